@@ -1,0 +1,1 @@
+"""`ccs-hil` sub-commands, one module each (see harness.cli.COMMANDS)."""
