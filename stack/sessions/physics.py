@@ -170,10 +170,13 @@ class PowerStage:
     def set_target(self, voltage: float, current: float, now: float) -> None:
         self.update(now)
         c = self.config
-        self._target_v = max(0.0, min(voltage, c.max_voltage))
+        target_v = max(0.0, min(voltage, c.max_voltage))
         limit = c.max_current if voltage <= 0 else min(c.max_current, c.max_power / max(voltage, 1.0))
-        self._target_i = max(0.0, min(current, limit))
-        self._effective_at = now + c.dead_time
+        target_i = max(0.0, min(current, limit))
+        if abs(target_v - self._target_v) > 0.5 or abs(target_i - self._target_i) > 0.5:
+            # A new set point starts to act after the dead time; repeating the same one changes nothing.
+            self._effective_at = now + c.dead_time
+        self._target_v, self._target_i = target_v, target_i
 
     def switch_on(self, now: float) -> None:
         self.update(now)
