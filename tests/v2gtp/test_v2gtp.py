@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stack import v2gtp
@@ -84,6 +84,7 @@ def test_stream_end_inside_a_message_is_a_truncation():
 messages = st.lists(st.tuples(st.sampled_from([0x8001, 0x8002, 0x8004]), st.binary(max_size=300)), max_size=8)
 
 
+@settings(deadline=None, max_examples=200)
 @given(messages, st.lists(st.integers(min_value=1, max_value=50), min_size=1))
 def test_any_segmentation_yields_the_same_messages(msgs, cuts):
     wire = b"".join(v2gtp.encode(t, p) for t, p in msgs)
