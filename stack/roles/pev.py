@@ -119,13 +119,14 @@ class Pev:
         return out
 
     def _slac(self, outputs: list[io.Output], now: float) -> list[io.Output]:
+        """SLAC machines (stack.homeplug) expose `done`, `matched` and `result.reason`."""
         out = list(outputs)
-        matched = any(isinstance(o, io.Notify) and o.name in ("matched", "match") for o in outputs)
-        failed = any(isinstance(o, io.Notify) and o.name in ("failed", "slac_failed") for o in outputs)
-        if self.phase == "slac" and matched:
-            out += self._start_sdp(now)
-        elif self.phase == "slac" and failed:
-            out += self._finish(SessionResult(False, "SLAC failed"), now)
+        if self.phase == "slac" and getattr(self.slac, "done", False):
+            if getattr(self.slac, "matched", False):
+                out += self._start_sdp(now)
+            else:
+                reason = getattr(getattr(self.slac, "result", None), "reason", "no match")
+                out += self._finish(SessionResult(False, f"SLAC failed: {reason}"), now)
         return out
 
     def _start_sdp(self, now: float) -> list[io.Output]:
