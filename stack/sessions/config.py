@@ -87,6 +87,9 @@ class PevConfig:
     control_pilot: bool = True  # switch the CP load (needs a CP port)
     sdp_security: str = "none"  # "none" | "tls" (we do not do TLS: a TLS-only SECC fails SDP)
     resume_session_id: str | None = None  # SessionSetupReq with this ID (resume after a pause)
+    # Multiplies every V2G_EVCC_Msg_Timeout. Only for slow reference simulators (Josev's Java EXI codec answers
+    # CurrentDemandReq in 150-400 ms); conformance tests keep 1.0. Timer names show the factor ("4×...").
+    msg_timeout_scale: float = 1.0
     battery: BatteryConfig = field(default_factory=BatteryConfig)
 
     @classmethod

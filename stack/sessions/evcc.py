@@ -128,6 +128,10 @@ class EvccSession:
     def _arm(self, key: str, timer: SpecTimer, now: float) -> None:
         self._timers[key] = (timer, now + timer.seconds)
 
+    def _scaled(self, timer: SpecTimer) -> SpecTimer:
+        factor = self.config.msg_timeout_scale
+        return timer if factor == 1.0 else timer.scaled(factor)
+
     def _on_tick(self, now: float) -> list[Any]:
         for _key, (timer, deadline) in list(self._timers.items()):
             if now >= deadline:
@@ -172,7 +176,7 @@ class EvccSession:
         self._offer = apphand.offer(self.config.protocols)
         table = DIALECTS[self.config.protocols[0]].table
         self._arm("setup", table.communication_setup, now)
-        self._arm("response", table.handshake.timeout, now)
+        self._arm("response", self._scaled(table.handshake.timeout), now)
         self._outstanding = ("SupportedAppProtocol", self._offer)
         return [SendMessage(self._offer, apphand.SCHEMA)]
 
@@ -299,6 +303,11 @@ class EvccSession:
         limits = body.get("DC_EVSEChargeParameter") or body.get("AC_EVSEChargeParameter") or {}
         self.evse_max_current = pv_value(limits.get("EVSEMaximumCurrentLimit") or limits.get("EVSEMaxCurrent"), None)
         out: list[Any] = []
+        evse_max_voltage = pv_value(limits.get("EVSEMaximumVoltageLimit"), None)
+        if evse_max_voltage is not None and evse_max_voltage < self.battery.open_circuit_voltage:
+            out.append(io.Notify("state", "warning", {
+                "warning": f"EVSEMaximumVoltageLimit {evse_max_voltage:g} V is below the battery's "
+                           f"{self.battery.open_circuit_voltage:g} V; a real EV would not charge here"}))
         if self.state.endswith("Renegotiation"):
             return self._request("PowerDelivery", now, progress="Start")
         if self.config.control_pilot:
@@ -444,7 +453,7 @@ class EvccSession:
         message = v2g(self.session_id, f"{pair}Req", self._body(pair, progress))
         self._outstanding = (pair, message)
         spec = table.pairs[pair]
-        self._arm("response", spec.timeout, now)
+        self._arm("response", self._scaled(spec.timeout), now)
         for key in [k for k in self._timers if k.startswith("loop:")]:
             if spec.loop is None or key != f"loop:{spec.loop.name}":
                 del self._timers[key]
