@@ -12,18 +12,18 @@ DOC_WIDTH = 2
 ROOT_NAMES = ('supportedAppProtocolReq', 'supportedAppProtocolRes')
 MESSAGE_NAMES = ('supportedAppProtocolReq', 'supportedAppProtocolRes')
 
-_K0 = frozenset({'SchemaID', 'VersionNumberMajor', 'Priority', 'VersionNumberMinor', 'ProtocolNamespace'})
+_K0 = frozenset(('Priority', 'ProtocolNamespace', 'SchemaID', 'VersionNumberMajor', 'VersionNumberMinor'))
 _T1 = {1: (0, 1, 2)}
 _T2 = {2: (0, 1, 3)}
 _T3 = {3: (0, 1, 4)}
 _T4 = {4: (0, 1, 5)}
 _T5 = {5: (0, 1)}
-_K6 = frozenset({'AppProtocol'})
-_T7 = {0: (0, 1, 1, 0)}
+_K6 = frozenset(('AppProtocol',))
+_T7 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 19)}
 _T8 = {1: (1, 2), 2: (0, 1)}
 _E9 = ('OK_SuccessfulNegotiation', 'OK_SuccessfulNegotiationWithMinorDeviation', 'Failed_NoNegotiation')
 _I10 = {'OK_SuccessfulNegotiation': 0, 'OK_SuccessfulNegotiationWithMinorDeviation': 1, 'Failed_NoNegotiation': 2}
-_K11 = frozenset({'SchemaID', 'ResponseCode'})
+_K11 = frozenset(('ResponseCode', 'SchemaID'))
 _T12 = {1: (0, 2, 2)}
 
 def d_AppProtocolType(v, r):

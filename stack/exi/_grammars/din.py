@@ -12,19 +12,19 @@ DOC_WIDTH = 7
 ROOT_NAMES = ('AC_EVChargeParameter', 'AC_EVSEChargeParameter', 'AC_EVSEStatus', 'BodyElement', 'CableCheckReq', 'CableCheckRes', 'CanonicalizationMethod', 'CertificateInstallationReq', 'CertificateInstallationRes', 'CertificateUpdateReq', 'CertificateUpdateRes', 'ChargeParameterDiscoveryReq', 'ChargeParameterDiscoveryRes', 'ChargingStatusReq', 'ChargingStatusRes', 'ContractAuthenticationReq', 'ContractAuthenticationRes', 'CurrentDemandReq', 'CurrentDemandRes', 'DC_EVChargeParameter', 'DC_EVPowerDeliveryParameter', 'DC_EVSEChargeParameter', 'DC_EVSEStatus', 'DC_EVStatus', 'DSAKeyValue', 'DigestMethod', 'DigestValue', 'EVChargeParameter', 'EVPowerDeliveryParameter', 'EVSEChargeParameter', 'EVSEStatus', 'EVStatus', 'Entry', 'KeyInfo', 'KeyName', 'KeyValue', 'Manifest', 'MeteringReceiptReq', 'MeteringReceiptRes', 'MgmtData', 'Object', 'PGPData', 'PMaxScheduleEntry', 'PaymentDetailsReq', 'PaymentDetailsRes', 'PowerDeliveryReq', 'PowerDeliveryRes', 'PreChargeReq', 'PreChargeRes', 'RSAKeyValue', 'Reference', 'RelativeTimeInterval', 'RetrievalMethod', 'SAScheduleList', 'SASchedules', 'SPKIData', 'SalesTariffEntry', 'ServiceCharge', 'ServiceDetailReq', 'ServiceDetailRes', 'ServiceDiscoveryReq', 'ServiceDiscoveryRes', 'ServicePaymentSelectionReq', 'ServicePaymentSelectionRes', 'SessionSetupReq', 'SessionSetupRes', 'SessionStopReq', 'SessionStopRes', 'Signature', 'SignatureMethod', 'SignatureProperties', 'SignatureProperty', 'SignatureValue', 'SignedInfo', 'TimeInterval', 'Transform', 'Transforms', 'V2G_Message', 'WeldingDetectionReq', 'WeldingDetectionRes', 'X509Data')
 MESSAGE_NAMES = ('CableCheckReq', 'CableCheckRes', 'CertificateInstallationReq', 'CertificateInstallationRes', 'CertificateUpdateReq', 'CertificateUpdateRes', 'ChargeParameterDiscoveryReq', 'ChargeParameterDiscoveryRes', 'ChargingStatusReq', 'ChargingStatusRes', 'ContractAuthenticationReq', 'ContractAuthenticationRes', 'CurrentDemandReq', 'CurrentDemandRes', 'MeteringReceiptReq', 'MeteringReceiptRes', 'PaymentDetailsReq', 'PaymentDetailsRes', 'PowerDeliveryReq', 'PowerDeliveryRes', 'PreChargeReq', 'PreChargeRes', 'ServiceDetailReq', 'ServiceDetailRes', 'ServiceDiscoveryReq', 'ServiceDiscoveryRes', 'ServicePaymentSelectionReq', 'ServicePaymentSelectionRes', 'SessionSetupReq', 'SessionSetupRes', 'SessionStopReq', 'SessionStopRes', 'WeldingDetectionReq', 'WeldingDetectionRes')
 
-_K0 = frozenset({'EVMaxCurrent', 'EAmount', 'EVMinCurrent', 'DepartureTime', 'EVMaxVoltage'})
+_K0 = frozenset(('DepartureTime', 'EAmount', 'EVMaxCurrent', 'EVMaxVoltage', 'EVMinCurrent'))
 _T1 = {1: (0, 1, 2)}
 _T2 = {2: (0, 1, 3)}
 _T3 = {3: (0, 1, 4)}
 _T4 = {4: (0, 1, 5)}
 _T5 = {5: (0, 1)}
-_K6 = frozenset({'AC_EVSEStatus', 'EVSEMaxCurrent', 'EVSEMinCurrent', 'EVSEMaxVoltage'})
+_K6 = frozenset(('AC_EVSEStatus', 'EVSEMaxCurrent', 'EVSEMaxVoltage', 'EVSEMinCurrent'))
 _T7 = {4: (0, 1)}
 _E8 = ('None', 'StopCharging', 'ReNegotiation')
 _I9 = {'None': 0, 'StopCharging': 1, 'ReNegotiation': 2}
-_K10 = frozenset({'PowerSwitchClosed', 'NotificationMaxDelay', 'EVSENotification', 'RCD'})
-_K11 = frozenset()
-_K12 = frozenset({'CertificateInstallationReq', 'ServicePaymentSelectionRes', 'PaymentDetailsReq', 'SessionSetupRes', 'CertificateInstallationRes', 'WeldingDetectionReq', 'ContractAuthenticationRes', 'ServiceDiscoveryReq', 'CurrentDemandReq', 'CableCheckRes', 'ServicePaymentSelectionReq', 'ChargingStatusRes', 'CertificateUpdateRes', 'MeteringReceiptRes', 'BodyElement', 'PowerDeliveryReq', 'WeldingDetectionRes', 'PaymentDetailsRes', 'ContractAuthenticationReq', 'SessionStopRes', 'MeteringReceiptReq', 'SessionSetupReq', 'ServiceDetailRes', 'ServiceDetailReq', 'ChargingStatusReq', 'ChargeParameterDiscoveryReq', 'SessionStopReq', 'CableCheckReq', 'CertificateUpdateReq', 'PreChargeRes', 'ChargeParameterDiscoveryRes', 'PowerDeliveryRes', 'PreChargeReq', 'ServiceDiscoveryRes', 'CurrentDemandRes'})
+_K10 = frozenset(('EVSENotification', 'NotificationMaxDelay', 'PowerSwitchClosed', 'RCD'))
+_K11 = frozenset(())
+_K12 = frozenset(('BodyElement', 'CableCheckReq', 'CableCheckRes', 'CertificateInstallationReq', 'CertificateInstallationRes', 'CertificateUpdateReq', 'CertificateUpdateRes', 'ChargeParameterDiscoveryReq', 'ChargeParameterDiscoveryRes', 'ChargingStatusReq', 'ChargingStatusRes', 'ContractAuthenticationReq', 'ContractAuthenticationRes', 'CurrentDemandReq', 'CurrentDemandRes', 'MeteringReceiptReq', 'MeteringReceiptRes', 'PaymentDetailsReq', 'PaymentDetailsRes', 'PowerDeliveryReq', 'PowerDeliveryRes', 'PreChargeReq', 'PreChargeRes', 'ServiceDetailReq', 'ServiceDetailRes', 'ServiceDiscoveryReq', 'ServiceDiscoveryRes', 'ServicePaymentSelectionReq', 'ServicePaymentSelectionRes', 'SessionSetupReq', 'SessionSetupRes', 'SessionStopReq', 'SessionStopRes', 'WeldingDetectionReq', 'WeldingDetectionRes'))
 _O13 = {'BodyElement': 0, 'CableCheckReq': 1, 'CableCheckRes': 2, 'CertificateInstallationReq': 3, 'CertificateInstallationRes': 4, 'CertificateUpdateReq': 5, 'CertificateUpdateRes': 6, 'ChargeParameterDiscoveryReq': 7, 'ChargeParameterDiscoveryRes': 8, 'ChargingStatusReq': 9, 'ChargingStatusRes': 10, 'ContractAuthenticationReq': 11, 'ContractAuthenticationRes': 12, 'CurrentDemandReq': 13, 'CurrentDemandRes': 14, 'MeteringReceiptReq': 15, 'MeteringReceiptRes': 16, 'PaymentDetailsReq': 17, 'PaymentDetailsRes': 18, 'PowerDeliveryReq': 19, 'PowerDeliveryRes': 20, 'PreChargeReq': 21, 'PreChargeRes': 22, 'ServiceDetailReq': 23, 'ServiceDetailRes': 24, 'ServiceDiscoveryReq': 25, 'ServiceDiscoveryRes': 26, 'ServicePaymentSelectionReq': 27, 'ServicePaymentSelectionRes': 28, 'SessionSetupReq': 29, 'SessionSetupRes': 30, 'SessionStopReq': 31, 'SessionStopRes': 32, 'WeldingDetectionReq': 33, 'WeldingDetectionRes': 34}
 _T14 = {0: (0, 6, 1)}
 _T15 = {0: (1, 6, 1)}
@@ -62,245 +62,231 @@ _T46 = {0: (32, 6, 1)}
 _T47 = {0: (33, 6, 1)}
 _T48 = {0: (34, 6, 1)}
 _T49 = {0: (35, 6), 1: (0, 1)}
-_K50 = frozenset({'DC_EVStatus'})
+_K50 = frozenset(('DC_EVStatus',))
 _T51 = {1: (0, 1)}
 _E52 = ('OK', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_CertificateExpiresSoon', 'FAILED', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_UnknownSession', 'FAILED_ServiceSelectionInvalid', 'FAILED_PaymentSelectionInvalid', 'FAILED_CertificateExpired', 'FAILED_SignatureError', 'FAILED_NoCertificateAvailable', 'FAILED_CertChainError', 'FAILED_ChallengeInvalid', 'FAILED_ContractCanceled', 'FAILED_WrongChargeParameter', 'FAILED_PowerDeliveryNotApplied', 'FAILED_TariffSelectionInvalid', 'FAILED_ChargingProfileInvalid', 'FAILED_EVSEPresentVoltageToLow', 'FAILED_MeteringSignatureNotValid', 'FAILED_WrongEnergyTransferType')
 _I53 = {'OK': 0, 'OK_NewSessionEstablished': 1, 'OK_OldSessionJoined': 2, 'OK_CertificateExpiresSoon': 3, 'FAILED': 4, 'FAILED_SequenceError': 5, 'FAILED_ServiceIDInvalid': 6, 'FAILED_UnknownSession': 7, 'FAILED_ServiceSelectionInvalid': 8, 'FAILED_PaymentSelectionInvalid': 9, 'FAILED_CertificateExpired': 10, 'FAILED_SignatureError': 11, 'FAILED_NoCertificateAvailable': 12, 'FAILED_CertChainError': 13, 'FAILED_ChallengeInvalid': 14, 'FAILED_ContractCanceled': 15, 'FAILED_WrongChargeParameter': 16, 'FAILED_PowerDeliveryNotApplied': 17, 'FAILED_TariffSelectionInvalid': 18, 'FAILED_ChargingProfileInvalid': 19, 'FAILED_EVSEPresentVoltageToLow': 20, 'FAILED_MeteringSignatureNotValid': 21, 'FAILED_WrongEnergyTransferType': 22}
 _E54 = ('Finished', 'Ongoing')
 _I55 = {'Finished': 0, 'Ongoing': 1}
-_K56 = frozenset({'EVSEProcessing', 'DC_EVSEStatus', 'ResponseCode'})
+_K56 = frozenset(('DC_EVSEStatus', 'EVSEProcessing', 'ResponseCode'))
 _T57 = {3: (0, 1)}
-_K58 = frozenset({'Algorithm'})
+_K58 = frozenset(('Algorithm',))
 _T59 = {1: (1, 2)}
-_K60 = frozenset({'Certificate', 'SubCertificates'})
+_K60 = frozenset(('Certificate', 'SubCertificates'))
 _T61 = {1: (0, 2, 2)}
 _T62 = {1: (1, 2), 2: (0, 1)}
-_K63 = frozenset({'OEMProvisioningCert', 'DHParams', 'ListOfRootCertificateIDs', 'Id'})
+_K63 = frozenset(('DHParams', 'Id', 'ListOfRootCertificateIDs', 'OEMProvisioningCert'))
 _T64 = {0: (1, 2, 2), 1: (0, 1, 2)}
-_K65 = frozenset({'DHParams', 'Id', 'ResponseCode', 'ContractSignatureCertChain', 'ContractID', 'ContractSignatureEncryptedPrivateKey'})
+_K65 = frozenset(('ContractID', 'ContractSignatureCertChain', 'ContractSignatureEncryptedPrivateKey', 'DHParams', 'Id', 'ResponseCode'))
 _T66 = {5: (0, 1, 6)}
 _T67 = {6: (0, 1)}
-_K68 = frozenset({'DHParams', 'Id', 'ContractSignatureCertChain', 'ContractID', 'ListOfRootCertificateIDs'})
-_K69 = frozenset({'DHParams', 'Id', 'ResponseCode', 'ContractSignatureCertChain', 'ContractID', 'ContractSignatureEncryptedPrivateKey', 'RetryCounter'})
+_K68 = frozenset(('ContractID', 'ContractSignatureCertChain', 'DHParams', 'Id', 'ListOfRootCertificateIDs'))
+_K69 = frozenset(('ContractID', 'ContractSignatureCertChain', 'ContractSignatureEncryptedPrivateKey', 'DHParams', 'Id', 'ResponseCode', 'RetryCounter'))
 _T70 = {6: (0, 1, 7)}
 _T71 = {7: (0, 1)}
 _E72 = ('AC_single_phase_core', 'AC_three_phase_core', 'DC_core', 'DC_extended', 'DC_combo_core', 'DC_unique')
 _I73 = {'AC_single_phase_core': 0, 'AC_three_phase_core': 1, 'DC_core': 2, 'DC_extended': 3, 'DC_combo_core': 4, 'DC_unique': 5}
-_K74 = frozenset({'EVRequestedEnergyTransferType', 'DC_EVChargeParameter', 'EVChargeParameter', 'AC_EVChargeParameter'})
+_K74 = frozenset(('AC_EVChargeParameter', 'DC_EVChargeParameter', 'EVChargeParameter', 'EVRequestedEnergyTransferType'))
 _T75 = {1: (1, 2, 2)}
 _T76 = {1: (2, 2, 2)}
 _T77 = {2: (0, 1)}
-_K78 = frozenset({'SAScheduleList', 'ResponseCode', 'AC_EVSEChargeParameter', 'DC_EVSEChargeParameter', 'EVSEChargeParameter', 'EVSEProcessing', 'SASchedules'})
+_K78 = frozenset(('AC_EVSEChargeParameter', 'DC_EVSEChargeParameter', 'EVSEChargeParameter', 'EVSEProcessing', 'ResponseCode', 'SAScheduleList', 'SASchedules'))
 _T79 = {2: (0, 2, 3)}
 _T80 = {2: (1, 2, 3)}
 _T81 = {3: (0, 2, 4)}
 _T82 = {3: (1, 2, 4)}
 _T83 = {3: (2, 2, 4)}
-_K84 = frozenset({'SAScheduleTupleID', 'ProfileEntry'})
-_T85 = {1: (0, 1, 2, 0)}
+_K84 = frozenset(('ProfileEntry', 'SAScheduleTupleID'))
+_T85 = {1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
 _T86 = {2: (1, 2)}
-_K87 = frozenset({'ResponseCode', 'EVSEMaxCurrent', 'MeterInfo', 'EVSEID', 'AC_EVSEStatus', 'SAScheduleTupleID', 'ReceiptRequired'})
+_K87 = frozenset(('AC_EVSEStatus', 'EVSEID', 'EVSEMaxCurrent', 'MeterInfo', 'ReceiptRequired', 'ResponseCode', 'SAScheduleTupleID'))
 _T88 = {3: (1, 2, 5), 4: (0, 2, 5)}
 _T89 = {3: (2, 2, 6), 4: (1, 2, 6), 5: (0, 1, 6)}
-_K90 = frozenset({'startValue', 'Cost'})
+_K90 = frozenset(('Cost', 'startValue'))
 _T91 = {1: (0, 2, 1, 0)}
-_K92 = frozenset({'GenChallenge', 'Id'})
+_K92 = frozenset(('GenChallenge', 'Id'))
 _T93 = {0: (1, 2, 2), 1: (0, 2, 2)}
 _T94 = {0: (2, 2), 1: (1, 2), 2: (0, 1)}
-_K95 = frozenset({'EVSEProcessing', 'ResponseCode'})
+_K95 = frozenset(('EVSEProcessing', 'ResponseCode'))
 _E96 = ('relativePricePercentage', 'RenewableGenerationPercentage', 'CarbonDioxideEmission')
 _I97 = {'relativePricePercentage': 0, 'RenewableGenerationPercentage': 1, 'CarbonDioxideEmission': 2}
-_K98 = frozenset({'amount', 'amountMultiplier', 'costKind'})
+_K98 = frozenset(('amount', 'amountMultiplier', 'costKind'))
 _T99 = {2: (1, 2), 3: (0, 1)}
-_K100 = frozenset({'RemainingTimeToFullSoC', 'RemainingTimeToBulkSoC', 'EVMaximumVoltageLimit', 'BulkChargingComplete', 'EVTargetCurrent', 'EVMaximumCurrentLimit', 'EVTargetVoltage', 'EVMaximumPowerLimit', 'DC_EVStatus', 'ChargingComplete'})
-_T101 = {2: (0, 3, 4)}
-_T102 = {2: (1, 3, 7), 4: (0, 3, 7)}
-_T103 = {2: (2, 3, 3), 4: (1, 3, 3), 7: (0, 2, 3)}
-_T104 = {2: (3, 3, 6), 3: (0, 2, 6), 4: (2, 3, 6), 7: (1, 2, 6)}
-_T105 = {2: (4, 3, 5), 3: (1, 2, 5), 4: (3, 3, 5), 6: (0, 1, 5), 7: (2, 2, 5)}
-_T106 = {5: (0, 2, 10)}
-_T107 = {5: (1, 2, 8), 10: (0, 2, 8)}
-_T108 = {5: (2, 2, 9), 8: (0, 1, 9), 10: (1, 2, 9)}
-_T109 = {9: (0, 1)}
-_K110 = frozenset({'EVSECurrentLimitAchieved', 'ResponseCode', 'EVSEVoltageLimitAchieved', 'DC_EVSEStatus', 'EVSEPresentCurrent', 'EVSEMaximumCurrentLimit', 'EVSEPowerLimitAchieved', 'EVSEMaximumVoltageLimit', 'EVSEMaximumPowerLimit', 'EVSEPresentVoltage'})
+_K100 = frozenset(('BulkChargingComplete', 'ChargingComplete', 'DC_EVStatus', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'EVTargetCurrent', 'EVTargetVoltage', 'RemainingTimeToBulkSoC', 'RemainingTimeToFullSoC'))
+_T101 = {2: (0, 3, 3)}
+_T102 = {2: (1, 3, 4), 3: (0, 3, 4)}
+_T103 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
+_T104 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 2, 6), 5: (0, 2, 6)}
+_T105 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 2, 7), 5: (1, 2, 7), 6: (0, 1, 7)}
+_T106 = {7: (0, 2, 8)}
+_T107 = {7: (1, 2, 9), 8: (0, 2, 9)}
+_T108 = {7: (2, 2, 10), 8: (1, 2, 10), 9: (0, 1, 10)}
+_T109 = {10: (0, 1)}
+_K110 = frozenset(('DC_EVSEStatus', 'EVSECurrentLimitAchieved', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEPowerLimitAchieved', 'EVSEPresentCurrent', 'EVSEPresentVoltage', 'EVSEVoltageLimitAchieved', 'ResponseCode'))
 _T111 = {7: (0, 3, 8)}
-_T112 = {7: (1, 3, 10), 8: (0, 2, 10)}
-_T113 = {7: (2, 3, 9), 8: (1, 2, 9), 10: (0, 2, 9)}
-_T114 = {7: (3, 3), 8: (2, 2), 9: (0, 1), 10: (1, 2)}
-_K115 = frozenset({'FullSOC', 'EVMaximumVoltageLimit', 'BulkSOC', 'EVMaximumCurrentLimit', 'EVEnergyRequest', 'EVMaximumPowerLimit', 'DC_EVStatus', 'EVEnergyCapacity'})
-_T116 = {2: (0, 2, 4)}
-_T117 = {2: (1, 2, 3), 4: (0, 1, 3)}
-_T118 = {3: (0, 3, 6)}
-_T119 = {3: (1, 3, 5), 6: (0, 3, 5)}
-_T120 = {3: (2, 3, 7), 5: (0, 2, 7), 6: (1, 3, 7)}
-_T121 = {3: (3, 3, 8), 5: (1, 2, 8), 6: (2, 3, 8), 7: (0, 2, 8)}
-_T122 = {3: (4, 3), 5: (2, 2), 6: (3, 3), 7: (1, 2), 8: (0, 1)}
-_K123 = frozenset({'DC_EVStatus', 'ChargingComplete', 'BulkChargingComplete'})
-_T124 = {1: (0, 2, 3)}
-_T125 = {1: (1, 2, 2), 3: (0, 1, 2)}
-_K126 = frozenset({'EVSEMinimumVoltageLimit', 'EVSEMinimumCurrentLimit', 'DC_EVSEStatus', 'EVSEMaximumCurrentLimit', 'EVSEPeakCurrentRipple', 'EVSEMaximumVoltageLimit', 'EVSECurrentRegulationTolerance', 'EVSEMaximumPowerLimit', 'EVSEEnergyToBeDelivered'})
-_T127 = {3: (0, 1, 5)}
-_T128 = {6: (0, 2, 7)}
-_T129 = {6: (1, 2, 8), 7: (0, 1, 8)}
-_T130 = {8: (0, 2, 9)}
-_T131 = {8: (1, 2), 9: (0, 1)}
-_E132 = ('Invalid', 'Valid', 'Warning', 'Fault')
-_I133 = {'Invalid': 0, 'Valid': 1, 'Warning': 2, 'Fault': 3}
-_E134 = ('EVSE_NotReady', 'EVSE_Ready', 'EVSE_Shutdown', 'EVSE_UtilityInterruptEvent', 'EVSE_IsolationMonitoringActive', 'EVSE_EmergencyShutdown', 'EVSE_Malfunction', 'Reserved_8', 'Reserved_9', 'Reserved_A', 'Reserved_B', 'Reserved_C')
-_I135 = {'EVSE_NotReady': 0, 'EVSE_Ready': 1, 'EVSE_Shutdown': 2, 'EVSE_UtilityInterruptEvent': 3, 'EVSE_IsolationMonitoringActive': 4, 'EVSE_EmergencyShutdown': 5, 'EVSE_Malfunction': 6, 'Reserved_8': 7, 'Reserved_9': 8, 'Reserved_A': 9, 'Reserved_B': 10, 'Reserved_C': 11}
-_K136 = frozenset({'NotificationMaxDelay', 'EVSENotification', 'EVSEIsolationStatus', 'EVSEStatusCode'})
-_E137 = ('NO_ERROR', 'FAILED_RESSTemperatureInhibit', 'FAILED_EVShiftPosition', 'FAILED_ChargerConnectorLockFault', 'FAILED_EVRESSMalfunction', 'FAILED_ChargingCurrentdifferential', 'FAILED_ChargingVoltageOutOfRange', 'Reserved_A', 'Reserved_B', 'Reserved_C', 'FAILED_ChargingSystemIncompatibility', 'NoData')
-_I138 = {'NO_ERROR': 0, 'FAILED_RESSTemperatureInhibit': 1, 'FAILED_EVShiftPosition': 2, 'FAILED_ChargerConnectorLockFault': 3, 'FAILED_EVRESSMalfunction': 4, 'FAILED_ChargingCurrentdifferential': 5, 'FAILED_ChargingVoltageOutOfRange': 6, 'Reserved_A': 7, 'Reserved_B': 8, 'Reserved_C': 9, 'FAILED_ChargingSystemIncompatibility': 10, 'NoData': 11}
-_K139 = frozenset({'EVRESSSOC', 'EVErrorCode', 'EVCabinConditioning', 'EVReady', 'EVRESSConditioning'})
-_T140 = {1: (0, 2, 4)}
-_T141 = {1: (1, 2, 3), 4: (0, 2, 3)}
-_T142 = {1: (2, 2, 2), 3: (0, 1, 2), 4: (1, 2, 2)}
-_T143 = {2: (0, 1, 5)}
-_K144 = frozenset({'Y', 'Q', 'J', 'G', 'P', 'Seed', 'PgenCounter'})
-_T145 = {1: (0, 1, 4)}
-_T146 = {0: (1, 2, 2), 4: (0, 2, 2)}
-_T147 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
-_T148 = {3: (0, 2, 5)}
-_T149 = {3: (1, 2, 6), 5: (0, 2, 6)}
-_T150 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
-_K151 = frozenset({'RelativeTimeInterval', 'TimeInterval'})
-_T152 = {0: (1, 2, 1)}
-_K153 = frozenset({'Id', 'MgmtData', 'KeyValue', 'PGPData', 'RetrievalMethod', 'SPKIData', 'KeyName', 'X509Data'})
-_T154 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0)}
-_T155 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
-_T156 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
-_T157 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
-_T158 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
-_T159 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
-_T160 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
-_T161 = {2: (8, 4)}
-_K162 = frozenset({'DSAKeyValue', 'RSAKeyValue'})
-_T163 = {0: (1, 3, 1)}
-_T164 = {1: (0, 2)}
-_K165 = frozenset({'RootCertificateID'})
-_T166 = {0: (0, 1, 1, 0)}
-_K167 = frozenset({'Reference', 'Id'})
-_T168 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0)}
-_K169 = frozenset({'Signature', 'SessionID', 'Notification'})
-_T170 = {1: (1, 2, 2), 3: (0, 2, 2)}
-_T171 = {1: (2, 2), 2: (0, 1), 3: (1, 2)}
-_K172 = frozenset({'TMeter', 'SigMeterReading', 'MeterID', 'MeterReading', 'MeterStatus'})
-_T173 = {1: (0, 3, 4)}
-_T174 = {1: (1, 3, 5), 4: (0, 3, 5)}
-_T175 = {1: (2, 3, 3), 4: (1, 3, 3), 5: (0, 2, 3)}
-_T176 = {1: (3, 3, 2), 3: (0, 2, 2), 4: (2, 3, 2), 5: (1, 2, 2)}
-_T177 = {1: (4, 3), 2: (0, 1), 3: (1, 2), 4: (3, 3), 5: (2, 2)}
-_K178 = frozenset({'SessionID', 'Id', 'SAScheduleTupleID', 'MeterInfo'})
-_T179 = {2: (1, 2, 4), 3: (0, 1, 4)}
-_K180 = frozenset({'AC_EVSEStatus', 'ResponseCode'})
-_E181 = ('ParsingError', 'NoTLSRootCertificatAvailable', 'UnknownError')
-_I182 = {'ParsingError': 0, 'NoTLSRootCertificatAvailable': 1, 'UnknownError': 2}
-_K183 = frozenset({'FaultMsg', 'FaultCode'})
-_K184 = frozenset({'Encoding', 'Id', 'MimeType'})
-_T185 = {0: (1, 3, 2), 1: (0, 3, 2)}
-_T186 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
-_T187 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K188 = frozenset({'PGPKeyID', 'PGPKeyPacket'})
-_T189 = {1: (2, 2), 2: (1, 2)}
-_K190 = frozenset({'RelativeTimeInterval', 'TimeInterval', 'PMax'})
-_K191 = frozenset({'PMaxScheduleEntry', 'PMaxScheduleID'})
-_K192 = frozenset({'Parameter', 'ParameterSetID'})
-_E193 = ('bool', 'byte', 'short', 'int', 'physicalValue', 'string')
-_I194 = {'bool': 0, 'byte': 1, 'short': 2, 'int': 3, 'physicalValue': 4, 'string': 5}
-_K195 = frozenset({'intValue', 'Name', 'boolValue', 'ValueType', 'physicalValue', 'byteValue', 'stringValue', 'shortValue'})
-_T196 = {2: (0, 3, 3)}
-_T197 = {2: (1, 3, 3)}
-_T198 = {2: (2, 3, 3)}
-_T199 = {2: (3, 3, 3)}
-_T200 = {2: (4, 3, 3)}
-_T201 = {2: (5, 3, 3)}
-_K202 = frozenset({'ContractID', 'ContractSignatureCertChain'})
-_K203 = frozenset({'GenChallenge', 'DateTimeNow', 'ResponseCode'})
-_E204 = ('Contract', 'ExternalPayment')
-_I205 = {'Contract': 0, 'ExternalPayment': 1}
-_K206 = frozenset({'PaymentOption'})
-_E207 = ('h', 'm', 's', 'A', 'Ah', 'V', 'VA', 'W', 'W/s', 'Wh')
-_I208 = {'h': 0, 'm': 1, 's': 2, 'A': 3, 'Ah': 4, 'V': 5, 'VA': 6, 'W': 7, 'W/s': 8, 'Wh': 9}
-_K209 = frozenset({'Value', 'Multiplier', 'Unit'})
-_K210 = frozenset({'EVPowerDeliveryParameter', 'ChargingProfile', 'DC_EVPowerDeliveryParameter', 'ReadyToChargeState'})
-_T211 = {1: (0, 3, 3)}
-_T212 = {1: (1, 3, 2), 3: (0, 2, 2)}
-_T213 = {1: (2, 3, 2), 3: (1, 2, 2)}
-_T214 = {1: (3, 3), 2: (0, 1), 3: (2, 2)}
-_K215 = frozenset({'AC_EVSEStatus', 'EVSEStatus', 'DC_EVSEStatus', 'ResponseCode'})
-_K216 = frozenset({'DC_EVStatus', 'EVTargetVoltage', 'EVTargetCurrent'})
-_K217 = frozenset({'EVSEPresentVoltage', 'DC_EVSEStatus', 'ResponseCode'})
-_K218 = frozenset({'ChargingProfileEntryMaxPower', 'ChargingProfileEntryStart'})
-_K219 = frozenset({'Exponent', 'Modulus'})
-_K220 = frozenset({'Id', 'Type', 'URI', 'DigestMethod', 'Transforms', 'DigestValue'})
-_T221 = {0: (2, 3, 4), 1: (1, 3, 4), 2: (0, 2, 4)}
-_T222 = {0: (3, 3, 5), 1: (2, 3, 5), 2: (1, 2, 5), 4: (0, 2, 5)}
-_T223 = {0: (4, 3, 3), 1: (3, 3, 3), 2: (2, 2, 3), 4: (1, 2, 3), 5: (0, 1, 3)}
-_T224 = {3: (0, 1, 6)}
-_K225 = frozenset({'start', 'duration'})
-_K226 = frozenset({'URI', 'Type', 'Transforms'})
-_T227 = {0: (1, 3, 2), 1: (0, 2, 2)}
-_T228 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
-_T229 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K230 = frozenset({'SAScheduleTuple'})
-_K231 = frozenset({'SalesTariff', 'PMaxSchedule', 'SAScheduleTupleID'})
-_K232 = frozenset({'SPKISexp'})
-_T233 = {1: (2, 2)}
-_K234 = frozenset({'RelativeTimeInterval', 'EPriceLevel', 'TimeInterval', 'ConsumptionCost'})
-_T235 = {2: (0, 2, 2, 0)}
-_K236 = frozenset({'SalesTariffID', 'Id', 'NumEPriceLevels', 'SalesTariffDescription', 'SalesTariffEntry'})
-_T237 = {4: (0, 1, 5, 0)}
-_T238 = {5: (1, 2)}
-_K239 = frozenset({'SelectedService'})
-_K240 = frozenset({'ParameterSetID', 'ServiceID'})
-_E241 = ('AC_single_phase_core', 'AC_three_phase_core', 'DC_core', 'DC_extended', 'DC_combo_core', 'DC_dual', 'AC_core1p_DC_extended', 'AC_single_DC_core', 'AC_single_phase_three_phase_core_DC_extended', 'AC_core3p_DC_extended')
-_I242 = {'AC_single_phase_core': 0, 'AC_three_phase_core': 1, 'DC_core': 2, 'DC_extended': 3, 'DC_combo_core': 4, 'DC_dual': 5, 'AC_core1p_DC_extended': 6, 'AC_single_DC_core': 7, 'AC_single_phase_three_phase_core_DC_extended': 8, 'AC_core3p_DC_extended': 9}
-_K243 = frozenset({'EnergyTransferType', 'FreeService', 'ServiceTag'})
-_K244 = frozenset({'ServiceID'})
-_K245 = frozenset({'ServiceParameterList', 'ServiceID', 'ResponseCode'})
-_E246 = ('EVCharging', 'Internet', 'ContractCertificate', 'OtherCustom')
-_I247 = {'EVCharging': 0, 'Internet': 1, 'ContractCertificate': 2, 'OtherCustom': 3}
-_K248 = frozenset({'ServiceScope', 'ServiceCategory'})
-_T249 = {0: (1, 2, 1), 2: (0, 2, 1)}
-_T250 = {0: (2, 2), 1: (0, 1), 2: (1, 2)}
-_K251 = frozenset({'PaymentOptions', 'ServiceList', 'ChargeService', 'ResponseCode'})
-_T252 = {3: (1, 2), 4: (0, 1)}
-_K253 = frozenset({'ParameterSet'})
-_K254 = frozenset({'SelectedPaymentOption', 'SelectedServiceList'})
-_K255 = frozenset({'ResponseCode'})
-_K256 = frozenset({'Service'})
-_K257 = frozenset({'ServiceScope', 'ServiceCategory', 'ServiceID', 'ServiceName'})
-_T258 = {1: (1, 2, 3), 2: (0, 1, 3)}
-_K259 = frozenset({'FreeService', 'ServiceTag'})
-_K260 = frozenset({'EVCCID'})
-_K261 = frozenset({'EVSEID', 'DateTimeNow', 'ResponseCode'})
-_K262 = frozenset({'HMACOutputLength', 'Algorithm'})
-_T263 = {1: (0, 3, 2)}
-_T264 = {1: (2, 3), 2: (1, 2)}
-_K265 = frozenset({'SignatureProperty', 'Id'})
-_K266 = frozenset({'Target', 'Id'})
-_T267 = {}
-_K268 = frozenset({'SignedInfo', 'Id', 'SignatureValue', 'Object', 'KeyInfo'})
-_T269 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T270 = {3: (2, 2), 4: (1, 2)}
-_K271 = frozenset({'Id', 'value'})
-_K272 = frozenset({'CanonicalizationMethod', 'SignatureMethod', 'Id', 'Reference'})
-_T273 = {3: (0, 1, 4, 0)}
-_T274 = {4: (1, 2)}
-_K275 = frozenset({'Certificate'})
-_K276 = frozenset({'Algorithm', 'XPath'})
-_T277 = {1: (0, 3, 1, 0)}
-_T278 = {1: (2, 3)}
-_K279 = frozenset({'Transform'})
-_K280 = frozenset({'X509IssuerSerial', 'X509SubjectName', 'X509CRL', 'X509SKI', 'X509Certificate'})
-_T281 = {0: (0, 3, 1, 0)}
-_T282 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T283 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T284 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T285 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T286 = {1: (6, 3)}
-_K287 = frozenset({'X509IssuerName', 'X509SerialNumber'})
-_K288 = frozenset({'Body', 'Header'})
+_T112 = {7: (1, 3, 9), 8: (0, 2, 9)}
+_T113 = {7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
+_T114 = {7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
+_K115 = frozenset(('BulkSOC', 'DC_EVStatus', 'EVEnergyCapacity', 'EVEnergyRequest', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'FullSOC'))
+_T116 = {2: (1, 2, 4), 3: (0, 1, 4)}
+_T117 = {4: (0, 3, 5)}
+_T118 = {4: (1, 3, 6), 5: (0, 3, 6)}
+_T119 = {4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
+_T120 = {4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
+_T121 = {4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_K122 = frozenset(('BulkChargingComplete', 'ChargingComplete', 'DC_EVStatus'))
+_T123 = {1: (1, 2, 3), 2: (0, 1, 3)}
+_K124 = frozenset(('DC_EVSEStatus', 'EVSECurrentRegulationTolerance', 'EVSEEnergyToBeDelivered', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEMinimumCurrentLimit', 'EVSEMinimumVoltageLimit', 'EVSEPeakCurrentRipple'))
+_T125 = {6: (0, 2, 7)}
+_T126 = {6: (1, 2, 8), 7: (0, 1, 8)}
+_T127 = {8: (0, 2, 9)}
+_T128 = {8: (1, 2), 9: (0, 1)}
+_E129 = ('Invalid', 'Valid', 'Warning', 'Fault')
+_I130 = {'Invalid': 0, 'Valid': 1, 'Warning': 2, 'Fault': 3}
+_E131 = ('EVSE_NotReady', 'EVSE_Ready', 'EVSE_Shutdown', 'EVSE_UtilityInterruptEvent', 'EVSE_IsolationMonitoringActive', 'EVSE_EmergencyShutdown', 'EVSE_Malfunction', 'Reserved_8', 'Reserved_9', 'Reserved_A', 'Reserved_B', 'Reserved_C')
+_I132 = {'EVSE_NotReady': 0, 'EVSE_Ready': 1, 'EVSE_Shutdown': 2, 'EVSE_UtilityInterruptEvent': 3, 'EVSE_IsolationMonitoringActive': 4, 'EVSE_EmergencyShutdown': 5, 'EVSE_Malfunction': 6, 'Reserved_8': 7, 'Reserved_9': 8, 'Reserved_A': 9, 'Reserved_B': 10, 'Reserved_C': 11}
+_K133 = frozenset(('EVSEIsolationStatus', 'EVSENotification', 'EVSEStatusCode', 'NotificationMaxDelay'))
+_E134 = ('NO_ERROR', 'FAILED_RESSTemperatureInhibit', 'FAILED_EVShiftPosition', 'FAILED_ChargerConnectorLockFault', 'FAILED_EVRESSMalfunction', 'FAILED_ChargingCurrentdifferential', 'FAILED_ChargingVoltageOutOfRange', 'Reserved_A', 'Reserved_B', 'Reserved_C', 'FAILED_ChargingSystemIncompatibility', 'NoData')
+_I135 = {'NO_ERROR': 0, 'FAILED_RESSTemperatureInhibit': 1, 'FAILED_EVShiftPosition': 2, 'FAILED_ChargerConnectorLockFault': 3, 'FAILED_EVRESSMalfunction': 4, 'FAILED_ChargingCurrentdifferential': 5, 'FAILED_ChargingVoltageOutOfRange': 6, 'Reserved_A': 7, 'Reserved_B': 8, 'Reserved_C': 9, 'FAILED_ChargingSystemIncompatibility': 10, 'NoData': 11}
+_K136 = frozenset(('EVCabinConditioning', 'EVErrorCode', 'EVRESSConditioning', 'EVRESSSOC', 'EVReady'))
+_T137 = {1: (1, 2, 3), 2: (0, 2, 3)}
+_T138 = {1: (2, 2, 4), 2: (1, 2, 4), 3: (0, 1, 4)}
+_K139 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
+_T140 = {1: (0, 1, 4)}
+_T141 = {0: (1, 2, 2), 4: (0, 2, 2)}
+_T142 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
+_T143 = {3: (0, 2, 5)}
+_T144 = {3: (1, 2, 6), 5: (0, 2, 6)}
+_T145 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
+_K146 = frozenset(('RelativeTimeInterval', 'TimeInterval'))
+_T147 = {0: (1, 2, 1)}
+_K148 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
+_T149 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
+_T150 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
+_T151 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
+_T152 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
+_T153 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
+_T154 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
+_T155 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
+_T156 = {2: (8, 4)}
+_K157 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
+_T158 = {0: (1, 3, 1)}
+_T159 = {1: (0, 2)}
+_K160 = frozenset(('RootCertificateID',))
+_T161 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_K162 = frozenset(('Id', 'Reference'))
+_T163 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
+_K164 = frozenset(('Notification', 'SessionID', 'Signature'))
+_T165 = {1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K166 = frozenset(('MeterID', 'MeterReading', 'MeterStatus', 'SigMeterReading', 'TMeter'))
+_T167 = {1: (0, 3, 2)}
+_T168 = {1: (1, 3, 3), 2: (0, 3, 3)}
+_T169 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
+_T170 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
+_T171 = {1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_K172 = frozenset(('Id', 'MeterInfo', 'SAScheduleTupleID', 'SessionID'))
+_K173 = frozenset(('AC_EVSEStatus', 'ResponseCode'))
+_E174 = ('ParsingError', 'NoTLSRootCertificatAvailable', 'UnknownError')
+_I175 = {'ParsingError': 0, 'NoTLSRootCertificatAvailable': 1, 'UnknownError': 2}
+_K176 = frozenset(('FaultCode', 'FaultMsg'))
+_K177 = frozenset(('Encoding', 'Id', 'MimeType'))
+_T178 = {0: (1, 3, 2), 1: (0, 3, 2)}
+_T179 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_T180 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_K181 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
+_T182 = {1: (2, 2), 2: (1, 2)}
+_K183 = frozenset(('PMax', 'RelativeTimeInterval', 'TimeInterval'))
+_K184 = frozenset(('PMaxScheduleEntry', 'PMaxScheduleID'))
+_K185 = frozenset(('Parameter', 'ParameterSetID'))
+_E186 = ('bool', 'byte', 'short', 'int', 'physicalValue', 'string')
+_I187 = {'bool': 0, 'byte': 1, 'short': 2, 'int': 3, 'physicalValue': 4, 'string': 5}
+_K188 = frozenset(('Name', 'ValueType', 'boolValue', 'byteValue', 'intValue', 'physicalValue', 'shortValue', 'stringValue'))
+_T189 = {2: (1, 3, 3)}
+_T190 = {2: (2, 3, 3)}
+_T191 = {2: (3, 3, 3)}
+_T192 = {2: (4, 3, 3)}
+_T193 = {2: (5, 3, 3)}
+_K194 = frozenset(('ContractID', 'ContractSignatureCertChain'))
+_K195 = frozenset(('DateTimeNow', 'GenChallenge', 'ResponseCode'))
+_E196 = ('Contract', 'ExternalPayment')
+_I197 = {'Contract': 0, 'ExternalPayment': 1}
+_K198 = frozenset(('PaymentOption',))
+_E199 = ('h', 'm', 's', 'A', 'Ah', 'V', 'VA', 'W', 'W/s', 'Wh')
+_I200 = {'h': 0, 'm': 1, 's': 2, 'A': 3, 'Ah': 4, 'V': 5, 'VA': 6, 'W': 7, 'W/s': 8, 'Wh': 9}
+_K201 = frozenset(('Multiplier', 'Unit', 'Value'))
+_K202 = frozenset(('ChargingProfile', 'DC_EVPowerDeliveryParameter', 'EVPowerDeliveryParameter', 'ReadyToChargeState'))
+_T203 = {1: (1, 3, 3), 2: (0, 2, 3)}
+_T204 = {1: (2, 3, 3), 2: (1, 2, 3)}
+_T205 = {1: (3, 3), 2: (2, 2), 3: (0, 1)}
+_K206 = frozenset(('AC_EVSEStatus', 'DC_EVSEStatus', 'EVSEStatus', 'ResponseCode'))
+_K207 = frozenset(('DC_EVStatus', 'EVTargetCurrent', 'EVTargetVoltage'))
+_K208 = frozenset(('DC_EVSEStatus', 'EVSEPresentVoltage', 'ResponseCode'))
+_K209 = frozenset(('ChargingProfileEntryMaxPower', 'ChargingProfileEntryStart'))
+_K210 = frozenset(('Exponent', 'Modulus'))
+_K211 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T212 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
+_T213 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
+_T214 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
+_K215 = frozenset(('duration', 'start'))
+_K216 = frozenset(('Transforms', 'Type', 'URI'))
+_T217 = {0: (1, 3, 2), 1: (0, 2, 2)}
+_T218 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
+_T219 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K220 = frozenset(('SAScheduleTuple',))
+_K221 = frozenset(('PMaxSchedule', 'SAScheduleTupleID', 'SalesTariff'))
+_K222 = frozenset(('SPKISexp',))
+_T223 = {1: (2, 2)}
+_K224 = frozenset(('ConsumptionCost', 'EPriceLevel', 'RelativeTimeInterval', 'TimeInterval'))
+_T225 = {2: (0, 2, 2, 0)}
+_K226 = frozenset(('Id', 'NumEPriceLevels', 'SalesTariffDescription', 'SalesTariffEntry', 'SalesTariffID'))
+_T227 = {4: (0, 1, 5, 0), 5: (0, 2, 5, 0)}
+_T228 = {5: (1, 2)}
+_K229 = frozenset(('SelectedService',))
+_K230 = frozenset(('ParameterSetID', 'ServiceID'))
+_E231 = ('AC_single_phase_core', 'AC_three_phase_core', 'DC_core', 'DC_extended', 'DC_combo_core', 'DC_dual', 'AC_core1p_DC_extended', 'AC_single_DC_core', 'AC_single_phase_three_phase_core_DC_extended', 'AC_core3p_DC_extended')
+_I232 = {'AC_single_phase_core': 0, 'AC_three_phase_core': 1, 'DC_core': 2, 'DC_extended': 3, 'DC_combo_core': 4, 'DC_dual': 5, 'AC_core1p_DC_extended': 6, 'AC_single_DC_core': 7, 'AC_single_phase_three_phase_core_DC_extended': 8, 'AC_core3p_DC_extended': 9}
+_K233 = frozenset(('EnergyTransferType', 'FreeService', 'ServiceTag'))
+_K234 = frozenset(('ServiceID',))
+_K235 = frozenset(('ResponseCode', 'ServiceID', 'ServiceParameterList'))
+_E236 = ('EVCharging', 'Internet', 'ContractCertificate', 'OtherCustom')
+_I237 = {'EVCharging': 0, 'Internet': 1, 'ContractCertificate': 2, 'OtherCustom': 3}
+_K238 = frozenset(('ServiceCategory', 'ServiceScope'))
+_K239 = frozenset(('ChargeService', 'PaymentOptions', 'ResponseCode', 'ServiceList'))
+_T240 = {3: (1, 2), 4: (0, 1)}
+_K241 = frozenset(('ParameterSet',))
+_K242 = frozenset(('SelectedPaymentOption', 'SelectedServiceList'))
+_K243 = frozenset(('ResponseCode',))
+_K244 = frozenset(('Service',))
+_K245 = frozenset(('ServiceCategory', 'ServiceID', 'ServiceName', 'ServiceScope'))
+_K246 = frozenset(('FreeService', 'ServiceTag'))
+_K247 = frozenset(('EVCCID',))
+_K248 = frozenset(('DateTimeNow', 'EVSEID', 'ResponseCode'))
+_K249 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T250 = {1: (2, 3), 2: (1, 2)}
+_K251 = frozenset(('Id', 'SignatureProperty'))
+_K252 = frozenset(('Id', 'Target'))
+_T253 = {}
+_K254 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T255 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T256 = {3: (2, 2), 4: (1, 2)}
+_K257 = frozenset(('Id', 'value'))
+_K258 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T259 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T260 = {4: (1, 2)}
+_K261 = frozenset(('Certificate',))
+_K262 = frozenset(('Algorithm', 'XPath'))
+_T263 = {1: (0, 3, 1, 0)}
+_T264 = {1: (2, 3)}
+_K265 = frozenset(('Transform',))
+_K266 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_T267 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T268 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T269 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T270 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T271 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T272 = {1: (6, 3)}
+_K273 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_K274 = frozenset(('Body', 'Header'))
 
 def d_AC_EVChargeParameterType(v, r):
     o = {}
@@ -2039,15 +2025,15 @@ def d_CurrentDemandReqType(v, r):
     if c == 0:
         x, r = d_PhysicalValueType(v, r)
         o['EVMaximumVoltageLimit'] = x
-        st = 4
+        st = 3
     elif c == 1:
         x, r = d_PhysicalValueType(v, r)
         o['EVMaximumCurrentLimit'] = x
-        st = 7
+        st = 4
     elif c == 2:
         x, r = d_PhysicalValueType(v, r)
         o['EVMaximumPowerLimit'] = x
-        st = 3
+        st = 5
     elif c == 3:
         r -= 3
         x = (v >> r) & 7
@@ -2063,20 +2049,20 @@ def d_CurrentDemandReqType(v, r):
             und2()
         x = x == 2
         o['ChargingComplete'] = x
-        st = 5
+        st = 7
     else:
         und(c, 5)
-    if st == 4:
+    if st == 3:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_PhysicalValueType(v, r)
             o['EVMaximumCurrentLimit'] = x
-            st = 7
+            st = 4
         elif c == 1:
             x, r = d_PhysicalValueType(v, r)
             o['EVMaximumPowerLimit'] = x
-            st = 3
+            st = 5
         elif c == 2:
             r -= 3
             x = (v >> r) & 7
@@ -2092,16 +2078,16 @@ def d_CurrentDemandReqType(v, r):
                 und2()
             x = x == 2
             o['ChargingComplete'] = x
-            st = 5
+            st = 7
         else:
             und(c, 4)
-    if st == 7:
+    if st == 4:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_PhysicalValueType(v, r)
             o['EVMaximumPowerLimit'] = x
-            st = 3
+            st = 5
         elif c == 1:
             r -= 3
             x = (v >> r) & 7
@@ -2117,10 +2103,10 @@ def d_CurrentDemandReqType(v, r):
                 und2()
             x = x == 2
             o['ChargingComplete'] = x
-            st = 5
+            st = 7
         else:
             und(c, 3)
-    if st == 3:
+    if st == 5:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2138,7 +2124,7 @@ def d_CurrentDemandReqType(v, r):
                 und2()
             x = x == 2
             o['ChargingComplete'] = x
-            st = 5
+            st = 7
         else:
             und(c, 2)
     if st == 6:
@@ -2151,7 +2137,7 @@ def d_CurrentDemandReqType(v, r):
                 und2()
             x = x == 2
             o['ChargingComplete'] = x
-            st = 5
+            st = 7
         else:
             und(c, 1)
     r -= 2
@@ -2159,37 +2145,37 @@ def d_CurrentDemandReqType(v, r):
     if c == 0:
         x, r = d_PhysicalValueType(v, r)
         o['RemainingTimeToFullSoC'] = x
-        st = 10
+        st = 8
     elif c == 1:
         x, r = d_PhysicalValueType(v, r)
         o['RemainingTimeToBulkSoC'] = x
-        st = 8
+        st = 9
     elif c == 2:
         x, r = d_PhysicalValueType(v, r)
         o['EVTargetVoltage'] = x
-        st = 9
+        st = 10
     else:
         und(c, 3)
-    if st == 10:
+    if st == 8:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_PhysicalValueType(v, r)
             o['RemainingTimeToBulkSoC'] = x
-            st = 8
+            st = 9
         elif c == 1:
             x, r = d_PhysicalValueType(v, r)
             o['EVTargetVoltage'] = x
-            st = 9
+            st = 10
         else:
             und(c, 2)
-    if st == 8:
+    if st == 9:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_PhysicalValueType(v, r)
             o['EVTargetVoltage'] = x
-            st = 9
+            st = 10
         else:
             und(c, 1)
     r -= 1
@@ -2360,11 +2346,11 @@ def d_CurrentDemandResType(v, r):
     elif c == 1:
         x, r = d_PhysicalValueType(v, r)
         o['EVSEMaximumCurrentLimit'] = x
-        st = 10
+        st = 9
     elif c == 2:
         x, r = d_PhysicalValueType(v, r)
         o['EVSEMaximumPowerLimit'] = x
-        st = 9
+        st = 10
     elif c == 3:
         return o, r
     else:
@@ -2375,22 +2361,22 @@ def d_CurrentDemandResType(v, r):
         if c == 0:
             x, r = d_PhysicalValueType(v, r)
             o['EVSEMaximumCurrentLimit'] = x
-            st = 10
+            st = 9
         elif c == 1:
             x, r = d_PhysicalValueType(v, r)
             o['EVSEMaximumPowerLimit'] = x
-            st = 9
+            st = 10
         elif c == 2:
             return o, r
         else:
             und(c, 3)
-    if st == 10:
+    if st == 9:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_PhysicalValueType(v, r)
             o['EVSEMaximumPowerLimit'] = x
-            st = 9
+            st = 10
         elif c == 1:
             return o, r
         else:
@@ -2508,20 +2494,20 @@ def d_DC_EVChargeParameterType(v, r):
     if c == 0:
         x, r = d_PhysicalValueType(v, r)
         o['EVMaximumPowerLimit'] = x
-        st = 4
+        st = 3
     elif c == 1:
         x, r = d_PhysicalValueType(v, r)
         o['EVMaximumVoltageLimit'] = x
-        st = 3
+        st = 4
     else:
         und(c, 2)
-    if st == 4:
+    if st == 3:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_PhysicalValueType(v, r)
             o['EVMaximumVoltageLimit'] = x
-            st = 3
+            st = 4
         else:
             und(c, 1)
     r -= 3
@@ -2529,11 +2515,11 @@ def d_DC_EVChargeParameterType(v, r):
     if c == 0:
         x, r = d_PhysicalValueType(v, r)
         o['EVEnergyCapacity'] = x
-        st = 6
+        st = 5
     elif c == 1:
         x, r = d_PhysicalValueType(v, r)
         o['EVEnergyRequest'] = x
-        st = 5
+        st = 6
     elif c == 2:
         r -= 9
         x = (v >> r) & 511
@@ -2554,13 +2540,13 @@ def d_DC_EVChargeParameterType(v, r):
         return o, r
     else:
         und(c, 5)
-    if st == 6:
+    if st == 5:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_PhysicalValueType(v, r)
             o['EVEnergyRequest'] = x
-            st = 5
+            st = 6
         elif c == 1:
             r -= 9
             x = (v >> r) & 511
@@ -2581,7 +2567,7 @@ def d_DC_EVChargeParameterType(v, r):
             return o, r
         else:
             und(c, 4)
-    if st == 5:
+    if st == 6:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2648,31 +2634,31 @@ def e_DC_EVChargeParameterType(a, d):
     x = d.get('EVMaximumPowerLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T116[st]
+        c, wd, st = _T79[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVMaximumVoltageLimit'
     x = d.get('EVMaximumVoltageLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T117[st]
+        c, wd, st = _T116[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVEnergyCapacity'
     x = d.get('EVEnergyCapacity')
     if x is not None:
         u += 1
-        c, wd, st = _T118[st]
+        c, wd, st = _T117[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVEnergyRequest'
     x = d.get('EVEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T119[st]
+        c, wd, st = _T118[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'FullSOC'
     x = d.get('FullSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T120[st]
+        c, wd, st = _T119[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = ((((a << wd) | c)) << 9) | ((x) << 1)
@@ -2680,12 +2666,12 @@ def e_DC_EVChargeParameterType(a, d):
     x = d.get('BulkSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T121[st]
+        c, wd, st = _T120[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = ((((a << wd) | c)) << 9) | ((x) << 1)
     f = None
-    c, wd = _T122[st]
+    c, wd = _T121[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K115)
@@ -2711,7 +2697,7 @@ def d_DC_EVPowerDeliveryParameterType(v, r):
             und2()
         x = x == 2
         o['BulkChargingComplete'] = x
-        st = 3
+        st = 2
     elif c == 1:
         r -= 3
         x = (v >> r) & 7
@@ -2719,10 +2705,10 @@ def d_DC_EVPowerDeliveryParameterType(v, r):
             und2()
         x = x == 2
         o['ChargingComplete'] = x
-        st = 2
+        st = 3
     else:
         und(c, 2)
-    if st == 3:
+    if st == 2:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
@@ -2732,7 +2718,7 @@ def d_DC_EVPowerDeliveryParameterType(v, r):
                 und2()
             x = x == 2
             o['ChargingComplete'] = x
-            st = 2
+            st = 3
         else:
             und(c, 1)
     r -= 1
@@ -2758,7 +2744,7 @@ def e_DC_EVPowerDeliveryParameterType(a, d):
     x = d.get('BulkChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T124[st]
+        c, wd, st = _T61[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -2766,15 +2752,15 @@ def e_DC_EVPowerDeliveryParameterType(a, d):
     x = d.get('ChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T125[st]
+        c, wd, st = _T123[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
     f = None
-    c, wd = _T77[st]
+    c, wd = _T57[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K123)
+        extra(d, _K122)
     return a
 
 def d_DC_EVSEChargeParameterType(v, r):
@@ -2801,20 +2787,20 @@ def d_DC_EVSEChargeParameterType(v, r):
     if c == 0:
         x, r = d_PhysicalValueType(v, r)
         o['EVSEMaximumPowerLimit'] = x
-        st = 4
+        st = 3
     elif c == 1:
         x, r = d_PhysicalValueType(v, r)
         o['EVSEMaximumVoltageLimit'] = x
-        st = 3
+        st = 4
     else:
         und(c, 2)
-    if st == 4:
+    if st == 3:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_PhysicalValueType(v, r)
             o['EVSEMaximumVoltageLimit'] = x
-            st = 3
+            st = 4
         else:
             und(c, 1)
     r -= 1
@@ -2893,19 +2879,19 @@ def e_DC_EVSEChargeParameterType(a, d):
     x = d.get('EVSEMaximumPowerLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T116[st]
+        c, wd, st = _T79[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVSEMaximumVoltageLimit'
     x = d.get('EVSEMaximumVoltageLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T117[st]
+        c, wd, st = _T116[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVSEMinimumCurrentLimit'
     x = d.get('EVSEMinimumCurrentLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T127[st]
+        c, wd, st = _T4[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVSEMinimumVoltageLimit'
     x = d.get('EVSEMinimumVoltageLimit')
@@ -2917,25 +2903,25 @@ def e_DC_EVSEChargeParameterType(a, d):
     x = d.get('EVSECurrentRegulationTolerance')
     if x is not None:
         u += 1
-        c, wd, st = _T128[st]
+        c, wd, st = _T125[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVSEPeakCurrentRipple'
     x = d.get('EVSEPeakCurrentRipple')
     if x is not None:
         u += 1
-        c, wd, st = _T129[st]
+        c, wd, st = _T126[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVSEEnergyToBeDelivered'
     x = d.get('EVSEEnergyToBeDelivered')
     if x is not None:
         u += 1
-        c, wd, st = _T130[st]
+        c, wd, st = _T127[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T131[st]
+    c, wd = _T128[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K126)
+        extra(d, _K124)
     return a
 
 def d_DC_EVSEStatusType(v, r):
@@ -2948,7 +2934,7 @@ def d_DC_EVSEStatusType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E132[(x >> 1) & 3]
+        x = _E129[(x >> 1) & 3]
         o['EVSEIsolationStatus'] = x
         st = 1
     elif c == 1:
@@ -2956,7 +2942,7 @@ def d_DC_EVSEStatusType(v, r):
         x = (v >> r) & 63
         if x & 33:
             und2()
-        x = _E134[(x >> 1) & 15]
+        x = _E131[(x >> 1) & 15]
         o['EVSEStatusCode'] = x
         st = 2
     else:
@@ -2969,7 +2955,7 @@ def d_DC_EVSEStatusType(v, r):
             x = (v >> r) & 63
             if x & 33:
                 und2()
-            x = _E134[(x >> 1) & 15]
+            x = _E131[(x >> 1) & 15]
             o['EVSEStatusCode'] = x
             st = 2
         else:
@@ -3011,9 +2997,9 @@ def e_DC_EVSEStatusType(a, d):
     x = d.get('EVSEIsolationStatus')
     if x is not None:
         u += 1
-        j = _I133.get(x)
+        j = _I130.get(x)
         if j is None:
-            bad_enum(x, _I133)
+            bad_enum(x, _I130)
         a = (((a << 2)) << 4) | (j << 1)
         st = 1
     f = 'EVSEStatusCode'
@@ -3021,9 +3007,9 @@ def e_DC_EVSEStatusType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T64[st]
-        j = _I135.get(x)
+        j = _I132.get(x)
         if j is None:
-            bad_enum(x, _I135)
+            bad_enum(x, _I132)
         a = ((((a << wd) | c)) << 6) | (j << 1)
     f = 'NotificationMaxDelay'
     x = d.get('NotificationMaxDelay')
@@ -3046,7 +3032,7 @@ def e_DC_EVSEStatusType(a, d):
     c, wd = _T7[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K136)
+        extra(d, _K133)
     return a
 
 def d_DC_EVStatusType(v, r):
@@ -3073,7 +3059,7 @@ def d_DC_EVStatusType(v, r):
             und2()
         x = x == 2
         o['EVCabinConditioning'] = x
-        st = 4
+        st = 2
     elif c == 1:
         r -= 3
         x = (v >> r) & 7
@@ -3087,12 +3073,12 @@ def d_DC_EVStatusType(v, r):
         x = (v >> r) & 63
         if x & 33:
             und2()
-        x = _E137[(x >> 1) & 15]
+        x = _E134[(x >> 1) & 15]
         o['EVErrorCode'] = x
-        st = 2
+        st = 4
     else:
         und(c, 3)
-    if st == 4:
+    if st == 2:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3108,9 +3094,9 @@ def d_DC_EVStatusType(v, r):
             x = (v >> r) & 63
             if x & 33:
                 und2()
-            x = _E137[(x >> 1) & 15]
+            x = _E134[(x >> 1) & 15]
             o['EVErrorCode'] = x
-            st = 2
+            st = 4
         else:
             und(c, 2)
     if st == 3:
@@ -3121,9 +3107,9 @@ def d_DC_EVStatusType(v, r):
             x = (v >> r) & 63
             if x & 33:
                 und2()
-            x = _E137[(x >> 1) & 15]
+            x = _E134[(x >> 1) & 15]
             o['EVErrorCode'] = x
-            st = 2
+            st = 4
         else:
             und(c, 1)
     r -= 1
@@ -3163,7 +3149,7 @@ def e_DC_EVStatusType(a, d):
     x = d.get('EVCabinConditioning')
     if x is not None:
         u += 1
-        c, wd, st = _T140[st]
+        c, wd, st = _T61[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -3171,7 +3157,7 @@ def e_DC_EVStatusType(a, d):
     x = d.get('EVRESSConditioning')
     if x is not None:
         u += 1
-        c, wd, st = _T141[st]
+        c, wd, st = _T137[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -3179,16 +3165,16 @@ def e_DC_EVStatusType(a, d):
     x = d.get('EVErrorCode')
     if x is not None:
         u += 1
-        c, wd, st = _T142[st]
-        j = _I138.get(x)
+        c, wd, st = _T138[st]
+        j = _I135.get(x)
         if j is None:
-            bad_enum(x, _I138)
+            bad_enum(x, _I135)
         a = ((((a << wd) | c)) << 6) | (j << 1)
     f = 'EVRESSSOC'
     x = d.get('EVRESSSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T143[st]
+        c, wd, st = _T4[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = ((((a << wd) | c)) << 9) | ((x) << 1)
@@ -3196,7 +3182,7 @@ def e_DC_EVStatusType(a, d):
     c, wd = _T5[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K139)
+        extra(d, _K136)
     return a
 
 def d_DSAKeyValueType(v, r):
@@ -3305,31 +3291,31 @@ def e_DSAKeyValueType(a, d):
     x = d.get('Q')
     if x is not None:
         u += 1
-        c, wd, st = _T145[st]
+        c, wd, st = _T140[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'G'
     x = d.get('G')
     if x is not None:
         u += 1
-        c, wd, st = _T146[st]
+        c, wd, st = _T141[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'Y'
     x = d.get('Y')
     if x is not None:
         u += 1
-        c, wd, st = _T147[st]
+        c, wd, st = _T142[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'J'
     x = d.get('J')
     if x is not None:
         u += 1
-        c, wd, st = _T148[st]
+        c, wd, st = _T143[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'Seed'
     x = d.get('Seed')
     if x is not None:
         u += 1
-        c, wd, st = _T149[st]
+        c, wd, st = _T144[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'PgenCounter'
     x = d.get('PgenCounter')
@@ -3338,10 +3324,10 @@ def e_DSAKeyValueType(a, d):
         c, wd, st = _T70[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T150[st]
+    c, wd = _T145[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K144)
+        extra(d, _K139)
     return a
 
 def d_DigestMethodType(v, r):
@@ -3539,13 +3525,13 @@ def e_EntryType(a, d):
     x = d.get('TimeInterval')
     if x is not None:
         u += 1
-        c, wd, st = _T152[st]
+        c, wd, st = _T147[st]
         a = e_IntervalType(((a << wd) | c), x)
     f = None
     c, wd = _T51[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K151)
+        extra(d, _K146)
     return a
 
 def d_IntervalType(v, r):
@@ -3809,7 +3795,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T154[st]
+            c, wd, nx, n = _T149[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -3828,7 +3814,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T155[st]
+            c, wd, nx, n = _T150[st]
             a = e_KeyValueType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3847,7 +3833,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T156[st]
+            c, wd, nx, n = _T151[st]
             a = e_RetrievalMethodType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3866,7 +3852,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T157[st]
+            c, wd, nx, n = _T152[st]
             a = e_X509DataType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3885,7 +3871,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T158[st]
+            c, wd, nx, n = _T153[st]
             a = e_PGPDataType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3904,7 +3890,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T159[st]
+            c, wd, nx, n = _T154[st]
             a = e_SPKIDataType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3923,7 +3909,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T160[st]
+            c, wd, nx, n = _T155[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -3935,10 +3921,10 @@ def e_KeyInfoType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T161[st]
+    c, wd = _T156[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K153)
+        extra(d, _K148)
     return a
 
 def d_KeyValueType(v, r):
@@ -3991,13 +3977,13 @@ def e_KeyValueType(a, d):
     x = d.get('RSAKeyValue')
     if x is not None:
         u += 1
-        c, wd, st = _T163[st]
+        c, wd, st = _T158[st]
         a = e_RSAKeyValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T164[st]
+    c, wd = _T159[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K162)
+        extra(d, _K157)
     return a
 
 def d_ListOfRootCertificateIDsType(v, r):
@@ -4044,7 +4030,7 @@ def e_ListOfRootCertificateIDsType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T166[st]
+            c, wd, nx, n = _T161[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -4059,7 +4045,7 @@ def e_ListOfRootCertificateIDsType(a, d):
     c, wd = _T59[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K165)
+        extra(d, _K160)
     return a
 
 def d_ManifestType(v, r):
@@ -4130,7 +4116,7 @@ def e_ManifestType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T168[st]
+            c, wd, nx, n = _T163[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4145,7 +4131,7 @@ def e_ManifestType(a, d):
     c, wd = _T86[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K167)
+        extra(d, _K162)
     return a
 
 def d_MessageHeaderType(v, r):
@@ -4164,22 +4150,22 @@ def d_MessageHeaderType(v, r):
     if c == 0:
         x, r = d_NotificationType(v, r)
         o['Notification'] = x
-        st = 3
+        st = 2
     elif c == 1:
         x, r = d_SignatureType(v, r)
         o['Signature'] = x
-        st = 2
+        st = 3
     elif c == 2:
         return o, r
     else:
         und(c, 3)
-    if st == 3:
+    if st == 2:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_SignatureType(v, r)
             o['Signature'] = x
-            st = 2
+            st = 3
         elif c == 1:
             return o, r
         else:
@@ -4207,19 +4193,19 @@ def e_MessageHeaderType(a, d):
     x = d.get('Notification')
     if x is not None:
         u += 1
-        c, wd, st = _T124[st]
+        c, wd, st = _T61[st]
         a = e_NotificationType(((a << wd) | c), x)
     f = 'Signature'
     x = d.get('Signature')
     if x is not None:
         u += 1
-        c, wd, st = _T170[st]
+        c, wd, st = _T137[st]
         a = e_SignatureType(((a << wd) | c), x)
     f = None
-    c, wd = _T171[st]
+    c, wd = _T165[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K169)
+        extra(d, _K164)
     return a
 
 def d_MeterInfoType(v, r):
@@ -4238,64 +4224,64 @@ def d_MeterInfoType(v, r):
     if c == 0:
         x, r = d_PhysicalValueType(v, r)
         o['MeterReading'] = x
-        st = 4
+        st = 2
     elif c == 1:
         x, r = eb(v, r)
         o['SigMeterReading'] = x
-        st = 5
+        st = 3
     elif c == 2:
         x, r = ei(v, r)
         o['MeterStatus'] = x
-        st = 3
+        st = 4
     elif c == 3:
         x, r = ei(v, r)
         o['TMeter'] = x
-        st = 2
+        st = 5
     elif c == 4:
         return o, r
     else:
         und(c, 5)
-    if st == 4:
+    if st == 2:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = eb(v, r)
             o['SigMeterReading'] = x
-            st = 5
+            st = 3
         elif c == 1:
             x, r = ei(v, r)
             o['MeterStatus'] = x
-            st = 3
+            st = 4
         elif c == 2:
             x, r = ei(v, r)
             o['TMeter'] = x
-            st = 2
+            st = 5
         elif c == 3:
             return o, r
         else:
             und(c, 4)
-    if st == 5:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = ei(v, r)
-            o['MeterStatus'] = x
-            st = 3
-        elif c == 1:
-            x, r = ei(v, r)
-            o['TMeter'] = x
-            st = 2
-        elif c == 2:
-            return o, r
-        else:
-            und(c, 3)
     if st == 3:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = ei(v, r)
+            o['MeterStatus'] = x
+            st = 4
+        elif c == 1:
+            x, r = ei(v, r)
             o['TMeter'] = x
-            st = 2
+            st = 5
+        elif c == 2:
+            return o, r
+        else:
+            und(c, 3)
+    if st == 4:
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            x, r = ei(v, r)
+            o['TMeter'] = x
+            st = 5
         elif c == 1:
             return o, r
         else:
@@ -4323,19 +4309,19 @@ def e_MeterInfoType(a, d):
     x = d.get('MeterReading')
     if x is not None:
         u += 1
-        c, wd, st = _T173[st]
+        c, wd, st = _T167[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'SigMeterReading'
     x = d.get('SigMeterReading')
     if x is not None:
         u += 1
-        c, wd, st = _T174[st]
+        c, wd, st = _T168[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'MeterStatus'
     x = d.get('MeterStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T175[st]
+        c, wd, st = _T169[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
@@ -4343,15 +4329,15 @@ def e_MeterInfoType(a, d):
     x = d.get('TMeter')
     if x is not None:
         u += 1
-        c, wd, st = _T176[st]
+        c, wd, st = _T170[st]
         if x.__class__ is not int or x < -9223372036854775808 or x > 9223372036854775807:
             x = as_int(x, -9223372036854775808, 9223372036854775807)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T177[st]
+    c, wd = _T171[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K172)
+        extra(d, _K166)
     return a
 
 def d_MeteringReceiptReqType(v, r):
@@ -4437,13 +4423,13 @@ def e_MeteringReceiptReqType(a, d):
     x = d.get('MeterInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T179[st]
+        c, wd, st = _T116[st]
         a = e_MeterInfoType(((a << wd) | c), x)
     f = None
     c, wd = _T7[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K178)
+        extra(d, _K172)
     return a
 
 def d_MeteringReceiptResType(v, r):
@@ -4501,7 +4487,7 @@ def e_MeteringReceiptResType(a, d):
     c, wd = _T77[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K180)
+        extra(d, _K173)
     return a
 
 def d_NotificationType(v, r):
@@ -4514,7 +4500,7 @@ def d_NotificationType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E181[(x >> 1) & 3]
+        x = _E174[(x >> 1) & 3]
         o['FaultCode'] = x
         st = 1
     else:
@@ -4546,9 +4532,9 @@ def e_NotificationType(a, d):
     x = d.get('FaultCode')
     if x is not None:
         u += 1
-        j = _I182.get(x)
+        j = _I175.get(x)
         if j is None:
-            bad_enum(x, _I182)
+            bad_enum(x, _I175)
         a = (((a << 1)) << 4) | (j << 1)
         st = 1
     f = 'FaultMsg'
@@ -4561,7 +4547,7 @@ def e_NotificationType(a, d):
     c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K183)
+        extra(d, _K176)
     return a
 
 def d_ObjectType(v, r):
@@ -4667,21 +4653,21 @@ def e_ObjectType(a, d):
     x = d.get('Id')
     if x is not None:
         u += 1
-        c, wd, st = _T185[st]
+        c, wd, st = _T178[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'MimeType'
     x = d.get('MimeType')
     if x is not None:
         u += 1
-        c, wd, st = _T186[st]
+        c, wd, st = _T179[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T187[st]
+    c, wd = _T180[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K184)
+        extra(d, _K177)
     return a
 
 def d_PGPDataType(v, r):
@@ -4742,10 +4728,10 @@ def e_PGPDataType(a, d):
         c, wd, st = _T93[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T189[st]
+    c, wd = _T182[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K188)
+        extra(d, _K181)
     return a
 
 def d_PMaxScheduleEntryType(v, r):
@@ -4794,7 +4780,7 @@ def e_PMaxScheduleEntryType(a, d):
     x = d.get('TimeInterval')
     if x is not None:
         u += 1
-        c, wd, st = _T152[st]
+        c, wd, st = _T147[st]
         a = e_IntervalType(((a << wd) | c), x)
     f = 'PMax'
     x = d.get('PMax')
@@ -4808,7 +4794,7 @@ def e_PMaxScheduleEntryType(a, d):
     c, wd = _T77[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K190)
+        extra(d, _K183)
     return a
 
 def d_PMaxScheduleType(v, r):
@@ -4886,7 +4872,7 @@ def e_PMaxScheduleType(a, d):
     c, wd = _T86[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K191)
+        extra(d, _K184)
     return a
 
 def d_ParameterSetType(v, r):
@@ -4964,7 +4950,7 @@ def e_ParameterSetType(a, d):
     c, wd = _T86[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K192)
+        extra(d, _K185)
     return a
 
 def d_ParameterType(v, r):
@@ -4982,7 +4968,7 @@ def d_ParameterType(v, r):
     c = (v >> r) & 1
     if c == 0:
         r -= 3
-        x = _E193[(v >> r) & 7]
+        x = _E186[(v >> r) & 7]
         o['ValueType'] = x
         st = 2
     else:
@@ -5049,15 +5035,15 @@ def e_ParameterType(a, d):
         u += 1
         c, wd, st = _T1[st]
         a = ((a << wd) | c)
-        j = _I194.get(x)
+        j = _I187.get(x)
         if j is None:
-            bad_enum(x, _I194)
+            bad_enum(x, _I187)
         a = (a << 3) | j
     f = 'boolValue'
     x = d.get('boolValue')
     if x is not None:
         u += 1
-        c, wd, st = _T196[st]
+        c, wd, st = _T101[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -5065,7 +5051,7 @@ def e_ParameterType(a, d):
     x = d.get('byteValue')
     if x is not None:
         u += 1
-        c, wd, st = _T197[st]
+        c, wd, st = _T189[st]
         if x.__class__ is not int or x < -128 or x > 127:
             x = as_int(x, -128, 127)
         a = ((((a << wd) | c)) << 10) | ((x - -128) << 1)
@@ -5073,7 +5059,7 @@ def e_ParameterType(a, d):
     x = d.get('shortValue')
     if x is not None:
         u += 1
-        c, wd, st = _T198[st]
+        c, wd, st = _T190[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
@@ -5081,7 +5067,7 @@ def e_ParameterType(a, d):
     x = d.get('intValue')
     if x is not None:
         u += 1
-        c, wd, st = _T199[st]
+        c, wd, st = _T191[st]
         if x.__class__ is not int or x < -2147483648 or x > 2147483647:
             x = as_int(x, -2147483648, 2147483647)
         a = wi((((a << wd) | c)) << 1, x) << 1
@@ -5089,19 +5075,19 @@ def e_ParameterType(a, d):
     x = d.get('physicalValue')
     if x is not None:
         u += 1
-        c, wd, st = _T200[st]
+        c, wd, st = _T192[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'stringValue'
     x = d.get('stringValue')
     if x is not None:
         u += 1
-        c, wd, st = _T201[st]
+        c, wd, st = _T193[st]
         a = ws((((a << wd) | c)) << 1, x) << 1
     f = None
     c, wd = _T57[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K195)
+        extra(d, _K188)
     return a
 
 def d_PaymentDetailsReqType(v, r):
@@ -5152,7 +5138,7 @@ def e_PaymentDetailsReqType(a, d):
     c, wd = _T77[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K202)
+        extra(d, _K194)
     return a
 
 def d_PaymentDetailsResType(v, r):
@@ -5226,7 +5212,7 @@ def e_PaymentDetailsResType(a, d):
     c, wd = _T57[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K203)
+        extra(d, _K195)
     return a
 
 def d_PaymentOptionsType(v, r):
@@ -5239,7 +5225,7 @@ def d_PaymentOptionsType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E204[(x >> 1) & 1]
+        x = _E196[(x >> 1) & 1]
         l = o.get('PaymentOption')
         if l is None:
             o['PaymentOption'] = [x]
@@ -5256,7 +5242,7 @@ def d_PaymentOptionsType(v, r):
             x = (v >> r) & 7
             if x & 5:
                 und2()
-            x = _E204[(x >> 1) & 1]
+            x = _E196[(x >> 1) & 1]
             l = o.get('PaymentOption')
             if l is None:
                 o['PaymentOption'] = [x]
@@ -5281,10 +5267,10 @@ def e_PaymentOptionsType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T166[st]
-            j = _I205.get(x)
+            c, wd, nx, n = _T161[st]
+            j = _I197.get(x)
             if j is None:
-                bad_enum(x, _I205)
+                bad_enum(x, _I197)
             a = ((((a << wd) | c)) << 3) | (j << 1)
             if n:
                 k += 1
@@ -5299,7 +5285,7 @@ def e_PaymentOptionsType(a, d):
     c, wd = _T59[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K206)
+        extra(d, _K198)
     return a
 
 def d_PhysicalValueType(v, r):
@@ -5324,22 +5310,22 @@ def d_PhysicalValueType(v, r):
         x = (v >> r) & 63
         if x & 33:
             und2()
-        x = _E207[(x >> 1) & 15]
+        x = _E199[(x >> 1) & 15]
         o['Unit'] = x
-        st = 3
+        st = 2
     elif c == 1:
         x, r = ei(v, r)
         o['Value'] = x
-        st = 2
+        st = 3
     else:
         und(c, 2)
-    if st == 3:
+    if st == 2:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = ei(v, r)
             o['Value'] = x
-            st = 2
+            st = 3
         else:
             und(c, 1)
     r -= 1
@@ -5367,24 +5353,24 @@ def e_PhysicalValueType(a, d):
     x = d.get('Unit')
     if x is not None:
         u += 1
-        c, wd, st = _T124[st]
-        j = _I208.get(x)
+        c, wd, st = _T61[st]
+        j = _I200.get(x)
         if j is None:
-            bad_enum(x, _I208)
+            bad_enum(x, _I200)
         a = ((((a << wd) | c)) << 6) | (j << 1)
     f = 'Value'
     x = d.get('Value')
     if x is not None:
         u += 1
-        c, wd, st = _T125[st]
+        c, wd, st = _T123[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T77[st]
+    c, wd = _T57[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K209)
+        extra(d, _K201)
     return a
 
 def d_PowerDeliveryReqType(v, r):
@@ -5407,30 +5393,30 @@ def d_PowerDeliveryReqType(v, r):
     if c == 0:
         x, r = d_ChargingProfileType(v, r)
         o['ChargingProfile'] = x
-        st = 3
+        st = 2
     elif c == 1:
         x, r = d_DC_EVPowerDeliveryParameterType(v, r)
         o['DC_EVPowerDeliveryParameter'] = x
-        st = 2
+        st = 3
     elif c == 2:
         x, r = d_EVPowerDeliveryParameterType(v, r)
         o['EVPowerDeliveryParameter'] = x
-        st = 2
+        st = 3
     elif c == 3:
         return o, r
     else:
         und(c, 4)
-    if st == 3:
+    if st == 2:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_DC_EVPowerDeliveryParameterType(v, r)
             o['DC_EVPowerDeliveryParameter'] = x
-            st = 2
+            st = 3
         elif c == 1:
             x, r = d_EVPowerDeliveryParameterType(v, r)
             o['EVPowerDeliveryParameter'] = x
-            st = 2
+            st = 3
         elif c == 2:
             return o, r
         else:
@@ -5460,25 +5446,25 @@ def e_PowerDeliveryReqType(a, d):
     x = d.get('ChargingProfile')
     if x is not None:
         u += 1
-        c, wd, st = _T211[st]
+        c, wd, st = _T167[st]
         a = e_ChargingProfileType(((a << wd) | c), x)
     f = 'DC_EVPowerDeliveryParameter'
     x = d.get('DC_EVPowerDeliveryParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T212[st]
+        c, wd, st = _T203[st]
         a = e_DC_EVPowerDeliveryParameterType(((a << wd) | c), x)
     f = 'EVPowerDeliveryParameter'
     x = d.get('EVPowerDeliveryParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T213[st]
+        c, wd, st = _T204[st]
         a = e_EVPowerDeliveryParameterType(((a << wd) | c), x)
     f = None
-    c, wd = _T214[st]
+    c, wd = _T205[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K210)
+        extra(d, _K202)
     return a
 
 def d_PowerDeliveryResType(v, r):
@@ -5556,7 +5542,7 @@ def e_PowerDeliveryResType(a, d):
     c, wd = _T77[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K215)
+        extra(d, _K206)
     return a
 
 def d_PreChargeReqType(v, r):
@@ -5621,7 +5607,7 @@ def e_PreChargeReqType(a, d):
     c, wd = _T57[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K216)
+        extra(d, _K207)
     return a
 
 def d_PreChargeResType(v, r):
@@ -5693,7 +5679,7 @@ def e_PreChargeResType(a, d):
     c, wd = _T57[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K217)
+        extra(d, _K208)
     return a
 
 def d_ProfileEntryType(v, r):
@@ -5748,7 +5734,7 @@ def e_ProfileEntryType(a, d):
     c, wd = _T77[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K218)
+        extra(d, _K209)
     return a
 
 def d_RSAKeyValueType(v, r):
@@ -5799,7 +5785,7 @@ def e_RSAKeyValueType(a, d):
     c, wd = _T77[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K219)
+        extra(d, _K210)
     return a
 
 def d_ReferenceType(v, r):
@@ -5818,15 +5804,15 @@ def d_ReferenceType(v, r):
     elif c == 2:
         x, r = s(v, r)
         o['URI'] = x
-        st = 4
+        st = 3
     elif c == 3:
         x, r = d_TransformsType(v, r)
         o['Transforms'] = x
-        st = 5
+        st = 4
     elif c == 4:
         x, r = d_DigestMethodType(v, r)
         o['DigestMethod'] = x
-        st = 3
+        st = 5
     else:
         und(c, 5)
     if st == 1:
@@ -5839,15 +5825,15 @@ def d_ReferenceType(v, r):
         elif c == 1:
             x, r = s(v, r)
             o['URI'] = x
-            st = 4
+            st = 3
         elif c == 2:
             x, r = d_TransformsType(v, r)
             o['Transforms'] = x
-            st = 5
+            st = 4
         elif c == 3:
             x, r = d_DigestMethodType(v, r)
             o['DigestMethod'] = x
-            st = 3
+            st = 5
         else:
             und(c, 4)
     if st == 2:
@@ -5856,37 +5842,37 @@ def d_ReferenceType(v, r):
         if c == 0:
             x, r = s(v, r)
             o['URI'] = x
-            st = 4
+            st = 3
         elif c == 1:
             x, r = d_TransformsType(v, r)
             o['Transforms'] = x
-            st = 5
+            st = 4
         elif c == 2:
             x, r = d_DigestMethodType(v, r)
             o['DigestMethod'] = x
-            st = 3
+            st = 5
         else:
             und(c, 3)
-    if st == 4:
+    if st == 3:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_TransformsType(v, r)
             o['Transforms'] = x
-            st = 5
+            st = 4
         elif c == 1:
             x, r = d_DigestMethodType(v, r)
             o['DigestMethod'] = x
-            st = 3
+            st = 5
         else:
             und(c, 2)
-    if st == 5:
+    if st == 4:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_DigestMethodType(v, r)
             o['DigestMethod'] = x
-            st = 3
+            st = 5
         else:
             und(c, 1)
     r -= 1
@@ -5921,39 +5907,39 @@ def e_ReferenceType(a, d):
     x = d.get('Type')
     if x is not None:
         u += 1
-        c, wd, st = _T185[st]
+        c, wd, st = _T178[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'URI'
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T221[st]
+        c, wd, st = _T212[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T222[st]
+        c, wd, st = _T213[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = 'DigestMethod'
     x = d.get('DigestMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T223[st]
+        c, wd, st = _T214[st]
         a = e_DigestMethodType(((a << wd) | c), x)
     f = 'DigestValue'
     x = d.get('DigestValue')
     if x is not None:
         u += 1
-        c, wd, st = _T224[st]
+        c, wd, st = _T66[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
     c, wd = _T67[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K220)
+        extra(d, _K211)
     return a
 
 def d_RelativeTimeIntervalType(v, r):
@@ -6010,7 +5996,7 @@ def e_RelativeTimeIntervalType(a, d):
     c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K225)
+        extra(d, _K215)
     return a
 
 def d_RetrievalMethodType(v, r):
@@ -6084,20 +6070,20 @@ def e_RetrievalMethodType(a, d):
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T227[st]
+        c, wd, st = _T217[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T228[st]
+        c, wd, st = _T218[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T229[st]
+    c, wd = _T219[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K226)
+        extra(d, _K216)
     return a
 
 def d_SAScheduleListType(v, r):
@@ -6144,7 +6130,7 @@ def e_SAScheduleListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T166[st]
+            c, wd, nx, n = _T161[st]
             a = e_SAScheduleTupleType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6159,7 +6145,7 @@ def e_SAScheduleListType(a, d):
     c, wd = _T59[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K230)
+        extra(d, _K220)
     return a
 
 def d_SAScheduleTupleType(v, r):
@@ -6228,7 +6214,7 @@ def e_SAScheduleTupleType(a, d):
     c, wd = _T99[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K231)
+        extra(d, _K221)
     return a
 
 def d_SASchedulesType(v, r):
@@ -6320,7 +6306,7 @@ def e_SPKIDataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T166[st]
+            c, wd, nx, n = _T161[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -6332,10 +6318,10 @@ def e_SPKIDataType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T233[st]
+    c, wd = _T223[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K232)
+        extra(d, _K222)
     return a
 
 def d_SalesTariffEntryType(v, r):
@@ -6396,7 +6382,7 @@ def e_SalesTariffEntryType(a, d):
     x = d.get('TimeInterval')
     if x is not None:
         u += 1
-        c, wd, st = _T152[st]
+        c, wd, st = _T147[st]
         a = e_IntervalType(((a << wd) | c), x)
     f = 'EPriceLevel'
     x = d.get('EPriceLevel')
@@ -6414,7 +6400,7 @@ def e_SalesTariffEntryType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T235[st]
+            c, wd, nx, n = _T225[st]
             a = e_ConsumptionCostType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6429,7 +6415,7 @@ def e_SalesTariffEntryType(a, d):
     c, wd = _T86[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K234)
+        extra(d, _K224)
     return a
 
 def d_SalesTariffType(v, r):
@@ -6538,7 +6524,7 @@ def e_SalesTariffType(a, d):
     x = d.get('NumEPriceLevels')
     if x is not None:
         u += 1
-        c, wd, st = _T179[st]
+        c, wd, st = _T116[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
         a = ((((a << wd) | c)) << 10) | ((x) << 1)
@@ -6550,7 +6536,7 @@ def e_SalesTariffType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T237[st]
+            c, wd, nx, n = _T227[st]
             a = e_SalesTariffEntryType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6562,10 +6548,10 @@ def e_SalesTariffType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T238[st]
+    c, wd = _T228[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K236)
+        extra(d, _K226)
     return a
 
 def d_SelectedServiceListType(v, r):
@@ -6612,7 +6598,7 @@ def e_SelectedServiceListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T166[st]
+            c, wd, nx, n = _T161[st]
             a = e_SelectedServiceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6627,7 +6613,7 @@ def e_SelectedServiceListType(a, d):
     c, wd = _T59[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K239)
+        extra(d, _K229)
     return a
 
 def d_SelectedServiceType(v, r):
@@ -6684,7 +6670,7 @@ def e_SelectedServiceType(a, d):
     c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K240)
+        extra(d, _K230)
     return a
 
 def d_ServiceChargeType(v, r):
@@ -6717,7 +6703,7 @@ def d_ServiceChargeType(v, r):
         x = (v >> r) & 63
         if x & 33:
             und2()
-        x = _E241[(x >> 1) & 15]
+        x = _E231[(x >> 1) & 15]
         o['EnergyTransferType'] = x
         st = 3
     else:
@@ -6754,15 +6740,15 @@ def e_ServiceChargeType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T2[st]
-        j = _I242.get(x)
+        j = _I232.get(x)
         if j is None:
-            bad_enum(x, _I242)
+            bad_enum(x, _I232)
         a = ((((a << wd) | c)) << 6) | (j << 1)
     f = None
     c, wd = _T57[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K243)
+        extra(d, _K233)
     return a
 
 def d_ServiceDetailReqType(v, r):
@@ -6801,7 +6787,7 @@ def e_ServiceDetailReqType(a, d):
     c, wd = _T51[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K244)
+        extra(d, _K234)
     return a
 
 def d_ServiceDetailResType(v, r):
@@ -6877,7 +6863,7 @@ def e_ServiceDetailResType(a, d):
     c, wd = _T99[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K245)
+        extra(d, _K235)
     return a
 
 def d_ServiceDiscoveryReqType(v, r):
@@ -6888,20 +6874,20 @@ def d_ServiceDiscoveryReqType(v, r):
     if c == 0:
         x, r = es(v, r)
         o['ServiceScope'] = x
-        st = 2
+        st = 1
     elif c == 1:
         r -= 4
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E246[(x >> 1) & 3]
+        x = _E236[(x >> 1) & 3]
         o['ServiceCategory'] = x
-        st = 1
+        st = 2
     elif c == 2:
         return o, r
     else:
         und(c, 3)
-    if st == 2:
+    if st == 1:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6909,9 +6895,9 @@ def d_ServiceDiscoveryReqType(v, r):
             x = (v >> r) & 15
             if x & 9:
                 und2()
-            x = _E246[(x >> 1) & 3]
+            x = _E236[(x >> 1) & 3]
             o['ServiceCategory'] = x
-            st = 1
+            st = 2
         elif c == 1:
             return o, r
         else:
@@ -6934,21 +6920,21 @@ def e_ServiceDiscoveryReqType(a, d):
     if x is not None:
         u += 1
         a = ws(((a << 2)) << 1, x) << 1
-        st = 2
+        st = 1
     f = 'ServiceCategory'
     x = d.get('ServiceCategory')
     if x is not None:
         u += 1
-        c, wd, st = _T249[st]
-        j = _I247.get(x)
+        c, wd, st = _T93[st]
+        j = _I237.get(x)
         if j is None:
-            bad_enum(x, _I247)
+            bad_enum(x, _I237)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = None
-    c, wd = _T250[st]
+    c, wd = _T94[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K248)
+        extra(d, _K238)
     return a
 
 def d_ServiceDiscoveryResType(v, r):
@@ -7033,10 +7019,10 @@ def e_ServiceDiscoveryResType(a, d):
         c, wd, st = _T81[st]
         a = e_ServiceTagListType(((a << wd) | c), x)
     f = None
-    c, wd = _T252[st]
+    c, wd = _T240[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K251)
+        extra(d, _K239)
     return a
 
 def d_ServiceParameterListType(v, r):
@@ -7083,7 +7069,7 @@ def e_ServiceParameterListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T166[st]
+            c, wd, nx, n = _T161[st]
             a = e_ParameterSetType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7098,7 +7084,7 @@ def e_ServiceParameterListType(a, d):
     c, wd = _T59[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K253)
+        extra(d, _K241)
     return a
 
 def d_ServicePaymentSelectionReqType(v, r):
@@ -7111,7 +7097,7 @@ def d_ServicePaymentSelectionReqType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E204[(x >> 1) & 1]
+        x = _E196[(x >> 1) & 1]
         o['SelectedPaymentOption'] = x
         st = 1
     else:
@@ -7141,9 +7127,9 @@ def e_ServicePaymentSelectionReqType(a, d):
     x = d.get('SelectedPaymentOption')
     if x is not None:
         u += 1
-        j = _I205.get(x)
+        j = _I197.get(x)
         if j is None:
-            bad_enum(x, _I205)
+            bad_enum(x, _I197)
         a = (((a << 1)) << 3) | (j << 1)
         st = 1
     f = 'SelectedServiceList'
@@ -7156,7 +7142,7 @@ def e_ServicePaymentSelectionReqType(a, d):
     c, wd = _T77[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K254)
+        extra(d, _K242)
     return a
 
 def d_ServicePaymentSelectionResType(v, r):
@@ -7200,7 +7186,7 @@ def e_ServicePaymentSelectionResType(a, d):
     c, wd = _T51[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K255)
+        extra(d, _K243)
     return a
 
 def d_ServiceTagListType(v, r):
@@ -7247,7 +7233,7 @@ def e_ServiceTagListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T166[st]
+            c, wd, nx, n = _T161[st]
             a = e_ServiceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7262,7 +7248,7 @@ def e_ServiceTagListType(a, d):
     c, wd = _T59[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K256)
+        extra(d, _K244)
     return a
 
 def d_ServiceTagType(v, r):
@@ -7287,7 +7273,7 @@ def d_ServiceTagType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E246[(x >> 1) & 3]
+        x = _E236[(x >> 1) & 3]
         o['ServiceCategory'] = x
         st = 3
     else:
@@ -7300,7 +7286,7 @@ def d_ServiceTagType(v, r):
             x = (v >> r) & 15
             if x & 9:
                 und2()
-            x = _E246[(x >> 1) & 3]
+            x = _E236[(x >> 1) & 3]
             o['ServiceCategory'] = x
             st = 3
         else:
@@ -7346,10 +7332,10 @@ def e_ServiceTagType(a, d):
     x = d.get('ServiceCategory')
     if x is not None:
         u += 1
-        c, wd, st = _T258[st]
-        j = _I247.get(x)
+        c, wd, st = _T123[st]
+        j = _I237.get(x)
         if j is None:
-            bad_enum(x, _I247)
+            bad_enum(x, _I237)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'ServiceScope'
     x = d.get('ServiceScope')
@@ -7358,10 +7344,10 @@ def e_ServiceTagType(a, d):
         c, wd, st = _T81[st]
         a = ws((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T252[st]
+    c, wd = _T240[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K257)
+        extra(d, _K245)
     return a
 
 def d_ServiceType(v, r):
@@ -7418,7 +7404,7 @@ def e_ServiceType(a, d):
     c, wd = _T77[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K259)
+        extra(d, _K246)
     return a
 
 def d_SessionSetupReqType(v, r):
@@ -7455,7 +7441,7 @@ def e_SessionSetupReqType(a, d):
     c, wd = _T51[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K260)
+        extra(d, _K247)
     return a
 
 def d_SessionSetupResType(v, r):
@@ -7531,7 +7517,7 @@ def e_SessionSetupResType(a, d):
     c, wd = _T99[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K261)
+        extra(d, _K248)
     return a
 
 def d_SessionStopResType(v, r):
@@ -7575,7 +7561,7 @@ def e_SessionStopResType(a, d):
     c, wd = _T51[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K255)
+        extra(d, _K243)
     return a
 
 def d_SessionStopType(v, r):
@@ -7662,15 +7648,15 @@ def e_SignatureMethodType(a, d):
     x = d.get('HMACOutputLength')
     if x is not None:
         u += 1
-        c, wd, st = _T263[st]
+        c, wd, st = _T167[st]
         if x.__class__ is not int:
             x = as_int(x, None, None)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T264[st]
+    c, wd = _T250[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K262)
+        extra(d, _K249)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -7741,7 +7727,7 @@ def e_SignaturePropertiesType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T168[st]
+            c, wd, nx, n = _T163[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7756,7 +7742,7 @@ def e_SignaturePropertiesType(a, d):
     c, wd = _T86[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K265)
+        extra(d, _K251)
     return a
 
 def d_SignaturePropertyType(v, r):
@@ -7836,10 +7822,10 @@ def e_SignaturePropertyType(a, d):
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T267[st]
+    c, wd = _T253[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K266)
+        extra(d, _K252)
     return a
 
 def d_SignatureType(v, r):
@@ -7946,7 +7932,7 @@ def e_SignatureType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T269[st]
+            c, wd, nx, n = _T255[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7958,10 +7944,10 @@ def e_SignatureType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T270[st]
+    c, wd = _T256[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K268)
+        extra(d, _K254)
     return a
 
 def d_SignatureValueType(v, r):
@@ -8019,7 +8005,7 @@ def e_SignatureValueType(a, d):
     c, wd = _T77[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K271)
+        extra(d, _K257)
     return a
 
 def d_SignedInfoType(v, r):
@@ -8114,7 +8100,7 @@ def e_SignedInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T273[st]
+            c, wd, nx, n = _T259[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8126,10 +8112,10 @@ def e_SignedInfoType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T274[st]
+    c, wd = _T260[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K272)
+        extra(d, _K258)
     return a
 
 def d_SubCertificatesType(v, r):
@@ -8176,7 +8162,7 @@ def e_SubCertificatesType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T166[st]
+            c, wd, nx, n = _T161[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -8191,7 +8177,7 @@ def e_SubCertificatesType(a, d):
     c, wd = _T59[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K275)
+        extra(d, _K261)
     return a
 
 def d_TransformType(v, r):
@@ -8249,7 +8235,7 @@ def e_TransformType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T277[st]
+            c, wd, nx, n = _T263[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -8261,10 +8247,10 @@ def e_TransformType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T278[st]
+    c, wd = _T264[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K276)
+        extra(d, _K262)
     return a
 
 def d_TransformsType(v, r):
@@ -8311,7 +8297,7 @@ def e_TransformsType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T166[st]
+            c, wd, nx, n = _T161[st]
             a = e_TransformType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8326,7 +8312,7 @@ def e_TransformsType(a, d):
     c, wd = _T59[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K279)
+        extra(d, _K265)
     return a
 
 def d_WeldingDetectionReqType(v, r):
@@ -8435,7 +8421,7 @@ def e_WeldingDetectionResType(a, d):
     c, wd = _T57[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K217)
+        extra(d, _K208)
     return a
 
 def d_X509DataType(v, r):
@@ -8547,7 +8533,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T281[st]
+            c, wd, nx, n = _T267[st]
             a = e_X509IssuerSerialType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8566,7 +8552,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T282[st]
+            c, wd, nx, n = _T268[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -8585,7 +8571,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T283[st]
+            c, wd, nx, n = _T269[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -8604,7 +8590,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T284[st]
+            c, wd, nx, n = _T270[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -8623,7 +8609,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T285[st]
+            c, wd, nx, n = _T271[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -8635,10 +8621,10 @@ def e_X509DataType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T286[st]
+    c, wd = _T272[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K280)
+        extra(d, _K266)
     return a
 
 def d_X509IssuerSerialType(v, r):
@@ -8691,7 +8677,7 @@ def e_X509IssuerSerialType(a, d):
     c, wd = _T77[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K287)
+        extra(d, _K273)
     return a
 
 def d_anon_V2G_Message(v, r):
@@ -8742,7 +8728,7 @@ def e_anon_V2G_Message(a, d):
     c, wd = _T77[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K288)
+        extra(d, _K274)
     return a
 
 def h_BodyType_0(a, x, st):

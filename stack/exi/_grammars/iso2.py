@@ -12,308 +12,308 @@ DOC_WIDTH = 7
 ROOT_NAMES = ('AC_EVChargeParameter', 'AC_EVSEChargeParameter', 'AC_EVSEStatus', 'AuthorizationReq', 'AuthorizationRes', 'BodyElement', 'CableCheckReq', 'CableCheckRes', 'CanonicalizationMethod', 'CertificateInstallationReq', 'CertificateInstallationRes', 'CertificateUpdateReq', 'CertificateUpdateRes', 'ChargeParameterDiscoveryReq', 'ChargeParameterDiscoveryRes', 'ChargingStatusReq', 'ChargingStatusRes', 'CurrentDemandReq', 'CurrentDemandRes', 'DC_EVChargeParameter', 'DC_EVPowerDeliveryParameter', 'DC_EVSEChargeParameter', 'DC_EVSEStatus', 'DC_EVStatus', 'DSAKeyValue', 'DigestMethod', 'DigestValue', 'EVChargeParameter', 'EVPowerDeliveryParameter', 'EVSEChargeParameter', 'EVSEStatus', 'EVStatus', 'Entry', 'KeyInfo', 'KeyName', 'KeyValue', 'Manifest', 'MeteringReceiptReq', 'MeteringReceiptRes', 'MgmtData', 'Object', 'PGPData', 'PMaxScheduleEntry', 'PaymentDetailsReq', 'PaymentDetailsRes', 'PaymentServiceSelectionReq', 'PaymentServiceSelectionRes', 'PowerDeliveryReq', 'PowerDeliveryRes', 'PreChargeReq', 'PreChargeRes', 'RSAKeyValue', 'Reference', 'RelativeTimeInterval', 'RetrievalMethod', 'SAScheduleList', 'SASchedules', 'SPKIData', 'SalesTariffEntry', 'ServiceDetailReq', 'ServiceDetailRes', 'ServiceDiscoveryReq', 'ServiceDiscoveryRes', 'SessionSetupReq', 'SessionSetupRes', 'SessionStopReq', 'SessionStopRes', 'Signature', 'SignatureMethod', 'SignatureProperties', 'SignatureProperty', 'SignatureValue', 'SignedInfo', 'TimeInterval', 'Transform', 'Transforms', 'V2G_Message', 'WeldingDetectionReq', 'WeldingDetectionRes', 'X509Data')
 MESSAGE_NAMES = ('AuthorizationReq', 'AuthorizationRes', 'CableCheckReq', 'CableCheckRes', 'CertificateInstallationReq', 'CertificateInstallationRes', 'CertificateUpdateReq', 'CertificateUpdateRes', 'ChargeParameterDiscoveryReq', 'ChargeParameterDiscoveryRes', 'ChargingStatusReq', 'ChargingStatusRes', 'CurrentDemandReq', 'CurrentDemandRes', 'MeteringReceiptReq', 'MeteringReceiptRes', 'PaymentDetailsReq', 'PaymentDetailsRes', 'PaymentServiceSelectionReq', 'PaymentServiceSelectionRes', 'PowerDeliveryReq', 'PowerDeliveryRes', 'PreChargeReq', 'PreChargeRes', 'ServiceDetailReq', 'ServiceDetailRes', 'ServiceDiscoveryReq', 'ServiceDiscoveryRes', 'SessionSetupReq', 'SessionSetupRes', 'SessionStopReq', 'SessionStopRes', 'WeldingDetectionReq', 'WeldingDetectionRes')
 
-_K0 = frozenset({'EVMaxCurrent', 'EAmount', 'EVMinCurrent', 'DepartureTime', 'EVMaxVoltage'})
-_T1 = {0: (1, 2, 1), 2: (0, 1, 1)}
-_T2 = {1: (0, 1, 3)}
+_K0 = frozenset(('DepartureTime', 'EAmount', 'EVMaxCurrent', 'EVMaxVoltage', 'EVMinCurrent'))
+_T1 = {0: (1, 2, 2), 1: (0, 1, 2)}
+_T2 = {2: (0, 1, 3)}
 _T3 = {3: (0, 1, 4)}
 _T4 = {4: (0, 1, 5)}
 _T5 = {5: (0, 1)}
-_K6 = frozenset({'EVSENominalVoltage', 'AC_EVSEStatus', 'EVSEMaxCurrent'})
+_K6 = frozenset(('AC_EVSEStatus', 'EVSEMaxCurrent', 'EVSENominalVoltage'))
 _T7 = {1: (0, 1, 2)}
-_T8 = {2: (0, 1, 3)}
-_T9 = {3: (0, 1)}
-_E10 = ('None', 'StopCharging', 'ReNegotiation')
-_I11 = {'None': 0, 'StopCharging': 1, 'ReNegotiation': 2}
-_K12 = frozenset({'NotificationMaxDelay', 'EVSENotification', 'RCD'})
-_K13 = frozenset({'GenChallenge', 'Id'})
-_T14 = {0: (1, 2, 1), 2: (0, 2, 1)}
-_T15 = {0: (2, 2), 1: (0, 1), 2: (1, 2)}
-_E16 = ('OK', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_CertificateExpiresSoon', 'FAILED', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_UnknownSession', 'FAILED_ServiceSelectionInvalid', 'FAILED_PaymentSelectionInvalid', 'FAILED_CertificateExpired', 'FAILED_SignatureError', 'FAILED_NoCertificateAvailable', 'FAILED_CertChainError', 'FAILED_ChallengeInvalid', 'FAILED_ContractCanceled', 'FAILED_WrongChargeParameter', 'FAILED_PowerDeliveryNotApplied', 'FAILED_TariffSelectionInvalid', 'FAILED_ChargingProfileInvalid', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoChargeServiceSelected', 'FAILED_WrongEnergyTransferMode', 'FAILED_ContactorError', 'FAILED_CertificateNotAllowedAtThisEVSE', 'FAILED_CertificateRevoked')
-_I17 = {'OK': 0, 'OK_NewSessionEstablished': 1, 'OK_OldSessionJoined': 2, 'OK_CertificateExpiresSoon': 3, 'FAILED': 4, 'FAILED_SequenceError': 5, 'FAILED_ServiceIDInvalid': 6, 'FAILED_UnknownSession': 7, 'FAILED_ServiceSelectionInvalid': 8, 'FAILED_PaymentSelectionInvalid': 9, 'FAILED_CertificateExpired': 10, 'FAILED_SignatureError': 11, 'FAILED_NoCertificateAvailable': 12, 'FAILED_CertChainError': 13, 'FAILED_ChallengeInvalid': 14, 'FAILED_ContractCanceled': 15, 'FAILED_WrongChargeParameter': 16, 'FAILED_PowerDeliveryNotApplied': 17, 'FAILED_TariffSelectionInvalid': 18, 'FAILED_ChargingProfileInvalid': 19, 'FAILED_MeteringSignatureNotValid': 20, 'FAILED_NoChargeServiceSelected': 21, 'FAILED_WrongEnergyTransferMode': 22, 'FAILED_ContactorError': 23, 'FAILED_CertificateNotAllowedAtThisEVSE': 24, 'FAILED_CertificateRevoked': 25}
-_E18 = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')
-_I19 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
-_K20 = frozenset({'EVSEProcessing', 'ResponseCode'})
-_T21 = {2: (0, 1)}
-_K22 = frozenset()
-_K23 = frozenset({'CertificateInstallationReq', 'PaymentDetailsReq', 'SessionSetupRes', 'CertificateInstallationRes', 'WeldingDetectionReq', 'ServiceDiscoveryReq', 'CurrentDemandReq', 'PaymentServiceSelectionReq', 'CableCheckRes', 'ChargingStatusRes', 'AuthorizationReq', 'CertificateUpdateRes', 'MeteringReceiptRes', 'AuthorizationRes', 'BodyElement', 'PowerDeliveryReq', 'WeldingDetectionRes', 'PaymentDetailsRes', 'SessionStopRes', 'MeteringReceiptReq', 'SessionSetupReq', 'ServiceDetailRes', 'ServiceDetailReq', 'ChargingStatusReq', 'ChargeParameterDiscoveryReq', 'PaymentServiceSelectionRes', 'SessionStopReq', 'CableCheckReq', 'CertificateUpdateReq', 'PreChargeRes', 'ChargeParameterDiscoveryRes', 'PowerDeliveryRes', 'PreChargeReq', 'ServiceDiscoveryRes', 'CurrentDemandRes'})
-_O24 = {'AuthorizationReq': 0, 'AuthorizationRes': 1, 'BodyElement': 2, 'CableCheckReq': 3, 'CableCheckRes': 4, 'CertificateInstallationReq': 5, 'CertificateInstallationRes': 6, 'CertificateUpdateReq': 7, 'CertificateUpdateRes': 8, 'ChargeParameterDiscoveryReq': 9, 'ChargeParameterDiscoveryRes': 10, 'ChargingStatusReq': 11, 'ChargingStatusRes': 12, 'CurrentDemandReq': 13, 'CurrentDemandRes': 14, 'MeteringReceiptReq': 15, 'MeteringReceiptRes': 16, 'PaymentDetailsReq': 17, 'PaymentDetailsRes': 18, 'PaymentServiceSelectionReq': 19, 'PaymentServiceSelectionRes': 20, 'PowerDeliveryReq': 21, 'PowerDeliveryRes': 22, 'PreChargeReq': 23, 'PreChargeRes': 24, 'ServiceDetailReq': 25, 'ServiceDetailRes': 26, 'ServiceDiscoveryReq': 27, 'ServiceDiscoveryRes': 28, 'SessionSetupReq': 29, 'SessionSetupRes': 30, 'SessionStopReq': 31, 'SessionStopRes': 32, 'WeldingDetectionReq': 33, 'WeldingDetectionRes': 34}
-_T25 = {0: (0, 6, 1)}
-_T26 = {0: (1, 6, 1)}
-_T27 = {0: (2, 6, 1)}
-_T28 = {0: (3, 6, 1)}
-_T29 = {0: (4, 6, 1)}
-_T30 = {0: (5, 6, 1)}
-_T31 = {0: (6, 6, 1)}
-_T32 = {0: (7, 6, 1)}
-_T33 = {0: (8, 6, 1)}
-_T34 = {0: (9, 6, 1)}
-_T35 = {0: (10, 6, 1)}
-_T36 = {0: (11, 6, 1)}
-_T37 = {0: (12, 6, 1)}
-_T38 = {0: (13, 6, 1)}
-_T39 = {0: (14, 6, 1)}
-_T40 = {0: (15, 6, 1)}
-_T41 = {0: (16, 6, 1)}
-_T42 = {0: (17, 6, 1)}
-_T43 = {0: (18, 6, 1)}
-_T44 = {0: (19, 6, 1)}
-_T45 = {0: (20, 6, 1)}
-_T46 = {0: (21, 6, 1)}
-_T47 = {0: (22, 6, 1)}
-_T48 = {0: (23, 6, 1)}
-_T49 = {0: (24, 6, 1)}
-_T50 = {0: (25, 6, 1)}
-_T51 = {0: (26, 6, 1)}
-_T52 = {0: (27, 6, 1)}
-_T53 = {0: (28, 6, 1)}
-_T54 = {0: (29, 6, 1)}
-_T55 = {0: (30, 6, 1)}
-_T56 = {0: (31, 6, 1)}
-_T57 = {0: (32, 6, 1)}
-_T58 = {0: (33, 6, 1)}
-_T59 = {0: (34, 6, 1)}
-_T60 = {0: (35, 6), 1: (0, 1)}
-_K61 = frozenset({'DC_EVStatus'})
-_T62 = {1: (0, 1)}
-_K63 = frozenset({'EVSEProcessing', 'DC_EVSEStatus', 'ResponseCode'})
-_K64 = frozenset({'Algorithm'})
-_T65 = {1: (1, 2)}
-_K66 = frozenset({'Certificate', 'Id', 'SubCertificates'})
-_T67 = {0: (1, 2, 2), 1: (0, 1, 2)}
-_T68 = {2: (0, 2, 3)}
-_T69 = {2: (1, 2), 3: (0, 1)}
-_K70 = frozenset({'OEMProvisioningCert', 'ListOfRootCertificateIDs', 'Id'})
-_K71 = frozenset({'ResponseCode', 'eMAID', 'DHpublickey', 'ContractSignatureCertChain', 'SAProvisioningCertificateChain', 'ContractSignatureEncryptedPrivateKey'})
-_T72 = {5: (0, 1, 6)}
-_T73 = {6: (0, 1)}
-_K74 = frozenset({'eMAID', 'ListOfRootCertificateIDs', 'Id', 'ContractSignatureCertChain'})
-_T75 = {4: (0, 1)}
-_K76 = frozenset({'ResponseCode', 'eMAID', 'DHpublickey', 'ContractSignatureCertChain', 'SAProvisioningCertificateChain', 'ContractSignatureEncryptedPrivateKey', 'RetryCounter'})
-_T77 = {6: (0, 2, 7)}
-_T78 = {6: (1, 2), 7: (0, 1)}
-_E79 = ('AC_single_phase_core', 'AC_three_phase_core', 'DC_core', 'DC_extended', 'DC_combo_core', 'DC_unique')
-_I80 = {'AC_single_phase_core': 0, 'AC_three_phase_core': 1, 'DC_core': 2, 'DC_extended': 3, 'DC_combo_core': 4, 'DC_unique': 5}
-_K81 = frozenset({'RequestedEnergyTransferMode', 'AC_EVChargeParameter', 'EVChargeParameter', 'DC_EVChargeParameter', 'MaxEntriesSAScheduleTuple'})
-_T82 = {1: (0, 2, 3)}
-_T83 = {1: (1, 2, 3)}
-_T84 = {1: (2, 2, 3)}
-_K85 = frozenset({'SAScheduleList', 'ResponseCode', 'AC_EVSEChargeParameter', 'DC_EVSEChargeParameter', 'EVSEChargeParameter', 'EVSEProcessing', 'SASchedules'})
-_T86 = {2: (0, 3, 4)}
-_T87 = {2: (1, 3, 4)}
-_T88 = {2: (2, 3, 3), 4: (0, 2, 3)}
-_T89 = {2: (3, 3, 3), 4: (1, 2, 3)}
-_T90 = {2: (4, 3, 3), 4: (2, 2, 3)}
-_E91 = ('EVCharging', 'Internet', 'ContractCertificate', 'OtherCustom')
-_I92 = {'EVCharging': 0, 'Internet': 1, 'ContractCertificate': 2, 'OtherCustom': 3}
-_K93 = frozenset({'ServiceScope', 'SupportedEnergyTransferMode', 'ServiceID', 'ServiceName', 'FreeService', 'ServiceCategory'})
-_T94 = {1: (0, 2, 2)}
-_T95 = {1: (1, 2, 3), 2: (0, 1, 3)}
-_T96 = {3: (0, 2, 4)}
-_T97 = {3: (1, 2, 5), 4: (0, 1, 5)}
-_K98 = frozenset({'ProfileEntry'})
-_T99 = {0: (0, 1, 1, 0)}
-_T100 = {1: (1, 2), 2: (0, 1)}
-_K101 = frozenset({'ResponseCode', 'EVSEMaxCurrent', 'MeterInfo', 'EVSEID', 'AC_EVSEStatus', 'SAScheduleTupleID', 'ReceiptRequired'})
-_T102 = {3: (0, 3, 7)}
-_T103 = {3: (1, 3, 4), 7: (0, 2, 4)}
-_T104 = {3: (2, 3, 5), 4: (0, 2, 5), 7: (1, 2, 5)}
-_T105 = {3: (3, 3, 6), 4: (1, 2, 6), 5: (0, 1, 6), 7: (2, 2, 6)}
-_K106 = frozenset({'startValue', 'Cost'})
-_T107 = {1: (0, 1, 2, 0)}
-_K108 = frozenset({'Id', 'value'})
-_E109 = ('relativePricePercentage', 'RenewableGenerationPercentage', 'CarbonDioxideEmission')
-_I110 = {'relativePricePercentage': 0, 'RenewableGenerationPercentage': 1, 'CarbonDioxideEmission': 2}
-_K111 = frozenset({'amount', 'amountMultiplier', 'costKind'})
-_K112 = frozenset({'RemainingTimeToFullSoC', 'RemainingTimeToBulkSoC', 'EVMaximumVoltageLimit', 'BulkChargingComplete', 'EVTargetCurrent', 'EVMaximumCurrentLimit', 'EVTargetVoltage', 'EVMaximumPowerLimit', 'DC_EVStatus', 'ChargingComplete'})
-_T113 = {2: (0, 3, 5)}
-_T114 = {2: (1, 3, 3), 5: (0, 3, 3)}
-_T115 = {2: (2, 3, 7), 3: (0, 2, 7), 5: (1, 3, 7)}
-_T116 = {2: (3, 3, 6), 3: (1, 2, 6), 5: (2, 3, 6), 7: (0, 2, 6)}
-_T117 = {2: (4, 3, 4), 3: (2, 2, 4), 5: (3, 3, 4), 6: (0, 1, 4), 7: (1, 2, 4)}
-_T118 = {4: (0, 2, 8)}
-_T119 = {4: (1, 2, 9), 8: (0, 2, 9)}
-_T120 = {4: (2, 2, 10), 8: (1, 2, 10), 9: (0, 1, 10)}
-_T121 = {10: (0, 1)}
-_K122 = frozenset({'EVSECurrentLimitAchieved', 'EVSEID', 'ResponseCode', 'EVSEVoltageLimitAchieved', 'ReceiptRequired', 'MeterInfo', 'DC_EVSEStatus', 'EVSEPresentCurrent', 'EVSEMaximumCurrentLimit', 'EVSEPowerLimitAchieved', 'EVSEMaximumVoltageLimit', 'EVSEMaximumPowerLimit', 'SAScheduleTupleID', 'EVSEPresentVoltage'})
-_O123 = {'ResponseCode': 0, 'DC_EVSEStatus': 1, 'EVSEPresentVoltage': 2, 'EVSEPresentCurrent': 3, 'EVSECurrentLimitAchieved': 4, 'EVSEVoltageLimitAchieved': 5, 'EVSEPowerLimitAchieved': 6, 'EVSEMaximumVoltageLimit': 7, 'EVSEMaximumCurrentLimit': 8, 'EVSEMaximumPowerLimit': 9, 'EVSEID': 10, 'SAScheduleTupleID': 11, 'MeterInfo': 12, 'ReceiptRequired': 13}
-_T124 = {0: (0, 1, 1)}
-_T125 = {6: (0, 1, 7)}
-_T126 = {7: (0, 3, 10)}
-_T127 = {7: (1, 3, 8), 10: (0, 2, 8)}
-_T128 = {7: (2, 3, 11), 8: (0, 2, 11), 10: (1, 2, 11)}
-_T129 = {7: (3, 3, 9), 8: (1, 2, 9), 10: (2, 2, 9), 11: (0, 1, 9)}
-_T130 = {9: (0, 1, 12)}
-_T131 = {12: (0, 2, 14)}
-_T132 = {12: (1, 2, 13), 14: (0, 2, 13)}
-_T133 = {12: (2, 2), 13: (0, 1), 14: (1, 2)}
-_K134 = frozenset({'FullSOC', 'EVMaximumVoltageLimit', 'BulkSOC', 'EVMaximumCurrentLimit', 'EVEnergyRequest', 'DepartureTime', 'EVMaximumPowerLimit', 'DC_EVStatus', 'EVEnergyCapacity'})
-_T135 = {5: (0, 3, 8)}
-_T136 = {5: (1, 3, 9), 8: (0, 3, 9)}
-_T137 = {5: (2, 3, 7), 8: (1, 3, 7), 9: (0, 2, 7)}
-_T138 = {5: (3, 3, 6), 7: (0, 2, 6), 8: (2, 3, 6), 9: (1, 2, 6)}
-_T139 = {5: (4, 3), 6: (0, 1), 7: (1, 2), 8: (3, 3), 9: (2, 2)}
-_K140 = frozenset({'DC_EVStatus', 'ChargingComplete', 'BulkChargingComplete'})
-_K141 = frozenset({'EVSEMinimumVoltageLimit', 'EVSEMinimumCurrentLimit', 'DC_EVSEStatus', 'EVSEMaximumCurrentLimit', 'EVSEPeakCurrentRipple', 'EVSEMaximumVoltageLimit', 'EVSECurrentRegulationTolerance', 'EVSEMaximumPowerLimit', 'EVSEEnergyToBeDelivered'})
-_T142 = {6: (0, 2, 8)}
-_T143 = {6: (1, 2, 7), 8: (0, 1, 7)}
-_T144 = {7: (0, 2, 9)}
-_T145 = {7: (1, 2), 9: (0, 1)}
-_E146 = ('Invalid', 'Valid', 'Warning', 'Fault', 'No_IMD')
-_I147 = {'Invalid': 0, 'Valid': 1, 'Warning': 2, 'Fault': 3, 'No_IMD': 4}
-_E148 = ('EVSE_NotReady', 'EVSE_Ready', 'EVSE_Shutdown', 'EVSE_UtilityInterruptEvent', 'EVSE_IsolationMonitoringActive', 'EVSE_EmergencyShutdown', 'EVSE_Malfunction', 'Reserved_8', 'Reserved_9', 'Reserved_A', 'Reserved_B', 'Reserved_C')
-_I149 = {'EVSE_NotReady': 0, 'EVSE_Ready': 1, 'EVSE_Shutdown': 2, 'EVSE_UtilityInterruptEvent': 3, 'EVSE_IsolationMonitoringActive': 4, 'EVSE_EmergencyShutdown': 5, 'EVSE_Malfunction': 6, 'Reserved_8': 7, 'Reserved_9': 8, 'Reserved_A': 9, 'Reserved_B': 10, 'Reserved_C': 11}
-_K150 = frozenset({'NotificationMaxDelay', 'EVSENotification', 'EVSEIsolationStatus', 'EVSEStatusCode'})
-_T151 = {2: (0, 2, 4)}
-_T152 = {2: (1, 2, 3), 4: (0, 1, 3)}
-_E153 = ('NO_ERROR', 'FAILED_RESSTemperatureInhibit', 'FAILED_EVShiftPosition', 'FAILED_ChargerConnectorLockFault', 'FAILED_EVRESSMalfunction', 'FAILED_ChargingCurrentdifferential', 'FAILED_ChargingVoltageOutOfRange', 'Reserved_A', 'Reserved_B', 'Reserved_C', 'FAILED_ChargingSystemIncompatibility', 'NoData')
-_I154 = {'NO_ERROR': 0, 'FAILED_RESSTemperatureInhibit': 1, 'FAILED_EVShiftPosition': 2, 'FAILED_ChargerConnectorLockFault': 3, 'FAILED_EVRESSMalfunction': 4, 'FAILED_ChargingCurrentdifferential': 5, 'FAILED_ChargingVoltageOutOfRange': 6, 'Reserved_A': 7, 'Reserved_B': 8, 'Reserved_C': 9, 'FAILED_ChargingSystemIncompatibility': 10, 'NoData': 11}
-_K155 = frozenset({'EVRESSSOC', 'EVErrorCode', 'EVReady'})
-_K156 = frozenset({'Y', 'Q', 'J', 'G', 'P', 'Seed', 'PgenCounter'})
-_T157 = {1: (0, 1, 4)}
-_T158 = {0: (1, 2, 2), 4: (0, 2, 2)}
-_T159 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
-_T160 = {3: (0, 2, 5)}
-_T161 = {3: (1, 2, 6), 5: (0, 2, 6)}
-_T162 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
-_K163 = frozenset({'DepartureTime'})
-_T164 = {0: (1, 2), 1: (0, 1)}
-_K165 = frozenset({'NotificationMaxDelay', 'EVSENotification'})
-_K166 = frozenset({'RelativeTimeInterval', 'TimeInterval'})
-_T167 = {0: (1, 2, 1)}
-_K168 = frozenset({'Id', 'MgmtData', 'KeyValue', 'PGPData', 'RetrievalMethod', 'SPKIData', 'KeyName', 'X509Data'})
-_T169 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0)}
-_T170 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
-_T171 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
-_T172 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
-_T173 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
-_T174 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
-_T175 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
-_T176 = {2: (8, 4)}
-_K177 = frozenset({'DSAKeyValue', 'RSAKeyValue'})
-_T178 = {0: (1, 3, 1)}
-_T179 = {1: (0, 2)}
-_K180 = frozenset({'RootCertificateID'})
-_K181 = frozenset({'Reference', 'Id'})
-_T182 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0)}
-_T183 = {2: (1, 2)}
-_K184 = frozenset({'Signature', 'SessionID', 'Notification'})
-_T185 = {1: (1, 2, 2), 3: (0, 2, 2)}
-_T186 = {1: (2, 2), 2: (0, 1), 3: (1, 2)}
-_K187 = frozenset({'TMeter', 'SigMeterReading', 'MeterID', 'MeterReading', 'MeterStatus'})
-_T188 = {1: (0, 3, 5)}
-_T189 = {1: (1, 3, 4), 5: (0, 3, 4)}
-_T190 = {1: (2, 3, 3), 4: (0, 2, 3), 5: (1, 3, 3)}
-_T191 = {1: (3, 3, 2), 3: (0, 2, 2), 4: (1, 2, 2), 5: (2, 3, 2)}
-_T192 = {1: (4, 3), 2: (0, 1), 3: (1, 2), 4: (2, 2), 5: (3, 3)}
-_K193 = frozenset({'SessionID', 'Id', 'SAScheduleTupleID', 'MeterInfo'})
-_T194 = {1: (1, 2, 4), 3: (0, 1, 4)}
-_K195 = frozenset({'AC_EVSEStatus', 'EVSEStatus', 'DC_EVSEStatus', 'ResponseCode'})
-_T196 = {1: (1, 2, 2)}
-_T197 = {1: (2, 2, 2)}
-_E198 = ('ParsingError', 'NoTLSRootCertificatAvailable', 'UnknownError')
-_I199 = {'ParsingError': 0, 'NoTLSRootCertificatAvailable': 1, 'UnknownError': 2}
-_K200 = frozenset({'FaultMsg', 'FaultCode'})
-_K201 = frozenset({'Encoding', 'Id', 'MimeType'})
-_T202 = {0: (1, 3, 2), 1: (0, 3, 2)}
-_T203 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
-_T204 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K205 = frozenset({'PGPKeyID', 'PGPKeyPacket'})
-_T206 = {0: (1, 2, 2), 1: (0, 2, 2)}
-_T207 = {1: (2, 2), 2: (1, 2)}
-_K208 = frozenset({'RelativeTimeInterval', 'TimeInterval', 'PMax'})
-_K209 = frozenset({'PMaxScheduleEntry'})
-_K210 = frozenset({'Parameter', 'ParameterSetID'})
-_K211 = frozenset({'intValue', 'Name', 'boolValue', 'physicalValue', 'byteValue', 'stringValue', 'shortValue'})
-_T212 = {1: (0, 3, 2)}
-_T213 = {1: (1, 3, 2)}
-_T214 = {1: (2, 3, 2)}
-_T215 = {1: (3, 3, 2)}
-_T216 = {1: (4, 3, 2)}
-_T217 = {1: (5, 3, 2)}
-_K218 = frozenset({'eMAID', 'ContractSignatureCertChain'})
-_K219 = frozenset({'GenChallenge', 'EVSETimeStamp', 'ResponseCode'})
-_E220 = ('Contract', 'ExternalPayment')
-_I221 = {'Contract': 0, 'ExternalPayment': 1}
-_K222 = frozenset({'PaymentOption'})
-_K223 = frozenset({'SelectedPaymentOption', 'SelectedServiceList'})
-_K224 = frozenset({'ResponseCode'})
-_E225 = ('h', 'm', 's', 'A', 'V', 'W', 'Wh')
-_I226 = {'h': 0, 'm': 1, 's': 2, 'A': 3, 'V': 4, 'W': 5, 'Wh': 6}
-_K227 = frozenset({'Value', 'Multiplier', 'Unit'})
-_E228 = ('Start', 'Stop', 'Renegotiate')
-_I229 = {'Start': 0, 'Stop': 1, 'Renegotiate': 2}
-_K230 = frozenset({'ChargingProfile', 'EVPowerDeliveryParameter', 'ChargeProgress', 'DC_EVPowerDeliveryParameter', 'SAScheduleTupleID'})
-_T231 = {2: (1, 3, 3), 4: (0, 2, 3)}
-_T232 = {2: (2, 3, 3), 4: (1, 2, 3)}
-_T233 = {2: (3, 3), 3: (0, 1), 4: (2, 2)}
-_K234 = frozenset({'DC_EVStatus', 'EVTargetVoltage', 'EVTargetCurrent'})
-_K235 = frozenset({'EVSEPresentVoltage', 'DC_EVSEStatus', 'ResponseCode'})
-_K236 = frozenset({'ChargingProfileEntryMaxPower', 'ChargingProfileEntryMaxNumberOfPhasesInUse', 'ChargingProfileEntryStart'})
-_K237 = frozenset({'Exponent', 'Modulus'})
-_K238 = frozenset({'Id', 'Type', 'URI', 'DigestMethod', 'Transforms', 'DigestValue'})
-_T239 = {0: (2, 3, 4), 1: (1, 3, 4), 2: (0, 2, 4)}
-_T240 = {0: (3, 3, 5), 1: (2, 3, 5), 2: (1, 2, 5), 4: (0, 2, 5)}
-_T241 = {0: (4, 3, 3), 1: (3, 3, 3), 2: (2, 2, 3), 4: (1, 2, 3), 5: (0, 1, 3)}
-_T242 = {3: (0, 1, 6)}
-_K243 = frozenset({'start', 'duration'})
-_K244 = frozenset({'URI', 'Type', 'Transforms'})
-_T245 = {0: (1, 3, 2), 1: (0, 2, 2)}
-_T246 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
-_T247 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K248 = frozenset({'SAScheduleTuple'})
-_K249 = frozenset({'SalesTariff', 'PMaxSchedule', 'SAScheduleTupleID'})
-_K250 = frozenset({'SPKISexp'})
-_T251 = {1: (2, 2)}
-_K252 = frozenset({'RelativeTimeInterval', 'EPriceLevel', 'TimeInterval', 'ConsumptionCost'})
-_T253 = {1: (1, 2, 2, 0), 3: (0, 2, 2, 0)}
-_T254 = {1: (2, 2), 2: (1, 2), 3: (1, 2), 4: (0, 1)}
-_K255 = frozenset({'SalesTariffID', 'Id', 'NumEPriceLevels', 'SalesTariffDescription', 'SalesTariffEntry'})
-_T256 = {1: (0, 2, 4)}
-_T257 = {1: (1, 2, 5), 4: (0, 2, 5)}
-_T258 = {1: (2, 2, 3, 0), 4: (1, 2, 3, 0), 5: (0, 1, 3, 0)}
-_T259 = {3: (1, 2), 6: (0, 1)}
-_K260 = frozenset({'SelectedService'})
-_K261 = frozenset({'ParameterSetID', 'ServiceID'})
-_K262 = frozenset({'ServiceID'})
-_K263 = frozenset({'ServiceParameterList', 'ServiceID', 'ResponseCode'})
-_K264 = frozenset({'ServiceScope', 'ServiceCategory'})
-_T265 = {0: (2, 2), 1: (1, 2), 2: (0, 1)}
-_K266 = frozenset({'ServiceList', 'PaymentOptionList', 'ChargeService', 'ResponseCode'})
-_T267 = {3: (1, 2), 4: (0, 1)}
-_K268 = frozenset({'Service'})
-_K269 = frozenset({'ParameterSet'})
-_K270 = frozenset({'ServiceScope', 'ServiceID', 'ServiceName', 'FreeService', 'ServiceCategory'})
-_K271 = frozenset({'EVCCID'})
-_K272 = frozenset({'EVSEID', 'EVSETimeStamp', 'ResponseCode'})
-_E273 = ('Terminate', 'Pause')
-_I274 = {'Terminate': 0, 'Pause': 1}
-_K275 = frozenset({'ChargingSession'})
-_K276 = frozenset({'HMACOutputLength', 'Algorithm'})
-_T277 = {1: (2, 3), 2: (1, 2)}
-_K278 = frozenset({'SignatureProperty', 'Id'})
-_K279 = frozenset({'Target', 'Id'})
-_T280 = {}
-_K281 = frozenset({'SignedInfo', 'Id', 'SignatureValue', 'Object', 'KeyInfo'})
-_T282 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T283 = {3: (2, 2), 4: (1, 2)}
-_K284 = frozenset({'CanonicalizationMethod', 'SignatureMethod', 'Id', 'Reference'})
-_T285 = {3: (0, 1, 4, 0)}
-_T286 = {4: (1, 2)}
-_K287 = frozenset({'Certificate'})
-_K288 = frozenset({'EnergyTransferMode'})
-_K289 = frozenset({'Algorithm', 'XPath'})
+_T8 = {3: (0, 1)}
+_E9 = ('None', 'StopCharging', 'ReNegotiation')
+_I10 = {'None': 0, 'StopCharging': 1, 'ReNegotiation': 2}
+_K11 = frozenset(('EVSENotification', 'NotificationMaxDelay', 'RCD'))
+_K12 = frozenset(('GenChallenge', 'Id'))
+_T13 = {0: (1, 2, 2), 1: (0, 2, 2)}
+_T14 = {0: (2, 2), 1: (1, 2), 2: (0, 1)}
+_E15 = ('OK', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_CertificateExpiresSoon', 'FAILED', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_UnknownSession', 'FAILED_ServiceSelectionInvalid', 'FAILED_PaymentSelectionInvalid', 'FAILED_CertificateExpired', 'FAILED_SignatureError', 'FAILED_NoCertificateAvailable', 'FAILED_CertChainError', 'FAILED_ChallengeInvalid', 'FAILED_ContractCanceled', 'FAILED_WrongChargeParameter', 'FAILED_PowerDeliveryNotApplied', 'FAILED_TariffSelectionInvalid', 'FAILED_ChargingProfileInvalid', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoChargeServiceSelected', 'FAILED_WrongEnergyTransferMode', 'FAILED_ContactorError', 'FAILED_CertificateNotAllowedAtThisEVSE', 'FAILED_CertificateRevoked')
+_I16 = {'OK': 0, 'OK_NewSessionEstablished': 1, 'OK_OldSessionJoined': 2, 'OK_CertificateExpiresSoon': 3, 'FAILED': 4, 'FAILED_SequenceError': 5, 'FAILED_ServiceIDInvalid': 6, 'FAILED_UnknownSession': 7, 'FAILED_ServiceSelectionInvalid': 8, 'FAILED_PaymentSelectionInvalid': 9, 'FAILED_CertificateExpired': 10, 'FAILED_SignatureError': 11, 'FAILED_NoCertificateAvailable': 12, 'FAILED_CertChainError': 13, 'FAILED_ChallengeInvalid': 14, 'FAILED_ContractCanceled': 15, 'FAILED_WrongChargeParameter': 16, 'FAILED_PowerDeliveryNotApplied': 17, 'FAILED_TariffSelectionInvalid': 18, 'FAILED_ChargingProfileInvalid': 19, 'FAILED_MeteringSignatureNotValid': 20, 'FAILED_NoChargeServiceSelected': 21, 'FAILED_WrongEnergyTransferMode': 22, 'FAILED_ContactorError': 23, 'FAILED_CertificateNotAllowedAtThisEVSE': 24, 'FAILED_CertificateRevoked': 25}
+_E17 = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')
+_I18 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
+_K19 = frozenset(('EVSEProcessing', 'ResponseCode'))
+_T20 = {2: (0, 1)}
+_K21 = frozenset(())
+_K22 = frozenset(('AuthorizationReq', 'AuthorizationRes', 'BodyElement', 'CableCheckReq', 'CableCheckRes', 'CertificateInstallationReq', 'CertificateInstallationRes', 'CertificateUpdateReq', 'CertificateUpdateRes', 'ChargeParameterDiscoveryReq', 'ChargeParameterDiscoveryRes', 'ChargingStatusReq', 'ChargingStatusRes', 'CurrentDemandReq', 'CurrentDemandRes', 'MeteringReceiptReq', 'MeteringReceiptRes', 'PaymentDetailsReq', 'PaymentDetailsRes', 'PaymentServiceSelectionReq', 'PaymentServiceSelectionRes', 'PowerDeliveryReq', 'PowerDeliveryRes', 'PreChargeReq', 'PreChargeRes', 'ServiceDetailReq', 'ServiceDetailRes', 'ServiceDiscoveryReq', 'ServiceDiscoveryRes', 'SessionSetupReq', 'SessionSetupRes', 'SessionStopReq', 'SessionStopRes', 'WeldingDetectionReq', 'WeldingDetectionRes'))
+_O23 = {'AuthorizationReq': 0, 'AuthorizationRes': 1, 'BodyElement': 2, 'CableCheckReq': 3, 'CableCheckRes': 4, 'CertificateInstallationReq': 5, 'CertificateInstallationRes': 6, 'CertificateUpdateReq': 7, 'CertificateUpdateRes': 8, 'ChargeParameterDiscoveryReq': 9, 'ChargeParameterDiscoveryRes': 10, 'ChargingStatusReq': 11, 'ChargingStatusRes': 12, 'CurrentDemandReq': 13, 'CurrentDemandRes': 14, 'MeteringReceiptReq': 15, 'MeteringReceiptRes': 16, 'PaymentDetailsReq': 17, 'PaymentDetailsRes': 18, 'PaymentServiceSelectionReq': 19, 'PaymentServiceSelectionRes': 20, 'PowerDeliveryReq': 21, 'PowerDeliveryRes': 22, 'PreChargeReq': 23, 'PreChargeRes': 24, 'ServiceDetailReq': 25, 'ServiceDetailRes': 26, 'ServiceDiscoveryReq': 27, 'ServiceDiscoveryRes': 28, 'SessionSetupReq': 29, 'SessionSetupRes': 30, 'SessionStopReq': 31, 'SessionStopRes': 32, 'WeldingDetectionReq': 33, 'WeldingDetectionRes': 34}
+_T24 = {0: (0, 6, 1)}
+_T25 = {0: (1, 6, 1)}
+_T26 = {0: (2, 6, 1)}
+_T27 = {0: (3, 6, 1)}
+_T28 = {0: (4, 6, 1)}
+_T29 = {0: (5, 6, 1)}
+_T30 = {0: (6, 6, 1)}
+_T31 = {0: (7, 6, 1)}
+_T32 = {0: (8, 6, 1)}
+_T33 = {0: (9, 6, 1)}
+_T34 = {0: (10, 6, 1)}
+_T35 = {0: (11, 6, 1)}
+_T36 = {0: (12, 6, 1)}
+_T37 = {0: (13, 6, 1)}
+_T38 = {0: (14, 6, 1)}
+_T39 = {0: (15, 6, 1)}
+_T40 = {0: (16, 6, 1)}
+_T41 = {0: (17, 6, 1)}
+_T42 = {0: (18, 6, 1)}
+_T43 = {0: (19, 6, 1)}
+_T44 = {0: (20, 6, 1)}
+_T45 = {0: (21, 6, 1)}
+_T46 = {0: (22, 6, 1)}
+_T47 = {0: (23, 6, 1)}
+_T48 = {0: (24, 6, 1)}
+_T49 = {0: (25, 6, 1)}
+_T50 = {0: (26, 6, 1)}
+_T51 = {0: (27, 6, 1)}
+_T52 = {0: (28, 6, 1)}
+_T53 = {0: (29, 6, 1)}
+_T54 = {0: (30, 6, 1)}
+_T55 = {0: (31, 6, 1)}
+_T56 = {0: (32, 6, 1)}
+_T57 = {0: (33, 6, 1)}
+_T58 = {0: (34, 6, 1)}
+_T59 = {0: (35, 6), 1: (0, 1)}
+_K60 = frozenset(('DC_EVStatus',))
+_T61 = {1: (0, 1)}
+_K62 = frozenset(('DC_EVSEStatus', 'EVSEProcessing', 'ResponseCode'))
+_K63 = frozenset(('Algorithm',))
+_T64 = {1: (1, 2)}
+_K65 = frozenset(('Certificate', 'Id', 'SubCertificates'))
+_T66 = {2: (0, 2, 3)}
+_T67 = {2: (1, 2), 3: (0, 1)}
+_K68 = frozenset(('Id', 'ListOfRootCertificateIDs', 'OEMProvisioningCert'))
+_K69 = frozenset(('ContractSignatureCertChain', 'ContractSignatureEncryptedPrivateKey', 'DHpublickey', 'ResponseCode', 'SAProvisioningCertificateChain', 'eMAID'))
+_T70 = {5: (0, 1, 6)}
+_T71 = {6: (0, 1)}
+_K72 = frozenset(('ContractSignatureCertChain', 'Id', 'ListOfRootCertificateIDs', 'eMAID'))
+_T73 = {4: (0, 1)}
+_K74 = frozenset(('ContractSignatureCertChain', 'ContractSignatureEncryptedPrivateKey', 'DHpublickey', 'ResponseCode', 'RetryCounter', 'SAProvisioningCertificateChain', 'eMAID'))
+_T75 = {6: (0, 2, 7)}
+_T76 = {6: (1, 2), 7: (0, 1)}
+_E77 = ('AC_single_phase_core', 'AC_three_phase_core', 'DC_core', 'DC_extended', 'DC_combo_core', 'DC_unique')
+_I78 = {'AC_single_phase_core': 0, 'AC_three_phase_core': 1, 'DC_core': 2, 'DC_extended': 3, 'DC_combo_core': 4, 'DC_unique': 5}
+_K79 = frozenset(('AC_EVChargeParameter', 'DC_EVChargeParameter', 'EVChargeParameter', 'MaxEntriesSAScheduleTuple', 'RequestedEnergyTransferMode'))
+_T80 = {2: (1, 2, 3)}
+_T81 = {2: (2, 2, 3)}
+_K82 = frozenset(('AC_EVSEChargeParameter', 'DC_EVSEChargeParameter', 'EVSEChargeParameter', 'EVSEProcessing', 'ResponseCode', 'SAScheduleList', 'SASchedules'))
+_T83 = {2: (0, 3, 3)}
+_T84 = {2: (1, 3, 3)}
+_T85 = {2: (2, 3, 4), 3: (0, 2, 4)}
+_T86 = {2: (3, 3, 4), 3: (1, 2, 4)}
+_T87 = {2: (4, 3, 4), 3: (2, 2, 4)}
+_E88 = ('EVCharging', 'Internet', 'ContractCertificate', 'OtherCustom')
+_I89 = {'EVCharging': 0, 'Internet': 1, 'ContractCertificate': 2, 'OtherCustom': 3}
+_K90 = frozenset(('FreeService', 'ServiceCategory', 'ServiceID', 'ServiceName', 'ServiceScope', 'SupportedEnergyTransferMode'))
+_T91 = {1: (0, 2, 2)}
+_T92 = {1: (1, 2, 3), 2: (0, 1, 3)}
+_T93 = {3: (0, 2, 4)}
+_T94 = {3: (1, 2, 5), 4: (0, 1, 5)}
+_K95 = frozenset(('ProfileEntry',))
+_T96 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 23)}
+_T97 = {1: (1, 2), 2: (0, 1)}
+_K98 = frozenset(('AC_EVSEStatus', 'EVSEID', 'EVSEMaxCurrent', 'MeterInfo', 'ReceiptRequired', 'ResponseCode', 'SAScheduleTupleID'))
+_T99 = {3: (0, 3, 4)}
+_T100 = {3: (1, 3, 5), 4: (0, 2, 5)}
+_T101 = {3: (2, 3, 6), 4: (1, 2, 6), 5: (0, 2, 6)}
+_T102 = {3: (3, 3, 7), 4: (2, 2, 7), 5: (1, 2, 7), 6: (0, 1, 7)}
+_T103 = {7: (0, 1)}
+_K104 = frozenset(('Cost', 'startValue'))
+_T105 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 2)}
+_K106 = frozenset(('Id', 'value'))
+_E107 = ('relativePricePercentage', 'RenewableGenerationPercentage', 'CarbonDioxideEmission')
+_I108 = {'relativePricePercentage': 0, 'RenewableGenerationPercentage': 1, 'CarbonDioxideEmission': 2}
+_K109 = frozenset(('amount', 'amountMultiplier', 'costKind'))
+_K110 = frozenset(('BulkChargingComplete', 'ChargingComplete', 'DC_EVStatus', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'EVTargetCurrent', 'EVTargetVoltage', 'RemainingTimeToBulkSoC', 'RemainingTimeToFullSoC'))
+_T111 = {2: (1, 3, 4), 3: (0, 3, 4)}
+_T112 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
+_T113 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 2, 6), 5: (0, 2, 6)}
+_T114 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 2, 7), 5: (1, 2, 7), 6: (0, 1, 7)}
+_T115 = {7: (0, 2, 8)}
+_T116 = {7: (1, 2, 9), 8: (0, 2, 9)}
+_T117 = {7: (2, 2, 10), 8: (1, 2, 10), 9: (0, 1, 10)}
+_T118 = {10: (0, 1)}
+_K119 = frozenset(('DC_EVSEStatus', 'EVSECurrentLimitAchieved', 'EVSEID', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEPowerLimitAchieved', 'EVSEPresentCurrent', 'EVSEPresentVoltage', 'EVSEVoltageLimitAchieved', 'MeterInfo', 'ReceiptRequired', 'ResponseCode', 'SAScheduleTupleID'))
+_O120 = {'ResponseCode': 0, 'DC_EVSEStatus': 1, 'EVSEPresentVoltage': 2, 'EVSEPresentCurrent': 3, 'EVSECurrentLimitAchieved': 4, 'EVSEVoltageLimitAchieved': 5, 'EVSEPowerLimitAchieved': 6, 'EVSEMaximumVoltageLimit': 7, 'EVSEMaximumCurrentLimit': 8, 'EVSEMaximumPowerLimit': 9, 'EVSEID': 10, 'SAScheduleTupleID': 11, 'MeterInfo': 12, 'ReceiptRequired': 13}
+_T121 = {0: (0, 1, 1)}
+_T122 = {6: (0, 1, 7)}
+_T123 = {7: (0, 3, 8)}
+_T124 = {7: (1, 3, 9), 8: (0, 2, 9)}
+_T125 = {7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
+_T126 = {7: (3, 3, 11), 8: (2, 2, 11), 9: (1, 2, 11), 10: (0, 1, 11)}
+_T127 = {11: (0, 1, 12)}
+_T128 = {12: (0, 2, 13)}
+_T129 = {12: (1, 2, 14), 13: (0, 2, 14)}
+_T130 = {12: (2, 2), 13: (1, 2), 14: (0, 1)}
+_K131 = frozenset(('BulkSOC', 'DC_EVStatus', 'DepartureTime', 'EVEnergyCapacity', 'EVEnergyRequest', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'FullSOC'))
+_T132 = {5: (0, 3, 6)}
+_T133 = {5: (1, 3, 7), 6: (0, 3, 7)}
+_T134 = {5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 2, 8)}
+_T135 = {5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 2, 9), 8: (0, 2, 9)}
+_T136 = {5: (4, 3), 6: (3, 3), 7: (2, 2), 8: (1, 2), 9: (0, 1)}
+_K137 = frozenset(('BulkChargingComplete', 'ChargingComplete', 'DC_EVStatus'))
+_K138 = frozenset(('DC_EVSEStatus', 'EVSECurrentRegulationTolerance', 'EVSEEnergyToBeDelivered', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEMinimumCurrentLimit', 'EVSEMinimumVoltageLimit', 'EVSEPeakCurrentRipple'))
+_T139 = {6: (1, 2, 8), 7: (0, 1, 8)}
+_T140 = {8: (0, 2, 9)}
+_T141 = {8: (1, 2), 9: (0, 1)}
+_E142 = ('Invalid', 'Valid', 'Warning', 'Fault', 'No_IMD')
+_I143 = {'Invalid': 0, 'Valid': 1, 'Warning': 2, 'Fault': 3, 'No_IMD': 4}
+_E144 = ('EVSE_NotReady', 'EVSE_Ready', 'EVSE_Shutdown', 'EVSE_UtilityInterruptEvent', 'EVSE_IsolationMonitoringActive', 'EVSE_EmergencyShutdown', 'EVSE_Malfunction', 'Reserved_8', 'Reserved_9', 'Reserved_A', 'Reserved_B', 'Reserved_C')
+_I145 = {'EVSE_NotReady': 0, 'EVSE_Ready': 1, 'EVSE_Shutdown': 2, 'EVSE_UtilityInterruptEvent': 3, 'EVSE_IsolationMonitoringActive': 4, 'EVSE_EmergencyShutdown': 5, 'EVSE_Malfunction': 6, 'Reserved_8': 7, 'Reserved_9': 8, 'Reserved_A': 9, 'Reserved_B': 10, 'Reserved_C': 11}
+_K146 = frozenset(('EVSEIsolationStatus', 'EVSENotification', 'EVSEStatusCode', 'NotificationMaxDelay'))
+_T147 = {2: (1, 2, 4), 3: (0, 1, 4)}
+_E148 = ('NO_ERROR', 'FAILED_RESSTemperatureInhibit', 'FAILED_EVShiftPosition', 'FAILED_ChargerConnectorLockFault', 'FAILED_EVRESSMalfunction', 'FAILED_ChargingCurrentdifferential', 'FAILED_ChargingVoltageOutOfRange', 'Reserved_A', 'Reserved_B', 'Reserved_C', 'FAILED_ChargingSystemIncompatibility', 'NoData')
+_I149 = {'NO_ERROR': 0, 'FAILED_RESSTemperatureInhibit': 1, 'FAILED_EVShiftPosition': 2, 'FAILED_ChargerConnectorLockFault': 3, 'FAILED_EVRESSMalfunction': 4, 'FAILED_ChargingCurrentdifferential': 5, 'FAILED_ChargingVoltageOutOfRange': 6, 'Reserved_A': 7, 'Reserved_B': 8, 'Reserved_C': 9, 'FAILED_ChargingSystemIncompatibility': 10, 'NoData': 11}
+_K150 = frozenset(('EVErrorCode', 'EVRESSSOC', 'EVReady'))
+_K151 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
+_T152 = {1: (0, 1, 4)}
+_T153 = {0: (1, 2, 2), 4: (0, 2, 2)}
+_T154 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
+_T155 = {3: (0, 2, 5)}
+_T156 = {3: (1, 2, 6), 5: (0, 2, 6)}
+_T157 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
+_K158 = frozenset(('DepartureTime',))
+_T159 = {0: (1, 2), 1: (0, 1)}
+_K160 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
+_K161 = frozenset(('RelativeTimeInterval', 'TimeInterval'))
+_T162 = {0: (1, 2, 1)}
+_K163 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
+_T164 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
+_T165 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
+_T166 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
+_T167 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
+_T168 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
+_T169 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
+_T170 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
+_T171 = {2: (8, 4)}
+_K172 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
+_T173 = {0: (1, 3, 1)}
+_T174 = {1: (0, 2)}
+_K175 = frozenset(('RootCertificateID',))
+_T176 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 19)}
+_K177 = frozenset(('Id', 'Reference'))
+_T178 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
+_T179 = {2: (1, 2)}
+_K180 = frozenset(('Notification', 'SessionID', 'Signature'))
+_T181 = {1: (1, 2, 3), 2: (0, 2, 3)}
+_T182 = {1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K183 = frozenset(('MeterID', 'MeterReading', 'MeterStatus', 'SigMeterReading', 'TMeter'))
+_T184 = {1: (0, 3, 2)}
+_T185 = {1: (1, 3, 3), 2: (0, 3, 3)}
+_T186 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
+_T187 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
+_T188 = {1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_K189 = frozenset(('Id', 'MeterInfo', 'SAScheduleTupleID', 'SessionID'))
+_K190 = frozenset(('AC_EVSEStatus', 'DC_EVSEStatus', 'EVSEStatus', 'ResponseCode'))
+_T191 = {1: (1, 2, 2)}
+_T192 = {1: (2, 2, 2)}
+_E193 = ('ParsingError', 'NoTLSRootCertificatAvailable', 'UnknownError')
+_I194 = {'ParsingError': 0, 'NoTLSRootCertificatAvailable': 1, 'UnknownError': 2}
+_K195 = frozenset(('FaultCode', 'FaultMsg'))
+_K196 = frozenset(('Encoding', 'Id', 'MimeType'))
+_T197 = {0: (1, 3, 2), 1: (0, 3, 2)}
+_T198 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_T199 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_K200 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
+_T201 = {1: (2, 2), 2: (1, 2)}
+_K202 = frozenset(('PMax', 'RelativeTimeInterval', 'TimeInterval'))
+_K203 = frozenset(('PMaxScheduleEntry',))
+_T204 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 1023)}
+_K205 = frozenset(('Parameter', 'ParameterSetID'))
+_T206 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 15)}
+_K207 = frozenset(('Name', 'boolValue', 'byteValue', 'intValue', 'physicalValue', 'shortValue', 'stringValue'))
+_T208 = {1: (1, 3, 2)}
+_T209 = {1: (2, 3, 2)}
+_T210 = {1: (3, 3, 2)}
+_T211 = {1: (4, 3, 2)}
+_T212 = {1: (5, 3, 2)}
+_K213 = frozenset(('ContractSignatureCertChain', 'eMAID'))
+_K214 = frozenset(('EVSETimeStamp', 'GenChallenge', 'ResponseCode'))
+_E215 = ('Contract', 'ExternalPayment')
+_I216 = {'Contract': 0, 'ExternalPayment': 1}
+_K217 = frozenset(('PaymentOption',))
+_T218 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 0)}
+_K219 = frozenset(('SelectedPaymentOption', 'SelectedServiceList'))
+_K220 = frozenset(('ResponseCode',))
+_E221 = ('h', 'm', 's', 'A', 'V', 'W', 'Wh')
+_I222 = {'h': 0, 'm': 1, 's': 2, 'A': 3, 'V': 4, 'W': 5, 'Wh': 6}
+_K223 = frozenset(('Multiplier', 'Unit', 'Value'))
+_E224 = ('Start', 'Stop', 'Renegotiate')
+_I225 = {'Start': 0, 'Stop': 1, 'Renegotiate': 2}
+_K226 = frozenset(('ChargeProgress', 'ChargingProfile', 'DC_EVPowerDeliveryParameter', 'EVPowerDeliveryParameter', 'SAScheduleTupleID'))
+_T227 = {2: (1, 3, 4), 3: (0, 2, 4)}
+_T228 = {2: (2, 3, 4), 3: (1, 2, 4)}
+_T229 = {2: (3, 3), 3: (2, 2), 4: (0, 1)}
+_K230 = frozenset(('DC_EVStatus', 'EVTargetCurrent', 'EVTargetVoltage'))
+_K231 = frozenset(('DC_EVSEStatus', 'EVSEPresentVoltage', 'ResponseCode'))
+_K232 = frozenset(('ChargingProfileEntryMaxNumberOfPhasesInUse', 'ChargingProfileEntryMaxPower', 'ChargingProfileEntryStart'))
+_K233 = frozenset(('Exponent', 'Modulus'))
+_K234 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T235 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
+_T236 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
+_T237 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
+_K238 = frozenset(('duration', 'start'))
+_K239 = frozenset(('Transforms', 'Type', 'URI'))
+_T240 = {0: (1, 3, 2), 1: (0, 2, 2)}
+_T241 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
+_T242 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K243 = frozenset(('SAScheduleTuple',))
+_T244 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 2)}
+_K245 = frozenset(('PMaxSchedule', 'SAScheduleTupleID', 'SalesTariff'))
+_K246 = frozenset(('SPKISexp',))
+_T247 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_T248 = {1: (2, 2)}
+_K249 = frozenset(('ConsumptionCost', 'EPriceLevel', 'RelativeTimeInterval', 'TimeInterval'))
+_T250 = {1: (1, 2, 3, 0), 2: (0, 2, 3, 0), 3: (0, 2, 4, 2)}
+_T251 = {1: (2, 2), 2: (1, 2), 3: (1, 2), 4: (0, 1)}
+_K252 = frozenset(('Id', 'NumEPriceLevels', 'SalesTariffDescription', 'SalesTariffEntry', 'SalesTariffID'))
+_T253 = {2: (1, 2, 4), 3: (0, 2, 4)}
+_T254 = {2: (2, 2, 5, 0), 3: (1, 2, 5, 0), 4: (0, 1, 5, 0), 5: (0, 2, 6, 1023)}
+_T255 = {5: (1, 2), 6: (0, 1)}
+_K256 = frozenset(('SelectedService',))
+_T257 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 15)}
+_K258 = frozenset(('ParameterSetID', 'ServiceID'))
+_K259 = frozenset(('ServiceID',))
+_K260 = frozenset(('ResponseCode', 'ServiceID', 'ServiceParameterList'))
+_K261 = frozenset(('ServiceCategory', 'ServiceScope'))
+_K262 = frozenset(('ChargeService', 'PaymentOptionList', 'ResponseCode', 'ServiceList'))
+_T263 = {3: (1, 2), 4: (0, 1)}
+_K264 = frozenset(('Service',))
+_T265 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 7)}
+_K266 = frozenset(('ParameterSet',))
+_T267 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 254)}
+_K268 = frozenset(('FreeService', 'ServiceCategory', 'ServiceID', 'ServiceName', 'ServiceScope'))
+_K269 = frozenset(('EVCCID',))
+_K270 = frozenset(('EVSEID', 'EVSETimeStamp', 'ResponseCode'))
+_E271 = ('Terminate', 'Pause')
+_I272 = {'Terminate': 0, 'Pause': 1}
+_K273 = frozenset(('ChargingSession',))
+_K274 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T275 = {1: (2, 3), 2: (1, 2)}
+_K276 = frozenset(('Id', 'SignatureProperty'))
+_K277 = frozenset(('Id', 'Target'))
+_T278 = {}
+_K279 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T280 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T281 = {3: (2, 2), 4: (1, 2)}
+_K282 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T283 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T284 = {4: (1, 2)}
+_K285 = frozenset(('Certificate',))
+_T286 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 3)}
+_K287 = frozenset(('EnergyTransferMode',))
+_T288 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 5)}
+_K289 = frozenset(('Algorithm', 'XPath'))
 _T290 = {1: (0, 3, 1, 0)}
 _T291 = {1: (2, 3)}
-_K292 = frozenset({'Transform'})
-_K293 = frozenset({'X509IssuerSerial', 'X509SubjectName', 'X509CRL', 'X509SKI', 'X509Certificate'})
-_T294 = {0: (0, 3, 1, 0)}
+_K292 = frozenset(('Transform',))
+_K293 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_T294 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
 _T295 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
 _T296 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
 _T297 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
 _T298 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
 _T299 = {1: (6, 3)}
-_K300 = frozenset({'X509IssuerName', 'X509SerialNumber'})
-_K301 = frozenset({'Body', 'Header'})
+_K300 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_K301 = frozenset(('Body', 'Header'))
 
 def d_AC_EVChargeParameterType(v, r):
     o = {}
@@ -323,20 +323,20 @@ def d_AC_EVChargeParameterType(v, r):
     if c == 0:
         x, r = eu(v, r)
         o['DepartureTime'] = x
-        st = 2
+        st = 1
     elif c == 1:
         x, r = d_PhysicalValueType(v, r)
         o['EAmount'] = x
-        st = 1
+        st = 2
     else:
         und(c, 2)
-    if st == 2:
+    if st == 1:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_PhysicalValueType(v, r)
             o['EAmount'] = x
-            st = 1
+            st = 2
         else:
             und(c, 1)
     r -= 1
@@ -383,7 +383,7 @@ def e_AC_EVChargeParameterType(a, d):
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
         a = wu(((a << 2)) << 1, x) << 1
-        st = 2
+        st = 1
     f = 'EAmount'
     x = d.get('EAmount')
     if x is not None:
@@ -471,10 +471,10 @@ def e_AC_EVSEChargeParameterType(a, d):
     x = d.get('EVSEMaxCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T8[st]
+        c, wd, st = _T2[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T9[st]
+    c, wd = _T8[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K6)
@@ -498,7 +498,7 @@ def d_AC_EVSEStatusType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E10[(x >> 1) & 3]
+        x = _E9[(x >> 1) & 3]
         o['EVSENotification'] = x
         st = 2
     else:
@@ -541,23 +541,23 @@ def e_AC_EVSEStatusType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T7[st]
-        j = _I11.get(x)
+        j = _I10.get(x)
         if j is None:
-            bad_enum(x, _I11)
+            bad_enum(x, _I10)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'RCD'
     x = d.get('RCD')
     if x is not None:
         u += 1
-        c, wd, st = _T8[st]
+        c, wd, st = _T2[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
     f = None
-    c, wd = _T9[st]
+    c, wd = _T8[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K12)
+        extra(d, _K11)
     return a
 
 def d_AuthorizationReqType(v, r):
@@ -568,22 +568,22 @@ def d_AuthorizationReqType(v, r):
     if c == 0:
         x, r = s(v, r)
         o['Id'] = x
-        st = 2
+        st = 1
     elif c == 1:
         x, r = eb(v, r)
         o['GenChallenge'] = x
-        st = 1
+        st = 2
     elif c == 2:
         return o, r
     else:
         und(c, 3)
-    if st == 2:
+    if st == 1:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = eb(v, r)
             o['GenChallenge'] = x
-            st = 1
+            st = 2
         elif c == 1:
             return o, r
         else:
@@ -607,18 +607,18 @@ def e_AuthorizationReqType(a, d):
         u += 1
         a = (a << 2)
         a = ws(a, x)
-        st = 2
+        st = 1
     f = 'GenChallenge'
     x = d.get('GenChallenge')
     if x is not None:
         u += 1
-        c, wd, st = _T14[st]
+        c, wd, st = _T13[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T15[st]
+    c, wd = _T14[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K13)
+        extra(d, _K12)
     return a
 
 def d_AuthorizationResType(v, r):
@@ -631,7 +631,7 @@ def d_AuthorizationResType(v, r):
         x = (v >> r) & 127
         if x & 65:
             und2()
-        x = _E16[(x >> 1) & 31]
+        x = _E15[(x >> 1) & 31]
         o['ResponseCode'] = x
         st = 1
     else:
@@ -643,7 +643,7 @@ def d_AuthorizationResType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E18[(x >> 1) & 3]
+        x = _E17[(x >> 1) & 3]
         o['EVSEProcessing'] = x
         st = 2
     else:
@@ -665,9 +665,9 @@ def e_AuthorizationResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        j = _I17.get(x)
+        j = _I16.get(x)
         if j is None:
-            bad_enum(x, _I17)
+            bad_enum(x, _I16)
         a = (((a << 1)) << 7) | (j << 1)
         st = 1
     f = 'EVSEProcessing'
@@ -675,15 +675,15 @@ def e_AuthorizationResType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T7[st]
-        j = _I19.get(x)
+        j = _I18.get(x)
         if j is None:
-            bad_enum(x, _I19)
+            bad_enum(x, _I18)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K20)
+        extra(d, _K19)
     return a
 
 def d_BodyBaseType(v, r):
@@ -705,7 +705,7 @@ def e_BodyBaseType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K22)
+        extra(d, _K21)
     return a
 
 def d_BodyType(v, r):
@@ -733,16 +733,16 @@ def e_BodyType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O24.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O23.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_BodyType.get(f)
         if h is None:
-            extra(d, _K23)
+            extra(d, _K22)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T60[st]
+    c, wd = _T59[st]
     a = (a << wd) | c
     return a
 
@@ -777,10 +777,10 @@ def e_CableCheckReqType(a, d):
         a = e_DC_EVStatusType((a << 1), x)
         st = 1
     f = None
-    c, wd = _T62[st]
+    c, wd = _T61[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K61)
+        extra(d, _K60)
     return a
 
 def d_CableCheckResType(v, r):
@@ -793,7 +793,7 @@ def d_CableCheckResType(v, r):
         x = (v >> r) & 127
         if x & 65:
             und2()
-        x = _E16[(x >> 1) & 31]
+        x = _E15[(x >> 1) & 31]
         o['ResponseCode'] = x
         st = 1
     else:
@@ -813,7 +813,7 @@ def d_CableCheckResType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E18[(x >> 1) & 3]
+        x = _E17[(x >> 1) & 3]
         o['EVSEProcessing'] = x
         st = 3
     else:
@@ -835,9 +835,9 @@ def e_CableCheckResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        j = _I17.get(x)
+        j = _I16.get(x)
         if j is None:
-            bad_enum(x, _I17)
+            bad_enum(x, _I16)
         a = (((a << 1)) << 7) | (j << 1)
         st = 1
     f = 'DC_EVSEStatus'
@@ -850,16 +850,16 @@ def e_CableCheckResType(a, d):
     x = d.get('EVSEProcessing')
     if x is not None:
         u += 1
-        c, wd, st = _T8[st]
-        j = _I19.get(x)
+        c, wd, st = _T2[st]
+        j = _I18.get(x)
         if j is None:
-            bad_enum(x, _I19)
+            bad_enum(x, _I18)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = None
-    c, wd = _T9[st]
+    c, wd = _T8[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K63)
+        extra(d, _K62)
     return a
 
 def d_CanonicalizationMethodType(v, r):
@@ -903,10 +903,10 @@ def e_CanonicalizationMethodType(a, d):
         a = ws(a, x)
         st = 1
     f = None
-    c, wd = _T65[st]
+    c, wd = _T64[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K64)
+        extra(d, _K63)
     return a
 
 def d_CertificateChainType(v, r):
@@ -967,19 +967,19 @@ def e_CertificateChainType(a, d):
     x = d.get('Certificate')
     if x is not None:
         u += 1
-        c, wd, st = _T67[st]
+        c, wd, st = _T1[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'SubCertificates'
     x = d.get('SubCertificates')
     if x is not None:
         u += 1
-        c, wd, st = _T68[st]
+        c, wd, st = _T66[st]
         a = e_SubCertificatesType(((a << wd) | c), x)
     f = None
-    c, wd = _T69[st]
+    c, wd = _T67[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K66)
+        extra(d, _K65)
     return a
 
 def d_CertificateInstallationReqType(v, r):
@@ -1039,13 +1039,13 @@ def e_CertificateInstallationReqType(a, d):
     x = d.get('ListOfRootCertificateIDs')
     if x is not None:
         u += 1
-        c, wd, st = _T8[st]
+        c, wd, st = _T2[st]
         a = e_ListOfRootCertificateIDsType(((a << wd) | c), x)
     f = None
-    c, wd = _T9[st]
+    c, wd = _T8[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K70)
+        extra(d, _K68)
     return a
 
 def d_CertificateInstallationResType(v, r):
@@ -1058,7 +1058,7 @@ def d_CertificateInstallationResType(v, r):
         x = (v >> r) & 127
         if x & 65:
             und2()
-        x = _E16[(x >> 1) & 31]
+        x = _E15[(x >> 1) & 31]
         o['ResponseCode'] = x
         st = 1
     else:
@@ -1120,9 +1120,9 @@ def e_CertificateInstallationResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        j = _I17.get(x)
+        j = _I16.get(x)
         if j is None:
-            bad_enum(x, _I17)
+            bad_enum(x, _I16)
         a = (((a << 1)) << 7) | (j << 1)
         st = 1
     f = 'SAProvisioningCertificateChain'
@@ -1135,7 +1135,7 @@ def e_CertificateInstallationResType(a, d):
     x = d.get('ContractSignatureCertChain')
     if x is not None:
         u += 1
-        c, wd, st = _T8[st]
+        c, wd, st = _T2[st]
         a = e_CertificateChainType(((a << wd) | c), x)
     f = 'ContractSignatureEncryptedPrivateKey'
     x = d.get('ContractSignatureEncryptedPrivateKey')
@@ -1153,13 +1153,13 @@ def e_CertificateInstallationResType(a, d):
     x = d.get('eMAID')
     if x is not None:
         u += 1
-        c, wd, st = _T72[st]
+        c, wd, st = _T70[st]
         a = e_EMAIDType(((a << wd) | c), x)
     f = None
-    c, wd = _T73[st]
+    c, wd = _T71[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K71)
+        extra(d, _K69)
     return a
 
 def d_CertificateUpdateReqType(v, r):
@@ -1227,7 +1227,7 @@ def e_CertificateUpdateReqType(a, d):
     x = d.get('eMAID')
     if x is not None:
         u += 1
-        c, wd, st = _T8[st]
+        c, wd, st = _T2[st]
         a = ws((((a << wd) | c)) << 1, x) << 1
     f = 'ListOfRootCertificateIDs'
     x = d.get('ListOfRootCertificateIDs')
@@ -1236,10 +1236,10 @@ def e_CertificateUpdateReqType(a, d):
         c, wd, st = _T3[st]
         a = e_ListOfRootCertificateIDsType(((a << wd) | c), x)
     f = None
-    c, wd = _T75[st]
+    c, wd = _T73[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K74)
+        extra(d, _K72)
     return a
 
 def d_CertificateUpdateResType(v, r):
@@ -1252,7 +1252,7 @@ def d_CertificateUpdateResType(v, r):
         x = (v >> r) & 127
         if x & 65:
             und2()
-        x = _E16[(x >> 1) & 31]
+        x = _E15[(x >> 1) & 31]
         o['ResponseCode'] = x
         st = 1
     else:
@@ -1324,9 +1324,9 @@ def e_CertificateUpdateResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        j = _I17.get(x)
+        j = _I16.get(x)
         if j is None:
-            bad_enum(x, _I17)
+            bad_enum(x, _I16)
         a = (((a << 1)) << 7) | (j << 1)
         st = 1
     f = 'SAProvisioningCertificateChain'
@@ -1339,7 +1339,7 @@ def e_CertificateUpdateResType(a, d):
     x = d.get('ContractSignatureCertChain')
     if x is not None:
         u += 1
-        c, wd, st = _T8[st]
+        c, wd, st = _T2[st]
         a = e_CertificateChainType(((a << wd) | c), x)
     f = 'ContractSignatureEncryptedPrivateKey'
     x = d.get('ContractSignatureEncryptedPrivateKey')
@@ -1357,21 +1357,21 @@ def e_CertificateUpdateResType(a, d):
     x = d.get('eMAID')
     if x is not None:
         u += 1
-        c, wd, st = _T72[st]
+        c, wd, st = _T70[st]
         a = e_EMAIDType(((a << wd) | c), x)
     f = 'RetryCounter'
     x = d.get('RetryCounter')
     if x is not None:
         u += 1
-        c, wd, st = _T77[st]
+        c, wd, st = _T75[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T78[st]
+    c, wd = _T76[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K76)
+        extra(d, _K74)
     return a
 
 def d_ChargeParameterDiscoveryReqType(v, r):
@@ -1382,18 +1382,18 @@ def d_ChargeParameterDiscoveryReqType(v, r):
     if c == 0:
         x, r = eu(v, r)
         o['MaxEntriesSAScheduleTuple'] = x
-        st = 2
+        st = 1
     elif c == 1:
         r -= 5
         x = (v >> r) & 31
         if x & 17:
             und2()
-        x = _E79[(x >> 1) & 7]
+        x = _E77[(x >> 1) & 7]
         o['RequestedEnergyTransferMode'] = x
-        st = 1
+        st = 2
     else:
         und(c, 2)
-    if st == 2:
+    if st == 1:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
@@ -1401,9 +1401,9 @@ def d_ChargeParameterDiscoveryReqType(v, r):
             x = (v >> r) & 31
             if x & 17:
                 und2()
-            x = _E79[(x >> 1) & 7]
+            x = _E77[(x >> 1) & 7]
             o['RequestedEnergyTransferMode'] = x
-            st = 1
+            st = 2
         else:
             und(c, 1)
     r -= 2
@@ -1442,39 +1442,39 @@ def e_ChargeParameterDiscoveryReqType(a, d):
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
         a = wu(((a << 2)) << 1, x) << 1
-        st = 2
+        st = 1
     f = 'RequestedEnergyTransferMode'
     x = d.get('RequestedEnergyTransferMode')
     if x is not None:
         u += 1
         c, wd, st = _T1[st]
-        j = _I80.get(x)
+        j = _I78.get(x)
         if j is None:
-            bad_enum(x, _I80)
+            bad_enum(x, _I78)
         a = ((((a << wd) | c)) << 5) | (j << 1)
     f = 'AC_EVChargeParameter'
     x = d.get('AC_EVChargeParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T82[st]
+        c, wd, st = _T66[st]
         a = e_AC_EVChargeParameterType(((a << wd) | c), x)
     f = 'DC_EVChargeParameter'
     x = d.get('DC_EVChargeParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T83[st]
+        c, wd, st = _T80[st]
         a = e_DC_EVChargeParameterType(((a << wd) | c), x)
     f = 'EVChargeParameter'
     x = d.get('EVChargeParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T84[st]
+        c, wd, st = _T81[st]
         a = e_EVChargeParameterType(((a << wd) | c), x)
     f = None
-    c, wd = _T9[st]
+    c, wd = _T8[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K81)
+        extra(d, _K79)
     return a
 
 def d_ChargeParameterDiscoveryResType(v, r):
@@ -1487,7 +1487,7 @@ def d_ChargeParameterDiscoveryResType(v, r):
         x = (v >> r) & 127
         if x & 65:
             und2()
-        x = _E16[(x >> 1) & 31]
+        x = _E15[(x >> 1) & 31]
         o['ResponseCode'] = x
         st = 1
     else:
@@ -1499,7 +1499,7 @@ def d_ChargeParameterDiscoveryResType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E18[(x >> 1) & 3]
+        x = _E17[(x >> 1) & 3]
         o['EVSEProcessing'] = x
         st = 2
     else:
@@ -1509,40 +1509,40 @@ def d_ChargeParameterDiscoveryResType(v, r):
     if c == 0:
         x, r = d_SAScheduleListType(v, r)
         o['SAScheduleList'] = x
-        st = 4
+        st = 3
     elif c == 1:
         x, r = d_SASchedulesType(v, r)
         o['SASchedules'] = x
-        st = 4
+        st = 3
     elif c == 2:
         x, r = d_AC_EVSEChargeParameterType(v, r)
         o['AC_EVSEChargeParameter'] = x
-        st = 3
+        st = 4
     elif c == 3:
         x, r = d_DC_EVSEChargeParameterType(v, r)
         o['DC_EVSEChargeParameter'] = x
-        st = 3
+        st = 4
     elif c == 4:
         x, r = d_EVSEChargeParameterType(v, r)
         o['EVSEChargeParameter'] = x
-        st = 3
+        st = 4
     else:
         und(c, 5)
-    if st == 4:
+    if st == 3:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_AC_EVSEChargeParameterType(v, r)
             o['AC_EVSEChargeParameter'] = x
-            st = 3
+            st = 4
         elif c == 1:
             x, r = d_DC_EVSEChargeParameterType(v, r)
             o['DC_EVSEChargeParameter'] = x
-            st = 3
+            st = 4
         elif c == 2:
             x, r = d_EVSEChargeParameterType(v, r)
             o['EVSEChargeParameter'] = x
-            st = 3
+            st = 4
         else:
             und(c, 3)
     r -= 1
@@ -1562,9 +1562,9 @@ def e_ChargeParameterDiscoveryResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        j = _I17.get(x)
+        j = _I16.get(x)
         if j is None:
-            bad_enum(x, _I17)
+            bad_enum(x, _I16)
         a = (((a << 1)) << 7) | (j << 1)
         st = 1
     f = 'EVSEProcessing'
@@ -1572,45 +1572,45 @@ def e_ChargeParameterDiscoveryResType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T7[st]
-        j = _I19.get(x)
+        j = _I18.get(x)
         if j is None:
-            bad_enum(x, _I19)
+            bad_enum(x, _I18)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'SAScheduleList'
     x = d.get('SAScheduleList')
     if x is not None:
         u += 1
-        c, wd, st = _T86[st]
+        c, wd, st = _T83[st]
         a = e_SAScheduleListType(((a << wd) | c), x)
     f = 'SASchedules'
     x = d.get('SASchedules')
     if x is not None:
         u += 1
-        c, wd, st = _T87[st]
+        c, wd, st = _T84[st]
         a = e_SASchedulesType(((a << wd) | c), x)
     f = 'AC_EVSEChargeParameter'
     x = d.get('AC_EVSEChargeParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T88[st]
+        c, wd, st = _T85[st]
         a = e_AC_EVSEChargeParameterType(((a << wd) | c), x)
     f = 'DC_EVSEChargeParameter'
     x = d.get('DC_EVSEChargeParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T89[st]
+        c, wd, st = _T86[st]
         a = e_DC_EVSEChargeParameterType(((a << wd) | c), x)
     f = 'EVSEChargeParameter'
     x = d.get('EVSEChargeParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T90[st]
+        c, wd, st = _T87[st]
         a = e_EVSEChargeParameterType(((a << wd) | c), x)
     f = None
-    c, wd = _T9[st]
+    c, wd = _T73[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K85)
+        extra(d, _K82)
     return a
 
 def d_ChargeServiceType(v, r):
@@ -1635,7 +1635,7 @@ def d_ChargeServiceType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E91[(x >> 1) & 3]
+        x = _E88[(x >> 1) & 3]
         o['ServiceCategory'] = x
         st = 3
     else:
@@ -1648,7 +1648,7 @@ def d_ChargeServiceType(v, r):
             x = (v >> r) & 15
             if x & 9:
                 und2()
-            x = _E91[(x >> 1) & 3]
+            x = _E88[(x >> 1) & 3]
             o['ServiceCategory'] = x
             st = 3
         else:
@@ -1715,28 +1715,28 @@ def e_ChargeServiceType(a, d):
     x = d.get('ServiceName')
     if x is not None:
         u += 1
-        c, wd, st = _T94[st]
+        c, wd, st = _T91[st]
         a = ws((((a << wd) | c)) << 1, x) << 1
     f = 'ServiceCategory'
     x = d.get('ServiceCategory')
     if x is not None:
         u += 1
-        c, wd, st = _T95[st]
-        j = _I92.get(x)
+        c, wd, st = _T92[st]
+        j = _I89.get(x)
         if j is None:
-            bad_enum(x, _I92)
+            bad_enum(x, _I89)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'ServiceScope'
     x = d.get('ServiceScope')
     if x is not None:
         u += 1
-        c, wd, st = _T96[st]
+        c, wd, st = _T93[st]
         a = ws((((a << wd) | c)) << 1, x) << 1
     f = 'FreeService'
     x = d.get('FreeService')
     if x is not None:
         u += 1
-        c, wd, st = _T97[st]
+        c, wd, st = _T94[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -1744,13 +1744,13 @@ def e_ChargeServiceType(a, d):
     x = d.get('SupportedEnergyTransferMode')
     if x is not None:
         u += 1
-        c, wd, st = _T72[st]
+        c, wd, st = _T70[st]
         a = e_SupportedEnergyTransferModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T73[st]
+    c, wd = _T71[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K93)
+        extra(d, _K90)
     return a
 
 def d_ChargingProfileType(v, r):
@@ -1808,7 +1808,7 @@ def e_ChargingProfileType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T99[st]
+            c, wd, nx, n = _T96[st]
             a = e_ProfileEntryType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -1820,10 +1820,10 @@ def e_ChargingProfileType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T100[st]
+    c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K98)
+        extra(d, _K95)
     return a
 
 def d_ChargingStatusReqType(v, r):
@@ -1845,7 +1845,7 @@ def e_ChargingStatusReqType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K22)
+        extra(d, _K21)
     return a
 
 def d_ChargingStatusResType(v, r):
@@ -1858,7 +1858,7 @@ def d_ChargingStatusResType(v, r):
         x = (v >> r) & 127
         if x & 65:
             und2()
-        x = _E16[(x >> 1) & 31]
+        x = _E15[(x >> 1) & 31]
         o['ResponseCode'] = x
         st = 1
     else:
@@ -1888,11 +1888,11 @@ def d_ChargingStatusResType(v, r):
     if c == 0:
         x, r = d_PhysicalValueType(v, r)
         o['EVSEMaxCurrent'] = x
-        st = 7
+        st = 4
     elif c == 1:
         x, r = d_MeterInfoType(v, r)
         o['MeterInfo'] = x
-        st = 4
+        st = 5
     elif c == 2:
         r -= 3
         x = (v >> r) & 7
@@ -1900,20 +1900,20 @@ def d_ChargingStatusResType(v, r):
             und2()
         x = x == 2
         o['ReceiptRequired'] = x
-        st = 5
+        st = 6
     elif c == 3:
         x, r = d_AC_EVSEStatusType(v, r)
         o['AC_EVSEStatus'] = x
-        st = 6
+        st = 7
     else:
         und(c, 4)
-    if st == 7:
+    if st == 4:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_MeterInfoType(v, r)
             o['MeterInfo'] = x
-            st = 4
+            st = 5
         elif c == 1:
             r -= 3
             x = (v >> r) & 7
@@ -1921,14 +1921,14 @@ def d_ChargingStatusResType(v, r):
                 und2()
             x = x == 2
             o['ReceiptRequired'] = x
-            st = 5
+            st = 6
         elif c == 2:
             x, r = d_AC_EVSEStatusType(v, r)
             o['AC_EVSEStatus'] = x
-            st = 6
+            st = 7
         else:
             und(c, 3)
-    if st == 4:
+    if st == 5:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1938,20 +1938,20 @@ def d_ChargingStatusResType(v, r):
                 und2()
             x = x == 2
             o['ReceiptRequired'] = x
-            st = 5
+            st = 6
         elif c == 1:
             x, r = d_AC_EVSEStatusType(v, r)
             o['AC_EVSEStatus'] = x
-            st = 6
+            st = 7
         else:
             und(c, 2)
-    if st == 5:
+    if st == 6:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_AC_EVSEStatusType(v, r)
             o['AC_EVSEStatus'] = x
-            st = 6
+            st = 7
         else:
             und(c, 1)
     r -= 1
@@ -1971,9 +1971,9 @@ def e_ChargingStatusResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        j = _I17.get(x)
+        j = _I16.get(x)
         if j is None:
-            bad_enum(x, _I17)
+            bad_enum(x, _I16)
         a = (((a << 1)) << 7) | (j << 1)
         st = 1
     f = 'EVSEID'
@@ -1986,7 +1986,7 @@ def e_ChargingStatusResType(a, d):
     x = d.get('SAScheduleTupleID')
     if x is not None:
         u += 1
-        c, wd, st = _T8[st]
+        c, wd, st = _T2[st]
         if x.__class__ is not int or x < 1 or x > 255:
             x = as_int(x, 1, 255)
         a = ((((a << wd) | c)) << 10) | ((x - 1) << 1)
@@ -1994,19 +1994,19 @@ def e_ChargingStatusResType(a, d):
     x = d.get('EVSEMaxCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T102[st]
+        c, wd, st = _T99[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'MeterInfo'
     x = d.get('MeterInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T103[st]
+        c, wd, st = _T100[st]
         a = e_MeterInfoType(((a << wd) | c), x)
     f = 'ReceiptRequired'
     x = d.get('ReceiptRequired')
     if x is not None:
         u += 1
-        c, wd, st = _T104[st]
+        c, wd, st = _T101[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -2014,13 +2014,13 @@ def e_ChargingStatusResType(a, d):
     x = d.get('AC_EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T105[st]
+        c, wd, st = _T102[st]
         a = e_AC_EVSEStatusType(((a << wd) | c), x)
     f = None
-    c, wd = _T73[st]
+    c, wd = _T103[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K101)
+        extra(d, _K98)
     return a
 
 def d_ConsumptionCostType(v, r):
@@ -2092,7 +2092,7 @@ def e_ConsumptionCostType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T107[st]
+            c, wd, nx, n = _T105[st]
             a = e_CostType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -2104,10 +2104,10 @@ def e_ConsumptionCostType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T69[st]
+    c, wd = _T67[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K106)
+        extra(d, _K104)
     return a
 
 def d_ContractSignatureEncryptedPrivateKeyType(v, r):
@@ -2157,10 +2157,10 @@ def e_ContractSignatureEncryptedPrivateKeyType(a, d):
     a = (a << wd) | c
     a = wb(a, x)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K108)
+        extra(d, _K106)
     return a
 
 def d_CostType(v, r):
@@ -2173,7 +2173,7 @@ def d_CostType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E109[(x >> 1) & 3]
+        x = _E107[(x >> 1) & 3]
         o['costKind'] = x
         st = 1
     else:
@@ -2217,9 +2217,9 @@ def e_CostType(a, d):
     x = d.get('costKind')
     if x is not None:
         u += 1
-        j = _I110.get(x)
+        j = _I108.get(x)
         if j is None:
-            bad_enum(x, _I110)
+            bad_enum(x, _I108)
         a = (((a << 1)) << 4) | (j << 1)
         st = 1
     f = 'amount'
@@ -2234,15 +2234,15 @@ def e_CostType(a, d):
     x = d.get('amountMultiplier')
     if x is not None:
         u += 1
-        c, wd, st = _T68[st]
+        c, wd, st = _T66[st]
         if x.__class__ is not int or x < -3 or x > 3:
             x = as_int(x, -3, 3)
         a = ((((a << wd) | c)) << 5) | ((x - -3) << 1)
     f = None
-    c, wd = _T69[st]
+    c, wd = _T67[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K111)
+        extra(d, _K109)
     return a
 
 def d_CurrentDemandReqType(v, r):
@@ -2269,15 +2269,15 @@ def d_CurrentDemandReqType(v, r):
     if c == 0:
         x, r = d_PhysicalValueType(v, r)
         o['EVMaximumVoltageLimit'] = x
-        st = 5
+        st = 3
     elif c == 1:
         x, r = d_PhysicalValueType(v, r)
         o['EVMaximumCurrentLimit'] = x
-        st = 3
+        st = 4
     elif c == 2:
         x, r = d_PhysicalValueType(v, r)
         o['EVMaximumPowerLimit'] = x
-        st = 7
+        st = 5
     elif c == 3:
         r -= 3
         x = (v >> r) & 7
@@ -2293,20 +2293,20 @@ def d_CurrentDemandReqType(v, r):
             und2()
         x = x == 2
         o['ChargingComplete'] = x
-        st = 4
+        st = 7
     else:
         und(c, 5)
-    if st == 5:
+    if st == 3:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_PhysicalValueType(v, r)
             o['EVMaximumCurrentLimit'] = x
-            st = 3
+            st = 4
         elif c == 1:
             x, r = d_PhysicalValueType(v, r)
             o['EVMaximumPowerLimit'] = x
-            st = 7
+            st = 5
         elif c == 2:
             r -= 3
             x = (v >> r) & 7
@@ -2322,16 +2322,16 @@ def d_CurrentDemandReqType(v, r):
                 und2()
             x = x == 2
             o['ChargingComplete'] = x
-            st = 4
+            st = 7
         else:
             und(c, 4)
-    if st == 3:
+    if st == 4:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_PhysicalValueType(v, r)
             o['EVMaximumPowerLimit'] = x
-            st = 7
+            st = 5
         elif c == 1:
             r -= 3
             x = (v >> r) & 7
@@ -2347,10 +2347,10 @@ def d_CurrentDemandReqType(v, r):
                 und2()
             x = x == 2
             o['ChargingComplete'] = x
-            st = 4
+            st = 7
         else:
             und(c, 3)
-    if st == 7:
+    if st == 5:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2368,7 +2368,7 @@ def d_CurrentDemandReqType(v, r):
                 und2()
             x = x == 2
             o['ChargingComplete'] = x
-            st = 4
+            st = 7
         else:
             und(c, 2)
     if st == 6:
@@ -2381,7 +2381,7 @@ def d_CurrentDemandReqType(v, r):
                 und2()
             x = x == 2
             o['ChargingComplete'] = x
-            st = 4
+            st = 7
         else:
             und(c, 1)
     r -= 2
@@ -2451,25 +2451,25 @@ def e_CurrentDemandReqType(a, d):
     x = d.get('EVMaximumVoltageLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T113[st]
+        c, wd, st = _T83[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVMaximumCurrentLimit'
     x = d.get('EVMaximumCurrentLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T114[st]
+        c, wd, st = _T111[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVMaximumPowerLimit'
     x = d.get('EVMaximumPowerLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T115[st]
+        c, wd, st = _T112[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'BulkChargingComplete'
     x = d.get('BulkChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T116[st]
+        c, wd, st = _T113[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -2477,7 +2477,7 @@ def e_CurrentDemandReqType(a, d):
     x = d.get('ChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T117[st]
+        c, wd, st = _T114[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -2485,25 +2485,25 @@ def e_CurrentDemandReqType(a, d):
     x = d.get('RemainingTimeToFullSoC')
     if x is not None:
         u += 1
-        c, wd, st = _T118[st]
+        c, wd, st = _T115[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'RemainingTimeToBulkSoC'
     x = d.get('RemainingTimeToBulkSoC')
     if x is not None:
         u += 1
-        c, wd, st = _T119[st]
+        c, wd, st = _T116[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVTargetVoltage'
     x = d.get('EVTargetVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T120[st]
+        c, wd, st = _T117[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T121[st]
+    c, wd = _T118[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K112)
+        extra(d, _K110)
     return a
 
 def d_CurrentDemandResType(v, r):
@@ -2516,7 +2516,7 @@ def d_CurrentDemandResType(v, r):
         x = (v >> r) & 127
         if x & 65:
             und2()
-        x = _E16[(x >> 1) & 31]
+        x = _E15[(x >> 1) & 31]
         o['ResponseCode'] = x
         st = 1
     else:
@@ -2586,58 +2586,58 @@ def d_CurrentDemandResType(v, r):
     if c == 0:
         x, r = d_PhysicalValueType(v, r)
         o['EVSEMaximumVoltageLimit'] = x
-        st = 10
+        st = 8
     elif c == 1:
         x, r = d_PhysicalValueType(v, r)
         o['EVSEMaximumCurrentLimit'] = x
-        st = 8
+        st = 9
     elif c == 2:
         x, r = d_PhysicalValueType(v, r)
         o['EVSEMaximumPowerLimit'] = x
-        st = 11
+        st = 10
     elif c == 3:
         x, r = es(v, r)
         o['EVSEID'] = x
-        st = 9
+        st = 11
     else:
         und(c, 4)
-    if st == 10:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = d_PhysicalValueType(v, r)
-            o['EVSEMaximumCurrentLimit'] = x
-            st = 8
-        elif c == 1:
-            x, r = d_PhysicalValueType(v, r)
-            o['EVSEMaximumPowerLimit'] = x
-            st = 11
-        elif c == 2:
-            x, r = es(v, r)
-            o['EVSEID'] = x
-            st = 9
-        else:
-            und(c, 3)
     if st == 8:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_PhysicalValueType(v, r)
+            o['EVSEMaximumCurrentLimit'] = x
+            st = 9
+        elif c == 1:
+            x, r = d_PhysicalValueType(v, r)
             o['EVSEMaximumPowerLimit'] = x
+            st = 10
+        elif c == 2:
+            x, r = es(v, r)
+            o['EVSEID'] = x
             st = 11
+        else:
+            und(c, 3)
+    if st == 9:
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            x, r = d_PhysicalValueType(v, r)
+            o['EVSEMaximumPowerLimit'] = x
+            st = 10
         elif c == 1:
             x, r = es(v, r)
             o['EVSEID'] = x
-            st = 9
+            st = 11
         else:
             und(c, 2)
-    if st == 11:
+    if st == 10:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = es(v, r)
             o['EVSEID'] = x
-            st = 9
+            st = 11
         else:
             und(c, 1)
     r -= 1
@@ -2657,7 +2657,7 @@ def d_CurrentDemandResType(v, r):
     if c == 0:
         x, r = d_MeterInfoType(v, r)
         o['MeterInfo'] = x
-        st = 14
+        st = 13
     elif c == 1:
         r -= 3
         x = (v >> r) & 7
@@ -2665,12 +2665,12 @@ def d_CurrentDemandResType(v, r):
             und2()
         x = x == 2
         o['ReceiptRequired'] = x
-        st = 13
+        st = 14
     elif c == 2:
         return o, r
     else:
         und(c, 3)
-    if st == 14:
+    if st == 13:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2680,7 +2680,7 @@ def d_CurrentDemandResType(v, r):
                 und2()
             x = x == 2
             o['ReceiptRequired'] = x
-            st = 13
+            st = 14
         elif c == 1:
             return o, r
         else:
@@ -2697,16 +2697,16 @@ def e_CurrentDemandResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O123.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O120.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_CurrentDemandResType.get(f)
         if h is None:
-            extra(d, _K122)
+            extra(d, _K119)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T133[st]
+    c, wd = _T130[st]
     a = (a << wd) | c
     return a
 
@@ -2718,20 +2718,20 @@ def d_DC_EVChargeParameterType(v, r):
     if c == 0:
         x, r = eu(v, r)
         o['DepartureTime'] = x
-        st = 2
+        st = 1
     elif c == 1:
         x, r = d_DC_EVStatusType(v, r)
         o['DC_EVStatus'] = x
-        st = 1
+        st = 2
     else:
         und(c, 2)
-    if st == 2:
+    if st == 1:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_DC_EVStatusType(v, r)
             o['DC_EVStatus'] = x
-            st = 1
+            st = 2
         else:
             und(c, 1)
     r -= 1
@@ -2768,11 +2768,11 @@ def d_DC_EVChargeParameterType(v, r):
     if c == 0:
         x, r = d_PhysicalValueType(v, r)
         o['EVEnergyCapacity'] = x
-        st = 8
+        st = 6
     elif c == 1:
         x, r = d_PhysicalValueType(v, r)
         o['EVEnergyRequest'] = x
-        st = 9
+        st = 7
     elif c == 2:
         r -= 9
         x = (v >> r) & 511
@@ -2780,7 +2780,7 @@ def d_DC_EVChargeParameterType(v, r):
             und2()
         x = ((x >> 1) & 127)
         o['FullSOC'] = x
-        st = 7
+        st = 8
     elif c == 3:
         r -= 9
         x = (v >> r) & 511
@@ -2788,18 +2788,18 @@ def d_DC_EVChargeParameterType(v, r):
             und2()
         x = ((x >> 1) & 127)
         o['BulkSOC'] = x
-        st = 6
+        st = 9
     elif c == 4:
         return o, r
     else:
         und(c, 5)
-    if st == 8:
+    if st == 6:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_PhysicalValueType(v, r)
             o['EVEnergyRequest'] = x
-            st = 9
+            st = 7
         elif c == 1:
             r -= 9
             x = (v >> r) & 511
@@ -2807,7 +2807,7 @@ def d_DC_EVChargeParameterType(v, r):
                 und2()
             x = ((x >> 1) & 127)
             o['FullSOC'] = x
-            st = 7
+            st = 8
         elif c == 2:
             r -= 9
             x = (v >> r) & 511
@@ -2815,34 +2815,11 @@ def d_DC_EVChargeParameterType(v, r):
                 und2()
             x = ((x >> 1) & 127)
             o['BulkSOC'] = x
-            st = 6
+            st = 9
         elif c == 3:
             return o, r
         else:
             und(c, 4)
-    if st == 9:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            r -= 9
-            x = (v >> r) & 511
-            if x & 257:
-                und2()
-            x = ((x >> 1) & 127)
-            o['FullSOC'] = x
-            st = 7
-        elif c == 1:
-            r -= 9
-            x = (v >> r) & 511
-            if x & 257:
-                und2()
-            x = ((x >> 1) & 127)
-            o['BulkSOC'] = x
-            st = 6
-        elif c == 2:
-            return o, r
-        else:
-            und(c, 3)
     if st == 7:
         r -= 2
         c = (v >> r) & 3
@@ -2852,8 +2829,31 @@ def d_DC_EVChargeParameterType(v, r):
             if x & 257:
                 und2()
             x = ((x >> 1) & 127)
+            o['FullSOC'] = x
+            st = 8
+        elif c == 1:
+            r -= 9
+            x = (v >> r) & 511
+            if x & 257:
+                und2()
+            x = ((x >> 1) & 127)
             o['BulkSOC'] = x
-            st = 6
+            st = 9
+        elif c == 2:
+            return o, r
+        else:
+            und(c, 3)
+    if st == 8:
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            r -= 9
+            x = (v >> r) & 511
+            if x & 257:
+                und2()
+            x = ((x >> 1) & 127)
+            o['BulkSOC'] = x
+            st = 9
         elif c == 1:
             return o, r
         else:
@@ -2878,7 +2878,7 @@ def e_DC_EVChargeParameterType(a, d):
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
         a = wu(((a << 2)) << 1, x) << 1
-        st = 2
+        st = 1
     f = 'DC_EVStatus'
     x = d.get('DC_EVStatus')
     if x is not None:
@@ -2895,31 +2895,31 @@ def e_DC_EVChargeParameterType(a, d):
     x = d.get('EVMaximumPowerLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T96[st]
+        c, wd, st = _T93[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVMaximumVoltageLimit'
     x = d.get('EVMaximumVoltageLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T97[st]
+        c, wd, st = _T94[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVEnergyCapacity'
     x = d.get('EVEnergyCapacity')
     if x is not None:
         u += 1
-        c, wd, st = _T135[st]
+        c, wd, st = _T132[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVEnergyRequest'
     x = d.get('EVEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T136[st]
+        c, wd, st = _T133[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'FullSOC'
     x = d.get('FullSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T137[st]
+        c, wd, st = _T134[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = ((((a << wd) | c)) << 9) | ((x) << 1)
@@ -2927,15 +2927,15 @@ def e_DC_EVChargeParameterType(a, d):
     x = d.get('BulkSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T138[st]
+        c, wd, st = _T135[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = ((((a << wd) | c)) << 9) | ((x) << 1)
     f = None
-    c, wd = _T139[st]
+    c, wd = _T136[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K134)
+        extra(d, _K131)
     return a
 
 def d_DC_EVPowerDeliveryParameterType(v, r):
@@ -3005,7 +3005,7 @@ def e_DC_EVPowerDeliveryParameterType(a, d):
     x = d.get('BulkChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T94[st]
+        c, wd, st = _T91[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -3013,15 +3013,15 @@ def e_DC_EVPowerDeliveryParameterType(a, d):
     x = d.get('ChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T95[st]
+        c, wd, st = _T92[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
     f = None
-    c, wd = _T9[st]
+    c, wd = _T8[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K140)
+        extra(d, _K137)
     return a
 
 def d_DC_EVSEChargeParameterType(v, r):
@@ -3080,20 +3080,20 @@ def d_DC_EVSEChargeParameterType(v, r):
     if c == 0:
         x, r = d_PhysicalValueType(v, r)
         o['EVSECurrentRegulationTolerance'] = x
-        st = 8
+        st = 7
     elif c == 1:
         x, r = d_PhysicalValueType(v, r)
         o['EVSEPeakCurrentRipple'] = x
-        st = 7
+        st = 8
     else:
         und(c, 2)
-    if st == 8:
+    if st == 7:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_PhysicalValueType(v, r)
             o['EVSEPeakCurrentRipple'] = x
-            st = 7
+            st = 8
         else:
             und(c, 1)
     r -= 2
@@ -3135,7 +3135,7 @@ def e_DC_EVSEChargeParameterType(a, d):
     x = d.get('EVSEMaximumPowerLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T8[st]
+        c, wd, st = _T2[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVSEMaximumVoltageLimit'
     x = d.get('EVSEMaximumVoltageLimit')
@@ -3153,31 +3153,31 @@ def e_DC_EVSEChargeParameterType(a, d):
     x = d.get('EVSEMinimumVoltageLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T72[st]
+        c, wd, st = _T70[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVSECurrentRegulationTolerance'
     x = d.get('EVSECurrentRegulationTolerance')
     if x is not None:
         u += 1
-        c, wd, st = _T142[st]
+        c, wd, st = _T75[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVSEPeakCurrentRipple'
     x = d.get('EVSEPeakCurrentRipple')
     if x is not None:
         u += 1
-        c, wd, st = _T143[st]
+        c, wd, st = _T139[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVSEEnergyToBeDelivered'
     x = d.get('EVSEEnergyToBeDelivered')
     if x is not None:
         u += 1
-        c, wd, st = _T144[st]
+        c, wd, st = _T140[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T145[st]
+    c, wd = _T141[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K141)
+        extra(d, _K138)
     return a
 
 def d_DC_EVSEStatusType(v, r):
@@ -3198,7 +3198,7 @@ def d_DC_EVSEStatusType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E10[(x >> 1) & 3]
+        x = _E9[(x >> 1) & 3]
         o['EVSENotification'] = x
         st = 2
     else:
@@ -3210,20 +3210,20 @@ def d_DC_EVSEStatusType(v, r):
         x = (v >> r) & 31
         if x & 17:
             und2()
-        x = _E146[(x >> 1) & 7]
+        x = _E142[(x >> 1) & 7]
         o['EVSEIsolationStatus'] = x
-        st = 4
+        st = 3
     elif c == 1:
         r -= 6
         x = (v >> r) & 63
         if x & 33:
             und2()
-        x = _E148[(x >> 1) & 15]
+        x = _E144[(x >> 1) & 15]
         o['EVSEStatusCode'] = x
-        st = 3
+        st = 4
     else:
         und(c, 2)
-    if st == 4:
+    if st == 3:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
@@ -3231,9 +3231,9 @@ def d_DC_EVSEStatusType(v, r):
             x = (v >> r) & 63
             if x & 33:
                 und2()
-            x = _E148[(x >> 1) & 15]
+            x = _E144[(x >> 1) & 15]
             o['EVSEStatusCode'] = x
-            st = 3
+            st = 4
         else:
             und(c, 1)
     r -= 1
@@ -3262,33 +3262,33 @@ def e_DC_EVSEStatusType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T7[st]
-        j = _I11.get(x)
+        j = _I10.get(x)
         if j is None:
-            bad_enum(x, _I11)
+            bad_enum(x, _I10)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'EVSEIsolationStatus'
     x = d.get('EVSEIsolationStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T151[st]
-        j = _I147.get(x)
+        c, wd, st = _T66[st]
+        j = _I143.get(x)
         if j is None:
-            bad_enum(x, _I147)
+            bad_enum(x, _I143)
         a = ((((a << wd) | c)) << 5) | (j << 1)
     f = 'EVSEStatusCode'
     x = d.get('EVSEStatusCode')
     if x is not None:
         u += 1
-        c, wd, st = _T152[st]
-        j = _I149.get(x)
+        c, wd, st = _T147[st]
+        j = _I145.get(x)
         if j is None:
-            bad_enum(x, _I149)
+            bad_enum(x, _I145)
         a = ((((a << wd) | c)) << 6) | (j << 1)
     f = None
-    c, wd = _T9[st]
+    c, wd = _T73[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K150)
+        extra(d, _K146)
     return a
 
 def d_DC_EVStatusType(v, r):
@@ -3313,7 +3313,7 @@ def d_DC_EVStatusType(v, r):
         x = (v >> r) & 63
         if x & 33:
             und2()
-        x = _E153[(x >> 1) & 15]
+        x = _E148[(x >> 1) & 15]
         o['EVErrorCode'] = x
         st = 2
     else:
@@ -3356,23 +3356,23 @@ def e_DC_EVStatusType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T7[st]
-        j = _I154.get(x)
+        j = _I149.get(x)
         if j is None:
-            bad_enum(x, _I154)
+            bad_enum(x, _I149)
         a = ((((a << wd) | c)) << 6) | (j << 1)
     f = 'EVRESSSOC'
     x = d.get('EVRESSSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T8[st]
+        c, wd, st = _T2[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = ((((a << wd) | c)) << 9) | ((x) << 1)
     f = None
-    c, wd = _T9[st]
+    c, wd = _T8[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K155)
+        extra(d, _K150)
     return a
 
 def d_DSAKeyValueType(v, r):
@@ -3481,43 +3481,43 @@ def e_DSAKeyValueType(a, d):
     x = d.get('Q')
     if x is not None:
         u += 1
-        c, wd, st = _T157[st]
+        c, wd, st = _T152[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'G'
     x = d.get('G')
     if x is not None:
         u += 1
-        c, wd, st = _T158[st]
+        c, wd, st = _T153[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'Y'
     x = d.get('Y')
     if x is not None:
         u += 1
-        c, wd, st = _T159[st]
+        c, wd, st = _T154[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'J'
     x = d.get('J')
     if x is not None:
         u += 1
-        c, wd, st = _T160[st]
+        c, wd, st = _T155[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'Seed'
     x = d.get('Seed')
     if x is not None:
         u += 1
-        c, wd, st = _T161[st]
+        c, wd, st = _T156[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'PgenCounter'
     x = d.get('PgenCounter')
     if x is not None:
         u += 1
-        c, wd, st = _T125[st]
+        c, wd, st = _T122[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T162[st]
+    c, wd = _T157[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K156)
+        extra(d, _K151)
     return a
 
 def d_DiffieHellmanPublickeyType(v, r):
@@ -3567,10 +3567,10 @@ def e_DiffieHellmanPublickeyType(a, d):
     a = (a << wd) | c
     a = wb(a, x)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K108)
+        extra(d, _K106)
     return a
 
 def d_DigestMethodType(v, r):
@@ -3614,10 +3614,10 @@ def e_DigestMethodType(a, d):
         a = ws(a, x)
         st = 1
     f = None
-    c, wd = _T65[st]
+    c, wd = _T64[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K64)
+        extra(d, _K63)
     return a
 
 def d_EMAIDType(v, r):
@@ -3667,10 +3667,10 @@ def e_EMAIDType(a, d):
     a = (a << wd) | c
     a = ws(a, x)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K108)
+        extra(d, _K106)
     return a
 
 def d_EVChargeParameterType(v, r):
@@ -3708,10 +3708,10 @@ def e_EVChargeParameterType(a, d):
         a = wu(((a << 2)) << 1, x) << 1
         st = 1
     f = None
-    c, wd = _T164[st]
+    c, wd = _T159[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K163)
+        extra(d, _K158)
     return a
 
 def d_EVPowerDeliveryParameterType(v, r):
@@ -3733,7 +3733,7 @@ def e_EVPowerDeliveryParameterType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K22)
+        extra(d, _K21)
     return a
 
 def d_EVSEChargeParameterType(v, r):
@@ -3755,7 +3755,7 @@ def e_EVSEChargeParameterType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K22)
+        extra(d, _K21)
     return a
 
 def d_EVSEStatusType(v, r):
@@ -3776,7 +3776,7 @@ def d_EVSEStatusType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E10[(x >> 1) & 3]
+        x = _E9[(x >> 1) & 3]
         o['EVSENotification'] = x
         st = 2
     else:
@@ -3807,15 +3807,15 @@ def e_EVSEStatusType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T7[st]
-        j = _I11.get(x)
+        j = _I10.get(x)
         if j is None:
-            bad_enum(x, _I11)
+            bad_enum(x, _I10)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K165)
+        extra(d, _K160)
     return a
 
 def d_EVStatusType(v, r):
@@ -3837,7 +3837,7 @@ def e_EVStatusType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K22)
+        extra(d, _K21)
     return a
 
 def d_EntryType(v, r):
@@ -3878,13 +3878,13 @@ def e_EntryType(a, d):
     x = d.get('TimeInterval')
     if x is not None:
         u += 1
-        c, wd, st = _T167[st]
+        c, wd, st = _T162[st]
         a = e_IntervalType(((a << wd) | c), x)
     f = None
-    c, wd = _T62[st]
+    c, wd = _T61[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K166)
+        extra(d, _K161)
     return a
 
 def d_IntervalType(v, r):
@@ -3906,7 +3906,7 @@ def e_IntervalType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K22)
+        extra(d, _K21)
     return a
 
 def d_KeyInfoType(v, r):
@@ -4148,7 +4148,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T169[st]
+            c, wd, nx, n = _T164[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -4167,7 +4167,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T170[st]
+            c, wd, nx, n = _T165[st]
             a = e_KeyValueType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4186,7 +4186,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T171[st]
+            c, wd, nx, n = _T166[st]
             a = e_RetrievalMethodType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4205,7 +4205,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T172[st]
+            c, wd, nx, n = _T167[st]
             a = e_X509DataType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4224,7 +4224,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T173[st]
+            c, wd, nx, n = _T168[st]
             a = e_PGPDataType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4243,7 +4243,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T174[st]
+            c, wd, nx, n = _T169[st]
             a = e_SPKIDataType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4262,7 +4262,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T175[st]
+            c, wd, nx, n = _T170[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -4274,10 +4274,10 @@ def e_KeyInfoType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T176[st]
+    c, wd = _T171[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K168)
+        extra(d, _K163)
     return a
 
 def d_KeyValueType(v, r):
@@ -4330,13 +4330,13 @@ def e_KeyValueType(a, d):
     x = d.get('RSAKeyValue')
     if x is not None:
         u += 1
-        c, wd, st = _T178[st]
+        c, wd, st = _T173[st]
         a = e_RSAKeyValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T179[st]
+    c, wd = _T174[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K177)
+        extra(d, _K172)
     return a
 
 def d_ListOfRootCertificateIDsType(v, r):
@@ -4394,7 +4394,7 @@ def e_ListOfRootCertificateIDsType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T99[st]
+            c, wd, nx, n = _T176[st]
             a = e_X509IssuerSerialType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4406,10 +4406,10 @@ def e_ListOfRootCertificateIDsType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T100[st]
+    c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K180)
+        extra(d, _K175)
     return a
 
 def d_ManifestType(v, r):
@@ -4480,7 +4480,7 @@ def e_ManifestType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T182[st]
+            c, wd, nx, n = _T178[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4492,10 +4492,10 @@ def e_ManifestType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T183[st]
+    c, wd = _T179[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K181)
+        extra(d, _K177)
     return a
 
 def d_MessageHeaderType(v, r):
@@ -4514,22 +4514,22 @@ def d_MessageHeaderType(v, r):
     if c == 0:
         x, r = d_NotificationType(v, r)
         o['Notification'] = x
-        st = 3
+        st = 2
     elif c == 1:
         x, r = d_SignatureType(v, r)
         o['Signature'] = x
-        st = 2
+        st = 3
     elif c == 2:
         return o, r
     else:
         und(c, 3)
-    if st == 3:
+    if st == 2:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_SignatureType(v, r)
             o['Signature'] = x
-            st = 2
+            st = 3
         elif c == 1:
             return o, r
         else:
@@ -4557,19 +4557,19 @@ def e_MessageHeaderType(a, d):
     x = d.get('Notification')
     if x is not None:
         u += 1
-        c, wd, st = _T82[st]
+        c, wd, st = _T91[st]
         a = e_NotificationType(((a << wd) | c), x)
     f = 'Signature'
     x = d.get('Signature')
     if x is not None:
         u += 1
-        c, wd, st = _T185[st]
+        c, wd, st = _T181[st]
         a = e_SignatureType(((a << wd) | c), x)
     f = None
-    c, wd = _T186[st]
+    c, wd = _T182[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K184)
+        extra(d, _K180)
     return a
 
 def d_MeterInfoType(v, r):
@@ -4588,64 +4588,64 @@ def d_MeterInfoType(v, r):
     if c == 0:
         x, r = eu(v, r)
         o['MeterReading'] = x
-        st = 5
+        st = 2
     elif c == 1:
         x, r = eb(v, r)
         o['SigMeterReading'] = x
-        st = 4
+        st = 3
     elif c == 2:
         x, r = ei(v, r)
         o['MeterStatus'] = x
-        st = 3
+        st = 4
     elif c == 3:
         x, r = ei(v, r)
         o['TMeter'] = x
-        st = 2
+        st = 5
     elif c == 4:
         return o, r
     else:
         und(c, 5)
-    if st == 5:
+    if st == 2:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = eb(v, r)
             o['SigMeterReading'] = x
-            st = 4
+            st = 3
         elif c == 1:
             x, r = ei(v, r)
             o['MeterStatus'] = x
-            st = 3
+            st = 4
         elif c == 2:
             x, r = ei(v, r)
             o['TMeter'] = x
-            st = 2
+            st = 5
         elif c == 3:
             return o, r
         else:
             und(c, 4)
-    if st == 4:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = ei(v, r)
-            o['MeterStatus'] = x
-            st = 3
-        elif c == 1:
-            x, r = ei(v, r)
-            o['TMeter'] = x
-            st = 2
-        elif c == 2:
-            return o, r
-        else:
-            und(c, 3)
     if st == 3:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = ei(v, r)
+            o['MeterStatus'] = x
+            st = 4
+        elif c == 1:
+            x, r = ei(v, r)
             o['TMeter'] = x
-            st = 2
+            st = 5
+        elif c == 2:
+            return o, r
+        else:
+            und(c, 3)
+    if st == 4:
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            x, r = ei(v, r)
+            o['TMeter'] = x
+            st = 5
         elif c == 1:
             return o, r
         else:
@@ -4673,7 +4673,7 @@ def e_MeterInfoType(a, d):
     x = d.get('MeterReading')
     if x is not None:
         u += 1
-        c, wd, st = _T188[st]
+        c, wd, st = _T184[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -4681,13 +4681,13 @@ def e_MeterInfoType(a, d):
     x = d.get('SigMeterReading')
     if x is not None:
         u += 1
-        c, wd, st = _T189[st]
+        c, wd, st = _T185[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'MeterStatus'
     x = d.get('MeterStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T190[st]
+        c, wd, st = _T186[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
@@ -4695,15 +4695,15 @@ def e_MeterInfoType(a, d):
     x = d.get('TMeter')
     if x is not None:
         u += 1
-        c, wd, st = _T191[st]
+        c, wd, st = _T187[st]
         if x.__class__ is not int or x < -9223372036854775808 or x > 9223372036854775807:
             x = as_int(x, -9223372036854775808, 9223372036854775807)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T192[st]
+    c, wd = _T188[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K187)
+        extra(d, _K183)
     return a
 
 def d_MeteringReceiptReqType(v, r):
@@ -4714,20 +4714,20 @@ def d_MeteringReceiptReqType(v, r):
     if c == 0:
         x, r = s(v, r)
         o['Id'] = x
-        st = 2
+        st = 1
     elif c == 1:
         x, r = eb(v, r)
         o['SessionID'] = x
-        st = 1
+        st = 2
     else:
         und(c, 2)
-    if st == 2:
+    if st == 1:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = eb(v, r)
             o['SessionID'] = x
-            st = 1
+            st = 2
         else:
             und(c, 1)
     r -= 2
@@ -4774,7 +4774,7 @@ def e_MeteringReceiptReqType(a, d):
         u += 1
         a = (a << 2)
         a = ws(a, x)
-        st = 2
+        st = 1
     f = 'SessionID'
     x = d.get('SessionID')
     if x is not None:
@@ -4785,7 +4785,7 @@ def e_MeteringReceiptReqType(a, d):
     x = d.get('SAScheduleTupleID')
     if x is not None:
         u += 1
-        c, wd, st = _T82[st]
+        c, wd, st = _T66[st]
         if x.__class__ is not int or x < 1 or x > 255:
             x = as_int(x, 1, 255)
         a = ((((a << wd) | c)) << 10) | ((x - 1) << 1)
@@ -4793,13 +4793,13 @@ def e_MeteringReceiptReqType(a, d):
     x = d.get('MeterInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T194[st]
+        c, wd, st = _T147[st]
         a = e_MeterInfoType(((a << wd) | c), x)
     f = None
-    c, wd = _T75[st]
+    c, wd = _T73[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K193)
+        extra(d, _K189)
     return a
 
 def d_MeteringReceiptResType(v, r):
@@ -4812,7 +4812,7 @@ def d_MeteringReceiptResType(v, r):
         x = (v >> r) & 127
         if x & 65:
             und2()
-        x = _E16[(x >> 1) & 31]
+        x = _E15[(x >> 1) & 31]
         o['ResponseCode'] = x
         st = 1
     else:
@@ -4850,34 +4850,34 @@ def e_MeteringReceiptResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        j = _I17.get(x)
+        j = _I16.get(x)
         if j is None:
-            bad_enum(x, _I17)
+            bad_enum(x, _I16)
         a = (((a << 1)) << 7) | (j << 1)
         st = 1
     f = 'AC_EVSEStatus'
     x = d.get('AC_EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T94[st]
+        c, wd, st = _T91[st]
         a = e_AC_EVSEStatusType(((a << wd) | c), x)
     f = 'DC_EVSEStatus'
     x = d.get('DC_EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T196[st]
+        c, wd, st = _T191[st]
         a = e_DC_EVSEStatusType(((a << wd) | c), x)
     f = 'EVSEStatus'
     x = d.get('EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T197[st]
+        c, wd, st = _T192[st]
         a = e_EVSEStatusType(((a << wd) | c), x)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K195)
+        extra(d, _K190)
     return a
 
 def d_NotificationType(v, r):
@@ -4890,7 +4890,7 @@ def d_NotificationType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E198[(x >> 1) & 3]
+        x = _E193[(x >> 1) & 3]
         o['FaultCode'] = x
         st = 1
     else:
@@ -4922,22 +4922,22 @@ def e_NotificationType(a, d):
     x = d.get('FaultCode')
     if x is not None:
         u += 1
-        j = _I199.get(x)
+        j = _I194.get(x)
         if j is None:
-            bad_enum(x, _I199)
+            bad_enum(x, _I194)
         a = (((a << 1)) << 4) | (j << 1)
         st = 1
     f = 'FaultMsg'
     x = d.get('FaultMsg')
     if x is not None:
         u += 1
-        c, wd, st = _T94[st]
+        c, wd, st = _T91[st]
         a = ws((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T100[st]
+    c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K200)
+        extra(d, _K195)
     return a
 
 def d_ObjectType(v, r):
@@ -5043,21 +5043,21 @@ def e_ObjectType(a, d):
     x = d.get('Id')
     if x is not None:
         u += 1
-        c, wd, st = _T202[st]
+        c, wd, st = _T197[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'MimeType'
     x = d.get('MimeType')
     if x is not None:
         u += 1
-        c, wd, st = _T203[st]
+        c, wd, st = _T198[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T204[st]
+    c, wd = _T199[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K201)
+        extra(d, _K196)
     return a
 
 def d_PGPDataType(v, r):
@@ -5115,13 +5115,13 @@ def e_PGPDataType(a, d):
     x = d.get('PGPKeyPacket')
     if x is not None:
         u += 1
-        c, wd, st = _T206[st]
+        c, wd, st = _T13[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T207[st]
+    c, wd = _T201[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K205)
+        extra(d, _K200)
     return a
 
 def d_PMaxScheduleEntryType(v, r):
@@ -5170,7 +5170,7 @@ def e_PMaxScheduleEntryType(a, d):
     x = d.get('TimeInterval')
     if x is not None:
         u += 1
-        c, wd, st = _T167[st]
+        c, wd, st = _T162[st]
         a = e_IntervalType(((a << wd) | c), x)
     f = 'PMax'
     x = d.get('PMax')
@@ -5179,10 +5179,10 @@ def e_PMaxScheduleEntryType(a, d):
         c, wd, st = _T7[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K208)
+        extra(d, _K202)
     return a
 
 def d_PMaxScheduleType(v, r):
@@ -5240,7 +5240,7 @@ def e_PMaxScheduleType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T99[st]
+            c, wd, nx, n = _T204[st]
             a = e_PMaxScheduleEntryType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -5252,10 +5252,10 @@ def e_PMaxScheduleType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T100[st]
+    c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K209)
+        extra(d, _K203)
     return a
 
 def d_ParameterSetType(v, r):
@@ -5329,7 +5329,7 @@ def e_ParameterSetType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T107[st]
+            c, wd, nx, n = _T206[st]
             a = e_ParameterType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -5341,10 +5341,10 @@ def e_ParameterSetType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T69[st]
+    c, wd = _T67[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K210)
+        extra(d, _K205)
     return a
 
 def d_ParameterType(v, r):
@@ -5418,7 +5418,7 @@ def e_ParameterType(a, d):
     x = d.get('boolValue')
     if x is not None:
         u += 1
-        c, wd, st = _T212[st]
+        c, wd, st = _T184[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -5426,7 +5426,7 @@ def e_ParameterType(a, d):
     x = d.get('byteValue')
     if x is not None:
         u += 1
-        c, wd, st = _T213[st]
+        c, wd, st = _T208[st]
         if x.__class__ is not int or x < -128 or x > 127:
             x = as_int(x, -128, 127)
         a = ((((a << wd) | c)) << 10) | ((x - -128) << 1)
@@ -5434,7 +5434,7 @@ def e_ParameterType(a, d):
     x = d.get('shortValue')
     if x is not None:
         u += 1
-        c, wd, st = _T214[st]
+        c, wd, st = _T209[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
@@ -5442,7 +5442,7 @@ def e_ParameterType(a, d):
     x = d.get('intValue')
     if x is not None:
         u += 1
-        c, wd, st = _T215[st]
+        c, wd, st = _T210[st]
         if x.__class__ is not int or x < -2147483648 or x > 2147483647:
             x = as_int(x, -2147483648, 2147483647)
         a = wi((((a << wd) | c)) << 1, x) << 1
@@ -5450,19 +5450,19 @@ def e_ParameterType(a, d):
     x = d.get('physicalValue')
     if x is not None:
         u += 1
-        c, wd, st = _T216[st]
+        c, wd, st = _T211[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'stringValue'
     x = d.get('stringValue')
     if x is not None:
         u += 1
-        c, wd, st = _T217[st]
+        c, wd, st = _T212[st]
         a = ws((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K211)
+        extra(d, _K207)
     return a
 
 def d_PaymentDetailsReqType(v, r):
@@ -5510,10 +5510,10 @@ def e_PaymentDetailsReqType(a, d):
         c, wd, st = _T7[st]
         a = e_CertificateChainType(((a << wd) | c), x)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K218)
+        extra(d, _K213)
     return a
 
 def d_PaymentDetailsResType(v, r):
@@ -5526,7 +5526,7 @@ def d_PaymentDetailsResType(v, r):
         x = (v >> r) & 127
         if x & 65:
             und2()
-        x = _E16[(x >> 1) & 31]
+        x = _E15[(x >> 1) & 31]
         o['ResponseCode'] = x
         st = 1
     else:
@@ -5564,9 +5564,9 @@ def e_PaymentDetailsResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        j = _I17.get(x)
+        j = _I16.get(x)
         if j is None:
-            bad_enum(x, _I17)
+            bad_enum(x, _I16)
         a = (((a << 1)) << 7) | (j << 1)
         st = 1
     f = 'GenChallenge'
@@ -5579,15 +5579,15 @@ def e_PaymentDetailsResType(a, d):
     x = d.get('EVSETimeStamp')
     if x is not None:
         u += 1
-        c, wd, st = _T8[st]
+        c, wd, st = _T2[st]
         if x.__class__ is not int or x < -9223372036854775808 or x > 9223372036854775807:
             x = as_int(x, -9223372036854775808, 9223372036854775807)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T9[st]
+    c, wd = _T8[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K219)
+        extra(d, _K214)
     return a
 
 def d_PaymentOptionListType(v, r):
@@ -5600,7 +5600,7 @@ def d_PaymentOptionListType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E220[(x >> 1) & 1]
+        x = _E215[(x >> 1) & 1]
         l = o.get('PaymentOption')
         if l is None:
             o['PaymentOption'] = [x]
@@ -5616,7 +5616,7 @@ def d_PaymentOptionListType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E220[(x >> 1) & 1]
+        x = _E215[(x >> 1) & 1]
         l = o.get('PaymentOption')
         if l is None:
             o['PaymentOption'] = [x]
@@ -5648,10 +5648,10 @@ def e_PaymentOptionListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T99[st]
-            j = _I221.get(x)
+            c, wd, nx, n = _T218[st]
+            j = _I216.get(x)
             if j is None:
-                bad_enum(x, _I221)
+                bad_enum(x, _I216)
             a = ((((a << wd) | c)) << 3) | (j << 1)
             if n:
                 k += 1
@@ -5663,10 +5663,10 @@ def e_PaymentOptionListType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T100[st]
+    c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K222)
+        extra(d, _K217)
     return a
 
 def d_PaymentServiceSelectionReqType(v, r):
@@ -5679,7 +5679,7 @@ def d_PaymentServiceSelectionReqType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E220[(x >> 1) & 1]
+        x = _E215[(x >> 1) & 1]
         o['SelectedPaymentOption'] = x
         st = 1
     else:
@@ -5709,9 +5709,9 @@ def e_PaymentServiceSelectionReqType(a, d):
     x = d.get('SelectedPaymentOption')
     if x is not None:
         u += 1
-        j = _I221.get(x)
+        j = _I216.get(x)
         if j is None:
-            bad_enum(x, _I221)
+            bad_enum(x, _I216)
         a = (((a << 1)) << 3) | (j << 1)
         st = 1
     f = 'SelectedServiceList'
@@ -5721,10 +5721,10 @@ def e_PaymentServiceSelectionReqType(a, d):
         c, wd, st = _T7[st]
         a = e_SelectedServiceListType(((a << wd) | c), x)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K223)
+        extra(d, _K219)
     return a
 
 def d_PaymentServiceSelectionResType(v, r):
@@ -5737,7 +5737,7 @@ def d_PaymentServiceSelectionResType(v, r):
         x = (v >> r) & 127
         if x & 65:
             und2()
-        x = _E16[(x >> 1) & 31]
+        x = _E15[(x >> 1) & 31]
         o['ResponseCode'] = x
         st = 1
     else:
@@ -5759,16 +5759,16 @@ def e_PaymentServiceSelectionResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        j = _I17.get(x)
+        j = _I16.get(x)
         if j is None:
-            bad_enum(x, _I17)
+            bad_enum(x, _I16)
         a = (((a << 1)) << 7) | (j << 1)
         st = 1
     f = None
-    c, wd = _T62[st]
+    c, wd = _T61[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K224)
+        extra(d, _K220)
     return a
 
 def d_PhysicalValueType(v, r):
@@ -5793,7 +5793,7 @@ def d_PhysicalValueType(v, r):
         x = (v >> r) & 31
         if x & 17:
             und2()
-        x = _E225[(x >> 1) & 7]
+        x = _E221[(x >> 1) & 7]
         o['Unit'] = x
         st = 2
     else:
@@ -5832,23 +5832,23 @@ def e_PhysicalValueType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T7[st]
-        j = _I226.get(x)
+        j = _I222.get(x)
         if j is None:
-            bad_enum(x, _I226)
+            bad_enum(x, _I222)
         a = ((((a << wd) | c)) << 5) | (j << 1)
     f = 'Value'
     x = d.get('Value')
     if x is not None:
         u += 1
-        c, wd, st = _T8[st]
+        c, wd, st = _T2[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T9[st]
+    c, wd = _T8[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K227)
+        extra(d, _K223)
     return a
 
 def d_PowerDeliveryReqType(v, r):
@@ -5861,7 +5861,7 @@ def d_PowerDeliveryReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E228[(x >> 1) & 3]
+        x = _E224[(x >> 1) & 3]
         o['ChargeProgress'] = x
         st = 1
     else:
@@ -5883,30 +5883,30 @@ def d_PowerDeliveryReqType(v, r):
     if c == 0:
         x, r = d_ChargingProfileType(v, r)
         o['ChargingProfile'] = x
-        st = 4
+        st = 3
     elif c == 1:
         x, r = d_DC_EVPowerDeliveryParameterType(v, r)
         o['DC_EVPowerDeliveryParameter'] = x
-        st = 3
+        st = 4
     elif c == 2:
         x, r = d_EVPowerDeliveryParameterType(v, r)
         o['EVPowerDeliveryParameter'] = x
-        st = 3
+        st = 4
     elif c == 3:
         return o, r
     else:
         und(c, 4)
-    if st == 4:
+    if st == 3:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_DC_EVPowerDeliveryParameterType(v, r)
             o['DC_EVPowerDeliveryParameter'] = x
-            st = 3
+            st = 4
         elif c == 1:
             x, r = d_EVPowerDeliveryParameterType(v, r)
             o['EVPowerDeliveryParameter'] = x
-            st = 3
+            st = 4
         elif c == 2:
             return o, r
         else:
@@ -5928,9 +5928,9 @@ def e_PowerDeliveryReqType(a, d):
     x = d.get('ChargeProgress')
     if x is not None:
         u += 1
-        j = _I229.get(x)
+        j = _I225.get(x)
         if j is None:
-            bad_enum(x, _I229)
+            bad_enum(x, _I225)
         a = (((a << 1)) << 4) | (j << 1)
         st = 1
     f = 'SAScheduleTupleID'
@@ -5945,25 +5945,25 @@ def e_PowerDeliveryReqType(a, d):
     x = d.get('ChargingProfile')
     if x is not None:
         u += 1
-        c, wd, st = _T86[st]
+        c, wd, st = _T83[st]
         a = e_ChargingProfileType(((a << wd) | c), x)
     f = 'DC_EVPowerDeliveryParameter'
     x = d.get('DC_EVPowerDeliveryParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T231[st]
+        c, wd, st = _T227[st]
         a = e_DC_EVPowerDeliveryParameterType(((a << wd) | c), x)
     f = 'EVPowerDeliveryParameter'
     x = d.get('EVPowerDeliveryParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T232[st]
+        c, wd, st = _T228[st]
         a = e_EVPowerDeliveryParameterType(((a << wd) | c), x)
     f = None
-    c, wd = _T233[st]
+    c, wd = _T229[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K230)
+        extra(d, _K226)
     return a
 
 def d_PowerDeliveryResType(v, r):
@@ -5976,7 +5976,7 @@ def d_PowerDeliveryResType(v, r):
         x = (v >> r) & 127
         if x & 65:
             und2()
-        x = _E16[(x >> 1) & 31]
+        x = _E15[(x >> 1) & 31]
         o['ResponseCode'] = x
         st = 1
     else:
@@ -6014,34 +6014,34 @@ def e_PowerDeliveryResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        j = _I17.get(x)
+        j = _I16.get(x)
         if j is None:
-            bad_enum(x, _I17)
+            bad_enum(x, _I16)
         a = (((a << 1)) << 7) | (j << 1)
         st = 1
     f = 'AC_EVSEStatus'
     x = d.get('AC_EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T94[st]
+        c, wd, st = _T91[st]
         a = e_AC_EVSEStatusType(((a << wd) | c), x)
     f = 'DC_EVSEStatus'
     x = d.get('DC_EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T196[st]
+        c, wd, st = _T191[st]
         a = e_DC_EVSEStatusType(((a << wd) | c), x)
     f = 'EVSEStatus'
     x = d.get('EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T197[st]
+        c, wd, st = _T192[st]
         a = e_EVSEStatusType(((a << wd) | c), x)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K195)
+        extra(d, _K190)
     return a
 
 def d_PreChargeReqType(v, r):
@@ -6100,13 +6100,13 @@ def e_PreChargeReqType(a, d):
     x = d.get('EVTargetCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T8[st]
+        c, wd, st = _T2[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T9[st]
+    c, wd = _T8[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K234)
+        extra(d, _K230)
     return a
 
 def d_PreChargeResType(v, r):
@@ -6119,7 +6119,7 @@ def d_PreChargeResType(v, r):
         x = (v >> r) & 127
         if x & 65:
             und2()
-        x = _E16[(x >> 1) & 31]
+        x = _E15[(x >> 1) & 31]
         o['ResponseCode'] = x
         st = 1
     else:
@@ -6157,9 +6157,9 @@ def e_PreChargeResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        j = _I17.get(x)
+        j = _I16.get(x)
         if j is None:
-            bad_enum(x, _I17)
+            bad_enum(x, _I16)
         a = (((a << 1)) << 7) | (j << 1)
         st = 1
     f = 'DC_EVSEStatus'
@@ -6172,13 +6172,13 @@ def e_PreChargeResType(a, d):
     x = d.get('EVSEPresentVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T8[st]
+        c, wd, st = _T2[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T9[st]
+    c, wd = _T8[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K235)
+        extra(d, _K231)
     return a
 
 def d_ProfileEntryType(v, r):
@@ -6245,15 +6245,15 @@ def e_ProfileEntryType(a, d):
     x = d.get('ChargingProfileEntryMaxNumberOfPhasesInUse')
     if x is not None:
         u += 1
-        c, wd, st = _T68[st]
+        c, wd, st = _T66[st]
         if x.__class__ is not int or x < 1 or x > 3:
             x = as_int(x, 1, 3)
         a = ((((a << wd) | c)) << 4) | ((x - 1) << 1)
     f = None
-    c, wd = _T69[st]
+    c, wd = _T67[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K236)
+        extra(d, _K232)
     return a
 
 def d_RSAKeyValueType(v, r):
@@ -6301,10 +6301,10 @@ def e_RSAKeyValueType(a, d):
         c, wd, st = _T7[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K237)
+        extra(d, _K233)
     return a
 
 def d_ReferenceType(v, r):
@@ -6323,15 +6323,15 @@ def d_ReferenceType(v, r):
     elif c == 2:
         x, r = s(v, r)
         o['URI'] = x
-        st = 4
+        st = 3
     elif c == 3:
         x, r = d_TransformsType(v, r)
         o['Transforms'] = x
-        st = 5
+        st = 4
     elif c == 4:
         x, r = d_DigestMethodType(v, r)
         o['DigestMethod'] = x
-        st = 3
+        st = 5
     else:
         und(c, 5)
     if st == 1:
@@ -6344,15 +6344,15 @@ def d_ReferenceType(v, r):
         elif c == 1:
             x, r = s(v, r)
             o['URI'] = x
-            st = 4
+            st = 3
         elif c == 2:
             x, r = d_TransformsType(v, r)
             o['Transforms'] = x
-            st = 5
+            st = 4
         elif c == 3:
             x, r = d_DigestMethodType(v, r)
             o['DigestMethod'] = x
-            st = 3
+            st = 5
         else:
             und(c, 4)
     if st == 2:
@@ -6361,37 +6361,37 @@ def d_ReferenceType(v, r):
         if c == 0:
             x, r = s(v, r)
             o['URI'] = x
-            st = 4
+            st = 3
         elif c == 1:
             x, r = d_TransformsType(v, r)
             o['Transforms'] = x
-            st = 5
+            st = 4
         elif c == 2:
             x, r = d_DigestMethodType(v, r)
             o['DigestMethod'] = x
-            st = 3
+            st = 5
         else:
             und(c, 3)
-    if st == 4:
+    if st == 3:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_TransformsType(v, r)
             o['Transforms'] = x
-            st = 5
+            st = 4
         elif c == 1:
             x, r = d_DigestMethodType(v, r)
             o['DigestMethod'] = x
-            st = 3
+            st = 5
         else:
             und(c, 2)
-    if st == 5:
+    if st == 4:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_DigestMethodType(v, r)
             o['DigestMethod'] = x
-            st = 3
+            st = 5
         else:
             und(c, 1)
     r -= 1
@@ -6426,39 +6426,39 @@ def e_ReferenceType(a, d):
     x = d.get('Type')
     if x is not None:
         u += 1
-        c, wd, st = _T202[st]
+        c, wd, st = _T197[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'URI'
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T239[st]
+        c, wd, st = _T235[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T240[st]
+        c, wd, st = _T236[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = 'DigestMethod'
     x = d.get('DigestMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T241[st]
+        c, wd, st = _T237[st]
         a = e_DigestMethodType(((a << wd) | c), x)
     f = 'DigestValue'
     x = d.get('DigestValue')
     if x is not None:
         u += 1
-        c, wd, st = _T242[st]
+        c, wd, st = _T70[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T73[st]
+    c, wd = _T71[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K238)
+        extra(d, _K234)
     return a
 
 def d_RelativeTimeIntervalType(v, r):
@@ -6507,15 +6507,15 @@ def e_RelativeTimeIntervalType(a, d):
     x = d.get('duration')
     if x is not None:
         u += 1
-        c, wd, st = _T94[st]
+        c, wd, st = _T91[st]
         if x.__class__ is not int or x < 0 or x > 86400:
             x = as_int(x, 0, 86400)
         a = wu((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T100[st]
+    c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K243)
+        extra(d, _K238)
     return a
 
 def d_RetrievalMethodType(v, r):
@@ -6589,20 +6589,20 @@ def e_RetrievalMethodType(a, d):
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T245[st]
+        c, wd, st = _T240[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T246[st]
+        c, wd, st = _T241[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T247[st]
+    c, wd = _T242[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K244)
+        extra(d, _K239)
     return a
 
 def d_SAScheduleListType(v, r):
@@ -6660,7 +6660,7 @@ def e_SAScheduleListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T99[st]
+            c, wd, nx, n = _T244[st]
             a = e_SAScheduleTupleType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6672,10 +6672,10 @@ def e_SAScheduleListType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T100[st]
+    c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K248)
+        extra(d, _K243)
     return a
 
 def d_SAScheduleTupleType(v, r):
@@ -6742,13 +6742,13 @@ def e_SAScheduleTupleType(a, d):
     x = d.get('SalesTariff')
     if x is not None:
         u += 1
-        c, wd, st = _T68[st]
+        c, wd, st = _T66[st]
         a = e_SalesTariffType(((a << wd) | c), x)
     f = None
-    c, wd = _T69[st]
+    c, wd = _T67[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K249)
+        extra(d, _K245)
     return a
 
 def d_SASchedulesType(v, r):
@@ -6770,7 +6770,7 @@ def e_SASchedulesType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K22)
+        extra(d, _K21)
     return a
 
 def d_SPKIDataType(v, r):
@@ -6840,7 +6840,7 @@ def e_SPKIDataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T99[st]
+            c, wd, nx, n = _T247[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -6852,10 +6852,10 @@ def e_SPKIDataType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T251[st]
+    c, wd = _T248[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K250)
+        extra(d, _K246)
     return a
 
 def d_SalesTariffEntryType(v, r):
@@ -6882,7 +6882,7 @@ def d_SalesTariffEntryType(v, r):
             und2()
         x = ((x >> 1) & 255)
         o['EPriceLevel'] = x
-        st = 3
+        st = 2
     elif c == 1:
         x, r = d_ConsumptionCostType(v, r)
         l = o.get('ConsumptionCost')
@@ -6890,12 +6890,12 @@ def d_SalesTariffEntryType(v, r):
             o['ConsumptionCost'] = [x]
         else:
             l.append(x)
-        st = 2
+        st = 3
     elif c == 2:
         return o, r
     else:
         und(c, 3)
-    if st == 3:
+    if st == 2:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6905,7 +6905,7 @@ def d_SalesTariffEntryType(v, r):
                 o['ConsumptionCost'] = [x]
             else:
                 l.append(x)
-            st = 2
+            st = 3
         elif c == 1:
             return o, r
         else:
@@ -6952,13 +6952,13 @@ def e_SalesTariffEntryType(a, d):
     x = d.get('TimeInterval')
     if x is not None:
         u += 1
-        c, wd, st = _T167[st]
+        c, wd, st = _T162[st]
         a = e_IntervalType(((a << wd) | c), x)
     f = 'EPriceLevel'
     x = d.get('EPriceLevel')
     if x is not None:
         u += 1
-        c, wd, st = _T82[st]
+        c, wd, st = _T91[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
         a = ((((a << wd) | c)) << 10) | ((x) << 1)
@@ -6970,7 +6970,7 @@ def e_SalesTariffEntryType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T253[st]
+            c, wd, nx, n = _T250[st]
             a = e_ConsumptionCostType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6982,10 +6982,10 @@ def e_SalesTariffEntryType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T254[st]
+    c, wd = _T251[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K252)
+        extra(d, _K249)
     return a
 
 def d_SalesTariffType(v, r):
@@ -6996,7 +6996,7 @@ def d_SalesTariffType(v, r):
     if c == 0:
         x, r = s(v, r)
         o['Id'] = x
-        st = 2
+        st = 1
     elif c == 1:
         r -= 10
         x = (v >> r) & 1023
@@ -7004,10 +7004,10 @@ def d_SalesTariffType(v, r):
             und2()
         x = ((x >> 1) & 255) + 1
         o['SalesTariffID'] = x
-        st = 1
+        st = 2
     else:
         und(c, 2)
-    if st == 2:
+    if st == 1:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
@@ -7017,7 +7017,7 @@ def d_SalesTariffType(v, r):
                 und2()
             x = ((x >> 1) & 255) + 1
             o['SalesTariffID'] = x
-            st = 1
+            st = 2
         else:
             und(c, 1)
     r -= 2
@@ -7025,7 +7025,7 @@ def d_SalesTariffType(v, r):
     if c == 0:
         x, r = es(v, r)
         o['SalesTariffDescription'] = x
-        st = 4
+        st = 3
     elif c == 1:
         r -= 10
         x = (v >> r) & 1023
@@ -7033,7 +7033,7 @@ def d_SalesTariffType(v, r):
             und2()
         x = ((x >> 1) & 255)
         o['NumEPriceLevels'] = x
-        st = 5
+        st = 4
     elif c == 2:
         x, r = d_SalesTariffEntryType(v, r)
         l = o.get('SalesTariffEntry')
@@ -7041,10 +7041,10 @@ def d_SalesTariffType(v, r):
             o['SalesTariffEntry'] = [x]
         else:
             l.append(x)
-        st = 3
+        st = 5
     else:
         und(c, 3)
-    if st == 4:
+    if st == 3:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7054,7 +7054,7 @@ def d_SalesTariffType(v, r):
                 und2()
             x = ((x >> 1) & 255)
             o['NumEPriceLevels'] = x
-            st = 5
+            st = 4
         elif c == 1:
             x, r = d_SalesTariffEntryType(v, r)
             l = o.get('SalesTariffEntry')
@@ -7062,10 +7062,10 @@ def d_SalesTariffType(v, r):
                 o['SalesTariffEntry'] = [x]
             else:
                 l.append(x)
-            st = 3
+            st = 5
         else:
             und(c, 2)
-    if st == 5:
+    if st == 4:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
@@ -7075,7 +7075,7 @@ def d_SalesTariffType(v, r):
                 o['SalesTariffEntry'] = [x]
             else:
                 l.append(x)
-            st = 3
+            st = 5
         else:
             und(c, 1)
     k = 0
@@ -7116,7 +7116,7 @@ def e_SalesTariffType(a, d):
         u += 1
         a = (a << 2)
         a = ws(a, x)
-        st = 2
+        st = 1
     f = 'SalesTariffID'
     x = d.get('SalesTariffID')
     if x is not None:
@@ -7129,13 +7129,13 @@ def e_SalesTariffType(a, d):
     x = d.get('SalesTariffDescription')
     if x is not None:
         u += 1
-        c, wd, st = _T256[st]
+        c, wd, st = _T66[st]
         a = ws((((a << wd) | c)) << 1, x) << 1
     f = 'NumEPriceLevels'
     x = d.get('NumEPriceLevels')
     if x is not None:
         u += 1
-        c, wd, st = _T257[st]
+        c, wd, st = _T253[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
         a = ((((a << wd) | c)) << 10) | ((x) << 1)
@@ -7147,7 +7147,7 @@ def e_SalesTariffType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T258[st]
+            c, wd, nx, n = _T254[st]
             a = e_SalesTariffEntryType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7159,10 +7159,10 @@ def e_SalesTariffType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T259[st]
+    c, wd = _T255[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K255)
+        extra(d, _K252)
     return a
 
 def d_SelectedServiceListType(v, r):
@@ -7220,7 +7220,7 @@ def e_SelectedServiceListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T99[st]
+            c, wd, nx, n = _T257[st]
             a = e_SelectedServiceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7232,10 +7232,10 @@ def e_SelectedServiceListType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T100[st]
+    c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K260)
+        extra(d, _K256)
     return a
 
 def d_SelectedServiceType(v, r):
@@ -7284,15 +7284,15 @@ def e_SelectedServiceType(a, d):
     x = d.get('ParameterSetID')
     if x is not None:
         u += 1
-        c, wd, st = _T94[st]
+        c, wd, st = _T91[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T100[st]
+    c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K261)
+        extra(d, _K258)
     return a
 
 def d_ServiceDetailReqType(v, r):
@@ -7328,10 +7328,10 @@ def e_ServiceDetailReqType(a, d):
         a = wu(((a << 1)) << 1, x) << 1
         st = 1
     f = None
-    c, wd = _T62[st]
+    c, wd = _T61[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K262)
+        extra(d, _K259)
     return a
 
 def d_ServiceDetailResType(v, r):
@@ -7344,7 +7344,7 @@ def d_ServiceDetailResType(v, r):
         x = (v >> r) & 127
         if x & 65:
             und2()
-        x = _E16[(x >> 1) & 31]
+        x = _E15[(x >> 1) & 31]
         o['ResponseCode'] = x
         st = 1
     else:
@@ -7384,9 +7384,9 @@ def e_ServiceDetailResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        j = _I17.get(x)
+        j = _I16.get(x)
         if j is None:
-            bad_enum(x, _I17)
+            bad_enum(x, _I16)
         a = (((a << 1)) << 7) | (j << 1)
         st = 1
     f = 'ServiceID'
@@ -7401,13 +7401,13 @@ def e_ServiceDetailResType(a, d):
     x = d.get('ServiceParameterList')
     if x is not None:
         u += 1
-        c, wd, st = _T68[st]
+        c, wd, st = _T66[st]
         a = e_ServiceParameterListType(((a << wd) | c), x)
     f = None
-    c, wd = _T69[st]
+    c, wd = _T67[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K263)
+        extra(d, _K260)
     return a
 
 def d_ServiceDiscoveryReqType(v, r):
@@ -7424,7 +7424,7 @@ def d_ServiceDiscoveryReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E91[(x >> 1) & 3]
+        x = _E88[(x >> 1) & 3]
         o['ServiceCategory'] = x
         st = 2
     elif c == 2:
@@ -7439,7 +7439,7 @@ def d_ServiceDiscoveryReqType(v, r):
             x = (v >> r) & 15
             if x & 9:
                 und2()
-            x = _E91[(x >> 1) & 3]
+            x = _E88[(x >> 1) & 3]
             o['ServiceCategory'] = x
             st = 2
         elif c == 1:
@@ -7469,16 +7469,16 @@ def e_ServiceDiscoveryReqType(a, d):
     x = d.get('ServiceCategory')
     if x is not None:
         u += 1
-        c, wd, st = _T206[st]
-        j = _I92.get(x)
+        c, wd, st = _T13[st]
+        j = _I89.get(x)
         if j is None:
-            bad_enum(x, _I92)
+            bad_enum(x, _I89)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = None
-    c, wd = _T265[st]
+    c, wd = _T14[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K264)
+        extra(d, _K261)
     return a
 
 def d_ServiceDiscoveryResType(v, r):
@@ -7491,7 +7491,7 @@ def d_ServiceDiscoveryResType(v, r):
         x = (v >> r) & 127
         if x & 65:
             und2()
-        x = _E16[(x >> 1) & 31]
+        x = _E15[(x >> 1) & 31]
         o['ResponseCode'] = x
         st = 1
     else:
@@ -7539,9 +7539,9 @@ def e_ServiceDiscoveryResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        j = _I17.get(x)
+        j = _I16.get(x)
         if j is None:
-            bad_enum(x, _I17)
+            bad_enum(x, _I16)
         a = (((a << 1)) << 7) | (j << 1)
         st = 1
     f = 'PaymentOptionList'
@@ -7554,19 +7554,19 @@ def e_ServiceDiscoveryResType(a, d):
     x = d.get('ChargeService')
     if x is not None:
         u += 1
-        c, wd, st = _T8[st]
+        c, wd, st = _T2[st]
         a = e_ChargeServiceType(((a << wd) | c), x)
     f = 'ServiceList'
     x = d.get('ServiceList')
     if x is not None:
         u += 1
-        c, wd, st = _T96[st]
+        c, wd, st = _T93[st]
         a = e_ServiceListType(((a << wd) | c), x)
     f = None
-    c, wd = _T267[st]
+    c, wd = _T263[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K266)
+        extra(d, _K262)
     return a
 
 def d_ServiceListType(v, r):
@@ -7624,7 +7624,7 @@ def e_ServiceListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T99[st]
+            c, wd, nx, n = _T265[st]
             a = e_ServiceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7636,10 +7636,10 @@ def e_ServiceListType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T100[st]
+    c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K268)
+        extra(d, _K264)
     return a
 
 def d_ServiceParameterListType(v, r):
@@ -7697,7 +7697,7 @@ def e_ServiceParameterListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T99[st]
+            c, wd, nx, n = _T267[st]
             a = e_ParameterSetType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7709,10 +7709,10 @@ def e_ServiceParameterListType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T100[st]
+    c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K269)
+        extra(d, _K266)
     return a
 
 def d_ServiceType(v, r):
@@ -7737,7 +7737,7 @@ def d_ServiceType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E91[(x >> 1) & 3]
+        x = _E88[(x >> 1) & 3]
         o['ServiceCategory'] = x
         st = 3
     else:
@@ -7750,7 +7750,7 @@ def d_ServiceType(v, r):
             x = (v >> r) & 15
             if x & 9:
                 und2()
-            x = _E91[(x >> 1) & 3]
+            x = _E88[(x >> 1) & 3]
             o['ServiceCategory'] = x
             st = 3
         else:
@@ -7809,28 +7809,28 @@ def e_ServiceType(a, d):
     x = d.get('ServiceName')
     if x is not None:
         u += 1
-        c, wd, st = _T94[st]
+        c, wd, st = _T91[st]
         a = ws((((a << wd) | c)) << 1, x) << 1
     f = 'ServiceCategory'
     x = d.get('ServiceCategory')
     if x is not None:
         u += 1
-        c, wd, st = _T95[st]
-        j = _I92.get(x)
+        c, wd, st = _T92[st]
+        j = _I89.get(x)
         if j is None:
-            bad_enum(x, _I92)
+            bad_enum(x, _I89)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'ServiceScope'
     x = d.get('ServiceScope')
     if x is not None:
         u += 1
-        c, wd, st = _T96[st]
+        c, wd, st = _T93[st]
         a = ws((((a << wd) | c)) << 1, x) << 1
     f = 'FreeService'
     x = d.get('FreeService')
     if x is not None:
         u += 1
-        c, wd, st = _T97[st]
+        c, wd, st = _T94[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -7838,7 +7838,7 @@ def e_ServiceType(a, d):
     c, wd = _T5[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K270)
+        extra(d, _K268)
     return a
 
 def d_SessionSetupReqType(v, r):
@@ -7872,10 +7872,10 @@ def e_SessionSetupReqType(a, d):
         a = wb(((a << 1)) << 1, x) << 1
         st = 1
     f = None
-    c, wd = _T62[st]
+    c, wd = _T61[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K271)
+        extra(d, _K269)
     return a
 
 def d_SessionSetupResType(v, r):
@@ -7888,7 +7888,7 @@ def d_SessionSetupResType(v, r):
         x = (v >> r) & 127
         if x & 65:
             und2()
-        x = _E16[(x >> 1) & 31]
+        x = _E15[(x >> 1) & 31]
         o['ResponseCode'] = x
         st = 1
     else:
@@ -7928,9 +7928,9 @@ def e_SessionSetupResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        j = _I17.get(x)
+        j = _I16.get(x)
         if j is None:
-            bad_enum(x, _I17)
+            bad_enum(x, _I16)
         a = (((a << 1)) << 7) | (j << 1)
         st = 1
     f = 'EVSEID'
@@ -7943,15 +7943,15 @@ def e_SessionSetupResType(a, d):
     x = d.get('EVSETimeStamp')
     if x is not None:
         u += 1
-        c, wd, st = _T68[st]
+        c, wd, st = _T66[st]
         if x.__class__ is not int or x < -9223372036854775808 or x > 9223372036854775807:
             x = as_int(x, -9223372036854775808, 9223372036854775807)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T69[st]
+    c, wd = _T67[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K272)
+        extra(d, _K270)
     return a
 
 def d_SessionStopReqType(v, r):
@@ -7964,7 +7964,7 @@ def d_SessionStopReqType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E273[(x >> 1) & 1]
+        x = _E271[(x >> 1) & 1]
         o['ChargingSession'] = x
         st = 1
     else:
@@ -7986,16 +7986,16 @@ def e_SessionStopReqType(a, d):
     x = d.get('ChargingSession')
     if x is not None:
         u += 1
-        j = _I274.get(x)
+        j = _I272.get(x)
         if j is None:
-            bad_enum(x, _I274)
+            bad_enum(x, _I272)
         a = (((a << 1)) << 3) | (j << 1)
         st = 1
     f = None
-    c, wd = _T62[st]
+    c, wd = _T61[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K275)
+        extra(d, _K273)
     return a
 
 def d_SessionStopResType(v, r):
@@ -8008,7 +8008,7 @@ def d_SessionStopResType(v, r):
         x = (v >> r) & 127
         if x & 65:
             und2()
-        x = _E16[(x >> 1) & 31]
+        x = _E15[(x >> 1) & 31]
         o['ResponseCode'] = x
         st = 1
     else:
@@ -8030,16 +8030,16 @@ def e_SessionStopResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        j = _I17.get(x)
+        j = _I16.get(x)
         if j is None:
-            bad_enum(x, _I17)
+            bad_enum(x, _I16)
         a = (((a << 1)) << 7) | (j << 1)
         st = 1
     f = None
-    c, wd = _T62[st]
+    c, wd = _T61[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K224)
+        extra(d, _K220)
     return a
 
 def d_SignatureMethodType(v, r):
@@ -8104,15 +8104,15 @@ def e_SignatureMethodType(a, d):
     x = d.get('HMACOutputLength')
     if x is not None:
         u += 1
-        c, wd, st = _T212[st]
+        c, wd, st = _T184[st]
         if x.__class__ is not int:
             x = as_int(x, None, None)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T277[st]
+    c, wd = _T275[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K276)
+        extra(d, _K274)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -8183,7 +8183,7 @@ def e_SignaturePropertiesType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T182[st]
+            c, wd, nx, n = _T178[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8195,10 +8195,10 @@ def e_SignaturePropertiesType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T183[st]
+    c, wd = _T179[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K278)
+        extra(d, _K276)
     return a
 
 def d_SignaturePropertyType(v, r):
@@ -8274,14 +8274,14 @@ def e_SignaturePropertyType(a, d):
     x = d.get('Target')
     if x is not None:
         u += 1
-        c, wd, st = _T206[st]
+        c, wd, st = _T13[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T280[st]
+    c, wd = _T278[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K279)
+        extra(d, _K277)
     return a
 
 def d_SignatureType(v, r):
@@ -8366,19 +8366,19 @@ def e_SignatureType(a, d):
     x = d.get('SignedInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T67[st]
+        c, wd, st = _T1[st]
         a = e_SignedInfoType(((a << wd) | c), x)
     f = 'SignatureValue'
     x = d.get('SignatureValue')
     if x is not None:
         u += 1
-        c, wd, st = _T8[st]
+        c, wd, st = _T2[st]
         a = e_SignatureValueType(((a << wd) | c), x)
     f = 'KeyInfo'
     x = d.get('KeyInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T96[st]
+        c, wd, st = _T93[st]
         a = e_KeyInfoType(((a << wd) | c), x)
     f = 'Object'
     x = d.get('Object')
@@ -8388,7 +8388,7 @@ def e_SignatureType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T282[st]
+            c, wd, nx, n = _T280[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8400,10 +8400,10 @@ def e_SignatureType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T283[st]
+    c, wd = _T281[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K281)
+        extra(d, _K279)
     return a
 
 def d_SignatureValueType(v, r):
@@ -8454,14 +8454,14 @@ def e_SignatureValueType(a, d):
     x = d.get('value')
     if x is not None:
         u += 1
-    c, wd, st = _T67[st]
+    c, wd, st = _T1[st]
     a = (a << wd) | c
     a = wb(a, x)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K108)
+        extra(d, _K106)
     return a
 
 def d_SignedInfoType(v, r):
@@ -8540,13 +8540,13 @@ def e_SignedInfoType(a, d):
     x = d.get('CanonicalizationMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T67[st]
+        c, wd, st = _T1[st]
         a = e_CanonicalizationMethodType(((a << wd) | c), x)
     f = 'SignatureMethod'
     x = d.get('SignatureMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T8[st]
+        c, wd, st = _T2[st]
         a = e_SignatureMethodType(((a << wd) | c), x)
     f = 'Reference'
     x = d.get('Reference')
@@ -8556,7 +8556,7 @@ def e_SignedInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T285[st]
+            c, wd, nx, n = _T283[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8568,10 +8568,10 @@ def e_SignedInfoType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T286[st]
+    c, wd = _T284[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K284)
+        extra(d, _K282)
     return a
 
 def d_SubCertificatesType(v, r):
@@ -8629,7 +8629,7 @@ def e_SubCertificatesType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T99[st]
+            c, wd, nx, n = _T286[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -8641,10 +8641,10 @@ def e_SubCertificatesType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T100[st]
+    c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K287)
+        extra(d, _K285)
     return a
 
 def d_SupportedEnergyTransferModeType(v, r):
@@ -8657,7 +8657,7 @@ def d_SupportedEnergyTransferModeType(v, r):
         x = (v >> r) & 31
         if x & 17:
             und2()
-        x = _E79[(x >> 1) & 7]
+        x = _E77[(x >> 1) & 7]
         l = o.get('EnergyTransferMode')
         if l is None:
             o['EnergyTransferMode'] = [x]
@@ -8675,7 +8675,7 @@ def d_SupportedEnergyTransferModeType(v, r):
             x = (v >> r) & 31
             if x & 17:
                 und2()
-            x = _E79[(x >> 1) & 7]
+            x = _E77[(x >> 1) & 7]
             l = o.get('EnergyTransferMode')
             if l is None:
                 o['EnergyTransferMode'] = [x]
@@ -8710,10 +8710,10 @@ def e_SupportedEnergyTransferModeType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T99[st]
-            j = _I80.get(x)
+            c, wd, nx, n = _T288[st]
+            j = _I78.get(x)
             if j is None:
-                bad_enum(x, _I80)
+                bad_enum(x, _I78)
             a = ((((a << wd) | c)) << 5) | (j << 1)
             if n:
                 k += 1
@@ -8725,10 +8725,10 @@ def e_SupportedEnergyTransferModeType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T100[st]
+    c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K288)
+        extra(d, _K287)
     return a
 
 def d_TransformType(v, r):
@@ -8848,7 +8848,7 @@ def e_TransformsType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T99[st]
+            c, wd, nx, n = _T247[st]
             a = e_TransformType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8860,7 +8860,7 @@ def e_TransformsType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T65[st]
+    c, wd = _T64[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K292)
@@ -8897,10 +8897,10 @@ def e_WeldingDetectionReqType(a, d):
         a = e_DC_EVStatusType((a << 1), x)
         st = 1
     f = None
-    c, wd = _T62[st]
+    c, wd = _T61[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K61)
+        extra(d, _K60)
     return a
 
 def d_WeldingDetectionResType(v, r):
@@ -8913,7 +8913,7 @@ def d_WeldingDetectionResType(v, r):
         x = (v >> r) & 127
         if x & 65:
             und2()
-        x = _E16[(x >> 1) & 31]
+        x = _E15[(x >> 1) & 31]
         o['ResponseCode'] = x
         st = 1
     else:
@@ -8951,9 +8951,9 @@ def e_WeldingDetectionResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        j = _I17.get(x)
+        j = _I16.get(x)
         if j is None:
-            bad_enum(x, _I17)
+            bad_enum(x, _I16)
         a = (((a << 1)) << 7) | (j << 1)
         st = 1
     f = 'DC_EVSEStatus'
@@ -8966,13 +8966,13 @@ def e_WeldingDetectionResType(a, d):
     x = d.get('EVSEPresentVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T8[st]
+        c, wd, st = _T2[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T9[st]
+    c, wd = _T8[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K235)
+        extra(d, _K231)
     return a
 
 def d_X509DataType(v, r):
@@ -9225,7 +9225,7 @@ def e_X509IssuerSerialType(a, d):
             x = as_int(x, None, None)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K300)
@@ -9276,192 +9276,192 @@ def e_anon_V2G_Message(a, d):
         c, wd, st = _T7[st]
         a = e_BodyType(((a << wd) | c), x)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K301)
     return a
 
 def h_BodyType_0(a, x, st):
-    c, wd, st = _T25[st]
+    c, wd, st = _T24[st]
     a = e_AuthorizationReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_1(a, x, st):
-    c, wd, st = _T26[st]
+    c, wd, st = _T25[st]
     a = e_AuthorizationResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_2(a, x, st):
-    c, wd, st = _T27[st]
+    c, wd, st = _T26[st]
     a = e_BodyBaseType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_3(a, x, st):
-    c, wd, st = _T28[st]
+    c, wd, st = _T27[st]
     a = e_CableCheckReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_4(a, x, st):
-    c, wd, st = _T29[st]
+    c, wd, st = _T28[st]
     a = e_CableCheckResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_5(a, x, st):
-    c, wd, st = _T30[st]
+    c, wd, st = _T29[st]
     a = e_CertificateInstallationReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_6(a, x, st):
-    c, wd, st = _T31[st]
+    c, wd, st = _T30[st]
     a = e_CertificateInstallationResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_7(a, x, st):
-    c, wd, st = _T32[st]
+    c, wd, st = _T31[st]
     a = e_CertificateUpdateReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_8(a, x, st):
-    c, wd, st = _T33[st]
+    c, wd, st = _T32[st]
     a = e_CertificateUpdateResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_9(a, x, st):
-    c, wd, st = _T34[st]
+    c, wd, st = _T33[st]
     a = e_ChargeParameterDiscoveryReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_10(a, x, st):
-    c, wd, st = _T35[st]
+    c, wd, st = _T34[st]
     a = e_ChargeParameterDiscoveryResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_11(a, x, st):
-    c, wd, st = _T36[st]
+    c, wd, st = _T35[st]
     a = e_ChargingStatusReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_12(a, x, st):
-    c, wd, st = _T37[st]
+    c, wd, st = _T36[st]
     a = e_ChargingStatusResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_13(a, x, st):
-    c, wd, st = _T38[st]
+    c, wd, st = _T37[st]
     a = e_CurrentDemandReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_14(a, x, st):
-    c, wd, st = _T39[st]
+    c, wd, st = _T38[st]
     a = e_CurrentDemandResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_15(a, x, st):
-    c, wd, st = _T40[st]
+    c, wd, st = _T39[st]
     a = e_MeteringReceiptReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_16(a, x, st):
-    c, wd, st = _T41[st]
+    c, wd, st = _T40[st]
     a = e_MeteringReceiptResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_17(a, x, st):
-    c, wd, st = _T42[st]
+    c, wd, st = _T41[st]
     a = e_PaymentDetailsReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_18(a, x, st):
-    c, wd, st = _T43[st]
+    c, wd, st = _T42[st]
     a = e_PaymentDetailsResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_19(a, x, st):
-    c, wd, st = _T44[st]
+    c, wd, st = _T43[st]
     a = e_PaymentServiceSelectionReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_20(a, x, st):
-    c, wd, st = _T45[st]
+    c, wd, st = _T44[st]
     a = e_PaymentServiceSelectionResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_21(a, x, st):
-    c, wd, st = _T46[st]
+    c, wd, st = _T45[st]
     a = e_PowerDeliveryReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_22(a, x, st):
-    c, wd, st = _T47[st]
+    c, wd, st = _T46[st]
     a = e_PowerDeliveryResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_23(a, x, st):
-    c, wd, st = _T48[st]
+    c, wd, st = _T47[st]
     a = e_PreChargeReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_24(a, x, st):
-    c, wd, st = _T49[st]
+    c, wd, st = _T48[st]
     a = e_PreChargeResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_25(a, x, st):
-    c, wd, st = _T50[st]
+    c, wd, st = _T49[st]
     a = e_ServiceDetailReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_26(a, x, st):
-    c, wd, st = _T51[st]
+    c, wd, st = _T50[st]
     a = e_ServiceDetailResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_27(a, x, st):
-    c, wd, st = _T52[st]
+    c, wd, st = _T51[st]
     a = e_ServiceDiscoveryReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_28(a, x, st):
-    c, wd, st = _T53[st]
+    c, wd, st = _T52[st]
     a = e_ServiceDiscoveryResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_29(a, x, st):
-    c, wd, st = _T54[st]
+    c, wd, st = _T53[st]
     a = e_SessionSetupReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_30(a, x, st):
-    c, wd, st = _T55[st]
+    c, wd, st = _T54[st]
     a = e_SessionSetupResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_31(a, x, st):
-    c, wd, st = _T56[st]
+    c, wd, st = _T55[st]
     a = e_SessionStopReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_32(a, x, st):
-    c, wd, st = _T57[st]
+    c, wd, st = _T56[st]
     a = e_SessionStopResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_33(a, x, st):
-    c, wd, st = _T58[st]
+    c, wd, st = _T57[st]
     a = e_WeldingDetectionReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_34(a, x, st):
-    c, wd, st = _T59[st]
+    c, wd, st = _T58[st]
     a = e_WeldingDetectionResType(((a << wd) | c), x)
     return a, st
 
 def h_CurrentDemandResType_0(a, x, st):
-    c, wd, st = _T124[st]
-    j = _I17.get(x)
+    c, wd, st = _T121[st]
+    j = _I16.get(x)
     if j is None:
-        bad_enum(x, _I17)
+        bad_enum(x, _I16)
     a = ((((a << wd) | c)) << 7) | (j << 1)
     return a, st
 
@@ -9471,7 +9471,7 @@ def h_CurrentDemandResType_1(a, x, st):
     return a, st
 
 def h_CurrentDemandResType_2(a, x, st):
-    c, wd, st = _T8[st]
+    c, wd, st = _T2[st]
     a = e_PhysicalValueType(((a << wd) | c), x)
     return a, st
 
@@ -9488,53 +9488,53 @@ def h_CurrentDemandResType_4(a, x, st):
     return a, st
 
 def h_CurrentDemandResType_5(a, x, st):
-    c, wd, st = _T72[st]
+    c, wd, st = _T70[st]
     if x is not True and x is not False:
         bad_bool(x)
     a = ((((a << wd) | c)) << 3) | (2 if x else 0)
     return a, st
 
 def h_CurrentDemandResType_6(a, x, st):
-    c, wd, st = _T125[st]
+    c, wd, st = _T122[st]
     if x is not True and x is not False:
         bad_bool(x)
     a = ((((a << wd) | c)) << 3) | (2 if x else 0)
     return a, st
 
 def h_CurrentDemandResType_7(a, x, st):
-    c, wd, st = _T126[st]
+    c, wd, st = _T123[st]
     a = e_PhysicalValueType(((a << wd) | c), x)
     return a, st
 
 def h_CurrentDemandResType_8(a, x, st):
-    c, wd, st = _T127[st]
+    c, wd, st = _T124[st]
     a = e_PhysicalValueType(((a << wd) | c), x)
     return a, st
 
 def h_CurrentDemandResType_9(a, x, st):
-    c, wd, st = _T128[st]
+    c, wd, st = _T125[st]
     a = e_PhysicalValueType(((a << wd) | c), x)
     return a, st
 
 def h_CurrentDemandResType_10(a, x, st):
-    c, wd, st = _T129[st]
+    c, wd, st = _T126[st]
     a = ws((((a << wd) | c)) << 1, x) << 1
     return a, st
 
 def h_CurrentDemandResType_11(a, x, st):
-    c, wd, st = _T130[st]
+    c, wd, st = _T127[st]
     if x.__class__ is not int or x < 1 or x > 255:
         x = as_int(x, 1, 255)
     a = ((((a << wd) | c)) << 10) | ((x - 1) << 1)
     return a, st
 
 def h_CurrentDemandResType_12(a, x, st):
-    c, wd, st = _T131[st]
+    c, wd, st = _T128[st]
     a = e_MeterInfoType(((a << wd) | c), x)
     return a, st
 
 def h_CurrentDemandResType_13(a, x, st):
-    c, wd, st = _T132[st]
+    c, wd, st = _T129[st]
     if x is not True and x is not False:
         bad_bool(x)
     a = ((((a << wd) | c)) << 3) | (2 if x else 0)

@@ -12,7 +12,7 @@ DOC_WIDTH = 6
 ROOT_NAMES = ('AuthorizationReq', 'AuthorizationRes', 'AuthorizationSetupReq', 'AuthorizationSetupRes', 'CLReqControlMode', 'CLResControlMode', 'CanonicalizationMethod', 'CertificateInstallationReq', 'CertificateInstallationRes', 'DSAKeyValue', 'DigestMethod', 'DigestValue', 'KeyInfo', 'KeyName', 'KeyValue', 'Manifest', 'MeteringConfirmationReq', 'MeteringConfirmationRes', 'MgmtData', 'Object', 'PGPData', 'PowerDeliveryReq', 'PowerDeliveryRes', 'RSAKeyValue', 'Reference', 'RetrievalMethod', 'SPKIData', 'ScheduleExchangeReq', 'ScheduleExchangeRes', 'ServiceDetailReq', 'ServiceDetailRes', 'ServiceDiscoveryReq', 'ServiceDiscoveryRes', 'ServiceSelectionReq', 'ServiceSelectionRes', 'SessionSetupReq', 'SessionSetupRes', 'SessionStopReq', 'SessionStopRes', 'Signature', 'SignatureMethod', 'SignatureProperties', 'SignatureProperty', 'SignatureValue', 'SignedInfo', 'SignedInstallationData', 'SignedMeteringData', 'Transform', 'Transforms', 'VehicleCheckInReq', 'VehicleCheckInRes', 'VehicleCheckOutReq', 'VehicleCheckOutRes', 'X509Data')
 MESSAGE_NAMES = ('AuthorizationReq', 'AuthorizationRes', 'AuthorizationSetupReq', 'AuthorizationSetupRes', 'CertificateInstallationReq', 'CertificateInstallationRes', 'MeteringConfirmationReq', 'MeteringConfirmationRes', 'PowerDeliveryReq', 'PowerDeliveryRes', 'ScheduleExchangeReq', 'ScheduleExchangeRes', 'ServiceDetailReq', 'ServiceDetailRes', 'ServiceDiscoveryReq', 'ServiceDiscoveryRes', 'ServiceSelectionReq', 'ServiceSelectionRes', 'SessionSetupReq', 'SessionSetupRes', 'SessionStopReq', 'SessionStopRes', 'VehicleCheckInReq', 'VehicleCheckInRes', 'VehicleCheckOutReq', 'VehicleCheckOutRes')
 
-_K0 = frozenset({'Id', 'TaxRules', 'PriceRuleStacks', 'OverstayRules', 'AdditionalSelectedServices', 'Currency', 'MinimumCost', 'TimeAnchor', 'MaximumCost', 'PriceScheduleDescription', 'PriceAlgorithm', 'PriceScheduleID', 'Language'})
+_K0 = frozenset(('AdditionalSelectedServices', 'Currency', 'Id', 'Language', 'MaximumCost', 'MinimumCost', 'OverstayRules', 'PriceAlgorithm', 'PriceRuleStacks', 'PriceScheduleDescription', 'PriceScheduleID', 'TaxRules', 'TimeAnchor'))
 _O1 = {'Id': 0, 'TimeAnchor': 1, 'PriceScheduleID': 2, 'PriceScheduleDescription': 3, 'Currency': 4, 'Language': 5, 'PriceAlgorithm': 6, 'MinimumCost': 7, 'MaximumCost': 8, 'TaxRules': 9, 'PriceRuleStacks': 10, 'OverstayRules': 11, 'AdditionalSelectedServices': 12}
 _T2 = {0: (0, 2, 1)}
 _T3 = {0: (1, 2, 2), 1: (0, 1, 2)}
@@ -21,22 +21,22 @@ _T5 = {3: (0, 2, 4)}
 _T6 = {3: (1, 2, 5), 4: (0, 1, 5)}
 _T7 = {5: (0, 1, 6)}
 _T8 = {6: (0, 1, 7)}
-_T9 = {7: (0, 3, 11)}
-_T10 = {7: (1, 3, 9), 11: (0, 2, 9)}
-_T11 = {7: (2, 3, 8), 9: (0, 2, 8), 11: (1, 2, 8)}
-_T12 = {7: (3, 3, 10), 8: (0, 1, 10), 9: (1, 2, 10), 11: (2, 2, 10)}
-_T13 = {10: (0, 2, 13)}
-_T14 = {10: (1, 2, 12), 13: (0, 2, 12)}
-_T15 = {10: (2, 2), 12: (0, 1), 13: (1, 2)}
-_K16 = frozenset({'AdditionalService'})
-_T17 = {0: (0, 1, 1, 0)}
+_T9 = {7: (0, 3, 8)}
+_T10 = {7: (1, 3, 9), 8: (0, 2, 9)}
+_T11 = {7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
+_T12 = {7: (3, 3, 11), 8: (2, 2, 11), 9: (1, 2, 11), 10: (0, 1, 11)}
+_T13 = {11: (0, 2, 12)}
+_T14 = {11: (1, 2, 13), 12: (0, 2, 13)}
+_T15 = {11: (2, 2), 12: (1, 2), 13: (0, 1)}
+_K16 = frozenset(('AdditionalService',))
+_T17 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 4)}
 _T18 = {1: (1, 2), 2: (0, 1)}
-_K19 = frozenset({'ServiceFee', 'ServiceName'})
+_K19 = frozenset(('ServiceFee', 'ServiceName'))
 _T20 = {1: (0, 1, 2)}
 _T21 = {2: (0, 1)}
 _E22 = ('EIM', 'PnC')
 _I23 = {'EIM': 0, 'PnC': 1}
-_K24 = frozenset({'PnC_AReqAuthorizationMode', 'Header', 'SelectedAuthorizationService', 'EIM_AReqAuthorizationMode'})
+_K24 = frozenset(('EIM_AReqAuthorizationMode', 'Header', 'PnC_AReqAuthorizationMode', 'SelectedAuthorizationService'))
 _T25 = {2: (0, 2, 3)}
 _T26 = {2: (1, 2, 3)}
 _T27 = {3: (0, 1)}
@@ -44,258 +44,249 @@ _E28 = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSe
 _I29 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
 _E30 = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')
 _I31 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
-_K32 = frozenset({'EVSEProcessing', 'Header', 'ResponseCode'})
-_K33 = frozenset({'Header'})
+_K32 = frozenset(('EVSEProcessing', 'Header', 'ResponseCode'))
+_K33 = frozenset(('Header',))
 _T34 = {1: (0, 1)}
-_K35 = frozenset({'CertificateInstallationService', 'AuthorizationServices', 'EIM_ASResAuthorizationMode', 'ResponseCode', 'PnC_ASResAuthorizationMode', 'Header'})
-_T36 = {2: (0, 1, 3, 0)}
+_K35 = frozenset(('AuthorizationServices', 'CertificateInstallationService', 'EIM_ASResAuthorizationMode', 'Header', 'PnC_ASResAuthorizationMode', 'ResponseCode'))
+_T36 = {2: (0, 1, 3, 0), 3: (0, 2, 4, 0)}
 _T37 = {5: (0, 2, 6)}
 _T38 = {5: (1, 2, 6)}
 _T39 = {6: (0, 1)}
-_K40 = frozenset()
-_K41 = frozenset({'Algorithm'})
+_K40 = frozenset(())
+_K41 = frozenset(('Algorithm',))
 _T42 = {1: (1, 2)}
-_K43 = frozenset({'Certificate', 'SubCertificates'})
+_K43 = frozenset(('Certificate', 'SubCertificates'))
 _T44 = {1: (0, 2, 2)}
-_K45 = frozenset({'PrioritizedEMAIDs', 'OEMProvisioningCertificateChain', 'Header', 'ListOfRootCertificateIDs', 'MaximumContractCertificateChains'})
+_K45 = frozenset(('Header', 'ListOfRootCertificateIDs', 'MaximumContractCertificateChains', 'OEMProvisioningCertificateChain', 'PrioritizedEMAIDs'))
 _T46 = {3: (0, 1, 4)}
 _T47 = {4: (0, 2, 5)}
 _T48 = {4: (1, 2), 5: (0, 1)}
-_K49 = frozenset({'ResponseCode', 'RemainingContractCertificateChains', 'Header', 'SignedInstallationData', 'EVSEProcessing', 'CPSCertificateChain'})
+_K49 = frozenset(('CPSCertificateChain', 'EVSEProcessing', 'Header', 'RemainingContractCertificateChains', 'ResponseCode', 'SignedInstallationData'))
 _T50 = {4: (0, 1, 5)}
-_K51 = frozenset({'PowerSchedule', 'PriceLevelSchedule', 'AbsolutePriceSchedule'})
+_K51 = frozenset(('AbsolutePriceSchedule', 'PowerSchedule', 'PriceLevelSchedule'))
 _T52 = {1: (1, 2, 2)}
 _T53 = {1: (2, 2), 2: (0, 1)}
-_K54 = frozenset({'Y', 'Q', 'J', 'G', 'P', 'Seed', 'PgenCounter'})
+_K54 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
 _T55 = {1: (0, 1, 4)}
 _T56 = {0: (1, 2, 2), 4: (0, 2, 2)}
 _T57 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
 _T58 = {3: (0, 2, 5)}
 _T59 = {3: (1, 2, 6), 5: (0, 2, 6)}
 _T60 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
-_K61 = frozenset({'Amount', 'CostPerUnit'})
-_K62 = frozenset({'Amount', 'TaxRuleID'})
-_K63 = frozenset({'EVMaximumEnergyRequest', 'TargetSOC', 'EVMinimumEnergyRequest', 'EVTargetEnergyRequest', 'EVMinimumV2XEnergyRequest', 'EVMaximumV2XEnergyRequest', 'DepartureTime', 'MinimumSOC'})
-_T64 = {1: (0, 2, 4)}
-_T65 = {1: (1, 2, 2), 4: (0, 2, 2)}
-_T66 = {1: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
-_T67 = {3: (0, 1, 5)}
-_T68 = {6: (0, 2, 8)}
-_T69 = {6: (1, 2, 7), 8: (0, 2, 7)}
-_T70 = {6: (2, 2), 7: (0, 1), 8: (1, 2)}
-_K71 = frozenset({'MinimumSOC', 'TargetSOC', 'DepartureTime', 'PriceLevelSchedule', 'AbsolutePriceSchedule'})
-_T72 = {0: (1, 3, 3), 4: (0, 3, 3)}
-_T73 = {0: (2, 3, 1), 3: (0, 3, 1), 4: (1, 3, 1)}
-_T74 = {0: (3, 3, 2), 1: (0, 2, 2), 3: (1, 3, 2), 4: (2, 3, 2)}
-_T75 = {0: (4, 3, 2), 1: (1, 2, 2), 3: (2, 3, 2), 4: (3, 3, 2)}
-_T76 = {0: (5, 3), 1: (2, 2), 2: (0, 1), 3: (3, 3), 4: (4, 3)}
-_K77 = frozenset({'EMAID'})
-_K78 = frozenset({'TimeAnchor', 'PriceAlgorithm', 'EVPriceRuleStacks', 'Currency'})
-_T79 = {4: (0, 1)}
-_K80 = frozenset({'EVPowerSchedule', 'EVAbsolutePriceSchedule'})
-_K81 = frozenset({'EVPowerProfileEntry'})
-_K82 = frozenset({'TimeAnchor', 'EVPowerProfileEntries', 'Dynamic_EVPPTControlMode', 'Scheduled_EVPPTControlMode'})
-_K83 = frozenset({'EVPowerScheduleEntry'})
-_K84 = frozenset({'Duration', 'Power'})
-_K85 = frozenset({'TimeAnchor', 'EVPowerScheduleEntries'})
-_K86 = frozenset({'EVPriceRuleStack'})
-_K87 = frozenset({'EVPriceRule', 'Duration'})
-_T88 = {1: (0, 1, 2, 0)}
-_T89 = {2: (1, 2), 3: (0, 1)}
-_K90 = frozenset({'PowerRangeStart', 'EnergyFee'})
-_E91 = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRenegotiation', 'MeteringConfirmation')
-_I92 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
-_K93 = frozenset({'NotificationMaxDelay', 'EVSENotification'})
-_K94 = frozenset({'Id', 'MgmtData', 'KeyValue', 'PGPData', 'RetrievalMethod', 'SPKIData', 'KeyName', 'X509Data'})
-_T95 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0)}
-_T96 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
-_T97 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
-_T98 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
-_T99 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
-_T100 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
-_T101 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
-_T102 = {2: (8, 4)}
-_K103 = frozenset({'DSAKeyValue', 'RSAKeyValue'})
-_T104 = {0: (1, 3, 1)}
-_T105 = {1: (0, 2)}
-_K106 = frozenset({'RootCertificateID'})
-_K107 = frozenset({'Reference', 'Id'})
-_T108 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0)}
-_T109 = {2: (1, 2)}
-_K110 = frozenset({'Signature', 'SessionID', 'TimeStamp'})
-_K111 = frozenset({'CapacitiveEnergyReadingVARh', 'MeterTimestamp', 'ChargedEnergyReadingWh', 'MeterID', 'BPT_InductiveEnergyReadingVARh', 'MeterStatus', 'MeterSignature', 'BPT_DischargedEnergyReadingWh'})
-_T112 = {2: (0, 3, 6)}
-_T113 = {2: (1, 3, 7), 6: (0, 3, 7)}
-_T114 = {2: (2, 3, 8), 6: (1, 3, 8), 7: (0, 3, 8)}
-_T115 = {2: (3, 3, 3), 6: (2, 3, 3), 7: (1, 3, 3), 8: (0, 3, 3)}
-_T116 = {2: (4, 3, 5), 3: (0, 2, 5), 6: (3, 3, 5), 7: (2, 3, 5), 8: (1, 3, 5)}
-_T117 = {2: (5, 3, 4), 3: (1, 2, 4), 5: (0, 2, 4), 6: (4, 3, 4), 7: (3, 3, 4), 8: (2, 3, 4)}
-_T118 = {2: (6, 3), 3: (2, 2), 4: (0, 1), 5: (1, 2), 6: (5, 3), 7: (4, 3), 8: (3, 3)}
-_K119 = frozenset({'SignedMeteringData', 'Header'})
-_K120 = frozenset({'Header', 'ResponseCode'})
-_K121 = frozenset({'Encoding', 'Id', 'MimeType'})
-_T122 = {0: (1, 3, 2), 1: (0, 3, 2)}
-_T123 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_K61 = frozenset(('Amount', 'CostPerUnit'))
+_K62 = frozenset(('Amount', 'TaxRuleID'))
+_K63 = frozenset(('DepartureTime', 'EVMaximumEnergyRequest', 'EVMaximumV2XEnergyRequest', 'EVMinimumEnergyRequest', 'EVMinimumV2XEnergyRequest', 'EVTargetEnergyRequest', 'MinimumSOC', 'TargetSOC'))
+_T64 = {1: (1, 2, 3), 2: (0, 2, 3)}
+_T65 = {1: (2, 2, 4), 2: (1, 2, 4), 3: (0, 1, 4)}
+_T66 = {6: (0, 2, 7)}
+_T67 = {6: (1, 2, 8), 7: (0, 2, 8)}
+_T68 = {6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_K69 = frozenset(('AbsolutePriceSchedule', 'DepartureTime', 'MinimumSOC', 'PriceLevelSchedule', 'TargetSOC'))
+_T70 = {0: (1, 3, 2), 1: (0, 3, 2)}
+_T71 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_T72 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
+_T73 = {0: (4, 3, 4), 1: (3, 3, 4), 2: (2, 3, 4), 3: (1, 2, 4)}
+_T74 = {0: (5, 3), 1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (0, 1)}
+_K75 = frozenset(('EMAID',))
+_T76 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 7)}
+_K77 = frozenset(('Currency', 'EVPriceRuleStacks', 'PriceAlgorithm', 'TimeAnchor'))
+_T78 = {4: (0, 1)}
+_K79 = frozenset(('EVAbsolutePriceSchedule', 'EVPowerSchedule'))
+_K80 = frozenset(('EVPowerProfileEntry',))
+_T81 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 2047)}
+_K82 = frozenset(('Dynamic_EVPPTControlMode', 'EVPowerProfileEntries', 'Scheduled_EVPPTControlMode', 'TimeAnchor'))
+_K83 = frozenset(('EVPowerScheduleEntry',))
+_T84 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 1023)}
+_K85 = frozenset(('Duration', 'Power'))
+_K86 = frozenset(('EVPowerScheduleEntries', 'TimeAnchor'))
+_K87 = frozenset(('EVPriceRuleStack',))
+_K88 = frozenset(('Duration', 'EVPriceRule'))
+_T89 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 7)}
+_T90 = {2: (1, 2), 3: (0, 1)}
+_K91 = frozenset(('EnergyFee', 'PowerRangeStart'))
+_E92 = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRenegotiation', 'MeteringConfirmation')
+_I93 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
+_K94 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
+_K95 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
+_T96 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
+_T97 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
+_T98 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
+_T99 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
+_T100 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
+_T101 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
+_T102 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
+_T103 = {2: (8, 4)}
+_K104 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
+_T105 = {0: (1, 3, 1)}
+_T106 = {1: (0, 2)}
+_K107 = frozenset(('RootCertificateID',))
+_T108 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 19)}
+_K109 = frozenset(('Id', 'Reference'))
+_T110 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
+_T111 = {2: (1, 2)}
+_K112 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
+_K113 = frozenset(('BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'CapacitiveEnergyReadingVARh', 'ChargedEnergyReadingWh', 'MeterID', 'MeterSignature', 'MeterStatus', 'MeterTimestamp'))
+_T114 = {2: (0, 3, 3)}
+_T115 = {2: (1, 3, 4), 3: (0, 3, 4)}
+_T116 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
+_T117 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T118 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
+_T119 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
+_T120 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_K121 = frozenset(('Header', 'SignedMeteringData'))
+_K122 = frozenset(('Header', 'ResponseCode'))
+_K123 = frozenset(('Encoding', 'Id', 'MimeType'))
 _T124 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K125 = frozenset({'OverstayRule', 'OverstayTimeThreshold', 'OverstayPowerThreshold'})
+_K125 = frozenset(('OverstayPowerThreshold', 'OverstayRule', 'OverstayTimeThreshold'))
 _T126 = {0: (1, 2, 2), 1: (0, 2, 2)}
-_T127 = {0: (2, 2, 3, 0), 1: (1, 2, 3, 0), 2: (0, 1, 3, 0)}
+_T127 = {0: (2, 2, 3, 0), 1: (1, 2, 3, 0), 2: (0, 1, 3, 0), 3: (0, 2, 4, 4)}
 _T128 = {3: (1, 2), 4: (0, 1)}
-_K129 = frozenset({'StartTime', 'OverstayRuleDescription', 'OverstayFeePeriod', 'OverstayFee'})
-_T130 = {0: (1, 2, 1), 2: (0, 1, 1)}
-_T131 = {1: (0, 1, 3)}
-_K132 = frozenset({'PGPKeyID', 'PGPKeyPacket'})
-_T133 = {1: (2, 2), 2: (1, 2)}
-_K134 = frozenset({'Parameter', 'ParameterSetID'})
-_K135 = frozenset({'intValue', 'rationalNumber', 'Name', 'boolValue', 'byteValue', 'finiteString', 'shortValue'})
-_T136 = {1: (0, 3, 2)}
-_T137 = {1: (1, 3, 2)}
-_T138 = {1: (2, 3, 2)}
-_T139 = {1: (3, 3, 2)}
-_T140 = {1: (4, 3, 2)}
-_T141 = {1: (5, 3, 2)}
-_K142 = frozenset({'GenChallenge', 'Id', 'ContractCertificateChain'})
-_K143 = frozenset({'SupportedProviders', 'GenChallenge'})
-_E144 = ('Start', 'Stop', 'Standby', 'ScheduleRenegotiation')
-_I145 = {'Start': 0, 'Stop': 1, 'Standby': 2, 'ScheduleRenegotiation': 3}
-_E146 = ('Charge', 'Discharge')
-_I147 = {'Charge': 0, 'Discharge': 1}
-_K148 = frozenset({'BPT_ChannelSelection', 'EVProcessing', 'Header', 'ChargeProgress', 'EVPowerProfile'})
-_T149 = {3: (1, 2, 5), 4: (0, 2, 5)}
-_T150 = {3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_K151 = frozenset({'Header', 'EVSEStatus', 'ResponseCode'})
-_K152 = frozenset({'PowerScheduleEntry'})
-_K153 = frozenset({'Duration', 'Power_L2', 'Power', 'Power_L3'})
-_T154 = {2: (0, 2, 4)}
-_T155 = {2: (1, 2, 3), 4: (0, 2, 3)}
-_T156 = {2: (2, 2), 3: (0, 1), 4: (1, 2)}
-_K157 = frozenset({'PowerScheduleEntries', 'TimeAnchor', 'AvailableEnergy', 'PowerTolerance'})
-_T158 = {1: (1, 2, 4), 2: (0, 2, 4)}
-_T159 = {1: (2, 2, 3), 2: (1, 2, 3), 4: (0, 1, 3)}
-_K160 = frozenset({'PriceLevelScheduleEntry'})
-_K161 = frozenset({'Duration', 'PriceLevel'})
-_K162 = frozenset({'Id', 'NumberOfPriceLevels', 'TimeAnchor', 'PriceScheduleDescription', 'PriceScheduleID', 'PriceLevelScheduleEntries'})
-_K163 = frozenset({'PriceRuleStack'})
-_K164 = frozenset({'Duration', 'PriceRule'})
-_K165 = frozenset({'ParkingFee', 'EnergyFee', 'ParkingFeePeriod', 'PowerRangeStart', 'CarbonDioxideEmission', 'RenewableGenerationPercentage'})
-_T166 = {1: (1, 3, 3), 2: (0, 3, 3)}
-_T167 = {1: (2, 3, 6), 2: (1, 3, 6), 3: (0, 2, 6)}
-_T168 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 6: (0, 2, 5)}
-_T169 = {1: (4, 3, 4), 2: (3, 3, 4), 3: (2, 2, 4), 5: (0, 1, 4), 6: (1, 2, 4)}
-_K170 = frozenset({'Exponent', 'Modulus'})
-_K171 = frozenset({'Exponent', 'Value'})
-_K172 = frozenset({'TaxCosts', 'OverstayCosts', 'AdditionalServicesCosts', 'TimeAnchor', 'EnergyCosts', 'OccupancyCosts'})
-_T173 = {1: (0, 3, 5)}
-_T174 = {1: (1, 3, 2), 5: (0, 3, 2)}
-_T175 = {1: (2, 3, 3), 2: (0, 3, 3), 5: (1, 3, 3)}
-_T176 = {1: (3, 3, 6), 2: (1, 3, 6), 3: (0, 2, 6), 5: (2, 3, 6)}
-_T177 = {1: (4, 3, 4, 0), 2: (2, 3, 4, 0), 3: (1, 2, 4, 0), 5: (3, 3, 4, 0), 6: (0, 2, 4, 0)}
-_T178 = {1: (5, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (4, 3), 6: (1, 2), 7: (0, 1)}
-_K179 = frozenset({'Id', 'Type', 'URI', 'DigestMethod', 'Transforms', 'DigestValue'})
-_T180 = {0: (2, 3, 4), 1: (1, 3, 4), 2: (0, 2, 4)}
-_T181 = {0: (3, 3, 5), 1: (2, 3, 5), 2: (1, 2, 5), 4: (0, 2, 5)}
-_T182 = {0: (4, 3, 3), 1: (3, 3, 3), 2: (2, 2, 3), 4: (1, 2, 3), 5: (0, 1, 3)}
-_T183 = {3: (0, 1, 6)}
-_K184 = frozenset({'URI', 'Type', 'Transforms'})
-_T185 = {0: (1, 3, 2), 1: (0, 2, 2)}
-_T186 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
-_T187 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K188 = frozenset({'SPKISexp'})
-_T189 = {1: (2, 2)}
-_K190 = frozenset({'MaximumSupportingPoints', 'Header', 'Dynamic_SEReqControlMode', 'Scheduled_SEReqControlMode'})
-_K191 = frozenset({'Scheduled_SEResControlMode', 'ResponseCode', 'Header', 'Dynamic_SEResControlMode', 'GoToPause', 'EVSEProcessing'})
-_T192 = {3: (1, 2, 4), 5: (0, 2, 4)}
-_T193 = {3: (2, 2, 4), 5: (1, 2, 4)}
-_K194 = frozenset({'ScheduleTupleID', 'ChargingSchedule', 'DischargingSchedule'})
-_E195 = ('PowerToleranceNotConfirmed', 'PowerToleranceConfirmed')
-_I196 = {'PowerToleranceNotConfirmed': 0, 'PowerToleranceConfirmed': 1}
-_K197 = frozenset({'PowerToleranceAcceptance', 'SelectedScheduleTupleID'})
-_K198 = frozenset({'EVMaximumEnergyRequest', 'EVMinimumEnergyRequest', 'EVTargetEnergyRequest', 'EVEnergyOffer', 'DepartureTime'})
-_T199 = {0: (1, 3, 2), 4: (0, 3, 2)}
-_T200 = {0: (2, 3, 3), 2: (0, 3, 3), 4: (1, 3, 3)}
-_T201 = {0: (3, 3, 1), 2: (1, 3, 1), 3: (0, 2, 1), 4: (2, 3, 1)}
-_T202 = {0: (4, 3, 5), 1: (0, 2, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (3, 3, 5)}
-_T203 = {0: (5, 3), 1: (1, 2), 2: (3, 3), 3: (2, 2), 4: (4, 3), 5: (0, 1)}
-_K204 = frozenset({'ScheduleTuple'})
-_K205 = frozenset({'SelectedScheduleTupleID'})
-_K206 = frozenset({'SelectedService'})
-_K207 = frozenset({'ParameterSetID', 'ServiceID'})
-_K208 = frozenset({'Header', 'ServiceID'})
-_K209 = frozenset({'ServiceParameterList', 'Header', 'ServiceID', 'ResponseCode'})
-_K210 = frozenset({'SupportedServiceIDs', 'Header'})
-_K211 = frozenset({'ResponseCode', 'EnergyTransferServiceList', 'Header', 'ServiceRenegotiationSupported', 'VASList'})
-_K212 = frozenset({'ServiceID'})
-_K213 = frozenset({'Service'})
-_K214 = frozenset({'ParameterSet'})
-_K215 = frozenset({'SelectedVASList', 'Header', 'SelectedEnergyTransferService'})
-_K216 = frozenset({'FreeService', 'ServiceID'})
-_K217 = frozenset({'EVCCID', 'Header'})
-_K218 = frozenset({'EVSEID', 'Header', 'ResponseCode'})
-_E219 = ('Pause', 'Terminate', 'ServiceRenegotiation')
-_I220 = {'Pause': 0, 'Terminate': 1, 'ServiceRenegotiation': 2}
-_K221 = frozenset({'EVTerminationExplanation', 'ChargingSession', 'EVTerminationCode', 'Header'})
-_K222 = frozenset({'HMACOutputLength', 'Algorithm'})
-_T223 = {1: (2, 3), 2: (1, 2)}
-_K224 = frozenset({'SignatureProperty', 'Id'})
-_K225 = frozenset({'Target', 'Id'})
-_T226 = {}
-_K227 = frozenset({'SignedInfo', 'Id', 'SignatureValue', 'Object', 'KeyInfo'})
-_T228 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T229 = {3: (2, 2), 4: (1, 2)}
-_K230 = frozenset({'Id', 'value'})
-_K231 = frozenset({'Certificate', 'Id', 'SubCertificates'})
-_K232 = frozenset({'CanonicalizationMethod', 'SignatureMethod', 'Id', 'Reference'})
-_T233 = {3: (0, 1, 4, 0)}
-_T234 = {4: (1, 2)}
-_E235 = ('SECP521', 'X448')
-_I236 = {'SECP521': 0, 'X448': 1}
-_K237 = frozenset({'Id', 'ECDHCurve', 'TPM_EncryptedPrivateKey', 'X448_EncryptedPrivateKey', 'SECP521_EncryptedPrivateKey', 'ContractCertificateChain', 'DHPublicKey'})
-_T238 = {4: (1, 2, 5)}
-_T239 = {4: (2, 2, 5)}
-_T240 = {5: (0, 1)}
-_K241 = frozenset({'Id', 'SessionID', 'MeterInfo', 'Receipt', 'Dynamic_SMDTControlMode', 'Scheduled_SMDTControlMode'})
-_T242 = {3: (2, 2, 5), 4: (1, 2, 5)}
-_K243 = frozenset({'Certificate'})
-_K244 = frozenset({'ProviderID'})
-_K245 = frozenset({'TaxRule'})
-_K246 = frozenset({'TaxRuleName', 'AppliesMinimumMaximumCost', 'TaxRate', 'TaxRuleID', 'AppliesToOverstayFee', 'AppliesToParkingFee', 'AppliesToEnergyFee', 'TaxIncludedInPrice'})
-_T247 = {1: (1, 2, 3), 2: (0, 1, 3)}
-_T248 = {3: (1, 2, 4), 5: (0, 1, 4)}
-_T249 = {4: (0, 1, 6)}
-_T250 = {7: (0, 1, 8)}
-_T251 = {8: (0, 1)}
-_K252 = frozenset({'Algorithm', 'XPath'})
-_T253 = {1: (0, 3, 1, 0)}
-_T254 = {1: (2, 3)}
-_K255 = frozenset({'Transform'})
-_E256 = ('CheckIn', 'Processing', 'Completed')
-_I257 = {'CheckIn': 0, 'Processing': 1, 'Completed': 2}
-_E258 = ('AutoParking', 'MVGuideManual', 'Manual')
-_I259 = {'AutoParking': 0, 'MVGuideManual': 1, 'Manual': 2}
-_K260 = frozenset({'VehicleTravel', 'ParkingMethod', 'VehicleFrame', 'DeviceOffset', 'Header', 'EVCheckInStatus'})
-_T261 = {3: (0, 3, 4)}
-_T262 = {3: (1, 3, 5), 4: (0, 2, 5)}
-_T263 = {3: (2, 3, 6), 4: (1, 2, 6), 5: (0, 2, 6)}
-_T264 = {3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (0, 1)}
-_K265 = frozenset({'ResponseCode', 'Header', 'ParkingSpace', 'TargetDistance', 'DeviceLocation'})
-_T266 = {2: (0, 3, 5)}
-_T267 = {2: (1, 3, 4), 5: (0, 2, 4)}
-_T268 = {2: (2, 3, 3), 4: (0, 2, 3), 5: (1, 2, 3)}
-_T269 = {2: (3, 3), 3: (0, 1), 4: (1, 2), 5: (2, 2)}
-_E270 = ('CheckOut', 'Processing', 'Completed')
-_I271 = {'CheckOut': 0, 'Processing': 1, 'Completed': 2}
-_K272 = frozenset({'Header', 'EVCheckOutStatus', 'CheckOutTime'})
-_E273 = ('Scheduled', 'Completed')
-_I274 = {'Scheduled': 0, 'Completed': 1}
-_K275 = frozenset({'Header', 'EVSECheckOutStatus', 'ResponseCode'})
-_K276 = frozenset({'X509IssuerSerial', 'X509SubjectName', 'X509CRL', 'X509SKI', 'X509Certificate'})
-_T277 = {0: (0, 3, 1, 0)}
-_T278 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T279 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T280 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T281 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T282 = {1: (6, 3)}
-_K283 = frozenset({'X509IssuerName', 'X509SerialNumber'})
+_K129 = frozenset(('OverstayFee', 'OverstayFeePeriod', 'OverstayRuleDescription', 'StartTime'))
+_K130 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
+_T131 = {1: (2, 2), 2: (1, 2)}
+_K132 = frozenset(('Parameter', 'ParameterSetID'))
+_T133 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 31)}
+_K134 = frozenset(('Name', 'boolValue', 'byteValue', 'finiteString', 'intValue', 'rationalNumber', 'shortValue'))
+_T135 = {1: (0, 3, 2)}
+_T136 = {1: (1, 3, 2)}
+_T137 = {1: (2, 3, 2)}
+_T138 = {1: (3, 3, 2)}
+_T139 = {1: (4, 3, 2)}
+_T140 = {1: (5, 3, 2)}
+_K141 = frozenset(('ContractCertificateChain', 'GenChallenge', 'Id'))
+_K142 = frozenset(('GenChallenge', 'SupportedProviders'))
+_E143 = ('Start', 'Stop', 'Standby', 'ScheduleRenegotiation')
+_I144 = {'Start': 0, 'Stop': 1, 'Standby': 2, 'ScheduleRenegotiation': 3}
+_E145 = ('Charge', 'Discharge')
+_I146 = {'Charge': 0, 'Discharge': 1}
+_K147 = frozenset(('BPT_ChannelSelection', 'ChargeProgress', 'EVPowerProfile', 'EVProcessing', 'Header'))
+_T148 = {3: (1, 2, 5), 4: (0, 2, 5)}
+_T149 = {3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_K150 = frozenset(('EVSEStatus', 'Header', 'ResponseCode'))
+_K151 = frozenset(('PowerScheduleEntry',))
+_K152 = frozenset(('Duration', 'Power', 'Power_L2', 'Power_L3'))
+_T153 = {2: (1, 2, 4), 3: (0, 2, 4)}
+_T154 = {2: (2, 2), 3: (1, 2), 4: (0, 1)}
+_K155 = frozenset(('AvailableEnergy', 'PowerScheduleEntries', 'PowerTolerance', 'TimeAnchor'))
+_K156 = frozenset(('PriceLevelScheduleEntry',))
+_K157 = frozenset(('Duration', 'PriceLevel'))
+_K158 = frozenset(('Id', 'NumberOfPriceLevels', 'PriceLevelScheduleEntries', 'PriceScheduleDescription', 'PriceScheduleID', 'TimeAnchor'))
+_K159 = frozenset(('PriceRuleStack',))
+_K160 = frozenset(('Duration', 'PriceRule'))
+_K161 = frozenset(('CarbonDioxideEmission', 'EnergyFee', 'ParkingFee', 'ParkingFeePeriod', 'PowerRangeStart', 'RenewableGenerationPercentage'))
+_T162 = {1: (1, 3, 3), 2: (0, 3, 3)}
+_T163 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
+_T164 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
+_T165 = {1: (4, 3, 6), 2: (3, 3, 6), 3: (2, 2, 6), 4: (1, 2, 6), 5: (0, 1, 6)}
+_K166 = frozenset(('Exponent', 'Modulus'))
+_K167 = frozenset(('Exponent', 'Value'))
+_K168 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
+_T169 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
+_T170 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
+_T171 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
+_T172 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_K173 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T174 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
+_T175 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
+_T176 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
+_K177 = frozenset(('Transforms', 'Type', 'URI'))
+_T178 = {0: (1, 3, 2), 1: (0, 2, 2)}
+_T179 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
+_T180 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K181 = frozenset(('SPKISexp',))
+_T182 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_T183 = {1: (2, 2)}
+_K184 = frozenset(('Dynamic_SEReqControlMode', 'Header', 'MaximumSupportingPoints', 'Scheduled_SEReqControlMode'))
+_K185 = frozenset(('Dynamic_SEResControlMode', 'EVSEProcessing', 'GoToPause', 'Header', 'ResponseCode', 'Scheduled_SEResControlMode'))
+_T186 = {3: (2, 2, 5), 4: (1, 2, 5)}
+_T187 = {5: (0, 1)}
+_K188 = frozenset(('ChargingSchedule', 'DischargingSchedule', 'ScheduleTupleID'))
+_E189 = ('PowerToleranceNotConfirmed', 'PowerToleranceConfirmed')
+_I190 = {'PowerToleranceNotConfirmed': 0, 'PowerToleranceConfirmed': 1}
+_K191 = frozenset(('PowerToleranceAcceptance', 'SelectedScheduleTupleID'))
+_K192 = frozenset(('DepartureTime', 'EVEnergyOffer', 'EVMaximumEnergyRequest', 'EVMinimumEnergyRequest', 'EVTargetEnergyRequest'))
+_T193 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
+_T194 = {0: (5, 3), 1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_K195 = frozenset(('ScheduleTuple',))
+_T196 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 2)}
+_K197 = frozenset(('SelectedScheduleTupleID',))
+_K198 = frozenset(('SelectedService',))
+_T199 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 15)}
+_K200 = frozenset(('ParameterSetID', 'ServiceID'))
+_K201 = frozenset(('Header', 'ServiceID'))
+_K202 = frozenset(('Header', 'ResponseCode', 'ServiceID', 'ServiceParameterList'))
+_K203 = frozenset(('Header', 'SupportedServiceIDs'))
+_K204 = frozenset(('EnergyTransferServiceList', 'Header', 'ResponseCode', 'ServiceRenegotiationSupported', 'VASList'))
+_K205 = frozenset(('ServiceID',))
+_K206 = frozenset(('Service',))
+_K207 = frozenset(('ParameterSet',))
+_T208 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 31)}
+_K209 = frozenset(('Header', 'SelectedEnergyTransferService', 'SelectedVASList'))
+_K210 = frozenset(('FreeService', 'ServiceID'))
+_K211 = frozenset(('EVCCID', 'Header'))
+_K212 = frozenset(('EVSEID', 'Header', 'ResponseCode'))
+_E213 = ('Pause', 'Terminate', 'ServiceRenegotiation')
+_I214 = {'Pause': 0, 'Terminate': 1, 'ServiceRenegotiation': 2}
+_K215 = frozenset(('ChargingSession', 'EVTerminationCode', 'EVTerminationExplanation', 'Header'))
+_K216 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T217 = {1: (2, 3), 2: (1, 2)}
+_K218 = frozenset(('Id', 'SignatureProperty'))
+_K219 = frozenset(('Id', 'Target'))
+_T220 = {}
+_K221 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T222 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T223 = {3: (2, 2), 4: (1, 2)}
+_K224 = frozenset(('Id', 'value'))
+_K225 = frozenset(('Certificate', 'Id', 'SubCertificates'))
+_K226 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T227 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T228 = {4: (1, 2)}
+_E229 = ('SECP521', 'X448')
+_I230 = {'SECP521': 0, 'X448': 1}
+_K231 = frozenset(('ContractCertificateChain', 'DHPublicKey', 'ECDHCurve', 'Id', 'SECP521_EncryptedPrivateKey', 'TPM_EncryptedPrivateKey', 'X448_EncryptedPrivateKey'))
+_T232 = {4: (1, 2, 5)}
+_T233 = {4: (2, 2, 5)}
+_K234 = frozenset(('Dynamic_SMDTControlMode', 'Id', 'MeterInfo', 'Receipt', 'Scheduled_SMDTControlMode', 'SessionID'))
+_K235 = frozenset(('Certificate',))
+_K236 = frozenset(('ProviderID',))
+_T237 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 127)}
+_K238 = frozenset(('TaxRule',))
+_T239 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 9)}
+_K240 = frozenset(('AppliesMinimumMaximumCost', 'AppliesToEnergyFee', 'AppliesToOverstayFee', 'AppliesToParkingFee', 'TaxIncludedInPrice', 'TaxRate', 'TaxRuleID', 'TaxRuleName'))
+_T241 = {1: (1, 2, 3), 2: (0, 1, 3)}
+_T242 = {7: (0, 1, 8)}
+_T243 = {8: (0, 1)}
+_K244 = frozenset(('Algorithm', 'XPath'))
+_T245 = {1: (0, 3, 1, 0)}
+_T246 = {1: (2, 3)}
+_K247 = frozenset(('Transform',))
+_E248 = ('CheckIn', 'Processing', 'Completed')
+_I249 = {'CheckIn': 0, 'Processing': 1, 'Completed': 2}
+_E250 = ('AutoParking', 'MVGuideManual', 'Manual')
+_I251 = {'AutoParking': 0, 'MVGuideManual': 1, 'Manual': 2}
+_K252 = frozenset(('DeviceOffset', 'EVCheckInStatus', 'Header', 'ParkingMethod', 'VehicleFrame', 'VehicleTravel'))
+_T253 = {3: (0, 3, 4)}
+_T254 = {3: (1, 3, 5), 4: (0, 2, 5)}
+_T255 = {3: (2, 3, 6), 4: (1, 2, 6), 5: (0, 2, 6)}
+_T256 = {3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (0, 1)}
+_K257 = frozenset(('DeviceLocation', 'Header', 'ParkingSpace', 'ResponseCode', 'TargetDistance'))
+_T258 = {2: (1, 3, 4), 3: (0, 2, 4)}
+_T259 = {2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
+_T260 = {2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_E261 = ('CheckOut', 'Processing', 'Completed')
+_I262 = {'CheckOut': 0, 'Processing': 1, 'Completed': 2}
+_K263 = frozenset(('CheckOutTime', 'EVCheckOutStatus', 'Header'))
+_E264 = ('Scheduled', 'Completed')
+_I265 = {'Scheduled': 0, 'Completed': 1}
+_K266 = frozenset(('EVSECheckOutStatus', 'Header', 'ResponseCode'))
+_K267 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_T268 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T269 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T270 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T271 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T272 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T273 = {1: (6, 3)}
+_K274 = frozenset(('X509IssuerName', 'X509SerialNumber'))
 
 def d_AbsolutePriceScheduleType(v, r):
     o = {}
@@ -371,7 +362,7 @@ def d_AbsolutePriceScheduleType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['MinimumCost'] = x
-        st = 11
+        st = 8
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['MaximumCost'] = x
@@ -379,14 +370,14 @@ def d_AbsolutePriceScheduleType(v, r):
     elif c == 2:
         x, r = d_TaxRuleListType(v, r)
         o['TaxRules'] = x
-        st = 8
+        st = 10
     elif c == 3:
         x, r = d_PriceRuleStackListType(v, r)
         o['PriceRuleStacks'] = x
-        st = 10
+        st = 11
     else:
         und(c, 4)
-    if st == 11:
+    if st == 8:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -396,11 +387,11 @@ def d_AbsolutePriceScheduleType(v, r):
         elif c == 1:
             x, r = d_TaxRuleListType(v, r)
             o['TaxRules'] = x
-            st = 8
+            st = 10
         elif c == 2:
             x, r = d_PriceRuleStackListType(v, r)
             o['PriceRuleStacks'] = x
-            st = 10
+            st = 11
         else:
             und(c, 3)
     if st == 9:
@@ -409,20 +400,20 @@ def d_AbsolutePriceScheduleType(v, r):
         if c == 0:
             x, r = d_TaxRuleListType(v, r)
             o['TaxRules'] = x
-            st = 8
+            st = 10
         elif c == 1:
             x, r = d_PriceRuleStackListType(v, r)
             o['PriceRuleStacks'] = x
-            st = 10
+            st = 11
         else:
             und(c, 2)
-    if st == 8:
+    if st == 10:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_PriceRuleStackListType(v, r)
             o['PriceRuleStacks'] = x
-            st = 10
+            st = 11
         else:
             und(c, 1)
     r -= 2
@@ -430,22 +421,22 @@ def d_AbsolutePriceScheduleType(v, r):
     if c == 0:
         x, r = d_OverstayRuleListType(v, r)
         o['OverstayRules'] = x
-        st = 13
+        st = 12
     elif c == 1:
         x, r = d_AdditionalServiceListType(v, r)
         o['AdditionalSelectedServices'] = x
-        st = 12
+        st = 13
     elif c == 2:
         return o, r
     else:
         und(c, 3)
-    if st == 13:
+    if st == 12:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_AdditionalServiceListType(v, r)
             o['AdditionalSelectedServices'] = x
-            st = 12
+            st = 13
         elif c == 1:
             return o, r
         else:
@@ -1786,7 +1777,7 @@ def d_Dynamic_SEReqControlModeType(v, r):
             und2()
         x = ((x >> 1) & 127)
         o['MinimumSOC'] = x
-        st = 4
+        st = 2
     elif c == 1:
         r -= 9
         x = (v >> r) & 511
@@ -1794,14 +1785,14 @@ def d_Dynamic_SEReqControlModeType(v, r):
             und2()
         x = ((x >> 1) & 127)
         o['TargetSOC'] = x
-        st = 2
+        st = 3
     elif c == 2:
         x, r = d_RationalNumberType(v, r)
         o['EVTargetEnergyRequest'] = x
-        st = 3
+        st = 4
     else:
         und(c, 3)
-    if st == 4:
+    if st == 2:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1811,20 +1802,20 @@ def d_Dynamic_SEReqControlModeType(v, r):
                 und2()
             x = ((x >> 1) & 127)
             o['TargetSOC'] = x
-            st = 2
+            st = 3
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVTargetEnergyRequest'] = x
-            st = 3
+            st = 4
         else:
             und(c, 2)
-    if st == 2:
+    if st == 3:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVTargetEnergyRequest'] = x
-            st = 3
+            st = 4
         else:
             und(c, 1)
     r -= 1
@@ -1848,22 +1839,22 @@ def d_Dynamic_SEReqControlModeType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['EVMaximumV2XEnergyRequest'] = x
-        st = 8
+        st = 7
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVMinimumV2XEnergyRequest'] = x
-        st = 7
+        st = 8
     elif c == 2:
         return o, r
     else:
         und(c, 3)
-    if st == 8:
+    if st == 7:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumV2XEnergyRequest'] = x
-            st = 7
+            st = 8
         elif c == 1:
             return o, r
         else:
@@ -1893,7 +1884,7 @@ def e_Dynamic_SEReqControlModeType(a, d):
     x = d.get('MinimumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T64[st]
+        c, wd, st = _T44[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = ((((a << wd) | c)) << 9) | ((x) << 1)
@@ -1901,7 +1892,7 @@ def e_Dynamic_SEReqControlModeType(a, d):
     x = d.get('TargetSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T65[st]
+        c, wd, st = _T64[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = ((((a << wd) | c)) << 9) | ((x) << 1)
@@ -1909,13 +1900,13 @@ def e_Dynamic_SEReqControlModeType(a, d):
     x = d.get('EVTargetEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T66[st]
+        c, wd, st = _T65[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMaximumEnergyRequest'
     x = d.get('EVMaximumEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T67[st]
+        c, wd, st = _T50[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumEnergyRequest'
     x = d.get('EVMinimumEnergyRequest')
@@ -1927,16 +1918,16 @@ def e_Dynamic_SEReqControlModeType(a, d):
     x = d.get('EVMaximumV2XEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T68[st]
+        c, wd, st = _T66[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumV2XEnergyRequest'
     x = d.get('EVMinimumV2XEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T69[st]
+        c, wd, st = _T67[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T70[st]
+    c, wd = _T68[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K63)
@@ -1950,7 +1941,7 @@ def d_Dynamic_SEResControlModeType(v, r):
     if c == 0:
         x, r = eu(v, r)
         o['DepartureTime'] = x
-        st = 4
+        st = 1
     elif c == 1:
         r -= 9
         x = (v >> r) & 511
@@ -1958,7 +1949,7 @@ def d_Dynamic_SEResControlModeType(v, r):
             und2()
         x = ((x >> 1) & 127)
         o['MinimumSOC'] = x
-        st = 3
+        st = 2
     elif c == 2:
         r -= 9
         x = (v >> r) & 511
@@ -1966,20 +1957,20 @@ def d_Dynamic_SEResControlModeType(v, r):
             und2()
         x = ((x >> 1) & 127)
         o['TargetSOC'] = x
-        st = 1
+        st = 3
     elif c == 3:
         x, r = d_AbsolutePriceScheduleType(v, r)
         o['AbsolutePriceSchedule'] = x
-        st = 2
+        st = 4
     elif c == 4:
         x, r = d_PriceLevelScheduleType(v, r)
         o['PriceLevelSchedule'] = x
-        st = 2
+        st = 4
     elif c == 5:
         return o, r
     else:
         und(c, 6)
-    if st == 4:
+    if st == 1:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -1989,7 +1980,7 @@ def d_Dynamic_SEResControlModeType(v, r):
                 und2()
             x = ((x >> 1) & 127)
             o['MinimumSOC'] = x
-            st = 3
+            st = 2
         elif c == 1:
             r -= 9
             x = (v >> r) & 511
@@ -1997,20 +1988,20 @@ def d_Dynamic_SEResControlModeType(v, r):
                 und2()
             x = ((x >> 1) & 127)
             o['TargetSOC'] = x
-            st = 1
+            st = 3
         elif c == 2:
             x, r = d_AbsolutePriceScheduleType(v, r)
             o['AbsolutePriceSchedule'] = x
-            st = 2
+            st = 4
         elif c == 3:
             x, r = d_PriceLevelScheduleType(v, r)
             o['PriceLevelSchedule'] = x
-            st = 2
+            st = 4
         elif c == 4:
             return o, r
         else:
             und(c, 5)
-    if st == 3:
+    if st == 2:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -2020,30 +2011,30 @@ def d_Dynamic_SEResControlModeType(v, r):
                 und2()
             x = ((x >> 1) & 127)
             o['TargetSOC'] = x
-            st = 1
+            st = 3
         elif c == 1:
             x, r = d_AbsolutePriceScheduleType(v, r)
             o['AbsolutePriceSchedule'] = x
-            st = 2
+            st = 4
         elif c == 2:
             x, r = d_PriceLevelScheduleType(v, r)
             o['PriceLevelSchedule'] = x
-            st = 2
+            st = 4
         elif c == 3:
             return o, r
         else:
             und(c, 4)
-    if st == 1:
+    if st == 3:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_AbsolutePriceScheduleType(v, r)
             o['AbsolutePriceSchedule'] = x
-            st = 2
+            st = 4
         elif c == 1:
             x, r = d_PriceLevelScheduleType(v, r)
             o['PriceLevelSchedule'] = x
-            st = 2
+            st = 4
         elif c == 2:
             return o, r
         else:
@@ -2068,12 +2059,12 @@ def e_Dynamic_SEResControlModeType(a, d):
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
         a = wu(((a << 3)) << 1, x) << 1
-        st = 4
+        st = 1
     f = 'MinimumSOC'
     x = d.get('MinimumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T72[st]
+        c, wd, st = _T70[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = ((((a << wd) | c)) << 9) | ((x) << 1)
@@ -2081,7 +2072,7 @@ def e_Dynamic_SEResControlModeType(a, d):
     x = d.get('TargetSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T73[st]
+        c, wd, st = _T71[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = ((((a << wd) | c)) << 9) | ((x) << 1)
@@ -2089,19 +2080,19 @@ def e_Dynamic_SEResControlModeType(a, d):
     x = d.get('AbsolutePriceSchedule')
     if x is not None:
         u += 1
-        c, wd, st = _T74[st]
+        c, wd, st = _T72[st]
         a = e_AbsolutePriceScheduleType(((a << wd) | c), x)
     f = 'PriceLevelSchedule'
     x = d.get('PriceLevelSchedule')
     if x is not None:
         u += 1
-        c, wd, st = _T75[st]
+        c, wd, st = _T73[st]
         a = e_PriceLevelScheduleType(((a << wd) | c), x)
     f = None
-    c, wd = _T76[st]
+    c, wd = _T74[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K71)
+        extra(d, _K69)
     return a
 
 def d_Dynamic_SMDTControlModeType(v, r):
@@ -2225,7 +2216,7 @@ def e_EMAIDListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T17[st]
+            c, wd, nx, n = _T76[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -2240,7 +2231,7 @@ def e_EMAIDListType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K77)
+        extra(d, _K75)
     return a
 
 def d_EVAbsolutePriceScheduleType(v, r):
@@ -2318,10 +2309,10 @@ def e_EVAbsolutePriceScheduleType(a, d):
         c, wd, st = _T46[st]
         a = e_EVPriceRuleStackListType(((a << wd) | c), x)
     f = None
-    c, wd = _T79[st]
+    c, wd = _T78[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K78)
+        extra(d, _K77)
     return a
 
 def d_EVEnergyOfferType(v, r):
@@ -2372,7 +2363,7 @@ def e_EVEnergyOfferType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K80)
+        extra(d, _K79)
     return a
 
 def d_EVPowerProfileEntryListType(v, r):
@@ -2430,7 +2421,7 @@ def e_EVPowerProfileEntryListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T17[st]
+            c, wd, nx, n = _T81[st]
             a = e_PowerScheduleEntryType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -2445,7 +2436,7 @@ def e_EVPowerProfileEntryListType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K81)
+        extra(d, _K80)
     return a
 
 def d_EVPowerProfileType(v, r):
@@ -2580,7 +2571,7 @@ def e_EVPowerScheduleEntryListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T17[st]
+            c, wd, nx, n = _T84[st]
             a = e_EVPowerScheduleEntryType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -2648,7 +2639,7 @@ def e_EVPowerScheduleEntryType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K84)
+        extra(d, _K85)
     return a
 
 def d_EVPowerScheduleType(v, r):
@@ -2701,7 +2692,7 @@ def e_EVPowerScheduleType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K85)
+        extra(d, _K86)
     return a
 
 def d_EVPriceRuleStackListType(v, r):
@@ -2759,7 +2750,7 @@ def e_EVPriceRuleStackListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T17[st]
+            c, wd, nx, n = _T84[st]
             a = e_EVPriceRuleStackType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -2774,7 +2765,7 @@ def e_EVPriceRuleStackListType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K86)
+        extra(d, _K87)
     return a
 
 def d_EVPriceRuleStackType(v, r):
@@ -2848,7 +2839,7 @@ def e_EVPriceRuleStackType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T88[st]
+            c, wd, nx, n = _T89[st]
             a = e_EVPriceRuleType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -2860,10 +2851,10 @@ def e_EVPriceRuleStackType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T89[st]
+    c, wd = _T90[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K87)
+        extra(d, _K88)
     return a
 
 def d_EVPriceRuleType(v, r):
@@ -2914,7 +2905,7 @@ def e_EVPriceRuleType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K90)
+        extra(d, _K91)
     return a
 
 def d_EVSEStatusType(v, r):
@@ -2935,7 +2926,7 @@ def d_EVSEStatusType(v, r):
         x = (v >> r) & 31
         if x & 17:
             und2()
-        x = _E91[(x >> 1) & 7]
+        x = _E92[(x >> 1) & 7]
         o['EVSENotification'] = x
         st = 2
     else:
@@ -2966,15 +2957,15 @@ def e_EVSEStatusType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T20[st]
-        j = _I92.get(x)
+        j = _I93.get(x)
         if j is None:
-            bad_enum(x, _I92)
+            bad_enum(x, _I93)
         a = ((((a << wd) | c)) << 5) | (j << 1)
     f = None
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K93)
+        extra(d, _K94)
     return a
 
 def d_KeyInfoType(v, r):
@@ -3216,7 +3207,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T95[st]
+            c, wd, nx, n = _T96[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -3235,7 +3226,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T96[st]
+            c, wd, nx, n = _T97[st]
             a = e_KeyValueType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3254,7 +3245,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T97[st]
+            c, wd, nx, n = _T98[st]
             a = e_RetrievalMethodType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3273,7 +3264,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T98[st]
+            c, wd, nx, n = _T99[st]
             a = e_X509DataType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3292,7 +3283,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T99[st]
+            c, wd, nx, n = _T100[st]
             a = e_PGPDataType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3311,7 +3302,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T100[st]
+            c, wd, nx, n = _T101[st]
             a = e_SPKIDataType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3330,7 +3321,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T101[st]
+            c, wd, nx, n = _T102[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -3342,10 +3333,10 @@ def e_KeyInfoType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T102[st]
+    c, wd = _T103[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K94)
+        extra(d, _K95)
     return a
 
 def d_KeyValueType(v, r):
@@ -3398,13 +3389,13 @@ def e_KeyValueType(a, d):
     x = d.get('RSAKeyValue')
     if x is not None:
         u += 1
-        c, wd, st = _T104[st]
+        c, wd, st = _T105[st]
         a = e_RSAKeyValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T105[st]
+    c, wd = _T106[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K103)
+        extra(d, _K104)
     return a
 
 def d_ListOfRootCertificateIDsType(v, r):
@@ -3462,7 +3453,7 @@ def e_ListOfRootCertificateIDsType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T17[st]
+            c, wd, nx, n = _T108[st]
             a = e_X509IssuerSerialType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3477,7 +3468,7 @@ def e_ListOfRootCertificateIDsType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K106)
+        extra(d, _K107)
     return a
 
 def d_ManifestType(v, r):
@@ -3548,7 +3539,7 @@ def e_ManifestType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T108[st]
+            c, wd, nx, n = _T110[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3560,10 +3551,10 @@ def e_ManifestType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T109[st]
+    c, wd = _T111[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K107)
+        extra(d, _K109)
     return a
 
 def d_MessageHeaderType(v, r):
@@ -3629,10 +3620,10 @@ def e_MessageHeaderType(a, d):
         c, wd, st = _T25[st]
         a = e_SignatureType(((a << wd) | c), x)
     f = None
-    c, wd = _T89[st]
+    c, wd = _T90[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K110)
+        extra(d, _K112)
     return a
 
 def d_MeterInfoType(v, r):
@@ -3659,122 +3650,122 @@ def d_MeterInfoType(v, r):
     if c == 0:
         x, r = eu(v, r)
         o['BPT_DischargedEnergyReadingWh'] = x
-        st = 6
+        st = 3
     elif c == 1:
         x, r = eu(v, r)
         o['CapacitiveEnergyReadingVARh'] = x
-        st = 7
+        st = 4
     elif c == 2:
         x, r = eu(v, r)
         o['BPT_InductiveEnergyReadingVARh'] = x
-        st = 8
+        st = 5
     elif c == 3:
         x, r = eb(v, r)
         o['MeterSignature'] = x
-        st = 3
+        st = 6
     elif c == 4:
         x, r = ei(v, r)
         o['MeterStatus'] = x
-        st = 5
+        st = 7
     elif c == 5:
         x, r = eu(v, r)
         o['MeterTimestamp'] = x
-        st = 4
+        st = 8
     elif c == 6:
         return o, r
     else:
         und(c, 7)
-    if st == 6:
+    if st == 3:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = eu(v, r)
             o['CapacitiveEnergyReadingVARh'] = x
-            st = 7
+            st = 4
         elif c == 1:
             x, r = eu(v, r)
             o['BPT_InductiveEnergyReadingVARh'] = x
-            st = 8
+            st = 5
         elif c == 2:
             x, r = eb(v, r)
             o['MeterSignature'] = x
-            st = 3
+            st = 6
         elif c == 3:
             x, r = ei(v, r)
             o['MeterStatus'] = x
-            st = 5
+            st = 7
         elif c == 4:
             x, r = eu(v, r)
             o['MeterTimestamp'] = x
-            st = 4
+            st = 8
         elif c == 5:
             return o, r
         else:
             und(c, 6)
-    if st == 7:
+    if st == 4:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = eu(v, r)
             o['BPT_InductiveEnergyReadingVARh'] = x
-            st = 8
+            st = 5
         elif c == 1:
             x, r = eb(v, r)
             o['MeterSignature'] = x
-            st = 3
+            st = 6
         elif c == 2:
             x, r = ei(v, r)
             o['MeterStatus'] = x
-            st = 5
+            st = 7
         elif c == 3:
             x, r = eu(v, r)
             o['MeterTimestamp'] = x
-            st = 4
+            st = 8
         elif c == 4:
             return o, r
         else:
             und(c, 5)
-    if st == 8:
+    if st == 5:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = eb(v, r)
             o['MeterSignature'] = x
-            st = 3
+            st = 6
         elif c == 1:
             x, r = ei(v, r)
             o['MeterStatus'] = x
-            st = 5
+            st = 7
         elif c == 2:
             x, r = eu(v, r)
             o['MeterTimestamp'] = x
-            st = 4
+            st = 8
         elif c == 3:
             return o, r
         else:
             und(c, 4)
-    if st == 3:
+    if st == 6:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = ei(v, r)
             o['MeterStatus'] = x
-            st = 5
+            st = 7
         elif c == 1:
             x, r = eu(v, r)
             o['MeterTimestamp'] = x
-            st = 4
+            st = 8
         elif c == 2:
             return o, r
         else:
             und(c, 3)
-    if st == 5:
+    if st == 7:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = eu(v, r)
             o['MeterTimestamp'] = x
-            st = 4
+            st = 8
         elif c == 1:
             return o, r
         else:
@@ -3810,7 +3801,7 @@ def e_MeterInfoType(a, d):
     x = d.get('BPT_DischargedEnergyReadingWh')
     if x is not None:
         u += 1
-        c, wd, st = _T112[st]
+        c, wd, st = _T114[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -3818,7 +3809,7 @@ def e_MeterInfoType(a, d):
     x = d.get('CapacitiveEnergyReadingVARh')
     if x is not None:
         u += 1
-        c, wd, st = _T113[st]
+        c, wd, st = _T115[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -3826,7 +3817,7 @@ def e_MeterInfoType(a, d):
     x = d.get('BPT_InductiveEnergyReadingVARh')
     if x is not None:
         u += 1
-        c, wd, st = _T114[st]
+        c, wd, st = _T116[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -3834,13 +3825,13 @@ def e_MeterInfoType(a, d):
     x = d.get('MeterSignature')
     if x is not None:
         u += 1
-        c, wd, st = _T115[st]
+        c, wd, st = _T117[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'MeterStatus'
     x = d.get('MeterStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T116[st]
+        c, wd, st = _T118[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
@@ -3848,15 +3839,15 @@ def e_MeterInfoType(a, d):
     x = d.get('MeterTimestamp')
     if x is not None:
         u += 1
-        c, wd, st = _T117[st]
+        c, wd, st = _T119[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T118[st]
+    c, wd = _T120[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K111)
+        extra(d, _K113)
     return a
 
 def d_MeteringConfirmationReqType(v, r):
@@ -3907,7 +3898,7 @@ def e_MeteringConfirmationReqType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K119)
+        extra(d, _K121)
     return a
 
 def d_MeteringConfirmationResType(v, r):
@@ -3965,7 +3956,7 @@ def e_MeteringConfirmationResType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K120)
+        extra(d, _K122)
     return a
 
 def d_ObjectType(v, r):
@@ -4071,21 +4062,21 @@ def e_ObjectType(a, d):
     x = d.get('Id')
     if x is not None:
         u += 1
-        c, wd, st = _T122[st]
+        c, wd, st = _T70[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'MimeType'
     x = d.get('MimeType')
     if x is not None:
         u += 1
-        c, wd, st = _T123[st]
+        c, wd, st = _T71[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
     c, wd = _T124[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K121)
+        extra(d, _K123)
     return a
 
 def d_OverstayRuleListType(v, r):
@@ -4221,20 +4212,20 @@ def d_OverstayRuleType(v, r):
     if c == 0:
         x, r = es(v, r)
         o['OverstayRuleDescription'] = x
-        st = 2
+        st = 1
     elif c == 1:
         x, r = eu(v, r)
         o['StartTime'] = x
-        st = 1
+        st = 2
     else:
         und(c, 2)
-    if st == 2:
+    if st == 1:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = eu(v, r)
             o['StartTime'] = x
-            st = 1
+            st = 2
         else:
             und(c, 1)
     r -= 1
@@ -4271,12 +4262,12 @@ def e_OverstayRuleType(a, d):
     if x is not None:
         u += 1
         a = ws(((a << 2)) << 1, x) << 1
-        st = 2
+        st = 1
     f = 'StartTime'
     x = d.get('StartTime')
     if x is not None:
         u += 1
-        c, wd, st = _T130[st]
+        c, wd, st = _T3[st]
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -4284,7 +4275,7 @@ def e_OverstayRuleType(a, d):
     x = d.get('OverstayFee')
     if x is not None:
         u += 1
-        c, wd, st = _T131[st]
+        c, wd, st = _T4[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'OverstayFeePeriod'
     x = d.get('OverstayFeePeriod')
@@ -4295,7 +4286,7 @@ def e_OverstayRuleType(a, d):
             x = as_int(x, 0, 4294967295)
         a = wu((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T79[st]
+    c, wd = _T78[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K129)
@@ -4359,10 +4350,10 @@ def e_PGPDataType(a, d):
         c, wd, st = _T126[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T133[st]
+    c, wd = _T131[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K132)
+        extra(d, _K130)
     return a
 
 def d_ParameterSetType(v, r):
@@ -4436,7 +4427,7 @@ def e_ParameterSetType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T88[st]
+            c, wd, nx, n = _T133[st]
             a = e_ParameterType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4448,10 +4439,10 @@ def e_ParameterSetType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T89[st]
+    c, wd = _T90[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K134)
+        extra(d, _K132)
     return a
 
 def d_ParameterType(v, r):
@@ -4525,7 +4516,7 @@ def e_ParameterType(a, d):
     x = d.get('boolValue')
     if x is not None:
         u += 1
-        c, wd, st = _T136[st]
+        c, wd, st = _T135[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -4533,7 +4524,7 @@ def e_ParameterType(a, d):
     x = d.get('byteValue')
     if x is not None:
         u += 1
-        c, wd, st = _T137[st]
+        c, wd, st = _T136[st]
         if x.__class__ is not int or x < -128 or x > 127:
             x = as_int(x, -128, 127)
         a = ((((a << wd) | c)) << 10) | ((x - -128) << 1)
@@ -4541,7 +4532,7 @@ def e_ParameterType(a, d):
     x = d.get('shortValue')
     if x is not None:
         u += 1
-        c, wd, st = _T138[st]
+        c, wd, st = _T137[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
@@ -4549,7 +4540,7 @@ def e_ParameterType(a, d):
     x = d.get('intValue')
     if x is not None:
         u += 1
-        c, wd, st = _T139[st]
+        c, wd, st = _T138[st]
         if x.__class__ is not int or x < -2147483648 or x > 2147483647:
             x = as_int(x, -2147483648, 2147483647)
         a = wi((((a << wd) | c)) << 1, x) << 1
@@ -4557,19 +4548,19 @@ def e_ParameterType(a, d):
     x = d.get('rationalNumber')
     if x is not None:
         u += 1
-        c, wd, st = _T140[st]
+        c, wd, st = _T139[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'finiteString'
     x = d.get('finiteString')
     if x is not None:
         u += 1
-        c, wd, st = _T141[st]
+        c, wd, st = _T140[st]
         a = ws((((a << wd) | c)) << 1, x) << 1
     f = None
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K135)
+        extra(d, _K134)
     return a
 
 def d_PnC_AReqAuthorizationModeType(v, r):
@@ -4635,7 +4626,7 @@ def e_PnC_AReqAuthorizationModeType(a, d):
     c, wd = _T27[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K142)
+        extra(d, _K141)
     return a
 
 def d_PnC_ASResAuthorizationModeType(v, r):
@@ -4688,7 +4679,7 @@ def e_PnC_ASResAuthorizationModeType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K143)
+        extra(d, _K142)
     return a
 
 def d_PowerDeliveryReqType(v, r):
@@ -4721,7 +4712,7 @@ def d_PowerDeliveryReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E144[(x >> 1) & 3]
+        x = _E143[(x >> 1) & 3]
         o['ChargeProgress'] = x
         st = 3
     else:
@@ -4737,7 +4728,7 @@ def d_PowerDeliveryReqType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E146[(x >> 1) & 1]
+        x = _E145[(x >> 1) & 1]
         o['BPT_ChannelSelection'] = x
         st = 5
     elif c == 2:
@@ -4752,7 +4743,7 @@ def d_PowerDeliveryReqType(v, r):
             x = (v >> r) & 7
             if x & 5:
                 und2()
-            x = _E146[(x >> 1) & 1]
+            x = _E145[(x >> 1) & 1]
             o['BPT_ChannelSelection'] = x
             st = 5
         elif c == 1:
@@ -4792,9 +4783,9 @@ def e_PowerDeliveryReqType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T4[st]
-        j = _I145.get(x)
+        j = _I144.get(x)
         if j is None:
-            bad_enum(x, _I145)
+            bad_enum(x, _I144)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'EVPowerProfile'
     x = d.get('EVPowerProfile')
@@ -4806,16 +4797,16 @@ def e_PowerDeliveryReqType(a, d):
     x = d.get('BPT_ChannelSelection')
     if x is not None:
         u += 1
-        c, wd, st = _T149[st]
-        j = _I147.get(x)
+        c, wd, st = _T148[st]
+        j = _I146.get(x)
         if j is None:
-            bad_enum(x, _I147)
+            bad_enum(x, _I146)
         a = ((((a << wd) | c)) << 3) | (j << 1)
     f = None
-    c, wd = _T150[st]
+    c, wd = _T149[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K148)
+        extra(d, _K147)
     return a
 
 def d_PowerDeliveryResType(v, r):
@@ -4886,10 +4877,10 @@ def e_PowerDeliveryResType(a, d):
         c, wd, st = _T25[st]
         a = e_EVSEStatusType(((a << wd) | c), x)
     f = None
-    c, wd = _T89[st]
+    c, wd = _T90[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K151)
+        extra(d, _K150)
     return a
 
 def d_PowerScheduleEntryListType(v, r):
@@ -4947,7 +4938,7 @@ def e_PowerScheduleEntryListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T17[st]
+            c, wd, nx, n = _T84[st]
             a = e_PowerScheduleEntryType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4962,7 +4953,7 @@ def e_PowerScheduleEntryListType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K152)
+        extra(d, _K151)
     return a
 
 def d_PowerScheduleEntryType(v, r):
@@ -4989,22 +4980,22 @@ def d_PowerScheduleEntryType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['Power_L2'] = x
-        st = 4
+        st = 3
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['Power_L3'] = x
-        st = 3
+        st = 4
     elif c == 2:
         return o, r
     else:
         und(c, 3)
-    if st == 4:
+    if st == 3:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['Power_L3'] = x
-            st = 3
+            st = 4
         elif c == 1:
             return o, r
         else:
@@ -5040,19 +5031,19 @@ def e_PowerScheduleEntryType(a, d):
     x = d.get('Power_L2')
     if x is not None:
         u += 1
-        c, wd, st = _T154[st]
+        c, wd, st = _T25[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'Power_L3'
     x = d.get('Power_L3')
     if x is not None:
         u += 1
-        c, wd, st = _T155[st]
+        c, wd, st = _T153[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T156[st]
+    c, wd = _T154[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K153)
+        extra(d, _K152)
     return a
 
 def d_PowerScheduleType(v, r):
@@ -5075,11 +5066,11 @@ def d_PowerScheduleType(v, r):
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['PowerTolerance'] = x
-        st = 4
+        st = 3
     elif c == 2:
         x, r = d_PowerScheduleEntryListType(v, r)
         o['PowerScheduleEntries'] = x
-        st = 3
+        st = 4
     else:
         und(c, 3)
     if st == 2:
@@ -5088,20 +5079,20 @@ def d_PowerScheduleType(v, r):
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['PowerTolerance'] = x
-            st = 4
+            st = 3
         elif c == 1:
             x, r = d_PowerScheduleEntryListType(v, r)
             o['PowerScheduleEntries'] = x
-            st = 3
+            st = 4
         else:
             und(c, 2)
-    if st == 4:
+    if st == 3:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_PowerScheduleEntryListType(v, r)
             o['PowerScheduleEntries'] = x
-            st = 3
+            st = 4
         else:
             und(c, 1)
     r -= 1
@@ -5135,19 +5126,19 @@ def e_PowerScheduleType(a, d):
     x = d.get('PowerTolerance')
     if x is not None:
         u += 1
-        c, wd, st = _T158[st]
+        c, wd, st = _T64[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'PowerScheduleEntries'
     x = d.get('PowerScheduleEntries')
     if x is not None:
         u += 1
-        c, wd, st = _T159[st]
+        c, wd, st = _T65[st]
         a = e_PowerScheduleEntryListType(((a << wd) | c), x)
     f = None
-    c, wd = _T27[st]
+    c, wd = _T78[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K157)
+        extra(d, _K155)
     return a
 
 def d_PriceLevelScheduleEntryListType(v, r):
@@ -5205,7 +5196,7 @@ def e_PriceLevelScheduleEntryListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T17[st]
+            c, wd, nx, n = _T84[st]
             a = e_PriceLevelScheduleEntryType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -5220,7 +5211,7 @@ def e_PriceLevelScheduleEntryListType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K160)
+        extra(d, _K156)
     return a
 
 def d_PriceLevelScheduleEntryType(v, r):
@@ -5279,7 +5270,7 @@ def e_PriceLevelScheduleEntryType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K161)
+        extra(d, _K157)
     return a
 
 def d_PriceLevelScheduleType(v, r):
@@ -5411,7 +5402,7 @@ def e_PriceLevelScheduleType(a, d):
     c, wd = _T39[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K162)
+        extra(d, _K158)
     return a
 
 def d_PriceRuleStackListType(v, r):
@@ -5469,7 +5460,7 @@ def e_PriceRuleStackListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T17[st]
+            c, wd, nx, n = _T84[st]
             a = e_PriceRuleStackType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -5484,7 +5475,7 @@ def e_PriceRuleStackListType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K163)
+        extra(d, _K159)
     return a
 
 def d_PriceRuleStackType(v, r):
@@ -5558,7 +5549,7 @@ def e_PriceRuleStackType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T88[st]
+            c, wd, nx, n = _T89[st]
             a = e_PriceRuleType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -5570,10 +5561,10 @@ def e_PriceRuleStackType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T89[st]
+    c, wd = _T90[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K164)
+        extra(d, _K160)
     return a
 
 def d_PriceRuleType(v, r):
@@ -5600,7 +5591,7 @@ def d_PriceRuleType(v, r):
     elif c == 2:
         x, r = eu(v, r)
         o['CarbonDioxideEmission'] = x
-        st = 6
+        st = 4
     elif c == 3:
         r -= 10
         x = (v >> r) & 1023
@@ -5612,7 +5603,7 @@ def d_PriceRuleType(v, r):
     elif c == 4:
         x, r = d_RationalNumberType(v, r)
         o['PowerRangeStart'] = x
-        st = 4
+        st = 6
     else:
         und(c, 5)
     if st == 2:
@@ -5625,7 +5616,7 @@ def d_PriceRuleType(v, r):
         elif c == 1:
             x, r = eu(v, r)
             o['CarbonDioxideEmission'] = x
-            st = 6
+            st = 4
         elif c == 2:
             r -= 10
             x = (v >> r) & 1023
@@ -5637,7 +5628,7 @@ def d_PriceRuleType(v, r):
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['PowerRangeStart'] = x
-            st = 4
+            st = 6
         else:
             und(c, 4)
     if st == 3:
@@ -5646,7 +5637,7 @@ def d_PriceRuleType(v, r):
         if c == 0:
             x, r = eu(v, r)
             o['CarbonDioxideEmission'] = x
-            st = 6
+            st = 4
         elif c == 1:
             r -= 10
             x = (v >> r) & 1023
@@ -5658,10 +5649,10 @@ def d_PriceRuleType(v, r):
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['PowerRangeStart'] = x
-            st = 4
+            st = 6
         else:
             und(c, 3)
-    if st == 6:
+    if st == 4:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5675,7 +5666,7 @@ def d_PriceRuleType(v, r):
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['PowerRangeStart'] = x
-            st = 4
+            st = 6
         else:
             und(c, 2)
     if st == 5:
@@ -5684,7 +5675,7 @@ def d_PriceRuleType(v, r):
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['PowerRangeStart'] = x
-            st = 4
+            st = 6
         else:
             und(c, 1)
     r -= 1
@@ -5710,13 +5701,13 @@ def e_PriceRuleType(a, d):
     x = d.get('ParkingFee')
     if x is not None:
         u += 1
-        c, wd, st = _T136[st]
+        c, wd, st = _T135[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'ParkingFeePeriod'
     x = d.get('ParkingFeePeriod')
     if x is not None:
         u += 1
-        c, wd, st = _T166[st]
+        c, wd, st = _T162[st]
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -5724,7 +5715,7 @@ def e_PriceRuleType(a, d):
     x = d.get('CarbonDioxideEmission')
     if x is not None:
         u += 1
-        c, wd, st = _T167[st]
+        c, wd, st = _T163[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -5732,7 +5723,7 @@ def e_PriceRuleType(a, d):
     x = d.get('RenewableGenerationPercentage')
     if x is not None:
         u += 1
-        c, wd, st = _T168[st]
+        c, wd, st = _T164[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
         a = ((((a << wd) | c)) << 10) | ((x) << 1)
@@ -5740,13 +5731,13 @@ def e_PriceRuleType(a, d):
     x = d.get('PowerRangeStart')
     if x is not None:
         u += 1
-        c, wd, st = _T169[st]
+        c, wd, st = _T165[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T79[st]
+    c, wd = _T39[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K165)
+        extra(d, _K161)
     return a
 
 def d_RSAKeyValueType(v, r):
@@ -5797,7 +5788,7 @@ def e_RSAKeyValueType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K170)
+        extra(d, _K166)
     return a
 
 def d_RationalNumberType(v, r):
@@ -5856,7 +5847,7 @@ def e_RationalNumberType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K171)
+        extra(d, _K167)
     return a
 
 def d_ReceiptType(v, r):
@@ -5875,19 +5866,19 @@ def d_ReceiptType(v, r):
     if c == 0:
         x, r = d_DetailedCostType(v, r)
         o['EnergyCosts'] = x
-        st = 5
+        st = 2
     elif c == 1:
         x, r = d_DetailedCostType(v, r)
         o['OccupancyCosts'] = x
-        st = 2
+        st = 3
     elif c == 2:
         x, r = d_DetailedCostType(v, r)
         o['AdditionalServicesCosts'] = x
-        st = 3
+        st = 4
     elif c == 3:
         x, r = d_DetailedCostType(v, r)
         o['OverstayCosts'] = x
-        st = 6
+        st = 5
     elif c == 4:
         x, r = d_DetailedTaxType(v, r)
         l = o.get('TaxCosts')
@@ -5895,49 +5886,49 @@ def d_ReceiptType(v, r):
             o['TaxCosts'] = [x]
         else:
             l.append(x)
-        st = 4
+        st = 6
     elif c == 5:
         return o, r
     else:
         und(c, 6)
-    if st == 5:
-        r -= 3
-        c = (v >> r) & 7
-        if c == 0:
-            x, r = d_DetailedCostType(v, r)
-            o['OccupancyCosts'] = x
-            st = 2
-        elif c == 1:
-            x, r = d_DetailedCostType(v, r)
-            o['AdditionalServicesCosts'] = x
-            st = 3
-        elif c == 2:
-            x, r = d_DetailedCostType(v, r)
-            o['OverstayCosts'] = x
-            st = 6
-        elif c == 3:
-            x, r = d_DetailedTaxType(v, r)
-            l = o.get('TaxCosts')
-            if l is None:
-                o['TaxCosts'] = [x]
-            else:
-                l.append(x)
-            st = 4
-        elif c == 4:
-            return o, r
-        else:
-            und(c, 5)
     if st == 2:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_DetailedCostType(v, r)
-            o['AdditionalServicesCosts'] = x
+            o['OccupancyCosts'] = x
             st = 3
         elif c == 1:
             x, r = d_DetailedCostType(v, r)
+            o['AdditionalServicesCosts'] = x
+            st = 4
+        elif c == 2:
+            x, r = d_DetailedCostType(v, r)
             o['OverstayCosts'] = x
+            st = 5
+        elif c == 3:
+            x, r = d_DetailedTaxType(v, r)
+            l = o.get('TaxCosts')
+            if l is None:
+                o['TaxCosts'] = [x]
+            else:
+                l.append(x)
             st = 6
+        elif c == 4:
+            return o, r
+        else:
+            und(c, 5)
+    if st == 3:
+        r -= 3
+        c = (v >> r) & 7
+        if c == 0:
+            x, r = d_DetailedCostType(v, r)
+            o['AdditionalServicesCosts'] = x
+            st = 4
+        elif c == 1:
+            x, r = d_DetailedCostType(v, r)
+            o['OverstayCosts'] = x
+            st = 5
         elif c == 2:
             x, r = d_DetailedTaxType(v, r)
             l = o.get('TaxCosts')
@@ -5945,18 +5936,18 @@ def d_ReceiptType(v, r):
                 o['TaxCosts'] = [x]
             else:
                 l.append(x)
-            st = 4
+            st = 6
         elif c == 3:
             return o, r
         else:
             und(c, 4)
-    if st == 3:
+    if st == 4:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_DetailedCostType(v, r)
             o['OverstayCosts'] = x
-            st = 6
+            st = 5
         elif c == 1:
             x, r = d_DetailedTaxType(v, r)
             l = o.get('TaxCosts')
@@ -5964,12 +5955,12 @@ def d_ReceiptType(v, r):
                 o['TaxCosts'] = [x]
             else:
                 l.append(x)
-            st = 4
+            st = 6
         elif c == 2:
             return o, r
         else:
             und(c, 3)
-    if st == 6:
+    if st == 5:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5979,7 +5970,7 @@ def d_ReceiptType(v, r):
                 o['TaxCosts'] = [x]
             else:
                 l.append(x)
-            st = 4
+            st = 6
         elif c == 1:
             return o, r
         else:
@@ -6028,25 +6019,25 @@ def e_ReceiptType(a, d):
     x = d.get('EnergyCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T173[st]
+        c, wd, st = _T135[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'OccupancyCosts'
     x = d.get('OccupancyCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T174[st]
+        c, wd, st = _T162[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'AdditionalServicesCosts'
     x = d.get('AdditionalServicesCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T175[st]
+        c, wd, st = _T169[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'OverstayCosts'
     x = d.get('OverstayCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T176[st]
+        c, wd, st = _T170[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'TaxCosts'
     x = d.get('TaxCosts')
@@ -6056,7 +6047,7 @@ def e_ReceiptType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T177[st]
+            c, wd, nx, n = _T171[st]
             a = e_DetailedTaxType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6068,10 +6059,10 @@ def e_ReceiptType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T178[st]
+    c, wd = _T172[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K172)
+        extra(d, _K168)
     return a
 
 def d_ReferenceType(v, r):
@@ -6090,15 +6081,15 @@ def d_ReferenceType(v, r):
     elif c == 2:
         x, r = s(v, r)
         o['URI'] = x
-        st = 4
+        st = 3
     elif c == 3:
         x, r = d_TransformsType(v, r)
         o['Transforms'] = x
-        st = 5
+        st = 4
     elif c == 4:
         x, r = d_DigestMethodType(v, r)
         o['DigestMethod'] = x
-        st = 3
+        st = 5
     else:
         und(c, 5)
     if st == 1:
@@ -6111,15 +6102,15 @@ def d_ReferenceType(v, r):
         elif c == 1:
             x, r = s(v, r)
             o['URI'] = x
-            st = 4
+            st = 3
         elif c == 2:
             x, r = d_TransformsType(v, r)
             o['Transforms'] = x
-            st = 5
+            st = 4
         elif c == 3:
             x, r = d_DigestMethodType(v, r)
             o['DigestMethod'] = x
-            st = 3
+            st = 5
         else:
             und(c, 4)
     if st == 2:
@@ -6128,37 +6119,37 @@ def d_ReferenceType(v, r):
         if c == 0:
             x, r = s(v, r)
             o['URI'] = x
-            st = 4
+            st = 3
         elif c == 1:
             x, r = d_TransformsType(v, r)
             o['Transforms'] = x
-            st = 5
+            st = 4
         elif c == 2:
             x, r = d_DigestMethodType(v, r)
             o['DigestMethod'] = x
-            st = 3
+            st = 5
         else:
             und(c, 3)
-    if st == 4:
+    if st == 3:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_TransformsType(v, r)
             o['Transforms'] = x
-            st = 5
+            st = 4
         elif c == 1:
             x, r = d_DigestMethodType(v, r)
             o['DigestMethod'] = x
-            st = 3
+            st = 5
         else:
             und(c, 2)
-    if st == 5:
+    if st == 4:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_DigestMethodType(v, r)
             o['DigestMethod'] = x
-            st = 3
+            st = 5
         else:
             und(c, 1)
     r -= 1
@@ -6193,39 +6184,39 @@ def e_ReferenceType(a, d):
     x = d.get('Type')
     if x is not None:
         u += 1
-        c, wd, st = _T122[st]
+        c, wd, st = _T70[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'URI'
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T180[st]
+        c, wd, st = _T174[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T181[st]
+        c, wd, st = _T175[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = 'DigestMethod'
     x = d.get('DigestMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T182[st]
+        c, wd, st = _T176[st]
         a = e_DigestMethodType(((a << wd) | c), x)
     f = 'DigestValue'
     x = d.get('DigestValue')
     if x is not None:
         u += 1
-        c, wd, st = _T183[st]
+        c, wd, st = _T7[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
     c, wd = _T39[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K179)
+        extra(d, _K173)
     return a
 
 def d_RetrievalMethodType(v, r):
@@ -6299,20 +6290,20 @@ def e_RetrievalMethodType(a, d):
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T185[st]
+        c, wd, st = _T178[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T186[st]
+        c, wd, st = _T179[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T187[st]
+    c, wd = _T180[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K184)
+        extra(d, _K177)
     return a
 
 def d_SPKIDataType(v, r):
@@ -6382,7 +6373,7 @@ def e_SPKIDataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T17[st]
+            c, wd, nx, n = _T182[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -6394,10 +6385,10 @@ def e_SPKIDataType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T189[st]
+    c, wd = _T183[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K188)
+        extra(d, _K181)
     return a
 
 def d_ScheduleExchangeReqType(v, r):
@@ -6478,7 +6469,7 @@ def e_ScheduleExchangeReqType(a, d):
     c, wd = _T27[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K190)
+        extra(d, _K184)
     return a
 
 def d_ScheduleExchangeResType(v, r):
@@ -6525,28 +6516,28 @@ def d_ScheduleExchangeResType(v, r):
             und2()
         x = x == 2
         o['GoToPause'] = x
-        st = 5
+        st = 4
     elif c == 1:
         x, r = d_Dynamic_SEResControlModeType(v, r)
         o['Dynamic_SEResControlMode'] = x
-        st = 4
+        st = 5
     elif c == 2:
         x, r = d_Scheduled_SEResControlModeType(v, r)
         o['Scheduled_SEResControlMode'] = x
-        st = 4
+        st = 5
     else:
         und(c, 3)
-    if st == 5:
+    if st == 4:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_Dynamic_SEResControlModeType(v, r)
             o['Dynamic_SEResControlMode'] = x
-            st = 4
+            st = 5
         elif c == 1:
             x, r = d_Scheduled_SEResControlModeType(v, r)
             o['Scheduled_SEResControlMode'] = x
-            st = 4
+            st = 5
         else:
             und(c, 2)
     r -= 1
@@ -6590,7 +6581,7 @@ def e_ScheduleExchangeResType(a, d):
     x = d.get('GoToPause')
     if x is not None:
         u += 1
-        c, wd, st = _T58[st]
+        c, wd, st = _T5[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -6598,19 +6589,19 @@ def e_ScheduleExchangeResType(a, d):
     x = d.get('Dynamic_SEResControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T192[st]
+        c, wd, st = _T148[st]
         a = e_Dynamic_SEResControlModeType(((a << wd) | c), x)
     f = 'Scheduled_SEResControlMode'
     x = d.get('Scheduled_SEResControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T193[st]
+        c, wd, st = _T186[st]
         a = e_Scheduled_SEResControlModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T79[st]
+    c, wd = _T187[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K191)
+        extra(d, _K185)
     return a
 
 def d_ScheduleTupleType(v, r):
@@ -6676,10 +6667,10 @@ def e_ScheduleTupleType(a, d):
         c, wd, st = _T25[st]
         a = e_ChargingScheduleType(((a << wd) | c), x)
     f = None
-    c, wd = _T89[st]
+    c, wd = _T90[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K194)
+        extra(d, _K188)
     return a
 
 def d_Scheduled_EVPPTControlModeType(v, r):
@@ -6700,7 +6691,7 @@ def d_Scheduled_EVPPTControlModeType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E195[(x >> 1) & 1]
+        x = _E189[(x >> 1) & 1]
         o['PowerToleranceAcceptance'] = x
         st = 2
     elif c == 1:
@@ -6733,15 +6724,15 @@ def e_Scheduled_EVPPTControlModeType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T44[st]
-        j = _I196.get(x)
+        j = _I190.get(x)
         if j is None:
-            bad_enum(x, _I196)
+            bad_enum(x, _I190)
         a = ((((a << wd) | c)) << 3) | (j << 1)
     f = None
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K197)
+        extra(d, _K191)
     return a
 
 def d_Scheduled_SEReqControlModeType(v, r):
@@ -6752,7 +6743,7 @@ def d_Scheduled_SEReqControlModeType(v, r):
     if c == 0:
         x, r = eu(v, r)
         o['DepartureTime'] = x
-        st = 4
+        st = 1
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVTargetEnergyRequest'] = x
@@ -6764,7 +6755,7 @@ def d_Scheduled_SEReqControlModeType(v, r):
     elif c == 3:
         x, r = d_RationalNumberType(v, r)
         o['EVMinimumEnergyRequest'] = x
-        st = 1
+        st = 4
     elif c == 4:
         x, r = d_EVEnergyOfferType(v, r)
         o['EVEnergyOffer'] = x
@@ -6773,7 +6764,7 @@ def d_Scheduled_SEReqControlModeType(v, r):
         return o, r
     else:
         und(c, 6)
-    if st == 4:
+    if st == 1:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -6787,7 +6778,7 @@ def d_Scheduled_SEReqControlModeType(v, r):
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumEnergyRequest'] = x
-            st = 1
+            st = 4
         elif c == 3:
             x, r = d_EVEnergyOfferType(v, r)
             o['EVEnergyOffer'] = x
@@ -6806,7 +6797,7 @@ def d_Scheduled_SEReqControlModeType(v, r):
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumEnergyRequest'] = x
-            st = 1
+            st = 4
         elif c == 2:
             x, r = d_EVEnergyOfferType(v, r)
             o['EVEnergyOffer'] = x
@@ -6821,7 +6812,7 @@ def d_Scheduled_SEReqControlModeType(v, r):
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumEnergyRequest'] = x
-            st = 1
+            st = 4
         elif c == 1:
             x, r = d_EVEnergyOfferType(v, r)
             o['EVEnergyOffer'] = x
@@ -6830,7 +6821,7 @@ def d_Scheduled_SEReqControlModeType(v, r):
             return o, r
         else:
             und(c, 3)
-    if st == 1:
+    if st == 4:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6861,36 +6852,36 @@ def e_Scheduled_SEReqControlModeType(a, d):
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
         a = wu(((a << 3)) << 1, x) << 1
-        st = 4
+        st = 1
     f = 'EVTargetEnergyRequest'
     x = d.get('EVTargetEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T199[st]
+        c, wd, st = _T70[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMaximumEnergyRequest'
     x = d.get('EVMaximumEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T200[st]
+        c, wd, st = _T71[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumEnergyRequest'
     x = d.get('EVMinimumEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T201[st]
+        c, wd, st = _T72[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVEnergyOffer'
     x = d.get('EVEnergyOffer')
     if x is not None:
         u += 1
-        c, wd, st = _T202[st]
+        c, wd, st = _T193[st]
         a = e_EVEnergyOfferType(((a << wd) | c), x)
     f = None
-    c, wd = _T203[st]
+    c, wd = _T194[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K198)
+        extra(d, _K192)
     return a
 
 def d_Scheduled_SEResControlModeType(v, r):
@@ -6948,7 +6939,7 @@ def e_Scheduled_SEResControlModeType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T17[st]
+            c, wd, nx, n = _T196[st]
             a = e_ScheduleTupleType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6963,7 +6954,7 @@ def e_Scheduled_SEResControlModeType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K204)
+        extra(d, _K195)
     return a
 
 def d_Scheduled_SMDTControlModeType(v, r):
@@ -7002,7 +6993,7 @@ def e_Scheduled_SMDTControlModeType(a, d):
     c, wd = _T34[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K205)
+        extra(d, _K197)
     return a
 
 def d_SelectedServiceListType(v, r):
@@ -7060,7 +7051,7 @@ def e_SelectedServiceListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T17[st]
+            c, wd, nx, n = _T199[st]
             a = e_SelectedServiceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7075,7 +7066,7 @@ def e_SelectedServiceListType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K206)
+        extra(d, _K198)
     return a
 
 def d_SelectedServiceType(v, r):
@@ -7130,7 +7121,7 @@ def e_SelectedServiceType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K207)
+        extra(d, _K200)
     return a
 
 def d_ServiceDetailReqType(v, r):
@@ -7183,7 +7174,7 @@ def e_ServiceDetailReqType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K208)
+        extra(d, _K201)
     return a
 
 def d_ServiceDetailResType(v, r):
@@ -7268,10 +7259,10 @@ def e_ServiceDetailResType(a, d):
         c, wd, st = _T46[st]
         a = e_ServiceParameterListType(((a << wd) | c), x)
     f = None
-    c, wd = _T79[st]
+    c, wd = _T78[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K209)
+        extra(d, _K202)
     return a
 
 def d_ServiceDiscoveryReqType(v, r):
@@ -7324,7 +7315,7 @@ def e_ServiceDiscoveryReqType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K210)
+        extra(d, _K203)
     return a
 
 def d_ServiceDiscoveryResType(v, r):
@@ -7432,7 +7423,7 @@ def e_ServiceDiscoveryResType(a, d):
     c, wd = _T48[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K211)
+        extra(d, _K204)
     return a
 
 def d_ServiceIDListType(v, r):
@@ -7490,7 +7481,7 @@ def e_ServiceIDListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T17[st]
+            c, wd, nx, n = _T199[st]
             if x.__class__ is not int or x < 0 or x > 65535:
                 x = as_int(x, 0, 65535)
             a = wu((((a << wd) | c)) << 1, x) << 1
@@ -7507,7 +7498,7 @@ def e_ServiceIDListType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K212)
+        extra(d, _K205)
     return a
 
 def d_ServiceListType(v, r):
@@ -7565,7 +7556,7 @@ def e_ServiceListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T17[st]
+            c, wd, nx, n = _T76[st]
             a = e_ServiceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7580,7 +7571,7 @@ def e_ServiceListType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K213)
+        extra(d, _K206)
     return a
 
 def d_ServiceParameterListType(v, r):
@@ -7638,7 +7629,7 @@ def e_ServiceParameterListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T17[st]
+            c, wd, nx, n = _T208[st]
             a = e_ParameterSetType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7653,7 +7644,7 @@ def e_ServiceParameterListType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K214)
+        extra(d, _K207)
     return a
 
 def d_ServiceSelectionReqType(v, r):
@@ -7717,10 +7708,10 @@ def e_ServiceSelectionReqType(a, d):
         c, wd, st = _T25[st]
         a = e_SelectedServiceListType(((a << wd) | c), x)
     f = None
-    c, wd = _T89[st]
+    c, wd = _T90[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K215)
+        extra(d, _K209)
     return a
 
 def d_ServiceSelectionResType(v, r):
@@ -7778,7 +7769,7 @@ def e_ServiceSelectionResType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K120)
+        extra(d, _K122)
     return a
 
 def d_ServiceType(v, r):
@@ -7837,7 +7828,7 @@ def e_ServiceType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K216)
+        extra(d, _K210)
     return a
 
 def d_SessionSetupReqType(v, r):
@@ -7888,7 +7879,7 @@ def e_SessionSetupReqType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K217)
+        extra(d, _K211)
     return a
 
 def d_SessionSetupResType(v, r):
@@ -7960,7 +7951,7 @@ def e_SessionSetupResType(a, d):
     c, wd = _T27[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K218)
+        extra(d, _K212)
     return a
 
 def d_SessionStopReqType(v, r):
@@ -7981,7 +7972,7 @@ def d_SessionStopReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E219[(x >> 1) & 3]
+        x = _E213[(x >> 1) & 3]
         o['ChargingSession'] = x
         st = 2
     else:
@@ -7991,22 +7982,22 @@ def d_SessionStopReqType(v, r):
     if c == 0:
         x, r = es(v, r)
         o['EVTerminationCode'] = x
-        st = 4
+        st = 3
     elif c == 1:
         x, r = es(v, r)
         o['EVTerminationExplanation'] = x
-        st = 3
+        st = 4
     elif c == 2:
         return o, r
     else:
         und(c, 3)
-    if st == 4:
+    if st == 3:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = es(v, r)
             o['EVTerminationExplanation'] = x
-            st = 3
+            st = 4
         elif c == 1:
             return o, r
         else:
@@ -8035,27 +8026,27 @@ def e_SessionStopReqType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T20[st]
-        j = _I220.get(x)
+        j = _I214.get(x)
         if j is None:
-            bad_enum(x, _I220)
+            bad_enum(x, _I214)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'EVTerminationCode'
     x = d.get('EVTerminationCode')
     if x is not None:
         u += 1
-        c, wd, st = _T154[st]
+        c, wd, st = _T25[st]
         a = ws((((a << wd) | c)) << 1, x) << 1
     f = 'EVTerminationExplanation'
     x = d.get('EVTerminationExplanation')
     if x is not None:
         u += 1
-        c, wd, st = _T155[st]
+        c, wd, st = _T153[st]
         a = ws((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T156[st]
+    c, wd = _T154[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K221)
+        extra(d, _K215)
     return a
 
 def d_SessionStopResType(v, r):
@@ -8113,7 +8104,7 @@ def e_SessionStopResType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K120)
+        extra(d, _K122)
     return a
 
 def d_SignatureMethodType(v, r):
@@ -8178,15 +8169,15 @@ def e_SignatureMethodType(a, d):
     x = d.get('HMACOutputLength')
     if x is not None:
         u += 1
-        c, wd, st = _T136[st]
+        c, wd, st = _T135[st]
         if x.__class__ is not int:
             x = as_int(x, None, None)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T223[st]
+    c, wd = _T217[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K222)
+        extra(d, _K216)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -8257,7 +8248,7 @@ def e_SignaturePropertiesType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T108[st]
+            c, wd, nx, n = _T110[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8269,10 +8260,10 @@ def e_SignaturePropertiesType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T109[st]
+    c, wd = _T111[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K224)
+        extra(d, _K218)
     return a
 
 def d_SignaturePropertyType(v, r):
@@ -8352,10 +8343,10 @@ def e_SignaturePropertyType(a, d):
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T226[st]
+    c, wd = _T220[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K225)
+        extra(d, _K219)
     return a
 
 def d_SignatureType(v, r):
@@ -8462,7 +8453,7 @@ def e_SignatureType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T228[st]
+            c, wd, nx, n = _T222[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8474,10 +8465,10 @@ def e_SignatureType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T229[st]
+    c, wd = _T223[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K227)
+        extra(d, _K221)
     return a
 
 def d_SignatureValueType(v, r):
@@ -8535,7 +8526,7 @@ def e_SignatureValueType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K230)
+        extra(d, _K224)
     return a
 
 def d_SignedCertificateChainType(v, r):
@@ -8600,10 +8591,10 @@ def e_SignedCertificateChainType(a, d):
         c, wd, st = _T25[st]
         a = e_SubCertificatesType(((a << wd) | c), x)
     f = None
-    c, wd = _T89[st]
+    c, wd = _T90[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K231)
+        extra(d, _K225)
     return a
 
 def d_SignedInfoType(v, r):
@@ -8698,7 +8689,7 @@ def e_SignedInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T233[st]
+            c, wd, nx, n = _T227[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8710,10 +8701,10 @@ def e_SignedInfoType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T234[st]
+    c, wd = _T228[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K232)
+        extra(d, _K226)
     return a
 
 def d_SignedInstallationDataType(v, r):
@@ -8742,7 +8733,7 @@ def d_SignedInstallationDataType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E235[(x >> 1) & 1]
+        x = _E229[(x >> 1) & 1]
         o['ECDHCurve'] = x
         st = 3
     else:
@@ -8802,9 +8793,9 @@ def e_SignedInstallationDataType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T4[st]
-        j = _I236.get(x)
+        j = _I230.get(x)
         if j is None:
-            bad_enum(x, _I236)
+            bad_enum(x, _I230)
         a = ((((a << wd) | c)) << 3) | (j << 1)
     f = 'DHPublicKey'
     x = d.get('DHPublicKey')
@@ -8822,19 +8813,19 @@ def e_SignedInstallationDataType(a, d):
     x = d.get('X448_EncryptedPrivateKey')
     if x is not None:
         u += 1
-        c, wd, st = _T238[st]
+        c, wd, st = _T232[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'TPM_EncryptedPrivateKey'
     x = d.get('TPM_EncryptedPrivateKey')
     if x is not None:
         u += 1
-        c, wd, st = _T239[st]
+        c, wd, st = _T233[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T240[st]
+    c, wd = _T187[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K237)
+        extra(d, _K231)
     return a
 
 def d_SignedMeteringDataType(v, r):
@@ -8935,19 +8926,19 @@ def e_SignedMeteringDataType(a, d):
     x = d.get('Dynamic_SMDTControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T149[st]
+        c, wd, st = _T148[st]
         a = e_Dynamic_SMDTControlModeType(((a << wd) | c), x)
     f = 'Scheduled_SMDTControlMode'
     x = d.get('Scheduled_SMDTControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T242[st]
+        c, wd, st = _T186[st]
         a = e_Scheduled_SMDTControlModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T240[st]
+    c, wd = _T187[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K241)
+        extra(d, _K234)
     return a
 
 def d_SubCertificatesType(v, r):
@@ -9005,7 +8996,7 @@ def e_SubCertificatesType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T17[st]
+            c, wd, nx, n = _T196[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -9020,7 +9011,7 @@ def e_SubCertificatesType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K243)
+        extra(d, _K235)
     return a
 
 def d_SupportedProvidersListType(v, r):
@@ -9078,7 +9069,7 @@ def e_SupportedProvidersListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T17[st]
+            c, wd, nx, n = _T237[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -9093,7 +9084,7 @@ def e_SupportedProvidersListType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K244)
+        extra(d, _K236)
     return a
 
 def d_TaxRuleListType(v, r):
@@ -9151,7 +9142,7 @@ def e_TaxRuleListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T17[st]
+            c, wd, nx, n = _T239[st]
             a = e_TaxRuleType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -9166,7 +9157,7 @@ def e_TaxRuleListType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K245)
+        extra(d, _K238)
     return a
 
 def d_TaxRuleType(v, r):
@@ -9210,7 +9201,7 @@ def d_TaxRuleType(v, r):
             und2()
         x = x == 2
         o['TaxIncludedInPrice'] = x
-        st = 5
+        st = 4
     elif c == 1:
         r -= 3
         x = (v >> r) & 7
@@ -9218,10 +9209,10 @@ def d_TaxRuleType(v, r):
             und2()
         x = x == 2
         o['AppliesToEnergyFee'] = x
-        st = 4
+        st = 5
     else:
         und(c, 2)
-    if st == 5:
+    if st == 4:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
@@ -9231,7 +9222,7 @@ def d_TaxRuleType(v, r):
                 und2()
             x = x == 2
             o['AppliesToEnergyFee'] = x
-            st = 4
+            st = 5
         else:
             und(c, 1)
     r -= 1
@@ -9301,13 +9292,13 @@ def e_TaxRuleType(a, d):
     x = d.get('TaxRate')
     if x is not None:
         u += 1
-        c, wd, st = _T247[st]
+        c, wd, st = _T241[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'TaxIncludedInPrice'
     x = d.get('TaxIncludedInPrice')
     if x is not None:
         u += 1
-        c, wd, st = _T58[st]
+        c, wd, st = _T5[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -9315,7 +9306,7 @@ def e_TaxRuleType(a, d):
     x = d.get('AppliesToEnergyFee')
     if x is not None:
         u += 1
-        c, wd, st = _T248[st]
+        c, wd, st = _T6[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -9323,7 +9314,7 @@ def e_TaxRuleType(a, d):
     x = d.get('AppliesToParkingFee')
     if x is not None:
         u += 1
-        c, wd, st = _T249[st]
+        c, wd, st = _T7[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -9339,15 +9330,15 @@ def e_TaxRuleType(a, d):
     x = d.get('AppliesMinimumMaximumCost')
     if x is not None:
         u += 1
-        c, wd, st = _T250[st]
+        c, wd, st = _T242[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
     f = None
-    c, wd = _T251[st]
+    c, wd = _T243[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K246)
+        extra(d, _K240)
     return a
 
 def d_TransformType(v, r):
@@ -9405,7 +9396,7 @@ def e_TransformType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T253[st]
+            c, wd, nx, n = _T245[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -9417,10 +9408,10 @@ def e_TransformType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T254[st]
+    c, wd = _T246[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K252)
+        extra(d, _K244)
     return a
 
 def d_TransformsType(v, r):
@@ -9467,7 +9458,7 @@ def e_TransformsType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T17[st]
+            c, wd, nx, n = _T182[st]
             a = e_TransformType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -9482,7 +9473,7 @@ def e_TransformsType(a, d):
     c, wd = _T42[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K255)
+        extra(d, _K247)
     return a
 
 def d_VehicleCheckInReqType(v, r):
@@ -9503,7 +9494,7 @@ def d_VehicleCheckInReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E256[(x >> 1) & 3]
+        x = _E248[(x >> 1) & 3]
         o['EVCheckInStatus'] = x
         st = 2
     else:
@@ -9515,7 +9506,7 @@ def d_VehicleCheckInReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E258[(x >> 1) & 3]
+        x = _E250[(x >> 1) & 3]
         o['ParkingMethod'] = x
         st = 3
     else:
@@ -9588,24 +9579,24 @@ def e_VehicleCheckInReqType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T20[st]
-        j = _I257.get(x)
+        j = _I249.get(x)
         if j is None:
-            bad_enum(x, _I257)
+            bad_enum(x, _I249)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'ParkingMethod'
     x = d.get('ParkingMethod')
     if x is not None:
         u += 1
         c, wd, st = _T4[st]
-        j = _I259.get(x)
+        j = _I251.get(x)
         if j is None:
-            bad_enum(x, _I259)
+            bad_enum(x, _I251)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'VehicleFrame'
     x = d.get('VehicleFrame')
     if x is not None:
         u += 1
-        c, wd, st = _T261[st]
+        c, wd, st = _T253[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
@@ -9613,7 +9604,7 @@ def e_VehicleCheckInReqType(a, d):
     x = d.get('DeviceOffset')
     if x is not None:
         u += 1
-        c, wd, st = _T262[st]
+        c, wd, st = _T254[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
@@ -9621,15 +9612,15 @@ def e_VehicleCheckInReqType(a, d):
     x = d.get('VehicleTravel')
     if x is not None:
         u += 1
-        c, wd, st = _T263[st]
+        c, wd, st = _T255[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T264[st]
+    c, wd = _T256[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K260)
+        extra(d, _K252)
     return a
 
 def d_VehicleCheckInResType(v, r):
@@ -9660,7 +9651,7 @@ def d_VehicleCheckInResType(v, r):
     if c == 0:
         x, r = ei(v, r)
         o['ParkingSpace'] = x
-        st = 5
+        st = 3
     elif c == 1:
         x, r = ei(v, r)
         o['DeviceLocation'] = x
@@ -9668,12 +9659,12 @@ def d_VehicleCheckInResType(v, r):
     elif c == 2:
         x, r = ei(v, r)
         o['TargetDistance'] = x
-        st = 3
+        st = 5
     elif c == 3:
         return o, r
     else:
         und(c, 4)
-    if st == 5:
+    if st == 3:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -9683,7 +9674,7 @@ def d_VehicleCheckInResType(v, r):
         elif c == 1:
             x, r = ei(v, r)
             o['TargetDistance'] = x
-            st = 3
+            st = 5
         elif c == 2:
             return o, r
         else:
@@ -9694,7 +9685,7 @@ def d_VehicleCheckInResType(v, r):
         if c == 0:
             x, r = ei(v, r)
             o['TargetDistance'] = x
-            st = 3
+            st = 5
         elif c == 1:
             return o, r
         else:
@@ -9731,7 +9722,7 @@ def e_VehicleCheckInResType(a, d):
     x = d.get('ParkingSpace')
     if x is not None:
         u += 1
-        c, wd, st = _T266[st]
+        c, wd, st = _T114[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
@@ -9739,7 +9730,7 @@ def e_VehicleCheckInResType(a, d):
     x = d.get('DeviceLocation')
     if x is not None:
         u += 1
-        c, wd, st = _T267[st]
+        c, wd, st = _T258[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
@@ -9747,15 +9738,15 @@ def e_VehicleCheckInResType(a, d):
     x = d.get('TargetDistance')
     if x is not None:
         u += 1
-        c, wd, st = _T268[st]
+        c, wd, st = _T259[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T269[st]
+    c, wd = _T260[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K265)
+        extra(d, _K257)
     return a
 
 def d_VehicleCheckOutReqType(v, r):
@@ -9776,7 +9767,7 @@ def d_VehicleCheckOutReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E270[(x >> 1) & 3]
+        x = _E261[(x >> 1) & 3]
         o['EVCheckOutStatus'] = x
         st = 2
     else:
@@ -9813,9 +9804,9 @@ def e_VehicleCheckOutReqType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T20[st]
-        j = _I271.get(x)
+        j = _I262.get(x)
         if j is None:
-            bad_enum(x, _I271)
+            bad_enum(x, _I262)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'CheckOutTime'
     x = d.get('CheckOutTime')
@@ -9829,7 +9820,7 @@ def e_VehicleCheckOutReqType(a, d):
     c, wd = _T27[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K272)
+        extra(d, _K263)
     return a
 
 def d_VehicleCheckOutResType(v, r):
@@ -9862,7 +9853,7 @@ def d_VehicleCheckOutResType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E273[(x >> 1) & 1]
+        x = _E264[(x >> 1) & 1]
         o['EVSECheckOutStatus'] = x
         st = 3
     else:
@@ -9900,15 +9891,15 @@ def e_VehicleCheckOutResType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T4[st]
-        j = _I274.get(x)
+        j = _I265.get(x)
         if j is None:
-            bad_enum(x, _I274)
+            bad_enum(x, _I265)
         a = ((((a << wd) | c)) << 3) | (j << 1)
     f = None
     c, wd = _T27[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K275)
+        extra(d, _K266)
     return a
 
 def d_X509DataType(v, r):
@@ -10020,7 +10011,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T277[st]
+            c, wd, nx, n = _T268[st]
             a = e_X509IssuerSerialType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -10039,7 +10030,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T278[st]
+            c, wd, nx, n = _T269[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -10058,7 +10049,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T279[st]
+            c, wd, nx, n = _T270[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -10077,7 +10068,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T280[st]
+            c, wd, nx, n = _T271[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -10096,7 +10087,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T281[st]
+            c, wd, nx, n = _T272[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -10108,10 +10099,10 @@ def e_X509DataType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T282[st]
+    c, wd = _T273[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K276)
+        extra(d, _K267)
     return a
 
 def d_X509IssuerSerialType(v, r):
@@ -10164,7 +10155,7 @@ def e_X509IssuerSerialType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K283)
+        extra(d, _K274)
     return a
 
 def h_AbsolutePriceScheduleType_0(a, x, st):

@@ -12,277 +12,249 @@ DOC_WIDTH = 6
 ROOT_NAMES = ('AC_CPDReqEnergyTransferMode', 'AC_CPDResEnergyTransferMode', 'AC_ChargeLoopReq', 'AC_ChargeLoopRes', 'AC_ChargeParameterDiscoveryReq', 'AC_ChargeParameterDiscoveryRes', 'BPT_AC_CPDReqEnergyTransferMode', 'BPT_AC_CPDResEnergyTransferMode', 'BPT_Dynamic_AC_CLReqControlMode', 'BPT_Dynamic_AC_CLResControlMode', 'BPT_Scheduled_AC_CLReqControlMode', 'BPT_Scheduled_AC_CLResControlMode', 'CLReqControlMode', 'CLResControlMode', 'CanonicalizationMethod', 'DSAKeyValue', 'DigestMethod', 'DigestValue', 'Dynamic_AC_CLReqControlMode', 'Dynamic_AC_CLResControlMode', 'KeyInfo', 'KeyName', 'KeyValue', 'Manifest', 'MgmtData', 'Object', 'PGPData', 'RSAKeyValue', 'Reference', 'RetrievalMethod', 'SPKIData', 'Scheduled_AC_CLReqControlMode', 'Scheduled_AC_CLResControlMode', 'Signature', 'SignatureMethod', 'SignatureProperties', 'SignatureProperty', 'SignatureValue', 'SignedInfo', 'Transform', 'Transforms', 'X509Data')
 MESSAGE_NAMES = ('AC_ChargeLoopReq', 'AC_ChargeLoopRes', 'AC_ChargeParameterDiscoveryReq', 'AC_ChargeParameterDiscoveryRes')
 
-_K0 = frozenset({'EVMaximumChargePower_L3', 'EVMinimumChargePower_L2', 'EVMaximumChargePower_L2', 'EVMaximumChargePower', 'EVMinimumChargePower', 'EVMinimumChargePower_L3'})
-_T1 = {1: (0, 2, 3)}
-_T2 = {1: (1, 2, 4), 3: (0, 2, 4)}
-_T3 = {1: (2, 2, 2), 3: (1, 2, 2), 4: (0, 1, 2)}
-_T4 = {2: (0, 2, 5)}
-_T5 = {2: (1, 2, 6), 5: (0, 2, 6)}
-_T6 = {2: (2, 2), 5: (1, 2), 6: (0, 1)}
-_K7 = frozenset({'EVSEMinimumChargePower', 'EVSEPresentActivePower_L2', 'EVSEPresentActivePower_L3', 'EVSEMinimumChargePower_L3', 'EVSEPowerRampLimitation', 'EVSEPresentActivePower', 'EVSEMaximumChargePower', 'EVSEMaximumChargePower_L2', 'EVSENominalFrequency', 'MaximumPowerAsymmetry', 'EVSEMaximumChargePower_L3', 'EVSEMinimumChargePower_L2'})
+_K0 = frozenset(('EVMaximumChargePower', 'EVMaximumChargePower_L2', 'EVMaximumChargePower_L3', 'EVMinimumChargePower', 'EVMinimumChargePower_L2', 'EVMinimumChargePower_L3'))
+_T1 = {1: (0, 2, 2)}
+_T2 = {1: (1, 2, 3), 2: (0, 2, 3)}
+_T3 = {1: (2, 2, 4), 2: (1, 2, 4), 3: (0, 1, 4)}
+_T4 = {4: (0, 2, 5)}
+_T5 = {4: (1, 2, 6), 5: (0, 2, 6)}
+_T6 = {4: (2, 2), 5: (1, 2), 6: (0, 1)}
+_K7 = frozenset(('EVSEMaximumChargePower', 'EVSEMaximumChargePower_L2', 'EVSEMaximumChargePower_L3', 'EVSEMinimumChargePower', 'EVSEMinimumChargePower_L2', 'EVSEMinimumChargePower_L3', 'EVSENominalFrequency', 'EVSEPowerRampLimitation', 'EVSEPresentActivePower', 'EVSEPresentActivePower_L2', 'EVSEPresentActivePower_L3', 'MaximumPowerAsymmetry'))
 _O8 = {'EVSEMaximumChargePower': 0, 'EVSEMaximumChargePower_L2': 1, 'EVSEMaximumChargePower_L3': 2, 'EVSEMinimumChargePower': 3, 'EVSEMinimumChargePower_L2': 4, 'EVSEMinimumChargePower_L3': 5, 'EVSENominalFrequency': 6, 'MaximumPowerAsymmetry': 7, 'EVSEPowerRampLimitation': 8, 'EVSEPresentActivePower': 9, 'EVSEPresentActivePower_L2': 10, 'EVSEPresentActivePower_L3': 11}
 _T9 = {0: (0, 1, 1)}
-_T10 = {2: (0, 2, 6)}
-_T11 = {2: (1, 2, 5), 6: (0, 2, 5)}
-_T12 = {2: (2, 2, 7), 5: (0, 1, 7), 6: (1, 2, 7)}
-_T13 = {7: (0, 3, 12)}
-_T14 = {7: (1, 3, 11), 12: (0, 3, 11)}
-_T15 = {7: (2, 3, 10), 11: (0, 3, 10), 12: (1, 3, 10)}
-_T16 = {7: (3, 3, 9), 10: (0, 2, 9), 11: (1, 3, 9), 12: (2, 3, 9)}
-_T17 = {7: (4, 3, 8), 9: (0, 2, 8), 10: (1, 2, 8), 11: (2, 3, 8), 12: (3, 3, 8)}
-_T18 = {7: (5, 3), 8: (0, 1), 9: (1, 2), 10: (2, 2), 11: (3, 3), 12: (4, 3)}
-_K19 = frozenset({'MeterInfoRequested', 'CLReqControlMode', 'DisplayParameters', 'BPT_Scheduled_AC_CLReqControlMode', 'Dynamic_AC_CLReqControlMode', 'Header', 'Scheduled_AC_CLReqControlMode', 'BPT_Dynamic_AC_CLReqControlMode'})
-_T20 = {1: (0, 2, 2)}
-_T21 = {1: (1, 2, 3), 2: (0, 1, 3)}
-_T22 = {3: (0, 3, 4)}
-_T23 = {3: (1, 3, 4)}
-_T24 = {3: (2, 3, 4)}
-_T25 = {3: (3, 3, 4)}
-_T26 = {3: (4, 3, 4)}
-_T27 = {4: (0, 1)}
-_E28 = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')
-_I29 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
-_K30 = frozenset({'BPT_Dynamic_AC_CLResControlMode', 'Scheduled_AC_CLResControlMode', 'ResponseCode', 'Dynamic_AC_CLResControlMode', 'BPT_Scheduled_AC_CLResControlMode', 'CLResControlMode', 'MeterInfo', 'Header', 'EVSETargetFrequency', 'Receipt', 'EVSEStatus'})
-_T31 = {1: (0, 1, 2)}
-_T32 = {2: (0, 4, 5)}
-_T33 = {2: (1, 4, 7), 5: (0, 4, 7)}
-_T34 = {2: (2, 4, 4), 5: (1, 4, 4), 7: (0, 3, 4)}
-_T35 = {2: (3, 4, 6), 4: (0, 3, 6), 5: (2, 4, 6), 7: (1, 3, 6)}
-_T36 = {2: (4, 4, 3), 4: (1, 3, 3), 5: (3, 4, 3), 6: (0, 3, 3), 7: (2, 3, 3)}
-_T37 = {2: (5, 4, 3), 4: (2, 3, 3), 5: (4, 4, 3), 6: (1, 3, 3), 7: (3, 3, 3)}
-_T38 = {2: (6, 4, 3), 4: (3, 3, 3), 5: (5, 4, 3), 6: (2, 3, 3), 7: (4, 3, 3)}
-_T39 = {2: (7, 4, 3), 4: (4, 3, 3), 5: (6, 4, 3), 6: (3, 3, 3), 7: (5, 3, 3)}
-_T40 = {2: (8, 4, 3), 4: (5, 3, 3), 5: (7, 4, 3), 6: (4, 3, 3), 7: (6, 3, 3)}
-_T41 = {3: (0, 1)}
-_K42 = frozenset({'Header', 'BPT_AC_CPDReqEnergyTransferMode', 'AC_CPDReqEnergyTransferMode'})
-_T43 = {1: (1, 2, 2)}
-_T44 = {2: (0, 1)}
-_K45 = frozenset({'Header', 'AC_CPDResEnergyTransferMode', 'BPT_AC_CPDResEnergyTransferMode', 'ResponseCode'})
-_T46 = {2: (0, 2, 3)}
-_T47 = {2: (1, 2, 3)}
-_K48 = frozenset({'EVMaximumDischargePower', 'EVMaximumDischargePower_L2', 'EVMinimumDischargePower', 'EVMaximumChargePower_L3', 'EVMaximumDischargePower_L3', 'EVMinimumDischargePower_L3', 'EVMinimumChargePower_L2', 'EVMaximumChargePower_L2', 'EVMaximumChargePower', 'EVMinimumChargePower', 'EVMinimumChargePower_L3', 'EVMinimumDischargePower_L2'})
-_O49 = {'EVMaximumChargePower': 0, 'EVMaximumChargePower_L2': 1, 'EVMaximumChargePower_L3': 2, 'EVMinimumChargePower': 3, 'EVMinimumChargePower_L2': 4, 'EVMinimumChargePower_L3': 5, 'EVMaximumDischargePower': 6, 'EVMaximumDischargePower_L2': 7, 'EVMaximumDischargePower_L3': 8, 'EVMinimumDischargePower': 9, 'EVMinimumDischargePower_L2': 10, 'EVMinimumDischargePower_L3': 11}
-_T50 = {2: (1, 2, 7), 6: (0, 2, 7)}
-_T51 = {2: (2, 2, 5), 6: (1, 2, 5), 7: (0, 1, 5)}
-_T52 = {5: (0, 2, 9)}
-_T53 = {5: (1, 2, 8), 9: (0, 2, 8)}
-_T54 = {5: (2, 2, 10), 8: (0, 1, 10), 9: (1, 2, 10)}
-_T55 = {10: (0, 2, 12)}
-_T56 = {10: (1, 2, 11), 12: (0, 2, 11)}
-_T57 = {10: (2, 2), 11: (0, 1), 12: (1, 2)}
-_K58 = frozenset({'EVSEMinimumChargePower', 'EVSEMinimumDischargePower', 'EVSEPresentActivePower_L2', 'EVSEPresentActivePower_L3', 'EVSEMaximumDischargePower', 'EVSEMinimumDischargePower_L3', 'EVSEMaximumDischargePower_L3', 'EVSEMinimumChargePower_L3', 'EVSEMinimumDischargePower_L2', 'EVSEPowerRampLimitation', 'EVSEMaximumDischargePower_L2', 'EVSEPresentActivePower', 'EVSEMaximumChargePower', 'EVSEMaximumChargePower_L2', 'EVSENominalFrequency', 'MaximumPowerAsymmetry', 'EVSEMaximumChargePower_L3', 'EVSEMinimumChargePower_L2'})
-_O59 = {'EVSEMaximumChargePower': 0, 'EVSEMaximumChargePower_L2': 1, 'EVSEMaximumChargePower_L3': 2, 'EVSEMinimumChargePower': 3, 'EVSEMinimumChargePower_L2': 4, 'EVSEMinimumChargePower_L3': 5, 'EVSENominalFrequency': 6, 'MaximumPowerAsymmetry': 7, 'EVSEPowerRampLimitation': 8, 'EVSEPresentActivePower': 9, 'EVSEPresentActivePower_L2': 10, 'EVSEPresentActivePower_L3': 11, 'EVSEMaximumDischargePower': 12, 'EVSEMaximumDischargePower_L2': 13, 'EVSEMaximumDischargePower_L3': 14, 'EVSEMinimumDischargePower': 15, 'EVSEMinimumDischargePower_L2': 16, 'EVSEMinimumDischargePower_L3': 17}
-_T60 = {7: (0, 3, 13)}
-_T61 = {7: (1, 3, 12), 13: (0, 3, 12)}
-_T62 = {7: (2, 3, 10), 12: (0, 3, 10), 13: (1, 3, 10)}
-_T63 = {7: (3, 3, 9), 10: (0, 2, 9), 12: (1, 3, 9), 13: (2, 3, 9)}
-_T64 = {7: (4, 3, 8), 9: (0, 2, 8), 10: (1, 2, 8), 12: (2, 3, 8), 13: (3, 3, 8)}
-_T65 = {7: (5, 3, 11), 8: (0, 1, 11), 9: (1, 2, 11), 10: (2, 2, 11), 12: (3, 3, 11), 13: (4, 3, 11)}
-_T66 = {11: (0, 2, 15)}
-_T67 = {11: (1, 2, 14), 15: (0, 2, 14)}
-_T68 = {11: (2, 2, 16), 14: (0, 1, 16), 15: (1, 2, 16)}
-_T69 = {16: (0, 2, 18)}
-_T70 = {16: (1, 2, 17), 18: (0, 2, 17)}
-_T71 = {16: (2, 2), 17: (0, 1), 18: (1, 2)}
-_K72 = frozenset({'EVMaximumDischargePower', 'EVMaximumDischargePower_L3', 'EVPresentReactivePower', 'EVMinimumChargePower_L2', 'EVMaximumDischargePower_L2', 'EVMinimumDischargePower', 'EVMinimumEnergyRequest', 'EVPresentReactivePower_L2', 'EVMaximumChargePower_L2', 'DepartureTime', 'EVPresentActivePower_L3', 'EVPresentActivePower_L2', 'EVMinimumDischargePower_L3', 'EVTargetEnergyRequest', 'EVMinimumDischargePower_L2', 'EVMaximumEnergyRequest', 'EVMaximumChargePower_L3', 'EVMinimumV2XEnergyRequest', 'EVPresentReactivePower_L3', 'EVMaximumChargePower', 'EVMinimumChargePower', 'EVMaximumV2XEnergyRequest', 'EVMinimumChargePower_L3', 'EVPresentActivePower'})
-_O73 = {'DepartureTime': 0, 'EVTargetEnergyRequest': 1, 'EVMaximumEnergyRequest': 2, 'EVMinimumEnergyRequest': 3, 'EVMaximumChargePower': 4, 'EVMaximumChargePower_L2': 5, 'EVMaximumChargePower_L3': 6, 'EVMinimumChargePower': 7, 'EVMinimumChargePower_L2': 8, 'EVMinimumChargePower_L3': 9, 'EVPresentActivePower': 10, 'EVPresentActivePower_L2': 11, 'EVPresentActivePower_L3': 12, 'EVPresentReactivePower': 13, 'EVPresentReactivePower_L2': 14, 'EVPresentReactivePower_L3': 15, 'EVMaximumDischargePower': 16, 'EVMaximumDischargePower_L2': 17, 'EVMaximumDischargePower_L3': 18, 'EVMinimumDischargePower': 19, 'EVMinimumDischargePower_L2': 20, 'EVMinimumDischargePower_L3': 21, 'EVMaximumV2XEnergyRequest': 22, 'EVMinimumV2XEnergyRequest': 23}
-_T74 = {0: (0, 2, 2)}
-_T75 = {0: (1, 2, 1), 2: (0, 1, 1)}
-_T76 = {1: (0, 1, 3)}
-_T77 = {3: (0, 1, 4)}
-_T78 = {4: (0, 1, 5)}
-_T79 = {5: (0, 2, 7)}
-_T80 = {5: (1, 2, 8), 7: (0, 2, 8)}
-_T81 = {5: (2, 2, 6), 7: (1, 2, 6), 8: (0, 1, 6)}
-_T82 = {6: (0, 2, 9)}
-_T83 = {6: (1, 2, 11), 9: (0, 2, 11)}
-_T84 = {6: (2, 2, 10), 9: (1, 2, 10), 11: (0, 1, 10)}
-_T85 = {10: (0, 2, 14)}
-_T86 = {10: (1, 2, 12), 14: (0, 2, 12)}
-_T87 = {10: (2, 2, 13), 12: (0, 1, 13), 14: (1, 2, 13)}
-_T88 = {13: (0, 2, 16)}
-_T89 = {13: (1, 2, 17), 16: (0, 2, 17)}
-_T90 = {13: (2, 2, 15), 16: (1, 2, 15), 17: (0, 1, 15)}
-_T91 = {15: (0, 2, 19)}
-_T92 = {15: (1, 2, 18), 19: (0, 2, 18)}
-_T93 = {15: (2, 2, 20), 18: (0, 1, 20), 19: (1, 2, 20)}
-_T94 = {20: (0, 3, 22)}
-_T95 = {20: (1, 3, 21), 22: (0, 3, 21)}
-_T96 = {20: (2, 3, 24), 21: (0, 2, 24), 22: (1, 3, 24)}
-_T97 = {20: (3, 3, 23), 21: (1, 2, 23), 22: (2, 3, 23), 24: (0, 2, 23)}
-_T98 = {20: (4, 3), 21: (2, 2), 22: (3, 3), 23: (0, 1), 24: (1, 2)}
-_K99 = frozenset({'EVSETargetActivePower_L3', 'AckMaxDelay', 'EVSETargetActivePower_L2', 'EVSETargetReactivePower_L2', 'EVSETargetReactivePower_L3', 'TargetSOC', 'EVSETargetReactivePower', 'EVSEPresentActivePower_L2', 'EVSEPresentActivePower_L3', 'EVSEPresentActivePower', 'DepartureTime', 'MinimumSOC', 'EVSETargetActivePower'})
-_O100 = {'DepartureTime': 0, 'MinimumSOC': 1, 'TargetSOC': 2, 'AckMaxDelay': 3, 'EVSETargetActivePower': 4, 'EVSETargetActivePower_L2': 5, 'EVSETargetActivePower_L3': 6, 'EVSETargetReactivePower': 7, 'EVSETargetReactivePower_L2': 8, 'EVSETargetReactivePower_L3': 9, 'EVSEPresentActivePower': 10, 'EVSEPresentActivePower_L2': 11, 'EVSEPresentActivePower_L3': 12}
-_T101 = {0: (0, 3, 5)}
-_T102 = {0: (1, 3, 1), 5: (0, 3, 1)}
-_T103 = {0: (2, 3, 3), 1: (0, 2, 3), 5: (1, 3, 3)}
-_T104 = {0: (3, 3, 4), 1: (1, 2, 4), 3: (0, 2, 4), 5: (2, 3, 4)}
-_T105 = {0: (4, 3, 2), 1: (2, 2, 2), 3: (1, 2, 2), 4: (0, 1, 2), 5: (3, 3, 2)}
-_T106 = {2: (0, 4, 10)}
-_T107 = {2: (1, 4, 8), 10: (0, 4, 8)}
-_T108 = {2: (2, 4, 6), 8: (0, 3, 6), 10: (1, 4, 6)}
-_T109 = {2: (3, 4, 11), 6: (0, 3, 11), 8: (1, 3, 11), 10: (2, 4, 11)}
-_T110 = {2: (4, 4, 12), 6: (1, 3, 12), 8: (2, 3, 12), 10: (3, 4, 12), 11: (0, 3, 12)}
-_T111 = {2: (5, 4, 13), 6: (2, 3, 13), 8: (3, 3, 13), 10: (4, 4, 13), 11: (1, 3, 13), 12: (0, 3, 13)}
-_T112 = {2: (6, 4, 7), 6: (3, 3, 7), 8: (4, 3, 7), 10: (5, 4, 7), 11: (2, 3, 7), 12: (1, 3, 7), 13: (0, 2, 7)}
-_T113 = {2: (7, 4, 9), 6: (4, 3, 9), 7: (0, 2, 9), 8: (5, 3, 9), 10: (6, 4, 9), 11: (3, 3, 9), 12: (2, 3, 9), 13: (1, 2, 9)}
-_T114 = {2: (8, 4), 6: (5, 3), 7: (1, 2), 8: (6, 3), 9: (0, 1), 10: (7, 4), 11: (4, 3), 12: (3, 3), 13: (2, 2)}
-_K115 = frozenset({'EVMaximumDischargePower', 'EVMaximumDischargePower_L3', 'EVPresentReactivePower', 'EVMinimumChargePower_L2', 'EVMaximumDischargePower_L2', 'EVMinimumDischargePower', 'EVMinimumEnergyRequest', 'EVPresentReactivePower_L2', 'EVMaximumChargePower_L2', 'EVPresentActivePower_L3', 'EVPresentActivePower_L2', 'EVMinimumDischargePower_L3', 'EVTargetEnergyRequest', 'EVMinimumDischargePower_L2', 'EVMaximumEnergyRequest', 'EVMaximumChargePower_L3', 'EVPresentReactivePower_L3', 'EVMaximumChargePower', 'EVMinimumChargePower', 'EVMinimumChargePower_L3', 'EVPresentActivePower'})
-_O116 = {'EVTargetEnergyRequest': 0, 'EVMaximumEnergyRequest': 1, 'EVMinimumEnergyRequest': 2, 'EVMaximumChargePower': 3, 'EVMaximumChargePower_L2': 4, 'EVMaximumChargePower_L3': 5, 'EVMinimumChargePower': 6, 'EVMinimumChargePower_L2': 7, 'EVMinimumChargePower_L3': 8, 'EVPresentActivePower': 9, 'EVPresentActivePower_L2': 10, 'EVPresentActivePower_L3': 11, 'EVPresentReactivePower': 12, 'EVPresentReactivePower_L2': 13, 'EVPresentReactivePower_L3': 14, 'EVMaximumDischargePower': 15, 'EVMaximumDischargePower_L2': 16, 'EVMaximumDischargePower_L3': 17, 'EVMinimumDischargePower': 18, 'EVMinimumDischargePower_L2': 19, 'EVMinimumDischargePower_L3': 20}
-_T117 = {0: (0, 4, 9)}
-_T118 = {0: (1, 4, 6), 9: (0, 4, 6)}
-_T119 = {0: (2, 4, 7), 6: (0, 4, 7), 9: (1, 4, 7)}
-_T120 = {0: (3, 4, 5), 6: (1, 4, 5), 7: (0, 3, 5), 9: (2, 4, 5)}
-_T121 = {0: (4, 4, 2), 5: (0, 3, 2), 6: (2, 4, 2), 7: (1, 3, 2), 9: (3, 4, 2)}
-_T122 = {0: (5, 4, 4), 2: (0, 3, 4), 5: (1, 3, 4), 6: (3, 4, 4), 7: (2, 3, 4), 9: (4, 4, 4)}
-_T123 = {0: (6, 4, 10), 2: (1, 3, 10), 4: (0, 3, 10), 5: (2, 3, 10), 6: (4, 4, 10), 7: (3, 3, 10), 9: (5, 4, 10)}
-_T124 = {0: (7, 4, 1), 2: (2, 3, 1), 4: (1, 3, 1), 5: (3, 3, 1), 6: (5, 4, 1), 7: (4, 3, 1), 9: (6, 4, 1), 10: (0, 2, 1)}
-_T125 = {0: (8, 4, 8), 1: (0, 2, 8), 2: (3, 3, 8), 4: (2, 3, 8), 5: (4, 3, 8), 6: (6, 4, 8), 7: (5, 3, 8), 9: (7, 4, 8), 10: (1, 2, 8)}
-_T126 = {0: (9, 4, 3), 1: (1, 2, 3), 2: (4, 3, 3), 4: (3, 3, 3), 5: (5, 3, 3), 6: (7, 4, 3), 7: (6, 3, 3), 8: (0, 1, 3), 9: (8, 4, 3), 10: (2, 2, 3)}
-_T127 = {3: (0, 4, 17)}
-_T128 = {3: (1, 4, 11), 17: (0, 4, 11)}
-_T129 = {3: (2, 4, 21), 11: (0, 4, 21), 17: (1, 4, 21)}
-_T130 = {3: (3, 4, 13), 11: (1, 4, 13), 17: (2, 4, 13), 21: (0, 4, 13)}
-_T131 = {3: (4, 4, 14), 11: (2, 4, 14), 13: (0, 4, 14), 17: (3, 4, 14), 21: (1, 4, 14)}
-_T132 = {3: (5, 4, 15), 11: (3, 4, 15), 13: (1, 4, 15), 14: (0, 3, 15), 17: (4, 4, 15), 21: (2, 4, 15)}
-_T133 = {3: (6, 4, 19), 11: (4, 4, 19), 13: (2, 4, 19), 14: (1, 3, 19), 15: (0, 3, 19), 17: (5, 4, 19), 21: (3, 4, 19)}
-_T134 = {3: (7, 4, 18), 11: (5, 4, 18), 13: (3, 4, 18), 14: (2, 3, 18), 15: (1, 3, 18), 17: (6, 4, 18), 19: (0, 3, 18), 21: (4, 4, 18)}
-_T135 = {3: (8, 4, 20), 11: (6, 4, 20), 13: (4, 4, 20), 14: (3, 3, 20), 15: (2, 3, 20), 17: (7, 4, 20), 18: (0, 3, 20), 19: (1, 3, 20), 21: (5, 4, 20)}
-_T136 = {3: (9, 4, 12), 11: (7, 4, 12), 13: (5, 4, 12), 14: (4, 3, 12), 15: (3, 3, 12), 17: (8, 4, 12), 18: (1, 3, 12), 19: (2, 3, 12), 20: (0, 2, 12), 21: (6, 4, 12)}
-_T137 = {3: (10, 4, 16), 11: (8, 4, 16), 12: (0, 2, 16), 13: (6, 4, 16), 14: (5, 3, 16), 15: (4, 3, 16), 17: (9, 4, 16), 18: (2, 3, 16), 19: (3, 3, 16), 20: (1, 2, 16), 21: (7, 4, 16)}
-_T138 = {3: (11, 4), 11: (9, 4), 12: (1, 2), 13: (7, 4), 14: (6, 3), 15: (5, 3), 16: (0, 1), 17: (10, 4), 18: (3, 3), 19: (4, 3), 20: (2, 2), 21: (8, 4)}
-_K139 = frozenset({'EVSETargetActivePower_L3', 'EVSETargetActivePower_L2', 'EVSETargetReactivePower_L2', 'EVSETargetReactivePower_L3', 'EVSEPresentActivePower_L2', 'EVSETargetReactivePower', 'EVSEPresentActivePower_L3', 'EVSEPresentActivePower', 'EVSETargetActivePower'})
-_T140 = {0: (1, 4, 6), 1: (0, 4, 6)}
-_T141 = {0: (2, 4, 4), 1: (1, 4, 4), 6: (0, 4, 4)}
-_T142 = {0: (3, 4, 2), 1: (2, 4, 2), 4: (0, 3, 2), 6: (1, 4, 2)}
-_T143 = {0: (4, 4, 5), 1: (3, 4, 5), 2: (0, 3, 5), 4: (1, 3, 5), 6: (2, 4, 5)}
-_T144 = {0: (5, 4, 8), 1: (4, 4, 8), 2: (1, 3, 8), 4: (2, 3, 8), 5: (0, 3, 8), 6: (3, 4, 8)}
-_T145 = {0: (6, 4, 9), 1: (5, 4, 9), 2: (2, 3, 9), 4: (3, 3, 9), 5: (1, 3, 9), 6: (4, 4, 9), 8: (0, 3, 9)}
-_T146 = {0: (7, 4, 3), 1: (6, 4, 3), 2: (3, 3, 3), 4: (4, 3, 3), 5: (2, 3, 3), 6: (5, 4, 3), 8: (1, 3, 3), 9: (0, 2, 3)}
-_T147 = {0: (8, 4, 7), 1: (7, 4, 7), 2: (4, 3, 7), 3: (0, 2, 7), 4: (5, 3, 7), 5: (3, 3, 7), 6: (6, 4, 7), 8: (2, 3, 7), 9: (1, 2, 7)}
-_T148 = {0: (9, 4), 1: (8, 4), 2: (5, 3), 3: (1, 2), 4: (6, 3), 5: (4, 3), 6: (7, 4), 7: (0, 1), 8: (3, 3), 9: (2, 2)}
-_K149 = frozenset()
-_K150 = frozenset({'Algorithm'})
-_T151 = {1: (1, 2)}
-_K152 = frozenset({'Y', 'Q', 'J', 'G', 'P', 'Seed', 'PgenCounter'})
-_T153 = {1: (0, 1, 4)}
-_T154 = {0: (1, 2, 2), 4: (0, 2, 2)}
-_T155 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
-_T156 = {3: (0, 2, 5)}
-_T157 = {3: (1, 2, 6), 5: (0, 2, 6)}
-_T158 = {6: (0, 1, 7)}
-_T159 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
-_K160 = frozenset({'Amount', 'CostPerUnit'})
-_K161 = frozenset({'Amount', 'TaxRuleID'})
-_K162 = frozenset({'ChargingComplete', 'MaximumSOC', 'TargetSOC', 'PresentSOC', 'BatteryEnergyCapacity', 'RemainingTimeToTargetSOC', 'RemainingTimeToMaximumSOC', 'InletHot', 'MinimumSOC', 'RemainingTimeToMinimumSOC'})
-_T163 = {0: (1, 4, 6), 3: (0, 4, 6)}
-_T164 = {0: (2, 4, 4), 3: (1, 4, 4), 6: (0, 4, 4)}
-_T165 = {0: (3, 4, 9), 3: (2, 4, 9), 4: (0, 4, 9), 6: (1, 4, 9)}
-_T166 = {0: (4, 4, 8), 3: (3, 4, 8), 4: (1, 4, 8), 6: (2, 4, 8), 9: (0, 3, 8)}
-_T167 = {0: (5, 4, 7), 3: (4, 4, 7), 4: (2, 4, 7), 6: (3, 4, 7), 8: (0, 3, 7), 9: (1, 3, 7)}
-_T168 = {0: (6, 4, 2), 3: (5, 4, 2), 4: (3, 4, 2), 6: (4, 4, 2), 7: (0, 3, 2), 8: (1, 3, 2), 9: (2, 3, 2)}
-_T169 = {0: (7, 4, 10), 2: (0, 3, 10), 3: (6, 4, 10), 4: (4, 4, 10), 6: (5, 4, 10), 7: (1, 3, 10), 8: (2, 3, 10), 9: (3, 3, 10)}
-_T170 = {0: (8, 4, 1), 2: (1, 3, 1), 3: (7, 4, 1), 4: (5, 4, 1), 6: (6, 4, 1), 7: (2, 3, 1), 8: (3, 3, 1), 9: (4, 3, 1), 10: (0, 2, 1)}
-_T171 = {0: (9, 4, 5), 1: (0, 2, 5), 2: (2, 3, 5), 3: (8, 4, 5), 4: (6, 4, 5), 6: (7, 4, 5), 7: (3, 3, 5), 8: (4, 3, 5), 9: (5, 3, 5), 10: (1, 2, 5)}
-_T172 = {0: (10, 4), 1: (1, 2), 2: (3, 3), 3: (9, 4), 4: (7, 4), 5: (0, 1), 6: (8, 4), 7: (4, 3), 8: (5, 3), 9: (6, 3), 10: (2, 2)}
-_K173 = frozenset({'EVMaximumEnergyRequest', 'EVMaximumChargePower_L3', 'EVPresentReactivePower', 'EVMinimumEnergyRequest', 'EVMinimumChargePower_L2', 'EVTargetEnergyRequest', 'EVPresentReactivePower_L3', 'EVPresentReactivePower_L2', 'EVMaximumChargePower_L2', 'EVMaximumChargePower', 'EVMinimumChargePower', 'DepartureTime', 'EVPresentActivePower_L3', 'EVMinimumChargePower_L3', 'EVPresentActivePower_L2', 'EVPresentActivePower'})
-_O174 = {'DepartureTime': 0, 'EVTargetEnergyRequest': 1, 'EVMaximumEnergyRequest': 2, 'EVMinimumEnergyRequest': 3, 'EVMaximumChargePower': 4, 'EVMaximumChargePower_L2': 5, 'EVMaximumChargePower_L3': 6, 'EVMinimumChargePower': 7, 'EVMinimumChargePower_L2': 8, 'EVMinimumChargePower_L3': 9, 'EVPresentActivePower': 10, 'EVPresentActivePower_L2': 11, 'EVPresentActivePower_L3': 12, 'EVPresentReactivePower': 13, 'EVPresentReactivePower_L2': 14, 'EVPresentReactivePower_L3': 15}
-_T175 = {13: (0, 2, 15)}
-_T176 = {13: (1, 2, 16), 15: (0, 2, 16)}
-_T177 = {13: (2, 2), 15: (1, 2), 16: (0, 1)}
-_E178 = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRenegotiation', 'MeteringConfirmation')
-_I179 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
-_K180 = frozenset({'NotificationMaxDelay', 'EVSENotification'})
-_K181 = frozenset({'Id', 'MgmtData', 'KeyValue', 'PGPData', 'RetrievalMethod', 'SPKIData', 'KeyName', 'X509Data'})
-_T182 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0)}
-_T183 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
-_T184 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
-_T185 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
-_T186 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
-_T187 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
-_T188 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
-_T189 = {2: (8, 4)}
-_K190 = frozenset({'DSAKeyValue', 'RSAKeyValue'})
-_T191 = {0: (1, 3, 1)}
-_T192 = {1: (0, 2)}
-_K193 = frozenset({'Reference', 'Id'})
-_T194 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0)}
-_T195 = {2: (1, 2)}
-_K196 = frozenset({'Signature', 'SessionID', 'TimeStamp'})
-_T197 = {2: (1, 2), 3: (0, 1)}
-_K198 = frozenset({'CapacitiveEnergyReadingVARh', 'MeterTimestamp', 'ChargedEnergyReadingWh', 'MeterID', 'BPT_InductiveEnergyReadingVARh', 'MeterStatus', 'MeterSignature', 'BPT_DischargedEnergyReadingWh'})
-_T199 = {2: (0, 3, 6)}
-_T200 = {2: (1, 3, 7), 6: (0, 3, 7)}
-_T201 = {2: (2, 3, 8), 6: (1, 3, 8), 7: (0, 3, 8)}
-_T202 = {2: (3, 3, 3), 6: (2, 3, 3), 7: (1, 3, 3), 8: (0, 3, 3)}
-_T203 = {2: (4, 3, 5), 3: (0, 2, 5), 6: (3, 3, 5), 7: (2, 3, 5), 8: (1, 3, 5)}
-_T204 = {2: (5, 3, 4), 3: (1, 2, 4), 5: (0, 2, 4), 6: (4, 3, 4), 7: (3, 3, 4), 8: (2, 3, 4)}
-_T205 = {2: (6, 3), 3: (2, 2), 4: (0, 1), 5: (1, 2), 6: (5, 3), 7: (4, 3), 8: (3, 3)}
-_K206 = frozenset({'Encoding', 'Id', 'MimeType'})
-_T207 = {0: (1, 3, 2), 1: (0, 3, 2)}
-_T208 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
-_T209 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K210 = frozenset({'PGPKeyID', 'PGPKeyPacket'})
-_T211 = {0: (1, 2, 2), 1: (0, 2, 2)}
-_T212 = {1: (2, 2), 2: (1, 2)}
-_K213 = frozenset({'Exponent', 'Modulus'})
-_K214 = frozenset({'Exponent', 'Value'})
-_K215 = frozenset({'TaxCosts', 'OverstayCosts', 'AdditionalServicesCosts', 'TimeAnchor', 'EnergyCosts', 'OccupancyCosts'})
-_T216 = {1: (0, 3, 5)}
-_T217 = {1: (1, 3, 2), 5: (0, 3, 2)}
-_T218 = {1: (2, 3, 3), 2: (0, 3, 3), 5: (1, 3, 3)}
-_T219 = {1: (3, 3, 6), 2: (1, 3, 6), 3: (0, 2, 6), 5: (2, 3, 6)}
-_T220 = {1: (4, 3, 4, 0), 2: (2, 3, 4, 0), 3: (1, 2, 4, 0), 5: (3, 3, 4, 0), 6: (0, 2, 4, 0)}
-_T221 = {1: (5, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (4, 3), 6: (1, 2), 7: (0, 1)}
-_K222 = frozenset({'Id', 'Type', 'URI', 'DigestMethod', 'Transforms', 'DigestValue'})
-_T223 = {0: (2, 3, 4), 1: (1, 3, 4), 2: (0, 2, 4)}
-_T224 = {0: (3, 3, 5), 1: (2, 3, 5), 2: (1, 2, 5), 4: (0, 2, 5)}
-_T225 = {0: (4, 3, 3), 1: (3, 3, 3), 2: (2, 2, 3), 4: (1, 2, 3), 5: (0, 1, 3)}
-_T226 = {3: (0, 1, 6)}
-_T227 = {6: (0, 1)}
-_K228 = frozenset({'URI', 'Type', 'Transforms'})
-_T229 = {0: (1, 3, 2), 1: (0, 2, 2)}
-_T230 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
-_T231 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K232 = frozenset({'SPKISexp'})
-_T233 = {0: (0, 1, 1, 0)}
-_T234 = {1: (2, 2)}
-_K235 = frozenset({'EVMaximumEnergyRequest', 'EVMaximumChargePower_L3', 'EVPresentReactivePower', 'EVMinimumEnergyRequest', 'EVMinimumChargePower_L2', 'EVTargetEnergyRequest', 'EVPresentReactivePower_L3', 'EVPresentReactivePower_L2', 'EVMaximumChargePower_L2', 'EVMaximumChargePower', 'EVMinimumChargePower', 'EVPresentActivePower_L3', 'EVMinimumChargePower_L3', 'EVPresentActivePower_L2', 'EVPresentActivePower'})
-_O236 = {'EVTargetEnergyRequest': 0, 'EVMaximumEnergyRequest': 1, 'EVMinimumEnergyRequest': 2, 'EVMaximumChargePower': 3, 'EVMaximumChargePower_L2': 4, 'EVMaximumChargePower_L3': 5, 'EVMinimumChargePower': 6, 'EVMinimumChargePower_L2': 7, 'EVMinimumChargePower_L3': 8, 'EVPresentActivePower': 9, 'EVPresentActivePower_L2': 10, 'EVPresentActivePower_L3': 11, 'EVPresentReactivePower': 12, 'EVPresentReactivePower_L2': 13, 'EVPresentReactivePower_L3': 14}
-_T237 = {3: (0, 3, 13)}
-_T238 = {3: (1, 3, 15), 13: (0, 3, 15)}
-_T239 = {3: (2, 3, 14), 13: (1, 3, 14), 15: (0, 3, 14)}
-_T240 = {3: (3, 3, 11), 13: (2, 3, 11), 14: (0, 2, 11), 15: (1, 3, 11)}
-_T241 = {3: (4, 3, 12), 11: (0, 2, 12), 13: (3, 3, 12), 14: (1, 2, 12), 15: (2, 3, 12)}
-_T242 = {3: (5, 3), 11: (1, 2), 12: (0, 1), 13: (4, 3), 14: (2, 2), 15: (3, 3)}
-_K243 = frozenset({'HMACOutputLength', 'Algorithm'})
-_T244 = {1: (0, 3, 2)}
-_T245 = {1: (2, 3), 2: (1, 2)}
-_K246 = frozenset({'SignatureProperty', 'Id'})
-_K247 = frozenset({'Target', 'Id'})
-_T248 = {}
-_K249 = frozenset({'SignedInfo', 'Id', 'SignatureValue', 'Object', 'KeyInfo'})
-_T250 = {0: (1, 2, 2), 1: (0, 1, 2)}
-_T251 = {2: (0, 1, 3)}
-_T252 = {3: (0, 2, 4)}
-_T253 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T254 = {3: (2, 2), 4: (1, 2)}
-_K255 = frozenset({'Id', 'value'})
-_K256 = frozenset({'CanonicalizationMethod', 'SignatureMethod', 'Id', 'Reference'})
-_T257 = {3: (0, 1, 4, 0)}
-_T258 = {4: (1, 2)}
-_K259 = frozenset({'Algorithm', 'XPath'})
-_T260 = {1: (0, 3, 1, 0)}
-_T261 = {1: (2, 3)}
-_K262 = frozenset({'Transform'})
-_K263 = frozenset({'X509IssuerSerial', 'X509SubjectName', 'X509CRL', 'X509SKI', 'X509Certificate'})
-_T264 = {0: (0, 3, 1, 0)}
-_T265 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T266 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T267 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T268 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T269 = {1: (6, 3)}
-_K270 = frozenset({'X509IssuerName', 'X509SerialNumber'})
+_T10 = {4: (2, 2, 7), 5: (1, 2, 7), 6: (0, 1, 7)}
+_T11 = {7: (0, 3, 8)}
+_T12 = {7: (1, 3, 9), 8: (0, 3, 9)}
+_T13 = {7: (2, 3, 10), 8: (1, 3, 10), 9: (0, 3, 10)}
+_T14 = {7: (3, 3, 11), 8: (2, 3, 11), 9: (1, 3, 11), 10: (0, 2, 11)}
+_T15 = {7: (4, 3, 12), 8: (3, 3, 12), 9: (2, 3, 12), 10: (1, 2, 12), 11: (0, 2, 12)}
+_T16 = {7: (5, 3), 8: (4, 3), 9: (3, 3), 10: (2, 2), 11: (1, 2), 12: (0, 1)}
+_K17 = frozenset(('BPT_Dynamic_AC_CLReqControlMode', 'BPT_Scheduled_AC_CLReqControlMode', 'CLReqControlMode', 'DisplayParameters', 'Dynamic_AC_CLReqControlMode', 'Header', 'MeterInfoRequested', 'Scheduled_AC_CLReqControlMode'))
+_T18 = {1: (1, 2, 3), 2: (0, 1, 3)}
+_T19 = {3: (0, 3, 4)}
+_T20 = {3: (1, 3, 4)}
+_T21 = {3: (2, 3, 4)}
+_T22 = {3: (3, 3, 4)}
+_T23 = {3: (4, 3, 4)}
+_T24 = {4: (0, 1)}
+_E25 = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')
+_I26 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
+_K27 = frozenset(('BPT_Dynamic_AC_CLResControlMode', 'BPT_Scheduled_AC_CLResControlMode', 'CLResControlMode', 'Dynamic_AC_CLResControlMode', 'EVSEStatus', 'EVSETargetFrequency', 'Header', 'MeterInfo', 'Receipt', 'ResponseCode', 'Scheduled_AC_CLResControlMode'))
+_T28 = {1: (0, 1, 2)}
+_T29 = {2: (0, 4, 3)}
+_T30 = {2: (1, 4, 4), 3: (0, 4, 4)}
+_T31 = {2: (2, 4, 5), 3: (1, 4, 5), 4: (0, 3, 5)}
+_T32 = {2: (3, 4, 6), 3: (2, 4, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T33 = {2: (4, 4, 7), 3: (3, 4, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 3, 7)}
+_T34 = {2: (5, 4, 7), 3: (4, 4, 7), 4: (3, 3, 7), 5: (2, 3, 7), 6: (1, 3, 7)}
+_T35 = {2: (6, 4, 7), 3: (5, 4, 7), 4: (4, 3, 7), 5: (3, 3, 7), 6: (2, 3, 7)}
+_T36 = {2: (7, 4, 7), 3: (6, 4, 7), 4: (5, 3, 7), 5: (4, 3, 7), 6: (3, 3, 7)}
+_T37 = {2: (8, 4, 7), 3: (7, 4, 7), 4: (6, 3, 7), 5: (5, 3, 7), 6: (4, 3, 7)}
+_T38 = {7: (0, 1)}
+_K39 = frozenset(('AC_CPDReqEnergyTransferMode', 'BPT_AC_CPDReqEnergyTransferMode', 'Header'))
+_T40 = {1: (1, 2, 2)}
+_T41 = {2: (0, 1)}
+_K42 = frozenset(('AC_CPDResEnergyTransferMode', 'BPT_AC_CPDResEnergyTransferMode', 'Header', 'ResponseCode'))
+_T43 = {2: (0, 2, 3)}
+_T44 = {2: (1, 2, 3)}
+_T45 = {3: (0, 1)}
+_K46 = frozenset(('EVMaximumChargePower', 'EVMaximumChargePower_L2', 'EVMaximumChargePower_L3', 'EVMaximumDischargePower', 'EVMaximumDischargePower_L2', 'EVMaximumDischargePower_L3', 'EVMinimumChargePower', 'EVMinimumChargePower_L2', 'EVMinimumChargePower_L3', 'EVMinimumDischargePower', 'EVMinimumDischargePower_L2', 'EVMinimumDischargePower_L3'))
+_O47 = {'EVMaximumChargePower': 0, 'EVMaximumChargePower_L2': 1, 'EVMaximumChargePower_L3': 2, 'EVMinimumChargePower': 3, 'EVMinimumChargePower_L2': 4, 'EVMinimumChargePower_L3': 5, 'EVMaximumDischargePower': 6, 'EVMaximumDischargePower_L2': 7, 'EVMaximumDischargePower_L3': 8, 'EVMinimumDischargePower': 9, 'EVMinimumDischargePower_L2': 10, 'EVMinimumDischargePower_L3': 11}
+_T48 = {7: (0, 2, 8)}
+_T49 = {7: (1, 2, 9), 8: (0, 2, 9)}
+_T50 = {7: (2, 2, 10), 8: (1, 2, 10), 9: (0, 1, 10)}
+_T51 = {10: (0, 2, 11)}
+_T52 = {10: (1, 2, 12), 11: (0, 2, 12)}
+_T53 = {10: (2, 2), 11: (1, 2), 12: (0, 1)}
+_K54 = frozenset(('EVSEMaximumChargePower', 'EVSEMaximumChargePower_L2', 'EVSEMaximumChargePower_L3', 'EVSEMaximumDischargePower', 'EVSEMaximumDischargePower_L2', 'EVSEMaximumDischargePower_L3', 'EVSEMinimumChargePower', 'EVSEMinimumChargePower_L2', 'EVSEMinimumChargePower_L3', 'EVSEMinimumDischargePower', 'EVSEMinimumDischargePower_L2', 'EVSEMinimumDischargePower_L3', 'EVSENominalFrequency', 'EVSEPowerRampLimitation', 'EVSEPresentActivePower', 'EVSEPresentActivePower_L2', 'EVSEPresentActivePower_L3', 'MaximumPowerAsymmetry'))
+_O55 = {'EVSEMaximumChargePower': 0, 'EVSEMaximumChargePower_L2': 1, 'EVSEMaximumChargePower_L3': 2, 'EVSEMinimumChargePower': 3, 'EVSEMinimumChargePower_L2': 4, 'EVSEMinimumChargePower_L3': 5, 'EVSENominalFrequency': 6, 'MaximumPowerAsymmetry': 7, 'EVSEPowerRampLimitation': 8, 'EVSEPresentActivePower': 9, 'EVSEPresentActivePower_L2': 10, 'EVSEPresentActivePower_L3': 11, 'EVSEMaximumDischargePower': 12, 'EVSEMaximumDischargePower_L2': 13, 'EVSEMaximumDischargePower_L3': 14, 'EVSEMinimumDischargePower': 15, 'EVSEMinimumDischargePower_L2': 16, 'EVSEMinimumDischargePower_L3': 17}
+_T56 = {7: (5, 3, 13), 8: (4, 3, 13), 9: (3, 3, 13), 10: (2, 2, 13), 11: (1, 2, 13), 12: (0, 1, 13)}
+_T57 = {13: (0, 2, 14)}
+_T58 = {13: (1, 2, 15), 14: (0, 2, 15)}
+_T59 = {13: (2, 2, 16), 14: (1, 2, 16), 15: (0, 1, 16)}
+_T60 = {16: (0, 2, 17)}
+_T61 = {16: (1, 2, 18), 17: (0, 2, 18)}
+_T62 = {16: (2, 2), 17: (1, 2), 18: (0, 1)}
+_K63 = frozenset(('DepartureTime', 'EVMaximumChargePower', 'EVMaximumChargePower_L2', 'EVMaximumChargePower_L3', 'EVMaximumDischargePower', 'EVMaximumDischargePower_L2', 'EVMaximumDischargePower_L3', 'EVMaximumEnergyRequest', 'EVMaximumV2XEnergyRequest', 'EVMinimumChargePower', 'EVMinimumChargePower_L2', 'EVMinimumChargePower_L3', 'EVMinimumDischargePower', 'EVMinimumDischargePower_L2', 'EVMinimumDischargePower_L3', 'EVMinimumEnergyRequest', 'EVMinimumV2XEnergyRequest', 'EVPresentActivePower', 'EVPresentActivePower_L2', 'EVPresentActivePower_L3', 'EVPresentReactivePower', 'EVPresentReactivePower_L2', 'EVPresentReactivePower_L3', 'EVTargetEnergyRequest'))
+_O64 = {'DepartureTime': 0, 'EVTargetEnergyRequest': 1, 'EVMaximumEnergyRequest': 2, 'EVMinimumEnergyRequest': 3, 'EVMaximumChargePower': 4, 'EVMaximumChargePower_L2': 5, 'EVMaximumChargePower_L3': 6, 'EVMinimumChargePower': 7, 'EVMinimumChargePower_L2': 8, 'EVMinimumChargePower_L3': 9, 'EVPresentActivePower': 10, 'EVPresentActivePower_L2': 11, 'EVPresentActivePower_L3': 12, 'EVPresentReactivePower': 13, 'EVPresentReactivePower_L2': 14, 'EVPresentReactivePower_L3': 15, 'EVMaximumDischargePower': 16, 'EVMaximumDischargePower_L2': 17, 'EVMaximumDischargePower_L3': 18, 'EVMinimumDischargePower': 19, 'EVMinimumDischargePower_L2': 20, 'EVMinimumDischargePower_L3': 21, 'EVMaximumV2XEnergyRequest': 22, 'EVMinimumV2XEnergyRequest': 23}
+_T65 = {0: (0, 2, 1)}
+_T66 = {0: (1, 2, 2), 1: (0, 1, 2)}
+_T67 = {2: (0, 1, 3)}
+_T68 = {3: (0, 1, 4)}
+_T69 = {4: (0, 1, 5)}
+_T70 = {5: (0, 2, 6)}
+_T71 = {5: (1, 2, 7), 6: (0, 2, 7)}
+_T72 = {5: (2, 2, 8), 6: (1, 2, 8), 7: (0, 1, 8)}
+_T73 = {8: (0, 2, 9)}
+_T74 = {8: (1, 2, 10), 9: (0, 2, 10)}
+_T75 = {8: (2, 2, 11), 9: (1, 2, 11), 10: (0, 1, 11)}
+_T76 = {11: (0, 2, 12)}
+_T77 = {11: (1, 2, 13), 12: (0, 2, 13)}
+_T78 = {11: (2, 2, 14), 12: (1, 2, 14), 13: (0, 1, 14)}
+_T79 = {14: (0, 2, 15)}
+_T80 = {14: (1, 2, 16), 15: (0, 2, 16)}
+_T81 = {14: (2, 2, 17), 15: (1, 2, 17), 16: (0, 1, 17)}
+_T82 = {17: (0, 2, 18)}
+_T83 = {17: (1, 2, 19), 18: (0, 2, 19)}
+_T84 = {17: (2, 2, 20), 18: (1, 2, 20), 19: (0, 1, 20)}
+_T85 = {20: (0, 3, 21)}
+_T86 = {20: (1, 3, 22), 21: (0, 3, 22)}
+_T87 = {20: (2, 3, 23), 21: (1, 3, 23), 22: (0, 2, 23)}
+_T88 = {20: (3, 3, 24), 21: (2, 3, 24), 22: (1, 2, 24), 23: (0, 2, 24)}
+_T89 = {20: (4, 3), 21: (3, 3), 22: (2, 2), 23: (1, 2), 24: (0, 1)}
+_K90 = frozenset(('AckMaxDelay', 'DepartureTime', 'EVSEPresentActivePower', 'EVSEPresentActivePower_L2', 'EVSEPresentActivePower_L3', 'EVSETargetActivePower', 'EVSETargetActivePower_L2', 'EVSETargetActivePower_L3', 'EVSETargetReactivePower', 'EVSETargetReactivePower_L2', 'EVSETargetReactivePower_L3', 'MinimumSOC', 'TargetSOC'))
+_O91 = {'DepartureTime': 0, 'MinimumSOC': 1, 'TargetSOC': 2, 'AckMaxDelay': 3, 'EVSETargetActivePower': 4, 'EVSETargetActivePower_L2': 5, 'EVSETargetActivePower_L3': 6, 'EVSETargetReactivePower': 7, 'EVSETargetReactivePower_L2': 8, 'EVSETargetReactivePower_L3': 9, 'EVSEPresentActivePower': 10, 'EVSEPresentActivePower_L2': 11, 'EVSEPresentActivePower_L3': 12}
+_T92 = {0: (0, 3, 1)}
+_T93 = {0: (1, 3, 2), 1: (0, 3, 2)}
+_T94 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
+_T95 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
+_T96 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
+_T97 = {5: (0, 4, 6)}
+_T98 = {5: (1, 4, 7), 6: (0, 4, 7)}
+_T99 = {5: (2, 4, 8), 6: (1, 4, 8), 7: (0, 3, 8)}
+_T100 = {5: (3, 4, 9), 6: (2, 4, 9), 7: (1, 3, 9), 8: (0, 3, 9)}
+_T101 = {5: (4, 4, 10), 6: (3, 4, 10), 7: (2, 3, 10), 8: (1, 3, 10), 9: (0, 3, 10)}
+_T102 = {5: (5, 4, 11), 6: (4, 4, 11), 7: (3, 3, 11), 8: (2, 3, 11), 9: (1, 3, 11), 10: (0, 3, 11)}
+_T103 = {5: (6, 4, 12), 6: (5, 4, 12), 7: (4, 3, 12), 8: (3, 3, 12), 9: (2, 3, 12), 10: (1, 3, 12), 11: (0, 2, 12)}
+_T104 = {5: (7, 4, 13), 6: (6, 4, 13), 7: (5, 3, 13), 8: (4, 3, 13), 9: (3, 3, 13), 10: (2, 3, 13), 11: (1, 2, 13), 12: (0, 2, 13)}
+_T105 = {5: (8, 4), 6: (7, 4), 7: (6, 3), 8: (5, 3), 9: (4, 3), 10: (3, 3), 11: (2, 2), 12: (1, 2), 13: (0, 1)}
+_K106 = frozenset(('EVMaximumChargePower', 'EVMaximumChargePower_L2', 'EVMaximumChargePower_L3', 'EVMaximumDischargePower', 'EVMaximumDischargePower_L2', 'EVMaximumDischargePower_L3', 'EVMaximumEnergyRequest', 'EVMinimumChargePower', 'EVMinimumChargePower_L2', 'EVMinimumChargePower_L3', 'EVMinimumDischargePower', 'EVMinimumDischargePower_L2', 'EVMinimumDischargePower_L3', 'EVMinimumEnergyRequest', 'EVPresentActivePower', 'EVPresentActivePower_L2', 'EVPresentActivePower_L3', 'EVPresentReactivePower', 'EVPresentReactivePower_L2', 'EVPresentReactivePower_L3', 'EVTargetEnergyRequest'))
+_O107 = {'EVTargetEnergyRequest': 0, 'EVMaximumEnergyRequest': 1, 'EVMinimumEnergyRequest': 2, 'EVMaximumChargePower': 3, 'EVMaximumChargePower_L2': 4, 'EVMaximumChargePower_L3': 5, 'EVMinimumChargePower': 6, 'EVMinimumChargePower_L2': 7, 'EVMinimumChargePower_L3': 8, 'EVPresentActivePower': 9, 'EVPresentActivePower_L2': 10, 'EVPresentActivePower_L3': 11, 'EVPresentReactivePower': 12, 'EVPresentReactivePower_L2': 13, 'EVPresentReactivePower_L3': 14, 'EVMaximumDischargePower': 15, 'EVMaximumDischargePower_L2': 16, 'EVMaximumDischargePower_L3': 17, 'EVMinimumDischargePower': 18, 'EVMinimumDischargePower_L2': 19, 'EVMinimumDischargePower_L3': 20}
+_T108 = {0: (0, 4, 1)}
+_T109 = {0: (1, 4, 2), 1: (0, 4, 2)}
+_T110 = {0: (2, 4, 3), 1: (1, 4, 3), 2: (0, 4, 3)}
+_T111 = {0: (3, 4, 4), 1: (2, 4, 4), 2: (1, 4, 4), 3: (0, 3, 4)}
+_T112 = {0: (4, 4, 5), 1: (3, 4, 5), 2: (2, 4, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
+_T113 = {0: (5, 4, 6), 1: (4, 4, 6), 2: (3, 4, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T114 = {0: (6, 4, 7), 1: (5, 4, 7), 2: (4, 4, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 3, 7)}
+_T115 = {0: (7, 4, 8), 1: (6, 4, 8), 2: (5, 4, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 2, 8)}
+_T116 = {0: (8, 4, 9), 1: (7, 4, 9), 2: (6, 4, 9), 3: (5, 3, 9), 4: (4, 3, 9), 5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 2, 9), 8: (0, 2, 9)}
+_T117 = {0: (9, 4, 10), 1: (8, 4, 10), 2: (7, 4, 10), 3: (6, 3, 10), 4: (5, 3, 10), 5: (4, 3, 10), 6: (3, 3, 10), 7: (2, 2, 10), 8: (1, 2, 10), 9: (0, 1, 10)}
+_T118 = {10: (0, 4, 11)}
+_T119 = {10: (1, 4, 12), 11: (0, 4, 12)}
+_T120 = {10: (2, 4, 13), 11: (1, 4, 13), 12: (0, 4, 13)}
+_T121 = {10: (3, 4, 14), 11: (2, 4, 14), 12: (1, 4, 14), 13: (0, 4, 14)}
+_T122 = {10: (4, 4, 15), 11: (3, 4, 15), 12: (2, 4, 15), 13: (1, 4, 15), 14: (0, 4, 15)}
+_T123 = {10: (5, 4, 16), 11: (4, 4, 16), 12: (3, 4, 16), 13: (2, 4, 16), 14: (1, 4, 16), 15: (0, 3, 16)}
+_T124 = {10: (6, 4, 17), 11: (5, 4, 17), 12: (4, 4, 17), 13: (3, 4, 17), 14: (2, 4, 17), 15: (1, 3, 17), 16: (0, 3, 17)}
+_T125 = {10: (7, 4, 18), 11: (6, 4, 18), 12: (5, 4, 18), 13: (4, 4, 18), 14: (3, 4, 18), 15: (2, 3, 18), 16: (1, 3, 18), 17: (0, 3, 18)}
+_T126 = {10: (8, 4, 19), 11: (7, 4, 19), 12: (6, 4, 19), 13: (5, 4, 19), 14: (4, 4, 19), 15: (3, 3, 19), 16: (2, 3, 19), 17: (1, 3, 19), 18: (0, 3, 19)}
+_T127 = {10: (9, 4, 20), 11: (8, 4, 20), 12: (7, 4, 20), 13: (6, 4, 20), 14: (5, 4, 20), 15: (4, 3, 20), 16: (3, 3, 20), 17: (2, 3, 20), 18: (1, 3, 20), 19: (0, 2, 20)}
+_T128 = {10: (10, 4, 21), 11: (9, 4, 21), 12: (8, 4, 21), 13: (7, 4, 21), 14: (6, 4, 21), 15: (5, 3, 21), 16: (4, 3, 21), 17: (3, 3, 21), 18: (2, 3, 21), 19: (1, 2, 21), 20: (0, 2, 21)}
+_T129 = {10: (11, 4), 11: (10, 4), 12: (9, 4), 13: (8, 4), 14: (7, 4), 15: (6, 3), 16: (5, 3), 17: (4, 3), 18: (3, 3), 19: (2, 2), 20: (1, 2), 21: (0, 1)}
+_K130 = frozenset(('EVSEPresentActivePower', 'EVSEPresentActivePower_L2', 'EVSEPresentActivePower_L3', 'EVSETargetActivePower', 'EVSETargetActivePower_L2', 'EVSETargetActivePower_L3', 'EVSETargetReactivePower', 'EVSETargetReactivePower_L2', 'EVSETargetReactivePower_L3'))
+_T131 = {0: (9, 4), 1: (8, 4), 2: (7, 4), 3: (6, 3), 4: (5, 3), 5: (4, 3), 6: (3, 3), 7: (2, 2), 8: (1, 2), 9: (0, 1)}
+_K132 = frozenset(())
+_K133 = frozenset(('Algorithm',))
+_T134 = {1: (1, 2)}
+_K135 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
+_T136 = {1: (0, 1, 4)}
+_T137 = {0: (1, 2, 2), 4: (0, 2, 2)}
+_T138 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
+_T139 = {3: (0, 2, 5)}
+_T140 = {3: (1, 2, 6), 5: (0, 2, 6)}
+_T141 = {6: (0, 1, 7)}
+_T142 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
+_K143 = frozenset(('Amount', 'CostPerUnit'))
+_K144 = frozenset(('Amount', 'TaxRuleID'))
+_K145 = frozenset(('BatteryEnergyCapacity', 'ChargingComplete', 'InletHot', 'MaximumSOC', 'MinimumSOC', 'PresentSOC', 'RemainingTimeToMaximumSOC', 'RemainingTimeToMinimumSOC', 'RemainingTimeToTargetSOC', 'TargetSOC'))
+_T146 = {0: (3, 4, 4), 1: (2, 4, 4), 2: (1, 4, 4), 3: (0, 4, 4)}
+_T147 = {0: (4, 4, 5), 1: (3, 4, 5), 2: (2, 4, 5), 3: (1, 4, 5), 4: (0, 3, 5)}
+_T148 = {0: (5, 4, 6), 1: (4, 4, 6), 2: (3, 4, 6), 3: (2, 4, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T149 = {0: (6, 4, 7), 1: (5, 4, 7), 2: (4, 4, 7), 3: (3, 4, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 3, 7)}
+_T150 = {0: (7, 4, 8), 1: (6, 4, 8), 2: (5, 4, 8), 3: (4, 4, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 3, 8)}
+_T151 = {0: (8, 4, 9), 1: (7, 4, 9), 2: (6, 4, 9), 3: (5, 4, 9), 4: (4, 3, 9), 5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 3, 9), 8: (0, 2, 9)}
+_T152 = {0: (9, 4, 10), 1: (8, 4, 10), 2: (7, 4, 10), 3: (6, 4, 10), 4: (5, 3, 10), 5: (4, 3, 10), 6: (3, 3, 10), 7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
+_T153 = {0: (10, 4), 1: (9, 4), 2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
+_K154 = frozenset(('DepartureTime', 'EVMaximumChargePower', 'EVMaximumChargePower_L2', 'EVMaximumChargePower_L3', 'EVMaximumEnergyRequest', 'EVMinimumChargePower', 'EVMinimumChargePower_L2', 'EVMinimumChargePower_L3', 'EVMinimumEnergyRequest', 'EVPresentActivePower', 'EVPresentActivePower_L2', 'EVPresentActivePower_L3', 'EVPresentReactivePower', 'EVPresentReactivePower_L2', 'EVPresentReactivePower_L3', 'EVTargetEnergyRequest'))
+_O155 = {'DepartureTime': 0, 'EVTargetEnergyRequest': 1, 'EVMaximumEnergyRequest': 2, 'EVMinimumEnergyRequest': 3, 'EVMaximumChargePower': 4, 'EVMaximumChargePower_L2': 5, 'EVMaximumChargePower_L3': 6, 'EVMinimumChargePower': 7, 'EVMinimumChargePower_L2': 8, 'EVMinimumChargePower_L3': 9, 'EVPresentActivePower': 10, 'EVPresentActivePower_L2': 11, 'EVPresentActivePower_L3': 12, 'EVPresentReactivePower': 13, 'EVPresentReactivePower_L2': 14, 'EVPresentReactivePower_L3': 15}
+_T156 = {14: (2, 2), 15: (1, 2), 16: (0, 1)}
+_E157 = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRenegotiation', 'MeteringConfirmation')
+_I158 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
+_K159 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
+_K160 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
+_T161 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
+_T162 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
+_T163 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
+_T164 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
+_T165 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
+_T166 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
+_T167 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
+_T168 = {2: (8, 4)}
+_K169 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
+_T170 = {0: (1, 3, 1)}
+_T171 = {1: (0, 2)}
+_K172 = frozenset(('Id', 'Reference'))
+_T173 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
+_T174 = {2: (1, 2)}
+_K175 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
+_T176 = {2: (1, 2), 3: (0, 1)}
+_K177 = frozenset(('BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'CapacitiveEnergyReadingVARh', 'ChargedEnergyReadingWh', 'MeterID', 'MeterSignature', 'MeterStatus', 'MeterTimestamp'))
+_T178 = {2: (0, 3, 3)}
+_T179 = {2: (1, 3, 4), 3: (0, 3, 4)}
+_T180 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
+_T181 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T182 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
+_T183 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
+_T184 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_K185 = frozenset(('Encoding', 'Id', 'MimeType'))
+_T186 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_T187 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_K188 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
+_T189 = {0: (1, 2, 2), 1: (0, 2, 2)}
+_T190 = {1: (2, 2), 2: (1, 2)}
+_K191 = frozenset(('Exponent', 'Modulus'))
+_K192 = frozenset(('Exponent', 'Value'))
+_K193 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
+_T194 = {1: (0, 3, 2)}
+_T195 = {1: (1, 3, 3), 2: (0, 3, 3)}
+_T196 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
+_T197 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
+_T198 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
+_T199 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_K200 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T201 = {5: (0, 1, 6)}
+_T202 = {6: (0, 1)}
+_K203 = frozenset(('Transforms', 'Type', 'URI'))
+_T204 = {0: (1, 3, 2), 1: (0, 2, 2)}
+_T205 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
+_T206 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K207 = frozenset(('SPKISexp',))
+_T208 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_T209 = {1: (2, 2)}
+_K210 = frozenset(('EVMaximumChargePower', 'EVMaximumChargePower_L2', 'EVMaximumChargePower_L3', 'EVMaximumEnergyRequest', 'EVMinimumChargePower', 'EVMinimumChargePower_L2', 'EVMinimumChargePower_L3', 'EVMinimumEnergyRequest', 'EVPresentActivePower', 'EVPresentActivePower_L2', 'EVPresentActivePower_L3', 'EVPresentReactivePower', 'EVPresentReactivePower_L2', 'EVPresentReactivePower_L3', 'EVTargetEnergyRequest'))
+_O211 = {'EVTargetEnergyRequest': 0, 'EVMaximumEnergyRequest': 1, 'EVMinimumEnergyRequest': 2, 'EVMaximumChargePower': 3, 'EVMaximumChargePower_L2': 4, 'EVMaximumChargePower_L3': 5, 'EVMinimumChargePower': 6, 'EVMinimumChargePower_L2': 7, 'EVMinimumChargePower_L3': 8, 'EVPresentActivePower': 9, 'EVPresentActivePower_L2': 10, 'EVPresentActivePower_L3': 11, 'EVPresentReactivePower': 12, 'EVPresentReactivePower_L2': 13, 'EVPresentReactivePower_L3': 14}
+_T212 = {10: (0, 3, 11)}
+_T213 = {10: (1, 3, 12), 11: (0, 3, 12)}
+_T214 = {10: (2, 3, 13), 11: (1, 3, 13), 12: (0, 3, 13)}
+_T215 = {10: (3, 3, 14), 11: (2, 3, 14), 12: (1, 3, 14), 13: (0, 2, 14)}
+_T216 = {10: (4, 3, 15), 11: (3, 3, 15), 12: (2, 3, 15), 13: (1, 2, 15), 14: (0, 2, 15)}
+_T217 = {10: (5, 3), 11: (4, 3), 12: (3, 3), 13: (2, 2), 14: (1, 2), 15: (0, 1)}
+_K218 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T219 = {1: (2, 3), 2: (1, 2)}
+_K220 = frozenset(('Id', 'SignatureProperty'))
+_K221 = frozenset(('Id', 'Target'))
+_T222 = {}
+_K223 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T224 = {3: (0, 2, 4)}
+_T225 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T226 = {3: (2, 2), 4: (1, 2)}
+_K227 = frozenset(('Id', 'value'))
+_K228 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T229 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T230 = {4: (1, 2)}
+_K231 = frozenset(('Algorithm', 'XPath'))
+_T232 = {1: (0, 3, 1, 0)}
+_T233 = {1: (2, 3)}
+_K234 = frozenset(('Transform',))
+_K235 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_T236 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T237 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T238 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T239 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T240 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T241 = {1: (6, 3)}
+_K242 = frozenset(('X509IssuerName', 'X509SerialNumber'))
 
 def d_AC_CPDReqEnergyTransferModeType(v, r):
     o = {}
@@ -300,37 +272,37 @@ def d_AC_CPDReqEnergyTransferModeType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['EVMaximumChargePower_L2'] = x
-        st = 3
+        st = 2
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVMaximumChargePower_L3'] = x
-        st = 4
+        st = 3
     elif c == 2:
         x, r = d_RationalNumberType(v, r)
         o['EVMinimumChargePower'] = x
-        st = 2
+        st = 4
     else:
         und(c, 3)
-    if st == 3:
+    if st == 2:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumChargePower_L3'] = x
-            st = 4
+            st = 3
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumChargePower'] = x
-            st = 2
+            st = 4
         else:
             und(c, 2)
-    if st == 4:
+    if st == 3:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumChargePower'] = x
-            st = 2
+            st = 4
         else:
             und(c, 1)
     r -= 2
@@ -430,37 +402,37 @@ def d_AC_CPDResEnergyTransferModeType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['EVSEMaximumChargePower_L2'] = x
-        st = 3
+        st = 2
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVSEMaximumChargePower_L3'] = x
-        st = 4
+        st = 3
     elif c == 2:
         x, r = d_RationalNumberType(v, r)
         o['EVSEMinimumChargePower'] = x
-        st = 2
+        st = 4
     else:
         und(c, 3)
-    if st == 3:
+    if st == 2:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumChargePower_L3'] = x
-            st = 4
+            st = 3
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMinimumChargePower'] = x
-            st = 2
+            st = 4
         else:
             und(c, 2)
-    if st == 4:
+    if st == 3:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMinimumChargePower'] = x
-            st = 2
+            st = 4
         else:
             und(c, 1)
     r -= 2
@@ -468,31 +440,31 @@ def d_AC_CPDResEnergyTransferModeType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['EVSEMinimumChargePower_L2'] = x
-        st = 6
+        st = 5
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVSEMinimumChargePower_L3'] = x
-        st = 5
+        st = 6
     elif c == 2:
         x, r = d_RationalNumberType(v, r)
         o['EVSENominalFrequency'] = x
         st = 7
     else:
         und(c, 3)
-    if st == 6:
+    if st == 5:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMinimumChargePower_L3'] = x
-            st = 5
+            st = 6
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSENominalFrequency'] = x
             st = 7
         else:
             und(c, 2)
-    if st == 5:
+    if st == 6:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
@@ -506,11 +478,11 @@ def d_AC_CPDResEnergyTransferModeType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['MaximumPowerAsymmetry'] = x
-        st = 12
+        st = 8
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVSEPowerRampLimitation'] = x
-        st = 11
+        st = 9
     elif c == 2:
         x, r = d_RationalNumberType(v, r)
         o['EVSEPresentActivePower'] = x
@@ -518,22 +490,22 @@ def d_AC_CPDResEnergyTransferModeType(v, r):
     elif c == 3:
         x, r = d_RationalNumberType(v, r)
         o['EVSEPresentActivePower_L2'] = x
-        st = 9
+        st = 11
     elif c == 4:
         x, r = d_RationalNumberType(v, r)
         o['EVSEPresentActivePower_L3'] = x
-        st = 8
+        st = 12
     elif c == 5:
         return o, r
     else:
         und(c, 6)
-    if st == 12:
+    if st == 8:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPowerRampLimitation'] = x
-            st = 11
+            st = 9
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower'] = x
@@ -541,16 +513,16 @@ def d_AC_CPDResEnergyTransferModeType(v, r):
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L2'] = x
-            st = 9
+            st = 11
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 8
+            st = 12
         elif c == 4:
             return o, r
         else:
             und(c, 5)
-    if st == 11:
+    if st == 9:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -560,11 +532,11 @@ def d_AC_CPDResEnergyTransferModeType(v, r):
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L2'] = x
-            st = 9
+            st = 11
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 8
+            st = 12
         elif c == 3:
             return o, r
         else:
@@ -575,22 +547,22 @@ def d_AC_CPDResEnergyTransferModeType(v, r):
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L2'] = x
-            st = 9
+            st = 11
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 8
+            st = 12
         elif c == 2:
             return o, r
         else:
             und(c, 3)
-    if st == 9:
+    if st == 11:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 8
+            st = 12
         elif c == 1:
             return o, r
         else:
@@ -616,7 +588,7 @@ def e_AC_CPDResEnergyTransferModeType(a, d):
             extra(d, _K7)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T18[st]
+    c, wd = _T16[st]
     a = (a << wd) | c
     return a
 
@@ -707,13 +679,13 @@ def e_AC_ChargeLoopReqType(a, d):
     x = d.get('DisplayParameters')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T1[st]
         a = e_DisplayParametersType(((a << wd) | c), x)
     f = 'MeterInfoRequested'
     x = d.get('MeterInfoRequested')
     if x is not None:
         u += 1
-        c, wd, st = _T21[st]
+        c, wd, st = _T18[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -721,37 +693,37 @@ def e_AC_ChargeLoopReqType(a, d):
     x = d.get('BPT_Dynamic_AC_CLReqControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T22[st]
+        c, wd, st = _T19[st]
         a = e_BPT_Dynamic_AC_CLReqControlModeType(((a << wd) | c), x)
     f = 'BPT_Scheduled_AC_CLReqControlMode'
     x = d.get('BPT_Scheduled_AC_CLReqControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T23[st]
+        c, wd, st = _T20[st]
         a = e_BPT_Scheduled_AC_CLReqControlModeType(((a << wd) | c), x)
     f = 'CLReqControlMode'
     x = d.get('CLReqControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T24[st]
+        c, wd, st = _T21[st]
         a = e_CLReqControlModeType(((a << wd) | c), x)
     f = 'Dynamic_AC_CLReqControlMode'
     x = d.get('Dynamic_AC_CLReqControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T25[st]
+        c, wd, st = _T22[st]
         a = e_Dynamic_AC_CLReqControlModeType(((a << wd) | c), x)
     f = 'Scheduled_AC_CLReqControlMode'
     x = d.get('Scheduled_AC_CLReqControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T26[st]
+        c, wd, st = _T23[st]
         a = e_Scheduled_AC_CLReqControlModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T27[st]
+    c, wd = _T24[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K19)
+        extra(d, _K17)
     return a
 
 def d_AC_ChargeLoopResType(v, r):
@@ -772,7 +744,7 @@ def d_AC_ChargeLoopResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E28[(x >> 1) & 63]
+        x = _E25[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -787,24 +759,24 @@ def d_AC_ChargeLoopResType(v, r):
     x, r = t[1](v, r)
     o[t[0]] = x
     st = t[2]
-    if st == 5:
+    if st == 3:
         r -= 4
         c = (v >> r) & 15
         if c >= 8:
             und(c, 8)
-        t = _D_AC_ChargeLoopResType_5[c]
+        t = _D_AC_ChargeLoopResType_3[c]
         if t is None:
             return o, r
         x, r = t[1](v, r)
         o[t[0]] = x
         st = t[2]
-    if st == 7:
+    if st == 4:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_ReceiptType(v, r)
             o['Receipt'] = x
-            st = 4
+            st = 5
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetFrequency'] = x
@@ -812,26 +784,26 @@ def d_AC_ChargeLoopResType(v, r):
         elif c == 2:
             x, r = d_BPT_Dynamic_AC_CLResControlModeType(v, r)
             o['BPT_Dynamic_AC_CLResControlMode'] = x
-            st = 3
+            st = 7
         elif c == 3:
             x, r = d_BPT_Scheduled_AC_CLResControlModeType(v, r)
             o['BPT_Scheduled_AC_CLResControlMode'] = x
-            st = 3
+            st = 7
         elif c == 4:
             x, r = d_CLResControlModeType(v, r)
             o['CLResControlMode'] = x
-            st = 3
+            st = 7
         elif c == 5:
             x, r = d_Dynamic_AC_CLResControlModeType(v, r)
             o['Dynamic_AC_CLResControlMode'] = x
-            st = 3
+            st = 7
         elif c == 6:
             x, r = d_Scheduled_AC_CLResControlModeType(v, r)
             o['Scheduled_AC_CLResControlMode'] = x
-            st = 3
+            st = 7
         else:
             und(c, 7)
-    if st == 4:
+    if st == 5:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -841,23 +813,23 @@ def d_AC_ChargeLoopResType(v, r):
         elif c == 1:
             x, r = d_BPT_Dynamic_AC_CLResControlModeType(v, r)
             o['BPT_Dynamic_AC_CLResControlMode'] = x
-            st = 3
+            st = 7
         elif c == 2:
             x, r = d_BPT_Scheduled_AC_CLResControlModeType(v, r)
             o['BPT_Scheduled_AC_CLResControlMode'] = x
-            st = 3
+            st = 7
         elif c == 3:
             x, r = d_CLResControlModeType(v, r)
             o['CLResControlMode'] = x
-            st = 3
+            st = 7
         elif c == 4:
             x, r = d_Dynamic_AC_CLResControlModeType(v, r)
             o['Dynamic_AC_CLResControlMode'] = x
-            st = 3
+            st = 7
         elif c == 5:
             x, r = d_Scheduled_AC_CLResControlModeType(v, r)
             o['Scheduled_AC_CLResControlMode'] = x
-            st = 3
+            st = 7
         else:
             und(c, 6)
     if st == 6:
@@ -866,23 +838,23 @@ def d_AC_ChargeLoopResType(v, r):
         if c == 0:
             x, r = d_BPT_Dynamic_AC_CLResControlModeType(v, r)
             o['BPT_Dynamic_AC_CLResControlMode'] = x
-            st = 3
+            st = 7
         elif c == 1:
             x, r = d_BPT_Scheduled_AC_CLResControlModeType(v, r)
             o['BPT_Scheduled_AC_CLResControlMode'] = x
-            st = 3
+            st = 7
         elif c == 2:
             x, r = d_CLResControlModeType(v, r)
             o['CLResControlMode'] = x
-            st = 3
+            st = 7
         elif c == 3:
             x, r = d_Dynamic_AC_CLResControlModeType(v, r)
             o['Dynamic_AC_CLResControlMode'] = x
-            st = 3
+            st = 7
         elif c == 4:
             x, r = d_Scheduled_AC_CLResControlModeType(v, r)
             o['Scheduled_AC_CLResControlMode'] = x
-            st = 3
+            st = 7
         else:
             und(c, 5)
     r -= 1
@@ -908,70 +880,70 @@ def e_AC_ChargeLoopResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        c, wd, st = _T31[st]
-        j = _I29.get(x)
+        c, wd, st = _T28[st]
+        j = _I26.get(x)
         if j is None:
-            bad_enum(x, _I29)
+            bad_enum(x, _I26)
         a = ((((a << wd) | c)) << 8) | (j << 1)
     f = 'EVSEStatus'
     x = d.get('EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T32[st]
+        c, wd, st = _T29[st]
         a = e_EVSEStatusType(((a << wd) | c), x)
     f = 'MeterInfo'
     x = d.get('MeterInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T33[st]
+        c, wd, st = _T30[st]
         a = e_MeterInfoType(((a << wd) | c), x)
     f = 'Receipt'
     x = d.get('Receipt')
     if x is not None:
         u += 1
-        c, wd, st = _T34[st]
+        c, wd, st = _T31[st]
         a = e_ReceiptType(((a << wd) | c), x)
     f = 'EVSETargetFrequency'
     x = d.get('EVSETargetFrequency')
     if x is not None:
         u += 1
-        c, wd, st = _T35[st]
+        c, wd, st = _T32[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'BPT_Dynamic_AC_CLResControlMode'
     x = d.get('BPT_Dynamic_AC_CLResControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T36[st]
+        c, wd, st = _T33[st]
         a = e_BPT_Dynamic_AC_CLResControlModeType(((a << wd) | c), x)
     f = 'BPT_Scheduled_AC_CLResControlMode'
     x = d.get('BPT_Scheduled_AC_CLResControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T37[st]
+        c, wd, st = _T34[st]
         a = e_BPT_Scheduled_AC_CLResControlModeType(((a << wd) | c), x)
     f = 'CLResControlMode'
     x = d.get('CLResControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T38[st]
+        c, wd, st = _T35[st]
         a = e_CLResControlModeType(((a << wd) | c), x)
     f = 'Dynamic_AC_CLResControlMode'
     x = d.get('Dynamic_AC_CLResControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T39[st]
+        c, wd, st = _T36[st]
         a = e_Dynamic_AC_CLResControlModeType(((a << wd) | c), x)
     f = 'Scheduled_AC_CLResControlMode'
     x = d.get('Scheduled_AC_CLResControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T40[st]
+        c, wd, st = _T37[st]
         a = e_Scheduled_AC_CLResControlModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T41[st]
+    c, wd = _T38[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K30)
+        extra(d, _K27)
     return a
 
 def d_AC_ChargeParameterDiscoveryReqType(v, r):
@@ -1020,19 +992,19 @@ def e_AC_ChargeParameterDiscoveryReqType(a, d):
     x = d.get('AC_CPDReqEnergyTransferMode')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T1[st]
         a = e_AC_CPDReqEnergyTransferModeType(((a << wd) | c), x)
     f = 'BPT_AC_CPDReqEnergyTransferMode'
     x = d.get('BPT_AC_CPDReqEnergyTransferMode')
     if x is not None:
         u += 1
-        c, wd, st = _T43[st]
+        c, wd, st = _T40[st]
         a = e_BPT_AC_CPDReqEnergyTransferModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T44[st]
+    c, wd = _T41[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K42)
+        extra(d, _K39)
     return a
 
 def d_AC_ChargeParameterDiscoveryResType(v, r):
@@ -1053,7 +1025,7 @@ def d_AC_ChargeParameterDiscoveryResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E28[(x >> 1) & 63]
+        x = _E25[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -1093,28 +1065,28 @@ def e_AC_ChargeParameterDiscoveryResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        c, wd, st = _T31[st]
-        j = _I29.get(x)
+        c, wd, st = _T28[st]
+        j = _I26.get(x)
         if j is None:
-            bad_enum(x, _I29)
+            bad_enum(x, _I26)
         a = ((((a << wd) | c)) << 8) | (j << 1)
     f = 'AC_CPDResEnergyTransferMode'
     x = d.get('AC_CPDResEnergyTransferMode')
     if x is not None:
         u += 1
-        c, wd, st = _T46[st]
+        c, wd, st = _T43[st]
         a = e_AC_CPDResEnergyTransferModeType(((a << wd) | c), x)
     f = 'BPT_AC_CPDResEnergyTransferMode'
     x = d.get('BPT_AC_CPDResEnergyTransferMode')
     if x is not None:
         u += 1
-        c, wd, st = _T47[st]
+        c, wd, st = _T44[st]
         a = e_BPT_AC_CPDResEnergyTransferModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T41[st]
+    c, wd = _T45[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K45)
+        extra(d, _K42)
     return a
 
 def d_BPT_AC_CPDReqEnergyTransferModeType(v, r):
@@ -1133,37 +1105,37 @@ def d_BPT_AC_CPDReqEnergyTransferModeType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['EVMaximumChargePower_L2'] = x
-        st = 3
+        st = 2
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVMaximumChargePower_L3'] = x
-        st = 4
+        st = 3
     elif c == 2:
         x, r = d_RationalNumberType(v, r)
         o['EVMinimumChargePower'] = x
-        st = 2
+        st = 4
     else:
         und(c, 3)
-    if st == 3:
+    if st == 2:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumChargePower_L3'] = x
-            st = 4
+            st = 3
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumChargePower'] = x
-            st = 2
+            st = 4
         else:
             und(c, 2)
-    if st == 4:
+    if st == 3:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumChargePower'] = x
-            st = 2
+            st = 4
         else:
             und(c, 1)
     r -= 2
@@ -1171,37 +1143,37 @@ def d_BPT_AC_CPDReqEnergyTransferModeType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['EVMinimumChargePower_L2'] = x
-        st = 6
+        st = 5
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVMinimumChargePower_L3'] = x
-        st = 7
+        st = 6
     elif c == 2:
         x, r = d_RationalNumberType(v, r)
         o['EVMaximumDischargePower'] = x
-        st = 5
+        st = 7
     else:
         und(c, 3)
-    if st == 6:
+    if st == 5:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumChargePower_L3'] = x
-            st = 7
+            st = 6
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumDischargePower'] = x
-            st = 5
+            st = 7
         else:
             und(c, 2)
-    if st == 7:
+    if st == 6:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumDischargePower'] = x
-            st = 5
+            st = 7
         else:
             und(c, 1)
     r -= 2
@@ -1209,31 +1181,31 @@ def d_BPT_AC_CPDReqEnergyTransferModeType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['EVMaximumDischargePower_L2'] = x
-        st = 9
+        st = 8
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVMaximumDischargePower_L3'] = x
-        st = 8
+        st = 9
     elif c == 2:
         x, r = d_RationalNumberType(v, r)
         o['EVMinimumDischargePower'] = x
         st = 10
     else:
         und(c, 3)
-    if st == 9:
+    if st == 8:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumDischargePower_L3'] = x
-            st = 8
+            st = 9
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumDischargePower'] = x
             st = 10
         else:
             und(c, 2)
-    if st == 8:
+    if st == 9:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
@@ -1247,22 +1219,22 @@ def d_BPT_AC_CPDReqEnergyTransferModeType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['EVMinimumDischargePower_L2'] = x
-        st = 12
+        st = 11
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVMinimumDischargePower_L3'] = x
-        st = 11
+        st = 12
     elif c == 2:
         return o, r
     else:
         und(c, 3)
-    if st == 12:
+    if st == 11:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumDischargePower_L3'] = x
-            st = 11
+            st = 12
         elif c == 1:
             return o, r
         else:
@@ -1279,16 +1251,16 @@ def e_BPT_AC_CPDReqEnergyTransferModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O49.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O47.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_BPT_AC_CPDReqEnergyTransferModeType.get(f)
         if h is None:
-            extra(d, _K48)
+            extra(d, _K46)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T57[st]
+    c, wd = _T53[st]
     a = (a << wd) | c
     return a
 
@@ -1308,37 +1280,37 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['EVSEMaximumChargePower_L2'] = x
-        st = 3
+        st = 2
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVSEMaximumChargePower_L3'] = x
-        st = 4
+        st = 3
     elif c == 2:
         x, r = d_RationalNumberType(v, r)
         o['EVSEMinimumChargePower'] = x
-        st = 2
+        st = 4
     else:
         und(c, 3)
-    if st == 3:
+    if st == 2:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumChargePower_L3'] = x
-            st = 4
+            st = 3
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMinimumChargePower'] = x
-            st = 2
+            st = 4
         else:
             und(c, 2)
-    if st == 4:
+    if st == 3:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMinimumChargePower'] = x
-            st = 2
+            st = 4
         else:
             und(c, 1)
     r -= 2
@@ -1346,31 +1318,31 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['EVSEMinimumChargePower_L2'] = x
-        st = 6
+        st = 5
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVSEMinimumChargePower_L3'] = x
-        st = 5
+        st = 6
     elif c == 2:
         x, r = d_RationalNumberType(v, r)
         o['EVSENominalFrequency'] = x
         st = 7
     else:
         und(c, 3)
-    if st == 6:
+    if st == 5:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMinimumChargePower_L3'] = x
-            st = 5
+            st = 6
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSENominalFrequency'] = x
             st = 7
         else:
             und(c, 2)
-    if st == 5:
+    if st == 6:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
@@ -1384,11 +1356,11 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['MaximumPowerAsymmetry'] = x
-        st = 13
+        st = 8
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVSEPowerRampLimitation'] = x
-        st = 12
+        st = 9
     elif c == 2:
         x, r = d_RationalNumberType(v, r)
         o['EVSEPresentActivePower'] = x
@@ -1396,24 +1368,24 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v, r):
     elif c == 3:
         x, r = d_RationalNumberType(v, r)
         o['EVSEPresentActivePower_L2'] = x
-        st = 9
+        st = 11
     elif c == 4:
         x, r = d_RationalNumberType(v, r)
         o['EVSEPresentActivePower_L3'] = x
-        st = 8
+        st = 12
     elif c == 5:
         x, r = d_RationalNumberType(v, r)
         o['EVSEMaximumDischargePower'] = x
-        st = 11
+        st = 13
     else:
         und(c, 6)
-    if st == 13:
+    if st == 8:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPowerRampLimitation'] = x
-            st = 12
+            st = 9
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower'] = x
@@ -1421,18 +1393,18 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v, r):
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L2'] = x
-            st = 9
+            st = 11
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 8
+            st = 12
         elif c == 4:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumDischargePower'] = x
-            st = 11
+            st = 13
         else:
             und(c, 5)
-    if st == 12:
+    if st == 9:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -1442,15 +1414,15 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v, r):
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L2'] = x
-            st = 9
+            st = 11
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 8
+            st = 12
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumDischargePower'] = x
-            st = 11
+            st = 13
         else:
             und(c, 4)
     if st == 10:
@@ -1459,37 +1431,37 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v, r):
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L2'] = x
-            st = 9
+            st = 11
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 8
+            st = 12
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumDischargePower'] = x
-            st = 11
+            st = 13
         else:
             und(c, 3)
-    if st == 9:
+    if st == 11:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 8
+            st = 12
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumDischargePower'] = x
-            st = 11
+            st = 13
         else:
             und(c, 2)
-    if st == 8:
+    if st == 12:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumDischargePower'] = x
-            st = 11
+            st = 13
         else:
             und(c, 1)
     r -= 2
@@ -1497,31 +1469,31 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['EVSEMaximumDischargePower_L2'] = x
-        st = 15
+        st = 14
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVSEMaximumDischargePower_L3'] = x
-        st = 14
+        st = 15
     elif c == 2:
         x, r = d_RationalNumberType(v, r)
         o['EVSEMinimumDischargePower'] = x
         st = 16
     else:
         und(c, 3)
-    if st == 15:
+    if st == 14:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumDischargePower_L3'] = x
-            st = 14
+            st = 15
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMinimumDischargePower'] = x
             st = 16
         else:
             und(c, 2)
-    if st == 14:
+    if st == 15:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
@@ -1535,22 +1507,22 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['EVSEMinimumDischargePower_L2'] = x
-        st = 18
+        st = 17
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVSEMinimumDischargePower_L3'] = x
-        st = 17
+        st = 18
     elif c == 2:
         return o, r
     else:
         und(c, 3)
-    if st == 18:
+    if st == 17:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMinimumDischargePower_L3'] = x
-            st = 17
+            st = 18
         elif c == 1:
             return o, r
         else:
@@ -1567,16 +1539,16 @@ def e_BPT_AC_CPDResEnergyTransferModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O59.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O55.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_BPT_AC_CPDResEnergyTransferModeType.get(f)
         if h is None:
-            extra(d, _K58)
+            extra(d, _K54)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T71[st]
+    c, wd = _T62[st]
     a = (a << wd) | c
     return a
 
@@ -1588,20 +1560,20 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v, r):
     if c == 0:
         x, r = eu(v, r)
         o['DepartureTime'] = x
-        st = 2
+        st = 1
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVTargetEnergyRequest'] = x
-        st = 1
+        st = 2
     else:
         und(c, 2)
-    if st == 2:
+    if st == 1:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVTargetEnergyRequest'] = x
-            st = 1
+            st = 2
         else:
             und(c, 1)
     r -= 1
@@ -1633,37 +1605,37 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['EVMaximumChargePower_L2'] = x
-        st = 7
+        st = 6
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVMaximumChargePower_L3'] = x
-        st = 8
+        st = 7
     elif c == 2:
         x, r = d_RationalNumberType(v, r)
         o['EVMinimumChargePower'] = x
-        st = 6
+        st = 8
     else:
         und(c, 3)
-    if st == 7:
+    if st == 6:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumChargePower_L3'] = x
-            st = 8
+            st = 7
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumChargePower'] = x
-            st = 6
+            st = 8
         else:
             und(c, 2)
-    if st == 8:
+    if st == 7:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumChargePower'] = x
-            st = 6
+            st = 8
         else:
             und(c, 1)
     r -= 2
@@ -1675,11 +1647,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v, r):
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVMinimumChargePower_L3'] = x
-        st = 11
+        st = 10
     elif c == 2:
         x, r = d_RationalNumberType(v, r)
         o['EVPresentActivePower'] = x
-        st = 10
+        st = 11
     else:
         und(c, 3)
     if st == 9:
@@ -1688,20 +1660,20 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v, r):
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumChargePower_L3'] = x
-            st = 11
+            st = 10
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVPresentActivePower'] = x
-            st = 10
+            st = 11
         else:
             und(c, 2)
-    if st == 11:
+    if st == 10:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVPresentActivePower'] = x
-            st = 10
+            st = 11
         else:
             und(c, 1)
     r -= 2
@@ -1709,37 +1681,37 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['EVPresentActivePower_L2'] = x
-        st = 14
+        st = 12
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVPresentActivePower_L3'] = x
-        st = 12
+        st = 13
     elif c == 2:
         x, r = d_RationalNumberType(v, r)
         o['EVPresentReactivePower'] = x
-        st = 13
+        st = 14
     else:
         und(c, 3)
-    if st == 14:
+    if st == 12:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVPresentActivePower_L3'] = x
-            st = 12
+            st = 13
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVPresentReactivePower'] = x
-            st = 13
+            st = 14
         else:
             und(c, 2)
-    if st == 12:
+    if st == 13:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVPresentReactivePower'] = x
-            st = 13
+            st = 14
         else:
             und(c, 1)
     r -= 2
@@ -1747,37 +1719,37 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['EVPresentReactivePower_L2'] = x
-        st = 16
+        st = 15
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVPresentReactivePower_L3'] = x
-        st = 17
+        st = 16
     elif c == 2:
         x, r = d_RationalNumberType(v, r)
         o['EVMaximumDischargePower'] = x
-        st = 15
+        st = 17
     else:
         und(c, 3)
-    if st == 16:
+    if st == 15:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVPresentReactivePower_L3'] = x
-            st = 17
+            st = 16
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumDischargePower'] = x
-            st = 15
+            st = 17
         else:
             und(c, 2)
-    if st == 17:
+    if st == 16:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumDischargePower'] = x
-            st = 15
+            st = 17
         else:
             und(c, 1)
     r -= 2
@@ -1785,31 +1757,31 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['EVMaximumDischargePower_L2'] = x
-        st = 19
+        st = 18
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVMaximumDischargePower_L3'] = x
-        st = 18
+        st = 19
     elif c == 2:
         x, r = d_RationalNumberType(v, r)
         o['EVMinimumDischargePower'] = x
         st = 20
     else:
         und(c, 3)
-    if st == 19:
+    if st == 18:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumDischargePower_L3'] = x
-            st = 18
+            st = 19
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumDischargePower'] = x
             st = 20
         else:
             und(c, 2)
-    if st == 18:
+    if st == 19:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
@@ -1823,64 +1795,64 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['EVMinimumDischargePower_L2'] = x
-        st = 22
+        st = 21
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVMinimumDischargePower_L3'] = x
-        st = 21
+        st = 22
     elif c == 2:
         x, r = d_RationalNumberType(v, r)
         o['EVMaximumV2XEnergyRequest'] = x
-        st = 24
+        st = 23
     elif c == 3:
         x, r = d_RationalNumberType(v, r)
         o['EVMinimumV2XEnergyRequest'] = x
-        st = 23
+        st = 24
     elif c == 4:
         return o, r
     else:
         und(c, 5)
-    if st == 22:
+    if st == 21:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumDischargePower_L3'] = x
-            st = 21
+            st = 22
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumV2XEnergyRequest'] = x
-            st = 24
+            st = 23
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumV2XEnergyRequest'] = x
-            st = 23
+            st = 24
         elif c == 3:
             return o, r
         else:
             und(c, 4)
-    if st == 21:
+    if st == 22:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumV2XEnergyRequest'] = x
-            st = 24
+            st = 23
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumV2XEnergyRequest'] = x
-            st = 23
+            st = 24
         elif c == 2:
             return o, r
         else:
             und(c, 3)
-    if st == 24:
+    if st == 23:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumV2XEnergyRequest'] = x
-            st = 23
+            st = 24
         elif c == 1:
             return o, r
         else:
@@ -1897,16 +1869,16 @@ def e_BPT_Dynamic_AC_CLReqControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O73.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O64.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_BPT_Dynamic_AC_CLReqControlModeType.get(f)
         if h is None:
-            extra(d, _K72)
+            extra(d, _K63)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T98[st]
+    c, wd = _T89[st]
     a = (a << wd) | c
     return a
 
@@ -1918,7 +1890,7 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v, r):
     if c == 0:
         x, r = eu(v, r)
         o['DepartureTime'] = x
-        st = 5
+        st = 1
     elif c == 1:
         r -= 9
         x = (v >> r) & 511
@@ -1926,7 +1898,7 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v, r):
             und2()
         x = ((x >> 1) & 127)
         o['MinimumSOC'] = x
-        st = 1
+        st = 2
     elif c == 2:
         r -= 9
         x = (v >> r) & 511
@@ -1942,10 +1914,10 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v, r):
     elif c == 4:
         x, r = d_RationalNumberType(v, r)
         o['EVSETargetActivePower'] = x
-        st = 2
+        st = 5
     else:
         und(c, 5)
-    if st == 5:
+    if st == 1:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -1955,7 +1927,7 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v, r):
                 und2()
             x = ((x >> 1) & 127)
             o['MinimumSOC'] = x
-            st = 1
+            st = 2
         elif c == 1:
             r -= 9
             x = (v >> r) & 511
@@ -1971,10 +1943,10 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v, r):
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetActivePower'] = x
-            st = 2
+            st = 5
         else:
             und(c, 4)
-    if st == 1:
+    if st == 2:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1992,7 +1964,7 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v, r):
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetActivePower'] = x
-            st = 2
+            st = 5
         else:
             und(c, 3)
     if st == 3:
@@ -2005,7 +1977,7 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v, r):
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetActivePower'] = x
-            st = 2
+            st = 5
         else:
             und(c, 2)
     if st == 4:
@@ -2014,152 +1986,152 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v, r):
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetActivePower'] = x
-            st = 2
+            st = 5
         else:
             und(c, 1)
     r -= 4
     c = (v >> r) & 15
     if c >= 9:
         und(c, 9)
-    t = _D_BPT_Dynamic_AC_CLResControlModeType_2[c]
+    t = _D_BPT_Dynamic_AC_CLResControlModeType_5[c]
     if t is None:
         return o, r
     x, r = t[1](v, r)
     o[t[0]] = x
     st = t[2]
-    if st == 10:
+    if st == 6:
         r -= 4
         c = (v >> r) & 15
         if c >= 8:
             und(c, 8)
-        t = _D_BPT_Dynamic_AC_CLResControlModeType_10[c]
+        t = _D_BPT_Dynamic_AC_CLResControlModeType_6[c]
         if t is None:
             return o, r
         x, r = t[1](v, r)
         o[t[0]] = x
         st = t[2]
-    if st == 8:
+    if st == 7:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetReactivePower'] = x
-            st = 6
+            st = 8
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetReactivePower_L2'] = x
-            st = 11
+            st = 9
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetReactivePower_L3'] = x
-            st = 12
+            st = 10
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower'] = x
-            st = 13
+            st = 11
         elif c == 4:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L2'] = x
-            st = 7
+            st = 12
         elif c == 5:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 9
+            st = 13
         elif c == 6:
             return o, r
         else:
             und(c, 7)
-    if st == 6:
+    if st == 8:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetReactivePower_L2'] = x
-            st = 11
+            st = 9
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetReactivePower_L3'] = x
-            st = 12
+            st = 10
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower'] = x
-            st = 13
+            st = 11
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L2'] = x
-            st = 7
+            st = 12
         elif c == 4:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 9
+            st = 13
         elif c == 5:
             return o, r
         else:
             und(c, 6)
-    if st == 11:
+    if st == 9:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetReactivePower_L3'] = x
-            st = 12
+            st = 10
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower'] = x
-            st = 13
+            st = 11
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L2'] = x
-            st = 7
+            st = 12
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 9
+            st = 13
         elif c == 4:
             return o, r
         else:
             und(c, 5)
-    if st == 12:
+    if st == 10:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower'] = x
-            st = 13
+            st = 11
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L2'] = x
-            st = 7
+            st = 12
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 9
+            st = 13
         elif c == 3:
             return o, r
         else:
             und(c, 4)
-    if st == 13:
+    if st == 11:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L2'] = x
-            st = 7
+            st = 12
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 9
+            st = 13
         elif c == 2:
             return o, r
         else:
             und(c, 3)
-    if st == 7:
+    if st == 12:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 9
+            st = 13
         elif c == 1:
             return o, r
         else:
@@ -2176,16 +2148,16 @@ def e_BPT_Dynamic_AC_CLResControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O100.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O91.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_BPT_Dynamic_AC_CLResControlModeType.get(f)
         if h is None:
-            extra(d, _K99)
+            extra(d, _K90)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T114[st]
+    c, wd = _T105[st]
     a = (a << wd) | c
     return a
 
@@ -2202,213 +2174,202 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v, r):
     x, r = t[1](v, r)
     o[t[0]] = x
     st = t[2]
-    if st == 9:
+    if st == 1:
         r -= 4
         c = (v >> r) & 15
         if c >= 9:
             und(c, 9)
-        t = _D_BPT_Scheduled_AC_CLReqControlModeType_9[c]
+        t = _D_BPT_Scheduled_AC_CLReqControlModeType_1[c]
         if t is None:
             return o, r
         x, r = t[1](v, r)
         o[t[0]] = x
         st = t[2]
-    if st == 6:
+    if st == 2:
         r -= 4
         c = (v >> r) & 15
         if c >= 8:
             und(c, 8)
-        t = _D_BPT_Scheduled_AC_CLReqControlModeType_6[c]
+        t = _D_BPT_Scheduled_AC_CLReqControlModeType_2[c]
         if t is None:
             return o, r
         x, r = t[1](v, r)
         o[t[0]] = x
         st = t[2]
-    if st == 7:
+    if st == 3:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumChargePower'] = x
-            st = 5
+            st = 4
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumChargePower_L2'] = x
-            st = 2
+            st = 5
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumChargePower_L3'] = x
-            st = 4
+            st = 6
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumChargePower'] = x
-            st = 10
+            st = 7
         elif c == 4:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumChargePower_L2'] = x
-            st = 1
+            st = 8
         elif c == 5:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumChargePower_L3'] = x
-            st = 8
+            st = 9
         elif c == 6:
             x, r = d_RationalNumberType(v, r)
             o['EVPresentActivePower'] = x
-            st = 3
+            st = 10
         else:
             und(c, 7)
-    if st == 5:
-        r -= 3
-        c = (v >> r) & 7
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMaximumChargePower_L2'] = x
-            st = 2
-        elif c == 1:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMaximumChargePower_L3'] = x
-            st = 4
-        elif c == 2:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMinimumChargePower'] = x
-            st = 10
-        elif c == 3:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMinimumChargePower_L2'] = x
-            st = 1
-        elif c == 4:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMinimumChargePower_L3'] = x
-            st = 8
-        elif c == 5:
-            x, r = d_RationalNumberType(v, r)
-            o['EVPresentActivePower'] = x
-            st = 3
-        else:
-            und(c, 6)
-    if st == 2:
-        r -= 3
-        c = (v >> r) & 7
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMaximumChargePower_L3'] = x
-            st = 4
-        elif c == 1:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMinimumChargePower'] = x
-            st = 10
-        elif c == 2:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMinimumChargePower_L2'] = x
-            st = 1
-        elif c == 3:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMinimumChargePower_L3'] = x
-            st = 8
-        elif c == 4:
-            x, r = d_RationalNumberType(v, r)
-            o['EVPresentActivePower'] = x
-            st = 3
-        else:
-            und(c, 5)
     if st == 4:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
-            o['EVMinimumChargePower'] = x
-            st = 10
+            o['EVMaximumChargePower_L2'] = x
+            st = 5
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
-            o['EVMinimumChargePower_L2'] = x
-            st = 1
+            o['EVMaximumChargePower_L3'] = x
+            st = 6
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
+            o['EVMinimumChargePower'] = x
+            st = 7
+        elif c == 3:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMinimumChargePower_L2'] = x
+            st = 8
+        elif c == 4:
+            x, r = d_RationalNumberType(v, r)
             o['EVMinimumChargePower_L3'] = x
+            st = 9
+        elif c == 5:
+            x, r = d_RationalNumberType(v, r)
+            o['EVPresentActivePower'] = x
+            st = 10
+        else:
+            und(c, 6)
+    if st == 5:
+        r -= 3
+        c = (v >> r) & 7
+        if c == 0:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMaximumChargePower_L3'] = x
+            st = 6
+        elif c == 1:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMinimumChargePower'] = x
+            st = 7
+        elif c == 2:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMinimumChargePower_L2'] = x
             st = 8
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
+            o['EVMinimumChargePower_L3'] = x
+            st = 9
+        elif c == 4:
+            x, r = d_RationalNumberType(v, r)
             o['EVPresentActivePower'] = x
-            st = 3
+            st = 10
+        else:
+            und(c, 5)
+    if st == 6:
+        r -= 3
+        c = (v >> r) & 7
+        if c == 0:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMinimumChargePower'] = x
+            st = 7
+        elif c == 1:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMinimumChargePower_L2'] = x
+            st = 8
+        elif c == 2:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMinimumChargePower_L3'] = x
+            st = 9
+        elif c == 3:
+            x, r = d_RationalNumberType(v, r)
+            o['EVPresentActivePower'] = x
+            st = 10
         else:
             und(c, 4)
-    if st == 10:
+    if st == 7:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumChargePower_L2'] = x
-            st = 1
+            st = 8
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumChargePower_L3'] = x
-            st = 8
+            st = 9
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVPresentActivePower'] = x
-            st = 3
+            st = 10
         else:
             und(c, 3)
-    if st == 1:
+    if st == 8:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumChargePower_L3'] = x
-            st = 8
+            st = 9
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVPresentActivePower'] = x
-            st = 3
+            st = 10
         else:
             und(c, 2)
-    if st == 8:
+    if st == 9:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVPresentActivePower'] = x
-            st = 3
+            st = 10
         else:
             und(c, 1)
     r -= 4
     c = (v >> r) & 15
     if c >= 12:
         und(c, 12)
-    t = _D_BPT_Scheduled_AC_CLReqControlModeType_3[c]
+    t = _D_BPT_Scheduled_AC_CLReqControlModeType_10[c]
     if t is None:
         return o, r
     x, r = t[1](v, r)
     o[t[0]] = x
     st = t[2]
-    if st == 17:
+    if st == 11:
         r -= 4
         c = (v >> r) & 15
         if c >= 11:
             und(c, 11)
-        t = _D_BPT_Scheduled_AC_CLReqControlModeType_17[c]
-        if t is None:
-            return o, r
-        x, r = t[1](v, r)
-        o[t[0]] = x
-        st = t[2]
-    if st == 11:
-        r -= 4
-        c = (v >> r) & 15
-        if c >= 10:
-            und(c, 10)
         t = _D_BPT_Scheduled_AC_CLReqControlModeType_11[c]
         if t is None:
             return o, r
         x, r = t[1](v, r)
         o[t[0]] = x
         st = t[2]
-    if st == 21:
+    if st == 12:
         r -= 4
         c = (v >> r) & 15
-        if c >= 9:
-            und(c, 9)
-        t = _D_BPT_Scheduled_AC_CLReqControlModeType_21[c]
+        if c >= 10:
+            und(c, 10)
+        t = _D_BPT_Scheduled_AC_CLReqControlModeType_12[c]
         if t is None:
             return o, r
         x, r = t[1](v, r)
@@ -2417,8 +2378,8 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v, r):
     if st == 13:
         r -= 4
         c = (v >> r) & 15
-        if c >= 8:
-            und(c, 8)
+        if c >= 9:
+            und(c, 9)
         t = _D_BPT_Scheduled_AC_CLReqControlModeType_13[c]
         if t is None:
             return o, r
@@ -2426,43 +2387,54 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v, r):
         o[t[0]] = x
         st = t[2]
     if st == 14:
-        r -= 3
-        c = (v >> r) & 7
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMaximumDischargePower'] = x
-            st = 15
-        elif c == 1:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMaximumDischargePower_L2'] = x
-            st = 19
-        elif c == 2:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMaximumDischargePower_L3'] = x
-            st = 18
-        elif c == 3:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMinimumDischargePower'] = x
-            st = 20
-        elif c == 4:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMinimumDischargePower_L2'] = x
-            st = 12
-        elif c == 5:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMinimumDischargePower_L3'] = x
-            st = 16
-        elif c == 6:
+        r -= 4
+        c = (v >> r) & 15
+        if c >= 8:
+            und(c, 8)
+        t = _D_BPT_Scheduled_AC_CLReqControlModeType_14[c]
+        if t is None:
             return o, r
-        else:
-            und(c, 7)
+        x, r = t[1](v, r)
+        o[t[0]] = x
+        st = t[2]
     if st == 15:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
+            o['EVMaximumDischargePower'] = x
+            st = 16
+        elif c == 1:
+            x, r = d_RationalNumberType(v, r)
             o['EVMaximumDischargePower_L2'] = x
+            st = 17
+        elif c == 2:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMaximumDischargePower_L3'] = x
+            st = 18
+        elif c == 3:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMinimumDischargePower'] = x
             st = 19
+        elif c == 4:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMinimumDischargePower_L2'] = x
+            st = 20
+        elif c == 5:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMinimumDischargePower_L3'] = x
+            st = 21
+        elif c == 6:
+            return o, r
+        else:
+            und(c, 7)
+    if st == 16:
+        r -= 3
+        c = (v >> r) & 7
+        if c == 0:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMaximumDischargePower_L2'] = x
+            st = 17
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumDischargePower_L3'] = x
@@ -2470,20 +2442,20 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v, r):
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumDischargePower'] = x
-            st = 20
+            st = 19
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumDischargePower_L2'] = x
-            st = 12
+            st = 20
         elif c == 4:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumDischargePower_L3'] = x
-            st = 16
+            st = 21
         elif c == 5:
             return o, r
         else:
             und(c, 6)
-    if st == 19:
+    if st == 17:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -2493,15 +2465,15 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v, r):
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumDischargePower'] = x
-            st = 20
+            st = 19
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumDischargePower_L2'] = x
-            st = 12
+            st = 20
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumDischargePower_L3'] = x
-            st = 16
+            st = 21
         elif c == 4:
             return o, r
         else:
@@ -2512,41 +2484,41 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v, r):
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumDischargePower'] = x
-            st = 20
+            st = 19
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumDischargePower_L2'] = x
-            st = 12
+            st = 20
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumDischargePower_L3'] = x
-            st = 16
+            st = 21
         elif c == 3:
             return o, r
         else:
             und(c, 4)
+    if st == 19:
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMinimumDischargePower_L2'] = x
+            st = 20
+        elif c == 1:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMinimumDischargePower_L3'] = x
+            st = 21
+        elif c == 2:
+            return o, r
+        else:
+            und(c, 3)
     if st == 20:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
-            o['EVMinimumDischargePower_L2'] = x
-            st = 12
-        elif c == 1:
-            x, r = d_RationalNumberType(v, r)
             o['EVMinimumDischargePower_L3'] = x
-            st = 16
-        elif c == 2:
-            return o, r
-        else:
-            und(c, 3)
-    if st == 12:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMinimumDischargePower_L3'] = x
-            st = 16
+            st = 21
         elif c == 1:
             return o, r
         else:
@@ -2563,16 +2535,16 @@ def e_BPT_Scheduled_AC_CLReqControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O116.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O107.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_BPT_Scheduled_AC_CLReqControlModeType.get(f)
         if h is None:
-            extra(d, _K115)
+            extra(d, _K106)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T138[st]
+    c, wd = _T129[st]
     a = (a << wd) | c
     return a
 
@@ -2600,24 +2572,24 @@ def d_BPT_Scheduled_AC_CLResControlModeType(v, r):
         x, r = t[1](v, r)
         o[t[0]] = x
         st = t[2]
-    if st == 6:
+    if st == 2:
         r -= 4
         c = (v >> r) & 15
         if c >= 8:
             und(c, 8)
-        t = _D_BPT_Scheduled_AC_CLResControlModeType_6[c]
+        t = _D_BPT_Scheduled_AC_CLResControlModeType_2[c]
         if t is None:
             return o, r
         x, r = t[1](v, r)
         o[t[0]] = x
         st = t[2]
-    if st == 4:
+    if st == 3:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetReactivePower'] = x
-            st = 2
+            st = 4
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetReactivePower_L2'] = x
@@ -2625,24 +2597,24 @@ def d_BPT_Scheduled_AC_CLResControlModeType(v, r):
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetReactivePower_L3'] = x
-            st = 8
+            st = 6
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower'] = x
-            st = 9
+            st = 7
         elif c == 4:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L2'] = x
-            st = 3
+            st = 8
         elif c == 5:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 7
+            st = 9
         elif c == 6:
             return o, r
         else:
             und(c, 7)
-    if st == 2:
+    if st == 4:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -2652,19 +2624,19 @@ def d_BPT_Scheduled_AC_CLResControlModeType(v, r):
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetReactivePower_L3'] = x
-            st = 8
+            st = 6
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower'] = x
-            st = 9
+            st = 7
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L2'] = x
-            st = 3
+            st = 8
         elif c == 4:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 7
+            st = 9
         elif c == 5:
             return o, r
         else:
@@ -2675,64 +2647,64 @@ def d_BPT_Scheduled_AC_CLResControlModeType(v, r):
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetReactivePower_L3'] = x
-            st = 8
+            st = 6
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower'] = x
-            st = 9
+            st = 7
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L2'] = x
-            st = 3
+            st = 8
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 7
+            st = 9
         elif c == 4:
             return o, r
         else:
             und(c, 5)
-    if st == 8:
+    if st == 6:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower'] = x
-            st = 9
+            st = 7
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L2'] = x
-            st = 3
+            st = 8
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 7
+            st = 9
         elif c == 3:
             return o, r
         else:
             und(c, 4)
-    if st == 9:
+    if st == 7:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L2'] = x
-            st = 3
+            st = 8
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 7
+            st = 9
         elif c == 2:
             return o, r
         else:
             und(c, 3)
-    if st == 3:
+    if st == 8:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 7
+            st = 9
         elif c == 1:
             return o, r
         else:
@@ -2760,55 +2732,55 @@ def e_BPT_Scheduled_AC_CLResControlModeType(a, d):
     x = d.get('EVSETargetActivePower_L2')
     if x is not None:
         u += 1
-        c, wd, st = _T140[st]
+        c, wd, st = _T109[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSETargetActivePower_L3'
     x = d.get('EVSETargetActivePower_L3')
     if x is not None:
         u += 1
-        c, wd, st = _T141[st]
+        c, wd, st = _T110[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSETargetReactivePower'
     x = d.get('EVSETargetReactivePower')
     if x is not None:
         u += 1
-        c, wd, st = _T142[st]
+        c, wd, st = _T111[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSETargetReactivePower_L2'
     x = d.get('EVSETargetReactivePower_L2')
     if x is not None:
         u += 1
-        c, wd, st = _T143[st]
+        c, wd, st = _T112[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSETargetReactivePower_L3'
     x = d.get('EVSETargetReactivePower_L3')
     if x is not None:
         u += 1
-        c, wd, st = _T144[st]
+        c, wd, st = _T113[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEPresentActivePower'
     x = d.get('EVSEPresentActivePower')
     if x is not None:
         u += 1
-        c, wd, st = _T145[st]
+        c, wd, st = _T114[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEPresentActivePower_L2'
     x = d.get('EVSEPresentActivePower_L2')
     if x is not None:
         u += 1
-        c, wd, st = _T146[st]
+        c, wd, st = _T115[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEPresentActivePower_L3'
     x = d.get('EVSEPresentActivePower_L3')
     if x is not None:
         u += 1
-        c, wd, st = _T147[st]
+        c, wd, st = _T116[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T148[st]
+    c, wd = _T131[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K139)
+        extra(d, _K130)
     return a
 
 def d_CLReqControlModeType(v, r):
@@ -2830,7 +2802,7 @@ def e_CLReqControlModeType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K149)
+        extra(d, _K132)
     return a
 
 def d_CLResControlModeType(v, r):
@@ -2852,7 +2824,7 @@ def e_CLResControlModeType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K149)
+        extra(d, _K132)
     return a
 
 def d_CanonicalizationMethodType(v, r):
@@ -2896,10 +2868,10 @@ def e_CanonicalizationMethodType(a, d):
         a = ws(a, x)
         st = 1
     f = None
-    c, wd = _T151[st]
+    c, wd = _T134[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K150)
+        extra(d, _K133)
     return a
 
 def d_DSAKeyValueType(v, r):
@@ -3008,43 +2980,43 @@ def e_DSAKeyValueType(a, d):
     x = d.get('Q')
     if x is not None:
         u += 1
-        c, wd, st = _T153[st]
+        c, wd, st = _T136[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'G'
     x = d.get('G')
     if x is not None:
         u += 1
-        c, wd, st = _T154[st]
+        c, wd, st = _T137[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'Y'
     x = d.get('Y')
     if x is not None:
         u += 1
-        c, wd, st = _T155[st]
+        c, wd, st = _T138[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'J'
     x = d.get('J')
     if x is not None:
         u += 1
-        c, wd, st = _T156[st]
+        c, wd, st = _T139[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'Seed'
     x = d.get('Seed')
     if x is not None:
         u += 1
-        c, wd, st = _T157[st]
+        c, wd, st = _T140[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'PgenCounter'
     x = d.get('PgenCounter')
     if x is not None:
         u += 1
-        c, wd, st = _T158[st]
+        c, wd, st = _T141[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T159[st]
+    c, wd = _T142[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K152)
+        extra(d, _K135)
     return a
 
 def d_DetailedCostType(v, r):
@@ -3089,13 +3061,13 @@ def e_DetailedCostType(a, d):
     x = d.get('CostPerUnit')
     if x is not None:
         u += 1
-        c, wd, st = _T31[st]
+        c, wd, st = _T28[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T44[st]
+    c, wd = _T41[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K160)
+        extra(d, _K143)
     return a
 
 def d_DetailedTaxType(v, r):
@@ -3142,13 +3114,13 @@ def e_DetailedTaxType(a, d):
     x = d.get('Amount')
     if x is not None:
         u += 1
-        c, wd, st = _T31[st]
+        c, wd, st = _T28[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T44[st]
+    c, wd = _T41[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K161)
+        extra(d, _K144)
     return a
 
 def d_DigestMethodType(v, r):
@@ -3192,10 +3164,10 @@ def e_DigestMethodType(a, d):
         a = ws(a, x)
         st = 1
     f = None
-    c, wd = _T151[st]
+    c, wd = _T134[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K150)
+        extra(d, _K133)
     return a
 
 def d_DisplayParametersType(v, r):
@@ -3211,54 +3183,54 @@ def d_DisplayParametersType(v, r):
     x, r = t[1](v, r)
     o[t[0]] = x
     st = t[2]
-    if st == 3:
+    if st == 1:
         r -= 4
         c = (v >> r) & 15
         if c >= 10:
             und(c, 10)
+        t = _D_DisplayParametersType_1[c]
+        if t is None:
+            return o, r
+        x, r = t[1](v, r)
+        o[t[0]] = x
+        st = t[2]
+    if st == 2:
+        r -= 4
+        c = (v >> r) & 15
+        if c >= 9:
+            und(c, 9)
+        t = _D_DisplayParametersType_2[c]
+        if t is None:
+            return o, r
+        x, r = t[1](v, r)
+        o[t[0]] = x
+        st = t[2]
+    if st == 3:
+        r -= 4
+        c = (v >> r) & 15
+        if c >= 8:
+            und(c, 8)
         t = _D_DisplayParametersType_3[c]
         if t is None:
             return o, r
         x, r = t[1](v, r)
         o[t[0]] = x
         st = t[2]
-    if st == 6:
-        r -= 4
-        c = (v >> r) & 15
-        if c >= 9:
-            und(c, 9)
-        t = _D_DisplayParametersType_6[c]
-        if t is None:
-            return o, r
-        x, r = t[1](v, r)
-        o[t[0]] = x
-        st = t[2]
     if st == 4:
-        r -= 4
-        c = (v >> r) & 15
-        if c >= 8:
-            und(c, 8)
-        t = _D_DisplayParametersType_4[c]
-        if t is None:
-            return o, r
-        x, r = t[1](v, r)
-        o[t[0]] = x
-        st = t[2]
-    if st == 9:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = eu(v, r)
             o['RemainingTimeToMinimumSOC'] = x
-            st = 8
+            st = 5
         elif c == 1:
             x, r = eu(v, r)
             o['RemainingTimeToTargetSOC'] = x
-            st = 7
+            st = 6
         elif c == 2:
             x, r = eu(v, r)
             o['RemainingTimeToMaximumSOC'] = x
-            st = 2
+            st = 7
         elif c == 3:
             r -= 3
             x = (v >> r) & 7
@@ -3266,11 +3238,11 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['ChargingComplete'] = x
-            st = 10
+            st = 8
         elif c == 4:
             x, r = d_RationalNumberType(v, r)
             o['BatteryEnergyCapacity'] = x
-            st = 1
+            st = 9
         elif c == 5:
             r -= 3
             x = (v >> r) & 7
@@ -3278,22 +3250,22 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['InletHot'] = x
-            st = 5
+            st = 10
         elif c == 6:
             return o, r
         else:
             und(c, 7)
-    if st == 8:
+    if st == 5:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = eu(v, r)
             o['RemainingTimeToTargetSOC'] = x
-            st = 7
+            st = 6
         elif c == 1:
             x, r = eu(v, r)
             o['RemainingTimeToMaximumSOC'] = x
-            st = 2
+            st = 7
         elif c == 2:
             r -= 3
             x = (v >> r) & 7
@@ -3301,11 +3273,11 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['ChargingComplete'] = x
-            st = 10
+            st = 8
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['BatteryEnergyCapacity'] = x
-            st = 1
+            st = 9
         elif c == 4:
             r -= 3
             x = (v >> r) & 7
@@ -3313,18 +3285,18 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['InletHot'] = x
-            st = 5
+            st = 10
         elif c == 5:
             return o, r
         else:
             und(c, 6)
-    if st == 7:
+    if st == 6:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = eu(v, r)
             o['RemainingTimeToMaximumSOC'] = x
-            st = 2
+            st = 7
         elif c == 1:
             r -= 3
             x = (v >> r) & 7
@@ -3332,11 +3304,11 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['ChargingComplete'] = x
-            st = 10
+            st = 8
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['BatteryEnergyCapacity'] = x
-            st = 1
+            st = 9
         elif c == 3:
             r -= 3
             x = (v >> r) & 7
@@ -3344,12 +3316,12 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['InletHot'] = x
-            st = 5
+            st = 10
         elif c == 4:
             return o, r
         else:
             und(c, 5)
-    if st == 2:
+    if st == 7:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -3359,11 +3331,11 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['ChargingComplete'] = x
-            st = 10
+            st = 8
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['BatteryEnergyCapacity'] = x
-            st = 1
+            st = 9
         elif c == 2:
             r -= 3
             x = (v >> r) & 7
@@ -3371,18 +3343,18 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['InletHot'] = x
-            st = 5
+            st = 10
         elif c == 3:
             return o, r
         else:
             und(c, 4)
-    if st == 10:
+    if st == 8:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['BatteryEnergyCapacity'] = x
-            st = 1
+            st = 9
         elif c == 1:
             r -= 3
             x = (v >> r) & 7
@@ -3390,12 +3362,12 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['InletHot'] = x
-            st = 5
+            st = 10
         elif c == 2:
             return o, r
         else:
             und(c, 3)
-    if st == 1:
+    if st == 9:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3405,7 +3377,7 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['InletHot'] = x
-            st = 5
+            st = 10
         elif c == 1:
             return o, r
         else:
@@ -3430,12 +3402,12 @@ def e_DisplayParametersType(a, d):
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = (((a << 4)) << 9) | ((x) << 1)
-        st = 3
+        st = 1
     f = 'MinimumSOC'
     x = d.get('MinimumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T163[st]
+        c, wd, st = _T109[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = ((((a << wd) | c)) << 9) | ((x) << 1)
@@ -3443,7 +3415,7 @@ def e_DisplayParametersType(a, d):
     x = d.get('TargetSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T164[st]
+        c, wd, st = _T110[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = ((((a << wd) | c)) << 9) | ((x) << 1)
@@ -3451,7 +3423,7 @@ def e_DisplayParametersType(a, d):
     x = d.get('MaximumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T165[st]
+        c, wd, st = _T146[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = ((((a << wd) | c)) << 9) | ((x) << 1)
@@ -3459,7 +3431,7 @@ def e_DisplayParametersType(a, d):
     x = d.get('RemainingTimeToMinimumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T166[st]
+        c, wd, st = _T147[st]
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -3467,7 +3439,7 @@ def e_DisplayParametersType(a, d):
     x = d.get('RemainingTimeToTargetSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T167[st]
+        c, wd, st = _T148[st]
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -3475,7 +3447,7 @@ def e_DisplayParametersType(a, d):
     x = d.get('RemainingTimeToMaximumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T168[st]
+        c, wd, st = _T149[st]
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -3483,7 +3455,7 @@ def e_DisplayParametersType(a, d):
     x = d.get('ChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T169[st]
+        c, wd, st = _T150[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -3491,21 +3463,21 @@ def e_DisplayParametersType(a, d):
     x = d.get('BatteryEnergyCapacity')
     if x is not None:
         u += 1
-        c, wd, st = _T170[st]
+        c, wd, st = _T151[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'InletHot'
     x = d.get('InletHot')
     if x is not None:
         u += 1
-        c, wd, st = _T171[st]
+        c, wd, st = _T152[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
     f = None
-    c, wd = _T172[st]
+    c, wd = _T153[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K162)
+        extra(d, _K145)
     return a
 
 def d_Dynamic_AC_CLReqControlModeType(v, r):
@@ -3516,20 +3488,20 @@ def d_Dynamic_AC_CLReqControlModeType(v, r):
     if c == 0:
         x, r = eu(v, r)
         o['DepartureTime'] = x
-        st = 2
+        st = 1
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVTargetEnergyRequest'] = x
-        st = 1
+        st = 2
     else:
         und(c, 2)
-    if st == 2:
+    if st == 1:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVTargetEnergyRequest'] = x
-            st = 1
+            st = 2
         else:
             und(c, 1)
     r -= 1
@@ -3561,37 +3533,37 @@ def d_Dynamic_AC_CLReqControlModeType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['EVMaximumChargePower_L2'] = x
-        st = 7
+        st = 6
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVMaximumChargePower_L3'] = x
-        st = 8
+        st = 7
     elif c == 2:
         x, r = d_RationalNumberType(v, r)
         o['EVMinimumChargePower'] = x
-        st = 6
+        st = 8
     else:
         und(c, 3)
-    if st == 7:
+    if st == 6:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumChargePower_L3'] = x
-            st = 8
+            st = 7
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumChargePower'] = x
-            st = 6
+            st = 8
         else:
             und(c, 2)
-    if st == 8:
+    if st == 7:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumChargePower'] = x
-            st = 6
+            st = 8
         else:
             und(c, 1)
     r -= 2
@@ -3603,11 +3575,11 @@ def d_Dynamic_AC_CLReqControlModeType(v, r):
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVMinimumChargePower_L3'] = x
-        st = 11
+        st = 10
     elif c == 2:
         x, r = d_RationalNumberType(v, r)
         o['EVPresentActivePower'] = x
-        st = 10
+        st = 11
     else:
         und(c, 3)
     if st == 9:
@@ -3616,20 +3588,20 @@ def d_Dynamic_AC_CLReqControlModeType(v, r):
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumChargePower_L3'] = x
-            st = 11
+            st = 10
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVPresentActivePower'] = x
-            st = 10
+            st = 11
         else:
             und(c, 2)
-    if st == 11:
+    if st == 10:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVPresentActivePower'] = x
-            st = 10
+            st = 11
         else:
             und(c, 1)
     r -= 2
@@ -3637,37 +3609,37 @@ def d_Dynamic_AC_CLReqControlModeType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['EVPresentActivePower_L2'] = x
-        st = 14
+        st = 12
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVPresentActivePower_L3'] = x
-        st = 12
+        st = 13
     elif c == 2:
         x, r = d_RationalNumberType(v, r)
         o['EVPresentReactivePower'] = x
-        st = 13
+        st = 14
     else:
         und(c, 3)
-    if st == 14:
+    if st == 12:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVPresentActivePower_L3'] = x
-            st = 12
+            st = 13
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVPresentReactivePower'] = x
-            st = 13
+            st = 14
         else:
             und(c, 2)
-    if st == 12:
+    if st == 13:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVPresentReactivePower'] = x
-            st = 13
+            st = 14
         else:
             und(c, 1)
     r -= 2
@@ -3707,16 +3679,16 @@ def e_Dynamic_AC_CLReqControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O174.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O155.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_Dynamic_AC_CLReqControlModeType.get(f)
         if h is None:
-            extra(d, _K173)
+            extra(d, _K154)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T177[st]
+    c, wd = _T156[st]
     a = (a << wd) | c
     return a
 
@@ -3728,7 +3700,7 @@ def d_Dynamic_AC_CLResControlModeType(v, r):
     if c == 0:
         x, r = eu(v, r)
         o['DepartureTime'] = x
-        st = 5
+        st = 1
     elif c == 1:
         r -= 9
         x = (v >> r) & 511
@@ -3736,7 +3708,7 @@ def d_Dynamic_AC_CLResControlModeType(v, r):
             und2()
         x = ((x >> 1) & 127)
         o['MinimumSOC'] = x
-        st = 1
+        st = 2
     elif c == 2:
         r -= 9
         x = (v >> r) & 511
@@ -3752,10 +3724,10 @@ def d_Dynamic_AC_CLResControlModeType(v, r):
     elif c == 4:
         x, r = d_RationalNumberType(v, r)
         o['EVSETargetActivePower'] = x
-        st = 2
+        st = 5
     else:
         und(c, 5)
-    if st == 5:
+    if st == 1:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -3765,7 +3737,7 @@ def d_Dynamic_AC_CLResControlModeType(v, r):
                 und2()
             x = ((x >> 1) & 127)
             o['MinimumSOC'] = x
-            st = 1
+            st = 2
         elif c == 1:
             r -= 9
             x = (v >> r) & 511
@@ -3781,10 +3753,10 @@ def d_Dynamic_AC_CLResControlModeType(v, r):
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetActivePower'] = x
-            st = 2
+            st = 5
         else:
             und(c, 4)
-    if st == 1:
+    if st == 2:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3802,7 +3774,7 @@ def d_Dynamic_AC_CLResControlModeType(v, r):
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetActivePower'] = x
-            st = 2
+            st = 5
         else:
             und(c, 3)
     if st == 3:
@@ -3815,7 +3787,7 @@ def d_Dynamic_AC_CLResControlModeType(v, r):
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetActivePower'] = x
-            st = 2
+            st = 5
         else:
             und(c, 2)
     if st == 4:
@@ -3824,152 +3796,152 @@ def d_Dynamic_AC_CLResControlModeType(v, r):
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetActivePower'] = x
-            st = 2
+            st = 5
         else:
             und(c, 1)
     r -= 4
     c = (v >> r) & 15
     if c >= 9:
         und(c, 9)
-    t = _D_Dynamic_AC_CLResControlModeType_2[c]
+    t = _D_Dynamic_AC_CLResControlModeType_5[c]
     if t is None:
         return o, r
     x, r = t[1](v, r)
     o[t[0]] = x
     st = t[2]
-    if st == 10:
+    if st == 6:
         r -= 4
         c = (v >> r) & 15
         if c >= 8:
             und(c, 8)
-        t = _D_Dynamic_AC_CLResControlModeType_10[c]
+        t = _D_Dynamic_AC_CLResControlModeType_6[c]
         if t is None:
             return o, r
         x, r = t[1](v, r)
         o[t[0]] = x
         st = t[2]
-    if st == 8:
+    if st == 7:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetReactivePower'] = x
-            st = 6
+            st = 8
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetReactivePower_L2'] = x
-            st = 11
+            st = 9
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetReactivePower_L3'] = x
-            st = 12
+            st = 10
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower'] = x
-            st = 13
+            st = 11
         elif c == 4:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L2'] = x
-            st = 7
+            st = 12
         elif c == 5:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 9
+            st = 13
         elif c == 6:
             return o, r
         else:
             und(c, 7)
-    if st == 6:
+    if st == 8:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetReactivePower_L2'] = x
-            st = 11
+            st = 9
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetReactivePower_L3'] = x
-            st = 12
+            st = 10
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower'] = x
-            st = 13
+            st = 11
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L2'] = x
-            st = 7
+            st = 12
         elif c == 4:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 9
+            st = 13
         elif c == 5:
             return o, r
         else:
             und(c, 6)
-    if st == 11:
+    if st == 9:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetReactivePower_L3'] = x
-            st = 12
+            st = 10
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower'] = x
-            st = 13
+            st = 11
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L2'] = x
-            st = 7
+            st = 12
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 9
+            st = 13
         elif c == 4:
             return o, r
         else:
             und(c, 5)
-    if st == 12:
+    if st == 10:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower'] = x
-            st = 13
+            st = 11
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L2'] = x
-            st = 7
+            st = 12
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 9
+            st = 13
         elif c == 3:
             return o, r
         else:
             und(c, 4)
-    if st == 13:
+    if st == 11:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L2'] = x
-            st = 7
+            st = 12
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 9
+            st = 13
         elif c == 2:
             return o, r
         else:
             und(c, 3)
-    if st == 7:
+    if st == 12:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 9
+            st = 13
         elif c == 1:
             return o, r
         else:
@@ -3986,16 +3958,16 @@ def e_Dynamic_AC_CLResControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O100.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O91.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_Dynamic_AC_CLResControlModeType.get(f)
         if h is None:
-            extra(d, _K99)
+            extra(d, _K90)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T114[st]
+    c, wd = _T105[st]
     a = (a << wd) | c
     return a
 
@@ -4017,7 +3989,7 @@ def d_EVSEStatusType(v, r):
         x = (v >> r) & 31
         if x & 17:
             und2()
-        x = _E178[(x >> 1) & 7]
+        x = _E157[(x >> 1) & 7]
         o['EVSENotification'] = x
         st = 2
     else:
@@ -4047,16 +4019,16 @@ def e_EVSEStatusType(a, d):
     x = d.get('EVSENotification')
     if x is not None:
         u += 1
-        c, wd, st = _T31[st]
-        j = _I179.get(x)
+        c, wd, st = _T28[st]
+        j = _I158.get(x)
         if j is None:
-            bad_enum(x, _I179)
+            bad_enum(x, _I158)
         a = ((((a << wd) | c)) << 5) | (j << 1)
     f = None
-    c, wd = _T44[st]
+    c, wd = _T41[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K180)
+        extra(d, _K159)
     return a
 
 def d_KeyInfoType(v, r):
@@ -4298,7 +4270,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T182[st]
+            c, wd, nx, n = _T161[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -4317,7 +4289,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T183[st]
+            c, wd, nx, n = _T162[st]
             a = e_KeyValueType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4336,7 +4308,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T184[st]
+            c, wd, nx, n = _T163[st]
             a = e_RetrievalMethodType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4355,7 +4327,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T185[st]
+            c, wd, nx, n = _T164[st]
             a = e_X509DataType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4374,7 +4346,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T186[st]
+            c, wd, nx, n = _T165[st]
             a = e_PGPDataType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4393,7 +4365,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T187[st]
+            c, wd, nx, n = _T166[st]
             a = e_SPKIDataType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4412,7 +4384,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T188[st]
+            c, wd, nx, n = _T167[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -4424,10 +4396,10 @@ def e_KeyInfoType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T189[st]
+    c, wd = _T168[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K181)
+        extra(d, _K160)
     return a
 
 def d_KeyValueType(v, r):
@@ -4480,13 +4452,13 @@ def e_KeyValueType(a, d):
     x = d.get('RSAKeyValue')
     if x is not None:
         u += 1
-        c, wd, st = _T191[st]
+        c, wd, st = _T170[st]
         a = e_RSAKeyValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T192[st]
+    c, wd = _T171[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K190)
+        extra(d, _K169)
     return a
 
 def d_ManifestType(v, r):
@@ -4557,7 +4529,7 @@ def e_ManifestType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T194[st]
+            c, wd, nx, n = _T173[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4569,10 +4541,10 @@ def e_ManifestType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T195[st]
+    c, wd = _T174[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K193)
+        extra(d, _K172)
     return a
 
 def d_MessageHeaderType(v, r):
@@ -4627,7 +4599,7 @@ def e_MessageHeaderType(a, d):
     x = d.get('TimeStamp')
     if x is not None:
         u += 1
-        c, wd, st = _T31[st]
+        c, wd, st = _T28[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -4635,13 +4607,13 @@ def e_MessageHeaderType(a, d):
     x = d.get('Signature')
     if x is not None:
         u += 1
-        c, wd, st = _T46[st]
+        c, wd, st = _T43[st]
         a = e_SignatureType(((a << wd) | c), x)
     f = None
-    c, wd = _T197[st]
+    c, wd = _T176[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K196)
+        extra(d, _K175)
     return a
 
 def d_MeterInfoType(v, r):
@@ -4668,122 +4640,122 @@ def d_MeterInfoType(v, r):
     if c == 0:
         x, r = eu(v, r)
         o['BPT_DischargedEnergyReadingWh'] = x
-        st = 6
+        st = 3
     elif c == 1:
         x, r = eu(v, r)
         o['CapacitiveEnergyReadingVARh'] = x
-        st = 7
+        st = 4
     elif c == 2:
         x, r = eu(v, r)
         o['BPT_InductiveEnergyReadingVARh'] = x
-        st = 8
+        st = 5
     elif c == 3:
         x, r = eb(v, r)
         o['MeterSignature'] = x
-        st = 3
+        st = 6
     elif c == 4:
         x, r = ei(v, r)
         o['MeterStatus'] = x
-        st = 5
+        st = 7
     elif c == 5:
         x, r = eu(v, r)
         o['MeterTimestamp'] = x
-        st = 4
+        st = 8
     elif c == 6:
         return o, r
     else:
         und(c, 7)
-    if st == 6:
+    if st == 3:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = eu(v, r)
             o['CapacitiveEnergyReadingVARh'] = x
-            st = 7
+            st = 4
         elif c == 1:
             x, r = eu(v, r)
             o['BPT_InductiveEnergyReadingVARh'] = x
-            st = 8
+            st = 5
         elif c == 2:
             x, r = eb(v, r)
             o['MeterSignature'] = x
-            st = 3
+            st = 6
         elif c == 3:
             x, r = ei(v, r)
             o['MeterStatus'] = x
-            st = 5
+            st = 7
         elif c == 4:
             x, r = eu(v, r)
             o['MeterTimestamp'] = x
-            st = 4
+            st = 8
         elif c == 5:
             return o, r
         else:
             und(c, 6)
-    if st == 7:
+    if st == 4:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = eu(v, r)
             o['BPT_InductiveEnergyReadingVARh'] = x
-            st = 8
+            st = 5
         elif c == 1:
             x, r = eb(v, r)
             o['MeterSignature'] = x
-            st = 3
+            st = 6
         elif c == 2:
             x, r = ei(v, r)
             o['MeterStatus'] = x
-            st = 5
+            st = 7
         elif c == 3:
             x, r = eu(v, r)
             o['MeterTimestamp'] = x
-            st = 4
+            st = 8
         elif c == 4:
             return o, r
         else:
             und(c, 5)
-    if st == 8:
+    if st == 5:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = eb(v, r)
             o['MeterSignature'] = x
-            st = 3
+            st = 6
         elif c == 1:
             x, r = ei(v, r)
             o['MeterStatus'] = x
-            st = 5
+            st = 7
         elif c == 2:
             x, r = eu(v, r)
             o['MeterTimestamp'] = x
-            st = 4
+            st = 8
         elif c == 3:
             return o, r
         else:
             und(c, 4)
-    if st == 3:
+    if st == 6:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = ei(v, r)
             o['MeterStatus'] = x
-            st = 5
+            st = 7
         elif c == 1:
             x, r = eu(v, r)
             o['MeterTimestamp'] = x
-            st = 4
+            st = 8
         elif c == 2:
             return o, r
         else:
             und(c, 3)
-    if st == 5:
+    if st == 7:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = eu(v, r)
             o['MeterTimestamp'] = x
-            st = 4
+            st = 8
         elif c == 1:
             return o, r
         else:
@@ -4811,7 +4783,7 @@ def e_MeterInfoType(a, d):
     x = d.get('ChargedEnergyReadingWh')
     if x is not None:
         u += 1
-        c, wd, st = _T31[st]
+        c, wd, st = _T28[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -4819,7 +4791,7 @@ def e_MeterInfoType(a, d):
     x = d.get('BPT_DischargedEnergyReadingWh')
     if x is not None:
         u += 1
-        c, wd, st = _T199[st]
+        c, wd, st = _T178[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -4827,7 +4799,7 @@ def e_MeterInfoType(a, d):
     x = d.get('CapacitiveEnergyReadingVARh')
     if x is not None:
         u += 1
-        c, wd, st = _T200[st]
+        c, wd, st = _T179[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -4835,7 +4807,7 @@ def e_MeterInfoType(a, d):
     x = d.get('BPT_InductiveEnergyReadingVARh')
     if x is not None:
         u += 1
-        c, wd, st = _T201[st]
+        c, wd, st = _T180[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -4843,13 +4815,13 @@ def e_MeterInfoType(a, d):
     x = d.get('MeterSignature')
     if x is not None:
         u += 1
-        c, wd, st = _T202[st]
+        c, wd, st = _T181[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'MeterStatus'
     x = d.get('MeterStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T203[st]
+        c, wd, st = _T182[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
@@ -4857,15 +4829,15 @@ def e_MeterInfoType(a, d):
     x = d.get('MeterTimestamp')
     if x is not None:
         u += 1
-        c, wd, st = _T204[st]
+        c, wd, st = _T183[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T205[st]
+    c, wd = _T184[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K198)
+        extra(d, _K177)
     return a
 
 def d_ObjectType(v, r):
@@ -4971,21 +4943,21 @@ def e_ObjectType(a, d):
     x = d.get('Id')
     if x is not None:
         u += 1
-        c, wd, st = _T207[st]
+        c, wd, st = _T93[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'MimeType'
     x = d.get('MimeType')
     if x is not None:
         u += 1
-        c, wd, st = _T208[st]
+        c, wd, st = _T186[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T209[st]
+    c, wd = _T187[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K206)
+        extra(d, _K185)
     return a
 
 def d_PGPDataType(v, r):
@@ -5043,13 +5015,13 @@ def e_PGPDataType(a, d):
     x = d.get('PGPKeyPacket')
     if x is not None:
         u += 1
-        c, wd, st = _T211[st]
+        c, wd, st = _T189[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T212[st]
+    c, wd = _T190[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K210)
+        extra(d, _K188)
     return a
 
 def d_RSAKeyValueType(v, r):
@@ -5094,13 +5066,13 @@ def e_RSAKeyValueType(a, d):
     x = d.get('Exponent')
     if x is not None:
         u += 1
-        c, wd, st = _T31[st]
+        c, wd, st = _T28[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T44[st]
+    c, wd = _T41[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K213)
+        extra(d, _K191)
     return a
 
 def d_RationalNumberType(v, r):
@@ -5151,15 +5123,15 @@ def e_RationalNumberType(a, d):
     x = d.get('Value')
     if x is not None:
         u += 1
-        c, wd, st = _T31[st]
+        c, wd, st = _T28[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T44[st]
+    c, wd = _T41[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K214)
+        extra(d, _K192)
     return a
 
 def d_ReceiptType(v, r):
@@ -5178,19 +5150,19 @@ def d_ReceiptType(v, r):
     if c == 0:
         x, r = d_DetailedCostType(v, r)
         o['EnergyCosts'] = x
-        st = 5
+        st = 2
     elif c == 1:
         x, r = d_DetailedCostType(v, r)
         o['OccupancyCosts'] = x
-        st = 2
+        st = 3
     elif c == 2:
         x, r = d_DetailedCostType(v, r)
         o['AdditionalServicesCosts'] = x
-        st = 3
+        st = 4
     elif c == 3:
         x, r = d_DetailedCostType(v, r)
         o['OverstayCosts'] = x
-        st = 6
+        st = 5
     elif c == 4:
         x, r = d_DetailedTaxType(v, r)
         l = o.get('TaxCosts')
@@ -5198,49 +5170,49 @@ def d_ReceiptType(v, r):
             o['TaxCosts'] = [x]
         else:
             l.append(x)
-        st = 4
+        st = 6
     elif c == 5:
         return o, r
     else:
         und(c, 6)
-    if st == 5:
-        r -= 3
-        c = (v >> r) & 7
-        if c == 0:
-            x, r = d_DetailedCostType(v, r)
-            o['OccupancyCosts'] = x
-            st = 2
-        elif c == 1:
-            x, r = d_DetailedCostType(v, r)
-            o['AdditionalServicesCosts'] = x
-            st = 3
-        elif c == 2:
-            x, r = d_DetailedCostType(v, r)
-            o['OverstayCosts'] = x
-            st = 6
-        elif c == 3:
-            x, r = d_DetailedTaxType(v, r)
-            l = o.get('TaxCosts')
-            if l is None:
-                o['TaxCosts'] = [x]
-            else:
-                l.append(x)
-            st = 4
-        elif c == 4:
-            return o, r
-        else:
-            und(c, 5)
     if st == 2:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_DetailedCostType(v, r)
-            o['AdditionalServicesCosts'] = x
+            o['OccupancyCosts'] = x
             st = 3
         elif c == 1:
             x, r = d_DetailedCostType(v, r)
+            o['AdditionalServicesCosts'] = x
+            st = 4
+        elif c == 2:
+            x, r = d_DetailedCostType(v, r)
             o['OverstayCosts'] = x
+            st = 5
+        elif c == 3:
+            x, r = d_DetailedTaxType(v, r)
+            l = o.get('TaxCosts')
+            if l is None:
+                o['TaxCosts'] = [x]
+            else:
+                l.append(x)
             st = 6
+        elif c == 4:
+            return o, r
+        else:
+            und(c, 5)
+    if st == 3:
+        r -= 3
+        c = (v >> r) & 7
+        if c == 0:
+            x, r = d_DetailedCostType(v, r)
+            o['AdditionalServicesCosts'] = x
+            st = 4
+        elif c == 1:
+            x, r = d_DetailedCostType(v, r)
+            o['OverstayCosts'] = x
+            st = 5
         elif c == 2:
             x, r = d_DetailedTaxType(v, r)
             l = o.get('TaxCosts')
@@ -5248,18 +5220,18 @@ def d_ReceiptType(v, r):
                 o['TaxCosts'] = [x]
             else:
                 l.append(x)
-            st = 4
+            st = 6
         elif c == 3:
             return o, r
         else:
             und(c, 4)
-    if st == 3:
+    if st == 4:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_DetailedCostType(v, r)
             o['OverstayCosts'] = x
-            st = 6
+            st = 5
         elif c == 1:
             x, r = d_DetailedTaxType(v, r)
             l = o.get('TaxCosts')
@@ -5267,12 +5239,12 @@ def d_ReceiptType(v, r):
                 o['TaxCosts'] = [x]
             else:
                 l.append(x)
-            st = 4
+            st = 6
         elif c == 2:
             return o, r
         else:
             und(c, 3)
-    if st == 6:
+    if st == 5:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5282,7 +5254,7 @@ def d_ReceiptType(v, r):
                 o['TaxCosts'] = [x]
             else:
                 l.append(x)
-            st = 4
+            st = 6
         elif c == 1:
             return o, r
         else:
@@ -5331,25 +5303,25 @@ def e_ReceiptType(a, d):
     x = d.get('EnergyCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T216[st]
+        c, wd, st = _T194[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'OccupancyCosts'
     x = d.get('OccupancyCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T217[st]
+        c, wd, st = _T195[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'AdditionalServicesCosts'
     x = d.get('AdditionalServicesCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T218[st]
+        c, wd, st = _T196[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'OverstayCosts'
     x = d.get('OverstayCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T219[st]
+        c, wd, st = _T197[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'TaxCosts'
     x = d.get('TaxCosts')
@@ -5359,7 +5331,7 @@ def e_ReceiptType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T220[st]
+            c, wd, nx, n = _T198[st]
             a = e_DetailedTaxType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -5371,10 +5343,10 @@ def e_ReceiptType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T221[st]
+    c, wd = _T199[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K215)
+        extra(d, _K193)
     return a
 
 def d_ReferenceType(v, r):
@@ -5393,15 +5365,15 @@ def d_ReferenceType(v, r):
     elif c == 2:
         x, r = s(v, r)
         o['URI'] = x
-        st = 4
+        st = 3
     elif c == 3:
         x, r = d_TransformsType(v, r)
         o['Transforms'] = x
-        st = 5
+        st = 4
     elif c == 4:
         x, r = d_DigestMethodType(v, r)
         o['DigestMethod'] = x
-        st = 3
+        st = 5
     else:
         und(c, 5)
     if st == 1:
@@ -5414,15 +5386,15 @@ def d_ReferenceType(v, r):
         elif c == 1:
             x, r = s(v, r)
             o['URI'] = x
-            st = 4
+            st = 3
         elif c == 2:
             x, r = d_TransformsType(v, r)
             o['Transforms'] = x
-            st = 5
+            st = 4
         elif c == 3:
             x, r = d_DigestMethodType(v, r)
             o['DigestMethod'] = x
-            st = 3
+            st = 5
         else:
             und(c, 4)
     if st == 2:
@@ -5431,37 +5403,37 @@ def d_ReferenceType(v, r):
         if c == 0:
             x, r = s(v, r)
             o['URI'] = x
-            st = 4
+            st = 3
         elif c == 1:
             x, r = d_TransformsType(v, r)
             o['Transforms'] = x
-            st = 5
+            st = 4
         elif c == 2:
             x, r = d_DigestMethodType(v, r)
             o['DigestMethod'] = x
-            st = 3
+            st = 5
         else:
             und(c, 3)
-    if st == 4:
+    if st == 3:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_TransformsType(v, r)
             o['Transforms'] = x
-            st = 5
+            st = 4
         elif c == 1:
             x, r = d_DigestMethodType(v, r)
             o['DigestMethod'] = x
-            st = 3
+            st = 5
         else:
             und(c, 2)
-    if st == 5:
+    if st == 4:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_DigestMethodType(v, r)
             o['DigestMethod'] = x
-            st = 3
+            st = 5
         else:
             und(c, 1)
     r -= 1
@@ -5496,39 +5468,39 @@ def e_ReferenceType(a, d):
     x = d.get('Type')
     if x is not None:
         u += 1
-        c, wd, st = _T207[st]
+        c, wd, st = _T93[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'URI'
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T223[st]
+        c, wd, st = _T94[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T224[st]
+        c, wd, st = _T95[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = 'DigestMethod'
     x = d.get('DigestMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T225[st]
+        c, wd, st = _T96[st]
         a = e_DigestMethodType(((a << wd) | c), x)
     f = 'DigestValue'
     x = d.get('DigestValue')
     if x is not None:
         u += 1
-        c, wd, st = _T226[st]
+        c, wd, st = _T201[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T227[st]
+    c, wd = _T202[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K222)
+        extra(d, _K200)
     return a
 
 def d_RetrievalMethodType(v, r):
@@ -5602,20 +5574,20 @@ def e_RetrievalMethodType(a, d):
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T229[st]
+        c, wd, st = _T204[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T230[st]
+        c, wd, st = _T205[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T231[st]
+    c, wd = _T206[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K228)
+        extra(d, _K203)
     return a
 
 def d_SPKIDataType(v, r):
@@ -5685,7 +5657,7 @@ def e_SPKIDataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T233[st]
+            c, wd, nx, n = _T208[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -5697,10 +5669,10 @@ def e_SPKIDataType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T234[st]
+    c, wd = _T209[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K232)
+        extra(d, _K207)
     return a
 
 def d_Scheduled_AC_CLReqControlModeType(v, r):
@@ -5716,173 +5688,173 @@ def d_Scheduled_AC_CLReqControlModeType(v, r):
     x, r = t[1](v, r)
     o[t[0]] = x
     st = t[2]
-    if st == 9:
+    if st == 1:
         r -= 4
         c = (v >> r) & 15
         if c >= 9:
             und(c, 9)
-        t = _D_Scheduled_AC_CLReqControlModeType_9[c]
+        t = _D_Scheduled_AC_CLReqControlModeType_1[c]
         if t is None:
             return o, r
         x, r = t[1](v, r)
         o[t[0]] = x
         st = t[2]
-    if st == 6:
+    if st == 2:
         r -= 4
         c = (v >> r) & 15
         if c >= 8:
             und(c, 8)
-        t = _D_Scheduled_AC_CLReqControlModeType_6[c]
+        t = _D_Scheduled_AC_CLReqControlModeType_2[c]
         if t is None:
             return o, r
         x, r = t[1](v, r)
         o[t[0]] = x
         st = t[2]
-    if st == 7:
+    if st == 3:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumChargePower'] = x
-            st = 5
+            st = 4
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumChargePower_L2'] = x
-            st = 2
+            st = 5
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumChargePower_L3'] = x
-            st = 4
+            st = 6
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumChargePower'] = x
-            st = 10
+            st = 7
         elif c == 4:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumChargePower_L2'] = x
-            st = 1
+            st = 8
         elif c == 5:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumChargePower_L3'] = x
-            st = 8
+            st = 9
         elif c == 6:
             x, r = d_RationalNumberType(v, r)
             o['EVPresentActivePower'] = x
-            st = 3
+            st = 10
         else:
             und(c, 7)
-    if st == 5:
-        r -= 3
-        c = (v >> r) & 7
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMaximumChargePower_L2'] = x
-            st = 2
-        elif c == 1:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMaximumChargePower_L3'] = x
-            st = 4
-        elif c == 2:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMinimumChargePower'] = x
-            st = 10
-        elif c == 3:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMinimumChargePower_L2'] = x
-            st = 1
-        elif c == 4:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMinimumChargePower_L3'] = x
-            st = 8
-        elif c == 5:
-            x, r = d_RationalNumberType(v, r)
-            o['EVPresentActivePower'] = x
-            st = 3
-        else:
-            und(c, 6)
-    if st == 2:
-        r -= 3
-        c = (v >> r) & 7
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMaximumChargePower_L3'] = x
-            st = 4
-        elif c == 1:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMinimumChargePower'] = x
-            st = 10
-        elif c == 2:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMinimumChargePower_L2'] = x
-            st = 1
-        elif c == 3:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMinimumChargePower_L3'] = x
-            st = 8
-        elif c == 4:
-            x, r = d_RationalNumberType(v, r)
-            o['EVPresentActivePower'] = x
-            st = 3
-        else:
-            und(c, 5)
     if st == 4:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
-            o['EVMinimumChargePower'] = x
-            st = 10
+            o['EVMaximumChargePower_L2'] = x
+            st = 5
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
-            o['EVMinimumChargePower_L2'] = x
-            st = 1
+            o['EVMaximumChargePower_L3'] = x
+            st = 6
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
+            o['EVMinimumChargePower'] = x
+            st = 7
+        elif c == 3:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMinimumChargePower_L2'] = x
+            st = 8
+        elif c == 4:
+            x, r = d_RationalNumberType(v, r)
             o['EVMinimumChargePower_L3'] = x
+            st = 9
+        elif c == 5:
+            x, r = d_RationalNumberType(v, r)
+            o['EVPresentActivePower'] = x
+            st = 10
+        else:
+            und(c, 6)
+    if st == 5:
+        r -= 3
+        c = (v >> r) & 7
+        if c == 0:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMaximumChargePower_L3'] = x
+            st = 6
+        elif c == 1:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMinimumChargePower'] = x
+            st = 7
+        elif c == 2:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMinimumChargePower_L2'] = x
             st = 8
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
+            o['EVMinimumChargePower_L3'] = x
+            st = 9
+        elif c == 4:
+            x, r = d_RationalNumberType(v, r)
             o['EVPresentActivePower'] = x
-            st = 3
+            st = 10
+        else:
+            und(c, 5)
+    if st == 6:
+        r -= 3
+        c = (v >> r) & 7
+        if c == 0:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMinimumChargePower'] = x
+            st = 7
+        elif c == 1:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMinimumChargePower_L2'] = x
+            st = 8
+        elif c == 2:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMinimumChargePower_L3'] = x
+            st = 9
+        elif c == 3:
+            x, r = d_RationalNumberType(v, r)
+            o['EVPresentActivePower'] = x
+            st = 10
         else:
             und(c, 4)
-    if st == 10:
+    if st == 7:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumChargePower_L2'] = x
-            st = 1
+            st = 8
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumChargePower_L3'] = x
-            st = 8
+            st = 9
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVPresentActivePower'] = x
-            st = 3
+            st = 10
         else:
             und(c, 3)
-    if st == 1:
+    if st == 8:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumChargePower_L3'] = x
-            st = 8
+            st = 9
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVPresentActivePower'] = x
-            st = 3
+            st = 10
         else:
             und(c, 2)
-    if st == 8:
+    if st == 9:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVPresentActivePower'] = x
-            st = 3
+            st = 10
         else:
             und(c, 1)
     r -= 3
@@ -5890,91 +5862,91 @@ def d_Scheduled_AC_CLReqControlModeType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['EVPresentActivePower_L2'] = x
-        st = 13
+        st = 11
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVPresentActivePower_L3'] = x
-        st = 15
+        st = 12
     elif c == 2:
         x, r = d_RationalNumberType(v, r)
         o['EVPresentReactivePower'] = x
-        st = 14
+        st = 13
     elif c == 3:
         x, r = d_RationalNumberType(v, r)
         o['EVPresentReactivePower_L2'] = x
-        st = 11
+        st = 14
     elif c == 4:
         x, r = d_RationalNumberType(v, r)
         o['EVPresentReactivePower_L3'] = x
-        st = 12
+        st = 15
     elif c == 5:
         return o, r
     else:
         und(c, 6)
-    if st == 13:
+    if st == 11:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVPresentActivePower_L3'] = x
-            st = 15
+            st = 12
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVPresentReactivePower'] = x
-            st = 14
+            st = 13
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVPresentReactivePower_L2'] = x
-            st = 11
+            st = 14
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['EVPresentReactivePower_L3'] = x
-            st = 12
+            st = 15
         elif c == 4:
             return o, r
         else:
             und(c, 5)
-    if st == 15:
+    if st == 12:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVPresentReactivePower'] = x
-            st = 14
+            st = 13
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVPresentReactivePower_L2'] = x
-            st = 11
+            st = 14
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVPresentReactivePower_L3'] = x
-            st = 12
+            st = 15
         elif c == 3:
             return o, r
         else:
             und(c, 4)
+    if st == 13:
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            x, r = d_RationalNumberType(v, r)
+            o['EVPresentReactivePower_L2'] = x
+            st = 14
+        elif c == 1:
+            x, r = d_RationalNumberType(v, r)
+            o['EVPresentReactivePower_L3'] = x
+            st = 15
+        elif c == 2:
+            return o, r
+        else:
+            und(c, 3)
     if st == 14:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
-            o['EVPresentReactivePower_L2'] = x
-            st = 11
-        elif c == 1:
-            x, r = d_RationalNumberType(v, r)
             o['EVPresentReactivePower_L3'] = x
-            st = 12
-        elif c == 2:
-            return o, r
-        else:
-            und(c, 3)
-    if st == 11:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVPresentReactivePower_L3'] = x
-            st = 12
+            st = 15
         elif c == 1:
             return o, r
         else:
@@ -5991,16 +5963,16 @@ def e_Scheduled_AC_CLReqControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O236.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O211.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_Scheduled_AC_CLReqControlModeType.get(f)
         if h is None:
-            extra(d, _K235)
+            extra(d, _K210)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T242[st]
+    c, wd = _T217[st]
     a = (a << wd) | c
     return a
 
@@ -6028,24 +6000,24 @@ def d_Scheduled_AC_CLResControlModeType(v, r):
         x, r = t[1](v, r)
         o[t[0]] = x
         st = t[2]
-    if st == 6:
+    if st == 2:
         r -= 4
         c = (v >> r) & 15
         if c >= 8:
             und(c, 8)
-        t = _D_Scheduled_AC_CLResControlModeType_6[c]
+        t = _D_Scheduled_AC_CLResControlModeType_2[c]
         if t is None:
             return o, r
         x, r = t[1](v, r)
         o[t[0]] = x
         st = t[2]
-    if st == 4:
+    if st == 3:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetReactivePower'] = x
-            st = 2
+            st = 4
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetReactivePower_L2'] = x
@@ -6053,24 +6025,24 @@ def d_Scheduled_AC_CLResControlModeType(v, r):
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetReactivePower_L3'] = x
-            st = 8
+            st = 6
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower'] = x
-            st = 9
+            st = 7
         elif c == 4:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L2'] = x
-            st = 3
+            st = 8
         elif c == 5:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 7
+            st = 9
         elif c == 6:
             return o, r
         else:
             und(c, 7)
-    if st == 2:
+    if st == 4:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -6080,19 +6052,19 @@ def d_Scheduled_AC_CLResControlModeType(v, r):
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetReactivePower_L3'] = x
-            st = 8
+            st = 6
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower'] = x
-            st = 9
+            st = 7
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L2'] = x
-            st = 3
+            st = 8
         elif c == 4:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 7
+            st = 9
         elif c == 5:
             return o, r
         else:
@@ -6103,64 +6075,64 @@ def d_Scheduled_AC_CLResControlModeType(v, r):
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSETargetReactivePower_L3'] = x
-            st = 8
+            st = 6
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower'] = x
-            st = 9
+            st = 7
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L2'] = x
-            st = 3
+            st = 8
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 7
+            st = 9
         elif c == 4:
             return o, r
         else:
             und(c, 5)
-    if st == 8:
+    if st == 6:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower'] = x
-            st = 9
+            st = 7
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L2'] = x
-            st = 3
+            st = 8
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 7
+            st = 9
         elif c == 3:
             return o, r
         else:
             und(c, 4)
-    if st == 9:
+    if st == 7:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L2'] = x
-            st = 3
+            st = 8
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 7
+            st = 9
         elif c == 2:
             return o, r
         else:
             und(c, 3)
-    if st == 3:
+    if st == 8:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentActivePower_L3'] = x
-            st = 7
+            st = 9
         elif c == 1:
             return o, r
         else:
@@ -6188,55 +6160,55 @@ def e_Scheduled_AC_CLResControlModeType(a, d):
     x = d.get('EVSETargetActivePower_L2')
     if x is not None:
         u += 1
-        c, wd, st = _T140[st]
+        c, wd, st = _T109[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSETargetActivePower_L3'
     x = d.get('EVSETargetActivePower_L3')
     if x is not None:
         u += 1
-        c, wd, st = _T141[st]
+        c, wd, st = _T110[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSETargetReactivePower'
     x = d.get('EVSETargetReactivePower')
     if x is not None:
         u += 1
-        c, wd, st = _T142[st]
+        c, wd, st = _T111[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSETargetReactivePower_L2'
     x = d.get('EVSETargetReactivePower_L2')
     if x is not None:
         u += 1
-        c, wd, st = _T143[st]
+        c, wd, st = _T112[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSETargetReactivePower_L3'
     x = d.get('EVSETargetReactivePower_L3')
     if x is not None:
         u += 1
-        c, wd, st = _T144[st]
+        c, wd, st = _T113[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEPresentActivePower'
     x = d.get('EVSEPresentActivePower')
     if x is not None:
         u += 1
-        c, wd, st = _T145[st]
+        c, wd, st = _T114[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEPresentActivePower_L2'
     x = d.get('EVSEPresentActivePower_L2')
     if x is not None:
         u += 1
-        c, wd, st = _T146[st]
+        c, wd, st = _T115[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEPresentActivePower_L3'
     x = d.get('EVSEPresentActivePower_L3')
     if x is not None:
         u += 1
-        c, wd, st = _T147[st]
+        c, wd, st = _T116[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T148[st]
+    c, wd = _T131[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K139)
+        extra(d, _K130)
     return a
 
 def d_SignatureMethodType(v, r):
@@ -6301,15 +6273,15 @@ def e_SignatureMethodType(a, d):
     x = d.get('HMACOutputLength')
     if x is not None:
         u += 1
-        c, wd, st = _T244[st]
+        c, wd, st = _T194[st]
         if x.__class__ is not int:
             x = as_int(x, None, None)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T245[st]
+    c, wd = _T219[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K243)
+        extra(d, _K218)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -6380,7 +6352,7 @@ def e_SignaturePropertiesType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T194[st]
+            c, wd, nx, n = _T173[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6392,10 +6364,10 @@ def e_SignaturePropertiesType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T195[st]
+    c, wd = _T174[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K246)
+        extra(d, _K220)
     return a
 
 def d_SignaturePropertyType(v, r):
@@ -6471,14 +6443,14 @@ def e_SignaturePropertyType(a, d):
     x = d.get('Target')
     if x is not None:
         u += 1
-        c, wd, st = _T211[st]
+        c, wd, st = _T189[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T248[st]
+    c, wd = _T222[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K247)
+        extra(d, _K221)
     return a
 
 def d_SignatureType(v, r):
@@ -6563,19 +6535,19 @@ def e_SignatureType(a, d):
     x = d.get('SignedInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T250[st]
+        c, wd, st = _T66[st]
         a = e_SignedInfoType(((a << wd) | c), x)
     f = 'SignatureValue'
     x = d.get('SignatureValue')
     if x is not None:
         u += 1
-        c, wd, st = _T251[st]
+        c, wd, st = _T67[st]
         a = e_SignatureValueType(((a << wd) | c), x)
     f = 'KeyInfo'
     x = d.get('KeyInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T252[st]
+        c, wd, st = _T224[st]
         a = e_KeyInfoType(((a << wd) | c), x)
     f = 'Object'
     x = d.get('Object')
@@ -6585,7 +6557,7 @@ def e_SignatureType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T253[st]
+            c, wd, nx, n = _T225[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6597,10 +6569,10 @@ def e_SignatureType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T254[st]
+    c, wd = _T226[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K249)
+        extra(d, _K223)
     return a
 
 def d_SignatureValueType(v, r):
@@ -6651,14 +6623,14 @@ def e_SignatureValueType(a, d):
     x = d.get('value')
     if x is not None:
         u += 1
-    c, wd, st = _T250[st]
+    c, wd, st = _T66[st]
     a = (a << wd) | c
     a = wb(a, x)
     f = None
-    c, wd = _T44[st]
+    c, wd = _T41[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K255)
+        extra(d, _K227)
     return a
 
 def d_SignedInfoType(v, r):
@@ -6737,13 +6709,13 @@ def e_SignedInfoType(a, d):
     x = d.get('CanonicalizationMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T250[st]
+        c, wd, st = _T66[st]
         a = e_CanonicalizationMethodType(((a << wd) | c), x)
     f = 'SignatureMethod'
     x = d.get('SignatureMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T251[st]
+        c, wd, st = _T67[st]
         a = e_SignatureMethodType(((a << wd) | c), x)
     f = 'Reference'
     x = d.get('Reference')
@@ -6753,7 +6725,7 @@ def e_SignedInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T257[st]
+            c, wd, nx, n = _T229[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6765,10 +6737,10 @@ def e_SignedInfoType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T258[st]
+    c, wd = _T230[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K256)
+        extra(d, _K228)
     return a
 
 def d_TransformType(v, r):
@@ -6826,7 +6798,7 @@ def e_TransformType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T260[st]
+            c, wd, nx, n = _T232[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -6838,10 +6810,10 @@ def e_TransformType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T261[st]
+    c, wd = _T233[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K259)
+        extra(d, _K231)
     return a
 
 def d_TransformsType(v, r):
@@ -6888,7 +6860,7 @@ def e_TransformsType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T233[st]
+            c, wd, nx, n = _T208[st]
             a = e_TransformType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6900,10 +6872,10 @@ def e_TransformsType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T151[st]
+    c, wd = _T134[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K262)
+        extra(d, _K234)
     return a
 
 def d_X509DataType(v, r):
@@ -7015,7 +6987,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T264[st]
+            c, wd, nx, n = _T236[st]
             a = e_X509IssuerSerialType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7034,7 +7006,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T265[st]
+            c, wd, nx, n = _T237[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -7053,7 +7025,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T266[st]
+            c, wd, nx, n = _T238[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -7072,7 +7044,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T267[st]
+            c, wd, nx, n = _T239[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -7091,7 +7063,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T268[st]
+            c, wd, nx, n = _T240[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -7103,10 +7075,10 @@ def e_X509DataType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T269[st]
+    c, wd = _T241[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K263)
+        extra(d, _K235)
     return a
 
 def d_X509IssuerSerialType(v, r):
@@ -7151,15 +7123,15 @@ def e_X509IssuerSerialType(a, d):
     x = d.get('X509SerialNumber')
     if x is not None:
         u += 1
-        c, wd, st = _T31[st]
+        c, wd, st = _T28[st]
         if x.__class__ is not int:
             x = as_int(x, None, None)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T44[st]
+    c, wd = _T41[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K270)
+        extra(d, _K242)
     return a
 
 def h_AC_CPDResEnergyTransferModeType_0(a, x, st):
@@ -7183,42 +7155,42 @@ def h_AC_CPDResEnergyTransferModeType_3(a, x, st):
     return a, st
 
 def h_AC_CPDResEnergyTransferModeType_4(a, x, st):
-    c, wd, st = _T10[st]
+    c, wd, st = _T4[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_AC_CPDResEnergyTransferModeType_5(a, x, st):
-    c, wd, st = _T11[st]
+    c, wd, st = _T5[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_AC_CPDResEnergyTransferModeType_6(a, x, st):
-    c, wd, st = _T12[st]
+    c, wd, st = _T10[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_AC_CPDResEnergyTransferModeType_7(a, x, st):
-    c, wd, st = _T13[st]
+    c, wd, st = _T11[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_AC_CPDResEnergyTransferModeType_8(a, x, st):
-    c, wd, st = _T14[st]
+    c, wd, st = _T12[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_AC_CPDResEnergyTransferModeType_9(a, x, st):
-    c, wd, st = _T15[st]
+    c, wd, st = _T13[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_AC_CPDResEnergyTransferModeType_10(a, x, st):
-    c, wd, st = _T16[st]
+    c, wd, st = _T14[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_AC_CPDResEnergyTransferModeType_11(a, x, st):
-    c, wd, st = _T17[st]
+    c, wd, st = _T15[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
@@ -7243,42 +7215,42 @@ def h_BPT_AC_CPDReqEnergyTransferModeType_3(a, x, st):
     return a, st
 
 def h_BPT_AC_CPDReqEnergyTransferModeType_4(a, x, st):
-    c, wd, st = _T10[st]
+    c, wd, st = _T4[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDReqEnergyTransferModeType_5(a, x, st):
-    c, wd, st = _T50[st]
+    c, wd, st = _T5[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDReqEnergyTransferModeType_6(a, x, st):
-    c, wd, st = _T51[st]
+    c, wd, st = _T10[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDReqEnergyTransferModeType_7(a, x, st):
-    c, wd, st = _T52[st]
+    c, wd, st = _T48[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDReqEnergyTransferModeType_8(a, x, st):
-    c, wd, st = _T53[st]
+    c, wd, st = _T49[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDReqEnergyTransferModeType_9(a, x, st):
-    c, wd, st = _T54[st]
+    c, wd, st = _T50[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDReqEnergyTransferModeType_10(a, x, st):
-    c, wd, st = _T55[st]
+    c, wd, st = _T51[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDReqEnergyTransferModeType_11(a, x, st):
-    c, wd, st = _T56[st]
+    c, wd, st = _T52[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
@@ -7303,372 +7275,372 @@ def h_BPT_AC_CPDResEnergyTransferModeType_3(a, x, st):
     return a, st
 
 def h_BPT_AC_CPDResEnergyTransferModeType_4(a, x, st):
-    c, wd, st = _T10[st]
+    c, wd, st = _T4[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDResEnergyTransferModeType_5(a, x, st):
-    c, wd, st = _T11[st]
+    c, wd, st = _T5[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDResEnergyTransferModeType_6(a, x, st):
-    c, wd, st = _T12[st]
+    c, wd, st = _T10[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDResEnergyTransferModeType_7(a, x, st):
-    c, wd, st = _T60[st]
+    c, wd, st = _T11[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDResEnergyTransferModeType_8(a, x, st):
-    c, wd, st = _T61[st]
+    c, wd, st = _T12[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDResEnergyTransferModeType_9(a, x, st):
-    c, wd, st = _T62[st]
+    c, wd, st = _T13[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDResEnergyTransferModeType_10(a, x, st):
-    c, wd, st = _T63[st]
+    c, wd, st = _T14[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDResEnergyTransferModeType_11(a, x, st):
-    c, wd, st = _T64[st]
+    c, wd, st = _T15[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDResEnergyTransferModeType_12(a, x, st):
-    c, wd, st = _T65[st]
+    c, wd, st = _T56[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDResEnergyTransferModeType_13(a, x, st):
-    c, wd, st = _T66[st]
+    c, wd, st = _T57[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDResEnergyTransferModeType_14(a, x, st):
-    c, wd, st = _T67[st]
+    c, wd, st = _T58[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDResEnergyTransferModeType_15(a, x, st):
-    c, wd, st = _T68[st]
+    c, wd, st = _T59[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDResEnergyTransferModeType_16(a, x, st):
-    c, wd, st = _T69[st]
+    c, wd, st = _T60[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDResEnergyTransferModeType_17(a, x, st):
-    c, wd, st = _T70[st]
+    c, wd, st = _T61[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_0(a, x, st):
-    c, wd, st = _T74[st]
+    c, wd, st = _T65[st]
     if x.__class__ is not int or x < 0 or x > 4294967295:
         x = as_int(x, 0, 4294967295)
     a = wu((((a << wd) | c)) << 1, x) << 1
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_1(a, x, st):
-    c, wd, st = _T75[st]
+    c, wd, st = _T66[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_2(a, x, st):
-    c, wd, st = _T76[st]
+    c, wd, st = _T67[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_3(a, x, st):
-    c, wd, st = _T77[st]
+    c, wd, st = _T68[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_4(a, x, st):
-    c, wd, st = _T78[st]
+    c, wd, st = _T69[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_5(a, x, st):
-    c, wd, st = _T79[st]
+    c, wd, st = _T70[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_6(a, x, st):
-    c, wd, st = _T80[st]
+    c, wd, st = _T71[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_7(a, x, st):
-    c, wd, st = _T81[st]
+    c, wd, st = _T72[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_8(a, x, st):
-    c, wd, st = _T82[st]
+    c, wd, st = _T73[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_9(a, x, st):
-    c, wd, st = _T83[st]
+    c, wd, st = _T74[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_10(a, x, st):
-    c, wd, st = _T84[st]
+    c, wd, st = _T75[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_11(a, x, st):
-    c, wd, st = _T85[st]
+    c, wd, st = _T76[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_12(a, x, st):
-    c, wd, st = _T86[st]
+    c, wd, st = _T77[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_13(a, x, st):
-    c, wd, st = _T87[st]
+    c, wd, st = _T78[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_14(a, x, st):
-    c, wd, st = _T88[st]
+    c, wd, st = _T79[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_15(a, x, st):
-    c, wd, st = _T89[st]
+    c, wd, st = _T80[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_16(a, x, st):
-    c, wd, st = _T90[st]
+    c, wd, st = _T81[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_17(a, x, st):
-    c, wd, st = _T91[st]
+    c, wd, st = _T82[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_18(a, x, st):
-    c, wd, st = _T92[st]
+    c, wd, st = _T83[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_19(a, x, st):
-    c, wd, st = _T93[st]
+    c, wd, st = _T84[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_20(a, x, st):
-    c, wd, st = _T94[st]
+    c, wd, st = _T85[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_21(a, x, st):
-    c, wd, st = _T95[st]
+    c, wd, st = _T86[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_22(a, x, st):
-    c, wd, st = _T96[st]
+    c, wd, st = _T87[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_23(a, x, st):
-    c, wd, st = _T97[st]
+    c, wd, st = _T88[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLResControlModeType_0(a, x, st):
-    c, wd, st = _T101[st]
+    c, wd, st = _T92[st]
     if x.__class__ is not int or x < 0 or x > 4294967295:
         x = as_int(x, 0, 4294967295)
     a = wu((((a << wd) | c)) << 1, x) << 1
     return a, st
 
 def h_BPT_Dynamic_AC_CLResControlModeType_1(a, x, st):
-    c, wd, st = _T102[st]
+    c, wd, st = _T93[st]
     if x.__class__ is not int or x < 0 or x > 100:
         x = as_int(x, 0, 100)
     a = ((((a << wd) | c)) << 9) | ((x) << 1)
     return a, st
 
 def h_BPT_Dynamic_AC_CLResControlModeType_2(a, x, st):
-    c, wd, st = _T103[st]
+    c, wd, st = _T94[st]
     if x.__class__ is not int or x < 0 or x > 100:
         x = as_int(x, 0, 100)
     a = ((((a << wd) | c)) << 9) | ((x) << 1)
     return a, st
 
 def h_BPT_Dynamic_AC_CLResControlModeType_3(a, x, st):
-    c, wd, st = _T104[st]
+    c, wd, st = _T95[st]
     if x.__class__ is not int or x < 0 or x > 65535:
         x = as_int(x, 0, 65535)
     a = wu((((a << wd) | c)) << 1, x) << 1
     return a, st
 
 def h_BPT_Dynamic_AC_CLResControlModeType_4(a, x, st):
-    c, wd, st = _T105[st]
+    c, wd, st = _T96[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLResControlModeType_5(a, x, st):
-    c, wd, st = _T106[st]
+    c, wd, st = _T97[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLResControlModeType_6(a, x, st):
-    c, wd, st = _T107[st]
+    c, wd, st = _T98[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLResControlModeType_7(a, x, st):
-    c, wd, st = _T108[st]
+    c, wd, st = _T99[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLResControlModeType_8(a, x, st):
-    c, wd, st = _T109[st]
+    c, wd, st = _T100[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLResControlModeType_9(a, x, st):
-    c, wd, st = _T110[st]
+    c, wd, st = _T101[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLResControlModeType_10(a, x, st):
-    c, wd, st = _T111[st]
+    c, wd, st = _T102[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLResControlModeType_11(a, x, st):
-    c, wd, st = _T112[st]
+    c, wd, st = _T103[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLResControlModeType_12(a, x, st):
-    c, wd, st = _T113[st]
+    c, wd, st = _T104[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_0(a, x, st):
-    c, wd, st = _T117[st]
+    c, wd, st = _T108[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_1(a, x, st):
-    c, wd, st = _T118[st]
+    c, wd, st = _T109[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_2(a, x, st):
-    c, wd, st = _T119[st]
+    c, wd, st = _T110[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_3(a, x, st):
-    c, wd, st = _T120[st]
+    c, wd, st = _T111[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_4(a, x, st):
-    c, wd, st = _T121[st]
+    c, wd, st = _T112[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_5(a, x, st):
-    c, wd, st = _T122[st]
+    c, wd, st = _T113[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_6(a, x, st):
-    c, wd, st = _T123[st]
+    c, wd, st = _T114[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_7(a, x, st):
-    c, wd, st = _T124[st]
+    c, wd, st = _T115[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_8(a, x, st):
-    c, wd, st = _T125[st]
+    c, wd, st = _T116[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_9(a, x, st):
-    c, wd, st = _T126[st]
+    c, wd, st = _T117[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_10(a, x, st):
-    c, wd, st = _T127[st]
+    c, wd, st = _T118[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_11(a, x, st):
-    c, wd, st = _T128[st]
+    c, wd, st = _T119[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_12(a, x, st):
-    c, wd, st = _T129[st]
+    c, wd, st = _T120[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_13(a, x, st):
-    c, wd, st = _T130[st]
+    c, wd, st = _T121[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_14(a, x, st):
-    c, wd, st = _T131[st]
+    c, wd, st = _T122[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_15(a, x, st):
-    c, wd, st = _T132[st]
+    c, wd, st = _T123[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_16(a, x, st):
-    c, wd, st = _T133[st]
+    c, wd, st = _T124[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_17(a, x, st):
-    c, wd, st = _T134[st]
+    c, wd, st = _T125[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_18(a, x, st):
-    c, wd, st = _T135[st]
+    c, wd, st = _T126[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_19(a, x, st):
-    c, wd, st = _T136[st]
+    c, wd, st = _T127[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_20(a, x, st):
-    c, wd, st = _T137[st]
+    c, wd, st = _T128[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
@@ -7711,232 +7683,232 @@ def e_simple2(a, x):
     return a
 
 def h_Dynamic_AC_CLReqControlModeType_0(a, x, st):
-    c, wd, st = _T74[st]
+    c, wd, st = _T65[st]
     if x.__class__ is not int or x < 0 or x > 4294967295:
         x = as_int(x, 0, 4294967295)
     a = wu((((a << wd) | c)) << 1, x) << 1
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_1(a, x, st):
-    c, wd, st = _T75[st]
+    c, wd, st = _T66[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_2(a, x, st):
-    c, wd, st = _T76[st]
+    c, wd, st = _T67[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_3(a, x, st):
-    c, wd, st = _T77[st]
+    c, wd, st = _T68[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_4(a, x, st):
-    c, wd, st = _T78[st]
+    c, wd, st = _T69[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_5(a, x, st):
-    c, wd, st = _T79[st]
+    c, wd, st = _T70[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_6(a, x, st):
-    c, wd, st = _T80[st]
+    c, wd, st = _T71[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_7(a, x, st):
-    c, wd, st = _T81[st]
+    c, wd, st = _T72[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_8(a, x, st):
-    c, wd, st = _T82[st]
+    c, wd, st = _T73[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_9(a, x, st):
-    c, wd, st = _T83[st]
+    c, wd, st = _T74[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_10(a, x, st):
-    c, wd, st = _T84[st]
+    c, wd, st = _T75[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_11(a, x, st):
-    c, wd, st = _T85[st]
+    c, wd, st = _T76[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_12(a, x, st):
-    c, wd, st = _T86[st]
+    c, wd, st = _T77[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_13(a, x, st):
-    c, wd, st = _T87[st]
+    c, wd, st = _T78[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_14(a, x, st):
-    c, wd, st = _T175[st]
+    c, wd, st = _T79[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_15(a, x, st):
-    c, wd, st = _T176[st]
+    c, wd, st = _T80[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLResControlModeType_0(a, x, st):
-    c, wd, st = _T101[st]
+    c, wd, st = _T92[st]
     if x.__class__ is not int or x < 0 or x > 4294967295:
         x = as_int(x, 0, 4294967295)
     a = wu((((a << wd) | c)) << 1, x) << 1
     return a, st
 
 def h_Dynamic_AC_CLResControlModeType_1(a, x, st):
-    c, wd, st = _T102[st]
+    c, wd, st = _T93[st]
     if x.__class__ is not int or x < 0 or x > 100:
         x = as_int(x, 0, 100)
     a = ((((a << wd) | c)) << 9) | ((x) << 1)
     return a, st
 
 def h_Dynamic_AC_CLResControlModeType_2(a, x, st):
-    c, wd, st = _T103[st]
+    c, wd, st = _T94[st]
     if x.__class__ is not int or x < 0 or x > 100:
         x = as_int(x, 0, 100)
     a = ((((a << wd) | c)) << 9) | ((x) << 1)
     return a, st
 
 def h_Dynamic_AC_CLResControlModeType_3(a, x, st):
-    c, wd, st = _T104[st]
+    c, wd, st = _T95[st]
     if x.__class__ is not int or x < 0 or x > 65535:
         x = as_int(x, 0, 65535)
     a = wu((((a << wd) | c)) << 1, x) << 1
     return a, st
 
 def h_Dynamic_AC_CLResControlModeType_4(a, x, st):
-    c, wd, st = _T105[st]
+    c, wd, st = _T96[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLResControlModeType_5(a, x, st):
-    c, wd, st = _T106[st]
+    c, wd, st = _T97[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLResControlModeType_6(a, x, st):
-    c, wd, st = _T107[st]
+    c, wd, st = _T98[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLResControlModeType_7(a, x, st):
-    c, wd, st = _T108[st]
+    c, wd, st = _T99[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLResControlModeType_8(a, x, st):
-    c, wd, st = _T109[st]
+    c, wd, st = _T100[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLResControlModeType_9(a, x, st):
-    c, wd, st = _T110[st]
+    c, wd, st = _T101[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLResControlModeType_10(a, x, st):
-    c, wd, st = _T111[st]
+    c, wd, st = _T102[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLResControlModeType_11(a, x, st):
-    c, wd, st = _T112[st]
+    c, wd, st = _T103[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLResControlModeType_12(a, x, st):
-    c, wd, st = _T113[st]
+    c, wd, st = _T104[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_0(a, x, st):
-    c, wd, st = _T117[st]
+    c, wd, st = _T108[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_1(a, x, st):
-    c, wd, st = _T118[st]
+    c, wd, st = _T109[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_2(a, x, st):
-    c, wd, st = _T119[st]
+    c, wd, st = _T110[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_3(a, x, st):
-    c, wd, st = _T120[st]
+    c, wd, st = _T111[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_4(a, x, st):
-    c, wd, st = _T121[st]
+    c, wd, st = _T112[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_5(a, x, st):
-    c, wd, st = _T122[st]
+    c, wd, st = _T113[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_6(a, x, st):
-    c, wd, st = _T123[st]
+    c, wd, st = _T114[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_7(a, x, st):
-    c, wd, st = _T124[st]
+    c, wd, st = _T115[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_8(a, x, st):
-    c, wd, st = _T125[st]
+    c, wd, st = _T116[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_9(a, x, st):
-    c, wd, st = _T126[st]
+    c, wd, st = _T117[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_10(a, x, st):
-    c, wd, st = _T237[st]
+    c, wd, st = _T212[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_11(a, x, st):
-    c, wd, st = _T238[st]
+    c, wd, st = _T213[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_12(a, x, st):
-    c, wd, st = _T239[st]
+    c, wd, st = _T214[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_13(a, x, st):
-    c, wd, st = _T240[st]
+    c, wd, st = _T215[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_14(a, x, st):
-    c, wd, st = _T241[st]
+    c, wd, st = _T216[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
@@ -7957,41 +7929,41 @@ def e_simple4(a, x):
     return a
 
 _H_AC_CPDResEnergyTransferModeType = {'EVSEMaximumChargePower': h_AC_CPDResEnergyTransferModeType_0, 'EVSEMaximumChargePower_L2': h_AC_CPDResEnergyTransferModeType_1, 'EVSEMaximumChargePower_L3': h_AC_CPDResEnergyTransferModeType_2, 'EVSEMinimumChargePower': h_AC_CPDResEnergyTransferModeType_3, 'EVSEMinimumChargePower_L2': h_AC_CPDResEnergyTransferModeType_4, 'EVSEMinimumChargePower_L3': h_AC_CPDResEnergyTransferModeType_5, 'EVSENominalFrequency': h_AC_CPDResEnergyTransferModeType_6, 'MaximumPowerAsymmetry': h_AC_CPDResEnergyTransferModeType_7, 'EVSEPowerRampLimitation': h_AC_CPDResEnergyTransferModeType_8, 'EVSEPresentActivePower': h_AC_CPDResEnergyTransferModeType_9, 'EVSEPresentActivePower_L2': h_AC_CPDResEnergyTransferModeType_10, 'EVSEPresentActivePower_L3': h_AC_CPDResEnergyTransferModeType_11}
-_D_AC_ChargeLoopResType_2 = (('EVSEStatus', d_EVSEStatusType, 5), ('MeterInfo', d_MeterInfoType, 7), ('Receipt', d_ReceiptType, 4), ('EVSETargetFrequency', d_RationalNumberType, 6), ('BPT_Dynamic_AC_CLResControlMode', d_BPT_Dynamic_AC_CLResControlModeType, 3), ('BPT_Scheduled_AC_CLResControlMode', d_BPT_Scheduled_AC_CLResControlModeType, 3), ('CLResControlMode', d_CLResControlModeType, 3), ('Dynamic_AC_CLResControlMode', d_Dynamic_AC_CLResControlModeType, 3), ('Scheduled_AC_CLResControlMode', d_Scheduled_AC_CLResControlModeType, 3),)
-_D_AC_ChargeLoopResType_5 = (('MeterInfo', d_MeterInfoType, 7), ('Receipt', d_ReceiptType, 4), ('EVSETargetFrequency', d_RationalNumberType, 6), ('BPT_Dynamic_AC_CLResControlMode', d_BPT_Dynamic_AC_CLResControlModeType, 3), ('BPT_Scheduled_AC_CLResControlMode', d_BPT_Scheduled_AC_CLResControlModeType, 3), ('CLResControlMode', d_CLResControlModeType, 3), ('Dynamic_AC_CLResControlMode', d_Dynamic_AC_CLResControlModeType, 3), ('Scheduled_AC_CLResControlMode', d_Scheduled_AC_CLResControlModeType, 3),)
+_D_AC_ChargeLoopResType_2 = (('EVSEStatus', d_EVSEStatusType, 3), ('MeterInfo', d_MeterInfoType, 4), ('Receipt', d_ReceiptType, 5), ('EVSETargetFrequency', d_RationalNumberType, 6), ('BPT_Dynamic_AC_CLResControlMode', d_BPT_Dynamic_AC_CLResControlModeType, 7), ('BPT_Scheduled_AC_CLResControlMode', d_BPT_Scheduled_AC_CLResControlModeType, 7), ('CLResControlMode', d_CLResControlModeType, 7), ('Dynamic_AC_CLResControlMode', d_Dynamic_AC_CLResControlModeType, 7), ('Scheduled_AC_CLResControlMode', d_Scheduled_AC_CLResControlModeType, 7),)
+_D_AC_ChargeLoopResType_3 = (('MeterInfo', d_MeterInfoType, 4), ('Receipt', d_ReceiptType, 5), ('EVSETargetFrequency', d_RationalNumberType, 6), ('BPT_Dynamic_AC_CLResControlMode', d_BPT_Dynamic_AC_CLResControlModeType, 7), ('BPT_Scheduled_AC_CLResControlMode', d_BPT_Scheduled_AC_CLResControlModeType, 7), ('CLResControlMode', d_CLResControlModeType, 7), ('Dynamic_AC_CLResControlMode', d_Dynamic_AC_CLResControlModeType, 7), ('Scheduled_AC_CLResControlMode', d_Scheduled_AC_CLResControlModeType, 7),)
 _H_BPT_AC_CPDReqEnergyTransferModeType = {'EVMaximumChargePower': h_BPT_AC_CPDReqEnergyTransferModeType_0, 'EVMaximumChargePower_L2': h_BPT_AC_CPDReqEnergyTransferModeType_1, 'EVMaximumChargePower_L3': h_BPT_AC_CPDReqEnergyTransferModeType_2, 'EVMinimumChargePower': h_BPT_AC_CPDReqEnergyTransferModeType_3, 'EVMinimumChargePower_L2': h_BPT_AC_CPDReqEnergyTransferModeType_4, 'EVMinimumChargePower_L3': h_BPT_AC_CPDReqEnergyTransferModeType_5, 'EVMaximumDischargePower': h_BPT_AC_CPDReqEnergyTransferModeType_6, 'EVMaximumDischargePower_L2': h_BPT_AC_CPDReqEnergyTransferModeType_7, 'EVMaximumDischargePower_L3': h_BPT_AC_CPDReqEnergyTransferModeType_8, 'EVMinimumDischargePower': h_BPT_AC_CPDReqEnergyTransferModeType_9, 'EVMinimumDischargePower_L2': h_BPT_AC_CPDReqEnergyTransferModeType_10, 'EVMinimumDischargePower_L3': h_BPT_AC_CPDReqEnergyTransferModeType_11}
 _H_BPT_AC_CPDResEnergyTransferModeType = {'EVSEMaximumChargePower': h_BPT_AC_CPDResEnergyTransferModeType_0, 'EVSEMaximumChargePower_L2': h_BPT_AC_CPDResEnergyTransferModeType_1, 'EVSEMaximumChargePower_L3': h_BPT_AC_CPDResEnergyTransferModeType_2, 'EVSEMinimumChargePower': h_BPT_AC_CPDResEnergyTransferModeType_3, 'EVSEMinimumChargePower_L2': h_BPT_AC_CPDResEnergyTransferModeType_4, 'EVSEMinimumChargePower_L3': h_BPT_AC_CPDResEnergyTransferModeType_5, 'EVSENominalFrequency': h_BPT_AC_CPDResEnergyTransferModeType_6, 'MaximumPowerAsymmetry': h_BPT_AC_CPDResEnergyTransferModeType_7, 'EVSEPowerRampLimitation': h_BPT_AC_CPDResEnergyTransferModeType_8, 'EVSEPresentActivePower': h_BPT_AC_CPDResEnergyTransferModeType_9, 'EVSEPresentActivePower_L2': h_BPT_AC_CPDResEnergyTransferModeType_10, 'EVSEPresentActivePower_L3': h_BPT_AC_CPDResEnergyTransferModeType_11, 'EVSEMaximumDischargePower': h_BPT_AC_CPDResEnergyTransferModeType_12, 'EVSEMaximumDischargePower_L2': h_BPT_AC_CPDResEnergyTransferModeType_13, 'EVSEMaximumDischargePower_L3': h_BPT_AC_CPDResEnergyTransferModeType_14, 'EVSEMinimumDischargePower': h_BPT_AC_CPDResEnergyTransferModeType_15, 'EVSEMinimumDischargePower_L2': h_BPT_AC_CPDResEnergyTransferModeType_16, 'EVSEMinimumDischargePower_L3': h_BPT_AC_CPDResEnergyTransferModeType_17}
 _H_BPT_Dynamic_AC_CLReqControlModeType = {'DepartureTime': h_BPT_Dynamic_AC_CLReqControlModeType_0, 'EVTargetEnergyRequest': h_BPT_Dynamic_AC_CLReqControlModeType_1, 'EVMaximumEnergyRequest': h_BPT_Dynamic_AC_CLReqControlModeType_2, 'EVMinimumEnergyRequest': h_BPT_Dynamic_AC_CLReqControlModeType_3, 'EVMaximumChargePower': h_BPT_Dynamic_AC_CLReqControlModeType_4, 'EVMaximumChargePower_L2': h_BPT_Dynamic_AC_CLReqControlModeType_5, 'EVMaximumChargePower_L3': h_BPT_Dynamic_AC_CLReqControlModeType_6, 'EVMinimumChargePower': h_BPT_Dynamic_AC_CLReqControlModeType_7, 'EVMinimumChargePower_L2': h_BPT_Dynamic_AC_CLReqControlModeType_8, 'EVMinimumChargePower_L3': h_BPT_Dynamic_AC_CLReqControlModeType_9, 'EVPresentActivePower': h_BPT_Dynamic_AC_CLReqControlModeType_10, 'EVPresentActivePower_L2': h_BPT_Dynamic_AC_CLReqControlModeType_11, 'EVPresentActivePower_L3': h_BPT_Dynamic_AC_CLReqControlModeType_12, 'EVPresentReactivePower': h_BPT_Dynamic_AC_CLReqControlModeType_13, 'EVPresentReactivePower_L2': h_BPT_Dynamic_AC_CLReqControlModeType_14, 'EVPresentReactivePower_L3': h_BPT_Dynamic_AC_CLReqControlModeType_15, 'EVMaximumDischargePower': h_BPT_Dynamic_AC_CLReqControlModeType_16, 'EVMaximumDischargePower_L2': h_BPT_Dynamic_AC_CLReqControlModeType_17, 'EVMaximumDischargePower_L3': h_BPT_Dynamic_AC_CLReqControlModeType_18, 'EVMinimumDischargePower': h_BPT_Dynamic_AC_CLReqControlModeType_19, 'EVMinimumDischargePower_L2': h_BPT_Dynamic_AC_CLReqControlModeType_20, 'EVMinimumDischargePower_L3': h_BPT_Dynamic_AC_CLReqControlModeType_21, 'EVMaximumV2XEnergyRequest': h_BPT_Dynamic_AC_CLReqControlModeType_22, 'EVMinimumV2XEnergyRequest': h_BPT_Dynamic_AC_CLReqControlModeType_23}
-_D_BPT_Dynamic_AC_CLResControlModeType_2 = (('EVSETargetActivePower_L2', d_RationalNumberType, 10), ('EVSETargetActivePower_L3', d_RationalNumberType, 8), ('EVSETargetReactivePower', d_RationalNumberType, 6), ('EVSETargetReactivePower_L2', d_RationalNumberType, 11), ('EVSETargetReactivePower_L3', d_RationalNumberType, 12), ('EVSEPresentActivePower', d_RationalNumberType, 13), ('EVSEPresentActivePower_L2', d_RationalNumberType, 7), ('EVSEPresentActivePower_L3', d_RationalNumberType, 9), None,)
-_D_BPT_Dynamic_AC_CLResControlModeType_10 = (('EVSETargetActivePower_L3', d_RationalNumberType, 8), ('EVSETargetReactivePower', d_RationalNumberType, 6), ('EVSETargetReactivePower_L2', d_RationalNumberType, 11), ('EVSETargetReactivePower_L3', d_RationalNumberType, 12), ('EVSEPresentActivePower', d_RationalNumberType, 13), ('EVSEPresentActivePower_L2', d_RationalNumberType, 7), ('EVSEPresentActivePower_L3', d_RationalNumberType, 9), None,)
+_D_BPT_Dynamic_AC_CLResControlModeType_5 = (('EVSETargetActivePower_L2', d_RationalNumberType, 6), ('EVSETargetActivePower_L3', d_RationalNumberType, 7), ('EVSETargetReactivePower', d_RationalNumberType, 8), ('EVSETargetReactivePower_L2', d_RationalNumberType, 9), ('EVSETargetReactivePower_L3', d_RationalNumberType, 10), ('EVSEPresentActivePower', d_RationalNumberType, 11), ('EVSEPresentActivePower_L2', d_RationalNumberType, 12), ('EVSEPresentActivePower_L3', d_RationalNumberType, 13), None,)
+_D_BPT_Dynamic_AC_CLResControlModeType_6 = (('EVSETargetActivePower_L3', d_RationalNumberType, 7), ('EVSETargetReactivePower', d_RationalNumberType, 8), ('EVSETargetReactivePower_L2', d_RationalNumberType, 9), ('EVSETargetReactivePower_L3', d_RationalNumberType, 10), ('EVSEPresentActivePower', d_RationalNumberType, 11), ('EVSEPresentActivePower_L2', d_RationalNumberType, 12), ('EVSEPresentActivePower_L3', d_RationalNumberType, 13), None,)
 _H_BPT_Dynamic_AC_CLResControlModeType = {'DepartureTime': h_BPT_Dynamic_AC_CLResControlModeType_0, 'MinimumSOC': h_BPT_Dynamic_AC_CLResControlModeType_1, 'TargetSOC': h_BPT_Dynamic_AC_CLResControlModeType_2, 'AckMaxDelay': h_BPT_Dynamic_AC_CLResControlModeType_3, 'EVSETargetActivePower': h_BPT_Dynamic_AC_CLResControlModeType_4, 'EVSETargetActivePower_L2': h_BPT_Dynamic_AC_CLResControlModeType_5, 'EVSETargetActivePower_L3': h_BPT_Dynamic_AC_CLResControlModeType_6, 'EVSETargetReactivePower': h_BPT_Dynamic_AC_CLResControlModeType_7, 'EVSETargetReactivePower_L2': h_BPT_Dynamic_AC_CLResControlModeType_8, 'EVSETargetReactivePower_L3': h_BPT_Dynamic_AC_CLResControlModeType_9, 'EVSEPresentActivePower': h_BPT_Dynamic_AC_CLResControlModeType_10, 'EVSEPresentActivePower_L2': h_BPT_Dynamic_AC_CLResControlModeType_11, 'EVSEPresentActivePower_L3': h_BPT_Dynamic_AC_CLResControlModeType_12}
-_D_BPT_Scheduled_AC_CLReqControlModeType_0 = (('EVTargetEnergyRequest', d_RationalNumberType, 9), ('EVMaximumEnergyRequest', d_RationalNumberType, 6), ('EVMinimumEnergyRequest', d_RationalNumberType, 7), ('EVMaximumChargePower', d_RationalNumberType, 5), ('EVMaximumChargePower_L2', d_RationalNumberType, 2), ('EVMaximumChargePower_L3', d_RationalNumberType, 4), ('EVMinimumChargePower', d_RationalNumberType, 10), ('EVMinimumChargePower_L2', d_RationalNumberType, 1), ('EVMinimumChargePower_L3', d_RationalNumberType, 8), ('EVPresentActivePower', d_RationalNumberType, 3),)
-_D_BPT_Scheduled_AC_CLReqControlModeType_9 = (('EVMaximumEnergyRequest', d_RationalNumberType, 6), ('EVMinimumEnergyRequest', d_RationalNumberType, 7), ('EVMaximumChargePower', d_RationalNumberType, 5), ('EVMaximumChargePower_L2', d_RationalNumberType, 2), ('EVMaximumChargePower_L3', d_RationalNumberType, 4), ('EVMinimumChargePower', d_RationalNumberType, 10), ('EVMinimumChargePower_L2', d_RationalNumberType, 1), ('EVMinimumChargePower_L3', d_RationalNumberType, 8), ('EVPresentActivePower', d_RationalNumberType, 3),)
-_D_BPT_Scheduled_AC_CLReqControlModeType_6 = (('EVMinimumEnergyRequest', d_RationalNumberType, 7), ('EVMaximumChargePower', d_RationalNumberType, 5), ('EVMaximumChargePower_L2', d_RationalNumberType, 2), ('EVMaximumChargePower_L3', d_RationalNumberType, 4), ('EVMinimumChargePower', d_RationalNumberType, 10), ('EVMinimumChargePower_L2', d_RationalNumberType, 1), ('EVMinimumChargePower_L3', d_RationalNumberType, 8), ('EVPresentActivePower', d_RationalNumberType, 3),)
-_D_BPT_Scheduled_AC_CLReqControlModeType_3 = (('EVPresentActivePower_L2', d_RationalNumberType, 17), ('EVPresentActivePower_L3', d_RationalNumberType, 11), ('EVPresentReactivePower', d_RationalNumberType, 21), ('EVPresentReactivePower_L2', d_RationalNumberType, 13), ('EVPresentReactivePower_L3', d_RationalNumberType, 14), ('EVMaximumDischargePower', d_RationalNumberType, 15), ('EVMaximumDischargePower_L2', d_RationalNumberType, 19), ('EVMaximumDischargePower_L3', d_RationalNumberType, 18), ('EVMinimumDischargePower', d_RationalNumberType, 20), ('EVMinimumDischargePower_L2', d_RationalNumberType, 12), ('EVMinimumDischargePower_L3', d_RationalNumberType, 16), None,)
-_D_BPT_Scheduled_AC_CLReqControlModeType_17 = (('EVPresentActivePower_L3', d_RationalNumberType, 11), ('EVPresentReactivePower', d_RationalNumberType, 21), ('EVPresentReactivePower_L2', d_RationalNumberType, 13), ('EVPresentReactivePower_L3', d_RationalNumberType, 14), ('EVMaximumDischargePower', d_RationalNumberType, 15), ('EVMaximumDischargePower_L2', d_RationalNumberType, 19), ('EVMaximumDischargePower_L3', d_RationalNumberType, 18), ('EVMinimumDischargePower', d_RationalNumberType, 20), ('EVMinimumDischargePower_L2', d_RationalNumberType, 12), ('EVMinimumDischargePower_L3', d_RationalNumberType, 16), None,)
-_D_BPT_Scheduled_AC_CLReqControlModeType_11 = (('EVPresentReactivePower', d_RationalNumberType, 21), ('EVPresentReactivePower_L2', d_RationalNumberType, 13), ('EVPresentReactivePower_L3', d_RationalNumberType, 14), ('EVMaximumDischargePower', d_RationalNumberType, 15), ('EVMaximumDischargePower_L2', d_RationalNumberType, 19), ('EVMaximumDischargePower_L3', d_RationalNumberType, 18), ('EVMinimumDischargePower', d_RationalNumberType, 20), ('EVMinimumDischargePower_L2', d_RationalNumberType, 12), ('EVMinimumDischargePower_L3', d_RationalNumberType, 16), None,)
-_D_BPT_Scheduled_AC_CLReqControlModeType_21 = (('EVPresentReactivePower_L2', d_RationalNumberType, 13), ('EVPresentReactivePower_L3', d_RationalNumberType, 14), ('EVMaximumDischargePower', d_RationalNumberType, 15), ('EVMaximumDischargePower_L2', d_RationalNumberType, 19), ('EVMaximumDischargePower_L3', d_RationalNumberType, 18), ('EVMinimumDischargePower', d_RationalNumberType, 20), ('EVMinimumDischargePower_L2', d_RationalNumberType, 12), ('EVMinimumDischargePower_L3', d_RationalNumberType, 16), None,)
-_D_BPT_Scheduled_AC_CLReqControlModeType_13 = (('EVPresentReactivePower_L3', d_RationalNumberType, 14), ('EVMaximumDischargePower', d_RationalNumberType, 15), ('EVMaximumDischargePower_L2', d_RationalNumberType, 19), ('EVMaximumDischargePower_L3', d_RationalNumberType, 18), ('EVMinimumDischargePower', d_RationalNumberType, 20), ('EVMinimumDischargePower_L2', d_RationalNumberType, 12), ('EVMinimumDischargePower_L3', d_RationalNumberType, 16), None,)
+_D_BPT_Scheduled_AC_CLReqControlModeType_0 = (('EVTargetEnergyRequest', d_RationalNumberType, 1), ('EVMaximumEnergyRequest', d_RationalNumberType, 2), ('EVMinimumEnergyRequest', d_RationalNumberType, 3), ('EVMaximumChargePower', d_RationalNumberType, 4), ('EVMaximumChargePower_L2', d_RationalNumberType, 5), ('EVMaximumChargePower_L3', d_RationalNumberType, 6), ('EVMinimumChargePower', d_RationalNumberType, 7), ('EVMinimumChargePower_L2', d_RationalNumberType, 8), ('EVMinimumChargePower_L3', d_RationalNumberType, 9), ('EVPresentActivePower', d_RationalNumberType, 10),)
+_D_BPT_Scheduled_AC_CLReqControlModeType_1 = (('EVMaximumEnergyRequest', d_RationalNumberType, 2), ('EVMinimumEnergyRequest', d_RationalNumberType, 3), ('EVMaximumChargePower', d_RationalNumberType, 4), ('EVMaximumChargePower_L2', d_RationalNumberType, 5), ('EVMaximumChargePower_L3', d_RationalNumberType, 6), ('EVMinimumChargePower', d_RationalNumberType, 7), ('EVMinimumChargePower_L2', d_RationalNumberType, 8), ('EVMinimumChargePower_L3', d_RationalNumberType, 9), ('EVPresentActivePower', d_RationalNumberType, 10),)
+_D_BPT_Scheduled_AC_CLReqControlModeType_2 = (('EVMinimumEnergyRequest', d_RationalNumberType, 3), ('EVMaximumChargePower', d_RationalNumberType, 4), ('EVMaximumChargePower_L2', d_RationalNumberType, 5), ('EVMaximumChargePower_L3', d_RationalNumberType, 6), ('EVMinimumChargePower', d_RationalNumberType, 7), ('EVMinimumChargePower_L2', d_RationalNumberType, 8), ('EVMinimumChargePower_L3', d_RationalNumberType, 9), ('EVPresentActivePower', d_RationalNumberType, 10),)
+_D_BPT_Scheduled_AC_CLReqControlModeType_10 = (('EVPresentActivePower_L2', d_RationalNumberType, 11), ('EVPresentActivePower_L3', d_RationalNumberType, 12), ('EVPresentReactivePower', d_RationalNumberType, 13), ('EVPresentReactivePower_L2', d_RationalNumberType, 14), ('EVPresentReactivePower_L3', d_RationalNumberType, 15), ('EVMaximumDischargePower', d_RationalNumberType, 16), ('EVMaximumDischargePower_L2', d_RationalNumberType, 17), ('EVMaximumDischargePower_L3', d_RationalNumberType, 18), ('EVMinimumDischargePower', d_RationalNumberType, 19), ('EVMinimumDischargePower_L2', d_RationalNumberType, 20), ('EVMinimumDischargePower_L3', d_RationalNumberType, 21), None,)
+_D_BPT_Scheduled_AC_CLReqControlModeType_11 = (('EVPresentActivePower_L3', d_RationalNumberType, 12), ('EVPresentReactivePower', d_RationalNumberType, 13), ('EVPresentReactivePower_L2', d_RationalNumberType, 14), ('EVPresentReactivePower_L3', d_RationalNumberType, 15), ('EVMaximumDischargePower', d_RationalNumberType, 16), ('EVMaximumDischargePower_L2', d_RationalNumberType, 17), ('EVMaximumDischargePower_L3', d_RationalNumberType, 18), ('EVMinimumDischargePower', d_RationalNumberType, 19), ('EVMinimumDischargePower_L2', d_RationalNumberType, 20), ('EVMinimumDischargePower_L3', d_RationalNumberType, 21), None,)
+_D_BPT_Scheduled_AC_CLReqControlModeType_12 = (('EVPresentReactivePower', d_RationalNumberType, 13), ('EVPresentReactivePower_L2', d_RationalNumberType, 14), ('EVPresentReactivePower_L3', d_RationalNumberType, 15), ('EVMaximumDischargePower', d_RationalNumberType, 16), ('EVMaximumDischargePower_L2', d_RationalNumberType, 17), ('EVMaximumDischargePower_L3', d_RationalNumberType, 18), ('EVMinimumDischargePower', d_RationalNumberType, 19), ('EVMinimumDischargePower_L2', d_RationalNumberType, 20), ('EVMinimumDischargePower_L3', d_RationalNumberType, 21), None,)
+_D_BPT_Scheduled_AC_CLReqControlModeType_13 = (('EVPresentReactivePower_L2', d_RationalNumberType, 14), ('EVPresentReactivePower_L3', d_RationalNumberType, 15), ('EVMaximumDischargePower', d_RationalNumberType, 16), ('EVMaximumDischargePower_L2', d_RationalNumberType, 17), ('EVMaximumDischargePower_L3', d_RationalNumberType, 18), ('EVMinimumDischargePower', d_RationalNumberType, 19), ('EVMinimumDischargePower_L2', d_RationalNumberType, 20), ('EVMinimumDischargePower_L3', d_RationalNumberType, 21), None,)
+_D_BPT_Scheduled_AC_CLReqControlModeType_14 = (('EVPresentReactivePower_L3', d_RationalNumberType, 15), ('EVMaximumDischargePower', d_RationalNumberType, 16), ('EVMaximumDischargePower_L2', d_RationalNumberType, 17), ('EVMaximumDischargePower_L3', d_RationalNumberType, 18), ('EVMinimumDischargePower', d_RationalNumberType, 19), ('EVMinimumDischargePower_L2', d_RationalNumberType, 20), ('EVMinimumDischargePower_L3', d_RationalNumberType, 21), None,)
 _H_BPT_Scheduled_AC_CLReqControlModeType = {'EVTargetEnergyRequest': h_BPT_Scheduled_AC_CLReqControlModeType_0, 'EVMaximumEnergyRequest': h_BPT_Scheduled_AC_CLReqControlModeType_1, 'EVMinimumEnergyRequest': h_BPT_Scheduled_AC_CLReqControlModeType_2, 'EVMaximumChargePower': h_BPT_Scheduled_AC_CLReqControlModeType_3, 'EVMaximumChargePower_L2': h_BPT_Scheduled_AC_CLReqControlModeType_4, 'EVMaximumChargePower_L3': h_BPT_Scheduled_AC_CLReqControlModeType_5, 'EVMinimumChargePower': h_BPT_Scheduled_AC_CLReqControlModeType_6, 'EVMinimumChargePower_L2': h_BPT_Scheduled_AC_CLReqControlModeType_7, 'EVMinimumChargePower_L3': h_BPT_Scheduled_AC_CLReqControlModeType_8, 'EVPresentActivePower': h_BPT_Scheduled_AC_CLReqControlModeType_9, 'EVPresentActivePower_L2': h_BPT_Scheduled_AC_CLReqControlModeType_10, 'EVPresentActivePower_L3': h_BPT_Scheduled_AC_CLReqControlModeType_11, 'EVPresentReactivePower': h_BPT_Scheduled_AC_CLReqControlModeType_12, 'EVPresentReactivePower_L2': h_BPT_Scheduled_AC_CLReqControlModeType_13, 'EVPresentReactivePower_L3': h_BPT_Scheduled_AC_CLReqControlModeType_14, 'EVMaximumDischargePower': h_BPT_Scheduled_AC_CLReqControlModeType_15, 'EVMaximumDischargePower_L2': h_BPT_Scheduled_AC_CLReqControlModeType_16, 'EVMaximumDischargePower_L3': h_BPT_Scheduled_AC_CLReqControlModeType_17, 'EVMinimumDischargePower': h_BPT_Scheduled_AC_CLReqControlModeType_18, 'EVMinimumDischargePower_L2': h_BPT_Scheduled_AC_CLReqControlModeType_19, 'EVMinimumDischargePower_L3': h_BPT_Scheduled_AC_CLReqControlModeType_20}
-_D_BPT_Scheduled_AC_CLResControlModeType_0 = (('EVSETargetActivePower', d_RationalNumberType, 1), ('EVSETargetActivePower_L2', d_RationalNumberType, 6), ('EVSETargetActivePower_L3', d_RationalNumberType, 4), ('EVSETargetReactivePower', d_RationalNumberType, 2), ('EVSETargetReactivePower_L2', d_RationalNumberType, 5), ('EVSETargetReactivePower_L3', d_RationalNumberType, 8), ('EVSEPresentActivePower', d_RationalNumberType, 9), ('EVSEPresentActivePower_L2', d_RationalNumberType, 3), ('EVSEPresentActivePower_L3', d_RationalNumberType, 7), None,)
-_D_BPT_Scheduled_AC_CLResControlModeType_1 = (('EVSETargetActivePower_L2', d_RationalNumberType, 6), ('EVSETargetActivePower_L3', d_RationalNumberType, 4), ('EVSETargetReactivePower', d_RationalNumberType, 2), ('EVSETargetReactivePower_L2', d_RationalNumberType, 5), ('EVSETargetReactivePower_L3', d_RationalNumberType, 8), ('EVSEPresentActivePower', d_RationalNumberType, 9), ('EVSEPresentActivePower_L2', d_RationalNumberType, 3), ('EVSEPresentActivePower_L3', d_RationalNumberType, 7), None,)
-_D_BPT_Scheduled_AC_CLResControlModeType_6 = (('EVSETargetActivePower_L3', d_RationalNumberType, 4), ('EVSETargetReactivePower', d_RationalNumberType, 2), ('EVSETargetReactivePower_L2', d_RationalNumberType, 5), ('EVSETargetReactivePower_L3', d_RationalNumberType, 8), ('EVSEPresentActivePower', d_RationalNumberType, 9), ('EVSEPresentActivePower_L2', d_RationalNumberType, 3), ('EVSEPresentActivePower_L3', d_RationalNumberType, 7), None,)
-_D_DisplayParametersType_0 = (('PresentSOC', d_simple0, 3), ('MinimumSOC', d_simple0, 6), ('TargetSOC', d_simple0, 4), ('MaximumSOC', d_simple0, 9), ('RemainingTimeToMinimumSOC', d_simple1, 8), ('RemainingTimeToTargetSOC', d_simple1, 7), ('RemainingTimeToMaximumSOC', d_simple1, 2), ('ChargingComplete', d_simple2, 10), ('BatteryEnergyCapacity', d_RationalNumberType, 1), ('InletHot', d_simple2, 5), None,)
-_D_DisplayParametersType_3 = (('MinimumSOC', d_simple0, 6), ('TargetSOC', d_simple0, 4), ('MaximumSOC', d_simple0, 9), ('RemainingTimeToMinimumSOC', d_simple1, 8), ('RemainingTimeToTargetSOC', d_simple1, 7), ('RemainingTimeToMaximumSOC', d_simple1, 2), ('ChargingComplete', d_simple2, 10), ('BatteryEnergyCapacity', d_RationalNumberType, 1), ('InletHot', d_simple2, 5), None,)
-_D_DisplayParametersType_6 = (('TargetSOC', d_simple0, 4), ('MaximumSOC', d_simple0, 9), ('RemainingTimeToMinimumSOC', d_simple1, 8), ('RemainingTimeToTargetSOC', d_simple1, 7), ('RemainingTimeToMaximumSOC', d_simple1, 2), ('ChargingComplete', d_simple2, 10), ('BatteryEnergyCapacity', d_RationalNumberType, 1), ('InletHot', d_simple2, 5), None,)
-_D_DisplayParametersType_4 = (('MaximumSOC', d_simple0, 9), ('RemainingTimeToMinimumSOC', d_simple1, 8), ('RemainingTimeToTargetSOC', d_simple1, 7), ('RemainingTimeToMaximumSOC', d_simple1, 2), ('ChargingComplete', d_simple2, 10), ('BatteryEnergyCapacity', d_RationalNumberType, 1), ('InletHot', d_simple2, 5), None,)
+_D_BPT_Scheduled_AC_CLResControlModeType_0 = (('EVSETargetActivePower', d_RationalNumberType, 1), ('EVSETargetActivePower_L2', d_RationalNumberType, 2), ('EVSETargetActivePower_L3', d_RationalNumberType, 3), ('EVSETargetReactivePower', d_RationalNumberType, 4), ('EVSETargetReactivePower_L2', d_RationalNumberType, 5), ('EVSETargetReactivePower_L3', d_RationalNumberType, 6), ('EVSEPresentActivePower', d_RationalNumberType, 7), ('EVSEPresentActivePower_L2', d_RationalNumberType, 8), ('EVSEPresentActivePower_L3', d_RationalNumberType, 9), None,)
+_D_BPT_Scheduled_AC_CLResControlModeType_1 = (('EVSETargetActivePower_L2', d_RationalNumberType, 2), ('EVSETargetActivePower_L3', d_RationalNumberType, 3), ('EVSETargetReactivePower', d_RationalNumberType, 4), ('EVSETargetReactivePower_L2', d_RationalNumberType, 5), ('EVSETargetReactivePower_L3', d_RationalNumberType, 6), ('EVSEPresentActivePower', d_RationalNumberType, 7), ('EVSEPresentActivePower_L2', d_RationalNumberType, 8), ('EVSEPresentActivePower_L3', d_RationalNumberType, 9), None,)
+_D_BPT_Scheduled_AC_CLResControlModeType_2 = (('EVSETargetActivePower_L3', d_RationalNumberType, 3), ('EVSETargetReactivePower', d_RationalNumberType, 4), ('EVSETargetReactivePower_L2', d_RationalNumberType, 5), ('EVSETargetReactivePower_L3', d_RationalNumberType, 6), ('EVSEPresentActivePower', d_RationalNumberType, 7), ('EVSEPresentActivePower_L2', d_RationalNumberType, 8), ('EVSEPresentActivePower_L3', d_RationalNumberType, 9), None,)
+_D_DisplayParametersType_0 = (('PresentSOC', d_simple0, 1), ('MinimumSOC', d_simple0, 2), ('TargetSOC', d_simple0, 3), ('MaximumSOC', d_simple0, 4), ('RemainingTimeToMinimumSOC', d_simple1, 5), ('RemainingTimeToTargetSOC', d_simple1, 6), ('RemainingTimeToMaximumSOC', d_simple1, 7), ('ChargingComplete', d_simple2, 8), ('BatteryEnergyCapacity', d_RationalNumberType, 9), ('InletHot', d_simple2, 10), None,)
+_D_DisplayParametersType_1 = (('MinimumSOC', d_simple0, 2), ('TargetSOC', d_simple0, 3), ('MaximumSOC', d_simple0, 4), ('RemainingTimeToMinimumSOC', d_simple1, 5), ('RemainingTimeToTargetSOC', d_simple1, 6), ('RemainingTimeToMaximumSOC', d_simple1, 7), ('ChargingComplete', d_simple2, 8), ('BatteryEnergyCapacity', d_RationalNumberType, 9), ('InletHot', d_simple2, 10), None,)
+_D_DisplayParametersType_2 = (('TargetSOC', d_simple0, 3), ('MaximumSOC', d_simple0, 4), ('RemainingTimeToMinimumSOC', d_simple1, 5), ('RemainingTimeToTargetSOC', d_simple1, 6), ('RemainingTimeToMaximumSOC', d_simple1, 7), ('ChargingComplete', d_simple2, 8), ('BatteryEnergyCapacity', d_RationalNumberType, 9), ('InletHot', d_simple2, 10), None,)
+_D_DisplayParametersType_3 = (('MaximumSOC', d_simple0, 4), ('RemainingTimeToMinimumSOC', d_simple1, 5), ('RemainingTimeToTargetSOC', d_simple1, 6), ('RemainingTimeToMaximumSOC', d_simple1, 7), ('ChargingComplete', d_simple2, 8), ('BatteryEnergyCapacity', d_RationalNumberType, 9), ('InletHot', d_simple2, 10), None,)
 _H_Dynamic_AC_CLReqControlModeType = {'DepartureTime': h_Dynamic_AC_CLReqControlModeType_0, 'EVTargetEnergyRequest': h_Dynamic_AC_CLReqControlModeType_1, 'EVMaximumEnergyRequest': h_Dynamic_AC_CLReqControlModeType_2, 'EVMinimumEnergyRequest': h_Dynamic_AC_CLReqControlModeType_3, 'EVMaximumChargePower': h_Dynamic_AC_CLReqControlModeType_4, 'EVMaximumChargePower_L2': h_Dynamic_AC_CLReqControlModeType_5, 'EVMaximumChargePower_L3': h_Dynamic_AC_CLReqControlModeType_6, 'EVMinimumChargePower': h_Dynamic_AC_CLReqControlModeType_7, 'EVMinimumChargePower_L2': h_Dynamic_AC_CLReqControlModeType_8, 'EVMinimumChargePower_L3': h_Dynamic_AC_CLReqControlModeType_9, 'EVPresentActivePower': h_Dynamic_AC_CLReqControlModeType_10, 'EVPresentActivePower_L2': h_Dynamic_AC_CLReqControlModeType_11, 'EVPresentActivePower_L3': h_Dynamic_AC_CLReqControlModeType_12, 'EVPresentReactivePower': h_Dynamic_AC_CLReqControlModeType_13, 'EVPresentReactivePower_L2': h_Dynamic_AC_CLReqControlModeType_14, 'EVPresentReactivePower_L3': h_Dynamic_AC_CLReqControlModeType_15}
-_D_Dynamic_AC_CLResControlModeType_2 = (('EVSETargetActivePower_L2', d_RationalNumberType, 10), ('EVSETargetActivePower_L3', d_RationalNumberType, 8), ('EVSETargetReactivePower', d_RationalNumberType, 6), ('EVSETargetReactivePower_L2', d_RationalNumberType, 11), ('EVSETargetReactivePower_L3', d_RationalNumberType, 12), ('EVSEPresentActivePower', d_RationalNumberType, 13), ('EVSEPresentActivePower_L2', d_RationalNumberType, 7), ('EVSEPresentActivePower_L3', d_RationalNumberType, 9), None,)
-_D_Dynamic_AC_CLResControlModeType_10 = (('EVSETargetActivePower_L3', d_RationalNumberType, 8), ('EVSETargetReactivePower', d_RationalNumberType, 6), ('EVSETargetReactivePower_L2', d_RationalNumberType, 11), ('EVSETargetReactivePower_L3', d_RationalNumberType, 12), ('EVSEPresentActivePower', d_RationalNumberType, 13), ('EVSEPresentActivePower_L2', d_RationalNumberType, 7), ('EVSEPresentActivePower_L3', d_RationalNumberType, 9), None,)
+_D_Dynamic_AC_CLResControlModeType_5 = (('EVSETargetActivePower_L2', d_RationalNumberType, 6), ('EVSETargetActivePower_L3', d_RationalNumberType, 7), ('EVSETargetReactivePower', d_RationalNumberType, 8), ('EVSETargetReactivePower_L2', d_RationalNumberType, 9), ('EVSETargetReactivePower_L3', d_RationalNumberType, 10), ('EVSEPresentActivePower', d_RationalNumberType, 11), ('EVSEPresentActivePower_L2', d_RationalNumberType, 12), ('EVSEPresentActivePower_L3', d_RationalNumberType, 13), None,)
+_D_Dynamic_AC_CLResControlModeType_6 = (('EVSETargetActivePower_L3', d_RationalNumberType, 7), ('EVSETargetReactivePower', d_RationalNumberType, 8), ('EVSETargetReactivePower_L2', d_RationalNumberType, 9), ('EVSETargetReactivePower_L3', d_RationalNumberType, 10), ('EVSEPresentActivePower', d_RationalNumberType, 11), ('EVSEPresentActivePower_L2', d_RationalNumberType, 12), ('EVSEPresentActivePower_L3', d_RationalNumberType, 13), None,)
 _H_Dynamic_AC_CLResControlModeType = {'DepartureTime': h_Dynamic_AC_CLResControlModeType_0, 'MinimumSOC': h_Dynamic_AC_CLResControlModeType_1, 'TargetSOC': h_Dynamic_AC_CLResControlModeType_2, 'AckMaxDelay': h_Dynamic_AC_CLResControlModeType_3, 'EVSETargetActivePower': h_Dynamic_AC_CLResControlModeType_4, 'EVSETargetActivePower_L2': h_Dynamic_AC_CLResControlModeType_5, 'EVSETargetActivePower_L3': h_Dynamic_AC_CLResControlModeType_6, 'EVSETargetReactivePower': h_Dynamic_AC_CLResControlModeType_7, 'EVSETargetReactivePower_L2': h_Dynamic_AC_CLResControlModeType_8, 'EVSETargetReactivePower_L3': h_Dynamic_AC_CLResControlModeType_9, 'EVSEPresentActivePower': h_Dynamic_AC_CLResControlModeType_10, 'EVSEPresentActivePower_L2': h_Dynamic_AC_CLResControlModeType_11, 'EVSEPresentActivePower_L3': h_Dynamic_AC_CLResControlModeType_12}
-_D_Scheduled_AC_CLReqControlModeType_0 = (('EVTargetEnergyRequest', d_RationalNumberType, 9), ('EVMaximumEnergyRequest', d_RationalNumberType, 6), ('EVMinimumEnergyRequest', d_RationalNumberType, 7), ('EVMaximumChargePower', d_RationalNumberType, 5), ('EVMaximumChargePower_L2', d_RationalNumberType, 2), ('EVMaximumChargePower_L3', d_RationalNumberType, 4), ('EVMinimumChargePower', d_RationalNumberType, 10), ('EVMinimumChargePower_L2', d_RationalNumberType, 1), ('EVMinimumChargePower_L3', d_RationalNumberType, 8), ('EVPresentActivePower', d_RationalNumberType, 3),)
-_D_Scheduled_AC_CLReqControlModeType_9 = (('EVMaximumEnergyRequest', d_RationalNumberType, 6), ('EVMinimumEnergyRequest', d_RationalNumberType, 7), ('EVMaximumChargePower', d_RationalNumberType, 5), ('EVMaximumChargePower_L2', d_RationalNumberType, 2), ('EVMaximumChargePower_L3', d_RationalNumberType, 4), ('EVMinimumChargePower', d_RationalNumberType, 10), ('EVMinimumChargePower_L2', d_RationalNumberType, 1), ('EVMinimumChargePower_L3', d_RationalNumberType, 8), ('EVPresentActivePower', d_RationalNumberType, 3),)
-_D_Scheduled_AC_CLReqControlModeType_6 = (('EVMinimumEnergyRequest', d_RationalNumberType, 7), ('EVMaximumChargePower', d_RationalNumberType, 5), ('EVMaximumChargePower_L2', d_RationalNumberType, 2), ('EVMaximumChargePower_L3', d_RationalNumberType, 4), ('EVMinimumChargePower', d_RationalNumberType, 10), ('EVMinimumChargePower_L2', d_RationalNumberType, 1), ('EVMinimumChargePower_L3', d_RationalNumberType, 8), ('EVPresentActivePower', d_RationalNumberType, 3),)
+_D_Scheduled_AC_CLReqControlModeType_0 = (('EVTargetEnergyRequest', d_RationalNumberType, 1), ('EVMaximumEnergyRequest', d_RationalNumberType, 2), ('EVMinimumEnergyRequest', d_RationalNumberType, 3), ('EVMaximumChargePower', d_RationalNumberType, 4), ('EVMaximumChargePower_L2', d_RationalNumberType, 5), ('EVMaximumChargePower_L3', d_RationalNumberType, 6), ('EVMinimumChargePower', d_RationalNumberType, 7), ('EVMinimumChargePower_L2', d_RationalNumberType, 8), ('EVMinimumChargePower_L3', d_RationalNumberType, 9), ('EVPresentActivePower', d_RationalNumberType, 10),)
+_D_Scheduled_AC_CLReqControlModeType_1 = (('EVMaximumEnergyRequest', d_RationalNumberType, 2), ('EVMinimumEnergyRequest', d_RationalNumberType, 3), ('EVMaximumChargePower', d_RationalNumberType, 4), ('EVMaximumChargePower_L2', d_RationalNumberType, 5), ('EVMaximumChargePower_L3', d_RationalNumberType, 6), ('EVMinimumChargePower', d_RationalNumberType, 7), ('EVMinimumChargePower_L2', d_RationalNumberType, 8), ('EVMinimumChargePower_L3', d_RationalNumberType, 9), ('EVPresentActivePower', d_RationalNumberType, 10),)
+_D_Scheduled_AC_CLReqControlModeType_2 = (('EVMinimumEnergyRequest', d_RationalNumberType, 3), ('EVMaximumChargePower', d_RationalNumberType, 4), ('EVMaximumChargePower_L2', d_RationalNumberType, 5), ('EVMaximumChargePower_L3', d_RationalNumberType, 6), ('EVMinimumChargePower', d_RationalNumberType, 7), ('EVMinimumChargePower_L2', d_RationalNumberType, 8), ('EVMinimumChargePower_L3', d_RationalNumberType, 9), ('EVPresentActivePower', d_RationalNumberType, 10),)
 _H_Scheduled_AC_CLReqControlModeType = {'EVTargetEnergyRequest': h_Scheduled_AC_CLReqControlModeType_0, 'EVMaximumEnergyRequest': h_Scheduled_AC_CLReqControlModeType_1, 'EVMinimumEnergyRequest': h_Scheduled_AC_CLReqControlModeType_2, 'EVMaximumChargePower': h_Scheduled_AC_CLReqControlModeType_3, 'EVMaximumChargePower_L2': h_Scheduled_AC_CLReqControlModeType_4, 'EVMaximumChargePower_L3': h_Scheduled_AC_CLReqControlModeType_5, 'EVMinimumChargePower': h_Scheduled_AC_CLReqControlModeType_6, 'EVMinimumChargePower_L2': h_Scheduled_AC_CLReqControlModeType_7, 'EVMinimumChargePower_L3': h_Scheduled_AC_CLReqControlModeType_8, 'EVPresentActivePower': h_Scheduled_AC_CLReqControlModeType_9, 'EVPresentActivePower_L2': h_Scheduled_AC_CLReqControlModeType_10, 'EVPresentActivePower_L3': h_Scheduled_AC_CLReqControlModeType_11, 'EVPresentReactivePower': h_Scheduled_AC_CLReqControlModeType_12, 'EVPresentReactivePower_L2': h_Scheduled_AC_CLReqControlModeType_13, 'EVPresentReactivePower_L3': h_Scheduled_AC_CLReqControlModeType_14}
-_D_Scheduled_AC_CLResControlModeType_0 = (('EVSETargetActivePower', d_RationalNumberType, 1), ('EVSETargetActivePower_L2', d_RationalNumberType, 6), ('EVSETargetActivePower_L3', d_RationalNumberType, 4), ('EVSETargetReactivePower', d_RationalNumberType, 2), ('EVSETargetReactivePower_L2', d_RationalNumberType, 5), ('EVSETargetReactivePower_L3', d_RationalNumberType, 8), ('EVSEPresentActivePower', d_RationalNumberType, 9), ('EVSEPresentActivePower_L2', d_RationalNumberType, 3), ('EVSEPresentActivePower_L3', d_RationalNumberType, 7), None,)
-_D_Scheduled_AC_CLResControlModeType_1 = (('EVSETargetActivePower_L2', d_RationalNumberType, 6), ('EVSETargetActivePower_L3', d_RationalNumberType, 4), ('EVSETargetReactivePower', d_RationalNumberType, 2), ('EVSETargetReactivePower_L2', d_RationalNumberType, 5), ('EVSETargetReactivePower_L3', d_RationalNumberType, 8), ('EVSEPresentActivePower', d_RationalNumberType, 9), ('EVSEPresentActivePower_L2', d_RationalNumberType, 3), ('EVSEPresentActivePower_L3', d_RationalNumberType, 7), None,)
-_D_Scheduled_AC_CLResControlModeType_6 = (('EVSETargetActivePower_L3', d_RationalNumberType, 4), ('EVSETargetReactivePower', d_RationalNumberType, 2), ('EVSETargetReactivePower_L2', d_RationalNumberType, 5), ('EVSETargetReactivePower_L3', d_RationalNumberType, 8), ('EVSEPresentActivePower', d_RationalNumberType, 9), ('EVSEPresentActivePower_L2', d_RationalNumberType, 3), ('EVSEPresentActivePower_L3', d_RationalNumberType, 7), None,)
+_D_Scheduled_AC_CLResControlModeType_0 = (('EVSETargetActivePower', d_RationalNumberType, 1), ('EVSETargetActivePower_L2', d_RationalNumberType, 2), ('EVSETargetActivePower_L3', d_RationalNumberType, 3), ('EVSETargetReactivePower', d_RationalNumberType, 4), ('EVSETargetReactivePower_L2', d_RationalNumberType, 5), ('EVSETargetReactivePower_L3', d_RationalNumberType, 6), ('EVSEPresentActivePower', d_RationalNumberType, 7), ('EVSEPresentActivePower_L2', d_RationalNumberType, 8), ('EVSEPresentActivePower_L3', d_RationalNumberType, 9), None,)
+_D_Scheduled_AC_CLResControlModeType_1 = (('EVSETargetActivePower_L2', d_RationalNumberType, 2), ('EVSETargetActivePower_L3', d_RationalNumberType, 3), ('EVSETargetReactivePower', d_RationalNumberType, 4), ('EVSETargetReactivePower_L2', d_RationalNumberType, 5), ('EVSETargetReactivePower_L3', d_RationalNumberType, 6), ('EVSEPresentActivePower', d_RationalNumberType, 7), ('EVSEPresentActivePower_L2', d_RationalNumberType, 8), ('EVSEPresentActivePower_L3', d_RationalNumberType, 9), None,)
+_D_Scheduled_AC_CLResControlModeType_2 = (('EVSETargetActivePower_L3', d_RationalNumberType, 3), ('EVSETargetReactivePower', d_RationalNumberType, 4), ('EVSETargetReactivePower_L2', d_RationalNumberType, 5), ('EVSETargetReactivePower_L3', d_RationalNumberType, 6), ('EVSEPresentActivePower', d_RationalNumberType, 7), ('EVSEPresentActivePower_L2', d_RationalNumberType, 8), ('EVSEPresentActivePower_L3', d_RationalNumberType, 9), None,)
 _DOC_D = (('AC_CPDReqEnergyTransferMode', d_AC_CPDReqEnergyTransferModeType), ('AC_CPDResEnergyTransferMode', d_AC_CPDResEnergyTransferModeType), ('AC_ChargeLoopReq', d_AC_ChargeLoopReqType), ('AC_ChargeLoopRes', d_AC_ChargeLoopResType), ('AC_ChargeParameterDiscoveryReq', d_AC_ChargeParameterDiscoveryReqType), ('AC_ChargeParameterDiscoveryRes', d_AC_ChargeParameterDiscoveryResType), ('BPT_AC_CPDReqEnergyTransferMode', d_BPT_AC_CPDReqEnergyTransferModeType), ('BPT_AC_CPDResEnergyTransferMode', d_BPT_AC_CPDResEnergyTransferModeType), ('BPT_Dynamic_AC_CLReqControlMode', d_BPT_Dynamic_AC_CLReqControlModeType), ('BPT_Dynamic_AC_CLResControlMode', d_BPT_Dynamic_AC_CLResControlModeType), ('BPT_Scheduled_AC_CLReqControlMode', d_BPT_Scheduled_AC_CLReqControlModeType), ('BPT_Scheduled_AC_CLResControlMode', d_BPT_Scheduled_AC_CLResControlModeType), ('CLReqControlMode', d_CLReqControlModeType), ('CLResControlMode', d_CLResControlModeType), ('CanonicalizationMethod', d_CanonicalizationMethodType), ('DSAKeyValue', d_DSAKeyValueType), ('DigestMethod', d_DigestMethodType), ('DigestValue', d_simple3), ('Dynamic_AC_CLReqControlMode', d_Dynamic_AC_CLReqControlModeType), ('Dynamic_AC_CLResControlMode', d_Dynamic_AC_CLResControlModeType), ('KeyInfo', d_KeyInfoType), ('KeyName', d_simple4), ('KeyValue', d_KeyValueType), ('Manifest', d_ManifestType), ('MgmtData', d_simple4), ('Object', d_ObjectType), ('PGPData', d_PGPDataType), ('RSAKeyValue', d_RSAKeyValueType), ('Reference', d_ReferenceType), ('RetrievalMethod', d_RetrievalMethodType), ('SPKIData', d_SPKIDataType), ('Scheduled_AC_CLReqControlMode', d_Scheduled_AC_CLReqControlModeType), ('Scheduled_AC_CLResControlMode', d_Scheduled_AC_CLResControlModeType), ('Signature', d_SignatureType), ('SignatureMethod', d_SignatureMethodType), ('SignatureProperties', d_SignaturePropertiesType), ('SignatureProperty', d_SignaturePropertyType), ('SignatureValue', d_SignatureValueType), ('SignedInfo', d_SignedInfoType), ('Transform', d_TransformType), ('Transforms', d_TransformsType), ('X509Data', d_X509DataType),)
 _DOC_E = {'AC_CPDReqEnergyTransferMode': (0, e_AC_CPDReqEnergyTransferModeType), 'AC_CPDResEnergyTransferMode': (1, e_AC_CPDResEnergyTransferModeType), 'AC_ChargeLoopReq': (2, e_AC_ChargeLoopReqType), 'AC_ChargeLoopRes': (3, e_AC_ChargeLoopResType), 'AC_ChargeParameterDiscoveryReq': (4, e_AC_ChargeParameterDiscoveryReqType), 'AC_ChargeParameterDiscoveryRes': (5, e_AC_ChargeParameterDiscoveryResType), 'BPT_AC_CPDReqEnergyTransferMode': (6, e_BPT_AC_CPDReqEnergyTransferModeType), 'BPT_AC_CPDResEnergyTransferMode': (7, e_BPT_AC_CPDResEnergyTransferModeType), 'BPT_Dynamic_AC_CLReqControlMode': (8, e_BPT_Dynamic_AC_CLReqControlModeType), 'BPT_Dynamic_AC_CLResControlMode': (9, e_BPT_Dynamic_AC_CLResControlModeType), 'BPT_Scheduled_AC_CLReqControlMode': (10, e_BPT_Scheduled_AC_CLReqControlModeType), 'BPT_Scheduled_AC_CLResControlMode': (11, e_BPT_Scheduled_AC_CLResControlModeType), 'CLReqControlMode': (12, e_CLReqControlModeType), 'CLResControlMode': (13, e_CLResControlModeType), 'CanonicalizationMethod': (14, e_CanonicalizationMethodType), 'DSAKeyValue': (15, e_DSAKeyValueType), 'DigestMethod': (16, e_DigestMethodType), 'DigestValue': (17, e_simple3), 'Dynamic_AC_CLReqControlMode': (18, e_Dynamic_AC_CLReqControlModeType), 'Dynamic_AC_CLResControlMode': (19, e_Dynamic_AC_CLResControlModeType), 'KeyInfo': (20, e_KeyInfoType), 'KeyName': (21, e_simple4), 'KeyValue': (22, e_KeyValueType), 'Manifest': (23, e_ManifestType), 'MgmtData': (24, e_simple4), 'Object': (25, e_ObjectType), 'PGPData': (26, e_PGPDataType), 'RSAKeyValue': (27, e_RSAKeyValueType), 'Reference': (28, e_ReferenceType), 'RetrievalMethod': (29, e_RetrievalMethodType), 'SPKIData': (30, e_SPKIDataType), 'Scheduled_AC_CLReqControlMode': (31, e_Scheduled_AC_CLReqControlModeType), 'Scheduled_AC_CLResControlMode': (32, e_Scheduled_AC_CLResControlModeType), 'Signature': (33, e_SignatureType), 'SignatureMethod': (34, e_SignatureMethodType), 'SignatureProperties': (35, e_SignaturePropertiesType), 'SignatureProperty': (36, e_SignaturePropertyType), 'SignatureValue': (37, e_SignatureValueType), 'SignedInfo': (38, e_SignedInfoType), 'Transform': (39, e_TransformType), 'Transforms': (40, e_TransformsType), 'X509Data': (41, e_X509DataType)}
 

@@ -14,7 +14,7 @@ MESSAGE_NAMES = ('ACDP_ConnectReq', 'ACDP_ConnectRes', 'ACDP_DisconnectReq', 'AC
 
 _E0 = ('State_A', 'State_B', 'State_C', 'State_D')
 _I1 = {'State_A': 0, 'State_B': 1, 'State_C': 2, 'State_D': 3}
-_K2 = frozenset({'Header', 'EVElectricalChargingDeviceStatus'})
+_K2 = frozenset(('EVElectricalChargingDeviceStatus', 'Header'))
 _T3 = {1: (0, 1, 2)}
 _T4 = {2: (0, 1)}
 _E5 = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')
@@ -23,15 +23,15 @@ _E7 = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')
 _I8 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
 _E9 = ('Home', 'Moving', 'EndPosition')
 _I10 = {'Home': 0, 'Moving': 1, 'EndPosition': 2}
-_K11 = frozenset({'ResponseCode', 'EVSEElectricalChargingDeviceStatus', 'EVSEMechanicalChargingDeviceStatus', 'Header', 'EVSEProcessing'})
+_K11 = frozenset(('EVSEElectricalChargingDeviceStatus', 'EVSEMechanicalChargingDeviceStatus', 'EVSEProcessing', 'Header', 'ResponseCode'))
 _T12 = {2: (0, 1, 3)}
 _T13 = {3: (0, 1, 4)}
 _T14 = {4: (0, 1, 5)}
 _T15 = {5: (0, 1)}
-_K16 = frozenset({'EVTechnicalStatus', 'Header'})
+_K16 = frozenset(('EVTechnicalStatus', 'Header'))
 _E17 = ('Invalid', 'Safe', 'Warning', 'Fault')
 _I18 = {'Invalid': 0, 'Safe': 1, 'Warning': 2, 'Fault': 3}
-_K19 = frozenset({'EVSEDisabled', 'EVSEUtilityInterruptEvent', 'EVSEReadyToCharge', 'ResponseCode', 'EVSEEmergencyShutdown', 'EVAssociationStatus', 'EVSEMechanicalChargingDeviceStatus', 'Header', 'EVSEIsolationStatus', 'EVSEMalfunction', 'EVInChargePosition'})
+_K19 = frozenset(('EVAssociationStatus', 'EVInChargePosition', 'EVSEDisabled', 'EVSEEmergencyShutdown', 'EVSEIsolationStatus', 'EVSEMalfunction', 'EVSEMechanicalChargingDeviceStatus', 'EVSEReadyToCharge', 'EVSEUtilityInterruptEvent', 'Header', 'ResponseCode'))
 _T20 = {5: (0, 1, 6)}
 _T21 = {6: (0, 1, 7)}
 _T22 = {7: (0, 1, 8)}
@@ -39,14 +39,14 @@ _T23 = {8: (0, 1, 9)}
 _T24 = {9: (0, 1, 10)}
 _T25 = {10: (0, 1, 11)}
 _T26 = {11: (0, 1)}
-_K27 = frozenset({'Header', 'EVPositioningSupport', 'EVMobilityStatus'})
+_K27 = frozenset(('EVMobilityStatus', 'EVPositioningSupport', 'Header'))
 _T28 = {3: (0, 1)}
-_K29 = frozenset({'ResponseCode', 'EVRelativeXDeviation', 'ContactWindowYc', 'ContactWindowXc', 'EVRelativeYDeviation', 'Header', 'EVSEPositioningSupport', 'EVSEProcessing', 'EVInChargePosition'})
+_K29 = frozenset(('ContactWindowXc', 'ContactWindowYc', 'EVInChargePosition', 'EVRelativeXDeviation', 'EVRelativeYDeviation', 'EVSEPositioningSupport', 'EVSEProcessing', 'Header', 'ResponseCode'))
 _T30 = {9: (0, 1)}
-_K31 = frozenset()
-_K32 = frozenset({'Algorithm'})
+_K31 = frozenset(())
+_K32 = frozenset(('Algorithm',))
 _T33 = {1: (1, 2)}
-_K34 = frozenset({'Y', 'Q', 'J', 'G', 'P', 'Seed', 'PgenCounter'})
+_K34 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
 _T35 = {1: (0, 1, 4)}
 _T36 = {0: (1, 2, 2), 4: (0, 2, 2)}
 _T37 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
@@ -57,16 +57,16 @@ _E41 = ('StateA', 'StateB', 'StateC', 'StateD', 'StateE')
 _I42 = {'StateA': 0, 'StateB': 1, 'StateC': 2, 'StateD': 3, 'StateE': 4}
 _E43 = ('OK_NoEVError', 'FAILED', 'FAILED_EmergencyEvent', 'FAILED_Breaker', 'FAILED_RESSTemperatureInhibit', 'FAILED_RESS', 'FAILED_ChargingCurrentDifferential', 'FAILED_ChargingVoltageOutOfRange', 'FAILED_Reserved1', 'FAILED_Reserved2')
 _I44 = {'OK_NoEVError': 0, 'FAILED': 1, 'FAILED_EmergencyEvent': 2, 'FAILED_Breaker': 3, 'FAILED_RESSTemperatureInhibit': 4, 'FAILED_RESS': 5, 'FAILED_ChargingCurrentDifferential': 6, 'FAILED_ChargingVoltageOutOfRange': 7, 'FAILED_Reserved1': 8, 'FAILED_Reserved2': 9}
-_K45 = frozenset({'EVImmobilizationRequest', 'EVImmobilized', 'EVCPStatus', 'EVReadyToCharge', 'EVWLANStrength', 'EVErrorCode', 'EVSOC', 'EVTimeout'})
-_T46 = {2: (0, 3, 4)}
-_T47 = {2: (1, 3, 8), 4: (0, 3, 8)}
-_T48 = {2: (2, 3, 6), 4: (1, 3, 6), 8: (0, 3, 6)}
-_T49 = {2: (3, 3, 7), 4: (2, 3, 7), 6: (0, 3, 7), 8: (1, 3, 7)}
-_T50 = {2: (4, 3, 3), 4: (3, 3, 3), 6: (1, 3, 3), 7: (0, 2, 3), 8: (2, 3, 3)}
-_T51 = {2: (5, 3, 5), 3: (0, 2, 5), 4: (4, 3, 5), 6: (2, 3, 5), 7: (1, 2, 5), 8: (3, 3, 5)}
-_T52 = {2: (6, 3), 3: (1, 2), 4: (5, 3), 5: (0, 1), 6: (3, 3), 7: (2, 2), 8: (4, 3)}
-_K53 = frozenset({'Id', 'MgmtData', 'KeyValue', 'PGPData', 'RetrievalMethod', 'SPKIData', 'KeyName', 'X509Data'})
-_T54 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0)}
+_K45 = frozenset(('EVCPStatus', 'EVErrorCode', 'EVImmobilizationRequest', 'EVImmobilized', 'EVReadyToCharge', 'EVSOC', 'EVTimeout', 'EVWLANStrength'))
+_T46 = {2: (0, 3, 3)}
+_T47 = {2: (1, 3, 4), 3: (0, 3, 4)}
+_T48 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
+_T49 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T50 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
+_T51 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
+_T52 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_K53 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
+_T54 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
 _T55 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
 _T56 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
 _T57 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
@@ -74,64 +74,63 @@ _T58 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
 _T59 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
 _T60 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
 _T61 = {2: (8, 4)}
-_K62 = frozenset({'DSAKeyValue', 'RSAKeyValue'})
+_K62 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
 _T63 = {0: (1, 3, 1)}
 _T64 = {1: (0, 2)}
-_K65 = frozenset({'Reference', 'Id'})
-_T66 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0)}
+_K65 = frozenset(('Id', 'Reference'))
+_T66 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
 _T67 = {2: (1, 2)}
-_K68 = frozenset({'Signature', 'SessionID', 'TimeStamp'})
+_K68 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
 _T69 = {2: (0, 2, 3)}
 _T70 = {2: (1, 2), 3: (0, 1)}
-_K71 = frozenset({'Encoding', 'Id', 'MimeType'})
+_K71 = frozenset(('Encoding', 'Id', 'MimeType'))
 _T72 = {0: (1, 3, 2), 1: (0, 3, 2)}
 _T73 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
 _T74 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K75 = frozenset({'PGPKeyID', 'PGPKeyPacket'})
+_K75 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
 _T76 = {0: (1, 2, 2), 1: (0, 2, 2)}
 _T77 = {1: (2, 2), 2: (1, 2)}
-_K78 = frozenset({'Exponent', 'Modulus'})
-_K79 = frozenset({'Exponent', 'Value'})
-_K80 = frozenset({'Id', 'Type', 'URI', 'DigestMethod', 'Transforms', 'DigestValue'})
-_T81 = {0: (2, 3, 4), 1: (1, 3, 4), 2: (0, 2, 4)}
-_T82 = {0: (3, 3, 5), 1: (2, 3, 5), 2: (1, 2, 5), 4: (0, 2, 5)}
-_T83 = {0: (4, 3, 3), 1: (3, 3, 3), 2: (2, 2, 3), 4: (1, 2, 3), 5: (0, 1, 3)}
-_T84 = {3: (0, 1, 6)}
-_T85 = {6: (0, 1)}
-_K86 = frozenset({'URI', 'Type', 'Transforms'})
-_T87 = {0: (1, 3, 2), 1: (0, 2, 2)}
-_T88 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
-_T89 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K90 = frozenset({'SPKISexp'})
-_T91 = {0: (0, 1, 1, 0)}
-_T92 = {1: (2, 2)}
-_K93 = frozenset({'HMACOutputLength', 'Algorithm'})
-_T94 = {1: (0, 3, 2)}
-_T95 = {1: (2, 3), 2: (1, 2)}
-_K96 = frozenset({'SignatureProperty', 'Id'})
-_K97 = frozenset({'Target', 'Id'})
-_T98 = {}
-_K99 = frozenset({'SignedInfo', 'Id', 'SignatureValue', 'Object', 'KeyInfo'})
-_T100 = {0: (1, 2, 2), 1: (0, 1, 2)}
-_T101 = {3: (0, 2, 4)}
-_T102 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T103 = {3: (2, 2), 4: (1, 2)}
-_K104 = frozenset({'Id', 'value'})
-_K105 = frozenset({'CanonicalizationMethod', 'SignatureMethod', 'Id', 'Reference'})
-_T106 = {3: (0, 1, 4, 0)}
-_T107 = {4: (1, 2)}
-_K108 = frozenset({'Algorithm', 'XPath'})
-_T109 = {1: (0, 3, 1, 0)}
-_T110 = {1: (2, 3)}
-_K111 = frozenset({'Transform'})
-_K112 = frozenset({'X509IssuerSerial', 'X509SubjectName', 'X509CRL', 'X509SKI', 'X509Certificate'})
-_T113 = {0: (0, 3, 1, 0)}
-_T114 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T115 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T116 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T117 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T118 = {1: (6, 3)}
-_K119 = frozenset({'X509IssuerName', 'X509SerialNumber'})
+_K78 = frozenset(('Exponent', 'Modulus'))
+_K79 = frozenset(('Exponent', 'Value'))
+_K80 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T81 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
+_T82 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
+_T83 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
+_T84 = {6: (0, 1)}
+_K85 = frozenset(('Transforms', 'Type', 'URI'))
+_T86 = {0: (1, 3, 2), 1: (0, 2, 2)}
+_T87 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
+_T88 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K89 = frozenset(('SPKISexp',))
+_T90 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_T91 = {1: (2, 2)}
+_K92 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T93 = {1: (0, 3, 2)}
+_T94 = {1: (2, 3), 2: (1, 2)}
+_K95 = frozenset(('Id', 'SignatureProperty'))
+_K96 = frozenset(('Id', 'Target'))
+_T97 = {}
+_K98 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T99 = {0: (1, 2, 2), 1: (0, 1, 2)}
+_T100 = {3: (0, 2, 4)}
+_T101 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T102 = {3: (2, 2), 4: (1, 2)}
+_K103 = frozenset(('Id', 'value'))
+_K104 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T105 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T106 = {4: (1, 2)}
+_K107 = frozenset(('Algorithm', 'XPath'))
+_T108 = {1: (0, 3, 1, 0)}
+_T109 = {1: (2, 3)}
+_K110 = frozenset(('Transform',))
+_K111 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_T112 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T113 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T114 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T115 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T116 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T117 = {1: (6, 3)}
+_K118 = frozenset(('X509IssuerName', 'X509SerialNumber'))
 
 def d_ACDP_ConnectReqType(v, r):
     o = {}
@@ -1182,11 +1181,11 @@ def d_EVTechnicalStatusType(v, r):
             und2()
         x = x == 2
         o['EVImmobilized'] = x
-        st = 4
+        st = 3
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVWLANStrength'] = x
-        st = 8
+        st = 4
     elif c == 2:
         r -= 5
         x = (v >> r) & 31
@@ -1194,7 +1193,7 @@ def d_EVTechnicalStatusType(v, r):
             und2()
         x = _E41[(x >> 1) & 7]
         o['EVCPStatus'] = x
-        st = 6
+        st = 5
     elif c == 3:
         r -= 9
         x = (v >> r) & 511
@@ -1202,7 +1201,7 @@ def d_EVTechnicalStatusType(v, r):
             und2()
         x = ((x >> 1) & 127)
         o['EVSOC'] = x
-        st = 7
+        st = 6
     elif c == 4:
         r -= 6
         x = (v >> r) & 63
@@ -1210,7 +1209,7 @@ def d_EVTechnicalStatusType(v, r):
             und2()
         x = _E43[(x >> 1) & 15]
         o['EVErrorCode'] = x
-        st = 3
+        st = 7
     elif c == 5:
         r -= 3
         x = (v >> r) & 7
@@ -1218,18 +1217,18 @@ def d_EVTechnicalStatusType(v, r):
             und2()
         x = x == 2
         o['EVTimeout'] = x
-        st = 5
+        st = 8
     elif c == 6:
         return o, r
     else:
         und(c, 7)
-    if st == 4:
+    if st == 3:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVWLANStrength'] = x
-            st = 8
+            st = 4
         elif c == 1:
             r -= 5
             x = (v >> r) & 31
@@ -1237,7 +1236,7 @@ def d_EVTechnicalStatusType(v, r):
                 und2()
             x = _E41[(x >> 1) & 7]
             o['EVCPStatus'] = x
-            st = 6
+            st = 5
         elif c == 2:
             r -= 9
             x = (v >> r) & 511
@@ -1245,7 +1244,7 @@ def d_EVTechnicalStatusType(v, r):
                 und2()
             x = ((x >> 1) & 127)
             o['EVSOC'] = x
-            st = 7
+            st = 6
         elif c == 3:
             r -= 6
             x = (v >> r) & 63
@@ -1253,7 +1252,7 @@ def d_EVTechnicalStatusType(v, r):
                 und2()
             x = _E43[(x >> 1) & 15]
             o['EVErrorCode'] = x
-            st = 3
+            st = 7
         elif c == 4:
             r -= 3
             x = (v >> r) & 7
@@ -1261,12 +1260,12 @@ def d_EVTechnicalStatusType(v, r):
                 und2()
             x = x == 2
             o['EVTimeout'] = x
-            st = 5
+            st = 8
         elif c == 5:
             return o, r
         else:
             und(c, 6)
-    if st == 8:
+    if st == 4:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -1276,7 +1275,7 @@ def d_EVTechnicalStatusType(v, r):
                 und2()
             x = _E41[(x >> 1) & 7]
             o['EVCPStatus'] = x
-            st = 6
+            st = 5
         elif c == 1:
             r -= 9
             x = (v >> r) & 511
@@ -1284,7 +1283,7 @@ def d_EVTechnicalStatusType(v, r):
                 und2()
             x = ((x >> 1) & 127)
             o['EVSOC'] = x
-            st = 7
+            st = 6
         elif c == 2:
             r -= 6
             x = (v >> r) & 63
@@ -1292,7 +1291,7 @@ def d_EVTechnicalStatusType(v, r):
                 und2()
             x = _E43[(x >> 1) & 15]
             o['EVErrorCode'] = x
-            st = 3
+            st = 7
         elif c == 3:
             r -= 3
             x = (v >> r) & 7
@@ -1300,12 +1299,12 @@ def d_EVTechnicalStatusType(v, r):
                 und2()
             x = x == 2
             o['EVTimeout'] = x
-            st = 5
+            st = 8
         elif c == 4:
             return o, r
         else:
             und(c, 5)
-    if st == 6:
+    if st == 5:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -1315,7 +1314,7 @@ def d_EVTechnicalStatusType(v, r):
                 und2()
             x = ((x >> 1) & 127)
             o['EVSOC'] = x
-            st = 7
+            st = 6
         elif c == 1:
             r -= 6
             x = (v >> r) & 63
@@ -1323,7 +1322,7 @@ def d_EVTechnicalStatusType(v, r):
                 und2()
             x = _E43[(x >> 1) & 15]
             o['EVErrorCode'] = x
-            st = 3
+            st = 7
         elif c == 2:
             r -= 3
             x = (v >> r) & 7
@@ -1331,12 +1330,12 @@ def d_EVTechnicalStatusType(v, r):
                 und2()
             x = x == 2
             o['EVTimeout'] = x
-            st = 5
+            st = 8
         elif c == 3:
             return o, r
         else:
             und(c, 4)
-    if st == 7:
+    if st == 6:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1346,7 +1345,7 @@ def d_EVTechnicalStatusType(v, r):
                 und2()
             x = _E43[(x >> 1) & 15]
             o['EVErrorCode'] = x
-            st = 3
+            st = 7
         elif c == 1:
             r -= 3
             x = (v >> r) & 7
@@ -1354,12 +1353,12 @@ def d_EVTechnicalStatusType(v, r):
                 und2()
             x = x == 2
             o['EVTimeout'] = x
-            st = 5
+            st = 8
         elif c == 2:
             return o, r
         else:
             und(c, 3)
-    if st == 3:
+    if st == 7:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1369,7 +1368,7 @@ def d_EVTechnicalStatusType(v, r):
                 und2()
             x = x == 2
             o['EVTimeout'] = x
-            st = 5
+            st = 8
         elif c == 1:
             return o, r
         else:
@@ -2353,15 +2352,15 @@ def d_ReferenceType(v, r):
     elif c == 2:
         x, r = s(v, r)
         o['URI'] = x
-        st = 4
+        st = 3
     elif c == 3:
         x, r = d_TransformsType(v, r)
         o['Transforms'] = x
-        st = 5
+        st = 4
     elif c == 4:
         x, r = d_DigestMethodType(v, r)
         o['DigestMethod'] = x
-        st = 3
+        st = 5
     else:
         und(c, 5)
     if st == 1:
@@ -2374,15 +2373,15 @@ def d_ReferenceType(v, r):
         elif c == 1:
             x, r = s(v, r)
             o['URI'] = x
-            st = 4
+            st = 3
         elif c == 2:
             x, r = d_TransformsType(v, r)
             o['Transforms'] = x
-            st = 5
+            st = 4
         elif c == 3:
             x, r = d_DigestMethodType(v, r)
             o['DigestMethod'] = x
-            st = 3
+            st = 5
         else:
             und(c, 4)
     if st == 2:
@@ -2391,37 +2390,37 @@ def d_ReferenceType(v, r):
         if c == 0:
             x, r = s(v, r)
             o['URI'] = x
-            st = 4
+            st = 3
         elif c == 1:
             x, r = d_TransformsType(v, r)
             o['Transforms'] = x
-            st = 5
+            st = 4
         elif c == 2:
             x, r = d_DigestMethodType(v, r)
             o['DigestMethod'] = x
-            st = 3
+            st = 5
         else:
             und(c, 3)
-    if st == 4:
+    if st == 3:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_TransformsType(v, r)
             o['Transforms'] = x
-            st = 5
+            st = 4
         elif c == 1:
             x, r = d_DigestMethodType(v, r)
             o['DigestMethod'] = x
-            st = 3
+            st = 5
         else:
             und(c, 2)
-    if st == 5:
+    if st == 4:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_DigestMethodType(v, r)
             o['DigestMethod'] = x
-            st = 3
+            st = 5
         else:
             und(c, 1)
     r -= 1
@@ -2482,10 +2481,10 @@ def e_ReferenceType(a, d):
     x = d.get('DigestValue')
     if x is not None:
         u += 1
-        c, wd, st = _T84[st]
+        c, wd, st = _T20[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T85[st]
+    c, wd = _T84[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K80)
@@ -2562,20 +2561,20 @@ def e_RetrievalMethodType(a, d):
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T87[st]
+        c, wd, st = _T86[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T88[st]
+        c, wd, st = _T87[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T89[st]
+    c, wd = _T88[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K86)
+        extra(d, _K85)
     return a
 
 def d_SPKIDataType(v, r):
@@ -2645,7 +2644,7 @@ def e_SPKIDataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T91[st]
+            c, wd, nx, n = _T90[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -2657,10 +2656,10 @@ def e_SPKIDataType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T92[st]
+    c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K90)
+        extra(d, _K89)
     return a
 
 def d_SignatureMethodType(v, r):
@@ -2725,15 +2724,15 @@ def e_SignatureMethodType(a, d):
     x = d.get('HMACOutputLength')
     if x is not None:
         u += 1
-        c, wd, st = _T94[st]
+        c, wd, st = _T93[st]
         if x.__class__ is not int:
             x = as_int(x, None, None)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T95[st]
+    c, wd = _T94[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K93)
+        extra(d, _K92)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -2819,7 +2818,7 @@ def e_SignaturePropertiesType(a, d):
     c, wd = _T67[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K96)
+        extra(d, _K95)
     return a
 
 def d_SignaturePropertyType(v, r):
@@ -2899,10 +2898,10 @@ def e_SignaturePropertyType(a, d):
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T98[st]
+    c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K97)
+        extra(d, _K96)
     return a
 
 def d_SignatureType(v, r):
@@ -2987,7 +2986,7 @@ def e_SignatureType(a, d):
     x = d.get('SignedInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T100[st]
+        c, wd, st = _T99[st]
         a = e_SignedInfoType(((a << wd) | c), x)
     f = 'SignatureValue'
     x = d.get('SignatureValue')
@@ -2999,7 +2998,7 @@ def e_SignatureType(a, d):
     x = d.get('KeyInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T101[st]
+        c, wd, st = _T100[st]
         a = e_KeyInfoType(((a << wd) | c), x)
     f = 'Object'
     x = d.get('Object')
@@ -3009,7 +3008,7 @@ def e_SignatureType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T102[st]
+            c, wd, nx, n = _T101[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3021,10 +3020,10 @@ def e_SignatureType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T103[st]
+    c, wd = _T102[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K99)
+        extra(d, _K98)
     return a
 
 def d_SignatureValueType(v, r):
@@ -3075,14 +3074,14 @@ def e_SignatureValueType(a, d):
     x = d.get('value')
     if x is not None:
         u += 1
-    c, wd, st = _T100[st]
+    c, wd, st = _T99[st]
     a = (a << wd) | c
     a = wb(a, x)
     f = None
     c, wd = _T4[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K104)
+        extra(d, _K103)
     return a
 
 def d_SignedInfoType(v, r):
@@ -3161,7 +3160,7 @@ def e_SignedInfoType(a, d):
     x = d.get('CanonicalizationMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T100[st]
+        c, wd, st = _T99[st]
         a = e_CanonicalizationMethodType(((a << wd) | c), x)
     f = 'SignatureMethod'
     x = d.get('SignatureMethod')
@@ -3177,7 +3176,7 @@ def e_SignedInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T106[st]
+            c, wd, nx, n = _T105[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3189,10 +3188,10 @@ def e_SignedInfoType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T107[st]
+    c, wd = _T106[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K105)
+        extra(d, _K104)
     return a
 
 def d_TransformType(v, r):
@@ -3250,7 +3249,7 @@ def e_TransformType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T109[st]
+            c, wd, nx, n = _T108[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -3262,10 +3261,10 @@ def e_TransformType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T110[st]
+    c, wd = _T109[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K108)
+        extra(d, _K107)
     return a
 
 def d_TransformsType(v, r):
@@ -3312,7 +3311,7 @@ def e_TransformsType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T91[st]
+            c, wd, nx, n = _T90[st]
             a = e_TransformType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3327,7 +3326,7 @@ def e_TransformsType(a, d):
     c, wd = _T33[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K111)
+        extra(d, _K110)
     return a
 
 def d_X509DataType(v, r):
@@ -3439,7 +3438,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T113[st]
+            c, wd, nx, n = _T112[st]
             a = e_X509IssuerSerialType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3458,7 +3457,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T114[st]
+            c, wd, nx, n = _T113[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -3477,7 +3476,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T115[st]
+            c, wd, nx, n = _T114[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -3496,7 +3495,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T116[st]
+            c, wd, nx, n = _T115[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -3515,7 +3514,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T117[st]
+            c, wd, nx, n = _T116[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -3527,10 +3526,10 @@ def e_X509DataType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T118[st]
+    c, wd = _T117[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K112)
+        extra(d, _K111)
     return a
 
 def d_X509IssuerSerialType(v, r):
@@ -3583,7 +3582,7 @@ def e_X509IssuerSerialType(a, d):
     c, wd = _T4[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K119)
+        extra(d, _K118)
     return a
 
 def d_simple0(v, r):

@@ -12,232 +12,211 @@ DOC_WIDTH = 6
 ROOT_NAMES = ('BPT_DC_CPDReqEnergyTransferMode', 'BPT_DC_CPDResEnergyTransferMode', 'BPT_Dynamic_DC_CLReqControlMode', 'BPT_Dynamic_DC_CLResControlMode', 'BPT_Scheduled_DC_CLReqControlMode', 'BPT_Scheduled_DC_CLResControlMode', 'CLReqControlMode', 'CLResControlMode', 'CanonicalizationMethod', 'DC_CPDReqEnergyTransferMode', 'DC_CPDResEnergyTransferMode', 'DC_CableCheckReq', 'DC_CableCheckRes', 'DC_ChargeLoopReq', 'DC_ChargeLoopRes', 'DC_ChargeParameterDiscoveryReq', 'DC_ChargeParameterDiscoveryRes', 'DC_PreChargeReq', 'DC_PreChargeRes', 'DC_WeldingDetectionReq', 'DC_WeldingDetectionRes', 'DSAKeyValue', 'DigestMethod', 'DigestValue', 'Dynamic_DC_CLReqControlMode', 'Dynamic_DC_CLResControlMode', 'KeyInfo', 'KeyName', 'KeyValue', 'Manifest', 'MgmtData', 'Object', 'PGPData', 'RSAKeyValue', 'Reference', 'RetrievalMethod', 'SPKIData', 'Scheduled_DC_CLReqControlMode', 'Scheduled_DC_CLResControlMode', 'Signature', 'SignatureMethod', 'SignatureProperties', 'SignatureProperty', 'SignatureValue', 'SignedInfo', 'Transform', 'Transforms', 'X509Data')
 MESSAGE_NAMES = ('DC_CableCheckReq', 'DC_CableCheckRes', 'DC_ChargeLoopReq', 'DC_ChargeLoopRes', 'DC_ChargeParameterDiscoveryReq', 'DC_ChargeParameterDiscoveryRes', 'DC_PreChargeReq', 'DC_PreChargeRes', 'DC_WeldingDetectionReq', 'DC_WeldingDetectionRes')
 
-_K0 = frozenset({'EVMaximumDischargePower', 'EVMaximumDischargeCurrent', 'EVMinimumDischargePower', 'EVMinimumVoltage', 'EVMinimumDischargeCurrent', 'EVMaximumChargeCurrent', 'TargetSOC', 'EVMaximumVoltage', 'EVMinimumChargePower', 'EVMaximumChargePower', 'EVMinimumChargeCurrent'})
+_K0 = frozenset(('EVMaximumChargeCurrent', 'EVMaximumChargePower', 'EVMaximumDischargeCurrent', 'EVMaximumDischargePower', 'EVMaximumVoltage', 'EVMinimumChargeCurrent', 'EVMinimumChargePower', 'EVMinimumDischargeCurrent', 'EVMinimumDischargePower', 'EVMinimumVoltage', 'TargetSOC'))
 _T1 = {1: (0, 1, 2)}
 _T2 = {2: (0, 1, 3)}
 _T3 = {3: (0, 1, 4)}
 _T4 = {4: (0, 1, 5)}
 _T5 = {5: (0, 1, 6)}
-_T6 = {6: (0, 2, 8)}
-_T7 = {6: (1, 2, 7), 8: (0, 1, 7)}
-_T8 = {7: (0, 1, 9)}
+_T6 = {6: (0, 2, 7)}
+_T7 = {6: (1, 2, 8), 7: (0, 1, 8)}
+_T8 = {8: (0, 1, 9)}
 _T9 = {9: (0, 1, 10)}
 _T10 = {10: (0, 1, 11)}
 _T11 = {11: (0, 1)}
-_K12 = frozenset({'EVSEMinimumChargeCurrent', 'EVSEMinimumChargePower', 'EVSEMaximumVoltage', 'EVSEMinimumVoltage', 'EVSEMinimumDischargePower', 'EVSEMaximumDischargePower', 'EVSEMinimumDischargeCurrent', 'EVSEMaximumChargeCurrent', 'EVSEMaximumDischargeCurrent', 'EVSEMaximumChargePower', 'EVSEPowerRampLimitation'})
-_K13 = frozenset({'EVMaximumDischargePower', 'EVMaximumDischargeCurrent', 'EVMaximumEnergyRequest', 'EVMinimumVoltage', 'EVMinimumDischargePower', 'EVMaximumChargeCurrent', 'EVMinimumEnergyRequest', 'EVMinimumV2XEnergyRequest', 'EVTargetEnergyRequest', 'EVMaximumChargePower', 'EVMinimumChargePower', 'EVMaximumVoltage', 'EVMaximumV2XEnergyRequest', 'DepartureTime'})
+_K12 = frozenset(('EVSEMaximumChargeCurrent', 'EVSEMaximumChargePower', 'EVSEMaximumDischargeCurrent', 'EVSEMaximumDischargePower', 'EVSEMaximumVoltage', 'EVSEMinimumChargeCurrent', 'EVSEMinimumChargePower', 'EVSEMinimumDischargeCurrent', 'EVSEMinimumDischargePower', 'EVSEMinimumVoltage', 'EVSEPowerRampLimitation'))
+_K13 = frozenset(('DepartureTime', 'EVMaximumChargeCurrent', 'EVMaximumChargePower', 'EVMaximumDischargeCurrent', 'EVMaximumDischargePower', 'EVMaximumEnergyRequest', 'EVMaximumV2XEnergyRequest', 'EVMaximumVoltage', 'EVMinimumChargePower', 'EVMinimumDischargePower', 'EVMinimumEnergyRequest', 'EVMinimumV2XEnergyRequest', 'EVMinimumVoltage', 'EVTargetEnergyRequest'))
 _O14 = {'DepartureTime': 0, 'EVTargetEnergyRequest': 1, 'EVMaximumEnergyRequest': 2, 'EVMinimumEnergyRequest': 3, 'EVMaximumChargePower': 4, 'EVMinimumChargePower': 5, 'EVMaximumChargeCurrent': 6, 'EVMaximumVoltage': 7, 'EVMinimumVoltage': 8, 'EVMaximumDischargePower': 9, 'EVMinimumDischargePower': 10, 'EVMaximumDischargeCurrent': 11, 'EVMaximumV2XEnergyRequest': 12, 'EVMinimumV2XEnergyRequest': 13}
-_T15 = {0: (0, 2, 2)}
-_T16 = {0: (1, 2, 1), 2: (0, 1, 1)}
-_T17 = {1: (0, 1, 3)}
-_T18 = {6: (0, 1, 7)}
-_T19 = {7: (0, 1, 8)}
-_T20 = {8: (0, 1, 9)}
-_T21 = {11: (0, 1, 12)}
-_T22 = {12: (0, 2, 13)}
-_T23 = {12: (1, 2, 14), 13: (0, 2, 14)}
-_T24 = {12: (2, 2), 13: (1, 2), 14: (0, 1)}
-_K25 = frozenset({'EVSEMinimumVoltage', 'EVSEMinimumChargePower', 'EVSEMaximumVoltage', 'AckMaxDelay', 'EVSEMinimumDischargePower', 'TargetSOC', 'EVSEMaximumDischargePower', 'EVSEMaximumChargeCurrent', 'EVSEMaximumDischargeCurrent', 'EVSEMaximumChargePower', 'DepartureTime', 'MinimumSOC'})
-_O26 = {'DepartureTime': 0, 'MinimumSOC': 1, 'TargetSOC': 2, 'AckMaxDelay': 3, 'EVSEMaximumChargePower': 4, 'EVSEMinimumChargePower': 5, 'EVSEMaximumChargeCurrent': 6, 'EVSEMaximumVoltage': 7, 'EVSEMaximumDischargePower': 8, 'EVSEMinimumDischargePower': 9, 'EVSEMaximumDischargeCurrent': 10, 'EVSEMinimumVoltage': 11}
-_T27 = {0: (0, 3, 5)}
-_T28 = {0: (1, 3, 1), 5: (0, 3, 1)}
-_T29 = {0: (2, 3, 3), 1: (0, 2, 3), 5: (1, 3, 3)}
-_T30 = {0: (3, 3, 4), 1: (1, 2, 4), 3: (0, 2, 4), 5: (2, 3, 4)}
-_T31 = {0: (4, 3, 2), 1: (2, 2, 2), 3: (1, 2, 2), 4: (0, 1, 2), 5: (3, 3, 2)}
-_T32 = {2: (0, 1, 6)}
-_T33 = {12: (0, 1)}
-_K34 = frozenset({'EVMaximumDischargePower', 'EVMaximumDischargeCurrent', 'EVMaximumEnergyRequest', 'EVMinimumVoltage', 'EVMinimumDischargePower', 'EVMaximumChargeCurrent', 'EVTargetCurrent', 'EVMinimumEnergyRequest', 'EVTargetEnergyRequest', 'EVMaximumChargePower', 'EVMinimumChargePower', 'EVMaximumVoltage', 'EVTargetVoltage'})
-_O35 = {'EVTargetEnergyRequest': 0, 'EVMaximumEnergyRequest': 1, 'EVMinimumEnergyRequest': 2, 'EVTargetCurrent': 3, 'EVTargetVoltage': 4, 'EVMaximumChargePower': 5, 'EVMinimumChargePower': 6, 'EVMaximumChargeCurrent': 7, 'EVMaximumVoltage': 8, 'EVMinimumVoltage': 9, 'EVMaximumDischargePower': 10, 'EVMinimumDischargePower': 11, 'EVMaximumDischargeCurrent': 12}
-_T36 = {0: (0, 3, 3)}
-_T37 = {0: (1, 3, 2), 3: (0, 2, 2)}
-_T38 = {0: (2, 3, 4), 2: (0, 2, 4), 3: (1, 2, 4)}
-_T39 = {0: (3, 3, 1), 2: (1, 2, 1), 3: (2, 2, 1), 4: (0, 1, 1)}
-_T40 = {1: (0, 1, 5)}
-_T41 = {5: (0, 4, 6)}
-_T42 = {5: (1, 4, 9), 6: (0, 4, 9)}
-_T43 = {5: (2, 4, 10), 6: (1, 4, 10), 9: (0, 3, 10)}
-_T44 = {5: (3, 4, 11), 6: (2, 4, 11), 9: (1, 3, 11), 10: (0, 3, 11)}
-_T45 = {5: (4, 4, 13), 6: (3, 4, 13), 9: (2, 3, 13), 10: (1, 3, 13), 11: (0, 3, 13)}
-_T46 = {5: (5, 4, 8), 6: (4, 4, 8), 9: (3, 3, 8), 10: (2, 3, 8), 11: (1, 3, 8), 13: (0, 3, 8)}
-_T47 = {5: (6, 4, 7), 6: (5, 4, 7), 8: (0, 2, 7), 9: (4, 3, 7), 10: (3, 3, 7), 11: (2, 3, 7), 13: (1, 3, 7)}
-_T48 = {5: (7, 4, 12), 6: (6, 4, 12), 7: (0, 2, 12), 8: (1, 2, 12), 9: (5, 3, 12), 10: (4, 3, 12), 11: (3, 3, 12), 13: (2, 3, 12)}
-_T49 = {5: (8, 4), 6: (7, 4), 7: (1, 2), 8: (2, 2), 9: (6, 3), 10: (5, 3), 11: (4, 3), 12: (0, 1), 13: (3, 3)}
-_K50 = frozenset({'EVSEMinimumVoltage', 'EVSEMinimumChargePower', 'EVSEMaximumVoltage', 'EVSEMinimumDischargePower', 'EVSEMaximumDischargePower', 'EVSEMaximumChargeCurrent', 'EVSEMaximumDischargeCurrent', 'EVSEMaximumChargePower'})
-_T51 = {0: (1, 4, 7), 5: (0, 4, 7)}
-_T52 = {0: (2, 4, 6), 5: (1, 4, 6), 7: (0, 3, 6)}
-_T53 = {0: (3, 4, 4), 5: (2, 4, 4), 6: (0, 3, 4), 7: (1, 3, 4)}
-_T54 = {0: (4, 4, 3), 4: (0, 3, 3), 5: (3, 4, 3), 6: (1, 3, 3), 7: (2, 3, 3)}
-_T55 = {0: (5, 4, 8), 3: (0, 3, 8), 4: (1, 3, 8), 5: (4, 4, 8), 6: (2, 3, 8), 7: (3, 3, 8)}
-_T56 = {0: (6, 4, 2), 3: (1, 3, 2), 4: (2, 3, 2), 5: (5, 4, 2), 6: (3, 3, 2), 7: (4, 3, 2), 8: (0, 2, 2)}
-_T57 = {0: (7, 4, 1), 2: (0, 2, 1), 3: (2, 3, 1), 4: (3, 3, 1), 5: (6, 4, 1), 6: (4, 3, 1), 7: (5, 3, 1), 8: (1, 2, 1)}
-_T58 = {0: (8, 4), 1: (0, 1), 2: (1, 2), 3: (3, 3), 4: (4, 3), 5: (7, 4), 6: (5, 3), 7: (6, 3), 8: (2, 2)}
-_K59 = frozenset()
-_K60 = frozenset({'Algorithm'})
-_T61 = {1: (1, 2)}
-_K62 = frozenset({'EVMinimumVoltage', 'EVMaximumChargeCurrent', 'TargetSOC', 'EVMaximumVoltage', 'EVMinimumChargePower', 'EVMaximumChargePower', 'EVMinimumChargeCurrent'})
-_T63 = {6: (0, 2, 7)}
-_T64 = {6: (1, 2), 7: (0, 1)}
-_K65 = frozenset({'EVSEMinimumChargeCurrent', 'EVSEMinimumChargePower', 'EVSEMaximumVoltage', 'EVSEMinimumVoltage', 'EVSEMaximumChargeCurrent', 'EVSEMaximumChargePower', 'EVSEPowerRampLimitation'})
-_K66 = frozenset({'Header'})
-_T67 = {1: (0, 1)}
-_E68 = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')
-_I69 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
-_E70 = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')
-_I71 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
-_K72 = frozenset({'EVSEProcessing', 'Header', 'ResponseCode'})
-_T73 = {3: (0, 1)}
-_K74 = frozenset({'MeterInfoRequested', 'BPT_Scheduled_DC_CLReqControlMode', 'CLReqControlMode', 'DisplayParameters', 'Dynamic_DC_CLReqControlMode', 'EVPresentVoltage', 'Header', 'BPT_Dynamic_DC_CLReqControlMode', 'Scheduled_DC_CLReqControlMode'})
-_T75 = {1: (0, 2, 2)}
-_T76 = {1: (1, 2, 3), 2: (0, 1, 3)}
-_T77 = {4: (0, 3, 5)}
-_T78 = {4: (1, 3, 5)}
-_T79 = {4: (2, 3, 5)}
-_T80 = {4: (3, 3, 5)}
-_T81 = {4: (4, 3, 5)}
-_T82 = {5: (0, 1)}
-_K83 = frozenset({'EVSECurrentLimitAchieved', 'ResponseCode', 'EVSEVoltageLimitAchieved', 'BPT_Scheduled_DC_CLResControlMode', 'CLResControlMode', 'MeterInfo', 'Dynamic_DC_CLResControlMode', 'Header', 'EVSEPresentCurrent', 'Receipt', 'EVSEPowerLimitAchieved', 'BPT_Dynamic_DC_CLResControlMode', 'Scheduled_DC_CLResControlMode', 'EVSEStatus', 'EVSEPresentVoltage'})
-_O84 = {'Header': 0, 'ResponseCode': 1, 'EVSEStatus': 2, 'MeterInfo': 3, 'Receipt': 4, 'EVSEPresentCurrent': 5, 'EVSEPresentVoltage': 6, 'EVSEPowerLimitAchieved': 7, 'EVSECurrentLimitAchieved': 8, 'EVSEVoltageLimitAchieved': 9, 'BPT_Dynamic_DC_CLResControlMode': 10, 'BPT_Scheduled_DC_CLResControlMode': 11, 'CLResControlMode': 12, 'Dynamic_DC_CLResControlMode': 13, 'Scheduled_DC_CLResControlMode': 14}
-_T85 = {0: (0, 1, 1)}
-_T86 = {2: (0, 3, 4)}
-_T87 = {2: (1, 3, 6), 4: (0, 2, 6)}
-_T88 = {2: (2, 3, 3), 4: (1, 2, 3), 6: (0, 2, 3)}
-_T89 = {2: (3, 3, 5), 3: (0, 1, 5), 4: (2, 2, 5), 6: (1, 2, 5)}
-_T90 = {5: (0, 1, 7)}
-_T91 = {10: (0, 3, 11)}
-_T92 = {10: (1, 3, 11)}
-_T93 = {10: (2, 3, 11)}
-_T94 = {10: (3, 3, 11)}
-_T95 = {10: (4, 3, 11)}
-_K96 = frozenset({'Header', 'DC_CPDReqEnergyTransferMode', 'BPT_DC_CPDReqEnergyTransferMode'})
-_T97 = {1: (1, 2, 2)}
-_T98 = {2: (0, 1)}
-_K99 = frozenset({'BPT_DC_CPDResEnergyTransferMode', 'Header', 'DC_CPDResEnergyTransferMode', 'ResponseCode'})
-_T100 = {2: (0, 2, 3)}
-_T101 = {2: (1, 2, 3)}
-_K102 = frozenset({'EVTargetVoltage', 'Header', 'EVProcessing', 'EVPresentVoltage'})
-_T103 = {4: (0, 1)}
-_K104 = frozenset({'EVSEPresentVoltage', 'Header', 'ResponseCode'})
-_K105 = frozenset({'Header', 'EVProcessing'})
-_K106 = frozenset({'Y', 'Q', 'J', 'G', 'P', 'Seed', 'PgenCounter'})
-_T107 = {1: (0, 1, 4)}
-_T108 = {0: (1, 2, 2), 4: (0, 2, 2)}
-_T109 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
-_T110 = {3: (0, 2, 5)}
-_T111 = {3: (1, 2, 6), 5: (0, 2, 6)}
-_T112 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
-_K113 = frozenset({'Amount', 'CostPerUnit'})
-_K114 = frozenset({'Amount', 'TaxRuleID'})
-_K115 = frozenset({'ChargingComplete', 'MaximumSOC', 'TargetSOC', 'PresentSOC', 'BatteryEnergyCapacity', 'RemainingTimeToTargetSOC', 'RemainingTimeToMaximumSOC', 'InletHot', 'MinimumSOC', 'RemainingTimeToMinimumSOC'})
-_T116 = {0: (1, 4, 6), 3: (0, 4, 6)}
-_T117 = {0: (2, 4, 4), 3: (1, 4, 4), 6: (0, 4, 4)}
-_T118 = {0: (3, 4, 9), 3: (2, 4, 9), 4: (0, 4, 9), 6: (1, 4, 9)}
-_T119 = {0: (4, 4, 8), 3: (3, 4, 8), 4: (1, 4, 8), 6: (2, 4, 8), 9: (0, 3, 8)}
-_T120 = {0: (5, 4, 7), 3: (4, 4, 7), 4: (2, 4, 7), 6: (3, 4, 7), 8: (0, 3, 7), 9: (1, 3, 7)}
-_T121 = {0: (6, 4, 2), 3: (5, 4, 2), 4: (3, 4, 2), 6: (4, 4, 2), 7: (0, 3, 2), 8: (1, 3, 2), 9: (2, 3, 2)}
-_T122 = {0: (7, 4, 10), 2: (0, 3, 10), 3: (6, 4, 10), 4: (4, 4, 10), 6: (5, 4, 10), 7: (1, 3, 10), 8: (2, 3, 10), 9: (3, 3, 10)}
-_T123 = {0: (8, 4, 1), 2: (1, 3, 1), 3: (7, 4, 1), 4: (5, 4, 1), 6: (6, 4, 1), 7: (2, 3, 1), 8: (3, 3, 1), 9: (4, 3, 1), 10: (0, 2, 1)}
-_T124 = {0: (9, 4, 5), 1: (0, 2, 5), 2: (2, 3, 5), 3: (8, 4, 5), 4: (6, 4, 5), 6: (7, 4, 5), 7: (3, 3, 5), 8: (4, 3, 5), 9: (5, 3, 5), 10: (1, 2, 5)}
-_T125 = {0: (10, 4), 1: (1, 2), 2: (3, 3), 3: (9, 4), 4: (7, 4), 5: (0, 1), 6: (8, 4), 7: (4, 3), 8: (5, 3), 9: (6, 3), 10: (2, 2)}
-_K126 = frozenset({'EVMaximumEnergyRequest', 'EVMinimumVoltage', 'EVMaximumChargeCurrent', 'EVMinimumEnergyRequest', 'EVTargetEnergyRequest', 'EVMaximumChargePower', 'EVMinimumChargePower', 'EVMaximumVoltage', 'DepartureTime'})
-_T127 = {9: (0, 1)}
-_K128 = frozenset({'EVSEMinimumChargePower', 'EVSEMaximumVoltage', 'AckMaxDelay', 'TargetSOC', 'EVSEMaximumChargeCurrent', 'EVSEMaximumChargePower', 'DepartureTime', 'MinimumSOC'})
-_T129 = {8: (0, 1)}
-_E130 = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRenegotiation', 'MeteringConfirmation')
-_I131 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
-_K132 = frozenset({'NotificationMaxDelay', 'EVSENotification'})
-_K133 = frozenset({'Id', 'MgmtData', 'KeyValue', 'PGPData', 'RetrievalMethod', 'SPKIData', 'KeyName', 'X509Data'})
-_T134 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0)}
-_T135 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
-_T136 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
-_T137 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
-_T138 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
-_T139 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
-_T140 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
-_T141 = {2: (8, 4)}
-_K142 = frozenset({'DSAKeyValue', 'RSAKeyValue'})
-_T143 = {0: (1, 3, 1)}
-_T144 = {1: (0, 2)}
-_K145 = frozenset({'Reference', 'Id'})
-_T146 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0)}
-_T147 = {2: (1, 2)}
-_K148 = frozenset({'Signature', 'SessionID', 'TimeStamp'})
-_T149 = {2: (1, 2), 3: (0, 1)}
-_K150 = frozenset({'CapacitiveEnergyReadingVARh', 'MeterTimestamp', 'ChargedEnergyReadingWh', 'MeterID', 'BPT_InductiveEnergyReadingVARh', 'MeterStatus', 'MeterSignature', 'BPT_DischargedEnergyReadingWh'})
-_T151 = {2: (0, 3, 6)}
-_T152 = {2: (1, 3, 7), 6: (0, 3, 7)}
-_T153 = {2: (2, 3, 8), 6: (1, 3, 8), 7: (0, 3, 8)}
-_T154 = {2: (3, 3, 3), 6: (2, 3, 3), 7: (1, 3, 3), 8: (0, 3, 3)}
-_T155 = {2: (4, 3, 5), 3: (0, 2, 5), 6: (3, 3, 5), 7: (2, 3, 5), 8: (1, 3, 5)}
-_T156 = {2: (5, 3, 4), 3: (1, 2, 4), 5: (0, 2, 4), 6: (4, 3, 4), 7: (3, 3, 4), 8: (2, 3, 4)}
-_T157 = {2: (6, 3), 3: (2, 2), 4: (0, 1), 5: (1, 2), 6: (5, 3), 7: (4, 3), 8: (3, 3)}
-_K158 = frozenset({'Encoding', 'Id', 'MimeType'})
-_T159 = {0: (1, 3, 2), 1: (0, 3, 2)}
-_T160 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
-_T161 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K162 = frozenset({'PGPKeyID', 'PGPKeyPacket'})
-_T163 = {0: (1, 2, 2), 1: (0, 2, 2)}
-_T164 = {1: (2, 2), 2: (1, 2)}
-_K165 = frozenset({'Exponent', 'Modulus'})
-_K166 = frozenset({'Exponent', 'Value'})
-_K167 = frozenset({'TaxCosts', 'OverstayCosts', 'AdditionalServicesCosts', 'TimeAnchor', 'EnergyCosts', 'OccupancyCosts'})
-_T168 = {1: (0, 3, 5)}
-_T169 = {1: (1, 3, 2), 5: (0, 3, 2)}
-_T170 = {1: (2, 3, 3), 2: (0, 3, 3), 5: (1, 3, 3)}
-_T171 = {1: (3, 3, 6), 2: (1, 3, 6), 3: (0, 2, 6), 5: (2, 3, 6)}
-_T172 = {1: (4, 3, 4, 0), 2: (2, 3, 4, 0), 3: (1, 2, 4, 0), 5: (3, 3, 4, 0), 6: (0, 2, 4, 0)}
-_T173 = {1: (5, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (4, 3), 6: (1, 2), 7: (0, 1)}
-_K174 = frozenset({'Id', 'Type', 'URI', 'DigestMethod', 'Transforms', 'DigestValue'})
-_T175 = {0: (2, 3, 4), 1: (1, 3, 4), 2: (0, 2, 4)}
-_T176 = {0: (3, 3, 5), 1: (2, 3, 5), 2: (1, 2, 5), 4: (0, 2, 5)}
-_T177 = {0: (4, 3, 3), 1: (3, 3, 3), 2: (2, 2, 3), 4: (1, 2, 3), 5: (0, 1, 3)}
-_T178 = {3: (0, 1, 6)}
-_T179 = {6: (0, 1)}
-_K180 = frozenset({'URI', 'Type', 'Transforms'})
-_T181 = {0: (1, 3, 2), 1: (0, 2, 2)}
-_T182 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
-_T183 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K184 = frozenset({'SPKISexp'})
-_T185 = {0: (0, 1, 1, 0)}
-_T186 = {1: (2, 2)}
-_K187 = frozenset({'EVMaximumEnergyRequest', 'EVMinimumVoltage', 'EVMaximumChargeCurrent', 'EVTargetCurrent', 'EVMinimumEnergyRequest', 'EVTargetEnergyRequest', 'EVMaximumChargePower', 'EVMinimumChargePower', 'EVMaximumVoltage', 'EVTargetVoltage'})
-_T188 = {5: (0, 3, 9)}
-_T189 = {5: (1, 3, 8), 9: (0, 3, 8)}
-_T190 = {5: (2, 3, 10), 8: (0, 3, 10), 9: (1, 3, 10)}
-_T191 = {5: (3, 3, 7), 8: (1, 3, 7), 9: (2, 3, 7), 10: (0, 2, 7)}
-_T192 = {5: (4, 3, 6), 7: (0, 2, 6), 8: (2, 3, 6), 9: (3, 3, 6), 10: (1, 2, 6)}
-_T193 = {5: (5, 3), 6: (0, 1), 7: (1, 2), 8: (3, 3), 9: (4, 3), 10: (2, 2)}
-_K194 = frozenset({'EVSEMaximumVoltage', 'EVSEMinimumChargePower', 'EVSEMaximumChargeCurrent', 'EVSEMaximumChargePower'})
-_T195 = {0: (1, 3, 1), 3: (0, 3, 1)}
-_T196 = {0: (2, 3, 4), 1: (0, 2, 4), 3: (1, 3, 4)}
-_T197 = {0: (3, 3, 2), 1: (1, 2, 2), 3: (2, 3, 2), 4: (0, 2, 2)}
-_T198 = {0: (4, 3), 1: (2, 2), 2: (0, 1), 3: (3, 3), 4: (1, 2)}
-_K199 = frozenset({'HMACOutputLength', 'Algorithm'})
-_T200 = {1: (0, 3, 2)}
-_T201 = {1: (2, 3), 2: (1, 2)}
-_K202 = frozenset({'SignatureProperty', 'Id'})
-_K203 = frozenset({'Target', 'Id'})
-_T204 = {}
-_K205 = frozenset({'SignedInfo', 'Id', 'SignatureValue', 'Object', 'KeyInfo'})
-_T206 = {0: (1, 2, 2), 1: (0, 1, 2)}
-_T207 = {3: (0, 2, 4)}
-_T208 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T209 = {3: (2, 2), 4: (1, 2)}
-_K210 = frozenset({'Id', 'value'})
-_K211 = frozenset({'CanonicalizationMethod', 'SignatureMethod', 'Id', 'Reference'})
-_T212 = {3: (0, 1, 4, 0)}
-_T213 = {4: (1, 2)}
-_K214 = frozenset({'Algorithm', 'XPath'})
-_T215 = {1: (0, 3, 1, 0)}
-_T216 = {1: (2, 3)}
-_K217 = frozenset({'Transform'})
-_K218 = frozenset({'X509IssuerSerial', 'X509SubjectName', 'X509CRL', 'X509SKI', 'X509Certificate'})
-_T219 = {0: (0, 3, 1, 0)}
-_T220 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T221 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T222 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T223 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T224 = {1: (6, 3)}
-_K225 = frozenset({'X509IssuerName', 'X509SerialNumber'})
+_T15 = {0: (0, 2, 1)}
+_T16 = {0: (1, 2, 2), 1: (0, 1, 2)}
+_T17 = {6: (0, 1, 7)}
+_T18 = {7: (0, 1, 8)}
+_T19 = {11: (0, 1, 12)}
+_T20 = {12: (0, 2, 13)}
+_T21 = {12: (1, 2, 14), 13: (0, 2, 14)}
+_T22 = {12: (2, 2), 13: (1, 2), 14: (0, 1)}
+_K23 = frozenset(('AckMaxDelay', 'DepartureTime', 'EVSEMaximumChargeCurrent', 'EVSEMaximumChargePower', 'EVSEMaximumDischargeCurrent', 'EVSEMaximumDischargePower', 'EVSEMaximumVoltage', 'EVSEMinimumChargePower', 'EVSEMinimumDischargePower', 'EVSEMinimumVoltage', 'MinimumSOC', 'TargetSOC'))
+_O24 = {'DepartureTime': 0, 'MinimumSOC': 1, 'TargetSOC': 2, 'AckMaxDelay': 3, 'EVSEMaximumChargePower': 4, 'EVSEMinimumChargePower': 5, 'EVSEMaximumChargeCurrent': 6, 'EVSEMaximumVoltage': 7, 'EVSEMaximumDischargePower': 8, 'EVSEMinimumDischargePower': 9, 'EVSEMaximumDischargeCurrent': 10, 'EVSEMinimumVoltage': 11}
+_T25 = {0: (0, 3, 1)}
+_T26 = {0: (1, 3, 2), 1: (0, 3, 2)}
+_T27 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
+_T28 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
+_T29 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
+_T30 = {12: (0, 1)}
+_K31 = frozenset(('EVMaximumChargeCurrent', 'EVMaximumChargePower', 'EVMaximumDischargeCurrent', 'EVMaximumDischargePower', 'EVMaximumEnergyRequest', 'EVMaximumVoltage', 'EVMinimumChargePower', 'EVMinimumDischargePower', 'EVMinimumEnergyRequest', 'EVMinimumVoltage', 'EVTargetCurrent', 'EVTargetEnergyRequest', 'EVTargetVoltage'))
+_O32 = {'EVTargetEnergyRequest': 0, 'EVMaximumEnergyRequest': 1, 'EVMinimumEnergyRequest': 2, 'EVTargetCurrent': 3, 'EVTargetVoltage': 4, 'EVMaximumChargePower': 5, 'EVMinimumChargePower': 6, 'EVMaximumChargeCurrent': 7, 'EVMaximumVoltage': 8, 'EVMinimumVoltage': 9, 'EVMaximumDischargePower': 10, 'EVMinimumDischargePower': 11, 'EVMaximumDischargeCurrent': 12}
+_T33 = {0: (1, 3, 2), 1: (0, 2, 2)}
+_T34 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
+_T35 = {0: (3, 3, 4), 1: (2, 2, 4), 2: (1, 2, 4), 3: (0, 1, 4)}
+_T36 = {5: (0, 4, 6)}
+_T37 = {5: (1, 4, 7), 6: (0, 4, 7)}
+_T38 = {5: (2, 4, 8), 6: (1, 4, 8), 7: (0, 3, 8)}
+_T39 = {5: (3, 4, 9), 6: (2, 4, 9), 7: (1, 3, 9), 8: (0, 3, 9)}
+_T40 = {5: (4, 4, 10), 6: (3, 4, 10), 7: (2, 3, 10), 8: (1, 3, 10), 9: (0, 3, 10)}
+_T41 = {5: (5, 4, 11), 6: (4, 4, 11), 7: (3, 3, 11), 8: (2, 3, 11), 9: (1, 3, 11), 10: (0, 3, 11)}
+_T42 = {5: (6, 4, 12), 6: (5, 4, 12), 7: (4, 3, 12), 8: (3, 3, 12), 9: (2, 3, 12), 10: (1, 3, 12), 11: (0, 2, 12)}
+_T43 = {5: (7, 4, 13), 6: (6, 4, 13), 7: (5, 3, 13), 8: (4, 3, 13), 9: (3, 3, 13), 10: (2, 3, 13), 11: (1, 2, 13), 12: (0, 2, 13)}
+_T44 = {5: (8, 4), 6: (7, 4), 7: (6, 3), 8: (5, 3), 9: (4, 3), 10: (3, 3), 11: (2, 2), 12: (1, 2), 13: (0, 1)}
+_K45 = frozenset(('EVSEMaximumChargeCurrent', 'EVSEMaximumChargePower', 'EVSEMaximumDischargeCurrent', 'EVSEMaximumDischargePower', 'EVSEMaximumVoltage', 'EVSEMinimumChargePower', 'EVSEMinimumDischargePower', 'EVSEMinimumVoltage'))
+_T46 = {0: (1, 4, 2), 1: (0, 4, 2)}
+_T47 = {0: (2, 4, 3), 1: (1, 4, 3), 2: (0, 3, 3)}
+_T48 = {0: (3, 4, 4), 1: (2, 4, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
+_T49 = {0: (4, 4, 5), 1: (3, 4, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
+_T50 = {0: (5, 4, 6), 1: (4, 4, 6), 2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T51 = {0: (6, 4, 7), 1: (5, 4, 7), 2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
+_T52 = {0: (7, 4, 8), 1: (6, 4, 8), 2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
+_T53 = {0: (8, 4), 1: (7, 4), 2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_K54 = frozenset(())
+_K55 = frozenset(('Algorithm',))
+_T56 = {1: (1, 2)}
+_K57 = frozenset(('EVMaximumChargeCurrent', 'EVMaximumChargePower', 'EVMaximumVoltage', 'EVMinimumChargeCurrent', 'EVMinimumChargePower', 'EVMinimumVoltage', 'TargetSOC'))
+_T58 = {6: (1, 2), 7: (0, 1)}
+_K59 = frozenset(('EVSEMaximumChargeCurrent', 'EVSEMaximumChargePower', 'EVSEMaximumVoltage', 'EVSEMinimumChargeCurrent', 'EVSEMinimumChargePower', 'EVSEMinimumVoltage', 'EVSEPowerRampLimitation'))
+_K60 = frozenset(('Header',))
+_T61 = {1: (0, 1)}
+_E62 = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')
+_I63 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
+_E64 = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')
+_I65 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
+_K66 = frozenset(('EVSEProcessing', 'Header', 'ResponseCode'))
+_T67 = {3: (0, 1)}
+_K68 = frozenset(('BPT_Dynamic_DC_CLReqControlMode', 'BPT_Scheduled_DC_CLReqControlMode', 'CLReqControlMode', 'DisplayParameters', 'Dynamic_DC_CLReqControlMode', 'EVPresentVoltage', 'Header', 'MeterInfoRequested', 'Scheduled_DC_CLReqControlMode'))
+_T69 = {1: (0, 2, 2)}
+_T70 = {1: (1, 2, 3), 2: (0, 1, 3)}
+_T71 = {4: (0, 3, 5)}
+_T72 = {4: (1, 3, 5)}
+_T73 = {4: (2, 3, 5)}
+_T74 = {4: (3, 3, 5)}
+_T75 = {4: (4, 3, 5)}
+_T76 = {5: (0, 1)}
+_K77 = frozenset(('BPT_Dynamic_DC_CLResControlMode', 'BPT_Scheduled_DC_CLResControlMode', 'CLResControlMode', 'Dynamic_DC_CLResControlMode', 'EVSECurrentLimitAchieved', 'EVSEPowerLimitAchieved', 'EVSEPresentCurrent', 'EVSEPresentVoltage', 'EVSEStatus', 'EVSEVoltageLimitAchieved', 'Header', 'MeterInfo', 'Receipt', 'ResponseCode', 'Scheduled_DC_CLResControlMode'))
+_O78 = {'Header': 0, 'ResponseCode': 1, 'EVSEStatus': 2, 'MeterInfo': 3, 'Receipt': 4, 'EVSEPresentCurrent': 5, 'EVSEPresentVoltage': 6, 'EVSEPowerLimitAchieved': 7, 'EVSECurrentLimitAchieved': 8, 'EVSEVoltageLimitAchieved': 9, 'BPT_Dynamic_DC_CLResControlMode': 10, 'BPT_Scheduled_DC_CLResControlMode': 11, 'CLResControlMode': 12, 'Dynamic_DC_CLResControlMode': 13, 'Scheduled_DC_CLResControlMode': 14}
+_T79 = {0: (0, 1, 1)}
+_T80 = {2: (0, 3, 3)}
+_T81 = {2: (1, 3, 4), 3: (0, 2, 4)}
+_T82 = {2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
+_T83 = {2: (3, 3, 6), 3: (2, 2, 6), 4: (1, 2, 6), 5: (0, 1, 6)}
+_T84 = {10: (0, 3, 11)}
+_T85 = {10: (1, 3, 11)}
+_T86 = {10: (2, 3, 11)}
+_T87 = {10: (3, 3, 11)}
+_T88 = {10: (4, 3, 11)}
+_K89 = frozenset(('BPT_DC_CPDReqEnergyTransferMode', 'DC_CPDReqEnergyTransferMode', 'Header'))
+_T90 = {1: (1, 2, 2)}
+_T91 = {2: (0, 1)}
+_K92 = frozenset(('BPT_DC_CPDResEnergyTransferMode', 'DC_CPDResEnergyTransferMode', 'Header', 'ResponseCode'))
+_T93 = {2: (0, 2, 3)}
+_T94 = {2: (1, 2, 3)}
+_K95 = frozenset(('EVPresentVoltage', 'EVProcessing', 'EVTargetVoltage', 'Header'))
+_T96 = {4: (0, 1)}
+_K97 = frozenset(('EVSEPresentVoltage', 'Header', 'ResponseCode'))
+_K98 = frozenset(('EVProcessing', 'Header'))
+_K99 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
+_T100 = {1: (0, 1, 4)}
+_T101 = {0: (1, 2, 2), 4: (0, 2, 2)}
+_T102 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
+_T103 = {3: (0, 2, 5)}
+_T104 = {3: (1, 2, 6), 5: (0, 2, 6)}
+_T105 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
+_K106 = frozenset(('Amount', 'CostPerUnit'))
+_K107 = frozenset(('Amount', 'TaxRuleID'))
+_K108 = frozenset(('BatteryEnergyCapacity', 'ChargingComplete', 'InletHot', 'MaximumSOC', 'MinimumSOC', 'PresentSOC', 'RemainingTimeToMaximumSOC', 'RemainingTimeToMinimumSOC', 'RemainingTimeToTargetSOC', 'TargetSOC'))
+_T109 = {0: (2, 4, 3), 1: (1, 4, 3), 2: (0, 4, 3)}
+_T110 = {0: (3, 4, 4), 1: (2, 4, 4), 2: (1, 4, 4), 3: (0, 4, 4)}
+_T111 = {0: (4, 4, 5), 1: (3, 4, 5), 2: (2, 4, 5), 3: (1, 4, 5), 4: (0, 3, 5)}
+_T112 = {0: (5, 4, 6), 1: (4, 4, 6), 2: (3, 4, 6), 3: (2, 4, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T113 = {0: (6, 4, 7), 1: (5, 4, 7), 2: (4, 4, 7), 3: (3, 4, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 3, 7)}
+_T114 = {0: (7, 4, 8), 1: (6, 4, 8), 2: (5, 4, 8), 3: (4, 4, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 3, 8)}
+_T115 = {0: (8, 4, 9), 1: (7, 4, 9), 2: (6, 4, 9), 3: (5, 4, 9), 4: (4, 3, 9), 5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 3, 9), 8: (0, 2, 9)}
+_T116 = {0: (9, 4, 10), 1: (8, 4, 10), 2: (7, 4, 10), 3: (6, 4, 10), 4: (5, 3, 10), 5: (4, 3, 10), 6: (3, 3, 10), 7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
+_T117 = {0: (10, 4), 1: (9, 4), 2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
+_K118 = frozenset(('DepartureTime', 'EVMaximumChargeCurrent', 'EVMaximumChargePower', 'EVMaximumEnergyRequest', 'EVMaximumVoltage', 'EVMinimumChargePower', 'EVMinimumEnergyRequest', 'EVMinimumVoltage', 'EVTargetEnergyRequest'))
+_T119 = {9: (0, 1)}
+_K120 = frozenset(('AckMaxDelay', 'DepartureTime', 'EVSEMaximumChargeCurrent', 'EVSEMaximumChargePower', 'EVSEMaximumVoltage', 'EVSEMinimumChargePower', 'MinimumSOC', 'TargetSOC'))
+_T121 = {8: (0, 1)}
+_E122 = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRenegotiation', 'MeteringConfirmation')
+_I123 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
+_K124 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
+_K125 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
+_T126 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
+_T127 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
+_T128 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
+_T129 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
+_T130 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
+_T131 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
+_T132 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
+_T133 = {2: (8, 4)}
+_K134 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
+_T135 = {0: (1, 3, 1)}
+_T136 = {1: (0, 2)}
+_K137 = frozenset(('Id', 'Reference'))
+_T138 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
+_T139 = {2: (1, 2)}
+_K140 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
+_T141 = {2: (1, 2), 3: (0, 1)}
+_K142 = frozenset(('BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'CapacitiveEnergyReadingVARh', 'ChargedEnergyReadingWh', 'MeterID', 'MeterSignature', 'MeterStatus', 'MeterTimestamp'))
+_T143 = {2: (1, 3, 4), 3: (0, 3, 4)}
+_T144 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
+_T145 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T146 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
+_T147 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
+_T148 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_K149 = frozenset(('Encoding', 'Id', 'MimeType'))
+_T150 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_T151 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_K152 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
+_T153 = {0: (1, 2, 2), 1: (0, 2, 2)}
+_T154 = {1: (2, 2), 2: (1, 2)}
+_K155 = frozenset(('Exponent', 'Modulus'))
+_K156 = frozenset(('Exponent', 'Value'))
+_K157 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
+_T158 = {1: (0, 3, 2)}
+_T159 = {1: (1, 3, 3), 2: (0, 3, 3)}
+_T160 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
+_T161 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
+_T162 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
+_T163 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_K164 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T165 = {6: (0, 1)}
+_K166 = frozenset(('Transforms', 'Type', 'URI'))
+_T167 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K168 = frozenset(('SPKISexp',))
+_T169 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_T170 = {1: (2, 2)}
+_K171 = frozenset(('EVMaximumChargeCurrent', 'EVMaximumChargePower', 'EVMaximumEnergyRequest', 'EVMaximumVoltage', 'EVMinimumChargePower', 'EVMinimumEnergyRequest', 'EVMinimumVoltage', 'EVTargetCurrent', 'EVTargetEnergyRequest', 'EVTargetVoltage'))
+_T172 = {5: (0, 3, 6)}
+_T173 = {5: (1, 3, 7), 6: (0, 3, 7)}
+_T174 = {5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 3, 8)}
+_T175 = {5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 3, 9), 8: (0, 2, 9)}
+_T176 = {5: (4, 3, 10), 6: (3, 3, 10), 7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
+_T177 = {5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
+_K178 = frozenset(('EVSEMaximumChargeCurrent', 'EVSEMaximumChargePower', 'EVSEMaximumVoltage', 'EVSEMinimumChargePower'))
+_T179 = {0: (4, 3), 1: (3, 3), 2: (2, 2), 3: (1, 2), 4: (0, 1)}
+_K180 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T181 = {1: (2, 3), 2: (1, 2)}
+_K182 = frozenset(('Id', 'SignatureProperty'))
+_K183 = frozenset(('Id', 'Target'))
+_T184 = {}
+_K185 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T186 = {3: (0, 2, 4)}
+_T187 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T188 = {3: (2, 2), 4: (1, 2)}
+_K189 = frozenset(('Id', 'value'))
+_K190 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T191 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T192 = {4: (1, 2)}
+_K193 = frozenset(('Algorithm', 'XPath'))
+_T194 = {1: (0, 3, 1, 0)}
+_T195 = {1: (2, 3)}
+_K196 = frozenset(('Transform',))
+_K197 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_T198 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T199 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T200 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T201 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T202 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T203 = {1: (6, 3)}
+_K204 = frozenset(('X509IssuerName', 'X509SerialNumber'))
 
 def d_BPT_DC_CPDReqEnergyTransferModeType(v, r):
     o = {}
@@ -299,20 +278,20 @@ def d_BPT_DC_CPDReqEnergyTransferModeType(v, r):
             und2()
         x = ((x >> 1) & 127)
         o['TargetSOC'] = x
-        st = 8
+        st = 7
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVMaximumDischargePower'] = x
-        st = 7
+        st = 8
     else:
         und(c, 2)
-    if st == 8:
+    if st == 7:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumDischargePower'] = x
-            st = 7
+            st = 8
         else:
             und(c, 1)
     r -= 1
@@ -483,20 +462,20 @@ def d_BPT_DC_CPDResEnergyTransferModeType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['EVSEPowerRampLimitation'] = x
-        st = 8
+        st = 7
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVSEMaximumDischargePower'] = x
-        st = 7
+        st = 8
     else:
         und(c, 2)
-    if st == 8:
+    if st == 7:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumDischargePower'] = x
-            st = 7
+            st = 8
         else:
             und(c, 1)
     r -= 1
@@ -617,20 +596,20 @@ def d_BPT_Dynamic_DC_CLReqControlModeType(v, r):
     if c == 0:
         x, r = eu(v, r)
         o['DepartureTime'] = x
-        st = 2
+        st = 1
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVTargetEnergyRequest'] = x
-        st = 1
+        st = 2
     else:
         und(c, 2)
-    if st == 2:
+    if st == 1:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVTargetEnergyRequest'] = x
-            st = 1
+            st = 2
         else:
             und(c, 1)
     r -= 1
@@ -759,7 +738,7 @@ def e_BPT_Dynamic_DC_CLReqControlModeType(a, d):
             extra(d, _K13)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T24[st]
+    c, wd = _T22[st]
     a = (a << wd) | c
     return a
 
@@ -771,7 +750,7 @@ def d_BPT_Dynamic_DC_CLResControlModeType(v, r):
     if c == 0:
         x, r = eu(v, r)
         o['DepartureTime'] = x
-        st = 5
+        st = 1
     elif c == 1:
         r -= 9
         x = (v >> r) & 511
@@ -779,7 +758,7 @@ def d_BPT_Dynamic_DC_CLResControlModeType(v, r):
             und2()
         x = ((x >> 1) & 127)
         o['MinimumSOC'] = x
-        st = 1
+        st = 2
     elif c == 2:
         r -= 9
         x = (v >> r) & 511
@@ -795,10 +774,10 @@ def d_BPT_Dynamic_DC_CLResControlModeType(v, r):
     elif c == 4:
         x, r = d_RationalNumberType(v, r)
         o['EVSEMaximumChargePower'] = x
-        st = 2
+        st = 5
     else:
         und(c, 5)
-    if st == 5:
+    if st == 1:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -808,7 +787,7 @@ def d_BPT_Dynamic_DC_CLResControlModeType(v, r):
                 und2()
             x = ((x >> 1) & 127)
             o['MinimumSOC'] = x
-            st = 1
+            st = 2
         elif c == 1:
             r -= 9
             x = (v >> r) & 511
@@ -824,10 +803,10 @@ def d_BPT_Dynamic_DC_CLResControlModeType(v, r):
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumChargePower'] = x
-            st = 2
+            st = 5
         else:
             und(c, 4)
-    if st == 1:
+    if st == 2:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -845,7 +824,7 @@ def d_BPT_Dynamic_DC_CLResControlModeType(v, r):
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumChargePower'] = x
-            st = 2
+            st = 5
         else:
             und(c, 3)
     if st == 3:
@@ -858,7 +837,7 @@ def d_BPT_Dynamic_DC_CLResControlModeType(v, r):
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumChargePower'] = x
-            st = 2
+            st = 5
         else:
             und(c, 2)
     if st == 4:
@@ -867,7 +846,7 @@ def d_BPT_Dynamic_DC_CLResControlModeType(v, r):
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumChargePower'] = x
-            st = 2
+            st = 5
         else:
             und(c, 1)
     r -= 1
@@ -938,16 +917,16 @@ def e_BPT_Dynamic_DC_CLResControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O26.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O24.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_BPT_Dynamic_DC_CLResControlModeType.get(f)
         if h is None:
-            extra(d, _K25)
+            extra(d, _K23)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T33[st]
+    c, wd = _T30[st]
     a = (a << wd) | c
     return a
 
@@ -959,7 +938,7 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['EVTargetEnergyRequest'] = x
-        st = 3
+        st = 1
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVMaximumEnergyRequest'] = x
@@ -967,14 +946,14 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v, r):
     elif c == 2:
         x, r = d_RationalNumberType(v, r)
         o['EVMinimumEnergyRequest'] = x
-        st = 4
+        st = 3
     elif c == 3:
         x, r = d_RationalNumberType(v, r)
         o['EVTargetCurrent'] = x
-        st = 1
+        st = 4
     else:
         und(c, 4)
-    if st == 3:
+    if st == 1:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -984,11 +963,11 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v, r):
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumEnergyRequest'] = x
-            st = 4
+            st = 3
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVTargetCurrent'] = x
-            st = 1
+            st = 4
         else:
             und(c, 3)
     if st == 2:
@@ -997,20 +976,20 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v, r):
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumEnergyRequest'] = x
-            st = 4
+            st = 3
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVTargetCurrent'] = x
-            st = 1
+            st = 4
         else:
             und(c, 2)
-    if st == 4:
+    if st == 3:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVTargetCurrent'] = x
-            st = 1
+            st = 4
         else:
             und(c, 1)
     r -= 1
@@ -1042,128 +1021,128 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v, r):
         x, r = t[1](v, r)
         o[t[0]] = x
         st = t[2]
-    if st == 9:
+    if st == 7:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumChargeCurrent'] = x
-            st = 10
+            st = 8
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumVoltage'] = x
-            st = 11
+            st = 9
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumVoltage'] = x
-            st = 13
+            st = 10
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumDischargePower'] = x
-            st = 8
+            st = 11
         elif c == 4:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumDischargePower'] = x
-            st = 7
+            st = 12
         elif c == 5:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumDischargeCurrent'] = x
-            st = 12
+            st = 13
         elif c == 6:
             return o, r
         else:
             und(c, 7)
+    if st == 8:
+        r -= 3
+        c = (v >> r) & 7
+        if c == 0:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMaximumVoltage'] = x
+            st = 9
+        elif c == 1:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMinimumVoltage'] = x
+            st = 10
+        elif c == 2:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMaximumDischargePower'] = x
+            st = 11
+        elif c == 3:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMinimumDischargePower'] = x
+            st = 12
+        elif c == 4:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMaximumDischargeCurrent'] = x
+            st = 13
+        elif c == 5:
+            return o, r
+        else:
+            und(c, 6)
+    if st == 9:
+        r -= 3
+        c = (v >> r) & 7
+        if c == 0:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMinimumVoltage'] = x
+            st = 10
+        elif c == 1:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMaximumDischargePower'] = x
+            st = 11
+        elif c == 2:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMinimumDischargePower'] = x
+            st = 12
+        elif c == 3:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMaximumDischargeCurrent'] = x
+            st = 13
+        elif c == 4:
+            return o, r
+        else:
+            und(c, 5)
     if st == 10:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
-            o['EVMaximumVoltage'] = x
+            o['EVMaximumDischargePower'] = x
             st = 11
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
-            o['EVMinimumVoltage'] = x
+            o['EVMinimumDischargePower'] = x
+            st = 12
+        elif c == 2:
+            x, r = d_RationalNumberType(v, r)
+            o['EVMaximumDischargeCurrent'] = x
             st = 13
-        elif c == 2:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMaximumDischargePower'] = x
-            st = 8
-        elif c == 3:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMinimumDischargePower'] = x
-            st = 7
-        elif c == 4:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMaximumDischargeCurrent'] = x
-            st = 12
-        elif c == 5:
-            return o, r
-        else:
-            und(c, 6)
-    if st == 11:
-        r -= 3
-        c = (v >> r) & 7
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMinimumVoltage'] = x
-            st = 13
-        elif c == 1:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMaximumDischargePower'] = x
-            st = 8
-        elif c == 2:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMinimumDischargePower'] = x
-            st = 7
-        elif c == 3:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMaximumDischargeCurrent'] = x
-            st = 12
-        elif c == 4:
-            return o, r
-        else:
-            und(c, 5)
-    if st == 13:
-        r -= 3
-        c = (v >> r) & 7
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMaximumDischargePower'] = x
-            st = 8
-        elif c == 1:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMinimumDischargePower'] = x
-            st = 7
-        elif c == 2:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMaximumDischargeCurrent'] = x
-            st = 12
         elif c == 3:
             return o, r
         else:
             und(c, 4)
-    if st == 8:
+    if st == 11:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumDischargePower'] = x
-            st = 7
+            st = 12
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumDischargeCurrent'] = x
-            st = 12
+            st = 13
         elif c == 2:
             return o, r
         else:
             und(c, 3)
-    if st == 7:
+    if st == 12:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumDischargeCurrent'] = x
-            st = 12
+            st = 13
         elif c == 1:
             return o, r
         else:
@@ -1180,16 +1159,16 @@ def e_BPT_Scheduled_DC_CLReqControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O35.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O32.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_BPT_Scheduled_DC_CLReqControlModeType.get(f)
         if h is None:
-            extra(d, _K34)
+            extra(d, _K31)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T49[st]
+    c, wd = _T44[st]
     a = (a << wd) | c
     return a
 
@@ -1206,24 +1185,24 @@ def d_BPT_Scheduled_DC_CLResControlModeType(v, r):
     x, r = t[1](v, r)
     o[t[0]] = x
     st = t[2]
-    if st == 5:
+    if st == 1:
         r -= 4
         c = (v >> r) & 15
         if c >= 8:
             und(c, 8)
-        t = _D_BPT_Scheduled_DC_CLResControlModeType_5[c]
+        t = _D_BPT_Scheduled_DC_CLResControlModeType_1[c]
         if t is None:
             return o, r
         x, r = t[1](v, r)
         o[t[0]] = x
         st = t[2]
-    if st == 7:
+    if st == 2:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumChargeCurrent'] = x
-            st = 6
+            st = 3
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumVoltage'] = x
@@ -1231,24 +1210,24 @@ def d_BPT_Scheduled_DC_CLResControlModeType(v, r):
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumDischargePower'] = x
-            st = 3
+            st = 5
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMinimumDischargePower'] = x
-            st = 8
+            st = 6
         elif c == 4:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumDischargeCurrent'] = x
-            st = 2
+            st = 7
         elif c == 5:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMinimumVoltage'] = x
-            st = 1
+            st = 8
         elif c == 6:
             return o, r
         else:
             und(c, 7)
-    if st == 6:
+    if st == 3:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -1258,19 +1237,19 @@ def d_BPT_Scheduled_DC_CLResControlModeType(v, r):
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumDischargePower'] = x
-            st = 3
+            st = 5
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMinimumDischargePower'] = x
-            st = 8
+            st = 6
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumDischargeCurrent'] = x
-            st = 2
+            st = 7
         elif c == 4:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMinimumVoltage'] = x
-            st = 1
+            st = 8
         elif c == 5:
             return o, r
         else:
@@ -1281,64 +1260,64 @@ def d_BPT_Scheduled_DC_CLResControlModeType(v, r):
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumDischargePower'] = x
-            st = 3
+            st = 5
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMinimumDischargePower'] = x
-            st = 8
+            st = 6
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumDischargeCurrent'] = x
-            st = 2
+            st = 7
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMinimumVoltage'] = x
-            st = 1
+            st = 8
         elif c == 4:
             return o, r
         else:
             und(c, 5)
-    if st == 3:
+    if st == 5:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMinimumDischargePower'] = x
-            st = 8
+            st = 6
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumDischargeCurrent'] = x
-            st = 2
+            st = 7
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMinimumVoltage'] = x
-            st = 1
+            st = 8
         elif c == 3:
             return o, r
         else:
             und(c, 4)
-    if st == 8:
+    if st == 6:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumDischargeCurrent'] = x
-            st = 2
+            st = 7
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMinimumVoltage'] = x
-            st = 1
+            st = 8
         elif c == 2:
             return o, r
         else:
             und(c, 3)
-    if st == 2:
+    if st == 7:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMinimumVoltage'] = x
-            st = 1
+            st = 8
         elif c == 1:
             return o, r
         else:
@@ -1361,54 +1340,54 @@ def e_BPT_Scheduled_DC_CLResControlModeType(a, d):
     if x is not None:
         u += 1
         a = e_RationalNumberType((a << 4), x)
-        st = 5
+        st = 1
     f = 'EVSEMinimumChargePower'
     x = d.get('EVSEMinimumChargePower')
     if x is not None:
         u += 1
-        c, wd, st = _T51[st]
+        c, wd, st = _T46[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEMaximumChargeCurrent'
     x = d.get('EVSEMaximumChargeCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T52[st]
+        c, wd, st = _T47[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEMaximumVoltage'
     x = d.get('EVSEMaximumVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T53[st]
+        c, wd, st = _T48[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEMaximumDischargePower'
     x = d.get('EVSEMaximumDischargePower')
     if x is not None:
         u += 1
-        c, wd, st = _T54[st]
+        c, wd, st = _T49[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEMinimumDischargePower'
     x = d.get('EVSEMinimumDischargePower')
     if x is not None:
         u += 1
-        c, wd, st = _T55[st]
+        c, wd, st = _T50[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEMaximumDischargeCurrent'
     x = d.get('EVSEMaximumDischargeCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T56[st]
+        c, wd, st = _T51[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEMinimumVoltage'
     x = d.get('EVSEMinimumVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T57[st]
+        c, wd, st = _T52[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T58[st]
+    c, wd = _T53[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K50)
+        extra(d, _K45)
     return a
 
 def d_CLReqControlModeType(v, r):
@@ -1430,7 +1409,7 @@ def e_CLReqControlModeType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K59)
+        extra(d, _K54)
     return a
 
 def d_CLResControlModeType(v, r):
@@ -1452,7 +1431,7 @@ def e_CLResControlModeType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K59)
+        extra(d, _K54)
     return a
 
 def d_CanonicalizationMethodType(v, r):
@@ -1496,10 +1475,10 @@ def e_CanonicalizationMethodType(a, d):
         a = ws(a, x)
         st = 1
     f = None
-    c, wd = _T61[st]
+    c, wd = _T56[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K60)
+        extra(d, _K55)
     return a
 
 def d_DC_CPDReqEnergyTransferModeType(v, r):
@@ -1620,15 +1599,15 @@ def e_DC_CPDReqEnergyTransferModeType(a, d):
     x = d.get('TargetSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T63[st]
+        c, wd, st = _T6[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = ((((a << wd) | c)) << 9) | ((x) << 1)
     f = None
-    c, wd = _T64[st]
+    c, wd = _T58[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K62)
+        extra(d, _K57)
     return a
 
 def d_DC_CPDResEnergyTransferModeType(v, r):
@@ -1745,13 +1724,13 @@ def e_DC_CPDResEnergyTransferModeType(a, d):
     x = d.get('EVSEPowerRampLimitation')
     if x is not None:
         u += 1
-        c, wd, st = _T63[st]
+        c, wd, st = _T6[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T64[st]
+    c, wd = _T58[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K65)
+        extra(d, _K59)
     return a
 
 def d_DC_CableCheckReqType(v, r):
@@ -1785,10 +1764,10 @@ def e_DC_CableCheckReqType(a, d):
         a = e_MessageHeaderType((a << 1), x)
         st = 1
     f = None
-    c, wd = _T67[st]
+    c, wd = _T61[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K66)
+        extra(d, _K60)
     return a
 
 def d_DC_CableCheckResType(v, r):
@@ -1809,7 +1788,7 @@ def d_DC_CableCheckResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E68[(x >> 1) & 63]
+        x = _E62[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -1821,7 +1800,7 @@ def d_DC_CableCheckResType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E70[(x >> 1) & 3]
+        x = _E64[(x >> 1) & 3]
         o['EVSEProcessing'] = x
         st = 3
     else:
@@ -1850,24 +1829,24 @@ def e_DC_CableCheckResType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T1[st]
-        j = _I69.get(x)
+        j = _I63.get(x)
         if j is None:
-            bad_enum(x, _I69)
+            bad_enum(x, _I63)
         a = ((((a << wd) | c)) << 8) | (j << 1)
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
         u += 1
         c, wd, st = _T2[st]
-        j = _I71.get(x)
+        j = _I65.get(x)
         if j is None:
-            bad_enum(x, _I71)
+            bad_enum(x, _I65)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = None
-    c, wd = _T73[st]
+    c, wd = _T67[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K72)
+        extra(d, _K66)
     return a
 
 def d_DC_ChargeLoopReqType(v, r):
@@ -1965,13 +1944,13 @@ def e_DC_ChargeLoopReqType(a, d):
     x = d.get('DisplayParameters')
     if x is not None:
         u += 1
-        c, wd, st = _T75[st]
+        c, wd, st = _T69[st]
         a = e_DisplayParametersType(((a << wd) | c), x)
     f = 'MeterInfoRequested'
     x = d.get('MeterInfoRequested')
     if x is not None:
         u += 1
-        c, wd, st = _T76[st]
+        c, wd, st = _T70[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -1985,37 +1964,37 @@ def e_DC_ChargeLoopReqType(a, d):
     x = d.get('BPT_Dynamic_DC_CLReqControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T77[st]
+        c, wd, st = _T71[st]
         a = e_BPT_Dynamic_DC_CLReqControlModeType(((a << wd) | c), x)
     f = 'BPT_Scheduled_DC_CLReqControlMode'
     x = d.get('BPT_Scheduled_DC_CLReqControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T78[st]
+        c, wd, st = _T72[st]
         a = e_BPT_Scheduled_DC_CLReqControlModeType(((a << wd) | c), x)
     f = 'CLReqControlMode'
     x = d.get('CLReqControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T79[st]
+        c, wd, st = _T73[st]
         a = e_CLReqControlModeType(((a << wd) | c), x)
     f = 'Dynamic_DC_CLReqControlMode'
     x = d.get('Dynamic_DC_CLReqControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T80[st]
+        c, wd, st = _T74[st]
         a = e_Dynamic_DC_CLReqControlModeType(((a << wd) | c), x)
     f = 'Scheduled_DC_CLReqControlMode'
     x = d.get('Scheduled_DC_CLReqControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T81[st]
+        c, wd, st = _T75[st]
         a = e_Scheduled_DC_CLReqControlModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T82[st]
+    c, wd = _T76[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K74)
+        extra(d, _K68)
     return a
 
 def d_DC_ChargeLoopResType(v, r):
@@ -2036,7 +2015,7 @@ def d_DC_ChargeLoopResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E68[(x >> 1) & 63]
+        x = _E62[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -2046,58 +2025,58 @@ def d_DC_ChargeLoopResType(v, r):
     if c == 0:
         x, r = d_EVSEStatusType(v, r)
         o['EVSEStatus'] = x
-        st = 4
+        st = 3
     elif c == 1:
         x, r = d_MeterInfoType(v, r)
         o['MeterInfo'] = x
-        st = 6
+        st = 4
     elif c == 2:
         x, r = d_ReceiptType(v, r)
         o['Receipt'] = x
-        st = 3
+        st = 5
     elif c == 3:
         x, r = d_RationalNumberType(v, r)
         o['EVSEPresentCurrent'] = x
-        st = 5
+        st = 6
     else:
         und(c, 4)
-    if st == 4:
+    if st == 3:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_MeterInfoType(v, r)
             o['MeterInfo'] = x
-            st = 6
+            st = 4
         elif c == 1:
             x, r = d_ReceiptType(v, r)
             o['Receipt'] = x
-            st = 3
+            st = 5
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentCurrent'] = x
-            st = 5
+            st = 6
         else:
             und(c, 3)
-    if st == 6:
+    if st == 4:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ReceiptType(v, r)
             o['Receipt'] = x
-            st = 3
+            st = 5
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentCurrent'] = x
-            st = 5
+            st = 6
         else:
             und(c, 2)
-    if st == 3:
+    if st == 5:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEPresentCurrent'] = x
-            st = 5
+            st = 6
         else:
             und(c, 1)
     r -= 1
@@ -2180,13 +2159,13 @@ def e_DC_ChargeLoopResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O84.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O78.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_DC_ChargeLoopResType.get(f)
         if h is None:
-            extra(d, _K83)
+            extra(d, _K77)
         a, st = h(a, x, st)
     f = None
     c, wd = _T11[st]
@@ -2239,19 +2218,19 @@ def e_DC_ChargeParameterDiscoveryReqType(a, d):
     x = d.get('BPT_DC_CPDReqEnergyTransferMode')
     if x is not None:
         u += 1
-        c, wd, st = _T75[st]
+        c, wd, st = _T69[st]
         a = e_BPT_DC_CPDReqEnergyTransferModeType(((a << wd) | c), x)
     f = 'DC_CPDReqEnergyTransferMode'
     x = d.get('DC_CPDReqEnergyTransferMode')
     if x is not None:
         u += 1
-        c, wd, st = _T97[st]
+        c, wd, st = _T90[st]
         a = e_DC_CPDReqEnergyTransferModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T98[st]
+    c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K96)
+        extra(d, _K89)
     return a
 
 def d_DC_ChargeParameterDiscoveryResType(v, r):
@@ -2272,7 +2251,7 @@ def d_DC_ChargeParameterDiscoveryResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E68[(x >> 1) & 63]
+        x = _E62[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -2313,27 +2292,27 @@ def e_DC_ChargeParameterDiscoveryResType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T1[st]
-        j = _I69.get(x)
+        j = _I63.get(x)
         if j is None:
-            bad_enum(x, _I69)
+            bad_enum(x, _I63)
         a = ((((a << wd) | c)) << 8) | (j << 1)
     f = 'BPT_DC_CPDResEnergyTransferMode'
     x = d.get('BPT_DC_CPDResEnergyTransferMode')
     if x is not None:
         u += 1
-        c, wd, st = _T100[st]
+        c, wd, st = _T93[st]
         a = e_BPT_DC_CPDResEnergyTransferModeType(((a << wd) | c), x)
     f = 'DC_CPDResEnergyTransferMode'
     x = d.get('DC_CPDResEnergyTransferMode')
     if x is not None:
         u += 1
-        c, wd, st = _T101[st]
+        c, wd, st = _T94[st]
         a = e_DC_CPDResEnergyTransferModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T73[st]
+    c, wd = _T67[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K99)
+        extra(d, _K92)
     return a
 
 def d_DC_PreChargeReqType(v, r):
@@ -2354,7 +2333,7 @@ def d_DC_PreChargeReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E70[(x >> 1) & 3]
+        x = _E64[(x >> 1) & 3]
         o['EVProcessing'] = x
         st = 2
     else:
@@ -2399,9 +2378,9 @@ def e_DC_PreChargeReqType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T1[st]
-        j = _I71.get(x)
+        j = _I65.get(x)
         if j is None:
-            bad_enum(x, _I71)
+            bad_enum(x, _I65)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'EVPresentVoltage'
     x = d.get('EVPresentVoltage')
@@ -2416,10 +2395,10 @@ def e_DC_PreChargeReqType(a, d):
         c, wd, st = _T3[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T103[st]
+    c, wd = _T96[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K102)
+        extra(d, _K95)
     return a
 
 def d_DC_PreChargeResType(v, r):
@@ -2440,7 +2419,7 @@ def d_DC_PreChargeResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E68[(x >> 1) & 63]
+        x = _E62[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -2477,9 +2456,9 @@ def e_DC_PreChargeResType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T1[st]
-        j = _I69.get(x)
+        j = _I63.get(x)
         if j is None:
-            bad_enum(x, _I69)
+            bad_enum(x, _I63)
         a = ((((a << wd) | c)) << 8) | (j << 1)
     f = 'EVSEPresentVoltage'
     x = d.get('EVSEPresentVoltage')
@@ -2488,10 +2467,10 @@ def e_DC_PreChargeResType(a, d):
         c, wd, st = _T2[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T73[st]
+    c, wd = _T67[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K104)
+        extra(d, _K97)
     return a
 
 def d_DC_WeldingDetectionReqType(v, r):
@@ -2512,7 +2491,7 @@ def d_DC_WeldingDetectionReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E70[(x >> 1) & 3]
+        x = _E64[(x >> 1) & 3]
         o['EVProcessing'] = x
         st = 2
     else:
@@ -2541,15 +2520,15 @@ def e_DC_WeldingDetectionReqType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T1[st]
-        j = _I71.get(x)
+        j = _I65.get(x)
         if j is None:
-            bad_enum(x, _I71)
+            bad_enum(x, _I65)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = None
-    c, wd = _T98[st]
+    c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K105)
+        extra(d, _K98)
     return a
 
 def d_DC_WeldingDetectionResType(v, r):
@@ -2570,7 +2549,7 @@ def d_DC_WeldingDetectionResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E68[(x >> 1) & 63]
+        x = _E62[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -2607,9 +2586,9 @@ def e_DC_WeldingDetectionResType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T1[st]
-        j = _I69.get(x)
+        j = _I63.get(x)
         if j is None:
-            bad_enum(x, _I69)
+            bad_enum(x, _I63)
         a = ((((a << wd) | c)) << 8) | (j << 1)
     f = 'EVSEPresentVoltage'
     x = d.get('EVSEPresentVoltage')
@@ -2618,10 +2597,10 @@ def e_DC_WeldingDetectionResType(a, d):
         c, wd, st = _T2[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T73[st]
+    c, wd = _T67[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K104)
+        extra(d, _K97)
     return a
 
 def d_DSAKeyValueType(v, r):
@@ -2730,43 +2709,43 @@ def e_DSAKeyValueType(a, d):
     x = d.get('Q')
     if x is not None:
         u += 1
-        c, wd, st = _T107[st]
+        c, wd, st = _T100[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'G'
     x = d.get('G')
     if x is not None:
         u += 1
-        c, wd, st = _T108[st]
+        c, wd, st = _T101[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'Y'
     x = d.get('Y')
     if x is not None:
         u += 1
-        c, wd, st = _T109[st]
+        c, wd, st = _T102[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'J'
     x = d.get('J')
     if x is not None:
         u += 1
-        c, wd, st = _T110[st]
+        c, wd, st = _T103[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'Seed'
     x = d.get('Seed')
     if x is not None:
         u += 1
-        c, wd, st = _T111[st]
+        c, wd, st = _T104[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'PgenCounter'
     x = d.get('PgenCounter')
     if x is not None:
         u += 1
-        c, wd, st = _T18[st]
+        c, wd, st = _T17[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T112[st]
+    c, wd = _T105[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K106)
+        extra(d, _K99)
     return a
 
 def d_DetailedCostType(v, r):
@@ -2814,10 +2793,10 @@ def e_DetailedCostType(a, d):
         c, wd, st = _T1[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T98[st]
+    c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K113)
+        extra(d, _K106)
     return a
 
 def d_DetailedTaxType(v, r):
@@ -2867,10 +2846,10 @@ def e_DetailedTaxType(a, d):
         c, wd, st = _T1[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T98[st]
+    c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K114)
+        extra(d, _K107)
     return a
 
 def d_DigestMethodType(v, r):
@@ -2914,10 +2893,10 @@ def e_DigestMethodType(a, d):
         a = ws(a, x)
         st = 1
     f = None
-    c, wd = _T61[st]
+    c, wd = _T56[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K60)
+        extra(d, _K55)
     return a
 
 def d_DisplayParametersType(v, r):
@@ -2933,54 +2912,54 @@ def d_DisplayParametersType(v, r):
     x, r = t[1](v, r)
     o[t[0]] = x
     st = t[2]
-    if st == 3:
+    if st == 1:
         r -= 4
         c = (v >> r) & 15
         if c >= 10:
             und(c, 10)
+        t = _D_DisplayParametersType_1[c]
+        if t is None:
+            return o, r
+        x, r = t[1](v, r)
+        o[t[0]] = x
+        st = t[2]
+    if st == 2:
+        r -= 4
+        c = (v >> r) & 15
+        if c >= 9:
+            und(c, 9)
+        t = _D_DisplayParametersType_2[c]
+        if t is None:
+            return o, r
+        x, r = t[1](v, r)
+        o[t[0]] = x
+        st = t[2]
+    if st == 3:
+        r -= 4
+        c = (v >> r) & 15
+        if c >= 8:
+            und(c, 8)
         t = _D_DisplayParametersType_3[c]
         if t is None:
             return o, r
         x, r = t[1](v, r)
         o[t[0]] = x
         st = t[2]
-    if st == 6:
-        r -= 4
-        c = (v >> r) & 15
-        if c >= 9:
-            und(c, 9)
-        t = _D_DisplayParametersType_6[c]
-        if t is None:
-            return o, r
-        x, r = t[1](v, r)
-        o[t[0]] = x
-        st = t[2]
     if st == 4:
-        r -= 4
-        c = (v >> r) & 15
-        if c >= 8:
-            und(c, 8)
-        t = _D_DisplayParametersType_4[c]
-        if t is None:
-            return o, r
-        x, r = t[1](v, r)
-        o[t[0]] = x
-        st = t[2]
-    if st == 9:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = eu(v, r)
             o['RemainingTimeToMinimumSOC'] = x
-            st = 8
+            st = 5
         elif c == 1:
             x, r = eu(v, r)
             o['RemainingTimeToTargetSOC'] = x
-            st = 7
+            st = 6
         elif c == 2:
             x, r = eu(v, r)
             o['RemainingTimeToMaximumSOC'] = x
-            st = 2
+            st = 7
         elif c == 3:
             r -= 3
             x = (v >> r) & 7
@@ -2988,11 +2967,11 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['ChargingComplete'] = x
-            st = 10
+            st = 8
         elif c == 4:
             x, r = d_RationalNumberType(v, r)
             o['BatteryEnergyCapacity'] = x
-            st = 1
+            st = 9
         elif c == 5:
             r -= 3
             x = (v >> r) & 7
@@ -3000,22 +2979,22 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['InletHot'] = x
-            st = 5
+            st = 10
         elif c == 6:
             return o, r
         else:
             und(c, 7)
-    if st == 8:
+    if st == 5:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = eu(v, r)
             o['RemainingTimeToTargetSOC'] = x
-            st = 7
+            st = 6
         elif c == 1:
             x, r = eu(v, r)
             o['RemainingTimeToMaximumSOC'] = x
-            st = 2
+            st = 7
         elif c == 2:
             r -= 3
             x = (v >> r) & 7
@@ -3023,11 +3002,11 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['ChargingComplete'] = x
-            st = 10
+            st = 8
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['BatteryEnergyCapacity'] = x
-            st = 1
+            st = 9
         elif c == 4:
             r -= 3
             x = (v >> r) & 7
@@ -3035,18 +3014,18 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['InletHot'] = x
-            st = 5
+            st = 10
         elif c == 5:
             return o, r
         else:
             und(c, 6)
-    if st == 7:
+    if st == 6:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = eu(v, r)
             o['RemainingTimeToMaximumSOC'] = x
-            st = 2
+            st = 7
         elif c == 1:
             r -= 3
             x = (v >> r) & 7
@@ -3054,11 +3033,11 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['ChargingComplete'] = x
-            st = 10
+            st = 8
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['BatteryEnergyCapacity'] = x
-            st = 1
+            st = 9
         elif c == 3:
             r -= 3
             x = (v >> r) & 7
@@ -3066,12 +3045,12 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['InletHot'] = x
-            st = 5
+            st = 10
         elif c == 4:
             return o, r
         else:
             und(c, 5)
-    if st == 2:
+    if st == 7:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -3081,11 +3060,11 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['ChargingComplete'] = x
-            st = 10
+            st = 8
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['BatteryEnergyCapacity'] = x
-            st = 1
+            st = 9
         elif c == 2:
             r -= 3
             x = (v >> r) & 7
@@ -3093,18 +3072,18 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['InletHot'] = x
-            st = 5
+            st = 10
         elif c == 3:
             return o, r
         else:
             und(c, 4)
-    if st == 10:
+    if st == 8:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['BatteryEnergyCapacity'] = x
-            st = 1
+            st = 9
         elif c == 1:
             r -= 3
             x = (v >> r) & 7
@@ -3112,12 +3091,12 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['InletHot'] = x
-            st = 5
+            st = 10
         elif c == 2:
             return o, r
         else:
             und(c, 3)
-    if st == 1:
+    if st == 9:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3127,7 +3106,7 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['InletHot'] = x
-            st = 5
+            st = 10
         elif c == 1:
             return o, r
         else:
@@ -3152,12 +3131,12 @@ def e_DisplayParametersType(a, d):
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = (((a << 4)) << 9) | ((x) << 1)
-        st = 3
+        st = 1
     f = 'MinimumSOC'
     x = d.get('MinimumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T116[st]
+        c, wd, st = _T46[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = ((((a << wd) | c)) << 9) | ((x) << 1)
@@ -3165,7 +3144,7 @@ def e_DisplayParametersType(a, d):
     x = d.get('TargetSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T117[st]
+        c, wd, st = _T109[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = ((((a << wd) | c)) << 9) | ((x) << 1)
@@ -3173,7 +3152,7 @@ def e_DisplayParametersType(a, d):
     x = d.get('MaximumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T118[st]
+        c, wd, st = _T110[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = ((((a << wd) | c)) << 9) | ((x) << 1)
@@ -3181,7 +3160,7 @@ def e_DisplayParametersType(a, d):
     x = d.get('RemainingTimeToMinimumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T119[st]
+        c, wd, st = _T111[st]
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -3189,7 +3168,7 @@ def e_DisplayParametersType(a, d):
     x = d.get('RemainingTimeToTargetSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T120[st]
+        c, wd, st = _T112[st]
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -3197,7 +3176,7 @@ def e_DisplayParametersType(a, d):
     x = d.get('RemainingTimeToMaximumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T121[st]
+        c, wd, st = _T113[st]
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -3205,7 +3184,7 @@ def e_DisplayParametersType(a, d):
     x = d.get('ChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T122[st]
+        c, wd, st = _T114[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -3213,21 +3192,21 @@ def e_DisplayParametersType(a, d):
     x = d.get('BatteryEnergyCapacity')
     if x is not None:
         u += 1
-        c, wd, st = _T123[st]
+        c, wd, st = _T115[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'InletHot'
     x = d.get('InletHot')
     if x is not None:
         u += 1
-        c, wd, st = _T124[st]
+        c, wd, st = _T116[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
     f = None
-    c, wd = _T125[st]
+    c, wd = _T117[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K115)
+        extra(d, _K108)
     return a
 
 def d_Dynamic_DC_CLReqControlModeType(v, r):
@@ -3238,20 +3217,20 @@ def d_Dynamic_DC_CLReqControlModeType(v, r):
     if c == 0:
         x, r = eu(v, r)
         o['DepartureTime'] = x
-        st = 2
+        st = 1
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVTargetEnergyRequest'] = x
-        st = 1
+        st = 2
     else:
         und(c, 2)
-    if st == 2:
+    if st == 1:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVTargetEnergyRequest'] = x
-            st = 1
+            st = 2
         else:
             und(c, 1)
     r -= 1
@@ -3330,7 +3309,7 @@ def e_Dynamic_DC_CLReqControlModeType(a, d):
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
         a = wu(((a << 2)) << 1, x) << 1
-        st = 2
+        st = 1
     f = 'EVTargetEnergyRequest'
     x = d.get('EVTargetEnergyRequest')
     if x is not None:
@@ -3341,7 +3320,7 @@ def e_Dynamic_DC_CLReqControlModeType(a, d):
     x = d.get('EVMaximumEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T17[st]
+        c, wd, st = _T2[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumEnergyRequest'
     x = d.get('EVMinimumEnergyRequest')
@@ -3365,25 +3344,25 @@ def e_Dynamic_DC_CLReqControlModeType(a, d):
     x = d.get('EVMaximumChargeCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T18[st]
+        c, wd, st = _T17[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMaximumVoltage'
     x = d.get('EVMaximumVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T19[st]
+        c, wd, st = _T18[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumVoltage'
     x = d.get('EVMinimumVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T8[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T127[st]
+    c, wd = _T119[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K126)
+        extra(d, _K118)
     return a
 
 def d_Dynamic_DC_CLResControlModeType(v, r):
@@ -3394,7 +3373,7 @@ def d_Dynamic_DC_CLResControlModeType(v, r):
     if c == 0:
         x, r = eu(v, r)
         o['DepartureTime'] = x
-        st = 5
+        st = 1
     elif c == 1:
         r -= 9
         x = (v >> r) & 511
@@ -3402,7 +3381,7 @@ def d_Dynamic_DC_CLResControlModeType(v, r):
             und2()
         x = ((x >> 1) & 127)
         o['MinimumSOC'] = x
-        st = 1
+        st = 2
     elif c == 2:
         r -= 9
         x = (v >> r) & 511
@@ -3418,10 +3397,10 @@ def d_Dynamic_DC_CLResControlModeType(v, r):
     elif c == 4:
         x, r = d_RationalNumberType(v, r)
         o['EVSEMaximumChargePower'] = x
-        st = 2
+        st = 5
     else:
         und(c, 5)
-    if st == 5:
+    if st == 1:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -3431,7 +3410,7 @@ def d_Dynamic_DC_CLResControlModeType(v, r):
                 und2()
             x = ((x >> 1) & 127)
             o['MinimumSOC'] = x
-            st = 1
+            st = 2
         elif c == 1:
             r -= 9
             x = (v >> r) & 511
@@ -3447,10 +3426,10 @@ def d_Dynamic_DC_CLResControlModeType(v, r):
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumChargePower'] = x
-            st = 2
+            st = 5
         else:
             und(c, 4)
-    if st == 1:
+    if st == 2:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3468,7 +3447,7 @@ def d_Dynamic_DC_CLResControlModeType(v, r):
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumChargePower'] = x
-            st = 2
+            st = 5
         else:
             und(c, 3)
     if st == 3:
@@ -3481,7 +3460,7 @@ def d_Dynamic_DC_CLResControlModeType(v, r):
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumChargePower'] = x
-            st = 2
+            st = 5
         else:
             und(c, 2)
     if st == 4:
@@ -3490,7 +3469,7 @@ def d_Dynamic_DC_CLResControlModeType(v, r):
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumChargePower'] = x
-            st = 2
+            st = 5
         else:
             und(c, 1)
     r -= 1
@@ -3537,12 +3516,12 @@ def e_Dynamic_DC_CLResControlModeType(a, d):
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
         a = wu(((a << 3)) << 1, x) << 1
-        st = 5
+        st = 1
     f = 'MinimumSOC'
     x = d.get('MinimumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T28[st]
+        c, wd, st = _T26[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = ((((a << wd) | c)) << 9) | ((x) << 1)
@@ -3550,7 +3529,7 @@ def e_Dynamic_DC_CLResControlModeType(a, d):
     x = d.get('TargetSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T29[st]
+        c, wd, st = _T27[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = ((((a << wd) | c)) << 9) | ((x) << 1)
@@ -3558,7 +3537,7 @@ def e_Dynamic_DC_CLResControlModeType(a, d):
     x = d.get('AckMaxDelay')
     if x is not None:
         u += 1
-        c, wd, st = _T30[st]
+        c, wd, st = _T28[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -3566,31 +3545,31 @@ def e_Dynamic_DC_CLResControlModeType(a, d):
     x = d.get('EVSEMaximumChargePower')
     if x is not None:
         u += 1
-        c, wd, st = _T31[st]
+        c, wd, st = _T29[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEMinimumChargePower'
     x = d.get('EVSEMinimumChargePower')
     if x is not None:
         u += 1
-        c, wd, st = _T32[st]
+        c, wd, st = _T5[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEMaximumChargeCurrent'
     x = d.get('EVSEMaximumChargeCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T18[st]
+        c, wd, st = _T17[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEMaximumVoltage'
     x = d.get('EVSEMaximumVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T19[st]
+        c, wd, st = _T18[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T129[st]
+    c, wd = _T121[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K128)
+        extra(d, _K120)
     return a
 
 def d_EVSEStatusType(v, r):
@@ -3611,7 +3590,7 @@ def d_EVSEStatusType(v, r):
         x = (v >> r) & 31
         if x & 17:
             und2()
-        x = _E130[(x >> 1) & 7]
+        x = _E122[(x >> 1) & 7]
         o['EVSENotification'] = x
         st = 2
     else:
@@ -3642,15 +3621,15 @@ def e_EVSEStatusType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T1[st]
-        j = _I131.get(x)
+        j = _I123.get(x)
         if j is None:
-            bad_enum(x, _I131)
+            bad_enum(x, _I123)
         a = ((((a << wd) | c)) << 5) | (j << 1)
     f = None
-    c, wd = _T98[st]
+    c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K132)
+        extra(d, _K124)
     return a
 
 def d_KeyInfoType(v, r):
@@ -3892,7 +3871,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T134[st]
+            c, wd, nx, n = _T126[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -3911,7 +3890,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T135[st]
+            c, wd, nx, n = _T127[st]
             a = e_KeyValueType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3930,7 +3909,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T136[st]
+            c, wd, nx, n = _T128[st]
             a = e_RetrievalMethodType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3949,7 +3928,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T137[st]
+            c, wd, nx, n = _T129[st]
             a = e_X509DataType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3968,7 +3947,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T138[st]
+            c, wd, nx, n = _T130[st]
             a = e_PGPDataType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3987,7 +3966,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T139[st]
+            c, wd, nx, n = _T131[st]
             a = e_SPKIDataType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4006,7 +3985,7 @@ def e_KeyInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T140[st]
+            c, wd, nx, n = _T132[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -4018,10 +3997,10 @@ def e_KeyInfoType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T141[st]
+    c, wd = _T133[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K133)
+        extra(d, _K125)
     return a
 
 def d_KeyValueType(v, r):
@@ -4074,13 +4053,13 @@ def e_KeyValueType(a, d):
     x = d.get('RSAKeyValue')
     if x is not None:
         u += 1
-        c, wd, st = _T143[st]
+        c, wd, st = _T135[st]
         a = e_RSAKeyValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T144[st]
+    c, wd = _T136[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K142)
+        extra(d, _K134)
     return a
 
 def d_ManifestType(v, r):
@@ -4151,7 +4130,7 @@ def e_ManifestType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T146[st]
+            c, wd, nx, n = _T138[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4163,10 +4142,10 @@ def e_ManifestType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T147[st]
+    c, wd = _T139[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K145)
+        extra(d, _K137)
     return a
 
 def d_MessageHeaderType(v, r):
@@ -4229,13 +4208,13 @@ def e_MessageHeaderType(a, d):
     x = d.get('Signature')
     if x is not None:
         u += 1
-        c, wd, st = _T100[st]
+        c, wd, st = _T93[st]
         a = e_SignatureType(((a << wd) | c), x)
     f = None
-    c, wd = _T149[st]
+    c, wd = _T141[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K148)
+        extra(d, _K140)
     return a
 
 def d_MeterInfoType(v, r):
@@ -4262,122 +4241,122 @@ def d_MeterInfoType(v, r):
     if c == 0:
         x, r = eu(v, r)
         o['BPT_DischargedEnergyReadingWh'] = x
-        st = 6
+        st = 3
     elif c == 1:
         x, r = eu(v, r)
         o['CapacitiveEnergyReadingVARh'] = x
-        st = 7
+        st = 4
     elif c == 2:
         x, r = eu(v, r)
         o['BPT_InductiveEnergyReadingVARh'] = x
-        st = 8
+        st = 5
     elif c == 3:
         x, r = eb(v, r)
         o['MeterSignature'] = x
-        st = 3
+        st = 6
     elif c == 4:
         x, r = ei(v, r)
         o['MeterStatus'] = x
-        st = 5
+        st = 7
     elif c == 5:
         x, r = eu(v, r)
         o['MeterTimestamp'] = x
-        st = 4
+        st = 8
     elif c == 6:
         return o, r
     else:
         und(c, 7)
-    if st == 6:
+    if st == 3:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = eu(v, r)
             o['CapacitiveEnergyReadingVARh'] = x
-            st = 7
+            st = 4
         elif c == 1:
             x, r = eu(v, r)
             o['BPT_InductiveEnergyReadingVARh'] = x
-            st = 8
+            st = 5
         elif c == 2:
             x, r = eb(v, r)
             o['MeterSignature'] = x
-            st = 3
+            st = 6
         elif c == 3:
             x, r = ei(v, r)
             o['MeterStatus'] = x
-            st = 5
+            st = 7
         elif c == 4:
             x, r = eu(v, r)
             o['MeterTimestamp'] = x
-            st = 4
+            st = 8
         elif c == 5:
             return o, r
         else:
             und(c, 6)
-    if st == 7:
+    if st == 4:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = eu(v, r)
             o['BPT_InductiveEnergyReadingVARh'] = x
-            st = 8
+            st = 5
         elif c == 1:
             x, r = eb(v, r)
             o['MeterSignature'] = x
-            st = 3
+            st = 6
         elif c == 2:
             x, r = ei(v, r)
             o['MeterStatus'] = x
-            st = 5
+            st = 7
         elif c == 3:
             x, r = eu(v, r)
             o['MeterTimestamp'] = x
-            st = 4
+            st = 8
         elif c == 4:
             return o, r
         else:
             und(c, 5)
-    if st == 8:
+    if st == 5:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = eb(v, r)
             o['MeterSignature'] = x
-            st = 3
+            st = 6
         elif c == 1:
             x, r = ei(v, r)
             o['MeterStatus'] = x
-            st = 5
+            st = 7
         elif c == 2:
             x, r = eu(v, r)
             o['MeterTimestamp'] = x
-            st = 4
+            st = 8
         elif c == 3:
             return o, r
         else:
             und(c, 4)
-    if st == 3:
+    if st == 6:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = ei(v, r)
             o['MeterStatus'] = x
-            st = 5
+            st = 7
         elif c == 1:
             x, r = eu(v, r)
             o['MeterTimestamp'] = x
-            st = 4
+            st = 8
         elif c == 2:
             return o, r
         else:
             und(c, 3)
-    if st == 5:
+    if st == 7:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = eu(v, r)
             o['MeterTimestamp'] = x
-            st = 4
+            st = 8
         elif c == 1:
             return o, r
         else:
@@ -4413,7 +4392,7 @@ def e_MeterInfoType(a, d):
     x = d.get('BPT_DischargedEnergyReadingWh')
     if x is not None:
         u += 1
-        c, wd, st = _T151[st]
+        c, wd, st = _T80[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -4421,7 +4400,7 @@ def e_MeterInfoType(a, d):
     x = d.get('CapacitiveEnergyReadingVARh')
     if x is not None:
         u += 1
-        c, wd, st = _T152[st]
+        c, wd, st = _T143[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -4429,7 +4408,7 @@ def e_MeterInfoType(a, d):
     x = d.get('BPT_InductiveEnergyReadingVARh')
     if x is not None:
         u += 1
-        c, wd, st = _T153[st]
+        c, wd, st = _T144[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -4437,13 +4416,13 @@ def e_MeterInfoType(a, d):
     x = d.get('MeterSignature')
     if x is not None:
         u += 1
-        c, wd, st = _T154[st]
+        c, wd, st = _T145[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'MeterStatus'
     x = d.get('MeterStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T155[st]
+        c, wd, st = _T146[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
@@ -4451,15 +4430,15 @@ def e_MeterInfoType(a, d):
     x = d.get('MeterTimestamp')
     if x is not None:
         u += 1
-        c, wd, st = _T156[st]
+        c, wd, st = _T147[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T157[st]
+    c, wd = _T148[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K150)
+        extra(d, _K142)
     return a
 
 def d_ObjectType(v, r):
@@ -4565,21 +4544,21 @@ def e_ObjectType(a, d):
     x = d.get('Id')
     if x is not None:
         u += 1
-        c, wd, st = _T159[st]
+        c, wd, st = _T26[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'MimeType'
     x = d.get('MimeType')
     if x is not None:
         u += 1
-        c, wd, st = _T160[st]
+        c, wd, st = _T150[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T161[st]
+    c, wd = _T151[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K158)
+        extra(d, _K149)
     return a
 
 def d_PGPDataType(v, r):
@@ -4637,13 +4616,13 @@ def e_PGPDataType(a, d):
     x = d.get('PGPKeyPacket')
     if x is not None:
         u += 1
-        c, wd, st = _T163[st]
+        c, wd, st = _T153[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T164[st]
+    c, wd = _T154[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K162)
+        extra(d, _K152)
     return a
 
 def d_RSAKeyValueType(v, r):
@@ -4691,10 +4670,10 @@ def e_RSAKeyValueType(a, d):
         c, wd, st = _T1[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T98[st]
+    c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K165)
+        extra(d, _K155)
     return a
 
 def d_RationalNumberType(v, r):
@@ -4750,10 +4729,10 @@ def e_RationalNumberType(a, d):
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T98[st]
+    c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K166)
+        extra(d, _K156)
     return a
 
 def d_ReceiptType(v, r):
@@ -4772,19 +4751,19 @@ def d_ReceiptType(v, r):
     if c == 0:
         x, r = d_DetailedCostType(v, r)
         o['EnergyCosts'] = x
-        st = 5
+        st = 2
     elif c == 1:
         x, r = d_DetailedCostType(v, r)
         o['OccupancyCosts'] = x
-        st = 2
+        st = 3
     elif c == 2:
         x, r = d_DetailedCostType(v, r)
         o['AdditionalServicesCosts'] = x
-        st = 3
+        st = 4
     elif c == 3:
         x, r = d_DetailedCostType(v, r)
         o['OverstayCosts'] = x
-        st = 6
+        st = 5
     elif c == 4:
         x, r = d_DetailedTaxType(v, r)
         l = o.get('TaxCosts')
@@ -4792,49 +4771,49 @@ def d_ReceiptType(v, r):
             o['TaxCosts'] = [x]
         else:
             l.append(x)
-        st = 4
+        st = 6
     elif c == 5:
         return o, r
     else:
         und(c, 6)
-    if st == 5:
-        r -= 3
-        c = (v >> r) & 7
-        if c == 0:
-            x, r = d_DetailedCostType(v, r)
-            o['OccupancyCosts'] = x
-            st = 2
-        elif c == 1:
-            x, r = d_DetailedCostType(v, r)
-            o['AdditionalServicesCosts'] = x
-            st = 3
-        elif c == 2:
-            x, r = d_DetailedCostType(v, r)
-            o['OverstayCosts'] = x
-            st = 6
-        elif c == 3:
-            x, r = d_DetailedTaxType(v, r)
-            l = o.get('TaxCosts')
-            if l is None:
-                o['TaxCosts'] = [x]
-            else:
-                l.append(x)
-            st = 4
-        elif c == 4:
-            return o, r
-        else:
-            und(c, 5)
     if st == 2:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_DetailedCostType(v, r)
-            o['AdditionalServicesCosts'] = x
+            o['OccupancyCosts'] = x
             st = 3
         elif c == 1:
             x, r = d_DetailedCostType(v, r)
+            o['AdditionalServicesCosts'] = x
+            st = 4
+        elif c == 2:
+            x, r = d_DetailedCostType(v, r)
             o['OverstayCosts'] = x
+            st = 5
+        elif c == 3:
+            x, r = d_DetailedTaxType(v, r)
+            l = o.get('TaxCosts')
+            if l is None:
+                o['TaxCosts'] = [x]
+            else:
+                l.append(x)
             st = 6
+        elif c == 4:
+            return o, r
+        else:
+            und(c, 5)
+    if st == 3:
+        r -= 3
+        c = (v >> r) & 7
+        if c == 0:
+            x, r = d_DetailedCostType(v, r)
+            o['AdditionalServicesCosts'] = x
+            st = 4
+        elif c == 1:
+            x, r = d_DetailedCostType(v, r)
+            o['OverstayCosts'] = x
+            st = 5
         elif c == 2:
             x, r = d_DetailedTaxType(v, r)
             l = o.get('TaxCosts')
@@ -4842,18 +4821,18 @@ def d_ReceiptType(v, r):
                 o['TaxCosts'] = [x]
             else:
                 l.append(x)
-            st = 4
+            st = 6
         elif c == 3:
             return o, r
         else:
             und(c, 4)
-    if st == 3:
+    if st == 4:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_DetailedCostType(v, r)
             o['OverstayCosts'] = x
-            st = 6
+            st = 5
         elif c == 1:
             x, r = d_DetailedTaxType(v, r)
             l = o.get('TaxCosts')
@@ -4861,12 +4840,12 @@ def d_ReceiptType(v, r):
                 o['TaxCosts'] = [x]
             else:
                 l.append(x)
-            st = 4
+            st = 6
         elif c == 2:
             return o, r
         else:
             und(c, 3)
-    if st == 6:
+    if st == 5:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4876,7 +4855,7 @@ def d_ReceiptType(v, r):
                 o['TaxCosts'] = [x]
             else:
                 l.append(x)
-            st = 4
+            st = 6
         elif c == 1:
             return o, r
         else:
@@ -4925,25 +4904,25 @@ def e_ReceiptType(a, d):
     x = d.get('EnergyCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T168[st]
+        c, wd, st = _T158[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'OccupancyCosts'
     x = d.get('OccupancyCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T169[st]
+        c, wd, st = _T159[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'AdditionalServicesCosts'
     x = d.get('AdditionalServicesCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T170[st]
+        c, wd, st = _T160[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'OverstayCosts'
     x = d.get('OverstayCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T171[st]
+        c, wd, st = _T161[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'TaxCosts'
     x = d.get('TaxCosts')
@@ -4953,7 +4932,7 @@ def e_ReceiptType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T172[st]
+            c, wd, nx, n = _T162[st]
             a = e_DetailedTaxType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4965,10 +4944,10 @@ def e_ReceiptType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T173[st]
+    c, wd = _T163[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K167)
+        extra(d, _K157)
     return a
 
 def d_ReferenceType(v, r):
@@ -4987,15 +4966,15 @@ def d_ReferenceType(v, r):
     elif c == 2:
         x, r = s(v, r)
         o['URI'] = x
-        st = 4
+        st = 3
     elif c == 3:
         x, r = d_TransformsType(v, r)
         o['Transforms'] = x
-        st = 5
+        st = 4
     elif c == 4:
         x, r = d_DigestMethodType(v, r)
         o['DigestMethod'] = x
-        st = 3
+        st = 5
     else:
         und(c, 5)
     if st == 1:
@@ -5008,15 +4987,15 @@ def d_ReferenceType(v, r):
         elif c == 1:
             x, r = s(v, r)
             o['URI'] = x
-            st = 4
+            st = 3
         elif c == 2:
             x, r = d_TransformsType(v, r)
             o['Transforms'] = x
-            st = 5
+            st = 4
         elif c == 3:
             x, r = d_DigestMethodType(v, r)
             o['DigestMethod'] = x
-            st = 3
+            st = 5
         else:
             und(c, 4)
     if st == 2:
@@ -5025,37 +5004,37 @@ def d_ReferenceType(v, r):
         if c == 0:
             x, r = s(v, r)
             o['URI'] = x
-            st = 4
+            st = 3
         elif c == 1:
             x, r = d_TransformsType(v, r)
             o['Transforms'] = x
-            st = 5
+            st = 4
         elif c == 2:
             x, r = d_DigestMethodType(v, r)
             o['DigestMethod'] = x
-            st = 3
+            st = 5
         else:
             und(c, 3)
-    if st == 4:
+    if st == 3:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_TransformsType(v, r)
             o['Transforms'] = x
-            st = 5
+            st = 4
         elif c == 1:
             x, r = d_DigestMethodType(v, r)
             o['DigestMethod'] = x
-            st = 3
+            st = 5
         else:
             und(c, 2)
-    if st == 5:
+    if st == 4:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_DigestMethodType(v, r)
             o['DigestMethod'] = x
-            st = 3
+            st = 5
         else:
             und(c, 1)
     r -= 1
@@ -5090,39 +5069,39 @@ def e_ReferenceType(a, d):
     x = d.get('Type')
     if x is not None:
         u += 1
-        c, wd, st = _T159[st]
+        c, wd, st = _T26[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'URI'
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T175[st]
+        c, wd, st = _T27[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T176[st]
+        c, wd, st = _T28[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = 'DigestMethod'
     x = d.get('DigestMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T177[st]
+        c, wd, st = _T29[st]
         a = e_DigestMethodType(((a << wd) | c), x)
     f = 'DigestValue'
     x = d.get('DigestValue')
     if x is not None:
         u += 1
-        c, wd, st = _T178[st]
+        c, wd, st = _T5[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T179[st]
+    c, wd = _T165[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K174)
+        extra(d, _K164)
     return a
 
 def d_RetrievalMethodType(v, r):
@@ -5196,20 +5175,20 @@ def e_RetrievalMethodType(a, d):
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T181[st]
+        c, wd, st = _T33[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T182[st]
+        c, wd, st = _T34[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T183[st]
+    c, wd = _T167[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K180)
+        extra(d, _K166)
     return a
 
 def d_SPKIDataType(v, r):
@@ -5279,7 +5258,7 @@ def e_SPKIDataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T185[st]
+            c, wd, nx, n = _T169[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -5291,10 +5270,10 @@ def e_SPKIDataType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T186[st]
+    c, wd = _T170[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K184)
+        extra(d, _K168)
     return a
 
 def d_Scheduled_DC_CLReqControlModeType(v, r):
@@ -5305,7 +5284,7 @@ def d_Scheduled_DC_CLReqControlModeType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['EVTargetEnergyRequest'] = x
-        st = 3
+        st = 1
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVMaximumEnergyRequest'] = x
@@ -5313,14 +5292,14 @@ def d_Scheduled_DC_CLReqControlModeType(v, r):
     elif c == 2:
         x, r = d_RationalNumberType(v, r)
         o['EVMinimumEnergyRequest'] = x
-        st = 4
+        st = 3
     elif c == 3:
         x, r = d_RationalNumberType(v, r)
         o['EVTargetCurrent'] = x
-        st = 1
+        st = 4
     else:
         und(c, 4)
-    if st == 3:
+    if st == 1:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5330,11 +5309,11 @@ def d_Scheduled_DC_CLReqControlModeType(v, r):
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumEnergyRequest'] = x
-            st = 4
+            st = 3
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVTargetCurrent'] = x
-            st = 1
+            st = 4
         else:
             und(c, 3)
     if st == 2:
@@ -5343,20 +5322,20 @@ def d_Scheduled_DC_CLReqControlModeType(v, r):
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumEnergyRequest'] = x
-            st = 4
+            st = 3
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVTargetCurrent'] = x
-            st = 1
+            st = 4
         else:
             und(c, 2)
-    if st == 4:
+    if st == 3:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVTargetCurrent'] = x
-            st = 1
+            st = 4
         else:
             und(c, 1)
     r -= 1
@@ -5372,91 +5351,91 @@ def d_Scheduled_DC_CLReqControlModeType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['EVMaximumChargePower'] = x
-        st = 9
+        st = 6
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVMinimumChargePower'] = x
-        st = 8
+        st = 7
     elif c == 2:
         x, r = d_RationalNumberType(v, r)
         o['EVMaximumChargeCurrent'] = x
-        st = 10
+        st = 8
     elif c == 3:
         x, r = d_RationalNumberType(v, r)
         o['EVMaximumVoltage'] = x
-        st = 7
+        st = 9
     elif c == 4:
         x, r = d_RationalNumberType(v, r)
         o['EVMinimumVoltage'] = x
-        st = 6
+        st = 10
     elif c == 5:
         return o, r
     else:
         und(c, 6)
-    if st == 9:
+    if st == 6:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumChargePower'] = x
-            st = 8
+            st = 7
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumChargeCurrent'] = x
-            st = 10
+            st = 8
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumVoltage'] = x
-            st = 7
+            st = 9
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumVoltage'] = x
-            st = 6
+            st = 10
         elif c == 4:
             return o, r
         else:
             und(c, 5)
-    if st == 8:
+    if st == 7:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumChargeCurrent'] = x
-            st = 10
+            st = 8
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumVoltage'] = x
-            st = 7
+            st = 9
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumVoltage'] = x
-            st = 6
+            st = 10
         elif c == 3:
             return o, r
         else:
             und(c, 4)
-    if st == 10:
+    if st == 8:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMaximumVoltage'] = x
-            st = 7
+            st = 9
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumVoltage'] = x
-            st = 6
+            st = 10
         elif c == 2:
             return o, r
         else:
             und(c, 3)
-    if st == 7:
+    if st == 9:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVMinimumVoltage'] = x
-            st = 6
+            st = 10
         elif c == 1:
             return o, r
         else:
@@ -5479,66 +5458,66 @@ def e_Scheduled_DC_CLReqControlModeType(a, d):
     if x is not None:
         u += 1
         a = e_RationalNumberType((a << 3), x)
-        st = 3
+        st = 1
     f = 'EVMaximumEnergyRequest'
     x = d.get('EVMaximumEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T37[st]
+        c, wd, st = _T33[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumEnergyRequest'
     x = d.get('EVMinimumEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T38[st]
+        c, wd, st = _T34[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVTargetCurrent'
     x = d.get('EVTargetCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T39[st]
+        c, wd, st = _T35[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVTargetVoltage'
     x = d.get('EVTargetVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T40[st]
+        c, wd, st = _T4[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMaximumChargePower'
     x = d.get('EVMaximumChargePower')
     if x is not None:
         u += 1
-        c, wd, st = _T188[st]
+        c, wd, st = _T172[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumChargePower'
     x = d.get('EVMinimumChargePower')
     if x is not None:
         u += 1
-        c, wd, st = _T189[st]
+        c, wd, st = _T173[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMaximumChargeCurrent'
     x = d.get('EVMaximumChargeCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T190[st]
+        c, wd, st = _T174[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMaximumVoltage'
     x = d.get('EVMaximumVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T191[st]
+        c, wd, st = _T175[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumVoltage'
     x = d.get('EVMinimumVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T192[st]
+        c, wd, st = _T176[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T193[st]
+    c, wd = _T177[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K187)
+        extra(d, _K171)
     return a
 
 def d_Scheduled_DC_CLResControlModeType(v, r):
@@ -5549,64 +5528,64 @@ def d_Scheduled_DC_CLResControlModeType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['EVSEMaximumChargePower'] = x
-        st = 3
+        st = 1
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['EVSEMinimumChargePower'] = x
-        st = 1
+        st = 2
     elif c == 2:
         x, r = d_RationalNumberType(v, r)
         o['EVSEMaximumChargeCurrent'] = x
-        st = 4
+        st = 3
     elif c == 3:
         x, r = d_RationalNumberType(v, r)
         o['EVSEMaximumVoltage'] = x
-        st = 2
+        st = 4
     elif c == 4:
         return o, r
     else:
         und(c, 5)
-    if st == 3:
+    if st == 1:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMinimumChargePower'] = x
-            st = 1
+            st = 2
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumChargeCurrent'] = x
-            st = 4
+            st = 3
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumVoltage'] = x
-            st = 2
+            st = 4
         elif c == 3:
             return o, r
         else:
             und(c, 4)
-    if st == 1:
+    if st == 2:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumChargeCurrent'] = x
-            st = 4
+            st = 3
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumVoltage'] = x
-            st = 2
+            st = 4
         elif c == 2:
             return o, r
         else:
             und(c, 3)
-    if st == 4:
+    if st == 3:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVSEMaximumVoltage'] = x
-            st = 2
+            st = 4
         elif c == 1:
             return o, r
         else:
@@ -5629,30 +5608,30 @@ def e_Scheduled_DC_CLResControlModeType(a, d):
     if x is not None:
         u += 1
         a = e_RationalNumberType((a << 3), x)
-        st = 3
+        st = 1
     f = 'EVSEMinimumChargePower'
     x = d.get('EVSEMinimumChargePower')
     if x is not None:
         u += 1
-        c, wd, st = _T195[st]
+        c, wd, st = _T26[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEMaximumChargeCurrent'
     x = d.get('EVSEMaximumChargeCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T196[st]
+        c, wd, st = _T27[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEMaximumVoltage'
     x = d.get('EVSEMaximumVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T197[st]
+        c, wd, st = _T28[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T198[st]
+    c, wd = _T179[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K194)
+        extra(d, _K178)
     return a
 
 def d_SignatureMethodType(v, r):
@@ -5717,15 +5696,15 @@ def e_SignatureMethodType(a, d):
     x = d.get('HMACOutputLength')
     if x is not None:
         u += 1
-        c, wd, st = _T200[st]
+        c, wd, st = _T158[st]
         if x.__class__ is not int:
             x = as_int(x, None, None)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T201[st]
+    c, wd = _T181[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K199)
+        extra(d, _K180)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -5796,7 +5775,7 @@ def e_SignaturePropertiesType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T146[st]
+            c, wd, nx, n = _T138[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -5808,10 +5787,10 @@ def e_SignaturePropertiesType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T147[st]
+    c, wd = _T139[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K202)
+        extra(d, _K182)
     return a
 
 def d_SignaturePropertyType(v, r):
@@ -5887,14 +5866,14 @@ def e_SignaturePropertyType(a, d):
     x = d.get('Target')
     if x is not None:
         u += 1
-        c, wd, st = _T163[st]
+        c, wd, st = _T153[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T204[st]
+    c, wd = _T184[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K203)
+        extra(d, _K183)
     return a
 
 def d_SignatureType(v, r):
@@ -5979,7 +5958,7 @@ def e_SignatureType(a, d):
     x = d.get('SignedInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T206[st]
+        c, wd, st = _T16[st]
         a = e_SignedInfoType(((a << wd) | c), x)
     f = 'SignatureValue'
     x = d.get('SignatureValue')
@@ -5991,7 +5970,7 @@ def e_SignatureType(a, d):
     x = d.get('KeyInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T207[st]
+        c, wd, st = _T186[st]
         a = e_KeyInfoType(((a << wd) | c), x)
     f = 'Object'
     x = d.get('Object')
@@ -6001,7 +5980,7 @@ def e_SignatureType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T208[st]
+            c, wd, nx, n = _T187[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6013,10 +5992,10 @@ def e_SignatureType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T209[st]
+    c, wd = _T188[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K205)
+        extra(d, _K185)
     return a
 
 def d_SignatureValueType(v, r):
@@ -6067,14 +6046,14 @@ def e_SignatureValueType(a, d):
     x = d.get('value')
     if x is not None:
         u += 1
-    c, wd, st = _T206[st]
+    c, wd, st = _T16[st]
     a = (a << wd) | c
     a = wb(a, x)
     f = None
-    c, wd = _T98[st]
+    c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K210)
+        extra(d, _K189)
     return a
 
 def d_SignedInfoType(v, r):
@@ -6153,7 +6132,7 @@ def e_SignedInfoType(a, d):
     x = d.get('CanonicalizationMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T206[st]
+        c, wd, st = _T16[st]
         a = e_CanonicalizationMethodType(((a << wd) | c), x)
     f = 'SignatureMethod'
     x = d.get('SignatureMethod')
@@ -6169,7 +6148,7 @@ def e_SignedInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T212[st]
+            c, wd, nx, n = _T191[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6181,10 +6160,10 @@ def e_SignedInfoType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T213[st]
+    c, wd = _T192[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K211)
+        extra(d, _K190)
     return a
 
 def d_TransformType(v, r):
@@ -6242,7 +6221,7 @@ def e_TransformType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T215[st]
+            c, wd, nx, n = _T194[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -6254,10 +6233,10 @@ def e_TransformType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T216[st]
+    c, wd = _T195[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K214)
+        extra(d, _K193)
     return a
 
 def d_TransformsType(v, r):
@@ -6304,7 +6283,7 @@ def e_TransformsType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T185[st]
+            c, wd, nx, n = _T169[st]
             a = e_TransformType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6316,10 +6295,10 @@ def e_TransformsType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T61[st]
+    c, wd = _T56[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K217)
+        extra(d, _K196)
     return a
 
 def d_X509DataType(v, r):
@@ -6431,7 +6410,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T219[st]
+            c, wd, nx, n = _T198[st]
             a = e_X509IssuerSerialType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6450,7 +6429,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T220[st]
+            c, wd, nx, n = _T199[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -6469,7 +6448,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T221[st]
+            c, wd, nx, n = _T200[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -6488,7 +6467,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T222[st]
+            c, wd, nx, n = _T201[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -6507,7 +6486,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T223[st]
+            c, wd, nx, n = _T202[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -6519,10 +6498,10 @@ def e_X509DataType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T224[st]
+    c, wd = _T203[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K218)
+        extra(d, _K197)
     return a
 
 def d_X509IssuerSerialType(v, r):
@@ -6572,10 +6551,10 @@ def e_X509IssuerSerialType(a, d):
             x = as_int(x, None, None)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T98[st]
+    c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K225)
+        extra(d, _K204)
     return a
 
 def h_BPT_Dynamic_DC_CLReqControlModeType_0(a, x, st):
@@ -6591,7 +6570,7 @@ def h_BPT_Dynamic_DC_CLReqControlModeType_1(a, x, st):
     return a, st
 
 def h_BPT_Dynamic_DC_CLReqControlModeType_2(a, x, st):
-    c, wd, st = _T17[st]
+    c, wd, st = _T2[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
@@ -6611,17 +6590,17 @@ def h_BPT_Dynamic_DC_CLReqControlModeType_5(a, x, st):
     return a, st
 
 def h_BPT_Dynamic_DC_CLReqControlModeType_6(a, x, st):
-    c, wd, st = _T18[st]
+    c, wd, st = _T17[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_DC_CLReqControlModeType_7(a, x, st):
-    c, wd, st = _T19[st]
+    c, wd, st = _T18[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_DC_CLReqControlModeType_8(a, x, st):
-    c, wd, st = _T20[st]
+    c, wd, st = _T8[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
@@ -6636,70 +6615,70 @@ def h_BPT_Dynamic_DC_CLReqControlModeType_10(a, x, st):
     return a, st
 
 def h_BPT_Dynamic_DC_CLReqControlModeType_11(a, x, st):
-    c, wd, st = _T21[st]
+    c, wd, st = _T19[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_DC_CLReqControlModeType_12(a, x, st):
-    c, wd, st = _T22[st]
+    c, wd, st = _T20[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_DC_CLReqControlModeType_13(a, x, st):
-    c, wd, st = _T23[st]
+    c, wd, st = _T21[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_DC_CLResControlModeType_0(a, x, st):
-    c, wd, st = _T27[st]
+    c, wd, st = _T25[st]
     if x.__class__ is not int or x < 0 or x > 4294967295:
         x = as_int(x, 0, 4294967295)
     a = wu((((a << wd) | c)) << 1, x) << 1
     return a, st
 
 def h_BPT_Dynamic_DC_CLResControlModeType_1(a, x, st):
-    c, wd, st = _T28[st]
+    c, wd, st = _T26[st]
     if x.__class__ is not int or x < 0 or x > 100:
         x = as_int(x, 0, 100)
     a = ((((a << wd) | c)) << 9) | ((x) << 1)
     return a, st
 
 def h_BPT_Dynamic_DC_CLResControlModeType_2(a, x, st):
-    c, wd, st = _T29[st]
+    c, wd, st = _T27[st]
     if x.__class__ is not int or x < 0 or x > 100:
         x = as_int(x, 0, 100)
     a = ((((a << wd) | c)) << 9) | ((x) << 1)
     return a, st
 
 def h_BPT_Dynamic_DC_CLResControlModeType_3(a, x, st):
-    c, wd, st = _T30[st]
+    c, wd, st = _T28[st]
     if x.__class__ is not int or x < 0 or x > 65535:
         x = as_int(x, 0, 65535)
     a = wu((((a << wd) | c)) << 1, x) << 1
     return a, st
 
 def h_BPT_Dynamic_DC_CLResControlModeType_4(a, x, st):
-    c, wd, st = _T31[st]
+    c, wd, st = _T29[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_DC_CLResControlModeType_5(a, x, st):
-    c, wd, st = _T32[st]
+    c, wd, st = _T5[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_DC_CLResControlModeType_6(a, x, st):
-    c, wd, st = _T18[st]
+    c, wd, st = _T17[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_DC_CLResControlModeType_7(a, x, st):
-    c, wd, st = _T19[st]
+    c, wd, st = _T18[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_DC_CLResControlModeType_8(a, x, st):
-    c, wd, st = _T20[st]
+    c, wd, st = _T8[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
@@ -6714,122 +6693,122 @@ def h_BPT_Dynamic_DC_CLResControlModeType_10(a, x, st):
     return a, st
 
 def h_BPT_Dynamic_DC_CLResControlModeType_11(a, x, st):
-    c, wd, st = _T21[st]
+    c, wd, st = _T19[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_DC_CLReqControlModeType_0(a, x, st):
-    c, wd, st = _T36[st]
+    c, wd, st = _T25[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_DC_CLReqControlModeType_1(a, x, st):
-    c, wd, st = _T37[st]
+    c, wd, st = _T33[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_DC_CLReqControlModeType_2(a, x, st):
-    c, wd, st = _T38[st]
+    c, wd, st = _T34[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_DC_CLReqControlModeType_3(a, x, st):
-    c, wd, st = _T39[st]
+    c, wd, st = _T35[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_DC_CLReqControlModeType_4(a, x, st):
-    c, wd, st = _T40[st]
+    c, wd, st = _T4[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_DC_CLReqControlModeType_5(a, x, st):
-    c, wd, st = _T41[st]
+    c, wd, st = _T36[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_DC_CLReqControlModeType_6(a, x, st):
-    c, wd, st = _T42[st]
+    c, wd, st = _T37[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_DC_CLReqControlModeType_7(a, x, st):
-    c, wd, st = _T43[st]
+    c, wd, st = _T38[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_DC_CLReqControlModeType_8(a, x, st):
-    c, wd, st = _T44[st]
+    c, wd, st = _T39[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_DC_CLReqControlModeType_9(a, x, st):
-    c, wd, st = _T45[st]
+    c, wd, st = _T40[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_DC_CLReqControlModeType_10(a, x, st):
-    c, wd, st = _T46[st]
+    c, wd, st = _T41[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_DC_CLReqControlModeType_11(a, x, st):
-    c, wd, st = _T47[st]
+    c, wd, st = _T42[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_DC_CLReqControlModeType_12(a, x, st):
-    c, wd, st = _T48[st]
+    c, wd, st = _T43[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_DC_ChargeLoopResType_0(a, x, st):
-    c, wd, st = _T85[st]
+    c, wd, st = _T79[st]
     a = e_MessageHeaderType(((a << wd) | c), x)
     return a, st
 
 def h_DC_ChargeLoopResType_1(a, x, st):
     c, wd, st = _T1[st]
-    j = _I69.get(x)
+    j = _I63.get(x)
     if j is None:
-        bad_enum(x, _I69)
+        bad_enum(x, _I63)
     a = ((((a << wd) | c)) << 8) | (j << 1)
     return a, st
 
 def h_DC_ChargeLoopResType_2(a, x, st):
-    c, wd, st = _T86[st]
+    c, wd, st = _T80[st]
     a = e_EVSEStatusType(((a << wd) | c), x)
     return a, st
 
 def h_DC_ChargeLoopResType_3(a, x, st):
-    c, wd, st = _T87[st]
+    c, wd, st = _T81[st]
     a = e_MeterInfoType(((a << wd) | c), x)
     return a, st
 
 def h_DC_ChargeLoopResType_4(a, x, st):
-    c, wd, st = _T88[st]
+    c, wd, st = _T82[st]
     a = e_ReceiptType(((a << wd) | c), x)
     return a, st
 
 def h_DC_ChargeLoopResType_5(a, x, st):
-    c, wd, st = _T89[st]
+    c, wd, st = _T83[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_DC_ChargeLoopResType_6(a, x, st):
-    c, wd, st = _T90[st]
+    c, wd, st = _T17[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_DC_ChargeLoopResType_7(a, x, st):
-    c, wd, st = _T19[st]
+    c, wd, st = _T18[st]
     if x is not True and x is not False:
         bad_bool(x)
     a = ((((a << wd) | c)) << 3) | (2 if x else 0)
     return a, st
 
 def h_DC_ChargeLoopResType_8(a, x, st):
-    c, wd, st = _T20[st]
+    c, wd, st = _T8[st]
     if x is not True and x is not False:
         bad_bool(x)
     a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -6843,27 +6822,27 @@ def h_DC_ChargeLoopResType_9(a, x, st):
     return a, st
 
 def h_DC_ChargeLoopResType_10(a, x, st):
-    c, wd, st = _T91[st]
+    c, wd, st = _T84[st]
     a = e_BPT_Dynamic_DC_CLResControlModeType(((a << wd) | c), x)
     return a, st
 
 def h_DC_ChargeLoopResType_11(a, x, st):
-    c, wd, st = _T92[st]
+    c, wd, st = _T85[st]
     a = e_BPT_Scheduled_DC_CLResControlModeType(((a << wd) | c), x)
     return a, st
 
 def h_DC_ChargeLoopResType_12(a, x, st):
-    c, wd, st = _T93[st]
+    c, wd, st = _T86[st]
     a = e_CLResControlModeType(((a << wd) | c), x)
     return a, st
 
 def h_DC_ChargeLoopResType_13(a, x, st):
-    c, wd, st = _T94[st]
+    c, wd, st = _T87[st]
     a = e_Dynamic_DC_CLResControlModeType(((a << wd) | c), x)
     return a, st
 
 def h_DC_ChargeLoopResType_14(a, x, st):
-    c, wd, st = _T95[st]
+    c, wd, st = _T88[st]
     a = e_Scheduled_DC_CLResControlModeType(((a << wd) | c), x)
     return a, st
 
@@ -6923,16 +6902,16 @@ def e_simple4(a, x):
 
 _H_BPT_Dynamic_DC_CLReqControlModeType = {'DepartureTime': h_BPT_Dynamic_DC_CLReqControlModeType_0, 'EVTargetEnergyRequest': h_BPT_Dynamic_DC_CLReqControlModeType_1, 'EVMaximumEnergyRequest': h_BPT_Dynamic_DC_CLReqControlModeType_2, 'EVMinimumEnergyRequest': h_BPT_Dynamic_DC_CLReqControlModeType_3, 'EVMaximumChargePower': h_BPT_Dynamic_DC_CLReqControlModeType_4, 'EVMinimumChargePower': h_BPT_Dynamic_DC_CLReqControlModeType_5, 'EVMaximumChargeCurrent': h_BPT_Dynamic_DC_CLReqControlModeType_6, 'EVMaximumVoltage': h_BPT_Dynamic_DC_CLReqControlModeType_7, 'EVMinimumVoltage': h_BPT_Dynamic_DC_CLReqControlModeType_8, 'EVMaximumDischargePower': h_BPT_Dynamic_DC_CLReqControlModeType_9, 'EVMinimumDischargePower': h_BPT_Dynamic_DC_CLReqControlModeType_10, 'EVMaximumDischargeCurrent': h_BPT_Dynamic_DC_CLReqControlModeType_11, 'EVMaximumV2XEnergyRequest': h_BPT_Dynamic_DC_CLReqControlModeType_12, 'EVMinimumV2XEnergyRequest': h_BPT_Dynamic_DC_CLReqControlModeType_13}
 _H_BPT_Dynamic_DC_CLResControlModeType = {'DepartureTime': h_BPT_Dynamic_DC_CLResControlModeType_0, 'MinimumSOC': h_BPT_Dynamic_DC_CLResControlModeType_1, 'TargetSOC': h_BPT_Dynamic_DC_CLResControlModeType_2, 'AckMaxDelay': h_BPT_Dynamic_DC_CLResControlModeType_3, 'EVSEMaximumChargePower': h_BPT_Dynamic_DC_CLResControlModeType_4, 'EVSEMinimumChargePower': h_BPT_Dynamic_DC_CLResControlModeType_5, 'EVSEMaximumChargeCurrent': h_BPT_Dynamic_DC_CLResControlModeType_6, 'EVSEMaximumVoltage': h_BPT_Dynamic_DC_CLResControlModeType_7, 'EVSEMaximumDischargePower': h_BPT_Dynamic_DC_CLResControlModeType_8, 'EVSEMinimumDischargePower': h_BPT_Dynamic_DC_CLResControlModeType_9, 'EVSEMaximumDischargeCurrent': h_BPT_Dynamic_DC_CLResControlModeType_10, 'EVSEMinimumVoltage': h_BPT_Dynamic_DC_CLResControlModeType_11}
-_D_BPT_Scheduled_DC_CLReqControlModeType_5 = (('EVMaximumChargePower', d_RationalNumberType, 6), ('EVMinimumChargePower', d_RationalNumberType, 9), ('EVMaximumChargeCurrent', d_RationalNumberType, 10), ('EVMaximumVoltage', d_RationalNumberType, 11), ('EVMinimumVoltage', d_RationalNumberType, 13), ('EVMaximumDischargePower', d_RationalNumberType, 8), ('EVMinimumDischargePower', d_RationalNumberType, 7), ('EVMaximumDischargeCurrent', d_RationalNumberType, 12), None,)
-_D_BPT_Scheduled_DC_CLReqControlModeType_6 = (('EVMinimumChargePower', d_RationalNumberType, 9), ('EVMaximumChargeCurrent', d_RationalNumberType, 10), ('EVMaximumVoltage', d_RationalNumberType, 11), ('EVMinimumVoltage', d_RationalNumberType, 13), ('EVMaximumDischargePower', d_RationalNumberType, 8), ('EVMinimumDischargePower', d_RationalNumberType, 7), ('EVMaximumDischargeCurrent', d_RationalNumberType, 12), None,)
+_D_BPT_Scheduled_DC_CLReqControlModeType_5 = (('EVMaximumChargePower', d_RationalNumberType, 6), ('EVMinimumChargePower', d_RationalNumberType, 7), ('EVMaximumChargeCurrent', d_RationalNumberType, 8), ('EVMaximumVoltage', d_RationalNumberType, 9), ('EVMinimumVoltage', d_RationalNumberType, 10), ('EVMaximumDischargePower', d_RationalNumberType, 11), ('EVMinimumDischargePower', d_RationalNumberType, 12), ('EVMaximumDischargeCurrent', d_RationalNumberType, 13), None,)
+_D_BPT_Scheduled_DC_CLReqControlModeType_6 = (('EVMinimumChargePower', d_RationalNumberType, 7), ('EVMaximumChargeCurrent', d_RationalNumberType, 8), ('EVMaximumVoltage', d_RationalNumberType, 9), ('EVMinimumVoltage', d_RationalNumberType, 10), ('EVMaximumDischargePower', d_RationalNumberType, 11), ('EVMinimumDischargePower', d_RationalNumberType, 12), ('EVMaximumDischargeCurrent', d_RationalNumberType, 13), None,)
 _H_BPT_Scheduled_DC_CLReqControlModeType = {'EVTargetEnergyRequest': h_BPT_Scheduled_DC_CLReqControlModeType_0, 'EVMaximumEnergyRequest': h_BPT_Scheduled_DC_CLReqControlModeType_1, 'EVMinimumEnergyRequest': h_BPT_Scheduled_DC_CLReqControlModeType_2, 'EVTargetCurrent': h_BPT_Scheduled_DC_CLReqControlModeType_3, 'EVTargetVoltage': h_BPT_Scheduled_DC_CLReqControlModeType_4, 'EVMaximumChargePower': h_BPT_Scheduled_DC_CLReqControlModeType_5, 'EVMinimumChargePower': h_BPT_Scheduled_DC_CLReqControlModeType_6, 'EVMaximumChargeCurrent': h_BPT_Scheduled_DC_CLReqControlModeType_7, 'EVMaximumVoltage': h_BPT_Scheduled_DC_CLReqControlModeType_8, 'EVMinimumVoltage': h_BPT_Scheduled_DC_CLReqControlModeType_9, 'EVMaximumDischargePower': h_BPT_Scheduled_DC_CLReqControlModeType_10, 'EVMinimumDischargePower': h_BPT_Scheduled_DC_CLReqControlModeType_11, 'EVMaximumDischargeCurrent': h_BPT_Scheduled_DC_CLReqControlModeType_12}
-_D_BPT_Scheduled_DC_CLResControlModeType_0 = (('EVSEMaximumChargePower', d_RationalNumberType, 5), ('EVSEMinimumChargePower', d_RationalNumberType, 7), ('EVSEMaximumChargeCurrent', d_RationalNumberType, 6), ('EVSEMaximumVoltage', d_RationalNumberType, 4), ('EVSEMaximumDischargePower', d_RationalNumberType, 3), ('EVSEMinimumDischargePower', d_RationalNumberType, 8), ('EVSEMaximumDischargeCurrent', d_RationalNumberType, 2), ('EVSEMinimumVoltage', d_RationalNumberType, 1), None,)
-_D_BPT_Scheduled_DC_CLResControlModeType_5 = (('EVSEMinimumChargePower', d_RationalNumberType, 7), ('EVSEMaximumChargeCurrent', d_RationalNumberType, 6), ('EVSEMaximumVoltage', d_RationalNumberType, 4), ('EVSEMaximumDischargePower', d_RationalNumberType, 3), ('EVSEMinimumDischargePower', d_RationalNumberType, 8), ('EVSEMaximumDischargeCurrent', d_RationalNumberType, 2), ('EVSEMinimumVoltage', d_RationalNumberType, 1), None,)
+_D_BPT_Scheduled_DC_CLResControlModeType_0 = (('EVSEMaximumChargePower', d_RationalNumberType, 1), ('EVSEMinimumChargePower', d_RationalNumberType, 2), ('EVSEMaximumChargeCurrent', d_RationalNumberType, 3), ('EVSEMaximumVoltage', d_RationalNumberType, 4), ('EVSEMaximumDischargePower', d_RationalNumberType, 5), ('EVSEMinimumDischargePower', d_RationalNumberType, 6), ('EVSEMaximumDischargeCurrent', d_RationalNumberType, 7), ('EVSEMinimumVoltage', d_RationalNumberType, 8), None,)
+_D_BPT_Scheduled_DC_CLResControlModeType_1 = (('EVSEMinimumChargePower', d_RationalNumberType, 2), ('EVSEMaximumChargeCurrent', d_RationalNumberType, 3), ('EVSEMaximumVoltage', d_RationalNumberType, 4), ('EVSEMaximumDischargePower', d_RationalNumberType, 5), ('EVSEMinimumDischargePower', d_RationalNumberType, 6), ('EVSEMaximumDischargeCurrent', d_RationalNumberType, 7), ('EVSEMinimumVoltage', d_RationalNumberType, 8), None,)
 _H_DC_ChargeLoopResType = {'Header': h_DC_ChargeLoopResType_0, 'ResponseCode': h_DC_ChargeLoopResType_1, 'EVSEStatus': h_DC_ChargeLoopResType_2, 'MeterInfo': h_DC_ChargeLoopResType_3, 'Receipt': h_DC_ChargeLoopResType_4, 'EVSEPresentCurrent': h_DC_ChargeLoopResType_5, 'EVSEPresentVoltage': h_DC_ChargeLoopResType_6, 'EVSEPowerLimitAchieved': h_DC_ChargeLoopResType_7, 'EVSECurrentLimitAchieved': h_DC_ChargeLoopResType_8, 'EVSEVoltageLimitAchieved': h_DC_ChargeLoopResType_9, 'BPT_Dynamic_DC_CLResControlMode': h_DC_ChargeLoopResType_10, 'BPT_Scheduled_DC_CLResControlMode': h_DC_ChargeLoopResType_11, 'CLResControlMode': h_DC_ChargeLoopResType_12, 'Dynamic_DC_CLResControlMode': h_DC_ChargeLoopResType_13, 'Scheduled_DC_CLResControlMode': h_DC_ChargeLoopResType_14}
-_D_DisplayParametersType_0 = (('PresentSOC', d_simple0, 3), ('MinimumSOC', d_simple0, 6), ('TargetSOC', d_simple0, 4), ('MaximumSOC', d_simple0, 9), ('RemainingTimeToMinimumSOC', d_simple1, 8), ('RemainingTimeToTargetSOC', d_simple1, 7), ('RemainingTimeToMaximumSOC', d_simple1, 2), ('ChargingComplete', d_simple2, 10), ('BatteryEnergyCapacity', d_RationalNumberType, 1), ('InletHot', d_simple2, 5), None,)
-_D_DisplayParametersType_3 = (('MinimumSOC', d_simple0, 6), ('TargetSOC', d_simple0, 4), ('MaximumSOC', d_simple0, 9), ('RemainingTimeToMinimumSOC', d_simple1, 8), ('RemainingTimeToTargetSOC', d_simple1, 7), ('RemainingTimeToMaximumSOC', d_simple1, 2), ('ChargingComplete', d_simple2, 10), ('BatteryEnergyCapacity', d_RationalNumberType, 1), ('InletHot', d_simple2, 5), None,)
-_D_DisplayParametersType_6 = (('TargetSOC', d_simple0, 4), ('MaximumSOC', d_simple0, 9), ('RemainingTimeToMinimumSOC', d_simple1, 8), ('RemainingTimeToTargetSOC', d_simple1, 7), ('RemainingTimeToMaximumSOC', d_simple1, 2), ('ChargingComplete', d_simple2, 10), ('BatteryEnergyCapacity', d_RationalNumberType, 1), ('InletHot', d_simple2, 5), None,)
-_D_DisplayParametersType_4 = (('MaximumSOC', d_simple0, 9), ('RemainingTimeToMinimumSOC', d_simple1, 8), ('RemainingTimeToTargetSOC', d_simple1, 7), ('RemainingTimeToMaximumSOC', d_simple1, 2), ('ChargingComplete', d_simple2, 10), ('BatteryEnergyCapacity', d_RationalNumberType, 1), ('InletHot', d_simple2, 5), None,)
+_D_DisplayParametersType_0 = (('PresentSOC', d_simple0, 1), ('MinimumSOC', d_simple0, 2), ('TargetSOC', d_simple0, 3), ('MaximumSOC', d_simple0, 4), ('RemainingTimeToMinimumSOC', d_simple1, 5), ('RemainingTimeToTargetSOC', d_simple1, 6), ('RemainingTimeToMaximumSOC', d_simple1, 7), ('ChargingComplete', d_simple2, 8), ('BatteryEnergyCapacity', d_RationalNumberType, 9), ('InletHot', d_simple2, 10), None,)
+_D_DisplayParametersType_1 = (('MinimumSOC', d_simple0, 2), ('TargetSOC', d_simple0, 3), ('MaximumSOC', d_simple0, 4), ('RemainingTimeToMinimumSOC', d_simple1, 5), ('RemainingTimeToTargetSOC', d_simple1, 6), ('RemainingTimeToMaximumSOC', d_simple1, 7), ('ChargingComplete', d_simple2, 8), ('BatteryEnergyCapacity', d_RationalNumberType, 9), ('InletHot', d_simple2, 10), None,)
+_D_DisplayParametersType_2 = (('TargetSOC', d_simple0, 3), ('MaximumSOC', d_simple0, 4), ('RemainingTimeToMinimumSOC', d_simple1, 5), ('RemainingTimeToTargetSOC', d_simple1, 6), ('RemainingTimeToMaximumSOC', d_simple1, 7), ('ChargingComplete', d_simple2, 8), ('BatteryEnergyCapacity', d_RationalNumberType, 9), ('InletHot', d_simple2, 10), None,)
+_D_DisplayParametersType_3 = (('MaximumSOC', d_simple0, 4), ('RemainingTimeToMinimumSOC', d_simple1, 5), ('RemainingTimeToTargetSOC', d_simple1, 6), ('RemainingTimeToMaximumSOC', d_simple1, 7), ('ChargingComplete', d_simple2, 8), ('BatteryEnergyCapacity', d_RationalNumberType, 9), ('InletHot', d_simple2, 10), None,)
 _DOC_D = (('BPT_DC_CPDReqEnergyTransferMode', d_BPT_DC_CPDReqEnergyTransferModeType), ('BPT_DC_CPDResEnergyTransferMode', d_BPT_DC_CPDResEnergyTransferModeType), ('BPT_Dynamic_DC_CLReqControlMode', d_BPT_Dynamic_DC_CLReqControlModeType), ('BPT_Dynamic_DC_CLResControlMode', d_BPT_Dynamic_DC_CLResControlModeType), ('BPT_Scheduled_DC_CLReqControlMode', d_BPT_Scheduled_DC_CLReqControlModeType), ('BPT_Scheduled_DC_CLResControlMode', d_BPT_Scheduled_DC_CLResControlModeType), ('CLReqControlMode', d_CLReqControlModeType), ('CLResControlMode', d_CLResControlModeType), ('CanonicalizationMethod', d_CanonicalizationMethodType), ('DC_CPDReqEnergyTransferMode', d_DC_CPDReqEnergyTransferModeType), ('DC_CPDResEnergyTransferMode', d_DC_CPDResEnergyTransferModeType), ('DC_CableCheckReq', d_DC_CableCheckReqType), ('DC_CableCheckRes', d_DC_CableCheckResType), ('DC_ChargeLoopReq', d_DC_ChargeLoopReqType), ('DC_ChargeLoopRes', d_DC_ChargeLoopResType), ('DC_ChargeParameterDiscoveryReq', d_DC_ChargeParameterDiscoveryReqType), ('DC_ChargeParameterDiscoveryRes', d_DC_ChargeParameterDiscoveryResType), ('DC_PreChargeReq', d_DC_PreChargeReqType), ('DC_PreChargeRes', d_DC_PreChargeResType), ('DC_WeldingDetectionReq', d_DC_WeldingDetectionReqType), ('DC_WeldingDetectionRes', d_DC_WeldingDetectionResType), ('DSAKeyValue', d_DSAKeyValueType), ('DigestMethod', d_DigestMethodType), ('DigestValue', d_simple3), ('Dynamic_DC_CLReqControlMode', d_Dynamic_DC_CLReqControlModeType), ('Dynamic_DC_CLResControlMode', d_Dynamic_DC_CLResControlModeType), ('KeyInfo', d_KeyInfoType), ('KeyName', d_simple4), ('KeyValue', d_KeyValueType), ('Manifest', d_ManifestType), ('MgmtData', d_simple4), ('Object', d_ObjectType), ('PGPData', d_PGPDataType), ('RSAKeyValue', d_RSAKeyValueType), ('Reference', d_ReferenceType), ('RetrievalMethod', d_RetrievalMethodType), ('SPKIData', d_SPKIDataType), ('Scheduled_DC_CLReqControlMode', d_Scheduled_DC_CLReqControlModeType), ('Scheduled_DC_CLResControlMode', d_Scheduled_DC_CLResControlModeType), ('Signature', d_SignatureType), ('SignatureMethod', d_SignatureMethodType), ('SignatureProperties', d_SignaturePropertiesType), ('SignatureProperty', d_SignaturePropertyType), ('SignatureValue', d_SignatureValueType), ('SignedInfo', d_SignedInfoType), ('Transform', d_TransformType), ('Transforms', d_TransformsType), ('X509Data', d_X509DataType),)
 _DOC_E = {'BPT_DC_CPDReqEnergyTransferMode': (0, e_BPT_DC_CPDReqEnergyTransferModeType), 'BPT_DC_CPDResEnergyTransferMode': (1, e_BPT_DC_CPDResEnergyTransferModeType), 'BPT_Dynamic_DC_CLReqControlMode': (2, e_BPT_Dynamic_DC_CLReqControlModeType), 'BPT_Dynamic_DC_CLResControlMode': (3, e_BPT_Dynamic_DC_CLResControlModeType), 'BPT_Scheduled_DC_CLReqControlMode': (4, e_BPT_Scheduled_DC_CLReqControlModeType), 'BPT_Scheduled_DC_CLResControlMode': (5, e_BPT_Scheduled_DC_CLResControlModeType), 'CLReqControlMode': (6, e_CLReqControlModeType), 'CLResControlMode': (7, e_CLResControlModeType), 'CanonicalizationMethod': (8, e_CanonicalizationMethodType), 'DC_CPDReqEnergyTransferMode': (9, e_DC_CPDReqEnergyTransferModeType), 'DC_CPDResEnergyTransferMode': (10, e_DC_CPDResEnergyTransferModeType), 'DC_CableCheckReq': (11, e_DC_CableCheckReqType), 'DC_CableCheckRes': (12, e_DC_CableCheckResType), 'DC_ChargeLoopReq': (13, e_DC_ChargeLoopReqType), 'DC_ChargeLoopRes': (14, e_DC_ChargeLoopResType), 'DC_ChargeParameterDiscoveryReq': (15, e_DC_ChargeParameterDiscoveryReqType), 'DC_ChargeParameterDiscoveryRes': (16, e_DC_ChargeParameterDiscoveryResType), 'DC_PreChargeReq': (17, e_DC_PreChargeReqType), 'DC_PreChargeRes': (18, e_DC_PreChargeResType), 'DC_WeldingDetectionReq': (19, e_DC_WeldingDetectionReqType), 'DC_WeldingDetectionRes': (20, e_DC_WeldingDetectionResType), 'DSAKeyValue': (21, e_DSAKeyValueType), 'DigestMethod': (22, e_DigestMethodType), 'DigestValue': (23, e_simple3), 'Dynamic_DC_CLReqControlMode': (24, e_Dynamic_DC_CLReqControlModeType), 'Dynamic_DC_CLResControlMode': (25, e_Dynamic_DC_CLResControlModeType), 'KeyInfo': (26, e_KeyInfoType), 'KeyName': (27, e_simple4), 'KeyValue': (28, e_KeyValueType), 'Manifest': (29, e_ManifestType), 'MgmtData': (30, e_simple4), 'Object': (31, e_ObjectType), 'PGPData': (32, e_PGPDataType), 'RSAKeyValue': (33, e_RSAKeyValueType), 'Reference': (34, e_ReferenceType), 'RetrievalMethod': (35, e_RetrievalMethodType), 'SPKIData': (36, e_SPKIDataType), 'Scheduled_DC_CLReqControlMode': (37, e_Scheduled_DC_CLReqControlModeType), 'Scheduled_DC_CLResControlMode': (38, e_Scheduled_DC_CLResControlModeType), 'Signature': (39, e_SignatureType), 'SignatureMethod': (40, e_SignatureMethodType), 'SignatureProperties': (41, e_SignaturePropertiesType), 'SignatureProperty': (42, e_SignaturePropertyType), 'SignatureValue': (43, e_SignatureValueType), 'SignedInfo': (44, e_SignedInfoType), 'Transform': (45, e_TransformType), 'Transforms': (46, e_TransformsType), 'X509Data': (47, e_X509DataType)}
 

@@ -12,18 +12,18 @@ DOC_WIDTH = 6
 ROOT_NAMES = ('CLReqControlMode', 'CLResControlMode', 'CanonicalizationMethod', 'DSAKeyValue', 'DigestMethod', 'DigestValue', 'KeyInfo', 'KeyName', 'KeyValue', 'Manifest', 'MgmtData', 'Object', 'PGPData', 'RSAKeyValue', 'Reference', 'RetrievalMethod', 'SPKIData', 'Signature', 'SignatureMethod', 'SignatureProperties', 'SignatureProperty', 'SignatureValue', 'SignedInfo', 'Transform', 'Transforms', 'WPT_AlignmentCheckReq', 'WPT_AlignmentCheckRes', 'WPT_ChargeLoopReq', 'WPT_ChargeLoopRes', 'WPT_ChargeParameterDiscoveryReq', 'WPT_ChargeParameterDiscoveryRes', 'WPT_FinePositioningReq', 'WPT_FinePositioningRes', 'WPT_FinePositioningSetupReq', 'WPT_FinePositioningSetupRes', 'WPT_PairingReq', 'WPT_PairingRes', 'X509Data')
 MESSAGE_NAMES = ('WPT_AlignmentCheckReq', 'WPT_AlignmentCheckRes', 'WPT_ChargeLoopReq', 'WPT_ChargeLoopRes', 'WPT_ChargeParameterDiscoveryReq', 'WPT_ChargeParameterDiscoveryRes', 'WPT_FinePositioningReq', 'WPT_FinePositioningRes', 'WPT_FinePositioningSetupReq', 'WPT_FinePositioningSetupRes', 'WPT_PairingReq', 'WPT_PairingRes')
 
-_K0 = frozenset({'AlternativeSECC'})
-_T1 = {0: (0, 1, 1, 0)}
+_K0 = frozenset(('AlternativeSECC',))
+_T1 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 7)}
 _T2 = {1: (1, 2), 2: (0, 1)}
-_K3 = frozenset({'BSSID', 'Port', 'SSID', 'IPAddress'})
-_T4 = {0: (1, 3, 4), 1: (0, 3, 4)}
-_T5 = {0: (2, 3, 2), 1: (1, 3, 2), 4: (0, 2, 2)}
-_T6 = {0: (3, 3, 3), 1: (2, 3, 3), 2: (0, 2, 3), 4: (1, 2, 3)}
-_T7 = {0: (4, 3), 1: (3, 3), 2: (1, 2), 3: (0, 1), 4: (2, 2)}
-_K8 = frozenset()
-_K9 = frozenset({'Algorithm'})
+_K3 = frozenset(('BSSID', 'IPAddress', 'Port', 'SSID'))
+_T4 = {0: (1, 3, 2), 1: (0, 3, 2)}
+_T5 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
+_T6 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
+_T7 = {0: (4, 3), 1: (3, 3), 2: (2, 2), 3: (1, 2), 4: (0, 1)}
+_K8 = frozenset(())
+_K9 = frozenset(('Algorithm',))
 _T10 = {1: (1, 2)}
-_K11 = frozenset({'Y', 'Q', 'J', 'G', 'P', 'Seed', 'PgenCounter'})
+_K11 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
 _T12 = {1: (0, 1, 4)}
 _T13 = {0: (1, 2, 2), 4: (0, 2, 2)}
 _T14 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
@@ -31,26 +31,26 @@ _T15 = {3: (0, 2, 5)}
 _T16 = {3: (1, 2, 6), 5: (0, 2, 6)}
 _T17 = {6: (0, 1, 7)}
 _T18 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
-_K19 = frozenset({'Amount', 'CostPerUnit'})
+_K19 = frozenset(('Amount', 'CostPerUnit'))
 _T20 = {1: (0, 1, 2)}
 _T21 = {2: (0, 1)}
-_K22 = frozenset({'Amount', 'TaxRuleID'})
-_K23 = frozenset({'ChargingComplete', 'MaximumSOC', 'TargetSOC', 'PresentSOC', 'BatteryEnergyCapacity', 'RemainingTimeToTargetSOC', 'RemainingTimeToMaximumSOC', 'InletHot', 'MinimumSOC', 'RemainingTimeToMinimumSOC'})
-_T24 = {0: (1, 4, 6), 3: (0, 4, 6)}
-_T25 = {0: (2, 4, 4), 3: (1, 4, 4), 6: (0, 4, 4)}
-_T26 = {0: (3, 4, 9), 3: (2, 4, 9), 4: (0, 4, 9), 6: (1, 4, 9)}
-_T27 = {0: (4, 4, 8), 3: (3, 4, 8), 4: (1, 4, 8), 6: (2, 4, 8), 9: (0, 3, 8)}
-_T28 = {0: (5, 4, 7), 3: (4, 4, 7), 4: (2, 4, 7), 6: (3, 4, 7), 8: (0, 3, 7), 9: (1, 3, 7)}
-_T29 = {0: (6, 4, 2), 3: (5, 4, 2), 4: (3, 4, 2), 6: (4, 4, 2), 7: (0, 3, 2), 8: (1, 3, 2), 9: (2, 3, 2)}
-_T30 = {0: (7, 4, 10), 2: (0, 3, 10), 3: (6, 4, 10), 4: (4, 4, 10), 6: (5, 4, 10), 7: (1, 3, 10), 8: (2, 3, 10), 9: (3, 3, 10)}
-_T31 = {0: (8, 4, 1), 2: (1, 3, 1), 3: (7, 4, 1), 4: (5, 4, 1), 6: (6, 4, 1), 7: (2, 3, 1), 8: (3, 3, 1), 9: (4, 3, 1), 10: (0, 2, 1)}
-_T32 = {0: (9, 4, 5), 1: (0, 2, 5), 2: (2, 3, 5), 3: (8, 4, 5), 4: (6, 4, 5), 6: (7, 4, 5), 7: (3, 3, 5), 8: (4, 3, 5), 9: (5, 3, 5), 10: (1, 2, 5)}
-_T33 = {0: (10, 4), 1: (1, 2), 2: (3, 3), 3: (9, 4), 4: (7, 4), 5: (0, 1), 6: (8, 4), 7: (4, 3), 8: (5, 3), 9: (6, 3), 10: (2, 2)}
+_K22 = frozenset(('Amount', 'TaxRuleID'))
+_K23 = frozenset(('BatteryEnergyCapacity', 'ChargingComplete', 'InletHot', 'MaximumSOC', 'MinimumSOC', 'PresentSOC', 'RemainingTimeToMaximumSOC', 'RemainingTimeToMinimumSOC', 'RemainingTimeToTargetSOC', 'TargetSOC'))
+_T24 = {0: (1, 4, 2), 1: (0, 4, 2)}
+_T25 = {0: (2, 4, 3), 1: (1, 4, 3), 2: (0, 4, 3)}
+_T26 = {0: (3, 4, 4), 1: (2, 4, 4), 2: (1, 4, 4), 3: (0, 4, 4)}
+_T27 = {0: (4, 4, 5), 1: (3, 4, 5), 2: (2, 4, 5), 3: (1, 4, 5), 4: (0, 3, 5)}
+_T28 = {0: (5, 4, 6), 1: (4, 4, 6), 2: (3, 4, 6), 3: (2, 4, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T29 = {0: (6, 4, 7), 1: (5, 4, 7), 2: (4, 4, 7), 3: (3, 4, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 3, 7)}
+_T30 = {0: (7, 4, 8), 1: (6, 4, 8), 2: (5, 4, 8), 3: (4, 4, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 3, 8)}
+_T31 = {0: (8, 4, 9), 1: (7, 4, 9), 2: (6, 4, 9), 3: (5, 4, 9), 4: (4, 3, 9), 5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 3, 9), 8: (0, 2, 9)}
+_T32 = {0: (9, 4, 10), 1: (8, 4, 10), 2: (7, 4, 10), 3: (6, 4, 10), 4: (5, 3, 10), 5: (4, 3, 10), 6: (3, 3, 10), 7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
+_T33 = {0: (10, 4), 1: (9, 4), 2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
 _E34 = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRenegotiation', 'MeteringConfirmation')
 _I35 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
-_K36 = frozenset({'NotificationMaxDelay', 'EVSENotification'})
-_K37 = frozenset({'Id', 'MgmtData', 'KeyValue', 'PGPData', 'RetrievalMethod', 'SPKIData', 'KeyName', 'X509Data'})
-_T38 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0)}
+_K36 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
+_K37 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
+_T38 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
 _T39 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
 _T40 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
 _T41 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
@@ -58,179 +58,174 @@ _T42 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
 _T43 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
 _T44 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
 _T45 = {2: (8, 4)}
-_K46 = frozenset({'DSAKeyValue', 'RSAKeyValue'})
+_K46 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
 _T47 = {0: (1, 3, 1)}
 _T48 = {1: (0, 2)}
-_K49 = frozenset({'Reference', 'Id'})
-_T50 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0)}
+_K49 = frozenset(('Id', 'Reference'))
+_T50 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
 _T51 = {2: (1, 2)}
-_K52 = frozenset({'Signature', 'SessionID', 'TimeStamp'})
+_K52 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
 _T53 = {2: (0, 2, 3)}
 _T54 = {2: (1, 2), 3: (0, 1)}
-_K55 = frozenset({'CapacitiveEnergyReadingVARh', 'MeterTimestamp', 'ChargedEnergyReadingWh', 'MeterID', 'BPT_InductiveEnergyReadingVARh', 'MeterStatus', 'MeterSignature', 'BPT_DischargedEnergyReadingWh'})
-_T56 = {2: (0, 3, 6)}
-_T57 = {2: (1, 3, 7), 6: (0, 3, 7)}
-_T58 = {2: (2, 3, 8), 6: (1, 3, 8), 7: (0, 3, 8)}
-_T59 = {2: (3, 3, 3), 6: (2, 3, 3), 7: (1, 3, 3), 8: (0, 3, 3)}
-_T60 = {2: (4, 3, 5), 3: (0, 2, 5), 6: (3, 3, 5), 7: (2, 3, 5), 8: (1, 3, 5)}
-_T61 = {2: (5, 3, 4), 3: (1, 2, 4), 5: (0, 2, 4), 6: (4, 3, 4), 7: (3, 3, 4), 8: (2, 3, 4)}
-_T62 = {2: (6, 3), 3: (2, 2), 4: (0, 1), 5: (1, 2), 6: (5, 3), 7: (4, 3), 8: (3, 3)}
-_K63 = frozenset({'Encoding', 'Id', 'MimeType'})
-_T64 = {0: (1, 3, 2), 1: (0, 3, 2)}
-_T65 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
-_T66 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K67 = frozenset({'PGPKeyID', 'PGPKeyPacket'})
-_T68 = {0: (1, 2, 2), 1: (0, 2, 2)}
-_T69 = {1: (2, 2), 2: (1, 2)}
-_K70 = frozenset({'Exponent', 'Modulus'})
-_K71 = frozenset({'Exponent', 'Value'})
-_K72 = frozenset({'TaxCosts', 'OverstayCosts', 'AdditionalServicesCosts', 'TimeAnchor', 'EnergyCosts', 'OccupancyCosts'})
-_T73 = {1: (0, 3, 5)}
-_T74 = {1: (1, 3, 2), 5: (0, 3, 2)}
-_T75 = {1: (2, 3, 3), 2: (0, 3, 3), 5: (1, 3, 3)}
-_T76 = {1: (3, 3, 6), 2: (1, 3, 6), 3: (0, 2, 6), 5: (2, 3, 6)}
-_T77 = {1: (4, 3, 4, 0), 2: (2, 3, 4, 0), 3: (1, 2, 4, 0), 5: (3, 3, 4, 0), 6: (0, 2, 4, 0)}
-_T78 = {1: (5, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (4, 3), 6: (1, 2), 7: (0, 1)}
-_K79 = frozenset({'Id', 'Type', 'URI', 'DigestMethod', 'Transforms', 'DigestValue'})
-_T80 = {0: (2, 3, 4), 1: (1, 3, 4), 2: (0, 2, 4)}
-_T81 = {0: (3, 3, 5), 1: (2, 3, 5), 2: (1, 2, 5), 4: (0, 2, 5)}
-_T82 = {0: (4, 3, 3), 1: (3, 3, 3), 2: (2, 2, 3), 4: (1, 2, 3), 5: (0, 1, 3)}
-_T83 = {3: (0, 1, 6)}
-_T84 = {6: (0, 1)}
-_K85 = frozenset({'URI', 'Type', 'Transforms'})
-_T86 = {0: (1, 3, 2), 1: (0, 2, 2)}
-_T87 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
-_T88 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K89 = frozenset({'SPKISexp'})
-_T90 = {1: (2, 2)}
-_K91 = frozenset({'HMACOutputLength', 'Algorithm'})
-_T92 = {1: (0, 3, 2)}
-_T93 = {1: (2, 3), 2: (1, 2)}
-_K94 = frozenset({'SignatureProperty', 'Id'})
-_K95 = frozenset({'Target', 'Id'})
-_T96 = {}
-_K97 = frozenset({'SignedInfo', 'Id', 'SignatureValue', 'Object', 'KeyInfo'})
-_T98 = {0: (1, 2, 2), 1: (0, 1, 2)}
-_T99 = {2: (0, 1, 3)}
-_T100 = {3: (0, 2, 4)}
-_T101 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T102 = {3: (2, 2), 4: (1, 2)}
-_K103 = frozenset({'Id', 'value'})
-_K104 = frozenset({'CanonicalizationMethod', 'SignatureMethod', 'Id', 'Reference'})
-_T105 = {3: (0, 1, 4, 0)}
-_T106 = {4: (1, 2)}
-_K107 = frozenset({'Algorithm', 'XPath'})
-_T108 = {1: (0, 3, 1, 0)}
-_T109 = {1: (2, 3)}
-_K110 = frozenset({'Transform'})
-_E111 = ('PowerCheck', 'LPE', 'Proprietary')
-_I112 = {'PowerCheck': 0, 'LPE': 1, 'Proprietary': 2}
-_K113 = frozenset({'WPT_AlignmentCheckMethod'})
-_E114 = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')
-_I115 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
-_E116 = ('EVResultUnknown', 'EVResultSuccess', 'EVResultFailed')
-_I117 = {'EVResultUnknown': 0, 'EVResultSuccess': 1, 'EVResultFailed': 2}
-_K118 = frozenset({'EVResultCode', 'EVProcessing', 'Header', 'VendorSpecificDataContainer', 'TargetCoilCurrent'})
-_T119 = {2: (1, 2, 4), 3: (0, 1, 4)}
-_T120 = {4: (0, 2, 5, 16)}
-_T121 = {4: (1, 2), 5: (0, 1)}
-_E122 = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')
-_I123 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
-_K124 = frozenset({'SupplyDeviceCurrent', 'ResponseCode', 'Header', 'PowerTransmitted', 'VendorSpecificDataContainer', 'EVSEProcessing'})
-_T125 = {3: (0, 3, 5)}
-_T126 = {3: (1, 3, 6), 5: (0, 2, 6)}
-_T127 = {3: (2, 3, 4, 0), 5: (1, 2, 4, 0), 6: (0, 2, 4, 0)}
-_T128 = {3: (3, 3), 4: (1, 2), 5: (2, 2), 6: (1, 2), 7: (0, 1)}
-_E129 = ('EVPCNoIssue', 'EVPCTempOverheatDetected', 'EVPCPowerTransferAnomalyDetected', 'EVPCAnomalyDetected')
-_I130 = {'EVPCNoIssue': 0, 'EVPCTempOverheatDetected': 1, 'EVPCPowerTransferAnomalyDetected': 2, 'EVPCAnomalyDetected': 3}
-_K131 = frozenset({'MeterInfoRequested', 'DisplayParameters', 'EVPCPowerOutput', 'ManufacturerSpecificDataContainer', 'EVPCPowerControlParameter', 'Header', 'EVPCChargeDiagnostics', 'EVPCPowerRequest', 'EVPCOperatingFrequency'})
-_T132 = {1: (0, 2, 2)}
-_T133 = {1: (1, 2, 3), 2: (0, 1, 3)}
-_T134 = {3: (0, 1, 4)}
-_T135 = {4: (0, 1, 5)}
-_T136 = {5: (0, 1, 6)}
-_T137 = {6: (0, 3, 7)}
-_T138 = {6: (1, 3, 9), 7: (0, 2, 9)}
-_T139 = {6: (2, 3, 8, 0), 7: (1, 2, 8, 0), 9: (0, 2, 8, 0)}
-_T140 = {6: (3, 3), 7: (2, 2), 8: (1, 2), 9: (1, 2), 10: (0, 1)}
-_E141 = ('SPCNoIssue', 'SPCFODDetected', 'SPCLOPDetected', 'SPCTempOverheatDetected', 'SPCPowerTransferAnomalyDetected', 'SPCAnomalyDetected')
-_I142 = {'SPCNoIssue': 0, 'SPCFODDetected': 1, 'SPCLOPDetected': 2, 'SPCTempOverheatDetected': 3, 'SPCPowerTransferAnomalyDetected': 4, 'SPCAnomalyDetected': 5}
-_K143 = frozenset({'SPCMinOutputPowerLimit', 'ResponseCode', 'SPCPowerControlParameter', 'ManufacturerSpecificDataContainer', 'MeterInfo', 'SPCOperatingFrequency', 'SDPowerInput', 'SPCMaxOutputPowerLimit', 'Header', 'SPCChargeDiagnostics', 'Receipt', 'EVPCPowerRequest', 'EVSEStatus'})
-_O144 = {'Header': 0, 'ResponseCode': 1, 'EVSEStatus': 2, 'MeterInfo': 3, 'Receipt': 4, 'EVPCPowerRequest': 5, 'SDPowerInput': 6, 'SPCMaxOutputPowerLimit': 7, 'SPCMinOutputPowerLimit': 8, 'SPCChargeDiagnostics': 9, 'SPCOperatingFrequency': 10, 'SPCPowerControlParameter': 11, 'ManufacturerSpecificDataContainer': 12}
-_T145 = {0: (0, 1, 1)}
-_T146 = {2: (0, 3, 4)}
-_T147 = {2: (1, 3, 6), 4: (0, 2, 6)}
-_T148 = {2: (2, 3, 3), 4: (1, 2, 3), 6: (0, 2, 3)}
-_T149 = {2: (3, 3, 5), 3: (0, 1, 5), 4: (2, 2, 5), 6: (1, 2, 5)}
-_T150 = {5: (0, 2, 7)}
-_T151 = {5: (1, 2, 8), 7: (0, 1, 8)}
-_T152 = {8: (0, 1, 9)}
-_T153 = {9: (0, 1, 10)}
-_T154 = {10: (0, 3, 11)}
-_T155 = {10: (1, 3, 12), 11: (0, 2, 12)}
-_T156 = {10: (2, 3, 13, 0), 11: (1, 2, 13, 0), 12: (0, 2, 13, 0), 13: (0, 2, 14, 15)}
-_T157 = {10: (3, 3), 11: (2, 2), 12: (1, 2), 13: (1, 2), 14: (0, 1)}
-_K158 = frozenset({'SDMaxGroundClearence', 'EVPCDeviceLocalControl', 'EVPCMaxReceivablePower', 'Header', 'SDMinGroundClearence', 'VendorSpecificDataContainer', 'EVPCNaturalFrequency'})
-_T159 = {6: (0, 2, 7, 16)}
-_T160 = {6: (1, 2), 7: (0, 1)}
-_E161 = ('MF-WPT1', 'MF-WPT2', 'MF-WPT3', 'MF-WPT4')
-_I162 = {'MF-WPT1': 0, 'MF-WPT2': 1, 'MF-WPT3': 2, 'MF-WPT4': 3}
-_K163 = frozenset({'ResponseCode', 'SDMaxGroundClearanceSupport', 'SDMaxOutputPower', 'SDMinGroundClearanceSupport', 'PDInputPowerClass', 'Header', 'SDMinOutputPower', 'PDMaxCoilCurrent', 'SDManufacturerSpecificDataContainer', 'PDMinCoilCurrent'})
-_T164 = {7: (0, 1, 8)}
-_T165 = {9: (0, 2, 10, 16)}
-_T166 = {9: (1, 2), 10: (0, 1)}
-_K167 = frozenset({'Coord_X', 'Coord_Z', 'Coord_Y'})
-_T168 = {3: (0, 1)}
-_K169 = frozenset({'EVPCCoilCurrentRequest', 'EVPCCurrentOutputInformation', 'EVPCCoilCurrentInformation', 'EVPCVoltageOutputInformation'})
-_T170 = {4: (0, 1)}
-_E171 = ('Manual', 'LF_TxEV', 'LF_TxPrimaryDevice', 'LPE', 'Proprietary')
-_I172 = {'Manual': 0, 'LF_TxEV': 1, 'LF_TxPrimaryDevice': 2, 'LPE': 3, 'Proprietary': 4}
-_K173 = frozenset({'WPT_FinePositioningMethod'})
-_K174 = frozenset({'WPT_LF_DataPackageList', 'EVResultCode', 'EVProcessing', 'Header', 'VendorSpecificDataContainer'})
-_T175 = {3: (0, 2, 5, 16)}
-_T176 = {3: (1, 2, 4), 5: (0, 2, 4)}
-_T177 = {3: (2, 2), 4: (0, 1), 5: (1, 2)}
-_K178 = frozenset({'WPT_LF_DataPackageList', 'ResponseCode', 'Header', 'VendorSpecificDataContainer', 'EVSEProcessing'})
-_K179 = frozenset({'LF_SystemSetupData', 'NaturalOffset', 'EVProcessing', 'EVDeviceFinePositioningMethodList', 'EVDevicePairingMethodList', 'Header', 'VendorSpecificDataContainer', 'EVDeviceAlignmentCheckMethodList'})
-_T180 = {6: (0, 2, 8, 16)}
-_T181 = {6: (1, 2, 7), 8: (0, 2, 7)}
-_T182 = {6: (2, 2), 7: (0, 1), 8: (1, 2)}
-_K183 = frozenset({'LF_SystemSetupData', 'ResponseCode', 'NaturalOffset', 'Header', 'PrimaryDeviceFinePositioningMethodList', 'VendorSpecificDataContainer', 'PrimaryDeviceAlignmentCheckMethodList', 'PrimaryDevicePairingMethodList'})
-_K184 = frozenset({'WPT_LF_DataPackage', 'NumPackages'})
-_K185 = frozenset({'LF_RxData', 'LF_TxData', 'PackageIndex'})
-_T186 = {1: (1, 2, 2)}
-_K187 = frozenset({'RxSpecData', 'NumberOfReceivers'})
-_T188 = {1: (0, 1, 2, 2)}
-_K189 = frozenset({'WPT_LF_RxDataList'})
-_T190 = {1: (0, 1)}
-_K191 = frozenset({'RSSIData', 'RxIdentifier'})
-_K192 = frozenset({'RSSIDataList'})
-_K193 = frozenset({'TxIdentifier', 'RSSI'})
-_K194 = frozenset({'LF_ReceiverSetupData', 'LF_TransmitterSetupData'})
-_T195 = {0: (1, 2, 1)}
-_K196 = frozenset({'TxSpecData', 'NumberOfTransmitters', 'SignalFrequency', 'TxPackageSpecData'})
-_T197 = {2: (0, 1, 3, 2)}
-_K198 = frozenset({'WPT_LF_TxDataList'})
-_K199 = frozenset({'TxIdentifier', 'EIRP'})
-_E200 = ('External confirmation', 'LPE', 'LF_TxEV', 'LF_TxPrimaryDevice', 'Optical', 'Proprietary')
-_I201 = {'External confirmation': 0, 'LPE': 1, 'LF_TxEV': 2, 'LF_TxPrimaryDevice': 3, 'Optical': 4, 'Proprietary': 5}
-_K202 = frozenset({'WPT_PairingMethod'})
-_K203 = frozenset({'ObservedIDCode', 'EVResultCode', 'EVProcessing', 'Header', 'VendorSpecificDataContainer'})
-_K204 = frozenset({'ObservedIDCode', 'ResponseCode', 'AlternativeSECCList', 'Header', 'VendorSpecificDataContainer', 'EVSEProcessing'})
-_K205 = frozenset({'SPCPrimaryDeviceCoilCurrentInformation'})
-_K206 = frozenset({'PulseDuration', 'PackageSeparationTime', 'PulseSeparationTime', 'PulseSequenceOrder'})
-_T207 = {0: (0, 1, 1, 2)}
-_T208 = {1: (1, 2, 2), 5: (0, 1, 2)}
-_K209 = frozenset({'IndexNumber', 'TxRxIdentifier'})
-_K210 = frozenset({'TxRxIdentifier', 'TxRxPosition', 'TxRxOrientation'})
-_K211 = frozenset({'X509IssuerSerial', 'X509SubjectName', 'X509CRL', 'X509SKI', 'X509Certificate'})
-_T212 = {0: (0, 3, 1, 0)}
-_T213 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T214 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T215 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T216 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T217 = {1: (6, 3)}
-_K218 = frozenset({'X509IssuerName', 'X509SerialNumber'})
+_K55 = frozenset(('BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'CapacitiveEnergyReadingVARh', 'ChargedEnergyReadingWh', 'MeterID', 'MeterSignature', 'MeterStatus', 'MeterTimestamp'))
+_T56 = {2: (0, 3, 3)}
+_T57 = {2: (1, 3, 4), 3: (0, 3, 4)}
+_T58 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
+_T59 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T60 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
+_T61 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
+_T62 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_K63 = frozenset(('Encoding', 'Id', 'MimeType'))
+_T64 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_T65 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_K66 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
+_T67 = {0: (1, 2, 2), 1: (0, 2, 2)}
+_T68 = {1: (2, 2), 2: (1, 2)}
+_K69 = frozenset(('Exponent', 'Modulus'))
+_K70 = frozenset(('Exponent', 'Value'))
+_K71 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
+_T72 = {1: (0, 3, 2)}
+_T73 = {1: (1, 3, 3), 2: (0, 3, 3)}
+_T74 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
+_T75 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
+_T76 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
+_T77 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_K78 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T79 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
+_T80 = {5: (0, 1, 6)}
+_T81 = {6: (0, 1)}
+_K82 = frozenset(('Transforms', 'Type', 'URI'))
+_T83 = {0: (1, 3, 2), 1: (0, 2, 2)}
+_T84 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
+_T85 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K86 = frozenset(('SPKISexp',))
+_T87 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_T88 = {1: (2, 2)}
+_K89 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T90 = {1: (2, 3), 2: (1, 2)}
+_K91 = frozenset(('Id', 'SignatureProperty'))
+_K92 = frozenset(('Id', 'Target'))
+_T93 = {}
+_K94 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T95 = {0: (1, 2, 2), 1: (0, 1, 2)}
+_T96 = {2: (0, 1, 3)}
+_T97 = {3: (0, 2, 4)}
+_T98 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T99 = {3: (2, 2), 4: (1, 2)}
+_K100 = frozenset(('Id', 'value'))
+_K101 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T102 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T103 = {4: (1, 2)}
+_K104 = frozenset(('Algorithm', 'XPath'))
+_T105 = {1: (0, 3, 1, 0)}
+_T106 = {1: (2, 3)}
+_K107 = frozenset(('Transform',))
+_E108 = ('PowerCheck', 'LPE', 'Proprietary')
+_I109 = {'PowerCheck': 0, 'LPE': 1, 'Proprietary': 2}
+_K110 = frozenset(('WPT_AlignmentCheckMethod',))
+_E111 = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')
+_I112 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
+_E113 = ('EVResultUnknown', 'EVResultSuccess', 'EVResultFailed')
+_I114 = {'EVResultUnknown': 0, 'EVResultSuccess': 1, 'EVResultFailed': 2}
+_K115 = frozenset(('EVProcessing', 'EVResultCode', 'Header', 'TargetCoilCurrent', 'VendorSpecificDataContainer'))
+_T116 = {2: (1, 2, 4), 3: (0, 1, 4)}
+_T117 = {4: (0, 2, 5, 16)}
+_T118 = {4: (1, 2), 5: (0, 1)}
+_E119 = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')
+_I120 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
+_K121 = frozenset(('EVSEProcessing', 'Header', 'PowerTransmitted', 'ResponseCode', 'SupplyDeviceCurrent', 'VendorSpecificDataContainer'))
+_T122 = {3: (0, 3, 4)}
+_T123 = {3: (1, 3, 5), 4: (0, 2, 5)}
+_T124 = {3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 15)}
+_T125 = {3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_E126 = ('EVPCNoIssue', 'EVPCTempOverheatDetected', 'EVPCPowerTransferAnomalyDetected', 'EVPCAnomalyDetected')
+_I127 = {'EVPCNoIssue': 0, 'EVPCTempOverheatDetected': 1, 'EVPCPowerTransferAnomalyDetected': 2, 'EVPCAnomalyDetected': 3}
+_K128 = frozenset(('DisplayParameters', 'EVPCChargeDiagnostics', 'EVPCOperatingFrequency', 'EVPCPowerControlParameter', 'EVPCPowerOutput', 'EVPCPowerRequest', 'Header', 'ManufacturerSpecificDataContainer', 'MeterInfoRequested'))
+_T129 = {1: (0, 2, 2)}
+_T130 = {1: (1, 2, 3), 2: (0, 1, 3)}
+_T131 = {3: (0, 1, 4)}
+_T132 = {4: (0, 1, 5)}
+_T133 = {6: (0, 3, 7)}
+_T134 = {6: (1, 3, 8), 7: (0, 2, 8)}
+_T135 = {6: (2, 3, 9, 0), 7: (1, 2, 9, 0), 8: (0, 2, 9, 0), 9: (0, 2, 10, 15)}
+_T136 = {6: (3, 3), 7: (2, 2), 8: (1, 2), 9: (1, 2), 10: (0, 1)}
+_E137 = ('SPCNoIssue', 'SPCFODDetected', 'SPCLOPDetected', 'SPCTempOverheatDetected', 'SPCPowerTransferAnomalyDetected', 'SPCAnomalyDetected')
+_I138 = {'SPCNoIssue': 0, 'SPCFODDetected': 1, 'SPCLOPDetected': 2, 'SPCTempOverheatDetected': 3, 'SPCPowerTransferAnomalyDetected': 4, 'SPCAnomalyDetected': 5}
+_K139 = frozenset(('EVPCPowerRequest', 'EVSEStatus', 'Header', 'ManufacturerSpecificDataContainer', 'MeterInfo', 'Receipt', 'ResponseCode', 'SDPowerInput', 'SPCChargeDiagnostics', 'SPCMaxOutputPowerLimit', 'SPCMinOutputPowerLimit', 'SPCOperatingFrequency', 'SPCPowerControlParameter'))
+_O140 = {'Header': 0, 'ResponseCode': 1, 'EVSEStatus': 2, 'MeterInfo': 3, 'Receipt': 4, 'EVPCPowerRequest': 5, 'SDPowerInput': 6, 'SPCMaxOutputPowerLimit': 7, 'SPCMinOutputPowerLimit': 8, 'SPCChargeDiagnostics': 9, 'SPCOperatingFrequency': 10, 'SPCPowerControlParameter': 11, 'ManufacturerSpecificDataContainer': 12}
+_T141 = {0: (0, 1, 1)}
+_T142 = {2: (1, 3, 4), 3: (0, 2, 4)}
+_T143 = {2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
+_T144 = {2: (3, 3, 6), 3: (2, 2, 6), 4: (1, 2, 6), 5: (0, 1, 6)}
+_T145 = {6: (0, 2, 7)}
+_T146 = {6: (1, 2, 8), 7: (0, 1, 8)}
+_T147 = {8: (0, 1, 9)}
+_T148 = {9: (0, 1, 10)}
+_T149 = {10: (0, 3, 11)}
+_T150 = {10: (1, 3, 12), 11: (0, 2, 12)}
+_T151 = {10: (2, 3, 13, 0), 11: (1, 2, 13, 0), 12: (0, 2, 13, 0), 13: (0, 2, 14, 15)}
+_T152 = {10: (3, 3), 11: (2, 2), 12: (1, 2), 13: (1, 2), 14: (0, 1)}
+_K153 = frozenset(('EVPCDeviceLocalControl', 'EVPCMaxReceivablePower', 'EVPCNaturalFrequency', 'Header', 'SDMaxGroundClearence', 'SDMinGroundClearence', 'VendorSpecificDataContainer'))
+_T154 = {6: (0, 2, 7, 16)}
+_T155 = {6: (1, 2), 7: (0, 1)}
+_E156 = ('MF-WPT1', 'MF-WPT2', 'MF-WPT3', 'MF-WPT4')
+_I157 = {'MF-WPT1': 0, 'MF-WPT2': 1, 'MF-WPT3': 2, 'MF-WPT4': 3}
+_K158 = frozenset(('Header', 'PDInputPowerClass', 'PDMaxCoilCurrent', 'PDMinCoilCurrent', 'ResponseCode', 'SDManufacturerSpecificDataContainer', 'SDMaxGroundClearanceSupport', 'SDMaxOutputPower', 'SDMinGroundClearanceSupport', 'SDMinOutputPower'))
+_T159 = {7: (0, 1, 8)}
+_T160 = {9: (0, 2, 10, 16)}
+_T161 = {9: (1, 2), 10: (0, 1)}
+_K162 = frozenset(('Coord_X', 'Coord_Y', 'Coord_Z'))
+_T163 = {3: (0, 1)}
+_K164 = frozenset(('EVPCCoilCurrentInformation', 'EVPCCoilCurrentRequest', 'EVPCCurrentOutputInformation', 'EVPCVoltageOutputInformation'))
+_T165 = {4: (0, 1)}
+_E166 = ('Manual', 'LF_TxEV', 'LF_TxPrimaryDevice', 'LPE', 'Proprietary')
+_I167 = {'Manual': 0, 'LF_TxEV': 1, 'LF_TxPrimaryDevice': 2, 'LPE': 3, 'Proprietary': 4}
+_K168 = frozenset(('WPT_FinePositioningMethod',))
+_K169 = frozenset(('EVProcessing', 'EVResultCode', 'Header', 'VendorSpecificDataContainer', 'WPT_LF_DataPackageList'))
+_T170 = {3: (0, 2, 5, 16)}
+_T171 = {3: (1, 2, 4), 5: (0, 2, 4)}
+_T172 = {3: (2, 2), 4: (0, 1), 5: (1, 2)}
+_K173 = frozenset(('EVSEProcessing', 'Header', 'ResponseCode', 'VendorSpecificDataContainer', 'WPT_LF_DataPackageList'))
+_K174 = frozenset(('EVDeviceAlignmentCheckMethodList', 'EVDeviceFinePositioningMethodList', 'EVDevicePairingMethodList', 'EVProcessing', 'Header', 'LF_SystemSetupData', 'NaturalOffset', 'VendorSpecificDataContainer'))
+_T175 = {6: (0, 2, 8, 16)}
+_T176 = {6: (1, 2, 7), 8: (0, 2, 7)}
+_T177 = {6: (2, 2), 7: (0, 1), 8: (1, 2)}
+_K178 = frozenset(('Header', 'LF_SystemSetupData', 'NaturalOffset', 'PrimaryDeviceAlignmentCheckMethodList', 'PrimaryDeviceFinePositioningMethodList', 'PrimaryDevicePairingMethodList', 'ResponseCode', 'VendorSpecificDataContainer'))
+_K179 = frozenset(('NumPackages', 'WPT_LF_DataPackage'))
+_K180 = frozenset(('LF_RxData', 'LF_TxData', 'PackageIndex'))
+_T181 = {1: (1, 2, 2)}
+_K182 = frozenset(('NumberOfReceivers', 'RxSpecData'))
+_T183 = {1: (0, 1, 2, 2), 2: (0, 2, 3, 253)}
+_K184 = frozenset(('WPT_LF_RxDataList',))
+_T185 = {1: (0, 1)}
+_K186 = frozenset(('RSSIData', 'RxIdentifier'))
+_K187 = frozenset(('RSSIDataList',))
+_K188 = frozenset(('RSSI', 'TxIdentifier'))
+_K189 = frozenset(('LF_ReceiverSetupData', 'LF_TransmitterSetupData'))
+_T190 = {0: (1, 2, 1)}
+_K191 = frozenset(('NumberOfTransmitters', 'SignalFrequency', 'TxPackageSpecData', 'TxSpecData'))
+_T192 = {2: (0, 1, 3, 2), 3: (0, 2, 5, 253)}
+_K193 = frozenset(('WPT_LF_TxDataList',))
+_K194 = frozenset(('EIRP', 'TxIdentifier'))
+_E195 = ('External confirmation', 'LPE', 'LF_TxEV', 'LF_TxPrimaryDevice', 'Optical', 'Proprietary')
+_I196 = {'External confirmation': 0, 'LPE': 1, 'LF_TxEV': 2, 'LF_TxPrimaryDevice': 3, 'Optical': 4, 'Proprietary': 5}
+_K197 = frozenset(('WPT_PairingMethod',))
+_K198 = frozenset(('EVProcessing', 'EVResultCode', 'Header', 'ObservedIDCode', 'VendorSpecificDataContainer'))
+_K199 = frozenset(('AlternativeSECCList', 'EVSEProcessing', 'Header', 'ObservedIDCode', 'ResponseCode', 'VendorSpecificDataContainer'))
+_K200 = frozenset(('SPCPrimaryDeviceCoilCurrentInformation',))
+_K201 = frozenset(('PackageSeparationTime', 'PulseDuration', 'PulseSeparationTime', 'PulseSequenceOrder'))
+_T202 = {0: (0, 1, 1, 2), 1: (0, 2, 5, 253)}
+_T203 = {1: (1, 2, 2), 5: (0, 1, 2)}
+_K204 = frozenset(('IndexNumber', 'TxRxIdentifier'))
+_K205 = frozenset(('TxRxIdentifier', 'TxRxOrientation', 'TxRxPosition'))
+_K206 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_T207 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T208 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T209 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T210 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T211 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T212 = {1: (6, 3)}
+_K213 = frozenset(('X509IssuerName', 'X509SerialNumber'))
 
 def d_AlternativeSECCListType(v, r):
     o = {}
@@ -317,15 +312,15 @@ def d_AlternativeSECCType(v, r):
     elif c == 1:
         x, r = es(v, r)
         o['BSSID'] = x
-        st = 4
+        st = 2
     elif c == 2:
         x, r = es(v, r)
         o['IPAddress'] = x
-        st = 2
+        st = 3
     elif c == 3:
         x, r = eu(v, r)
         o['Port'] = x
-        st = 3
+        st = 4
     elif c == 4:
         return o, r
     else:
@@ -336,41 +331,41 @@ def d_AlternativeSECCType(v, r):
         if c == 0:
             x, r = es(v, r)
             o['BSSID'] = x
-            st = 4
+            st = 2
         elif c == 1:
             x, r = es(v, r)
             o['IPAddress'] = x
-            st = 2
+            st = 3
         elif c == 2:
             x, r = eu(v, r)
             o['Port'] = x
-            st = 3
+            st = 4
         elif c == 3:
             return o, r
         else:
             und(c, 4)
-    if st == 4:
+    if st == 2:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = es(v, r)
             o['IPAddress'] = x
-            st = 2
+            st = 3
         elif c == 1:
             x, r = eu(v, r)
             o['Port'] = x
-            st = 3
+            st = 4
         elif c == 2:
             return o, r
         else:
             und(c, 3)
-    if st == 2:
+    if st == 3:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = eu(v, r)
             o['Port'] = x
-            st = 3
+            st = 4
         elif c == 1:
             return o, r
         else:
@@ -821,54 +816,54 @@ def d_DisplayParametersType(v, r):
     x, r = t[1](v, r)
     o[t[0]] = x
     st = t[2]
-    if st == 3:
+    if st == 1:
         r -= 4
         c = (v >> r) & 15
         if c >= 10:
             und(c, 10)
+        t = _D_DisplayParametersType_1[c]
+        if t is None:
+            return o, r
+        x, r = t[1](v, r)
+        o[t[0]] = x
+        st = t[2]
+    if st == 2:
+        r -= 4
+        c = (v >> r) & 15
+        if c >= 9:
+            und(c, 9)
+        t = _D_DisplayParametersType_2[c]
+        if t is None:
+            return o, r
+        x, r = t[1](v, r)
+        o[t[0]] = x
+        st = t[2]
+    if st == 3:
+        r -= 4
+        c = (v >> r) & 15
+        if c >= 8:
+            und(c, 8)
         t = _D_DisplayParametersType_3[c]
         if t is None:
             return o, r
         x, r = t[1](v, r)
         o[t[0]] = x
         st = t[2]
-    if st == 6:
-        r -= 4
-        c = (v >> r) & 15
-        if c >= 9:
-            und(c, 9)
-        t = _D_DisplayParametersType_6[c]
-        if t is None:
-            return o, r
-        x, r = t[1](v, r)
-        o[t[0]] = x
-        st = t[2]
     if st == 4:
-        r -= 4
-        c = (v >> r) & 15
-        if c >= 8:
-            und(c, 8)
-        t = _D_DisplayParametersType_4[c]
-        if t is None:
-            return o, r
-        x, r = t[1](v, r)
-        o[t[0]] = x
-        st = t[2]
-    if st == 9:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = eu(v, r)
             o['RemainingTimeToMinimumSOC'] = x
-            st = 8
+            st = 5
         elif c == 1:
             x, r = eu(v, r)
             o['RemainingTimeToTargetSOC'] = x
-            st = 7
+            st = 6
         elif c == 2:
             x, r = eu(v, r)
             o['RemainingTimeToMaximumSOC'] = x
-            st = 2
+            st = 7
         elif c == 3:
             r -= 3
             x = (v >> r) & 7
@@ -876,11 +871,11 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['ChargingComplete'] = x
-            st = 10
+            st = 8
         elif c == 4:
             x, r = d_RationalNumberType(v, r)
             o['BatteryEnergyCapacity'] = x
-            st = 1
+            st = 9
         elif c == 5:
             r -= 3
             x = (v >> r) & 7
@@ -888,22 +883,22 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['InletHot'] = x
-            st = 5
+            st = 10
         elif c == 6:
             return o, r
         else:
             und(c, 7)
-    if st == 8:
+    if st == 5:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = eu(v, r)
             o['RemainingTimeToTargetSOC'] = x
-            st = 7
+            st = 6
         elif c == 1:
             x, r = eu(v, r)
             o['RemainingTimeToMaximumSOC'] = x
-            st = 2
+            st = 7
         elif c == 2:
             r -= 3
             x = (v >> r) & 7
@@ -911,11 +906,11 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['ChargingComplete'] = x
-            st = 10
+            st = 8
         elif c == 3:
             x, r = d_RationalNumberType(v, r)
             o['BatteryEnergyCapacity'] = x
-            st = 1
+            st = 9
         elif c == 4:
             r -= 3
             x = (v >> r) & 7
@@ -923,18 +918,18 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['InletHot'] = x
-            st = 5
+            st = 10
         elif c == 5:
             return o, r
         else:
             und(c, 6)
-    if st == 7:
+    if st == 6:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = eu(v, r)
             o['RemainingTimeToMaximumSOC'] = x
-            st = 2
+            st = 7
         elif c == 1:
             r -= 3
             x = (v >> r) & 7
@@ -942,11 +937,11 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['ChargingComplete'] = x
-            st = 10
+            st = 8
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['BatteryEnergyCapacity'] = x
-            st = 1
+            st = 9
         elif c == 3:
             r -= 3
             x = (v >> r) & 7
@@ -954,12 +949,12 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['InletHot'] = x
-            st = 5
+            st = 10
         elif c == 4:
             return o, r
         else:
             und(c, 5)
-    if st == 2:
+    if st == 7:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -969,11 +964,11 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['ChargingComplete'] = x
-            st = 10
+            st = 8
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['BatteryEnergyCapacity'] = x
-            st = 1
+            st = 9
         elif c == 2:
             r -= 3
             x = (v >> r) & 7
@@ -981,18 +976,18 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['InletHot'] = x
-            st = 5
+            st = 10
         elif c == 3:
             return o, r
         else:
             und(c, 4)
-    if st == 10:
+    if st == 8:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['BatteryEnergyCapacity'] = x
-            st = 1
+            st = 9
         elif c == 1:
             r -= 3
             x = (v >> r) & 7
@@ -1000,12 +995,12 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['InletHot'] = x
-            st = 5
+            st = 10
         elif c == 2:
             return o, r
         else:
             und(c, 3)
-    if st == 1:
+    if st == 9:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1015,7 +1010,7 @@ def d_DisplayParametersType(v, r):
                 und2()
             x = x == 2
             o['InletHot'] = x
-            st = 5
+            st = 10
         elif c == 1:
             return o, r
         else:
@@ -1040,7 +1035,7 @@ def e_DisplayParametersType(a, d):
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = (((a << 4)) << 9) | ((x) << 1)
-        st = 3
+        st = 1
     f = 'MinimumSOC'
     x = d.get('MinimumSOC')
     if x is not None:
@@ -1787,122 +1782,122 @@ def d_MeterInfoType(v, r):
     if c == 0:
         x, r = eu(v, r)
         o['BPT_DischargedEnergyReadingWh'] = x
-        st = 6
+        st = 3
     elif c == 1:
         x, r = eu(v, r)
         o['CapacitiveEnergyReadingVARh'] = x
-        st = 7
+        st = 4
     elif c == 2:
         x, r = eu(v, r)
         o['BPT_InductiveEnergyReadingVARh'] = x
-        st = 8
+        st = 5
     elif c == 3:
         x, r = eb(v, r)
         o['MeterSignature'] = x
-        st = 3
+        st = 6
     elif c == 4:
         x, r = ei(v, r)
         o['MeterStatus'] = x
-        st = 5
+        st = 7
     elif c == 5:
         x, r = eu(v, r)
         o['MeterTimestamp'] = x
-        st = 4
+        st = 8
     elif c == 6:
         return o, r
     else:
         und(c, 7)
-    if st == 6:
+    if st == 3:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = eu(v, r)
             o['CapacitiveEnergyReadingVARh'] = x
-            st = 7
+            st = 4
         elif c == 1:
             x, r = eu(v, r)
             o['BPT_InductiveEnergyReadingVARh'] = x
-            st = 8
+            st = 5
         elif c == 2:
             x, r = eb(v, r)
             o['MeterSignature'] = x
-            st = 3
+            st = 6
         elif c == 3:
             x, r = ei(v, r)
             o['MeterStatus'] = x
-            st = 5
+            st = 7
         elif c == 4:
             x, r = eu(v, r)
             o['MeterTimestamp'] = x
-            st = 4
+            st = 8
         elif c == 5:
             return o, r
         else:
             und(c, 6)
-    if st == 7:
+    if st == 4:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = eu(v, r)
             o['BPT_InductiveEnergyReadingVARh'] = x
-            st = 8
+            st = 5
         elif c == 1:
             x, r = eb(v, r)
             o['MeterSignature'] = x
-            st = 3
+            st = 6
         elif c == 2:
             x, r = ei(v, r)
             o['MeterStatus'] = x
-            st = 5
+            st = 7
         elif c == 3:
             x, r = eu(v, r)
             o['MeterTimestamp'] = x
-            st = 4
+            st = 8
         elif c == 4:
             return o, r
         else:
             und(c, 5)
-    if st == 8:
+    if st == 5:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = eb(v, r)
             o['MeterSignature'] = x
-            st = 3
+            st = 6
         elif c == 1:
             x, r = ei(v, r)
             o['MeterStatus'] = x
-            st = 5
+            st = 7
         elif c == 2:
             x, r = eu(v, r)
             o['MeterTimestamp'] = x
-            st = 4
+            st = 8
         elif c == 3:
             return o, r
         else:
             und(c, 4)
-    if st == 3:
+    if st == 6:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = ei(v, r)
             o['MeterStatus'] = x
-            st = 5
+            st = 7
         elif c == 1:
             x, r = eu(v, r)
             o['MeterTimestamp'] = x
-            st = 4
+            st = 8
         elif c == 2:
             return o, r
         else:
             und(c, 3)
-    if st == 5:
+    if st == 7:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = eu(v, r)
             o['MeterTimestamp'] = x
-            st = 4
+            st = 8
         elif c == 1:
             return o, r
         else:
@@ -2090,18 +2085,18 @@ def e_ObjectType(a, d):
     x = d.get('Id')
     if x is not None:
         u += 1
-        c, wd, st = _T64[st]
+        c, wd, st = _T4[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'MimeType'
     x = d.get('MimeType')
     if x is not None:
         u += 1
-        c, wd, st = _T65[st]
+        c, wd, st = _T64[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T66[st]
+    c, wd = _T65[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K63)
@@ -2162,13 +2157,13 @@ def e_PGPDataType(a, d):
     x = d.get('PGPKeyPacket')
     if x is not None:
         u += 1
-        c, wd, st = _T68[st]
+        c, wd, st = _T67[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T69[st]
+    c, wd = _T68[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K67)
+        extra(d, _K66)
     return a
 
 def d_RSAKeyValueType(v, r):
@@ -2219,7 +2214,7 @@ def e_RSAKeyValueType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K70)
+        extra(d, _K69)
     return a
 
 def d_RationalNumberType(v, r):
@@ -2278,7 +2273,7 @@ def e_RationalNumberType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K71)
+        extra(d, _K70)
     return a
 
 def d_ReceiptType(v, r):
@@ -2297,19 +2292,19 @@ def d_ReceiptType(v, r):
     if c == 0:
         x, r = d_DetailedCostType(v, r)
         o['EnergyCosts'] = x
-        st = 5
+        st = 2
     elif c == 1:
         x, r = d_DetailedCostType(v, r)
         o['OccupancyCosts'] = x
-        st = 2
+        st = 3
     elif c == 2:
         x, r = d_DetailedCostType(v, r)
         o['AdditionalServicesCosts'] = x
-        st = 3
+        st = 4
     elif c == 3:
         x, r = d_DetailedCostType(v, r)
         o['OverstayCosts'] = x
-        st = 6
+        st = 5
     elif c == 4:
         x, r = d_DetailedTaxType(v, r)
         l = o.get('TaxCosts')
@@ -2317,49 +2312,49 @@ def d_ReceiptType(v, r):
             o['TaxCosts'] = [x]
         else:
             l.append(x)
-        st = 4
+        st = 6
     elif c == 5:
         return o, r
     else:
         und(c, 6)
-    if st == 5:
-        r -= 3
-        c = (v >> r) & 7
-        if c == 0:
-            x, r = d_DetailedCostType(v, r)
-            o['OccupancyCosts'] = x
-            st = 2
-        elif c == 1:
-            x, r = d_DetailedCostType(v, r)
-            o['AdditionalServicesCosts'] = x
-            st = 3
-        elif c == 2:
-            x, r = d_DetailedCostType(v, r)
-            o['OverstayCosts'] = x
-            st = 6
-        elif c == 3:
-            x, r = d_DetailedTaxType(v, r)
-            l = o.get('TaxCosts')
-            if l is None:
-                o['TaxCosts'] = [x]
-            else:
-                l.append(x)
-            st = 4
-        elif c == 4:
-            return o, r
-        else:
-            und(c, 5)
     if st == 2:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_DetailedCostType(v, r)
-            o['AdditionalServicesCosts'] = x
+            o['OccupancyCosts'] = x
             st = 3
         elif c == 1:
             x, r = d_DetailedCostType(v, r)
+            o['AdditionalServicesCosts'] = x
+            st = 4
+        elif c == 2:
+            x, r = d_DetailedCostType(v, r)
             o['OverstayCosts'] = x
+            st = 5
+        elif c == 3:
+            x, r = d_DetailedTaxType(v, r)
+            l = o.get('TaxCosts')
+            if l is None:
+                o['TaxCosts'] = [x]
+            else:
+                l.append(x)
             st = 6
+        elif c == 4:
+            return o, r
+        else:
+            und(c, 5)
+    if st == 3:
+        r -= 3
+        c = (v >> r) & 7
+        if c == 0:
+            x, r = d_DetailedCostType(v, r)
+            o['AdditionalServicesCosts'] = x
+            st = 4
+        elif c == 1:
+            x, r = d_DetailedCostType(v, r)
+            o['OverstayCosts'] = x
+            st = 5
         elif c == 2:
             x, r = d_DetailedTaxType(v, r)
             l = o.get('TaxCosts')
@@ -2367,18 +2362,18 @@ def d_ReceiptType(v, r):
                 o['TaxCosts'] = [x]
             else:
                 l.append(x)
-            st = 4
+            st = 6
         elif c == 3:
             return o, r
         else:
             und(c, 4)
-    if st == 3:
+    if st == 4:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_DetailedCostType(v, r)
             o['OverstayCosts'] = x
-            st = 6
+            st = 5
         elif c == 1:
             x, r = d_DetailedTaxType(v, r)
             l = o.get('TaxCosts')
@@ -2386,12 +2381,12 @@ def d_ReceiptType(v, r):
                 o['TaxCosts'] = [x]
             else:
                 l.append(x)
-            st = 4
+            st = 6
         elif c == 2:
             return o, r
         else:
             und(c, 3)
-    if st == 6:
+    if st == 5:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2401,7 +2396,7 @@ def d_ReceiptType(v, r):
                 o['TaxCosts'] = [x]
             else:
                 l.append(x)
-            st = 4
+            st = 6
         elif c == 1:
             return o, r
         else:
@@ -2450,25 +2445,25 @@ def e_ReceiptType(a, d):
     x = d.get('EnergyCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T73[st]
+        c, wd, st = _T72[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'OccupancyCosts'
     x = d.get('OccupancyCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T74[st]
+        c, wd, st = _T73[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'AdditionalServicesCosts'
     x = d.get('AdditionalServicesCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T75[st]
+        c, wd, st = _T74[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'OverstayCosts'
     x = d.get('OverstayCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T76[st]
+        c, wd, st = _T75[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'TaxCosts'
     x = d.get('TaxCosts')
@@ -2478,7 +2473,7 @@ def e_ReceiptType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T77[st]
+            c, wd, nx, n = _T76[st]
             a = e_DetailedTaxType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -2490,10 +2485,10 @@ def e_ReceiptType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T78[st]
+    c, wd = _T77[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K72)
+        extra(d, _K71)
     return a
 
 def d_ReferenceType(v, r):
@@ -2512,15 +2507,15 @@ def d_ReferenceType(v, r):
     elif c == 2:
         x, r = s(v, r)
         o['URI'] = x
-        st = 4
+        st = 3
     elif c == 3:
         x, r = d_TransformsType(v, r)
         o['Transforms'] = x
-        st = 5
+        st = 4
     elif c == 4:
         x, r = d_DigestMethodType(v, r)
         o['DigestMethod'] = x
-        st = 3
+        st = 5
     else:
         und(c, 5)
     if st == 1:
@@ -2533,15 +2528,15 @@ def d_ReferenceType(v, r):
         elif c == 1:
             x, r = s(v, r)
             o['URI'] = x
-            st = 4
+            st = 3
         elif c == 2:
             x, r = d_TransformsType(v, r)
             o['Transforms'] = x
-            st = 5
+            st = 4
         elif c == 3:
             x, r = d_DigestMethodType(v, r)
             o['DigestMethod'] = x
-            st = 3
+            st = 5
         else:
             und(c, 4)
     if st == 2:
@@ -2550,37 +2545,37 @@ def d_ReferenceType(v, r):
         if c == 0:
             x, r = s(v, r)
             o['URI'] = x
-            st = 4
+            st = 3
         elif c == 1:
             x, r = d_TransformsType(v, r)
             o['Transforms'] = x
-            st = 5
+            st = 4
         elif c == 2:
             x, r = d_DigestMethodType(v, r)
             o['DigestMethod'] = x
-            st = 3
+            st = 5
         else:
             und(c, 3)
-    if st == 4:
+    if st == 3:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_TransformsType(v, r)
             o['Transforms'] = x
-            st = 5
+            st = 4
         elif c == 1:
             x, r = d_DigestMethodType(v, r)
             o['DigestMethod'] = x
-            st = 3
+            st = 5
         else:
             und(c, 2)
-    if st == 5:
+    if st == 4:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_DigestMethodType(v, r)
             o['DigestMethod'] = x
-            st = 3
+            st = 5
         else:
             und(c, 1)
     r -= 1
@@ -2615,39 +2610,39 @@ def e_ReferenceType(a, d):
     x = d.get('Type')
     if x is not None:
         u += 1
-        c, wd, st = _T64[st]
+        c, wd, st = _T4[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'URI'
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T80[st]
+        c, wd, st = _T5[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T81[st]
+        c, wd, st = _T6[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = 'DigestMethod'
     x = d.get('DigestMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T82[st]
+        c, wd, st = _T79[st]
         a = e_DigestMethodType(((a << wd) | c), x)
     f = 'DigestValue'
     x = d.get('DigestValue')
     if x is not None:
         u += 1
-        c, wd, st = _T83[st]
+        c, wd, st = _T80[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T84[st]
+    c, wd = _T81[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K79)
+        extra(d, _K78)
     return a
 
 def d_RetrievalMethodType(v, r):
@@ -2721,20 +2716,20 @@ def e_RetrievalMethodType(a, d):
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T86[st]
+        c, wd, st = _T83[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T87[st]
+        c, wd, st = _T84[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T88[st]
+    c, wd = _T85[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K85)
+        extra(d, _K82)
     return a
 
 def d_SPKIDataType(v, r):
@@ -2804,7 +2799,7 @@ def e_SPKIDataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T1[st]
+            c, wd, nx, n = _T87[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -2816,10 +2811,10 @@ def e_SPKIDataType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T90[st]
+    c, wd = _T88[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K89)
+        extra(d, _K86)
     return a
 
 def d_SignatureMethodType(v, r):
@@ -2884,15 +2879,15 @@ def e_SignatureMethodType(a, d):
     x = d.get('HMACOutputLength')
     if x is not None:
         u += 1
-        c, wd, st = _T92[st]
+        c, wd, st = _T72[st]
         if x.__class__ is not int:
             x = as_int(x, None, None)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T93[st]
+    c, wd = _T90[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K91)
+        extra(d, _K89)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -2978,7 +2973,7 @@ def e_SignaturePropertiesType(a, d):
     c, wd = _T51[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K94)
+        extra(d, _K91)
     return a
 
 def d_SignaturePropertyType(v, r):
@@ -3054,14 +3049,14 @@ def e_SignaturePropertyType(a, d):
     x = d.get('Target')
     if x is not None:
         u += 1
-        c, wd, st = _T68[st]
+        c, wd, st = _T67[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T96[st]
+    c, wd = _T93[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K95)
+        extra(d, _K92)
     return a
 
 def d_SignatureType(v, r):
@@ -3146,19 +3141,19 @@ def e_SignatureType(a, d):
     x = d.get('SignedInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T98[st]
+        c, wd, st = _T95[st]
         a = e_SignedInfoType(((a << wd) | c), x)
     f = 'SignatureValue'
     x = d.get('SignatureValue')
     if x is not None:
         u += 1
-        c, wd, st = _T99[st]
+        c, wd, st = _T96[st]
         a = e_SignatureValueType(((a << wd) | c), x)
     f = 'KeyInfo'
     x = d.get('KeyInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T100[st]
+        c, wd, st = _T97[st]
         a = e_KeyInfoType(((a << wd) | c), x)
     f = 'Object'
     x = d.get('Object')
@@ -3168,7 +3163,7 @@ def e_SignatureType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T101[st]
+            c, wd, nx, n = _T98[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3180,10 +3175,10 @@ def e_SignatureType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T102[st]
+    c, wd = _T99[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K97)
+        extra(d, _K94)
     return a
 
 def d_SignatureValueType(v, r):
@@ -3234,14 +3229,14 @@ def e_SignatureValueType(a, d):
     x = d.get('value')
     if x is not None:
         u += 1
-    c, wd, st = _T98[st]
+    c, wd, st = _T95[st]
     a = (a << wd) | c
     a = wb(a, x)
     f = None
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K103)
+        extra(d, _K100)
     return a
 
 def d_SignedInfoType(v, r):
@@ -3320,13 +3315,13 @@ def e_SignedInfoType(a, d):
     x = d.get('CanonicalizationMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T98[st]
+        c, wd, st = _T95[st]
         a = e_CanonicalizationMethodType(((a << wd) | c), x)
     f = 'SignatureMethod'
     x = d.get('SignatureMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T99[st]
+        c, wd, st = _T96[st]
         a = e_SignatureMethodType(((a << wd) | c), x)
     f = 'Reference'
     x = d.get('Reference')
@@ -3336,7 +3331,7 @@ def e_SignedInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T105[st]
+            c, wd, nx, n = _T102[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3348,10 +3343,10 @@ def e_SignedInfoType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T106[st]
+    c, wd = _T103[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K104)
+        extra(d, _K101)
     return a
 
 def d_TransformType(v, r):
@@ -3409,7 +3404,7 @@ def e_TransformType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T108[st]
+            c, wd, nx, n = _T105[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -3421,10 +3416,10 @@ def e_TransformType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T109[st]
+    c, wd = _T106[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K107)
+        extra(d, _K104)
     return a
 
 def d_TransformsType(v, r):
@@ -3471,7 +3466,7 @@ def e_TransformsType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T1[st]
+            c, wd, nx, n = _T87[st]
             a = e_TransformType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3486,7 +3481,7 @@ def e_TransformsType(a, d):
     c, wd = _T10[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K110)
+        extra(d, _K107)
     return a
 
 def d_WPT_AlignmentCheckMethodListType(v, r):
@@ -3499,7 +3494,7 @@ def d_WPT_AlignmentCheckMethodListType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E111[(x >> 1) & 3]
+        x = _E108[(x >> 1) & 3]
         l = o.get('WPT_AlignmentCheckMethod')
         if l is None:
             o['WPT_AlignmentCheckMethod'] = [x]
@@ -3517,7 +3512,7 @@ def d_WPT_AlignmentCheckMethodListType(v, r):
             x = (v >> r) & 15
             if x & 9:
                 und2()
-            x = _E111[(x >> 1) & 3]
+            x = _E108[(x >> 1) & 3]
             l = o.get('WPT_AlignmentCheckMethod')
             if l is None:
                 o['WPT_AlignmentCheckMethod'] = [x]
@@ -3553,9 +3548,9 @@ def e_WPT_AlignmentCheckMethodListType(a, d):
         k = 0
         for i, x in enumerate(x):
             c, wd, nx, n = _T1[st]
-            j = _I112.get(x)
+            j = _I109.get(x)
             if j is None:
-                bad_enum(x, _I112)
+                bad_enum(x, _I109)
             a = ((((a << wd) | c)) << 4) | (j << 1)
             if n:
                 k += 1
@@ -3570,7 +3565,7 @@ def e_WPT_AlignmentCheckMethodListType(a, d):
     c, wd = _T2[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K113)
+        extra(d, _K110)
     return a
 
 def d_WPT_AlignmentCheckReqType(v, r):
@@ -3591,7 +3586,7 @@ def d_WPT_AlignmentCheckReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E114[(x >> 1) & 3]
+        x = _E111[(x >> 1) & 3]
         o['EVProcessing'] = x
         st = 2
     else:
@@ -3607,7 +3602,7 @@ def d_WPT_AlignmentCheckReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E116[(x >> 1) & 3]
+        x = _E113[(x >> 1) & 3]
         o['EVResultCode'] = x
         st = 4
     else:
@@ -3620,7 +3615,7 @@ def d_WPT_AlignmentCheckReqType(v, r):
             x = (v >> r) & 15
             if x & 9:
                 und2()
-            x = _E116[(x >> 1) & 3]
+            x = _E113[(x >> 1) & 3]
             o['EVResultCode'] = x
             st = 4
         else:
@@ -3668,9 +3663,9 @@ def e_WPT_AlignmentCheckReqType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T20[st]
-        j = _I115.get(x)
+        j = _I112.get(x)
         if j is None:
-            bad_enum(x, _I115)
+            bad_enum(x, _I112)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'TargetCoilCurrent'
     x = d.get('TargetCoilCurrent')
@@ -3682,10 +3677,10 @@ def e_WPT_AlignmentCheckReqType(a, d):
     x = d.get('EVResultCode')
     if x is not None:
         u += 1
-        c, wd, st = _T119[st]
-        j = _I117.get(x)
+        c, wd, st = _T116[st]
+        j = _I114.get(x)
         if j is None:
-            bad_enum(x, _I117)
+            bad_enum(x, _I114)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
@@ -3695,7 +3690,7 @@ def e_WPT_AlignmentCheckReqType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T120[st]
+            c, wd, nx, n = _T117[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -3707,10 +3702,10 @@ def e_WPT_AlignmentCheckReqType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T121[st]
+    c, wd = _T118[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K118)
+        extra(d, _K115)
     return a
 
 def d_WPT_AlignmentCheckResType(v, r):
@@ -3731,7 +3726,7 @@ def d_WPT_AlignmentCheckResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E122[(x >> 1) & 63]
+        x = _E119[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -3743,7 +3738,7 @@ def d_WPT_AlignmentCheckResType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E114[(x >> 1) & 3]
+        x = _E111[(x >> 1) & 3]
         o['EVSEProcessing'] = x
         st = 3
     else:
@@ -3753,11 +3748,11 @@ def d_WPT_AlignmentCheckResType(v, r):
     if c == 0:
         x, r = d_RationalNumberType(v, r)
         o['PowerTransmitted'] = x
-        st = 5
+        st = 4
     elif c == 1:
         x, r = d_RationalNumberType(v, r)
         o['SupplyDeviceCurrent'] = x
-        st = 6
+        st = 5
     elif c == 2:
         x, r = eb(v, r)
         l = o.get('VendorSpecificDataContainer')
@@ -3765,18 +3760,18 @@ def d_WPT_AlignmentCheckResType(v, r):
             o['VendorSpecificDataContainer'] = [x]
         else:
             l.append(x)
-        st = 4
+        st = 6
     elif c == 3:
         return o, r
     else:
         und(c, 4)
-    if st == 5:
+    if st == 4:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['SupplyDeviceCurrent'] = x
-            st = 6
+            st = 5
         elif c == 1:
             x, r = eb(v, r)
             l = o.get('VendorSpecificDataContainer')
@@ -3784,12 +3779,12 @@ def d_WPT_AlignmentCheckResType(v, r):
                 o['VendorSpecificDataContainer'] = [x]
             else:
                 l.append(x)
-            st = 4
+            st = 6
         elif c == 2:
             return o, r
         else:
             und(c, 3)
-    if st == 6:
+    if st == 5:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3799,7 +3794,7 @@ def d_WPT_AlignmentCheckResType(v, r):
                 o['VendorSpecificDataContainer'] = [x]
             else:
                 l.append(x)
-            st = 4
+            st = 6
         elif c == 1:
             return o, r
         else:
@@ -3847,30 +3842,30 @@ def e_WPT_AlignmentCheckResType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T20[st]
-        j = _I123.get(x)
+        j = _I120.get(x)
         if j is None:
-            bad_enum(x, _I123)
+            bad_enum(x, _I120)
         a = ((((a << wd) | c)) << 8) | (j << 1)
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
         u += 1
-        c, wd, st = _T99[st]
-        j = _I115.get(x)
+        c, wd, st = _T96[st]
+        j = _I112.get(x)
         if j is None:
-            bad_enum(x, _I115)
+            bad_enum(x, _I112)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'PowerTransmitted'
     x = d.get('PowerTransmitted')
     if x is not None:
         u += 1
-        c, wd, st = _T125[st]
+        c, wd, st = _T122[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'SupplyDeviceCurrent'
     x = d.get('SupplyDeviceCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T126[st]
+        c, wd, st = _T123[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
@@ -3880,7 +3875,7 @@ def e_WPT_AlignmentCheckResType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T127[st]
+            c, wd, nx, n = _T124[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -3892,10 +3887,10 @@ def e_WPT_AlignmentCheckResType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T128[st]
+    c, wd = _T125[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K124)
+        extra(d, _K121)
     return a
 
 def d_WPT_ChargeLoopReqType(v, r):
@@ -3961,7 +3956,7 @@ def d_WPT_ChargeLoopReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E129[(x >> 1) & 3]
+        x = _E126[(x >> 1) & 3]
         o['EVPCChargeDiagnostics'] = x
         st = 6
     else:
@@ -3975,7 +3970,7 @@ def d_WPT_ChargeLoopReqType(v, r):
     elif c == 1:
         x, r = d_WPT_EVPCPowerControlParameterType(v, r)
         o['EVPCPowerControlParameter'] = x
-        st = 9
+        st = 8
     elif c == 2:
         x, r = eb(v, r)
         l = o.get('ManufacturerSpecificDataContainer')
@@ -3983,7 +3978,7 @@ def d_WPT_ChargeLoopReqType(v, r):
             o['ManufacturerSpecificDataContainer'] = [x]
         else:
             l.append(x)
-        st = 8
+        st = 9
     elif c == 3:
         return o, r
     else:
@@ -3994,7 +3989,7 @@ def d_WPT_ChargeLoopReqType(v, r):
         if c == 0:
             x, r = d_WPT_EVPCPowerControlParameterType(v, r)
             o['EVPCPowerControlParameter'] = x
-            st = 9
+            st = 8
         elif c == 1:
             x, r = eb(v, r)
             l = o.get('ManufacturerSpecificDataContainer')
@@ -4002,12 +3997,12 @@ def d_WPT_ChargeLoopReqType(v, r):
                 o['ManufacturerSpecificDataContainer'] = [x]
             else:
                 l.append(x)
-            st = 8
+            st = 9
         elif c == 2:
             return o, r
         else:
             und(c, 3)
-    if st == 9:
+    if st == 8:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4017,7 +4012,7 @@ def d_WPT_ChargeLoopReqType(v, r):
                 o['ManufacturerSpecificDataContainer'] = [x]
             else:
                 l.append(x)
-            st = 8
+            st = 9
         elif c == 1:
             return o, r
         else:
@@ -4064,13 +4059,13 @@ def e_WPT_ChargeLoopReqType(a, d):
     x = d.get('DisplayParameters')
     if x is not None:
         u += 1
-        c, wd, st = _T132[st]
+        c, wd, st = _T129[st]
         a = e_DisplayParametersType(((a << wd) | c), x)
     f = 'MeterInfoRequested'
     x = d.get('MeterInfoRequested')
     if x is not None:
         u += 1
-        c, wd, st = _T133[st]
+        c, wd, st = _T130[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -4078,34 +4073,34 @@ def e_WPT_ChargeLoopReqType(a, d):
     x = d.get('EVPCPowerRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T134[st]
+        c, wd, st = _T131[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVPCPowerOutput'
     x = d.get('EVPCPowerOutput')
     if x is not None:
         u += 1
-        c, wd, st = _T135[st]
+        c, wd, st = _T132[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVPCChargeDiagnostics'
     x = d.get('EVPCChargeDiagnostics')
     if x is not None:
         u += 1
-        c, wd, st = _T136[st]
-        j = _I130.get(x)
+        c, wd, st = _T80[st]
+        j = _I127.get(x)
         if j is None:
-            bad_enum(x, _I130)
+            bad_enum(x, _I127)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'EVPCOperatingFrequency'
     x = d.get('EVPCOperatingFrequency')
     if x is not None:
         u += 1
-        c, wd, st = _T137[st]
+        c, wd, st = _T133[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVPCPowerControlParameter'
     x = d.get('EVPCPowerControlParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T138[st]
+        c, wd, st = _T134[st]
         a = e_WPT_EVPCPowerControlParameterType(((a << wd) | c), x)
     f = 'ManufacturerSpecificDataContainer'
     x = d.get('ManufacturerSpecificDataContainer')
@@ -4115,7 +4110,7 @@ def e_WPT_ChargeLoopReqType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T139[st]
+            c, wd, nx, n = _T135[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -4127,10 +4122,10 @@ def e_WPT_ChargeLoopReqType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T140[st]
+    c, wd = _T136[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K131)
+        extra(d, _K128)
     return a
 
 def d_WPT_ChargeLoopResType(v, r):
@@ -4151,7 +4146,7 @@ def d_WPT_ChargeLoopResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E122[(x >> 1) & 63]
+        x = _E119[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -4161,58 +4156,58 @@ def d_WPT_ChargeLoopResType(v, r):
     if c == 0:
         x, r = d_EVSEStatusType(v, r)
         o['EVSEStatus'] = x
-        st = 4
+        st = 3
     elif c == 1:
         x, r = d_MeterInfoType(v, r)
         o['MeterInfo'] = x
-        st = 6
+        st = 4
     elif c == 2:
         x, r = d_ReceiptType(v, r)
         o['Receipt'] = x
-        st = 3
+        st = 5
     elif c == 3:
         x, r = d_RationalNumberType(v, r)
         o['EVPCPowerRequest'] = x
-        st = 5
+        st = 6
     else:
         und(c, 4)
-    if st == 4:
+    if st == 3:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_MeterInfoType(v, r)
             o['MeterInfo'] = x
-            st = 6
+            st = 4
         elif c == 1:
             x, r = d_ReceiptType(v, r)
             o['Receipt'] = x
-            st = 3
+            st = 5
         elif c == 2:
             x, r = d_RationalNumberType(v, r)
             o['EVPCPowerRequest'] = x
-            st = 5
+            st = 6
         else:
             und(c, 3)
-    if st == 6:
+    if st == 4:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ReceiptType(v, r)
             o['Receipt'] = x
-            st = 3
+            st = 5
         elif c == 1:
             x, r = d_RationalNumberType(v, r)
             o['EVPCPowerRequest'] = x
-            st = 5
+            st = 6
         else:
             und(c, 2)
-    if st == 3:
+    if st == 5:
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             x, r = d_RationalNumberType(v, r)
             o['EVPCPowerRequest'] = x
-            st = 5
+            st = 6
         else:
             und(c, 1)
     r -= 2
@@ -4251,7 +4246,7 @@ def d_WPT_ChargeLoopResType(v, r):
         x = (v >> r) & 31
         if x & 17:
             und2()
-        x = _E141[(x >> 1) & 7]
+        x = _E137[(x >> 1) & 7]
         o['SPCChargeDiagnostics'] = x
         st = 10
     else:
@@ -4343,16 +4338,16 @@ def e_WPT_ChargeLoopResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O144.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O140.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_WPT_ChargeLoopResType.get(f)
         if h is None:
-            extra(d, _K143)
+            extra(d, _K139)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T157[st]
+    c, wd = _T152[st]
     a = (a << wd) | c
     return a
 
@@ -4459,7 +4454,7 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
     x = d.get('SDMaxGroundClearence')
     if x is not None:
         u += 1
-        c, wd, st = _T99[st]
+        c, wd, st = _T96[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -4467,7 +4462,7 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
     x = d.get('SDMinGroundClearence')
     if x is not None:
         u += 1
-        c, wd, st = _T134[st]
+        c, wd, st = _T131[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -4475,13 +4470,13 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
     x = d.get('EVPCNaturalFrequency')
     if x is not None:
         u += 1
-        c, wd, st = _T135[st]
+        c, wd, st = _T132[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVPCDeviceLocalControl'
     x = d.get('EVPCDeviceLocalControl')
     if x is not None:
         u += 1
-        c, wd, st = _T136[st]
+        c, wd, st = _T80[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -4493,7 +4488,7 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T159[st]
+            c, wd, nx, n = _T154[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -4505,10 +4500,10 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T160[st]
+    c, wd = _T155[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K158)
+        extra(d, _K153)
     return a
 
 def d_WPT_ChargeParameterDiscoveryResType(v, r):
@@ -4529,7 +4524,7 @@ def d_WPT_ChargeParameterDiscoveryResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E122[(x >> 1) & 63]
+        x = _E119[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -4541,7 +4536,7 @@ def d_WPT_ChargeParameterDiscoveryResType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E161[(x >> 1) & 3]
+        x = _E156[(x >> 1) & 3]
         o['PDInputPowerClass'] = x
         st = 3
     else:
@@ -4637,36 +4632,36 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T20[st]
-        j = _I123.get(x)
+        j = _I120.get(x)
         if j is None:
-            bad_enum(x, _I123)
+            bad_enum(x, _I120)
         a = ((((a << wd) | c)) << 8) | (j << 1)
     f = 'PDInputPowerClass'
     x = d.get('PDInputPowerClass')
     if x is not None:
         u += 1
-        c, wd, st = _T99[st]
-        j = _I162.get(x)
+        c, wd, st = _T96[st]
+        j = _I157.get(x)
         if j is None:
-            bad_enum(x, _I162)
+            bad_enum(x, _I157)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'SDMinOutputPower'
     x = d.get('SDMinOutputPower')
     if x is not None:
         u += 1
-        c, wd, st = _T134[st]
+        c, wd, st = _T131[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'SDMaxOutputPower'
     x = d.get('SDMaxOutputPower')
     if x is not None:
         u += 1
-        c, wd, st = _T135[st]
+        c, wd, st = _T132[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'SDMaxGroundClearanceSupport'
     x = d.get('SDMaxGroundClearanceSupport')
     if x is not None:
         u += 1
-        c, wd, st = _T136[st]
+        c, wd, st = _T80[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -4682,13 +4677,13 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
     x = d.get('PDMinCoilCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T164[st]
+        c, wd, st = _T159[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'PDMaxCoilCurrent'
     x = d.get('PDMaxCoilCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T152[st]
+        c, wd, st = _T147[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'SDManufacturerSpecificDataContainer'
     x = d.get('SDManufacturerSpecificDataContainer')
@@ -4698,7 +4693,7 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T165[st]
+            c, wd, nx, n = _T160[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -4710,10 +4705,10 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T166[st]
+    c, wd = _T161[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K163)
+        extra(d, _K158)
     return a
 
 def d_WPT_CoordinateXYZType(v, r):
@@ -4776,15 +4771,15 @@ def e_WPT_CoordinateXYZType(a, d):
     x = d.get('Coord_Z')
     if x is not None:
         u += 1
-        c, wd, st = _T99[st]
+        c, wd, st = _T96[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T168[st]
+    c, wd = _T163[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K167)
+        extra(d, _K162)
     return a
 
 def d_WPT_EVPCPowerControlParameterType(v, r):
@@ -4851,19 +4846,19 @@ def e_WPT_EVPCPowerControlParameterType(a, d):
     x = d.get('EVPCCurrentOutputInformation')
     if x is not None:
         u += 1
-        c, wd, st = _T99[st]
+        c, wd, st = _T96[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVPCVoltageOutputInformation'
     x = d.get('EVPCVoltageOutputInformation')
     if x is not None:
         u += 1
-        c, wd, st = _T134[st]
+        c, wd, st = _T131[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T170[st]
+    c, wd = _T165[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K169)
+        extra(d, _K164)
     return a
 
 def d_WPT_FinePositioningMethodListType(v, r):
@@ -4876,7 +4871,7 @@ def d_WPT_FinePositioningMethodListType(v, r):
         x = (v >> r) & 31
         if x & 17:
             und2()
-        x = _E171[(x >> 1) & 7]
+        x = _E166[(x >> 1) & 7]
         l = o.get('WPT_FinePositioningMethod')
         if l is None:
             o['WPT_FinePositioningMethod'] = [x]
@@ -4894,7 +4889,7 @@ def d_WPT_FinePositioningMethodListType(v, r):
             x = (v >> r) & 31
             if x & 17:
                 und2()
-            x = _E171[(x >> 1) & 7]
+            x = _E166[(x >> 1) & 7]
             l = o.get('WPT_FinePositioningMethod')
             if l is None:
                 o['WPT_FinePositioningMethod'] = [x]
@@ -4930,9 +4925,9 @@ def e_WPT_FinePositioningMethodListType(a, d):
         k = 0
         for i, x in enumerate(x):
             c, wd, nx, n = _T1[st]
-            j = _I172.get(x)
+            j = _I167.get(x)
             if j is None:
-                bad_enum(x, _I172)
+                bad_enum(x, _I167)
             a = ((((a << wd) | c)) << 5) | (j << 1)
             if n:
                 k += 1
@@ -4947,7 +4942,7 @@ def e_WPT_FinePositioningMethodListType(a, d):
     c, wd = _T2[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K173)
+        extra(d, _K168)
     return a
 
 def d_WPT_FinePositioningReqType(v, r):
@@ -4968,7 +4963,7 @@ def d_WPT_FinePositioningReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E114[(x >> 1) & 3]
+        x = _E111[(x >> 1) & 3]
         o['EVProcessing'] = x
         st = 2
     else:
@@ -4980,7 +4975,7 @@ def d_WPT_FinePositioningReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E116[(x >> 1) & 3]
+        x = _E113[(x >> 1) & 3]
         o['EVResultCode'] = x
         st = 3
     else:
@@ -5044,18 +5039,18 @@ def e_WPT_FinePositioningReqType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T20[st]
-        j = _I115.get(x)
+        j = _I112.get(x)
         if j is None:
-            bad_enum(x, _I115)
+            bad_enum(x, _I112)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'EVResultCode'
     x = d.get('EVResultCode')
     if x is not None:
         u += 1
-        c, wd, st = _T99[st]
-        j = _I117.get(x)
+        c, wd, st = _T96[st]
+        j = _I114.get(x)
         if j is None:
-            bad_enum(x, _I117)
+            bad_enum(x, _I114)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
@@ -5065,7 +5060,7 @@ def e_WPT_FinePositioningReqType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T175[st]
+            c, wd, nx, n = _T170[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -5080,13 +5075,13 @@ def e_WPT_FinePositioningReqType(a, d):
     x = d.get('WPT_LF_DataPackageList')
     if x is not None:
         u += 1
-        c, wd, st = _T176[st]
+        c, wd, st = _T171[st]
         a = e_WPT_LF_DataPackageListType(((a << wd) | c), x)
     f = None
-    c, wd = _T177[st]
+    c, wd = _T172[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K174)
+        extra(d, _K169)
     return a
 
 def d_WPT_FinePositioningResType(v, r):
@@ -5107,7 +5102,7 @@ def d_WPT_FinePositioningResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E122[(x >> 1) & 63]
+        x = _E119[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -5119,7 +5114,7 @@ def d_WPT_FinePositioningResType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E114[(x >> 1) & 3]
+        x = _E111[(x >> 1) & 3]
         o['EVSEProcessing'] = x
         st = 3
     else:
@@ -5183,18 +5178,18 @@ def e_WPT_FinePositioningResType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T20[st]
-        j = _I123.get(x)
+        j = _I120.get(x)
         if j is None:
-            bad_enum(x, _I123)
+            bad_enum(x, _I120)
         a = ((((a << wd) | c)) << 8) | (j << 1)
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
         u += 1
-        c, wd, st = _T99[st]
-        j = _I115.get(x)
+        c, wd, st = _T96[st]
+        j = _I112.get(x)
         if j is None:
-            bad_enum(x, _I115)
+            bad_enum(x, _I112)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
@@ -5204,7 +5199,7 @@ def e_WPT_FinePositioningResType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T175[st]
+            c, wd, nx, n = _T170[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -5219,13 +5214,13 @@ def e_WPT_FinePositioningResType(a, d):
     x = d.get('WPT_LF_DataPackageList')
     if x is not None:
         u += 1
-        c, wd, st = _T176[st]
+        c, wd, st = _T171[st]
         a = e_WPT_LF_DataPackageListType(((a << wd) | c), x)
     f = None
-    c, wd = _T177[st]
+    c, wd = _T172[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K178)
+        extra(d, _K173)
     return a
 
 def d_WPT_FinePositioningSetupReqType(v, r):
@@ -5246,7 +5241,7 @@ def d_WPT_FinePositioningSetupReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E114[(x >> 1) & 3]
+        x = _E111[(x >> 1) & 3]
         o['EVProcessing'] = x
         st = 2
     else:
@@ -5342,33 +5337,33 @@ def e_WPT_FinePositioningSetupReqType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T20[st]
-        j = _I115.get(x)
+        j = _I112.get(x)
         if j is None:
-            bad_enum(x, _I115)
+            bad_enum(x, _I112)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'EVDeviceFinePositioningMethodList'
     x = d.get('EVDeviceFinePositioningMethodList')
     if x is not None:
         u += 1
-        c, wd, st = _T99[st]
+        c, wd, st = _T96[st]
         a = e_WPT_FinePositioningMethodListType(((a << wd) | c), x)
     f = 'EVDevicePairingMethodList'
     x = d.get('EVDevicePairingMethodList')
     if x is not None:
         u += 1
-        c, wd, st = _T134[st]
+        c, wd, st = _T131[st]
         a = e_WPT_PairingMethodListType(((a << wd) | c), x)
     f = 'EVDeviceAlignmentCheckMethodList'
     x = d.get('EVDeviceAlignmentCheckMethodList')
     if x is not None:
         u += 1
-        c, wd, st = _T135[st]
+        c, wd, st = _T132[st]
         a = e_WPT_AlignmentCheckMethodListType(((a << wd) | c), x)
     f = 'NaturalOffset'
     x = d.get('NaturalOffset')
     if x is not None:
         u += 1
-        c, wd, st = _T136[st]
+        c, wd, st = _T80[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -5380,7 +5375,7 @@ def e_WPT_FinePositioningSetupReqType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T180[st]
+            c, wd, nx, n = _T175[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -5395,13 +5390,13 @@ def e_WPT_FinePositioningSetupReqType(a, d):
     x = d.get('LF_SystemSetupData')
     if x is not None:
         u += 1
-        c, wd, st = _T181[st]
+        c, wd, st = _T176[st]
         a = e_WPT_LF_SystemSetupDataType(((a << wd) | c), x)
     f = None
-    c, wd = _T182[st]
+    c, wd = _T177[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K179)
+        extra(d, _K174)
     return a
 
 def d_WPT_FinePositioningSetupResType(v, r):
@@ -5422,7 +5417,7 @@ def d_WPT_FinePositioningSetupResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E122[(x >> 1) & 63]
+        x = _E119[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -5518,33 +5513,33 @@ def e_WPT_FinePositioningSetupResType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T20[st]
-        j = _I123.get(x)
+        j = _I120.get(x)
         if j is None:
-            bad_enum(x, _I123)
+            bad_enum(x, _I120)
         a = ((((a << wd) | c)) << 8) | (j << 1)
     f = 'PrimaryDeviceFinePositioningMethodList'
     x = d.get('PrimaryDeviceFinePositioningMethodList')
     if x is not None:
         u += 1
-        c, wd, st = _T99[st]
+        c, wd, st = _T96[st]
         a = e_WPT_FinePositioningMethodListType(((a << wd) | c), x)
     f = 'PrimaryDevicePairingMethodList'
     x = d.get('PrimaryDevicePairingMethodList')
     if x is not None:
         u += 1
-        c, wd, st = _T134[st]
+        c, wd, st = _T131[st]
         a = e_WPT_PairingMethodListType(((a << wd) | c), x)
     f = 'PrimaryDeviceAlignmentCheckMethodList'
     x = d.get('PrimaryDeviceAlignmentCheckMethodList')
     if x is not None:
         u += 1
-        c, wd, st = _T135[st]
+        c, wd, st = _T132[st]
         a = e_WPT_AlignmentCheckMethodListType(((a << wd) | c), x)
     f = 'NaturalOffset'
     x = d.get('NaturalOffset')
     if x is not None:
         u += 1
-        c, wd, st = _T136[st]
+        c, wd, st = _T80[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -5556,7 +5551,7 @@ def e_WPT_FinePositioningSetupResType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T180[st]
+            c, wd, nx, n = _T175[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -5571,13 +5566,13 @@ def e_WPT_FinePositioningSetupResType(a, d):
     x = d.get('LF_SystemSetupData')
     if x is not None:
         u += 1
-        c, wd, st = _T181[st]
+        c, wd, st = _T176[st]
         a = e_WPT_LF_SystemSetupDataType(((a << wd) | c), x)
     f = None
-    c, wd = _T182[st]
+    c, wd = _T177[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K183)
+        extra(d, _K178)
     return a
 
 def d_WPT_LF_DataPackageListType(v, r):
@@ -5634,7 +5629,7 @@ def e_WPT_LF_DataPackageListType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K184)
+        extra(d, _K179)
     return a
 
 def d_WPT_LF_DataPackageType(v, r):
@@ -5689,19 +5684,19 @@ def e_WPT_LF_DataPackageType(a, d):
     x = d.get('LF_TxData')
     if x is not None:
         u += 1
-        c, wd, st = _T132[st]
+        c, wd, st = _T129[st]
         a = e_WPT_LF_TxDataListType(((a << wd) | c), x)
     f = 'LF_RxData'
     x = d.get('LF_RxData')
     if x is not None:
         u += 1
-        c, wd, st = _T186[st]
+        c, wd, st = _T181[st]
         a = e_WPT_LF_RxDataListType(((a << wd) | c), x)
     f = None
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K185)
+        extra(d, _K180)
     return a
 
 def d_WPT_LF_ReceiverDataType(v, r):
@@ -5784,7 +5779,7 @@ def e_WPT_LF_ReceiverDataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T188[st]
+            c, wd, nx, n = _T183[st]
             a = e_WPT_TxRxSpecDataType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -5799,7 +5794,7 @@ def e_WPT_LF_ReceiverDataType(a, d):
     c, wd = _T54[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K187)
+        extra(d, _K182)
     return a
 
 def d_WPT_LF_RxDataListType(v, r):
@@ -5833,10 +5828,10 @@ def e_WPT_LF_RxDataListType(a, d):
         a = e_WPT_LF_RxDataType((a << 1), x)
         st = 1
     f = None
-    c, wd = _T190[st]
+    c, wd = _T185[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K189)
+        extra(d, _K184)
     return a
 
 def d_WPT_LF_RxDataType(v, r):
@@ -5889,7 +5884,7 @@ def e_WPT_LF_RxDataType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K191)
+        extra(d, _K186)
     return a
 
 def d_WPT_LF_RxRSSIListType(v, r):
@@ -5923,10 +5918,10 @@ def e_WPT_LF_RxRSSIListType(a, d):
         a = e_WPT_LF_RxRSSIType((a << 1), x)
         st = 1
     f = None
-    c, wd = _T190[st]
+    c, wd = _T185[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K192)
+        extra(d, _K187)
     return a
 
 def d_WPT_LF_RxRSSIType(v, r):
@@ -5979,7 +5974,7 @@ def e_WPT_LF_RxRSSIType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K193)
+        extra(d, _K188)
     return a
 
 def d_WPT_LF_SystemSetupDataType(v, r):
@@ -6020,13 +6015,13 @@ def e_WPT_LF_SystemSetupDataType(a, d):
     x = d.get('LF_ReceiverSetupData')
     if x is not None:
         u += 1
-        c, wd, st = _T195[st]
+        c, wd, st = _T190[st]
         a = e_WPT_LF_ReceiverDataType(((a << wd) | c), x)
     f = None
-    c, wd = _T190[st]
+    c, wd = _T185[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K194)
+        extra(d, _K189)
     return a
 
 def d_WPT_LF_TransmitterDataType(v, r):
@@ -6139,7 +6134,7 @@ def e_WPT_LF_TransmitterDataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T197[st]
+            c, wd, nx, n = _T192[st]
             a = e_WPT_TxRxSpecDataType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6154,13 +6149,13 @@ def e_WPT_LF_TransmitterDataType(a, d):
     x = d.get('TxPackageSpecData')
     if x is not None:
         u += 1
-        c, wd, st = _T176[st]
+        c, wd, st = _T171[st]
         a = e_WPT_TxRxPackageSpecDataType(((a << wd) | c), x)
     f = None
-    c, wd = _T177[st]
+    c, wd = _T172[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K196)
+        extra(d, _K191)
     return a
 
 def d_WPT_LF_TxDataListType(v, r):
@@ -6194,10 +6189,10 @@ def e_WPT_LF_TxDataListType(a, d):
         a = e_WPT_LF_TxDataType((a << 1), x)
         st = 1
     f = None
-    c, wd = _T190[st]
+    c, wd = _T185[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K198)
+        extra(d, _K193)
     return a
 
 def d_WPT_LF_TxDataType(v, r):
@@ -6250,7 +6245,7 @@ def e_WPT_LF_TxDataType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K199)
+        extra(d, _K194)
     return a
 
 def d_WPT_PairingMethodListType(v, r):
@@ -6263,7 +6258,7 @@ def d_WPT_PairingMethodListType(v, r):
         x = (v >> r) & 31
         if x & 17:
             und2()
-        x = _E200[(x >> 1) & 7]
+        x = _E195[(x >> 1) & 7]
         l = o.get('WPT_PairingMethod')
         if l is None:
             o['WPT_PairingMethod'] = [x]
@@ -6281,7 +6276,7 @@ def d_WPT_PairingMethodListType(v, r):
             x = (v >> r) & 31
             if x & 17:
                 und2()
-            x = _E200[(x >> 1) & 7]
+            x = _E195[(x >> 1) & 7]
             l = o.get('WPT_PairingMethod')
             if l is None:
                 o['WPT_PairingMethod'] = [x]
@@ -6317,9 +6312,9 @@ def e_WPT_PairingMethodListType(a, d):
         k = 0
         for i, x in enumerate(x):
             c, wd, nx, n = _T1[st]
-            j = _I201.get(x)
+            j = _I196.get(x)
             if j is None:
-                bad_enum(x, _I201)
+                bad_enum(x, _I196)
             a = ((((a << wd) | c)) << 5) | (j << 1)
             if n:
                 k += 1
@@ -6334,7 +6329,7 @@ def e_WPT_PairingMethodListType(a, d):
     c, wd = _T2[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K202)
+        extra(d, _K197)
     return a
 
 def d_WPT_PairingReqType(v, r):
@@ -6355,7 +6350,7 @@ def d_WPT_PairingReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E114[(x >> 1) & 3]
+        x = _E111[(x >> 1) & 3]
         o['EVProcessing'] = x
         st = 2
     else:
@@ -6371,7 +6366,7 @@ def d_WPT_PairingReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E116[(x >> 1) & 3]
+        x = _E113[(x >> 1) & 3]
         o['EVResultCode'] = x
         st = 4
     else:
@@ -6384,7 +6379,7 @@ def d_WPT_PairingReqType(v, r):
             x = (v >> r) & 15
             if x & 9:
                 und2()
-            x = _E116[(x >> 1) & 3]
+            x = _E113[(x >> 1) & 3]
             o['EVResultCode'] = x
             st = 4
         else:
@@ -6432,9 +6427,9 @@ def e_WPT_PairingReqType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T20[st]
-        j = _I115.get(x)
+        j = _I112.get(x)
         if j is None:
-            bad_enum(x, _I115)
+            bad_enum(x, _I112)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'ObservedIDCode'
     x = d.get('ObservedIDCode')
@@ -6448,10 +6443,10 @@ def e_WPT_PairingReqType(a, d):
     x = d.get('EVResultCode')
     if x is not None:
         u += 1
-        c, wd, st = _T119[st]
-        j = _I117.get(x)
+        c, wd, st = _T116[st]
+        j = _I114.get(x)
         if j is None:
-            bad_enum(x, _I117)
+            bad_enum(x, _I114)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
@@ -6461,7 +6456,7 @@ def e_WPT_PairingReqType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T120[st]
+            c, wd, nx, n = _T117[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -6473,10 +6468,10 @@ def e_WPT_PairingReqType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T121[st]
+    c, wd = _T118[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K203)
+        extra(d, _K198)
     return a
 
 def d_WPT_PairingResType(v, r):
@@ -6497,7 +6492,7 @@ def d_WPT_PairingResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E122[(x >> 1) & 63]
+        x = _E119[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -6509,7 +6504,7 @@ def d_WPT_PairingResType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E114[(x >> 1) & 3]
+        x = _E111[(x >> 1) & 3]
         o['EVSEProcessing'] = x
         st = 3
     else:
@@ -6519,11 +6514,11 @@ def d_WPT_PairingResType(v, r):
     if c == 0:
         x, r = eu(v, r)
         o['ObservedIDCode'] = x
-        st = 5
+        st = 4
     elif c == 1:
         x, r = d_AlternativeSECCListType(v, r)
         o['AlternativeSECCList'] = x
-        st = 6
+        st = 5
     elif c == 2:
         x, r = eb(v, r)
         l = o.get('VendorSpecificDataContainer')
@@ -6531,18 +6526,18 @@ def d_WPT_PairingResType(v, r):
             o['VendorSpecificDataContainer'] = [x]
         else:
             l.append(x)
-        st = 4
+        st = 6
     elif c == 3:
         return o, r
     else:
         und(c, 4)
-    if st == 5:
+    if st == 4:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_AlternativeSECCListType(v, r)
             o['AlternativeSECCList'] = x
-            st = 6
+            st = 5
         elif c == 1:
             x, r = eb(v, r)
             l = o.get('VendorSpecificDataContainer')
@@ -6550,12 +6545,12 @@ def d_WPT_PairingResType(v, r):
                 o['VendorSpecificDataContainer'] = [x]
             else:
                 l.append(x)
-            st = 4
+            st = 6
         elif c == 2:
             return o, r
         else:
             und(c, 3)
-    if st == 6:
+    if st == 5:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6565,7 +6560,7 @@ def d_WPT_PairingResType(v, r):
                 o['VendorSpecificDataContainer'] = [x]
             else:
                 l.append(x)
-            st = 4
+            st = 6
         elif c == 1:
             return o, r
         else:
@@ -6613,24 +6608,24 @@ def e_WPT_PairingResType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T20[st]
-        j = _I123.get(x)
+        j = _I120.get(x)
         if j is None:
-            bad_enum(x, _I123)
+            bad_enum(x, _I120)
         a = ((((a << wd) | c)) << 8) | (j << 1)
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
         u += 1
-        c, wd, st = _T99[st]
-        j = _I115.get(x)
+        c, wd, st = _T96[st]
+        j = _I112.get(x)
         if j is None:
-            bad_enum(x, _I115)
+            bad_enum(x, _I112)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'ObservedIDCode'
     x = d.get('ObservedIDCode')
     if x is not None:
         u += 1
-        c, wd, st = _T125[st]
+        c, wd, st = _T122[st]
         if x.__class__ is not int or x < 1 or x > 4294967295:
             x = as_int(x, 1, 4294967295)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -6638,7 +6633,7 @@ def e_WPT_PairingResType(a, d):
     x = d.get('AlternativeSECCList')
     if x is not None:
         u += 1
-        c, wd, st = _T126[st]
+        c, wd, st = _T123[st]
         a = e_AlternativeSECCListType(((a << wd) | c), x)
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
@@ -6648,7 +6643,7 @@ def e_WPT_PairingResType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T127[st]
+            c, wd, nx, n = _T124[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -6660,10 +6655,10 @@ def e_WPT_PairingResType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T128[st]
+    c, wd = _T125[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K204)
+        extra(d, _K199)
     return a
 
 def d_WPT_SPCPowerControlParameterType(v, r):
@@ -6697,10 +6692,10 @@ def e_WPT_SPCPowerControlParameterType(a, d):
         a = e_RationalNumberType((a << 1), x)
         st = 1
     f = None
-    c, wd = _T190[st]
+    c, wd = _T185[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K205)
+        extra(d, _K200)
     return a
 
 def d_WPT_TxRxPackageSpecDataType(v, r):
@@ -6791,7 +6786,7 @@ def e_WPT_TxRxPackageSpecDataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T207[st]
+            c, wd, nx, n = _T202[st]
             a = e_WPT_TxRxPulseOrderType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6806,7 +6801,7 @@ def e_WPT_TxRxPackageSpecDataType(a, d):
     x = d.get('PulseSeparationTime')
     if x is not None:
         u += 1
-        c, wd, st = _T208[st]
+        c, wd, st = _T203[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -6814,7 +6809,7 @@ def e_WPT_TxRxPackageSpecDataType(a, d):
     x = d.get('PulseDuration')
     if x is not None:
         u += 1
-        c, wd, st = _T99[st]
+        c, wd, st = _T96[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -6822,15 +6817,15 @@ def e_WPT_TxRxPackageSpecDataType(a, d):
     x = d.get('PackageSeparationTime')
     if x is not None:
         u += 1
-        c, wd, st = _T134[st]
+        c, wd, st = _T131[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
         a = wu((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T170[st]
+    c, wd = _T165[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K206)
+        extra(d, _K201)
     return a
 
 def d_WPT_TxRxPulseOrderType(v, r):
@@ -6885,7 +6880,7 @@ def e_WPT_TxRxPulseOrderType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K209)
+        extra(d, _K204)
     return a
 
 def d_WPT_TxRxSpecDataType(v, r):
@@ -6946,13 +6941,13 @@ def e_WPT_TxRxSpecDataType(a, d):
     x = d.get('TxRxOrientation')
     if x is not None:
         u += 1
-        c, wd, st = _T99[st]
+        c, wd, st = _T96[st]
         a = e_WPT_CoordinateXYZType(((a << wd) | c), x)
     f = None
-    c, wd = _T168[st]
+    c, wd = _T163[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K210)
+        extra(d, _K205)
     return a
 
 def d_X509DataType(v, r):
@@ -7064,7 +7059,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T212[st]
+            c, wd, nx, n = _T207[st]
             a = e_X509IssuerSerialType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7083,7 +7078,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T213[st]
+            c, wd, nx, n = _T208[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -7102,7 +7097,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T214[st]
+            c, wd, nx, n = _T209[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -7121,7 +7116,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T215[st]
+            c, wd, nx, n = _T210[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -7140,7 +7135,7 @@ def e_X509DataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T216[st]
+            c, wd, nx, n = _T211[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -7152,10 +7147,10 @@ def e_X509DataType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T217[st]
+    c, wd = _T212[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K211)
+        extra(d, _K206)
     return a
 
 def d_X509IssuerSerialType(v, r):
@@ -7208,7 +7203,7 @@ def e_X509IssuerSerialType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K218)
+        extra(d, _K213)
     return a
 
 def d_simple0(v, r):
@@ -7250,68 +7245,68 @@ def e_simple2(a, x):
     return a
 
 def h_WPT_ChargeLoopResType_0(a, x, st):
-    c, wd, st = _T145[st]
+    c, wd, st = _T141[st]
     a = e_MessageHeaderType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_1(a, x, st):
     c, wd, st = _T20[st]
-    j = _I123.get(x)
+    j = _I120.get(x)
     if j is None:
-        bad_enum(x, _I123)
+        bad_enum(x, _I120)
     a = ((((a << wd) | c)) << 8) | (j << 1)
     return a, st
 
 def h_WPT_ChargeLoopResType_2(a, x, st):
-    c, wd, st = _T146[st]
+    c, wd, st = _T56[st]
     a = e_EVSEStatusType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_3(a, x, st):
-    c, wd, st = _T147[st]
+    c, wd, st = _T142[st]
     a = e_MeterInfoType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_4(a, x, st):
-    c, wd, st = _T148[st]
+    c, wd, st = _T143[st]
     a = e_ReceiptType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_5(a, x, st):
-    c, wd, st = _T149[st]
+    c, wd, st = _T144[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_6(a, x, st):
-    c, wd, st = _T150[st]
+    c, wd, st = _T145[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_7(a, x, st):
-    c, wd, st = _T151[st]
+    c, wd, st = _T146[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_8(a, x, st):
-    c, wd, st = _T152[st]
+    c, wd, st = _T147[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_9(a, x, st):
-    c, wd, st = _T153[st]
-    j = _I142.get(x)
+    c, wd, st = _T148[st]
+    j = _I138.get(x)
     if j is None:
-        bad_enum(x, _I142)
+        bad_enum(x, _I138)
     a = ((((a << wd) | c)) << 5) | (j << 1)
     return a, st
 
 def h_WPT_ChargeLoopResType_10(a, x, st):
-    c, wd, st = _T154[st]
+    c, wd, st = _T149[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_11(a, x, st):
-    c, wd, st = _T155[st]
+    c, wd, st = _T150[st]
     a = e_WPT_SPCPowerControlParameterType(((a << wd) | c), x)
     return a, st
 
@@ -7320,7 +7315,7 @@ def h_WPT_ChargeLoopResType_12(a, x, st):
         x = as_list(x)
     k = 0
     for i, x in enumerate(x):
-        c, wd, nx, n = _T156[st]
+        c, wd, nx, n = _T151[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
         if n:
             k += 1
@@ -7349,10 +7344,10 @@ def e_simple4(a, x):
     a = ws((a) << 1, x) << 1
     return a
 
-_D_DisplayParametersType_0 = (('PresentSOC', d_simple0, 3), ('MinimumSOC', d_simple0, 6), ('TargetSOC', d_simple0, 4), ('MaximumSOC', d_simple0, 9), ('RemainingTimeToMinimumSOC', d_simple1, 8), ('RemainingTimeToTargetSOC', d_simple1, 7), ('RemainingTimeToMaximumSOC', d_simple1, 2), ('ChargingComplete', d_simple2, 10), ('BatteryEnergyCapacity', d_RationalNumberType, 1), ('InletHot', d_simple2, 5), None,)
-_D_DisplayParametersType_3 = (('MinimumSOC', d_simple0, 6), ('TargetSOC', d_simple0, 4), ('MaximumSOC', d_simple0, 9), ('RemainingTimeToMinimumSOC', d_simple1, 8), ('RemainingTimeToTargetSOC', d_simple1, 7), ('RemainingTimeToMaximumSOC', d_simple1, 2), ('ChargingComplete', d_simple2, 10), ('BatteryEnergyCapacity', d_RationalNumberType, 1), ('InletHot', d_simple2, 5), None,)
-_D_DisplayParametersType_6 = (('TargetSOC', d_simple0, 4), ('MaximumSOC', d_simple0, 9), ('RemainingTimeToMinimumSOC', d_simple1, 8), ('RemainingTimeToTargetSOC', d_simple1, 7), ('RemainingTimeToMaximumSOC', d_simple1, 2), ('ChargingComplete', d_simple2, 10), ('BatteryEnergyCapacity', d_RationalNumberType, 1), ('InletHot', d_simple2, 5), None,)
-_D_DisplayParametersType_4 = (('MaximumSOC', d_simple0, 9), ('RemainingTimeToMinimumSOC', d_simple1, 8), ('RemainingTimeToTargetSOC', d_simple1, 7), ('RemainingTimeToMaximumSOC', d_simple1, 2), ('ChargingComplete', d_simple2, 10), ('BatteryEnergyCapacity', d_RationalNumberType, 1), ('InletHot', d_simple2, 5), None,)
+_D_DisplayParametersType_0 = (('PresentSOC', d_simple0, 1), ('MinimumSOC', d_simple0, 2), ('TargetSOC', d_simple0, 3), ('MaximumSOC', d_simple0, 4), ('RemainingTimeToMinimumSOC', d_simple1, 5), ('RemainingTimeToTargetSOC', d_simple1, 6), ('RemainingTimeToMaximumSOC', d_simple1, 7), ('ChargingComplete', d_simple2, 8), ('BatteryEnergyCapacity', d_RationalNumberType, 9), ('InletHot', d_simple2, 10), None,)
+_D_DisplayParametersType_1 = (('MinimumSOC', d_simple0, 2), ('TargetSOC', d_simple0, 3), ('MaximumSOC', d_simple0, 4), ('RemainingTimeToMinimumSOC', d_simple1, 5), ('RemainingTimeToTargetSOC', d_simple1, 6), ('RemainingTimeToMaximumSOC', d_simple1, 7), ('ChargingComplete', d_simple2, 8), ('BatteryEnergyCapacity', d_RationalNumberType, 9), ('InletHot', d_simple2, 10), None,)
+_D_DisplayParametersType_2 = (('TargetSOC', d_simple0, 3), ('MaximumSOC', d_simple0, 4), ('RemainingTimeToMinimumSOC', d_simple1, 5), ('RemainingTimeToTargetSOC', d_simple1, 6), ('RemainingTimeToMaximumSOC', d_simple1, 7), ('ChargingComplete', d_simple2, 8), ('BatteryEnergyCapacity', d_RationalNumberType, 9), ('InletHot', d_simple2, 10), None,)
+_D_DisplayParametersType_3 = (('MaximumSOC', d_simple0, 4), ('RemainingTimeToMinimumSOC', d_simple1, 5), ('RemainingTimeToTargetSOC', d_simple1, 6), ('RemainingTimeToMaximumSOC', d_simple1, 7), ('ChargingComplete', d_simple2, 8), ('BatteryEnergyCapacity', d_RationalNumberType, 9), ('InletHot', d_simple2, 10), None,)
 _H_WPT_ChargeLoopResType = {'Header': h_WPT_ChargeLoopResType_0, 'ResponseCode': h_WPT_ChargeLoopResType_1, 'EVSEStatus': h_WPT_ChargeLoopResType_2, 'MeterInfo': h_WPT_ChargeLoopResType_3, 'Receipt': h_WPT_ChargeLoopResType_4, 'EVPCPowerRequest': h_WPT_ChargeLoopResType_5, 'SDPowerInput': h_WPT_ChargeLoopResType_6, 'SPCMaxOutputPowerLimit': h_WPT_ChargeLoopResType_7, 'SPCMinOutputPowerLimit': h_WPT_ChargeLoopResType_8, 'SPCChargeDiagnostics': h_WPT_ChargeLoopResType_9, 'SPCOperatingFrequency': h_WPT_ChargeLoopResType_10, 'SPCPowerControlParameter': h_WPT_ChargeLoopResType_11, 'ManufacturerSpecificDataContainer': h_WPT_ChargeLoopResType_12}
 _DOC_D = (('CLReqControlMode', d_CLReqControlModeType), ('CLResControlMode', d_CLResControlModeType), ('CanonicalizationMethod', d_CanonicalizationMethodType), ('DSAKeyValue', d_DSAKeyValueType), ('DigestMethod', d_DigestMethodType), ('DigestValue', d_simple3), ('KeyInfo', d_KeyInfoType), ('KeyName', d_simple4), ('KeyValue', d_KeyValueType), ('Manifest', d_ManifestType), ('MgmtData', d_simple4), ('Object', d_ObjectType), ('PGPData', d_PGPDataType), ('RSAKeyValue', d_RSAKeyValueType), ('Reference', d_ReferenceType), ('RetrievalMethod', d_RetrievalMethodType), ('SPKIData', d_SPKIDataType), ('Signature', d_SignatureType), ('SignatureMethod', d_SignatureMethodType), ('SignatureProperties', d_SignaturePropertiesType), ('SignatureProperty', d_SignaturePropertyType), ('SignatureValue', d_SignatureValueType), ('SignedInfo', d_SignedInfoType), ('Transform', d_TransformType), ('Transforms', d_TransformsType), ('WPT_AlignmentCheckReq', d_WPT_AlignmentCheckReqType), ('WPT_AlignmentCheckRes', d_WPT_AlignmentCheckResType), ('WPT_ChargeLoopReq', d_WPT_ChargeLoopReqType), ('WPT_ChargeLoopRes', d_WPT_ChargeLoopResType), ('WPT_ChargeParameterDiscoveryReq', d_WPT_ChargeParameterDiscoveryReqType), ('WPT_ChargeParameterDiscoveryRes', d_WPT_ChargeParameterDiscoveryResType), ('WPT_FinePositioningReq', d_WPT_FinePositioningReqType), ('WPT_FinePositioningRes', d_WPT_FinePositioningResType), ('WPT_FinePositioningSetupReq', d_WPT_FinePositioningSetupReqType), ('WPT_FinePositioningSetupRes', d_WPT_FinePositioningSetupResType), ('WPT_PairingReq', d_WPT_PairingReqType), ('WPT_PairingRes', d_WPT_PairingResType), ('X509Data', d_X509DataType),)
 _DOC_E = {'CLReqControlMode': (0, e_CLReqControlModeType), 'CLResControlMode': (1, e_CLResControlModeType), 'CanonicalizationMethod': (2, e_CanonicalizationMethodType), 'DSAKeyValue': (3, e_DSAKeyValueType), 'DigestMethod': (4, e_DigestMethodType), 'DigestValue': (5, e_simple3), 'KeyInfo': (6, e_KeyInfoType), 'KeyName': (7, e_simple4), 'KeyValue': (8, e_KeyValueType), 'Manifest': (9, e_ManifestType), 'MgmtData': (10, e_simple4), 'Object': (11, e_ObjectType), 'PGPData': (12, e_PGPDataType), 'RSAKeyValue': (13, e_RSAKeyValueType), 'Reference': (14, e_ReferenceType), 'RetrievalMethod': (15, e_RetrievalMethodType), 'SPKIData': (16, e_SPKIDataType), 'Signature': (17, e_SignatureType), 'SignatureMethod': (18, e_SignatureMethodType), 'SignatureProperties': (19, e_SignaturePropertiesType), 'SignatureProperty': (20, e_SignaturePropertyType), 'SignatureValue': (21, e_SignatureValueType), 'SignedInfo': (22, e_SignedInfoType), 'Transform': (23, e_TransformType), 'Transforms': (24, e_TransformsType), 'WPT_AlignmentCheckReq': (25, e_WPT_AlignmentCheckReqType), 'WPT_AlignmentCheckRes': (26, e_WPT_AlignmentCheckResType), 'WPT_ChargeLoopReq': (27, e_WPT_ChargeLoopReqType), 'WPT_ChargeLoopRes': (28, e_WPT_ChargeLoopResType), 'WPT_ChargeParameterDiscoveryReq': (29, e_WPT_ChargeParameterDiscoveryReqType), 'WPT_ChargeParameterDiscoveryRes': (30, e_WPT_ChargeParameterDiscoveryResType), 'WPT_FinePositioningReq': (31, e_WPT_FinePositioningReqType), 'WPT_FinePositioningRes': (32, e_WPT_FinePositioningResType), 'WPT_FinePositioningSetupReq': (33, e_WPT_FinePositioningSetupReqType), 'WPT_FinePositioningSetupRes': (34, e_WPT_FinePositioningSetupResType), 'WPT_PairingReq': (35, e_WPT_PairingReqType), 'WPT_PairingRes': (36, e_WPT_PairingResType), 'X509Data': (37, e_X509DataType)}

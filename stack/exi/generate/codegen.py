@@ -503,6 +503,7 @@ class ModuleGenerator:
                 w(ind, f"c, wd, st = {tname}[st]")
                 self.emit_item(w, ind, g, name, "c", "wd")
             return possible | reach if not keyed else possible | reach
+        table = self.field_table(g, states, name, possible | reach)  # the loop walks through `reach` too
         tname = self.const("T", repr(table))
         w(ind, "if x.__class__ is not list:")
         w(ind + 1, "x = as_list(x)")
@@ -531,7 +532,7 @@ class ModuleGenerator:
         names = list(g.fields)
         if g.simple is not None:
             names.append("value")
-        known = self.const("K", repr(frozenset(names)))
+        known = self.const("K", f"frozenset({tuple(sorted(names))!r})")
         ch_state_prods = [(s.id, p) for s in states for p in s.prods if p.kind == "CH"]
         keyed = len(g.fields) >= KEY_DRIVEN_MIN_FIELDS
         if keyed:

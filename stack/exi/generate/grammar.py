@@ -442,7 +442,7 @@ class GrammarBuilder:
         while todo:
             r = todo.pop(0)
             trans = []
-            for s in first(r):
+            for s in sorted(first(r), key=lambda s: _sym_key(s, order)):
                 d = deriv(r, s)
                 if d not in ids:
                     ids[d] = len(ids)
@@ -536,6 +536,15 @@ class GrammarBuilder:
             kids = [self._regex(c, order, info) for c in t.particles]
             r = seq(*kids) if t.kind == "sequence" else (alt(*kids) if kids else EPS)
         return rep(r, p.min, p.max)
+
+
+def _sym_key(s: tuple, order: dict) -> tuple:
+    """Deterministic exploration order (frozenset iteration order depends on string hashing)."""
+    if s[0] == "AT":
+        return (0, s[1][1], s[1][0])
+    if s[0] in ("E", "W"):
+        return (1, order[s], "")
+    return (2, 0, "")
 
 
 def check_builtin(st: SimpleType) -> bool:
