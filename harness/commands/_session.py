@@ -99,7 +99,7 @@ class LiveLog:
     """Prints records as they are added: JSON Lines (`--json`) or one readable line per message."""
 
     _STATE = {"negotiated", "session_end", "peer_error", "local_error", "listening", "connected", "fault",
-              "paused", "command", "waiting_for_cp"}
+              "paused", "command", "waiting_for_cp", "warning", "emergency_stop"}
 
     def __init__(self, timeline: Timeline, json_lines: bool, out: Any = None) -> None:
         self.out = out or sys.stdout

@@ -131,7 +131,7 @@ class Pev:
 
     def _start_sdp(self, now: float) -> list[io.Output]:
         security = sdp.Security.TLS if self.config.sdp_security == "tls" else sdp.Security.NO_TLS
-        self.sdp = sdp.SdpClient(security=security)
+        self.sdp = sdp.SdpClient(security=security, max_requests=self.config.sdp_max_requests)
         self.phase = "sdp"
         return self._sdp(self.sdp.handle(io.Start(self.mac, self.ipv6), now), now)
 

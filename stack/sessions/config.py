@@ -86,6 +86,7 @@ class PevConfig:
     charging_profile: bool = True  # send a ChargingProfile following the PMaxSchedule
     control_pilot: bool = True  # switch the CP load (needs a CP port)
     sdp_security: str = "none"  # "none" | "tls" (we do not do TLS: a TLS-only SECC fails SDP)
+    sdp_max_requests: int = 50  # SDP_MAX_REQUEST_COUNTER [V2G2-161]; fewer only to fail fast in tests
     resume_session_id: str | None = None  # SessionSetupReq with this ID (resume after a pause)
     # Multiplies every V2G_EVCC_Msg_Timeout. Only for slow reference simulators (Josev's Java EXI codec answers
     # CurrentDemandReq in 150-400 ms); conformance tests keep 1.0. Timer names show the factor ("4×...").
