@@ -41,6 +41,7 @@ class Evse:
         self.connections: dict[int, V2GConnection] = {}
         self.port: int | None = None
         self.oscillator: float | None = None
+        self._pause_handled: object = None
         self.mac, self.ipv6 = "", ""
 
     # ------------------------------------------------------------------ queries
@@ -140,9 +141,12 @@ class Evse:
 
     def _after(self, outputs: list[io.Output], now: float) -> list[io.Output]:
         """Pause handling after any session step: X1 while a session is paused [V2G3-M07-20]."""
-        if self.config.control_pilot and self.ctx.paused is not None and self.oscillator is not None:
-            outputs = outputs + [self._oscillator(None),
-                                 io.Notify("state", "paused", {"session_id": self.ctx.paused.session_id})]
+        paused = self.ctx.paused
+        if paused is not None and paused is not self._pause_handled:
+            self._pause_handled = paused
+            outputs = outputs + [io.Notify("state", "paused", {"session_id": paused.session_id})]
+            if self.config.control_pilot and self.oscillator is not None:
+                outputs.append(self._oscillator(None))
         return outputs
 
     def _cp(self, event: io.CpObserved, now: float) -> list[io.Output]:

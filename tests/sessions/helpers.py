@@ -86,3 +86,36 @@ def make_pair(protocol: str = "din", evse: dict | None = None, pev: dict | None 
         pilot.attach(evse_node)
         pilot.attach(pev_node)
     return Pair(runner, evse_role, pev_role, pilot)
+
+
+def exi(pair: Pair, name: str | None = None, sender: str | None = None):
+    """exi records of the run (optionally one message name, or those sent by 'pev'/'evse')."""
+    ip = {"pev": PEV_IP, "evse": EVSE_IP}.get(sender or "")
+    return [r for r in pair.runner.timeline.select(layer="exi")
+            if (name is None or r.name == name) and (ip is None or r.src == ip)]
+
+
+def collapse(names: list[str]) -> list[str]:
+    """Consecutive repeats (loops) folded into one entry."""
+    out: list[str] = []
+    for name in names:
+        if not out or out[-1] != name:
+            out.append(name)
+    return out
+
+
+def body(record) -> dict:
+    from stack.sessions.messages import body_of
+
+    return body_of(record.body)
+
+
+def ended(pair: Pair, party: str):
+    """The last session_end Notify of a party ('evse' | 'pev')."""
+    found = [r for r in pair.runner.timeline.select(name="session_end", layer="state") if r.src == party]
+    return found[-1] if found else None
+
+
+def findings(pair: Pair, party: str | None = None):
+    return [r for r in pair.runner.timeline.select(name="peer_error", layer="state")
+            if party is None or r.src == party]
