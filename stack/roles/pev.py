@@ -195,8 +195,7 @@ class Pev:
             out.append(io.Notify("state", "session_end", {"ok": result.ok, "reason": result.reason,
                                                           **({"requirement": result.requirement}
                                                              if result.requirement else {})}))
-        if self.connection is not None and not self.connection.closing:
-            out.append(io.CloseStream(self.connection.conn))
+        # A session closes its own connection when it ends (a fault may keep it silent and open on purpose).
         return out
 
     def _command(self, command: io.Command, now: float) -> list[io.Output]:

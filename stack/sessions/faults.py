@@ -84,6 +84,20 @@ class FaultSet:
     faults: tuple[Fault, ...]
     requirement: str
     description: str
+    config: Mapping[str, Any] = field(default_factory=dict)  # behaviour changes: overrides of the DUT's config
+
+    def configure(self, base: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """`base` (an EvseConfig/PevConfig dict) with this set's overrides merged in, nested dicts included."""
+        return _merge(dict(base or {}), self.config)
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), Mapping):
+            base[key] = _merge(dict(base[key]), value)
+        else:
+            base[key] = value
+    return base
 
 
 class _Tracker:
@@ -259,9 +273,12 @@ _SETS = [
              "V2G-DC-388", "answers a valid authorization request with FAILED"),
     FaultSet("evse-cable-check-silent", "evse", (_f("CableCheckRes", "silence"),), "V2G_EVCC_Msg_Timeout",
              "stops answering at CableCheck"),
-    FaultSet("evse-cable-check-forever", "evse",
-             (_f("CableCheckRes", "set_field", {"EVSEProcessing": "Ongoing"}, times=None),),
-             "V2G_EVCC_CableCheck_Timeout", "never finishes the insulation test"),
+    FaultSet("evse-cable-check-forever", "evse", (), "V2G_EVCC_CableCheck_Timeout",
+             "never finishes the insulation test", config={"power": {"isolation_time": 1e9}}),
+    FaultSet("evse-isolation-fault", "evse", (), "V2G-DC-418", "the insulation test fails (FAILED + Fault)",
+             config={"power": {"isolation_result": "Fault"}}),
+    FaultSet("evse-authorization-never", "evse", (), "V2G2-854", "EIM authorization never completes",
+             config={"authorization_time": None}),
     FaultSet("evse-precharge-no-voltage", "evse",
              (_f("PreChargeRes", "set_field", {"EVSEPresentVoltage.Value": 0}, times=None),),
              "V2G_EVCC_PreCharge_Timeout", "reports 0 V during PreCharge (never reaches the target)"),

@@ -20,8 +20,9 @@ class InprocPilot:
 
     Deliberately small (no resistor network): the skeleton's CP model replaces it in benches."""
 
-    def __init__(self, runner: Runner, latency: float = 0.001) -> None:
+    def __init__(self, runner: Runner, latency: float = 0.001, max_load: str | None = None) -> None:
         self.runner, self.latency = runner, latency
+        self.max_load = max_load  # a broken vehicle circuit: loads beyond this state have no effect
         self.load, self.duty, self.forced = "A", None, None
         self.nodes: list[Node] = []
         self.history: list[tuple[float, str, float | None]] = []
@@ -33,6 +34,8 @@ class InprocPilot:
     def apply(self, out, now: float) -> None:
         if isinstance(out, io.SetCpOscillator):
             self.duty, self.forced = out.duty, out.state
+        elif self.max_load is not None and out.state > self.max_load:
+            self.load = self.max_load
         else:
             self.load = out.state
         state = self.forced or self.load
@@ -69,7 +72,8 @@ class Pair:
 
 
 def make_pair(protocol: str = "din", evse: dict | None = None, pev: dict | None = None, *, evse_faults=(),
-              pev_faults=(), cp: bool = True, dut: str | None = None, latency: float = 0.0005) -> Pair:
+              pev_faults=(), cp: bool = True, dut: str | None = None, latency: float = 0.0005,
+              max_load: str | None = None) -> Pair:
     runner = Runner(VirtualClock())
     fabric = InprocIpFabric(runner, latency)
     evse_config = EvseConfig.for_protocol(protocol, control_pilot=cp, **(evse or {}))
@@ -82,7 +86,7 @@ def make_pair(protocol: str = "din", evse: dict | None = None, pev: dict | None 
     fabric.attach(pev_node)
     pilot = None
     if cp:
-        pilot = InprocPilot(runner)
+        pilot = InprocPilot(runner, max_load=max_load)
         pilot.attach(evse_node)
         pilot.attach(pev_node)
     return Pair(runner, evse_role, pev_role, pilot)
