@@ -132,5 +132,9 @@ def _root_for(message: Message, path: str) -> Any:
         return message
     if path.startswith("Header"):
         return message["V2G_Message"]
-    return body_of(message)
+    body = message["V2G_Message"]["Body"]
+    name = name_of(message)
+    if not isinstance(body.get(name), dict):
+        body[name] = {}  # an empty body ({} or None) becomes the dict we write into
+    return body[name]
 

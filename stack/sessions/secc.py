@@ -144,20 +144,20 @@ class SeccSession:
                                requirement=None)
         pair = name[:-3]
         table = self.dialect.table
-        if pair != "SessionSetup" and session_id_of(message) != self.session_id:
-            requirement = "V2G-DC-391" if self.dialect is DIN else "V2G2-460"
-            return self._refuse(pair, message, "FAILED_UnknownSession", requirement,
-                                f"SessionID {session_id_of(message)} is not the session's {self.session_id}", now)
         if pair in _UNSUPPORTED or pair not in table.pairs or not hasattr(self, f"_on_{pair}"):
             # Not part of this standard's EIM sequences at all: no response type we could answer with.
             requirement = "V2G-DC-390" if self.dialect is DIN else "V2G2-538"
             return self._abort(f"{name} is not supported in a {table.standard} EIM session", now,
                                requirement=requirement)
-        try:
+        try:  # the sequence first: a request out of place is a sequence error whatever its SessionID
             table.check(self.state, pair)
         except SequenceViolation as violation:
             return self._refuse(pair, message, "FAILED_SequenceError", violation.requirement or "",
                                 str(violation), now)
+        if pair != "SessionSetup" and session_id_of(message) != self.session_id:
+            requirement = "V2G-DC-391" if self.dialect is DIN else "V2G2-460"
+            return self._refuse(pair, message, "FAILED_UnknownSession", requirement,
+                                f"SessionID {session_id_of(message)} is not the session's {self.session_id}", now)
         return self._answer(pair, message, now)
 
     def _on_handshake(self, message: dict[str, Any], now: float) -> list[Any]:

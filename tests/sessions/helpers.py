@@ -73,10 +73,10 @@ class Pair:
 
 def make_pair(protocol: str = "din", evse: dict | None = None, pev: dict | None = None, *, evse_faults=(),
               pev_faults=(), cp: bool = True, dut: str | None = None, latency: float = 0.0005,
-              max_load: str | None = None) -> Pair:
+              max_load: str | None = None, evse_protocol: str | None = None) -> Pair:
     runner = Runner(VirtualClock())
     fabric = InprocIpFabric(runner, latency)
-    evse_config = EvseConfig.for_protocol(protocol, control_pilot=cp, **(evse or {}))
+    evse_config = EvseConfig.for_protocol(evse_protocol or protocol, control_pilot=cp, **(evse or {}))
     pev_config = PevConfig.for_protocol(protocol, control_pilot=cp, **(pev or {}))
     evse_role = Evse(evse_config, faults=evse_faults, seed=1)
     pev_role = Pev(pev_config, faults=pev_faults)
