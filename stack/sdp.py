@@ -159,6 +159,7 @@ class SdpClient:
     result: SdpResponse | None = None
     failure: str | None = None
     requests_sent: int = 0
+    last_invalid: str | None = None
     _deadline: float | None = field(default=None, repr=False)
 
     @property
@@ -176,7 +177,10 @@ class SdpClient:
         if isinstance(event, io.Tick) and self._deadline is not None and now >= self._deadline:
             if self.requests_sent >= self.max_requests:
                 self._deadline = None
-                self.failure = f"no SDP response after {self.requests_sent} requests ({self.timeout} each)"
+                usable = "usable " if self.last_invalid else ""
+                self.failure = f"no {usable}SDP response after {self.requests_sent} requests ({self.timeout} each)"
+                if self.last_invalid:
+                    self.failure += f"; last one unusable: {self.last_invalid}"
                 return [io.Notify("sdp", "failed", {"reason": self.failure, "requirement": "V2G2-161"})]
             return self._send(now)
         if isinstance(event, io.DatagramReceived):
@@ -198,6 +202,7 @@ class SdpClient:
             return []  # another EV's request seen on the multicast group
         problem = self._unusable(message)
         if problem:
+            self.last_invalid = problem
             return [io.Notify("sdp", "invalid", {"error": problem, "from": event.src[0], **message.describe()})]
         self.result, self._deadline = message, None
         return [io.Notify("sdp", "found", {**message.describe(), "requests": self.requests_sent})]

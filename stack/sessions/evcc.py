@@ -285,8 +285,13 @@ class EvccSession:
             return self._after_charge_loop(pair, body, now)
         if pair == "WeldingDetection":
             present = pv_value(body.get("EVSEPresentVoltage"), 0.0)
-            if present < self.config.welding_voltage or self.welding_requests >= self.config.welding_max_requests:
+            if present < self.config.welding_voltage:
                 return self._request("SessionStop", now)
+            if self.welding_requests >= self.config.welding_max_requests:
+                warning = io.Notify("state", "warning", {"warning": f"EVSEPresentVoltage still {present:g} V after "
+                                                                    f"{self.welding_requests} WeldingDetectionReq: "
+                                                                    "welded contactor?", "requirement": "V2G2-620"})
+                return [warning] + self._request("SessionStop", now)
             return self._later(pair, now)
         if pair == "SessionStop":
             paused = self.stop_request == "pause"

@@ -153,7 +153,7 @@ class SeccSession:
             table.check(self.state, pair)
         except SequenceViolation as violation:
             return self._refuse(pair, message, "FAILED_SequenceError", violation.requirement or "",
-                                str(violation), now)
+                                violation.detail, now)
         if pair != "SessionSetup" and session_id_of(message) != self.session_id:
             requirement = "V2G-DC-391" if self.dialect is DIN else "V2G2-460"
             return self._refuse(pair, message, "FAILED_UnknownSession", requirement,

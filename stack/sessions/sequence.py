@@ -58,7 +58,8 @@ class SequenceViolation(ProtocolError):
     def __init__(self, state: str, request: str, expected: frozenset[str], requirement: str) -> None:
         self.state, self.request, self.expected = state, request, expected
         wanted = ", ".join(sorted(f"{name}Req" for name in expected)) or "nothing (session over)"
-        super().__init__(f"{request}Req after {state}; allowed: {wanted}", requirement)
+        self.detail = f"{request}Req after {state}; allowed: {wanted}"
+        super().__init__(self.detail, requirement)
 
 
 @dataclass(frozen=True)
