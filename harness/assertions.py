@@ -108,14 +108,42 @@ def _requirement_line() -> str:
 def fail_with_timeline(timeline: Timeline, message: str, mark: int | None = None,
                        start: int | None = None, stop: int | None = None) -> None:
     """Raise a `TimelineAssertionError` with `message`, the requirement and a slice around `mark`."""
+    __tracebackhide__ = True
     record_assert(timeline, "fail", message.splitlines()[0])
     mark = len(timeline) - 1 if mark is None else mark
     first = max(1, (start if start is not None else mark) - CONTEXT_BEFORE)
     last = min(len(timeline), (stop if stop is not None else mark) + CONTEXT_AFTER + 1)
-    shown = timeline.render(first, last, mark)
+    shown = render(timeline, first, last, mark)
     more = f"\n   ... {len(timeline) - last} more records" if last < len(timeline) else ""
     raise TimelineAssertionError(f"{_requirement_line()}{message}\n\ntimeline (#{first}–#{last - 1} of "
                                  f"{len(timeline) - 1}, clock {timeline.clock}):\n{shown}{more}")
+
+
+def _digest(record: Record) -> str:
+    parts = []
+    if record.src or record.dst:
+        parts.append(f"{record.src or ''}→{record.dst or ''}" if record.dst else f"{record.src}")
+    if isinstance(record.body, dict):
+        for key, value in record.body.items():
+            if value is None or key in ("requirements",):
+                continue
+            if isinstance(value, float):
+                value = f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+            parts.append(f"{key}={value}")
+    elif record.body is not None:
+        parts.append(str(record.body))
+    text = " ".join(str(p) for p in parts)
+    return text if len(text) <= 100 else text[:99] + "…"
+
+
+def render(timeline: Timeline, start: int, stop: int, mark: int | None = None) -> str:
+    """Like `Timeline.render`, with who sent it and the body's main fields on each line."""
+    lines = []
+    for index in range(max(start, 1), min(stop, len(timeline))):
+        record = timeline.records[index]
+        flag = ">>" if index == mark else "  "
+        lines.append(f"{flag} #{index:<4} {record.summary():<40} {_digest(record)}".rstrip())
+    return "\n".join(lines)
 
 
 def record_assert(timeline: Timeline, outcome: str, detail: str) -> None:
@@ -142,6 +170,7 @@ def _index_of(timeline: Timeline, anchor: Record | int | None) -> int:
 def assert_sequence(timeline: Timeline, steps: Sequence[StepLike], *, strict: bool = False,
                     layers: Sequence[str] | None = None, after: Record | int | None = None) -> list[Record]:
     """Find `steps` in order (from `after`, a record or index); return the matched records."""
+    __tracebackhide__ = True
     wanted = [step(s) for s in steps]
     if layers is None:
         named = {s.layer for s in wanted if s.layer}
@@ -222,6 +251,7 @@ def assert_within(timeline: Timeline, a: StepLike, b: StepLike, *, max_ms: float
                   after: Record | int | None = None) -> float:
     """The first `b` after the first `a` (from `after`) comes within `max_ms` (or `limit`) and not before
     `min_ms`; returns the time between them in ms."""
+    __tracebackhide__ = True
     if max_ms is None and limit is not None:
         max_ms = limit.seconds * 1000.0
     start = first(timeline, a, after)
@@ -251,6 +281,7 @@ def assert_within(timeline: Timeline, a: StepLike, b: StepLike, *, max_ms: float
 def assert_absent(timeline: Timeline, spec: StepLike, *, after: Record | int | None = None,
                   before: Record | int | None = None) -> None:
     """No record matches `spec` between `after` and `before` (records or indices; default: whole timeline)."""
+    __tracebackhide__ = True
     wanted = step(spec)
     begin = _index_of(timeline, after)
     end = _index_of(timeline, before) - 1 if before is not None else len(timeline)

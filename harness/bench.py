@@ -32,6 +32,8 @@ from harness.runtime.runner import Node, Runner, RunResult
 from stack.timers import SpecTimer
 
 T_settle = SpecTimer("T_settle", 0.0, "ccs-hil: serve everything due at the current instant")
+T_pilot_settle = SpecTimer("T_pilot_settle", 0.5, "ccs-hil: time for a pilot change to show in the measurement "
+                           "(several poll intervals of a real instrument)")
 
 
 class SessionResources:
@@ -207,6 +209,7 @@ class Bench:
         """`wait_for`, failing the test (with the timeline) when `limit` passes first."""
         from harness.assertions import fail_with_timeline
 
+        __tracebackhide__ = True
         result = self.wait_for(predicate, limit, what)
         if not result.reached:
             fail_with_timeline(self.timeline, f"{what}: not reached within {limit} "

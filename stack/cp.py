@@ -244,5 +244,8 @@ T_step_EF = SpecTimer("T_step_EF", 4.0, "ISO 15118-3: minimum time in state E/F 
 T_EV_C_after_PWM = SpecTimer("T_EV_C_after_PWM", 5.0,
                              "ccs-hil working value (CCSHIL-CP-EV-04): a vehicle that wants energy closes S2 "
                              "within the time it is given to follow a duty change")
+T_EVSE_PWM_off_after_A = SpecTimer("T_EVSE_PWM_off_after_A", 0.1,
+                                   "ccs-hil working value (CCSHIL-CP-SE-04), after the [common] 100 ms "
+                                   "de-energise time")
 T_EVSE_PWM_after_B = SpecTimer("T_EVSE_PWM_after_B", 3.0,
                                "ccs-hil working value (CCSHIL-CP-SE-02): time for an EVSE to start PWM after B")

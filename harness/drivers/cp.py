@@ -95,8 +95,8 @@ class CpInstrument(ABC):
         return self._measure()
 
     def safe(self) -> None:
-        self._safe()
         self.record("safe", {"side": self.side})
+        self._safe()
 
     def close(self) -> None:
         """Release the instrument for this test (after `safe()`); session-wide connections stay open."""
@@ -143,13 +143,13 @@ class CpGenerator(CpInstrument):
 
     def apply(self, setting: CpSetting) -> None:
         self._check_limits(setting)
+        self.record("oscillator", setting.as_dict())  # before: the pilot change it causes comes after it
         try:
             self._apply(setting)
         except Exception as exc:
-            self.record("oscillator", setting.as_dict(), error=f"{type(exc).__name__}: {exc}")
+            self.record("oscillator failed", setting.as_dict(), error=f"{type(exc).__name__}: {exc}")
             raise
         self.setting = setting
-        self.record("oscillator", setting.as_dict())
 
     def _check_limits(self, setting: CpSetting) -> None:
         if setting.mode != "pwm" or self.max_current_a is None:
@@ -196,12 +196,12 @@ class CpLoad(CpInstrument):
         self.fault = fault
 
     def _do(self, name: str, body: dict[str, Any], action: Callable[[], None]) -> None:
+        self.record(name, body)  # before: the pilot change it causes comes after it
         try:
             action()
         except Exception as exc:
-            self.record(name, body, error=f"{type(exc).__name__}: {exc}")
+            self.record(f"{name} failed", body, error=f"{type(exc).__name__}: {exc}")
             raise
-        self.record(name, body)
 
     def safe(self) -> None:
         super().safe()

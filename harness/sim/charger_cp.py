@@ -18,6 +18,7 @@ from stack import cp
 
 FAULTS = {
     "no-pwm": "the charger never starts PWM",
+    "pwm-without-vehicle": "the charger runs the PWM while no vehicle is connected",
     "wrong-duty": "the charger signals 2 percentage points more duty than its current limit",
     "pwm-when-unplugged": "the charger keeps the PWM on after the vehicle unplugs",
     "slow-pwm-stop": "the charger stops the PWM only 1 s after the vehicle unplugs",
@@ -50,7 +51,8 @@ class SimCharger:
         return duty + 2.0 if "wrong-duty" in self.faults else duty
 
     def start(self) -> None:
-        self.line.set_oscillator(CpSetting("dc"))
+        idle = CpSetting("pwm", self.nominal_duty) if "pwm-without-vehicle" in self.faults else CpSetting("dc")
+        self.line.set_oscillator(idle)
         self.line.watch.subscribe(self.observe)
 
     def detach(self) -> None:
@@ -79,7 +81,7 @@ class SimCharger:
             return  # showing F; the end of the F period decides what comes next
         if reading.state == "A":
             self.latched = False
-            if mode == "pwm" and "pwm-when-unplugged" not in self.faults:
+            if mode == "pwm" and not {"pwm-when-unplugged", "pwm-without-vehicle"} & self.faults:
                 self._later(1.0 if "slow-pwm-stop" in self.faults else self.off_delay, CpSetting("dc"))
             return
         if reading.fault == "diode" and mode == "pwm":
