@@ -9,8 +9,8 @@ Generator (Keysight 33500B-class SCPI, channel `n`):
 | E / F          | SOURn:FUNC DC; SOURn:VOLT:OFFS 0 / l; OUTPn 1                                              |
 | off (safe)     | OUTPn 0                                                                                   |
 
-`h`/`l` are the CP levels (±12 V) divided by `amplifier_gain` (a generator cannot swing ±12 V itself; rigs put
-a CP buffer amplifier after it). Each setting is followed by `SYST:ERR?` and a read-back of the function, duty
+`h`/`l` are the CP levels (±12 V) divided by `amplifier_gain` (default 2: a 33500B swings ±10 V at most, so
+rigs put a CP buffer amplifier after it; the instrument's own range check reports a level it cannot make). Each setting is followed by `SYST:ERR?` and a read-back of the function, duty
 and output state, so an instrument that clamps or ignores a value is caught. On open the generator is checked
 with `*IDN?` (pattern `idn_pattern`), cleared (`*CLS`), switched off and set to high-impedance load.
 
@@ -47,7 +47,8 @@ OPTIONS = {
     "channel": Opt(int, default=1, choices=(1, 2)),
     "high_v": Opt(float, default=cp.GENERATOR_HIGH_V, doc="CP positive level"),
     "low_v": Opt(float, default=cp.GENERATOR_LOW_V, doc="CP negative level"),
-    "amplifier_gain": Opt(float, default=1.0, min=0.01, doc="gain of the CP buffer after the generator"),
+    "amplifier_gain": Opt(float, default=2.0, min=0.01, doc="gain of the CP buffer after the generator (a 33500B "
+                                                           "swings ±10 V at most, so ±12 V needs a buffer)"),
     "idn_pattern": Opt(str, default=r",33[56]\d\d[AB],", doc="regular expression *IDN? must match"),
     "timeout_ms": Opt(int, default=2000, min=1),
     "poll_interval_ms": Opt(int, default=50, min=1, doc="how often the pilot is measured during waits"),
@@ -150,6 +151,7 @@ def open_generator(options: dict[str, Any], session: Any) -> ScpiInstrument:
                                 f"(rig option cp.idn_pattern = {options['idn_pattern']!r})")
             n = options["channel"]
             instrument.write("*CLS")
+            instrument.drain_errors()
             instrument.write(f"OUTP{n} 0")
             instrument.write(f"OUTP{n}:LOAD INF")
             instrument.write(f"SOUR{n}:FREQ {number(cp.PWM_FREQUENCY_HZ)}")

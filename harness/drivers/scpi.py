@@ -91,6 +91,17 @@ class ScpiInstrument:
         if not _NO_ERROR.match(reply):
             raise InstrumentError(f"{self.label}: error after {after!r}: {reply}")
 
+    def drain_errors(self, limit: int = 20) -> list[str]:
+        """Empty the error queue (left-overs of an earlier session); an instrument whose queue never empties is
+        broken."""
+        drained = []
+        for _ in range(limit):
+            reply = self.query("SYST:ERR?")
+            if _NO_ERROR.match(reply):
+                return drained
+            drained.append(reply)
+        raise InstrumentError(f"{self.label}: the error queue does not empty (keeps reporting {drained[-1]})")
+
     def clear(self) -> None:
         """Device clear: abort a half-done exchange (used before making the instrument safe)."""
         with contextlib.suppress(Exception):  # best effort; the following commands will tell
