@@ -183,9 +183,10 @@ class Bench:
     def add_node(self, node: Node, attach: dict[str, dict[str, Any]] | None = None) -> Node:
         """Put a stack endpoint on the bench: add it to the runner and attach it to resources by kind, e.g.
         `attach={"cp": {"side": "evse"}, "plc": {}, "ip": {}}` calls `bench.resource(kind).attach(node, **kw)`."""
+        resources = {kind: self.resource(kind) for kind in (attach or {})}  # built (and settled) first
         self.runner.add(node)
         for kind, kwargs in (attach or {}).items():
-            self.resource(kind).attach(node, **kwargs)
+            resources[kind].attach(node, **kwargs)
         return node
 
     # ------------------------------------------------------------------ time

@@ -181,13 +181,13 @@ def current_for_duty(duty: float | None) -> float | None:
 
 def duty_for_current(amps: float) -> float:
     """The duty an EVSE signals for a maximum current (IEC 61851-1 Table A.7: 6–51 A → I / 0.6; 52.5–80 A →
-    I / 2.5 + 64). Between 51 and 52.5 A no duty means exactly that current (85 % reads as 51 A, anything above
-    as ≥ 52.5 A), so the EVSE signals 85 %: never more than it can deliver."""
+    I / 2.5 + 64). Above 51 A up to 52.5 A no duty means exactly that current (85 % reads as 51 A, anything
+    above 85 % as more than 52.5 A), so the EVSE signals 85 %: never more than it can deliver."""
     if 6.0 <= amps <= 51.0:
         return amps / 0.6
-    if 51.0 < amps < 52.5:
+    if 51.0 < amps <= 52.5:
         return 85.0
-    if 52.5 <= amps <= 80.0:
+    if 52.5 < amps <= 80.0:
         return amps / 2.5 + 64.0
     raise ValueError(f"{amps:g} A cannot be signalled by PWM (6–80 A)")
 
