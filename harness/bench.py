@@ -147,7 +147,7 @@ class Bench:
         """Our EVSE-side CP generator."""
         generator = self.cp_link.generator
         if generator is None:
-            raise ResourceUnavailable("cp-generator", self._no_cp_side("an EVSE-side CP generator"))
+            raise ResourceUnavailable("cp-generator", self._no_cp_side("EVSE-side CP generator"))
         return generator
 
     @property
@@ -155,7 +155,7 @@ class Bench:
         """Our vehicle-side CP load."""
         load = self.cp_link.load
         if load is None:
-            raise ResourceUnavailable("cp-load", self._no_cp_side("a vehicle-side CP load"))
+            raise ResourceUnavailable("cp-load", self._no_cp_side("vehicle-side CP load"))
         return load
 
     def _no_cp_side(self, what: str) -> str:

@@ -152,22 +152,27 @@ def requirements_of(item: pytest.Item) -> list[str]:
     return ids
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    state = item.config.stash[_STATE]
+def skip_reason(item: pytest.Item, rig: Rig) -> str | None:
+    """Why this test cannot run on this rig (DUT role, capabilities), decided from the rig file alone."""
     role = _role(item)
-    needs = [str(a) for m in item.iter_markers("needs") for a in m.args]
-    if state.rig is None:
-        if role or needs:
-            pytest.fail(state.rig_error or "no rig", pytrace=False)
-        return
-    rig = state.rig
     if role is not None and rig.dut_role is not None and role != rig.dut_role:
         what = {"pev": "vehicle (pev)", "evse": "charger (evse)"}[rig.dut_role]
-        pytest.skip(f"dut_role {role}: rig {rig.name} tests a {what}")
+        return f"dut_role {role}: rig {rig.name} tests a {what}"
+    needs = [str(a) for m in item.iter_markers("needs") for a in m.args]
     missing = [n for n in needs if n not in rig.capabilities()]
     if missing:
-        pytest.skip(f"needs {', '.join(missing)}: rig {rig.name} does not have it")
+        return f"needs {', '.join(missing)}: rig {rig.name} does not have it"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    state = config.stash[_STATE]
+    for item in items:
+        _role(item)  # a bad dut_role value is a usage error, reported before anything runs
+        if state.rig is not None:
+            reason = skip_reason(item, state.rig)
+            if reason:
+                item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.hookimpl(wrapper=True)
