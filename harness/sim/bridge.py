@@ -14,7 +14,7 @@ import select
 import socket
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from harness.sim.modem import Powerline
 
@@ -67,10 +67,8 @@ class HostBridge:
             sock.close()
         self._socks.clear()
         for fd in (self._wake_r, self._wake_w):
-            try:
+            with suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
 
     def _run(self) -> None:
         try:
@@ -108,7 +106,5 @@ class HostBridge:
         now = self.now()
         while self._heap and self._heap[0][0] <= now:
             _, _, iface, frame = heapq.heappop(self._heap)
-            try:
+            with suppress(OSError):  # the interface may go away during teardown
                 self._by_iface[iface].send(frame)
-            except OSError:
-                pass  # the interface went away during teardown
