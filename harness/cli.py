@@ -7,7 +7,7 @@ import importlib
 import sys
 
 # name -> module under harness.commands providing `add_arguments(parser)` and `run(args) -> int`
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {"modem": "modem", "slac": "slac"}
 
 
 def build_parser() -> argparse.ArgumentParser:
