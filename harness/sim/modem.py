@@ -183,9 +183,10 @@ class Powerline:
                         answer = self._sw_ver_cnf(other, src)
                         out.append(Delivery(name, answer, now + 2 * self.latency, None))
                 return self._apply_faults(out, now)
-            out += self._carry(modem, frame, dst, src, now, slac=True)
-            if mmtype == f.CM_MNBC_SOUND | f.IND:
-                out += self._profiles(modem, src, now)
+            carried = self._apply_faults(self._carry(modem, frame, dst, src, now, slac=True), now)
+            if mmtype == f.CM_MNBC_SOUND | f.IND:  # a modem that lost the sound cannot measure it either
+                carried += self._apply_faults(self._profiles(modem, src, now, {d.modem for d in carried}), now)
+            return self._apply_faults(out, now) + carried
         else:
             out += self._carry(modem, frame, dst, src, now, slac=False)
         return self._apply_faults(out, now)
@@ -211,10 +212,10 @@ class Powerline:
             out.append(Delivery(other.name, frame, now + self.latency, src))
         return out
 
-    def _profiles(self, sender: EmulatedModem, pev_host: str, now: float) -> list[Delivery]:
+    def _profiles(self, sender: EmulatedModem, pev_host: str, now: float, heard: set[str]) -> list[Delivery]:
         out = []
         for other in self.modems.values():
-            if other is sender or now < other.resetting_until or not self.coupled(sender.name, other.name):
+            if other.name not in heard:
                 continue
             groups = self.groups(sender.name, other.name)[: self.profile_groups]
             for fault in self._matching(f.CM_ATTEN_PROFILE | f.IND, other.name, "wrong_attenuation"):

@@ -437,7 +437,7 @@ def parse_frame(frame: bytes) -> Mme:
     try:
         body = cls(payload)
     except Exception as exc:  # scapy raises assorted errors on garbage
-        raise MalformedInput(name, offset, f"does not dissect: {exc}") from None
+        raise MalformedInput(name, offset, f"truncated or garbled body ({len(payload)} bytes): {exc}") from None
     used = _check_body(name, mmtype, cls, body, payload, offset)
     body.remove_payload()
     return Mme(dst, src, mmtype, body, mmv=mmv, fmi=int.from_bytes(frame[17:19], "little") if mmv else 0,
