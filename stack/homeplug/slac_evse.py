@@ -175,7 +175,7 @@ class EvseSlac(SlacMachine):
                 self._wait_parm(now)
         elif mme.mmtype == f.CM_SLAC_PARM | f.REQ:
             self._on_parm_req(mme, now)
-        elif self.state in ("wait_parm_req", "set_key", "wait_cp", "idle", "ef_retry"):
+        elif self.state in ("wait_parm_req", "set_key", "wait_cp", "idle", "ef_retry", "failed"):
             return
         elif mme.mmtype == f.CM_VALIDATE | f.REQ:
             if self.state == "wait_match_req" and mme.src == self.pev_mac:
