@@ -31,6 +31,8 @@ from harness.sim.bridge import HostBridge
 from harness.sim.modem import Powerline
 
 CLONE_NEWNET = 0x40000000
+SIOCETHTOOL = 0x8946
+ETHTOOL_STXCSUM = 0x17
 IFACE = "plc0"
 ROLE_MACS = {"evse": "02:cc:00:00:00:0e", "pev": "02:cc:00:00:00:0f", "evse2": "02:cc:00:00:00:1e",
              "pev2": "02:cc:00:00:00:1f"}
@@ -141,6 +143,8 @@ class SimNet:
         _ip("-n", ns, "link", "set", tmp, "name", self.iface)
         _ip("-n", ns, "link", "set", self.iface, "address", self.mac[role])
         _sysctl(ns, f"net.ipv6.conf.{self.iface}.accept_dad", "0")
+        with inside(ns):
+            _disable_tx_checksum_offload(self.iface)
         _ip("-n", ns, "link", "set", "lo", "up")
         _ip("-n", ns, "link", "set", self.iface, "up")
         _sysctl(None, f"net.ipv6.conf.{peer}.disable_ipv6", "1")
@@ -186,6 +190,19 @@ def _sysctl(ns: str | None, key: str, value: str) -> None:
         return
     with inside(ns), open(path, "w") as handle:
         handle.write(value)
+
+
+def _disable_tx_checksum_offload(iface: str) -> None:
+    """veth leaves UDP/TCP checksums to "the hardware"; frames we relay through AF_PACKET would arrive with
+    half-done checksums and be dropped. ETHTOOL_STXCSUM off = the kernel computes them (no ethtool binary needed)."""
+    import fcntl
+    import socket
+    import struct
+
+    value = ctypes.create_string_buffer(struct.pack("II", ETHTOOL_STXCSUM, 0))
+    request = struct.pack("16sP", iface.encode(), ctypes.addressof(value)).ljust(40, b"\x00")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        fcntl.ioctl(sock, SIOCETHTOOL, request)
 
 
 def _close_all() -> None:
