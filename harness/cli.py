@@ -7,7 +7,11 @@ import importlib
 import sys
 
 # name -> module under harness.commands providing `add_arguments(parser)` and `run(args) -> int`
-COMMANDS: dict[str, str] = {"modem": "modem", "slac": "slac"}
+COMMANDS: dict[str, str] = {
+    "decode": "decode",
+    "modem": "modem",
+    "slac": "slac",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
