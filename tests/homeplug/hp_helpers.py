@@ -13,8 +13,8 @@ from harness.sim.modem import ModemMedium
 from stack import sansio as io
 
 REPO = Path(__file__).resolve().parents[2]
-CAPTURES = Path(os.environ.get("CCS_HIL_SHARED", REPO.parent / "shared")) / "captures"
-for candidate in (CAPTURES, REPO.parent.parent / "shared" / "captures", Path("/work/shared/captures")):
+CAPTURES = REPO / "tests" / "data" / "captures"  # vendored copies (GPL-3 test data, see its README)
+for candidate in (CAPTURES, REPO.parent / "shared" / "captures", Path("/work/shared/captures")):
     if candidate.is_dir():
         CAPTURES = candidate
         break
