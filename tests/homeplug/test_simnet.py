@@ -192,6 +192,10 @@ def test_typed_errors_for_a_missing_interface_and_missing_privileges():
         with pytest.raises(PrivilegeError, match="root"):
             open_l2_socket("lo")
         return
+    import shutil
+
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) not installed: cannot drop root to test the privilege error")
     code = ("from harness.runtime.raw_l2 import open_l2_socket, PrivilegeError\n"
             "try:\n    open_l2_socket('lo')\nexcept PrivilegeError as e:\n    print('typed:', e)\n")
     out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
