@@ -7,7 +7,12 @@ import importlib
 import sys
 
 # name -> module under harness.commands providing `add_arguments(parser)` and `run(args) -> int`
-COMMANDS: dict[str, str] = {"rigs": "rigs"}
+COMMANDS: dict[str, str] = {
+    "decode": "decode",
+    "modem": "modem",
+    "rigs": "rigs",
+    "slac": "slac",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

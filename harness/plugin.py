@@ -153,7 +153,9 @@ def requirements_of(item: pytest.Item) -> list[str]:
 
 
 def skip_reason(item: pytest.Item, rig: Rig) -> str | None:
-    """Why this test cannot run on this rig (DUT role, capabilities), decided from the rig file alone."""
+    """Why this test cannot run on this rig (privileges, DUT role, capabilities), decided from the rig file alone."""
+    if "root" in rig.requires and os.geteuid() != 0:
+        return f"needs root: rig {rig.name} uses network namespaces and raw sockets"
     role = _role(item)
     if role is not None and rig.dut_role is not None and role != rig.dut_role:
         what = {"pev": "vehicle (pev)", "evse": "charger (evse)"}[rig.dut_role]

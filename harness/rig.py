@@ -38,6 +38,7 @@ RIG_TABLE = {
     "stack_role": Opt(str, required=True, choices=STACK_ROLES, doc="what our stack plays"),
     "time_scale": Opt(float, default=1.0, min=0.001, doc="multiplies simulated reaction delays"),
     "capabilities": Opt(list, default=[], items=str, doc="extra capabilities the bench has (e.g. 'operator')"),
+    "requires": Opt(list, default=[], items=str, doc="what the host must give: 'root' (namespaces, raw sockets)"),
 }
 DUT_TABLE = {
     "kind": Opt(str, required=True, choices=DUT_KINDS, doc="what the device under test is"),
@@ -81,6 +82,7 @@ class Rig:
     limits: dict[str, Any]
     sections: dict[str, Section] = field(default_factory=dict)
     extra_capabilities: frozenset[str] = frozenset()
+    requires: frozenset[str] = frozenset()
 
     @property
     def dut_role(self) -> str | None:
@@ -184,7 +186,8 @@ def from_dict(data: dict[str, Any], source: str, path: Path | None = None) -> Ri
         raise RigError(source, problems)
     return Rig(name=rig["name"], path=path or Path(source), description=rig["description"], clock=rig["clock"],
                stack_role=rig["stack_role"], time_scale=rig["time_scale"], dut=dut, limits=limits,
-               sections=sections, extra_capabilities=frozenset(rig["capabilities"]))
+               sections=sections, extra_capabilities=frozenset(rig["capabilities"]),
+               requires=frozenset(rig["requires"]))
 
 
 def _validate_section(kind: str, key: str, table: Any, problems: list[tuple[str, str]]) -> Section | None:

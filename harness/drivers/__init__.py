@@ -165,6 +165,11 @@ def create(kind: str, name: str, options: dict[str, Any], bench: Any) -> Any:
 declare("plc", "inproc", doc="in-process Ethernet medium (sim rig)", simulated=True, options={
     "latency_ms": Opt(float, default=0.5, min=0, doc="one-way latency of the in-process medium"),
 })
+declare("plc", "simnet", doc="network namespaces + veth + emulated HomePlug GP modems (root)", options={
+    "interface": Opt(str, default="plc0", doc="interface name inside each role's namespace"),
+    "roles": Opt(list, default=["evse", "pev"], items=str),
+    "emulator": Opt(dict, default={}, doc="harness.sim.modem.Powerline options"),
+})
 declare("plc", "raw", doc="raw Ethernet sockets on the NICs of HomePlug GP adaptors (root)", options={
     "interface": Opt(str, doc="network interface of our adaptor (one-sided rigs)"),
     "modem_mac": Opt(str, doc="expected MAC of our adaptor's modem"),

@@ -1,5 +1,5 @@
 """Emulators of what is not on the bench: the vehicle's and the charger's CP behaviour, the CP board, (later) the
-HomePlug modem pair. Each DUT emulator lists the `--dut-fault` names it understands in a module-level `FAULTS`
+HomePlug modem pair (modem.py, bridge.py). Each DUT emulator lists the `--dut-fault` names it understands in a module-level `FAULTS`
 dict; `FAULT_MODULES` names those modules (later work appends its own)."""
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from harness.rig import PACKAGE_RIGS, UnknownRig, available_rigs, from_dict, loa
 from tests.conftest import rig_dict
 
 
-@pytest.mark.parametrize("name", ["sim", "ioniq", "loopback", "charger"])
+@pytest.mark.parametrize("name", ["sim", "ioniq", "loopback", "charger", "simnet"])
 def test_shipped_rigs_load(name):
     rig = load(name)
     assert rig.name == name and rig.section("cp") is not None
@@ -50,6 +50,10 @@ def test_missing_instrument_settings():
     assert "rigs/bad.toml: cp.driver: missing (which cp driver: scpi, serial, sim)" in problems(cp={"port": "x"})
 
 
+def test_requires_root_is_read():
+    assert load("simnet").requires == {"root"} and load("sim").requires == frozenset()
+
+
 def test_unknown_driver_and_table():
     assert "cp.driver: unknown cp driver 'gpio' (known: scpi, serial, sim)" in problems(cp={"driver": "gpio"})
     assert "rigs/bad.toml: modem: unknown table (known: cp, dut, limits, plc, rig)" in problems(modem={})
@@ -82,8 +86,8 @@ def test_toml_syntax_error(tmp_path):
 def test_unknown_name_lists_the_rigs():
     with pytest.raises(UnknownRig) as info:
         resolve("nope")
-    assert str(info.value) == ("unknown rig 'nope' (available: charger, ioniq, loopback, sim; or give a path to a "
-                               ".toml file)")
+    assert str(info.value) == ("unknown rig 'nope' (available: charger, ioniq, loopback, sim, simnet; or give a "
+                               "path to a .toml file)")
 
 
 def test_rig_by_path_and_by_env_dir(tmp_path, monkeypatch):
