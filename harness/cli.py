@@ -10,7 +10,10 @@ import sys
 COMMANDS: dict[str, str] = {
     "decode": "decode",
     "evse": "evse",
+    "modem": "modem",
     "pev": "pev",
+    "rigs": "rigs",
+    "slac": "slac",
 }
 
 
