@@ -85,7 +85,7 @@ class Evse:
         if isinstance(event, io.Command):
             return self._command(event, now)
         if isinstance(event, io.FrameReceived):
-            return self.slac.handle(event, now) if self.slac is not None else []
+            return self._track(self.slac.handle(event, now)) if self.slac is not None else []
         if isinstance(event, io.Tick):
             return self._tick(now)
         return []
@@ -93,13 +93,20 @@ class Evse:
     def _start(self, event: io.Start, now: float) -> list[io.Output]:
         self.mac, self.ipv6 = event.mac, event.ipv6
         out: list[io.Output] = []
-        if self.config.control_pilot:
+        if self.slac is not None:  # SLAC drives the oscillator itself (5 % on B/C/D, off on A)
+            out += self._track(self.slac.handle(event, now))
+        elif self.config.control_pilot:
             out.append(self._oscillator(DIGITAL_COMMUNICATION_DUTY))
-        if self.slac is not None:
-            out += self.slac.handle(event, now)
         out += self.sdp.handle(event, now)  # BindUdp 15118 + ff02::1
         out.append(io.Listen(self.config.tcp_port))
         return out
+
+    def _track(self, outputs: list[io.Output]) -> list[io.Output]:
+        """Follow what SLAC does with the oscillator, so pause/wake-up know the pilot's state."""
+        for item in outputs:
+            if isinstance(item, io.SetCpOscillator):
+                self.oscillator = item.duty
+        return outputs
 
     def _oscillator(self, duty: float | None) -> io.SetCpOscillator:
         self.oscillator = duty
@@ -152,6 +159,8 @@ class Evse:
     def _cp(self, event: io.CpObserved, now: float) -> list[io.Output]:
         previous, self.ctx.cp_state = self.ctx.cp_state, event.state
         out: list[io.Output] = []
+        if self.slac is not None:
+            out += self._track(self.slac.handle(event, now))
         for connection in list(self.connections.values()):
             out += connection.handle(event, now)
         if event.state in ("A", "E", "F") and previous not in (None, "A"):
@@ -174,6 +183,8 @@ class Evse:
             self.ctx.authorized = True
         elif name == "isolation_fault":
             self.ctx.stage.config.isolation_result = "Fault"
+        elif name.startswith("slac_") and self.slac is not None:
+            return self._track(self.slac.handle(command, now))
         else:
             return [io.Notify("state", "command_ignored", {"command": name, "why": "unknown command"})]
         return [io.Notify("state", "command", {"command": name})]
@@ -185,7 +196,7 @@ class Evse:
         if self.slac is not None:
             deadline = self.slac.next_deadline()
             if deadline is not None and deadline <= now:
-                out += self.slac.handle(io.Tick(), now)
+                out += self._track(self.slac.handle(io.Tick(), now))
         for connection in list(self.connections.values()):
             deadline = connection.next_deadline()
             if deadline is not None and deadline <= now:

@@ -71,10 +71,10 @@ class Pev:
         if isinstance(event, io.Start):
             self.mac, self.ipv6 = event.mac, event.ipv6
             out: list[io.Output] = [io.SetCpLoad("B")] if self.config.control_pilot else []
-            if self.config.control_pilot:
+            if self.config.control_pilot and self.slac is None:
                 self.phase = "waiting_for_pwm"
                 return out
-            return out + self._begin(now)
+            return out + self._begin(now)  # SLAC waits for the 5 % PWM itself (PevSlacConfig.wait_for_cp)
         if isinstance(event, io.CpObserved):
             return self._cp(event, now)
         if isinstance(event, io.FrameReceived):
@@ -106,14 +106,14 @@ class Pev:
 
     def _cp(self, event: io.CpObserved, now: float) -> list[io.Output]:
         out: list[io.Output] = []
-        if self.slac is not None and self.phase == "slac":
+        if self.slac is not None:  # always: it aborts on A/E/F and restarts on a new 5 % PWM
             out += self._slac(self.slac.handle(event, now), now)
         pwm = event.duty is not None and _DUTY_BAND[0] <= event.duty <= _DUTY_BAND[1]
         if self.phase == "waiting_for_pwm" and pwm:
             return out + self._begin(now)
         if self.phase == "waking" and pwm:
             self.phase = "idle"
-            return out + [io.SetCpLoad("B")] + self._begin(now)
+            return out + [io.SetCpLoad("B")] + self._start_sdp(now)  # still matched: no new SLAC
         if self.connection is not None:
             out += self._session(self.connection.handle(event, now), now)
         return out
@@ -206,7 +206,9 @@ class Pev:
             if self.config.control_pilot:
                 self.phase = "waking"
                 return [io.SetCpLoad("C"), io.Notify("state", "command", {"command": "resume"})]
-            return self._begin(now)
+            return self._start_sdp(now)
+        if command.name.startswith("slac_") and self.slac is not None:
+            return self._slac(self.slac.handle(command, now), now)
         if command.name == "unplug" and self.connection is None:
             self.phase = "done"
             return [io.SetCpLoad("A")] if self.config.control_pilot else []

@@ -73,17 +73,33 @@ class Pair:
 
 def make_pair(protocol: str = "din", evse: dict | None = None, pev: dict | None = None, *, evse_faults=(),
               pev_faults=(), cp: bool = True, dut: str | None = None, latency: float = 0.0005,
-              max_load: str | None = None, evse_protocol: str | None = None) -> Pair:
+              max_load: str | None = None, evse_protocol: str | None = None, slac: bool = False) -> Pair:
+    """Our EVSE and PEV on one virtual-clock runner; `slac=True` puts the modem emulator between them (IP flows
+    only once SLAC has given both modems the same NMK)."""
     runner = Runner(VirtualClock())
-    fabric = InprocIpFabric(runner, latency)
+    medium = None
+    if slac:
+        from harness.sim.modem import ModemMedium
+
+        medium = ModemMedium(runner)
+    fabric = InprocIpFabric(runner, latency, medium=medium)
     evse_config = EvseConfig.for_protocol(evse_protocol or protocol, control_pilot=cp, **(evse or {}))
     pev_config = PevConfig.for_protocol(protocol, control_pilot=cp, **(pev or {}))
-    evse_role = Evse(evse_config, faults=evse_faults, seed=1)
-    pev_role = Pev(pev_config, faults=pev_faults)
+    evse_slac = pev_slac = None
+    if slac:
+        from stack.homeplug import EvseSlac, EvseSlacConfig, PevSlac, PevSlacConfig
+
+        evse_slac = EvseSlac(EvseSlacConfig(wait_for_cp=cp))
+        pev_slac = PevSlac(PevSlacConfig(wait_for_cp=cp))
+    evse_role = Evse(evse_config, faults=evse_faults, seed=1, slac=evse_slac)
+    pev_role = Pev(pev_config, faults=pev_faults, slac=pev_slac)
     evse_node = runner.add(Node("evse", evse_role, EVSE_MAC, EVSE_IP, role="dut" if dut == "evse" else "tester"))
     pev_node = runner.add(Node("pev", pev_role, PEV_MAC, PEV_IP, role="dut" if dut == "pev" else "tester"))
     fabric.attach(evse_node)
     fabric.attach(pev_node)
+    if medium is not None:
+        medium.attach(evse_node)
+        medium.attach(pev_node)
     pilot = None
     if cp:
         pilot = InprocPilot(runner, max_load=max_load)

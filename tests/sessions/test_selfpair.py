@@ -255,3 +255,17 @@ def test_runs_are_deterministic_with_a_seed():
     first.run()
     second.run()
     assert [r.to_dict() for r in first.runner.timeline.events()] == [r.to_dict() for r in second.runner.timeline.events()]
+
+
+@pytest.mark.parametrize("protocol", ["din", "iso2-ac"])
+@pytest.mark.parametrize("cp", [True, False])
+def test_slac_then_session_through_the_modem_emulator(protocol, cp):
+    pair = make_pair(protocol, pev={"charge_loops": 3}, slac=True, cp=cp)
+    pair.run()
+    assert pair.pev.result.ok and pair.pev.slac.matched and pair.evse.slac.matched
+    matched = [r for r in pair.runner.timeline.select(name="slac_matched", layer="state") if r.src == "pev"][0]
+    first_sdp = pair.runner.timeline.select(name="SDP.REQ", layer="sdp")[0]
+    assert first_sdp.t >= matched.t  # IP only after the match
+    assert collapse(pairs_of(pair)) == FLOW[protocol]
+    if cp:
+        assert pair.runner.timeline.select(name="oscillator", layer="cp")[0].body["duty"] == 5.0
