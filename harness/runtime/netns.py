@@ -1,7 +1,7 @@
 """A plain veth pair between two network namespaces, and `inside(ns)` to open sockets in one of them.
 
-`VethPair` is the IP-only bench: no modems, no SLAC — what `--no-slac` runs, the Josev interop tests and the
-latency benchmark use. Each side is a namespace `ccsv-<pid>-<n>-<side>` with interface `veth0` (DAD off, so the
+`harness.netns.SimNet` (the simnet rig) puts emulated modems between its namespaces; `VethPair` is the IP-only
+bench: no modems, no SLAC — what `--no-slac` runs, the Josev interop tests and the latency benchmark use. Each side is a namespace `ccsv-<pid>-<n>-<side>` with interface `veth0` (DAD off, so the
 link-local address is usable at once). A process can run both sides on one runner: `KernelIpPort(netns=...)`
 opens its sockets inside the namespace, and they stay there. Subprocesses (Josev, our CLI) run inside with
 `pair.command(side, argv)` (`ip netns exec`). Teardown on every exit path: context manager, `atexit`, and
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import itertools
 import os
 import re
@@ -20,7 +19,8 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-CLONE_NEWNET = 0x40000000
+from harness.netns import inside as _inside
+
 IFACE = "veth0"
 _counter = itertools.count(1)
 _live: list[VethPair] = []
@@ -40,33 +40,16 @@ def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return result
 
 
-def _setns(fd: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.setns(fd, CLONE_NEWNET) != 0:
-        raise NetnsError(f"setns failed: {os.strerror(ctypes.get_errno())}")
-
-
 @contextlib.contextmanager
 def inside(ns: str | None) -> Iterator[None]:
-    """Run the block in network namespace `ns` (this thread only; None = stay); sockets opened here stay in `ns`."""
+    """`harness.netns.inside` (sockets opened in the block stay in namespace `ns`), with None meaning "stay"."""
     if ns is None:
         yield
         return
-    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    try:
-        target = os.open(f"/run/netns/{ns}", os.O_RDONLY)
-    except OSError:
-        os.close(own)
-        raise NetnsError(f"network namespace {ns!r} does not exist") from None
-    try:
-        _setns(target)
-        try:
-            yield
-        finally:
-            _setns(own)
-    finally:
-        os.close(target)
-        os.close(own)
+    if not os.path.exists(f"/run/netns/{ns}"):
+        raise NetnsError(f"network namespace {ns!r} does not exist")
+    with _inside(ns):
+        yield
 
 
 def cleanup_stale() -> list[str]:
