@@ -16,6 +16,7 @@ import itertools
 import os
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -100,10 +101,22 @@ class VethPair:
                                capture_output=True)
                 _ip("-n", ns, "link", "set", "lo", "up")
                 _ip("-n", ns, "link", "set", pair.iface, "up")
+            for ns in pair.ns.values():
+                pair._wait_for_link_local(ns)
         except BaseException:
             pair.close()
             raise
         return pair
+
+    def _wait_for_link_local(self, ns: str, seconds: float = 5.0) -> None:
+        """Programs started at once (Josev checks at start-up) must find the link-local address there."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            shown = _ip("-n", ns, "-6", "addr", "show", "dev", self.iface, "scope", "link", check=False).stdout
+            if "fe80::" in shown and "tentative" not in shown:
+                return
+            time.sleep(0.02)
+        raise NetnsError(f"{ns}: {self.iface} got no usable link-local address within {seconds} s")
 
     def command(self, side: str, argv: list[str]) -> list[str]:
         """argv to run a program inside `side`'s namespace."""
