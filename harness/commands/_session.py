@@ -9,6 +9,7 @@ the cable is the device under test, so every record carries `dir` (`to_dut` = we
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 from collections.abc import Callable
@@ -80,6 +81,20 @@ def build(name: str, endpoint: Any, args: argparse.Namespace, command: str) -> t
     return runner, node, port
 
 
+def warm_up(schemas: tuple[str, ...]) -> None:
+    """Load the EXI grammars now (they load lazily, ~50 ms each), not while the first request waits for its answer."""
+    from stack import exi
+    from stack.sessions import apphand, templates
+    from stack.sessions.messages import v2g
+
+    exi.decode(apphand.SCHEMA, exi.encode(apphand.SCHEMA, apphand.offer(["din"])))
+    for schema in schemas:
+        message = v2g("0102030405060708", "SessionSetupReq", templates.body(schema, "SessionSetupReq"))
+        exi.decode(schema, exi.encode(schema, message))
+    gc.collect()
+    gc.freeze()  # grammars and code are here to stay: keep them out of every later collection
+
+
 def slac_machine(role: str, args: argparse.Namespace) -> Any:
     """The SLAC endpoint of our role, or None with --no-slac."""
     if args.no_slac:
@@ -101,7 +116,10 @@ class LiveLog:
     _STATE = {"negotiated", "session_end", "peer_error", "local_error", "listening", "connected", "fault",
               "paused", "command", "waiting_for_cp", "warning", "emergency_stop"}
 
+    KEEP = 1000  # records kept in memory (the stream has them all)
+
     def __init__(self, timeline: Timeline, json_lines: bool, out: Any = None) -> None:
+        self.timeline = timeline
         self.out = out or sys.stdout
         self.json = json_lines
         self._requests: dict[str, float] = {}
@@ -119,10 +137,13 @@ class LiveLog:
     def __call__(self, record: Record) -> None:
         if self.json:
             self._write(record.to_json())
-            return
-        line = self.text(record)
-        if line:
-            self._write(line)
+        else:
+            line = self.text(record)
+            if line:
+                self._write(line)
+        # A live run is streamed, not kept: an EVSE serving for days must not grow (nor slow down the GC).
+        if len(self.timeline.records) > self.KEEP * 2:
+            del self.timeline.records[1:-self.KEEP]
 
     def text(self, record: Record) -> str | None:
         arrow = {"to_dut": "->", "from_dut": "<-"}.get(record.dir or "", "  ")

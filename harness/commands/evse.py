@@ -18,6 +18,7 @@ from harness.commands._session import (
     guarded,
     overrides,
     slac_machine,
+    warm_up,
 )
 from stack.roles import Evse
 from stack.sessions.config import EvseConfig
@@ -44,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"bad --set: {exc}") from None
     if args.sessions is not None and args.sessions < 1:
         raise CommandError("--sessions must be at least 1")
+    warm_up(config.protocols)
     evse = Evse(config, slac=slac_machine("evse", args))
     runner, node, port = build("evse", evse, args, "evse")
     LiveLog(runner.timeline, args.json)

@@ -18,6 +18,7 @@ from harness.commands._session import (
     guarded,
     overrides,
     slac_machine,
+    warm_up,
 )
 from stack.roles import Pev
 from stack.sessions.config import PevConfig
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
                                         charge_time=args.charge_time, **overrides(args.set))
     except (ValueError, TypeError) as exc:
         raise CommandError(f"bad --set: {exc}") from None
+    warm_up(config.protocols)
     pev = Pev(config, slac=slac_machine("pev", args))
     runner, node, port = build("pev", pev, args, "pev")
     LiveLog(runner.timeline, args.json)
