@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator
-from functools import lru_cache
+from functools import cache
 
 
-@lru_cache(maxsize=None)
+@cache
 def meta(schema: str) -> dict:
     return importlib.import_module(f"stack.exi._grammars.{schema}_meta").META  # type: ignore[no-any-return]
 
 
-@lru_cache(maxsize=None)
+@cache
 def fields_of(schema: str, key: str) -> dict[str, tuple[str, object]]:
     """name -> ("SE", child type key) | ("AT", datatype) | ("CH", datatype) for one type grammar."""
     t = meta(schema)["types"][key]

@@ -8,7 +8,7 @@ a nesting depth limit steer the walk towards the shortest way out so messages st
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from hypothesis import strategies as st
 
@@ -18,7 +18,7 @@ MAX_EVENTS = 6  # per element, after which the walk takes the shortest way to EE
 MAX_DEPTH = 7
 
 
-@lru_cache(maxsize=None)
+@cache
 def _distance(schema: str, key: str) -> tuple[int, ...]:
     """Per state: fewest productions to reach EE (runs count one step per iteration)."""
     states = meta(schema)["types"][key]["states"]
@@ -82,10 +82,7 @@ def element_value(draw, schema: str, key: str, depth: int = 0):  # type: ignore[
         kind, name, _code, target, ref = draw(st.sampled_from(options))
         if kind == "EE":
             return out
-        if kind == "SE":
-            v = draw(element_value(schema, ref, depth + 1))
-        else:
-            v = draw(value_strategy(ref))
+        v = draw(element_value(schema, ref, depth + 1)) if kind == "SE" else draw(value_strategy(ref))
         if kind == "CH":
             out["value"] = v
         elif name in t["lists"]:

@@ -59,7 +59,7 @@ def _skip(key: str) -> bool:
 
 
 def _norm(value: object, dt: tuple) -> str:
-    kind, values = dt[0], dt[5]
+    kind, _values = dt[0], dt[5]
     if isinstance(value, bool):
         return "1" if value else "0"
     if kind == "enum":

@@ -4,7 +4,7 @@ the fast generated codec produces exactly the bytes of the slow reference codec 
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,7 +20,7 @@ EXAMPLES = int(os.environ.get("EXI_HYPOTHESIS_EXAMPLES", "15"))  # raise for a d
 CASES = [(schema, name) for schema in exi.SCHEMAS for name in exi.message_names(schema)]
 
 
-@lru_cache(maxsize=None)
+@cache
 def reference(schema: str) -> ReferenceCodec:
     return ReferenceCodec(builder(schema))
 
