@@ -7,7 +7,9 @@ import importlib
 import sys
 
 # name -> module under harness.commands providing `add_arguments(parser)` and `run(args) -> int`
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "report": "report",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,83 @@
+"""What the report says about the rig: its name, file, description, clock and the DUT identification the rig file
+gives. Read from `rigs/NAME.toml` (or the path given to `--rig`) without validating it — validation is the rig
+loader's job (harness); a report must still be written when the rig file is odd or missing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+from reports.model import RigInfo
+
+_SHOWN_SECTIONS = ("cp", "plc", "power", "time", "clock", "limits")
+_MAX_DETAILS = 16
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, name + "."))
+        elif isinstance(value, list):
+            out[name] = ", ".join(str(v) for v in value if not isinstance(v, dict))
+        else:
+            out[name] = str(value)
+    return out
+
+
+def find_rig_file(name: str | None, root: Path) -> Path | None:
+    if not name:
+        name = "sim"
+    candidate = Path(name)
+    if candidate.suffix == ".toml":
+        return candidate if candidate.is_file() else (root / candidate if (root / candidate).is_file() else None)
+    path = root / "rigs" / f"{name}.toml"
+    return path if path.is_file() else None
+
+
+def rig_info(name: str | None, root: Path) -> RigInfo:
+    path = find_rig_file(name, Path(root))
+    info = RigInfo(name=Path(name).stem if name else "sim", path=str(path) if path else None)
+    if path is None:
+        return info
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        info.description = f"(rig file not readable: {exc})"
+        return info
+    info.name = str(data.get("name", info.name))
+    info.description = str(data.get("description", ""))
+    clock = data.get("clock")
+    if isinstance(clock, dict):
+        clock = clock.get("kind")
+    if clock is None and isinstance(data.get("time"), dict):
+        clock = data["time"].get("clock")
+    info.clock = str(clock) if clock else None
+    for section in _SHOWN_SECTIONS:
+        if isinstance(data.get(section), dict):
+            for key, value in _flatten(data[section], section + ".").items():
+                if len(info.details) < _MAX_DETAILS:
+                    info.details[key] = value
+    for key in ("plays", "role", "tester"):
+        if key in data and not isinstance(data[key], dict):
+            info.details.setdefault(key, str(data[key]))
+    return info
+
+
+def dut_from_rig(name: str | None, root: Path) -> dict[str, str]:
+    """The `[dut]` table of the rig file, flattened (`vendor`, `model`, `vin`, `firmware`…)."""
+    path = find_rig_file(name, Path(root))
+    if path is None:
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+    dut = data.get("dut")
+    return _flatten(dut) if isinstance(dut, dict) else {}
