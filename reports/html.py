@@ -34,9 +34,9 @@ a{color:#1d4ed8;text-decoration:none}a:hover{text-decoration:underline}
 .v-PASS,.b-passed,.s-pass{background:#15803d;color:#fff}
 .v-FAIL,.b-failed,.b-xpassed,.s-fail{background:#b91c1c;color:#fff}
 .b-error{background:#7f1d1d;color:#fff}
-.v-SKIPPED,.v-NO.TESTS,.b-skipped,.s-skipped{background:#6b7280;color:#fff}
+.v-SKIPPED,.v-NO-TESTS,.b-skipped,.s-skipped{background:#6b7280;color:#fff}
 .b-xfailed{background:#b45309;color:#fff}
-.s-not.covered{background:#e5e7eb;color:#374151}
+.s-not-covered{background:#e5e7eb;color:#374151}
 .badge{display:inline-block;min-width:64px;text-align:center;padding:1px 6px;border-radius:3px;font-size:12px;
  font-weight:700}
 table{border-collapse:collapse;width:100%;background:#fff}
@@ -66,7 +66,7 @@ pre{background:#0f172a;color:#e2e8f0;padding:8px 10px;overflow:auto;font-size:12
 .filters button.on{background:#1f2937;color:#fff}
 .muted{color:#6b7280}
 .group{margin-top:18px;color:#374151}
-td.id{font-family:ui-monospace,Menlo,Consolas,monospace;white-space:nowrap}
+td.id{font-family:ui-monospace,Menlo,Consolas,monospace;max-width:230px;overflow-wrap:anywhere}
 """
 
 PAGE_JS = """
@@ -140,10 +140,10 @@ def render_header(run: Run, matrix: list[MatrixRow]) -> str:
     req_counts = {s: sum(r.status == s for r in matrix) for s in ("pass", "fail", "skipped", "not covered")}
     count_html = " ".join(f'<span><span class="badge b-{o}">{VERDICT_LABEL[o]}</span> {counts[o]}</span>'
                           for o in counts if counts[o] or o in ("passed", "failed", "skipped"))
-    req_html = " ".join(f'<span><span class="badge s-{s.replace(" ", ".")}">{s}</span> {n}</span>'
+    req_html = " ".join(f'<span><span class="badge s-{s.replace(" ", "-")}">{s}</span> {n}</span>'
                         for s, n in req_counts.items())
     table = "".join(f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in rows)
-    return (f'<header id="summary"><h1>{_e(run.title)} <span class="verdict v-{verdict.replace(" ", ".")}">'
+    return (f'<header id="summary"><h1>{_e(run.title)} <span class="verdict v-{verdict.replace(" ", "-")}">'
             f"{_e(verdict)}</span></h1>"
             f'<p class="counts" id="counts"><b>Tests ({len(run.tests)}):</b> {count_html}</p>'
             f'<p class="counts" id="req-counts"><b>Requirements ({len(matrix)}):</b> {req_html}</p>'
@@ -172,7 +172,7 @@ def render_matrix(matrix: list[MatrixRow], source: str | None) -> str:
         text = row.row.text if row.row else "(cited by a test, not listed in REQUIREMENTS.md)"
         source_cell = _e(row.row.source) if row.row and row.row.source else ""
         body.append(f'<tr id="{row.anchor}" data-status="{_e(row.status)}"><td class="id">{_e(row.id)}</td>'
-                    f'<td><span class="badge s-{row.status.replace(" ", ".")}">{_e(row.status)}</span></td>'
+                    f'<td><span class="badge s-{row.status.replace(" ", "-")}">{_e(row.status)}</span></td>'
                     f"<td>{_e(text)}</td><td>{source_cell}</td><td>{tests or '—'}</td><td>{_e(row.reason)}</td></tr>")
     buttons = "".join(f'<button type="button" data-status="{s}"{" class=on" if s == "all" else ""}>{s}</button>'
                       for s in ("all", "fail", "pass", "skipped", "not covered"))

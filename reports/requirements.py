@@ -140,7 +140,8 @@ def parse_requirements(text: str) -> list[RequirementRow]:
             rid = clean_id(bullet.group(1).rstrip(":"))
             if rid and rid not in seen:
                 seen.add(rid)
-                rows.append(RequirementRow(id=rid, text=bullet.group(2).strip(" :—–-"), section=section,
+                rows.append(RequirementRow(id=rid, text=re.sub(r"^(?:[:—–]|-(?=\s))\s*", "", bullet.group(2)).strip(),
+                                           section=section,
                                            set_aside=_aside(section), line=number))
     return rows
 

@@ -24,6 +24,11 @@ def artifacts_dir(name: str) -> Path:
     return target
 
 
+@pytest.fixture
+def artifacts():
+    return artifacts_dir
+
+
 @pytest.fixture(scope="session")
 def din_pass():
     return read_jsonl(DATA / "din_dut_evse_pass.jsonl")
