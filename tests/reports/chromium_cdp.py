@@ -8,6 +8,7 @@ the DOM. Every wait is bounded by `timeout`; the browser is killed on any exit p
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import select
@@ -149,10 +150,8 @@ class Browser:
     def close(self) -> None:
         try:
             if self.proc.poll() is None:
-                try:
+                with contextlib.suppress(CdpError, OSError):
                     self.send("Browser.close", session=False)
-                except (CdpError, OSError):
-                    pass
                 try:
                     self.proc.wait(timeout=10)
                 except subprocess.TimeoutExpired:
@@ -160,10 +159,8 @@ class Browser:
                     self.proc.wait(timeout=10)
         finally:
             for fd in (self._to_chrome, self._from_chrome):
-                try:
+                with contextlib.suppress(OSError):
                     os.close(fd)
-                except OSError:
-                    pass
             if self.proc.stderr:
                 self.proc.stderr.close()
             shutil.rmtree(self.profile, ignore_errors=True)
