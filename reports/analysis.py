@@ -5,7 +5,8 @@ Everything here reads records only (never sockets, never the stack's state), so 
 a decoded field capture go through the same code.
 
 Violations the report highlights (the contract with the assertion helpers, documented in docs/reports.md):
-- a `test` record named `violation` (or `assertion failed`) — `body` may carry `requirement`, `message` (one
+- a `test` record named `violation` (or `assertion failed`), or the skeleton's `assert` record with
+  `outcome: fail` — `body` may carry `requirement` (or `requirements`, a list), `message` (or `detail`: one
   sentence) and `ref` (index of the offending record in the timeline) or `ref_t` (its time);
 - any record with an extra key `violation` (true, or the requirement ID);
 - a `state` record whose body carries a `requirement` (our stack saw the peer break a rule:
@@ -222,15 +223,19 @@ def violations(records: list[Record]) -> list[Violation]:
     found: list[Violation] = []
     for index, record in enumerate(records):
         body = record.body if isinstance(record.body, dict) else {}
-        if record.layer == "test" and record.name in ("violation", "assertion failed"):
+        failed_assert = record.layer == "test" and record.name == "assert" and body.get("outcome") == "fail"
+        if (record.layer == "test" and record.name in ("violation", "assertion failed")) or failed_assert:
             target = index
             ref = body.get("ref")
             if isinstance(ref, int) and 0 < ref < len(records):
                 target = ref
             elif isinstance(body.get("ref_t"), (int, float)):
                 target = _index_at(records, float(body["ref_t"]), before=index) or index
-            found.append(Violation(target, body.get("requirement"), str(body.get("message") or record.error or
-                                                                         "assertion failed")))
+            requirement = body.get("requirement")
+            if requirement is None and body.get("requirements"):
+                requirement = ", ".join(str(r) for r in body["requirements"])
+            found.append(Violation(target, requirement, str(body.get("message") or body.get("detail") or
+                                                            record.error or "assertion failed")))
         elif record.extra.get("violation"):
             mark = record.extra["violation"]
             found.append(Violation(index, mark if isinstance(mark, str) else body.get("requirement"),

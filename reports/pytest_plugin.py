@@ -15,6 +15,7 @@ Every test gets `requirement` (one per ID) and `dut_role` JUnit properties (`--j
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 import tempfile
 import time
@@ -27,8 +28,8 @@ from harness.records import Record, Timeline
 from reports import allure_attach
 from reports.build import build_report, build_test
 from reports.model import DutInfo, Failure, Run, TestResult
-from reports.recording import copy_requirements, save_run, save_timeline, test_folder
-from reports.requirements import RequirementsFormatError, find_requirements_file, load_requirements
+from reports.recording import save_requirements, save_run, save_timeline, test_folder
+from reports.requirements import RequirementsFormatError, find_catalogue, load_catalogue
 from reports.rig import dut_from_rig, rig_info
 from reports.terminal import summary_lines
 
@@ -100,20 +101,30 @@ def _records(found: Any) -> list[Record]:
     return []
 
 
-def _sentence(excinfo: pytest.ExceptionInfo | None, report: pytest.TestReport) -> str:
-    """The first line of the failure, as a sentence: what the assertion helper said, or the exception."""
+_REQUIREMENT_LINE = re.compile(r"^requirements? (?P<ids>.+?) (?:not met|failed|violated)[.:]?$")
+
+
+def failure_of(excinfo: pytest.ExceptionInfo | None, report: pytest.TestReport) -> tuple[str | None, str]:
+    """(requirement, sentence) of a failure: the exception's `requirement` attribute or the assertion helpers'
+    leading "requirement X not met" line, and the first line of what the assertion said (or the exception)."""
+    requirement = None
     if excinfo is not None:
         exc = excinfo.value
-        text = str(exc).strip()
-        first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-        if not isinstance(exc, AssertionError):
-            first = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
-        elif not first:
-            first = "assertion failed"
+        requirement = getattr(exc, "requirement", None)
+        lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
     else:
         lines = [line[1:].strip() for line in report.longreprtext.splitlines() if line.startswith("E ")]
-        first = lines[0] if lines else "failed"
-    return first if len(first) <= 300 else first[:299] + "…"
+        exc = None
+    if lines:
+        stated = _REQUIREMENT_LINE.match(lines[0])
+        if stated:
+            requirement = requirement or stated.group("ids")
+            lines = lines[1:]
+    first = lines[0] if lines else ""
+    if exc is not None and not isinstance(exc, AssertionError):
+        first = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    first = first or ("assertion failed" if exc is not None else "failed")
+    return (str(requirement) if requirement else None), (first if len(first) <= 300 else first[:299] + "…")
 
 
 class ReportPlugin:
@@ -158,13 +169,16 @@ class ReportPlugin:
                        argv=["pytest", *sys.argv[1:]] if sys.argv else [])
         if self.config.getoption("report_title", None):
             self.run.title = self.config.getoption("report_title")
-        source = find_requirements_file(self.config.rootpath)
-        if source is not None and self.root is not None:
+        catalogue = find_catalogue(self.config.rootpath)
+        if catalogue is not None and self.root is not None:
             try:
-                self.run.requirements = load_requirements(source)
-                self.run.requirements_source = copy_requirements(root, source)
+                rows, sources = load_catalogue(catalogue)
             except RequirementsFormatError as exc:
                 self.run.notes.append(f"requirement list not read: {exc}")
+            else:
+                self.run.requirements = rows
+                self.run.requirements_source = ", ".join(_relative(s, self.config.rootpath) for s in sources)
+                save_requirements(root, rows, sources)
 
     @property
     def workdir(self) -> Path:
@@ -220,9 +234,8 @@ class ReportPlugin:
         elif report.when == "teardown" and report.failed and state["outcome"] in (None, "passed"):
             state["outcome"] = "error"
         if report.failed and state["failure"] is None:
-            exc = call.excinfo.value if call.excinfo is not None else None
-            state["failure"] = Failure(requirement=getattr(exc, "requirement", None),
-                                       sentence=_sentence(call.excinfo, report), detail=report.longreprtext,
+            requirement, sentence = failure_of(call.excinfo, report)
+            state["failure"] = Failure(requirement=requirement, sentence=sentence, detail=report.longreprtext,
                                        phase=report.when)
 
     def _watch(self, item: pytest.Item, found: Any) -> None:
@@ -313,6 +326,13 @@ class ReportPlugin:
         width = getattr(terminalreporter, "_tw", None).fullwidth if hasattr(terminalreporter, "_tw") else 100
         for line in summary_lines(self.run, self.index, width=width):
             terminalreporter.write_line(line)
+
+
+def _relative(path: str, root: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(root.resolve()))
+    except ValueError:
+        return path
 
 
 def _skip_reason(report: pytest.TestReport) -> str:

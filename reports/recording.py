@@ -5,7 +5,8 @@ Layout (format `ccs-hil-recording`, version 1)::
 
     DIR/
       run.json                        raw: the run (rig, DUT, tool, times, argv) and every test's result
-      REQUIREMENTS.md                 raw: the catalogue's requirement list as the run saw it (when found)
+      REQUIREMENTS.md                 raw: the requirement list as the run saw it, one normalised table
+                                      (from testcases/REQUIREMENTS.md and testcases/requirements.csv)
       tests/<test-slug>/timeline.jsonl  raw: the test's timeline, the record format of harness.records
       tests/<test-slug>/source.pcapng   raw, optional: the original capture a field analysis started from
       tests/<test-slug>/capture.pcapng  derived: frames with per-frame comments (reports.pcapng)
@@ -32,13 +33,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 from harness.records import Record, RecordFormatError, read_jsonl, write_jsonl
-from reports.model import DutInfo, RigInfo, Run, TestResult, slug
-from reports.requirements import RequirementsFormatError, load_requirements
+from reports.model import DutInfo, RequirementRow, RigInfo, Run, TestResult, slug
+from reports.requirements import RequirementsFormatError, load_requirements, render_requirements
 
 FORMAT = "ccs-hil-recording"
 VERSION = 1
@@ -66,11 +66,9 @@ def save_timeline(root: Path, result: TestResult, records: list[Record]) -> None
     result.load_timeline = lambda path=target: read_jsonl(path)
 
 
-def copy_requirements(root: Path, source: Path | None) -> str | None:
-    if source is None or not source.is_file():
-        return None
-    shutil.copyfile(source, root / REQUIREMENTS_FILE)
-    return str(source)
+def save_requirements(root: Path, rows: list[RequirementRow], sources: list[str]) -> None:
+    """The requirement list the run used, normalised to one markdown table (sources named in its header)."""
+    (root / REQUIREMENTS_FILE).write_text(render_requirements(rows, sources), encoding="utf-8")
 
 
 def run_to_dict(run: Run) -> dict[str, Any]:

@@ -4,6 +4,7 @@ loader's job (harness); a report must still be written when the rig file is odd 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 from reports.model import RigInfo
 
-_SHOWN_SECTIONS = ("cp", "plc", "power", "time", "clock", "limits")
+_SHOWN_SECTIONS = ("cp", "plc", "power", "limits")
 _MAX_DETAILS = 16
 
 
@@ -32,8 +33,9 @@ def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, str]:
 
 
 def find_rig_file(name: str | None, root: Path) -> Path | None:
+    """The rig file `--rig NAME|PATH` means (default `$CCS_HIL_RIG`, then `sim`), as the skeleton resolves it."""
     if not name:
-        name = "sim"
+        name = os.environ.get("CCS_HIL_RIG") or "sim"
     candidate = Path(name)
     if candidate.suffix == ".toml":
         return candidate if candidate.is_file() else (root / candidate if (root / candidate).is_file() else None)
@@ -43,7 +45,8 @@ def find_rig_file(name: str | None, root: Path) -> Path | None:
 
 def rig_info(name: str | None, root: Path) -> RigInfo:
     path = find_rig_file(name, Path(root))
-    info = RigInfo(name=Path(name).stem if name else "sim", path=str(path) if path else None)
+    name = name or os.environ.get("CCS_HIL_RIG") or "sim"
+    info = RigInfo(name=Path(name).stem, path=str(path) if path else None)
     if path is None:
         return info
     try:
@@ -51,22 +54,19 @@ def rig_info(name: str | None, root: Path) -> RigInfo:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         info.description = f"(rig file not readable: {exc})"
         return info
-    info.name = str(data.get("name", info.name))
-    info.description = str(data.get("description", ""))
-    clock = data.get("clock")
-    if isinstance(clock, dict):
-        clock = clock.get("kind")
-    if clock is None and isinstance(data.get("time"), dict):
-        clock = data["time"].get("clock")
-    info.clock = str(clock) if clock else None
+    head = data.get("rig") if isinstance(data.get("rig"), dict) else data  # [rig] table, or top-level keys
+    info.name = str(head.get("name", info.name))
+    info.description = str(head.get("description", ""))
+    clock = head.get("clock")
+    info.clock = str(clock) if isinstance(clock, str) else None
+    for key in ("stack_role", "time_scale"):
+        if key in head and not isinstance(head[key], dict):
+            info.details[f"rig.{key}"] = str(head[key])
     for section in _SHOWN_SECTIONS:
         if isinstance(data.get(section), dict):
             for key, value in _flatten(data[section], section + ".").items():
                 if len(info.details) < _MAX_DETAILS:
                     info.details[key] = value
-    for key in ("plays", "role", "tester"):
-        if key in data and not isinstance(data[key], dict):
-            info.details.setdefault(key, str(data[key]))
     return info
 
 
@@ -80,4 +80,6 @@ def dut_from_rig(name: str | None, root: Path) -> dict[str, str]:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return {}
     dut = data.get("dut")
-    return _flatten(dut) if isinstance(dut, dict) else {}
+    if not isinstance(dut, dict):
+        return {}
+    return {k: v for k, v in _flatten(dut).items() if v not in ("", "None")}

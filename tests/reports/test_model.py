@@ -141,3 +141,28 @@ def test_unreadable_timeline_is_a_recording_error(tmp_path):
     with pytest.raises(RecordingError, match="tl.jsonl:1: unknown layer 'nope'"):
         load_run(tmp_path).tests[0].timeline()
     assert json.loads((tmp_path / "run.json").read_text())["version"] == 1
+
+
+CSV = """id,standard,role,topic,wire_testable,paraphrase,sources
+CCSHIL-CP-SE-01,ccs-hil,SECC,control pilot / idle,yes,"Without a vehicle the EVSE holds +12 V, no PWM.","IEC 61851-1 Annex A"
+V2G-DC-116,DIN70121,SECC,x,yes,"csv text","EVerest"
+V2G3-A09-19,ISO15118-3,EVCC,y,no,"averaging","pyslac"
+"""
+
+
+def test_catalogue_merges_markdown_and_csv_and_round_trips(tmp_path):
+    from reports.requirements import load_catalogue, parse_requirements_csv, render_requirements
+
+    rows = parse_requirements_csv(CSV)
+    assert [r.id for r in rows] == ["CCSHIL-CP-SE-01", "V2G-DC-116", "V2G3-A09-19"]
+    assert rows[0].source == "ccs-hil; IEC 61851-1 Annex A" and rows[2].coverage_note == "not observable on the wire"
+    (tmp_path / "REQUIREMENTS.md").write_text("| ID | Demands |\n|---|---|\n| V2G-DC-116 | |\n| V2G2-1 | a \\| b |\n")
+    (tmp_path / "requirements.csv").write_text(CSV)
+    merged, sources = load_catalogue(tmp_path)
+    assert [r.id for r in merged] == ["V2G-DC-116", "V2G2-1", "CCSHIL-CP-SE-01", "V2G3-A09-19"]
+    assert merged[0].text == "csv text"  # enriched from the CSV
+    assert len(sources) == 2
+    merged[1].set_aside = True
+    back = parse_requirements(render_requirements(merged, sources))
+    assert [(r.id, r.text, r.source, r.coverage_note, r.set_aside) for r in back] == \
+        [(r.id, r.text, r.source, r.coverage_note, r.set_aside) for r in merged]
