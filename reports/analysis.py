@@ -155,6 +155,7 @@ class Sides:
 
     @classmethod
     def learn(cls, records: Iterable[Record], dut_role: str | None = None) -> Sides:
+        records = list(records)
         sides = cls(dut_role if dut_role in ROLES else None)
         for record in records:
             role = natural_sender(record)
@@ -167,6 +168,15 @@ class Sides:
                 sides.by_address[src] = role
             if dst and dst not in sides.by_address and not _is_group(dst):
                 sides.by_address[dst] = sides.other(role)
+        # a host's own modem is on the host's side (SET_KEY.CNF from the modem names it)
+        for record in records:
+            if not sides.is_local(record):
+                continue
+            src, dst = _address(record.src), _address(record.dst)
+            if src in sides.by_address and dst and not _is_group(dst):
+                sides.by_address.setdefault(dst, sides.by_address[src])
+            elif dst in sides.by_address and src and not _is_group(src):
+                sides.by_address.setdefault(src, sides.by_address[dst])
         return sides
 
     @staticmethod
