@@ -581,6 +581,11 @@ def detail(record: Record) -> str:
             if value is not None:
                 parts.append(f"{value:g} {unit}")
         return " ".join(parts)
+    if record.layer == "test":
+        body = record.body if isinstance(record.body, dict) else {}
+        text = body.get("what") or body.get("message") or body.get("detail") or ""
+        outcome = body.get("outcome")
+        return f"{outcome}: {text}" if outcome and text else str(outcome or text)
     if record.layer == "cp":
         body = record.body if isinstance(record.body, dict) else {}
         bits = []

@@ -13,6 +13,7 @@ Each returns SVG text, or None when the timeline has nothing to draw (no CP reco
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
@@ -264,7 +265,7 @@ def _draw_row(svg: Svg, row: Row, y: float, row_height: float, origin: float, ch
         svg.text(x, mid + 3, text, "cc-small", "middle")
     if violating:
         message = f"✗ {row.violation.requirement + ': ' if row.violation.requirement else ''}{row.violation.message}"
-        svg.text(_X_PEV - 50, y + _ROW + 14, _clip(message, 112), "cc-violtext")
+        svg.text(_X_PEV - 50, y + _ROW + 14, _clip(message, 100), "cc-violtext")
     svg.add("</g>")
 
 
@@ -352,8 +353,11 @@ def cp_plot(records: list[Record], *, chart_id: str | None = None, standalone: b
     origin = _origin(records)
     end = max(records[-1].t, samples[-1].t) - origin
     start = min(0.0, samples[0].t - origin)
-    if end <= start:
-        end = start + 1.0
+    by_order = end - start < 1e-6  # nothing took time (a virtual-clock test at one instant): plot in order
+    if by_order:
+        instant = start
+        samples = [dataclasses.replace(s, t=float(i)) for i, s in enumerate(samples)]
+        origin, start, end = 0.0, 0.0, float(max(len(samples) - 1, 1))
     svg = Svg(_PW, 290, "cc-cpplot", "Control pilot: voltage and PWM duty over time", chart_id)
     x = Axis(start, end, _LEFT, _PW - _RIGHT)
     yv = Axis(-13, 13, 120, 22)
@@ -392,7 +396,10 @@ def cp_plot(records: list[Record], *, chart_id: str | None = None, standalone: b
         if sample.duty is not None:
             svg.circle(x(sample.t - origin), yd(sample.duty), 2.2, "cc-d2",
                        f"t={sample.t - origin:.3f} s PWM {sample.duty:g} % ({sample.source})")
-    _time_axis(svg, x, 246, start, end)
+    _time_axis(svg, x, 246, start, end, label=not by_order)
+    if by_order:
+        svg.text(_PW - _RIGHT, 274, f"record order: every change at t = {instant:g} s (no time passed)", "cc-small",
+                 "end")
     _legend(svg, 284, [("cc-s1", "CP voltage"), ("cc-s2", "PWM duty")])
     return svg.render(standalone)
 

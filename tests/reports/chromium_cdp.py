@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import json
 import os
 import select
@@ -43,8 +44,12 @@ class Browser:
         self._from_chrome, from_chrome_w = os.pipe()
 
         def wire_fds() -> None:  # in the child: fd 3 = commands in, fd 4 = responses out
-            os.dup2(to_chrome_r, 3)
-            os.dup2(from_chrome_w, 4)
+            # copy both ends above 9 first: a pipe end may itself be fd 3 or 4, and dup2 onto the same number
+            # would neither move it nor clear its close-on-exec flag
+            high_r = fcntl.fcntl(to_chrome_r, fcntl.F_DUPFD, 10)
+            high_w = fcntl.fcntl(from_chrome_w, fcntl.F_DUPFD, 10)
+            os.dup2(high_r, 3)
+            os.dup2(high_w, 4)
 
         self.proc = subprocess.Popen(
             [executable, *FLAGS, f"--user-data-dir={self.profile}", "--remote-debugging-pipe",
