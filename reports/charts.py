@@ -53,9 +53,9 @@ def _tooltip(index: int, record: Record) -> str:
         parts.append(record.dir)
     if record.error:
         parts.append(f"error: {record.error}")
-    if record.body is not None:
+    if record.body is not None and record.layer not in ("exi", "homeplug"):  # message bodies: see the timeline
         text = json.dumps(record.body, separators=(",", ":"), default=str)
-        parts.append(text if len(text) <= 400 else text[:400] + "…")
+        parts.append(text if len(text) <= 160 else text[:160] + "…")
     return "\n".join(parts)
 
 
@@ -326,10 +326,9 @@ def response_time_plot(records: list[Record], dut_role: str | None = None, *, ch
         if exchange.limit:
             ly = y(exchange.limit.seconds)
             svg.line(px - 5, ly, px + 5, ly, "cc-limit")
-        tip = (f"{exchange.name} → {exchange.response_name}: {exchange.seconds * 1000:.2f} ms"
-               + (f", limit {exchange.limit.seconds * 1000:g} ms ({exchange.limit.name})" if exchange.limit else
-                  ", no limit")
-               + ("" if exchange.ok else "  — OVER THE LIMIT"))
+        tip = (f"{exchange.response_name} {exchange.seconds * 1000:.1f} ms"
+               + (f" / {exchange.limit.seconds * 1000:g} ms" if exchange.limit else "")
+               + ("" if exchange.ok else f" OVER THE LIMIT ({exchange.limit.name})"))  # type: ignore[union-attr]
         svg.circle(px, y(max(exchange.seconds, low)), 3 if exchange.ok else 4.5,
                    "cc-pt" if exchange.ok else "cc-pt-bad", tip)
     svg.circle(_LEFT + 6, height - 12, 3, "cc-pt")
@@ -365,9 +364,11 @@ def cp_plot(records: list[Record], *, chart_id: str | None = None, standalone: b
     for tick in (-12, -6, 0, 3, 6, 9, 12):
         svg.line(_LEFT, yv(tick), _PW - _RIGHT, yv(tick), "cc-grid")
         svg.text(_LEFT - 6, yv(tick) + 4, f"{tick} V", "cc-small", "end")
-    for tick in (0, 5, 25, 50, 75, 100):
+    for tick in (0, 25, 50, 75, 100):
         svg.line(_LEFT, yd(tick), _PW - _RIGHT, yd(tick), "cc-grid")
         svg.text(_LEFT - 6, yd(tick) + 4, f"{tick} %", "cc-small", "end")
+    svg.line(_LEFT, yd(5), _PW - _RIGHT, yd(5), "cc-grid")
+    svg.text(_PW - _RIGHT - 2, yd(5) - 3, "5 % = digital communication", "cc-small", "end")
     svg.text(12, 14, "CP voltage (positive level)", "cc-small")
     svg.text(12, 154, "PWM duty (none = DC)", "cc-small")
     volts = [(x(s.t - origin), yv(s.volts)) for s in samples if s.volts is not None]
@@ -452,13 +453,14 @@ def power_plot(records: list[Record], *, chart_id: str | None = None, standalone
             if low <= tick <= high:
                 svg.line(_LEFT, y(tick), _PW - _RIGHT, y(tick), "cc-grid")
                 svg.text(_LEFT - 6, y(tick) + 4, f"{tick:g} {unit}", "cc-small", "end")
-        for key, cls, label in series:
+        for key, cls, _label in series:
             pts = [(x(p.t - origin), y(p.values[key])) for p in points if key in p.values]
             if pts:
                 svg.path(pts, cls, step=True)
-                for (px, py), point in zip(pts, [p for p in points if key in p.values], strict=True):
-                    svg.circle(px, py, 1.8, "cc-d" + cls[-1],
-                               f"{label}: {point.values[key]:g} {unit} at t={point.t - origin:.3f} s ({point.phase})")
+                if key.startswith("EVSEPresent"):  # the measured value gets a dot (and a tooltip) per sample
+                    for (px, py), point in zip(pts, [p for p in points if key in p.values], strict=True):
+                        svg.circle(px, py, 1.8, "cc-d" + cls[-1], f"{point.values[key]:g} {unit} "
+                                   f"{point.t - origin:.3f} s")
     _time_axis(svg, x, 384, start, end)
     _legend(svg, 414, [("cc-s1", "EV target"), ("cc-s2", "EVSE present"), ("cc-s3", "EVSE maximum"),
                        ("cc-s4", "EV maximum")])

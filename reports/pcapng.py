@@ -3,9 +3,9 @@
 Where the timeline has the wire bytes of a whole frame (HomePlug MMEs, whose `raw` is the Ethernet frame, or any
 record carrying `frame` = hex of the whole Ethernet frame as captured) the frame goes in as it was. SDP and V2GTP
 records carry only their payload (the harness speaks UDP/TCP through sockets or the in-process fabric, so there
-are no IP headers to record); for those we synthesise Ethernet/IPv6/UDP or TCP headers around the payload with
-scapy — consistent addresses, ports, sequence numbers and a three-way handshake — and the section header comment
-says so. Records without bytes (CP changes, state transitions) are not frames; the section comment counts them.
+are no IP headers to record); for those we synthesise Ethernet/IPv6/UDP or TCP headers around the payload
+(`reports.wire`; the tests re-read every frame with scapy) — consistent addresses, ports, sequence numbers,
+checksums and a three-way handshake — and the section header comment says so. Records without bytes (CP changes, state transitions) are not frames; the section comment counts them.
 
 Why write the blocks ourselves: scapy's PcapNgWriter writes per-packet comments but no section-header comment
 (shb_comment / shb_userappl), which is where the "synthetic headers" notice belongs. The format is small
@@ -22,6 +22,7 @@ from typing import BinaryIO
 
 from harness.records import Record
 from reports import analysis as an
+from reports import wire
 
 LINKTYPE_ETHERNET = 1
 _SHB, _IDB, _EPB = 0x0A0D0D0A, 0x00000001, 0x00000006
@@ -137,11 +138,6 @@ class Stats:
 
 class _Synthesiser:
     def __init__(self, records: list[Record], dut_role: str | None) -> None:
-        from scapy.layers.inet import TCP, UDP
-        from scapy.layers.inet6 import IPv6
-        from scapy.layers.l2 import Ether
-
-        self.Ether, self.IPv6, self.UDP, self.TCP = Ether, IPv6, UDP, TCP
         self.records = records
         self.sides = an.Sides.learn(records, dut_role)
         self.flows: dict[object, _Flow] = {}
@@ -180,18 +176,15 @@ class _Synthesiser:
 
     def frame(self, src: tuple[str, int], dst: tuple[str, int], payload: bytes, udp: bool = False,
               flags: str = "PA", flow: _Flow | None = None) -> bytes:
-        ether = self.Ether(src=self.mac(src[0]), dst=self.mac(dst[0]))
-        ip = self.IPv6(src=src[0], dst=dst[0], hlim=255 if udp else 64)
         if udp:
-            return bytes(ether / ip / self.UDP(sport=src[1], dport=dst[1]) / payload)
+            return wire.udp6_frame(self.mac(src[0]), self.mac(dst[0]), src, dst, payload)
         assert flow is not None
         seq = flow.seq.setdefault(src, 1000 if src == flow.client else 5000)
         ack = flow.seq.setdefault(dst, 1000 if dst == flow.client else 5000)
-        segment = self.TCP(sport=src[1], dport=dst[1], seq=seq, ack=ack if "A" in flags else 0, flags=flags,
-                           window=8192)
         advance = len(payload) + (1 if ("S" in flags or "F" in flags) else 0)
         flow.seq[src] = seq + advance
-        return bytes(ether / ip / segment / payload)
+        return wire.tcp6_frame(self.mac(src[0]), self.mac(dst[0]), src, dst, payload, seq=seq,
+                               ack=ack if "A" in flags else 0, flags=flags)
 
     # tcp flows -----------------------------------------------------------
     def flow_for(self, record: Record) -> tuple[_Flow, tuple[str, int], list[bytes]]:

@@ -45,6 +45,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "(run.json, per-test timeline.jsonl, capture.pcapng, SVG charts); rebuild later with "
                          "`ccs-hil report DIR`")
     group.addoption("--report-title", metavar="TEXT", default=None, help="title of the report page")
+    group.addoption("--report-progress", metavar="SECONDS", type=float, default=PROGRESS_EVERY,
+                    help=f"with --report: a progress line at most every SECONDS of wall time (default "
+                         f"{PROGRESS_EVERY:g}; 0 = after every test and record), negative = none")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -140,6 +143,7 @@ class ReportPlugin:
         self.total = 0
         self.done = 0
         self.last_progress = time.monotonic()
+        self.progress_every = float(config.getoption("report_progress", PROGRESS_EVERY) or 0.0)
         self.current: str | None = None
         self.current_started = 0.0
         self._items: dict[str, pytest.Item] = {}
@@ -240,7 +244,7 @@ class ReportPlugin:
 
     def _watch(self, item: pytest.Item, found: Any) -> None:
         """Progress during a long test: a line every PROGRESS_EVERY seconds naming the latest record."""
-        if not isinstance(found, Timeline):
+        if not isinstance(found, Timeline) or self.root is None or self.progress_every < 0:
             return
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
         if terminal is None:
@@ -248,13 +252,24 @@ class ReportPlugin:
 
         def listener(record: Record) -> None:
             now = time.monotonic()
-            if now - self.last_progress < PROGRESS_EVERY or self.current != item.nodeid:
+            if now - self.last_progress < self.progress_every or self.current != item.nodeid:
                 return
             self.last_progress = now
-            terminal.write_line(f"[ccs-hil] {item.nodeid}: running {now - self.current_started:.0f} s, "
+            capture = self.config.pluginmanager.get_plugin("capturemanager")
+            # the test's output is being captured: step out of it, as pytest's live logging does
+            with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
+                self._line(terminal, f"[ccs-hil] {item.nodeid}: running {now - self.current_started:.0f} s, "
                                 f"t={record.t:.3f} {record.layer} {record.name}")
 
         found.subscribe(listener)
+
+    def _line(self, terminal: Any, text: str) -> None:
+        """A line of its own, even in the middle of pytest's row of dots."""
+        terminal.ensure_newline()
+        writer = getattr(terminal, "_tw", None)
+        if writer is not None and writer.width_of_current_line:
+            writer.line()
+        terminal.write_line(text)
 
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         self.current, self.current_started = nodeid, time.monotonic()
@@ -292,13 +307,14 @@ class ReportPlugin:
 
     def _progress(self) -> None:
         now = time.monotonic()
-        if self.root is None or now - self.last_progress < PROGRESS_EVERY or self.run is None:
+        if self.root is None or self.run is None or self.progress_every < 0 or \
+                now - self.last_progress < self.progress_every:
             return
         self.last_progress = now
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
         if terminal is not None:
             counts = self.run.counts()
-            terminal.write_line(f"[ccs-hil] {self.done}/{self.total} tests done · {counts['failed']} failed · "
+            self._line(terminal, f"[ccs-hil] {self.done}/{self.total} tests done · {counts['failed']} failed · "
                                 f"{counts['error']} errors · {counts['skipped']} skipped · "
                                 f"{time.time() - self.run.started:.0f} s · report → {self.root}")
 

@@ -162,3 +162,24 @@ def test_whole_frame_in_record_is_used_as_is(tmp_path):
     write_pcapng(records, tmp_path / "f.pcapng")
     (packet,) = read(tmp_path / "f.pcapng")
     assert bytes(packet) == frame and float(packet.time) == 1700000000.5
+
+
+def test_synthetic_headers_are_valid(tmp_path, din_pass):
+    """Every checksum and length field we write equals what scapy computes for the same packet."""
+    path = tmp_path / "c.pcapng"
+    write_pcapng(din_pass, path, dut_role="evse")
+    checked = 0
+    for packet in read(path):
+        if IPv6 not in packet:
+            continue
+        layer = packet[TCP] if TCP in packet else packet[UDP]
+        again = packet.__class__(bytes(packet))
+        del again[IPv6].plen
+        del again[type(layer)].chksum
+        if UDP in again:
+            del again[UDP].len
+        rebuilt = again.__class__(bytes(again))
+        assert rebuilt[type(layer)].chksum == layer.chksum, packet.summary()
+        assert rebuilt[IPv6].plen == packet[IPv6].plen
+        checked += 1
+    assert checked > 140

@@ -183,3 +183,32 @@ def test_without_report_option_no_report_but_junit_properties(tmp_path):
     assert not (tmp_path / "out").exists()
     props = [p.get("value") for p in ET.parse(tmp_path / "j.xml").getroot().iter("property")]
     assert props == ["V2G2-001"]
+
+
+def test_progress_lines(tmp_path):
+    (tmp_path / "conftest.py").write_text(CONFTEST, encoding="utf-8")
+    (tmp_path / "test_long.py").write_text('''
+from harness.records import Record
+
+def test_long_session(timeline):
+    for n in range(3):
+        timeline.add(Record(t=float(n), layer="exi", name="CurrentDemandReq"))
+
+def test_next():
+    pass
+''', encoding="utf-8")
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--report", "out",
+                           "--report-progress", "0", "test_long.py"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert any(line.startswith("[ccs-hil] test_long.py::test_long_session: running") and "CurrentDemandReq" in line
+               for line in lines), proc.stdout
+    assert any(line.startswith("[ccs-hil] 2/2 tests done · 0 failed") for line in lines), proc.stdout
+    quiet = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--report", "out",
+                            "--report-progress", "-1", "test_long.py"], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=60)
+    assert "[ccs-hil]" not in quiet.stdout
