@@ -1,10 +1,17 @@
-"""Describe Ethernet frames on the PLC interface (HomePlug AV/GP management messages, ethertype 0x88E1)."""
+"""Describe Ethernet frames on the PLC interface (HomePlug AV/GP management messages, ethertype 0x88E1).
+
+Uses the stack's strict MME layers, so a record names the message (`CM_SLAC_PARM.REQ`), carries `mmtype` and the
+decoded body fields; frames that do not parse keep `raw` and say why in `error`. Never raises.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-HOMEPLUG_ETHERTYPE = 0x88E1
+from stack.errors import MalformedInput
+from stack.homeplug import frames as f
+
+HOMEPLUG_ETHERTYPE = f.ETHERTYPE_HOMEPLUG
 
 
 def _mac(raw: bytes) -> str:
@@ -12,6 +19,13 @@ def _mac(raw: bytes) -> str:
 
 
 def describe_frame(frame: bytes) -> dict[str, Any]:
+    try:
+        return _describe(frame)
+    except Exception as exc:  # a describer must never take the timeline down
+        return {"layer": "homeplug", "name": "?", "error": f"describer failed: {exc!r}", "raw": frame.hex()}
+
+
+def _describe(frame: bytes) -> dict[str, Any]:
     if len(frame) < 14:
         return {"layer": "homeplug", "name": "?", "error": f"frame of {len(frame)} bytes is shorter than an "
                 "Ethernet header (14)", "raw": frame.hex()}
@@ -23,4 +37,12 @@ def describe_frame(frame: bytes) -> dict[str, Any]:
     if len(frame) < 17:
         return {"layer": "homeplug", "name": "?", **fields, "error": "truncated HomePlug header", "raw": frame.hex()}
     mmtype = int.from_bytes(frame[15:17], "little")
-    return {"layer": "homeplug", "name": f"MME 0x{mmtype:04x}", **fields, "mmtype": mmtype, "raw": frame.hex()}
+    fields.update(name=f.mme_name(mmtype), mmtype=mmtype)
+    try:
+        mme = f.parse_frame(frame)
+    except MalformedInput as exc:
+        return {"layer": "homeplug", **fields, "error": str(exc), "raw": frame.hex()}
+    body = mme.fields()
+    if mme.padding.strip(b"\x00"):
+        body["_trailer"] = mme.padding.hex()
+    return {"layer": "homeplug", **fields, "body": body, "raw": frame.hex()}
