@@ -194,6 +194,8 @@ class Sides:
             return self.other(self.dut_role)
         if record.src in ROLES:
             return record.src
+        if isinstance(record.body, dict) and record.body.get("role") in ROLES and record.layer == "state":
+            return record.body["role"]  # a state machine saying which role it plays
         role = natural_sender(record)
         if role:
             return role

@@ -93,3 +93,22 @@ def test_long_trace_is_cut_but_keeps_the_violation():
     root = parse(charts.sequence_chart(records, "evse", chart_id="x"))
     assert root.find(".//s:g[@id='x-viol']", NS) is not None
     assert any("more rows not drawn" in t for t in texts(root))
+
+
+def test_sim_rig_slac_run_as_the_runner_records_it():
+    """`ccs-hil slac --role pev --sim --json` (data/slac_sim_pev.jsonl): both state machines notify, no DUT."""
+    from pathlib import Path
+
+    from harness.records import read_jsonl
+    from reports import analysis as an
+
+    records = read_jsonl(Path(__file__).parent / "data" / "slac_sim_pev.jsonl")
+    rows = charts.sequence_rows(records, None)
+    notes = {(r.label, r.sender) for r in rows if r.kind == "note"}
+    assert ("slac_wait_parm_req", "evse") in notes and ("slac_wait_parm_cnf", "pev") in notes
+    local = {(r.label, r.sender) for r in rows if r.kind == "local"}
+    assert ("CM_SET_KEY.REQ", "evse") in local and ("CM_SET_KEY.REQ", "pev") in local
+    assert ("CM_ATTEN_PROFILE.IND", "evse") in local  # the charger's modem, learnt from its SET_KEY.CNF
+    exchanges = {e.name: e for e in an.exchanges(records)}
+    assert abs(exchanges["CM_SLAC_PARM.REQ"].seconds - 0.0005) < 1e-9 and exchanges["CM_SLAC_PARM.REQ"].t == 0.2  # the retry
+    assert exchanges["CM_SLAC_MATCH.REQ"].ok and exchanges["CM_SLAC_MATCH.REQ"].limit.name == "TT_match_response"
