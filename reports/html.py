@@ -64,7 +64,7 @@ pre{background:#0f172a;color:#e2e8f0;padding:8px 10px;overflow:auto;font-size:12
 .filters button{margin:0 4px 6px 0;padding:2px 10px;border:1px solid #d1d5db;background:#fff;border-radius:12px;
  cursor:pointer}
 .filters button.on{background:#1f2937;color:#fff}
-.muted{color:#6b7280}
+.muted{color:#6b7280}.small{font-size:12px}
 .group{margin-top:18px;color:#374151}
 td.id{font-family:ui-monospace,Menlo,Consolas,monospace;max-width:230px;overflow-wrap:anywhere}
 """
@@ -125,14 +125,20 @@ def render_header(run: Run, matrix: list[MatrixRow]) -> str:
     dut_bits = []
     if dut.role:
         dut_bits.append(f"role <b>{_e(dut.role.upper())}</b> ({'charger' if dut.role == 'evse' else 'car'})")
+    else:
+        roles = [t.dut_role for t in run.tests if t.dut_role]
+        if roles:
+            split = ", ".join(f"{r.upper()} in {roles.count(r)}" for r in sorted(set(roles)))
+            dut_bits.append(f"role per test ({_e(split)})")
     dut_bits.extend(f"{_e(k)}: <b>{_e(v)}</b>" for k, v in dut.from_rig.items())
     for label, values in (("EVCCID", dut.evccid), ("EVSEID", dut.evseid), ("protocol", dut.protocols),
                           ("modem firmware", dut.modem_firmware), ("MAC", dut.macs)):
         if values:
             dut_bits.append(f"{label}: <code>{_e(', '.join(values))}</code>")
     rows.append(("Device under test", "; ".join(dut_bits) or '<span class="muted">not identified</span>'))
-    for key, value in run.rig.details.items():
-        rows.append((f"rig {key}", _e(value)))
+    if run.rig.details:
+        rows.append(("Rig settings", '<span class="small">' + " · ".join(
+            f"{_e(k)} <b>{_e(v)}</b>" for k, v in run.rig.details.items()) + "</span>"))
     rows += [("Tool", _e(run.tool)), ("Date", _e(_when(run.started))), ("Duration", _e(_duration(run.duration))),
              ("Command", f"<code>{_e(' '.join(run.argv))}</code>" if run.argv else '<span class="muted">—</span>')]
     for note in run.notes:

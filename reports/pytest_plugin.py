@@ -171,6 +171,11 @@ class ReportPlugin:
         dut = DutInfo(from_rig=dut_from_rig(rig_name, self.config.rootpath))
         self.run = Run(tool=f"ccs-hil {__version__}", rig=rig, dut=dut, started=time.time(),
                        argv=["pytest", *sys.argv[1:]] if sys.argv else [])
+        faults = []
+        with contextlib.suppress(ValueError):
+            faults = list(self.config.getoption("dut_fault", None) or [])
+        if faults:
+            self.run.notes.append(f"simulated DUT made faulty on purpose: --dut-fault {', '.join(faults)}")
         if self.config.getoption("report_title", None):
             self.run.title = self.config.getoption("report_title")
         catalogue = find_catalogue(self.config.rootpath)

@@ -59,14 +59,15 @@ def rig_info(name: str | None, root: Path) -> RigInfo:
     info.description = str(head.get("description", ""))
     clock = head.get("clock")
     info.clock = str(clock) if isinstance(clock, str) else None
-    for key in ("stack_role", "time_scale"):
+    for key in ("stack_role",):
         if key in head and not isinstance(head[key], dict):
             info.details[f"rig.{key}"] = str(head[key])
-    for section in _SHOWN_SECTIONS:
-        if isinstance(data.get(section), dict):
-            for key, value in _flatten(data[section], section + ".").items():
-                if len(info.details) < _MAX_DETAILS:
-                    info.details[key] = value
+    for section in _SHOWN_SECTIONS:  # the section's own settings; nested tables (sim tuning) stay in the file
+        table = data.get(section)
+        if isinstance(table, dict):
+            for key, value in table.items():
+                if not isinstance(value, dict) and len(info.details) < _MAX_DETAILS:
+                    info.details[f"{section}.{key}"] = str(value)
     return info
 
 
