@@ -4,6 +4,7 @@ loader's job (harness); a report must still be written when the rig file is odd 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,11 @@ def find_rig_file(name: str | None, root: Path) -> Path | None:
 def rig_info(name: str | None, root: Path) -> RigInfo:
     path = find_rig_file(name, Path(root))
     name = name or os.environ.get("CCS_HIL_RIG") or "sim"
-    info = RigInfo(name=Path(name).stem, path=str(path) if path else None)
+    shown = path
+    if path is not None:
+        with contextlib.suppress(ValueError):
+            shown = path.resolve().relative_to(Path(root).resolve())
+    info = RigInfo(name=Path(name).stem, path=str(shown) if shown else None)
     if path is None:
         return info
     try:
