@@ -11,6 +11,7 @@ COMMANDS: dict[str, str] = {
     "decode": "decode",
     "modem": "modem",
     "report": "report",
+    "rigs": "rigs",
     "slac": "slac",
 }
 

@@ -1,0 +1,204 @@
+"""`[cp] driver = "serial"`: a small CP board on a serial port (USB CDC), speaking a line protocol.
+
+The board carries the EVSE circuit (±12 V behind 1 kΩ, PWM), the vehicle circuit (diode, R2, R3 for C/D via
+relays, fault relays) or both (`side = "evse" | "pev" | "both"`), and measures the pilot. Protocol version 1:
+
+    host → board: one command per line, ASCII, terminated by "\\n" ("\\r\\n" accepted); empty lines are ignored
+    board → host: exactly one line per command: "OK", a value, or "ERR <reason>"
+
+    *IDN?              CCSHIL-CPBOARD,<model>,<serial>,<firmware>
+    PROTO?             1
+    CAP?               the sides/features it has, e.g. "EVSE PEV FAULTS MEAS"
+    OFF                OK    EVSE side: oscillator off, CP output open (the safe state)
+    DC                 OK    EVSE side: +12 V steady (X1)
+    PWM <duty>         OK    EVSE side: 1 kHz ±12 V PWM, duty in percent, 0.1 resolution (X2)
+    STATE E|F          OK    EVSE side: force 0 V (E) or −12 V (F)
+    OSC?               OFF | DC | PWM <duty> | E | F        (read-back of the oscillator)
+    LOAD A|B|C|D       OK    vehicle side: open / R2 / R2 ∥ 1.3 kΩ / R2 ∥ 270 Ω
+    FAULT NONE|NODIODE|SHORT   OK    vehicle side: bypass the diode / short CP to PE
+    LOAD?              <A|B|C|D> <NONE|NODIODE|SHORT>
+    MEAS?              <high V> <low V> <duty %> <frequency Hz>, e.g. "8.98 -12.00 5.0 1000.0";
+                       without PWM: duty 100 and frequency 0 (low = high)
+    STATE?             the board's own classification: A..F or ?
+    SAFE               OK    OFF, LOAD A, FAULT NONE (whatever the board has)
+
+Errors: "ERR unknown command", "ERR bad argument", "ERR not supported" (side not fitted), "ERR busy".
+A board should go to its safe state by itself when the host closes the port or stays silent for a
+watchdog time; the harness does not rely on that and sends OFF / LOAD A itself on every exit path.
+`harness.sim.cp_board` is an emulator of this board (used by the tests through a pseudo-terminal).
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import Any
+
+from harness.drivers import InstrumentError, InstrumentTimeout, ResourceUnavailable, register
+from harness.drivers.cp import CpGenerator, CpLoad, CpSetting, PolledCpLink
+from harness.options import Opt
+from stack import cp
+
+PROTOCOL_VERSION = "1"
+SIDES = {"evse": {"cp-generator", "cp-measurement", "cp-pwm-measurement"},
+         "pev": {"cp-load", "cp-load-faults", "cp-measurement", "cp-pwm-measurement"}}
+FAULT_WORDS = {None: "NONE", "no-diode": "NODIODE", "short-to-pe": "SHORT"}
+
+OPTIONS = {
+    "port": Opt(str, required=True, doc="serial device, e.g. /dev/ttyACM0"),
+    "baudrate": Opt(int, default=115200, min=1),
+    "side": Opt(str, default="evse", choices=("evse", "pev", "both"), doc="which circuits the board has"),
+    "timeout_ms": Opt(int, default=1000, min=1, doc="reply timeout per command"),
+    "idn_prefix": Opt(str, default="CCSHIL-CPBOARD", doc="*IDN? must start with this"),
+    "poll_interval_ms": Opt(int, default=50, min=1, doc="how often the pilot is measured during waits"),
+}
+
+
+def capabilities(options: dict[str, Any]) -> set[str]:
+    side = options.get("side", "evse")
+    return SIDES["evse"] | SIDES["pev"] if side == "both" else set(SIDES[side])
+
+
+class CpBoard:
+    """The serial connection and the protocol; errors name the port and the command."""
+
+    def __init__(self, port: str, baudrate: int = 115200, timeout_ms: int = 1000, need: str = "cp-board") -> None:
+        import serial
+
+        self.port, self.timeout_ms = port, timeout_ms
+        self.label = f"CP board {port}"
+        try:
+            self._serial = serial.Serial(port, baudrate, timeout=timeout_ms / 1000.0, write_timeout=timeout_ms / 1000.0,
+                                         exclusive=True)
+        except serial.SerialException as exc:
+            missing = getattr(exc, "errno", None) == errno.ENOENT or "No such file" in str(exc)
+            what = "not found" if missing else f"cannot be opened ({exc})"
+            raise ResourceUnavailable(need, f"serial CP board at {port} {what}") from None
+
+    def command(self, line: str) -> str:
+        """Send one command, return its reply; "ERR ..." raises."""
+        try:
+            self._serial.write(line.encode("ascii") + b"\n")
+            raw = self._serial.readline()
+        except OSError as exc:
+            raise InstrumentError(f"{self.label}: {line!r} failed: {exc}") from None
+        if not raw.endswith(b"\n"):
+            raise InstrumentTimeout(f"{self.label}: no answer to {line!r} within {self.timeout_ms} ms"
+                                    + (f" (got {raw!r})" if raw else ""))
+        reply = raw.decode("ascii", errors="replace").strip()
+        if reply.startswith("ERR"):
+            raise InstrumentError(f"{self.label}: {line!r} refused: {reply[3:].strip() or 'no reason given'}")
+        return reply
+
+    def ok(self, line: str) -> None:
+        reply = self.command(line)
+        if reply != "OK":
+            raise InstrumentError(f"{self.label}: {line!r} answered {reply!r}, expected OK")
+
+    def resync(self) -> None:
+        """Drop a half-sent command and any late reply (after Ctrl-C in the middle of an exchange)."""
+        old = self._serial.timeout
+        try:
+            self._serial.write(b"\n")
+            self._serial.flush()
+            self._serial.timeout = 0.02  # a reply still in flight arrives within this; read until quiet
+            for _ in range(50):
+                if not self._serial.read(4096):
+                    break
+        except OSError:
+            pass
+        finally:
+            self._serial.timeout = old
+
+    def identify(self, prefix: str) -> str:
+        idn = self.command("*IDN?")
+        if not idn.startswith(prefix):
+            raise InstrumentError(f"{self.label}: *IDN? answered {idn!r}, expected {prefix},... (a ccs-hil CP "
+                                  "board; rig option cp.idn_prefix)")
+        version = self.command("PROTO?")
+        if version != PROTOCOL_VERSION:
+            raise InstrumentError(f"{self.label}: speaks protocol {version!r}, this ccs-hil speaks {PROTOCOL_VERSION}")
+        return idn
+
+    def measure(self) -> cp.CpReading:
+        reply = self.command("MEAS?")
+        try:
+            high, low, duty, frequency = (float(v) for v in reply.split())
+        except ValueError:
+            raise InstrumentError(f"{self.label}: 'MEAS?' answered {reply!r}, expected '<high> <low> <duty> "
+                                  "<frequency>'") from None
+        if duty >= 100.0 or frequency <= 0.0:
+            return cp.classify(high)
+        return cp.classify(high, low, duty, frequency)
+
+    def close(self) -> None:
+        self._serial.close()
+
+
+class SerialCpGenerator(CpGenerator):
+    def __init__(self, board: CpBoard, max_current_a: float | None) -> None:
+        super().__init__(f"cp-generator {board.port}", can_measure=True, max_current_a=max_current_a)
+        self.board = board
+
+    def _apply(self, setting: CpSetting) -> None:
+        if setting.mode == "pwm":
+            assert setting.duty is not None
+            command, expect = f"PWM {setting.duty:.1f}", f"PWM {setting.duty:.1f}"
+        else:
+            command = {"off": "OFF", "dc": "DC", "E": "STATE E", "F": "STATE F"}[setting.mode]
+            expect = {"off": "OFF", "dc": "DC", "E": "E", "F": "F"}[setting.mode]
+        self.board.ok(command)
+        readback = self.board.command("OSC?")
+        if readback != expect:
+            raise InstrumentError(f"{self.board.label}: 'OSC?' answered {readback!r} after {command!r}")
+
+    def _measure(self) -> cp.CpReading:
+        return self.board.measure()
+
+    def _safe(self) -> None:
+        self.board.resync()
+        self.board.ok("OFF")
+
+
+class SerialCpLoad(CpLoad):
+    def __init__(self, board: CpBoard) -> None:
+        super().__init__(f"cp-load {board.port}", can_measure=True, can_fault=True)
+        self.board = board
+
+    def _set_state(self, state: str) -> None:
+        self.board.ok(f"LOAD {state}")
+
+    def _set_fault(self, fault: str | None) -> None:
+        self.board.ok(f"FAULT {FAULT_WORDS[fault]}")
+
+    def _measure(self) -> cp.CpReading:
+        return self.board.measure()
+
+    def _safe(self) -> None:
+        self.board.resync()
+        self.board.ok("FAULT NONE")
+        self.board.ok("LOAD A")
+
+
+def open_board(options: dict[str, Any], session: Any) -> CpBoard:
+    need = "cp-load" if options["side"] == "pev" else "cp-generator"
+
+    def opener() -> CpBoard:
+        board = CpBoard(options["port"], options["baudrate"], options["timeout_ms"], need=need)
+        try:
+            board.identify(options["idn_prefix"])
+        except BaseException:
+            board.close()
+            raise
+        return board
+
+    return session.get(("serial", options["port"]), opener)
+
+
+@register("cp", "serial", options=OPTIONS, capabilities=capabilities)
+def build(options: dict[str, Any], bench: Any) -> PolledCpLink:
+    """Serial CP board (line protocol v1, see module docstring)."""
+    board = open_board(options, bench.session)
+    side = options["side"]
+    generator = SerialCpGenerator(board, bench.rig.limits.get("max_current_a")) if side in ("evse", "both") else None
+    load = SerialCpLoad(board) if side in ("pev", "both") else None
+    return PolledCpLink(bench.runner, options["poll_interval_ms"] / 1000.0, generator=generator, load=load)
