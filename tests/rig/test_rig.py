@@ -23,7 +23,8 @@ def test_sim_is_virtual_and_role_per_test():
 
 def test_ioniq_caps_come_from_its_drivers():
     rig = load("ioniq")
-    assert rig.dut_role == "pev" and rig.capabilities() == {"cp-generator", "cp-measurement", "cp-pwm-measurement"}
+    assert rig.dut_role == "pev" and rig.capabilities() == {"cp-generator", "cp-measurement", "cp-pwm-measurement",
+                                                         "plc", "plc-hardware"}
 
 
 def problems(**tables):
