@@ -12,6 +12,7 @@ COMMANDS: dict[str, str] = {
     "evse": "evse",
     "modem": "modem",
     "pev": "pev",
+    "report": "report",
     "rigs": "rigs",
     "slac": "slac",
 }

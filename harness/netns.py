@@ -115,11 +115,12 @@ class SimNet:
             net.close()
 
     @classmethod
-    def create(cls, roles: tuple[str, ...] = ("evse", "pev"), line: Powerline | None = None) -> SimNet:
+    def create(cls, roles: tuple[str, ...] = ("evse", "pev"), line: Powerline | None = None,
+               iface: str = IFACE) -> SimNet:
         require_root()
         _install_signal_handler()
         tag = f"{os.getpid()}-{next(_counter)}"
-        net = cls(tuple(roles), tag, line or Powerline(latency=0.0002))
+        net = cls(tuple(roles), tag, line or Powerline(latency=0.0002), iface=iface)
         _live.append(net)
         try:
             for index, role in enumerate(roles):

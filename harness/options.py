@@ -101,7 +101,9 @@ def check_value(value: Any, opt: Opt, path: str, problems: list[tuple[str, str]]
     if opt.type is list and opt.items is not None:
         good = []
         for index, item in enumerate(value):
-            if _type_ok(item, opt.items):
+            if _type_ok(item, opt.items) and opt.items is dict and opt.schema is not None:
+                good.append(validate(item, opt.schema, f"{path}[{index}]", problems))
+            elif _type_ok(item, opt.items):
                 good.append(item)
             else:
                 name = _TYPE_NAMES.get(opt.items, opt.items.__name__)

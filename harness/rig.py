@@ -203,7 +203,10 @@ def _validate_section(kind: str, key: str, table: Any, problems: list[tuple[str,
     if spec is None:
         problems.append((f"{kind}.{key}", f"unknown {kind} driver {name!r} (known: {', '.join(known)})"))
         return None
+    before = len(problems)
     options = validate({k: v for k, v in table.items() if k != key}, spec.options, kind, problems)
+    if spec.check is not None and len(problems) == before:
+        problems.extend(spec.check(options))
     return Section(kind, name, options)
 
 

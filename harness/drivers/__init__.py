@@ -13,6 +13,11 @@ driver's `harness.options.Opt` schema (checked when the rig loads). `capabilitie
 gives a rig (e.g. `cp-generator`, `cp-measurement`) without touching hardware, so `needs(...)` can skip tests
 before anything is opened.
 
+`check(options)` (optional) returns `(key path, problem)` pairs for what an option schema cannot say (rig load
+time). `startup(options, ctx)` (optional) runs the driver's start-up checks once per pytest session, before any
+test (`harness.startup`): it returns `Check` results — what is missing skips the tests that need it, what is
+wrong (another instrument, a wrongly configured adaptor, a level outside the rig's limits) aborts the run.
+
 `declare()` registers a driver's options without a factory yet (a rig template may name it; building it then
 skips the test with the reason) — used for drivers that later work will provide.
 """
@@ -49,6 +54,54 @@ class InstrumentTimeout(InstrumentError):
     """An instrument did not answer within its timeout."""
 
 
+class RigMismatch(InstrumentError):
+    """The bench is not what the rig file says (another instrument answers, the adaptor has the other role's
+    profile, a configured level is outside the rig's limits): running tests would be wrong or unsafe, so the
+    start-up checks abort the run. `fix` says what to do."""
+
+    def __init__(self, message: str, fix: str = "") -> None:
+        self.fix = fix
+        super().__init__(message + (f"\n  fix: {fix}" if fix else ""))
+
+
+@dataclass(frozen=True)
+class Check:
+    """One start-up check's outcome. `action` when it failed: "skip" (what is missing: tests that need `need`
+    are skipped with `message`) or "abort" (what is wrong: the run stops before any test). `fix` says what to do."""
+
+    name: str
+    ok: bool
+    message: str
+    action: str = ""
+    need: str = ""
+    fix: str = ""
+
+    @classmethod
+    def passed(cls, name: str, message: str) -> Check:
+        return cls(name, True, message)
+
+    @classmethod
+    def missing(cls, name: str, need: str, message: str, fix: str = "") -> Check:
+        return cls(name, False, message, "skip", need, fix)
+
+    @classmethod
+    def wrong(cls, name: str, message: str, fix: str = "") -> Check:
+        return cls(name, False, message, "abort", "", fix)
+
+    def raise_if_failed(self) -> None:
+        if self.ok:
+            return
+        if self.action == "skip":
+            raise ResourceUnavailable(self.need, f"{self.name}: {self.message}" + (f" (fix: {self.fix})" if self.fix
+                                                                                  else ""))
+        raise RigMismatch(f"{self.name}: {self.message}", self.fix)
+
+    def line(self) -> str:
+        mark = "ok" if self.ok else self.action.upper()
+        return f"[{mark:5}] {self.name}: {self.message}" + (f"\n          fix: {self.fix}" if self.fix and not self.ok
+                                                           else "")
+
+
 @dataclass(frozen=True)
 class Kind:
     name: str
@@ -78,6 +131,8 @@ class DriverSpec:
     capabilities: Callable[[dict[str, Any]], set[str]] = lambda options: set()
     doc: str = ""
     simulated: bool = False  # touches no hardware, so it may run on the virtual clock
+    check: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = None
+    startup: Callable[[dict[str, Any], Any], list[Any]] | None = None
 
 
 _REGISTRY: dict[tuple[str, str], DriverSpec] = {}
@@ -93,7 +148,8 @@ def _caps(capabilities: Iterable[str] | Callable[[dict[str, Any]], set[str]]) ->
 
 def register(kind: str, name: str, *, options: dict[str, Opt] | None = None,
              capabilities: Iterable[str] | Callable[[dict[str, Any]], set[str]] = (), doc: str = "",
-             simulated: bool = False):
+             simulated: bool = False, check: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = None,
+             startup: Callable[[dict[str, Any], Any], list[Any]] | None = None):
     """Decorator registering `factory(options, bench)` for `(kind, name)`."""
 
     def decorate(factory: Callable[[dict[str, Any], Any], Any]):
@@ -102,7 +158,7 @@ def register(kind: str, name: str, *, options: dict[str, Opt] | None = None,
         merged.update(options or {})
         first_line = next(iter((factory.__doc__ or "").strip().splitlines()), "")
         _REGISTRY[(kind, name)] = DriverSpec(kind, name, factory, merged, _caps(capabilities), doc or first_line,
-                                             simulated or bool(declared and declared.simulated))
+                                             simulated or bool(declared and declared.simulated), check, startup)
         return factory
 
     return decorate
@@ -160,22 +216,3 @@ def create(kind: str, name: str, options: dict[str, Any], bench: Any) -> Any:
     if spec.factory is None:
         raise ResourceUnavailable(kind, f"the {kind} driver {name!r} is not part of this ccs-hil version yet")
     return spec.factory(options, bench)
-
-
-# Drivers that later work provides; declared so the rig templates validate today.
-declare("plc", "inproc", doc="in-process Ethernet medium (sim rig)", simulated=True, options={
-    "latency_ms": Opt(float, default=0.5, min=0, doc="one-way latency of the in-process medium"),
-})
-declare("plc", "simnet", doc="network namespaces + veth + emulated HomePlug GP modems (root)", options={
-    "interface": Opt(str, default="plc0", doc="interface name inside each role's namespace"),
-    "roles": Opt(list, default=["evse", "pev"], items=str),
-    "emulator": Opt(dict, default={}, doc="harness.sim.modem.Powerline options"),
-})
-declare("plc", "raw", doc="raw Ethernet sockets on the NICs of HomePlug GP adaptors (root)", options={
-    "interface": Opt(str, doc="network interface of our adaptor (one-sided rigs)"),
-    "modem_mac": Opt(str, doc="expected MAC of our adaptor's modem"),
-    "evse_interface": Opt(str, doc="loopback rigs: interface of the EVSE-side adaptor"),
-    "pev_interface": Opt(str, doc="loopback rigs: interface of the PEV-side adaptor"),
-    "evse_modem_mac": Opt(str), "pev_modem_mac": Opt(str),
-    "profile": Opt(str, doc="adaptor firmware/profile, e.g. 'qca7000-evse' or 'qca7420-pev'"),
-})

@@ -148,6 +148,11 @@ class Powerline:
             return False
         return now >= max(ma.key_at, mb.key_at) + self.join_delay
 
+    def nmk(self, name: str, now: float) -> bytes:
+        """The key modem `name` uses at `now` (a key set with CM_SET_KEY counts once applied)."""
+        self._settle(now)
+        return self.modems[name].nmk
+
     def link_up(self, name: str, now: float) -> bool:
         return any(self.same_network(name, other, now) for other in self.modems if other != name)
 

@@ -24,7 +24,7 @@ def test_sim_is_virtual_and_role_per_test():
 def test_ioniq_caps_come_from_its_drivers():
     rig = load("ioniq")
     assert rig.dut_role == "pev" and rig.capabilities() == {"cp-generator", "cp-measurement", "cp-pwm-measurement",
-                                                            "ip", "ip-kernel"}
+                                                         "plc", "plc-hardware", "ip", "ip-kernel"}
 
 
 def problems(**tables):
