@@ -36,13 +36,16 @@ def _faults(bench: Bench, role: str, config: dict[str, Any], dut: bool) -> tuple
 
 def _add(bench: Bench, role: str, endpoint: Any, name: str, dut: bool) -> Node:
     ip = bench.resource("ip")
-    mac, ipv6 = ip.addresses(role)
+    if getattr(endpoint, "slac", None) is not None:
+        mac, ipv6 = bench.resource("plc").address(role)  # a NIC only takes frames for its own MAC
+    else:
+        mac, ipv6 = ip.addresses(role)
     node = Node(name, endpoint, mac, ipv6, role="dut" if dut else "tester")
     attach: dict[str, dict[str, Any]] = {"ip": {"side": role}}
     if endpoint.config.control_pilot:
         attach["cp"] = {"side": role}
     if getattr(endpoint, "slac", None) is not None:
-        attach["plc"] = {}
+        attach["plc"] = {"side": role}
     return bench.add_node(node, attach)
 
 

@@ -3,7 +3,7 @@
 - A datagram gives one `sdp` record, `SDP.REQ` / `SDP.RES`, with the decoded fields in `body`.
 - A V2GTP message carrying EXI gives ONE `exi` record: `name` = the message element exactly as the XSD spells it
   (`SessionSetupReq`, `supportedAppProtocolReq`), `schema`, `body` = the decoded dict (the whole document, so the
-  SessionID is there too).
+  SessionID is there too), `raw` = the V2GTP message (header included), as frames and datagrams carry theirs.
 - Other payload types, framing errors and undecodable EXI give a `v2gtp` record (or an `exi` record with
   `error`), always with `raw`.
 
@@ -95,7 +95,7 @@ class StreamDescriber:
                 continue
             name = _message_name(decoded)
             self._learn(name, decoded)
-            return {"layer": "exi", "name": name, "schema": schema, "body": decoded}
+            return {"layer": "exi", "name": name, "schema": schema, "body": decoded, "raw": message.to_bytes().hex()}
         return {"layer": "exi", "name": "?", "error": "; ".join(errors) or "no schema to try",
                 "raw": message.payload.hex()}
 

@@ -2,7 +2,8 @@
 
 UDP (unicast, ff02::1) and TCP as ordered byte pipes with a fixed one-way latency (`harness.runtime.inproc`).
 When the bench's `[plc]` resource is an in-process medium with a modem emulator, IP flows only between nodes
-whose emulated modems share an NMK (after SLAC), as on the real link.
+whose emulated modems share an NMK (after SLAC), as on the real link; nodes that do not run SLAC (no modem) talk
+over a plain link.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ class InprocIp:
         if bench.rig.section("plc") is not None:
             with contextlib.suppress(ResourceUnavailable):
                 medium = getattr(bench.resource("plc"), "medium", None)
-        self.fabric = InprocIpFabric(bench.runner, options["latency_ms"] / 1000.0, medium=medium)
+        self.fabric = InprocIpFabric(bench.runner, options["latency_ms"] / 1000.0,
+                                     medium=_LinkGate(medium) if medium is not None else None)
         self._extra = 0
 
     def addresses(self, side: str) -> tuple[str, str]:
@@ -36,6 +38,20 @@ class InprocIp:
 
     def attach(self, node: Node, side: str | None = None) -> None:
         self.fabric.attach(node)
+
+
+class _LinkGate:
+    """The PLC medium decides reachability between nodes that both have a modem on it (they ran SLAC); a node
+    without one (a session started with --no-slac semantics) is on a plain link."""
+
+    def __init__(self, medium: Any) -> None:
+        self.medium = medium
+
+    def reachable(self, a: Node, b: Node) -> bool:
+        modems = getattr(self.medium, "modem_of_node", {})
+        if a.name in modems and b.name in modems:
+            return bool(self.medium.reachable(a, b))
+        return True
 
 
 @register("ip", "inproc", simulated=True, capabilities={"ip"}, options={

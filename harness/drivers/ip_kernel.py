@@ -2,8 +2,8 @@
 
 Each node's MAC and link-local address are the interface's own (`harness.runtime.kernel_ip`). One-sided rigs
 name `interface`; loopback rigs `evse_interface` / `pev_interface`. On namespace rigs the sockets open inside
-`evse_netns` / `pev_netns`, or, with `netns_from_plc = true`, the namespaces of the bench's `[plc]` resource
-(`harness.netns.SimNet.ns`). A missing interface or address skips the test (`needs ip: ...`).
+`evse_netns` / `pev_netns`, or, with `netns_from_plc = true`, the interface and namespace of each side of the
+bench's `[plc]` link (`PlcLink.interface(side)` / `.namespace(side)`: simnet). A missing interface or address skips the test (`needs ip: ...`).
 """
 
 from __future__ import annotations
@@ -24,11 +24,13 @@ class KernelIp:
 
     def _where(self, side: str) -> tuple[str, str | None]:
         iface = self.options.get(f"{side}_interface") or self.options.get("interface")
+        netns = self.options.get(f"{side}_netns")
+        if self.options.get("netns_from_plc"):
+            plc = self.bench.resource("plc")
+            iface = plc.interface(side) or iface
+            netns = netns or plc.namespace(side)
         if not iface:
             raise ResourceUnavailable("ip", f"rig {self.bench.rig.name}: no [ip] interface for the {side} side")
-        netns = self.options.get(f"{side}_netns")
-        if netns is None and self.options.get("netns_from_plc"):
-            netns = getattr(self.bench.resource("plc"), "ns", {}).get(side)
         return iface, netns
 
     def addresses(self, side: str) -> tuple[str, str]:
@@ -58,7 +60,7 @@ class KernelIp:
     "pev_interface": Opt(str, doc="loopback rigs: the PEV side's interface"),
     "evse_netns": Opt(str, doc="network namespace of the EVSE side's interface"),
     "pev_netns": Opt(str, doc="network namespace of the PEV side's interface"),
-    "netns_from_plc": Opt(bool, default=False, doc="take the namespaces from the [plc] resource (simnet)"),
+    "netns_from_plc": Opt(bool, default=False, doc="take interface and namespace per side from [plc] (simnet)"),
 })
 def build(options: dict[str, Any], bench: Any) -> KernelIp:
     """The kernel's IPv6 sockets on real interfaces."""

@@ -93,7 +93,9 @@ class Evse:
     def _start(self, event: io.Start, now: float) -> list[io.Output]:
         self.mac, self.ipv6 = event.mac, event.ipv6
         out: list[io.Output] = []
-        if self.slac is not None:  # SLAC drives the oscillator itself (5 % on B/C/D, off on A)
+        if self.slac is not None:  # SLAC drives the oscillator itself (5 % on B/C/D, off on A) from steady +12 V
+            if self.config.control_pilot:
+                out.append(self._oscillator(None))
             out += self._track(self.slac.handle(event, now))
         elif self.config.control_pilot:
             out.append(self._oscillator(DIGITAL_COMMUNICATION_DUTY))

@@ -73,3 +73,24 @@ def test_kernel_ip_driver_runs_a_session_between_namespaces():
             assert bench.wait_for(lambda: pev.done, SpecTimer("bound", 30)).reached
             assert pev.result.ok
             assert bench.runner.nodes["evse"].ipv6 != "fe80::e"  # the interface's own address
+
+
+@pytest.mark.parametrize("protocol", ["din", "iso2-ac"])
+def test_sim_rig_slac_then_session_through_the_emulated_modems(protocol):
+    with Bench(load("sim"), dut_role="pev") as bench:
+        evse = add_evse(bench, protocol=protocol, slac=True)
+        pev = add_pev(bench, protocol=protocol, dut=True, slac=True, config={"charge_loops": 3})
+        assert bench.wait_for(lambda: pev.done, SESSION).reached
+        assert pev.result.ok and evse.slac.matched and pev.slac.matched
+        matched = bench.timeline.select(name="slac_matched", layer="state")[0].t
+        assert bench.timeline.select(name="SDP.REQ", layer="sdp")[0].t >= matched
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces, veth pairs)")
+def test_simnet_rig_slac_then_session_over_the_kernel():
+    with Bench(load("simnet"), dut_role="pev") as bench:
+        evse = add_evse(bench, protocol="iso2-dc", slac=True, config={"power": {"isolation_time": 0.2}})
+        pev = add_pev(bench, protocol="iso2-dc", dut=True, slac=True, config={"charge_loops": 3, "cycle": 0.02})
+        assert bench.wait_for(lambda: pev.done, SpecTimer("bound", 60)).reached
+        assert pev.result.ok, pev.result
+        assert evse.slac.matched and evse.sessions_completed == 1
