@@ -218,11 +218,9 @@ class PowerStage:
             return
         c = self.config
         if self.output_on and not self.emergency:
-            active = now >= self._effective_at
-            target_v = self._target_v if active else self.voltage
-            target_i = self._target_i if active else self.current
-            self.voltage = _toward(self.voltage, target_v, c.voltage_ramp * dt)
-            self.current = _toward(self.current, target_i, c.current_ramp * dt)
+            active = max(0.0, now - max(last, self._effective_at))  # the part of dt after the dead time
+            self.voltage = _toward(self.voltage, self._target_v, c.voltage_ramp * active)
+            self.current = _toward(self.current, self._target_i, c.current_ramp * active)
             self.energy_wh += self.voltage * self.current * dt / 3600.0
         else:
             self.current = 0.0
