@@ -121,3 +121,35 @@ def test_cli_bad_interface_is_a_one_line_error():
     result = subprocess.run([*CLI, "pev", "--iface", "lo", "--protocol", "din", "--no-slac", "--set", "bogus=1"],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "unknown setting(s) bogus" in result.stderr
+
+
+@pytest.mark.parametrize("protocol", ["din", "iso2-ac"])
+def test_cli_with_slac_first_over_emulated_modems(protocol):
+    """Without --no-slac both programs run SLAC on the same interface first (simnet: emulated HomePlug modems
+    between the namespaces, IP only after the match)."""
+    from harness.netns import SimNet
+
+    with SimNet.build(roles=("evse", "pev")) as net, tempfile.TemporaryFile("w+") as out:
+        evse = subprocess.Popen(["ip", "netns", "exec", net.ns["evse"], *CLI, "evse", "--iface", net.iface,
+                                 "--protocol", protocol, "--sessions", "1", "--json", "--set",
+                                 "power.isolation_time=0.2"], stdout=out, stderr=subprocess.STDOUT, text=True)
+        try:
+            time.sleep(0.5)
+            pev = subprocess.run(["ip", "netns", "exec", net.ns["pev"], *CLI, "pev", "--iface", net.iface,
+                                  "--protocol", protocol, "--charge-loops", "3", "--json"],
+                                 capture_output=True, text=True, timeout=120)
+            evse.wait(timeout=30)
+        finally:
+            if evse.poll() is None:
+                evse.kill()
+                evse.wait()
+        out.seek(0)
+        evse_records = [json.loads(line) for line in out.read().splitlines() if line.startswith("{")]
+    assert pev.returncode == 0 and evse.returncode == 0, pev.stderr
+    records = [json.loads(line) for line in pev.stdout.splitlines()]
+    names = [(r["layer"], r["name"]) for r in records]
+    matched = names.index(("state", "slac_matched"))
+    assert ("homeplug", "CM_SLAC_MATCH.REQ") in names[:matched]
+    assert names.index(("sdp", "SDP.REQ")) > matched
+    assert records[-1]["layer"] == "state" and records[-1]["name"] == "session_end" and records[-1]["body"]["ok"]
+    assert ("state", "slac_matched") in [(r["layer"], r["name"]) for r in evse_records]
