@@ -200,9 +200,9 @@ def _decode_path(schema: str, frames: list) -> tuple[str, str]:
             if t is None or st is None:
                 continue
             state = f"{t['label']} state {st}"
-            if f is not frames[-1] and c is not None and st < len(t["states"]):
+            if c is not None and st < len(t["states"]):
                 for p in t["states"][st][1]:
-                    if p[2] == c and p[1]:
+                    if p[2] == c and p[1] and p[0] in ("SE", "AT"):
                         parts.append(p[1])
         return ".".join(parts), state
     except Exception:  # noqa: BLE001 - error reporting must not mask the original error

@@ -161,132 +161,134 @@ _T145 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
 _K146 = frozenset(('RelativeTimeInterval', 'TimeInterval'))
 _T147 = {0: (1, 2, 1)}
 _K148 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
-_T149 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
-_T150 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
-_T151 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
-_T152 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
-_T153 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
-_T154 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
-_T155 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
-_T156 = {2: (8, 4)}
-_K157 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
-_T158 = {0: (1, 3, 1)}
-_T159 = {1: (0, 2)}
-_K160 = frozenset(('RootCertificateID',))
-_T161 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
-_K162 = frozenset(('Id', 'Reference'))
-_T163 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
-_K164 = frozenset(('Notification', 'SessionID', 'Signature'))
-_T165 = {1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K166 = frozenset(('MeterID', 'MeterReading', 'MeterStatus', 'SigMeterReading', 'TMeter'))
-_T167 = {1: (0, 3, 2)}
-_T168 = {1: (1, 3, 3), 2: (0, 3, 3)}
-_T169 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
-_T170 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
-_T171 = {1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_K172 = frozenset(('Id', 'MeterInfo', 'SAScheduleTupleID', 'SessionID'))
-_K173 = frozenset(('AC_EVSEStatus', 'ResponseCode'))
-_E174 = ('ParsingError', 'NoTLSRootCertificatAvailable', 'UnknownError')
-_I175 = {'ParsingError': 0, 'NoTLSRootCertificatAvailable': 1, 'UnknownError': 2}
-_K176 = frozenset(('FaultCode', 'FaultMsg'))
-_K177 = frozenset(('Encoding', 'Id', 'MimeType'))
-_T178 = {0: (1, 3, 2), 1: (0, 3, 2)}
-_T179 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
-_T180 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K181 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
-_T182 = {1: (2, 2), 2: (1, 2)}
-_K183 = frozenset(('PMax', 'RelativeTimeInterval', 'TimeInterval'))
-_K184 = frozenset(('PMaxScheduleEntry', 'PMaxScheduleID'))
-_K185 = frozenset(('Parameter', 'ParameterSetID'))
-_E186 = ('bool', 'byte', 'short', 'int', 'physicalValue', 'string')
-_I187 = {'bool': 0, 'byte': 1, 'short': 2, 'int': 3, 'physicalValue': 4, 'string': 5}
-_K188 = frozenset(('Name', 'ValueType', 'boolValue', 'byteValue', 'intValue', 'physicalValue', 'shortValue', 'stringValue'))
-_T189 = {2: (1, 3, 3)}
-_T190 = {2: (2, 3, 3)}
-_T191 = {2: (3, 3, 3)}
-_T192 = {2: (4, 3, 3)}
-_T193 = {2: (5, 3, 3)}
-_K194 = frozenset(('ContractID', 'ContractSignatureCertChain'))
-_K195 = frozenset(('DateTimeNow', 'GenChallenge', 'ResponseCode'))
-_E196 = ('Contract', 'ExternalPayment')
-_I197 = {'Contract': 0, 'ExternalPayment': 1}
-_K198 = frozenset(('PaymentOption',))
-_E199 = ('h', 'm', 's', 'A', 'Ah', 'V', 'VA', 'W', 'W/s', 'Wh')
-_I200 = {'h': 0, 'm': 1, 's': 2, 'A': 3, 'Ah': 4, 'V': 5, 'VA': 6, 'W': 7, 'W/s': 8, 'Wh': 9}
-_K201 = frozenset(('Multiplier', 'Unit', 'Value'))
-_K202 = frozenset(('ChargingProfile', 'DC_EVPowerDeliveryParameter', 'EVPowerDeliveryParameter', 'ReadyToChargeState'))
-_T203 = {1: (1, 3, 3), 2: (0, 2, 3)}
-_T204 = {1: (2, 3, 3), 2: (1, 2, 3)}
-_T205 = {1: (3, 3), 2: (2, 2), 3: (0, 1)}
-_K206 = frozenset(('AC_EVSEStatus', 'DC_EVSEStatus', 'EVSEStatus', 'ResponseCode'))
-_K207 = frozenset(('DC_EVStatus', 'EVTargetCurrent', 'EVTargetVoltage'))
-_K208 = frozenset(('DC_EVSEStatus', 'EVSEPresentVoltage', 'ResponseCode'))
-_K209 = frozenset(('ChargingProfileEntryMaxPower', 'ChargingProfileEntryStart'))
-_K210 = frozenset(('Exponent', 'Modulus'))
-_K211 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
-_T212 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
-_T213 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
-_T214 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
-_K215 = frozenset(('duration', 'start'))
-_K216 = frozenset(('Transforms', 'Type', 'URI'))
-_T217 = {0: (1, 3, 2), 1: (0, 2, 2)}
-_T218 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
-_T219 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K220 = frozenset(('SAScheduleTuple',))
-_K221 = frozenset(('PMaxSchedule', 'SAScheduleTupleID', 'SalesTariff'))
-_K222 = frozenset(('SPKISexp',))
-_T223 = {1: (2, 2)}
-_K224 = frozenset(('ConsumptionCost', 'EPriceLevel', 'RelativeTimeInterval', 'TimeInterval'))
-_T225 = {2: (0, 2, 2, 0)}
-_K226 = frozenset(('Id', 'NumEPriceLevels', 'SalesTariffDescription', 'SalesTariffEntry', 'SalesTariffID'))
-_T227 = {4: (0, 1, 5, 0), 5: (0, 2, 5, 0)}
-_T228 = {5: (1, 2)}
-_K229 = frozenset(('SelectedService',))
-_K230 = frozenset(('ParameterSetID', 'ServiceID'))
-_E231 = ('AC_single_phase_core', 'AC_three_phase_core', 'DC_core', 'DC_extended', 'DC_combo_core', 'DC_dual', 'AC_core1p_DC_extended', 'AC_single_DC_core', 'AC_single_phase_three_phase_core_DC_extended', 'AC_core3p_DC_extended')
-_I232 = {'AC_single_phase_core': 0, 'AC_three_phase_core': 1, 'DC_core': 2, 'DC_extended': 3, 'DC_combo_core': 4, 'DC_dual': 5, 'AC_core1p_DC_extended': 6, 'AC_single_DC_core': 7, 'AC_single_phase_three_phase_core_DC_extended': 8, 'AC_core3p_DC_extended': 9}
-_K233 = frozenset(('EnergyTransferType', 'FreeService', 'ServiceTag'))
-_K234 = frozenset(('ServiceID',))
-_K235 = frozenset(('ResponseCode', 'ServiceID', 'ServiceParameterList'))
-_E236 = ('EVCharging', 'Internet', 'ContractCertificate', 'OtherCustom')
-_I237 = {'EVCharging': 0, 'Internet': 1, 'ContractCertificate': 2, 'OtherCustom': 3}
-_K238 = frozenset(('ServiceCategory', 'ServiceScope'))
-_K239 = frozenset(('ChargeService', 'PaymentOptions', 'ResponseCode', 'ServiceList'))
-_T240 = {3: (1, 2), 4: (0, 1)}
-_K241 = frozenset(('ParameterSet',))
-_K242 = frozenset(('SelectedPaymentOption', 'SelectedServiceList'))
-_K243 = frozenset(('ResponseCode',))
-_K244 = frozenset(('Service',))
-_K245 = frozenset(('ServiceCategory', 'ServiceID', 'ServiceName', 'ServiceScope'))
-_K246 = frozenset(('FreeService', 'ServiceTag'))
-_K247 = frozenset(('EVCCID',))
-_K248 = frozenset(('DateTimeNow', 'EVSEID', 'ResponseCode'))
-_K249 = frozenset(('Algorithm', 'HMACOutputLength'))
-_T250 = {1: (2, 3), 2: (1, 2)}
-_K251 = frozenset(('Id', 'SignatureProperty'))
-_K252 = frozenset(('Id', 'Target'))
-_T253 = {}
-_K254 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
-_T255 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T256 = {3: (2, 2), 4: (1, 2)}
-_K257 = frozenset(('Id', 'value'))
-_K258 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
-_T259 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
-_T260 = {4: (1, 2)}
-_K261 = frozenset(('Certificate',))
-_K262 = frozenset(('Algorithm', 'XPath'))
-_T263 = {1: (0, 3, 1, 0)}
-_T264 = {1: (2, 3)}
-_K265 = frozenset(('Transform',))
-_K266 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
-_T267 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
-_T268 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T269 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T270 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T271 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T272 = {1: (6, 3)}
-_K273 = frozenset(('X509IssuerName', 'X509SerialNumber'))
-_K274 = frozenset(('Body', 'Header'))
+_O149 = {'Id': 0, 'KeyName': 1, 'KeyValue': 2, 'RetrievalMethod': 3, 'X509Data': 4, 'PGPData': 5, 'SPKIData': 6, 'MgmtData': 7}
+_T150 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
+_T151 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
+_T152 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
+_T153 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
+_T154 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
+_T155 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
+_T156 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
+_T157 = {2: (8, 4)}
+_K158 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
+_T159 = {0: (1, 3, 1)}
+_T160 = {1: (0, 2)}
+_K161 = frozenset(('RootCertificateID',))
+_T162 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_K163 = frozenset(('Id', 'Reference'))
+_T164 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
+_K165 = frozenset(('Notification', 'SessionID', 'Signature'))
+_T166 = {1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K167 = frozenset(('MeterID', 'MeterReading', 'MeterStatus', 'SigMeterReading', 'TMeter'))
+_T168 = {1: (0, 3, 2)}
+_T169 = {1: (1, 3, 3), 2: (0, 3, 3)}
+_T170 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
+_T171 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
+_T172 = {1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_K173 = frozenset(('Id', 'MeterInfo', 'SAScheduleTupleID', 'SessionID'))
+_K174 = frozenset(('AC_EVSEStatus', 'ResponseCode'))
+_E175 = ('ParsingError', 'NoTLSRootCertificatAvailable', 'UnknownError')
+_I176 = {'ParsingError': 0, 'NoTLSRootCertificatAvailable': 1, 'UnknownError': 2}
+_K177 = frozenset(('FaultCode', 'FaultMsg'))
+_K178 = frozenset(('Encoding', 'Id', 'MimeType'))
+_T179 = {0: (1, 3, 2), 1: (0, 3, 2)}
+_T180 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_T181 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_K182 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
+_T183 = {1: (2, 2), 2: (1, 2)}
+_K184 = frozenset(('PMax', 'RelativeTimeInterval', 'TimeInterval'))
+_K185 = frozenset(('PMaxScheduleEntry', 'PMaxScheduleID'))
+_K186 = frozenset(('Parameter', 'ParameterSetID'))
+_E187 = ('bool', 'byte', 'short', 'int', 'physicalValue', 'string')
+_I188 = {'bool': 0, 'byte': 1, 'short': 2, 'int': 3, 'physicalValue': 4, 'string': 5}
+_K189 = frozenset(('Name', 'ValueType', 'boolValue', 'byteValue', 'intValue', 'physicalValue', 'shortValue', 'stringValue'))
+_T190 = {2: (1, 3, 3)}
+_T191 = {2: (2, 3, 3)}
+_T192 = {2: (3, 3, 3)}
+_T193 = {2: (4, 3, 3)}
+_T194 = {2: (5, 3, 3)}
+_K195 = frozenset(('ContractID', 'ContractSignatureCertChain'))
+_K196 = frozenset(('DateTimeNow', 'GenChallenge', 'ResponseCode'))
+_E197 = ('Contract', 'ExternalPayment')
+_I198 = {'Contract': 0, 'ExternalPayment': 1}
+_K199 = frozenset(('PaymentOption',))
+_E200 = ('h', 'm', 's', 'A', 'Ah', 'V', 'VA', 'W', 'W/s', 'Wh')
+_I201 = {'h': 0, 'm': 1, 's': 2, 'A': 3, 'Ah': 4, 'V': 5, 'VA': 6, 'W': 7, 'W/s': 8, 'Wh': 9}
+_K202 = frozenset(('Multiplier', 'Unit', 'Value'))
+_K203 = frozenset(('ChargingProfile', 'DC_EVPowerDeliveryParameter', 'EVPowerDeliveryParameter', 'ReadyToChargeState'))
+_T204 = {1: (1, 3, 3), 2: (0, 2, 3)}
+_T205 = {1: (2, 3, 3), 2: (1, 2, 3)}
+_T206 = {1: (3, 3), 2: (2, 2), 3: (0, 1)}
+_K207 = frozenset(('AC_EVSEStatus', 'DC_EVSEStatus', 'EVSEStatus', 'ResponseCode'))
+_K208 = frozenset(('DC_EVStatus', 'EVTargetCurrent', 'EVTargetVoltage'))
+_K209 = frozenset(('DC_EVSEStatus', 'EVSEPresentVoltage', 'ResponseCode'))
+_K210 = frozenset(('ChargingProfileEntryMaxPower', 'ChargingProfileEntryStart'))
+_K211 = frozenset(('Exponent', 'Modulus'))
+_K212 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T213 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
+_T214 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
+_T215 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
+_K216 = frozenset(('duration', 'start'))
+_K217 = frozenset(('Transforms', 'Type', 'URI'))
+_T218 = {0: (1, 3, 2), 1: (0, 2, 2)}
+_T219 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
+_T220 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K221 = frozenset(('SAScheduleTuple',))
+_K222 = frozenset(('PMaxSchedule', 'SAScheduleTupleID', 'SalesTariff'))
+_K223 = frozenset(('SPKISexp',))
+_T224 = {1: (2, 2)}
+_K225 = frozenset(('ConsumptionCost', 'EPriceLevel', 'RelativeTimeInterval', 'TimeInterval'))
+_T226 = {2: (0, 2, 2, 0)}
+_K227 = frozenset(('Id', 'NumEPriceLevels', 'SalesTariffDescription', 'SalesTariffEntry', 'SalesTariffID'))
+_T228 = {4: (0, 1, 5, 0), 5: (0, 2, 5, 0)}
+_T229 = {5: (1, 2)}
+_K230 = frozenset(('SelectedService',))
+_K231 = frozenset(('ParameterSetID', 'ServiceID'))
+_E232 = ('AC_single_phase_core', 'AC_three_phase_core', 'DC_core', 'DC_extended', 'DC_combo_core', 'DC_dual', 'AC_core1p_DC_extended', 'AC_single_DC_core', 'AC_single_phase_three_phase_core_DC_extended', 'AC_core3p_DC_extended')
+_I233 = {'AC_single_phase_core': 0, 'AC_three_phase_core': 1, 'DC_core': 2, 'DC_extended': 3, 'DC_combo_core': 4, 'DC_dual': 5, 'AC_core1p_DC_extended': 6, 'AC_single_DC_core': 7, 'AC_single_phase_three_phase_core_DC_extended': 8, 'AC_core3p_DC_extended': 9}
+_K234 = frozenset(('EnergyTransferType', 'FreeService', 'ServiceTag'))
+_K235 = frozenset(('ServiceID',))
+_K236 = frozenset(('ResponseCode', 'ServiceID', 'ServiceParameterList'))
+_E237 = ('EVCharging', 'Internet', 'ContractCertificate', 'OtherCustom')
+_I238 = {'EVCharging': 0, 'Internet': 1, 'ContractCertificate': 2, 'OtherCustom': 3}
+_K239 = frozenset(('ServiceCategory', 'ServiceScope'))
+_K240 = frozenset(('ChargeService', 'PaymentOptions', 'ResponseCode', 'ServiceList'))
+_T241 = {3: (1, 2), 4: (0, 1)}
+_K242 = frozenset(('ParameterSet',))
+_K243 = frozenset(('SelectedPaymentOption', 'SelectedServiceList'))
+_K244 = frozenset(('ResponseCode',))
+_K245 = frozenset(('Service',))
+_K246 = frozenset(('ServiceCategory', 'ServiceID', 'ServiceName', 'ServiceScope'))
+_K247 = frozenset(('FreeService', 'ServiceTag'))
+_K248 = frozenset(('EVCCID',))
+_K249 = frozenset(('DateTimeNow', 'EVSEID', 'ResponseCode'))
+_K250 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T251 = {1: (2, 3), 2: (1, 2)}
+_K252 = frozenset(('Id', 'SignatureProperty'))
+_K253 = frozenset(('Id', 'Target'))
+_T254 = {}
+_K255 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T256 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T257 = {3: (2, 2), 4: (1, 2)}
+_K258 = frozenset(('Id', 'value'))
+_K259 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T260 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T261 = {4: (1, 2)}
+_K262 = frozenset(('Certificate',))
+_K263 = frozenset(('Algorithm', 'XPath'))
+_T264 = {1: (0, 3, 1, 0)}
+_T265 = {1: (2, 3)}
+_K266 = frozenset(('Transform',))
+_K267 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_O268 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
+_T269 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T270 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T271 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T272 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T273 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T274 = {1: (6, 3)}
+_K275 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_K276 = frozenset(('Body', 'Header'))
 
 def d_AC_EVChargeParameterType(v, r):
     o = {}
@@ -741,18 +743,14 @@ def e_CableCheckResType(a, d):
 def d_CanonicalizationMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = s(v, r)
+        o['Algorithm'] = x
+        st = 1
+    else:
+        und(c, 1)
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -775,7 +773,7 @@ def e_CanonicalizationMethodType(a, d):
     x = d.get('Algorithm')
     if x is not None:
         u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
     f = None
@@ -3333,18 +3331,14 @@ def e_DSAKeyValueType(a, d):
 def d_DigestMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = s(v, r)
+        o['Algorithm'] = x
+        st = 1
+    else:
+        und(c, 1)
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -3367,7 +3361,7 @@ def e_DigestMethodType(a, d):
     x = d.get('Algorithm')
     if x is not None:
         u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
     f = None
@@ -3787,144 +3781,19 @@ def e_KeyInfoType(a, d):
         a = (a << 4)
         a = ws(a, x)
         st = 1
-    f = 'KeyName'
-    x = d.get('KeyName')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T149[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'KeyValue'
-    x = d.get('KeyValue')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T150[st]
-            a = e_KeyValueType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'RetrievalMethod'
-    x = d.get('RetrievalMethod')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T151[st]
-            a = e_RetrievalMethodType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509Data'
-    x = d.get('X509Data')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T152[st]
-            a = e_X509DataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'PGPData'
-    x = d.get('PGPData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T153[st]
-            a = e_PGPDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'SPKIData'
-    x = d.get('SPKIData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T154[st]
-            a = e_SPKIDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'MgmtData'
-    x = d.get('MgmtData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T155[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
+    for f in d:
+        x = d[f]
+        if x is None:
+            continue
+        h = _H_KeyInfoType.get(f)
+        if h is None:
+            extra(d, _K148)
+        elif h is False:
+            continue
+        a, st = h(a, x, st)
     f = None
-    c, wd = _T156[st]
+    c, wd = _T157[st]
     a = (a << wd) | c
-    if u != len(d):
-        extra(d, _K148)
     return a
 
 def d_KeyValueType(v, r):
@@ -3977,13 +3846,13 @@ def e_KeyValueType(a, d):
     x = d.get('RSAKeyValue')
     if x is not None:
         u += 1
-        c, wd, st = _T158[st]
+        c, wd, st = _T159[st]
         a = e_RSAKeyValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T159[st]
+    c, wd = _T160[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K157)
+        extra(d, _K158)
     return a
 
 def d_ListOfRootCertificateIDsType(v, r):
@@ -4030,7 +3899,7 @@ def e_ListOfRootCertificateIDsType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T161[st]
+            c, wd, nx, n = _T162[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -4045,7 +3914,7 @@ def e_ListOfRootCertificateIDsType(a, d):
     c, wd = _T59[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K160)
+        extra(d, _K161)
     return a
 
 def d_ManifestType(v, r):
@@ -4116,7 +3985,7 @@ def e_ManifestType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T163[st]
+            c, wd, nx, n = _T164[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4131,7 +4000,7 @@ def e_ManifestType(a, d):
     c, wd = _T86[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K162)
+        extra(d, _K163)
     return a
 
 def d_MessageHeaderType(v, r):
@@ -4202,10 +4071,10 @@ def e_MessageHeaderType(a, d):
         c, wd, st = _T137[st]
         a = e_SignatureType(((a << wd) | c), x)
     f = None
-    c, wd = _T165[st]
+    c, wd = _T166[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K164)
+        extra(d, _K165)
     return a
 
 def d_MeterInfoType(v, r):
@@ -4309,19 +4178,19 @@ def e_MeterInfoType(a, d):
     x = d.get('MeterReading')
     if x is not None:
         u += 1
-        c, wd, st = _T167[st]
+        c, wd, st = _T168[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'SigMeterReading'
     x = d.get('SigMeterReading')
     if x is not None:
         u += 1
-        c, wd, st = _T168[st]
+        c, wd, st = _T169[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'MeterStatus'
     x = d.get('MeterStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T169[st]
+        c, wd, st = _T170[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
@@ -4329,15 +4198,15 @@ def e_MeterInfoType(a, d):
     x = d.get('TMeter')
     if x is not None:
         u += 1
-        c, wd, st = _T170[st]
+        c, wd, st = _T171[st]
         if x.__class__ is not int or x < -9223372036854775808 or x > 9223372036854775807:
             x = as_int(x, -9223372036854775808, 9223372036854775807)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T171[st]
+    c, wd = _T172[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K166)
+        extra(d, _K167)
     return a
 
 def d_MeteringReceiptReqType(v, r):
@@ -4429,7 +4298,7 @@ def e_MeteringReceiptReqType(a, d):
     c, wd = _T7[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K172)
+        extra(d, _K173)
     return a
 
 def d_MeteringReceiptResType(v, r):
@@ -4487,7 +4356,7 @@ def e_MeteringReceiptResType(a, d):
     c, wd = _T77[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K173)
+        extra(d, _K174)
     return a
 
 def d_NotificationType(v, r):
@@ -4500,7 +4369,7 @@ def d_NotificationType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E174[(x >> 1) & 3]
+        x = _E175[(x >> 1) & 3]
         o['FaultCode'] = x
         st = 1
     else:
@@ -4532,9 +4401,9 @@ def e_NotificationType(a, d):
     x = d.get('FaultCode')
     if x is not None:
         u += 1
-        j = _I175.get(x)
+        j = _I176.get(x)
         if j is None:
-            bad_enum(x, _I175)
+            bad_enum(x, _I176)
         a = (((a << 1)) << 4) | (j << 1)
         st = 1
     f = 'FaultMsg'
@@ -4547,7 +4416,7 @@ def e_NotificationType(a, d):
     c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K176)
+        extra(d, _K177)
     return a
 
 def d_ObjectType(v, r):
@@ -4653,21 +4522,21 @@ def e_ObjectType(a, d):
     x = d.get('Id')
     if x is not None:
         u += 1
-        c, wd, st = _T178[st]
+        c, wd, st = _T179[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'MimeType'
     x = d.get('MimeType')
     if x is not None:
         u += 1
-        c, wd, st = _T179[st]
+        c, wd, st = _T180[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T180[st]
+    c, wd = _T181[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K177)
+        extra(d, _K178)
     return a
 
 def d_PGPDataType(v, r):
@@ -4728,10 +4597,10 @@ def e_PGPDataType(a, d):
         c, wd, st = _T93[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T182[st]
+    c, wd = _T183[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K181)
+        extra(d, _K182)
     return a
 
 def d_PMaxScheduleEntryType(v, r):
@@ -4794,7 +4663,7 @@ def e_PMaxScheduleEntryType(a, d):
     c, wd = _T77[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K183)
+        extra(d, _K184)
     return a
 
 def d_PMaxScheduleType(v, r):
@@ -4872,7 +4741,7 @@ def e_PMaxScheduleType(a, d):
     c, wd = _T86[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K184)
+        extra(d, _K185)
     return a
 
 def d_ParameterSetType(v, r):
@@ -4950,7 +4819,7 @@ def e_ParameterSetType(a, d):
     c, wd = _T86[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K185)
+        extra(d, _K186)
     return a
 
 def d_ParameterType(v, r):
@@ -4968,7 +4837,7 @@ def d_ParameterType(v, r):
     c = (v >> r) & 1
     if c == 0:
         r -= 3
-        x = _E186[(v >> r) & 7]
+        x = _E187[(v >> r) & 7]
         o['ValueType'] = x
         st = 2
     else:
@@ -5035,9 +4904,9 @@ def e_ParameterType(a, d):
         u += 1
         c, wd, st = _T1[st]
         a = ((a << wd) | c)
-        j = _I187.get(x)
+        j = _I188.get(x)
         if j is None:
-            bad_enum(x, _I187)
+            bad_enum(x, _I188)
         a = (a << 3) | j
     f = 'boolValue'
     x = d.get('boolValue')
@@ -5051,7 +4920,7 @@ def e_ParameterType(a, d):
     x = d.get('byteValue')
     if x is not None:
         u += 1
-        c, wd, st = _T189[st]
+        c, wd, st = _T190[st]
         if x.__class__ is not int or x < -128 or x > 127:
             x = as_int(x, -128, 127)
         a = ((((a << wd) | c)) << 10) | ((x - -128) << 1)
@@ -5059,7 +4928,7 @@ def e_ParameterType(a, d):
     x = d.get('shortValue')
     if x is not None:
         u += 1
-        c, wd, st = _T190[st]
+        c, wd, st = _T191[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
@@ -5067,7 +4936,7 @@ def e_ParameterType(a, d):
     x = d.get('intValue')
     if x is not None:
         u += 1
-        c, wd, st = _T191[st]
+        c, wd, st = _T192[st]
         if x.__class__ is not int or x < -2147483648 or x > 2147483647:
             x = as_int(x, -2147483648, 2147483647)
         a = wi((((a << wd) | c)) << 1, x) << 1
@@ -5075,19 +4944,19 @@ def e_ParameterType(a, d):
     x = d.get('physicalValue')
     if x is not None:
         u += 1
-        c, wd, st = _T192[st]
+        c, wd, st = _T193[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'stringValue'
     x = d.get('stringValue')
     if x is not None:
         u += 1
-        c, wd, st = _T193[st]
+        c, wd, st = _T194[st]
         a = ws((((a << wd) | c)) << 1, x) << 1
     f = None
     c, wd = _T57[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K188)
+        extra(d, _K189)
     return a
 
 def d_PaymentDetailsReqType(v, r):
@@ -5138,7 +5007,7 @@ def e_PaymentDetailsReqType(a, d):
     c, wd = _T77[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K194)
+        extra(d, _K195)
     return a
 
 def d_PaymentDetailsResType(v, r):
@@ -5212,7 +5081,7 @@ def e_PaymentDetailsResType(a, d):
     c, wd = _T57[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K195)
+        extra(d, _K196)
     return a
 
 def d_PaymentOptionsType(v, r):
@@ -5225,7 +5094,7 @@ def d_PaymentOptionsType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E196[(x >> 1) & 1]
+        x = _E197[(x >> 1) & 1]
         l = o.get('PaymentOption')
         if l is None:
             o['PaymentOption'] = [x]
@@ -5242,7 +5111,7 @@ def d_PaymentOptionsType(v, r):
             x = (v >> r) & 7
             if x & 5:
                 und2()
-            x = _E196[(x >> 1) & 1]
+            x = _E197[(x >> 1) & 1]
             l = o.get('PaymentOption')
             if l is None:
                 o['PaymentOption'] = [x]
@@ -5267,10 +5136,10 @@ def e_PaymentOptionsType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T161[st]
-            j = _I197.get(x)
+            c, wd, nx, n = _T162[st]
+            j = _I198.get(x)
             if j is None:
-                bad_enum(x, _I197)
+                bad_enum(x, _I198)
             a = ((((a << wd) | c)) << 3) | (j << 1)
             if n:
                 k += 1
@@ -5285,7 +5154,7 @@ def e_PaymentOptionsType(a, d):
     c, wd = _T59[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K198)
+        extra(d, _K199)
     return a
 
 def d_PhysicalValueType(v, r):
@@ -5310,7 +5179,7 @@ def d_PhysicalValueType(v, r):
         x = (v >> r) & 63
         if x & 33:
             und2()
-        x = _E199[(x >> 1) & 15]
+        x = _E200[(x >> 1) & 15]
         o['Unit'] = x
         st = 2
     elif c == 1:
@@ -5354,9 +5223,9 @@ def e_PhysicalValueType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T61[st]
-        j = _I200.get(x)
+        j = _I201.get(x)
         if j is None:
-            bad_enum(x, _I200)
+            bad_enum(x, _I201)
         a = ((((a << wd) | c)) << 6) | (j << 1)
     f = 'Value'
     x = d.get('Value')
@@ -5370,7 +5239,7 @@ def e_PhysicalValueType(a, d):
     c, wd = _T57[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K201)
+        extra(d, _K202)
     return a
 
 def d_PowerDeliveryReqType(v, r):
@@ -5446,25 +5315,25 @@ def e_PowerDeliveryReqType(a, d):
     x = d.get('ChargingProfile')
     if x is not None:
         u += 1
-        c, wd, st = _T167[st]
+        c, wd, st = _T168[st]
         a = e_ChargingProfileType(((a << wd) | c), x)
     f = 'DC_EVPowerDeliveryParameter'
     x = d.get('DC_EVPowerDeliveryParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T203[st]
+        c, wd, st = _T204[st]
         a = e_DC_EVPowerDeliveryParameterType(((a << wd) | c), x)
     f = 'EVPowerDeliveryParameter'
     x = d.get('EVPowerDeliveryParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T204[st]
+        c, wd, st = _T205[st]
         a = e_EVPowerDeliveryParameterType(((a << wd) | c), x)
     f = None
-    c, wd = _T205[st]
+    c, wd = _T206[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K202)
+        extra(d, _K203)
     return a
 
 def d_PowerDeliveryResType(v, r):
@@ -5542,7 +5411,7 @@ def e_PowerDeliveryResType(a, d):
     c, wd = _T77[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K206)
+        extra(d, _K207)
     return a
 
 def d_PreChargeReqType(v, r):
@@ -5607,7 +5476,7 @@ def e_PreChargeReqType(a, d):
     c, wd = _T57[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K207)
+        extra(d, _K208)
     return a
 
 def d_PreChargeResType(v, r):
@@ -5679,7 +5548,7 @@ def e_PreChargeResType(a, d):
     c, wd = _T57[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K208)
+        extra(d, _K209)
     return a
 
 def d_ProfileEntryType(v, r):
@@ -5734,7 +5603,7 @@ def e_ProfileEntryType(a, d):
     c, wd = _T77[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K209)
+        extra(d, _K210)
     return a
 
 def d_RSAKeyValueType(v, r):
@@ -5785,7 +5654,7 @@ def e_RSAKeyValueType(a, d):
     c, wd = _T77[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K210)
+        extra(d, _K211)
     return a
 
 def d_ReferenceType(v, r):
@@ -5907,27 +5776,27 @@ def e_ReferenceType(a, d):
     x = d.get('Type')
     if x is not None:
         u += 1
-        c, wd, st = _T178[st]
+        c, wd, st = _T179[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'URI'
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T212[st]
+        c, wd, st = _T213[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T213[st]
+        c, wd, st = _T214[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = 'DigestMethod'
     x = d.get('DigestMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T214[st]
+        c, wd, st = _T215[st]
         a = e_DigestMethodType(((a << wd) | c), x)
     f = 'DigestValue'
     x = d.get('DigestValue')
@@ -5939,7 +5808,7 @@ def e_ReferenceType(a, d):
     c, wd = _T67[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K211)
+        extra(d, _K212)
     return a
 
 def d_RelativeTimeIntervalType(v, r):
@@ -5996,7 +5865,7 @@ def e_RelativeTimeIntervalType(a, d):
     c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K215)
+        extra(d, _K216)
     return a
 
 def d_RetrievalMethodType(v, r):
@@ -6070,20 +5939,20 @@ def e_RetrievalMethodType(a, d):
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T217[st]
+        c, wd, st = _T218[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T218[st]
+        c, wd, st = _T219[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T219[st]
+    c, wd = _T220[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K216)
+        extra(d, _K217)
     return a
 
 def d_SAScheduleListType(v, r):
@@ -6130,7 +5999,7 @@ def e_SAScheduleListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T161[st]
+            c, wd, nx, n = _T162[st]
             a = e_SAScheduleTupleType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6145,7 +6014,7 @@ def e_SAScheduleListType(a, d):
     c, wd = _T59[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K220)
+        extra(d, _K221)
     return a
 
 def d_SAScheduleTupleType(v, r):
@@ -6214,7 +6083,7 @@ def e_SAScheduleTupleType(a, d):
     c, wd = _T99[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K221)
+        extra(d, _K222)
     return a
 
 def d_SASchedulesType(v, r):
@@ -6306,7 +6175,7 @@ def e_SPKIDataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T161[st]
+            c, wd, nx, n = _T162[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -6318,10 +6187,10 @@ def e_SPKIDataType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T223[st]
+    c, wd = _T224[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K222)
+        extra(d, _K223)
     return a
 
 def d_SalesTariffEntryType(v, r):
@@ -6400,7 +6269,7 @@ def e_SalesTariffEntryType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T225[st]
+            c, wd, nx, n = _T226[st]
             a = e_ConsumptionCostType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6415,7 +6284,7 @@ def e_SalesTariffEntryType(a, d):
     c, wd = _T86[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K224)
+        extra(d, _K225)
     return a
 
 def d_SalesTariffType(v, r):
@@ -6536,7 +6405,7 @@ def e_SalesTariffType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T227[st]
+            c, wd, nx, n = _T228[st]
             a = e_SalesTariffEntryType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6548,10 +6417,10 @@ def e_SalesTariffType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T228[st]
+    c, wd = _T229[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K226)
+        extra(d, _K227)
     return a
 
 def d_SelectedServiceListType(v, r):
@@ -6598,7 +6467,7 @@ def e_SelectedServiceListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T161[st]
+            c, wd, nx, n = _T162[st]
             a = e_SelectedServiceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6613,7 +6482,7 @@ def e_SelectedServiceListType(a, d):
     c, wd = _T59[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K229)
+        extra(d, _K230)
     return a
 
 def d_SelectedServiceType(v, r):
@@ -6670,7 +6539,7 @@ def e_SelectedServiceType(a, d):
     c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K230)
+        extra(d, _K231)
     return a
 
 def d_ServiceChargeType(v, r):
@@ -6703,7 +6572,7 @@ def d_ServiceChargeType(v, r):
         x = (v >> r) & 63
         if x & 33:
             und2()
-        x = _E231[(x >> 1) & 15]
+        x = _E232[(x >> 1) & 15]
         o['EnergyTransferType'] = x
         st = 3
     else:
@@ -6740,15 +6609,15 @@ def e_ServiceChargeType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T2[st]
-        j = _I232.get(x)
+        j = _I233.get(x)
         if j is None:
-            bad_enum(x, _I232)
+            bad_enum(x, _I233)
         a = ((((a << wd) | c)) << 6) | (j << 1)
     f = None
     c, wd = _T57[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K233)
+        extra(d, _K234)
     return a
 
 def d_ServiceDetailReqType(v, r):
@@ -6787,7 +6656,7 @@ def e_ServiceDetailReqType(a, d):
     c, wd = _T51[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K234)
+        extra(d, _K235)
     return a
 
 def d_ServiceDetailResType(v, r):
@@ -6863,7 +6732,7 @@ def e_ServiceDetailResType(a, d):
     c, wd = _T99[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K235)
+        extra(d, _K236)
     return a
 
 def d_ServiceDiscoveryReqType(v, r):
@@ -6880,7 +6749,7 @@ def d_ServiceDiscoveryReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E236[(x >> 1) & 3]
+        x = _E237[(x >> 1) & 3]
         o['ServiceCategory'] = x
         st = 2
     elif c == 2:
@@ -6895,7 +6764,7 @@ def d_ServiceDiscoveryReqType(v, r):
             x = (v >> r) & 15
             if x & 9:
                 und2()
-            x = _E236[(x >> 1) & 3]
+            x = _E237[(x >> 1) & 3]
             o['ServiceCategory'] = x
             st = 2
         elif c == 1:
@@ -6926,15 +6795,15 @@ def e_ServiceDiscoveryReqType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T93[st]
-        j = _I237.get(x)
+        j = _I238.get(x)
         if j is None:
-            bad_enum(x, _I237)
+            bad_enum(x, _I238)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = None
     c, wd = _T94[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K238)
+        extra(d, _K239)
     return a
 
 def d_ServiceDiscoveryResType(v, r):
@@ -7019,10 +6888,10 @@ def e_ServiceDiscoveryResType(a, d):
         c, wd, st = _T81[st]
         a = e_ServiceTagListType(((a << wd) | c), x)
     f = None
-    c, wd = _T240[st]
+    c, wd = _T241[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K239)
+        extra(d, _K240)
     return a
 
 def d_ServiceParameterListType(v, r):
@@ -7069,7 +6938,7 @@ def e_ServiceParameterListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T161[st]
+            c, wd, nx, n = _T162[st]
             a = e_ParameterSetType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7084,7 +6953,7 @@ def e_ServiceParameterListType(a, d):
     c, wd = _T59[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K241)
+        extra(d, _K242)
     return a
 
 def d_ServicePaymentSelectionReqType(v, r):
@@ -7097,7 +6966,7 @@ def d_ServicePaymentSelectionReqType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E196[(x >> 1) & 1]
+        x = _E197[(x >> 1) & 1]
         o['SelectedPaymentOption'] = x
         st = 1
     else:
@@ -7127,9 +6996,9 @@ def e_ServicePaymentSelectionReqType(a, d):
     x = d.get('SelectedPaymentOption')
     if x is not None:
         u += 1
-        j = _I197.get(x)
+        j = _I198.get(x)
         if j is None:
-            bad_enum(x, _I197)
+            bad_enum(x, _I198)
         a = (((a << 1)) << 3) | (j << 1)
         st = 1
     f = 'SelectedServiceList'
@@ -7142,7 +7011,7 @@ def e_ServicePaymentSelectionReqType(a, d):
     c, wd = _T77[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K242)
+        extra(d, _K243)
     return a
 
 def d_ServicePaymentSelectionResType(v, r):
@@ -7186,7 +7055,7 @@ def e_ServicePaymentSelectionResType(a, d):
     c, wd = _T51[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K243)
+        extra(d, _K244)
     return a
 
 def d_ServiceTagListType(v, r):
@@ -7233,7 +7102,7 @@ def e_ServiceTagListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T161[st]
+            c, wd, nx, n = _T162[st]
             a = e_ServiceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7248,7 +7117,7 @@ def e_ServiceTagListType(a, d):
     c, wd = _T59[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K244)
+        extra(d, _K245)
     return a
 
 def d_ServiceTagType(v, r):
@@ -7273,7 +7142,7 @@ def d_ServiceTagType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E236[(x >> 1) & 3]
+        x = _E237[(x >> 1) & 3]
         o['ServiceCategory'] = x
         st = 3
     else:
@@ -7286,7 +7155,7 @@ def d_ServiceTagType(v, r):
             x = (v >> r) & 15
             if x & 9:
                 und2()
-            x = _E236[(x >> 1) & 3]
+            x = _E237[(x >> 1) & 3]
             o['ServiceCategory'] = x
             st = 3
         else:
@@ -7333,9 +7202,9 @@ def e_ServiceTagType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T123[st]
-        j = _I237.get(x)
+        j = _I238.get(x)
         if j is None:
-            bad_enum(x, _I237)
+            bad_enum(x, _I238)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'ServiceScope'
     x = d.get('ServiceScope')
@@ -7344,10 +7213,10 @@ def e_ServiceTagType(a, d):
         c, wd, st = _T81[st]
         a = ws((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T240[st]
+    c, wd = _T241[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K245)
+        extra(d, _K246)
     return a
 
 def d_ServiceType(v, r):
@@ -7404,7 +7273,7 @@ def e_ServiceType(a, d):
     c, wd = _T77[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K246)
+        extra(d, _K247)
     return a
 
 def d_SessionSetupReqType(v, r):
@@ -7441,7 +7310,7 @@ def e_SessionSetupReqType(a, d):
     c, wd = _T51[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K247)
+        extra(d, _K248)
     return a
 
 def d_SessionSetupResType(v, r):
@@ -7517,7 +7386,7 @@ def e_SessionSetupResType(a, d):
     c, wd = _T99[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K248)
+        extra(d, _K249)
     return a
 
 def d_SessionStopResType(v, r):
@@ -7561,7 +7430,7 @@ def e_SessionStopResType(a, d):
     c, wd = _T51[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K243)
+        extra(d, _K244)
     return a
 
 def d_SessionStopType(v, r):
@@ -7589,18 +7458,14 @@ def e_SessionStopType(a, d):
 def d_SignatureMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = s(v, r)
+        o['Algorithm'] = x
+        st = 1
+    else:
+        und(c, 1)
     while True:
         r -= 3
         c = (v >> r) & 7
@@ -7641,22 +7506,22 @@ def e_SignatureMethodType(a, d):
     x = d.get('Algorithm')
     if x is not None:
         u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
     f = 'HMACOutputLength'
     x = d.get('HMACOutputLength')
     if x is not None:
         u += 1
-        c, wd, st = _T167[st]
+        c, wd, st = _T168[st]
         if x.__class__ is not int:
             x = as_int(x, None, None)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T250[st]
+    c, wd = _T251[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K249)
+        extra(d, _K250)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -7727,7 +7592,7 @@ def e_SignaturePropertiesType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T163[st]
+            c, wd, nx, n = _T164[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7742,42 +7607,33 @@ def e_SignaturePropertiesType(a, d):
     c, wd = _T86[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K251)
+        extra(d, _K252)
     return a
 
 def d_SignaturePropertyType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = s(v, r)
+        o['Id'] = x
+        st = 1
+    elif c == 1:
+        x, r = s(v, r)
+        o['Target'] = x
+        st = 2
+    else:
+        und(c, 2)
+    if st == 1:
+        r -= 1
+        c = (v >> r) & 1
         if c == 0:
-            x, r = s(v, r)
-            o['Id'] = x
-            st = 1
-            break
-        elif c == 1:
             x, r = s(v, r)
             o['Target'] = x
             st = 2
-            break
-        elif c == 2:
-            unsupported('mixed-content text')
         else:
-            und(c, 3)
-    if st == 1:
-        while True:
-            r -= 2
-            c = (v >> r) & 3
-            if c == 0:
-                x, r = s(v, r)
-                o['Target'] = x
-                st = 2
-                break
-            elif c == 1:
-                unsupported('mixed-content text')
-            else:
-                und(c, 2)
+            und(c, 1)
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -7818,14 +7674,14 @@ def e_SignaturePropertyType(a, d):
     x = d.get('Target')
     if x is not None:
         u += 1
-        c, wd, st = _T93[st]
+        c, wd, st = _T64[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T253[st]
+    c, wd = _T254[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K252)
+        extra(d, _K253)
     return a
 
 def d_SignatureType(v, r):
@@ -7932,7 +7788,7 @@ def e_SignatureType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T255[st]
+            c, wd, nx, n = _T256[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7944,10 +7800,10 @@ def e_SignatureType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T256[st]
+    c, wd = _T257[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K254)
+        extra(d, _K255)
     return a
 
 def d_SignatureValueType(v, r):
@@ -8005,7 +7861,7 @@ def e_SignatureValueType(a, d):
     c, wd = _T77[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K257)
+        extra(d, _K258)
     return a
 
 def d_SignedInfoType(v, r):
@@ -8100,7 +7956,7 @@ def e_SignedInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T259[st]
+            c, wd, nx, n = _T260[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8112,10 +7968,10 @@ def e_SignedInfoType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T260[st]
+    c, wd = _T261[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K258)
+        extra(d, _K259)
     return a
 
 def d_SubCertificatesType(v, r):
@@ -8162,7 +8018,7 @@ def e_SubCertificatesType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T161[st]
+            c, wd, nx, n = _T162[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -8177,24 +8033,20 @@ def e_SubCertificatesType(a, d):
     c, wd = _T59[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K261)
+        extra(d, _K262)
     return a
 
 def d_TransformType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = s(v, r)
+        o['Algorithm'] = x
+        st = 1
+    else:
+        und(c, 1)
     while True:
         r -= 3
         c = (v >> r) & 7
@@ -8224,7 +8076,7 @@ def e_TransformType(a, d):
     x = d.get('Algorithm')
     if x is not None:
         u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
     f = 'XPath'
@@ -8235,7 +8087,7 @@ def e_TransformType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T263[st]
+            c, wd, nx, n = _T264[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -8247,10 +8099,10 @@ def e_TransformType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T264[st]
+    c, wd = _T265[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K262)
+        extra(d, _K263)
     return a
 
 def d_TransformsType(v, r):
@@ -8297,7 +8149,7 @@ def e_TransformsType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T161[st]
+            c, wd, nx, n = _T162[st]
             a = e_TransformType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8312,7 +8164,7 @@ def e_TransformsType(a, d):
     c, wd = _T59[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K265)
+        extra(d, _K266)
     return a
 
 def d_WeldingDetectionReqType(v, r):
@@ -8421,7 +8273,7 @@ def e_WeldingDetectionResType(a, d):
     c, wd = _T57[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K208)
+        extra(d, _K209)
     return a
 
 def d_X509DataType(v, r):
@@ -8524,107 +8376,17 @@ def e_X509DataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
-    f = 'X509IssuerSerial'
-    x = d.get('X509IssuerSerial')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T267[st]
-            a = e_X509IssuerSerialType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509SKI'
-    x = d.get('X509SKI')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T268[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509SubjectName'
-    x = d.get('X509SubjectName')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T269[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509Certificate'
-    x = d.get('X509Certificate')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T270[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509CRL'
-    x = d.get('X509CRL')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T271[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
+    for f in d:
+        x = d[f]
+        if x is None:
+            continue
+        h = _H_X509DataType.get(f)
+        if h is None:
+            extra(d, _K267)
+        a, st = h(a, x, st)
     f = None
-    c, wd = _T272[st]
+    c, wd = _T274[st]
     a = (a << wd) | c
-    if u != len(d):
-        extra(d, _K266)
     return a
 
 def d_X509IssuerSerialType(v, r):
@@ -8677,7 +8439,7 @@ def e_X509IssuerSerialType(a, d):
     c, wd = _T77[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K273)
+        extra(d, _K275)
     return a
 
 def d_anon_V2G_Message(v, r):
@@ -8728,7 +8490,7 @@ def e_anon_V2G_Message(a, d):
     c, wd = _T77[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K274)
+        extra(d, _K276)
     return a
 
 def h_BodyType_0(a, x, st):
@@ -8906,6 +8668,222 @@ def h_BodyType_34(a, x, st):
     a = e_WeldingDetectionResType(((a << wd) | c), x)
     return a, st
 
+def h_KeyInfoType_1(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T150[st]
+        a = ws((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_2(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T151[st]
+        a = e_KeyValueType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_3(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T152[st]
+        a = e_RetrievalMethodType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_4(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T153[st]
+        a = e_X509DataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_5(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T154[st]
+        a = e_PGPDataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_6(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T155[st]
+        a = e_SPKIDataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_7(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T156[st]
+        a = ws((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_0(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T269[st]
+        a = e_X509IssuerSerialType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_1(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T270[st]
+        a = wb((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_2(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T271[st]
+        a = ws((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_3(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T272[st]
+        a = wb((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_4(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T273[st]
+        a = wb((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
 def d_simple0(v, r):
     x, r = eb(v, r)
     return x, r
@@ -8924,6 +8902,8 @@ def e_simple1(a, x):
 
 _D_BodyType_0 = (('BodyElement', d_BodyBaseType, 1), ('CableCheckReq', d_CableCheckReqType, 1), ('CableCheckRes', d_CableCheckResType, 1), ('CertificateInstallationReq', d_CertificateInstallationReqType, 1), ('CertificateInstallationRes', d_CertificateInstallationResType, 1), ('CertificateUpdateReq', d_CertificateUpdateReqType, 1), ('CertificateUpdateRes', d_CertificateUpdateResType, 1), ('ChargeParameterDiscoveryReq', d_ChargeParameterDiscoveryReqType, 1), ('ChargeParameterDiscoveryRes', d_ChargeParameterDiscoveryResType, 1), ('ChargingStatusReq', d_ChargingStatusReqType, 1), ('ChargingStatusRes', d_ChargingStatusResType, 1), ('ContractAuthenticationReq', d_ContractAuthenticationReqType, 1), ('ContractAuthenticationRes', d_ContractAuthenticationResType, 1), ('CurrentDemandReq', d_CurrentDemandReqType, 1), ('CurrentDemandRes', d_CurrentDemandResType, 1), ('MeteringReceiptReq', d_MeteringReceiptReqType, 1), ('MeteringReceiptRes', d_MeteringReceiptResType, 1), ('PaymentDetailsReq', d_PaymentDetailsReqType, 1), ('PaymentDetailsRes', d_PaymentDetailsResType, 1), ('PowerDeliveryReq', d_PowerDeliveryReqType, 1), ('PowerDeliveryRes', d_PowerDeliveryResType, 1), ('PreChargeReq', d_PreChargeReqType, 1), ('PreChargeRes', d_PreChargeResType, 1), ('ServiceDetailReq', d_ServiceDetailReqType, 1), ('ServiceDetailRes', d_ServiceDetailResType, 1), ('ServiceDiscoveryReq', d_ServiceDiscoveryReqType, 1), ('ServiceDiscoveryRes', d_ServiceDiscoveryResType, 1), ('ServicePaymentSelectionReq', d_ServicePaymentSelectionReqType, 1), ('ServicePaymentSelectionRes', d_ServicePaymentSelectionResType, 1), ('SessionSetupReq', d_SessionSetupReqType, 1), ('SessionSetupRes', d_SessionSetupResType, 1), ('SessionStopReq', d_SessionStopType, 1), ('SessionStopRes', d_SessionStopResType, 1), ('WeldingDetectionReq', d_WeldingDetectionReqType, 1), ('WeldingDetectionRes', d_WeldingDetectionResType, 1), None,)
 _H_BodyType = {'BodyElement': h_BodyType_0, 'CableCheckReq': h_BodyType_1, 'CableCheckRes': h_BodyType_2, 'CertificateInstallationReq': h_BodyType_3, 'CertificateInstallationRes': h_BodyType_4, 'CertificateUpdateReq': h_BodyType_5, 'CertificateUpdateRes': h_BodyType_6, 'ChargeParameterDiscoveryReq': h_BodyType_7, 'ChargeParameterDiscoveryRes': h_BodyType_8, 'ChargingStatusReq': h_BodyType_9, 'ChargingStatusRes': h_BodyType_10, 'ContractAuthenticationReq': h_BodyType_11, 'ContractAuthenticationRes': h_BodyType_12, 'CurrentDemandReq': h_BodyType_13, 'CurrentDemandRes': h_BodyType_14, 'MeteringReceiptReq': h_BodyType_15, 'MeteringReceiptRes': h_BodyType_16, 'PaymentDetailsReq': h_BodyType_17, 'PaymentDetailsRes': h_BodyType_18, 'PowerDeliveryReq': h_BodyType_19, 'PowerDeliveryRes': h_BodyType_20, 'PreChargeReq': h_BodyType_21, 'PreChargeRes': h_BodyType_22, 'ServiceDetailReq': h_BodyType_23, 'ServiceDetailRes': h_BodyType_24, 'ServiceDiscoveryReq': h_BodyType_25, 'ServiceDiscoveryRes': h_BodyType_26, 'ServicePaymentSelectionReq': h_BodyType_27, 'ServicePaymentSelectionRes': h_BodyType_28, 'SessionSetupReq': h_BodyType_29, 'SessionSetupRes': h_BodyType_30, 'SessionStopReq': h_BodyType_31, 'SessionStopRes': h_BodyType_32, 'WeldingDetectionReq': h_BodyType_33, 'WeldingDetectionRes': h_BodyType_34}
+_H_KeyInfoType = {'Id': False, 'KeyName': h_KeyInfoType_1, 'KeyValue': h_KeyInfoType_2, 'RetrievalMethod': h_KeyInfoType_3, 'X509Data': h_KeyInfoType_4, 'PGPData': h_KeyInfoType_5, 'SPKIData': h_KeyInfoType_6, 'MgmtData': h_KeyInfoType_7}
+_H_X509DataType = {'X509IssuerSerial': h_X509DataType_0, 'X509SKI': h_X509DataType_1, 'X509SubjectName': h_X509DataType_2, 'X509Certificate': h_X509DataType_3, 'X509CRL': h_X509DataType_4}
 _DOC_D = (('AC_EVChargeParameter', d_AC_EVChargeParameterType), ('AC_EVSEChargeParameter', d_AC_EVSEChargeParameterType), ('AC_EVSEStatus', d_AC_EVSEStatusType), ('BodyElement', d_BodyBaseType), ('CableCheckReq', d_CableCheckReqType), ('CableCheckRes', d_CableCheckResType), ('CanonicalizationMethod', d_CanonicalizationMethodType), ('CertificateInstallationReq', d_CertificateInstallationReqType), ('CertificateInstallationRes', d_CertificateInstallationResType), ('CertificateUpdateReq', d_CertificateUpdateReqType), ('CertificateUpdateRes', d_CertificateUpdateResType), ('ChargeParameterDiscoveryReq', d_ChargeParameterDiscoveryReqType), ('ChargeParameterDiscoveryRes', d_ChargeParameterDiscoveryResType), ('ChargingStatusReq', d_ChargingStatusReqType), ('ChargingStatusRes', d_ChargingStatusResType), ('ContractAuthenticationReq', d_ContractAuthenticationReqType), ('ContractAuthenticationRes', d_ContractAuthenticationResType), ('CurrentDemandReq', d_CurrentDemandReqType), ('CurrentDemandRes', d_CurrentDemandResType), ('DC_EVChargeParameter', d_DC_EVChargeParameterType), ('DC_EVPowerDeliveryParameter', d_DC_EVPowerDeliveryParameterType), ('DC_EVSEChargeParameter', d_DC_EVSEChargeParameterType), ('DC_EVSEStatus', d_DC_EVSEStatusType), ('DC_EVStatus', d_DC_EVStatusType), ('DSAKeyValue', d_DSAKeyValueType), ('DigestMethod', d_DigestMethodType), ('DigestValue', d_simple0), ('EVChargeParameter', d_EVChargeParameterType), ('EVPowerDeliveryParameter', d_EVPowerDeliveryParameterType), ('EVSEChargeParameter', d_EVSEChargeParameterType), ('EVSEStatus', d_EVSEStatusType), ('EVStatus', d_EVStatusType), ('Entry', d_EntryType), ('KeyInfo', d_KeyInfoType), ('KeyName', d_simple1), ('KeyValue', d_KeyValueType), ('Manifest', d_ManifestType), ('MeteringReceiptReq', d_MeteringReceiptReqType), ('MeteringReceiptRes', d_MeteringReceiptResType), ('MgmtData', d_simple1), ('Object', d_ObjectType), ('PGPData', d_PGPDataType), ('PMaxScheduleEntry', d_PMaxScheduleEntryType), ('PaymentDetailsReq', d_PaymentDetailsReqType), ('PaymentDetailsRes', d_PaymentDetailsResType), ('PowerDeliveryReq', d_PowerDeliveryReqType), ('PowerDeliveryRes', d_PowerDeliveryResType), ('PreChargeReq', d_PreChargeReqType), ('PreChargeRes', d_PreChargeResType), ('RSAKeyValue', d_RSAKeyValueType), ('Reference', d_ReferenceType), ('RelativeTimeInterval', d_RelativeTimeIntervalType), ('RetrievalMethod', d_RetrievalMethodType), ('SAScheduleList', d_SAScheduleListType), ('SASchedules', d_SASchedulesType), ('SPKIData', d_SPKIDataType), ('SalesTariffEntry', d_SalesTariffEntryType), ('ServiceCharge', d_ServiceChargeType), ('ServiceDetailReq', d_ServiceDetailReqType), ('ServiceDetailRes', d_ServiceDetailResType), ('ServiceDiscoveryReq', d_ServiceDiscoveryReqType), ('ServiceDiscoveryRes', d_ServiceDiscoveryResType), ('ServicePaymentSelectionReq', d_ServicePaymentSelectionReqType), ('ServicePaymentSelectionRes', d_ServicePaymentSelectionResType), ('SessionSetupReq', d_SessionSetupReqType), ('SessionSetupRes', d_SessionSetupResType), ('SessionStopReq', d_SessionStopType), ('SessionStopRes', d_SessionStopResType), ('Signature', d_SignatureType), ('SignatureMethod', d_SignatureMethodType), ('SignatureProperties', d_SignaturePropertiesType), ('SignatureProperty', d_SignaturePropertyType), ('SignatureValue', d_SignatureValueType), ('SignedInfo', d_SignedInfoType), ('TimeInterval', d_IntervalType), ('Transform', d_TransformType), ('Transforms', d_TransformsType), ('V2G_Message', d_anon_V2G_Message), ('WeldingDetectionReq', d_WeldingDetectionReqType), ('WeldingDetectionRes', d_WeldingDetectionResType), ('X509Data', d_X509DataType),)
 _DOC_E = {'AC_EVChargeParameter': (0, e_AC_EVChargeParameterType), 'AC_EVSEChargeParameter': (1, e_AC_EVSEChargeParameterType), 'AC_EVSEStatus': (2, e_AC_EVSEStatusType), 'BodyElement': (3, e_BodyBaseType), 'CableCheckReq': (4, e_CableCheckReqType), 'CableCheckRes': (5, e_CableCheckResType), 'CanonicalizationMethod': (6, e_CanonicalizationMethodType), 'CertificateInstallationReq': (7, e_CertificateInstallationReqType), 'CertificateInstallationRes': (8, e_CertificateInstallationResType), 'CertificateUpdateReq': (9, e_CertificateUpdateReqType), 'CertificateUpdateRes': (10, e_CertificateUpdateResType), 'ChargeParameterDiscoveryReq': (11, e_ChargeParameterDiscoveryReqType), 'ChargeParameterDiscoveryRes': (12, e_ChargeParameterDiscoveryResType), 'ChargingStatusReq': (13, e_ChargingStatusReqType), 'ChargingStatusRes': (14, e_ChargingStatusResType), 'ContractAuthenticationReq': (15, e_ContractAuthenticationReqType), 'ContractAuthenticationRes': (16, e_ContractAuthenticationResType), 'CurrentDemandReq': (17, e_CurrentDemandReqType), 'CurrentDemandRes': (18, e_CurrentDemandResType), 'DC_EVChargeParameter': (19, e_DC_EVChargeParameterType), 'DC_EVPowerDeliveryParameter': (20, e_DC_EVPowerDeliveryParameterType), 'DC_EVSEChargeParameter': (21, e_DC_EVSEChargeParameterType), 'DC_EVSEStatus': (22, e_DC_EVSEStatusType), 'DC_EVStatus': (23, e_DC_EVStatusType), 'DSAKeyValue': (24, e_DSAKeyValueType), 'DigestMethod': (25, e_DigestMethodType), 'DigestValue': (26, e_simple0), 'EVChargeParameter': (27, e_EVChargeParameterType), 'EVPowerDeliveryParameter': (28, e_EVPowerDeliveryParameterType), 'EVSEChargeParameter': (29, e_EVSEChargeParameterType), 'EVSEStatus': (30, e_EVSEStatusType), 'EVStatus': (31, e_EVStatusType), 'Entry': (32, e_EntryType), 'KeyInfo': (33, e_KeyInfoType), 'KeyName': (34, e_simple1), 'KeyValue': (35, e_KeyValueType), 'Manifest': (36, e_ManifestType), 'MeteringReceiptReq': (37, e_MeteringReceiptReqType), 'MeteringReceiptRes': (38, e_MeteringReceiptResType), 'MgmtData': (39, e_simple1), 'Object': (40, e_ObjectType), 'PGPData': (41, e_PGPDataType), 'PMaxScheduleEntry': (42, e_PMaxScheduleEntryType), 'PaymentDetailsReq': (43, e_PaymentDetailsReqType), 'PaymentDetailsRes': (44, e_PaymentDetailsResType), 'PowerDeliveryReq': (45, e_PowerDeliveryReqType), 'PowerDeliveryRes': (46, e_PowerDeliveryResType), 'PreChargeReq': (47, e_PreChargeReqType), 'PreChargeRes': (48, e_PreChargeResType), 'RSAKeyValue': (49, e_RSAKeyValueType), 'Reference': (50, e_ReferenceType), 'RelativeTimeInterval': (51, e_RelativeTimeIntervalType), 'RetrievalMethod': (52, e_RetrievalMethodType), 'SAScheduleList': (53, e_SAScheduleListType), 'SASchedules': (54, e_SASchedulesType), 'SPKIData': (55, e_SPKIDataType), 'SalesTariffEntry': (56, e_SalesTariffEntryType), 'ServiceCharge': (57, e_ServiceChargeType), 'ServiceDetailReq': (58, e_ServiceDetailReqType), 'ServiceDetailRes': (59, e_ServiceDetailResType), 'ServiceDiscoveryReq': (60, e_ServiceDiscoveryReqType), 'ServiceDiscoveryRes': (61, e_ServiceDiscoveryResType), 'ServicePaymentSelectionReq': (62, e_ServicePaymentSelectionReqType), 'ServicePaymentSelectionRes': (63, e_ServicePaymentSelectionResType), 'SessionSetupReq': (64, e_SessionSetupReqType), 'SessionSetupRes': (65, e_SessionSetupResType), 'SessionStopReq': (66, e_SessionStopType), 'SessionStopRes': (67, e_SessionStopResType), 'Signature': (68, e_SignatureType), 'SignatureMethod': (69, e_SignatureMethodType), 'SignatureProperties': (70, e_SignaturePropertiesType), 'SignatureProperty': (71, e_SignaturePropertyType), 'SignatureValue': (72, e_SignatureValueType), 'SignedInfo': (73, e_SignedInfoType), 'TimeInterval': (74, e_IntervalType), 'Transform': (75, e_TransformType), 'Transforms': (76, e_TransformsType), 'V2G_Message': (77, e_anon_V2G_Message), 'WeldingDetectionReq': (78, e_WeldingDetectionReqType), 'WeldingDetectionRes': (79, e_WeldingDetectionResType), 'X509Data': (80, e_X509DataType)}
 

@@ -176,144 +176,146 @@ _K160 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
 _K161 = frozenset(('RelativeTimeInterval', 'TimeInterval'))
 _T162 = {0: (1, 2, 1)}
 _K163 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
-_T164 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
-_T165 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
-_T166 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
-_T167 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
-_T168 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
-_T169 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
-_T170 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
-_T171 = {2: (8, 4)}
-_K172 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
-_T173 = {0: (1, 3, 1)}
-_T174 = {1: (0, 2)}
-_K175 = frozenset(('RootCertificateID',))
-_T176 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 19)}
-_K177 = frozenset(('Id', 'Reference'))
-_T178 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
-_T179 = {2: (1, 2)}
-_K180 = frozenset(('Notification', 'SessionID', 'Signature'))
-_T181 = {1: (1, 2, 3), 2: (0, 2, 3)}
-_T182 = {1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K183 = frozenset(('MeterID', 'MeterReading', 'MeterStatus', 'SigMeterReading', 'TMeter'))
-_T184 = {1: (0, 3, 2)}
-_T185 = {1: (1, 3, 3), 2: (0, 3, 3)}
-_T186 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
-_T187 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
-_T188 = {1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_K189 = frozenset(('Id', 'MeterInfo', 'SAScheduleTupleID', 'SessionID'))
-_K190 = frozenset(('AC_EVSEStatus', 'DC_EVSEStatus', 'EVSEStatus', 'ResponseCode'))
-_T191 = {1: (1, 2, 2)}
-_T192 = {1: (2, 2, 2)}
-_E193 = ('ParsingError', 'NoTLSRootCertificatAvailable', 'UnknownError')
-_I194 = {'ParsingError': 0, 'NoTLSRootCertificatAvailable': 1, 'UnknownError': 2}
-_K195 = frozenset(('FaultCode', 'FaultMsg'))
-_K196 = frozenset(('Encoding', 'Id', 'MimeType'))
-_T197 = {0: (1, 3, 2), 1: (0, 3, 2)}
-_T198 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
-_T199 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K200 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
-_T201 = {1: (2, 2), 2: (1, 2)}
-_K202 = frozenset(('PMax', 'RelativeTimeInterval', 'TimeInterval'))
-_K203 = frozenset(('PMaxScheduleEntry',))
-_T204 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 1023)}
-_K205 = frozenset(('Parameter', 'ParameterSetID'))
-_T206 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 15)}
-_K207 = frozenset(('Name', 'boolValue', 'byteValue', 'intValue', 'physicalValue', 'shortValue', 'stringValue'))
-_T208 = {1: (1, 3, 2)}
-_T209 = {1: (2, 3, 2)}
-_T210 = {1: (3, 3, 2)}
-_T211 = {1: (4, 3, 2)}
-_T212 = {1: (5, 3, 2)}
-_K213 = frozenset(('ContractSignatureCertChain', 'eMAID'))
-_K214 = frozenset(('EVSETimeStamp', 'GenChallenge', 'ResponseCode'))
-_E215 = ('Contract', 'ExternalPayment')
-_I216 = {'Contract': 0, 'ExternalPayment': 1}
-_K217 = frozenset(('PaymentOption',))
-_T218 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 0)}
-_K219 = frozenset(('SelectedPaymentOption', 'SelectedServiceList'))
-_K220 = frozenset(('ResponseCode',))
-_E221 = ('h', 'm', 's', 'A', 'V', 'W', 'Wh')
-_I222 = {'h': 0, 'm': 1, 's': 2, 'A': 3, 'V': 4, 'W': 5, 'Wh': 6}
-_K223 = frozenset(('Multiplier', 'Unit', 'Value'))
-_E224 = ('Start', 'Stop', 'Renegotiate')
-_I225 = {'Start': 0, 'Stop': 1, 'Renegotiate': 2}
-_K226 = frozenset(('ChargeProgress', 'ChargingProfile', 'DC_EVPowerDeliveryParameter', 'EVPowerDeliveryParameter', 'SAScheduleTupleID'))
-_T227 = {2: (1, 3, 4), 3: (0, 2, 4)}
-_T228 = {2: (2, 3, 4), 3: (1, 2, 4)}
-_T229 = {2: (3, 3), 3: (2, 2), 4: (0, 1)}
-_K230 = frozenset(('DC_EVStatus', 'EVTargetCurrent', 'EVTargetVoltage'))
-_K231 = frozenset(('DC_EVSEStatus', 'EVSEPresentVoltage', 'ResponseCode'))
-_K232 = frozenset(('ChargingProfileEntryMaxNumberOfPhasesInUse', 'ChargingProfileEntryMaxPower', 'ChargingProfileEntryStart'))
-_K233 = frozenset(('Exponent', 'Modulus'))
-_K234 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
-_T235 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
-_T236 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
-_T237 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
-_K238 = frozenset(('duration', 'start'))
-_K239 = frozenset(('Transforms', 'Type', 'URI'))
-_T240 = {0: (1, 3, 2), 1: (0, 2, 2)}
-_T241 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
-_T242 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K243 = frozenset(('SAScheduleTuple',))
-_T244 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 2)}
-_K245 = frozenset(('PMaxSchedule', 'SAScheduleTupleID', 'SalesTariff'))
-_K246 = frozenset(('SPKISexp',))
-_T247 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
-_T248 = {1: (2, 2)}
-_K249 = frozenset(('ConsumptionCost', 'EPriceLevel', 'RelativeTimeInterval', 'TimeInterval'))
-_T250 = {1: (1, 2, 3, 0), 2: (0, 2, 3, 0), 3: (0, 2, 4, 2)}
-_T251 = {1: (2, 2), 2: (1, 2), 3: (1, 2), 4: (0, 1)}
-_K252 = frozenset(('Id', 'NumEPriceLevels', 'SalesTariffDescription', 'SalesTariffEntry', 'SalesTariffID'))
-_T253 = {2: (1, 2, 4), 3: (0, 2, 4)}
-_T254 = {2: (2, 2, 5, 0), 3: (1, 2, 5, 0), 4: (0, 1, 5, 0), 5: (0, 2, 6, 1023)}
-_T255 = {5: (1, 2), 6: (0, 1)}
-_K256 = frozenset(('SelectedService',))
-_T257 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 15)}
-_K258 = frozenset(('ParameterSetID', 'ServiceID'))
-_K259 = frozenset(('ServiceID',))
-_K260 = frozenset(('ResponseCode', 'ServiceID', 'ServiceParameterList'))
-_K261 = frozenset(('ServiceCategory', 'ServiceScope'))
-_K262 = frozenset(('ChargeService', 'PaymentOptionList', 'ResponseCode', 'ServiceList'))
-_T263 = {3: (1, 2), 4: (0, 1)}
-_K264 = frozenset(('Service',))
-_T265 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 7)}
-_K266 = frozenset(('ParameterSet',))
-_T267 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 254)}
-_K268 = frozenset(('FreeService', 'ServiceCategory', 'ServiceID', 'ServiceName', 'ServiceScope'))
-_K269 = frozenset(('EVCCID',))
-_K270 = frozenset(('EVSEID', 'EVSETimeStamp', 'ResponseCode'))
-_E271 = ('Terminate', 'Pause')
-_I272 = {'Terminate': 0, 'Pause': 1}
-_K273 = frozenset(('ChargingSession',))
-_K274 = frozenset(('Algorithm', 'HMACOutputLength'))
-_T275 = {1: (2, 3), 2: (1, 2)}
-_K276 = frozenset(('Id', 'SignatureProperty'))
-_K277 = frozenset(('Id', 'Target'))
-_T278 = {}
-_K279 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
-_T280 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T281 = {3: (2, 2), 4: (1, 2)}
-_K282 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
-_T283 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
-_T284 = {4: (1, 2)}
-_K285 = frozenset(('Certificate',))
-_T286 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 3)}
-_K287 = frozenset(('EnergyTransferMode',))
-_T288 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 5)}
-_K289 = frozenset(('Algorithm', 'XPath'))
-_T290 = {1: (0, 3, 1, 0)}
-_T291 = {1: (2, 3)}
-_K292 = frozenset(('Transform',))
-_K293 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
-_T294 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
-_T295 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T296 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T297 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T298 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T299 = {1: (6, 3)}
-_K300 = frozenset(('X509IssuerName', 'X509SerialNumber'))
-_K301 = frozenset(('Body', 'Header'))
+_O164 = {'Id': 0, 'KeyName': 1, 'KeyValue': 2, 'RetrievalMethod': 3, 'X509Data': 4, 'PGPData': 5, 'SPKIData': 6, 'MgmtData': 7}
+_T165 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
+_T166 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
+_T167 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
+_T168 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
+_T169 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
+_T170 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
+_T171 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
+_T172 = {2: (8, 4)}
+_K173 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
+_T174 = {0: (1, 3, 1)}
+_T175 = {1: (0, 2)}
+_K176 = frozenset(('RootCertificateID',))
+_T177 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 19)}
+_K178 = frozenset(('Id', 'Reference'))
+_T179 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
+_T180 = {2: (1, 2)}
+_K181 = frozenset(('Notification', 'SessionID', 'Signature'))
+_T182 = {1: (1, 2, 3), 2: (0, 2, 3)}
+_T183 = {1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K184 = frozenset(('MeterID', 'MeterReading', 'MeterStatus', 'SigMeterReading', 'TMeter'))
+_T185 = {1: (0, 3, 2)}
+_T186 = {1: (1, 3, 3), 2: (0, 3, 3)}
+_T187 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
+_T188 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
+_T189 = {1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_K190 = frozenset(('Id', 'MeterInfo', 'SAScheduleTupleID', 'SessionID'))
+_K191 = frozenset(('AC_EVSEStatus', 'DC_EVSEStatus', 'EVSEStatus', 'ResponseCode'))
+_T192 = {1: (1, 2, 2)}
+_T193 = {1: (2, 2, 2)}
+_E194 = ('ParsingError', 'NoTLSRootCertificatAvailable', 'UnknownError')
+_I195 = {'ParsingError': 0, 'NoTLSRootCertificatAvailable': 1, 'UnknownError': 2}
+_K196 = frozenset(('FaultCode', 'FaultMsg'))
+_K197 = frozenset(('Encoding', 'Id', 'MimeType'))
+_T198 = {0: (1, 3, 2), 1: (0, 3, 2)}
+_T199 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_T200 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_K201 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
+_T202 = {1: (2, 2), 2: (1, 2)}
+_K203 = frozenset(('PMax', 'RelativeTimeInterval', 'TimeInterval'))
+_K204 = frozenset(('PMaxScheduleEntry',))
+_T205 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 1023)}
+_K206 = frozenset(('Parameter', 'ParameterSetID'))
+_T207 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 15)}
+_K208 = frozenset(('Name', 'boolValue', 'byteValue', 'intValue', 'physicalValue', 'shortValue', 'stringValue'))
+_T209 = {1: (1, 3, 2)}
+_T210 = {1: (2, 3, 2)}
+_T211 = {1: (3, 3, 2)}
+_T212 = {1: (4, 3, 2)}
+_T213 = {1: (5, 3, 2)}
+_K214 = frozenset(('ContractSignatureCertChain', 'eMAID'))
+_K215 = frozenset(('EVSETimeStamp', 'GenChallenge', 'ResponseCode'))
+_E216 = ('Contract', 'ExternalPayment')
+_I217 = {'Contract': 0, 'ExternalPayment': 1}
+_K218 = frozenset(('PaymentOption',))
+_T219 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 0)}
+_K220 = frozenset(('SelectedPaymentOption', 'SelectedServiceList'))
+_K221 = frozenset(('ResponseCode',))
+_E222 = ('h', 'm', 's', 'A', 'V', 'W', 'Wh')
+_I223 = {'h': 0, 'm': 1, 's': 2, 'A': 3, 'V': 4, 'W': 5, 'Wh': 6}
+_K224 = frozenset(('Multiplier', 'Unit', 'Value'))
+_E225 = ('Start', 'Stop', 'Renegotiate')
+_I226 = {'Start': 0, 'Stop': 1, 'Renegotiate': 2}
+_K227 = frozenset(('ChargeProgress', 'ChargingProfile', 'DC_EVPowerDeliveryParameter', 'EVPowerDeliveryParameter', 'SAScheduleTupleID'))
+_T228 = {2: (1, 3, 4), 3: (0, 2, 4)}
+_T229 = {2: (2, 3, 4), 3: (1, 2, 4)}
+_T230 = {2: (3, 3), 3: (2, 2), 4: (0, 1)}
+_K231 = frozenset(('DC_EVStatus', 'EVTargetCurrent', 'EVTargetVoltage'))
+_K232 = frozenset(('DC_EVSEStatus', 'EVSEPresentVoltage', 'ResponseCode'))
+_K233 = frozenset(('ChargingProfileEntryMaxNumberOfPhasesInUse', 'ChargingProfileEntryMaxPower', 'ChargingProfileEntryStart'))
+_K234 = frozenset(('Exponent', 'Modulus'))
+_K235 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T236 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
+_T237 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
+_T238 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
+_K239 = frozenset(('duration', 'start'))
+_K240 = frozenset(('Transforms', 'Type', 'URI'))
+_T241 = {0: (1, 3, 2), 1: (0, 2, 2)}
+_T242 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
+_T243 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K244 = frozenset(('SAScheduleTuple',))
+_T245 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 2)}
+_K246 = frozenset(('PMaxSchedule', 'SAScheduleTupleID', 'SalesTariff'))
+_K247 = frozenset(('SPKISexp',))
+_T248 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_T249 = {1: (2, 2)}
+_K250 = frozenset(('ConsumptionCost', 'EPriceLevel', 'RelativeTimeInterval', 'TimeInterval'))
+_T251 = {1: (1, 2, 3, 0), 2: (0, 2, 3, 0), 3: (0, 2, 4, 2)}
+_T252 = {1: (2, 2), 2: (1, 2), 3: (1, 2), 4: (0, 1)}
+_K253 = frozenset(('Id', 'NumEPriceLevels', 'SalesTariffDescription', 'SalesTariffEntry', 'SalesTariffID'))
+_T254 = {2: (1, 2, 4), 3: (0, 2, 4)}
+_T255 = {2: (2, 2, 5, 0), 3: (1, 2, 5, 0), 4: (0, 1, 5, 0), 5: (0, 2, 6, 1023)}
+_T256 = {5: (1, 2), 6: (0, 1)}
+_K257 = frozenset(('SelectedService',))
+_T258 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 15)}
+_K259 = frozenset(('ParameterSetID', 'ServiceID'))
+_K260 = frozenset(('ServiceID',))
+_K261 = frozenset(('ResponseCode', 'ServiceID', 'ServiceParameterList'))
+_K262 = frozenset(('ServiceCategory', 'ServiceScope'))
+_K263 = frozenset(('ChargeService', 'PaymentOptionList', 'ResponseCode', 'ServiceList'))
+_T264 = {3: (1, 2), 4: (0, 1)}
+_K265 = frozenset(('Service',))
+_T266 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 7)}
+_K267 = frozenset(('ParameterSet',))
+_T268 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 254)}
+_K269 = frozenset(('FreeService', 'ServiceCategory', 'ServiceID', 'ServiceName', 'ServiceScope'))
+_K270 = frozenset(('EVCCID',))
+_K271 = frozenset(('EVSEID', 'EVSETimeStamp', 'ResponseCode'))
+_E272 = ('Terminate', 'Pause')
+_I273 = {'Terminate': 0, 'Pause': 1}
+_K274 = frozenset(('ChargingSession',))
+_K275 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T276 = {1: (2, 3), 2: (1, 2)}
+_K277 = frozenset(('Id', 'SignatureProperty'))
+_K278 = frozenset(('Id', 'Target'))
+_T279 = {}
+_K280 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T281 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T282 = {3: (2, 2), 4: (1, 2)}
+_K283 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T284 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T285 = {4: (1, 2)}
+_K286 = frozenset(('Certificate',))
+_T287 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 3)}
+_K288 = frozenset(('EnergyTransferMode',))
+_T289 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 5)}
+_K290 = frozenset(('Algorithm', 'XPath'))
+_T291 = {1: (0, 3, 1, 0)}
+_T292 = {1: (2, 3)}
+_K293 = frozenset(('Transform',))
+_K294 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_O295 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
+_T296 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T297 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T298 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T299 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T300 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T301 = {1: (6, 3)}
+_K302 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_K303 = frozenset(('Body', 'Header'))
 
 def d_AC_EVChargeParameterType(v, r):
     o = {}
@@ -865,18 +867,14 @@ def e_CableCheckResType(a, d):
 def d_CanonicalizationMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = s(v, r)
+        o['Algorithm'] = x
+        st = 1
+    else:
+        und(c, 1)
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -899,7 +897,7 @@ def e_CanonicalizationMethodType(a, d):
     x = d.get('Algorithm')
     if x is not None:
         u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
     f = None
@@ -3576,18 +3574,14 @@ def e_DiffieHellmanPublickeyType(a, d):
 def d_DigestMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = s(v, r)
+        o['Algorithm'] = x
+        st = 1
+    else:
+        und(c, 1)
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -3610,7 +3604,7 @@ def e_DigestMethodType(a, d):
     x = d.get('Algorithm')
     if x is not None:
         u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
     f = None
@@ -4140,144 +4134,19 @@ def e_KeyInfoType(a, d):
         a = (a << 4)
         a = ws(a, x)
         st = 1
-    f = 'KeyName'
-    x = d.get('KeyName')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T164[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'KeyValue'
-    x = d.get('KeyValue')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T165[st]
-            a = e_KeyValueType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'RetrievalMethod'
-    x = d.get('RetrievalMethod')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T166[st]
-            a = e_RetrievalMethodType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509Data'
-    x = d.get('X509Data')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T167[st]
-            a = e_X509DataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'PGPData'
-    x = d.get('PGPData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T168[st]
-            a = e_PGPDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'SPKIData'
-    x = d.get('SPKIData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T169[st]
-            a = e_SPKIDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'MgmtData'
-    x = d.get('MgmtData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T170[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
+    for f in d:
+        x = d[f]
+        if x is None:
+            continue
+        h = _H_KeyInfoType.get(f)
+        if h is None:
+            extra(d, _K163)
+        elif h is False:
+            continue
+        a, st = h(a, x, st)
     f = None
-    c, wd = _T171[st]
+    c, wd = _T172[st]
     a = (a << wd) | c
-    if u != len(d):
-        extra(d, _K163)
     return a
 
 def d_KeyValueType(v, r):
@@ -4330,13 +4199,13 @@ def e_KeyValueType(a, d):
     x = d.get('RSAKeyValue')
     if x is not None:
         u += 1
-        c, wd, st = _T173[st]
+        c, wd, st = _T174[st]
         a = e_RSAKeyValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T174[st]
+    c, wd = _T175[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K172)
+        extra(d, _K173)
     return a
 
 def d_ListOfRootCertificateIDsType(v, r):
@@ -4394,7 +4263,7 @@ def e_ListOfRootCertificateIDsType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T176[st]
+            c, wd, nx, n = _T177[st]
             a = e_X509IssuerSerialType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4409,7 +4278,7 @@ def e_ListOfRootCertificateIDsType(a, d):
     c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K175)
+        extra(d, _K176)
     return a
 
 def d_ManifestType(v, r):
@@ -4480,7 +4349,7 @@ def e_ManifestType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T178[st]
+            c, wd, nx, n = _T179[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4492,10 +4361,10 @@ def e_ManifestType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T179[st]
+    c, wd = _T180[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K177)
+        extra(d, _K178)
     return a
 
 def d_MessageHeaderType(v, r):
@@ -4563,13 +4432,13 @@ def e_MessageHeaderType(a, d):
     x = d.get('Signature')
     if x is not None:
         u += 1
-        c, wd, st = _T181[st]
+        c, wd, st = _T182[st]
         a = e_SignatureType(((a << wd) | c), x)
     f = None
-    c, wd = _T182[st]
+    c, wd = _T183[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K180)
+        extra(d, _K181)
     return a
 
 def d_MeterInfoType(v, r):
@@ -4673,7 +4542,7 @@ def e_MeterInfoType(a, d):
     x = d.get('MeterReading')
     if x is not None:
         u += 1
-        c, wd, st = _T184[st]
+        c, wd, st = _T185[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -4681,13 +4550,13 @@ def e_MeterInfoType(a, d):
     x = d.get('SigMeterReading')
     if x is not None:
         u += 1
-        c, wd, st = _T185[st]
+        c, wd, st = _T186[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'MeterStatus'
     x = d.get('MeterStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T186[st]
+        c, wd, st = _T187[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
@@ -4695,15 +4564,15 @@ def e_MeterInfoType(a, d):
     x = d.get('TMeter')
     if x is not None:
         u += 1
-        c, wd, st = _T187[st]
+        c, wd, st = _T188[st]
         if x.__class__ is not int or x < -9223372036854775808 or x > 9223372036854775807:
             x = as_int(x, -9223372036854775808, 9223372036854775807)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T188[st]
+    c, wd = _T189[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K183)
+        extra(d, _K184)
     return a
 
 def d_MeteringReceiptReqType(v, r):
@@ -4799,7 +4668,7 @@ def e_MeteringReceiptReqType(a, d):
     c, wd = _T73[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K189)
+        extra(d, _K190)
     return a
 
 def d_MeteringReceiptResType(v, r):
@@ -4865,19 +4734,19 @@ def e_MeteringReceiptResType(a, d):
     x = d.get('DC_EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T191[st]
+        c, wd, st = _T192[st]
         a = e_DC_EVSEStatusType(((a << wd) | c), x)
     f = 'EVSEStatus'
     x = d.get('EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T192[st]
+        c, wd, st = _T193[st]
         a = e_EVSEStatusType(((a << wd) | c), x)
     f = None
     c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K190)
+        extra(d, _K191)
     return a
 
 def d_NotificationType(v, r):
@@ -4890,7 +4759,7 @@ def d_NotificationType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E193[(x >> 1) & 3]
+        x = _E194[(x >> 1) & 3]
         o['FaultCode'] = x
         st = 1
     else:
@@ -4922,9 +4791,9 @@ def e_NotificationType(a, d):
     x = d.get('FaultCode')
     if x is not None:
         u += 1
-        j = _I194.get(x)
+        j = _I195.get(x)
         if j is None:
-            bad_enum(x, _I194)
+            bad_enum(x, _I195)
         a = (((a << 1)) << 4) | (j << 1)
         st = 1
     f = 'FaultMsg'
@@ -4937,7 +4806,7 @@ def e_NotificationType(a, d):
     c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K195)
+        extra(d, _K196)
     return a
 
 def d_ObjectType(v, r):
@@ -5043,21 +4912,21 @@ def e_ObjectType(a, d):
     x = d.get('Id')
     if x is not None:
         u += 1
-        c, wd, st = _T197[st]
+        c, wd, st = _T198[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'MimeType'
     x = d.get('MimeType')
     if x is not None:
         u += 1
-        c, wd, st = _T198[st]
+        c, wd, st = _T199[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T199[st]
+    c, wd = _T200[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K196)
+        extra(d, _K197)
     return a
 
 def d_PGPDataType(v, r):
@@ -5118,10 +4987,10 @@ def e_PGPDataType(a, d):
         c, wd, st = _T13[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T201[st]
+    c, wd = _T202[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K200)
+        extra(d, _K201)
     return a
 
 def d_PMaxScheduleEntryType(v, r):
@@ -5182,7 +5051,7 @@ def e_PMaxScheduleEntryType(a, d):
     c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K202)
+        extra(d, _K203)
     return a
 
 def d_PMaxScheduleType(v, r):
@@ -5240,7 +5109,7 @@ def e_PMaxScheduleType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T204[st]
+            c, wd, nx, n = _T205[st]
             a = e_PMaxScheduleEntryType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -5255,7 +5124,7 @@ def e_PMaxScheduleType(a, d):
     c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K203)
+        extra(d, _K204)
     return a
 
 def d_ParameterSetType(v, r):
@@ -5329,7 +5198,7 @@ def e_ParameterSetType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T206[st]
+            c, wd, nx, n = _T207[st]
             a = e_ParameterType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -5344,7 +5213,7 @@ def e_ParameterSetType(a, d):
     c, wd = _T67[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K205)
+        extra(d, _K206)
     return a
 
 def d_ParameterType(v, r):
@@ -5418,7 +5287,7 @@ def e_ParameterType(a, d):
     x = d.get('boolValue')
     if x is not None:
         u += 1
-        c, wd, st = _T184[st]
+        c, wd, st = _T185[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -5426,7 +5295,7 @@ def e_ParameterType(a, d):
     x = d.get('byteValue')
     if x is not None:
         u += 1
-        c, wd, st = _T208[st]
+        c, wd, st = _T209[st]
         if x.__class__ is not int or x < -128 or x > 127:
             x = as_int(x, -128, 127)
         a = ((((a << wd) | c)) << 10) | ((x - -128) << 1)
@@ -5434,7 +5303,7 @@ def e_ParameterType(a, d):
     x = d.get('shortValue')
     if x is not None:
         u += 1
-        c, wd, st = _T209[st]
+        c, wd, st = _T210[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
@@ -5442,7 +5311,7 @@ def e_ParameterType(a, d):
     x = d.get('intValue')
     if x is not None:
         u += 1
-        c, wd, st = _T210[st]
+        c, wd, st = _T211[st]
         if x.__class__ is not int or x < -2147483648 or x > 2147483647:
             x = as_int(x, -2147483648, 2147483647)
         a = wi((((a << wd) | c)) << 1, x) << 1
@@ -5450,19 +5319,19 @@ def e_ParameterType(a, d):
     x = d.get('physicalValue')
     if x is not None:
         u += 1
-        c, wd, st = _T211[st]
+        c, wd, st = _T212[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'stringValue'
     x = d.get('stringValue')
     if x is not None:
         u += 1
-        c, wd, st = _T212[st]
+        c, wd, st = _T213[st]
         a = ws((((a << wd) | c)) << 1, x) << 1
     f = None
     c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K207)
+        extra(d, _K208)
     return a
 
 def d_PaymentDetailsReqType(v, r):
@@ -5513,7 +5382,7 @@ def e_PaymentDetailsReqType(a, d):
     c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K213)
+        extra(d, _K214)
     return a
 
 def d_PaymentDetailsResType(v, r):
@@ -5587,7 +5456,7 @@ def e_PaymentDetailsResType(a, d):
     c, wd = _T8[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K214)
+        extra(d, _K215)
     return a
 
 def d_PaymentOptionListType(v, r):
@@ -5600,7 +5469,7 @@ def d_PaymentOptionListType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E215[(x >> 1) & 1]
+        x = _E216[(x >> 1) & 1]
         l = o.get('PaymentOption')
         if l is None:
             o['PaymentOption'] = [x]
@@ -5616,7 +5485,7 @@ def d_PaymentOptionListType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E215[(x >> 1) & 1]
+        x = _E216[(x >> 1) & 1]
         l = o.get('PaymentOption')
         if l is None:
             o['PaymentOption'] = [x]
@@ -5648,10 +5517,10 @@ def e_PaymentOptionListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T218[st]
-            j = _I216.get(x)
+            c, wd, nx, n = _T219[st]
+            j = _I217.get(x)
             if j is None:
-                bad_enum(x, _I216)
+                bad_enum(x, _I217)
             a = ((((a << wd) | c)) << 3) | (j << 1)
             if n:
                 k += 1
@@ -5666,7 +5535,7 @@ def e_PaymentOptionListType(a, d):
     c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K217)
+        extra(d, _K218)
     return a
 
 def d_PaymentServiceSelectionReqType(v, r):
@@ -5679,7 +5548,7 @@ def d_PaymentServiceSelectionReqType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E215[(x >> 1) & 1]
+        x = _E216[(x >> 1) & 1]
         o['SelectedPaymentOption'] = x
         st = 1
     else:
@@ -5709,9 +5578,9 @@ def e_PaymentServiceSelectionReqType(a, d):
     x = d.get('SelectedPaymentOption')
     if x is not None:
         u += 1
-        j = _I216.get(x)
+        j = _I217.get(x)
         if j is None:
-            bad_enum(x, _I216)
+            bad_enum(x, _I217)
         a = (((a << 1)) << 3) | (j << 1)
         st = 1
     f = 'SelectedServiceList'
@@ -5724,7 +5593,7 @@ def e_PaymentServiceSelectionReqType(a, d):
     c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K219)
+        extra(d, _K220)
     return a
 
 def d_PaymentServiceSelectionResType(v, r):
@@ -5768,7 +5637,7 @@ def e_PaymentServiceSelectionResType(a, d):
     c, wd = _T61[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K220)
+        extra(d, _K221)
     return a
 
 def d_PhysicalValueType(v, r):
@@ -5793,7 +5662,7 @@ def d_PhysicalValueType(v, r):
         x = (v >> r) & 31
         if x & 17:
             und2()
-        x = _E221[(x >> 1) & 7]
+        x = _E222[(x >> 1) & 7]
         o['Unit'] = x
         st = 2
     else:
@@ -5832,9 +5701,9 @@ def e_PhysicalValueType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T7[st]
-        j = _I222.get(x)
+        j = _I223.get(x)
         if j is None:
-            bad_enum(x, _I222)
+            bad_enum(x, _I223)
         a = ((((a << wd) | c)) << 5) | (j << 1)
     f = 'Value'
     x = d.get('Value')
@@ -5848,7 +5717,7 @@ def e_PhysicalValueType(a, d):
     c, wd = _T8[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K223)
+        extra(d, _K224)
     return a
 
 def d_PowerDeliveryReqType(v, r):
@@ -5861,7 +5730,7 @@ def d_PowerDeliveryReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E224[(x >> 1) & 3]
+        x = _E225[(x >> 1) & 3]
         o['ChargeProgress'] = x
         st = 1
     else:
@@ -5928,9 +5797,9 @@ def e_PowerDeliveryReqType(a, d):
     x = d.get('ChargeProgress')
     if x is not None:
         u += 1
-        j = _I225.get(x)
+        j = _I226.get(x)
         if j is None:
-            bad_enum(x, _I225)
+            bad_enum(x, _I226)
         a = (((a << 1)) << 4) | (j << 1)
         st = 1
     f = 'SAScheduleTupleID'
@@ -5951,19 +5820,19 @@ def e_PowerDeliveryReqType(a, d):
     x = d.get('DC_EVPowerDeliveryParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T227[st]
+        c, wd, st = _T228[st]
         a = e_DC_EVPowerDeliveryParameterType(((a << wd) | c), x)
     f = 'EVPowerDeliveryParameter'
     x = d.get('EVPowerDeliveryParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T228[st]
+        c, wd, st = _T229[st]
         a = e_EVPowerDeliveryParameterType(((a << wd) | c), x)
     f = None
-    c, wd = _T229[st]
+    c, wd = _T230[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K226)
+        extra(d, _K227)
     return a
 
 def d_PowerDeliveryResType(v, r):
@@ -6029,19 +5898,19 @@ def e_PowerDeliveryResType(a, d):
     x = d.get('DC_EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T191[st]
+        c, wd, st = _T192[st]
         a = e_DC_EVSEStatusType(((a << wd) | c), x)
     f = 'EVSEStatus'
     x = d.get('EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T192[st]
+        c, wd, st = _T193[st]
         a = e_EVSEStatusType(((a << wd) | c), x)
     f = None
     c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K190)
+        extra(d, _K191)
     return a
 
 def d_PreChargeReqType(v, r):
@@ -6106,7 +5975,7 @@ def e_PreChargeReqType(a, d):
     c, wd = _T8[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K230)
+        extra(d, _K231)
     return a
 
 def d_PreChargeResType(v, r):
@@ -6178,7 +6047,7 @@ def e_PreChargeResType(a, d):
     c, wd = _T8[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K231)
+        extra(d, _K232)
     return a
 
 def d_ProfileEntryType(v, r):
@@ -6253,7 +6122,7 @@ def e_ProfileEntryType(a, d):
     c, wd = _T67[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K232)
+        extra(d, _K233)
     return a
 
 def d_RSAKeyValueType(v, r):
@@ -6304,7 +6173,7 @@ def e_RSAKeyValueType(a, d):
     c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K233)
+        extra(d, _K234)
     return a
 
 def d_ReferenceType(v, r):
@@ -6426,27 +6295,27 @@ def e_ReferenceType(a, d):
     x = d.get('Type')
     if x is not None:
         u += 1
-        c, wd, st = _T197[st]
+        c, wd, st = _T198[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'URI'
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T235[st]
+        c, wd, st = _T236[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T236[st]
+        c, wd, st = _T237[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = 'DigestMethod'
     x = d.get('DigestMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T237[st]
+        c, wd, st = _T238[st]
         a = e_DigestMethodType(((a << wd) | c), x)
     f = 'DigestValue'
     x = d.get('DigestValue')
@@ -6458,7 +6327,7 @@ def e_ReferenceType(a, d):
     c, wd = _T71[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K234)
+        extra(d, _K235)
     return a
 
 def d_RelativeTimeIntervalType(v, r):
@@ -6515,7 +6384,7 @@ def e_RelativeTimeIntervalType(a, d):
     c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K238)
+        extra(d, _K239)
     return a
 
 def d_RetrievalMethodType(v, r):
@@ -6589,20 +6458,20 @@ def e_RetrievalMethodType(a, d):
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T240[st]
+        c, wd, st = _T241[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T241[st]
+        c, wd, st = _T242[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T242[st]
+    c, wd = _T243[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K239)
+        extra(d, _K240)
     return a
 
 def d_SAScheduleListType(v, r):
@@ -6660,7 +6529,7 @@ def e_SAScheduleListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T244[st]
+            c, wd, nx, n = _T245[st]
             a = e_SAScheduleTupleType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6675,7 +6544,7 @@ def e_SAScheduleListType(a, d):
     c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K243)
+        extra(d, _K244)
     return a
 
 def d_SAScheduleTupleType(v, r):
@@ -6748,7 +6617,7 @@ def e_SAScheduleTupleType(a, d):
     c, wd = _T67[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K245)
+        extra(d, _K246)
     return a
 
 def d_SASchedulesType(v, r):
@@ -6840,7 +6709,7 @@ def e_SPKIDataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T247[st]
+            c, wd, nx, n = _T248[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -6852,10 +6721,10 @@ def e_SPKIDataType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T248[st]
+    c, wd = _T249[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K246)
+        extra(d, _K247)
     return a
 
 def d_SalesTariffEntryType(v, r):
@@ -6970,7 +6839,7 @@ def e_SalesTariffEntryType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T250[st]
+            c, wd, nx, n = _T251[st]
             a = e_ConsumptionCostType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6982,10 +6851,10 @@ def e_SalesTariffEntryType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T251[st]
+    c, wd = _T252[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K249)
+        extra(d, _K250)
     return a
 
 def d_SalesTariffType(v, r):
@@ -7135,7 +7004,7 @@ def e_SalesTariffType(a, d):
     x = d.get('NumEPriceLevels')
     if x is not None:
         u += 1
-        c, wd, st = _T253[st]
+        c, wd, st = _T254[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
         a = ((((a << wd) | c)) << 10) | ((x) << 1)
@@ -7147,7 +7016,7 @@ def e_SalesTariffType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T254[st]
+            c, wd, nx, n = _T255[st]
             a = e_SalesTariffEntryType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7159,10 +7028,10 @@ def e_SalesTariffType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T255[st]
+    c, wd = _T256[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K252)
+        extra(d, _K253)
     return a
 
 def d_SelectedServiceListType(v, r):
@@ -7220,7 +7089,7 @@ def e_SelectedServiceListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T257[st]
+            c, wd, nx, n = _T258[st]
             a = e_SelectedServiceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7235,7 +7104,7 @@ def e_SelectedServiceListType(a, d):
     c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K256)
+        extra(d, _K257)
     return a
 
 def d_SelectedServiceType(v, r):
@@ -7292,7 +7161,7 @@ def e_SelectedServiceType(a, d):
     c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K258)
+        extra(d, _K259)
     return a
 
 def d_ServiceDetailReqType(v, r):
@@ -7331,7 +7200,7 @@ def e_ServiceDetailReqType(a, d):
     c, wd = _T61[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K259)
+        extra(d, _K260)
     return a
 
 def d_ServiceDetailResType(v, r):
@@ -7407,7 +7276,7 @@ def e_ServiceDetailResType(a, d):
     c, wd = _T67[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K260)
+        extra(d, _K261)
     return a
 
 def d_ServiceDiscoveryReqType(v, r):
@@ -7478,7 +7347,7 @@ def e_ServiceDiscoveryReqType(a, d):
     c, wd = _T14[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K261)
+        extra(d, _K262)
     return a
 
 def d_ServiceDiscoveryResType(v, r):
@@ -7563,10 +7432,10 @@ def e_ServiceDiscoveryResType(a, d):
         c, wd, st = _T93[st]
         a = e_ServiceListType(((a << wd) | c), x)
     f = None
-    c, wd = _T263[st]
+    c, wd = _T264[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K262)
+        extra(d, _K263)
     return a
 
 def d_ServiceListType(v, r):
@@ -7624,7 +7493,7 @@ def e_ServiceListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T265[st]
+            c, wd, nx, n = _T266[st]
             a = e_ServiceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7639,7 +7508,7 @@ def e_ServiceListType(a, d):
     c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K264)
+        extra(d, _K265)
     return a
 
 def d_ServiceParameterListType(v, r):
@@ -7697,7 +7566,7 @@ def e_ServiceParameterListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T267[st]
+            c, wd, nx, n = _T268[st]
             a = e_ParameterSetType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7712,7 +7581,7 @@ def e_ServiceParameterListType(a, d):
     c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K266)
+        extra(d, _K267)
     return a
 
 def d_ServiceType(v, r):
@@ -7838,7 +7707,7 @@ def e_ServiceType(a, d):
     c, wd = _T5[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K268)
+        extra(d, _K269)
     return a
 
 def d_SessionSetupReqType(v, r):
@@ -7875,7 +7744,7 @@ def e_SessionSetupReqType(a, d):
     c, wd = _T61[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K269)
+        extra(d, _K270)
     return a
 
 def d_SessionSetupResType(v, r):
@@ -7951,7 +7820,7 @@ def e_SessionSetupResType(a, d):
     c, wd = _T67[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K270)
+        extra(d, _K271)
     return a
 
 def d_SessionStopReqType(v, r):
@@ -7964,7 +7833,7 @@ def d_SessionStopReqType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E271[(x >> 1) & 1]
+        x = _E272[(x >> 1) & 1]
         o['ChargingSession'] = x
         st = 1
     else:
@@ -7986,16 +7855,16 @@ def e_SessionStopReqType(a, d):
     x = d.get('ChargingSession')
     if x is not None:
         u += 1
-        j = _I272.get(x)
+        j = _I273.get(x)
         if j is None:
-            bad_enum(x, _I272)
+            bad_enum(x, _I273)
         a = (((a << 1)) << 3) | (j << 1)
         st = 1
     f = None
     c, wd = _T61[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K273)
+        extra(d, _K274)
     return a
 
 def d_SessionStopResType(v, r):
@@ -8039,24 +7908,20 @@ def e_SessionStopResType(a, d):
     c, wd = _T61[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K220)
+        extra(d, _K221)
     return a
 
 def d_SignatureMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = s(v, r)
+        o['Algorithm'] = x
+        st = 1
+    else:
+        und(c, 1)
     while True:
         r -= 3
         c = (v >> r) & 7
@@ -8097,22 +7962,22 @@ def e_SignatureMethodType(a, d):
     x = d.get('Algorithm')
     if x is not None:
         u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
     f = 'HMACOutputLength'
     x = d.get('HMACOutputLength')
     if x is not None:
         u += 1
-        c, wd, st = _T184[st]
+        c, wd, st = _T185[st]
         if x.__class__ is not int:
             x = as_int(x, None, None)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T275[st]
+    c, wd = _T276[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K274)
+        extra(d, _K275)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -8183,7 +8048,7 @@ def e_SignaturePropertiesType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T178[st]
+            c, wd, nx, n = _T179[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8195,45 +8060,36 @@ def e_SignaturePropertiesType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T179[st]
+    c, wd = _T180[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K276)
+        extra(d, _K277)
     return a
 
 def d_SignaturePropertyType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = s(v, r)
+        o['Id'] = x
+        st = 1
+    elif c == 1:
+        x, r = s(v, r)
+        o['Target'] = x
+        st = 2
+    else:
+        und(c, 2)
+    if st == 1:
+        r -= 1
+        c = (v >> r) & 1
         if c == 0:
-            x, r = s(v, r)
-            o['Id'] = x
-            st = 1
-            break
-        elif c == 1:
             x, r = s(v, r)
             o['Target'] = x
             st = 2
-            break
-        elif c == 2:
-            unsupported('mixed-content text')
         else:
-            und(c, 3)
-    if st == 1:
-        while True:
-            r -= 2
-            c = (v >> r) & 3
-            if c == 0:
-                x, r = s(v, r)
-                o['Target'] = x
-                st = 2
-                break
-            elif c == 1:
-                unsupported('mixed-content text')
-            else:
-                und(c, 2)
+            und(c, 1)
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -8274,14 +8130,14 @@ def e_SignaturePropertyType(a, d):
     x = d.get('Target')
     if x is not None:
         u += 1
-        c, wd, st = _T13[st]
+        c, wd, st = _T1[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T278[st]
+    c, wd = _T279[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K277)
+        extra(d, _K278)
     return a
 
 def d_SignatureType(v, r):
@@ -8388,7 +8244,7 @@ def e_SignatureType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T280[st]
+            c, wd, nx, n = _T281[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8400,10 +8256,10 @@ def e_SignatureType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T281[st]
+    c, wd = _T282[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K279)
+        extra(d, _K280)
     return a
 
 def d_SignatureValueType(v, r):
@@ -8556,7 +8412,7 @@ def e_SignedInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T283[st]
+            c, wd, nx, n = _T284[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8568,10 +8424,10 @@ def e_SignedInfoType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T284[st]
+    c, wd = _T285[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K282)
+        extra(d, _K283)
     return a
 
 def d_SubCertificatesType(v, r):
@@ -8629,7 +8485,7 @@ def e_SubCertificatesType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T286[st]
+            c, wd, nx, n = _T287[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -8644,7 +8500,7 @@ def e_SubCertificatesType(a, d):
     c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K285)
+        extra(d, _K286)
     return a
 
 def d_SupportedEnergyTransferModeType(v, r):
@@ -8710,7 +8566,7 @@ def e_SupportedEnergyTransferModeType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T288[st]
+            c, wd, nx, n = _T289[st]
             j = _I78.get(x)
             if j is None:
                 bad_enum(x, _I78)
@@ -8728,24 +8584,20 @@ def e_SupportedEnergyTransferModeType(a, d):
     c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K287)
+        extra(d, _K288)
     return a
 
 def d_TransformType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = s(v, r)
+        o['Algorithm'] = x
+        st = 1
+    else:
+        und(c, 1)
     while True:
         r -= 3
         c = (v >> r) & 7
@@ -8775,7 +8627,7 @@ def e_TransformType(a, d):
     x = d.get('Algorithm')
     if x is not None:
         u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
     f = 'XPath'
@@ -8786,7 +8638,7 @@ def e_TransformType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T290[st]
+            c, wd, nx, n = _T291[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -8798,10 +8650,10 @@ def e_TransformType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T291[st]
+    c, wd = _T292[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K289)
+        extra(d, _K290)
     return a
 
 def d_TransformsType(v, r):
@@ -8848,7 +8700,7 @@ def e_TransformsType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T247[st]
+            c, wd, nx, n = _T248[st]
             a = e_TransformType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8863,7 +8715,7 @@ def e_TransformsType(a, d):
     c, wd = _T64[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K292)
+        extra(d, _K293)
     return a
 
 def d_WeldingDetectionReqType(v, r):
@@ -8972,7 +8824,7 @@ def e_WeldingDetectionResType(a, d):
     c, wd = _T8[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K231)
+        extra(d, _K232)
     return a
 
 def d_X509DataType(v, r):
@@ -9075,107 +8927,17 @@ def e_X509DataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
-    f = 'X509IssuerSerial'
-    x = d.get('X509IssuerSerial')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T294[st]
-            a = e_X509IssuerSerialType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509SKI'
-    x = d.get('X509SKI')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T295[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509SubjectName'
-    x = d.get('X509SubjectName')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T296[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509Certificate'
-    x = d.get('X509Certificate')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T297[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509CRL'
-    x = d.get('X509CRL')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T298[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
+    for f in d:
+        x = d[f]
+        if x is None:
+            continue
+        h = _H_X509DataType.get(f)
+        if h is None:
+            extra(d, _K294)
+        a, st = h(a, x, st)
     f = None
-    c, wd = _T299[st]
+    c, wd = _T301[st]
     a = (a << wd) | c
-    if u != len(d):
-        extra(d, _K293)
     return a
 
 def d_X509IssuerSerialType(v, r):
@@ -9228,7 +8990,7 @@ def e_X509IssuerSerialType(a, d):
     c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K300)
+        extra(d, _K302)
     return a
 
 def d_anon_V2G_Message(v, r):
@@ -9279,7 +9041,7 @@ def e_anon_V2G_Message(a, d):
     c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K301)
+        extra(d, _K303)
     return a
 
 def h_BodyType_0(a, x, st):
@@ -9540,6 +9302,222 @@ def h_CurrentDemandResType_13(a, x, st):
     a = ((((a << wd) | c)) << 3) | (2 if x else 0)
     return a, st
 
+def h_KeyInfoType_1(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T165[st]
+        a = ws((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_2(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T166[st]
+        a = e_KeyValueType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_3(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T167[st]
+        a = e_RetrievalMethodType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_4(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T168[st]
+        a = e_X509DataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_5(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T169[st]
+        a = e_PGPDataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_6(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T170[st]
+        a = e_SPKIDataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_7(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T171[st]
+        a = ws((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_0(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T296[st]
+        a = e_X509IssuerSerialType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_1(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T297[st]
+        a = wb((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_2(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T298[st]
+        a = ws((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_3(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T299[st]
+        a = wb((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_4(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T300[st]
+        a = wb((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
 def d_simple0(v, r):
     x, r = eb(v, r)
     return x, r
@@ -9559,6 +9537,8 @@ def e_simple1(a, x):
 _D_BodyType_0 = (('AuthorizationReq', d_AuthorizationReqType, 1), ('AuthorizationRes', d_AuthorizationResType, 1), ('BodyElement', d_BodyBaseType, 1), ('CableCheckReq', d_CableCheckReqType, 1), ('CableCheckRes', d_CableCheckResType, 1), ('CertificateInstallationReq', d_CertificateInstallationReqType, 1), ('CertificateInstallationRes', d_CertificateInstallationResType, 1), ('CertificateUpdateReq', d_CertificateUpdateReqType, 1), ('CertificateUpdateRes', d_CertificateUpdateResType, 1), ('ChargeParameterDiscoveryReq', d_ChargeParameterDiscoveryReqType, 1), ('ChargeParameterDiscoveryRes', d_ChargeParameterDiscoveryResType, 1), ('ChargingStatusReq', d_ChargingStatusReqType, 1), ('ChargingStatusRes', d_ChargingStatusResType, 1), ('CurrentDemandReq', d_CurrentDemandReqType, 1), ('CurrentDemandRes', d_CurrentDemandResType, 1), ('MeteringReceiptReq', d_MeteringReceiptReqType, 1), ('MeteringReceiptRes', d_MeteringReceiptResType, 1), ('PaymentDetailsReq', d_PaymentDetailsReqType, 1), ('PaymentDetailsRes', d_PaymentDetailsResType, 1), ('PaymentServiceSelectionReq', d_PaymentServiceSelectionReqType, 1), ('PaymentServiceSelectionRes', d_PaymentServiceSelectionResType, 1), ('PowerDeliveryReq', d_PowerDeliveryReqType, 1), ('PowerDeliveryRes', d_PowerDeliveryResType, 1), ('PreChargeReq', d_PreChargeReqType, 1), ('PreChargeRes', d_PreChargeResType, 1), ('ServiceDetailReq', d_ServiceDetailReqType, 1), ('ServiceDetailRes', d_ServiceDetailResType, 1), ('ServiceDiscoveryReq', d_ServiceDiscoveryReqType, 1), ('ServiceDiscoveryRes', d_ServiceDiscoveryResType, 1), ('SessionSetupReq', d_SessionSetupReqType, 1), ('SessionSetupRes', d_SessionSetupResType, 1), ('SessionStopReq', d_SessionStopReqType, 1), ('SessionStopRes', d_SessionStopResType, 1), ('WeldingDetectionReq', d_WeldingDetectionReqType, 1), ('WeldingDetectionRes', d_WeldingDetectionResType, 1), None,)
 _H_BodyType = {'AuthorizationReq': h_BodyType_0, 'AuthorizationRes': h_BodyType_1, 'BodyElement': h_BodyType_2, 'CableCheckReq': h_BodyType_3, 'CableCheckRes': h_BodyType_4, 'CertificateInstallationReq': h_BodyType_5, 'CertificateInstallationRes': h_BodyType_6, 'CertificateUpdateReq': h_BodyType_7, 'CertificateUpdateRes': h_BodyType_8, 'ChargeParameterDiscoveryReq': h_BodyType_9, 'ChargeParameterDiscoveryRes': h_BodyType_10, 'ChargingStatusReq': h_BodyType_11, 'ChargingStatusRes': h_BodyType_12, 'CurrentDemandReq': h_BodyType_13, 'CurrentDemandRes': h_BodyType_14, 'MeteringReceiptReq': h_BodyType_15, 'MeteringReceiptRes': h_BodyType_16, 'PaymentDetailsReq': h_BodyType_17, 'PaymentDetailsRes': h_BodyType_18, 'PaymentServiceSelectionReq': h_BodyType_19, 'PaymentServiceSelectionRes': h_BodyType_20, 'PowerDeliveryReq': h_BodyType_21, 'PowerDeliveryRes': h_BodyType_22, 'PreChargeReq': h_BodyType_23, 'PreChargeRes': h_BodyType_24, 'ServiceDetailReq': h_BodyType_25, 'ServiceDetailRes': h_BodyType_26, 'ServiceDiscoveryReq': h_BodyType_27, 'ServiceDiscoveryRes': h_BodyType_28, 'SessionSetupReq': h_BodyType_29, 'SessionSetupRes': h_BodyType_30, 'SessionStopReq': h_BodyType_31, 'SessionStopRes': h_BodyType_32, 'WeldingDetectionReq': h_BodyType_33, 'WeldingDetectionRes': h_BodyType_34}
 _H_CurrentDemandResType = {'ResponseCode': h_CurrentDemandResType_0, 'DC_EVSEStatus': h_CurrentDemandResType_1, 'EVSEPresentVoltage': h_CurrentDemandResType_2, 'EVSEPresentCurrent': h_CurrentDemandResType_3, 'EVSECurrentLimitAchieved': h_CurrentDemandResType_4, 'EVSEVoltageLimitAchieved': h_CurrentDemandResType_5, 'EVSEPowerLimitAchieved': h_CurrentDemandResType_6, 'EVSEMaximumVoltageLimit': h_CurrentDemandResType_7, 'EVSEMaximumCurrentLimit': h_CurrentDemandResType_8, 'EVSEMaximumPowerLimit': h_CurrentDemandResType_9, 'EVSEID': h_CurrentDemandResType_10, 'SAScheduleTupleID': h_CurrentDemandResType_11, 'MeterInfo': h_CurrentDemandResType_12, 'ReceiptRequired': h_CurrentDemandResType_13}
+_H_KeyInfoType = {'Id': False, 'KeyName': h_KeyInfoType_1, 'KeyValue': h_KeyInfoType_2, 'RetrievalMethod': h_KeyInfoType_3, 'X509Data': h_KeyInfoType_4, 'PGPData': h_KeyInfoType_5, 'SPKIData': h_KeyInfoType_6, 'MgmtData': h_KeyInfoType_7}
+_H_X509DataType = {'X509IssuerSerial': h_X509DataType_0, 'X509SKI': h_X509DataType_1, 'X509SubjectName': h_X509DataType_2, 'X509Certificate': h_X509DataType_3, 'X509CRL': h_X509DataType_4}
 _DOC_D = (('AC_EVChargeParameter', d_AC_EVChargeParameterType), ('AC_EVSEChargeParameter', d_AC_EVSEChargeParameterType), ('AC_EVSEStatus', d_AC_EVSEStatusType), ('AuthorizationReq', d_AuthorizationReqType), ('AuthorizationRes', d_AuthorizationResType), ('BodyElement', d_BodyBaseType), ('CableCheckReq', d_CableCheckReqType), ('CableCheckRes', d_CableCheckResType), ('CanonicalizationMethod', d_CanonicalizationMethodType), ('CertificateInstallationReq', d_CertificateInstallationReqType), ('CertificateInstallationRes', d_CertificateInstallationResType), ('CertificateUpdateReq', d_CertificateUpdateReqType), ('CertificateUpdateRes', d_CertificateUpdateResType), ('ChargeParameterDiscoveryReq', d_ChargeParameterDiscoveryReqType), ('ChargeParameterDiscoveryRes', d_ChargeParameterDiscoveryResType), ('ChargingStatusReq', d_ChargingStatusReqType), ('ChargingStatusRes', d_ChargingStatusResType), ('CurrentDemandReq', d_CurrentDemandReqType), ('CurrentDemandRes', d_CurrentDemandResType), ('DC_EVChargeParameter', d_DC_EVChargeParameterType), ('DC_EVPowerDeliveryParameter', d_DC_EVPowerDeliveryParameterType), ('DC_EVSEChargeParameter', d_DC_EVSEChargeParameterType), ('DC_EVSEStatus', d_DC_EVSEStatusType), ('DC_EVStatus', d_DC_EVStatusType), ('DSAKeyValue', d_DSAKeyValueType), ('DigestMethod', d_DigestMethodType), ('DigestValue', d_simple0), ('EVChargeParameter', d_EVChargeParameterType), ('EVPowerDeliveryParameter', d_EVPowerDeliveryParameterType), ('EVSEChargeParameter', d_EVSEChargeParameterType), ('EVSEStatus', d_EVSEStatusType), ('EVStatus', d_EVStatusType), ('Entry', d_EntryType), ('KeyInfo', d_KeyInfoType), ('KeyName', d_simple1), ('KeyValue', d_KeyValueType), ('Manifest', d_ManifestType), ('MeteringReceiptReq', d_MeteringReceiptReqType), ('MeteringReceiptRes', d_MeteringReceiptResType), ('MgmtData', d_simple1), ('Object', d_ObjectType), ('PGPData', d_PGPDataType), ('PMaxScheduleEntry', d_PMaxScheduleEntryType), ('PaymentDetailsReq', d_PaymentDetailsReqType), ('PaymentDetailsRes', d_PaymentDetailsResType), ('PaymentServiceSelectionReq', d_PaymentServiceSelectionReqType), ('PaymentServiceSelectionRes', d_PaymentServiceSelectionResType), ('PowerDeliveryReq', d_PowerDeliveryReqType), ('PowerDeliveryRes', d_PowerDeliveryResType), ('PreChargeReq', d_PreChargeReqType), ('PreChargeRes', d_PreChargeResType), ('RSAKeyValue', d_RSAKeyValueType), ('Reference', d_ReferenceType), ('RelativeTimeInterval', d_RelativeTimeIntervalType), ('RetrievalMethod', d_RetrievalMethodType), ('SAScheduleList', d_SAScheduleListType), ('SASchedules', d_SASchedulesType), ('SPKIData', d_SPKIDataType), ('SalesTariffEntry', d_SalesTariffEntryType), ('ServiceDetailReq', d_ServiceDetailReqType), ('ServiceDetailRes', d_ServiceDetailResType), ('ServiceDiscoveryReq', d_ServiceDiscoveryReqType), ('ServiceDiscoveryRes', d_ServiceDiscoveryResType), ('SessionSetupReq', d_SessionSetupReqType), ('SessionSetupRes', d_SessionSetupResType), ('SessionStopReq', d_SessionStopReqType), ('SessionStopRes', d_SessionStopResType), ('Signature', d_SignatureType), ('SignatureMethod', d_SignatureMethodType), ('SignatureProperties', d_SignaturePropertiesType), ('SignatureProperty', d_SignaturePropertyType), ('SignatureValue', d_SignatureValueType), ('SignedInfo', d_SignedInfoType), ('TimeInterval', d_IntervalType), ('Transform', d_TransformType), ('Transforms', d_TransformsType), ('V2G_Message', d_anon_V2G_Message), ('WeldingDetectionReq', d_WeldingDetectionReqType), ('WeldingDetectionRes', d_WeldingDetectionResType), ('X509Data', d_X509DataType),)
 _DOC_E = {'AC_EVChargeParameter': (0, e_AC_EVChargeParameterType), 'AC_EVSEChargeParameter': (1, e_AC_EVSEChargeParameterType), 'AC_EVSEStatus': (2, e_AC_EVSEStatusType), 'AuthorizationReq': (3, e_AuthorizationReqType), 'AuthorizationRes': (4, e_AuthorizationResType), 'BodyElement': (5, e_BodyBaseType), 'CableCheckReq': (6, e_CableCheckReqType), 'CableCheckRes': (7, e_CableCheckResType), 'CanonicalizationMethod': (8, e_CanonicalizationMethodType), 'CertificateInstallationReq': (9, e_CertificateInstallationReqType), 'CertificateInstallationRes': (10, e_CertificateInstallationResType), 'CertificateUpdateReq': (11, e_CertificateUpdateReqType), 'CertificateUpdateRes': (12, e_CertificateUpdateResType), 'ChargeParameterDiscoveryReq': (13, e_ChargeParameterDiscoveryReqType), 'ChargeParameterDiscoveryRes': (14, e_ChargeParameterDiscoveryResType), 'ChargingStatusReq': (15, e_ChargingStatusReqType), 'ChargingStatusRes': (16, e_ChargingStatusResType), 'CurrentDemandReq': (17, e_CurrentDemandReqType), 'CurrentDemandRes': (18, e_CurrentDemandResType), 'DC_EVChargeParameter': (19, e_DC_EVChargeParameterType), 'DC_EVPowerDeliveryParameter': (20, e_DC_EVPowerDeliveryParameterType), 'DC_EVSEChargeParameter': (21, e_DC_EVSEChargeParameterType), 'DC_EVSEStatus': (22, e_DC_EVSEStatusType), 'DC_EVStatus': (23, e_DC_EVStatusType), 'DSAKeyValue': (24, e_DSAKeyValueType), 'DigestMethod': (25, e_DigestMethodType), 'DigestValue': (26, e_simple0), 'EVChargeParameter': (27, e_EVChargeParameterType), 'EVPowerDeliveryParameter': (28, e_EVPowerDeliveryParameterType), 'EVSEChargeParameter': (29, e_EVSEChargeParameterType), 'EVSEStatus': (30, e_EVSEStatusType), 'EVStatus': (31, e_EVStatusType), 'Entry': (32, e_EntryType), 'KeyInfo': (33, e_KeyInfoType), 'KeyName': (34, e_simple1), 'KeyValue': (35, e_KeyValueType), 'Manifest': (36, e_ManifestType), 'MeteringReceiptReq': (37, e_MeteringReceiptReqType), 'MeteringReceiptRes': (38, e_MeteringReceiptResType), 'MgmtData': (39, e_simple1), 'Object': (40, e_ObjectType), 'PGPData': (41, e_PGPDataType), 'PMaxScheduleEntry': (42, e_PMaxScheduleEntryType), 'PaymentDetailsReq': (43, e_PaymentDetailsReqType), 'PaymentDetailsRes': (44, e_PaymentDetailsResType), 'PaymentServiceSelectionReq': (45, e_PaymentServiceSelectionReqType), 'PaymentServiceSelectionRes': (46, e_PaymentServiceSelectionResType), 'PowerDeliveryReq': (47, e_PowerDeliveryReqType), 'PowerDeliveryRes': (48, e_PowerDeliveryResType), 'PreChargeReq': (49, e_PreChargeReqType), 'PreChargeRes': (50, e_PreChargeResType), 'RSAKeyValue': (51, e_RSAKeyValueType), 'Reference': (52, e_ReferenceType), 'RelativeTimeInterval': (53, e_RelativeTimeIntervalType), 'RetrievalMethod': (54, e_RetrievalMethodType), 'SAScheduleList': (55, e_SAScheduleListType), 'SASchedules': (56, e_SASchedulesType), 'SPKIData': (57, e_SPKIDataType), 'SalesTariffEntry': (58, e_SalesTariffEntryType), 'ServiceDetailReq': (59, e_ServiceDetailReqType), 'ServiceDetailRes': (60, e_ServiceDetailResType), 'ServiceDiscoveryReq': (61, e_ServiceDiscoveryReqType), 'ServiceDiscoveryRes': (62, e_ServiceDiscoveryResType), 'SessionSetupReq': (63, e_SessionSetupReqType), 'SessionSetupRes': (64, e_SessionSetupResType), 'SessionStopReq': (65, e_SessionStopReqType), 'SessionStopRes': (66, e_SessionStopResType), 'Signature': (67, e_SignatureType), 'SignatureMethod': (68, e_SignatureMethodType), 'SignatureProperties': (69, e_SignaturePropertiesType), 'SignatureProperty': (70, e_SignaturePropertyType), 'SignatureValue': (71, e_SignatureValueType), 'SignedInfo': (72, e_SignedInfoType), 'TimeInterval': (73, e_IntervalType), 'Transform': (74, e_TransformType), 'Transforms': (75, e_TransformsType), 'V2G_Message': (76, e_anon_V2G_Message), 'WeldingDetectionReq': (77, e_WeldingDetectionReqType), 'WeldingDetectionRes': (78, e_WeldingDetectionResType), 'X509Data': (79, e_X509DataType)}
 

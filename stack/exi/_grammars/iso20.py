@@ -14,100 +14,100 @@ MESSAGE_NAMES = ('AuthorizationReq', 'AuthorizationRes', 'AuthorizationSetupReq'
 
 _K0 = frozenset(('AdditionalSelectedServices', 'Currency', 'Id', 'Language', 'MaximumCost', 'MinimumCost', 'OverstayRules', 'PriceAlgorithm', 'PriceRuleStacks', 'PriceScheduleDescription', 'PriceScheduleID', 'TaxRules', 'TimeAnchor'))
 _O1 = {'Id': 0, 'TimeAnchor': 1, 'PriceScheduleID': 2, 'PriceScheduleDescription': 3, 'Currency': 4, 'Language': 5, 'PriceAlgorithm': 6, 'MinimumCost': 7, 'MaximumCost': 8, 'TaxRules': 9, 'PriceRuleStacks': 10, 'OverstayRules': 11, 'AdditionalSelectedServices': 12}
-_T2 = {0: (0, 2, 1)}
-_T3 = {0: (1, 2, 2), 1: (0, 1, 2)}
-_T4 = {2: (0, 1, 3)}
-_T5 = {3: (0, 2, 4)}
-_T6 = {3: (1, 2, 5), 4: (0, 1, 5)}
-_T7 = {5: (0, 1, 6)}
-_T8 = {6: (0, 1, 7)}
-_T9 = {7: (0, 3, 8)}
-_T10 = {7: (1, 3, 9), 8: (0, 2, 9)}
-_T11 = {7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
-_T12 = {7: (3, 3, 11), 8: (2, 2, 11), 9: (1, 2, 11), 10: (0, 1, 11)}
-_T13 = {11: (0, 2, 12)}
-_T14 = {11: (1, 2, 13), 12: (0, 2, 13)}
-_T15 = {11: (2, 2), 12: (1, 2), 13: (0, 1)}
-_K16 = frozenset(('AdditionalService',))
-_T17 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 4)}
-_T18 = {1: (1, 2), 2: (0, 1)}
-_K19 = frozenset(('ServiceFee', 'ServiceName'))
-_T20 = {1: (0, 1, 2)}
-_T21 = {2: (0, 1)}
-_E22 = ('EIM', 'PnC')
-_I23 = {'EIM': 0, 'PnC': 1}
-_K24 = frozenset(('EIM_AReqAuthorizationMode', 'Header', 'PnC_AReqAuthorizationMode', 'SelectedAuthorizationService'))
-_T25 = {2: (0, 2, 3)}
-_T26 = {2: (1, 2, 3)}
-_T27 = {3: (0, 1)}
-_E28 = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')
-_I29 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
-_E30 = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')
-_I31 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
-_K32 = frozenset(('EVSEProcessing', 'Header', 'ResponseCode'))
-_K33 = frozenset(('Header',))
-_T34 = {1: (0, 1)}
-_K35 = frozenset(('AuthorizationServices', 'CertificateInstallationService', 'EIM_ASResAuthorizationMode', 'Header', 'PnC_ASResAuthorizationMode', 'ResponseCode'))
-_T36 = {2: (0, 1, 3, 0), 3: (0, 2, 4, 0)}
-_T37 = {5: (0, 2, 6)}
-_T38 = {5: (1, 2, 6)}
-_T39 = {6: (0, 1)}
-_K40 = frozenset(())
-_K41 = frozenset(('Algorithm',))
-_T42 = {1: (1, 2)}
-_K43 = frozenset(('Certificate', 'SubCertificates'))
-_T44 = {1: (0, 2, 2)}
-_K45 = frozenset(('Header', 'ListOfRootCertificateIDs', 'MaximumContractCertificateChains', 'OEMProvisioningCertificateChain', 'PrioritizedEMAIDs'))
-_T46 = {3: (0, 1, 4)}
-_T47 = {4: (0, 2, 5)}
-_T48 = {4: (1, 2), 5: (0, 1)}
-_K49 = frozenset(('CPSCertificateChain', 'EVSEProcessing', 'Header', 'RemainingContractCertificateChains', 'ResponseCode', 'SignedInstallationData'))
-_T50 = {4: (0, 1, 5)}
-_K51 = frozenset(('AbsolutePriceSchedule', 'PowerSchedule', 'PriceLevelSchedule'))
-_T52 = {1: (1, 2, 2)}
-_T53 = {1: (2, 2), 2: (0, 1)}
-_K54 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
-_T55 = {1: (0, 1, 4)}
-_T56 = {0: (1, 2, 2), 4: (0, 2, 2)}
-_T57 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
-_T58 = {3: (0, 2, 5)}
-_T59 = {3: (1, 2, 6), 5: (0, 2, 6)}
-_T60 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
-_K61 = frozenset(('Amount', 'CostPerUnit'))
-_K62 = frozenset(('Amount', 'TaxRuleID'))
-_K63 = frozenset(('DepartureTime', 'EVMaximumEnergyRequest', 'EVMaximumV2XEnergyRequest', 'EVMinimumEnergyRequest', 'EVMinimumV2XEnergyRequest', 'EVTargetEnergyRequest', 'MinimumSOC', 'TargetSOC'))
-_T64 = {1: (1, 2, 3), 2: (0, 2, 3)}
-_T65 = {1: (2, 2, 4), 2: (1, 2, 4), 3: (0, 1, 4)}
-_T66 = {6: (0, 2, 7)}
-_T67 = {6: (1, 2, 8), 7: (0, 2, 8)}
-_T68 = {6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_K69 = frozenset(('AbsolutePriceSchedule', 'DepartureTime', 'MinimumSOC', 'PriceLevelSchedule', 'TargetSOC'))
-_T70 = {0: (1, 3, 2), 1: (0, 3, 2)}
-_T71 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
-_T72 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
-_T73 = {0: (4, 3, 4), 1: (3, 3, 4), 2: (2, 3, 4), 3: (1, 2, 4)}
-_T74 = {0: (5, 3), 1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (0, 1)}
-_K75 = frozenset(('EMAID',))
-_T76 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 7)}
-_K77 = frozenset(('Currency', 'EVPriceRuleStacks', 'PriceAlgorithm', 'TimeAnchor'))
-_T78 = {4: (0, 1)}
-_K79 = frozenset(('EVAbsolutePriceSchedule', 'EVPowerSchedule'))
-_K80 = frozenset(('EVPowerProfileEntry',))
-_T81 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 2047)}
-_K82 = frozenset(('Dynamic_EVPPTControlMode', 'EVPowerProfileEntries', 'Scheduled_EVPPTControlMode', 'TimeAnchor'))
-_K83 = frozenset(('EVPowerScheduleEntry',))
-_T84 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 1023)}
-_K85 = frozenset(('Duration', 'Power'))
-_K86 = frozenset(('EVPowerScheduleEntries', 'TimeAnchor'))
-_K87 = frozenset(('EVPriceRuleStack',))
-_K88 = frozenset(('Duration', 'EVPriceRule'))
-_T89 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 7)}
-_T90 = {2: (1, 2), 3: (0, 1)}
-_K91 = frozenset(('EnergyFee', 'PowerRangeStart'))
-_E92 = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRenegotiation', 'MeteringConfirmation')
-_I93 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
-_K94 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
-_K95 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
+_T2 = {0: (1, 2, 2), 1: (0, 1, 2)}
+_T3 = {2: (0, 1, 3)}
+_T4 = {3: (0, 2, 4)}
+_T5 = {3: (1, 2, 5), 4: (0, 1, 5)}
+_T6 = {5: (0, 1, 6)}
+_T7 = {6: (0, 1, 7)}
+_T8 = {7: (0, 3, 8)}
+_T9 = {7: (1, 3, 9), 8: (0, 2, 9)}
+_T10 = {7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
+_T11 = {7: (3, 3, 11), 8: (2, 2, 11), 9: (1, 2, 11), 10: (0, 1, 11)}
+_T12 = {11: (0, 2, 12)}
+_T13 = {11: (1, 2, 13), 12: (0, 2, 13)}
+_T14 = {11: (2, 2), 12: (1, 2), 13: (0, 1)}
+_K15 = frozenset(('AdditionalService',))
+_T16 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 4)}
+_T17 = {1: (1, 2), 2: (0, 1)}
+_K18 = frozenset(('ServiceFee', 'ServiceName'))
+_T19 = {1: (0, 1, 2)}
+_T20 = {2: (0, 1)}
+_E21 = ('EIM', 'PnC')
+_I22 = {'EIM': 0, 'PnC': 1}
+_K23 = frozenset(('EIM_AReqAuthorizationMode', 'Header', 'PnC_AReqAuthorizationMode', 'SelectedAuthorizationService'))
+_T24 = {2: (0, 2, 3)}
+_T25 = {2: (1, 2, 3)}
+_T26 = {3: (0, 1)}
+_E27 = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')
+_I28 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
+_E29 = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')
+_I30 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
+_K31 = frozenset(('EVSEProcessing', 'Header', 'ResponseCode'))
+_K32 = frozenset(('Header',))
+_T33 = {1: (0, 1)}
+_K34 = frozenset(('AuthorizationServices', 'CertificateInstallationService', 'EIM_ASResAuthorizationMode', 'Header', 'PnC_ASResAuthorizationMode', 'ResponseCode'))
+_T35 = {2: (0, 1, 3, 0), 3: (0, 2, 4, 0)}
+_T36 = {5: (0, 2, 6)}
+_T37 = {5: (1, 2, 6)}
+_T38 = {6: (0, 1)}
+_K39 = frozenset(())
+_K40 = frozenset(('Algorithm',))
+_T41 = {1: (1, 2)}
+_K42 = frozenset(('Certificate', 'SubCertificates'))
+_T43 = {1: (0, 2, 2)}
+_K44 = frozenset(('Header', 'ListOfRootCertificateIDs', 'MaximumContractCertificateChains', 'OEMProvisioningCertificateChain', 'PrioritizedEMAIDs'))
+_T45 = {3: (0, 1, 4)}
+_T46 = {4: (0, 2, 5)}
+_T47 = {4: (1, 2), 5: (0, 1)}
+_K48 = frozenset(('CPSCertificateChain', 'EVSEProcessing', 'Header', 'RemainingContractCertificateChains', 'ResponseCode', 'SignedInstallationData'))
+_T49 = {4: (0, 1, 5)}
+_K50 = frozenset(('AbsolutePriceSchedule', 'PowerSchedule', 'PriceLevelSchedule'))
+_T51 = {1: (1, 2, 2)}
+_T52 = {1: (2, 2), 2: (0, 1)}
+_K53 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
+_T54 = {1: (0, 1, 4)}
+_T55 = {0: (1, 2, 2), 4: (0, 2, 2)}
+_T56 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
+_T57 = {3: (0, 2, 5)}
+_T58 = {3: (1, 2, 6), 5: (0, 2, 6)}
+_T59 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
+_K60 = frozenset(('Amount', 'CostPerUnit'))
+_K61 = frozenset(('Amount', 'TaxRuleID'))
+_K62 = frozenset(('DepartureTime', 'EVMaximumEnergyRequest', 'EVMaximumV2XEnergyRequest', 'EVMinimumEnergyRequest', 'EVMinimumV2XEnergyRequest', 'EVTargetEnergyRequest', 'MinimumSOC', 'TargetSOC'))
+_T63 = {1: (1, 2, 3), 2: (0, 2, 3)}
+_T64 = {1: (2, 2, 4), 2: (1, 2, 4), 3: (0, 1, 4)}
+_T65 = {6: (0, 2, 7)}
+_T66 = {6: (1, 2, 8), 7: (0, 2, 8)}
+_T67 = {6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_K68 = frozenset(('AbsolutePriceSchedule', 'DepartureTime', 'MinimumSOC', 'PriceLevelSchedule', 'TargetSOC'))
+_T69 = {0: (1, 3, 2), 1: (0, 3, 2)}
+_T70 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_T71 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
+_T72 = {0: (4, 3, 4), 1: (3, 3, 4), 2: (2, 3, 4), 3: (1, 2, 4)}
+_T73 = {0: (5, 3), 1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (0, 1)}
+_K74 = frozenset(('EMAID',))
+_T75 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 7)}
+_K76 = frozenset(('Currency', 'EVPriceRuleStacks', 'PriceAlgorithm', 'TimeAnchor'))
+_T77 = {4: (0, 1)}
+_K78 = frozenset(('EVAbsolutePriceSchedule', 'EVPowerSchedule'))
+_K79 = frozenset(('EVPowerProfileEntry',))
+_T80 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 2047)}
+_K81 = frozenset(('Dynamic_EVPPTControlMode', 'EVPowerProfileEntries', 'Scheduled_EVPPTControlMode', 'TimeAnchor'))
+_K82 = frozenset(('EVPowerScheduleEntry',))
+_T83 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 1023)}
+_K84 = frozenset(('Duration', 'Power'))
+_K85 = frozenset(('EVPowerScheduleEntries', 'TimeAnchor'))
+_K86 = frozenset(('EVPriceRuleStack',))
+_K87 = frozenset(('Duration', 'EVPriceRule'))
+_T88 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 7)}
+_T89 = {2: (1, 2), 3: (0, 1)}
+_K90 = frozenset(('EnergyFee', 'PowerRangeStart'))
+_E91 = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRenegotiation', 'MeteringConfirmation')
+_I92 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
+_K93 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
+_K94 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
+_O95 = {'Id': 0, 'KeyName': 1, 'KeyValue': 2, 'RetrievalMethod': 3, 'X509Data': 4, 'PGPData': 5, 'SPKIData': 6, 'MgmtData': 7}
 _T96 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
 _T97 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
 _T98 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
@@ -280,13 +280,14 @@ _E264 = ('Scheduled', 'Completed')
 _I265 = {'Scheduled': 0, 'Completed': 1}
 _K266 = frozenset(('EVSECheckOutStatus', 'Header', 'ResponseCode'))
 _K267 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
-_T268 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
-_T269 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T270 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T271 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T272 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T273 = {1: (6, 3)}
-_K274 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_O268 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
+_T269 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T270 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T271 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T272 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T273 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T274 = {1: (6, 3)}
+_K275 = frozenset(('X509IssuerName', 'X509SerialNumber'))
 
 def d_AbsolutePriceScheduleType(v, r):
     o = {}
@@ -453,6 +454,14 @@ def e_AbsolutePriceScheduleType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
+    u = 0
+    f = 'Id'
+    x = d.get('Id')
+    if x is not None:
+        u += 1
+        a = (a << 2)
+        a = ws(a, x)
+        st = 1
     for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O1.get(q, 1 << 30))):
         x = d[f]
         if x is None:
@@ -460,9 +469,11 @@ def e_AbsolutePriceScheduleType(a, d):
         h = _H_AbsolutePriceScheduleType.get(f)
         if h is None:
             extra(d, _K0)
+        elif h is False:
+            continue
         a, st = h(a, x, st)
     f = None
-    c, wd = _T15[st]
+    c, wd = _T14[st]
     a = (a << wd) | c
     return a
 
@@ -521,7 +532,7 @@ def e_AdditionalServiceListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T17[st]
+            c, wd, nx, n = _T16[st]
             a = e_AdditionalServiceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -533,10 +544,10 @@ def e_AdditionalServiceListType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K16)
+        extra(d, _K15)
     return a
 
 def d_AdditionalServiceType(v, r):
@@ -581,13 +592,13 @@ def e_AdditionalServiceType(a, d):
     x = d.get('ServiceFee')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K19)
+        extra(d, _K18)
     return a
 
 def d_AuthorizationReqType(v, r):
@@ -608,7 +619,7 @@ def d_AuthorizationReqType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E22[(x >> 1) & 1]
+        x = _E21[(x >> 1) & 1]
         o['SelectedAuthorizationService'] = x
         st = 2
     else:
@@ -648,28 +659,28 @@ def e_AuthorizationReqType(a, d):
     x = d.get('SelectedAuthorizationService')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
-        j = _I23.get(x)
+        c, wd, st = _T19[st]
+        j = _I22.get(x)
         if j is None:
-            bad_enum(x, _I23)
+            bad_enum(x, _I22)
         a = ((((a << wd) | c)) << 3) | (j << 1)
     f = 'EIM_AReqAuthorizationMode'
     x = d.get('EIM_AReqAuthorizationMode')
     if x is not None:
         u += 1
-        c, wd, st = _T25[st]
+        c, wd, st = _T24[st]
         a = e_EIM_AReqAuthorizationModeType(((a << wd) | c), x)
     f = 'PnC_AReqAuthorizationMode'
     x = d.get('PnC_AReqAuthorizationMode')
     if x is not None:
         u += 1
-        c, wd, st = _T26[st]
+        c, wd, st = _T25[st]
         a = e_PnC_AReqAuthorizationModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T27[st]
+    c, wd = _T26[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K24)
+        extra(d, _K23)
     return a
 
 def d_AuthorizationResType(v, r):
@@ -690,7 +701,7 @@ def d_AuthorizationResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E28[(x >> 1) & 63]
+        x = _E27[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -702,7 +713,7 @@ def d_AuthorizationResType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E30[(x >> 1) & 3]
+        x = _E29[(x >> 1) & 3]
         o['EVSEProcessing'] = x
         st = 3
     else:
@@ -730,25 +741,25 @@ def e_AuthorizationResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
-        j = _I29.get(x)
+        c, wd, st = _T19[st]
+        j = _I28.get(x)
         if j is None:
-            bad_enum(x, _I29)
+            bad_enum(x, _I28)
         a = ((((a << wd) | c)) << 8) | (j << 1)
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
-        j = _I31.get(x)
+        c, wd, st = _T3[st]
+        j = _I30.get(x)
         if j is None:
-            bad_enum(x, _I31)
+            bad_enum(x, _I30)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = None
-    c, wd = _T27[st]
+    c, wd = _T26[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K32)
+        extra(d, _K31)
     return a
 
 def d_AuthorizationSetupReqType(v, r):
@@ -782,10 +793,10 @@ def e_AuthorizationSetupReqType(a, d):
         a = e_MessageHeaderType((a << 1), x)
         st = 1
     f = None
-    c, wd = _T34[st]
+    c, wd = _T33[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K33)
+        extra(d, _K32)
     return a
 
 def d_AuthorizationSetupResType(v, r):
@@ -806,7 +817,7 @@ def d_AuthorizationSetupResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E28[(x >> 1) & 63]
+        x = _E27[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -818,7 +829,7 @@ def d_AuthorizationSetupResType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E22[(x >> 1) & 1]
+        x = _E21[(x >> 1) & 1]
         l = o.get('AuthorizationServices')
         if l is None:
             o['AuthorizationServices'] = [x]
@@ -834,7 +845,7 @@ def d_AuthorizationSetupResType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E22[(x >> 1) & 1]
+        x = _E21[(x >> 1) & 1]
         l = o.get('AuthorizationServices')
         if l is None:
             o['AuthorizationServices'] = [x]
@@ -899,10 +910,10 @@ def e_AuthorizationSetupResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
-        j = _I29.get(x)
+        c, wd, st = _T19[st]
+        j = _I28.get(x)
         if j is None:
-            bad_enum(x, _I29)
+            bad_enum(x, _I28)
         a = ((((a << wd) | c)) << 8) | (j << 1)
     f = 'AuthorizationServices'
     x = d.get('AuthorizationServices')
@@ -912,10 +923,10 @@ def e_AuthorizationSetupResType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T36[st]
-            j = _I23.get(x)
+            c, wd, nx, n = _T35[st]
+            j = _I22.get(x)
             if j is None:
-                bad_enum(x, _I23)
+                bad_enum(x, _I22)
             a = ((((a << wd) | c)) << 3) | (j << 1)
             if n:
                 k += 1
@@ -930,7 +941,7 @@ def e_AuthorizationSetupResType(a, d):
     x = d.get('CertificateInstallationService')
     if x is not None:
         u += 1
-        c, wd, st = _T6[st]
+        c, wd, st = _T5[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -938,19 +949,19 @@ def e_AuthorizationSetupResType(a, d):
     x = d.get('EIM_ASResAuthorizationMode')
     if x is not None:
         u += 1
-        c, wd, st = _T37[st]
+        c, wd, st = _T36[st]
         a = e_EIM_ASResAuthorizationModeType(((a << wd) | c), x)
     f = 'PnC_ASResAuthorizationMode'
     x = d.get('PnC_ASResAuthorizationMode')
     if x is not None:
         u += 1
-        c, wd, st = _T38[st]
+        c, wd, st = _T37[st]
         a = e_PnC_ASResAuthorizationModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T39[st]
+    c, wd = _T38[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K35)
+        extra(d, _K34)
     return a
 
 def d_CLReqControlModeType(v, r):
@@ -972,7 +983,7 @@ def e_CLReqControlModeType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K40)
+        extra(d, _K39)
     return a
 
 def d_CLResControlModeType(v, r):
@@ -994,24 +1005,20 @@ def e_CLResControlModeType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K40)
+        extra(d, _K39)
     return a
 
 def d_CanonicalizationMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = s(v, r)
+        o['Algorithm'] = x
+        st = 1
+    else:
+        und(c, 1)
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -1034,14 +1041,14 @@ def e_CanonicalizationMethodType(a, d):
     x = d.get('Algorithm')
     if x is not None:
         u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
     f = None
-    c, wd = _T42[st]
+    c, wd = _T41[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K41)
+        extra(d, _K40)
     return a
 
 def d_CertificateChainType(v, r):
@@ -1088,13 +1095,13 @@ def e_CertificateChainType(a, d):
     x = d.get('SubCertificates')
     if x is not None:
         u += 1
-        c, wd, st = _T44[st]
+        c, wd, st = _T43[st]
         a = e_SubCertificatesType(((a << wd) | c), x)
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K43)
+        extra(d, _K42)
     return a
 
 def d_CertificateInstallationReqType(v, r):
@@ -1169,19 +1176,19 @@ def e_CertificateInstallationReqType(a, d):
     x = d.get('OEMProvisioningCertificateChain')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         a = e_SignedCertificateChainType(((a << wd) | c), x)
     f = 'ListOfRootCertificateIDs'
     x = d.get('ListOfRootCertificateIDs')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
+        c, wd, st = _T3[st]
         a = e_ListOfRootCertificateIDsType(((a << wd) | c), x)
     f = 'MaximumContractCertificateChains'
     x = d.get('MaximumContractCertificateChains')
     if x is not None:
         u += 1
-        c, wd, st = _T46[st]
+        c, wd, st = _T45[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
         a = ((((a << wd) | c)) << 10) | ((x) << 1)
@@ -1189,13 +1196,13 @@ def e_CertificateInstallationReqType(a, d):
     x = d.get('PrioritizedEMAIDs')
     if x is not None:
         u += 1
-        c, wd, st = _T47[st]
+        c, wd, st = _T46[st]
         a = e_EMAIDListType(((a << wd) | c), x)
     f = None
-    c, wd = _T48[st]
+    c, wd = _T47[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K45)
+        extra(d, _K44)
     return a
 
 def d_CertificateInstallationResType(v, r):
@@ -1216,7 +1223,7 @@ def d_CertificateInstallationResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E28[(x >> 1) & 63]
+        x = _E27[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -1228,7 +1235,7 @@ def d_CertificateInstallationResType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E30[(x >> 1) & 3]
+        x = _E29[(x >> 1) & 3]
         o['EVSEProcessing'] = x
         st = 3
     else:
@@ -1284,45 +1291,45 @@ def e_CertificateInstallationResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
-        j = _I29.get(x)
+        c, wd, st = _T19[st]
+        j = _I28.get(x)
         if j is None:
-            bad_enum(x, _I29)
+            bad_enum(x, _I28)
         a = ((((a << wd) | c)) << 8) | (j << 1)
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
-        j = _I31.get(x)
+        c, wd, st = _T3[st]
+        j = _I30.get(x)
         if j is None:
-            bad_enum(x, _I31)
+            bad_enum(x, _I30)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'CPSCertificateChain'
     x = d.get('CPSCertificateChain')
     if x is not None:
         u += 1
-        c, wd, st = _T46[st]
+        c, wd, st = _T45[st]
         a = e_CertificateChainType(((a << wd) | c), x)
     f = 'SignedInstallationData'
     x = d.get('SignedInstallationData')
     if x is not None:
         u += 1
-        c, wd, st = _T50[st]
+        c, wd, st = _T49[st]
         a = e_SignedInstallationDataType(((a << wd) | c), x)
     f = 'RemainingContractCertificateChains'
     x = d.get('RemainingContractCertificateChains')
     if x is not None:
         u += 1
-        c, wd, st = _T7[st]
+        c, wd, st = _T6[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
         a = ((((a << wd) | c)) << 10) | ((x) << 1)
     f = None
-    c, wd = _T39[st]
+    c, wd = _T38[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K49)
+        extra(d, _K48)
     return a
 
 def d_ChargingScheduleType(v, r):
@@ -1373,19 +1380,19 @@ def e_ChargingScheduleType(a, d):
     x = d.get('AbsolutePriceSchedule')
     if x is not None:
         u += 1
-        c, wd, st = _T44[st]
+        c, wd, st = _T43[st]
         a = e_AbsolutePriceScheduleType(((a << wd) | c), x)
     f = 'PriceLevelSchedule'
     x = d.get('PriceLevelSchedule')
     if x is not None:
         u += 1
-        c, wd, st = _T52[st]
+        c, wd, st = _T51[st]
         a = e_PriceLevelScheduleType(((a << wd) | c), x)
     f = None
-    c, wd = _T53[st]
+    c, wd = _T52[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K51)
+        extra(d, _K50)
     return a
 
 def d_ContractCertificateChainType(v, r):
@@ -1430,13 +1437,13 @@ def e_ContractCertificateChainType(a, d):
     x = d.get('SubCertificates')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         a = e_SubCertificatesType(((a << wd) | c), x)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K43)
+        extra(d, _K42)
     return a
 
 def d_DSAKeyValueType(v, r):
@@ -1545,43 +1552,43 @@ def e_DSAKeyValueType(a, d):
     x = d.get('Q')
     if x is not None:
         u += 1
-        c, wd, st = _T55[st]
+        c, wd, st = _T54[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'G'
     x = d.get('G')
     if x is not None:
         u += 1
-        c, wd, st = _T56[st]
+        c, wd, st = _T55[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'Y'
     x = d.get('Y')
     if x is not None:
         u += 1
-        c, wd, st = _T57[st]
+        c, wd, st = _T56[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'J'
     x = d.get('J')
     if x is not None:
         u += 1
-        c, wd, st = _T58[st]
+        c, wd, st = _T57[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'Seed'
     x = d.get('Seed')
     if x is not None:
         u += 1
-        c, wd, st = _T59[st]
+        c, wd, st = _T58[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'PgenCounter'
     x = d.get('PgenCounter')
     if x is not None:
         u += 1
-        c, wd, st = _T8[st]
+        c, wd, st = _T7[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T60[st]
+    c, wd = _T59[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K54)
+        extra(d, _K53)
     return a
 
 def d_DetailedCostType(v, r):
@@ -1626,13 +1633,13 @@ def e_DetailedCostType(a, d):
     x = d.get('CostPerUnit')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K61)
+        extra(d, _K60)
     return a
 
 def d_DetailedTaxType(v, r):
@@ -1679,30 +1686,26 @@ def e_DetailedTaxType(a, d):
     x = d.get('Amount')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K62)
+        extra(d, _K61)
     return a
 
 def d_DigestMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = s(v, r)
+        o['Algorithm'] = x
+        st = 1
+    else:
+        und(c, 1)
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -1725,14 +1728,14 @@ def e_DigestMethodType(a, d):
     x = d.get('Algorithm')
     if x is not None:
         u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
     f = None
-    c, wd = _T42[st]
+    c, wd = _T41[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K41)
+        extra(d, _K40)
     return a
 
 def d_Dynamic_EVPPTControlModeType(v, r):
@@ -1754,7 +1757,7 @@ def e_Dynamic_EVPPTControlModeType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K40)
+        extra(d, _K39)
     return a
 
 def d_Dynamic_SEReqControlModeType(v, r):
@@ -1884,7 +1887,7 @@ def e_Dynamic_SEReqControlModeType(a, d):
     x = d.get('MinimumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T44[st]
+        c, wd, st = _T43[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = ((((a << wd) | c)) << 9) | ((x) << 1)
@@ -1892,7 +1895,7 @@ def e_Dynamic_SEReqControlModeType(a, d):
     x = d.get('TargetSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T64[st]
+        c, wd, st = _T63[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = ((((a << wd) | c)) << 9) | ((x) << 1)
@@ -1900,37 +1903,37 @@ def e_Dynamic_SEReqControlModeType(a, d):
     x = d.get('EVTargetEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T65[st]
+        c, wd, st = _T64[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMaximumEnergyRequest'
     x = d.get('EVMaximumEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T50[st]
+        c, wd, st = _T49[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumEnergyRequest'
     x = d.get('EVMinimumEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T7[st]
+        c, wd, st = _T6[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMaximumV2XEnergyRequest'
     x = d.get('EVMaximumV2XEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T66[st]
+        c, wd, st = _T65[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumV2XEnergyRequest'
     x = d.get('EVMinimumV2XEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T67[st]
+        c, wd, st = _T66[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T68[st]
+    c, wd = _T67[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K63)
+        extra(d, _K62)
     return a
 
 def d_Dynamic_SEResControlModeType(v, r):
@@ -2064,7 +2067,7 @@ def e_Dynamic_SEResControlModeType(a, d):
     x = d.get('MinimumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T70[st]
+        c, wd, st = _T69[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = ((((a << wd) | c)) << 9) | ((x) << 1)
@@ -2072,7 +2075,7 @@ def e_Dynamic_SEResControlModeType(a, d):
     x = d.get('TargetSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T71[st]
+        c, wd, st = _T70[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = ((((a << wd) | c)) << 9) | ((x) << 1)
@@ -2080,19 +2083,19 @@ def e_Dynamic_SEResControlModeType(a, d):
     x = d.get('AbsolutePriceSchedule')
     if x is not None:
         u += 1
-        c, wd, st = _T72[st]
+        c, wd, st = _T71[st]
         a = e_AbsolutePriceScheduleType(((a << wd) | c), x)
     f = 'PriceLevelSchedule'
     x = d.get('PriceLevelSchedule')
     if x is not None:
         u += 1
-        c, wd, st = _T73[st]
+        c, wd, st = _T72[st]
         a = e_PriceLevelScheduleType(((a << wd) | c), x)
     f = None
-    c, wd = _T74[st]
+    c, wd = _T73[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K69)
+        extra(d, _K68)
     return a
 
 def d_Dynamic_SMDTControlModeType(v, r):
@@ -2114,7 +2117,7 @@ def e_Dynamic_SMDTControlModeType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K40)
+        extra(d, _K39)
     return a
 
 def d_EIM_AReqAuthorizationModeType(v, r):
@@ -2136,7 +2139,7 @@ def e_EIM_AReqAuthorizationModeType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K40)
+        extra(d, _K39)
     return a
 
 def d_EIM_ASResAuthorizationModeType(v, r):
@@ -2158,7 +2161,7 @@ def e_EIM_ASResAuthorizationModeType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K40)
+        extra(d, _K39)
     return a
 
 def d_EMAIDListType(v, r):
@@ -2216,7 +2219,7 @@ def e_EMAIDListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T76[st]
+            c, wd, nx, n = _T75[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -2228,10 +2231,10 @@ def e_EMAIDListType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K75)
+        extra(d, _K74)
     return a
 
 def d_EVAbsolutePriceScheduleType(v, r):
@@ -2294,25 +2297,25 @@ def e_EVAbsolutePriceScheduleType(a, d):
     x = d.get('Currency')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         a = ws((((a << wd) | c)) << 1, x) << 1
     f = 'PriceAlgorithm'
     x = d.get('PriceAlgorithm')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
+        c, wd, st = _T3[st]
         a = ws((((a << wd) | c)) << 1, x) << 1
     f = 'EVPriceRuleStacks'
     x = d.get('EVPriceRuleStacks')
     if x is not None:
         u += 1
-        c, wd, st = _T46[st]
+        c, wd, st = _T45[st]
         a = e_EVPriceRuleStackListType(((a << wd) | c), x)
     f = None
-    c, wd = _T78[st]
+    c, wd = _T77[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K77)
+        extra(d, _K76)
     return a
 
 def d_EVEnergyOfferType(v, r):
@@ -2357,13 +2360,13 @@ def e_EVEnergyOfferType(a, d):
     x = d.get('EVAbsolutePriceSchedule')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         a = e_EVAbsolutePriceScheduleType(((a << wd) | c), x)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K79)
+        extra(d, _K78)
     return a
 
 def d_EVPowerProfileEntryListType(v, r):
@@ -2421,7 +2424,7 @@ def e_EVPowerProfileEntryListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T81[st]
+            c, wd, nx, n = _T80[st]
             a = e_PowerScheduleEntryType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -2433,10 +2436,10 @@ def e_EVPowerProfileEntryListType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K80)
+        extra(d, _K79)
     return a
 
 def d_EVPowerProfileType(v, r):
@@ -2495,25 +2498,25 @@ def e_EVPowerProfileType(a, d):
     x = d.get('Dynamic_EVPPTControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T44[st]
+        c, wd, st = _T43[st]
         a = e_Dynamic_EVPPTControlModeType(((a << wd) | c), x)
     f = 'Scheduled_EVPPTControlMode'
     x = d.get('Scheduled_EVPPTControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T52[st]
+        c, wd, st = _T51[st]
         a = e_Scheduled_EVPPTControlModeType(((a << wd) | c), x)
     f = 'EVPowerProfileEntries'
     x = d.get('EVPowerProfileEntries')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
+        c, wd, st = _T3[st]
         a = e_EVPowerProfileEntryListType(((a << wd) | c), x)
     f = None
-    c, wd = _T27[st]
+    c, wd = _T26[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K82)
+        extra(d, _K81)
     return a
 
 def d_EVPowerScheduleEntryListType(v, r):
@@ -2571,7 +2574,7 @@ def e_EVPowerScheduleEntryListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T84[st]
+            c, wd, nx, n = _T83[st]
             a = e_EVPowerScheduleEntryType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -2583,10 +2586,10 @@ def e_EVPowerScheduleEntryListType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K83)
+        extra(d, _K82)
     return a
 
 def d_EVPowerScheduleEntryType(v, r):
@@ -2633,13 +2636,13 @@ def e_EVPowerScheduleEntryType(a, d):
     x = d.get('Power')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K85)
+        extra(d, _K84)
     return a
 
 def d_EVPowerScheduleType(v, r):
@@ -2686,13 +2689,13 @@ def e_EVPowerScheduleType(a, d):
     x = d.get('EVPowerScheduleEntries')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         a = e_EVPowerScheduleEntryListType(((a << wd) | c), x)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K86)
+        extra(d, _K85)
     return a
 
 def d_EVPriceRuleStackListType(v, r):
@@ -2750,7 +2753,7 @@ def e_EVPriceRuleStackListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T84[st]
+            c, wd, nx, n = _T83[st]
             a = e_EVPriceRuleStackType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -2762,10 +2765,10 @@ def e_EVPriceRuleStackListType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K87)
+        extra(d, _K86)
     return a
 
 def d_EVPriceRuleStackType(v, r):
@@ -2839,7 +2842,7 @@ def e_EVPriceRuleStackType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T89[st]
+            c, wd, nx, n = _T88[st]
             a = e_EVPriceRuleType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -2851,10 +2854,10 @@ def e_EVPriceRuleStackType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T90[st]
+    c, wd = _T89[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K88)
+        extra(d, _K87)
     return a
 
 def d_EVPriceRuleType(v, r):
@@ -2899,13 +2902,13 @@ def e_EVPriceRuleType(a, d):
     x = d.get('PowerRangeStart')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K91)
+        extra(d, _K90)
     return a
 
 def d_EVSEStatusType(v, r):
@@ -2926,7 +2929,7 @@ def d_EVSEStatusType(v, r):
         x = (v >> r) & 31
         if x & 17:
             und2()
-        x = _E92[(x >> 1) & 7]
+        x = _E91[(x >> 1) & 7]
         o['EVSENotification'] = x
         st = 2
     else:
@@ -2956,16 +2959,16 @@ def e_EVSEStatusType(a, d):
     x = d.get('EVSENotification')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
-        j = _I93.get(x)
+        c, wd, st = _T19[st]
+        j = _I92.get(x)
         if j is None:
-            bad_enum(x, _I93)
+            bad_enum(x, _I92)
         a = ((((a << wd) | c)) << 5) | (j << 1)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K94)
+        extra(d, _K93)
     return a
 
 def d_KeyInfoType(v, r):
@@ -3199,144 +3202,19 @@ def e_KeyInfoType(a, d):
         a = (a << 4)
         a = ws(a, x)
         st = 1
-    f = 'KeyName'
-    x = d.get('KeyName')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T96[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'KeyValue'
-    x = d.get('KeyValue')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T97[st]
-            a = e_KeyValueType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'RetrievalMethod'
-    x = d.get('RetrievalMethod')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T98[st]
-            a = e_RetrievalMethodType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509Data'
-    x = d.get('X509Data')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T99[st]
-            a = e_X509DataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'PGPData'
-    x = d.get('PGPData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T100[st]
-            a = e_PGPDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'SPKIData'
-    x = d.get('SPKIData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T101[st]
-            a = e_SPKIDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'MgmtData'
-    x = d.get('MgmtData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T102[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
+    for f in d:
+        x = d[f]
+        if x is None:
+            continue
+        h = _H_KeyInfoType.get(f)
+        if h is None:
+            extra(d, _K94)
+        elif h is False:
+            continue
+        a, st = h(a, x, st)
     f = None
     c, wd = _T103[st]
     a = (a << wd) | c
-    if u != len(d):
-        extra(d, _K95)
     return a
 
 def d_KeyValueType(v, r):
@@ -3465,7 +3343,7 @@ def e_ListOfRootCertificateIDsType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K107)
@@ -3609,7 +3487,7 @@ def e_MessageHeaderType(a, d):
     x = d.get('TimeStamp')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -3617,10 +3495,10 @@ def e_MessageHeaderType(a, d):
     x = d.get('Signature')
     if x is not None:
         u += 1
-        c, wd, st = _T25[st]
+        c, wd, st = _T24[st]
         a = e_SignatureType(((a << wd) | c), x)
     f = None
-    c, wd = _T90[st]
+    c, wd = _T89[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K112)
@@ -3793,7 +3671,7 @@ def e_MeterInfoType(a, d):
     x = d.get('ChargedEnergyReadingWh')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -3892,10 +3770,10 @@ def e_MeteringConfirmationReqType(a, d):
     x = d.get('SignedMeteringData')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         a = e_SignedMeteringDataType(((a << wd) | c), x)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K121)
@@ -3919,7 +3797,7 @@ def d_MeteringConfirmationResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E28[(x >> 1) & 63]
+        x = _E27[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -3947,13 +3825,13 @@ def e_MeteringConfirmationResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
-        j = _I29.get(x)
+        c, wd, st = _T19[st]
+        j = _I28.get(x)
         if j is None:
-            bad_enum(x, _I29)
+            bad_enum(x, _I28)
         a = ((((a << wd) | c)) << 8) | (j << 1)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K122)
@@ -4062,14 +3940,14 @@ def e_ObjectType(a, d):
     x = d.get('Id')
     if x is not None:
         u += 1
-        c, wd, st = _T70[st]
+        c, wd, st = _T69[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'MimeType'
     x = d.get('MimeType')
     if x is not None:
         u += 1
-        c, wd, st = _T71[st]
+        c, wd, st = _T70[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
@@ -4267,7 +4145,7 @@ def e_OverstayRuleType(a, d):
     x = d.get('StartTime')
     if x is not None:
         u += 1
-        c, wd, st = _T3[st]
+        c, wd, st = _T2[st]
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -4275,18 +4153,18 @@ def e_OverstayRuleType(a, d):
     x = d.get('OverstayFee')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
+        c, wd, st = _T3[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'OverstayFeePeriod'
     x = d.get('OverstayFeePeriod')
     if x is not None:
         u += 1
-        c, wd, st = _T46[st]
+        c, wd, st = _T45[st]
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
         a = wu((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T78[st]
+    c, wd = _T77[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K129)
@@ -4439,7 +4317,7 @@ def e_ParameterSetType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T90[st]
+    c, wd = _T89[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K132)
@@ -4557,7 +4435,7 @@ def e_ParameterType(a, d):
         c, wd, st = _T140[st]
         a = ws((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K134)
@@ -4614,16 +4492,16 @@ def e_PnC_AReqAuthorizationModeType(a, d):
     x = d.get('GenChallenge')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'ContractCertificateChain'
     x = d.get('ContractCertificateChain')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
+        c, wd, st = _T3[st]
         a = e_ContractCertificateChainType(((a << wd) | c), x)
     f = None
-    c, wd = _T27[st]
+    c, wd = _T26[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K141)
@@ -4673,10 +4551,10 @@ def e_PnC_ASResAuthorizationModeType(a, d):
     x = d.get('SupportedProviders')
     if x is not None:
         u += 1
-        c, wd, st = _T44[st]
+        c, wd, st = _T43[st]
         a = e_SupportedProvidersListType(((a << wd) | c), x)
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K142)
@@ -4700,7 +4578,7 @@ def d_PowerDeliveryReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E30[(x >> 1) & 3]
+        x = _E29[(x >> 1) & 3]
         o['EVProcessing'] = x
         st = 2
     else:
@@ -4773,16 +4651,16 @@ def e_PowerDeliveryReqType(a, d):
     x = d.get('EVProcessing')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
-        j = _I31.get(x)
+        c, wd, st = _T19[st]
+        j = _I30.get(x)
         if j is None:
-            bad_enum(x, _I31)
+            bad_enum(x, _I30)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'ChargeProgress'
     x = d.get('ChargeProgress')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
+        c, wd, st = _T3[st]
         j = _I144.get(x)
         if j is None:
             bad_enum(x, _I144)
@@ -4791,7 +4669,7 @@ def e_PowerDeliveryReqType(a, d):
     x = d.get('EVPowerProfile')
     if x is not None:
         u += 1
-        c, wd, st = _T5[st]
+        c, wd, st = _T4[st]
         a = e_EVPowerProfileType(((a << wd) | c), x)
     f = 'BPT_ChannelSelection'
     x = d.get('BPT_ChannelSelection')
@@ -4827,7 +4705,7 @@ def d_PowerDeliveryResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E28[(x >> 1) & 63]
+        x = _E27[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -4865,19 +4743,19 @@ def e_PowerDeliveryResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
-        j = _I29.get(x)
+        c, wd, st = _T19[st]
+        j = _I28.get(x)
         if j is None:
-            bad_enum(x, _I29)
+            bad_enum(x, _I28)
         a = ((((a << wd) | c)) << 8) | (j << 1)
     f = 'EVSEStatus'
     x = d.get('EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T25[st]
+        c, wd, st = _T24[st]
         a = e_EVSEStatusType(((a << wd) | c), x)
     f = None
-    c, wd = _T90[st]
+    c, wd = _T89[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K150)
@@ -4938,7 +4816,7 @@ def e_PowerScheduleEntryListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T84[st]
+            c, wd, nx, n = _T83[st]
             a = e_PowerScheduleEntryType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4950,7 +4828,7 @@ def e_PowerScheduleEntryListType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K151)
@@ -5025,13 +4903,13 @@ def e_PowerScheduleEntryType(a, d):
     x = d.get('Power')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'Power_L2'
     x = d.get('Power_L2')
     if x is not None:
         u += 1
-        c, wd, st = _T25[st]
+        c, wd, st = _T24[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'Power_L3'
     x = d.get('Power_L3')
@@ -5120,22 +4998,22 @@ def e_PowerScheduleType(a, d):
     x = d.get('AvailableEnergy')
     if x is not None:
         u += 1
-        c, wd, st = _T44[st]
+        c, wd, st = _T43[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'PowerTolerance'
     x = d.get('PowerTolerance')
     if x is not None:
         u += 1
-        c, wd, st = _T64[st]
+        c, wd, st = _T63[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'PowerScheduleEntries'
     x = d.get('PowerScheduleEntries')
     if x is not None:
         u += 1
-        c, wd, st = _T65[st]
+        c, wd, st = _T64[st]
         a = e_PowerScheduleEntryListType(((a << wd) | c), x)
     f = None
-    c, wd = _T78[st]
+    c, wd = _T77[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K155)
@@ -5196,7 +5074,7 @@ def e_PriceLevelScheduleEntryListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T84[st]
+            c, wd, nx, n = _T83[st]
             a = e_PriceLevelScheduleEntryType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -5208,7 +5086,7 @@ def e_PriceLevelScheduleEntryListType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K156)
@@ -5262,12 +5140,12 @@ def e_PriceLevelScheduleEntryType(a, d):
     x = d.get('PriceLevel')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
         a = ((((a << wd) | c)) << 10) | ((x) << 1)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K157)
@@ -5366,7 +5244,7 @@ def e_PriceLevelScheduleType(a, d):
     x = d.get('TimeAnchor')
     if x is not None:
         u += 1
-        c, wd, st = _T3[st]
+        c, wd, st = _T2[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -5374,7 +5252,7 @@ def e_PriceLevelScheduleType(a, d):
     x = d.get('PriceScheduleID')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
+        c, wd, st = _T3[st]
         if x.__class__ is not int or x < 1 or x > 4294967295:
             x = as_int(x, 1, 4294967295)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -5382,13 +5260,13 @@ def e_PriceLevelScheduleType(a, d):
     x = d.get('PriceScheduleDescription')
     if x is not None:
         u += 1
-        c, wd, st = _T5[st]
+        c, wd, st = _T4[st]
         a = ws((((a << wd) | c)) << 1, x) << 1
     f = 'NumberOfPriceLevels'
     x = d.get('NumberOfPriceLevels')
     if x is not None:
         u += 1
-        c, wd, st = _T6[st]
+        c, wd, st = _T5[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
         a = ((((a << wd) | c)) << 10) | ((x) << 1)
@@ -5396,10 +5274,10 @@ def e_PriceLevelScheduleType(a, d):
     x = d.get('PriceLevelScheduleEntries')
     if x is not None:
         u += 1
-        c, wd, st = _T7[st]
+        c, wd, st = _T6[st]
         a = e_PriceLevelScheduleEntryListType(((a << wd) | c), x)
     f = None
-    c, wd = _T39[st]
+    c, wd = _T38[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K158)
@@ -5460,7 +5338,7 @@ def e_PriceRuleStackListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T84[st]
+            c, wd, nx, n = _T83[st]
             a = e_PriceRuleStackType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -5472,7 +5350,7 @@ def e_PriceRuleStackListType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K159)
@@ -5549,7 +5427,7 @@ def e_PriceRuleStackType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T89[st]
+            c, wd, nx, n = _T88[st]
             a = e_PriceRuleType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -5561,7 +5439,7 @@ def e_PriceRuleStackType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T90[st]
+    c, wd = _T89[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K160)
@@ -5734,7 +5612,7 @@ def e_PriceRuleType(a, d):
         c, wd, st = _T165[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T39[st]
+    c, wd = _T38[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K161)
@@ -5782,10 +5660,10 @@ def e_RSAKeyValueType(a, d):
     x = d.get('Exponent')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K166)
@@ -5839,12 +5717,12 @@ def e_RationalNumberType(a, d):
     x = d.get('Value')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K167)
@@ -6184,7 +6062,7 @@ def e_ReferenceType(a, d):
     x = d.get('Type')
     if x is not None:
         u += 1
-        c, wd, st = _T70[st]
+        c, wd, st = _T69[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'URI'
@@ -6210,10 +6088,10 @@ def e_ReferenceType(a, d):
     x = d.get('DigestValue')
     if x is not None:
         u += 1
-        c, wd, st = _T7[st]
+        c, wd, st = _T6[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T39[st]
+    c, wd = _T38[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K173)
@@ -6449,7 +6327,7 @@ def e_ScheduleExchangeReqType(a, d):
     x = d.get('MaximumSupportingPoints')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         if x.__class__ is not int or x < 12 or x > 1024:
             x = as_int(x, 12, 1024)
         a = ((((a << wd) | c)) << 12) | ((x - 12) << 1)
@@ -6457,16 +6335,16 @@ def e_ScheduleExchangeReqType(a, d):
     x = d.get('Dynamic_SEReqControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T25[st]
+        c, wd, st = _T24[st]
         a = e_Dynamic_SEReqControlModeType(((a << wd) | c), x)
     f = 'Scheduled_SEReqControlMode'
     x = d.get('Scheduled_SEReqControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T26[st]
+        c, wd, st = _T25[st]
         a = e_Scheduled_SEReqControlModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T27[st]
+    c, wd = _T26[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K184)
@@ -6490,7 +6368,7 @@ def d_ScheduleExchangeResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E28[(x >> 1) & 63]
+        x = _E27[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -6502,7 +6380,7 @@ def d_ScheduleExchangeResType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E30[(x >> 1) & 3]
+        x = _E29[(x >> 1) & 3]
         o['EVSEProcessing'] = x
         st = 3
     else:
@@ -6563,25 +6441,25 @@ def e_ScheduleExchangeResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
-        j = _I29.get(x)
+        c, wd, st = _T19[st]
+        j = _I28.get(x)
         if j is None:
-            bad_enum(x, _I29)
+            bad_enum(x, _I28)
         a = ((((a << wd) | c)) << 8) | (j << 1)
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
-        j = _I31.get(x)
+        c, wd, st = _T3[st]
+        j = _I30.get(x)
         if j is None:
-            bad_enum(x, _I31)
+            bad_enum(x, _I30)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'GoToPause'
     x = d.get('GoToPause')
     if x is not None:
         u += 1
-        c, wd, st = _T5[st]
+        c, wd, st = _T4[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -6658,16 +6536,16 @@ def e_ScheduleTupleType(a, d):
     x = d.get('ChargingSchedule')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         a = e_ChargingScheduleType(((a << wd) | c), x)
     f = 'DischargingSchedule'
     x = d.get('DischargingSchedule')
     if x is not None:
         u += 1
-        c, wd, st = _T25[st]
+        c, wd, st = _T24[st]
         a = e_ChargingScheduleType(((a << wd) | c), x)
     f = None
-    c, wd = _T90[st]
+    c, wd = _T89[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K188)
@@ -6723,13 +6601,13 @@ def e_Scheduled_EVPPTControlModeType(a, d):
     x = d.get('PowerToleranceAcceptance')
     if x is not None:
         u += 1
-        c, wd, st = _T44[st]
+        c, wd, st = _T43[st]
         j = _I190.get(x)
         if j is None:
             bad_enum(x, _I190)
         a = ((((a << wd) | c)) << 3) | (j << 1)
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K191)
@@ -6857,19 +6735,19 @@ def e_Scheduled_SEReqControlModeType(a, d):
     x = d.get('EVTargetEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T70[st]
+        c, wd, st = _T69[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMaximumEnergyRequest'
     x = d.get('EVMaximumEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T71[st]
+        c, wd, st = _T70[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumEnergyRequest'
     x = d.get('EVMinimumEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T72[st]
+        c, wd, st = _T71[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVEnergyOffer'
     x = d.get('EVEnergyOffer')
@@ -6951,7 +6829,7 @@ def e_Scheduled_SEResControlModeType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K195)
@@ -6990,7 +6868,7 @@ def e_Scheduled_SMDTControlModeType(a, d):
         a = wu(((a << 1)) << 1, x) << 1
         st = 1
     f = None
-    c, wd = _T34[st]
+    c, wd = _T33[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K197)
@@ -7063,7 +6941,7 @@ def e_SelectedServiceListType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K198)
@@ -7113,12 +6991,12 @@ def e_SelectedServiceType(a, d):
     x = d.get('ParameterSetID')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
         a = wu((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K200)
@@ -7166,12 +7044,12 @@ def e_ServiceDetailReqType(a, d):
     x = d.get('ServiceID')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
         a = wu((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K201)
@@ -7195,7 +7073,7 @@ def d_ServiceDetailResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E28[(x >> 1) & 63]
+        x = _E27[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -7239,16 +7117,16 @@ def e_ServiceDetailResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
-        j = _I29.get(x)
+        c, wd, st = _T19[st]
+        j = _I28.get(x)
         if j is None:
-            bad_enum(x, _I29)
+            bad_enum(x, _I28)
         a = ((((a << wd) | c)) << 8) | (j << 1)
     f = 'ServiceID'
     x = d.get('ServiceID')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
+        c, wd, st = _T3[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -7256,10 +7134,10 @@ def e_ServiceDetailResType(a, d):
     x = d.get('ServiceParameterList')
     if x is not None:
         u += 1
-        c, wd, st = _T46[st]
+        c, wd, st = _T45[st]
         a = e_ServiceParameterListType(((a << wd) | c), x)
     f = None
-    c, wd = _T78[st]
+    c, wd = _T77[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K202)
@@ -7309,10 +7187,10 @@ def e_ServiceDiscoveryReqType(a, d):
     x = d.get('SupportedServiceIDs')
     if x is not None:
         u += 1
-        c, wd, st = _T44[st]
+        c, wd, st = _T43[st]
         a = e_ServiceIDListType(((a << wd) | c), x)
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K203)
@@ -7336,7 +7214,7 @@ def d_ServiceDiscoveryResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E28[(x >> 1) & 63]
+        x = _E27[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -7394,16 +7272,16 @@ def e_ServiceDiscoveryResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
-        j = _I29.get(x)
+        c, wd, st = _T19[st]
+        j = _I28.get(x)
         if j is None:
-            bad_enum(x, _I29)
+            bad_enum(x, _I28)
         a = ((((a << wd) | c)) << 8) | (j << 1)
     f = 'ServiceRenegotiationSupported'
     x = d.get('ServiceRenegotiationSupported')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
+        c, wd, st = _T3[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -7411,16 +7289,16 @@ def e_ServiceDiscoveryResType(a, d):
     x = d.get('EnergyTransferServiceList')
     if x is not None:
         u += 1
-        c, wd, st = _T46[st]
+        c, wd, st = _T45[st]
         a = e_ServiceListType(((a << wd) | c), x)
     f = 'VASList'
     x = d.get('VASList')
     if x is not None:
         u += 1
-        c, wd, st = _T47[st]
+        c, wd, st = _T46[st]
         a = e_ServiceListType(((a << wd) | c), x)
     f = None
-    c, wd = _T48[st]
+    c, wd = _T47[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K204)
@@ -7495,7 +7373,7 @@ def e_ServiceIDListType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K205)
@@ -7556,7 +7434,7 @@ def e_ServiceListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T76[st]
+            c, wd, nx, n = _T75[st]
             a = e_ServiceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7568,7 +7446,7 @@ def e_ServiceListType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K206)
@@ -7641,7 +7519,7 @@ def e_ServiceParameterListType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K207)
@@ -7699,16 +7577,16 @@ def e_ServiceSelectionReqType(a, d):
     x = d.get('SelectedEnergyTransferService')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         a = e_SelectedServiceType(((a << wd) | c), x)
     f = 'SelectedVASList'
     x = d.get('SelectedVASList')
     if x is not None:
         u += 1
-        c, wd, st = _T25[st]
+        c, wd, st = _T24[st]
         a = e_SelectedServiceListType(((a << wd) | c), x)
     f = None
-    c, wd = _T90[st]
+    c, wd = _T89[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K209)
@@ -7732,7 +7610,7 @@ def d_ServiceSelectionResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E28[(x >> 1) & 63]
+        x = _E27[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -7760,13 +7638,13 @@ def e_ServiceSelectionResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
-        j = _I29.get(x)
+        c, wd, st = _T19[st]
+        j = _I28.get(x)
         if j is None:
-            bad_enum(x, _I29)
+            bad_enum(x, _I28)
         a = ((((a << wd) | c)) << 8) | (j << 1)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K122)
@@ -7820,12 +7698,12 @@ def e_ServiceType(a, d):
     x = d.get('FreeService')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K210)
@@ -7873,10 +7751,10 @@ def e_SessionSetupReqType(a, d):
     x = d.get('EVCCID')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         a = ws((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K211)
@@ -7900,7 +7778,7 @@ def d_SessionSetupResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E28[(x >> 1) & 63]
+        x = _E27[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -7936,19 +7814,19 @@ def e_SessionSetupResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
-        j = _I29.get(x)
+        c, wd, st = _T19[st]
+        j = _I28.get(x)
         if j is None:
-            bad_enum(x, _I29)
+            bad_enum(x, _I28)
         a = ((((a << wd) | c)) << 8) | (j << 1)
     f = 'EVSEID'
     x = d.get('EVSEID')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
+        c, wd, st = _T3[st]
         a = ws((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T27[st]
+    c, wd = _T26[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K212)
@@ -8025,7 +7903,7 @@ def e_SessionStopReqType(a, d):
     x = d.get('ChargingSession')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         j = _I214.get(x)
         if j is None:
             bad_enum(x, _I214)
@@ -8034,7 +7912,7 @@ def e_SessionStopReqType(a, d):
     x = d.get('EVTerminationCode')
     if x is not None:
         u += 1
-        c, wd, st = _T25[st]
+        c, wd, st = _T24[st]
         a = ws((((a << wd) | c)) << 1, x) << 1
     f = 'EVTerminationExplanation'
     x = d.get('EVTerminationExplanation')
@@ -8067,7 +7945,7 @@ def d_SessionStopResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E28[(x >> 1) & 63]
+        x = _E27[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -8095,13 +7973,13 @@ def e_SessionStopResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
-        j = _I29.get(x)
+        c, wd, st = _T19[st]
+        j = _I28.get(x)
         if j is None:
-            bad_enum(x, _I29)
+            bad_enum(x, _I28)
         a = ((((a << wd) | c)) << 8) | (j << 1)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K122)
@@ -8110,18 +7988,14 @@ def e_SessionStopResType(a, d):
 def d_SignatureMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = s(v, r)
+        o['Algorithm'] = x
+        st = 1
+    else:
+        und(c, 1)
     while True:
         r -= 3
         c = (v >> r) & 7
@@ -8162,7 +8036,7 @@ def e_SignatureMethodType(a, d):
     x = d.get('Algorithm')
     if x is not None:
         u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
     f = 'HMACOutputLength'
@@ -8269,36 +8143,27 @@ def e_SignaturePropertiesType(a, d):
 def d_SignaturePropertyType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = s(v, r)
+        o['Id'] = x
+        st = 1
+    elif c == 1:
+        x, r = s(v, r)
+        o['Target'] = x
+        st = 2
+    else:
+        und(c, 2)
+    if st == 1:
+        r -= 1
+        c = (v >> r) & 1
         if c == 0:
-            x, r = s(v, r)
-            o['Id'] = x
-            st = 1
-            break
-        elif c == 1:
             x, r = s(v, r)
             o['Target'] = x
             st = 2
-            break
-        elif c == 2:
-            unsupported('mixed-content text')
         else:
-            und(c, 3)
-    if st == 1:
-        while True:
-            r -= 2
-            c = (v >> r) & 3
-            if c == 0:
-                x, r = s(v, r)
-                o['Target'] = x
-                st = 2
-                break
-            elif c == 1:
-                unsupported('mixed-content text')
-            else:
-                und(c, 2)
+            und(c, 1)
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -8339,7 +8204,7 @@ def e_SignaturePropertyType(a, d):
     x = d.get('Target')
     if x is not None:
         u += 1
-        c, wd, st = _T126[st]
+        c, wd, st = _T2[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
@@ -8431,19 +8296,19 @@ def e_SignatureType(a, d):
     x = d.get('SignedInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T3[st]
+        c, wd, st = _T2[st]
         a = e_SignedInfoType(((a << wd) | c), x)
     f = 'SignatureValue'
     x = d.get('SignatureValue')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
+        c, wd, st = _T3[st]
         a = e_SignatureValueType(((a << wd) | c), x)
     f = 'KeyInfo'
     x = d.get('KeyInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T5[st]
+        c, wd, st = _T4[st]
         a = e_KeyInfoType(((a << wd) | c), x)
     f = 'Object'
     x = d.get('Object')
@@ -8519,11 +8384,11 @@ def e_SignatureValueType(a, d):
     x = d.get('value')
     if x is not None:
         u += 1
-    c, wd, st = _T3[st]
+    c, wd, st = _T2[st]
     a = (a << wd) | c
     a = wb(a, x)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K224)
@@ -8582,16 +8447,16 @@ def e_SignedCertificateChainType(a, d):
     x = d.get('Certificate')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'SubCertificates'
     x = d.get('SubCertificates')
     if x is not None:
         u += 1
-        c, wd, st = _T25[st]
+        c, wd, st = _T24[st]
         a = e_SubCertificatesType(((a << wd) | c), x)
     f = None
-    c, wd = _T90[st]
+    c, wd = _T89[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K225)
@@ -8673,13 +8538,13 @@ def e_SignedInfoType(a, d):
     x = d.get('CanonicalizationMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T3[st]
+        c, wd, st = _T2[st]
         a = e_CanonicalizationMethodType(((a << wd) | c), x)
     f = 'SignatureMethod'
     x = d.get('SignatureMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
+        c, wd, st = _T3[st]
         a = e_SignatureMethodType(((a << wd) | c), x)
     f = 'Reference'
     x = d.get('Reference')
@@ -8786,13 +8651,13 @@ def e_SignedInstallationDataType(a, d):
     x = d.get('ContractCertificateChain')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         a = e_ContractCertificateChainType(((a << wd) | c), x)
     f = 'ECDHCurve'
     x = d.get('ECDHCurve')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
+        c, wd, st = _T3[st]
         j = _I230.get(x)
         if j is None:
             bad_enum(x, _I230)
@@ -8801,13 +8666,13 @@ def e_SignedInstallationDataType(a, d):
     x = d.get('DHPublicKey')
     if x is not None:
         u += 1
-        c, wd, st = _T46[st]
+        c, wd, st = _T45[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'SECP521_EncryptedPrivateKey'
     x = d.get('SECP521_EncryptedPrivateKey')
     if x is not None:
         u += 1
-        c, wd, st = _T47[st]
+        c, wd, st = _T46[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'X448_EncryptedPrivateKey'
     x = d.get('X448_EncryptedPrivateKey')
@@ -8908,19 +8773,19 @@ def e_SignedMeteringDataType(a, d):
     x = d.get('SessionID')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'MeterInfo'
     x = d.get('MeterInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
+        c, wd, st = _T3[st]
         a = e_MeterInfoType(((a << wd) | c), x)
     f = 'Receipt'
     x = d.get('Receipt')
     if x is not None:
         u += 1
-        c, wd, st = _T5[st]
+        c, wd, st = _T4[st]
         a = e_ReceiptType(((a << wd) | c), x)
     f = 'Dynamic_SMDTControlMode'
     x = d.get('Dynamic_SMDTControlMode')
@@ -9008,7 +8873,7 @@ def e_SubCertificatesType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K235)
@@ -9081,7 +8946,7 @@ def e_SupportedProvidersListType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K236)
@@ -9154,7 +9019,7 @@ def e_TaxRuleListType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K238)
@@ -9286,7 +9151,7 @@ def e_TaxRuleType(a, d):
     x = d.get('TaxRuleName')
     if x is not None:
         u += 1
-        c, wd, st = _T44[st]
+        c, wd, st = _T43[st]
         a = ws((((a << wd) | c)) << 1, x) << 1
     f = 'TaxRate'
     x = d.get('TaxRate')
@@ -9298,7 +9163,7 @@ def e_TaxRuleType(a, d):
     x = d.get('TaxIncludedInPrice')
     if x is not None:
         u += 1
-        c, wd, st = _T5[st]
+        c, wd, st = _T4[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -9306,7 +9171,7 @@ def e_TaxRuleType(a, d):
     x = d.get('AppliesToEnergyFee')
     if x is not None:
         u += 1
-        c, wd, st = _T6[st]
+        c, wd, st = _T5[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -9314,7 +9179,7 @@ def e_TaxRuleType(a, d):
     x = d.get('AppliesToParkingFee')
     if x is not None:
         u += 1
-        c, wd, st = _T7[st]
+        c, wd, st = _T6[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -9322,7 +9187,7 @@ def e_TaxRuleType(a, d):
     x = d.get('AppliesToOverstayFee')
     if x is not None:
         u += 1
-        c, wd, st = _T8[st]
+        c, wd, st = _T7[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -9344,18 +9209,14 @@ def e_TaxRuleType(a, d):
 def d_TransformType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = s(v, r)
+        o['Algorithm'] = x
+        st = 1
+    else:
+        und(c, 1)
     while True:
         r -= 3
         c = (v >> r) & 7
@@ -9385,7 +9246,7 @@ def e_TransformType(a, d):
     x = d.get('Algorithm')
     if x is not None:
         u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
     f = 'XPath'
@@ -9470,7 +9331,7 @@ def e_TransformsType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T42[st]
+    c, wd = _T41[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K247)
@@ -9578,7 +9439,7 @@ def e_VehicleCheckInReqType(a, d):
     x = d.get('EVCheckInStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         j = _I249.get(x)
         if j is None:
             bad_enum(x, _I249)
@@ -9587,7 +9448,7 @@ def e_VehicleCheckInReqType(a, d):
     x = d.get('ParkingMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
+        c, wd, st = _T3[st]
         j = _I251.get(x)
         if j is None:
             bad_enum(x, _I251)
@@ -9641,7 +9502,7 @@ def d_VehicleCheckInResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E28[(x >> 1) & 63]
+        x = _E27[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -9713,10 +9574,10 @@ def e_VehicleCheckInResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
-        j = _I29.get(x)
+        c, wd, st = _T19[st]
+        j = _I28.get(x)
         if j is None:
-            bad_enum(x, _I29)
+            bad_enum(x, _I28)
         a = ((((a << wd) | c)) << 8) | (j << 1)
     f = 'ParkingSpace'
     x = d.get('ParkingSpace')
@@ -9803,7 +9664,7 @@ def e_VehicleCheckOutReqType(a, d):
     x = d.get('EVCheckOutStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         j = _I262.get(x)
         if j is None:
             bad_enum(x, _I262)
@@ -9812,12 +9673,12 @@ def e_VehicleCheckOutReqType(a, d):
     x = d.get('CheckOutTime')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
+        c, wd, st = _T3[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T27[st]
+    c, wd = _T26[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K263)
@@ -9841,7 +9702,7 @@ def d_VehicleCheckOutResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E28[(x >> 1) & 63]
+        x = _E27[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -9881,22 +9742,22 @@ def e_VehicleCheckOutResType(a, d):
     x = d.get('ResponseCode')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
-        j = _I29.get(x)
+        c, wd, st = _T19[st]
+        j = _I28.get(x)
         if j is None:
-            bad_enum(x, _I29)
+            bad_enum(x, _I28)
         a = ((((a << wd) | c)) << 8) | (j << 1)
     f = 'EVSECheckOutStatus'
     x = d.get('EVSECheckOutStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
+        c, wd, st = _T3[st]
         j = _I265.get(x)
         if j is None:
             bad_enum(x, _I265)
         a = ((((a << wd) | c)) << 3) | (j << 1)
     f = None
-    c, wd = _T27[st]
+    c, wd = _T26[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K266)
@@ -10002,107 +9863,17 @@ def e_X509DataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
-    f = 'X509IssuerSerial'
-    x = d.get('X509IssuerSerial')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T268[st]
-            a = e_X509IssuerSerialType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509SKI'
-    x = d.get('X509SKI')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T269[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509SubjectName'
-    x = d.get('X509SubjectName')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T270[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509Certificate'
-    x = d.get('X509Certificate')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T271[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509CRL'
-    x = d.get('X509CRL')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T272[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
+    for f in d:
+        x = d[f]
+        if x is None:
+            continue
+        h = _H_X509DataType.get(f)
+        if h is None:
+            extra(d, _K267)
+        a, st = h(a, x, st)
     f = None
-    c, wd = _T273[st]
+    c, wd = _T274[st]
     a = (a << wd) | c
-    if u != len(d):
-        extra(d, _K267)
     return a
 
 def d_X509IssuerSerialType(v, r):
@@ -10147,85 +9918,295 @@ def e_X509IssuerSerialType(a, d):
     x = d.get('X509SerialNumber')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
+        c, wd, st = _T19[st]
         if x.__class__ is not int:
             x = as_int(x, None, None)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T21[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K274)
+        extra(d, _K275)
     return a
 
-def h_AbsolutePriceScheduleType_0(a, x, st):
-    c, wd, st = _T2[st]
-    a = ((a << wd) | c)
-    a = ws(a, x)
-    return a, st
-
 def h_AbsolutePriceScheduleType_1(a, x, st):
-    c, wd, st = _T3[st]
+    c, wd, st = _T2[st]
     if x.__class__ is not int or x < 0 or x > 18446744073709551615:
         x = as_int(x, 0, 18446744073709551615)
     a = wu((((a << wd) | c)) << 1, x) << 1
     return a, st
 
 def h_AbsolutePriceScheduleType_2(a, x, st):
-    c, wd, st = _T4[st]
+    c, wd, st = _T3[st]
     if x.__class__ is not int or x < 1 or x > 4294967295:
         x = as_int(x, 1, 4294967295)
     a = wu((((a << wd) | c)) << 1, x) << 1
     return a, st
 
 def h_AbsolutePriceScheduleType_3(a, x, st):
-    c, wd, st = _T5[st]
+    c, wd, st = _T4[st]
     a = ws((((a << wd) | c)) << 1, x) << 1
     return a, st
 
 def h_AbsolutePriceScheduleType_4(a, x, st):
-    c, wd, st = _T6[st]
+    c, wd, st = _T5[st]
     a = ws((((a << wd) | c)) << 1, x) << 1
     return a, st
 
 def h_AbsolutePriceScheduleType_5(a, x, st):
-    c, wd, st = _T7[st]
+    c, wd, st = _T6[st]
     a = ws((((a << wd) | c)) << 1, x) << 1
     return a, st
 
 def h_AbsolutePriceScheduleType_6(a, x, st):
-    c, wd, st = _T8[st]
+    c, wd, st = _T7[st]
     a = ws((((a << wd) | c)) << 1, x) << 1
     return a, st
 
 def h_AbsolutePriceScheduleType_7(a, x, st):
-    c, wd, st = _T9[st]
+    c, wd, st = _T8[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_AbsolutePriceScheduleType_8(a, x, st):
-    c, wd, st = _T10[st]
+    c, wd, st = _T9[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_AbsolutePriceScheduleType_9(a, x, st):
-    c, wd, st = _T11[st]
+    c, wd, st = _T10[st]
     a = e_TaxRuleListType(((a << wd) | c), x)
     return a, st
 
 def h_AbsolutePriceScheduleType_10(a, x, st):
-    c, wd, st = _T12[st]
+    c, wd, st = _T11[st]
     a = e_PriceRuleStackListType(((a << wd) | c), x)
     return a, st
 
 def h_AbsolutePriceScheduleType_11(a, x, st):
-    c, wd, st = _T13[st]
+    c, wd, st = _T12[st]
     a = e_OverstayRuleListType(((a << wd) | c), x)
     return a, st
 
 def h_AbsolutePriceScheduleType_12(a, x, st):
-    c, wd, st = _T14[st]
+    c, wd, st = _T13[st]
     a = e_AdditionalServiceListType(((a << wd) | c), x)
+    return a, st
+
+def h_KeyInfoType_1(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T96[st]
+        a = ws((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_2(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T97[st]
+        a = e_KeyValueType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_3(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T98[st]
+        a = e_RetrievalMethodType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_4(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T99[st]
+        a = e_X509DataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_5(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T100[st]
+        a = e_PGPDataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_6(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T101[st]
+        a = e_SPKIDataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_7(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T102[st]
+        a = ws((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_0(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T269[st]
+        a = e_X509IssuerSerialType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_1(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T270[st]
+        a = wb((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_2(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T271[st]
+        a = ws((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_3(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T272[st]
+        a = wb((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_4(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T273[st]
+        a = wb((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
     return a, st
 
 def d_simple0(v, r):
@@ -10244,7 +10225,9 @@ def e_simple1(a, x):
     a = ws((a) << 1, x) << 1
     return a
 
-_H_AbsolutePriceScheduleType = {'Id': h_AbsolutePriceScheduleType_0, 'TimeAnchor': h_AbsolutePriceScheduleType_1, 'PriceScheduleID': h_AbsolutePriceScheduleType_2, 'PriceScheduleDescription': h_AbsolutePriceScheduleType_3, 'Currency': h_AbsolutePriceScheduleType_4, 'Language': h_AbsolutePriceScheduleType_5, 'PriceAlgorithm': h_AbsolutePriceScheduleType_6, 'MinimumCost': h_AbsolutePriceScheduleType_7, 'MaximumCost': h_AbsolutePriceScheduleType_8, 'TaxRules': h_AbsolutePriceScheduleType_9, 'PriceRuleStacks': h_AbsolutePriceScheduleType_10, 'OverstayRules': h_AbsolutePriceScheduleType_11, 'AdditionalSelectedServices': h_AbsolutePriceScheduleType_12}
+_H_AbsolutePriceScheduleType = {'Id': False, 'TimeAnchor': h_AbsolutePriceScheduleType_1, 'PriceScheduleID': h_AbsolutePriceScheduleType_2, 'PriceScheduleDescription': h_AbsolutePriceScheduleType_3, 'Currency': h_AbsolutePriceScheduleType_4, 'Language': h_AbsolutePriceScheduleType_5, 'PriceAlgorithm': h_AbsolutePriceScheduleType_6, 'MinimumCost': h_AbsolutePriceScheduleType_7, 'MaximumCost': h_AbsolutePriceScheduleType_8, 'TaxRules': h_AbsolutePriceScheduleType_9, 'PriceRuleStacks': h_AbsolutePriceScheduleType_10, 'OverstayRules': h_AbsolutePriceScheduleType_11, 'AdditionalSelectedServices': h_AbsolutePriceScheduleType_12}
+_H_KeyInfoType = {'Id': False, 'KeyName': h_KeyInfoType_1, 'KeyValue': h_KeyInfoType_2, 'RetrievalMethod': h_KeyInfoType_3, 'X509Data': h_KeyInfoType_4, 'PGPData': h_KeyInfoType_5, 'SPKIData': h_KeyInfoType_6, 'MgmtData': h_KeyInfoType_7}
+_H_X509DataType = {'X509IssuerSerial': h_X509DataType_0, 'X509SKI': h_X509DataType_1, 'X509SubjectName': h_X509DataType_2, 'X509Certificate': h_X509DataType_3, 'X509CRL': h_X509DataType_4}
 _DOC_D = (('AuthorizationReq', d_AuthorizationReqType), ('AuthorizationRes', d_AuthorizationResType), ('AuthorizationSetupReq', d_AuthorizationSetupReqType), ('AuthorizationSetupRes', d_AuthorizationSetupResType), ('CLReqControlMode', d_CLReqControlModeType), ('CLResControlMode', d_CLResControlModeType), ('CanonicalizationMethod', d_CanonicalizationMethodType), ('CertificateInstallationReq', d_CertificateInstallationReqType), ('CertificateInstallationRes', d_CertificateInstallationResType), ('DSAKeyValue', d_DSAKeyValueType), ('DigestMethod', d_DigestMethodType), ('DigestValue', d_simple0), ('KeyInfo', d_KeyInfoType), ('KeyName', d_simple1), ('KeyValue', d_KeyValueType), ('Manifest', d_ManifestType), ('MeteringConfirmationReq', d_MeteringConfirmationReqType), ('MeteringConfirmationRes', d_MeteringConfirmationResType), ('MgmtData', d_simple1), ('Object', d_ObjectType), ('PGPData', d_PGPDataType), ('PowerDeliveryReq', d_PowerDeliveryReqType), ('PowerDeliveryRes', d_PowerDeliveryResType), ('RSAKeyValue', d_RSAKeyValueType), ('Reference', d_ReferenceType), ('RetrievalMethod', d_RetrievalMethodType), ('SPKIData', d_SPKIDataType), ('ScheduleExchangeReq', d_ScheduleExchangeReqType), ('ScheduleExchangeRes', d_ScheduleExchangeResType), ('ServiceDetailReq', d_ServiceDetailReqType), ('ServiceDetailRes', d_ServiceDetailResType), ('ServiceDiscoveryReq', d_ServiceDiscoveryReqType), ('ServiceDiscoveryRes', d_ServiceDiscoveryResType), ('ServiceSelectionReq', d_ServiceSelectionReqType), ('ServiceSelectionRes', d_ServiceSelectionResType), ('SessionSetupReq', d_SessionSetupReqType), ('SessionSetupRes', d_SessionSetupResType), ('SessionStopReq', d_SessionStopReqType), ('SessionStopRes', d_SessionStopResType), ('Signature', d_SignatureType), ('SignatureMethod', d_SignatureMethodType), ('SignatureProperties', d_SignaturePropertiesType), ('SignatureProperty', d_SignaturePropertyType), ('SignatureValue', d_SignatureValueType), ('SignedInfo', d_SignedInfoType), ('SignedInstallationData', d_SignedInstallationDataType), ('SignedMeteringData', d_SignedMeteringDataType), ('Transform', d_TransformType), ('Transforms', d_TransformsType), ('VehicleCheckInReq', d_VehicleCheckInReqType), ('VehicleCheckInRes', d_VehicleCheckInResType), ('VehicleCheckOutReq', d_VehicleCheckOutReqType), ('VehicleCheckOutRes', d_VehicleCheckOutResType), ('X509Data', d_X509DataType),)
 _DOC_E = {'AuthorizationReq': (0, e_AuthorizationReqType), 'AuthorizationRes': (1, e_AuthorizationResType), 'AuthorizationSetupReq': (2, e_AuthorizationSetupReqType), 'AuthorizationSetupRes': (3, e_AuthorizationSetupResType), 'CLReqControlMode': (4, e_CLReqControlModeType), 'CLResControlMode': (5, e_CLResControlModeType), 'CanonicalizationMethod': (6, e_CanonicalizationMethodType), 'CertificateInstallationReq': (7, e_CertificateInstallationReqType), 'CertificateInstallationRes': (8, e_CertificateInstallationResType), 'DSAKeyValue': (9, e_DSAKeyValueType), 'DigestMethod': (10, e_DigestMethodType), 'DigestValue': (11, e_simple0), 'KeyInfo': (12, e_KeyInfoType), 'KeyName': (13, e_simple1), 'KeyValue': (14, e_KeyValueType), 'Manifest': (15, e_ManifestType), 'MeteringConfirmationReq': (16, e_MeteringConfirmationReqType), 'MeteringConfirmationRes': (17, e_MeteringConfirmationResType), 'MgmtData': (18, e_simple1), 'Object': (19, e_ObjectType), 'PGPData': (20, e_PGPDataType), 'PowerDeliveryReq': (21, e_PowerDeliveryReqType), 'PowerDeliveryRes': (22, e_PowerDeliveryResType), 'RSAKeyValue': (23, e_RSAKeyValueType), 'Reference': (24, e_ReferenceType), 'RetrievalMethod': (25, e_RetrievalMethodType), 'SPKIData': (26, e_SPKIDataType), 'ScheduleExchangeReq': (27, e_ScheduleExchangeReqType), 'ScheduleExchangeRes': (28, e_ScheduleExchangeResType), 'ServiceDetailReq': (29, e_ServiceDetailReqType), 'ServiceDetailRes': (30, e_ServiceDetailResType), 'ServiceDiscoveryReq': (31, e_ServiceDiscoveryReqType), 'ServiceDiscoveryRes': (32, e_ServiceDiscoveryResType), 'ServiceSelectionReq': (33, e_ServiceSelectionReqType), 'ServiceSelectionRes': (34, e_ServiceSelectionResType), 'SessionSetupReq': (35, e_SessionSetupReqType), 'SessionSetupRes': (36, e_SessionSetupResType), 'SessionStopReq': (37, e_SessionStopReqType), 'SessionStopRes': (38, e_SessionStopResType), 'Signature': (39, e_SignatureType), 'SignatureMethod': (40, e_SignatureMethodType), 'SignatureProperties': (41, e_SignaturePropertiesType), 'SignatureProperty': (42, e_SignaturePropertyType), 'SignatureValue': (43, e_SignatureValueType), 'SignedInfo': (44, e_SignedInfoType), 'SignedInstallationData': (45, e_SignedInstallationDataType), 'SignedMeteringData': (46, e_SignedMeteringDataType), 'Transform': (47, e_TransformType), 'Transforms': (48, e_TransformsType), 'VehicleCheckInReq': (49, e_VehicleCheckInReqType), 'VehicleCheckInRes': (50, e_VehicleCheckInResType), 'VehicleCheckOutReq': (51, e_VehicleCheckOutReqType), 'VehicleCheckOutRes': (52, e_VehicleCheckOutResType), 'X509Data': (53, e_X509DataType)}
 

@@ -173,88 +173,90 @@ _E157 = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceR
 _I158 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
 _K159 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
 _K160 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
-_T161 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
-_T162 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
-_T163 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
-_T164 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
-_T165 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
-_T166 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
-_T167 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
-_T168 = {2: (8, 4)}
-_K169 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
-_T170 = {0: (1, 3, 1)}
-_T171 = {1: (0, 2)}
-_K172 = frozenset(('Id', 'Reference'))
-_T173 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
-_T174 = {2: (1, 2)}
-_K175 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
-_T176 = {2: (1, 2), 3: (0, 1)}
-_K177 = frozenset(('BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'CapacitiveEnergyReadingVARh', 'ChargedEnergyReadingWh', 'MeterID', 'MeterSignature', 'MeterStatus', 'MeterTimestamp'))
-_T178 = {2: (0, 3, 3)}
-_T179 = {2: (1, 3, 4), 3: (0, 3, 4)}
-_T180 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
-_T181 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
-_T182 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
-_T183 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
-_T184 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_K185 = frozenset(('Encoding', 'Id', 'MimeType'))
-_T186 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
-_T187 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K188 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
-_T189 = {0: (1, 2, 2), 1: (0, 2, 2)}
-_T190 = {1: (2, 2), 2: (1, 2)}
-_K191 = frozenset(('Exponent', 'Modulus'))
-_K192 = frozenset(('Exponent', 'Value'))
-_K193 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
-_T194 = {1: (0, 3, 2)}
-_T195 = {1: (1, 3, 3), 2: (0, 3, 3)}
-_T196 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
-_T197 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
-_T198 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
-_T199 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
-_K200 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
-_T201 = {5: (0, 1, 6)}
-_T202 = {6: (0, 1)}
-_K203 = frozenset(('Transforms', 'Type', 'URI'))
-_T204 = {0: (1, 3, 2), 1: (0, 2, 2)}
-_T205 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
-_T206 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K207 = frozenset(('SPKISexp',))
-_T208 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
-_T209 = {1: (2, 2)}
-_K210 = frozenset(('EVMaximumChargePower', 'EVMaximumChargePower_L2', 'EVMaximumChargePower_L3', 'EVMaximumEnergyRequest', 'EVMinimumChargePower', 'EVMinimumChargePower_L2', 'EVMinimumChargePower_L3', 'EVMinimumEnergyRequest', 'EVPresentActivePower', 'EVPresentActivePower_L2', 'EVPresentActivePower_L3', 'EVPresentReactivePower', 'EVPresentReactivePower_L2', 'EVPresentReactivePower_L3', 'EVTargetEnergyRequest'))
-_O211 = {'EVTargetEnergyRequest': 0, 'EVMaximumEnergyRequest': 1, 'EVMinimumEnergyRequest': 2, 'EVMaximumChargePower': 3, 'EVMaximumChargePower_L2': 4, 'EVMaximumChargePower_L3': 5, 'EVMinimumChargePower': 6, 'EVMinimumChargePower_L2': 7, 'EVMinimumChargePower_L3': 8, 'EVPresentActivePower': 9, 'EVPresentActivePower_L2': 10, 'EVPresentActivePower_L3': 11, 'EVPresentReactivePower': 12, 'EVPresentReactivePower_L2': 13, 'EVPresentReactivePower_L3': 14}
-_T212 = {10: (0, 3, 11)}
-_T213 = {10: (1, 3, 12), 11: (0, 3, 12)}
-_T214 = {10: (2, 3, 13), 11: (1, 3, 13), 12: (0, 3, 13)}
-_T215 = {10: (3, 3, 14), 11: (2, 3, 14), 12: (1, 3, 14), 13: (0, 2, 14)}
-_T216 = {10: (4, 3, 15), 11: (3, 3, 15), 12: (2, 3, 15), 13: (1, 2, 15), 14: (0, 2, 15)}
-_T217 = {10: (5, 3), 11: (4, 3), 12: (3, 3), 13: (2, 2), 14: (1, 2), 15: (0, 1)}
-_K218 = frozenset(('Algorithm', 'HMACOutputLength'))
-_T219 = {1: (2, 3), 2: (1, 2)}
-_K220 = frozenset(('Id', 'SignatureProperty'))
-_K221 = frozenset(('Id', 'Target'))
-_T222 = {}
-_K223 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
-_T224 = {3: (0, 2, 4)}
-_T225 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T226 = {3: (2, 2), 4: (1, 2)}
-_K227 = frozenset(('Id', 'value'))
-_K228 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
-_T229 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
-_T230 = {4: (1, 2)}
-_K231 = frozenset(('Algorithm', 'XPath'))
-_T232 = {1: (0, 3, 1, 0)}
-_T233 = {1: (2, 3)}
-_K234 = frozenset(('Transform',))
-_K235 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
-_T236 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
-_T237 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T238 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T239 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T240 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T241 = {1: (6, 3)}
-_K242 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_O161 = {'Id': 0, 'KeyName': 1, 'KeyValue': 2, 'RetrievalMethod': 3, 'X509Data': 4, 'PGPData': 5, 'SPKIData': 6, 'MgmtData': 7}
+_T162 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
+_T163 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
+_T164 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
+_T165 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
+_T166 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
+_T167 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
+_T168 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
+_T169 = {2: (8, 4)}
+_K170 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
+_T171 = {0: (1, 3, 1)}
+_T172 = {1: (0, 2)}
+_K173 = frozenset(('Id', 'Reference'))
+_T174 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
+_T175 = {2: (1, 2)}
+_K176 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
+_T177 = {2: (1, 2), 3: (0, 1)}
+_K178 = frozenset(('BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'CapacitiveEnergyReadingVARh', 'ChargedEnergyReadingWh', 'MeterID', 'MeterSignature', 'MeterStatus', 'MeterTimestamp'))
+_T179 = {2: (0, 3, 3)}
+_T180 = {2: (1, 3, 4), 3: (0, 3, 4)}
+_T181 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
+_T182 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T183 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
+_T184 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
+_T185 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_K186 = frozenset(('Encoding', 'Id', 'MimeType'))
+_T187 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_T188 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_K189 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
+_T190 = {0: (1, 2, 2), 1: (0, 2, 2)}
+_T191 = {1: (2, 2), 2: (1, 2)}
+_K192 = frozenset(('Exponent', 'Modulus'))
+_K193 = frozenset(('Exponent', 'Value'))
+_K194 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
+_T195 = {1: (0, 3, 2)}
+_T196 = {1: (1, 3, 3), 2: (0, 3, 3)}
+_T197 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
+_T198 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
+_T199 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
+_T200 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_K201 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T202 = {5: (0, 1, 6)}
+_T203 = {6: (0, 1)}
+_K204 = frozenset(('Transforms', 'Type', 'URI'))
+_T205 = {0: (1, 3, 2), 1: (0, 2, 2)}
+_T206 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
+_T207 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K208 = frozenset(('SPKISexp',))
+_T209 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_T210 = {1: (2, 2)}
+_K211 = frozenset(('EVMaximumChargePower', 'EVMaximumChargePower_L2', 'EVMaximumChargePower_L3', 'EVMaximumEnergyRequest', 'EVMinimumChargePower', 'EVMinimumChargePower_L2', 'EVMinimumChargePower_L3', 'EVMinimumEnergyRequest', 'EVPresentActivePower', 'EVPresentActivePower_L2', 'EVPresentActivePower_L3', 'EVPresentReactivePower', 'EVPresentReactivePower_L2', 'EVPresentReactivePower_L3', 'EVTargetEnergyRequest'))
+_O212 = {'EVTargetEnergyRequest': 0, 'EVMaximumEnergyRequest': 1, 'EVMinimumEnergyRequest': 2, 'EVMaximumChargePower': 3, 'EVMaximumChargePower_L2': 4, 'EVMaximumChargePower_L3': 5, 'EVMinimumChargePower': 6, 'EVMinimumChargePower_L2': 7, 'EVMinimumChargePower_L3': 8, 'EVPresentActivePower': 9, 'EVPresentActivePower_L2': 10, 'EVPresentActivePower_L3': 11, 'EVPresentReactivePower': 12, 'EVPresentReactivePower_L2': 13, 'EVPresentReactivePower_L3': 14}
+_T213 = {10: (0, 3, 11)}
+_T214 = {10: (1, 3, 12), 11: (0, 3, 12)}
+_T215 = {10: (2, 3, 13), 11: (1, 3, 13), 12: (0, 3, 13)}
+_T216 = {10: (3, 3, 14), 11: (2, 3, 14), 12: (1, 3, 14), 13: (0, 2, 14)}
+_T217 = {10: (4, 3, 15), 11: (3, 3, 15), 12: (2, 3, 15), 13: (1, 2, 15), 14: (0, 2, 15)}
+_T218 = {10: (5, 3), 11: (4, 3), 12: (3, 3), 13: (2, 2), 14: (1, 2), 15: (0, 1)}
+_K219 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T220 = {1: (2, 3), 2: (1, 2)}
+_K221 = frozenset(('Id', 'SignatureProperty'))
+_K222 = frozenset(('Id', 'Target'))
+_T223 = {}
+_K224 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T225 = {3: (0, 2, 4)}
+_T226 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T227 = {3: (2, 2), 4: (1, 2)}
+_K228 = frozenset(('Id', 'value'))
+_K229 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T230 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T231 = {4: (1, 2)}
+_K232 = frozenset(('Algorithm', 'XPath'))
+_T233 = {1: (0, 3, 1, 0)}
+_T234 = {1: (2, 3)}
+_K235 = frozenset(('Transform',))
+_K236 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_O237 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
+_T238 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T239 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T240 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T241 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T242 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T243 = {1: (6, 3)}
+_K244 = frozenset(('X509IssuerName', 'X509SerialNumber'))
 
 def d_AC_CPDReqEnergyTransferModeType(v, r):
     o = {}
@@ -2830,18 +2832,14 @@ def e_CLResControlModeType(a, d):
 def d_CanonicalizationMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = s(v, r)
+        o['Algorithm'] = x
+        st = 1
+    else:
+        und(c, 1)
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -2864,7 +2862,7 @@ def e_CanonicalizationMethodType(a, d):
     x = d.get('Algorithm')
     if x is not None:
         u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
     f = None
@@ -3126,18 +3124,14 @@ def e_DetailedTaxType(a, d):
 def d_DigestMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = s(v, r)
+        o['Algorithm'] = x
+        st = 1
+    else:
+        und(c, 1)
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -3160,7 +3154,7 @@ def e_DigestMethodType(a, d):
     x = d.get('Algorithm')
     if x is not None:
         u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
     f = None
@@ -4262,144 +4256,19 @@ def e_KeyInfoType(a, d):
         a = (a << 4)
         a = ws(a, x)
         st = 1
-    f = 'KeyName'
-    x = d.get('KeyName')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T161[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'KeyValue'
-    x = d.get('KeyValue')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T162[st]
-            a = e_KeyValueType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'RetrievalMethod'
-    x = d.get('RetrievalMethod')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T163[st]
-            a = e_RetrievalMethodType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509Data'
-    x = d.get('X509Data')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T164[st]
-            a = e_X509DataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'PGPData'
-    x = d.get('PGPData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T165[st]
-            a = e_PGPDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'SPKIData'
-    x = d.get('SPKIData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T166[st]
-            a = e_SPKIDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'MgmtData'
-    x = d.get('MgmtData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T167[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
+    for f in d:
+        x = d[f]
+        if x is None:
+            continue
+        h = _H_KeyInfoType.get(f)
+        if h is None:
+            extra(d, _K160)
+        elif h is False:
+            continue
+        a, st = h(a, x, st)
     f = None
-    c, wd = _T168[st]
+    c, wd = _T169[st]
     a = (a << wd) | c
-    if u != len(d):
-        extra(d, _K160)
     return a
 
 def d_KeyValueType(v, r):
@@ -4452,13 +4321,13 @@ def e_KeyValueType(a, d):
     x = d.get('RSAKeyValue')
     if x is not None:
         u += 1
-        c, wd, st = _T170[st]
+        c, wd, st = _T171[st]
         a = e_RSAKeyValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T171[st]
+    c, wd = _T172[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K169)
+        extra(d, _K170)
     return a
 
 def d_ManifestType(v, r):
@@ -4529,7 +4398,7 @@ def e_ManifestType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T173[st]
+            c, wd, nx, n = _T174[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4541,10 +4410,10 @@ def e_ManifestType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T174[st]
+    c, wd = _T175[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K172)
+        extra(d, _K173)
     return a
 
 def d_MessageHeaderType(v, r):
@@ -4610,10 +4479,10 @@ def e_MessageHeaderType(a, d):
         c, wd, st = _T43[st]
         a = e_SignatureType(((a << wd) | c), x)
     f = None
-    c, wd = _T176[st]
+    c, wd = _T177[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K175)
+        extra(d, _K176)
     return a
 
 def d_MeterInfoType(v, r):
@@ -4791,7 +4660,7 @@ def e_MeterInfoType(a, d):
     x = d.get('BPT_DischargedEnergyReadingWh')
     if x is not None:
         u += 1
-        c, wd, st = _T178[st]
+        c, wd, st = _T179[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -4799,7 +4668,7 @@ def e_MeterInfoType(a, d):
     x = d.get('CapacitiveEnergyReadingVARh')
     if x is not None:
         u += 1
-        c, wd, st = _T179[st]
+        c, wd, st = _T180[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -4807,7 +4676,7 @@ def e_MeterInfoType(a, d):
     x = d.get('BPT_InductiveEnergyReadingVARh')
     if x is not None:
         u += 1
-        c, wd, st = _T180[st]
+        c, wd, st = _T181[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -4815,13 +4684,13 @@ def e_MeterInfoType(a, d):
     x = d.get('MeterSignature')
     if x is not None:
         u += 1
-        c, wd, st = _T181[st]
+        c, wd, st = _T182[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'MeterStatus'
     x = d.get('MeterStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T182[st]
+        c, wd, st = _T183[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
@@ -4829,15 +4698,15 @@ def e_MeterInfoType(a, d):
     x = d.get('MeterTimestamp')
     if x is not None:
         u += 1
-        c, wd, st = _T183[st]
+        c, wd, st = _T184[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T184[st]
+    c, wd = _T185[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K177)
+        extra(d, _K178)
     return a
 
 def d_ObjectType(v, r):
@@ -4950,14 +4819,14 @@ def e_ObjectType(a, d):
     x = d.get('MimeType')
     if x is not None:
         u += 1
-        c, wd, st = _T186[st]
+        c, wd, st = _T187[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T187[st]
+    c, wd = _T188[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K185)
+        extra(d, _K186)
     return a
 
 def d_PGPDataType(v, r):
@@ -5015,13 +4884,13 @@ def e_PGPDataType(a, d):
     x = d.get('PGPKeyPacket')
     if x is not None:
         u += 1
-        c, wd, st = _T189[st]
+        c, wd, st = _T190[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T190[st]
+    c, wd = _T191[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K188)
+        extra(d, _K189)
     return a
 
 def d_RSAKeyValueType(v, r):
@@ -5072,7 +4941,7 @@ def e_RSAKeyValueType(a, d):
     c, wd = _T41[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K191)
+        extra(d, _K192)
     return a
 
 def d_RationalNumberType(v, r):
@@ -5131,7 +5000,7 @@ def e_RationalNumberType(a, d):
     c, wd = _T41[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K192)
+        extra(d, _K193)
     return a
 
 def d_ReceiptType(v, r):
@@ -5303,25 +5172,25 @@ def e_ReceiptType(a, d):
     x = d.get('EnergyCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T194[st]
+        c, wd, st = _T195[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'OccupancyCosts'
     x = d.get('OccupancyCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T195[st]
+        c, wd, st = _T196[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'AdditionalServicesCosts'
     x = d.get('AdditionalServicesCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T196[st]
+        c, wd, st = _T197[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'OverstayCosts'
     x = d.get('OverstayCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T197[st]
+        c, wd, st = _T198[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'TaxCosts'
     x = d.get('TaxCosts')
@@ -5331,7 +5200,7 @@ def e_ReceiptType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T198[st]
+            c, wd, nx, n = _T199[st]
             a = e_DetailedTaxType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -5343,10 +5212,10 @@ def e_ReceiptType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T199[st]
+    c, wd = _T200[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K193)
+        extra(d, _K194)
     return a
 
 def d_ReferenceType(v, r):
@@ -5494,13 +5363,13 @@ def e_ReferenceType(a, d):
     x = d.get('DigestValue')
     if x is not None:
         u += 1
-        c, wd, st = _T201[st]
+        c, wd, st = _T202[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T202[st]
+    c, wd = _T203[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K200)
+        extra(d, _K201)
     return a
 
 def d_RetrievalMethodType(v, r):
@@ -5574,20 +5443,20 @@ def e_RetrievalMethodType(a, d):
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T204[st]
+        c, wd, st = _T205[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T205[st]
+        c, wd, st = _T206[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T206[st]
+    c, wd = _T207[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K203)
+        extra(d, _K204)
     return a
 
 def d_SPKIDataType(v, r):
@@ -5657,7 +5526,7 @@ def e_SPKIDataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T208[st]
+            c, wd, nx, n = _T209[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -5669,10 +5538,10 @@ def e_SPKIDataType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T209[st]
+    c, wd = _T210[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K207)
+        extra(d, _K208)
     return a
 
 def d_Scheduled_AC_CLReqControlModeType(v, r):
@@ -5963,16 +5832,16 @@ def e_Scheduled_AC_CLReqControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O211.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O212.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_Scheduled_AC_CLReqControlModeType.get(f)
         if h is None:
-            extra(d, _K210)
+            extra(d, _K211)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T217[st]
+    c, wd = _T218[st]
     a = (a << wd) | c
     return a
 
@@ -6214,18 +6083,14 @@ def e_Scheduled_AC_CLResControlModeType(a, d):
 def d_SignatureMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = s(v, r)
+        o['Algorithm'] = x
+        st = 1
+    else:
+        und(c, 1)
     while True:
         r -= 3
         c = (v >> r) & 7
@@ -6266,22 +6131,22 @@ def e_SignatureMethodType(a, d):
     x = d.get('Algorithm')
     if x is not None:
         u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
     f = 'HMACOutputLength'
     x = d.get('HMACOutputLength')
     if x is not None:
         u += 1
-        c, wd, st = _T194[st]
+        c, wd, st = _T195[st]
         if x.__class__ is not int:
             x = as_int(x, None, None)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T219[st]
+    c, wd = _T220[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K218)
+        extra(d, _K219)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -6352,7 +6217,7 @@ def e_SignaturePropertiesType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T173[st]
+            c, wd, nx, n = _T174[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6364,45 +6229,36 @@ def e_SignaturePropertiesType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T174[st]
+    c, wd = _T175[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K220)
+        extra(d, _K221)
     return a
 
 def d_SignaturePropertyType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = s(v, r)
+        o['Id'] = x
+        st = 1
+    elif c == 1:
+        x, r = s(v, r)
+        o['Target'] = x
+        st = 2
+    else:
+        und(c, 2)
+    if st == 1:
+        r -= 1
+        c = (v >> r) & 1
         if c == 0:
-            x, r = s(v, r)
-            o['Id'] = x
-            st = 1
-            break
-        elif c == 1:
             x, r = s(v, r)
             o['Target'] = x
             st = 2
-            break
-        elif c == 2:
-            unsupported('mixed-content text')
         else:
-            und(c, 3)
-    if st == 1:
-        while True:
-            r -= 2
-            c = (v >> r) & 3
-            if c == 0:
-                x, r = s(v, r)
-                o['Target'] = x
-                st = 2
-                break
-            elif c == 1:
-                unsupported('mixed-content text')
-            else:
-                und(c, 2)
+            und(c, 1)
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -6443,14 +6299,14 @@ def e_SignaturePropertyType(a, d):
     x = d.get('Target')
     if x is not None:
         u += 1
-        c, wd, st = _T189[st]
+        c, wd, st = _T66[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T222[st]
+    c, wd = _T223[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K221)
+        extra(d, _K222)
     return a
 
 def d_SignatureType(v, r):
@@ -6547,7 +6403,7 @@ def e_SignatureType(a, d):
     x = d.get('KeyInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T224[st]
+        c, wd, st = _T225[st]
         a = e_KeyInfoType(((a << wd) | c), x)
     f = 'Object'
     x = d.get('Object')
@@ -6557,7 +6413,7 @@ def e_SignatureType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T225[st]
+            c, wd, nx, n = _T226[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6569,10 +6425,10 @@ def e_SignatureType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T226[st]
+    c, wd = _T227[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K223)
+        extra(d, _K224)
     return a
 
 def d_SignatureValueType(v, r):
@@ -6630,7 +6486,7 @@ def e_SignatureValueType(a, d):
     c, wd = _T41[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K227)
+        extra(d, _K228)
     return a
 
 def d_SignedInfoType(v, r):
@@ -6725,7 +6581,7 @@ def e_SignedInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T229[st]
+            c, wd, nx, n = _T230[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6737,27 +6593,23 @@ def e_SignedInfoType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T230[st]
+    c, wd = _T231[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K228)
+        extra(d, _K229)
     return a
 
 def d_TransformType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = s(v, r)
+        o['Algorithm'] = x
+        st = 1
+    else:
+        und(c, 1)
     while True:
         r -= 3
         c = (v >> r) & 7
@@ -6787,7 +6639,7 @@ def e_TransformType(a, d):
     x = d.get('Algorithm')
     if x is not None:
         u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
     f = 'XPath'
@@ -6798,7 +6650,7 @@ def e_TransformType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T232[st]
+            c, wd, nx, n = _T233[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -6810,10 +6662,10 @@ def e_TransformType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T233[st]
+    c, wd = _T234[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K231)
+        extra(d, _K232)
     return a
 
 def d_TransformsType(v, r):
@@ -6860,7 +6712,7 @@ def e_TransformsType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T208[st]
+            c, wd, nx, n = _T209[st]
             a = e_TransformType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6875,7 +6727,7 @@ def e_TransformsType(a, d):
     c, wd = _T134[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K234)
+        extra(d, _K235)
     return a
 
 def d_X509DataType(v, r):
@@ -6978,107 +6830,17 @@ def e_X509DataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
-    f = 'X509IssuerSerial'
-    x = d.get('X509IssuerSerial')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T236[st]
-            a = e_X509IssuerSerialType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509SKI'
-    x = d.get('X509SKI')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T237[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509SubjectName'
-    x = d.get('X509SubjectName')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T238[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509Certificate'
-    x = d.get('X509Certificate')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T239[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509CRL'
-    x = d.get('X509CRL')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T240[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
+    for f in d:
+        x = d[f]
+        if x is None:
+            continue
+        h = _H_X509DataType.get(f)
+        if h is None:
+            extra(d, _K236)
+        a, st = h(a, x, st)
     f = None
-    c, wd = _T241[st]
+    c, wd = _T243[st]
     a = (a << wd) | c
-    if u != len(d):
-        extra(d, _K235)
     return a
 
 def d_X509IssuerSerialType(v, r):
@@ -7131,7 +6893,7 @@ def e_X509IssuerSerialType(a, d):
     c, wd = _T41[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K242)
+        extra(d, _K244)
     return a
 
 def h_AC_CPDResEnergyTransferModeType_0(a, x, st):
@@ -7837,6 +7599,132 @@ def h_Dynamic_AC_CLResControlModeType_12(a, x, st):
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
+def h_KeyInfoType_1(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T162[st]
+        a = ws((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_2(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T163[st]
+        a = e_KeyValueType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_3(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T164[st]
+        a = e_RetrievalMethodType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_4(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T165[st]
+        a = e_X509DataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_5(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T166[st]
+        a = e_PGPDataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_6(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T167[st]
+        a = e_SPKIDataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_7(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T168[st]
+        a = ws((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
 def h_Scheduled_AC_CLReqControlModeType_0(a, x, st):
     c, wd, st = _T108[st]
     a = e_RationalNumberType(((a << wd) | c), x)
@@ -7888,28 +7776,118 @@ def h_Scheduled_AC_CLReqControlModeType_9(a, x, st):
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_10(a, x, st):
-    c, wd, st = _T212[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_Scheduled_AC_CLReqControlModeType_11(a, x, st):
     c, wd, st = _T213[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
-def h_Scheduled_AC_CLReqControlModeType_12(a, x, st):
+def h_Scheduled_AC_CLReqControlModeType_11(a, x, st):
     c, wd, st = _T214[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
-def h_Scheduled_AC_CLReqControlModeType_13(a, x, st):
+def h_Scheduled_AC_CLReqControlModeType_12(a, x, st):
     c, wd, st = _T215[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
-def h_Scheduled_AC_CLReqControlModeType_14(a, x, st):
+def h_Scheduled_AC_CLReqControlModeType_13(a, x, st):
     c, wd, st = _T216[st]
     a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_Scheduled_AC_CLReqControlModeType_14(a, x, st):
+    c, wd, st = _T217[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_X509DataType_0(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T238[st]
+        a = e_X509IssuerSerialType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_1(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T239[st]
+        a = wb((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_2(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T240[st]
+        a = ws((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_3(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T241[st]
+        a = wb((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_4(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T242[st]
+        a = wb((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
     return a, st
 
 def d_simple3(v, r):
@@ -7957,6 +7935,7 @@ _H_Dynamic_AC_CLReqControlModeType = {'DepartureTime': h_Dynamic_AC_CLReqControl
 _D_Dynamic_AC_CLResControlModeType_5 = (('EVSETargetActivePower_L2', d_RationalNumberType, 6), ('EVSETargetActivePower_L3', d_RationalNumberType, 7), ('EVSETargetReactivePower', d_RationalNumberType, 8), ('EVSETargetReactivePower_L2', d_RationalNumberType, 9), ('EVSETargetReactivePower_L3', d_RationalNumberType, 10), ('EVSEPresentActivePower', d_RationalNumberType, 11), ('EVSEPresentActivePower_L2', d_RationalNumberType, 12), ('EVSEPresentActivePower_L3', d_RationalNumberType, 13), None,)
 _D_Dynamic_AC_CLResControlModeType_6 = (('EVSETargetActivePower_L3', d_RationalNumberType, 7), ('EVSETargetReactivePower', d_RationalNumberType, 8), ('EVSETargetReactivePower_L2', d_RationalNumberType, 9), ('EVSETargetReactivePower_L3', d_RationalNumberType, 10), ('EVSEPresentActivePower', d_RationalNumberType, 11), ('EVSEPresentActivePower_L2', d_RationalNumberType, 12), ('EVSEPresentActivePower_L3', d_RationalNumberType, 13), None,)
 _H_Dynamic_AC_CLResControlModeType = {'DepartureTime': h_Dynamic_AC_CLResControlModeType_0, 'MinimumSOC': h_Dynamic_AC_CLResControlModeType_1, 'TargetSOC': h_Dynamic_AC_CLResControlModeType_2, 'AckMaxDelay': h_Dynamic_AC_CLResControlModeType_3, 'EVSETargetActivePower': h_Dynamic_AC_CLResControlModeType_4, 'EVSETargetActivePower_L2': h_Dynamic_AC_CLResControlModeType_5, 'EVSETargetActivePower_L3': h_Dynamic_AC_CLResControlModeType_6, 'EVSETargetReactivePower': h_Dynamic_AC_CLResControlModeType_7, 'EVSETargetReactivePower_L2': h_Dynamic_AC_CLResControlModeType_8, 'EVSETargetReactivePower_L3': h_Dynamic_AC_CLResControlModeType_9, 'EVSEPresentActivePower': h_Dynamic_AC_CLResControlModeType_10, 'EVSEPresentActivePower_L2': h_Dynamic_AC_CLResControlModeType_11, 'EVSEPresentActivePower_L3': h_Dynamic_AC_CLResControlModeType_12}
+_H_KeyInfoType = {'Id': False, 'KeyName': h_KeyInfoType_1, 'KeyValue': h_KeyInfoType_2, 'RetrievalMethod': h_KeyInfoType_3, 'X509Data': h_KeyInfoType_4, 'PGPData': h_KeyInfoType_5, 'SPKIData': h_KeyInfoType_6, 'MgmtData': h_KeyInfoType_7}
 _D_Scheduled_AC_CLReqControlModeType_0 = (('EVTargetEnergyRequest', d_RationalNumberType, 1), ('EVMaximumEnergyRequest', d_RationalNumberType, 2), ('EVMinimumEnergyRequest', d_RationalNumberType, 3), ('EVMaximumChargePower', d_RationalNumberType, 4), ('EVMaximumChargePower_L2', d_RationalNumberType, 5), ('EVMaximumChargePower_L3', d_RationalNumberType, 6), ('EVMinimumChargePower', d_RationalNumberType, 7), ('EVMinimumChargePower_L2', d_RationalNumberType, 8), ('EVMinimumChargePower_L3', d_RationalNumberType, 9), ('EVPresentActivePower', d_RationalNumberType, 10),)
 _D_Scheduled_AC_CLReqControlModeType_1 = (('EVMaximumEnergyRequest', d_RationalNumberType, 2), ('EVMinimumEnergyRequest', d_RationalNumberType, 3), ('EVMaximumChargePower', d_RationalNumberType, 4), ('EVMaximumChargePower_L2', d_RationalNumberType, 5), ('EVMaximumChargePower_L3', d_RationalNumberType, 6), ('EVMinimumChargePower', d_RationalNumberType, 7), ('EVMinimumChargePower_L2', d_RationalNumberType, 8), ('EVMinimumChargePower_L3', d_RationalNumberType, 9), ('EVPresentActivePower', d_RationalNumberType, 10),)
 _D_Scheduled_AC_CLReqControlModeType_2 = (('EVMinimumEnergyRequest', d_RationalNumberType, 3), ('EVMaximumChargePower', d_RationalNumberType, 4), ('EVMaximumChargePower_L2', d_RationalNumberType, 5), ('EVMaximumChargePower_L3', d_RationalNumberType, 6), ('EVMinimumChargePower', d_RationalNumberType, 7), ('EVMinimumChargePower_L2', d_RationalNumberType, 8), ('EVMinimumChargePower_L3', d_RationalNumberType, 9), ('EVPresentActivePower', d_RationalNumberType, 10),)
@@ -7964,6 +7943,7 @@ _H_Scheduled_AC_CLReqControlModeType = {'EVTargetEnergyRequest': h_Scheduled_AC_
 _D_Scheduled_AC_CLResControlModeType_0 = (('EVSETargetActivePower', d_RationalNumberType, 1), ('EVSETargetActivePower_L2', d_RationalNumberType, 2), ('EVSETargetActivePower_L3', d_RationalNumberType, 3), ('EVSETargetReactivePower', d_RationalNumberType, 4), ('EVSETargetReactivePower_L2', d_RationalNumberType, 5), ('EVSETargetReactivePower_L3', d_RationalNumberType, 6), ('EVSEPresentActivePower', d_RationalNumberType, 7), ('EVSEPresentActivePower_L2', d_RationalNumberType, 8), ('EVSEPresentActivePower_L3', d_RationalNumberType, 9), None,)
 _D_Scheduled_AC_CLResControlModeType_1 = (('EVSETargetActivePower_L2', d_RationalNumberType, 2), ('EVSETargetActivePower_L3', d_RationalNumberType, 3), ('EVSETargetReactivePower', d_RationalNumberType, 4), ('EVSETargetReactivePower_L2', d_RationalNumberType, 5), ('EVSETargetReactivePower_L3', d_RationalNumberType, 6), ('EVSEPresentActivePower', d_RationalNumberType, 7), ('EVSEPresentActivePower_L2', d_RationalNumberType, 8), ('EVSEPresentActivePower_L3', d_RationalNumberType, 9), None,)
 _D_Scheduled_AC_CLResControlModeType_2 = (('EVSETargetActivePower_L3', d_RationalNumberType, 3), ('EVSETargetReactivePower', d_RationalNumberType, 4), ('EVSETargetReactivePower_L2', d_RationalNumberType, 5), ('EVSETargetReactivePower_L3', d_RationalNumberType, 6), ('EVSEPresentActivePower', d_RationalNumberType, 7), ('EVSEPresentActivePower_L2', d_RationalNumberType, 8), ('EVSEPresentActivePower_L3', d_RationalNumberType, 9), None,)
+_H_X509DataType = {'X509IssuerSerial': h_X509DataType_0, 'X509SKI': h_X509DataType_1, 'X509SubjectName': h_X509DataType_2, 'X509Certificate': h_X509DataType_3, 'X509CRL': h_X509DataType_4}
 _DOC_D = (('AC_CPDReqEnergyTransferMode', d_AC_CPDReqEnergyTransferModeType), ('AC_CPDResEnergyTransferMode', d_AC_CPDResEnergyTransferModeType), ('AC_ChargeLoopReq', d_AC_ChargeLoopReqType), ('AC_ChargeLoopRes', d_AC_ChargeLoopResType), ('AC_ChargeParameterDiscoveryReq', d_AC_ChargeParameterDiscoveryReqType), ('AC_ChargeParameterDiscoveryRes', d_AC_ChargeParameterDiscoveryResType), ('BPT_AC_CPDReqEnergyTransferMode', d_BPT_AC_CPDReqEnergyTransferModeType), ('BPT_AC_CPDResEnergyTransferMode', d_BPT_AC_CPDResEnergyTransferModeType), ('BPT_Dynamic_AC_CLReqControlMode', d_BPT_Dynamic_AC_CLReqControlModeType), ('BPT_Dynamic_AC_CLResControlMode', d_BPT_Dynamic_AC_CLResControlModeType), ('BPT_Scheduled_AC_CLReqControlMode', d_BPT_Scheduled_AC_CLReqControlModeType), ('BPT_Scheduled_AC_CLResControlMode', d_BPT_Scheduled_AC_CLResControlModeType), ('CLReqControlMode', d_CLReqControlModeType), ('CLResControlMode', d_CLResControlModeType), ('CanonicalizationMethod', d_CanonicalizationMethodType), ('DSAKeyValue', d_DSAKeyValueType), ('DigestMethod', d_DigestMethodType), ('DigestValue', d_simple3), ('Dynamic_AC_CLReqControlMode', d_Dynamic_AC_CLReqControlModeType), ('Dynamic_AC_CLResControlMode', d_Dynamic_AC_CLResControlModeType), ('KeyInfo', d_KeyInfoType), ('KeyName', d_simple4), ('KeyValue', d_KeyValueType), ('Manifest', d_ManifestType), ('MgmtData', d_simple4), ('Object', d_ObjectType), ('PGPData', d_PGPDataType), ('RSAKeyValue', d_RSAKeyValueType), ('Reference', d_ReferenceType), ('RetrievalMethod', d_RetrievalMethodType), ('SPKIData', d_SPKIDataType), ('Scheduled_AC_CLReqControlMode', d_Scheduled_AC_CLReqControlModeType), ('Scheduled_AC_CLResControlMode', d_Scheduled_AC_CLResControlModeType), ('Signature', d_SignatureType), ('SignatureMethod', d_SignatureMethodType), ('SignatureProperties', d_SignaturePropertiesType), ('SignatureProperty', d_SignaturePropertyType), ('SignatureValue', d_SignatureValueType), ('SignedInfo', d_SignedInfoType), ('Transform', d_TransformType), ('Transforms', d_TransformsType), ('X509Data', d_X509DataType),)
 _DOC_E = {'AC_CPDReqEnergyTransferMode': (0, e_AC_CPDReqEnergyTransferModeType), 'AC_CPDResEnergyTransferMode': (1, e_AC_CPDResEnergyTransferModeType), 'AC_ChargeLoopReq': (2, e_AC_ChargeLoopReqType), 'AC_ChargeLoopRes': (3, e_AC_ChargeLoopResType), 'AC_ChargeParameterDiscoveryReq': (4, e_AC_ChargeParameterDiscoveryReqType), 'AC_ChargeParameterDiscoveryRes': (5, e_AC_ChargeParameterDiscoveryResType), 'BPT_AC_CPDReqEnergyTransferMode': (6, e_BPT_AC_CPDReqEnergyTransferModeType), 'BPT_AC_CPDResEnergyTransferMode': (7, e_BPT_AC_CPDResEnergyTransferModeType), 'BPT_Dynamic_AC_CLReqControlMode': (8, e_BPT_Dynamic_AC_CLReqControlModeType), 'BPT_Dynamic_AC_CLResControlMode': (9, e_BPT_Dynamic_AC_CLResControlModeType), 'BPT_Scheduled_AC_CLReqControlMode': (10, e_BPT_Scheduled_AC_CLReqControlModeType), 'BPT_Scheduled_AC_CLResControlMode': (11, e_BPT_Scheduled_AC_CLResControlModeType), 'CLReqControlMode': (12, e_CLReqControlModeType), 'CLResControlMode': (13, e_CLResControlModeType), 'CanonicalizationMethod': (14, e_CanonicalizationMethodType), 'DSAKeyValue': (15, e_DSAKeyValueType), 'DigestMethod': (16, e_DigestMethodType), 'DigestValue': (17, e_simple3), 'Dynamic_AC_CLReqControlMode': (18, e_Dynamic_AC_CLReqControlModeType), 'Dynamic_AC_CLResControlMode': (19, e_Dynamic_AC_CLResControlModeType), 'KeyInfo': (20, e_KeyInfoType), 'KeyName': (21, e_simple4), 'KeyValue': (22, e_KeyValueType), 'Manifest': (23, e_ManifestType), 'MgmtData': (24, e_simple4), 'Object': (25, e_ObjectType), 'PGPData': (26, e_PGPDataType), 'RSAKeyValue': (27, e_RSAKeyValueType), 'Reference': (28, e_ReferenceType), 'RetrievalMethod': (29, e_RetrievalMethodType), 'SPKIData': (30, e_SPKIDataType), 'Scheduled_AC_CLReqControlMode': (31, e_Scheduled_AC_CLReqControlModeType), 'Scheduled_AC_CLResControlMode': (32, e_Scheduled_AC_CLResControlModeType), 'Signature': (33, e_SignatureType), 'SignatureMethod': (34, e_SignatureMethodType), 'SignatureProperties': (35, e_SignaturePropertiesType), 'SignatureProperty': (36, e_SignaturePropertyType), 'SignatureValue': (37, e_SignatureValueType), 'SignedInfo': (38, e_SignedInfoType), 'Transform': (39, e_TransformType), 'Transforms': (40, e_TransformsType), 'X509Data': (41, e_X509DataType)}
 

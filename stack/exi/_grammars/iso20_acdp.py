@@ -66,71 +66,73 @@ _T50 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
 _T51 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
 _T52 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
 _K53 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
-_T54 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
-_T55 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
-_T56 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
-_T57 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
-_T58 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
-_T59 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
-_T60 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
-_T61 = {2: (8, 4)}
-_K62 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
-_T63 = {0: (1, 3, 1)}
-_T64 = {1: (0, 2)}
-_K65 = frozenset(('Id', 'Reference'))
-_T66 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
-_T67 = {2: (1, 2)}
-_K68 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
-_T69 = {2: (0, 2, 3)}
-_T70 = {2: (1, 2), 3: (0, 1)}
-_K71 = frozenset(('Encoding', 'Id', 'MimeType'))
-_T72 = {0: (1, 3, 2), 1: (0, 3, 2)}
-_T73 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
-_T74 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K75 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
-_T76 = {0: (1, 2, 2), 1: (0, 2, 2)}
-_T77 = {1: (2, 2), 2: (1, 2)}
-_K78 = frozenset(('Exponent', 'Modulus'))
-_K79 = frozenset(('Exponent', 'Value'))
-_K80 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
-_T81 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
-_T82 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
-_T83 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
-_T84 = {6: (0, 1)}
-_K85 = frozenset(('Transforms', 'Type', 'URI'))
-_T86 = {0: (1, 3, 2), 1: (0, 2, 2)}
-_T87 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
-_T88 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K89 = frozenset(('SPKISexp',))
-_T90 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
-_T91 = {1: (2, 2)}
-_K92 = frozenset(('Algorithm', 'HMACOutputLength'))
-_T93 = {1: (0, 3, 2)}
-_T94 = {1: (2, 3), 2: (1, 2)}
-_K95 = frozenset(('Id', 'SignatureProperty'))
-_K96 = frozenset(('Id', 'Target'))
-_T97 = {}
-_K98 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
-_T99 = {0: (1, 2, 2), 1: (0, 1, 2)}
-_T100 = {3: (0, 2, 4)}
-_T101 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T102 = {3: (2, 2), 4: (1, 2)}
-_K103 = frozenset(('Id', 'value'))
-_K104 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
-_T105 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
-_T106 = {4: (1, 2)}
-_K107 = frozenset(('Algorithm', 'XPath'))
-_T108 = {1: (0, 3, 1, 0)}
-_T109 = {1: (2, 3)}
-_K110 = frozenset(('Transform',))
-_K111 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
-_T112 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
-_T113 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T114 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T115 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T116 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T117 = {1: (6, 3)}
-_K118 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_O54 = {'Id': 0, 'KeyName': 1, 'KeyValue': 2, 'RetrievalMethod': 3, 'X509Data': 4, 'PGPData': 5, 'SPKIData': 6, 'MgmtData': 7}
+_T55 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
+_T56 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
+_T57 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
+_T58 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
+_T59 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
+_T60 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
+_T61 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
+_T62 = {2: (8, 4)}
+_K63 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
+_T64 = {0: (1, 3, 1)}
+_T65 = {1: (0, 2)}
+_K66 = frozenset(('Id', 'Reference'))
+_T67 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
+_T68 = {2: (1, 2)}
+_K69 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
+_T70 = {2: (0, 2, 3)}
+_T71 = {2: (1, 2), 3: (0, 1)}
+_K72 = frozenset(('Encoding', 'Id', 'MimeType'))
+_T73 = {0: (1, 3, 2), 1: (0, 3, 2)}
+_T74 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_T75 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_K76 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
+_T77 = {0: (1, 2, 2), 1: (0, 2, 2)}
+_T78 = {1: (2, 2), 2: (1, 2)}
+_K79 = frozenset(('Exponent', 'Modulus'))
+_K80 = frozenset(('Exponent', 'Value'))
+_K81 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T82 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
+_T83 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
+_T84 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
+_T85 = {6: (0, 1)}
+_K86 = frozenset(('Transforms', 'Type', 'URI'))
+_T87 = {0: (1, 3, 2), 1: (0, 2, 2)}
+_T88 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
+_T89 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K90 = frozenset(('SPKISexp',))
+_T91 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_T92 = {1: (2, 2)}
+_K93 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T94 = {1: (0, 3, 2)}
+_T95 = {1: (2, 3), 2: (1, 2)}
+_K96 = frozenset(('Id', 'SignatureProperty'))
+_K97 = frozenset(('Id', 'Target'))
+_T98 = {0: (1, 2, 2), 1: (0, 1, 2)}
+_T99 = {}
+_K100 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T101 = {3: (0, 2, 4)}
+_T102 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T103 = {3: (2, 2), 4: (1, 2)}
+_K104 = frozenset(('Id', 'value'))
+_K105 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T106 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T107 = {4: (1, 2)}
+_K108 = frozenset(('Algorithm', 'XPath'))
+_T109 = {1: (0, 3, 1, 0)}
+_T110 = {1: (2, 3)}
+_K111 = frozenset(('Transform',))
+_K112 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_O113 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
+_T114 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T115 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T116 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T117 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T118 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T119 = {1: (6, 3)}
+_K120 = frozenset(('X509IssuerName', 'X509SerialNumber'))
 
 def d_ACDP_ConnectReqType(v, r):
     o = {}
@@ -909,18 +911,14 @@ def e_CLResControlModeType(a, d):
 def d_CanonicalizationMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = s(v, r)
+        o['Algorithm'] = x
+        st = 1
+    else:
+        und(c, 1)
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -943,7 +941,7 @@ def e_CanonicalizationMethodType(a, d):
     x = d.get('Algorithm')
     if x is not None:
         u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
     f = None
@@ -1101,18 +1099,14 @@ def e_DSAKeyValueType(a, d):
 def d_DigestMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = s(v, r)
+        o['Algorithm'] = x
+        st = 1
+    else:
+        und(c, 1)
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -1135,7 +1129,7 @@ def e_DigestMethodType(a, d):
     x = d.get('Algorithm')
     if x is not None:
         u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
     f = None
@@ -1688,144 +1682,19 @@ def e_KeyInfoType(a, d):
         a = (a << 4)
         a = ws(a, x)
         st = 1
-    f = 'KeyName'
-    x = d.get('KeyName')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T54[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'KeyValue'
-    x = d.get('KeyValue')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T55[st]
-            a = e_KeyValueType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'RetrievalMethod'
-    x = d.get('RetrievalMethod')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T56[st]
-            a = e_RetrievalMethodType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509Data'
-    x = d.get('X509Data')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T57[st]
-            a = e_X509DataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'PGPData'
-    x = d.get('PGPData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T58[st]
-            a = e_PGPDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'SPKIData'
-    x = d.get('SPKIData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T59[st]
-            a = e_SPKIDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'MgmtData'
-    x = d.get('MgmtData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T60[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
+    for f in d:
+        x = d[f]
+        if x is None:
+            continue
+        h = _H_KeyInfoType.get(f)
+        if h is None:
+            extra(d, _K53)
+        elif h is False:
+            continue
+        a, st = h(a, x, st)
     f = None
-    c, wd = _T61[st]
+    c, wd = _T62[st]
     a = (a << wd) | c
-    if u != len(d):
-        extra(d, _K53)
     return a
 
 def d_KeyValueType(v, r):
@@ -1878,13 +1747,13 @@ def e_KeyValueType(a, d):
     x = d.get('RSAKeyValue')
     if x is not None:
         u += 1
-        c, wd, st = _T63[st]
+        c, wd, st = _T64[st]
         a = e_RSAKeyValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T64[st]
+    c, wd = _T65[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K62)
+        extra(d, _K63)
     return a
 
 def d_ManifestType(v, r):
@@ -1955,7 +1824,7 @@ def e_ManifestType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T66[st]
+            c, wd, nx, n = _T67[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -1967,10 +1836,10 @@ def e_ManifestType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T67[st]
+    c, wd = _T68[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K65)
+        extra(d, _K66)
     return a
 
 def d_MessageHeaderType(v, r):
@@ -2033,13 +1902,13 @@ def e_MessageHeaderType(a, d):
     x = d.get('Signature')
     if x is not None:
         u += 1
-        c, wd, st = _T69[st]
+        c, wd, st = _T70[st]
         a = e_SignatureType(((a << wd) | c), x)
     f = None
-    c, wd = _T70[st]
+    c, wd = _T71[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K68)
+        extra(d, _K69)
     return a
 
 def d_ObjectType(v, r):
@@ -2145,21 +2014,21 @@ def e_ObjectType(a, d):
     x = d.get('Id')
     if x is not None:
         u += 1
-        c, wd, st = _T72[st]
+        c, wd, st = _T73[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'MimeType'
     x = d.get('MimeType')
     if x is not None:
         u += 1
-        c, wd, st = _T73[st]
+        c, wd, st = _T74[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T74[st]
+    c, wd = _T75[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K71)
+        extra(d, _K72)
     return a
 
 def d_PGPDataType(v, r):
@@ -2217,13 +2086,13 @@ def e_PGPDataType(a, d):
     x = d.get('PGPKeyPacket')
     if x is not None:
         u += 1
-        c, wd, st = _T76[st]
+        c, wd, st = _T77[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T77[st]
+    c, wd = _T78[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K75)
+        extra(d, _K76)
     return a
 
 def d_RSAKeyValueType(v, r):
@@ -2274,7 +2143,7 @@ def e_RSAKeyValueType(a, d):
     c, wd = _T4[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K78)
+        extra(d, _K79)
     return a
 
 def d_RationalNumberType(v, r):
@@ -2333,7 +2202,7 @@ def e_RationalNumberType(a, d):
     c, wd = _T4[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K79)
+        extra(d, _K80)
     return a
 
 def d_ReferenceType(v, r):
@@ -2455,27 +2324,27 @@ def e_ReferenceType(a, d):
     x = d.get('Type')
     if x is not None:
         u += 1
-        c, wd, st = _T72[st]
+        c, wd, st = _T73[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'URI'
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T81[st]
+        c, wd, st = _T82[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T82[st]
+        c, wd, st = _T83[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = 'DigestMethod'
     x = d.get('DigestMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T83[st]
+        c, wd, st = _T84[st]
         a = e_DigestMethodType(((a << wd) | c), x)
     f = 'DigestValue'
     x = d.get('DigestValue')
@@ -2484,10 +2353,10 @@ def e_ReferenceType(a, d):
         c, wd, st = _T20[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T84[st]
+    c, wd = _T85[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K80)
+        extra(d, _K81)
     return a
 
 def d_RetrievalMethodType(v, r):
@@ -2561,20 +2430,20 @@ def e_RetrievalMethodType(a, d):
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T86[st]
+        c, wd, st = _T87[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T87[st]
+        c, wd, st = _T88[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T88[st]
+    c, wd = _T89[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K85)
+        extra(d, _K86)
     return a
 
 def d_SPKIDataType(v, r):
@@ -2644,7 +2513,7 @@ def e_SPKIDataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T90[st]
+            c, wd, nx, n = _T91[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -2656,27 +2525,23 @@ def e_SPKIDataType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T91[st]
+    c, wd = _T92[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K89)
+        extra(d, _K90)
     return a
 
 def d_SignatureMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = s(v, r)
+        o['Algorithm'] = x
+        st = 1
+    else:
+        und(c, 1)
     while True:
         r -= 3
         c = (v >> r) & 7
@@ -2717,22 +2582,22 @@ def e_SignatureMethodType(a, d):
     x = d.get('Algorithm')
     if x is not None:
         u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
     f = 'HMACOutputLength'
     x = d.get('HMACOutputLength')
     if x is not None:
         u += 1
-        c, wd, st = _T93[st]
+        c, wd, st = _T94[st]
         if x.__class__ is not int:
             x = as_int(x, None, None)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T94[st]
+    c, wd = _T95[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K92)
+        extra(d, _K93)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -2803,7 +2668,7 @@ def e_SignaturePropertiesType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T66[st]
+            c, wd, nx, n = _T67[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -2815,45 +2680,36 @@ def e_SignaturePropertiesType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T67[st]
+    c, wd = _T68[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K95)
+        extra(d, _K96)
     return a
 
 def d_SignaturePropertyType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = s(v, r)
+        o['Id'] = x
+        st = 1
+    elif c == 1:
+        x, r = s(v, r)
+        o['Target'] = x
+        st = 2
+    else:
+        und(c, 2)
+    if st == 1:
+        r -= 1
+        c = (v >> r) & 1
         if c == 0:
-            x, r = s(v, r)
-            o['Id'] = x
-            st = 1
-            break
-        elif c == 1:
             x, r = s(v, r)
             o['Target'] = x
             st = 2
-            break
-        elif c == 2:
-            unsupported('mixed-content text')
         else:
-            und(c, 3)
-    if st == 1:
-        while True:
-            r -= 2
-            c = (v >> r) & 3
-            if c == 0:
-                x, r = s(v, r)
-                o['Target'] = x
-                st = 2
-                break
-            elif c == 1:
-                unsupported('mixed-content text')
-            else:
-                und(c, 2)
+            und(c, 1)
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -2894,14 +2750,14 @@ def e_SignaturePropertyType(a, d):
     x = d.get('Target')
     if x is not None:
         u += 1
-        c, wd, st = _T76[st]
+        c, wd, st = _T98[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T97[st]
+    c, wd = _T99[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K96)
+        extra(d, _K97)
     return a
 
 def d_SignatureType(v, r):
@@ -2986,7 +2842,7 @@ def e_SignatureType(a, d):
     x = d.get('SignedInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T99[st]
+        c, wd, st = _T98[st]
         a = e_SignedInfoType(((a << wd) | c), x)
     f = 'SignatureValue'
     x = d.get('SignatureValue')
@@ -2998,7 +2854,7 @@ def e_SignatureType(a, d):
     x = d.get('KeyInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T100[st]
+        c, wd, st = _T101[st]
         a = e_KeyInfoType(((a << wd) | c), x)
     f = 'Object'
     x = d.get('Object')
@@ -3008,7 +2864,7 @@ def e_SignatureType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T101[st]
+            c, wd, nx, n = _T102[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3020,10 +2876,10 @@ def e_SignatureType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T102[st]
+    c, wd = _T103[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K98)
+        extra(d, _K100)
     return a
 
 def d_SignatureValueType(v, r):
@@ -3074,14 +2930,14 @@ def e_SignatureValueType(a, d):
     x = d.get('value')
     if x is not None:
         u += 1
-    c, wd, st = _T99[st]
+    c, wd, st = _T98[st]
     a = (a << wd) | c
     a = wb(a, x)
     f = None
     c, wd = _T4[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K103)
+        extra(d, _K104)
     return a
 
 def d_SignedInfoType(v, r):
@@ -3160,7 +3016,7 @@ def e_SignedInfoType(a, d):
     x = d.get('CanonicalizationMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T99[st]
+        c, wd, st = _T98[st]
         a = e_CanonicalizationMethodType(((a << wd) | c), x)
     f = 'SignatureMethod'
     x = d.get('SignatureMethod')
@@ -3176,7 +3032,7 @@ def e_SignedInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T105[st]
+            c, wd, nx, n = _T106[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3188,27 +3044,23 @@ def e_SignedInfoType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T106[st]
+    c, wd = _T107[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K104)
+        extra(d, _K105)
     return a
 
 def d_TransformType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = s(v, r)
+        o['Algorithm'] = x
+        st = 1
+    else:
+        und(c, 1)
     while True:
         r -= 3
         c = (v >> r) & 7
@@ -3238,7 +3090,7 @@ def e_TransformType(a, d):
     x = d.get('Algorithm')
     if x is not None:
         u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
     f = 'XPath'
@@ -3249,7 +3101,7 @@ def e_TransformType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T108[st]
+            c, wd, nx, n = _T109[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -3261,10 +3113,10 @@ def e_TransformType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T109[st]
+    c, wd = _T110[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K107)
+        extra(d, _K108)
     return a
 
 def d_TransformsType(v, r):
@@ -3311,7 +3163,7 @@ def e_TransformsType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T90[st]
+            c, wd, nx, n = _T91[st]
             a = e_TransformType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3326,7 +3178,7 @@ def e_TransformsType(a, d):
     c, wd = _T33[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K110)
+        extra(d, _K111)
     return a
 
 def d_X509DataType(v, r):
@@ -3429,107 +3281,17 @@ def e_X509DataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
-    f = 'X509IssuerSerial'
-    x = d.get('X509IssuerSerial')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T112[st]
-            a = e_X509IssuerSerialType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509SKI'
-    x = d.get('X509SKI')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T113[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509SubjectName'
-    x = d.get('X509SubjectName')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T114[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509Certificate'
-    x = d.get('X509Certificate')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T115[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509CRL'
-    x = d.get('X509CRL')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T116[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
+    for f in d:
+        x = d[f]
+        if x is None:
+            continue
+        h = _H_X509DataType.get(f)
+        if h is None:
+            extra(d, _K112)
+        a, st = h(a, x, st)
     f = None
-    c, wd = _T117[st]
+    c, wd = _T119[st]
     a = (a << wd) | c
-    if u != len(d):
-        extra(d, _K111)
     return a
 
 def d_X509IssuerSerialType(v, r):
@@ -3582,8 +3344,224 @@ def e_X509IssuerSerialType(a, d):
     c, wd = _T4[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K118)
+        extra(d, _K120)
     return a
+
+def h_KeyInfoType_1(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T55[st]
+        a = ws((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_2(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T56[st]
+        a = e_KeyValueType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_3(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T57[st]
+        a = e_RetrievalMethodType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_4(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T58[st]
+        a = e_X509DataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_5(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T59[st]
+        a = e_PGPDataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_6(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T60[st]
+        a = e_SPKIDataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_7(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T61[st]
+        a = ws((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_0(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T114[st]
+        a = e_X509IssuerSerialType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_1(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T115[st]
+        a = wb((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_2(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T116[st]
+        a = ws((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_3(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T117[st]
+        a = wb((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_4(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T118[st]
+        a = wb((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
 
 def d_simple0(v, r):
     x, r = eb(v, r)
@@ -3601,6 +3579,8 @@ def e_simple1(a, x):
     a = ws((a) << 1, x) << 1
     return a
 
+_H_KeyInfoType = {'Id': False, 'KeyName': h_KeyInfoType_1, 'KeyValue': h_KeyInfoType_2, 'RetrievalMethod': h_KeyInfoType_3, 'X509Data': h_KeyInfoType_4, 'PGPData': h_KeyInfoType_5, 'SPKIData': h_KeyInfoType_6, 'MgmtData': h_KeyInfoType_7}
+_H_X509DataType = {'X509IssuerSerial': h_X509DataType_0, 'X509SKI': h_X509DataType_1, 'X509SubjectName': h_X509DataType_2, 'X509Certificate': h_X509DataType_3, 'X509CRL': h_X509DataType_4}
 _DOC_D = (('ACDP_ConnectReq', d_ACDP_ConnectReqType), ('ACDP_ConnectRes', d_ACDP_ConnectResType), ('ACDP_DisconnectReq', d_ACDP_ConnectReqType), ('ACDP_DisconnectRes', d_ACDP_ConnectResType), ('ACDP_SystemStatusReq', d_ACDP_SystemStatusReqType), ('ACDP_SystemStatusRes', d_ACDP_SystemStatusResType), ('ACDP_VehiclePositioningReq', d_ACDP_VehiclePositioningReqType), ('ACDP_VehiclePositioningRes', d_ACDP_VehiclePositioningResType), ('CLReqControlMode', d_CLReqControlModeType), ('CLResControlMode', d_CLResControlModeType), ('CanonicalizationMethod', d_CanonicalizationMethodType), ('DSAKeyValue', d_DSAKeyValueType), ('DigestMethod', d_DigestMethodType), ('DigestValue', d_simple0), ('KeyInfo', d_KeyInfoType), ('KeyName', d_simple1), ('KeyValue', d_KeyValueType), ('Manifest', d_ManifestType), ('MgmtData', d_simple1), ('Object', d_ObjectType), ('PGPData', d_PGPDataType), ('RSAKeyValue', d_RSAKeyValueType), ('Reference', d_ReferenceType), ('RetrievalMethod', d_RetrievalMethodType), ('SPKIData', d_SPKIDataType), ('Signature', d_SignatureType), ('SignatureMethod', d_SignatureMethodType), ('SignatureProperties', d_SignaturePropertiesType), ('SignatureProperty', d_SignaturePropertyType), ('SignatureValue', d_SignatureValueType), ('SignedInfo', d_SignedInfoType), ('Transform', d_TransformType), ('Transforms', d_TransformsType), ('X509Data', d_X509DataType),)
 _DOC_E = {'ACDP_ConnectReq': (0, e_ACDP_ConnectReqType), 'ACDP_ConnectRes': (1, e_ACDP_ConnectResType), 'ACDP_DisconnectReq': (2, e_ACDP_ConnectReqType), 'ACDP_DisconnectRes': (3, e_ACDP_ConnectResType), 'ACDP_SystemStatusReq': (4, e_ACDP_SystemStatusReqType), 'ACDP_SystemStatusRes': (5, e_ACDP_SystemStatusResType), 'ACDP_VehiclePositioningReq': (6, e_ACDP_VehiclePositioningReqType), 'ACDP_VehiclePositioningRes': (7, e_ACDP_VehiclePositioningResType), 'CLReqControlMode': (8, e_CLReqControlModeType), 'CLResControlMode': (9, e_CLResControlModeType), 'CanonicalizationMethod': (10, e_CanonicalizationMethodType), 'DSAKeyValue': (11, e_DSAKeyValueType), 'DigestMethod': (12, e_DigestMethodType), 'DigestValue': (13, e_simple0), 'KeyInfo': (14, e_KeyInfoType), 'KeyName': (15, e_simple1), 'KeyValue': (16, e_KeyValueType), 'Manifest': (17, e_ManifestType), 'MgmtData': (18, e_simple1), 'Object': (19, e_ObjectType), 'PGPData': (20, e_PGPDataType), 'RSAKeyValue': (21, e_RSAKeyValueType), 'Reference': (22, e_ReferenceType), 'RetrievalMethod': (23, e_RetrievalMethodType), 'SPKIData': (24, e_SPKIDataType), 'Signature': (25, e_SignatureType), 'SignatureMethod': (26, e_SignatureMethodType), 'SignatureProperties': (27, e_SignaturePropertiesType), 'SignatureProperty': (28, e_SignaturePropertyType), 'SignatureValue': (29, e_SignatureValueType), 'SignedInfo': (30, e_SignedInfoType), 'Transform': (31, e_TransformType), 'Transforms': (32, e_TransformsType), 'X509Data': (33, e_X509DataType)}
 

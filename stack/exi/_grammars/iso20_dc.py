@@ -138,85 +138,87 @@ _E122 = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceR
 _I123 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
 _K124 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
 _K125 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
-_T126 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
-_T127 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
-_T128 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
-_T129 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
-_T130 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
-_T131 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
-_T132 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
-_T133 = {2: (8, 4)}
-_K134 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
-_T135 = {0: (1, 3, 1)}
-_T136 = {1: (0, 2)}
-_K137 = frozenset(('Id', 'Reference'))
-_T138 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
-_T139 = {2: (1, 2)}
-_K140 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
-_T141 = {2: (1, 2), 3: (0, 1)}
-_K142 = frozenset(('BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'CapacitiveEnergyReadingVARh', 'ChargedEnergyReadingWh', 'MeterID', 'MeterSignature', 'MeterStatus', 'MeterTimestamp'))
-_T143 = {2: (1, 3, 4), 3: (0, 3, 4)}
-_T144 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
-_T145 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
-_T146 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
-_T147 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
-_T148 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_K149 = frozenset(('Encoding', 'Id', 'MimeType'))
-_T150 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
-_T151 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K152 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
-_T153 = {0: (1, 2, 2), 1: (0, 2, 2)}
-_T154 = {1: (2, 2), 2: (1, 2)}
-_K155 = frozenset(('Exponent', 'Modulus'))
-_K156 = frozenset(('Exponent', 'Value'))
-_K157 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
-_T158 = {1: (0, 3, 2)}
-_T159 = {1: (1, 3, 3), 2: (0, 3, 3)}
-_T160 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
-_T161 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
-_T162 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
-_T163 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
-_K164 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
-_T165 = {6: (0, 1)}
-_K166 = frozenset(('Transforms', 'Type', 'URI'))
-_T167 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K168 = frozenset(('SPKISexp',))
-_T169 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
-_T170 = {1: (2, 2)}
-_K171 = frozenset(('EVMaximumChargeCurrent', 'EVMaximumChargePower', 'EVMaximumEnergyRequest', 'EVMaximumVoltage', 'EVMinimumChargePower', 'EVMinimumEnergyRequest', 'EVMinimumVoltage', 'EVTargetCurrent', 'EVTargetEnergyRequest', 'EVTargetVoltage'))
-_T172 = {5: (0, 3, 6)}
-_T173 = {5: (1, 3, 7), 6: (0, 3, 7)}
-_T174 = {5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 3, 8)}
-_T175 = {5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 3, 9), 8: (0, 2, 9)}
-_T176 = {5: (4, 3, 10), 6: (3, 3, 10), 7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
-_T177 = {5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
-_K178 = frozenset(('EVSEMaximumChargeCurrent', 'EVSEMaximumChargePower', 'EVSEMaximumVoltage', 'EVSEMinimumChargePower'))
-_T179 = {0: (4, 3), 1: (3, 3), 2: (2, 2), 3: (1, 2), 4: (0, 1)}
-_K180 = frozenset(('Algorithm', 'HMACOutputLength'))
-_T181 = {1: (2, 3), 2: (1, 2)}
-_K182 = frozenset(('Id', 'SignatureProperty'))
-_K183 = frozenset(('Id', 'Target'))
-_T184 = {}
-_K185 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
-_T186 = {3: (0, 2, 4)}
-_T187 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T188 = {3: (2, 2), 4: (1, 2)}
-_K189 = frozenset(('Id', 'value'))
-_K190 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
-_T191 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
-_T192 = {4: (1, 2)}
-_K193 = frozenset(('Algorithm', 'XPath'))
-_T194 = {1: (0, 3, 1, 0)}
-_T195 = {1: (2, 3)}
-_K196 = frozenset(('Transform',))
-_K197 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
-_T198 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
-_T199 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T200 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T201 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T202 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T203 = {1: (6, 3)}
-_K204 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_O126 = {'Id': 0, 'KeyName': 1, 'KeyValue': 2, 'RetrievalMethod': 3, 'X509Data': 4, 'PGPData': 5, 'SPKIData': 6, 'MgmtData': 7}
+_T127 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
+_T128 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
+_T129 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
+_T130 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
+_T131 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
+_T132 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
+_T133 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
+_T134 = {2: (8, 4)}
+_K135 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
+_T136 = {0: (1, 3, 1)}
+_T137 = {1: (0, 2)}
+_K138 = frozenset(('Id', 'Reference'))
+_T139 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
+_T140 = {2: (1, 2)}
+_K141 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
+_T142 = {2: (1, 2), 3: (0, 1)}
+_K143 = frozenset(('BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'CapacitiveEnergyReadingVARh', 'ChargedEnergyReadingWh', 'MeterID', 'MeterSignature', 'MeterStatus', 'MeterTimestamp'))
+_T144 = {2: (1, 3, 4), 3: (0, 3, 4)}
+_T145 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
+_T146 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T147 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
+_T148 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
+_T149 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_K150 = frozenset(('Encoding', 'Id', 'MimeType'))
+_T151 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_T152 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_K153 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
+_T154 = {0: (1, 2, 2), 1: (0, 2, 2)}
+_T155 = {1: (2, 2), 2: (1, 2)}
+_K156 = frozenset(('Exponent', 'Modulus'))
+_K157 = frozenset(('Exponent', 'Value'))
+_K158 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
+_T159 = {1: (0, 3, 2)}
+_T160 = {1: (1, 3, 3), 2: (0, 3, 3)}
+_T161 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
+_T162 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
+_T163 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
+_T164 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_K165 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T166 = {6: (0, 1)}
+_K167 = frozenset(('Transforms', 'Type', 'URI'))
+_T168 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K169 = frozenset(('SPKISexp',))
+_T170 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_T171 = {1: (2, 2)}
+_K172 = frozenset(('EVMaximumChargeCurrent', 'EVMaximumChargePower', 'EVMaximumEnergyRequest', 'EVMaximumVoltage', 'EVMinimumChargePower', 'EVMinimumEnergyRequest', 'EVMinimumVoltage', 'EVTargetCurrent', 'EVTargetEnergyRequest', 'EVTargetVoltage'))
+_T173 = {5: (0, 3, 6)}
+_T174 = {5: (1, 3, 7), 6: (0, 3, 7)}
+_T175 = {5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 3, 8)}
+_T176 = {5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 3, 9), 8: (0, 2, 9)}
+_T177 = {5: (4, 3, 10), 6: (3, 3, 10), 7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
+_T178 = {5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
+_K179 = frozenset(('EVSEMaximumChargeCurrent', 'EVSEMaximumChargePower', 'EVSEMaximumVoltage', 'EVSEMinimumChargePower'))
+_T180 = {0: (4, 3), 1: (3, 3), 2: (2, 2), 3: (1, 2), 4: (0, 1)}
+_K181 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T182 = {1: (2, 3), 2: (1, 2)}
+_K183 = frozenset(('Id', 'SignatureProperty'))
+_K184 = frozenset(('Id', 'Target'))
+_T185 = {}
+_K186 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T187 = {3: (0, 2, 4)}
+_T188 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T189 = {3: (2, 2), 4: (1, 2)}
+_K190 = frozenset(('Id', 'value'))
+_K191 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T192 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T193 = {4: (1, 2)}
+_K194 = frozenset(('Algorithm', 'XPath'))
+_T195 = {1: (0, 3, 1, 0)}
+_T196 = {1: (2, 3)}
+_K197 = frozenset(('Transform',))
+_K198 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_O199 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
+_T200 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T201 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T202 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T203 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T204 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T205 = {1: (6, 3)}
+_K206 = frozenset(('X509IssuerName', 'X509SerialNumber'))
 
 def d_BPT_DC_CPDReqEnergyTransferModeType(v, r):
     o = {}
@@ -1437,18 +1439,14 @@ def e_CLResControlModeType(a, d):
 def d_CanonicalizationMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = s(v, r)
+        o['Algorithm'] = x
+        st = 1
+    else:
+        und(c, 1)
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -1471,7 +1469,7 @@ def e_CanonicalizationMethodType(a, d):
     x = d.get('Algorithm')
     if x is not None:
         u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
     f = None
@@ -2855,18 +2853,14 @@ def e_DetailedTaxType(a, d):
 def d_DigestMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = s(v, r)
+        o['Algorithm'] = x
+        st = 1
+    else:
+        und(c, 1)
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -2889,7 +2883,7 @@ def e_DigestMethodType(a, d):
     x = d.get('Algorithm')
     if x is not None:
         u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
     f = None
@@ -3863,144 +3857,19 @@ def e_KeyInfoType(a, d):
         a = (a << 4)
         a = ws(a, x)
         st = 1
-    f = 'KeyName'
-    x = d.get('KeyName')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T126[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'KeyValue'
-    x = d.get('KeyValue')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T127[st]
-            a = e_KeyValueType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'RetrievalMethod'
-    x = d.get('RetrievalMethod')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T128[st]
-            a = e_RetrievalMethodType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509Data'
-    x = d.get('X509Data')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T129[st]
-            a = e_X509DataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'PGPData'
-    x = d.get('PGPData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T130[st]
-            a = e_PGPDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'SPKIData'
-    x = d.get('SPKIData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T131[st]
-            a = e_SPKIDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'MgmtData'
-    x = d.get('MgmtData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T132[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
+    for f in d:
+        x = d[f]
+        if x is None:
+            continue
+        h = _H_KeyInfoType.get(f)
+        if h is None:
+            extra(d, _K125)
+        elif h is False:
+            continue
+        a, st = h(a, x, st)
     f = None
-    c, wd = _T133[st]
+    c, wd = _T134[st]
     a = (a << wd) | c
-    if u != len(d):
-        extra(d, _K125)
     return a
 
 def d_KeyValueType(v, r):
@@ -4053,13 +3922,13 @@ def e_KeyValueType(a, d):
     x = d.get('RSAKeyValue')
     if x is not None:
         u += 1
-        c, wd, st = _T135[st]
+        c, wd, st = _T136[st]
         a = e_RSAKeyValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T136[st]
+    c, wd = _T137[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K134)
+        extra(d, _K135)
     return a
 
 def d_ManifestType(v, r):
@@ -4130,7 +3999,7 @@ def e_ManifestType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T138[st]
+            c, wd, nx, n = _T139[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4142,10 +4011,10 @@ def e_ManifestType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T139[st]
+    c, wd = _T140[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K137)
+        extra(d, _K138)
     return a
 
 def d_MessageHeaderType(v, r):
@@ -4211,10 +4080,10 @@ def e_MessageHeaderType(a, d):
         c, wd, st = _T93[st]
         a = e_SignatureType(((a << wd) | c), x)
     f = None
-    c, wd = _T141[st]
+    c, wd = _T142[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K140)
+        extra(d, _K141)
     return a
 
 def d_MeterInfoType(v, r):
@@ -4400,7 +4269,7 @@ def e_MeterInfoType(a, d):
     x = d.get('CapacitiveEnergyReadingVARh')
     if x is not None:
         u += 1
-        c, wd, st = _T143[st]
+        c, wd, st = _T144[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -4408,7 +4277,7 @@ def e_MeterInfoType(a, d):
     x = d.get('BPT_InductiveEnergyReadingVARh')
     if x is not None:
         u += 1
-        c, wd, st = _T144[st]
+        c, wd, st = _T145[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -4416,13 +4285,13 @@ def e_MeterInfoType(a, d):
     x = d.get('MeterSignature')
     if x is not None:
         u += 1
-        c, wd, st = _T145[st]
+        c, wd, st = _T146[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'MeterStatus'
     x = d.get('MeterStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T146[st]
+        c, wd, st = _T147[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
@@ -4430,15 +4299,15 @@ def e_MeterInfoType(a, d):
     x = d.get('MeterTimestamp')
     if x is not None:
         u += 1
-        c, wd, st = _T147[st]
+        c, wd, st = _T148[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T148[st]
+    c, wd = _T149[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K142)
+        extra(d, _K143)
     return a
 
 def d_ObjectType(v, r):
@@ -4551,14 +4420,14 @@ def e_ObjectType(a, d):
     x = d.get('MimeType')
     if x is not None:
         u += 1
-        c, wd, st = _T150[st]
+        c, wd, st = _T151[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T151[st]
+    c, wd = _T152[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K149)
+        extra(d, _K150)
     return a
 
 def d_PGPDataType(v, r):
@@ -4616,13 +4485,13 @@ def e_PGPDataType(a, d):
     x = d.get('PGPKeyPacket')
     if x is not None:
         u += 1
-        c, wd, st = _T153[st]
+        c, wd, st = _T154[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T154[st]
+    c, wd = _T155[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K152)
+        extra(d, _K153)
     return a
 
 def d_RSAKeyValueType(v, r):
@@ -4673,7 +4542,7 @@ def e_RSAKeyValueType(a, d):
     c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K155)
+        extra(d, _K156)
     return a
 
 def d_RationalNumberType(v, r):
@@ -4732,7 +4601,7 @@ def e_RationalNumberType(a, d):
     c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K156)
+        extra(d, _K157)
     return a
 
 def d_ReceiptType(v, r):
@@ -4904,25 +4773,25 @@ def e_ReceiptType(a, d):
     x = d.get('EnergyCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T158[st]
+        c, wd, st = _T159[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'OccupancyCosts'
     x = d.get('OccupancyCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T159[st]
+        c, wd, st = _T160[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'AdditionalServicesCosts'
     x = d.get('AdditionalServicesCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T160[st]
+        c, wd, st = _T161[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'OverstayCosts'
     x = d.get('OverstayCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T161[st]
+        c, wd, st = _T162[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'TaxCosts'
     x = d.get('TaxCosts')
@@ -4932,7 +4801,7 @@ def e_ReceiptType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T162[st]
+            c, wd, nx, n = _T163[st]
             a = e_DetailedTaxType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4944,10 +4813,10 @@ def e_ReceiptType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T163[st]
+    c, wd = _T164[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K157)
+        extra(d, _K158)
     return a
 
 def d_ReferenceType(v, r):
@@ -5098,10 +4967,10 @@ def e_ReferenceType(a, d):
         c, wd, st = _T5[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T165[st]
+    c, wd = _T166[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K164)
+        extra(d, _K165)
     return a
 
 def d_RetrievalMethodType(v, r):
@@ -5185,10 +5054,10 @@ def e_RetrievalMethodType(a, d):
         c, wd, st = _T34[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T167[st]
+    c, wd = _T168[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K166)
+        extra(d, _K167)
     return a
 
 def d_SPKIDataType(v, r):
@@ -5258,7 +5127,7 @@ def e_SPKIDataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T169[st]
+            c, wd, nx, n = _T170[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -5270,10 +5139,10 @@ def e_SPKIDataType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T170[st]
+    c, wd = _T171[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K168)
+        extra(d, _K169)
     return a
 
 def d_Scheduled_DC_CLReqControlModeType(v, r):
@@ -5487,37 +5356,37 @@ def e_Scheduled_DC_CLReqControlModeType(a, d):
     x = d.get('EVMaximumChargePower')
     if x is not None:
         u += 1
-        c, wd, st = _T172[st]
+        c, wd, st = _T173[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumChargePower'
     x = d.get('EVMinimumChargePower')
     if x is not None:
         u += 1
-        c, wd, st = _T173[st]
+        c, wd, st = _T174[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMaximumChargeCurrent'
     x = d.get('EVMaximumChargeCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T174[st]
+        c, wd, st = _T175[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMaximumVoltage'
     x = d.get('EVMaximumVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T175[st]
+        c, wd, st = _T176[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumVoltage'
     x = d.get('EVMinimumVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T176[st]
+        c, wd, st = _T177[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T177[st]
+    c, wd = _T178[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K171)
+        extra(d, _K172)
     return a
 
 def d_Scheduled_DC_CLResControlModeType(v, r):
@@ -5628,27 +5497,23 @@ def e_Scheduled_DC_CLResControlModeType(a, d):
         c, wd, st = _T28[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T179[st]
+    c, wd = _T180[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K178)
+        extra(d, _K179)
     return a
 
 def d_SignatureMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = s(v, r)
+        o['Algorithm'] = x
+        st = 1
+    else:
+        und(c, 1)
     while True:
         r -= 3
         c = (v >> r) & 7
@@ -5689,22 +5554,22 @@ def e_SignatureMethodType(a, d):
     x = d.get('Algorithm')
     if x is not None:
         u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
     f = 'HMACOutputLength'
     x = d.get('HMACOutputLength')
     if x is not None:
         u += 1
-        c, wd, st = _T158[st]
+        c, wd, st = _T159[st]
         if x.__class__ is not int:
             x = as_int(x, None, None)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T181[st]
+    c, wd = _T182[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K180)
+        extra(d, _K181)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -5775,7 +5640,7 @@ def e_SignaturePropertiesType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T138[st]
+            c, wd, nx, n = _T139[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -5787,45 +5652,36 @@ def e_SignaturePropertiesType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T139[st]
+    c, wd = _T140[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K182)
+        extra(d, _K183)
     return a
 
 def d_SignaturePropertyType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = s(v, r)
+        o['Id'] = x
+        st = 1
+    elif c == 1:
+        x, r = s(v, r)
+        o['Target'] = x
+        st = 2
+    else:
+        und(c, 2)
+    if st == 1:
+        r -= 1
+        c = (v >> r) & 1
         if c == 0:
-            x, r = s(v, r)
-            o['Id'] = x
-            st = 1
-            break
-        elif c == 1:
             x, r = s(v, r)
             o['Target'] = x
             st = 2
-            break
-        elif c == 2:
-            unsupported('mixed-content text')
         else:
-            und(c, 3)
-    if st == 1:
-        while True:
-            r -= 2
-            c = (v >> r) & 3
-            if c == 0:
-                x, r = s(v, r)
-                o['Target'] = x
-                st = 2
-                break
-            elif c == 1:
-                unsupported('mixed-content text')
-            else:
-                und(c, 2)
+            und(c, 1)
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -5866,14 +5722,14 @@ def e_SignaturePropertyType(a, d):
     x = d.get('Target')
     if x is not None:
         u += 1
-        c, wd, st = _T153[st]
+        c, wd, st = _T16[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T184[st]
+    c, wd = _T185[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K183)
+        extra(d, _K184)
     return a
 
 def d_SignatureType(v, r):
@@ -5970,7 +5826,7 @@ def e_SignatureType(a, d):
     x = d.get('KeyInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T186[st]
+        c, wd, st = _T187[st]
         a = e_KeyInfoType(((a << wd) | c), x)
     f = 'Object'
     x = d.get('Object')
@@ -5980,7 +5836,7 @@ def e_SignatureType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T187[st]
+            c, wd, nx, n = _T188[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -5992,10 +5848,10 @@ def e_SignatureType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T188[st]
+    c, wd = _T189[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K185)
+        extra(d, _K186)
     return a
 
 def d_SignatureValueType(v, r):
@@ -6053,7 +5909,7 @@ def e_SignatureValueType(a, d):
     c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K189)
+        extra(d, _K190)
     return a
 
 def d_SignedInfoType(v, r):
@@ -6148,7 +6004,7 @@ def e_SignedInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T191[st]
+            c, wd, nx, n = _T192[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6160,27 +6016,23 @@ def e_SignedInfoType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T192[st]
+    c, wd = _T193[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K190)
+        extra(d, _K191)
     return a
 
 def d_TransformType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = s(v, r)
+        o['Algorithm'] = x
+        st = 1
+    else:
+        und(c, 1)
     while True:
         r -= 3
         c = (v >> r) & 7
@@ -6210,7 +6062,7 @@ def e_TransformType(a, d):
     x = d.get('Algorithm')
     if x is not None:
         u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
     f = 'XPath'
@@ -6221,7 +6073,7 @@ def e_TransformType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T194[st]
+            c, wd, nx, n = _T195[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -6233,10 +6085,10 @@ def e_TransformType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T195[st]
+    c, wd = _T196[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K193)
+        extra(d, _K194)
     return a
 
 def d_TransformsType(v, r):
@@ -6283,7 +6135,7 @@ def e_TransformsType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T169[st]
+            c, wd, nx, n = _T170[st]
             a = e_TransformType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6298,7 +6150,7 @@ def e_TransformsType(a, d):
     c, wd = _T56[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K196)
+        extra(d, _K197)
     return a
 
 def d_X509DataType(v, r):
@@ -6401,107 +6253,17 @@ def e_X509DataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
-    f = 'X509IssuerSerial'
-    x = d.get('X509IssuerSerial')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T198[st]
-            a = e_X509IssuerSerialType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509SKI'
-    x = d.get('X509SKI')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T199[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509SubjectName'
-    x = d.get('X509SubjectName')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T200[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509Certificate'
-    x = d.get('X509Certificate')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T201[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509CRL'
-    x = d.get('X509CRL')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T202[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
+    for f in d:
+        x = d[f]
+        if x is None:
+            continue
+        h = _H_X509DataType.get(f)
+        if h is None:
+            extra(d, _K198)
+        a, st = h(a, x, st)
     f = None
-    c, wd = _T203[st]
+    c, wd = _T205[st]
     a = (a << wd) | c
-    if u != len(d):
-        extra(d, _K197)
     return a
 
 def d_X509IssuerSerialType(v, r):
@@ -6554,7 +6316,7 @@ def e_X509IssuerSerialType(a, d):
     c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K204)
+        extra(d, _K206)
     return a
 
 def h_BPT_Dynamic_DC_CLReqControlModeType_0(a, x, st):
@@ -6884,6 +6646,222 @@ def e_simple2(a, x):
     a = ((a) << 3) | (2 if x else 0)
     return a
 
+def h_KeyInfoType_1(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T127[st]
+        a = ws((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_2(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T128[st]
+        a = e_KeyValueType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_3(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T129[st]
+        a = e_RetrievalMethodType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_4(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T130[st]
+        a = e_X509DataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_5(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T131[st]
+        a = e_PGPDataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_6(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T132[st]
+        a = e_SPKIDataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_7(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T133[st]
+        a = ws((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_0(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T200[st]
+        a = e_X509IssuerSerialType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_1(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T201[st]
+        a = wb((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_2(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T202[st]
+        a = ws((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_3(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T203[st]
+        a = wb((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_4(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T204[st]
+        a = wb((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
 def d_simple3(v, r):
     x, r = eb(v, r)
     return x, r
@@ -6912,6 +6890,8 @@ _D_DisplayParametersType_0 = (('PresentSOC', d_simple0, 1), ('MinimumSOC', d_sim
 _D_DisplayParametersType_1 = (('MinimumSOC', d_simple0, 2), ('TargetSOC', d_simple0, 3), ('MaximumSOC', d_simple0, 4), ('RemainingTimeToMinimumSOC', d_simple1, 5), ('RemainingTimeToTargetSOC', d_simple1, 6), ('RemainingTimeToMaximumSOC', d_simple1, 7), ('ChargingComplete', d_simple2, 8), ('BatteryEnergyCapacity', d_RationalNumberType, 9), ('InletHot', d_simple2, 10), None,)
 _D_DisplayParametersType_2 = (('TargetSOC', d_simple0, 3), ('MaximumSOC', d_simple0, 4), ('RemainingTimeToMinimumSOC', d_simple1, 5), ('RemainingTimeToTargetSOC', d_simple1, 6), ('RemainingTimeToMaximumSOC', d_simple1, 7), ('ChargingComplete', d_simple2, 8), ('BatteryEnergyCapacity', d_RationalNumberType, 9), ('InletHot', d_simple2, 10), None,)
 _D_DisplayParametersType_3 = (('MaximumSOC', d_simple0, 4), ('RemainingTimeToMinimumSOC', d_simple1, 5), ('RemainingTimeToTargetSOC', d_simple1, 6), ('RemainingTimeToMaximumSOC', d_simple1, 7), ('ChargingComplete', d_simple2, 8), ('BatteryEnergyCapacity', d_RationalNumberType, 9), ('InletHot', d_simple2, 10), None,)
+_H_KeyInfoType = {'Id': False, 'KeyName': h_KeyInfoType_1, 'KeyValue': h_KeyInfoType_2, 'RetrievalMethod': h_KeyInfoType_3, 'X509Data': h_KeyInfoType_4, 'PGPData': h_KeyInfoType_5, 'SPKIData': h_KeyInfoType_6, 'MgmtData': h_KeyInfoType_7}
+_H_X509DataType = {'X509IssuerSerial': h_X509DataType_0, 'X509SKI': h_X509DataType_1, 'X509SubjectName': h_X509DataType_2, 'X509Certificate': h_X509DataType_3, 'X509CRL': h_X509DataType_4}
 _DOC_D = (('BPT_DC_CPDReqEnergyTransferMode', d_BPT_DC_CPDReqEnergyTransferModeType), ('BPT_DC_CPDResEnergyTransferMode', d_BPT_DC_CPDResEnergyTransferModeType), ('BPT_Dynamic_DC_CLReqControlMode', d_BPT_Dynamic_DC_CLReqControlModeType), ('BPT_Dynamic_DC_CLResControlMode', d_BPT_Dynamic_DC_CLResControlModeType), ('BPT_Scheduled_DC_CLReqControlMode', d_BPT_Scheduled_DC_CLReqControlModeType), ('BPT_Scheduled_DC_CLResControlMode', d_BPT_Scheduled_DC_CLResControlModeType), ('CLReqControlMode', d_CLReqControlModeType), ('CLResControlMode', d_CLResControlModeType), ('CanonicalizationMethod', d_CanonicalizationMethodType), ('DC_CPDReqEnergyTransferMode', d_DC_CPDReqEnergyTransferModeType), ('DC_CPDResEnergyTransferMode', d_DC_CPDResEnergyTransferModeType), ('DC_CableCheckReq', d_DC_CableCheckReqType), ('DC_CableCheckRes', d_DC_CableCheckResType), ('DC_ChargeLoopReq', d_DC_ChargeLoopReqType), ('DC_ChargeLoopRes', d_DC_ChargeLoopResType), ('DC_ChargeParameterDiscoveryReq', d_DC_ChargeParameterDiscoveryReqType), ('DC_ChargeParameterDiscoveryRes', d_DC_ChargeParameterDiscoveryResType), ('DC_PreChargeReq', d_DC_PreChargeReqType), ('DC_PreChargeRes', d_DC_PreChargeResType), ('DC_WeldingDetectionReq', d_DC_WeldingDetectionReqType), ('DC_WeldingDetectionRes', d_DC_WeldingDetectionResType), ('DSAKeyValue', d_DSAKeyValueType), ('DigestMethod', d_DigestMethodType), ('DigestValue', d_simple3), ('Dynamic_DC_CLReqControlMode', d_Dynamic_DC_CLReqControlModeType), ('Dynamic_DC_CLResControlMode', d_Dynamic_DC_CLResControlModeType), ('KeyInfo', d_KeyInfoType), ('KeyName', d_simple4), ('KeyValue', d_KeyValueType), ('Manifest', d_ManifestType), ('MgmtData', d_simple4), ('Object', d_ObjectType), ('PGPData', d_PGPDataType), ('RSAKeyValue', d_RSAKeyValueType), ('Reference', d_ReferenceType), ('RetrievalMethod', d_RetrievalMethodType), ('SPKIData', d_SPKIDataType), ('Scheduled_DC_CLReqControlMode', d_Scheduled_DC_CLReqControlModeType), ('Scheduled_DC_CLResControlMode', d_Scheduled_DC_CLResControlModeType), ('Signature', d_SignatureType), ('SignatureMethod', d_SignatureMethodType), ('SignatureProperties', d_SignaturePropertiesType), ('SignatureProperty', d_SignaturePropertyType), ('SignatureValue', d_SignatureValueType), ('SignedInfo', d_SignedInfoType), ('Transform', d_TransformType), ('Transforms', d_TransformsType), ('X509Data', d_X509DataType),)
 _DOC_E = {'BPT_DC_CPDReqEnergyTransferMode': (0, e_BPT_DC_CPDReqEnergyTransferModeType), 'BPT_DC_CPDResEnergyTransferMode': (1, e_BPT_DC_CPDResEnergyTransferModeType), 'BPT_Dynamic_DC_CLReqControlMode': (2, e_BPT_Dynamic_DC_CLReqControlModeType), 'BPT_Dynamic_DC_CLResControlMode': (3, e_BPT_Dynamic_DC_CLResControlModeType), 'BPT_Scheduled_DC_CLReqControlMode': (4, e_BPT_Scheduled_DC_CLReqControlModeType), 'BPT_Scheduled_DC_CLResControlMode': (5, e_BPT_Scheduled_DC_CLResControlModeType), 'CLReqControlMode': (6, e_CLReqControlModeType), 'CLResControlMode': (7, e_CLResControlModeType), 'CanonicalizationMethod': (8, e_CanonicalizationMethodType), 'DC_CPDReqEnergyTransferMode': (9, e_DC_CPDReqEnergyTransferModeType), 'DC_CPDResEnergyTransferMode': (10, e_DC_CPDResEnergyTransferModeType), 'DC_CableCheckReq': (11, e_DC_CableCheckReqType), 'DC_CableCheckRes': (12, e_DC_CableCheckResType), 'DC_ChargeLoopReq': (13, e_DC_ChargeLoopReqType), 'DC_ChargeLoopRes': (14, e_DC_ChargeLoopResType), 'DC_ChargeParameterDiscoveryReq': (15, e_DC_ChargeParameterDiscoveryReqType), 'DC_ChargeParameterDiscoveryRes': (16, e_DC_ChargeParameterDiscoveryResType), 'DC_PreChargeReq': (17, e_DC_PreChargeReqType), 'DC_PreChargeRes': (18, e_DC_PreChargeResType), 'DC_WeldingDetectionReq': (19, e_DC_WeldingDetectionReqType), 'DC_WeldingDetectionRes': (20, e_DC_WeldingDetectionResType), 'DSAKeyValue': (21, e_DSAKeyValueType), 'DigestMethod': (22, e_DigestMethodType), 'DigestValue': (23, e_simple3), 'Dynamic_DC_CLReqControlMode': (24, e_Dynamic_DC_CLReqControlModeType), 'Dynamic_DC_CLResControlMode': (25, e_Dynamic_DC_CLResControlModeType), 'KeyInfo': (26, e_KeyInfoType), 'KeyName': (27, e_simple4), 'KeyValue': (28, e_KeyValueType), 'Manifest': (29, e_ManifestType), 'MgmtData': (30, e_simple4), 'Object': (31, e_ObjectType), 'PGPData': (32, e_PGPDataType), 'RSAKeyValue': (33, e_RSAKeyValueType), 'Reference': (34, e_ReferenceType), 'RetrievalMethod': (35, e_RetrievalMethodType), 'SPKIData': (36, e_SPKIDataType), 'Scheduled_DC_CLReqControlMode': (37, e_Scheduled_DC_CLReqControlModeType), 'Scheduled_DC_CLResControlMode': (38, e_Scheduled_DC_CLResControlModeType), 'Signature': (39, e_SignatureType), 'SignatureMethod': (40, e_SignatureMethodType), 'SignatureProperties': (41, e_SignaturePropertiesType), 'SignatureProperty': (42, e_SignaturePropertyType), 'SignatureValue': (43, e_SignatureValueType), 'SignedInfo': (44, e_SignedInfoType), 'Transform': (45, e_TransformType), 'Transforms': (46, e_TransformsType), 'X509Data': (47, e_X509DataType)}
 

@@ -50,182 +50,184 @@ _E34 = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRe
 _I35 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
 _K36 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
 _K37 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
-_T38 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
-_T39 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
-_T40 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
-_T41 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
-_T42 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
-_T43 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
-_T44 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
-_T45 = {2: (8, 4)}
-_K46 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
-_T47 = {0: (1, 3, 1)}
-_T48 = {1: (0, 2)}
-_K49 = frozenset(('Id', 'Reference'))
-_T50 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
-_T51 = {2: (1, 2)}
-_K52 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
-_T53 = {2: (0, 2, 3)}
-_T54 = {2: (1, 2), 3: (0, 1)}
-_K55 = frozenset(('BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'CapacitiveEnergyReadingVARh', 'ChargedEnergyReadingWh', 'MeterID', 'MeterSignature', 'MeterStatus', 'MeterTimestamp'))
-_T56 = {2: (0, 3, 3)}
-_T57 = {2: (1, 3, 4), 3: (0, 3, 4)}
-_T58 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
-_T59 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
-_T60 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
-_T61 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
-_T62 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_K63 = frozenset(('Encoding', 'Id', 'MimeType'))
-_T64 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
-_T65 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K66 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
-_T67 = {0: (1, 2, 2), 1: (0, 2, 2)}
-_T68 = {1: (2, 2), 2: (1, 2)}
-_K69 = frozenset(('Exponent', 'Modulus'))
-_K70 = frozenset(('Exponent', 'Value'))
-_K71 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
-_T72 = {1: (0, 3, 2)}
-_T73 = {1: (1, 3, 3), 2: (0, 3, 3)}
-_T74 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
-_T75 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
-_T76 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
-_T77 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
-_K78 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
-_T79 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
-_T80 = {5: (0, 1, 6)}
-_T81 = {6: (0, 1)}
-_K82 = frozenset(('Transforms', 'Type', 'URI'))
-_T83 = {0: (1, 3, 2), 1: (0, 2, 2)}
-_T84 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
-_T85 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K86 = frozenset(('SPKISexp',))
-_T87 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
-_T88 = {1: (2, 2)}
-_K89 = frozenset(('Algorithm', 'HMACOutputLength'))
-_T90 = {1: (2, 3), 2: (1, 2)}
-_K91 = frozenset(('Id', 'SignatureProperty'))
-_K92 = frozenset(('Id', 'Target'))
-_T93 = {}
-_K94 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
-_T95 = {0: (1, 2, 2), 1: (0, 1, 2)}
-_T96 = {2: (0, 1, 3)}
-_T97 = {3: (0, 2, 4)}
-_T98 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T99 = {3: (2, 2), 4: (1, 2)}
-_K100 = frozenset(('Id', 'value'))
-_K101 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
-_T102 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
-_T103 = {4: (1, 2)}
-_K104 = frozenset(('Algorithm', 'XPath'))
-_T105 = {1: (0, 3, 1, 0)}
-_T106 = {1: (2, 3)}
-_K107 = frozenset(('Transform',))
-_E108 = ('PowerCheck', 'LPE', 'Proprietary')
-_I109 = {'PowerCheck': 0, 'LPE': 1, 'Proprietary': 2}
-_K110 = frozenset(('WPT_AlignmentCheckMethod',))
-_E111 = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')
-_I112 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
-_E113 = ('EVResultUnknown', 'EVResultSuccess', 'EVResultFailed')
-_I114 = {'EVResultUnknown': 0, 'EVResultSuccess': 1, 'EVResultFailed': 2}
-_K115 = frozenset(('EVProcessing', 'EVResultCode', 'Header', 'TargetCoilCurrent', 'VendorSpecificDataContainer'))
-_T116 = {2: (1, 2, 4), 3: (0, 1, 4)}
-_T117 = {4: (0, 2, 5, 16)}
-_T118 = {4: (1, 2), 5: (0, 1)}
-_E119 = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')
-_I120 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
-_K121 = frozenset(('EVSEProcessing', 'Header', 'PowerTransmitted', 'ResponseCode', 'SupplyDeviceCurrent', 'VendorSpecificDataContainer'))
-_T122 = {3: (0, 3, 4)}
-_T123 = {3: (1, 3, 5), 4: (0, 2, 5)}
-_T124 = {3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 15)}
-_T125 = {3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
-_E126 = ('EVPCNoIssue', 'EVPCTempOverheatDetected', 'EVPCPowerTransferAnomalyDetected', 'EVPCAnomalyDetected')
-_I127 = {'EVPCNoIssue': 0, 'EVPCTempOverheatDetected': 1, 'EVPCPowerTransferAnomalyDetected': 2, 'EVPCAnomalyDetected': 3}
-_K128 = frozenset(('DisplayParameters', 'EVPCChargeDiagnostics', 'EVPCOperatingFrequency', 'EVPCPowerControlParameter', 'EVPCPowerOutput', 'EVPCPowerRequest', 'Header', 'ManufacturerSpecificDataContainer', 'MeterInfoRequested'))
-_T129 = {1: (0, 2, 2)}
-_T130 = {1: (1, 2, 3), 2: (0, 1, 3)}
-_T131 = {3: (0, 1, 4)}
-_T132 = {4: (0, 1, 5)}
-_T133 = {6: (0, 3, 7)}
-_T134 = {6: (1, 3, 8), 7: (0, 2, 8)}
-_T135 = {6: (2, 3, 9, 0), 7: (1, 2, 9, 0), 8: (0, 2, 9, 0), 9: (0, 2, 10, 15)}
-_T136 = {6: (3, 3), 7: (2, 2), 8: (1, 2), 9: (1, 2), 10: (0, 1)}
-_E137 = ('SPCNoIssue', 'SPCFODDetected', 'SPCLOPDetected', 'SPCTempOverheatDetected', 'SPCPowerTransferAnomalyDetected', 'SPCAnomalyDetected')
-_I138 = {'SPCNoIssue': 0, 'SPCFODDetected': 1, 'SPCLOPDetected': 2, 'SPCTempOverheatDetected': 3, 'SPCPowerTransferAnomalyDetected': 4, 'SPCAnomalyDetected': 5}
-_K139 = frozenset(('EVPCPowerRequest', 'EVSEStatus', 'Header', 'ManufacturerSpecificDataContainer', 'MeterInfo', 'Receipt', 'ResponseCode', 'SDPowerInput', 'SPCChargeDiagnostics', 'SPCMaxOutputPowerLimit', 'SPCMinOutputPowerLimit', 'SPCOperatingFrequency', 'SPCPowerControlParameter'))
-_O140 = {'Header': 0, 'ResponseCode': 1, 'EVSEStatus': 2, 'MeterInfo': 3, 'Receipt': 4, 'EVPCPowerRequest': 5, 'SDPowerInput': 6, 'SPCMaxOutputPowerLimit': 7, 'SPCMinOutputPowerLimit': 8, 'SPCChargeDiagnostics': 9, 'SPCOperatingFrequency': 10, 'SPCPowerControlParameter': 11, 'ManufacturerSpecificDataContainer': 12}
-_T141 = {0: (0, 1, 1)}
-_T142 = {2: (1, 3, 4), 3: (0, 2, 4)}
-_T143 = {2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
-_T144 = {2: (3, 3, 6), 3: (2, 2, 6), 4: (1, 2, 6), 5: (0, 1, 6)}
-_T145 = {6: (0, 2, 7)}
-_T146 = {6: (1, 2, 8), 7: (0, 1, 8)}
-_T147 = {8: (0, 1, 9)}
-_T148 = {9: (0, 1, 10)}
-_T149 = {10: (0, 3, 11)}
-_T150 = {10: (1, 3, 12), 11: (0, 2, 12)}
-_T151 = {10: (2, 3, 13, 0), 11: (1, 2, 13, 0), 12: (0, 2, 13, 0), 13: (0, 2, 14, 15)}
-_T152 = {10: (3, 3), 11: (2, 2), 12: (1, 2), 13: (1, 2), 14: (0, 1)}
-_K153 = frozenset(('EVPCDeviceLocalControl', 'EVPCMaxReceivablePower', 'EVPCNaturalFrequency', 'Header', 'SDMaxGroundClearence', 'SDMinGroundClearence', 'VendorSpecificDataContainer'))
-_T154 = {6: (0, 2, 7, 16)}
-_T155 = {6: (1, 2), 7: (0, 1)}
-_E156 = ('MF-WPT1', 'MF-WPT2', 'MF-WPT3', 'MF-WPT4')
-_I157 = {'MF-WPT1': 0, 'MF-WPT2': 1, 'MF-WPT3': 2, 'MF-WPT4': 3}
-_K158 = frozenset(('Header', 'PDInputPowerClass', 'PDMaxCoilCurrent', 'PDMinCoilCurrent', 'ResponseCode', 'SDManufacturerSpecificDataContainer', 'SDMaxGroundClearanceSupport', 'SDMaxOutputPower', 'SDMinGroundClearanceSupport', 'SDMinOutputPower'))
-_T159 = {7: (0, 1, 8)}
-_T160 = {9: (0, 2, 10, 16)}
-_T161 = {9: (1, 2), 10: (0, 1)}
-_K162 = frozenset(('Coord_X', 'Coord_Y', 'Coord_Z'))
-_T163 = {3: (0, 1)}
-_K164 = frozenset(('EVPCCoilCurrentInformation', 'EVPCCoilCurrentRequest', 'EVPCCurrentOutputInformation', 'EVPCVoltageOutputInformation'))
-_T165 = {4: (0, 1)}
-_E166 = ('Manual', 'LF_TxEV', 'LF_TxPrimaryDevice', 'LPE', 'Proprietary')
-_I167 = {'Manual': 0, 'LF_TxEV': 1, 'LF_TxPrimaryDevice': 2, 'LPE': 3, 'Proprietary': 4}
-_K168 = frozenset(('WPT_FinePositioningMethod',))
-_K169 = frozenset(('EVProcessing', 'EVResultCode', 'Header', 'VendorSpecificDataContainer', 'WPT_LF_DataPackageList'))
-_T170 = {3: (0, 2, 5, 16)}
-_T171 = {3: (1, 2, 4), 5: (0, 2, 4)}
-_T172 = {3: (2, 2), 4: (0, 1), 5: (1, 2)}
-_K173 = frozenset(('EVSEProcessing', 'Header', 'ResponseCode', 'VendorSpecificDataContainer', 'WPT_LF_DataPackageList'))
-_K174 = frozenset(('EVDeviceAlignmentCheckMethodList', 'EVDeviceFinePositioningMethodList', 'EVDevicePairingMethodList', 'EVProcessing', 'Header', 'LF_SystemSetupData', 'NaturalOffset', 'VendorSpecificDataContainer'))
-_T175 = {6: (0, 2, 8, 16)}
-_T176 = {6: (1, 2, 7), 8: (0, 2, 7)}
-_T177 = {6: (2, 2), 7: (0, 1), 8: (1, 2)}
-_K178 = frozenset(('Header', 'LF_SystemSetupData', 'NaturalOffset', 'PrimaryDeviceAlignmentCheckMethodList', 'PrimaryDeviceFinePositioningMethodList', 'PrimaryDevicePairingMethodList', 'ResponseCode', 'VendorSpecificDataContainer'))
-_K179 = frozenset(('NumPackages', 'WPT_LF_DataPackage'))
-_K180 = frozenset(('LF_RxData', 'LF_TxData', 'PackageIndex'))
-_T181 = {1: (1, 2, 2)}
-_K182 = frozenset(('NumberOfReceivers', 'RxSpecData'))
-_T183 = {1: (0, 1, 2, 2), 2: (0, 2, 3, 253)}
-_K184 = frozenset(('WPT_LF_RxDataList',))
-_T185 = {1: (0, 1)}
-_K186 = frozenset(('RSSIData', 'RxIdentifier'))
-_K187 = frozenset(('RSSIDataList',))
-_K188 = frozenset(('RSSI', 'TxIdentifier'))
-_K189 = frozenset(('LF_ReceiverSetupData', 'LF_TransmitterSetupData'))
-_T190 = {0: (1, 2, 1)}
-_K191 = frozenset(('NumberOfTransmitters', 'SignalFrequency', 'TxPackageSpecData', 'TxSpecData'))
-_T192 = {2: (0, 1, 3, 2), 3: (0, 2, 5, 253)}
-_K193 = frozenset(('WPT_LF_TxDataList',))
-_K194 = frozenset(('EIRP', 'TxIdentifier'))
-_E195 = ('External confirmation', 'LPE', 'LF_TxEV', 'LF_TxPrimaryDevice', 'Optical', 'Proprietary')
-_I196 = {'External confirmation': 0, 'LPE': 1, 'LF_TxEV': 2, 'LF_TxPrimaryDevice': 3, 'Optical': 4, 'Proprietary': 5}
-_K197 = frozenset(('WPT_PairingMethod',))
-_K198 = frozenset(('EVProcessing', 'EVResultCode', 'Header', 'ObservedIDCode', 'VendorSpecificDataContainer'))
-_K199 = frozenset(('AlternativeSECCList', 'EVSEProcessing', 'Header', 'ObservedIDCode', 'ResponseCode', 'VendorSpecificDataContainer'))
-_K200 = frozenset(('SPCPrimaryDeviceCoilCurrentInformation',))
-_K201 = frozenset(('PackageSeparationTime', 'PulseDuration', 'PulseSeparationTime', 'PulseSequenceOrder'))
-_T202 = {0: (0, 1, 1, 2), 1: (0, 2, 5, 253)}
-_T203 = {1: (1, 2, 2), 5: (0, 1, 2)}
-_K204 = frozenset(('IndexNumber', 'TxRxIdentifier'))
-_K205 = frozenset(('TxRxIdentifier', 'TxRxOrientation', 'TxRxPosition'))
-_K206 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
-_T207 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
-_T208 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T209 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T210 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T211 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T212 = {1: (6, 3)}
-_K213 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_O38 = {'Id': 0, 'KeyName': 1, 'KeyValue': 2, 'RetrievalMethod': 3, 'X509Data': 4, 'PGPData': 5, 'SPKIData': 6, 'MgmtData': 7}
+_T39 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
+_T40 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
+_T41 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
+_T42 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
+_T43 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
+_T44 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
+_T45 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
+_T46 = {2: (8, 4)}
+_K47 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
+_T48 = {0: (1, 3, 1)}
+_T49 = {1: (0, 2)}
+_K50 = frozenset(('Id', 'Reference'))
+_T51 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
+_T52 = {2: (1, 2)}
+_K53 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
+_T54 = {2: (0, 2, 3)}
+_T55 = {2: (1, 2), 3: (0, 1)}
+_K56 = frozenset(('BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'CapacitiveEnergyReadingVARh', 'ChargedEnergyReadingWh', 'MeterID', 'MeterSignature', 'MeterStatus', 'MeterTimestamp'))
+_T57 = {2: (0, 3, 3)}
+_T58 = {2: (1, 3, 4), 3: (0, 3, 4)}
+_T59 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
+_T60 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T61 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
+_T62 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
+_T63 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_K64 = frozenset(('Encoding', 'Id', 'MimeType'))
+_T65 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_T66 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_K67 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
+_T68 = {0: (1, 2, 2), 1: (0, 2, 2)}
+_T69 = {1: (2, 2), 2: (1, 2)}
+_K70 = frozenset(('Exponent', 'Modulus'))
+_K71 = frozenset(('Exponent', 'Value'))
+_K72 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
+_T73 = {1: (0, 3, 2)}
+_T74 = {1: (1, 3, 3), 2: (0, 3, 3)}
+_T75 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
+_T76 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
+_T77 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
+_T78 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_K79 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T80 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
+_T81 = {5: (0, 1, 6)}
+_T82 = {6: (0, 1)}
+_K83 = frozenset(('Transforms', 'Type', 'URI'))
+_T84 = {0: (1, 3, 2), 1: (0, 2, 2)}
+_T85 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
+_T86 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K87 = frozenset(('SPKISexp',))
+_T88 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_T89 = {1: (2, 2)}
+_K90 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T91 = {1: (2, 3), 2: (1, 2)}
+_K92 = frozenset(('Id', 'SignatureProperty'))
+_K93 = frozenset(('Id', 'Target'))
+_T94 = {0: (1, 2, 2), 1: (0, 1, 2)}
+_T95 = {}
+_K96 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T97 = {2: (0, 1, 3)}
+_T98 = {3: (0, 2, 4)}
+_T99 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T100 = {3: (2, 2), 4: (1, 2)}
+_K101 = frozenset(('Id', 'value'))
+_K102 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T103 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T104 = {4: (1, 2)}
+_K105 = frozenset(('Algorithm', 'XPath'))
+_T106 = {1: (0, 3, 1, 0)}
+_T107 = {1: (2, 3)}
+_K108 = frozenset(('Transform',))
+_E109 = ('PowerCheck', 'LPE', 'Proprietary')
+_I110 = {'PowerCheck': 0, 'LPE': 1, 'Proprietary': 2}
+_K111 = frozenset(('WPT_AlignmentCheckMethod',))
+_E112 = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')
+_I113 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
+_E114 = ('EVResultUnknown', 'EVResultSuccess', 'EVResultFailed')
+_I115 = {'EVResultUnknown': 0, 'EVResultSuccess': 1, 'EVResultFailed': 2}
+_K116 = frozenset(('EVProcessing', 'EVResultCode', 'Header', 'TargetCoilCurrent', 'VendorSpecificDataContainer'))
+_T117 = {2: (1, 2, 4), 3: (0, 1, 4)}
+_T118 = {4: (0, 2, 5, 16)}
+_T119 = {4: (1, 2), 5: (0, 1)}
+_E120 = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')
+_I121 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
+_K122 = frozenset(('EVSEProcessing', 'Header', 'PowerTransmitted', 'ResponseCode', 'SupplyDeviceCurrent', 'VendorSpecificDataContainer'))
+_T123 = {3: (0, 3, 4)}
+_T124 = {3: (1, 3, 5), 4: (0, 2, 5)}
+_T125 = {3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 15)}
+_T126 = {3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_E127 = ('EVPCNoIssue', 'EVPCTempOverheatDetected', 'EVPCPowerTransferAnomalyDetected', 'EVPCAnomalyDetected')
+_I128 = {'EVPCNoIssue': 0, 'EVPCTempOverheatDetected': 1, 'EVPCPowerTransferAnomalyDetected': 2, 'EVPCAnomalyDetected': 3}
+_K129 = frozenset(('DisplayParameters', 'EVPCChargeDiagnostics', 'EVPCOperatingFrequency', 'EVPCPowerControlParameter', 'EVPCPowerOutput', 'EVPCPowerRequest', 'Header', 'ManufacturerSpecificDataContainer', 'MeterInfoRequested'))
+_T130 = {1: (0, 2, 2)}
+_T131 = {1: (1, 2, 3), 2: (0, 1, 3)}
+_T132 = {3: (0, 1, 4)}
+_T133 = {4: (0, 1, 5)}
+_T134 = {6: (0, 3, 7)}
+_T135 = {6: (1, 3, 8), 7: (0, 2, 8)}
+_T136 = {6: (2, 3, 9, 0), 7: (1, 2, 9, 0), 8: (0, 2, 9, 0), 9: (0, 2, 10, 15)}
+_T137 = {6: (3, 3), 7: (2, 2), 8: (1, 2), 9: (1, 2), 10: (0, 1)}
+_E138 = ('SPCNoIssue', 'SPCFODDetected', 'SPCLOPDetected', 'SPCTempOverheatDetected', 'SPCPowerTransferAnomalyDetected', 'SPCAnomalyDetected')
+_I139 = {'SPCNoIssue': 0, 'SPCFODDetected': 1, 'SPCLOPDetected': 2, 'SPCTempOverheatDetected': 3, 'SPCPowerTransferAnomalyDetected': 4, 'SPCAnomalyDetected': 5}
+_K140 = frozenset(('EVPCPowerRequest', 'EVSEStatus', 'Header', 'ManufacturerSpecificDataContainer', 'MeterInfo', 'Receipt', 'ResponseCode', 'SDPowerInput', 'SPCChargeDiagnostics', 'SPCMaxOutputPowerLimit', 'SPCMinOutputPowerLimit', 'SPCOperatingFrequency', 'SPCPowerControlParameter'))
+_O141 = {'Header': 0, 'ResponseCode': 1, 'EVSEStatus': 2, 'MeterInfo': 3, 'Receipt': 4, 'EVPCPowerRequest': 5, 'SDPowerInput': 6, 'SPCMaxOutputPowerLimit': 7, 'SPCMinOutputPowerLimit': 8, 'SPCChargeDiagnostics': 9, 'SPCOperatingFrequency': 10, 'SPCPowerControlParameter': 11, 'ManufacturerSpecificDataContainer': 12}
+_T142 = {0: (0, 1, 1)}
+_T143 = {2: (1, 3, 4), 3: (0, 2, 4)}
+_T144 = {2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
+_T145 = {2: (3, 3, 6), 3: (2, 2, 6), 4: (1, 2, 6), 5: (0, 1, 6)}
+_T146 = {6: (0, 2, 7)}
+_T147 = {6: (1, 2, 8), 7: (0, 1, 8)}
+_T148 = {8: (0, 1, 9)}
+_T149 = {9: (0, 1, 10)}
+_T150 = {10: (0, 3, 11)}
+_T151 = {10: (1, 3, 12), 11: (0, 2, 12)}
+_T152 = {10: (2, 3, 13, 0), 11: (1, 2, 13, 0), 12: (0, 2, 13, 0), 13: (0, 2, 14, 15)}
+_T153 = {10: (3, 3), 11: (2, 2), 12: (1, 2), 13: (1, 2), 14: (0, 1)}
+_K154 = frozenset(('EVPCDeviceLocalControl', 'EVPCMaxReceivablePower', 'EVPCNaturalFrequency', 'Header', 'SDMaxGroundClearence', 'SDMinGroundClearence', 'VendorSpecificDataContainer'))
+_T155 = {6: (0, 2, 7, 16)}
+_T156 = {6: (1, 2), 7: (0, 1)}
+_E157 = ('MF-WPT1', 'MF-WPT2', 'MF-WPT3', 'MF-WPT4')
+_I158 = {'MF-WPT1': 0, 'MF-WPT2': 1, 'MF-WPT3': 2, 'MF-WPT4': 3}
+_K159 = frozenset(('Header', 'PDInputPowerClass', 'PDMaxCoilCurrent', 'PDMinCoilCurrent', 'ResponseCode', 'SDManufacturerSpecificDataContainer', 'SDMaxGroundClearanceSupport', 'SDMaxOutputPower', 'SDMinGroundClearanceSupport', 'SDMinOutputPower'))
+_T160 = {7: (0, 1, 8)}
+_T161 = {9: (0, 2, 10, 16)}
+_T162 = {9: (1, 2), 10: (0, 1)}
+_K163 = frozenset(('Coord_X', 'Coord_Y', 'Coord_Z'))
+_T164 = {3: (0, 1)}
+_K165 = frozenset(('EVPCCoilCurrentInformation', 'EVPCCoilCurrentRequest', 'EVPCCurrentOutputInformation', 'EVPCVoltageOutputInformation'))
+_T166 = {4: (0, 1)}
+_E167 = ('Manual', 'LF_TxEV', 'LF_TxPrimaryDevice', 'LPE', 'Proprietary')
+_I168 = {'Manual': 0, 'LF_TxEV': 1, 'LF_TxPrimaryDevice': 2, 'LPE': 3, 'Proprietary': 4}
+_K169 = frozenset(('WPT_FinePositioningMethod',))
+_K170 = frozenset(('EVProcessing', 'EVResultCode', 'Header', 'VendorSpecificDataContainer', 'WPT_LF_DataPackageList'))
+_T171 = {3: (0, 2, 5, 16)}
+_T172 = {3: (1, 2, 4), 5: (0, 2, 4)}
+_T173 = {3: (2, 2), 4: (0, 1), 5: (1, 2)}
+_K174 = frozenset(('EVSEProcessing', 'Header', 'ResponseCode', 'VendorSpecificDataContainer', 'WPT_LF_DataPackageList'))
+_K175 = frozenset(('EVDeviceAlignmentCheckMethodList', 'EVDeviceFinePositioningMethodList', 'EVDevicePairingMethodList', 'EVProcessing', 'Header', 'LF_SystemSetupData', 'NaturalOffset', 'VendorSpecificDataContainer'))
+_T176 = {6: (0, 2, 8, 16)}
+_T177 = {6: (1, 2, 7), 8: (0, 2, 7)}
+_T178 = {6: (2, 2), 7: (0, 1), 8: (1, 2)}
+_K179 = frozenset(('Header', 'LF_SystemSetupData', 'NaturalOffset', 'PrimaryDeviceAlignmentCheckMethodList', 'PrimaryDeviceFinePositioningMethodList', 'PrimaryDevicePairingMethodList', 'ResponseCode', 'VendorSpecificDataContainer'))
+_K180 = frozenset(('NumPackages', 'WPT_LF_DataPackage'))
+_K181 = frozenset(('LF_RxData', 'LF_TxData', 'PackageIndex'))
+_T182 = {1: (1, 2, 2)}
+_K183 = frozenset(('NumberOfReceivers', 'RxSpecData'))
+_T184 = {1: (0, 1, 2, 2), 2: (0, 2, 3, 253)}
+_K185 = frozenset(('WPT_LF_RxDataList',))
+_T186 = {1: (0, 1)}
+_K187 = frozenset(('RSSIData', 'RxIdentifier'))
+_K188 = frozenset(('RSSIDataList',))
+_K189 = frozenset(('RSSI', 'TxIdentifier'))
+_K190 = frozenset(('LF_ReceiverSetupData', 'LF_TransmitterSetupData'))
+_T191 = {0: (1, 2, 1)}
+_K192 = frozenset(('NumberOfTransmitters', 'SignalFrequency', 'TxPackageSpecData', 'TxSpecData'))
+_T193 = {2: (0, 1, 3, 2), 3: (0, 2, 5, 253)}
+_K194 = frozenset(('WPT_LF_TxDataList',))
+_K195 = frozenset(('EIRP', 'TxIdentifier'))
+_E196 = ('External confirmation', 'LPE', 'LF_TxEV', 'LF_TxPrimaryDevice', 'Optical', 'Proprietary')
+_I197 = {'External confirmation': 0, 'LPE': 1, 'LF_TxEV': 2, 'LF_TxPrimaryDevice': 3, 'Optical': 4, 'Proprietary': 5}
+_K198 = frozenset(('WPT_PairingMethod',))
+_K199 = frozenset(('EVProcessing', 'EVResultCode', 'Header', 'ObservedIDCode', 'VendorSpecificDataContainer'))
+_K200 = frozenset(('AlternativeSECCList', 'EVSEProcessing', 'Header', 'ObservedIDCode', 'ResponseCode', 'VendorSpecificDataContainer'))
+_K201 = frozenset(('SPCPrimaryDeviceCoilCurrentInformation',))
+_K202 = frozenset(('PackageSeparationTime', 'PulseDuration', 'PulseSeparationTime', 'PulseSequenceOrder'))
+_T203 = {0: (0, 1, 1, 2), 1: (0, 2, 5, 253)}
+_T204 = {1: (1, 2, 2), 5: (0, 1, 2)}
+_K205 = frozenset(('IndexNumber', 'TxRxIdentifier'))
+_K206 = frozenset(('TxRxIdentifier', 'TxRxOrientation', 'TxRxPosition'))
+_K207 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_O208 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
+_T209 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T210 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T211 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T212 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T213 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T214 = {1: (6, 3)}
+_K215 = frozenset(('X509IssuerName', 'X509SerialNumber'))
 
 def d_AlternativeSECCListType(v, r):
     o = {}
@@ -463,18 +465,14 @@ def e_CLResControlModeType(a, d):
 def d_CanonicalizationMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = s(v, r)
+        o['Algorithm'] = x
+        st = 1
+    else:
+        und(c, 1)
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -497,7 +495,7 @@ def e_CanonicalizationMethodType(a, d):
     x = d.get('Algorithm')
     if x is not None:
         u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
     f = None
@@ -759,18 +757,14 @@ def e_DetailedTaxType(a, d):
 def d_DigestMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = s(v, r)
+        o['Algorithm'] = x
+        st = 1
+    else:
+        und(c, 1)
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -793,7 +787,7 @@ def e_DigestMethodType(a, d):
     x = d.get('Algorithm')
     if x is not None:
         u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
     f = None
@@ -1404,144 +1398,19 @@ def e_KeyInfoType(a, d):
         a = (a << 4)
         a = ws(a, x)
         st = 1
-    f = 'KeyName'
-    x = d.get('KeyName')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T38[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'KeyValue'
-    x = d.get('KeyValue')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T39[st]
-            a = e_KeyValueType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'RetrievalMethod'
-    x = d.get('RetrievalMethod')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T40[st]
-            a = e_RetrievalMethodType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509Data'
-    x = d.get('X509Data')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T41[st]
-            a = e_X509DataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'PGPData'
-    x = d.get('PGPData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T42[st]
-            a = e_PGPDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'SPKIData'
-    x = d.get('SPKIData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T43[st]
-            a = e_SPKIDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'MgmtData'
-    x = d.get('MgmtData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T44[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
+    for f in d:
+        x = d[f]
+        if x is None:
+            continue
+        h = _H_KeyInfoType.get(f)
+        if h is None:
+            extra(d, _K37)
+        elif h is False:
+            continue
+        a, st = h(a, x, st)
     f = None
-    c, wd = _T45[st]
+    c, wd = _T46[st]
     a = (a << wd) | c
-    if u != len(d):
-        extra(d, _K37)
     return a
 
 def d_KeyValueType(v, r):
@@ -1594,13 +1463,13 @@ def e_KeyValueType(a, d):
     x = d.get('RSAKeyValue')
     if x is not None:
         u += 1
-        c, wd, st = _T47[st]
+        c, wd, st = _T48[st]
         a = e_RSAKeyValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T48[st]
+    c, wd = _T49[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K46)
+        extra(d, _K47)
     return a
 
 def d_ManifestType(v, r):
@@ -1671,7 +1540,7 @@ def e_ManifestType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T50[st]
+            c, wd, nx, n = _T51[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -1683,10 +1552,10 @@ def e_ManifestType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T51[st]
+    c, wd = _T52[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K49)
+        extra(d, _K50)
     return a
 
 def d_MessageHeaderType(v, r):
@@ -1749,13 +1618,13 @@ def e_MessageHeaderType(a, d):
     x = d.get('Signature')
     if x is not None:
         u += 1
-        c, wd, st = _T53[st]
+        c, wd, st = _T54[st]
         a = e_SignatureType(((a << wd) | c), x)
     f = None
-    c, wd = _T54[st]
+    c, wd = _T55[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K52)
+        extra(d, _K53)
     return a
 
 def d_MeterInfoType(v, r):
@@ -1933,7 +1802,7 @@ def e_MeterInfoType(a, d):
     x = d.get('BPT_DischargedEnergyReadingWh')
     if x is not None:
         u += 1
-        c, wd, st = _T56[st]
+        c, wd, st = _T57[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -1941,7 +1810,7 @@ def e_MeterInfoType(a, d):
     x = d.get('CapacitiveEnergyReadingVARh')
     if x is not None:
         u += 1
-        c, wd, st = _T57[st]
+        c, wd, st = _T58[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -1949,7 +1818,7 @@ def e_MeterInfoType(a, d):
     x = d.get('BPT_InductiveEnergyReadingVARh')
     if x is not None:
         u += 1
-        c, wd, st = _T58[st]
+        c, wd, st = _T59[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -1957,13 +1826,13 @@ def e_MeterInfoType(a, d):
     x = d.get('MeterSignature')
     if x is not None:
         u += 1
-        c, wd, st = _T59[st]
+        c, wd, st = _T60[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = 'MeterStatus'
     x = d.get('MeterStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T60[st]
+        c, wd, st = _T61[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
@@ -1971,15 +1840,15 @@ def e_MeterInfoType(a, d):
     x = d.get('MeterTimestamp')
     if x is not None:
         u += 1
-        c, wd, st = _T61[st]
+        c, wd, st = _T62[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
         a = wu((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T62[st]
+    c, wd = _T63[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K55)
+        extra(d, _K56)
     return a
 
 def d_ObjectType(v, r):
@@ -2092,14 +1961,14 @@ def e_ObjectType(a, d):
     x = d.get('MimeType')
     if x is not None:
         u += 1
-        c, wd, st = _T64[st]
+        c, wd, st = _T65[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T65[st]
+    c, wd = _T66[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K63)
+        extra(d, _K64)
     return a
 
 def d_PGPDataType(v, r):
@@ -2157,13 +2026,13 @@ def e_PGPDataType(a, d):
     x = d.get('PGPKeyPacket')
     if x is not None:
         u += 1
-        c, wd, st = _T67[st]
+        c, wd, st = _T68[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T68[st]
+    c, wd = _T69[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K66)
+        extra(d, _K67)
     return a
 
 def d_RSAKeyValueType(v, r):
@@ -2214,7 +2083,7 @@ def e_RSAKeyValueType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K69)
+        extra(d, _K70)
     return a
 
 def d_RationalNumberType(v, r):
@@ -2273,7 +2142,7 @@ def e_RationalNumberType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K70)
+        extra(d, _K71)
     return a
 
 def d_ReceiptType(v, r):
@@ -2445,25 +2314,25 @@ def e_ReceiptType(a, d):
     x = d.get('EnergyCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T72[st]
+        c, wd, st = _T73[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'OccupancyCosts'
     x = d.get('OccupancyCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T73[st]
+        c, wd, st = _T74[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'AdditionalServicesCosts'
     x = d.get('AdditionalServicesCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T74[st]
+        c, wd, st = _T75[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'OverstayCosts'
     x = d.get('OverstayCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T75[st]
+        c, wd, st = _T76[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'TaxCosts'
     x = d.get('TaxCosts')
@@ -2473,7 +2342,7 @@ def e_ReceiptType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T76[st]
+            c, wd, nx, n = _T77[st]
             a = e_DetailedTaxType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -2485,10 +2354,10 @@ def e_ReceiptType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T77[st]
+    c, wd = _T78[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K71)
+        extra(d, _K72)
     return a
 
 def d_ReferenceType(v, r):
@@ -2630,19 +2499,19 @@ def e_ReferenceType(a, d):
     x = d.get('DigestMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T79[st]
+        c, wd, st = _T80[st]
         a = e_DigestMethodType(((a << wd) | c), x)
     f = 'DigestValue'
     x = d.get('DigestValue')
     if x is not None:
         u += 1
-        c, wd, st = _T80[st]
+        c, wd, st = _T81[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T81[st]
+    c, wd = _T82[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K78)
+        extra(d, _K79)
     return a
 
 def d_RetrievalMethodType(v, r):
@@ -2716,20 +2585,20 @@ def e_RetrievalMethodType(a, d):
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T83[st]
+        c, wd, st = _T84[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T84[st]
+        c, wd, st = _T85[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T85[st]
+    c, wd = _T86[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K82)
+        extra(d, _K83)
     return a
 
 def d_SPKIDataType(v, r):
@@ -2799,7 +2668,7 @@ def e_SPKIDataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T87[st]
+            c, wd, nx, n = _T88[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -2811,27 +2680,23 @@ def e_SPKIDataType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T88[st]
+    c, wd = _T89[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K86)
+        extra(d, _K87)
     return a
 
 def d_SignatureMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = s(v, r)
+        o['Algorithm'] = x
+        st = 1
+    else:
+        und(c, 1)
     while True:
         r -= 3
         c = (v >> r) & 7
@@ -2872,22 +2737,22 @@ def e_SignatureMethodType(a, d):
     x = d.get('Algorithm')
     if x is not None:
         u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
     f = 'HMACOutputLength'
     x = d.get('HMACOutputLength')
     if x is not None:
         u += 1
-        c, wd, st = _T72[st]
+        c, wd, st = _T73[st]
         if x.__class__ is not int:
             x = as_int(x, None, None)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T90[st]
+    c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K89)
+        extra(d, _K90)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -2958,7 +2823,7 @@ def e_SignaturePropertiesType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T50[st]
+            c, wd, nx, n = _T51[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -2970,45 +2835,36 @@ def e_SignaturePropertiesType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T51[st]
+    c, wd = _T52[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K91)
+        extra(d, _K92)
     return a
 
 def d_SignaturePropertyType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = s(v, r)
+        o['Id'] = x
+        st = 1
+    elif c == 1:
+        x, r = s(v, r)
+        o['Target'] = x
+        st = 2
+    else:
+        und(c, 2)
+    if st == 1:
+        r -= 1
+        c = (v >> r) & 1
         if c == 0:
-            x, r = s(v, r)
-            o['Id'] = x
-            st = 1
-            break
-        elif c == 1:
             x, r = s(v, r)
             o['Target'] = x
             st = 2
-            break
-        elif c == 2:
-            unsupported('mixed-content text')
         else:
-            und(c, 3)
-    if st == 1:
-        while True:
-            r -= 2
-            c = (v >> r) & 3
-            if c == 0:
-                x, r = s(v, r)
-                o['Target'] = x
-                st = 2
-                break
-            elif c == 1:
-                unsupported('mixed-content text')
-            else:
-                und(c, 2)
+            und(c, 1)
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -3049,14 +2905,14 @@ def e_SignaturePropertyType(a, d):
     x = d.get('Target')
     if x is not None:
         u += 1
-        c, wd, st = _T67[st]
+        c, wd, st = _T94[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T93[st]
+    c, wd = _T95[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K92)
+        extra(d, _K93)
     return a
 
 def d_SignatureType(v, r):
@@ -3141,19 +2997,19 @@ def e_SignatureType(a, d):
     x = d.get('SignedInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T95[st]
+        c, wd, st = _T94[st]
         a = e_SignedInfoType(((a << wd) | c), x)
     f = 'SignatureValue'
     x = d.get('SignatureValue')
     if x is not None:
         u += 1
-        c, wd, st = _T96[st]
+        c, wd, st = _T97[st]
         a = e_SignatureValueType(((a << wd) | c), x)
     f = 'KeyInfo'
     x = d.get('KeyInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T97[st]
+        c, wd, st = _T98[st]
         a = e_KeyInfoType(((a << wd) | c), x)
     f = 'Object'
     x = d.get('Object')
@@ -3163,7 +3019,7 @@ def e_SignatureType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T98[st]
+            c, wd, nx, n = _T99[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3175,10 +3031,10 @@ def e_SignatureType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T99[st]
+    c, wd = _T100[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K94)
+        extra(d, _K96)
     return a
 
 def d_SignatureValueType(v, r):
@@ -3229,14 +3085,14 @@ def e_SignatureValueType(a, d):
     x = d.get('value')
     if x is not None:
         u += 1
-    c, wd, st = _T95[st]
+    c, wd, st = _T94[st]
     a = (a << wd) | c
     a = wb(a, x)
     f = None
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K100)
+        extra(d, _K101)
     return a
 
 def d_SignedInfoType(v, r):
@@ -3315,13 +3171,13 @@ def e_SignedInfoType(a, d):
     x = d.get('CanonicalizationMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T95[st]
+        c, wd, st = _T94[st]
         a = e_CanonicalizationMethodType(((a << wd) | c), x)
     f = 'SignatureMethod'
     x = d.get('SignatureMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T96[st]
+        c, wd, st = _T97[st]
         a = e_SignatureMethodType(((a << wd) | c), x)
     f = 'Reference'
     x = d.get('Reference')
@@ -3331,7 +3187,7 @@ def e_SignedInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T102[st]
+            c, wd, nx, n = _T103[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3343,27 +3199,23 @@ def e_SignedInfoType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T103[st]
+    c, wd = _T104[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K101)
+        extra(d, _K102)
     return a
 
 def d_TransformType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = s(v, r)
+        o['Algorithm'] = x
+        st = 1
+    else:
+        und(c, 1)
     while True:
         r -= 3
         c = (v >> r) & 7
@@ -3393,7 +3245,7 @@ def e_TransformType(a, d):
     x = d.get('Algorithm')
     if x is not None:
         u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
     f = 'XPath'
@@ -3404,7 +3256,7 @@ def e_TransformType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T105[st]
+            c, wd, nx, n = _T106[st]
             a = ws((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -3416,10 +3268,10 @@ def e_TransformType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T106[st]
+    c, wd = _T107[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K104)
+        extra(d, _K105)
     return a
 
 def d_TransformsType(v, r):
@@ -3466,7 +3318,7 @@ def e_TransformsType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T87[st]
+            c, wd, nx, n = _T88[st]
             a = e_TransformType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3481,7 +3333,7 @@ def e_TransformsType(a, d):
     c, wd = _T10[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K107)
+        extra(d, _K108)
     return a
 
 def d_WPT_AlignmentCheckMethodListType(v, r):
@@ -3494,7 +3346,7 @@ def d_WPT_AlignmentCheckMethodListType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E108[(x >> 1) & 3]
+        x = _E109[(x >> 1) & 3]
         l = o.get('WPT_AlignmentCheckMethod')
         if l is None:
             o['WPT_AlignmentCheckMethod'] = [x]
@@ -3512,7 +3364,7 @@ def d_WPT_AlignmentCheckMethodListType(v, r):
             x = (v >> r) & 15
             if x & 9:
                 und2()
-            x = _E108[(x >> 1) & 3]
+            x = _E109[(x >> 1) & 3]
             l = o.get('WPT_AlignmentCheckMethod')
             if l is None:
                 o['WPT_AlignmentCheckMethod'] = [x]
@@ -3548,9 +3400,9 @@ def e_WPT_AlignmentCheckMethodListType(a, d):
         k = 0
         for i, x in enumerate(x):
             c, wd, nx, n = _T1[st]
-            j = _I109.get(x)
+            j = _I110.get(x)
             if j is None:
-                bad_enum(x, _I109)
+                bad_enum(x, _I110)
             a = ((((a << wd) | c)) << 4) | (j << 1)
             if n:
                 k += 1
@@ -3565,7 +3417,7 @@ def e_WPT_AlignmentCheckMethodListType(a, d):
     c, wd = _T2[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K110)
+        extra(d, _K111)
     return a
 
 def d_WPT_AlignmentCheckReqType(v, r):
@@ -3586,7 +3438,7 @@ def d_WPT_AlignmentCheckReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E111[(x >> 1) & 3]
+        x = _E112[(x >> 1) & 3]
         o['EVProcessing'] = x
         st = 2
     else:
@@ -3602,7 +3454,7 @@ def d_WPT_AlignmentCheckReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E113[(x >> 1) & 3]
+        x = _E114[(x >> 1) & 3]
         o['EVResultCode'] = x
         st = 4
     else:
@@ -3615,7 +3467,7 @@ def d_WPT_AlignmentCheckReqType(v, r):
             x = (v >> r) & 15
             if x & 9:
                 und2()
-            x = _E113[(x >> 1) & 3]
+            x = _E114[(x >> 1) & 3]
             o['EVResultCode'] = x
             st = 4
         else:
@@ -3663,24 +3515,24 @@ def e_WPT_AlignmentCheckReqType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T20[st]
-        j = _I112.get(x)
+        j = _I113.get(x)
         if j is None:
-            bad_enum(x, _I112)
+            bad_enum(x, _I113)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'TargetCoilCurrent'
     x = d.get('TargetCoilCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T53[st]
+        c, wd, st = _T54[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVResultCode'
     x = d.get('EVResultCode')
     if x is not None:
         u += 1
-        c, wd, st = _T116[st]
-        j = _I114.get(x)
+        c, wd, st = _T117[st]
+        j = _I115.get(x)
         if j is None:
-            bad_enum(x, _I114)
+            bad_enum(x, _I115)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
@@ -3690,7 +3542,7 @@ def e_WPT_AlignmentCheckReqType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T117[st]
+            c, wd, nx, n = _T118[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -3702,10 +3554,10 @@ def e_WPT_AlignmentCheckReqType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T118[st]
+    c, wd = _T119[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K115)
+        extra(d, _K116)
     return a
 
 def d_WPT_AlignmentCheckResType(v, r):
@@ -3726,7 +3578,7 @@ def d_WPT_AlignmentCheckResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E119[(x >> 1) & 63]
+        x = _E120[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -3738,7 +3590,7 @@ def d_WPT_AlignmentCheckResType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E111[(x >> 1) & 3]
+        x = _E112[(x >> 1) & 3]
         o['EVSEProcessing'] = x
         st = 3
     else:
@@ -3842,30 +3694,30 @@ def e_WPT_AlignmentCheckResType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T20[st]
-        j = _I120.get(x)
+        j = _I121.get(x)
         if j is None:
-            bad_enum(x, _I120)
+            bad_enum(x, _I121)
         a = ((((a << wd) | c)) << 8) | (j << 1)
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
         u += 1
-        c, wd, st = _T96[st]
-        j = _I112.get(x)
+        c, wd, st = _T97[st]
+        j = _I113.get(x)
         if j is None:
-            bad_enum(x, _I112)
+            bad_enum(x, _I113)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'PowerTransmitted'
     x = d.get('PowerTransmitted')
     if x is not None:
         u += 1
-        c, wd, st = _T122[st]
+        c, wd, st = _T123[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'SupplyDeviceCurrent'
     x = d.get('SupplyDeviceCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T123[st]
+        c, wd, st = _T124[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
@@ -3875,7 +3727,7 @@ def e_WPT_AlignmentCheckResType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T124[st]
+            c, wd, nx, n = _T125[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -3887,10 +3739,10 @@ def e_WPT_AlignmentCheckResType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T125[st]
+    c, wd = _T126[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K121)
+        extra(d, _K122)
     return a
 
 def d_WPT_ChargeLoopReqType(v, r):
@@ -3956,7 +3808,7 @@ def d_WPT_ChargeLoopReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E126[(x >> 1) & 3]
+        x = _E127[(x >> 1) & 3]
         o['EVPCChargeDiagnostics'] = x
         st = 6
     else:
@@ -4059,13 +3911,13 @@ def e_WPT_ChargeLoopReqType(a, d):
     x = d.get('DisplayParameters')
     if x is not None:
         u += 1
-        c, wd, st = _T129[st]
+        c, wd, st = _T130[st]
         a = e_DisplayParametersType(((a << wd) | c), x)
     f = 'MeterInfoRequested'
     x = d.get('MeterInfoRequested')
     if x is not None:
         u += 1
-        c, wd, st = _T130[st]
+        c, wd, st = _T131[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -4073,34 +3925,34 @@ def e_WPT_ChargeLoopReqType(a, d):
     x = d.get('EVPCPowerRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T131[st]
+        c, wd, st = _T132[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVPCPowerOutput'
     x = d.get('EVPCPowerOutput')
     if x is not None:
         u += 1
-        c, wd, st = _T132[st]
+        c, wd, st = _T133[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVPCChargeDiagnostics'
     x = d.get('EVPCChargeDiagnostics')
     if x is not None:
         u += 1
-        c, wd, st = _T80[st]
-        j = _I127.get(x)
+        c, wd, st = _T81[st]
+        j = _I128.get(x)
         if j is None:
-            bad_enum(x, _I127)
+            bad_enum(x, _I128)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'EVPCOperatingFrequency'
     x = d.get('EVPCOperatingFrequency')
     if x is not None:
         u += 1
-        c, wd, st = _T133[st]
+        c, wd, st = _T134[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVPCPowerControlParameter'
     x = d.get('EVPCPowerControlParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T134[st]
+        c, wd, st = _T135[st]
         a = e_WPT_EVPCPowerControlParameterType(((a << wd) | c), x)
     f = 'ManufacturerSpecificDataContainer'
     x = d.get('ManufacturerSpecificDataContainer')
@@ -4110,7 +3962,7 @@ def e_WPT_ChargeLoopReqType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T135[st]
+            c, wd, nx, n = _T136[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -4122,10 +3974,10 @@ def e_WPT_ChargeLoopReqType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T136[st]
+    c, wd = _T137[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K128)
+        extra(d, _K129)
     return a
 
 def d_WPT_ChargeLoopResType(v, r):
@@ -4146,7 +3998,7 @@ def d_WPT_ChargeLoopResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E119[(x >> 1) & 63]
+        x = _E120[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -4246,7 +4098,7 @@ def d_WPT_ChargeLoopResType(v, r):
         x = (v >> r) & 31
         if x & 17:
             und2()
-        x = _E137[(x >> 1) & 7]
+        x = _E138[(x >> 1) & 7]
         o['SPCChargeDiagnostics'] = x
         st = 10
     else:
@@ -4338,16 +4190,16 @@ def e_WPT_ChargeLoopResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O140.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O141.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_WPT_ChargeLoopResType.get(f)
         if h is None:
-            extra(d, _K139)
+            extra(d, _K140)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T152[st]
+    c, wd = _T153[st]
     a = (a << wd) | c
     return a
 
@@ -4454,7 +4306,7 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
     x = d.get('SDMaxGroundClearence')
     if x is not None:
         u += 1
-        c, wd, st = _T96[st]
+        c, wd, st = _T97[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -4462,7 +4314,7 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
     x = d.get('SDMinGroundClearence')
     if x is not None:
         u += 1
-        c, wd, st = _T131[st]
+        c, wd, st = _T132[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -4470,13 +4322,13 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
     x = d.get('EVPCNaturalFrequency')
     if x is not None:
         u += 1
-        c, wd, st = _T132[st]
+        c, wd, st = _T133[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVPCDeviceLocalControl'
     x = d.get('EVPCDeviceLocalControl')
     if x is not None:
         u += 1
-        c, wd, st = _T80[st]
+        c, wd, st = _T81[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = ((((a << wd) | c)) << 3) | (2 if x else 0)
@@ -4488,7 +4340,7 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T154[st]
+            c, wd, nx, n = _T155[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -4500,10 +4352,10 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T155[st]
+    c, wd = _T156[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K153)
+        extra(d, _K154)
     return a
 
 def d_WPT_ChargeParameterDiscoveryResType(v, r):
@@ -4524,7 +4376,7 @@ def d_WPT_ChargeParameterDiscoveryResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E119[(x >> 1) & 63]
+        x = _E120[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -4536,7 +4388,7 @@ def d_WPT_ChargeParameterDiscoveryResType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E156[(x >> 1) & 3]
+        x = _E157[(x >> 1) & 3]
         o['PDInputPowerClass'] = x
         st = 3
     else:
@@ -4632,36 +4484,36 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T20[st]
-        j = _I120.get(x)
+        j = _I121.get(x)
         if j is None:
-            bad_enum(x, _I120)
+            bad_enum(x, _I121)
         a = ((((a << wd) | c)) << 8) | (j << 1)
     f = 'PDInputPowerClass'
     x = d.get('PDInputPowerClass')
     if x is not None:
         u += 1
-        c, wd, st = _T96[st]
-        j = _I157.get(x)
+        c, wd, st = _T97[st]
+        j = _I158.get(x)
         if j is None:
-            bad_enum(x, _I157)
+            bad_enum(x, _I158)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'SDMinOutputPower'
     x = d.get('SDMinOutputPower')
     if x is not None:
         u += 1
-        c, wd, st = _T131[st]
+        c, wd, st = _T132[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'SDMaxOutputPower'
     x = d.get('SDMaxOutputPower')
     if x is not None:
         u += 1
-        c, wd, st = _T132[st]
+        c, wd, st = _T133[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'SDMaxGroundClearanceSupport'
     x = d.get('SDMaxGroundClearanceSupport')
     if x is not None:
         u += 1
-        c, wd, st = _T80[st]
+        c, wd, st = _T81[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -4677,13 +4529,13 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
     x = d.get('PDMinCoilCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T159[st]
+        c, wd, st = _T160[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'PDMaxCoilCurrent'
     x = d.get('PDMaxCoilCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T147[st]
+        c, wd, st = _T148[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'SDManufacturerSpecificDataContainer'
     x = d.get('SDManufacturerSpecificDataContainer')
@@ -4693,7 +4545,7 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T160[st]
+            c, wd, nx, n = _T161[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -4705,10 +4557,10 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T161[st]
+    c, wd = _T162[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K158)
+        extra(d, _K159)
     return a
 
 def d_WPT_CoordinateXYZType(v, r):
@@ -4771,15 +4623,15 @@ def e_WPT_CoordinateXYZType(a, d):
     x = d.get('Coord_Z')
     if x is not None:
         u += 1
-        c, wd, st = _T96[st]
+        c, wd, st = _T97[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
         a = wi((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T163[st]
+    c, wd = _T164[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K162)
+        extra(d, _K163)
     return a
 
 def d_WPT_EVPCPowerControlParameterType(v, r):
@@ -4846,19 +4698,19 @@ def e_WPT_EVPCPowerControlParameterType(a, d):
     x = d.get('EVPCCurrentOutputInformation')
     if x is not None:
         u += 1
-        c, wd, st = _T96[st]
+        c, wd, st = _T97[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVPCVoltageOutputInformation'
     x = d.get('EVPCVoltageOutputInformation')
     if x is not None:
         u += 1
-        c, wd, st = _T131[st]
+        c, wd, st = _T132[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T165[st]
+    c, wd = _T166[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K164)
+        extra(d, _K165)
     return a
 
 def d_WPT_FinePositioningMethodListType(v, r):
@@ -4871,7 +4723,7 @@ def d_WPT_FinePositioningMethodListType(v, r):
         x = (v >> r) & 31
         if x & 17:
             und2()
-        x = _E166[(x >> 1) & 7]
+        x = _E167[(x >> 1) & 7]
         l = o.get('WPT_FinePositioningMethod')
         if l is None:
             o['WPT_FinePositioningMethod'] = [x]
@@ -4889,7 +4741,7 @@ def d_WPT_FinePositioningMethodListType(v, r):
             x = (v >> r) & 31
             if x & 17:
                 und2()
-            x = _E166[(x >> 1) & 7]
+            x = _E167[(x >> 1) & 7]
             l = o.get('WPT_FinePositioningMethod')
             if l is None:
                 o['WPT_FinePositioningMethod'] = [x]
@@ -4925,9 +4777,9 @@ def e_WPT_FinePositioningMethodListType(a, d):
         k = 0
         for i, x in enumerate(x):
             c, wd, nx, n = _T1[st]
-            j = _I167.get(x)
+            j = _I168.get(x)
             if j is None:
-                bad_enum(x, _I167)
+                bad_enum(x, _I168)
             a = ((((a << wd) | c)) << 5) | (j << 1)
             if n:
                 k += 1
@@ -4942,7 +4794,7 @@ def e_WPT_FinePositioningMethodListType(a, d):
     c, wd = _T2[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K168)
+        extra(d, _K169)
     return a
 
 def d_WPT_FinePositioningReqType(v, r):
@@ -4963,7 +4815,7 @@ def d_WPT_FinePositioningReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E111[(x >> 1) & 3]
+        x = _E112[(x >> 1) & 3]
         o['EVProcessing'] = x
         st = 2
     else:
@@ -4975,7 +4827,7 @@ def d_WPT_FinePositioningReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E113[(x >> 1) & 3]
+        x = _E114[(x >> 1) & 3]
         o['EVResultCode'] = x
         st = 3
     else:
@@ -5039,18 +4891,18 @@ def e_WPT_FinePositioningReqType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T20[st]
-        j = _I112.get(x)
+        j = _I113.get(x)
         if j is None:
-            bad_enum(x, _I112)
+            bad_enum(x, _I113)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'EVResultCode'
     x = d.get('EVResultCode')
     if x is not None:
         u += 1
-        c, wd, st = _T96[st]
-        j = _I114.get(x)
+        c, wd, st = _T97[st]
+        j = _I115.get(x)
         if j is None:
-            bad_enum(x, _I114)
+            bad_enum(x, _I115)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
@@ -5060,7 +4912,7 @@ def e_WPT_FinePositioningReqType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T170[st]
+            c, wd, nx, n = _T171[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -5075,13 +4927,13 @@ def e_WPT_FinePositioningReqType(a, d):
     x = d.get('WPT_LF_DataPackageList')
     if x is not None:
         u += 1
-        c, wd, st = _T171[st]
+        c, wd, st = _T172[st]
         a = e_WPT_LF_DataPackageListType(((a << wd) | c), x)
     f = None
-    c, wd = _T172[st]
+    c, wd = _T173[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K169)
+        extra(d, _K170)
     return a
 
 def d_WPT_FinePositioningResType(v, r):
@@ -5102,7 +4954,7 @@ def d_WPT_FinePositioningResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E119[(x >> 1) & 63]
+        x = _E120[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -5114,7 +4966,7 @@ def d_WPT_FinePositioningResType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E111[(x >> 1) & 3]
+        x = _E112[(x >> 1) & 3]
         o['EVSEProcessing'] = x
         st = 3
     else:
@@ -5178,18 +5030,18 @@ def e_WPT_FinePositioningResType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T20[st]
-        j = _I120.get(x)
+        j = _I121.get(x)
         if j is None:
-            bad_enum(x, _I120)
+            bad_enum(x, _I121)
         a = ((((a << wd) | c)) << 8) | (j << 1)
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
         u += 1
-        c, wd, st = _T96[st]
-        j = _I112.get(x)
+        c, wd, st = _T97[st]
+        j = _I113.get(x)
         if j is None:
-            bad_enum(x, _I112)
+            bad_enum(x, _I113)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
@@ -5199,7 +5051,7 @@ def e_WPT_FinePositioningResType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T170[st]
+            c, wd, nx, n = _T171[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -5214,13 +5066,13 @@ def e_WPT_FinePositioningResType(a, d):
     x = d.get('WPT_LF_DataPackageList')
     if x is not None:
         u += 1
-        c, wd, st = _T171[st]
+        c, wd, st = _T172[st]
         a = e_WPT_LF_DataPackageListType(((a << wd) | c), x)
     f = None
-    c, wd = _T172[st]
+    c, wd = _T173[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K173)
+        extra(d, _K174)
     return a
 
 def d_WPT_FinePositioningSetupReqType(v, r):
@@ -5241,7 +5093,7 @@ def d_WPT_FinePositioningSetupReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E111[(x >> 1) & 3]
+        x = _E112[(x >> 1) & 3]
         o['EVProcessing'] = x
         st = 2
     else:
@@ -5337,33 +5189,33 @@ def e_WPT_FinePositioningSetupReqType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T20[st]
-        j = _I112.get(x)
+        j = _I113.get(x)
         if j is None:
-            bad_enum(x, _I112)
+            bad_enum(x, _I113)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'EVDeviceFinePositioningMethodList'
     x = d.get('EVDeviceFinePositioningMethodList')
     if x is not None:
         u += 1
-        c, wd, st = _T96[st]
+        c, wd, st = _T97[st]
         a = e_WPT_FinePositioningMethodListType(((a << wd) | c), x)
     f = 'EVDevicePairingMethodList'
     x = d.get('EVDevicePairingMethodList')
     if x is not None:
         u += 1
-        c, wd, st = _T131[st]
+        c, wd, st = _T132[st]
         a = e_WPT_PairingMethodListType(((a << wd) | c), x)
     f = 'EVDeviceAlignmentCheckMethodList'
     x = d.get('EVDeviceAlignmentCheckMethodList')
     if x is not None:
         u += 1
-        c, wd, st = _T132[st]
+        c, wd, st = _T133[st]
         a = e_WPT_AlignmentCheckMethodListType(((a << wd) | c), x)
     f = 'NaturalOffset'
     x = d.get('NaturalOffset')
     if x is not None:
         u += 1
-        c, wd, st = _T80[st]
+        c, wd, st = _T81[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -5375,7 +5227,7 @@ def e_WPT_FinePositioningSetupReqType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T175[st]
+            c, wd, nx, n = _T176[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -5390,13 +5242,13 @@ def e_WPT_FinePositioningSetupReqType(a, d):
     x = d.get('LF_SystemSetupData')
     if x is not None:
         u += 1
-        c, wd, st = _T176[st]
+        c, wd, st = _T177[st]
         a = e_WPT_LF_SystemSetupDataType(((a << wd) | c), x)
     f = None
-    c, wd = _T177[st]
+    c, wd = _T178[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K174)
+        extra(d, _K175)
     return a
 
 def d_WPT_FinePositioningSetupResType(v, r):
@@ -5417,7 +5269,7 @@ def d_WPT_FinePositioningSetupResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E119[(x >> 1) & 63]
+        x = _E120[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -5513,33 +5365,33 @@ def e_WPT_FinePositioningSetupResType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T20[st]
-        j = _I120.get(x)
+        j = _I121.get(x)
         if j is None:
-            bad_enum(x, _I120)
+            bad_enum(x, _I121)
         a = ((((a << wd) | c)) << 8) | (j << 1)
     f = 'PrimaryDeviceFinePositioningMethodList'
     x = d.get('PrimaryDeviceFinePositioningMethodList')
     if x is not None:
         u += 1
-        c, wd, st = _T96[st]
+        c, wd, st = _T97[st]
         a = e_WPT_FinePositioningMethodListType(((a << wd) | c), x)
     f = 'PrimaryDevicePairingMethodList'
     x = d.get('PrimaryDevicePairingMethodList')
     if x is not None:
         u += 1
-        c, wd, st = _T131[st]
+        c, wd, st = _T132[st]
         a = e_WPT_PairingMethodListType(((a << wd) | c), x)
     f = 'PrimaryDeviceAlignmentCheckMethodList'
     x = d.get('PrimaryDeviceAlignmentCheckMethodList')
     if x is not None:
         u += 1
-        c, wd, st = _T132[st]
+        c, wd, st = _T133[st]
         a = e_WPT_AlignmentCheckMethodListType(((a << wd) | c), x)
     f = 'NaturalOffset'
     x = d.get('NaturalOffset')
     if x is not None:
         u += 1
-        c, wd, st = _T80[st]
+        c, wd, st = _T81[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -5551,7 +5403,7 @@ def e_WPT_FinePositioningSetupResType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T175[st]
+            c, wd, nx, n = _T176[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -5566,13 +5418,13 @@ def e_WPT_FinePositioningSetupResType(a, d):
     x = d.get('LF_SystemSetupData')
     if x is not None:
         u += 1
-        c, wd, st = _T176[st]
+        c, wd, st = _T177[st]
         a = e_WPT_LF_SystemSetupDataType(((a << wd) | c), x)
     f = None
-    c, wd = _T177[st]
+    c, wd = _T178[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K178)
+        extra(d, _K179)
     return a
 
 def d_WPT_LF_DataPackageListType(v, r):
@@ -5629,7 +5481,7 @@ def e_WPT_LF_DataPackageListType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K179)
+        extra(d, _K180)
     return a
 
 def d_WPT_LF_DataPackageType(v, r):
@@ -5684,19 +5536,19 @@ def e_WPT_LF_DataPackageType(a, d):
     x = d.get('LF_TxData')
     if x is not None:
         u += 1
-        c, wd, st = _T129[st]
+        c, wd, st = _T130[st]
         a = e_WPT_LF_TxDataListType(((a << wd) | c), x)
     f = 'LF_RxData'
     x = d.get('LF_RxData')
     if x is not None:
         u += 1
-        c, wd, st = _T181[st]
+        c, wd, st = _T182[st]
         a = e_WPT_LF_RxDataListType(((a << wd) | c), x)
     f = None
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K180)
+        extra(d, _K181)
     return a
 
 def d_WPT_LF_ReceiverDataType(v, r):
@@ -5779,7 +5631,7 @@ def e_WPT_LF_ReceiverDataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T183[st]
+            c, wd, nx, n = _T184[st]
             a = e_WPT_TxRxSpecDataType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -5791,10 +5643,10 @@ def e_WPT_LF_ReceiverDataType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T54[st]
+    c, wd = _T55[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K182)
+        extra(d, _K183)
     return a
 
 def d_WPT_LF_RxDataListType(v, r):
@@ -5828,10 +5680,10 @@ def e_WPT_LF_RxDataListType(a, d):
         a = e_WPT_LF_RxDataType((a << 1), x)
         st = 1
     f = None
-    c, wd = _T185[st]
+    c, wd = _T186[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K184)
+        extra(d, _K185)
     return a
 
 def d_WPT_LF_RxDataType(v, r):
@@ -5884,7 +5736,7 @@ def e_WPT_LF_RxDataType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K186)
+        extra(d, _K187)
     return a
 
 def d_WPT_LF_RxRSSIListType(v, r):
@@ -5918,10 +5770,10 @@ def e_WPT_LF_RxRSSIListType(a, d):
         a = e_WPT_LF_RxRSSIType((a << 1), x)
         st = 1
     f = None
-    c, wd = _T185[st]
+    c, wd = _T186[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K187)
+        extra(d, _K188)
     return a
 
 def d_WPT_LF_RxRSSIType(v, r):
@@ -5974,7 +5826,7 @@ def e_WPT_LF_RxRSSIType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K188)
+        extra(d, _K189)
     return a
 
 def d_WPT_LF_SystemSetupDataType(v, r):
@@ -6015,13 +5867,13 @@ def e_WPT_LF_SystemSetupDataType(a, d):
     x = d.get('LF_ReceiverSetupData')
     if x is not None:
         u += 1
-        c, wd, st = _T190[st]
+        c, wd, st = _T191[st]
         a = e_WPT_LF_ReceiverDataType(((a << wd) | c), x)
     f = None
-    c, wd = _T185[st]
+    c, wd = _T186[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K189)
+        extra(d, _K190)
     return a
 
 def d_WPT_LF_TransmitterDataType(v, r):
@@ -6134,7 +5986,7 @@ def e_WPT_LF_TransmitterDataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T192[st]
+            c, wd, nx, n = _T193[st]
             a = e_WPT_TxRxSpecDataType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6149,13 +6001,13 @@ def e_WPT_LF_TransmitterDataType(a, d):
     x = d.get('TxPackageSpecData')
     if x is not None:
         u += 1
-        c, wd, st = _T171[st]
+        c, wd, st = _T172[st]
         a = e_WPT_TxRxPackageSpecDataType(((a << wd) | c), x)
     f = None
-    c, wd = _T172[st]
+    c, wd = _T173[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K191)
+        extra(d, _K192)
     return a
 
 def d_WPT_LF_TxDataListType(v, r):
@@ -6189,10 +6041,10 @@ def e_WPT_LF_TxDataListType(a, d):
         a = e_WPT_LF_TxDataType((a << 1), x)
         st = 1
     f = None
-    c, wd = _T185[st]
+    c, wd = _T186[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K193)
+        extra(d, _K194)
     return a
 
 def d_WPT_LF_TxDataType(v, r):
@@ -6245,7 +6097,7 @@ def e_WPT_LF_TxDataType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K194)
+        extra(d, _K195)
     return a
 
 def d_WPT_PairingMethodListType(v, r):
@@ -6258,7 +6110,7 @@ def d_WPT_PairingMethodListType(v, r):
         x = (v >> r) & 31
         if x & 17:
             und2()
-        x = _E195[(x >> 1) & 7]
+        x = _E196[(x >> 1) & 7]
         l = o.get('WPT_PairingMethod')
         if l is None:
             o['WPT_PairingMethod'] = [x]
@@ -6276,7 +6128,7 @@ def d_WPT_PairingMethodListType(v, r):
             x = (v >> r) & 31
             if x & 17:
                 und2()
-            x = _E195[(x >> 1) & 7]
+            x = _E196[(x >> 1) & 7]
             l = o.get('WPT_PairingMethod')
             if l is None:
                 o['WPT_PairingMethod'] = [x]
@@ -6312,9 +6164,9 @@ def e_WPT_PairingMethodListType(a, d):
         k = 0
         for i, x in enumerate(x):
             c, wd, nx, n = _T1[st]
-            j = _I196.get(x)
+            j = _I197.get(x)
             if j is None:
-                bad_enum(x, _I196)
+                bad_enum(x, _I197)
             a = ((((a << wd) | c)) << 5) | (j << 1)
             if n:
                 k += 1
@@ -6329,7 +6181,7 @@ def e_WPT_PairingMethodListType(a, d):
     c, wd = _T2[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K197)
+        extra(d, _K198)
     return a
 
 def d_WPT_PairingReqType(v, r):
@@ -6350,7 +6202,7 @@ def d_WPT_PairingReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E111[(x >> 1) & 3]
+        x = _E112[(x >> 1) & 3]
         o['EVProcessing'] = x
         st = 2
     else:
@@ -6366,7 +6218,7 @@ def d_WPT_PairingReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E113[(x >> 1) & 3]
+        x = _E114[(x >> 1) & 3]
         o['EVResultCode'] = x
         st = 4
     else:
@@ -6379,7 +6231,7 @@ def d_WPT_PairingReqType(v, r):
             x = (v >> r) & 15
             if x & 9:
                 und2()
-            x = _E113[(x >> 1) & 3]
+            x = _E114[(x >> 1) & 3]
             o['EVResultCode'] = x
             st = 4
         else:
@@ -6427,15 +6279,15 @@ def e_WPT_PairingReqType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T20[st]
-        j = _I112.get(x)
+        j = _I113.get(x)
         if j is None:
-            bad_enum(x, _I112)
+            bad_enum(x, _I113)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'ObservedIDCode'
     x = d.get('ObservedIDCode')
     if x is not None:
         u += 1
-        c, wd, st = _T53[st]
+        c, wd, st = _T54[st]
         if x.__class__ is not int or x < 1 or x > 4294967295:
             x = as_int(x, 1, 4294967295)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -6443,10 +6295,10 @@ def e_WPT_PairingReqType(a, d):
     x = d.get('EVResultCode')
     if x is not None:
         u += 1
-        c, wd, st = _T116[st]
-        j = _I114.get(x)
+        c, wd, st = _T117[st]
+        j = _I115.get(x)
         if j is None:
-            bad_enum(x, _I114)
+            bad_enum(x, _I115)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
@@ -6456,7 +6308,7 @@ def e_WPT_PairingReqType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T117[st]
+            c, wd, nx, n = _T118[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -6468,10 +6320,10 @@ def e_WPT_PairingReqType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T118[st]
+    c, wd = _T119[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K198)
+        extra(d, _K199)
     return a
 
 def d_WPT_PairingResType(v, r):
@@ -6492,7 +6344,7 @@ def d_WPT_PairingResType(v, r):
         x = (v >> r) & 255
         if x & 129:
             und2()
-        x = _E119[(x >> 1) & 63]
+        x = _E120[(x >> 1) & 63]
         o['ResponseCode'] = x
         st = 2
     else:
@@ -6504,7 +6356,7 @@ def d_WPT_PairingResType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E111[(x >> 1) & 3]
+        x = _E112[(x >> 1) & 3]
         o['EVSEProcessing'] = x
         st = 3
     else:
@@ -6608,24 +6460,24 @@ def e_WPT_PairingResType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T20[st]
-        j = _I120.get(x)
+        j = _I121.get(x)
         if j is None:
-            bad_enum(x, _I120)
+            bad_enum(x, _I121)
         a = ((((a << wd) | c)) << 8) | (j << 1)
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
         u += 1
-        c, wd, st = _T96[st]
-        j = _I112.get(x)
+        c, wd, st = _T97[st]
+        j = _I113.get(x)
         if j is None:
-            bad_enum(x, _I112)
+            bad_enum(x, _I113)
         a = ((((a << wd) | c)) << 4) | (j << 1)
     f = 'ObservedIDCode'
     x = d.get('ObservedIDCode')
     if x is not None:
         u += 1
-        c, wd, st = _T122[st]
+        c, wd, st = _T123[st]
         if x.__class__ is not int or x < 1 or x > 4294967295:
             x = as_int(x, 1, 4294967295)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -6633,7 +6485,7 @@ def e_WPT_PairingResType(a, d):
     x = d.get('AlternativeSECCList')
     if x is not None:
         u += 1
-        c, wd, st = _T123[st]
+        c, wd, st = _T124[st]
         a = e_AlternativeSECCListType(((a << wd) | c), x)
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
@@ -6643,7 +6495,7 @@ def e_WPT_PairingResType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T124[st]
+            c, wd, nx, n = _T125[st]
             a = wb((((a << wd) | c)) << 1, x) << 1
             if n:
                 k += 1
@@ -6655,10 +6507,10 @@ def e_WPT_PairingResType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T125[st]
+    c, wd = _T126[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K199)
+        extra(d, _K200)
     return a
 
 def d_WPT_SPCPowerControlParameterType(v, r):
@@ -6692,10 +6544,10 @@ def e_WPT_SPCPowerControlParameterType(a, d):
         a = e_RationalNumberType((a << 1), x)
         st = 1
     f = None
-    c, wd = _T185[st]
+    c, wd = _T186[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K200)
+        extra(d, _K201)
     return a
 
 def d_WPT_TxRxPackageSpecDataType(v, r):
@@ -6786,7 +6638,7 @@ def e_WPT_TxRxPackageSpecDataType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T202[st]
+            c, wd, nx, n = _T203[st]
             a = e_WPT_TxRxPulseOrderType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6801,7 +6653,7 @@ def e_WPT_TxRxPackageSpecDataType(a, d):
     x = d.get('PulseSeparationTime')
     if x is not None:
         u += 1
-        c, wd, st = _T203[st]
+        c, wd, st = _T204[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -6809,7 +6661,7 @@ def e_WPT_TxRxPackageSpecDataType(a, d):
     x = d.get('PulseDuration')
     if x is not None:
         u += 1
-        c, wd, st = _T96[st]
+        c, wd, st = _T97[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
         a = wu((((a << wd) | c)) << 1, x) << 1
@@ -6817,15 +6669,15 @@ def e_WPT_TxRxPackageSpecDataType(a, d):
     x = d.get('PackageSeparationTime')
     if x is not None:
         u += 1
-        c, wd, st = _T131[st]
+        c, wd, st = _T132[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
         a = wu((((a << wd) | c)) << 1, x) << 1
     f = None
-    c, wd = _T165[st]
+    c, wd = _T166[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K201)
+        extra(d, _K202)
     return a
 
 def d_WPT_TxRxPulseOrderType(v, r):
@@ -6880,7 +6732,7 @@ def e_WPT_TxRxPulseOrderType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K204)
+        extra(d, _K205)
     return a
 
 def d_WPT_TxRxSpecDataType(v, r):
@@ -6941,13 +6793,13 @@ def e_WPT_TxRxSpecDataType(a, d):
     x = d.get('TxRxOrientation')
     if x is not None:
         u += 1
-        c, wd, st = _T96[st]
+        c, wd, st = _T97[st]
         a = e_WPT_CoordinateXYZType(((a << wd) | c), x)
     f = None
-    c, wd = _T163[st]
+    c, wd = _T164[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K205)
+        extra(d, _K206)
     return a
 
 def d_X509DataType(v, r):
@@ -7050,107 +6902,17 @@ def e_X509DataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
-    f = 'X509IssuerSerial'
-    x = d.get('X509IssuerSerial')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T207[st]
-            a = e_X509IssuerSerialType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509SKI'
-    x = d.get('X509SKI')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T208[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509SubjectName'
-    x = d.get('X509SubjectName')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T209[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509Certificate'
-    x = d.get('X509Certificate')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T210[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509CRL'
-    x = d.get('X509CRL')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T211[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
+    for f in d:
+        x = d[f]
+        if x is None:
+            continue
+        h = _H_X509DataType.get(f)
+        if h is None:
+            extra(d, _K207)
+        a, st = h(a, x, st)
     f = None
-    c, wd = _T212[st]
+    c, wd = _T214[st]
     a = (a << wd) | c
-    if u != len(d):
-        extra(d, _K206)
     return a
 
 def d_X509IssuerSerialType(v, r):
@@ -7203,7 +6965,7 @@ def e_X509IssuerSerialType(a, d):
     c, wd = _T21[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K213)
+        extra(d, _K215)
     return a
 
 def d_simple0(v, r):
@@ -7244,69 +7006,195 @@ def e_simple2(a, x):
     a = ((a) << 3) | (2 if x else 0)
     return a
 
+def h_KeyInfoType_1(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T39[st]
+        a = ws((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_2(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T40[st]
+        a = e_KeyValueType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_3(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T41[st]
+        a = e_RetrievalMethodType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_4(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T42[st]
+        a = e_X509DataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_5(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T43[st]
+        a = e_PGPDataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_6(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T44[st]
+        a = e_SPKIDataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_7(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T45[st]
+        a = ws((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
 def h_WPT_ChargeLoopResType_0(a, x, st):
-    c, wd, st = _T141[st]
+    c, wd, st = _T142[st]
     a = e_MessageHeaderType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_1(a, x, st):
     c, wd, st = _T20[st]
-    j = _I120.get(x)
+    j = _I121.get(x)
     if j is None:
-        bad_enum(x, _I120)
+        bad_enum(x, _I121)
     a = ((((a << wd) | c)) << 8) | (j << 1)
     return a, st
 
 def h_WPT_ChargeLoopResType_2(a, x, st):
-    c, wd, st = _T56[st]
+    c, wd, st = _T57[st]
     a = e_EVSEStatusType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_3(a, x, st):
-    c, wd, st = _T142[st]
+    c, wd, st = _T143[st]
     a = e_MeterInfoType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_4(a, x, st):
-    c, wd, st = _T143[st]
+    c, wd, st = _T144[st]
     a = e_ReceiptType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_5(a, x, st):
-    c, wd, st = _T144[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_WPT_ChargeLoopResType_6(a, x, st):
     c, wd, st = _T145[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
-def h_WPT_ChargeLoopResType_7(a, x, st):
+def h_WPT_ChargeLoopResType_6(a, x, st):
     c, wd, st = _T146[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
-def h_WPT_ChargeLoopResType_8(a, x, st):
+def h_WPT_ChargeLoopResType_7(a, x, st):
     c, wd, st = _T147[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
-def h_WPT_ChargeLoopResType_9(a, x, st):
+def h_WPT_ChargeLoopResType_8(a, x, st):
     c, wd, st = _T148[st]
-    j = _I138.get(x)
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_WPT_ChargeLoopResType_9(a, x, st):
+    c, wd, st = _T149[st]
+    j = _I139.get(x)
     if j is None:
-        bad_enum(x, _I138)
+        bad_enum(x, _I139)
     a = ((((a << wd) | c)) << 5) | (j << 1)
     return a, st
 
 def h_WPT_ChargeLoopResType_10(a, x, st):
-    c, wd, st = _T149[st]
+    c, wd, st = _T150[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_11(a, x, st):
-    c, wd, st = _T150[st]
+    c, wd, st = _T151[st]
     a = e_WPT_SPCPowerControlParameterType(((a << wd) | c), x)
     return a, st
 
@@ -7315,7 +7203,97 @@ def h_WPT_ChargeLoopResType_12(a, x, st):
         x = as_list(x)
     k = 0
     for i, x in enumerate(x):
-        c, wd, nx, n = _T151[st]
+        c, wd, nx, n = _T152[st]
+        a = wb((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_0(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T209[st]
+        a = e_X509IssuerSerialType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_1(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T210[st]
+        a = wb((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_2(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T211[st]
+        a = ws((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_3(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T212[st]
+        a = wb((((a << wd) | c)) << 1, x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_4(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T213[st]
         a = wb((((a << wd) | c)) << 1, x) << 1
         if n:
             k += 1
@@ -7348,7 +7326,9 @@ _D_DisplayParametersType_0 = (('PresentSOC', d_simple0, 1), ('MinimumSOC', d_sim
 _D_DisplayParametersType_1 = (('MinimumSOC', d_simple0, 2), ('TargetSOC', d_simple0, 3), ('MaximumSOC', d_simple0, 4), ('RemainingTimeToMinimumSOC', d_simple1, 5), ('RemainingTimeToTargetSOC', d_simple1, 6), ('RemainingTimeToMaximumSOC', d_simple1, 7), ('ChargingComplete', d_simple2, 8), ('BatteryEnergyCapacity', d_RationalNumberType, 9), ('InletHot', d_simple2, 10), None,)
 _D_DisplayParametersType_2 = (('TargetSOC', d_simple0, 3), ('MaximumSOC', d_simple0, 4), ('RemainingTimeToMinimumSOC', d_simple1, 5), ('RemainingTimeToTargetSOC', d_simple1, 6), ('RemainingTimeToMaximumSOC', d_simple1, 7), ('ChargingComplete', d_simple2, 8), ('BatteryEnergyCapacity', d_RationalNumberType, 9), ('InletHot', d_simple2, 10), None,)
 _D_DisplayParametersType_3 = (('MaximumSOC', d_simple0, 4), ('RemainingTimeToMinimumSOC', d_simple1, 5), ('RemainingTimeToTargetSOC', d_simple1, 6), ('RemainingTimeToMaximumSOC', d_simple1, 7), ('ChargingComplete', d_simple2, 8), ('BatteryEnergyCapacity', d_RationalNumberType, 9), ('InletHot', d_simple2, 10), None,)
+_H_KeyInfoType = {'Id': False, 'KeyName': h_KeyInfoType_1, 'KeyValue': h_KeyInfoType_2, 'RetrievalMethod': h_KeyInfoType_3, 'X509Data': h_KeyInfoType_4, 'PGPData': h_KeyInfoType_5, 'SPKIData': h_KeyInfoType_6, 'MgmtData': h_KeyInfoType_7}
 _H_WPT_ChargeLoopResType = {'Header': h_WPT_ChargeLoopResType_0, 'ResponseCode': h_WPT_ChargeLoopResType_1, 'EVSEStatus': h_WPT_ChargeLoopResType_2, 'MeterInfo': h_WPT_ChargeLoopResType_3, 'Receipt': h_WPT_ChargeLoopResType_4, 'EVPCPowerRequest': h_WPT_ChargeLoopResType_5, 'SDPowerInput': h_WPT_ChargeLoopResType_6, 'SPCMaxOutputPowerLimit': h_WPT_ChargeLoopResType_7, 'SPCMinOutputPowerLimit': h_WPT_ChargeLoopResType_8, 'SPCChargeDiagnostics': h_WPT_ChargeLoopResType_9, 'SPCOperatingFrequency': h_WPT_ChargeLoopResType_10, 'SPCPowerControlParameter': h_WPT_ChargeLoopResType_11, 'ManufacturerSpecificDataContainer': h_WPT_ChargeLoopResType_12}
+_H_X509DataType = {'X509IssuerSerial': h_X509DataType_0, 'X509SKI': h_X509DataType_1, 'X509SubjectName': h_X509DataType_2, 'X509Certificate': h_X509DataType_3, 'X509CRL': h_X509DataType_4}
 _DOC_D = (('CLReqControlMode', d_CLReqControlModeType), ('CLResControlMode', d_CLResControlModeType), ('CanonicalizationMethod', d_CanonicalizationMethodType), ('DSAKeyValue', d_DSAKeyValueType), ('DigestMethod', d_DigestMethodType), ('DigestValue', d_simple3), ('KeyInfo', d_KeyInfoType), ('KeyName', d_simple4), ('KeyValue', d_KeyValueType), ('Manifest', d_ManifestType), ('MgmtData', d_simple4), ('Object', d_ObjectType), ('PGPData', d_PGPDataType), ('RSAKeyValue', d_RSAKeyValueType), ('Reference', d_ReferenceType), ('RetrievalMethod', d_RetrievalMethodType), ('SPKIData', d_SPKIDataType), ('Signature', d_SignatureType), ('SignatureMethod', d_SignatureMethodType), ('SignatureProperties', d_SignaturePropertiesType), ('SignatureProperty', d_SignaturePropertyType), ('SignatureValue', d_SignatureValueType), ('SignedInfo', d_SignedInfoType), ('Transform', d_TransformType), ('Transforms', d_TransformsType), ('WPT_AlignmentCheckReq', d_WPT_AlignmentCheckReqType), ('WPT_AlignmentCheckRes', d_WPT_AlignmentCheckResType), ('WPT_ChargeLoopReq', d_WPT_ChargeLoopReqType), ('WPT_ChargeLoopRes', d_WPT_ChargeLoopResType), ('WPT_ChargeParameterDiscoveryReq', d_WPT_ChargeParameterDiscoveryReqType), ('WPT_ChargeParameterDiscoveryRes', d_WPT_ChargeParameterDiscoveryResType), ('WPT_FinePositioningReq', d_WPT_FinePositioningReqType), ('WPT_FinePositioningRes', d_WPT_FinePositioningResType), ('WPT_FinePositioningSetupReq', d_WPT_FinePositioningSetupReqType), ('WPT_FinePositioningSetupRes', d_WPT_FinePositioningSetupResType), ('WPT_PairingReq', d_WPT_PairingReqType), ('WPT_PairingRes', d_WPT_PairingResType), ('X509Data', d_X509DataType),)
 _DOC_E = {'CLReqControlMode': (0, e_CLReqControlModeType), 'CLResControlMode': (1, e_CLResControlModeType), 'CanonicalizationMethod': (2, e_CanonicalizationMethodType), 'DSAKeyValue': (3, e_DSAKeyValueType), 'DigestMethod': (4, e_DigestMethodType), 'DigestValue': (5, e_simple3), 'KeyInfo': (6, e_KeyInfoType), 'KeyName': (7, e_simple4), 'KeyValue': (8, e_KeyValueType), 'Manifest': (9, e_ManifestType), 'MgmtData': (10, e_simple4), 'Object': (11, e_ObjectType), 'PGPData': (12, e_PGPDataType), 'RSAKeyValue': (13, e_RSAKeyValueType), 'Reference': (14, e_ReferenceType), 'RetrievalMethod': (15, e_RetrievalMethodType), 'SPKIData': (16, e_SPKIDataType), 'Signature': (17, e_SignatureType), 'SignatureMethod': (18, e_SignatureMethodType), 'SignatureProperties': (19, e_SignaturePropertiesType), 'SignatureProperty': (20, e_SignaturePropertyType), 'SignatureValue': (21, e_SignatureValueType), 'SignedInfo': (22, e_SignedInfoType), 'Transform': (23, e_TransformType), 'Transforms': (24, e_TransformsType), 'WPT_AlignmentCheckReq': (25, e_WPT_AlignmentCheckReqType), 'WPT_AlignmentCheckRes': (26, e_WPT_AlignmentCheckResType), 'WPT_ChargeLoopReq': (27, e_WPT_ChargeLoopReqType), 'WPT_ChargeLoopRes': (28, e_WPT_ChargeLoopResType), 'WPT_ChargeParameterDiscoveryReq': (29, e_WPT_ChargeParameterDiscoveryReqType), 'WPT_ChargeParameterDiscoveryRes': (30, e_WPT_ChargeParameterDiscoveryResType), 'WPT_FinePositioningReq': (31, e_WPT_FinePositioningReqType), 'WPT_FinePositioningRes': (32, e_WPT_FinePositioningResType), 'WPT_FinePositioningSetupReq': (33, e_WPT_FinePositioningSetupReqType), 'WPT_FinePositioningSetupRes': (34, e_WPT_FinePositioningSetupResType), 'WPT_PairingReq': (35, e_WPT_PairingReqType), 'WPT_PairingRes': (36, e_WPT_PairingResType), 'X509Data': (37, e_X509DataType)}
 

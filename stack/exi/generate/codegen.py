@@ -100,6 +100,34 @@ def compress(g: TypeGrammar) -> list[CState]:
     return out
 
 
+def _free_order(states: list[CState]) -> bool:
+    """True when two element names can occur in either order (e.g. a repeated choice)."""
+    after: list[set[str]] = [set() for _ in states]  # names that can occur at or after each state
+    changed = True
+    while changed:
+        changed = False
+        for st in states:
+            acc = set(after[st.id])
+            for p in st.prods:
+                if p.kind in ("AT", "SE"):
+                    acc.add(p.name)
+                    if p.target >= 0:
+                        acc |= after[p.target]
+            if acc != after[st.id]:
+                after[st.id] = acc
+                changed = True
+    before = set()
+    for st in states:
+        for p in st.prods:
+            if p.kind in ("AT", "SE") and p.target >= 0:
+                for later in after[p.target]:
+                    if later != p.name:
+                        if (later, p.name) in before:
+                            return True
+                        before.add((p.name, later))
+    return False
+
+
 def _topo(states: list[CState]) -> list[int] | None:
     """Topological order ignoring self-loops and run loops, or None when the graph has real cycles."""
     n = len(states)
@@ -534,12 +562,28 @@ class ModuleGenerator:
             names.append("value")
         known = self.const("K", f"frozenset({tuple(sorted(names))!r})")
         ch_state_prods = [(s.id, p) for s in states for p in s.prods if p.kind == "CH"]
-        keyed = len(g.fields) >= KEY_DRIVEN_MIN_FIELDS
+        cyclic = _free_order(states)
+        # many fields: dispatch on present keys; cyclic grammars (repeated choices, e.g. xmldsig KeyInfo): keep
+        # the dict's order, which is the order the elements were decoded in
+        keyed = cyclic or len(g.fields) >= KEY_DRIVEN_MIN_FIELDS
         if keyed:
             order = self.const("O", repr({n: i for i, n in enumerate(g.fields)}))
             handlers = []
             all_states = set(range(len(states)))
+            attrs = [a[0] for a in g.attributes]
+            if attrs:  # attributes always precede the content: encode them first, in schema order
+                w(1, "u = 0")
+                possible = {0}
+                for n in attrs:
+                    w(1, f"f = {n!r}")
+                    w(1, f"x = d.get({n!r})")
+                    w(1, "if x is not None:")
+                    w(2, "u += 1")
+                    possible = self.field_code(w, 2, g, states, n, possible, False)
+                handlers += [f"{n!r}: False" for n in attrs]
             for n in g.fields:
+                if n in attrs:
+                    continue
                 hw = Writer()
                 hname = f"h_{g.key}_{len(handlers)}"
                 hw(0, f"def {hname}(a, x, st):")
@@ -549,13 +593,19 @@ class ModuleGenerator:
                 handlers.append(f"{n!r}: {hname}")
             htab = f"_H_{g.key}"
             self.late_consts.append(f"{htab} = {{{', '.join(handlers)}}}")
-            w(1, f"for f in (d if len(d) < 2 else sorted(d, key=lambda q: {order}.get(q, 1 << 30))):")
+            if cyclic:
+                w(1, "for f in d:")
+            else:
+                w(1, f"for f in (d if len(d) < 2 else sorted(d, key=lambda q: {order}.get(q, 1 << 30))):")
             w(2, "x = d[f]")
             w(2, "if x is None:")
             w(3, "continue")
             w(2, f"h = {htab}.get(f)")
             w(2, "if h is None:")
             w(3, f"extra(d, {known})")
+            if attrs:
+                w(2, "elif h is False:")
+                w(3, "continue")
             w(2, "a, st = h(a, x, st)")
             possible = all_states
         else:
