@@ -11,6 +11,7 @@ One JVM serves the whole batch: starting it costs seconds. Uses only the codec o
 timings are what Josev pays per message.
 """
 
+import contextlib
 import json
 import logging
 import sys
@@ -49,10 +50,8 @@ def main() -> int:
             out.append({"ok": False, "error": f"{type(exc).__name__}: {exc}"})
     json.dump({"version": codec.get_version(), "results": out}, sys.stdout)
     sys.stdout.flush()
-    try:
+    with contextlib.suppress(Exception):
         codec.gateway.shutdown()  # do not leave a JVM behind
-    except Exception:
-        pass
     return 0
 
 

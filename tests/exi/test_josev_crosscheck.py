@@ -88,7 +88,7 @@ def _defaults_added(want: object, got: object) -> list[str] | None:
         return added
     if isinstance(want, list) and isinstance(got, list) and len(want) == len(got):
         out: list[str] = []
-        for a, b in zip(want, got):
+        for a, b in zip(want, got, strict=True):
             sub = _defaults_added(a, b)
             if sub is None:
                 return None
@@ -103,13 +103,13 @@ def _cross_check(vectors: list[tuple[str, dict]]) -> dict[str, dict]:
     and listed, not failed. Any byte or value disagreement fails."""
     ours = [exi.encode(schema, msg) for schema, msg in vectors]
     requests = []
-    for (schema, msg), data in zip(vectors, ours):
+    for (schema, msg), data in zip(vectors, ours, strict=True):
         requests.append({"op": "encode", "ns": NAMESPACES[schema], "msg": to_josev(schema, msg)})
         requests.append({"op": "decode", "ns": NAMESPACES[schema], "hex": data.hex()})
     results = run_bridge(requests)["results"]
     stats: dict[str, dict] = {}
     failures = []
-    for i, ((schema, msg), data) in enumerate(zip(vectors, ours)):
+    for i, ((schema, msg), data) in enumerate(zip(vectors, ours, strict=True)):
         enc, dec = results[2 * i], results[2 * i + 1]
         s = stats.setdefault(schema, {"ok": 0, "n": 0, "josev_cannot": 0, "josev_defaults": 0, "josev_invalid": 0,
                                       "types_ok": set(),
