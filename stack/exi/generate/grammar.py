@@ -559,6 +559,35 @@ def _content_reachable(r: tuple) -> bool:
     return nullable(strip(r))
 
 
+def free_order(states: list[list[Production]]) -> bool:
+    """True when two element names can occur in either order (a repeated choice such as xmldsig KeyInfo):
+    encoders then keep the order of the message dict, which is the order a decoder saw them in."""
+    after: list[set[str]] = [set() for _ in states]  # names that can occur at or after each state
+    changed = True
+    while changed:
+        changed = False
+        for i, prods in enumerate(states):
+            acc = set(after[i])
+            for p in prods:
+                if p.kind in ("AT", "SE"):
+                    acc.add(p.name)
+                    if p.target >= 0:
+                        acc |= after[p.target]
+            if acc != after[i]:
+                after[i] = acc
+                changed = True
+    before: set[tuple[str, str]] = set()
+    for prods in states:
+        for p in prods:
+            if p.kind in ("AT", "SE") and p.target >= 0:
+                for later in after[p.target]:
+                    if later != p.name:
+                        if (later, p.name) in before:
+                            return True
+                        before.add((p.name, later))
+    return False
+
+
 def _sym_key(s: tuple, order: dict) -> tuple:
     """Deterministic exploration order (frozenset iteration order depends on string hashing)."""
     if s[0] == "AT":
