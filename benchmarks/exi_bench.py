@@ -65,7 +65,7 @@ def josev_bench(vectors: list[tuple[str, str, dict]], repeat: int) -> dict[tuple
             for _s, schema, msg in vectors]
     res = run_bridge(reqs, timeout=3600)["results"]
     out: dict[tuple[str, str], tuple[float, float]] = {}
-    for (session, schema, msg), r in zip(vectors, res, strict=True):
+    for (session, _schema, msg), r in zip(vectors, res, strict=True):
         if r["ok"]:
             warm_enc, warm_dec = r["encode_us"][repeat // 5:], r["decode_us"][repeat // 5:]  # skip JIT warm-up
             out[(session, msg_type(msg))] = (statistics.median(warm_enc), statistics.median(warm_dec))
