@@ -73,27 +73,32 @@ def _meta(schema: str) -> dict:
 
 def encode(schema: str, message: dict) -> bytes:
     """Encode a message dict (see the module docstring) into an EXI stream, header byte included."""
-    try:
-        mod = _module(schema)
-    except KeyError:
-        raise ExiEncodeError("", f"unknown schema {schema!r}; known: {', '.join(SCHEMAS)}") from None
+    mod = _modules.get(schema)
+    if mod is None:
+        try:
+            mod = _module(schema)
+        except KeyError:
+            raise ExiEncodeError("", f"unknown schema {schema!r}; known: {', '.join(SCHEMAS)}") from None
     if not isinstance(message, dict) or len(message) != 1:
         raise ExiEncodeError("", "message must be a dict with exactly one key, the document element")
-    ((name, value),) = message.items()
+    item = next(iter(message.items()))
     try:
-        a = mod.encode_document(_SENTINEL_HEADER, (name, value))
+        a = mod.encode_document(_SENTINEL_HEADER, item)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a typed error with the field path
-        raise _encode_error(exc, schema, mod, name) from None
-    return _runtime.finish(a)
+        raise _encode_error(exc, schema, mod, item[0]) from None
+    n = a.bit_length() - 1  # drop the sentinel bit, pad to whole bytes
+    return (a << (-n & 7)).to_bytes((n + 7 >> 3) + 1, "big")[1:]
 
 
 def decode(schema: str, data: bytes) -> dict:
     """Decode one EXI stream (V2GTP payload) into a message dict. Raises only ExiDecodeError."""
-    try:
-        mod = _module(schema)
-    except KeyError:
-        raise ExiDecodeError(f"unknown schema {schema!r}; known: {', '.join(SCHEMAS)}") from None
-    if not isinstance(data, (bytes, bytearray, memoryview)):
+    mod = _modules.get(schema)
+    if mod is None:
+        try:
+            mod = _module(schema)
+        except KeyError:
+            raise ExiDecodeError(f"unknown schema {schema!r}; known: {', '.join(SCHEMAS)}") from None
+    if data.__class__ is not bytes and not isinstance(data, (bytes, bytearray, memoryview)):
         raise ExiDecodeError(f"expected bytes, got {type(data).__name__}")
     n = len(data)
     if n == 0:
@@ -200,9 +205,9 @@ def _decode_path(schema: str, frames: list) -> tuple[str, str]:
             if t is None or st is None:
                 continue
             state = f"{t['label']} state {st}"
-            if f is not frames[-1] and c is not None and st < len(t["states"]):
+            if c is not None and st < len(t["states"]):
                 for p in t["states"][st][1]:
-                    if p[2] == c and p[1]:
+                    if p[2] == c and p[1] and p[0] in ("SE", "AT"):
                         parts.append(p[1])
         return ".".join(parts), state
     except Exception:  # noqa: BLE001 - error reporting must not mask the original error

@@ -30,7 +30,7 @@ def und(c: int, n: int) -> None:
 
 def und2() -> None:
     raise Undeclared(
-        "second-level event where a simple element's value or end was expected (empty element, xsi:nil, ...)"
+        "second-level (undeclared) event code where a declared event was expected (e.g. empty element, xsi:nil)"
     )
 
 
@@ -118,33 +118,63 @@ def _ee(v: int, r: int) -> int:
 
 
 def eu(v: int, r: int) -> tuple[int, int]:
-    """Simple-typed element holding an unsigned integer: CH code, value, EE code."""
-    r -= 9
-    x = (v >> r) & 511
-    if x & 256:
-        _ch(v, r + 9)
-    if x < 128:
-        r -= 1
-        if (v >> r) & 1:
-            _ee(v, r + 1)
-        return x, r
-    x, r = u(v, r + 8)
-    return x, _ee(v, r)
+    """Simple-typed element holding an unsigned integer: CH code, value, EE code (fast path: one byte)."""
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 0x201 or x & 0x100:  # CH bit set, EE bit set, or a multi-byte integer
+        x, r = u(v, _ch(v, r + 10))
+        return x, _ee(v, r)
+    return x >> 1, r
 
 
 def ei(v: int, r: int) -> tuple[int, int]:
-    x, r = i(v, _ch(v, r))
-    return x, _ee(v, r)
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 0x601 or x & 0x100:  # CH bit, sign bit, EE bit or a multi-byte magnitude
+        x, r = i(v, _ch(v, r + 11))
+        return x, _ee(v, r)
+    return x >> 1, r
 
 
 def es(v: int, r: int) -> tuple[str, int]:
-    x, r = s(v, _ch(v, r))
+    """Simple-typed string element: CH code, literal (length + 2, code points), EE code."""
+    r -= 9
+    n = (v >> r) & 511
+    if n & 0x180:  # CH bit set or a length of 126+ characters
+        x, r = s(v, _ch(v, r + 9))
+        return x, _ee(v, r)
+    if n < 2:
+        raise Undeclared("string table hit, but V2G uses valuePartitionCapacity=0 (no value table)")
+    n -= 2
+    nb = n << 3
+    if nb >= r:
+        raise Undeclared(f"string length {n} exceeds the remaining data")
+    r -= nb + 1
+    x = v >> r
+    raw = ((x >> 1) & ((1 << nb) - 1)).to_bytes(n, "big")
+    if raw.isascii():
+        if x & 1:
+            _ee(v, r + 1)
+        return raw.decode("ascii"), r
+    x, r = s(v, r + nb + 9)  # non-ASCII code points: slow path from the length again
     return x, _ee(v, r)
 
 
 def eb(v: int, r: int) -> tuple[str, int]:
-    x, r = b(v, _ch(v, r))
-    return x, _ee(v, r)
+    """Simple-typed binary element (hexBinary/base64Binary): CH code, length, bytes, EE code."""
+    r -= 9
+    n = (v >> r) & 511
+    if n & 0x180:  # CH bit set or 128+ bytes
+        x, r = b(v, _ch(v, r + 9))
+        return x, _ee(v, r)
+    nb = n << 3
+    if nb >= r:
+        raise Undeclared(f"binary length {n} exceeds the remaining data")
+    r -= nb + 1
+    x = v >> r
+    if x & 1:
+        _ee(v, r + 1)
+    return ("%0*x" % (n << 1, (x >> 1) & ((1 << nb) - 1)) if n else ""), r  # noqa: UP031 - fastest form
 
 
 # ------------------------------------------------------------------------------------------------ encoding
@@ -174,14 +204,15 @@ def wi(a: int, x: int) -> int:
 
 
 def ws(a: int, x: object) -> int:
-    if type(x) is not str:
+    if x.__class__ is not str:
         if not isinstance(x, str):
             raise Invalid(f"expected a string, got {type(x).__name__} {x!r}")
         x = str(x)
     n = len(x)  # type: ignore[arg-type]
-    a = wu(a, n + 2)
     if x.isascii():  # type: ignore[union-attr]
+        a = (a << 8) | (n + 2) if n < 126 else wu(a, n + 2)
         return (a << (n << 3)) | int.from_bytes(x.encode("ascii"), "big")  # type: ignore[union-attr]
+    a = wu(a, n + 2)
     for ch in x:  # type: ignore[union-attr]
         a = wu(a, ord(ch))
     return a
@@ -198,7 +229,7 @@ def wb(a: int, x: object) -> int:
         except ValueError:
             raise Invalid(f"not a hex string: {x!r}") from None
     n = len(raw)
-    a = wu(a, n)
+    a = (a << 8) | n if n < 128 else wu(a, n)
     return (a << (n << 3)) | int.from_bytes(raw, "big")
 
 
@@ -221,6 +252,10 @@ def cb(a: int, x: object) -> int:
 
 def bad_bool(x: object) -> None:
     raise Invalid(f"expected a bool, got {type(x).__name__} {x!r}")
+
+
+def missing() -> None:
+    raise Invalid("missing required element")
 
 
 def bad_enum(x: object, values: dict) -> None:

@@ -66,6 +66,8 @@ def map_values(schema: str, key: str, value: object, fn) -> object:  # type: ign
     out = {}
     for name, v in value.items():  # type: ignore[union-attr]
         kind, ref = f[name]
+        if name not in t["lists"] and isinstance(v, list) and len(v) == 1:
+            v = v[0]  # Josev's JSON wraps some single elements of mixed-content (xmldsig) types in a list
         if name in t["lists"] and isinstance(v, list):
             out[name] = [map_values(schema, ref, x, fn) if kind == "SE" else fn(x, ref) for x in v]  # type: ignore[arg-type]
         else:

@@ -8,6 +8,8 @@ a nesting depth limit steer the walk towards the shortest way out so messages st
 
 from __future__ import annotations
 
+import random
+import string
 from functools import cache
 
 from hypothesis import strategies as st
@@ -60,11 +62,11 @@ def value_strategy(dt: tuple) -> st.SearchStrategy:
     raise ValueError(kind)
 
 
-@st.composite
-def element_value(draw, schema: str, key: str, depth: int = 0):  # type: ignore[no-untyped-def]
+def walk(schema: str, key: str, pick, value, depth: int = 0):  # type: ignore[no-untyped-def]
+    """Build one value of type `key`: `pick(options)` chooses a production, `value(datatype)` a simple value."""
     t = meta(schema)["types"][key]
     if t["is_simple_type"]:
-        return draw(value_strategy(t["simple"]))
+        return value(t["simple"])
     states = t["states"]
     dist = _distance(schema, key)
     out: dict = {}
@@ -79,10 +81,10 @@ def element_value(draw, schema: str, key: str, depth: int = 0):  # type: ignore[
         if events >= MAX_EVENTS or depth >= MAX_DEPTH:
             best = min(0 if p[0] == "EE" else dist[p[3]] for p in options)
             options = [p for p in options if (0 if p[0] == "EE" else dist[p[3]]) == best]
-        kind, name, _code, target, ref = draw(st.sampled_from(options))
+        kind, name, _code, target, ref = pick(options)
         if kind == "EE":
             return out
-        v = draw(element_value(schema, ref, depth + 1)) if kind == "SE" else draw(value_strategy(ref))
+        v = walk(schema, ref, pick, value, depth + 1) if kind == "SE" else value(ref)
         if kind == "CH":
             out["value"] = v
         elif name in t["lists"]:
@@ -98,6 +100,40 @@ def element_value(draw, schema: str, key: str, depth: int = 0):  # type: ignore[
             s, k = target, 0
 
 
+@st.composite
+def element_value(draw, schema: str, key: str, depth: int = 0):  # type: ignore[no-untyped-def]
+    return walk(schema, key, lambda opts: draw(st.sampled_from(opts)), lambda dt: draw(value_strategy(dt)), depth)
+
+
+def random_value(dt: tuple, rnd: random.Random, alphabet: str) -> object:
+    kind, nbits, offset, lo, hi, values, min_len, max_len = dt
+    if kind == "bool":
+        return rnd.random() < 0.5
+    if kind == "nbit":
+        return rnd.randint(offset, offset + (1 << nbits) - 1 if hi is None else hi)
+    if kind in ("uint", "int"):
+        lo = lo if lo is not None else (0 if kind == "uint" else -(2**40))
+        hi = hi if hi is not None else 2**40
+        return rnd.choice([lo, hi, rnd.randint(lo, hi), rnd.randint(max(lo, -1000), min(hi, 1000))])
+    if kind == "enum":
+        return rnd.choice(values)
+    n = rnd.randint(max(min_len or 0, 1), max(min_len or 1, min(max_len or 20, 20)))
+    if kind == "string":
+        return "".join(rnd.choice(alphabet) for _ in range(n))
+    return bytes(rnd.getrandbits(8) for _ in range(n)).hex()
+
+
+def random_message(schema: str, name: str, rnd: random.Random, alphabet: str = string.ascii_letters + string.digits) -> dict:
+    """Plain-random counterpart of `message_strategy` (for batches outside hypothesis, e.g. Josev)."""
+    def value(dt: tuple) -> object:
+        return random_value(dt, rnd, alphabet)
+
+    def build(key: str) -> object:
+        return walk(schema, key, rnd.choice, value)
+
+    return _document(schema, name, build)
+
+
 def _type_of(schema: str, owner_key: str, name: str) -> str:
     for _w, prods, _n, _r in meta(schema)["types"][owner_key]["states"]:
         for kind, pname, _c, _t, ref in prods:
@@ -106,20 +142,25 @@ def _type_of(schema: str, owner_key: str, name: str) -> str:
     raise KeyError(name)
 
 
-def message_strategy(schema: str, name: str) -> st.SearchStrategy:
-    """A complete document carrying message `name` (V2G_Message/Header/Body for din and iso2)."""
+def _document(schema: str, name: str, build):  # type: ignore[no-untyped-def]
     roots = {n: key for n, _ns, key in meta(schema)["roots"]}
     if "V2G_Message" in roots:
         v2g = roots["V2G_Message"]
-        header_key = _type_of(schema, v2g, "Header")
         body_key = _type_of(schema, v2g, "Body")
-        msg_key = _type_of(schema, body_key, name)
-        return st.builds(
-            lambda h, b: {"V2G_Message": {"Header": h, "Body": {name: b}}},
-            element_value(schema, header_key),
-            element_value(schema, msg_key),
-        )
-    return element_value(schema, roots[name]).map(lambda v: {name: v})
+        header = build(_type_of(schema, v2g, "Header"))
+        body = build(_type_of(schema, body_key, name))
+        return {"V2G_Message": {"Header": header, "Body": {name: body}}}
+    return {name: build(roots[name])}
+
+
+def message_strategy(schema: str, name: str) -> st.SearchStrategy:
+    """A complete document carrying message `name` (V2G_Message/Header/Body for din and iso2)."""
+
+    @st.composite
+    def doc(draw):  # type: ignore[no-untyped-def]
+        return _document(schema, name, lambda key: draw(element_value(schema, key)))
+
+    return doc()
 
 
 def any_message(schema: str) -> st.SearchStrategy:

@@ -4,7 +4,7 @@ schemas/V2G_CI_AppProtocol.xsd. Do not edit by hand; regenerate instead.
 # ruff: noqa
 from stack.exi._runtime import (
     u, i, s, b, eu, ei, es, eb, und, und2, unsupported, wu, wi, ws, wb, as_int, as_map, as_list,
-    bad_bool, bad_enum, extra, Invalid,
+    bad_bool, bad_enum, extra, missing, Invalid,
 )
 
 SCHEMA = 'apphand'
@@ -13,124 +13,128 @@ ROOT_NAMES = ('supportedAppProtocolReq', 'supportedAppProtocolRes')
 MESSAGE_NAMES = ('supportedAppProtocolReq', 'supportedAppProtocolRes')
 
 _K0 = frozenset(('Priority', 'ProtocolNamespace', 'SchemaID', 'VersionNumberMajor', 'VersionNumberMinor'))
-_T1 = {1: (0, 1, 2)}
-_T2 = {2: (0, 1, 3)}
-_T3 = {3: (0, 1, 4)}
-_T4 = {4: (0, 1, 5)}
-_T5 = {5: (0, 1)}
-_K6 = frozenset(('AppProtocol',))
-_T7 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 19)}
-_T8 = {1: (1, 2), 2: (0, 1)}
-_E9 = ('OK_SuccessfulNegotiation', 'OK_SuccessfulNegotiationWithMinorDeviation', 'Failed_NoNegotiation')
-_I10 = {'OK_SuccessfulNegotiation': 0, 'OK_SuccessfulNegotiationWithMinorDeviation': 1, 'Failed_NoNegotiation': 2}
-_K11 = frozenset(('ResponseCode', 'SchemaID'))
-_T12 = {1: (0, 2, 2)}
+_K1 = frozenset(('AppProtocol',))
+_T2 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 19)}
+_T3 = {1: (1, 2), 2: (0, 1)}
+_E4 = ('OK_SuccessfulNegotiation', 'OK_SuccessfulNegotiationWithMinorDeviation', 'Failed_NoNegotiation')
+_I5 = {'OK_SuccessfulNegotiation': 0, 'OK_SuccessfulNegotiationWithMinorDeviation': 1, 'Failed_NoNegotiation': 2}
+_K6 = frozenset(('ResponseCode', 'SchemaID'))
 
 def d_AppProtocolType(v, r):
     o = {}
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['ProtocolNamespace'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = es(v, r)
+    o['ProtocolNamespace'] = x
+    st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['VersionNumberMajor'] = x
+    st = 2
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['VersionNumberMinor'] = x
+    st = 3
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1537:
+        und2()
+    x = ((x >> 1) & 255)
+    c = 0
+    o['SchemaID'] = x
+    st = 4
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = ((x >> 1) & 31) + 1
+    c = 0
+    o['Priority'] = x
+    st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['VersionNumberMajor'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['VersionNumberMinor'] = x
-        st = 3
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 10
-        x = (v >> r) & 1023
-        if x & 513:
-            und2()
-        x = ((x >> 1) & 255)
-        o['SchemaID'] = x
-        st = 4
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = ((x >> 1) & 31) + 1
-        o['Priority'] = x
-        st = 5
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_AppProtocolType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 5
     f = 'ProtocolNamespace'
     x = d.get('ProtocolNamespace')
     if x is not None:
-        u += 1
-        a = ws(((a << 1)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'VersionNumberMajor'
     x = d.get('VersionNumberMajor')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = 'VersionNumberMinor'
     x = d.get('VersionNumberMinor')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
+        st = 3
+    else:
+        missing()
     f = 'SchemaID'
     x = d.get('SchemaID')
     if x is not None:
-        u += 1
-        c, wd, st = _T3[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
-        a = ((((a << wd) | c)) << 10) | ((x) << 1)
+        a = ((a << 11) | ((x) << 1))
+        st = 4
+    else:
+        missing()
     f = 'Priority'
     x = d.get('Priority')
     if x is not None:
-        u += 1
-        c, wd, st = _T4[st]
         if x.__class__ is not int or x < 1 or x > 20:
             x = as_int(x, 1, 20)
-        a = ((((a << wd) | c)) << 7) | ((x - 1) << 1)
+        a = ((a << 8) | ((x - 1) << 1))
+        st = 5
+    else:
+        missing()
     f = None
-    c, wd = _T5[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
         extra(d, _K0)
     return a
@@ -140,16 +144,15 @@ def d_anon_supportedAppProtocolReq(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_AppProtocolType(v, r)
-        l = o.get('AppProtocol')
-        if l is None:
-            o['AppProtocol'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_AppProtocolType(v, r)
+    l = o.get('AppProtocol')
+    if l is None:
+        o['AppProtocol'] = [x]
+    else:
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -171,26 +174,24 @@ def d_anon_supportedAppProtocolReq(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_anon_supportedAppProtocolReq(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'AppProtocol'
     x = d.get('AppProtocol')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T7[st]
+            c, wd, nx, n = _T2[st]
             a = e_AppProtocolType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -201,28 +202,26 @@ def e_anon_supportedAppProtocolReq(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T8[st]
+    c, wd = _T3[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K6)
+        extra(d, _K1)
     return a
 
 def d_anon_supportedAppProtocolRes(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E9[(x >> 1) & 3]
-        o['ResponseCode'] = x
-        st = 1
-    else:
-        und(c, 1)
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E4[(x >> 1) & 3]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -239,39 +238,39 @@ def d_anon_supportedAppProtocolRes(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_anon_supportedAppProtocolRes(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I10.get(x)
+        j = _I5.get(x)
         if j is None:
-            bad_enum(x, _I10)
-        a = (((a << 1)) << 4) | (j << 1)
+            bad_enum(x, _I5)
+        a = ((a << 5) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'SchemaID'
     x = d.get('SchemaID')
     if x is not None:
         u += 1
-        c, wd, st = _T12[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
-        a = ((((a << wd) | c)) << 10) | ((x) << 1)
+        a = ((a << 12) | ((x) << 1))
+        st = 2
     f = None
-    c, wd = _T8[st]
+    c, wd = _T3[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K11)
+        extra(d, _K6)
     return a
 
 _DOC_D = (('supportedAppProtocolReq', d_anon_supportedAppProtocolReq), ('supportedAppProtocolRes', d_anon_supportedAppProtocolRes),)

@@ -4,7 +4,7 @@ schemas/din_spec/V2G_CI_MsgDef.xsd. Do not edit by hand; regenerate instead.
 # ruff: noqa
 from stack.exi._runtime import (
     u, i, s, b, eu, ei, es, eb, und, und2, unsupported, wu, wi, ws, wb, as_int, as_map, as_list,
-    bad_bool, bad_enum, extra, Invalid,
+    bad_bool, bad_enum, extra, missing, Invalid,
 )
 
 SCHEMA = 'din'
@@ -13,372 +13,372 @@ ROOT_NAMES = ('AC_EVChargeParameter', 'AC_EVSEChargeParameter', 'AC_EVSEStatus',
 MESSAGE_NAMES = ('CableCheckReq', 'CableCheckRes', 'CertificateInstallationReq', 'CertificateInstallationRes', 'CertificateUpdateReq', 'CertificateUpdateRes', 'ChargeParameterDiscoveryReq', 'ChargeParameterDiscoveryRes', 'ChargingStatusReq', 'ChargingStatusRes', 'ContractAuthenticationReq', 'ContractAuthenticationRes', 'CurrentDemandReq', 'CurrentDemandRes', 'MeteringReceiptReq', 'MeteringReceiptRes', 'PaymentDetailsReq', 'PaymentDetailsRes', 'PowerDeliveryReq', 'PowerDeliveryRes', 'PreChargeReq', 'PreChargeRes', 'ServiceDetailReq', 'ServiceDetailRes', 'ServiceDiscoveryReq', 'ServiceDiscoveryRes', 'ServicePaymentSelectionReq', 'ServicePaymentSelectionRes', 'SessionSetupReq', 'SessionSetupRes', 'SessionStopReq', 'SessionStopRes', 'WeldingDetectionReq', 'WeldingDetectionRes')
 
 _K0 = frozenset(('DepartureTime', 'EAmount', 'EVMaxCurrent', 'EVMaxVoltage', 'EVMinCurrent'))
-_T1 = {1: (0, 1, 2)}
-_T2 = {2: (0, 1, 3)}
-_T3 = {3: (0, 1, 4)}
-_T4 = {4: (0, 1, 5)}
-_T5 = {5: (0, 1)}
-_K6 = frozenset(('AC_EVSEStatus', 'EVSEMaxCurrent', 'EVSEMaxVoltage', 'EVSEMinCurrent'))
-_T7 = {4: (0, 1)}
-_E8 = ('None', 'StopCharging', 'ReNegotiation')
-_I9 = {'None': 0, 'StopCharging': 1, 'ReNegotiation': 2}
-_K10 = frozenset(('EVSENotification', 'NotificationMaxDelay', 'PowerSwitchClosed', 'RCD'))
-_K11 = frozenset(())
-_K12 = frozenset(('BodyElement', 'CableCheckReq', 'CableCheckRes', 'CertificateInstallationReq', 'CertificateInstallationRes', 'CertificateUpdateReq', 'CertificateUpdateRes', 'ChargeParameterDiscoveryReq', 'ChargeParameterDiscoveryRes', 'ChargingStatusReq', 'ChargingStatusRes', 'ContractAuthenticationReq', 'ContractAuthenticationRes', 'CurrentDemandReq', 'CurrentDemandRes', 'MeteringReceiptReq', 'MeteringReceiptRes', 'PaymentDetailsReq', 'PaymentDetailsRes', 'PowerDeliveryReq', 'PowerDeliveryRes', 'PreChargeReq', 'PreChargeRes', 'ServiceDetailReq', 'ServiceDetailRes', 'ServiceDiscoveryReq', 'ServiceDiscoveryRes', 'ServicePaymentSelectionReq', 'ServicePaymentSelectionRes', 'SessionSetupReq', 'SessionSetupRes', 'SessionStopReq', 'SessionStopRes', 'WeldingDetectionReq', 'WeldingDetectionRes'))
-_O13 = {'BodyElement': 0, 'CableCheckReq': 1, 'CableCheckRes': 2, 'CertificateInstallationReq': 3, 'CertificateInstallationRes': 4, 'CertificateUpdateReq': 5, 'CertificateUpdateRes': 6, 'ChargeParameterDiscoveryReq': 7, 'ChargeParameterDiscoveryRes': 8, 'ChargingStatusReq': 9, 'ChargingStatusRes': 10, 'ContractAuthenticationReq': 11, 'ContractAuthenticationRes': 12, 'CurrentDemandReq': 13, 'CurrentDemandRes': 14, 'MeteringReceiptReq': 15, 'MeteringReceiptRes': 16, 'PaymentDetailsReq': 17, 'PaymentDetailsRes': 18, 'PowerDeliveryReq': 19, 'PowerDeliveryRes': 20, 'PreChargeReq': 21, 'PreChargeRes': 22, 'ServiceDetailReq': 23, 'ServiceDetailRes': 24, 'ServiceDiscoveryReq': 25, 'ServiceDiscoveryRes': 26, 'ServicePaymentSelectionReq': 27, 'ServicePaymentSelectionRes': 28, 'SessionSetupReq': 29, 'SessionSetupRes': 30, 'SessionStopReq': 31, 'SessionStopRes': 32, 'WeldingDetectionReq': 33, 'WeldingDetectionRes': 34}
-_T14 = {0: (0, 6, 1)}
-_T15 = {0: (1, 6, 1)}
-_T16 = {0: (2, 6, 1)}
-_T17 = {0: (3, 6, 1)}
-_T18 = {0: (4, 6, 1)}
-_T19 = {0: (5, 6, 1)}
-_T20 = {0: (6, 6, 1)}
-_T21 = {0: (7, 6, 1)}
-_T22 = {0: (8, 6, 1)}
-_T23 = {0: (9, 6, 1)}
-_T24 = {0: (10, 6, 1)}
-_T25 = {0: (11, 6, 1)}
-_T26 = {0: (12, 6, 1)}
-_T27 = {0: (13, 6, 1)}
-_T28 = {0: (14, 6, 1)}
-_T29 = {0: (15, 6, 1)}
-_T30 = {0: (16, 6, 1)}
-_T31 = {0: (17, 6, 1)}
-_T32 = {0: (18, 6, 1)}
-_T33 = {0: (19, 6, 1)}
-_T34 = {0: (20, 6, 1)}
-_T35 = {0: (21, 6, 1)}
-_T36 = {0: (22, 6, 1)}
-_T37 = {0: (23, 6, 1)}
-_T38 = {0: (24, 6, 1)}
-_T39 = {0: (25, 6, 1)}
-_T40 = {0: (26, 6, 1)}
-_T41 = {0: (27, 6, 1)}
-_T42 = {0: (28, 6, 1)}
-_T43 = {0: (29, 6, 1)}
-_T44 = {0: (30, 6, 1)}
-_T45 = {0: (31, 6, 1)}
-_T46 = {0: (32, 6, 1)}
-_T47 = {0: (33, 6, 1)}
-_T48 = {0: (34, 6, 1)}
-_T49 = {0: (35, 6), 1: (0, 1)}
-_K50 = frozenset(('DC_EVStatus',))
-_T51 = {1: (0, 1)}
-_E52 = ('OK', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_CertificateExpiresSoon', 'FAILED', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_UnknownSession', 'FAILED_ServiceSelectionInvalid', 'FAILED_PaymentSelectionInvalid', 'FAILED_CertificateExpired', 'FAILED_SignatureError', 'FAILED_NoCertificateAvailable', 'FAILED_CertChainError', 'FAILED_ChallengeInvalid', 'FAILED_ContractCanceled', 'FAILED_WrongChargeParameter', 'FAILED_PowerDeliveryNotApplied', 'FAILED_TariffSelectionInvalid', 'FAILED_ChargingProfileInvalid', 'FAILED_EVSEPresentVoltageToLow', 'FAILED_MeteringSignatureNotValid', 'FAILED_WrongEnergyTransferType')
-_I53 = {'OK': 0, 'OK_NewSessionEstablished': 1, 'OK_OldSessionJoined': 2, 'OK_CertificateExpiresSoon': 3, 'FAILED': 4, 'FAILED_SequenceError': 5, 'FAILED_ServiceIDInvalid': 6, 'FAILED_UnknownSession': 7, 'FAILED_ServiceSelectionInvalid': 8, 'FAILED_PaymentSelectionInvalid': 9, 'FAILED_CertificateExpired': 10, 'FAILED_SignatureError': 11, 'FAILED_NoCertificateAvailable': 12, 'FAILED_CertChainError': 13, 'FAILED_ChallengeInvalid': 14, 'FAILED_ContractCanceled': 15, 'FAILED_WrongChargeParameter': 16, 'FAILED_PowerDeliveryNotApplied': 17, 'FAILED_TariffSelectionInvalid': 18, 'FAILED_ChargingProfileInvalid': 19, 'FAILED_EVSEPresentVoltageToLow': 20, 'FAILED_MeteringSignatureNotValid': 21, 'FAILED_WrongEnergyTransferType': 22}
-_E54 = ('Finished', 'Ongoing')
-_I55 = {'Finished': 0, 'Ongoing': 1}
-_K56 = frozenset(('DC_EVSEStatus', 'EVSEProcessing', 'ResponseCode'))
-_T57 = {3: (0, 1)}
-_K58 = frozenset(('Algorithm',))
-_T59 = {1: (1, 2)}
-_K60 = frozenset(('Certificate', 'SubCertificates'))
-_T61 = {1: (0, 2, 2)}
-_T62 = {1: (1, 2), 2: (0, 1)}
-_K63 = frozenset(('DHParams', 'Id', 'ListOfRootCertificateIDs', 'OEMProvisioningCert'))
-_T64 = {0: (1, 2, 2), 1: (0, 1, 2)}
-_K65 = frozenset(('ContractID', 'ContractSignatureCertChain', 'ContractSignatureEncryptedPrivateKey', 'DHParams', 'Id', 'ResponseCode'))
-_T66 = {5: (0, 1, 6)}
-_T67 = {6: (0, 1)}
-_K68 = frozenset(('ContractID', 'ContractSignatureCertChain', 'DHParams', 'Id', 'ListOfRootCertificateIDs'))
-_K69 = frozenset(('ContractID', 'ContractSignatureCertChain', 'ContractSignatureEncryptedPrivateKey', 'DHParams', 'Id', 'ResponseCode', 'RetryCounter'))
-_T70 = {6: (0, 1, 7)}
-_T71 = {7: (0, 1)}
-_E72 = ('AC_single_phase_core', 'AC_three_phase_core', 'DC_core', 'DC_extended', 'DC_combo_core', 'DC_unique')
-_I73 = {'AC_single_phase_core': 0, 'AC_three_phase_core': 1, 'DC_core': 2, 'DC_extended': 3, 'DC_combo_core': 4, 'DC_unique': 5}
-_K74 = frozenset(('AC_EVChargeParameter', 'DC_EVChargeParameter', 'EVChargeParameter', 'EVRequestedEnergyTransferType'))
-_T75 = {1: (1, 2, 2)}
-_T76 = {1: (2, 2, 2)}
-_T77 = {2: (0, 1)}
-_K78 = frozenset(('AC_EVSEChargeParameter', 'DC_EVSEChargeParameter', 'EVSEChargeParameter', 'EVSEProcessing', 'ResponseCode', 'SAScheduleList', 'SASchedules'))
-_T79 = {2: (0, 2, 3)}
-_T80 = {2: (1, 2, 3)}
-_T81 = {3: (0, 2, 4)}
-_T82 = {3: (1, 2, 4)}
-_T83 = {3: (2, 2, 4)}
-_K84 = frozenset(('ProfileEntry', 'SAScheduleTupleID'))
-_T85 = {1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
-_T86 = {2: (1, 2)}
-_K87 = frozenset(('AC_EVSEStatus', 'EVSEID', 'EVSEMaxCurrent', 'MeterInfo', 'ReceiptRequired', 'ResponseCode', 'SAScheduleTupleID'))
-_T88 = {3: (1, 2, 5), 4: (0, 2, 5)}
-_T89 = {3: (2, 2, 6), 4: (1, 2, 6), 5: (0, 1, 6)}
-_K90 = frozenset(('Cost', 'startValue'))
-_T91 = {1: (0, 2, 1, 0)}
-_K92 = frozenset(('GenChallenge', 'Id'))
-_T93 = {0: (1, 2, 2), 1: (0, 2, 2)}
-_T94 = {0: (2, 2), 1: (1, 2), 2: (0, 1)}
-_K95 = frozenset(('EVSEProcessing', 'ResponseCode'))
-_E96 = ('relativePricePercentage', 'RenewableGenerationPercentage', 'CarbonDioxideEmission')
-_I97 = {'relativePricePercentage': 0, 'RenewableGenerationPercentage': 1, 'CarbonDioxideEmission': 2}
-_K98 = frozenset(('amount', 'amountMultiplier', 'costKind'))
-_T99 = {2: (1, 2), 3: (0, 1)}
-_K100 = frozenset(('BulkChargingComplete', 'ChargingComplete', 'DC_EVStatus', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'EVTargetCurrent', 'EVTargetVoltage', 'RemainingTimeToBulkSoC', 'RemainingTimeToFullSoC'))
-_T101 = {2: (0, 3, 3)}
-_T102 = {2: (1, 3, 4), 3: (0, 3, 4)}
-_T103 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
-_T104 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 2, 6), 5: (0, 2, 6)}
-_T105 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 2, 7), 5: (1, 2, 7), 6: (0, 1, 7)}
-_T106 = {7: (0, 2, 8)}
-_T107 = {7: (1, 2, 9), 8: (0, 2, 9)}
-_T108 = {7: (2, 2, 10), 8: (1, 2, 10), 9: (0, 1, 10)}
-_T109 = {10: (0, 1)}
-_K110 = frozenset(('DC_EVSEStatus', 'EVSECurrentLimitAchieved', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEPowerLimitAchieved', 'EVSEPresentCurrent', 'EVSEPresentVoltage', 'EVSEVoltageLimitAchieved', 'ResponseCode'))
-_T111 = {7: (0, 3, 8)}
-_T112 = {7: (1, 3, 9), 8: (0, 2, 9)}
-_T113 = {7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
-_T114 = {7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
-_K115 = frozenset(('BulkSOC', 'DC_EVStatus', 'EVEnergyCapacity', 'EVEnergyRequest', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'FullSOC'))
-_T116 = {2: (1, 2, 4), 3: (0, 1, 4)}
-_T117 = {4: (0, 3, 5)}
-_T118 = {4: (1, 3, 6), 5: (0, 3, 6)}
-_T119 = {4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
-_T120 = {4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
-_T121 = {4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_K122 = frozenset(('BulkChargingComplete', 'ChargingComplete', 'DC_EVStatus'))
-_T123 = {1: (1, 2, 3), 2: (0, 1, 3)}
-_K124 = frozenset(('DC_EVSEStatus', 'EVSECurrentRegulationTolerance', 'EVSEEnergyToBeDelivered', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEMinimumCurrentLimit', 'EVSEMinimumVoltageLimit', 'EVSEPeakCurrentRipple'))
-_T125 = {6: (0, 2, 7)}
-_T126 = {6: (1, 2, 8), 7: (0, 1, 8)}
-_T127 = {8: (0, 2, 9)}
-_T128 = {8: (1, 2), 9: (0, 1)}
-_E129 = ('Invalid', 'Valid', 'Warning', 'Fault')
-_I130 = {'Invalid': 0, 'Valid': 1, 'Warning': 2, 'Fault': 3}
-_E131 = ('EVSE_NotReady', 'EVSE_Ready', 'EVSE_Shutdown', 'EVSE_UtilityInterruptEvent', 'EVSE_IsolationMonitoringActive', 'EVSE_EmergencyShutdown', 'EVSE_Malfunction', 'Reserved_8', 'Reserved_9', 'Reserved_A', 'Reserved_B', 'Reserved_C')
-_I132 = {'EVSE_NotReady': 0, 'EVSE_Ready': 1, 'EVSE_Shutdown': 2, 'EVSE_UtilityInterruptEvent': 3, 'EVSE_IsolationMonitoringActive': 4, 'EVSE_EmergencyShutdown': 5, 'EVSE_Malfunction': 6, 'Reserved_8': 7, 'Reserved_9': 8, 'Reserved_A': 9, 'Reserved_B': 10, 'Reserved_C': 11}
-_K133 = frozenset(('EVSEIsolationStatus', 'EVSENotification', 'EVSEStatusCode', 'NotificationMaxDelay'))
-_E134 = ('NO_ERROR', 'FAILED_RESSTemperatureInhibit', 'FAILED_EVShiftPosition', 'FAILED_ChargerConnectorLockFault', 'FAILED_EVRESSMalfunction', 'FAILED_ChargingCurrentdifferential', 'FAILED_ChargingVoltageOutOfRange', 'Reserved_A', 'Reserved_B', 'Reserved_C', 'FAILED_ChargingSystemIncompatibility', 'NoData')
-_I135 = {'NO_ERROR': 0, 'FAILED_RESSTemperatureInhibit': 1, 'FAILED_EVShiftPosition': 2, 'FAILED_ChargerConnectorLockFault': 3, 'FAILED_EVRESSMalfunction': 4, 'FAILED_ChargingCurrentdifferential': 5, 'FAILED_ChargingVoltageOutOfRange': 6, 'Reserved_A': 7, 'Reserved_B': 8, 'Reserved_C': 9, 'FAILED_ChargingSystemIncompatibility': 10, 'NoData': 11}
-_K136 = frozenset(('EVCabinConditioning', 'EVErrorCode', 'EVRESSConditioning', 'EVRESSSOC', 'EVReady'))
-_T137 = {1: (1, 2, 3), 2: (0, 2, 3)}
-_T138 = {1: (2, 2, 4), 2: (1, 2, 4), 3: (0, 1, 4)}
-_K139 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
-_T140 = {1: (0, 1, 4)}
-_T141 = {0: (1, 2, 2), 4: (0, 2, 2)}
-_T142 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
-_T143 = {3: (0, 2, 5)}
-_T144 = {3: (1, 2, 6), 5: (0, 2, 6)}
-_T145 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
-_K146 = frozenset(('RelativeTimeInterval', 'TimeInterval'))
-_T147 = {0: (1, 2, 1)}
-_K148 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
-_T149 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
-_T150 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
-_T151 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
-_T152 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
-_T153 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
-_T154 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
-_T155 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
-_T156 = {2: (8, 4)}
-_K157 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
-_T158 = {0: (1, 3, 1)}
-_T159 = {1: (0, 2)}
-_K160 = frozenset(('RootCertificateID',))
-_T161 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
-_K162 = frozenset(('Id', 'Reference'))
-_T163 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
-_K164 = frozenset(('Notification', 'SessionID', 'Signature'))
-_T165 = {1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K166 = frozenset(('MeterID', 'MeterReading', 'MeterStatus', 'SigMeterReading', 'TMeter'))
-_T167 = {1: (0, 3, 2)}
-_T168 = {1: (1, 3, 3), 2: (0, 3, 3)}
-_T169 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
-_T170 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
-_T171 = {1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_K172 = frozenset(('Id', 'MeterInfo', 'SAScheduleTupleID', 'SessionID'))
-_K173 = frozenset(('AC_EVSEStatus', 'ResponseCode'))
-_E174 = ('ParsingError', 'NoTLSRootCertificatAvailable', 'UnknownError')
-_I175 = {'ParsingError': 0, 'NoTLSRootCertificatAvailable': 1, 'UnknownError': 2}
-_K176 = frozenset(('FaultCode', 'FaultMsg'))
-_K177 = frozenset(('Encoding', 'Id', 'MimeType'))
-_T178 = {0: (1, 3, 2), 1: (0, 3, 2)}
-_T179 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
-_T180 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K181 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
-_T182 = {1: (2, 2), 2: (1, 2)}
-_K183 = frozenset(('PMax', 'RelativeTimeInterval', 'TimeInterval'))
-_K184 = frozenset(('PMaxScheduleEntry', 'PMaxScheduleID'))
-_K185 = frozenset(('Parameter', 'ParameterSetID'))
-_E186 = ('bool', 'byte', 'short', 'int', 'physicalValue', 'string')
-_I187 = {'bool': 0, 'byte': 1, 'short': 2, 'int': 3, 'physicalValue': 4, 'string': 5}
-_K188 = frozenset(('Name', 'ValueType', 'boolValue', 'byteValue', 'intValue', 'physicalValue', 'shortValue', 'stringValue'))
-_T189 = {2: (1, 3, 3)}
-_T190 = {2: (2, 3, 3)}
-_T191 = {2: (3, 3, 3)}
-_T192 = {2: (4, 3, 3)}
-_T193 = {2: (5, 3, 3)}
-_K194 = frozenset(('ContractID', 'ContractSignatureCertChain'))
-_K195 = frozenset(('DateTimeNow', 'GenChallenge', 'ResponseCode'))
-_E196 = ('Contract', 'ExternalPayment')
-_I197 = {'Contract': 0, 'ExternalPayment': 1}
-_K198 = frozenset(('PaymentOption',))
-_E199 = ('h', 'm', 's', 'A', 'Ah', 'V', 'VA', 'W', 'W/s', 'Wh')
-_I200 = {'h': 0, 'm': 1, 's': 2, 'A': 3, 'Ah': 4, 'V': 5, 'VA': 6, 'W': 7, 'W/s': 8, 'Wh': 9}
-_K201 = frozenset(('Multiplier', 'Unit', 'Value'))
-_K202 = frozenset(('ChargingProfile', 'DC_EVPowerDeliveryParameter', 'EVPowerDeliveryParameter', 'ReadyToChargeState'))
-_T203 = {1: (1, 3, 3), 2: (0, 2, 3)}
-_T204 = {1: (2, 3, 3), 2: (1, 2, 3)}
-_T205 = {1: (3, 3), 2: (2, 2), 3: (0, 1)}
-_K206 = frozenset(('AC_EVSEStatus', 'DC_EVSEStatus', 'EVSEStatus', 'ResponseCode'))
-_K207 = frozenset(('DC_EVStatus', 'EVTargetCurrent', 'EVTargetVoltage'))
-_K208 = frozenset(('DC_EVSEStatus', 'EVSEPresentVoltage', 'ResponseCode'))
-_K209 = frozenset(('ChargingProfileEntryMaxPower', 'ChargingProfileEntryStart'))
-_K210 = frozenset(('Exponent', 'Modulus'))
-_K211 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
-_T212 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
-_T213 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
-_T214 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
-_K215 = frozenset(('duration', 'start'))
-_K216 = frozenset(('Transforms', 'Type', 'URI'))
-_T217 = {0: (1, 3, 2), 1: (0, 2, 2)}
-_T218 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
-_T219 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K220 = frozenset(('SAScheduleTuple',))
-_K221 = frozenset(('PMaxSchedule', 'SAScheduleTupleID', 'SalesTariff'))
-_K222 = frozenset(('SPKISexp',))
-_T223 = {1: (2, 2)}
-_K224 = frozenset(('ConsumptionCost', 'EPriceLevel', 'RelativeTimeInterval', 'TimeInterval'))
-_T225 = {2: (0, 2, 2, 0)}
-_K226 = frozenset(('Id', 'NumEPriceLevels', 'SalesTariffDescription', 'SalesTariffEntry', 'SalesTariffID'))
-_T227 = {4: (0, 1, 5, 0), 5: (0, 2, 5, 0)}
-_T228 = {5: (1, 2)}
-_K229 = frozenset(('SelectedService',))
-_K230 = frozenset(('ParameterSetID', 'ServiceID'))
-_E231 = ('AC_single_phase_core', 'AC_three_phase_core', 'DC_core', 'DC_extended', 'DC_combo_core', 'DC_dual', 'AC_core1p_DC_extended', 'AC_single_DC_core', 'AC_single_phase_three_phase_core_DC_extended', 'AC_core3p_DC_extended')
-_I232 = {'AC_single_phase_core': 0, 'AC_three_phase_core': 1, 'DC_core': 2, 'DC_extended': 3, 'DC_combo_core': 4, 'DC_dual': 5, 'AC_core1p_DC_extended': 6, 'AC_single_DC_core': 7, 'AC_single_phase_three_phase_core_DC_extended': 8, 'AC_core3p_DC_extended': 9}
-_K233 = frozenset(('EnergyTransferType', 'FreeService', 'ServiceTag'))
-_K234 = frozenset(('ServiceID',))
-_K235 = frozenset(('ResponseCode', 'ServiceID', 'ServiceParameterList'))
-_E236 = ('EVCharging', 'Internet', 'ContractCertificate', 'OtherCustom')
-_I237 = {'EVCharging': 0, 'Internet': 1, 'ContractCertificate': 2, 'OtherCustom': 3}
-_K238 = frozenset(('ServiceCategory', 'ServiceScope'))
-_K239 = frozenset(('ChargeService', 'PaymentOptions', 'ResponseCode', 'ServiceList'))
-_T240 = {3: (1, 2), 4: (0, 1)}
-_K241 = frozenset(('ParameterSet',))
-_K242 = frozenset(('SelectedPaymentOption', 'SelectedServiceList'))
-_K243 = frozenset(('ResponseCode',))
-_K244 = frozenset(('Service',))
-_K245 = frozenset(('ServiceCategory', 'ServiceID', 'ServiceName', 'ServiceScope'))
-_K246 = frozenset(('FreeService', 'ServiceTag'))
-_K247 = frozenset(('EVCCID',))
-_K248 = frozenset(('DateTimeNow', 'EVSEID', 'ResponseCode'))
-_K249 = frozenset(('Algorithm', 'HMACOutputLength'))
-_T250 = {1: (2, 3), 2: (1, 2)}
-_K251 = frozenset(('Id', 'SignatureProperty'))
-_K252 = frozenset(('Id', 'Target'))
-_T253 = {}
-_K254 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
-_T255 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T256 = {3: (2, 2), 4: (1, 2)}
-_K257 = frozenset(('Id', 'value'))
-_K258 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
-_T259 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
-_T260 = {4: (1, 2)}
-_K261 = frozenset(('Certificate',))
-_K262 = frozenset(('Algorithm', 'XPath'))
-_T263 = {1: (0, 3, 1, 0)}
-_T264 = {1: (2, 3)}
-_K265 = frozenset(('Transform',))
-_K266 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
-_T267 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
-_T268 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T269 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T270 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T271 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T272 = {1: (6, 3)}
-_K273 = frozenset(('X509IssuerName', 'X509SerialNumber'))
-_K274 = frozenset(('Body', 'Header'))
+_K1 = frozenset(('AC_EVSEStatus', 'EVSEMaxCurrent', 'EVSEMaxVoltage', 'EVSEMinCurrent'))
+_E2 = ('None', 'StopCharging', 'ReNegotiation')
+_I3 = {'None': 0, 'StopCharging': 1, 'ReNegotiation': 2}
+_K4 = frozenset(('EVSENotification', 'NotificationMaxDelay', 'PowerSwitchClosed', 'RCD'))
+_K5 = frozenset(())
+_K6 = frozenset(('BodyElement', 'CableCheckReq', 'CableCheckRes', 'CertificateInstallationReq', 'CertificateInstallationRes', 'CertificateUpdateReq', 'CertificateUpdateRes', 'ChargeParameterDiscoveryReq', 'ChargeParameterDiscoveryRes', 'ChargingStatusReq', 'ChargingStatusRes', 'ContractAuthenticationReq', 'ContractAuthenticationRes', 'CurrentDemandReq', 'CurrentDemandRes', 'MeteringReceiptReq', 'MeteringReceiptRes', 'PaymentDetailsReq', 'PaymentDetailsRes', 'PowerDeliveryReq', 'PowerDeliveryRes', 'PreChargeReq', 'PreChargeRes', 'ServiceDetailReq', 'ServiceDetailRes', 'ServiceDiscoveryReq', 'ServiceDiscoveryRes', 'ServicePaymentSelectionReq', 'ServicePaymentSelectionRes', 'SessionSetupReq', 'SessionSetupRes', 'SessionStopReq', 'SessionStopRes', 'WeldingDetectionReq', 'WeldingDetectionRes'))
+_O7 = {'BodyElement': 0, 'CableCheckReq': 1, 'CableCheckRes': 2, 'CertificateInstallationReq': 3, 'CertificateInstallationRes': 4, 'CertificateUpdateReq': 5, 'CertificateUpdateRes': 6, 'ChargeParameterDiscoveryReq': 7, 'ChargeParameterDiscoveryRes': 8, 'ChargingStatusReq': 9, 'ChargingStatusRes': 10, 'ContractAuthenticationReq': 11, 'ContractAuthenticationRes': 12, 'CurrentDemandReq': 13, 'CurrentDemandRes': 14, 'MeteringReceiptReq': 15, 'MeteringReceiptRes': 16, 'PaymentDetailsReq': 17, 'PaymentDetailsRes': 18, 'PowerDeliveryReq': 19, 'PowerDeliveryRes': 20, 'PreChargeReq': 21, 'PreChargeRes': 22, 'ServiceDetailReq': 23, 'ServiceDetailRes': 24, 'ServiceDiscoveryReq': 25, 'ServiceDiscoveryRes': 26, 'ServicePaymentSelectionReq': 27, 'ServicePaymentSelectionRes': 28, 'SessionSetupReq': 29, 'SessionSetupRes': 30, 'SessionStopReq': 31, 'SessionStopRes': 32, 'WeldingDetectionReq': 33, 'WeldingDetectionRes': 34}
+_T8 = {0: (0, 6, 1)}
+_T9 = {0: (1, 6, 1)}
+_T10 = {0: (2, 6, 1)}
+_T11 = {0: (3, 6, 1)}
+_T12 = {0: (4, 6, 1)}
+_T13 = {0: (5, 6, 1)}
+_T14 = {0: (6, 6, 1)}
+_T15 = {0: (7, 6, 1)}
+_T16 = {0: (8, 6, 1)}
+_T17 = {0: (9, 6, 1)}
+_T18 = {0: (10, 6, 1)}
+_T19 = {0: (11, 6, 1)}
+_T20 = {0: (12, 6, 1)}
+_T21 = {0: (13, 6, 1)}
+_T22 = {0: (14, 6, 1)}
+_T23 = {0: (15, 6, 1)}
+_T24 = {0: (16, 6, 1)}
+_T25 = {0: (17, 6, 1)}
+_T26 = {0: (18, 6, 1)}
+_T27 = {0: (19, 6, 1)}
+_T28 = {0: (20, 6, 1)}
+_T29 = {0: (21, 6, 1)}
+_T30 = {0: (22, 6, 1)}
+_T31 = {0: (23, 6, 1)}
+_T32 = {0: (24, 6, 1)}
+_T33 = {0: (25, 6, 1)}
+_T34 = {0: (26, 6, 1)}
+_T35 = {0: (27, 6, 1)}
+_T36 = {0: (28, 6, 1)}
+_T37 = {0: (29, 6, 1)}
+_T38 = {0: (30, 6, 1)}
+_T39 = {0: (31, 6, 1)}
+_T40 = {0: (32, 6, 1)}
+_T41 = {0: (33, 6, 1)}
+_T42 = {0: (34, 6, 1)}
+_T43 = {0: (35, 6), 1: (0, 1)}
+_K44 = frozenset(('DC_EVStatus',))
+_E45 = ('OK', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_CertificateExpiresSoon', 'FAILED', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_UnknownSession', 'FAILED_ServiceSelectionInvalid', 'FAILED_PaymentSelectionInvalid', 'FAILED_CertificateExpired', 'FAILED_SignatureError', 'FAILED_NoCertificateAvailable', 'FAILED_CertChainError', 'FAILED_ChallengeInvalid', 'FAILED_ContractCanceled', 'FAILED_WrongChargeParameter', 'FAILED_PowerDeliveryNotApplied', 'FAILED_TariffSelectionInvalid', 'FAILED_ChargingProfileInvalid', 'FAILED_EVSEPresentVoltageToLow', 'FAILED_MeteringSignatureNotValid', 'FAILED_WrongEnergyTransferType')
+_I46 = {'OK': 0, 'OK_NewSessionEstablished': 1, 'OK_OldSessionJoined': 2, 'OK_CertificateExpiresSoon': 3, 'FAILED': 4, 'FAILED_SequenceError': 5, 'FAILED_ServiceIDInvalid': 6, 'FAILED_UnknownSession': 7, 'FAILED_ServiceSelectionInvalid': 8, 'FAILED_PaymentSelectionInvalid': 9, 'FAILED_CertificateExpired': 10, 'FAILED_SignatureError': 11, 'FAILED_NoCertificateAvailable': 12, 'FAILED_CertChainError': 13, 'FAILED_ChallengeInvalid': 14, 'FAILED_ContractCanceled': 15, 'FAILED_WrongChargeParameter': 16, 'FAILED_PowerDeliveryNotApplied': 17, 'FAILED_TariffSelectionInvalid': 18, 'FAILED_ChargingProfileInvalid': 19, 'FAILED_EVSEPresentVoltageToLow': 20, 'FAILED_MeteringSignatureNotValid': 21, 'FAILED_WrongEnergyTransferType': 22}
+_E47 = ('Finished', 'Ongoing')
+_I48 = {'Finished': 0, 'Ongoing': 1}
+_K49 = frozenset(('DC_EVSEStatus', 'EVSEProcessing', 'ResponseCode'))
+_K50 = frozenset(('Algorithm',))
+_K51 = frozenset(('Certificate', 'SubCertificates'))
+_T52 = {1: (1, 2), 2: (0, 1)}
+_K53 = frozenset(('DHParams', 'Id', 'ListOfRootCertificateIDs', 'OEMProvisioningCert'))
+_T54 = {0: (1, 2, 2), 1: (0, 1, 2)}
+_T55 = {2: (0, 1, 3)}
+_T56 = {3: (0, 1, 4)}
+_T57 = {4: (0, 1)}
+_K58 = frozenset(('ContractID', 'ContractSignatureCertChain', 'ContractSignatureEncryptedPrivateKey', 'DHParams', 'Id', 'ResponseCode'))
+_K59 = frozenset(('ContractID', 'ContractSignatureCertChain', 'DHParams', 'Id', 'ListOfRootCertificateIDs'))
+_T60 = {4: (0, 1, 5)}
+_T61 = {5: (0, 1)}
+_K62 = frozenset(('ContractID', 'ContractSignatureCertChain', 'ContractSignatureEncryptedPrivateKey', 'DHParams', 'Id', 'ResponseCode', 'RetryCounter'))
+_E63 = ('AC_single_phase_core', 'AC_three_phase_core', 'DC_core', 'DC_extended', 'DC_combo_core', 'DC_unique')
+_I64 = {'AC_single_phase_core': 0, 'AC_three_phase_core': 1, 'DC_core': 2, 'DC_extended': 3, 'DC_combo_core': 4, 'DC_unique': 5}
+_K65 = frozenset(('AC_EVChargeParameter', 'DC_EVChargeParameter', 'EVChargeParameter', 'EVRequestedEnergyTransferType'))
+_T66 = {1: (1, 2, 2)}
+_T67 = {1: (2, 2, 2)}
+_T68 = {2: (0, 1)}
+_K69 = frozenset(('AC_EVSEChargeParameter', 'DC_EVSEChargeParameter', 'EVSEChargeParameter', 'EVSEProcessing', 'ResponseCode', 'SAScheduleList', 'SASchedules'))
+_T70 = {2: (1, 2, 3)}
+_T71 = {3: (0, 2, 4)}
+_T72 = {3: (1, 2, 4)}
+_T73 = {3: (2, 2, 4)}
+_K74 = frozenset(('ProfileEntry', 'SAScheduleTupleID'))
+_T75 = {1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
+_K76 = frozenset(('AC_EVSEStatus', 'EVSEID', 'EVSEMaxCurrent', 'MeterInfo', 'ReceiptRequired', 'ResponseCode', 'SAScheduleTupleID'))
+_T77 = {3: (1, 2, 5), 4: (0, 2, 5)}
+_T78 = {3: (2, 2, 6), 4: (1, 2, 6), 5: (0, 1, 6)}
+_T79 = {6: (0, 1, 7)}
+_T80 = {7: (0, 1)}
+_K81 = frozenset(('Cost', 'startValue'))
+_T82 = {1: (0, 2, 1, 0)}
+_K83 = frozenset(('GenChallenge', 'Id'))
+_T84 = {0: (1, 2, 2), 1: (0, 2, 2)}
+_T85 = {0: (2, 2), 1: (1, 2), 2: (0, 1)}
+_K86 = frozenset(('EVSEProcessing', 'ResponseCode'))
+_E87 = ('relativePricePercentage', 'RenewableGenerationPercentage', 'CarbonDioxideEmission')
+_I88 = {'relativePricePercentage': 0, 'RenewableGenerationPercentage': 1, 'CarbonDioxideEmission': 2}
+_K89 = frozenset(('amount', 'amountMultiplier', 'costKind'))
+_T90 = {2: (1, 2), 3: (0, 1)}
+_K91 = frozenset(('BulkChargingComplete', 'ChargingComplete', 'DC_EVStatus', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'EVTargetCurrent', 'EVTargetVoltage', 'RemainingTimeToBulkSoC', 'RemainingTimeToFullSoC'))
+_T92 = {2: (1, 3, 4), 3: (0, 3, 4)}
+_T93 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
+_T94 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 2, 6), 5: (0, 2, 6)}
+_T95 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 2, 7), 5: (1, 2, 7), 6: (0, 1, 7)}
+_T96 = {7: (0, 2, 8)}
+_T97 = {7: (1, 2, 9), 8: (0, 2, 9)}
+_T98 = {7: (2, 2, 10), 8: (1, 2, 10), 9: (0, 1, 10)}
+_T99 = {10: (0, 1)}
+_K100 = frozenset(('DC_EVSEStatus', 'EVSECurrentLimitAchieved', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEPowerLimitAchieved', 'EVSEPresentCurrent', 'EVSEPresentVoltage', 'EVSEVoltageLimitAchieved', 'ResponseCode'))
+_T101 = {7: (1, 3, 9), 8: (0, 2, 9)}
+_T102 = {7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
+_T103 = {7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
+_K104 = frozenset(('BulkSOC', 'DC_EVStatus', 'EVEnergyCapacity', 'EVEnergyRequest', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'FullSOC'))
+_T105 = {2: (1, 2, 4), 3: (0, 1, 4)}
+_T106 = {4: (0, 3, 5)}
+_T107 = {4: (1, 3, 6), 5: (0, 3, 6)}
+_T108 = {4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
+_T109 = {4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
+_T110 = {4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_K111 = frozenset(('BulkChargingComplete', 'ChargingComplete', 'DC_EVStatus'))
+_T112 = {1: (1, 2, 3), 2: (0, 1, 3)}
+_T113 = {3: (0, 1)}
+_K114 = frozenset(('DC_EVSEStatus', 'EVSECurrentRegulationTolerance', 'EVSEEnergyToBeDelivered', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEMinimumCurrentLimit', 'EVSEMinimumVoltageLimit', 'EVSEPeakCurrentRipple'))
+_T115 = {5: (0, 1, 6)}
+_T116 = {6: (0, 2, 7)}
+_T117 = {6: (1, 2, 8), 7: (0, 1, 8)}
+_T118 = {8: (0, 2, 9)}
+_T119 = {8: (1, 2), 9: (0, 1)}
+_E120 = ('Invalid', 'Valid', 'Warning', 'Fault')
+_I121 = {'Invalid': 0, 'Valid': 1, 'Warning': 2, 'Fault': 3}
+_E122 = ('EVSE_NotReady', 'EVSE_Ready', 'EVSE_Shutdown', 'EVSE_UtilityInterruptEvent', 'EVSE_IsolationMonitoringActive', 'EVSE_EmergencyShutdown', 'EVSE_Malfunction', 'Reserved_8', 'Reserved_9', 'Reserved_A', 'Reserved_B', 'Reserved_C')
+_I123 = {'EVSE_NotReady': 0, 'EVSE_Ready': 1, 'EVSE_Shutdown': 2, 'EVSE_UtilityInterruptEvent': 3, 'EVSE_IsolationMonitoringActive': 4, 'EVSE_EmergencyShutdown': 5, 'EVSE_Malfunction': 6, 'Reserved_8': 7, 'Reserved_9': 8, 'Reserved_A': 9, 'Reserved_B': 10, 'Reserved_C': 11}
+_K124 = frozenset(('EVSEIsolationStatus', 'EVSENotification', 'EVSEStatusCode', 'NotificationMaxDelay'))
+_E125 = ('NO_ERROR', 'FAILED_RESSTemperatureInhibit', 'FAILED_EVShiftPosition', 'FAILED_ChargerConnectorLockFault', 'FAILED_EVRESSMalfunction', 'FAILED_ChargingCurrentdifferential', 'FAILED_ChargingVoltageOutOfRange', 'Reserved_A', 'Reserved_B', 'Reserved_C', 'FAILED_ChargingSystemIncompatibility', 'NoData')
+_I126 = {'NO_ERROR': 0, 'FAILED_RESSTemperatureInhibit': 1, 'FAILED_EVShiftPosition': 2, 'FAILED_ChargerConnectorLockFault': 3, 'FAILED_EVRESSMalfunction': 4, 'FAILED_ChargingCurrentdifferential': 5, 'FAILED_ChargingVoltageOutOfRange': 6, 'Reserved_A': 7, 'Reserved_B': 8, 'Reserved_C': 9, 'FAILED_ChargingSystemIncompatibility': 10, 'NoData': 11}
+_K127 = frozenset(('EVCabinConditioning', 'EVErrorCode', 'EVRESSConditioning', 'EVRESSSOC', 'EVReady'))
+_T128 = {1: (1, 2, 3), 2: (0, 2, 3)}
+_T129 = {1: (2, 2, 4), 2: (1, 2, 4), 3: (0, 1, 4)}
+_K130 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
+_T131 = {1: (0, 1, 4)}
+_T132 = {0: (1, 2, 2), 4: (0, 2, 2)}
+_T133 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
+_T134 = {3: (0, 2, 5)}
+_T135 = {3: (1, 2, 6), 5: (0, 2, 6)}
+_T136 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
+_K137 = frozenset(('RelativeTimeInterval', 'TimeInterval'))
+_T138 = {0: (1, 2, 1)}
+_T139 = {1: (0, 1)}
+_K140 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
+_O141 = {'Id': 0, 'KeyName': 1, 'KeyValue': 2, 'RetrievalMethod': 3, 'X509Data': 4, 'PGPData': 5, 'SPKIData': 6, 'MgmtData': 7}
+_T142 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
+_T143 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
+_T144 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
+_T145 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
+_T146 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
+_T147 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
+_T148 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
+_T149 = {2: (8, 4)}
+_K150 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
+_T151 = {0: (1, 3, 1)}
+_T152 = {1: (0, 2)}
+_K153 = frozenset(('RootCertificateID',))
+_T154 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_K155 = frozenset(('Id', 'Reference'))
+_T156 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
+_T157 = {2: (1, 2)}
+_K158 = frozenset(('Notification', 'SessionID', 'Signature'))
+_T159 = {1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K160 = frozenset(('MeterID', 'MeterReading', 'MeterStatus', 'SigMeterReading', 'TMeter'))
+_T161 = {1: (1, 3, 3), 2: (0, 3, 3)}
+_T162 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
+_T163 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
+_T164 = {1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_K165 = frozenset(('Id', 'MeterInfo', 'SAScheduleTupleID', 'SessionID'))
+_T166 = {2: (0, 2, 3)}
+_K167 = frozenset(('AC_EVSEStatus', 'ResponseCode'))
+_E168 = ('ParsingError', 'NoTLSRootCertificatAvailable', 'UnknownError')
+_I169 = {'ParsingError': 0, 'NoTLSRootCertificatAvailable': 1, 'UnknownError': 2}
+_K170 = frozenset(('FaultCode', 'FaultMsg'))
+_K171 = frozenset(('Encoding', 'Id', 'MimeType'))
+_T172 = {0: (1, 3, 2), 1: (0, 3, 2)}
+_T173 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_T174 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_K175 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
+_T176 = {1: (2, 2), 2: (1, 2)}
+_K177 = frozenset(('PMax', 'RelativeTimeInterval', 'TimeInterval'))
+_T178 = {1: (0, 1, 2)}
+_K179 = frozenset(('PMaxScheduleEntry', 'PMaxScheduleID'))
+_K180 = frozenset(('Parameter', 'ParameterSetID'))
+_E181 = ('bool', 'byte', 'short', 'int', 'physicalValue', 'string')
+_I182 = {'bool': 0, 'byte': 1, 'short': 2, 'int': 3, 'physicalValue': 4, 'string': 5}
+_K183 = frozenset(('Name', 'ValueType', 'boolValue', 'byteValue', 'intValue', 'physicalValue', 'shortValue', 'stringValue'))
+_T184 = {2: (1, 3, 3)}
+_T185 = {2: (2, 3, 3)}
+_T186 = {2: (3, 3, 3)}
+_T187 = {2: (4, 3, 3)}
+_T188 = {2: (5, 3, 3)}
+_K189 = frozenset(('ContractID', 'ContractSignatureCertChain'))
+_K190 = frozenset(('DateTimeNow', 'GenChallenge', 'ResponseCode'))
+_E191 = ('Contract', 'ExternalPayment')
+_I192 = {'Contract': 0, 'ExternalPayment': 1}
+_K193 = frozenset(('PaymentOption',))
+_E194 = ('h', 'm', 's', 'A', 'Ah', 'V', 'VA', 'W', 'W/s', 'Wh')
+_I195 = {'h': 0, 'm': 1, 's': 2, 'A': 3, 'Ah': 4, 'V': 5, 'VA': 6, 'W': 7, 'W/s': 8, 'Wh': 9}
+_K196 = frozenset(('Multiplier', 'Unit', 'Value'))
+_K197 = frozenset(('ChargingProfile', 'DC_EVPowerDeliveryParameter', 'EVPowerDeliveryParameter', 'ReadyToChargeState'))
+_T198 = {1: (1, 3, 3), 2: (0, 2, 3)}
+_T199 = {1: (2, 3, 3), 2: (1, 2, 3)}
+_T200 = {1: (3, 3), 2: (2, 2), 3: (0, 1)}
+_K201 = frozenset(('AC_EVSEStatus', 'DC_EVSEStatus', 'EVSEStatus', 'ResponseCode'))
+_K202 = frozenset(('DC_EVStatus', 'EVTargetCurrent', 'EVTargetVoltage'))
+_K203 = frozenset(('DC_EVSEStatus', 'EVSEPresentVoltage', 'ResponseCode'))
+_K204 = frozenset(('ChargingProfileEntryMaxPower', 'ChargingProfileEntryStart'))
+_K205 = frozenset(('Exponent', 'Modulus'))
+_K206 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T207 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
+_T208 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
+_T209 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
+_T210 = {6: (0, 1)}
+_K211 = frozenset(('duration', 'start'))
+_K212 = frozenset(('Transforms', 'Type', 'URI'))
+_T213 = {0: (1, 3, 2), 1: (0, 2, 2)}
+_T214 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
+_T215 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K216 = frozenset(('SAScheduleTuple',))
+_K217 = frozenset(('PMaxSchedule', 'SAScheduleTupleID', 'SalesTariff'))
+_K218 = frozenset(('SPKISexp',))
+_K219 = frozenset(('ConsumptionCost', 'EPriceLevel', 'RelativeTimeInterval', 'TimeInterval'))
+_T220 = {2: (0, 2, 2, 0)}
+_K221 = frozenset(('Id', 'NumEPriceLevels', 'SalesTariffDescription', 'SalesTariffEntry', 'SalesTariffID'))
+_T222 = {4: (0, 1, 5, 0), 5: (0, 2, 5, 0)}
+_T223 = {5: (1, 2)}
+_K224 = frozenset(('SelectedService',))
+_K225 = frozenset(('ParameterSetID', 'ServiceID'))
+_E226 = ('AC_single_phase_core', 'AC_three_phase_core', 'DC_core', 'DC_extended', 'DC_combo_core', 'DC_dual', 'AC_core1p_DC_extended', 'AC_single_DC_core', 'AC_single_phase_three_phase_core_DC_extended', 'AC_core3p_DC_extended')
+_I227 = {'AC_single_phase_core': 0, 'AC_three_phase_core': 1, 'DC_core': 2, 'DC_extended': 3, 'DC_combo_core': 4, 'DC_dual': 5, 'AC_core1p_DC_extended': 6, 'AC_single_DC_core': 7, 'AC_single_phase_three_phase_core_DC_extended': 8, 'AC_core3p_DC_extended': 9}
+_K228 = frozenset(('EnergyTransferType', 'FreeService', 'ServiceTag'))
+_K229 = frozenset(('ServiceID',))
+_K230 = frozenset(('ResponseCode', 'ServiceID', 'ServiceParameterList'))
+_E231 = ('EVCharging', 'Internet', 'ContractCertificate', 'OtherCustom')
+_I232 = {'EVCharging': 0, 'Internet': 1, 'ContractCertificate': 2, 'OtherCustom': 3}
+_K233 = frozenset(('ServiceCategory', 'ServiceScope'))
+_K234 = frozenset(('ChargeService', 'PaymentOptions', 'ResponseCode', 'ServiceList'))
+_T235 = {3: (1, 2), 4: (0, 1)}
+_K236 = frozenset(('ParameterSet',))
+_K237 = frozenset(('SelectedPaymentOption', 'SelectedServiceList'))
+_K238 = frozenset(('ResponseCode',))
+_K239 = frozenset(('Service',))
+_K240 = frozenset(('ServiceCategory', 'ServiceID', 'ServiceName', 'ServiceScope'))
+_K241 = frozenset(('FreeService', 'ServiceTag'))
+_K242 = frozenset(('EVCCID',))
+_K243 = frozenset(('DateTimeNow', 'EVSEID', 'ResponseCode'))
+_K244 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T245 = {1: (2, 3), 2: (1, 2)}
+_K246 = frozenset(('Id', 'SignatureProperty'))
+_K247 = frozenset(('Id', 'Target'))
+_T248 = {}
+_K249 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T250 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T251 = {3: (2, 2), 4: (1, 2)}
+_K252 = frozenset(('Id', 'value'))
+_K253 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T254 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T255 = {4: (1, 2)}
+_K256 = frozenset(('Certificate',))
+_K257 = frozenset(('Algorithm', 'XPath'))
+_T258 = {1: (0, 3, 1, 0)}
+_K259 = frozenset(('Transform',))
+_K260 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_O261 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
+_T262 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T263 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T264 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T265 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T266 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T267 = {1: (6, 3)}
+_K268 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_K269 = frozenset(('Body', 'Header'))
 
 def d_AC_EVChargeParameterType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['DepartureTime'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['DepartureTime'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EAmount'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EAmount'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVMaxVoltage'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVMaxVoltage'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVMaxCurrent'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVMaxCurrent'] = x
-        st = 4
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVMinCurrent'] = x
+    st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVMinCurrent'] = x
-        st = 5
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_AC_EVChargeParameterType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 5
     f = 'DepartureTime'
     x = d.get('DepartureTime')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'EAmount'
     x = d.get('EAmount')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'EVMaxVoltage'
     x = d.get('EVMaxVoltage')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = 'EVMaxCurrent'
     x = d.get('EVMaxCurrent')
     if x is not None:
-        u += 1
-        c, wd, st = _T3[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 1), x)
+        st = 4
+    else:
+        missing()
     f = 'EVMinCurrent'
     x = d.get('EVMinCurrent')
     if x is not None:
-        u += 1
-        c, wd, st = _T4[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 1), x)
+        st = 5
+    else:
+        missing()
     f = None
-    c, wd = _T5[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
         extra(d, _K0)
     return a
@@ -388,178 +388,172 @@ def d_AC_EVSEChargeParameterType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_AC_EVSEStatusType(v, r)
-        o['AC_EVSEStatus'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_AC_EVSEStatusType(v, r)
+    o['AC_EVSEStatus'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVSEMaxVoltage'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVSEMaxVoltage'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVSEMaxCurrent'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVSEMaxCurrent'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVSEMinCurrent'] = x
-        st = 4
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVSEMinCurrent'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_AC_EVSEChargeParameterType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 4
     f = 'AC_EVSEStatus'
     x = d.get('AC_EVSEStatus')
     if x is not None:
-        u += 1
         a = e_AC_EVSEStatusType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVSEMaxVoltage'
     x = d.get('EVSEMaxVoltage')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'EVSEMaxCurrent'
     x = d.get('EVSEMaxCurrent')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = 'EVSEMinCurrent'
     x = d.get('EVSEMinCurrent')
     if x is not None:
-        u += 1
-        c, wd, st = _T3[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 1), x)
+        st = 4
+    else:
+        missing()
     f = None
-    c, wd = _T7[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K6)
+        extra(d, _K1)
     return a
 
 def d_AC_EVSEStatusType(v, r):
     o = {}
     st = 0
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['PowerSwitchClosed'] = x
+    st = 1
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['RCD'] = x
+    st = 2
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['NotificationMaxDelay'] = x
+    st = 3
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E2[(x >> 1) & 3]
+    c = 0
+    o['EVSENotification'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['PowerSwitchClosed'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['RCD'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['NotificationMaxDelay'] = x
-        st = 3
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E8[(x >> 1) & 3]
-        o['EVSENotification'] = x
-        st = 4
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_AC_EVSEStatusType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 4
     f = 'PowerSwitchClosed'
     x = d.get('PowerSwitchClosed')
     if x is not None:
-        u += 1
         if x is not True and x is not False:
             bad_bool(x)
-        a = (((a << 1)) << 3) | (2 if x else 0)
+        a = ((a << 4) | (2 if x else 0))
         st = 1
+    else:
+        missing()
     f = 'RCD'
     x = d.get('RCD')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 4) | (2 if x else 0))
+        st = 2
+    else:
+        missing()
     f = 'NotificationMaxDelay'
     x = d.get('NotificationMaxDelay')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
+        st = 3
+    else:
+        missing()
     f = 'EVSENotification'
     x = d.get('EVSENotification')
     if x is not None:
-        u += 1
-        c, wd, st = _T3[st]
-        j = _I9.get(x)
+        j = _I3.get(x)
         if j is None:
-            bad_enum(x, _I9)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I3)
+        a = ((a << 5) | (j << 1))
+        st = 4
+    else:
+        missing()
     f = None
-    c, wd = _T7[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K10)
+        extra(d, _K4)
     return a
 
 def d_BodyBaseType(v, r):
@@ -567,10 +561,9 @@ def d_BodyBaseType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_BodyBaseType(a, d):
@@ -581,7 +574,7 @@ def e_BodyBaseType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K11)
+        extra(d, _K5)
     return a
 
 def d_BodyType(v, r):
@@ -599,26 +592,25 @@ def d_BodyType(v, r):
     st = t[2]
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_BodyType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O13.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O7.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_BodyType.get(f)
         if h is None:
-            extra(d, _K12)
+            extra(d, _K6)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T49[st]
+    c, wd = _T43[st]
     a = (a << wd) | c
     return a
 
@@ -627,132 +619,117 @@ def d_CableCheckReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_DC_EVStatusType(v, r)
-        o['DC_EVStatus'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_DC_EVStatusType(v, r)
+    o['DC_EVStatus'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CableCheckReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'DC_EVStatus'
     x = d.get('DC_EVStatus')
     if x is not None:
-        u += 1
         a = e_DC_EVStatusType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T51[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K50)
+        extra(d, _K44)
     return a
 
 def d_CableCheckResType(v, r):
     o = {}
     st = 0
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E45[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E52[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_DC_EVSEStatusType(v, r)
+    o['DC_EVSEStatus'] = x
+    st = 2
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = _E47[(x >> 1) & 1]
+    c = 0
+    o['EVSEProcessing'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_DC_EVSEStatusType(v, r)
-        o['DC_EVSEStatus'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = _E54[(x >> 1) & 1]
-        o['EVSEProcessing'] = x
-        st = 3
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CableCheckResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I53.get(x)
+        j = _I46.get(x)
         if j is None:
-            bad_enum(x, _I53)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I46)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'DC_EVSEStatus'
     x = d.get('DC_EVSEStatus')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        a = e_DC_EVSEStatusType(((a << wd) | c), x)
+        a = e_DC_EVSEStatusType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        j = _I55.get(x)
+        j = _I48.get(x)
         if j is None:
-            bad_enum(x, _I55)
-        a = ((((a << wd) | c)) << 3) | (j << 1)
+            bad_enum(x, _I48)
+        a = ((a << 4) | (j << 1))
+        st = 3
+    else:
+        missing()
     f = None
-    c, wd = _T57[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K56)
+        extra(d, _K49)
     return a
 
 def d_CanonicalizationMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = s(v, r)
+    o['Algorithm'] = x
+    st = 1
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -770,19 +747,19 @@ def e_CanonicalizationMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
-        u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T59[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K58)
+        extra(d, _K50)
     return a
 
 def d_CertificateChainType(v, r):
@@ -790,12 +767,11 @@ def d_CertificateChainType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['Certificate'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['Certificate'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -808,34 +784,34 @@ def d_CertificateChainType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CertificateChainType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Certificate'
     x = d.get('Certificate')
     if x is not None:
-        u += 1
-        a = wb(((a << 1)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'SubCertificates'
     x = d.get('SubCertificates')
     if x is not None:
         u += 1
-        c, wd, st = _T61[st]
-        a = e_SubCertificatesType(((a << wd) | c), x)
+        a = e_SubCertificatesType((a << 2), x)
+        st = 2
     f = None
-    c, wd = _T62[st]
+    c, wd = _T52[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K60)
+        extra(d, _K51)
     return a
 
 def d_CertificateInstallationReqType(v, r):
@@ -856,34 +832,30 @@ def d_CertificateInstallationReqType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = eb(v, r)
-            o['OEMProvisioningCert'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ListOfRootCertificateIDsType(v, r)
-        o['ListOfRootCertificateIDs'] = x
-        st = 3
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
         x, r = eb(v, r)
-        o['DHParams'] = x
-        st = 4
-    else:
-        und(c, 1)
+        o['OEMProvisioningCert'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    x, r = d_ListOfRootCertificateIDsType(v, r)
+    o['ListOfRootCertificateIDs'] = x
+    st = 3
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = eb(v, r)
+    o['DHParams'] = x
+    st = 4
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CertificateInstallationReqType(a, d):
@@ -902,25 +874,25 @@ def e_CertificateInstallationReqType(a, d):
     x = d.get('OEMProvisioningCert')
     if x is not None:
         u += 1
-        c, wd, st = _T64[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T54[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'ListOfRootCertificateIDs'
     x = d.get('ListOfRootCertificateIDs')
     if x is not None:
         u += 1
-        c, wd, st = _T2[st]
+        c, wd, st = _T55[st]
         a = e_ListOfRootCertificateIDsType(((a << wd) | c), x)
     f = 'DHParams'
     x = d.get('DHParams')
     if x is not None:
         u += 1
-        c, wd, st = _T3[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T56[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T7[st]
+    c, wd = _T57[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K63)
+        extra(d, _K53)
     return a
 
 def d_CertificateInstallationResType(v, r):
@@ -928,114 +900,113 @@ def d_CertificateInstallationResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = s(v, r)
-        o['Id'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = s(v, r)
+    o['Id'] = x
+    st = 1
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E45[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E52[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_CertificateChainType(v, r)
+    o['ContractSignatureCertChain'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_CertificateChainType(v, r)
-        o['ContractSignatureCertChain'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['ContractSignatureEncryptedPrivateKey'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['ContractSignatureEncryptedPrivateKey'] = x
-        st = 4
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['DHParams'] = x
+    st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['DHParams'] = x
-        st = 5
-    else:
+    if c:
         und(c, 1)
+    x, r = es(v, r)
+    o['ContractID'] = x
+    st = 6
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['ContractID'] = x
-        st = 6
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CertificateInstallationResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 6
     f = 'Id'
     x = d.get('Id')
     if x is not None:
-        u += 1
         a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        j = _I53.get(x)
+        j = _I46.get(x)
         if j is None:
-            bad_enum(x, _I53)
-        a = ((((a << wd) | c)) << 7) | (j << 1)
+            bad_enum(x, _I46)
+        a = ((a << 8) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'ContractSignatureCertChain'
     x = d.get('ContractSignatureCertChain')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        a = e_CertificateChainType(((a << wd) | c), x)
+        a = e_CertificateChainType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = 'ContractSignatureEncryptedPrivateKey'
     x = d.get('ContractSignatureEncryptedPrivateKey')
     if x is not None:
-        u += 1
-        c, wd, st = _T3[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
+        st = 4
+    else:
+        missing()
     f = 'DHParams'
     x = d.get('DHParams')
     if x is not None:
-        u += 1
-        c, wd, st = _T4[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
+        st = 5
+    else:
+        missing()
     f = 'ContractID'
     x = d.get('ContractID')
     if x is not None:
-        u += 1
-        c, wd, st = _T66[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 2), x) << 1
+        st = 6
+    else:
+        missing()
     f = None
-    c, wd = _T67[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K65)
+        extra(d, _K58)
     return a
 
 def d_CertificateUpdateReqType(v, r):
@@ -1056,42 +1027,37 @@ def d_CertificateUpdateReqType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_CertificateChainType(v, r)
-            o['ContractSignatureCertChain'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_CertificateChainType(v, r)
+        o['ContractSignatureCertChain'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['ContractID'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = es(v, r)
+    o['ContractID'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ListOfRootCertificateIDsType(v, r)
-        o['ListOfRootCertificateIDs'] = x
-        st = 4
-    else:
+    if c:
         und(c, 1)
+    x, r = d_ListOfRootCertificateIDsType(v, r)
+    o['ListOfRootCertificateIDs'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['DHParams'] = x
-        st = 5
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['DHParams'] = x
+    st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CertificateUpdateReqType(a, d):
@@ -1110,31 +1076,35 @@ def e_CertificateUpdateReqType(a, d):
     x = d.get('ContractSignatureCertChain')
     if x is not None:
         u += 1
-        c, wd, st = _T64[st]
+        c, wd, st = _T54[st]
         a = e_CertificateChainType(((a << wd) | c), x)
     f = 'ContractID'
     x = d.get('ContractID')
     if x is not None:
         u += 1
-        c, wd, st = _T2[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T55[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
     f = 'ListOfRootCertificateIDs'
     x = d.get('ListOfRootCertificateIDs')
     if x is not None:
         u += 1
-        c, wd, st = _T3[st]
+        c, wd, st = _T56[st]
         a = e_ListOfRootCertificateIDsType(((a << wd) | c), x)
     f = 'DHParams'
     x = d.get('DHParams')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T60[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T5[st]
+    c, wd = _T61[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K68)
+        extra(d, _K59)
     return a
 
 def d_CertificateUpdateResType(v, r):
@@ -1142,147 +1112,149 @@ def d_CertificateUpdateResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = s(v, r)
-        o['Id'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = s(v, r)
+    o['Id'] = x
+    st = 1
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E45[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E52[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_CertificateChainType(v, r)
+    o['ContractSignatureCertChain'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_CertificateChainType(v, r)
-        o['ContractSignatureCertChain'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['ContractSignatureEncryptedPrivateKey'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['ContractSignatureEncryptedPrivateKey'] = x
-        st = 4
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['DHParams'] = x
+    st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['DHParams'] = x
-        st = 5
-    else:
+    if c:
         und(c, 1)
+    x, r = es(v, r)
+    o['ContractID'] = x
+    st = 6
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['RetryCounter'] = x
+    st = 7
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['ContractID'] = x
-        st = 6
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['RetryCounter'] = x
-        st = 7
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CertificateUpdateResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 7
     f = 'Id'
     x = d.get('Id')
     if x is not None:
-        u += 1
         a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        j = _I53.get(x)
+        j = _I46.get(x)
         if j is None:
-            bad_enum(x, _I53)
-        a = ((((a << wd) | c)) << 7) | (j << 1)
+            bad_enum(x, _I46)
+        a = ((a << 8) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'ContractSignatureCertChain'
     x = d.get('ContractSignatureCertChain')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        a = e_CertificateChainType(((a << wd) | c), x)
+        a = e_CertificateChainType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = 'ContractSignatureEncryptedPrivateKey'
     x = d.get('ContractSignatureEncryptedPrivateKey')
     if x is not None:
-        u += 1
-        c, wd, st = _T3[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
+        st = 4
+    else:
+        missing()
     f = 'DHParams'
     x = d.get('DHParams')
     if x is not None:
-        u += 1
-        c, wd, st = _T4[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
+        st = 5
+    else:
+        missing()
     f = 'ContractID'
     x = d.get('ContractID')
     if x is not None:
-        u += 1
-        c, wd, st = _T66[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 2), x) << 1
+        st = 6
+    else:
+        missing()
     f = 'RetryCounter'
     x = d.get('RetryCounter')
     if x is not None:
-        u += 1
-        c, wd, st = _T70[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
+        st = 7
+    else:
+        missing()
     f = None
-    c, wd = _T71[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K69)
+        extra(d, _K62)
     return a
 
 def d_ChargeParameterDiscoveryReqType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 5
-        x = (v >> r) & 31
-        if x & 17:
-            und2()
-        x = _E72[(x >> 1) & 7]
-        o['EVRequestedEnergyTransferType'] = x
-        st = 1
-    else:
-        und(c, 1)
+    r -= 6
+    x = (v >> r) & 63
+    if x & 49:
+        und2()
+    x = _E63[(x >> 1) & 7]
+    c = 0
+    o['EVRequestedEnergyTransferType'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1301,78 +1273,70 @@ def d_ChargeParameterDiscoveryReqType(v, r):
         und(c, 3)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ChargeParameterDiscoveryReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'EVRequestedEnergyTransferType'
     x = d.get('EVRequestedEnergyTransferType')
     if x is not None:
-        u += 1
-        j = _I73.get(x)
+        j = _I64.get(x)
         if j is None:
-            bad_enum(x, _I73)
-        a = (((a << 1)) << 5) | (j << 1)
+            bad_enum(x, _I64)
+        a = ((a << 6) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'AC_EVChargeParameter'
     x = d.get('AC_EVChargeParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T61[st]
-        a = e_AC_EVChargeParameterType(((a << wd) | c), x)
+        a = e_AC_EVChargeParameterType((a << 2), x)
+        st = 2
     f = 'DC_EVChargeParameter'
     x = d.get('DC_EVChargeParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T75[st]
+        c, wd, st = _T66[st]
         a = e_DC_EVChargeParameterType(((a << wd) | c), x)
     f = 'EVChargeParameter'
     x = d.get('EVChargeParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T76[st]
+        c, wd, st = _T67[st]
         a = e_EVChargeParameterType(((a << wd) | c), x)
     f = None
-    c, wd = _T77[st]
+    c, wd = _T68[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K74)
+        extra(d, _K65)
     return a
 
 def d_ChargeParameterDiscoveryResType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E52[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = _E54[(x >> 1) & 1]
-        o['EVSEProcessing'] = x
-        st = 2
-    else:
-        und(c, 1)
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E45[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = _E47[(x >> 1) & 1]
+    c = 0
+    o['EVSEProcessing'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1403,95 +1367,98 @@ def d_ChargeParameterDiscoveryResType(v, r):
         und(c, 3)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ChargeParameterDiscoveryResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I53.get(x)
+        j = _I46.get(x)
         if j is None:
-            bad_enum(x, _I53)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I46)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        j = _I55.get(x)
+        j = _I48.get(x)
         if j is None:
-            bad_enum(x, _I55)
-        a = ((((a << wd) | c)) << 3) | (j << 1)
+            bad_enum(x, _I48)
+        a = ((a << 4) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'SAScheduleList'
     x = d.get('SAScheduleList')
     if x is not None:
         u += 1
-        c, wd, st = _T79[st]
-        a = e_SAScheduleListType(((a << wd) | c), x)
+        a = e_SAScheduleListType((a << 2), x)
+        st = 3
     f = 'SASchedules'
     x = d.get('SASchedules')
     if x is not None:
         u += 1
-        c, wd, st = _T80[st]
+        c, wd, st = _T70[st]
         a = e_SASchedulesType(((a << wd) | c), x)
     f = 'AC_EVSEChargeParameter'
     x = d.get('AC_EVSEChargeParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T81[st]
+        c, wd, st = _T71[st]
         a = e_AC_EVSEChargeParameterType(((a << wd) | c), x)
     f = 'DC_EVSEChargeParameter'
     x = d.get('DC_EVSEChargeParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T82[st]
+        c, wd, st = _T72[st]
         a = e_DC_EVSEChargeParameterType(((a << wd) | c), x)
     f = 'EVSEChargeParameter'
     x = d.get('EVSEChargeParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T83[st]
+        c, wd, st = _T73[st]
         a = e_EVSEChargeParameterType(((a << wd) | c), x)
     f = None
-    c, wd = _T7[st]
+    c, wd = _T57[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K78)
+        extra(d, _K69)
     return a
 
 def d_ChargingProfileType(v, r):
     o = {}
     st = 0
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['SAScheduleTupleID'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['SAScheduleTupleID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ProfileEntryType(v, r)
-        l = o.get('ProfileEntry')
-        if l is None:
-            o['ProfileEntry'] = [x]
-        else:
-            l.append(x)
-        st = 2
+    x, r = d_ProfileEntryType(v, r)
+    l = o.get('ProfileEntry')
+    if l is None:
+        o['ProfileEntry'] = [x]
     else:
-        und(c, 1)
+        l.append(x)
+    st = 2
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -1512,24 +1479,27 @@ def e_ChargingProfileType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'SAScheduleTupleID'
     x = d.get('SAScheduleTupleID')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi(((a << 1)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'ProfileEntry'
     x = d.get('ProfileEntry')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T85[st]
+            c, wd, nx, n = _T75[st]
             a = e_ProfileEntryType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -1540,11 +1510,12 @@ def e_ChargingProfileType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T86[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K84)
+        extra(d, _K74)
     return a
 
 def d_ChargingStatusReqType(v, r):
@@ -1552,10 +1523,9 @@ def d_ChargingStatusReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ChargingStatusReqType(a, d):
@@ -1566,40 +1536,38 @@ def e_ChargingStatusReqType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K11)
+        extra(d, _K5)
     return a
 
 def d_ChargingStatusResType(v, r):
     o = {}
     st = 0
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E45[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E52[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['EVSEID'] = x
-        st = 2
+    x, r = eb(v, r)
+    o['EVSEID'] = x
+    st = 2
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
     else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['SAScheduleTupleID'] = x
-        st = 3
-    else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['SAScheduleTupleID'] = x
+    st = 3
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1638,106 +1606,109 @@ def d_ChargingStatusResType(v, r):
         else:
             und(c, 2)
     if st == 5:
-        r -= 1
-        c = (v >> r) & 1
-        if c == 0:
-            r -= 3
-            x = (v >> r) & 7
-            if x & 5:
-                und2()
-            x = x == 2
-            o['ReceiptRequired'] = x
-            st = 6
-        else:
-            und(c, 1)
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['ReceiptRequired'] = x
+        st = 6
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_AC_EVSEStatusType(v, r)
-        o['AC_EVSEStatus'] = x
-        st = 7
-    else:
+    if c:
         und(c, 1)
+    x, r = d_AC_EVSEStatusType(v, r)
+    o['AC_EVSEStatus'] = x
+    st = 7
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ChargingStatusResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I53.get(x)
+        j = _I46.get(x)
         if j is None:
-            bad_enum(x, _I53)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I46)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'EVSEID'
     x = d.get('EVSEID')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = 'SAScheduleTupleID'
     x = d.get('SAScheduleTupleID')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
+        st = 3
+    else:
+        missing()
     f = 'EVSEMaxCurrent'
     x = d.get('EVSEMaxCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T81[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 2), x)
+        st = 4
     f = 'MeterInfo'
     x = d.get('MeterInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T88[st]
+        c, wd, st = _T77[st]
         a = e_MeterInfoType(((a << wd) | c), x)
     f = 'ReceiptRequired'
     x = d.get('ReceiptRequired')
     if x is not None:
         u += 1
-        c, wd, st = _T89[st]
+        c, wd, st = _T78[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     f = 'AC_EVSEStatus'
     x = d.get('AC_EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T70[st]
+        c, wd, st = _T79[st]
         a = e_AC_EVSEStatusType(((a << wd) | c), x)
     f = None
-    c, wd = _T71[st]
+    c, wd = _T80[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K87)
+        extra(d, _K76)
     return a
 
 def d_ConsumptionCostType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['startValue'] = x
-        st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['startValue'] = x
+    st = 1
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -1758,15 +1729,19 @@ def e_ConsumptionCostType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'startValue'
     x = d.get('startValue')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'Cost'
     x = d.get('Cost')
     if x is not None:
@@ -1775,7 +1750,7 @@ def e_ConsumptionCostType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T91[st]
+            c, wd, nx, n = _T82[st]
             a = e_CostType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -1787,10 +1762,9 @@ def e_ConsumptionCostType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T59[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K90)
+        extra(d, _K81)
     return a
 
 def d_ContractAuthenticationReqType(v, r):
@@ -1823,10 +1797,9 @@ def d_ContractAuthenticationReqType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ContractAuthenticationReqType(a, d):
@@ -1845,103 +1818,98 @@ def e_ContractAuthenticationReqType(a, d):
     x = d.get('GenChallenge')
     if x is not None:
         u += 1
-        c, wd, st = _T93[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T84[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T94[st]
+    c, wd = _T85[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K92)
+        extra(d, _K83)
     return a
 
 def d_ContractAuthenticationResType(v, r):
     o = {}
     st = 0
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E45[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = _E47[(x >> 1) & 1]
+    c = 0
+    o['EVSEProcessing'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E52[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = _E54[(x >> 1) & 1]
-        o['EVSEProcessing'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ContractAuthenticationResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I53.get(x)
+        j = _I46.get(x)
         if j is None:
-            bad_enum(x, _I53)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I46)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        j = _I55.get(x)
+        j = _I48.get(x)
         if j is None:
-            bad_enum(x, _I55)
-        a = ((((a << wd) | c)) << 3) | (j << 1)
+            bad_enum(x, _I48)
+        a = ((a << 4) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T77[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K95)
+        extra(d, _K86)
     return a
 
 def d_CostType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E96[(x >> 1) & 3]
-        o['costKind'] = x
-        st = 1
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E87[(x >> 1) & 3]
+    c = 0
+    o['costKind'] = x
+    st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['amount'] = x
-        st = 2
-    else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['amount'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1958,47 +1926,51 @@ def d_CostType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CostType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'costKind'
     x = d.get('costKind')
     if x is not None:
-        u += 1
-        j = _I97.get(x)
+        j = _I88.get(x)
         if j is None:
-            bad_enum(x, _I97)
-        a = (((a << 1)) << 4) | (j << 1)
+            bad_enum(x, _I88)
+        a = ((a << 5) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'amount'
     x = d.get('amount')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = 'amountMultiplier'
     x = d.get('amountMultiplier')
     if x is not None:
         u += 1
-        c, wd, st = _T79[st]
         if x.__class__ is not int or x < -3 or x > 3:
             x = as_int(x, -3, 3)
-        a = ((((a << wd) | c)) << 5) | ((x - -3) << 1)
+        a = ((a << 7) | ((x - -3) << 1))
+        st = 3
     f = None
-    c, wd = _T99[st]
+    c, wd = _T90[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K98)
+        extra(d, _K89)
     return a
 
 def d_CurrentDemandReqType(v, r):
@@ -2006,20 +1978,18 @@ def d_CurrentDemandReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_DC_EVStatusType(v, r)
-        o['DC_EVStatus'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_DC_EVStatusType(v, r)
+    o['DC_EVStatus'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVTargetCurrent'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVTargetCurrent'] = x
+    st = 2
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -2128,18 +2098,14 @@ def d_CurrentDemandReqType(v, r):
         else:
             und(c, 2)
     if st == 6:
-        r -= 1
-        c = (v >> r) & 1
-        if c == 0:
-            r -= 3
-            x = (v >> r) & 7
-            if x & 5:
-                und2()
-            x = x == 2
-            o['ChargingComplete'] = x
-            st = 7
-        else:
-            und(c, 1)
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['ChargingComplete'] = x
+        st = 7
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -2172,171 +2138,152 @@ def d_CurrentDemandReqType(v, r):
     if st == 9:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_PhysicalValueType(v, r)
-            o['EVTargetVoltage'] = x
-            st = 10
-        else:
+        if c:
             und(c, 1)
+        x, r = d_PhysicalValueType(v, r)
+        o['EVTargetVoltage'] = x
+        st = 10
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CurrentDemandReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'DC_EVStatus'
     x = d.get('DC_EVStatus')
     if x is not None:
-        u += 1
         a = e_DC_EVStatusType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVTargetCurrent'
     x = d.get('EVTargetCurrent')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'EVMaximumVoltageLimit'
     x = d.get('EVMaximumVoltageLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T101[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 3), x)
+        st = 3
     f = 'EVMaximumCurrentLimit'
     x = d.get('EVMaximumCurrentLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T102[st]
+        c, wd, st = _T92[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVMaximumPowerLimit'
     x = d.get('EVMaximumPowerLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T103[st]
+        c, wd, st = _T93[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'BulkChargingComplete'
     x = d.get('BulkChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T104[st]
+        c, wd, st = _T94[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     f = 'ChargingComplete'
     x = d.get('ChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T105[st]
+        c, wd, st = _T95[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     f = 'RemainingTimeToFullSoC'
     x = d.get('RemainingTimeToFullSoC')
     if x is not None:
         u += 1
-        c, wd, st = _T106[st]
+        c, wd, st = _T96[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'RemainingTimeToBulkSoC'
     x = d.get('RemainingTimeToBulkSoC')
     if x is not None:
         u += 1
-        c, wd, st = _T107[st]
+        c, wd, st = _T97[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVTargetVoltage'
     x = d.get('EVTargetVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T108[st]
+        c, wd, st = _T98[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T109[st]
+    c, wd = _T99[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K100)
+        extra(d, _K91)
     return a
 
 def d_CurrentDemandResType(v, r):
     o = {}
     st = 0
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E45[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E52[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_DC_EVSEStatusType(v, r)
+    o['DC_EVSEStatus'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_DC_EVSEStatusType(v, r)
-        o['DC_EVSEStatus'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVSEPresentVoltage'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVSEPresentVoltage'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVSEPresentCurrent'] = x
-        st = 4
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['EVSECurrentLimitAchieved'] = x
-        st = 5
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['EVSEVoltageLimitAchieved'] = x
-        st = 6
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['EVSEPowerLimitAchieved'] = x
-        st = 7
-    else:
-        und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVSEPresentCurrent'] = x
+    st = 4
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['EVSECurrentLimitAchieved'] = x
+    st = 5
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['EVSEVoltageLimitAchieved'] = x
+    st = 6
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['EVSEPowerLimitAchieved'] = x
+    st = 7
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -2383,91 +2330,97 @@ def d_CurrentDemandResType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CurrentDemandResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 7
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I53.get(x)
+        j = _I46.get(x)
         if j is None:
-            bad_enum(x, _I53)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I46)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'DC_EVSEStatus'
     x = d.get('DC_EVSEStatus')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        a = e_DC_EVSEStatusType(((a << wd) | c), x)
+        a = e_DC_EVSEStatusType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'EVSEPresentVoltage'
     x = d.get('EVSEPresentVoltage')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = 'EVSEPresentCurrent'
     x = d.get('EVSEPresentCurrent')
     if x is not None:
-        u += 1
-        c, wd, st = _T3[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 1), x)
+        st = 4
+    else:
+        missing()
     f = 'EVSECurrentLimitAchieved'
     x = d.get('EVSECurrentLimitAchieved')
     if x is not None:
-        u += 1
-        c, wd, st = _T4[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 4) | (2 if x else 0))
+        st = 5
+    else:
+        missing()
     f = 'EVSEVoltageLimitAchieved'
     x = d.get('EVSEVoltageLimitAchieved')
     if x is not None:
-        u += 1
-        c, wd, st = _T66[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 4) | (2 if x else 0))
+        st = 6
+    else:
+        missing()
     f = 'EVSEPowerLimitAchieved'
     x = d.get('EVSEPowerLimitAchieved')
     if x is not None:
-        u += 1
-        c, wd, st = _T70[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 4) | (2 if x else 0))
+        st = 7
+    else:
+        missing()
     f = 'EVSEMaximumVoltageLimit'
     x = d.get('EVSEMaximumVoltageLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T111[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 3), x)
+        st = 8
     f = 'EVSEMaximumCurrentLimit'
     x = d.get('EVSEMaximumCurrentLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T112[st]
+        c, wd, st = _T101[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVSEMaximumPowerLimit'
     x = d.get('EVSEMaximumPowerLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T113[st]
+        c, wd, st = _T102[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T114[st]
+    c, wd = _T103[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K110)
+        extra(d, _K100)
     return a
 
 def d_DC_EVChargeParameterType(v, r):
@@ -2475,20 +2428,18 @@ def d_DC_EVChargeParameterType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_DC_EVStatusType(v, r)
-        o['DC_EVStatus'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_DC_EVStatusType(v, r)
+    o['DC_EVStatus'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVMaximumCurrentLimit'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVMaximumCurrentLimit'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -2504,12 +2455,11 @@ def d_DC_EVChargeParameterType(v, r):
     if st == 3:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_PhysicalValueType(v, r)
-            o['EVMaximumVoltageLimit'] = x
-            st = 4
-        else:
+        if c:
             und(c, 1)
+        x, r = d_PhysicalValueType(v, r)
+        o['EVMaximumVoltageLimit'] = x
+        st = 4
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -2607,74 +2557,75 @@ def d_DC_EVChargeParameterType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DC_EVChargeParameterType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'DC_EVStatus'
     x = d.get('DC_EVStatus')
     if x is not None:
-        u += 1
         a = e_DC_EVStatusType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVMaximumCurrentLimit'
     x = d.get('EVMaximumCurrentLimit')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'EVMaximumPowerLimit'
     x = d.get('EVMaximumPowerLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T79[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 2), x)
+        st = 3
     f = 'EVMaximumVoltageLimit'
     x = d.get('EVMaximumVoltageLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T116[st]
+        c, wd, st = _T105[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVEnergyCapacity'
     x = d.get('EVEnergyCapacity')
     if x is not None:
         u += 1
-        c, wd, st = _T117[st]
+        c, wd, st = _T106[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVEnergyRequest'
     x = d.get('EVEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T118[st]
+        c, wd, st = _T107[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'FullSOC'
     x = d.get('FullSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T119[st]
+        c, wd, st = _T108[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
-        a = ((((a << wd) | c)) << 9) | ((x) << 1)
+        a = (((((a << wd) | c) << 9)) | ((x) << 1))
     f = 'BulkSOC'
     x = d.get('BulkSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T120[st]
+        c, wd, st = _T109[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
-        a = ((((a << wd) | c)) << 9) | ((x) << 1)
+        a = (((((a << wd) | c) << 9)) | ((x) << 1))
     f = None
-    c, wd = _T121[st]
+    c, wd = _T110[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K115)
+        extra(d, _K104)
     return a
 
 def d_DC_EVPowerDeliveryParameterType(v, r):
@@ -2682,12 +2633,11 @@ def d_DC_EVPowerDeliveryParameterType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_DC_EVStatusType(v, r)
-        o['DC_EVStatus'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_DC_EVStatusType(v, r)
+    o['DC_EVStatus'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -2709,58 +2659,54 @@ def d_DC_EVPowerDeliveryParameterType(v, r):
     else:
         und(c, 2)
     if st == 2:
-        r -= 1
-        c = (v >> r) & 1
-        if c == 0:
-            r -= 3
-            x = (v >> r) & 7
-            if x & 5:
-                und2()
-            x = x == 2
-            o['ChargingComplete'] = x
-            st = 3
-        else:
-            und(c, 1)
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['ChargingComplete'] = x
+        st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DC_EVPowerDeliveryParameterType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'DC_EVStatus'
     x = d.get('DC_EVStatus')
     if x is not None:
-        u += 1
         a = e_DC_EVStatusType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'BulkChargingComplete'
     x = d.get('BulkChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T61[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 5) | (2 if x else 0))
+        st = 2
     f = 'ChargingComplete'
     x = d.get('ChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T123[st]
+        c, wd, st = _T112[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     f = None
-    c, wd = _T57[st]
+    c, wd = _T113[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K122)
+        extra(d, _K111)
     return a
 
 def d_DC_EVSEChargeParameterType(v, r):
@@ -2768,20 +2714,18 @@ def d_DC_EVSEChargeParameterType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_DC_EVSEStatusType(v, r)
-        o['DC_EVSEStatus'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_DC_EVSEStatusType(v, r)
+    o['DC_EVSEStatus'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVSEMaximumCurrentLimit'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVSEMaximumCurrentLimit'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -2797,28 +2741,25 @@ def d_DC_EVSEChargeParameterType(v, r):
     if st == 3:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_PhysicalValueType(v, r)
-            o['EVSEMaximumVoltageLimit'] = x
-            st = 4
-        else:
+        if c:
             und(c, 1)
+        x, r = d_PhysicalValueType(v, r)
+        o['EVSEMaximumVoltageLimit'] = x
+        st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVSEMinimumCurrentLimit'] = x
-        st = 5
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVSEMinimumCurrentLimit'] = x
+    st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVSEMinimumVoltageLimit'] = x
-        st = 6
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVSEMinimumVoltageLimit'] = x
+    st = 6
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -2834,12 +2775,11 @@ def d_DC_EVSEChargeParameterType(v, r):
     if st == 7:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_PhysicalValueType(v, r)
-            o['EVSEPeakCurrentRipple'] = x
-            st = 8
-        else:
+        if c:
             und(c, 1)
+        x, r = d_PhysicalValueType(v, r)
+        o['EVSEPeakCurrentRipple'] = x
+        st = 8
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -2852,76 +2792,77 @@ def d_DC_EVSEChargeParameterType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DC_EVSEChargeParameterType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'DC_EVSEStatus'
     x = d.get('DC_EVSEStatus')
     if x is not None:
-        u += 1
         a = e_DC_EVSEStatusType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVSEMaximumCurrentLimit'
     x = d.get('EVSEMaximumCurrentLimit')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'EVSEMaximumPowerLimit'
     x = d.get('EVSEMaximumPowerLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T79[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 2), x)
+        st = 3
     f = 'EVSEMaximumVoltageLimit'
     x = d.get('EVSEMaximumVoltageLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T116[st]
+        c, wd, st = _T105[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVSEMinimumCurrentLimit'
     x = d.get('EVSEMinimumCurrentLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
+        c, wd, st = _T60[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVSEMinimumVoltageLimit'
     x = d.get('EVSEMinimumVoltageLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T66[st]
+        c, wd, st = _T115[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVSECurrentRegulationTolerance'
     x = d.get('EVSECurrentRegulationTolerance')
     if x is not None:
         u += 1
-        c, wd, st = _T125[st]
+        c, wd, st = _T116[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVSEPeakCurrentRipple'
     x = d.get('EVSEPeakCurrentRipple')
     if x is not None:
         u += 1
-        c, wd, st = _T126[st]
+        c, wd, st = _T117[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVSEEnergyToBeDelivered'
     x = d.get('EVSEEnergyToBeDelivered')
     if x is not None:
         u += 1
-        c, wd, st = _T127[st]
+        c, wd, st = _T118[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T128[st]
+    c, wd = _T119[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K124)
+        extra(d, _K114)
     return a
 
 def d_DC_EVSEStatusType(v, r):
@@ -2934,7 +2875,7 @@ def d_DC_EVSEStatusType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E129[(x >> 1) & 3]
+        x = _E120[(x >> 1) & 3]
         o['EVSEIsolationStatus'] = x
         st = 1
     elif c == 1:
@@ -2942,50 +2883,44 @@ def d_DC_EVSEStatusType(v, r):
         x = (v >> r) & 63
         if x & 33:
             und2()
-        x = _E131[(x >> 1) & 15]
+        x = _E122[(x >> 1) & 15]
         o['EVSEStatusCode'] = x
         st = 2
     else:
         und(c, 2)
     if st == 1:
-        r -= 1
-        c = (v >> r) & 1
-        if c == 0:
-            r -= 6
-            x = (v >> r) & 63
-            if x & 33:
-                und2()
-            x = _E131[(x >> 1) & 15]
-            o['EVSEStatusCode'] = x
-            st = 2
-        else:
-            und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['NotificationMaxDelay'] = x
-        st = 3
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
+        r -= 7
+        x = (v >> r) & 127
+        if x & 97:
             und2()
-        x = _E8[(x >> 1) & 3]
-        o['EVSENotification'] = x
-        st = 4
+        x = _E122[(x >> 1) & 15]
+        c = 0
+        o['EVSEStatusCode'] = x
+        st = 2
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['NotificationMaxDelay'] = x
+    st = 3
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E2[(x >> 1) & 3]
+    c = 0
+    o['EVSENotification'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DC_EVSEStatusType(a, d):
@@ -2997,59 +2932,58 @@ def e_DC_EVSEStatusType(a, d):
     x = d.get('EVSEIsolationStatus')
     if x is not None:
         u += 1
-        j = _I130.get(x)
+        j = _I121.get(x)
         if j is None:
-            bad_enum(x, _I130)
-        a = (((a << 2)) << 4) | (j << 1)
+            bad_enum(x, _I121)
+        a = ((a << 6) | (j << 1))
         st = 1
     f = 'EVSEStatusCode'
     x = d.get('EVSEStatusCode')
     if x is not None:
         u += 1
-        c, wd, st = _T64[st]
-        j = _I132.get(x)
+        c, wd, st = _T54[st]
+        j = _I123.get(x)
         if j is None:
-            bad_enum(x, _I132)
-        a = ((((a << wd) | c)) << 6) | (j << 1)
+            bad_enum(x, _I123)
+        a = (((((a << wd) | c) << 6)) | (j << 1))
     f = 'NotificationMaxDelay'
     x = d.get('NotificationMaxDelay')
     if x is not None:
         u += 1
-        c, wd, st = _T2[st]
+        c, wd, st = _T55[st]
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
     f = 'EVSENotification'
     x = d.get('EVSENotification')
     if x is not None:
         u += 1
-        c, wd, st = _T3[st]
-        j = _I9.get(x)
+        c, wd, st = _T56[st]
+        j = _I3.get(x)
         if j is None:
-            bad_enum(x, _I9)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I3)
+        a = (((((a << wd) | c) << 4)) | (j << 1))
     f = None
-    c, wd = _T7[st]
+    c, wd = _T57[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K133)
+        extra(d, _K124)
     return a
 
 def d_DC_EVStatusType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['EVReady'] = x
-        st = 1
-    else:
-        und(c, 1)
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['EVReady'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -3073,7 +3007,7 @@ def d_DC_EVStatusType(v, r):
         x = (v >> r) & 63
         if x & 33:
             und2()
-        x = _E134[(x >> 1) & 15]
+        x = _E125[(x >> 1) & 15]
         o['EVErrorCode'] = x
         st = 4
     else:
@@ -3094,95 +3028,87 @@ def d_DC_EVStatusType(v, r):
             x = (v >> r) & 63
             if x & 33:
                 und2()
-            x = _E134[(x >> 1) & 15]
+            x = _E125[(x >> 1) & 15]
             o['EVErrorCode'] = x
             st = 4
         else:
             und(c, 2)
     if st == 3:
-        r -= 1
-        c = (v >> r) & 1
-        if c == 0:
-            r -= 6
-            x = (v >> r) & 63
-            if x & 33:
-                und2()
-            x = _E134[(x >> 1) & 15]
-            o['EVErrorCode'] = x
-            st = 4
-        else:
-            und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 9
-        x = (v >> r) & 511
-        if x & 257:
+        r -= 7
+        x = (v >> r) & 127
+        if x & 97:
             und2()
-        x = ((x >> 1) & 127)
-        o['EVRESSSOC'] = x
-        st = 5
-    else:
-        und(c, 1)
+        x = _E125[(x >> 1) & 15]
+        c = 0
+        o['EVErrorCode'] = x
+        st = 4
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 769:
+        und2()
+    x = ((x >> 1) & 127)
+    c = 0
+    o['EVRESSSOC'] = x
+    st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DC_EVStatusType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'EVReady'
     x = d.get('EVReady')
     if x is not None:
-        u += 1
         if x is not True and x is not False:
             bad_bool(x)
-        a = (((a << 1)) << 3) | (2 if x else 0)
+        a = ((a << 4) | (2 if x else 0))
         st = 1
+    else:
+        missing()
     f = 'EVCabinConditioning'
     x = d.get('EVCabinConditioning')
     if x is not None:
         u += 1
-        c, wd, st = _T61[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 5) | (2 if x else 0))
+        st = 2
     f = 'EVRESSConditioning'
     x = d.get('EVRESSConditioning')
     if x is not None:
         u += 1
-        c, wd, st = _T137[st]
+        c, wd, st = _T128[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     f = 'EVErrorCode'
     x = d.get('EVErrorCode')
     if x is not None:
         u += 1
-        c, wd, st = _T138[st]
-        j = _I135.get(x)
+        c, wd, st = _T129[st]
+        j = _I126.get(x)
         if j is None:
-            bad_enum(x, _I135)
-        a = ((((a << wd) | c)) << 6) | (j << 1)
+            bad_enum(x, _I126)
+        a = (((((a << wd) | c) << 6)) | (j << 1))
     f = 'EVRESSSOC'
     x = d.get('EVRESSSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
+        c, wd, st = _T60[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
-        a = ((((a << wd) | c)) << 9) | ((x) << 1)
+        a = (((((a << wd) | c) << 9)) | ((x) << 1))
     f = None
-    c, wd = _T5[st]
+    c, wd = _T61[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K136)
+        extra(d, _K127)
     return a
 
 def d_DSAKeyValueType(v, r):
@@ -3207,12 +3133,11 @@ def d_DSAKeyValueType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = eb(v, r)
-            o['Q'] = x
-            st = 4
-        else:
+        if c:
             und(c, 1)
+        x, r = eb(v, r)
+        o['Q'] = x
+        st = 4
     if st == 4:
         r -= 2
         c = (v >> r) & 3
@@ -3229,12 +3154,11 @@ def d_DSAKeyValueType(v, r):
     if st == 2:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = eb(v, r)
-            o['Y'] = x
-            st = 3
-        else:
+        if c:
             und(c, 1)
+        x, r = eb(v, r)
+        o['Y'] = x
+        st = 3
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -3262,18 +3186,16 @@ def d_DSAKeyValueType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['PgenCounter'] = x
-        st = 7
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['PgenCounter'] = x
+    st = 7
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DSAKeyValueType(a, d):
@@ -3285,66 +3207,61 @@ def e_DSAKeyValueType(a, d):
     x = d.get('P')
     if x is not None:
         u += 1
-        a = wb(((a << 2)) << 1, x) << 1
+        a = wb((a << 3), x) << 1
         st = 1
     f = 'Q'
     x = d.get('Q')
     if x is not None:
         u += 1
-        c, wd, st = _T140[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T131[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'G'
     x = d.get('G')
     if x is not None:
         u += 1
-        c, wd, st = _T141[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T132[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'Y'
     x = d.get('Y')
     if x is not None:
         u += 1
-        c, wd, st = _T142[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T133[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'J'
     x = d.get('J')
     if x is not None:
         u += 1
-        c, wd, st = _T143[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T134[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'Seed'
     x = d.get('Seed')
     if x is not None:
         u += 1
-        c, wd, st = _T144[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T135[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'PgenCounter'
     x = d.get('PgenCounter')
     if x is not None:
         u += 1
-        c, wd, st = _T70[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T79[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T145[st]
+    c, wd = _T136[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K139)
+        extra(d, _K130)
     return a
 
 def d_DigestMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = s(v, r)
+    o['Algorithm'] = x
+    st = 1
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -3362,19 +3279,19 @@ def e_DigestMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
-        u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T59[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K58)
+        extra(d, _K50)
     return a
 
 def d_EVChargeParameterType(v, r):
@@ -3382,10 +3299,9 @@ def d_EVChargeParameterType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVChargeParameterType(a, d):
@@ -3396,7 +3312,7 @@ def e_EVChargeParameterType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K11)
+        extra(d, _K5)
     return a
 
 def d_EVPowerDeliveryParameterType(v, r):
@@ -3404,10 +3320,9 @@ def d_EVPowerDeliveryParameterType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVPowerDeliveryParameterType(a, d):
@@ -3418,7 +3333,7 @@ def e_EVPowerDeliveryParameterType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K11)
+        extra(d, _K5)
     return a
 
 def d_EVSEChargeParameterType(v, r):
@@ -3426,10 +3341,9 @@ def d_EVSEChargeParameterType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVSEChargeParameterType(a, d):
@@ -3440,7 +3354,7 @@ def e_EVSEChargeParameterType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K11)
+        extra(d, _K5)
     return a
 
 def d_EVSEStatusType(v, r):
@@ -3448,10 +3362,9 @@ def d_EVSEStatusType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVSEStatusType(a, d):
@@ -3462,7 +3375,7 @@ def e_EVSEStatusType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K11)
+        extra(d, _K5)
     return a
 
 def d_EVStatusType(v, r):
@@ -3470,10 +3383,9 @@ def d_EVStatusType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVStatusType(a, d):
@@ -3484,7 +3396,7 @@ def e_EVStatusType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K11)
+        extra(d, _K5)
     return a
 
 def d_EntryType(v, r):
@@ -3504,10 +3416,9 @@ def d_EntryType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EntryType(a, d):
@@ -3525,13 +3436,13 @@ def e_EntryType(a, d):
     x = d.get('TimeInterval')
     if x is not None:
         u += 1
-        c, wd, st = _T147[st]
+        c, wd, st = _T138[st]
         a = e_IntervalType(((a << wd) | c), x)
     f = None
-    c, wd = _T51[st]
+    c, wd = _T139[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K146)
+        extra(d, _K137)
     return a
 
 def d_IntervalType(v, r):
@@ -3539,10 +3450,9 @@ def d_IntervalType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_IntervalType(a, d):
@@ -3553,7 +3463,7 @@ def e_IntervalType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K11)
+        extra(d, _K5)
     return a
 
 def d_KeyInfoType(v, r):
@@ -3787,144 +3697,19 @@ def e_KeyInfoType(a, d):
         a = (a << 4)
         a = ws(a, x)
         st = 1
-    f = 'KeyName'
-    x = d.get('KeyName')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T149[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'KeyValue'
-    x = d.get('KeyValue')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T150[st]
-            a = e_KeyValueType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'RetrievalMethod'
-    x = d.get('RetrievalMethod')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T151[st]
-            a = e_RetrievalMethodType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509Data'
-    x = d.get('X509Data')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T152[st]
-            a = e_X509DataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'PGPData'
-    x = d.get('PGPData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T153[st]
-            a = e_PGPDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'SPKIData'
-    x = d.get('SPKIData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T154[st]
-            a = e_SPKIDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'MgmtData'
-    x = d.get('MgmtData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T155[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
+    for f in d:
+        x = d[f]
+        if x is None:
+            continue
+        h = _H_KeyInfoType.get(f)
+        if h is None:
+            extra(d, _K140)
+        elif h is False:
+            continue
+        a, st = h(a, x, st)
     f = None
-    c, wd = _T156[st]
+    c, wd = _T149[st]
     a = (a << wd) | c
-    if u != len(d):
-        extra(d, _K148)
     return a
 
 def d_KeyValueType(v, r):
@@ -3977,13 +3762,13 @@ def e_KeyValueType(a, d):
     x = d.get('RSAKeyValue')
     if x is not None:
         u += 1
-        c, wd, st = _T158[st]
+        c, wd, st = _T151[st]
         a = e_RSAKeyValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T159[st]
+    c, wd = _T152[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K157)
+        extra(d, _K150)
     return a
 
 def d_ListOfRootCertificateIDsType(v, r):
@@ -3991,16 +3776,15 @@ def d_ListOfRootCertificateIDsType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        l = o.get('RootCertificateID')
-        if l is None:
-            o['RootCertificateID'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = es(v, r)
+    l = o.get('RootCertificateID')
+    if l is None:
+        o['RootCertificateID'] = [x]
+    else:
+        l.append(x)
+    st = 1
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -4021,17 +3805,20 @@ def e_ListOfRootCertificateIDsType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'RootCertificateID'
     x = d.get('RootCertificateID')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T161[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T154[st]
+            if x.__class__ is str and len(x) < 126 and x.isascii():
+                ln = len(x)
+                a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+            else:
+                a = ws(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -4041,11 +3828,12 @@ def e_ListOfRootCertificateIDsType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T59[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K160)
+        extra(d, _K153)
     return a
 
 def d_ManifestType(v, r):
@@ -4070,16 +3858,15 @@ def d_ManifestType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_ReferenceType(v, r)
-            l = o.get('Reference')
-            if l is None:
-                o['Reference'] = [x]
-            else:
-                l.append(x)
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_ReferenceType(v, r)
+        l = o.get('Reference')
+        if l is None:
+            o['Reference'] = [x]
+        else:
+            l.append(x)
+        st = 2
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -4116,7 +3903,7 @@ def e_ManifestType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T163[st]
+            c, wd, nx, n = _T156[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4128,10 +3915,10 @@ def e_ManifestType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T86[st]
+    c, wd = _T157[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K162)
+        extra(d, _K155)
     return a
 
 def d_MessageHeaderType(v, r):
@@ -4139,12 +3926,11 @@ def d_MessageHeaderType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['SessionID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['SessionID'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -4172,40 +3958,40 @@ def d_MessageHeaderType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_MessageHeaderType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'SessionID'
     x = d.get('SessionID')
     if x is not None:
-        u += 1
-        a = wb(((a << 1)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'Notification'
     x = d.get('Notification')
     if x is not None:
         u += 1
-        c, wd, st = _T61[st]
-        a = e_NotificationType(((a << wd) | c), x)
+        a = e_NotificationType((a << 2), x)
+        st = 2
     f = 'Signature'
     x = d.get('Signature')
     if x is not None:
         u += 1
-        c, wd, st = _T137[st]
+        c, wd, st = _T128[st]
         a = e_SignatureType(((a << wd) | c), x)
     f = None
-    c, wd = _T165[st]
+    c, wd = _T159[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K164)
+        extra(d, _K158)
     return a
 
 def d_MeterInfoType(v, r):
@@ -4213,12 +3999,11 @@ def d_MeterInfoType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['MeterID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = es(v, r)
+    o['MeterID'] = x
+    st = 1
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -4230,11 +4015,21 @@ def d_MeterInfoType(v, r):
         o['SigMeterReading'] = x
         st = 3
     elif c == 2:
-        x, r = ei(v, r)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
         o['MeterStatus'] = x
         st = 4
     elif c == 3:
-        x, r = ei(v, r)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
         o['TMeter'] = x
         st = 5
     elif c == 4:
@@ -4249,11 +4044,21 @@ def d_MeterInfoType(v, r):
             o['SigMeterReading'] = x
             st = 3
         elif c == 1:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['MeterStatus'] = x
             st = 4
         elif c == 2:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['TMeter'] = x
             st = 5
         elif c == 3:
@@ -4264,11 +4069,21 @@ def d_MeterInfoType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['MeterStatus'] = x
             st = 4
         elif c == 1:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['TMeter'] = x
             st = 5
         elif c == 2:
@@ -4279,7 +4094,12 @@ def d_MeterInfoType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['TMeter'] = x
             st = 5
         elif c == 1:
@@ -4288,56 +4108,66 @@ def d_MeterInfoType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_MeterInfoType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'MeterID'
     x = d.get('MeterID')
     if x is not None:
-        u += 1
-        a = ws(((a << 1)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'MeterReading'
     x = d.get('MeterReading')
     if x is not None:
         u += 1
-        c, wd, st = _T167[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 3), x)
+        st = 2
     f = 'SigMeterReading'
     x = d.get('SigMeterReading')
     if x is not None:
         u += 1
-        c, wd, st = _T168[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T161[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'MeterStatus'
     x = d.get('MeterStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T169[st]
+        c, wd, st = _T162[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = (((((a << wd) | c) << 11)) | (x << 1))
+        else:
+            a = wi(((((a << wd) | c) << 1)), x) << 1
     f = 'TMeter'
     x = d.get('TMeter')
     if x is not None:
         u += 1
-        c, wd, st = _T170[st]
+        c, wd, st = _T163[st]
         if x.__class__ is not int or x < -9223372036854775808 or x > 9223372036854775807:
             x = as_int(x, -9223372036854775808, 9223372036854775807)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = (((((a << wd) | c) << 11)) | (x << 1))
+        else:
+            a = wi(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T171[st]
+    c, wd = _T164[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K166)
+        extra(d, _K160)
     return a
 
 def d_MeteringReceiptReqType(v, r):
@@ -4358,16 +4188,20 @@ def d_MeteringReceiptReqType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = eb(v, r)
-            o['SessionID'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = eb(v, r)
+        o['SessionID'] = x
+        st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = ei(v, r)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
         o['SAScheduleTupleID'] = x
         st = 3
     elif c == 1:
@@ -4379,18 +4213,16 @@ def d_MeteringReceiptReqType(v, r):
     if st == 3:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_MeterInfoType(v, r)
-            o['MeterInfo'] = x
-            st = 4
-        else:
+        if c:
             und(c, 1)
+        x, r = d_MeterInfoType(v, r)
+        o['MeterInfo'] = x
+        st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_MeteringReceiptReqType(a, d):
@@ -4409,102 +4241,96 @@ def e_MeteringReceiptReqType(a, d):
     x = d.get('SessionID')
     if x is not None:
         u += 1
-        c, wd, st = _T64[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T54[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'SAScheduleTupleID'
     x = d.get('SAScheduleTupleID')
     if x is not None:
         u += 1
-        c, wd, st = _T79[st]
+        c, wd, st = _T166[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = (((((a << wd) | c) << 11)) | (x << 1))
+        else:
+            a = wi(((((a << wd) | c) << 1)), x) << 1
     f = 'MeterInfo'
     x = d.get('MeterInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T116[st]
+        c, wd, st = _T105[st]
         a = e_MeterInfoType(((a << wd) | c), x)
     f = None
-    c, wd = _T7[st]
+    c, wd = _T57[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K172)
+        extra(d, _K165)
     return a
 
 def d_MeteringReceiptResType(v, r):
     o = {}
     st = 0
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E45[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E52[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_AC_EVSEStatusType(v, r)
+    o['AC_EVSEStatus'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_AC_EVSEStatusType(v, r)
-        o['AC_EVSEStatus'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_MeteringReceiptResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I53.get(x)
+        j = _I46.get(x)
         if j is None:
-            bad_enum(x, _I53)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I46)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'AC_EVSEStatus'
     x = d.get('AC_EVSEStatus')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        a = e_AC_EVSEStatusType(((a << wd) | c), x)
+        a = e_AC_EVSEStatusType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T77[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K173)
+        extra(d, _K167)
     return a
 
 def d_NotificationType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E174[(x >> 1) & 3]
-        o['FaultCode'] = x
-        st = 1
-    else:
-        und(c, 1)
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E168[(x >> 1) & 3]
+    c = 0
+    o['FaultCode'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -4517,37 +4343,41 @@ def d_NotificationType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_NotificationType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'FaultCode'
     x = d.get('FaultCode')
     if x is not None:
-        u += 1
-        j = _I175.get(x)
+        j = _I169.get(x)
         if j is None:
-            bad_enum(x, _I175)
-        a = (((a << 1)) << 4) | (j << 1)
+            bad_enum(x, _I169)
+        a = ((a << 5) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'FaultMsg'
     x = d.get('FaultMsg')
     if x is not None:
         u += 1
-        c, wd, st = _T61[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 11) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 3), x) << 1
+        st = 2
     f = None
-    c, wd = _T62[st]
+    c, wd = _T52[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K176)
+        extra(d, _K170)
     return a
 
 def d_ObjectType(v, r):
@@ -4653,21 +4483,21 @@ def e_ObjectType(a, d):
     x = d.get('Id')
     if x is not None:
         u += 1
-        c, wd, st = _T178[st]
+        c, wd, st = _T172[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'MimeType'
     x = d.get('MimeType')
     if x is not None:
         u += 1
-        c, wd, st = _T179[st]
+        c, wd, st = _T173[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T180[st]
+    c, wd = _T174[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K177)
+        extra(d, _K171)
     return a
 
 def d_PGPDataType(v, r):
@@ -4719,19 +4549,19 @@ def e_PGPDataType(a, d):
     x = d.get('PGPKeyID')
     if x is not None:
         u += 1
-        a = wb(((a << 2)) << 1, x) << 1
+        a = wb((a << 3), x) << 1
         st = 1
     f = 'PGPKeyPacket'
     x = d.get('PGPKeyPacket')
     if x is not None:
         u += 1
-        c, wd, st = _T93[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T84[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T182[st]
+    c, wd = _T176[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K181)
+        extra(d, _K175)
     return a
 
 def d_PMaxScheduleEntryType(v, r):
@@ -4749,20 +4579,22 @@ def d_PMaxScheduleEntryType(v, r):
         st = 1
     else:
         und(c, 2)
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['PMax'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['PMax'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PMaxScheduleEntryType(a, d):
@@ -4780,46 +4612,51 @@ def e_PMaxScheduleEntryType(a, d):
     x = d.get('TimeInterval')
     if x is not None:
         u += 1
-        c, wd, st = _T147[st]
+        c, wd, st = _T138[st]
         a = e_IntervalType(((a << wd) | c), x)
     f = 'PMax'
     x = d.get('PMax')
     if x is not None:
         u += 1
-        c, wd, st = _T1[st]
+        c, wd, st = _T178[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = (((((a << wd) | c) << 11)) | (x << 1))
+        else:
+            a = wi(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T77[st]
+    c, wd = _T68[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K183)
+        extra(d, _K177)
     return a
 
 def d_PMaxScheduleType(v, r):
     o = {}
     st = 0
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['PMaxScheduleID'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['PMaxScheduleID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PMaxScheduleEntryType(v, r)
-        l = o.get('PMaxScheduleEntry')
-        if l is None:
-            o['PMaxScheduleEntry'] = [x]
-        else:
-            l.append(x)
-        st = 2
+    x, r = d_PMaxScheduleEntryType(v, r)
+    l = o.get('PMaxScheduleEntry')
+    if l is None:
+        o['PMaxScheduleEntry'] = [x]
     else:
-        und(c, 1)
+        l.append(x)
+    st = 2
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -4840,24 +4677,27 @@ def e_PMaxScheduleType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'PMaxScheduleID'
     x = d.get('PMaxScheduleID')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi(((a << 1)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'PMaxScheduleEntry'
     x = d.get('PMaxScheduleEntry')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T85[st]
+            c, wd, nx, n = _T75[st]
             a = e_PMaxScheduleEntryType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4868,36 +4708,39 @@ def e_PMaxScheduleType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T86[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K184)
+        extra(d, _K179)
     return a
 
 def d_ParameterSetType(v, r):
     o = {}
     st = 0
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['ParameterSetID'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['ParameterSetID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ParameterType(v, r)
-        l = o.get('Parameter')
-        if l is None:
-            o['Parameter'] = [x]
-        else:
-            l.append(x)
-        st = 2
+    x, r = d_ParameterType(v, r)
+    l = o.get('Parameter')
+    if l is None:
+        o['Parameter'] = [x]
     else:
-        und(c, 1)
+        l.append(x)
+    st = 2
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -4918,24 +4761,27 @@ def e_ParameterSetType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'ParameterSetID'
     x = d.get('ParameterSetID')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi(((a << 1)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'Parameter'
     x = d.get('Parameter')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T85[st]
+            c, wd, nx, n = _T75[st]
             a = e_ParameterType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4946,11 +4792,12 @@ def e_ParameterSetType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T86[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K185)
+        extra(d, _K180)
     return a
 
 def d_ParameterType(v, r):
@@ -4958,21 +4805,19 @@ def d_ParameterType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = s(v, r)
-        o['Name'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = s(v, r)
+    o['Name'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = _E186[(v >> r) & 7]
-        o['ValueType'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    r -= 3
+    x = _E181[(v >> r) & 7]
+    o['ValueType'] = x
+    st = 2
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -4992,11 +4837,21 @@ def d_ParameterType(v, r):
         o['byteValue'] = x
         st = 3
     elif c == 2:
-        x, r = ei(v, r)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
         o['shortValue'] = x
         st = 3
     elif c == 3:
-        x, r = ei(v, r)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
         o['intValue'] = x
         st = 3
     elif c == 4:
@@ -5011,83 +4866,94 @@ def d_ParameterType(v, r):
         und(c, 6)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ParameterType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Name'
     x = d.get('Name')
     if x is not None:
-        u += 1
         a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = 'ValueType'
     x = d.get('ValueType')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        a = ((a << wd) | c)
-        j = _I187.get(x)
+        a = (a << 1)
+        j = _I182.get(x)
         if j is None:
-            bad_enum(x, _I187)
+            bad_enum(x, _I182)
         a = (a << 3) | j
+        st = 2
+    else:
+        missing()
     f = 'boolValue'
     x = d.get('boolValue')
     if x is not None:
         u += 1
-        c, wd, st = _T101[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 6) | (2 if x else 0))
+        st = 3
     f = 'byteValue'
     x = d.get('byteValue')
     if x is not None:
         u += 1
-        c, wd, st = _T189[st]
+        c, wd, st = _T184[st]
         if x.__class__ is not int or x < -128 or x > 127:
             x = as_int(x, -128, 127)
-        a = ((((a << wd) | c)) << 10) | ((x - -128) << 1)
+        a = (((((a << wd) | c) << 10)) | ((x - -128) << 1))
     f = 'shortValue'
     x = d.get('shortValue')
     if x is not None:
         u += 1
-        c, wd, st = _T190[st]
+        c, wd, st = _T185[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = (((((a << wd) | c) << 11)) | (x << 1))
+        else:
+            a = wi(((((a << wd) | c) << 1)), x) << 1
     f = 'intValue'
     x = d.get('intValue')
     if x is not None:
         u += 1
-        c, wd, st = _T191[st]
+        c, wd, st = _T186[st]
         if x.__class__ is not int or x < -2147483648 or x > 2147483647:
             x = as_int(x, -2147483648, 2147483647)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = (((((a << wd) | c) << 11)) | (x << 1))
+        else:
+            a = wi(((((a << wd) | c) << 1)), x) << 1
     f = 'physicalValue'
     x = d.get('physicalValue')
     if x is not None:
         u += 1
-        c, wd, st = _T192[st]
+        c, wd, st = _T187[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'stringValue'
     x = d.get('stringValue')
     if x is not None:
         u += 1
-        c, wd, st = _T193[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T188[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T57[st]
+    c, wd = _T113[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K188)
+        extra(d, _K183)
     return a
 
 def d_PaymentDetailsReqType(v, r):
@@ -5095,145 +4961,149 @@ def d_PaymentDetailsReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['ContractID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = es(v, r)
+    o['ContractID'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_CertificateChainType(v, r)
-        o['ContractSignatureCertChain'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_CertificateChainType(v, r)
+    o['ContractSignatureCertChain'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PaymentDetailsReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'ContractID'
     x = d.get('ContractID')
     if x is not None:
-        u += 1
-        a = ws(((a << 1)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'ContractSignatureCertChain'
     x = d.get('ContractSignatureCertChain')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        a = e_CertificateChainType(((a << wd) | c), x)
+        a = e_CertificateChainType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T77[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K194)
+        extra(d, _K189)
     return a
 
 def d_PaymentDetailsResType(v, r):
     o = {}
     st = 0
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E45[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E52[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = es(v, r)
+    o['GenChallenge'] = x
+    st = 2
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['DateTimeNow'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['GenChallenge'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['DateTimeNow'] = x
-        st = 3
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PaymentDetailsResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I53.get(x)
+        j = _I46.get(x)
         if j is None:
-            bad_enum(x, _I53)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I46)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'GenChallenge'
     x = d.get('GenChallenge')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = 'DateTimeNow'
     x = d.get('DateTimeNow')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
         if x.__class__ is not int or x < -9223372036854775808 or x > 9223372036854775807:
             x = as_int(x, -9223372036854775808, 9223372036854775807)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
+        st = 3
+    else:
+        missing()
     f = None
-    c, wd = _T57[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K195)
+        extra(d, _K190)
     return a
 
 def d_PaymentOptionsType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = _E196[(x >> 1) & 1]
-        l = o.get('PaymentOption')
-        if l is None:
-            o['PaymentOption'] = [x]
-        else:
-            l.append(x)
-        st = 1
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = _E191[(x >> 1) & 1]
+    c = 0
+    l = o.get('PaymentOption')
+    if l is None:
+        o['PaymentOption'] = [x]
     else:
-        und(c, 1)
+        l.append(x)
+    st = 1
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -5242,7 +5112,7 @@ def d_PaymentOptionsType(v, r):
             x = (v >> r) & 7
             if x & 5:
                 und2()
-            x = _E196[(x >> 1) & 1]
+            x = _E191[(x >> 1) & 1]
             l = o.get('PaymentOption')
             if l is None:
                 o['PaymentOption'] = [x]
@@ -5258,20 +5128,19 @@ def e_PaymentOptionsType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'PaymentOption'
     x = d.get('PaymentOption')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T161[st]
-            j = _I197.get(x)
+            c, wd, nx, n = _T154[st]
+            j = _I192.get(x)
             if j is None:
-                bad_enum(x, _I197)
-            a = ((((a << wd) | c)) << 3) | (j << 1)
+                bad_enum(x, _I192)
+            a = (((((a << wd) | c) << 3)) | (j << 1))
             if n:
                 k += 1
                 if k == n:
@@ -5281,28 +5150,25 @@ def e_PaymentOptionsType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T59[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K198)
+        extra(d, _K193)
     return a
 
 def d_PhysicalValueType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 5
-        x = (v >> r) & 31
-        if x & 17:
-            und2()
-        x = ((x >> 1) & 7) + -3
-        o['Multiplier'] = x
-        st = 1
-    else:
-        und(c, 1)
+    r -= 6
+    x = (v >> r) & 63
+    if x & 49:
+        und2()
+    x = ((x >> 1) & 7) + -3
+    c = 0
+    o['Multiplier'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -5310,84 +5176,91 @@ def d_PhysicalValueType(v, r):
         x = (v >> r) & 63
         if x & 33:
             und2()
-        x = _E199[(x >> 1) & 15]
+        x = _E194[(x >> 1) & 15]
         o['Unit'] = x
         st = 2
     elif c == 1:
-        x, r = ei(v, r)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
         o['Value'] = x
         st = 3
     else:
         und(c, 2)
     if st == 2:
-        r -= 1
-        c = (v >> r) & 1
-        if c == 0:
-            x, r = ei(v, r)
-            o['Value'] = x
-            st = 3
+        r -= 12
+        x = (v >> r) & 4095
+        if x & 3841:
+            if x >> 11:
+                und(1, 1)
+            x, r = ei(v, r + 11)
         else:
-            und(c, 1)
+            x >>= 1
+        c = 0
+        o['Value'] = x
+        st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PhysicalValueType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Multiplier'
     x = d.get('Multiplier')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < -3 or x > 3:
             x = as_int(x, -3, 3)
-        a = (((a << 1)) << 5) | ((x - -3) << 1)
+        a = ((a << 6) | ((x - -3) << 1))
         st = 1
+    else:
+        missing()
     f = 'Unit'
     x = d.get('Unit')
     if x is not None:
         u += 1
-        c, wd, st = _T61[st]
-        j = _I200.get(x)
+        j = _I195.get(x)
         if j is None:
-            bad_enum(x, _I200)
-        a = ((((a << wd) | c)) << 6) | (j << 1)
+            bad_enum(x, _I195)
+        a = ((a << 8) | (j << 1))
+        st = 2
     f = 'Value'
     x = d.get('Value')
     if x is not None:
         u += 1
-        c, wd, st = _T123[st]
+        c, wd, st = _T112[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = (((((a << wd) | c) << 11)) | (x << 1))
+        else:
+            a = wi(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T57[st]
+    c, wd = _T113[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K201)
+        extra(d, _K196)
     return a
 
 def d_PowerDeliveryReqType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['ReadyToChargeState'] = x
-        st = 1
-    else:
-        und(c, 1)
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['ReadyToChargeState'] = x
+    st = 1
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -5423,65 +5296,61 @@ def d_PowerDeliveryReqType(v, r):
             und(c, 3)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PowerDeliveryReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'ReadyToChargeState'
     x = d.get('ReadyToChargeState')
     if x is not None:
-        u += 1
         if x is not True and x is not False:
             bad_bool(x)
-        a = (((a << 1)) << 3) | (2 if x else 0)
+        a = ((a << 4) | (2 if x else 0))
         st = 1
+    else:
+        missing()
     f = 'ChargingProfile'
     x = d.get('ChargingProfile')
     if x is not None:
         u += 1
-        c, wd, st = _T167[st]
-        a = e_ChargingProfileType(((a << wd) | c), x)
+        a = e_ChargingProfileType((a << 3), x)
+        st = 2
     f = 'DC_EVPowerDeliveryParameter'
     x = d.get('DC_EVPowerDeliveryParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T203[st]
+        c, wd, st = _T198[st]
         a = e_DC_EVPowerDeliveryParameterType(((a << wd) | c), x)
     f = 'EVPowerDeliveryParameter'
     x = d.get('EVPowerDeliveryParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T204[st]
+        c, wd, st = _T199[st]
         a = e_EVPowerDeliveryParameterType(((a << wd) | c), x)
     f = None
-    c, wd = _T205[st]
+    c, wd = _T200[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K202)
+        extra(d, _K197)
     return a
 
 def d_PowerDeliveryResType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E52[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
-        und(c, 1)
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E45[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -5500,49 +5369,49 @@ def d_PowerDeliveryResType(v, r):
         und(c, 3)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PowerDeliveryResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I53.get(x)
+        j = _I46.get(x)
         if j is None:
-            bad_enum(x, _I53)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I46)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'AC_EVSEStatus'
     x = d.get('AC_EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T61[st]
-        a = e_AC_EVSEStatusType(((a << wd) | c), x)
+        a = e_AC_EVSEStatusType((a << 2), x)
+        st = 2
     f = 'DC_EVSEStatus'
     x = d.get('DC_EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T75[st]
+        c, wd, st = _T66[st]
         a = e_DC_EVSEStatusType(((a << wd) | c), x)
     f = 'EVSEStatus'
     x = d.get('EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T76[st]
+        c, wd, st = _T67[st]
         a = e_EVSEStatusType(((a << wd) | c), x)
     f = None
-    c, wd = _T77[st]
+    c, wd = _T68[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K206)
+        extra(d, _K201)
     return a
 
 def d_PreChargeReqType(v, r):
@@ -5550,191 +5419,196 @@ def d_PreChargeReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_DC_EVStatusType(v, r)
-        o['DC_EVStatus'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_DC_EVStatusType(v, r)
+    o['DC_EVStatus'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVTargetVoltage'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVTargetVoltage'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVTargetCurrent'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVTargetCurrent'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PreChargeReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'DC_EVStatus'
     x = d.get('DC_EVStatus')
     if x is not None:
-        u += 1
         a = e_DC_EVStatusType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVTargetVoltage'
     x = d.get('EVTargetVoltage')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'EVTargetCurrent'
     x = d.get('EVTargetCurrent')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = None
-    c, wd = _T57[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K207)
+        extra(d, _K202)
     return a
 
 def d_PreChargeResType(v, r):
     o = {}
     st = 0
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E45[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E52[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_DC_EVSEStatusType(v, r)
+    o['DC_EVSEStatus'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_DC_EVSEStatusType(v, r)
-        o['DC_EVSEStatus'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVSEPresentVoltage'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVSEPresentVoltage'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PreChargeResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I53.get(x)
+        j = _I46.get(x)
         if j is None:
-            bad_enum(x, _I53)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I46)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'DC_EVSEStatus'
     x = d.get('DC_EVSEStatus')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        a = e_DC_EVSEStatusType(((a << wd) | c), x)
+        a = e_DC_EVSEStatusType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'EVSEPresentVoltage'
     x = d.get('EVSEPresentVoltage')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = None
-    c, wd = _T57[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K208)
+        extra(d, _K203)
     return a
 
 def d_ProfileEntryType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['ChargingProfileEntryStart'] = x
+    st = 1
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['ChargingProfileEntryMaxPower'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['ChargingProfileEntryStart'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['ChargingProfileEntryMaxPower'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ProfileEntryType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'ChargingProfileEntryStart'
     x = d.get('ChargingProfileEntryStart')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'ChargingProfileEntryMaxPower'
     x = d.get('ChargingProfileEntryMaxPower')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T77[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K209)
+        extra(d, _K204)
     return a
 
 def d_RSAKeyValueType(v, r):
@@ -5742,50 +5616,48 @@ def d_RSAKeyValueType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['Modulus'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['Modulus'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['Exponent'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['Exponent'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_RSAKeyValueType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Modulus'
     x = d.get('Modulus')
     if x is not None:
-        u += 1
-        a = wb(((a << 1)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'Exponent'
     x = d.get('Exponent')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T77[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K210)
+        extra(d, _K205)
     return a
 
 def d_ReferenceType(v, r):
@@ -5869,26 +5741,23 @@ def d_ReferenceType(v, r):
     if st == 4:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_DigestMethodType(v, r)
-            o['DigestMethod'] = x
-            st = 5
-        else:
+        if c:
             und(c, 1)
+        x, r = d_DigestMethodType(v, r)
+        o['DigestMethod'] = x
+        st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['DigestValue'] = x
-        st = 6
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['DigestValue'] = x
+    st = 6
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ReferenceType(a, d):
@@ -5907,56 +5776,64 @@ def e_ReferenceType(a, d):
     x = d.get('Type')
     if x is not None:
         u += 1
-        c, wd, st = _T178[st]
+        c, wd, st = _T172[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'URI'
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T212[st]
+        c, wd, st = _T207[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T213[st]
+        c, wd, st = _T208[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = 'DigestMethod'
     x = d.get('DigestMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T214[st]
+        c, wd, st = _T209[st]
         a = e_DigestMethodType(((a << wd) | c), x)
     f = 'DigestValue'
     x = d.get('DigestValue')
     if x is not None:
         u += 1
-        c, wd, st = _T66[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T115[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T67[st]
+    c, wd = _T210[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K211)
+        extra(d, _K206)
     return a
 
 def d_RelativeTimeIntervalType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['start'] = x
-        st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['start'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['duration'] = x
         st = 2
     elif c == 1:
@@ -5965,38 +5842,44 @@ def d_RelativeTimeIntervalType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_RelativeTimeIntervalType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'start'
     x = d.get('start')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'duration'
     x = d.get('duration')
     if x is not None:
         u += 1
-        c, wd, st = _T61[st]
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wu((a << 3), x) << 1
+        st = 2
     f = None
-    c, wd = _T62[st]
+    c, wd = _T52[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K215)
+        extra(d, _K211)
     return a
 
 def d_RetrievalMethodType(v, r):
@@ -6048,10 +5931,9 @@ def d_RetrievalMethodType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_RetrievalMethodType(a, d):
@@ -6070,20 +5952,20 @@ def e_RetrievalMethodType(a, d):
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T217[st]
+        c, wd, st = _T213[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T218[st]
+        c, wd, st = _T214[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T219[st]
+    c, wd = _T215[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K216)
+        extra(d, _K212)
     return a
 
 def d_SAScheduleListType(v, r):
@@ -6091,16 +5973,15 @@ def d_SAScheduleListType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_SAScheduleTupleType(v, r)
-        l = o.get('SAScheduleTuple')
-        if l is None:
-            o['SAScheduleTuple'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_SAScheduleTupleType(v, r)
+    l = o.get('SAScheduleTuple')
+    if l is None:
+        o['SAScheduleTuple'] = [x]
+    else:
+        l.append(x)
+    st = 1
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -6121,16 +6002,15 @@ def e_SAScheduleListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'SAScheduleTuple'
     x = d.get('SAScheduleTuple')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T161[st]
+            c, wd, nx, n = _T154[st]
             a = e_SAScheduleTupleType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6141,32 +6021,35 @@ def e_SAScheduleListType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T59[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K220)
+        extra(d, _K216)
     return a
 
 def d_SAScheduleTupleType(v, r):
     o = {}
     st = 0
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['SAScheduleTupleID'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['SAScheduleTupleID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PMaxScheduleType(v, r)
-        o['PMaxSchedule'] = x
-        st = 2
-    else:
-        und(c, 1)
+    x, r = d_PMaxScheduleType(v, r)
+    o['PMaxSchedule'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -6179,42 +6062,46 @@ def d_SAScheduleTupleType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SAScheduleTupleType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'SAScheduleTupleID'
     x = d.get('SAScheduleTupleID')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi(((a << 1)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'PMaxSchedule'
     x = d.get('PMaxSchedule')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        a = e_PMaxScheduleType(((a << wd) | c), x)
+        a = e_PMaxScheduleType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'SalesTariff'
     x = d.get('SalesTariff')
     if x is not None:
         u += 1
-        c, wd, st = _T79[st]
-        a = e_SalesTariffType(((a << wd) | c), x)
+        a = e_SalesTariffType((a << 2), x)
+        st = 3
     f = None
-    c, wd = _T99[st]
+    c, wd = _T90[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K221)
+        extra(d, _K217)
     return a
 
 def d_SASchedulesType(v, r):
@@ -6222,10 +6109,9 @@ def d_SASchedulesType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SASchedulesType(a, d):
@@ -6236,7 +6122,7 @@ def e_SASchedulesType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K11)
+        extra(d, _K5)
     return a
 
 def d_SPKIDataType(v, r):
@@ -6246,16 +6132,15 @@ def d_SPKIDataType(v, r):
         if st == 0:
             r -= 1
             c = (v >> r) & 1
-            if c == 0:
-                x, r = eb(v, r)
-                l = o.get('SPKISexp')
-                if l is None:
-                    o['SPKISexp'] = [x]
-                else:
-                    l.append(x)
-                st = 1
-            else:
+            if c:
                 und(c, 1)
+            x, r = eb(v, r)
+            l = o.get('SPKISexp')
+            if l is None:
+                o['SPKISexp'] = [x]
+            else:
+                l.append(x)
+            st = 1
         elif st == 1:
             while True:
                 r -= 2
@@ -6297,17 +6182,16 @@ def e_SPKIDataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'SPKISexp'
     x = d.get('SPKISexp')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T161[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T154[st]
+            a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -6317,11 +6201,12 @@ def e_SPKIDataType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T223[st]
-    a = (a << wd) | c
+    a = (a << 2) | 2
     if u != len(d):
-        extra(d, _K222)
+        extra(d, _K218)
     return a
 
 def d_SalesTariffEntryType(v, r):
@@ -6339,18 +6224,14 @@ def d_SalesTariffEntryType(v, r):
         st = 1
     else:
         und(c, 2)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 10
-        x = (v >> r) & 1023
-        if x & 513:
-            und2()
-        x = ((x >> 1) & 255)
-        o['EPriceLevel'] = x
-        st = 2
-    else:
-        und(c, 1)
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1537:
+        und2()
+    x = ((x >> 1) & 255)
+    c = 0
+    o['EPriceLevel'] = x
+    st = 2
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -6382,16 +6263,16 @@ def e_SalesTariffEntryType(a, d):
     x = d.get('TimeInterval')
     if x is not None:
         u += 1
-        c, wd, st = _T147[st]
+        c, wd, st = _T138[st]
         a = e_IntervalType(((a << wd) | c), x)
     f = 'EPriceLevel'
     x = d.get('EPriceLevel')
     if x is not None:
         u += 1
-        c, wd, st = _T1[st]
+        c, wd, st = _T178[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
-        a = ((((a << wd) | c)) << 10) | ((x) << 1)
+        a = (((((a << wd) | c) << 10)) | ((x) << 1))
     f = 'ConsumptionCost'
     x = d.get('ConsumptionCost')
     if x is not None:
@@ -6400,7 +6281,7 @@ def e_SalesTariffEntryType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T225[st]
+            c, wd, nx, n = _T220[st]
             a = e_ConsumptionCostType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6412,10 +6293,10 @@ def e_SalesTariffEntryType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T86[st]
+    c, wd = _T157[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K224)
+        extra(d, _K219)
     return a
 
 def d_SalesTariffType(v, r):
@@ -6423,20 +6304,22 @@ def d_SalesTariffType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = s(v, r)
-        o['Id'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['SalesTariffID'] = x
-        st = 2
+    x, r = s(v, r)
+    o['Id'] = x
+    st = 1
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['SalesTariffID'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -6454,30 +6337,25 @@ def d_SalesTariffType(v, r):
     else:
         und(c, 2)
     if st == 3:
-        r -= 1
-        c = (v >> r) & 1
-        if c == 0:
-            r -= 10
-            x = (v >> r) & 1023
-            if x & 513:
-                und2()
-            x = ((x >> 1) & 255)
-            o['NumEPriceLevels'] = x
-            st = 4
-        else:
-            und(c, 1)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1537:
+            und2()
+        x = ((x >> 1) & 255)
+        c = 0
+        o['NumEPriceLevels'] = x
+        st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_SalesTariffEntryType(v, r)
-        l = o.get('SalesTariffEntry')
-        if l is None:
-            o['SalesTariffEntry'] = [x]
-        else:
-            l.append(x)
-        st = 5
-    else:
+    if c:
         und(c, 1)
+    x, r = d_SalesTariffEntryType(v, r)
+    l = o.get('SalesTariffEntry')
+    if l is None:
+        o['SalesTariffEntry'] = [x]
+    else:
+        l.append(x)
+    st = 5
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -6498,36 +6376,45 @@ def e_SalesTariffType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Id'
     x = d.get('Id')
     if x is not None:
-        u += 1
         a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = 'SalesTariffID'
     x = d.get('SalesTariffID')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = 'SalesTariffDescription'
     x = d.get('SalesTariffDescription')
     if x is not None:
         u += 1
-        c, wd, st = _T79[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 11) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 3), x) << 1
+        st = 3
     f = 'NumEPriceLevels'
     x = d.get('NumEPriceLevels')
     if x is not None:
         u += 1
-        c, wd, st = _T116[st]
+        c, wd, st = _T105[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
-        a = ((((a << wd) | c)) << 10) | ((x) << 1)
+        a = (((((a << wd) | c) << 10)) | ((x) << 1))
     f = 'SalesTariffEntry'
     x = d.get('SalesTariffEntry')
     if x is not None:
@@ -6536,7 +6423,7 @@ def e_SalesTariffType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T227[st]
+            c, wd, nx, n = _T222[st]
             a = e_SalesTariffEntryType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6548,10 +6435,10 @@ def e_SalesTariffType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T228[st]
+    c, wd = _T223[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K226)
+        extra(d, _K221)
     return a
 
 def d_SelectedServiceListType(v, r):
@@ -6559,16 +6446,15 @@ def d_SelectedServiceListType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_SelectedServiceType(v, r)
-        l = o.get('SelectedService')
-        if l is None:
-            o['SelectedService'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_SelectedServiceType(v, r)
+    l = o.get('SelectedService')
+    if l is None:
+        o['SelectedService'] = [x]
+    else:
+        l.append(x)
+    st = 1
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -6589,16 +6475,15 @@ def e_SelectedServiceListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'SelectedService'
     x = d.get('SelectedService')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T161[st]
+            c, wd, nx, n = _T154[st]
             a = e_SelectedServiceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6609,28 +6494,37 @@ def e_SelectedServiceListType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T59[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K229)
+        extra(d, _K224)
     return a
 
 def d_SelectedServiceType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['ServiceID'] = x
-        st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['ServiceID'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = ei(v, r)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
         o['ParameterSetID'] = x
         st = 2
     elif c == 1:
@@ -6639,38 +6533,44 @@ def d_SelectedServiceType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SelectedServiceType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'ServiceID'
     x = d.get('ServiceID')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'ParameterSetID'
     x = d.get('ParameterSetID')
     if x is not None:
         u += 1
-        c, wd, st = _T61[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 13) | (x << 1))
+        else:
+            a = wi((a << 3), x) << 1
+        st = 2
     f = None
-    c, wd = _T62[st]
+    c, wd = _T52[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K230)
+        extra(d, _K225)
     return a
 
 def d_ServiceChargeType(v, r):
@@ -6678,141 +6578,137 @@ def d_ServiceChargeType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ServiceTagType(v, r)
-        o['ServiceTag'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_ServiceTagType(v, r)
+    o['ServiceTag'] = x
+    st = 1
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['FreeService'] = x
+    st = 2
+    r -= 7
+    x = (v >> r) & 127
+    if x & 97:
+        und2()
+    x = _E226[(x >> 1) & 15]
+    c = 0
+    o['EnergyTransferType'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['FreeService'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 6
-        x = (v >> r) & 63
-        if x & 33:
-            und2()
-        x = _E231[(x >> 1) & 15]
-        o['EnergyTransferType'] = x
-        st = 3
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceChargeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'ServiceTag'
     x = d.get('ServiceTag')
     if x is not None:
-        u += 1
         a = e_ServiceTagType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'FreeService'
     x = d.get('FreeService')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 4) | (2 if x else 0))
+        st = 2
+    else:
+        missing()
     f = 'EnergyTransferType'
     x = d.get('EnergyTransferType')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        j = _I232.get(x)
+        j = _I227.get(x)
         if j is None:
-            bad_enum(x, _I232)
-        a = ((((a << wd) | c)) << 6) | (j << 1)
+            bad_enum(x, _I227)
+        a = ((a << 7) | (j << 1))
+        st = 3
+    else:
+        missing()
     f = None
-    c, wd = _T57[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K233)
+        extra(d, _K228)
     return a
 
 def d_ServiceDetailReqType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['ServiceID'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['ServiceID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceDetailReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'ServiceID'
     x = d.get('ServiceID')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T51[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K234)
+        extra(d, _K229)
     return a
 
 def d_ServiceDetailResType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E52[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E45[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['ServiceID'] = x
-        st = 2
-    else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['ServiceID'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -6825,45 +6721,49 @@ def d_ServiceDetailResType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceDetailResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I53.get(x)
+        j = _I46.get(x)
         if j is None:
-            bad_enum(x, _I53)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I46)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'ServiceID'
     x = d.get('ServiceID')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = 'ServiceParameterList'
     x = d.get('ServiceParameterList')
     if x is not None:
         u += 1
-        c, wd, st = _T79[st]
-        a = e_ServiceParameterListType(((a << wd) | c), x)
+        a = e_ServiceParameterListType((a << 2), x)
+        st = 3
     f = None
-    c, wd = _T99[st]
+    c, wd = _T90[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K235)
+        extra(d, _K230)
     return a
 
 def d_ServiceDiscoveryReqType(v, r):
@@ -6880,7 +6780,7 @@ def d_ServiceDiscoveryReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E236[(x >> 1) & 3]
+        x = _E231[(x >> 1) & 3]
         o['ServiceCategory'] = x
         st = 2
     elif c == 2:
@@ -6895,7 +6795,7 @@ def d_ServiceDiscoveryReqType(v, r):
             x = (v >> r) & 15
             if x & 9:
                 und2()
-            x = _E236[(x >> 1) & 3]
+            x = _E231[(x >> 1) & 3]
             o['ServiceCategory'] = x
             st = 2
         elif c == 1:
@@ -6904,10 +6804,9 @@ def d_ServiceDiscoveryReqType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceDiscoveryReqType(a, d):
@@ -6919,55 +6818,53 @@ def e_ServiceDiscoveryReqType(a, d):
     x = d.get('ServiceScope')
     if x is not None:
         u += 1
-        a = ws(((a << 2)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 11) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 3), x) << 1
         st = 1
     f = 'ServiceCategory'
     x = d.get('ServiceCategory')
     if x is not None:
         u += 1
-        c, wd, st = _T93[st]
-        j = _I237.get(x)
+        c, wd, st = _T84[st]
+        j = _I232.get(x)
         if j is None:
-            bad_enum(x, _I237)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I232)
+        a = (((((a << wd) | c) << 4)) | (j << 1))
     f = None
-    c, wd = _T94[st]
+    c, wd = _T85[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K238)
+        extra(d, _K233)
     return a
 
 def d_ServiceDiscoveryResType(v, r):
     o = {}
     st = 0
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E45[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E52[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PaymentOptionsType(v, r)
+    o['PaymentOptions'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PaymentOptionsType(v, r)
-        o['PaymentOptions'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ServiceChargeType(v, r)
-        o['ChargeService'] = x
-        st = 3
-    else:
-        und(c, 1)
+    x, r = d_ServiceChargeType(v, r)
+    o['ChargeService'] = x
+    st = 3
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -6980,49 +6877,51 @@ def d_ServiceDiscoveryResType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceDiscoveryResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I53.get(x)
+        j = _I46.get(x)
         if j is None:
-            bad_enum(x, _I53)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I46)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'PaymentOptions'
     x = d.get('PaymentOptions')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        a = e_PaymentOptionsType(((a << wd) | c), x)
+        a = e_PaymentOptionsType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'ChargeService'
     x = d.get('ChargeService')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        a = e_ServiceChargeType(((a << wd) | c), x)
+        a = e_ServiceChargeType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = 'ServiceList'
     x = d.get('ServiceList')
     if x is not None:
         u += 1
-        c, wd, st = _T81[st]
-        a = e_ServiceTagListType(((a << wd) | c), x)
+        a = e_ServiceTagListType((a << 2), x)
+        st = 4
     f = None
-    c, wd = _T240[st]
+    c, wd = _T235[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K239)
+        extra(d, _K234)
     return a
 
 def d_ServiceParameterListType(v, r):
@@ -7030,16 +6929,15 @@ def d_ServiceParameterListType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ParameterSetType(v, r)
-        l = o.get('ParameterSet')
-        if l is None:
-            o['ParameterSet'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_ParameterSetType(v, r)
+    l = o.get('ParameterSet')
+    if l is None:
+        o['ParameterSet'] = [x]
+    else:
+        l.append(x)
+    st = 1
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -7060,16 +6958,15 @@ def e_ServiceParameterListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'ParameterSet'
     x = d.get('ParameterSet')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T161[st]
+            c, wd, nx, n = _T154[st]
             a = e_ParameterSetType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7080,113 +6977,104 @@ def e_ServiceParameterListType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T59[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K241)
+        extra(d, _K236)
     return a
 
 def d_ServicePaymentSelectionReqType(v, r):
     o = {}
     st = 0
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = _E191[(x >> 1) & 1]
+    c = 0
+    o['SelectedPaymentOption'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = _E196[(x >> 1) & 1]
-        o['SelectedPaymentOption'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_SelectedServiceListType(v, r)
+    o['SelectedServiceList'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_SelectedServiceListType(v, r)
-        o['SelectedServiceList'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServicePaymentSelectionReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'SelectedPaymentOption'
     x = d.get('SelectedPaymentOption')
     if x is not None:
-        u += 1
-        j = _I197.get(x)
+        j = _I192.get(x)
         if j is None:
-            bad_enum(x, _I197)
-        a = (((a << 1)) << 3) | (j << 1)
+            bad_enum(x, _I192)
+        a = ((a << 4) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'SelectedServiceList'
     x = d.get('SelectedServiceList')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        a = e_SelectedServiceListType(((a << wd) | c), x)
+        a = e_SelectedServiceListType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T77[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K242)
+        extra(d, _K237)
     return a
 
 def d_ServicePaymentSelectionResType(v, r):
     o = {}
     st = 0
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E45[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E52[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServicePaymentSelectionResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I53.get(x)
+        j = _I46.get(x)
         if j is None:
-            bad_enum(x, _I53)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I46)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T51[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K243)
+        extra(d, _K238)
     return a
 
 def d_ServiceTagListType(v, r):
@@ -7194,16 +7082,15 @@ def d_ServiceTagListType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ServiceType(v, r)
-        l = o.get('Service')
-        if l is None:
-            o['Service'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_ServiceType(v, r)
+    l = o.get('Service')
+    if l is None:
+        o['Service'] = [x]
+    else:
+        l.append(x)
+    st = 1
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -7224,16 +7111,15 @@ def e_ServiceTagListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Service'
     x = d.get('Service')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T161[st]
+            c, wd, nx, n = _T154[st]
             a = e_ServiceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7244,24 +7130,28 @@ def e_ServiceTagListType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T59[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K244)
+        extra(d, _K239)
     return a
 
 def d_ServiceTagType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['ServiceID'] = x
-        st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['ServiceID'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -7273,24 +7163,20 @@ def d_ServiceTagType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E236[(x >> 1) & 3]
+        x = _E231[(x >> 1) & 3]
         o['ServiceCategory'] = x
         st = 3
     else:
         und(c, 2)
     if st == 2:
-        r -= 1
-        c = (v >> r) & 1
-        if c == 0:
-            r -= 4
-            x = (v >> r) & 15
-            if x & 9:
-                und2()
-            x = _E236[(x >> 1) & 3]
-            o['ServiceCategory'] = x
-            st = 3
-        else:
-            und(c, 1)
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E231[(x >> 1) & 3]
+        c = 0
+        o['ServiceCategory'] = x
+        st = 3
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -7303,51 +7189,62 @@ def d_ServiceTagType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceTagType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'ServiceID'
     x = d.get('ServiceID')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'ServiceName'
     x = d.get('ServiceName')
     if x is not None:
         u += 1
-        c, wd, st = _T61[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 11) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 3), x) << 1
+        st = 2
     f = 'ServiceCategory'
     x = d.get('ServiceCategory')
     if x is not None:
         u += 1
-        c, wd, st = _T123[st]
-        j = _I237.get(x)
+        c, wd, st = _T112[st]
+        j = _I232.get(x)
         if j is None:
-            bad_enum(x, _I237)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I232)
+        a = (((((a << wd) | c) << 4)) | (j << 1))
     f = 'ServiceScope'
     x = d.get('ServiceScope')
     if x is not None:
         u += 1
-        c, wd, st = _T81[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T71[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T240[st]
+    c, wd = _T235[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K245)
+        extra(d, _K240)
     return a
 
 def d_ServiceType(v, r):
@@ -7355,56 +7252,51 @@ def d_ServiceType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ServiceTagType(v, r)
-        o['ServiceTag'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_ServiceTagType(v, r)
+    o['ServiceTag'] = x
+    st = 1
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['FreeService'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['FreeService'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'ServiceTag'
     x = d.get('ServiceTag')
     if x is not None:
-        u += 1
         a = e_ServiceTagType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'FreeService'
     x = d.get('FreeService')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 4) | (2 if x else 0))
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T77[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K246)
+        extra(d, _K241)
     return a
 
 def d_SessionSetupReqType(v, r):
@@ -7412,65 +7304,63 @@ def d_SessionSetupReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['EVCCID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['EVCCID'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SessionSetupReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'EVCCID'
     x = d.get('EVCCID')
     if x is not None:
-        u += 1
-        a = wb(((a << 1)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T51[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K247)
+        extra(d, _K242)
     return a
 
 def d_SessionSetupResType(v, r):
     o = {}
     st = 0
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E45[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E52[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['EVSEID'] = x
-        st = 2
-    else:
-        und(c, 1)
+    x, r = eb(v, r)
+    o['EVSEID'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = ei(v, r)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
         o['DateTimeNow'] = x
         st = 3
     elif c == 1:
@@ -7479,89 +7369,88 @@ def d_SessionSetupResType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SessionSetupResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I53.get(x)
+        j = _I46.get(x)
         if j is None:
-            bad_enum(x, _I53)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I46)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'EVSEID'
     x = d.get('EVSEID')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = 'DateTimeNow'
     x = d.get('DateTimeNow')
     if x is not None:
         u += 1
-        c, wd, st = _T79[st]
         if x.__class__ is not int or x < -9223372036854775808 or x > 9223372036854775807:
             x = as_int(x, -9223372036854775808, 9223372036854775807)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 13) | (x << 1))
+        else:
+            a = wi((a << 3), x) << 1
+        st = 3
     f = None
-    c, wd = _T99[st]
+    c, wd = _T90[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K248)
+        extra(d, _K243)
     return a
 
 def d_SessionStopResType(v, r):
     o = {}
     st = 0
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E45[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E52[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SessionStopResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I53.get(x)
+        j = _I46.get(x)
         if j is None:
-            bad_enum(x, _I53)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I46)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T51[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K243)
+        extra(d, _K238)
     return a
 
 def d_SessionStopType(v, r):
@@ -7569,10 +7458,9 @@ def d_SessionStopType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SessionStopType(a, d):
@@ -7583,29 +7471,29 @@ def e_SessionStopType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K11)
+        extra(d, _K5)
     return a
 
 def d_SignatureMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = s(v, r)
+    o['Algorithm'] = x
+    st = 1
     while True:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['HMACOutputLength'] = x
             st = 2
             break
@@ -7636,27 +7524,31 @@ def e_SignatureMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
-        u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = 'HMACOutputLength'
     x = d.get('HMACOutputLength')
     if x is not None:
         u += 1
-        c, wd, st = _T167[st]
         if x.__class__ is not int:
             x = as_int(x, None, None)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 14) | (x << 1))
+        else:
+            a = wi((a << 4), x) << 1
+        st = 2
     f = None
-    c, wd = _T250[st]
+    c, wd = _T245[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K249)
+        extra(d, _K244)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -7681,16 +7573,15 @@ def d_SignaturePropertiesType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_SignaturePropertyType(v, r)
-            l = o.get('SignatureProperty')
-            if l is None:
-                o['SignatureProperty'] = [x]
-            else:
-                l.append(x)
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_SignaturePropertyType(v, r)
+        l = o.get('SignatureProperty')
+        if l is None:
+            o['SignatureProperty'] = [x]
+        else:
+            l.append(x)
+        st = 2
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -7727,7 +7618,7 @@ def e_SignaturePropertiesType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T163[st]
+            c, wd, nx, n = _T156[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7739,45 +7630,35 @@ def e_SignaturePropertiesType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T86[st]
+    c, wd = _T157[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K251)
+        extra(d, _K246)
     return a
 
 def d_SignaturePropertyType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Id'] = x
-            st = 1
-            break
-        elif c == 1:
-            x, r = s(v, r)
-            o['Target'] = x
-            st = 2
-            break
-        elif c == 2:
-            unsupported('mixed-content text')
-        else:
-            und(c, 3)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = s(v, r)
+        o['Id'] = x
+        st = 1
+    elif c == 1:
+        x, r = s(v, r)
+        o['Target'] = x
+        st = 2
+    else:
+        und(c, 2)
     if st == 1:
-        while True:
-            r -= 2
-            c = (v >> r) & 3
-            if c == 0:
-                x, r = s(v, r)
-                o['Target'] = x
-                st = 2
-                break
-            elif c == 1:
-                unsupported('mixed-content text')
-            else:
-                und(c, 2)
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        x, r = s(v, r)
+        o['Target'] = x
+        st = 2
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -7818,14 +7699,14 @@ def e_SignaturePropertyType(a, d):
     x = d.get('Target')
     if x is not None:
         u += 1
-        c, wd, st = _T93[st]
+        c, wd, st = _T54[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T253[st]
+    c, wd = _T248[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K252)
+        extra(d, _K247)
     return a
 
 def d_SignatureType(v, r):
@@ -7846,20 +7727,18 @@ def d_SignatureType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_SignedInfoType(v, r)
-            o['SignedInfo'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_SignedInfoType(v, r)
+        o['SignedInfo'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_SignatureValueType(v, r)
-        o['SignatureValue'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_SignatureValueType(v, r)
+    o['SignatureValue'] = x
+    st = 3
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -7910,19 +7789,19 @@ def e_SignatureType(a, d):
     x = d.get('SignedInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T64[st]
+        c, wd, st = _T54[st]
         a = e_SignedInfoType(((a << wd) | c), x)
     f = 'SignatureValue'
     x = d.get('SignatureValue')
     if x is not None:
         u += 1
-        c, wd, st = _T2[st]
+        c, wd, st = _T55[st]
         a = e_SignatureValueType(((a << wd) | c), x)
     f = 'KeyInfo'
     x = d.get('KeyInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T81[st]
+        c, wd, st = _T71[st]
         a = e_KeyInfoType(((a << wd) | c), x)
     f = 'Object'
     x = d.get('Object')
@@ -7932,7 +7811,7 @@ def e_SignatureType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T255[st]
+            c, wd, nx, n = _T250[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7944,10 +7823,10 @@ def e_SignatureType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T256[st]
+    c, wd = _T251[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K254)
+        extra(d, _K249)
     return a
 
 def d_SignatureValueType(v, r):
@@ -7968,18 +7847,16 @@ def d_SignatureValueType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = b(v, r)
-            o['value'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = b(v, r)
+        o['value'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SignatureValueType(a, d):
@@ -7998,14 +7875,14 @@ def e_SignatureValueType(a, d):
     x = d.get('value')
     if x is not None:
         u += 1
-    c, wd, st = _T64[st]
+    c, wd, st = _T54[st]
     a = (a << wd) | c
     a = wb(a, x)
     f = None
-    c, wd = _T77[st]
+    c, wd = _T68[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K257)
+        extra(d, _K252)
     return a
 
 def d_SignedInfoType(v, r):
@@ -8026,32 +7903,29 @@ def d_SignedInfoType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_CanonicalizationMethodType(v, r)
-            o['CanonicalizationMethod'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_CanonicalizationMethodType(v, r)
+        o['CanonicalizationMethod'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_SignatureMethodType(v, r)
-        o['SignatureMethod'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_SignatureMethodType(v, r)
+    o['SignatureMethod'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ReferenceType(v, r)
-        l = o.get('Reference')
-        if l is None:
-            o['Reference'] = [x]
-        else:
-            l.append(x)
-        st = 4
-    else:
+    if c:
         und(c, 1)
+    x, r = d_ReferenceType(v, r)
+    l = o.get('Reference')
+    if l is None:
+        o['Reference'] = [x]
+    else:
+        l.append(x)
+    st = 4
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -8084,13 +7958,13 @@ def e_SignedInfoType(a, d):
     x = d.get('CanonicalizationMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T64[st]
+        c, wd, st = _T54[st]
         a = e_CanonicalizationMethodType(((a << wd) | c), x)
     f = 'SignatureMethod'
     x = d.get('SignatureMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T2[st]
+        c, wd, st = _T55[st]
         a = e_SignatureMethodType(((a << wd) | c), x)
     f = 'Reference'
     x = d.get('Reference')
@@ -8100,7 +7974,7 @@ def e_SignedInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T259[st]
+            c, wd, nx, n = _T254[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8112,10 +7986,10 @@ def e_SignedInfoType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T260[st]
+    c, wd = _T255[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K258)
+        extra(d, _K253)
     return a
 
 def d_SubCertificatesType(v, r):
@@ -8123,16 +7997,15 @@ def d_SubCertificatesType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        l = o.get('Certificate')
-        if l is None:
-            o['Certificate'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    l = o.get('Certificate')
+    if l is None:
+        o['Certificate'] = [x]
+    else:
+        l.append(x)
+    st = 1
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -8153,17 +8026,16 @@ def e_SubCertificatesType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Certificate'
     x = d.get('Certificate')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T161[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T154[st]
+            a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -8173,28 +8045,24 @@ def e_SubCertificatesType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T59[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K261)
+        extra(d, _K256)
     return a
 
 def d_TransformType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = s(v, r)
+    o['Algorithm'] = x
+    st = 1
     while True:
         r -= 3
         c = (v >> r) & 7
@@ -8219,14 +8087,15 @@ def e_TransformType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
-        u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = 'XPath'
     x = d.get('XPath')
     if x is not None:
@@ -8235,8 +8104,12 @@ def e_TransformType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T263[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T258[st]
+            if x.__class__ is str and len(x) < 126 and x.isascii():
+                ln = len(x)
+                a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+            else:
+                a = ws(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -8247,10 +8120,9 @@ def e_TransformType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T264[st]
-    a = (a << wd) | c
+    a = (a << 3) | 2
     if u != len(d):
-        extra(d, _K262)
+        extra(d, _K257)
     return a
 
 def d_TransformsType(v, r):
@@ -8258,16 +8130,15 @@ def d_TransformsType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_TransformType(v, r)
-        l = o.get('Transform')
-        if l is None:
-            o['Transform'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_TransformType(v, r)
+    l = o.get('Transform')
+    if l is None:
+        o['Transform'] = [x]
+    else:
+        l.append(x)
+    st = 1
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -8288,16 +8159,15 @@ def e_TransformsType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Transform'
     x = d.get('Transform')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T161[st]
+            c, wd, nx, n = _T154[st]
             a = e_TransformType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8308,11 +8178,12 @@ def e_TransformsType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T59[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K265)
+        extra(d, _K259)
     return a
 
 def d_WeldingDetectionReqType(v, r):
@@ -8320,108 +8191,101 @@ def d_WeldingDetectionReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_DC_EVStatusType(v, r)
-        o['DC_EVStatus'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_DC_EVStatusType(v, r)
+    o['DC_EVStatus'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WeldingDetectionReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'DC_EVStatus'
     x = d.get('DC_EVStatus')
     if x is not None:
-        u += 1
         a = e_DC_EVStatusType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T51[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K50)
+        extra(d, _K44)
     return a
 
 def d_WeldingDetectionResType(v, r):
     o = {}
     st = 0
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E45[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E52[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_DC_EVSEStatusType(v, r)
+    o['DC_EVSEStatus'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_DC_EVSEStatusType(v, r)
-        o['DC_EVSEStatus'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVSEPresentVoltage'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVSEPresentVoltage'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WeldingDetectionResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I53.get(x)
+        j = _I46.get(x)
         if j is None:
-            bad_enum(x, _I53)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I46)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'DC_EVSEStatus'
     x = d.get('DC_EVSEStatus')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        a = e_DC_EVSEStatusType(((a << wd) | c), x)
+        a = e_DC_EVSEStatusType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'EVSEPresentVoltage'
     x = d.get('EVSEPresentVoltage')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = None
-    c, wd = _T57[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K208)
+        extra(d, _K203)
     return a
 
 def d_X509DataType(v, r):
@@ -8524,107 +8388,17 @@ def e_X509DataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
-    f = 'X509IssuerSerial'
-    x = d.get('X509IssuerSerial')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T267[st]
-            a = e_X509IssuerSerialType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509SKI'
-    x = d.get('X509SKI')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T268[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509SubjectName'
-    x = d.get('X509SubjectName')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T269[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509Certificate'
-    x = d.get('X509Certificate')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T270[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509CRL'
-    x = d.get('X509CRL')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T271[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
+    for f in d:
+        x = d[f]
+        if x is None:
+            continue
+        h = _H_X509DataType.get(f)
+        if h is None:
+            extra(d, _K260)
+        a, st = h(a, x, st)
     f = None
-    c, wd = _T272[st]
+    c, wd = _T267[st]
     a = (a << wd) | c
-    if u != len(d):
-        extra(d, _K266)
     return a
 
 def d_X509IssuerSerialType(v, r):
@@ -8632,52 +8406,61 @@ def d_X509IssuerSerialType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['X509IssuerName'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = es(v, r)
+    o['X509IssuerName'] = x
+    st = 1
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['X509SerialNumber'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['X509SerialNumber'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_X509IssuerSerialType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'X509IssuerName'
     x = d.get('X509IssuerName')
     if x is not None:
-        u += 1
-        a = ws(((a << 1)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'X509SerialNumber'
     x = d.get('X509SerialNumber')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
         if x.__class__ is not int:
             x = as_int(x, None, None)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T77[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K273)
+        extra(d, _K268)
     return a
 
 def d_anon_V2G_Message(v, r):
@@ -8685,225 +8468,451 @@ def d_anon_V2G_Message(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_BodyType(v, r)
-        o['Body'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_BodyType(v, r)
+    o['Body'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_anon_V2G_Message(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'Body'
     x = d.get('Body')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        a = e_BodyType(((a << wd) | c), x)
+        a = e_BodyType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T77[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K274)
+        extra(d, _K269)
     return a
 
 def h_BodyType_0(a, x, st):
-    c, wd, st = _T14[st]
+    c, wd, st = _T8[st]
     a = e_BodyBaseType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_1(a, x, st):
-    c, wd, st = _T15[st]
+    c, wd, st = _T9[st]
     a = e_CableCheckReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_2(a, x, st):
-    c, wd, st = _T16[st]
+    c, wd, st = _T10[st]
     a = e_CableCheckResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_3(a, x, st):
-    c, wd, st = _T17[st]
+    c, wd, st = _T11[st]
     a = e_CertificateInstallationReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_4(a, x, st):
-    c, wd, st = _T18[st]
+    c, wd, st = _T12[st]
     a = e_CertificateInstallationResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_5(a, x, st):
-    c, wd, st = _T19[st]
+    c, wd, st = _T13[st]
     a = e_CertificateUpdateReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_6(a, x, st):
-    c, wd, st = _T20[st]
+    c, wd, st = _T14[st]
     a = e_CertificateUpdateResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_7(a, x, st):
-    c, wd, st = _T21[st]
+    c, wd, st = _T15[st]
     a = e_ChargeParameterDiscoveryReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_8(a, x, st):
-    c, wd, st = _T22[st]
+    c, wd, st = _T16[st]
     a = e_ChargeParameterDiscoveryResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_9(a, x, st):
-    c, wd, st = _T23[st]
+    c, wd, st = _T17[st]
     a = e_ChargingStatusReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_10(a, x, st):
-    c, wd, st = _T24[st]
+    c, wd, st = _T18[st]
     a = e_ChargingStatusResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_11(a, x, st):
-    c, wd, st = _T25[st]
+    c, wd, st = _T19[st]
     a = e_ContractAuthenticationReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_12(a, x, st):
-    c, wd, st = _T26[st]
+    c, wd, st = _T20[st]
     a = e_ContractAuthenticationResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_13(a, x, st):
-    c, wd, st = _T27[st]
+    c, wd, st = _T21[st]
     a = e_CurrentDemandReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_14(a, x, st):
-    c, wd, st = _T28[st]
+    c, wd, st = _T22[st]
     a = e_CurrentDemandResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_15(a, x, st):
-    c, wd, st = _T29[st]
+    c, wd, st = _T23[st]
     a = e_MeteringReceiptReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_16(a, x, st):
-    c, wd, st = _T30[st]
+    c, wd, st = _T24[st]
     a = e_MeteringReceiptResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_17(a, x, st):
-    c, wd, st = _T31[st]
+    c, wd, st = _T25[st]
     a = e_PaymentDetailsReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_18(a, x, st):
-    c, wd, st = _T32[st]
+    c, wd, st = _T26[st]
     a = e_PaymentDetailsResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_19(a, x, st):
-    c, wd, st = _T33[st]
+    c, wd, st = _T27[st]
     a = e_PowerDeliveryReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_20(a, x, st):
-    c, wd, st = _T34[st]
+    c, wd, st = _T28[st]
     a = e_PowerDeliveryResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_21(a, x, st):
-    c, wd, st = _T35[st]
+    c, wd, st = _T29[st]
     a = e_PreChargeReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_22(a, x, st):
-    c, wd, st = _T36[st]
+    c, wd, st = _T30[st]
     a = e_PreChargeResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_23(a, x, st):
-    c, wd, st = _T37[st]
+    c, wd, st = _T31[st]
     a = e_ServiceDetailReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_24(a, x, st):
-    c, wd, st = _T38[st]
+    c, wd, st = _T32[st]
     a = e_ServiceDetailResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_25(a, x, st):
-    c, wd, st = _T39[st]
+    c, wd, st = _T33[st]
     a = e_ServiceDiscoveryReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_26(a, x, st):
-    c, wd, st = _T40[st]
+    c, wd, st = _T34[st]
     a = e_ServiceDiscoveryResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_27(a, x, st):
-    c, wd, st = _T41[st]
+    c, wd, st = _T35[st]
     a = e_ServicePaymentSelectionReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_28(a, x, st):
-    c, wd, st = _T42[st]
+    c, wd, st = _T36[st]
     a = e_ServicePaymentSelectionResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_29(a, x, st):
-    c, wd, st = _T43[st]
+    c, wd, st = _T37[st]
     a = e_SessionSetupReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_30(a, x, st):
-    c, wd, st = _T44[st]
+    c, wd, st = _T38[st]
     a = e_SessionSetupResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_31(a, x, st):
-    c, wd, st = _T45[st]
+    c, wd, st = _T39[st]
     a = e_SessionStopType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_32(a, x, st):
-    c, wd, st = _T46[st]
+    c, wd, st = _T40[st]
     a = e_SessionStopResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_33(a, x, st):
-    c, wd, st = _T47[st]
+    c, wd, st = _T41[st]
     a = e_WeldingDetectionReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_34(a, x, st):
-    c, wd, st = _T48[st]
+    c, wd, st = _T42[st]
     a = e_WeldingDetectionResType(((a << wd) | c), x)
+    return a, st
+
+def h_KeyInfoType_1(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T142[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_2(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T143[st]
+        a = e_KeyValueType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_3(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T144[st]
+        a = e_RetrievalMethodType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_4(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T145[st]
+        a = e_X509DataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_5(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T146[st]
+        a = e_PGPDataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_6(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T147[st]
+        a = e_SPKIDataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_7(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T148[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_0(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T262[st]
+        a = e_X509IssuerSerialType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_1(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T263[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_2(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T264[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_3(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T265[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_4(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T266[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
     return a, st
 
 def d_simple0(v, r):
@@ -8911,7 +8920,7 @@ def d_simple0(v, r):
     return x, r
 
 def e_simple0(a, x):
-    a = wb((a) << 1, x) << 1
+    a = wb((a << 1), x) << 1
     return a
 
 def d_simple1(v, r):
@@ -8919,11 +8928,17 @@ def d_simple1(v, r):
     return x, r
 
 def e_simple1(a, x):
-    a = ws((a) << 1, x) << 1
+    if x.__class__ is str and len(x) < 126 and x.isascii():
+        ln = len(x)
+        a = ((((a << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+    else:
+        a = ws((a << 1), x) << 1
     return a
 
 _D_BodyType_0 = (('BodyElement', d_BodyBaseType, 1), ('CableCheckReq', d_CableCheckReqType, 1), ('CableCheckRes', d_CableCheckResType, 1), ('CertificateInstallationReq', d_CertificateInstallationReqType, 1), ('CertificateInstallationRes', d_CertificateInstallationResType, 1), ('CertificateUpdateReq', d_CertificateUpdateReqType, 1), ('CertificateUpdateRes', d_CertificateUpdateResType, 1), ('ChargeParameterDiscoveryReq', d_ChargeParameterDiscoveryReqType, 1), ('ChargeParameterDiscoveryRes', d_ChargeParameterDiscoveryResType, 1), ('ChargingStatusReq', d_ChargingStatusReqType, 1), ('ChargingStatusRes', d_ChargingStatusResType, 1), ('ContractAuthenticationReq', d_ContractAuthenticationReqType, 1), ('ContractAuthenticationRes', d_ContractAuthenticationResType, 1), ('CurrentDemandReq', d_CurrentDemandReqType, 1), ('CurrentDemandRes', d_CurrentDemandResType, 1), ('MeteringReceiptReq', d_MeteringReceiptReqType, 1), ('MeteringReceiptRes', d_MeteringReceiptResType, 1), ('PaymentDetailsReq', d_PaymentDetailsReqType, 1), ('PaymentDetailsRes', d_PaymentDetailsResType, 1), ('PowerDeliveryReq', d_PowerDeliveryReqType, 1), ('PowerDeliveryRes', d_PowerDeliveryResType, 1), ('PreChargeReq', d_PreChargeReqType, 1), ('PreChargeRes', d_PreChargeResType, 1), ('ServiceDetailReq', d_ServiceDetailReqType, 1), ('ServiceDetailRes', d_ServiceDetailResType, 1), ('ServiceDiscoveryReq', d_ServiceDiscoveryReqType, 1), ('ServiceDiscoveryRes', d_ServiceDiscoveryResType, 1), ('ServicePaymentSelectionReq', d_ServicePaymentSelectionReqType, 1), ('ServicePaymentSelectionRes', d_ServicePaymentSelectionResType, 1), ('SessionSetupReq', d_SessionSetupReqType, 1), ('SessionSetupRes', d_SessionSetupResType, 1), ('SessionStopReq', d_SessionStopType, 1), ('SessionStopRes', d_SessionStopResType, 1), ('WeldingDetectionReq', d_WeldingDetectionReqType, 1), ('WeldingDetectionRes', d_WeldingDetectionResType, 1), None,)
 _H_BodyType = {'BodyElement': h_BodyType_0, 'CableCheckReq': h_BodyType_1, 'CableCheckRes': h_BodyType_2, 'CertificateInstallationReq': h_BodyType_3, 'CertificateInstallationRes': h_BodyType_4, 'CertificateUpdateReq': h_BodyType_5, 'CertificateUpdateRes': h_BodyType_6, 'ChargeParameterDiscoveryReq': h_BodyType_7, 'ChargeParameterDiscoveryRes': h_BodyType_8, 'ChargingStatusReq': h_BodyType_9, 'ChargingStatusRes': h_BodyType_10, 'ContractAuthenticationReq': h_BodyType_11, 'ContractAuthenticationRes': h_BodyType_12, 'CurrentDemandReq': h_BodyType_13, 'CurrentDemandRes': h_BodyType_14, 'MeteringReceiptReq': h_BodyType_15, 'MeteringReceiptRes': h_BodyType_16, 'PaymentDetailsReq': h_BodyType_17, 'PaymentDetailsRes': h_BodyType_18, 'PowerDeliveryReq': h_BodyType_19, 'PowerDeliveryRes': h_BodyType_20, 'PreChargeReq': h_BodyType_21, 'PreChargeRes': h_BodyType_22, 'ServiceDetailReq': h_BodyType_23, 'ServiceDetailRes': h_BodyType_24, 'ServiceDiscoveryReq': h_BodyType_25, 'ServiceDiscoveryRes': h_BodyType_26, 'ServicePaymentSelectionReq': h_BodyType_27, 'ServicePaymentSelectionRes': h_BodyType_28, 'SessionSetupReq': h_BodyType_29, 'SessionSetupRes': h_BodyType_30, 'SessionStopReq': h_BodyType_31, 'SessionStopRes': h_BodyType_32, 'WeldingDetectionReq': h_BodyType_33, 'WeldingDetectionRes': h_BodyType_34}
+_H_KeyInfoType = {'Id': False, 'KeyName': h_KeyInfoType_1, 'KeyValue': h_KeyInfoType_2, 'RetrievalMethod': h_KeyInfoType_3, 'X509Data': h_KeyInfoType_4, 'PGPData': h_KeyInfoType_5, 'SPKIData': h_KeyInfoType_6, 'MgmtData': h_KeyInfoType_7}
+_H_X509DataType = {'X509IssuerSerial': h_X509DataType_0, 'X509SKI': h_X509DataType_1, 'X509SubjectName': h_X509DataType_2, 'X509Certificate': h_X509DataType_3, 'X509CRL': h_X509DataType_4}
 _DOC_D = (('AC_EVChargeParameter', d_AC_EVChargeParameterType), ('AC_EVSEChargeParameter', d_AC_EVSEChargeParameterType), ('AC_EVSEStatus', d_AC_EVSEStatusType), ('BodyElement', d_BodyBaseType), ('CableCheckReq', d_CableCheckReqType), ('CableCheckRes', d_CableCheckResType), ('CanonicalizationMethod', d_CanonicalizationMethodType), ('CertificateInstallationReq', d_CertificateInstallationReqType), ('CertificateInstallationRes', d_CertificateInstallationResType), ('CertificateUpdateReq', d_CertificateUpdateReqType), ('CertificateUpdateRes', d_CertificateUpdateResType), ('ChargeParameterDiscoveryReq', d_ChargeParameterDiscoveryReqType), ('ChargeParameterDiscoveryRes', d_ChargeParameterDiscoveryResType), ('ChargingStatusReq', d_ChargingStatusReqType), ('ChargingStatusRes', d_ChargingStatusResType), ('ContractAuthenticationReq', d_ContractAuthenticationReqType), ('ContractAuthenticationRes', d_ContractAuthenticationResType), ('CurrentDemandReq', d_CurrentDemandReqType), ('CurrentDemandRes', d_CurrentDemandResType), ('DC_EVChargeParameter', d_DC_EVChargeParameterType), ('DC_EVPowerDeliveryParameter', d_DC_EVPowerDeliveryParameterType), ('DC_EVSEChargeParameter', d_DC_EVSEChargeParameterType), ('DC_EVSEStatus', d_DC_EVSEStatusType), ('DC_EVStatus', d_DC_EVStatusType), ('DSAKeyValue', d_DSAKeyValueType), ('DigestMethod', d_DigestMethodType), ('DigestValue', d_simple0), ('EVChargeParameter', d_EVChargeParameterType), ('EVPowerDeliveryParameter', d_EVPowerDeliveryParameterType), ('EVSEChargeParameter', d_EVSEChargeParameterType), ('EVSEStatus', d_EVSEStatusType), ('EVStatus', d_EVStatusType), ('Entry', d_EntryType), ('KeyInfo', d_KeyInfoType), ('KeyName', d_simple1), ('KeyValue', d_KeyValueType), ('Manifest', d_ManifestType), ('MeteringReceiptReq', d_MeteringReceiptReqType), ('MeteringReceiptRes', d_MeteringReceiptResType), ('MgmtData', d_simple1), ('Object', d_ObjectType), ('PGPData', d_PGPDataType), ('PMaxScheduleEntry', d_PMaxScheduleEntryType), ('PaymentDetailsReq', d_PaymentDetailsReqType), ('PaymentDetailsRes', d_PaymentDetailsResType), ('PowerDeliveryReq', d_PowerDeliveryReqType), ('PowerDeliveryRes', d_PowerDeliveryResType), ('PreChargeReq', d_PreChargeReqType), ('PreChargeRes', d_PreChargeResType), ('RSAKeyValue', d_RSAKeyValueType), ('Reference', d_ReferenceType), ('RelativeTimeInterval', d_RelativeTimeIntervalType), ('RetrievalMethod', d_RetrievalMethodType), ('SAScheduleList', d_SAScheduleListType), ('SASchedules', d_SASchedulesType), ('SPKIData', d_SPKIDataType), ('SalesTariffEntry', d_SalesTariffEntryType), ('ServiceCharge', d_ServiceChargeType), ('ServiceDetailReq', d_ServiceDetailReqType), ('ServiceDetailRes', d_ServiceDetailResType), ('ServiceDiscoveryReq', d_ServiceDiscoveryReqType), ('ServiceDiscoveryRes', d_ServiceDiscoveryResType), ('ServicePaymentSelectionReq', d_ServicePaymentSelectionReqType), ('ServicePaymentSelectionRes', d_ServicePaymentSelectionResType), ('SessionSetupReq', d_SessionSetupReqType), ('SessionSetupRes', d_SessionSetupResType), ('SessionStopReq', d_SessionStopType), ('SessionStopRes', d_SessionStopResType), ('Signature', d_SignatureType), ('SignatureMethod', d_SignatureMethodType), ('SignatureProperties', d_SignaturePropertiesType), ('SignatureProperty', d_SignaturePropertyType), ('SignatureValue', d_SignatureValueType), ('SignedInfo', d_SignedInfoType), ('TimeInterval', d_IntervalType), ('Transform', d_TransformType), ('Transforms', d_TransformsType), ('V2G_Message', d_anon_V2G_Message), ('WeldingDetectionReq', d_WeldingDetectionReqType), ('WeldingDetectionRes', d_WeldingDetectionResType), ('X509Data', d_X509DataType),)
 _DOC_E = {'AC_EVChargeParameter': (0, e_AC_EVChargeParameterType), 'AC_EVSEChargeParameter': (1, e_AC_EVSEChargeParameterType), 'AC_EVSEStatus': (2, e_AC_EVSEStatusType), 'BodyElement': (3, e_BodyBaseType), 'CableCheckReq': (4, e_CableCheckReqType), 'CableCheckRes': (5, e_CableCheckResType), 'CanonicalizationMethod': (6, e_CanonicalizationMethodType), 'CertificateInstallationReq': (7, e_CertificateInstallationReqType), 'CertificateInstallationRes': (8, e_CertificateInstallationResType), 'CertificateUpdateReq': (9, e_CertificateUpdateReqType), 'CertificateUpdateRes': (10, e_CertificateUpdateResType), 'ChargeParameterDiscoveryReq': (11, e_ChargeParameterDiscoveryReqType), 'ChargeParameterDiscoveryRes': (12, e_ChargeParameterDiscoveryResType), 'ChargingStatusReq': (13, e_ChargingStatusReqType), 'ChargingStatusRes': (14, e_ChargingStatusResType), 'ContractAuthenticationReq': (15, e_ContractAuthenticationReqType), 'ContractAuthenticationRes': (16, e_ContractAuthenticationResType), 'CurrentDemandReq': (17, e_CurrentDemandReqType), 'CurrentDemandRes': (18, e_CurrentDemandResType), 'DC_EVChargeParameter': (19, e_DC_EVChargeParameterType), 'DC_EVPowerDeliveryParameter': (20, e_DC_EVPowerDeliveryParameterType), 'DC_EVSEChargeParameter': (21, e_DC_EVSEChargeParameterType), 'DC_EVSEStatus': (22, e_DC_EVSEStatusType), 'DC_EVStatus': (23, e_DC_EVStatusType), 'DSAKeyValue': (24, e_DSAKeyValueType), 'DigestMethod': (25, e_DigestMethodType), 'DigestValue': (26, e_simple0), 'EVChargeParameter': (27, e_EVChargeParameterType), 'EVPowerDeliveryParameter': (28, e_EVPowerDeliveryParameterType), 'EVSEChargeParameter': (29, e_EVSEChargeParameterType), 'EVSEStatus': (30, e_EVSEStatusType), 'EVStatus': (31, e_EVStatusType), 'Entry': (32, e_EntryType), 'KeyInfo': (33, e_KeyInfoType), 'KeyName': (34, e_simple1), 'KeyValue': (35, e_KeyValueType), 'Manifest': (36, e_ManifestType), 'MeteringReceiptReq': (37, e_MeteringReceiptReqType), 'MeteringReceiptRes': (38, e_MeteringReceiptResType), 'MgmtData': (39, e_simple1), 'Object': (40, e_ObjectType), 'PGPData': (41, e_PGPDataType), 'PMaxScheduleEntry': (42, e_PMaxScheduleEntryType), 'PaymentDetailsReq': (43, e_PaymentDetailsReqType), 'PaymentDetailsRes': (44, e_PaymentDetailsResType), 'PowerDeliveryReq': (45, e_PowerDeliveryReqType), 'PowerDeliveryRes': (46, e_PowerDeliveryResType), 'PreChargeReq': (47, e_PreChargeReqType), 'PreChargeRes': (48, e_PreChargeResType), 'RSAKeyValue': (49, e_RSAKeyValueType), 'Reference': (50, e_ReferenceType), 'RelativeTimeInterval': (51, e_RelativeTimeIntervalType), 'RetrievalMethod': (52, e_RetrievalMethodType), 'SAScheduleList': (53, e_SAScheduleListType), 'SASchedules': (54, e_SASchedulesType), 'SPKIData': (55, e_SPKIDataType), 'SalesTariffEntry': (56, e_SalesTariffEntryType), 'ServiceCharge': (57, e_ServiceChargeType), 'ServiceDetailReq': (58, e_ServiceDetailReqType), 'ServiceDetailRes': (59, e_ServiceDetailResType), 'ServiceDiscoveryReq': (60, e_ServiceDiscoveryReqType), 'ServiceDiscoveryRes': (61, e_ServiceDiscoveryResType), 'ServicePaymentSelectionReq': (62, e_ServicePaymentSelectionReqType), 'ServicePaymentSelectionRes': (63, e_ServicePaymentSelectionResType), 'SessionSetupReq': (64, e_SessionSetupReqType), 'SessionSetupRes': (65, e_SessionSetupResType), 'SessionStopReq': (66, e_SessionStopType), 'SessionStopRes': (67, e_SessionStopResType), 'Signature': (68, e_SignatureType), 'SignatureMethod': (69, e_SignatureMethodType), 'SignatureProperties': (70, e_SignaturePropertiesType), 'SignatureProperty': (71, e_SignaturePropertyType), 'SignatureValue': (72, e_SignatureValueType), 'SignedInfo': (73, e_SignedInfoType), 'TimeInterval': (74, e_IntervalType), 'Transform': (75, e_TransformType), 'Transforms': (76, e_TransformsType), 'V2G_Message': (77, e_anon_V2G_Message), 'WeldingDetectionReq': (78, e_WeldingDetectionReqType), 'WeldingDetectionRes': (79, e_WeldingDetectionResType), 'X509Data': (80, e_X509DataType)}
 

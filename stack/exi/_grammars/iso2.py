@@ -4,7 +4,7 @@ schemas/iso15118_2/V2G_CI_MsgDef.xsd. Do not edit by hand; regenerate instead.
 # ruff: noqa
 from stack.exi._runtime import (
     u, i, s, b, eu, ei, es, eb, und, und2, unsupported, wu, wi, ws, wb, as_int, as_map, as_list,
-    bad_bool, bad_enum, extra, Invalid,
+    bad_bool, bad_enum, extra, missing, Invalid,
 )
 
 SCHEMA = 'iso2'
@@ -19,301 +19,296 @@ _T3 = {3: (0, 1, 4)}
 _T4 = {4: (0, 1, 5)}
 _T5 = {5: (0, 1)}
 _K6 = frozenset(('AC_EVSEStatus', 'EVSEMaxCurrent', 'EVSENominalVoltage'))
-_T7 = {1: (0, 1, 2)}
-_T8 = {3: (0, 1)}
-_E9 = ('None', 'StopCharging', 'ReNegotiation')
-_I10 = {'None': 0, 'StopCharging': 1, 'ReNegotiation': 2}
-_K11 = frozenset(('EVSENotification', 'NotificationMaxDelay', 'RCD'))
-_K12 = frozenset(('GenChallenge', 'Id'))
-_T13 = {0: (1, 2, 2), 1: (0, 2, 2)}
-_T14 = {0: (2, 2), 1: (1, 2), 2: (0, 1)}
-_E15 = ('OK', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_CertificateExpiresSoon', 'FAILED', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_UnknownSession', 'FAILED_ServiceSelectionInvalid', 'FAILED_PaymentSelectionInvalid', 'FAILED_CertificateExpired', 'FAILED_SignatureError', 'FAILED_NoCertificateAvailable', 'FAILED_CertChainError', 'FAILED_ChallengeInvalid', 'FAILED_ContractCanceled', 'FAILED_WrongChargeParameter', 'FAILED_PowerDeliveryNotApplied', 'FAILED_TariffSelectionInvalid', 'FAILED_ChargingProfileInvalid', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoChargeServiceSelected', 'FAILED_WrongEnergyTransferMode', 'FAILED_ContactorError', 'FAILED_CertificateNotAllowedAtThisEVSE', 'FAILED_CertificateRevoked')
-_I16 = {'OK': 0, 'OK_NewSessionEstablished': 1, 'OK_OldSessionJoined': 2, 'OK_CertificateExpiresSoon': 3, 'FAILED': 4, 'FAILED_SequenceError': 5, 'FAILED_ServiceIDInvalid': 6, 'FAILED_UnknownSession': 7, 'FAILED_ServiceSelectionInvalid': 8, 'FAILED_PaymentSelectionInvalid': 9, 'FAILED_CertificateExpired': 10, 'FAILED_SignatureError': 11, 'FAILED_NoCertificateAvailable': 12, 'FAILED_CertChainError': 13, 'FAILED_ChallengeInvalid': 14, 'FAILED_ContractCanceled': 15, 'FAILED_WrongChargeParameter': 16, 'FAILED_PowerDeliveryNotApplied': 17, 'FAILED_TariffSelectionInvalid': 18, 'FAILED_ChargingProfileInvalid': 19, 'FAILED_MeteringSignatureNotValid': 20, 'FAILED_NoChargeServiceSelected': 21, 'FAILED_WrongEnergyTransferMode': 22, 'FAILED_ContactorError': 23, 'FAILED_CertificateNotAllowedAtThisEVSE': 24, 'FAILED_CertificateRevoked': 25}
-_E17 = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')
-_I18 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
-_K19 = frozenset(('EVSEProcessing', 'ResponseCode'))
-_T20 = {2: (0, 1)}
-_K21 = frozenset(())
-_K22 = frozenset(('AuthorizationReq', 'AuthorizationRes', 'BodyElement', 'CableCheckReq', 'CableCheckRes', 'CertificateInstallationReq', 'CertificateInstallationRes', 'CertificateUpdateReq', 'CertificateUpdateRes', 'ChargeParameterDiscoveryReq', 'ChargeParameterDiscoveryRes', 'ChargingStatusReq', 'ChargingStatusRes', 'CurrentDemandReq', 'CurrentDemandRes', 'MeteringReceiptReq', 'MeteringReceiptRes', 'PaymentDetailsReq', 'PaymentDetailsRes', 'PaymentServiceSelectionReq', 'PaymentServiceSelectionRes', 'PowerDeliveryReq', 'PowerDeliveryRes', 'PreChargeReq', 'PreChargeRes', 'ServiceDetailReq', 'ServiceDetailRes', 'ServiceDiscoveryReq', 'ServiceDiscoveryRes', 'SessionSetupReq', 'SessionSetupRes', 'SessionStopReq', 'SessionStopRes', 'WeldingDetectionReq', 'WeldingDetectionRes'))
-_O23 = {'AuthorizationReq': 0, 'AuthorizationRes': 1, 'BodyElement': 2, 'CableCheckReq': 3, 'CableCheckRes': 4, 'CertificateInstallationReq': 5, 'CertificateInstallationRes': 6, 'CertificateUpdateReq': 7, 'CertificateUpdateRes': 8, 'ChargeParameterDiscoveryReq': 9, 'ChargeParameterDiscoveryRes': 10, 'ChargingStatusReq': 11, 'ChargingStatusRes': 12, 'CurrentDemandReq': 13, 'CurrentDemandRes': 14, 'MeteringReceiptReq': 15, 'MeteringReceiptRes': 16, 'PaymentDetailsReq': 17, 'PaymentDetailsRes': 18, 'PaymentServiceSelectionReq': 19, 'PaymentServiceSelectionRes': 20, 'PowerDeliveryReq': 21, 'PowerDeliveryRes': 22, 'PreChargeReq': 23, 'PreChargeRes': 24, 'ServiceDetailReq': 25, 'ServiceDetailRes': 26, 'ServiceDiscoveryReq': 27, 'ServiceDiscoveryRes': 28, 'SessionSetupReq': 29, 'SessionSetupRes': 30, 'SessionStopReq': 31, 'SessionStopRes': 32, 'WeldingDetectionReq': 33, 'WeldingDetectionRes': 34}
-_T24 = {0: (0, 6, 1)}
-_T25 = {0: (1, 6, 1)}
-_T26 = {0: (2, 6, 1)}
-_T27 = {0: (3, 6, 1)}
-_T28 = {0: (4, 6, 1)}
-_T29 = {0: (5, 6, 1)}
-_T30 = {0: (6, 6, 1)}
-_T31 = {0: (7, 6, 1)}
-_T32 = {0: (8, 6, 1)}
-_T33 = {0: (9, 6, 1)}
-_T34 = {0: (10, 6, 1)}
-_T35 = {0: (11, 6, 1)}
-_T36 = {0: (12, 6, 1)}
-_T37 = {0: (13, 6, 1)}
-_T38 = {0: (14, 6, 1)}
-_T39 = {0: (15, 6, 1)}
-_T40 = {0: (16, 6, 1)}
-_T41 = {0: (17, 6, 1)}
-_T42 = {0: (18, 6, 1)}
-_T43 = {0: (19, 6, 1)}
-_T44 = {0: (20, 6, 1)}
-_T45 = {0: (21, 6, 1)}
-_T46 = {0: (22, 6, 1)}
-_T47 = {0: (23, 6, 1)}
-_T48 = {0: (24, 6, 1)}
-_T49 = {0: (25, 6, 1)}
-_T50 = {0: (26, 6, 1)}
-_T51 = {0: (27, 6, 1)}
-_T52 = {0: (28, 6, 1)}
-_T53 = {0: (29, 6, 1)}
-_T54 = {0: (30, 6, 1)}
-_T55 = {0: (31, 6, 1)}
-_T56 = {0: (32, 6, 1)}
-_T57 = {0: (33, 6, 1)}
-_T58 = {0: (34, 6, 1)}
-_T59 = {0: (35, 6), 1: (0, 1)}
-_K60 = frozenset(('DC_EVStatus',))
-_T61 = {1: (0, 1)}
-_K62 = frozenset(('DC_EVSEStatus', 'EVSEProcessing', 'ResponseCode'))
-_K63 = frozenset(('Algorithm',))
-_T64 = {1: (1, 2)}
-_K65 = frozenset(('Certificate', 'Id', 'SubCertificates'))
-_T66 = {2: (0, 2, 3)}
-_T67 = {2: (1, 2), 3: (0, 1)}
-_K68 = frozenset(('Id', 'ListOfRootCertificateIDs', 'OEMProvisioningCert'))
-_K69 = frozenset(('ContractSignatureCertChain', 'ContractSignatureEncryptedPrivateKey', 'DHpublickey', 'ResponseCode', 'SAProvisioningCertificateChain', 'eMAID'))
-_T70 = {5: (0, 1, 6)}
-_T71 = {6: (0, 1)}
-_K72 = frozenset(('ContractSignatureCertChain', 'Id', 'ListOfRootCertificateIDs', 'eMAID'))
-_T73 = {4: (0, 1)}
-_K74 = frozenset(('ContractSignatureCertChain', 'ContractSignatureEncryptedPrivateKey', 'DHpublickey', 'ResponseCode', 'RetryCounter', 'SAProvisioningCertificateChain', 'eMAID'))
-_T75 = {6: (0, 2, 7)}
-_T76 = {6: (1, 2), 7: (0, 1)}
-_E77 = ('AC_single_phase_core', 'AC_three_phase_core', 'DC_core', 'DC_extended', 'DC_combo_core', 'DC_unique')
-_I78 = {'AC_single_phase_core': 0, 'AC_three_phase_core': 1, 'DC_core': 2, 'DC_extended': 3, 'DC_combo_core': 4, 'DC_unique': 5}
-_K79 = frozenset(('AC_EVChargeParameter', 'DC_EVChargeParameter', 'EVChargeParameter', 'MaxEntriesSAScheduleTuple', 'RequestedEnergyTransferMode'))
-_T80 = {2: (1, 2, 3)}
-_T81 = {2: (2, 2, 3)}
-_K82 = frozenset(('AC_EVSEChargeParameter', 'DC_EVSEChargeParameter', 'EVSEChargeParameter', 'EVSEProcessing', 'ResponseCode', 'SAScheduleList', 'SASchedules'))
-_T83 = {2: (0, 3, 3)}
-_T84 = {2: (1, 3, 3)}
-_T85 = {2: (2, 3, 4), 3: (0, 2, 4)}
-_T86 = {2: (3, 3, 4), 3: (1, 2, 4)}
-_T87 = {2: (4, 3, 4), 3: (2, 2, 4)}
-_E88 = ('EVCharging', 'Internet', 'ContractCertificate', 'OtherCustom')
-_I89 = {'EVCharging': 0, 'Internet': 1, 'ContractCertificate': 2, 'OtherCustom': 3}
-_K90 = frozenset(('FreeService', 'ServiceCategory', 'ServiceID', 'ServiceName', 'ServiceScope', 'SupportedEnergyTransferMode'))
-_T91 = {1: (0, 2, 2)}
-_T92 = {1: (1, 2, 3), 2: (0, 1, 3)}
-_T93 = {3: (0, 2, 4)}
-_T94 = {3: (1, 2, 5), 4: (0, 1, 5)}
-_K95 = frozenset(('ProfileEntry',))
-_T96 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 23)}
-_T97 = {1: (1, 2), 2: (0, 1)}
-_K98 = frozenset(('AC_EVSEStatus', 'EVSEID', 'EVSEMaxCurrent', 'MeterInfo', 'ReceiptRequired', 'ResponseCode', 'SAScheduleTupleID'))
-_T99 = {3: (0, 3, 4)}
-_T100 = {3: (1, 3, 5), 4: (0, 2, 5)}
-_T101 = {3: (2, 3, 6), 4: (1, 2, 6), 5: (0, 2, 6)}
-_T102 = {3: (3, 3, 7), 4: (2, 2, 7), 5: (1, 2, 7), 6: (0, 1, 7)}
-_T103 = {7: (0, 1)}
-_K104 = frozenset(('Cost', 'startValue'))
-_T105 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 2)}
-_K106 = frozenset(('Id', 'value'))
-_E107 = ('relativePricePercentage', 'RenewableGenerationPercentage', 'CarbonDioxideEmission')
-_I108 = {'relativePricePercentage': 0, 'RenewableGenerationPercentage': 1, 'CarbonDioxideEmission': 2}
-_K109 = frozenset(('amount', 'amountMultiplier', 'costKind'))
-_K110 = frozenset(('BulkChargingComplete', 'ChargingComplete', 'DC_EVStatus', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'EVTargetCurrent', 'EVTargetVoltage', 'RemainingTimeToBulkSoC', 'RemainingTimeToFullSoC'))
-_T111 = {2: (1, 3, 4), 3: (0, 3, 4)}
-_T112 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
-_T113 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 2, 6), 5: (0, 2, 6)}
-_T114 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 2, 7), 5: (1, 2, 7), 6: (0, 1, 7)}
-_T115 = {7: (0, 2, 8)}
-_T116 = {7: (1, 2, 9), 8: (0, 2, 9)}
-_T117 = {7: (2, 2, 10), 8: (1, 2, 10), 9: (0, 1, 10)}
-_T118 = {10: (0, 1)}
-_K119 = frozenset(('DC_EVSEStatus', 'EVSECurrentLimitAchieved', 'EVSEID', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEPowerLimitAchieved', 'EVSEPresentCurrent', 'EVSEPresentVoltage', 'EVSEVoltageLimitAchieved', 'MeterInfo', 'ReceiptRequired', 'ResponseCode', 'SAScheduleTupleID'))
-_O120 = {'ResponseCode': 0, 'DC_EVSEStatus': 1, 'EVSEPresentVoltage': 2, 'EVSEPresentCurrent': 3, 'EVSECurrentLimitAchieved': 4, 'EVSEVoltageLimitAchieved': 5, 'EVSEPowerLimitAchieved': 6, 'EVSEMaximumVoltageLimit': 7, 'EVSEMaximumCurrentLimit': 8, 'EVSEMaximumPowerLimit': 9, 'EVSEID': 10, 'SAScheduleTupleID': 11, 'MeterInfo': 12, 'ReceiptRequired': 13}
-_T121 = {0: (0, 1, 1)}
-_T122 = {6: (0, 1, 7)}
-_T123 = {7: (0, 3, 8)}
-_T124 = {7: (1, 3, 9), 8: (0, 2, 9)}
-_T125 = {7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
-_T126 = {7: (3, 3, 11), 8: (2, 2, 11), 9: (1, 2, 11), 10: (0, 1, 11)}
-_T127 = {11: (0, 1, 12)}
-_T128 = {12: (0, 2, 13)}
-_T129 = {12: (1, 2, 14), 13: (0, 2, 14)}
-_T130 = {12: (2, 2), 13: (1, 2), 14: (0, 1)}
-_K131 = frozenset(('BulkSOC', 'DC_EVStatus', 'DepartureTime', 'EVEnergyCapacity', 'EVEnergyRequest', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'FullSOC'))
-_T132 = {5: (0, 3, 6)}
-_T133 = {5: (1, 3, 7), 6: (0, 3, 7)}
-_T134 = {5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 2, 8)}
-_T135 = {5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 2, 9), 8: (0, 2, 9)}
-_T136 = {5: (4, 3), 6: (3, 3), 7: (2, 2), 8: (1, 2), 9: (0, 1)}
-_K137 = frozenset(('BulkChargingComplete', 'ChargingComplete', 'DC_EVStatus'))
-_K138 = frozenset(('DC_EVSEStatus', 'EVSECurrentRegulationTolerance', 'EVSEEnergyToBeDelivered', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEMinimumCurrentLimit', 'EVSEMinimumVoltageLimit', 'EVSEPeakCurrentRipple'))
-_T139 = {6: (1, 2, 8), 7: (0, 1, 8)}
-_T140 = {8: (0, 2, 9)}
-_T141 = {8: (1, 2), 9: (0, 1)}
-_E142 = ('Invalid', 'Valid', 'Warning', 'Fault', 'No_IMD')
-_I143 = {'Invalid': 0, 'Valid': 1, 'Warning': 2, 'Fault': 3, 'No_IMD': 4}
-_E144 = ('EVSE_NotReady', 'EVSE_Ready', 'EVSE_Shutdown', 'EVSE_UtilityInterruptEvent', 'EVSE_IsolationMonitoringActive', 'EVSE_EmergencyShutdown', 'EVSE_Malfunction', 'Reserved_8', 'Reserved_9', 'Reserved_A', 'Reserved_B', 'Reserved_C')
-_I145 = {'EVSE_NotReady': 0, 'EVSE_Ready': 1, 'EVSE_Shutdown': 2, 'EVSE_UtilityInterruptEvent': 3, 'EVSE_IsolationMonitoringActive': 4, 'EVSE_EmergencyShutdown': 5, 'EVSE_Malfunction': 6, 'Reserved_8': 7, 'Reserved_9': 8, 'Reserved_A': 9, 'Reserved_B': 10, 'Reserved_C': 11}
-_K146 = frozenset(('EVSEIsolationStatus', 'EVSENotification', 'EVSEStatusCode', 'NotificationMaxDelay'))
-_T147 = {2: (1, 2, 4), 3: (0, 1, 4)}
-_E148 = ('NO_ERROR', 'FAILED_RESSTemperatureInhibit', 'FAILED_EVShiftPosition', 'FAILED_ChargerConnectorLockFault', 'FAILED_EVRESSMalfunction', 'FAILED_ChargingCurrentdifferential', 'FAILED_ChargingVoltageOutOfRange', 'Reserved_A', 'Reserved_B', 'Reserved_C', 'FAILED_ChargingSystemIncompatibility', 'NoData')
-_I149 = {'NO_ERROR': 0, 'FAILED_RESSTemperatureInhibit': 1, 'FAILED_EVShiftPosition': 2, 'FAILED_ChargerConnectorLockFault': 3, 'FAILED_EVRESSMalfunction': 4, 'FAILED_ChargingCurrentdifferential': 5, 'FAILED_ChargingVoltageOutOfRange': 6, 'Reserved_A': 7, 'Reserved_B': 8, 'Reserved_C': 9, 'FAILED_ChargingSystemIncompatibility': 10, 'NoData': 11}
-_K150 = frozenset(('EVErrorCode', 'EVRESSSOC', 'EVReady'))
-_K151 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
-_T152 = {1: (0, 1, 4)}
-_T153 = {0: (1, 2, 2), 4: (0, 2, 2)}
-_T154 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
-_T155 = {3: (0, 2, 5)}
-_T156 = {3: (1, 2, 6), 5: (0, 2, 6)}
-_T157 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
-_K158 = frozenset(('DepartureTime',))
-_T159 = {0: (1, 2), 1: (0, 1)}
-_K160 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
-_K161 = frozenset(('RelativeTimeInterval', 'TimeInterval'))
-_T162 = {0: (1, 2, 1)}
-_K163 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
-_T164 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
-_T165 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
-_T166 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
-_T167 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
-_T168 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
-_T169 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
-_T170 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
-_T171 = {2: (8, 4)}
-_K172 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
-_T173 = {0: (1, 3, 1)}
-_T174 = {1: (0, 2)}
-_K175 = frozenset(('RootCertificateID',))
-_T176 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 19)}
-_K177 = frozenset(('Id', 'Reference'))
-_T178 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
-_T179 = {2: (1, 2)}
-_K180 = frozenset(('Notification', 'SessionID', 'Signature'))
-_T181 = {1: (1, 2, 3), 2: (0, 2, 3)}
-_T182 = {1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K183 = frozenset(('MeterID', 'MeterReading', 'MeterStatus', 'SigMeterReading', 'TMeter'))
-_T184 = {1: (0, 3, 2)}
-_T185 = {1: (1, 3, 3), 2: (0, 3, 3)}
-_T186 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
-_T187 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
-_T188 = {1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_K189 = frozenset(('Id', 'MeterInfo', 'SAScheduleTupleID', 'SessionID'))
-_K190 = frozenset(('AC_EVSEStatus', 'DC_EVSEStatus', 'EVSEStatus', 'ResponseCode'))
-_T191 = {1: (1, 2, 2)}
-_T192 = {1: (2, 2, 2)}
-_E193 = ('ParsingError', 'NoTLSRootCertificatAvailable', 'UnknownError')
-_I194 = {'ParsingError': 0, 'NoTLSRootCertificatAvailable': 1, 'UnknownError': 2}
-_K195 = frozenset(('FaultCode', 'FaultMsg'))
-_K196 = frozenset(('Encoding', 'Id', 'MimeType'))
-_T197 = {0: (1, 3, 2), 1: (0, 3, 2)}
-_T198 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
-_T199 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K200 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
-_T201 = {1: (2, 2), 2: (1, 2)}
-_K202 = frozenset(('PMax', 'RelativeTimeInterval', 'TimeInterval'))
-_K203 = frozenset(('PMaxScheduleEntry',))
-_T204 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 1023)}
-_K205 = frozenset(('Parameter', 'ParameterSetID'))
-_T206 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 15)}
-_K207 = frozenset(('Name', 'boolValue', 'byteValue', 'intValue', 'physicalValue', 'shortValue', 'stringValue'))
-_T208 = {1: (1, 3, 2)}
-_T209 = {1: (2, 3, 2)}
-_T210 = {1: (3, 3, 2)}
-_T211 = {1: (4, 3, 2)}
-_T212 = {1: (5, 3, 2)}
-_K213 = frozenset(('ContractSignatureCertChain', 'eMAID'))
-_K214 = frozenset(('EVSETimeStamp', 'GenChallenge', 'ResponseCode'))
-_E215 = ('Contract', 'ExternalPayment')
-_I216 = {'Contract': 0, 'ExternalPayment': 1}
-_K217 = frozenset(('PaymentOption',))
-_T218 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 0)}
-_K219 = frozenset(('SelectedPaymentOption', 'SelectedServiceList'))
-_K220 = frozenset(('ResponseCode',))
-_E221 = ('h', 'm', 's', 'A', 'V', 'W', 'Wh')
-_I222 = {'h': 0, 'm': 1, 's': 2, 'A': 3, 'V': 4, 'W': 5, 'Wh': 6}
-_K223 = frozenset(('Multiplier', 'Unit', 'Value'))
-_E224 = ('Start', 'Stop', 'Renegotiate')
-_I225 = {'Start': 0, 'Stop': 1, 'Renegotiate': 2}
-_K226 = frozenset(('ChargeProgress', 'ChargingProfile', 'DC_EVPowerDeliveryParameter', 'EVPowerDeliveryParameter', 'SAScheduleTupleID'))
-_T227 = {2: (1, 3, 4), 3: (0, 2, 4)}
-_T228 = {2: (2, 3, 4), 3: (1, 2, 4)}
-_T229 = {2: (3, 3), 3: (2, 2), 4: (0, 1)}
-_K230 = frozenset(('DC_EVStatus', 'EVTargetCurrent', 'EVTargetVoltage'))
-_K231 = frozenset(('DC_EVSEStatus', 'EVSEPresentVoltage', 'ResponseCode'))
-_K232 = frozenset(('ChargingProfileEntryMaxNumberOfPhasesInUse', 'ChargingProfileEntryMaxPower', 'ChargingProfileEntryStart'))
-_K233 = frozenset(('Exponent', 'Modulus'))
-_K234 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
-_T235 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
-_T236 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
-_T237 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
-_K238 = frozenset(('duration', 'start'))
-_K239 = frozenset(('Transforms', 'Type', 'URI'))
-_T240 = {0: (1, 3, 2), 1: (0, 2, 2)}
-_T241 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
-_T242 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K243 = frozenset(('SAScheduleTuple',))
-_T244 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 2)}
-_K245 = frozenset(('PMaxSchedule', 'SAScheduleTupleID', 'SalesTariff'))
-_K246 = frozenset(('SPKISexp',))
-_T247 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
-_T248 = {1: (2, 2)}
-_K249 = frozenset(('ConsumptionCost', 'EPriceLevel', 'RelativeTimeInterval', 'TimeInterval'))
-_T250 = {1: (1, 2, 3, 0), 2: (0, 2, 3, 0), 3: (0, 2, 4, 2)}
-_T251 = {1: (2, 2), 2: (1, 2), 3: (1, 2), 4: (0, 1)}
-_K252 = frozenset(('Id', 'NumEPriceLevels', 'SalesTariffDescription', 'SalesTariffEntry', 'SalesTariffID'))
-_T253 = {2: (1, 2, 4), 3: (0, 2, 4)}
-_T254 = {2: (2, 2, 5, 0), 3: (1, 2, 5, 0), 4: (0, 1, 5, 0), 5: (0, 2, 6, 1023)}
-_T255 = {5: (1, 2), 6: (0, 1)}
-_K256 = frozenset(('SelectedService',))
-_T257 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 15)}
-_K258 = frozenset(('ParameterSetID', 'ServiceID'))
-_K259 = frozenset(('ServiceID',))
-_K260 = frozenset(('ResponseCode', 'ServiceID', 'ServiceParameterList'))
-_K261 = frozenset(('ServiceCategory', 'ServiceScope'))
-_K262 = frozenset(('ChargeService', 'PaymentOptionList', 'ResponseCode', 'ServiceList'))
-_T263 = {3: (1, 2), 4: (0, 1)}
-_K264 = frozenset(('Service',))
-_T265 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 7)}
-_K266 = frozenset(('ParameterSet',))
-_T267 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 254)}
-_K268 = frozenset(('FreeService', 'ServiceCategory', 'ServiceID', 'ServiceName', 'ServiceScope'))
-_K269 = frozenset(('EVCCID',))
-_K270 = frozenset(('EVSEID', 'EVSETimeStamp', 'ResponseCode'))
-_E271 = ('Terminate', 'Pause')
-_I272 = {'Terminate': 0, 'Pause': 1}
-_K273 = frozenset(('ChargingSession',))
-_K274 = frozenset(('Algorithm', 'HMACOutputLength'))
-_T275 = {1: (2, 3), 2: (1, 2)}
-_K276 = frozenset(('Id', 'SignatureProperty'))
-_K277 = frozenset(('Id', 'Target'))
-_T278 = {}
-_K279 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
-_T280 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T281 = {3: (2, 2), 4: (1, 2)}
-_K282 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
-_T283 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
-_T284 = {4: (1, 2)}
-_K285 = frozenset(('Certificate',))
-_T286 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 3)}
-_K287 = frozenset(('EnergyTransferMode',))
-_T288 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 5)}
-_K289 = frozenset(('Algorithm', 'XPath'))
-_T290 = {1: (0, 3, 1, 0)}
-_T291 = {1: (2, 3)}
-_K292 = frozenset(('Transform',))
-_K293 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
-_T294 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
-_T295 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T296 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T297 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T298 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T299 = {1: (6, 3)}
-_K300 = frozenset(('X509IssuerName', 'X509SerialNumber'))
-_K301 = frozenset(('Body', 'Header'))
+_E7 = ('None', 'StopCharging', 'ReNegotiation')
+_I8 = {'None': 0, 'StopCharging': 1, 'ReNegotiation': 2}
+_K9 = frozenset(('EVSENotification', 'NotificationMaxDelay', 'RCD'))
+_K10 = frozenset(('GenChallenge', 'Id'))
+_T11 = {0: (1, 2, 2), 1: (0, 2, 2)}
+_T12 = {0: (2, 2), 1: (1, 2), 2: (0, 1)}
+_E13 = ('OK', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_CertificateExpiresSoon', 'FAILED', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_UnknownSession', 'FAILED_ServiceSelectionInvalid', 'FAILED_PaymentSelectionInvalid', 'FAILED_CertificateExpired', 'FAILED_SignatureError', 'FAILED_NoCertificateAvailable', 'FAILED_CertChainError', 'FAILED_ChallengeInvalid', 'FAILED_ContractCanceled', 'FAILED_WrongChargeParameter', 'FAILED_PowerDeliveryNotApplied', 'FAILED_TariffSelectionInvalid', 'FAILED_ChargingProfileInvalid', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoChargeServiceSelected', 'FAILED_WrongEnergyTransferMode', 'FAILED_ContactorError', 'FAILED_CertificateNotAllowedAtThisEVSE', 'FAILED_CertificateRevoked')
+_I14 = {'OK': 0, 'OK_NewSessionEstablished': 1, 'OK_OldSessionJoined': 2, 'OK_CertificateExpiresSoon': 3, 'FAILED': 4, 'FAILED_SequenceError': 5, 'FAILED_ServiceIDInvalid': 6, 'FAILED_UnknownSession': 7, 'FAILED_ServiceSelectionInvalid': 8, 'FAILED_PaymentSelectionInvalid': 9, 'FAILED_CertificateExpired': 10, 'FAILED_SignatureError': 11, 'FAILED_NoCertificateAvailable': 12, 'FAILED_CertChainError': 13, 'FAILED_ChallengeInvalid': 14, 'FAILED_ContractCanceled': 15, 'FAILED_WrongChargeParameter': 16, 'FAILED_PowerDeliveryNotApplied': 17, 'FAILED_TariffSelectionInvalid': 18, 'FAILED_ChargingProfileInvalid': 19, 'FAILED_MeteringSignatureNotValid': 20, 'FAILED_NoChargeServiceSelected': 21, 'FAILED_WrongEnergyTransferMode': 22, 'FAILED_ContactorError': 23, 'FAILED_CertificateNotAllowedAtThisEVSE': 24, 'FAILED_CertificateRevoked': 25}
+_E15 = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')
+_I16 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
+_K17 = frozenset(('EVSEProcessing', 'ResponseCode'))
+_K18 = frozenset(())
+_K19 = frozenset(('AuthorizationReq', 'AuthorizationRes', 'BodyElement', 'CableCheckReq', 'CableCheckRes', 'CertificateInstallationReq', 'CertificateInstallationRes', 'CertificateUpdateReq', 'CertificateUpdateRes', 'ChargeParameterDiscoveryReq', 'ChargeParameterDiscoveryRes', 'ChargingStatusReq', 'ChargingStatusRes', 'CurrentDemandReq', 'CurrentDemandRes', 'MeteringReceiptReq', 'MeteringReceiptRes', 'PaymentDetailsReq', 'PaymentDetailsRes', 'PaymentServiceSelectionReq', 'PaymentServiceSelectionRes', 'PowerDeliveryReq', 'PowerDeliveryRes', 'PreChargeReq', 'PreChargeRes', 'ServiceDetailReq', 'ServiceDetailRes', 'ServiceDiscoveryReq', 'ServiceDiscoveryRes', 'SessionSetupReq', 'SessionSetupRes', 'SessionStopReq', 'SessionStopRes', 'WeldingDetectionReq', 'WeldingDetectionRes'))
+_O20 = {'AuthorizationReq': 0, 'AuthorizationRes': 1, 'BodyElement': 2, 'CableCheckReq': 3, 'CableCheckRes': 4, 'CertificateInstallationReq': 5, 'CertificateInstallationRes': 6, 'CertificateUpdateReq': 7, 'CertificateUpdateRes': 8, 'ChargeParameterDiscoveryReq': 9, 'ChargeParameterDiscoveryRes': 10, 'ChargingStatusReq': 11, 'ChargingStatusRes': 12, 'CurrentDemandReq': 13, 'CurrentDemandRes': 14, 'MeteringReceiptReq': 15, 'MeteringReceiptRes': 16, 'PaymentDetailsReq': 17, 'PaymentDetailsRes': 18, 'PaymentServiceSelectionReq': 19, 'PaymentServiceSelectionRes': 20, 'PowerDeliveryReq': 21, 'PowerDeliveryRes': 22, 'PreChargeReq': 23, 'PreChargeRes': 24, 'ServiceDetailReq': 25, 'ServiceDetailRes': 26, 'ServiceDiscoveryReq': 27, 'ServiceDiscoveryRes': 28, 'SessionSetupReq': 29, 'SessionSetupRes': 30, 'SessionStopReq': 31, 'SessionStopRes': 32, 'WeldingDetectionReq': 33, 'WeldingDetectionRes': 34}
+_T21 = {0: (0, 6, 1)}
+_T22 = {0: (1, 6, 1)}
+_T23 = {0: (2, 6, 1)}
+_T24 = {0: (3, 6, 1)}
+_T25 = {0: (4, 6, 1)}
+_T26 = {0: (5, 6, 1)}
+_T27 = {0: (6, 6, 1)}
+_T28 = {0: (7, 6, 1)}
+_T29 = {0: (8, 6, 1)}
+_T30 = {0: (9, 6, 1)}
+_T31 = {0: (10, 6, 1)}
+_T32 = {0: (11, 6, 1)}
+_T33 = {0: (12, 6, 1)}
+_T34 = {0: (13, 6, 1)}
+_T35 = {0: (14, 6, 1)}
+_T36 = {0: (15, 6, 1)}
+_T37 = {0: (16, 6, 1)}
+_T38 = {0: (17, 6, 1)}
+_T39 = {0: (18, 6, 1)}
+_T40 = {0: (19, 6, 1)}
+_T41 = {0: (20, 6, 1)}
+_T42 = {0: (21, 6, 1)}
+_T43 = {0: (22, 6, 1)}
+_T44 = {0: (23, 6, 1)}
+_T45 = {0: (24, 6, 1)}
+_T46 = {0: (25, 6, 1)}
+_T47 = {0: (26, 6, 1)}
+_T48 = {0: (27, 6, 1)}
+_T49 = {0: (28, 6, 1)}
+_T50 = {0: (29, 6, 1)}
+_T51 = {0: (30, 6, 1)}
+_T52 = {0: (31, 6, 1)}
+_T53 = {0: (32, 6, 1)}
+_T54 = {0: (33, 6, 1)}
+_T55 = {0: (34, 6, 1)}
+_T56 = {0: (35, 6), 1: (0, 1)}
+_K57 = frozenset(('DC_EVStatus',))
+_K58 = frozenset(('DC_EVSEStatus', 'EVSEProcessing', 'ResponseCode'))
+_K59 = frozenset(('Algorithm',))
+_K60 = frozenset(('Certificate', 'Id', 'SubCertificates'))
+_T61 = {2: (0, 2, 3)}
+_T62 = {2: (1, 2), 3: (0, 1)}
+_K63 = frozenset(('Id', 'ListOfRootCertificateIDs', 'OEMProvisioningCert'))
+_K64 = frozenset(('ContractSignatureCertChain', 'ContractSignatureEncryptedPrivateKey', 'DHpublickey', 'ResponseCode', 'SAProvisioningCertificateChain', 'eMAID'))
+_K65 = frozenset(('ContractSignatureCertChain', 'Id', 'ListOfRootCertificateIDs', 'eMAID'))
+_K66 = frozenset(('ContractSignatureCertChain', 'ContractSignatureEncryptedPrivateKey', 'DHpublickey', 'ResponseCode', 'RetryCounter', 'SAProvisioningCertificateChain', 'eMAID'))
+_T67 = {6: (1, 2), 7: (0, 1)}
+_E68 = ('AC_single_phase_core', 'AC_three_phase_core', 'DC_core', 'DC_extended', 'DC_combo_core', 'DC_unique')
+_I69 = {'AC_single_phase_core': 0, 'AC_three_phase_core': 1, 'DC_core': 2, 'DC_extended': 3, 'DC_combo_core': 4, 'DC_unique': 5}
+_K70 = frozenset(('AC_EVChargeParameter', 'DC_EVChargeParameter', 'EVChargeParameter', 'MaxEntriesSAScheduleTuple', 'RequestedEnergyTransferMode'))
+_T71 = {2: (1, 2, 3)}
+_T72 = {2: (2, 2, 3)}
+_T73 = {3: (0, 1)}
+_K74 = frozenset(('AC_EVSEChargeParameter', 'DC_EVSEChargeParameter', 'EVSEChargeParameter', 'EVSEProcessing', 'ResponseCode', 'SAScheduleList', 'SASchedules'))
+_T75 = {2: (1, 3, 3)}
+_T76 = {2: (2, 3, 4), 3: (0, 2, 4)}
+_T77 = {2: (3, 3, 4), 3: (1, 2, 4)}
+_T78 = {2: (4, 3, 4), 3: (2, 2, 4)}
+_T79 = {4: (0, 1)}
+_E80 = ('EVCharging', 'Internet', 'ContractCertificate', 'OtherCustom')
+_I81 = {'EVCharging': 0, 'Internet': 1, 'ContractCertificate': 2, 'OtherCustom': 3}
+_K82 = frozenset(('FreeService', 'ServiceCategory', 'ServiceID', 'ServiceName', 'ServiceScope', 'SupportedEnergyTransferMode'))
+_T83 = {1: (1, 2, 3), 2: (0, 1, 3)}
+_T84 = {3: (0, 2, 4)}
+_T85 = {3: (1, 2, 5), 4: (0, 1, 5)}
+_T86 = {5: (0, 1, 6)}
+_T87 = {6: (0, 1)}
+_K88 = frozenset(('ProfileEntry',))
+_T89 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 23)}
+_T90 = {1: (1, 2), 2: (0, 1)}
+_K91 = frozenset(('AC_EVSEStatus', 'EVSEID', 'EVSEMaxCurrent', 'MeterInfo', 'ReceiptRequired', 'ResponseCode', 'SAScheduleTupleID'))
+_T92 = {3: (1, 3, 5), 4: (0, 2, 5)}
+_T93 = {3: (2, 3, 6), 4: (1, 2, 6), 5: (0, 2, 6)}
+_T94 = {3: (3, 3, 7), 4: (2, 2, 7), 5: (1, 2, 7), 6: (0, 1, 7)}
+_T95 = {7: (0, 1)}
+_K96 = frozenset(('Cost', 'startValue'))
+_T97 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 2)}
+_K98 = frozenset(('Id', 'value'))
+_T99 = {1: (0, 1, 2)}
+_T100 = {2: (0, 1)}
+_E101 = ('relativePricePercentage', 'RenewableGenerationPercentage', 'CarbonDioxideEmission')
+_I102 = {'relativePricePercentage': 0, 'RenewableGenerationPercentage': 1, 'CarbonDioxideEmission': 2}
+_K103 = frozenset(('amount', 'amountMultiplier', 'costKind'))
+_K104 = frozenset(('BulkChargingComplete', 'ChargingComplete', 'DC_EVStatus', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'EVTargetCurrent', 'EVTargetVoltage', 'RemainingTimeToBulkSoC', 'RemainingTimeToFullSoC'))
+_T105 = {2: (1, 3, 4), 3: (0, 3, 4)}
+_T106 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
+_T107 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 2, 6), 5: (0, 2, 6)}
+_T108 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 2, 7), 5: (1, 2, 7), 6: (0, 1, 7)}
+_T109 = {7: (0, 2, 8)}
+_T110 = {7: (1, 2, 9), 8: (0, 2, 9)}
+_T111 = {7: (2, 2, 10), 8: (1, 2, 10), 9: (0, 1, 10)}
+_T112 = {10: (0, 1)}
+_K113 = frozenset(('DC_EVSEStatus', 'EVSECurrentLimitAchieved', 'EVSEID', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEPowerLimitAchieved', 'EVSEPresentCurrent', 'EVSEPresentVoltage', 'EVSEVoltageLimitAchieved', 'MeterInfo', 'ReceiptRequired', 'ResponseCode', 'SAScheduleTupleID'))
+_O114 = {'ResponseCode': 0, 'DC_EVSEStatus': 1, 'EVSEPresentVoltage': 2, 'EVSEPresentCurrent': 3, 'EVSECurrentLimitAchieved': 4, 'EVSEVoltageLimitAchieved': 5, 'EVSEPowerLimitAchieved': 6, 'EVSEMaximumVoltageLimit': 7, 'EVSEMaximumCurrentLimit': 8, 'EVSEMaximumPowerLimit': 9, 'EVSEID': 10, 'SAScheduleTupleID': 11, 'MeterInfo': 12, 'ReceiptRequired': 13}
+_T115 = {0: (0, 1, 1)}
+_T116 = {6: (0, 1, 7)}
+_T117 = {7: (0, 3, 8)}
+_T118 = {7: (1, 3, 9), 8: (0, 2, 9)}
+_T119 = {7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
+_T120 = {7: (3, 3, 11), 8: (2, 2, 11), 9: (1, 2, 11), 10: (0, 1, 11)}
+_T121 = {11: (0, 1, 12)}
+_T122 = {12: (0, 2, 13)}
+_T123 = {12: (1, 2, 14), 13: (0, 2, 14)}
+_T124 = {12: (2, 2), 13: (1, 2), 14: (0, 1)}
+_K125 = frozenset(('BulkSOC', 'DC_EVStatus', 'DepartureTime', 'EVEnergyCapacity', 'EVEnergyRequest', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'FullSOC'))
+_T126 = {5: (0, 3, 6)}
+_T127 = {5: (1, 3, 7), 6: (0, 3, 7)}
+_T128 = {5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 2, 8)}
+_T129 = {5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 2, 9), 8: (0, 2, 9)}
+_T130 = {5: (4, 3), 6: (3, 3), 7: (2, 2), 8: (1, 2), 9: (0, 1)}
+_K131 = frozenset(('BulkChargingComplete', 'ChargingComplete', 'DC_EVStatus'))
+_K132 = frozenset(('DC_EVSEStatus', 'EVSECurrentRegulationTolerance', 'EVSEEnergyToBeDelivered', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEMinimumCurrentLimit', 'EVSEMinimumVoltageLimit', 'EVSEPeakCurrentRipple'))
+_T133 = {6: (1, 2, 8), 7: (0, 1, 8)}
+_T134 = {8: (0, 2, 9)}
+_T135 = {8: (1, 2), 9: (0, 1)}
+_E136 = ('Invalid', 'Valid', 'Warning', 'Fault', 'No_IMD')
+_I137 = {'Invalid': 0, 'Valid': 1, 'Warning': 2, 'Fault': 3, 'No_IMD': 4}
+_E138 = ('EVSE_NotReady', 'EVSE_Ready', 'EVSE_Shutdown', 'EVSE_UtilityInterruptEvent', 'EVSE_IsolationMonitoringActive', 'EVSE_EmergencyShutdown', 'EVSE_Malfunction', 'Reserved_8', 'Reserved_9', 'Reserved_A', 'Reserved_B', 'Reserved_C')
+_I139 = {'EVSE_NotReady': 0, 'EVSE_Ready': 1, 'EVSE_Shutdown': 2, 'EVSE_UtilityInterruptEvent': 3, 'EVSE_IsolationMonitoringActive': 4, 'EVSE_EmergencyShutdown': 5, 'EVSE_Malfunction': 6, 'Reserved_8': 7, 'Reserved_9': 8, 'Reserved_A': 9, 'Reserved_B': 10, 'Reserved_C': 11}
+_K140 = frozenset(('EVSEIsolationStatus', 'EVSENotification', 'EVSEStatusCode', 'NotificationMaxDelay'))
+_T141 = {2: (1, 2, 4), 3: (0, 1, 4)}
+_E142 = ('NO_ERROR', 'FAILED_RESSTemperatureInhibit', 'FAILED_EVShiftPosition', 'FAILED_ChargerConnectorLockFault', 'FAILED_EVRESSMalfunction', 'FAILED_ChargingCurrentdifferential', 'FAILED_ChargingVoltageOutOfRange', 'Reserved_A', 'Reserved_B', 'Reserved_C', 'FAILED_ChargingSystemIncompatibility', 'NoData')
+_I143 = {'NO_ERROR': 0, 'FAILED_RESSTemperatureInhibit': 1, 'FAILED_EVShiftPosition': 2, 'FAILED_ChargerConnectorLockFault': 3, 'FAILED_EVRESSMalfunction': 4, 'FAILED_ChargingCurrentdifferential': 5, 'FAILED_ChargingVoltageOutOfRange': 6, 'Reserved_A': 7, 'Reserved_B': 8, 'Reserved_C': 9, 'FAILED_ChargingSystemIncompatibility': 10, 'NoData': 11}
+_K144 = frozenset(('EVErrorCode', 'EVRESSSOC', 'EVReady'))
+_K145 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
+_T146 = {1: (0, 1, 4)}
+_T147 = {0: (1, 2, 2), 4: (0, 2, 2)}
+_T148 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
+_T149 = {3: (0, 2, 5)}
+_T150 = {3: (1, 2, 6), 5: (0, 2, 6)}
+_T151 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
+_K152 = frozenset(('DepartureTime',))
+_T153 = {0: (1, 2), 1: (0, 1)}
+_K154 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
+_K155 = frozenset(('RelativeTimeInterval', 'TimeInterval'))
+_T156 = {0: (1, 2, 1)}
+_T157 = {1: (0, 1)}
+_K158 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
+_O159 = {'Id': 0, 'KeyName': 1, 'KeyValue': 2, 'RetrievalMethod': 3, 'X509Data': 4, 'PGPData': 5, 'SPKIData': 6, 'MgmtData': 7}
+_T160 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
+_T161 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
+_T162 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
+_T163 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
+_T164 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
+_T165 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
+_T166 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
+_T167 = {2: (8, 4)}
+_K168 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
+_T169 = {0: (1, 3, 1)}
+_T170 = {1: (0, 2)}
+_K171 = frozenset(('RootCertificateID',))
+_T172 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 19)}
+_K173 = frozenset(('Id', 'Reference'))
+_T174 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
+_T175 = {2: (1, 2)}
+_K176 = frozenset(('Notification', 'SessionID', 'Signature'))
+_T177 = {1: (1, 2, 3), 2: (0, 2, 3)}
+_T178 = {1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K179 = frozenset(('MeterID', 'MeterReading', 'MeterStatus', 'SigMeterReading', 'TMeter'))
+_T180 = {1: (1, 3, 3), 2: (0, 3, 3)}
+_T181 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
+_T182 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
+_T183 = {1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_K184 = frozenset(('Id', 'MeterInfo', 'SAScheduleTupleID', 'SessionID'))
+_K185 = frozenset(('AC_EVSEStatus', 'DC_EVSEStatus', 'EVSEStatus', 'ResponseCode'))
+_T186 = {1: (1, 2, 2)}
+_T187 = {1: (2, 2, 2)}
+_E188 = ('ParsingError', 'NoTLSRootCertificatAvailable', 'UnknownError')
+_I189 = {'ParsingError': 0, 'NoTLSRootCertificatAvailable': 1, 'UnknownError': 2}
+_K190 = frozenset(('FaultCode', 'FaultMsg'))
+_K191 = frozenset(('Encoding', 'Id', 'MimeType'))
+_T192 = {0: (1, 3, 2), 1: (0, 3, 2)}
+_T193 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_T194 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_K195 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
+_T196 = {1: (2, 2), 2: (1, 2)}
+_K197 = frozenset(('PMax', 'RelativeTimeInterval', 'TimeInterval'))
+_K198 = frozenset(('PMaxScheduleEntry',))
+_T199 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 1023)}
+_K200 = frozenset(('Parameter', 'ParameterSetID'))
+_T201 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 15)}
+_K202 = frozenset(('Name', 'boolValue', 'byteValue', 'intValue', 'physicalValue', 'shortValue', 'stringValue'))
+_T203 = {1: (1, 3, 2)}
+_T204 = {1: (2, 3, 2)}
+_T205 = {1: (3, 3, 2)}
+_T206 = {1: (4, 3, 2)}
+_T207 = {1: (5, 3, 2)}
+_K208 = frozenset(('ContractSignatureCertChain', 'eMAID'))
+_K209 = frozenset(('EVSETimeStamp', 'GenChallenge', 'ResponseCode'))
+_E210 = ('Contract', 'ExternalPayment')
+_I211 = {'Contract': 0, 'ExternalPayment': 1}
+_K212 = frozenset(('PaymentOption',))
+_T213 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 0)}
+_K214 = frozenset(('SelectedPaymentOption', 'SelectedServiceList'))
+_K215 = frozenset(('ResponseCode',))
+_E216 = ('h', 'm', 's', 'A', 'V', 'W', 'Wh')
+_I217 = {'h': 0, 'm': 1, 's': 2, 'A': 3, 'V': 4, 'W': 5, 'Wh': 6}
+_K218 = frozenset(('Multiplier', 'Unit', 'Value'))
+_E219 = ('Start', 'Stop', 'Renegotiate')
+_I220 = {'Start': 0, 'Stop': 1, 'Renegotiate': 2}
+_K221 = frozenset(('ChargeProgress', 'ChargingProfile', 'DC_EVPowerDeliveryParameter', 'EVPowerDeliveryParameter', 'SAScheduleTupleID'))
+_T222 = {2: (1, 3, 4), 3: (0, 2, 4)}
+_T223 = {2: (2, 3, 4), 3: (1, 2, 4)}
+_T224 = {2: (3, 3), 3: (2, 2), 4: (0, 1)}
+_K225 = frozenset(('DC_EVStatus', 'EVTargetCurrent', 'EVTargetVoltage'))
+_K226 = frozenset(('DC_EVSEStatus', 'EVSEPresentVoltage', 'ResponseCode'))
+_K227 = frozenset(('ChargingProfileEntryMaxNumberOfPhasesInUse', 'ChargingProfileEntryMaxPower', 'ChargingProfileEntryStart'))
+_K228 = frozenset(('Exponent', 'Modulus'))
+_K229 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T230 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
+_T231 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
+_T232 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
+_K233 = frozenset(('duration', 'start'))
+_K234 = frozenset(('Transforms', 'Type', 'URI'))
+_T235 = {0: (1, 3, 2), 1: (0, 2, 2)}
+_T236 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
+_T237 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K238 = frozenset(('SAScheduleTuple',))
+_T239 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 2)}
+_K240 = frozenset(('PMaxSchedule', 'SAScheduleTupleID', 'SalesTariff'))
+_K241 = frozenset(('SPKISexp',))
+_T242 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_K243 = frozenset(('ConsumptionCost', 'EPriceLevel', 'RelativeTimeInterval', 'TimeInterval'))
+_T244 = {1: (0, 2, 2)}
+_T245 = {1: (1, 2, 3, 0), 2: (0, 2, 3, 0), 3: (0, 2, 4, 2)}
+_T246 = {1: (2, 2), 2: (1, 2), 3: (1, 2), 4: (0, 1)}
+_K247 = frozenset(('Id', 'NumEPriceLevels', 'SalesTariffDescription', 'SalesTariffEntry', 'SalesTariffID'))
+_T248 = {2: (1, 2, 4), 3: (0, 2, 4)}
+_T249 = {2: (2, 2, 5, 0), 3: (1, 2, 5, 0), 4: (0, 1, 5, 0), 5: (0, 2, 6, 1023)}
+_T250 = {5: (1, 2), 6: (0, 1)}
+_K251 = frozenset(('SelectedService',))
+_T252 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 15)}
+_K253 = frozenset(('ParameterSetID', 'ServiceID'))
+_K254 = frozenset(('ServiceID',))
+_K255 = frozenset(('ResponseCode', 'ServiceID', 'ServiceParameterList'))
+_K256 = frozenset(('ServiceCategory', 'ServiceScope'))
+_K257 = frozenset(('ChargeService', 'PaymentOptionList', 'ResponseCode', 'ServiceList'))
+_T258 = {3: (1, 2), 4: (0, 1)}
+_K259 = frozenset(('Service',))
+_T260 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 7)}
+_K261 = frozenset(('ParameterSet',))
+_T262 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 254)}
+_K263 = frozenset(('FreeService', 'ServiceCategory', 'ServiceID', 'ServiceName', 'ServiceScope'))
+_K264 = frozenset(('EVCCID',))
+_K265 = frozenset(('EVSEID', 'EVSETimeStamp', 'ResponseCode'))
+_E266 = ('Terminate', 'Pause')
+_I267 = {'Terminate': 0, 'Pause': 1}
+_K268 = frozenset(('ChargingSession',))
+_K269 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T270 = {1: (2, 3), 2: (1, 2)}
+_K271 = frozenset(('Id', 'SignatureProperty'))
+_K272 = frozenset(('Id', 'Target'))
+_T273 = {}
+_K274 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T275 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T276 = {3: (2, 2), 4: (1, 2)}
+_K277 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T278 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T279 = {4: (1, 2)}
+_K280 = frozenset(('Certificate',))
+_T281 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 3)}
+_K282 = frozenset(('EnergyTransferMode',))
+_T283 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 5)}
+_K284 = frozenset(('Algorithm', 'XPath'))
+_T285 = {1: (0, 3, 1, 0)}
+_K286 = frozenset(('Transform',))
+_K287 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_O288 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
+_T289 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T290 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T291 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T292 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T293 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T294 = {1: (6, 3)}
+_K295 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_K296 = frozenset(('Body', 'Header'))
 
 def d_AC_EVChargeParameterType(v, r):
     o = {}
@@ -321,7 +316,12 @@ def d_AC_EVChargeParameterType(v, r):
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['DepartureTime'] = x
         st = 1
     elif c == 1:
@@ -333,42 +333,37 @@ def d_AC_EVChargeParameterType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_PhysicalValueType(v, r)
-            o['EAmount'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
         x, r = d_PhysicalValueType(v, r)
-        o['EVMaxVoltage'] = x
-        st = 3
-    else:
-        und(c, 1)
+        o['EAmount'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVMaxCurrent'] = x
-        st = 4
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVMaxVoltage'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVMinCurrent'] = x
-        st = 5
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVMaxCurrent'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVMinCurrent'] = x
+    st = 5
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_AC_EVChargeParameterType(a, d):
@@ -382,7 +377,10 @@ def e_AC_EVChargeParameterType(a, d):
         u += 1
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu(((a << 2)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wu((a << 3), x) << 1
         st = 1
     f = 'EAmount'
     x = d.get('EAmount')
@@ -420,62 +418,60 @@ def d_AC_EVSEChargeParameterType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_AC_EVSEStatusType(v, r)
-        o['AC_EVSEStatus'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_AC_EVSEStatusType(v, r)
+    o['AC_EVSEStatus'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVSENominalVoltage'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVSENominalVoltage'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVSEMaxCurrent'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVSEMaxCurrent'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_AC_EVSEChargeParameterType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'AC_EVSEStatus'
     x = d.get('AC_EVSEStatus')
     if x is not None:
-        u += 1
         a = e_AC_EVSEStatusType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVSENominalVoltage'
     x = d.get('EVSENominalVoltage')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'EVSEMaxCurrent'
     x = d.get('EVSEMaxCurrent')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = None
-    c, wd = _T8[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
         extra(d, _K6)
     return a
@@ -483,81 +479,80 @@ def e_AC_EVSEChargeParameterType(a, d):
 def d_AC_EVSEStatusType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['NotificationMaxDelay'] = x
+    st = 1
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E7[(x >> 1) & 3]
+    c = 0
+    o['EVSENotification'] = x
+    st = 2
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['RCD'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['NotificationMaxDelay'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E9[(x >> 1) & 3]
-        o['EVSENotification'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['RCD'] = x
-        st = 3
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_AC_EVSEStatusType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'NotificationMaxDelay'
     x = d.get('NotificationMaxDelay')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'EVSENotification'
     x = d.get('EVSENotification')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
-        j = _I10.get(x)
+        j = _I8.get(x)
         if j is None:
-            bad_enum(x, _I10)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I8)
+        a = ((a << 5) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'RCD'
     x = d.get('RCD')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 4) | (2 if x else 0))
+        st = 3
+    else:
+        missing()
     f = None
-    c, wd = _T8[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K11)
+        extra(d, _K9)
     return a
 
 def d_AuthorizationReqType(v, r):
@@ -590,10 +585,9 @@ def d_AuthorizationReqType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_AuthorizationReqType(a, d):
@@ -612,78 +606,70 @@ def e_AuthorizationReqType(a, d):
     x = d.get('GenChallenge')
     if x is not None:
         u += 1
-        c, wd, st = _T13[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T11[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T14[st]
+    c, wd = _T12[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K12)
+        extra(d, _K10)
     return a
 
 def d_AuthorizationResType(v, r):
     o = {}
     st = 0
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E13[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E15[(x >> 1) & 3]
+    c = 0
+    o['EVSEProcessing'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E15[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E17[(x >> 1) & 3]
-        o['EVSEProcessing'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_AuthorizationResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I16.get(x)
+        j = _I14.get(x)
         if j is None:
-            bad_enum(x, _I16)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I14)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
-        j = _I18.get(x)
+        j = _I16.get(x)
         if j is None:
-            bad_enum(x, _I18)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I16)
+        a = ((a << 5) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T20[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K19)
+        extra(d, _K17)
     return a
 
 def d_BodyBaseType(v, r):
@@ -691,10 +677,9 @@ def d_BodyBaseType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_BodyBaseType(a, d):
@@ -705,7 +690,7 @@ def e_BodyBaseType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K21)
+        extra(d, _K18)
     return a
 
 def d_BodyType(v, r):
@@ -723,26 +708,25 @@ def d_BodyType(v, r):
     st = t[2]
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_BodyType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O23.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O20.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_BodyType.get(f)
         if h is None:
-            extra(d, _K22)
+            extra(d, _K19)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T59[st]
+    c, wd = _T56[st]
     a = (a << wd) | c
     return a
 
@@ -751,132 +735,117 @@ def d_CableCheckReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_DC_EVStatusType(v, r)
-        o['DC_EVStatus'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_DC_EVStatusType(v, r)
+    o['DC_EVStatus'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CableCheckReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'DC_EVStatus'
     x = d.get('DC_EVStatus')
     if x is not None:
-        u += 1
         a = e_DC_EVStatusType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T61[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K60)
+        extra(d, _K57)
     return a
 
 def d_CableCheckResType(v, r):
     o = {}
     st = 0
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E13[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E15[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_DC_EVSEStatusType(v, r)
+    o['DC_EVSEStatus'] = x
+    st = 2
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E15[(x >> 1) & 3]
+    c = 0
+    o['EVSEProcessing'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_DC_EVSEStatusType(v, r)
-        o['DC_EVSEStatus'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E17[(x >> 1) & 3]
-        o['EVSEProcessing'] = x
-        st = 3
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CableCheckResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I16.get(x)
+        j = _I14.get(x)
         if j is None:
-            bad_enum(x, _I16)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I14)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'DC_EVSEStatus'
     x = d.get('DC_EVSEStatus')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
-        a = e_DC_EVSEStatusType(((a << wd) | c), x)
+        a = e_DC_EVSEStatusType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        j = _I18.get(x)
+        j = _I16.get(x)
         if j is None:
-            bad_enum(x, _I18)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I16)
+        a = ((a << 5) | (j << 1))
+        st = 3
+    else:
+        missing()
     f = None
-    c, wd = _T8[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K62)
+        extra(d, _K58)
     return a
 
 def d_CanonicalizationMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = s(v, r)
+    o['Algorithm'] = x
+    st = 1
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -894,19 +863,19 @@ def e_CanonicalizationMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
-        u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T64[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K63)
+        extra(d, _K59)
     return a
 
 def d_CertificateChainType(v, r):
@@ -927,12 +896,11 @@ def d_CertificateChainType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = eb(v, r)
-            o['Certificate'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = eb(v, r)
+        o['Certificate'] = x
+        st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -945,10 +913,9 @@ def d_CertificateChainType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CertificateChainType(a, d):
@@ -968,18 +935,18 @@ def e_CertificateChainType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T1[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'SubCertificates'
     x = d.get('SubCertificates')
     if x is not None:
         u += 1
-        c, wd, st = _T66[st]
+        c, wd, st = _T61[st]
         a = e_SubCertificatesType(((a << wd) | c), x)
     f = None
-    c, wd = _T67[st]
+    c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K65)
+        extra(d, _K60)
     return a
 
 def d_CertificateInstallationReqType(v, r):
@@ -987,179 +954,172 @@ def d_CertificateInstallationReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = s(v, r)
-        o['Id'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = s(v, r)
+    o['Id'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['OEMProvisioningCert'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['OEMProvisioningCert'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ListOfRootCertificateIDsType(v, r)
-        o['ListOfRootCertificateIDs'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_ListOfRootCertificateIDsType(v, r)
+    o['ListOfRootCertificateIDs'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CertificateInstallationReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'Id'
     x = d.get('Id')
     if x is not None:
-        u += 1
         a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = 'OEMProvisioningCert'
     x = d.get('OEMProvisioningCert')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = 'ListOfRootCertificateIDs'
     x = d.get('ListOfRootCertificateIDs')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        a = e_ListOfRootCertificateIDsType(((a << wd) | c), x)
+        a = e_ListOfRootCertificateIDsType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = None
-    c, wd = _T8[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K68)
+        extra(d, _K63)
     return a
 
 def d_CertificateInstallationResType(v, r):
     o = {}
     st = 0
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E13[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E15[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_CertificateChainType(v, r)
+    o['SAProvisioningCertificateChain'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_CertificateChainType(v, r)
-        o['SAProvisioningCertificateChain'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_CertificateChainType(v, r)
+    o['ContractSignatureCertChain'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_CertificateChainType(v, r)
-        o['ContractSignatureCertChain'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_ContractSignatureEncryptedPrivateKeyType(v, r)
+    o['ContractSignatureEncryptedPrivateKey'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ContractSignatureEncryptedPrivateKeyType(v, r)
-        o['ContractSignatureEncryptedPrivateKey'] = x
-        st = 4
-    else:
+    if c:
         und(c, 1)
+    x, r = d_DiffieHellmanPublickeyType(v, r)
+    o['DHpublickey'] = x
+    st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_DiffieHellmanPublickeyType(v, r)
-        o['DHpublickey'] = x
-        st = 5
-    else:
+    if c:
         und(c, 1)
+    x, r = d_EMAIDType(v, r)
+    o['eMAID'] = x
+    st = 6
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_EMAIDType(v, r)
-        o['eMAID'] = x
-        st = 6
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CertificateInstallationResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 6
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I16.get(x)
+        j = _I14.get(x)
         if j is None:
-            bad_enum(x, _I16)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I14)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'SAProvisioningCertificateChain'
     x = d.get('SAProvisioningCertificateChain')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
-        a = e_CertificateChainType(((a << wd) | c), x)
+        a = e_CertificateChainType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'ContractSignatureCertChain'
     x = d.get('ContractSignatureCertChain')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        a = e_CertificateChainType(((a << wd) | c), x)
+        a = e_CertificateChainType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = 'ContractSignatureEncryptedPrivateKey'
     x = d.get('ContractSignatureEncryptedPrivateKey')
     if x is not None:
-        u += 1
-        c, wd, st = _T3[st]
-        a = e_ContractSignatureEncryptedPrivateKeyType(((a << wd) | c), x)
+        a = e_ContractSignatureEncryptedPrivateKeyType((a << 1), x)
+        st = 4
+    else:
+        missing()
     f = 'DHpublickey'
     x = d.get('DHpublickey')
     if x is not None:
-        u += 1
-        c, wd, st = _T4[st]
-        a = e_DiffieHellmanPublickeyType(((a << wd) | c), x)
+        a = e_DiffieHellmanPublickeyType((a << 1), x)
+        st = 5
+    else:
+        missing()
     f = 'eMAID'
     x = d.get('eMAID')
     if x is not None:
-        u += 1
-        c, wd, st = _T70[st]
-        a = e_EMAIDType(((a << wd) | c), x)
+        a = e_EMAIDType((a << 1), x)
+        st = 6
+    else:
+        missing()
     f = None
-    c, wd = _T71[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K69)
+        extra(d, _K64)
     return a
 
 def d_CertificateUpdateReqType(v, r):
@@ -1167,140 +1127,138 @@ def d_CertificateUpdateReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = s(v, r)
-        o['Id'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = s(v, r)
+    o['Id'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_CertificateChainType(v, r)
-        o['ContractSignatureCertChain'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_CertificateChainType(v, r)
+    o['ContractSignatureCertChain'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['eMAID'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = es(v, r)
+    o['eMAID'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ListOfRootCertificateIDsType(v, r)
-        o['ListOfRootCertificateIDs'] = x
-        st = 4
-    else:
+    if c:
         und(c, 1)
+    x, r = d_ListOfRootCertificateIDsType(v, r)
+    o['ListOfRootCertificateIDs'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CertificateUpdateReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 4
     f = 'Id'
     x = d.get('Id')
     if x is not None:
-        u += 1
         a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = 'ContractSignatureCertChain'
     x = d.get('ContractSignatureCertChain')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
-        a = e_CertificateChainType(((a << wd) | c), x)
+        a = e_CertificateChainType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'eMAID'
     x = d.get('eMAID')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 2), x) << 1
+        st = 3
+    else:
+        missing()
     f = 'ListOfRootCertificateIDs'
     x = d.get('ListOfRootCertificateIDs')
     if x is not None:
-        u += 1
-        c, wd, st = _T3[st]
-        a = e_ListOfRootCertificateIDsType(((a << wd) | c), x)
+        a = e_ListOfRootCertificateIDsType((a << 1), x)
+        st = 4
+    else:
+        missing()
     f = None
-    c, wd = _T73[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K72)
+        extra(d, _K65)
     return a
 
 def d_CertificateUpdateResType(v, r):
     o = {}
     st = 0
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E13[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E15[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_CertificateChainType(v, r)
+    o['SAProvisioningCertificateChain'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_CertificateChainType(v, r)
-        o['SAProvisioningCertificateChain'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_CertificateChainType(v, r)
+    o['ContractSignatureCertChain'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_CertificateChainType(v, r)
-        o['ContractSignatureCertChain'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_ContractSignatureEncryptedPrivateKeyType(v, r)
+    o['ContractSignatureEncryptedPrivateKey'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ContractSignatureEncryptedPrivateKeyType(v, r)
-        o['ContractSignatureEncryptedPrivateKey'] = x
-        st = 4
-    else:
+    if c:
         und(c, 1)
+    x, r = d_DiffieHellmanPublickeyType(v, r)
+    o['DHpublickey'] = x
+    st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_DiffieHellmanPublickeyType(v, r)
-        o['DHpublickey'] = x
-        st = 5
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = d_EMAIDType(v, r)
-        o['eMAID'] = x
-        st = 6
-    else:
-        und(c, 1)
+    x, r = d_EMAIDType(v, r)
+    o['eMAID'] = x
+    st = 6
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = ei(v, r)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
         o['RetryCounter'] = x
         st = 7
     elif c == 1:
@@ -1309,69 +1267,77 @@ def d_CertificateUpdateResType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CertificateUpdateResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 6
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I16.get(x)
+        j = _I14.get(x)
         if j is None:
-            bad_enum(x, _I16)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I14)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'SAProvisioningCertificateChain'
     x = d.get('SAProvisioningCertificateChain')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
-        a = e_CertificateChainType(((a << wd) | c), x)
+        a = e_CertificateChainType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'ContractSignatureCertChain'
     x = d.get('ContractSignatureCertChain')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        a = e_CertificateChainType(((a << wd) | c), x)
+        a = e_CertificateChainType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = 'ContractSignatureEncryptedPrivateKey'
     x = d.get('ContractSignatureEncryptedPrivateKey')
     if x is not None:
-        u += 1
-        c, wd, st = _T3[st]
-        a = e_ContractSignatureEncryptedPrivateKeyType(((a << wd) | c), x)
+        a = e_ContractSignatureEncryptedPrivateKeyType((a << 1), x)
+        st = 4
+    else:
+        missing()
     f = 'DHpublickey'
     x = d.get('DHpublickey')
     if x is not None:
-        u += 1
-        c, wd, st = _T4[st]
-        a = e_DiffieHellmanPublickeyType(((a << wd) | c), x)
+        a = e_DiffieHellmanPublickeyType((a << 1), x)
+        st = 5
+    else:
+        missing()
     f = 'eMAID'
     x = d.get('eMAID')
     if x is not None:
-        u += 1
-        c, wd, st = _T70[st]
-        a = e_EMAIDType(((a << wd) | c), x)
+        a = e_EMAIDType((a << 1), x)
+        st = 6
+    else:
+        missing()
     f = 'RetryCounter'
     x = d.get('RetryCounter')
     if x is not None:
         u += 1
-        c, wd, st = _T75[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 13) | (x << 1))
+        else:
+            a = wi((a << 3), x) << 1
+        st = 7
     f = None
-    c, wd = _T76[st]
+    c, wd = _T67[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K74)
+        extra(d, _K66)
     return a
 
 def d_ChargeParameterDiscoveryReqType(v, r):
@@ -1380,7 +1346,12 @@ def d_ChargeParameterDiscoveryReqType(v, r):
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['MaxEntriesSAScheduleTuple'] = x
         st = 1
     elif c == 1:
@@ -1388,24 +1359,20 @@ def d_ChargeParameterDiscoveryReqType(v, r):
         x = (v >> r) & 31
         if x & 17:
             und2()
-        x = _E77[(x >> 1) & 7]
+        x = _E68[(x >> 1) & 7]
         o['RequestedEnergyTransferMode'] = x
         st = 2
     else:
         und(c, 2)
     if st == 1:
-        r -= 1
-        c = (v >> r) & 1
-        if c == 0:
-            r -= 5
-            x = (v >> r) & 31
-            if x & 17:
-                und2()
-            x = _E77[(x >> 1) & 7]
-            o['RequestedEnergyTransferMode'] = x
-            st = 2
-        else:
-            und(c, 1)
+        r -= 6
+        x = (v >> r) & 63
+        if x & 49:
+            und2()
+        x = _E68[(x >> 1) & 7]
+        c = 0
+        o['RequestedEnergyTransferMode'] = x
+        st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1424,10 +1391,9 @@ def d_ChargeParameterDiscoveryReqType(v, r):
         und(c, 3)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ChargeParameterDiscoveryReqType(a, d):
@@ -1441,69 +1407,64 @@ def e_ChargeParameterDiscoveryReqType(a, d):
         u += 1
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu(((a << 2)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wu((a << 3), x) << 1
         st = 1
     f = 'RequestedEnergyTransferMode'
     x = d.get('RequestedEnergyTransferMode')
     if x is not None:
         u += 1
         c, wd, st = _T1[st]
-        j = _I78.get(x)
+        j = _I69.get(x)
         if j is None:
-            bad_enum(x, _I78)
-        a = ((((a << wd) | c)) << 5) | (j << 1)
+            bad_enum(x, _I69)
+        a = (((((a << wd) | c) << 5)) | (j << 1))
     f = 'AC_EVChargeParameter'
     x = d.get('AC_EVChargeParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T66[st]
+        c, wd, st = _T61[st]
         a = e_AC_EVChargeParameterType(((a << wd) | c), x)
     f = 'DC_EVChargeParameter'
     x = d.get('DC_EVChargeParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T80[st]
+        c, wd, st = _T71[st]
         a = e_DC_EVChargeParameterType(((a << wd) | c), x)
     f = 'EVChargeParameter'
     x = d.get('EVChargeParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T81[st]
+        c, wd, st = _T72[st]
         a = e_EVChargeParameterType(((a << wd) | c), x)
     f = None
-    c, wd = _T8[st]
+    c, wd = _T73[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K79)
+        extra(d, _K70)
     return a
 
 def d_ChargeParameterDiscoveryResType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E15[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E17[(x >> 1) & 3]
-        o['EVSEProcessing'] = x
-        st = 2
-    else:
-        und(c, 1)
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E13[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E15[(x >> 1) & 3]
+    c = 0
+    o['EVSEProcessing'] = x
+    st = 2
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -1547,83 +1508,87 @@ def d_ChargeParameterDiscoveryResType(v, r):
             und(c, 3)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ChargeParameterDiscoveryResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I16.get(x)
+        j = _I14.get(x)
         if j is None:
-            bad_enum(x, _I16)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I14)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
-        j = _I18.get(x)
+        j = _I16.get(x)
         if j is None:
-            bad_enum(x, _I18)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I16)
+        a = ((a << 5) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'SAScheduleList'
     x = d.get('SAScheduleList')
     if x is not None:
         u += 1
-        c, wd, st = _T83[st]
-        a = e_SAScheduleListType(((a << wd) | c), x)
+        a = e_SAScheduleListType((a << 3), x)
+        st = 3
     f = 'SASchedules'
     x = d.get('SASchedules')
     if x is not None:
         u += 1
-        c, wd, st = _T84[st]
+        c, wd, st = _T75[st]
         a = e_SASchedulesType(((a << wd) | c), x)
     f = 'AC_EVSEChargeParameter'
     x = d.get('AC_EVSEChargeParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T85[st]
+        c, wd, st = _T76[st]
         a = e_AC_EVSEChargeParameterType(((a << wd) | c), x)
     f = 'DC_EVSEChargeParameter'
     x = d.get('DC_EVSEChargeParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T86[st]
+        c, wd, st = _T77[st]
         a = e_DC_EVSEChargeParameterType(((a << wd) | c), x)
     f = 'EVSEChargeParameter'
     x = d.get('EVSEChargeParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T87[st]
+        c, wd, st = _T78[st]
         a = e_EVSEChargeParameterType(((a << wd) | c), x)
     f = None
-    c, wd = _T73[st]
+    c, wd = _T79[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K82)
+        extra(d, _K74)
     return a
 
 def d_ChargeServiceType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['ServiceID'] = x
-        st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['ServiceID'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1635,24 +1600,20 @@ def d_ChargeServiceType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E88[(x >> 1) & 3]
+        x = _E80[(x >> 1) & 3]
         o['ServiceCategory'] = x
         st = 3
     else:
         und(c, 2)
     if st == 2:
-        r -= 1
-        c = (v >> r) & 1
-        if c == 0:
-            r -= 4
-            x = (v >> r) & 15
-            if x & 9:
-                und2()
-            x = _E88[(x >> 1) & 3]
-            o['ServiceCategory'] = x
-            st = 3
-        else:
-            und(c, 1)
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E80[(x >> 1) & 3]
+        c = 0
+        o['ServiceCategory'] = x
+        st = 3
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1670,87 +1631,93 @@ def d_ChargeServiceType(v, r):
     else:
         und(c, 2)
     if st == 4:
-        r -= 1
-        c = (v >> r) & 1
-        if c == 0:
-            r -= 3
-            x = (v >> r) & 7
-            if x & 5:
-                und2()
-            x = x == 2
-            o['FreeService'] = x
-            st = 5
-        else:
-            und(c, 1)
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['FreeService'] = x
+        st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_SupportedEnergyTransferModeType(v, r)
-        o['SupportedEnergyTransferMode'] = x
-        st = 6
-    else:
+    if c:
         und(c, 1)
+    x, r = d_SupportedEnergyTransferModeType(v, r)
+    o['SupportedEnergyTransferMode'] = x
+    st = 6
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ChargeServiceType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'ServiceID'
     x = d.get('ServiceID')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'ServiceName'
     x = d.get('ServiceName')
     if x is not None:
         u += 1
-        c, wd, st = _T91[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 11) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 3), x) << 1
+        st = 2
     f = 'ServiceCategory'
     x = d.get('ServiceCategory')
     if x is not None:
         u += 1
-        c, wd, st = _T92[st]
-        j = _I89.get(x)
+        c, wd, st = _T83[st]
+        j = _I81.get(x)
         if j is None:
-            bad_enum(x, _I89)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I81)
+        a = (((((a << wd) | c) << 4)) | (j << 1))
     f = 'ServiceScope'
     x = d.get('ServiceScope')
     if x is not None:
         u += 1
-        c, wd, st = _T93[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T84[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
     f = 'FreeService'
     x = d.get('FreeService')
     if x is not None:
         u += 1
-        c, wd, st = _T94[st]
+        c, wd, st = _T85[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     f = 'SupportedEnergyTransferMode'
     x = d.get('SupportedEnergyTransferMode')
     if x is not None:
         u += 1
-        c, wd, st = _T70[st]
+        c, wd, st = _T86[st]
         a = e_SupportedEnergyTransferModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T71[st]
+    c, wd = _T87[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K90)
+        extra(d, _K82)
     return a
 
 def d_ChargingProfileType(v, r):
@@ -1758,16 +1725,15 @@ def d_ChargingProfileType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ProfileEntryType(v, r)
-        l = o.get('ProfileEntry')
-        if l is None:
-            o['ProfileEntry'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_ProfileEntryType(v, r)
+    l = o.get('ProfileEntry')
+    if l is None:
+        o['ProfileEntry'] = [x]
+    else:
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -1789,26 +1755,24 @@ def d_ChargingProfileType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ChargingProfileType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'ProfileEntry'
     x = d.get('ProfileEntry')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T96[st]
+            c, wd, nx, n = _T89[st]
             a = e_ProfileEntryType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -1819,11 +1783,13 @@ def e_ChargingProfileType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T97[st]
+    c, wd = _T90[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K95)
+        extra(d, _K88)
     return a
 
 def d_ChargingStatusReqType(v, r):
@@ -1831,10 +1797,9 @@ def d_ChargingStatusReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ChargingStatusReqType(a, d):
@@ -1845,44 +1810,35 @@ def e_ChargingStatusReqType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K21)
+        extra(d, _K18)
     return a
 
 def d_ChargingStatusResType(v, r):
     o = {}
     st = 0
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E13[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E15[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['EVSEID'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 10
-        x = (v >> r) & 1023
-        if x & 513:
-            und2()
-        x = ((x >> 1) & 255) + 1
-        o['SAScheduleTupleID'] = x
-        st = 3
-    else:
-        und(c, 1)
+    x, r = es(v, r)
+    o['EVSEID'] = x
+    st = 2
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1537:
+        und2()
+    x = ((x >> 1) & 255) + 1
+    c = 0
+    o['SAScheduleTupleID'] = x
+    st = 3
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -1948,79 +1904,84 @@ def d_ChargingStatusResType(v, r):
     if st == 6:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_AC_EVSEStatusType(v, r)
-            o['AC_EVSEStatus'] = x
-            st = 7
-        else:
+        if c:
             und(c, 1)
+        x, r = d_AC_EVSEStatusType(v, r)
+        o['AC_EVSEStatus'] = x
+        st = 7
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ChargingStatusResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I16.get(x)
+        j = _I14.get(x)
         if j is None:
-            bad_enum(x, _I16)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I14)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'EVSEID'
     x = d.get('EVSEID')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = 'SAScheduleTupleID'
     x = d.get('SAScheduleTupleID')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
         if x.__class__ is not int or x < 1 or x > 255:
             x = as_int(x, 1, 255)
-        a = ((((a << wd) | c)) << 10) | ((x - 1) << 1)
+        a = ((a << 11) | ((x - 1) << 1))
+        st = 3
+    else:
+        missing()
     f = 'EVSEMaxCurrent'
     x = d.get('EVSEMaxCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T99[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 3), x)
+        st = 4
     f = 'MeterInfo'
     x = d.get('MeterInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T100[st]
+        c, wd, st = _T92[st]
         a = e_MeterInfoType(((a << wd) | c), x)
     f = 'ReceiptRequired'
     x = d.get('ReceiptRequired')
     if x is not None:
         u += 1
-        c, wd, st = _T101[st]
+        c, wd, st = _T93[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     f = 'AC_EVSEStatus'
     x = d.get('AC_EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T102[st]
+        c, wd, st = _T94[st]
         a = e_AC_EVSEStatusType(((a << wd) | c), x)
     f = None
-    c, wd = _T103[st]
+    c, wd = _T95[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K98)
+        extra(d, _K91)
     return a
 
 def d_ConsumptionCostType(v, r):
@@ -2028,24 +1989,22 @@ def d_ConsumptionCostType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['startValue'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['startValue'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_CostType(v, r)
-        l = o.get('Cost')
-        if l is None:
-            o['Cost'] = [x]
-        else:
-            l.append(x)
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_CostType(v, r)
+    l = o.get('Cost')
+    if l is None:
+        o['Cost'] = [x]
+    else:
+        l.append(x)
+    st = 2
     k = 0
     while True:
         r -= 2
@@ -2067,32 +2026,31 @@ def d_ConsumptionCostType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ConsumptionCostType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'startValue'
     x = d.get('startValue')
     if x is not None:
-        u += 1
         a = e_PhysicalValueType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'Cost'
     x = d.get('Cost')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T105[st]
+            c, wd, nx, n = _T97[st]
             a = e_CostType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -2103,11 +2061,13 @@ def e_ConsumptionCostType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T67[st]
+    c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K104)
+        extra(d, _K96)
     return a
 
 def d_ContractSignatureEncryptedPrivateKeyType(v, r):
@@ -2115,77 +2075,74 @@ def d_ContractSignatureEncryptedPrivateKeyType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = s(v, r)
-        o['Id'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = s(v, r)
+    o['Id'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = b(v, r)
-        o['value'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = b(v, r)
+    o['value'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ContractSignatureEncryptedPrivateKeyType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Id'
     x = d.get('Id')
     if x is not None:
-        u += 1
         a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = 'value'
     x = d.get('value')
     if x is not None:
         u += 1
-    c, wd, st = _T7[st]
+    c, wd, st = _T99[st]
     a = (a << wd) | c
     a = wb(a, x)
     f = None
-    c, wd = _T20[st]
+    c, wd = _T100[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K106)
+        extra(d, _K98)
     return a
 
 def d_CostType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E107[(x >> 1) & 3]
-        o['costKind'] = x
-        st = 1
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E101[(x >> 1) & 3]
+    c = 0
+    o['costKind'] = x
+    st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['amount'] = x
-        st = 2
-    else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['amount'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -2202,47 +2159,51 @@ def d_CostType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CostType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'costKind'
     x = d.get('costKind')
     if x is not None:
-        u += 1
-        j = _I108.get(x)
+        j = _I102.get(x)
         if j is None:
-            bad_enum(x, _I108)
-        a = (((a << 1)) << 4) | (j << 1)
+            bad_enum(x, _I102)
+        a = ((a << 5) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'amount'
     x = d.get('amount')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = 'amountMultiplier'
     x = d.get('amountMultiplier')
     if x is not None:
         u += 1
-        c, wd, st = _T66[st]
         if x.__class__ is not int or x < -3 or x > 3:
             x = as_int(x, -3, 3)
-        a = ((((a << wd) | c)) << 5) | ((x - -3) << 1)
+        a = ((a << 7) | ((x - -3) << 1))
+        st = 3
     f = None
-    c, wd = _T67[st]
+    c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K109)
+        extra(d, _K103)
     return a
 
 def d_CurrentDemandReqType(v, r):
@@ -2250,20 +2211,18 @@ def d_CurrentDemandReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_DC_EVStatusType(v, r)
-        o['DC_EVStatus'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_DC_EVStatusType(v, r)
+    o['DC_EVStatus'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVTargetCurrent'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVTargetCurrent'] = x
+    st = 2
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -2372,18 +2331,14 @@ def d_CurrentDemandReqType(v, r):
         else:
             und(c, 2)
     if st == 6:
-        r -= 1
-        c = (v >> r) & 1
-        if c == 0:
-            r -= 3
-            x = (v >> r) & 7
-            if x & 5:
-                und2()
-            x = x == 2
-            o['ChargingComplete'] = x
-            st = 7
-        else:
-            und(c, 1)
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['ChargingComplete'] = x
+        st = 7
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -2416,171 +2371,152 @@ def d_CurrentDemandReqType(v, r):
     if st == 9:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_PhysicalValueType(v, r)
-            o['EVTargetVoltage'] = x
-            st = 10
-        else:
+        if c:
             und(c, 1)
+        x, r = d_PhysicalValueType(v, r)
+        o['EVTargetVoltage'] = x
+        st = 10
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CurrentDemandReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'DC_EVStatus'
     x = d.get('DC_EVStatus')
     if x is not None:
-        u += 1
         a = e_DC_EVStatusType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVTargetCurrent'
     x = d.get('EVTargetCurrent')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'EVMaximumVoltageLimit'
     x = d.get('EVMaximumVoltageLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T83[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 3), x)
+        st = 3
     f = 'EVMaximumCurrentLimit'
     x = d.get('EVMaximumCurrentLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T111[st]
+        c, wd, st = _T105[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVMaximumPowerLimit'
     x = d.get('EVMaximumPowerLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T112[st]
+        c, wd, st = _T106[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'BulkChargingComplete'
     x = d.get('BulkChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T113[st]
+        c, wd, st = _T107[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     f = 'ChargingComplete'
     x = d.get('ChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T114[st]
+        c, wd, st = _T108[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     f = 'RemainingTimeToFullSoC'
     x = d.get('RemainingTimeToFullSoC')
     if x is not None:
         u += 1
-        c, wd, st = _T115[st]
+        c, wd, st = _T109[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'RemainingTimeToBulkSoC'
     x = d.get('RemainingTimeToBulkSoC')
     if x is not None:
         u += 1
-        c, wd, st = _T116[st]
+        c, wd, st = _T110[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVTargetVoltage'
     x = d.get('EVTargetVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T117[st]
+        c, wd, st = _T111[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T118[st]
+    c, wd = _T112[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K110)
+        extra(d, _K104)
     return a
 
 def d_CurrentDemandResType(v, r):
     o = {}
     st = 0
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E13[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E15[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_DC_EVSEStatusType(v, r)
+    o['DC_EVSEStatus'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_DC_EVSEStatusType(v, r)
-        o['DC_EVSEStatus'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVSEPresentVoltage'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVSEPresentVoltage'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVSEPresentCurrent'] = x
-        st = 4
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['EVSECurrentLimitAchieved'] = x
-        st = 5
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['EVSEVoltageLimitAchieved'] = x
-        st = 6
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['EVSEPowerLimitAchieved'] = x
-        st = 7
-    else:
-        und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVSEPresentCurrent'] = x
+    st = 4
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['EVSECurrentLimitAchieved'] = x
+    st = 5
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['EVSEVoltageLimitAchieved'] = x
+    st = 6
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['EVSEPowerLimitAchieved'] = x
+    st = 7
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -2634,24 +2570,19 @@ def d_CurrentDemandResType(v, r):
     if st == 10:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = es(v, r)
-            o['EVSEID'] = x
-            st = 11
-        else:
+        if c:
             und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 10
-        x = (v >> r) & 1023
-        if x & 513:
-            und2()
-        x = ((x >> 1) & 255) + 1
-        o['SAScheduleTupleID'] = x
-        st = 12
-    else:
-        und(c, 1)
+        x, r = es(v, r)
+        o['EVSEID'] = x
+        st = 11
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1537:
+        und2()
+    x = ((x >> 1) & 255) + 1
+    c = 0
+    o['SAScheduleTupleID'] = x
+    st = 12
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -2687,26 +2618,25 @@ def d_CurrentDemandResType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CurrentDemandResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O120.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O114.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_CurrentDemandResType.get(f)
         if h is None:
-            extra(d, _K119)
+            extra(d, _K113)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T130[st]
+    c, wd = _T124[st]
     a = (a << wd) | c
     return a
 
@@ -2716,7 +2646,12 @@ def d_DC_EVChargeParameterType(v, r):
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['DepartureTime'] = x
         st = 1
     elif c == 1:
@@ -2728,20 +2663,18 @@ def d_DC_EVChargeParameterType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_DC_EVStatusType(v, r)
-            o['DC_EVStatus'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_DC_EVStatusType(v, r)
+        o['DC_EVStatus'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVMaximumCurrentLimit'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVMaximumCurrentLimit'] = x
+    st = 3
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -2757,12 +2690,11 @@ def d_DC_EVChargeParameterType(v, r):
     if st == 4:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_PhysicalValueType(v, r)
-            o['EVMaximumVoltageLimit'] = x
-            st = 5
-        else:
+        if c:
             und(c, 1)
+        x, r = d_PhysicalValueType(v, r)
+        o['EVMaximumVoltageLimit'] = x
+        st = 5
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -2860,10 +2792,9 @@ def d_DC_EVChargeParameterType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DC_EVChargeParameterType(a, d):
@@ -2877,7 +2808,10 @@ def e_DC_EVChargeParameterType(a, d):
         u += 1
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu(((a << 2)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wu((a << 3), x) << 1
         st = 1
     f = 'DC_EVStatus'
     x = d.get('DC_EVStatus')
@@ -2895,47 +2829,47 @@ def e_DC_EVChargeParameterType(a, d):
     x = d.get('EVMaximumPowerLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T93[st]
+        c, wd, st = _T84[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVMaximumVoltageLimit'
     x = d.get('EVMaximumVoltageLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T94[st]
+        c, wd, st = _T85[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVEnergyCapacity'
     x = d.get('EVEnergyCapacity')
     if x is not None:
         u += 1
-        c, wd, st = _T132[st]
+        c, wd, st = _T126[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVEnergyRequest'
     x = d.get('EVEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T133[st]
+        c, wd, st = _T127[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'FullSOC'
     x = d.get('FullSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T134[st]
+        c, wd, st = _T128[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
-        a = ((((a << wd) | c)) << 9) | ((x) << 1)
+        a = (((((a << wd) | c) << 9)) | ((x) << 1))
     f = 'BulkSOC'
     x = d.get('BulkSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T135[st]
+        c, wd, st = _T129[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
-        a = ((((a << wd) | c)) << 9) | ((x) << 1)
+        a = (((((a << wd) | c) << 9)) | ((x) << 1))
     f = None
-    c, wd = _T136[st]
+    c, wd = _T130[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K131)
+        extra(d, _K125)
     return a
 
 def d_DC_EVPowerDeliveryParameterType(v, r):
@@ -2943,12 +2877,11 @@ def d_DC_EVPowerDeliveryParameterType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_DC_EVStatusType(v, r)
-        o['DC_EVStatus'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_DC_EVStatusType(v, r)
+    o['DC_EVStatus'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -2970,58 +2903,54 @@ def d_DC_EVPowerDeliveryParameterType(v, r):
     else:
         und(c, 2)
     if st == 2:
-        r -= 1
-        c = (v >> r) & 1
-        if c == 0:
-            r -= 3
-            x = (v >> r) & 7
-            if x & 5:
-                und2()
-            x = x == 2
-            o['ChargingComplete'] = x
-            st = 3
-        else:
-            und(c, 1)
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['ChargingComplete'] = x
+        st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DC_EVPowerDeliveryParameterType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'DC_EVStatus'
     x = d.get('DC_EVStatus')
     if x is not None:
-        u += 1
         a = e_DC_EVStatusType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'BulkChargingComplete'
     x = d.get('BulkChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T91[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 5) | (2 if x else 0))
+        st = 2
     f = 'ChargingComplete'
     x = d.get('ChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T92[st]
+        c, wd, st = _T83[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     f = None
-    c, wd = _T8[st]
+    c, wd = _T73[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K137)
+        extra(d, _K131)
     return a
 
 def d_DC_EVSEChargeParameterType(v, r):
@@ -3029,52 +2958,46 @@ def d_DC_EVSEChargeParameterType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_DC_EVSEStatusType(v, r)
-        o['DC_EVSEStatus'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_DC_EVSEStatusType(v, r)
+    o['DC_EVSEStatus'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVSEMaximumCurrentLimit'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVSEMaximumCurrentLimit'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVSEMaximumPowerLimit'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVSEMaximumPowerLimit'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVSEMaximumVoltageLimit'] = x
-        st = 4
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVSEMaximumVoltageLimit'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVSEMinimumCurrentLimit'] = x
-        st = 5
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVSEMinimumCurrentLimit'] = x
+    st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVSEMinimumVoltageLimit'] = x
-        st = 6
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVSEMinimumVoltageLimit'] = x
+    st = 6
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -3090,12 +3013,11 @@ def d_DC_EVSEChargeParameterType(v, r):
     if st == 7:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_PhysicalValueType(v, r)
-            o['EVSEPeakCurrentRipple'] = x
-            st = 8
-        else:
+        if c:
             und(c, 1)
+        x, r = d_PhysicalValueType(v, r)
+        o['EVSEPeakCurrentRipple'] = x
+        st = 8
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -3108,101 +3030,105 @@ def d_DC_EVSEChargeParameterType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DC_EVSEChargeParameterType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 6
     f = 'DC_EVSEStatus'
     x = d.get('DC_EVSEStatus')
     if x is not None:
-        u += 1
         a = e_DC_EVSEStatusType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVSEMaximumCurrentLimit'
     x = d.get('EVSEMaximumCurrentLimit')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'EVSEMaximumPowerLimit'
     x = d.get('EVSEMaximumPowerLimit')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = 'EVSEMaximumVoltageLimit'
     x = d.get('EVSEMaximumVoltageLimit')
     if x is not None:
-        u += 1
-        c, wd, st = _T3[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 1), x)
+        st = 4
+    else:
+        missing()
     f = 'EVSEMinimumCurrentLimit'
     x = d.get('EVSEMinimumCurrentLimit')
     if x is not None:
-        u += 1
-        c, wd, st = _T4[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 1), x)
+        st = 5
+    else:
+        missing()
     f = 'EVSEMinimumVoltageLimit'
     x = d.get('EVSEMinimumVoltageLimit')
     if x is not None:
-        u += 1
-        c, wd, st = _T70[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 1), x)
+        st = 6
+    else:
+        missing()
     f = 'EVSECurrentRegulationTolerance'
     x = d.get('EVSECurrentRegulationTolerance')
     if x is not None:
         u += 1
-        c, wd, st = _T75[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 2), x)
+        st = 7
     f = 'EVSEPeakCurrentRipple'
     x = d.get('EVSEPeakCurrentRipple')
     if x is not None:
         u += 1
-        c, wd, st = _T139[st]
+        c, wd, st = _T133[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVSEEnergyToBeDelivered'
     x = d.get('EVSEEnergyToBeDelivered')
     if x is not None:
         u += 1
-        c, wd, st = _T140[st]
+        c, wd, st = _T134[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T141[st]
+    c, wd = _T135[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K138)
+        extra(d, _K132)
     return a
 
 def d_DC_EVSEStatusType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['NotificationMaxDelay'] = x
-        st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E9[(x >> 1) & 3]
-        o['EVSENotification'] = x
-        st = 2
-    else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['NotificationMaxDelay'] = x
+    st = 1
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E7[(x >> 1) & 3]
+    c = 0
+    o['EVSENotification'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -3210,7 +3136,7 @@ def d_DC_EVSEStatusType(v, r):
         x = (v >> r) & 31
         if x & 17:
             und2()
-        x = _E142[(x >> 1) & 7]
+        x = _E136[(x >> 1) & 7]
         o['EVSEIsolationStatus'] = x
         st = 3
     elif c == 1:
@@ -3218,161 +3144,150 @@ def d_DC_EVSEStatusType(v, r):
         x = (v >> r) & 63
         if x & 33:
             und2()
-        x = _E144[(x >> 1) & 15]
+        x = _E138[(x >> 1) & 15]
         o['EVSEStatusCode'] = x
         st = 4
     else:
         und(c, 2)
     if st == 3:
-        r -= 1
-        c = (v >> r) & 1
-        if c == 0:
-            r -= 6
-            x = (v >> r) & 63
-            if x & 33:
-                und2()
-            x = _E144[(x >> 1) & 15]
-            o['EVSEStatusCode'] = x
-            st = 4
-        else:
-            und(c, 1)
+        r -= 7
+        x = (v >> r) & 127
+        if x & 97:
+            und2()
+        x = _E138[(x >> 1) & 15]
+        c = 0
+        o['EVSEStatusCode'] = x
+        st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DC_EVSEStatusType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'NotificationMaxDelay'
     x = d.get('NotificationMaxDelay')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'EVSENotification'
     x = d.get('EVSENotification')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
-        j = _I10.get(x)
+        j = _I8.get(x)
         if j is None:
-            bad_enum(x, _I10)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I8)
+        a = ((a << 5) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'EVSEIsolationStatus'
     x = d.get('EVSEIsolationStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T66[st]
-        j = _I143.get(x)
+        j = _I137.get(x)
         if j is None:
-            bad_enum(x, _I143)
-        a = ((((a << wd) | c)) << 5) | (j << 1)
+            bad_enum(x, _I137)
+        a = ((a << 7) | (j << 1))
+        st = 3
     f = 'EVSEStatusCode'
     x = d.get('EVSEStatusCode')
     if x is not None:
         u += 1
-        c, wd, st = _T147[st]
-        j = _I145.get(x)
+        c, wd, st = _T141[st]
+        j = _I139.get(x)
         if j is None:
-            bad_enum(x, _I145)
-        a = ((((a << wd) | c)) << 6) | (j << 1)
+            bad_enum(x, _I139)
+        a = (((((a << wd) | c) << 6)) | (j << 1))
     f = None
-    c, wd = _T73[st]
+    c, wd = _T79[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K146)
+        extra(d, _K140)
     return a
 
 def d_DC_EVStatusType(v, r):
     o = {}
     st = 0
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['EVReady'] = x
+    st = 1
+    r -= 7
+    x = (v >> r) & 127
+    if x & 97:
+        und2()
+    x = _E142[(x >> 1) & 15]
+    c = 0
+    o['EVErrorCode'] = x
+    st = 2
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 769:
+        und2()
+    x = ((x >> 1) & 127)
+    c = 0
+    o['EVRESSSOC'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['EVReady'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 6
-        x = (v >> r) & 63
-        if x & 33:
-            und2()
-        x = _E148[(x >> 1) & 15]
-        o['EVErrorCode'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 9
-        x = (v >> r) & 511
-        if x & 257:
-            und2()
-        x = ((x >> 1) & 127)
-        o['EVRESSSOC'] = x
-        st = 3
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DC_EVStatusType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'EVReady'
     x = d.get('EVReady')
     if x is not None:
-        u += 1
         if x is not True and x is not False:
             bad_bool(x)
-        a = (((a << 1)) << 3) | (2 if x else 0)
+        a = ((a << 4) | (2 if x else 0))
         st = 1
+    else:
+        missing()
     f = 'EVErrorCode'
     x = d.get('EVErrorCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
-        j = _I149.get(x)
+        j = _I143.get(x)
         if j is None:
-            bad_enum(x, _I149)
-        a = ((((a << wd) | c)) << 6) | (j << 1)
+            bad_enum(x, _I143)
+        a = ((a << 7) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'EVRESSSOC'
     x = d.get('EVRESSSOC')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
-        a = ((((a << wd) | c)) << 9) | ((x) << 1)
+        a = ((a << 10) | ((x) << 1))
+        st = 3
+    else:
+        missing()
     f = None
-    c, wd = _T8[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K150)
+        extra(d, _K144)
     return a
 
 def d_DSAKeyValueType(v, r):
@@ -3397,12 +3312,11 @@ def d_DSAKeyValueType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = eb(v, r)
-            o['Q'] = x
-            st = 4
-        else:
+        if c:
             und(c, 1)
+        x, r = eb(v, r)
+        o['Q'] = x
+        st = 4
     if st == 4:
         r -= 2
         c = (v >> r) & 3
@@ -3419,12 +3333,11 @@ def d_DSAKeyValueType(v, r):
     if st == 2:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = eb(v, r)
-            o['Y'] = x
-            st = 3
-        else:
+        if c:
             und(c, 1)
+        x, r = eb(v, r)
+        o['Y'] = x
+        st = 3
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -3452,18 +3365,16 @@ def d_DSAKeyValueType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['PgenCounter'] = x
-        st = 7
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['PgenCounter'] = x
+    st = 7
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DSAKeyValueType(a, d):
@@ -3475,49 +3386,49 @@ def e_DSAKeyValueType(a, d):
     x = d.get('P')
     if x is not None:
         u += 1
-        a = wb(((a << 2)) << 1, x) << 1
+        a = wb((a << 3), x) << 1
         st = 1
     f = 'Q'
     x = d.get('Q')
     if x is not None:
         u += 1
-        c, wd, st = _T152[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T146[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'G'
     x = d.get('G')
     if x is not None:
         u += 1
-        c, wd, st = _T153[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T147[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'Y'
     x = d.get('Y')
     if x is not None:
         u += 1
-        c, wd, st = _T154[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T148[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'J'
     x = d.get('J')
     if x is not None:
         u += 1
-        c, wd, st = _T155[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T149[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'Seed'
     x = d.get('Seed')
     if x is not None:
         u += 1
-        c, wd, st = _T156[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T150[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'PgenCounter'
     x = d.get('PgenCounter')
     if x is not None:
         u += 1
-        c, wd, st = _T122[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T116[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T157[st]
+    c, wd = _T151[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K151)
+        extra(d, _K145)
     return a
 
 def d_DiffieHellmanPublickeyType(v, r):
@@ -3525,69 +3436,62 @@ def d_DiffieHellmanPublickeyType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = s(v, r)
-        o['Id'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = s(v, r)
+    o['Id'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = b(v, r)
-        o['value'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = b(v, r)
+    o['value'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DiffieHellmanPublickeyType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Id'
     x = d.get('Id')
     if x is not None:
-        u += 1
         a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = 'value'
     x = d.get('value')
     if x is not None:
         u += 1
-    c, wd, st = _T7[st]
+    c, wd, st = _T99[st]
     a = (a << wd) | c
     a = wb(a, x)
     f = None
-    c, wd = _T20[st]
+    c, wd = _T100[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K106)
+        extra(d, _K98)
     return a
 
 def d_DigestMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = s(v, r)
+    o['Algorithm'] = x
+    st = 1
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -3605,19 +3509,19 @@ def e_DigestMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
-        u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T64[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K63)
+        extra(d, _K59)
     return a
 
 def d_EMAIDType(v, r):
@@ -3625,52 +3529,50 @@ def d_EMAIDType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = s(v, r)
-        o['Id'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = s(v, r)
+    o['Id'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = s(v, r)
-        o['value'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = s(v, r)
+    o['value'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EMAIDType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Id'
     x = d.get('Id')
     if x is not None:
-        u += 1
         a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = 'value'
     x = d.get('value')
     if x is not None:
         u += 1
-    c, wd, st = _T7[st]
+    c, wd, st = _T99[st]
     a = (a << wd) | c
     a = ws(a, x)
     f = None
-    c, wd = _T20[st]
+    c, wd = _T100[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K106)
+        extra(d, _K98)
     return a
 
 def d_EVChargeParameterType(v, r):
@@ -3679,7 +3581,12 @@ def d_EVChargeParameterType(v, r):
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['DepartureTime'] = x
         st = 1
     elif c == 1:
@@ -3688,10 +3595,9 @@ def d_EVChargeParameterType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVChargeParameterType(a, d):
@@ -3705,13 +3611,16 @@ def e_EVChargeParameterType(a, d):
         u += 1
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu(((a << 2)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wu((a << 3), x) << 1
         st = 1
     f = None
-    c, wd = _T159[st]
+    c, wd = _T153[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K158)
+        extra(d, _K152)
     return a
 
 def d_EVPowerDeliveryParameterType(v, r):
@@ -3719,10 +3628,9 @@ def d_EVPowerDeliveryParameterType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVPowerDeliveryParameterType(a, d):
@@ -3733,7 +3641,7 @@ def e_EVPowerDeliveryParameterType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K21)
+        extra(d, _K18)
     return a
 
 def d_EVSEChargeParameterType(v, r):
@@ -3741,10 +3649,9 @@ def d_EVSEChargeParameterType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVSEChargeParameterType(a, d):
@@ -3755,67 +3662,69 @@ def e_EVSEChargeParameterType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K21)
+        extra(d, _K18)
     return a
 
 def d_EVSEStatusType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['NotificationMaxDelay'] = x
+    st = 1
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E7[(x >> 1) & 3]
+    c = 0
+    o['EVSENotification'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['NotificationMaxDelay'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E9[(x >> 1) & 3]
-        o['EVSENotification'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVSEStatusType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'NotificationMaxDelay'
     x = d.get('NotificationMaxDelay')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'EVSENotification'
     x = d.get('EVSENotification')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
-        j = _I10.get(x)
+        j = _I8.get(x)
         if j is None:
-            bad_enum(x, _I10)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I8)
+        a = ((a << 5) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T20[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K160)
+        extra(d, _K154)
     return a
 
 def d_EVStatusType(v, r):
@@ -3823,10 +3732,9 @@ def d_EVStatusType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVStatusType(a, d):
@@ -3837,7 +3745,7 @@ def e_EVStatusType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K21)
+        extra(d, _K18)
     return a
 
 def d_EntryType(v, r):
@@ -3857,10 +3765,9 @@ def d_EntryType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EntryType(a, d):
@@ -3878,13 +3785,13 @@ def e_EntryType(a, d):
     x = d.get('TimeInterval')
     if x is not None:
         u += 1
-        c, wd, st = _T162[st]
+        c, wd, st = _T156[st]
         a = e_IntervalType(((a << wd) | c), x)
     f = None
-    c, wd = _T61[st]
+    c, wd = _T157[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K161)
+        extra(d, _K155)
     return a
 
 def d_IntervalType(v, r):
@@ -3892,10 +3799,9 @@ def d_IntervalType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_IntervalType(a, d):
@@ -3906,7 +3812,7 @@ def e_IntervalType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K21)
+        extra(d, _K18)
     return a
 
 def d_KeyInfoType(v, r):
@@ -4140,144 +4046,19 @@ def e_KeyInfoType(a, d):
         a = (a << 4)
         a = ws(a, x)
         st = 1
-    f = 'KeyName'
-    x = d.get('KeyName')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T164[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'KeyValue'
-    x = d.get('KeyValue')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T165[st]
-            a = e_KeyValueType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'RetrievalMethod'
-    x = d.get('RetrievalMethod')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T166[st]
-            a = e_RetrievalMethodType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509Data'
-    x = d.get('X509Data')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T167[st]
-            a = e_X509DataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'PGPData'
-    x = d.get('PGPData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T168[st]
-            a = e_PGPDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'SPKIData'
-    x = d.get('SPKIData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T169[st]
-            a = e_SPKIDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'MgmtData'
-    x = d.get('MgmtData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T170[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
+    for f in d:
+        x = d[f]
+        if x is None:
+            continue
+        h = _H_KeyInfoType.get(f)
+        if h is None:
+            extra(d, _K158)
+        elif h is False:
+            continue
+        a, st = h(a, x, st)
     f = None
-    c, wd = _T171[st]
+    c, wd = _T167[st]
     a = (a << wd) | c
-    if u != len(d):
-        extra(d, _K163)
     return a
 
 def d_KeyValueType(v, r):
@@ -4330,13 +4111,13 @@ def e_KeyValueType(a, d):
     x = d.get('RSAKeyValue')
     if x is not None:
         u += 1
-        c, wd, st = _T173[st]
+        c, wd, st = _T169[st]
         a = e_RSAKeyValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T174[st]
+    c, wd = _T170[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K172)
+        extra(d, _K168)
     return a
 
 def d_ListOfRootCertificateIDsType(v, r):
@@ -4344,16 +4125,15 @@ def d_ListOfRootCertificateIDsType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_X509IssuerSerialType(v, r)
-        l = o.get('RootCertificateID')
-        if l is None:
-            o['RootCertificateID'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_X509IssuerSerialType(v, r)
+    l = o.get('RootCertificateID')
+    if l is None:
+        o['RootCertificateID'] = [x]
+    else:
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -4375,26 +4155,24 @@ def d_ListOfRootCertificateIDsType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ListOfRootCertificateIDsType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'RootCertificateID'
     x = d.get('RootCertificateID')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T176[st]
+            c, wd, nx, n = _T172[st]
             a = e_X509IssuerSerialType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4405,11 +4183,13 @@ def e_ListOfRootCertificateIDsType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T97[st]
+    c, wd = _T90[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K175)
+        extra(d, _K171)
     return a
 
 def d_ManifestType(v, r):
@@ -4434,16 +4214,15 @@ def d_ManifestType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_ReferenceType(v, r)
-            l = o.get('Reference')
-            if l is None:
-                o['Reference'] = [x]
-            else:
-                l.append(x)
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_ReferenceType(v, r)
+        l = o.get('Reference')
+        if l is None:
+            o['Reference'] = [x]
+        else:
+            l.append(x)
+        st = 2
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -4480,7 +4259,7 @@ def e_ManifestType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T178[st]
+            c, wd, nx, n = _T174[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4492,10 +4271,10 @@ def e_ManifestType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T179[st]
+    c, wd = _T175[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K177)
+        extra(d, _K173)
     return a
 
 def d_MessageHeaderType(v, r):
@@ -4503,12 +4282,11 @@ def d_MessageHeaderType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['SessionID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['SessionID'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -4536,40 +4314,40 @@ def d_MessageHeaderType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_MessageHeaderType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'SessionID'
     x = d.get('SessionID')
     if x is not None:
-        u += 1
-        a = wb(((a << 1)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'Notification'
     x = d.get('Notification')
     if x is not None:
         u += 1
-        c, wd, st = _T91[st]
-        a = e_NotificationType(((a << wd) | c), x)
+        a = e_NotificationType((a << 2), x)
+        st = 2
     f = 'Signature'
     x = d.get('Signature')
     if x is not None:
         u += 1
-        c, wd, st = _T181[st]
+        c, wd, st = _T177[st]
         a = e_SignatureType(((a << wd) | c), x)
     f = None
-    c, wd = _T182[st]
+    c, wd = _T178[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K180)
+        extra(d, _K176)
     return a
 
 def d_MeterInfoType(v, r):
@@ -4577,16 +4355,20 @@ def d_MeterInfoType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['MeterID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = es(v, r)
+    o['MeterID'] = x
+    st = 1
     r -= 3
     c = (v >> r) & 7
     if c == 0:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['MeterReading'] = x
         st = 2
     elif c == 1:
@@ -4594,11 +4376,21 @@ def d_MeterInfoType(v, r):
         o['SigMeterReading'] = x
         st = 3
     elif c == 2:
-        x, r = ei(v, r)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
         o['MeterStatus'] = x
         st = 4
     elif c == 3:
-        x, r = ei(v, r)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
         o['TMeter'] = x
         st = 5
     elif c == 4:
@@ -4613,11 +4405,21 @@ def d_MeterInfoType(v, r):
             o['SigMeterReading'] = x
             st = 3
         elif c == 1:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['MeterStatus'] = x
             st = 4
         elif c == 2:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['TMeter'] = x
             st = 5
         elif c == 3:
@@ -4628,11 +4430,21 @@ def d_MeterInfoType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['MeterStatus'] = x
             st = 4
         elif c == 1:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['TMeter'] = x
             st = 5
         elif c == 2:
@@ -4643,7 +4455,12 @@ def d_MeterInfoType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['TMeter'] = x
             st = 5
         elif c == 1:
@@ -4652,58 +4469,71 @@ def d_MeterInfoType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_MeterInfoType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'MeterID'
     x = d.get('MeterID')
     if x is not None:
-        u += 1
-        a = ws(((a << 1)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'MeterReading'
     x = d.get('MeterReading')
     if x is not None:
         u += 1
-        c, wd, st = _T184[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 13) | (x << 1))
+        else:
+            a = wu((a << 4), x) << 1
+        st = 2
     f = 'SigMeterReading'
     x = d.get('SigMeterReading')
     if x is not None:
         u += 1
-        c, wd, st = _T185[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T180[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'MeterStatus'
     x = d.get('MeterStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T186[st]
+        c, wd, st = _T181[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = (((((a << wd) | c) << 11)) | (x << 1))
+        else:
+            a = wi(((((a << wd) | c) << 1)), x) << 1
     f = 'TMeter'
     x = d.get('TMeter')
     if x is not None:
         u += 1
-        c, wd, st = _T187[st]
+        c, wd, st = _T182[st]
         if x.__class__ is not int or x < -9223372036854775808 or x > 9223372036854775807:
             x = as_int(x, -9223372036854775808, 9223372036854775807)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = (((((a << wd) | c) << 11)) | (x << 1))
+        else:
+            a = wi(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T188[st]
+    c, wd = _T183[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K183)
+        extra(d, _K179)
     return a
 
 def d_MeteringReceiptReqType(v, r):
@@ -4724,12 +4554,11 @@ def d_MeteringReceiptReqType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = eb(v, r)
-            o['SessionID'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = eb(v, r)
+        o['SessionID'] = x
+        st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -4749,18 +4578,16 @@ def d_MeteringReceiptReqType(v, r):
     if st == 3:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_MeterInfoType(v, r)
-            o['MeterInfo'] = x
-            st = 4
-        else:
+        if c:
             und(c, 1)
+        x, r = d_MeterInfoType(v, r)
+        o['MeterInfo'] = x
+        st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_MeteringReceiptReqType(a, d):
@@ -4780,43 +4607,39 @@ def e_MeteringReceiptReqType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T1[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'SAScheduleTupleID'
     x = d.get('SAScheduleTupleID')
     if x is not None:
         u += 1
-        c, wd, st = _T66[st]
+        c, wd, st = _T61[st]
         if x.__class__ is not int or x < 1 or x > 255:
             x = as_int(x, 1, 255)
-        a = ((((a << wd) | c)) << 10) | ((x - 1) << 1)
+        a = (((((a << wd) | c) << 10)) | ((x - 1) << 1))
     f = 'MeterInfo'
     x = d.get('MeterInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T147[st]
+        c, wd, st = _T141[st]
         a = e_MeterInfoType(((a << wd) | c), x)
     f = None
-    c, wd = _T73[st]
+    c, wd = _T79[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K189)
+        extra(d, _K184)
     return a
 
 def d_MeteringReceiptResType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E15[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
-        und(c, 1)
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E13[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -4835,66 +4658,62 @@ def d_MeteringReceiptResType(v, r):
         und(c, 3)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_MeteringReceiptResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I16.get(x)
+        j = _I14.get(x)
         if j is None:
-            bad_enum(x, _I16)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I14)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'AC_EVSEStatus'
     x = d.get('AC_EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T91[st]
-        a = e_AC_EVSEStatusType(((a << wd) | c), x)
+        a = e_AC_EVSEStatusType((a << 2), x)
+        st = 2
     f = 'DC_EVSEStatus'
     x = d.get('DC_EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T191[st]
+        c, wd, st = _T186[st]
         a = e_DC_EVSEStatusType(((a << wd) | c), x)
     f = 'EVSEStatus'
     x = d.get('EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T192[st]
+        c, wd, st = _T187[st]
         a = e_EVSEStatusType(((a << wd) | c), x)
     f = None
-    c, wd = _T20[st]
+    c, wd = _T100[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K190)
+        extra(d, _K185)
     return a
 
 def d_NotificationType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E193[(x >> 1) & 3]
-        o['FaultCode'] = x
-        st = 1
-    else:
-        und(c, 1)
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E188[(x >> 1) & 3]
+    c = 0
+    o['FaultCode'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -4907,37 +4726,41 @@ def d_NotificationType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_NotificationType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'FaultCode'
     x = d.get('FaultCode')
     if x is not None:
-        u += 1
-        j = _I194.get(x)
+        j = _I189.get(x)
         if j is None:
-            bad_enum(x, _I194)
-        a = (((a << 1)) << 4) | (j << 1)
+            bad_enum(x, _I189)
+        a = ((a << 5) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'FaultMsg'
     x = d.get('FaultMsg')
     if x is not None:
         u += 1
-        c, wd, st = _T91[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 11) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 3), x) << 1
+        st = 2
     f = None
-    c, wd = _T97[st]
+    c, wd = _T90[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K195)
+        extra(d, _K190)
     return a
 
 def d_ObjectType(v, r):
@@ -5043,21 +4866,21 @@ def e_ObjectType(a, d):
     x = d.get('Id')
     if x is not None:
         u += 1
-        c, wd, st = _T197[st]
+        c, wd, st = _T192[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'MimeType'
     x = d.get('MimeType')
     if x is not None:
         u += 1
-        c, wd, st = _T198[st]
+        c, wd, st = _T193[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T199[st]
+    c, wd = _T194[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K196)
+        extra(d, _K191)
     return a
 
 def d_PGPDataType(v, r):
@@ -5109,19 +4932,19 @@ def e_PGPDataType(a, d):
     x = d.get('PGPKeyID')
     if x is not None:
         u += 1
-        a = wb(((a << 2)) << 1, x) << 1
+        a = wb((a << 3), x) << 1
         st = 1
     f = 'PGPKeyPacket'
     x = d.get('PGPKeyPacket')
     if x is not None:
         u += 1
-        c, wd, st = _T13[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T11[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T201[st]
+    c, wd = _T196[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K200)
+        extra(d, _K195)
     return a
 
 def d_PMaxScheduleEntryType(v, r):
@@ -5141,18 +4964,16 @@ def d_PMaxScheduleEntryType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['PMax'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['PMax'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PMaxScheduleEntryType(a, d):
@@ -5170,19 +4991,19 @@ def e_PMaxScheduleEntryType(a, d):
     x = d.get('TimeInterval')
     if x is not None:
         u += 1
-        c, wd, st = _T162[st]
+        c, wd, st = _T156[st]
         a = e_IntervalType(((a << wd) | c), x)
     f = 'PMax'
     x = d.get('PMax')
     if x is not None:
         u += 1
-        c, wd, st = _T7[st]
+        c, wd, st = _T99[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T20[st]
+    c, wd = _T100[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K202)
+        extra(d, _K197)
     return a
 
 def d_PMaxScheduleType(v, r):
@@ -5190,16 +5011,15 @@ def d_PMaxScheduleType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PMaxScheduleEntryType(v, r)
-        l = o.get('PMaxScheduleEntry')
-        if l is None:
-            o['PMaxScheduleEntry'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PMaxScheduleEntryType(v, r)
+    l = o.get('PMaxScheduleEntry')
+    if l is None:
+        o['PMaxScheduleEntry'] = [x]
+    else:
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -5221,26 +5041,24 @@ def d_PMaxScheduleType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PMaxScheduleType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'PMaxScheduleEntry'
     x = d.get('PMaxScheduleEntry')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T204[st]
+            c, wd, nx, n = _T199[st]
             a = e_PMaxScheduleEntryType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -5251,36 +5069,40 @@ def e_PMaxScheduleType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T97[st]
+    c, wd = _T90[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K203)
+        extra(d, _K198)
     return a
 
 def d_ParameterSetType(v, r):
     o = {}
     st = 0
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['ParameterSetID'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['ParameterSetID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ParameterType(v, r)
-        l = o.get('Parameter')
-        if l is None:
-            o['Parameter'] = [x]
-        else:
-            l.append(x)
-        st = 2
+    x, r = d_ParameterType(v, r)
+    l = o.get('Parameter')
+    if l is None:
+        o['Parameter'] = [x]
     else:
-        und(c, 1)
+        l.append(x)
+    st = 2
     k = 0
     while True:
         r -= 2
@@ -5302,34 +5124,36 @@ def d_ParameterSetType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ParameterSetType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'ParameterSetID'
     x = d.get('ParameterSetID')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi(((a << 1)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'Parameter'
     x = d.get('Parameter')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T206[st]
+            c, wd, nx, n = _T201[st]
             a = e_ParameterType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -5340,11 +5164,13 @@ def e_ParameterSetType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T67[st]
+    c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K205)
+        extra(d, _K200)
     return a
 
 def d_ParameterType(v, r):
@@ -5352,12 +5178,11 @@ def d_ParameterType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = s(v, r)
-        o['Name'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = s(v, r)
+    o['Name'] = x
+    st = 1
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -5377,11 +5202,21 @@ def d_ParameterType(v, r):
         o['byteValue'] = x
         st = 2
     elif c == 2:
-        x, r = ei(v, r)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
         o['shortValue'] = x
         st = 2
     elif c == 3:
-        x, r = ei(v, r)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
         o['intValue'] = x
         st = 2
     elif c == 4:
@@ -5396,73 +5231,83 @@ def d_ParameterType(v, r):
         und(c, 6)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ParameterType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Name'
     x = d.get('Name')
     if x is not None:
-        u += 1
         a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = 'boolValue'
     x = d.get('boolValue')
     if x is not None:
         u += 1
-        c, wd, st = _T184[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 6) | (2 if x else 0))
+        st = 2
     f = 'byteValue'
     x = d.get('byteValue')
     if x is not None:
         u += 1
-        c, wd, st = _T208[st]
+        c, wd, st = _T203[st]
         if x.__class__ is not int or x < -128 or x > 127:
             x = as_int(x, -128, 127)
-        a = ((((a << wd) | c)) << 10) | ((x - -128) << 1)
+        a = (((((a << wd) | c) << 10)) | ((x - -128) << 1))
     f = 'shortValue'
     x = d.get('shortValue')
     if x is not None:
         u += 1
-        c, wd, st = _T209[st]
+        c, wd, st = _T204[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = (((((a << wd) | c) << 11)) | (x << 1))
+        else:
+            a = wi(((((a << wd) | c) << 1)), x) << 1
     f = 'intValue'
     x = d.get('intValue')
     if x is not None:
         u += 1
-        c, wd, st = _T210[st]
+        c, wd, st = _T205[st]
         if x.__class__ is not int or x < -2147483648 or x > 2147483647:
             x = as_int(x, -2147483648, 2147483647)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = (((((a << wd) | c) << 11)) | (x << 1))
+        else:
+            a = wi(((((a << wd) | c) << 1)), x) << 1
     f = 'physicalValue'
     x = d.get('physicalValue')
     if x is not None:
         u += 1
-        c, wd, st = _T211[st]
+        c, wd, st = _T206[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'stringValue'
     x = d.get('stringValue')
     if x is not None:
         u += 1
-        c, wd, st = _T212[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T207[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T20[st]
+    c, wd = _T100[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K207)
+        extra(d, _K202)
     return a
 
 def d_PaymentDetailsReqType(v, r):
@@ -5470,145 +5315,145 @@ def d_PaymentDetailsReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['eMAID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = es(v, r)
+    o['eMAID'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_CertificateChainType(v, r)
-        o['ContractSignatureCertChain'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_CertificateChainType(v, r)
+    o['ContractSignatureCertChain'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PaymentDetailsReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'eMAID'
     x = d.get('eMAID')
     if x is not None:
-        u += 1
-        a = ws(((a << 1)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'ContractSignatureCertChain'
     x = d.get('ContractSignatureCertChain')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
-        a = e_CertificateChainType(((a << wd) | c), x)
+        a = e_CertificateChainType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T20[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K213)
+        extra(d, _K208)
     return a
 
 def d_PaymentDetailsResType(v, r):
     o = {}
     st = 0
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E13[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E15[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['GenChallenge'] = x
+    st = 2
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['EVSETimeStamp'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['GenChallenge'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['EVSETimeStamp'] = x
-        st = 3
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PaymentDetailsResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I16.get(x)
+        j = _I14.get(x)
         if j is None:
-            bad_enum(x, _I16)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I14)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'GenChallenge'
     x = d.get('GenChallenge')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = 'EVSETimeStamp'
     x = d.get('EVSETimeStamp')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
         if x.__class__ is not int or x < -9223372036854775808 or x > 9223372036854775807:
             x = as_int(x, -9223372036854775808, 9223372036854775807)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
+        st = 3
+    else:
+        missing()
     f = None
-    c, wd = _T8[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K214)
+        extra(d, _K209)
     return a
 
 def d_PaymentOptionListType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = _E215[(x >> 1) & 1]
-        l = o.get('PaymentOption')
-        if l is None:
-            o['PaymentOption'] = [x]
-        else:
-            l.append(x)
-        st = 1
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = _E210[(x >> 1) & 1]
+    c = 0
+    l = o.get('PaymentOption')
+    if l is None:
+        o['PaymentOption'] = [x]
     else:
-        und(c, 1)
+        l.append(x)
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -5616,7 +5461,7 @@ def d_PaymentOptionListType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E215[(x >> 1) & 1]
+        x = _E210[(x >> 1) & 1]
         l = o.get('PaymentOption')
         if l is None:
             o['PaymentOption'] = [x]
@@ -5629,30 +5474,28 @@ def d_PaymentOptionListType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PaymentOptionListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'PaymentOption'
     x = d.get('PaymentOption')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T218[st]
-            j = _I216.get(x)
+            c, wd, nx, n = _T213[st]
+            j = _I211.get(x)
             if j is None:
-                bad_enum(x, _I216)
-            a = ((((a << wd) | c)) << 3) | (j << 1)
+                bad_enum(x, _I211)
+            a = (((((a << wd) | c) << 3)) | (j << 1))
             if n:
                 k += 1
                 if k == n:
@@ -5662,222 +5505,205 @@ def e_PaymentOptionListType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T97[st]
+    c, wd = _T90[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K217)
+        extra(d, _K212)
     return a
 
 def d_PaymentServiceSelectionReqType(v, r):
     o = {}
     st = 0
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = _E210[(x >> 1) & 1]
+    c = 0
+    o['SelectedPaymentOption'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = _E215[(x >> 1) & 1]
-        o['SelectedPaymentOption'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_SelectedServiceListType(v, r)
+    o['SelectedServiceList'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_SelectedServiceListType(v, r)
-        o['SelectedServiceList'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PaymentServiceSelectionReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'SelectedPaymentOption'
     x = d.get('SelectedPaymentOption')
     if x is not None:
-        u += 1
-        j = _I216.get(x)
+        j = _I211.get(x)
         if j is None:
-            bad_enum(x, _I216)
-        a = (((a << 1)) << 3) | (j << 1)
+            bad_enum(x, _I211)
+        a = ((a << 4) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'SelectedServiceList'
     x = d.get('SelectedServiceList')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
-        a = e_SelectedServiceListType(((a << wd) | c), x)
+        a = e_SelectedServiceListType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T20[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K219)
+        extra(d, _K214)
     return a
 
 def d_PaymentServiceSelectionResType(v, r):
     o = {}
     st = 0
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E13[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E15[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PaymentServiceSelectionResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I16.get(x)
+        j = _I14.get(x)
         if j is None:
-            bad_enum(x, _I16)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I14)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T61[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K220)
+        extra(d, _K215)
     return a
 
 def d_PhysicalValueType(v, r):
     o = {}
     st = 0
+    r -= 6
+    x = (v >> r) & 63
+    if x & 49:
+        und2()
+    x = ((x >> 1) & 7) + -3
+    c = 0
+    o['Multiplier'] = x
+    st = 1
+    r -= 6
+    x = (v >> r) & 63
+    if x & 49:
+        und2()
+    x = _E216[(x >> 1) & 7]
+    c = 0
+    o['Unit'] = x
+    st = 2
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['Value'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 5
-        x = (v >> r) & 31
-        if x & 17:
-            und2()
-        x = ((x >> 1) & 7) + -3
-        o['Multiplier'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 5
-        x = (v >> r) & 31
-        if x & 17:
-            und2()
-        x = _E221[(x >> 1) & 7]
-        o['Unit'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['Value'] = x
-        st = 3
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PhysicalValueType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'Multiplier'
     x = d.get('Multiplier')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < -3 or x > 3:
             x = as_int(x, -3, 3)
-        a = (((a << 1)) << 5) | ((x - -3) << 1)
+        a = ((a << 6) | ((x - -3) << 1))
         st = 1
+    else:
+        missing()
     f = 'Unit'
     x = d.get('Unit')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
-        j = _I222.get(x)
+        j = _I217.get(x)
         if j is None:
-            bad_enum(x, _I222)
-        a = ((((a << wd) | c)) << 5) | (j << 1)
+            bad_enum(x, _I217)
+        a = ((a << 6) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'Value'
     x = d.get('Value')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
+        st = 3
+    else:
+        missing()
     f = None
-    c, wd = _T8[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K223)
+        extra(d, _K218)
     return a
 
 def d_PowerDeliveryReqType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E224[(x >> 1) & 3]
-        o['ChargeProgress'] = x
-        st = 1
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 10
-        x = (v >> r) & 1023
-        if x & 513:
-            und2()
-        x = ((x >> 1) & 255) + 1
-        o['SAScheduleTupleID'] = x
-        st = 2
-    else:
-        und(c, 1)
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E219[(x >> 1) & 3]
+    c = 0
+    o['ChargeProgress'] = x
+    st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1537:
+        und2()
+    x = ((x >> 1) & 255) + 1
+    c = 0
+    o['SAScheduleTupleID'] = x
+    st = 2
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -5913,74 +5739,71 @@ def d_PowerDeliveryReqType(v, r):
             und(c, 3)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PowerDeliveryReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'ChargeProgress'
     x = d.get('ChargeProgress')
     if x is not None:
-        u += 1
-        j = _I225.get(x)
+        j = _I220.get(x)
         if j is None:
-            bad_enum(x, _I225)
-        a = (((a << 1)) << 4) | (j << 1)
+            bad_enum(x, _I220)
+        a = ((a << 5) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'SAScheduleTupleID'
     x = d.get('SAScheduleTupleID')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
         if x.__class__ is not int or x < 1 or x > 255:
             x = as_int(x, 1, 255)
-        a = ((((a << wd) | c)) << 10) | ((x - 1) << 1)
+        a = ((a << 11) | ((x - 1) << 1))
+        st = 2
+    else:
+        missing()
     f = 'ChargingProfile'
     x = d.get('ChargingProfile')
     if x is not None:
         u += 1
-        c, wd, st = _T83[st]
-        a = e_ChargingProfileType(((a << wd) | c), x)
+        a = e_ChargingProfileType((a << 3), x)
+        st = 3
     f = 'DC_EVPowerDeliveryParameter'
     x = d.get('DC_EVPowerDeliveryParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T227[st]
+        c, wd, st = _T222[st]
         a = e_DC_EVPowerDeliveryParameterType(((a << wd) | c), x)
     f = 'EVPowerDeliveryParameter'
     x = d.get('EVPowerDeliveryParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T228[st]
+        c, wd, st = _T223[st]
         a = e_EVPowerDeliveryParameterType(((a << wd) | c), x)
     f = None
-    c, wd = _T229[st]
+    c, wd = _T224[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K226)
+        extra(d, _K221)
     return a
 
 def d_PowerDeliveryResType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E15[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
-        und(c, 1)
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E13[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -5999,49 +5822,49 @@ def d_PowerDeliveryResType(v, r):
         und(c, 3)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PowerDeliveryResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I16.get(x)
+        j = _I14.get(x)
         if j is None:
-            bad_enum(x, _I16)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I14)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'AC_EVSEStatus'
     x = d.get('AC_EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T91[st]
-        a = e_AC_EVSEStatusType(((a << wd) | c), x)
+        a = e_AC_EVSEStatusType((a << 2), x)
+        st = 2
     f = 'DC_EVSEStatus'
     x = d.get('DC_EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T191[st]
+        c, wd, st = _T186[st]
         a = e_DC_EVSEStatusType(((a << wd) | c), x)
     f = 'EVSEStatus'
     x = d.get('EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T192[st]
+        c, wd, st = _T187[st]
         a = e_EVSEStatusType(((a << wd) | c), x)
     f = None
-    c, wd = _T20[st]
+    c, wd = _T100[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K190)
+        extra(d, _K185)
     return a
 
 def d_PreChargeReqType(v, r):
@@ -6049,157 +5872,152 @@ def d_PreChargeReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_DC_EVStatusType(v, r)
-        o['DC_EVStatus'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_DC_EVStatusType(v, r)
+    o['DC_EVStatus'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVTargetVoltage'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVTargetVoltage'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVTargetCurrent'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVTargetCurrent'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PreChargeReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'DC_EVStatus'
     x = d.get('DC_EVStatus')
     if x is not None:
-        u += 1
         a = e_DC_EVStatusType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVTargetVoltage'
     x = d.get('EVTargetVoltage')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'EVTargetCurrent'
     x = d.get('EVTargetCurrent')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = None
-    c, wd = _T8[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K230)
+        extra(d, _K225)
     return a
 
 def d_PreChargeResType(v, r):
     o = {}
     st = 0
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E13[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E15[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_DC_EVSEStatusType(v, r)
+    o['DC_EVSEStatus'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_DC_EVSEStatusType(v, r)
-        o['DC_EVSEStatus'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVSEPresentVoltage'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVSEPresentVoltage'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PreChargeResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I16.get(x)
+        j = _I14.get(x)
         if j is None:
-            bad_enum(x, _I16)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I14)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'DC_EVSEStatus'
     x = d.get('DC_EVSEStatus')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
-        a = e_DC_EVSEStatusType(((a << wd) | c), x)
+        a = e_DC_EVSEStatusType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'EVSEPresentVoltage'
     x = d.get('EVSEPresentVoltage')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = None
-    c, wd = _T8[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K231)
+        extra(d, _K226)
     return a
 
 def d_ProfileEntryType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['ChargingProfileEntryStart'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['ChargingProfileEntryStart'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['ChargingProfileEntryMaxPower'] = x
-        st = 2
-    else:
-        und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['ChargingProfileEntryMaxPower'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -6216,44 +6034,48 @@ def d_ProfileEntryType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ProfileEntryType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'ChargingProfileEntryStart'
     x = d.get('ChargingProfileEntryStart')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'ChargingProfileEntryMaxPower'
     x = d.get('ChargingProfileEntryMaxPower')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'ChargingProfileEntryMaxNumberOfPhasesInUse'
     x = d.get('ChargingProfileEntryMaxNumberOfPhasesInUse')
     if x is not None:
         u += 1
-        c, wd, st = _T66[st]
         if x.__class__ is not int or x < 1 or x > 3:
             x = as_int(x, 1, 3)
-        a = ((((a << wd) | c)) << 4) | ((x - 1) << 1)
+        a = ((a << 6) | ((x - 1) << 1))
+        st = 3
     f = None
-    c, wd = _T67[st]
+    c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K232)
+        extra(d, _K227)
     return a
 
 def d_RSAKeyValueType(v, r):
@@ -6261,50 +6083,48 @@ def d_RSAKeyValueType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['Modulus'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['Modulus'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['Exponent'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['Exponent'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_RSAKeyValueType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Modulus'
     x = d.get('Modulus')
     if x is not None:
-        u += 1
-        a = wb(((a << 1)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'Exponent'
     x = d.get('Exponent')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T20[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K233)
+        extra(d, _K228)
     return a
 
 def d_ReferenceType(v, r):
@@ -6388,26 +6208,23 @@ def d_ReferenceType(v, r):
     if st == 4:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_DigestMethodType(v, r)
-            o['DigestMethod'] = x
-            st = 5
-        else:
+        if c:
             und(c, 1)
+        x, r = d_DigestMethodType(v, r)
+        o['DigestMethod'] = x
+        st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['DigestValue'] = x
-        st = 6
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['DigestValue'] = x
+    st = 6
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ReferenceType(a, d):
@@ -6426,56 +6243,64 @@ def e_ReferenceType(a, d):
     x = d.get('Type')
     if x is not None:
         u += 1
-        c, wd, st = _T197[st]
+        c, wd, st = _T192[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'URI'
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T235[st]
+        c, wd, st = _T230[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T236[st]
+        c, wd, st = _T231[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = 'DigestMethod'
     x = d.get('DigestMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T237[st]
+        c, wd, st = _T232[st]
         a = e_DigestMethodType(((a << wd) | c), x)
     f = 'DigestValue'
     x = d.get('DigestValue')
     if x is not None:
         u += 1
-        c, wd, st = _T70[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T86[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T71[st]
+    c, wd = _T87[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K234)
+        extra(d, _K229)
     return a
 
 def d_RelativeTimeIntervalType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['start'] = x
-        st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['start'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['duration'] = x
         st = 2
     elif c == 1:
@@ -6484,38 +6309,44 @@ def d_RelativeTimeIntervalType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_RelativeTimeIntervalType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'start'
     x = d.get('start')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 16777214:
             x = as_int(x, 0, 16777214)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'duration'
     x = d.get('duration')
     if x is not None:
         u += 1
-        c, wd, st = _T91[st]
         if x.__class__ is not int or x < 0 or x > 86400:
             x = as_int(x, 0, 86400)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wu((a << 3), x) << 1
+        st = 2
     f = None
-    c, wd = _T97[st]
+    c, wd = _T90[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K238)
+        extra(d, _K233)
     return a
 
 def d_RetrievalMethodType(v, r):
@@ -6567,10 +6398,9 @@ def d_RetrievalMethodType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_RetrievalMethodType(a, d):
@@ -6589,20 +6419,20 @@ def e_RetrievalMethodType(a, d):
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T240[st]
+        c, wd, st = _T235[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T241[st]
+        c, wd, st = _T236[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T242[st]
+    c, wd = _T237[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K239)
+        extra(d, _K234)
     return a
 
 def d_SAScheduleListType(v, r):
@@ -6610,16 +6440,15 @@ def d_SAScheduleListType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_SAScheduleTupleType(v, r)
-        l = o.get('SAScheduleTuple')
-        if l is None:
-            o['SAScheduleTuple'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_SAScheduleTupleType(v, r)
+    l = o.get('SAScheduleTuple')
+    if l is None:
+        o['SAScheduleTuple'] = [x]
+    else:
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -6641,26 +6470,24 @@ def d_SAScheduleListType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SAScheduleListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'SAScheduleTuple'
     x = d.get('SAScheduleTuple')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T244[st]
+            c, wd, nx, n = _T239[st]
             a = e_SAScheduleTupleType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6671,36 +6498,33 @@ def e_SAScheduleListType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T97[st]
+    c, wd = _T90[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K243)
+        extra(d, _K238)
     return a
 
 def d_SAScheduleTupleType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1537:
+        und2()
+    x = ((x >> 1) & 255) + 1
+    c = 0
+    o['SAScheduleTupleID'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 10
-        x = (v >> r) & 1023
-        if x & 513:
-            und2()
-        x = ((x >> 1) & 255) + 1
-        o['SAScheduleTupleID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PMaxScheduleType(v, r)
-        o['PMaxSchedule'] = x
-        st = 2
-    else:
-        und(c, 1)
+    x, r = d_PMaxScheduleType(v, r)
+    o['PMaxSchedule'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -6713,42 +6537,43 @@ def d_SAScheduleTupleType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SAScheduleTupleType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'SAScheduleTupleID'
     x = d.get('SAScheduleTupleID')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 1 or x > 255:
             x = as_int(x, 1, 255)
-        a = (((a << 1)) << 10) | ((x - 1) << 1)
+        a = ((a << 11) | ((x - 1) << 1))
         st = 1
+    else:
+        missing()
     f = 'PMaxSchedule'
     x = d.get('PMaxSchedule')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
-        a = e_PMaxScheduleType(((a << wd) | c), x)
+        a = e_PMaxScheduleType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'SalesTariff'
     x = d.get('SalesTariff')
     if x is not None:
         u += 1
-        c, wd, st = _T66[st]
-        a = e_SalesTariffType(((a << wd) | c), x)
+        a = e_SalesTariffType((a << 2), x)
+        st = 3
     f = None
-    c, wd = _T67[st]
+    c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K245)
+        extra(d, _K240)
     return a
 
 def d_SASchedulesType(v, r):
@@ -6756,10 +6581,9 @@ def d_SASchedulesType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SASchedulesType(a, d):
@@ -6770,7 +6594,7 @@ def e_SASchedulesType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K21)
+        extra(d, _K18)
     return a
 
 def d_SPKIDataType(v, r):
@@ -6780,16 +6604,15 @@ def d_SPKIDataType(v, r):
         if st == 0:
             r -= 1
             c = (v >> r) & 1
-            if c == 0:
-                x, r = eb(v, r)
-                l = o.get('SPKISexp')
-                if l is None:
-                    o['SPKISexp'] = [x]
-                else:
-                    l.append(x)
-                st = 1
-            else:
+            if c:
                 und(c, 1)
+            x, r = eb(v, r)
+            l = o.get('SPKISexp')
+            if l is None:
+                o['SPKISexp'] = [x]
+            else:
+                l.append(x)
+            st = 1
         elif st == 1:
             while True:
                 r -= 2
@@ -6831,17 +6654,16 @@ def e_SPKIDataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'SPKISexp'
     x = d.get('SPKISexp')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T247[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T242[st]
+            a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -6851,11 +6673,12 @@ def e_SPKIDataType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T248[st]
-    a = (a << wd) | c
+    a = (a << 2) | 2
     if u != len(d):
-        extra(d, _K246)
+        extra(d, _K241)
     return a
 
 def d_SalesTariffEntryType(v, r):
@@ -6931,10 +6754,9 @@ def d_SalesTariffEntryType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SalesTariffEntryType(a, d):
@@ -6952,16 +6774,16 @@ def e_SalesTariffEntryType(a, d):
     x = d.get('TimeInterval')
     if x is not None:
         u += 1
-        c, wd, st = _T162[st]
+        c, wd, st = _T156[st]
         a = e_IntervalType(((a << wd) | c), x)
     f = 'EPriceLevel'
     x = d.get('EPriceLevel')
     if x is not None:
         u += 1
-        c, wd, st = _T91[st]
+        c, wd, st = _T244[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
-        a = ((((a << wd) | c)) << 10) | ((x) << 1)
+        a = (((((a << wd) | c) << 10)) | ((x) << 1))
     f = 'ConsumptionCost'
     x = d.get('ConsumptionCost')
     if x is not None:
@@ -6970,7 +6792,7 @@ def e_SalesTariffEntryType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T250[st]
+            c, wd, nx, n = _T245[st]
             a = e_ConsumptionCostType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6982,10 +6804,10 @@ def e_SalesTariffEntryType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T251[st]
+    c, wd = _T246[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K249)
+        extra(d, _K243)
     return a
 
 def d_SalesTariffType(v, r):
@@ -7008,18 +6830,14 @@ def d_SalesTariffType(v, r):
     else:
         und(c, 2)
     if st == 1:
-        r -= 1
-        c = (v >> r) & 1
-        if c == 0:
-            r -= 10
-            x = (v >> r) & 1023
-            if x & 513:
-                und2()
-            x = ((x >> 1) & 255) + 1
-            o['SalesTariffID'] = x
-            st = 2
-        else:
-            und(c, 1)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1537:
+            und2()
+        x = ((x >> 1) & 255) + 1
+        c = 0
+        o['SalesTariffID'] = x
+        st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -7068,16 +6886,15 @@ def d_SalesTariffType(v, r):
     if st == 4:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_SalesTariffEntryType(v, r)
-            l = o.get('SalesTariffEntry')
-            if l is None:
-                o['SalesTariffEntry'] = [x]
-            else:
-                l.append(x)
-            st = 5
-        else:
+        if c:
             und(c, 1)
+        x, r = d_SalesTariffEntryType(v, r)
+        l = o.get('SalesTariffEntry')
+        if l is None:
+            o['SalesTariffEntry'] = [x]
+        else:
+            l.append(x)
+        st = 5
     k = 0
     while True:
         r -= 2
@@ -7099,10 +6916,9 @@ def d_SalesTariffType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SalesTariffType(a, d):
@@ -7124,21 +6940,25 @@ def e_SalesTariffType(a, d):
         c, wd, st = _T1[st]
         if x.__class__ is not int or x < 1 or x > 255:
             x = as_int(x, 1, 255)
-        a = ((((a << wd) | c)) << 10) | ((x - 1) << 1)
+        a = (((((a << wd) | c) << 10)) | ((x - 1) << 1))
     f = 'SalesTariffDescription'
     x = d.get('SalesTariffDescription')
     if x is not None:
         u += 1
-        c, wd, st = _T66[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T61[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
     f = 'NumEPriceLevels'
     x = d.get('NumEPriceLevels')
     if x is not None:
         u += 1
-        c, wd, st = _T253[st]
+        c, wd, st = _T248[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
-        a = ((((a << wd) | c)) << 10) | ((x) << 1)
+        a = (((((a << wd) | c) << 10)) | ((x) << 1))
     f = 'SalesTariffEntry'
     x = d.get('SalesTariffEntry')
     if x is not None:
@@ -7147,7 +6967,7 @@ def e_SalesTariffType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T254[st]
+            c, wd, nx, n = _T249[st]
             a = e_SalesTariffEntryType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7159,10 +6979,10 @@ def e_SalesTariffType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T255[st]
+    c, wd = _T250[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K252)
+        extra(d, _K247)
     return a
 
 def d_SelectedServiceListType(v, r):
@@ -7170,16 +6990,15 @@ def d_SelectedServiceListType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_SelectedServiceType(v, r)
-        l = o.get('SelectedService')
-        if l is None:
-            o['SelectedService'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_SelectedServiceType(v, r)
+    l = o.get('SelectedService')
+    if l is None:
+        o['SelectedService'] = [x]
+    else:
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -7201,26 +7020,24 @@ def d_SelectedServiceListType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SelectedServiceListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'SelectedService'
     x = d.get('SelectedService')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T257[st]
+            c, wd, nx, n = _T252[st]
             a = e_SelectedServiceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7231,28 +7048,38 @@ def e_SelectedServiceListType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T97[st]
+    c, wd = _T90[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K256)
+        extra(d, _K251)
     return a
 
 def d_SelectedServiceType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['ServiceID'] = x
-        st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['ServiceID'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = ei(v, r)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
         o['ParameterSetID'] = x
         st = 2
     elif c == 1:
@@ -7261,102 +7088,112 @@ def d_SelectedServiceType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SelectedServiceType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'ServiceID'
     x = d.get('ServiceID')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'ParameterSetID'
     x = d.get('ParameterSetID')
     if x is not None:
         u += 1
-        c, wd, st = _T91[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 13) | (x << 1))
+        else:
+            a = wi((a << 3), x) << 1
+        st = 2
     f = None
-    c, wd = _T97[st]
+    c, wd = _T90[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K258)
+        extra(d, _K253)
     return a
 
 def d_ServiceDetailReqType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['ServiceID'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['ServiceID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceDetailReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'ServiceID'
     x = d.get('ServiceID')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T61[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K259)
+        extra(d, _K254)
     return a
 
 def d_ServiceDetailResType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E15[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E13[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['ServiceID'] = x
-        st = 2
-    else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['ServiceID'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -7369,45 +7206,49 @@ def d_ServiceDetailResType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceDetailResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I16.get(x)
+        j = _I14.get(x)
         if j is None:
-            bad_enum(x, _I16)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I14)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'ServiceID'
     x = d.get('ServiceID')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = 'ServiceParameterList'
     x = d.get('ServiceParameterList')
     if x is not None:
         u += 1
-        c, wd, st = _T66[st]
-        a = e_ServiceParameterListType(((a << wd) | c), x)
+        a = e_ServiceParameterListType((a << 2), x)
+        st = 3
     f = None
-    c, wd = _T67[st]
+    c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K260)
+        extra(d, _K255)
     return a
 
 def d_ServiceDiscoveryReqType(v, r):
@@ -7424,7 +7265,7 @@ def d_ServiceDiscoveryReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E88[(x >> 1) & 3]
+        x = _E80[(x >> 1) & 3]
         o['ServiceCategory'] = x
         st = 2
     elif c == 2:
@@ -7439,7 +7280,7 @@ def d_ServiceDiscoveryReqType(v, r):
             x = (v >> r) & 15
             if x & 9:
                 und2()
-            x = _E88[(x >> 1) & 3]
+            x = _E80[(x >> 1) & 3]
             o['ServiceCategory'] = x
             st = 2
         elif c == 1:
@@ -7448,10 +7289,9 @@ def d_ServiceDiscoveryReqType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceDiscoveryReqType(a, d):
@@ -7463,55 +7303,53 @@ def e_ServiceDiscoveryReqType(a, d):
     x = d.get('ServiceScope')
     if x is not None:
         u += 1
-        a = ws(((a << 2)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 11) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 3), x) << 1
         st = 1
     f = 'ServiceCategory'
     x = d.get('ServiceCategory')
     if x is not None:
         u += 1
-        c, wd, st = _T13[st]
-        j = _I89.get(x)
+        c, wd, st = _T11[st]
+        j = _I81.get(x)
         if j is None:
-            bad_enum(x, _I89)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I81)
+        a = (((((a << wd) | c) << 4)) | (j << 1))
     f = None
-    c, wd = _T14[st]
+    c, wd = _T12[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K261)
+        extra(d, _K256)
     return a
 
 def d_ServiceDiscoveryResType(v, r):
     o = {}
     st = 0
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E13[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E15[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PaymentOptionListType(v, r)
+    o['PaymentOptionList'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PaymentOptionListType(v, r)
-        o['PaymentOptionList'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ChargeServiceType(v, r)
-        o['ChargeService'] = x
-        st = 3
-    else:
-        und(c, 1)
+    x, r = d_ChargeServiceType(v, r)
+    o['ChargeService'] = x
+    st = 3
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -7524,49 +7362,51 @@ def d_ServiceDiscoveryResType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceDiscoveryResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I16.get(x)
+        j = _I14.get(x)
         if j is None:
-            bad_enum(x, _I16)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I14)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'PaymentOptionList'
     x = d.get('PaymentOptionList')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
-        a = e_PaymentOptionListType(((a << wd) | c), x)
+        a = e_PaymentOptionListType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'ChargeService'
     x = d.get('ChargeService')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        a = e_ChargeServiceType(((a << wd) | c), x)
+        a = e_ChargeServiceType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = 'ServiceList'
     x = d.get('ServiceList')
     if x is not None:
         u += 1
-        c, wd, st = _T93[st]
-        a = e_ServiceListType(((a << wd) | c), x)
+        a = e_ServiceListType((a << 2), x)
+        st = 4
     f = None
-    c, wd = _T263[st]
+    c, wd = _T258[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K262)
+        extra(d, _K257)
     return a
 
 def d_ServiceListType(v, r):
@@ -7574,16 +7414,15 @@ def d_ServiceListType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ServiceType(v, r)
-        l = o.get('Service')
-        if l is None:
-            o['Service'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_ServiceType(v, r)
+    l = o.get('Service')
+    if l is None:
+        o['Service'] = [x]
+    else:
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -7605,26 +7444,24 @@ def d_ServiceListType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Service'
     x = d.get('Service')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T265[st]
+            c, wd, nx, n = _T260[st]
             a = e_ServiceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7635,11 +7472,13 @@ def e_ServiceListType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T97[st]
+    c, wd = _T90[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K264)
+        extra(d, _K259)
     return a
 
 def d_ServiceParameterListType(v, r):
@@ -7647,16 +7486,15 @@ def d_ServiceParameterListType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ParameterSetType(v, r)
-        l = o.get('ParameterSet')
-        if l is None:
-            o['ParameterSet'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_ParameterSetType(v, r)
+    l = o.get('ParameterSet')
+    if l is None:
+        o['ParameterSet'] = [x]
+    else:
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -7678,26 +7516,24 @@ def d_ServiceParameterListType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceParameterListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'ParameterSet'
     x = d.get('ParameterSet')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T267[st]
+            c, wd, nx, n = _T262[st]
             a = e_ParameterSetType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7708,24 +7544,29 @@ def e_ServiceParameterListType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T97[st]
+    c, wd = _T90[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K266)
+        extra(d, _K261)
     return a
 
 def d_ServiceType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['ServiceID'] = x
-        st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['ServiceID'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -7737,24 +7578,20 @@ def d_ServiceType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E88[(x >> 1) & 3]
+        x = _E80[(x >> 1) & 3]
         o['ServiceCategory'] = x
         st = 3
     else:
         und(c, 2)
     if st == 2:
-        r -= 1
-        c = (v >> r) & 1
-        if c == 0:
-            r -= 4
-            x = (v >> r) & 15
-            if x & 9:
-                und2()
-            x = _E88[(x >> 1) & 3]
-            o['ServiceCategory'] = x
-            st = 3
-        else:
-            und(c, 1)
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E80[(x >> 1) & 3]
+        c = 0
+        o['ServiceCategory'] = x
+        st = 3
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -7772,73 +7609,80 @@ def d_ServiceType(v, r):
     else:
         und(c, 2)
     if st == 4:
-        r -= 1
-        c = (v >> r) & 1
-        if c == 0:
-            r -= 3
-            x = (v >> r) & 7
-            if x & 5:
-                und2()
-            x = x == 2
-            o['FreeService'] = x
-            st = 5
-        else:
-            und(c, 1)
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['FreeService'] = x
+        st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'ServiceID'
     x = d.get('ServiceID')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'ServiceName'
     x = d.get('ServiceName')
     if x is not None:
         u += 1
-        c, wd, st = _T91[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 11) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 3), x) << 1
+        st = 2
     f = 'ServiceCategory'
     x = d.get('ServiceCategory')
     if x is not None:
         u += 1
-        c, wd, st = _T92[st]
-        j = _I89.get(x)
+        c, wd, st = _T83[st]
+        j = _I81.get(x)
         if j is None:
-            bad_enum(x, _I89)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I81)
+        a = (((((a << wd) | c) << 4)) | (j << 1))
     f = 'ServiceScope'
     x = d.get('ServiceScope')
     if x is not None:
         u += 1
-        c, wd, st = _T93[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T84[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
     f = 'FreeService'
     x = d.get('FreeService')
     if x is not None:
         u += 1
-        c, wd, st = _T94[st]
+        c, wd, st = _T85[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     f = None
     c, wd = _T5[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K268)
+        extra(d, _K263)
     return a
 
 def d_SessionSetupReqType(v, r):
@@ -7846,65 +7690,63 @@ def d_SessionSetupReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['EVCCID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['EVCCID'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SessionSetupReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'EVCCID'
     x = d.get('EVCCID')
     if x is not None:
-        u += 1
-        a = wb(((a << 1)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T61[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K269)
+        extra(d, _K264)
     return a
 
 def d_SessionSetupResType(v, r):
     o = {}
     st = 0
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E13[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E15[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['EVSEID'] = x
-        st = 2
-    else:
-        und(c, 1)
+    x, r = es(v, r)
+    o['EVSEID'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = ei(v, r)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
         o['EVSETimeStamp'] = x
         st = 3
     elif c == 1:
@@ -7913,155 +7755,153 @@ def d_SessionSetupResType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SessionSetupResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I16.get(x)
+        j = _I14.get(x)
         if j is None:
-            bad_enum(x, _I16)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I14)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'EVSEID'
     x = d.get('EVSEID')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = 'EVSETimeStamp'
     x = d.get('EVSETimeStamp')
     if x is not None:
         u += 1
-        c, wd, st = _T66[st]
         if x.__class__ is not int or x < -9223372036854775808 or x > 9223372036854775807:
             x = as_int(x, -9223372036854775808, 9223372036854775807)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 13) | (x << 1))
+        else:
+            a = wi((a << 3), x) << 1
+        st = 3
     f = None
-    c, wd = _T67[st]
+    c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K270)
+        extra(d, _K265)
     return a
 
 def d_SessionStopReqType(v, r):
     o = {}
     st = 0
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = _E266[(x >> 1) & 1]
+    c = 0
+    o['ChargingSession'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = _E271[(x >> 1) & 1]
-        o['ChargingSession'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SessionStopReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'ChargingSession'
     x = d.get('ChargingSession')
     if x is not None:
-        u += 1
-        j = _I272.get(x)
+        j = _I267.get(x)
         if j is None:
-            bad_enum(x, _I272)
-        a = (((a << 1)) << 3) | (j << 1)
+            bad_enum(x, _I267)
+        a = ((a << 4) | (j << 1))
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T61[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K273)
+        extra(d, _K268)
     return a
 
 def d_SessionStopResType(v, r):
     o = {}
     st = 0
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E13[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E15[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SessionStopResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I16.get(x)
+        j = _I14.get(x)
         if j is None:
-            bad_enum(x, _I16)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I14)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T61[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K220)
+        extra(d, _K215)
     return a
 
 def d_SignatureMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = s(v, r)
+    o['Algorithm'] = x
+    st = 1
     while True:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['HMACOutputLength'] = x
             st = 2
             break
@@ -8092,27 +7932,31 @@ def e_SignatureMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
-        u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = 'HMACOutputLength'
     x = d.get('HMACOutputLength')
     if x is not None:
         u += 1
-        c, wd, st = _T184[st]
         if x.__class__ is not int:
             x = as_int(x, None, None)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 14) | (x << 1))
+        else:
+            a = wi((a << 4), x) << 1
+        st = 2
     f = None
-    c, wd = _T275[st]
+    c, wd = _T270[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K274)
+        extra(d, _K269)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -8137,16 +7981,15 @@ def d_SignaturePropertiesType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_SignaturePropertyType(v, r)
-            l = o.get('SignatureProperty')
-            if l is None:
-                o['SignatureProperty'] = [x]
-            else:
-                l.append(x)
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_SignaturePropertyType(v, r)
+        l = o.get('SignatureProperty')
+        if l is None:
+            o['SignatureProperty'] = [x]
+        else:
+            l.append(x)
+        st = 2
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -8183,7 +8026,7 @@ def e_SignaturePropertiesType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T178[st]
+            c, wd, nx, n = _T174[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8195,45 +8038,35 @@ def e_SignaturePropertiesType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T179[st]
+    c, wd = _T175[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K276)
+        extra(d, _K271)
     return a
 
 def d_SignaturePropertyType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Id'] = x
-            st = 1
-            break
-        elif c == 1:
-            x, r = s(v, r)
-            o['Target'] = x
-            st = 2
-            break
-        elif c == 2:
-            unsupported('mixed-content text')
-        else:
-            und(c, 3)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = s(v, r)
+        o['Id'] = x
+        st = 1
+    elif c == 1:
+        x, r = s(v, r)
+        o['Target'] = x
+        st = 2
+    else:
+        und(c, 2)
     if st == 1:
-        while True:
-            r -= 2
-            c = (v >> r) & 3
-            if c == 0:
-                x, r = s(v, r)
-                o['Target'] = x
-                st = 2
-                break
-            elif c == 1:
-                unsupported('mixed-content text')
-            else:
-                und(c, 2)
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        x, r = s(v, r)
+        o['Target'] = x
+        st = 2
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -8274,14 +8107,14 @@ def e_SignaturePropertyType(a, d):
     x = d.get('Target')
     if x is not None:
         u += 1
-        c, wd, st = _T13[st]
+        c, wd, st = _T1[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T278[st]
+    c, wd = _T273[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K277)
+        extra(d, _K272)
     return a
 
 def d_SignatureType(v, r):
@@ -8302,20 +8135,18 @@ def d_SignatureType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_SignedInfoType(v, r)
-            o['SignedInfo'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_SignedInfoType(v, r)
+        o['SignedInfo'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_SignatureValueType(v, r)
-        o['SignatureValue'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_SignatureValueType(v, r)
+    o['SignatureValue'] = x
+    st = 3
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -8378,7 +8209,7 @@ def e_SignatureType(a, d):
     x = d.get('KeyInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T93[st]
+        c, wd, st = _T84[st]
         a = e_KeyInfoType(((a << wd) | c), x)
     f = 'Object'
     x = d.get('Object')
@@ -8388,7 +8219,7 @@ def e_SignatureType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T280[st]
+            c, wd, nx, n = _T275[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8400,10 +8231,10 @@ def e_SignatureType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T281[st]
+    c, wd = _T276[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K279)
+        extra(d, _K274)
     return a
 
 def d_SignatureValueType(v, r):
@@ -8424,18 +8255,16 @@ def d_SignatureValueType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = b(v, r)
-            o['value'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = b(v, r)
+        o['value'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SignatureValueType(a, d):
@@ -8458,10 +8287,10 @@ def e_SignatureValueType(a, d):
     a = (a << wd) | c
     a = wb(a, x)
     f = None
-    c, wd = _T20[st]
+    c, wd = _T100[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K106)
+        extra(d, _K98)
     return a
 
 def d_SignedInfoType(v, r):
@@ -8482,32 +8311,29 @@ def d_SignedInfoType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_CanonicalizationMethodType(v, r)
-            o['CanonicalizationMethod'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_CanonicalizationMethodType(v, r)
+        o['CanonicalizationMethod'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_SignatureMethodType(v, r)
-        o['SignatureMethod'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_SignatureMethodType(v, r)
+    o['SignatureMethod'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ReferenceType(v, r)
-        l = o.get('Reference')
-        if l is None:
-            o['Reference'] = [x]
-        else:
-            l.append(x)
-        st = 4
-    else:
+    if c:
         und(c, 1)
+    x, r = d_ReferenceType(v, r)
+    l = o.get('Reference')
+    if l is None:
+        o['Reference'] = [x]
+    else:
+        l.append(x)
+    st = 4
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -8556,7 +8382,7 @@ def e_SignedInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T283[st]
+            c, wd, nx, n = _T278[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8568,10 +8394,10 @@ def e_SignedInfoType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T284[st]
+    c, wd = _T279[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K282)
+        extra(d, _K277)
     return a
 
 def d_SubCertificatesType(v, r):
@@ -8579,16 +8405,15 @@ def d_SubCertificatesType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        l = o.get('Certificate')
-        if l is None:
-            o['Certificate'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    l = o.get('Certificate')
+    if l is None:
+        o['Certificate'] = [x]
+    else:
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -8610,27 +8435,25 @@ def d_SubCertificatesType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SubCertificatesType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Certificate'
     x = d.get('Certificate')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T286[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T281[st]
+            a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -8640,32 +8463,30 @@ def e_SubCertificatesType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T97[st]
+    c, wd = _T90[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K285)
+        extra(d, _K280)
     return a
 
 def d_SupportedEnergyTransferModeType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 5
-        x = (v >> r) & 31
-        if x & 17:
-            und2()
-        x = _E77[(x >> 1) & 7]
-        l = o.get('EnergyTransferMode')
-        if l is None:
-            o['EnergyTransferMode'] = [x]
-        else:
-            l.append(x)
-        st = 1
+    r -= 6
+    x = (v >> r) & 63
+    if x & 49:
+        und2()
+    x = _E68[(x >> 1) & 7]
+    c = 0
+    l = o.get('EnergyTransferMode')
+    if l is None:
+        o['EnergyTransferMode'] = [x]
     else:
-        und(c, 1)
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -8675,7 +8496,7 @@ def d_SupportedEnergyTransferModeType(v, r):
             x = (v >> r) & 31
             if x & 17:
                 und2()
-            x = _E77[(x >> 1) & 7]
+            x = _E68[(x >> 1) & 7]
             l = o.get('EnergyTransferMode')
             if l is None:
                 o['EnergyTransferMode'] = [x]
@@ -8691,30 +8512,28 @@ def d_SupportedEnergyTransferModeType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SupportedEnergyTransferModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'EnergyTransferMode'
     x = d.get('EnergyTransferMode')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T288[st]
-            j = _I78.get(x)
+            c, wd, nx, n = _T283[st]
+            j = _I69.get(x)
             if j is None:
-                bad_enum(x, _I78)
-            a = ((((a << wd) | c)) << 5) | (j << 1)
+                bad_enum(x, _I69)
+            a = (((((a << wd) | c) << 5)) | (j << 1))
             if n:
                 k += 1
                 if k == n:
@@ -8724,28 +8543,25 @@ def e_SupportedEnergyTransferModeType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T97[st]
+    c, wd = _T90[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K287)
+        extra(d, _K282)
     return a
 
 def d_TransformType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = s(v, r)
+    o['Algorithm'] = x
+    st = 1
     while True:
         r -= 3
         c = (v >> r) & 7
@@ -8770,14 +8586,15 @@ def e_TransformType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
-        u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = 'XPath'
     x = d.get('XPath')
     if x is not None:
@@ -8786,8 +8603,12 @@ def e_TransformType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T290[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T285[st]
+            if x.__class__ is str and len(x) < 126 and x.isascii():
+                ln = len(x)
+                a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+            else:
+                a = ws(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -8798,10 +8619,9 @@ def e_TransformType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T291[st]
-    a = (a << wd) | c
+    a = (a << 3) | 2
     if u != len(d):
-        extra(d, _K289)
+        extra(d, _K284)
     return a
 
 def d_TransformsType(v, r):
@@ -8809,16 +8629,15 @@ def d_TransformsType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_TransformType(v, r)
-        l = o.get('Transform')
-        if l is None:
-            o['Transform'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_TransformType(v, r)
+    l = o.get('Transform')
+    if l is None:
+        o['Transform'] = [x]
+    else:
+        l.append(x)
+    st = 1
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -8839,16 +8658,15 @@ def e_TransformsType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Transform'
     x = d.get('Transform')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T247[st]
+            c, wd, nx, n = _T242[st]
             a = e_TransformType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8859,11 +8677,12 @@ def e_TransformsType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T64[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K292)
+        extra(d, _K286)
     return a
 
 def d_WeldingDetectionReqType(v, r):
@@ -8871,108 +8690,101 @@ def d_WeldingDetectionReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_DC_EVStatusType(v, r)
-        o['DC_EVStatus'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_DC_EVStatusType(v, r)
+    o['DC_EVStatus'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WeldingDetectionReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'DC_EVStatus'
     x = d.get('DC_EVStatus')
     if x is not None:
-        u += 1
         a = e_DC_EVStatusType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T61[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K60)
+        extra(d, _K57)
     return a
 
 def d_WeldingDetectionResType(v, r):
     o = {}
     st = 0
+    r -= 8
+    x = (v >> r) & 255
+    if x & 193:
+        und2()
+    x = _E13[(x >> 1) & 31]
+    c = 0
+    o['ResponseCode'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 7
-        x = (v >> r) & 127
-        if x & 65:
-            und2()
-        x = _E15[(x >> 1) & 31]
-        o['ResponseCode'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_DC_EVSEStatusType(v, r)
+    o['DC_EVSEStatus'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_DC_EVSEStatusType(v, r)
-        o['DC_EVSEStatus'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PhysicalValueType(v, r)
+    o['EVSEPresentVoltage'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PhysicalValueType(v, r)
-        o['EVSEPresentVoltage'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WeldingDetectionResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        j = _I16.get(x)
+        j = _I14.get(x)
         if j is None:
-            bad_enum(x, _I16)
-        a = (((a << 1)) << 7) | (j << 1)
+            bad_enum(x, _I14)
+        a = ((a << 8) | (j << 1))
         st = 1
+    else:
+        missing()
     f = 'DC_EVSEStatus'
     x = d.get('DC_EVSEStatus')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
-        a = e_DC_EVSEStatusType(((a << wd) | c), x)
+        a = e_DC_EVSEStatusType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'EVSEPresentVoltage'
     x = d.get('EVSEPresentVoltage')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        a = e_PhysicalValueType(((a << wd) | c), x)
+        a = e_PhysicalValueType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = None
-    c, wd = _T8[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K231)
+        extra(d, _K226)
     return a
 
 def d_X509DataType(v, r):
@@ -9075,107 +8887,17 @@ def e_X509DataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
-    f = 'X509IssuerSerial'
-    x = d.get('X509IssuerSerial')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T294[st]
-            a = e_X509IssuerSerialType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509SKI'
-    x = d.get('X509SKI')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T295[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509SubjectName'
-    x = d.get('X509SubjectName')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T296[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509Certificate'
-    x = d.get('X509Certificate')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T297[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509CRL'
-    x = d.get('X509CRL')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T298[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
+    for f in d:
+        x = d[f]
+        if x is None:
+            continue
+        h = _H_X509DataType.get(f)
+        if h is None:
+            extra(d, _K287)
+        a, st = h(a, x, st)
     f = None
-    c, wd = _T299[st]
+    c, wd = _T294[st]
     a = (a << wd) | c
-    if u != len(d):
-        extra(d, _K293)
     return a
 
 def d_X509IssuerSerialType(v, r):
@@ -9183,52 +8905,61 @@ def d_X509IssuerSerialType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['X509IssuerName'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = es(v, r)
+    o['X509IssuerName'] = x
+    st = 1
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['X509SerialNumber'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['X509SerialNumber'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_X509IssuerSerialType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'X509IssuerName'
     x = d.get('X509IssuerName')
     if x is not None:
-        u += 1
-        a = ws(((a << 1)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'X509SerialNumber'
     x = d.get('X509SerialNumber')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
         if x.__class__ is not int:
             x = as_int(x, None, None)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T20[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K300)
+        extra(d, _K295)
     return a
 
 def d_anon_V2G_Message(v, r):
@@ -9236,237 +8967,235 @@ def d_anon_V2G_Message(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_BodyType(v, r)
-        o['Body'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_BodyType(v, r)
+    o['Body'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_anon_V2G_Message(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'Body'
     x = d.get('Body')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
-        a = e_BodyType(((a << wd) | c), x)
+        a = e_BodyType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T20[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K301)
+        extra(d, _K296)
     return a
 
 def h_BodyType_0(a, x, st):
-    c, wd, st = _T24[st]
+    c, wd, st = _T21[st]
     a = e_AuthorizationReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_1(a, x, st):
-    c, wd, st = _T25[st]
+    c, wd, st = _T22[st]
     a = e_AuthorizationResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_2(a, x, st):
-    c, wd, st = _T26[st]
+    c, wd, st = _T23[st]
     a = e_BodyBaseType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_3(a, x, st):
-    c, wd, st = _T27[st]
+    c, wd, st = _T24[st]
     a = e_CableCheckReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_4(a, x, st):
-    c, wd, st = _T28[st]
+    c, wd, st = _T25[st]
     a = e_CableCheckResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_5(a, x, st):
-    c, wd, st = _T29[st]
+    c, wd, st = _T26[st]
     a = e_CertificateInstallationReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_6(a, x, st):
-    c, wd, st = _T30[st]
+    c, wd, st = _T27[st]
     a = e_CertificateInstallationResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_7(a, x, st):
-    c, wd, st = _T31[st]
+    c, wd, st = _T28[st]
     a = e_CertificateUpdateReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_8(a, x, st):
-    c, wd, st = _T32[st]
+    c, wd, st = _T29[st]
     a = e_CertificateUpdateResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_9(a, x, st):
-    c, wd, st = _T33[st]
+    c, wd, st = _T30[st]
     a = e_ChargeParameterDiscoveryReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_10(a, x, st):
-    c, wd, st = _T34[st]
+    c, wd, st = _T31[st]
     a = e_ChargeParameterDiscoveryResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_11(a, x, st):
-    c, wd, st = _T35[st]
+    c, wd, st = _T32[st]
     a = e_ChargingStatusReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_12(a, x, st):
-    c, wd, st = _T36[st]
+    c, wd, st = _T33[st]
     a = e_ChargingStatusResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_13(a, x, st):
-    c, wd, st = _T37[st]
+    c, wd, st = _T34[st]
     a = e_CurrentDemandReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_14(a, x, st):
-    c, wd, st = _T38[st]
+    c, wd, st = _T35[st]
     a = e_CurrentDemandResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_15(a, x, st):
-    c, wd, st = _T39[st]
+    c, wd, st = _T36[st]
     a = e_MeteringReceiptReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_16(a, x, st):
-    c, wd, st = _T40[st]
+    c, wd, st = _T37[st]
     a = e_MeteringReceiptResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_17(a, x, st):
-    c, wd, st = _T41[st]
+    c, wd, st = _T38[st]
     a = e_PaymentDetailsReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_18(a, x, st):
-    c, wd, st = _T42[st]
+    c, wd, st = _T39[st]
     a = e_PaymentDetailsResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_19(a, x, st):
-    c, wd, st = _T43[st]
+    c, wd, st = _T40[st]
     a = e_PaymentServiceSelectionReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_20(a, x, st):
-    c, wd, st = _T44[st]
+    c, wd, st = _T41[st]
     a = e_PaymentServiceSelectionResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_21(a, x, st):
-    c, wd, st = _T45[st]
+    c, wd, st = _T42[st]
     a = e_PowerDeliveryReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_22(a, x, st):
-    c, wd, st = _T46[st]
+    c, wd, st = _T43[st]
     a = e_PowerDeliveryResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_23(a, x, st):
-    c, wd, st = _T47[st]
+    c, wd, st = _T44[st]
     a = e_PreChargeReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_24(a, x, st):
-    c, wd, st = _T48[st]
+    c, wd, st = _T45[st]
     a = e_PreChargeResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_25(a, x, st):
-    c, wd, st = _T49[st]
+    c, wd, st = _T46[st]
     a = e_ServiceDetailReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_26(a, x, st):
-    c, wd, st = _T50[st]
+    c, wd, st = _T47[st]
     a = e_ServiceDetailResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_27(a, x, st):
-    c, wd, st = _T51[st]
+    c, wd, st = _T48[st]
     a = e_ServiceDiscoveryReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_28(a, x, st):
-    c, wd, st = _T52[st]
+    c, wd, st = _T49[st]
     a = e_ServiceDiscoveryResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_29(a, x, st):
-    c, wd, st = _T53[st]
+    c, wd, st = _T50[st]
     a = e_SessionSetupReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_30(a, x, st):
-    c, wd, st = _T54[st]
+    c, wd, st = _T51[st]
     a = e_SessionSetupResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_31(a, x, st):
-    c, wd, st = _T55[st]
+    c, wd, st = _T52[st]
     a = e_SessionStopReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_32(a, x, st):
-    c, wd, st = _T56[st]
+    c, wd, st = _T53[st]
     a = e_SessionStopResType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_33(a, x, st):
-    c, wd, st = _T57[st]
+    c, wd, st = _T54[st]
     a = e_WeldingDetectionReqType(((a << wd) | c), x)
     return a, st
 
 def h_BodyType_34(a, x, st):
-    c, wd, st = _T58[st]
+    c, wd, st = _T55[st]
     a = e_WeldingDetectionResType(((a << wd) | c), x)
     return a, st
 
 def h_CurrentDemandResType_0(a, x, st):
-    c, wd, st = _T121[st]
-    j = _I16.get(x)
+    c, wd, st = _T115[st]
+    j = _I14.get(x)
     if j is None:
-        bad_enum(x, _I16)
-    a = ((((a << wd) | c)) << 7) | (j << 1)
+        bad_enum(x, _I14)
+    a = (((((a << wd) | c) << 7)) | (j << 1))
     return a, st
 
 def h_CurrentDemandResType_1(a, x, st):
-    c, wd, st = _T7[st]
+    c, wd, st = _T99[st]
     a = e_DC_EVSEStatusType(((a << wd) | c), x)
     return a, st
 
@@ -9484,60 +9213,292 @@ def h_CurrentDemandResType_4(a, x, st):
     c, wd, st = _T4[st]
     if x is not True and x is not False:
         bad_bool(x)
-    a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+    a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     return a, st
 
 def h_CurrentDemandResType_5(a, x, st):
-    c, wd, st = _T70[st]
+    c, wd, st = _T86[st]
     if x is not True and x is not False:
         bad_bool(x)
-    a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+    a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     return a, st
 
 def h_CurrentDemandResType_6(a, x, st):
-    c, wd, st = _T122[st]
+    c, wd, st = _T116[st]
     if x is not True and x is not False:
         bad_bool(x)
-    a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+    a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     return a, st
 
 def h_CurrentDemandResType_7(a, x, st):
-    c, wd, st = _T123[st]
+    c, wd, st = _T117[st]
     a = e_PhysicalValueType(((a << wd) | c), x)
     return a, st
 
 def h_CurrentDemandResType_8(a, x, st):
-    c, wd, st = _T124[st]
+    c, wd, st = _T118[st]
     a = e_PhysicalValueType(((a << wd) | c), x)
     return a, st
 
 def h_CurrentDemandResType_9(a, x, st):
-    c, wd, st = _T125[st]
+    c, wd, st = _T119[st]
     a = e_PhysicalValueType(((a << wd) | c), x)
     return a, st
 
 def h_CurrentDemandResType_10(a, x, st):
-    c, wd, st = _T126[st]
-    a = ws((((a << wd) | c)) << 1, x) << 1
+    c, wd, st = _T120[st]
+    if x.__class__ is str and len(x) < 126 and x.isascii():
+        ln = len(x)
+        a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+    else:
+        a = ws(((((a << wd) | c) << 1)), x) << 1
     return a, st
 
 def h_CurrentDemandResType_11(a, x, st):
-    c, wd, st = _T127[st]
+    c, wd, st = _T121[st]
     if x.__class__ is not int or x < 1 or x > 255:
         x = as_int(x, 1, 255)
-    a = ((((a << wd) | c)) << 10) | ((x - 1) << 1)
+    a = (((((a << wd) | c) << 10)) | ((x - 1) << 1))
     return a, st
 
 def h_CurrentDemandResType_12(a, x, st):
-    c, wd, st = _T128[st]
+    c, wd, st = _T122[st]
     a = e_MeterInfoType(((a << wd) | c), x)
     return a, st
 
 def h_CurrentDemandResType_13(a, x, st):
-    c, wd, st = _T129[st]
+    c, wd, st = _T123[st]
     if x is not True and x is not False:
         bad_bool(x)
-    a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+    a = (((((a << wd) | c) << 3)) | (2 if x else 0))
+    return a, st
+
+def h_KeyInfoType_1(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T160[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_2(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T161[st]
+        a = e_KeyValueType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_3(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T162[st]
+        a = e_RetrievalMethodType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_4(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T163[st]
+        a = e_X509DataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_5(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T164[st]
+        a = e_PGPDataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_6(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T165[st]
+        a = e_SPKIDataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_7(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T166[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_0(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T289[st]
+        a = e_X509IssuerSerialType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_1(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T290[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_2(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T291[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_3(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T292[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_4(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T293[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
     return a, st
 
 def d_simple0(v, r):
@@ -9545,7 +9506,7 @@ def d_simple0(v, r):
     return x, r
 
 def e_simple0(a, x):
-    a = wb((a) << 1, x) << 1
+    a = wb((a << 1), x) << 1
     return a
 
 def d_simple1(v, r):
@@ -9553,12 +9514,18 @@ def d_simple1(v, r):
     return x, r
 
 def e_simple1(a, x):
-    a = ws((a) << 1, x) << 1
+    if x.__class__ is str and len(x) < 126 and x.isascii():
+        ln = len(x)
+        a = ((((a << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+    else:
+        a = ws((a << 1), x) << 1
     return a
 
 _D_BodyType_0 = (('AuthorizationReq', d_AuthorizationReqType, 1), ('AuthorizationRes', d_AuthorizationResType, 1), ('BodyElement', d_BodyBaseType, 1), ('CableCheckReq', d_CableCheckReqType, 1), ('CableCheckRes', d_CableCheckResType, 1), ('CertificateInstallationReq', d_CertificateInstallationReqType, 1), ('CertificateInstallationRes', d_CertificateInstallationResType, 1), ('CertificateUpdateReq', d_CertificateUpdateReqType, 1), ('CertificateUpdateRes', d_CertificateUpdateResType, 1), ('ChargeParameterDiscoveryReq', d_ChargeParameterDiscoveryReqType, 1), ('ChargeParameterDiscoveryRes', d_ChargeParameterDiscoveryResType, 1), ('ChargingStatusReq', d_ChargingStatusReqType, 1), ('ChargingStatusRes', d_ChargingStatusResType, 1), ('CurrentDemandReq', d_CurrentDemandReqType, 1), ('CurrentDemandRes', d_CurrentDemandResType, 1), ('MeteringReceiptReq', d_MeteringReceiptReqType, 1), ('MeteringReceiptRes', d_MeteringReceiptResType, 1), ('PaymentDetailsReq', d_PaymentDetailsReqType, 1), ('PaymentDetailsRes', d_PaymentDetailsResType, 1), ('PaymentServiceSelectionReq', d_PaymentServiceSelectionReqType, 1), ('PaymentServiceSelectionRes', d_PaymentServiceSelectionResType, 1), ('PowerDeliveryReq', d_PowerDeliveryReqType, 1), ('PowerDeliveryRes', d_PowerDeliveryResType, 1), ('PreChargeReq', d_PreChargeReqType, 1), ('PreChargeRes', d_PreChargeResType, 1), ('ServiceDetailReq', d_ServiceDetailReqType, 1), ('ServiceDetailRes', d_ServiceDetailResType, 1), ('ServiceDiscoveryReq', d_ServiceDiscoveryReqType, 1), ('ServiceDiscoveryRes', d_ServiceDiscoveryResType, 1), ('SessionSetupReq', d_SessionSetupReqType, 1), ('SessionSetupRes', d_SessionSetupResType, 1), ('SessionStopReq', d_SessionStopReqType, 1), ('SessionStopRes', d_SessionStopResType, 1), ('WeldingDetectionReq', d_WeldingDetectionReqType, 1), ('WeldingDetectionRes', d_WeldingDetectionResType, 1), None,)
 _H_BodyType = {'AuthorizationReq': h_BodyType_0, 'AuthorizationRes': h_BodyType_1, 'BodyElement': h_BodyType_2, 'CableCheckReq': h_BodyType_3, 'CableCheckRes': h_BodyType_4, 'CertificateInstallationReq': h_BodyType_5, 'CertificateInstallationRes': h_BodyType_6, 'CertificateUpdateReq': h_BodyType_7, 'CertificateUpdateRes': h_BodyType_8, 'ChargeParameterDiscoveryReq': h_BodyType_9, 'ChargeParameterDiscoveryRes': h_BodyType_10, 'ChargingStatusReq': h_BodyType_11, 'ChargingStatusRes': h_BodyType_12, 'CurrentDemandReq': h_BodyType_13, 'CurrentDemandRes': h_BodyType_14, 'MeteringReceiptReq': h_BodyType_15, 'MeteringReceiptRes': h_BodyType_16, 'PaymentDetailsReq': h_BodyType_17, 'PaymentDetailsRes': h_BodyType_18, 'PaymentServiceSelectionReq': h_BodyType_19, 'PaymentServiceSelectionRes': h_BodyType_20, 'PowerDeliveryReq': h_BodyType_21, 'PowerDeliveryRes': h_BodyType_22, 'PreChargeReq': h_BodyType_23, 'PreChargeRes': h_BodyType_24, 'ServiceDetailReq': h_BodyType_25, 'ServiceDetailRes': h_BodyType_26, 'ServiceDiscoveryReq': h_BodyType_27, 'ServiceDiscoveryRes': h_BodyType_28, 'SessionSetupReq': h_BodyType_29, 'SessionSetupRes': h_BodyType_30, 'SessionStopReq': h_BodyType_31, 'SessionStopRes': h_BodyType_32, 'WeldingDetectionReq': h_BodyType_33, 'WeldingDetectionRes': h_BodyType_34}
 _H_CurrentDemandResType = {'ResponseCode': h_CurrentDemandResType_0, 'DC_EVSEStatus': h_CurrentDemandResType_1, 'EVSEPresentVoltage': h_CurrentDemandResType_2, 'EVSEPresentCurrent': h_CurrentDemandResType_3, 'EVSECurrentLimitAchieved': h_CurrentDemandResType_4, 'EVSEVoltageLimitAchieved': h_CurrentDemandResType_5, 'EVSEPowerLimitAchieved': h_CurrentDemandResType_6, 'EVSEMaximumVoltageLimit': h_CurrentDemandResType_7, 'EVSEMaximumCurrentLimit': h_CurrentDemandResType_8, 'EVSEMaximumPowerLimit': h_CurrentDemandResType_9, 'EVSEID': h_CurrentDemandResType_10, 'SAScheduleTupleID': h_CurrentDemandResType_11, 'MeterInfo': h_CurrentDemandResType_12, 'ReceiptRequired': h_CurrentDemandResType_13}
+_H_KeyInfoType = {'Id': False, 'KeyName': h_KeyInfoType_1, 'KeyValue': h_KeyInfoType_2, 'RetrievalMethod': h_KeyInfoType_3, 'X509Data': h_KeyInfoType_4, 'PGPData': h_KeyInfoType_5, 'SPKIData': h_KeyInfoType_6, 'MgmtData': h_KeyInfoType_7}
+_H_X509DataType = {'X509IssuerSerial': h_X509DataType_0, 'X509SKI': h_X509DataType_1, 'X509SubjectName': h_X509DataType_2, 'X509Certificate': h_X509DataType_3, 'X509CRL': h_X509DataType_4}
 _DOC_D = (('AC_EVChargeParameter', d_AC_EVChargeParameterType), ('AC_EVSEChargeParameter', d_AC_EVSEChargeParameterType), ('AC_EVSEStatus', d_AC_EVSEStatusType), ('AuthorizationReq', d_AuthorizationReqType), ('AuthorizationRes', d_AuthorizationResType), ('BodyElement', d_BodyBaseType), ('CableCheckReq', d_CableCheckReqType), ('CableCheckRes', d_CableCheckResType), ('CanonicalizationMethod', d_CanonicalizationMethodType), ('CertificateInstallationReq', d_CertificateInstallationReqType), ('CertificateInstallationRes', d_CertificateInstallationResType), ('CertificateUpdateReq', d_CertificateUpdateReqType), ('CertificateUpdateRes', d_CertificateUpdateResType), ('ChargeParameterDiscoveryReq', d_ChargeParameterDiscoveryReqType), ('ChargeParameterDiscoveryRes', d_ChargeParameterDiscoveryResType), ('ChargingStatusReq', d_ChargingStatusReqType), ('ChargingStatusRes', d_ChargingStatusResType), ('CurrentDemandReq', d_CurrentDemandReqType), ('CurrentDemandRes', d_CurrentDemandResType), ('DC_EVChargeParameter', d_DC_EVChargeParameterType), ('DC_EVPowerDeliveryParameter', d_DC_EVPowerDeliveryParameterType), ('DC_EVSEChargeParameter', d_DC_EVSEChargeParameterType), ('DC_EVSEStatus', d_DC_EVSEStatusType), ('DC_EVStatus', d_DC_EVStatusType), ('DSAKeyValue', d_DSAKeyValueType), ('DigestMethod', d_DigestMethodType), ('DigestValue', d_simple0), ('EVChargeParameter', d_EVChargeParameterType), ('EVPowerDeliveryParameter', d_EVPowerDeliveryParameterType), ('EVSEChargeParameter', d_EVSEChargeParameterType), ('EVSEStatus', d_EVSEStatusType), ('EVStatus', d_EVStatusType), ('Entry', d_EntryType), ('KeyInfo', d_KeyInfoType), ('KeyName', d_simple1), ('KeyValue', d_KeyValueType), ('Manifest', d_ManifestType), ('MeteringReceiptReq', d_MeteringReceiptReqType), ('MeteringReceiptRes', d_MeteringReceiptResType), ('MgmtData', d_simple1), ('Object', d_ObjectType), ('PGPData', d_PGPDataType), ('PMaxScheduleEntry', d_PMaxScheduleEntryType), ('PaymentDetailsReq', d_PaymentDetailsReqType), ('PaymentDetailsRes', d_PaymentDetailsResType), ('PaymentServiceSelectionReq', d_PaymentServiceSelectionReqType), ('PaymentServiceSelectionRes', d_PaymentServiceSelectionResType), ('PowerDeliveryReq', d_PowerDeliveryReqType), ('PowerDeliveryRes', d_PowerDeliveryResType), ('PreChargeReq', d_PreChargeReqType), ('PreChargeRes', d_PreChargeResType), ('RSAKeyValue', d_RSAKeyValueType), ('Reference', d_ReferenceType), ('RelativeTimeInterval', d_RelativeTimeIntervalType), ('RetrievalMethod', d_RetrievalMethodType), ('SAScheduleList', d_SAScheduleListType), ('SASchedules', d_SASchedulesType), ('SPKIData', d_SPKIDataType), ('SalesTariffEntry', d_SalesTariffEntryType), ('ServiceDetailReq', d_ServiceDetailReqType), ('ServiceDetailRes', d_ServiceDetailResType), ('ServiceDiscoveryReq', d_ServiceDiscoveryReqType), ('ServiceDiscoveryRes', d_ServiceDiscoveryResType), ('SessionSetupReq', d_SessionSetupReqType), ('SessionSetupRes', d_SessionSetupResType), ('SessionStopReq', d_SessionStopReqType), ('SessionStopRes', d_SessionStopResType), ('Signature', d_SignatureType), ('SignatureMethod', d_SignatureMethodType), ('SignatureProperties', d_SignaturePropertiesType), ('SignatureProperty', d_SignaturePropertyType), ('SignatureValue', d_SignatureValueType), ('SignedInfo', d_SignedInfoType), ('TimeInterval', d_IntervalType), ('Transform', d_TransformType), ('Transforms', d_TransformsType), ('V2G_Message', d_anon_V2G_Message), ('WeldingDetectionReq', d_WeldingDetectionReqType), ('WeldingDetectionRes', d_WeldingDetectionResType), ('X509Data', d_X509DataType),)
 _DOC_E = {'AC_EVChargeParameter': (0, e_AC_EVChargeParameterType), 'AC_EVSEChargeParameter': (1, e_AC_EVSEChargeParameterType), 'AC_EVSEStatus': (2, e_AC_EVSEStatusType), 'AuthorizationReq': (3, e_AuthorizationReqType), 'AuthorizationRes': (4, e_AuthorizationResType), 'BodyElement': (5, e_BodyBaseType), 'CableCheckReq': (6, e_CableCheckReqType), 'CableCheckRes': (7, e_CableCheckResType), 'CanonicalizationMethod': (8, e_CanonicalizationMethodType), 'CertificateInstallationReq': (9, e_CertificateInstallationReqType), 'CertificateInstallationRes': (10, e_CertificateInstallationResType), 'CertificateUpdateReq': (11, e_CertificateUpdateReqType), 'CertificateUpdateRes': (12, e_CertificateUpdateResType), 'ChargeParameterDiscoveryReq': (13, e_ChargeParameterDiscoveryReqType), 'ChargeParameterDiscoveryRes': (14, e_ChargeParameterDiscoveryResType), 'ChargingStatusReq': (15, e_ChargingStatusReqType), 'ChargingStatusRes': (16, e_ChargingStatusResType), 'CurrentDemandReq': (17, e_CurrentDemandReqType), 'CurrentDemandRes': (18, e_CurrentDemandResType), 'DC_EVChargeParameter': (19, e_DC_EVChargeParameterType), 'DC_EVPowerDeliveryParameter': (20, e_DC_EVPowerDeliveryParameterType), 'DC_EVSEChargeParameter': (21, e_DC_EVSEChargeParameterType), 'DC_EVSEStatus': (22, e_DC_EVSEStatusType), 'DC_EVStatus': (23, e_DC_EVStatusType), 'DSAKeyValue': (24, e_DSAKeyValueType), 'DigestMethod': (25, e_DigestMethodType), 'DigestValue': (26, e_simple0), 'EVChargeParameter': (27, e_EVChargeParameterType), 'EVPowerDeliveryParameter': (28, e_EVPowerDeliveryParameterType), 'EVSEChargeParameter': (29, e_EVSEChargeParameterType), 'EVSEStatus': (30, e_EVSEStatusType), 'EVStatus': (31, e_EVStatusType), 'Entry': (32, e_EntryType), 'KeyInfo': (33, e_KeyInfoType), 'KeyName': (34, e_simple1), 'KeyValue': (35, e_KeyValueType), 'Manifest': (36, e_ManifestType), 'MeteringReceiptReq': (37, e_MeteringReceiptReqType), 'MeteringReceiptRes': (38, e_MeteringReceiptResType), 'MgmtData': (39, e_simple1), 'Object': (40, e_ObjectType), 'PGPData': (41, e_PGPDataType), 'PMaxScheduleEntry': (42, e_PMaxScheduleEntryType), 'PaymentDetailsReq': (43, e_PaymentDetailsReqType), 'PaymentDetailsRes': (44, e_PaymentDetailsResType), 'PaymentServiceSelectionReq': (45, e_PaymentServiceSelectionReqType), 'PaymentServiceSelectionRes': (46, e_PaymentServiceSelectionResType), 'PowerDeliveryReq': (47, e_PowerDeliveryReqType), 'PowerDeliveryRes': (48, e_PowerDeliveryResType), 'PreChargeReq': (49, e_PreChargeReqType), 'PreChargeRes': (50, e_PreChargeResType), 'RSAKeyValue': (51, e_RSAKeyValueType), 'Reference': (52, e_ReferenceType), 'RelativeTimeInterval': (53, e_RelativeTimeIntervalType), 'RetrievalMethod': (54, e_RetrievalMethodType), 'SAScheduleList': (55, e_SAScheduleListType), 'SASchedules': (56, e_SASchedulesType), 'SPKIData': (57, e_SPKIDataType), 'SalesTariffEntry': (58, e_SalesTariffEntryType), 'ServiceDetailReq': (59, e_ServiceDetailReqType), 'ServiceDetailRes': (60, e_ServiceDetailResType), 'ServiceDiscoveryReq': (61, e_ServiceDiscoveryReqType), 'ServiceDiscoveryRes': (62, e_ServiceDiscoveryResType), 'SessionSetupReq': (63, e_SessionSetupReqType), 'SessionSetupRes': (64, e_SessionSetupResType), 'SessionStopReq': (65, e_SessionStopReqType), 'SessionStopRes': (66, e_SessionStopResType), 'Signature': (67, e_SignatureType), 'SignatureMethod': (68, e_SignatureMethodType), 'SignatureProperties': (69, e_SignaturePropertiesType), 'SignatureProperty': (70, e_SignaturePropertyType), 'SignatureValue': (71, e_SignatureValueType), 'SignedInfo': (72, e_SignedInfoType), 'TimeInterval': (73, e_IntervalType), 'Transform': (74, e_TransformType), 'Transforms': (75, e_TransformsType), 'V2G_Message': (76, e_anon_V2G_Message), 'WeldingDetectionReq': (77, e_WeldingDetectionReqType), 'WeldingDetectionRes': (78, e_WeldingDetectionResType), 'X509Data': (79, e_X509DataType)}
 

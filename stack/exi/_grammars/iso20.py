@@ -4,7 +4,7 @@ schemas/iso15118_20/V2G_CI_CommonMessages.xsd. Do not edit by hand; regenerate i
 # ruff: noqa
 from stack.exi._runtime import (
     u, i, s, b, eu, ei, es, eb, und, und2, unsupported, wu, wi, ws, wb, as_int, as_map, as_list,
-    bad_bool, bad_enum, extra, Invalid,
+    bad_bool, bad_enum, extra, missing, Invalid,
 )
 
 SCHEMA = 'iso20'
@@ -14,279 +14,269 @@ MESSAGE_NAMES = ('AuthorizationReq', 'AuthorizationRes', 'AuthorizationSetupReq'
 
 _K0 = frozenset(('AdditionalSelectedServices', 'Currency', 'Id', 'Language', 'MaximumCost', 'MinimumCost', 'OverstayRules', 'PriceAlgorithm', 'PriceRuleStacks', 'PriceScheduleDescription', 'PriceScheduleID', 'TaxRules', 'TimeAnchor'))
 _O1 = {'Id': 0, 'TimeAnchor': 1, 'PriceScheduleID': 2, 'PriceScheduleDescription': 3, 'Currency': 4, 'Language': 5, 'PriceAlgorithm': 6, 'MinimumCost': 7, 'MaximumCost': 8, 'TaxRules': 9, 'PriceRuleStacks': 10, 'OverstayRules': 11, 'AdditionalSelectedServices': 12}
-_T2 = {0: (0, 2, 1)}
-_T3 = {0: (1, 2, 2), 1: (0, 1, 2)}
-_T4 = {2: (0, 1, 3)}
-_T5 = {3: (0, 2, 4)}
-_T6 = {3: (1, 2, 5), 4: (0, 1, 5)}
-_T7 = {5: (0, 1, 6)}
-_T8 = {6: (0, 1, 7)}
-_T9 = {7: (0, 3, 8)}
-_T10 = {7: (1, 3, 9), 8: (0, 2, 9)}
-_T11 = {7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
-_T12 = {7: (3, 3, 11), 8: (2, 2, 11), 9: (1, 2, 11), 10: (0, 1, 11)}
-_T13 = {11: (0, 2, 12)}
-_T14 = {11: (1, 2, 13), 12: (0, 2, 13)}
-_T15 = {11: (2, 2), 12: (1, 2), 13: (0, 1)}
-_K16 = frozenset(('AdditionalService',))
-_T17 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 4)}
-_T18 = {1: (1, 2), 2: (0, 1)}
-_K19 = frozenset(('ServiceFee', 'ServiceName'))
-_T20 = {1: (0, 1, 2)}
-_T21 = {2: (0, 1)}
-_E22 = ('EIM', 'PnC')
-_I23 = {'EIM': 0, 'PnC': 1}
-_K24 = frozenset(('EIM_AReqAuthorizationMode', 'Header', 'PnC_AReqAuthorizationMode', 'SelectedAuthorizationService'))
-_T25 = {2: (0, 2, 3)}
-_T26 = {2: (1, 2, 3)}
-_T27 = {3: (0, 1)}
-_E28 = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')
-_I29 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
-_E30 = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')
-_I31 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
-_K32 = frozenset(('EVSEProcessing', 'Header', 'ResponseCode'))
-_K33 = frozenset(('Header',))
-_T34 = {1: (0, 1)}
-_K35 = frozenset(('AuthorizationServices', 'CertificateInstallationService', 'EIM_ASResAuthorizationMode', 'Header', 'PnC_ASResAuthorizationMode', 'ResponseCode'))
-_T36 = {2: (0, 1, 3, 0), 3: (0, 2, 4, 0)}
-_T37 = {5: (0, 2, 6)}
-_T38 = {5: (1, 2, 6)}
-_T39 = {6: (0, 1)}
-_K40 = frozenset(())
-_K41 = frozenset(('Algorithm',))
-_T42 = {1: (1, 2)}
-_K43 = frozenset(('Certificate', 'SubCertificates'))
-_T44 = {1: (0, 2, 2)}
-_K45 = frozenset(('Header', 'ListOfRootCertificateIDs', 'MaximumContractCertificateChains', 'OEMProvisioningCertificateChain', 'PrioritizedEMAIDs'))
-_T46 = {3: (0, 1, 4)}
-_T47 = {4: (0, 2, 5)}
-_T48 = {4: (1, 2), 5: (0, 1)}
-_K49 = frozenset(('CPSCertificateChain', 'EVSEProcessing', 'Header', 'RemainingContractCertificateChains', 'ResponseCode', 'SignedInstallationData'))
-_T50 = {4: (0, 1, 5)}
-_K51 = frozenset(('AbsolutePriceSchedule', 'PowerSchedule', 'PriceLevelSchedule'))
-_T52 = {1: (1, 2, 2)}
-_T53 = {1: (2, 2), 2: (0, 1)}
-_K54 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
-_T55 = {1: (0, 1, 4)}
-_T56 = {0: (1, 2, 2), 4: (0, 2, 2)}
-_T57 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
-_T58 = {3: (0, 2, 5)}
-_T59 = {3: (1, 2, 6), 5: (0, 2, 6)}
-_T60 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
-_K61 = frozenset(('Amount', 'CostPerUnit'))
-_K62 = frozenset(('Amount', 'TaxRuleID'))
-_K63 = frozenset(('DepartureTime', 'EVMaximumEnergyRequest', 'EVMaximumV2XEnergyRequest', 'EVMinimumEnergyRequest', 'EVMinimumV2XEnergyRequest', 'EVTargetEnergyRequest', 'MinimumSOC', 'TargetSOC'))
-_T64 = {1: (1, 2, 3), 2: (0, 2, 3)}
-_T65 = {1: (2, 2, 4), 2: (1, 2, 4), 3: (0, 1, 4)}
-_T66 = {6: (0, 2, 7)}
-_T67 = {6: (1, 2, 8), 7: (0, 2, 8)}
-_T68 = {6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_K69 = frozenset(('AbsolutePriceSchedule', 'DepartureTime', 'MinimumSOC', 'PriceLevelSchedule', 'TargetSOC'))
-_T70 = {0: (1, 3, 2), 1: (0, 3, 2)}
-_T71 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
-_T72 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
-_T73 = {0: (4, 3, 4), 1: (3, 3, 4), 2: (2, 3, 4), 3: (1, 2, 4)}
-_T74 = {0: (5, 3), 1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (0, 1)}
-_K75 = frozenset(('EMAID',))
-_T76 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 7)}
-_K77 = frozenset(('Currency', 'EVPriceRuleStacks', 'PriceAlgorithm', 'TimeAnchor'))
-_T78 = {4: (0, 1)}
-_K79 = frozenset(('EVAbsolutePriceSchedule', 'EVPowerSchedule'))
-_K80 = frozenset(('EVPowerProfileEntry',))
-_T81 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 2047)}
-_K82 = frozenset(('Dynamic_EVPPTControlMode', 'EVPowerProfileEntries', 'Scheduled_EVPPTControlMode', 'TimeAnchor'))
-_K83 = frozenset(('EVPowerScheduleEntry',))
-_T84 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 1023)}
-_K85 = frozenset(('Duration', 'Power'))
-_K86 = frozenset(('EVPowerScheduleEntries', 'TimeAnchor'))
-_K87 = frozenset(('EVPriceRuleStack',))
-_K88 = frozenset(('Duration', 'EVPriceRule'))
-_T89 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 7)}
-_T90 = {2: (1, 2), 3: (0, 1)}
-_K91 = frozenset(('EnergyFee', 'PowerRangeStart'))
-_E92 = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRenegotiation', 'MeteringConfirmation')
-_I93 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
-_K94 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
-_K95 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
-_T96 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
-_T97 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
-_T98 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
-_T99 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
-_T100 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
-_T101 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
-_T102 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
-_T103 = {2: (8, 4)}
-_K104 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
-_T105 = {0: (1, 3, 1)}
-_T106 = {1: (0, 2)}
-_K107 = frozenset(('RootCertificateID',))
-_T108 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 19)}
-_K109 = frozenset(('Id', 'Reference'))
-_T110 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
-_T111 = {2: (1, 2)}
-_K112 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
-_K113 = frozenset(('BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'CapacitiveEnergyReadingVARh', 'ChargedEnergyReadingWh', 'MeterID', 'MeterSignature', 'MeterStatus', 'MeterTimestamp'))
-_T114 = {2: (0, 3, 3)}
-_T115 = {2: (1, 3, 4), 3: (0, 3, 4)}
-_T116 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
-_T117 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
-_T118 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
-_T119 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
-_T120 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_K121 = frozenset(('Header', 'SignedMeteringData'))
-_K122 = frozenset(('Header', 'ResponseCode'))
-_K123 = frozenset(('Encoding', 'Id', 'MimeType'))
-_T124 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K125 = frozenset(('OverstayPowerThreshold', 'OverstayRule', 'OverstayTimeThreshold'))
-_T126 = {0: (1, 2, 2), 1: (0, 2, 2)}
-_T127 = {0: (2, 2, 3, 0), 1: (1, 2, 3, 0), 2: (0, 1, 3, 0), 3: (0, 2, 4, 4)}
-_T128 = {3: (1, 2), 4: (0, 1)}
-_K129 = frozenset(('OverstayFee', 'OverstayFeePeriod', 'OverstayRuleDescription', 'StartTime'))
-_K130 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
-_T131 = {1: (2, 2), 2: (1, 2)}
-_K132 = frozenset(('Parameter', 'ParameterSetID'))
-_T133 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 31)}
-_K134 = frozenset(('Name', 'boolValue', 'byteValue', 'finiteString', 'intValue', 'rationalNumber', 'shortValue'))
-_T135 = {1: (0, 3, 2)}
-_T136 = {1: (1, 3, 2)}
-_T137 = {1: (2, 3, 2)}
-_T138 = {1: (3, 3, 2)}
-_T139 = {1: (4, 3, 2)}
-_T140 = {1: (5, 3, 2)}
-_K141 = frozenset(('ContractCertificateChain', 'GenChallenge', 'Id'))
-_K142 = frozenset(('GenChallenge', 'SupportedProviders'))
-_E143 = ('Start', 'Stop', 'Standby', 'ScheduleRenegotiation')
-_I144 = {'Start': 0, 'Stop': 1, 'Standby': 2, 'ScheduleRenegotiation': 3}
-_E145 = ('Charge', 'Discharge')
-_I146 = {'Charge': 0, 'Discharge': 1}
-_K147 = frozenset(('BPT_ChannelSelection', 'ChargeProgress', 'EVPowerProfile', 'EVProcessing', 'Header'))
-_T148 = {3: (1, 2, 5), 4: (0, 2, 5)}
-_T149 = {3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_K150 = frozenset(('EVSEStatus', 'Header', 'ResponseCode'))
-_K151 = frozenset(('PowerScheduleEntry',))
-_K152 = frozenset(('Duration', 'Power', 'Power_L2', 'Power_L3'))
-_T153 = {2: (1, 2, 4), 3: (0, 2, 4)}
-_T154 = {2: (2, 2), 3: (1, 2), 4: (0, 1)}
-_K155 = frozenset(('AvailableEnergy', 'PowerScheduleEntries', 'PowerTolerance', 'TimeAnchor'))
-_K156 = frozenset(('PriceLevelScheduleEntry',))
-_K157 = frozenset(('Duration', 'PriceLevel'))
-_K158 = frozenset(('Id', 'NumberOfPriceLevels', 'PriceLevelScheduleEntries', 'PriceScheduleDescription', 'PriceScheduleID', 'TimeAnchor'))
-_K159 = frozenset(('PriceRuleStack',))
-_K160 = frozenset(('Duration', 'PriceRule'))
-_K161 = frozenset(('CarbonDioxideEmission', 'EnergyFee', 'ParkingFee', 'ParkingFeePeriod', 'PowerRangeStart', 'RenewableGenerationPercentage'))
-_T162 = {1: (1, 3, 3), 2: (0, 3, 3)}
-_T163 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
-_T164 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
-_T165 = {1: (4, 3, 6), 2: (3, 3, 6), 3: (2, 2, 6), 4: (1, 2, 6), 5: (0, 1, 6)}
-_K166 = frozenset(('Exponent', 'Modulus'))
-_K167 = frozenset(('Exponent', 'Value'))
-_K168 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
-_T169 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
-_T170 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
-_T171 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
-_T172 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
-_K173 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
-_T174 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
-_T175 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
-_T176 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
-_K177 = frozenset(('Transforms', 'Type', 'URI'))
-_T178 = {0: (1, 3, 2), 1: (0, 2, 2)}
-_T179 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
-_T180 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K181 = frozenset(('SPKISexp',))
-_T182 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
-_T183 = {1: (2, 2)}
-_K184 = frozenset(('Dynamic_SEReqControlMode', 'Header', 'MaximumSupportingPoints', 'Scheduled_SEReqControlMode'))
-_K185 = frozenset(('Dynamic_SEResControlMode', 'EVSEProcessing', 'GoToPause', 'Header', 'ResponseCode', 'Scheduled_SEResControlMode'))
-_T186 = {3: (2, 2, 5), 4: (1, 2, 5)}
-_T187 = {5: (0, 1)}
-_K188 = frozenset(('ChargingSchedule', 'DischargingSchedule', 'ScheduleTupleID'))
-_E189 = ('PowerToleranceNotConfirmed', 'PowerToleranceConfirmed')
-_I190 = {'PowerToleranceNotConfirmed': 0, 'PowerToleranceConfirmed': 1}
-_K191 = frozenset(('PowerToleranceAcceptance', 'SelectedScheduleTupleID'))
-_K192 = frozenset(('DepartureTime', 'EVEnergyOffer', 'EVMaximumEnergyRequest', 'EVMinimumEnergyRequest', 'EVTargetEnergyRequest'))
-_T193 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
-_T194 = {0: (5, 3), 1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_K195 = frozenset(('ScheduleTuple',))
-_T196 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 2)}
-_K197 = frozenset(('SelectedScheduleTupleID',))
-_K198 = frozenset(('SelectedService',))
-_T199 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 15)}
-_K200 = frozenset(('ParameterSetID', 'ServiceID'))
-_K201 = frozenset(('Header', 'ServiceID'))
-_K202 = frozenset(('Header', 'ResponseCode', 'ServiceID', 'ServiceParameterList'))
-_K203 = frozenset(('Header', 'SupportedServiceIDs'))
-_K204 = frozenset(('EnergyTransferServiceList', 'Header', 'ResponseCode', 'ServiceRenegotiationSupported', 'VASList'))
-_K205 = frozenset(('ServiceID',))
-_K206 = frozenset(('Service',))
-_K207 = frozenset(('ParameterSet',))
-_T208 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 31)}
-_K209 = frozenset(('Header', 'SelectedEnergyTransferService', 'SelectedVASList'))
-_K210 = frozenset(('FreeService', 'ServiceID'))
-_K211 = frozenset(('EVCCID', 'Header'))
-_K212 = frozenset(('EVSEID', 'Header', 'ResponseCode'))
-_E213 = ('Pause', 'Terminate', 'ServiceRenegotiation')
-_I214 = {'Pause': 0, 'Terminate': 1, 'ServiceRenegotiation': 2}
-_K215 = frozenset(('ChargingSession', 'EVTerminationCode', 'EVTerminationExplanation', 'Header'))
-_K216 = frozenset(('Algorithm', 'HMACOutputLength'))
-_T217 = {1: (2, 3), 2: (1, 2)}
-_K218 = frozenset(('Id', 'SignatureProperty'))
-_K219 = frozenset(('Id', 'Target'))
-_T220 = {}
-_K221 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
-_T222 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T223 = {3: (2, 2), 4: (1, 2)}
-_K224 = frozenset(('Id', 'value'))
-_K225 = frozenset(('Certificate', 'Id', 'SubCertificates'))
-_K226 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
-_T227 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
-_T228 = {4: (1, 2)}
-_E229 = ('SECP521', 'X448')
-_I230 = {'SECP521': 0, 'X448': 1}
-_K231 = frozenset(('ContractCertificateChain', 'DHPublicKey', 'ECDHCurve', 'Id', 'SECP521_EncryptedPrivateKey', 'TPM_EncryptedPrivateKey', 'X448_EncryptedPrivateKey'))
-_T232 = {4: (1, 2, 5)}
-_T233 = {4: (2, 2, 5)}
-_K234 = frozenset(('Dynamic_SMDTControlMode', 'Id', 'MeterInfo', 'Receipt', 'Scheduled_SMDTControlMode', 'SessionID'))
-_K235 = frozenset(('Certificate',))
-_K236 = frozenset(('ProviderID',))
-_T237 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 127)}
-_K238 = frozenset(('TaxRule',))
-_T239 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 9)}
-_K240 = frozenset(('AppliesMinimumMaximumCost', 'AppliesToEnergyFee', 'AppliesToOverstayFee', 'AppliesToParkingFee', 'TaxIncludedInPrice', 'TaxRate', 'TaxRuleID', 'TaxRuleName'))
-_T241 = {1: (1, 2, 3), 2: (0, 1, 3)}
-_T242 = {7: (0, 1, 8)}
-_T243 = {8: (0, 1)}
-_K244 = frozenset(('Algorithm', 'XPath'))
-_T245 = {1: (0, 3, 1, 0)}
-_T246 = {1: (2, 3)}
-_K247 = frozenset(('Transform',))
-_E248 = ('CheckIn', 'Processing', 'Completed')
-_I249 = {'CheckIn': 0, 'Processing': 1, 'Completed': 2}
-_E250 = ('AutoParking', 'MVGuideManual', 'Manual')
-_I251 = {'AutoParking': 0, 'MVGuideManual': 1, 'Manual': 2}
-_K252 = frozenset(('DeviceOffset', 'EVCheckInStatus', 'Header', 'ParkingMethod', 'VehicleFrame', 'VehicleTravel'))
-_T253 = {3: (0, 3, 4)}
-_T254 = {3: (1, 3, 5), 4: (0, 2, 5)}
-_T255 = {3: (2, 3, 6), 4: (1, 2, 6), 5: (0, 2, 6)}
-_T256 = {3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (0, 1)}
-_K257 = frozenset(('DeviceLocation', 'Header', 'ParkingSpace', 'ResponseCode', 'TargetDistance'))
-_T258 = {2: (1, 3, 4), 3: (0, 2, 4)}
-_T259 = {2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
-_T260 = {2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_E261 = ('CheckOut', 'Processing', 'Completed')
-_I262 = {'CheckOut': 0, 'Processing': 1, 'Completed': 2}
-_K263 = frozenset(('CheckOutTime', 'EVCheckOutStatus', 'Header'))
-_E264 = ('Scheduled', 'Completed')
-_I265 = {'Scheduled': 0, 'Completed': 1}
-_K266 = frozenset(('EVSECheckOutStatus', 'Header', 'ResponseCode'))
-_K267 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
-_T268 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
-_T269 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T270 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T271 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T272 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T273 = {1: (6, 3)}
-_K274 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_T2 = {0: (1, 2, 2), 1: (0, 1, 2)}
+_T3 = {2: (0, 1, 3)}
+_T4 = {3: (0, 2, 4)}
+_T5 = {3: (1, 2, 5), 4: (0, 1, 5)}
+_T6 = {5: (0, 1, 6)}
+_T7 = {6: (0, 1, 7)}
+_T8 = {7: (0, 3, 8)}
+_T9 = {7: (1, 3, 9), 8: (0, 2, 9)}
+_T10 = {7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
+_T11 = {7: (3, 3, 11), 8: (2, 2, 11), 9: (1, 2, 11), 10: (0, 1, 11)}
+_T12 = {11: (0, 2, 12)}
+_T13 = {11: (1, 2, 13), 12: (0, 2, 13)}
+_T14 = {11: (2, 2), 12: (1, 2), 13: (0, 1)}
+_K15 = frozenset(('AdditionalService',))
+_T16 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 4)}
+_T17 = {1: (1, 2), 2: (0, 1)}
+_K18 = frozenset(('ServiceFee', 'ServiceName'))
+_E19 = ('EIM', 'PnC')
+_I20 = {'EIM': 0, 'PnC': 1}
+_K21 = frozenset(('EIM_AReqAuthorizationMode', 'Header', 'PnC_AReqAuthorizationMode', 'SelectedAuthorizationService'))
+_T22 = {2: (1, 2, 3)}
+_T23 = {3: (0, 1)}
+_E24 = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')
+_I25 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
+_E26 = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')
+_I27 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
+_K28 = frozenset(('EVSEProcessing', 'Header', 'ResponseCode'))
+_K29 = frozenset(('Header',))
+_K30 = frozenset(('AuthorizationServices', 'CertificateInstallationService', 'EIM_ASResAuthorizationMode', 'Header', 'PnC_ASResAuthorizationMode', 'ResponseCode'))
+_T31 = {2: (0, 1, 3, 0), 3: (0, 2, 4, 0)}
+_T32 = {5: (0, 2, 6)}
+_T33 = {5: (1, 2, 6)}
+_T34 = {6: (0, 1)}
+_K35 = frozenset(())
+_K36 = frozenset(('Algorithm',))
+_K37 = frozenset(('Certificate', 'SubCertificates'))
+_K38 = frozenset(('Header', 'ListOfRootCertificateIDs', 'MaximumContractCertificateChains', 'OEMProvisioningCertificateChain', 'PrioritizedEMAIDs'))
+_T39 = {4: (1, 2), 5: (0, 1)}
+_K40 = frozenset(('CPSCertificateChain', 'EVSEProcessing', 'Header', 'RemainingContractCertificateChains', 'ResponseCode', 'SignedInstallationData'))
+_K41 = frozenset(('AbsolutePriceSchedule', 'PowerSchedule', 'PriceLevelSchedule'))
+_T42 = {1: (1, 2, 2)}
+_T43 = {1: (2, 2), 2: (0, 1)}
+_K44 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
+_T45 = {1: (0, 1, 4)}
+_T46 = {0: (1, 2, 2), 4: (0, 2, 2)}
+_T47 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
+_T48 = {3: (0, 2, 5)}
+_T49 = {3: (1, 2, 6), 5: (0, 2, 6)}
+_T50 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
+_K51 = frozenset(('Amount', 'CostPerUnit'))
+_K52 = frozenset(('Amount', 'TaxRuleID'))
+_K53 = frozenset(('DepartureTime', 'EVMaximumEnergyRequest', 'EVMaximumV2XEnergyRequest', 'EVMinimumEnergyRequest', 'EVMinimumV2XEnergyRequest', 'EVTargetEnergyRequest', 'MinimumSOC', 'TargetSOC'))
+_T54 = {1: (1, 2, 3), 2: (0, 2, 3)}
+_T55 = {1: (2, 2, 4), 2: (1, 2, 4), 3: (0, 1, 4)}
+_T56 = {4: (0, 1, 5)}
+_T57 = {6: (0, 2, 7)}
+_T58 = {6: (1, 2, 8), 7: (0, 2, 8)}
+_T59 = {6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_K60 = frozenset(('AbsolutePriceSchedule', 'DepartureTime', 'MinimumSOC', 'PriceLevelSchedule', 'TargetSOC'))
+_T61 = {0: (1, 3, 2), 1: (0, 3, 2)}
+_T62 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_T63 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
+_T64 = {0: (4, 3, 4), 1: (3, 3, 4), 2: (2, 3, 4), 3: (1, 2, 4)}
+_T65 = {0: (5, 3), 1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (0, 1)}
+_K66 = frozenset(('EMAID',))
+_T67 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 7)}
+_K68 = frozenset(('Currency', 'EVPriceRuleStacks', 'PriceAlgorithm', 'TimeAnchor'))
+_K69 = frozenset(('EVAbsolutePriceSchedule', 'EVPowerSchedule'))
+_K70 = frozenset(('EVPowerProfileEntry',))
+_T71 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 2047)}
+_K72 = frozenset(('Dynamic_EVPPTControlMode', 'EVPowerProfileEntries', 'Scheduled_EVPPTControlMode', 'TimeAnchor'))
+_K73 = frozenset(('EVPowerScheduleEntry',))
+_T74 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 1023)}
+_K75 = frozenset(('Duration', 'Power'))
+_K76 = frozenset(('EVPowerScheduleEntries', 'TimeAnchor'))
+_K77 = frozenset(('EVPriceRuleStack',))
+_K78 = frozenset(('Duration', 'EVPriceRule'))
+_T79 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 7)}
+_T80 = {2: (1, 2), 3: (0, 1)}
+_K81 = frozenset(('EnergyFee', 'PowerRangeStart'))
+_E82 = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRenegotiation', 'MeteringConfirmation')
+_I83 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
+_K84 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
+_K85 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
+_O86 = {'Id': 0, 'KeyName': 1, 'KeyValue': 2, 'RetrievalMethod': 3, 'X509Data': 4, 'PGPData': 5, 'SPKIData': 6, 'MgmtData': 7}
+_T87 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
+_T88 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
+_T89 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
+_T90 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
+_T91 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
+_T92 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
+_T93 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
+_T94 = {2: (8, 4)}
+_K95 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
+_T96 = {0: (1, 3, 1)}
+_T97 = {1: (0, 2)}
+_K98 = frozenset(('RootCertificateID',))
+_T99 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 19)}
+_K100 = frozenset(('Id', 'Reference'))
+_T101 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
+_T102 = {2: (1, 2)}
+_K103 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
+_K104 = frozenset(('BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'CapacitiveEnergyReadingVARh', 'ChargedEnergyReadingWh', 'MeterID', 'MeterSignature', 'MeterStatus', 'MeterTimestamp'))
+_T105 = {2: (1, 3, 4), 3: (0, 3, 4)}
+_T106 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
+_T107 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T108 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
+_T109 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
+_T110 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_K111 = frozenset(('Header', 'SignedMeteringData'))
+_K112 = frozenset(('Header', 'ResponseCode'))
+_K113 = frozenset(('Encoding', 'Id', 'MimeType'))
+_T114 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_K115 = frozenset(('OverstayPowerThreshold', 'OverstayRule', 'OverstayTimeThreshold'))
+_T116 = {0: (1, 2, 2), 1: (0, 2, 2)}
+_T117 = {0: (2, 2, 3, 0), 1: (1, 2, 3, 0), 2: (0, 1, 3, 0), 3: (0, 2, 4, 4)}
+_T118 = {3: (1, 2), 4: (0, 1)}
+_K119 = frozenset(('OverstayFee', 'OverstayFeePeriod', 'OverstayRuleDescription', 'StartTime'))
+_T120 = {3: (0, 1, 4)}
+_T121 = {4: (0, 1)}
+_K122 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
+_T123 = {1: (2, 2), 2: (1, 2)}
+_K124 = frozenset(('Parameter', 'ParameterSetID'))
+_T125 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 31)}
+_K126 = frozenset(('Name', 'boolValue', 'byteValue', 'finiteString', 'intValue', 'rationalNumber', 'shortValue'))
+_T127 = {1: (1, 3, 2)}
+_T128 = {1: (2, 3, 2)}
+_T129 = {1: (3, 3, 2)}
+_T130 = {1: (4, 3, 2)}
+_T131 = {1: (5, 3, 2)}
+_T132 = {2: (0, 1)}
+_K133 = frozenset(('ContractCertificateChain', 'GenChallenge', 'Id'))
+_K134 = frozenset(('GenChallenge', 'SupportedProviders'))
+_E135 = ('Start', 'Stop', 'Standby', 'ScheduleRenegotiation')
+_I136 = {'Start': 0, 'Stop': 1, 'Standby': 2, 'ScheduleRenegotiation': 3}
+_E137 = ('Charge', 'Discharge')
+_I138 = {'Charge': 0, 'Discharge': 1}
+_K139 = frozenset(('BPT_ChannelSelection', 'ChargeProgress', 'EVPowerProfile', 'EVProcessing', 'Header'))
+_T140 = {3: (1, 2, 5), 4: (0, 2, 5)}
+_T141 = {3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_K142 = frozenset(('EVSEStatus', 'Header', 'ResponseCode'))
+_K143 = frozenset(('PowerScheduleEntry',))
+_K144 = frozenset(('Duration', 'Power', 'Power_L2', 'Power_L3'))
+_T145 = {2: (1, 2, 4), 3: (0, 2, 4)}
+_T146 = {2: (2, 2), 3: (1, 2), 4: (0, 1)}
+_K147 = frozenset(('AvailableEnergy', 'PowerScheduleEntries', 'PowerTolerance', 'TimeAnchor'))
+_K148 = frozenset(('PriceLevelScheduleEntry',))
+_K149 = frozenset(('Duration', 'PriceLevel'))
+_K150 = frozenset(('Id', 'NumberOfPriceLevels', 'PriceLevelScheduleEntries', 'PriceScheduleDescription', 'PriceScheduleID', 'TimeAnchor'))
+_K151 = frozenset(('PriceRuleStack',))
+_K152 = frozenset(('Duration', 'PriceRule'))
+_K153 = frozenset(('CarbonDioxideEmission', 'EnergyFee', 'ParkingFee', 'ParkingFeePeriod', 'PowerRangeStart', 'RenewableGenerationPercentage'))
+_T154 = {1: (1, 3, 3), 2: (0, 3, 3)}
+_T155 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
+_T156 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
+_T157 = {1: (4, 3, 6), 2: (3, 3, 6), 3: (2, 2, 6), 4: (1, 2, 6), 5: (0, 1, 6)}
+_K158 = frozenset(('Exponent', 'Modulus'))
+_K159 = frozenset(('Exponent', 'Value'))
+_K160 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
+_T161 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
+_T162 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
+_T163 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
+_T164 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_K165 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T166 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
+_T167 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
+_T168 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
+_K169 = frozenset(('Transforms', 'Type', 'URI'))
+_T170 = {0: (1, 3, 2), 1: (0, 2, 2)}
+_T171 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
+_T172 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K173 = frozenset(('SPKISexp',))
+_T174 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_K175 = frozenset(('Dynamic_SEReqControlMode', 'Header', 'MaximumSupportingPoints', 'Scheduled_SEReqControlMode'))
+_K176 = frozenset(('Dynamic_SEResControlMode', 'EVSEProcessing', 'GoToPause', 'Header', 'ResponseCode', 'Scheduled_SEResControlMode'))
+_T177 = {3: (2, 2, 5), 4: (1, 2, 5)}
+_T178 = {5: (0, 1)}
+_K179 = frozenset(('ChargingSchedule', 'DischargingSchedule', 'ScheduleTupleID'))
+_E180 = ('PowerToleranceNotConfirmed', 'PowerToleranceConfirmed')
+_I181 = {'PowerToleranceNotConfirmed': 0, 'PowerToleranceConfirmed': 1}
+_K182 = frozenset(('PowerToleranceAcceptance', 'SelectedScheduleTupleID'))
+_K183 = frozenset(('DepartureTime', 'EVEnergyOffer', 'EVMaximumEnergyRequest', 'EVMinimumEnergyRequest', 'EVTargetEnergyRequest'))
+_T184 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
+_T185 = {0: (5, 3), 1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_K186 = frozenset(('ScheduleTuple',))
+_T187 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 2)}
+_K188 = frozenset(('SelectedScheduleTupleID',))
+_K189 = frozenset(('SelectedService',))
+_T190 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 15)}
+_K191 = frozenset(('ParameterSetID', 'ServiceID'))
+_K192 = frozenset(('Header', 'ServiceID'))
+_K193 = frozenset(('Header', 'ResponseCode', 'ServiceID', 'ServiceParameterList'))
+_K194 = frozenset(('Header', 'SupportedServiceIDs'))
+_K195 = frozenset(('EnergyTransferServiceList', 'Header', 'ResponseCode', 'ServiceRenegotiationSupported', 'VASList'))
+_K196 = frozenset(('ServiceID',))
+_K197 = frozenset(('Service',))
+_K198 = frozenset(('ParameterSet',))
+_T199 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 31)}
+_K200 = frozenset(('Header', 'SelectedEnergyTransferService', 'SelectedVASList'))
+_K201 = frozenset(('FreeService', 'ServiceID'))
+_K202 = frozenset(('EVCCID', 'Header'))
+_K203 = frozenset(('EVSEID', 'Header', 'ResponseCode'))
+_E204 = ('Pause', 'Terminate', 'ServiceRenegotiation')
+_I205 = {'Pause': 0, 'Terminate': 1, 'ServiceRenegotiation': 2}
+_K206 = frozenset(('ChargingSession', 'EVTerminationCode', 'EVTerminationExplanation', 'Header'))
+_K207 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T208 = {1: (2, 3), 2: (1, 2)}
+_K209 = frozenset(('Id', 'SignatureProperty'))
+_K210 = frozenset(('Id', 'Target'))
+_T211 = {}
+_K212 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T213 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T214 = {3: (2, 2), 4: (1, 2)}
+_K215 = frozenset(('Id', 'value'))
+_K216 = frozenset(('Certificate', 'Id', 'SubCertificates'))
+_K217 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T218 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T219 = {4: (1, 2)}
+_E220 = ('SECP521', 'X448')
+_I221 = {'SECP521': 0, 'X448': 1}
+_K222 = frozenset(('ContractCertificateChain', 'DHPublicKey', 'ECDHCurve', 'Id', 'SECP521_EncryptedPrivateKey', 'TPM_EncryptedPrivateKey', 'X448_EncryptedPrivateKey'))
+_T223 = {4: (1, 2, 5)}
+_T224 = {4: (2, 2, 5)}
+_K225 = frozenset(('Dynamic_SMDTControlMode', 'Id', 'MeterInfo', 'Receipt', 'Scheduled_SMDTControlMode', 'SessionID'))
+_K226 = frozenset(('Certificate',))
+_K227 = frozenset(('ProviderID',))
+_T228 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 127)}
+_K229 = frozenset(('TaxRule',))
+_T230 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 9)}
+_K231 = frozenset(('AppliesMinimumMaximumCost', 'AppliesToEnergyFee', 'AppliesToOverstayFee', 'AppliesToParkingFee', 'TaxIncludedInPrice', 'TaxRate', 'TaxRuleID', 'TaxRuleName'))
+_T232 = {1: (1, 2, 3), 2: (0, 1, 3)}
+_T233 = {7: (0, 1, 8)}
+_T234 = {8: (0, 1)}
+_K235 = frozenset(('Algorithm', 'XPath'))
+_T236 = {1: (0, 3, 1, 0)}
+_K237 = frozenset(('Transform',))
+_E238 = ('CheckIn', 'Processing', 'Completed')
+_I239 = {'CheckIn': 0, 'Processing': 1, 'Completed': 2}
+_E240 = ('AutoParking', 'MVGuideManual', 'Manual')
+_I241 = {'AutoParking': 0, 'MVGuideManual': 1, 'Manual': 2}
+_K242 = frozenset(('DeviceOffset', 'EVCheckInStatus', 'Header', 'ParkingMethod', 'VehicleFrame', 'VehicleTravel'))
+_T243 = {3: (1, 3, 5), 4: (0, 2, 5)}
+_T244 = {3: (2, 3, 6), 4: (1, 2, 6), 5: (0, 2, 6)}
+_T245 = {3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (0, 1)}
+_K246 = frozenset(('DeviceLocation', 'Header', 'ParkingSpace', 'ResponseCode', 'TargetDistance'))
+_T247 = {2: (1, 3, 4), 3: (0, 2, 4)}
+_T248 = {2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
+_T249 = {2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_E250 = ('CheckOut', 'Processing', 'Completed')
+_I251 = {'CheckOut': 0, 'Processing': 1, 'Completed': 2}
+_K252 = frozenset(('CheckOutTime', 'EVCheckOutStatus', 'Header'))
+_E253 = ('Scheduled', 'Completed')
+_I254 = {'Scheduled': 0, 'Completed': 1}
+_K255 = frozenset(('EVSECheckOutStatus', 'Header', 'ResponseCode'))
+_K256 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_O257 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
+_T258 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T259 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T260 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T261 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T262 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T263 = {1: (6, 3)}
+_K264 = frozenset(('X509IssuerName', 'X509SerialNumber'))
 
 def d_AbsolutePriceScheduleType(v, r):
     o = {}
@@ -298,28 +288,39 @@ def d_AbsolutePriceScheduleType(v, r):
         o['Id'] = x
         st = 1
     elif c == 1:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['TimeAnchor'] = x
         st = 2
     else:
         und(c, 2)
     if st == 1:
-        r -= 1
-        c = (v >> r) & 1
-        if c == 0:
-            x, r = eu(v, r)
-            o['TimeAnchor'] = x
-            st = 2
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
         else:
-            und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['PriceScheduleID'] = x
-        st = 3
+            x >>= 1
+        c = 0
+        o['TimeAnchor'] = x
+        st = 2
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['PriceScheduleID'] = x
+    st = 3
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -335,28 +336,25 @@ def d_AbsolutePriceScheduleType(v, r):
     if st == 4:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = es(v, r)
-            o['Currency'] = x
-            st = 5
-        else:
+        if c:
             und(c, 1)
+        x, r = es(v, r)
+        o['Currency'] = x
+        st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['Language'] = x
-        st = 6
-    else:
+    if c:
         und(c, 1)
+    x, r = es(v, r)
+    o['Language'] = x
+    st = 6
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['PriceAlgorithm'] = x
-        st = 7
-    else:
+    if c:
         und(c, 1)
+    x, r = es(v, r)
+    o['PriceAlgorithm'] = x
+    st = 7
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -410,12 +408,11 @@ def d_AbsolutePriceScheduleType(v, r):
     if st == 10:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_PriceRuleStackListType(v, r)
-            o['PriceRuleStacks'] = x
-            st = 11
-        else:
+        if c:
             und(c, 1)
+        x, r = d_PriceRuleStackListType(v, r)
+        o['PriceRuleStacks'] = x
+        st = 11
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -443,16 +440,23 @@ def d_AbsolutePriceScheduleType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_AbsolutePriceScheduleType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
+    u = 0
+    f = 'Id'
+    x = d.get('Id')
+    if x is not None:
+        u += 1
+        a = (a << 2)
+        a = ws(a, x)
+        st = 1
     for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O1.get(q, 1 << 30))):
         x = d[f]
         if x is None:
@@ -460,9 +464,11 @@ def e_AbsolutePriceScheduleType(a, d):
         h = _H_AbsolutePriceScheduleType.get(f)
         if h is None:
             extra(d, _K0)
+        elif h is False:
+            continue
         a, st = h(a, x, st)
     f = None
-    c, wd = _T15[st]
+    c, wd = _T14[st]
     a = (a << wd) | c
     return a
 
@@ -471,16 +477,15 @@ def d_AdditionalServiceListType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_AdditionalServiceType(v, r)
-        l = o.get('AdditionalService')
-        if l is None:
-            o['AdditionalService'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_AdditionalServiceType(v, r)
+    l = o.get('AdditionalService')
+    if l is None:
+        o['AdditionalService'] = [x]
+    else:
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -502,26 +507,24 @@ def d_AdditionalServiceListType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_AdditionalServiceListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'AdditionalService'
     x = d.get('AdditionalService')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T17[st]
+            c, wd, nx, n = _T16[st]
             a = e_AdditionalServiceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -532,11 +535,13 @@ def e_AdditionalServiceListType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K16)
+        extra(d, _K15)
     return a
 
 def d_AdditionalServiceType(v, r):
@@ -544,50 +549,52 @@ def d_AdditionalServiceType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['ServiceName'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = es(v, r)
+    o['ServiceName'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['ServiceFee'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['ServiceFee'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_AdditionalServiceType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'ServiceName'
     x = d.get('ServiceName')
     if x is not None:
-        u += 1
-        a = ws(((a << 1)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'ServiceFee'
     x = d.get('ServiceFee')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K19)
+        extra(d, _K18)
     return a
 
 def d_AuthorizationReqType(v, r):
@@ -595,24 +602,19 @@ def d_AuthorizationReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = _E22[(x >> 1) & 1]
-        o['SelectedAuthorizationService'] = x
-        st = 2
-    else:
-        und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = _E19[(x >> 1) & 1]
+    c = 0
+    o['SelectedAuthorizationService'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -627,49 +629,50 @@ def d_AuthorizationReqType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_AuthorizationReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'SelectedAuthorizationService'
     x = d.get('SelectedAuthorizationService')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        j = _I23.get(x)
+        j = _I20.get(x)
         if j is None:
-            bad_enum(x, _I23)
-        a = ((((a << wd) | c)) << 3) | (j << 1)
+            bad_enum(x, _I20)
+        a = ((a << 4) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'EIM_AReqAuthorizationMode'
     x = d.get('EIM_AReqAuthorizationMode')
     if x is not None:
         u += 1
-        c, wd, st = _T25[st]
-        a = e_EIM_AReqAuthorizationModeType(((a << wd) | c), x)
+        a = e_EIM_AReqAuthorizationModeType((a << 2), x)
+        st = 3
     f = 'PnC_AReqAuthorizationMode'
     x = d.get('PnC_AReqAuthorizationMode')
     if x is not None:
         u += 1
-        c, wd, st = _T26[st]
+        c, wd, st = _T22[st]
         a = e_PnC_AReqAuthorizationModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T27[st]
+    c, wd = _T23[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K24)
+        extra(d, _K21)
     return a
 
 def d_AuthorizationResType(v, r):
@@ -677,78 +680,70 @@ def d_AuthorizationResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 9
+    x = (v >> r) & 511
+    if x & 385:
+        und2()
+    x = _E24[(x >> 1) & 63]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E26[(x >> 1) & 3]
+    c = 0
+    o['EVSEProcessing'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 8
-        x = (v >> r) & 255
-        if x & 129:
-            und2()
-        x = _E28[(x >> 1) & 63]
-        o['ResponseCode'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E30[(x >> 1) & 3]
-        o['EVSEProcessing'] = x
-        st = 3
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_AuthorizationResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        j = _I29.get(x)
+        j = _I25.get(x)
         if j is None:
-            bad_enum(x, _I29)
-        a = ((((a << wd) | c)) << 8) | (j << 1)
+            bad_enum(x, _I25)
+        a = ((a << 9) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
-        u += 1
-        c, wd, st = _T4[st]
-        j = _I31.get(x)
+        j = _I27.get(x)
         if j is None:
-            bad_enum(x, _I31)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I27)
+        a = ((a << 5) | (j << 1))
+        st = 3
+    else:
+        missing()
     f = None
-    c, wd = _T27[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K32)
+        extra(d, _K28)
     return a
 
 def d_AuthorizationSetupReqType(v, r):
@@ -756,36 +751,34 @@ def d_AuthorizationSetupReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_AuthorizationSetupReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T34[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K33)
+        extra(d, _K29)
     return a
 
 def d_AuthorizationSetupResType(v, r):
@@ -793,40 +786,31 @@ def d_AuthorizationSetupResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 8
-        x = (v >> r) & 255
-        if x & 129:
-            und2()
-        x = _E28[(x >> 1) & 63]
-        o['ResponseCode'] = x
-        st = 2
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 9
+    x = (v >> r) & 511
+    if x & 385:
+        und2()
+    x = _E24[(x >> 1) & 63]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = _E19[(x >> 1) & 1]
+    c = 0
+    l = o.get('AuthorizationServices')
+    if l is None:
+        o['AuthorizationServices'] = [x]
     else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = _E22[(x >> 1) & 1]
-        l = o.get('AuthorizationServices')
-        if l is None:
-            o['AuthorizationServices'] = [x]
-        else:
-            l.append(x)
-        st = 3
-    else:
-        und(c, 1)
+        l.append(x)
+    st = 3
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -834,7 +818,7 @@ def d_AuthorizationSetupResType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E22[(x >> 1) & 1]
+        x = _E19[(x >> 1) & 1]
         l = o.get('AuthorizationServices')
         if l is None:
             o['AuthorizationServices'] = [x]
@@ -852,18 +836,14 @@ def d_AuthorizationSetupResType(v, r):
     else:
         und(c, 2)
     if st == 4:
-        r -= 1
-        c = (v >> r) & 1
-        if c == 0:
-            r -= 3
-            x = (v >> r) & 7
-            if x & 5:
-                und2()
-            x = x == 2
-            o['CertificateInstallationService'] = x
-            st = 5
-        else:
-            und(c, 1)
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['CertificateInstallationService'] = x
+        st = 5
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -878,45 +858,45 @@ def d_AuthorizationSetupResType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_AuthorizationSetupResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        j = _I29.get(x)
+        j = _I25.get(x)
         if j is None:
-            bad_enum(x, _I29)
-        a = ((((a << wd) | c)) << 8) | (j << 1)
+            bad_enum(x, _I25)
+        a = ((a << 9) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'AuthorizationServices'
     x = d.get('AuthorizationServices')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T36[st]
-            j = _I23.get(x)
+            c, wd, nx, n = _T31[st]
+            j = _I20.get(x)
             if j is None:
-                bad_enum(x, _I23)
-            a = ((((a << wd) | c)) << 3) | (j << 1)
+                bad_enum(x, _I20)
+            a = (((((a << wd) | c) << 3)) | (j << 1))
             if n:
                 k += 1
                 if k == n:
@@ -926,31 +906,33 @@ def e_AuthorizationSetupResType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = 'CertificateInstallationService'
     x = d.get('CertificateInstallationService')
     if x is not None:
         u += 1
-        c, wd, st = _T6[st]
+        c, wd, st = _T5[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     f = 'EIM_ASResAuthorizationMode'
     x = d.get('EIM_ASResAuthorizationMode')
     if x is not None:
         u += 1
-        c, wd, st = _T37[st]
+        c, wd, st = _T32[st]
         a = e_EIM_ASResAuthorizationModeType(((a << wd) | c), x)
     f = 'PnC_ASResAuthorizationMode'
     x = d.get('PnC_ASResAuthorizationMode')
     if x is not None:
         u += 1
-        c, wd, st = _T38[st]
+        c, wd, st = _T33[st]
         a = e_PnC_ASResAuthorizationModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T39[st]
+    c, wd = _T34[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K35)
+        extra(d, _K30)
     return a
 
 def d_CLReqControlModeType(v, r):
@@ -958,10 +940,9 @@ def d_CLReqControlModeType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CLReqControlModeType(a, d):
@@ -972,7 +953,7 @@ def e_CLReqControlModeType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K40)
+        extra(d, _K35)
     return a
 
 def d_CLResControlModeType(v, r):
@@ -980,10 +961,9 @@ def d_CLResControlModeType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CLResControlModeType(a, d):
@@ -994,24 +974,19 @@ def e_CLResControlModeType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K40)
+        extra(d, _K35)
     return a
 
 def d_CanonicalizationMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = s(v, r)
+    o['Algorithm'] = x
+    st = 1
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -1029,19 +1004,19 @@ def e_CanonicalizationMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
-        u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T42[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K41)
+        extra(d, _K36)
     return a
 
 def d_CertificateChainType(v, r):
@@ -1049,12 +1024,11 @@ def d_CertificateChainType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['Certificate'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['Certificate'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1067,34 +1041,34 @@ def d_CertificateChainType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CertificateChainType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Certificate'
     x = d.get('Certificate')
     if x is not None:
-        u += 1
-        a = wb(((a << 1)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'SubCertificates'
     x = d.get('SubCertificates')
     if x is not None:
         u += 1
-        c, wd, st = _T44[st]
-        a = e_SubCertificatesType(((a << wd) | c), x)
+        a = e_SubCertificatesType((a << 2), x)
+        st = 2
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K43)
+        extra(d, _K37)
     return a
 
 def d_CertificateInstallationReqType(v, r):
@@ -1102,40 +1076,33 @@ def d_CertificateInstallationReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_SignedCertificateChainType(v, r)
-        o['OEMProvisioningCertificateChain'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_SignedCertificateChainType(v, r)
+    o['OEMProvisioningCertificateChain'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ListOfRootCertificateIDsType(v, r)
-        o['ListOfRootCertificateIDs'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 10
-        x = (v >> r) & 1023
-        if x & 513:
-            und2()
-        x = ((x >> 1) & 255)
-        o['MaximumContractCertificateChains'] = x
-        st = 4
-    else:
-        und(c, 1)
+    x, r = d_ListOfRootCertificateIDsType(v, r)
+    o['ListOfRootCertificateIDs'] = x
+    st = 3
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1537:
+        und2()
+    x = ((x >> 1) & 255)
+    c = 0
+    o['MaximumContractCertificateChains'] = x
+    st = 4
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1148,54 +1115,57 @@ def d_CertificateInstallationReqType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CertificateInstallationReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 4
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'OEMProvisioningCertificateChain'
     x = d.get('OEMProvisioningCertificateChain')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = e_SignedCertificateChainType(((a << wd) | c), x)
+        a = e_SignedCertificateChainType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'ListOfRootCertificateIDs'
     x = d.get('ListOfRootCertificateIDs')
     if x is not None:
-        u += 1
-        c, wd, st = _T4[st]
-        a = e_ListOfRootCertificateIDsType(((a << wd) | c), x)
+        a = e_ListOfRootCertificateIDsType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = 'MaximumContractCertificateChains'
     x = d.get('MaximumContractCertificateChains')
     if x is not None:
-        u += 1
-        c, wd, st = _T46[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
-        a = ((((a << wd) | c)) << 10) | ((x) << 1)
+        a = ((a << 11) | ((x) << 1))
+        st = 4
+    else:
+        missing()
     f = 'PrioritizedEMAIDs'
     x = d.get('PrioritizedEMAIDs')
     if x is not None:
         u += 1
-        c, wd, st = _T47[st]
-        a = e_EMAIDListType(((a << wd) | c), x)
+        a = e_EMAIDListType((a << 2), x)
+        st = 5
     f = None
-    c, wd = _T48[st]
+    c, wd = _T39[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K45)
+        extra(d, _K38)
     return a
 
 def d_CertificateInstallationResType(v, r):
@@ -1203,126 +1173,115 @@ def d_CertificateInstallationResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 9
+    x = (v >> r) & 511
+    if x & 385:
+        und2()
+    x = _E24[(x >> 1) & 63]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E26[(x >> 1) & 3]
+    c = 0
+    o['EVSEProcessing'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 8
-        x = (v >> r) & 255
-        if x & 129:
-            und2()
-        x = _E28[(x >> 1) & 63]
-        o['ResponseCode'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_CertificateChainType(v, r)
+    o['CPSCertificateChain'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E30[(x >> 1) & 3]
-        o['EVSEProcessing'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_SignedInstallationDataType(v, r)
+    o['SignedInstallationData'] = x
+    st = 5
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1537:
+        und2()
+    x = ((x >> 1) & 255)
+    c = 0
+    o['RemainingContractCertificateChains'] = x
+    st = 6
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_CertificateChainType(v, r)
-        o['CPSCertificateChain'] = x
-        st = 4
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = d_SignedInstallationDataType(v, r)
-        o['SignedInstallationData'] = x
-        st = 5
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 10
-        x = (v >> r) & 1023
-        if x & 513:
-            und2()
-        x = ((x >> 1) & 255)
-        o['RemainingContractCertificateChains'] = x
-        st = 6
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CertificateInstallationResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 6
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        j = _I29.get(x)
+        j = _I25.get(x)
         if j is None:
-            bad_enum(x, _I29)
-        a = ((((a << wd) | c)) << 8) | (j << 1)
+            bad_enum(x, _I25)
+        a = ((a << 9) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
-        u += 1
-        c, wd, st = _T4[st]
-        j = _I31.get(x)
+        j = _I27.get(x)
         if j is None:
-            bad_enum(x, _I31)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I27)
+        a = ((a << 5) | (j << 1))
+        st = 3
+    else:
+        missing()
     f = 'CPSCertificateChain'
     x = d.get('CPSCertificateChain')
     if x is not None:
-        u += 1
-        c, wd, st = _T46[st]
-        a = e_CertificateChainType(((a << wd) | c), x)
+        a = e_CertificateChainType((a << 1), x)
+        st = 4
+    else:
+        missing()
     f = 'SignedInstallationData'
     x = d.get('SignedInstallationData')
     if x is not None:
-        u += 1
-        c, wd, st = _T50[st]
-        a = e_SignedInstallationDataType(((a << wd) | c), x)
+        a = e_SignedInstallationDataType((a << 1), x)
+        st = 5
+    else:
+        missing()
     f = 'RemainingContractCertificateChains'
     x = d.get('RemainingContractCertificateChains')
     if x is not None:
-        u += 1
-        c, wd, st = _T7[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
-        a = ((((a << wd) | c)) << 10) | ((x) << 1)
+        a = ((a << 11) | ((x) << 1))
+        st = 6
+    else:
+        missing()
     f = None
-    c, wd = _T39[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K49)
+        extra(d, _K40)
     return a
 
 def d_ChargingScheduleType(v, r):
@@ -1330,12 +1289,11 @@ def d_ChargingScheduleType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PowerScheduleType(v, r)
-        o['PowerSchedule'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PowerScheduleType(v, r)
+    o['PowerSchedule'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1352,40 +1310,40 @@ def d_ChargingScheduleType(v, r):
         und(c, 3)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ChargingScheduleType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'PowerSchedule'
     x = d.get('PowerSchedule')
     if x is not None:
-        u += 1
         a = e_PowerScheduleType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'AbsolutePriceSchedule'
     x = d.get('AbsolutePriceSchedule')
     if x is not None:
         u += 1
-        c, wd, st = _T44[st]
-        a = e_AbsolutePriceScheduleType(((a << wd) | c), x)
+        a = e_AbsolutePriceScheduleType((a << 2), x)
+        st = 2
     f = 'PriceLevelSchedule'
     x = d.get('PriceLevelSchedule')
     if x is not None:
         u += 1
-        c, wd, st = _T52[st]
+        c, wd, st = _T42[st]
         a = e_PriceLevelScheduleType(((a << wd) | c), x)
     f = None
-    c, wd = _T53[st]
+    c, wd = _T43[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K51)
+        extra(d, _K41)
     return a
 
 def d_ContractCertificateChainType(v, r):
@@ -1393,50 +1351,48 @@ def d_ContractCertificateChainType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['Certificate'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['Certificate'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_SubCertificatesType(v, r)
-        o['SubCertificates'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_SubCertificatesType(v, r)
+    o['SubCertificates'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ContractCertificateChainType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Certificate'
     x = d.get('Certificate')
     if x is not None:
-        u += 1
-        a = wb(((a << 1)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'SubCertificates'
     x = d.get('SubCertificates')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = e_SubCertificatesType(((a << wd) | c), x)
+        a = e_SubCertificatesType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K43)
+        extra(d, _K37)
     return a
 
 def d_DSAKeyValueType(v, r):
@@ -1461,12 +1417,11 @@ def d_DSAKeyValueType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = eb(v, r)
-            o['Q'] = x
-            st = 4
-        else:
+        if c:
             und(c, 1)
+        x, r = eb(v, r)
+        o['Q'] = x
+        st = 4
     if st == 4:
         r -= 2
         c = (v >> r) & 3
@@ -1483,12 +1438,11 @@ def d_DSAKeyValueType(v, r):
     if st == 2:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = eb(v, r)
-            o['Y'] = x
-            st = 3
-        else:
+        if c:
             und(c, 1)
+        x, r = eb(v, r)
+        o['Y'] = x
+        st = 3
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1516,18 +1470,16 @@ def d_DSAKeyValueType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['PgenCounter'] = x
-        st = 7
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['PgenCounter'] = x
+    st = 7
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DSAKeyValueType(a, d):
@@ -1539,49 +1491,49 @@ def e_DSAKeyValueType(a, d):
     x = d.get('P')
     if x is not None:
         u += 1
-        a = wb(((a << 2)) << 1, x) << 1
+        a = wb((a << 3), x) << 1
         st = 1
     f = 'Q'
     x = d.get('Q')
     if x is not None:
         u += 1
-        c, wd, st = _T55[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T45[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'G'
     x = d.get('G')
     if x is not None:
         u += 1
-        c, wd, st = _T56[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T46[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'Y'
     x = d.get('Y')
     if x is not None:
         u += 1
-        c, wd, st = _T57[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T47[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'J'
     x = d.get('J')
     if x is not None:
         u += 1
-        c, wd, st = _T58[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T48[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'Seed'
     x = d.get('Seed')
     if x is not None:
         u += 1
-        c, wd, st = _T59[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T49[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'PgenCounter'
     x = d.get('PgenCounter')
     if x is not None:
         u += 1
-        c, wd, st = _T8[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T7[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T60[st]
+    c, wd = _T50[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K54)
+        extra(d, _K44)
     return a
 
 def d_DetailedCostType(v, r):
@@ -1589,120 +1541,118 @@ def d_DetailedCostType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['Amount'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['Amount'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['CostPerUnit'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['CostPerUnit'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DetailedCostType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Amount'
     x = d.get('Amount')
     if x is not None:
-        u += 1
         a = e_RationalNumberType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'CostPerUnit'
     x = d.get('CostPerUnit')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K61)
+        extra(d, _K51)
     return a
 
 def d_DetailedTaxType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['TaxRuleID'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['TaxRuleID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['Amount'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['Amount'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DetailedTaxType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'TaxRuleID'
     x = d.get('TaxRuleID')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 1 or x > 4294967295:
             x = as_int(x, 1, 4294967295)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'Amount'
     x = d.get('Amount')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K62)
+        extra(d, _K52)
     return a
 
 def d_DigestMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = s(v, r)
+    o['Algorithm'] = x
+    st = 1
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -1720,19 +1670,19 @@ def e_DigestMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
-        u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T42[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K41)
+        extra(d, _K36)
     return a
 
 def d_Dynamic_EVPPTControlModeType(v, r):
@@ -1740,10 +1690,9 @@ def d_Dynamic_EVPPTControlModeType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_Dynamic_EVPPTControlModeType(a, d):
@@ -1754,20 +1703,23 @@ def e_Dynamic_EVPPTControlModeType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K40)
+        extra(d, _K35)
     return a
 
 def d_Dynamic_SEReqControlModeType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['DepartureTime'] = x
-        st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['DepartureTime'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1812,28 +1764,25 @@ def d_Dynamic_SEReqControlModeType(v, r):
     if st == 3:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVTargetEnergyRequest'] = x
-            st = 4
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['EVTargetEnergyRequest'] = x
+        st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMaximumEnergyRequest'] = x
-        st = 5
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMaximumEnergyRequest'] = x
+    st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMinimumEnergyRequest'] = x
-        st = 6
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMinimumEnergyRequest'] = x
+    st = 6
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1861,76 +1810,79 @@ def d_Dynamic_SEReqControlModeType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_Dynamic_SEReqControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'DepartureTime'
     x = d.get('DepartureTime')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'MinimumSOC'
     x = d.get('MinimumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T44[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
-        a = ((((a << wd) | c)) << 9) | ((x) << 1)
+        a = ((a << 11) | ((x) << 1))
+        st = 2
     f = 'TargetSOC'
     x = d.get('TargetSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T64[st]
+        c, wd, st = _T54[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
-        a = ((((a << wd) | c)) << 9) | ((x) << 1)
+        a = (((((a << wd) | c) << 9)) | ((x) << 1))
     f = 'EVTargetEnergyRequest'
     x = d.get('EVTargetEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T65[st]
+        c, wd, st = _T55[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMaximumEnergyRequest'
     x = d.get('EVMaximumEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T50[st]
+        c, wd, st = _T56[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumEnergyRequest'
     x = d.get('EVMinimumEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T7[st]
+        c, wd, st = _T6[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMaximumV2XEnergyRequest'
     x = d.get('EVMaximumV2XEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T66[st]
+        c, wd, st = _T57[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumV2XEnergyRequest'
     x = d.get('EVMinimumV2XEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T67[st]
+        c, wd, st = _T58[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T68[st]
+    c, wd = _T59[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K63)
+        extra(d, _K53)
     return a
 
 def d_Dynamic_SEResControlModeType(v, r):
@@ -1939,7 +1891,12 @@ def d_Dynamic_SEResControlModeType(v, r):
     r -= 3
     c = (v >> r) & 7
     if c == 0:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['DepartureTime'] = x
         st = 1
     elif c == 1:
@@ -2041,10 +1998,9 @@ def d_Dynamic_SEResControlModeType(v, r):
             und(c, 3)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_Dynamic_SEResControlModeType(a, d):
@@ -2058,41 +2014,44 @@ def e_Dynamic_SEResControlModeType(a, d):
         u += 1
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu(((a << 3)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 13) | (x << 1))
+        else:
+            a = wu((a << 4), x) << 1
         st = 1
     f = 'MinimumSOC'
     x = d.get('MinimumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T70[st]
+        c, wd, st = _T61[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
-        a = ((((a << wd) | c)) << 9) | ((x) << 1)
+        a = (((((a << wd) | c) << 9)) | ((x) << 1))
     f = 'TargetSOC'
     x = d.get('TargetSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T71[st]
+        c, wd, st = _T62[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
-        a = ((((a << wd) | c)) << 9) | ((x) << 1)
+        a = (((((a << wd) | c) << 9)) | ((x) << 1))
     f = 'AbsolutePriceSchedule'
     x = d.get('AbsolutePriceSchedule')
     if x is not None:
         u += 1
-        c, wd, st = _T72[st]
+        c, wd, st = _T63[st]
         a = e_AbsolutePriceScheduleType(((a << wd) | c), x)
     f = 'PriceLevelSchedule'
     x = d.get('PriceLevelSchedule')
     if x is not None:
         u += 1
-        c, wd, st = _T73[st]
+        c, wd, st = _T64[st]
         a = e_PriceLevelScheduleType(((a << wd) | c), x)
     f = None
-    c, wd = _T74[st]
+    c, wd = _T65[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K69)
+        extra(d, _K60)
     return a
 
 def d_Dynamic_SMDTControlModeType(v, r):
@@ -2100,10 +2059,9 @@ def d_Dynamic_SMDTControlModeType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_Dynamic_SMDTControlModeType(a, d):
@@ -2114,7 +2072,7 @@ def e_Dynamic_SMDTControlModeType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K40)
+        extra(d, _K35)
     return a
 
 def d_EIM_AReqAuthorizationModeType(v, r):
@@ -2122,10 +2080,9 @@ def d_EIM_AReqAuthorizationModeType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EIM_AReqAuthorizationModeType(a, d):
@@ -2136,7 +2093,7 @@ def e_EIM_AReqAuthorizationModeType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K40)
+        extra(d, _K35)
     return a
 
 def d_EIM_ASResAuthorizationModeType(v, r):
@@ -2144,10 +2101,9 @@ def d_EIM_ASResAuthorizationModeType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EIM_ASResAuthorizationModeType(a, d):
@@ -2158,7 +2114,7 @@ def e_EIM_ASResAuthorizationModeType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K40)
+        extra(d, _K35)
     return a
 
 def d_EMAIDListType(v, r):
@@ -2166,16 +2122,15 @@ def d_EMAIDListType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        l = o.get('EMAID')
-        if l is None:
-            o['EMAID'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = es(v, r)
+    l = o.get('EMAID')
+    if l is None:
+        o['EMAID'] = [x]
+    else:
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -2197,27 +2152,29 @@ def d_EMAIDListType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EMAIDListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'EMAID'
     x = d.get('EMAID')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T76[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T67[st]
+            if x.__class__ is str and len(x) < 126 and x.isascii():
+                ln = len(x)
+                a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+            else:
+                a = ws(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -2227,92 +2184,107 @@ def e_EMAIDListType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K75)
+        extra(d, _K66)
     return a
 
 def d_EVAbsolutePriceScheduleType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['TimeAnchor'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['TimeAnchor'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = es(v, r)
+    o['Currency'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['Currency'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = es(v, r)
+    o['PriceAlgorithm'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['PriceAlgorithm'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_EVPriceRuleStackListType(v, r)
+    o['EVPriceRuleStacks'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_EVPriceRuleStackListType(v, r)
-        o['EVPriceRuleStacks'] = x
-        st = 4
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVAbsolutePriceScheduleType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 4
     f = 'TimeAnchor'
     x = d.get('TimeAnchor')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'Currency'
     x = d.get('Currency')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = 'PriceAlgorithm'
     x = d.get('PriceAlgorithm')
     if x is not None:
-        u += 1
-        c, wd, st = _T4[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 2), x) << 1
+        st = 3
+    else:
+        missing()
     f = 'EVPriceRuleStacks'
     x = d.get('EVPriceRuleStacks')
     if x is not None:
-        u += 1
-        c, wd, st = _T46[st]
-        a = e_EVPriceRuleStackListType(((a << wd) | c), x)
+        a = e_EVPriceRuleStackListType((a << 1), x)
+        st = 4
+    else:
+        missing()
     f = None
-    c, wd = _T78[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K77)
+        extra(d, _K68)
     return a
 
 def d_EVEnergyOfferType(v, r):
@@ -2320,50 +2292,48 @@ def d_EVEnergyOfferType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_EVPowerScheduleType(v, r)
-        o['EVPowerSchedule'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_EVPowerScheduleType(v, r)
+    o['EVPowerSchedule'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_EVAbsolutePriceScheduleType(v, r)
-        o['EVAbsolutePriceSchedule'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_EVAbsolutePriceScheduleType(v, r)
+    o['EVAbsolutePriceSchedule'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVEnergyOfferType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'EVPowerSchedule'
     x = d.get('EVPowerSchedule')
     if x is not None:
-        u += 1
         a = e_EVPowerScheduleType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVAbsolutePriceSchedule'
     x = d.get('EVAbsolutePriceSchedule')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = e_EVAbsolutePriceScheduleType(((a << wd) | c), x)
+        a = e_EVAbsolutePriceScheduleType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K79)
+        extra(d, _K69)
     return a
 
 def d_EVPowerProfileEntryListType(v, r):
@@ -2371,16 +2341,15 @@ def d_EVPowerProfileEntryListType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PowerScheduleEntryType(v, r)
-        l = o.get('EVPowerProfileEntry')
-        if l is None:
-            o['EVPowerProfileEntry'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PowerScheduleEntryType(v, r)
+    l = o.get('EVPowerProfileEntry')
+    if l is None:
+        o['EVPowerProfileEntry'] = [x]
+    else:
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -2402,26 +2371,24 @@ def d_EVPowerProfileEntryListType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVPowerProfileEntryListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'EVPowerProfileEntry'
     x = d.get('EVPowerProfileEntry')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T81[st]
+            c, wd, nx, n = _T71[st]
             a = e_PowerScheduleEntryType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -2432,24 +2399,29 @@ def e_EVPowerProfileEntryListType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K80)
+        extra(d, _K70)
     return a
 
 def d_EVPowerProfileType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['TimeAnchor'] = x
-        st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['TimeAnchor'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -2464,56 +2436,58 @@ def d_EVPowerProfileType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_EVPowerProfileEntryListType(v, r)
-        o['EVPowerProfileEntries'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_EVPowerProfileEntryListType(v, r)
+    o['EVPowerProfileEntries'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVPowerProfileType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'TimeAnchor'
     x = d.get('TimeAnchor')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'Dynamic_EVPPTControlMode'
     x = d.get('Dynamic_EVPPTControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T44[st]
-        a = e_Dynamic_EVPPTControlModeType(((a << wd) | c), x)
+        a = e_Dynamic_EVPPTControlModeType((a << 2), x)
+        st = 2
     f = 'Scheduled_EVPPTControlMode'
     x = d.get('Scheduled_EVPPTControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T52[st]
+        c, wd, st = _T42[st]
         a = e_Scheduled_EVPPTControlModeType(((a << wd) | c), x)
     f = 'EVPowerProfileEntries'
     x = d.get('EVPowerProfileEntries')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
+        c, wd, st = _T3[st]
         a = e_EVPowerProfileEntryListType(((a << wd) | c), x)
     f = None
-    c, wd = _T27[st]
+    c, wd = _T23[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K82)
+        extra(d, _K72)
     return a
 
 def d_EVPowerScheduleEntryListType(v, r):
@@ -2521,16 +2495,15 @@ def d_EVPowerScheduleEntryListType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_EVPowerScheduleEntryType(v, r)
-        l = o.get('EVPowerScheduleEntry')
-        if l is None:
-            o['EVPowerScheduleEntry'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_EVPowerScheduleEntryType(v, r)
+    l = o.get('EVPowerScheduleEntry')
+    if l is None:
+        o['EVPowerScheduleEntry'] = [x]
+    else:
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -2552,26 +2525,24 @@ def d_EVPowerScheduleEntryListType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVPowerScheduleEntryListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'EVPowerScheduleEntry'
     x = d.get('EVPowerScheduleEntry')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T84[st]
+            c, wd, nx, n = _T74[st]
             a = e_EVPowerScheduleEntryType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -2582,117 +2553,129 @@ def e_EVPowerScheduleEntryListType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K83)
+        extra(d, _K73)
     return a
 
 def d_EVPowerScheduleEntryType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['Duration'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['Duration'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['Power'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['Power'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVPowerScheduleEntryType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Duration'
     x = d.get('Duration')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'Power'
     x = d.get('Power')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K85)
+        extra(d, _K75)
     return a
 
 def d_EVPowerScheduleType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['TimeAnchor'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['TimeAnchor'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_EVPowerScheduleEntryListType(v, r)
+    o['EVPowerScheduleEntries'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_EVPowerScheduleEntryListType(v, r)
-        o['EVPowerScheduleEntries'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVPowerScheduleType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'TimeAnchor'
     x = d.get('TimeAnchor')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'EVPowerScheduleEntries'
     x = d.get('EVPowerScheduleEntries')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = e_EVPowerScheduleEntryListType(((a << wd) | c), x)
+        a = e_EVPowerScheduleEntryListType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K86)
+        extra(d, _K76)
     return a
 
 def d_EVPriceRuleStackListType(v, r):
@@ -2700,16 +2683,15 @@ def d_EVPriceRuleStackListType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_EVPriceRuleStackType(v, r)
-        l = o.get('EVPriceRuleStack')
-        if l is None:
-            o['EVPriceRuleStack'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_EVPriceRuleStackType(v, r)
+    l = o.get('EVPriceRuleStack')
+    if l is None:
+        o['EVPriceRuleStack'] = [x]
+    else:
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -2731,26 +2713,24 @@ def d_EVPriceRuleStackListType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVPriceRuleStackListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'EVPriceRuleStack'
     x = d.get('EVPriceRuleStack')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T84[st]
+            c, wd, nx, n = _T74[st]
             a = e_EVPriceRuleStackType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -2761,36 +2741,40 @@ def e_EVPriceRuleStackListType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K87)
+        extra(d, _K77)
     return a
 
 def d_EVPriceRuleStackType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['Duration'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['Duration'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = d_EVPriceRuleType(v, r)
-        l = o.get('EVPriceRule')
-        if l is None:
-            o['EVPriceRule'] = [x]
-        else:
-            l.append(x)
-        st = 2
+    x, r = d_EVPriceRuleType(v, r)
+    l = o.get('EVPriceRule')
+    if l is None:
+        o['EVPriceRule'] = [x]
     else:
-        und(c, 1)
+        l.append(x)
+    st = 2
     k = 0
     while True:
         r -= 2
@@ -2812,34 +2796,36 @@ def d_EVPriceRuleStackType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVPriceRuleStackType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Duration'
     x = d.get('Duration')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'EVPriceRule'
     x = d.get('EVPriceRule')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T89[st]
+            c, wd, nx, n = _T79[st]
             a = e_EVPriceRuleType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -2850,11 +2836,13 @@ def e_EVPriceRuleStackType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T90[st]
+    c, wd = _T80[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K88)
+        extra(d, _K78)
     return a
 
 def d_EVPriceRuleType(v, r):
@@ -2862,110 +2850,110 @@ def d_EVPriceRuleType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EnergyFee'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EnergyFee'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['PowerRangeStart'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['PowerRangeStart'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVPriceRuleType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'EnergyFee'
     x = d.get('EnergyFee')
     if x is not None:
-        u += 1
         a = e_RationalNumberType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'PowerRangeStart'
     x = d.get('PowerRangeStart')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K91)
+        extra(d, _K81)
     return a
 
 def d_EVSEStatusType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['NotificationMaxDelay'] = x
+    st = 1
+    r -= 6
+    x = (v >> r) & 63
+    if x & 49:
+        und2()
+    x = _E82[(x >> 1) & 7]
+    c = 0
+    o['EVSENotification'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['NotificationMaxDelay'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 5
-        x = (v >> r) & 31
-        if x & 17:
-            und2()
-        x = _E92[(x >> 1) & 7]
-        o['EVSENotification'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVSEStatusType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'NotificationMaxDelay'
     x = d.get('NotificationMaxDelay')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'EVSENotification'
     x = d.get('EVSENotification')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        j = _I93.get(x)
+        j = _I83.get(x)
         if j is None:
-            bad_enum(x, _I93)
-        a = ((((a << wd) | c)) << 5) | (j << 1)
+            bad_enum(x, _I83)
+        a = ((a << 6) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K94)
+        extra(d, _K84)
     return a
 
 def d_KeyInfoType(v, r):
@@ -3199,144 +3187,19 @@ def e_KeyInfoType(a, d):
         a = (a << 4)
         a = ws(a, x)
         st = 1
-    f = 'KeyName'
-    x = d.get('KeyName')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T96[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'KeyValue'
-    x = d.get('KeyValue')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T97[st]
-            a = e_KeyValueType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'RetrievalMethod'
-    x = d.get('RetrievalMethod')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T98[st]
-            a = e_RetrievalMethodType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509Data'
-    x = d.get('X509Data')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T99[st]
-            a = e_X509DataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'PGPData'
-    x = d.get('PGPData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T100[st]
-            a = e_PGPDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'SPKIData'
-    x = d.get('SPKIData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T101[st]
-            a = e_SPKIDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'MgmtData'
-    x = d.get('MgmtData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T102[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
+    for f in d:
+        x = d[f]
+        if x is None:
+            continue
+        h = _H_KeyInfoType.get(f)
+        if h is None:
+            extra(d, _K85)
+        elif h is False:
+            continue
+        a, st = h(a, x, st)
     f = None
-    c, wd = _T103[st]
+    c, wd = _T94[st]
     a = (a << wd) | c
-    if u != len(d):
-        extra(d, _K95)
     return a
 
 def d_KeyValueType(v, r):
@@ -3389,13 +3252,13 @@ def e_KeyValueType(a, d):
     x = d.get('RSAKeyValue')
     if x is not None:
         u += 1
-        c, wd, st = _T105[st]
+        c, wd, st = _T96[st]
         a = e_RSAKeyValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T106[st]
+    c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K104)
+        extra(d, _K95)
     return a
 
 def d_ListOfRootCertificateIDsType(v, r):
@@ -3403,16 +3266,15 @@ def d_ListOfRootCertificateIDsType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_X509IssuerSerialType(v, r)
-        l = o.get('RootCertificateID')
-        if l is None:
-            o['RootCertificateID'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_X509IssuerSerialType(v, r)
+    l = o.get('RootCertificateID')
+    if l is None:
+        o['RootCertificateID'] = [x]
+    else:
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -3434,26 +3296,24 @@ def d_ListOfRootCertificateIDsType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ListOfRootCertificateIDsType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'RootCertificateID'
     x = d.get('RootCertificateID')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T108[st]
+            c, wd, nx, n = _T99[st]
             a = e_X509IssuerSerialType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3464,11 +3324,13 @@ def e_ListOfRootCertificateIDsType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K107)
+        extra(d, _K98)
     return a
 
 def d_ManifestType(v, r):
@@ -3493,16 +3355,15 @@ def d_ManifestType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_ReferenceType(v, r)
-            l = o.get('Reference')
-            if l is None:
-                o['Reference'] = [x]
-            else:
-                l.append(x)
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_ReferenceType(v, r)
+        l = o.get('Reference')
+        if l is None:
+            o['Reference'] = [x]
+        else:
+            l.append(x)
+        st = 2
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -3539,7 +3400,7 @@ def e_ManifestType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T110[st]
+            c, wd, nx, n = _T101[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3551,10 +3412,10 @@ def e_ManifestType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T111[st]
+    c, wd = _T102[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K109)
+        extra(d, _K100)
     return a
 
 def d_MessageHeaderType(v, r):
@@ -3562,20 +3423,22 @@ def d_MessageHeaderType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['SessionID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['TimeStamp'] = x
-        st = 2
+    x, r = eb(v, r)
+    o['SessionID'] = x
+    st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['TimeStamp'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -3588,42 +3451,46 @@ def d_MessageHeaderType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_MessageHeaderType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'SessionID'
     x = d.get('SessionID')
     if x is not None:
-        u += 1
-        a = wb(((a << 1)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'TimeStamp'
     x = d.get('TimeStamp')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = 'Signature'
     x = d.get('Signature')
     if x is not None:
         u += 1
-        c, wd, st = _T25[st]
-        a = e_SignatureType(((a << wd) | c), x)
+        a = e_SignatureType((a << 2), x)
+        st = 3
     f = None
-    c, wd = _T90[st]
+    c, wd = _T80[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K112)
+        extra(d, _K103)
     return a
 
 def d_MeterInfoType(v, r):
@@ -3631,32 +3498,49 @@ def d_MeterInfoType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['MeterID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['ChargedEnergyReadingWh'] = x
-        st = 2
+    x, r = es(v, r)
+    o['MeterID'] = x
+    st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['ChargedEnergyReadingWh'] = x
+    st = 2
     r -= 3
     c = (v >> r) & 7
     if c == 0:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['BPT_DischargedEnergyReadingWh'] = x
         st = 3
     elif c == 1:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['CapacitiveEnergyReadingVARh'] = x
         st = 4
     elif c == 2:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['BPT_InductiveEnergyReadingVARh'] = x
         st = 5
     elif c == 3:
@@ -3664,11 +3548,21 @@ def d_MeterInfoType(v, r):
         o['MeterSignature'] = x
         st = 6
     elif c == 4:
-        x, r = ei(v, r)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
         o['MeterStatus'] = x
         st = 7
     elif c == 5:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['MeterTimestamp'] = x
         st = 8
     elif c == 6:
@@ -3679,11 +3573,21 @@ def d_MeterInfoType(v, r):
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['CapacitiveEnergyReadingVARh'] = x
             st = 4
         elif c == 1:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['BPT_InductiveEnergyReadingVARh'] = x
             st = 5
         elif c == 2:
@@ -3691,11 +3595,21 @@ def d_MeterInfoType(v, r):
             o['MeterSignature'] = x
             st = 6
         elif c == 3:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['MeterStatus'] = x
             st = 7
         elif c == 4:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['MeterTimestamp'] = x
             st = 8
         elif c == 5:
@@ -3706,7 +3620,12 @@ def d_MeterInfoType(v, r):
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['BPT_InductiveEnergyReadingVARh'] = x
             st = 5
         elif c == 1:
@@ -3714,11 +3633,21 @@ def d_MeterInfoType(v, r):
             o['MeterSignature'] = x
             st = 6
         elif c == 2:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['MeterStatus'] = x
             st = 7
         elif c == 3:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['MeterTimestamp'] = x
             st = 8
         elif c == 4:
@@ -3733,11 +3662,21 @@ def d_MeterInfoType(v, r):
             o['MeterSignature'] = x
             st = 6
         elif c == 1:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['MeterStatus'] = x
             st = 7
         elif c == 2:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['MeterTimestamp'] = x
             st = 8
         elif c == 3:
@@ -3748,11 +3687,21 @@ def d_MeterInfoType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['MeterStatus'] = x
             st = 7
         elif c == 1:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['MeterTimestamp'] = x
             st = 8
         elif c == 2:
@@ -3763,7 +3712,12 @@ def d_MeterInfoType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['MeterTimestamp'] = x
             st = 8
         elif c == 1:
@@ -3772,82 +3726,105 @@ def d_MeterInfoType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_MeterInfoType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'MeterID'
     x = d.get('MeterID')
     if x is not None:
-        u += 1
-        a = ws(((a << 1)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'ChargedEnergyReadingWh'
     x = d.get('ChargedEnergyReadingWh')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = 'BPT_DischargedEnergyReadingWh'
     x = d.get('BPT_DischargedEnergyReadingWh')
     if x is not None:
         u += 1
-        c, wd, st = _T114[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 13) | (x << 1))
+        else:
+            a = wu((a << 4), x) << 1
+        st = 3
     f = 'CapacitiveEnergyReadingVARh'
     x = d.get('CapacitiveEnergyReadingVARh')
     if x is not None:
         u += 1
-        c, wd, st = _T115[st]
+        c, wd, st = _T105[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
     f = 'BPT_InductiveEnergyReadingVARh'
     x = d.get('BPT_InductiveEnergyReadingVARh')
     if x is not None:
         u += 1
-        c, wd, st = _T116[st]
+        c, wd, st = _T106[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
     f = 'MeterSignature'
     x = d.get('MeterSignature')
     if x is not None:
         u += 1
-        c, wd, st = _T117[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T107[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'MeterStatus'
     x = d.get('MeterStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T118[st]
+        c, wd, st = _T108[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = (((((a << wd) | c) << 11)) | (x << 1))
+        else:
+            a = wi(((((a << wd) | c) << 1)), x) << 1
     f = 'MeterTimestamp'
     x = d.get('MeterTimestamp')
     if x is not None:
         u += 1
-        c, wd, st = _T119[st]
+        c, wd, st = _T109[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T120[st]
+    c, wd = _T110[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K113)
+        extra(d, _K104)
     return a
 
 def d_MeteringConfirmationReqType(v, r):
@@ -3855,50 +3832,48 @@ def d_MeteringConfirmationReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_SignedMeteringDataType(v, r)
-        o['SignedMeteringData'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_SignedMeteringDataType(v, r)
+    o['SignedMeteringData'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_MeteringConfirmationReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'SignedMeteringData'
     x = d.get('SignedMeteringData')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = e_SignedMeteringDataType(((a << wd) | c), x)
+        a = e_SignedMeteringDataType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K121)
+        extra(d, _K111)
     return a
 
 def d_MeteringConfirmationResType(v, r):
@@ -3906,57 +3881,52 @@ def d_MeteringConfirmationResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 9
+    x = (v >> r) & 511
+    if x & 385:
+        und2()
+    x = _E24[(x >> 1) & 63]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 8
-        x = (v >> r) & 255
-        if x & 129:
-            und2()
-        x = _E28[(x >> 1) & 63]
-        o['ResponseCode'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_MeteringConfirmationResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        j = _I29.get(x)
+        j = _I25.get(x)
         if j is None:
-            bad_enum(x, _I29)
-        a = ((((a << wd) | c)) << 8) | (j << 1)
+            bad_enum(x, _I25)
+        a = ((a << 9) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K122)
+        extra(d, _K112)
     return a
 
 def d_ObjectType(v, r):
@@ -4062,21 +4032,21 @@ def e_ObjectType(a, d):
     x = d.get('Id')
     if x is not None:
         u += 1
-        c, wd, st = _T70[st]
+        c, wd, st = _T61[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'MimeType'
     x = d.get('MimeType')
     if x is not None:
         u += 1
-        c, wd, st = _T71[st]
+        c, wd, st = _T62[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T124[st]
+    c, wd = _T114[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K123)
+        extra(d, _K113)
     return a
 
 def d_OverstayRuleListType(v, r):
@@ -4085,7 +4055,12 @@ def d_OverstayRuleListType(v, r):
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['OverstayTimeThreshold'] = x
         st = 1
     elif c == 1:
@@ -4122,16 +4097,15 @@ def d_OverstayRuleListType(v, r):
     if st == 2:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_OverstayRuleType(v, r)
-            l = o.get('OverstayRule')
-            if l is None:
-                o['OverstayRule'] = [x]
-            else:
-                l.append(x)
-            st = 3
-        else:
+        if c:
             und(c, 1)
+        x, r = d_OverstayRuleType(v, r)
+        l = o.get('OverstayRule')
+        if l is None:
+            o['OverstayRule'] = [x]
+        else:
+            l.append(x)
+        st = 3
     k = 0
     while True:
         r -= 2
@@ -4153,10 +4127,9 @@ def d_OverstayRuleListType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_OverstayRuleListType(a, d):
@@ -4170,13 +4143,16 @@ def e_OverstayRuleListType(a, d):
         u += 1
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu(((a << 2)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wu((a << 3), x) << 1
         st = 1
     f = 'OverstayPowerThreshold'
     x = d.get('OverstayPowerThreshold')
     if x is not None:
         u += 1
-        c, wd, st = _T126[st]
+        c, wd, st = _T116[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'OverstayRule'
     x = d.get('OverstayRule')
@@ -4186,7 +4162,7 @@ def e_OverstayRuleListType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T127[st]
+            c, wd, nx, n = _T117[st]
             a = e_OverstayRuleType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4198,10 +4174,10 @@ def e_OverstayRuleListType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T128[st]
+    c, wd = _T118[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K125)
+        extra(d, _K115)
     return a
 
 def d_OverstayRuleType(v, r):
@@ -4214,42 +4190,51 @@ def d_OverstayRuleType(v, r):
         o['OverstayRuleDescription'] = x
         st = 1
     elif c == 1:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['StartTime'] = x
         st = 2
     else:
         und(c, 2)
     if st == 1:
-        r -= 1
-        c = (v >> r) & 1
-        if c == 0:
-            x, r = eu(v, r)
-            o['StartTime'] = x
-            st = 2
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
         else:
-            und(c, 1)
+            x >>= 1
+        c = 0
+        o['StartTime'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['OverstayFee'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['OverstayFee'] = x
+    st = 3
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['OverstayFeePeriod'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['OverstayFeePeriod'] = x
-        st = 4
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_OverstayRuleType(a, d):
@@ -4261,35 +4246,45 @@ def e_OverstayRuleType(a, d):
     x = d.get('OverstayRuleDescription')
     if x is not None:
         u += 1
-        a = ws(((a << 2)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 11) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 3), x) << 1
         st = 1
     f = 'StartTime'
     x = d.get('StartTime')
     if x is not None:
         u += 1
-        c, wd, st = _T3[st]
+        c, wd, st = _T2[st]
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
     f = 'OverstayFee'
     x = d.get('OverstayFee')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
+        c, wd, st = _T3[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'OverstayFeePeriod'
     x = d.get('OverstayFeePeriod')
     if x is not None:
         u += 1
-        c, wd, st = _T46[st]
+        c, wd, st = _T120[st]
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T78[st]
+    c, wd = _T121[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K129)
+        extra(d, _K119)
     return a
 
 def d_PGPDataType(v, r):
@@ -4341,44 +4336,46 @@ def e_PGPDataType(a, d):
     x = d.get('PGPKeyID')
     if x is not None:
         u += 1
-        a = wb(((a << 2)) << 1, x) << 1
+        a = wb((a << 3), x) << 1
         st = 1
     f = 'PGPKeyPacket'
     x = d.get('PGPKeyPacket')
     if x is not None:
         u += 1
-        c, wd, st = _T126[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T116[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T131[st]
+    c, wd = _T123[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K130)
+        extra(d, _K122)
     return a
 
 def d_ParameterSetType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['ParameterSetID'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['ParameterSetID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ParameterType(v, r)
-        l = o.get('Parameter')
-        if l is None:
-            o['Parameter'] = [x]
-        else:
-            l.append(x)
-        st = 2
+    x, r = d_ParameterType(v, r)
+    l = o.get('Parameter')
+    if l is None:
+        o['Parameter'] = [x]
     else:
-        und(c, 1)
+        l.append(x)
+    st = 2
     k = 0
     while True:
         r -= 2
@@ -4400,34 +4397,36 @@ def d_ParameterSetType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ParameterSetType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'ParameterSetID'
     x = d.get('ParameterSetID')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'Parameter'
     x = d.get('Parameter')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T133[st]
+            c, wd, nx, n = _T125[st]
             a = e_ParameterType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4438,11 +4437,13 @@ def e_ParameterSetType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T90[st]
+    c, wd = _T80[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K132)
+        extra(d, _K124)
     return a
 
 def d_ParameterType(v, r):
@@ -4450,12 +4451,11 @@ def d_ParameterType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = s(v, r)
-        o['Name'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = s(v, r)
+    o['Name'] = x
+    st = 1
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -4475,11 +4475,21 @@ def d_ParameterType(v, r):
         o['byteValue'] = x
         st = 2
     elif c == 2:
-        x, r = ei(v, r)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
         o['shortValue'] = x
         st = 2
     elif c == 3:
-        x, r = ei(v, r)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
         o['intValue'] = x
         st = 2
     elif c == 4:
@@ -4494,73 +4504,83 @@ def d_ParameterType(v, r):
         und(c, 6)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ParameterType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Name'
     x = d.get('Name')
     if x is not None:
-        u += 1
         a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = 'boolValue'
     x = d.get('boolValue')
     if x is not None:
         u += 1
-        c, wd, st = _T135[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 6) | (2 if x else 0))
+        st = 2
     f = 'byteValue'
     x = d.get('byteValue')
     if x is not None:
         u += 1
-        c, wd, st = _T136[st]
+        c, wd, st = _T127[st]
         if x.__class__ is not int or x < -128 or x > 127:
             x = as_int(x, -128, 127)
-        a = ((((a << wd) | c)) << 10) | ((x - -128) << 1)
+        a = (((((a << wd) | c) << 10)) | ((x - -128) << 1))
     f = 'shortValue'
     x = d.get('shortValue')
     if x is not None:
         u += 1
-        c, wd, st = _T137[st]
+        c, wd, st = _T128[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = (((((a << wd) | c) << 11)) | (x << 1))
+        else:
+            a = wi(((((a << wd) | c) << 1)), x) << 1
     f = 'intValue'
     x = d.get('intValue')
     if x is not None:
         u += 1
-        c, wd, st = _T138[st]
+        c, wd, st = _T129[st]
         if x.__class__ is not int or x < -2147483648 or x > 2147483647:
             x = as_int(x, -2147483648, 2147483647)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = (((((a << wd) | c) << 11)) | (x << 1))
+        else:
+            a = wi(((((a << wd) | c) << 1)), x) << 1
     f = 'rationalNumber'
     x = d.get('rationalNumber')
     if x is not None:
         u += 1
-        c, wd, st = _T139[st]
+        c, wd, st = _T130[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'finiteString'
     x = d.get('finiteString')
     if x is not None:
         u += 1
-        c, wd, st = _T140[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T131[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T21[st]
+    c, wd = _T132[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K134)
+        extra(d, _K126)
     return a
 
 def d_PnC_AReqAuthorizationModeType(v, r):
@@ -4568,65 +4588,63 @@ def d_PnC_AReqAuthorizationModeType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = s(v, r)
-        o['Id'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = s(v, r)
+    o['Id'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['GenChallenge'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['GenChallenge'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ContractCertificateChainType(v, r)
-        o['ContractCertificateChain'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_ContractCertificateChainType(v, r)
+    o['ContractCertificateChain'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PnC_AReqAuthorizationModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'Id'
     x = d.get('Id')
     if x is not None:
-        u += 1
         a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = 'GenChallenge'
     x = d.get('GenChallenge')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = 'ContractCertificateChain'
     x = d.get('ContractCertificateChain')
     if x is not None:
-        u += 1
-        c, wd, st = _T4[st]
-        a = e_ContractCertificateChainType(((a << wd) | c), x)
+        a = e_ContractCertificateChainType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = None
-    c, wd = _T27[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K141)
+        extra(d, _K133)
     return a
 
 def d_PnC_ASResAuthorizationModeType(v, r):
@@ -4634,12 +4652,11 @@ def d_PnC_ASResAuthorizationModeType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['GenChallenge'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['GenChallenge'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -4652,34 +4669,34 @@ def d_PnC_ASResAuthorizationModeType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PnC_ASResAuthorizationModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'GenChallenge'
     x = d.get('GenChallenge')
     if x is not None:
-        u += 1
-        a = wb(((a << 1)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'SupportedProviders'
     x = d.get('SupportedProviders')
     if x is not None:
         u += 1
-        c, wd, st = _T44[st]
-        a = e_SupportedProvidersListType(((a << wd) | c), x)
+        a = e_SupportedProvidersListType((a << 2), x)
+        st = 2
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K142)
+        extra(d, _K134)
     return a
 
 def d_PowerDeliveryReqType(v, r):
@@ -4687,36 +4704,27 @@ def d_PowerDeliveryReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E30[(x >> 1) & 3]
-        o['EVProcessing'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E143[(x >> 1) & 3]
-        o['ChargeProgress'] = x
-        st = 3
-    else:
-        und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E26[(x >> 1) & 3]
+    c = 0
+    o['EVProcessing'] = x
+    st = 2
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E135[(x >> 1) & 3]
+    c = 0
+    o['ChargeProgress'] = x
+    st = 3
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -4728,7 +4736,7 @@ def d_PowerDeliveryReqType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E145[(x >> 1) & 1]
+        x = _E137[(x >> 1) & 1]
         o['BPT_ChannelSelection'] = x
         st = 5
     elif c == 2:
@@ -4743,7 +4751,7 @@ def d_PowerDeliveryReqType(v, r):
             x = (v >> r) & 7
             if x & 5:
                 und2()
-            x = _E145[(x >> 1) & 1]
+            x = _E137[(x >> 1) & 1]
             o['BPT_ChannelSelection'] = x
             st = 5
         elif c == 1:
@@ -4752,61 +4760,63 @@ def d_PowerDeliveryReqType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PowerDeliveryReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVProcessing'
     x = d.get('EVProcessing')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        j = _I31.get(x)
+        j = _I27.get(x)
         if j is None:
-            bad_enum(x, _I31)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I27)
+        a = ((a << 5) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'ChargeProgress'
     x = d.get('ChargeProgress')
     if x is not None:
-        u += 1
-        c, wd, st = _T4[st]
-        j = _I144.get(x)
+        j = _I136.get(x)
         if j is None:
-            bad_enum(x, _I144)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I136)
+        a = ((a << 5) | (j << 1))
+        st = 3
+    else:
+        missing()
     f = 'EVPowerProfile'
     x = d.get('EVPowerProfile')
     if x is not None:
         u += 1
-        c, wd, st = _T5[st]
-        a = e_EVPowerProfileType(((a << wd) | c), x)
+        a = e_EVPowerProfileType((a << 2), x)
+        st = 4
     f = 'BPT_ChannelSelection'
     x = d.get('BPT_ChannelSelection')
     if x is not None:
         u += 1
-        c, wd, st = _T148[st]
-        j = _I146.get(x)
+        c, wd, st = _T140[st]
+        j = _I138.get(x)
         if j is None:
-            bad_enum(x, _I146)
-        a = ((((a << wd) | c)) << 3) | (j << 1)
+            bad_enum(x, _I138)
+        a = (((((a << wd) | c) << 3)) | (j << 1))
     f = None
-    c, wd = _T149[st]
+    c, wd = _T141[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K147)
+        extra(d, _K139)
     return a
 
 def d_PowerDeliveryResType(v, r):
@@ -4814,24 +4824,19 @@ def d_PowerDeliveryResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 8
-        x = (v >> r) & 255
-        if x & 129:
-            und2()
-        x = _E28[(x >> 1) & 63]
-        o['ResponseCode'] = x
-        st = 2
-    else:
-        und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 9
+    x = (v >> r) & 511
+    if x & 385:
+        und2()
+    x = _E24[(x >> 1) & 63]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -4844,43 +4849,44 @@ def d_PowerDeliveryResType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PowerDeliveryResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        j = _I29.get(x)
+        j = _I25.get(x)
         if j is None:
-            bad_enum(x, _I29)
-        a = ((((a << wd) | c)) << 8) | (j << 1)
+            bad_enum(x, _I25)
+        a = ((a << 9) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'EVSEStatus'
     x = d.get('EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T25[st]
-        a = e_EVSEStatusType(((a << wd) | c), x)
+        a = e_EVSEStatusType((a << 2), x)
+        st = 3
     f = None
-    c, wd = _T90[st]
+    c, wd = _T80[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K150)
+        extra(d, _K142)
     return a
 
 def d_PowerScheduleEntryListType(v, r):
@@ -4888,16 +4894,15 @@ def d_PowerScheduleEntryListType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PowerScheduleEntryType(v, r)
-        l = o.get('PowerScheduleEntry')
-        if l is None:
-            o['PowerScheduleEntry'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PowerScheduleEntryType(v, r)
+    l = o.get('PowerScheduleEntry')
+    if l is None:
+        o['PowerScheduleEntry'] = [x]
+    else:
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -4919,26 +4924,24 @@ def d_PowerScheduleEntryListType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PowerScheduleEntryListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'PowerScheduleEntry'
     x = d.get('PowerScheduleEntry')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T84[st]
+            c, wd, nx, n = _T74[st]
             a = e_PowerScheduleEntryType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4949,32 +4952,36 @@ def e_PowerScheduleEntryListType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K151)
+        extra(d, _K143)
     return a
 
 def d_PowerScheduleEntryType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['Duration'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['Duration'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['Power'] = x
-        st = 2
-    else:
-        und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['Power'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -5002,61 +5009,68 @@ def d_PowerScheduleEntryType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PowerScheduleEntryType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Duration'
     x = d.get('Duration')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'Power'
     x = d.get('Power')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'Power_L2'
     x = d.get('Power_L2')
     if x is not None:
         u += 1
-        c, wd, st = _T25[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 2), x)
+        st = 3
     f = 'Power_L3'
     x = d.get('Power_L3')
     if x is not None:
         u += 1
-        c, wd, st = _T153[st]
+        c, wd, st = _T145[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T154[st]
+    c, wd = _T146[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K152)
+        extra(d, _K144)
     return a
 
 def d_PowerScheduleType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['TimeAnchor'] = x
-        st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['TimeAnchor'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -5089,56 +5103,58 @@ def d_PowerScheduleType(v, r):
     if st == 3:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_PowerScheduleEntryListType(v, r)
-            o['PowerScheduleEntries'] = x
-            st = 4
-        else:
+        if c:
             und(c, 1)
+        x, r = d_PowerScheduleEntryListType(v, r)
+        o['PowerScheduleEntries'] = x
+        st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PowerScheduleType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'TimeAnchor'
     x = d.get('TimeAnchor')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'AvailableEnergy'
     x = d.get('AvailableEnergy')
     if x is not None:
         u += 1
-        c, wd, st = _T44[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 2), x)
+        st = 2
     f = 'PowerTolerance'
     x = d.get('PowerTolerance')
     if x is not None:
         u += 1
-        c, wd, st = _T64[st]
+        c, wd, st = _T54[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'PowerScheduleEntries'
     x = d.get('PowerScheduleEntries')
     if x is not None:
         u += 1
-        c, wd, st = _T65[st]
+        c, wd, st = _T55[st]
         a = e_PowerScheduleEntryListType(((a << wd) | c), x)
     f = None
-    c, wd = _T78[st]
+    c, wd = _T121[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K155)
+        extra(d, _K147)
     return a
 
 def d_PriceLevelScheduleEntryListType(v, r):
@@ -5146,16 +5162,15 @@ def d_PriceLevelScheduleEntryListType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PriceLevelScheduleEntryType(v, r)
-        l = o.get('PriceLevelScheduleEntry')
-        if l is None:
-            o['PriceLevelScheduleEntry'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PriceLevelScheduleEntryType(v, r)
+    l = o.get('PriceLevelScheduleEntry')
+    if l is None:
+        o['PriceLevelScheduleEntry'] = [x]
+    else:
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -5177,26 +5192,24 @@ def d_PriceLevelScheduleEntryListType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PriceLevelScheduleEntryListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'PriceLevelScheduleEntry'
     x = d.get('PriceLevelScheduleEntry')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T84[st]
+            c, wd, nx, n = _T74[st]
             a = e_PriceLevelScheduleEntryType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -5207,70 +5220,74 @@ def e_PriceLevelScheduleEntryListType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K156)
+        extra(d, _K148)
     return a
 
 def d_PriceLevelScheduleEntryType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['Duration'] = x
+    st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1537:
+        und2()
+    x = ((x >> 1) & 255)
+    c = 0
+    o['PriceLevel'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['Duration'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 10
-        x = (v >> r) & 1023
-        if x & 513:
-            und2()
-        x = ((x >> 1) & 255)
-        o['PriceLevel'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PriceLevelScheduleEntryType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Duration'
     x = d.get('Duration')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'PriceLevel'
     x = d.get('PriceLevel')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
-        a = ((((a << wd) | c)) << 10) | ((x) << 1)
+        a = ((a << 11) | ((x) << 1))
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K157)
+        extra(d, _K149)
     return a
 
 def d_PriceLevelScheduleType(v, r):
@@ -5283,28 +5300,39 @@ def d_PriceLevelScheduleType(v, r):
         o['Id'] = x
         st = 1
     elif c == 1:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['TimeAnchor'] = x
         st = 2
     else:
         und(c, 2)
     if st == 1:
-        r -= 1
-        c = (v >> r) & 1
-        if c == 0:
-            x, r = eu(v, r)
-            o['TimeAnchor'] = x
-            st = 2
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
         else:
-            und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['PriceScheduleID'] = x
-        st = 3
+            x >>= 1
+        c = 0
+        o['TimeAnchor'] = x
+        st = 2
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['PriceScheduleID'] = x
+    st = 3
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -5322,32 +5350,26 @@ def d_PriceLevelScheduleType(v, r):
     else:
         und(c, 2)
     if st == 4:
-        r -= 1
-        c = (v >> r) & 1
-        if c == 0:
-            r -= 10
-            x = (v >> r) & 1023
-            if x & 513:
-                und2()
-            x = ((x >> 1) & 255)
-            o['NumberOfPriceLevels'] = x
-            st = 5
-        else:
-            und(c, 1)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1537:
+            und2()
+        x = ((x >> 1) & 255)
+        c = 0
+        o['NumberOfPriceLevels'] = x
+        st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PriceLevelScheduleEntryListType(v, r)
-        o['PriceLevelScheduleEntries'] = x
-        st = 6
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PriceLevelScheduleEntryListType(v, r)
+    o['PriceLevelScheduleEntries'] = x
+    st = 6
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PriceLevelScheduleType(a, d):
@@ -5366,43 +5388,53 @@ def e_PriceLevelScheduleType(a, d):
     x = d.get('TimeAnchor')
     if x is not None:
         u += 1
-        c, wd, st = _T3[st]
+        c, wd, st = _T2[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
     f = 'PriceScheduleID'
     x = d.get('PriceScheduleID')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
+        c, wd, st = _T3[st]
         if x.__class__ is not int or x < 1 or x > 4294967295:
             x = as_int(x, 1, 4294967295)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
     f = 'PriceScheduleDescription'
     x = d.get('PriceScheduleDescription')
     if x is not None:
         u += 1
-        c, wd, st = _T5[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T4[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
     f = 'NumberOfPriceLevels'
     x = d.get('NumberOfPriceLevels')
     if x is not None:
         u += 1
-        c, wd, st = _T6[st]
+        c, wd, st = _T5[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
-        a = ((((a << wd) | c)) << 10) | ((x) << 1)
+        a = (((((a << wd) | c) << 10)) | ((x) << 1))
     f = 'PriceLevelScheduleEntries'
     x = d.get('PriceLevelScheduleEntries')
     if x is not None:
         u += 1
-        c, wd, st = _T7[st]
+        c, wd, st = _T6[st]
         a = e_PriceLevelScheduleEntryListType(((a << wd) | c), x)
     f = None
-    c, wd = _T39[st]
+    c, wd = _T34[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K158)
+        extra(d, _K150)
     return a
 
 def d_PriceRuleStackListType(v, r):
@@ -5410,16 +5442,15 @@ def d_PriceRuleStackListType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PriceRuleStackType(v, r)
-        l = o.get('PriceRuleStack')
-        if l is None:
-            o['PriceRuleStack'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_PriceRuleStackType(v, r)
+    l = o.get('PriceRuleStack')
+    if l is None:
+        o['PriceRuleStack'] = [x]
+    else:
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -5441,26 +5472,24 @@ def d_PriceRuleStackListType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PriceRuleStackListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'PriceRuleStack'
     x = d.get('PriceRuleStack')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T84[st]
+            c, wd, nx, n = _T74[st]
             a = e_PriceRuleStackType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -5471,36 +5500,40 @@ def e_PriceRuleStackListType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K159)
+        extra(d, _K151)
     return a
 
 def d_PriceRuleStackType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['Duration'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['Duration'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = d_PriceRuleType(v, r)
-        l = o.get('PriceRule')
-        if l is None:
-            o['PriceRule'] = [x]
-        else:
-            l.append(x)
-        st = 2
+    x, r = d_PriceRuleType(v, r)
+    l = o.get('PriceRule')
+    if l is None:
+        o['PriceRule'] = [x]
     else:
-        und(c, 1)
+        l.append(x)
+    st = 2
     k = 0
     while True:
         r -= 2
@@ -5522,34 +5555,36 @@ def d_PriceRuleStackType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PriceRuleStackType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Duration'
     x = d.get('Duration')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'PriceRule'
     x = d.get('PriceRule')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T89[st]
+            c, wd, nx, n = _T79[st]
             a = e_PriceRuleType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -5560,11 +5595,13 @@ def e_PriceRuleStackType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T90[st]
+    c, wd = _T80[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K160)
+        extra(d, _K152)
     return a
 
 def d_PriceRuleType(v, r):
@@ -5572,12 +5609,11 @@ def d_PriceRuleType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EnergyFee'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EnergyFee'] = x
+    st = 1
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -5585,11 +5621,21 @@ def d_PriceRuleType(v, r):
         o['ParkingFee'] = x
         st = 2
     elif c == 1:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['ParkingFeePeriod'] = x
         st = 3
     elif c == 2:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['CarbonDioxideEmission'] = x
         st = 4
     elif c == 3:
@@ -5610,11 +5656,21 @@ def d_PriceRuleType(v, r):
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['ParkingFeePeriod'] = x
             st = 3
         elif c == 1:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['CarbonDioxideEmission'] = x
             st = 4
         elif c == 2:
@@ -5635,7 +5691,12 @@ def d_PriceRuleType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['CarbonDioxideEmission'] = x
             st = 4
         elif c == 1:
@@ -5672,72 +5733,77 @@ def d_PriceRuleType(v, r):
     if st == 5:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['PowerRangeStart'] = x
-            st = 6
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['PowerRangeStart'] = x
+        st = 6
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_PriceRuleType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'EnergyFee'
     x = d.get('EnergyFee')
     if x is not None:
-        u += 1
         a = e_RationalNumberType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ParkingFee'
     x = d.get('ParkingFee')
     if x is not None:
         u += 1
-        c, wd, st = _T135[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 3), x)
+        st = 2
     f = 'ParkingFeePeriod'
     x = d.get('ParkingFeePeriod')
     if x is not None:
         u += 1
-        c, wd, st = _T162[st]
+        c, wd, st = _T154[st]
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
     f = 'CarbonDioxideEmission'
     x = d.get('CarbonDioxideEmission')
     if x is not None:
         u += 1
-        c, wd, st = _T163[st]
+        c, wd, st = _T155[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
     f = 'RenewableGenerationPercentage'
     x = d.get('RenewableGenerationPercentage')
     if x is not None:
         u += 1
-        c, wd, st = _T164[st]
+        c, wd, st = _T156[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
-        a = ((((a << wd) | c)) << 10) | ((x) << 1)
+        a = (((((a << wd) | c) << 10)) | ((x) << 1))
     f = 'PowerRangeStart'
     x = d.get('PowerRangeStart')
     if x is not None:
         u += 1
-        c, wd, st = _T165[st]
+        c, wd, st = _T157[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T39[st]
+    c, wd = _T34[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K161)
+        extra(d, _K153)
     return a
 
 def d_RSAKeyValueType(v, r):
@@ -5745,122 +5811,125 @@ def d_RSAKeyValueType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['Modulus'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['Modulus'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['Exponent'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['Exponent'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_RSAKeyValueType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Modulus'
     x = d.get('Modulus')
     if x is not None:
-        u += 1
-        a = wb(((a << 1)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'Exponent'
     x = d.get('Exponent')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K166)
+        extra(d, _K158)
     return a
 
 def d_RationalNumberType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1537:
+        und2()
+    x = ((x >> 1) & 255) + -128
+    c = 0
+    o['Exponent'] = x
+    st = 1
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['Value'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 10
-        x = (v >> r) & 1023
-        if x & 513:
-            und2()
-        x = ((x >> 1) & 255) + -128
-        o['Exponent'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['Value'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_RationalNumberType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Exponent'
     x = d.get('Exponent')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < -128 or x > 127:
             x = as_int(x, -128, 127)
-        a = (((a << 1)) << 10) | ((x - -128) << 1)
+        a = ((a << 11) | ((x - -128) << 1))
         st = 1
+    else:
+        missing()
     f = 'Value'
     x = d.get('Value')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K167)
+        extra(d, _K159)
     return a
 
 def d_ReceiptType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['TimeAnchor'] = x
-        st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['TimeAnchor'] = x
+    st = 1
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -5996,48 +6065,51 @@ def d_ReceiptType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ReceiptType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'TimeAnchor'
     x = d.get('TimeAnchor')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'EnergyCosts'
     x = d.get('EnergyCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T135[st]
-        a = e_DetailedCostType(((a << wd) | c), x)
+        a = e_DetailedCostType((a << 3), x)
+        st = 2
     f = 'OccupancyCosts'
     x = d.get('OccupancyCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T162[st]
+        c, wd, st = _T154[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'AdditionalServicesCosts'
     x = d.get('AdditionalServicesCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T169[st]
+        c, wd, st = _T161[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'OverstayCosts'
     x = d.get('OverstayCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T170[st]
+        c, wd, st = _T162[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'TaxCosts'
     x = d.get('TaxCosts')
@@ -6047,7 +6119,7 @@ def e_ReceiptType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T171[st]
+            c, wd, nx, n = _T163[st]
             a = e_DetailedTaxType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6059,10 +6131,10 @@ def e_ReceiptType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T172[st]
+    c, wd = _T164[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K168)
+        extra(d, _K160)
     return a
 
 def d_ReferenceType(v, r):
@@ -6146,26 +6218,23 @@ def d_ReferenceType(v, r):
     if st == 4:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_DigestMethodType(v, r)
-            o['DigestMethod'] = x
-            st = 5
-        else:
+        if c:
             und(c, 1)
+        x, r = d_DigestMethodType(v, r)
+        o['DigestMethod'] = x
+        st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['DigestValue'] = x
-        st = 6
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['DigestValue'] = x
+    st = 6
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ReferenceType(a, d):
@@ -6184,39 +6253,39 @@ def e_ReferenceType(a, d):
     x = d.get('Type')
     if x is not None:
         u += 1
-        c, wd, st = _T70[st]
+        c, wd, st = _T61[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'URI'
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T174[st]
+        c, wd, st = _T166[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T175[st]
+        c, wd, st = _T167[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = 'DigestMethod'
     x = d.get('DigestMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T176[st]
+        c, wd, st = _T168[st]
         a = e_DigestMethodType(((a << wd) | c), x)
     f = 'DigestValue'
     x = d.get('DigestValue')
     if x is not None:
         u += 1
-        c, wd, st = _T7[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T6[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T39[st]
+    c, wd = _T34[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K173)
+        extra(d, _K165)
     return a
 
 def d_RetrievalMethodType(v, r):
@@ -6268,10 +6337,9 @@ def d_RetrievalMethodType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_RetrievalMethodType(a, d):
@@ -6290,20 +6358,20 @@ def e_RetrievalMethodType(a, d):
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T178[st]
+        c, wd, st = _T170[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T179[st]
+        c, wd, st = _T171[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T180[st]
+    c, wd = _T172[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K177)
+        extra(d, _K169)
     return a
 
 def d_SPKIDataType(v, r):
@@ -6313,16 +6381,15 @@ def d_SPKIDataType(v, r):
         if st == 0:
             r -= 1
             c = (v >> r) & 1
-            if c == 0:
-                x, r = eb(v, r)
-                l = o.get('SPKISexp')
-                if l is None:
-                    o['SPKISexp'] = [x]
-                else:
-                    l.append(x)
-                st = 1
-            else:
+            if c:
                 und(c, 1)
+            x, r = eb(v, r)
+            l = o.get('SPKISexp')
+            if l is None:
+                o['SPKISexp'] = [x]
+            else:
+                l.append(x)
+            st = 1
         elif st == 1:
             while True:
                 r -= 2
@@ -6364,17 +6431,16 @@ def e_SPKIDataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'SPKISexp'
     x = d.get('SPKISexp')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T182[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T174[st]
+            a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -6384,11 +6450,12 @@ def e_SPKIDataType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T183[st]
-    a = (a << wd) | c
+    a = (a << 2) | 2
     if u != len(d):
-        extra(d, _K181)
+        extra(d, _K173)
     return a
 
 def d_ScheduleExchangeReqType(v, r):
@@ -6396,24 +6463,19 @@ def d_ScheduleExchangeReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 12
-        x = (v >> r) & 4095
-        if x & 2049:
-            und2()
-        x = ((x >> 1) & 1023) + 12
-        o['MaximumSupportingPoints'] = x
-        st = 2
-    else:
-        und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 13
+    x = (v >> r) & 8191
+    if x & 6145:
+        und2()
+    x = ((x >> 1) & 1023) + 12
+    c = 0
+    o['MaximumSupportingPoints'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -6428,48 +6490,49 @@ def d_ScheduleExchangeReqType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ScheduleExchangeReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'MaximumSupportingPoints'
     x = d.get('MaximumSupportingPoints')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
         if x.__class__ is not int or x < 12 or x > 1024:
             x = as_int(x, 12, 1024)
-        a = ((((a << wd) | c)) << 12) | ((x - 12) << 1)
+        a = ((a << 13) | ((x - 12) << 1))
+        st = 2
+    else:
+        missing()
     f = 'Dynamic_SEReqControlMode'
     x = d.get('Dynamic_SEReqControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T25[st]
-        a = e_Dynamic_SEReqControlModeType(((a << wd) | c), x)
+        a = e_Dynamic_SEReqControlModeType((a << 2), x)
+        st = 3
     f = 'Scheduled_SEReqControlMode'
     x = d.get('Scheduled_SEReqControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T26[st]
+        c, wd, st = _T22[st]
         a = e_Scheduled_SEReqControlModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T27[st]
+    c, wd = _T23[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K184)
+        extra(d, _K175)
     return a
 
 def d_ScheduleExchangeResType(v, r):
@@ -6477,36 +6540,27 @@ def d_ScheduleExchangeResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 8
-        x = (v >> r) & 255
-        if x & 129:
-            und2()
-        x = _E28[(x >> 1) & 63]
-        o['ResponseCode'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E30[(x >> 1) & 3]
-        o['EVSEProcessing'] = x
-        st = 3
-    else:
-        und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 9
+    x = (v >> r) & 511
+    if x & 385:
+        und2()
+    x = _E24[(x >> 1) & 63]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E26[(x >> 1) & 3]
+    c = 0
+    o['EVSEProcessing'] = x
+    st = 3
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -6542,87 +6596,91 @@ def d_ScheduleExchangeResType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ScheduleExchangeResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        j = _I29.get(x)
+        j = _I25.get(x)
         if j is None:
-            bad_enum(x, _I29)
-        a = ((((a << wd) | c)) << 8) | (j << 1)
+            bad_enum(x, _I25)
+        a = ((a << 9) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
-        u += 1
-        c, wd, st = _T4[st]
-        j = _I31.get(x)
+        j = _I27.get(x)
         if j is None:
-            bad_enum(x, _I31)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I27)
+        a = ((a << 5) | (j << 1))
+        st = 3
+    else:
+        missing()
     f = 'GoToPause'
     x = d.get('GoToPause')
     if x is not None:
         u += 1
-        c, wd, st = _T5[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 5) | (2 if x else 0))
+        st = 4
     f = 'Dynamic_SEResControlMode'
     x = d.get('Dynamic_SEResControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T148[st]
+        c, wd, st = _T140[st]
         a = e_Dynamic_SEResControlModeType(((a << wd) | c), x)
     f = 'Scheduled_SEResControlMode'
     x = d.get('Scheduled_SEResControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T186[st]
+        c, wd, st = _T177[st]
         a = e_Scheduled_SEResControlModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T187[st]
+    c, wd = _T178[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K185)
+        extra(d, _K176)
     return a
 
 def d_ScheduleTupleType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['ScheduleTupleID'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['ScheduleTupleID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ChargingScheduleType(v, r)
-        o['ChargingSchedule'] = x
-        st = 2
-    else:
-        und(c, 1)
+    x, r = d_ChargingScheduleType(v, r)
+    o['ChargingSchedule'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -6635,55 +6693,62 @@ def d_ScheduleTupleType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ScheduleTupleType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'ScheduleTupleID'
     x = d.get('ScheduleTupleID')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 1 or x > 4294967295:
             x = as_int(x, 1, 4294967295)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'ChargingSchedule'
     x = d.get('ChargingSchedule')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = e_ChargingScheduleType(((a << wd) | c), x)
+        a = e_ChargingScheduleType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'DischargingSchedule'
     x = d.get('DischargingSchedule')
     if x is not None:
         u += 1
-        c, wd, st = _T25[st]
-        a = e_ChargingScheduleType(((a << wd) | c), x)
+        a = e_ChargingScheduleType((a << 2), x)
+        st = 3
     f = None
-    c, wd = _T90[st]
+    c, wd = _T80[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K188)
+        extra(d, _K179)
     return a
 
 def d_Scheduled_EVPPTControlModeType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['SelectedScheduleTupleID'] = x
-        st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['SelectedScheduleTupleID'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -6691,7 +6756,7 @@ def d_Scheduled_EVPPTControlModeType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E189[(x >> 1) & 1]
+        x = _E180[(x >> 1) & 1]
         o['PowerToleranceAcceptance'] = x
         st = 2
     elif c == 1:
@@ -6700,39 +6765,42 @@ def d_Scheduled_EVPPTControlModeType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_Scheduled_EVPPTControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'SelectedScheduleTupleID'
     x = d.get('SelectedScheduleTupleID')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 1 or x > 4294967295:
             x = as_int(x, 1, 4294967295)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'PowerToleranceAcceptance'
     x = d.get('PowerToleranceAcceptance')
     if x is not None:
         u += 1
-        c, wd, st = _T44[st]
-        j = _I190.get(x)
+        j = _I181.get(x)
         if j is None:
-            bad_enum(x, _I190)
-        a = ((((a << wd) | c)) << 3) | (j << 1)
+            bad_enum(x, _I181)
+        a = ((a << 5) | (j << 1))
+        st = 2
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K191)
+        extra(d, _K182)
     return a
 
 def d_Scheduled_SEReqControlModeType(v, r):
@@ -6741,7 +6809,12 @@ def d_Scheduled_SEReqControlModeType(v, r):
     r -= 3
     c = (v >> r) & 7
     if c == 0:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['DepartureTime'] = x
         st = 1
     elif c == 1:
@@ -6834,10 +6907,9 @@ def d_Scheduled_SEReqControlModeType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_Scheduled_SEReqControlModeType(a, d):
@@ -6851,37 +6923,40 @@ def e_Scheduled_SEReqControlModeType(a, d):
         u += 1
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu(((a << 3)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 13) | (x << 1))
+        else:
+            a = wu((a << 4), x) << 1
         st = 1
     f = 'EVTargetEnergyRequest'
     x = d.get('EVTargetEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T70[st]
+        c, wd, st = _T61[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMaximumEnergyRequest'
     x = d.get('EVMaximumEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T71[st]
+        c, wd, st = _T62[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumEnergyRequest'
     x = d.get('EVMinimumEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T72[st]
+        c, wd, st = _T63[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVEnergyOffer'
     x = d.get('EVEnergyOffer')
     if x is not None:
         u += 1
-        c, wd, st = _T193[st]
+        c, wd, st = _T184[st]
         a = e_EVEnergyOfferType(((a << wd) | c), x)
     f = None
-    c, wd = _T194[st]
+    c, wd = _T185[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K192)
+        extra(d, _K183)
     return a
 
 def d_Scheduled_SEResControlModeType(v, r):
@@ -6889,16 +6964,15 @@ def d_Scheduled_SEResControlModeType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ScheduleTupleType(v, r)
-        l = o.get('ScheduleTuple')
-        if l is None:
-            o['ScheduleTuple'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_ScheduleTupleType(v, r)
+    l = o.get('ScheduleTuple')
+    if l is None:
+        o['ScheduleTuple'] = [x]
+    else:
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -6920,26 +6994,24 @@ def d_Scheduled_SEResControlModeType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_Scheduled_SEResControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'ScheduleTuple'
     x = d.get('ScheduleTuple')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T196[st]
+            c, wd, nx, n = _T187[st]
             a = e_ScheduleTupleType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6950,50 +7022,57 @@ def e_Scheduled_SEResControlModeType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K195)
+        extra(d, _K186)
     return a
 
 def d_Scheduled_SMDTControlModeType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['SelectedScheduleTupleID'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['SelectedScheduleTupleID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_Scheduled_SMDTControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'SelectedScheduleTupleID'
     x = d.get('SelectedScheduleTupleID')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 1 or x > 4294967295:
             x = as_int(x, 1, 4294967295)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T34[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K197)
+        extra(d, _K188)
     return a
 
 def d_SelectedServiceListType(v, r):
@@ -7001,16 +7080,15 @@ def d_SelectedServiceListType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_SelectedServiceType(v, r)
-        l = o.get('SelectedService')
-        if l is None:
-            o['SelectedService'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_SelectedServiceType(v, r)
+    l = o.get('SelectedService')
+    if l is None:
+        o['SelectedService'] = [x]
+    else:
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -7032,26 +7110,24 @@ def d_SelectedServiceListType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SelectedServiceListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'SelectedService'
     x = d.get('SelectedService')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T199[st]
+            c, wd, nx, n = _T190[st]
             a = e_SelectedServiceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7062,66 +7138,80 @@ def e_SelectedServiceListType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K198)
+        extra(d, _K189)
     return a
 
 def d_SelectedServiceType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['ServiceID'] = x
+    st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['ParameterSetID'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['ServiceID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['ParameterSetID'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SelectedServiceType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'ServiceID'
     x = d.get('ServiceID')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'ParameterSetID'
     x = d.get('ParameterSetID')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K200)
+        extra(d, _K191)
     return a
 
 def d_ServiceDetailReqType(v, r):
@@ -7129,52 +7219,57 @@ def d_ServiceDetailReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['ServiceID'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['ServiceID'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceDetailReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ServiceID'
     x = d.get('ServiceID')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K201)
+        extra(d, _K192)
     return a
 
 def d_ServiceDetailResType(v, r):
@@ -7182,87 +7277,89 @@ def d_ServiceDetailResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 9
+    x = (v >> r) & 511
+    if x & 385:
+        und2()
+    x = _E24[(x >> 1) & 63]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['ServiceID'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 8
-        x = (v >> r) & 255
-        if x & 129:
-            und2()
-        x = _E28[(x >> 1) & 63]
-        o['ResponseCode'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_ServiceParameterListType(v, r)
+    o['ServiceParameterList'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['ServiceID'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ServiceParameterListType(v, r)
-        o['ServiceParameterList'] = x
-        st = 4
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceDetailResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 4
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        j = _I29.get(x)
+        j = _I25.get(x)
         if j is None:
-            bad_enum(x, _I29)
-        a = ((((a << wd) | c)) << 8) | (j << 1)
+            bad_enum(x, _I25)
+        a = ((a << 9) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'ServiceID'
     x = d.get('ServiceID')
     if x is not None:
-        u += 1
-        c, wd, st = _T4[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
+        st = 3
+    else:
+        missing()
     f = 'ServiceParameterList'
     x = d.get('ServiceParameterList')
     if x is not None:
-        u += 1
-        c, wd, st = _T46[st]
-        a = e_ServiceParameterListType(((a << wd) | c), x)
+        a = e_ServiceParameterListType((a << 1), x)
+        st = 4
+    else:
+        missing()
     f = None
-    c, wd = _T78[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K202)
+        extra(d, _K193)
     return a
 
 def d_ServiceDiscoveryReqType(v, r):
@@ -7270,12 +7367,11 @@ def d_ServiceDiscoveryReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -7288,34 +7384,34 @@ def d_ServiceDiscoveryReqType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceDiscoveryReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'SupportedServiceIDs'
     x = d.get('SupportedServiceIDs')
     if x is not None:
         u += 1
-        c, wd, st = _T44[st]
-        a = e_ServiceIDListType(((a << wd) | c), x)
+        a = e_ServiceIDListType((a << 2), x)
+        st = 2
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K203)
+        extra(d, _K194)
     return a
 
 def d_ServiceDiscoveryResType(v, r):
@@ -7323,44 +7419,34 @@ def d_ServiceDiscoveryResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 9
+    x = (v >> r) & 511
+    if x & 385:
+        und2()
+    x = _E24[(x >> 1) & 63]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['ServiceRenegotiationSupported'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 8
-        x = (v >> r) & 255
-        if x & 129:
-            und2()
-        x = _E28[(x >> 1) & 63]
-        o['ResponseCode'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['ServiceRenegotiationSupported'] = x
-        st = 3
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ServiceListType(v, r)
-        o['EnergyTransferServiceList'] = x
-        st = 4
-    else:
-        und(c, 1)
+    x, r = d_ServiceListType(v, r)
+    o['EnergyTransferServiceList'] = x
+    st = 4
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -7373,80 +7459,91 @@ def d_ServiceDiscoveryResType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceDiscoveryResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 4
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        j = _I29.get(x)
+        j = _I25.get(x)
         if j is None:
-            bad_enum(x, _I29)
-        a = ((((a << wd) | c)) << 8) | (j << 1)
+            bad_enum(x, _I25)
+        a = ((a << 9) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'ServiceRenegotiationSupported'
     x = d.get('ServiceRenegotiationSupported')
     if x is not None:
-        u += 1
-        c, wd, st = _T4[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 4) | (2 if x else 0))
+        st = 3
+    else:
+        missing()
     f = 'EnergyTransferServiceList'
     x = d.get('EnergyTransferServiceList')
     if x is not None:
-        u += 1
-        c, wd, st = _T46[st]
-        a = e_ServiceListType(((a << wd) | c), x)
+        a = e_ServiceListType((a << 1), x)
+        st = 4
+    else:
+        missing()
     f = 'VASList'
     x = d.get('VASList')
     if x is not None:
         u += 1
-        c, wd, st = _T47[st]
-        a = e_ServiceListType(((a << wd) | c), x)
+        a = e_ServiceListType((a << 2), x)
+        st = 5
     f = None
-    c, wd = _T48[st]
+    c, wd = _T39[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K204)
+        extra(d, _K195)
     return a
 
 def d_ServiceIDListType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        l = o.get('ServiceID')
-        if l is None:
-            o['ServiceID'] = [x]
-        else:
-            l.append(x)
-        st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    l = o.get('ServiceID')
+    if l is None:
+        o['ServiceID'] = [x]
+    else:
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             l = o.get('ServiceID')
             if l is None:
                 o['ServiceID'] = [x]
@@ -7462,29 +7559,30 @@ def d_ServiceIDListType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceIDListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'ServiceID'
     x = d.get('ServiceID')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T199[st]
+            c, wd, nx, n = _T190[st]
             if x.__class__ is not int or x < 0 or x > 65535:
                 x = as_int(x, 0, 65535)
-            a = wu((((a << wd) | c)) << 1, x) << 1
+            if x < 128:
+                a = (((((a << wd) | c) << 10)) | (x << 1))
+            else:
+                a = wu(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -7494,11 +7592,13 @@ def e_ServiceIDListType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K205)
+        extra(d, _K196)
     return a
 
 def d_ServiceListType(v, r):
@@ -7506,16 +7606,15 @@ def d_ServiceListType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ServiceType(v, r)
-        l = o.get('Service')
-        if l is None:
-            o['Service'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_ServiceType(v, r)
+    l = o.get('Service')
+    if l is None:
+        o['Service'] = [x]
+    else:
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -7537,26 +7636,24 @@ def d_ServiceListType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Service'
     x = d.get('Service')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T76[st]
+            c, wd, nx, n = _T67[st]
             a = e_ServiceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7567,11 +7664,13 @@ def e_ServiceListType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K206)
+        extra(d, _K197)
     return a
 
 def d_ServiceParameterListType(v, r):
@@ -7579,16 +7678,15 @@ def d_ServiceParameterListType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ParameterSetType(v, r)
-        l = o.get('ParameterSet')
-        if l is None:
-            o['ParameterSet'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_ParameterSetType(v, r)
+    l = o.get('ParameterSet')
+    if l is None:
+        o['ParameterSet'] = [x]
+    else:
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -7610,26 +7708,24 @@ def d_ServiceParameterListType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceParameterListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'ParameterSet'
     x = d.get('ParameterSet')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T208[st]
+            c, wd, nx, n = _T199[st]
             a = e_ParameterSetType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7640,11 +7736,13 @@ def e_ServiceParameterListType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K207)
+        extra(d, _K198)
     return a
 
 def d_ServiceSelectionReqType(v, r):
@@ -7652,20 +7750,18 @@ def d_ServiceSelectionReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_SelectedServiceType(v, r)
-        o['SelectedEnergyTransferService'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_SelectedServiceType(v, r)
+    o['SelectedEnergyTransferService'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -7678,40 +7774,41 @@ def d_ServiceSelectionReqType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceSelectionReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'SelectedEnergyTransferService'
     x = d.get('SelectedEnergyTransferService')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = e_SelectedServiceType(((a << wd) | c), x)
+        a = e_SelectedServiceType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'SelectedVASList'
     x = d.get('SelectedVASList')
     if x is not None:
         u += 1
-        c, wd, st = _T25[st]
-        a = e_SelectedServiceListType(((a << wd) | c), x)
+        a = e_SelectedServiceListType((a << 2), x)
+        st = 3
     f = None
-    c, wd = _T90[st]
+    c, wd = _T80[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K209)
+        extra(d, _K200)
     return a
 
 def d_ServiceSelectionResType(v, r):
@@ -7719,116 +7816,113 @@ def d_ServiceSelectionResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 9
+    x = (v >> r) & 511
+    if x & 385:
+        und2()
+    x = _E24[(x >> 1) & 63]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 8
-        x = (v >> r) & 255
-        if x & 129:
-            und2()
-        x = _E28[(x >> 1) & 63]
-        o['ResponseCode'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceSelectionResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        j = _I29.get(x)
+        j = _I25.get(x)
         if j is None:
-            bad_enum(x, _I29)
-        a = ((((a << wd) | c)) << 8) | (j << 1)
+            bad_enum(x, _I25)
+        a = ((a << 9) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K122)
+        extra(d, _K112)
     return a
 
 def d_ServiceType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['ServiceID'] = x
+    st = 1
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['FreeService'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['ServiceID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['FreeService'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'ServiceID'
     x = d.get('ServiceID')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'FreeService'
     x = d.get('FreeService')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 4) | (2 if x else 0))
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K210)
+        extra(d, _K201)
     return a
 
 def d_SessionSetupReqType(v, r):
@@ -7836,50 +7930,52 @@ def d_SessionSetupReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['EVCCID'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = es(v, r)
+    o['EVCCID'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SessionSetupReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVCCID'
     x = d.get('EVCCID')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K211)
+        extra(d, _K202)
     return a
 
 def d_SessionSetupResType(v, r):
@@ -7887,71 +7983,70 @@ def d_SessionSetupResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 9
+    x = (v >> r) & 511
+    if x & 385:
+        und2()
+    x = _E24[(x >> 1) & 63]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 8
-        x = (v >> r) & 255
-        if x & 129:
-            und2()
-        x = _E28[(x >> 1) & 63]
-        o['ResponseCode'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = es(v, r)
+    o['EVSEID'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['EVSEID'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SessionSetupResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        j = _I29.get(x)
+        j = _I25.get(x)
         if j is None:
-            bad_enum(x, _I29)
-        a = ((((a << wd) | c)) << 8) | (j << 1)
+            bad_enum(x, _I25)
+        a = ((a << 9) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'EVSEID'
     x = d.get('EVSEID')
     if x is not None:
-        u += 1
-        c, wd, st = _T4[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 2), x) << 1
+        st = 3
+    else:
+        missing()
     f = None
-    c, wd = _T27[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K212)
+        extra(d, _K203)
     return a
 
 def d_SessionStopReqType(v, r):
@@ -7959,24 +8054,19 @@ def d_SessionStopReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E213[(x >> 1) & 3]
-        o['ChargingSession'] = x
-        st = 2
-    else:
-        und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E204[(x >> 1) & 3]
+    c = 0
+    o['ChargingSession'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -8004,49 +8094,58 @@ def d_SessionStopReqType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SessionStopReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ChargingSession'
     x = d.get('ChargingSession')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        j = _I214.get(x)
+        j = _I205.get(x)
         if j is None:
-            bad_enum(x, _I214)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I205)
+        a = ((a << 5) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'EVTerminationCode'
     x = d.get('EVTerminationCode')
     if x is not None:
         u += 1
-        c, wd, st = _T25[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 11) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 3), x) << 1
+        st = 3
     f = 'EVTerminationExplanation'
     x = d.get('EVTerminationExplanation')
     if x is not None:
         u += 1
-        c, wd, st = _T153[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T145[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T154[st]
+    c, wd = _T146[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K215)
+        extra(d, _K206)
     return a
 
 def d_SessionStopResType(v, r):
@@ -8054,79 +8153,74 @@ def d_SessionStopResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 9
+    x = (v >> r) & 511
+    if x & 385:
+        und2()
+    x = _E24[(x >> 1) & 63]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 8
-        x = (v >> r) & 255
-        if x & 129:
-            und2()
-        x = _E28[(x >> 1) & 63]
-        o['ResponseCode'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SessionStopResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        j = _I29.get(x)
+        j = _I25.get(x)
         if j is None:
-            bad_enum(x, _I29)
-        a = ((((a << wd) | c)) << 8) | (j << 1)
+            bad_enum(x, _I25)
+        a = ((a << 9) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K122)
+        extra(d, _K112)
     return a
 
 def d_SignatureMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = s(v, r)
+    o['Algorithm'] = x
+    st = 1
     while True:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['HMACOutputLength'] = x
             st = 2
             break
@@ -8157,27 +8251,31 @@ def e_SignatureMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
-        u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = 'HMACOutputLength'
     x = d.get('HMACOutputLength')
     if x is not None:
         u += 1
-        c, wd, st = _T135[st]
         if x.__class__ is not int:
             x = as_int(x, None, None)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 14) | (x << 1))
+        else:
+            a = wi((a << 4), x) << 1
+        st = 2
     f = None
-    c, wd = _T217[st]
+    c, wd = _T208[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K216)
+        extra(d, _K207)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -8202,16 +8300,15 @@ def d_SignaturePropertiesType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_SignaturePropertyType(v, r)
-            l = o.get('SignatureProperty')
-            if l is None:
-                o['SignatureProperty'] = [x]
-            else:
-                l.append(x)
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_SignaturePropertyType(v, r)
+        l = o.get('SignatureProperty')
+        if l is None:
+            o['SignatureProperty'] = [x]
+        else:
+            l.append(x)
+        st = 2
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -8248,7 +8345,7 @@ def e_SignaturePropertiesType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T110[st]
+            c, wd, nx, n = _T101[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8260,45 +8357,35 @@ def e_SignaturePropertiesType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T111[st]
+    c, wd = _T102[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K218)
+        extra(d, _K209)
     return a
 
 def d_SignaturePropertyType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Id'] = x
-            st = 1
-            break
-        elif c == 1:
-            x, r = s(v, r)
-            o['Target'] = x
-            st = 2
-            break
-        elif c == 2:
-            unsupported('mixed-content text')
-        else:
-            und(c, 3)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = s(v, r)
+        o['Id'] = x
+        st = 1
+    elif c == 1:
+        x, r = s(v, r)
+        o['Target'] = x
+        st = 2
+    else:
+        und(c, 2)
     if st == 1:
-        while True:
-            r -= 2
-            c = (v >> r) & 3
-            if c == 0:
-                x, r = s(v, r)
-                o['Target'] = x
-                st = 2
-                break
-            elif c == 1:
-                unsupported('mixed-content text')
-            else:
-                und(c, 2)
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        x, r = s(v, r)
+        o['Target'] = x
+        st = 2
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -8339,14 +8426,14 @@ def e_SignaturePropertyType(a, d):
     x = d.get('Target')
     if x is not None:
         u += 1
-        c, wd, st = _T126[st]
+        c, wd, st = _T2[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T220[st]
+    c, wd = _T211[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K219)
+        extra(d, _K210)
     return a
 
 def d_SignatureType(v, r):
@@ -8367,20 +8454,18 @@ def d_SignatureType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_SignedInfoType(v, r)
-            o['SignedInfo'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_SignedInfoType(v, r)
+        o['SignedInfo'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_SignatureValueType(v, r)
-        o['SignatureValue'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_SignatureValueType(v, r)
+    o['SignatureValue'] = x
+    st = 3
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -8431,19 +8516,19 @@ def e_SignatureType(a, d):
     x = d.get('SignedInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T3[st]
+        c, wd, st = _T2[st]
         a = e_SignedInfoType(((a << wd) | c), x)
     f = 'SignatureValue'
     x = d.get('SignatureValue')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
+        c, wd, st = _T3[st]
         a = e_SignatureValueType(((a << wd) | c), x)
     f = 'KeyInfo'
     x = d.get('KeyInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T5[st]
+        c, wd, st = _T4[st]
         a = e_KeyInfoType(((a << wd) | c), x)
     f = 'Object'
     x = d.get('Object')
@@ -8453,7 +8538,7 @@ def e_SignatureType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T222[st]
+            c, wd, nx, n = _T213[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8465,10 +8550,10 @@ def e_SignatureType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T223[st]
+    c, wd = _T214[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K221)
+        extra(d, _K212)
     return a
 
 def d_SignatureValueType(v, r):
@@ -8489,18 +8574,16 @@ def d_SignatureValueType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = b(v, r)
-            o['value'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = b(v, r)
+        o['value'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SignatureValueType(a, d):
@@ -8519,14 +8602,14 @@ def e_SignatureValueType(a, d):
     x = d.get('value')
     if x is not None:
         u += 1
-    c, wd, st = _T3[st]
+    c, wd, st = _T2[st]
     a = (a << wd) | c
     a = wb(a, x)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T132[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K224)
+        extra(d, _K215)
     return a
 
 def d_SignedCertificateChainType(v, r):
@@ -8534,20 +8617,18 @@ def d_SignedCertificateChainType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = s(v, r)
-        o['Id'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = s(v, r)
+    o['Id'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['Certificate'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['Certificate'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -8560,41 +8641,42 @@ def d_SignedCertificateChainType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SignedCertificateChainType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Id'
     x = d.get('Id')
     if x is not None:
-        u += 1
         a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = 'Certificate'
     x = d.get('Certificate')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = 'SubCertificates'
     x = d.get('SubCertificates')
     if x is not None:
         u += 1
-        c, wd, st = _T25[st]
-        a = e_SubCertificatesType(((a << wd) | c), x)
+        a = e_SubCertificatesType((a << 2), x)
+        st = 3
     f = None
-    c, wd = _T90[st]
+    c, wd = _T80[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K225)
+        extra(d, _K216)
     return a
 
 def d_SignedInfoType(v, r):
@@ -8615,32 +8697,29 @@ def d_SignedInfoType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_CanonicalizationMethodType(v, r)
-            o['CanonicalizationMethod'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_CanonicalizationMethodType(v, r)
+        o['CanonicalizationMethod'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_SignatureMethodType(v, r)
-        o['SignatureMethod'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_SignatureMethodType(v, r)
+    o['SignatureMethod'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ReferenceType(v, r)
-        l = o.get('Reference')
-        if l is None:
-            o['Reference'] = [x]
-        else:
-            l.append(x)
-        st = 4
-    else:
+    if c:
         und(c, 1)
+    x, r = d_ReferenceType(v, r)
+    l = o.get('Reference')
+    if l is None:
+        o['Reference'] = [x]
+    else:
+        l.append(x)
+    st = 4
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -8673,13 +8752,13 @@ def e_SignedInfoType(a, d):
     x = d.get('CanonicalizationMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T3[st]
+        c, wd, st = _T2[st]
         a = e_CanonicalizationMethodType(((a << wd) | c), x)
     f = 'SignatureMethod'
     x = d.get('SignatureMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
+        c, wd, st = _T3[st]
         a = e_SignatureMethodType(((a << wd) | c), x)
     f = 'Reference'
     x = d.get('Reference')
@@ -8689,7 +8768,7 @@ def e_SignedInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T227[st]
+            c, wd, nx, n = _T218[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8701,10 +8780,10 @@ def e_SignedInfoType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T228[st]
+    c, wd = _T219[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K226)
+        extra(d, _K217)
     return a
 
 def d_SignedInstallationDataType(v, r):
@@ -8712,40 +8791,33 @@ def d_SignedInstallationDataType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = s(v, r)
-        o['Id'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = s(v, r)
+    o['Id'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ContractCertificateChainType(v, r)
-        o['ContractCertificateChain'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_ContractCertificateChainType(v, r)
+    o['ContractCertificateChain'] = x
+    st = 2
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = _E220[(x >> 1) & 1]
+    c = 0
+    o['ECDHCurve'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = _E229[(x >> 1) & 1]
-        o['ECDHCurve'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['DHPublicKey'] = x
-        st = 4
-    else:
-        und(c, 1)
+    x, r = eb(v, r)
+    o['DHPublicKey'] = x
+    st = 4
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -8764,68 +8836,71 @@ def d_SignedInstallationDataType(v, r):
         und(c, 3)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SignedInstallationDataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 4
     f = 'Id'
     x = d.get('Id')
     if x is not None:
-        u += 1
         a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = 'ContractCertificateChain'
     x = d.get('ContractCertificateChain')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = e_ContractCertificateChainType(((a << wd) | c), x)
+        a = e_ContractCertificateChainType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'ECDHCurve'
     x = d.get('ECDHCurve')
     if x is not None:
-        u += 1
-        c, wd, st = _T4[st]
-        j = _I230.get(x)
+        j = _I221.get(x)
         if j is None:
-            bad_enum(x, _I230)
-        a = ((((a << wd) | c)) << 3) | (j << 1)
+            bad_enum(x, _I221)
+        a = ((a << 4) | (j << 1))
+        st = 3
+    else:
+        missing()
     f = 'DHPublicKey'
     x = d.get('DHPublicKey')
     if x is not None:
-        u += 1
-        c, wd, st = _T46[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
+        st = 4
+    else:
+        missing()
     f = 'SECP521_EncryptedPrivateKey'
     x = d.get('SECP521_EncryptedPrivateKey')
     if x is not None:
         u += 1
-        c, wd, st = _T47[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        a = wb((a << 3), x) << 1
+        st = 5
     f = 'X448_EncryptedPrivateKey'
     x = d.get('X448_EncryptedPrivateKey')
     if x is not None:
         u += 1
-        c, wd, st = _T232[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T223[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'TPM_EncryptedPrivateKey'
     x = d.get('TPM_EncryptedPrivateKey')
     if x is not None:
         u += 1
-        c, wd, st = _T233[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T224[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T187[st]
+    c, wd = _T178[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K231)
+        extra(d, _K222)
     return a
 
 def d_SignedMeteringDataType(v, r):
@@ -8833,28 +8908,25 @@ def d_SignedMeteringDataType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = s(v, r)
-        o['Id'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = s(v, r)
+    o['Id'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['SessionID'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['SessionID'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MeterInfoType(v, r)
-        o['MeterInfo'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MeterInfoType(v, r)
+    o['MeterInfo'] = x
+    st = 3
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -8886,59 +8958,61 @@ def d_SignedMeteringDataType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SignedMeteringDataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'Id'
     x = d.get('Id')
     if x is not None:
-        u += 1
         a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = 'SessionID'
     x = d.get('SessionID')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = 'MeterInfo'
     x = d.get('MeterInfo')
     if x is not None:
-        u += 1
-        c, wd, st = _T4[st]
-        a = e_MeterInfoType(((a << wd) | c), x)
+        a = e_MeterInfoType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = 'Receipt'
     x = d.get('Receipt')
     if x is not None:
         u += 1
-        c, wd, st = _T5[st]
-        a = e_ReceiptType(((a << wd) | c), x)
+        a = e_ReceiptType((a << 2), x)
+        st = 4
     f = 'Dynamic_SMDTControlMode'
     x = d.get('Dynamic_SMDTControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T148[st]
+        c, wd, st = _T140[st]
         a = e_Dynamic_SMDTControlModeType(((a << wd) | c), x)
     f = 'Scheduled_SMDTControlMode'
     x = d.get('Scheduled_SMDTControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T186[st]
+        c, wd, st = _T177[st]
         a = e_Scheduled_SMDTControlModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T187[st]
+    c, wd = _T178[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K234)
+        extra(d, _K225)
     return a
 
 def d_SubCertificatesType(v, r):
@@ -8946,16 +9020,15 @@ def d_SubCertificatesType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        l = o.get('Certificate')
-        if l is None:
-            o['Certificate'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    l = o.get('Certificate')
+    if l is None:
+        o['Certificate'] = [x]
+    else:
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -8977,27 +9050,25 @@ def d_SubCertificatesType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SubCertificatesType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Certificate'
     x = d.get('Certificate')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T196[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T187[st]
+            a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -9007,11 +9078,13 @@ def e_SubCertificatesType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K235)
+        extra(d, _K226)
     return a
 
 def d_SupportedProvidersListType(v, r):
@@ -9019,16 +9092,15 @@ def d_SupportedProvidersListType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        l = o.get('ProviderID')
-        if l is None:
-            o['ProviderID'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = es(v, r)
+    l = o.get('ProviderID')
+    if l is None:
+        o['ProviderID'] = [x]
+    else:
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -9050,27 +9122,29 @@ def d_SupportedProvidersListType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SupportedProvidersListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'ProviderID'
     x = d.get('ProviderID')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T237[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T228[st]
+            if x.__class__ is str and len(x) < 126 and x.isascii():
+                ln = len(x)
+                a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+            else:
+                a = ws(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -9080,11 +9154,13 @@ def e_SupportedProvidersListType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K236)
+        extra(d, _K227)
     return a
 
 def d_TaxRuleListType(v, r):
@@ -9092,16 +9168,15 @@ def d_TaxRuleListType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_TaxRuleType(v, r)
-        l = o.get('TaxRule')
-        if l is None:
-            o['TaxRule'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_TaxRuleType(v, r)
+    l = o.get('TaxRule')
+    if l is None:
+        o['TaxRule'] = [x]
+    else:
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -9123,26 +9198,24 @@ def d_TaxRuleListType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_TaxRuleListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'TaxRule'
     x = d.get('TaxRule')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T239[st]
+            c, wd, nx, n = _T230[st]
             a = e_TaxRuleType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -9153,24 +9226,29 @@ def e_TaxRuleListType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K238)
+        extra(d, _K229)
     return a
 
 def d_TaxRuleType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['TaxRuleID'] = x
-        st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['TaxRuleID'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -9186,12 +9264,11 @@ def d_TaxRuleType(v, r):
     if st == 2:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['TaxRate'] = x
-            st = 3
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['TaxRate'] = x
+        st = 3
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -9213,149 +9290,135 @@ def d_TaxRuleType(v, r):
     else:
         und(c, 2)
     if st == 4:
-        r -= 1
-        c = (v >> r) & 1
-        if c == 0:
-            r -= 3
-            x = (v >> r) & 7
-            if x & 5:
-                und2()
-            x = x == 2
-            o['AppliesToEnergyFee'] = x
-            st = 5
-        else:
-            und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
             und2()
         x = x == 2
-        o['AppliesToParkingFee'] = x
-        st = 6
-    else:
-        und(c, 1)
+        c = 0
+        o['AppliesToEnergyFee'] = x
+        st = 5
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['AppliesToParkingFee'] = x
+    st = 6
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['AppliesToOverstayFee'] = x
+    st = 7
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['AppliesMinimumMaximumCost'] = x
+    st = 8
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['AppliesToOverstayFee'] = x
-        st = 7
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['AppliesMinimumMaximumCost'] = x
-        st = 8
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_TaxRuleType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'TaxRuleID'
     x = d.get('TaxRuleID')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 1 or x > 4294967295:
             x = as_int(x, 1, 4294967295)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'TaxRuleName'
     x = d.get('TaxRuleName')
     if x is not None:
         u += 1
-        c, wd, st = _T44[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 11) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 3), x) << 1
+        st = 2
     f = 'TaxRate'
     x = d.get('TaxRate')
     if x is not None:
         u += 1
-        c, wd, st = _T241[st]
+        c, wd, st = _T232[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'TaxIncludedInPrice'
     x = d.get('TaxIncludedInPrice')
     if x is not None:
         u += 1
+        c, wd, st = _T4[st]
+        if x is not True and x is not False:
+            bad_bool(x)
+        a = (((((a << wd) | c) << 3)) | (2 if x else 0))
+    f = 'AppliesToEnergyFee'
+    x = d.get('AppliesToEnergyFee')
+    if x is not None:
+        u += 1
         c, wd, st = _T5[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
-    f = 'AppliesToEnergyFee'
-    x = d.get('AppliesToEnergyFee')
+        a = (((((a << wd) | c) << 3)) | (2 if x else 0))
+    f = 'AppliesToParkingFee'
+    x = d.get('AppliesToParkingFee')
     if x is not None:
         u += 1
         c, wd, st = _T6[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
-    f = 'AppliesToParkingFee'
-    x = d.get('AppliesToParkingFee')
+        a = (((((a << wd) | c) << 3)) | (2 if x else 0))
+    f = 'AppliesToOverstayFee'
+    x = d.get('AppliesToOverstayFee')
     if x is not None:
         u += 1
         c, wd, st = _T7[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
-    f = 'AppliesToOverstayFee'
-    x = d.get('AppliesToOverstayFee')
-    if x is not None:
-        u += 1
-        c, wd, st = _T8[st]
-        if x is not True and x is not False:
-            bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     f = 'AppliesMinimumMaximumCost'
     x = d.get('AppliesMinimumMaximumCost')
     if x is not None:
         u += 1
-        c, wd, st = _T242[st]
+        c, wd, st = _T233[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     f = None
-    c, wd = _T243[st]
+    c, wd = _T234[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K240)
+        extra(d, _K231)
     return a
 
 def d_TransformType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = s(v, r)
+    o['Algorithm'] = x
+    st = 1
     while True:
         r -= 3
         c = (v >> r) & 7
@@ -9380,14 +9443,15 @@ def e_TransformType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
-        u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = 'XPath'
     x = d.get('XPath')
     if x is not None:
@@ -9396,8 +9460,12 @@ def e_TransformType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T245[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T236[st]
+            if x.__class__ is str and len(x) < 126 and x.isascii():
+                ln = len(x)
+                a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+            else:
+                a = ws(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -9408,10 +9476,9 @@ def e_TransformType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T246[st]
-    a = (a << wd) | c
+    a = (a << 3) | 2
     if u != len(d):
-        extra(d, _K244)
+        extra(d, _K235)
     return a
 
 def d_TransformsType(v, r):
@@ -9419,16 +9486,15 @@ def d_TransformsType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_TransformType(v, r)
-        l = o.get('Transform')
-        if l is None:
-            o['Transform'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_TransformType(v, r)
+    l = o.get('Transform')
+    if l is None:
+        o['Transform'] = [x]
+    else:
+        l.append(x)
+    st = 1
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -9449,16 +9515,15 @@ def e_TransformsType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Transform'
     x = d.get('Transform')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T182[st]
+            c, wd, nx, n = _T174[st]
             a = e_TransformType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -9469,11 +9534,12 @@ def e_TransformsType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T42[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K247)
+        extra(d, _K237)
     return a
 
 def d_VehicleCheckInReqType(v, r):
@@ -9481,48 +9547,54 @@ def d_VehicleCheckInReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E248[(x >> 1) & 3]
-        o['EVCheckInStatus'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E250[(x >> 1) & 3]
-        o['ParkingMethod'] = x
-        st = 3
-    else:
-        und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E238[(x >> 1) & 3]
+    c = 0
+    o['EVCheckInStatus'] = x
+    st = 2
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E240[(x >> 1) & 3]
+    c = 0
+    o['ParkingMethod'] = x
+    st = 3
     r -= 3
     c = (v >> r) & 7
     if c == 0:
-        x, r = ei(v, r)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
         o['VehicleFrame'] = x
         st = 4
     elif c == 1:
-        x, r = ei(v, r)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
         o['DeviceOffset'] = x
         st = 5
     elif c == 2:
-        x, r = ei(v, r)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
         o['VehicleTravel'] = x
         st = 6
     elif c == 3:
@@ -9533,11 +9605,21 @@ def d_VehicleCheckInReqType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['DeviceOffset'] = x
             st = 5
         elif c == 1:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['VehicleTravel'] = x
             st = 6
         elif c == 2:
@@ -9548,7 +9630,12 @@ def d_VehicleCheckInReqType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['VehicleTravel'] = x
             st = 6
         elif c == 1:
@@ -9557,70 +9644,81 @@ def d_VehicleCheckInReqType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_VehicleCheckInReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVCheckInStatus'
     x = d.get('EVCheckInStatus')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        j = _I249.get(x)
+        j = _I239.get(x)
         if j is None:
-            bad_enum(x, _I249)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I239)
+        a = ((a << 5) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'ParkingMethod'
     x = d.get('ParkingMethod')
     if x is not None:
-        u += 1
-        c, wd, st = _T4[st]
-        j = _I251.get(x)
+        j = _I241.get(x)
         if j is None:
-            bad_enum(x, _I251)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I241)
+        a = ((a << 5) | (j << 1))
+        st = 3
+    else:
+        missing()
     f = 'VehicleFrame'
     x = d.get('VehicleFrame')
     if x is not None:
         u += 1
-        c, wd, st = _T253[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 14) | (x << 1))
+        else:
+            a = wi((a << 4), x) << 1
+        st = 4
     f = 'DeviceOffset'
     x = d.get('DeviceOffset')
     if x is not None:
         u += 1
-        c, wd, st = _T254[st]
+        c, wd, st = _T243[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = (((((a << wd) | c) << 11)) | (x << 1))
+        else:
+            a = wi(((((a << wd) | c) << 1)), x) << 1
     f = 'VehicleTravel'
     x = d.get('VehicleTravel')
     if x is not None:
         u += 1
-        c, wd, st = _T255[st]
+        c, wd, st = _T244[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = (((((a << wd) | c) << 11)) | (x << 1))
+        else:
+            a = wi(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T256[st]
+    c, wd = _T245[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K252)
+        extra(d, _K242)
     return a
 
 def d_VehicleCheckInResType(v, r):
@@ -9628,36 +9726,46 @@ def d_VehicleCheckInResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 8
-        x = (v >> r) & 255
-        if x & 129:
-            und2()
-        x = _E28[(x >> 1) & 63]
-        o['ResponseCode'] = x
-        st = 2
-    else:
-        und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 9
+    x = (v >> r) & 511
+    if x & 385:
+        und2()
+    x = _E24[(x >> 1) & 63]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
     r -= 3
     c = (v >> r) & 7
     if c == 0:
-        x, r = ei(v, r)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
         o['ParkingSpace'] = x
         st = 3
     elif c == 1:
-        x, r = ei(v, r)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
         o['DeviceLocation'] = x
         st = 4
     elif c == 2:
-        x, r = ei(v, r)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
         o['TargetDistance'] = x
         st = 5
     elif c == 3:
@@ -9668,11 +9776,21 @@ def d_VehicleCheckInResType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['DeviceLocation'] = x
             st = 4
         elif c == 1:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['TargetDistance'] = x
             st = 5
         elif c == 2:
@@ -9683,7 +9801,12 @@ def d_VehicleCheckInResType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['TargetDistance'] = x
             st = 5
         elif c == 1:
@@ -9692,61 +9815,71 @@ def d_VehicleCheckInResType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_VehicleCheckInResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        j = _I29.get(x)
+        j = _I25.get(x)
         if j is None:
-            bad_enum(x, _I29)
-        a = ((((a << wd) | c)) << 8) | (j << 1)
+            bad_enum(x, _I25)
+        a = ((a << 9) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'ParkingSpace'
     x = d.get('ParkingSpace')
     if x is not None:
         u += 1
-        c, wd, st = _T114[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 14) | (x << 1))
+        else:
+            a = wi((a << 4), x) << 1
+        st = 3
     f = 'DeviceLocation'
     x = d.get('DeviceLocation')
     if x is not None:
         u += 1
-        c, wd, st = _T258[st]
+        c, wd, st = _T247[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = (((((a << wd) | c) << 11)) | (x << 1))
+        else:
+            a = wi(((((a << wd) | c) << 1)), x) << 1
     f = 'TargetDistance'
     x = d.get('TargetDistance')
     if x is not None:
         u += 1
-        c, wd, st = _T259[st]
+        c, wd, st = _T248[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = (((((a << wd) | c) << 11)) | (x << 1))
+        else:
+            a = wi(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T260[st]
+    c, wd = _T249[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K257)
+        extra(d, _K246)
     return a
 
 def d_VehicleCheckOutReqType(v, r):
@@ -9754,73 +9887,75 @@ def d_VehicleCheckOutReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E250[(x >> 1) & 3]
+    c = 0
+    o['EVCheckOutStatus'] = x
+    st = 2
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['CheckOutTime'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E261[(x >> 1) & 3]
-        o['EVCheckOutStatus'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['CheckOutTime'] = x
-        st = 3
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_VehicleCheckOutReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVCheckOutStatus'
     x = d.get('EVCheckOutStatus')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        j = _I262.get(x)
+        j = _I251.get(x)
         if j is None:
-            bad_enum(x, _I262)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I251)
+        a = ((a << 5) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'CheckOutTime'
     x = d.get('CheckOutTime')
     if x is not None:
-        u += 1
-        c, wd, st = _T4[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
+        st = 3
+    else:
+        missing()
     f = None
-    c, wd = _T27[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K263)
+        extra(d, _K252)
     return a
 
 def d_VehicleCheckOutResType(v, r):
@@ -9828,78 +9963,70 @@ def d_VehicleCheckOutResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 9
+    x = (v >> r) & 511
+    if x & 385:
+        und2()
+    x = _E24[(x >> 1) & 63]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = _E253[(x >> 1) & 1]
+    c = 0
+    o['EVSECheckOutStatus'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 8
-        x = (v >> r) & 255
-        if x & 129:
-            und2()
-        x = _E28[(x >> 1) & 63]
-        o['ResponseCode'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = _E264[(x >> 1) & 1]
-        o['EVSECheckOutStatus'] = x
-        st = 3
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_VehicleCheckOutResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        j = _I29.get(x)
+        j = _I25.get(x)
         if j is None:
-            bad_enum(x, _I29)
-        a = ((((a << wd) | c)) << 8) | (j << 1)
+            bad_enum(x, _I25)
+        a = ((a << 9) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'EVSECheckOutStatus'
     x = d.get('EVSECheckOutStatus')
     if x is not None:
-        u += 1
-        c, wd, st = _T4[st]
-        j = _I265.get(x)
+        j = _I254.get(x)
         if j is None:
-            bad_enum(x, _I265)
-        a = ((((a << wd) | c)) << 3) | (j << 1)
+            bad_enum(x, _I254)
+        a = ((a << 4) | (j << 1))
+        st = 3
+    else:
+        missing()
     f = None
-    c, wd = _T27[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K266)
+        extra(d, _K255)
     return a
 
 def d_X509DataType(v, r):
@@ -10002,107 +10129,17 @@ def e_X509DataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
-    f = 'X509IssuerSerial'
-    x = d.get('X509IssuerSerial')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T268[st]
-            a = e_X509IssuerSerialType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509SKI'
-    x = d.get('X509SKI')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T269[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509SubjectName'
-    x = d.get('X509SubjectName')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T270[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509Certificate'
-    x = d.get('X509Certificate')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T271[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509CRL'
-    x = d.get('X509CRL')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T272[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
+    for f in d:
+        x = d[f]
+        if x is None:
+            continue
+        h = _H_X509DataType.get(f)
+        if h is None:
+            extra(d, _K256)
+        a, st = h(a, x, st)
     f = None
-    c, wd = _T273[st]
+    c, wd = _T263[st]
     a = (a << wd) | c
-    if u != len(d):
-        extra(d, _K267)
     return a
 
 def d_X509IssuerSerialType(v, r):
@@ -10110,122 +10147,375 @@ def d_X509IssuerSerialType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['X509IssuerName'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = es(v, r)
+    o['X509IssuerName'] = x
+    st = 1
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['X509SerialNumber'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['X509SerialNumber'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_X509IssuerSerialType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'X509IssuerName'
     x = d.get('X509IssuerName')
     if x is not None:
-        u += 1
-        a = ws(((a << 1)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'X509SerialNumber'
     x = d.get('X509SerialNumber')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
         if x.__class__ is not int:
             x = as_int(x, None, None)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K274)
+        extra(d, _K264)
     return a
 
-def h_AbsolutePriceScheduleType_0(a, x, st):
-    c, wd, st = _T2[st]
-    a = ((a << wd) | c)
-    a = ws(a, x)
-    return a, st
-
 def h_AbsolutePriceScheduleType_1(a, x, st):
-    c, wd, st = _T3[st]
+    c, wd, st = _T2[st]
     if x.__class__ is not int or x < 0 or x > 18446744073709551615:
         x = as_int(x, 0, 18446744073709551615)
-    a = wu((((a << wd) | c)) << 1, x) << 1
+    if x < 128:
+        a = (((((a << wd) | c) << 10)) | (x << 1))
+    else:
+        a = wu(((((a << wd) | c) << 1)), x) << 1
     return a, st
 
 def h_AbsolutePriceScheduleType_2(a, x, st):
-    c, wd, st = _T4[st]
+    c, wd, st = _T3[st]
     if x.__class__ is not int or x < 1 or x > 4294967295:
         x = as_int(x, 1, 4294967295)
-    a = wu((((a << wd) | c)) << 1, x) << 1
+    if x < 128:
+        a = (((((a << wd) | c) << 10)) | (x << 1))
+    else:
+        a = wu(((((a << wd) | c) << 1)), x) << 1
     return a, st
 
 def h_AbsolutePriceScheduleType_3(a, x, st):
-    c, wd, st = _T5[st]
-    a = ws((((a << wd) | c)) << 1, x) << 1
+    c, wd, st = _T4[st]
+    if x.__class__ is str and len(x) < 126 and x.isascii():
+        ln = len(x)
+        a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+    else:
+        a = ws(((((a << wd) | c) << 1)), x) << 1
     return a, st
 
 def h_AbsolutePriceScheduleType_4(a, x, st):
-    c, wd, st = _T6[st]
-    a = ws((((a << wd) | c)) << 1, x) << 1
+    c, wd, st = _T5[st]
+    if x.__class__ is str and len(x) < 126 and x.isascii():
+        ln = len(x)
+        a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+    else:
+        a = ws(((((a << wd) | c) << 1)), x) << 1
     return a, st
 
 def h_AbsolutePriceScheduleType_5(a, x, st):
-    c, wd, st = _T7[st]
-    a = ws((((a << wd) | c)) << 1, x) << 1
+    c, wd, st = _T6[st]
+    if x.__class__ is str and len(x) < 126 and x.isascii():
+        ln = len(x)
+        a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+    else:
+        a = ws(((((a << wd) | c) << 1)), x) << 1
     return a, st
 
 def h_AbsolutePriceScheduleType_6(a, x, st):
-    c, wd, st = _T8[st]
-    a = ws((((a << wd) | c)) << 1, x) << 1
+    c, wd, st = _T7[st]
+    if x.__class__ is str and len(x) < 126 and x.isascii():
+        ln = len(x)
+        a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+    else:
+        a = ws(((((a << wd) | c) << 1)), x) << 1
     return a, st
 
 def h_AbsolutePriceScheduleType_7(a, x, st):
-    c, wd, st = _T9[st]
+    c, wd, st = _T8[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_AbsolutePriceScheduleType_8(a, x, st):
-    c, wd, st = _T10[st]
+    c, wd, st = _T9[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_AbsolutePriceScheduleType_9(a, x, st):
-    c, wd, st = _T11[st]
+    c, wd, st = _T10[st]
     a = e_TaxRuleListType(((a << wd) | c), x)
     return a, st
 
 def h_AbsolutePriceScheduleType_10(a, x, st):
-    c, wd, st = _T12[st]
+    c, wd, st = _T11[st]
     a = e_PriceRuleStackListType(((a << wd) | c), x)
     return a, st
 
 def h_AbsolutePriceScheduleType_11(a, x, st):
-    c, wd, st = _T13[st]
+    c, wd, st = _T12[st]
     a = e_OverstayRuleListType(((a << wd) | c), x)
     return a, st
 
 def h_AbsolutePriceScheduleType_12(a, x, st):
-    c, wd, st = _T14[st]
+    c, wd, st = _T13[st]
     a = e_AdditionalServiceListType(((a << wd) | c), x)
+    return a, st
+
+def h_KeyInfoType_1(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T87[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_2(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T88[st]
+        a = e_KeyValueType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_3(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T89[st]
+        a = e_RetrievalMethodType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_4(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T90[st]
+        a = e_X509DataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_5(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T91[st]
+        a = e_PGPDataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_6(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T92[st]
+        a = e_SPKIDataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_7(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T93[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_0(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T258[st]
+        a = e_X509IssuerSerialType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_1(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T259[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_2(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T260[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_3(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T261[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_4(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T262[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
     return a, st
 
 def d_simple0(v, r):
@@ -10233,7 +10523,7 @@ def d_simple0(v, r):
     return x, r
 
 def e_simple0(a, x):
-    a = wb((a) << 1, x) << 1
+    a = wb((a << 1), x) << 1
     return a
 
 def d_simple1(v, r):
@@ -10241,10 +10531,16 @@ def d_simple1(v, r):
     return x, r
 
 def e_simple1(a, x):
-    a = ws((a) << 1, x) << 1
+    if x.__class__ is str and len(x) < 126 and x.isascii():
+        ln = len(x)
+        a = ((((a << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+    else:
+        a = ws((a << 1), x) << 1
     return a
 
-_H_AbsolutePriceScheduleType = {'Id': h_AbsolutePriceScheduleType_0, 'TimeAnchor': h_AbsolutePriceScheduleType_1, 'PriceScheduleID': h_AbsolutePriceScheduleType_2, 'PriceScheduleDescription': h_AbsolutePriceScheduleType_3, 'Currency': h_AbsolutePriceScheduleType_4, 'Language': h_AbsolutePriceScheduleType_5, 'PriceAlgorithm': h_AbsolutePriceScheduleType_6, 'MinimumCost': h_AbsolutePriceScheduleType_7, 'MaximumCost': h_AbsolutePriceScheduleType_8, 'TaxRules': h_AbsolutePriceScheduleType_9, 'PriceRuleStacks': h_AbsolutePriceScheduleType_10, 'OverstayRules': h_AbsolutePriceScheduleType_11, 'AdditionalSelectedServices': h_AbsolutePriceScheduleType_12}
+_H_AbsolutePriceScheduleType = {'Id': False, 'TimeAnchor': h_AbsolutePriceScheduleType_1, 'PriceScheduleID': h_AbsolutePriceScheduleType_2, 'PriceScheduleDescription': h_AbsolutePriceScheduleType_3, 'Currency': h_AbsolutePriceScheduleType_4, 'Language': h_AbsolutePriceScheduleType_5, 'PriceAlgorithm': h_AbsolutePriceScheduleType_6, 'MinimumCost': h_AbsolutePriceScheduleType_7, 'MaximumCost': h_AbsolutePriceScheduleType_8, 'TaxRules': h_AbsolutePriceScheduleType_9, 'PriceRuleStacks': h_AbsolutePriceScheduleType_10, 'OverstayRules': h_AbsolutePriceScheduleType_11, 'AdditionalSelectedServices': h_AbsolutePriceScheduleType_12}
+_H_KeyInfoType = {'Id': False, 'KeyName': h_KeyInfoType_1, 'KeyValue': h_KeyInfoType_2, 'RetrievalMethod': h_KeyInfoType_3, 'X509Data': h_KeyInfoType_4, 'PGPData': h_KeyInfoType_5, 'SPKIData': h_KeyInfoType_6, 'MgmtData': h_KeyInfoType_7}
+_H_X509DataType = {'X509IssuerSerial': h_X509DataType_0, 'X509SKI': h_X509DataType_1, 'X509SubjectName': h_X509DataType_2, 'X509Certificate': h_X509DataType_3, 'X509CRL': h_X509DataType_4}
 _DOC_D = (('AuthorizationReq', d_AuthorizationReqType), ('AuthorizationRes', d_AuthorizationResType), ('AuthorizationSetupReq', d_AuthorizationSetupReqType), ('AuthorizationSetupRes', d_AuthorizationSetupResType), ('CLReqControlMode', d_CLReqControlModeType), ('CLResControlMode', d_CLResControlModeType), ('CanonicalizationMethod', d_CanonicalizationMethodType), ('CertificateInstallationReq', d_CertificateInstallationReqType), ('CertificateInstallationRes', d_CertificateInstallationResType), ('DSAKeyValue', d_DSAKeyValueType), ('DigestMethod', d_DigestMethodType), ('DigestValue', d_simple0), ('KeyInfo', d_KeyInfoType), ('KeyName', d_simple1), ('KeyValue', d_KeyValueType), ('Manifest', d_ManifestType), ('MeteringConfirmationReq', d_MeteringConfirmationReqType), ('MeteringConfirmationRes', d_MeteringConfirmationResType), ('MgmtData', d_simple1), ('Object', d_ObjectType), ('PGPData', d_PGPDataType), ('PowerDeliveryReq', d_PowerDeliveryReqType), ('PowerDeliveryRes', d_PowerDeliveryResType), ('RSAKeyValue', d_RSAKeyValueType), ('Reference', d_ReferenceType), ('RetrievalMethod', d_RetrievalMethodType), ('SPKIData', d_SPKIDataType), ('ScheduleExchangeReq', d_ScheduleExchangeReqType), ('ScheduleExchangeRes', d_ScheduleExchangeResType), ('ServiceDetailReq', d_ServiceDetailReqType), ('ServiceDetailRes', d_ServiceDetailResType), ('ServiceDiscoveryReq', d_ServiceDiscoveryReqType), ('ServiceDiscoveryRes', d_ServiceDiscoveryResType), ('ServiceSelectionReq', d_ServiceSelectionReqType), ('ServiceSelectionRes', d_ServiceSelectionResType), ('SessionSetupReq', d_SessionSetupReqType), ('SessionSetupRes', d_SessionSetupResType), ('SessionStopReq', d_SessionStopReqType), ('SessionStopRes', d_SessionStopResType), ('Signature', d_SignatureType), ('SignatureMethod', d_SignatureMethodType), ('SignatureProperties', d_SignaturePropertiesType), ('SignatureProperty', d_SignaturePropertyType), ('SignatureValue', d_SignatureValueType), ('SignedInfo', d_SignedInfoType), ('SignedInstallationData', d_SignedInstallationDataType), ('SignedMeteringData', d_SignedMeteringDataType), ('Transform', d_TransformType), ('Transforms', d_TransformsType), ('VehicleCheckInReq', d_VehicleCheckInReqType), ('VehicleCheckInRes', d_VehicleCheckInResType), ('VehicleCheckOutReq', d_VehicleCheckOutReqType), ('VehicleCheckOutRes', d_VehicleCheckOutResType), ('X509Data', d_X509DataType),)
 _DOC_E = {'AuthorizationReq': (0, e_AuthorizationReqType), 'AuthorizationRes': (1, e_AuthorizationResType), 'AuthorizationSetupReq': (2, e_AuthorizationSetupReqType), 'AuthorizationSetupRes': (3, e_AuthorizationSetupResType), 'CLReqControlMode': (4, e_CLReqControlModeType), 'CLResControlMode': (5, e_CLResControlModeType), 'CanonicalizationMethod': (6, e_CanonicalizationMethodType), 'CertificateInstallationReq': (7, e_CertificateInstallationReqType), 'CertificateInstallationRes': (8, e_CertificateInstallationResType), 'DSAKeyValue': (9, e_DSAKeyValueType), 'DigestMethod': (10, e_DigestMethodType), 'DigestValue': (11, e_simple0), 'KeyInfo': (12, e_KeyInfoType), 'KeyName': (13, e_simple1), 'KeyValue': (14, e_KeyValueType), 'Manifest': (15, e_ManifestType), 'MeteringConfirmationReq': (16, e_MeteringConfirmationReqType), 'MeteringConfirmationRes': (17, e_MeteringConfirmationResType), 'MgmtData': (18, e_simple1), 'Object': (19, e_ObjectType), 'PGPData': (20, e_PGPDataType), 'PowerDeliveryReq': (21, e_PowerDeliveryReqType), 'PowerDeliveryRes': (22, e_PowerDeliveryResType), 'RSAKeyValue': (23, e_RSAKeyValueType), 'Reference': (24, e_ReferenceType), 'RetrievalMethod': (25, e_RetrievalMethodType), 'SPKIData': (26, e_SPKIDataType), 'ScheduleExchangeReq': (27, e_ScheduleExchangeReqType), 'ScheduleExchangeRes': (28, e_ScheduleExchangeResType), 'ServiceDetailReq': (29, e_ServiceDetailReqType), 'ServiceDetailRes': (30, e_ServiceDetailResType), 'ServiceDiscoveryReq': (31, e_ServiceDiscoveryReqType), 'ServiceDiscoveryRes': (32, e_ServiceDiscoveryResType), 'ServiceSelectionReq': (33, e_ServiceSelectionReqType), 'ServiceSelectionRes': (34, e_ServiceSelectionResType), 'SessionSetupReq': (35, e_SessionSetupReqType), 'SessionSetupRes': (36, e_SessionSetupResType), 'SessionStopReq': (37, e_SessionStopReqType), 'SessionStopRes': (38, e_SessionStopResType), 'Signature': (39, e_SignatureType), 'SignatureMethod': (40, e_SignatureMethodType), 'SignatureProperties': (41, e_SignaturePropertiesType), 'SignatureProperty': (42, e_SignaturePropertyType), 'SignatureValue': (43, e_SignatureValueType), 'SignedInfo': (44, e_SignedInfoType), 'SignedInstallationData': (45, e_SignedInstallationDataType), 'SignedMeteringData': (46, e_SignedMeteringDataType), 'Transform': (47, e_TransformType), 'Transforms': (48, e_TransformsType), 'VehicleCheckInReq': (49, e_VehicleCheckInReqType), 'VehicleCheckInRes': (50, e_VehicleCheckInResType), 'VehicleCheckOutReq': (51, e_VehicleCheckOutReqType), 'VehicleCheckOutRes': (52, e_VehicleCheckOutResType), 'X509Data': (53, e_X509DataType)}
 

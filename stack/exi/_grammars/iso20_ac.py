@@ -4,7 +4,7 @@ schemas/iso15118_20/V2G_CI_AC.xsd. Do not edit by hand; regenerate instead.
 # ruff: noqa
 from stack.exi._runtime import (
     u, i, s, b, eu, ei, es, eb, und, und2, unsupported, wu, wi, ws, wb, as_int, as_map, as_list,
-    bad_bool, bad_enum, extra, Invalid,
+    bad_bool, bad_enum, extra, missing, Invalid,
 )
 
 SCHEMA = 'iso20_ac'
@@ -13,15 +13,15 @@ ROOT_NAMES = ('AC_CPDReqEnergyTransferMode', 'AC_CPDResEnergyTransferMode', 'AC_
 MESSAGE_NAMES = ('AC_ChargeLoopReq', 'AC_ChargeLoopRes', 'AC_ChargeParameterDiscoveryReq', 'AC_ChargeParameterDiscoveryRes')
 
 _K0 = frozenset(('EVMaximumChargePower', 'EVMaximumChargePower_L2', 'EVMaximumChargePower_L3', 'EVMinimumChargePower', 'EVMinimumChargePower_L2', 'EVMinimumChargePower_L3'))
-_T1 = {1: (0, 2, 2)}
-_T2 = {1: (1, 2, 3), 2: (0, 2, 3)}
-_T3 = {1: (2, 2, 4), 2: (1, 2, 4), 3: (0, 1, 4)}
-_T4 = {4: (0, 2, 5)}
-_T5 = {4: (1, 2, 6), 5: (0, 2, 6)}
-_T6 = {4: (2, 2), 5: (1, 2), 6: (0, 1)}
-_K7 = frozenset(('EVSEMaximumChargePower', 'EVSEMaximumChargePower_L2', 'EVSEMaximumChargePower_L3', 'EVSEMinimumChargePower', 'EVSEMinimumChargePower_L2', 'EVSEMinimumChargePower_L3', 'EVSENominalFrequency', 'EVSEPowerRampLimitation', 'EVSEPresentActivePower', 'EVSEPresentActivePower_L2', 'EVSEPresentActivePower_L3', 'MaximumPowerAsymmetry'))
-_O8 = {'EVSEMaximumChargePower': 0, 'EVSEMaximumChargePower_L2': 1, 'EVSEMaximumChargePower_L3': 2, 'EVSEMinimumChargePower': 3, 'EVSEMinimumChargePower_L2': 4, 'EVSEMinimumChargePower_L3': 5, 'EVSENominalFrequency': 6, 'MaximumPowerAsymmetry': 7, 'EVSEPowerRampLimitation': 8, 'EVSEPresentActivePower': 9, 'EVSEPresentActivePower_L2': 10, 'EVSEPresentActivePower_L3': 11}
-_T9 = {0: (0, 1, 1)}
+_T1 = {1: (1, 2, 3), 2: (0, 2, 3)}
+_T2 = {1: (2, 2, 4), 2: (1, 2, 4), 3: (0, 1, 4)}
+_T3 = {4: (0, 2, 5)}
+_T4 = {4: (1, 2, 6), 5: (0, 2, 6)}
+_T5 = {4: (2, 2), 5: (1, 2), 6: (0, 1)}
+_K6 = frozenset(('EVSEMaximumChargePower', 'EVSEMaximumChargePower_L2', 'EVSEMaximumChargePower_L3', 'EVSEMinimumChargePower', 'EVSEMinimumChargePower_L2', 'EVSEMinimumChargePower_L3', 'EVSENominalFrequency', 'EVSEPowerRampLimitation', 'EVSEPresentActivePower', 'EVSEPresentActivePower_L2', 'EVSEPresentActivePower_L3', 'MaximumPowerAsymmetry'))
+_O7 = {'EVSEMaximumChargePower': 0, 'EVSEMaximumChargePower_L2': 1, 'EVSEMaximumChargePower_L3': 2, 'EVSEMinimumChargePower': 3, 'EVSEMinimumChargePower_L2': 4, 'EVSEMinimumChargePower_L3': 5, 'EVSENominalFrequency': 6, 'MaximumPowerAsymmetry': 7, 'EVSEPowerRampLimitation': 8, 'EVSEPresentActivePower': 9, 'EVSEPresentActivePower_L2': 10, 'EVSEPresentActivePower_L3': 11}
+_T8 = {0: (0, 1, 1)}
+_T9 = {1: (0, 2, 2)}
 _T10 = {4: (2, 2, 7), 5: (1, 2, 7), 6: (0, 1, 7)}
 _T11 = {7: (0, 3, 8)}
 _T12 = {7: (1, 3, 9), 8: (0, 3, 9)}
@@ -40,233 +40,226 @@ _T24 = {4: (0, 1)}
 _E25 = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')
 _I26 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
 _K27 = frozenset(('BPT_Dynamic_AC_CLResControlMode', 'BPT_Scheduled_AC_CLResControlMode', 'CLResControlMode', 'Dynamic_AC_CLResControlMode', 'EVSEStatus', 'EVSETargetFrequency', 'Header', 'MeterInfo', 'Receipt', 'ResponseCode', 'Scheduled_AC_CLResControlMode'))
-_T28 = {1: (0, 1, 2)}
-_T29 = {2: (0, 4, 3)}
-_T30 = {2: (1, 4, 4), 3: (0, 4, 4)}
-_T31 = {2: (2, 4, 5), 3: (1, 4, 5), 4: (0, 3, 5)}
-_T32 = {2: (3, 4, 6), 3: (2, 4, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
-_T33 = {2: (4, 4, 7), 3: (3, 4, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 3, 7)}
-_T34 = {2: (5, 4, 7), 3: (4, 4, 7), 4: (3, 3, 7), 5: (2, 3, 7), 6: (1, 3, 7)}
-_T35 = {2: (6, 4, 7), 3: (5, 4, 7), 4: (4, 3, 7), 5: (3, 3, 7), 6: (2, 3, 7)}
-_T36 = {2: (7, 4, 7), 3: (6, 4, 7), 4: (5, 3, 7), 5: (4, 3, 7), 6: (3, 3, 7)}
-_T37 = {2: (8, 4, 7), 3: (7, 4, 7), 4: (6, 3, 7), 5: (5, 3, 7), 6: (4, 3, 7)}
-_T38 = {7: (0, 1)}
-_K39 = frozenset(('AC_CPDReqEnergyTransferMode', 'BPT_AC_CPDReqEnergyTransferMode', 'Header'))
-_T40 = {1: (1, 2, 2)}
-_T41 = {2: (0, 1)}
-_K42 = frozenset(('AC_CPDResEnergyTransferMode', 'BPT_AC_CPDResEnergyTransferMode', 'Header', 'ResponseCode'))
-_T43 = {2: (0, 2, 3)}
-_T44 = {2: (1, 2, 3)}
-_T45 = {3: (0, 1)}
-_K46 = frozenset(('EVMaximumChargePower', 'EVMaximumChargePower_L2', 'EVMaximumChargePower_L3', 'EVMaximumDischargePower', 'EVMaximumDischargePower_L2', 'EVMaximumDischargePower_L3', 'EVMinimumChargePower', 'EVMinimumChargePower_L2', 'EVMinimumChargePower_L3', 'EVMinimumDischargePower', 'EVMinimumDischargePower_L2', 'EVMinimumDischargePower_L3'))
-_O47 = {'EVMaximumChargePower': 0, 'EVMaximumChargePower_L2': 1, 'EVMaximumChargePower_L3': 2, 'EVMinimumChargePower': 3, 'EVMinimumChargePower_L2': 4, 'EVMinimumChargePower_L3': 5, 'EVMaximumDischargePower': 6, 'EVMaximumDischargePower_L2': 7, 'EVMaximumDischargePower_L3': 8, 'EVMinimumDischargePower': 9, 'EVMinimumDischargePower_L2': 10, 'EVMinimumDischargePower_L3': 11}
-_T48 = {7: (0, 2, 8)}
-_T49 = {7: (1, 2, 9), 8: (0, 2, 9)}
-_T50 = {7: (2, 2, 10), 8: (1, 2, 10), 9: (0, 1, 10)}
-_T51 = {10: (0, 2, 11)}
-_T52 = {10: (1, 2, 12), 11: (0, 2, 12)}
-_T53 = {10: (2, 2), 11: (1, 2), 12: (0, 1)}
-_K54 = frozenset(('EVSEMaximumChargePower', 'EVSEMaximumChargePower_L2', 'EVSEMaximumChargePower_L3', 'EVSEMaximumDischargePower', 'EVSEMaximumDischargePower_L2', 'EVSEMaximumDischargePower_L3', 'EVSEMinimumChargePower', 'EVSEMinimumChargePower_L2', 'EVSEMinimumChargePower_L3', 'EVSEMinimumDischargePower', 'EVSEMinimumDischargePower_L2', 'EVSEMinimumDischargePower_L3', 'EVSENominalFrequency', 'EVSEPowerRampLimitation', 'EVSEPresentActivePower', 'EVSEPresentActivePower_L2', 'EVSEPresentActivePower_L3', 'MaximumPowerAsymmetry'))
-_O55 = {'EVSEMaximumChargePower': 0, 'EVSEMaximumChargePower_L2': 1, 'EVSEMaximumChargePower_L3': 2, 'EVSEMinimumChargePower': 3, 'EVSEMinimumChargePower_L2': 4, 'EVSEMinimumChargePower_L3': 5, 'EVSENominalFrequency': 6, 'MaximumPowerAsymmetry': 7, 'EVSEPowerRampLimitation': 8, 'EVSEPresentActivePower': 9, 'EVSEPresentActivePower_L2': 10, 'EVSEPresentActivePower_L3': 11, 'EVSEMaximumDischargePower': 12, 'EVSEMaximumDischargePower_L2': 13, 'EVSEMaximumDischargePower_L3': 14, 'EVSEMinimumDischargePower': 15, 'EVSEMinimumDischargePower_L2': 16, 'EVSEMinimumDischargePower_L3': 17}
-_T56 = {7: (5, 3, 13), 8: (4, 3, 13), 9: (3, 3, 13), 10: (2, 2, 13), 11: (1, 2, 13), 12: (0, 1, 13)}
-_T57 = {13: (0, 2, 14)}
-_T58 = {13: (1, 2, 15), 14: (0, 2, 15)}
-_T59 = {13: (2, 2, 16), 14: (1, 2, 16), 15: (0, 1, 16)}
-_T60 = {16: (0, 2, 17)}
-_T61 = {16: (1, 2, 18), 17: (0, 2, 18)}
-_T62 = {16: (2, 2), 17: (1, 2), 18: (0, 1)}
-_K63 = frozenset(('DepartureTime', 'EVMaximumChargePower', 'EVMaximumChargePower_L2', 'EVMaximumChargePower_L3', 'EVMaximumDischargePower', 'EVMaximumDischargePower_L2', 'EVMaximumDischargePower_L3', 'EVMaximumEnergyRequest', 'EVMaximumV2XEnergyRequest', 'EVMinimumChargePower', 'EVMinimumChargePower_L2', 'EVMinimumChargePower_L3', 'EVMinimumDischargePower', 'EVMinimumDischargePower_L2', 'EVMinimumDischargePower_L3', 'EVMinimumEnergyRequest', 'EVMinimumV2XEnergyRequest', 'EVPresentActivePower', 'EVPresentActivePower_L2', 'EVPresentActivePower_L3', 'EVPresentReactivePower', 'EVPresentReactivePower_L2', 'EVPresentReactivePower_L3', 'EVTargetEnergyRequest'))
-_O64 = {'DepartureTime': 0, 'EVTargetEnergyRequest': 1, 'EVMaximumEnergyRequest': 2, 'EVMinimumEnergyRequest': 3, 'EVMaximumChargePower': 4, 'EVMaximumChargePower_L2': 5, 'EVMaximumChargePower_L3': 6, 'EVMinimumChargePower': 7, 'EVMinimumChargePower_L2': 8, 'EVMinimumChargePower_L3': 9, 'EVPresentActivePower': 10, 'EVPresentActivePower_L2': 11, 'EVPresentActivePower_L3': 12, 'EVPresentReactivePower': 13, 'EVPresentReactivePower_L2': 14, 'EVPresentReactivePower_L3': 15, 'EVMaximumDischargePower': 16, 'EVMaximumDischargePower_L2': 17, 'EVMaximumDischargePower_L3': 18, 'EVMinimumDischargePower': 19, 'EVMinimumDischargePower_L2': 20, 'EVMinimumDischargePower_L3': 21, 'EVMaximumV2XEnergyRequest': 22, 'EVMinimumV2XEnergyRequest': 23}
-_T65 = {0: (0, 2, 1)}
-_T66 = {0: (1, 2, 2), 1: (0, 1, 2)}
-_T67 = {2: (0, 1, 3)}
-_T68 = {3: (0, 1, 4)}
-_T69 = {4: (0, 1, 5)}
-_T70 = {5: (0, 2, 6)}
-_T71 = {5: (1, 2, 7), 6: (0, 2, 7)}
-_T72 = {5: (2, 2, 8), 6: (1, 2, 8), 7: (0, 1, 8)}
-_T73 = {8: (0, 2, 9)}
-_T74 = {8: (1, 2, 10), 9: (0, 2, 10)}
-_T75 = {8: (2, 2, 11), 9: (1, 2, 11), 10: (0, 1, 11)}
-_T76 = {11: (0, 2, 12)}
-_T77 = {11: (1, 2, 13), 12: (0, 2, 13)}
-_T78 = {11: (2, 2, 14), 12: (1, 2, 14), 13: (0, 1, 14)}
-_T79 = {14: (0, 2, 15)}
-_T80 = {14: (1, 2, 16), 15: (0, 2, 16)}
-_T81 = {14: (2, 2, 17), 15: (1, 2, 17), 16: (0, 1, 17)}
-_T82 = {17: (0, 2, 18)}
-_T83 = {17: (1, 2, 19), 18: (0, 2, 19)}
-_T84 = {17: (2, 2, 20), 18: (1, 2, 20), 19: (0, 1, 20)}
-_T85 = {20: (0, 3, 21)}
-_T86 = {20: (1, 3, 22), 21: (0, 3, 22)}
-_T87 = {20: (2, 3, 23), 21: (1, 3, 23), 22: (0, 2, 23)}
-_T88 = {20: (3, 3, 24), 21: (2, 3, 24), 22: (1, 2, 24), 23: (0, 2, 24)}
-_T89 = {20: (4, 3), 21: (3, 3), 22: (2, 2), 23: (1, 2), 24: (0, 1)}
-_K90 = frozenset(('AckMaxDelay', 'DepartureTime', 'EVSEPresentActivePower', 'EVSEPresentActivePower_L2', 'EVSEPresentActivePower_L3', 'EVSETargetActivePower', 'EVSETargetActivePower_L2', 'EVSETargetActivePower_L3', 'EVSETargetReactivePower', 'EVSETargetReactivePower_L2', 'EVSETargetReactivePower_L3', 'MinimumSOC', 'TargetSOC'))
-_O91 = {'DepartureTime': 0, 'MinimumSOC': 1, 'TargetSOC': 2, 'AckMaxDelay': 3, 'EVSETargetActivePower': 4, 'EVSETargetActivePower_L2': 5, 'EVSETargetActivePower_L3': 6, 'EVSETargetReactivePower': 7, 'EVSETargetReactivePower_L2': 8, 'EVSETargetReactivePower_L3': 9, 'EVSEPresentActivePower': 10, 'EVSEPresentActivePower_L2': 11, 'EVSEPresentActivePower_L3': 12}
-_T92 = {0: (0, 3, 1)}
-_T93 = {0: (1, 3, 2), 1: (0, 3, 2)}
-_T94 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
-_T95 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
-_T96 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
-_T97 = {5: (0, 4, 6)}
-_T98 = {5: (1, 4, 7), 6: (0, 4, 7)}
-_T99 = {5: (2, 4, 8), 6: (1, 4, 8), 7: (0, 3, 8)}
-_T100 = {5: (3, 4, 9), 6: (2, 4, 9), 7: (1, 3, 9), 8: (0, 3, 9)}
-_T101 = {5: (4, 4, 10), 6: (3, 4, 10), 7: (2, 3, 10), 8: (1, 3, 10), 9: (0, 3, 10)}
-_T102 = {5: (5, 4, 11), 6: (4, 4, 11), 7: (3, 3, 11), 8: (2, 3, 11), 9: (1, 3, 11), 10: (0, 3, 11)}
-_T103 = {5: (6, 4, 12), 6: (5, 4, 12), 7: (4, 3, 12), 8: (3, 3, 12), 9: (2, 3, 12), 10: (1, 3, 12), 11: (0, 2, 12)}
-_T104 = {5: (7, 4, 13), 6: (6, 4, 13), 7: (5, 3, 13), 8: (4, 3, 13), 9: (3, 3, 13), 10: (2, 3, 13), 11: (1, 2, 13), 12: (0, 2, 13)}
-_T105 = {5: (8, 4), 6: (7, 4), 7: (6, 3), 8: (5, 3), 9: (4, 3), 10: (3, 3), 11: (2, 2), 12: (1, 2), 13: (0, 1)}
-_K106 = frozenset(('EVMaximumChargePower', 'EVMaximumChargePower_L2', 'EVMaximumChargePower_L3', 'EVMaximumDischargePower', 'EVMaximumDischargePower_L2', 'EVMaximumDischargePower_L3', 'EVMaximumEnergyRequest', 'EVMinimumChargePower', 'EVMinimumChargePower_L2', 'EVMinimumChargePower_L3', 'EVMinimumDischargePower', 'EVMinimumDischargePower_L2', 'EVMinimumDischargePower_L3', 'EVMinimumEnergyRequest', 'EVPresentActivePower', 'EVPresentActivePower_L2', 'EVPresentActivePower_L3', 'EVPresentReactivePower', 'EVPresentReactivePower_L2', 'EVPresentReactivePower_L3', 'EVTargetEnergyRequest'))
-_O107 = {'EVTargetEnergyRequest': 0, 'EVMaximumEnergyRequest': 1, 'EVMinimumEnergyRequest': 2, 'EVMaximumChargePower': 3, 'EVMaximumChargePower_L2': 4, 'EVMaximumChargePower_L3': 5, 'EVMinimumChargePower': 6, 'EVMinimumChargePower_L2': 7, 'EVMinimumChargePower_L3': 8, 'EVPresentActivePower': 9, 'EVPresentActivePower_L2': 10, 'EVPresentActivePower_L3': 11, 'EVPresentReactivePower': 12, 'EVPresentReactivePower_L2': 13, 'EVPresentReactivePower_L3': 14, 'EVMaximumDischargePower': 15, 'EVMaximumDischargePower_L2': 16, 'EVMaximumDischargePower_L3': 17, 'EVMinimumDischargePower': 18, 'EVMinimumDischargePower_L2': 19, 'EVMinimumDischargePower_L3': 20}
-_T108 = {0: (0, 4, 1)}
-_T109 = {0: (1, 4, 2), 1: (0, 4, 2)}
-_T110 = {0: (2, 4, 3), 1: (1, 4, 3), 2: (0, 4, 3)}
-_T111 = {0: (3, 4, 4), 1: (2, 4, 4), 2: (1, 4, 4), 3: (0, 3, 4)}
-_T112 = {0: (4, 4, 5), 1: (3, 4, 5), 2: (2, 4, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
-_T113 = {0: (5, 4, 6), 1: (4, 4, 6), 2: (3, 4, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
-_T114 = {0: (6, 4, 7), 1: (5, 4, 7), 2: (4, 4, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 3, 7)}
-_T115 = {0: (7, 4, 8), 1: (6, 4, 8), 2: (5, 4, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 2, 8)}
-_T116 = {0: (8, 4, 9), 1: (7, 4, 9), 2: (6, 4, 9), 3: (5, 3, 9), 4: (4, 3, 9), 5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 2, 9), 8: (0, 2, 9)}
-_T117 = {0: (9, 4, 10), 1: (8, 4, 10), 2: (7, 4, 10), 3: (6, 3, 10), 4: (5, 3, 10), 5: (4, 3, 10), 6: (3, 3, 10), 7: (2, 2, 10), 8: (1, 2, 10), 9: (0, 1, 10)}
-_T118 = {10: (0, 4, 11)}
-_T119 = {10: (1, 4, 12), 11: (0, 4, 12)}
-_T120 = {10: (2, 4, 13), 11: (1, 4, 13), 12: (0, 4, 13)}
-_T121 = {10: (3, 4, 14), 11: (2, 4, 14), 12: (1, 4, 14), 13: (0, 4, 14)}
-_T122 = {10: (4, 4, 15), 11: (3, 4, 15), 12: (2, 4, 15), 13: (1, 4, 15), 14: (0, 4, 15)}
-_T123 = {10: (5, 4, 16), 11: (4, 4, 16), 12: (3, 4, 16), 13: (2, 4, 16), 14: (1, 4, 16), 15: (0, 3, 16)}
-_T124 = {10: (6, 4, 17), 11: (5, 4, 17), 12: (4, 4, 17), 13: (3, 4, 17), 14: (2, 4, 17), 15: (1, 3, 17), 16: (0, 3, 17)}
-_T125 = {10: (7, 4, 18), 11: (6, 4, 18), 12: (5, 4, 18), 13: (4, 4, 18), 14: (3, 4, 18), 15: (2, 3, 18), 16: (1, 3, 18), 17: (0, 3, 18)}
-_T126 = {10: (8, 4, 19), 11: (7, 4, 19), 12: (6, 4, 19), 13: (5, 4, 19), 14: (4, 4, 19), 15: (3, 3, 19), 16: (2, 3, 19), 17: (1, 3, 19), 18: (0, 3, 19)}
-_T127 = {10: (9, 4, 20), 11: (8, 4, 20), 12: (7, 4, 20), 13: (6, 4, 20), 14: (5, 4, 20), 15: (4, 3, 20), 16: (3, 3, 20), 17: (2, 3, 20), 18: (1, 3, 20), 19: (0, 2, 20)}
-_T128 = {10: (10, 4, 21), 11: (9, 4, 21), 12: (8, 4, 21), 13: (7, 4, 21), 14: (6, 4, 21), 15: (5, 3, 21), 16: (4, 3, 21), 17: (3, 3, 21), 18: (2, 3, 21), 19: (1, 2, 21), 20: (0, 2, 21)}
-_T129 = {10: (11, 4), 11: (10, 4), 12: (9, 4), 13: (8, 4), 14: (7, 4), 15: (6, 3), 16: (5, 3), 17: (4, 3), 18: (3, 3), 19: (2, 2), 20: (1, 2), 21: (0, 1)}
-_K130 = frozenset(('EVSEPresentActivePower', 'EVSEPresentActivePower_L2', 'EVSEPresentActivePower_L3', 'EVSETargetActivePower', 'EVSETargetActivePower_L2', 'EVSETargetActivePower_L3', 'EVSETargetReactivePower', 'EVSETargetReactivePower_L2', 'EVSETargetReactivePower_L3'))
-_T131 = {0: (9, 4), 1: (8, 4), 2: (7, 4), 3: (6, 3), 4: (5, 3), 5: (4, 3), 6: (3, 3), 7: (2, 2), 8: (1, 2), 9: (0, 1)}
-_K132 = frozenset(())
-_K133 = frozenset(('Algorithm',))
-_T134 = {1: (1, 2)}
-_K135 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
-_T136 = {1: (0, 1, 4)}
-_T137 = {0: (1, 2, 2), 4: (0, 2, 2)}
-_T138 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
-_T139 = {3: (0, 2, 5)}
-_T140 = {3: (1, 2, 6), 5: (0, 2, 6)}
-_T141 = {6: (0, 1, 7)}
-_T142 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
-_K143 = frozenset(('Amount', 'CostPerUnit'))
-_K144 = frozenset(('Amount', 'TaxRuleID'))
-_K145 = frozenset(('BatteryEnergyCapacity', 'ChargingComplete', 'InletHot', 'MaximumSOC', 'MinimumSOC', 'PresentSOC', 'RemainingTimeToMaximumSOC', 'RemainingTimeToMinimumSOC', 'RemainingTimeToTargetSOC', 'TargetSOC'))
-_T146 = {0: (3, 4, 4), 1: (2, 4, 4), 2: (1, 4, 4), 3: (0, 4, 4)}
-_T147 = {0: (4, 4, 5), 1: (3, 4, 5), 2: (2, 4, 5), 3: (1, 4, 5), 4: (0, 3, 5)}
-_T148 = {0: (5, 4, 6), 1: (4, 4, 6), 2: (3, 4, 6), 3: (2, 4, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
-_T149 = {0: (6, 4, 7), 1: (5, 4, 7), 2: (4, 4, 7), 3: (3, 4, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 3, 7)}
-_T150 = {0: (7, 4, 8), 1: (6, 4, 8), 2: (5, 4, 8), 3: (4, 4, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 3, 8)}
-_T151 = {0: (8, 4, 9), 1: (7, 4, 9), 2: (6, 4, 9), 3: (5, 4, 9), 4: (4, 3, 9), 5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 3, 9), 8: (0, 2, 9)}
-_T152 = {0: (9, 4, 10), 1: (8, 4, 10), 2: (7, 4, 10), 3: (6, 4, 10), 4: (5, 3, 10), 5: (4, 3, 10), 6: (3, 3, 10), 7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
-_T153 = {0: (10, 4), 1: (9, 4), 2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
-_K154 = frozenset(('DepartureTime', 'EVMaximumChargePower', 'EVMaximumChargePower_L2', 'EVMaximumChargePower_L3', 'EVMaximumEnergyRequest', 'EVMinimumChargePower', 'EVMinimumChargePower_L2', 'EVMinimumChargePower_L3', 'EVMinimumEnergyRequest', 'EVPresentActivePower', 'EVPresentActivePower_L2', 'EVPresentActivePower_L3', 'EVPresentReactivePower', 'EVPresentReactivePower_L2', 'EVPresentReactivePower_L3', 'EVTargetEnergyRequest'))
-_O155 = {'DepartureTime': 0, 'EVTargetEnergyRequest': 1, 'EVMaximumEnergyRequest': 2, 'EVMinimumEnergyRequest': 3, 'EVMaximumChargePower': 4, 'EVMaximumChargePower_L2': 5, 'EVMaximumChargePower_L3': 6, 'EVMinimumChargePower': 7, 'EVMinimumChargePower_L2': 8, 'EVMinimumChargePower_L3': 9, 'EVPresentActivePower': 10, 'EVPresentActivePower_L2': 11, 'EVPresentActivePower_L3': 12, 'EVPresentReactivePower': 13, 'EVPresentReactivePower_L2': 14, 'EVPresentReactivePower_L3': 15}
-_T156 = {14: (2, 2), 15: (1, 2), 16: (0, 1)}
-_E157 = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRenegotiation', 'MeteringConfirmation')
-_I158 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
-_K159 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
-_K160 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
-_T161 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
-_T162 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
-_T163 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
-_T164 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
-_T165 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
-_T166 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
-_T167 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
-_T168 = {2: (8, 4)}
-_K169 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
-_T170 = {0: (1, 3, 1)}
-_T171 = {1: (0, 2)}
-_K172 = frozenset(('Id', 'Reference'))
-_T173 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
-_T174 = {2: (1, 2)}
-_K175 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
-_T176 = {2: (1, 2), 3: (0, 1)}
-_K177 = frozenset(('BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'CapacitiveEnergyReadingVARh', 'ChargedEnergyReadingWh', 'MeterID', 'MeterSignature', 'MeterStatus', 'MeterTimestamp'))
-_T178 = {2: (0, 3, 3)}
-_T179 = {2: (1, 3, 4), 3: (0, 3, 4)}
-_T180 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
-_T181 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
-_T182 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
-_T183 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
-_T184 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_K185 = frozenset(('Encoding', 'Id', 'MimeType'))
-_T186 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
-_T187 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K188 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
-_T189 = {0: (1, 2, 2), 1: (0, 2, 2)}
-_T190 = {1: (2, 2), 2: (1, 2)}
-_K191 = frozenset(('Exponent', 'Modulus'))
-_K192 = frozenset(('Exponent', 'Value'))
-_K193 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
-_T194 = {1: (0, 3, 2)}
-_T195 = {1: (1, 3, 3), 2: (0, 3, 3)}
-_T196 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
-_T197 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
-_T198 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
-_T199 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
-_K200 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
-_T201 = {5: (0, 1, 6)}
-_T202 = {6: (0, 1)}
-_K203 = frozenset(('Transforms', 'Type', 'URI'))
-_T204 = {0: (1, 3, 2), 1: (0, 2, 2)}
-_T205 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
-_T206 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K207 = frozenset(('SPKISexp',))
-_T208 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
-_T209 = {1: (2, 2)}
-_K210 = frozenset(('EVMaximumChargePower', 'EVMaximumChargePower_L2', 'EVMaximumChargePower_L3', 'EVMaximumEnergyRequest', 'EVMinimumChargePower', 'EVMinimumChargePower_L2', 'EVMinimumChargePower_L3', 'EVMinimumEnergyRequest', 'EVPresentActivePower', 'EVPresentActivePower_L2', 'EVPresentActivePower_L3', 'EVPresentReactivePower', 'EVPresentReactivePower_L2', 'EVPresentReactivePower_L3', 'EVTargetEnergyRequest'))
-_O211 = {'EVTargetEnergyRequest': 0, 'EVMaximumEnergyRequest': 1, 'EVMinimumEnergyRequest': 2, 'EVMaximumChargePower': 3, 'EVMaximumChargePower_L2': 4, 'EVMaximumChargePower_L3': 5, 'EVMinimumChargePower': 6, 'EVMinimumChargePower_L2': 7, 'EVMinimumChargePower_L3': 8, 'EVPresentActivePower': 9, 'EVPresentActivePower_L2': 10, 'EVPresentActivePower_L3': 11, 'EVPresentReactivePower': 12, 'EVPresentReactivePower_L2': 13, 'EVPresentReactivePower_L3': 14}
-_T212 = {10: (0, 3, 11)}
-_T213 = {10: (1, 3, 12), 11: (0, 3, 12)}
-_T214 = {10: (2, 3, 13), 11: (1, 3, 13), 12: (0, 3, 13)}
-_T215 = {10: (3, 3, 14), 11: (2, 3, 14), 12: (1, 3, 14), 13: (0, 2, 14)}
-_T216 = {10: (4, 3, 15), 11: (3, 3, 15), 12: (2, 3, 15), 13: (1, 2, 15), 14: (0, 2, 15)}
-_T217 = {10: (5, 3), 11: (4, 3), 12: (3, 3), 13: (2, 2), 14: (1, 2), 15: (0, 1)}
-_K218 = frozenset(('Algorithm', 'HMACOutputLength'))
-_T219 = {1: (2, 3), 2: (1, 2)}
-_K220 = frozenset(('Id', 'SignatureProperty'))
-_K221 = frozenset(('Id', 'Target'))
-_T222 = {}
-_K223 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
-_T224 = {3: (0, 2, 4)}
-_T225 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T226 = {3: (2, 2), 4: (1, 2)}
-_K227 = frozenset(('Id', 'value'))
-_K228 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
-_T229 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
-_T230 = {4: (1, 2)}
-_K231 = frozenset(('Algorithm', 'XPath'))
-_T232 = {1: (0, 3, 1, 0)}
-_T233 = {1: (2, 3)}
-_K234 = frozenset(('Transform',))
-_K235 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
-_T236 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
-_T237 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T238 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T239 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T240 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T241 = {1: (6, 3)}
-_K242 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_T28 = {2: (1, 4, 4), 3: (0, 4, 4)}
+_T29 = {2: (2, 4, 5), 3: (1, 4, 5), 4: (0, 3, 5)}
+_T30 = {2: (3, 4, 6), 3: (2, 4, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T31 = {2: (4, 4, 7), 3: (3, 4, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 3, 7)}
+_T32 = {2: (5, 4, 7), 3: (4, 4, 7), 4: (3, 3, 7), 5: (2, 3, 7), 6: (1, 3, 7)}
+_T33 = {2: (6, 4, 7), 3: (5, 4, 7), 4: (4, 3, 7), 5: (3, 3, 7), 6: (2, 3, 7)}
+_T34 = {2: (7, 4, 7), 3: (6, 4, 7), 4: (5, 3, 7), 5: (4, 3, 7), 6: (3, 3, 7)}
+_T35 = {2: (8, 4, 7), 3: (7, 4, 7), 4: (6, 3, 7), 5: (5, 3, 7), 6: (4, 3, 7)}
+_T36 = {7: (0, 1)}
+_K37 = frozenset(('AC_CPDReqEnergyTransferMode', 'BPT_AC_CPDReqEnergyTransferMode', 'Header'))
+_T38 = {1: (1, 2, 2)}
+_T39 = {2: (0, 1)}
+_K40 = frozenset(('AC_CPDResEnergyTransferMode', 'BPT_AC_CPDResEnergyTransferMode', 'Header', 'ResponseCode'))
+_T41 = {2: (1, 2, 3)}
+_T42 = {3: (0, 1)}
+_K43 = frozenset(('EVMaximumChargePower', 'EVMaximumChargePower_L2', 'EVMaximumChargePower_L3', 'EVMaximumDischargePower', 'EVMaximumDischargePower_L2', 'EVMaximumDischargePower_L3', 'EVMinimumChargePower', 'EVMinimumChargePower_L2', 'EVMinimumChargePower_L3', 'EVMinimumDischargePower', 'EVMinimumDischargePower_L2', 'EVMinimumDischargePower_L3'))
+_O44 = {'EVMaximumChargePower': 0, 'EVMaximumChargePower_L2': 1, 'EVMaximumChargePower_L3': 2, 'EVMinimumChargePower': 3, 'EVMinimumChargePower_L2': 4, 'EVMinimumChargePower_L3': 5, 'EVMaximumDischargePower': 6, 'EVMaximumDischargePower_L2': 7, 'EVMaximumDischargePower_L3': 8, 'EVMinimumDischargePower': 9, 'EVMinimumDischargePower_L2': 10, 'EVMinimumDischargePower_L3': 11}
+_T45 = {7: (0, 2, 8)}
+_T46 = {7: (1, 2, 9), 8: (0, 2, 9)}
+_T47 = {7: (2, 2, 10), 8: (1, 2, 10), 9: (0, 1, 10)}
+_T48 = {10: (0, 2, 11)}
+_T49 = {10: (1, 2, 12), 11: (0, 2, 12)}
+_T50 = {10: (2, 2), 11: (1, 2), 12: (0, 1)}
+_K51 = frozenset(('EVSEMaximumChargePower', 'EVSEMaximumChargePower_L2', 'EVSEMaximumChargePower_L3', 'EVSEMaximumDischargePower', 'EVSEMaximumDischargePower_L2', 'EVSEMaximumDischargePower_L3', 'EVSEMinimumChargePower', 'EVSEMinimumChargePower_L2', 'EVSEMinimumChargePower_L3', 'EVSEMinimumDischargePower', 'EVSEMinimumDischargePower_L2', 'EVSEMinimumDischargePower_L3', 'EVSENominalFrequency', 'EVSEPowerRampLimitation', 'EVSEPresentActivePower', 'EVSEPresentActivePower_L2', 'EVSEPresentActivePower_L3', 'MaximumPowerAsymmetry'))
+_O52 = {'EVSEMaximumChargePower': 0, 'EVSEMaximumChargePower_L2': 1, 'EVSEMaximumChargePower_L3': 2, 'EVSEMinimumChargePower': 3, 'EVSEMinimumChargePower_L2': 4, 'EVSEMinimumChargePower_L3': 5, 'EVSENominalFrequency': 6, 'MaximumPowerAsymmetry': 7, 'EVSEPowerRampLimitation': 8, 'EVSEPresentActivePower': 9, 'EVSEPresentActivePower_L2': 10, 'EVSEPresentActivePower_L3': 11, 'EVSEMaximumDischargePower': 12, 'EVSEMaximumDischargePower_L2': 13, 'EVSEMaximumDischargePower_L3': 14, 'EVSEMinimumDischargePower': 15, 'EVSEMinimumDischargePower_L2': 16, 'EVSEMinimumDischargePower_L3': 17}
+_T53 = {7: (5, 3, 13), 8: (4, 3, 13), 9: (3, 3, 13), 10: (2, 2, 13), 11: (1, 2, 13), 12: (0, 1, 13)}
+_T54 = {13: (0, 2, 14)}
+_T55 = {13: (1, 2, 15), 14: (0, 2, 15)}
+_T56 = {13: (2, 2, 16), 14: (1, 2, 16), 15: (0, 1, 16)}
+_T57 = {16: (0, 2, 17)}
+_T58 = {16: (1, 2, 18), 17: (0, 2, 18)}
+_T59 = {16: (2, 2), 17: (1, 2), 18: (0, 1)}
+_K60 = frozenset(('DepartureTime', 'EVMaximumChargePower', 'EVMaximumChargePower_L2', 'EVMaximumChargePower_L3', 'EVMaximumDischargePower', 'EVMaximumDischargePower_L2', 'EVMaximumDischargePower_L3', 'EVMaximumEnergyRequest', 'EVMaximumV2XEnergyRequest', 'EVMinimumChargePower', 'EVMinimumChargePower_L2', 'EVMinimumChargePower_L3', 'EVMinimumDischargePower', 'EVMinimumDischargePower_L2', 'EVMinimumDischargePower_L3', 'EVMinimumEnergyRequest', 'EVMinimumV2XEnergyRequest', 'EVPresentActivePower', 'EVPresentActivePower_L2', 'EVPresentActivePower_L3', 'EVPresentReactivePower', 'EVPresentReactivePower_L2', 'EVPresentReactivePower_L3', 'EVTargetEnergyRequest'))
+_O61 = {'DepartureTime': 0, 'EVTargetEnergyRequest': 1, 'EVMaximumEnergyRequest': 2, 'EVMinimumEnergyRequest': 3, 'EVMaximumChargePower': 4, 'EVMaximumChargePower_L2': 5, 'EVMaximumChargePower_L3': 6, 'EVMinimumChargePower': 7, 'EVMinimumChargePower_L2': 8, 'EVMinimumChargePower_L3': 9, 'EVPresentActivePower': 10, 'EVPresentActivePower_L2': 11, 'EVPresentActivePower_L3': 12, 'EVPresentReactivePower': 13, 'EVPresentReactivePower_L2': 14, 'EVPresentReactivePower_L3': 15, 'EVMaximumDischargePower': 16, 'EVMaximumDischargePower_L2': 17, 'EVMaximumDischargePower_L3': 18, 'EVMinimumDischargePower': 19, 'EVMinimumDischargePower_L2': 20, 'EVMinimumDischargePower_L3': 21, 'EVMaximumV2XEnergyRequest': 22, 'EVMinimumV2XEnergyRequest': 23}
+_T62 = {0: (0, 2, 1)}
+_T63 = {0: (1, 2, 2), 1: (0, 1, 2)}
+_T64 = {2: (0, 1, 3)}
+_T65 = {3: (0, 1, 4)}
+_T66 = {4: (0, 1, 5)}
+_T67 = {5: (0, 2, 6)}
+_T68 = {5: (1, 2, 7), 6: (0, 2, 7)}
+_T69 = {5: (2, 2, 8), 6: (1, 2, 8), 7: (0, 1, 8)}
+_T70 = {8: (0, 2, 9)}
+_T71 = {8: (1, 2, 10), 9: (0, 2, 10)}
+_T72 = {8: (2, 2, 11), 9: (1, 2, 11), 10: (0, 1, 11)}
+_T73 = {11: (0, 2, 12)}
+_T74 = {11: (1, 2, 13), 12: (0, 2, 13)}
+_T75 = {11: (2, 2, 14), 12: (1, 2, 14), 13: (0, 1, 14)}
+_T76 = {14: (0, 2, 15)}
+_T77 = {14: (1, 2, 16), 15: (0, 2, 16)}
+_T78 = {14: (2, 2, 17), 15: (1, 2, 17), 16: (0, 1, 17)}
+_T79 = {17: (0, 2, 18)}
+_T80 = {17: (1, 2, 19), 18: (0, 2, 19)}
+_T81 = {17: (2, 2, 20), 18: (1, 2, 20), 19: (0, 1, 20)}
+_T82 = {20: (0, 3, 21)}
+_T83 = {20: (1, 3, 22), 21: (0, 3, 22)}
+_T84 = {20: (2, 3, 23), 21: (1, 3, 23), 22: (0, 2, 23)}
+_T85 = {20: (3, 3, 24), 21: (2, 3, 24), 22: (1, 2, 24), 23: (0, 2, 24)}
+_T86 = {20: (4, 3), 21: (3, 3), 22: (2, 2), 23: (1, 2), 24: (0, 1)}
+_K87 = frozenset(('AckMaxDelay', 'DepartureTime', 'EVSEPresentActivePower', 'EVSEPresentActivePower_L2', 'EVSEPresentActivePower_L3', 'EVSETargetActivePower', 'EVSETargetActivePower_L2', 'EVSETargetActivePower_L3', 'EVSETargetReactivePower', 'EVSETargetReactivePower_L2', 'EVSETargetReactivePower_L3', 'MinimumSOC', 'TargetSOC'))
+_O88 = {'DepartureTime': 0, 'MinimumSOC': 1, 'TargetSOC': 2, 'AckMaxDelay': 3, 'EVSETargetActivePower': 4, 'EVSETargetActivePower_L2': 5, 'EVSETargetActivePower_L3': 6, 'EVSETargetReactivePower': 7, 'EVSETargetReactivePower_L2': 8, 'EVSETargetReactivePower_L3': 9, 'EVSEPresentActivePower': 10, 'EVSEPresentActivePower_L2': 11, 'EVSEPresentActivePower_L3': 12}
+_T89 = {0: (0, 3, 1)}
+_T90 = {0: (1, 3, 2), 1: (0, 3, 2)}
+_T91 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
+_T92 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
+_T93 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
+_T94 = {5: (0, 4, 6)}
+_T95 = {5: (1, 4, 7), 6: (0, 4, 7)}
+_T96 = {5: (2, 4, 8), 6: (1, 4, 8), 7: (0, 3, 8)}
+_T97 = {5: (3, 4, 9), 6: (2, 4, 9), 7: (1, 3, 9), 8: (0, 3, 9)}
+_T98 = {5: (4, 4, 10), 6: (3, 4, 10), 7: (2, 3, 10), 8: (1, 3, 10), 9: (0, 3, 10)}
+_T99 = {5: (5, 4, 11), 6: (4, 4, 11), 7: (3, 3, 11), 8: (2, 3, 11), 9: (1, 3, 11), 10: (0, 3, 11)}
+_T100 = {5: (6, 4, 12), 6: (5, 4, 12), 7: (4, 3, 12), 8: (3, 3, 12), 9: (2, 3, 12), 10: (1, 3, 12), 11: (0, 2, 12)}
+_T101 = {5: (7, 4, 13), 6: (6, 4, 13), 7: (5, 3, 13), 8: (4, 3, 13), 9: (3, 3, 13), 10: (2, 3, 13), 11: (1, 2, 13), 12: (0, 2, 13)}
+_T102 = {5: (8, 4), 6: (7, 4), 7: (6, 3), 8: (5, 3), 9: (4, 3), 10: (3, 3), 11: (2, 2), 12: (1, 2), 13: (0, 1)}
+_K103 = frozenset(('EVMaximumChargePower', 'EVMaximumChargePower_L2', 'EVMaximumChargePower_L3', 'EVMaximumDischargePower', 'EVMaximumDischargePower_L2', 'EVMaximumDischargePower_L3', 'EVMaximumEnergyRequest', 'EVMinimumChargePower', 'EVMinimumChargePower_L2', 'EVMinimumChargePower_L3', 'EVMinimumDischargePower', 'EVMinimumDischargePower_L2', 'EVMinimumDischargePower_L3', 'EVMinimumEnergyRequest', 'EVPresentActivePower', 'EVPresentActivePower_L2', 'EVPresentActivePower_L3', 'EVPresentReactivePower', 'EVPresentReactivePower_L2', 'EVPresentReactivePower_L3', 'EVTargetEnergyRequest'))
+_O104 = {'EVTargetEnergyRequest': 0, 'EVMaximumEnergyRequest': 1, 'EVMinimumEnergyRequest': 2, 'EVMaximumChargePower': 3, 'EVMaximumChargePower_L2': 4, 'EVMaximumChargePower_L3': 5, 'EVMinimumChargePower': 6, 'EVMinimumChargePower_L2': 7, 'EVMinimumChargePower_L3': 8, 'EVPresentActivePower': 9, 'EVPresentActivePower_L2': 10, 'EVPresentActivePower_L3': 11, 'EVPresentReactivePower': 12, 'EVPresentReactivePower_L2': 13, 'EVPresentReactivePower_L3': 14, 'EVMaximumDischargePower': 15, 'EVMaximumDischargePower_L2': 16, 'EVMaximumDischargePower_L3': 17, 'EVMinimumDischargePower': 18, 'EVMinimumDischargePower_L2': 19, 'EVMinimumDischargePower_L3': 20}
+_T105 = {0: (0, 4, 1)}
+_T106 = {0: (1, 4, 2), 1: (0, 4, 2)}
+_T107 = {0: (2, 4, 3), 1: (1, 4, 3), 2: (0, 4, 3)}
+_T108 = {0: (3, 4, 4), 1: (2, 4, 4), 2: (1, 4, 4), 3: (0, 3, 4)}
+_T109 = {0: (4, 4, 5), 1: (3, 4, 5), 2: (2, 4, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
+_T110 = {0: (5, 4, 6), 1: (4, 4, 6), 2: (3, 4, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T111 = {0: (6, 4, 7), 1: (5, 4, 7), 2: (4, 4, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 3, 7)}
+_T112 = {0: (7, 4, 8), 1: (6, 4, 8), 2: (5, 4, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 2, 8)}
+_T113 = {0: (8, 4, 9), 1: (7, 4, 9), 2: (6, 4, 9), 3: (5, 3, 9), 4: (4, 3, 9), 5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 2, 9), 8: (0, 2, 9)}
+_T114 = {0: (9, 4, 10), 1: (8, 4, 10), 2: (7, 4, 10), 3: (6, 3, 10), 4: (5, 3, 10), 5: (4, 3, 10), 6: (3, 3, 10), 7: (2, 2, 10), 8: (1, 2, 10), 9: (0, 1, 10)}
+_T115 = {10: (0, 4, 11)}
+_T116 = {10: (1, 4, 12), 11: (0, 4, 12)}
+_T117 = {10: (2, 4, 13), 11: (1, 4, 13), 12: (0, 4, 13)}
+_T118 = {10: (3, 4, 14), 11: (2, 4, 14), 12: (1, 4, 14), 13: (0, 4, 14)}
+_T119 = {10: (4, 4, 15), 11: (3, 4, 15), 12: (2, 4, 15), 13: (1, 4, 15), 14: (0, 4, 15)}
+_T120 = {10: (5, 4, 16), 11: (4, 4, 16), 12: (3, 4, 16), 13: (2, 4, 16), 14: (1, 4, 16), 15: (0, 3, 16)}
+_T121 = {10: (6, 4, 17), 11: (5, 4, 17), 12: (4, 4, 17), 13: (3, 4, 17), 14: (2, 4, 17), 15: (1, 3, 17), 16: (0, 3, 17)}
+_T122 = {10: (7, 4, 18), 11: (6, 4, 18), 12: (5, 4, 18), 13: (4, 4, 18), 14: (3, 4, 18), 15: (2, 3, 18), 16: (1, 3, 18), 17: (0, 3, 18)}
+_T123 = {10: (8, 4, 19), 11: (7, 4, 19), 12: (6, 4, 19), 13: (5, 4, 19), 14: (4, 4, 19), 15: (3, 3, 19), 16: (2, 3, 19), 17: (1, 3, 19), 18: (0, 3, 19)}
+_T124 = {10: (9, 4, 20), 11: (8, 4, 20), 12: (7, 4, 20), 13: (6, 4, 20), 14: (5, 4, 20), 15: (4, 3, 20), 16: (3, 3, 20), 17: (2, 3, 20), 18: (1, 3, 20), 19: (0, 2, 20)}
+_T125 = {10: (10, 4, 21), 11: (9, 4, 21), 12: (8, 4, 21), 13: (7, 4, 21), 14: (6, 4, 21), 15: (5, 3, 21), 16: (4, 3, 21), 17: (3, 3, 21), 18: (2, 3, 21), 19: (1, 2, 21), 20: (0, 2, 21)}
+_T126 = {10: (11, 4), 11: (10, 4), 12: (9, 4), 13: (8, 4), 14: (7, 4), 15: (6, 3), 16: (5, 3), 17: (4, 3), 18: (3, 3), 19: (2, 2), 20: (1, 2), 21: (0, 1)}
+_K127 = frozenset(('EVSEPresentActivePower', 'EVSEPresentActivePower_L2', 'EVSEPresentActivePower_L3', 'EVSETargetActivePower', 'EVSETargetActivePower_L2', 'EVSETargetActivePower_L3', 'EVSETargetReactivePower', 'EVSETargetReactivePower_L2', 'EVSETargetReactivePower_L3'))
+_T128 = {0: (9, 4), 1: (8, 4), 2: (7, 4), 3: (6, 3), 4: (5, 3), 5: (4, 3), 6: (3, 3), 7: (2, 2), 8: (1, 2), 9: (0, 1)}
+_K129 = frozenset(())
+_K130 = frozenset(('Algorithm',))
+_K131 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
+_T132 = {1: (0, 1, 4)}
+_T133 = {0: (1, 2, 2), 4: (0, 2, 2)}
+_T134 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
+_T135 = {3: (0, 2, 5)}
+_T136 = {3: (1, 2, 6), 5: (0, 2, 6)}
+_T137 = {6: (0, 1, 7)}
+_T138 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
+_K139 = frozenset(('Amount', 'CostPerUnit'))
+_K140 = frozenset(('Amount', 'TaxRuleID'))
+_K141 = frozenset(('BatteryEnergyCapacity', 'ChargingComplete', 'InletHot', 'MaximumSOC', 'MinimumSOC', 'PresentSOC', 'RemainingTimeToMaximumSOC', 'RemainingTimeToMinimumSOC', 'RemainingTimeToTargetSOC', 'TargetSOC'))
+_T142 = {0: (3, 4, 4), 1: (2, 4, 4), 2: (1, 4, 4), 3: (0, 4, 4)}
+_T143 = {0: (4, 4, 5), 1: (3, 4, 5), 2: (2, 4, 5), 3: (1, 4, 5), 4: (0, 3, 5)}
+_T144 = {0: (5, 4, 6), 1: (4, 4, 6), 2: (3, 4, 6), 3: (2, 4, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T145 = {0: (6, 4, 7), 1: (5, 4, 7), 2: (4, 4, 7), 3: (3, 4, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 3, 7)}
+_T146 = {0: (7, 4, 8), 1: (6, 4, 8), 2: (5, 4, 8), 3: (4, 4, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 3, 8)}
+_T147 = {0: (8, 4, 9), 1: (7, 4, 9), 2: (6, 4, 9), 3: (5, 4, 9), 4: (4, 3, 9), 5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 3, 9), 8: (0, 2, 9)}
+_T148 = {0: (9, 4, 10), 1: (8, 4, 10), 2: (7, 4, 10), 3: (6, 4, 10), 4: (5, 3, 10), 5: (4, 3, 10), 6: (3, 3, 10), 7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
+_T149 = {0: (10, 4), 1: (9, 4), 2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
+_K150 = frozenset(('DepartureTime', 'EVMaximumChargePower', 'EVMaximumChargePower_L2', 'EVMaximumChargePower_L3', 'EVMaximumEnergyRequest', 'EVMinimumChargePower', 'EVMinimumChargePower_L2', 'EVMinimumChargePower_L3', 'EVMinimumEnergyRequest', 'EVPresentActivePower', 'EVPresentActivePower_L2', 'EVPresentActivePower_L3', 'EVPresentReactivePower', 'EVPresentReactivePower_L2', 'EVPresentReactivePower_L3', 'EVTargetEnergyRequest'))
+_O151 = {'DepartureTime': 0, 'EVTargetEnergyRequest': 1, 'EVMaximumEnergyRequest': 2, 'EVMinimumEnergyRequest': 3, 'EVMaximumChargePower': 4, 'EVMaximumChargePower_L2': 5, 'EVMaximumChargePower_L3': 6, 'EVMinimumChargePower': 7, 'EVMinimumChargePower_L2': 8, 'EVMinimumChargePower_L3': 9, 'EVPresentActivePower': 10, 'EVPresentActivePower_L2': 11, 'EVPresentActivePower_L3': 12, 'EVPresentReactivePower': 13, 'EVPresentReactivePower_L2': 14, 'EVPresentReactivePower_L3': 15}
+_T152 = {14: (2, 2), 15: (1, 2), 16: (0, 1)}
+_E153 = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRenegotiation', 'MeteringConfirmation')
+_I154 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
+_K155 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
+_K156 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
+_O157 = {'Id': 0, 'KeyName': 1, 'KeyValue': 2, 'RetrievalMethod': 3, 'X509Data': 4, 'PGPData': 5, 'SPKIData': 6, 'MgmtData': 7}
+_T158 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
+_T159 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
+_T160 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
+_T161 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
+_T162 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
+_T163 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
+_T164 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
+_T165 = {2: (8, 4)}
+_K166 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
+_T167 = {0: (1, 3, 1)}
+_T168 = {1: (0, 2)}
+_K169 = frozenset(('Id', 'Reference'))
+_T170 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
+_T171 = {2: (1, 2)}
+_K172 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
+_T173 = {2: (1, 2), 3: (0, 1)}
+_K174 = frozenset(('BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'CapacitiveEnergyReadingVARh', 'ChargedEnergyReadingWh', 'MeterID', 'MeterSignature', 'MeterStatus', 'MeterTimestamp'))
+_T175 = {2: (1, 3, 4), 3: (0, 3, 4)}
+_T176 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
+_T177 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T178 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
+_T179 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
+_T180 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_K181 = frozenset(('Encoding', 'Id', 'MimeType'))
+_T182 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_T183 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_K184 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
+_T185 = {0: (1, 2, 2), 1: (0, 2, 2)}
+_T186 = {1: (2, 2), 2: (1, 2)}
+_K187 = frozenset(('Exponent', 'Modulus'))
+_K188 = frozenset(('Exponent', 'Value'))
+_K189 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
+_T190 = {1: (1, 3, 3), 2: (0, 3, 3)}
+_T191 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
+_T192 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
+_T193 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
+_T194 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_K195 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T196 = {5: (0, 1, 6)}
+_T197 = {6: (0, 1)}
+_K198 = frozenset(('Transforms', 'Type', 'URI'))
+_T199 = {0: (1, 3, 2), 1: (0, 2, 2)}
+_T200 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
+_T201 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K202 = frozenset(('SPKISexp',))
+_T203 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_K204 = frozenset(('EVMaximumChargePower', 'EVMaximumChargePower_L2', 'EVMaximumChargePower_L3', 'EVMaximumEnergyRequest', 'EVMinimumChargePower', 'EVMinimumChargePower_L2', 'EVMinimumChargePower_L3', 'EVMinimumEnergyRequest', 'EVPresentActivePower', 'EVPresentActivePower_L2', 'EVPresentActivePower_L3', 'EVPresentReactivePower', 'EVPresentReactivePower_L2', 'EVPresentReactivePower_L3', 'EVTargetEnergyRequest'))
+_O205 = {'EVTargetEnergyRequest': 0, 'EVMaximumEnergyRequest': 1, 'EVMinimumEnergyRequest': 2, 'EVMaximumChargePower': 3, 'EVMaximumChargePower_L2': 4, 'EVMaximumChargePower_L3': 5, 'EVMinimumChargePower': 6, 'EVMinimumChargePower_L2': 7, 'EVMinimumChargePower_L3': 8, 'EVPresentActivePower': 9, 'EVPresentActivePower_L2': 10, 'EVPresentActivePower_L3': 11, 'EVPresentReactivePower': 12, 'EVPresentReactivePower_L2': 13, 'EVPresentReactivePower_L3': 14}
+_T206 = {10: (0, 3, 11)}
+_T207 = {10: (1, 3, 12), 11: (0, 3, 12)}
+_T208 = {10: (2, 3, 13), 11: (1, 3, 13), 12: (0, 3, 13)}
+_T209 = {10: (3, 3, 14), 11: (2, 3, 14), 12: (1, 3, 14), 13: (0, 2, 14)}
+_T210 = {10: (4, 3, 15), 11: (3, 3, 15), 12: (2, 3, 15), 13: (1, 2, 15), 14: (0, 2, 15)}
+_T211 = {10: (5, 3), 11: (4, 3), 12: (3, 3), 13: (2, 2), 14: (1, 2), 15: (0, 1)}
+_K212 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T213 = {1: (2, 3), 2: (1, 2)}
+_K214 = frozenset(('Id', 'SignatureProperty'))
+_K215 = frozenset(('Id', 'Target'))
+_T216 = {}
+_K217 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T218 = {3: (0, 2, 4)}
+_T219 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T220 = {3: (2, 2), 4: (1, 2)}
+_K221 = frozenset(('Id', 'value'))
+_K222 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T223 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T224 = {4: (1, 2)}
+_K225 = frozenset(('Algorithm', 'XPath'))
+_T226 = {1: (0, 3, 1, 0)}
+_K227 = frozenset(('Transform',))
+_K228 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_O229 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
+_T230 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T231 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T232 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T233 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T234 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T235 = {1: (6, 3)}
+_K236 = frozenset(('X509IssuerName', 'X509SerialNumber'))
 
 def d_AC_CPDReqEnergyTransferModeType(v, r):
     o = {}
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMaximumChargePower'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMaximumChargePower'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -299,12 +292,11 @@ def d_AC_CPDReqEnergyTransferModeType(v, r):
     if st == 3:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMinimumChargePower'] = x
-            st = 4
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['EVMinimumChargePower'] = x
+        st = 4
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -332,55 +324,55 @@ def d_AC_CPDReqEnergyTransferModeType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_AC_CPDReqEnergyTransferModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'EVMaximumChargePower'
     x = d.get('EVMaximumChargePower')
     if x is not None:
-        u += 1
         a = e_RationalNumberType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVMaximumChargePower_L2'
     x = d.get('EVMaximumChargePower_L2')
     if x is not None:
         u += 1
-        c, wd, st = _T1[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 2), x)
+        st = 2
     f = 'EVMaximumChargePower_L3'
     x = d.get('EVMaximumChargePower_L3')
     if x is not None:
         u += 1
-        c, wd, st = _T2[st]
+        c, wd, st = _T1[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumChargePower'
     x = d.get('EVMinimumChargePower')
     if x is not None:
         u += 1
-        c, wd, st = _T3[st]
+        c, wd, st = _T2[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumChargePower_L2'
     x = d.get('EVMinimumChargePower_L2')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
+        c, wd, st = _T3[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumChargePower_L3'
     x = d.get('EVMinimumChargePower_L3')
     if x is not None:
         u += 1
-        c, wd, st = _T5[st]
+        c, wd, st = _T4[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T6[st]
+    c, wd = _T5[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K0)
@@ -391,12 +383,11 @@ def d_AC_CPDResEnergyTransferModeType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVSEMaximumChargePower'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEMaximumChargePower'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -429,12 +420,11 @@ def d_AC_CPDResEnergyTransferModeType(v, r):
     if st == 3:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVSEMinimumChargePower'] = x
-            st = 4
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['EVSEMinimumChargePower'] = x
+        st = 4
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -467,12 +457,11 @@ def d_AC_CPDResEnergyTransferModeType(v, r):
     if st == 6:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVSENominalFrequency'] = x
-            st = 7
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['EVSENominalFrequency'] = x
+        st = 7
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -569,23 +558,22 @@ def d_AC_CPDResEnergyTransferModeType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_AC_CPDResEnergyTransferModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O8.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O7.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_AC_CPDResEnergyTransferModeType.get(f)
         if h is None:
-            extra(d, _K7)
+            extra(d, _K6)
         a, st = h(a, x, st)
     f = None
     c, wd = _T16[st]
@@ -597,12 +585,11 @@ def d_AC_ChargeLoopReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -620,18 +607,14 @@ def d_AC_ChargeLoopReqType(v, r):
     else:
         und(c, 2)
     if st == 2:
-        r -= 1
-        c = (v >> r) & 1
-        if c == 0:
-            r -= 3
-            x = (v >> r) & 7
-            if x & 5:
-                und2()
-            x = x == 2
-            o['MeterInfoRequested'] = x
-            st = 3
-        else:
-            und(c, 1)
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['MeterInfoRequested'] = x
+        st = 3
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -658,29 +641,29 @@ def d_AC_ChargeLoopReqType(v, r):
         und(c, 5)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_AC_ChargeLoopReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'DisplayParameters'
     x = d.get('DisplayParameters')
     if x is not None:
         u += 1
-        c, wd, st = _T1[st]
-        a = e_DisplayParametersType(((a << wd) | c), x)
+        a = e_DisplayParametersType((a << 2), x)
+        st = 2
     f = 'MeterInfoRequested'
     x = d.get('MeterInfoRequested')
     if x is not None:
@@ -688,7 +671,7 @@ def e_AC_ChargeLoopReqType(a, d):
         c, wd, st = _T18[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     f = 'BPT_Dynamic_AC_CLReqControlMode'
     x = d.get('BPT_Dynamic_AC_CLReqControlMode')
     if x is not None:
@@ -731,24 +714,19 @@ def d_AC_ChargeLoopResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 8
-        x = (v >> r) & 255
-        if x & 129:
-            und2()
-        x = _E25[(x >> 1) & 63]
-        o['ResponseCode'] = x
-        st = 2
-    else:
-        und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 9
+    x = (v >> r) & 511
+    if x & 385:
+        und2()
+    x = _E25[(x >> 1) & 63]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
     r -= 4
     c = (v >> r) & 15
     if c >= 9:
@@ -859,88 +837,89 @@ def d_AC_ChargeLoopResType(v, r):
             und(c, 5)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_AC_ChargeLoopResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T28[st]
         j = _I26.get(x)
         if j is None:
             bad_enum(x, _I26)
-        a = ((((a << wd) | c)) << 8) | (j << 1)
+        a = ((a << 9) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'EVSEStatus'
     x = d.get('EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T29[st]
-        a = e_EVSEStatusType(((a << wd) | c), x)
+        a = e_EVSEStatusType((a << 4), x)
+        st = 3
     f = 'MeterInfo'
     x = d.get('MeterInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T30[st]
+        c, wd, st = _T28[st]
         a = e_MeterInfoType(((a << wd) | c), x)
     f = 'Receipt'
     x = d.get('Receipt')
     if x is not None:
         u += 1
-        c, wd, st = _T31[st]
+        c, wd, st = _T29[st]
         a = e_ReceiptType(((a << wd) | c), x)
     f = 'EVSETargetFrequency'
     x = d.get('EVSETargetFrequency')
     if x is not None:
         u += 1
-        c, wd, st = _T32[st]
+        c, wd, st = _T30[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'BPT_Dynamic_AC_CLResControlMode'
     x = d.get('BPT_Dynamic_AC_CLResControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T33[st]
+        c, wd, st = _T31[st]
         a = e_BPT_Dynamic_AC_CLResControlModeType(((a << wd) | c), x)
     f = 'BPT_Scheduled_AC_CLResControlMode'
     x = d.get('BPT_Scheduled_AC_CLResControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T34[st]
+        c, wd, st = _T32[st]
         a = e_BPT_Scheduled_AC_CLResControlModeType(((a << wd) | c), x)
     f = 'CLResControlMode'
     x = d.get('CLResControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T35[st]
+        c, wd, st = _T33[st]
         a = e_CLResControlModeType(((a << wd) | c), x)
     f = 'Dynamic_AC_CLResControlMode'
     x = d.get('Dynamic_AC_CLResControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T36[st]
+        c, wd, st = _T34[st]
         a = e_Dynamic_AC_CLResControlModeType(((a << wd) | c), x)
     f = 'Scheduled_AC_CLResControlMode'
     x = d.get('Scheduled_AC_CLResControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T37[st]
+        c, wd, st = _T35[st]
         a = e_Scheduled_AC_CLResControlModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T38[st]
+    c, wd = _T36[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K27)
@@ -951,12 +930,11 @@ def d_AC_ChargeParameterDiscoveryReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -971,40 +949,40 @@ def d_AC_ChargeParameterDiscoveryReqType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_AC_ChargeParameterDiscoveryReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'AC_CPDReqEnergyTransferMode'
     x = d.get('AC_CPDReqEnergyTransferMode')
     if x is not None:
         u += 1
-        c, wd, st = _T1[st]
-        a = e_AC_CPDReqEnergyTransferModeType(((a << wd) | c), x)
+        a = e_AC_CPDReqEnergyTransferModeType((a << 2), x)
+        st = 2
     f = 'BPT_AC_CPDReqEnergyTransferMode'
     x = d.get('BPT_AC_CPDReqEnergyTransferMode')
     if x is not None:
         u += 1
-        c, wd, st = _T40[st]
+        c, wd, st = _T38[st]
         a = e_BPT_AC_CPDReqEnergyTransferModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T41[st]
+    c, wd = _T39[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K39)
+        extra(d, _K37)
     return a
 
 def d_AC_ChargeParameterDiscoveryResType(v, r):
@@ -1012,24 +990,19 @@ def d_AC_ChargeParameterDiscoveryResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 8
-        x = (v >> r) & 255
-        if x & 129:
-            und2()
-        x = _E25[(x >> 1) & 63]
-        o['ResponseCode'] = x
-        st = 2
-    else:
-        und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 9
+    x = (v >> r) & 511
+    if x & 385:
+        und2()
+    x = _E25[(x >> 1) & 63]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1044,49 +1017,50 @@ def d_AC_ChargeParameterDiscoveryResType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_AC_ChargeParameterDiscoveryResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T28[st]
         j = _I26.get(x)
         if j is None:
             bad_enum(x, _I26)
-        a = ((((a << wd) | c)) << 8) | (j << 1)
+        a = ((a << 9) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'AC_CPDResEnergyTransferMode'
     x = d.get('AC_CPDResEnergyTransferMode')
     if x is not None:
         u += 1
-        c, wd, st = _T43[st]
-        a = e_AC_CPDResEnergyTransferModeType(((a << wd) | c), x)
+        a = e_AC_CPDResEnergyTransferModeType((a << 2), x)
+        st = 3
     f = 'BPT_AC_CPDResEnergyTransferMode'
     x = d.get('BPT_AC_CPDResEnergyTransferMode')
     if x is not None:
         u += 1
-        c, wd, st = _T44[st]
+        c, wd, st = _T41[st]
         a = e_BPT_AC_CPDResEnergyTransferModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T45[st]
+    c, wd = _T42[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K42)
+        extra(d, _K40)
     return a
 
 def d_BPT_AC_CPDReqEnergyTransferModeType(v, r):
@@ -1094,12 +1068,11 @@ def d_BPT_AC_CPDReqEnergyTransferModeType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMaximumChargePower'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMaximumChargePower'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1132,12 +1105,11 @@ def d_BPT_AC_CPDReqEnergyTransferModeType(v, r):
     if st == 3:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMinimumChargePower'] = x
-            st = 4
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['EVMinimumChargePower'] = x
+        st = 4
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1170,12 +1142,11 @@ def d_BPT_AC_CPDReqEnergyTransferModeType(v, r):
     if st == 6:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMaximumDischargePower'] = x
-            st = 7
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['EVMaximumDischargePower'] = x
+        st = 7
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1208,12 +1179,11 @@ def d_BPT_AC_CPDReqEnergyTransferModeType(v, r):
     if st == 9:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMinimumDischargePower'] = x
-            st = 10
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['EVMinimumDischargePower'] = x
+        st = 10
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1241,26 +1211,25 @@ def d_BPT_AC_CPDReqEnergyTransferModeType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_BPT_AC_CPDReqEnergyTransferModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O47.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O44.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_BPT_AC_CPDReqEnergyTransferModeType.get(f)
         if h is None:
-            extra(d, _K46)
+            extra(d, _K43)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T53[st]
+    c, wd = _T50[st]
     a = (a << wd) | c
     return a
 
@@ -1269,12 +1238,11 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVSEMaximumChargePower'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEMaximumChargePower'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1307,12 +1275,11 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v, r):
     if st == 3:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVSEMinimumChargePower'] = x
-            st = 4
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['EVSEMinimumChargePower'] = x
+        st = 4
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1345,12 +1312,11 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v, r):
     if st == 6:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVSENominalFrequency'] = x
-            st = 7
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['EVSENominalFrequency'] = x
+        st = 7
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -1458,12 +1424,11 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v, r):
     if st == 12:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVSEMaximumDischargePower'] = x
-            st = 13
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['EVSEMaximumDischargePower'] = x
+        st = 13
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1496,12 +1461,11 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v, r):
     if st == 15:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVSEMinimumDischargePower'] = x
-            st = 16
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['EVSEMinimumDischargePower'] = x
+        st = 16
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1529,26 +1493,25 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_BPT_AC_CPDResEnergyTransferModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O55.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O52.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_BPT_AC_CPDResEnergyTransferModeType.get(f)
         if h is None:
-            extra(d, _K54)
+            extra(d, _K51)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T62[st]
+    c, wd = _T59[st]
     a = (a << wd) | c
     return a
 
@@ -1558,7 +1521,12 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v, r):
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['DepartureTime'] = x
         st = 1
     elif c == 1:
@@ -1570,36 +1538,32 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVTargetEnergyRequest'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['EVTargetEnergyRequest'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMaximumEnergyRequest'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMaximumEnergyRequest'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMinimumEnergyRequest'] = x
-        st = 4
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMinimumEnergyRequest'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMaximumChargePower'] = x
-        st = 5
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMaximumChargePower'] = x
+    st = 5
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1632,12 +1596,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v, r):
     if st == 7:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMinimumChargePower'] = x
-            st = 8
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['EVMinimumChargePower'] = x
+        st = 8
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1670,12 +1633,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v, r):
     if st == 10:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVPresentActivePower'] = x
-            st = 11
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['EVPresentActivePower'] = x
+        st = 11
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1708,12 +1670,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v, r):
     if st == 13:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVPresentReactivePower'] = x
-            st = 14
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['EVPresentReactivePower'] = x
+        st = 14
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1746,12 +1707,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v, r):
     if st == 16:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMaximumDischargePower'] = x
-            st = 17
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['EVMaximumDischargePower'] = x
+        st = 17
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1784,12 +1744,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v, r):
     if st == 19:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMinimumDischargePower'] = x
-            st = 20
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['EVMinimumDischargePower'] = x
+        st = 20
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -1859,26 +1818,25 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_BPT_Dynamic_AC_CLReqControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O64.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O61.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_BPT_Dynamic_AC_CLReqControlModeType.get(f)
         if h is None:
-            extra(d, _K63)
+            extra(d, _K60)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T89[st]
+    c, wd = _T86[st]
     a = (a << wd) | c
     return a
 
@@ -1888,7 +1846,12 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v, r):
     r -= 3
     c = (v >> r) & 7
     if c == 0:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['DepartureTime'] = x
         st = 1
     elif c == 1:
@@ -1908,7 +1871,12 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v, r):
         o['TargetSOC'] = x
         st = 3
     elif c == 3:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['AckMaxDelay'] = x
         st = 4
     elif c == 4:
@@ -1937,7 +1905,12 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v, r):
             o['TargetSOC'] = x
             st = 3
         elif c == 2:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['AckMaxDelay'] = x
             st = 4
         elif c == 3:
@@ -1958,7 +1931,12 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v, r):
             o['TargetSOC'] = x
             st = 3
         elif c == 1:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['AckMaxDelay'] = x
             st = 4
         elif c == 2:
@@ -1971,7 +1949,12 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['AckMaxDelay'] = x
             st = 4
         elif c == 1:
@@ -1983,12 +1966,11 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v, r):
     if st == 4:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVSETargetActivePower'] = x
-            st = 5
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['EVSETargetActivePower'] = x
+        st = 5
     r -= 4
     c = (v >> r) & 15
     if c >= 9:
@@ -2138,26 +2120,25 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_BPT_Dynamic_AC_CLResControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O91.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O88.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_BPT_Dynamic_AC_CLResControlModeType.get(f)
         if h is None:
-            extra(d, _K90)
+            extra(d, _K87)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T105[st]
+    c, wd = _T102[st]
     a = (a << wd) | c
     return a
 
@@ -2337,12 +2318,11 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v, r):
     if st == 9:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVPresentActivePower'] = x
-            st = 10
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['EVPresentActivePower'] = x
+        st = 10
     r -= 4
     c = (v >> r) & 15
     if c >= 12:
@@ -2525,26 +2505,25 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_BPT_Scheduled_AC_CLReqControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O107.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O104.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_BPT_Scheduled_AC_CLReqControlModeType.get(f)
         if h is None:
-            extra(d, _K106)
+            extra(d, _K103)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T129[st]
+    c, wd = _T126[st]
     a = (a << wd) | c
     return a
 
@@ -2711,10 +2690,9 @@ def d_BPT_Scheduled_AC_CLResControlModeType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_BPT_Scheduled_AC_CLResControlModeType(a, d):
@@ -2732,55 +2710,55 @@ def e_BPT_Scheduled_AC_CLResControlModeType(a, d):
     x = d.get('EVSETargetActivePower_L2')
     if x is not None:
         u += 1
-        c, wd, st = _T109[st]
+        c, wd, st = _T106[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSETargetActivePower_L3'
     x = d.get('EVSETargetActivePower_L3')
     if x is not None:
         u += 1
-        c, wd, st = _T110[st]
+        c, wd, st = _T107[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSETargetReactivePower'
     x = d.get('EVSETargetReactivePower')
     if x is not None:
         u += 1
-        c, wd, st = _T111[st]
+        c, wd, st = _T108[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSETargetReactivePower_L2'
     x = d.get('EVSETargetReactivePower_L2')
     if x is not None:
         u += 1
-        c, wd, st = _T112[st]
+        c, wd, st = _T109[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSETargetReactivePower_L3'
     x = d.get('EVSETargetReactivePower_L3')
     if x is not None:
         u += 1
-        c, wd, st = _T113[st]
+        c, wd, st = _T110[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEPresentActivePower'
     x = d.get('EVSEPresentActivePower')
     if x is not None:
         u += 1
-        c, wd, st = _T114[st]
+        c, wd, st = _T111[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEPresentActivePower_L2'
     x = d.get('EVSEPresentActivePower_L2')
     if x is not None:
         u += 1
-        c, wd, st = _T115[st]
+        c, wd, st = _T112[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEPresentActivePower_L3'
     x = d.get('EVSEPresentActivePower_L3')
     if x is not None:
         u += 1
-        c, wd, st = _T116[st]
+        c, wd, st = _T113[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T131[st]
+    c, wd = _T128[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K130)
+        extra(d, _K127)
     return a
 
 def d_CLReqControlModeType(v, r):
@@ -2788,10 +2766,9 @@ def d_CLReqControlModeType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CLReqControlModeType(a, d):
@@ -2802,7 +2779,7 @@ def e_CLReqControlModeType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K132)
+        extra(d, _K129)
     return a
 
 def d_CLResControlModeType(v, r):
@@ -2810,10 +2787,9 @@ def d_CLResControlModeType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CLResControlModeType(a, d):
@@ -2824,24 +2800,19 @@ def e_CLResControlModeType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K132)
+        extra(d, _K129)
     return a
 
 def d_CanonicalizationMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = s(v, r)
+    o['Algorithm'] = x
+    st = 1
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -2859,19 +2830,19 @@ def e_CanonicalizationMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
-        u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T134[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K133)
+        extra(d, _K130)
     return a
 
 def d_DSAKeyValueType(v, r):
@@ -2896,12 +2867,11 @@ def d_DSAKeyValueType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = eb(v, r)
-            o['Q'] = x
-            st = 4
-        else:
+        if c:
             und(c, 1)
+        x, r = eb(v, r)
+        o['Q'] = x
+        st = 4
     if st == 4:
         r -= 2
         c = (v >> r) & 3
@@ -2918,12 +2888,11 @@ def d_DSAKeyValueType(v, r):
     if st == 2:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = eb(v, r)
-            o['Y'] = x
-            st = 3
-        else:
+        if c:
             und(c, 1)
+        x, r = eb(v, r)
+        o['Y'] = x
+        st = 3
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -2951,18 +2920,16 @@ def d_DSAKeyValueType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['PgenCounter'] = x
-        st = 7
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['PgenCounter'] = x
+    st = 7
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DSAKeyValueType(a, d):
@@ -2974,49 +2941,49 @@ def e_DSAKeyValueType(a, d):
     x = d.get('P')
     if x is not None:
         u += 1
-        a = wb(((a << 2)) << 1, x) << 1
+        a = wb((a << 3), x) << 1
         st = 1
     f = 'Q'
     x = d.get('Q')
     if x is not None:
         u += 1
-        c, wd, st = _T136[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T132[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'G'
     x = d.get('G')
     if x is not None:
         u += 1
-        c, wd, st = _T137[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T133[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'Y'
     x = d.get('Y')
     if x is not None:
         u += 1
-        c, wd, st = _T138[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T134[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'J'
     x = d.get('J')
     if x is not None:
         u += 1
-        c, wd, st = _T139[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T135[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'Seed'
     x = d.get('Seed')
     if x is not None:
         u += 1
-        c, wd, st = _T140[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T136[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'PgenCounter'
     x = d.get('PgenCounter')
     if x is not None:
         u += 1
-        c, wd, st = _T141[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T137[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T142[st]
+    c, wd = _T138[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K135)
+        extra(d, _K131)
     return a
 
 def d_DetailedCostType(v, r):
@@ -3024,120 +2991,118 @@ def d_DetailedCostType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['Amount'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['Amount'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['CostPerUnit'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['CostPerUnit'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DetailedCostType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Amount'
     x = d.get('Amount')
     if x is not None:
-        u += 1
         a = e_RationalNumberType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'CostPerUnit'
     x = d.get('CostPerUnit')
     if x is not None:
-        u += 1
-        c, wd, st = _T28[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T41[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K143)
+        extra(d, _K139)
     return a
 
 def d_DetailedTaxType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['TaxRuleID'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['TaxRuleID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['Amount'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['Amount'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DetailedTaxType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'TaxRuleID'
     x = d.get('TaxRuleID')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 1 or x > 4294967295:
             x = as_int(x, 1, 4294967295)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'Amount'
     x = d.get('Amount')
     if x is not None:
-        u += 1
-        c, wd, st = _T28[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T41[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K144)
+        extra(d, _K140)
     return a
 
 def d_DigestMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = s(v, r)
+    o['Algorithm'] = x
+    st = 1
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -3155,19 +3120,19 @@ def e_DigestMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
-        u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T134[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K133)
+        extra(d, _K130)
     return a
 
 def d_DisplayParametersType(v, r):
@@ -3220,15 +3185,30 @@ def d_DisplayParametersType(v, r):
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['RemainingTimeToMinimumSOC'] = x
             st = 5
         elif c == 1:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['RemainingTimeToTargetSOC'] = x
             st = 6
         elif c == 2:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['RemainingTimeToMaximumSOC'] = x
             st = 7
         elif c == 3:
@@ -3259,11 +3239,21 @@ def d_DisplayParametersType(v, r):
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['RemainingTimeToTargetSOC'] = x
             st = 6
         elif c == 1:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['RemainingTimeToMaximumSOC'] = x
             st = 7
         elif c == 2:
@@ -3294,7 +3284,12 @@ def d_DisplayParametersType(v, r):
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['RemainingTimeToMaximumSOC'] = x
             st = 7
         elif c == 1:
@@ -3384,10 +3379,9 @@ def d_DisplayParametersType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DisplayParametersType(a, d):
@@ -3401,83 +3395,92 @@ def e_DisplayParametersType(a, d):
         u += 1
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
-        a = (((a << 4)) << 9) | ((x) << 1)
+        a = ((a << 13) | ((x) << 1))
         st = 1
     f = 'MinimumSOC'
     x = d.get('MinimumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T109[st]
+        c, wd, st = _T106[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
-        a = ((((a << wd) | c)) << 9) | ((x) << 1)
+        a = (((((a << wd) | c) << 9)) | ((x) << 1))
     f = 'TargetSOC'
     x = d.get('TargetSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T110[st]
+        c, wd, st = _T107[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
-        a = ((((a << wd) | c)) << 9) | ((x) << 1)
+        a = (((((a << wd) | c) << 9)) | ((x) << 1))
     f = 'MaximumSOC'
     x = d.get('MaximumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T146[st]
+        c, wd, st = _T142[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
-        a = ((((a << wd) | c)) << 9) | ((x) << 1)
+        a = (((((a << wd) | c) << 9)) | ((x) << 1))
     f = 'RemainingTimeToMinimumSOC'
     x = d.get('RemainingTimeToMinimumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T147[st]
+        c, wd, st = _T143[st]
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
     f = 'RemainingTimeToTargetSOC'
     x = d.get('RemainingTimeToTargetSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T148[st]
+        c, wd, st = _T144[st]
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
     f = 'RemainingTimeToMaximumSOC'
     x = d.get('RemainingTimeToMaximumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T149[st]
+        c, wd, st = _T145[st]
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
     f = 'ChargingComplete'
     x = d.get('ChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T150[st]
+        c, wd, st = _T146[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     f = 'BatteryEnergyCapacity'
     x = d.get('BatteryEnergyCapacity')
     if x is not None:
         u += 1
-        c, wd, st = _T151[st]
+        c, wd, st = _T147[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'InletHot'
     x = d.get('InletHot')
     if x is not None:
         u += 1
-        c, wd, st = _T152[st]
+        c, wd, st = _T148[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     f = None
-    c, wd = _T153[st]
+    c, wd = _T149[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K145)
+        extra(d, _K141)
     return a
 
 def d_Dynamic_AC_CLReqControlModeType(v, r):
@@ -3486,7 +3489,12 @@ def d_Dynamic_AC_CLReqControlModeType(v, r):
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['DepartureTime'] = x
         st = 1
     elif c == 1:
@@ -3498,36 +3506,32 @@ def d_Dynamic_AC_CLReqControlModeType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVTargetEnergyRequest'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['EVTargetEnergyRequest'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMaximumEnergyRequest'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMaximumEnergyRequest'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMinimumEnergyRequest'] = x
-        st = 4
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMinimumEnergyRequest'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMaximumChargePower'] = x
-        st = 5
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMaximumChargePower'] = x
+    st = 5
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -3560,12 +3564,11 @@ def d_Dynamic_AC_CLReqControlModeType(v, r):
     if st == 7:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMinimumChargePower'] = x
-            st = 8
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['EVMinimumChargePower'] = x
+        st = 8
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -3598,12 +3601,11 @@ def d_Dynamic_AC_CLReqControlModeType(v, r):
     if st == 10:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVPresentActivePower'] = x
-            st = 11
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['EVPresentActivePower'] = x
+        st = 11
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -3636,12 +3638,11 @@ def d_Dynamic_AC_CLReqControlModeType(v, r):
     if st == 13:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVPresentReactivePower'] = x
-            st = 14
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['EVPresentReactivePower'] = x
+        st = 14
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -3669,26 +3670,25 @@ def d_Dynamic_AC_CLReqControlModeType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_Dynamic_AC_CLReqControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O155.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O151.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_Dynamic_AC_CLReqControlModeType.get(f)
         if h is None:
-            extra(d, _K154)
+            extra(d, _K150)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T156[st]
+    c, wd = _T152[st]
     a = (a << wd) | c
     return a
 
@@ -3698,7 +3698,12 @@ def d_Dynamic_AC_CLResControlModeType(v, r):
     r -= 3
     c = (v >> r) & 7
     if c == 0:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['DepartureTime'] = x
         st = 1
     elif c == 1:
@@ -3718,7 +3723,12 @@ def d_Dynamic_AC_CLResControlModeType(v, r):
         o['TargetSOC'] = x
         st = 3
     elif c == 3:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['AckMaxDelay'] = x
         st = 4
     elif c == 4:
@@ -3747,7 +3757,12 @@ def d_Dynamic_AC_CLResControlModeType(v, r):
             o['TargetSOC'] = x
             st = 3
         elif c == 2:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['AckMaxDelay'] = x
             st = 4
         elif c == 3:
@@ -3768,7 +3783,12 @@ def d_Dynamic_AC_CLResControlModeType(v, r):
             o['TargetSOC'] = x
             st = 3
         elif c == 1:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['AckMaxDelay'] = x
             st = 4
         elif c == 2:
@@ -3781,7 +3801,12 @@ def d_Dynamic_AC_CLResControlModeType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['AckMaxDelay'] = x
             st = 4
         elif c == 1:
@@ -3793,12 +3818,11 @@ def d_Dynamic_AC_CLResControlModeType(v, r):
     if st == 4:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVSETargetActivePower'] = x
-            st = 5
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['EVSETargetActivePower'] = x
+        st = 5
     r -= 4
     c = (v >> r) & 15
     if c >= 9:
@@ -3948,87 +3972,88 @@ def d_Dynamic_AC_CLResControlModeType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_Dynamic_AC_CLResControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O91.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O88.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_Dynamic_AC_CLResControlModeType.get(f)
         if h is None:
-            extra(d, _K90)
+            extra(d, _K87)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T105[st]
+    c, wd = _T102[st]
     a = (a << wd) | c
     return a
 
 def d_EVSEStatusType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['NotificationMaxDelay'] = x
+    st = 1
+    r -= 6
+    x = (v >> r) & 63
+    if x & 49:
+        und2()
+    x = _E153[(x >> 1) & 7]
+    c = 0
+    o['EVSENotification'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['NotificationMaxDelay'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 5
-        x = (v >> r) & 31
-        if x & 17:
-            und2()
-        x = _E157[(x >> 1) & 7]
-        o['EVSENotification'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVSEStatusType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'NotificationMaxDelay'
     x = d.get('NotificationMaxDelay')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'EVSENotification'
     x = d.get('EVSENotification')
     if x is not None:
-        u += 1
-        c, wd, st = _T28[st]
-        j = _I158.get(x)
+        j = _I154.get(x)
         if j is None:
-            bad_enum(x, _I158)
-        a = ((((a << wd) | c)) << 5) | (j << 1)
+            bad_enum(x, _I154)
+        a = ((a << 6) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T41[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K159)
+        extra(d, _K155)
     return a
 
 def d_KeyInfoType(v, r):
@@ -4262,144 +4287,19 @@ def e_KeyInfoType(a, d):
         a = (a << 4)
         a = ws(a, x)
         st = 1
-    f = 'KeyName'
-    x = d.get('KeyName')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T161[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'KeyValue'
-    x = d.get('KeyValue')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T162[st]
-            a = e_KeyValueType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'RetrievalMethod'
-    x = d.get('RetrievalMethod')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T163[st]
-            a = e_RetrievalMethodType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509Data'
-    x = d.get('X509Data')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T164[st]
-            a = e_X509DataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'PGPData'
-    x = d.get('PGPData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T165[st]
-            a = e_PGPDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'SPKIData'
-    x = d.get('SPKIData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T166[st]
-            a = e_SPKIDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'MgmtData'
-    x = d.get('MgmtData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T167[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
+    for f in d:
+        x = d[f]
+        if x is None:
+            continue
+        h = _H_KeyInfoType.get(f)
+        if h is None:
+            extra(d, _K156)
+        elif h is False:
+            continue
+        a, st = h(a, x, st)
     f = None
-    c, wd = _T168[st]
+    c, wd = _T165[st]
     a = (a << wd) | c
-    if u != len(d):
-        extra(d, _K160)
     return a
 
 def d_KeyValueType(v, r):
@@ -4452,13 +4352,13 @@ def e_KeyValueType(a, d):
     x = d.get('RSAKeyValue')
     if x is not None:
         u += 1
-        c, wd, st = _T170[st]
+        c, wd, st = _T167[st]
         a = e_RSAKeyValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T171[st]
+    c, wd = _T168[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K169)
+        extra(d, _K166)
     return a
 
 def d_ManifestType(v, r):
@@ -4483,16 +4383,15 @@ def d_ManifestType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_ReferenceType(v, r)
-            l = o.get('Reference')
-            if l is None:
-                o['Reference'] = [x]
-            else:
-                l.append(x)
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_ReferenceType(v, r)
+        l = o.get('Reference')
+        if l is None:
+            o['Reference'] = [x]
+        else:
+            l.append(x)
+        st = 2
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -4529,7 +4428,7 @@ def e_ManifestType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T173[st]
+            c, wd, nx, n = _T170[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4541,10 +4440,10 @@ def e_ManifestType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T174[st]
+    c, wd = _T171[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K172)
+        extra(d, _K169)
     return a
 
 def d_MessageHeaderType(v, r):
@@ -4552,20 +4451,22 @@ def d_MessageHeaderType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['SessionID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['TimeStamp'] = x
-        st = 2
+    x, r = eb(v, r)
+    o['SessionID'] = x
+    st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['TimeStamp'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -4578,42 +4479,46 @@ def d_MessageHeaderType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_MessageHeaderType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'SessionID'
     x = d.get('SessionID')
     if x is not None:
-        u += 1
-        a = wb(((a << 1)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'TimeStamp'
     x = d.get('TimeStamp')
     if x is not None:
-        u += 1
-        c, wd, st = _T28[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = 'Signature'
     x = d.get('Signature')
     if x is not None:
         u += 1
-        c, wd, st = _T43[st]
-        a = e_SignatureType(((a << wd) | c), x)
+        a = e_SignatureType((a << 2), x)
+        st = 3
     f = None
-    c, wd = _T176[st]
+    c, wd = _T173[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K175)
+        extra(d, _K172)
     return a
 
 def d_MeterInfoType(v, r):
@@ -4621,32 +4526,49 @@ def d_MeterInfoType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['MeterID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['ChargedEnergyReadingWh'] = x
-        st = 2
+    x, r = es(v, r)
+    o['MeterID'] = x
+    st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['ChargedEnergyReadingWh'] = x
+    st = 2
     r -= 3
     c = (v >> r) & 7
     if c == 0:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['BPT_DischargedEnergyReadingWh'] = x
         st = 3
     elif c == 1:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['CapacitiveEnergyReadingVARh'] = x
         st = 4
     elif c == 2:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['BPT_InductiveEnergyReadingVARh'] = x
         st = 5
     elif c == 3:
@@ -4654,11 +4576,21 @@ def d_MeterInfoType(v, r):
         o['MeterSignature'] = x
         st = 6
     elif c == 4:
-        x, r = ei(v, r)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
         o['MeterStatus'] = x
         st = 7
     elif c == 5:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['MeterTimestamp'] = x
         st = 8
     elif c == 6:
@@ -4669,11 +4601,21 @@ def d_MeterInfoType(v, r):
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['CapacitiveEnergyReadingVARh'] = x
             st = 4
         elif c == 1:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['BPT_InductiveEnergyReadingVARh'] = x
             st = 5
         elif c == 2:
@@ -4681,11 +4623,21 @@ def d_MeterInfoType(v, r):
             o['MeterSignature'] = x
             st = 6
         elif c == 3:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['MeterStatus'] = x
             st = 7
         elif c == 4:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['MeterTimestamp'] = x
             st = 8
         elif c == 5:
@@ -4696,7 +4648,12 @@ def d_MeterInfoType(v, r):
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['BPT_InductiveEnergyReadingVARh'] = x
             st = 5
         elif c == 1:
@@ -4704,11 +4661,21 @@ def d_MeterInfoType(v, r):
             o['MeterSignature'] = x
             st = 6
         elif c == 2:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['MeterStatus'] = x
             st = 7
         elif c == 3:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['MeterTimestamp'] = x
             st = 8
         elif c == 4:
@@ -4723,11 +4690,21 @@ def d_MeterInfoType(v, r):
             o['MeterSignature'] = x
             st = 6
         elif c == 1:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['MeterStatus'] = x
             st = 7
         elif c == 2:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['MeterTimestamp'] = x
             st = 8
         elif c == 3:
@@ -4738,11 +4715,21 @@ def d_MeterInfoType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['MeterStatus'] = x
             st = 7
         elif c == 1:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['MeterTimestamp'] = x
             st = 8
         elif c == 2:
@@ -4753,7 +4740,12 @@ def d_MeterInfoType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['MeterTimestamp'] = x
             st = 8
         elif c == 1:
@@ -4762,82 +4754,105 @@ def d_MeterInfoType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_MeterInfoType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'MeterID'
     x = d.get('MeterID')
     if x is not None:
-        u += 1
-        a = ws(((a << 1)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'ChargedEnergyReadingWh'
     x = d.get('ChargedEnergyReadingWh')
     if x is not None:
-        u += 1
-        c, wd, st = _T28[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = 'BPT_DischargedEnergyReadingWh'
     x = d.get('BPT_DischargedEnergyReadingWh')
     if x is not None:
         u += 1
-        c, wd, st = _T178[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 13) | (x << 1))
+        else:
+            a = wu((a << 4), x) << 1
+        st = 3
     f = 'CapacitiveEnergyReadingVARh'
     x = d.get('CapacitiveEnergyReadingVARh')
+    if x is not None:
+        u += 1
+        c, wd, st = _T175[st]
+        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
+            x = as_int(x, 0, 18446744073709551615)
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
+    f = 'BPT_InductiveEnergyReadingVARh'
+    x = d.get('BPT_InductiveEnergyReadingVARh')
+    if x is not None:
+        u += 1
+        c, wd, st = _T176[st]
+        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
+            x = as_int(x, 0, 18446744073709551615)
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
+    f = 'MeterSignature'
+    x = d.get('MeterSignature')
+    if x is not None:
+        u += 1
+        c, wd, st = _T177[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
+    f = 'MeterStatus'
+    x = d.get('MeterStatus')
+    if x is not None:
+        u += 1
+        c, wd, st = _T178[st]
+        if x.__class__ is not int or x < -32768 or x > 32767:
+            x = as_int(x, -32768, 32767)
+        if 0 <= x < 128:
+            a = (((((a << wd) | c) << 11)) | (x << 1))
+        else:
+            a = wi(((((a << wd) | c) << 1)), x) << 1
+    f = 'MeterTimestamp'
+    x = d.get('MeterTimestamp')
     if x is not None:
         u += 1
         c, wd, st = _T179[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu((((a << wd) | c)) << 1, x) << 1
-    f = 'BPT_InductiveEnergyReadingVARh'
-    x = d.get('BPT_InductiveEnergyReadingVARh')
-    if x is not None:
-        u += 1
-        c, wd, st = _T180[st]
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        a = wu((((a << wd) | c)) << 1, x) << 1
-    f = 'MeterSignature'
-    x = d.get('MeterSignature')
-    if x is not None:
-        u += 1
-        c, wd, st = _T181[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
-    f = 'MeterStatus'
-    x = d.get('MeterStatus')
-    if x is not None:
-        u += 1
-        c, wd, st = _T182[st]
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
-    f = 'MeterTimestamp'
-    x = d.get('MeterTimestamp')
-    if x is not None:
-        u += 1
-        c, wd, st = _T183[st]
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T184[st]
+    c, wd = _T180[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K177)
+        extra(d, _K174)
     return a
 
 def d_ObjectType(v, r):
@@ -4943,21 +4958,21 @@ def e_ObjectType(a, d):
     x = d.get('Id')
     if x is not None:
         u += 1
-        c, wd, st = _T93[st]
+        c, wd, st = _T90[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'MimeType'
     x = d.get('MimeType')
     if x is not None:
         u += 1
-        c, wd, st = _T186[st]
+        c, wd, st = _T182[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T187[st]
+    c, wd = _T183[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K185)
+        extra(d, _K181)
     return a
 
 def d_PGPDataType(v, r):
@@ -5009,19 +5024,19 @@ def e_PGPDataType(a, d):
     x = d.get('PGPKeyID')
     if x is not None:
         u += 1
-        a = wb(((a << 2)) << 1, x) << 1
+        a = wb((a << 3), x) << 1
         st = 1
     f = 'PGPKeyPacket'
     x = d.get('PGPKeyPacket')
     if x is not None:
         u += 1
-        c, wd, st = _T189[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T185[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T190[st]
+    c, wd = _T186[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K188)
+        extra(d, _K184)
     return a
 
 def d_RSAKeyValueType(v, r):
@@ -5029,122 +5044,125 @@ def d_RSAKeyValueType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['Modulus'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['Modulus'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['Exponent'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['Exponent'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_RSAKeyValueType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Modulus'
     x = d.get('Modulus')
     if x is not None:
-        u += 1
-        a = wb(((a << 1)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'Exponent'
     x = d.get('Exponent')
     if x is not None:
-        u += 1
-        c, wd, st = _T28[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T41[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K191)
+        extra(d, _K187)
     return a
 
 def d_RationalNumberType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1537:
+        und2()
+    x = ((x >> 1) & 255) + -128
+    c = 0
+    o['Exponent'] = x
+    st = 1
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['Value'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 10
-        x = (v >> r) & 1023
-        if x & 513:
-            und2()
-        x = ((x >> 1) & 255) + -128
-        o['Exponent'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['Value'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_RationalNumberType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Exponent'
     x = d.get('Exponent')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < -128 or x > 127:
             x = as_int(x, -128, 127)
-        a = (((a << 1)) << 10) | ((x - -128) << 1)
+        a = ((a << 11) | ((x - -128) << 1))
         st = 1
+    else:
+        missing()
     f = 'Value'
     x = d.get('Value')
     if x is not None:
-        u += 1
-        c, wd, st = _T28[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T41[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K192)
+        extra(d, _K188)
     return a
 
 def d_ReceiptType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['TimeAnchor'] = x
-        st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['TimeAnchor'] = x
+    st = 1
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -5280,48 +5298,51 @@ def d_ReceiptType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ReceiptType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'TimeAnchor'
     x = d.get('TimeAnchor')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'EnergyCosts'
     x = d.get('EnergyCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T194[st]
-        a = e_DetailedCostType(((a << wd) | c), x)
+        a = e_DetailedCostType((a << 3), x)
+        st = 2
     f = 'OccupancyCosts'
     x = d.get('OccupancyCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T195[st]
+        c, wd, st = _T190[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'AdditionalServicesCosts'
     x = d.get('AdditionalServicesCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T196[st]
+        c, wd, st = _T191[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'OverstayCosts'
     x = d.get('OverstayCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T197[st]
+        c, wd, st = _T192[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'TaxCosts'
     x = d.get('TaxCosts')
@@ -5331,7 +5352,7 @@ def e_ReceiptType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T198[st]
+            c, wd, nx, n = _T193[st]
             a = e_DetailedTaxType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -5343,10 +5364,10 @@ def e_ReceiptType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T199[st]
+    c, wd = _T194[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K193)
+        extra(d, _K189)
     return a
 
 def d_ReferenceType(v, r):
@@ -5430,26 +5451,23 @@ def d_ReferenceType(v, r):
     if st == 4:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_DigestMethodType(v, r)
-            o['DigestMethod'] = x
-            st = 5
-        else:
+        if c:
             und(c, 1)
+        x, r = d_DigestMethodType(v, r)
+        o['DigestMethod'] = x
+        st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['DigestValue'] = x
-        st = 6
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['DigestValue'] = x
+    st = 6
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ReferenceType(a, d):
@@ -5468,39 +5486,39 @@ def e_ReferenceType(a, d):
     x = d.get('Type')
     if x is not None:
         u += 1
-        c, wd, st = _T93[st]
+        c, wd, st = _T90[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'URI'
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T94[st]
+        c, wd, st = _T91[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T95[st]
+        c, wd, st = _T92[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = 'DigestMethod'
     x = d.get('DigestMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T96[st]
+        c, wd, st = _T93[st]
         a = e_DigestMethodType(((a << wd) | c), x)
     f = 'DigestValue'
     x = d.get('DigestValue')
     if x is not None:
         u += 1
-        c, wd, st = _T201[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T196[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T202[st]
+    c, wd = _T197[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K200)
+        extra(d, _K195)
     return a
 
 def d_RetrievalMethodType(v, r):
@@ -5552,10 +5570,9 @@ def d_RetrievalMethodType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_RetrievalMethodType(a, d):
@@ -5574,20 +5591,20 @@ def e_RetrievalMethodType(a, d):
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T204[st]
+        c, wd, st = _T199[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T205[st]
+        c, wd, st = _T200[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T206[st]
+    c, wd = _T201[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K203)
+        extra(d, _K198)
     return a
 
 def d_SPKIDataType(v, r):
@@ -5597,16 +5614,15 @@ def d_SPKIDataType(v, r):
         if st == 0:
             r -= 1
             c = (v >> r) & 1
-            if c == 0:
-                x, r = eb(v, r)
-                l = o.get('SPKISexp')
-                if l is None:
-                    o['SPKISexp'] = [x]
-                else:
-                    l.append(x)
-                st = 1
-            else:
+            if c:
                 und(c, 1)
+            x, r = eb(v, r)
+            l = o.get('SPKISexp')
+            if l is None:
+                o['SPKISexp'] = [x]
+            else:
+                l.append(x)
+            st = 1
         elif st == 1:
             while True:
                 r -= 2
@@ -5648,17 +5664,16 @@ def e_SPKIDataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'SPKISexp'
     x = d.get('SPKISexp')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T208[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T203[st]
+            a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -5668,11 +5683,12 @@ def e_SPKIDataType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T209[st]
-    a = (a << wd) | c
+    a = (a << 2) | 2
     if u != len(d):
-        extra(d, _K207)
+        extra(d, _K202)
     return a
 
 def d_Scheduled_AC_CLReqControlModeType(v, r):
@@ -5851,12 +5867,11 @@ def d_Scheduled_AC_CLReqControlModeType(v, r):
     if st == 9:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVPresentActivePower'] = x
-            st = 10
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['EVPresentActivePower'] = x
+        st = 10
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -5953,26 +5968,25 @@ def d_Scheduled_AC_CLReqControlModeType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_Scheduled_AC_CLReqControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O211.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O205.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_Scheduled_AC_CLReqControlModeType.get(f)
         if h is None:
-            extra(d, _K210)
+            extra(d, _K204)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T217[st]
+    c, wd = _T211[st]
     a = (a << wd) | c
     return a
 
@@ -6139,10 +6153,9 @@ def d_Scheduled_AC_CLResControlModeType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_Scheduled_AC_CLResControlModeType(a, d):
@@ -6160,77 +6173,77 @@ def e_Scheduled_AC_CLResControlModeType(a, d):
     x = d.get('EVSETargetActivePower_L2')
     if x is not None:
         u += 1
-        c, wd, st = _T109[st]
+        c, wd, st = _T106[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSETargetActivePower_L3'
     x = d.get('EVSETargetActivePower_L3')
     if x is not None:
         u += 1
-        c, wd, st = _T110[st]
+        c, wd, st = _T107[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSETargetReactivePower'
     x = d.get('EVSETargetReactivePower')
     if x is not None:
         u += 1
-        c, wd, st = _T111[st]
+        c, wd, st = _T108[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSETargetReactivePower_L2'
     x = d.get('EVSETargetReactivePower_L2')
     if x is not None:
         u += 1
-        c, wd, st = _T112[st]
+        c, wd, st = _T109[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSETargetReactivePower_L3'
     x = d.get('EVSETargetReactivePower_L3')
     if x is not None:
         u += 1
-        c, wd, st = _T113[st]
+        c, wd, st = _T110[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEPresentActivePower'
     x = d.get('EVSEPresentActivePower')
     if x is not None:
         u += 1
-        c, wd, st = _T114[st]
+        c, wd, st = _T111[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEPresentActivePower_L2'
     x = d.get('EVSEPresentActivePower_L2')
     if x is not None:
         u += 1
-        c, wd, st = _T115[st]
+        c, wd, st = _T112[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEPresentActivePower_L3'
     x = d.get('EVSEPresentActivePower_L3')
     if x is not None:
         u += 1
-        c, wd, st = _T116[st]
+        c, wd, st = _T113[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T131[st]
+    c, wd = _T128[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K130)
+        extra(d, _K127)
     return a
 
 def d_SignatureMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = s(v, r)
+    o['Algorithm'] = x
+    st = 1
     while True:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['HMACOutputLength'] = x
             st = 2
             break
@@ -6261,27 +6274,31 @@ def e_SignatureMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
-        u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = 'HMACOutputLength'
     x = d.get('HMACOutputLength')
     if x is not None:
         u += 1
-        c, wd, st = _T194[st]
         if x.__class__ is not int:
             x = as_int(x, None, None)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 14) | (x << 1))
+        else:
+            a = wi((a << 4), x) << 1
+        st = 2
     f = None
-    c, wd = _T219[st]
+    c, wd = _T213[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K218)
+        extra(d, _K212)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -6306,16 +6323,15 @@ def d_SignaturePropertiesType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_SignaturePropertyType(v, r)
-            l = o.get('SignatureProperty')
-            if l is None:
-                o['SignatureProperty'] = [x]
-            else:
-                l.append(x)
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_SignaturePropertyType(v, r)
+        l = o.get('SignatureProperty')
+        if l is None:
+            o['SignatureProperty'] = [x]
+        else:
+            l.append(x)
+        st = 2
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -6352,7 +6368,7 @@ def e_SignaturePropertiesType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T173[st]
+            c, wd, nx, n = _T170[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6364,45 +6380,35 @@ def e_SignaturePropertiesType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T174[st]
+    c, wd = _T171[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K220)
+        extra(d, _K214)
     return a
 
 def d_SignaturePropertyType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Id'] = x
-            st = 1
-            break
-        elif c == 1:
-            x, r = s(v, r)
-            o['Target'] = x
-            st = 2
-            break
-        elif c == 2:
-            unsupported('mixed-content text')
-        else:
-            und(c, 3)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = s(v, r)
+        o['Id'] = x
+        st = 1
+    elif c == 1:
+        x, r = s(v, r)
+        o['Target'] = x
+        st = 2
+    else:
+        und(c, 2)
     if st == 1:
-        while True:
-            r -= 2
-            c = (v >> r) & 3
-            if c == 0:
-                x, r = s(v, r)
-                o['Target'] = x
-                st = 2
-                break
-            elif c == 1:
-                unsupported('mixed-content text')
-            else:
-                und(c, 2)
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        x, r = s(v, r)
+        o['Target'] = x
+        st = 2
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -6443,14 +6449,14 @@ def e_SignaturePropertyType(a, d):
     x = d.get('Target')
     if x is not None:
         u += 1
-        c, wd, st = _T189[st]
+        c, wd, st = _T63[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T222[st]
+    c, wd = _T216[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K221)
+        extra(d, _K215)
     return a
 
 def d_SignatureType(v, r):
@@ -6471,20 +6477,18 @@ def d_SignatureType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_SignedInfoType(v, r)
-            o['SignedInfo'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_SignedInfoType(v, r)
+        o['SignedInfo'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_SignatureValueType(v, r)
-        o['SignatureValue'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_SignatureValueType(v, r)
+    o['SignatureValue'] = x
+    st = 3
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -6535,19 +6539,19 @@ def e_SignatureType(a, d):
     x = d.get('SignedInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T66[st]
+        c, wd, st = _T63[st]
         a = e_SignedInfoType(((a << wd) | c), x)
     f = 'SignatureValue'
     x = d.get('SignatureValue')
     if x is not None:
         u += 1
-        c, wd, st = _T67[st]
+        c, wd, st = _T64[st]
         a = e_SignatureValueType(((a << wd) | c), x)
     f = 'KeyInfo'
     x = d.get('KeyInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T224[st]
+        c, wd, st = _T218[st]
         a = e_KeyInfoType(((a << wd) | c), x)
     f = 'Object'
     x = d.get('Object')
@@ -6557,7 +6561,7 @@ def e_SignatureType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T225[st]
+            c, wd, nx, n = _T219[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6569,10 +6573,10 @@ def e_SignatureType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T226[st]
+    c, wd = _T220[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K223)
+        extra(d, _K217)
     return a
 
 def d_SignatureValueType(v, r):
@@ -6593,18 +6597,16 @@ def d_SignatureValueType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = b(v, r)
-            o['value'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = b(v, r)
+        o['value'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SignatureValueType(a, d):
@@ -6623,14 +6625,14 @@ def e_SignatureValueType(a, d):
     x = d.get('value')
     if x is not None:
         u += 1
-    c, wd, st = _T66[st]
+    c, wd, st = _T63[st]
     a = (a << wd) | c
     a = wb(a, x)
     f = None
-    c, wd = _T41[st]
+    c, wd = _T39[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K227)
+        extra(d, _K221)
     return a
 
 def d_SignedInfoType(v, r):
@@ -6651,32 +6653,29 @@ def d_SignedInfoType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_CanonicalizationMethodType(v, r)
-            o['CanonicalizationMethod'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_CanonicalizationMethodType(v, r)
+        o['CanonicalizationMethod'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_SignatureMethodType(v, r)
-        o['SignatureMethod'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_SignatureMethodType(v, r)
+    o['SignatureMethod'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ReferenceType(v, r)
-        l = o.get('Reference')
-        if l is None:
-            o['Reference'] = [x]
-        else:
-            l.append(x)
-        st = 4
-    else:
+    if c:
         und(c, 1)
+    x, r = d_ReferenceType(v, r)
+    l = o.get('Reference')
+    if l is None:
+        o['Reference'] = [x]
+    else:
+        l.append(x)
+    st = 4
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -6709,13 +6708,13 @@ def e_SignedInfoType(a, d):
     x = d.get('CanonicalizationMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T66[st]
+        c, wd, st = _T63[st]
         a = e_CanonicalizationMethodType(((a << wd) | c), x)
     f = 'SignatureMethod'
     x = d.get('SignatureMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T67[st]
+        c, wd, st = _T64[st]
         a = e_SignatureMethodType(((a << wd) | c), x)
     f = 'Reference'
     x = d.get('Reference')
@@ -6725,7 +6724,7 @@ def e_SignedInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T229[st]
+            c, wd, nx, n = _T223[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6737,27 +6736,22 @@ def e_SignedInfoType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T230[st]
+    c, wd = _T224[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K228)
+        extra(d, _K222)
     return a
 
 def d_TransformType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = s(v, r)
+    o['Algorithm'] = x
+    st = 1
     while True:
         r -= 3
         c = (v >> r) & 7
@@ -6782,14 +6776,15 @@ def e_TransformType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
-        u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = 'XPath'
     x = d.get('XPath')
     if x is not None:
@@ -6798,8 +6793,12 @@ def e_TransformType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T232[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T226[st]
+            if x.__class__ is str and len(x) < 126 and x.isascii():
+                ln = len(x)
+                a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+            else:
+                a = ws(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -6810,10 +6809,9 @@ def e_TransformType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T233[st]
-    a = (a << wd) | c
+    a = (a << 3) | 2
     if u != len(d):
-        extra(d, _K231)
+        extra(d, _K225)
     return a
 
 def d_TransformsType(v, r):
@@ -6821,16 +6819,15 @@ def d_TransformsType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_TransformType(v, r)
-        l = o.get('Transform')
-        if l is None:
-            o['Transform'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_TransformType(v, r)
+    l = o.get('Transform')
+    if l is None:
+        o['Transform'] = [x]
+    else:
+        l.append(x)
+    st = 1
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -6851,16 +6848,15 @@ def e_TransformsType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Transform'
     x = d.get('Transform')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T208[st]
+            c, wd, nx, n = _T203[st]
             a = e_TransformType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6871,11 +6867,12 @@ def e_TransformsType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T134[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K234)
+        extra(d, _K227)
     return a
 
 def d_X509DataType(v, r):
@@ -6978,107 +6975,17 @@ def e_X509DataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
-    f = 'X509IssuerSerial'
-    x = d.get('X509IssuerSerial')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T236[st]
-            a = e_X509IssuerSerialType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509SKI'
-    x = d.get('X509SKI')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T237[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509SubjectName'
-    x = d.get('X509SubjectName')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T238[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509Certificate'
-    x = d.get('X509Certificate')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T239[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509CRL'
-    x = d.get('X509CRL')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T240[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
+    for f in d:
+        x = d[f]
+        if x is None:
+            continue
+        h = _H_X509DataType.get(f)
+        if h is None:
+            extra(d, _K228)
+        a, st = h(a, x, st)
     f = None
-    c, wd = _T241[st]
+    c, wd = _T235[st]
     a = (a << wd) | c
-    if u != len(d):
-        extra(d, _K235)
     return a
 
 def d_X509IssuerSerialType(v, r):
@@ -7086,81 +6993,90 @@ def d_X509IssuerSerialType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['X509IssuerName'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = es(v, r)
+    o['X509IssuerName'] = x
+    st = 1
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['X509SerialNumber'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['X509SerialNumber'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_X509IssuerSerialType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'X509IssuerName'
     x = d.get('X509IssuerName')
     if x is not None:
-        u += 1
-        a = ws(((a << 1)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'X509SerialNumber'
     x = d.get('X509SerialNumber')
     if x is not None:
-        u += 1
-        c, wd, st = _T28[st]
         if x.__class__ is not int:
             x = as_int(x, None, None)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T41[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K242)
+        extra(d, _K236)
     return a
 
 def h_AC_CPDResEnergyTransferModeType_0(a, x, st):
-    c, wd, st = _T9[st]
+    c, wd, st = _T8[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_AC_CPDResEnergyTransferModeType_1(a, x, st):
-    c, wd, st = _T1[st]
+    c, wd, st = _T9[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_AC_CPDResEnergyTransferModeType_2(a, x, st):
-    c, wd, st = _T2[st]
+    c, wd, st = _T1[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_AC_CPDResEnergyTransferModeType_3(a, x, st):
-    c, wd, st = _T3[st]
+    c, wd, st = _T2[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_AC_CPDResEnergyTransferModeType_4(a, x, st):
-    c, wd, st = _T4[st]
+    c, wd, st = _T3[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_AC_CPDResEnergyTransferModeType_5(a, x, st):
-    c, wd, st = _T5[st]
+    c, wd, st = _T4[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
@@ -7195,32 +7111,32 @@ def h_AC_CPDResEnergyTransferModeType_11(a, x, st):
     return a, st
 
 def h_BPT_AC_CPDReqEnergyTransferModeType_0(a, x, st):
-    c, wd, st = _T9[st]
+    c, wd, st = _T8[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDReqEnergyTransferModeType_1(a, x, st):
-    c, wd, st = _T1[st]
+    c, wd, st = _T9[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDReqEnergyTransferModeType_2(a, x, st):
-    c, wd, st = _T2[st]
+    c, wd, st = _T1[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDReqEnergyTransferModeType_3(a, x, st):
-    c, wd, st = _T3[st]
+    c, wd, st = _T2[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDReqEnergyTransferModeType_4(a, x, st):
-    c, wd, st = _T4[st]
+    c, wd, st = _T3[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDReqEnergyTransferModeType_5(a, x, st):
-    c, wd, st = _T5[st]
+    c, wd, st = _T4[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
@@ -7230,57 +7146,57 @@ def h_BPT_AC_CPDReqEnergyTransferModeType_6(a, x, st):
     return a, st
 
 def h_BPT_AC_CPDReqEnergyTransferModeType_7(a, x, st):
-    c, wd, st = _T48[st]
+    c, wd, st = _T45[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDReqEnergyTransferModeType_8(a, x, st):
-    c, wd, st = _T49[st]
+    c, wd, st = _T46[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDReqEnergyTransferModeType_9(a, x, st):
-    c, wd, st = _T50[st]
+    c, wd, st = _T47[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDReqEnergyTransferModeType_10(a, x, st):
-    c, wd, st = _T51[st]
+    c, wd, st = _T48[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDReqEnergyTransferModeType_11(a, x, st):
-    c, wd, st = _T52[st]
+    c, wd, st = _T49[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDResEnergyTransferModeType_0(a, x, st):
-    c, wd, st = _T9[st]
+    c, wd, st = _T8[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDResEnergyTransferModeType_1(a, x, st):
-    c, wd, st = _T1[st]
+    c, wd, st = _T9[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDResEnergyTransferModeType_2(a, x, st):
-    c, wd, st = _T2[st]
+    c, wd, st = _T1[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDResEnergyTransferModeType_3(a, x, st):
-    c, wd, st = _T3[st]
+    c, wd, st = _T2[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDResEnergyTransferModeType_4(a, x, st):
-    c, wd, st = _T4[st]
+    c, wd, st = _T3[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDResEnergyTransferModeType_5(a, x, st):
-    c, wd, st = _T5[st]
+    c, wd, st = _T4[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
@@ -7315,332 +7231,341 @@ def h_BPT_AC_CPDResEnergyTransferModeType_11(a, x, st):
     return a, st
 
 def h_BPT_AC_CPDResEnergyTransferModeType_12(a, x, st):
-    c, wd, st = _T56[st]
+    c, wd, st = _T53[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDResEnergyTransferModeType_13(a, x, st):
-    c, wd, st = _T57[st]
+    c, wd, st = _T54[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDResEnergyTransferModeType_14(a, x, st):
-    c, wd, st = _T58[st]
+    c, wd, st = _T55[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDResEnergyTransferModeType_15(a, x, st):
-    c, wd, st = _T59[st]
+    c, wd, st = _T56[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDResEnergyTransferModeType_16(a, x, st):
-    c, wd, st = _T60[st]
+    c, wd, st = _T57[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_AC_CPDResEnergyTransferModeType_17(a, x, st):
-    c, wd, st = _T61[st]
+    c, wd, st = _T58[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_0(a, x, st):
-    c, wd, st = _T65[st]
+    c, wd, st = _T62[st]
     if x.__class__ is not int or x < 0 or x > 4294967295:
         x = as_int(x, 0, 4294967295)
-    a = wu((((a << wd) | c)) << 1, x) << 1
+    if x < 128:
+        a = (((((a << wd) | c) << 10)) | (x << 1))
+    else:
+        a = wu(((((a << wd) | c) << 1)), x) << 1
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_1(a, x, st):
-    c, wd, st = _T66[st]
+    c, wd, st = _T63[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_2(a, x, st):
-    c, wd, st = _T67[st]
+    c, wd, st = _T64[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_3(a, x, st):
-    c, wd, st = _T68[st]
+    c, wd, st = _T65[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_4(a, x, st):
-    c, wd, st = _T69[st]
+    c, wd, st = _T66[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_5(a, x, st):
-    c, wd, st = _T70[st]
+    c, wd, st = _T67[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_6(a, x, st):
-    c, wd, st = _T71[st]
+    c, wd, st = _T68[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_7(a, x, st):
-    c, wd, st = _T72[st]
+    c, wd, st = _T69[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_8(a, x, st):
-    c, wd, st = _T73[st]
+    c, wd, st = _T70[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_9(a, x, st):
-    c, wd, st = _T74[st]
+    c, wd, st = _T71[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_10(a, x, st):
-    c, wd, st = _T75[st]
+    c, wd, st = _T72[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_11(a, x, st):
-    c, wd, st = _T76[st]
+    c, wd, st = _T73[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_12(a, x, st):
-    c, wd, st = _T77[st]
+    c, wd, st = _T74[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_13(a, x, st):
-    c, wd, st = _T78[st]
+    c, wd, st = _T75[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_14(a, x, st):
-    c, wd, st = _T79[st]
+    c, wd, st = _T76[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_15(a, x, st):
-    c, wd, st = _T80[st]
+    c, wd, st = _T77[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_16(a, x, st):
-    c, wd, st = _T81[st]
+    c, wd, st = _T78[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_17(a, x, st):
-    c, wd, st = _T82[st]
+    c, wd, st = _T79[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_18(a, x, st):
-    c, wd, st = _T83[st]
+    c, wd, st = _T80[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_19(a, x, st):
-    c, wd, st = _T84[st]
+    c, wd, st = _T81[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_20(a, x, st):
-    c, wd, st = _T85[st]
+    c, wd, st = _T82[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_21(a, x, st):
-    c, wd, st = _T86[st]
+    c, wd, st = _T83[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_22(a, x, st):
-    c, wd, st = _T87[st]
+    c, wd, st = _T84[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_23(a, x, st):
-    c, wd, st = _T88[st]
+    c, wd, st = _T85[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLResControlModeType_0(a, x, st):
-    c, wd, st = _T92[st]
+    c, wd, st = _T89[st]
     if x.__class__ is not int or x < 0 or x > 4294967295:
         x = as_int(x, 0, 4294967295)
-    a = wu((((a << wd) | c)) << 1, x) << 1
+    if x < 128:
+        a = (((((a << wd) | c) << 10)) | (x << 1))
+    else:
+        a = wu(((((a << wd) | c) << 1)), x) << 1
     return a, st
 
 def h_BPT_Dynamic_AC_CLResControlModeType_1(a, x, st):
-    c, wd, st = _T93[st]
+    c, wd, st = _T90[st]
     if x.__class__ is not int or x < 0 or x > 100:
         x = as_int(x, 0, 100)
-    a = ((((a << wd) | c)) << 9) | ((x) << 1)
+    a = (((((a << wd) | c) << 9)) | ((x) << 1))
     return a, st
 
 def h_BPT_Dynamic_AC_CLResControlModeType_2(a, x, st):
-    c, wd, st = _T94[st]
+    c, wd, st = _T91[st]
     if x.__class__ is not int or x < 0 or x > 100:
         x = as_int(x, 0, 100)
-    a = ((((a << wd) | c)) << 9) | ((x) << 1)
+    a = (((((a << wd) | c) << 9)) | ((x) << 1))
     return a, st
 
 def h_BPT_Dynamic_AC_CLResControlModeType_3(a, x, st):
-    c, wd, st = _T95[st]
+    c, wd, st = _T92[st]
     if x.__class__ is not int or x < 0 or x > 65535:
         x = as_int(x, 0, 65535)
-    a = wu((((a << wd) | c)) << 1, x) << 1
+    if x < 128:
+        a = (((((a << wd) | c) << 10)) | (x << 1))
+    else:
+        a = wu(((((a << wd) | c) << 1)), x) << 1
     return a, st
 
 def h_BPT_Dynamic_AC_CLResControlModeType_4(a, x, st):
-    c, wd, st = _T96[st]
+    c, wd, st = _T93[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLResControlModeType_5(a, x, st):
-    c, wd, st = _T97[st]
+    c, wd, st = _T94[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLResControlModeType_6(a, x, st):
-    c, wd, st = _T98[st]
+    c, wd, st = _T95[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLResControlModeType_7(a, x, st):
-    c, wd, st = _T99[st]
+    c, wd, st = _T96[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLResControlModeType_8(a, x, st):
-    c, wd, st = _T100[st]
+    c, wd, st = _T97[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLResControlModeType_9(a, x, st):
-    c, wd, st = _T101[st]
+    c, wd, st = _T98[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLResControlModeType_10(a, x, st):
-    c, wd, st = _T102[st]
+    c, wd, st = _T99[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLResControlModeType_11(a, x, st):
-    c, wd, st = _T103[st]
+    c, wd, st = _T100[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_AC_CLResControlModeType_12(a, x, st):
-    c, wd, st = _T104[st]
+    c, wd, st = _T101[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_0(a, x, st):
-    c, wd, st = _T108[st]
+    c, wd, st = _T105[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_1(a, x, st):
-    c, wd, st = _T109[st]
+    c, wd, st = _T106[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_2(a, x, st):
-    c, wd, st = _T110[st]
+    c, wd, st = _T107[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_3(a, x, st):
-    c, wd, st = _T111[st]
+    c, wd, st = _T108[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_4(a, x, st):
-    c, wd, st = _T112[st]
+    c, wd, st = _T109[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_5(a, x, st):
-    c, wd, st = _T113[st]
+    c, wd, st = _T110[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_6(a, x, st):
-    c, wd, st = _T114[st]
+    c, wd, st = _T111[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_7(a, x, st):
-    c, wd, st = _T115[st]
+    c, wd, st = _T112[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_8(a, x, st):
-    c, wd, st = _T116[st]
+    c, wd, st = _T113[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_9(a, x, st):
-    c, wd, st = _T117[st]
+    c, wd, st = _T114[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_10(a, x, st):
-    c, wd, st = _T118[st]
+    c, wd, st = _T115[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_11(a, x, st):
-    c, wd, st = _T119[st]
+    c, wd, st = _T116[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_12(a, x, st):
-    c, wd, st = _T120[st]
+    c, wd, st = _T117[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_13(a, x, st):
-    c, wd, st = _T121[st]
+    c, wd, st = _T118[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_14(a, x, st):
-    c, wd, st = _T122[st]
+    c, wd, st = _T119[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_15(a, x, st):
-    c, wd, st = _T123[st]
+    c, wd, st = _T120[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_16(a, x, st):
-    c, wd, st = _T124[st]
+    c, wd, st = _T121[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_17(a, x, st):
-    c, wd, st = _T125[st]
+    c, wd, st = _T122[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_18(a, x, st):
-    c, wd, st = _T126[st]
+    c, wd, st = _T123[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_19(a, x, st):
-    c, wd, st = _T127[st]
+    c, wd, st = _T124[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Scheduled_AC_CLReqControlModeType_20(a, x, st):
-    c, wd, st = _T128[st]
+    c, wd, st = _T125[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
@@ -7655,17 +7580,25 @@ def d_simple0(v, r):
 def e_simple0(a, x):
     if x.__class__ is not int or x < 0 or x > 100:
         x = as_int(x, 0, 100)
-    a = ((a) << 9) | ((x) << 1)
+    a = ((a << 9) | ((x) << 1))
     return a
 
 def d_simple1(v, r):
-    x, r = eu(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 769:
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
     return x, r
 
 def e_simple1(a, x):
     if x.__class__ is not int or x < 0 or x > 4294967295:
         x = as_int(x, 0, 4294967295)
-    a = wu((a) << 1, x) << 1
+    if x < 128:
+        a = ((a << 10) | (x << 1))
+    else:
+        a = wu((a << 1), x) << 1
     return a
 
 def d_simple2(v, r):
@@ -7679,237 +7612,474 @@ def d_simple2(v, r):
 def e_simple2(a, x):
     if x is not True and x is not False:
         bad_bool(x)
-    a = ((a) << 3) | (2 if x else 0)
+    a = ((a << 3) | (2 if x else 0))
     return a
 
 def h_Dynamic_AC_CLReqControlModeType_0(a, x, st):
-    c, wd, st = _T65[st]
+    c, wd, st = _T62[st]
     if x.__class__ is not int or x < 0 or x > 4294967295:
         x = as_int(x, 0, 4294967295)
-    a = wu((((a << wd) | c)) << 1, x) << 1
+    if x < 128:
+        a = (((((a << wd) | c) << 10)) | (x << 1))
+    else:
+        a = wu(((((a << wd) | c) << 1)), x) << 1
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_1(a, x, st):
-    c, wd, st = _T66[st]
+    c, wd, st = _T63[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_2(a, x, st):
-    c, wd, st = _T67[st]
+    c, wd, st = _T64[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_3(a, x, st):
-    c, wd, st = _T68[st]
+    c, wd, st = _T65[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_4(a, x, st):
-    c, wd, st = _T69[st]
+    c, wd, st = _T66[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_5(a, x, st):
-    c, wd, st = _T70[st]
+    c, wd, st = _T67[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_6(a, x, st):
-    c, wd, st = _T71[st]
+    c, wd, st = _T68[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_7(a, x, st):
-    c, wd, st = _T72[st]
+    c, wd, st = _T69[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_8(a, x, st):
-    c, wd, st = _T73[st]
+    c, wd, st = _T70[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_9(a, x, st):
-    c, wd, st = _T74[st]
+    c, wd, st = _T71[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_10(a, x, st):
-    c, wd, st = _T75[st]
+    c, wd, st = _T72[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_11(a, x, st):
-    c, wd, st = _T76[st]
+    c, wd, st = _T73[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_12(a, x, st):
-    c, wd, st = _T77[st]
+    c, wd, st = _T74[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_13(a, x, st):
-    c, wd, st = _T78[st]
+    c, wd, st = _T75[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_14(a, x, st):
-    c, wd, st = _T79[st]
+    c, wd, st = _T76[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_15(a, x, st):
-    c, wd, st = _T80[st]
+    c, wd, st = _T77[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLResControlModeType_0(a, x, st):
-    c, wd, st = _T92[st]
+    c, wd, st = _T89[st]
     if x.__class__ is not int or x < 0 or x > 4294967295:
         x = as_int(x, 0, 4294967295)
-    a = wu((((a << wd) | c)) << 1, x) << 1
+    if x < 128:
+        a = (((((a << wd) | c) << 10)) | (x << 1))
+    else:
+        a = wu(((((a << wd) | c) << 1)), x) << 1
     return a, st
 
 def h_Dynamic_AC_CLResControlModeType_1(a, x, st):
-    c, wd, st = _T93[st]
+    c, wd, st = _T90[st]
     if x.__class__ is not int or x < 0 or x > 100:
         x = as_int(x, 0, 100)
-    a = ((((a << wd) | c)) << 9) | ((x) << 1)
+    a = (((((a << wd) | c) << 9)) | ((x) << 1))
     return a, st
 
 def h_Dynamic_AC_CLResControlModeType_2(a, x, st):
-    c, wd, st = _T94[st]
+    c, wd, st = _T91[st]
     if x.__class__ is not int or x < 0 or x > 100:
         x = as_int(x, 0, 100)
-    a = ((((a << wd) | c)) << 9) | ((x) << 1)
+    a = (((((a << wd) | c) << 9)) | ((x) << 1))
     return a, st
 
 def h_Dynamic_AC_CLResControlModeType_3(a, x, st):
-    c, wd, st = _T95[st]
+    c, wd, st = _T92[st]
     if x.__class__ is not int or x < 0 or x > 65535:
         x = as_int(x, 0, 65535)
-    a = wu((((a << wd) | c)) << 1, x) << 1
+    if x < 128:
+        a = (((((a << wd) | c) << 10)) | (x << 1))
+    else:
+        a = wu(((((a << wd) | c) << 1)), x) << 1
     return a, st
 
 def h_Dynamic_AC_CLResControlModeType_4(a, x, st):
-    c, wd, st = _T96[st]
+    c, wd, st = _T93[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLResControlModeType_5(a, x, st):
-    c, wd, st = _T97[st]
+    c, wd, st = _T94[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLResControlModeType_6(a, x, st):
-    c, wd, st = _T98[st]
+    c, wd, st = _T95[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLResControlModeType_7(a, x, st):
-    c, wd, st = _T99[st]
+    c, wd, st = _T96[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLResControlModeType_8(a, x, st):
-    c, wd, st = _T100[st]
+    c, wd, st = _T97[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLResControlModeType_9(a, x, st):
-    c, wd, st = _T101[st]
+    c, wd, st = _T98[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLResControlModeType_10(a, x, st):
-    c, wd, st = _T102[st]
+    c, wd, st = _T99[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLResControlModeType_11(a, x, st):
-    c, wd, st = _T103[st]
+    c, wd, st = _T100[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Dynamic_AC_CLResControlModeType_12(a, x, st):
-    c, wd, st = _T104[st]
+    c, wd, st = _T101[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
+def h_KeyInfoType_1(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T158[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_2(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T159[st]
+        a = e_KeyValueType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_3(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T160[st]
+        a = e_RetrievalMethodType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_4(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T161[st]
+        a = e_X509DataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_5(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T162[st]
+        a = e_PGPDataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_6(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T163[st]
+        a = e_SPKIDataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_7(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T164[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
 def h_Scheduled_AC_CLReqControlModeType_0(a, x, st):
-    c, wd, st = _T108[st]
+    c, wd, st = _T105[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_1(a, x, st):
-    c, wd, st = _T109[st]
+    c, wd, st = _T106[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_2(a, x, st):
-    c, wd, st = _T110[st]
+    c, wd, st = _T107[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_3(a, x, st):
-    c, wd, st = _T111[st]
+    c, wd, st = _T108[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_4(a, x, st):
-    c, wd, st = _T112[st]
+    c, wd, st = _T109[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_5(a, x, st):
-    c, wd, st = _T113[st]
+    c, wd, st = _T110[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_6(a, x, st):
-    c, wd, st = _T114[st]
+    c, wd, st = _T111[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_7(a, x, st):
-    c, wd, st = _T115[st]
+    c, wd, st = _T112[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_8(a, x, st):
-    c, wd, st = _T116[st]
+    c, wd, st = _T113[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_9(a, x, st):
-    c, wd, st = _T117[st]
+    c, wd, st = _T114[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_10(a, x, st):
-    c, wd, st = _T212[st]
+    c, wd, st = _T206[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_11(a, x, st):
-    c, wd, st = _T213[st]
+    c, wd, st = _T207[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_12(a, x, st):
-    c, wd, st = _T214[st]
+    c, wd, st = _T208[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_13(a, x, st):
-    c, wd, st = _T215[st]
+    c, wd, st = _T209[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_14(a, x, st):
-    c, wd, st = _T216[st]
+    c, wd, st = _T210[st]
     a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_X509DataType_0(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T230[st]
+        a = e_X509IssuerSerialType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_1(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T231[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_2(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T232[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_3(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T233[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_4(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T234[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
     return a, st
 
 def d_simple3(v, r):
@@ -7917,7 +8087,7 @@ def d_simple3(v, r):
     return x, r
 
 def e_simple3(a, x):
-    a = wb((a) << 1, x) << 1
+    a = wb((a << 1), x) << 1
     return a
 
 def d_simple4(v, r):
@@ -7925,7 +8095,11 @@ def d_simple4(v, r):
     return x, r
 
 def e_simple4(a, x):
-    a = ws((a) << 1, x) << 1
+    if x.__class__ is str and len(x) < 126 and x.isascii():
+        ln = len(x)
+        a = ((((a << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+    else:
+        a = ws((a << 1), x) << 1
     return a
 
 _H_AC_CPDResEnergyTransferModeType = {'EVSEMaximumChargePower': h_AC_CPDResEnergyTransferModeType_0, 'EVSEMaximumChargePower_L2': h_AC_CPDResEnergyTransferModeType_1, 'EVSEMaximumChargePower_L3': h_AC_CPDResEnergyTransferModeType_2, 'EVSEMinimumChargePower': h_AC_CPDResEnergyTransferModeType_3, 'EVSEMinimumChargePower_L2': h_AC_CPDResEnergyTransferModeType_4, 'EVSEMinimumChargePower_L3': h_AC_CPDResEnergyTransferModeType_5, 'EVSENominalFrequency': h_AC_CPDResEnergyTransferModeType_6, 'MaximumPowerAsymmetry': h_AC_CPDResEnergyTransferModeType_7, 'EVSEPowerRampLimitation': h_AC_CPDResEnergyTransferModeType_8, 'EVSEPresentActivePower': h_AC_CPDResEnergyTransferModeType_9, 'EVSEPresentActivePower_L2': h_AC_CPDResEnergyTransferModeType_10, 'EVSEPresentActivePower_L3': h_AC_CPDResEnergyTransferModeType_11}
@@ -7957,6 +8131,7 @@ _H_Dynamic_AC_CLReqControlModeType = {'DepartureTime': h_Dynamic_AC_CLReqControl
 _D_Dynamic_AC_CLResControlModeType_5 = (('EVSETargetActivePower_L2', d_RationalNumberType, 6), ('EVSETargetActivePower_L3', d_RationalNumberType, 7), ('EVSETargetReactivePower', d_RationalNumberType, 8), ('EVSETargetReactivePower_L2', d_RationalNumberType, 9), ('EVSETargetReactivePower_L3', d_RationalNumberType, 10), ('EVSEPresentActivePower', d_RationalNumberType, 11), ('EVSEPresentActivePower_L2', d_RationalNumberType, 12), ('EVSEPresentActivePower_L3', d_RationalNumberType, 13), None,)
 _D_Dynamic_AC_CLResControlModeType_6 = (('EVSETargetActivePower_L3', d_RationalNumberType, 7), ('EVSETargetReactivePower', d_RationalNumberType, 8), ('EVSETargetReactivePower_L2', d_RationalNumberType, 9), ('EVSETargetReactivePower_L3', d_RationalNumberType, 10), ('EVSEPresentActivePower', d_RationalNumberType, 11), ('EVSEPresentActivePower_L2', d_RationalNumberType, 12), ('EVSEPresentActivePower_L3', d_RationalNumberType, 13), None,)
 _H_Dynamic_AC_CLResControlModeType = {'DepartureTime': h_Dynamic_AC_CLResControlModeType_0, 'MinimumSOC': h_Dynamic_AC_CLResControlModeType_1, 'TargetSOC': h_Dynamic_AC_CLResControlModeType_2, 'AckMaxDelay': h_Dynamic_AC_CLResControlModeType_3, 'EVSETargetActivePower': h_Dynamic_AC_CLResControlModeType_4, 'EVSETargetActivePower_L2': h_Dynamic_AC_CLResControlModeType_5, 'EVSETargetActivePower_L3': h_Dynamic_AC_CLResControlModeType_6, 'EVSETargetReactivePower': h_Dynamic_AC_CLResControlModeType_7, 'EVSETargetReactivePower_L2': h_Dynamic_AC_CLResControlModeType_8, 'EVSETargetReactivePower_L3': h_Dynamic_AC_CLResControlModeType_9, 'EVSEPresentActivePower': h_Dynamic_AC_CLResControlModeType_10, 'EVSEPresentActivePower_L2': h_Dynamic_AC_CLResControlModeType_11, 'EVSEPresentActivePower_L3': h_Dynamic_AC_CLResControlModeType_12}
+_H_KeyInfoType = {'Id': False, 'KeyName': h_KeyInfoType_1, 'KeyValue': h_KeyInfoType_2, 'RetrievalMethod': h_KeyInfoType_3, 'X509Data': h_KeyInfoType_4, 'PGPData': h_KeyInfoType_5, 'SPKIData': h_KeyInfoType_6, 'MgmtData': h_KeyInfoType_7}
 _D_Scheduled_AC_CLReqControlModeType_0 = (('EVTargetEnergyRequest', d_RationalNumberType, 1), ('EVMaximumEnergyRequest', d_RationalNumberType, 2), ('EVMinimumEnergyRequest', d_RationalNumberType, 3), ('EVMaximumChargePower', d_RationalNumberType, 4), ('EVMaximumChargePower_L2', d_RationalNumberType, 5), ('EVMaximumChargePower_L3', d_RationalNumberType, 6), ('EVMinimumChargePower', d_RationalNumberType, 7), ('EVMinimumChargePower_L2', d_RationalNumberType, 8), ('EVMinimumChargePower_L3', d_RationalNumberType, 9), ('EVPresentActivePower', d_RationalNumberType, 10),)
 _D_Scheduled_AC_CLReqControlModeType_1 = (('EVMaximumEnergyRequest', d_RationalNumberType, 2), ('EVMinimumEnergyRequest', d_RationalNumberType, 3), ('EVMaximumChargePower', d_RationalNumberType, 4), ('EVMaximumChargePower_L2', d_RationalNumberType, 5), ('EVMaximumChargePower_L3', d_RationalNumberType, 6), ('EVMinimumChargePower', d_RationalNumberType, 7), ('EVMinimumChargePower_L2', d_RationalNumberType, 8), ('EVMinimumChargePower_L3', d_RationalNumberType, 9), ('EVPresentActivePower', d_RationalNumberType, 10),)
 _D_Scheduled_AC_CLReqControlModeType_2 = (('EVMinimumEnergyRequest', d_RationalNumberType, 3), ('EVMaximumChargePower', d_RationalNumberType, 4), ('EVMaximumChargePower_L2', d_RationalNumberType, 5), ('EVMaximumChargePower_L3', d_RationalNumberType, 6), ('EVMinimumChargePower', d_RationalNumberType, 7), ('EVMinimumChargePower_L2', d_RationalNumberType, 8), ('EVMinimumChargePower_L3', d_RationalNumberType, 9), ('EVPresentActivePower', d_RationalNumberType, 10),)
@@ -7964,6 +8139,7 @@ _H_Scheduled_AC_CLReqControlModeType = {'EVTargetEnergyRequest': h_Scheduled_AC_
 _D_Scheduled_AC_CLResControlModeType_0 = (('EVSETargetActivePower', d_RationalNumberType, 1), ('EVSETargetActivePower_L2', d_RationalNumberType, 2), ('EVSETargetActivePower_L3', d_RationalNumberType, 3), ('EVSETargetReactivePower', d_RationalNumberType, 4), ('EVSETargetReactivePower_L2', d_RationalNumberType, 5), ('EVSETargetReactivePower_L3', d_RationalNumberType, 6), ('EVSEPresentActivePower', d_RationalNumberType, 7), ('EVSEPresentActivePower_L2', d_RationalNumberType, 8), ('EVSEPresentActivePower_L3', d_RationalNumberType, 9), None,)
 _D_Scheduled_AC_CLResControlModeType_1 = (('EVSETargetActivePower_L2', d_RationalNumberType, 2), ('EVSETargetActivePower_L3', d_RationalNumberType, 3), ('EVSETargetReactivePower', d_RationalNumberType, 4), ('EVSETargetReactivePower_L2', d_RationalNumberType, 5), ('EVSETargetReactivePower_L3', d_RationalNumberType, 6), ('EVSEPresentActivePower', d_RationalNumberType, 7), ('EVSEPresentActivePower_L2', d_RationalNumberType, 8), ('EVSEPresentActivePower_L3', d_RationalNumberType, 9), None,)
 _D_Scheduled_AC_CLResControlModeType_2 = (('EVSETargetActivePower_L3', d_RationalNumberType, 3), ('EVSETargetReactivePower', d_RationalNumberType, 4), ('EVSETargetReactivePower_L2', d_RationalNumberType, 5), ('EVSETargetReactivePower_L3', d_RationalNumberType, 6), ('EVSEPresentActivePower', d_RationalNumberType, 7), ('EVSEPresentActivePower_L2', d_RationalNumberType, 8), ('EVSEPresentActivePower_L3', d_RationalNumberType, 9), None,)
+_H_X509DataType = {'X509IssuerSerial': h_X509DataType_0, 'X509SKI': h_X509DataType_1, 'X509SubjectName': h_X509DataType_2, 'X509Certificate': h_X509DataType_3, 'X509CRL': h_X509DataType_4}
 _DOC_D = (('AC_CPDReqEnergyTransferMode', d_AC_CPDReqEnergyTransferModeType), ('AC_CPDResEnergyTransferMode', d_AC_CPDResEnergyTransferModeType), ('AC_ChargeLoopReq', d_AC_ChargeLoopReqType), ('AC_ChargeLoopRes', d_AC_ChargeLoopResType), ('AC_ChargeParameterDiscoveryReq', d_AC_ChargeParameterDiscoveryReqType), ('AC_ChargeParameterDiscoveryRes', d_AC_ChargeParameterDiscoveryResType), ('BPT_AC_CPDReqEnergyTransferMode', d_BPT_AC_CPDReqEnergyTransferModeType), ('BPT_AC_CPDResEnergyTransferMode', d_BPT_AC_CPDResEnergyTransferModeType), ('BPT_Dynamic_AC_CLReqControlMode', d_BPT_Dynamic_AC_CLReqControlModeType), ('BPT_Dynamic_AC_CLResControlMode', d_BPT_Dynamic_AC_CLResControlModeType), ('BPT_Scheduled_AC_CLReqControlMode', d_BPT_Scheduled_AC_CLReqControlModeType), ('BPT_Scheduled_AC_CLResControlMode', d_BPT_Scheduled_AC_CLResControlModeType), ('CLReqControlMode', d_CLReqControlModeType), ('CLResControlMode', d_CLResControlModeType), ('CanonicalizationMethod', d_CanonicalizationMethodType), ('DSAKeyValue', d_DSAKeyValueType), ('DigestMethod', d_DigestMethodType), ('DigestValue', d_simple3), ('Dynamic_AC_CLReqControlMode', d_Dynamic_AC_CLReqControlModeType), ('Dynamic_AC_CLResControlMode', d_Dynamic_AC_CLResControlModeType), ('KeyInfo', d_KeyInfoType), ('KeyName', d_simple4), ('KeyValue', d_KeyValueType), ('Manifest', d_ManifestType), ('MgmtData', d_simple4), ('Object', d_ObjectType), ('PGPData', d_PGPDataType), ('RSAKeyValue', d_RSAKeyValueType), ('Reference', d_ReferenceType), ('RetrievalMethod', d_RetrievalMethodType), ('SPKIData', d_SPKIDataType), ('Scheduled_AC_CLReqControlMode', d_Scheduled_AC_CLReqControlModeType), ('Scheduled_AC_CLResControlMode', d_Scheduled_AC_CLResControlModeType), ('Signature', d_SignatureType), ('SignatureMethod', d_SignatureMethodType), ('SignatureProperties', d_SignaturePropertiesType), ('SignatureProperty', d_SignaturePropertyType), ('SignatureValue', d_SignatureValueType), ('SignedInfo', d_SignedInfoType), ('Transform', d_TransformType), ('Transforms', d_TransformsType), ('X509Data', d_X509DataType),)
 _DOC_E = {'AC_CPDReqEnergyTransferMode': (0, e_AC_CPDReqEnergyTransferModeType), 'AC_CPDResEnergyTransferMode': (1, e_AC_CPDResEnergyTransferModeType), 'AC_ChargeLoopReq': (2, e_AC_ChargeLoopReqType), 'AC_ChargeLoopRes': (3, e_AC_ChargeLoopResType), 'AC_ChargeParameterDiscoveryReq': (4, e_AC_ChargeParameterDiscoveryReqType), 'AC_ChargeParameterDiscoveryRes': (5, e_AC_ChargeParameterDiscoveryResType), 'BPT_AC_CPDReqEnergyTransferMode': (6, e_BPT_AC_CPDReqEnergyTransferModeType), 'BPT_AC_CPDResEnergyTransferMode': (7, e_BPT_AC_CPDResEnergyTransferModeType), 'BPT_Dynamic_AC_CLReqControlMode': (8, e_BPT_Dynamic_AC_CLReqControlModeType), 'BPT_Dynamic_AC_CLResControlMode': (9, e_BPT_Dynamic_AC_CLResControlModeType), 'BPT_Scheduled_AC_CLReqControlMode': (10, e_BPT_Scheduled_AC_CLReqControlModeType), 'BPT_Scheduled_AC_CLResControlMode': (11, e_BPT_Scheduled_AC_CLResControlModeType), 'CLReqControlMode': (12, e_CLReqControlModeType), 'CLResControlMode': (13, e_CLResControlModeType), 'CanonicalizationMethod': (14, e_CanonicalizationMethodType), 'DSAKeyValue': (15, e_DSAKeyValueType), 'DigestMethod': (16, e_DigestMethodType), 'DigestValue': (17, e_simple3), 'Dynamic_AC_CLReqControlMode': (18, e_Dynamic_AC_CLReqControlModeType), 'Dynamic_AC_CLResControlMode': (19, e_Dynamic_AC_CLResControlModeType), 'KeyInfo': (20, e_KeyInfoType), 'KeyName': (21, e_simple4), 'KeyValue': (22, e_KeyValueType), 'Manifest': (23, e_ManifestType), 'MgmtData': (24, e_simple4), 'Object': (25, e_ObjectType), 'PGPData': (26, e_PGPDataType), 'RSAKeyValue': (27, e_RSAKeyValueType), 'Reference': (28, e_ReferenceType), 'RetrievalMethod': (29, e_RetrievalMethodType), 'SPKIData': (30, e_SPKIDataType), 'Scheduled_AC_CLReqControlMode': (31, e_Scheduled_AC_CLReqControlModeType), 'Scheduled_AC_CLResControlMode': (32, e_Scheduled_AC_CLResControlModeType), 'Signature': (33, e_SignatureType), 'SignatureMethod': (34, e_SignatureMethodType), 'SignatureProperties': (35, e_SignaturePropertiesType), 'SignatureProperty': (36, e_SignaturePropertyType), 'SignatureValue': (37, e_SignatureValueType), 'SignedInfo': (38, e_SignedInfoType), 'Transform': (39, e_TransformType), 'Transforms': (40, e_TransformsType), 'X509Data': (41, e_X509DataType)}
 

@@ -4,7 +4,7 @@ schemas/iso15118_20/V2G_CI_ACDP.xsd. Do not edit by hand; regenerate instead.
 # ruff: noqa
 from stack.exi._runtime import (
     u, i, s, b, eu, ei, es, eb, und, und2, unsupported, wu, wi, ws, wb, as_int, as_map, as_list,
-    bad_bool, bad_enum, extra, Invalid,
+    bad_bool, bad_enum, extra, missing, Invalid,
 )
 
 SCHEMA = 'iso20_acdp'
@@ -15,177 +15,157 @@ MESSAGE_NAMES = ('ACDP_ConnectReq', 'ACDP_ConnectRes', 'ACDP_DisconnectReq', 'AC
 _E0 = ('State_A', 'State_B', 'State_C', 'State_D')
 _I1 = {'State_A': 0, 'State_B': 1, 'State_C': 2, 'State_D': 3}
 _K2 = frozenset(('EVElectricalChargingDeviceStatus', 'Header'))
-_T3 = {1: (0, 1, 2)}
-_T4 = {2: (0, 1)}
-_E5 = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')
-_I6 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
-_E7 = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')
-_I8 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
-_E9 = ('Home', 'Moving', 'EndPosition')
-_I10 = {'Home': 0, 'Moving': 1, 'EndPosition': 2}
-_K11 = frozenset(('EVSEElectricalChargingDeviceStatus', 'EVSEMechanicalChargingDeviceStatus', 'EVSEProcessing', 'Header', 'ResponseCode'))
-_T12 = {2: (0, 1, 3)}
-_T13 = {3: (0, 1, 4)}
-_T14 = {4: (0, 1, 5)}
-_T15 = {5: (0, 1)}
-_K16 = frozenset(('EVTechnicalStatus', 'Header'))
-_E17 = ('Invalid', 'Safe', 'Warning', 'Fault')
-_I18 = {'Invalid': 0, 'Safe': 1, 'Warning': 2, 'Fault': 3}
-_K19 = frozenset(('EVAssociationStatus', 'EVInChargePosition', 'EVSEDisabled', 'EVSEEmergencyShutdown', 'EVSEIsolationStatus', 'EVSEMalfunction', 'EVSEMechanicalChargingDeviceStatus', 'EVSEReadyToCharge', 'EVSEUtilityInterruptEvent', 'Header', 'ResponseCode'))
-_T20 = {5: (0, 1, 6)}
-_T21 = {6: (0, 1, 7)}
-_T22 = {7: (0, 1, 8)}
-_T23 = {8: (0, 1, 9)}
-_T24 = {9: (0, 1, 10)}
-_T25 = {10: (0, 1, 11)}
-_T26 = {11: (0, 1)}
-_K27 = frozenset(('EVMobilityStatus', 'EVPositioningSupport', 'Header'))
-_T28 = {3: (0, 1)}
-_K29 = frozenset(('ContactWindowXc', 'ContactWindowYc', 'EVInChargePosition', 'EVRelativeXDeviation', 'EVRelativeYDeviation', 'EVSEPositioningSupport', 'EVSEProcessing', 'Header', 'ResponseCode'))
-_T30 = {9: (0, 1)}
-_K31 = frozenset(())
-_K32 = frozenset(('Algorithm',))
-_T33 = {1: (1, 2)}
-_K34 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
-_T35 = {1: (0, 1, 4)}
-_T36 = {0: (1, 2, 2), 4: (0, 2, 2)}
-_T37 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
-_T38 = {3: (0, 2, 5)}
-_T39 = {3: (1, 2, 6), 5: (0, 2, 6)}
-_T40 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
-_E41 = ('StateA', 'StateB', 'StateC', 'StateD', 'StateE')
-_I42 = {'StateA': 0, 'StateB': 1, 'StateC': 2, 'StateD': 3, 'StateE': 4}
-_E43 = ('OK_NoEVError', 'FAILED', 'FAILED_EmergencyEvent', 'FAILED_Breaker', 'FAILED_RESSTemperatureInhibit', 'FAILED_RESS', 'FAILED_ChargingCurrentDifferential', 'FAILED_ChargingVoltageOutOfRange', 'FAILED_Reserved1', 'FAILED_Reserved2')
-_I44 = {'OK_NoEVError': 0, 'FAILED': 1, 'FAILED_EmergencyEvent': 2, 'FAILED_Breaker': 3, 'FAILED_RESSTemperatureInhibit': 4, 'FAILED_RESS': 5, 'FAILED_ChargingCurrentDifferential': 6, 'FAILED_ChargingVoltageOutOfRange': 7, 'FAILED_Reserved1': 8, 'FAILED_Reserved2': 9}
-_K45 = frozenset(('EVCPStatus', 'EVErrorCode', 'EVImmobilizationRequest', 'EVImmobilized', 'EVReadyToCharge', 'EVSOC', 'EVTimeout', 'EVWLANStrength'))
-_T46 = {2: (0, 3, 3)}
-_T47 = {2: (1, 3, 4), 3: (0, 3, 4)}
-_T48 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
-_T49 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
-_T50 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
-_T51 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
-_T52 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_K53 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
-_T54 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
-_T55 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
-_T56 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
-_T57 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
-_T58 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
-_T59 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
-_T60 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
-_T61 = {2: (8, 4)}
-_K62 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
-_T63 = {0: (1, 3, 1)}
-_T64 = {1: (0, 2)}
-_K65 = frozenset(('Id', 'Reference'))
-_T66 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
-_T67 = {2: (1, 2)}
-_K68 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
-_T69 = {2: (0, 2, 3)}
-_T70 = {2: (1, 2), 3: (0, 1)}
-_K71 = frozenset(('Encoding', 'Id', 'MimeType'))
-_T72 = {0: (1, 3, 2), 1: (0, 3, 2)}
-_T73 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
-_T74 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K75 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
-_T76 = {0: (1, 2, 2), 1: (0, 2, 2)}
-_T77 = {1: (2, 2), 2: (1, 2)}
-_K78 = frozenset(('Exponent', 'Modulus'))
-_K79 = frozenset(('Exponent', 'Value'))
-_K80 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
-_T81 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
-_T82 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
-_T83 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
-_T84 = {6: (0, 1)}
-_K85 = frozenset(('Transforms', 'Type', 'URI'))
-_T86 = {0: (1, 3, 2), 1: (0, 2, 2)}
-_T87 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
-_T88 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K89 = frozenset(('SPKISexp',))
-_T90 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
-_T91 = {1: (2, 2)}
-_K92 = frozenset(('Algorithm', 'HMACOutputLength'))
-_T93 = {1: (0, 3, 2)}
-_T94 = {1: (2, 3), 2: (1, 2)}
-_K95 = frozenset(('Id', 'SignatureProperty'))
-_K96 = frozenset(('Id', 'Target'))
-_T97 = {}
-_K98 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
-_T99 = {0: (1, 2, 2), 1: (0, 1, 2)}
-_T100 = {3: (0, 2, 4)}
-_T101 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T102 = {3: (2, 2), 4: (1, 2)}
-_K103 = frozenset(('Id', 'value'))
-_K104 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
-_T105 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
-_T106 = {4: (1, 2)}
-_K107 = frozenset(('Algorithm', 'XPath'))
-_T108 = {1: (0, 3, 1, 0)}
-_T109 = {1: (2, 3)}
-_K110 = frozenset(('Transform',))
-_K111 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
-_T112 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
-_T113 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T114 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T115 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T116 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T117 = {1: (6, 3)}
-_K118 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_E3 = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')
+_I4 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
+_E5 = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')
+_I6 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
+_E7 = ('Home', 'Moving', 'EndPosition')
+_I8 = {'Home': 0, 'Moving': 1, 'EndPosition': 2}
+_K9 = frozenset(('EVSEElectricalChargingDeviceStatus', 'EVSEMechanicalChargingDeviceStatus', 'EVSEProcessing', 'Header', 'ResponseCode'))
+_K10 = frozenset(('EVTechnicalStatus', 'Header'))
+_E11 = ('Invalid', 'Safe', 'Warning', 'Fault')
+_I12 = {'Invalid': 0, 'Safe': 1, 'Warning': 2, 'Fault': 3}
+_K13 = frozenset(('EVAssociationStatus', 'EVInChargePosition', 'EVSEDisabled', 'EVSEEmergencyShutdown', 'EVSEIsolationStatus', 'EVSEMalfunction', 'EVSEMechanicalChargingDeviceStatus', 'EVSEReadyToCharge', 'EVSEUtilityInterruptEvent', 'Header', 'ResponseCode'))
+_K14 = frozenset(('EVMobilityStatus', 'EVPositioningSupport', 'Header'))
+_K15 = frozenset(('ContactWindowXc', 'ContactWindowYc', 'EVInChargePosition', 'EVRelativeXDeviation', 'EVRelativeYDeviation', 'EVSEPositioningSupport', 'EVSEProcessing', 'Header', 'ResponseCode'))
+_K16 = frozenset(())
+_K17 = frozenset(('Algorithm',))
+_K18 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
+_T19 = {1: (0, 1, 4)}
+_T20 = {0: (1, 2, 2), 4: (0, 2, 2)}
+_T21 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
+_T22 = {3: (0, 2, 5)}
+_T23 = {3: (1, 2, 6), 5: (0, 2, 6)}
+_T24 = {6: (0, 1, 7)}
+_T25 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
+_E26 = ('StateA', 'StateB', 'StateC', 'StateD', 'StateE')
+_I27 = {'StateA': 0, 'StateB': 1, 'StateC': 2, 'StateD': 3, 'StateE': 4}
+_E28 = ('OK_NoEVError', 'FAILED', 'FAILED_EmergencyEvent', 'FAILED_Breaker', 'FAILED_RESSTemperatureInhibit', 'FAILED_RESS', 'FAILED_ChargingCurrentDifferential', 'FAILED_ChargingVoltageOutOfRange', 'FAILED_Reserved1', 'FAILED_Reserved2')
+_I29 = {'OK_NoEVError': 0, 'FAILED': 1, 'FAILED_EmergencyEvent': 2, 'FAILED_Breaker': 3, 'FAILED_RESSTemperatureInhibit': 4, 'FAILED_RESS': 5, 'FAILED_ChargingCurrentDifferential': 6, 'FAILED_ChargingVoltageOutOfRange': 7, 'FAILED_Reserved1': 8, 'FAILED_Reserved2': 9}
+_K30 = frozenset(('EVCPStatus', 'EVErrorCode', 'EVImmobilizationRequest', 'EVImmobilized', 'EVReadyToCharge', 'EVSOC', 'EVTimeout', 'EVWLANStrength'))
+_T31 = {2: (1, 3, 4), 3: (0, 3, 4)}
+_T32 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
+_T33 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T34 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
+_T35 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
+_T36 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_K37 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
+_O38 = {'Id': 0, 'KeyName': 1, 'KeyValue': 2, 'RetrievalMethod': 3, 'X509Data': 4, 'PGPData': 5, 'SPKIData': 6, 'MgmtData': 7}
+_T39 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
+_T40 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
+_T41 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
+_T42 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
+_T43 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
+_T44 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
+_T45 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
+_T46 = {2: (8, 4)}
+_K47 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
+_T48 = {0: (1, 3, 1)}
+_T49 = {1: (0, 2)}
+_K50 = frozenset(('Id', 'Reference'))
+_T51 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
+_T52 = {2: (1, 2)}
+_K53 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
+_T54 = {2: (1, 2), 3: (0, 1)}
+_K55 = frozenset(('Encoding', 'Id', 'MimeType'))
+_T56 = {0: (1, 3, 2), 1: (0, 3, 2)}
+_T57 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_T58 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_K59 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
+_T60 = {0: (1, 2, 2), 1: (0, 2, 2)}
+_T61 = {1: (2, 2), 2: (1, 2)}
+_K62 = frozenset(('Exponent', 'Modulus'))
+_K63 = frozenset(('Exponent', 'Value'))
+_K64 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T65 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
+_T66 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
+_T67 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
+_T68 = {5: (0, 1, 6)}
+_T69 = {6: (0, 1)}
+_K70 = frozenset(('Transforms', 'Type', 'URI'))
+_T71 = {0: (1, 3, 2), 1: (0, 2, 2)}
+_T72 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
+_T73 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K74 = frozenset(('SPKISexp',))
+_T75 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_K76 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T77 = {1: (2, 3), 2: (1, 2)}
+_K78 = frozenset(('Id', 'SignatureProperty'))
+_K79 = frozenset(('Id', 'Target'))
+_T80 = {0: (1, 2, 2), 1: (0, 1, 2)}
+_T81 = {}
+_K82 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T83 = {2: (0, 1, 3)}
+_T84 = {3: (0, 2, 4)}
+_T85 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T86 = {3: (2, 2), 4: (1, 2)}
+_K87 = frozenset(('Id', 'value'))
+_T88 = {2: (0, 1)}
+_K89 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T90 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T91 = {4: (1, 2)}
+_K92 = frozenset(('Algorithm', 'XPath'))
+_T93 = {1: (0, 3, 1, 0)}
+_K94 = frozenset(('Transform',))
+_K95 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_O96 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
+_T97 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T98 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T99 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T100 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T101 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T102 = {1: (6, 3)}
+_K103 = frozenset(('X509IssuerName', 'X509SerialNumber'))
 
 def d_ACDP_ConnectReqType(v, r):
     o = {}
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E0[(x >> 1) & 3]
+    c = 0
+    o['EVElectricalChargingDeviceStatus'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E0[(x >> 1) & 3]
-        o['EVElectricalChargingDeviceStatus'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ACDP_ConnectReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVElectricalChargingDeviceStatus'
     x = d.get('EVElectricalChargingDeviceStatus')
     if x is not None:
-        u += 1
-        c, wd, st = _T3[st]
         j = _I1.get(x)
         if j is None:
             bad_enum(x, _I1)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+        a = ((a << 5) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T4[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
         extra(d, _K2)
     return a
@@ -195,120 +175,106 @@ def d_ACDP_ConnectResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 9
+    x = (v >> r) & 511
+    if x & 385:
+        und2()
+    x = _E3[(x >> 1) & 63]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E5[(x >> 1) & 3]
+    c = 0
+    o['EVSEProcessing'] = x
+    st = 3
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E0[(x >> 1) & 3]
+    c = 0
+    o['EVSEElectricalChargingDeviceStatus'] = x
+    st = 4
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E7[(x >> 1) & 3]
+    c = 0
+    o['EVSEMechanicalChargingDeviceStatus'] = x
+    st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 8
-        x = (v >> r) & 255
-        if x & 129:
-            und2()
-        x = _E5[(x >> 1) & 63]
-        o['ResponseCode'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E7[(x >> 1) & 3]
-        o['EVSEProcessing'] = x
-        st = 3
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E0[(x >> 1) & 3]
-        o['EVSEElectricalChargingDeviceStatus'] = x
-        st = 4
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E9[(x >> 1) & 3]
-        o['EVSEMechanicalChargingDeviceStatus'] = x
-        st = 5
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ACDP_ConnectResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 5
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T3[st]
-        j = _I6.get(x)
+        j = _I4.get(x)
         if j is None:
-            bad_enum(x, _I6)
-        a = ((((a << wd) | c)) << 8) | (j << 1)
+            bad_enum(x, _I4)
+        a = ((a << 9) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
-        u += 1
-        c, wd, st = _T12[st]
-        j = _I8.get(x)
+        j = _I6.get(x)
         if j is None:
-            bad_enum(x, _I8)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I6)
+        a = ((a << 5) | (j << 1))
+        st = 3
+    else:
+        missing()
     f = 'EVSEElectricalChargingDeviceStatus'
     x = d.get('EVSEElectricalChargingDeviceStatus')
     if x is not None:
-        u += 1
-        c, wd, st = _T13[st]
         j = _I1.get(x)
         if j is None:
             bad_enum(x, _I1)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+        a = ((a << 5) | (j << 1))
+        st = 4
+    else:
+        missing()
     f = 'EVSEMechanicalChargingDeviceStatus'
     x = d.get('EVSEMechanicalChargingDeviceStatus')
     if x is not None:
-        u += 1
-        c, wd, st = _T14[st]
-        j = _I10.get(x)
+        j = _I8.get(x)
         if j is None:
-            bad_enum(x, _I10)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I8)
+        a = ((a << 5) | (j << 1))
+        st = 5
+    else:
+        missing()
     f = None
-    c, wd = _T15[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K11)
+        extra(d, _K9)
     return a
 
 def d_ACDP_SystemStatusReqType(v, r):
@@ -316,50 +282,48 @@ def d_ACDP_SystemStatusReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_EVTechnicalStatusType(v, r)
-        o['EVTechnicalStatus'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_EVTechnicalStatusType(v, r)
+    o['EVTechnicalStatus'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ACDP_SystemStatusReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVTechnicalStatus'
     x = d.get('EVTechnicalStatus')
     if x is not None:
-        u += 1
-        c, wd, st = _T3[st]
-        a = e_EVTechnicalStatusType(((a << wd) | c), x)
+        a = e_EVTechnicalStatusType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T4[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K16)
+        extra(d, _K10)
     return a
 
 def d_ACDP_SystemStatusResType(v, r):
@@ -367,239 +331,207 @@ def d_ACDP_SystemStatusResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 9
+    x = (v >> r) & 511
+    if x & 385:
+        und2()
+    x = _E3[(x >> 1) & 63]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E7[(x >> 1) & 3]
+    c = 0
+    o['EVSEMechanicalChargingDeviceStatus'] = x
+    st = 3
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['EVSEReadyToCharge'] = x
+    st = 4
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E11[(x >> 1) & 3]
+    c = 0
+    o['EVSEIsolationStatus'] = x
+    st = 5
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['EVSEDisabled'] = x
+    st = 6
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['EVSEUtilityInterruptEvent'] = x
+    st = 7
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['EVSEEmergencyShutdown'] = x
+    st = 8
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['EVSEMalfunction'] = x
+    st = 9
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['EVInChargePosition'] = x
+    st = 10
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['EVAssociationStatus'] = x
+    st = 11
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 8
-        x = (v >> r) & 255
-        if x & 129:
-            und2()
-        x = _E5[(x >> 1) & 63]
-        o['ResponseCode'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E9[(x >> 1) & 3]
-        o['EVSEMechanicalChargingDeviceStatus'] = x
-        st = 3
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['EVSEReadyToCharge'] = x
-        st = 4
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E17[(x >> 1) & 3]
-        o['EVSEIsolationStatus'] = x
-        st = 5
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['EVSEDisabled'] = x
-        st = 6
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['EVSEUtilityInterruptEvent'] = x
-        st = 7
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['EVSEEmergencyShutdown'] = x
-        st = 8
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['EVSEMalfunction'] = x
-        st = 9
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['EVInChargePosition'] = x
-        st = 10
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['EVAssociationStatus'] = x
-        st = 11
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ACDP_SystemStatusResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 11
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T3[st]
-        j = _I6.get(x)
+        j = _I4.get(x)
         if j is None:
-            bad_enum(x, _I6)
-        a = ((((a << wd) | c)) << 8) | (j << 1)
+            bad_enum(x, _I4)
+        a = ((a << 9) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'EVSEMechanicalChargingDeviceStatus'
     x = d.get('EVSEMechanicalChargingDeviceStatus')
     if x is not None:
-        u += 1
-        c, wd, st = _T12[st]
-        j = _I10.get(x)
+        j = _I8.get(x)
         if j is None:
-            bad_enum(x, _I10)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I8)
+        a = ((a << 5) | (j << 1))
+        st = 3
+    else:
+        missing()
     f = 'EVSEReadyToCharge'
     x = d.get('EVSEReadyToCharge')
     if x is not None:
-        u += 1
-        c, wd, st = _T13[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 4) | (2 if x else 0))
+        st = 4
+    else:
+        missing()
     f = 'EVSEIsolationStatus'
     x = d.get('EVSEIsolationStatus')
     if x is not None:
-        u += 1
-        c, wd, st = _T14[st]
-        j = _I18.get(x)
+        j = _I12.get(x)
         if j is None:
-            bad_enum(x, _I18)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I12)
+        a = ((a << 5) | (j << 1))
+        st = 5
+    else:
+        missing()
     f = 'EVSEDisabled'
     x = d.get('EVSEDisabled')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 4) | (2 if x else 0))
+        st = 6
+    else:
+        missing()
     f = 'EVSEUtilityInterruptEvent'
     x = d.get('EVSEUtilityInterruptEvent')
     if x is not None:
-        u += 1
-        c, wd, st = _T21[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 4) | (2 if x else 0))
+        st = 7
+    else:
+        missing()
     f = 'EVSEEmergencyShutdown'
     x = d.get('EVSEEmergencyShutdown')
     if x is not None:
-        u += 1
-        c, wd, st = _T22[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 4) | (2 if x else 0))
+        st = 8
+    else:
+        missing()
     f = 'EVSEMalfunction'
     x = d.get('EVSEMalfunction')
     if x is not None:
-        u += 1
-        c, wd, st = _T23[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 4) | (2 if x else 0))
+        st = 9
+    else:
+        missing()
     f = 'EVInChargePosition'
     x = d.get('EVInChargePosition')
     if x is not None:
-        u += 1
-        c, wd, st = _T24[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 4) | (2 if x else 0))
+        st = 10
+    else:
+        missing()
     f = 'EVAssociationStatus'
     x = d.get('EVAssociationStatus')
     if x is not None:
-        u += 1
-        c, wd, st = _T25[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 4) | (2 if x else 0))
+        st = 11
+    else:
+        missing()
     f = None
-    c, wd = _T26[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K19)
+        extra(d, _K13)
     return a
 
 def d_ACDP_VehiclePositioningReqType(v, r):
@@ -607,76 +539,68 @@ def d_ACDP_VehiclePositioningReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['EVMobilityStatus'] = x
+    st = 2
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['EVPositioningSupport'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['EVMobilityStatus'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['EVPositioningSupport'] = x
-        st = 3
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ACDP_VehiclePositioningReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVMobilityStatus'
     x = d.get('EVMobilityStatus')
     if x is not None:
-        u += 1
-        c, wd, st = _T3[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 4) | (2 if x else 0))
+        st = 2
+    else:
+        missing()
     f = 'EVPositioningSupport'
     x = d.get('EVPositioningSupport')
     if x is not None:
-        u += 1
-        c, wd, st = _T12[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 4) | (2 if x else 0))
+        st = 3
+    else:
+        missing()
     f = None
-    c, wd = _T28[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K27)
+        extra(d, _K14)
     return a
 
 def d_ACDP_VehiclePositioningResType(v, r):
@@ -684,182 +608,196 @@ def d_ACDP_VehiclePositioningResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 9
+    x = (v >> r) & 511
+    if x & 385:
+        und2()
+    x = _E3[(x >> 1) & 63]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E5[(x >> 1) & 3]
+    c = 0
+    o['EVSEProcessing'] = x
+    st = 3
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['EVSEPositioningSupport'] = x
+    st = 4
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['EVRelativeXDeviation'] = x
+    st = 5
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['EVRelativeYDeviation'] = x
+    st = 6
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['ContactWindowXc'] = x
+    st = 7
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['ContactWindowYc'] = x
+    st = 8
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['EVInChargePosition'] = x
+    st = 9
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 8
-        x = (v >> r) & 255
-        if x & 129:
-            und2()
-        x = _E5[(x >> 1) & 63]
-        o['ResponseCode'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E7[(x >> 1) & 3]
-        o['EVSEProcessing'] = x
-        st = 3
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['EVSEPositioningSupport'] = x
-        st = 4
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['EVRelativeXDeviation'] = x
-        st = 5
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['EVRelativeYDeviation'] = x
-        st = 6
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['ContactWindowXc'] = x
-        st = 7
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['ContactWindowYc'] = x
-        st = 8
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['EVInChargePosition'] = x
-        st = 9
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ACDP_VehiclePositioningResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 9
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T3[st]
-        j = _I6.get(x)
+        j = _I4.get(x)
         if j is None:
-            bad_enum(x, _I6)
-        a = ((((a << wd) | c)) << 8) | (j << 1)
+            bad_enum(x, _I4)
+        a = ((a << 9) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
-        u += 1
-        c, wd, st = _T12[st]
-        j = _I8.get(x)
+        j = _I6.get(x)
         if j is None:
-            bad_enum(x, _I8)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I6)
+        a = ((a << 5) | (j << 1))
+        st = 3
+    else:
+        missing()
     f = 'EVSEPositioningSupport'
     x = d.get('EVSEPositioningSupport')
     if x is not None:
-        u += 1
-        c, wd, st = _T13[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 4) | (2 if x else 0))
+        st = 4
+    else:
+        missing()
     f = 'EVRelativeXDeviation'
     x = d.get('EVRelativeXDeviation')
     if x is not None:
-        u += 1
-        c, wd, st = _T14[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
+        st = 5
+    else:
+        missing()
     f = 'EVRelativeYDeviation'
     x = d.get('EVRelativeYDeviation')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
+        st = 6
+    else:
+        missing()
     f = 'ContactWindowXc'
     x = d.get('ContactWindowXc')
     if x is not None:
-        u += 1
-        c, wd, st = _T21[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
+        st = 7
+    else:
+        missing()
     f = 'ContactWindowYc'
     x = d.get('ContactWindowYc')
     if x is not None:
-        u += 1
-        c, wd, st = _T22[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
+        st = 8
+    else:
+        missing()
     f = 'EVInChargePosition'
     x = d.get('EVInChargePosition')
     if x is not None:
-        u += 1
-        c, wd, st = _T23[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 4) | (2 if x else 0))
+        st = 9
+    else:
+        missing()
     f = None
-    c, wd = _T30[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K29)
+        extra(d, _K15)
     return a
 
 def d_CLReqControlModeType(v, r):
@@ -867,10 +805,9 @@ def d_CLReqControlModeType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CLReqControlModeType(a, d):
@@ -881,7 +818,7 @@ def e_CLReqControlModeType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K31)
+        extra(d, _K16)
     return a
 
 def d_CLResControlModeType(v, r):
@@ -889,10 +826,9 @@ def d_CLResControlModeType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CLResControlModeType(a, d):
@@ -903,24 +839,19 @@ def e_CLResControlModeType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K31)
+        extra(d, _K16)
     return a
 
 def d_CanonicalizationMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = s(v, r)
+    o['Algorithm'] = x
+    st = 1
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -938,19 +869,19 @@ def e_CanonicalizationMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
-        u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T33[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K32)
+        extra(d, _K17)
     return a
 
 def d_DSAKeyValueType(v, r):
@@ -975,12 +906,11 @@ def d_DSAKeyValueType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = eb(v, r)
-            o['Q'] = x
-            st = 4
-        else:
+        if c:
             und(c, 1)
+        x, r = eb(v, r)
+        o['Q'] = x
+        st = 4
     if st == 4:
         r -= 2
         c = (v >> r) & 3
@@ -997,12 +927,11 @@ def d_DSAKeyValueType(v, r):
     if st == 2:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = eb(v, r)
-            o['Y'] = x
-            st = 3
-        else:
+        if c:
             und(c, 1)
+        x, r = eb(v, r)
+        o['Y'] = x
+        st = 3
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1030,18 +959,16 @@ def d_DSAKeyValueType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['PgenCounter'] = x
-        st = 7
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['PgenCounter'] = x
+    st = 7
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DSAKeyValueType(a, d):
@@ -1053,66 +980,61 @@ def e_DSAKeyValueType(a, d):
     x = d.get('P')
     if x is not None:
         u += 1
-        a = wb(((a << 2)) << 1, x) << 1
+        a = wb((a << 3), x) << 1
         st = 1
     f = 'Q'
     x = d.get('Q')
     if x is not None:
         u += 1
-        c, wd, st = _T35[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T19[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'G'
     x = d.get('G')
     if x is not None:
         u += 1
-        c, wd, st = _T36[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T20[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'Y'
     x = d.get('Y')
     if x is not None:
         u += 1
-        c, wd, st = _T37[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T21[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'J'
     x = d.get('J')
     if x is not None:
         u += 1
-        c, wd, st = _T38[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T22[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'Seed'
     x = d.get('Seed')
     if x is not None:
         u += 1
-        c, wd, st = _T39[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T23[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'PgenCounter'
     x = d.get('PgenCounter')
     if x is not None:
         u += 1
-        c, wd, st = _T21[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T24[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T40[st]
+    c, wd = _T25[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K34)
+        extra(d, _K18)
     return a
 
 def d_DigestMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = s(v, r)
+    o['Algorithm'] = x
+    st = 1
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -1130,48 +1052,40 @@ def e_DigestMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
-        u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T33[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K32)
+        extra(d, _K17)
     return a
 
 def d_EVTechnicalStatusType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['EVReadyToCharge'] = x
-        st = 1
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['EVImmobilizationRequest'] = x
-        st = 2
-    else:
-        und(c, 1)
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['EVReadyToCharge'] = x
+    st = 1
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['EVImmobilizationRequest'] = x
+    st = 2
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -1191,7 +1105,7 @@ def d_EVTechnicalStatusType(v, r):
         x = (v >> r) & 31
         if x & 17:
             und2()
-        x = _E41[(x >> 1) & 7]
+        x = _E26[(x >> 1) & 7]
         o['EVCPStatus'] = x
         st = 5
     elif c == 3:
@@ -1207,7 +1121,7 @@ def d_EVTechnicalStatusType(v, r):
         x = (v >> r) & 63
         if x & 33:
             und2()
-        x = _E43[(x >> 1) & 15]
+        x = _E28[(x >> 1) & 15]
         o['EVErrorCode'] = x
         st = 7
     elif c == 5:
@@ -1234,7 +1148,7 @@ def d_EVTechnicalStatusType(v, r):
             x = (v >> r) & 31
             if x & 17:
                 und2()
-            x = _E41[(x >> 1) & 7]
+            x = _E26[(x >> 1) & 7]
             o['EVCPStatus'] = x
             st = 5
         elif c == 2:
@@ -1250,7 +1164,7 @@ def d_EVTechnicalStatusType(v, r):
             x = (v >> r) & 63
             if x & 33:
                 und2()
-            x = _E43[(x >> 1) & 15]
+            x = _E28[(x >> 1) & 15]
             o['EVErrorCode'] = x
             st = 7
         elif c == 4:
@@ -1273,7 +1187,7 @@ def d_EVTechnicalStatusType(v, r):
             x = (v >> r) & 31
             if x & 17:
                 und2()
-            x = _E41[(x >> 1) & 7]
+            x = _E26[(x >> 1) & 7]
             o['EVCPStatus'] = x
             st = 5
         elif c == 1:
@@ -1289,7 +1203,7 @@ def d_EVTechnicalStatusType(v, r):
             x = (v >> r) & 63
             if x & 33:
                 und2()
-            x = _E43[(x >> 1) & 15]
+            x = _E28[(x >> 1) & 15]
             o['EVErrorCode'] = x
             st = 7
         elif c == 3:
@@ -1320,7 +1234,7 @@ def d_EVTechnicalStatusType(v, r):
             x = (v >> r) & 63
             if x & 33:
                 und2()
-            x = _E43[(x >> 1) & 15]
+            x = _E28[(x >> 1) & 15]
             o['EVErrorCode'] = x
             st = 7
         elif c == 2:
@@ -1343,7 +1257,7 @@ def d_EVTechnicalStatusType(v, r):
             x = (v >> r) & 63
             if x & 33:
                 und2()
-            x = _E43[(x >> 1) & 15]
+            x = _E28[(x >> 1) & 15]
             o['EVErrorCode'] = x
             st = 7
         elif c == 1:
@@ -1375,86 +1289,87 @@ def d_EVTechnicalStatusType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVTechnicalStatusType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'EVReadyToCharge'
     x = d.get('EVReadyToCharge')
     if x is not None:
-        u += 1
         if x is not True and x is not False:
             bad_bool(x)
-        a = (((a << 1)) << 3) | (2 if x else 0)
+        a = ((a << 4) | (2 if x else 0))
         st = 1
+    else:
+        missing()
     f = 'EVImmobilizationRequest'
     x = d.get('EVImmobilizationRequest')
     if x is not None:
-        u += 1
-        c, wd, st = _T3[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 4) | (2 if x else 0))
+        st = 2
+    else:
+        missing()
     f = 'EVImmobilized'
     x = d.get('EVImmobilized')
     if x is not None:
         u += 1
-        c, wd, st = _T46[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 6) | (2 if x else 0))
+        st = 3
     f = 'EVWLANStrength'
     x = d.get('EVWLANStrength')
     if x is not None:
         u += 1
-        c, wd, st = _T47[st]
+        c, wd, st = _T31[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVCPStatus'
     x = d.get('EVCPStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T48[st]
-        j = _I42.get(x)
+        c, wd, st = _T32[st]
+        j = _I27.get(x)
         if j is None:
-            bad_enum(x, _I42)
-        a = ((((a << wd) | c)) << 5) | (j << 1)
+            bad_enum(x, _I27)
+        a = (((((a << wd) | c) << 5)) | (j << 1))
     f = 'EVSOC'
     x = d.get('EVSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T49[st]
+        c, wd, st = _T33[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
-        a = ((((a << wd) | c)) << 9) | ((x) << 1)
+        a = (((((a << wd) | c) << 9)) | ((x) << 1))
     f = 'EVErrorCode'
     x = d.get('EVErrorCode')
     if x is not None:
         u += 1
-        c, wd, st = _T50[st]
-        j = _I44.get(x)
+        c, wd, st = _T34[st]
+        j = _I29.get(x)
         if j is None:
-            bad_enum(x, _I44)
-        a = ((((a << wd) | c)) << 6) | (j << 1)
+            bad_enum(x, _I29)
+        a = (((((a << wd) | c) << 6)) | (j << 1))
     f = 'EVTimeout'
     x = d.get('EVTimeout')
     if x is not None:
         u += 1
-        c, wd, st = _T51[st]
+        c, wd, st = _T35[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     f = None
-    c, wd = _T52[st]
+    c, wd = _T36[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K45)
+        extra(d, _K30)
     return a
 
 def d_KeyInfoType(v, r):
@@ -1688,144 +1603,19 @@ def e_KeyInfoType(a, d):
         a = (a << 4)
         a = ws(a, x)
         st = 1
-    f = 'KeyName'
-    x = d.get('KeyName')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T54[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'KeyValue'
-    x = d.get('KeyValue')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T55[st]
-            a = e_KeyValueType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'RetrievalMethod'
-    x = d.get('RetrievalMethod')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T56[st]
-            a = e_RetrievalMethodType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509Data'
-    x = d.get('X509Data')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T57[st]
-            a = e_X509DataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'PGPData'
-    x = d.get('PGPData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T58[st]
-            a = e_PGPDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'SPKIData'
-    x = d.get('SPKIData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T59[st]
-            a = e_SPKIDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'MgmtData'
-    x = d.get('MgmtData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T60[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
+    for f in d:
+        x = d[f]
+        if x is None:
+            continue
+        h = _H_KeyInfoType.get(f)
+        if h is None:
+            extra(d, _K37)
+        elif h is False:
+            continue
+        a, st = h(a, x, st)
     f = None
-    c, wd = _T61[st]
+    c, wd = _T46[st]
     a = (a << wd) | c
-    if u != len(d):
-        extra(d, _K53)
     return a
 
 def d_KeyValueType(v, r):
@@ -1878,13 +1668,13 @@ def e_KeyValueType(a, d):
     x = d.get('RSAKeyValue')
     if x is not None:
         u += 1
-        c, wd, st = _T63[st]
+        c, wd, st = _T48[st]
         a = e_RSAKeyValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T64[st]
+    c, wd = _T49[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K62)
+        extra(d, _K47)
     return a
 
 def d_ManifestType(v, r):
@@ -1909,16 +1699,15 @@ def d_ManifestType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_ReferenceType(v, r)
-            l = o.get('Reference')
-            if l is None:
-                o['Reference'] = [x]
-            else:
-                l.append(x)
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_ReferenceType(v, r)
+        l = o.get('Reference')
+        if l is None:
+            o['Reference'] = [x]
+        else:
+            l.append(x)
+        st = 2
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -1955,7 +1744,7 @@ def e_ManifestType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T66[st]
+            c, wd, nx, n = _T51[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -1967,10 +1756,10 @@ def e_ManifestType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T67[st]
+    c, wd = _T52[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K65)
+        extra(d, _K50)
     return a
 
 def d_MessageHeaderType(v, r):
@@ -1978,20 +1767,22 @@ def d_MessageHeaderType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['SessionID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['TimeStamp'] = x
-        st = 2
+    x, r = eb(v, r)
+    o['SessionID'] = x
+    st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['TimeStamp'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -2004,42 +1795,46 @@ def d_MessageHeaderType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_MessageHeaderType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'SessionID'
     x = d.get('SessionID')
     if x is not None:
-        u += 1
-        a = wb(((a << 1)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'TimeStamp'
     x = d.get('TimeStamp')
     if x is not None:
-        u += 1
-        c, wd, st = _T3[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = 'Signature'
     x = d.get('Signature')
     if x is not None:
         u += 1
-        c, wd, st = _T69[st]
-        a = e_SignatureType(((a << wd) | c), x)
+        a = e_SignatureType((a << 2), x)
+        st = 3
     f = None
-    c, wd = _T70[st]
+    c, wd = _T54[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K68)
+        extra(d, _K53)
     return a
 
 def d_ObjectType(v, r):
@@ -2145,21 +1940,21 @@ def e_ObjectType(a, d):
     x = d.get('Id')
     if x is not None:
         u += 1
-        c, wd, st = _T72[st]
+        c, wd, st = _T56[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'MimeType'
     x = d.get('MimeType')
     if x is not None:
         u += 1
-        c, wd, st = _T73[st]
+        c, wd, st = _T57[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T74[st]
+    c, wd = _T58[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K71)
+        extra(d, _K55)
     return a
 
 def d_PGPDataType(v, r):
@@ -2211,19 +2006,19 @@ def e_PGPDataType(a, d):
     x = d.get('PGPKeyID')
     if x is not None:
         u += 1
-        a = wb(((a << 2)) << 1, x) << 1
+        a = wb((a << 3), x) << 1
         st = 1
     f = 'PGPKeyPacket'
     x = d.get('PGPKeyPacket')
     if x is not None:
         u += 1
-        c, wd, st = _T76[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T60[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T77[st]
+    c, wd = _T61[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K75)
+        extra(d, _K59)
     return a
 
 def d_RSAKeyValueType(v, r):
@@ -2231,109 +2026,109 @@ def d_RSAKeyValueType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['Modulus'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['Modulus'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['Exponent'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['Exponent'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_RSAKeyValueType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Modulus'
     x = d.get('Modulus')
     if x is not None:
-        u += 1
-        a = wb(((a << 1)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'Exponent'
     x = d.get('Exponent')
     if x is not None:
-        u += 1
-        c, wd, st = _T3[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T4[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K78)
+        extra(d, _K62)
     return a
 
 def d_RationalNumberType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1537:
+        und2()
+    x = ((x >> 1) & 255) + -128
+    c = 0
+    o['Exponent'] = x
+    st = 1
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['Value'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 10
-        x = (v >> r) & 1023
-        if x & 513:
-            und2()
-        x = ((x >> 1) & 255) + -128
-        o['Exponent'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['Value'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_RationalNumberType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Exponent'
     x = d.get('Exponent')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < -128 or x > 127:
             x = as_int(x, -128, 127)
-        a = (((a << 1)) << 10) | ((x - -128) << 1)
+        a = ((a << 11) | ((x - -128) << 1))
         st = 1
+    else:
+        missing()
     f = 'Value'
     x = d.get('Value')
     if x is not None:
-        u += 1
-        c, wd, st = _T3[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T4[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K79)
+        extra(d, _K63)
     return a
 
 def d_ReferenceType(v, r):
@@ -2417,26 +2212,23 @@ def d_ReferenceType(v, r):
     if st == 4:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_DigestMethodType(v, r)
-            o['DigestMethod'] = x
-            st = 5
-        else:
+        if c:
             und(c, 1)
+        x, r = d_DigestMethodType(v, r)
+        o['DigestMethod'] = x
+        st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['DigestValue'] = x
-        st = 6
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['DigestValue'] = x
+    st = 6
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ReferenceType(a, d):
@@ -2455,39 +2247,39 @@ def e_ReferenceType(a, d):
     x = d.get('Type')
     if x is not None:
         u += 1
-        c, wd, st = _T72[st]
+        c, wd, st = _T56[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'URI'
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T81[st]
+        c, wd, st = _T65[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T82[st]
+        c, wd, st = _T66[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = 'DigestMethod'
     x = d.get('DigestMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T83[st]
+        c, wd, st = _T67[st]
         a = e_DigestMethodType(((a << wd) | c), x)
     f = 'DigestValue'
     x = d.get('DigestValue')
     if x is not None:
         u += 1
-        c, wd, st = _T20[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T68[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T84[st]
+    c, wd = _T69[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K80)
+        extra(d, _K64)
     return a
 
 def d_RetrievalMethodType(v, r):
@@ -2539,10 +2331,9 @@ def d_RetrievalMethodType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_RetrievalMethodType(a, d):
@@ -2561,20 +2352,20 @@ def e_RetrievalMethodType(a, d):
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T86[st]
+        c, wd, st = _T71[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T87[st]
+        c, wd, st = _T72[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T88[st]
+    c, wd = _T73[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K85)
+        extra(d, _K70)
     return a
 
 def d_SPKIDataType(v, r):
@@ -2584,16 +2375,15 @@ def d_SPKIDataType(v, r):
         if st == 0:
             r -= 1
             c = (v >> r) & 1
-            if c == 0:
-                x, r = eb(v, r)
-                l = o.get('SPKISexp')
-                if l is None:
-                    o['SPKISexp'] = [x]
-                else:
-                    l.append(x)
-                st = 1
-            else:
+            if c:
                 und(c, 1)
+            x, r = eb(v, r)
+            l = o.get('SPKISexp')
+            if l is None:
+                o['SPKISexp'] = [x]
+            else:
+                l.append(x)
+            st = 1
         elif st == 1:
             while True:
                 r -= 2
@@ -2635,17 +2425,16 @@ def e_SPKIDataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'SPKISexp'
     x = d.get('SPKISexp')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T90[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T75[st]
+            a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -2655,33 +2444,34 @@ def e_SPKIDataType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T91[st]
-    a = (a << wd) | c
+    a = (a << 2) | 2
     if u != len(d):
-        extra(d, _K89)
+        extra(d, _K74)
     return a
 
 def d_SignatureMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = s(v, r)
+    o['Algorithm'] = x
+    st = 1
     while True:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['HMACOutputLength'] = x
             st = 2
             break
@@ -2712,27 +2502,31 @@ def e_SignatureMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
-        u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = 'HMACOutputLength'
     x = d.get('HMACOutputLength')
     if x is not None:
         u += 1
-        c, wd, st = _T93[st]
         if x.__class__ is not int:
             x = as_int(x, None, None)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 14) | (x << 1))
+        else:
+            a = wi((a << 4), x) << 1
+        st = 2
     f = None
-    c, wd = _T94[st]
+    c, wd = _T77[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K92)
+        extra(d, _K76)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -2757,16 +2551,15 @@ def d_SignaturePropertiesType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_SignaturePropertyType(v, r)
-            l = o.get('SignatureProperty')
-            if l is None:
-                o['SignatureProperty'] = [x]
-            else:
-                l.append(x)
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_SignaturePropertyType(v, r)
+        l = o.get('SignatureProperty')
+        if l is None:
+            o['SignatureProperty'] = [x]
+        else:
+            l.append(x)
+        st = 2
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -2803,7 +2596,7 @@ def e_SignaturePropertiesType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T66[st]
+            c, wd, nx, n = _T51[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -2815,45 +2608,35 @@ def e_SignaturePropertiesType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T67[st]
+    c, wd = _T52[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K95)
+        extra(d, _K78)
     return a
 
 def d_SignaturePropertyType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Id'] = x
-            st = 1
-            break
-        elif c == 1:
-            x, r = s(v, r)
-            o['Target'] = x
-            st = 2
-            break
-        elif c == 2:
-            unsupported('mixed-content text')
-        else:
-            und(c, 3)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = s(v, r)
+        o['Id'] = x
+        st = 1
+    elif c == 1:
+        x, r = s(v, r)
+        o['Target'] = x
+        st = 2
+    else:
+        und(c, 2)
     if st == 1:
-        while True:
-            r -= 2
-            c = (v >> r) & 3
-            if c == 0:
-                x, r = s(v, r)
-                o['Target'] = x
-                st = 2
-                break
-            elif c == 1:
-                unsupported('mixed-content text')
-            else:
-                und(c, 2)
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        x, r = s(v, r)
+        o['Target'] = x
+        st = 2
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -2894,14 +2677,14 @@ def e_SignaturePropertyType(a, d):
     x = d.get('Target')
     if x is not None:
         u += 1
-        c, wd, st = _T76[st]
+        c, wd, st = _T80[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T97[st]
+    c, wd = _T81[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K96)
+        extra(d, _K79)
     return a
 
 def d_SignatureType(v, r):
@@ -2922,20 +2705,18 @@ def d_SignatureType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_SignedInfoType(v, r)
-            o['SignedInfo'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_SignedInfoType(v, r)
+        o['SignedInfo'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_SignatureValueType(v, r)
-        o['SignatureValue'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_SignatureValueType(v, r)
+    o['SignatureValue'] = x
+    st = 3
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -2986,19 +2767,19 @@ def e_SignatureType(a, d):
     x = d.get('SignedInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T99[st]
+        c, wd, st = _T80[st]
         a = e_SignedInfoType(((a << wd) | c), x)
     f = 'SignatureValue'
     x = d.get('SignatureValue')
     if x is not None:
         u += 1
-        c, wd, st = _T12[st]
+        c, wd, st = _T83[st]
         a = e_SignatureValueType(((a << wd) | c), x)
     f = 'KeyInfo'
     x = d.get('KeyInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T100[st]
+        c, wd, st = _T84[st]
         a = e_KeyInfoType(((a << wd) | c), x)
     f = 'Object'
     x = d.get('Object')
@@ -3008,7 +2789,7 @@ def e_SignatureType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T101[st]
+            c, wd, nx, n = _T85[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3020,10 +2801,10 @@ def e_SignatureType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T102[st]
+    c, wd = _T86[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K98)
+        extra(d, _K82)
     return a
 
 def d_SignatureValueType(v, r):
@@ -3044,18 +2825,16 @@ def d_SignatureValueType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = b(v, r)
-            o['value'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = b(v, r)
+        o['value'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SignatureValueType(a, d):
@@ -3074,14 +2853,14 @@ def e_SignatureValueType(a, d):
     x = d.get('value')
     if x is not None:
         u += 1
-    c, wd, st = _T99[st]
+    c, wd, st = _T80[st]
     a = (a << wd) | c
     a = wb(a, x)
     f = None
-    c, wd = _T4[st]
+    c, wd = _T88[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K103)
+        extra(d, _K87)
     return a
 
 def d_SignedInfoType(v, r):
@@ -3102,32 +2881,29 @@ def d_SignedInfoType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_CanonicalizationMethodType(v, r)
-            o['CanonicalizationMethod'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_CanonicalizationMethodType(v, r)
+        o['CanonicalizationMethod'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_SignatureMethodType(v, r)
-        o['SignatureMethod'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_SignatureMethodType(v, r)
+    o['SignatureMethod'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ReferenceType(v, r)
-        l = o.get('Reference')
-        if l is None:
-            o['Reference'] = [x]
-        else:
-            l.append(x)
-        st = 4
-    else:
+    if c:
         und(c, 1)
+    x, r = d_ReferenceType(v, r)
+    l = o.get('Reference')
+    if l is None:
+        o['Reference'] = [x]
+    else:
+        l.append(x)
+    st = 4
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -3160,13 +2936,13 @@ def e_SignedInfoType(a, d):
     x = d.get('CanonicalizationMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T99[st]
+        c, wd, st = _T80[st]
         a = e_CanonicalizationMethodType(((a << wd) | c), x)
     f = 'SignatureMethod'
     x = d.get('SignatureMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T12[st]
+        c, wd, st = _T83[st]
         a = e_SignatureMethodType(((a << wd) | c), x)
     f = 'Reference'
     x = d.get('Reference')
@@ -3176,7 +2952,7 @@ def e_SignedInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T105[st]
+            c, wd, nx, n = _T90[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3188,27 +2964,22 @@ def e_SignedInfoType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T106[st]
+    c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K104)
+        extra(d, _K89)
     return a
 
 def d_TransformType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = s(v, r)
+    o['Algorithm'] = x
+    st = 1
     while True:
         r -= 3
         c = (v >> r) & 7
@@ -3233,14 +3004,15 @@ def e_TransformType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
-        u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = 'XPath'
     x = d.get('XPath')
     if x is not None:
@@ -3249,8 +3021,12 @@ def e_TransformType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T108[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T93[st]
+            if x.__class__ is str and len(x) < 126 and x.isascii():
+                ln = len(x)
+                a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+            else:
+                a = ws(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -3261,10 +3037,9 @@ def e_TransformType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T109[st]
-    a = (a << wd) | c
+    a = (a << 3) | 2
     if u != len(d):
-        extra(d, _K107)
+        extra(d, _K92)
     return a
 
 def d_TransformsType(v, r):
@@ -3272,16 +3047,15 @@ def d_TransformsType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_TransformType(v, r)
-        l = o.get('Transform')
-        if l is None:
-            o['Transform'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_TransformType(v, r)
+    l = o.get('Transform')
+    if l is None:
+        o['Transform'] = [x]
+    else:
+        l.append(x)
+    st = 1
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -3302,16 +3076,15 @@ def e_TransformsType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Transform'
     x = d.get('Transform')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T90[st]
+            c, wd, nx, n = _T75[st]
             a = e_TransformType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3322,11 +3095,12 @@ def e_TransformsType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T33[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K110)
+        extra(d, _K94)
     return a
 
 def d_X509DataType(v, r):
@@ -3429,107 +3203,17 @@ def e_X509DataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
-    f = 'X509IssuerSerial'
-    x = d.get('X509IssuerSerial')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T112[st]
-            a = e_X509IssuerSerialType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509SKI'
-    x = d.get('X509SKI')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T113[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509SubjectName'
-    x = d.get('X509SubjectName')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T114[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509Certificate'
-    x = d.get('X509Certificate')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T115[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509CRL'
-    x = d.get('X509CRL')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T116[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
+    for f in d:
+        x = d[f]
+        if x is None:
+            continue
+        h = _H_X509DataType.get(f)
+        if h is None:
+            extra(d, _K95)
+        a, st = h(a, x, st)
     f = None
-    c, wd = _T117[st]
+    c, wd = _T102[st]
     a = (a << wd) | c
-    if u != len(d):
-        extra(d, _K111)
     return a
 
 def d_X509IssuerSerialType(v, r):
@@ -3537,60 +3221,297 @@ def d_X509IssuerSerialType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['X509IssuerName'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = es(v, r)
+    o['X509IssuerName'] = x
+    st = 1
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['X509SerialNumber'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['X509SerialNumber'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_X509IssuerSerialType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'X509IssuerName'
     x = d.get('X509IssuerName')
     if x is not None:
-        u += 1
-        a = ws(((a << 1)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'X509SerialNumber'
     x = d.get('X509SerialNumber')
     if x is not None:
-        u += 1
-        c, wd, st = _T3[st]
         if x.__class__ is not int:
             x = as_int(x, None, None)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T4[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K118)
+        extra(d, _K103)
     return a
+
+def h_KeyInfoType_1(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T39[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_2(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T40[st]
+        a = e_KeyValueType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_3(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T41[st]
+        a = e_RetrievalMethodType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_4(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T42[st]
+        a = e_X509DataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_5(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T43[st]
+        a = e_PGPDataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_6(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T44[st]
+        a = e_SPKIDataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_7(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T45[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_0(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T97[st]
+        a = e_X509IssuerSerialType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_1(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T98[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_2(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T99[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_3(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T100[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_4(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T101[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
 
 def d_simple0(v, r):
     x, r = eb(v, r)
     return x, r
 
 def e_simple0(a, x):
-    a = wb((a) << 1, x) << 1
+    a = wb((a << 1), x) << 1
     return a
 
 def d_simple1(v, r):
@@ -3598,9 +3519,15 @@ def d_simple1(v, r):
     return x, r
 
 def e_simple1(a, x):
-    a = ws((a) << 1, x) << 1
+    if x.__class__ is str and len(x) < 126 and x.isascii():
+        ln = len(x)
+        a = ((((a << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+    else:
+        a = ws((a << 1), x) << 1
     return a
 
+_H_KeyInfoType = {'Id': False, 'KeyName': h_KeyInfoType_1, 'KeyValue': h_KeyInfoType_2, 'RetrievalMethod': h_KeyInfoType_3, 'X509Data': h_KeyInfoType_4, 'PGPData': h_KeyInfoType_5, 'SPKIData': h_KeyInfoType_6, 'MgmtData': h_KeyInfoType_7}
+_H_X509DataType = {'X509IssuerSerial': h_X509DataType_0, 'X509SKI': h_X509DataType_1, 'X509SubjectName': h_X509DataType_2, 'X509Certificate': h_X509DataType_3, 'X509CRL': h_X509DataType_4}
 _DOC_D = (('ACDP_ConnectReq', d_ACDP_ConnectReqType), ('ACDP_ConnectRes', d_ACDP_ConnectResType), ('ACDP_DisconnectReq', d_ACDP_ConnectReqType), ('ACDP_DisconnectRes', d_ACDP_ConnectResType), ('ACDP_SystemStatusReq', d_ACDP_SystemStatusReqType), ('ACDP_SystemStatusRes', d_ACDP_SystemStatusResType), ('ACDP_VehiclePositioningReq', d_ACDP_VehiclePositioningReqType), ('ACDP_VehiclePositioningRes', d_ACDP_VehiclePositioningResType), ('CLReqControlMode', d_CLReqControlModeType), ('CLResControlMode', d_CLResControlModeType), ('CanonicalizationMethod', d_CanonicalizationMethodType), ('DSAKeyValue', d_DSAKeyValueType), ('DigestMethod', d_DigestMethodType), ('DigestValue', d_simple0), ('KeyInfo', d_KeyInfoType), ('KeyName', d_simple1), ('KeyValue', d_KeyValueType), ('Manifest', d_ManifestType), ('MgmtData', d_simple1), ('Object', d_ObjectType), ('PGPData', d_PGPDataType), ('RSAKeyValue', d_RSAKeyValueType), ('Reference', d_ReferenceType), ('RetrievalMethod', d_RetrievalMethodType), ('SPKIData', d_SPKIDataType), ('Signature', d_SignatureType), ('SignatureMethod', d_SignatureMethodType), ('SignatureProperties', d_SignaturePropertiesType), ('SignatureProperty', d_SignaturePropertyType), ('SignatureValue', d_SignatureValueType), ('SignedInfo', d_SignedInfoType), ('Transform', d_TransformType), ('Transforms', d_TransformsType), ('X509Data', d_X509DataType),)
 _DOC_E = {'ACDP_ConnectReq': (0, e_ACDP_ConnectReqType), 'ACDP_ConnectRes': (1, e_ACDP_ConnectResType), 'ACDP_DisconnectReq': (2, e_ACDP_ConnectReqType), 'ACDP_DisconnectRes': (3, e_ACDP_ConnectResType), 'ACDP_SystemStatusReq': (4, e_ACDP_SystemStatusReqType), 'ACDP_SystemStatusRes': (5, e_ACDP_SystemStatusResType), 'ACDP_VehiclePositioningReq': (6, e_ACDP_VehiclePositioningReqType), 'ACDP_VehiclePositioningRes': (7, e_ACDP_VehiclePositioningResType), 'CLReqControlMode': (8, e_CLReqControlModeType), 'CLResControlMode': (9, e_CLResControlModeType), 'CanonicalizationMethod': (10, e_CanonicalizationMethodType), 'DSAKeyValue': (11, e_DSAKeyValueType), 'DigestMethod': (12, e_DigestMethodType), 'DigestValue': (13, e_simple0), 'KeyInfo': (14, e_KeyInfoType), 'KeyName': (15, e_simple1), 'KeyValue': (16, e_KeyValueType), 'Manifest': (17, e_ManifestType), 'MgmtData': (18, e_simple1), 'Object': (19, e_ObjectType), 'PGPData': (20, e_PGPDataType), 'RSAKeyValue': (21, e_RSAKeyValueType), 'Reference': (22, e_ReferenceType), 'RetrievalMethod': (23, e_RetrievalMethodType), 'SPKIData': (24, e_SPKIDataType), 'Signature': (25, e_SignatureType), 'SignatureMethod': (26, e_SignatureMethodType), 'SignatureProperties': (27, e_SignaturePropertiesType), 'SignatureProperty': (28, e_SignaturePropertyType), 'SignatureValue': (29, e_SignatureValueType), 'SignedInfo': (30, e_SignedInfoType), 'Transform': (31, e_TransformType), 'Transforms': (32, e_TransformsType), 'X509Data': (33, e_X509DataType)}
 

@@ -4,7 +4,7 @@ schemas/iso15118_20/V2G_CI_DC.xsd. Do not edit by hand; regenerate instead.
 # ruff: noqa
 from stack.exi._runtime import (
     u, i, s, b, eu, ei, es, eb, und, und2, unsupported, wu, wi, ws, wb, as_int, as_map, as_list,
-    bad_bool, bad_enum, extra, Invalid,
+    bad_bool, bad_enum, extra, missing, Invalid,
 )
 
 SCHEMA = 'iso20_dc'
@@ -13,262 +13,249 @@ ROOT_NAMES = ('BPT_DC_CPDReqEnergyTransferMode', 'BPT_DC_CPDResEnergyTransferMod
 MESSAGE_NAMES = ('DC_CableCheckReq', 'DC_CableCheckRes', 'DC_ChargeLoopReq', 'DC_ChargeLoopRes', 'DC_ChargeParameterDiscoveryReq', 'DC_ChargeParameterDiscoveryRes', 'DC_PreChargeReq', 'DC_PreChargeRes', 'DC_WeldingDetectionReq', 'DC_WeldingDetectionRes')
 
 _K0 = frozenset(('EVMaximumChargeCurrent', 'EVMaximumChargePower', 'EVMaximumDischargeCurrent', 'EVMaximumDischargePower', 'EVMaximumVoltage', 'EVMinimumChargeCurrent', 'EVMinimumChargePower', 'EVMinimumDischargeCurrent', 'EVMinimumDischargePower', 'EVMinimumVoltage', 'TargetSOC'))
-_T1 = {1: (0, 1, 2)}
-_T2 = {2: (0, 1, 3)}
-_T3 = {3: (0, 1, 4)}
-_T4 = {4: (0, 1, 5)}
-_T5 = {5: (0, 1, 6)}
-_T6 = {6: (0, 2, 7)}
-_T7 = {6: (1, 2, 8), 7: (0, 1, 8)}
-_T8 = {8: (0, 1, 9)}
-_T9 = {9: (0, 1, 10)}
-_T10 = {10: (0, 1, 11)}
-_T11 = {11: (0, 1)}
-_K12 = frozenset(('EVSEMaximumChargeCurrent', 'EVSEMaximumChargePower', 'EVSEMaximumDischargeCurrent', 'EVSEMaximumDischargePower', 'EVSEMaximumVoltage', 'EVSEMinimumChargeCurrent', 'EVSEMinimumChargePower', 'EVSEMinimumDischargeCurrent', 'EVSEMinimumDischargePower', 'EVSEMinimumVoltage', 'EVSEPowerRampLimitation'))
-_K13 = frozenset(('DepartureTime', 'EVMaximumChargeCurrent', 'EVMaximumChargePower', 'EVMaximumDischargeCurrent', 'EVMaximumDischargePower', 'EVMaximumEnergyRequest', 'EVMaximumV2XEnergyRequest', 'EVMaximumVoltage', 'EVMinimumChargePower', 'EVMinimumDischargePower', 'EVMinimumEnergyRequest', 'EVMinimumV2XEnergyRequest', 'EVMinimumVoltage', 'EVTargetEnergyRequest'))
-_O14 = {'DepartureTime': 0, 'EVTargetEnergyRequest': 1, 'EVMaximumEnergyRequest': 2, 'EVMinimumEnergyRequest': 3, 'EVMaximumChargePower': 4, 'EVMinimumChargePower': 5, 'EVMaximumChargeCurrent': 6, 'EVMaximumVoltage': 7, 'EVMinimumVoltage': 8, 'EVMaximumDischargePower': 9, 'EVMinimumDischargePower': 10, 'EVMaximumDischargeCurrent': 11, 'EVMaximumV2XEnergyRequest': 12, 'EVMinimumV2XEnergyRequest': 13}
-_T15 = {0: (0, 2, 1)}
-_T16 = {0: (1, 2, 2), 1: (0, 1, 2)}
-_T17 = {6: (0, 1, 7)}
-_T18 = {7: (0, 1, 8)}
-_T19 = {11: (0, 1, 12)}
-_T20 = {12: (0, 2, 13)}
-_T21 = {12: (1, 2, 14), 13: (0, 2, 14)}
-_T22 = {12: (2, 2), 13: (1, 2), 14: (0, 1)}
-_K23 = frozenset(('AckMaxDelay', 'DepartureTime', 'EVSEMaximumChargeCurrent', 'EVSEMaximumChargePower', 'EVSEMaximumDischargeCurrent', 'EVSEMaximumDischargePower', 'EVSEMaximumVoltage', 'EVSEMinimumChargePower', 'EVSEMinimumDischargePower', 'EVSEMinimumVoltage', 'MinimumSOC', 'TargetSOC'))
-_O24 = {'DepartureTime': 0, 'MinimumSOC': 1, 'TargetSOC': 2, 'AckMaxDelay': 3, 'EVSEMaximumChargePower': 4, 'EVSEMinimumChargePower': 5, 'EVSEMaximumChargeCurrent': 6, 'EVSEMaximumVoltage': 7, 'EVSEMaximumDischargePower': 8, 'EVSEMinimumDischargePower': 9, 'EVSEMaximumDischargeCurrent': 10, 'EVSEMinimumVoltage': 11}
-_T25 = {0: (0, 3, 1)}
-_T26 = {0: (1, 3, 2), 1: (0, 3, 2)}
-_T27 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
-_T28 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
-_T29 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
-_T30 = {12: (0, 1)}
-_K31 = frozenset(('EVMaximumChargeCurrent', 'EVMaximumChargePower', 'EVMaximumDischargeCurrent', 'EVMaximumDischargePower', 'EVMaximumEnergyRequest', 'EVMaximumVoltage', 'EVMinimumChargePower', 'EVMinimumDischargePower', 'EVMinimumEnergyRequest', 'EVMinimumVoltage', 'EVTargetCurrent', 'EVTargetEnergyRequest', 'EVTargetVoltage'))
-_O32 = {'EVTargetEnergyRequest': 0, 'EVMaximumEnergyRequest': 1, 'EVMinimumEnergyRequest': 2, 'EVTargetCurrent': 3, 'EVTargetVoltage': 4, 'EVMaximumChargePower': 5, 'EVMinimumChargePower': 6, 'EVMaximumChargeCurrent': 7, 'EVMaximumVoltage': 8, 'EVMinimumVoltage': 9, 'EVMaximumDischargePower': 10, 'EVMinimumDischargePower': 11, 'EVMaximumDischargeCurrent': 12}
-_T33 = {0: (1, 3, 2), 1: (0, 2, 2)}
-_T34 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
-_T35 = {0: (3, 3, 4), 1: (2, 2, 4), 2: (1, 2, 4), 3: (0, 1, 4)}
-_T36 = {5: (0, 4, 6)}
-_T37 = {5: (1, 4, 7), 6: (0, 4, 7)}
-_T38 = {5: (2, 4, 8), 6: (1, 4, 8), 7: (0, 3, 8)}
-_T39 = {5: (3, 4, 9), 6: (2, 4, 9), 7: (1, 3, 9), 8: (0, 3, 9)}
-_T40 = {5: (4, 4, 10), 6: (3, 4, 10), 7: (2, 3, 10), 8: (1, 3, 10), 9: (0, 3, 10)}
-_T41 = {5: (5, 4, 11), 6: (4, 4, 11), 7: (3, 3, 11), 8: (2, 3, 11), 9: (1, 3, 11), 10: (0, 3, 11)}
-_T42 = {5: (6, 4, 12), 6: (5, 4, 12), 7: (4, 3, 12), 8: (3, 3, 12), 9: (2, 3, 12), 10: (1, 3, 12), 11: (0, 2, 12)}
-_T43 = {5: (7, 4, 13), 6: (6, 4, 13), 7: (5, 3, 13), 8: (4, 3, 13), 9: (3, 3, 13), 10: (2, 3, 13), 11: (1, 2, 13), 12: (0, 2, 13)}
-_T44 = {5: (8, 4), 6: (7, 4), 7: (6, 3), 8: (5, 3), 9: (4, 3), 10: (3, 3), 11: (2, 2), 12: (1, 2), 13: (0, 1)}
-_K45 = frozenset(('EVSEMaximumChargeCurrent', 'EVSEMaximumChargePower', 'EVSEMaximumDischargeCurrent', 'EVSEMaximumDischargePower', 'EVSEMaximumVoltage', 'EVSEMinimumChargePower', 'EVSEMinimumDischargePower', 'EVSEMinimumVoltage'))
-_T46 = {0: (1, 4, 2), 1: (0, 4, 2)}
-_T47 = {0: (2, 4, 3), 1: (1, 4, 3), 2: (0, 3, 3)}
-_T48 = {0: (3, 4, 4), 1: (2, 4, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
-_T49 = {0: (4, 4, 5), 1: (3, 4, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
-_T50 = {0: (5, 4, 6), 1: (4, 4, 6), 2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
-_T51 = {0: (6, 4, 7), 1: (5, 4, 7), 2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
-_T52 = {0: (7, 4, 8), 1: (6, 4, 8), 2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
-_T53 = {0: (8, 4), 1: (7, 4), 2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_K54 = frozenset(())
-_K55 = frozenset(('Algorithm',))
-_T56 = {1: (1, 2)}
-_K57 = frozenset(('EVMaximumChargeCurrent', 'EVMaximumChargePower', 'EVMaximumVoltage', 'EVMinimumChargeCurrent', 'EVMinimumChargePower', 'EVMinimumVoltage', 'TargetSOC'))
-_T58 = {6: (1, 2), 7: (0, 1)}
-_K59 = frozenset(('EVSEMaximumChargeCurrent', 'EVSEMaximumChargePower', 'EVSEMaximumVoltage', 'EVSEMinimumChargeCurrent', 'EVSEMinimumChargePower', 'EVSEMinimumVoltage', 'EVSEPowerRampLimitation'))
-_K60 = frozenset(('Header',))
-_T61 = {1: (0, 1)}
-_E62 = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')
-_I63 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
-_E64 = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')
-_I65 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
-_K66 = frozenset(('EVSEProcessing', 'Header', 'ResponseCode'))
-_T67 = {3: (0, 1)}
-_K68 = frozenset(('BPT_Dynamic_DC_CLReqControlMode', 'BPT_Scheduled_DC_CLReqControlMode', 'CLReqControlMode', 'DisplayParameters', 'Dynamic_DC_CLReqControlMode', 'EVPresentVoltage', 'Header', 'MeterInfoRequested', 'Scheduled_DC_CLReqControlMode'))
-_T69 = {1: (0, 2, 2)}
-_T70 = {1: (1, 2, 3), 2: (0, 1, 3)}
-_T71 = {4: (0, 3, 5)}
-_T72 = {4: (1, 3, 5)}
-_T73 = {4: (2, 3, 5)}
-_T74 = {4: (3, 3, 5)}
-_T75 = {4: (4, 3, 5)}
-_T76 = {5: (0, 1)}
-_K77 = frozenset(('BPT_Dynamic_DC_CLResControlMode', 'BPT_Scheduled_DC_CLResControlMode', 'CLResControlMode', 'Dynamic_DC_CLResControlMode', 'EVSECurrentLimitAchieved', 'EVSEPowerLimitAchieved', 'EVSEPresentCurrent', 'EVSEPresentVoltage', 'EVSEStatus', 'EVSEVoltageLimitAchieved', 'Header', 'MeterInfo', 'Receipt', 'ResponseCode', 'Scheduled_DC_CLResControlMode'))
-_O78 = {'Header': 0, 'ResponseCode': 1, 'EVSEStatus': 2, 'MeterInfo': 3, 'Receipt': 4, 'EVSEPresentCurrent': 5, 'EVSEPresentVoltage': 6, 'EVSEPowerLimitAchieved': 7, 'EVSECurrentLimitAchieved': 8, 'EVSEVoltageLimitAchieved': 9, 'BPT_Dynamic_DC_CLResControlMode': 10, 'BPT_Scheduled_DC_CLResControlMode': 11, 'CLResControlMode': 12, 'Dynamic_DC_CLResControlMode': 13, 'Scheduled_DC_CLResControlMode': 14}
-_T79 = {0: (0, 1, 1)}
-_T80 = {2: (0, 3, 3)}
-_T81 = {2: (1, 3, 4), 3: (0, 2, 4)}
-_T82 = {2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
-_T83 = {2: (3, 3, 6), 3: (2, 2, 6), 4: (1, 2, 6), 5: (0, 1, 6)}
-_T84 = {10: (0, 3, 11)}
-_T85 = {10: (1, 3, 11)}
-_T86 = {10: (2, 3, 11)}
-_T87 = {10: (3, 3, 11)}
-_T88 = {10: (4, 3, 11)}
-_K89 = frozenset(('BPT_DC_CPDReqEnergyTransferMode', 'DC_CPDReqEnergyTransferMode', 'Header'))
-_T90 = {1: (1, 2, 2)}
-_T91 = {2: (0, 1)}
-_K92 = frozenset(('BPT_DC_CPDResEnergyTransferMode', 'DC_CPDResEnergyTransferMode', 'Header', 'ResponseCode'))
-_T93 = {2: (0, 2, 3)}
-_T94 = {2: (1, 2, 3)}
-_K95 = frozenset(('EVPresentVoltage', 'EVProcessing', 'EVTargetVoltage', 'Header'))
-_T96 = {4: (0, 1)}
-_K97 = frozenset(('EVSEPresentVoltage', 'Header', 'ResponseCode'))
-_K98 = frozenset(('EVProcessing', 'Header'))
-_K99 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
-_T100 = {1: (0, 1, 4)}
-_T101 = {0: (1, 2, 2), 4: (0, 2, 2)}
-_T102 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
-_T103 = {3: (0, 2, 5)}
-_T104 = {3: (1, 2, 6), 5: (0, 2, 6)}
-_T105 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
-_K106 = frozenset(('Amount', 'CostPerUnit'))
-_K107 = frozenset(('Amount', 'TaxRuleID'))
-_K108 = frozenset(('BatteryEnergyCapacity', 'ChargingComplete', 'InletHot', 'MaximumSOC', 'MinimumSOC', 'PresentSOC', 'RemainingTimeToMaximumSOC', 'RemainingTimeToMinimumSOC', 'RemainingTimeToTargetSOC', 'TargetSOC'))
-_T109 = {0: (2, 4, 3), 1: (1, 4, 3), 2: (0, 4, 3)}
-_T110 = {0: (3, 4, 4), 1: (2, 4, 4), 2: (1, 4, 4), 3: (0, 4, 4)}
-_T111 = {0: (4, 4, 5), 1: (3, 4, 5), 2: (2, 4, 5), 3: (1, 4, 5), 4: (0, 3, 5)}
-_T112 = {0: (5, 4, 6), 1: (4, 4, 6), 2: (3, 4, 6), 3: (2, 4, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
-_T113 = {0: (6, 4, 7), 1: (5, 4, 7), 2: (4, 4, 7), 3: (3, 4, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 3, 7)}
-_T114 = {0: (7, 4, 8), 1: (6, 4, 8), 2: (5, 4, 8), 3: (4, 4, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 3, 8)}
-_T115 = {0: (8, 4, 9), 1: (7, 4, 9), 2: (6, 4, 9), 3: (5, 4, 9), 4: (4, 3, 9), 5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 3, 9), 8: (0, 2, 9)}
-_T116 = {0: (9, 4, 10), 1: (8, 4, 10), 2: (7, 4, 10), 3: (6, 4, 10), 4: (5, 3, 10), 5: (4, 3, 10), 6: (3, 3, 10), 7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
-_T117 = {0: (10, 4), 1: (9, 4), 2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
-_K118 = frozenset(('DepartureTime', 'EVMaximumChargeCurrent', 'EVMaximumChargePower', 'EVMaximumEnergyRequest', 'EVMaximumVoltage', 'EVMinimumChargePower', 'EVMinimumEnergyRequest', 'EVMinimumVoltage', 'EVTargetEnergyRequest'))
-_T119 = {9: (0, 1)}
-_K120 = frozenset(('AckMaxDelay', 'DepartureTime', 'EVSEMaximumChargeCurrent', 'EVSEMaximumChargePower', 'EVSEMaximumVoltage', 'EVSEMinimumChargePower', 'MinimumSOC', 'TargetSOC'))
-_T121 = {8: (0, 1)}
-_E122 = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRenegotiation', 'MeteringConfirmation')
-_I123 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
-_K124 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
-_K125 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
-_T126 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
-_T127 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
-_T128 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
-_T129 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
-_T130 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
-_T131 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
-_T132 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
-_T133 = {2: (8, 4)}
-_K134 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
-_T135 = {0: (1, 3, 1)}
-_T136 = {1: (0, 2)}
-_K137 = frozenset(('Id', 'Reference'))
-_T138 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
-_T139 = {2: (1, 2)}
-_K140 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
-_T141 = {2: (1, 2), 3: (0, 1)}
-_K142 = frozenset(('BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'CapacitiveEnergyReadingVARh', 'ChargedEnergyReadingWh', 'MeterID', 'MeterSignature', 'MeterStatus', 'MeterTimestamp'))
-_T143 = {2: (1, 3, 4), 3: (0, 3, 4)}
-_T144 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
-_T145 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
-_T146 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
-_T147 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
-_T148 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_K149 = frozenset(('Encoding', 'Id', 'MimeType'))
-_T150 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
-_T151 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K152 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
-_T153 = {0: (1, 2, 2), 1: (0, 2, 2)}
-_T154 = {1: (2, 2), 2: (1, 2)}
-_K155 = frozenset(('Exponent', 'Modulus'))
-_K156 = frozenset(('Exponent', 'Value'))
-_K157 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
-_T158 = {1: (0, 3, 2)}
-_T159 = {1: (1, 3, 3), 2: (0, 3, 3)}
-_T160 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
-_T161 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
-_T162 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
-_T163 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
-_K164 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
-_T165 = {6: (0, 1)}
-_K166 = frozenset(('Transforms', 'Type', 'URI'))
-_T167 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K168 = frozenset(('SPKISexp',))
-_T169 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
-_T170 = {1: (2, 2)}
-_K171 = frozenset(('EVMaximumChargeCurrent', 'EVMaximumChargePower', 'EVMaximumEnergyRequest', 'EVMaximumVoltage', 'EVMinimumChargePower', 'EVMinimumEnergyRequest', 'EVMinimumVoltage', 'EVTargetCurrent', 'EVTargetEnergyRequest', 'EVTargetVoltage'))
-_T172 = {5: (0, 3, 6)}
-_T173 = {5: (1, 3, 7), 6: (0, 3, 7)}
-_T174 = {5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 3, 8)}
-_T175 = {5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 3, 9), 8: (0, 2, 9)}
-_T176 = {5: (4, 3, 10), 6: (3, 3, 10), 7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
-_T177 = {5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
-_K178 = frozenset(('EVSEMaximumChargeCurrent', 'EVSEMaximumChargePower', 'EVSEMaximumVoltage', 'EVSEMinimumChargePower'))
-_T179 = {0: (4, 3), 1: (3, 3), 2: (2, 2), 3: (1, 2), 4: (0, 1)}
-_K180 = frozenset(('Algorithm', 'HMACOutputLength'))
-_T181 = {1: (2, 3), 2: (1, 2)}
-_K182 = frozenset(('Id', 'SignatureProperty'))
-_K183 = frozenset(('Id', 'Target'))
-_T184 = {}
-_K185 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
-_T186 = {3: (0, 2, 4)}
-_T187 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T188 = {3: (2, 2), 4: (1, 2)}
-_K189 = frozenset(('Id', 'value'))
-_K190 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
-_T191 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
-_T192 = {4: (1, 2)}
-_K193 = frozenset(('Algorithm', 'XPath'))
-_T194 = {1: (0, 3, 1, 0)}
-_T195 = {1: (2, 3)}
-_K196 = frozenset(('Transform',))
-_K197 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
-_T198 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
-_T199 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T200 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T201 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T202 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T203 = {1: (6, 3)}
-_K204 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_T1 = {6: (1, 2, 8), 7: (0, 1, 8)}
+_T2 = {8: (0, 1, 9)}
+_T3 = {9: (0, 1, 10)}
+_T4 = {10: (0, 1, 11)}
+_T5 = {11: (0, 1)}
+_K6 = frozenset(('EVSEMaximumChargeCurrent', 'EVSEMaximumChargePower', 'EVSEMaximumDischargeCurrent', 'EVSEMaximumDischargePower', 'EVSEMaximumVoltage', 'EVSEMinimumChargeCurrent', 'EVSEMinimumChargePower', 'EVSEMinimumDischargeCurrent', 'EVSEMinimumDischargePower', 'EVSEMinimumVoltage', 'EVSEPowerRampLimitation'))
+_K7 = frozenset(('DepartureTime', 'EVMaximumChargeCurrent', 'EVMaximumChargePower', 'EVMaximumDischargeCurrent', 'EVMaximumDischargePower', 'EVMaximumEnergyRequest', 'EVMaximumV2XEnergyRequest', 'EVMaximumVoltage', 'EVMinimumChargePower', 'EVMinimumDischargePower', 'EVMinimumEnergyRequest', 'EVMinimumV2XEnergyRequest', 'EVMinimumVoltage', 'EVTargetEnergyRequest'))
+_O8 = {'DepartureTime': 0, 'EVTargetEnergyRequest': 1, 'EVMaximumEnergyRequest': 2, 'EVMinimumEnergyRequest': 3, 'EVMaximumChargePower': 4, 'EVMinimumChargePower': 5, 'EVMaximumChargeCurrent': 6, 'EVMaximumVoltage': 7, 'EVMinimumVoltage': 8, 'EVMaximumDischargePower': 9, 'EVMinimumDischargePower': 10, 'EVMaximumDischargeCurrent': 11, 'EVMaximumV2XEnergyRequest': 12, 'EVMinimumV2XEnergyRequest': 13}
+_T9 = {0: (0, 2, 1)}
+_T10 = {0: (1, 2, 2), 1: (0, 1, 2)}
+_T11 = {2: (0, 1, 3)}
+_T12 = {3: (0, 1, 4)}
+_T13 = {4: (0, 1, 5)}
+_T14 = {5: (0, 1, 6)}
+_T15 = {6: (0, 1, 7)}
+_T16 = {7: (0, 1, 8)}
+_T17 = {11: (0, 1, 12)}
+_T18 = {12: (0, 2, 13)}
+_T19 = {12: (1, 2, 14), 13: (0, 2, 14)}
+_T20 = {12: (2, 2), 13: (1, 2), 14: (0, 1)}
+_K21 = frozenset(('AckMaxDelay', 'DepartureTime', 'EVSEMaximumChargeCurrent', 'EVSEMaximumChargePower', 'EVSEMaximumDischargeCurrent', 'EVSEMaximumDischargePower', 'EVSEMaximumVoltage', 'EVSEMinimumChargePower', 'EVSEMinimumDischargePower', 'EVSEMinimumVoltage', 'MinimumSOC', 'TargetSOC'))
+_O22 = {'DepartureTime': 0, 'MinimumSOC': 1, 'TargetSOC': 2, 'AckMaxDelay': 3, 'EVSEMaximumChargePower': 4, 'EVSEMinimumChargePower': 5, 'EVSEMaximumChargeCurrent': 6, 'EVSEMaximumVoltage': 7, 'EVSEMaximumDischargePower': 8, 'EVSEMinimumDischargePower': 9, 'EVSEMaximumDischargeCurrent': 10, 'EVSEMinimumVoltage': 11}
+_T23 = {0: (0, 3, 1)}
+_T24 = {0: (1, 3, 2), 1: (0, 3, 2)}
+_T25 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
+_T26 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
+_T27 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
+_T28 = {12: (0, 1)}
+_K29 = frozenset(('EVMaximumChargeCurrent', 'EVMaximumChargePower', 'EVMaximumDischargeCurrent', 'EVMaximumDischargePower', 'EVMaximumEnergyRequest', 'EVMaximumVoltage', 'EVMinimumChargePower', 'EVMinimumDischargePower', 'EVMinimumEnergyRequest', 'EVMinimumVoltage', 'EVTargetCurrent', 'EVTargetEnergyRequest', 'EVTargetVoltage'))
+_O30 = {'EVTargetEnergyRequest': 0, 'EVMaximumEnergyRequest': 1, 'EVMinimumEnergyRequest': 2, 'EVTargetCurrent': 3, 'EVTargetVoltage': 4, 'EVMaximumChargePower': 5, 'EVMinimumChargePower': 6, 'EVMaximumChargeCurrent': 7, 'EVMaximumVoltage': 8, 'EVMinimumVoltage': 9, 'EVMaximumDischargePower': 10, 'EVMinimumDischargePower': 11, 'EVMaximumDischargeCurrent': 12}
+_T31 = {0: (1, 3, 2), 1: (0, 2, 2)}
+_T32 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
+_T33 = {0: (3, 3, 4), 1: (2, 2, 4), 2: (1, 2, 4), 3: (0, 1, 4)}
+_T34 = {5: (0, 4, 6)}
+_T35 = {5: (1, 4, 7), 6: (0, 4, 7)}
+_T36 = {5: (2, 4, 8), 6: (1, 4, 8), 7: (0, 3, 8)}
+_T37 = {5: (3, 4, 9), 6: (2, 4, 9), 7: (1, 3, 9), 8: (0, 3, 9)}
+_T38 = {5: (4, 4, 10), 6: (3, 4, 10), 7: (2, 3, 10), 8: (1, 3, 10), 9: (0, 3, 10)}
+_T39 = {5: (5, 4, 11), 6: (4, 4, 11), 7: (3, 3, 11), 8: (2, 3, 11), 9: (1, 3, 11), 10: (0, 3, 11)}
+_T40 = {5: (6, 4, 12), 6: (5, 4, 12), 7: (4, 3, 12), 8: (3, 3, 12), 9: (2, 3, 12), 10: (1, 3, 12), 11: (0, 2, 12)}
+_T41 = {5: (7, 4, 13), 6: (6, 4, 13), 7: (5, 3, 13), 8: (4, 3, 13), 9: (3, 3, 13), 10: (2, 3, 13), 11: (1, 2, 13), 12: (0, 2, 13)}
+_T42 = {5: (8, 4), 6: (7, 4), 7: (6, 3), 8: (5, 3), 9: (4, 3), 10: (3, 3), 11: (2, 2), 12: (1, 2), 13: (0, 1)}
+_K43 = frozenset(('EVSEMaximumChargeCurrent', 'EVSEMaximumChargePower', 'EVSEMaximumDischargeCurrent', 'EVSEMaximumDischargePower', 'EVSEMaximumVoltage', 'EVSEMinimumChargePower', 'EVSEMinimumDischargePower', 'EVSEMinimumVoltage'))
+_T44 = {0: (1, 4, 2), 1: (0, 4, 2)}
+_T45 = {0: (2, 4, 3), 1: (1, 4, 3), 2: (0, 3, 3)}
+_T46 = {0: (3, 4, 4), 1: (2, 4, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
+_T47 = {0: (4, 4, 5), 1: (3, 4, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
+_T48 = {0: (5, 4, 6), 1: (4, 4, 6), 2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T49 = {0: (6, 4, 7), 1: (5, 4, 7), 2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
+_T50 = {0: (7, 4, 8), 1: (6, 4, 8), 2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
+_T51 = {0: (8, 4), 1: (7, 4), 2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_K52 = frozenset(())
+_K53 = frozenset(('Algorithm',))
+_K54 = frozenset(('EVMaximumChargeCurrent', 'EVMaximumChargePower', 'EVMaximumVoltage', 'EVMinimumChargeCurrent', 'EVMinimumChargePower', 'EVMinimumVoltage', 'TargetSOC'))
+_T55 = {6: (1, 2), 7: (0, 1)}
+_K56 = frozenset(('EVSEMaximumChargeCurrent', 'EVSEMaximumChargePower', 'EVSEMaximumVoltage', 'EVSEMinimumChargeCurrent', 'EVSEMinimumChargePower', 'EVSEMinimumVoltage', 'EVSEPowerRampLimitation'))
+_K57 = frozenset(('Header',))
+_E58 = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')
+_I59 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
+_E60 = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')
+_I61 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
+_K62 = frozenset(('EVSEProcessing', 'Header', 'ResponseCode'))
+_K63 = frozenset(('BPT_Dynamic_DC_CLReqControlMode', 'BPT_Scheduled_DC_CLReqControlMode', 'CLReqControlMode', 'DisplayParameters', 'Dynamic_DC_CLReqControlMode', 'EVPresentVoltage', 'Header', 'MeterInfoRequested', 'Scheduled_DC_CLReqControlMode'))
+_T64 = {1: (1, 2, 3), 2: (0, 1, 3)}
+_T65 = {4: (0, 3, 5)}
+_T66 = {4: (1, 3, 5)}
+_T67 = {4: (2, 3, 5)}
+_T68 = {4: (3, 3, 5)}
+_T69 = {4: (4, 3, 5)}
+_T70 = {5: (0, 1)}
+_K71 = frozenset(('BPT_Dynamic_DC_CLResControlMode', 'BPT_Scheduled_DC_CLResControlMode', 'CLResControlMode', 'Dynamic_DC_CLResControlMode', 'EVSECurrentLimitAchieved', 'EVSEPowerLimitAchieved', 'EVSEPresentCurrent', 'EVSEPresentVoltage', 'EVSEStatus', 'EVSEVoltageLimitAchieved', 'Header', 'MeterInfo', 'Receipt', 'ResponseCode', 'Scheduled_DC_CLResControlMode'))
+_O72 = {'Header': 0, 'ResponseCode': 1, 'EVSEStatus': 2, 'MeterInfo': 3, 'Receipt': 4, 'EVSEPresentCurrent': 5, 'EVSEPresentVoltage': 6, 'EVSEPowerLimitAchieved': 7, 'EVSECurrentLimitAchieved': 8, 'EVSEVoltageLimitAchieved': 9, 'BPT_Dynamic_DC_CLResControlMode': 10, 'BPT_Scheduled_DC_CLResControlMode': 11, 'CLResControlMode': 12, 'Dynamic_DC_CLResControlMode': 13, 'Scheduled_DC_CLResControlMode': 14}
+_T73 = {0: (0, 1, 1)}
+_T74 = {1: (0, 1, 2)}
+_T75 = {2: (0, 3, 3)}
+_T76 = {2: (1, 3, 4), 3: (0, 2, 4)}
+_T77 = {2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
+_T78 = {2: (3, 3, 6), 3: (2, 2, 6), 4: (1, 2, 6), 5: (0, 1, 6)}
+_T79 = {10: (0, 3, 11)}
+_T80 = {10: (1, 3, 11)}
+_T81 = {10: (2, 3, 11)}
+_T82 = {10: (3, 3, 11)}
+_T83 = {10: (4, 3, 11)}
+_K84 = frozenset(('BPT_DC_CPDReqEnergyTransferMode', 'DC_CPDReqEnergyTransferMode', 'Header'))
+_T85 = {1: (1, 2, 2)}
+_T86 = {2: (0, 1)}
+_K87 = frozenset(('BPT_DC_CPDResEnergyTransferMode', 'DC_CPDResEnergyTransferMode', 'Header', 'ResponseCode'))
+_T88 = {2: (1, 2, 3)}
+_T89 = {3: (0, 1)}
+_K90 = frozenset(('EVPresentVoltage', 'EVProcessing', 'EVTargetVoltage', 'Header'))
+_K91 = frozenset(('EVSEPresentVoltage', 'Header', 'ResponseCode'))
+_K92 = frozenset(('EVProcessing', 'Header'))
+_K93 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
+_T94 = {1: (0, 1, 4)}
+_T95 = {0: (1, 2, 2), 4: (0, 2, 2)}
+_T96 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
+_T97 = {3: (0, 2, 5)}
+_T98 = {3: (1, 2, 6), 5: (0, 2, 6)}
+_T99 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
+_K100 = frozenset(('Amount', 'CostPerUnit'))
+_K101 = frozenset(('Amount', 'TaxRuleID'))
+_K102 = frozenset(('BatteryEnergyCapacity', 'ChargingComplete', 'InletHot', 'MaximumSOC', 'MinimumSOC', 'PresentSOC', 'RemainingTimeToMaximumSOC', 'RemainingTimeToMinimumSOC', 'RemainingTimeToTargetSOC', 'TargetSOC'))
+_T103 = {0: (2, 4, 3), 1: (1, 4, 3), 2: (0, 4, 3)}
+_T104 = {0: (3, 4, 4), 1: (2, 4, 4), 2: (1, 4, 4), 3: (0, 4, 4)}
+_T105 = {0: (4, 4, 5), 1: (3, 4, 5), 2: (2, 4, 5), 3: (1, 4, 5), 4: (0, 3, 5)}
+_T106 = {0: (5, 4, 6), 1: (4, 4, 6), 2: (3, 4, 6), 3: (2, 4, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T107 = {0: (6, 4, 7), 1: (5, 4, 7), 2: (4, 4, 7), 3: (3, 4, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 3, 7)}
+_T108 = {0: (7, 4, 8), 1: (6, 4, 8), 2: (5, 4, 8), 3: (4, 4, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 3, 8)}
+_T109 = {0: (8, 4, 9), 1: (7, 4, 9), 2: (6, 4, 9), 3: (5, 4, 9), 4: (4, 3, 9), 5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 3, 9), 8: (0, 2, 9)}
+_T110 = {0: (9, 4, 10), 1: (8, 4, 10), 2: (7, 4, 10), 3: (6, 4, 10), 4: (5, 3, 10), 5: (4, 3, 10), 6: (3, 3, 10), 7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
+_T111 = {0: (10, 4), 1: (9, 4), 2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
+_K112 = frozenset(('DepartureTime', 'EVMaximumChargeCurrent', 'EVMaximumChargePower', 'EVMaximumEnergyRequest', 'EVMaximumVoltage', 'EVMinimumChargePower', 'EVMinimumEnergyRequest', 'EVMinimumVoltage', 'EVTargetEnergyRequest'))
+_T113 = {9: (0, 1)}
+_K114 = frozenset(('AckMaxDelay', 'DepartureTime', 'EVSEMaximumChargeCurrent', 'EVSEMaximumChargePower', 'EVSEMaximumVoltage', 'EVSEMinimumChargePower', 'MinimumSOC', 'TargetSOC'))
+_T115 = {8: (0, 1)}
+_E116 = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRenegotiation', 'MeteringConfirmation')
+_I117 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
+_K118 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
+_K119 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
+_O120 = {'Id': 0, 'KeyName': 1, 'KeyValue': 2, 'RetrievalMethod': 3, 'X509Data': 4, 'PGPData': 5, 'SPKIData': 6, 'MgmtData': 7}
+_T121 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
+_T122 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
+_T123 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
+_T124 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
+_T125 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
+_T126 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
+_T127 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
+_T128 = {2: (8, 4)}
+_K129 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
+_T130 = {0: (1, 3, 1)}
+_T131 = {1: (0, 2)}
+_K132 = frozenset(('Id', 'Reference'))
+_T133 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
+_T134 = {2: (1, 2)}
+_K135 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
+_T136 = {2: (1, 2), 3: (0, 1)}
+_K137 = frozenset(('BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'CapacitiveEnergyReadingVARh', 'ChargedEnergyReadingWh', 'MeterID', 'MeterSignature', 'MeterStatus', 'MeterTimestamp'))
+_T138 = {2: (1, 3, 4), 3: (0, 3, 4)}
+_T139 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
+_T140 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T141 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
+_T142 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
+_T143 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_K144 = frozenset(('Encoding', 'Id', 'MimeType'))
+_T145 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_T146 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_K147 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
+_T148 = {0: (1, 2, 2), 1: (0, 2, 2)}
+_T149 = {1: (2, 2), 2: (1, 2)}
+_K150 = frozenset(('Exponent', 'Modulus'))
+_K151 = frozenset(('Exponent', 'Value'))
+_K152 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
+_T153 = {1: (1, 3, 3), 2: (0, 3, 3)}
+_T154 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
+_T155 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
+_T156 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
+_T157 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_K158 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T159 = {6: (0, 1)}
+_K160 = frozenset(('Transforms', 'Type', 'URI'))
+_T161 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K162 = frozenset(('SPKISexp',))
+_T163 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_K164 = frozenset(('EVMaximumChargeCurrent', 'EVMaximumChargePower', 'EVMaximumEnergyRequest', 'EVMaximumVoltage', 'EVMinimumChargePower', 'EVMinimumEnergyRequest', 'EVMinimumVoltage', 'EVTargetCurrent', 'EVTargetEnergyRequest', 'EVTargetVoltage'))
+_T165 = {5: (0, 3, 6)}
+_T166 = {5: (1, 3, 7), 6: (0, 3, 7)}
+_T167 = {5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 3, 8)}
+_T168 = {5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 3, 9), 8: (0, 2, 9)}
+_T169 = {5: (4, 3, 10), 6: (3, 3, 10), 7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
+_T170 = {5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
+_K171 = frozenset(('EVSEMaximumChargeCurrent', 'EVSEMaximumChargePower', 'EVSEMaximumVoltage', 'EVSEMinimumChargePower'))
+_T172 = {0: (4, 3), 1: (3, 3), 2: (2, 2), 3: (1, 2), 4: (0, 1)}
+_K173 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T174 = {1: (2, 3), 2: (1, 2)}
+_K175 = frozenset(('Id', 'SignatureProperty'))
+_K176 = frozenset(('Id', 'Target'))
+_T177 = {}
+_K178 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T179 = {3: (0, 2, 4)}
+_T180 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T181 = {3: (2, 2), 4: (1, 2)}
+_K182 = frozenset(('Id', 'value'))
+_K183 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T184 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T185 = {4: (1, 2)}
+_K186 = frozenset(('Algorithm', 'XPath'))
+_T187 = {1: (0, 3, 1, 0)}
+_K188 = frozenset(('Transform',))
+_K189 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_O190 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
+_T191 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T192 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T193 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T194 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T195 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T196 = {1: (6, 3)}
+_K197 = frozenset(('X509IssuerName', 'X509SerialNumber'))
 
 def d_BPT_DC_CPDReqEnergyTransferModeType(v, r):
     o = {}
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMaximumChargePower'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMaximumChargePower'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMinimumChargePower'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMinimumChargePower'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMaximumChargeCurrent'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMaximumChargeCurrent'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMinimumChargeCurrent'] = x
-        st = 4
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMinimumChargeCurrent'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMaximumVoltage'] = x
-        st = 5
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMaximumVoltage'] = x
+    st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMinimumVoltage'] = x
-        st = 6
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMinimumVoltage'] = x
+    st = 6
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -288,119 +275,120 @@ def d_BPT_DC_CPDReqEnergyTransferModeType(v, r):
     if st == 7:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVMaximumDischargePower'] = x
-            st = 8
-        else:
+        if c:
             und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
         x, r = d_RationalNumberType(v, r)
-        o['EVMinimumDischargePower'] = x
-        st = 9
-    else:
-        und(c, 1)
+        o['EVMaximumDischargePower'] = x
+        st = 8
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMaximumDischargeCurrent'] = x
-        st = 10
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMinimumDischargePower'] = x
+    st = 9
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMinimumDischargeCurrent'] = x
-        st = 11
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMaximumDischargeCurrent'] = x
+    st = 10
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMinimumDischargeCurrent'] = x
+    st = 11
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_BPT_DC_CPDReqEnergyTransferModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 6
     f = 'EVMaximumChargePower'
     x = d.get('EVMaximumChargePower')
     if x is not None:
-        u += 1
         a = e_RationalNumberType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVMinimumChargePower'
     x = d.get('EVMinimumChargePower')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'EVMaximumChargeCurrent'
     x = d.get('EVMaximumChargeCurrent')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = 'EVMinimumChargeCurrent'
     x = d.get('EVMinimumChargeCurrent')
     if x is not None:
-        u += 1
-        c, wd, st = _T3[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 4
+    else:
+        missing()
     f = 'EVMaximumVoltage'
     x = d.get('EVMaximumVoltage')
     if x is not None:
-        u += 1
-        c, wd, st = _T4[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 5
+    else:
+        missing()
     f = 'EVMinimumVoltage'
     x = d.get('EVMinimumVoltage')
     if x is not None:
-        u += 1
-        c, wd, st = _T5[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 6
+    else:
+        missing()
     f = 'TargetSOC'
     x = d.get('TargetSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T6[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
-        a = ((((a << wd) | c)) << 9) | ((x) << 1)
+        a = ((a << 11) | ((x) << 1))
+        st = 7
     f = 'EVMaximumDischargePower'
     x = d.get('EVMaximumDischargePower')
     if x is not None:
         u += 1
-        c, wd, st = _T7[st]
+        c, wd, st = _T1[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumDischargePower'
     x = d.get('EVMinimumDischargePower')
     if x is not None:
         u += 1
-        c, wd, st = _T8[st]
+        c, wd, st = _T2[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMaximumDischargeCurrent'
     x = d.get('EVMaximumDischargeCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T9[st]
+        c, wd, st = _T3[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumDischargeCurrent'
     x = d.get('EVMinimumDischargeCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T10[st]
+        c, wd, st = _T4[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T11[st]
+    c, wd = _T5[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K0)
@@ -411,52 +399,46 @@ def d_BPT_DC_CPDResEnergyTransferModeType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVSEMaximumChargePower'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEMaximumChargePower'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVSEMinimumChargePower'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEMinimumChargePower'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVSEMaximumChargeCurrent'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEMaximumChargeCurrent'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVSEMinimumChargeCurrent'] = x
-        st = 4
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEMinimumChargeCurrent'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVSEMaximumVoltage'] = x
-        st = 5
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEMaximumVoltage'] = x
+    st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVSEMinimumVoltage'] = x
-        st = 6
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEMinimumVoltage'] = x
+    st = 6
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -472,120 +454,121 @@ def d_BPT_DC_CPDResEnergyTransferModeType(v, r):
     if st == 7:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVSEMaximumDischargePower'] = x
-            st = 8
-        else:
+        if c:
             und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
         x, r = d_RationalNumberType(v, r)
-        o['EVSEMinimumDischargePower'] = x
-        st = 9
-    else:
-        und(c, 1)
+        o['EVSEMaximumDischargePower'] = x
+        st = 8
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVSEMaximumDischargeCurrent'] = x
-        st = 10
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEMinimumDischargePower'] = x
+    st = 9
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVSEMinimumDischargeCurrent'] = x
-        st = 11
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEMaximumDischargeCurrent'] = x
+    st = 10
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEMinimumDischargeCurrent'] = x
+    st = 11
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_BPT_DC_CPDResEnergyTransferModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 6
     f = 'EVSEMaximumChargePower'
     x = d.get('EVSEMaximumChargePower')
     if x is not None:
-        u += 1
         a = e_RationalNumberType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVSEMinimumChargePower'
     x = d.get('EVSEMinimumChargePower')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'EVSEMaximumChargeCurrent'
     x = d.get('EVSEMaximumChargeCurrent')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = 'EVSEMinimumChargeCurrent'
     x = d.get('EVSEMinimumChargeCurrent')
     if x is not None:
-        u += 1
-        c, wd, st = _T3[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 4
+    else:
+        missing()
     f = 'EVSEMaximumVoltage'
     x = d.get('EVSEMaximumVoltage')
     if x is not None:
-        u += 1
-        c, wd, st = _T4[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 5
+    else:
+        missing()
     f = 'EVSEMinimumVoltage'
     x = d.get('EVSEMinimumVoltage')
     if x is not None:
-        u += 1
-        c, wd, st = _T5[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 6
+    else:
+        missing()
     f = 'EVSEPowerRampLimitation'
     x = d.get('EVSEPowerRampLimitation')
     if x is not None:
         u += 1
-        c, wd, st = _T6[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 2), x)
+        st = 7
     f = 'EVSEMaximumDischargePower'
     x = d.get('EVSEMaximumDischargePower')
     if x is not None:
         u += 1
-        c, wd, st = _T7[st]
+        c, wd, st = _T1[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEMinimumDischargePower'
     x = d.get('EVSEMinimumDischargePower')
     if x is not None:
         u += 1
-        c, wd, st = _T8[st]
+        c, wd, st = _T2[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEMaximumDischargeCurrent'
     x = d.get('EVSEMaximumDischargeCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T9[st]
+        c, wd, st = _T3[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEMinimumDischargeCurrent'
     x = d.get('EVSEMinimumDischargeCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T10[st]
+        c, wd, st = _T4[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T11[st]
+    c, wd = _T5[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K12)
+        extra(d, _K6)
     return a
 
 def d_BPT_Dynamic_DC_CLReqControlModeType(v, r):
@@ -594,7 +577,12 @@ def d_BPT_Dynamic_DC_CLReqControlModeType(v, r):
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['DepartureTime'] = x
         st = 1
     elif c == 1:
@@ -606,92 +594,81 @@ def d_BPT_Dynamic_DC_CLReqControlModeType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVTargetEnergyRequest'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['EVTargetEnergyRequest'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMaximumEnergyRequest'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMaximumEnergyRequest'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMinimumEnergyRequest'] = x
-        st = 4
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMinimumEnergyRequest'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMaximumChargePower'] = x
-        st = 5
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMaximumChargePower'] = x
+    st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMinimumChargePower'] = x
-        st = 6
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMinimumChargePower'] = x
+    st = 6
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMaximumChargeCurrent'] = x
-        st = 7
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMaximumChargeCurrent'] = x
+    st = 7
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMaximumVoltage'] = x
-        st = 8
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMaximumVoltage'] = x
+    st = 8
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMinimumVoltage'] = x
-        st = 9
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMinimumVoltage'] = x
+    st = 9
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMaximumDischargePower'] = x
-        st = 10
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMaximumDischargePower'] = x
+    st = 10
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMinimumDischargePower'] = x
-        st = 11
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMinimumDischargePower'] = x
+    st = 11
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMaximumDischargeCurrent'] = x
-        st = 12
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMaximumDischargeCurrent'] = x
+    st = 12
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -719,26 +696,25 @@ def d_BPT_Dynamic_DC_CLReqControlModeType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_BPT_Dynamic_DC_CLReqControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O14.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O8.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_BPT_Dynamic_DC_CLReqControlModeType.get(f)
         if h is None:
-            extra(d, _K13)
+            extra(d, _K7)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T22[st]
+    c, wd = _T20[st]
     a = (a << wd) | c
     return a
 
@@ -748,7 +724,12 @@ def d_BPT_Dynamic_DC_CLResControlModeType(v, r):
     r -= 3
     c = (v >> r) & 7
     if c == 0:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['DepartureTime'] = x
         st = 1
     elif c == 1:
@@ -768,7 +749,12 @@ def d_BPT_Dynamic_DC_CLResControlModeType(v, r):
         o['TargetSOC'] = x
         st = 3
     elif c == 3:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['AckMaxDelay'] = x
         st = 4
     elif c == 4:
@@ -797,7 +783,12 @@ def d_BPT_Dynamic_DC_CLResControlModeType(v, r):
             o['TargetSOC'] = x
             st = 3
         elif c == 2:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['AckMaxDelay'] = x
             st = 4
         elif c == 3:
@@ -818,7 +809,12 @@ def d_BPT_Dynamic_DC_CLResControlModeType(v, r):
             o['TargetSOC'] = x
             st = 3
         elif c == 1:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['AckMaxDelay'] = x
             st = 4
         elif c == 2:
@@ -831,7 +827,12 @@ def d_BPT_Dynamic_DC_CLResControlModeType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['AckMaxDelay'] = x
             st = 4
         elif c == 1:
@@ -843,90 +844,81 @@ def d_BPT_Dynamic_DC_CLResControlModeType(v, r):
     if st == 4:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVSEMaximumChargePower'] = x
-            st = 5
-        else:
+        if c:
             und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
         x, r = d_RationalNumberType(v, r)
-        o['EVSEMinimumChargePower'] = x
-        st = 6
-    else:
-        und(c, 1)
+        o['EVSEMaximumChargePower'] = x
+        st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVSEMaximumChargeCurrent'] = x
-        st = 7
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEMinimumChargePower'] = x
+    st = 6
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVSEMaximumVoltage'] = x
-        st = 8
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEMaximumChargeCurrent'] = x
+    st = 7
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVSEMaximumDischargePower'] = x
-        st = 9
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEMaximumVoltage'] = x
+    st = 8
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVSEMinimumDischargePower'] = x
-        st = 10
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEMaximumDischargePower'] = x
+    st = 9
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVSEMaximumDischargeCurrent'] = x
-        st = 11
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEMinimumDischargePower'] = x
+    st = 10
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVSEMinimumVoltage'] = x
-        st = 12
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEMaximumDischargeCurrent'] = x
+    st = 11
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEMinimumVoltage'] = x
+    st = 12
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_BPT_Dynamic_DC_CLResControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O24.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O22.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_BPT_Dynamic_DC_CLResControlModeType.get(f)
         if h is None:
-            extra(d, _K23)
+            extra(d, _K21)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T30[st]
+    c, wd = _T28[st]
     a = (a << wd) | c
     return a
 
@@ -986,20 +978,18 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v, r):
     if st == 3:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVTargetCurrent'] = x
-            st = 4
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['EVTargetCurrent'] = x
+        st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVTargetVoltage'] = x
-        st = 5
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVTargetVoltage'] = x
+    st = 5
     r -= 4
     c = (v >> r) & 15
     if c >= 9:
@@ -1149,26 +1139,25 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_BPT_Scheduled_DC_CLReqControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O32.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O30.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_BPT_Scheduled_DC_CLReqControlModeType.get(f)
         if h is None:
-            extra(d, _K31)
+            extra(d, _K29)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T44[st]
+    c, wd = _T42[st]
     a = (a << wd) | c
     return a
 
@@ -1324,10 +1313,9 @@ def d_BPT_Scheduled_DC_CLResControlModeType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_BPT_Scheduled_DC_CLResControlModeType(a, d):
@@ -1345,49 +1333,49 @@ def e_BPT_Scheduled_DC_CLResControlModeType(a, d):
     x = d.get('EVSEMinimumChargePower')
     if x is not None:
         u += 1
-        c, wd, st = _T46[st]
+        c, wd, st = _T44[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEMaximumChargeCurrent'
     x = d.get('EVSEMaximumChargeCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T47[st]
+        c, wd, st = _T45[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEMaximumVoltage'
     x = d.get('EVSEMaximumVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T48[st]
+        c, wd, st = _T46[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEMaximumDischargePower'
     x = d.get('EVSEMaximumDischargePower')
     if x is not None:
         u += 1
-        c, wd, st = _T49[st]
+        c, wd, st = _T47[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEMinimumDischargePower'
     x = d.get('EVSEMinimumDischargePower')
     if x is not None:
         u += 1
-        c, wd, st = _T50[st]
+        c, wd, st = _T48[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEMaximumDischargeCurrent'
     x = d.get('EVSEMaximumDischargeCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T51[st]
+        c, wd, st = _T49[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEMinimumVoltage'
     x = d.get('EVSEMinimumVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T52[st]
+        c, wd, st = _T50[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T53[st]
+    c, wd = _T51[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K45)
+        extra(d, _K43)
     return a
 
 def d_CLReqControlModeType(v, r):
@@ -1395,10 +1383,9 @@ def d_CLReqControlModeType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CLReqControlModeType(a, d):
@@ -1409,7 +1396,7 @@ def e_CLReqControlModeType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K54)
+        extra(d, _K52)
     return a
 
 def d_CLResControlModeType(v, r):
@@ -1417,10 +1404,9 @@ def d_CLResControlModeType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CLResControlModeType(a, d):
@@ -1431,24 +1417,19 @@ def e_CLResControlModeType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K54)
+        extra(d, _K52)
     return a
 
 def d_CanonicalizationMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = s(v, r)
+    o['Algorithm'] = x
+    st = 1
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -1466,19 +1447,19 @@ def e_CanonicalizationMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
-        u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T56[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K55)
+        extra(d, _K53)
     return a
 
 def d_DC_CPDReqEnergyTransferModeType(v, r):
@@ -1486,52 +1467,46 @@ def d_DC_CPDReqEnergyTransferModeType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMaximumChargePower'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMaximumChargePower'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMinimumChargePower'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMinimumChargePower'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMaximumChargeCurrent'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMaximumChargeCurrent'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMinimumChargeCurrent'] = x
-        st = 4
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMinimumChargeCurrent'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMaximumVoltage'] = x
-        st = 5
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMaximumVoltage'] = x
+    st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMinimumVoltage'] = x
-        st = 6
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMinimumVoltage'] = x
+    st = 6
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1548,66 +1523,71 @@ def d_DC_CPDReqEnergyTransferModeType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DC_CPDReqEnergyTransferModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 6
     f = 'EVMaximumChargePower'
     x = d.get('EVMaximumChargePower')
     if x is not None:
-        u += 1
         a = e_RationalNumberType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVMinimumChargePower'
     x = d.get('EVMinimumChargePower')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'EVMaximumChargeCurrent'
     x = d.get('EVMaximumChargeCurrent')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = 'EVMinimumChargeCurrent'
     x = d.get('EVMinimumChargeCurrent')
     if x is not None:
-        u += 1
-        c, wd, st = _T3[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 4
+    else:
+        missing()
     f = 'EVMaximumVoltage'
     x = d.get('EVMaximumVoltage')
     if x is not None:
-        u += 1
-        c, wd, st = _T4[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 5
+    else:
+        missing()
     f = 'EVMinimumVoltage'
     x = d.get('EVMinimumVoltage')
     if x is not None:
-        u += 1
-        c, wd, st = _T5[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 6
+    else:
+        missing()
     f = 'TargetSOC'
     x = d.get('TargetSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T6[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
-        a = ((((a << wd) | c)) << 9) | ((x) << 1)
+        a = ((a << 11) | ((x) << 1))
+        st = 7
     f = None
-    c, wd = _T58[st]
+    c, wd = _T55[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K57)
+        extra(d, _K54)
     return a
 
 def d_DC_CPDResEnergyTransferModeType(v, r):
@@ -1615,52 +1595,46 @@ def d_DC_CPDResEnergyTransferModeType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVSEMaximumChargePower'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEMaximumChargePower'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVSEMinimumChargePower'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEMinimumChargePower'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVSEMaximumChargeCurrent'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEMaximumChargeCurrent'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVSEMinimumChargeCurrent'] = x
-        st = 4
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEMinimumChargeCurrent'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVSEMaximumVoltage'] = x
-        st = 5
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEMaximumVoltage'] = x
+    st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVSEMinimumVoltage'] = x
-        st = 6
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEMinimumVoltage'] = x
+    st = 6
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1673,64 +1647,69 @@ def d_DC_CPDResEnergyTransferModeType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DC_CPDResEnergyTransferModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 6
     f = 'EVSEMaximumChargePower'
     x = d.get('EVSEMaximumChargePower')
     if x is not None:
-        u += 1
         a = e_RationalNumberType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVSEMinimumChargePower'
     x = d.get('EVSEMinimumChargePower')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'EVSEMaximumChargeCurrent'
     x = d.get('EVSEMaximumChargeCurrent')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = 'EVSEMinimumChargeCurrent'
     x = d.get('EVSEMinimumChargeCurrent')
     if x is not None:
-        u += 1
-        c, wd, st = _T3[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 4
+    else:
+        missing()
     f = 'EVSEMaximumVoltage'
     x = d.get('EVSEMaximumVoltage')
     if x is not None:
-        u += 1
-        c, wd, st = _T4[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 5
+    else:
+        missing()
     f = 'EVSEMinimumVoltage'
     x = d.get('EVSEMinimumVoltage')
     if x is not None:
-        u += 1
-        c, wd, st = _T5[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 6
+    else:
+        missing()
     f = 'EVSEPowerRampLimitation'
     x = d.get('EVSEPowerRampLimitation')
     if x is not None:
         u += 1
-        c, wd, st = _T6[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 2), x)
+        st = 7
     f = None
-    c, wd = _T58[st]
+    c, wd = _T55[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K59)
+        extra(d, _K56)
     return a
 
 def d_DC_CableCheckReqType(v, r):
@@ -1738,36 +1717,34 @@ def d_DC_CableCheckReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DC_CableCheckReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T61[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K60)
+        extra(d, _K57)
     return a
 
 def d_DC_CableCheckResType(v, r):
@@ -1775,78 +1752,70 @@ def d_DC_CableCheckResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 9
+    x = (v >> r) & 511
+    if x & 385:
+        und2()
+    x = _E58[(x >> 1) & 63]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E60[(x >> 1) & 3]
+    c = 0
+    o['EVSEProcessing'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 8
-        x = (v >> r) & 255
-        if x & 129:
-            und2()
-        x = _E62[(x >> 1) & 63]
-        o['ResponseCode'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E64[(x >> 1) & 3]
-        o['EVSEProcessing'] = x
-        st = 3
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DC_CableCheckResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        j = _I63.get(x)
+        j = _I59.get(x)
         if j is None:
-            bad_enum(x, _I63)
-        a = ((((a << wd) | c)) << 8) | (j << 1)
+            bad_enum(x, _I59)
+        a = ((a << 9) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        j = _I65.get(x)
+        j = _I61.get(x)
         if j is None:
-            bad_enum(x, _I65)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I61)
+        a = ((a << 5) | (j << 1))
+        st = 3
+    else:
+        missing()
     f = None
-    c, wd = _T67[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K66)
+        extra(d, _K62)
     return a
 
 def d_DC_ChargeLoopReqType(v, r):
@@ -1854,12 +1823,11 @@ def d_DC_ChargeLoopReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1877,26 +1845,21 @@ def d_DC_ChargeLoopReqType(v, r):
     else:
         und(c, 2)
     if st == 2:
-        r -= 1
-        c = (v >> r) & 1
-        if c == 0:
-            r -= 3
-            x = (v >> r) & 7
-            if x & 5:
-                und2()
-            x = x == 2
-            o['MeterInfoRequested'] = x
-            st = 3
-        else:
-            und(c, 1)
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['MeterInfoRequested'] = x
+        st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVPresentVoltage'] = x
-        st = 4
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVPresentVoltage'] = x
+    st = 4
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -1923,78 +1886,78 @@ def d_DC_ChargeLoopReqType(v, r):
         und(c, 5)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DC_ChargeLoopReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'DisplayParameters'
     x = d.get('DisplayParameters')
     if x is not None:
         u += 1
-        c, wd, st = _T69[st]
-        a = e_DisplayParametersType(((a << wd) | c), x)
+        a = e_DisplayParametersType((a << 2), x)
+        st = 2
     f = 'MeterInfoRequested'
     x = d.get('MeterInfoRequested')
     if x is not None:
         u += 1
-        c, wd, st = _T70[st]
+        c, wd, st = _T64[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     f = 'EVPresentVoltage'
     x = d.get('EVPresentVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T3[st]
+        c, wd, st = _T12[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'BPT_Dynamic_DC_CLReqControlMode'
     x = d.get('BPT_Dynamic_DC_CLReqControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T71[st]
+        c, wd, st = _T65[st]
         a = e_BPT_Dynamic_DC_CLReqControlModeType(((a << wd) | c), x)
     f = 'BPT_Scheduled_DC_CLReqControlMode'
     x = d.get('BPT_Scheduled_DC_CLReqControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T72[st]
+        c, wd, st = _T66[st]
         a = e_BPT_Scheduled_DC_CLReqControlModeType(((a << wd) | c), x)
     f = 'CLReqControlMode'
     x = d.get('CLReqControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T73[st]
+        c, wd, st = _T67[st]
         a = e_CLReqControlModeType(((a << wd) | c), x)
     f = 'Dynamic_DC_CLReqControlMode'
     x = d.get('Dynamic_DC_CLReqControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T74[st]
+        c, wd, st = _T68[st]
         a = e_Dynamic_DC_CLReqControlModeType(((a << wd) | c), x)
     f = 'Scheduled_DC_CLReqControlMode'
     x = d.get('Scheduled_DC_CLReqControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T75[st]
+        c, wd, st = _T69[st]
         a = e_Scheduled_DC_CLReqControlModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T76[st]
+    c, wd = _T70[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K68)
+        extra(d, _K63)
     return a
 
 def d_DC_ChargeLoopResType(v, r):
@@ -2002,24 +1965,19 @@ def d_DC_ChargeLoopResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 8
-        x = (v >> r) & 255
-        if x & 129:
-            und2()
-        x = _E62[(x >> 1) & 63]
-        o['ResponseCode'] = x
-        st = 2
-    else:
-        und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 9
+    x = (v >> r) & 511
+    if x & 385:
+        und2()
+    x = _E58[(x >> 1) & 63]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -2073,56 +2031,42 @@ def d_DC_ChargeLoopResType(v, r):
     if st == 5:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVSEPresentCurrent'] = x
-            st = 6
-        else:
+        if c:
             und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
         x, r = d_RationalNumberType(v, r)
-        o['EVSEPresentVoltage'] = x
-        st = 7
-    else:
-        und(c, 1)
+        o['EVSEPresentCurrent'] = x
+        st = 6
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['EVSEPowerLimitAchieved'] = x
-        st = 8
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['EVSECurrentLimitAchieved'] = x
-        st = 9
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['EVSEVoltageLimitAchieved'] = x
-        st = 10
-    else:
-        und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEPresentVoltage'] = x
+    st = 7
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['EVSEPowerLimitAchieved'] = x
+    st = 8
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['EVSECurrentLimitAchieved'] = x
+    st = 9
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['EVSEVoltageLimitAchieved'] = x
+    st = 10
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -2149,26 +2093,25 @@ def d_DC_ChargeLoopResType(v, r):
         und(c, 5)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DC_ChargeLoopResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O78.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O72.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_DC_ChargeLoopResType.get(f)
         if h is None:
-            extra(d, _K77)
+            extra(d, _K71)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T11[st]
+    c, wd = _T5[st]
     a = (a << wd) | c
     return a
 
@@ -2177,12 +2120,11 @@ def d_DC_ChargeParameterDiscoveryReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -2197,40 +2139,40 @@ def d_DC_ChargeParameterDiscoveryReqType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DC_ChargeParameterDiscoveryReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'BPT_DC_CPDReqEnergyTransferMode'
     x = d.get('BPT_DC_CPDReqEnergyTransferMode')
     if x is not None:
         u += 1
-        c, wd, st = _T69[st]
-        a = e_BPT_DC_CPDReqEnergyTransferModeType(((a << wd) | c), x)
+        a = e_BPT_DC_CPDReqEnergyTransferModeType((a << 2), x)
+        st = 2
     f = 'DC_CPDReqEnergyTransferMode'
     x = d.get('DC_CPDReqEnergyTransferMode')
     if x is not None:
         u += 1
-        c, wd, st = _T90[st]
+        c, wd, st = _T85[st]
         a = e_DC_CPDReqEnergyTransferModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T91[st]
+    c, wd = _T86[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K89)
+        extra(d, _K84)
     return a
 
 def d_DC_ChargeParameterDiscoveryResType(v, r):
@@ -2238,24 +2180,19 @@ def d_DC_ChargeParameterDiscoveryResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 8
-        x = (v >> r) & 255
-        if x & 129:
-            und2()
-        x = _E62[(x >> 1) & 63]
-        o['ResponseCode'] = x
-        st = 2
-    else:
-        und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 9
+    x = (v >> r) & 511
+    if x & 385:
+        und2()
+    x = _E58[(x >> 1) & 63]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -2270,49 +2207,50 @@ def d_DC_ChargeParameterDiscoveryResType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DC_ChargeParameterDiscoveryResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        j = _I63.get(x)
+        j = _I59.get(x)
         if j is None:
-            bad_enum(x, _I63)
-        a = ((((a << wd) | c)) << 8) | (j << 1)
+            bad_enum(x, _I59)
+        a = ((a << 9) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'BPT_DC_CPDResEnergyTransferMode'
     x = d.get('BPT_DC_CPDResEnergyTransferMode')
     if x is not None:
         u += 1
-        c, wd, st = _T93[st]
-        a = e_BPT_DC_CPDResEnergyTransferModeType(((a << wd) | c), x)
+        a = e_BPT_DC_CPDResEnergyTransferModeType((a << 2), x)
+        st = 3
     f = 'DC_CPDResEnergyTransferMode'
     x = d.get('DC_CPDResEnergyTransferMode')
     if x is not None:
         u += 1
-        c, wd, st = _T94[st]
+        c, wd, st = _T88[st]
         a = e_DC_CPDResEnergyTransferModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T67[st]
+    c, wd = _T89[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K92)
+        extra(d, _K87)
     return a
 
 def d_DC_PreChargeReqType(v, r):
@@ -2320,85 +2258,80 @@ def d_DC_PreChargeReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E60[(x >> 1) & 3]
+    c = 0
+    o['EVProcessing'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E64[(x >> 1) & 3]
-        o['EVProcessing'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVPresentVoltage'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVPresentVoltage'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVTargetVoltage'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVTargetVoltage'] = x
-        st = 4
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DC_PreChargeReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 4
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVProcessing'
     x = d.get('EVProcessing')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        j = _I65.get(x)
+        j = _I61.get(x)
         if j is None:
-            bad_enum(x, _I65)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I61)
+        a = ((a << 5) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'EVPresentVoltage'
     x = d.get('EVPresentVoltage')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = 'EVTargetVoltage'
     x = d.get('EVTargetVoltage')
     if x is not None:
-        u += 1
-        c, wd, st = _T3[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 4
+    else:
+        missing()
     f = None
-    c, wd = _T96[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K95)
+        extra(d, _K90)
     return a
 
 def d_DC_PreChargeResType(v, r):
@@ -2406,71 +2339,66 @@ def d_DC_PreChargeResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 9
+    x = (v >> r) & 511
+    if x & 385:
+        und2()
+    x = _E58[(x >> 1) & 63]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 8
-        x = (v >> r) & 255
-        if x & 129:
-            und2()
-        x = _E62[(x >> 1) & 63]
-        o['ResponseCode'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEPresentVoltage'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVSEPresentVoltage'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DC_PreChargeResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        j = _I63.get(x)
+        j = _I59.get(x)
         if j is None:
-            bad_enum(x, _I63)
-        a = ((((a << wd) | c)) << 8) | (j << 1)
+            bad_enum(x, _I59)
+        a = ((a << 9) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'EVSEPresentVoltage'
     x = d.get('EVSEPresentVoltage')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = None
-    c, wd = _T67[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K97)
+        extra(d, _K91)
     return a
 
 def d_DC_WeldingDetectionReqType(v, r):
@@ -2478,57 +2406,52 @@ def d_DC_WeldingDetectionReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E60[(x >> 1) & 3]
+    c = 0
+    o['EVProcessing'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E64[(x >> 1) & 3]
-        o['EVProcessing'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DC_WeldingDetectionReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVProcessing'
     x = d.get('EVProcessing')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        j = _I65.get(x)
+        j = _I61.get(x)
         if j is None:
-            bad_enum(x, _I65)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I61)
+        a = ((a << 5) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T91[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K98)
+        extra(d, _K92)
     return a
 
 def d_DC_WeldingDetectionResType(v, r):
@@ -2536,71 +2459,66 @@ def d_DC_WeldingDetectionResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 9
+    x = (v >> r) & 511
+    if x & 385:
+        und2()
+    x = _E58[(x >> 1) & 63]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 8
-        x = (v >> r) & 255
-        if x & 129:
-            und2()
-        x = _E62[(x >> 1) & 63]
-        o['ResponseCode'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEPresentVoltage'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVSEPresentVoltage'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DC_WeldingDetectionResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        j = _I63.get(x)
+        j = _I59.get(x)
         if j is None:
-            bad_enum(x, _I63)
-        a = ((((a << wd) | c)) << 8) | (j << 1)
+            bad_enum(x, _I59)
+        a = ((a << 9) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'EVSEPresentVoltage'
     x = d.get('EVSEPresentVoltage')
     if x is not None:
-        u += 1
-        c, wd, st = _T2[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = None
-    c, wd = _T67[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K97)
+        extra(d, _K91)
     return a
 
 def d_DSAKeyValueType(v, r):
@@ -2625,12 +2543,11 @@ def d_DSAKeyValueType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = eb(v, r)
-            o['Q'] = x
-            st = 4
-        else:
+        if c:
             und(c, 1)
+        x, r = eb(v, r)
+        o['Q'] = x
+        st = 4
     if st == 4:
         r -= 2
         c = (v >> r) & 3
@@ -2647,12 +2564,11 @@ def d_DSAKeyValueType(v, r):
     if st == 2:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = eb(v, r)
-            o['Y'] = x
-            st = 3
-        else:
+        if c:
             und(c, 1)
+        x, r = eb(v, r)
+        o['Y'] = x
+        st = 3
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -2680,18 +2596,16 @@ def d_DSAKeyValueType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['PgenCounter'] = x
-        st = 7
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['PgenCounter'] = x
+    st = 7
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DSAKeyValueType(a, d):
@@ -2703,49 +2617,49 @@ def e_DSAKeyValueType(a, d):
     x = d.get('P')
     if x is not None:
         u += 1
-        a = wb(((a << 2)) << 1, x) << 1
+        a = wb((a << 3), x) << 1
         st = 1
     f = 'Q'
     x = d.get('Q')
     if x is not None:
         u += 1
-        c, wd, st = _T100[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T94[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'G'
     x = d.get('G')
     if x is not None:
         u += 1
-        c, wd, st = _T101[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T95[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'Y'
     x = d.get('Y')
     if x is not None:
         u += 1
-        c, wd, st = _T102[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T96[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'J'
     x = d.get('J')
     if x is not None:
         u += 1
-        c, wd, st = _T103[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T97[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'Seed'
     x = d.get('Seed')
     if x is not None:
         u += 1
-        c, wd, st = _T104[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T98[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'PgenCounter'
     x = d.get('PgenCounter')
     if x is not None:
         u += 1
-        c, wd, st = _T17[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T15[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T105[st]
+    c, wd = _T99[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K99)
+        extra(d, _K93)
     return a
 
 def d_DetailedCostType(v, r):
@@ -2753,120 +2667,118 @@ def d_DetailedCostType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['Amount'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['Amount'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['CostPerUnit'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['CostPerUnit'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DetailedCostType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Amount'
     x = d.get('Amount')
     if x is not None:
-        u += 1
         a = e_RationalNumberType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'CostPerUnit'
     x = d.get('CostPerUnit')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T91[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K106)
+        extra(d, _K100)
     return a
 
 def d_DetailedTaxType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['TaxRuleID'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['TaxRuleID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['Amount'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['Amount'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DetailedTaxType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'TaxRuleID'
     x = d.get('TaxRuleID')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 1 or x > 4294967295:
             x = as_int(x, 1, 4294967295)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'Amount'
     x = d.get('Amount')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T91[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K107)
+        extra(d, _K101)
     return a
 
 def d_DigestMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = s(v, r)
+    o['Algorithm'] = x
+    st = 1
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -2884,19 +2796,19 @@ def e_DigestMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
-        u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T56[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K55)
+        extra(d, _K53)
     return a
 
 def d_DisplayParametersType(v, r):
@@ -2949,15 +2861,30 @@ def d_DisplayParametersType(v, r):
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['RemainingTimeToMinimumSOC'] = x
             st = 5
         elif c == 1:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['RemainingTimeToTargetSOC'] = x
             st = 6
         elif c == 2:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['RemainingTimeToMaximumSOC'] = x
             st = 7
         elif c == 3:
@@ -2988,11 +2915,21 @@ def d_DisplayParametersType(v, r):
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['RemainingTimeToTargetSOC'] = x
             st = 6
         elif c == 1:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['RemainingTimeToMaximumSOC'] = x
             st = 7
         elif c == 2:
@@ -3023,7 +2960,12 @@ def d_DisplayParametersType(v, r):
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['RemainingTimeToMaximumSOC'] = x
             st = 7
         elif c == 1:
@@ -3113,10 +3055,9 @@ def d_DisplayParametersType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DisplayParametersType(a, d):
@@ -3130,83 +3071,92 @@ def e_DisplayParametersType(a, d):
         u += 1
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
-        a = (((a << 4)) << 9) | ((x) << 1)
+        a = ((a << 13) | ((x) << 1))
         st = 1
     f = 'MinimumSOC'
     x = d.get('MinimumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T46[st]
+        c, wd, st = _T44[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
-        a = ((((a << wd) | c)) << 9) | ((x) << 1)
+        a = (((((a << wd) | c) << 9)) | ((x) << 1))
     f = 'TargetSOC'
     x = d.get('TargetSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T109[st]
+        c, wd, st = _T103[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
-        a = ((((a << wd) | c)) << 9) | ((x) << 1)
+        a = (((((a << wd) | c) << 9)) | ((x) << 1))
     f = 'MaximumSOC'
     x = d.get('MaximumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T110[st]
+        c, wd, st = _T104[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
-        a = ((((a << wd) | c)) << 9) | ((x) << 1)
+        a = (((((a << wd) | c) << 9)) | ((x) << 1))
     f = 'RemainingTimeToMinimumSOC'
     x = d.get('RemainingTimeToMinimumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T111[st]
+        c, wd, st = _T105[st]
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
     f = 'RemainingTimeToTargetSOC'
     x = d.get('RemainingTimeToTargetSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T112[st]
+        c, wd, st = _T106[st]
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
     f = 'RemainingTimeToMaximumSOC'
     x = d.get('RemainingTimeToMaximumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T113[st]
+        c, wd, st = _T107[st]
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
     f = 'ChargingComplete'
     x = d.get('ChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T114[st]
+        c, wd, st = _T108[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     f = 'BatteryEnergyCapacity'
     x = d.get('BatteryEnergyCapacity')
     if x is not None:
         u += 1
-        c, wd, st = _T115[st]
+        c, wd, st = _T109[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'InletHot'
     x = d.get('InletHot')
     if x is not None:
         u += 1
-        c, wd, st = _T116[st]
+        c, wd, st = _T110[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     f = None
-    c, wd = _T117[st]
+    c, wd = _T111[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K108)
+        extra(d, _K102)
     return a
 
 def d_Dynamic_DC_CLReqControlModeType(v, r):
@@ -3215,7 +3165,12 @@ def d_Dynamic_DC_CLReqControlModeType(v, r):
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['DepartureTime'] = x
         st = 1
     elif c == 1:
@@ -3227,74 +3182,65 @@ def d_Dynamic_DC_CLReqControlModeType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVTargetEnergyRequest'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
         x, r = d_RationalNumberType(v, r)
-        o['EVMaximumEnergyRequest'] = x
-        st = 3
-    else:
-        und(c, 1)
+        o['EVTargetEnergyRequest'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMinimumEnergyRequest'] = x
-        st = 4
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMaximumEnergyRequest'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMaximumChargePower'] = x
-        st = 5
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMinimumEnergyRequest'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMinimumChargePower'] = x
-        st = 6
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMaximumChargePower'] = x
+    st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMaximumChargeCurrent'] = x
-        st = 7
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMinimumChargePower'] = x
+    st = 6
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMaximumVoltage'] = x
-        st = 8
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMaximumChargeCurrent'] = x
+    st = 7
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVMinimumVoltage'] = x
-        st = 9
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMaximumVoltage'] = x
+    st = 8
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVMinimumVoltage'] = x
+    st = 9
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_Dynamic_DC_CLReqControlModeType(a, d):
@@ -3308,61 +3254,64 @@ def e_Dynamic_DC_CLReqControlModeType(a, d):
         u += 1
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu(((a << 2)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wu((a << 3), x) << 1
         st = 1
     f = 'EVTargetEnergyRequest'
     x = d.get('EVTargetEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T16[st]
+        c, wd, st = _T10[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMaximumEnergyRequest'
     x = d.get('EVMaximumEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T2[st]
+        c, wd, st = _T11[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumEnergyRequest'
     x = d.get('EVMinimumEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T3[st]
+        c, wd, st = _T12[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMaximumChargePower'
     x = d.get('EVMaximumChargePower')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
+        c, wd, st = _T13[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumChargePower'
     x = d.get('EVMinimumChargePower')
     if x is not None:
         u += 1
-        c, wd, st = _T5[st]
+        c, wd, st = _T14[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMaximumChargeCurrent'
     x = d.get('EVMaximumChargeCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T17[st]
+        c, wd, st = _T15[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMaximumVoltage'
     x = d.get('EVMaximumVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T18[st]
+        c, wd, st = _T16[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumVoltage'
     x = d.get('EVMinimumVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T8[st]
+        c, wd, st = _T2[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T119[st]
+    c, wd = _T113[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K118)
+        extra(d, _K112)
     return a
 
 def d_Dynamic_DC_CLResControlModeType(v, r):
@@ -3371,7 +3320,12 @@ def d_Dynamic_DC_CLResControlModeType(v, r):
     r -= 3
     c = (v >> r) & 7
     if c == 0:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['DepartureTime'] = x
         st = 1
     elif c == 1:
@@ -3391,7 +3345,12 @@ def d_Dynamic_DC_CLResControlModeType(v, r):
         o['TargetSOC'] = x
         st = 3
     elif c == 3:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['AckMaxDelay'] = x
         st = 4
     elif c == 4:
@@ -3420,7 +3379,12 @@ def d_Dynamic_DC_CLResControlModeType(v, r):
             o['TargetSOC'] = x
             st = 3
         elif c == 2:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['AckMaxDelay'] = x
             st = 4
         elif c == 3:
@@ -3441,7 +3405,12 @@ def d_Dynamic_DC_CLResControlModeType(v, r):
             o['TargetSOC'] = x
             st = 3
         elif c == 1:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['AckMaxDelay'] = x
             st = 4
         elif c == 2:
@@ -3454,7 +3423,12 @@ def d_Dynamic_DC_CLResControlModeType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['AckMaxDelay'] = x
             st = 4
         elif c == 1:
@@ -3466,42 +3440,37 @@ def d_Dynamic_DC_CLResControlModeType(v, r):
     if st == 4:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVSEMaximumChargePower'] = x
-            st = 5
-        else:
+        if c:
             und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
         x, r = d_RationalNumberType(v, r)
-        o['EVSEMinimumChargePower'] = x
-        st = 6
-    else:
-        und(c, 1)
+        o['EVSEMaximumChargePower'] = x
+        st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVSEMaximumChargeCurrent'] = x
-        st = 7
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEMinimumChargePower'] = x
+    st = 6
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVSEMaximumVoltage'] = x
-        st = 8
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEMaximumChargeCurrent'] = x
+    st = 7
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVSEMaximumVoltage'] = x
+    st = 8
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_Dynamic_DC_CLResControlModeType(a, d):
@@ -3515,121 +3484,129 @@ def e_Dynamic_DC_CLResControlModeType(a, d):
         u += 1
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu(((a << 3)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 13) | (x << 1))
+        else:
+            a = wu((a << 4), x) << 1
         st = 1
     f = 'MinimumSOC'
     x = d.get('MinimumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T26[st]
+        c, wd, st = _T24[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
-        a = ((((a << wd) | c)) << 9) | ((x) << 1)
+        a = (((((a << wd) | c) << 9)) | ((x) << 1))
     f = 'TargetSOC'
     x = d.get('TargetSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T27[st]
+        c, wd, st = _T25[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
-        a = ((((a << wd) | c)) << 9) | ((x) << 1)
+        a = (((((a << wd) | c) << 9)) | ((x) << 1))
     f = 'AckMaxDelay'
     x = d.get('AckMaxDelay')
     if x is not None:
         u += 1
-        c, wd, st = _T28[st]
+        c, wd, st = _T26[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
     f = 'EVSEMaximumChargePower'
     x = d.get('EVSEMaximumChargePower')
     if x is not None:
         u += 1
-        c, wd, st = _T29[st]
+        c, wd, st = _T27[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEMinimumChargePower'
     x = d.get('EVSEMinimumChargePower')
     if x is not None:
         u += 1
-        c, wd, st = _T5[st]
+        c, wd, st = _T14[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEMaximumChargeCurrent'
     x = d.get('EVSEMaximumChargeCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T17[st]
+        c, wd, st = _T15[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEMaximumVoltage'
     x = d.get('EVSEMaximumVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T18[st]
+        c, wd, st = _T16[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T121[st]
+    c, wd = _T115[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K120)
+        extra(d, _K114)
     return a
 
 def d_EVSEStatusType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['NotificationMaxDelay'] = x
+    st = 1
+    r -= 6
+    x = (v >> r) & 63
+    if x & 49:
+        und2()
+    x = _E116[(x >> 1) & 7]
+    c = 0
+    o['EVSENotification'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['NotificationMaxDelay'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 5
-        x = (v >> r) & 31
-        if x & 17:
-            und2()
-        x = _E122[(x >> 1) & 7]
-        o['EVSENotification'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVSEStatusType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'NotificationMaxDelay'
     x = d.get('NotificationMaxDelay')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'EVSENotification'
     x = d.get('EVSENotification')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        j = _I123.get(x)
+        j = _I117.get(x)
         if j is None:
-            bad_enum(x, _I123)
-        a = ((((a << wd) | c)) << 5) | (j << 1)
+            bad_enum(x, _I117)
+        a = ((a << 6) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T91[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K124)
+        extra(d, _K118)
     return a
 
 def d_KeyInfoType(v, r):
@@ -3863,144 +3840,19 @@ def e_KeyInfoType(a, d):
         a = (a << 4)
         a = ws(a, x)
         st = 1
-    f = 'KeyName'
-    x = d.get('KeyName')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T126[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'KeyValue'
-    x = d.get('KeyValue')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T127[st]
-            a = e_KeyValueType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'RetrievalMethod'
-    x = d.get('RetrievalMethod')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T128[st]
-            a = e_RetrievalMethodType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509Data'
-    x = d.get('X509Data')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T129[st]
-            a = e_X509DataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'PGPData'
-    x = d.get('PGPData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T130[st]
-            a = e_PGPDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'SPKIData'
-    x = d.get('SPKIData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T131[st]
-            a = e_SPKIDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'MgmtData'
-    x = d.get('MgmtData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T132[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
+    for f in d:
+        x = d[f]
+        if x is None:
+            continue
+        h = _H_KeyInfoType.get(f)
+        if h is None:
+            extra(d, _K119)
+        elif h is False:
+            continue
+        a, st = h(a, x, st)
     f = None
-    c, wd = _T133[st]
+    c, wd = _T128[st]
     a = (a << wd) | c
-    if u != len(d):
-        extra(d, _K125)
     return a
 
 def d_KeyValueType(v, r):
@@ -4053,13 +3905,13 @@ def e_KeyValueType(a, d):
     x = d.get('RSAKeyValue')
     if x is not None:
         u += 1
-        c, wd, st = _T135[st]
+        c, wd, st = _T130[st]
         a = e_RSAKeyValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T136[st]
+    c, wd = _T131[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K134)
+        extra(d, _K129)
     return a
 
 def d_ManifestType(v, r):
@@ -4084,16 +3936,15 @@ def d_ManifestType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_ReferenceType(v, r)
-            l = o.get('Reference')
-            if l is None:
-                o['Reference'] = [x]
-            else:
-                l.append(x)
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_ReferenceType(v, r)
+        l = o.get('Reference')
+        if l is None:
+            o['Reference'] = [x]
+        else:
+            l.append(x)
+        st = 2
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -4130,7 +3981,7 @@ def e_ManifestType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T138[st]
+            c, wd, nx, n = _T133[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4142,10 +3993,10 @@ def e_ManifestType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T139[st]
+    c, wd = _T134[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K137)
+        extra(d, _K132)
     return a
 
 def d_MessageHeaderType(v, r):
@@ -4153,20 +4004,22 @@ def d_MessageHeaderType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['SessionID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['TimeStamp'] = x
-        st = 2
+    x, r = eb(v, r)
+    o['SessionID'] = x
+    st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['TimeStamp'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -4179,42 +4032,46 @@ def d_MessageHeaderType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_MessageHeaderType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'SessionID'
     x = d.get('SessionID')
     if x is not None:
-        u += 1
-        a = wb(((a << 1)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'TimeStamp'
     x = d.get('TimeStamp')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = 'Signature'
     x = d.get('Signature')
     if x is not None:
         u += 1
-        c, wd, st = _T93[st]
-        a = e_SignatureType(((a << wd) | c), x)
+        a = e_SignatureType((a << 2), x)
+        st = 3
     f = None
-    c, wd = _T141[st]
+    c, wd = _T136[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K140)
+        extra(d, _K135)
     return a
 
 def d_MeterInfoType(v, r):
@@ -4222,32 +4079,49 @@ def d_MeterInfoType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['MeterID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['ChargedEnergyReadingWh'] = x
-        st = 2
+    x, r = es(v, r)
+    o['MeterID'] = x
+    st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['ChargedEnergyReadingWh'] = x
+    st = 2
     r -= 3
     c = (v >> r) & 7
     if c == 0:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['BPT_DischargedEnergyReadingWh'] = x
         st = 3
     elif c == 1:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['CapacitiveEnergyReadingVARh'] = x
         st = 4
     elif c == 2:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['BPT_InductiveEnergyReadingVARh'] = x
         st = 5
     elif c == 3:
@@ -4255,11 +4129,21 @@ def d_MeterInfoType(v, r):
         o['MeterSignature'] = x
         st = 6
     elif c == 4:
-        x, r = ei(v, r)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
         o['MeterStatus'] = x
         st = 7
     elif c == 5:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['MeterTimestamp'] = x
         st = 8
     elif c == 6:
@@ -4270,11 +4154,21 @@ def d_MeterInfoType(v, r):
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['CapacitiveEnergyReadingVARh'] = x
             st = 4
         elif c == 1:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['BPT_InductiveEnergyReadingVARh'] = x
             st = 5
         elif c == 2:
@@ -4282,11 +4176,21 @@ def d_MeterInfoType(v, r):
             o['MeterSignature'] = x
             st = 6
         elif c == 3:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['MeterStatus'] = x
             st = 7
         elif c == 4:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['MeterTimestamp'] = x
             st = 8
         elif c == 5:
@@ -4297,7 +4201,12 @@ def d_MeterInfoType(v, r):
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['BPT_InductiveEnergyReadingVARh'] = x
             st = 5
         elif c == 1:
@@ -4305,11 +4214,21 @@ def d_MeterInfoType(v, r):
             o['MeterSignature'] = x
             st = 6
         elif c == 2:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['MeterStatus'] = x
             st = 7
         elif c == 3:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['MeterTimestamp'] = x
             st = 8
         elif c == 4:
@@ -4324,11 +4243,21 @@ def d_MeterInfoType(v, r):
             o['MeterSignature'] = x
             st = 6
         elif c == 1:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['MeterStatus'] = x
             st = 7
         elif c == 2:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['MeterTimestamp'] = x
             st = 8
         elif c == 3:
@@ -4339,11 +4268,21 @@ def d_MeterInfoType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['MeterStatus'] = x
             st = 7
         elif c == 1:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['MeterTimestamp'] = x
             st = 8
         elif c == 2:
@@ -4354,7 +4293,12 @@ def d_MeterInfoType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['MeterTimestamp'] = x
             st = 8
         elif c == 1:
@@ -4363,82 +4307,105 @@ def d_MeterInfoType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_MeterInfoType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'MeterID'
     x = d.get('MeterID')
     if x is not None:
-        u += 1
-        a = ws(((a << 1)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'ChargedEnergyReadingWh'
     x = d.get('ChargedEnergyReadingWh')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = 'BPT_DischargedEnergyReadingWh'
     x = d.get('BPT_DischargedEnergyReadingWh')
     if x is not None:
         u += 1
-        c, wd, st = _T80[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 13) | (x << 1))
+        else:
+            a = wu((a << 4), x) << 1
+        st = 3
     f = 'CapacitiveEnergyReadingVARh'
     x = d.get('CapacitiveEnergyReadingVARh')
     if x is not None:
         u += 1
-        c, wd, st = _T143[st]
+        c, wd, st = _T138[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
     f = 'BPT_InductiveEnergyReadingVARh'
     x = d.get('BPT_InductiveEnergyReadingVARh')
     if x is not None:
         u += 1
-        c, wd, st = _T144[st]
+        c, wd, st = _T139[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
     f = 'MeterSignature'
     x = d.get('MeterSignature')
     if x is not None:
         u += 1
-        c, wd, st = _T145[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T140[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'MeterStatus'
     x = d.get('MeterStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T146[st]
+        c, wd, st = _T141[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = (((((a << wd) | c) << 11)) | (x << 1))
+        else:
+            a = wi(((((a << wd) | c) << 1)), x) << 1
     f = 'MeterTimestamp'
     x = d.get('MeterTimestamp')
     if x is not None:
         u += 1
-        c, wd, st = _T147[st]
+        c, wd, st = _T142[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T148[st]
+    c, wd = _T143[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K142)
+        extra(d, _K137)
     return a
 
 def d_ObjectType(v, r):
@@ -4544,21 +4511,21 @@ def e_ObjectType(a, d):
     x = d.get('Id')
     if x is not None:
         u += 1
-        c, wd, st = _T26[st]
+        c, wd, st = _T24[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'MimeType'
     x = d.get('MimeType')
     if x is not None:
         u += 1
-        c, wd, st = _T150[st]
+        c, wd, st = _T145[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T151[st]
+    c, wd = _T146[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K149)
+        extra(d, _K144)
     return a
 
 def d_PGPDataType(v, r):
@@ -4610,19 +4577,19 @@ def e_PGPDataType(a, d):
     x = d.get('PGPKeyID')
     if x is not None:
         u += 1
-        a = wb(((a << 2)) << 1, x) << 1
+        a = wb((a << 3), x) << 1
         st = 1
     f = 'PGPKeyPacket'
     x = d.get('PGPKeyPacket')
     if x is not None:
         u += 1
-        c, wd, st = _T153[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T148[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T154[st]
+    c, wd = _T149[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K152)
+        extra(d, _K147)
     return a
 
 def d_RSAKeyValueType(v, r):
@@ -4630,122 +4597,125 @@ def d_RSAKeyValueType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['Modulus'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['Modulus'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['Exponent'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['Exponent'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_RSAKeyValueType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Modulus'
     x = d.get('Modulus')
     if x is not None:
-        u += 1
-        a = wb(((a << 1)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'Exponent'
     x = d.get('Exponent')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T91[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K155)
+        extra(d, _K150)
     return a
 
 def d_RationalNumberType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1537:
+        und2()
+    x = ((x >> 1) & 255) + -128
+    c = 0
+    o['Exponent'] = x
+    st = 1
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['Value'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 10
-        x = (v >> r) & 1023
-        if x & 513:
-            und2()
-        x = ((x >> 1) & 255) + -128
-        o['Exponent'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['Value'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_RationalNumberType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Exponent'
     x = d.get('Exponent')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < -128 or x > 127:
             x = as_int(x, -128, 127)
-        a = (((a << 1)) << 10) | ((x - -128) << 1)
+        a = ((a << 11) | ((x - -128) << 1))
         st = 1
+    else:
+        missing()
     f = 'Value'
     x = d.get('Value')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T91[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K156)
+        extra(d, _K151)
     return a
 
 def d_ReceiptType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['TimeAnchor'] = x
-        st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['TimeAnchor'] = x
+    st = 1
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -4881,48 +4851,51 @@ def d_ReceiptType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ReceiptType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'TimeAnchor'
     x = d.get('TimeAnchor')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'EnergyCosts'
     x = d.get('EnergyCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T158[st]
-        a = e_DetailedCostType(((a << wd) | c), x)
+        a = e_DetailedCostType((a << 3), x)
+        st = 2
     f = 'OccupancyCosts'
     x = d.get('OccupancyCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T159[st]
+        c, wd, st = _T153[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'AdditionalServicesCosts'
     x = d.get('AdditionalServicesCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T160[st]
+        c, wd, st = _T154[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'OverstayCosts'
     x = d.get('OverstayCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T161[st]
+        c, wd, st = _T155[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'TaxCosts'
     x = d.get('TaxCosts')
@@ -4932,7 +4905,7 @@ def e_ReceiptType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T162[st]
+            c, wd, nx, n = _T156[st]
             a = e_DetailedTaxType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4944,10 +4917,10 @@ def e_ReceiptType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T163[st]
+    c, wd = _T157[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K157)
+        extra(d, _K152)
     return a
 
 def d_ReferenceType(v, r):
@@ -5031,26 +5004,23 @@ def d_ReferenceType(v, r):
     if st == 4:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_DigestMethodType(v, r)
-            o['DigestMethod'] = x
-            st = 5
-        else:
+        if c:
             und(c, 1)
+        x, r = d_DigestMethodType(v, r)
+        o['DigestMethod'] = x
+        st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['DigestValue'] = x
-        st = 6
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['DigestValue'] = x
+    st = 6
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ReferenceType(a, d):
@@ -5069,39 +5039,39 @@ def e_ReferenceType(a, d):
     x = d.get('Type')
     if x is not None:
         u += 1
-        c, wd, st = _T26[st]
+        c, wd, st = _T24[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'URI'
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T27[st]
+        c, wd, st = _T25[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T28[st]
+        c, wd, st = _T26[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = 'DigestMethod'
     x = d.get('DigestMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T29[st]
+        c, wd, st = _T27[st]
         a = e_DigestMethodType(((a << wd) | c), x)
     f = 'DigestValue'
     x = d.get('DigestValue')
     if x is not None:
         u += 1
-        c, wd, st = _T5[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T14[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T165[st]
+    c, wd = _T159[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K164)
+        extra(d, _K158)
     return a
 
 def d_RetrievalMethodType(v, r):
@@ -5153,10 +5123,9 @@ def d_RetrievalMethodType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_RetrievalMethodType(a, d):
@@ -5175,20 +5144,20 @@ def e_RetrievalMethodType(a, d):
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T33[st]
+        c, wd, st = _T31[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T34[st]
+        c, wd, st = _T32[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T167[st]
+    c, wd = _T161[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K166)
+        extra(d, _K160)
     return a
 
 def d_SPKIDataType(v, r):
@@ -5198,16 +5167,15 @@ def d_SPKIDataType(v, r):
         if st == 0:
             r -= 1
             c = (v >> r) & 1
-            if c == 0:
-                x, r = eb(v, r)
-                l = o.get('SPKISexp')
-                if l is None:
-                    o['SPKISexp'] = [x]
-                else:
-                    l.append(x)
-                st = 1
-            else:
+            if c:
                 und(c, 1)
+            x, r = eb(v, r)
+            l = o.get('SPKISexp')
+            if l is None:
+                o['SPKISexp'] = [x]
+            else:
+                l.append(x)
+            st = 1
         elif st == 1:
             while True:
                 r -= 2
@@ -5249,17 +5217,16 @@ def e_SPKIDataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'SPKISexp'
     x = d.get('SPKISexp')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T169[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T163[st]
+            a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -5269,11 +5236,12 @@ def e_SPKIDataType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T170[st]
-    a = (a << wd) | c
+    a = (a << 2) | 2
     if u != len(d):
-        extra(d, _K168)
+        extra(d, _K162)
     return a
 
 def d_Scheduled_DC_CLReqControlModeType(v, r):
@@ -5332,20 +5300,18 @@ def d_Scheduled_DC_CLReqControlModeType(v, r):
     if st == 3:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVTargetCurrent'] = x
-            st = 4
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['EVTargetCurrent'] = x
+        st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVTargetVoltage'] = x
-        st = 5
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVTargetVoltage'] = x
+    st = 5
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -5442,10 +5408,9 @@ def d_Scheduled_DC_CLReqControlModeType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_Scheduled_DC_CLReqControlModeType(a, d):
@@ -5463,61 +5428,61 @@ def e_Scheduled_DC_CLReqControlModeType(a, d):
     x = d.get('EVMaximumEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T33[st]
+        c, wd, st = _T31[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumEnergyRequest'
     x = d.get('EVMinimumEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T34[st]
+        c, wd, st = _T32[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVTargetCurrent'
     x = d.get('EVTargetCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T35[st]
+        c, wd, st = _T33[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVTargetVoltage'
     x = d.get('EVTargetVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
+        c, wd, st = _T13[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMaximumChargePower'
     x = d.get('EVMaximumChargePower')
     if x is not None:
         u += 1
-        c, wd, st = _T172[st]
+        c, wd, st = _T165[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumChargePower'
     x = d.get('EVMinimumChargePower')
     if x is not None:
         u += 1
-        c, wd, st = _T173[st]
+        c, wd, st = _T166[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMaximumChargeCurrent'
     x = d.get('EVMaximumChargeCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T174[st]
+        c, wd, st = _T167[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMaximumVoltage'
     x = d.get('EVMaximumVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T175[st]
+        c, wd, st = _T168[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumVoltage'
     x = d.get('EVMinimumVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T176[st]
+        c, wd, st = _T169[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T177[st]
+    c, wd = _T170[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K171)
+        extra(d, _K164)
     return a
 
 def d_Scheduled_DC_CLResControlModeType(v, r):
@@ -5592,10 +5557,9 @@ def d_Scheduled_DC_CLResControlModeType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_Scheduled_DC_CLResControlModeType(a, d):
@@ -5613,47 +5577,47 @@ def e_Scheduled_DC_CLResControlModeType(a, d):
     x = d.get('EVSEMinimumChargePower')
     if x is not None:
         u += 1
-        c, wd, st = _T26[st]
+        c, wd, st = _T24[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEMaximumChargeCurrent'
     x = d.get('EVSEMaximumChargeCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T27[st]
+        c, wd, st = _T25[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVSEMaximumVoltage'
     x = d.get('EVSEMaximumVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T28[st]
+        c, wd, st = _T26[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T179[st]
+    c, wd = _T172[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K178)
+        extra(d, _K171)
     return a
 
 def d_SignatureMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = s(v, r)
+    o['Algorithm'] = x
+    st = 1
     while True:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['HMACOutputLength'] = x
             st = 2
             break
@@ -5684,27 +5648,31 @@ def e_SignatureMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
-        u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = 'HMACOutputLength'
     x = d.get('HMACOutputLength')
     if x is not None:
         u += 1
-        c, wd, st = _T158[st]
         if x.__class__ is not int:
             x = as_int(x, None, None)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 14) | (x << 1))
+        else:
+            a = wi((a << 4), x) << 1
+        st = 2
     f = None
-    c, wd = _T181[st]
+    c, wd = _T174[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K180)
+        extra(d, _K173)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -5729,16 +5697,15 @@ def d_SignaturePropertiesType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_SignaturePropertyType(v, r)
-            l = o.get('SignatureProperty')
-            if l is None:
-                o['SignatureProperty'] = [x]
-            else:
-                l.append(x)
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_SignaturePropertyType(v, r)
+        l = o.get('SignatureProperty')
+        if l is None:
+            o['SignatureProperty'] = [x]
+        else:
+            l.append(x)
+        st = 2
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -5775,7 +5742,7 @@ def e_SignaturePropertiesType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T138[st]
+            c, wd, nx, n = _T133[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -5787,45 +5754,35 @@ def e_SignaturePropertiesType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T139[st]
+    c, wd = _T134[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K182)
+        extra(d, _K175)
     return a
 
 def d_SignaturePropertyType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Id'] = x
-            st = 1
-            break
-        elif c == 1:
-            x, r = s(v, r)
-            o['Target'] = x
-            st = 2
-            break
-        elif c == 2:
-            unsupported('mixed-content text')
-        else:
-            und(c, 3)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = s(v, r)
+        o['Id'] = x
+        st = 1
+    elif c == 1:
+        x, r = s(v, r)
+        o['Target'] = x
+        st = 2
+    else:
+        und(c, 2)
     if st == 1:
-        while True:
-            r -= 2
-            c = (v >> r) & 3
-            if c == 0:
-                x, r = s(v, r)
-                o['Target'] = x
-                st = 2
-                break
-            elif c == 1:
-                unsupported('mixed-content text')
-            else:
-                und(c, 2)
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        x, r = s(v, r)
+        o['Target'] = x
+        st = 2
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -5866,14 +5823,14 @@ def e_SignaturePropertyType(a, d):
     x = d.get('Target')
     if x is not None:
         u += 1
-        c, wd, st = _T153[st]
+        c, wd, st = _T10[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T184[st]
+    c, wd = _T177[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K183)
+        extra(d, _K176)
     return a
 
 def d_SignatureType(v, r):
@@ -5894,20 +5851,18 @@ def d_SignatureType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_SignedInfoType(v, r)
-            o['SignedInfo'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_SignedInfoType(v, r)
+        o['SignedInfo'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_SignatureValueType(v, r)
-        o['SignatureValue'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_SignatureValueType(v, r)
+    o['SignatureValue'] = x
+    st = 3
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -5958,19 +5913,19 @@ def e_SignatureType(a, d):
     x = d.get('SignedInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T16[st]
+        c, wd, st = _T10[st]
         a = e_SignedInfoType(((a << wd) | c), x)
     f = 'SignatureValue'
     x = d.get('SignatureValue')
     if x is not None:
         u += 1
-        c, wd, st = _T2[st]
+        c, wd, st = _T11[st]
         a = e_SignatureValueType(((a << wd) | c), x)
     f = 'KeyInfo'
     x = d.get('KeyInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T186[st]
+        c, wd, st = _T179[st]
         a = e_KeyInfoType(((a << wd) | c), x)
     f = 'Object'
     x = d.get('Object')
@@ -5980,7 +5935,7 @@ def e_SignatureType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T187[st]
+            c, wd, nx, n = _T180[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -5992,10 +5947,10 @@ def e_SignatureType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T188[st]
+    c, wd = _T181[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K185)
+        extra(d, _K178)
     return a
 
 def d_SignatureValueType(v, r):
@@ -6016,18 +5971,16 @@ def d_SignatureValueType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = b(v, r)
-            o['value'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = b(v, r)
+        o['value'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SignatureValueType(a, d):
@@ -6046,14 +5999,14 @@ def e_SignatureValueType(a, d):
     x = d.get('value')
     if x is not None:
         u += 1
-    c, wd, st = _T16[st]
+    c, wd, st = _T10[st]
     a = (a << wd) | c
     a = wb(a, x)
     f = None
-    c, wd = _T91[st]
+    c, wd = _T86[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K189)
+        extra(d, _K182)
     return a
 
 def d_SignedInfoType(v, r):
@@ -6074,32 +6027,29 @@ def d_SignedInfoType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_CanonicalizationMethodType(v, r)
-            o['CanonicalizationMethod'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_CanonicalizationMethodType(v, r)
+        o['CanonicalizationMethod'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_SignatureMethodType(v, r)
-        o['SignatureMethod'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_SignatureMethodType(v, r)
+    o['SignatureMethod'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ReferenceType(v, r)
-        l = o.get('Reference')
-        if l is None:
-            o['Reference'] = [x]
-        else:
-            l.append(x)
-        st = 4
-    else:
+    if c:
         und(c, 1)
+    x, r = d_ReferenceType(v, r)
+    l = o.get('Reference')
+    if l is None:
+        o['Reference'] = [x]
+    else:
+        l.append(x)
+    st = 4
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -6132,13 +6082,13 @@ def e_SignedInfoType(a, d):
     x = d.get('CanonicalizationMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T16[st]
+        c, wd, st = _T10[st]
         a = e_CanonicalizationMethodType(((a << wd) | c), x)
     f = 'SignatureMethod'
     x = d.get('SignatureMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T2[st]
+        c, wd, st = _T11[st]
         a = e_SignatureMethodType(((a << wd) | c), x)
     f = 'Reference'
     x = d.get('Reference')
@@ -6148,7 +6098,7 @@ def e_SignedInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T191[st]
+            c, wd, nx, n = _T184[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6160,27 +6110,22 @@ def e_SignedInfoType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T192[st]
+    c, wd = _T185[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K190)
+        extra(d, _K183)
     return a
 
 def d_TransformType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = s(v, r)
+    o['Algorithm'] = x
+    st = 1
     while True:
         r -= 3
         c = (v >> r) & 7
@@ -6205,14 +6150,15 @@ def e_TransformType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
-        u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = 'XPath'
     x = d.get('XPath')
     if x is not None:
@@ -6221,8 +6167,12 @@ def e_TransformType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T194[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T187[st]
+            if x.__class__ is str and len(x) < 126 and x.isascii():
+                ln = len(x)
+                a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+            else:
+                a = ws(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -6233,10 +6183,9 @@ def e_TransformType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T195[st]
-    a = (a << wd) | c
+    a = (a << 3) | 2
     if u != len(d):
-        extra(d, _K193)
+        extra(d, _K186)
     return a
 
 def d_TransformsType(v, r):
@@ -6244,16 +6193,15 @@ def d_TransformsType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_TransformType(v, r)
-        l = o.get('Transform')
-        if l is None:
-            o['Transform'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_TransformType(v, r)
+    l = o.get('Transform')
+    if l is None:
+        o['Transform'] = [x]
+    else:
+        l.append(x)
+    st = 1
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -6274,16 +6222,15 @@ def e_TransformsType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Transform'
     x = d.get('Transform')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T169[st]
+            c, wd, nx, n = _T163[st]
             a = e_TransformType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6294,11 +6241,12 @@ def e_TransformsType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T56[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K196)
+        extra(d, _K188)
     return a
 
 def d_X509DataType(v, r):
@@ -6401,107 +6349,17 @@ def e_X509DataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
-    f = 'X509IssuerSerial'
-    x = d.get('X509IssuerSerial')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T198[st]
-            a = e_X509IssuerSerialType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509SKI'
-    x = d.get('X509SKI')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T199[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509SubjectName'
-    x = d.get('X509SubjectName')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T200[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509Certificate'
-    x = d.get('X509Certificate')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T201[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509CRL'
-    x = d.get('X509CRL')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T202[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
+    for f in d:
+        x = d[f]
+        if x is None:
+            continue
+        h = _H_X509DataType.get(f)
+        if h is None:
+            extra(d, _K189)
+        a, st = h(a, x, st)
     f = None
-    c, wd = _T203[st]
+    c, wd = _T196[st]
     a = (a << wd) | c
-    if u != len(d):
-        extra(d, _K197)
     return a
 
 def d_X509IssuerSerialType(v, r):
@@ -6509,340 +6367,358 @@ def d_X509IssuerSerialType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['X509IssuerName'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = es(v, r)
+    o['X509IssuerName'] = x
+    st = 1
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['X509SerialNumber'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['X509SerialNumber'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_X509IssuerSerialType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'X509IssuerName'
     x = d.get('X509IssuerName')
     if x is not None:
-        u += 1
-        a = ws(((a << 1)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'X509SerialNumber'
     x = d.get('X509SerialNumber')
     if x is not None:
-        u += 1
-        c, wd, st = _T1[st]
         if x.__class__ is not int:
             x = as_int(x, None, None)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T91[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K204)
+        extra(d, _K197)
     return a
 
 def h_BPT_Dynamic_DC_CLReqControlModeType_0(a, x, st):
-    c, wd, st = _T15[st]
+    c, wd, st = _T9[st]
     if x.__class__ is not int or x < 0 or x > 4294967295:
         x = as_int(x, 0, 4294967295)
-    a = wu((((a << wd) | c)) << 1, x) << 1
+    if x < 128:
+        a = (((((a << wd) | c) << 10)) | (x << 1))
+    else:
+        a = wu(((((a << wd) | c) << 1)), x) << 1
     return a, st
 
 def h_BPT_Dynamic_DC_CLReqControlModeType_1(a, x, st):
-    c, wd, st = _T16[st]
+    c, wd, st = _T10[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_DC_CLReqControlModeType_2(a, x, st):
-    c, wd, st = _T2[st]
+    c, wd, st = _T11[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_DC_CLReqControlModeType_3(a, x, st):
-    c, wd, st = _T3[st]
+    c, wd, st = _T12[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_DC_CLReqControlModeType_4(a, x, st):
-    c, wd, st = _T4[st]
+    c, wd, st = _T13[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_DC_CLReqControlModeType_5(a, x, st):
-    c, wd, st = _T5[st]
+    c, wd, st = _T14[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_DC_CLReqControlModeType_6(a, x, st):
-    c, wd, st = _T17[st]
+    c, wd, st = _T15[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_DC_CLReqControlModeType_7(a, x, st):
-    c, wd, st = _T18[st]
+    c, wd, st = _T16[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_DC_CLReqControlModeType_8(a, x, st):
-    c, wd, st = _T8[st]
+    c, wd, st = _T2[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_DC_CLReqControlModeType_9(a, x, st):
-    c, wd, st = _T9[st]
+    c, wd, st = _T3[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_BPT_Dynamic_DC_CLReqControlModeType_10(a, x, st):
-    c, wd, st = _T10[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_BPT_Dynamic_DC_CLReqControlModeType_11(a, x, st):
-    c, wd, st = _T19[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_BPT_Dynamic_DC_CLReqControlModeType_12(a, x, st):
-    c, wd, st = _T20[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_BPT_Dynamic_DC_CLReqControlModeType_13(a, x, st):
-    c, wd, st = _T21[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_BPT_Dynamic_DC_CLResControlModeType_0(a, x, st):
-    c, wd, st = _T25[st]
-    if x.__class__ is not int or x < 0 or x > 4294967295:
-        x = as_int(x, 0, 4294967295)
-    a = wu((((a << wd) | c)) << 1, x) << 1
-    return a, st
-
-def h_BPT_Dynamic_DC_CLResControlModeType_1(a, x, st):
-    c, wd, st = _T26[st]
-    if x.__class__ is not int or x < 0 or x > 100:
-        x = as_int(x, 0, 100)
-    a = ((((a << wd) | c)) << 9) | ((x) << 1)
-    return a, st
-
-def h_BPT_Dynamic_DC_CLResControlModeType_2(a, x, st):
-    c, wd, st = _T27[st]
-    if x.__class__ is not int or x < 0 or x > 100:
-        x = as_int(x, 0, 100)
-    a = ((((a << wd) | c)) << 9) | ((x) << 1)
-    return a, st
-
-def h_BPT_Dynamic_DC_CLResControlModeType_3(a, x, st):
-    c, wd, st = _T28[st]
-    if x.__class__ is not int or x < 0 or x > 65535:
-        x = as_int(x, 0, 65535)
-    a = wu((((a << wd) | c)) << 1, x) << 1
-    return a, st
-
-def h_BPT_Dynamic_DC_CLResControlModeType_4(a, x, st):
-    c, wd, st = _T29[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_BPT_Dynamic_DC_CLResControlModeType_5(a, x, st):
-    c, wd, st = _T5[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_BPT_Dynamic_DC_CLResControlModeType_6(a, x, st):
-    c, wd, st = _T17[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_BPT_Dynamic_DC_CLResControlModeType_7(a, x, st):
-    c, wd, st = _T18[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_BPT_Dynamic_DC_CLResControlModeType_8(a, x, st):
-    c, wd, st = _T8[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_BPT_Dynamic_DC_CLResControlModeType_9(a, x, st):
-    c, wd, st = _T9[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_BPT_Dynamic_DC_CLResControlModeType_10(a, x, st):
-    c, wd, st = _T10[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_BPT_Dynamic_DC_CLResControlModeType_11(a, x, st):
-    c, wd, st = _T19[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_BPT_Scheduled_DC_CLReqControlModeType_0(a, x, st):
-    c, wd, st = _T25[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_BPT_Scheduled_DC_CLReqControlModeType_1(a, x, st):
-    c, wd, st = _T33[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_BPT_Scheduled_DC_CLReqControlModeType_2(a, x, st):
-    c, wd, st = _T34[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_BPT_Scheduled_DC_CLReqControlModeType_3(a, x, st):
-    c, wd, st = _T35[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_BPT_Scheduled_DC_CLReqControlModeType_4(a, x, st):
     c, wd, st = _T4[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
-def h_BPT_Scheduled_DC_CLReqControlModeType_5(a, x, st):
-    c, wd, st = _T36[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_BPT_Scheduled_DC_CLReqControlModeType_6(a, x, st):
-    c, wd, st = _T37[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_BPT_Scheduled_DC_CLReqControlModeType_7(a, x, st):
-    c, wd, st = _T38[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_BPT_Scheduled_DC_CLReqControlModeType_8(a, x, st):
-    c, wd, st = _T39[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_BPT_Scheduled_DC_CLReqControlModeType_9(a, x, st):
-    c, wd, st = _T40[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_BPT_Scheduled_DC_CLReqControlModeType_10(a, x, st):
-    c, wd, st = _T41[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_BPT_Scheduled_DC_CLReqControlModeType_11(a, x, st):
-    c, wd, st = _T42[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_BPT_Scheduled_DC_CLReqControlModeType_12(a, x, st):
-    c, wd, st = _T43[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_DC_ChargeLoopResType_0(a, x, st):
-    c, wd, st = _T79[st]
-    a = e_MessageHeaderType(((a << wd) | c), x)
-    return a, st
-
-def h_DC_ChargeLoopResType_1(a, x, st):
-    c, wd, st = _T1[st]
-    j = _I63.get(x)
-    if j is None:
-        bad_enum(x, _I63)
-    a = ((((a << wd) | c)) << 8) | (j << 1)
-    return a, st
-
-def h_DC_ChargeLoopResType_2(a, x, st):
-    c, wd, st = _T80[st]
-    a = e_EVSEStatusType(((a << wd) | c), x)
-    return a, st
-
-def h_DC_ChargeLoopResType_3(a, x, st):
-    c, wd, st = _T81[st]
-    a = e_MeterInfoType(((a << wd) | c), x)
-    return a, st
-
-def h_DC_ChargeLoopResType_4(a, x, st):
-    c, wd, st = _T82[st]
-    a = e_ReceiptType(((a << wd) | c), x)
-    return a, st
-
-def h_DC_ChargeLoopResType_5(a, x, st):
-    c, wd, st = _T83[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_DC_ChargeLoopResType_6(a, x, st):
+def h_BPT_Dynamic_DC_CLReqControlModeType_11(a, x, st):
     c, wd, st = _T17[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
-def h_DC_ChargeLoopResType_7(a, x, st):
+def h_BPT_Dynamic_DC_CLReqControlModeType_12(a, x, st):
     c, wd, st = _T18[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_BPT_Dynamic_DC_CLReqControlModeType_13(a, x, st):
+    c, wd, st = _T19[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_BPT_Dynamic_DC_CLResControlModeType_0(a, x, st):
+    c, wd, st = _T23[st]
+    if x.__class__ is not int or x < 0 or x > 4294967295:
+        x = as_int(x, 0, 4294967295)
+    if x < 128:
+        a = (((((a << wd) | c) << 10)) | (x << 1))
+    else:
+        a = wu(((((a << wd) | c) << 1)), x) << 1
+    return a, st
+
+def h_BPT_Dynamic_DC_CLResControlModeType_1(a, x, st):
+    c, wd, st = _T24[st]
+    if x.__class__ is not int or x < 0 or x > 100:
+        x = as_int(x, 0, 100)
+    a = (((((a << wd) | c) << 9)) | ((x) << 1))
+    return a, st
+
+def h_BPT_Dynamic_DC_CLResControlModeType_2(a, x, st):
+    c, wd, st = _T25[st]
+    if x.__class__ is not int or x < 0 or x > 100:
+        x = as_int(x, 0, 100)
+    a = (((((a << wd) | c) << 9)) | ((x) << 1))
+    return a, st
+
+def h_BPT_Dynamic_DC_CLResControlModeType_3(a, x, st):
+    c, wd, st = _T26[st]
+    if x.__class__ is not int or x < 0 or x > 65535:
+        x = as_int(x, 0, 65535)
+    if x < 128:
+        a = (((((a << wd) | c) << 10)) | (x << 1))
+    else:
+        a = wu(((((a << wd) | c) << 1)), x) << 1
+    return a, st
+
+def h_BPT_Dynamic_DC_CLResControlModeType_4(a, x, st):
+    c, wd, st = _T27[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_BPT_Dynamic_DC_CLResControlModeType_5(a, x, st):
+    c, wd, st = _T14[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_BPT_Dynamic_DC_CLResControlModeType_6(a, x, st):
+    c, wd, st = _T15[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_BPT_Dynamic_DC_CLResControlModeType_7(a, x, st):
+    c, wd, st = _T16[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_BPT_Dynamic_DC_CLResControlModeType_8(a, x, st):
+    c, wd, st = _T2[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_BPT_Dynamic_DC_CLResControlModeType_9(a, x, st):
+    c, wd, st = _T3[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_BPT_Dynamic_DC_CLResControlModeType_10(a, x, st):
+    c, wd, st = _T4[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_BPT_Dynamic_DC_CLResControlModeType_11(a, x, st):
+    c, wd, st = _T17[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_BPT_Scheduled_DC_CLReqControlModeType_0(a, x, st):
+    c, wd, st = _T23[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_BPT_Scheduled_DC_CLReqControlModeType_1(a, x, st):
+    c, wd, st = _T31[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_BPT_Scheduled_DC_CLReqControlModeType_2(a, x, st):
+    c, wd, st = _T32[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_BPT_Scheduled_DC_CLReqControlModeType_3(a, x, st):
+    c, wd, st = _T33[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_BPT_Scheduled_DC_CLReqControlModeType_4(a, x, st):
+    c, wd, st = _T13[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_BPT_Scheduled_DC_CLReqControlModeType_5(a, x, st):
+    c, wd, st = _T34[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_BPT_Scheduled_DC_CLReqControlModeType_6(a, x, st):
+    c, wd, st = _T35[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_BPT_Scheduled_DC_CLReqControlModeType_7(a, x, st):
+    c, wd, st = _T36[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_BPT_Scheduled_DC_CLReqControlModeType_8(a, x, st):
+    c, wd, st = _T37[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_BPT_Scheduled_DC_CLReqControlModeType_9(a, x, st):
+    c, wd, st = _T38[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_BPT_Scheduled_DC_CLReqControlModeType_10(a, x, st):
+    c, wd, st = _T39[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_BPT_Scheduled_DC_CLReqControlModeType_11(a, x, st):
+    c, wd, st = _T40[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_BPT_Scheduled_DC_CLReqControlModeType_12(a, x, st):
+    c, wd, st = _T41[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_DC_ChargeLoopResType_0(a, x, st):
+    c, wd, st = _T73[st]
+    a = e_MessageHeaderType(((a << wd) | c), x)
+    return a, st
+
+def h_DC_ChargeLoopResType_1(a, x, st):
+    c, wd, st = _T74[st]
+    j = _I59.get(x)
+    if j is None:
+        bad_enum(x, _I59)
+    a = (((((a << wd) | c) << 8)) | (j << 1))
+    return a, st
+
+def h_DC_ChargeLoopResType_2(a, x, st):
+    c, wd, st = _T75[st]
+    a = e_EVSEStatusType(((a << wd) | c), x)
+    return a, st
+
+def h_DC_ChargeLoopResType_3(a, x, st):
+    c, wd, st = _T76[st]
+    a = e_MeterInfoType(((a << wd) | c), x)
+    return a, st
+
+def h_DC_ChargeLoopResType_4(a, x, st):
+    c, wd, st = _T77[st]
+    a = e_ReceiptType(((a << wd) | c), x)
+    return a, st
+
+def h_DC_ChargeLoopResType_5(a, x, st):
+    c, wd, st = _T78[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_DC_ChargeLoopResType_6(a, x, st):
+    c, wd, st = _T15[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_DC_ChargeLoopResType_7(a, x, st):
+    c, wd, st = _T16[st]
     if x is not True and x is not False:
         bad_bool(x)
-    a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+    a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     return a, st
 
 def h_DC_ChargeLoopResType_8(a, x, st):
-    c, wd, st = _T8[st]
+    c, wd, st = _T2[st]
     if x is not True and x is not False:
         bad_bool(x)
-    a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+    a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     return a, st
 
 def h_DC_ChargeLoopResType_9(a, x, st):
-    c, wd, st = _T9[st]
+    c, wd, st = _T3[st]
     if x is not True and x is not False:
         bad_bool(x)
-    a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+    a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     return a, st
 
 def h_DC_ChargeLoopResType_10(a, x, st):
-    c, wd, st = _T84[st]
+    c, wd, st = _T79[st]
     a = e_BPT_Dynamic_DC_CLResControlModeType(((a << wd) | c), x)
     return a, st
 
 def h_DC_ChargeLoopResType_11(a, x, st):
-    c, wd, st = _T85[st]
+    c, wd, st = _T80[st]
     a = e_BPT_Scheduled_DC_CLResControlModeType(((a << wd) | c), x)
     return a, st
 
 def h_DC_ChargeLoopResType_12(a, x, st):
-    c, wd, st = _T86[st]
+    c, wd, st = _T81[st]
     a = e_CLResControlModeType(((a << wd) | c), x)
     return a, st
 
 def h_DC_ChargeLoopResType_13(a, x, st):
-    c, wd, st = _T87[st]
+    c, wd, st = _T82[st]
     a = e_Dynamic_DC_CLResControlModeType(((a << wd) | c), x)
     return a, st
 
 def h_DC_ChargeLoopResType_14(a, x, st):
-    c, wd, st = _T88[st]
+    c, wd, st = _T83[st]
     a = e_Scheduled_DC_CLResControlModeType(((a << wd) | c), x)
     return a, st
 
@@ -6857,17 +6733,25 @@ def d_simple0(v, r):
 def e_simple0(a, x):
     if x.__class__ is not int or x < 0 or x > 100:
         x = as_int(x, 0, 100)
-    a = ((a) << 9) | ((x) << 1)
+    a = ((a << 9) | ((x) << 1))
     return a
 
 def d_simple1(v, r):
-    x, r = eu(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 769:
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
     return x, r
 
 def e_simple1(a, x):
     if x.__class__ is not int or x < 0 or x > 4294967295:
         x = as_int(x, 0, 4294967295)
-    a = wu((a) << 1, x) << 1
+    if x < 128:
+        a = ((a << 10) | (x << 1))
+    else:
+        a = wu((a << 1), x) << 1
     return a
 
 def d_simple2(v, r):
@@ -6881,15 +6765,243 @@ def d_simple2(v, r):
 def e_simple2(a, x):
     if x is not True and x is not False:
         bad_bool(x)
-    a = ((a) << 3) | (2 if x else 0)
+    a = ((a << 3) | (2 if x else 0))
     return a
+
+def h_KeyInfoType_1(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T121[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_2(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T122[st]
+        a = e_KeyValueType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_3(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T123[st]
+        a = e_RetrievalMethodType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_4(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T124[st]
+        a = e_X509DataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_5(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T125[st]
+        a = e_PGPDataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_6(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T126[st]
+        a = e_SPKIDataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_7(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T127[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_0(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T191[st]
+        a = e_X509IssuerSerialType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_1(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T192[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_2(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T193[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_3(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T194[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_4(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T195[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
 
 def d_simple3(v, r):
     x, r = eb(v, r)
     return x, r
 
 def e_simple3(a, x):
-    a = wb((a) << 1, x) << 1
+    a = wb((a << 1), x) << 1
     return a
 
 def d_simple4(v, r):
@@ -6897,7 +7009,11 @@ def d_simple4(v, r):
     return x, r
 
 def e_simple4(a, x):
-    a = ws((a) << 1, x) << 1
+    if x.__class__ is str and len(x) < 126 and x.isascii():
+        ln = len(x)
+        a = ((((a << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+    else:
+        a = ws((a << 1), x) << 1
     return a
 
 _H_BPT_Dynamic_DC_CLReqControlModeType = {'DepartureTime': h_BPT_Dynamic_DC_CLReqControlModeType_0, 'EVTargetEnergyRequest': h_BPT_Dynamic_DC_CLReqControlModeType_1, 'EVMaximumEnergyRequest': h_BPT_Dynamic_DC_CLReqControlModeType_2, 'EVMinimumEnergyRequest': h_BPT_Dynamic_DC_CLReqControlModeType_3, 'EVMaximumChargePower': h_BPT_Dynamic_DC_CLReqControlModeType_4, 'EVMinimumChargePower': h_BPT_Dynamic_DC_CLReqControlModeType_5, 'EVMaximumChargeCurrent': h_BPT_Dynamic_DC_CLReqControlModeType_6, 'EVMaximumVoltage': h_BPT_Dynamic_DC_CLReqControlModeType_7, 'EVMinimumVoltage': h_BPT_Dynamic_DC_CLReqControlModeType_8, 'EVMaximumDischargePower': h_BPT_Dynamic_DC_CLReqControlModeType_9, 'EVMinimumDischargePower': h_BPT_Dynamic_DC_CLReqControlModeType_10, 'EVMaximumDischargeCurrent': h_BPT_Dynamic_DC_CLReqControlModeType_11, 'EVMaximumV2XEnergyRequest': h_BPT_Dynamic_DC_CLReqControlModeType_12, 'EVMinimumV2XEnergyRequest': h_BPT_Dynamic_DC_CLReqControlModeType_13}
@@ -6912,6 +7028,8 @@ _D_DisplayParametersType_0 = (('PresentSOC', d_simple0, 1), ('MinimumSOC', d_sim
 _D_DisplayParametersType_1 = (('MinimumSOC', d_simple0, 2), ('TargetSOC', d_simple0, 3), ('MaximumSOC', d_simple0, 4), ('RemainingTimeToMinimumSOC', d_simple1, 5), ('RemainingTimeToTargetSOC', d_simple1, 6), ('RemainingTimeToMaximumSOC', d_simple1, 7), ('ChargingComplete', d_simple2, 8), ('BatteryEnergyCapacity', d_RationalNumberType, 9), ('InletHot', d_simple2, 10), None,)
 _D_DisplayParametersType_2 = (('TargetSOC', d_simple0, 3), ('MaximumSOC', d_simple0, 4), ('RemainingTimeToMinimumSOC', d_simple1, 5), ('RemainingTimeToTargetSOC', d_simple1, 6), ('RemainingTimeToMaximumSOC', d_simple1, 7), ('ChargingComplete', d_simple2, 8), ('BatteryEnergyCapacity', d_RationalNumberType, 9), ('InletHot', d_simple2, 10), None,)
 _D_DisplayParametersType_3 = (('MaximumSOC', d_simple0, 4), ('RemainingTimeToMinimumSOC', d_simple1, 5), ('RemainingTimeToTargetSOC', d_simple1, 6), ('RemainingTimeToMaximumSOC', d_simple1, 7), ('ChargingComplete', d_simple2, 8), ('BatteryEnergyCapacity', d_RationalNumberType, 9), ('InletHot', d_simple2, 10), None,)
+_H_KeyInfoType = {'Id': False, 'KeyName': h_KeyInfoType_1, 'KeyValue': h_KeyInfoType_2, 'RetrievalMethod': h_KeyInfoType_3, 'X509Data': h_KeyInfoType_4, 'PGPData': h_KeyInfoType_5, 'SPKIData': h_KeyInfoType_6, 'MgmtData': h_KeyInfoType_7}
+_H_X509DataType = {'X509IssuerSerial': h_X509DataType_0, 'X509SKI': h_X509DataType_1, 'X509SubjectName': h_X509DataType_2, 'X509Certificate': h_X509DataType_3, 'X509CRL': h_X509DataType_4}
 _DOC_D = (('BPT_DC_CPDReqEnergyTransferMode', d_BPT_DC_CPDReqEnergyTransferModeType), ('BPT_DC_CPDResEnergyTransferMode', d_BPT_DC_CPDResEnergyTransferModeType), ('BPT_Dynamic_DC_CLReqControlMode', d_BPT_Dynamic_DC_CLReqControlModeType), ('BPT_Dynamic_DC_CLResControlMode', d_BPT_Dynamic_DC_CLResControlModeType), ('BPT_Scheduled_DC_CLReqControlMode', d_BPT_Scheduled_DC_CLReqControlModeType), ('BPT_Scheduled_DC_CLResControlMode', d_BPT_Scheduled_DC_CLResControlModeType), ('CLReqControlMode', d_CLReqControlModeType), ('CLResControlMode', d_CLResControlModeType), ('CanonicalizationMethod', d_CanonicalizationMethodType), ('DC_CPDReqEnergyTransferMode', d_DC_CPDReqEnergyTransferModeType), ('DC_CPDResEnergyTransferMode', d_DC_CPDResEnergyTransferModeType), ('DC_CableCheckReq', d_DC_CableCheckReqType), ('DC_CableCheckRes', d_DC_CableCheckResType), ('DC_ChargeLoopReq', d_DC_ChargeLoopReqType), ('DC_ChargeLoopRes', d_DC_ChargeLoopResType), ('DC_ChargeParameterDiscoveryReq', d_DC_ChargeParameterDiscoveryReqType), ('DC_ChargeParameterDiscoveryRes', d_DC_ChargeParameterDiscoveryResType), ('DC_PreChargeReq', d_DC_PreChargeReqType), ('DC_PreChargeRes', d_DC_PreChargeResType), ('DC_WeldingDetectionReq', d_DC_WeldingDetectionReqType), ('DC_WeldingDetectionRes', d_DC_WeldingDetectionResType), ('DSAKeyValue', d_DSAKeyValueType), ('DigestMethod', d_DigestMethodType), ('DigestValue', d_simple3), ('Dynamic_DC_CLReqControlMode', d_Dynamic_DC_CLReqControlModeType), ('Dynamic_DC_CLResControlMode', d_Dynamic_DC_CLResControlModeType), ('KeyInfo', d_KeyInfoType), ('KeyName', d_simple4), ('KeyValue', d_KeyValueType), ('Manifest', d_ManifestType), ('MgmtData', d_simple4), ('Object', d_ObjectType), ('PGPData', d_PGPDataType), ('RSAKeyValue', d_RSAKeyValueType), ('Reference', d_ReferenceType), ('RetrievalMethod', d_RetrievalMethodType), ('SPKIData', d_SPKIDataType), ('Scheduled_DC_CLReqControlMode', d_Scheduled_DC_CLReqControlModeType), ('Scheduled_DC_CLResControlMode', d_Scheduled_DC_CLResControlModeType), ('Signature', d_SignatureType), ('SignatureMethod', d_SignatureMethodType), ('SignatureProperties', d_SignaturePropertiesType), ('SignatureProperty', d_SignaturePropertyType), ('SignatureValue', d_SignatureValueType), ('SignedInfo', d_SignedInfoType), ('Transform', d_TransformType), ('Transforms', d_TransformsType), ('X509Data', d_X509DataType),)
 _DOC_E = {'BPT_DC_CPDReqEnergyTransferMode': (0, e_BPT_DC_CPDReqEnergyTransferModeType), 'BPT_DC_CPDResEnergyTransferMode': (1, e_BPT_DC_CPDResEnergyTransferModeType), 'BPT_Dynamic_DC_CLReqControlMode': (2, e_BPT_Dynamic_DC_CLReqControlModeType), 'BPT_Dynamic_DC_CLResControlMode': (3, e_BPT_Dynamic_DC_CLResControlModeType), 'BPT_Scheduled_DC_CLReqControlMode': (4, e_BPT_Scheduled_DC_CLReqControlModeType), 'BPT_Scheduled_DC_CLResControlMode': (5, e_BPT_Scheduled_DC_CLResControlModeType), 'CLReqControlMode': (6, e_CLReqControlModeType), 'CLResControlMode': (7, e_CLResControlModeType), 'CanonicalizationMethod': (8, e_CanonicalizationMethodType), 'DC_CPDReqEnergyTransferMode': (9, e_DC_CPDReqEnergyTransferModeType), 'DC_CPDResEnergyTransferMode': (10, e_DC_CPDResEnergyTransferModeType), 'DC_CableCheckReq': (11, e_DC_CableCheckReqType), 'DC_CableCheckRes': (12, e_DC_CableCheckResType), 'DC_ChargeLoopReq': (13, e_DC_ChargeLoopReqType), 'DC_ChargeLoopRes': (14, e_DC_ChargeLoopResType), 'DC_ChargeParameterDiscoveryReq': (15, e_DC_ChargeParameterDiscoveryReqType), 'DC_ChargeParameterDiscoveryRes': (16, e_DC_ChargeParameterDiscoveryResType), 'DC_PreChargeReq': (17, e_DC_PreChargeReqType), 'DC_PreChargeRes': (18, e_DC_PreChargeResType), 'DC_WeldingDetectionReq': (19, e_DC_WeldingDetectionReqType), 'DC_WeldingDetectionRes': (20, e_DC_WeldingDetectionResType), 'DSAKeyValue': (21, e_DSAKeyValueType), 'DigestMethod': (22, e_DigestMethodType), 'DigestValue': (23, e_simple3), 'Dynamic_DC_CLReqControlMode': (24, e_Dynamic_DC_CLReqControlModeType), 'Dynamic_DC_CLResControlMode': (25, e_Dynamic_DC_CLResControlModeType), 'KeyInfo': (26, e_KeyInfoType), 'KeyName': (27, e_simple4), 'KeyValue': (28, e_KeyValueType), 'Manifest': (29, e_ManifestType), 'MgmtData': (30, e_simple4), 'Object': (31, e_ObjectType), 'PGPData': (32, e_PGPDataType), 'RSAKeyValue': (33, e_RSAKeyValueType), 'Reference': (34, e_ReferenceType), 'RetrievalMethod': (35, e_RetrievalMethodType), 'SPKIData': (36, e_SPKIDataType), 'Scheduled_DC_CLReqControlMode': (37, e_Scheduled_DC_CLReqControlModeType), 'Scheduled_DC_CLResControlMode': (38, e_Scheduled_DC_CLResControlModeType), 'Signature': (39, e_SignatureType), 'SignatureMethod': (40, e_SignatureMethodType), 'SignatureProperties': (41, e_SignaturePropertiesType), 'SignatureProperty': (42, e_SignaturePropertyType), 'SignatureValue': (43, e_SignatureValueType), 'SignedInfo': (44, e_SignedInfoType), 'Transform': (45, e_TransformType), 'Transforms': (46, e_TransformsType), 'X509Data': (47, e_X509DataType)}
 

@@ -4,7 +4,7 @@ schemas/iso15118_20/V2G_CI_WPT.xsd. Do not edit by hand; regenerate instead.
 # ruff: noqa
 from stack.exi._runtime import (
     u, i, s, b, eu, ei, es, eb, und, und2, unsupported, wu, wi, ws, wb, as_int, as_map, as_list,
-    bad_bool, bad_enum, extra, Invalid,
+    bad_bool, bad_enum, extra, missing, Invalid,
 )
 
 SCHEMA = 'iso20_wpt'
@@ -22,226 +22,218 @@ _T6 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
 _T7 = {0: (4, 3), 1: (3, 3), 2: (2, 2), 3: (1, 2), 4: (0, 1)}
 _K8 = frozenset(())
 _K9 = frozenset(('Algorithm',))
-_T10 = {1: (1, 2)}
-_K11 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
-_T12 = {1: (0, 1, 4)}
-_T13 = {0: (1, 2, 2), 4: (0, 2, 2)}
-_T14 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
-_T15 = {3: (0, 2, 5)}
-_T16 = {3: (1, 2, 6), 5: (0, 2, 6)}
-_T17 = {6: (0, 1, 7)}
-_T18 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
-_K19 = frozenset(('Amount', 'CostPerUnit'))
-_T20 = {1: (0, 1, 2)}
-_T21 = {2: (0, 1)}
-_K22 = frozenset(('Amount', 'TaxRuleID'))
-_K23 = frozenset(('BatteryEnergyCapacity', 'ChargingComplete', 'InletHot', 'MaximumSOC', 'MinimumSOC', 'PresentSOC', 'RemainingTimeToMaximumSOC', 'RemainingTimeToMinimumSOC', 'RemainingTimeToTargetSOC', 'TargetSOC'))
-_T24 = {0: (1, 4, 2), 1: (0, 4, 2)}
-_T25 = {0: (2, 4, 3), 1: (1, 4, 3), 2: (0, 4, 3)}
-_T26 = {0: (3, 4, 4), 1: (2, 4, 4), 2: (1, 4, 4), 3: (0, 4, 4)}
-_T27 = {0: (4, 4, 5), 1: (3, 4, 5), 2: (2, 4, 5), 3: (1, 4, 5), 4: (0, 3, 5)}
-_T28 = {0: (5, 4, 6), 1: (4, 4, 6), 2: (3, 4, 6), 3: (2, 4, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
-_T29 = {0: (6, 4, 7), 1: (5, 4, 7), 2: (4, 4, 7), 3: (3, 4, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 3, 7)}
-_T30 = {0: (7, 4, 8), 1: (6, 4, 8), 2: (5, 4, 8), 3: (4, 4, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 3, 8)}
-_T31 = {0: (8, 4, 9), 1: (7, 4, 9), 2: (6, 4, 9), 3: (5, 4, 9), 4: (4, 3, 9), 5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 3, 9), 8: (0, 2, 9)}
-_T32 = {0: (9, 4, 10), 1: (8, 4, 10), 2: (7, 4, 10), 3: (6, 4, 10), 4: (5, 3, 10), 5: (4, 3, 10), 6: (3, 3, 10), 7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
-_T33 = {0: (10, 4), 1: (9, 4), 2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
-_E34 = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRenegotiation', 'MeteringConfirmation')
-_I35 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
-_K36 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
-_K37 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
-_T38 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
-_T39 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
-_T40 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
-_T41 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
-_T42 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
-_T43 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
-_T44 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
-_T45 = {2: (8, 4)}
-_K46 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
-_T47 = {0: (1, 3, 1)}
-_T48 = {1: (0, 2)}
-_K49 = frozenset(('Id', 'Reference'))
-_T50 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
-_T51 = {2: (1, 2)}
-_K52 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
-_T53 = {2: (0, 2, 3)}
-_T54 = {2: (1, 2), 3: (0, 1)}
-_K55 = frozenset(('BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'CapacitiveEnergyReadingVARh', 'ChargedEnergyReadingWh', 'MeterID', 'MeterSignature', 'MeterStatus', 'MeterTimestamp'))
-_T56 = {2: (0, 3, 3)}
-_T57 = {2: (1, 3, 4), 3: (0, 3, 4)}
-_T58 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
-_T59 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
-_T60 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
-_T61 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
-_T62 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_K63 = frozenset(('Encoding', 'Id', 'MimeType'))
-_T64 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
-_T65 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K66 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
-_T67 = {0: (1, 2, 2), 1: (0, 2, 2)}
-_T68 = {1: (2, 2), 2: (1, 2)}
-_K69 = frozenset(('Exponent', 'Modulus'))
-_K70 = frozenset(('Exponent', 'Value'))
-_K71 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
-_T72 = {1: (0, 3, 2)}
-_T73 = {1: (1, 3, 3), 2: (0, 3, 3)}
-_T74 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
-_T75 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
-_T76 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
-_T77 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
-_K78 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
-_T79 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
-_T80 = {5: (0, 1, 6)}
-_T81 = {6: (0, 1)}
-_K82 = frozenset(('Transforms', 'Type', 'URI'))
-_T83 = {0: (1, 3, 2), 1: (0, 2, 2)}
-_T84 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
-_T85 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K86 = frozenset(('SPKISexp',))
-_T87 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
-_T88 = {1: (2, 2)}
-_K89 = frozenset(('Algorithm', 'HMACOutputLength'))
-_T90 = {1: (2, 3), 2: (1, 2)}
-_K91 = frozenset(('Id', 'SignatureProperty'))
-_K92 = frozenset(('Id', 'Target'))
-_T93 = {}
-_K94 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
-_T95 = {0: (1, 2, 2), 1: (0, 1, 2)}
-_T96 = {2: (0, 1, 3)}
-_T97 = {3: (0, 2, 4)}
-_T98 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T99 = {3: (2, 2), 4: (1, 2)}
-_K100 = frozenset(('Id', 'value'))
-_K101 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
-_T102 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
-_T103 = {4: (1, 2)}
-_K104 = frozenset(('Algorithm', 'XPath'))
-_T105 = {1: (0, 3, 1, 0)}
-_T106 = {1: (2, 3)}
-_K107 = frozenset(('Transform',))
-_E108 = ('PowerCheck', 'LPE', 'Proprietary')
-_I109 = {'PowerCheck': 0, 'LPE': 1, 'Proprietary': 2}
-_K110 = frozenset(('WPT_AlignmentCheckMethod',))
-_E111 = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')
-_I112 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
-_E113 = ('EVResultUnknown', 'EVResultSuccess', 'EVResultFailed')
-_I114 = {'EVResultUnknown': 0, 'EVResultSuccess': 1, 'EVResultFailed': 2}
-_K115 = frozenset(('EVProcessing', 'EVResultCode', 'Header', 'TargetCoilCurrent', 'VendorSpecificDataContainer'))
-_T116 = {2: (1, 2, 4), 3: (0, 1, 4)}
-_T117 = {4: (0, 2, 5, 16)}
-_T118 = {4: (1, 2), 5: (0, 1)}
-_E119 = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')
-_I120 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
-_K121 = frozenset(('EVSEProcessing', 'Header', 'PowerTransmitted', 'ResponseCode', 'SupplyDeviceCurrent', 'VendorSpecificDataContainer'))
-_T122 = {3: (0, 3, 4)}
-_T123 = {3: (1, 3, 5), 4: (0, 2, 5)}
-_T124 = {3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 15)}
-_T125 = {3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
-_E126 = ('EVPCNoIssue', 'EVPCTempOverheatDetected', 'EVPCPowerTransferAnomalyDetected', 'EVPCAnomalyDetected')
-_I127 = {'EVPCNoIssue': 0, 'EVPCTempOverheatDetected': 1, 'EVPCPowerTransferAnomalyDetected': 2, 'EVPCAnomalyDetected': 3}
-_K128 = frozenset(('DisplayParameters', 'EVPCChargeDiagnostics', 'EVPCOperatingFrequency', 'EVPCPowerControlParameter', 'EVPCPowerOutput', 'EVPCPowerRequest', 'Header', 'ManufacturerSpecificDataContainer', 'MeterInfoRequested'))
-_T129 = {1: (0, 2, 2)}
-_T130 = {1: (1, 2, 3), 2: (0, 1, 3)}
-_T131 = {3: (0, 1, 4)}
-_T132 = {4: (0, 1, 5)}
-_T133 = {6: (0, 3, 7)}
-_T134 = {6: (1, 3, 8), 7: (0, 2, 8)}
-_T135 = {6: (2, 3, 9, 0), 7: (1, 2, 9, 0), 8: (0, 2, 9, 0), 9: (0, 2, 10, 15)}
-_T136 = {6: (3, 3), 7: (2, 2), 8: (1, 2), 9: (1, 2), 10: (0, 1)}
-_E137 = ('SPCNoIssue', 'SPCFODDetected', 'SPCLOPDetected', 'SPCTempOverheatDetected', 'SPCPowerTransferAnomalyDetected', 'SPCAnomalyDetected')
-_I138 = {'SPCNoIssue': 0, 'SPCFODDetected': 1, 'SPCLOPDetected': 2, 'SPCTempOverheatDetected': 3, 'SPCPowerTransferAnomalyDetected': 4, 'SPCAnomalyDetected': 5}
-_K139 = frozenset(('EVPCPowerRequest', 'EVSEStatus', 'Header', 'ManufacturerSpecificDataContainer', 'MeterInfo', 'Receipt', 'ResponseCode', 'SDPowerInput', 'SPCChargeDiagnostics', 'SPCMaxOutputPowerLimit', 'SPCMinOutputPowerLimit', 'SPCOperatingFrequency', 'SPCPowerControlParameter'))
-_O140 = {'Header': 0, 'ResponseCode': 1, 'EVSEStatus': 2, 'MeterInfo': 3, 'Receipt': 4, 'EVPCPowerRequest': 5, 'SDPowerInput': 6, 'SPCMaxOutputPowerLimit': 7, 'SPCMinOutputPowerLimit': 8, 'SPCChargeDiagnostics': 9, 'SPCOperatingFrequency': 10, 'SPCPowerControlParameter': 11, 'ManufacturerSpecificDataContainer': 12}
-_T141 = {0: (0, 1, 1)}
-_T142 = {2: (1, 3, 4), 3: (0, 2, 4)}
-_T143 = {2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
-_T144 = {2: (3, 3, 6), 3: (2, 2, 6), 4: (1, 2, 6), 5: (0, 1, 6)}
-_T145 = {6: (0, 2, 7)}
-_T146 = {6: (1, 2, 8), 7: (0, 1, 8)}
-_T147 = {8: (0, 1, 9)}
-_T148 = {9: (0, 1, 10)}
-_T149 = {10: (0, 3, 11)}
-_T150 = {10: (1, 3, 12), 11: (0, 2, 12)}
-_T151 = {10: (2, 3, 13, 0), 11: (1, 2, 13, 0), 12: (0, 2, 13, 0), 13: (0, 2, 14, 15)}
-_T152 = {10: (3, 3), 11: (2, 2), 12: (1, 2), 13: (1, 2), 14: (0, 1)}
-_K153 = frozenset(('EVPCDeviceLocalControl', 'EVPCMaxReceivablePower', 'EVPCNaturalFrequency', 'Header', 'SDMaxGroundClearence', 'SDMinGroundClearence', 'VendorSpecificDataContainer'))
-_T154 = {6: (0, 2, 7, 16)}
-_T155 = {6: (1, 2), 7: (0, 1)}
-_E156 = ('MF-WPT1', 'MF-WPT2', 'MF-WPT3', 'MF-WPT4')
-_I157 = {'MF-WPT1': 0, 'MF-WPT2': 1, 'MF-WPT3': 2, 'MF-WPT4': 3}
-_K158 = frozenset(('Header', 'PDInputPowerClass', 'PDMaxCoilCurrent', 'PDMinCoilCurrent', 'ResponseCode', 'SDManufacturerSpecificDataContainer', 'SDMaxGroundClearanceSupport', 'SDMaxOutputPower', 'SDMinGroundClearanceSupport', 'SDMinOutputPower'))
-_T159 = {7: (0, 1, 8)}
-_T160 = {9: (0, 2, 10, 16)}
-_T161 = {9: (1, 2), 10: (0, 1)}
-_K162 = frozenset(('Coord_X', 'Coord_Y', 'Coord_Z'))
-_T163 = {3: (0, 1)}
-_K164 = frozenset(('EVPCCoilCurrentInformation', 'EVPCCoilCurrentRequest', 'EVPCCurrentOutputInformation', 'EVPCVoltageOutputInformation'))
-_T165 = {4: (0, 1)}
-_E166 = ('Manual', 'LF_TxEV', 'LF_TxPrimaryDevice', 'LPE', 'Proprietary')
-_I167 = {'Manual': 0, 'LF_TxEV': 1, 'LF_TxPrimaryDevice': 2, 'LPE': 3, 'Proprietary': 4}
-_K168 = frozenset(('WPT_FinePositioningMethod',))
-_K169 = frozenset(('EVProcessing', 'EVResultCode', 'Header', 'VendorSpecificDataContainer', 'WPT_LF_DataPackageList'))
-_T170 = {3: (0, 2, 5, 16)}
-_T171 = {3: (1, 2, 4), 5: (0, 2, 4)}
-_T172 = {3: (2, 2), 4: (0, 1), 5: (1, 2)}
-_K173 = frozenset(('EVSEProcessing', 'Header', 'ResponseCode', 'VendorSpecificDataContainer', 'WPT_LF_DataPackageList'))
-_K174 = frozenset(('EVDeviceAlignmentCheckMethodList', 'EVDeviceFinePositioningMethodList', 'EVDevicePairingMethodList', 'EVProcessing', 'Header', 'LF_SystemSetupData', 'NaturalOffset', 'VendorSpecificDataContainer'))
-_T175 = {6: (0, 2, 8, 16)}
-_T176 = {6: (1, 2, 7), 8: (0, 2, 7)}
-_T177 = {6: (2, 2), 7: (0, 1), 8: (1, 2)}
-_K178 = frozenset(('Header', 'LF_SystemSetupData', 'NaturalOffset', 'PrimaryDeviceAlignmentCheckMethodList', 'PrimaryDeviceFinePositioningMethodList', 'PrimaryDevicePairingMethodList', 'ResponseCode', 'VendorSpecificDataContainer'))
-_K179 = frozenset(('NumPackages', 'WPT_LF_DataPackage'))
-_K180 = frozenset(('LF_RxData', 'LF_TxData', 'PackageIndex'))
-_T181 = {1: (1, 2, 2)}
-_K182 = frozenset(('NumberOfReceivers', 'RxSpecData'))
-_T183 = {1: (0, 1, 2, 2), 2: (0, 2, 3, 253)}
-_K184 = frozenset(('WPT_LF_RxDataList',))
-_T185 = {1: (0, 1)}
-_K186 = frozenset(('RSSIData', 'RxIdentifier'))
-_K187 = frozenset(('RSSIDataList',))
-_K188 = frozenset(('RSSI', 'TxIdentifier'))
-_K189 = frozenset(('LF_ReceiverSetupData', 'LF_TransmitterSetupData'))
-_T190 = {0: (1, 2, 1)}
-_K191 = frozenset(('NumberOfTransmitters', 'SignalFrequency', 'TxPackageSpecData', 'TxSpecData'))
-_T192 = {2: (0, 1, 3, 2), 3: (0, 2, 5, 253)}
-_K193 = frozenset(('WPT_LF_TxDataList',))
-_K194 = frozenset(('EIRP', 'TxIdentifier'))
-_E195 = ('External confirmation', 'LPE', 'LF_TxEV', 'LF_TxPrimaryDevice', 'Optical', 'Proprietary')
-_I196 = {'External confirmation': 0, 'LPE': 1, 'LF_TxEV': 2, 'LF_TxPrimaryDevice': 3, 'Optical': 4, 'Proprietary': 5}
-_K197 = frozenset(('WPT_PairingMethod',))
-_K198 = frozenset(('EVProcessing', 'EVResultCode', 'Header', 'ObservedIDCode', 'VendorSpecificDataContainer'))
-_K199 = frozenset(('AlternativeSECCList', 'EVSEProcessing', 'Header', 'ObservedIDCode', 'ResponseCode', 'VendorSpecificDataContainer'))
-_K200 = frozenset(('SPCPrimaryDeviceCoilCurrentInformation',))
-_K201 = frozenset(('PackageSeparationTime', 'PulseDuration', 'PulseSeparationTime', 'PulseSequenceOrder'))
-_T202 = {0: (0, 1, 1, 2), 1: (0, 2, 5, 253)}
-_T203 = {1: (1, 2, 2), 5: (0, 1, 2)}
-_K204 = frozenset(('IndexNumber', 'TxRxIdentifier'))
-_K205 = frozenset(('TxRxIdentifier', 'TxRxOrientation', 'TxRxPosition'))
-_K206 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
-_T207 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
-_T208 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T209 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T210 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T211 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T212 = {1: (6, 3)}
-_K213 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_K10 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
+_T11 = {1: (0, 1, 4)}
+_T12 = {0: (1, 2, 2), 4: (0, 2, 2)}
+_T13 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
+_T14 = {3: (0, 2, 5)}
+_T15 = {3: (1, 2, 6), 5: (0, 2, 6)}
+_T16 = {6: (0, 1, 7)}
+_T17 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
+_K18 = frozenset(('Amount', 'CostPerUnit'))
+_K19 = frozenset(('Amount', 'TaxRuleID'))
+_K20 = frozenset(('BatteryEnergyCapacity', 'ChargingComplete', 'InletHot', 'MaximumSOC', 'MinimumSOC', 'PresentSOC', 'RemainingTimeToMaximumSOC', 'RemainingTimeToMinimumSOC', 'RemainingTimeToTargetSOC', 'TargetSOC'))
+_T21 = {0: (1, 4, 2), 1: (0, 4, 2)}
+_T22 = {0: (2, 4, 3), 1: (1, 4, 3), 2: (0, 4, 3)}
+_T23 = {0: (3, 4, 4), 1: (2, 4, 4), 2: (1, 4, 4), 3: (0, 4, 4)}
+_T24 = {0: (4, 4, 5), 1: (3, 4, 5), 2: (2, 4, 5), 3: (1, 4, 5), 4: (0, 3, 5)}
+_T25 = {0: (5, 4, 6), 1: (4, 4, 6), 2: (3, 4, 6), 3: (2, 4, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T26 = {0: (6, 4, 7), 1: (5, 4, 7), 2: (4, 4, 7), 3: (3, 4, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 3, 7)}
+_T27 = {0: (7, 4, 8), 1: (6, 4, 8), 2: (5, 4, 8), 3: (4, 4, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 3, 8)}
+_T28 = {0: (8, 4, 9), 1: (7, 4, 9), 2: (6, 4, 9), 3: (5, 4, 9), 4: (4, 3, 9), 5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 3, 9), 8: (0, 2, 9)}
+_T29 = {0: (9, 4, 10), 1: (8, 4, 10), 2: (7, 4, 10), 3: (6, 4, 10), 4: (5, 3, 10), 5: (4, 3, 10), 6: (3, 3, 10), 7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
+_T30 = {0: (10, 4), 1: (9, 4), 2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
+_E31 = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRenegotiation', 'MeteringConfirmation')
+_I32 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
+_K33 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
+_K34 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
+_O35 = {'Id': 0, 'KeyName': 1, 'KeyValue': 2, 'RetrievalMethod': 3, 'X509Data': 4, 'PGPData': 5, 'SPKIData': 6, 'MgmtData': 7}
+_T36 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
+_T37 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
+_T38 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
+_T39 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
+_T40 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
+_T41 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
+_T42 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
+_T43 = {2: (8, 4)}
+_K44 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
+_T45 = {0: (1, 3, 1)}
+_T46 = {1: (0, 2)}
+_K47 = frozenset(('Id', 'Reference'))
+_T48 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
+_T49 = {2: (1, 2)}
+_K50 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
+_T51 = {2: (1, 2), 3: (0, 1)}
+_K52 = frozenset(('BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'CapacitiveEnergyReadingVARh', 'ChargedEnergyReadingWh', 'MeterID', 'MeterSignature', 'MeterStatus', 'MeterTimestamp'))
+_T53 = {2: (1, 3, 4), 3: (0, 3, 4)}
+_T54 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
+_T55 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T56 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
+_T57 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
+_T58 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_K59 = frozenset(('Encoding', 'Id', 'MimeType'))
+_T60 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_T61 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_K62 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
+_T63 = {0: (1, 2, 2), 1: (0, 2, 2)}
+_T64 = {1: (2, 2), 2: (1, 2)}
+_K65 = frozenset(('Exponent', 'Modulus'))
+_K66 = frozenset(('Exponent', 'Value'))
+_K67 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
+_T68 = {1: (1, 3, 3), 2: (0, 3, 3)}
+_T69 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
+_T70 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
+_T71 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
+_T72 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_K73 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T74 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
+_T75 = {5: (0, 1, 6)}
+_T76 = {6: (0, 1)}
+_K77 = frozenset(('Transforms', 'Type', 'URI'))
+_T78 = {0: (1, 3, 2), 1: (0, 2, 2)}
+_T79 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
+_T80 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K81 = frozenset(('SPKISexp',))
+_T82 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_K83 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T84 = {1: (2, 3), 2: (1, 2)}
+_K85 = frozenset(('Id', 'SignatureProperty'))
+_K86 = frozenset(('Id', 'Target'))
+_T87 = {0: (1, 2, 2), 1: (0, 1, 2)}
+_T88 = {}
+_K89 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T90 = {2: (0, 1, 3)}
+_T91 = {3: (0, 2, 4)}
+_T92 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T93 = {3: (2, 2), 4: (1, 2)}
+_K94 = frozenset(('Id', 'value'))
+_T95 = {2: (0, 1)}
+_K96 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T97 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T98 = {4: (1, 2)}
+_K99 = frozenset(('Algorithm', 'XPath'))
+_T100 = {1: (0, 3, 1, 0)}
+_K101 = frozenset(('Transform',))
+_E102 = ('PowerCheck', 'LPE', 'Proprietary')
+_I103 = {'PowerCheck': 0, 'LPE': 1, 'Proprietary': 2}
+_K104 = frozenset(('WPT_AlignmentCheckMethod',))
+_E105 = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')
+_I106 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
+_E107 = ('EVResultUnknown', 'EVResultSuccess', 'EVResultFailed')
+_I108 = {'EVResultUnknown': 0, 'EVResultSuccess': 1, 'EVResultFailed': 2}
+_K109 = frozenset(('EVProcessing', 'EVResultCode', 'Header', 'TargetCoilCurrent', 'VendorSpecificDataContainer'))
+_T110 = {2: (1, 2, 4), 3: (0, 1, 4)}
+_T111 = {4: (0, 2, 5, 16)}
+_T112 = {4: (1, 2), 5: (0, 1)}
+_E113 = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')
+_I114 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
+_K115 = frozenset(('EVSEProcessing', 'Header', 'PowerTransmitted', 'ResponseCode', 'SupplyDeviceCurrent', 'VendorSpecificDataContainer'))
+_T116 = {3: (1, 3, 5), 4: (0, 2, 5)}
+_T117 = {3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 15)}
+_T118 = {3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_E119 = ('EVPCNoIssue', 'EVPCTempOverheatDetected', 'EVPCPowerTransferAnomalyDetected', 'EVPCAnomalyDetected')
+_I120 = {'EVPCNoIssue': 0, 'EVPCTempOverheatDetected': 1, 'EVPCPowerTransferAnomalyDetected': 2, 'EVPCAnomalyDetected': 3}
+_K121 = frozenset(('DisplayParameters', 'EVPCChargeDiagnostics', 'EVPCOperatingFrequency', 'EVPCPowerControlParameter', 'EVPCPowerOutput', 'EVPCPowerRequest', 'Header', 'ManufacturerSpecificDataContainer', 'MeterInfoRequested'))
+_T122 = {1: (1, 2, 3), 2: (0, 1, 3)}
+_T123 = {3: (0, 1, 4)}
+_T124 = {4: (0, 1, 5)}
+_T125 = {6: (0, 3, 7)}
+_T126 = {6: (1, 3, 8), 7: (0, 2, 8)}
+_T127 = {6: (2, 3, 9, 0), 7: (1, 2, 9, 0), 8: (0, 2, 9, 0), 9: (0, 2, 10, 15)}
+_T128 = {6: (3, 3), 7: (2, 2), 8: (1, 2), 9: (1, 2), 10: (0, 1)}
+_E129 = ('SPCNoIssue', 'SPCFODDetected', 'SPCLOPDetected', 'SPCTempOverheatDetected', 'SPCPowerTransferAnomalyDetected', 'SPCAnomalyDetected')
+_I130 = {'SPCNoIssue': 0, 'SPCFODDetected': 1, 'SPCLOPDetected': 2, 'SPCTempOverheatDetected': 3, 'SPCPowerTransferAnomalyDetected': 4, 'SPCAnomalyDetected': 5}
+_K131 = frozenset(('EVPCPowerRequest', 'EVSEStatus', 'Header', 'ManufacturerSpecificDataContainer', 'MeterInfo', 'Receipt', 'ResponseCode', 'SDPowerInput', 'SPCChargeDiagnostics', 'SPCMaxOutputPowerLimit', 'SPCMinOutputPowerLimit', 'SPCOperatingFrequency', 'SPCPowerControlParameter'))
+_O132 = {'Header': 0, 'ResponseCode': 1, 'EVSEStatus': 2, 'MeterInfo': 3, 'Receipt': 4, 'EVPCPowerRequest': 5, 'SDPowerInput': 6, 'SPCMaxOutputPowerLimit': 7, 'SPCMinOutputPowerLimit': 8, 'SPCChargeDiagnostics': 9, 'SPCOperatingFrequency': 10, 'SPCPowerControlParameter': 11, 'ManufacturerSpecificDataContainer': 12}
+_T133 = {0: (0, 1, 1)}
+_T134 = {1: (0, 1, 2)}
+_T135 = {2: (0, 3, 3)}
+_T136 = {2: (1, 3, 4), 3: (0, 2, 4)}
+_T137 = {2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
+_T138 = {2: (3, 3, 6), 3: (2, 2, 6), 4: (1, 2, 6), 5: (0, 1, 6)}
+_T139 = {6: (0, 2, 7)}
+_T140 = {6: (1, 2, 8), 7: (0, 1, 8)}
+_T141 = {8: (0, 1, 9)}
+_T142 = {9: (0, 1, 10)}
+_T143 = {10: (0, 3, 11)}
+_T144 = {10: (1, 3, 12), 11: (0, 2, 12)}
+_T145 = {10: (2, 3, 13, 0), 11: (1, 2, 13, 0), 12: (0, 2, 13, 0), 13: (0, 2, 14, 15)}
+_T146 = {10: (3, 3), 11: (2, 2), 12: (1, 2), 13: (1, 2), 14: (0, 1)}
+_K147 = frozenset(('EVPCDeviceLocalControl', 'EVPCMaxReceivablePower', 'EVPCNaturalFrequency', 'Header', 'SDMaxGroundClearence', 'SDMinGroundClearence', 'VendorSpecificDataContainer'))
+_T148 = {6: (0, 2, 7, 16)}
+_T149 = {6: (1, 2), 7: (0, 1)}
+_E150 = ('MF-WPT1', 'MF-WPT2', 'MF-WPT3', 'MF-WPT4')
+_I151 = {'MF-WPT1': 0, 'MF-WPT2': 1, 'MF-WPT3': 2, 'MF-WPT4': 3}
+_K152 = frozenset(('Header', 'PDInputPowerClass', 'PDMaxCoilCurrent', 'PDMinCoilCurrent', 'ResponseCode', 'SDManufacturerSpecificDataContainer', 'SDMaxGroundClearanceSupport', 'SDMaxOutputPower', 'SDMinGroundClearanceSupport', 'SDMinOutputPower'))
+_T153 = {9: (0, 2, 10, 16)}
+_T154 = {9: (1, 2), 10: (0, 1)}
+_K155 = frozenset(('Coord_X', 'Coord_Y', 'Coord_Z'))
+_K156 = frozenset(('EVPCCoilCurrentInformation', 'EVPCCoilCurrentRequest', 'EVPCCurrentOutputInformation', 'EVPCVoltageOutputInformation'))
+_E157 = ('Manual', 'LF_TxEV', 'LF_TxPrimaryDevice', 'LPE', 'Proprietary')
+_I158 = {'Manual': 0, 'LF_TxEV': 1, 'LF_TxPrimaryDevice': 2, 'LPE': 3, 'Proprietary': 4}
+_K159 = frozenset(('WPT_FinePositioningMethod',))
+_K160 = frozenset(('EVProcessing', 'EVResultCode', 'Header', 'VendorSpecificDataContainer', 'WPT_LF_DataPackageList'))
+_T161 = {3: (0, 2, 5, 16)}
+_T162 = {3: (1, 2, 4), 5: (0, 2, 4)}
+_T163 = {3: (2, 2), 4: (0, 1), 5: (1, 2)}
+_K164 = frozenset(('EVSEProcessing', 'Header', 'ResponseCode', 'VendorSpecificDataContainer', 'WPT_LF_DataPackageList'))
+_K165 = frozenset(('EVDeviceAlignmentCheckMethodList', 'EVDeviceFinePositioningMethodList', 'EVDevicePairingMethodList', 'EVProcessing', 'Header', 'LF_SystemSetupData', 'NaturalOffset', 'VendorSpecificDataContainer'))
+_T166 = {6: (0, 2, 8, 16)}
+_T167 = {6: (1, 2, 7), 8: (0, 2, 7)}
+_T168 = {6: (2, 2), 7: (0, 1), 8: (1, 2)}
+_K169 = frozenset(('Header', 'LF_SystemSetupData', 'NaturalOffset', 'PrimaryDeviceAlignmentCheckMethodList', 'PrimaryDeviceFinePositioningMethodList', 'PrimaryDevicePairingMethodList', 'ResponseCode', 'VendorSpecificDataContainer'))
+_K170 = frozenset(('NumPackages', 'WPT_LF_DataPackage'))
+_K171 = frozenset(('LF_RxData', 'LF_TxData', 'PackageIndex'))
+_T172 = {1: (1, 2, 2)}
+_K173 = frozenset(('NumberOfReceivers', 'RxSpecData'))
+_T174 = {1: (0, 1, 2, 2), 2: (0, 2, 3, 253)}
+_K175 = frozenset(('WPT_LF_RxDataList',))
+_K176 = frozenset(('RSSIData', 'RxIdentifier'))
+_K177 = frozenset(('RSSIDataList',))
+_K178 = frozenset(('RSSI', 'TxIdentifier'))
+_K179 = frozenset(('LF_ReceiverSetupData', 'LF_TransmitterSetupData'))
+_T180 = {0: (1, 2, 1)}
+_T181 = {1: (0, 1)}
+_K182 = frozenset(('NumberOfTransmitters', 'SignalFrequency', 'TxPackageSpecData', 'TxSpecData'))
+_T183 = {2: (0, 1, 3, 2), 3: (0, 2, 5, 253)}
+_K184 = frozenset(('WPT_LF_TxDataList',))
+_K185 = frozenset(('EIRP', 'TxIdentifier'))
+_E186 = ('External confirmation', 'LPE', 'LF_TxEV', 'LF_TxPrimaryDevice', 'Optical', 'Proprietary')
+_I187 = {'External confirmation': 0, 'LPE': 1, 'LF_TxEV': 2, 'LF_TxPrimaryDevice': 3, 'Optical': 4, 'Proprietary': 5}
+_K188 = frozenset(('WPT_PairingMethod',))
+_K189 = frozenset(('EVProcessing', 'EVResultCode', 'Header', 'ObservedIDCode', 'VendorSpecificDataContainer'))
+_K190 = frozenset(('AlternativeSECCList', 'EVSEProcessing', 'Header', 'ObservedIDCode', 'ResponseCode', 'VendorSpecificDataContainer'))
+_K191 = frozenset(('SPCPrimaryDeviceCoilCurrentInformation',))
+_K192 = frozenset(('PackageSeparationTime', 'PulseDuration', 'PulseSeparationTime', 'PulseSequenceOrder'))
+_T193 = {0: (0, 1, 1, 2), 1: (0, 2, 5, 253)}
+_T194 = {1: (1, 2, 2), 5: (0, 1, 2)}
+_T195 = {4: (0, 1)}
+_K196 = frozenset(('IndexNumber', 'TxRxIdentifier'))
+_K197 = frozenset(('TxRxIdentifier', 'TxRxOrientation', 'TxRxPosition'))
+_K198 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_O199 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
+_T200 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T201 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T202 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T203 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T204 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T205 = {1: (6, 3)}
+_K206 = frozenset(('X509IssuerName', 'X509SerialNumber'))
 
 def d_AlternativeSECCListType(v, r):
     o = {}
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_AlternativeSECCType(v, r)
-        l = o.get('AlternativeSECC')
-        if l is None:
-            o['AlternativeSECC'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_AlternativeSECCType(v, r)
+    l = o.get('AlternativeSECC')
+    if l is None:
+        o['AlternativeSECC'] = [x]
+    else:
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -263,21 +255,19 @@ def d_AlternativeSECCListType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_AlternativeSECCListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'AlternativeSECC'
     x = d.get('AlternativeSECC')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
@@ -293,6 +283,8 @@ def e_AlternativeSECCListType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
     c, wd = _T2[st]
     a = (a << wd) | c
@@ -318,7 +310,12 @@ def d_AlternativeSECCType(v, r):
         o['IPAddress'] = x
         st = 3
     elif c == 3:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['Port'] = x
         st = 4
     elif c == 4:
@@ -337,7 +334,12 @@ def d_AlternativeSECCType(v, r):
             o['IPAddress'] = x
             st = 3
         elif c == 2:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['Port'] = x
             st = 4
         elif c == 3:
@@ -352,7 +354,12 @@ def d_AlternativeSECCType(v, r):
             o['IPAddress'] = x
             st = 3
         elif c == 1:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['Port'] = x
             st = 4
         elif c == 2:
@@ -363,7 +370,12 @@ def d_AlternativeSECCType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['Port'] = x
             st = 4
         elif c == 1:
@@ -372,10 +384,9 @@ def d_AlternativeSECCType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_AlternativeSECCType(a, d):
@@ -387,20 +398,32 @@ def e_AlternativeSECCType(a, d):
     x = d.get('SSID')
     if x is not None:
         u += 1
-        a = ws(((a << 3)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 12) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 4), x) << 1
         st = 1
     f = 'BSSID'
     x = d.get('BSSID')
     if x is not None:
         u += 1
         c, wd, st = _T4[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
     f = 'IPAddress'
     x = d.get('IPAddress')
     if x is not None:
         u += 1
         c, wd, st = _T5[st]
-        a = ws((((a << wd) | c)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
     f = 'Port'
     x = d.get('Port')
     if x is not None:
@@ -408,7 +431,10 @@ def e_AlternativeSECCType(a, d):
         c, wd, st = _T6[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
     f = None
     c, wd = _T7[st]
     a = (a << wd) | c
@@ -421,10 +447,9 @@ def d_CLReqControlModeType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CLReqControlModeType(a, d):
@@ -443,10 +468,9 @@ def d_CLResControlModeType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_CLResControlModeType(a, d):
@@ -463,18 +487,13 @@ def e_CLResControlModeType(a, d):
 def d_CanonicalizationMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = s(v, r)
+    o['Algorithm'] = x
+    st = 1
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -492,17 +511,17 @@ def e_CanonicalizationMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
-        u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T10[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
         extra(d, _K9)
     return a
@@ -529,12 +548,11 @@ def d_DSAKeyValueType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = eb(v, r)
-            o['Q'] = x
-            st = 4
-        else:
+        if c:
             und(c, 1)
+        x, r = eb(v, r)
+        o['Q'] = x
+        st = 4
     if st == 4:
         r -= 2
         c = (v >> r) & 3
@@ -551,12 +569,11 @@ def d_DSAKeyValueType(v, r):
     if st == 2:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = eb(v, r)
-            o['Y'] = x
-            st = 3
-        else:
+        if c:
             und(c, 1)
+        x, r = eb(v, r)
+        o['Y'] = x
+        st = 3
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -584,18 +601,16 @@ def d_DSAKeyValueType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['PgenCounter'] = x
-        st = 7
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['PgenCounter'] = x
+    st = 7
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DSAKeyValueType(a, d):
@@ -607,49 +622,49 @@ def e_DSAKeyValueType(a, d):
     x = d.get('P')
     if x is not None:
         u += 1
-        a = wb(((a << 2)) << 1, x) << 1
+        a = wb((a << 3), x) << 1
         st = 1
     f = 'Q'
     x = d.get('Q')
     if x is not None:
         u += 1
-        c, wd, st = _T12[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T11[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'G'
     x = d.get('G')
     if x is not None:
         u += 1
-        c, wd, st = _T13[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T12[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'Y'
     x = d.get('Y')
     if x is not None:
         u += 1
-        c, wd, st = _T14[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T13[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'J'
     x = d.get('J')
     if x is not None:
         u += 1
-        c, wd, st = _T15[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T14[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'Seed'
     x = d.get('Seed')
     if x is not None:
         u += 1
-        c, wd, st = _T16[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T15[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'PgenCounter'
     x = d.get('PgenCounter')
     if x is not None:
         u += 1
-        c, wd, st = _T17[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T16[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T18[st]
+    c, wd = _T17[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K11)
+        extra(d, _K10)
     return a
 
 def d_DetailedCostType(v, r):
@@ -657,120 +672,118 @@ def d_DetailedCostType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['Amount'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['Amount'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['CostPerUnit'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['CostPerUnit'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DetailedCostType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Amount'
     x = d.get('Amount')
     if x is not None:
-        u += 1
         a = e_RationalNumberType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'CostPerUnit'
     x = d.get('CostPerUnit')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K19)
+        extra(d, _K18)
     return a
 
 def d_DetailedTaxType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['TaxRuleID'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['TaxRuleID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['Amount'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['Amount'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DetailedTaxType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'TaxRuleID'
     x = d.get('TaxRuleID')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 1 or x > 4294967295:
             x = as_int(x, 1, 4294967295)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'Amount'
     x = d.get('Amount')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K22)
+        extra(d, _K19)
     return a
 
 def d_DigestMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = s(v, r)
+    o['Algorithm'] = x
+    st = 1
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -788,17 +801,17 @@ def e_DigestMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
-        u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T10[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
         extra(d, _K9)
     return a
@@ -853,15 +866,30 @@ def d_DisplayParametersType(v, r):
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['RemainingTimeToMinimumSOC'] = x
             st = 5
         elif c == 1:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['RemainingTimeToTargetSOC'] = x
             st = 6
         elif c == 2:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['RemainingTimeToMaximumSOC'] = x
             st = 7
         elif c == 3:
@@ -892,11 +920,21 @@ def d_DisplayParametersType(v, r):
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['RemainingTimeToTargetSOC'] = x
             st = 6
         elif c == 1:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['RemainingTimeToMaximumSOC'] = x
             st = 7
         elif c == 2:
@@ -927,7 +965,12 @@ def d_DisplayParametersType(v, r):
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['RemainingTimeToMaximumSOC'] = x
             st = 7
         elif c == 1:
@@ -1017,10 +1060,9 @@ def d_DisplayParametersType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_DisplayParametersType(a, d):
@@ -1034,143 +1076,154 @@ def e_DisplayParametersType(a, d):
         u += 1
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
-        a = (((a << 4)) << 9) | ((x) << 1)
+        a = ((a << 13) | ((x) << 1))
         st = 1
     f = 'MinimumSOC'
     x = d.get('MinimumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T24[st]
+        c, wd, st = _T21[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
-        a = ((((a << wd) | c)) << 9) | ((x) << 1)
+        a = (((((a << wd) | c) << 9)) | ((x) << 1))
     f = 'TargetSOC'
     x = d.get('TargetSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T25[st]
+        c, wd, st = _T22[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
-        a = ((((a << wd) | c)) << 9) | ((x) << 1)
+        a = (((((a << wd) | c) << 9)) | ((x) << 1))
     f = 'MaximumSOC'
     x = d.get('MaximumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T26[st]
+        c, wd, st = _T23[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
-        a = ((((a << wd) | c)) << 9) | ((x) << 1)
+        a = (((((a << wd) | c) << 9)) | ((x) << 1))
     f = 'RemainingTimeToMinimumSOC'
     x = d.get('RemainingTimeToMinimumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T27[st]
+        c, wd, st = _T24[st]
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
     f = 'RemainingTimeToTargetSOC'
     x = d.get('RemainingTimeToTargetSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T28[st]
+        c, wd, st = _T25[st]
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
     f = 'RemainingTimeToMaximumSOC'
     x = d.get('RemainingTimeToMaximumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T29[st]
+        c, wd, st = _T26[st]
         if x.__class__ is not int or x < 0 or x > 4294967295:
             x = as_int(x, 0, 4294967295)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
     f = 'ChargingComplete'
     x = d.get('ChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T30[st]
+        c, wd, st = _T27[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     f = 'BatteryEnergyCapacity'
     x = d.get('BatteryEnergyCapacity')
     if x is not None:
         u += 1
-        c, wd, st = _T31[st]
+        c, wd, st = _T28[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'InletHot'
     x = d.get('InletHot')
     if x is not None:
         u += 1
-        c, wd, st = _T32[st]
+        c, wd, st = _T29[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     f = None
-    c, wd = _T33[st]
+    c, wd = _T30[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K23)
+        extra(d, _K20)
     return a
 
 def d_EVSEStatusType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['NotificationMaxDelay'] = x
+    st = 1
+    r -= 6
+    x = (v >> r) & 63
+    if x & 49:
+        und2()
+    x = _E31[(x >> 1) & 7]
+    c = 0
+    o['EVSENotification'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['NotificationMaxDelay'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 5
-        x = (v >> r) & 31
-        if x & 17:
-            und2()
-        x = _E34[(x >> 1) & 7]
-        o['EVSENotification'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVSEStatusType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'NotificationMaxDelay'
     x = d.get('NotificationMaxDelay')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'EVSENotification'
     x = d.get('EVSENotification')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        j = _I35.get(x)
+        j = _I32.get(x)
         if j is None:
-            bad_enum(x, _I35)
-        a = ((((a << wd) | c)) << 5) | (j << 1)
+            bad_enum(x, _I32)
+        a = ((a << 6) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K36)
+        extra(d, _K33)
     return a
 
 def d_KeyInfoType(v, r):
@@ -1404,144 +1457,19 @@ def e_KeyInfoType(a, d):
         a = (a << 4)
         a = ws(a, x)
         st = 1
-    f = 'KeyName'
-    x = d.get('KeyName')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T38[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'KeyValue'
-    x = d.get('KeyValue')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T39[st]
-            a = e_KeyValueType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'RetrievalMethod'
-    x = d.get('RetrievalMethod')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T40[st]
-            a = e_RetrievalMethodType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509Data'
-    x = d.get('X509Data')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T41[st]
-            a = e_X509DataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'PGPData'
-    x = d.get('PGPData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T42[st]
-            a = e_PGPDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'SPKIData'
-    x = d.get('SPKIData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T43[st]
-            a = e_SPKIDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'MgmtData'
-    x = d.get('MgmtData')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T44[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
+    for f in d:
+        x = d[f]
+        if x is None:
+            continue
+        h = _H_KeyInfoType.get(f)
+        if h is None:
+            extra(d, _K34)
+        elif h is False:
+            continue
+        a, st = h(a, x, st)
     f = None
-    c, wd = _T45[st]
+    c, wd = _T43[st]
     a = (a << wd) | c
-    if u != len(d):
-        extra(d, _K37)
     return a
 
 def d_KeyValueType(v, r):
@@ -1594,13 +1522,13 @@ def e_KeyValueType(a, d):
     x = d.get('RSAKeyValue')
     if x is not None:
         u += 1
-        c, wd, st = _T47[st]
+        c, wd, st = _T45[st]
         a = e_RSAKeyValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T48[st]
+    c, wd = _T46[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K46)
+        extra(d, _K44)
     return a
 
 def d_ManifestType(v, r):
@@ -1625,16 +1553,15 @@ def d_ManifestType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_ReferenceType(v, r)
-            l = o.get('Reference')
-            if l is None:
-                o['Reference'] = [x]
-            else:
-                l.append(x)
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_ReferenceType(v, r)
+        l = o.get('Reference')
+        if l is None:
+            o['Reference'] = [x]
+        else:
+            l.append(x)
+        st = 2
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -1671,7 +1598,7 @@ def e_ManifestType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T50[st]
+            c, wd, nx, n = _T48[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -1683,10 +1610,10 @@ def e_ManifestType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T51[st]
+    c, wd = _T49[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K49)
+        extra(d, _K47)
     return a
 
 def d_MessageHeaderType(v, r):
@@ -1694,20 +1621,22 @@ def d_MessageHeaderType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['SessionID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['TimeStamp'] = x
-        st = 2
+    x, r = eb(v, r)
+    o['SessionID'] = x
+    st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['TimeStamp'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1720,42 +1649,46 @@ def d_MessageHeaderType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_MessageHeaderType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'SessionID'
     x = d.get('SessionID')
     if x is not None:
-        u += 1
-        a = wb(((a << 1)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'TimeStamp'
     x = d.get('TimeStamp')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = 'Signature'
     x = d.get('Signature')
     if x is not None:
         u += 1
-        c, wd, st = _T53[st]
-        a = e_SignatureType(((a << wd) | c), x)
+        a = e_SignatureType((a << 2), x)
+        st = 3
     f = None
-    c, wd = _T54[st]
+    c, wd = _T51[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K52)
+        extra(d, _K50)
     return a
 
 def d_MeterInfoType(v, r):
@@ -1763,32 +1696,49 @@ def d_MeterInfoType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['MeterID'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['ChargedEnergyReadingWh'] = x
-        st = 2
+    x, r = es(v, r)
+    o['MeterID'] = x
+    st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['ChargedEnergyReadingWh'] = x
+    st = 2
     r -= 3
     c = (v >> r) & 7
     if c == 0:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['BPT_DischargedEnergyReadingWh'] = x
         st = 3
     elif c == 1:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['CapacitiveEnergyReadingVARh'] = x
         st = 4
     elif c == 2:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['BPT_InductiveEnergyReadingVARh'] = x
         st = 5
     elif c == 3:
@@ -1796,11 +1746,21 @@ def d_MeterInfoType(v, r):
         o['MeterSignature'] = x
         st = 6
     elif c == 4:
-        x, r = ei(v, r)
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
         o['MeterStatus'] = x
         st = 7
     elif c == 5:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['MeterTimestamp'] = x
         st = 8
     elif c == 6:
@@ -1811,11 +1771,21 @@ def d_MeterInfoType(v, r):
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['CapacitiveEnergyReadingVARh'] = x
             st = 4
         elif c == 1:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['BPT_InductiveEnergyReadingVARh'] = x
             st = 5
         elif c == 2:
@@ -1823,11 +1793,21 @@ def d_MeterInfoType(v, r):
             o['MeterSignature'] = x
             st = 6
         elif c == 3:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['MeterStatus'] = x
             st = 7
         elif c == 4:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['MeterTimestamp'] = x
             st = 8
         elif c == 5:
@@ -1838,7 +1818,12 @@ def d_MeterInfoType(v, r):
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['BPT_InductiveEnergyReadingVARh'] = x
             st = 5
         elif c == 1:
@@ -1846,11 +1831,21 @@ def d_MeterInfoType(v, r):
             o['MeterSignature'] = x
             st = 6
         elif c == 2:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['MeterStatus'] = x
             st = 7
         elif c == 3:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['MeterTimestamp'] = x
             st = 8
         elif c == 4:
@@ -1865,11 +1860,21 @@ def d_MeterInfoType(v, r):
             o['MeterSignature'] = x
             st = 6
         elif c == 1:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['MeterStatus'] = x
             st = 7
         elif c == 2:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['MeterTimestamp'] = x
             st = 8
         elif c == 3:
@@ -1880,11 +1885,21 @@ def d_MeterInfoType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['MeterStatus'] = x
             st = 7
         elif c == 1:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['MeterTimestamp'] = x
             st = 8
         elif c == 2:
@@ -1895,7 +1910,12 @@ def d_MeterInfoType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['MeterTimestamp'] = x
             st = 8
         elif c == 1:
@@ -1904,82 +1924,105 @@ def d_MeterInfoType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_MeterInfoType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'MeterID'
     x = d.get('MeterID')
     if x is not None:
-        u += 1
-        a = ws(((a << 1)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'ChargedEnergyReadingWh'
     x = d.get('ChargedEnergyReadingWh')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = 'BPT_DischargedEnergyReadingWh'
     x = d.get('BPT_DischargedEnergyReadingWh')
     if x is not None:
         u += 1
-        c, wd, st = _T56[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 13) | (x << 1))
+        else:
+            a = wu((a << 4), x) << 1
+        st = 3
     f = 'CapacitiveEnergyReadingVARh'
     x = d.get('CapacitiveEnergyReadingVARh')
+    if x is not None:
+        u += 1
+        c, wd, st = _T53[st]
+        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
+            x = as_int(x, 0, 18446744073709551615)
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
+    f = 'BPT_InductiveEnergyReadingVARh'
+    x = d.get('BPT_InductiveEnergyReadingVARh')
+    if x is not None:
+        u += 1
+        c, wd, st = _T54[st]
+        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
+            x = as_int(x, 0, 18446744073709551615)
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
+    f = 'MeterSignature'
+    x = d.get('MeterSignature')
+    if x is not None:
+        u += 1
+        c, wd, st = _T55[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
+    f = 'MeterStatus'
+    x = d.get('MeterStatus')
+    if x is not None:
+        u += 1
+        c, wd, st = _T56[st]
+        if x.__class__ is not int or x < -32768 or x > 32767:
+            x = as_int(x, -32768, 32767)
+        if 0 <= x < 128:
+            a = (((((a << wd) | c) << 11)) | (x << 1))
+        else:
+            a = wi(((((a << wd) | c) << 1)), x) << 1
+    f = 'MeterTimestamp'
+    x = d.get('MeterTimestamp')
     if x is not None:
         u += 1
         c, wd, st = _T57[st]
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu((((a << wd) | c)) << 1, x) << 1
-    f = 'BPT_InductiveEnergyReadingVARh'
-    x = d.get('BPT_InductiveEnergyReadingVARh')
-    if x is not None:
-        u += 1
-        c, wd, st = _T58[st]
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        a = wu((((a << wd) | c)) << 1, x) << 1
-    f = 'MeterSignature'
-    x = d.get('MeterSignature')
-    if x is not None:
-        u += 1
-        c, wd, st = _T59[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
-    f = 'MeterStatus'
-    x = d.get('MeterStatus')
-    if x is not None:
-        u += 1
-        c, wd, st = _T60[st]
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
-    f = 'MeterTimestamp'
-    x = d.get('MeterTimestamp')
-    if x is not None:
-        u += 1
-        c, wd, st = _T61[st]
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T62[st]
+    c, wd = _T58[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K55)
+        extra(d, _K52)
     return a
 
 def d_ObjectType(v, r):
@@ -2092,14 +2135,14 @@ def e_ObjectType(a, d):
     x = d.get('MimeType')
     if x is not None:
         u += 1
-        c, wd, st = _T64[st]
+        c, wd, st = _T60[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T65[st]
+    c, wd = _T61[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K63)
+        extra(d, _K59)
     return a
 
 def d_PGPDataType(v, r):
@@ -2151,19 +2194,19 @@ def e_PGPDataType(a, d):
     x = d.get('PGPKeyID')
     if x is not None:
         u += 1
-        a = wb(((a << 2)) << 1, x) << 1
+        a = wb((a << 3), x) << 1
         st = 1
     f = 'PGPKeyPacket'
     x = d.get('PGPKeyPacket')
     if x is not None:
         u += 1
-        c, wd, st = _T67[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T63[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T68[st]
+    c, wd = _T64[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K66)
+        extra(d, _K62)
     return a
 
 def d_RSAKeyValueType(v, r):
@@ -2171,122 +2214,125 @@ def d_RSAKeyValueType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['Modulus'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['Modulus'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['Exponent'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['Exponent'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_RSAKeyValueType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Modulus'
     x = d.get('Modulus')
     if x is not None:
-        u += 1
-        a = wb(((a << 1)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'Exponent'
     x = d.get('Exponent')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        a = wb((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K69)
+        extra(d, _K65)
     return a
 
 def d_RationalNumberType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1537:
+        und2()
+    x = ((x >> 1) & 255) + -128
+    c = 0
+    o['Exponent'] = x
+    st = 1
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['Value'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 10
-        x = (v >> r) & 1023
-        if x & 513:
-            und2()
-        x = ((x >> 1) & 255) + -128
-        o['Exponent'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['Value'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_RationalNumberType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Exponent'
     x = d.get('Exponent')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < -128 or x > 127:
             x = as_int(x, -128, 127)
-        a = (((a << 1)) << 10) | ((x - -128) << 1)
+        a = ((a << 11) | ((x - -128) << 1))
         st = 1
+    else:
+        missing()
     f = 'Value'
     x = d.get('Value')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K70)
+        extra(d, _K66)
     return a
 
 def d_ReceiptType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['TimeAnchor'] = x
-        st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['TimeAnchor'] = x
+    st = 1
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -2422,48 +2468,51 @@ def d_ReceiptType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ReceiptType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'TimeAnchor'
     x = d.get('TimeAnchor')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 18446744073709551615:
             x = as_int(x, 0, 18446744073709551615)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'EnergyCosts'
     x = d.get('EnergyCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T72[st]
-        a = e_DetailedCostType(((a << wd) | c), x)
+        a = e_DetailedCostType((a << 3), x)
+        st = 2
     f = 'OccupancyCosts'
     x = d.get('OccupancyCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T73[st]
+        c, wd, st = _T68[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'AdditionalServicesCosts'
     x = d.get('AdditionalServicesCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T74[st]
+        c, wd, st = _T69[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'OverstayCosts'
     x = d.get('OverstayCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T75[st]
+        c, wd, st = _T70[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'TaxCosts'
     x = d.get('TaxCosts')
@@ -2473,7 +2522,7 @@ def e_ReceiptType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T76[st]
+            c, wd, nx, n = _T71[st]
             a = e_DetailedTaxType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -2485,10 +2534,10 @@ def e_ReceiptType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T77[st]
+    c, wd = _T72[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K71)
+        extra(d, _K67)
     return a
 
 def d_ReferenceType(v, r):
@@ -2572,26 +2621,23 @@ def d_ReferenceType(v, r):
     if st == 4:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_DigestMethodType(v, r)
-            o['DigestMethod'] = x
-            st = 5
-        else:
+        if c:
             und(c, 1)
+        x, r = d_DigestMethodType(v, r)
+        o['DigestMethod'] = x
+        st = 5
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eb(v, r)
-        o['DigestValue'] = x
-        st = 6
-    else:
+    if c:
         und(c, 1)
+    x, r = eb(v, r)
+    o['DigestValue'] = x
+    st = 6
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_ReferenceType(a, d):
@@ -2630,19 +2676,19 @@ def e_ReferenceType(a, d):
     x = d.get('DigestMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T79[st]
+        c, wd, st = _T74[st]
         a = e_DigestMethodType(((a << wd) | c), x)
     f = 'DigestValue'
     x = d.get('DigestValue')
     if x is not None:
         u += 1
-        c, wd, st = _T80[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, st = _T75[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T81[st]
+    c, wd = _T76[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K78)
+        extra(d, _K73)
     return a
 
 def d_RetrievalMethodType(v, r):
@@ -2694,10 +2740,9 @@ def d_RetrievalMethodType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_RetrievalMethodType(a, d):
@@ -2716,20 +2761,20 @@ def e_RetrievalMethodType(a, d):
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T83[st]
+        c, wd, st = _T78[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T84[st]
+        c, wd, st = _T79[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T85[st]
+    c, wd = _T80[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K82)
+        extra(d, _K77)
     return a
 
 def d_SPKIDataType(v, r):
@@ -2739,16 +2784,15 @@ def d_SPKIDataType(v, r):
         if st == 0:
             r -= 1
             c = (v >> r) & 1
-            if c == 0:
-                x, r = eb(v, r)
-                l = o.get('SPKISexp')
-                if l is None:
-                    o['SPKISexp'] = [x]
-                else:
-                    l.append(x)
-                st = 1
-            else:
+            if c:
                 und(c, 1)
+            x, r = eb(v, r)
+            l = o.get('SPKISexp')
+            if l is None:
+                o['SPKISexp'] = [x]
+            else:
+                l.append(x)
+            st = 1
         elif st == 1:
             while True:
                 r -= 2
@@ -2790,17 +2834,16 @@ def e_SPKIDataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'SPKISexp'
     x = d.get('SPKISexp')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T87[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T82[st]
+            a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -2810,33 +2853,34 @@ def e_SPKIDataType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T88[st]
-    a = (a << wd) | c
+    a = (a << 2) | 2
     if u != len(d):
-        extra(d, _K86)
+        extra(d, _K81)
     return a
 
 def d_SignatureMethodType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = s(v, r)
+    o['Algorithm'] = x
+    st = 1
     while True:
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = ei(v, r)
+            r -= 11
+            x = (v >> r) & 2047
+            if x & 1793:
+                x, r = ei(v, r + 11)
+            else:
+                x >>= 1
             o['HMACOutputLength'] = x
             st = 2
             break
@@ -2867,27 +2911,31 @@ def e_SignatureMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
-        u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = 'HMACOutputLength'
     x = d.get('HMACOutputLength')
     if x is not None:
         u += 1
-        c, wd, st = _T72[st]
         if x.__class__ is not int:
             x = as_int(x, None, None)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 14) | (x << 1))
+        else:
+            a = wi((a << 4), x) << 1
+        st = 2
     f = None
-    c, wd = _T90[st]
+    c, wd = _T84[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K89)
+        extra(d, _K83)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -2912,16 +2960,15 @@ def d_SignaturePropertiesType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_SignaturePropertyType(v, r)
-            l = o.get('SignatureProperty')
-            if l is None:
-                o['SignatureProperty'] = [x]
-            else:
-                l.append(x)
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_SignaturePropertyType(v, r)
+        l = o.get('SignatureProperty')
+        if l is None:
+            o['SignatureProperty'] = [x]
+        else:
+            l.append(x)
+        st = 2
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -2958,7 +3005,7 @@ def e_SignaturePropertiesType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T50[st]
+            c, wd, nx, n = _T48[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -2970,45 +3017,35 @@ def e_SignaturePropertiesType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T51[st]
+    c, wd = _T49[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K91)
+        extra(d, _K85)
     return a
 
 def d_SignaturePropertyType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Id'] = x
-            st = 1
-            break
-        elif c == 1:
-            x, r = s(v, r)
-            o['Target'] = x
-            st = 2
-            break
-        elif c == 2:
-            unsupported('mixed-content text')
-        else:
-            und(c, 3)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = s(v, r)
+        o['Id'] = x
+        st = 1
+    elif c == 1:
+        x, r = s(v, r)
+        o['Target'] = x
+        st = 2
+    else:
+        und(c, 2)
     if st == 1:
-        while True:
-            r -= 2
-            c = (v >> r) & 3
-            if c == 0:
-                x, r = s(v, r)
-                o['Target'] = x
-                st = 2
-                break
-            elif c == 1:
-                unsupported('mixed-content text')
-            else:
-                und(c, 2)
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        x, r = s(v, r)
+        o['Target'] = x
+        st = 2
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -3049,14 +3086,14 @@ def e_SignaturePropertyType(a, d):
     x = d.get('Target')
     if x is not None:
         u += 1
-        c, wd, st = _T67[st]
+        c, wd, st = _T87[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T93[st]
+    c, wd = _T88[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K92)
+        extra(d, _K86)
     return a
 
 def d_SignatureType(v, r):
@@ -3077,20 +3114,18 @@ def d_SignatureType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_SignedInfoType(v, r)
-            o['SignedInfo'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_SignedInfoType(v, r)
+        o['SignedInfo'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_SignatureValueType(v, r)
-        o['SignatureValue'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_SignatureValueType(v, r)
+    o['SignatureValue'] = x
+    st = 3
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -3141,19 +3176,19 @@ def e_SignatureType(a, d):
     x = d.get('SignedInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T95[st]
+        c, wd, st = _T87[st]
         a = e_SignedInfoType(((a << wd) | c), x)
     f = 'SignatureValue'
     x = d.get('SignatureValue')
     if x is not None:
         u += 1
-        c, wd, st = _T96[st]
+        c, wd, st = _T90[st]
         a = e_SignatureValueType(((a << wd) | c), x)
     f = 'KeyInfo'
     x = d.get('KeyInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T97[st]
+        c, wd, st = _T91[st]
         a = e_KeyInfoType(((a << wd) | c), x)
     f = 'Object'
     x = d.get('Object')
@@ -3163,7 +3198,7 @@ def e_SignatureType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T98[st]
+            c, wd, nx, n = _T92[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3175,10 +3210,10 @@ def e_SignatureType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T99[st]
+    c, wd = _T93[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K94)
+        extra(d, _K89)
     return a
 
 def d_SignatureValueType(v, r):
@@ -3199,18 +3234,16 @@ def d_SignatureValueType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = b(v, r)
-            o['value'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = b(v, r)
+        o['value'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_SignatureValueType(a, d):
@@ -3229,14 +3262,14 @@ def e_SignatureValueType(a, d):
     x = d.get('value')
     if x is not None:
         u += 1
-    c, wd, st = _T95[st]
+    c, wd, st = _T87[st]
     a = (a << wd) | c
     a = wb(a, x)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T95[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K100)
+        extra(d, _K94)
     return a
 
 def d_SignedInfoType(v, r):
@@ -3257,32 +3290,29 @@ def d_SignedInfoType(v, r):
     if st == 1:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_CanonicalizationMethodType(v, r)
-            o['CanonicalizationMethod'] = x
-            st = 2
-        else:
+        if c:
             und(c, 1)
+        x, r = d_CanonicalizationMethodType(v, r)
+        o['CanonicalizationMethod'] = x
+        st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_SignatureMethodType(v, r)
-        o['SignatureMethod'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_SignatureMethodType(v, r)
+    o['SignatureMethod'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_ReferenceType(v, r)
-        l = o.get('Reference')
-        if l is None:
-            o['Reference'] = [x]
-        else:
-            l.append(x)
-        st = 4
-    else:
+    if c:
         und(c, 1)
+    x, r = d_ReferenceType(v, r)
+    l = o.get('Reference')
+    if l is None:
+        o['Reference'] = [x]
+    else:
+        l.append(x)
+    st = 4
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -3315,13 +3345,13 @@ def e_SignedInfoType(a, d):
     x = d.get('CanonicalizationMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T95[st]
+        c, wd, st = _T87[st]
         a = e_CanonicalizationMethodType(((a << wd) | c), x)
     f = 'SignatureMethod'
     x = d.get('SignatureMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T96[st]
+        c, wd, st = _T90[st]
         a = e_SignatureMethodType(((a << wd) | c), x)
     f = 'Reference'
     x = d.get('Reference')
@@ -3331,7 +3361,7 @@ def e_SignedInfoType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T102[st]
+            c, wd, nx, n = _T97[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3343,27 +3373,22 @@ def e_SignedInfoType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T103[st]
+    c, wd = _T98[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K101)
+        extra(d, _K96)
     return a
 
 def d_TransformType(v, r):
     o = {}
     st = 0
-    while True:
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            x, r = s(v, r)
-            o['Algorithm'] = x
-            st = 1
-            break
-        elif c == 1:
-            unsupported('mixed-content text')
-        else:
-            und(c, 2)
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = s(v, r)
+    o['Algorithm'] = x
+    st = 1
     while True:
         r -= 3
         c = (v >> r) & 7
@@ -3388,14 +3413,15 @@ def e_TransformType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
-        u += 1
-        a = (a << 2)
+        a = (a << 1)
         a = ws(a, x)
         st = 1
+    else:
+        missing()
     f = 'XPath'
     x = d.get('XPath')
     if x is not None:
@@ -3404,8 +3430,12 @@ def e_TransformType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T105[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T100[st]
+            if x.__class__ is str and len(x) < 126 and x.isascii():
+                ln = len(x)
+                a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+            else:
+                a = ws(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -3416,10 +3446,9 @@ def e_TransformType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T106[st]
-    a = (a << wd) | c
+    a = (a << 3) | 2
     if u != len(d):
-        extra(d, _K104)
+        extra(d, _K99)
     return a
 
 def d_TransformsType(v, r):
@@ -3427,16 +3456,15 @@ def d_TransformsType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_TransformType(v, r)
-        l = o.get('Transform')
-        if l is None:
-            o['Transform'] = [x]
-        else:
-            l.append(x)
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_TransformType(v, r)
+    l = o.get('Transform')
+    if l is None:
+        o['Transform'] = [x]
+    else:
+        l.append(x)
+    st = 1
     while True:
         r -= 2
         c = (v >> r) & 3
@@ -3457,16 +3485,15 @@ def e_TransformsType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Transform'
     x = d.get('Transform')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T87[st]
+            c, wd, nx, n = _T82[st]
             a = e_TransformType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3477,32 +3504,29 @@ def e_TransformsType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T10[st]
-    a = (a << wd) | c
+    a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K107)
+        extra(d, _K101)
     return a
 
 def d_WPT_AlignmentCheckMethodListType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E108[(x >> 1) & 3]
-        l = o.get('WPT_AlignmentCheckMethod')
-        if l is None:
-            o['WPT_AlignmentCheckMethod'] = [x]
-        else:
-            l.append(x)
-        st = 1
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E102[(x >> 1) & 3]
+    c = 0
+    l = o.get('WPT_AlignmentCheckMethod')
+    if l is None:
+        o['WPT_AlignmentCheckMethod'] = [x]
     else:
-        und(c, 1)
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -3512,7 +3536,7 @@ def d_WPT_AlignmentCheckMethodListType(v, r):
             x = (v >> r) & 15
             if x & 9:
                 und2()
-            x = _E108[(x >> 1) & 3]
+            x = _E102[(x >> 1) & 3]
             l = o.get('WPT_AlignmentCheckMethod')
             if l is None:
                 o['WPT_AlignmentCheckMethod'] = [x]
@@ -3528,30 +3552,28 @@ def d_WPT_AlignmentCheckMethodListType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_AlignmentCheckMethodListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'WPT_AlignmentCheckMethod'
     x = d.get('WPT_AlignmentCheckMethod')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
             c, wd, nx, n = _T1[st]
-            j = _I109.get(x)
+            j = _I103.get(x)
             if j is None:
-                bad_enum(x, _I109)
-            a = ((((a << wd) | c)) << 4) | (j << 1)
+                bad_enum(x, _I103)
+            a = (((((a << wd) | c) << 4)) | (j << 1))
             if n:
                 k += 1
                 if k == n:
@@ -3561,11 +3583,13 @@ def e_WPT_AlignmentCheckMethodListType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
     c, wd = _T2[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K110)
+        extra(d, _K104)
     return a
 
 def d_WPT_AlignmentCheckReqType(v, r):
@@ -3573,24 +3597,19 @@ def d_WPT_AlignmentCheckReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E111[(x >> 1) & 3]
-        o['EVProcessing'] = x
-        st = 2
-    else:
-        und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E105[(x >> 1) & 3]
+    c = 0
+    o['EVProcessing'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -3602,24 +3621,20 @@ def d_WPT_AlignmentCheckReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E113[(x >> 1) & 3]
+        x = _E107[(x >> 1) & 3]
         o['EVResultCode'] = x
         st = 4
     else:
         und(c, 2)
     if st == 3:
-        r -= 1
-        c = (v >> r) & 1
-        if c == 0:
-            r -= 4
-            x = (v >> r) & 15
-            if x & 9:
-                und2()
-            x = _E113[(x >> 1) & 3]
-            o['EVResultCode'] = x
-            st = 4
-        else:
-            und(c, 1)
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E107[(x >> 1) & 3]
+        c = 0
+        o['EVResultCode'] = x
+        st = 4
     k = 0
     while True:
         r -= 2
@@ -3641,47 +3656,48 @@ def d_WPT_AlignmentCheckReqType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_AlignmentCheckReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVProcessing'
     x = d.get('EVProcessing')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        j = _I112.get(x)
+        j = _I106.get(x)
         if j is None:
-            bad_enum(x, _I112)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I106)
+        a = ((a << 5) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'TargetCoilCurrent'
     x = d.get('TargetCoilCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T53[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 2), x)
+        st = 3
     f = 'EVResultCode'
     x = d.get('EVResultCode')
     if x is not None:
         u += 1
-        c, wd, st = _T116[st]
-        j = _I114.get(x)
+        c, wd, st = _T110[st]
+        j = _I108.get(x)
         if j is None:
-            bad_enum(x, _I114)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I108)
+        a = (((((a << wd) | c) << 4)) | (j << 1))
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
     if x is not None:
@@ -3690,8 +3706,8 @@ def e_WPT_AlignmentCheckReqType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T117[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T111[st]
+            a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -3702,10 +3718,10 @@ def e_WPT_AlignmentCheckReqType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T118[st]
+    c, wd = _T112[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K115)
+        extra(d, _K109)
     return a
 
 def d_WPT_AlignmentCheckResType(v, r):
@@ -3713,36 +3729,27 @@ def d_WPT_AlignmentCheckResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 8
-        x = (v >> r) & 255
-        if x & 129:
-            und2()
-        x = _E119[(x >> 1) & 63]
-        o['ResponseCode'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E111[(x >> 1) & 3]
-        o['EVSEProcessing'] = x
-        st = 3
-    else:
-        und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 9
+    x = (v >> r) & 511
+    if x & 385:
+        und2()
+    x = _E113[(x >> 1) & 63]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E105[(x >> 1) & 3]
+    c = 0
+    o['EVSEProcessing'] = x
+    st = 3
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -3820,52 +3827,54 @@ def d_WPT_AlignmentCheckResType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_AlignmentCheckResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        j = _I120.get(x)
+        j = _I114.get(x)
         if j is None:
-            bad_enum(x, _I120)
-        a = ((((a << wd) | c)) << 8) | (j << 1)
+            bad_enum(x, _I114)
+        a = ((a << 9) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
-        u += 1
-        c, wd, st = _T96[st]
-        j = _I112.get(x)
+        j = _I106.get(x)
         if j is None:
-            bad_enum(x, _I112)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I106)
+        a = ((a << 5) | (j << 1))
+        st = 3
+    else:
+        missing()
     f = 'PowerTransmitted'
     x = d.get('PowerTransmitted')
     if x is not None:
         u += 1
-        c, wd, st = _T122[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 3), x)
+        st = 4
     f = 'SupplyDeviceCurrent'
     x = d.get('SupplyDeviceCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T123[st]
+        c, wd, st = _T116[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
@@ -3875,8 +3884,8 @@ def e_WPT_AlignmentCheckResType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T124[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T117[st]
+            a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -3887,10 +3896,10 @@ def e_WPT_AlignmentCheckResType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T125[st]
+    c, wd = _T118[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K121)
+        extra(d, _K115)
     return a
 
 def d_WPT_ChargeLoopReqType(v, r):
@@ -3898,12 +3907,11 @@ def d_WPT_ChargeLoopReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -3921,46 +3929,36 @@ def d_WPT_ChargeLoopReqType(v, r):
     else:
         und(c, 2)
     if st == 2:
-        r -= 1
-        c = (v >> r) & 1
-        if c == 0:
-            r -= 3
-            x = (v >> r) & 7
-            if x & 5:
-                und2()
-            x = x == 2
-            o['MeterInfoRequested'] = x
-            st = 3
-        else:
-            und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVPCPowerRequest'] = x
-        st = 4
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVPCPowerOutput'] = x
-        st = 5
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
         r -= 4
         x = (v >> r) & 15
-        if x & 9:
+        if x & 13:
             und2()
-        x = _E126[(x >> 1) & 3]
-        o['EVPCChargeDiagnostics'] = x
-        st = 6
-    else:
+        x = x == 2
+        c = 0
+        o['MeterInfoRequested'] = x
+        st = 3
+    r -= 1
+    c = (v >> r) & 1
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVPCPowerRequest'] = x
+    st = 4
+    r -= 1
+    c = (v >> r) & 1
+    if c:
+        und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVPCPowerOutput'] = x
+    st = 5
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E119[(x >> 1) & 3]
+    c = 0
+    o['EVPCChargeDiagnostics'] = x
+    st = 6
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -4038,69 +4036,69 @@ def d_WPT_ChargeLoopReqType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_ChargeLoopReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'DisplayParameters'
     x = d.get('DisplayParameters')
     if x is not None:
         u += 1
-        c, wd, st = _T129[st]
-        a = e_DisplayParametersType(((a << wd) | c), x)
+        a = e_DisplayParametersType((a << 2), x)
+        st = 2
     f = 'MeterInfoRequested'
     x = d.get('MeterInfoRequested')
     if x is not None:
         u += 1
-        c, wd, st = _T130[st]
+        c, wd, st = _T122[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     f = 'EVPCPowerRequest'
     x = d.get('EVPCPowerRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T131[st]
+        c, wd, st = _T123[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVPCPowerOutput'
     x = d.get('EVPCPowerOutput')
     if x is not None:
         u += 1
-        c, wd, st = _T132[st]
+        c, wd, st = _T124[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVPCChargeDiagnostics'
     x = d.get('EVPCChargeDiagnostics')
     if x is not None:
         u += 1
-        c, wd, st = _T80[st]
-        j = _I127.get(x)
+        c, wd, st = _T75[st]
+        j = _I120.get(x)
         if j is None:
-            bad_enum(x, _I127)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I120)
+        a = (((((a << wd) | c) << 4)) | (j << 1))
     f = 'EVPCOperatingFrequency'
     x = d.get('EVPCOperatingFrequency')
     if x is not None:
         u += 1
-        c, wd, st = _T133[st]
+        c, wd, st = _T125[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVPCPowerControlParameter'
     x = d.get('EVPCPowerControlParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T134[st]
+        c, wd, st = _T126[st]
         a = e_WPT_EVPCPowerControlParameterType(((a << wd) | c), x)
     f = 'ManufacturerSpecificDataContainer'
     x = d.get('ManufacturerSpecificDataContainer')
@@ -4110,8 +4108,8 @@ def e_WPT_ChargeLoopReqType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T135[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T127[st]
+            a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -4122,10 +4120,10 @@ def e_WPT_ChargeLoopReqType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T136[st]
+    c, wd = _T128[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K128)
+        extra(d, _K121)
     return a
 
 def d_WPT_ChargeLoopResType(v, r):
@@ -4133,24 +4131,19 @@ def d_WPT_ChargeLoopResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 8
-        x = (v >> r) & 255
-        if x & 129:
-            und2()
-        x = _E119[(x >> 1) & 63]
-        o['ResponseCode'] = x
-        st = 2
-    else:
-        und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 9
+    x = (v >> r) & 511
+    if x & 385:
+        und2()
+    x = _E113[(x >> 1) & 63]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -4204,12 +4197,11 @@ def d_WPT_ChargeLoopResType(v, r):
     if st == 5:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['EVPCPowerRequest'] = x
-            st = 6
-        else:
+        if c:
             und(c, 1)
+        x, r = d_RationalNumberType(v, r)
+        o['EVPCPowerRequest'] = x
+        st = 6
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -4225,32 +4217,26 @@ def d_WPT_ChargeLoopResType(v, r):
     if st == 7:
         r -= 1
         c = (v >> r) & 1
-        if c == 0:
-            x, r = d_RationalNumberType(v, r)
-            o['SPCMaxOutputPowerLimit'] = x
-            st = 8
-        else:
+        if c:
             und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
         x, r = d_RationalNumberType(v, r)
-        o['SPCMinOutputPowerLimit'] = x
-        st = 9
-    else:
-        und(c, 1)
+        o['SPCMaxOutputPowerLimit'] = x
+        st = 8
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 5
-        x = (v >> r) & 31
-        if x & 17:
-            und2()
-        x = _E137[(x >> 1) & 7]
-        o['SPCChargeDiagnostics'] = x
-        st = 10
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['SPCMinOutputPowerLimit'] = x
+    st = 9
+    r -= 6
+    x = (v >> r) & 63
+    if x & 49:
+        und2()
+    x = _E129[(x >> 1) & 7]
+    c = 0
+    o['SPCChargeDiagnostics'] = x
+    st = 10
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -4328,26 +4314,25 @@ def d_WPT_ChargeLoopResType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_ChargeLoopResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O140.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O132.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_WPT_ChargeLoopResType.get(f)
         if h is None:
-            extra(d, _K139)
+            extra(d, _K131)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T152[st]
+    c, wd = _T146[st]
     a = (a << wd) | c
     return a
 
@@ -4356,56 +4341,55 @@ def d_WPT_ChargeParameterDiscoveryReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVPCMaxReceivablePower'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVPCMaxReceivablePower'] = x
+    st = 2
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['SDMaxGroundClearence'] = x
+    st = 3
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['SDMinGroundClearence'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['SDMaxGroundClearence'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['SDMinGroundClearence'] = x
-        st = 4
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVPCNaturalFrequency'] = x
-        st = 5
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 3
-        x = (v >> r) & 7
-        if x & 5:
-            und2()
-        x = x == 2
-        o['EVPCDeviceLocalControl'] = x
-        st = 6
-    else:
-        und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVPCNaturalFrequency'] = x
+    st = 5
+    r -= 4
+    x = (v >> r) & 15
+    if x & 13:
+        und2()
+    x = x == 2
+    c = 0
+    o['EVPCDeviceLocalControl'] = x
+    st = 6
     k = 0
     while True:
         r -= 2
@@ -4427,59 +4411,70 @@ def d_WPT_ChargeParameterDiscoveryReqType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_ChargeParameterDiscoveryReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 6
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVPCMaxReceivablePower'
     x = d.get('EVPCMaxReceivablePower')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'SDMaxGroundClearence'
     x = d.get('SDMaxGroundClearence')
     if x is not None:
-        u += 1
-        c, wd, st = _T96[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
+        st = 3
+    else:
+        missing()
     f = 'SDMinGroundClearence'
     x = d.get('SDMinGroundClearence')
     if x is not None:
-        u += 1
-        c, wd, st = _T131[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
+        st = 4
+    else:
+        missing()
     f = 'EVPCNaturalFrequency'
     x = d.get('EVPCNaturalFrequency')
     if x is not None:
-        u += 1
-        c, wd, st = _T132[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 5
+    else:
+        missing()
     f = 'EVPCDeviceLocalControl'
     x = d.get('EVPCDeviceLocalControl')
     if x is not None:
-        u += 1
-        c, wd, st = _T80[st]
         if x is not True and x is not False:
             bad_bool(x)
-        a = ((((a << wd) | c)) << 3) | (2 if x else 0)
+        a = ((a << 4) | (2 if x else 0))
+        st = 6
+    else:
+        missing()
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
     if x is not None:
@@ -4488,8 +4483,8 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T154[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T148[st]
+            a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -4500,10 +4495,10 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T155[st]
+    c, wd = _T149[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K153)
+        extra(d, _K147)
     return a
 
 def d_WPT_ChargeParameterDiscoveryResType(v, r):
@@ -4511,84 +4506,77 @@ def d_WPT_ChargeParameterDiscoveryResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 9
+    x = (v >> r) & 511
+    if x & 385:
+        und2()
+    x = _E113[(x >> 1) & 63]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E150[(x >> 1) & 3]
+    c = 0
+    o['PDInputPowerClass'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 8
-        x = (v >> r) & 255
-        if x & 129:
-            und2()
-        x = _E119[(x >> 1) & 63]
-        o['ResponseCode'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['SDMinOutputPower'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E156[(x >> 1) & 3]
-        o['PDInputPowerClass'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['SDMaxOutputPower'] = x
+    st = 5
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['SDMaxGroundClearanceSupport'] = x
+    st = 6
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['SDMinGroundClearanceSupport'] = x
+    st = 7
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['SDMinOutputPower'] = x
-        st = 4
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['PDMinCoilCurrent'] = x
+    st = 8
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['SDMaxOutputPower'] = x
-        st = 5
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['SDMaxGroundClearanceSupport'] = x
-        st = 6
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['SDMinGroundClearanceSupport'] = x
-        st = 7
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['PDMinCoilCurrent'] = x
-        st = 8
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['PDMaxCoilCurrent'] = x
-        st = 9
-    else:
-        und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['PDMaxCoilCurrent'] = x
+    st = 9
     k = 0
     while True:
         r -= 2
@@ -4610,81 +4598,95 @@ def d_WPT_ChargeParameterDiscoveryResType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_ChargeParameterDiscoveryResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 9
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        j = _I120.get(x)
+        j = _I114.get(x)
         if j is None:
-            bad_enum(x, _I120)
-        a = ((((a << wd) | c)) << 8) | (j << 1)
+            bad_enum(x, _I114)
+        a = ((a << 9) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'PDInputPowerClass'
     x = d.get('PDInputPowerClass')
     if x is not None:
-        u += 1
-        c, wd, st = _T96[st]
-        j = _I157.get(x)
+        j = _I151.get(x)
         if j is None:
-            bad_enum(x, _I157)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I151)
+        a = ((a << 5) | (j << 1))
+        st = 3
+    else:
+        missing()
     f = 'SDMinOutputPower'
     x = d.get('SDMinOutputPower')
     if x is not None:
-        u += 1
-        c, wd, st = _T131[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 4
+    else:
+        missing()
     f = 'SDMaxOutputPower'
     x = d.get('SDMaxOutputPower')
     if x is not None:
-        u += 1
-        c, wd, st = _T132[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 5
+    else:
+        missing()
     f = 'SDMaxGroundClearanceSupport'
     x = d.get('SDMaxGroundClearanceSupport')
     if x is not None:
-        u += 1
-        c, wd, st = _T80[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
+        st = 6
+    else:
+        missing()
     f = 'SDMinGroundClearanceSupport'
     x = d.get('SDMinGroundClearanceSupport')
     if x is not None:
-        u += 1
-        c, wd, st = _T17[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
+        st = 7
+    else:
+        missing()
     f = 'PDMinCoilCurrent'
     x = d.get('PDMinCoilCurrent')
     if x is not None:
-        u += 1
-        c, wd, st = _T159[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 8
+    else:
+        missing()
     f = 'PDMaxCoilCurrent'
     x = d.get('PDMaxCoilCurrent')
     if x is not None:
-        u += 1
-        c, wd, st = _T147[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 9
+    else:
+        missing()
     f = 'SDManufacturerSpecificDataContainer'
     x = d.get('SDManufacturerSpecificDataContainer')
     if x is not None:
@@ -4693,8 +4695,8 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T160[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T153[st]
+            a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -4705,81 +4707,100 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T161[st]
+    c, wd = _T154[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K158)
+        extra(d, _K152)
     return a
 
 def d_WPT_CoordinateXYZType(v, r):
     o = {}
     st = 0
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['Coord_X'] = x
+    st = 1
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['Coord_Y'] = x
+    st = 2
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['Coord_Z'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['Coord_X'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['Coord_Y'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['Coord_Z'] = x
-        st = 3
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_CoordinateXYZType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'Coord_X'
     x = d.get('Coord_X')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi(((a << 1)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'Coord_Y'
     x = d.get('Coord_Y')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = 'Coord_Z'
     x = d.get('Coord_Z')
     if x is not None:
-        u += 1
-        c, wd, st = _T96[st]
         if x.__class__ is not int or x < -32768 or x > 32767:
             x = as_int(x, -32768, 32767)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
+        st = 3
+    else:
+        missing()
     f = None
-    c, wd = _T163[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K162)
+        extra(d, _K155)
     return a
 
 def d_WPT_EVPCPowerControlParameterType(v, r):
@@ -4787,99 +4808,93 @@ def d_WPT_EVPCPowerControlParameterType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVPCCoilCurrentRequest'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVPCCoilCurrentRequest'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVPCCoilCurrentInformation'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVPCCoilCurrentInformation'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVPCCurrentOutputInformation'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVPCCurrentOutputInformation'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EVPCVoltageOutputInformation'] = x
-        st = 4
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EVPCVoltageOutputInformation'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_EVPCPowerControlParameterType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 4
     f = 'EVPCCoilCurrentRequest'
     x = d.get('EVPCCoilCurrentRequest')
     if x is not None:
-        u += 1
         a = e_RationalNumberType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVPCCoilCurrentInformation'
     x = d.get('EVPCCoilCurrentInformation')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'EVPCCurrentOutputInformation'
     x = d.get('EVPCCurrentOutputInformation')
     if x is not None:
-        u += 1
-        c, wd, st = _T96[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = 'EVPCVoltageOutputInformation'
     x = d.get('EVPCVoltageOutputInformation')
     if x is not None:
-        u += 1
-        c, wd, st = _T131[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 4
+    else:
+        missing()
     f = None
-    c, wd = _T165[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K164)
+        extra(d, _K156)
     return a
 
 def d_WPT_FinePositioningMethodListType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 5
-        x = (v >> r) & 31
-        if x & 17:
-            und2()
-        x = _E166[(x >> 1) & 7]
-        l = o.get('WPT_FinePositioningMethod')
-        if l is None:
-            o['WPT_FinePositioningMethod'] = [x]
-        else:
-            l.append(x)
-        st = 1
+    r -= 6
+    x = (v >> r) & 63
+    if x & 49:
+        und2()
+    x = _E157[(x >> 1) & 7]
+    c = 0
+    l = o.get('WPT_FinePositioningMethod')
+    if l is None:
+        o['WPT_FinePositioningMethod'] = [x]
     else:
-        und(c, 1)
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -4889,7 +4904,7 @@ def d_WPT_FinePositioningMethodListType(v, r):
             x = (v >> r) & 31
             if x & 17:
                 und2()
-            x = _E166[(x >> 1) & 7]
+            x = _E157[(x >> 1) & 7]
             l = o.get('WPT_FinePositioningMethod')
             if l is None:
                 o['WPT_FinePositioningMethod'] = [x]
@@ -4905,30 +4920,28 @@ def d_WPT_FinePositioningMethodListType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_FinePositioningMethodListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'WPT_FinePositioningMethod'
     x = d.get('WPT_FinePositioningMethod')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
             c, wd, nx, n = _T1[st]
-            j = _I167.get(x)
+            j = _I158.get(x)
             if j is None:
-                bad_enum(x, _I167)
-            a = ((((a << wd) | c)) << 5) | (j << 1)
+                bad_enum(x, _I158)
+            a = (((((a << wd) | c) << 5)) | (j << 1))
             if n:
                 k += 1
                 if k == n:
@@ -4938,11 +4951,13 @@ def e_WPT_FinePositioningMethodListType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
     c, wd = _T2[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K168)
+        extra(d, _K159)
     return a
 
 def d_WPT_FinePositioningReqType(v, r):
@@ -4950,36 +4965,27 @@ def d_WPT_FinePositioningReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E111[(x >> 1) & 3]
-        o['EVProcessing'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E113[(x >> 1) & 3]
-        o['EVResultCode'] = x
-        st = 3
-    else:
-        und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E105[(x >> 1) & 3]
+    c = 0
+    o['EVProcessing'] = x
+    st = 2
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E107[(x >> 1) & 3]
+    c = 0
+    o['EVResultCode'] = x
+    st = 3
     k = 0
     while True:
         r -= 2
@@ -5017,41 +5023,43 @@ def d_WPT_FinePositioningReqType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_FinePositioningReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVProcessing'
     x = d.get('EVProcessing')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        j = _I112.get(x)
+        j = _I106.get(x)
         if j is None:
-            bad_enum(x, _I112)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I106)
+        a = ((a << 5) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'EVResultCode'
     x = d.get('EVResultCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T96[st]
-        j = _I114.get(x)
+        j = _I108.get(x)
         if j is None:
-            bad_enum(x, _I114)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I108)
+        a = ((a << 5) | (j << 1))
+        st = 3
+    else:
+        missing()
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
     if x is not None:
@@ -5060,8 +5068,8 @@ def e_WPT_FinePositioningReqType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T170[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T161[st]
+            a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -5075,13 +5083,13 @@ def e_WPT_FinePositioningReqType(a, d):
     x = d.get('WPT_LF_DataPackageList')
     if x is not None:
         u += 1
-        c, wd, st = _T171[st]
+        c, wd, st = _T162[st]
         a = e_WPT_LF_DataPackageListType(((a << wd) | c), x)
     f = None
-    c, wd = _T172[st]
+    c, wd = _T163[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K169)
+        extra(d, _K160)
     return a
 
 def d_WPT_FinePositioningResType(v, r):
@@ -5089,36 +5097,27 @@ def d_WPT_FinePositioningResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 8
-        x = (v >> r) & 255
-        if x & 129:
-            und2()
-        x = _E119[(x >> 1) & 63]
-        o['ResponseCode'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E111[(x >> 1) & 3]
-        o['EVSEProcessing'] = x
-        st = 3
-    else:
-        und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 9
+    x = (v >> r) & 511
+    if x & 385:
+        und2()
+    x = _E113[(x >> 1) & 63]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E105[(x >> 1) & 3]
+    c = 0
+    o['EVSEProcessing'] = x
+    st = 3
     k = 0
     while True:
         r -= 2
@@ -5156,41 +5155,43 @@ def d_WPT_FinePositioningResType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_FinePositioningResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        j = _I120.get(x)
+        j = _I114.get(x)
         if j is None:
-            bad_enum(x, _I120)
-        a = ((((a << wd) | c)) << 8) | (j << 1)
+            bad_enum(x, _I114)
+        a = ((a << 9) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
-        u += 1
-        c, wd, st = _T96[st]
-        j = _I112.get(x)
+        j = _I106.get(x)
         if j is None:
-            bad_enum(x, _I112)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I106)
+        a = ((a << 5) | (j << 1))
+        st = 3
+    else:
+        missing()
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
     if x is not None:
@@ -5199,8 +5200,8 @@ def e_WPT_FinePositioningResType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T170[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T161[st]
+            a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -5214,13 +5215,13 @@ def e_WPT_FinePositioningResType(a, d):
     x = d.get('WPT_LF_DataPackageList')
     if x is not None:
         u += 1
-        c, wd, st = _T171[st]
+        c, wd, st = _T162[st]
         a = e_WPT_LF_DataPackageListType(((a << wd) | c), x)
     f = None
-    c, wd = _T172[st]
+    c, wd = _T163[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K173)
+        extra(d, _K164)
     return a
 
 def d_WPT_FinePositioningSetupReqType(v, r):
@@ -5228,56 +5229,51 @@ def d_WPT_FinePositioningSetupReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E105[(x >> 1) & 3]
+    c = 0
+    o['EVProcessing'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E111[(x >> 1) & 3]
-        o['EVProcessing'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_WPT_FinePositioningMethodListType(v, r)
+    o['EVDeviceFinePositioningMethodList'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_WPT_FinePositioningMethodListType(v, r)
-        o['EVDeviceFinePositioningMethodList'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_WPT_PairingMethodListType(v, r)
+    o['EVDevicePairingMethodList'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_WPT_PairingMethodListType(v, r)
-        o['EVDevicePairingMethodList'] = x
-        st = 4
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = d_WPT_AlignmentCheckMethodListType(v, r)
-        o['EVDeviceAlignmentCheckMethodList'] = x
-        st = 5
+    x, r = d_WPT_AlignmentCheckMethodListType(v, r)
+    o['EVDeviceAlignmentCheckMethodList'] = x
+    st = 5
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['NaturalOffset'] = x
-        st = 6
-    else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['NaturalOffset'] = x
+    st = 6
     k = 0
     while True:
         r -= 2
@@ -5315,58 +5311,66 @@ def d_WPT_FinePositioningSetupReqType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_FinePositioningSetupReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 6
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVProcessing'
     x = d.get('EVProcessing')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        j = _I112.get(x)
+        j = _I106.get(x)
         if j is None:
-            bad_enum(x, _I112)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I106)
+        a = ((a << 5) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'EVDeviceFinePositioningMethodList'
     x = d.get('EVDeviceFinePositioningMethodList')
     if x is not None:
-        u += 1
-        c, wd, st = _T96[st]
-        a = e_WPT_FinePositioningMethodListType(((a << wd) | c), x)
+        a = e_WPT_FinePositioningMethodListType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = 'EVDevicePairingMethodList'
     x = d.get('EVDevicePairingMethodList')
     if x is not None:
-        u += 1
-        c, wd, st = _T131[st]
-        a = e_WPT_PairingMethodListType(((a << wd) | c), x)
+        a = e_WPT_PairingMethodListType((a << 1), x)
+        st = 4
+    else:
+        missing()
     f = 'EVDeviceAlignmentCheckMethodList'
     x = d.get('EVDeviceAlignmentCheckMethodList')
     if x is not None:
-        u += 1
-        c, wd, st = _T132[st]
-        a = e_WPT_AlignmentCheckMethodListType(((a << wd) | c), x)
+        a = e_WPT_AlignmentCheckMethodListType((a << 1), x)
+        st = 5
+    else:
+        missing()
     f = 'NaturalOffset'
     x = d.get('NaturalOffset')
     if x is not None:
-        u += 1
-        c, wd, st = _T80[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
+        st = 6
+    else:
+        missing()
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
     if x is not None:
@@ -5375,8 +5379,8 @@ def e_WPT_FinePositioningSetupReqType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T175[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T166[st]
+            a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -5390,13 +5394,13 @@ def e_WPT_FinePositioningSetupReqType(a, d):
     x = d.get('LF_SystemSetupData')
     if x is not None:
         u += 1
-        c, wd, st = _T176[st]
+        c, wd, st = _T167[st]
         a = e_WPT_LF_SystemSetupDataType(((a << wd) | c), x)
     f = None
-    c, wd = _T177[st]
+    c, wd = _T168[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K174)
+        extra(d, _K165)
     return a
 
 def d_WPT_FinePositioningSetupResType(v, r):
@@ -5404,56 +5408,51 @@ def d_WPT_FinePositioningSetupResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 9
+    x = (v >> r) & 511
+    if x & 385:
+        und2()
+    x = _E113[(x >> 1) & 63]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 8
-        x = (v >> r) & 255
-        if x & 129:
-            und2()
-        x = _E119[(x >> 1) & 63]
-        o['ResponseCode'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_WPT_FinePositioningMethodListType(v, r)
+    o['PrimaryDeviceFinePositioningMethodList'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_WPT_FinePositioningMethodListType(v, r)
-        o['PrimaryDeviceFinePositioningMethodList'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
+    x, r = d_WPT_PairingMethodListType(v, r)
+    o['PrimaryDevicePairingMethodList'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_WPT_PairingMethodListType(v, r)
-        o['PrimaryDevicePairingMethodList'] = x
-        st = 4
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = d_WPT_AlignmentCheckMethodListType(v, r)
-        o['PrimaryDeviceAlignmentCheckMethodList'] = x
-        st = 5
+    x, r = d_WPT_AlignmentCheckMethodListType(v, r)
+    o['PrimaryDeviceAlignmentCheckMethodList'] = x
+    st = 5
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
     else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['NaturalOffset'] = x
-        st = 6
-    else:
-        und(c, 1)
+        x >>= 1
+    c = 0
+    o['NaturalOffset'] = x
+    st = 6
     k = 0
     while True:
         r -= 2
@@ -5491,58 +5490,66 @@ def d_WPT_FinePositioningSetupResType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_FinePositioningSetupResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 6
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        j = _I120.get(x)
+        j = _I114.get(x)
         if j is None:
-            bad_enum(x, _I120)
-        a = ((((a << wd) | c)) << 8) | (j << 1)
+            bad_enum(x, _I114)
+        a = ((a << 9) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'PrimaryDeviceFinePositioningMethodList'
     x = d.get('PrimaryDeviceFinePositioningMethodList')
     if x is not None:
-        u += 1
-        c, wd, st = _T96[st]
-        a = e_WPT_FinePositioningMethodListType(((a << wd) | c), x)
+        a = e_WPT_FinePositioningMethodListType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = 'PrimaryDevicePairingMethodList'
     x = d.get('PrimaryDevicePairingMethodList')
     if x is not None:
-        u += 1
-        c, wd, st = _T131[st]
-        a = e_WPT_PairingMethodListType(((a << wd) | c), x)
+        a = e_WPT_PairingMethodListType((a << 1), x)
+        st = 4
+    else:
+        missing()
     f = 'PrimaryDeviceAlignmentCheckMethodList'
     x = d.get('PrimaryDeviceAlignmentCheckMethodList')
     if x is not None:
-        u += 1
-        c, wd, st = _T132[st]
-        a = e_WPT_AlignmentCheckMethodListType(((a << wd) | c), x)
+        a = e_WPT_AlignmentCheckMethodListType((a << 1), x)
+        st = 5
+    else:
+        missing()
     f = 'NaturalOffset'
     x = d.get('NaturalOffset')
     if x is not None:
-        u += 1
-        c, wd, st = _T80[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
+        st = 6
+    else:
+        missing()
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
     if x is not None:
@@ -5551,8 +5558,8 @@ def e_WPT_FinePositioningSetupResType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T175[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T166[st]
+            a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -5566,87 +5573,78 @@ def e_WPT_FinePositioningSetupResType(a, d):
     x = d.get('LF_SystemSetupData')
     if x is not None:
         u += 1
-        c, wd, st = _T176[st]
+        c, wd, st = _T167[st]
         a = e_WPT_LF_SystemSetupDataType(((a << wd) | c), x)
     f = None
-    c, wd = _T177[st]
+    c, wd = _T168[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K178)
+        extra(d, _K169)
     return a
 
 def d_WPT_LF_DataPackageListType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1537:
+        und2()
+    x = ((x >> 1) & 255)
+    c = 0
+    o['NumPackages'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 10
-        x = (v >> r) & 1023
-        if x & 513:
-            und2()
-        x = ((x >> 1) & 255)
-        o['NumPackages'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_WPT_LF_DataPackageType(v, r)
+    o['WPT_LF_DataPackage'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_WPT_LF_DataPackageType(v, r)
-        o['WPT_LF_DataPackage'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_LF_DataPackageListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'NumPackages'
     x = d.get('NumPackages')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
-        a = (((a << 1)) << 10) | ((x) << 1)
+        a = ((a << 11) | ((x) << 1))
         st = 1
+    else:
+        missing()
     f = 'WPT_LF_DataPackage'
     x = d.get('WPT_LF_DataPackage')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = e_WPT_LF_DataPackageType(((a << wd) | c), x)
+        a = e_WPT_LF_DataPackageType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K179)
+        extra(d, _K170)
     return a
 
 def d_WPT_LF_DataPackageType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 10
-        x = (v >> r) & 1023
-        if x & 513:
-            und2()
-        x = ((x >> 1) & 255)
-        o['PackageIndex'] = x
-        st = 1
-    else:
-        und(c, 1)
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1537:
+        und2()
+    x = ((x >> 1) & 255)
+    c = 0
+    o['PackageIndex'] = x
+    st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -5661,59 +5659,55 @@ def d_WPT_LF_DataPackageType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_LF_DataPackageType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'PackageIndex'
     x = d.get('PackageIndex')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
-        a = (((a << 1)) << 10) | ((x) << 1)
+        a = ((a << 11) | ((x) << 1))
         st = 1
+    else:
+        missing()
     f = 'LF_TxData'
     x = d.get('LF_TxData')
     if x is not None:
         u += 1
-        c, wd, st = _T129[st]
-        a = e_WPT_LF_TxDataListType(((a << wd) | c), x)
+        a = e_WPT_LF_TxDataListType((a << 2), x)
+        st = 2
     f = 'LF_RxData'
     x = d.get('LF_RxData')
     if x is not None:
         u += 1
-        c, wd, st = _T181[st]
+        c, wd, st = _T172[st]
         a = e_WPT_LF_RxDataListType(((a << wd) | c), x)
     f = None
-    c, wd = _T21[st]
+    c, wd = _T95[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K180)
+        extra(d, _K171)
     return a
 
 def d_WPT_LF_ReceiverDataType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 10
-        x = (v >> r) & 1023
-        if x & 513:
-            und2()
-        x = ((x >> 1) & 255)
-        o['NumberOfReceivers'] = x
-        st = 1
-    else:
-        und(c, 1)
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1537:
+        und2()
+    x = ((x >> 1) & 255)
+    c = 0
+    o['NumberOfReceivers'] = x
+    st = 1
     k = 0
     while True:
         r -= 1
@@ -5752,34 +5746,33 @@ def d_WPT_LF_ReceiverDataType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_LF_ReceiverDataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'NumberOfReceivers'
     x = d.get('NumberOfReceivers')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
-        a = (((a << 1)) << 10) | ((x) << 1)
+        a = ((a << 11) | ((x) << 1))
         st = 1
+    else:
+        missing()
     f = 'RxSpecData'
     x = d.get('RxSpecData')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T183[st]
+            c, wd, nx, n = _T174[st]
             a = e_WPT_TxRxSpecDataType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -5790,11 +5783,13 @@ def e_WPT_LF_ReceiverDataType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
-    c, wd = _T54[st]
+    c, wd = _T51[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K182)
+        extra(d, _K173)
     return a
 
 def d_WPT_LF_RxDataListType(v, r):
@@ -5802,89 +5797,92 @@ def d_WPT_LF_RxDataListType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_WPT_LF_RxDataType(v, r)
-        o['WPT_LF_RxDataList'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_WPT_LF_RxDataType(v, r)
+    o['WPT_LF_RxDataList'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_LF_RxDataListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'WPT_LF_RxDataList'
     x = d.get('WPT_LF_RxDataList')
     if x is not None:
-        u += 1
         a = e_WPT_LF_RxDataType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T185[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K184)
+        extra(d, _K175)
     return a
 
 def d_WPT_LF_RxDataType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['RxIdentifier'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['RxIdentifier'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_WPT_LF_RxRSSIListType(v, r)
+    o['RSSIData'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_WPT_LF_RxRSSIListType(v, r)
-        o['RSSIData'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_LF_RxDataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'RxIdentifier'
     x = d.get('RxIdentifier')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 1 or x > 4294967295:
             x = as_int(x, 1, 4294967295)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'RSSIData'
     x = d.get('RSSIData')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = e_WPT_LF_RxRSSIListType(((a << wd) | c), x)
+        a = e_WPT_LF_RxRSSIListType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K186)
+        extra(d, _K176)
     return a
 
 def d_WPT_LF_RxRSSIListType(v, r):
@@ -5892,89 +5890,92 @@ def d_WPT_LF_RxRSSIListType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_WPT_LF_RxRSSIType(v, r)
-        o['RSSIDataList'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_WPT_LF_RxRSSIType(v, r)
+    o['RSSIDataList'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_LF_RxRSSIListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'RSSIDataList'
     x = d.get('RSSIDataList')
     if x is not None:
-        u += 1
         a = e_WPT_LF_RxRSSIType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T185[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K187)
+        extra(d, _K177)
     return a
 
 def d_WPT_LF_RxRSSIType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['TxIdentifier'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['TxIdentifier'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['RSSI'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['RSSI'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_LF_RxRSSIType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'TxIdentifier'
     x = d.get('TxIdentifier')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 1 or x > 4294967295:
             x = as_int(x, 1, 4294967295)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'RSSI'
     x = d.get('RSSI')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K188)
+        extra(d, _K178)
     return a
 
 def d_WPT_LF_SystemSetupDataType(v, r):
@@ -5994,10 +5995,9 @@ def d_WPT_LF_SystemSetupDataType(v, r):
         und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_LF_SystemSetupDataType(a, d):
@@ -6015,38 +6015,33 @@ def e_WPT_LF_SystemSetupDataType(a, d):
     x = d.get('LF_ReceiverSetupData')
     if x is not None:
         u += 1
-        c, wd, st = _T190[st]
+        c, wd, st = _T180[st]
         a = e_WPT_LF_ReceiverDataType(((a << wd) | c), x)
     f = None
-    c, wd = _T185[st]
+    c, wd = _T181[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K189)
+        extra(d, _K179)
     return a
 
 def d_WPT_LF_TransmitterDataType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1537:
+        und2()
+    x = ((x >> 1) & 255)
+    c = 0
+    o['NumberOfTransmitters'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        r -= 10
-        x = (v >> r) & 1023
-        if x & 513:
-            und2()
-        x = ((x >> 1) & 255)
-        o['NumberOfTransmitters'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['SignalFrequency'] = x
-        st = 2
-    else:
-        und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['SignalFrequency'] = x
+    st = 2
     k = 0
     while True:
         r -= 1
@@ -6101,40 +6096,40 @@ def d_WPT_LF_TransmitterDataType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_LF_TransmitterDataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'NumberOfTransmitters'
     x = d.get('NumberOfTransmitters')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
-        a = (((a << 1)) << 10) | ((x) << 1)
+        a = ((a << 11) | ((x) << 1))
         st = 1
+    else:
+        missing()
     f = 'SignalFrequency'
     x = d.get('SignalFrequency')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'TxSpecData'
     x = d.get('TxSpecData')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T192[st]
+            c, wd, nx, n = _T183[st]
             a = e_WPT_TxRxSpecDataType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6145,17 +6140,19 @@ def e_WPT_LF_TransmitterDataType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = 'TxPackageSpecData'
     x = d.get('TxPackageSpecData')
     if x is not None:
         u += 1
-        c, wd, st = _T171[st]
+        c, wd, st = _T162[st]
         a = e_WPT_TxRxPackageSpecDataType(((a << wd) | c), x)
     f = None
-    c, wd = _T172[st]
+    c, wd = _T163[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K191)
+        extra(d, _K182)
     return a
 
 def d_WPT_LF_TxDataListType(v, r):
@@ -6163,110 +6160,109 @@ def d_WPT_LF_TxDataListType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_WPT_LF_TxDataType(v, r)
-        o['WPT_LF_TxDataList'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_WPT_LF_TxDataType(v, r)
+    o['WPT_LF_TxDataList'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_LF_TxDataListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'WPT_LF_TxDataList'
     x = d.get('WPT_LF_TxDataList')
     if x is not None:
-        u += 1
         a = e_WPT_LF_TxDataType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T185[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K193)
+        extra(d, _K184)
     return a
 
 def d_WPT_LF_TxDataType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['TxIdentifier'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['TxIdentifier'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['EIRP'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['EIRP'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_LF_TxDataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'TxIdentifier'
     x = d.get('TxIdentifier')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 1 or x > 4294967295:
             x = as_int(x, 1, 4294967295)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'EIRP'
     x = d.get('EIRP')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = e_RationalNumberType(((a << wd) | c), x)
+        a = e_RationalNumberType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K194)
+        extra(d, _K185)
     return a
 
 def d_WPT_PairingMethodListType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 5
-        x = (v >> r) & 31
-        if x & 17:
-            und2()
-        x = _E195[(x >> 1) & 7]
-        l = o.get('WPT_PairingMethod')
-        if l is None:
-            o['WPT_PairingMethod'] = [x]
-        else:
-            l.append(x)
-        st = 1
+    r -= 6
+    x = (v >> r) & 63
+    if x & 49:
+        und2()
+    x = _E186[(x >> 1) & 7]
+    c = 0
+    l = o.get('WPT_PairingMethod')
+    if l is None:
+        o['WPT_PairingMethod'] = [x]
     else:
-        und(c, 1)
+        l.append(x)
+    st = 1
     k = 0
     while True:
         r -= 2
@@ -6276,7 +6272,7 @@ def d_WPT_PairingMethodListType(v, r):
             x = (v >> r) & 31
             if x & 17:
                 und2()
-            x = _E195[(x >> 1) & 7]
+            x = _E186[(x >> 1) & 7]
             l = o.get('WPT_PairingMethod')
             if l is None:
                 o['WPT_PairingMethod'] = [x]
@@ -6292,30 +6288,28 @@ def d_WPT_PairingMethodListType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_PairingMethodListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'WPT_PairingMethod'
     x = d.get('WPT_PairingMethod')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
             c, wd, nx, n = _T1[st]
-            j = _I196.get(x)
+            j = _I187.get(x)
             if j is None:
-                bad_enum(x, _I196)
-            a = ((((a << wd) | c)) << 5) | (j << 1)
+                bad_enum(x, _I187)
+            a = (((((a << wd) | c) << 5)) | (j << 1))
             if n:
                 k += 1
                 if k == n:
@@ -6325,11 +6319,13 @@ def e_WPT_PairingMethodListType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = None
     c, wd = _T2[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K197)
+        extra(d, _K188)
     return a
 
 def d_WPT_PairingReqType(v, r):
@@ -6337,28 +6333,28 @@ def d_WPT_PairingReqType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E111[(x >> 1) & 3]
-        o['EVProcessing'] = x
-        st = 2
-    else:
-        und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E105[(x >> 1) & 3]
+    c = 0
+    o['EVProcessing'] = x
+    st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['ObservedIDCode'] = x
         st = 3
     elif c == 1:
@@ -6366,24 +6362,20 @@ def d_WPT_PairingReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E113[(x >> 1) & 3]
+        x = _E107[(x >> 1) & 3]
         o['EVResultCode'] = x
         st = 4
     else:
         und(c, 2)
     if st == 3:
-        r -= 1
-        c = (v >> r) & 1
-        if c == 0:
-            r -= 4
-            x = (v >> r) & 15
-            if x & 9:
-                und2()
-            x = _E113[(x >> 1) & 3]
-            o['EVResultCode'] = x
-            st = 4
-        else:
-            und(c, 1)
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E107[(x >> 1) & 3]
+        c = 0
+        o['EVResultCode'] = x
+        st = 4
     k = 0
     while True:
         r -= 2
@@ -6405,49 +6397,53 @@ def d_WPT_PairingReqType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_PairingReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'EVProcessing'
     x = d.get('EVProcessing')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        j = _I112.get(x)
+        j = _I106.get(x)
         if j is None:
-            bad_enum(x, _I112)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I106)
+        a = ((a << 5) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'ObservedIDCode'
     x = d.get('ObservedIDCode')
     if x is not None:
         u += 1
-        c, wd, st = _T53[st]
         if x.__class__ is not int or x < 1 or x > 4294967295:
             x = as_int(x, 1, 4294967295)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wu((a << 3), x) << 1
+        st = 3
     f = 'EVResultCode'
     x = d.get('EVResultCode')
     if x is not None:
         u += 1
-        c, wd, st = _T116[st]
-        j = _I114.get(x)
+        c, wd, st = _T110[st]
+        j = _I108.get(x)
         if j is None:
-            bad_enum(x, _I114)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I108)
+        a = (((((a << wd) | c) << 4)) | (j << 1))
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
     if x is not None:
@@ -6456,8 +6452,8 @@ def e_WPT_PairingReqType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T117[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T111[st]
+            a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -6468,10 +6464,10 @@ def e_WPT_PairingReqType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T118[st]
+    c, wd = _T112[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K198)
+        extra(d, _K189)
     return a
 
 def d_WPT_PairingResType(v, r):
@@ -6479,40 +6475,36 @@ def d_WPT_PairingResType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_MessageHeaderType(v, r)
-        o['Header'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 8
-        x = (v >> r) & 255
-        if x & 129:
-            und2()
-        x = _E119[(x >> 1) & 63]
-        o['ResponseCode'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        r -= 4
-        x = (v >> r) & 15
-        if x & 9:
-            und2()
-        x = _E111[(x >> 1) & 3]
-        o['EVSEProcessing'] = x
-        st = 3
-    else:
-        und(c, 1)
+    x, r = d_MessageHeaderType(v, r)
+    o['Header'] = x
+    st = 1
+    r -= 9
+    x = (v >> r) & 511
+    if x & 385:
+        und2()
+    x = _E113[(x >> 1) & 63]
+    c = 0
+    o['ResponseCode'] = x
+    st = 2
+    r -= 5
+    x = (v >> r) & 31
+    if x & 25:
+        und2()
+    x = _E105[(x >> 1) & 3]
+    c = 0
+    o['EVSEProcessing'] = x
+    st = 3
     r -= 3
     c = (v >> r) & 7
     if c == 0:
-        x, r = eu(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
         o['ObservedIDCode'] = x
         st = 4
     elif c == 1:
@@ -6586,54 +6578,59 @@ def d_WPT_PairingResType(v, r):
             und(c, 2)
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_PairingResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'Header'
     x = d.get('Header')
     if x is not None:
-        u += 1
         a = e_MessageHeaderType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        j = _I120.get(x)
+        j = _I114.get(x)
         if j is None:
-            bad_enum(x, _I120)
-        a = ((((a << wd) | c)) << 8) | (j << 1)
+            bad_enum(x, _I114)
+        a = ((a << 9) | (j << 1))
+        st = 2
+    else:
+        missing()
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
-        u += 1
-        c, wd, st = _T96[st]
-        j = _I112.get(x)
+        j = _I106.get(x)
         if j is None:
-            bad_enum(x, _I112)
-        a = ((((a << wd) | c)) << 4) | (j << 1)
+            bad_enum(x, _I106)
+        a = ((a << 5) | (j << 1))
+        st = 3
+    else:
+        missing()
     f = 'ObservedIDCode'
     x = d.get('ObservedIDCode')
     if x is not None:
         u += 1
-        c, wd, st = _T122[st]
         if x.__class__ is not int or x < 1 or x > 4294967295:
             x = as_int(x, 1, 4294967295)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 13) | (x << 1))
+        else:
+            a = wu((a << 4), x) << 1
+        st = 4
     f = 'AlternativeSECCList'
     x = d.get('AlternativeSECCList')
     if x is not None:
         u += 1
-        c, wd, st = _T123[st]
+        c, wd, st = _T116[st]
         a = e_AlternativeSECCListType(((a << wd) | c), x)
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
@@ -6643,8 +6640,8 @@ def e_WPT_PairingResType(a, d):
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T124[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
+            c, wd, nx, n = _T117[st]
+            a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
                 if k == n:
@@ -6655,10 +6652,10 @@ def e_WPT_PairingResType(a, d):
                 k = 0
         i = -1
     f = None
-    c, wd = _T125[st]
+    c, wd = _T118[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K199)
+        extra(d, _K190)
     return a
 
 def d_WPT_SPCPowerControlParameterType(v, r):
@@ -6666,36 +6663,34 @@ def d_WPT_SPCPowerControlParameterType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_RationalNumberType(v, r)
-        o['SPCPrimaryDeviceCoilCurrentInformation'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_RationalNumberType(v, r)
+    o['SPCPrimaryDeviceCoilCurrentInformation'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
+    if c:
         und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_SPCPowerControlParameterType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'SPCPrimaryDeviceCoilCurrentInformation'
     x = d.get('SPCPrimaryDeviceCoilCurrentInformation')
     if x is not None:
-        u += 1
         a = e_RationalNumberType((a << 1), x)
         st = 1
+    else:
+        missing()
     f = None
-    c, wd = _T185[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K200)
+        extra(d, _K191)
     return a
 
 def d_WPT_TxRxPackageSpecDataType(v, r):
@@ -6734,59 +6729,71 @@ def d_WPT_TxRxPackageSpecDataType(v, r):
                 st = 5
                 break
         elif c == 1:
-            x, r = eu(v, r)
+            r -= 10
+            x = (v >> r) & 1023
+            if x & 769:
+                x, r = eu(v, r + 10)
+            else:
+                x >>= 1
             o['PulseSeparationTime'] = x
             st = 2
             break
         else:
             und(c, 2)
     if st == 5:
-        r -= 1
-        c = (v >> r) & 1
-        if c == 0:
-            x, r = eu(v, r)
-            o['PulseSeparationTime'] = x
-            st = 2
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
         else:
-            und(c, 1)
+            x >>= 1
+        c = 0
+        o['PulseSeparationTime'] = x
+        st = 2
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['PulseDuration'] = x
+    st = 3
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['PackageSeparationTime'] = x
+    st = 4
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['PulseDuration'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['PackageSeparationTime'] = x
-        st = 4
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_TxRxPackageSpecDataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 1
     f = 'PulseSequenceOrder'
     x = d.get('PulseSequenceOrder')
     if x is not None:
-        u += 1
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
         for i, x in enumerate(x):
-            c, wd, nx, n = _T202[st]
+            c, wd, nx, n = _T193[st]
             a = e_WPT_TxRxPulseOrderType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6797,157 +6804,185 @@ def e_WPT_TxRxPackageSpecDataType(a, d):
                 st = nx
                 k = 0
         i = -1
+    else:
+        missing()
     f = 'PulseSeparationTime'
     x = d.get('PulseSeparationTime')
     if x is not None:
         u += 1
-        c, wd, st = _T203[st]
+        c, wd, st = _T194[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
     f = 'PulseDuration'
     x = d.get('PulseDuration')
     if x is not None:
         u += 1
-        c, wd, st = _T96[st]
+        c, wd, st = _T90[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
     f = 'PackageSeparationTime'
     x = d.get('PackageSeparationTime')
     if x is not None:
         u += 1
-        c, wd, st = _T131[st]
+        c, wd, st = _T123[st]
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = (((((a << wd) | c) << 10)) | (x << 1))
+        else:
+            a = wu(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T165[st]
+    c, wd = _T195[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K201)
+        extra(d, _K192)
     return a
 
 def d_WPT_TxRxPulseOrderType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['IndexNumber'] = x
+    st = 1
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['TxRxIdentifier'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['IndexNumber'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['TxRxIdentifier'] = x
-        st = 2
-    else:
-        und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_TxRxPulseOrderType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'IndexNumber'
     x = d.get('IndexNumber')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 0 or x > 65535:
             x = as_int(x, 0, 65535)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'TxRxIdentifier'
     x = d.get('TxRxIdentifier')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
         if x.__class__ is not int or x < 1 or x > 4294967295:
             x = as_int(x, 1, 4294967295)
-        a = wu((((a << wd) | c)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K204)
+        extra(d, _K196)
     return a
 
 def d_WPT_TxRxSpecDataType(v, r):
     o = {}
     st = 0
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1793:
+        if x >> 10:
+            und(1, 1)
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
+    c = 0
+    o['TxRxIdentifier'] = x
+    st = 1
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = eu(v, r)
-        o['TxRxIdentifier'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = d_WPT_CoordinateXYZType(v, r)
+    o['TxRxPosition'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_WPT_CoordinateXYZType(v, r)
-        o['TxRxPosition'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
+    x, r = d_WPT_CoordinateXYZType(v, r)
+    o['TxRxOrientation'] = x
+    st = 3
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = d_WPT_CoordinateXYZType(v, r)
-        o['TxRxOrientation'] = x
-        st = 3
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_TxRxSpecDataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 3
     f = 'TxRxIdentifier'
     x = d.get('TxRxIdentifier')
     if x is not None:
-        u += 1
         if x.__class__ is not int or x < 1 or x > 4294967295:
             x = as_int(x, 1, 4294967295)
-        a = wu(((a << 1)) << 1, x) << 1
+        if x < 128:
+            a = ((a << 11) | (x << 1))
+        else:
+            a = wu((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'TxRxPosition'
     x = d.get('TxRxPosition')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
-        a = e_WPT_CoordinateXYZType(((a << wd) | c), x)
+        a = e_WPT_CoordinateXYZType((a << 1), x)
+        st = 2
+    else:
+        missing()
     f = 'TxRxOrientation'
     x = d.get('TxRxOrientation')
     if x is not None:
-        u += 1
-        c, wd, st = _T96[st]
-        a = e_WPT_CoordinateXYZType(((a << wd) | c), x)
+        a = e_WPT_CoordinateXYZType((a << 1), x)
+        st = 3
+    else:
+        missing()
     f = None
-    c, wd = _T163[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K205)
+        extra(d, _K197)
     return a
 
 def d_X509DataType(v, r):
@@ -7050,107 +7085,17 @@ def e_X509DataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
-    f = 'X509IssuerSerial'
-    x = d.get('X509IssuerSerial')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T207[st]
-            a = e_X509IssuerSerialType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509SKI'
-    x = d.get('X509SKI')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T208[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509SubjectName'
-    x = d.get('X509SubjectName')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T209[st]
-            a = ws((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509Certificate'
-    x = d.get('X509Certificate')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T210[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
-    f = 'X509CRL'
-    x = d.get('X509CRL')
-    if x is not None:
-        u += 1
-        if x.__class__ is not list:
-            x = as_list(x)
-        k = 0
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T211[st]
-            a = wb((((a << wd) | c)) << 1, x) << 1
-            if n:
-                k += 1
-                if k == n:
-                    st = nx
-                    k = 0
-            else:
-                st = nx
-                k = 0
-        i = -1
+    for f in d:
+        x = d[f]
+        if x is None:
+            continue
+        h = _H_X509DataType.get(f)
+        if h is None:
+            extra(d, _K198)
+        a, st = h(a, x, st)
     f = None
-    c, wd = _T212[st]
+    c, wd = _T205[st]
     a = (a << wd) | c
-    if u != len(d):
-        extra(d, _K206)
     return a
 
 def d_X509IssuerSerialType(v, r):
@@ -7158,52 +7103,61 @@ def d_X509IssuerSerialType(v, r):
     st = 0
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = es(v, r)
-        o['X509IssuerName'] = x
-        st = 1
-    else:
+    if c:
         und(c, 1)
+    x, r = es(v, r)
+    o['X509IssuerName'] = x
+    st = 1
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3841:
+        if x >> 11:
+            und(1, 1)
+        x, r = ei(v, r + 11)
+    else:
+        x >>= 1
+    c = 0
+    o['X509SerialNumber'] = x
+    st = 2
     r -= 1
     c = (v >> r) & 1
-    if c == 0:
-        x, r = ei(v, r)
-        o['X509SerialNumber'] = x
-        st = 2
-    else:
+    if c:
         und(c, 1)
-    r -= 1
-    c = (v >> r) & 1
-    if c == 0:
-        return o, r
-    else:
-        und(c, 1)
+    return o, r
     raise AssertionError('grammar fell through')
 
 def e_X509IssuerSerialType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    u = 0
+    u = 2
     f = 'X509IssuerName'
     x = d.get('X509IssuerName')
     if x is not None:
-        u += 1
-        a = ws(((a << 1)) << 1, x) << 1
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws((a << 2), x) << 1
         st = 1
+    else:
+        missing()
     f = 'X509SerialNumber'
     x = d.get('X509SerialNumber')
     if x is not None:
-        u += 1
-        c, wd, st = _T20[st]
         if x.__class__ is not int:
             x = as_int(x, None, None)
-        a = wi((((a << wd) | c)) << 1, x) << 1
+        if 0 <= x < 128:
+            a = ((a << 12) | (x << 1))
+        else:
+            a = wi((a << 2), x) << 1
+        st = 2
+    else:
+        missing()
     f = None
-    c, wd = _T21[st]
-    a = (a << wd) | c
+    a <<= 1
     if u != len(d):
-        extra(d, _K213)
+        extra(d, _K206)
     return a
 
 def d_simple0(v, r):
@@ -7217,17 +7171,25 @@ def d_simple0(v, r):
 def e_simple0(a, x):
     if x.__class__ is not int or x < 0 or x > 100:
         x = as_int(x, 0, 100)
-    a = ((a) << 9) | ((x) << 1)
+    a = ((a << 9) | ((x) << 1))
     return a
 
 def d_simple1(v, r):
-    x, r = eu(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 769:
+        x, r = eu(v, r + 10)
+    else:
+        x >>= 1
     return x, r
 
 def e_simple1(a, x):
     if x.__class__ is not int or x < 0 or x > 4294967295:
         x = as_int(x, 0, 4294967295)
-    a = wu((a) << 1, x) << 1
+    if x < 128:
+        a = ((a << 10) | (x << 1))
+    else:
+        a = wu((a << 1), x) << 1
     return a
 
 def d_simple2(v, r):
@@ -7241,72 +7203,206 @@ def d_simple2(v, r):
 def e_simple2(a, x):
     if x is not True and x is not False:
         bad_bool(x)
-    a = ((a) << 3) | (2 if x else 0)
+    a = ((a << 3) | (2 if x else 0))
     return a
 
+def h_KeyInfoType_1(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T36[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_2(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T37[st]
+        a = e_KeyValueType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_3(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T38[st]
+        a = e_RetrievalMethodType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_4(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T39[st]
+        a = e_X509DataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_5(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T40[st]
+        a = e_PGPDataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_6(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T41[st]
+        a = e_SPKIDataType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_KeyInfoType_7(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T42[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
 def h_WPT_ChargeLoopResType_0(a, x, st):
-    c, wd, st = _T141[st]
+    c, wd, st = _T133[st]
     a = e_MessageHeaderType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_1(a, x, st):
-    c, wd, st = _T20[st]
-    j = _I120.get(x)
+    c, wd, st = _T134[st]
+    j = _I114.get(x)
     if j is None:
-        bad_enum(x, _I120)
-    a = ((((a << wd) | c)) << 8) | (j << 1)
+        bad_enum(x, _I114)
+    a = (((((a << wd) | c) << 8)) | (j << 1))
     return a, st
 
 def h_WPT_ChargeLoopResType_2(a, x, st):
-    c, wd, st = _T56[st]
+    c, wd, st = _T135[st]
     a = e_EVSEStatusType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_3(a, x, st):
-    c, wd, st = _T142[st]
+    c, wd, st = _T136[st]
     a = e_MeterInfoType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_4(a, x, st):
-    c, wd, st = _T143[st]
+    c, wd, st = _T137[st]
     a = e_ReceiptType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_5(a, x, st):
-    c, wd, st = _T144[st]
+    c, wd, st = _T138[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_6(a, x, st):
-    c, wd, st = _T145[st]
+    c, wd, st = _T139[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_7(a, x, st):
-    c, wd, st = _T146[st]
+    c, wd, st = _T140[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_8(a, x, st):
-    c, wd, st = _T147[st]
+    c, wd, st = _T141[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_9(a, x, st):
-    c, wd, st = _T148[st]
-    j = _I138.get(x)
+    c, wd, st = _T142[st]
+    j = _I130.get(x)
     if j is None:
-        bad_enum(x, _I138)
-    a = ((((a << wd) | c)) << 5) | (j << 1)
+        bad_enum(x, _I130)
+    a = (((((a << wd) | c) << 5)) | (j << 1))
     return a, st
 
 def h_WPT_ChargeLoopResType_10(a, x, st):
-    c, wd, st = _T149[st]
+    c, wd, st = _T143[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_11(a, x, st):
-    c, wd, st = _T150[st]
+    c, wd, st = _T144[st]
     a = e_WPT_SPCPowerControlParameterType(((a << wd) | c), x)
     return a, st
 
@@ -7315,8 +7411,102 @@ def h_WPT_ChargeLoopResType_12(a, x, st):
         x = as_list(x)
     k = 0
     for i, x in enumerate(x):
-        c, wd, nx, n = _T151[st]
-        a = wb((((a << wd) | c)) << 1, x) << 1
+        c, wd, nx, n = _T145[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_0(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T200[st]
+        a = e_X509IssuerSerialType(((a << wd) | c), x)
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_1(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T201[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_2(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T202[st]
+        if x.__class__ is str and len(x) < 126 and x.isascii():
+            ln = len(x)
+            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        else:
+            a = ws(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_3(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T203[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
+        if n:
+            k += 1
+            if k == n:
+                st = nx
+                k = 0
+        else:
+            st = nx
+            k = 0
+    i = -1
+    return a, st
+
+def h_X509DataType_4(a, x, st):
+    if x.__class__ is not list:
+        x = as_list(x)
+    k = 0
+    for i, x in enumerate(x):
+        c, wd, nx, n = _T204[st]
+        a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
             if k == n:
@@ -7333,7 +7523,7 @@ def d_simple3(v, r):
     return x, r
 
 def e_simple3(a, x):
-    a = wb((a) << 1, x) << 1
+    a = wb((a << 1), x) << 1
     return a
 
 def d_simple4(v, r):
@@ -7341,14 +7531,20 @@ def d_simple4(v, r):
     return x, r
 
 def e_simple4(a, x):
-    a = ws((a) << 1, x) << 1
+    if x.__class__ is str and len(x) < 126 and x.isascii():
+        ln = len(x)
+        a = ((((a << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+    else:
+        a = ws((a << 1), x) << 1
     return a
 
 _D_DisplayParametersType_0 = (('PresentSOC', d_simple0, 1), ('MinimumSOC', d_simple0, 2), ('TargetSOC', d_simple0, 3), ('MaximumSOC', d_simple0, 4), ('RemainingTimeToMinimumSOC', d_simple1, 5), ('RemainingTimeToTargetSOC', d_simple1, 6), ('RemainingTimeToMaximumSOC', d_simple1, 7), ('ChargingComplete', d_simple2, 8), ('BatteryEnergyCapacity', d_RationalNumberType, 9), ('InletHot', d_simple2, 10), None,)
 _D_DisplayParametersType_1 = (('MinimumSOC', d_simple0, 2), ('TargetSOC', d_simple0, 3), ('MaximumSOC', d_simple0, 4), ('RemainingTimeToMinimumSOC', d_simple1, 5), ('RemainingTimeToTargetSOC', d_simple1, 6), ('RemainingTimeToMaximumSOC', d_simple1, 7), ('ChargingComplete', d_simple2, 8), ('BatteryEnergyCapacity', d_RationalNumberType, 9), ('InletHot', d_simple2, 10), None,)
 _D_DisplayParametersType_2 = (('TargetSOC', d_simple0, 3), ('MaximumSOC', d_simple0, 4), ('RemainingTimeToMinimumSOC', d_simple1, 5), ('RemainingTimeToTargetSOC', d_simple1, 6), ('RemainingTimeToMaximumSOC', d_simple1, 7), ('ChargingComplete', d_simple2, 8), ('BatteryEnergyCapacity', d_RationalNumberType, 9), ('InletHot', d_simple2, 10), None,)
 _D_DisplayParametersType_3 = (('MaximumSOC', d_simple0, 4), ('RemainingTimeToMinimumSOC', d_simple1, 5), ('RemainingTimeToTargetSOC', d_simple1, 6), ('RemainingTimeToMaximumSOC', d_simple1, 7), ('ChargingComplete', d_simple2, 8), ('BatteryEnergyCapacity', d_RationalNumberType, 9), ('InletHot', d_simple2, 10), None,)
+_H_KeyInfoType = {'Id': False, 'KeyName': h_KeyInfoType_1, 'KeyValue': h_KeyInfoType_2, 'RetrievalMethod': h_KeyInfoType_3, 'X509Data': h_KeyInfoType_4, 'PGPData': h_KeyInfoType_5, 'SPKIData': h_KeyInfoType_6, 'MgmtData': h_KeyInfoType_7}
 _H_WPT_ChargeLoopResType = {'Header': h_WPT_ChargeLoopResType_0, 'ResponseCode': h_WPT_ChargeLoopResType_1, 'EVSEStatus': h_WPT_ChargeLoopResType_2, 'MeterInfo': h_WPT_ChargeLoopResType_3, 'Receipt': h_WPT_ChargeLoopResType_4, 'EVPCPowerRequest': h_WPT_ChargeLoopResType_5, 'SDPowerInput': h_WPT_ChargeLoopResType_6, 'SPCMaxOutputPowerLimit': h_WPT_ChargeLoopResType_7, 'SPCMinOutputPowerLimit': h_WPT_ChargeLoopResType_8, 'SPCChargeDiagnostics': h_WPT_ChargeLoopResType_9, 'SPCOperatingFrequency': h_WPT_ChargeLoopResType_10, 'SPCPowerControlParameter': h_WPT_ChargeLoopResType_11, 'ManufacturerSpecificDataContainer': h_WPT_ChargeLoopResType_12}
+_H_X509DataType = {'X509IssuerSerial': h_X509DataType_0, 'X509SKI': h_X509DataType_1, 'X509SubjectName': h_X509DataType_2, 'X509Certificate': h_X509DataType_3, 'X509CRL': h_X509DataType_4}
 _DOC_D = (('CLReqControlMode', d_CLReqControlModeType), ('CLResControlMode', d_CLResControlModeType), ('CanonicalizationMethod', d_CanonicalizationMethodType), ('DSAKeyValue', d_DSAKeyValueType), ('DigestMethod', d_DigestMethodType), ('DigestValue', d_simple3), ('KeyInfo', d_KeyInfoType), ('KeyName', d_simple4), ('KeyValue', d_KeyValueType), ('Manifest', d_ManifestType), ('MgmtData', d_simple4), ('Object', d_ObjectType), ('PGPData', d_PGPDataType), ('RSAKeyValue', d_RSAKeyValueType), ('Reference', d_ReferenceType), ('RetrievalMethod', d_RetrievalMethodType), ('SPKIData', d_SPKIDataType), ('Signature', d_SignatureType), ('SignatureMethod', d_SignatureMethodType), ('SignatureProperties', d_SignaturePropertiesType), ('SignatureProperty', d_SignaturePropertyType), ('SignatureValue', d_SignatureValueType), ('SignedInfo', d_SignedInfoType), ('Transform', d_TransformType), ('Transforms', d_TransformsType), ('WPT_AlignmentCheckReq', d_WPT_AlignmentCheckReqType), ('WPT_AlignmentCheckRes', d_WPT_AlignmentCheckResType), ('WPT_ChargeLoopReq', d_WPT_ChargeLoopReqType), ('WPT_ChargeLoopRes', d_WPT_ChargeLoopResType), ('WPT_ChargeParameterDiscoveryReq', d_WPT_ChargeParameterDiscoveryReqType), ('WPT_ChargeParameterDiscoveryRes', d_WPT_ChargeParameterDiscoveryResType), ('WPT_FinePositioningReq', d_WPT_FinePositioningReqType), ('WPT_FinePositioningRes', d_WPT_FinePositioningResType), ('WPT_FinePositioningSetupReq', d_WPT_FinePositioningSetupReqType), ('WPT_FinePositioningSetupRes', d_WPT_FinePositioningSetupResType), ('WPT_PairingReq', d_WPT_PairingReqType), ('WPT_PairingRes', d_WPT_PairingResType), ('X509Data', d_X509DataType),)
 _DOC_E = {'CLReqControlMode': (0, e_CLReqControlModeType), 'CLResControlMode': (1, e_CLResControlModeType), 'CanonicalizationMethod': (2, e_CanonicalizationMethodType), 'DSAKeyValue': (3, e_DSAKeyValueType), 'DigestMethod': (4, e_DigestMethodType), 'DigestValue': (5, e_simple3), 'KeyInfo': (6, e_KeyInfoType), 'KeyName': (7, e_simple4), 'KeyValue': (8, e_KeyValueType), 'Manifest': (9, e_ManifestType), 'MgmtData': (10, e_simple4), 'Object': (11, e_ObjectType), 'PGPData': (12, e_PGPDataType), 'RSAKeyValue': (13, e_RSAKeyValueType), 'Reference': (14, e_ReferenceType), 'RetrievalMethod': (15, e_RetrievalMethodType), 'SPKIData': (16, e_SPKIDataType), 'Signature': (17, e_SignatureType), 'SignatureMethod': (18, e_SignatureMethodType), 'SignatureProperties': (19, e_SignaturePropertiesType), 'SignatureProperty': (20, e_SignaturePropertyType), 'SignatureValue': (21, e_SignatureValueType), 'SignedInfo': (22, e_SignedInfoType), 'Transform': (23, e_TransformType), 'Transforms': (24, e_TransformsType), 'WPT_AlignmentCheckReq': (25, e_WPT_AlignmentCheckReqType), 'WPT_AlignmentCheckRes': (26, e_WPT_AlignmentCheckResType), 'WPT_ChargeLoopReq': (27, e_WPT_ChargeLoopReqType), 'WPT_ChargeLoopRes': (28, e_WPT_ChargeLoopResType), 'WPT_ChargeParameterDiscoveryReq': (29, e_WPT_ChargeParameterDiscoveryReqType), 'WPT_ChargeParameterDiscoveryRes': (30, e_WPT_ChargeParameterDiscoveryResType), 'WPT_FinePositioningReq': (31, e_WPT_FinePositioningReqType), 'WPT_FinePositioningRes': (32, e_WPT_FinePositioningResType), 'WPT_FinePositioningSetupReq': (33, e_WPT_FinePositioningSetupReqType), 'WPT_FinePositioningSetupRes': (34, e_WPT_FinePositioningSetupResType), 'WPT_PairingReq': (35, e_WPT_PairingReqType), 'WPT_PairingRes': (36, e_WPT_PairingResType), 'X509Data': (37, e_X509DataType)}
 

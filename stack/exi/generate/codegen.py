@@ -14,7 +14,7 @@ from __future__ import annotations
 import pprint
 from dataclasses import dataclass, field
 
-from .grammar import Datatype, GrammarBuilder, Production, TypeGrammar, code_width
+from .grammar import Datatype, GrammarBuilder, Production, TypeGrammar, code_width, free_order
 from .xsd import SimpleType
 
 KEY_DRIVEN_MIN_FIELDS = 12  # encoders of types with more fields (e.g. Body) dispatch on the present keys
@@ -190,14 +190,27 @@ class ModuleGenerator:
         else:
             w(ind, f"unsupported('values of type {k}')")
 
-    def read_element(self, w: Writer, ind: int, dt: Datatype) -> None:
-        """Lines for a simple-typed child element (CH event, value, EE event), value in `x`."""
+    def fixed_element(self, g: TypeGrammar, p: Production) -> Datatype | None:
+        """The datatype when `p` is SE of a simple-typed element with a fixed-width value, else None."""
+        if p.kind != "SE":
+            return None
+        cg = self.child(p)
+        if isinstance(cg.type, SimpleType) and cg.simple is not None and cg.simple.kind in (
+            "bool", "nbit", "enum", "uint", "int"
+        ):
+            return cg.simple
+        return None
+
+    def read_element(self, w: Writer, ind: int, dt: Datatype, extra_bits: int = 0) -> None:
+        """Lines for a simple-typed child element (CH event, value, EE event), value in `x`. With
+        extra_bits=1 the element's own 1-bit event code (must be 0) is read in the same operation."""
         k = dt.kind
         if k in ("bool", "nbit", "enum"):
             n = 1 if k == "bool" else dt.nbits
-            w(ind, f"r -= {n + 2}")
-            w(ind, f"x = (v >> r) & {_mask(n + 2)}")
-            w(ind, f"if x & {(1 << (n + 1)) | 1}:")
+            total = n + 2 + extra_bits
+            w(ind, f"r -= {total}")
+            w(ind, f"x = (v >> r) & {_mask(total)}")
+            w(ind, f"if x & {(((1 << extra_bits) - 1) << (n + 2)) | (1 << (n + 1)) | 1}:")
             w(ind + 1, "und2()")
             if k == "bool":
                 w(ind, "x = x == 2")
@@ -206,8 +219,22 @@ class ModuleGenerator:
             else:
                 e, _ = self.enum_tables(dt)
                 w(ind, f"x = {e}[0]" if n == 0 else f"x = {e}[(x >> 1) & {_mask(n)}]")
-        elif k in ("uint", "int", "string", "hex", "b64"):
-            fn = {"uint": "eu", "int": "ei", "string": "es", "hex": "eb", "b64": "eb"}[k]
+        elif k in ("uint", "int"):
+            # fast path inline: CH 0, (sign 0,) one 7-bit group, EE 0; anything else via the helper
+            width = 10 if k == "uint" else 11
+            total = width + extra_bits
+            check = (((1 << extra_bits) - 1) << width) | (0x301 if k == "uint" else 0x701)
+            w(ind, f"r -= {total}")
+            w(ind, f"x = (v >> r) & {_mask(total)}")
+            w(ind, f"if x & {check}:")
+            if extra_bits:
+                w(ind + 1, f"if x >> {width}:")
+                w(ind + 2, "und(1, 1)")
+            w(ind + 1, f"x, r = {'eu' if k == 'uint' else 'ei'}(v, r + {width})")
+            w(ind, "else:")
+            w(ind + 1, "x >>= 1")
+        elif k in ("string", "hex", "b64"):
+            fn = {"string": "es", "hex": "eb", "b64": "eb"}[k]
             w(ind, f"x, r = {fn}(v, r)")
         else:
             w(ind, f"unsupported('values of type {k}')")
@@ -231,7 +258,7 @@ class ModuleGenerator:
             self.extra_funcs.append("\n".join(w.lines))
         return self.simple_funcs[key]
 
-    def decode_action(self, w: Writer, ind: int, g: TypeGrammar, p: Production) -> None:
+    def decode_action(self, w: Writer, ind: int, g: TypeGrammar, p: Production, have_x: bool = False) -> None:
         if p.kind == "EE":
             w(ind, "return o, r")
             return
@@ -252,7 +279,9 @@ class ModuleGenerator:
             w(ind, "unsupported('mixed-content text')")
             return
         cg = self.child(p)
-        if isinstance(cg.type, SimpleType):
+        if have_x:
+            pass
+        elif isinstance(cg.type, SimpleType):
             assert cg.simple is not None
             self.read_element(w, ind, cg.simple)
         else:
@@ -269,6 +298,21 @@ class ModuleGenerator:
     def dispatch(self, w: Writer, ind: int, g: TypeGrammar, st: CState, body) -> None:  # type: ignore[no-untyped-def]
         """Read the event code of state `st` and run `body(prod, indent)` for the matching production."""
         n = len(st.prods)
+        if n == 1 and st.width == 1 and not st.run_len and st.prods[0].target != st.id:
+            # a single declared production: its code is one 0 bit, anything else is an undeclared event
+            p = st.prods[0]
+            fixed = self.fixed_element(g, p)
+            if fixed is not None:  # merge the event bit with CH, value and EE of a fixed-width simple element
+                self.read_element(w, ind, fixed, extra_bits=1)
+                w(ind, "c = 0")
+                body(p, ind, True)
+                return
+            w(ind, "r -= 1")
+            w(ind, "c = (v >> r) & 1")
+            w(ind, "if c:")
+            w(ind + 1, "und(c, 1)")
+            body(p, ind)
+            return
         w(ind, f"r -= {st.width}")
         w(ind, f"c = (v >> r) & {_mask(st.width)}")
         simple_tab = (
@@ -339,8 +383,8 @@ class ModuleGenerator:
             w(ind, "k = 0")
             w(ind, "while True:")
 
-            def body(p: Production, i: int) -> None:
-                self.decode_action(w, i, g, p)
+            def body(p: Production, i: int, have_x: bool = False) -> None:
+                self.decode_action(w, i, g, p, have_x)
                 if p.kind == "EE":
                     return
                 if p.kind == "SE" and p.name == st.run_name:
@@ -357,8 +401,8 @@ class ModuleGenerator:
         if self_loop:
             w(ind, "while True:")
 
-            def body2(p: Production, i: int) -> None:
-                self.decode_action(w, i, g, p)
+            def body2(p: Production, i: int, have_x: bool = False) -> None:
+                self.decode_action(w, i, g, p, have_x)
                 if p.kind == "EE":
                     return
                 if p.target != st.id:
@@ -368,8 +412,8 @@ class ModuleGenerator:
             self.dispatch(w, ind + 1, g, st, body2)
             return
 
-        def body3(p: Production, i: int) -> None:
-            self.decode_action(w, i, g, p)
+        def body3(p: Production, i: int, have_x: bool = False) -> None:
+            self.decode_action(w, i, g, p, have_x)
             if p.kind != "EE":
                 w(i, f"st = {p.target}")
 
@@ -420,29 +464,42 @@ class ModuleGenerator:
     def write_element(self, w: Writer, ind: int, dt: Datatype, c: str, wd: str) -> None:
         """Append event code (c, wd), then CH, value `x`, EE of a simple-typed element."""
         k = dt.kind
-        head = _head(c, wd)
         if k == "bool":
             w(ind, "if x is not True and x is not False:")
             w(ind + 1, "bad_bool(x)")
-            w(ind, f"a = (({head}) << 3) | (2 if x else 0)")
+            w(ind, f"a = {_append(c, wd, 3, '(2 if x else 0)')}")
         elif k == "nbit":
             self.check_int(w, ind, dt)
             n = dt.nbits
-            val = f"(x{f' - {dt.offset}' if dt.offset else ''}) << 1" if n else "0"
-            w(ind, f"a = (({head}) << {n + 2}) | ({val})")
+            val = f"((x{f' - {dt.offset}' if dt.offset else ''}) << 1)" if n else ""
+            w(ind, f"a = {_append(c, wd, n + 2, val)}")
         elif k == "enum":
             _, idx = self.enum_tables(dt)
             w(ind, f"j = {idx}.get(x)")
             w(ind, "if j is None:")
             w(ind + 1, f"bad_enum(x, {idx})")
-            w(ind, f"a = (({head}) << {dt.nbits + 2}) | (j << 1)")
-        elif k in ("uint", "int"):
+            w(ind, f"a = {_append(c, wd, dt.nbits + 2, '(j << 1)')}")
+        elif k == "uint":
             self.check_int(w, ind, dt)
-            w(ind, f"a = {'wu' if k == 'uint' else 'wi'}(({head}) << 1, x) << 1")
+            w(ind, "if x < 128:")
+            w(ind + 1, f"a = {_append(c, wd, 10, '(x << 1)')}")
+            w(ind, "else:")
+            w(ind + 1, f"a = wu({_append(c, wd, 1, '')}, x) << 1")
+        elif k == "int":
+            self.check_int(w, ind, dt)
+            w(ind, "if 0 <= x < 128:")
+            w(ind + 1, f"a = {_append(c, wd, 11, '(x << 1)')}")
+            w(ind, "else:")
+            w(ind + 1, f"a = wi({_append(c, wd, 1, '')}, x) << 1")
         elif k == "string":
-            w(ind, f"a = ws(({head}) << 1, x) << 1")
+            # inline fast path: short ASCII string = CH 0, one length byte, one byte per character, EE 0
+            w(ind, "if x.__class__ is str and len(x) < 126 and x.isascii():")
+            w(ind + 1, "ln = len(x)")
+            w(ind + 1, f"a = ((({_append(c, wd, 9, '')} | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1")
+            w(ind, "else:")
+            w(ind + 1, f"a = ws({_append(c, wd, 1, '')}, x) << 1")
         elif k in ("hex", "b64"):
-            w(ind, f"a = wb(({head}) << 1, x) << 1")
+            w(ind, f"a = wb({_append(c, wd, 1, '')}, x) << 1")
         else:
             w(ind, f"raise Invalid('values of type {k} are not supported')")
 
@@ -534,12 +591,28 @@ class ModuleGenerator:
             names.append("value")
         known = self.const("K", f"frozenset({tuple(sorted(names))!r})")
         ch_state_prods = [(s.id, p) for s in states for p in s.prods if p.kind == "CH"]
-        keyed = len(g.fields) >= KEY_DRIVEN_MIN_FIELDS
+        cyclic = free_order([st.prods for st in states])
+        # many fields: dispatch on present keys; cyclic grammars (repeated choices, e.g. xmldsig KeyInfo): keep
+        # the dict's order, which is the order the elements were decoded in
+        keyed = cyclic or len(g.fields) >= KEY_DRIVEN_MIN_FIELDS
         if keyed:
             order = self.const("O", repr({n: i for i, n in enumerate(g.fields)}))
             handlers = []
             all_states = set(range(len(states)))
+            attrs = [a[0] for a in g.attributes]
+            if attrs:  # attributes always precede the content: encode them first, in schema order
+                w(1, "u = 0")
+                possible = {0}
+                for n in attrs:
+                    w(1, f"f = {n!r}")
+                    w(1, f"x = d.get({n!r})")
+                    w(1, "if x is not None:")
+                    w(2, "u += 1")
+                    possible = self.field_code(w, 2, g, states, n, possible, False)
+                handlers += [f"{n!r}: False" for n in attrs]
             for n in g.fields:
+                if n in attrs:
+                    continue
                 hw = Writer()
                 hname = f"h_{g.key}_{len(handlers)}"
                 hw(0, f"def {hname}(a, x, st):")
@@ -549,24 +622,42 @@ class ModuleGenerator:
                 handlers.append(f"{n!r}: {hname}")
             htab = f"_H_{g.key}"
             self.late_consts.append(f"{htab} = {{{', '.join(handlers)}}}")
-            w(1, f"for f in (d if len(d) < 2 else sorted(d, key=lambda q: {order}.get(q, 1 << 30))):")
+            if cyclic:
+                w(1, "for f in d:")
+            else:
+                w(1, f"for f in (d if len(d) < 2 else sorted(d, key=lambda q: {order}.get(q, 1 << 30))):")
             w(2, "x = d[f]")
             w(2, "if x is None:")
             w(3, "continue")
             w(2, f"h = {htab}.get(f)")
             w(2, "if h is None:")
             w(3, f"extra(d, {known})")
+            if attrs:
+                w(2, "elif h is False:")
+                w(3, "continue")
             w(2, "a, st = h(a, x, st)")
             possible = all_states
         else:
             w(1, "u = 0")
             possible = {0}
+            u_line = len(w.lines)
+            n_required = 0
             for n in g.fields:
                 w(1, f"f = {n!r}")
                 w(1, f"x = d.get({n!r})")
                 w(1, "if x is not None:")
-                w(2, "u += 1")
-                possible = self.field_code(w, 2, g, states, n, possible, False)
+                required = all(len(states[s].prods) == 1 and states[s].prods[0].name == n for s in possible)
+                if required:
+                    n_required += 1
+                else:
+                    w(2, "u += 1")
+                after = self.field_code(w, 2, g, states, n, possible, False)
+                if required:  # absent: nothing else can follow, so report it here (and keep `st` static)
+                    w(1, "else:")
+                    w(2, "missing()")
+                    after = after - possible
+                possible = after
+            w.lines[u_line - 1] = f"    u = {n_required}"
         if g.simple is not None:
             w(1, "f = 'value'")
             w(1, "x = d.get('value')")
@@ -632,7 +723,7 @@ class ModuleGenerator:
             "# ruff: noqa",
             "from stack.exi._runtime import (",
             "    u, i, s, b, eu, ei, es, eb, und, und2, unsupported, wu, wi, ws, wb, as_int, as_map, as_list,",
-            "    bad_bool, bad_enum, extra, Invalid,",
+            "    bad_bool, bad_enum, extra, missing, Invalid,",
             ")",
             "",
             f"SCHEMA = {self.schema!r}",
@@ -731,3 +822,15 @@ def _head(c: str, wd: str) -> str:
     if c == "0":
         return f"(a << {wd})"
     return f"((a << {wd}) | {c})"
+
+
+def _append(c: str, wd: str, k: int, val: str) -> str:
+    """Expression: `a` followed by event code `c` (width `wd`) and `k` more bits holding `val` ('' = zeros)."""
+    if c.isdigit() and wd.isdigit():
+        total = int(wd) + k
+        const = int(c) << k
+        base = f"(a << {total})" if total else "a"
+        parts = [p for p in ((str(const) if const else ""), val) if p]
+        return f"({base} | {' | '.join(parts)})" if parts else base
+    base = f"((((a << {wd}) | {c}) << {k}))" if k else f"((a << {wd}) | {c})"
+    return f"({base} | {val})" if val else base

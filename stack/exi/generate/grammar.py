@@ -499,7 +499,9 @@ class GrammarBuilder:
                     raise AssertionError(s)
             if nullable(r):
                 prods.append(((6, 0, 0), Production("EE", 0, -1)))
-            if g.mixed:
+            if g.mixed and _content_reachable(r):
+                # mixed content: CH [untyped] in every content state, not in start-tag states that still
+                # require an attribute (EXIficient adds it per content-model state)
                 prods.append(((8, 0, 0), Production("CHM", 0, ids[r])))
             prods.sort(key=lambda x: x[0])
             seen: set = set()
@@ -536,6 +538,54 @@ class GrammarBuilder:
             kids = [self._regex(c, order, info) for c in t.particles]
             r = seq(*kids) if t.kind == "sequence" else (alt(*kids) if kids else EPS)
         return rep(r, p.min, p.max)
+
+
+@cache
+def _content_reachable(r: tuple) -> bool:
+    """True when the content can start without another attribute (all remaining attributes optional)."""
+
+    def strip(x: tuple) -> tuple:
+        k = x[0]
+        if k in ("e", "0"):
+            return x
+        if k == "s":
+            return NONE if x[1][0] == "AT" else EPS
+        if k == "seq":
+            return seq(*(strip(p) for p in x[1]))
+        if k == "alt":
+            return alt(*(strip(p) for p in x[1]))
+        return rep(strip(x[1]), x[2], x[3])
+
+    return nullable(strip(r))
+
+
+def free_order(states: list[list[Production]]) -> bool:
+    """True when two element names can occur in either order (a repeated choice such as xmldsig KeyInfo):
+    encoders then keep the order of the message dict, which is the order a decoder saw them in."""
+    after: list[set[str]] = [set() for _ in states]  # names that can occur at or after each state
+    changed = True
+    while changed:
+        changed = False
+        for i, prods in enumerate(states):
+            acc = set(after[i])
+            for p in prods:
+                if p.kind in ("AT", "SE"):
+                    acc.add(p.name)
+                    if p.target >= 0:
+                        acc |= after[p.target]
+            if acc != after[i]:
+                after[i] = acc
+                changed = True
+    before: set[tuple[str, str]] = set()
+    for prods in states:
+        for p in prods:
+            if p.kind in ("AT", "SE") and p.target >= 0:
+                for later in after[p.target]:
+                    if later != p.name:
+                        if (later, p.name) in before:
+                            return True
+                        before.add((p.name, later))
+    return False
 
 
 def _sym_key(s: tuple, order: dict) -> tuple:

@@ -6,7 +6,7 @@ it walks the same grammar states one event at a time with a plain bit reader, no
 
 from __future__ import annotations
 
-from .grammar import Datatype, GrammarBuilder, TypeGrammar, code_width
+from .grammar import Datatype, GrammarBuilder, TypeGrammar, code_width, free_order
 
 
 class RefError(Exception):
@@ -193,7 +193,11 @@ class ReferenceCodec:
             events = [("CH", "", v)]
         else:
             assert isinstance(v, dict)
-            for f in g.fields:
+            names = list(g.fields)
+            if free_order([st.productions for st in g.states]):  # dict order, attributes first
+                attrs = [a[0] for a in g.attributes]
+                names = [f for f in attrs if f in v] + [f for f in v if f not in attrs and f != "value"]
+            for f in names:
                 if f in v:
                     vals = v[f] if f in g.list_fields else [v[f]]
                     events += [("N", f, x) for x in vals]
