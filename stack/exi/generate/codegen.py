@@ -19,6 +19,7 @@ from .xsd import SimpleType
 
 KEY_DRIVEN_MIN_FIELDS = 12  # encoders of types with more fields (e.g. Body) dispatch on the present keys
 TABLE_DISPATCH_MIN = 8  # decoder states with more productions dispatch through a tuple
+TRIM_BITS = 1 << 15  # decoder loops mask consumed bits off the stream int after this many
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -355,6 +356,7 @@ class ModuleGenerator:
         if order is None:
             w(1, "st = 0")
             w(1, "while True:")
+            self.trim(w, 2)
             for j, sid in enumerate(range(len(states))):
                 w(2, ("if" if j == 0 else "elif") + f" st == {sid}:")
                 self.state_block(w, 3, g, states[sid])
@@ -377,11 +379,19 @@ class ModuleGenerator:
         w(1, "raise AssertionError('grammar fell through')")
         return "\n".join(w.lines)
 
+    @staticmethod
+    def trim(w: Writer, ind: int) -> None:
+        """In loops (the only way to long streams): drop consumed high bits now and then, so that `v >> r`
+        stays cheap and decoding time grows linearly with the stream length."""
+        w(ind, f"if v.bit_length() - r > {TRIM_BITS}:")
+        w(ind + 1, "v &= (1 << r) - 1")
+
     def state_block(self, w: Writer, ind: int, g: TypeGrammar, st: CState) -> None:
         self_loop = any(p.target == st.id for p in st.prods)
         if st.run_len:
             w(ind, "k = 0")
             w(ind, "while True:")
+            self.trim(w, ind + 1)
 
             def body(p: Production, i: int, have_x: bool = False) -> None:
                 self.decode_action(w, i, g, p, have_x)
@@ -400,6 +410,7 @@ class ModuleGenerator:
             return
         if self_loop:
             w(ind, "while True:")
+            self.trim(w, ind + 1)
 
             def body2(p: Production, i: int, have_x: bool = False) -> None:
                 self.decode_action(w, i, g, p, have_x)
@@ -564,7 +575,11 @@ class ModuleGenerator:
         tname = self.const("T", repr(table))
         w(ind, "if x.__class__ is not list:")
         w(ind + 1, "x = as_list(x)")
+        # items go to a fresh accumulator that is joined into `a` every TRIM_BITS bits, so long lists cost
+        # linear time (appending to one huge int copies it every time)
         w(ind, "k = 0")
+        w(ind, "a0 = a")
+        w(ind, "a = 1")
         w(ind, "for i, x in enumerate(x):")
         w(ind + 1, f"c, wd, nx, n = {tname}[st]")
         self.emit_item(w, ind + 1, g, name, "c", "wd")
@@ -576,6 +591,12 @@ class ModuleGenerator:
         w(ind + 1, "else:")
         w(ind + 2, "st = nx")
         w(ind + 2, "k = 0")
+        w(ind + 1, f"if a.bit_length() > {TRIM_BITS}:")
+        w(ind + 2, "nb = a.bit_length() - 1")
+        w(ind + 2, "a0 = (a0 << nb) | (a ^ (1 << nb))")
+        w(ind + 2, "a = 1")
+        w(ind, "nb = a.bit_length() - 1")
+        w(ind, "a = (a0 << nb) | (a ^ (1 << nb))")
         w(ind, "i = -1")
         return possible | reach
 
