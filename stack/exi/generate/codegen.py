@@ -147,6 +147,8 @@ class ModuleGenerator:
         self.compressed: dict[str, list[CState]] = {}
         self.grammars: list[TypeGrammar] = []
         self.simple_funcs: dict[str, str] = {}
+        self.extra_funcs: list[str] = []  # handlers and simple-element functions
+        self.late_consts: list[str] = []  # tables that refer to functions (emitted after them)
 
     # -- constants -------------------------------------------------------------------------------------
     def const(self, prefix: str, literal: str) -> str:
@@ -553,7 +555,7 @@ class ModuleGenerator:
         return out
 
     def field_code(self, w: Writer, ind: int, g: TypeGrammar, states: list[CState], name: str,
-                   possible: set[int], keyed: bool) -> set[int]:
+                   possible: set[int]) -> set[int]:
         """Emit the encoding of field `name` (value already in `x`, not None); return the new possible set."""
         table = self.field_table(g, states, name, possible)
         is_list = name in g.list_fields
@@ -570,7 +572,7 @@ class ModuleGenerator:
                 tname = self.const("T", repr({s: t[:3] for s, t in table.items()}))
                 w(ind, f"c, wd, st = {tname}[st]")
                 self.emit_item(w, ind, g, name, "c", "wd")
-            return possible | reach if not keyed else possible | reach
+            return possible | reach
         table = self.field_table(g, states, name, possible | reach)  # the loop walks through `reach` too
         tname = self.const("T", repr(table))
         w(ind, "if x.__class__ is not list:")
@@ -629,7 +631,7 @@ class ModuleGenerator:
                     w(1, f"x = d.get({n!r})")
                     w(1, "if x is not None:")
                     w(2, "u += 1")
-                    possible = self.field_code(w, 2, g, states, n, possible, False)
+                    possible = self.field_code(w, 2, g, states, n, possible)
                 handlers += [f"{n!r}: False" for n in attrs]
             for n in g.fields:
                 if n in attrs:
@@ -637,7 +639,7 @@ class ModuleGenerator:
                 hw = Writer()
                 hname = f"h_{g.key}_{len(handlers)}"
                 hw(0, f"def {hname}(a, x, st):")
-                self.field_code(hw, 1, g, states, n, all_states, True)
+                self.field_code(hw, 1, g, states, n, all_states)
                 hw(1, "return a, st")
                 self.extra_funcs.append("\n".join(hw.lines))
                 handlers.append(f"{n!r}: {hname}")
@@ -672,7 +674,7 @@ class ModuleGenerator:
                     n_required += 1
                 else:
                     w(2, "u += 1")
-                after = self.field_code(w, 2, g, states, n, possible, False)
+                after = self.field_code(w, 2, g, states, n, possible)
                 if required:  # absent: nothing else can follow, so report it here (and keep `st` static)
                     w(1, "else:")
                     w(2, "missing()")
@@ -715,8 +717,6 @@ class ModuleGenerator:
         )
         for g in self.b.grammars.values():
             self.compressed[g.key] = compress(g)
-        self.extra_funcs: list[str] = []
-        self.late_consts: list[str] = []
         funcs = []
         for g in self.grammars:
             funcs.append(self.gen_decoder(g))
