@@ -140,11 +140,11 @@ class RecordMaker:
         fields: dict[str, Any] = {"layer": _ERROR_LAYERS.get(event.layer, "tcp"), "error": event.error,
                                   "name": "capture damaged" if event.layer == "capture" else "?",
                                   "raw": event.raw.hex()}
-        if event.layer in ("ethernet",) and len(event.raw) >= 12:
+        if event.src or event.dst:
+            fields.update(src=event.src, dst=event.dst)
+        elif event.layer in ("ethernet", "ipv6") and len(event.raw) >= 12:
             fields.update(src=":".join(f"{b:02x}" for b in event.raw[6:12]),
                           dst=":".join(f"{b:02x}" for b in event.raw[0:6]))
-        elif event.src or event.dst:
-            fields.update(src=event.src, dst=event.dst)
         return _record(event.t, fields)
 
 

@@ -187,7 +187,7 @@ class Classifier:
         self.stats.sdp += 1
         if truncated or start + length > end or length < 8:
             return [WireError(t, "sdp", f"UDP datagram truncated (length {length}, {end - start} bytes captured)",
-                              raw, f"[{src}]:{sport}", f"[{dst}]:{dport}")]
+                              raw, src, dst)]
         return [WireDatagram(t, raw[start + 8:start + length], (src, sport), (dst, dport), raw)]
 
     # ---------------------------------------------------------------- TCP
@@ -200,12 +200,11 @@ class Classifier:
         a, b = (src, sport), (dst, dport)
         if header < 20 or start + header > end:
             return [WireError(t, "tcp", f"TCP data offset {header} does not fit the segment ({end - start} bytes)",
-                              raw, f"[{src}]:{sport}", f"[{dst}]:{dport}")]
+                              raw, src, dst)]
         self.stats.tcp_segments += 1
         out: list[WireEvent] = []
         if truncated:  # snap length cut the segment: what is missing becomes a gap in the stream
-            out.append(WireError(t, "tcp", "segment truncated by the capture's snap length", raw,
-                                 f"[{src}]:{sport}", f"[{dst}]:{dport}"))
+            out.append(WireError(t, "tcp", "segment truncated by the capture's snap length", raw, src, dst))
         payload = raw[start + header:end]
         syn, fin, rst, ack = bool(flags & 0x02), bool(flags & 0x01), bool(flags & 0x04), bool(flags & 0x10)
         key = (a, b) if a <= b else (b, a)
@@ -244,6 +243,7 @@ class CaptureReader:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.classifier = Classifier()
+        self._items = read_capture(self.path)  # raises CaptureError now for a file that cannot be a capture
 
     @property
     def stats(self) -> CaptureStats:
@@ -251,7 +251,8 @@ class CaptureReader:
 
     def __iter__(self) -> Iterator[WireEvent]:
         classifier = self.classifier
-        for item in read_capture(self.path):
+        items, self._items = self._items, iter(())
+        for item in items:
             if isinstance(item, Packet):
                 yield from classifier.feed(item.t, item.frame)
             elif isinstance(item, Damage):

@@ -27,7 +27,7 @@ def time_of_day(t: float) -> str:
 
 def format_record(record: Record, parties: Parties, start: float) -> str:
     layer = f"{record.layer}/{record.schema}" if record.schema else record.layer
-    if record.layer == "tcp":
+    if record.layer == "tcp" and not record.error:
         route = f"[{record.src}]:{record.extra.get('sport')} → [{record.dst}]:{record.extra.get('dport')}"
         detail = f"{parties.arrow(record.src, record.dst)} {route}"
         return f"{time_of_day(record.t)}  {record.t - start:+9.3f}  {'':12} {layer:11} {record.name:28} {detail}"

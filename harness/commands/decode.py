@@ -29,7 +29,11 @@ def stats_line(decoder: CaptureDecoder, records: int, errors: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    decoder = CaptureDecoder(args.capture)
+    try:
+        decoder = CaptureDecoder(args.capture)
+    except CaptureError as exc:
+        print(f"ccs-hil decode: {exc}", file=sys.stderr)
+        return 2
     out = sys.stdout
     records = errors = 0
     text = None if args.json else TextWriter(out)
