@@ -8,6 +8,7 @@ import sys
 
 # name -> module under harness.commands providing `add_arguments(parser)` and `run(args) -> int`
 COMMANDS: dict[str, str] = {
+    "analyse": "analyse",
     "decode": "decode",
     "evse": "evse",
     "modem": "modem",

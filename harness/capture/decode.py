@@ -114,21 +114,28 @@ class RecordMaker:
         return out
 
     def _tcp(self, event: WireTcp) -> list[Record]:
+        """open/closed/reset, `src` = the side that sent the SYN, FIN or RST. A FIN ends that side's stream (a
+        message it left incomplete is reported); a reset ends both."""
         out = []
-        if event.event != "open":
+        if event.event == "reset":
             out += self._finish(event.conn, event.t)
+        elif event.event == "closed":
+            out += self._finish(event.conn, event.t, event.by_client)
         self._ends[event.conn] = (event.client, event.server)
+        sender, receiver = (event.client, event.server) if event.by_client else (event.server, event.client)
         out.append(_record(event.t, {"layer": "tcp", "name": event.event,
-                                     **self._addresses(event.client, event.server, event.conn)}))
+                                     **self._addresses(sender, receiver, event.conn)}))
         return out
 
-    def _finish(self, conn: int, t: float | None) -> list[Record]:
-        describer = self._describers.pop(conn, None)
+    def _finish(self, conn: int, t: float | None, outgoing: bool | None = None) -> list[Record]:
+        describer = self._describers.get(conn)
         if describer is None:
             return []
+        if outgoing is None:
+            del self._describers[conn]
         client, server = self._ends.get(conn, (("?", 0), ("?", 0)))
         out = []
-        for fields in describer.finish():
+        for fields in describer.finish(outgoing):
             outgoing = fields.pop("outgoing", True)
             src, dst = (client, server) if outgoing else (server, client)
             out.append(_record(t if t is not None else 0.0, {**fields, **self._addresses(src, dst, conn)}))

@@ -58,6 +58,7 @@ class WireTcp:
     event: str  # "open" | "closed" | "reset"
     client: tuple[str, int]
     server: tuple[str, int]
+    by_client: bool = True  # who sent the SYN, FIN or RST
 
 
 @dataclass(frozen=True)
@@ -229,7 +230,7 @@ class Classifier:
             for delivery in direction.flush():
                 out.append(self._stream(conn, from_client, delivery))
             conn.closed = True
-            out.append(WireTcp(t, conn.number, "reset" if rst else "closed", conn.client, conn.server))
+            out.append(WireTcp(t, conn.number, "reset" if rst else "closed", conn.client, conn.server, from_client))
         return out
 
     def _stream(self, conn: _Conn, from_client: bool, d: Delivery) -> WireStream:

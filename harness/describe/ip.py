@@ -151,15 +151,16 @@ class StreamDescriber:
             what += f"; the {len(held)} bytes of the message in progress before the gap are dropped"
         return [{"layer": "v2gtp", "name": "gap", "error": what, "raw": held.hex()}]
 
-    def finish(self) -> list[dict[str, Any]]:
-        """The connection (or the capture) ended: a message still incomplete was cut off."""
+    def finish(self, outgoing: bool | None = None) -> list[dict[str, Any]]:
+        """The connection (or the capture, or one direction: `outgoing`) ended: a message still incomplete was cut
+        off."""
         out = []
-        for outgoing, buffer in self._buffers.items():
-            if not buffer:
+        for direction, buffer in self._buffers.items():
+            if not buffer or (outgoing is not None and direction != outgoing):
                 continue
             header = _header(buffer, 0) if len(buffer) >= V2GTP_HEADER else None
             need = f" of {V2GTP_HEADER + header[1]}" if header else ""
-            out.append({"layer": "v2gtp", "name": "truncated", "outgoing": outgoing, "raw": bytes(buffer).hex(),
+            out.append({"layer": "v2gtp", "name": "truncated", "outgoing": direction, "raw": bytes(buffer).hex(),
                         "error": f"the connection ended inside a V2GTP message ({len(buffer)}{need} bytes)"})
             buffer.clear()
         return out

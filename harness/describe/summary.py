@@ -100,11 +100,6 @@ def _flat(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _mme_value(key: str, value: Any) -> str:
-    if key == "Version" and isinstance(value, str):  # VS_SW_VER: ASCII firmware name, NUL-terminated
-        try:
-            return bytes.fromhex(value).split(b"\x00")[0].decode("ascii", "replace")
-        except ValueError:
-            return value
     if key == "Groups" and isinstance(value, list):
         if not value:
             return "none"
