@@ -119,7 +119,13 @@ class Exchange:
 
 
 def _lower(value: str | None) -> str | None:
-    return value.lower() if isinstance(value, str) else value
+    """An address as a channel key: lower case, `[fe80::1]:50000` reduced to `fe80::1` (live timelines write
+    datagram ends with ports, captures without)."""
+    if not isinstance(value, str):
+        return value
+    if value.startswith("[") and "]" in value:
+        value = value[1:value.index("]")]
+    return value.lower()
 
 
 def _channel(record: Record) -> tuple[tuple, bool] | None:
@@ -177,9 +183,27 @@ def exchanges(records: Sequence[Record]) -> list[Exchange]:
 
 
 def response_time_findings(records: Sequence[Record], found: list[Exchange] | None = None) -> list[Finding]:
-    """Answers later than the requester waits for them."""
+    """Answers later than the requester waits for them, and V2G/SDP requests never answered although the
+    timeline goes on past their deadline (a capture that ends first cannot tell)."""
     out = []
+    last_t = max((r.t for r in records if r.layer != "meta"), default=0.0)
     for exchange in found if found is not None else exchanges(records):
+        if exchange.response is None and exchange.limit is not None and exchange.channel[0] in ("exi", "sdp") \
+                and last_t >= exchange.t + exchange.limit.seconds - 1e-9:
+            request = records[exchange.request]
+            conn = request.extra.get("conn")
+            closed = next((r for r in records if r.layer == "tcp" and r.name in ("close", "closed", "reset")
+                           and conn is not None and r.extra.get("conn") == conn), None)
+            why = ""
+            if closed is not None:
+                delta = closed.t - exchange.t
+                why = (f"; the connection was {'reset' if closed.name == 'reset' else 'closed'} "
+                       f"{abs(delta) * 1000:.0f} ms {'after' if delta >= 0 else 'before'} it")
+            sends = f" ({exchange.sends} sends)" if exchange.sends > 1 else ""
+            out.append(Finding("unanswered", None, f"{exchange.name}{sends} was never answered; the requester "
+                                                   f"waits at most {exchange.limit.seconds * 1000:g} ms "
+                                                   f"({exchange.limit.name}){why}", exchange.request, request.t))
+            continue
         if not exchange.late:
             continue
         assert exchange.limit is not None and exchange.seconds is not None
@@ -508,7 +532,8 @@ class PowerSample:
     flags: tuple[str, ...] = ()  # EVSE*LimitAchieved that are true
     evse_status: str | None = None
     limiter: str = "unknown"  # ev | evse | unknown
-    reason: str = ""  # ev-target | evse-max-current | evse-max-power | evse-limit-flag | evse-regulation | no-answer
+    reason: str = ""  # ev-target | evse-max-current | evse-max-power | evse-limit-flag | evse-regulation |
+    #                   evse-ramping | no-answer
 
 
 _LOOP = ("CurrentDemand", "DC_ChargeLoop")
@@ -527,6 +552,7 @@ def power_samples(records: Sequence[Record]) -> list[PowerSample]:
     ev: dict[str, float | None] = {"current": None, "power": None, "voltage": None}
     samples: list[PowerSample] = []
     pending: dict[Any, PowerSample] = {}
+    previous: dict[Any, PowerSample] = {}
     for index, record in enumerate(records):
         if record.layer != "exi" or record.error:
             continue
@@ -559,45 +585,62 @@ def power_samples(records: Sequence[Record]) -> list[PowerSample]:
         sample.flags = tuple(f for f in _LIMIT_FLAGS if any(v in (True, "true", 1) for v in _walk(content, f)))
         statuses = _walk(content, "EVSEStatusCode")
         sample.evse_status = str(statuses[0]) if statuses else None
-        sample.limiter, sample.reason = attribute(sample)
+        sample.limiter, sample.reason = attribute(sample, previous.get(conn))
+        previous[conn] = sample
     return samples
 
 
-def attribute(sample: PowerSample) -> tuple[str, str]:
-    """Who holds the current down in one exchange.
+def attribute(sample: PowerSample, previous: PowerSample | None = None) -> tuple[str, str]:
+    """Who holds the current down in one exchange, and why.
 
-    ("ev", "ev-target") when the charger delivers what the car asks: the car's target is the limit. Otherwise the
-    charger, and why: it delivers what its announced maximum current (or power at the present voltage) allows
-    ("evse-max-current", "evse-max-power"); it says it reached a limit below that ("evse-limit-flag"); or none of
-    these — it simply does not deliver ("evse-regulation")."""
+    When the charger delivers the EV's target, the target is the limit — but an EV that asks exactly the
+    charger's announced maximum current (or power) while its own maximum is higher has adapted to the charger:
+    the charger limits ("evse-max-current" / "evse-max-power"); an EV at its own maximum limits itself
+    ("ev-max-current"); otherwise the EV's request is below both maxima ("ev-target", e.g. its battery asks less).
+    When the charger delivers less than the target: it delivers what its announced maximum current or power at
+    the present voltage allows (the same two reasons), it says it reached a limit below that
+    ("evse-limit-flag"), or none of these: still rising since the `previous` exchange ("evse-ramping", a ramp
+    rather than a limit), else it does not deliver ("evse-regulation")."""
     target, present = sample.target_current, sample.present_current
     if target is None or present is None:
         return "unknown", "no-answer" if sample.response is None else "no-values"
-    if present >= target - current_tolerance(target):
-        return "ev", "ev-target"
+    voltage = sample.present_voltage if sample.present_voltage else sample.target_voltage
     caps = []
     if sample.evse_max_current is not None:
         caps.append((sample.evse_max_current, "evse-max-current"))
-    voltage = sample.present_voltage if sample.present_voltage else sample.target_voltage
     if sample.evse_max_power is not None and voltage:
         caps.append((sample.evse_max_power / voltage, "evse-max-power"))
-    if caps:
-        allowed, which = min(caps)
-        if allowed < target and present >= allowed - current_tolerance(allowed):
+    allowed, which = min(caps) if caps else (None, "")
+    if present >= target - current_tolerance(target):
+        ev_max = sample.ev_max_current
+        if allowed is not None and target >= allowed - current_tolerance(allowed) and \
+                (ev_max is None or ev_max > allowed + current_tolerance(allowed)):
             return "evse", which
+        if ev_max is not None and target >= ev_max - current_tolerance(ev_max):
+            return "ev", "ev-max-current"
+        return "ev", "ev-target"
+    if allowed is not None and allowed < target and present >= allowed - current_tolerance(allowed):
+        return "evse", which
     if sample.flags:
         return "evse", "evse-limit-flag"
+    if previous is not None and previous.present_current is not None and \
+            present - previous.present_current > 0.5 * current_tolerance(target):
+        return "evse", "evse-ramping"
     return "evse", "evse-regulation"
 
 
 _REASONS = {
-    "ev-target": "the charger delivers the EV's target current: the EV's request is the limit",
-    "evse-max-current": "the charger delivers its announced maximum current, which is below the EV's target",
-    "evse-max-power": "the charger delivers what its announced maximum power allows at the present voltage, "
-                      "less than the EV's target",
+    "ev-target": "the charger delivers the EV's target current, below both sides' maxima: the EV's request is "
+                 "the limit",
+    "ev-max-current": "the charger delivers the EV's target, which is the EV's own maximum current",
+    "evse-max-current": "the current is held at the EVSE's announced maximum current (the EV asks that much or "
+                        "more, and could take more)",
+    "evse-max-power": "the current is held at what the EVSE's announced maximum power allows at the present "
+                      "voltage",
     "evse-limit-flag": "the charger reports {flags} below the EV's target and its announced maximum",
     "evse-regulation": "the charger delivers less than the EV's target although its announced limits allow it "
                        "and it reports no limit reached (it does not regulate to the target)",
+    "evse-ramping": "the charger's current is still rising toward the EV's target (a ramp, not a limit)",
     "no-answer": "the request was not answered",
     "no-values": "the exchange carries no target or present current",
 }
@@ -640,8 +683,9 @@ def power_verdict(samples: list[PowerSample]) -> PowerVerdict | None:
     if not counts:
         return PowerVerdict("unknown", "no-answer", "no CurrentDemand request was answered", len(samples), 0, {},
                             0)
-    reason = max(counts, key=lambda k: counts[k])
-    limiter = "ev" if reason == "ev-target" else "evse" if reason.startswith("evse") else "unknown"
+    settled = {k: v for k, v in counts.items() if k != "evse-ramping"} or counts  # ramps decide only alone
+    reason = max(settled, key=lambda k: settled[k])
+    limiter = "ev" if reason.startswith("ev-") else "evse" if reason.startswith("evse") else "unknown"
     flags = sorted({f for s in answered if s.reason == reason for f in s.flags})
     sentence = (f"{'EV' if limiter == 'ev' else 'EVSE' if limiter == 'evse' else 'unknown'} limits the current "
                 f"in {counts[reason]} of {len(answered)} answered exchanges: {reason_text(reason, flags)} "

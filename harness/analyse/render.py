@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 from harness.analyse.session import Analysis, MessageStats, V2gSession
 from harness.checks import reason_text
 
-_WHO = {"ev-target": "EV (target delivered)", "evse-max-current": "EVSE (its max current)",
+_WHO = {"ev-target": "EV (target delivered)", "ev-max-current": "EV (its max current)", "evse-max-current": "EVSE (its max current)",
         "evse-max-power": "EVSE (its max power)", "evse-limit-flag": "EVSE (says limit reached)",
-        "evse-regulation": "EVSE (does not deliver)", "no-answer": "— (no answer)", "no-values": "?"}
+        "evse-regulation": "EVSE (does not deliver)", "evse-ramping": "EVSE (ramping up)", "no-answer": "— (no answer)", "no-values": "?"}
 
 
 def _utc(t: float, date: bool = False) -> str:
