@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "report": "report",
     "rigs": "rigs",
     "slac": "slac",
+    "sniff": "sniff",
 }
 
 

@@ -38,6 +38,9 @@ _MME_FIELDS: dict[str, tuple[str, ...]] = {
     "CM_VALIDATE.CNF": ("SignalType", "ToggleNum", "Result"),
     "VS_SW_VER.CNF": ("Status", "DeviceID", "Version"),
     "VS_ATTEN_CHAR.IND": ("PevMac",),
+    "VS_SNIFFER.REQ": ("SnifferControl",),
+    "VS_SNIFFER.CNF": ("Status",),
+    "VS_SNIFFER.IND": ("Direction", "DelimiterType", "SNID", "STEI", "DTEI", "LID", "SystemTime"),
 }
 
 
