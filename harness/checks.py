@@ -157,6 +157,7 @@ def exchanges(records: Sequence[Record]) -> list[Exchange]:
     retry: the exchange is measured from the last send and counts the sends."""
     pending: dict[tuple, Exchange] = {}
     out: list[Exchange] = []
+    replaced: set[int] = set()  # retried: the retry carries the exchange on
     for index, record in enumerate(records):
         found = _channel(record)
         if found is None:
@@ -170,7 +171,7 @@ def exchanges(records: Sequence[Record]) -> list[Exchange]:
             exchange = Exchange(index, None, record.name, None, record.t, None, response_limit(record), key,
                                 sends=(previous.sends + 1) if previous is not None else 1)
             if previous is not None:
-                out.remove(previous)
+                replaced.add(id(previous))
             pending[key] = exchange
             out.append(exchange)
             continue
@@ -179,7 +180,7 @@ def exchanges(records: Sequence[Record]) -> list[Exchange]:
             continue  # an answer we did not see the request of (capture started late)
         exchange.response, exchange.response_name = index, record.name
         exchange.seconds = max(0.0, record.t - exchange.t)
-    return out
+    return [e for e in out if id(e) not in replaced]
 
 
 def response_time_findings(records: Sequence[Record], found: list[Exchange] | None = None) -> list[Finding]:
