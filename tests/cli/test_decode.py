@@ -261,3 +261,13 @@ def test_text_output_has_time_direction_name_and_values():
     assert "EVSENotification" not in demand  # "None": nothing to say
     setup = next(line for line in lines if "SessionSetupRes" in line)
     assert "SessionID=0102030405060708" in setup and "EVSEID=5a5a3030303030" in setup
+
+
+def test_several_captures_in_one_run_each_with_its_own_stream(tmp_path):
+    result = ccs_hil("decode", str(TAYCAN), str(tmp_path / "missing.pcap"), str(IONIQ), "--json")
+    assert result.returncode == 2  # one file could not be read: said in one line, the others decoded
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    metas = [r for r in records if r["layer"] == "meta"]
+    assert [Path(m["source"]).name for m in metas] == [TAYCAN.name, IONIQ.name]
+    assert len(records) == 2 + 14 + 185
+    assert result.stderr.count("no such file") == 1
