@@ -15,6 +15,10 @@ A fixture whose resource is missing skips the test with `needs <what>: <why>`.
 Output: each test's timeline is written as JSON Lines to `<out>/<rig>/<test node id, '::' → '/'>/timeline.jsonl`
 (the path is also in the test's `user_properties` as `ccs_timeline`), ending with a `test` record `result`.
 
+Start-up checks (`harness.startup`): once per session, after collection and before the first test that uses the
+bench, every resource of the rig is checked (interface, privilege, adaptor profile, instrument identity, levels);
+the results are printed, what is missing skips the tests that need it, what is wrong aborts the run (exit 4).
+
 Safety: the bench is made safe when the test body fails (before teardown), at teardown, on Ctrl-C
 (`pytest_keyboard_interrupt`), and SIGTERM/SIGHUP are turned into "make safe, then KeyboardInterrupt".
 """
@@ -51,6 +55,7 @@ class CcsState:
         self.out: Path = Path("out")
         self.session = SessionResources()
         self.live: dict[str, Bench] = {}
+        self.startup: Any = None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -175,6 +180,35 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             reason = skip_reason(item, state.rig)
             if reason:
                 item.add_marker(pytest.mark.skip(reason=reason))
+
+
+BENCH_FIXTURES = {"bench", "cp", "cp_load", "timeline", "dut"}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Run the rig's start-up checks once, before any test that uses the bench; abort when something is wrong."""
+    config = session.config
+    state = config.stash[_STATE]
+    if state.rig is None or config.option.collectonly:
+        return
+    uses_bench = [item for item in session.items if BENCH_FIXTURES & set(getattr(item, "fixturenames", ()))
+                  and not item.get_closest_marker("skip")]
+    if not uses_bench:
+        return
+    from harness import startup
+
+    report = startup.run(state.rig, state.session)
+    state.startup = report
+    writer = config.pluginmanager.get_plugin("terminalreporter")
+    if report.checks and writer is not None:
+        writer.write_line(f"ccs-hil start-up checks ({state.rig.name}):")
+        for line in report.lines():
+            writer.write_line("  " + line)
+    if report.aborts:
+        problems = "; ".join(c.name for c in report.aborts)
+        pytest.exit(f"ccs-hil: the bench does not match rig {state.rig.name} ({problems}); no test was run",
+                    returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 @pytest.hookimpl(wrapper=True)

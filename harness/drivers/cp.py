@@ -24,7 +24,7 @@ from typing import Any
 
 from harness import safety
 from harness.clock import Clock
-from harness.drivers import ResourceUnavailable
+from harness.drivers import Check, ResourceUnavailable
 from harness.records import Record, Timeline
 from harness.runtime.runner import Node, Runner, RunnerError
 from stack import cp
@@ -212,6 +212,34 @@ class CpLoad(CpInstrument):
 
     def _set_fault(self, fault: str | None) -> None:
         raise ResourceUnavailable("cp-load-faults", f"{self.label} cannot inject load faults")
+
+
+def level_checks(name: str, high_v: float, low_v: float, gain: float | None, max_output_v: float | None,
+                 instrument: str, limits: dict[str, Any]) -> list[Check]:
+    """Configured CP levels against IEC 61851-1 and what the instrument can make; the rig's current limit."""
+    checks = []
+    tol = cp.GENERATOR_TOLERANCE_V
+    for key, value, nominal in (("high_v", high_v, cp.GENERATOR_HIGH_V), ("low_v", low_v, cp.GENERATOR_LOW_V)):
+        if abs(value - nominal) > tol + 1e-9:
+            checks.append(Check.wrong(f"{name}: levels", f"cp.{key} = {value:g} V is outside IEC 61851-1's "
+                                      f"{nominal:+g} V ± {tol:g} V", f"set cp.{key} between {nominal - tol:+g} and "
+                                      f"{nominal + tol:+g} V"))
+    if gain is not None and max_output_v is not None:
+        out = max(abs(high_v), abs(low_v)) / gain
+        if out > max_output_v + 1e-9:
+            checks.append(Check.wrong(f"{name}: levels", f"the generator would have to output ±{out:g} V "
+                                      f"(±12 V / cp.amplifier_gain = {gain:g}); {instrument} makes ±{max_output_v:g} V "
+                                      "at most into high-Z", "put a ±12 V CP buffer amplifier after the generator and "
+                                      "set cp.amplifier_gain to its gain"))
+    limit = limits.get("max_current_a")
+    if limit is not None and limit > 80.0:
+        checks.append(Check.wrong(f"{name}: limits", f"limits.max_current_a = {limit:g} A: a PWM duty offers 80 A "
+                                  "at most", "set limits.max_current_a to the cable's or bench's rating (≤ 80 A)"))
+    if not checks:
+        where = f", generator ±{max(abs(high_v), abs(low_v)) / gain:g} V" if gain else ""
+        cap = f"offers ≤ {limit:g} A" if limit is not None else "no limits.max_current_a: any duty may be offered"
+        checks.append(Check.passed(f"{name}: levels", f"CP {high_v:+g} / {low_v:+g} V{where}; PWM {cap}"))
+    return checks
 
 
 def _same(a: cp.CpReading | None, b: cp.CpReading) -> bool:

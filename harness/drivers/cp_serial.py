@@ -20,20 +20,39 @@ relays, fault relays) or both (`side = "evse" | "pev" | "both"`), and measures t
     MEAS?              <high V> <low V> <duty %> <frequency Hz>, e.g. "8.98 -12.00 5.0 1000.0";
                        without PWM: duty 100 and frequency 0 (low = high)
     STATE?             the board's own classification: A..F or ?
-    SAFE               OK    OFF, LOAD A, FAULT NONE (whatever the board has)
+    SAFE               OK    OFF, LOAD A, FAULT NONE, RELAY OFF (whatever the board has)
+
+  optional, listed by CAP? when fitted:
+    WDOG <s>           OK    watchdog: no command line for <s> seconds → SAFE (0 disarms); any line re-arms it
+    WDOG?              "<s> ARMED" | "0 OFF" | "<s> TRIPPED"
+    PING               OK    a heartbeat that changes nothing
+    RELAY ON|OFF       OK    an auxiliary relay (e.g. the lamp load of a `bulb` power stage)
+    RELAY?             ON | OFF
 
 Errors: "ERR unknown command", "ERR bad argument", "ERR not supported" (side not fitted), "ERR busy".
-A board should go to its safe state by itself when the host closes the port or stays silent for a
-watchdog time; the harness does not rely on that and sends OFF / LOAD A itself on every exit path.
+
+Safety: the harness sends OFF / LOAD A / FAULT NONE itself on every exit path it lives through (end of test,
+failure, timeout, Ctrl-C, SIGTERM). For the ones it does not (killed, crashed, USB unplugged, PC off), a board
+with `WDOG` is armed with `watchdog_s` on open and a heartbeat thread sends PING every quarter of it for as long
+as the session holds the port: when the heartbeats stop, the board goes SAFE by itself within `watchdog_s`.
 `harness.sim.cp_board` is an emulator of this board (used by the tests through a pseudo-terminal).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import threading
 from typing import Any
 
-from harness.drivers import InstrumentError, InstrumentTimeout, ResourceUnavailable, register
+from harness.drivers import (
+    Check,
+    InstrumentError,
+    InstrumentTimeout,
+    ResourceUnavailable,
+    RigMismatch,
+    register,
+)
 from harness.drivers.cp import CpGenerator, CpLoad, CpSetting, PolledCpLink
 from harness.options import Opt
 from stack import cp
@@ -50,6 +69,7 @@ OPTIONS = {
     "timeout_ms": Opt(int, default=1000, min=1, doc="reply timeout per command"),
     "idn_prefix": Opt(str, default="CCSHIL-CPBOARD", doc="*IDN? must start with this"),
     "poll_interval_ms": Opt(int, default=50, min=1, doc="how often the pilot is measured during waits"),
+    "watchdog_s": Opt(float, default=2.0, min=0, doc="arm the board's watchdog (0: off); heartbeats every 1/4"),
 }
 
 
@@ -66,6 +86,12 @@ class CpBoard:
 
         self.port, self.timeout_ms = port, timeout_ms
         self.label = f"CP board {port}"
+        self.idn = ""
+        self.features: set[str] = set()
+        self.lock = threading.RLock()  # the heartbeat thread and the test share the port
+        self._heartbeat: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.heartbeat_error: str | None = None
         try:
             self._serial = serial.Serial(port, baudrate, timeout=timeout_ms / 1000.0, write_timeout=timeout_ms / 1000.0,
                                          exclusive=True)
@@ -76,10 +102,13 @@ class CpBoard:
 
     def command(self, line: str) -> str:
         """Send one command, return its reply; "ERR ..." raises."""
+        import serial
+
         try:
-            self._serial.write(line.encode("ascii") + b"\n")
-            raw = self._serial.readline()
-        except OSError as exc:
+            with self.lock:
+                self._serial.write(line.encode("ascii") + b"\n")
+                raw = self._serial.readline()
+        except (OSError, serial.SerialException) as exc:
             raise InstrumentError(f"{self.label}: {line!r} failed: {exc}") from None
         if not raw.endswith(b"\n"):
             raise InstrumentTimeout(f"{self.label}: no answer to {line!r} within {self.timeout_ms} ms"
@@ -96,6 +125,10 @@ class CpBoard:
 
     def resync(self) -> None:
         """Drop a half-sent command and any late reply (after Ctrl-C in the middle of an exchange)."""
+        with self.lock:
+            self._resync()
+
+    def _resync(self) -> None:
         old = self._serial.timeout
         try:
             self._serial.write(b"\n")
@@ -117,7 +150,38 @@ class CpBoard:
         version = self.command("PROTO?")
         if version != PROTOCOL_VERSION:
             raise InstrumentError(f"{self.label}: speaks protocol {version!r}, this ccs-hil speaks {PROTOCOL_VERSION}")
+        self.idn = idn
+        self.features = set(self.command("CAP?").upper().split())
         return idn
+
+    # ------------------------------------------------------------------ watchdog
+
+    def arm_watchdog(self, seconds: float) -> bool:
+        """Arm the board's watchdog and keep it fed from a thread; False when the board has none."""
+        if seconds <= 0 or "WDOG" not in self.features:
+            return False
+        self.ok(f"WDOG {seconds:g}")
+        self._stop.clear()
+        self._heartbeat = threading.Thread(target=self._feed, args=(seconds / 4.0,), daemon=True,
+                                           name=f"heartbeat {self.port}")
+        self._heartbeat.start()
+        return True
+
+    def _feed(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                self.ok("PING")
+            except InstrumentError as exc:  # the board will trip: that is what the watchdog is for
+                self.heartbeat_error = str(exc)
+
+    def stop_heartbeat(self) -> None:
+        self._stop.set()
+        if self._heartbeat is not None:
+            self._heartbeat.join(timeout=5)
+            self._heartbeat = None
+
+    def watchdog_state(self) -> str:
+        return self.command("WDOG?") if "WDOG" in self.features else "none"
 
     def measure(self) -> cp.CpReading:
         reply = self.command("MEAS?")
@@ -131,6 +195,11 @@ class CpBoard:
         return cp.classify(high, low, duty, frequency)
 
     def close(self) -> None:
+        """Stop feeding the watchdog and release the port (after SAFE; a clean end disarms the watchdog)."""
+        self.stop_heartbeat()
+        if "WDOG" in self.features:
+            with contextlib.suppress(InstrumentError):
+                self.ok("WDOG 0")
         self._serial.close()
 
 
@@ -186,6 +255,15 @@ def open_board(options: dict[str, Any], session: Any) -> CpBoard:
         board = CpBoard(options["port"], options["baudrate"], options["timeout_ms"], need=need)
         try:
             board.identify(options["idn_prefix"])
+            missing = [s.upper() for s in (("evse", "pev") if options["side"] == "both" else (options["side"],))
+                       if s.upper() not in board.features]
+            if missing:
+                raise RigMismatch(f"{board.label}: the rig says side = {options['side']!r} but the board has no "
+                                  f"{' and no '.join(missing)} circuit (CAP? answered {' '.join(sorted(board.features))!r})",
+                                  "correct cp.side in the rig file, or fit the circuit")
+            for command in {"evse": ("OFF",), "pev": ("FAULT NONE", "LOAD A"), "both": ("SAFE",)}[options["side"]]:
+                board.ok(command)  # start from the safe state of the circuits this rig uses
+            board.arm_watchdog(options["watchdog_s"])
         except BaseException:
             board.close()
             raise
@@ -194,7 +272,31 @@ def open_board(options: dict[str, Any], session: Any) -> CpBoard:
     return session.get(("serial", options["port"]), opener)
 
 
-@register("cp", "serial", options=OPTIONS, capabilities=capabilities)
+def startup(options: dict[str, Any], ctx: Any) -> list[Check]:
+    from harness.drivers.cp import level_checks
+    from harness.startup import opened
+
+    name = f"cp board ({options['port']})"
+    checks = level_checks(name, cp.GENERATOR_HIGH_V, cp.GENERATOR_LOW_V, None, None, "", ctx.rig.limits)
+    if any(not c.ok for c in checks):
+        return checks
+    board, failed = opened(name, "", lambda: open_board(options, ctx.session))
+    if board is None:
+        return checks + failed
+    checks.append(Check.passed(name, f"*IDN? {board.idn!r}, protocol {PROTOCOL_VERSION}, has "
+                                     f"{' '.join(sorted(board.features))}; safe"))
+    if options["watchdog_s"] > 0:
+        state = board.watchdog_state()
+        if state == "none":
+            checks.append(Check.passed(f"{name}: watchdog", "the board has no WDOG command: nothing switches the "
+                                       "pilot off if this process dies (update the board's firmware)"))
+        else:
+            checks.append(Check.passed(f"{name}: watchdog", f"armed ({state}), heartbeat every "
+                                       f"{options['watchdog_s'] / 4:g} s"))
+    return checks
+
+
+@register("cp", "serial", options=OPTIONS, capabilities=capabilities, startup=startup)
 def build(options: dict[str, Any], bench: Any) -> PolledCpLink:
     """Serial CP board (line protocol v1, see module docstring)."""
     board = open_board(options, bench.session)

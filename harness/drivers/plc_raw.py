@@ -19,6 +19,7 @@ test first builds the link:
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -296,7 +297,8 @@ def checked(adaptor: AdaptorSide, session: Any) -> list[Check]:
             failed.raise_if_failed()
         return adaptor
 
-    session.get(("plc-adaptor", adaptor), outcome)
+    with contextlib.suppress(ResourceUnavailable, InstrumentError):  # remembered; the checks say it already
+        session.get(("plc-adaptor", adaptor), outcome)
     return found
 
 

@@ -32,6 +32,7 @@ class ScpiInstrument:
         self.resource, self.library, self.need = resource, library, need
         self.label = label or f"{need} {resource}"
         self.timeout_ms = timeout_ms
+        self.idn = ""  # what *IDN? said, once identified
         self._session: Any = None
         self._manager: Any = None
         self._open()
