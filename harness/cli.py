@@ -10,6 +10,7 @@ import sys
 COMMANDS: dict[str, str] = {
     "decode": "decode",
     "modem": "modem",
+    "report": "report",
     "rigs": "rigs",
     "slac": "slac",
 }

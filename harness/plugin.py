@@ -45,6 +45,8 @@ DUT_ROLES = ("evse", "pev")
 _STATE = pytest.StashKey["CcsState"]()
 _BENCH = pytest.StashKey[Bench]()
 _REPORTS = pytest.StashKey[dict]()
+# The contract with other plugins (reports): each test's Timeline, set when its bench is made.
+TIMELINE_KEY = pytest.StashKey[Any]()
 
 
 class CcsState:
@@ -303,6 +305,7 @@ def bench(request: pytest.FixtureRequest, rig: Rig) -> Any:
     the_bench.output_path = output_dir(state, rig, item.nodeid) / "timeline.jsonl"  # type: ignore[attr-defined]
     item.user_properties.append(("ccs_timeline", str(the_bench.output_path)))  # type: ignore[attr-defined]
     item.stash[_BENCH] = the_bench
+    item.stash[TIMELINE_KEY] = the_bench.timeline
     state.live[item.nodeid] = the_bench
     the_bench.note("start", nodeid=item.nodeid, requirements=requirements, dut_role=the_bench.dut_role)
     yield the_bench

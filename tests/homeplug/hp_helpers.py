@@ -103,10 +103,3 @@ class Bench:
     def record(self, node: str, name: str):
         found = [r for r in self.runner.timeline.select(name=name, layer="state") if r.src == node]
         return found[-1] if found else None
-
-
-def pyslac_python() -> str | None:
-    for candidate in (os.environ.get("CCS_HIL_PYSLAC_PYTHON"), REPO / ".venvs" / "pyslac" / "bin" / "python"):
-        if candidate and Path(candidate).exists():
-            return str(candidate)
-    return None

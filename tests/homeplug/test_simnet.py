@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hp_helpers import needs_root, pyslac_python
+from hp_helpers import needs_root
 
 from harness.clock import MonotonicClock
 from harness.runtime import Node, Runner
@@ -19,6 +19,7 @@ from harness.sim.modem import Fault
 from stack.homeplug import EvseSlac, EvseSlacConfig, PevSlac, PevSlacConfig
 from stack.homeplug import frames as f
 from stack.homeplug.timers import TT_EVSE_SLAC_init, TT_matching_repetition
+from tests.conftest import require_refimpl
 
 HERE = Path(__file__).parent
 
@@ -111,10 +112,7 @@ def test_simnet_cleans_up_when_the_body_raises():
 
 @needs_root
 def test_pyslac_evse_matches_our_pev_on_simnet():
-    python = pyslac_python()
-    if python is None:
-        pytest.skip("pyslac venv not found: set CCS_HIL_PYSLAC_PYTHON or create .venvs/pyslac "
-                    "(pip install pyslac 'marshmallow<4')")
+    python = require_refimpl("pyslac")
     from harness.netns import SimNet
 
     with SimNet.build() as net:
