@@ -9,7 +9,8 @@ it chooses which simulated DUT sits in the seat; `needs("capability", ...)` — 
 (skipped with `needs <capability>` when the rig lacks them).
 
 Fixtures: `rig` (session: the loaded `harness.rig.Rig`), `bench` (per test: `harness.bench.Bench`), `timeline`,
-`cp` (our EVSE-side CP generator), `cp_load` (our vehicle-side CP load), `dut` (`harness.bench.DutInfo`).
+`cp` (our EVSE-side CP generator), `cp_load` (our vehicle-side CP load), `power` (our EVSE's real power stage,
+`harness.drivers.power`), `dut` (`harness.bench.DutInfo`).
 A fixture whose resource is missing skips the test with `needs <what>: <why>`.
 
 Output: each test's timeline is written as JSON Lines to `<out>/<rig>/<test node id, '::' → '/'>/timeline.jsonl`
@@ -36,6 +37,7 @@ import pytest
 from harness import assertions, safety
 from harness.bench import Bench, SessionResources
 from harness.drivers import ResourceUnavailable
+from harness.drivers.power import stage_name as power_stage_name
 from harness.options import RigError
 from harness.records import Record
 from harness.rig import Rig, UnknownRig, load
@@ -133,7 +135,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         return [state.rig_error or "ccs-hil: no rig"]
     rig = state.rig
     lines = [f"ccs-hil rig: {rig.name} ({rig.path}) — {rig.description}",
-             f"ccs-hil capabilities: {', '.join(sorted(rig.capabilities())) or 'none'}; clock {rig.clock}"]
+             f"ccs-hil capabilities: {', '.join(sorted(rig.capabilities())) or 'none'}; clock {rig.clock}; "
+             f"power stage {power_stage_name(rig)}"]
     if state.faults:
         lines.append(f"ccs-hil DUT faults: {', '.join(sorted(state.faults))}")
     return lines
@@ -184,7 +187,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.skip(reason=reason))
 
 
-BENCH_FIXTURES = {"bench", "cp", "cp_load", "timeline", "dut"}
+BENCH_FIXTURES = {"bench", "cp", "cp_load", "timeline", "dut", "power"}
 
 
 @pytest.hookimpl(trylast=True)
@@ -340,6 +343,15 @@ def cp_load(bench: Bench) -> Any:
     """Our vehicle-side CP load (harness.drivers.cp.CpLoad)."""
     try:
         return bench.cp_load
+    except ResourceUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def power(bench: Bench) -> Any:
+    """Our EVSE's real power stage (harness.drivers.power.PowerStage); skips on rigs that simulate it."""
+    try:
+        return bench.resource("power")
     except ResourceUnavailable as exc:
         pytest.skip(str(exc))
 

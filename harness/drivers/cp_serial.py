@@ -54,6 +54,7 @@ from harness.drivers import (
     register,
 )
 from harness.drivers.cp import CpGenerator, CpLoad, CpSetting, PolledCpLink
+from harness.drivers.heartbeat import Heartbeat
 from harness.options import Opt
 from stack import cp
 
@@ -89,9 +90,7 @@ class CpBoard:
         self.idn = ""
         self.features: set[str] = set()
         self.lock = threading.RLock()  # the heartbeat thread and the test share the port
-        self._heartbeat: threading.Thread | None = None
-        self._stop = threading.Event()
-        self.heartbeat_error: str | None = None
+        self.heartbeat: Heartbeat | None = None
         try:
             self._serial = serial.Serial(port, baudrate, timeout=timeout_ms / 1000.0, write_timeout=timeout_ms / 1000.0,
                                          exclusive=True)
@@ -161,24 +160,13 @@ class CpBoard:
         if seconds <= 0 or "WDOG" not in self.features:
             return False
         self.ok(f"WDOG {seconds:g}")
-        self._stop.clear()
-        self._heartbeat = threading.Thread(target=self._feed, args=(seconds / 4.0,), daemon=True,
-                                           name=f"heartbeat {self.port}")
-        self._heartbeat.start()
+        self.heartbeat = Heartbeat(seconds / 4.0, lambda: self.ok("PING"), self.port)
         return True
 
-    def _feed(self, interval: float) -> None:
-        while not self._stop.wait(interval):
-            try:
-                self.ok("PING")
-            except InstrumentError as exc:  # the board will trip: that is what the watchdog is for
-                self.heartbeat_error = str(exc)
-
     def stop_heartbeat(self) -> None:
-        self._stop.set()
-        if self._heartbeat is not None:
-            self._heartbeat.join(timeout=5)
-            self._heartbeat = None
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+            self.heartbeat = None
 
     def watchdog_state(self) -> str:
         return self.command("WDOG?") if "WDOG" in self.features else "none"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 from typing import Any
 
 from harness.drivers import InstrumentError, InstrumentTimeout, ResourceUnavailable
@@ -33,6 +34,7 @@ class ScpiInstrument:
         self.label = label or f"{need} {resource}"
         self.timeout_ms = timeout_ms
         self.idn = ""  # what *IDN? said, once identified
+        self.lock = threading.RLock()  # a heartbeat thread may share the session
         self._session: Any = None
         self._manager: Any = None
         self._open()
@@ -57,19 +59,23 @@ class ScpiInstrument:
         import pyvisa
 
         try:
-            self._session.write(command)
-        except pyvisa.errors.VisaIOError as exc:
+            with self.lock:
+                self._session.write(command)
+        except (pyvisa.errors.VisaIOError, pyvisa.errors.InvalidSession, OSError) as exc:
             raise InstrumentError(f"{self.label}: writing {command!r} failed ({_short(exc)})") from None
 
     def query(self, command: str) -> str:
         import pyvisa
 
         try:
-            return str(self._session.query(command)).strip()
+            with self.lock:
+                return str(self._session.query(command)).strip()
         except pyvisa.errors.VisaIOError as exc:
             if exc.error_code == pyvisa.constants.StatusCode.error_timeout:
                 raise InstrumentTimeout(f"{self.label}: no answer to {command!r} within {self.timeout_ms} ms") \
                     from None
+            raise InstrumentError(f"{self.label}: query {command!r} failed ({_short(exc)})") from None
+        except (pyvisa.errors.InvalidSession, OSError) as exc:
             raise InstrumentError(f"{self.label}: query {command!r} failed ({_short(exc)})") from None
 
     def query_float(self, command: str) -> float:

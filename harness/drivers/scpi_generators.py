@@ -45,6 +45,10 @@ class GeneratorDialect:
     def label(self) -> str:
         return self.instrument.label
 
+    def close(self) -> None:
+        """End of the session: release the instrument."""
+        self.instrument.close()
+
     # ------------------------------------------------------------------ the interface
 
     def setup(self) -> None:

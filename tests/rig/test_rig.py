@@ -57,7 +57,7 @@ def test_requires_root_is_read():
 
 def test_unknown_driver_and_table():
     assert "cp.driver: unknown cp driver 'gpio' (known: scpi, serial, sim)" in problems(cp={"driver": "gpio"})
-    assert "rigs/bad.toml: modem: unknown table (known: cp, dut, limits, plc, rig)" in problems(modem={})
+    assert "rigs/bad.toml: modem: unknown table (known: cp, dut, limits, plc, power, rig)" in problems(modem={})
 
 
 def test_nested_table_errors_have_full_paths():
