@@ -59,7 +59,8 @@ class SessionResources:
         return value
 
     def close_all(self) -> None:
-        for value in self._items.values():
+        """Close in reverse order of opening (an instrument before the emulator or namespace it runs on)."""
+        for value in reversed(list(self._items.values())):
             if hasattr(value, "close") and not isinstance(value, BaseException):
                 with contextlib.suppress(Exception):
                     value.close()

@@ -321,11 +321,12 @@ class CpLink:
         self.runner = runner
         self.watch = PilotWatch(runner)
         self.generator, self.load, self.dut = generator, load, dut
+        self.dut_instrument: CpInstrument | None = None  # loopback rigs: the instrument our simulated DUT drives
         for instrument in self.instruments():
             instrument.bind(runner.timeline, runner.clock)
 
     def instruments(self) -> list[CpInstrument]:
-        return [i for i in (self.generator, self.load) if i is not None]
+        return [i for i in (self.generator, self.load, self.dut_instrument) if i is not None]
 
     def attach(self, node: Node, side: str) -> None:
         """Give a runner node the pilot: its CP outputs reach our instrument on `side` ("evse" or "pev") and it
@@ -375,7 +376,17 @@ class PolledCpLink(CpLink):
     def start(self) -> None:
         if any(i.can_measure for i in self.instruments()) and not self.runner.virtual:
             self._polling = True
+            self.measure()  # the pilot as it is now, before anything happens
             self.runner.call_at(self.runner.clock.now() + self.interval, self._poll)
+        if self.dut is not None:
+            self.dut.start()
+
+    def attach(self, node: Node, side: str) -> None:
+        """As `CpLink.attach`; on a loopback rig a node on the DUT's side takes the seat from the simulator."""
+        from harness.drivers.dut_seat import release_seat
+
+        release_seat(self, side)
+        super().attach(node, side)
 
     def _poll(self) -> None:
         if not self._polling:

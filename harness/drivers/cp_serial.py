@@ -54,8 +54,10 @@ from harness.drivers import (
     register,
 )
 from harness.drivers.cp import CpGenerator, CpLoad, CpSetting, PolledCpLink
+from harness.drivers.dut_seat import seat_simulated_dut
 from harness.drivers.heartbeat import Heartbeat
 from harness.options import Opt
+from harness.sim import car_cp, charger_cp
 from stack import cp
 
 PROTOCOL_VERSION = "1"
@@ -64,14 +66,26 @@ SIDES = {"evse": {"cp-generator", "cp-measurement", "cp-pwm-measurement"},
 FAULT_WORDS = {None: "NONE", "no-diode": "NODIODE", "short-to-pe": "SHORT"}
 
 OPTIONS = {
-    "port": Opt(str, required=True, doc="serial device, e.g. /dev/ttyACM0"),
+    "port": Opt(str, doc="serial device, e.g. /dev/ttyACM0 (required unless emulate = true)"),
+    "emulate": Opt(bool, default=False, doc="serve the board emulator (harness.sim.cp_board) on a pseudo-terminal "
+                                            "and talk to it through this driver: the serial path without a board"),
     "baudrate": Opt(int, default=115200, min=1),
     "side": Opt(str, default="evse", choices=("evse", "pev", "both"), doc="which circuits the board has"),
     "timeout_ms": Opt(int, default=1000, min=1, doc="reply timeout per command"),
     "idn_prefix": Opt(str, default="CCSHIL-CPBOARD", doc="*IDN? must start with this"),
     "poll_interval_ms": Opt(int, default=50, min=1, doc="how often the pilot is measured during waits"),
     "watchdog_s": Opt(float, default=2.0, min=0, doc="arm the board's watchdog (0: off); heartbeats every 1/4"),
+    "car": Opt(dict, default={}, schema=car_cp.CAR_OPTIONS, doc="loopback rigs: our simulated vehicle in the DUT "
+                                                               "seat"),
+    "charger": Opt(dict, default={}, schema=charger_cp.CHARGER_OPTIONS, doc="loopback rigs: our simulated charger "
+                                                                           "in the DUT seat"),
 }
+
+
+def check_options(options: dict[str, Any]) -> list[tuple[str, str]]:
+    if not options.get("port") and not options.get("emulate"):
+        return [("cp.port", "missing (the board's serial device, e.g. /dev/ttyACM0; or emulate = true)")]
+    return []
 
 
 def capabilities(options: dict[str, Any]) -> set[str]:
@@ -236,11 +250,25 @@ class SerialCpLoad(CpLoad):
         self.board.ok("LOAD A")
 
 
+def port_of(options: dict[str, Any], session: Any) -> str:
+    """The board's serial device; with `emulate`, the pty of a board emulator served for the whole session."""
+    if not options.get("emulate"):
+        return options["port"]
+
+    def serve() -> Any:
+        from harness.sim.cp_board import CpBoardEmulator, PtyCpBoard
+
+        return PtyCpBoard(CpBoardEmulator(side=options["side"]))
+
+    return session.get(("cp-board-emulator", options["side"]), serve).port
+
+
 def open_board(options: dict[str, Any], session: Any) -> CpBoard:
     need = "cp-load" if options["side"] == "pev" else "cp-generator"
+    port = port_of(options, session)
 
     def opener() -> CpBoard:
-        board = CpBoard(options["port"], options["baudrate"], options["timeout_ms"], need=need)
+        board = CpBoard(port, options["baudrate"], options["timeout_ms"], need=need)
         try:
             board.identify(options["idn_prefix"])
             missing = [s.upper() for s in (("evse", "pev") if options["side"] == "both" else (options["side"],))
@@ -257,14 +285,14 @@ def open_board(options: dict[str, Any], session: Any) -> CpBoard:
             raise
         return board
 
-    return session.get(("serial", options["port"]), opener)
+    return session.get(("serial", port), opener)
 
 
 def startup(options: dict[str, Any], ctx: Any) -> list[Check]:
     from harness.drivers.cp import level_checks
     from harness.startup import opened
 
-    name = f"cp board ({options['port']})"
+    name = f"cp board ({options['port'] or 'emulated'})"
     checks = level_checks(name, cp.GENERATOR_HIGH_V, cp.GENERATOR_LOW_V, None, None, "", ctx.rig.limits)
     if any(not c.ok for c in checks):
         return checks
@@ -284,11 +312,13 @@ def startup(options: dict[str, Any], ctx: Any) -> list[Check]:
     return checks
 
 
-@register("cp", "serial", options=OPTIONS, capabilities=capabilities, startup=startup)
+@register("cp", "serial", options=OPTIONS, capabilities=capabilities, startup=startup, check=check_options)
 def build(options: dict[str, Any], bench: Any) -> PolledCpLink:
     """Serial CP board (line protocol v1, see module docstring)."""
     board = open_board(options, bench.session)
     side = options["side"]
     generator = SerialCpGenerator(board, bench.rig.limits.get("max_current_a")) if side in ("evse", "both") else None
     load = SerialCpLoad(board) if side in ("pev", "both") else None
-    return PolledCpLink(bench.runner, options["poll_interval_ms"] / 1000.0, generator=generator, load=load)
+    link = PolledCpLink(bench.runner, options["poll_interval_ms"] / 1000.0, generator=generator, load=load)
+    seat_simulated_dut(link, bench, options["car"], options["charger"])
+    return link

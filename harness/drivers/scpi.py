@@ -111,7 +111,8 @@ class ScpiInstrument:
 
     def clear(self) -> None:
         """Device clear: abort a half-done exchange (used before making the instrument safe)."""
-        with contextlib.suppress(Exception):  # best effort; the following commands will tell
+        # under the lock: a clear reads the socket empty, and must not eat the answer a heartbeat waits for
+        with self.lock, contextlib.suppress(Exception):  # best effort; the following commands will tell
             self._session.clear()
 
     def close(self) -> None:

@@ -199,12 +199,34 @@ class PtyCpBoard:
         tty.setraw(self._slave)  # no echo, no line editing: bytes pass as the board would send them
         self.port = os.ttyname(self._slave)
         self._stop = threading.Event()
+        self._unplug = threading.Event()
+        self.unplugged = False
         self._thread = threading.Thread(target=self._serve, name=f"cp-board {self.port}", daemon=True)
         self._thread.start()
+
+    def unplug(self, timeout: float = 5.0) -> None:
+        """The USB cable is pulled: the host side fails from now on, the board keeps running (its watchdog too).
+        The serving thread closes the pty itself (it owns the descriptors; closing them under it could hand their
+        numbers to someone else's files)."""
+        self._unplug.set()
+        deadline = time.monotonic() + timeout
+        while not self.unplugged and time.monotonic() < deadline:
+            self._stop.wait(0.01)
+        if not self.unplugged:
+            raise RuntimeError(f"{self.port}: the emulator did not let go of the pty")
 
     def _serve(self) -> None:
         pending = b""
         while not self._stop.is_set():
+            if self._unplug.is_set() and not self.unplugged:
+                for fd in (self._master, self._slave):
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+                self.unplugged = True
+            if self.unplugged:
+                self.emulator.tick(time.monotonic())
+                self._stop.wait(0.05)
+                continue
             ready, _, _ = select.select([self._master], [], [], 0.05)
             self.emulator.tick(time.monotonic())
             if not ready:
@@ -218,14 +240,16 @@ class PtyCpBoard:
                 raw, pending = pending.split(b"\n", 1)
                 reply = self.emulator.handle(raw.decode("ascii", errors="replace"))
                 if reply is not None:
-                    os.write(self._master, reply.encode("ascii") + b"\n")
+                    with contextlib.suppress(OSError):  # the host went away mid-line
+                        os.write(self._master, reply.encode("ascii") + b"\n")
 
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
-        for fd in (self._master, self._slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        if not self.unplugged:
+            for fd in (self._master, self._slave):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
     def __enter__(self) -> PtyCpBoard:
         return self

@@ -57,12 +57,19 @@ def raw(net, **options):
 
 
 @needs_root
-def test_a_configured_adaptor_passes_every_check(simnet):
+def test_a_configured_adaptor_passes_every_check_and_starts_without_an_avln(simnet):
+    left_over = bytes(16)  # a killed run left both adaptors in one AVLN
+    with simnet.bridge.locked() as line:
+        for modem in line.modems.values():
+            modem.nmk = left_over
     report = checks_for(plc=raw(simnet, modem_mac=simnet.line.modems["evse-modem"].mac, firmware=r"MAC-QCA7420"))
     assert all(c.ok for c in report.checks), report.lines()
     names = [c.name.split(": ", 1)[1] for c in report.checks]
-    assert names == ["interface", "raw sockets", "adaptor", "PIB profile"]
+    assert names == ["interface", "raw sockets", "adaptor", "PIB profile", "key"]
     assert "QCA7420 firmware MAC-QCA7420-1.4.0.20" in report.lines()[2]
+    with simnet.bridge.locked() as line:
+        assert line.nmk("evse-modem", 1e9) != left_over  # asked of the emulated adaptor
+        assert not line.same_network("evse-modem", "pev-modem", 1e9)
 
 
 @needs_root

@@ -9,7 +9,7 @@ from harness.rig import PACKAGE_RIGS, UnknownRig, available_rigs, from_dict, loa
 from tests.conftest import rig_dict
 
 
-@pytest.mark.parametrize("name", ["sim", "ioniq", "loopback", "charger", "simnet"])
+@pytest.mark.parametrize("name", ["sim", "ioniq", "loopback", "charger", "simnet", "loopback-sim"])
 def test_shipped_rigs_load(name):
     rig = load(name)
     assert rig.name == name and rig.section("cp") is not None
@@ -87,7 +87,7 @@ def test_toml_syntax_error(tmp_path):
 def test_unknown_name_lists_the_rigs():
     with pytest.raises(UnknownRig) as info:
         resolve("nope")
-    assert str(info.value) == ("unknown rig 'nope' (available: charger, ioniq, loopback, sim, simnet; or give a "
+    assert str(info.value) == ("unknown rig 'nope' (available: charger, ioniq, loopback, loopback-sim, sim, simnet; or give a "
                                "path to a .toml file)")
 
 
