@@ -9,7 +9,9 @@ import sys
 # name -> module under harness.commands providing `add_arguments(parser)` and `run(args) -> int`
 COMMANDS: dict[str, str] = {
     "decode": "decode",
+    "evse": "evse",
     "modem": "modem",
+    "pev": "pev",
     "report": "report",
     "rigs": "rigs",
     "slac": "slac",

@@ -24,7 +24,7 @@ def test_sim_is_virtual_and_role_per_test():
 def test_ioniq_caps_come_from_its_drivers():
     rig = load("ioniq")
     assert rig.dut_role == "pev" and rig.capabilities() == {"cp-generator", "cp-measurement", "cp-pwm-measurement",
-                                                         "plc", "plc-hardware"}
+                                                         "plc", "plc-hardware", "ip", "ip-kernel"}
 
 
 def problems(**tables):
@@ -57,7 +57,7 @@ def test_requires_root_is_read():
 
 def test_unknown_driver_and_table():
     assert "cp.driver: unknown cp driver 'gpio' (known: scpi, serial, sim)" in problems(cp={"driver": "gpio"})
-    assert "rigs/bad.toml: modem: unknown table (known: cp, dut, limits, plc, power, rig)" in problems(modem={})
+    assert "rigs/bad.toml: modem: unknown table (known: cp, dut, ip, limits, plc, power, rig)" in problems(modem={})
 
 
 def test_nested_table_errors_have_full_paths():

@@ -1,0 +1,260 @@
+"""Pure-Python EXI codec for the V2G message sets: SupportedAppProtocol, DIN SPEC 70121, ISO 15118-2, ISO 15118-20.
+
+EXI options are the ones V2G prescribes: schema-informed, bit-packed, non-strict, default fidelity options, header
+byte 0x80 (no options, no cookie), valuePartitionCapacity=0, no built-in grammar learning. Grammars are
+generated from the vendored XSDs by ``python -m stack.exi.generate`` into ``stack.exi._grammars`` (committed);
+nothing parses XSD at import or run time and grammar modules are imported on first use.
+
+Schemas: ``apphand`` (SupportedAppProtocol), ``din``, ``iso2``, ``iso20`` (-20 CommonMessages), ``iso20_ac``,
+``iso20_dc``, ``iso20_wpt``, ``iso20_acdp``.
+
+The dict ("wire model") mirrors the XML document:
+
+- the top level has exactly one key, the document (root) element: ``{"V2G_Message": {"Header": {...},
+  "Body": {"SessionSetupReq": {...}}}}`` for din/iso2, ``{"supportedAppProtocolReq": {...}}`` for apphand and
+  the message element itself for -20 (``{"SessionSetupReq": {"Header": ..., "EVCCID": ...}}``);
+- keys are XSD local names; a substitution group (e.g. the DIN/ISO-2 ``Body`` content, ``EVSEStatus``) is
+  written with the name of the element actually used (``"DC_EVSEStatus"``);
+- an element that may occur more than once (maxOccurs > 1) is always a list, even with one item;
+- optional elements and attributes are simply absent (a key with value None counts as absent on encode);
+- values: integers ``int``, booleans ``bool``, enumerations their string value, strings ``str``,
+  hexBinary and base64Binary lowercase hex strings (encode also accepts bytes and upper case);
+- attributes (e.g. ``Id``) are keys of the element's dict like child elements; an element with simple content
+  *and* attributes (e.g. ISO-2 ``eMAID`` in CertificateInstallationRes, xmldsig ``SignatureValue``) is a dict
+  ``{"Id": ..., "value": ...}``; an element of simple type is just its value;
+- an element with empty content is ``{}``.
+
+Errors: `ExiEncodeError` (``.path`` of the offending field and ``.reason``), `ExiDecodeError` (``.bit_offset``,
+``.state``, ``.path``), both `ExiError`. `decode` raises nothing but ExiDecodeError, whatever the bytes.
+Decoding is lenient about value facets that do not affect the encoding (string/binary lengths, integer
+ranges of Integer/Unsigned representations); encoding checks ranges, enumerations, types, occurrence counts.
+Undeclared (second-level) events such as xsi:type/xsi:nil, wildcard content and mixed text are rejected
+with ExiDecodeError, like the C codecs OpenV2G and cbexigen do.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from . import _runtime
+from .errors import ExiDecodeError, ExiEncodeError, ExiError
+
+__all__ = [
+    "SCHEMAS",
+    "ExiDecodeError",
+    "ExiEncodeError",
+    "ExiError",
+    "decode",
+    "detect",
+    "encode",
+    "message_names",
+    "root_names",
+]
+
+SCHEMAS: tuple[str, ...] = ("apphand", "din", "iso2", "iso20", "iso20_ac", "iso20_dc", "iso20_wpt", "iso20_acdp")
+_SENTINEL_HEADER = 0x180  # sentinel bit + EXI header byte 0x80
+_modules: dict[str, ModuleType] = {}
+
+
+def _module(schema: str) -> ModuleType:
+    mod = _modules.get(schema)
+    if mod is None:
+        if schema not in SCHEMAS:
+            raise KeyError(schema)
+        mod = importlib.import_module(f"{__name__}._grammars.{schema}")
+        _modules[schema] = mod
+    return mod
+
+
+def _meta(schema: str) -> dict:
+    return importlib.import_module(f"{__name__}._grammars.{schema}_meta").META  # type: ignore[no-any-return]
+
+
+def encode(schema: str, message: dict) -> bytes:
+    """Encode a message dict (see the module docstring) into an EXI stream, header byte included."""
+    mod = _modules.get(schema)
+    if mod is None:
+        try:
+            mod = _module(schema)
+        except KeyError:
+            raise ExiEncodeError("", f"unknown schema {schema!r}; known: {', '.join(SCHEMAS)}") from None
+    if not isinstance(message, dict) or len(message) != 1:
+        raise ExiEncodeError("", "message must be a dict with exactly one key, the document element")
+    item = next(iter(message.items()))
+    try:
+        a = mod.encode_document(_SENTINEL_HEADER, item)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a typed error with the field path
+        raise _encode_error(exc, schema, mod, item[0]) from None
+    n = a.bit_length() - 1  # drop the sentinel bit, pad to whole bytes
+    return (a << (-n & 7)).to_bytes((n + 7 >> 3) + 1, "big")[1:]
+
+
+def decode(schema: str, data: bytes) -> dict:
+    """Decode one EXI stream (V2GTP payload) into a message dict. Raises only ExiDecodeError."""
+    mod = _modules.get(schema)
+    if mod is None:
+        try:
+            mod = _module(schema)
+        except KeyError:
+            raise ExiDecodeError(f"unknown schema {schema!r}; known: {', '.join(SCHEMAS)}") from None
+    if data.__class__ is not bytes and not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ExiDecodeError(f"expected bytes, got {type(data).__name__}")
+    n = len(data)
+    if n == 0:
+        raise ExiDecodeError("empty EXI stream", 0)
+    first = data[0]
+    if first != 0x80:
+        if data[:4] == b"$EXI":
+            reason = "EXI cookie '$EXI' present; V2G streams start directly with header byte 0x80"
+        elif first & 0xC0 != 0x80:
+            reason = f"not an EXI stream: header byte {first:#04x} lacks the distinguishing bits '10'"
+        elif first & 0x20:
+            reason = "EXI options in the header are not supported (V2G uses header byte 0x80)"
+        else:
+            reason = f"unsupported EXI version in header byte {first:#04x}"
+        raise ExiDecodeError(reason, 0)
+    total = n << 3
+    v = int.from_bytes(data, "big")
+    try:
+        out, r = mod.decode_document(v, total - 8)
+    except Exception as exc:  # noqa: BLE001 - decode must only ever raise ExiDecodeError
+        raise _decode_error(exc, schema, mod, total) from None
+    if r >= 8:
+        raise ExiDecodeError(f"{r >> 3} trailing byte(s) after the end of the document", total - r)
+    return out  # type: ignore[no-any-return]
+
+
+def root_names(schema: str) -> tuple[str, ...]:
+    """All global elements of a schema (valid top-level keys), in EXI document-grammar order."""
+    return _module(schema).ROOT_NAMES  # type: ignore[no-any-return]
+
+
+def message_names(schema: str) -> tuple[str, ...]:
+    """Names of the V2G messages of a schema: Body members for din/iso2, the SAP req/res for apphand, the
+    message elements (…Req/…Res) for the ISO 15118-20 schemas."""
+    return _module(schema).MESSAGE_NAMES  # type: ignore[no-any-return]
+
+
+def detect(data: bytes, schemas: tuple[str, ...] = SCHEMAS) -> tuple[str, dict]:
+    """Try each schema in turn and return (schema, message) for the first that decodes the whole stream.
+
+    Several schemas can accept the same bytes (the first bits only index global elements), so prefer
+    `decode` with the schema negotiated via SupportedAppProtocol whenever it is known.
+    """
+    errors = []
+    for schema in schemas:
+        try:
+            return schema, decode(schema, data)
+        except ExiDecodeError as exc:
+            errors.append(f"{schema}: {exc}")
+    raise ExiDecodeError("no schema decodes this stream (" + "; ".join(errors) + ")")
+
+
+# ------------------------------------------------------------------------------------------ error reporting
+def _frames(exc: BaseException) -> list:
+    out = []
+    tb = exc.__traceback__
+    while tb is not None:
+        out.append(tb.tb_frame)
+        tb = tb.tb_next
+    return out
+
+
+def _decode_error(exc: Exception, schema: str, mod: ModuleType, total: int) -> ExiDecodeError:
+    files = {mod.__file__, _runtime.__file__}
+    frames = [f for f in _frames(exc) if f.f_code.co_filename in files]
+    r = None
+    for f in reversed(frames):
+        if "r" in f.f_locals and isinstance(f.f_locals["r"], int):
+            r = f.f_locals["r"]
+            break
+    offset = None if r is None else max(0, total - r)
+    if isinstance(exc, _runtime.Undeclared):
+        reason = str(exc)
+    elif isinstance(exc, ValueError) and "negative shift count" in str(exc):
+        reason = "unexpected end of stream (truncated message)"
+        offset = total
+    elif isinstance(exc, IndexError):
+        reason = "enumeration value index out of range"
+    elif isinstance(exc, RecursionError):
+        reason = "nesting too deep"
+    else:
+        reason = f"malformed stream ({type(exc).__name__}: {exc})"
+    path, state = _decode_path(schema, [f for f in frames if f.f_code.co_filename == mod.__file__])
+    return ExiDecodeError(reason, offset, state, path)
+
+
+def _decode_path(schema: str, frames: list) -> tuple[str, str]:
+    try:
+        types = _meta(schema)["types"]
+        parts: list[str] = []
+        state = ""
+        for f in frames:
+            loc = f.f_locals
+            name = f.f_code.co_name
+            if name == "decode_document":
+                if "name" in loc:
+                    parts.append(loc["name"])
+                continue
+            if not name.startswith("d_") or name.startswith("d_simple"):
+                continue
+            key = name[2:]
+            t = types.get(key)
+            st, c = loc.get("st"), loc.get("c")
+            if t is None or st is None:
+                continue
+            state = f"{t['label']} state {st}"
+            if c is not None and st < len(t["states"]):
+                for p in t["states"][st][1]:
+                    if p[2] == c and p[1] and p[0] in ("SE", "AT"):
+                        parts.append(p[1])
+        return ".".join(parts), state
+    except Exception:  # noqa: BLE001 - error reporting must not mask the original error
+        return "", ""
+
+
+def _encode_error(exc: Exception, schema: str, mod: ModuleType, root: str) -> ExiEncodeError:
+    frames = [f for f in _frames(exc) if f.f_code.co_filename == mod.__file__]
+    parts = [str(root)]
+    last_field = None
+    last = None
+    for f in frames:
+        loc = f.f_locals
+        name = f.f_code.co_name
+        if name.startswith("e_") and not name.startswith("e_simple"):
+            fld = loc.get("f")
+            last = (name[2:], loc.get("st"), fld)
+            last_field = fld
+            if fld is not None:
+                parts.append(str(fld))
+                i = loc.get("i")
+                if isinstance(i, int) and i >= 0:
+                    parts[-1] += f"[{i}]"
+        elif name.startswith("h_"):
+            i = loc.get("i")
+            if isinstance(i, int) and i >= 0:
+                parts[-1] += f"[{i}]"
+    path = ".".join(parts)
+    if isinstance(exc, _runtime.Invalid):
+        return ExiEncodeError(path, str(exc))
+    if isinstance(exc, KeyError) and last is not None:
+        expected = _expected(schema, last[0], last[1])
+        if last_field is None:
+            return ExiEncodeError(path, f"missing required element; expected one of: {expected}")
+        return ExiEncodeError(
+            path, f"element not allowed at this position (too many occurrences or a conflicting choice); "
+            f"expected one of: {expected}"
+        )
+    if isinstance(exc, RecursionError):
+        return ExiEncodeError(path, "nesting too deep")
+    return ExiEncodeError(path, f"cannot encode value ({type(exc).__name__}: {exc})")
+
+
+def _expected(schema: str, key: str, st: object) -> str:
+    try:
+        t = _meta(schema)["types"][key]
+        prods = t["states"][st][1]  # type: ignore[index]
+        return ", ".join("end of element" if p[0] == "EE" else (p[1] or p[0]) for p in prods)
+    except Exception:  # noqa: BLE001
+        return "?"

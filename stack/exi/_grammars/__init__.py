@@ -1,0 +1,1 @@
+"""Generated EXI grammar modules (see stack.exi.generate). Do not edit."""

@@ -1,0 +1,836 @@
+"""Turns the grammars of one schema set into a Python module of specialised encoder/decoder functions.
+
+Per type grammar we emit `d_<type>(v, r) -> (value, r)` and `e_<type>(a, value) -> a` (see `_runtime` for the
+bit conventions). Decoders are straight-line code over the grammar states in topological order (a state is
+skipped with an `if st == n` guard only where more than one state can be current); bounded repetitions (a
+chain of identical states, e.g. maxOccurs="1024") are emitted as one counted loop instead of 1024 states.
+Encoders walk the dict's keys in schema order and look the event code up in a small per-field table keyed by
+the current state (constants where the state is known statically). A separate `<schema>_meta` module carries a
+plain-data copy of the grammars for error messages, tests and tooling; the codec never needs it.
+"""
+
+from __future__ import annotations
+
+import pprint
+from dataclasses import dataclass, field
+
+from .grammar import Datatype, GrammarBuilder, Production, TypeGrammar, code_width, free_order
+from .xsd import SimpleType
+
+KEY_DRIVEN_MIN_FIELDS = 12  # encoders of types with more fields (e.g. Body) dispatch on the present keys
+TABLE_DISPATCH_MIN = 8  # decoder states with more productions dispatch through a tuple
+
+
+# ---------------------------------------------------------------------------------------------------------
+# compressed state machines (bounded repetition -> counted runs)
+# ---------------------------------------------------------------------------------------------------------
+@dataclass
+class CState:
+    id: int
+    width: int
+    prods: list[Production]  # targets are compressed ids
+    run_len: int = 0  # > 0: this state stands for run_len identical states chained by run_name
+    run_name: str = ""
+    members: list[int] = field(default_factory=list)  # original state ids
+
+
+def _sig(g: TypeGrammar, s: int, via: str, nxt: int | None) -> tuple:
+    st = g.states[s]
+    return (
+        st.width,
+        tuple((p.kind, p.name, p.code, "NEXT" if (p.kind == "SE" and p.name == via and p.target == nxt) else p.target)
+              for p in st.productions),
+    )
+
+
+def compress(g: TypeGrammar) -> list[CState]:
+    n = len(g.states)
+    indeg = [0] * n
+    for st in g.states:
+        for p in st.productions:
+            if p.target >= 0:
+                indeg[p.target] += 1
+    link: dict[int, tuple[int, str]] = {}
+    for s, st in enumerate(g.states):
+        if any(p.target == s for p in st.productions):
+            continue
+        for p in st.productions:
+            t = p.target
+            if p.kind != "SE" or t < 0 or t == s or indeg[t] != 1 or any(q.target == t for q in g.states[t].productions):
+                continue
+            q = next((q for q in g.states[t].productions if q.kind == "SE" and q.name == p.name), None)
+            if q is None:
+                continue
+            if _sig(g, s, p.name, t) == _sig(g, t, p.name, q.target):
+                link[s] = (t, p.name)
+                break
+    linked_to = {t for t, _ in link.values()}
+    order: list[list[int]] = []
+    seen: set[int] = set()
+    for s in range(n):
+        if s in seen or s in linked_to:
+            continue
+        chain = [s]
+        seen.add(s)
+        while chain[-1] in link:
+            t = link[chain[-1]][0]
+            chain.append(t)
+            seen.add(t)
+        order.append(chain)
+    for s in range(n):  # cycles of links cannot happen (indegree 1 + distinct signatures), but be safe
+        if s not in seen:
+            order.append([s])
+            seen.add(s)
+    cid = {}
+    for k, chain in enumerate(order):
+        for s in chain:
+            cid[s] = k
+    out = []
+    for k, chain in enumerate(order):
+        last = chain[-1]
+        src = g.states[chain[0]]
+        run_name = link[chain[0]][1] if len(chain) > 1 else ""
+        prods = []
+        for p in src.productions:
+            t = p.target
+            if run_name and p.kind == "SE" and p.name == run_name:
+                t = next(q.target for q in g.states[last].productions if q.kind == "SE" and q.name == run_name)
+            prods.append(Production(p.kind, p.code, cid[t] if t >= 0 else -1, p.name, p.qname, p.element, p.dt))
+        out.append(CState(k, src.width, prods, len(chain) if len(chain) > 1 else 0, run_name, chain))
+    return out
+
+
+def _topo(states: list[CState]) -> list[int] | None:
+    """Topological order ignoring self-loops and run loops, or None when the graph has real cycles."""
+    n = len(states)
+    succ = [{p.target for p in st.prods if p.target >= 0 and p.target != st.id} for st in states]
+    indeg = [0] * n
+    for ss in succ:
+        for t in ss:
+            indeg[t] += 1
+    ready = sorted(i for i in range(n) if indeg[i] == 0)
+    out = []
+    while ready:
+        i = ready.pop(0)
+        out.append(i)
+        for t in sorted(succ[i]):
+            indeg[t] -= 1
+            if indeg[t] == 0:
+                ready.append(t)
+        ready.sort()
+    return out if len(out) == n else None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# module writer
+# ---------------------------------------------------------------------------------------------------------
+class Writer:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def __call__(self, indent: int, text: str) -> None:
+        self.lines.append("    " * indent + text)
+
+
+def _mask(n: int) -> int:
+    return (1 << n) - 1
+
+
+class ModuleGenerator:
+    def __init__(self, schema: str, builder: GrammarBuilder, source: str) -> None:
+        self.schema = schema
+        self.b = builder
+        self.source = source
+        self.consts: list[str] = []
+        self._const_ids: dict[str, str] = {}
+        self.compressed: dict[str, list[CState]] = {}
+        self.grammars: list[TypeGrammar] = []
+        self.simple_funcs: dict[str, str] = {}
+
+    # -- constants -------------------------------------------------------------------------------------
+    def const(self, prefix: str, literal: str) -> str:
+        if literal not in self._const_ids:
+            name = f"_{prefix}{len(self._const_ids)}"
+            self._const_ids[literal] = name
+            self.consts.append(f"{name} = {literal}")
+        return self._const_ids[literal]
+
+    def enum_tables(self, dt: Datatype) -> tuple[str, str]:
+        values = repr(tuple(dt.values))
+        idx = "{" + ", ".join(f"{v!r}: {i}" for i, v in enumerate(dt.values)) + "}"
+        return self.const("E", values), self.const("I", idx)
+
+    def child(self, p: Production) -> TypeGrammar:
+        assert p.element is not None
+        return self.b.grammar_for(p.element.type, p.element.qname[1])
+
+    # -- decoding snippets -----------------------------------------------------------------------------
+    def read_value(self, w: Writer, ind: int, dt: Datatype) -> None:
+        """Lines that leave a raw value (no CH/EE events around it) in `x`."""
+        k = dt.kind
+        if k == "bool":
+            w(ind, "r -= 1")
+            w(ind, "x = (v >> r) & 1 == 1")
+        elif k == "nbit":
+            if dt.nbits == 0:
+                w(ind, f"x = {dt.offset}")
+            else:
+                w(ind, f"r -= {dt.nbits}")
+                w(ind, f"x = ((v >> r) & {_mask(dt.nbits)}){f' + {dt.offset}' if dt.offset else ''}")
+        elif k == "enum":
+            e, _ = self.enum_tables(dt)
+            if dt.nbits == 0:
+                w(ind, f"x = {e}[0]")
+            else:
+                w(ind, f"r -= {dt.nbits}")
+                w(ind, f"x = {e}[(v >> r) & {_mask(dt.nbits)}]")
+        elif k in ("uint", "int", "string", "hex", "b64"):
+            fn = {"uint": "u", "int": "i", "string": "s", "hex": "b", "b64": "b"}[k]
+            w(ind, f"x, r = {fn}(v, r)")
+        else:
+            w(ind, f"unsupported('values of type {k}')")
+
+    def fixed_element(self, g: TypeGrammar, p: Production) -> Datatype | None:
+        """The datatype when `p` is SE of a simple-typed element with a fixed-width value, else None."""
+        if p.kind != "SE":
+            return None
+        cg = self.child(p)
+        if isinstance(cg.type, SimpleType) and cg.simple is not None and cg.simple.kind in (
+            "bool", "nbit", "enum", "uint", "int"
+        ):
+            return cg.simple
+        return None
+
+    def read_element(self, w: Writer, ind: int, dt: Datatype, extra_bits: int = 0) -> None:
+        """Lines for a simple-typed child element (CH event, value, EE event), value in `x`. With
+        extra_bits=1 the element's own 1-bit event code (must be 0) is read in the same operation."""
+        k = dt.kind
+        if k in ("bool", "nbit", "enum"):
+            n = 1 if k == "bool" else dt.nbits
+            total = n + 2 + extra_bits
+            w(ind, f"r -= {total}")
+            w(ind, f"x = (v >> r) & {_mask(total)}")
+            w(ind, f"if x & {(((1 << extra_bits) - 1) << (n + 2)) | (1 << (n + 1)) | 1}:")
+            w(ind + 1, "und2()")
+            if k == "bool":
+                w(ind, "x = x == 2")
+            elif k == "nbit":
+                w(ind, f"x = {dt.offset}" if n == 0 else f"x = ((x >> 1) & {_mask(n)}){f' + {dt.offset}' if dt.offset else ''}")
+            else:
+                e, _ = self.enum_tables(dt)
+                w(ind, f"x = {e}[0]" if n == 0 else f"x = {e}[(x >> 1) & {_mask(n)}]")
+        elif k in ("uint", "int"):
+            # fast path inline: CH 0, (sign 0,) one 7-bit group, EE 0; anything else via the helper
+            width = 10 if k == "uint" else 11
+            total = width + extra_bits
+            check = (((1 << extra_bits) - 1) << width) | (0x301 if k == "uint" else 0x701)
+            w(ind, f"r -= {total}")
+            w(ind, f"x = (v >> r) & {_mask(total)}")
+            w(ind, f"if x & {check}:")
+            if extra_bits:
+                w(ind + 1, f"if x >> {width}:")
+                w(ind + 2, "und(1, 1)")
+            w(ind + 1, f"x, r = {'eu' if k == 'uint' else 'ei'}(v, r + {width})")
+            w(ind, "else:")
+            w(ind + 1, "x >>= 1")
+        elif k in ("string", "hex", "b64"):
+            fn = {"string": "es", "hex": "eb", "b64": "eb"}[k]
+            w(ind, f"x, r = {fn}(v, r)")
+        else:
+            w(ind, f"unsupported('values of type {k}')")
+
+    def simple_decoder(self, dt: Datatype) -> str:
+        """A named function decoding a simple-typed element (for document roots and dispatch tables)."""
+        key = repr(dt)
+        if key not in self.simple_funcs:
+            name = f"d_simple{len(self.simple_funcs)}"
+            self.simple_funcs[key] = name
+            w = Writer()
+            w(0, f"def {name}(v, r):")
+            self.read_element(w, 1, dt)
+            w(1, "return x, r")
+            self.extra_funcs.append("\n".join(w.lines))
+            ename = f"e_simple{len(self.simple_funcs) - 1}"
+            w = Writer()
+            w(0, f"def {ename}(a, x):")
+            self.write_element(w, 1, dt, "0", "0")
+            w(1, "return a")
+            self.extra_funcs.append("\n".join(w.lines))
+        return self.simple_funcs[key]
+
+    def decode_action(self, w: Writer, ind: int, g: TypeGrammar, p: Production, have_x: bool = False) -> None:
+        if p.kind == "EE":
+            w(ind, "return o, r")
+            return
+        if p.kind == "AT":
+            assert p.dt is not None
+            self.read_value(w, ind, p.dt)
+            w(ind, f"o[{p.name!r}] = x")
+            return
+        if p.kind == "CH":
+            assert p.dt is not None
+            self.read_value(w, ind, p.dt)
+            w(ind, "o['value'] = x")
+            return
+        if p.kind == "SEW":
+            w(ind, "unsupported('wildcard (xs:any) content')")
+            return
+        if p.kind == "CHM":
+            w(ind, "unsupported('mixed-content text')")
+            return
+        cg = self.child(p)
+        if have_x:
+            pass
+        elif isinstance(cg.type, SimpleType):
+            assert cg.simple is not None
+            self.read_element(w, ind, cg.simple)
+        else:
+            w(ind, f"x, r = d_{cg.key}(v, r)")
+        if p.name in g.list_fields:
+            w(ind, f"l = o.get({p.name!r})")
+            w(ind, "if l is None:")
+            w(ind + 1, f"o[{p.name!r}] = [x]")
+            w(ind, "else:")
+            w(ind + 1, "l.append(x)")
+        else:
+            w(ind, f"o[{p.name!r}] = x")
+
+    def dispatch(self, w: Writer, ind: int, g: TypeGrammar, st: CState, body) -> None:  # type: ignore[no-untyped-def]
+        """Read the event code of state `st` and run `body(prod, indent)` for the matching production."""
+        n = len(st.prods)
+        if n == 1 and st.width == 1 and not st.run_len and st.prods[0].target != st.id:
+            # a single declared production: its code is one 0 bit, anything else is an undeclared event
+            p = st.prods[0]
+            fixed = self.fixed_element(g, p)
+            if fixed is not None:  # merge the event bit with CH, value and EE of a fixed-width simple element
+                self.read_element(w, ind, fixed, extra_bits=1)
+                w(ind, "c = 0")
+                body(p, ind, True)
+                return
+            w(ind, "r -= 1")
+            w(ind, "c = (v >> r) & 1")
+            w(ind, "if c:")
+            w(ind + 1, "und(c, 1)")
+            body(p, ind)
+            return
+        w(ind, f"r -= {st.width}")
+        w(ind, f"c = (v >> r) & {_mask(st.width)}")
+        simple_tab = (
+            n >= TABLE_DISPATCH_MIN
+            and not st.run_len
+            and all(p.kind == "SE" and p.name not in g.list_fields for p in st.prods if p.kind != "EE")
+        )
+        if simple_tab:
+            entries = []
+            for p in st.prods:
+                if p.kind == "EE":
+                    entries.append("None")
+                    continue
+                cg = self.child(p)
+                fn = self.simple_decoder(cg.simple) if isinstance(cg.type, SimpleType) else f"d_{cg.key}"  # type: ignore[arg-type]
+                entries.append(f"({p.name!r}, {fn}, {p.target})")
+            tab = f"_D_{g.key}_{st.id}"
+            self.late_consts.append(f"{tab} = ({', '.join(entries)},)")
+            w(ind, f"if c >= {n}:")
+            w(ind + 1, f"und(c, {n})")
+            w(ind, f"t = {tab}[c]")
+            w(ind, "if t is None:")
+            w(ind + 1, "return o, r")
+            w(ind, "x, r = t[1](v, r)")
+            w(ind, "o[t[0]] = x")
+            w(ind, "st = t[2]")
+            return
+        for j, p in enumerate(st.prods):
+            w(ind, ("if" if j == 0 else "elif") + f" c == {p.code}:")
+            body(p, ind + 1)
+        w(ind, "else:")
+        w(ind + 1, f"und(c, {n})")
+
+    def gen_decoder(self, g: TypeGrammar) -> str:
+        w = Writer()
+        w(0, f"def d_{g.key}(v, r):")
+        w(1, "o = {}")
+        states = self.compressed[g.key]
+        order = _topo(states)
+        if order is None:
+            w(1, "st = 0")
+            w(1, "while True:")
+            for j, sid in enumerate(range(len(states))):
+                w(2, ("if" if j == 0 else "elif") + f" st == {sid}:")
+                self.state_block(w, 3, g, states[sid])
+            w(2, "else:")
+            w(3, "raise AssertionError(st)")
+            return "\n".join(w.lines)
+        possible = {0}
+        w(1, "st = 0")
+        for sid in order:
+            st = states[sid]
+            if sid not in possible:
+                continue  # unreachable
+            guarded = possible != {sid}
+            ind = 1
+            if guarded:
+                w(1, f"if st == {sid}:")
+                ind = 2
+            self.state_block(w, ind, g, st)
+            possible = (possible - {sid}) | {p.target for p in st.prods if p.target >= 0 and p.target != sid}
+        w(1, "raise AssertionError('grammar fell through')")
+        return "\n".join(w.lines)
+
+    def state_block(self, w: Writer, ind: int, g: TypeGrammar, st: CState) -> None:
+        self_loop = any(p.target == st.id for p in st.prods)
+        if st.run_len:
+            w(ind, "k = 0")
+            w(ind, "while True:")
+
+            def body(p: Production, i: int, have_x: bool = False) -> None:
+                self.decode_action(w, i, g, p, have_x)
+                if p.kind == "EE":
+                    return
+                if p.kind == "SE" and p.name == st.run_name:
+                    w(i, "k += 1")
+                    w(i, f"if k == {st.run_len}:")
+                    w(i + 1, f"st = {p.target}")
+                    w(i + 1, "break")
+                else:
+                    w(i, f"st = {p.target}")
+                    w(i, "break")
+
+            self.dispatch(w, ind + 1, g, st, body)
+            return
+        if self_loop:
+            w(ind, "while True:")
+
+            def body2(p: Production, i: int, have_x: bool = False) -> None:
+                self.decode_action(w, i, g, p, have_x)
+                if p.kind == "EE":
+                    return
+                if p.target != st.id:
+                    w(i, f"st = {p.target}")
+                    w(i, "break")
+
+            self.dispatch(w, ind + 1, g, st, body2)
+            return
+
+        def body3(p: Production, i: int, have_x: bool = False) -> None:
+            self.decode_action(w, i, g, p, have_x)
+            if p.kind != "EE":
+                w(i, f"st = {p.target}")
+
+        self.dispatch(w, ind, g, st, body3)
+
+    # -- encoding snippets -----------------------------------------------------------------------------
+    def check_int(self, w: Writer, ind: int, dt: Datatype) -> None:
+        lo, hi = dt.minimum, dt.maximum
+        conds = ["x.__class__ is not int"]
+        if lo is not None:
+            conds.append(f"x < {lo}")
+        if hi is not None:
+            conds.append(f"x > {hi}")
+        w(ind, f"if {' or '.join(conds)}:")
+        w(ind + 1, f"x = as_int(x, {lo}, {hi})")
+
+    def write_value(self, w: Writer, ind: int, dt: Datatype) -> None:
+        """Append raw value `x` (no CH/EE codes) to `a`."""
+        k = dt.kind
+        if k == "bool":
+            w(ind, "if x is True:")
+            w(ind + 1, "a = (a << 1) | 1")
+            w(ind, "elif x is False:")
+            w(ind + 1, "a <<= 1")
+            w(ind, "else:")
+            w(ind + 1, "bad_bool(x)")
+        elif k == "nbit":
+            self.check_int(w, ind, dt)
+            if dt.nbits:
+                w(ind, f"a = (a << {dt.nbits}) | (x{f' - {dt.offset}' if dt.offset else ''})")
+        elif k == "enum":
+            _, idx = self.enum_tables(dt)
+            w(ind, f"j = {idx}.get(x)")
+            w(ind, "if j is None:")
+            w(ind + 1, f"bad_enum(x, {idx})")
+            if dt.nbits:
+                w(ind, f"a = (a << {dt.nbits}) | j")
+        elif k in ("uint", "int"):
+            self.check_int(w, ind, dt)
+            w(ind, f"a = {'wu' if k == 'uint' else 'wi'}(a, x)")
+        elif k == "string":
+            w(ind, "a = ws(a, x)")
+        elif k in ("hex", "b64"):
+            w(ind, "a = wb(a, x)")
+        else:
+            w(ind, f"raise Invalid('values of type {k} are not supported')")
+
+    def write_element(self, w: Writer, ind: int, dt: Datatype, c: str, wd: str) -> None:
+        """Append event code (c, wd), then CH, value `x`, EE of a simple-typed element."""
+        k = dt.kind
+        if k == "bool":
+            w(ind, "if x is not True and x is not False:")
+            w(ind + 1, "bad_bool(x)")
+            w(ind, f"a = {_append(c, wd, 3, '(2 if x else 0)')}")
+        elif k == "nbit":
+            self.check_int(w, ind, dt)
+            n = dt.nbits
+            val = f"((x{f' - {dt.offset}' if dt.offset else ''}) << 1)" if n else ""
+            w(ind, f"a = {_append(c, wd, n + 2, val)}")
+        elif k == "enum":
+            _, idx = self.enum_tables(dt)
+            w(ind, f"j = {idx}.get(x)")
+            w(ind, "if j is None:")
+            w(ind + 1, f"bad_enum(x, {idx})")
+            w(ind, f"a = {_append(c, wd, dt.nbits + 2, '(j << 1)')}")
+        elif k == "uint":
+            self.check_int(w, ind, dt)
+            w(ind, "if x < 128:")
+            w(ind + 1, f"a = {_append(c, wd, 10, '(x << 1)')}")
+            w(ind, "else:")
+            w(ind + 1, f"a = wu({_append(c, wd, 1, '')}, x) << 1")
+        elif k == "int":
+            self.check_int(w, ind, dt)
+            w(ind, "if 0 <= x < 128:")
+            w(ind + 1, f"a = {_append(c, wd, 11, '(x << 1)')}")
+            w(ind, "else:")
+            w(ind + 1, f"a = wi({_append(c, wd, 1, '')}, x) << 1")
+        elif k == "string":
+            # inline fast path: short ASCII string = CH 0, one length byte, one byte per character, EE 0
+            w(ind, "if x.__class__ is str and len(x) < 126 and x.isascii():")
+            w(ind + 1, "ln = len(x)")
+            w(ind + 1, f"a = ((({_append(c, wd, 9, '')} | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1")
+            w(ind, "else:")
+            w(ind + 1, f"a = ws({_append(c, wd, 1, '')}, x) << 1")
+        elif k in ("hex", "b64"):
+            w(ind, f"a = wb({_append(c, wd, 1, '')}, x) << 1")
+        else:
+            w(ind, f"raise Invalid('values of type {k} are not supported')")
+
+    def emit_item(self, w: Writer, ind: int, g: TypeGrammar, name: str, c: str, wd: str) -> None:
+        """Append event code (c, wd) and the encoding of field `name` held in `x`."""
+        decls = g.field_elements.get(name)
+        if decls is None:  # attribute
+            dt = next(a[2] for a in g.attributes if a[0] == name)
+            if wd != "0":
+                w(ind, f"a = {_head(c, wd)}")
+            self.write_value(w, ind, dt)
+            return
+        cg = self.b.grammar_for(decls[0].type, decls[0].qname[1])
+        if isinstance(cg.type, SimpleType):
+            assert cg.simple is not None
+            self.write_element(w, ind, cg.simple, c, wd)
+        else:
+            w(ind, f"a = e_{cg.key}({_head(c, wd)}, x)")
+
+    def field_table(self, g: TypeGrammar, states: list[CState], name: str, possible: set[int]) -> dict[int, tuple]:
+        out = {}
+        for s in sorted(possible):
+            st = states[s]
+            for p in st.prods:
+                if p.kind in ("AT", "SE") and p.name == name:
+                    run = st.run_len if (st.run_len and st.run_name == name) else 0
+                    out[s] = (p.code, st.width, p.target, run)
+        return out
+
+    @staticmethod
+    def closure(states: list[CState], name: str, start: set[int]) -> set[int]:
+        out: set[int] = set()
+        todo = list(start)
+        while todo:
+            s = todo.pop()
+            for p in states[s].prods:
+                if p.kind in ("AT", "SE") and p.name == name and p.target not in out:
+                    out.add(p.target)
+                    todo.append(p.target)
+        return out
+
+    def field_code(self, w: Writer, ind: int, g: TypeGrammar, states: list[CState], name: str,
+                   possible: set[int], keyed: bool) -> set[int]:
+        """Emit the encoding of field `name` (value already in `x`, not None); return the new possible set."""
+        table = self.field_table(g, states, name, possible)
+        is_list = name in g.list_fields
+        reach = self.closure(states, name, possible) if is_list else {t[2] for t in table.values()}
+        if not table:
+            w(ind, f"raise Invalid({name!r} + ' is not allowed here')")
+            return possible
+        if not is_list:
+            if len(possible) == 1 and len(table) == 1:
+                (code, width, target, _), = table.values()
+                self.emit_item(w, ind, g, name, str(code), str(width))
+                w(ind, f"st = {target}")
+            else:
+                tname = self.const("T", repr({s: t[:3] for s, t in table.items()}))
+                w(ind, f"c, wd, st = {tname}[st]")
+                self.emit_item(w, ind, g, name, "c", "wd")
+            return possible | reach if not keyed else possible | reach
+        table = self.field_table(g, states, name, possible | reach)  # the loop walks through `reach` too
+        tname = self.const("T", repr(table))
+        w(ind, "if x.__class__ is not list:")
+        w(ind + 1, "x = as_list(x)")
+        w(ind, "k = 0")
+        w(ind, "for i, x in enumerate(x):")
+        w(ind + 1, f"c, wd, nx, n = {tname}[st]")
+        self.emit_item(w, ind + 1, g, name, "c", "wd")
+        w(ind + 1, "if n:")
+        w(ind + 2, "k += 1")
+        w(ind + 2, "if k == n:")
+        w(ind + 3, "st = nx")
+        w(ind + 3, "k = 0")
+        w(ind + 1, "else:")
+        w(ind + 2, "st = nx")
+        w(ind + 2, "k = 0")
+        w(ind, "i = -1")
+        return possible | reach
+
+    def gen_encoder(self, g: TypeGrammar) -> str:
+        states = self.compressed[g.key]
+        w = Writer()
+        w(0, f"def e_{g.key}(a, d):")
+        w(1, "if d.__class__ is not dict:")
+        w(2, "d = as_map(d)")
+        w(1, "st = 0")
+        names = list(g.fields)
+        if g.simple is not None:
+            names.append("value")
+        known = self.const("K", f"frozenset({tuple(sorted(names))!r})")
+        ch_state_prods = [(s.id, p) for s in states for p in s.prods if p.kind == "CH"]
+        cyclic = free_order([st.prods for st in states])
+        # many fields: dispatch on present keys; cyclic grammars (repeated choices, e.g. xmldsig KeyInfo): keep
+        # the dict's order, which is the order the elements were decoded in
+        keyed = cyclic or len(g.fields) >= KEY_DRIVEN_MIN_FIELDS
+        if keyed:
+            order = self.const("O", repr({n: i for i, n in enumerate(g.fields)}))
+            handlers = []
+            all_states = set(range(len(states)))
+            attrs = [a[0] for a in g.attributes]
+            if attrs:  # attributes always precede the content: encode them first, in schema order
+                w(1, "u = 0")
+                possible = {0}
+                for n in attrs:
+                    w(1, f"f = {n!r}")
+                    w(1, f"x = d.get({n!r})")
+                    w(1, "if x is not None:")
+                    w(2, "u += 1")
+                    possible = self.field_code(w, 2, g, states, n, possible, False)
+                handlers += [f"{n!r}: False" for n in attrs]
+            for n in g.fields:
+                if n in attrs:
+                    continue
+                hw = Writer()
+                hname = f"h_{g.key}_{len(handlers)}"
+                hw(0, f"def {hname}(a, x, st):")
+                self.field_code(hw, 1, g, states, n, all_states, True)
+                hw(1, "return a, st")
+                self.extra_funcs.append("\n".join(hw.lines))
+                handlers.append(f"{n!r}: {hname}")
+            htab = f"_H_{g.key}"
+            self.late_consts.append(f"{htab} = {{{', '.join(handlers)}}}")
+            if cyclic:
+                w(1, "for f in d:")
+            else:
+                w(1, f"for f in (d if len(d) < 2 else sorted(d, key=lambda q: {order}.get(q, 1 << 30))):")
+            w(2, "x = d[f]")
+            w(2, "if x is None:")
+            w(3, "continue")
+            w(2, f"h = {htab}.get(f)")
+            w(2, "if h is None:")
+            w(3, f"extra(d, {known})")
+            if attrs:
+                w(2, "elif h is False:")
+                w(3, "continue")
+            w(2, "a, st = h(a, x, st)")
+            possible = all_states
+        else:
+            w(1, "u = 0")
+            possible = {0}
+            u_line = len(w.lines)
+            n_required = 0
+            for n in g.fields:
+                w(1, f"f = {n!r}")
+                w(1, f"x = d.get({n!r})")
+                w(1, "if x is not None:")
+                required = all(len(states[s].prods) == 1 and states[s].prods[0].name == n for s in possible)
+                if required:
+                    n_required += 1
+                else:
+                    w(2, "u += 1")
+                after = self.field_code(w, 2, g, states, n, possible, False)
+                if required:  # absent: nothing else can follow, so report it here (and keep `st` static)
+                    w(1, "else:")
+                    w(2, "missing()")
+                    after = after - possible
+                possible = after
+            w.lines[u_line - 1] = f"    u = {n_required}"
+        if g.simple is not None:
+            w(1, "f = 'value'")
+            w(1, "x = d.get('value')")
+            if not keyed:
+                w(1, "if x is not None:")
+                w(2, "u += 1")
+            ch = {s: (p.code, states[s].width, p.target) for s, p in ch_state_prods if s in possible}
+            tname = self.const("T", repr(ch))
+            w(1, f"c, wd, st = {tname}[st]")
+            w(1, "a = (a << wd) | c")
+            assert g.simple is not None
+            self.write_value(w, 1, g.simple)
+            possible = possible | {t[2] for t in ch.values()}
+        w(1, "f = None")
+        ee = {s: (p.code, states[s].width) for s in sorted(possible) for p in states[s].prods if p.kind == "EE"}
+        if len(possible) == 1 and len(ee) == 1:
+            (code, width), = ee.values()
+            w(1, f"a = (a << {width}) | {code}" if code else f"a <<= {width}")
+        else:
+            tname = self.const("T", repr(ee))
+            w(1, f"c, wd = {tname}[st]")
+            w(1, "a = (a << wd) | c")
+        if not keyed:
+            w(1, "if u != len(d):")
+            w(2, f"extra(d, {known})")
+        w(1, "return a")
+        return "\n".join(w.lines)
+
+    # -- whole module ----------------------------------------------------------------------------------
+    def generate(self) -> tuple[str, str]:
+        self.b.build_all()
+        self.grammars = sorted(
+            (g for g in self.b.grammars.values() if not isinstance(g.type, SimpleType)), key=lambda g: g.key
+        )
+        for g in self.b.grammars.values():
+            self.compressed[g.key] = compress(g)
+        self.extra_funcs: list[str] = []
+        self.late_consts: list[str] = []
+        funcs = []
+        for g in self.grammars:
+            funcs.append(self.gen_decoder(g))
+            funcs.append(self.gen_encoder(g))
+        doc = self.b.document_elements()
+        names = [e.qname[1] for e in doc]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.schema}: global element local names are not unique")
+        width = code_width(len(doc) + 1)
+        dentries, eentries = [], []
+        for i, e in enumerate(doc):
+            g = self.b.grammar_for(e.type, e.qname[1])
+            if isinstance(g.type, SimpleType):
+                assert g.simple is not None
+                dn = self.simple_decoder(g.simple)
+                en = "e" + dn[1:]
+            else:
+                dn, en = f"d_{g.key}", f"e_{g.key}"
+            dentries.append(f"({e.qname[1]!r}, {dn})")
+            eentries.append(f"{e.qname[1]!r}: ({i}, {en})")
+        out = [
+            f'"""EXI grammar module for schema {self.schema!r}: generated by `python -m stack.exi.generate` from',
+            f"{self.source}. Do not edit by hand; regenerate instead.",
+            '"""',
+            "# ruff: noqa",
+            "from stack.exi._runtime import (",
+            "    u, i, s, b, eu, ei, es, eb, und, und2, unsupported, wu, wi, ws, wb, as_int, as_map, as_list,",
+            "    bad_bool, bad_enum, extra, missing, Invalid,",
+            ")",
+            "",
+            f"SCHEMA = {self.schema!r}",
+            f"DOC_WIDTH = {width}",
+            f"ROOT_NAMES = {tuple(names)!r}",
+            f"MESSAGE_NAMES = {self.message_names()!r}",
+            "",
+        ]
+        out += self.consts
+        out.append("")
+        for f in funcs + self.extra_funcs:
+            out.append(f)
+            out.append("")
+        out += self.late_consts
+        out.append(f"_DOC_D = ({', '.join(dentries)},)")
+        out.append(f"_DOC_E = {{{', '.join(eentries)}}}")
+        out += [
+            "",
+            "",
+            "def decode_document(v, r):",
+            f"    r -= {width}",
+            f"    c = (v >> r) & {_mask(width)}",
+            f"    if c >= {len(doc)}:",
+            "        unsupported('SE(*) (an element not declared in the schema) at document level')",
+            "    name, fn = _DOC_D[c]",
+            "    x, r = fn(v, r)",
+            "    return {name: x}, r",
+            "",
+            "",
+            "def encode_document(a, msg):",
+            "    t = _DOC_E.get(msg[0])",
+            "    if t is None:",
+            "        raise Invalid(f'{msg[0]!r} is not a global element of schema ' + SCHEMA)",
+            f"    return t[1]((a << {width}) | t[0], msg[1])",
+            "",
+        ]
+        return "\n".join(out), self.meta()
+
+    def message_names(self) -> tuple[str, ...]:
+        doc = self.b.document_elements()
+        heads = [e for e in doc if e.qname[1] == "BodyElement"]
+        if heads:
+            members = self.b.schemas.substitution_members(heads[0])
+            return tuple(sorted(e.qname[1] for e in members if not e.abstract))
+        root_ns = self.b.schemas.docs[0].tns
+        return tuple(
+            e.qname[1] for e in doc if e.qname[0] == root_ns and e.qname[1].endswith(("Req", "Res")) and not e.abstract
+        )
+
+    def meta(self) -> str:
+        """Plain-data description of the grammars (for error messages, tests, tooling)."""
+        types = {}
+        for g in sorted(self.b.grammars.values(), key=lambda g: g.key):
+            states = []
+            for st in self.compressed[g.key]:
+                prods = []
+                for p in st.prods:
+                    ref: object = None
+                    if p.kind == "SE":
+                        cg = self.child(p)
+                        ref = cg.key
+                    elif p.dt is not None:
+                        ref = _dt_tuple(p.dt)
+                    prods.append((p.kind, p.name, p.code, p.target, ref))
+                states.append((st.width, tuple(prods), st.run_len, st.run_name))
+            types[g.key] = {
+                "label": g.label,
+                "simple": _dt_tuple(g.simple) if g.simple is not None else None,
+                "is_simple_type": isinstance(g.type, SimpleType),
+                "fields": tuple(g.fields),
+                "lists": tuple(sorted(g.list_fields)),
+                "attributes": tuple(a[0] for a in g.attributes),
+                "states": tuple(states),
+            }
+        roots = tuple(
+            (e.qname[1], e.qname[0], self.b.grammar_for(e.type, e.qname[1]).key) for e in self.b.document_elements()
+        )
+        body = pprint.pformat({"schema": self.schema, "roots": roots, "types": types}, width=120, sort_dicts=True)
+        return (
+            f'"""Grammar description for schema {self.schema!r} (generated; do not edit).\n\n'
+            "TYPES[key]['states'][n] = (width, productions, run_length, run_element); a production is\n"
+            "(kind, name, code, target_state, child_type_key | datatype); datatype = (kind, nbits, offset, min, max,\n"
+            'values, min_length, max_length)."""\n'
+            f"META = {body}\n"
+        )
+
+
+def _dt_tuple(dt: Datatype) -> tuple:
+    return (dt.kind, dt.nbits, dt.offset, dt.minimum, dt.maximum, tuple(dt.values), dt.min_length, dt.max_length)
+
+
+def _head(c: str, wd: str) -> str:
+    """Expression appending event code `c` of width `wd` (literals or variable names) to `a`."""
+    if wd == "0":
+        return "a"
+    if c == "0":
+        return f"(a << {wd})"
+    return f"((a << {wd}) | {c})"
+
+
+def _append(c: str, wd: str, k: int, val: str) -> str:
+    """Expression: `a` followed by event code `c` (width `wd`) and `k` more bits holding `val` ('' = zeros)."""
+    if c.isdigit() and wd.isdigit():
+        total = int(wd) + k
+        const = int(c) << k
+        base = f"(a << {total})" if total else "a"
+        parts = [p for p in ((str(const) if const else ""), val) if p]
+        return f"({base} | {' | '.join(parts)})" if parts else base
+    base = f"((((a << {wd}) | {c}) << {k}))" if k else f"((a << {wd}) | {c})"
+    return f"({base} | {val})" if val else base

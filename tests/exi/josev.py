@@ -1,0 +1,89 @@
+"""Host side of the Josev (EcoG-io/iso15118, EXIficient via Java) cross-check: locate its venv, convert
+between our dict model and its JSON form, run `josev_bridge.py` there in one subprocess per batch."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+
+from .grammar_walk import map_values, root_key
+
+REPO = Path(__file__).resolve().parents[2]
+BRIDGE = Path(__file__).with_name("josev_bridge.py")
+
+NAMESPACES = {
+    "apphand": "urn:iso:15118:2:2010:AppProtocol",
+    "din": "urn:din:70121:2012:MsgDef",
+    "iso2": "urn:iso:15118:2:2013:MsgDef",
+    "iso20": "urn:iso:std:iso:15118:-20:CommonMessages",
+    "iso20_ac": "urn:iso:std:iso:15118:-20:AC",
+    "iso20_dc": "urn:iso:std:iso:15118:-20:DC",
+    "iso20_wpt": "urn:iso:std:iso:15118:-20:WPT",
+    "iso20_acdp": "urn:iso:std:iso:15118:-20:ACDP",
+}
+
+
+def josev_python() -> str:
+    return os.environ.get("CCS_HIL_JOSEV_PYTHON") or str(REPO / ".venvs" / "josev" / "bin" / "python")
+
+
+@cache
+def unavailable_reason() -> str | None:
+    """None when the cross-check can run, else why not (used as the pytest skip reason)."""
+    py = josev_python()
+    if not os.access(py, os.X_OK):
+        return f"Josev venv not found: {py} (set CCS_HIL_JOSEV_PYTHON or create .venvs/josev with iso15118)"
+    if shutil.which("java") is None:
+        return "Java not installed: Josev's EXI codec (EXIficient) runs in a JVM"
+    try:
+        probe = subprocess.run(
+            [py, "-c", "import iso15118.shared.exificient_exi_codec, py4j"],
+            capture_output=True, text=True, timeout=120,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"cannot run Josev's python {py}: {exc}"
+    if probe.returncode != 0:
+        return f"iso15118 (Josev) not importable in {py}: {probe.stderr.strip().splitlines()[-1:]}"
+    return None
+
+
+def run_bridge(requests: list[dict], timeout: float = 900) -> dict:
+    proc = subprocess.run(
+        [josev_python(), str(BRIDGE)], input=json.dumps({"requests": requests}), capture_output=True, text=True,
+        timeout=timeout,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"Josev bridge failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+
+
+def _to_josev(value: object, dt: tuple) -> object:
+    if dt[0] == "hex":
+        return str(value).upper()
+    if dt[0] == "b64":
+        return base64.b64encode(bytes.fromhex(str(value))).decode()
+    return value
+
+
+def _from_josev(value: object, dt: tuple) -> object:
+    if dt[0] == "hex":
+        return str(value).lower()
+    if dt[0] == "b64":
+        return base64.b64decode(str(value)).hex()
+    return value
+
+
+def to_josev(schema: str, message: dict) -> dict:
+    """Our dict -> Josev JSON: hexBinary upper-case hex, base64Binary as base64 text."""
+    (root, body), = message.items()
+    return {root: map_values(schema, root_key(schema, root), body, _to_josev)}
+
+
+def from_josev(schema: str, message: dict) -> dict:
+    (root, body), = message.items()
+    return {root: map_values(schema, root_key(schema, root), body, _from_josev)}

@@ -1,0 +1,188 @@
+"""Bad input: decode raises only ExiDecodeError (with offset and grammar state), encode errors name the field."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+import stack.exi as exi
+from stack.exi import ExiDecodeError, ExiEncodeError, ExiError
+
+from .session_vectors import SESSIONS, schema_of
+
+VECTORS = [(schema_of(s, m), exi.encode(schema_of(s, m), m)) for s, f in SESSIONS.items() for _d, m in f()]
+
+
+def _decode_or_typed_error(schema: str, data: bytes) -> None:
+    try:
+        exi.decode(schema, data)
+    except ExiDecodeError as exc:
+        assert isinstance(exc, ExiError)
+        assert exc.reason
+    # anything else propagates and fails the test
+
+
+def test_every_truncation_is_a_decode_error():
+    n = 0
+    for schema, data in VECTORS:
+        for cut in range(len(data)):
+            with pytest.raises(ExiDecodeError):
+                exi.decode(schema, data[:cut])
+            n += 1
+    assert n > 5000
+
+
+def test_truncation_reports_end_of_stream():
+    schema, data = VECTORS[5]
+    for cut in range(1, len(data)):
+        with pytest.raises(ExiDecodeError, match="end of stream|exceeds the remaining") as info:
+            exi.decode(schema, data[:cut])
+        assert info.value.bit_offset is not None and info.value.bit_offset <= cut * 8
+    assert info.value.state  # grammar and state named
+
+
+def test_bit_flips_only_raise_decode_errors():
+    rnd = random.Random(7)
+    for schema, data in VECTORS:
+        for _ in range(40):
+            b = bytearray(data)
+            pos = rnd.randrange(len(b) * 8)
+            b[pos >> 3] ^= 0x80 >> (pos & 7)
+            for s in (schema, "din", "iso2", "iso20", "iso20_dc"):
+                _decode_or_typed_error(s, bytes(b))
+
+
+def test_random_bytes_only_raise_decode_errors():
+    rnd = random.Random(11)
+    for _ in range(3000):
+        n = rnd.randrange(0, 64)
+        data = bytes([0x80]) + rnd.randbytes(n)
+        for s in exi.SCHEMAS:
+            _decode_or_typed_error(s, data)
+        _decode_or_typed_error("din", rnd.randbytes(n))
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        (b"", "empty"),
+        (b"$EXI\x80", "cookie"),
+        (b"\x00\x9a", "distinguishing bits"),
+        (b"\xa0\x00", "options"),
+        (b"\x81\x00", "version"),
+    ],
+)
+def test_header_errors(data, match):
+    with pytest.raises(ExiDecodeError, match=match) as info:
+        exi.decode("din", data)
+    assert info.value.bit_offset == 0 or data == b""
+
+
+def test_trailing_bytes_rejected():
+    schema, data = VECTORS[3]
+    with pytest.raises(ExiDecodeError, match="trailing"):
+        exi.decode(schema, data + b"\x00")
+
+
+def test_not_bytes_and_unknown_schema():
+    with pytest.raises(ExiDecodeError):
+        exi.decode("din", "809a")  # type: ignore[arg-type]
+    with pytest.raises(ExiDecodeError, match="unknown schema"):
+        exi.decode("iso3", b"\x80")
+    with pytest.raises(ExiEncodeError, match="unknown schema"):
+        exi.encode("iso3", {})
+
+
+def test_undeclared_event_is_reported_with_state():
+    # DIN SessionSetupReq with the first-level escape code in the EVCCID start tag (second-level event)
+    good = exi.encode("din", {"V2G_Message": {"Header": {"SessionID": "00"}, "Body": {"SessionSetupReq": {"EVCCID": "01"}}}})
+    bits = "".join(f"{x:08b}" for x in good)
+    # header(8) doc(7) Header SE(1) SessionID SE(1) CH(1) len(8) byte(8) EE(1) Header EE(2) Body SE(1) Body code(6)
+    # SessionSetupReq: SE(EVCCID)(1), EVCCID CH bit at the next position -> flip it to 1
+    pos = 8 + 7 + 1 + 1 + 1 + 8 + 8 + 1 + 2 + 1 + 6 + 1
+    assert bits[pos] == "0"
+    bad = int(bits[:pos] + "1" + bits[pos + 1 :], 2).to_bytes(len(good), "big")
+    with pytest.raises(ExiDecodeError, match="second-level") as info:
+        exi.decode("din", bad)
+    assert info.value.path.endswith("SessionSetupReq.EVCCID")
+    assert info.value.bit_offset is not None
+
+
+# ----------------------------------------------------------------------------------------------- encoding
+def _din(body_name: str, body: object) -> dict:
+    return {"V2G_Message": {"Header": {"SessionID": "0102030405060708"}, "Body": {body_name: body}}}
+
+
+def _cd(**over: object) -> dict:
+    m = {"DC_EVStatus": {"EVReady": True, "EVErrorCode": "NO_ERROR", "EVRESSSOC": 50},
+         "EVTargetCurrent": {"Multiplier": 0, "Unit": "A", "Value": 10}, "ChargingComplete": False,
+         "EVTargetVoltage": {"Multiplier": 0, "Unit": "V", "Value": 400}}
+    m.update(over)
+    return m
+
+
+@pytest.mark.parametrize(
+    ("schema", "message", "path", "reason"),
+    [
+        ("din", _din("SessionSetupReq", {}), "V2G_Message.Body.SessionSetupReq.EVCCID", "missing required"),
+        ("din", _din("CableCheckRes", {"ResponseCode": "OK", "EVSEProcessing": "Finished"}),
+         "V2G_Message.Body.CableCheckRes.DC_EVSEStatus", "missing required"),
+        ("din", _din("SessionSetupReq", {"EVCCID": 5}), "V2G_Message.Body.SessionSetupReq.EVCCID", "hex string"),
+        ("din", _din("SessionSetupReq", {"EVCCID": "zz"}), "V2G_Message.Body.SessionSetupReq.EVCCID", "hex"),
+        ("din", _din("CurrentDemandReq", _cd(EVTargetCurrent={"Multiplier": 4, "Unit": "A", "Value": 1})),
+         "V2G_Message.Body.CurrentDemandReq.EVTargetCurrent.Multiplier", "out of range"),
+        ("din", _din("CurrentDemandReq", _cd(EVTargetCurrent={"Multiplier": 0, "Unit": "kA", "Value": 1})),
+         "V2G_Message.Body.CurrentDemandReq.EVTargetCurrent.Unit", "not one of"),
+        ("din", _din("CurrentDemandReq", _cd(EVTargetCurrent={"Multiplier": 0, "Value": 70000})),
+         "V2G_Message.Body.CurrentDemandReq.EVTargetCurrent.Value", "out of range"),
+        ("din", _din("CurrentDemandReq", _cd(ChargingComplete="yes")),
+         "V2G_Message.Body.CurrentDemandReq.ChargingComplete", "bool"),
+        ("din", _din("CurrentDemandReq", _cd(Foo=1)), "V2G_Message.Body.CurrentDemandReq", "unknown key"),
+        ("din", _din("CurrentDemandReq", _cd(DC_EVStatus=[1])), "V2G_Message.Body.CurrentDemandReq.DC_EVStatus",
+         "mapping"),
+        ("din", _din("NoSuchReq", {}), "V2G_Message.Body.NoSuchReq", "unknown key"),
+        ("din", _din("SessionSetupReq", {"EVCCID": "01"}) | {"Extra": {}}, "", "exactly one key"),
+        ("din", {"NotARoot": {}}, "NotARoot", "not a global element"),
+        ("apphand", {"supportedAppProtocolReq": {"AppProtocol": [
+            {"ProtocolNamespace": "a", "VersionNumberMajor": 1, "VersionNumberMinor": 0, "SchemaID": 1, "Priority": 1},
+            {"ProtocolNamespace": "b", "VersionNumberMajor": 1, "VersionNumberMinor": 0, "SchemaID": 2,
+             "Priority": 21}]}}, "supportedAppProtocolReq.AppProtocol[1].Priority", "out of range"),
+        ("apphand", {"supportedAppProtocolReq": {"AppProtocol": [
+            {"ProtocolNamespace": "a", "VersionNumberMajor": 1, "VersionNumberMinor": 0, "SchemaID": 1, "Priority": 1}
+        ] * 21}}, "supportedAppProtocolReq.AppProtocol[20]", "not allowed"),
+        ("apphand", {"supportedAppProtocolReq": {"AppProtocol": {"ProtocolNamespace": "a"}}},
+         "supportedAppProtocolReq.AppProtocol", "expected a list"),
+        ("iso2", {"V2G_Message": {"Header": {"SessionID": "00"}, "Body": {"ServiceDetailRes": {
+            "ResponseCode": "OK", "ServiceID": 1, "ServiceParameterList": {"ParameterSet": [
+                {"ParameterSetID": 1, "Parameter": [{"Name": "x", "intValue": 1, "boolValue": True}]}]}}}}},
+         "V2G_Message.Body.ServiceDetailRes.ServiceParameterList.ParameterSet[0].Parameter[0].intValue",
+         "end of element"),
+    ],
+)
+def test_encode_errors_name_the_field(schema, message, path, reason):
+    with pytest.raises(ExiEncodeError) as info:
+        exi.encode(schema, message)
+    assert info.value.path == path, str(info.value)
+    assert reason in str(info.value), str(info.value)
+
+
+def test_none_counts_as_absent():
+    m = _din("CurrentDemandReq", _cd(EVMaximumVoltageLimit=None))
+    assert exi.encode("din", m) == exi.encode("din", _din("CurrentDemandReq", _cd()))
+
+
+def test_bytes_and_upper_case_hex_accepted():
+    a = exi.encode("din", _din("SessionSetupReq", {"EVCCID": "0A0B"}))
+    b = exi.encode("din", _din("SessionSetupReq", {"EVCCID": b"\x0a\x0b"}))
+    assert a == b == exi.encode("din", _din("SessionSetupReq", {"EVCCID": "0a0b"}))
+    assert exi.decode("din", a)["V2G_Message"]["Body"]["SessionSetupReq"]["EVCCID"] == "0a0b"
+
+
+def test_detect_and_names():
+    schema, msg = exi.detect(exi.encode("apphand", {"supportedAppProtocolRes": {"ResponseCode": "Failed_NoNegotiation"}}))
+    assert schema == "apphand" and msg == {"supportedAppProtocolRes": {"ResponseCode": "Failed_NoNegotiation"}}
+    assert "CurrentDemandReq" in exi.message_names("din")
+    assert "V2G_Message" in exi.root_names("iso2")
+    with pytest.raises(ExiDecodeError, match="no schema"):
+        exi.detect(b"\x80\xff\xff")
