@@ -5,15 +5,24 @@ seat, and the catalogue's CP cases pass on it as they do on the sim rig."""
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
 from harness.bench import Bench, SessionResources
-from harness.rig import load
+from harness.nodes import add_evse, add_pev
+from harness.rig import from_dict, load
 from harness.runtime.runner import Node
 from stack.homeplug import EvseSlac, EvseSlacConfig, PevSlac, PevSlacConfig
 from stack.homeplug.timers import TT_matching_repetition
+from stack.timers import SpecTimer
+from tests.conftest import REPO
 from tests.plugin.helpers import run_pytest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces, veth, raw sockets)")
 
@@ -73,3 +82,67 @@ def test_the_cp_catalogue_passes_on_loopback_sim(tmp_path):
     assert "12 passed" in result.stdout
     timelines = sorted(tmp_path.glob("loopback-sim/**/timeline.jsonl"))
     assert len(timelines) == 12
+
+
+SESSION = SpecTimer("loopback-sim session bound", 60)
+
+
+@needs_root
+@pytest.mark.parametrize("protocol", ["din", "iso2-dc"])
+def test_slac_then_a_full_session_on_loopback_sim(protocol):
+    """SLAC on the pilot, then SDP/TCP/V2G through each namespace's kernel over the emulated adaptors."""
+    session = SessionResources()
+    try:
+        with Bench(load("loopback-sim"), dut_role="pev", session=session) as bench:
+            evse = add_evse(bench, protocol=protocol, slac=True, config={"power": {"isolation_time": 0.2}})
+            pev = add_pev(bench, protocol=protocol, dut=True, slac=True, config={"charge_loops": 3, "cycle": 0.02})
+            assert bench.wait_for(lambda: pev.done, SESSION).reached
+            assert pev.result.ok, pev.result
+            assert evse.slac.matched and evse.sessions_completed == 1
+            pilot = [r.body["state"] for r in bench.timeline.select(layer="cp") if r.name.startswith("state")
+                     and r.src == "cp"]
+            assert "C" in pilot  # measured on the board: our PEV closed S2 through the board's vehicle circuit
+            assert bench.runner.nodes["evse"].ipv6 == bench.resource("plc").address("evse")[1]
+    finally:
+        session.close_all()
+
+
+@needs_root
+def test_our_evse_reports_what_the_supply_measures(tmp_path):
+    """loopback-sim plus a programmable supply (TCP-served emulator, a 1 kΩ load): during PreCharge and
+    CurrentDemand the EVSE's EVSEPresentVoltage/Current are the supply's measurements, scaled back."""
+    from harness.drivers.power import StageAdapter
+    from harness.sim.scpi_emulators import DcSupplyEmulator, ScpiSocketServer
+
+    with ScpiSocketServer(DcSupplyEmulator(load_ohm=1000.0)) as supply:
+        data = tomllib.loads((REPO / "rigs" / "loopback-sim.toml").read_text())
+        data["power"] = {"driver": "scpi-supply", "resource": supply.resource, "voltage_scale": 0.1,
+                         "current_scale": 0.02, "max_output_v": 50.0, "timeout_ms": 500}
+        data["limits"].update(max_dc_voltage_v = 450.0, max_dc_current_a = 200.0)
+        rig = from_dict(data, "loopback-sim+supply.toml")
+        session = SessionResources()
+        try:
+            with Bench(rig, dut_role="pev", session=session) as bench:
+                evse = add_evse(bench, protocol="iso2-dc", slac=True, config={"power": {"isolation_time": 0.2}})
+                evse.ctx.stage = StageAdapter(bench.resource("power"), evse.ctx.stage, min_interval=0.0)
+                pev = add_pev(bench, protocol="iso2-dc", dut=True, slac=True, config={"charge_loops": 3,
+                                                                                      "cycle": 0.02})
+                assert bench.wait_for(lambda: pev.done, SESSION).reached
+                assert pev.result.ok, pev.result
+                assert bench.timeline.meta.extra["power_stage"] == "scpi-supply"
+                readings = [r.body for r in bench.timeline.select(name="reading", layer="power")]
+                assert readings and all(r["measured"] for r in readings)
+                demand = [r.body["V2G_Message"]["Body"]["CurrentDemandRes"]
+                          for r in bench.timeline.select(name="CurrentDemandRes", layer="exi")]
+                assert demand
+                for res in demand:  # 1 kΩ at ~35 V: 35 mA at the bench, 1.75 A for the EVSE — not a model's 125 A
+                    volts = physical(res["EVSEPresentVoltage"])
+                    amps = physical(res["EVSEPresentCurrent"])
+                    assert 300.0 < volts < 420.0 and amps == pytest.approx(volts * 0.1 / 1000.0 / 0.02, rel=0.02)
+            assert not supply.emulator.output  # and the supply is off again
+        finally:
+            session.close_all()
+
+
+def physical(value: dict) -> float:
+    return value["Value"] * 10 ** value["Multiplier"]

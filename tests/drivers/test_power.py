@@ -211,13 +211,17 @@ def test_no_power_stage_is_simulated_and_says_so():
 def test_adapter_gives_the_evse_measured_values(supply):
     physics = pytest.importorskip("stack.sessions.physics", reason="the sessions work (stack/sessions) has not "
                                   "been merged into this branch yet")
-    with supply_bench(supply.resource, "@py", max_output_v=50.0, voltage_scale=0.1, current_scale=0.1) as bench:
+    with supply_bench(supply.resource, "@py", max_output_v=50.0, voltage_scale=0.1, current_scale=0.1,
+                      limits={"max_dc_voltage_v": 450.0, "max_dc_current_a": 50.0}) as bench:
         sim = physics.PowerStage()
         stage = StageAdapter(bench.resource("power"), sim, min_interval=0.0)
         stage.switch_on(0.0)
-        stage.set_target(350.0, 10.0, 0.0)
+        stage.set_target(350.0, 40.0, 0.0)  # 35 V, 4 A limit into 10 Ω: 3.5 A
         stage.update(0.1)
-        assert stage.output_on and stage.voltage == pytest.approx(350.0) and stage.current == pytest.approx(10.0)
+        assert stage.output_on and stage.voltage == pytest.approx(350.0) and stage.current == pytest.approx(35.0)
+        stage.set_target(350.0, 10.0, 0.2)  # 1 A limit: the load pulls the supply down to 10 V, and the EVSE sees it
+        stage.update(0.3)
+        assert stage.voltage == pytest.approx(100.0) and sim.voltage != pytest.approx(100.0)
         assert supply.emulator.output
         stage.emergency_off(0.2)
         assert stage.emergency and not supply.emulator.output
