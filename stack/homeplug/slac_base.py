@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,8 +63,12 @@ class SlacMachine:
 
     role = "?"
 
-    def __init__(self, modem_mac: str, rng: Callable[[int], bytes] | None) -> None:
+    def __init__(self, modem_mac: str, rng: Callable[[int], bytes] | None,
+                 overrides: Mapping[str, float] | None = None) -> None:
         self.mac = "02:00:00:00:00:01"
+        # Timer (by SpecTimer name) and counter (C_...) values other than the standard's: only for a deliberately
+        # faulty machine (the sim rig's DUT faults, harness.sim.slac_faults).
+        self.overrides: dict[str, float] = dict(overrides or {})
         self.modem_mac = modem_mac
         self.rng = rng or os.urandom
         self.state = "idle"
@@ -107,7 +111,15 @@ class SlacMachine:
         return self.result is not None and self.result.matched
 
     def _start_timer(self, name: str, timer: SpecTimer, now: float, seconds: float | None = None) -> None:
+        if timer.name in self.overrides:
+            seconds = float(self.overrides[timer.name])
         self._timers[name] = (now + (timer.seconds if seconds is None else seconds), timer)
+
+    def _seconds(self, timer: SpecTimer) -> float:
+        return float(self.overrides.get(timer.name, timer.seconds))
+
+    def _count(self, name: str, standard: int) -> int:
+        return int(self.overrides.get(name, standard))
 
     def _stop_timer(self, *names: str) -> None:
         for name in names:

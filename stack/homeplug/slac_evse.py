@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from scapy.contrib.homepluggp import HPGP_GROUP
 
@@ -29,6 +29,7 @@ class EvseSlacConfig:
     fallback_aag: int | None = None  # modem gave no attenuation (TP-Link NumGroups 0): report 58 groups of this
     set_key_ok: tuple[int, ...] = (0x00, 0x01)  # 0 per HomePlug; 1 = QCA modem "applied" (PROTOCOL.md §A.3)
     rng: Callable[[int], bytes] | None = None
+    overrides: dict[str, float] = field(default_factory=dict)  # timers/counters by name: a faulty DUT only
 
 
 class EvseSlac(SlacMachine):
@@ -38,7 +39,7 @@ class EvseSlac(SlacMachine):
 
     def __init__(self, config: EvseSlacConfig | None = None) -> None:
         self.config = config or EvseSlacConfig()
-        super().__init__(self.config.modem_mac, self.config.rng)
+        super().__init__(self.config.modem_mac, self.config.rng, self.config.overrides)
         self.nmk = b""
         self.nid = b""
         self.cp_state: str | None = None
@@ -121,7 +122,7 @@ class EvseSlac(SlacMachine):
             self._finish(SlacResult(self.role, False, reason="local modem did not answer CM_SET_KEY.REQ",
                                     timer=timer.name), now)
         elif name == "init":
-            if self.sequ_retries < T.C_sequ_retry:
+            if self.sequ_retries < self._count("C_sequ_retry", T.C_sequ_retry):
                 self.sequ_retries += 1
                 self._emit(io.SetCpOscillator(None, state="F"))
                 self._start_timer("ef", T.T_step_EF, now)
@@ -137,7 +138,7 @@ class EvseSlac(SlacMachine):
         elif name == "mnbc":
             self._send_atten_char(now)
         elif name == "response":
-            if self.atten_char_sends <= T.C_EVSE_atten_char_retry:
+            if self.atten_char_sends <= self._count("C_EVSE_atten_char_retry", T.C_EVSE_atten_char_retry):
                 self._send_atten_char(now)
             else:
                 self._attempt_failed(now, "no CM_ATTEN_CHAR.RSP", timer)
@@ -147,7 +148,7 @@ class EvseSlac(SlacMachine):
     def _attempt_failed(self, now: float, reason: str, timer: SpecTimer) -> None:
         self._notify("slac_attempt_failed", role=self.role, reason=reason, timer=timer.name, run_id=self.run_id,
                      attempt=self.attempts)
-        if self.attempts >= T.C_conn_max_match:
+        if self.attempts >= self._count("C_conn_max_match", T.C_conn_max_match):
             self._finish(SlacResult(self.role, False, reason=reason, timer=timer.name, run_id=self.run_id,
                                     attempts=self.attempts), now)
         else:

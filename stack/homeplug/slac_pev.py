@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from stack import sansio as io
 from stack.homeplug import frames as f
@@ -22,6 +22,7 @@ class PevSlacConfig:
     join_check: bool = True  # poll VS_PL_LNK_STATUS until the modem reports the AVLN link (TT_match_join)
     batch_interval: SpecTimer = T.TP_EV_batch_msg_interval
     rng: Callable[[int], bytes] | None = None
+    overrides: dict[str, float] = field(default_factory=dict)  # timers/counters by name: a faulty DUT only
 
 
 class PevSlac(SlacMachine):
@@ -31,7 +32,7 @@ class PevSlac(SlacMachine):
 
     def __init__(self, config: PevSlacConfig | None = None) -> None:
         self.config = config or PevSlacConfig()
-        super().__init__(self.config.modem_mac, self.config.rng)
+        super().__init__(self.config.modem_mac, self.config.rng, self.config.overrides)
         self.attempts = 0
         self.first_attempt_at: float | None = None
         self._reset_attempt()
@@ -61,6 +62,9 @@ class PevSlac(SlacMachine):
             self._abort(now, "CP state A (unplugged)")
         elif event.state in ("E", "F") and self.state not in ("idle", "wait_cp", "matched", "failed"):
             self._abort(now, f"CP state {event.state} during matching (EVSE restarts SLAC)")
+        elif event.state in ("E", "F") and self.state == "failed" and self.config.wait_for_cp:
+            # The EVSE's E/F retry cycle [V2G3-M06-07]: a car whose matching failed tries again on the next 5 %.
+            self._abort(now, f"CP state {event.state} after a failed matching (EVSE retry cycle)")
         elif digital and self.state in ("wait_cp",) and self.config.wait_for_cp:
             self._new_attempt(now)
 
@@ -105,8 +109,8 @@ class PevSlac(SlacMachine):
         self._notify("slac_attempt_failed", role=self.role, reason=reason, timer=timer.name, run_id=self.run_id,
                      attempt=self.attempts)
         within = self.first_attempt_at is not None and \
-            now + T.TT_matching_rate.seconds - self.first_attempt_at < T.TT_matching_repetition.seconds
-        if self.attempts < T.C_conn_max_match and within:
+            now + self._seconds(T.TT_matching_rate) - self.first_attempt_at < self._seconds(T.TT_matching_repetition)
+        if self.attempts < self._count("C_conn_max_match", T.C_conn_max_match) and within:
             self._start_timer("rate", T.TT_matching_rate, now)
             self._set("pause", now, timer=T.TT_matching_rate.name)
         else:
@@ -124,7 +128,7 @@ class PevSlac(SlacMachine):
         elif name == "response" and self.state == "wait_parm_cnf":
             if self.candidates:
                 self._start_sounding(now)
-            elif self.parm_sends <= T.C_EV_match_retry:
+            elif self.parm_sends <= self._count("C_EV_match_retry", T.C_EV_match_retry):
                 self._send_parm_req(now)
             else:
                 self._attempt_failed(now, "no CM_SLAC_PARM.CNF", timer)
@@ -133,7 +137,7 @@ class PevSlac(SlacMachine):
         elif name == "atten":
             self._choose(now, timer)
         elif name == "response" and self.state == "wait_match_cnf":
-            if self.match_sends <= T.C_EV_match_retry:
+            if self.match_sends <= self._count("C_EV_match_retry", T.C_EV_match_retry):
                 self._send_match_req(now)
             else:
                 self._attempt_failed(now, "no CM_SLAC_MATCH.CNF", timer)

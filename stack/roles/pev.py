@@ -108,6 +108,11 @@ class Pev:
         out: list[io.Output] = []
         if self.slac is not None:  # always: it aborts on A/E/F and restarts on a new 5 % PWM
             out += self._slac(self.slac.handle(event, now), now)
+            if self.phase in ("done", "sdp") and self.connection is None and not getattr(self.slac, "done", True) \
+                    and getattr(self.slac, "state", "idle") not in ("idle", "wait_cp"):
+                # SLAC started again — plugged in anew, or the EVSE's E/F retry cycle [V2G3-M06-07]: match anew
+                self.phase, self.result, self.sdp = "slac", None, None
+                out.append(io.Notify("state", "slac_restart", {"pilot": event.state}))
         pwm = event.duty is not None and _DUTY_BAND[0] <= event.duty <= _DUTY_BAND[1]
         if self.phase == "waiting_for_pwm" and pwm:
             return out + self._begin(now)
