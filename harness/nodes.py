@@ -50,7 +50,12 @@ def _add(bench: Bench, role: str, endpoint: Any, name: str, dut: bool) -> Node:
         attach["cp"] = {"side": role}
     if getattr(endpoint, "slac", None) is not None:
         attach["plc"] = {"side": role}
-    return bench.add_node(node, attach)
+    added = bench.add_node(node, attach)
+    if dut:  # SLAC, modem and SDP-server faults of the sim DUT (session faults are applied when it is built)
+        from harness.sim import apply_dut_faults
+
+        apply_dut_faults(bench, role, endpoint, name)
+    return added
 
 
 def _has_cp(bench: Bench, role: str) -> bool:

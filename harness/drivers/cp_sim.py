@@ -20,12 +20,14 @@ from harness.drivers.cp import CpGenerator, CpLink, CpLoad, CpSetting
 from harness.options import Opt
 from harness.runtime.runner import Node
 from harness.sim import car_cp, charger_cp
+from harness.sim.ac_power import EvCurrentMeter, OutletSense
 from harness.sim.car_cp import CarCpLoad, SimCar
 from harness.sim.charger_cp import SimCharger
 from harness.sim.cp_line import SimCpLine
 from stack import cp
 
-CAPABILITIES = {"cp-generator", "cp-load", "cp-measurement", "cp-pwm-measurement", "cp-load-faults", "sim-dut"}
+CAPABILITIES = {"cp-generator", "cp-load", "cp-measurement", "cp-pwm-measurement", "cp-load-faults", "sim-dut",
+                "evse-output-sense", "ev-current-sense"}
 
 
 class SimCpGenerator(CpGenerator):
@@ -75,11 +77,17 @@ class SimCpLink(CpLink):
         if role != "pev":
             self.load = SimCpLoad(self.line)
         dut = bench.rig.dut
+        # a bench's outlet voltage sense (charger DUT) and current clamp (vehicle DUT), fed by the simulated DUT
+        self.outlet: OutletSense | None = None
+        self.ev_meter: EvCurrentMeter | None = None
         if role == "pev":
-            self.dut = SimCar(runner, self.line, options["car"], car_faults, scale, hlc=dut["hlc"])
+            self.ev_meter = EvCurrentMeter(runner)
+            self.dut = SimCar(runner, self.line, options["car"], car_faults, scale, hlc=dut["hlc"],
+                              meter=self.ev_meter)
         elif role == "evse":
+            self.outlet = OutletSense(runner)
             self.dut = SimCharger(runner, self.line, options["charger"], faults & set(charger_cp.FAULTS), scale,
-                                  max_current_a=dut["max_current_a"] or 16.0, hlc=dut["hlc"])
+                                  max_current_a=dut["max_current_a"] or 16.0, hlc=dut["hlc"], outlet=self.outlet)
         for instrument in self.instruments():
             instrument.bind(runner.timeline, runner.clock)
 
@@ -94,12 +102,14 @@ class SimCpLink(CpLink):
             if isinstance(self.dut, SimCharger):
                 self.dut.detach()
                 self.dut = None
+                self.outlet = None
             self.generator = SimCpGenerator(self.line, label=f"{node.name}-cp")
             self.generator.bind(self.runner.timeline, self.runner.clock)
         if side == "pev" and self.load is None:
             if isinstance(self.dut, SimCar):
                 self.line.watch.unsubscribe(self.dut.observe)
                 self.dut = None
+                self.ev_meter = None
             self.load = SimCpLoad(self.line, label=f"{node.name}-cp")
             self.load.bind(self.runner.timeline, self.runner.clock)
         super().attach(node, side)

@@ -1,13 +1,16 @@
 """Emulators of what is not on the bench: the vehicle's and the charger's CP behaviour, the CP board, (later) the
 HomePlug modem pair (modem.py, bridge.py). Each DUT emulator lists the `--dut-fault` names it understands in a module-level `FAULTS`
 dict; `FAULT_MODULES` names those modules (later work appends its own). A module's `DUT_ROLE` ("evse" | "pev")
-says which simulated DUT its faults apply to; a module may instead give each fault its role in `FAULT_ROLES`."""
+says which simulated DUT its faults apply to; a module may instead give each fault its role in `FAULT_ROLES`.
+A module whose faults change our stack in the DUT seat beyond its session config has `apply(bench, role, endpoint,
+node)`; `harness.nodes` calls `apply_dut_faults` for every node it puts in the DUT seat."""
 
 from __future__ import annotations
 
 import importlib
 
-FAULT_MODULES = ["harness.sim.car_cp", "harness.sim.charger_cp", "harness.sim.session_faults"]
+FAULT_MODULES = ["harness.sim.car_cp", "harness.sim.charger_cp", "harness.sim.session_faults",
+                 "harness.sim.slac_faults", "harness.sim.sdp_faults", "harness.sim.pilot_faults"]
 
 
 def dut_faults() -> dict[str, str]:
@@ -30,3 +33,14 @@ def fault_roles() -> dict[str, str | None]:
         for fault in module.FAULTS:
             roles[fault] = per_fault.get(fault, getattr(module, "DUT_ROLE", None))
     return roles
+
+
+def apply_dut_faults(bench: object, role: str, endpoint: object, node: str) -> None:
+    """Let every fault module with an `apply` hook make our stack in the DUT seat faulty (the bench's --dut-fault)."""
+    if not getattr(bench, "dut_faults", None):
+        return
+    for name in FAULT_MODULES:
+        module = importlib.import_module(name)
+        hook = getattr(module, "apply", None)
+        if hook is not None:
+            hook(bench, role, endpoint, node)

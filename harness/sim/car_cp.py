@@ -8,8 +8,10 @@ state a test sees comes out of the circuit, never from a flag.
 
 `SimCar` is the behaviour of a car on the sim rig when it is the DUT: it is plugged in on a schedule, closes S2
 (B→C) a reaction time after it sees a nominal PWM when it wants energy, stays in B at 5 % (it waits for a
-high-level session), opens S2 again when the PWM stops or the EVSE signals E/F. Its reactions are scheduled on the
-runner (`call_at`), so they happen at exact virtual times. `--dut-fault` names (see `FAULTS`) make it misbehave,
+high-level session), opens S2 again when the PWM stops or the EVSE signals E/F. In C/D at a nominal duty its
+on-board charger draws the current the duty allows (up to its own maximum), following a lower duty after
+`follow_s`; a bench's current meter sees it (`harness.sim.ac_power.EvCurrentMeter`). Its reactions are scheduled on
+the runner (`call_at`), so they happen at exact virtual times. `--dut-fault` names (see `FAULTS`) make it misbehave,
 so every catalogue test has a DUT that fails it.
 """
 
@@ -32,6 +34,9 @@ FAULTS = {
     "late-state-c": "the vehicle closes S2 only 10 s after the PWM starts",
     "c-at-5-percent": "the vehicle closes S2 at 5 % PWM without a high-level session",
     "ignores-pwm-stop": "the vehicle stays in C when the PWM stops or the EVSE signals E/F",
+    "ignores-duty-change": "the vehicle keeps drawing the current it started with when the duty is lowered",
+    "slow-duty-follow": "the vehicle follows a lower duty only after 8 s",
+    "overdraw": "the vehicle draws 25 % more current than the duty allows",
 }
 
 CAR_OPTIONS = {
@@ -42,6 +47,8 @@ CAR_OPTIONS = {
     "r3_d_ohm": Opt(float, default=cp.R3_D_OHM, min=1),
     "diode_drop_v": Opt(float, default=cp.DIODE_DROP_V, min=0),
     "ventilation": Opt(bool, default=False, doc="the car asks for D (charging with ventilation) instead of C"),
+    "max_current_a": Opt(float, default=32.0, min=0, doc="what the on-board charger draws at most"),
+    "follow_s": Opt(float, default=1.0, min=0, doc="delay before the draw follows a lower duty"),
     "schedule": Opt(list, default=[], items=dict,
                     doc="extra events: [{at = 30.0, action = \"unplug\"}] (plug, unplug, want, stop)"),
 }
@@ -108,8 +115,13 @@ class SimCar:
     """A vehicle's CP behaviour on the sim rig (the DUT when a test has `dut_role("pev")`)."""
 
     def __init__(self, runner: Runner, line: Any, options: dict[str, Any], faults: set[str],
-                 time_scale: float = 1.0, hlc: bool = False) -> None:
+                 time_scale: float = 1.0, hlc: bool = False, meter: Any = None) -> None:
         self.runner, self.line, self.faults = runner, line, faults
+        self.meter = meter  # the bench's current clamp on the vehicle's supply (None: nobody measures)
+        self.max_current = options["max_current_a"]
+        self.follow = (8.0 if "slow-duty-follow" in faults else options["follow_s"]) * time_scale
+        self.amps = 0.0
+        self._draw_pending: float | None = None
         self.plug_at = options["plug_at_s"] * time_scale
         self.reaction = options["reaction_s"] * time_scale
         self.wants_charge = options["wants_charge"]
@@ -155,7 +167,48 @@ class SimCar:
             return None if "ignores-pwm-stop" in self.faults and presented in ("C", "D") else "B"
         return None
 
+    # ------------------------------------------------------------------ current draw
+
+    def _allowed(self, reading: cp.CpReading) -> float:
+        """What the on-board charger should draw now (0 when the pilot does not allow basic charging)."""
+        if self.line.load.presented not in ("C", "D") or reading.state not in ("C", "D"):
+            return 0.0
+        offered = cp.current_for_duty(reading.duty)
+        if offered is None:
+            return 0.0
+        amps = min(offered, self.max_current)
+        if "overdraw" in self.faults:
+            amps *= 1.25
+        if "ignores-duty-change" in self.faults and self.amps > 0:
+            amps = max(amps, self.amps)
+        return amps
+
+    def _set_draw(self, amps: float) -> None:
+        self._draw_pending = None
+        self.amps = amps
+        if self.meter is not None:
+            self.meter.set(amps)
+
+    def _draw(self, reading: cp.CpReading) -> None:
+        target = self._allowed(reading)
+        if target == 0.0 or target > self.amps:
+            delay = 0.0 if target == 0.0 else self.reaction
+        elif target < self.amps:
+            delay = self.follow
+        else:
+            self._draw_pending = None
+            return
+        if self._draw_pending == target:
+            return
+        self._draw_pending = target
+        if delay == 0.0:
+            self._set_draw(target)
+            return
+        at = self.runner.clock.now() + delay
+        self.runner.call_at(at, lambda: self._set_draw(target) if self._draw_pending == target else None)
+
     def observe(self, reading: cp.CpReading) -> None:
+        self._draw(reading)
         target = self._target(reading)
         if target is None or target == self.line.load.presented:
             self._pending = None

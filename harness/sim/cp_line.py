@@ -20,6 +20,7 @@ class SimCpLine:
         self.load = load if load is not None else CarCpLoad()
         self.source_ohm, self.high_v, self.low_v = source_ohm, high_v, low_v
         self.setting = CpSetting("off")
+        self.frequency_hz = cp.PWM_FREQUENCY_HZ  # what the EVSE's oscillator really runs at
 
     def reading(self) -> cp.CpReading:
         """Solve the circuit for the current oscillator setting and load, and classify it."""
@@ -31,7 +32,7 @@ class SimCpLine:
         if mode == "F":
             return cp.classify(level(self.low_v, self.source_ohm))
         return cp.classify(level(self.high_v, self.source_ohm), level(self.low_v, self.source_ohm),
-                           self.setting.duty, cp.PWM_FREQUENCY_HZ)
+                           self.setting.duty, self.frequency_hz)
 
     def update(self) -> cp.CpReading:
         reading = self.reading()

@@ -251,6 +251,26 @@ _CATALOGUE_SETS += [
     _swap("pev-current-demand-after-stop", "WeldingDetectionReq", "CurrentDemandReq", "V2G-DC-459"),
     _swap("pev-power-delivery-after-welding", "SessionStopReq", "PowerDeliveryReq", "V2G-DC-469"),
 ]
+# SDP sets of the catalogue (testcases/sdp/); SDP server behaviour that messages cannot express is in
+# harness/sim/sdp_faults.py.
+_CATALOGUE_SETS += [
+    FaultSet("evse-sdp-slow", "evse", (_f("SDP.RES", "delay", 0.3, times=None),), "CCSHIL-SDP-SE-01",
+             "answers each SECC Discovery Request 300 ms late (after SDP_REQ)"),
+    FaultSet("evse-sdp-wrong-address", "evse", (_f("SDP.RES", "set_field", {"ip": "fe80::dead:beef"}, times=None),),
+             "CCSHIL-SDP-SE-02", "announces an IPv6 address that is not its own"),
+    FaultSet("evse-sdp-udp-transport", "evse", (_f("SDP.RES", "set_field", {"transport": 0x10}, times=None),),
+             "CCSHIL-SDP-SE-05", "announces UDP transport in the SECC Discovery Response"),
+    FaultSet("evse-sdp-answers-once", "evse", (_f("SDP.RES", "drop", nth=2, times=None),), "CCSHIL-SDP-SE-06",
+             "answers only the first SECC Discovery Request, not a repeated one"),
+    FaultSet("evse-sdp-port-15118", "evse", (), "CCSHIL-SDP-SE-03",
+             "listens on (and announces) TCP port 15118, outside the dynamic range", config={"tcp_port": 15118}),
+    FaultSet("pev-sdp-asks-tls", "pev", (_f("SDP.REQ", "set_field", {"security": 0x00}, times=None),),
+             "CCSHIL-SDP-EV-01", "asks for TLS in a DIN session"),
+    FaultSet("pev-sdp-retry-burst", "pev", (_f("SDP.REQ", "duplicate", 2, times=None),), "V2G2-159",
+             "sends every SECC Discovery Request twice at once"),
+    FaultSet("pev-sdp-endless", "pev", (), "V2G2-161", "sends up to 80 SECC Discovery Requests",
+             config={"sdp_max_requests": 80}),
+]
 # Proven by tests/sessions/test_faults.py (our tester notices each in a plain session); the catalogue's sets are
 # proven by tests/catalogue (the tests that declare them fail with them).
 TESTER_CAUGHT = tuple(s.name for s in _SETS)

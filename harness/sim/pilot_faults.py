@@ -1,0 +1,51 @@
+"""Control-pilot DUT faults of our high-level-communication roles (`--dut-fault NAME`): a charger or car in the sim
+rig's DUT seat that does the session right but drives the pilot wrong around a pause (ISO 15118-3 §7 / ISO 15118-2).
+(The CP-only simulators have their own faults in `car_cp` / `charger_cp`.)
+
+`apply(bench, role, endpoint, node)` wraps the DUT node's endpoint; called by `harness.nodes` through
+`harness.sim.apply_dut_faults`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stack import sansio as io
+
+FAULTS = {
+    "evse-pause-keeps-pwm": "evse DUT: keeps the PWM oscillator on while the session is paused [V2G3-M07-20]",
+    "pev-pause-stays-in-c": "pev DUT: keeps the pilot in state C when it pauses the session [V2G3-M07-19]",
+}
+FAULT_ROLES = {"evse-pause-keeps-pwm": "evse", "pev-pause-stays-in-c": "pev"}
+
+
+class _PilotFilter:
+    """Our role with some of its pilot outputs held back; everything else is the role's."""
+
+    def __init__(self, endpoint: Any, faults: set[str]) -> None:
+        self.endpoint, self.faults, self.pausing = endpoint, faults, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__dict__["endpoint"], name)
+
+    def next_deadline(self) -> float | None:
+        return self.endpoint.next_deadline()
+
+    def handle(self, event: io.Input, now: float) -> list[io.Output]:
+        if isinstance(event, io.Command) and event.name == "pause":
+            self.pausing = True
+        elif isinstance(event, io.Command) and event.name == "resume":
+            self.pausing = False
+        out = self.endpoint.handle(event, now)
+        if "evse-pause-keeps-pwm" in self.faults and any(isinstance(o, io.Notify) and o.name == "paused" for o in out):
+            out = [o for o in out if not (isinstance(o, io.SetCpOscillator) and o.duty is None and o.state is None)]
+        if "pev-pause-stays-in-c" in self.faults and self.pausing:
+            out = [o for o in out if not (isinstance(o, io.SetCpLoad) and o.state == "B")]
+        return out
+
+
+def apply(bench: Any, role: str, endpoint: Any, node: str) -> None:
+    chosen = {name for name in bench.dut_faults if FAULT_ROLES.get(name) == role}
+    if chosen:
+        runner_node = bench.runner.nodes[node]
+        runner_node.endpoint = _PilotFilter(runner_node.endpoint, chosen)
