@@ -43,8 +43,8 @@ from harness.records import Record
 from harness.rig import Rig, UnknownRig, load
 from harness.sim import dut_faults
 
-# The catalogue's marker (fails_with), fixture (v2g) and inventory/outcome outputs.
-pytest_plugins = ["harness.catalogue.plugin"]
+# The catalogue's marker (fails_with), fixtures (v2g; link for CP/SLAC/SDP) and inventory/outcome outputs.
+pytest_plugins = ["harness.catalogue.plugin", "harness.catalogue.link_plugin"]
 
 DUT_ROLES = ("evse", "pev")
 _STATE = pytest.StashKey["CcsState"]()
