@@ -12,6 +12,10 @@ receives (`"in:CM_SLAC_PARM.REQ"`), an oscillator setting it makes (`"cp:oscilla
 | `duplicate` | copies (default 2)             | send it more than once at the same instant                      |
 | `set_field` | `{path: value}`                | set body fields (`RunID`, `VariableField.NMK`, `Groups`, `duty`) |
 | `truncate`  | bytes to keep (default 22)     | cut the frame (a malformed MME)                                 |
+| `abort`     | —                              | (received) the machine gives up its session instead (`slac_leave`) |
+
+A received HomePlug frame that does not parse is the point `"in:malformed"` (the machines ignore those; a faulty
+one may `abort`).
 
 `set_field` values: bytes fields take hex strings, `Groups` a list of dB values; `SESSION_RUN_ID` stands for the
 machine's own current RunID (a car or charger that does not check RunIDs, staged by rewriting what it receives);
@@ -39,7 +43,7 @@ from stack import sansio as io
 from stack.errors import MalformedInput
 from stack.homeplug import frames as f
 
-ACTIONS = ("drop", "delay", "duplicate", "set_field", "truncate")
+ACTIONS = ("drop", "delay", "duplicate", "set_field", "truncate", "abort")
 SESSION_RUN_ID = "<session RunID>"
 RANDOM = "<random>"
 
@@ -140,11 +144,14 @@ class SlacFaultInjector:
     def _inputs(self, event: io.Input, now: float) -> list[io.Input]:
         if isinstance(event, io.FrameReceived):
             mme = f.try_parse(event.frame)
-            if mme is None:
+            homeplug = event.frame[12:14] == f.ETHERTYPE_HOMEPLUG.to_bytes(2, "big")
+            if mme is None and not homeplug:
                 return [event]
-            hits = self._hits(mme.name, incoming=True)
+            hits = self._hits(mme.name if mme is not None else "malformed", incoming=True)
             frame = event.frame
             for fault in hits:
+                if fault.action == "abort":
+                    return [event, io.Command("slac_leave", {"reason": f"fault: gave up on {fault.when}"})]
                 if fault.action == "drop":
                     return []
                 if fault.action == "delay":

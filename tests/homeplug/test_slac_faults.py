@@ -8,7 +8,6 @@ from hp_helpers import EVSE_MAC, PEV_MAC, Bench
 
 from stack import sansio as io
 from stack.homeplug import EvseSlac, EvseSlacConfig, PevSlac, PevSlacConfig
-from stack.homeplug import frames as f
 from stack.homeplug import timers as T
 from stack.homeplug.faults import RANDOM, SESSION_RUN_ID, SlacFault, SlacFaultInjector
 
