@@ -40,7 +40,7 @@ from stack.sessions.sequence import (
 from stack.timers import SpecTimer
 
 TABLES: dict[str, SequenceTable] = {"din": din70121.TABLE, "iso2": iso15118_2.TABLE}
-RUNID_ECHO = "CCSHIL-SLAC-RUNID"  # ISO 15118-3: answers carry the RunID of CM_SLAC_PARM.REQ (no public ID found)
+RUNID_ECHO = "CCSHIL-SLAC-RUNID-01"  # ISO 15118-3: answers echo the RunID of CM_SLAC_PARM.REQ (testcases/requirements.csv)
 UNKNOWN_SESSION = {"din": "V2G-DC-391", "iso2": "V2G2-460"}  # as stack/sessions/secc.py cites them
 REQUEST_BEFORE_RESPONSE = "V2G2-538"
 

@@ -36,7 +36,7 @@ def test_taycan_slac_failure_is_explained():
     assert first.parm_sends == 3 and first.wrong_run_ids == ["00188700a1d60000"] * 3
     assert "instead of echoing the car's 944dc3d0ed5abf0a" in first.outcome()
     echo = [f for f in a.findings if f.rule == "runid-echo"]
-    assert len(echo) == 6 and all(f.requirement == "CCSHIL-SLAC-RUNID" for f in echo)
+    assert len(echo) == 6 and all(f.requirement == "CCSHIL-SLAC-RUNID-01" for f in echo)
     assert a.parties["EV"]["MAC"] == ["00:18:87:00:a1:d6"] and a.parties["EVSE"]["MAC"] == ["dc:0e:a1:11:67:08"]
     result = ccs_hil("analyse", str(TAYCAN))
     assert result.returncode == 0, result.stderr
@@ -107,7 +107,7 @@ def test_taycan_report_fails_with_the_runid_finding_on_top(tmp_path):
     assert result.returncode == 0
     run = json.loads((tmp_path / "r" / "run.json").read_text())
     (test,) = run["tests"]
-    assert test["outcome"] == "failed" and test["failure"]["requirement"] == "CCSHIL-SLAC-RUNID"
+    assert test["outcome"] == "failed" and test["failure"]["requirement"] == "CCSHIL-SLAC-RUNID-01"
     assert "944dc3d0ed5abf0a" in test["failure"]["sentence"]
 
 
