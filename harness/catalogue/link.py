@@ -28,6 +28,9 @@ from stack.timers import SpecTimer
 
 T_slac = SpecTimer("T_slac", T.TT_EVSE_SLAC_init.seconds + T.TT_matching_repetition.seconds + T.TT_match_join.seconds,
                    "ccs-hil: bound on one whole SLAC run (TT_EVSE_SLAC_init + TT_matching_repetition + TT_match_join)")
+T_pilot_jitter = SpecTimer("T_pilot_jitter", 0.05, "ccs-hil working value: a CP instrument reports a change up to a few "
+                           "poll intervals late (the CP board polls every 20 ms), so a duration measured between two "
+                           "pilot changes may come out that much short")
 NEIGHBOUR_MAC = "02:cc:00:00:01:0e"
 _SENDER = {"dut": "from_dut", "tester": "to_dut", None: None}
 

@@ -4,7 +4,8 @@
 Each `SlacDutFault` makes our own SLAC machine in the DUT seat break one rule, by any mix of
 - message faults (`stack.homeplug.faults.SlacFault`: what it sends or how it reads what it receives),
 - timer/counter overrides (`overrides`, by the standard's names: `TT_EVSE_SLAC_init`, `C_EV_match_retry`, ...),
-- settings of its SLAC config (`config`: `EvseSlacConfig`/`PevSlacConfig` fields).
+- settings of its SLAC config (`config`: `EvseSlacConfig`/`PevSlacConfig` fields),
+- attributes of the composite role around it (`endpoint`: e.g. the Evse's data-link `setup_timer`).
 
 A modem that never takes the key is staged on the host side (its CM_SET_KEY.REQ never reaches the modem), not as a
 modem-emulator fault: the harness's own safe-state key reset must still reach the modem after the test.
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stack.homeplug.faults import RANDOM, SESSION_RUN_ID, SlacFault, SlacFaultInjector
+from stack.timers import SpecTimer
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class SlacDutFault:
     faults: tuple[SlacFault, ...] = ()
     overrides: Mapping[str, float] = field(default_factory=dict)
     config: Mapping[str, Any] = field(default_factory=dict)
+    endpoint: Mapping[str, Any] = field(default_factory=dict)  # attributes of the role endpoint (setup_timer)
 
 
 def _f(when: str, action: str, value: Any = None, **kw: Any) -> SlacFault:
@@ -104,6 +107,12 @@ _SETS = [
     SlacDutFault("evse-slac-aborts-on-malformed", "evse", "V2G3-A09-47",
                  "gives up the matching (leaves the network) when it receives a malformed HomePlug frame",
                  (_f("in:malformed", "abort", times=None),)),
+    SlacDutFault("evse-no-link-supervision", "evse", "V2G2-723",
+                 "keeps a matched data link without a V2G session for good (no D-LINK_ERROR)",
+                 endpoint={"setup_timer": SpecTimer("V2G_SECC_CommunicationSetup_Performance_Time", 1e6, "fault")}),
+    SlacDutFault("evse-link-error-without-ef", "evse", "V2G3-M07-05",
+                 "leaves the network through X1 only, never signalling E/F",
+                 (_f("cp:oscillator", "set_field", {"state": None}, times=None),)),
     SlacDutFault("evse-slac-sticky-key", "evse", "V2G3-M09-17",
                  "hands out the same NMK to every car, also after the previous one left",
                  config={"nmk": bytes.fromhex("5eed" * 8)}),
@@ -116,6 +125,12 @@ _SETS = [
     SlacDutFault("evse-slac-short-ef", "evse", "V2G3-M06-09",
                  "holds E/F for 1 s instead of at least T_step_EF (4 s)",
                  overrides={"T_step_EF": 1.0}),
+    SlacDutFault("evse-slac-short-match-sequence", "evse", "CCSHIL-SLAC-SE-10",
+                 "waits only 100 ms instead of TT_match_sequence for CM_START_ATTEN_CHAR.IND",
+                 overrides={"TT_match_sequence": 0.1}),
+    SlacDutFault("evse-slac-endless-ef", "evse", "V2G3-M06-07",
+                 "repeats its E/F retry cycle without end (C_sequ_retry is 2)",
+                 overrides={"C_sequ_retry": 1000}),
     SlacDutFault("evse-slac-short-match-session", "evse", "CCSHIL-SLAC-SE-09",
                  "waits only 3 s instead of TT_EVSE_match_session for CM_SLAC_MATCH.REQ",
                  overrides={"TT_EVSE_match_session": 3.0}),
@@ -207,6 +222,8 @@ def apply(bench: Any, role: str, endpoint: Any, node: str) -> None:
         machine.overrides.update(fault.overrides)
         for key, value in fault.config.items():
             setattr(machine.config, key, value)
+        for key, value in fault.endpoint.items():
+            setattr(endpoint, key, value)
         faults += fault.faults
     if faults:
         endpoint.slac = SlacFaultInjector(machine, faults)

@@ -2,7 +2,9 @@
 
 Modules: `frames` (scapy layers, strict `parse_frame`/`make`), `keys` (NMK/NID), `timers` (every ISO 15118-3 SLAC
 timer and counter as `SpecTimer`s/ints), `slac_evse` / `slac_pev` (the machines), `modem` (sans-IO modem
-management client: discover, version, set key, reset, PIB read/write, link status), `pib` (PIB edits).
+management client: discover, version, set key, reset, PIB read/write, link status), `pib` (PIB edits), `faults`
+(`SlacFaultInjector`: a machine that misbehaves on purpose — the catalogue's stimulus and the sim rig's faulty DUT;
+with the machines' `overrides` of timers/counters by their standard names).
 
 Embedding SLAC in a composite role endpoint (our EVSE / PEV: SLAC first, then SDP/TCP)
 ---------------------------------------------------------------------------------------
@@ -30,7 +32,9 @@ Rules for the composite:
   the modem emulator / real modems, IP only flows once both modems hold the NMK, which is the case then (the PEV
   has confirmed the AVLN link via VS_PL_LNK_STATUS unless `join_check=False`).
 - Without a CP on the rig, set `wait_for_cp=False` (EVSE listens right after the key is set; PEV starts at Start)
-  or send `Command("slac_start")`. `Command("slac_leave")` (EVSE) leaves the network with a fresh key.
+  or send `Command("slac_start")`. `Command("slac_leave")` (EVSE) leaves the network with a fresh key;
+  `Command("slac_link_error")` (EVSE, D-LINK_ERROR from the higher layers) leaves it through X1 (T_step_X1) → E/F (T_step_EF)
+  → 5 %. A PEV whose matching failed starts again when the EVSE cycles E/F back to 5 % (its retry cycle).
 """
 
 from stack.homeplug.slac_base import SlacResult

@@ -45,6 +45,7 @@ class EvseSlac(SlacMachine):
         self.cp_state: str | None = None
         self.sequ_retries = 0
         self.attempts = 0
+        self._error_step = False  # after the key is set: E/F for T_step_EF before the 5 % PWM (D-LINK_ERROR)
         self._reset_session()
 
     def _reset_session(self) -> None:
@@ -112,6 +113,11 @@ class EvseSlac(SlacMachine):
             self._wait_parm(now)
         elif event.name == "slac_leave":
             self._leave(now, "command")
+        elif event.name == "slac_link_error":
+            # D-LINK_ERROR.request in X2 [V2G3-M07-05]: X2 → X1 (leave the network, new key; T_step_X1) → E/F for
+            # T_step_EF [V2G3-M07-08] → 5 % again, ready for a new matching [V2G3-M07-09]
+            self._leave(now, "D-LINK_ERROR")
+            self._error_step = True
         else:
             super()._on_command(event, now)
 
@@ -130,6 +136,10 @@ class EvseSlac(SlacMachine):
             else:
                 self._finish(SlacResult(self.role, False, reason="no CM_SLAC_PARM.REQ", timer=timer.name,
                                         attempts=self.attempts), now)
+        elif name == "x1":
+            self._emit(io.SetCpOscillator(None, state="F"))
+            self._start_timer("ef", T.T_step_EF, now)
+            self._set("ef_retry", now, reason="D-LINK_ERROR", timer=T.T_step_EF.name)
         elif name == "ef":
             self._emit(io.SetCpOscillator(DUTY_DIGITAL))
             self._wait_parm(now)
@@ -167,6 +177,13 @@ class EvseSlac(SlacMachine):
                              now)
                 return
             self._notify("slac_key_set", role=self.role, result=body.Result, nid=self.nid)
+            if self._error_step and self.config.wait_for_cp and self.cp_state in ("B", "C", "D"):
+                self._error_step = False  # X1 (set by _leave) for T_step_X1, then E/F for T_step_EF, then 5 %
+                self.timings.setdefault("start", now)
+                self._start_timer("x1", T.T_step_X1, now)
+                self._set("x1_step", now, reason="D-LINK_ERROR", timer=T.T_step_X1.name)
+                return
+            self._error_step = False
             if self.config.wait_for_cp and self.cp_state not in ("B", "C", "D"):
                 self._set("wait_cp", now)
             elif self.config.wait_for_cp:
@@ -176,7 +193,7 @@ class EvseSlac(SlacMachine):
                 self._wait_parm(now)
         elif mme.mmtype == f.CM_SLAC_PARM | f.REQ:
             self._on_parm_req(mme, now)
-        elif self.state in ("wait_parm_req", "set_key", "wait_cp", "idle", "ef_retry", "failed"):
+        elif self.state in ("wait_parm_req", "set_key", "wait_cp", "idle", "ef_retry", "x1_step", "failed"):
             return
         elif mme.mmtype == f.CM_VALIDATE | f.REQ:
             if self.state == "wait_match_req" and mme.src == self.pev_mac:
@@ -216,7 +233,7 @@ class EvseSlac(SlacMachine):
         if self.state in ("sounding", "wait_atten_rsp", "wait_match_req", "matched") and mme.src != self.pev_mac:
             self._ignore(mme, f"busy with PEV {self.pev_mac}")
             return
-        if self.state in ("set_key", "wait_cp", "idle", "ef_retry", "failed"):
+        if self.state in ("set_key", "wait_cp", "idle", "ef_retry", "x1_step", "failed"):
             self._ignore(mme, f"not ready (state {self.state})")
             return
         self._reset_session()

@@ -19,6 +19,8 @@ TT_EVSE_match_session = SpecTimer("TT_EVSE_match_session", 10.0, _ISO)
 TT_matching_repetition = SpecTimer("TT_matching_repetition", 10.0, _ISO)
 TT_matching_rate = SpecTimer("TT_matching_rate", 0.4, _ISO)
 T_step_EF = SpecTimer("T_step_EF", 4.0, f"{_ISO} (min 4 s)")
+T_step_X1 = SpecTimer("T_step_X1", 3.0, "IEC 61851-1 X1 step of wake-up and error sequences as EVerest's T_STEP_X1 "
+                      "(3 s; clause not cited): ccs-hil working value")
 TP_EV_batch_msg_interval = SpecTimer("TP_EV_batch_msg_interval", 0.02, f"{_ISO} (20–50 ms)")
 TT_match_join = SpecTimer("TT_match_join", 12.0, "ISO 15118-3 [unverified in PROTOCOL.md] max 12 s")
 TT_modem_response = SpecTimer("TT_modem_response", 1.0, "ccs-hil: local modem management answer")
@@ -32,5 +34,5 @@ C_conn_max_match = 3  # matching attempts
 C_EVSE_atten_char_retry = 2  # EVSE re-sends of CM_ATTEN_CHAR.IND without .RSP (the Compleo sent 3)
 
 ALL_TIMERS = [TT_EVSE_SLAC_init, TT_match_sequence, TT_match_response, TT_EV_atten_results, TT_EVSE_match_MNBC,
-              TT_EVSE_match_session, TT_matching_repetition, TT_matching_rate, T_step_EF, TP_EV_batch_msg_interval,
+              TT_EVSE_match_session, TT_matching_repetition, TT_matching_rate, T_step_EF, T_step_X1, TP_EV_batch_msg_interval,
               TT_match_join, TT_modem_response, T_link_poll]

@@ -7,6 +7,10 @@ Discovery Requests with its link-local address and the TCP port it listens on (a
 the ones that ended with SessionStop. A paused ISO-2 session switches the oscillator off (X1) [V2G3-M07-20] until
 the EV wakes it by showing state C.
 
+With SLAC it supervises the data link: when no V2G session (SessionSetupRes sent) is set up within
+V2G_SECC_CommunicationSetup_Performance_Time after the match, it reports a data-link error [V2G2-723] and SLAC
+leaves the network through X1 → E/F → 5 % [V2G3-M07-05] (`Notify("state", "d_link_error")`).
+
 Commands (`io.Command(name)`): `stop_charging` (EVSENotification=StopCharging), `emergency_stop` (power off now,
 EVSE_EmergencyShutdown), `renegotiate` (EVSENotification=ReNegotiation, ISO-2), `authorize` (finish EIM when
 `authorization_time` is None), `isolation_fault` (the next insulation test fails).
@@ -23,8 +27,12 @@ from stack.roles.connection import Codec, V2GConnection, default_codec
 from stack.sessions.config import EvseConfig
 from stack.sessions.faults import Fault, FaultInjector
 from stack.sessions.secc import EvseContext, SeccSession
+from stack.timers import SpecTimer
 
 DIGITAL_COMMUNICATION_DUTY = 5.0
+V2G_SECC_CommunicationSetup_Performance_Time = SpecTimer(
+    "V2G_SECC_CommunicationSetup_Performance_Time", 18.0,
+    "ISO 15118-2 [V2G2-723]: data link up → V2G session set up (EVerest EvseV2G v2g.hpp: 18 s)")
 
 
 class Evse:
@@ -43,6 +51,9 @@ class Evse:
         self.oscillator: float | None = None
         self._pause_handled: object = None
         self.mac, self.ipv6 = "", ""
+        self.setup_timer = V2G_SECC_CommunicationSetup_Performance_Time
+        self._setup_deadline: float | None = None  # data link up, no V2G session yet
+        self._link_watched = False  # the current match is (or was) supervised
 
     # ------------------------------------------------------------------ queries
 
@@ -59,6 +70,7 @@ class Evse:
         if self.slac is not None:
             times.append(self.slac.next_deadline())
         times += [t for t, _ in self._delayed[:1]]
+        times.append(self._setup_deadline)
         present = [t for t in times if t is not None]
         return min(present) if present else None
 
@@ -85,7 +97,7 @@ class Evse:
         if isinstance(event, io.Command):
             return self._command(event, now)
         if isinstance(event, io.FrameReceived):
-            return self._track(self.slac.handle(event, now)) if self.slac is not None else []
+            return self._track(self.slac.handle(event, now), now) if self.slac is not None else []
         if isinstance(event, io.Tick):
             return self._tick(now)
         return []
@@ -96,19 +108,35 @@ class Evse:
         if self.slac is not None:  # SLAC drives the oscillator itself (5 % on B/C/D, off on A) from steady +12 V
             if self.config.control_pilot:
                 out.append(self._oscillator(None))
-            out += self._track(self.slac.handle(event, now))
+            out += self._track(self.slac.handle(event, now), now)
         elif self.config.control_pilot:
             out.append(self._oscillator(DIGITAL_COMMUNICATION_DUTY))
         out += self.sdp.handle(event, now)  # BindUdp 15118 + ff02::1
         out.append(io.Listen(self.config.tcp_port))
         return out
 
-    def _track(self, outputs: list[io.Output]) -> list[io.Output]:
-        """Follow what SLAC does with the oscillator, so pause/wake-up know the pilot's state."""
+    def _track(self, outputs: list[io.Output], now: float) -> list[io.Output]:
+        """Follow what SLAC does with the oscillator (pause/wake-up need the pilot's state) and with the data link
+        (a new match starts the V2G_SECC_CommunicationSetup_Performance_Time supervision)."""
         for item in outputs:
             if isinstance(item, io.SetCpOscillator):
                 self.oscillator = item.duty
+        matched = bool(getattr(self.slac, "matched", False))
+        if matched and not self._link_watched:
+            self._link_watched, self._setup_deadline = True, now + self.setup_timer.seconds
+        elif not matched:
+            self._link_watched, self._setup_deadline = False, None
         return outputs
+
+    def _session_set_up(self) -> bool:
+        return any(getattr(c.session, "session_id", None) for c in self.connections.values())
+
+    def _link_error(self, now: float) -> list[io.Output]:
+        """No V2G session in time on a matched link: D-LINK_ERROR [V2G2-723], SLAC leaves the network."""
+        self._setup_deadline = None
+        out: list[io.Output] = [io.Notify("state", "d_link_error", {"timer": str(self.setup_timer),
+                                                                    "requirement": "V2G2-723"})]
+        return out + self._track(self.slac.handle(io.Command("slac_link_error", {}), now), now)
 
     def _oscillator(self, duty: float | None) -> io.SetCpOscillator:
         self.oscillator = duty
@@ -150,6 +178,8 @@ class Evse:
 
     def _after(self, outputs: list[io.Output], now: float) -> list[io.Output]:
         """Pause handling after any session step: X1 while a session is paused [V2G3-M07-20]."""
+        if self._setup_deadline is not None and self._session_set_up():
+            self._setup_deadline = None  # the V2G session is up: the data link did its job
         paused = self.ctx.paused
         if paused is not None and paused is not self._pause_handled:
             self._pause_handled = paused
@@ -162,7 +192,7 @@ class Evse:
         previous, self.ctx.cp_state = self.ctx.cp_state, event.state
         out: list[io.Output] = []
         if self.slac is not None:
-            out += self._track(self.slac.handle(event, now))
+            out += self._track(self.slac.handle(event, now), now)
         for connection in list(self.connections.values()):
             out += connection.handle(event, now)
         if event.state in ("A", "E", "F") and previous not in (None, "A"):
@@ -186,7 +216,7 @@ class Evse:
         elif name == "isolation_fault":
             self.ctx.stage.config.isolation_result = "Fault"
         elif name.startswith("slac_") and self.slac is not None:
-            return self._track(self.slac.handle(command, now))
+            return self._track(self.slac.handle(command, now), now)
         else:
             return [io.Notify("state", "command_ignored", {"command": name, "why": "unknown command"})]
         return [io.Notify("state", "command", {"command": name})]
@@ -195,10 +225,13 @@ class Evse:
         out: list[io.Output] = []
         while self._delayed and self._delayed[0][0] <= now:
             out.append(self._delayed.pop(0)[1])
+        if self._setup_deadline is not None and now >= self._setup_deadline and self.slac is not None:
+            out += [] if self._session_set_up() else self._link_error(now)
+            self._setup_deadline = None
         if self.slac is not None:
             deadline = self.slac.next_deadline()
             if deadline is not None and deadline <= now:
-                out += self._track(self.slac.handle(io.Tick(), now))
+                out += self._track(self.slac.handle(io.Tick(), now), now)
         for connection in list(self.connections.values()):
             deadline = connection.next_deadline()
             if deadline is not None and deadline <= now:

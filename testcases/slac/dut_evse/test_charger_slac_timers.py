@@ -11,7 +11,7 @@ import pytest
 
 from harness.bench import T_pilot_settle
 from harness.catalogue import T_reaction
-from harness.catalogue.link import T_slac
+from harness.catalogue.link import T_pilot_jitter, T_slac
 from stack.homeplug import timers as T
 from stack.homeplug.faults import SlacFault
 from stack.timers import SpecTimer
@@ -28,6 +28,12 @@ LATE_START_S = TT_EVSE_SLAC_init_min.seconds - 1.0
 SLOW_DECISION_S = 9.0
 ALL_FIRST_REQUESTS = (1 + T.C_EV_match_retry) * T.C_conn_max_match  # the tester car's first three attempts
 SILENT_CAR = [SlacFault("CM_SLAC_PARM.REQ", "drop", times=None)]
+# Our car starts its sounding this much later than it would (it starts TT_match_response after its request, so the
+# first CM_START_ATTEN_CHAR.IND comes ~350 ms after CM_SLAC_PARM.CNF, inside TT_match_sequence).
+LATE_SOUNDING_S = 0.15
+T_sound_window = SpecTimer("TT_EVSE_match_MNBC+TT_match_response",
+                           T.TT_EVSE_match_MNBC.seconds + T.TT_match_response.seconds,
+                           "ISO 15118-3: the sound window (Time_Out × 100 ms), then an answer within TT_match_response")
 
 
 def pwm_started(link):
@@ -68,6 +74,23 @@ def test_charger_waits_TT_EVSE_match_session_for_slac_match(link):
                                    f"{T.TT_match_response}: {'yes' if answer else 'none'}", mark=request)
 
 
+@pytest.mark.requirement("CCSHIL-SLAC-SE-10")
+@pytest.mark.fails_with("evse-slac-short-match-sequence")
+def test_charger_waits_TT_match_sequence_for_the_sounding(link):
+    """After CM_SLAC_PARM.CNF the charger waits TT_match_sequence (400 ms) for CM_START_ATTEN_CHAR.IND: a car that
+    starts sounding 350 ms after the CNF is served (CM_ATTEN_CHAR.IND follows)."""
+    link.start(slac_faults=[SlacFault(name, "delay", LATE_SOUNDING_S, times=None)
+                            for name in ("CM_START_ATTEN_CHAR.IND", "CM_MNBC_SOUND.IND")])
+    cnf = link.expect_frame("CM_SLAC_PARM.CNF", T_slac, what="the charger's CM_SLAC_PARM.CNF")
+    start = link.expect_frame("CM_START_ATTEN_CHAR.IND", T.TT_match_sequence, sender="tester", after=cnf,
+                              what="our late CM_START_ATTEN_CHAR.IND")
+    link.check(start.t - cnf.t >= T.TT_match_sequence.seconds - 0.1,
+               f"staging: our sounding began {(start.t - cnf.t) * 1000:.0f} ms after CM_SLAC_PARM.CNF", mark=start)
+    result = link.next_frame("CM_ATTEN_CHAR.IND", T_sound_window, after=start)
+    link.check(result is not None, f"CM_ATTEN_CHAR.IND for a sounding that began {(start.t - cnf.t) * 1000:.0f} ms "
+                                   f"after CM_SLAC_PARM.CNF: {'yes' if result else 'none'}", mark=start)
+
+
 @pytest.mark.requirement("V2G3-M06-07")
 @pytest.mark.fails_with("evse-slac-early-ef")
 def test_charger_waits_at_least_20s_at_5_percent_for_slac_parm(link):
@@ -97,7 +120,7 @@ def test_charger_signals_E_or_F_when_no_car_asks_within_TT_EVSE_SLAC_init(link):
     link.check(ef is not None, f"E/F within {TT_EVSE_SLAC_init_max} of the 5 % PWM without CM_SLAC_PARM.REQ: "
                                f"{'yes' if ef else 'no, still ' + str(link.pilot_at(len(link.timeline)))}", mark=pwm)
     assert ef is not None
-    link.check(ef.t - pwm.t >= TT_EVSE_SLAC_init_min.seconds - 1e-6,
+    link.check(ef.t - pwm.t >= TT_EVSE_SLAC_init_min.seconds - T_pilot_jitter.seconds,
                f"E/F {ef.t - pwm.t:.2f} s after the 5 % PWM (TT_EVSE_SLAC_init: 20–50 s)", mark=ef)
 
 
@@ -117,7 +140,31 @@ def test_charger_holds_E_or_F_for_at_least_T_step_EF(link):
     after = [r for r in link.pilot_states(link.index(ef)) if not e_or_f(r)]
     link.check(after, f"the pilot left E/F within {limit}", mark=ef)
     held = after[0].t - ef.t
-    link.check(held >= T.T_step_EF.seconds - 1e-6, f"E/F held {held:.2f} s (at least {T.T_step_EF})", mark=after[0])
+    link.check(held >= T.T_step_EF.seconds - T_pilot_jitter.seconds,
+               f"E/F held {held:.2f} s (at least {T.T_step_EF}, measured ± {T_pilot_jitter})", mark=after[0])
+
+
+@pytest.mark.requirement("V2G3-M06-07")
+@pytest.mark.fails_with("evse-slac-endless-ef")
+@pytest.mark.timeout(600)  # about 4 minutes on a real clock
+def test_charger_repeats_its_E_F_cycle_a_limited_number_of_times(link):
+    """Without any CM_SLAC_PARM.REQ the charger repeats its E/F → 5 % retry cycle a limited number of times
+    (C_sequ_retry, 2), then stops."""
+    link.start(slac_faults=SILENT_CAR)
+    pwm = pwm_started(link)
+    watch = SpecTimer("(C_sequ_retry+2)×(TT_EVSE_SLAC_init+T_step_EF)",
+                      (T.C_sequ_retry + 2) * (TT_EVSE_SLAC_init_max.seconds + T.T_step_EF.seconds),
+                      "ccs-hil: long enough for every allowed retry and one more")
+    link.hold(watch, "the charger's retry cycles")
+    steps, previous = [], False
+    for record in link.pilot_states(link.index(pwm)):
+        now = e_or_f(record)
+        if now and not previous:
+            steps.append(record)
+        previous = now
+    link.check(1 <= len(steps) <= T.C_sequ_retry,
+               f"{len(steps)} E/F steps in {watch} without CM_SLAC_PARM.REQ (expected 1–{T.C_sequ_retry})",
+               mark=steps[-1] if steps else pwm)
 
 
 @pytest.mark.requirement("V2G3-M07-09")
