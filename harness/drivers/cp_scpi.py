@@ -76,6 +76,13 @@ class ScpiMeter:
                 fraction = setting.duty / 100.0
                 return cp.classify((mean - (1 - fraction) * self.low_v) / fraction, None, setting.duty)
             return cp.classify(mean)
+        return self.read_load()
+
+    def read_load(self) -> cp.CpReading:
+        """The pilot as the vehicle side sees it (whatever the charger drives): the scope measures it all, a DMM
+        only the mean."""
+        if self.kind == "dmm":
+            return cp.classify(self.instrument.query_float("MEAS:VOLT:DC?") * self.scale)
         ch = f"CHAN{self.channel}"
         high = self.instrument.query_float(f":MEAS:VMAX? {ch}") * self.scale
         low = self.instrument.query_float(f":MEAS:VMIN? {ch}") * self.scale
