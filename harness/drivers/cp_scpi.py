@@ -169,13 +169,15 @@ def startup(options: dict[str, Any], ctx: Any) -> list[Check]:
                           f"a {kind.name} generator", ctx.rig.limits)
     if any(not c.ok for c in checks):
         return checks
-    dialect, failed = opened(name, "cp-generator", lambda: open_generator(options, ctx.session))
+    dialect, failed = opened(name, "cp-generator", lambda: open_generator(options, ctx.session),
+                             "check cp.resource (is it the generator?), cp.dialect and cp.idn_pattern")
     if dialect is None:
         return checks + failed
     checks.append(Check.passed(name, f"*IDN? {dialect.instrument.idn!r}, output off, high-Z, 1 kHz"))
     if options.get("measure"):
         mname = f"cp measurement ({options['measure']['resource']})"
-        meter, failed = opened(mname, "cp-measurement", lambda: open_meter(options, ctx.session))
+        meter, failed = opened(mname, "cp-measurement", lambda: open_meter(options, ctx.session),
+                               "check cp.measure.resource and cp.measure.idn_pattern")
         checks += failed if meter is None else [Check.passed(mname, f"{options['measure']['kind']}: *IDN? "
                                                                     f"{meter.instrument.idn!r}")]
     return checks
