@@ -5,13 +5,15 @@ attach it to the rig's resources (`[ip]`, `[cp]`; SLAC over `[plc]` when asked a
     pev = add_pev(bench, protocol="iso2-dc", dut=True)          # sim rig: our car in the DUT seat
     bench.expect(lambda: pev.done, SESSION_BOUND, "session over")
 
-In the DUT seat (`dut=True`) the bench's `--dut-fault` names that belong to this role (`stack.sessions.faults.
+In the DUT seat (`dut=True`) the bench's `--dut-fault` names that belong to this role (`stack.sessions.fault_sets.
 FAULT_SETS`) are applied: their message faults wrap the session machine and their `config` changes its behaviour.
-Settings come from `config` (an `EvseConfig`/`PevConfig` dict), on top of the protocol preset.
+Settings come from `config` (an `EvseConfig`/`PevConfig` dict), on top of the protocol preset; `faults` are
+extra message faults for the node (a tester staging a faulty peer).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from harness.bench import Bench
@@ -19,11 +21,13 @@ from harness.drivers import ResourceUnavailable
 from harness.runtime.runner import Node
 from stack.roles import Evse, Pev
 from stack.sessions.config import EvseConfig, PevConfig
-from stack.sessions.faults import FAULT_SETS, Fault
+from stack.sessions.fault_sets import FAULT_SETS
+from stack.sessions.faults import Fault
 
 
-def _faults(bench: Bench, role: str, config: dict[str, Any], dut: bool) -> tuple[list[Fault], dict[str, Any]]:
-    faults: list[Fault] = []
+def _faults(bench: Bench, role: str, config: dict[str, Any], dut: bool,
+            extra: Iterable[Fault] = ()) -> tuple[list[Fault], dict[str, Any]]:
+    faults: list[Fault] = list(extra)
     if not dut:
         return faults, config
     for name in sorted(bench.dut_faults):
@@ -67,8 +71,8 @@ def _slac(bench: Bench, role: str, cp: bool) -> Any:
 
 
 def add_evse(bench: Bench, *, protocol: str = "din", config: dict[str, Any] | None = None, dut: bool = False,
-             slac: bool = False, name: str = "evse", seed: int | None = 1) -> Evse:
-    faults, settings = _faults(bench, "evse", dict(config or {}), dut)
+             slac: bool = False, name: str = "evse", seed: int | None = 1, faults: Iterable[Fault] = ()) -> Evse:
+    faults, settings = _faults(bench, "evse", dict(config or {}), dut, faults)
     cp = settings.pop("control_pilot", _has_cp(bench, "evse"))
     evse = Evse(EvseConfig.for_protocol(protocol, control_pilot=cp, **settings), faults=faults,
                 slac=_slac(bench, "evse", cp) if slac else None, seed=seed)
@@ -77,8 +81,8 @@ def add_evse(bench: Bench, *, protocol: str = "din", config: dict[str, Any] | No
 
 
 def add_pev(bench: Bench, *, protocol: str = "din", config: dict[str, Any] | None = None, dut: bool = False,
-            slac: bool = False, name: str = "pev") -> Pev:
-    faults, settings = _faults(bench, "pev", dict(config or {}), dut)
+            slac: bool = False, name: str = "pev", faults: Iterable[Fault] = ()) -> Pev:
+    faults, settings = _faults(bench, "pev", dict(config or {}), dut, faults)
     cp = settings.pop("control_pilot", _has_cp(bench, "pev"))
     pev = Pev(PevConfig.for_protocol(protocol, control_pilot=cp, **settings), faults=faults,
               slac=_slac(bench, "pev", cp) if slac else None)

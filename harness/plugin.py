@@ -43,6 +43,9 @@ from harness.records import Record
 from harness.rig import Rig, UnknownRig, load
 from harness.sim import dut_faults
 
+# The catalogue's marker (fails_with), fixture (v2g) and inventory/outcome outputs.
+pytest_plugins = ["harness.catalogue.plugin"]
+
 DUT_ROLES = ("evse", "pev")
 _STATE = pytest.StashKey["CcsState"]()
 _BENCH = pytest.StashKey[Bench]()

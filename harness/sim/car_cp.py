@@ -23,6 +23,7 @@ from harness.runtime.runner import Runner
 from stack import cp
 
 # name -> what it does to the simulated car (listed by `--dut-fault` help and validated against)
+DUT_ROLE = "pev"  # these faults make the simulated car the faulty DUT
 FAULTS = {
     "no-diode": "the vehicle's CP diode is missing (negative half not clamped)",
     "short-to-pe": "CP is shorted to PE in the vehicle (pilot at 0 V, state E)",

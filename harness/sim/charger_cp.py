@@ -16,6 +16,7 @@ from harness.options import Opt
 from harness.runtime.runner import Runner
 from stack import cp
 
+DUT_ROLE = "evse"  # these faults make the simulated charger the faulty DUT
 FAULTS = {
     "no-pwm": "the charger never starts PWM",
     "pwm-without-vehicle": "the charger runs the PWM while no vehicle is connected",

@@ -47,7 +47,8 @@ class EvseConfig:
     close_on_failed: bool = True  # [V2G2-539], [V2G-DC-665]
     session_id: str | None = None  # test seam: assign exactly this SessionID (replays); None = random
     control_pilot: bool = True  # drive the CP oscillator (needs a CP port)
-    cp_detection: bool = True  # hold PowerDeliveryRes(Start) until the pilot shows C/D (when the CP is known)
+    cp_detection: bool = True  # CableCheck and PowerDeliveryRes(Start) wait for the pilot in C/D (when it is known)
+    sequence_timeout: float | None = None  # s instead of V2G_SECC_Sequence_Timeout (only to make a faulty DUT)
     tcp_port: int = 0  # 0 = a free dynamic port 49152-65535
     power: PowerStageConfig = field(default_factory=PowerStageConfig)
 
@@ -91,6 +92,8 @@ class PevConfig:
     # Multiplies every V2G_EVCC_Msg_Timeout. Only for slow reference simulators (Josev's Java EXI codec answers
     # CurrentDemandReq in 150-400 ms); conformance tests keep 1.0. Timer names show the factor ("4×...").
     msg_timeout_scale: float = 1.0
+    loop_timeout_scale: float = 1.0  # multiplies the loop timers (CableCheck, PreCharge, ...); only for faulty DUTs
+    failed_retry: bool = False  # repeat a request answered FAILED_* instead of ending (only for faulty DUTs)
     battery: BatteryConfig = field(default_factory=BatteryConfig)
 
     @classmethod

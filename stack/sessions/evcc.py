@@ -204,7 +204,11 @@ class EvccSession(EvccRequests):
         elif sid != self.session_id:
             raise RemoteProtocolError(f"{name} carries SessionID {sid}, the session's is {self.session_id}",
                                       RESPONSE_SESSION_ID)
+        before = self.state
         self.state = self.dialect.table.outcome(pair, body_of(request), body, self.seq)
+        if self.state == FAILED and self.config.failed_retry:  # a faulty car: ask again as if nothing happened
+            self.state = before
+            return self._later(pair, now)
         if self.state == FAILED:
             return self._end(False, f"{name} {code}", now, code=code)
         return self._after(pair, body, now)
@@ -402,7 +406,8 @@ class EvccSession(EvccRequests):
             if spec.loop is None or key != f"loop:{spec.loop.name}":
                 del self._timers[key]
         if spec.loop is not None and f"loop:{spec.loop.name}" not in self._timers:
-            self._arm(f"loop:{spec.loop.name}", spec.loop, now)
+            loop = spec.loop if self.config.loop_timeout_scale == 1.0 else spec.loop.scaled(self.config.loop_timeout_scale)
+            self._arm(f"loop:{spec.loop.name}", loop, now)
         return [SendMessage(message, self.schema)]
 
     # ------------------------------------------------------------------ ending

@@ -19,7 +19,7 @@ conditions such as `{"ResponseCode": "FAILED_SequenceError"}`), *what* (`action`
 
 `FaultInjector(inner, faults)` wraps a session machine (`SeccSession`/`EvccSession`) with the same interface, so
 the composite roles put it between the machine and the codec; `filter_datagram` does the same for SDP.
-`FAULT_SETS` holds the named sets the catalogue selects with `--dut-fault NAME`.
+`FAULT_SETS` (in `stack.sessions.fault_sets`) holds the named sets the catalogue selects with `--dut-fault NAME`.
 """
 
 from __future__ import annotations
@@ -239,110 +239,17 @@ class FaultInjector:
         return copies, delay
 
 
-def _f(when: str, action: str, value: Any = None, **kw: Any) -> Fault:
-    return Fault(when, action, value, **kw)
+def __getattr__(name: str) -> Any:
+    """`FAULT_SETS` lives in `stack.sessions.fault_sets` (data, built from the classes above); kept importable from
+    here for the code that has always imported it from this module."""
+    if name == "FAULT_SETS":
+        from stack.sessions.fault_sets import FAULT_SETS
 
-
-_SETS = [
-    # ---- a faulty charger (EVSE DUT): our PEV tester must notice
-    FaultSet("evse-no-sdp-response", "evse", (_f("SDP.RES", "drop", times=None),), "V2G2-161",
-             "never answers SECC Discovery Requests"),
-    FaultSet("evse-sdp-tls-only", "evse", (_f("SDP.RES", "set_field", {"security": 0x00}, times=None),),
-             "V2G-DC-618", "answers SDP with TLS although no TLS was asked (and DIN forbids it)"),
-    FaultSet("evse-sdp-wrong-port", "evse", (_f("SDP.RES", "set_field", {"port": 1}, times=None),), "V2G2-156",
-             "announces a TCP port nobody listens on"),
-    FaultSet("evse-sap-no-negotiation", "evse",
-             (_f("supportedAppProtocolRes", "set_field", {"supportedAppProtocolRes.ResponseCode":
-                                                          "Failed_NoNegotiation",
-                                                          "supportedAppProtocolRes.SchemaID": None}),),
-             "V2G2-172", "refuses the handshake although it supports the offered protocol"),
-    FaultSet("evse-session-setup-code", "evse", (_f("SessionSetupRes", "response_code", "OK"),), "V2G-DC-393",
-             "answers a new session with OK instead of OK_NewSessionEstablished"),
-    FaultSet("evse-session-id-zero", "evse",
-             (_f("SessionSetupRes", "set_field", {"Header.SessionID": "0000000000000000"}),), "V2G2-756",
-             "assigns the all-zero SessionID"),
-    FaultSet("evse-session-id-changes", "evse",
-             (_f("ServiceDiscoveryRes", "set_field", {"Header.SessionID": "0badc0ffee000001"}),),
-             "ccs-hil:response-session-id", "answers with a SessionID other than the one it assigned"),
-    FaultSet("evse-wrong-response", "evse", (_f("ServiceDiscoveryRes", "out_of_sequence", "SessionSetupRes"),),
-             "ccs-hil:response-matches-request", "answers ServiceDiscoveryReq with a SessionSetupRes"),
-    FaultSet("evse-duplicate-response", "evse", (_f("SessionSetupRes", "duplicate", 2),),
-             "ccs-hil:response-matches-request", "sends SessionSetupRes twice (seen in the Ioniq capture)"),
-    FaultSet("evse-failed-authorization", "evse", (_f("*Res", "response_code", "FAILED",
-                                                      where={"EVSEProcessing": "Finished"}, times=1),),
-             "V2G-DC-388", "answers a valid authorization request with FAILED"),
-    FaultSet("evse-cable-check-silent", "evse", (_f("CableCheckRes", "silence"),), "V2G_EVCC_Msg_Timeout",
-             "stops answering at CableCheck"),
-    FaultSet("evse-cable-check-forever", "evse", (), "V2G_EVCC_CableCheck_Timeout",
-             "never finishes the insulation test", config={"power": {"isolation_time": 1e9}}),
-    FaultSet("evse-isolation-fault", "evse", (), "V2G-DC-418", "the insulation test fails (FAILED + Fault)",
-             config={"power": {"isolation_result": "Fault"}}),
-    FaultSet("evse-authorization-never", "evse", (), "V2G2-854", "EIM authorization never completes",
-             config={"authorization_time": None}),
-    FaultSet("evse-precharge-no-voltage", "evse",
-             (_f("PreChargeRes", "set_field", {"EVSEPresentVoltage.Value": 0}, times=None),),
-             "V2G_EVCC_PreCharge_Timeout", "reports 0 V during PreCharge (never reaches the target)"),
-    FaultSet("evse-slow-current-demand", "evse", (_f("CurrentDemandRes", "delay", 0.3, nth=3),),
-             "V2G_EVCC_Msg_Timeout", "answers the third CurrentDemandReq after 300 ms (limit 250 ms)"),
-    FaultSet("evse-slow-charging-status", "evse", (_f("ChargingStatusRes", "delay", 2.5, nth=3),),
-             "V2G_EVCC_Msg_Timeout", "answers the third ChargingStatusReq after 2.5 s (limit 2 s)"),
-    FaultSet("evse-close-in-charge-loop", "evse", (_f("CurrentDemandRes", "close", nth=5),),
-             "V2G-DC-465", "drops the TCP connection in the charge loop"),
-    FaultSet("evse-accepts-sequence-error", "evse",
-             (_f("*Res", "response_code", "OK", where={"ResponseCode": "FAILED_SequenceError"}, times=None),),
-             "V2G2-538", "answers an out-of-sequence request with OK instead of FAILED_SequenceError"),
-    FaultSet("evse-accepts-unknown-session", "evse",
-             (_f("*Res", "response_code", "OK", where={"ResponseCode": "FAILED_UnknownSession"}, times=None),),
-             "V2G2-460", "answers a request with a foreign SessionID with OK"),
-    FaultSet("evse-welding-voltage-stuck", "evse",
-             (_f("WeldingDetectionRes", "set_field", {"EVSEPresentVoltage.Value": 400,
-                                                      "EVSEPresentVoltage.Multiplier": 0}, times=None),),
-             "V2G2-620", "reports full voltage during WeldingDetection (contactor welded)"),
-    FaultSet("evse-session-stop-silent", "evse", (_f("SessionStopRes", "drop"),), "V2G-DC-450",
-             "does not answer SessionStopReq"),
-    # ---- a faulty car (PEV DUT): our EVSE tester must notice
-    FaultSet("pev-wrong-session-id", "pev",
-             (_f("ServiceDiscoveryReq", "set_field", {"Header.SessionID": "0badc0ffee000002"}),), "V2G2-460",
-             "uses a SessionID other than the assigned one"),
-    FaultSet("pev-skip-cable-check", "pev", (_f("CableCheckReq", "out_of_sequence", "PreChargeReq"),),
-             "V2G-DC-453", "sends PreChargeReq where CableCheckReq is due"),
-    FaultSet("pev-skip-session-setup", "pev", (_f("SessionSetupReq", "out_of_sequence", "ServiceDiscoveryReq"),),
-             "V2G2-541", "starts with ServiceDiscoveryReq instead of SessionSetupReq"),
-    FaultSet("pev-contract-payment", "pev",
-             (_f("ServicePaymentSelectionReq", "set_field", {"SelectedPaymentOption": "Contract"}),
-              _f("PaymentServiceSelectionReq", "set_field", {"SelectedPaymentOption": "Contract"})),
-             "V2G-DC-395", "selects Contract payment, which was not offered"),
-    FaultSet("pev-no-charge-service", "pev",
-             (_f("PaymentServiceSelectionReq", "set_field",
-                 {"SelectedServiceList": {"SelectedService": [{"ServiceID": 7}]}}),
-              _f("ServicePaymentSelectionReq", "set_field",
-                 {"SelectedServiceList": {"SelectedService": [{"ServiceID": 7}]}})),
-             "V2G2-804", "selects a service that is not the charge service"),
-    FaultSet("pev-wrong-energy-mode", "pev",
-             (_f("ChargeParameterDiscoveryReq", "set_field", {"EVRequestedEnergyTransferType": "AC_single_phase_core"},
-                 schema="din"),
-              _f("ChargeParameterDiscoveryReq", "set_field", {"RequestedEnergyTransferMode": "DC_unique"},
-                 schema="iso2")),
-             "V2G2-476", "requests an energy transfer mode that was not offered"),
-    FaultSet("pev-wrong-tuple", "pev", (_f("PowerDeliveryReq", "set_field", {"SAScheduleTupleID": 9},
-                                           schema="iso2"),
-                                        _f("PowerDeliveryReq", "set_field", {"ChargingProfile.SAScheduleTupleID": 9},
-                                           schema="din")),
-             "V2G2-479", "starts power delivery with a schedule that was not offered"),
-    FaultSet("pev-silent-after-precharge", "pev", (_f("PowerDeliveryReq", "silence"),), "V2G2-443",
-             "stops sending requests after PreCharge"),
-    FaultSet("pev-close-in-charge-loop", "pev", (_f("CurrentDemandReq", "close", nth=5),), "V2G2-593",
-             "drops the TCP connection in the charge loop instead of stopping"),
-    FaultSet("pev-no-sdp", "pev", (_f("SDP.REQ", "drop", times=None),), "V2G2-139",
-             "never sends an SECC Discovery Request"),
-    FaultSet("pev-sdp-udp", "pev", (_f("SDP.REQ", "set_field", {"transport": 0x10}, times=None),), "V2G2-623",
-             "asks for UDP transport in SDP"),
-]
-FAULT_SETS: dict[str, FaultSet] = {s.name: s for s in _SETS}
+        return FAULT_SETS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def fault_set(name: str) -> FaultSet:
-    try:
-        return FAULT_SETS[name]
-    except KeyError:
-        raise KeyError(f"unknown fault set {name!r}; known: {', '.join(sorted(FAULT_SETS))}") from None
+    from stack.sessions.fault_sets import fault_set as lookup
+
+    return lookup(name)

@@ -165,7 +165,7 @@ class SeccSession(SeccHandlers):
         self.dialect = DIALECTS[outcome.schema]
         self.schema = outcome.schema
         self.state = "SupportedAppProtocol"
-        self._arm(self.dialect.table.sequence_timeout, now)
+        self._arm(self._sequence_timeout(), now)
         return out
 
     def _on_tick(self, now: float) -> list[Any]:
@@ -231,7 +231,7 @@ class SeccSession(SeccHandlers):
                 return out + self._close(f"sent {body.get('ResponseCode')}", now, normal=False)
         if pair == "SessionStop":
             return out + self._close("SessionStop", now, normal=True)
-        self._arm(self.dialect.table.sequence_timeout, now)
+        self._arm(self._sequence_timeout(), now)
         return out
 
     def _refuse(self, pair: str, message: dict[str, Any], code: str, requirement: str, why: str,
@@ -260,6 +260,13 @@ class SeccSession(SeccHandlers):
 
     def _arm(self, timer: SpecTimer, now: float) -> None:
         self._timer, self._deadline = timer, now + timer.seconds
+
+    def _sequence_timeout(self) -> SpecTimer:
+        timer = self.dialect.table.sequence_timeout
+        if self.config.sequence_timeout is None:
+            return timer
+        return SpecTimer(f"{timer.name} (set to {self.config.sequence_timeout:g} s)", self.config.sequence_timeout,
+                         "EvseConfig.sequence_timeout (a faulty DUT)")
 
     # ------------------------------------------------------------------ status and bodies
 

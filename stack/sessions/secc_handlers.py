@@ -133,7 +133,7 @@ class SeccHandlers:
 
     def _on_CableCheck(self, req: dict[str, Any], message: dict[str, Any], now: float, _: bool) -> Any:
         stage = self.ctx.stage
-        if self.ctx.cp_state is not None and self.ctx.cp_state not in ("C", "D"):
+        if self.config.cp_detection and self.ctx.cp_state is not None and self.ctx.cp_state not in ("C", "D"):
             # The insulation test needs the EV's contactors closed: wait for state C/D [V2G-DC-547].
             return self.dialect.cable_check_res("OK", self._status(now, "EVSE_NotReady", "Invalid"), "Ongoing")
         stage.start_isolation_test(now)

@@ -44,6 +44,7 @@ def unplugged_then_connected(bench, cp_load) -> int:
 
 @pytest.mark.requirement("CCSHIL-CP-SE-01")
 @pytest.mark.needs("cp-measurement")
+@pytest.mark.fails_with("pwm-without-vehicle")
 def test_charger_idles_at_plus_12V_without_vehicle(bench, cp_load, timeline):
     """Without a vehicle the charger holds the pilot at +12 V (state A) with no PWM (A1)."""
     cp_load.set_state("A")
@@ -53,6 +54,7 @@ def test_charger_idles_at_plus_12V_without_vehicle(bench, cp_load, timeline):
 
 
 @pytest.mark.requirement("CCSHIL-CP-SE-02")
+@pytest.mark.fails_with("no-pwm")
 def test_charger_starts_pwm_after_vehicle_connects(bench, cp_load, timeline):
     """When a vehicle connects (B) the charger starts the 1 kHz PWM."""
     cp_load.set_state("A")
@@ -67,6 +69,7 @@ def test_charger_starts_pwm_after_vehicle_connects(bench, cp_load, timeline):
 
 @pytest.mark.requirement("CCSHIL-CP-SE-03")
 @pytest.mark.needs("cp-pwm-measurement")
+@pytest.mark.fails_with("wrong-duty")
 def test_charger_duty_matches_its_current_limit(bench, cp_load, dut, timeline):
     """The charger's duty is the IEC 61851-1 duty for its configured current (or 5 % with high-level
     communication), within ±0.5 % (±5 µs at 1 kHz), at 1 kHz ± 2 %."""
@@ -84,6 +87,7 @@ def test_charger_duty_matches_its_current_limit(bench, cp_load, dut, timeline):
 
 
 @pytest.mark.requirement("CCSHIL-CP-SE-04")
+@pytest.mark.fails_with("pwm-when-unplugged", "slow-pwm-stop")
 def test_charger_stops_pwm_when_vehicle_unplugs(bench, cp_load, timeline):
     """When the vehicle is unplugged (B2→A) the charger stops the PWM and returns to +12 V (A1)."""
     unplugged_then_connected(bench, cp_load)
@@ -97,6 +101,7 @@ def test_charger_stops_pwm_when_vehicle_unplugs(bench, cp_load, timeline):
 
 @pytest.mark.requirement("IEC61851-1:2017 Table A.5")
 @pytest.mark.needs("cp-load-faults")
+@pytest.mark.fails_with("no-state-f")
 def test_charger_signals_F_when_vehicle_diode_is_missing(bench, cp_load, timeline):
     """A vehicle whose CP diode is missing is a fault that stops charging: the charger shows state F (−12 V)."""
     unplugged_then_connected(bench, cp_load)

@@ -44,6 +44,7 @@ def start_charging(bench, cp) -> None:
 
 @pytest.mark.requirement("CCSHIL-CP-EV-01")
 @pytest.mark.needs("cp-measurement")
+@pytest.mark.fails_with("r2-1k5", "short-to-pe")
 def test_connected_vehicle_presents_state_B(bench, cp, timeline):
     """A connected vehicle that is not asking for energy loads the +12 V pilot to state B (8–10 V)."""
     connect(bench, cp)
@@ -52,6 +53,7 @@ def test_connected_vehicle_presents_state_B(bench, cp, timeline):
 
 @pytest.mark.requirement("CCSHIL-CP-EV-02")
 @pytest.mark.needs("cp-pwm-measurement")
+@pytest.mark.fails_with("no-diode")
 def test_vehicle_diode_keeps_negative_half_at_minus_12V(bench, cp, timeline):
     """With PWM on, the vehicle's diode blocks the negative half: it stays at −12 V (−11…−13 V)."""
     connect(bench, cp)
@@ -62,6 +64,7 @@ def test_vehicle_diode_keeps_negative_half_at_minus_12V(bench, cp, timeline):
 
 
 @pytest.mark.requirement("CCSHIL-CP-EV-03")
+@pytest.mark.fails_with("c-at-5-percent")
 def test_vehicle_stays_in_B_at_5_percent_without_a_session(bench, cp, timeline):
     """5 % duty asks for digital communication: without a high-level session the vehicle does not close S2."""
     connect(bench, cp)
@@ -72,6 +75,7 @@ def test_vehicle_stays_in_B_at_5_percent_without_a_session(bench, cp, timeline):
 
 
 @pytest.mark.requirement("CCSHIL-CP-EV-04")
+@pytest.mark.fails_with("no-state-c", "late-state-c")
 def test_vehicle_asks_for_energy_with_state_C_after_nominal_pwm(bench, cp, timeline):
     """A vehicle that wants energy switches B→C (or D) after the EVSE offers a current by PWM."""
     connect(bench, cp)
@@ -82,6 +86,7 @@ def test_vehicle_asks_for_energy_with_state_C_after_nominal_pwm(bench, cp, timel
 
 
 @pytest.mark.requirement("IEC61851-1:2017 Table A.6 Seq 10.2")
+@pytest.mark.fails_with("ignores-pwm-stop")
 def test_vehicle_returns_to_B_when_pwm_stops(bench, cp, timeline):
     """When the EVSE stops the PWM (X1) the vehicle opens S2 (C→B) before the EVSE's 6 s relay grace time."""
     start_charging(bench, cp)
@@ -94,6 +99,7 @@ def test_vehicle_returns_to_B_when_pwm_stops(bench, cp, timeline):
 
 @pytest.mark.requirement("CCSHIL-CP-EV-05")
 @pytest.mark.parametrize("signal", ["E", "F"])
+@pytest.mark.fails_with("ignores-pwm-stop")
 def test_vehicle_does_not_resume_C_after_state_E_or_F(bench, cp, timeline, signal):
     """After the EVSE signals E or F (for T_step_EF) and returns to +12 V without PWM, the vehicle shows B."""
     start_charging(bench, cp)

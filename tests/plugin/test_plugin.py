@@ -43,7 +43,7 @@ def test_ioniq_without_hardware_skips_every_test_naming_what_is_missing():
 
 
 def test_sim_runs_the_cp_catalogue_and_writes_timelines(tmp_path):
-    result = run_pytest("testcases/", "--rig=sim", "-q", f"--ccs-out={tmp_path}")
+    result = run_pytest("testcases/cp", "--rig=sim", "-q", f"--ccs-out={tmp_path}")
     assert result.returncode == 0, result.stdout
     assert "12 passed" in result.stdout
     timelines = sorted(tmp_path.glob("sim/**/timeline.jsonl"))
@@ -59,7 +59,7 @@ def test_sim_runs_the_cp_catalogue_and_writes_timelines(tmp_path):
     ("wrong-duty", ["test_charger_duty_matches_its_current_limit"]),
 ])
 def test_a_faulty_simulated_dut_fails_the_catalogue(tmp_path, fault, failing):
-    result = run_pytest("testcases/", "--rig=sim", "-q", f"--dut-fault={fault}", f"--ccs-out={tmp_path}")
+    result = run_pytest("testcases/cp", "--rig=sim", "-q", f"--dut-fault={fault}", f"--ccs-out={tmp_path}")
     assert result.returncode == 1
     failed = [line.split("::")[1].split(" ")[0] for line in result.stdout.splitlines() if line.startswith("FAILED")]
     assert failed == failing
