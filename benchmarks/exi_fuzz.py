@@ -50,10 +50,7 @@ def corpus(schema: str, seed: int) -> list[bytes]:
     rnd = random.Random(f"{seed}:corpus:{schema}")
     for name in exi.message_names(schema):
         for _ in range(8):
-            try:
-                out.append(exi.encode(schema, random_message(schema, name, rnd)))
-            except exi.ExiEncodeError:
-                pass
+            out.append(exi.encode(schema, random_message(schema, name, rnd)))
     return sorted(set(out))
 
 

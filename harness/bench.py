@@ -26,6 +26,7 @@ from typing import Any
 from harness import drivers, safety
 from harness.clock import Clock, MonotonicClock, VirtualClock
 from harness.drivers import InstrumentError, ResourceUnavailable
+from harness.drivers.power import stage_name as power_stage_name
 from harness.records import Record, Timeline
 from harness.rig import Rig
 from harness.runtime.runner import Node, Runner, RunResult
@@ -58,7 +59,8 @@ class SessionResources:
         return value
 
     def close_all(self) -> None:
-        for value in self._items.values():
+        """Close in reverse order of opening (an instrument before the emulator or namespace it runs on)."""
+        for value in reversed(list(self._items.values())):
             if hasattr(value, "close") and not isinstance(value, BaseException):
                 with contextlib.suppress(Exception):
                     value.close()
@@ -89,7 +91,8 @@ class Bench:
         self.dut_role = rig.dut_role if rig.stack_role != "per-test" else dut_role
         self.dut_faults = frozenset(dut_faults)
         self.clock = make_clock(rig)
-        meta: dict[str, Any] = {"rig": rig.name, "test": test_id, "dut_role": self.dut_role, **info}
+        meta: dict[str, Any] = {"rig": rig.name, "test": test_id, "dut_role": self.dut_role,
+                                "power_stage": power_stage_name(rig), **info}
         if self.dut_faults:
             meta["dut_faults"] = sorted(self.dut_faults)
         self.timeline = Timeline(self.clock.kind, self.clock.epoch, **meta)

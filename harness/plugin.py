@@ -9,11 +9,16 @@ it chooses which simulated DUT sits in the seat; `needs("capability", ...)` — 
 (skipped with `needs <capability>` when the rig lacks them).
 
 Fixtures: `rig` (session: the loaded `harness.rig.Rig`), `bench` (per test: `harness.bench.Bench`), `timeline`,
-`cp` (our EVSE-side CP generator), `cp_load` (our vehicle-side CP load), `dut` (`harness.bench.DutInfo`).
+`cp` (our EVSE-side CP generator), `cp_load` (our vehicle-side CP load), `power` (our EVSE's real power stage,
+`harness.drivers.power`), `dut` (`harness.bench.DutInfo`).
 A fixture whose resource is missing skips the test with `needs <what>: <why>`.
 
 Output: each test's timeline is written as JSON Lines to `<out>/<rig>/<test node id, '::' → '/'>/timeline.jsonl`
 (the path is also in the test's `user_properties` as `ccs_timeline`), ending with a `test` record `result`.
+
+Start-up checks (`harness.startup`): once per session, after collection and before the first test that uses the
+bench, every resource of the rig is checked (interface, privilege, adaptor profile, instrument identity, levels);
+the results are printed, what is missing skips the tests that need it, what is wrong aborts the run (exit 4).
 
 Safety: the bench is made safe when the test body fails (before teardown), at teardown, on Ctrl-C
 (`pytest_keyboard_interrupt`), and SIGTERM/SIGHUP are turned into "make safe, then KeyboardInterrupt".
@@ -32,6 +37,7 @@ import pytest
 from harness import assertions, safety
 from harness.bench import Bench, SessionResources
 from harness.drivers import ResourceUnavailable
+from harness.drivers.power import stage_name as power_stage_name
 from harness.options import RigError
 from harness.records import Record
 from harness.rig import Rig, UnknownRig, load
@@ -56,6 +62,7 @@ class CcsState:
         self.out: Path = Path("out")
         self.session = SessionResources()
         self.live: dict[str, Bench] = {}
+        self.startup: Any = None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -131,7 +138,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         return [state.rig_error or "ccs-hil: no rig"]
     rig = state.rig
     lines = [f"ccs-hil rig: {rig.name} ({rig.path}) — {rig.description}",
-             f"ccs-hil capabilities: {', '.join(sorted(rig.capabilities())) or 'none'}; clock {rig.clock}"]
+             f"ccs-hil capabilities: {', '.join(sorted(rig.capabilities())) or 'none'}; clock {rig.clock}; "
+             f"power stage {power_stage_name(rig)}"]
     if state.faults:
         lines.append(f"ccs-hil DUT faults: {', '.join(sorted(state.faults))}")
     return lines
@@ -180,6 +188,35 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             reason = skip_reason(item, state.rig)
             if reason:
                 item.add_marker(pytest.mark.skip(reason=reason))
+
+
+BENCH_FIXTURES = {"bench", "cp", "cp_load", "timeline", "dut", "power"}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Run the rig's start-up checks once, before any test that uses the bench; abort when something is wrong."""
+    config = session.config
+    state = config.stash[_STATE]
+    if state.rig is None or config.option.collectonly:
+        return
+    uses_bench = [item for item in session.items if BENCH_FIXTURES & set(getattr(item, "fixturenames", ()))
+                  and not item.get_closest_marker("skip")]
+    if not uses_bench:
+        return
+    from harness import startup
+
+    report = startup.run(state.rig, state.session)
+    state.startup = report
+    writer = config.pluginmanager.get_plugin("terminalreporter")
+    if report.checks and writer is not None:
+        writer.write_line(f"ccs-hil start-up checks ({state.rig.name}):")
+        for line in report.lines():
+            writer.write_line("  " + line)
+    if report.aborts:
+        problems = "; ".join(c.name for c in report.aborts)
+        pytest.exit(f"ccs-hil: the bench does not match rig {state.rig.name} ({problems}); no test was run",
+                    returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -309,6 +346,15 @@ def cp_load(bench: Bench) -> Any:
     """Our vehicle-side CP load (harness.drivers.cp.CpLoad)."""
     try:
         return bench.cp_load
+    except ResourceUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def power(bench: Bench) -> Any:
+    """Our EVSE's real power stage (harness.drivers.power.PowerStage); skips on rigs that simulate it."""
+    try:
+        return bench.resource("power")
     except ResourceUnavailable as exc:
         pytest.skip(str(exc))
 

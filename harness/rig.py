@@ -50,6 +50,7 @@ DUT_TABLE = {
 LIMITS_TABLE = {
     "max_current_a": Opt(float, min=0, doc="never offer more current than this (cable, bench)"),
     "max_dc_voltage_v": Opt(float, min=0, doc="never request/offer more DC voltage than this"),
+    "max_dc_current_a": Opt(float, min=0, doc="never request/offer more DC current than this"),
     "max_power_kw": Opt(float, min=0),
 }
 

@@ -21,6 +21,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness import checks
+from harness.capture.parties import SLAC_SENDER
 from harness.records import Record
 from reports import limits
 from reports.model import DutInfo
@@ -34,9 +36,8 @@ _MME_BASES = {0x6008: "CM_SET_KEY", 0x600C: "CM_GET_KEY", 0x601C: "CM_AMP_MAP", 
               0x6074: "CM_MNBC_SOUND", 0x6078: "CM_VALIDATE", 0x607C: "CM_SLAC_MATCH", 0x6080: "CM_SLAC_USER_DATA",
               0x6084: "CM_ATTEN_PROFILE", 0xA000: "VS_SW_VER", 0xA14C: "VS_ATTENUATION_CHARACTERISTICS"}
 _MME_SUFFIX = (".REQ", ".CNF", ".IND", ".RSP")
-# who sends which SLAC message (ISO 15118-3): the car starts, the charger answers
-_MME_SENDER = {0x6064: "pev", 0x6065: "evse", 0x606A: "pev", 0x6076: "pev", 0x606E: "evse", 0x606F: "pev",
-               0x6078: "pev", 0x6079: "evse", 0x607C: "pev", 0x607D: "evse"}
+# who sends which SLAC message (ISO 15118-3): the car starts, the charger answers (one table, with the decoder's)
+_MME_SENDER = SLAC_SENDER
 # nominal CP levels (positive half, volts) per IEC 61851-1 state, for records that carry only the letter
 CP_LEVELS = {"A": 12.0, "B": 9.0, "C": 6.0, "D": 3.0, "E": 0.0, "F": -12.0}
 
@@ -470,35 +471,34 @@ def power_points(records: Iterable[Record]) -> list[PowerPoint]:
 
 
 def limiting_side(points: list[PowerPoint]) -> tuple[str, str] | None:
-    """During current demand, who holds the power down: ("evse", why) when the charger says it reached a limit
-    (EVSECurrentLimitAchieved / EVSEPowerLimitAchieved / EVSEVoltageLimitAchieved), or delivers clearly less
-    current than the EV's target; ("pev", why) when the charger delivers what the EV asks. The majority over the
-    loop wins. None when there is no current demand."""
-    target: float | None = None
-    verdicts: list[tuple[str, str]] = []
+    """During current demand, who holds the power down — decided per exchange by `harness.checks.attribute`, the
+    rule the catalogue's `assert_power_limited_by` and `ccs-hil analyse` use: ("pev", why) when the charger
+    delivers what the EV asks below its own maxima, ("evse", why) when the charger's maximum current or power, a
+    limit it reports, or its failure to deliver holds the current down. The majority over the loop wins (a ramp
+    only when there is nothing else). None when there is no current demand."""
+    values: dict[str, float | None] = {}
+    samples: list[checks.PowerSample] = []
+    previous: checks.PowerSample | None = None
     for point in points:
         if point.phase not in ("CurrentDemand", "DC_ChargeLoop"):
             continue
-        if "EVTargetCurrent" in point.values:
-            target = point.values["EVTargetCurrent"]
-            continue
-        flags = [name for name in ("EVSECurrentLimitAchieved", "EVSEPowerLimitAchieved", "EVSEVoltageLimitAchieved")
-                 if point.flags.get(name)]
-        present = point.values.get("EVSEPresentCurrent")
-        if flags:
-            verdicts.append(("evse", "the charger reports " + " and ".join(flags)))
-        elif target is not None and present is not None:
-            maximum = point.values.get("EVSEMaximumCurrentLimit")
-            if present < target - max(1.0, 0.05 * target):
-                why = ("present current held at the EVSE maximum current" if maximum is not None and
-                       abs(present - maximum) <= max(1.0, 0.05 * maximum) else
-                       "the charger delivers clearly less current than the EV's target")
-                verdicts.append(("evse", why))
-            else:
-                verdicts.append(("pev", "the charger delivers the EV's target current"))
-    if not verdicts:
+        values.update(point.values)
+        if "EVSEPresentCurrent" not in point.values:
+            continue  # a request: its target and the EV's limits are remembered
+        sample = checks.PowerSample(point.t, 0, 1, values.get("EVTargetVoltage"), values.get("EVTargetCurrent"),
+                                    point.values.get("EVSEPresentVoltage"), point.values["EVSEPresentCurrent"],
+                                    values.get("EVSEMaximumCurrentLimit"), values.get("EVSEMaximumPowerLimit"),
+                                    values.get("EVSEMaximumVoltageLimit"), values.get("EVMaximumCurrentLimit"),
+                                    values.get("EVMaximumPowerLimit"), values.get("EVMaximumVoltageLimit"),
+                                    flags=tuple(name for name, on in point.flags.items() if on))
+        sample.limiter, sample.reason = checks.attribute(sample, previous)
+        previous = sample
+        samples.append(sample)
+    verdict = checks.power_verdict(samples)
+    if verdict is None or verdict.limiter == "unknown":
         return None
-    return max(verdicts, key=verdicts.count)
+    flags = sorted({f for s in samples if s.reason == verdict.reason for f in s.flags})
+    return ("pev" if verdict.limiter == "ev" else "evse"), checks.reason_text(verdict.reason, flags)
 
 
 # --------------------------------------------------------------------------- identity

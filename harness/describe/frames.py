@@ -18,6 +18,13 @@ def _mac(raw: bytes) -> str:
     return ":".join(f"{b:02x}" for b in raw)
 
 
+def _text(hex_value: str) -> str:
+    try:
+        return bytes.fromhex(hex_value).split(b"\x00")[0].decode("ascii", "replace")
+    except ValueError:
+        return hex_value
+
+
 def describe_frame(frame: bytes) -> dict[str, Any]:
     try:
         return _describe(frame)
@@ -43,6 +50,13 @@ def _describe(frame: bytes) -> dict[str, Any]:
     except MalformedInput as exc:
         return {"layer": "homeplug", **fields, "error": str(exc), "raw": frame.hex()}
     body = mme.fields()
+    if mmtype == f.VS_SW_VER | f.CNF and isinstance(body.get("Version"), str):
+        body["Version"] = _text(body["Version"])  # a firmware name: ASCII, NUL-terminated (raw keeps the bytes)
+    if mmtype == f.VS_SNIFFER | f.IND and isinstance(body.get("FrameControl"), str):
+        body.update(f.frame_control(bytes.fromhex(body["FrameControl"])))
+        body["Direction"] = {0: "Tx", 1: "Rx"}.get(body["Direction"], body["Direction"])
+        if not body.get("BeaconBody", "").strip("0"):
+            body.pop("BeaconBody", None)
     if mme.padding.strip(b"\x00"):
         body["_trailer"] = mme.padding.hex()
     return {"layer": "homeplug", **fields, "body": body, "raw": frame.hex()}

@@ -44,6 +44,29 @@ def describe_datagram(data: bytes, src: tuple[str, int], dst: tuple[str, int]) -
     return {"layer": "sdp", "name": name, **fields, "body": message.describe()}
 
 
+def _header(buffer: bytearray, start: int) -> tuple[int, int] | None:
+    """(payload type, length) of a plausible V2GTP header at `start`, else None."""
+    if buffer[start] != 0x01 or buffer[start + 1] != 0xFE:
+        return None
+    payload_type = (buffer[start + 2] << 8) | buffer[start + 3]
+    length = int.from_bytes(buffer[start + 4:start + 8], "big")
+    if payload_type not in v2gtp.KNOWN_PAYLOAD_TYPES or length > v2gtp.DEFAULT_MAX_PAYLOAD:
+        return None
+    return payload_type, length
+
+
+def _next_header(buffer: bytearray, start: int) -> int | None:
+    """Offset of the next plausible V2GTP header at or after `start` (a full 8 bytes available), else None."""
+    position = start
+    while True:
+        position = buffer.find(b"\x01\xfe", position)
+        if position < 0 or len(buffer) - position < V2GTP_HEADER:
+            return None
+        if _header(buffer, position) is not None:
+            return position
+        position += 1
+
+
 def _message_name(message: dict[str, Any]) -> str:
     if "V2G_Message" in message:
         body = message["V2G_Message"].get("Body") or {}
@@ -55,17 +78,27 @@ class StreamDescriber:
     """Reassembles V2GTP messages from both directions of one TCP connection (split or coalesced segments).
 
     One object per connection, because the EXI schema of the later messages is decided by the
-    SupportedAppProtocol exchange, whose request and response travel in opposite directions."""
+    SupportedAppProtocol exchange, whose request and response travel in opposite directions.
 
-    def __init__(self, schema: str | None = None) -> None:
+    Live (the runner's timeline) a framing error puts that direction out of sync for good, as it does for the
+    stack. Offline (`resync=True`, captures) the describer looks for the next valid V2GTP header instead and says
+    which bytes it skipped, `lost()` tells it that bytes of a direction were never captured, and `finish()` reports
+    a message cut off by the end of the connection — a capture that joined late or lost segments still decodes
+    everything that is there. `hint` is the schema to try first before any handshake was seen (the schema the
+    capture's previous connection negotiated)."""
+
+    def __init__(self, schema: str | None = None, *, resync: bool = False, hint: str | None = None) -> None:
         self._streams = {True: v2gtp.V2GTPStream(), False: v2gtp.V2GTPStream()}
+        self._buffers = {True: bytearray(), False: bytearray()}
         self._broken = {True: False, False: False}
         self.schema = schema  # negotiated schema, once known
+        self.resync = resync
+        self.hint = hint
         self._offer: dict[int, str] = {}
 
     def feed(self, data: bytes, outgoing: bool) -> list[dict[str, Any]]:
         try:
-            return self._feed(data, outgoing)
+            return self._feed_resync(data, outgoing) if self.resync else self._feed(data, outgoing)
         except Exception as exc:  # noqa: BLE001 - a describer never raises
             return [{"layer": "v2gtp", "name": "?", "error": f"{type(exc).__name__}: {exc}", "raw": bytes(data).hex()}]
 
@@ -78,6 +111,59 @@ class StreamDescriber:
             self._broken[outgoing] = True
             return [{"layer": "v2gtp", "name": "framing error", "error": str(exc), "raw": bytes(data).hex()}]
         return [self._describe(message) for message in messages]
+
+    # ---------------------------------------------------------------- offline: resynchronising framer
+
+    def _feed_resync(self, data: bytes, outgoing: bool) -> list[dict[str, Any]]:
+        buffer = self._buffers[outgoing]
+        buffer += data
+        out: list[dict[str, Any]] = []
+        start = 0
+        while len(buffer) - start >= V2GTP_HEADER:
+            header = _header(buffer, start)
+            if header is None:
+                found = _next_header(buffer, start + 1)
+                end = found if found is not None else max(start, len(buffer) - V2GTP_HEADER + 1)
+                if end > start:
+                    out.append({"layer": "v2gtp", "name": "framing error", "raw": bytes(buffer[start:end]).hex(),
+                                "error": f"{end - start} bytes that are not a V2GTP message (no valid header: "
+                                         f"{bytes(buffer[start:start + V2GTP_HEADER]).hex()}), skipped"})
+                start = end
+                if found is None:
+                    break
+                continue
+            payload_type, length = header
+            end = start + V2GTP_HEADER + length
+            if len(buffer) < end:
+                break
+            out.append(self._describe(v2gtp.V2GTPMessage(payload_type, bytes(buffer[start + V2GTP_HEADER:end]))))
+            start = end
+        del buffer[:start]
+        return out
+
+    def lost(self, outgoing: bool, count: int) -> list[dict[str, Any]]:
+        """`count` bytes of this direction were never captured: a message in progress cannot be completed."""
+        buffer = self._buffers[outgoing]
+        held = bytes(buffer)
+        buffer.clear()
+        what = f"{count} bytes of the TCP stream were never captured"
+        if held:
+            what += f"; the {len(held)} bytes of the message in progress before the gap are dropped"
+        return [{"layer": "v2gtp", "name": "gap", "error": what, "raw": held.hex()}]
+
+    def finish(self, outgoing: bool | None = None) -> list[dict[str, Any]]:
+        """The connection (or the capture, or one direction: `outgoing`) ended: a message still incomplete was cut
+        off."""
+        out = []
+        for direction, buffer in self._buffers.items():
+            if not buffer or (outgoing is not None and direction != outgoing):
+                continue
+            header = _header(buffer, 0) if len(buffer) >= V2GTP_HEADER else None
+            need = f" of {V2GTP_HEADER + header[1]}" if header else ""
+            out.append({"layer": "v2gtp", "name": "truncated", "outgoing": direction, "raw": bytes(buffer).hex(),
+                        "error": f"the connection ended inside a V2GTP message ({len(buffer)}{need} bytes)"})
+            buffer.clear()
+        return out
 
     def _describe(self, message: v2gtp.V2GTPMessage) -> dict[str, Any]:
         if message.payload_type not in v2gtp.EXI_PAYLOAD_TYPES:
@@ -95,9 +181,11 @@ class StreamDescriber:
                 continue
             name = _message_name(decoded)
             self._learn(name, decoded)
+            if schema != "apphand" and self.schema is None:
+                self.hint = schema  # a fallback guess that worked: try it first for the next message
             return {"layer": "exi", "name": name, "schema": schema, "body": decoded, "raw": message.to_bytes().hex()}
         return {"layer": "exi", "name": "?", "error": "; ".join(errors) or "no schema to try",
-                "raw": message.payload.hex()}
+                "raw": message.to_bytes().hex()}
 
     def _order(self, payload_type: int) -> list[str]:
         if payload_type in _ISO20_BY_PAYLOAD:
@@ -106,8 +194,10 @@ class StreamDescriber:
             first = [self.schema]
         elif self.schema is not None:  # ISO-20 negotiated: 0x8001 only carries the handshake
             first = ["apphand"]
+        elif self._offer:  # handshake request seen, response not (yet): the offered schemas
+            first = list(dict.fromkeys(self._offer.values()))
         else:
-            first = ["apphand"] if not self._offer else []
+            first = ["apphand"] + ([self.hint] if self.hint else [])
         return first + [s for s in _FALLBACK if s not in first]
 
     def _learn(self, name: str, decoded: dict[str, Any]) -> None:

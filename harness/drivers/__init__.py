@@ -120,6 +120,7 @@ def add_kind(name: str, key: str, doc: str = "") -> None:
 add_kind("cp", "driver", "control pilot instrument: generator (our EVSE side), load (our vehicle side) or both")
 add_kind("plc", "transport", "HomePlug Green PHY link: in-process medium/modem emulator, or raw sockets on NICs")
 add_kind("ip", "transport", "IPv6 for SDP/TCP: in-process fabric, or the kernel's sockets on an interface")
+add_kind("power", "driver", "power stage stand-in for DC sessions: none (simulated) | bulb | scpi-supply")
 
 
 @dataclass

@@ -24,7 +24,7 @@ from typing import Any
 
 from harness import safety
 from harness.clock import Clock
-from harness.drivers import ResourceUnavailable
+from harness.drivers import Check, ResourceUnavailable
 from harness.records import Record, Timeline
 from harness.runtime.runner import Node, Runner, RunnerError
 from stack import cp
@@ -214,6 +214,34 @@ class CpLoad(CpInstrument):
         raise ResourceUnavailable("cp-load-faults", f"{self.label} cannot inject load faults")
 
 
+def level_checks(name: str, high_v: float, low_v: float, gain: float | None, max_output_v: float | None,
+                 instrument: str, limits: dict[str, Any]) -> list[Check]:
+    """Configured CP levels against IEC 61851-1 and what the instrument can make; the rig's current limit."""
+    checks = []
+    tol = cp.GENERATOR_TOLERANCE_V
+    for key, value, nominal in (("high_v", high_v, cp.GENERATOR_HIGH_V), ("low_v", low_v, cp.GENERATOR_LOW_V)):
+        if abs(value - nominal) > tol + 1e-9:
+            checks.append(Check.wrong(f"{name}: levels", f"cp.{key} = {value:g} V is outside IEC 61851-1's "
+                                      f"{nominal:+g} V ± {tol:g} V", f"set cp.{key} between {nominal - tol:+g} and "
+                                      f"{nominal + tol:+g} V"))
+    if gain is not None and max_output_v is not None:
+        out = max(abs(high_v), abs(low_v)) / gain
+        if out > max_output_v + 1e-9:
+            checks.append(Check.wrong(f"{name}: levels", f"the generator would have to output ±{out:g} V "
+                                      f"(±12 V / cp.amplifier_gain = {gain:g}); {instrument} makes ±{max_output_v:g} V "
+                                      "at most into high-Z", "put a ±12 V CP buffer amplifier after the generator and "
+                                      "set cp.amplifier_gain to its gain"))
+    limit = limits.get("max_current_a")
+    if limit is not None and limit > 80.0:
+        checks.append(Check.wrong(f"{name}: limits", f"limits.max_current_a = {limit:g} A: a PWM duty offers 80 A "
+                                  "at most", "set limits.max_current_a to the cable's or bench's rating (≤ 80 A)"))
+    if not checks:
+        where = f", generator ±{max(abs(high_v), abs(low_v)) / gain:g} V" if gain else ""
+        cap = f"offers ≤ {limit:g} A" if limit is not None else "no limits.max_current_a: any duty may be offered"
+        checks.append(Check.passed(f"{name}: levels", f"CP {high_v:+g} / {low_v:+g} V{where}; PWM {cap}"))
+    return checks
+
+
 def _same(a: cp.CpReading | None, b: cp.CpReading) -> bool:
     if a is None:
         return False
@@ -293,11 +321,12 @@ class CpLink:
         self.runner = runner
         self.watch = PilotWatch(runner)
         self.generator, self.load, self.dut = generator, load, dut
+        self.dut_instrument: CpInstrument | None = None  # loopback rigs: the instrument our simulated DUT drives
         for instrument in self.instruments():
             instrument.bind(runner.timeline, runner.clock)
 
     def instruments(self) -> list[CpInstrument]:
-        return [i for i in (self.generator, self.load) if i is not None]
+        return [i for i in (self.generator, self.load, self.dut_instrument) if i is not None]
 
     def attach(self, node: Node, side: str) -> None:
         """Give a runner node the pilot: its CP outputs reach our instrument on `side` ("evse" or "pev") and it
@@ -347,7 +376,17 @@ class PolledCpLink(CpLink):
     def start(self) -> None:
         if any(i.can_measure for i in self.instruments()) and not self.runner.virtual:
             self._polling = True
+            self.measure()  # the pilot as it is now, before anything happens
             self.runner.call_at(self.runner.clock.now() + self.interval, self._poll)
+        if self.dut is not None:
+            self.dut.start()
+
+    def attach(self, node: Node, side: str) -> None:
+        """As `CpLink.attach`; on a loopback rig a node on the DUT's side takes the seat from the simulator."""
+        from harness.drivers.dut_seat import release_seat
+
+        release_seat(self, side)
+        super().attach(node, side)
 
     def _poll(self) -> None:
         if not self._polling:

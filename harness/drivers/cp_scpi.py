@@ -1,31 +1,28 @@
 """`[cp] driver = "scpi"`: a function generator as the EVSE-side CP source, optionally a scope or DMM to measure.
 
-Generator (Keysight 33500B-class SCPI, channel `n`):
-
-| CP setting     | commands                                                                                  |
-|----------------|-------------------------------------------------------------------------------------------|
-| PWM, duty d    | SOURn:FUNC SQU; SOURn:FREQ 1000; SOURn:VOLT:HIGH h; SOURn:VOLT:LOW l; SOURn:FUNC:SQU:DCYC d; OUTPn 1 |
-| +12 V (X1)     | SOURn:FUNC DC; SOURn:VOLT:OFFS h; OUTPn 1                                                  |
-| E / F          | SOURn:FUNC DC; SOURn:VOLT:OFFS 0 / l; OUTPn 1                                              |
-| off (safe)     | OUTPn 0                                                                                   |
-
-`h`/`l` are the CP levels (±12 V) divided by `amplifier_gain` (default 2: a 33500B swings ±10 V at most, so
-rigs put a CP buffer amplifier after it; the instrument's own range check reports a level it cannot make). Each setting is followed by `SYST:ERR?` and a read-back of the function, duty
-and output state, so an instrument that clamps or ignores a value is caught. On open the generator is checked
-with `*IDN?` (pattern `idn_pattern`), cleared (`*CLS`), switched off and set to high-impedance load.
+The generator's SCPI dialect is chosen with `dialect` (`harness.drivers.scpi_generators`: `keysight-33500`
+(default), `rigol-dg`, `siglent-sdg`); each checks every setting by read-back. The CP levels (±12 V) are divided
+by `amplifier_gain` (default 2: these generators swing ±10 V at most, so rigs put a CP buffer amplifier after
+them). On open the generator is checked with `*IDN?` (`idn_pattern`, default the dialect's), cleared, switched
+off and set to high-impedance load.
 
 Measurement (`[cp.measure]`, optional): `kind = "scope"` (InfiniiVision-style `:MEAS:VMAX?/VMIN?/DUTY?/FREQ?
 CHANn`: levels, negative half, duty and frequency) or `kind = "dmm"` (`MEAS:VOLT:DC?`: the mean, from which the
 positive level is derived while PWM runs, assuming the negative half at `low_v`; no diode check).
+
+Start-up checks (once per session): the generator and the measuring instrument answer `*IDN?` as the rig file
+says; the CP levels are within IEC 61851-1's 12 V ± 0.6 V; the generator can make them through the amplifier;
+the rig's current limit is one a PWM duty can express.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from harness.drivers import InstrumentError, register
+from harness.drivers import Check, register
 from harness.drivers.cp import CpGenerator, CpSetting, PolledCpLink
-from harness.drivers.scpi import ScpiInstrument, number
+from harness.drivers.scpi import ScpiInstrument
+from harness.drivers.scpi_generators import DIALECTS, GeneratorDialect
 from harness.options import Opt
 from stack import cp
 
@@ -39,17 +36,19 @@ MEASURE_OPTIONS = {
     "scale": Opt(float, default=1.0, doc="multiply readings (an external divider); probe attenuation is set "
                                          "on the scope"),
     "timeout_ms": Opt(int, default=2000, min=1),
+    "idn_pattern": Opt(str, doc="regular expression its *IDN? must match (default: any answer)"),
 }
 
 OPTIONS = {
     "resource": Opt(str, required=True, doc="VISA resource of the function generator"),
+    "dialect": Opt(str, default="keysight-33500", choices=tuple(DIALECTS), doc="the generator's SCPI dialect"),
     "visa_library": Opt(str, default="@py", doc="'@py' (pyvisa-py), '' (NI-VISA) or 'file.yaml@sim'"),
     "channel": Opt(int, default=1, choices=(1, 2)),
     "high_v": Opt(float, default=cp.GENERATOR_HIGH_V, doc="CP positive level"),
     "low_v": Opt(float, default=cp.GENERATOR_LOW_V, doc="CP negative level"),
     "amplifier_gain": Opt(float, default=2.0, min=0.01, doc="gain of the CP buffer after the generator (a 33500B "
                                                            "swings ±10 V at most, so ±12 V needs a buffer)"),
-    "idn_pattern": Opt(str, default=r",33[56]\d\d[AB],", doc="regular expression *IDN? must match"),
+    "idn_pattern": Opt(str, doc="regular expression *IDN? must match (default: the dialect's)"),
     "timeout_ms": Opt(int, default=2000, min=1),
     "poll_interval_ms": Opt(int, default=50, min=1, doc="how often the pilot is measured during waits"),
     "measure": Opt(dict, schema=MEASURE_OPTIONS, doc="optional measuring instrument"),
@@ -88,47 +87,16 @@ class ScpiMeter:
 
 
 class ScpiCpGenerator(CpGenerator):
-    def __init__(self, instrument: ScpiInstrument, options: dict[str, Any], meter: ScpiMeter | None,
+    def __init__(self, dialect: GeneratorDialect, options: dict[str, Any], meter: ScpiMeter | None,
                  max_current_a: float | None) -> None:
-        super().__init__(f"cp-generator {instrument.resource}", can_measure=meter is not None,
+        super().__init__(f"cp-generator {dialect.instrument.resource}", can_measure=meter is not None,
                          max_current_a=max_current_a)
-        self.instrument, self.meter = instrument, meter
-        self.ch = options["channel"]
+        self.dialect, self.instrument, self.meter = dialect, dialect.instrument, meter
         self.high = options["high_v"] / options["amplifier_gain"]
         self.low = options["low_v"] / options["amplifier_gain"]
 
-    def _send(self, *commands: str) -> None:
-        for command in commands:
-            self.instrument.write(command)
-        self.instrument.check_errors(after="; ".join(commands))
-
-    def _expect(self, query: str, accept: tuple[str, ...]) -> None:
-        reply = self.instrument.query(query)
-        if reply.upper() not in accept:
-            raise InstrumentError(f"{self.label}: {query!r} answered {reply!r} after setting it, expected "
-                                  f"{' or '.join(accept)}")
-
     def _apply(self, setting: CpSetting) -> None:
-        n = self.ch
-        if setting.mode == "off":
-            self._send(f"OUTP{n} 0")
-            self._expect(f"OUTP{n}?", ("0", "OFF"))
-            return
-        if setting.mode == "pwm":
-            assert setting.duty is not None
-            self._send(f"SOUR{n}:FUNC SQU", f"SOUR{n}:FREQ {number(cp.PWM_FREQUENCY_HZ)}",
-                       f"SOUR{n}:VOLT:HIGH {number(self.high)}", f"SOUR{n}:VOLT:LOW {number(self.low)}",
-                       f"SOUR{n}:FUNC:SQU:DCYC {number(setting.duty)}")
-            self._expect(f"SOUR{n}:FUNC?", ("SQU", "SQUARE"))
-            duty = self.instrument.query_float(f"SOUR{n}:FUNC:SQU:DCYC?")
-            if abs(duty - setting.duty) > 0.01:
-                raise InstrumentError(f"{self.label}: duty reads back {duty:g} % after setting {setting.duty:g} %")
-        else:
-            level = {"dc": self.high, "E": 0.0, "F": self.low}[setting.mode]
-            self._send(f"SOUR{n}:FUNC DC", f"SOUR{n}:VOLT:OFFS {number(level)}")
-            self._expect(f"SOUR{n}:FUNC?", ("DC",))
-        self._send(f"OUTP{n} 1")
-        self._expect(f"OUTP{n}?", ("1", "ON"))
+        self.dialect.apply(setting, self.high, self.low)
 
     def _measure(self) -> cp.CpReading:
         assert self.meter is not None
@@ -136,30 +104,30 @@ class ScpiCpGenerator(CpGenerator):
 
     def _safe(self) -> None:
         self.instrument.clear()
-        self.instrument.write(f"OUTP{self.ch} 0")
-        self._expect(f"OUTP{self.ch}?", ("0", "OFF"))
+        self.dialect.output_off()
 
 
-def open_generator(options: dict[str, Any], session: Any) -> ScpiInstrument:
+def dialect_of(options: dict[str, Any]) -> type[GeneratorDialect]:
+    return DIALECTS[options["dialect"]]
+
+
+def open_generator(options: dict[str, Any], session: Any) -> GeneratorDialect:
     """Open (once per session) and prepare the generator: identity, clear, output off, high-Z load."""
+    kind = dialect_of(options)
+    pattern = options["idn_pattern"] or kind.idn_pattern
 
-    def opener() -> ScpiInstrument:
+    def opener() -> GeneratorDialect:
         instrument = ScpiInstrument(options["resource"], options["visa_library"], options["timeout_ms"],
                                     need="cp-generator")
         try:
-            instrument.identify(options["idn_pattern"], "a Keysight 33500B/33600A-class function generator "
-                                f"(rig option cp.idn_pattern = {options['idn_pattern']!r})")
-            n = options["channel"]
-            instrument.write("*CLS")
-            instrument.drain_errors()
-            instrument.write(f"OUTP{n} 0")
-            instrument.write(f"OUTP{n}:LOAD INF")
-            instrument.write(f"SOUR{n}:FREQ {number(cp.PWM_FREQUENCY_HZ)}")
-            instrument.check_errors(after="initial set-up")
+            instrument.idn = instrument.identify(pattern, f"{kind.expected} (rig option cp.idn_pattern = "
+                                                          f"{pattern!r})")
+            dialect = kind(instrument, options["channel"])
+            dialect.setup()
         except BaseException:
             instrument.close()
             raise
-        return instrument
+        return dialect
 
     return session.get(("visa", options["visa_library"], options["resource"]), opener)
 
@@ -172,17 +140,44 @@ def open_meter(options: dict[str, Any], session: Any) -> ScpiMeter | None:
 
     def opener() -> ScpiInstrument:
         instrument = ScpiInstrument(measure["resource"], library, measure["timeout_ms"], need="cp-measurement")
-        instrument.query("*IDN?")  # it answers: the resource is the instrument we talk to
+        try:
+            instrument.idn = instrument.identify(measure["idn_pattern"] or ".", "the measuring instrument the "
+                                                 f"rig file names (cp.measure.idn_pattern = {measure['idn_pattern']!r})")
+        except BaseException:
+            instrument.close()
+            raise
         return instrument
 
     instrument = session.get(("visa", library, measure["resource"]), opener)
     return ScpiMeter(instrument, measure["kind"], measure["channel"], measure["scale"], options["low_v"])
 
 
-@register("cp", "scpi", options=OPTIONS, capabilities=capabilities)
+def startup(options: dict[str, Any], ctx: Any) -> list[Check]:
+    from harness.drivers.cp import level_checks
+    from harness.startup import opened
+
+    kind = dialect_of(options)
+    name = f"cp generator ({options['resource']})"
+    checks = level_checks(name, options["high_v"], options["low_v"], options["amplifier_gain"], kind.max_output_v,
+                          f"a {kind.name} generator", ctx.rig.limits)
+    if any(not c.ok for c in checks):
+        return checks
+    dialect, failed = opened(name, "cp-generator", lambda: open_generator(options, ctx.session))
+    if dialect is None:
+        return checks + failed
+    checks.append(Check.passed(name, f"*IDN? {dialect.instrument.idn!r}, output off, high-Z, 1 kHz"))
+    if options.get("measure"):
+        mname = f"cp measurement ({options['measure']['resource']})"
+        meter, failed = opened(mname, "cp-measurement", lambda: open_meter(options, ctx.session))
+        checks += failed if meter is None else [Check.passed(mname, f"{options['measure']['kind']}: *IDN? "
+                                                                    f"{meter.instrument.idn!r}")]
+    return checks
+
+
+@register("cp", "scpi", options=OPTIONS, capabilities=capabilities, startup=startup)
 def build(options: dict[str, Any], bench: Any) -> PolledCpLink:
     """Function generator over SCPI (pyvisa), optional scope/DMM."""
-    instrument = open_generator(options, bench.session)
+    dialect = open_generator(options, bench.session)
     meter = open_meter(options, bench.session)
-    generator = ScpiCpGenerator(instrument, options, meter, bench.rig.limits.get("max_current_a"))
+    generator = ScpiCpGenerator(dialect, options, meter, bench.rig.limits.get("max_current_a"))
     return PolledCpLink(bench.runner, options["poll_interval_ms"] / 1000.0, generator=generator)

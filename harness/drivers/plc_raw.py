@@ -12,13 +12,15 @@ test first builds the link:
 2. the process may open raw sockets (CAP_NET_RAW),
 3. the local adaptor answers VS_SW_VER (and is `modem_mac` / runs `firmware`, when the rig says so),
 4. its PIB carries the profile of its side (SLAC role, CCo selection, user HFID — `profile = "any"` skips),
-   else the run aborts with the exact `ccs-hil modem pib-write ... --profile <side>` command that fixes it.
+   else the run aborts with the exact `ccs-hil modem pib-write ... --profile <side>` command that fixes it;
+5. it takes a fresh random NMK (whatever key a killed earlier run left in it, there is no AVLN until SLAC).
 
 `safe()` sends each adaptor a fresh random NMK (CM_SET_KEY.REQ to the local modem 00:b0:52:00:00:01).
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +37,7 @@ from harness.drivers.plc import (
     interfaces_here,
     link_local,
     modem_exchange,
+    random_nmk,
     set_key_ops,
 )
 from harness.options import Opt
@@ -43,6 +46,7 @@ from harness.runtime.runner import Node, Runner
 from stack.homeplug import frames as f
 from stack.homeplug import modem as m
 from stack.homeplug import pib as pibmod
+from stack.homeplug.keys import derive_nid
 from stack.timers import SpecTimer
 
 PROFILE_CHOICES = ("evse", "pev", "any")
@@ -122,7 +126,7 @@ class AdaptorSide:
     def checks(self) -> list[Check]:
         """The checks in order; the first that fails ends the list (the later ones need it)."""
         out: list[Check] = []
-        for step in (self._check_interface, self._check_privilege, self._check_adaptor):
+        for step in (self._check_interface, self._check_privilege, self._check_adaptor, self._reset_key):
             found = step()
             out.extend(found)
             if not all(c.ok for c in found):
@@ -188,6 +192,18 @@ class AdaptorSide:
             return out + [Check.wrong(name, f"adaptor {version['mac']}: {problem}",
                                       self.cli(f"pib-write --profile {self.profile}"))]
         return out + [Check.passed(name, f"{self.profile.upper()} profile (SLAC role, CCo selection, user HFID)")]
+
+    def _reset_key(self) -> list[Check]:
+        """Start from the known state: a fresh random NMK, whatever a killed earlier run left in the adaptor."""
+        name = f"{self.label}: key"
+        mac = interface_facts(self.interface, self.netns).mac
+        nmk = random_nmk()
+        results = self.exchange(set_key_ops(nmk), T_key_reset, mac)
+        if not all(r.get("ok") for r in results) or not results:
+            error = "; ".join(str(r.get("error", r)) for r in results if not r.get("ok")) or "no answer"
+            return [Check.missing(name, "plc", f"the adaptor did not take a fresh key ({error})",
+                                  f"try `{self.cli('reset')}`")]
+        return [Check.passed(name, f"fresh random NMK set (NID {derive_nid(nmk).hex()}): no AVLN until SLAC")]
 
     def require(self) -> AdaptorSide:
         """Raise for the first failed check (ResourceUnavailable: skip; RigMismatch: abort)."""
@@ -296,7 +312,8 @@ def checked(adaptor: AdaptorSide, session: Any) -> list[Check]:
             failed.raise_if_failed()
         return adaptor
 
-    session.get(("plc-adaptor", adaptor), outcome)
+    with contextlib.suppress(ResourceUnavailable, InstrumentError):  # remembered; the checks say it already
+        session.get(("plc-adaptor", adaptor), outcome)
     return found
 
 

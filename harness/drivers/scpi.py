@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 from typing import Any
 
 from harness.drivers import InstrumentError, InstrumentTimeout, ResourceUnavailable
@@ -32,6 +33,8 @@ class ScpiInstrument:
         self.resource, self.library, self.need = resource, library, need
         self.label = label or f"{need} {resource}"
         self.timeout_ms = timeout_ms
+        self.idn = ""  # what *IDN? said, once identified
+        self.lock = threading.RLock()  # a heartbeat thread may share the session
         self._session: Any = None
         self._manager: Any = None
         self._open()
@@ -56,19 +59,23 @@ class ScpiInstrument:
         import pyvisa
 
         try:
-            self._session.write(command)
-        except pyvisa.errors.VisaIOError as exc:
+            with self.lock:
+                self._session.write(command)
+        except (pyvisa.errors.VisaIOError, pyvisa.errors.InvalidSession, OSError) as exc:
             raise InstrumentError(f"{self.label}: writing {command!r} failed ({_short(exc)})") from None
 
     def query(self, command: str) -> str:
         import pyvisa
 
         try:
-            return str(self._session.query(command)).strip()
+            with self.lock:
+                return str(self._session.query(command)).strip()
         except pyvisa.errors.VisaIOError as exc:
             if exc.error_code == pyvisa.constants.StatusCode.error_timeout:
                 raise InstrumentTimeout(f"{self.label}: no answer to {command!r} within {self.timeout_ms} ms") \
                     from None
+            raise InstrumentError(f"{self.label}: query {command!r} failed ({_short(exc)})") from None
+        except (pyvisa.errors.InvalidSession, OSError) as exc:
             raise InstrumentError(f"{self.label}: query {command!r} failed ({_short(exc)})") from None
 
     def query_float(self, command: str) -> float:
@@ -104,7 +111,8 @@ class ScpiInstrument:
 
     def clear(self) -> None:
         """Device clear: abort a half-done exchange (used before making the instrument safe)."""
-        with contextlib.suppress(Exception):  # best effort; the following commands will tell
+        # under the lock: a clear reads the socket empty, and must not eat the answer a heartbeat waits for
+        with self.lock, contextlib.suppress(Exception):  # best effort; the following commands will tell
             self._session.clear()
 
     def close(self) -> None:

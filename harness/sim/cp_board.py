@@ -9,6 +9,11 @@ cable" — the car when the board is an EVSE, the charger when it is a vehicle �
 /dev/ttyACM0. Its state lives in the emulator, in the process that owns the pty — so a test can ask the *board*
 whether it was left safe, whatever happened to the process that drove it.
 
+The watchdog (`WDOG <s>`) is honoured as the board's firmware would: no command line for that long → SAFE, and
+`WDOG?` says `TRIPPED` — the emulator checks it in its own thread, so it trips even when the process that drove
+the board was killed. `features` limits what the board has (a board without `WDOG` or `RELAY`, like early
+firmware).
+
 Misbehaviour for tests: `mute` (never answer: timeouts), `replies` (command word → fixed reply, e.g.
 {"MEAS?": "garbage"}), `idn`.
 """
@@ -19,6 +24,7 @@ import contextlib
 import os
 import select
 import threading
+import time
 import tty
 from collections.abc import Callable
 
@@ -29,9 +35,15 @@ LOAD_FAULTS = {"NONE": None, "NODIODE": "no-diode", "SHORT": "short-to-pe"}
 
 
 class CpBoardEmulator:
-    def __init__(self, side: str = "both", idn: str = "CCSHIL-CPBOARD,EMU-1,000001,1.0") -> None:
+    def __init__(self, side: str = "both", idn: str = "CCSHIL-CPBOARD,EMU-1,000001,1.0",
+                 features: tuple[str, ...] = ("WDOG", "RELAY")) -> None:
         self.side = side
         self.idn = idn
+        self.features = tuple(features)
+        self.relay = False  # aux relay (e.g. the lamp load of a `bulb` power stage)
+        self.watchdog_s = 0.0  # 0: disarmed
+        self.watchdog_tripped = False
+        self.last_command = time.monotonic()
         self.line = SimCpLine(None)
         self.load_state = "A"  # our vehicle side (side pev/both)
         self.load_fault: str | None = None
@@ -57,7 +69,16 @@ class CpBoardEmulator:
 
     @property
     def safe(self) -> bool:
-        return (self.side == "pev" or self.evse_safe) and (self.side == "evse" or self.pev_safe)
+        return ((self.side == "pev" or self.evse_safe) and (self.side == "evse" or self.pev_safe)
+                and not self.relay)
+
+    def tick(self, now: float) -> None:
+        """The firmware's watchdog: silent host for `watchdog_s` → everything off (once per silence)."""
+        with self.changed:
+            if self.watchdog_s > 0 and not self.watchdog_tripped and now - self.last_command > self.watchdog_s:
+                self._safe_state()
+                self.watchdog_tripped = True
+                self.changed.notify_all()
 
     def wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
         """Block until the board's state satisfies `predicate` (bounded)."""
@@ -72,6 +93,7 @@ class CpBoardEmulator:
             return None
         with self.changed:
             self.received.append(line)
+            self.last_command = time.monotonic()
             try:
                 reply = self._handle(line.split())
             finally:
@@ -91,7 +113,30 @@ class CpBoardEmulator:
             return "1"
         if head == "CAP?":
             return " ".join([*(["EVSE"] if self._has("evse") else []), *(["PEV", "FAULTS"] if self._has("pev")
-                                                                         else []), "MEAS"])
+                                                                         else []), "MEAS", *self.features])
+        if head in ("WDOG", "WDOG?", "RELAY", "RELAY?") and head.rstrip("?") not in self.features:
+            return "ERR unknown command"
+        if head == "PING":
+            return "OK"
+        if head == "WDOG?":
+            state = "TRIPPED" if self.watchdog_tripped else "ARMED" if self.watchdog_s > 0 else "OFF"
+            return f"{self.watchdog_s:g} {state}"
+        if head == "WDOG":
+            try:
+                seconds = float(args[0])
+            except (IndexError, ValueError):
+                return "ERR bad argument"
+            if seconds < 0:
+                return "ERR bad argument"
+            self.watchdog_s, self.watchdog_tripped = seconds, False
+            return "OK"
+        if head == "RELAY?":
+            return "ON" if self.relay else "OFF"
+        if head == "RELAY":
+            if not args or args[0] not in ("ON", "OFF"):
+                return "ERR bad argument"
+            self.relay = args[0] == "ON"
+            return "OK"
         if head in ("OFF", "DC", "PWM", "STATE", "OSC?") and not self._has("evse"):
             return "ERR not supported"
         if head in ("LOAD", "FAULT", "LOAD?") and not self._has("pev"):
@@ -127,17 +172,22 @@ class CpBoardEmulator:
         elif head == "STATE?":
             return self.line.reading().state
         elif head == "SAFE":
-            if self._has("evse"):
-                self.line.setting = CpSetting("off")
-            if self._has("pev"):
-                self.load_state, self.load_fault = "A", None
-                self.line.load.present("A")
-                self.line.load.diode, self.line.load.short_to_pe = True, False
+            self._safe_state()
         elif head in ("STATE", "LOAD", "FAULT"):
             return "ERR bad argument"
         else:
             return "ERR unknown command"
         return "OK"
+
+
+    def _safe_state(self) -> None:
+        if self._has("evse"):
+            self.line.setting = CpSetting("off")
+        if self._has("pev"):
+            self.load_state, self.load_fault = "A", None
+            self.line.load.present("A")
+            self.line.load.diode, self.line.load.short_to_pe = True, False
+        self.relay = False
 
 
 class PtyCpBoard:
@@ -149,13 +199,36 @@ class PtyCpBoard:
         tty.setraw(self._slave)  # no echo, no line editing: bytes pass as the board would send them
         self.port = os.ttyname(self._slave)
         self._stop = threading.Event()
+        self._unplug = threading.Event()
+        self.unplugged = False
         self._thread = threading.Thread(target=self._serve, name=f"cp-board {self.port}", daemon=True)
         self._thread.start()
+
+    def unplug(self, timeout: float = 5.0) -> None:
+        """The USB cable is pulled: the host side fails from now on, the board keeps running (its watchdog too).
+        The serving thread closes the pty itself (it owns the descriptors; closing them under it could hand their
+        numbers to someone else's files)."""
+        self._unplug.set()
+        deadline = time.monotonic() + timeout
+        while not self.unplugged and time.monotonic() < deadline:
+            self._stop.wait(0.01)
+        if not self.unplugged:
+            raise RuntimeError(f"{self.port}: the emulator did not let go of the pty")
 
     def _serve(self) -> None:
         pending = b""
         while not self._stop.is_set():
+            if self._unplug.is_set() and not self.unplugged:
+                for fd in (self._master, self._slave):
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+                self.unplugged = True
+            if self.unplugged:
+                self.emulator.tick(time.monotonic())
+                self._stop.wait(0.05)
+                continue
             ready, _, _ = select.select([self._master], [], [], 0.05)
+            self.emulator.tick(time.monotonic())
             if not ready:
                 continue
             try:
@@ -167,14 +240,16 @@ class PtyCpBoard:
                 raw, pending = pending.split(b"\n", 1)
                 reply = self.emulator.handle(raw.decode("ascii", errors="replace"))
                 if reply is not None:
-                    os.write(self._master, reply.encode("ascii") + b"\n")
+                    with contextlib.suppress(OSError):  # the host went away mid-line
+                        os.write(self._master, reply.encode("ascii") + b"\n")
 
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
-        for fd in (self._master, self._slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        if not self.unplugged:
+            for fd in (self._master, self._slave):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
     def __enter__(self) -> PtyCpBoard:
         return self

@@ -18,7 +18,9 @@ What the modems do, as a real QCA7420 adaptor does it (PROTOCOL.md §A and the s
   `vendor_atten_ind` adds the Qualcomm 0xA14E frame it also sent);
 - bridge all other frames (IPv6: SDP, TCP) only between modems holding the same NMK, `join_delay` after the later
   of the two got it — the private network exists only after a successful SLAC;
-- faults on demand (`Fault`): drop, delay, corrupt (truncate or flip), wrong attenuation, ignore SET_KEY.
+- faults on demand (`Fault`): drop, delay, corrupt (truncate or flip), wrong attenuation, ignore SET_KEY;
+- listen mode (Qualcomm VS_SNIFFER.REQ on/off, answered with .CNF): while on, the modem reports each frame it sends
+  or hears on the line as VS_SNIFFER.IND to the host that switched it on (the delimiter, not the payload).
 """
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ class EmulatedModem:
     hosts: set[str] = field(default_factory=set)
     resetting_until: float = -1.0
     write_session: dict | None = None
+    sniffer: str | None = None  # VS_SNIFFER on: the host MAC that gets a VS_SNIFFER.IND per frame on the line
+    tei: int = 0
 
     @property
     def nid(self) -> bytes:
@@ -104,7 +108,7 @@ class Powerline:
         index = len(self.modems) + 1
         mac = (mac or f"00:b0:52:00:10:{index:02x}").lower()
         nmk = nmk if nmk is not None else os.urandom(16)  # factory state: a key nobody else has
-        modem = EmulatedModem(name, mac, pibmod.factory_image(f.mac_bytes(mac), nmk), nmk=nmk, key_at=-1e9)
+        modem = EmulatedModem(name, mac, pibmod.factory_image(f.mac_bytes(mac), nmk), nmk=nmk, key_at=-1e9, tei=index)
         self.modems[name] = modem
         return modem
 
@@ -191,10 +195,32 @@ class Powerline:
             carried = self._apply_faults(self._carry(modem, frame, dst, src, now, slac=True), now)
             if mmtype == f.CM_MNBC_SOUND | f.IND:  # a modem that lost the sound cannot measure it either
                 carried += self._apply_faults(self._profiles(modem, src, now, {d.modem for d in carried}), now)
-            return self._apply_faults(out, now) + carried
+            return self._apply_faults(out, now) + carried + self._sniffed(modem, frame, dst, now)
         else:
             out += self._carry(modem, frame, dst, src, now, slac=False)
+            if any(self.same_network(name, other, now) for other in self.modems if other != name):
+                out += self._sniffed(modem, frame, dst, now)
         return self._apply_faults(out, now)
+
+    def _sniffed(self, sender: EmulatedModem, frame: bytes, dst: str, now: float) -> list[Delivery]:
+        """Listen mode: every modem with VS_SNIFFER on reports the frame's delimiter to its host — Tx on the
+        sending modem, Rx on every modem coupled to it, whatever the network key (the modem hears the line, it
+        need not decrypt it). Start-of-frame, SNID from the sender's NID, TEIs from the modems."""
+        out = []
+        receiver = self._modem_by_mac(dst) or next((m for m in self.modems.values() if dst in m.hosts), None)
+        dtei = 0xFF if frame[0] & 1 or receiver is None else receiver.tei
+        length = max(1, min(0xFFF, round(len(frame) * 8 / 1.28 / 20)))  # FL_AV: payload airtime in 1.28 µs units
+        fc = bytes([0x01 | ((sender.nid[-1] & 0x0F) << 4), sender.tei, dtei, 0x01, 0, 0, 0, 0,
+                    length & 0xFF, length >> 8]) + bytes(6)
+        for modem in self.modems.values():
+            if modem.sniffer is None or now < modem.resetting_until:
+                continue
+            if modem is not sender and not self.coupled(sender.name, modem.name):
+                continue
+            body = f.VsSnifferInd(SnifferType=0, Direction=0 if modem is sender else 1,
+                                  SystemTime=int(now * 25_000_000), BeaconTime=0, FrameControl=fc)
+            out.append(Delivery(modem.name, f.make(modem.sniffer, modem.mac, body), now + self.latency, None))
+        return out
 
     def _modem_by_mac(self, mac: str) -> EmulatedModem | None:
         return next((m for m in self.modems.values() if m.mac == mac), None)
@@ -275,6 +301,12 @@ class Powerline:
             return [cnf]
         elif mmtype == f.VS_MODULE_OPERATION | f.REQ:
             reply = self._module_operation(modem, mme.body, now)
+        elif mmtype == f.VS_SNIFFER | f.REQ:
+            control = mme.body.SnifferControl
+            if control in (0, 1):
+                modem.sniffer = host if control == 1 else None
+                self.log.append((now, modem.name, f"sniffer {'on' if control else 'off'}"))
+            reply = f.VsSnifferCnf(Status=0 if control in (0, 1) else 0x10)
         if reply is None:
             return []
         return [Delivery(modem.name, f.make(host, modem.mac, reply), now + self.latency, None)]
@@ -372,7 +404,7 @@ class Powerline:
 
 
 _LOCAL_REQUESTS = {f.CM_SET_KEY | f.REQ, f.CM_GET_KEY | f.REQ, f.VS_SW_VER | f.REQ, f.VS_PL_LNK_STATUS | f.REQ,
-                   f.VS_RS_DEV | f.REQ, f.VS_MODULE_OPERATION | f.REQ}
+                   f.VS_RS_DEV | f.REQ, f.VS_MODULE_OPERATION | f.REQ, f.VS_SNIFFER | f.REQ}
 
 
 def _later(d: Delivery, seconds: float) -> Delivery:

@@ -22,7 +22,9 @@ The dict ("wire model") mirrors the XML document:
 - attributes (e.g. ``Id``) are keys of the element's dict like child elements; an element with simple content
   *and* attributes (e.g. ISO-2 ``eMAID`` in CertificateInstallationRes, xmldsig ``SignatureValue``) is a dict
   ``{"Id": ..., "value": ...}``; an element of simple type is just its value;
-- an element with empty content is ``{}``.
+- an element with empty content is ``{}``; an empty string or binary value is ``""``. Encoding writes it as
+  a CH event with a zero-length value (as OpenV2G and cbexigen do, whose C decoders reject anything else);
+  decoding also accepts EXIficient's (Josev's) form, an empty element ending with a second-level EE.
 
 Errors: `ExiEncodeError` (``.path`` of the offending field and ``.reason``), `ExiDecodeError` (``.bit_offset``,
 ``.state``, ``.path``), both `ExiError`. `decode` raises nothing but ExiDecodeError, whatever the bytes.

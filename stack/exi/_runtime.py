@@ -110,6 +110,23 @@ def _ch(v: int, r: int) -> int:
     return r
 
 
+# Second-level productions of a simple-typed element's start state (non-strict, no first-level EE):
+# EE, AT(xsi:type), AT(xsi:nil), AT(*), AT(*)[invalid], SE(*), CH[untyped] -> 3-bit codes after the escape bit
+_SECOND_LEVEL = ("EE", "xsi:type", "xsi:nil", "AT(*)", "AT(*) with schema-invalid value", "SE(*)",
+                 "CH with schema-invalid (untyped) value")
+
+
+def _empty_or_undeclared(v: int, r: int) -> int:
+    """At the escape bit of a string/binary element: an empty element (second-level EE, which is how
+    EXIficient writes "" values) returns the position after it; any other undeclared event raises."""
+    r -= 4
+    code = (v >> r) & 15
+    if code == 8:  # escape bit 1, second-level code 0 = EE
+        return r
+    what = _SECOND_LEVEL[code & 7] if code & 8 else "CH"
+    raise Undeclared(f"undeclared (second-level) event {what} in a simple element; not supported")
+
+
 def _ee(v: int, r: int) -> int:
     r -= 1
     if (v >> r) & 1:
@@ -140,8 +157,10 @@ def es(v: int, r: int) -> tuple[str, int]:
     """Simple-typed string element: CH code, literal (length + 2, code points), EE code."""
     r -= 9
     n = (v >> r) & 511
-    if n & 0x180:  # CH bit set or a length of 126+ characters
-        x, r = s(v, _ch(v, r + 9))
+    if n & 0x180:  # CH bit set (empty element?) or a length of 126+ characters
+        if n & 0x100:
+            return "", _empty_or_undeclared(v, r + 9)
+        x, r = s(v, r + 8)
         return x, _ee(v, r)
     if n < 2:
         raise Undeclared("string table hit, but V2G uses valuePartitionCapacity=0 (no value table)")
@@ -164,8 +183,10 @@ def eb(v: int, r: int) -> tuple[str, int]:
     """Simple-typed binary element (hexBinary/base64Binary): CH code, length, bytes, EE code."""
     r -= 9
     n = (v >> r) & 511
-    if n & 0x180:  # CH bit set or 128+ bytes
-        x, r = b(v, _ch(v, r + 9))
+    if n & 0x180:  # CH bit set (empty element?) or 128+ bytes
+        if n & 0x100:
+            return "", _empty_or_undeclared(v, r + 9)
+        x, r = b(v, r + 8)
         return x, _ee(v, r)
     nb = n << 3
     if nb >= r:

@@ -42,6 +42,7 @@ from scapy.fields import (
     ConditionalField,
     FieldLenField,
     LEIntField,
+    LELongField,
     LEShortField,
     MACField,
     PacketListField,
@@ -86,6 +87,7 @@ VS_NW_INFO = 0xA038
 VS_MODULE_OPERATION = 0xA0B0
 VS_PL_LNK_STATUS = 0xA0B8
 VS_ATTEN_CHAR = 0xA14C  # Qualcomm; the IND (0xA14E) is sent by the modem per received sound
+VS_SNIFFER = 0xA034  # Qualcomm listen mode: the modem reports every PLC frame it hears as VS_SNIFFER.IND
 
 BASE_NAMES = {
     CM_SET_KEY: "CM_SET_KEY", CM_GET_KEY: "CM_GET_KEY", CM_AMP_MAP: "CM_AMP_MAP", CM_SLAC_PARM: "CM_SLAC_PARM",
@@ -93,7 +95,7 @@ BASE_NAMES = {
     CM_MNBC_SOUND: "CM_MNBC_SOUND", CM_VALIDATE: "CM_VALIDATE", CM_SLAC_MATCH: "CM_SLAC_MATCH",
     CM_SLAC_USER_DATA: "CM_SLAC_USER_DATA", CM_ATTEN_PROFILE: "CM_ATTEN_PROFILE", VS_SW_VER: "VS_SW_VER",
     0xA008: "VS_RD_MEM", 0xA00C: "VS_ST_MAC", 0xA010: "VS_GET_NVM", VS_RS_DEV: "VS_RS_DEV", 0xA020: "VS_WR_MOD",
-    0xA024: "VS_RD_MOD", 0xA028: "VS_MOD_NVM", 0xA030: "VS_LNK_STATS", VS_NW_INFO: "VS_NW_INFO",
+    0xA024: "VS_RD_MOD", 0xA028: "VS_MOD_NVM", 0xA030: "VS_LNK_STATS", VS_SNIFFER: "VS_SNIFFER", VS_NW_INFO: "VS_NW_INFO",
     0xA050: "VS_SET_KEY", 0xA058: "VS_RD_CBLOCK", 0xA060: "VS_HOST_ACTION", 0xA068: "VS_OP_ATTRIBUTES",
     0xA07C: "VS_FAC_DEFAULTS", VS_MODULE_OPERATION: "VS_MODULE_OPERATION", VS_PL_LNK_STATUS: "VS_PL_LNK_STATUS",
     VS_ATTEN_CHAR: "VS_ATTEN_CHAR",
@@ -308,6 +310,48 @@ class VsAttenCharInd(Packet):
     fields_desc = [MACField("PevMac", "00:00:00:00:00:00"), StrField("Opaque", b"")]
 
 
+class VsSnifferReq(Packet):
+    """VS_SNIFFER.REQ (0xA034): sniffer (listen) mode on or off; as scapy's homeplugav SnifferRequest."""
+
+    name = "VS_SNIFFER.REQ"
+    fields_desc = [ByteField("SnifferControl", 0)]  # 0 disable, 1 enable
+
+
+class VsSnifferCnf(Packet):
+    """VS_SNIFFER.CNF: Status 0 success, 0x10 invalid control (scapy's homeplugav SnifferConfirmation)."""
+
+    name = "VS_SNIFFER.CNF"
+    fields_desc = [ByteField("Status", 0)]
+
+
+class VsSnifferInd(Packet):
+    """VS_SNIFFER.IND (0xA036): one PLC frame the modem transmitted or heard — its 16-byte frame control (the
+    delimiter: type, SNID, source and destination TEI, link ID, length) and, for beacons, the beacon body; never
+    the frame's payload. Layout as open-plc-utils' Monitor.c prints it (SNIFFTYPE, DIRECTION, SYSTIME[8],
+    BEACONTIME[4], FRAMECTRL[16], BEACONBODY[136])."""
+
+    name = "VS_SNIFFER.IND"
+    fields_desc = [ByteField("SnifferType", 0), ByteField("Direction", 0),  # Direction 0 Tx, 1 Rx
+                   LELongField("SystemTime", 0), LEIntField("BeaconTime", 0),
+                   StrFixedLenField("FrameControl", b"\x00" * 16, 16), StrFixedLenField("BeaconBody", b"\x00" * 136, 136)]
+
+
+DELIMITER_TYPES = {0: "Beacon", 1: "SOF", 2: "SACK", 3: "RTS/CTS", 4: "Sound", 5: "RSOF"}
+
+
+def frame_control(fc: bytes) -> dict[str, Any]:
+    """The fields every HomePlug AV frame control starts with (IEEE 1901 FFT: DT_AV 3 bits, ACCESS 1, SNID 4), and
+    for start-of-frame delimiters the source/destination TEI and link ID that follow."""
+    if len(fc) < 4:
+        return {}
+    kind = fc[0] & 0x07
+    out: dict[str, Any] = {"DelimiterType": DELIMITER_TYPES.get(kind, f"0x{kind:x}"), "Access": (fc[0] >> 3) & 1,
+                           "SNID": fc[0] >> 4}
+    if kind == 1:
+        out.update(STEI=fc[1], DTEI=fc[2], LID=fc[3])
+    return out
+
+
 # scapy layers reused as they are; aliases give them the standard's names in our code.
 CmSlacParmCnf = CM_SLAC_PARM_CNF
 CmStartAttenCharInd = CM_START_ATTEN_CHAR_IND
@@ -338,6 +382,7 @@ BODIES: dict[int, type[Packet]] = {
     VS_MODULE_OPERATION | REQ: VsModuleOperationReq, VS_MODULE_OPERATION | CNF: VsModuleOperationCnf,
     VS_PL_LNK_STATUS | REQ: VsPlLnkStatusReq, VS_PL_LNK_STATUS | CNF: VsPlLnkStatusCnf,
     VS_ATTEN_CHAR | IND: VsAttenCharInd,
+    VS_SNIFFER | REQ: VsSnifferReq, VS_SNIFFER | CNF: VsSnifferCnf, VS_SNIFFER | IND: VsSnifferInd,
 }
 MMTYPE_OF: dict[type[Packet], int] = {cls: mmtype for mmtype, cls in BODIES.items()}
 

@@ -76,7 +76,7 @@ def test_other_payload_types_and_framing_errors_are_v2gtp_records():
     assert broken["layer"] == "v2gtp" and broken["name"] == "framing error" and "0x02/0xfd" in broken["error"]
     assert describer.feed(b"more", outgoing=False) == []  # that direction is out of sync for good
     (undecodable,) = StreamDescriber().feed(v2gtp.encode_exi(b"\x80\xff\xff"), outgoing=True)
-    assert undecodable["layer"] == "exi" and undecodable["name"] == "?" and undecodable["raw"] == "80ffff"
+    assert undecodable["layer"] == "exi" and undecodable["name"] == "?" and undecodable["raw"] == "01fe80010000000380ffff"  # the whole V2GTP message
     assert "din:" in undecodable["error"] and "iso2:" in undecodable["error"]
 
 

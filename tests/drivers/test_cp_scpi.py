@@ -149,3 +149,66 @@ def test_a_failed_open_is_remembered_for_the_session(sim_yaml):
         with Bench(rig, session=session) as bench, pytest.raises(InstrumentTimeout):
             bench.cp  # noqa: B018
     session.close_all()
+
+
+RIGOL = "USB0::0x1AB1::0x0642::DG1ZA000000002::INSTR"
+
+
+def test_rigol_dialect_drives_a_dg1000z(sim_yaml):
+    with bench_for(sim_yaml, resource=RIGOL, dialect="rigol-dg") as bench:
+        assert bench.cp.dialect.name == "rigol-dg"  # opened: identity checked, set up
+        assert probe(sim_yaml, ":OUTP1:IMP?", RIGOL) == "INF"
+        bench.cp.set_current(16)
+        assert probe(sim_yaml, ":SOUR1:FUNC?", RIGOL) == "SQU"
+        assert float(probe(sim_yaml, ":SOUR1:FUNC:SQU:DCYC?", RIGOL)) == pytest.approx(26.6667, abs=1e-3)
+        assert float(probe(sim_yaml, ":SOUR1:VOLT:HIGH?", RIGOL)) == 6.0
+        assert float(probe(sim_yaml, ":SOUR1:VOLT:LOW?", RIGOL)) == -6.0
+        assert probe(sim_yaml, ":OUTP1?", RIGOL) == "ON"
+        bench.cp.set_state("F")
+        assert probe(sim_yaml, ":SOUR1:FUNC?", RIGOL) == "DC" and float(probe(sim_yaml, ":SOUR1:VOLT:OFFS?", RIGOL)) == -6.0
+    assert probe(sim_yaml, ":OUTP1?", RIGOL) == "OFF"
+
+
+@pytest.fixture
+def sdg():
+    from harness.sim.scpi_emulators import ScpiSocketServer, SiglentSdgEmulator
+
+    with ScpiSocketServer(SiglentSdgEmulator()) as server:
+        yield server
+
+
+def sdg_bench(server, **options):
+    return Bench(make_rig(cp={"driver": "scpi", "resource": server.resource, "visa_library": "@py",
+                              "dialect": "siglent-sdg", "timeout_ms": 500, **options}))
+
+
+def test_siglent_dialect_drives_an_sdg_over_the_lan(sdg):
+    channel = sdg.emulator.channels[1]
+    with sdg_bench(sdg) as bench:
+        assert bench.cp.dialect.name == "siglent-sdg"
+        assert channel["LOAD"] == "HZ" and channel["OUTP"] == "OFF"
+        bench.cp.set_pwm(5.0)
+        assert (channel["WVTP"], channel["FRQ"], channel["HLEV"], channel["LLEV"], channel["DUTY"], channel["OUTP"]) \
+            == ("SQUARE", 1000.0, 6.0, -6.0, 5.0, "ON")
+        bench.cp.set_dc()
+        assert (channel["WVTP"], channel["OFST"]) == ("DC", 6.0)
+    assert channel["OUTP"] == "OFF"  # the emulator itself says so
+
+
+def test_siglent_read_back_catches_a_value_the_generator_did_not_take(sdg):
+    with sdg_bench(sdg, amplifier_gain=1.0) as bench, \
+            pytest.raises(InstrumentError, match=r"HLEV reads back 2.0 after setting 12.0"):
+        bench.cp.set_pwm(5.0)  # ±12 V straight from an SDG: it keeps its old level
+    assert sdg.emulator.channels[1]["OUTP"] == "OFF"
+    with sdg_bench(sdg) as bench:
+        sdg.emulator.replies = {"C1:OUTP?": "C1:OUTP ON,LOAD,HZ,PLRT,NOR"}
+        with pytest.raises(InstrumentError, match=r"'C1:OUTP\?' answered 'C1:OUTP ON,LOAD,HZ,PLRT,NOR', expected "
+                                                  r"output OFF"):
+            bench.cp_link.generator.dialect.output_off()
+        sdg.emulator.replies = {}
+
+
+def test_siglent_identity_is_checked(sdg):
+    sdg.emulator.idn = "Keysight Technologies,33522B,MY1,1"
+    with sdg_bench(sdg) as bench, pytest.raises(InstrumentError, match="expected a Siglent SDG1000X/2000X/6000X"):
+        bench.cp  # noqa: B018

@@ -42,7 +42,8 @@ def test_generator_commands_reach_the_board_and_it_is_left_safe(board):
         bench.cp.set_state("F")
         assert emulator.oscillator == "F" and bench.measure_pilot().state == "F"
     assert emulator.evse_safe
-    assert emulator.received[-1] == "OFF"
+    # made safe, then the session let go of the board: the watchdog is disarmed after OFF
+    assert [c for c in emulator.received if c != "PING"][-2:] == ["OFF", "WDOG 0"]
 
 
 def test_polling_during_a_wait_sees_the_vehicle_react(board):
@@ -113,4 +114,28 @@ def test_emulator_protocol_errors():
     assert emulator.handle("LOAD C") == "ERR not supported"
     assert emulator.handle("") is None
     assert emulator.handle("PROTO?") == "1"
-    assert emulator.handle("CAP?") == "EVSE MEAS"
+    assert emulator.handle("CAP?") == "EVSE MEAS WDOG RELAY"
+    assert emulator.handle("WDOG -1") == "ERR bad argument" and emulator.handle("RELAY MAYBE") == "ERR bad argument"
+    early = CpBoardEmulator(side="evse", features=())  # firmware without watchdog and relay
+    assert early.handle("CAP?") == "EVSE MEAS" and early.handle("WDOG 2") == "ERR unknown command"
+
+
+def test_heartbeats_keep_the_watchdog_fed_and_it_trips_when_they_stop(board):
+    emulator = board.emulator
+    emulator.line.load.present("B")
+    with bench_for(board, watchdog_s=0.4) as bench:
+        bench.cp.set_pwm(5.0)
+        assert emulator.watchdog_s == 0.4
+        # three watchdog periods of a test doing nothing but holding the pilot: the heartbeat thread feeds it
+        assert not emulator.wait(lambda: emulator.watchdog_tripped, timeout=1.2)
+        assert emulator.oscillator == "PWM 5.0"
+        bench.cp_link.generator.board.stop_heartbeat()  # as if this process had died
+        assert emulator.wait(lambda: emulator.watchdog_tripped, timeout=2.0)
+        assert emulator.safe and emulator.oscillator == "OFF"  # the board switched itself off
+        assert bench.cp_link.generator.board.watchdog_state() == "0.4 TRIPPED"
+
+
+def test_a_board_without_watchdog_still_works():
+    with PtyCpBoard(CpBoardEmulator(side="evse", features=())) as served, bench_for(served) as bench:
+        bench.cp.set_dc()
+        assert served.emulator.oscillator == "DC" and bench.cp_link.generator.board.watchdog_state() == "none"

@@ -29,7 +29,10 @@ NAMESPACES = {
 
 
 def josev_python() -> str:
-    return os.environ.get("CCS_HIL_JOSEV_PYTHON") or str(REPO / ".venvs" / "josev" / "bin" / "python")
+    from harness.refimpl import python_for
+
+    found = python_for("josev")
+    return str(found) if found else str(REPO / ".venvs" / "josev" / "bin" / "python")
 
 
 @cache

@@ -101,9 +101,9 @@ def test_undeclared_event_is_reported_with_state():
     # header(8) doc(7) Header SE(1) SessionID SE(1) CH(1) len(8) byte(8) EE(1) Header EE(2) Body SE(1) Body code(6)
     # SessionSetupReq: SE(EVCCID)(1), EVCCID CH bit at the next position -> flip it to 1
     pos = 8 + 7 + 1 + 1 + 1 + 8 + 8 + 1 + 2 + 1 + 6 + 1
-    assert bits[pos] == "0"
-    bad = int(bits[:pos] + "1" + bits[pos + 1 :], 2).to_bytes(len(good), "big")
-    with pytest.raises(ExiDecodeError, match="second-level") as info:
+    assert bits[pos : pos + 4] == "0000"
+    bad = int(bits[:pos] + "1001" + bits[pos + 4 :], 2).to_bytes(len(good), "big")  # escape + code 1: xsi:type
+    with pytest.raises(ExiDecodeError, match="second-level.*xsi:type") as info:
         exi.decode("din", bad)
     assert info.value.path.endswith("SessionSetupReq.EVCCID")
     assert info.value.bit_offset is not None
@@ -186,3 +186,24 @@ def test_detect_and_names():
     assert "V2G_Message" in exi.root_names("iso2")
     with pytest.raises(ExiDecodeError, match="no schema"):
         exi.detect(b"\x80\xff\xff")
+
+
+def test_exificient_empty_values_decode_as_empty_strings():
+    # Josev/EXIficient writes "" as an empty element (escape bit + second-level EE); we write CH with length 0
+    for schema, josev_hex, ours_hex, path in [
+        ("din", "809a004011e00420", "809a004011e0000080", ("SessionSetupRes", "EVSEID")),
+        ("iso2", "8098004011b210", "8098004011b00440", ("ServiceDiscoveryReq", "ServiceScope")),
+    ]:
+        msg = exi.decode(schema, bytes.fromhex(josev_hex))
+        assert msg["V2G_Message"]["Body"][path[0]][path[1]] == ""
+        assert exi.encode(schema, msg).hex() == ours_hex
+        assert exi.decode(schema, bytes.fromhex(ours_hex)) == msg
+
+
+def test_other_second_level_events_in_simple_elements_are_named():
+    good = bytes.fromhex("809a004011e00420")  # DIN SessionSetupRes with an empty EVSEID (second-level EE)
+    bits = "".join(f"{x:08b}" for x in good)
+    pos = bits.index("1000", 40)  # escape bit + code 000 (EE) of EVSEID
+    bad = int(bits[:pos] + "1010" + bits[pos + 4 :], 2).to_bytes(len(good), "big")  # code 2 = xsi:nil
+    with pytest.raises(ExiDecodeError, match="xsi:nil"):
+        exi.decode("din", bad)

@@ -41,7 +41,7 @@ def test_exchanges_measure_response_times_against_limits(din_pass, din_late):
     parm = next(e for e in ok if e.name == "CM_SLAC_PARM.REQ")
     assert parm.limit.name == "TT_match_response" and parm.seconds == pytest.approx(0.0601, abs=1e-3)  # retry
     demand = next(e for e in ok if e.name == "CurrentDemandReq")
-    assert demand.limit.seconds == 0.25 and demand.limit.name == "V2G_EVCC_Msg_Timeout_CurrentDemandReq"
+    assert demand.limit.seconds == 0.25 and demand.limit.name == "V2G_EVCC_Msg_Timeout(CurrentDemandReq)"
     assert demand.responder == "evse"
     late = [e for e in an.exchanges(din_late) if not e.ok]
     assert len(late) == 1 and late[0].name == "CurrentDemandReq" and late[0].seconds == pytest.approx(0.4338, 1e-3)

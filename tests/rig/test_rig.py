@@ -9,7 +9,7 @@ from harness.rig import PACKAGE_RIGS, UnknownRig, available_rigs, from_dict, loa
 from tests.conftest import rig_dict
 
 
-@pytest.mark.parametrize("name", ["sim", "ioniq", "loopback", "charger", "simnet"])
+@pytest.mark.parametrize("name", ["sim", "ioniq", "loopback", "charger", "simnet", "loopback-sim"])
 def test_shipped_rigs_load(name):
     rig = load(name)
     assert rig.name == name and rig.section("cp") is not None
@@ -57,7 +57,7 @@ def test_requires_root_is_read():
 
 def test_unknown_driver_and_table():
     assert "cp.driver: unknown cp driver 'gpio' (known: scpi, serial, sim)" in problems(cp={"driver": "gpio"})
-    assert "rigs/bad.toml: modem: unknown table (known: cp, dut, ip, limits, plc, rig)" in problems(modem={})
+    assert "rigs/bad.toml: modem: unknown table (known: cp, dut, ip, limits, plc, power, rig)" in problems(modem={})
 
 
 def test_nested_table_errors_have_full_paths():
@@ -87,7 +87,7 @@ def test_toml_syntax_error(tmp_path):
 def test_unknown_name_lists_the_rigs():
     with pytest.raises(UnknownRig) as info:
         resolve("nope")
-    assert str(info.value) == ("unknown rig 'nope' (available: charger, ioniq, loopback, sim, simnet; or give a "
+    assert str(info.value) == ("unknown rig 'nope' (available: charger, ioniq, loopback, loopback-sim, sim, simnet; or give a "
                                "path to a .toml file)")
 
 

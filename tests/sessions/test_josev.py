@@ -48,8 +48,10 @@ STARTUP = SpecTimer("Josev SECC start-up", 45.0, "Java gateway + UDP server")
 
 
 def josev_python() -> str:
-    for candidate in (os.environ.get("CCS_HIL_JOSEV_PYTHON"), str(REPO / ".venvs" / "josev" / "bin" / "python")):
-        if candidate and Path(candidate).exists():
+    from harness.refimpl import python_for
+
+    for candidate in filter(None, [python_for("josev")]):
+        if candidate:
             probe = subprocess.run([candidate, "-c", "import iso15118, aiofile"], capture_output=True, timeout=60)
             if probe.returncode == 0:
                 return candidate

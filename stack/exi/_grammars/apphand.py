@@ -155,6 +155,8 @@ def d_anon_supportedAppProtocolReq(v, r):
     st = 1
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -190,6 +192,8 @@ def e_anon_supportedAppProtocolReq(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T2[st]
             a = e_AppProtocolType(((a << wd) | c), x)
@@ -201,6 +205,12 @@ def e_anon_supportedAppProtocolReq(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()

@@ -731,6 +731,8 @@ def d_CanonicalizationMethodType(v, r):
     o['Algorithm'] = x
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1460,6 +1462,8 @@ def d_ChargingProfileType(v, r):
         l.append(x)
     st = 2
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1498,6 +1502,8 @@ def e_ChargingProfileType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T75[st]
             a = e_ProfileEntryType(((a << wd) | c), x)
@@ -1509,6 +1515,12 @@ def e_ChargingProfileType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -1710,6 +1722,8 @@ def d_ConsumptionCostType(v, r):
     o['startValue'] = x
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1749,6 +1763,8 @@ def e_ConsumptionCostType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T82[st]
             a = e_CostType(((a << wd) | c), x)
@@ -1760,6 +1776,12 @@ def e_ConsumptionCostType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     a = (a << 2) | 1
@@ -3263,6 +3285,8 @@ def d_DigestMethodType(v, r):
     o['Algorithm'] = x
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3470,6 +3494,8 @@ def d_KeyInfoType(v, r):
     o = {}
     st = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 4
         c = (v >> r) & 15
         if c == 0:
@@ -3550,6 +3576,8 @@ def d_KeyInfoType(v, r):
             und(c, 10)
     if st == 1:
         while True:
+            if v.bit_length() - r > 32768:
+                v &= (1 << r) - 1
             r -= 4
             c = (v >> r) & 15
             if c == 0:
@@ -3624,6 +3652,8 @@ def d_KeyInfoType(v, r):
             else:
                 und(c, 9)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 4
         c = (v >> r) & 15
         if c == 0:
@@ -3716,6 +3746,8 @@ def d_KeyValueType(v, r):
     o = {}
     st = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -3737,6 +3769,8 @@ def d_KeyValueType(v, r):
         else:
             und(c, 4)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3786,6 +3820,8 @@ def d_ListOfRootCertificateIDsType(v, r):
         l.append(x)
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3812,6 +3848,8 @@ def e_ListOfRootCertificateIDsType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T154[st]
             if x.__class__ is str and len(x) < 126 and x.isascii():
@@ -3827,6 +3865,12 @@ def e_ListOfRootCertificateIDsType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -3868,6 +3912,8 @@ def d_ManifestType(v, r):
             l.append(x)
         st = 2
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3902,6 +3948,8 @@ def e_ManifestType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T156[st]
             a = e_ReferenceType(((a << wd) | c), x)
@@ -3913,6 +3961,12 @@ def e_ManifestType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T157[st]
@@ -4384,6 +4438,8 @@ def d_ObjectType(v, r):
     o = {}
     st = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -4413,6 +4469,8 @@ def d_ObjectType(v, r):
             und(c, 6)
     if st == 1:
         while True:
+            if v.bit_length() - r > 32768:
+                v &= (1 << r) - 1
             r -= 3
             c = (v >> r) & 7
             if c == 0:
@@ -4437,6 +4495,8 @@ def d_ObjectType(v, r):
                 und(c, 5)
     if st == 2:
         while True:
+            if v.bit_length() - r > 32768:
+                v &= (1 << r) - 1
             r -= 3
             c = (v >> r) & 7
             if c == 0:
@@ -4455,6 +4515,8 @@ def d_ObjectType(v, r):
             else:
                 und(c, 4)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4530,6 +4592,8 @@ def d_PGPDataType(v, r):
         else:
             und(c, 3)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4658,6 +4722,8 @@ def d_PMaxScheduleType(v, r):
         l.append(x)
     st = 2
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4696,6 +4762,8 @@ def e_PMaxScheduleType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T75[st]
             a = e_PMaxScheduleEntryType(((a << wd) | c), x)
@@ -4707,6 +4775,12 @@ def e_PMaxScheduleType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -4742,6 +4816,8 @@ def d_ParameterSetType(v, r):
         l.append(x)
     st = 2
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4780,6 +4856,8 @@ def e_ParameterSetType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T75[st]
             a = e_ParameterType(((a << wd) | c), x)
@@ -4791,6 +4869,12 @@ def e_ParameterSetType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -5105,6 +5189,8 @@ def d_PaymentOptionsType(v, r):
         l.append(x)
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5135,6 +5221,8 @@ def e_PaymentOptionsType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T154[st]
             j = _I192.get(x)
@@ -5149,6 +5237,12 @@ def e_PaymentOptionsType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -5983,6 +6077,8 @@ def d_SAScheduleListType(v, r):
         l.append(x)
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6009,6 +6105,8 @@ def e_SAScheduleListType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T154[st]
             a = e_SAScheduleTupleType(((a << wd) | c), x)
@@ -6020,6 +6118,12 @@ def e_SAScheduleListType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -6129,6 +6233,8 @@ def d_SPKIDataType(v, r):
     o = {}
     st = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         if st == 0:
             r -= 1
             c = (v >> r) & 1
@@ -6143,6 +6249,8 @@ def d_SPKIDataType(v, r):
             st = 1
         elif st == 1:
             while True:
+                if v.bit_length() - r > 32768:
+                    v &= (1 << r) - 1
                 r -= 2
                 c = (v >> r) & 3
                 if c == 0:
@@ -6189,6 +6297,8 @@ def e_SPKIDataType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T154[st]
             a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -6200,6 +6310,12 @@ def e_SPKIDataType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -6233,6 +6349,8 @@ def d_SalesTariffEntryType(v, r):
     o['EPriceLevel'] = x
     st = 2
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6280,6 +6398,8 @@ def e_SalesTariffEntryType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T220[st]
             a = e_ConsumptionCostType(((a << wd) | c), x)
@@ -6291,6 +6411,12 @@ def e_SalesTariffEntryType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T157[st]
@@ -6357,6 +6483,8 @@ def d_SalesTariffType(v, r):
         l.append(x)
     st = 5
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6422,6 +6550,8 @@ def e_SalesTariffType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T222[st]
             a = e_SalesTariffEntryType(((a << wd) | c), x)
@@ -6433,6 +6563,12 @@ def e_SalesTariffType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T223[st]
@@ -6456,6 +6592,8 @@ def d_SelectedServiceListType(v, r):
         l.append(x)
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6482,6 +6620,8 @@ def e_SelectedServiceListType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T154[st]
             a = e_SelectedServiceType(((a << wd) | c), x)
@@ -6493,6 +6633,12 @@ def e_SelectedServiceListType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -6939,6 +7085,8 @@ def d_ServiceParameterListType(v, r):
         l.append(x)
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6965,6 +7113,8 @@ def e_ServiceParameterListType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T154[st]
             a = e_ParameterSetType(((a << wd) | c), x)
@@ -6976,6 +7126,12 @@ def e_ServiceParameterListType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -7092,6 +7248,8 @@ def d_ServiceTagListType(v, r):
         l.append(x)
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7118,6 +7276,8 @@ def e_ServiceTagListType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T154[st]
             a = e_ServiceType(((a << wd) | c), x)
@@ -7129,6 +7289,12 @@ def e_ServiceTagListType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -7485,6 +7651,8 @@ def d_SignatureMethodType(v, r):
     o['Algorithm'] = x
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -7508,6 +7676,8 @@ def d_SignatureMethodType(v, r):
         else:
             und(c, 4)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7583,6 +7753,8 @@ def d_SignaturePropertiesType(v, r):
             l.append(x)
         st = 2
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7617,6 +7789,8 @@ def e_SignaturePropertiesType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T156[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
@@ -7628,6 +7802,12 @@ def e_SignaturePropertiesType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T157[st]
@@ -7660,6 +7840,8 @@ def d_SignaturePropertyType(v, r):
         o['Target'] = x
         st = 2
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7671,6 +7853,8 @@ def d_SignaturePropertyType(v, r):
         else:
             und(c, 2)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7758,6 +7942,8 @@ def d_SignatureType(v, r):
     else:
         und(c, 3)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7810,6 +7996,8 @@ def e_SignatureType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T250[st]
             a = e_ObjectType(((a << wd) | c), x)
@@ -7821,6 +8009,12 @@ def e_SignatureType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T251[st]
@@ -7927,6 +8121,8 @@ def d_SignedInfoType(v, r):
         l.append(x)
     st = 4
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7973,6 +8169,8 @@ def e_SignedInfoType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T254[st]
             a = e_ReferenceType(((a << wd) | c), x)
@@ -7984,6 +8182,12 @@ def e_SignedInfoType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T255[st]
@@ -8007,6 +8211,8 @@ def d_SubCertificatesType(v, r):
         l.append(x)
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -8033,6 +8239,8 @@ def e_SubCertificatesType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T154[st]
             a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -8044,6 +8252,12 @@ def e_SubCertificatesType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -8064,6 +8278,8 @@ def d_TransformType(v, r):
     o['Algorithm'] = x
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -8103,6 +8319,8 @@ def e_TransformType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T258[st]
             if x.__class__ is str and len(x) < 126 and x.isascii():
@@ -8118,6 +8336,12 @@ def e_TransformType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     a = (a << 3) | 2
@@ -8140,6 +8364,8 @@ def d_TransformsType(v, r):
         l.append(x)
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -8166,6 +8392,8 @@ def e_TransformsType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T154[st]
             a = e_TransformType(((a << wd) | c), x)
@@ -8177,6 +8405,12 @@ def e_TransformsType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -8339,6 +8573,8 @@ def d_X509DataType(v, r):
     else:
         und(c, 6)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -8691,6 +8927,8 @@ def h_KeyInfoType_1(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T142[st]
         if x.__class__ is str and len(x) < 126 and x.isascii():
@@ -8706,6 +8944,12 @@ def h_KeyInfoType_1(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -8713,6 +8957,8 @@ def h_KeyInfoType_2(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T143[st]
         a = e_KeyValueType(((a << wd) | c), x)
@@ -8724,6 +8970,12 @@ def h_KeyInfoType_2(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -8731,6 +8983,8 @@ def h_KeyInfoType_3(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T144[st]
         a = e_RetrievalMethodType(((a << wd) | c), x)
@@ -8742,6 +8996,12 @@ def h_KeyInfoType_3(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -8749,6 +9009,8 @@ def h_KeyInfoType_4(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T145[st]
         a = e_X509DataType(((a << wd) | c), x)
@@ -8760,6 +9022,12 @@ def h_KeyInfoType_4(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -8767,6 +9035,8 @@ def h_KeyInfoType_5(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T146[st]
         a = e_PGPDataType(((a << wd) | c), x)
@@ -8778,6 +9048,12 @@ def h_KeyInfoType_5(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -8785,6 +9061,8 @@ def h_KeyInfoType_6(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T147[st]
         a = e_SPKIDataType(((a << wd) | c), x)
@@ -8796,6 +9074,12 @@ def h_KeyInfoType_6(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -8803,6 +9087,8 @@ def h_KeyInfoType_7(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T148[st]
         if x.__class__ is str and len(x) < 126 and x.isascii():
@@ -8818,6 +9104,12 @@ def h_KeyInfoType_7(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -8825,6 +9117,8 @@ def h_X509DataType_0(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T262[st]
         a = e_X509IssuerSerialType(((a << wd) | c), x)
@@ -8836,6 +9130,12 @@ def h_X509DataType_0(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -8843,6 +9143,8 @@ def h_X509DataType_1(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T263[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -8854,6 +9156,12 @@ def h_X509DataType_1(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -8861,6 +9169,8 @@ def h_X509DataType_2(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T264[st]
         if x.__class__ is str and len(x) < 126 and x.isascii():
@@ -8876,6 +9186,12 @@ def h_X509DataType_2(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -8883,6 +9199,8 @@ def h_X509DataType_3(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T265[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -8894,6 +9212,12 @@ def h_X509DataType_3(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -8901,6 +9225,8 @@ def h_X509DataType_4(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T266[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -8912,6 +9238,12 @@ def h_X509DataType_4(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 

@@ -847,6 +847,8 @@ def d_CanonicalizationMethodType(v, r):
     o['Algorithm'] = x
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1736,6 +1738,8 @@ def d_ChargingProfileType(v, r):
     st = 1
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1771,6 +1775,8 @@ def e_ChargingProfileType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T89[st]
             a = e_ProfileEntryType(((a << wd) | c), x)
@@ -1782,6 +1788,12 @@ def e_ChargingProfileType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -2007,6 +2019,8 @@ def d_ConsumptionCostType(v, r):
     st = 2
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2049,6 +2063,8 @@ def e_ConsumptionCostType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T97[st]
             a = e_CostType(((a << wd) | c), x)
@@ -2060,6 +2076,12 @@ def e_ConsumptionCostType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -3493,6 +3515,8 @@ def d_DigestMethodType(v, r):
     o['Algorithm'] = x
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3819,6 +3843,8 @@ def d_KeyInfoType(v, r):
     o = {}
     st = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 4
         c = (v >> r) & 15
         if c == 0:
@@ -3899,6 +3925,8 @@ def d_KeyInfoType(v, r):
             und(c, 10)
     if st == 1:
         while True:
+            if v.bit_length() - r > 32768:
+                v &= (1 << r) - 1
             r -= 4
             c = (v >> r) & 15
             if c == 0:
@@ -3973,6 +4001,8 @@ def d_KeyInfoType(v, r):
             else:
                 und(c, 9)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 4
         c = (v >> r) & 15
         if c == 0:
@@ -4065,6 +4095,8 @@ def d_KeyValueType(v, r):
     o = {}
     st = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -4086,6 +4118,8 @@ def d_KeyValueType(v, r):
         else:
             und(c, 4)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4136,6 +4170,8 @@ def d_ListOfRootCertificateIDsType(v, r):
     st = 1
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4171,6 +4207,8 @@ def e_ListOfRootCertificateIDsType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T172[st]
             a = e_X509IssuerSerialType(((a << wd) | c), x)
@@ -4182,6 +4220,12 @@ def e_ListOfRootCertificateIDsType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -4224,6 +4268,8 @@ def d_ManifestType(v, r):
             l.append(x)
         st = 2
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4258,6 +4304,8 @@ def e_ManifestType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T174[st]
             a = e_ReferenceType(((a << wd) | c), x)
@@ -4269,6 +4317,12 @@ def e_ManifestType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T175[st]
@@ -4767,6 +4821,8 @@ def d_ObjectType(v, r):
     o = {}
     st = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -4796,6 +4852,8 @@ def d_ObjectType(v, r):
             und(c, 6)
     if st == 1:
         while True:
+            if v.bit_length() - r > 32768:
+                v &= (1 << r) - 1
             r -= 3
             c = (v >> r) & 7
             if c == 0:
@@ -4820,6 +4878,8 @@ def d_ObjectType(v, r):
                 und(c, 5)
     if st == 2:
         while True:
+            if v.bit_length() - r > 32768:
+                v &= (1 << r) - 1
             r -= 3
             c = (v >> r) & 7
             if c == 0:
@@ -4838,6 +4898,8 @@ def d_ObjectType(v, r):
             else:
                 und(c, 4)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4913,6 +4975,8 @@ def d_PGPDataType(v, r):
         else:
             und(c, 3)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5022,6 +5086,8 @@ def d_PMaxScheduleType(v, r):
     st = 1
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5057,6 +5123,8 @@ def e_PMaxScheduleType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T199[st]
             a = e_PMaxScheduleEntryType(((a << wd) | c), x)
@@ -5068,6 +5136,12 @@ def e_PMaxScheduleType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -5105,6 +5179,8 @@ def d_ParameterSetType(v, r):
     st = 2
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5152,6 +5228,8 @@ def e_ParameterSetType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T201[st]
             a = e_ParameterType(((a << wd) | c), x)
@@ -5163,6 +5241,12 @@ def e_ParameterSetType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -5490,6 +5574,8 @@ def e_PaymentOptionListType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T213[st]
             j = _I211.get(x)
@@ -5504,6 +5590,12 @@ def e_PaymentOptionListType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -6451,6 +6543,8 @@ def d_SAScheduleListType(v, r):
     st = 1
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6486,6 +6580,8 @@ def e_SAScheduleListType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T239[st]
             a = e_SAScheduleTupleType(((a << wd) | c), x)
@@ -6497,6 +6593,12 @@ def e_SAScheduleListType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -6601,6 +6703,8 @@ def d_SPKIDataType(v, r):
     o = {}
     st = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         if st == 0:
             r -= 1
             c = (v >> r) & 1
@@ -6615,6 +6719,8 @@ def d_SPKIDataType(v, r):
             st = 1
         elif st == 1:
             while True:
+                if v.bit_length() - r > 32768:
+                    v &= (1 << r) - 1
                 r -= 2
                 c = (v >> r) & 3
                 if c == 0:
@@ -6661,6 +6767,8 @@ def e_SPKIDataType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T242[st]
             a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -6672,6 +6780,12 @@ def e_SPKIDataType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -6735,6 +6849,8 @@ def d_SalesTariffEntryType(v, r):
             und(c, 2)
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6791,6 +6907,8 @@ def e_SalesTariffEntryType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T245[st]
             a = e_ConsumptionCostType(((a << wd) | c), x)
@@ -6802,6 +6920,12 @@ def e_SalesTariffEntryType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T246[st]
@@ -6897,6 +7021,8 @@ def d_SalesTariffType(v, r):
         st = 5
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6966,6 +7092,8 @@ def e_SalesTariffType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T249[st]
             a = e_SalesTariffEntryType(((a << wd) | c), x)
@@ -6977,6 +7105,12 @@ def e_SalesTariffType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T250[st]
@@ -7001,6 +7135,8 @@ def d_SelectedServiceListType(v, r):
     st = 1
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7036,6 +7172,8 @@ def e_SelectedServiceListType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T252[st]
             a = e_SelectedServiceType(((a << wd) | c), x)
@@ -7047,6 +7185,12 @@ def e_SelectedServiceListType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -7425,6 +7569,8 @@ def d_ServiceListType(v, r):
     st = 1
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7460,6 +7606,8 @@ def e_ServiceListType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T260[st]
             a = e_ServiceType(((a << wd) | c), x)
@@ -7471,6 +7619,12 @@ def e_ServiceListType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -7497,6 +7651,8 @@ def d_ServiceParameterListType(v, r):
     st = 1
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7532,6 +7688,8 @@ def e_ServiceParameterListType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T262[st]
             a = e_ParameterSetType(((a << wd) | c), x)
@@ -7543,6 +7701,12 @@ def e_ServiceParameterListType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -7893,6 +8057,8 @@ def d_SignatureMethodType(v, r):
     o['Algorithm'] = x
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -7916,6 +8082,8 @@ def d_SignatureMethodType(v, r):
         else:
             und(c, 4)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7991,6 +8159,8 @@ def d_SignaturePropertiesType(v, r):
             l.append(x)
         st = 2
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -8025,6 +8195,8 @@ def e_SignaturePropertiesType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T174[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
@@ -8036,6 +8208,12 @@ def e_SignaturePropertiesType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T175[st]
@@ -8068,6 +8246,8 @@ def d_SignaturePropertyType(v, r):
         o['Target'] = x
         st = 2
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -8079,6 +8259,8 @@ def d_SignaturePropertyType(v, r):
         else:
             und(c, 2)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -8166,6 +8348,8 @@ def d_SignatureType(v, r):
     else:
         und(c, 3)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -8218,6 +8402,8 @@ def e_SignatureType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T275[st]
             a = e_ObjectType(((a << wd) | c), x)
@@ -8229,6 +8415,12 @@ def e_SignatureType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T276[st]
@@ -8335,6 +8527,8 @@ def d_SignedInfoType(v, r):
         l.append(x)
     st = 4
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -8381,6 +8575,8 @@ def e_SignedInfoType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T278[st]
             a = e_ReferenceType(((a << wd) | c), x)
@@ -8392,6 +8588,12 @@ def e_SignedInfoType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T279[st]
@@ -8416,6 +8618,8 @@ def d_SubCertificatesType(v, r):
     st = 1
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -8451,6 +8655,8 @@ def e_SubCertificatesType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T281[st]
             a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -8462,6 +8668,12 @@ def e_SubCertificatesType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -8489,6 +8701,8 @@ def d_SupportedEnergyTransferModeType(v, r):
     st = 1
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -8528,6 +8742,8 @@ def e_SupportedEnergyTransferModeType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T283[st]
             j = _I69.get(x)
@@ -8542,6 +8758,12 @@ def e_SupportedEnergyTransferModeType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -8563,6 +8785,8 @@ def d_TransformType(v, r):
     o['Algorithm'] = x
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -8602,6 +8826,8 @@ def e_TransformType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T285[st]
             if x.__class__ is str and len(x) < 126 and x.isascii():
@@ -8617,6 +8843,12 @@ def e_TransformType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     a = (a << 3) | 2
@@ -8639,6 +8871,8 @@ def d_TransformsType(v, r):
         l.append(x)
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -8665,6 +8899,8 @@ def e_TransformsType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T242[st]
             a = e_TransformType(((a << wd) | c), x)
@@ -8676,6 +8912,12 @@ def e_TransformsType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -8838,6 +9080,8 @@ def d_X509DataType(v, r):
     else:
         und(c, 6)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -9277,6 +9521,8 @@ def h_KeyInfoType_1(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T160[st]
         if x.__class__ is str and len(x) < 126 and x.isascii():
@@ -9292,6 +9538,12 @@ def h_KeyInfoType_1(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -9299,6 +9551,8 @@ def h_KeyInfoType_2(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T161[st]
         a = e_KeyValueType(((a << wd) | c), x)
@@ -9310,6 +9564,12 @@ def h_KeyInfoType_2(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -9317,6 +9577,8 @@ def h_KeyInfoType_3(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T162[st]
         a = e_RetrievalMethodType(((a << wd) | c), x)
@@ -9328,6 +9590,12 @@ def h_KeyInfoType_3(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -9335,6 +9603,8 @@ def h_KeyInfoType_4(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T163[st]
         a = e_X509DataType(((a << wd) | c), x)
@@ -9346,6 +9616,12 @@ def h_KeyInfoType_4(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -9353,6 +9629,8 @@ def h_KeyInfoType_5(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T164[st]
         a = e_PGPDataType(((a << wd) | c), x)
@@ -9364,6 +9642,12 @@ def h_KeyInfoType_5(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -9371,6 +9655,8 @@ def h_KeyInfoType_6(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T165[st]
         a = e_SPKIDataType(((a << wd) | c), x)
@@ -9382,6 +9668,12 @@ def h_KeyInfoType_6(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -9389,6 +9681,8 @@ def h_KeyInfoType_7(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T166[st]
         if x.__class__ is str and len(x) < 126 and x.isascii():
@@ -9404,6 +9698,12 @@ def h_KeyInfoType_7(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -9411,6 +9711,8 @@ def h_X509DataType_0(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T289[st]
         a = e_X509IssuerSerialType(((a << wd) | c), x)
@@ -9422,6 +9724,12 @@ def h_X509DataType_0(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -9429,6 +9737,8 @@ def h_X509DataType_1(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T290[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -9440,6 +9750,12 @@ def h_X509DataType_1(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -9447,6 +9763,8 @@ def h_X509DataType_2(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T291[st]
         if x.__class__ is str and len(x) < 126 and x.isascii():
@@ -9462,6 +9780,12 @@ def h_X509DataType_2(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -9469,6 +9793,8 @@ def h_X509DataType_3(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T292[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -9480,6 +9806,12 @@ def h_X509DataType_3(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -9487,6 +9819,8 @@ def h_X509DataType_4(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T293[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -9498,6 +9832,12 @@ def h_X509DataType_4(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 

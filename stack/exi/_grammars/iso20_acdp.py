@@ -853,6 +853,8 @@ def d_CanonicalizationMethodType(v, r):
     o['Algorithm'] = x
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1036,6 +1038,8 @@ def d_DigestMethodType(v, r):
     o['Algorithm'] = x
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1376,6 +1380,8 @@ def d_KeyInfoType(v, r):
     o = {}
     st = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 4
         c = (v >> r) & 15
         if c == 0:
@@ -1456,6 +1462,8 @@ def d_KeyInfoType(v, r):
             und(c, 10)
     if st == 1:
         while True:
+            if v.bit_length() - r > 32768:
+                v &= (1 << r) - 1
             r -= 4
             c = (v >> r) & 15
             if c == 0:
@@ -1530,6 +1538,8 @@ def d_KeyInfoType(v, r):
             else:
                 und(c, 9)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 4
         c = (v >> r) & 15
         if c == 0:
@@ -1622,6 +1632,8 @@ def d_KeyValueType(v, r):
     o = {}
     st = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -1643,6 +1655,8 @@ def d_KeyValueType(v, r):
         else:
             und(c, 4)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1709,6 +1723,8 @@ def d_ManifestType(v, r):
             l.append(x)
         st = 2
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1743,6 +1759,8 @@ def e_ManifestType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T51[st]
             a = e_ReferenceType(((a << wd) | c), x)
@@ -1754,6 +1772,12 @@ def e_ManifestType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T52[st]
@@ -1841,6 +1865,8 @@ def d_ObjectType(v, r):
     o = {}
     st = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -1870,6 +1896,8 @@ def d_ObjectType(v, r):
             und(c, 6)
     if st == 1:
         while True:
+            if v.bit_length() - r > 32768:
+                v &= (1 << r) - 1
             r -= 3
             c = (v >> r) & 7
             if c == 0:
@@ -1894,6 +1922,8 @@ def d_ObjectType(v, r):
                 und(c, 5)
     if st == 2:
         while True:
+            if v.bit_length() - r > 32768:
+                v &= (1 << r) - 1
             r -= 3
             c = (v >> r) & 7
             if c == 0:
@@ -1912,6 +1942,8 @@ def d_ObjectType(v, r):
             else:
                 und(c, 4)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1987,6 +2019,8 @@ def d_PGPDataType(v, r):
         else:
             und(c, 3)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2372,6 +2406,8 @@ def d_SPKIDataType(v, r):
     o = {}
     st = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         if st == 0:
             r -= 1
             c = (v >> r) & 1
@@ -2386,6 +2422,8 @@ def d_SPKIDataType(v, r):
             st = 1
         elif st == 1:
             while True:
+                if v.bit_length() - r > 32768:
+                    v &= (1 << r) - 1
                 r -= 2
                 c = (v >> r) & 3
                 if c == 0:
@@ -2432,6 +2470,8 @@ def e_SPKIDataType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T75[st]
             a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -2443,6 +2483,12 @@ def e_SPKIDataType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -2463,6 +2509,8 @@ def d_SignatureMethodType(v, r):
     o['Algorithm'] = x
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -2486,6 +2534,8 @@ def d_SignatureMethodType(v, r):
         else:
             und(c, 4)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2561,6 +2611,8 @@ def d_SignaturePropertiesType(v, r):
             l.append(x)
         st = 2
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2595,6 +2647,8 @@ def e_SignaturePropertiesType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T51[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
@@ -2606,6 +2660,12 @@ def e_SignaturePropertiesType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T52[st]
@@ -2638,6 +2698,8 @@ def d_SignaturePropertyType(v, r):
         o['Target'] = x
         st = 2
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2649,6 +2711,8 @@ def d_SignaturePropertyType(v, r):
         else:
             und(c, 2)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2736,6 +2800,8 @@ def d_SignatureType(v, r):
     else:
         und(c, 3)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2788,6 +2854,8 @@ def e_SignatureType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T85[st]
             a = e_ObjectType(((a << wd) | c), x)
@@ -2799,6 +2867,12 @@ def e_SignatureType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T86[st]
@@ -2905,6 +2979,8 @@ def d_SignedInfoType(v, r):
         l.append(x)
     st = 4
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2951,6 +3027,8 @@ def e_SignedInfoType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T90[st]
             a = e_ReferenceType(((a << wd) | c), x)
@@ -2962,6 +3040,12 @@ def e_SignedInfoType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T91[st]
@@ -2981,6 +3065,8 @@ def d_TransformType(v, r):
     o['Algorithm'] = x
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -3020,6 +3106,8 @@ def e_TransformType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T93[st]
             if x.__class__ is str and len(x) < 126 and x.isascii():
@@ -3035,6 +3123,12 @@ def e_TransformType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     a = (a << 3) | 2
@@ -3057,6 +3151,8 @@ def d_TransformsType(v, r):
         l.append(x)
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3083,6 +3179,8 @@ def e_TransformsType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T75[st]
             a = e_TransformType(((a << wd) | c), x)
@@ -3094,6 +3192,12 @@ def e_TransformsType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -3154,6 +3258,8 @@ def d_X509DataType(v, r):
     else:
         und(c, 6)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -3282,6 +3388,8 @@ def h_KeyInfoType_1(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T39[st]
         if x.__class__ is str and len(x) < 126 and x.isascii():
@@ -3297,6 +3405,12 @@ def h_KeyInfoType_1(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -3304,6 +3418,8 @@ def h_KeyInfoType_2(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T40[st]
         a = e_KeyValueType(((a << wd) | c), x)
@@ -3315,6 +3431,12 @@ def h_KeyInfoType_2(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -3322,6 +3444,8 @@ def h_KeyInfoType_3(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T41[st]
         a = e_RetrievalMethodType(((a << wd) | c), x)
@@ -3333,6 +3457,12 @@ def h_KeyInfoType_3(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -3340,6 +3470,8 @@ def h_KeyInfoType_4(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T42[st]
         a = e_X509DataType(((a << wd) | c), x)
@@ -3351,6 +3483,12 @@ def h_KeyInfoType_4(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -3358,6 +3496,8 @@ def h_KeyInfoType_5(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T43[st]
         a = e_PGPDataType(((a << wd) | c), x)
@@ -3369,6 +3509,12 @@ def h_KeyInfoType_5(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -3376,6 +3522,8 @@ def h_KeyInfoType_6(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T44[st]
         a = e_SPKIDataType(((a << wd) | c), x)
@@ -3387,6 +3535,12 @@ def h_KeyInfoType_6(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -3394,6 +3548,8 @@ def h_KeyInfoType_7(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T45[st]
         if x.__class__ is str and len(x) < 126 and x.isascii():
@@ -3409,6 +3565,12 @@ def h_KeyInfoType_7(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -3416,6 +3578,8 @@ def h_X509DataType_0(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T97[st]
         a = e_X509IssuerSerialType(((a << wd) | c), x)
@@ -3427,6 +3591,12 @@ def h_X509DataType_0(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -3434,6 +3604,8 @@ def h_X509DataType_1(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T98[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -3445,6 +3617,12 @@ def h_X509DataType_1(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -3452,6 +3630,8 @@ def h_X509DataType_2(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T99[st]
         if x.__class__ is str and len(x) < 126 and x.isascii():
@@ -3467,6 +3647,12 @@ def h_X509DataType_2(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -3474,6 +3660,8 @@ def h_X509DataType_3(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T100[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -3485,6 +3673,12 @@ def h_X509DataType_3(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -3492,6 +3686,8 @@ def h_X509DataType_4(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T101[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -3503,6 +3699,12 @@ def h_X509DataType_4(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 

@@ -1431,6 +1431,8 @@ def d_CanonicalizationMethodType(v, r):
     o['Algorithm'] = x
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2780,6 +2782,8 @@ def d_DigestMethodType(v, r):
     o['Algorithm'] = x
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3613,6 +3617,8 @@ def d_KeyInfoType(v, r):
     o = {}
     st = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 4
         c = (v >> r) & 15
         if c == 0:
@@ -3693,6 +3699,8 @@ def d_KeyInfoType(v, r):
             und(c, 10)
     if st == 1:
         while True:
+            if v.bit_length() - r > 32768:
+                v &= (1 << r) - 1
             r -= 4
             c = (v >> r) & 15
             if c == 0:
@@ -3767,6 +3775,8 @@ def d_KeyInfoType(v, r):
             else:
                 und(c, 9)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 4
         c = (v >> r) & 15
         if c == 0:
@@ -3859,6 +3869,8 @@ def d_KeyValueType(v, r):
     o = {}
     st = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -3880,6 +3892,8 @@ def d_KeyValueType(v, r):
         else:
             und(c, 4)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3946,6 +3960,8 @@ def d_ManifestType(v, r):
             l.append(x)
         st = 2
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3980,6 +3996,8 @@ def e_ManifestType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T133[st]
             a = e_ReferenceType(((a << wd) | c), x)
@@ -3991,6 +4009,12 @@ def e_ManifestType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T134[st]
@@ -4412,6 +4436,8 @@ def d_ObjectType(v, r):
     o = {}
     st = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -4441,6 +4467,8 @@ def d_ObjectType(v, r):
             und(c, 6)
     if st == 1:
         while True:
+            if v.bit_length() - r > 32768:
+                v &= (1 << r) - 1
             r -= 3
             c = (v >> r) & 7
             if c == 0:
@@ -4465,6 +4493,8 @@ def d_ObjectType(v, r):
                 und(c, 5)
     if st == 2:
         while True:
+            if v.bit_length() - r > 32768:
+                v &= (1 << r) - 1
             r -= 3
             c = (v >> r) & 7
             if c == 0:
@@ -4483,6 +4513,8 @@ def d_ObjectType(v, r):
             else:
                 und(c, 4)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4558,6 +4590,8 @@ def d_PGPDataType(v, r):
         else:
             und(c, 3)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4832,6 +4866,8 @@ def d_ReceiptType(v, r):
             und(c, 2)
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4904,6 +4940,8 @@ def e_ReceiptType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T156[st]
             a = e_DetailedTaxType(((a << wd) | c), x)
@@ -4915,6 +4953,12 @@ def e_ReceiptType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T157[st]
@@ -5164,6 +5208,8 @@ def d_SPKIDataType(v, r):
     o = {}
     st = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         if st == 0:
             r -= 1
             c = (v >> r) & 1
@@ -5178,6 +5224,8 @@ def d_SPKIDataType(v, r):
             st = 1
         elif st == 1:
             while True:
+                if v.bit_length() - r > 32768:
+                    v &= (1 << r) - 1
                 r -= 2
                 c = (v >> r) & 3
                 if c == 0:
@@ -5224,6 +5272,8 @@ def e_SPKIDataType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T163[st]
             a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -5235,6 +5285,12 @@ def e_SPKIDataType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -5609,6 +5665,8 @@ def d_SignatureMethodType(v, r):
     o['Algorithm'] = x
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -5632,6 +5690,8 @@ def d_SignatureMethodType(v, r):
         else:
             und(c, 4)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5707,6 +5767,8 @@ def d_SignaturePropertiesType(v, r):
             l.append(x)
         st = 2
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5741,6 +5803,8 @@ def e_SignaturePropertiesType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T133[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
@@ -5752,6 +5816,12 @@ def e_SignaturePropertiesType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T134[st]
@@ -5784,6 +5854,8 @@ def d_SignaturePropertyType(v, r):
         o['Target'] = x
         st = 2
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5795,6 +5867,8 @@ def d_SignaturePropertyType(v, r):
         else:
             und(c, 2)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5882,6 +5956,8 @@ def d_SignatureType(v, r):
     else:
         und(c, 3)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5934,6 +6010,8 @@ def e_SignatureType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T180[st]
             a = e_ObjectType(((a << wd) | c), x)
@@ -5945,6 +6023,12 @@ def e_SignatureType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T181[st]
@@ -6051,6 +6135,8 @@ def d_SignedInfoType(v, r):
         l.append(x)
     st = 4
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6097,6 +6183,8 @@ def e_SignedInfoType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T184[st]
             a = e_ReferenceType(((a << wd) | c), x)
@@ -6108,6 +6196,12 @@ def e_SignedInfoType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T185[st]
@@ -6127,6 +6221,8 @@ def d_TransformType(v, r):
     o['Algorithm'] = x
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -6166,6 +6262,8 @@ def e_TransformType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T187[st]
             if x.__class__ is str and len(x) < 126 and x.isascii():
@@ -6181,6 +6279,12 @@ def e_TransformType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     a = (a << 3) | 2
@@ -6203,6 +6307,8 @@ def d_TransformsType(v, r):
         l.append(x)
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6229,6 +6335,8 @@ def e_TransformsType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T163[st]
             a = e_TransformType(((a << wd) | c), x)
@@ -6240,6 +6348,12 @@ def e_TransformsType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -6300,6 +6414,8 @@ def d_X509DataType(v, r):
     else:
         und(c, 6)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -6772,6 +6888,8 @@ def h_KeyInfoType_1(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T121[st]
         if x.__class__ is str and len(x) < 126 and x.isascii():
@@ -6787,6 +6905,12 @@ def h_KeyInfoType_1(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -6794,6 +6918,8 @@ def h_KeyInfoType_2(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T122[st]
         a = e_KeyValueType(((a << wd) | c), x)
@@ -6805,6 +6931,12 @@ def h_KeyInfoType_2(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -6812,6 +6944,8 @@ def h_KeyInfoType_3(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T123[st]
         a = e_RetrievalMethodType(((a << wd) | c), x)
@@ -6823,6 +6957,12 @@ def h_KeyInfoType_3(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -6830,6 +6970,8 @@ def h_KeyInfoType_4(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T124[st]
         a = e_X509DataType(((a << wd) | c), x)
@@ -6841,6 +6983,12 @@ def h_KeyInfoType_4(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -6848,6 +6996,8 @@ def h_KeyInfoType_5(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T125[st]
         a = e_PGPDataType(((a << wd) | c), x)
@@ -6859,6 +7009,12 @@ def h_KeyInfoType_5(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -6866,6 +7022,8 @@ def h_KeyInfoType_6(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T126[st]
         a = e_SPKIDataType(((a << wd) | c), x)
@@ -6877,6 +7035,12 @@ def h_KeyInfoType_6(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -6884,6 +7048,8 @@ def h_KeyInfoType_7(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T127[st]
         if x.__class__ is str and len(x) < 126 and x.isascii():
@@ -6899,6 +7065,12 @@ def h_KeyInfoType_7(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -6906,6 +7078,8 @@ def h_X509DataType_0(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T191[st]
         a = e_X509IssuerSerialType(((a << wd) | c), x)
@@ -6917,6 +7091,12 @@ def h_X509DataType_0(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -6924,6 +7104,8 @@ def h_X509DataType_1(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T192[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -6935,6 +7117,12 @@ def h_X509DataType_1(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -6942,6 +7130,8 @@ def h_X509DataType_2(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T193[st]
         if x.__class__ is str and len(x) < 126 and x.isascii():
@@ -6957,6 +7147,12 @@ def h_X509DataType_2(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -6964,6 +7160,8 @@ def h_X509DataType_3(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T194[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -6975,6 +7173,12 @@ def h_X509DataType_3(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -6982,6 +7186,8 @@ def h_X509DataType_4(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T195[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -6993,6 +7199,12 @@ def h_X509DataType_4(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 

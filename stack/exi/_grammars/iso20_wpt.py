@@ -236,6 +236,8 @@ def d_AlternativeSECCListType(v, r):
     st = 1
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -271,6 +273,8 @@ def e_AlternativeSECCListType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T1[st]
             a = e_AlternativeSECCType(((a << wd) | c), x)
@@ -282,6 +286,12 @@ def e_AlternativeSECCListType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -495,6 +505,8 @@ def d_CanonicalizationMethodType(v, r):
     o['Algorithm'] = x
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -785,6 +797,8 @@ def d_DigestMethodType(v, r):
     o['Algorithm'] = x
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1230,6 +1244,8 @@ def d_KeyInfoType(v, r):
     o = {}
     st = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 4
         c = (v >> r) & 15
         if c == 0:
@@ -1310,6 +1326,8 @@ def d_KeyInfoType(v, r):
             und(c, 10)
     if st == 1:
         while True:
+            if v.bit_length() - r > 32768:
+                v &= (1 << r) - 1
             r -= 4
             c = (v >> r) & 15
             if c == 0:
@@ -1384,6 +1402,8 @@ def d_KeyInfoType(v, r):
             else:
                 und(c, 9)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 4
         c = (v >> r) & 15
         if c == 0:
@@ -1476,6 +1496,8 @@ def d_KeyValueType(v, r):
     o = {}
     st = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -1497,6 +1519,8 @@ def d_KeyValueType(v, r):
         else:
             und(c, 4)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1563,6 +1587,8 @@ def d_ManifestType(v, r):
             l.append(x)
         st = 2
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1597,6 +1623,8 @@ def e_ManifestType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T48[st]
             a = e_ReferenceType(((a << wd) | c), x)
@@ -1608,6 +1636,12 @@ def e_ManifestType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T49[st]
@@ -2029,6 +2063,8 @@ def d_ObjectType(v, r):
     o = {}
     st = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -2058,6 +2094,8 @@ def d_ObjectType(v, r):
             und(c, 6)
     if st == 1:
         while True:
+            if v.bit_length() - r > 32768:
+                v &= (1 << r) - 1
             r -= 3
             c = (v >> r) & 7
             if c == 0:
@@ -2082,6 +2120,8 @@ def d_ObjectType(v, r):
                 und(c, 5)
     if st == 2:
         while True:
+            if v.bit_length() - r > 32768:
+                v &= (1 << r) - 1
             r -= 3
             c = (v >> r) & 7
             if c == 0:
@@ -2100,6 +2140,8 @@ def d_ObjectType(v, r):
             else:
                 und(c, 4)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2175,6 +2217,8 @@ def d_PGPDataType(v, r):
         else:
             und(c, 3)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2449,6 +2493,8 @@ def d_ReceiptType(v, r):
             und(c, 2)
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2521,6 +2567,8 @@ def e_ReceiptType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T71[st]
             a = e_DetailedTaxType(((a << wd) | c), x)
@@ -2532,6 +2580,12 @@ def e_ReceiptType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T72[st]
@@ -2781,6 +2835,8 @@ def d_SPKIDataType(v, r):
     o = {}
     st = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         if st == 0:
             r -= 1
             c = (v >> r) & 1
@@ -2795,6 +2851,8 @@ def d_SPKIDataType(v, r):
             st = 1
         elif st == 1:
             while True:
+                if v.bit_length() - r > 32768:
+                    v &= (1 << r) - 1
                 r -= 2
                 c = (v >> r) & 3
                 if c == 0:
@@ -2841,6 +2899,8 @@ def e_SPKIDataType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T82[st]
             a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -2852,6 +2912,12 @@ def e_SPKIDataType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -2872,6 +2938,8 @@ def d_SignatureMethodType(v, r):
     o['Algorithm'] = x
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -2895,6 +2963,8 @@ def d_SignatureMethodType(v, r):
         else:
             und(c, 4)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2970,6 +3040,8 @@ def d_SignaturePropertiesType(v, r):
             l.append(x)
         st = 2
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3004,6 +3076,8 @@ def e_SignaturePropertiesType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T48[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
@@ -3015,6 +3089,12 @@ def e_SignaturePropertiesType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T49[st]
@@ -3047,6 +3127,8 @@ def d_SignaturePropertyType(v, r):
         o['Target'] = x
         st = 2
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3058,6 +3140,8 @@ def d_SignaturePropertyType(v, r):
         else:
             und(c, 2)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3145,6 +3229,8 @@ def d_SignatureType(v, r):
     else:
         und(c, 3)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3197,6 +3283,8 @@ def e_SignatureType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T92[st]
             a = e_ObjectType(((a << wd) | c), x)
@@ -3208,6 +3296,12 @@ def e_SignatureType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T93[st]
@@ -3314,6 +3408,8 @@ def d_SignedInfoType(v, r):
         l.append(x)
     st = 4
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3360,6 +3456,8 @@ def e_SignedInfoType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T97[st]
             a = e_ReferenceType(((a << wd) | c), x)
@@ -3371,6 +3469,12 @@ def e_SignedInfoType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T98[st]
@@ -3390,6 +3494,8 @@ def d_TransformType(v, r):
     o['Algorithm'] = x
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -3429,6 +3535,8 @@ def e_TransformType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T100[st]
             if x.__class__ is str and len(x) < 126 and x.isascii():
@@ -3444,6 +3552,12 @@ def e_TransformType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     a = (a << 3) | 2
@@ -3466,6 +3580,8 @@ def d_TransformsType(v, r):
         l.append(x)
     st = 1
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3492,6 +3608,8 @@ def e_TransformsType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T82[st]
             a = e_TransformType(((a << wd) | c), x)
@@ -3503,6 +3621,12 @@ def e_TransformsType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -3529,6 +3653,8 @@ def d_WPT_AlignmentCheckMethodListType(v, r):
     st = 1
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3568,6 +3694,8 @@ def e_WPT_AlignmentCheckMethodListType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T1[st]
             j = _I103.get(x)
@@ -3582,6 +3710,12 @@ def e_WPT_AlignmentCheckMethodListType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -3637,6 +3771,8 @@ def d_WPT_AlignmentCheckReqType(v, r):
         st = 4
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3705,6 +3841,8 @@ def e_WPT_AlignmentCheckReqType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T111[st]
             a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -3716,6 +3854,12 @@ def e_WPT_AlignmentCheckReqType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T112[st]
@@ -3808,6 +3952,8 @@ def d_WPT_AlignmentCheckResType(v, r):
             und(c, 2)
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3883,6 +4029,8 @@ def e_WPT_AlignmentCheckResType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T117[st]
             a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -3894,6 +4042,12 @@ def e_WPT_AlignmentCheckResType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T118[st]
@@ -4017,6 +4171,8 @@ def d_WPT_ChargeLoopReqType(v, r):
             und(c, 2)
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4107,6 +4263,8 @@ def e_WPT_ChargeLoopReqType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T127[st]
             a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -4118,6 +4276,12 @@ def e_WPT_ChargeLoopReqType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T128[st]
@@ -4295,6 +4459,8 @@ def d_WPT_ChargeLoopResType(v, r):
             und(c, 2)
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4392,6 +4558,8 @@ def d_WPT_ChargeParameterDiscoveryReqType(v, r):
     st = 6
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4482,6 +4650,8 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T148[st]
             a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -4493,6 +4663,12 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T149[st]
@@ -4579,6 +4755,8 @@ def d_WPT_ChargeParameterDiscoveryResType(v, r):
     st = 9
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4694,6 +4872,8 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T153[st]
             a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -4705,6 +4885,12 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T154[st]
@@ -4897,6 +5083,8 @@ def d_WPT_FinePositioningMethodListType(v, r):
     st = 1
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4936,6 +5124,8 @@ def e_WPT_FinePositioningMethodListType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T1[st]
             j = _I158.get(x)
@@ -4950,6 +5140,12 @@ def e_WPT_FinePositioningMethodListType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -4988,6 +5184,8 @@ def d_WPT_FinePositioningReqType(v, r):
     st = 3
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5067,6 +5265,8 @@ def e_WPT_FinePositioningReqType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T161[st]
             a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -5078,6 +5278,12 @@ def e_WPT_FinePositioningReqType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = 'WPT_LF_DataPackageList'
     x = d.get('WPT_LF_DataPackageList')
@@ -5120,6 +5326,8 @@ def d_WPT_FinePositioningResType(v, r):
     st = 3
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5199,6 +5407,8 @@ def e_WPT_FinePositioningResType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T161[st]
             a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -5210,6 +5420,12 @@ def e_WPT_FinePositioningResType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = 'WPT_LF_DataPackageList'
     x = d.get('WPT_LF_DataPackageList')
@@ -5276,6 +5492,8 @@ def d_WPT_FinePositioningSetupReqType(v, r):
     st = 6
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5378,6 +5596,8 @@ def e_WPT_FinePositioningSetupReqType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T166[st]
             a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -5389,6 +5609,12 @@ def e_WPT_FinePositioningSetupReqType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = 'LF_SystemSetupData'
     x = d.get('LF_SystemSetupData')
@@ -5455,6 +5681,8 @@ def d_WPT_FinePositioningSetupResType(v, r):
     st = 6
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5557,6 +5785,8 @@ def e_WPT_FinePositioningSetupResType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T166[st]
             a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -5568,6 +5798,12 @@ def e_WPT_FinePositioningSetupResType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = 'LF_SystemSetupData'
     x = d.get('LF_SystemSetupData')
@@ -5710,6 +5946,8 @@ def d_WPT_LF_ReceiverDataType(v, r):
     st = 1
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 1
         c = (v >> r) & 1
         if c == 0:
@@ -5727,6 +5965,8 @@ def d_WPT_LF_ReceiverDataType(v, r):
             und(c, 1)
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5771,6 +6011,8 @@ def e_WPT_LF_ReceiverDataType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T174[st]
             a = e_WPT_TxRxSpecDataType(((a << wd) | c), x)
@@ -5782,6 +6024,12 @@ def e_WPT_LF_ReceiverDataType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -6044,6 +6292,8 @@ def d_WPT_LF_TransmitterDataType(v, r):
     st = 2
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 1
         c = (v >> r) & 1
         if c == 0:
@@ -6061,6 +6311,8 @@ def d_WPT_LF_TransmitterDataType(v, r):
             und(c, 1)
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6128,6 +6380,8 @@ def e_WPT_LF_TransmitterDataType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T183[st]
             a = e_WPT_TxRxSpecDataType(((a << wd) | c), x)
@@ -6139,6 +6393,12 @@ def e_WPT_LF_TransmitterDataType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -6265,6 +6525,8 @@ def d_WPT_PairingMethodListType(v, r):
     st = 1
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6304,6 +6566,8 @@ def e_WPT_PairingMethodListType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T1[st]
             j = _I187.get(x)
@@ -6318,6 +6582,12 @@ def e_WPT_PairingMethodListType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -6378,6 +6648,8 @@ def d_WPT_PairingReqType(v, r):
         st = 4
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6451,6 +6723,8 @@ def e_WPT_PairingReqType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T111[st]
             a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -6462,6 +6736,12 @@ def e_WPT_PairingReqType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T112[st]
@@ -6559,6 +6839,8 @@ def d_WPT_PairingResType(v, r):
             und(c, 2)
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6639,6 +6921,8 @@ def e_WPT_PairingResType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T117[st]
             a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -6650,6 +6934,12 @@ def e_WPT_PairingResType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
     c, wd = _T118[st]
@@ -6698,6 +6988,8 @@ def d_WPT_TxRxPackageSpecDataType(v, r):
     st = 0
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 1
         c = (v >> r) & 1
         if c == 0:
@@ -6715,6 +7007,8 @@ def d_WPT_TxRxPackageSpecDataType(v, r):
             und(c, 1)
     k = 0
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6792,6 +7086,8 @@ def e_WPT_TxRxPackageSpecDataType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         k = 0
+        a0 = a
+        a = 1
         for i, x in enumerate(x):
             c, wd, nx, n = _T193[st]
             a = e_WPT_TxRxPulseOrderType(((a << wd) | c), x)
@@ -6803,6 +7099,12 @@ def e_WPT_TxRxPackageSpecDataType(a, d):
             else:
                 st = nx
                 k = 0
+            if a.bit_length() > 32768:
+                nb = a.bit_length() - 1
+                a0 = (a0 << nb) | (a ^ (1 << nb))
+                a = 1
+        nb = a.bit_length() - 1
+        a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     else:
         missing()
@@ -7036,6 +7338,8 @@ def d_X509DataType(v, r):
     else:
         und(c, 6)
     while True:
+        if v.bit_length() - r > 32768:
+            v &= (1 << r) - 1
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -7210,6 +7514,8 @@ def h_KeyInfoType_1(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T36[st]
         if x.__class__ is str and len(x) < 126 and x.isascii():
@@ -7225,6 +7531,12 @@ def h_KeyInfoType_1(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -7232,6 +7544,8 @@ def h_KeyInfoType_2(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T37[st]
         a = e_KeyValueType(((a << wd) | c), x)
@@ -7243,6 +7557,12 @@ def h_KeyInfoType_2(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -7250,6 +7570,8 @@ def h_KeyInfoType_3(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T38[st]
         a = e_RetrievalMethodType(((a << wd) | c), x)
@@ -7261,6 +7583,12 @@ def h_KeyInfoType_3(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -7268,6 +7596,8 @@ def h_KeyInfoType_4(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T39[st]
         a = e_X509DataType(((a << wd) | c), x)
@@ -7279,6 +7609,12 @@ def h_KeyInfoType_4(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -7286,6 +7622,8 @@ def h_KeyInfoType_5(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T40[st]
         a = e_PGPDataType(((a << wd) | c), x)
@@ -7297,6 +7635,12 @@ def h_KeyInfoType_5(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -7304,6 +7648,8 @@ def h_KeyInfoType_6(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T41[st]
         a = e_SPKIDataType(((a << wd) | c), x)
@@ -7315,6 +7661,12 @@ def h_KeyInfoType_6(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -7322,6 +7674,8 @@ def h_KeyInfoType_7(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T42[st]
         if x.__class__ is str and len(x) < 126 and x.isascii():
@@ -7337,6 +7691,12 @@ def h_KeyInfoType_7(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -7410,6 +7770,8 @@ def h_WPT_ChargeLoopResType_12(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T145[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -7421,6 +7783,12 @@ def h_WPT_ChargeLoopResType_12(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -7428,6 +7796,8 @@ def h_X509DataType_0(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T200[st]
         a = e_X509IssuerSerialType(((a << wd) | c), x)
@@ -7439,6 +7809,12 @@ def h_X509DataType_0(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -7446,6 +7822,8 @@ def h_X509DataType_1(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T201[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -7457,6 +7835,12 @@ def h_X509DataType_1(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -7464,6 +7848,8 @@ def h_X509DataType_2(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T202[st]
         if x.__class__ is str and len(x) < 126 and x.isascii():
@@ -7479,6 +7865,12 @@ def h_X509DataType_2(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -7486,6 +7878,8 @@ def h_X509DataType_3(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T203[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -7497,6 +7891,12 @@ def h_X509DataType_3(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 
@@ -7504,6 +7904,8 @@ def h_X509DataType_4(a, x, st):
     if x.__class__ is not list:
         x = as_list(x)
     k = 0
+    a0 = a
+    a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T204[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
@@ -7515,6 +7917,12 @@ def h_X509DataType_4(a, x, st):
         else:
             st = nx
             k = 0
+        if a.bit_length() > 32768:
+            nb = a.bit_length() - 1
+            a0 = (a0 << nb) | (a ^ (1 << nb))
+            a = 1
+    nb = a.bit_length() - 1
+    a = (a0 << nb) | (a ^ (1 << nb))
     i = -1
     return a, st
 

@@ -19,6 +19,7 @@ from .xsd import SimpleType
 
 KEY_DRIVEN_MIN_FIELDS = 12  # encoders of types with more fields (e.g. Body) dispatch on the present keys
 TABLE_DISPATCH_MIN = 8  # decoder states with more productions dispatch through a tuple
+TRIM_BITS = 1 << 15  # decoder loops mask consumed bits off the stream int after this many
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -146,6 +147,8 @@ class ModuleGenerator:
         self.compressed: dict[str, list[CState]] = {}
         self.grammars: list[TypeGrammar] = []
         self.simple_funcs: dict[str, str] = {}
+        self.extra_funcs: list[str] = []  # handlers and simple-element functions
+        self.late_consts: list[str] = []  # tables that refer to functions (emitted after them)
 
     # -- constants -------------------------------------------------------------------------------------
     def const(self, prefix: str, literal: str) -> str:
@@ -355,6 +358,7 @@ class ModuleGenerator:
         if order is None:
             w(1, "st = 0")
             w(1, "while True:")
+            self.trim(w, 2)
             for j, sid in enumerate(range(len(states))):
                 w(2, ("if" if j == 0 else "elif") + f" st == {sid}:")
                 self.state_block(w, 3, g, states[sid])
@@ -377,11 +381,19 @@ class ModuleGenerator:
         w(1, "raise AssertionError('grammar fell through')")
         return "\n".join(w.lines)
 
+    @staticmethod
+    def trim(w: Writer, ind: int) -> None:
+        """In loops (the only way to long streams): drop consumed high bits now and then, so that `v >> r`
+        stays cheap and decoding time grows linearly with the stream length."""
+        w(ind, f"if v.bit_length() - r > {TRIM_BITS}:")
+        w(ind + 1, "v &= (1 << r) - 1")
+
     def state_block(self, w: Writer, ind: int, g: TypeGrammar, st: CState) -> None:
         self_loop = any(p.target == st.id for p in st.prods)
         if st.run_len:
             w(ind, "k = 0")
             w(ind, "while True:")
+            self.trim(w, ind + 1)
 
             def body(p: Production, i: int, have_x: bool = False) -> None:
                 self.decode_action(w, i, g, p, have_x)
@@ -400,6 +412,7 @@ class ModuleGenerator:
             return
         if self_loop:
             w(ind, "while True:")
+            self.trim(w, ind + 1)
 
             def body2(p: Production, i: int, have_x: bool = False) -> None:
                 self.decode_action(w, i, g, p, have_x)
@@ -542,7 +555,7 @@ class ModuleGenerator:
         return out
 
     def field_code(self, w: Writer, ind: int, g: TypeGrammar, states: list[CState], name: str,
-                   possible: set[int], keyed: bool) -> set[int]:
+                   possible: set[int]) -> set[int]:
         """Emit the encoding of field `name` (value already in `x`, not None); return the new possible set."""
         table = self.field_table(g, states, name, possible)
         is_list = name in g.list_fields
@@ -559,12 +572,16 @@ class ModuleGenerator:
                 tname = self.const("T", repr({s: t[:3] for s, t in table.items()}))
                 w(ind, f"c, wd, st = {tname}[st]")
                 self.emit_item(w, ind, g, name, "c", "wd")
-            return possible | reach if not keyed else possible | reach
+            return possible | reach
         table = self.field_table(g, states, name, possible | reach)  # the loop walks through `reach` too
         tname = self.const("T", repr(table))
         w(ind, "if x.__class__ is not list:")
         w(ind + 1, "x = as_list(x)")
+        # items go to a fresh accumulator that is joined into `a` every TRIM_BITS bits, so long lists cost
+        # linear time (appending to one huge int copies it every time)
         w(ind, "k = 0")
+        w(ind, "a0 = a")
+        w(ind, "a = 1")
         w(ind, "for i, x in enumerate(x):")
         w(ind + 1, f"c, wd, nx, n = {tname}[st]")
         self.emit_item(w, ind + 1, g, name, "c", "wd")
@@ -576,6 +593,12 @@ class ModuleGenerator:
         w(ind + 1, "else:")
         w(ind + 2, "st = nx")
         w(ind + 2, "k = 0")
+        w(ind + 1, f"if a.bit_length() > {TRIM_BITS}:")
+        w(ind + 2, "nb = a.bit_length() - 1")
+        w(ind + 2, "a0 = (a0 << nb) | (a ^ (1 << nb))")
+        w(ind + 2, "a = 1")
+        w(ind, "nb = a.bit_length() - 1")
+        w(ind, "a = (a0 << nb) | (a ^ (1 << nb))")
         w(ind, "i = -1")
         return possible | reach
 
@@ -608,7 +631,7 @@ class ModuleGenerator:
                     w(1, f"x = d.get({n!r})")
                     w(1, "if x is not None:")
                     w(2, "u += 1")
-                    possible = self.field_code(w, 2, g, states, n, possible, False)
+                    possible = self.field_code(w, 2, g, states, n, possible)
                 handlers += [f"{n!r}: False" for n in attrs]
             for n in g.fields:
                 if n in attrs:
@@ -616,7 +639,7 @@ class ModuleGenerator:
                 hw = Writer()
                 hname = f"h_{g.key}_{len(handlers)}"
                 hw(0, f"def {hname}(a, x, st):")
-                self.field_code(hw, 1, g, states, n, all_states, True)
+                self.field_code(hw, 1, g, states, n, all_states)
                 hw(1, "return a, st")
                 self.extra_funcs.append("\n".join(hw.lines))
                 handlers.append(f"{n!r}: {hname}")
@@ -651,7 +674,7 @@ class ModuleGenerator:
                     n_required += 1
                 else:
                     w(2, "u += 1")
-                after = self.field_code(w, 2, g, states, n, possible, False)
+                after = self.field_code(w, 2, g, states, n, possible)
                 if required:  # absent: nothing else can follow, so report it here (and keep `st` static)
                     w(1, "else:")
                     w(2, "missing()")
@@ -694,8 +717,6 @@ class ModuleGenerator:
         )
         for g in self.b.grammars.values():
             self.compressed[g.key] = compress(g)
-        self.extra_funcs: list[str] = []
-        self.late_consts: list[str] = []
         funcs = []
         for g in self.grammars:
             funcs.append(self.gen_decoder(g))

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from .xsd import (
-    XS,
+    _BUILTIN_RANGE,
     ComplexType,
     ElementDecl,
     ModelGroup,
@@ -58,17 +58,8 @@ class Datatype:
     max_length: int | None = None
     type_name: str = ""  # for messages
 
-    def describe(self) -> str:
-        if self.kind == "nbit":
-            return f"integer {self.offset}..{self.offset + (1 << self.nbits) - 1 if self.maximum is None else self.maximum} ({self.nbits}-bit)"
-        if self.kind == "enum":
-            return f"enumeration of {len(self.values)}"
-        return self.kind
-
 
 def _int_bounds(st: SimpleType) -> tuple[int | None, int | None]:
-    from .xsd import _BUILTIN_RANGE
-
     lo: int | None = None
     hi: int | None = None
     for name in st.primitive_chain():
@@ -595,7 +586,3 @@ def _sym_key(s: tuple, order: dict) -> tuple:
     if s[0] in ("E", "W"):
         return (1, order[s], "")
     return (2, 0, "")
-
-
-def check_builtin(st: SimpleType) -> bool:
-    return st.name is not None and st.name[0] == XS

@@ -190,7 +190,6 @@ class ElementDecl:
     abstract: bool = False
     nillable: bool = False
     subst_head: QName | None = None
-    type_ref: object = None  # resolver callback result cache
     _type: ComplexType | SimpleType | None = None
     _resolve: object = None
 
