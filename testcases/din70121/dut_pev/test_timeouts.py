@@ -40,6 +40,7 @@ def loop(case_id: str, pair: str, timer, tester: dict | None = None, faults: tup
 
 @pytest.mark.requirement("CCSHIL-DIN-EV-TO-02")
 @pytest.mark.fails_with("pev-ignores-loop-timeouts")
+@pytest.mark.timeout(300)  # real-time rigs: V2G_EVCC_ReadyToCharge_Timeout alone is 150 s
 @pytest.mark.parametrize(("pair", "timer", "tester", "faults"), [
     loop("cable-check", "CableCheck", din70121.V2G_EVCC_CableCheck_Timeout, {"power": {"isolation_time": 1e9}}),
     loop("precharge", "PreCharge", din70121.V2G_EVCC_PreCharge_Timeout,
