@@ -45,9 +45,9 @@ def test_ioniq_without_hardware_skips_every_test_naming_what_is_missing():
 def test_sim_runs_the_cp_catalogue_and_writes_timelines(tmp_path):
     result = run_pytest("testcases/cp", "--rig=sim", "-q", f"--ccs-out={tmp_path}")
     assert result.returncode == 0, result.stdout
-    assert "26 passed" in result.stdout
+    assert "28 passed" in result.stdout
     timelines = sorted(tmp_path.glob("sim/**/timeline.jsonl"))
-    assert len(timelines) == 26
+    assert len(timelines) == 28
     records = [json.loads(line) for line in timelines[0].read_text().splitlines()]
     assert records[0]["layer"] == "meta" and records[0]["clock"] == "virtual" and records[0]["rig"] == "sim"
     assert records[-1]["name"] == "result" and records[-1]["body"]["outcome"] == "passed"
