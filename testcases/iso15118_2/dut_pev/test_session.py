@@ -48,11 +48,12 @@ def test_every_request_carries_the_assigned_session_id(v2g, protocol):
 @pytest.mark.requirement("CCSHIL-ISO2-EV-SID-02")
 @pytest.mark.fails_with("pev-iso2-session-setup-nonzero-id")
 def test_a_new_session_starts_with_session_id_zero(v2g):
-    """The car starts a new ISO 15118-2 session (no paused session to resume) with SessionID 0 in SessionSetupReq."""
+    """The car starts a new ISO 15118-2 session (no paused session to resume) with SessionID 0 in SessionSetupReq
+    (any all-zero hexBinary: Josev sends the one byte 00, our car eight)."""
     v2g.start(DC)
     request = v2g.expect("SessionSetupReq")
-    v2g.check(v2g.session_id(request) == ZERO, f"SessionSetupReq carries SessionID {v2g.session_id(request)}",
-              mark=request)
+    sid = v2g.session_id(request) or ""
+    v2g.check(sid and sid.strip("0") == "", f"SessionSetupReq carries SessionID {sid or '(none)'}", mark=request)
 
 
 @pytest.mark.requirement("CCSHIL-ISO2-EV-PAY-01")

@@ -60,11 +60,12 @@ def loop(case_id: str, pair: str, timer, tester: dict | None = None, faults: tup
          protocol=AC),
 ])
 def test_car_gives_up_a_loop_that_does_not_finish(v2g, protocol, pair, timer, tester, faults):
-    """When our charger keeps a ↻ loop going (Ongoing, or a PreCharge voltage never reached), the car closes the
-    TCP connection once the loop's timer has run out from its first request (+ one V2G_EVCC_Msg_Timeout for the
-    last exchange)."""
+    """When our charger keeps a ↻ loop going (Ongoing, or a PreCharge voltage never reached), the car sends nothing
+    but the loop's request and closes the TCP connection once the loop's timer has run out from its first request
+    (+ one V2G_EVCC_Msg_Timeout for the last exchange)."""
     v2g.start(protocol, tester=tester, faults=faults)
     first = v2g.expect(f"{pair}Req")
     assert_dut_closes(v2g, first, timer, allowance=v2g.timeout(pair))
+    v2g.assert_no_request_from_dut(first, allowed={f"{pair}Req"})
     requests = v2g.messages(f"{pair}Req", sender="dut")
     v2g.check(len(requests) >= 2, f"the car gave up after {len(requests)} {pair}Req: the loop never ran", mark=first)
