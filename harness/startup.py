@@ -67,11 +67,12 @@ def run(rig: Rig, session: Any) -> StartupReport:
     return StartupReport(checks)
 
 
-def opened(name: str, need: str, open_it: Any) -> tuple[Any, list[Check]]:
-    """Open something through the session for a check: (thing, []) or (None, [the failed check])."""
+def opened(name: str, need: str, open_it: Any, fix: str = "") -> tuple[Any, list[Check]]:
+    """Open something through the session for a check: (thing, []) or (None, [the failed check]); `fix` is what
+    to do when it answers wrongly (unless the error says it)."""
     try:
         return open_it(), []
     except ResourceUnavailable as exc:
         return None, [Check.missing(name, need or exc.need, exc.why)]
     except InstrumentError as exc:
-        return None, [Check.wrong(name, str(exc), getattr(exc, "fix", ""))]
+        return None, [Check.wrong(name, str(exc), getattr(exc, "fix", "") or fix)]

@@ -10,6 +10,7 @@ from typing import Any
 from harness.catalogue import points
 from harness.catalogue.points import Exchange
 from harness.records import Record
+from stack.sessions.sequence import SequenceContext
 from stack.timers import SpecTimer
 
 T_reaction = SpecTimer("T_reaction", 0.5, "ccs-hil working value: how long a DUT may take to act on an expired timer "
@@ -20,8 +21,11 @@ class Checks:
     """See the module docstring; attributes come from `V2G`."""
 
     # V2G provides: timeline, expect, run_until, exchanges, fail, check, index, timeout, closed_by_dut,
-    # tester_records, messages
+    # tester_records, messages, tester_node, table, run_to_end
     timeline: Any
+    tester_node: Any
+    table: Any
+    run_to_end: Any
     expect: Any
     run_until: Any
     exchanges: Any
@@ -41,10 +45,27 @@ class Checks:
         __tracebackhide__ = True
         name = "supportedAppProtocolReq" if pair == "SupportedAppProtocol" else f"{pair}Req"
         request = self.expect(name, nth=nth, what=f"the tester sends {name}" + (f" #{nth}" if nth > 1 else ""))
+        return self.expect_answer(request, code=code)
+
+    def staged(self, nth: int = 1) -> Record:
+        """The message our tester sent under its `nth` injected fault (`start(faults=...)`), once it was sent."""
+        __tracebackhide__ = True
+        node = self.tester_node.name
+        fired = self.expect(lambda r: r.layer == "state" and r.name == "fault" and r.src == node, nth=nth,
+                            what="the tester's staged fault fires")
+        return self.expect(lambda r: r.layer == "exi" and r.dir == "to_dut", after=self.index(fired),
+                           what="the tester sends the staged message")
+
+    def expect_answer(self, request: Record, *, code: str | Iterable[str] | None = None) -> Record:
+        """The DUT's answer to one of our requests (a record): within V2G_EVCC_Msg_Timeout of its pair, of the
+        request's type, with ResponseCode `code` (or one of several) when given."""
+        __tracebackhide__ = True
+        name = request.name
+        pair = points.pair_of(name)
         exchange = next((e for e in self.exchanges() if e.request is request), None)
         if exchange is None or exchange.response is None:
             self.run_until(lambda r: r.layer == "exi" and r.dir == "from_dut" and self.index(r) > self.index(request),
-                           self.timeout(pair), what=f"the DUT answers {name}")
+                           self.timeout(pair), what=f"the DUT answers {name}", stop_at_end=False)
             exchange = next((e for e in self.exchanges() if e.request is request), None)
         if exchange is None or exchange.response is None:
             self.fail(f"no answer to {name} within {self.timeout(pair)}", mark=request)
@@ -71,6 +92,9 @@ class Checks:
             limit = self.timeout(exchange.pair)
             if exchange.response is None:
                 self.fail(f"no answer to {exchange.request.name} within {limit}", mark=exchange.index)
+            expected = "supportedAppProtocolRes" if exchange.pair == "SupportedAppProtocol" else f"{exchange.pair}Res"
+            self.check(exchange.response.name == expected,
+                       f"{exchange.request.name} answered with {exchange.response.name}", mark=exchange.response_index)
             elapsed = exchange.elapsed or 0.0
             self.check(elapsed <= limit.seconds + 1e-9,
                        f"{exchange.response.name} came {elapsed * 1000:.1f} ms after {exchange.request.name}, "
@@ -92,7 +116,7 @@ class Checks:
         t0 = self.timeline.records[start].t
         bound = SpecTimer(f"{within.name}+{allowance.name}", within.seconds + allowance.seconds, within.source)
         self.run_until(lambda r: r.layer == "tcp" and r.name == "closed" and self.closed_by_dut(start) is r, bound,
-                       after=start, what=f"the DUT closes the connection within {within}")
+                       after=start, what=f"the DUT closes the connection within {within}", stop_at_end=False)
         closed = self.closed_by_dut(start)
         if closed is None:
             self.fail(f"the DUT did not close the TCP connection within {within} (+ {allowance})", mark=start)
@@ -124,3 +148,46 @@ class Checks:
         if findings:
             body = findings[0].body or {}
             self.fail(f"the tester found: {body.get('error')} [{body.get('requirement')}]", mark=findings[0])
+
+    # ------------------------------------------------------------------ a DUT car's request sequence
+
+    def sequence(self) -> list[tuple[Exchange, str]]:
+        """Each completed exchange with the state it leaves the session in (the sequence table's state names:
+        "SupportedAppProtocol", "CableCheck.Ongoing", "PowerDelivery.Stop.DC", ...)."""
+        table, context = self.table, SequenceContext()
+        out: list[tuple[Exchange, str]] = []
+        for exchange in self.exchanges():
+            if exchange.response is None:
+                break
+            if exchange.pair == "SupportedAppProtocol":
+                state = "SupportedAppProtocol"
+            else:
+                state = table.outcome(exchange.pair, points.body(exchange.request), points.body(exchange.response),
+                                      context)
+            out.append((exchange, state))
+        return out
+
+    def assert_requests_follow(self, state: str) -> list[Exchange]:
+        """Wherever the session was in `state` (or a refinement: "CableCheck.Finished" covers
+        "CableCheck.Finished.DC"), the DUT's next request is one the standard's sequence table allows there.
+        Runs the session to its end first. Returns the checked exchanges (the requests after `state`)."""
+        __tracebackhide__ = True
+        self.run_to_end()
+        steps = self.sequence()
+        checked = []
+        for position, (exchange, reached) in enumerate(steps):
+            if reached != state and not reached.startswith(state + "."):
+                continue
+            following = self.exchanges()[position + 1:position + 2]
+            if not following:
+                self.fail(f"the DUT sent no request after {exchange.response.name} (state {reached})",
+                          mark=exchange.response_index)
+            nxt = following[0]
+            allowed = self.table.allowed_after(reached)
+            rule = self.table.lookup(reached).requirement
+            self.check(nxt.pair in allowed, f"{nxt.request.name} after {reached}; the sequence allows "
+                       f"{', '.join(sorted(a + 'Req' for a in allowed)) or 'nothing'} [{rule}]", mark=nxt.index)
+            checked.append(nxt)
+        if not checked:
+            self.fail(f"the session never reached {state}")
+        return checked

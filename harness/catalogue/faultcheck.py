@@ -3,9 +3,10 @@ DUT fault it declares (`@pytest.mark.fails_with(...)`), with a message that name
 
     python -m harness.catalogue check-faults [PATH ...] [-j JOBS] [--json FILE]
 
-How: one `pytest --collect-only` learns the tests and their markers; then pytest subprocesses on `--rig=sim` run
-the whole catalogue clean (split over the workers) and, batched by fault, the tests declaring each fault with
-`--dut-fault NAME`; `--ccs-outcomes` gives each test's outcome, exception type and message. Problems:
+How: one `pytest --collect-only` learns the tests and their markers; then pytest sessions on `--rig=sim` (in
+worker processes, `harness.catalogue.worker`, one per CPU) run the whole catalogue clean (split over the workers)
+and, batched by fault, the tests declaring each fault with `--dut-fault NAME`; `--ccs-outcomes` gives each test's
+outcome, exception type and message. Problems:
 
 - a test declares no fault (it has never been seen failing);
 - it does not pass clean (failed, error, skipped: every catalogue test must run on the sim rig);
@@ -16,11 +17,14 @@ the whole catalogue clean (split over the workers) and, batched by fault, the te
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import queue
 import subprocess
 import sys
 import tempfile
+import threading
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -78,38 +82,100 @@ def _plugin_args() -> list[str]:
     return [] if installed else ["-p", "harness.plugin"]
 
 
-def _pytest(args: list[str], rootdir: Path, out: Path) -> subprocess.CompletedProcess[str]:
+def _environment(cache: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     env.pop("CCS_HIL_RIG", None)
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest",
-               "--rig=sim", *_plugin_args(), f"--ccs-out={out / 'timelines'}", *args]
-    return subprocess.run(command, cwd=rootdir, env=env, capture_output=True, text=True, timeout=BATCH_TIMEOUT_S,
-                          check=False)
+    # Short pytest sessions in fresh processes: let them share compiled (and assertion-rewritten) modules in the
+    # scratch folder instead of compiling everything again, without writing into the checkout.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(cache / "pycache")
+    return env
+
+
+def _common(out: Path) -> list[str]:
+    return ["-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:allure_pytest",
+            "-p", "no:ccs_hil_report", "--rig=sim", *_plugin_args(), f"--ccs-out={out / 'timelines'}"]
 
 
 def inventory(paths: list[str], rootdir: Path, workdir: Path) -> list[dict[str, Any]]:
     """The tests under `paths` with their markers (one `pytest --collect-only`)."""
     target = workdir / "inventory.json"
-    proc = _pytest(["--collect-only", f"--ccs-inventory={target}", *paths], rootdir, workdir)
+    command = [sys.executable, "-m", "pytest", *_common(workdir), "--collect-only", f"--ccs-inventory={target}",
+               *paths]
+    proc = subprocess.run(command, cwd=rootdir, env=_environment(workdir), capture_output=True, text=True,
+                          timeout=BATCH_TIMEOUT_S, check=False)
     if proc.returncode not in (0, 5) or not target.exists():
         raise RuntimeError(f"collecting {' '.join(paths)} failed (exit {proc.returncode}):\n"
                            f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return json.loads(target.read_text(encoding="utf-8"))["tests"]
 
 
-def _run(nodeids: list[str], fault: str | None, rootdir: Path, workdir: Path, tag: str) -> dict[str, dict[str, Any]]:
+class _Worker:
+    """One `python -m harness.catalogue.worker` process (restarted when it dies)."""
+
+    def __init__(self, rootdir: Path, workdir: Path, number: int) -> None:
+        self.rootdir, self.workdir, self.number = rootdir, workdir, number
+        self.log = workdir / f"worker-{number}.log"
+        self.proc: subprocess.Popen[str] | None = None
+
+    def _start(self) -> subprocess.Popen[str]:
+        env = _environment(self.workdir)
+        env["CCS_HIL_WORKER_LOG"] = str(self.log)
+        return subprocess.Popen([sys.executable, "-m", "harness.catalogue.worker"], cwd=self.rootdir, env=env,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def run(self, tag: str, args: list[str]) -> int | None:
+        """Run one pytest session; None when the worker died or overran BATCH_TIMEOUT_S (it is then replaced)."""
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = self._start()
+        proc = self.proc
+        assert proc.stdin is not None and proc.stdout is not None
+        watchdog = threading.Timer(BATCH_TIMEOUT_S, proc.kill)
+        watchdog.start()
+        try:
+            proc.stdin.write(json.dumps({"tag": tag, "args": args}) + "\n")
+            proc.stdin.flush()
+            line = proc.stdout.readline()
+        except OSError:
+            line = ""
+        finally:
+            watchdog.cancel()
+        if not line:
+            self.close()
+            return None
+        return int(json.loads(line)["rc"])
+
+    def close(self) -> None:
+        if self.proc is not None:
+            with contextlib.suppress(OSError):
+                if self.proc.stdin:
+                    self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+
+
+def _run(worker: _Worker, nodeids: list[str], fault: str | None, workdir: Path, tag: str
+         ) -> dict[str, dict[str, Any]]:
     target = workdir / f"outcomes-{tag}.json"
-    args = [f"--ccs-outcomes={target}", *nodeids]
+    args = [*_common(workdir / tag), f"--ccs-outcomes={target}", *nodeids]
     if fault:
         args = [f"--dut-fault={fault}", *args]
-    proc = _pytest(args, rootdir, workdir / tag)
-    if not target.exists():
-        raise RuntimeError(f"pytest {'--dut-fault ' + fault if fault else '(clean)'} wrote no outcomes (exit "
-                           f"{proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    outcomes = {o["nodeid"]: o for o in json.loads(target.read_text(encoding="utf-8"))["tests"]}
+    rc = worker.run(tag, args)
+    outcomes: dict[str, dict[str, Any]] = {}
+    why = f"pytest exit {rc}"
+    if target.exists():
+        outcomes = {o["nodeid"]: o for o in json.loads(target.read_text(encoding="utf-8"))["tests"]}
+    else:  # the session died (a test ended the process, or it overran BATCH_TIMEOUT_S): no verdict for its tests
+        log = worker.log.read_text(encoding="utf-8", errors="replace") if worker.log.exists() else ""
+        tail = log.rsplit(f"=== job {tag} ===", 1)[-1].strip()[-300:] if f"=== job {tag} ===" in log else ""
+        why = f"the pytest session died (exit {rc}) before writing its outcomes" + (f": ...{tail}" if tail else "")
     for nodeid in nodeids:
-        outcomes.setdefault(nodeid, {"nodeid": nodeid, "outcome": "not run", "message": proc.stdout[-500:]})
+        outcomes.setdefault(nodeid, {"nodeid": nodeid, "outcome": "not run", "message": why})
     return outcomes
 
 
@@ -179,14 +245,30 @@ def check(paths: list[str] | None = None, *, rootdir: Path = REPO, jobs: int | N
         # the longest batches first, so the workers finish together
         for fault, ids in sorted(declared.items(), key=lambda kv: -len(kv[1])):
             jobs_list.append((fault, ids, f"fault-{fault}"))
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = [(fault, pool.submit(_run, ids, fault, rootdir, work, tag)) for fault, ids, tag in jobs_list]
-            for fault, future in futures:
-                outcomes = future.result()
-                if fault is None:
-                    report.clean.update(outcomes)
-                else:
-                    report.faulty[fault] = outcomes
+        idle: queue.Queue[_Worker] = queue.Queue()
+        workers = [_Worker(rootdir, work, n) for n in range(jobs)]
+        for worker in workers:
+            idle.put(worker)
+
+        def job(fault: str | None, ids: list[str], tag: str) -> dict[str, dict[str, Any]]:
+            worker = idle.get()
+            try:
+                return _run(worker, ids, fault, work, tag)
+            finally:
+                idle.put(worker)
+
+        try:
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                futures = [(fault, pool.submit(job, fault, ids, tag)) for fault, ids, tag in jobs_list]
+                for fault, future in futures:
+                    outcomes = future.result()
+                    if fault is None:
+                        report.clean.update(outcomes)
+                    else:
+                        report.faulty[fault] = outcomes
+        finally:
+            for worker in workers:
+                worker.close()
         for test in tests:
             report.problems += judge(test, report.clean.get(test["nodeid"]), report.faulty)
         if not tests:

@@ -81,18 +81,20 @@ class V2G(Checks):
         self.tester: Any = None
         self.seat: Seat | None = None
         self.started_at = 0
+        self.keep_open = False
 
     # ------------------------------------------------------------------ setting up
 
     def start(self, protocol: str = "din", *, tester: dict[str, Any] | None = None,
               dut: dict[str, Any] | None = None, faults: Iterable[Fault] = (), slac: bool | None = None,
-              pilot_max: str | None = None, keep_open: bool = False) -> V2G:
+              pilot_max: str | None = None, keep_open: bool = False, sim_dut: dict[str, Any] | None = None) -> V2G:
         """Build the tester and fill the DUT seat; nothing runs until a `run_*`/`expect` call.
 
         `tester`: settings of our tester (`PevConfig`/`EvseConfig` keys, on top of the protocol preset);
         `faults`: faults of our tester, to stage a faulty peer (`stack.sessions.faults.Fault`);
-        `dut`: settings of the DUT — only our own stack can take them, so the test is skipped with `needs
-        dut-setup` on rigs with an external DUT; `slac`: run SLAC first (default: when the rig's PLC link needs it);
+        `dut`: settings of the DUT — a precondition only our own stack can meet, so the test is skipped with `needs
+        dut-setup` on rigs with an external DUT; `sim_dut`: settings for our stack when it sits in the DUT seat
+        that are no precondition (how long the simulated car charges); ignored for other DUTs; `slac`: run SLAC first (default: when the rig's PLC link needs it);
         `pilot_max`: the highest CP state our tester (a car) presents, e.g. "B" for a car that never closes S2;
         `keep_open`: our tester never closes the TCP connection itself (to see whether the DUT does)."""
         from harness.nodes import add_evse, add_pev
@@ -111,7 +113,7 @@ class V2G(Checks):
                         f"rig {bench.rig.name}'s {bench.rig.dut['kind']} is not ours to configure")
         bench.note("v2g start", protocol=protocol, dut_role=self.dut_role, tester=tester_config or None,
                    tester_faults=[f"{f.when} {f.action} {f.value!r}" for f in faults] or None, dut=dut, slac=slac)
-        dut_config = {**OUR_DUT_DEFAULTS[self.dut_role], **(dut or {})}
+        dut_config = {**OUR_DUT_DEFAULTS[self.dut_role], **(sim_dut or {}), **(dut or {})}
         # the charger first, so it listens before the car asks
         if self.tester_role == "evse":
             self.tester = add_evse(bench, protocol=protocol, config=tester_config, slac=slac, name="tester-evse",
@@ -126,6 +128,7 @@ class V2G(Checks):
             if node.cp is None:
                 pytest.skip(f"needs cp-load: rig {bench.rig.name} gives the tester no control pilot")
             node.cp = _ClampedPilot(node.cp, pilot_max, bench)
+        self.keep_open = keep_open
         if keep_open:
             self.tester_node.ip = _KeepOpen(self.tester_node.ip, bench)  # type: ignore[assignment]
         bench.runner.external_dut = True  # whatever answers is the DUT: records carry dir to_dut / from_dut
@@ -163,9 +166,9 @@ class V2G(Checks):
             self.start()
 
     def run_until(self, point: Point, limit: SpecTimer = T_session, *, nth: int = 1, after: int | None = None,
-                  what: str | None = None) -> Record | None:
+                  what: str | None = None, stop_at_end: bool = True) -> Record | None:
         """Run until the `nth` record matching `point` (from `after`, default the start of the session), the end of
-        `limit`, or the tester's session end (+ `T_linger`); returns the record or None."""
+        `limit`, or (`stop_at_end`) the tester's session end (+ `T_linger`); returns the record or None."""
         self._require_started()
         wanted = points.as_step(point)
         state = {"pos": self.started_at if after is None else after, "count": 0, "found": None}
@@ -183,16 +186,16 @@ class V2G(Checks):
             return False
 
         description = what or f"{points.label(point)}" + (f" (#{nth})" if nth > 1 else "")
-        result = self.bench.wait_for(lambda: reached() or self.tester_ended(), limit, description)
-        if state["found"] is None and self.tester_ended() and result.elapsed < limit.seconds:
+        result = self.bench.wait_for(lambda: reached() or (stop_at_end and self.tester_ended()), limit, description)
+        if state["found"] is None and stop_at_end and self.tester_ended() and result.elapsed < limit.seconds:
             self.bench.wait_for(reached, T_linger, f"{description}, after the tester's session ended")
         return state["found"]  # type: ignore[return-value]
 
     def expect(self, point: Point, limit: SpecTimer = T_session, *, nth: int = 1, after: int | None = None,
-               what: str | None = None) -> Record:
+               what: str | None = None, stop_at_end: bool = True) -> Record:
         """`run_until`, failing (naming the requirement, with the timeline) when the point is not reached."""
         __tracebackhide__ = True
-        found = self.run_until(point, limit, nth=nth, after=after, what=what)
+        found = self.run_until(point, limit, nth=nth, after=after, what=what, stop_at_end=stop_at_end)
         if found is None:
             ended = " (the tester's session ended: " + self.tester_end_reason() + ")" if self.tester_ended() else ""
             self.fail(f"{what or points.label(point)}{f' (#{nth})' if nth > 1 else ''} did not happen within "
@@ -216,6 +219,21 @@ class V2G(Checks):
         self._require_started()
         self.bench.note("tester command", command=name)
         self.bench.runner.command(self.tester_node.name, name, **args)
+        self.bench.settle()
+
+    def force_pilot(self, state: str) -> None:
+        """From now on our tester (a car) presents at most `state` on the pilot, starting at once (e.g. "B": it
+        opens S2 behind the session's back)."""
+        self._require_started()
+        node = self.tester_node
+        if node.cp is None:
+            pytest.skip(f"needs cp-load: rig {self.bench.rig.name} gives the tester no control pilot")
+        if isinstance(node.cp, _ClampedPilot):
+            node.cp.ceiling = state
+        else:
+            node.cp = _ClampedPilot(node.cp, state, self.bench)
+        self.bench.note("tester forces the pilot", state=state)
+        node.cp.apply(io.SetCpLoad(state), self.bench.clock.now())
         self.bench.settle()
 
     def dut_command(self, name: str) -> None:
@@ -263,10 +281,17 @@ class V2G(Checks):
         return str((ends[0].body or {}).get("reason", "")) if ends else "still running"
 
     def closed_by_dut(self, after: int = 0) -> Record | None:
-        """The first TCP close the tester saw coming from the DUT's side (after timeline index `after`)."""
+        """The first TCP close the tester saw coming from the DUT's side (after timeline index `after`); a
+        connection our tester closed itself (unless `keep_open` swallowed that) does not count."""
         ip = self.tester_node.ipv6
-        for record in self.timeline.records[max(after, self.started_at):]:
-            if record.layer == "tcp" and record.name == "closed" and record.dst == ip:
+        ours: set[Any] = set()
+        for index, record in enumerate(self.timeline.records[self.started_at:], start=self.started_at):
+            if record.layer != "tcp":
+                continue
+            if record.name == "close" and record.src == ip and not self.keep_open:
+                ours.add(record.extra.get("conn"))
+            elif (record.name == "closed" and record.dst == ip and index >= after
+                  and record.extra.get("conn") not in ours):
                 return record
         return None
 

@@ -76,6 +76,13 @@ class ScpiMeter:
                 fraction = setting.duty / 100.0
                 return cp.classify((mean - (1 - fraction) * self.low_v) / fraction, None, setting.duty)
             return cp.classify(mean)
+        return self.read_load()
+
+    def read_load(self) -> cp.CpReading:
+        """The pilot as the vehicle side sees it (whatever the charger drives): the scope measures it all, a DMM
+        only the mean."""
+        if self.kind == "dmm":
+            return cp.classify(self.instrument.query_float("MEAS:VOLT:DC?") * self.scale)
         ch = f"CHAN{self.channel}"
         high = self.instrument.query_float(f":MEAS:VMAX? {ch}") * self.scale
         low = self.instrument.query_float(f":MEAS:VMIN? {ch}") * self.scale
@@ -162,13 +169,15 @@ def startup(options: dict[str, Any], ctx: Any) -> list[Check]:
                           f"a {kind.name} generator", ctx.rig.limits)
     if any(not c.ok for c in checks):
         return checks
-    dialect, failed = opened(name, "cp-generator", lambda: open_generator(options, ctx.session))
+    dialect, failed = opened(name, "cp-generator", lambda: open_generator(options, ctx.session),
+                             "check cp.resource (is it the generator?), cp.dialect and cp.idn_pattern")
     if dialect is None:
         return checks + failed
     checks.append(Check.passed(name, f"*IDN? {dialect.instrument.idn!r}, output off, high-Z, 1 kHz"))
     if options.get("measure"):
         mname = f"cp measurement ({options['measure']['resource']})"
-        meter, failed = opened(mname, "cp-measurement", lambda: open_meter(options, ctx.session))
+        meter, failed = opened(mname, "cp-measurement", lambda: open_meter(options, ctx.session),
+                               "check cp.measure.resource and cp.measure.idn_pattern")
         checks += failed if meter is None else [Check.passed(mname, f"{options['measure']['kind']}: *IDN? "
                                                                     f"{meter.instrument.idn!r}")]
     return checks

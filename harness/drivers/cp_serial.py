@@ -296,7 +296,8 @@ def startup(options: dict[str, Any], ctx: Any) -> list[Check]:
     checks = level_checks(name, cp.GENERATOR_HIGH_V, cp.GENERATOR_LOW_V, None, None, "", ctx.rig.limits)
     if any(not c.ok for c in checks):
         return checks
-    board, failed = opened(name, "", lambda: open_board(options, ctx.session))
+    board, failed = opened(name, "", lambda: open_board(options, ctx.session),
+                           "check cp.port (is it the CP board?) and cp.idn_prefix")
     if board is None:
         return checks + failed
     checks.append(Check.passed(name, f"*IDN? {board.idn!r}, protocol {PROTOCOL_VERSION}, has "

@@ -232,7 +232,8 @@ def startup(options: dict[str, Any], ctx: Any) -> list[Check]:
     checks = scale_checks(name, options, ctx.rig.limits)
     if any(not c.ok for c in checks):
         return checks
-    dialect, failed = opened(name, "power-stage", lambda: open_supply(options, ctx.session))
+    dialect, failed = opened(name, "power-stage", lambda: open_supply(options, ctx.session),
+                             "check power.resource, power.dialect and power.idn_pattern")
     if dialect is None:
         return checks + failed
     ovp = options.get("max_output_v")

@@ -38,6 +38,7 @@ class HostBridge:
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
         self.frames_in = 0
+        self.lost: list[str] = []  # interfaces that disappeared while running
 
     def now(self) -> float:
         return time.monotonic() - self._origin
@@ -81,7 +82,10 @@ class HostBridge:
                     if fd == self._wake_r:
                         os.read(self._wake_r, 64)
                         continue
-                    self._receive(*self._socks[fd])
+                    try:
+                        self._receive(*self._socks[fd])
+                    except OSError:  # the interface went away (an adaptor unplugged): its modem falls silent
+                        self._drop(fd)
                 self._flush()
         except BaseException as exc:  # surfaced by tests through `bridge.error`
             self.error = exc
@@ -102,9 +106,18 @@ class HostBridge:
                 if target is not None:
                     heapq.heappush(self._heap, (d.at, next(self._seq), target, d.frame))
 
+    def _drop(self, fd: int) -> None:
+        sock, iface = self._socks.pop(fd)
+        self._by_iface.pop(iface, None)
+        self.lost.append(iface)
+        with suppress(OSError):
+            sock.close()
+
     def _flush(self) -> None:
         now = self.now()
         while self._heap and self._heap[0][0] <= now:
             _, _, iface, frame = heapq.heappop(self._heap)
-            with suppress(OSError):  # the interface may go away during teardown
-                self._by_iface[iface].send(frame)
+            sock = self._by_iface.get(iface)
+            if sock is not None:
+                with suppress(OSError):  # the interface may go away during teardown
+                    sock.send(frame)

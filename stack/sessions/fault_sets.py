@@ -163,6 +163,18 @@ _CATALOGUE_SETS += [
              (_f("ServiceDiscoveryRes", "set_field", {"ChargeService.ServiceTag.ServiceName": "DC charging",
                                                       "ChargeService.ServiceTag.ServiceScope": "public"},
                  schema="din"),), "V2G-DC-628", "sends ServiceName and ServiceScope in a DIN ServiceDiscoveryRes"),
+    FaultSet("evse-pmax-13-entries", "evse",
+             (_f("ChargeParameterDiscoveryRes", "set_field", {
+                 "SAScheduleList.SAScheduleTuple.0.PMaxSchedule.PMaxScheduleEntry": [
+                     {"RelativeTimeInterval": {"start": i * 3600, **({"duration": 3600} if i == 12 else {})},
+                      "PMax": 20000} for i in range(13)]}, where={"EVSEProcessing": "Finished"}, schema="din"),),
+             "V2G-DC-329", "sends a PMaxSchedule of 13 entries"),
+    FaultSet("evse-din-sales-tariff", "evse",
+             (_f("ChargeParameterDiscoveryRes", "set_field", {"SAScheduleList.SAScheduleTuple.0.SalesTariff": {
+                 "Id": "ID1", "SalesTariffID": 1, "NumEPriceLevels": 1, "SalesTariffEntry": [
+                     {"RelativeTimeInterval": {"start": 0, "duration": 86400}, "EPriceLevel": 1}]}},
+                 where={"EVSEProcessing": "Finished"}, schema="din"),),
+             "V2G-DC-554", "sends a SalesTariff in a DIN SAScheduleTuple"),
     FaultSet("evse-current-overshoot", "evse",
              (_f("CurrentDemandRes", "set_field", {"EVSEPresentCurrent.Value": 300, "EVSEPresentCurrent.Multiplier": 0},
                  nth=3, times=None),), "CCSHIL-DIN-CD-02", "delivers 300 A, above the EV's maximum current"),

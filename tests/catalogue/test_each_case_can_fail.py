@@ -1,7 +1,7 @@
 """Every catalogue test proven able to fail (issue 6): it passes against the clean simulated DUT and fails against
 each DUT fault it declares, with a message naming its requirement. And the checker itself is proven to catch a
 test that cannot fail, one that declares no fault, one whose failure says nothing about its requirement, one that
-crashes instead of asserting, and one that does not pass clean."""
+crashes instead of asserting, one that kills its process, and one that does not pass clean."""
 
 from __future__ import annotations
 
@@ -54,6 +54,17 @@ def test_crashes(v2g):
         raise KeyError("FAKE-5 broke")  # names the requirement, but a crash is not a verdict
 
 
+@pytest.mark.requirement("FAKE-7")
+@pytest.mark.fails_with("evse-session-id-zero")
+def test_kills_its_process(v2g):
+    import os
+
+    v2g.start("din")
+    response = v2g.expect("SessionSetupRes")
+    if (v2g.session_id(response) or "").strip("0") == "":
+        os._exit(3)  # the worker dies: no verdict, and the check must say so instead of crashing
+
+
 @pytest.mark.requirement("FAKE-6")
 @pytest.mark.fails_with("evse-session-setup-code")
 def test_fails_clean(v2g):
@@ -96,7 +107,11 @@ def test_the_checker_catches_tests_that_cannot_prove_anything(tmp_path):
                                         "'FAKE-5 broke'"]
     assert problems["test_fails_clean"][0] == ("[None] does not pass against the clean DUT: failed: requirement "
                                                "FAKE-6 not met")
-    assert len(report.problems) == 6
+    assert len(problems["test_kills_its_process"]) == 1
+    assert problems["test_kills_its_process"][0].startswith(
+        "[evse-session-id-zero] not run instead of failing: the test cannot catch this fault (the pytest session died "
+        "(exit None) before writing its outcomes")
+    assert len(report.problems) == 7
 
 
 def test_a_fails_with_marker_naming_an_unknown_or_wrong_role_fault_is_a_usage_error(tmp_path):

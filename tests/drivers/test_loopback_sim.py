@@ -146,3 +146,31 @@ def test_our_evse_reports_what_the_supply_measures(tmp_path):
 
 def physical(value: dict) -> float:
     return value["Value"] * 10 ** value["Multiplier"]
+
+
+V2G_CASE = '''
+import pytest
+
+@pytest.mark.parametrize("role", ["evse", "pev"])
+@pytest.mark.parametrize("protocol", ["din", "iso2-dc"])
+def test_session_through_the_catalogue_fixture(request, role, protocol):
+    request.node.add_marker(pytest.mark.dut_role(role))
+    v2g = request.getfixturevalue("v2g")
+    v2g.start(protocol)
+    res = v2g.expect("SessionSetupRes")
+    v2g.check(v2g.code(res) == "OK_NewSessionEstablished", f"SessionSetupRes says {v2g.code(res)}", mark=res)
+    v2g.run_to_end()
+    v2g.check(v2g.tester_ended(), "the tester's session did not end")
+    v2g.check(v2g.timeline.first("slac_matched") is not None, "no SLAC before the session")
+'''
+
+
+@needs_root
+def test_the_catalogues_v2g_fixture_runs_sessions_on_loopback_sim(tmp_path):
+    """What V2G catalogue cases use (`v2g`: tester + DUT seat, SLAC first on a non-inproc PLC link) works on
+    loopback-sim for both DUT roles, so they run there as they are written."""
+    (tmp_path / "test_v2g_case.py").write_text(V2G_CASE)
+    result = run_pytest(str(tmp_path / "test_v2g_case.py"), "--rig=loopback-sim", "-q", "--rootdir", str(REPO),
+                        f"--ccs-out={tmp_path / 'out'}", timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "4 passed" in result.stdout

@@ -48,7 +48,7 @@ def test_wrong_type_and_bad_choice():
 def test_missing_instrument_settings():
     assert "rigs/bad.toml: cp.resource: missing (required: VISA resource of the function generator)" in problems(
         cp={"driver": "scpi"})
-    assert "rigs/bad.toml: cp.driver: missing (which cp driver: scpi, serial, sim)" in problems(cp={"port": "x"})
+    assert "rigs/bad.toml: cp.driver: missing (which cp driver: relay, scpi, serial, sim)" in problems(cp={"port": "x"})
 
 
 def test_requires_root_is_read():
@@ -56,7 +56,7 @@ def test_requires_root_is_read():
 
 
 def test_unknown_driver_and_table():
-    assert "cp.driver: unknown cp driver 'gpio' (known: scpi, serial, sim)" in problems(cp={"driver": "gpio"})
+    assert "cp.driver: unknown cp driver 'gpio' (known: relay, scpi, serial, sim)" in problems(cp={"driver": "gpio"})
     assert "rigs/bad.toml: modem: unknown table (known: cp, dut, ip, limits, plc, power, rig)" in problems(modem={})
 
 

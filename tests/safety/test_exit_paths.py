@@ -255,3 +255,21 @@ def test_killed_process_the_watchdogs_switch_off(tmp_path, bench_parts):
     output = finish(start(tmp_path, bench_parts, "pass"))
     assert "key: fresh random NMK set" in output and "1 passed" in output, output[-3000:]
     assert_left_safe(bench_parts, tmp_path)
+
+
+def test_lost_plc_link(tmp_path, bench_parts):
+    """The EVSE adaptor's Ethernet is pulled mid-test (its veth disappears): the raw socket reports it, the test
+    fails naming the interface, the CP board and the supply are made safe, the PEV adaptor gets a fresh key, and
+    the key reset that cannot reach the EVSE adaptor is reported, not hidden."""
+    net, board, supply = bench_parts
+    process = start(tmp_path, bench_parts, "hold")
+    wait_charging(bench_parts, process)
+    subprocess.run(["ip", "-n", net.ns["evse"], "link", "del", net.iface], check=True)
+    output = finish(process)
+    assert "1 failed" in output and "raw Ethernet on 'plc0'" in output, output[-3000:]
+    assert "plc raw evse modem evse: key reset failed" in output
+    assert_left_safe(bench_parts, tmp_path, keys_reset=False)
+    key = session_key(tmp_path)
+    with net.bridge.locked() as line:
+        assert line.nmk("pev-modem", net.bridge.now() + 1.0) != key  # the reachable adaptor left the AVLN
+    assert net.bridge.error is None
