@@ -12,7 +12,7 @@ import pytest
 from harness.catalogue import Fault
 from stack.timers import SpecTimer
 
-from ..support import AC, DC, answer, assert_dut_closes, staged
+from ..support import AC, DC, answer, assert_dut_closes
 
 pytestmark = pytest.mark.dut_role("evse")
 
@@ -74,7 +74,7 @@ CASES = [
 def test_a_request_breaking_a_content_rule_is_refused(v2g, protocol, stimulus, codes, tester):
     """A request that breaks the case's content rule is answered with the rule's FAILED_* ResponseCode."""
     v2g.start(protocol, faults=[stimulus], tester=tester)
-    request = staged(v2g, f"{stimulus.when} with {stimulus.value}")
+    request = v2g.staged()
     answer(v2g, request, codes)
 
 
@@ -84,7 +84,7 @@ def test_renegotiation_before_charging_is_refused(v2g):
     """PowerDeliveryReq with ChargeProgress=Renegotiate before charging has started (in place of the first
     PowerDeliveryReq(Start)) is answered with a FAILED ResponseCode."""
     v2g.start(AC, faults=[Fault("PowerDeliveryReq", "set_field", {"ChargeProgress": "Renegotiate"})])
-    request = staged(v2g, "PowerDeliveryReq(Renegotiate) in place of PowerDeliveryReq(Start)")
+    request = v2g.staged()  # PowerDeliveryReq(Renegotiate) in place of PowerDeliveryReq(Start)
     response = answer(v2g, request)
     v2g.check(str(v2g.code(response)).startswith("FAILED"),
               f"PowerDeliveryRes {v2g.code(response)} to a renegotiation before charging started", mark=response)
@@ -108,6 +108,6 @@ def test_the_charger_closes_the_connection_after_a_failed_response(v2g, stimulus
     """After sending a response with a FAILED_* ResponseCode the charger closes the TCP connection (within
     T_close_after_failed + T_reaction; our car keeps it open)."""
     v2g.start(DC, faults=[stimulus], tester=tester, keep_open=True)
-    request = staged(v2g, f"a request that deserves {code}")
+    request = v2g.staged()
     response = answer(v2g, request, code)
     assert_dut_closes(v2g, response, T_close_after_failed)

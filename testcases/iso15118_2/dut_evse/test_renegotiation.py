@@ -10,7 +10,7 @@ import pytest
 from harness.catalogue import Fault
 from stack.timers import SpecTimer
 
-from ..support import AC, DC, answer, evse_status, staged
+from ..support import AC, DC, answer, evse_status
 
 pytestmark = pytest.mark.dut_role("evse")
 
@@ -71,7 +71,7 @@ def test_after_renegotiate_a_charge_loop_request_is_refused(v2g):
     in its place is answered with FAILED_SequenceError."""
     renegotiating(v2g, DC, faults=[Fault("ChargeParameterDiscoveryReq", "out_of_sequence", "CurrentDemandReq",
                                          nth=2)])
-    request = staged(v2g, "CurrentDemandReq where ChargeParameterDiscoveryReq is due")
+    request = v2g.staged()
     answer(v2g, request, "FAILED_SequenceError")
 
 

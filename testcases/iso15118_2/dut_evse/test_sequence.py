@@ -10,7 +10,7 @@ import pytest
 
 from harness.catalogue import Fault
 
-from ..support import AC, DC, answer, staged
+from ..support import AC, DC, answer
 
 pytestmark = [pytest.mark.dut_role("evse"), pytest.mark.fails_with("evse-accepts-sequence-error")]
 
@@ -52,7 +52,7 @@ def test_request_out_of_sequence_is_refused(v2g, protocol, due, sent, nth, dut, 
     """A request the ISO 15118-2 sequence does not allow after the previous exchange is answered with
     FAILED_SequenceError in a response of its own type."""
     v2g.start(protocol, faults=[Fault(due, "out_of_sequence", sent, nth=nth)], dut=dut)
-    request = staged(v2g, f"{sent} where {due} is due")
+    request = v2g.staged()
     v2g.check(request.name == sent, f"our car sent {request.name}, the staged request was {sent}", mark=request)
     if nth > 1:  # the case needs the loop to be still running when the wrong request comes
         loop = v2g.messages(due.replace("Req", "Res"), sender="dut")

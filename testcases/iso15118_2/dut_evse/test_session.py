@@ -11,7 +11,7 @@ from stack.sessions.fault_sets_iso2 import UNKNOWN_SESSION_ID
 from stack.sessions.iso15118_2 import V2G_EVCC_CommunicationSetup_Timeout
 from stack.timers import SpecTimer
 
-from ..support import AC, DC, answer, first_response, staged, wait_for
+from ..support import AC, DC, answer, first_response, wait_for
 
 pytestmark = pytest.mark.dut_role("evse")
 
@@ -40,7 +40,7 @@ def foreign(case_id: str, request: str, nth: int = 1, protocol: str = DC):
 def test_request_with_a_foreign_session_id_is_refused(v2g, protocol, request_name, nth):
     """A request whose SessionID is not the one the charger assigned is answered with FAILED_UnknownSession."""
     v2g.start(protocol, faults=[Fault(request_name, "set_field", {"Header.SessionID": FOREIGN}, nth=nth)])
-    request = staged(v2g, f"{request_name} with SessionID {FOREIGN}")
+    request = v2g.staged()
     v2g.check(v2g.session_id(request) == FOREIGN, f"our car sent SessionID {v2g.session_id(request)}", mark=request)
     answer(v2g, request, "FAILED_UnknownSession")
 
@@ -64,7 +64,7 @@ def test_an_unknown_session_id_in_session_setup_gets_a_new_session(v2g):
     """SessionSetupReq with a SessionID the charger never assigned is answered with OK_NewSessionEstablished and a
     new SessionID, non-zero and different from the one offered."""
     v2g.start(DC, faults=[Fault("SessionSetupReq", "set_field", {"Header.SessionID": UNKNOWN_SESSION_ID})])
-    request = staged(v2g, f"SessionSetupReq with SessionID {UNKNOWN_SESSION_ID}")
+    request = v2g.staged()
     response = answer(v2g, request, "OK_NewSessionEstablished")
     assigned = v2g.session_id(response)
     v2g.check(assigned.strip("0") and assigned != UNKNOWN_SESSION_ID,
