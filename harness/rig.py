@@ -28,7 +28,9 @@ else:  # pragma: no cover - Python 3.10
 
 PACKAGE_RIGS = Path(__file__).resolve().parent.parent / "rigs"
 STACK_ROLES = ("evse", "pev", "per-test")
-DUT_KINDS = ("vehicle", "charger", "simulated", "our-stack")
+DUT_KINDS = ("vehicle", "charger", "simulated", "our-stack", "josev-secc", "josev-evcc")
+# DUT kinds that fix what our stack plays: a car DUT needs our EVSE, a charger DUT our PEV (harness/josev.py)
+_STACK_ROLE_FOR = {"vehicle": "evse", "charger": "pev", "josev-evcc": "evse", "josev-secc": "pev"}
 
 RIG_TABLE = {
     "name": Opt(str, required=True, doc="the rig's name, as given to --rig"),
@@ -214,10 +216,9 @@ def _validate_section(kind: str, key: str, table: Any, problems: list[tuple[str,
 def _check_consistency(rig: dict[str, Any], dut: dict[str, Any], sections: dict[str, Section],
                        problems: list[tuple[str, str]]) -> None:
     role, kind = rig.get("stack_role"), dut.get("kind")
-    if kind == "vehicle" and role not in (None, "evse"):
-        problems.append(("rig.stack_role", f"a vehicle DUT needs our stack as evse, not {role!r}"))
-    if kind == "charger" and role not in (None, "pev"):
-        problems.append(("rig.stack_role", f"a charger DUT needs our stack as pev, not {role!r}"))
+    wanted = _STACK_ROLE_FOR.get(kind or "")
+    if wanted is not None and role not in (None, wanted):
+        problems.append(("rig.stack_role", f"a {kind} DUT needs our stack as {wanted}, not {role!r}"))
     if rig.get("clock") == "virtual":
         for section in sections.values():
             spec = drivers.lookup(section.kind, section.driver)

@@ -12,6 +12,7 @@ controls it; a test that needs that on a rig whose DUT it cannot control is skip
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,8 @@ class Seat:
 
 SeatFactory = Callable[[Bench, str, str, dict[str, Any], bool], Seat]
 _SEATS: dict[str, SeatFactory] = {}
+# Modules that register the seats of the DUT kinds ccs-hil ships (imported when a rig first needs them)
+SEAT_MODULES = {"josev-secc": "harness.josev", "josev-evcc": "harness.josev"}
 
 
 def register_seat(kind: str, factory: SeatFactory) -> None:
@@ -67,6 +70,8 @@ def fill_seat(bench: Bench, role: str, protocol: str, config: dict[str, Any], sl
     kind = bench.rig.dut["kind"]
     if kind in OUR_STACK_KINDS:
         return _our_stack(bench, role, protocol, config, slac)
+    if kind not in _SEATS and kind in SEAT_MODULES:
+        importlib.import_module(SEAT_MODULES[kind])
     if kind in _SEATS:
         return _SEATS[kind](bench, role, protocol, config, slac)
     if kind not in EXTERNAL_KINDS:

@@ -356,10 +356,11 @@ class EvccSession(EvccRequests):
         if pair != "MeteringReceipt":
             self.charge_loops += 1
         if body.get("ReceiptRequired") in (True, "true"):
-            # EIM never asks for a receipt [V2G2-691]; we do not sign one: stop instead.
+            # EIM never asks for a receipt [V2G2-691]; we do not sign one, and after ReceiptRequired=true the
+            # sequence allows only MeteringReceiptReq [V2G2-795]/[V2G2-577]: end the session.
             self.stop_request = "evse"
-            return [io.Notify("state", "peer_error", {"error": "[V2G2-691] ReceiptRequired under EIM",
-                                                      "requirement": "V2G2-691"})] + self._stop(now)
+            return self._end(False, "ReceiptRequired=true in an EIM session", now, requirement="V2G2-691",
+                             finding=True)
         if status.get("EVSEStatusCode") in STOP_CODES or status.get("EVSENotification") == "StopCharging":
             emergency = status.get("EVSEStatusCode") == "EVSE_EmergencyShutdown"
             self.stop_request = "emergency" if emergency else (self.stop_request or "evse")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from stack.sessions.fault_sets_iso2 import ISO2_SETS
 from stack.sessions.faults import Fault, FaultSet
 
 
@@ -287,6 +288,10 @@ _CATALOGUE_SETS += [
 # proven by tests/catalogue (the tests that declare them fail with them).
 TESTER_CAUGHT = tuple(s.name for s in _SETS)
 FAULT_SETS: dict[str, FaultSet] = {s.name: s for s in (*_SETS, *_CATALOGUE_SETS)}
+for _iso2 in ISO2_SETS:  # the ISO 15118-2 catalogue's sets (stack/sessions/fault_sets_iso2.py)
+    if _iso2.name in FAULT_SETS:
+        raise ValueError(f"fault set {_iso2.name!r} is defined twice")
+    FAULT_SETS[_iso2.name] = _iso2
 
 
 def fault_set(name: str) -> FaultSet:

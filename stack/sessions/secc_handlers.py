@@ -127,9 +127,12 @@ class SeccHandlers:
         start = self._first.setdefault("cpd", now)
         processing = "Finished" if now - start >= self.config.charge_parameter_time else "Ongoing"
         pmax = self.config.pmax_w if self.config.pmax_w is not None else self.ctx.limits(self.energy).max_power
+        # [V2G2-303]: the schedule spans the EV's DepartureTime when it gave one; else 24 h [V2G2-304]
+        departure = self.ev_parameters.get("DepartureTime") if not din else None
+        duration = int(departure) if isinstance(departure, int) and departure > 0 else self.config.schedule_duration
         return self.dialect.charge_parameter_discovery_res(
             "OK", processing, self._status(now), self.ctx.limits(self.energy), self.energy, pmax,
-            self.config.schedule_duration, self.config.sa_schedule_tuple_id, schedule=processing == "Finished")
+            duration, self.config.sa_schedule_tuple_id, schedule=processing == "Finished")
 
     def _on_CableCheck(self, req: dict[str, Any], message: dict[str, Any], now: float, _: bool) -> Any:
         stage = self.ctx.stage

@@ -13,8 +13,8 @@ def test_unknown_rig_is_one_clear_line():
     result = run_pytest("testcases/", "--rig=nope")
     assert result.returncode == 4
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert lines == ["ERROR: ccs-hil: unknown rig 'nope' (available: charger, ioniq, loopback, loopback-sim, sim, simnet; or give a "
-                     "path to a .toml file)"]
+    assert lines == ["ERROR: ccs-hil: unknown rig 'nope' (available: charger, ioniq, josev-evcc, josev-secc, loopback, "
+                     "loopback-sim, sim, simnet; or give a path to a .toml file)"]
     assert "Traceback" not in result.stdout + result.stderr
 
 

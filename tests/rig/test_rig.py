@@ -87,8 +87,8 @@ def test_toml_syntax_error(tmp_path):
 def test_unknown_name_lists_the_rigs():
     with pytest.raises(UnknownRig) as info:
         resolve("nope")
-    assert str(info.value) == ("unknown rig 'nope' (available: charger, ioniq, loopback, loopback-sim, sim, simnet; or give a "
-                               "path to a .toml file)")
+    assert str(info.value) == ("unknown rig 'nope' (available: charger, ioniq, josev-evcc, josev-secc, loopback, "
+                               "loopback-sim, sim, simnet; or give a path to a .toml file)")
 
 
 def test_rig_by_path_and_by_env_dir(tmp_path, monkeypatch):

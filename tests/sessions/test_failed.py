@@ -169,3 +169,16 @@ def test_wrong_v2gtp_version_closes_the_connection():
     out = connection.feed(bytes.fromhex("02fd800100000000"), 0.1)
     assert any(type(o).__name__ == "CloseStream" for o in out)
     assert "version 0x02/0xfd" in [o for o in out if getattr(o, "name", "") == "peer_error"][0].data["error"]
+
+
+@pytest.mark.parametrize("protocol", ["iso2-dc", "iso2-ac"])
+def test_our_ev_ends_the_session_when_an_eim_charger_asks_for_a_receipt(protocol):
+    """ReceiptRequired=true under EIM [V2G2-691]: our EV cannot sign a MeteringReceipt, and the sequence allows
+    nothing else then [V2G2-795]/[V2G2-577] — it ends the session naming V2G2-691 (it used to raise
+    LocalProtocolError by sending SessionStopReq, found by the ISO-2 catalogue)."""
+    pair = run_with(protocol, evse_faults=fault_set("evse-receipt-required-eim").faults)
+    pev_end = ended(pair, "pev")
+    assert not pev_end.body["ok"] and pev_end.body["requirement"] == "V2G2-691"
+    assert findings(pair, "pev")[-1].body["requirement"] == "V2G2-691"
+    loop = "CurrentDemandRes" if protocol == "iso2-dc" else "ChargingStatusRes"
+    assert exi(pair)[-1].name == loop  # no request after the receipt was asked for
