@@ -82,6 +82,7 @@ class V2G(Checks):
         self.seat: Seat | None = None
         self.started_at = 0
         self.keep_open = False
+        self.slac = False  # SLAC ran first: the data link is supervised (V2G_SECC_CommunicationSetup_Performance_Time)
 
     # ------------------------------------------------------------------ setting up
 
@@ -105,7 +106,7 @@ class V2G(Checks):
         if slac is None:
             plc = bench.rig.section("plc")
             slac = plc is not None and plc.driver != "inproc"
-        self.protocol = protocol
+        self.protocol, self.slac = protocol, slac
         tester_config = {**TESTER_DEFAULTS[self.tester_role], **(tester or {})}
         faults = list(faults)
         if dut and bench.rig.dut["kind"] in ("vehicle", "charger"):

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from harness.catalogue import Fault
+from harness.catalogue import Fault, T_reaction
+from stack.roles.evse import V2G_SECC_CommunicationSetup_Performance_Time
 from stack.sessions.din70121 import V2G_EVCC_CableCheck_Timeout, V2G_SECC_Sequence_Timeout
+from stack.timers import SpecTimer
 
 pytestmark = pytest.mark.dut_role("evse")
 
@@ -29,7 +31,35 @@ def test_charger_gives_up_a_silent_car_after_the_sequence_timeout(v2g, silent_at
     v2g.expect(lambda r: r.layer == "state" and r.name == "fault" and r.src == v2g.tester_node.name,
                what=f"our car falls silent instead of sending {silent_at}")
     last = v2g.messages(sender="dut")[-1]
-    v2g.assert_dut_closes(last, V2G_SECC_Sequence_Timeout)
+    if silent_at == "SessionSetupReq" and v2g.slac:
+        charger_leaves_the_link_or_closes(v2g, last)
+    else:
+        v2g.assert_dut_closes(last, V2G_SECC_Sequence_Timeout)
+
+
+def charger_leaves_the_link_or_closes(v2g, last) -> None:
+    """On a SLAC link a car that never sends SessionSetupReq also trips the data-link supervision: no V2G session
+    within V2G_SECC_CommunicationSetup_Performance_Time (18 s) is a D-LINK_ERROR [V2G2-723], and the charger leaves
+    the network (pilot off 5 %: X1, then E/F) before the 60 s run out. Its TCP close then has no link to travel
+    on, so either end of the session counts: the connection closed, or the pilot off 5 % PWM."""
+    start = v2g.index(last)
+    bound = SpecTimer(f"{V2G_SECC_Sequence_Timeout.name}+{T_reaction.name}",
+                      V2G_SECC_Sequence_Timeout.seconds + T_reaction.seconds, V2G_SECC_Sequence_Timeout.source)
+
+    def left_link(record) -> bool:
+        body = record.body or {}
+        return record.layer == "cp" and record.src == "cp" and (body.get("duty") is None
+                                                                 or body.get("state") in ("E", "F"))
+
+    ended = v2g.run_until(lambda r: left_link(r) or (r.layer == "tcp" and v2g.closed_by_dut(start) is r), bound,
+                          after=start, stop_at_end=False,
+                          what=f"the charger closes the connection or leaves the link "
+                               f"({V2G_SECC_CommunicationSetup_Performance_Time})")
+    if ended is None:
+        v2g.fail(f"the DUT neither closed the TCP connection nor left the data link within {bound}", mark=start)
+    assert ended is not None
+    v2g.check(ended.t - last.t <= bound.seconds + 1e-9,
+              f"the session ended {ended.t - last.t:.3f} s after the last response, allowed <= {bound}", mark=ended)
 
 
 @pytest.mark.requirement("V2G-DC-418")
