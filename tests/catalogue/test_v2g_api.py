@@ -135,6 +135,7 @@ def test_a_request_our_tester_cut_short_is_no_evidence_of_a_slow_answer():
         v2g = V2G(bench).start("din")
         v2g.run_to_end()
         _unanswered_precharge(v2g, 0.15)
+        assert v2g.cut_short(v2g.exchanges("PreCharge")[-1])
         checked = v2g.assert_answered_in_time(["PreCharge"])
         assert checked and all(e.response is not None for e in checked)
     with sim("evse") as bench:
@@ -143,3 +144,4 @@ def test_a_request_our_tester_cut_short_is_no_evidence_of_a_slow_answer():
         _unanswered_precharge(v2g, 2.0)
         with pytest.raises(TimelineAssertionError, match="no answer to PreChargeReq within"):
             v2g.assert_answered_in_time(["PreCharge"])
+        assert not v2g.cut_short(v2g.exchanges("PreCharge")[-1])
