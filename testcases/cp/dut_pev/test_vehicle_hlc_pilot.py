@@ -12,7 +12,7 @@ import pytest
 from harness.catalogue import T_reaction
 from stack.timers import SpecTimer
 
-pytestmark = pytest.mark.dut_role("pev")
+pytestmark = [pytest.mark.dut_role("pev"), pytest.mark.needs("cp-measurement")]  # they read the vehicle's pilot
 
 T_EV_B_after_stop = SpecTimer("T_EV_B_after_stop", 0.25,
                               "ISO 15118-2 [V2G2-848]: back to B within 250 ms when stopping (EVerest's constant)")

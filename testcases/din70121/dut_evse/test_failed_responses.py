@@ -12,10 +12,12 @@ from stack.timers import SpecTimer
 
 pytestmark = pytest.mark.dut_role("evse")
 
-# The car gives up on any DIN message after at most 2 s (Table 75); a charger that keeps a failed session open for
-# longer only holds the car's connection hostage.
-T_close_after_failed = SpecTimer("T_close_after_failed", 2.0, "ccs-hil working value: the longest DIN "
-                                 "V2G_EVCC_Msg_Timeout; V2G-DC-665 gives no bound")
+# V2G-DC-665/V2G-DC-116 give no bound. The ISO 15118 User Group practice (formal in ISO 15118-20 [V2G20-1633])
+# keeps the connection open a few seconds after the final response so that it gets through; the same bound as the
+# ISO 15118-2 catalogue (Josev closes 5 s after its FAILED response).
+T_close_after_failed = SpecTimer("T_close_after_failed", 5.0, "ccs-hil working value: V2G-DC-665 gives no bound; "
+                                 "the ISO 15118 User Group practice, formal in ISO 15118-20 [V2G20-1633], keeps the "
+                                 "connection open a few seconds after the final response (Josev: 5 s)")
 
 AC_PARAMETERS = {"DepartureTime": 0, "EAmount": {"Multiplier": 0, "Unit": "Wh", "Value": 20000},
                  "EVMaxVoltage": {"Multiplier": 0, "Unit": "V", "Value": 400},

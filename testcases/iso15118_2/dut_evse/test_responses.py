@@ -52,7 +52,8 @@ def test_each_request_of_the_pair_is_answered_in_time(v2g, pair, protocol, teste
     v2g.check(exchanges, f"our car never got to send a {pair} request (the session ended: "
                          f"{v2g.tester_end_reason()})")
     for exchange in exchanges:
-        answer(v2g, exchange.request, codes)
+        if not v2g.cut_short(exchange):  # a last request our own car's timer cut off is no evidence
+            answer(v2g, exchange.request, codes)
 
 
 @pytest.mark.requirement("CCSHIL-ISO2-AC-01")
