@@ -1,5 +1,5 @@
-"""The catalogue's part of the ccs-hil pytest plugin (registered by `harness.plugin`): the `fails_with` marker,
-the `v2g` fixture, and two machine-readable outputs the catalogue tools use.
+"""The catalogue's part of the ccs-hil pytest plugin (registered by `harness.plugin`): the `fails_with` and `smoke`
+markers, the `v2g` fixture, and two machine-readable outputs the catalogue tools use.
 
 - `@pytest.mark.fails_with("evse-...", ...)`: the `--dut-fault` names that must make this test fail (each one on
   its own); checked at collection (known names, the right DUT role), proven by `python -m harness.catalogue
@@ -34,6 +34,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "fails_with(*faults): --dut-fault names that must each make this test fail "
                             "on the sim rig (proven by python -m harness.catalogue check-faults)")
+    config.addinivalue_line("markers", "smoke: a quick end-to-end check that a rig works: a few per area and DUT "
+                            "role (happy paths, basic field checks; seconds each on a real clock); "
+                            "`pytest testcases -m smoke --rig=...` is the first run on a new bench")
     config.stash[_OUTCOMES] = {}
 
 

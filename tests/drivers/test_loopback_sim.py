@@ -5,6 +5,7 @@ seat, and the catalogue's CP cases pass on it as they do on the sim rig."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
 import pytest
@@ -17,7 +18,6 @@ from stack.homeplug import EvseSlac, EvseSlacConfig, PevSlac, PevSlacConfig
 from stack.homeplug.timers import TT_matching_repetition
 from stack.timers import SpecTimer
 from tests.conftest import REPO
-from tests.plugin.helpers import run_pytest
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -25,6 +25,31 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces, veth, raw sockets)")
+
+# A catalogue run in a pytest subprocess on the real clock: bounded by its own timeout, and this test's
+# pytest-timeout (the project's default is 120 s) is set above it, so an overrun ends as a failure that shows the
+# run's output so far rather than as a bare pytest-timeout inside subprocess.run.
+CATALOGUE_RUN_S = 300
+outlives_its_run = pytest.mark.timeout(CATALOGUE_RUN_S + 60)
+
+
+def run_catalogue(*args: str) -> subprocess.CompletedProcess[str]:
+    """`pytest *args` in a subprocess; past CATALOGUE_RUN_S it gets SIGTERM (the harness makes the bench safe and
+    removes its namespaces), then SIGKILL, and the test fails with the output so far."""
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
+    with subprocess.Popen(command, cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        try:
+            out, err = proc.communicate(timeout=CATALOGUE_RUN_S)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            try:
+                out, err = proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, err = proc.communicate()
+            pytest.fail(f"pytest {' '.join(args)} took over {CATALOGUE_RUN_S} s; its output:\n{out[-3000:]}\n"
+                        f"{err[-2000:]}")
+    return subprocess.CompletedProcess(command, proc.returncode, out, err)
 
 
 @needs_root
@@ -74,8 +99,9 @@ def test_slac_with_the_pilot_on_loopback_sim():
 
 
 @needs_root
+@outlives_its_run
 def test_the_cp_catalogue_passes_on_loopback_sim(tmp_path):
-    result = run_pytest("testcases/cp/", "--rig=loopback-sim", "-q", f"--ccs-out={tmp_path}", timeout=300)
+    result = run_catalogue("testcases/cp/", "--rig=loopback-sim", "-q", f"--ccs-out={tmp_path}")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "ccs-hil start-up checks (loopback-sim):" in result.stdout
     assert "[ABORT]" not in result.stdout and "[SKIP ]" not in result.stdout
@@ -167,11 +193,12 @@ def test_session_through_the_catalogue_fixture(request, role, protocol):
 
 
 @needs_root
+@outlives_its_run
 def test_the_catalogues_v2g_fixture_runs_sessions_on_loopback_sim(tmp_path):
     """What V2G catalogue cases use (`v2g`: tester + DUT seat, SLAC first on a non-inproc PLC link) works on
     loopback-sim for both DUT roles, so they run there as they are written."""
     (tmp_path / "test_v2g_case.py").write_text(V2G_CASE)
-    result = run_pytest(str(tmp_path / "test_v2g_case.py"), "--rig=loopback-sim", "-q", "--rootdir", str(REPO),
-                        f"--ccs-out={tmp_path / 'out'}", timeout=300)
+    result = run_catalogue(str(tmp_path / "test_v2g_case.py"), "--rig=loopback-sim", "-q", "--rootdir", str(REPO),
+                           f"--ccs-out={tmp_path / 'out'}")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "4 passed" in result.stdout

@@ -8,6 +8,7 @@ reason when Josev's venv or Java is not available.
 
 from __future__ import annotations
 
+import os
 import random
 
 import pytest
@@ -107,7 +108,8 @@ def _cross_check(vectors: list[tuple[str, dict]]) -> dict[str, dict]:
     for (schema, msg), data in zip(vectors, ours, strict=True):
         requests.append({"op": "encode", "ns": NAMESPACES[schema], "msg": to_josev(schema, msg)})
         requests.append({"op": "decode", "ns": NAMESPACES[schema], "hex": data.hex()})
-    results = run_bridge(requests)["results"]
+    results = run_bridge(requests, processes=os.cpu_count() or 1, quick_jvm=True)["results"]
+    assert len(results) == len(requests)
     stats: dict[str, dict] = {}
     failures = []
     for i, ((schema, msg), data) in enumerate(zip(vectors, ours, strict=True)):

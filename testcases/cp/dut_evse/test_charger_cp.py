@@ -53,6 +53,7 @@ def test_charger_idles_at_plus_12V_without_vehicle(bench, cp_load, timeline):
     assert_absent(timeline, step("cp:state *", src="cp", where=has_pwm))
 
 
+@pytest.mark.smoke
 @pytest.mark.requirement("CCSHIL-CP-SE-02")
 @pytest.mark.fails_with("no-pwm")
 def test_charger_starts_pwm_after_vehicle_connects(bench, cp_load, timeline):
@@ -86,6 +87,7 @@ def test_charger_duty_matches_its_current_limit(bench, cp_load, dut, timeline):
         fail_with_timeline(timeline, f"PWM at {reading.frequency:g} Hz, expected 1000 Hz ± 2 %")
 
 
+@pytest.mark.smoke
 @pytest.mark.requirement("CCSHIL-CP-SE-04")
 @pytest.mark.fails_with("pwm-when-unplugged", "slow-pwm-stop")
 def test_charger_stops_pwm_when_vehicle_unplugs(bench, cp_load, timeline):

@@ -42,6 +42,7 @@ def start_charging(bench, cp) -> None:
     bench.expect(lambda: bench.pilot_state in ("C", "D"), iec.T_EV_C_after_PWM, "vehicle asks for energy (C/D)")
 
 
+@pytest.mark.smoke
 @pytest.mark.requirement("CCSHIL-CP-EV-01")
 @pytest.mark.needs("cp-measurement")
 @pytest.mark.fails_with("r2-1k5", "short-to-pe")
@@ -74,6 +75,7 @@ def test_vehicle_stays_in_B_at_5_percent_without_a_session(bench, cp, timeline):
     assert_absent(timeline, step("cp:state [CD]", src="cp"), after=pwm_on)
 
 
+@pytest.mark.smoke
 @pytest.mark.requirement("CCSHIL-CP-EV-04")
 @pytest.mark.fails_with("no-state-c", "late-state-c")
 def test_vehicle_asks_for_energy_with_state_C_after_nominal_pwm(bench, cp, timeline):

@@ -66,6 +66,7 @@ def test_schedule_carries_no_sales_tariff(v2g):
                   mark=response)
 
 
+@pytest.mark.smoke
 @pytest.mark.requirement("V2G-DC-388")
 @pytest.mark.fails_with("evse-failed-authorization", "evse-isolation-fault")
 def test_a_complete_session_is_answered_ok_throughout(v2g):

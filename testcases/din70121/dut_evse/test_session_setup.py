@@ -13,6 +13,7 @@ DIN_NAMESPACE = "urn:din:70121:2012:MsgDef"
 FOREIGN_ID = "0badc0ffee000009"
 
 
+@pytest.mark.smoke
 @pytest.mark.requirement("V2G-DC-436")
 @pytest.mark.fails_with("evse-sap-no-negotiation", "evse-slow-supported-app-protocol")
 def test_charger_accepts_din_when_the_car_offers_only_din(v2g):

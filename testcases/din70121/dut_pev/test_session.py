@@ -13,6 +13,7 @@ SESSION_PAIRS = ("SessionSetup", "ServiceDiscovery", "ServicePaymentSelection", 
                  "ChargeParameterDiscovery", "CableCheck", "PreCharge", "PowerDelivery", "CurrentDemand", "SessionStop")
 
 
+@pytest.mark.smoke
 @pytest.mark.requirement("CCSHIL-DIN-EV-SEQ-01")
 @pytest.mark.fails_with("pev-skip-cable-check", "pev-wrong-session-id", "pev-no-state-c")
 def test_car_runs_a_complete_din_session(v2g):
@@ -49,6 +50,7 @@ def test_car_uses_the_assigned_session_id(v2g):
                   f"{v2g.session_id(setup)}", mark=request)
 
 
+@pytest.mark.smoke
 @pytest.mark.requirement("CCSHIL-DIN-EV-SID-01")
 @pytest.mark.fails_with("pev-session-setup-nonzero-id")
 def test_new_session_starts_with_session_id_zero(v2g):

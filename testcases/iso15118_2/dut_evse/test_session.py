@@ -45,6 +45,7 @@ def test_request_with_a_foreign_session_id_is_refused(v2g, protocol, request_nam
     answer(v2g, request, "FAILED_UnknownSession")
 
 
+@pytest.mark.smoke
 @pytest.mark.requirement("V2G2-756")
 @pytest.mark.fails_with("evse-session-id-zero")
 @pytest.mark.parametrize("protocol", [DC, AC])
@@ -71,6 +72,7 @@ def test_an_unknown_session_id_in_session_setup_gets_a_new_session(v2g):
               f"SessionSetupRes assigned SessionID {assigned} to a car that offered {UNKNOWN_SESSION_ID}", mark=response)
 
 
+@pytest.mark.smoke
 @pytest.mark.requirement("CCSHIL-ISO2-SID-01")
 @pytest.mark.fails_with("evse-session-id-changes")
 @pytest.mark.parametrize("protocol", [DC, AC])

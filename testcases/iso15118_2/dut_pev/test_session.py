@@ -45,6 +45,7 @@ def test_every_request_carries_the_assigned_session_id(v2g, protocol):
                   f"{v2g.session_id(request)}, the session's is {assigned}", mark=request)
 
 
+@pytest.mark.smoke
 @pytest.mark.requirement("CCSHIL-ISO2-EV-SID-02")
 @pytest.mark.fails_with("pev-iso2-session-setup-nonzero-id")
 def test_a_new_session_starts_with_session_id_zero(v2g):
@@ -56,6 +57,7 @@ def test_a_new_session_starts_with_session_id_zero(v2g):
     v2g.check(sid and sid.strip("0") == "", f"SessionSetupReq carries SessionID {sid or '(none)'}", mark=request)
 
 
+@pytest.mark.smoke
 @pytest.mark.requirement("CCSHIL-ISO2-EV-PAY-01")
 @pytest.mark.fails_with("pev-contract-payment", "pev-no-charge-service")
 @pytest.mark.parametrize("protocol", [DC, AC])

@@ -43,6 +43,7 @@ def answered(link, protocol: str = "din", **start):
     return request, answer
 
 
+@pytest.mark.smoke
 @pytest.mark.requirement("CCSHIL-SDP-SE-01")
 @pytest.mark.fails_with("evse-sdp-slow", "evse-no-sdp-response")
 def test_charger_answers_sdp_within_SDP_REQ(link):
@@ -73,6 +74,7 @@ def test_charger_announces_its_own_link_local_address(link):
                f"announced {announced}, answered from {host(answer.src)}", mark=answer)
 
 
+@pytest.mark.smoke
 @pytest.mark.requirement("V2G2-156")
 @pytest.mark.fails_with("evse-sdp-wrong-port")
 def test_charger_accepts_the_v2g_connection_on_the_announced_port(link):

@@ -31,6 +31,7 @@ def first_request(link, protocol: str = "din", **start):
     return request
 
 
+@pytest.mark.smoke
 @pytest.mark.requirement("V2G2-139")
 @pytest.mark.fails_with("pev-no-sdp")
 def test_vehicle_sends_sdp_requests_to_ff02_1(link):
@@ -40,6 +41,7 @@ def test_vehicle_sends_sdp_requests_to_ff02_1(link):
                f"SECC Discovery Request to {request.dst}", mark=request)
 
 
+@pytest.mark.smoke
 @pytest.mark.requirement("V2G2-623")
 @pytest.mark.fails_with("pev-sdp-udp")
 def test_vehicle_asks_for_tcp_with_valid_codes(link):

@@ -37,6 +37,7 @@ def matched(link) -> bool:
 # ------------------------------------------------------------------------------------------------ CM_SLAC_PARM
 
 
+@pytest.mark.smoke
 @pytest.mark.requirement("CCSHIL-SLAC-SE-01")
 @pytest.mark.fails_with("evse-slac-slow-parm-cnf")
 def test_charger_answers_slac_parm_within_TT_match_response(link):
@@ -215,6 +216,7 @@ def test_charger_ignores_a_malformed_atten_char_rsp(link):
 # ------------------------------------------------------------------------------------------------ CM_SLAC_MATCH
 
 
+@pytest.mark.smoke
 @pytest.mark.requirement("CCSHIL-SLAC-SE-08")
 @pytest.mark.fails_with("evse-slac-slow-match-cnf", "evse-slac-match-cnf-nid-mismatch")
 def test_charger_answers_slac_match_with_its_network(link):

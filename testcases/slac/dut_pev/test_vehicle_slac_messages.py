@@ -44,6 +44,7 @@ def sounding(link):
     return [first, *frames], run_id
 
 
+@pytest.mark.smoke
 @pytest.mark.requirement("CCSHIL-SLAC-EV-01")
 @pytest.mark.fails_with("pev-slac-wrong-application-type")
 def test_vehicle_slac_parm_req_fields(link):
@@ -214,6 +215,7 @@ def test_vehicle_matches_the_charger_with_the_lowest_attenuation(link):
                f"{neighbour.mac} at 40 dB)", mark=request)
 
 
+@pytest.mark.smoke
 @pytest.mark.requirement("CCSHIL-SLAC-JOIN-02")
 @pytest.mark.fails_with("pev-modem-ignores-set-key")
 def test_vehicle_joins_the_network_it_was_given(link):
