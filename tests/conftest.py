@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import os
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,13 @@ from harness.rig import Rig, from_dict
 
 REPO = Path(__file__).resolve().parent.parent
 SIM_YAML = REPO / "harness" / "drivers" / "sim_instruments.yaml"
+
+# Several tests press Ctrl-C on a child process (SIGINT) and check it ends safely. A process started as a background
+# job of a non-interactive shell (a CI runner's `cmd &`, nohup) inherits SIGINT *ignored*, and so would every child
+# it spawns — Ctrl-C would never arrive. Python's own handler here makes children start with the default again
+# (a handled signal is reset at exec; an ignored one is not).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN and threading.current_thread() is threading.main_thread():
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def rig_dict(**tables: Any) -> dict[str, Any]:
