@@ -8,11 +8,12 @@ This is deliberately small; the full capture decoder of the project lives elsewh
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
-from pathlib import Path
 
-CAPTURE_DIR = os.environ.get("CCS_HIL_CAPTURES", "/work/shared/captures")
+from tests.captures import CAPTURES
+from tests.cli.reference import parse_reference
+
+CAPTURE_DIR = str(CAPTURES)
 V2GTP_EXI = 0x8001  # DIN / ISO-2 EXI payload type (ISO-20 uses 0x8001..0x8006 as well)
 
 
@@ -109,29 +110,9 @@ def exi_messages(path: str) -> list[V2gtpMessage]:
     return [m for m in v2gtp_messages(path) if 0x8001 <= m.payload_type <= 0x8006]
 
 
-_PACKET = re.compile(r"^Packet #(\d+) \[([^\]]+)\] ([0-9a-f]*) means:$")
-
-
 def decoded_reference(path: str) -> list[tuple[int, bytes, dict]]:
     """Blocks of a pyPLC `.decoded.txt` file: (packet number, EXI bytes, flat field dict)."""
-    import json
-
     ref = path + ".decoded.txt"
     if not os.path.exists(ref):
         return []
-    out = []
-    lines = Path(ref).read_text(encoding="utf-8").split("\n")
-    i = 0
-    while i < len(lines):
-        m = _PACKET.match(lines[i])
-        i += 1
-        if not m:
-            continue
-        block = []
-        while i < len(lines) and lines[i] != "}":
-            block.append(lines[i])
-            i += 1
-        block.append("}")
-        i += 1
-        out.append((int(m.group(1)), bytes.fromhex(m.group(3)), json.loads("\n".join(block))))
-    return out
+    return [(block.number, bytes.fromhex(block.exi), block.fields) for block in parse_reference(ref)]

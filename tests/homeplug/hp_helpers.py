@@ -11,13 +11,8 @@ from harness.clock import VirtualClock
 from harness.runtime import Node, Runner
 from harness.sim.modem import ModemMedium
 from stack import sansio as io
+from tests.captures import CAPTURES
 
-REPO = Path(__file__).resolve().parents[2]
-CAPTURES = REPO / "tests" / "data" / "captures"  # vendored copies (GPL-3 test data, see its README)
-for candidate in (CAPTURES, REPO.parent / "shared" / "captures", Path("/work/shared/captures")):
-    if candidate.is_dir():
-        CAPTURES = candidate
-        break
 IONIQ = CAPTURES / "2023-05-24_pyPlc_with_Ioniq93prcSoc.pcapng"
 COMPLEO = CAPTURES / "2023-04-19_compleo_pyPlc_lightbulb_failedBadRegulation.pcapng"
 TAYCAN = CAPTURES / "2023-05-03_TaycanLeftside_slacFail.pcapng"

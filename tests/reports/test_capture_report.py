@@ -10,8 +10,8 @@ import pytest
 from harness.capture.decode import CaptureDecoder
 from reports.capture import build_capture_report
 from reports.model import Failure
+from tests.captures import CAPTURES
 
-CAPTURES = Path("/work/shared/captures")
 IONIQ = CAPTURES / "2023-05-24_pyPlc_with_Ioniq93prcSoc.pcapng"
 needs_capture = pytest.mark.skipif(not IONIQ.is_file(), reason=f"{IONIQ} not present")
 
