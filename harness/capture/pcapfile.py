@@ -245,16 +245,11 @@ def _pcapng(path: Path, data: bytes | mmap.mmap) -> Iterator[Item]:
                 elif code == _IF_TSOFFSET and len(value) >= 8:
                     interface.offset = float(struct.unpack_from(order + "q", value)[0])
             interfaces.append(interface)
-        elif block_type == _BLOCK_EPB and len(body) >= 20:
-            iface, high, low, captured, _original = struct.unpack_from(order + "IIIII", body, 0)
-            item = _timed(interfaces, iface, high, low, body, 20, captured, order)
-            if isinstance(item, Damage):
-                yield Damage(t, item.why, body)
-                continue
-            t = item.t
-            yield item
-        elif block_type == _BLOCK_PB and len(body) >= 20:
-            iface, _drops, high, low, captured, _original = struct.unpack_from(order + "HHIIII", body, 0)
+        elif block_type in (_BLOCK_EPB, _BLOCK_PB) and len(body) >= 20:
+            if block_type == _BLOCK_EPB:
+                iface, high, low, captured, _original = struct.unpack_from(order + "IIIII", body, 0)
+            else:  # the obsolete Packet Block: 16-bit interface ID and drop count
+                iface, _drops, high, low, captured, _original = struct.unpack_from(order + "HHIIII", body, 0)
             item = _timed(interfaces, iface, high, low, body, 20, captured, order)
             if isinstance(item, Damage):
                 yield Damage(t, item.why, body)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import struct
-from pathlib import Path
 
 import pytest
 
 from harness.capture.pcapfile import CaptureError, Damage, Packet, Unsupported, read_capture
-
-CAPTURES = Path(__file__).resolve().parents[1] / "data" / "captures"
+from tests.captures import CAPTURES
 
 
 @pytest.mark.parametrize("path", sorted(CAPTURES.glob("*.pcapng")), ids=lambda p: p.name[:24])
@@ -50,6 +48,17 @@ def test_big_endian_pcapng_with_nanosecond_resolution_comments_and_simple_packet
     assert first.frame == frame and first.comment == "hello"
     assert first.t == pytest.approx(1_700_000_000.123456789, abs=1e-6)
     assert second.frame == frame and second.t == first.t  # simple packets carry no time: the last one is kept
+
+
+def test_obsolete_packet_blocks_are_read_like_enhanced_ones(tmp_path):
+    idb = _block(1, struct.pack("<HHI", 1, 0, 65535))  # microseconds by default
+    pb = _block(2, struct.pack("<HHIIII", 0, 0, 0, 2_500_000, 4, 4) + b"abcd")  # interface 0, 0 drops, t = 2.5 s
+    bad = _block(2, struct.pack("<HHIIII", 5, 0, 0, 0, 4, 4) + b"abcd")  # no interface 5
+    path = tmp_path / "pb.pcapng"
+    path.write_bytes(_pcapng("<", [idb, pb, bad]))
+    packet, damage = list(read_capture(path))
+    assert isinstance(packet, Packet) and packet.frame == b"abcd" and packet.t == pytest.approx(2.5)
+    assert isinstance(damage, Damage) and "interface 5" in damage.why
 
 
 def test_damage_ends_the_readable_part_with_the_bytes(tmp_path):
