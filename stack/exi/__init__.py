@@ -30,8 +30,11 @@ Errors: `ExiEncodeError` (``.path`` of the offending field and ``.reason``), `Ex
 ``.state``, ``.path``), both `ExiError`. `decode` raises nothing but ExiDecodeError, whatever the bytes.
 Decoding is lenient about value facets that do not affect the encoding (string/binary lengths, integer
 ranges of Integer/Unsigned representations); encoding checks ranges, enumerations, types, occurrence counts.
-Undeclared (second-level) events such as xsi:type/xsi:nil, wildcard content and mixed text are rejected
-with ExiDecodeError, like the C codecs OpenV2G and cbexigen do.
+The generated fast path covers the declared (first-level) events, which is all V2G peers send. Everything
+else non-strict EXI allows, xsi:type, xsi:nil, undeclared attributes and elements, untyped text, wildcard
+(xs:any) and mixed content, goes through the grammar interpreter in `stack.exi._generic` (its docstring gives
+the dict keys: ``"xsi:type"``, ``"xsi:nil"``, ``"{uri}local"`` elements, ``"@{uri}local"`` attributes,
+``"#text"``): decode falls back to it on the first undeclared event, encode when the message uses those keys.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from . import _runtime
+from . import _generic, _runtime
 from .errors import ExiDecodeError, ExiEncodeError, ExiError
 
 __all__ = [
@@ -87,6 +90,8 @@ def encode(schema: str, message: dict) -> bytes:
     try:
         a = mod.encode_document(_SENTINEL_HEADER, item)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a typed error with the field path
+        if _generic.needs_generic(message):
+            return _encode_generic(schema, message)
         raise _encode_error(exc, schema, mod, item[0]) from None
     n = a.bit_length() - 1  # drop the sentinel bit, pad to whole bytes
     return (a << (-n & 7)).to_bytes((n + 7 >> 3) + 1, "big")[1:]
@@ -121,7 +126,10 @@ def decode(schema: str, data: bytes) -> dict:
     try:
         out, r = mod.decode_document(v, total - 8)
     except Exception as exc:  # noqa: BLE001 - decode must only ever raise ExiDecodeError
-        raise _decode_error(exc, schema, mod, total) from None
+        # a second-level event (or one the fast path read past the end): the grammar interpreter knows them
+        # all; when it fails too, the fast path's error stands unless that was about an undeclared event
+        error = _decode_error(exc, schema, mod, total)
+        return _decode_generic(schema, bytes(data), None if isinstance(exc, _runtime.Undeclared) else error)
     if r >= 8:
         raise ExiDecodeError(f"{r >> 3} trailing byte(s) after the end of the document", total - r)
     return out  # type: ignore[no-any-return]
@@ -151,6 +159,29 @@ def detect(data: bytes, schemas: tuple[str, ...] = SCHEMAS) -> tuple[str, dict]:
         except ExiDecodeError as exc:
             errors.append(f"{schema}: {exc}")
     raise ExiDecodeError("no schema decodes this stream (" + "; ".join(errors) + ")")
+
+
+# ------------------------------------------------------------------------------------------------ slow path
+def _decode_generic(schema: str, data: bytes, fast_error: ExiDecodeError | None) -> dict:
+    try:
+        return _generic.decode(schema, data)
+    except _generic.Problem as exc:
+        if fast_error is not None:
+            raise fast_error from None
+        raise ExiDecodeError(exc.reason, getattr(exc, "offset", None), exc.state, exc.path) from None
+    except Exception as exc:  # noqa: BLE001 - decode must only ever raise ExiDecodeError
+        if fast_error is not None:
+            raise fast_error from None
+        raise ExiDecodeError(f"malformed stream ({type(exc).__name__}: {exc})") from None
+
+
+def _encode_generic(schema: str, message: dict) -> bytes:
+    try:
+        return _generic.encode(schema, message)
+    except _generic.Problem as exc:
+        raise ExiEncodeError(exc.path, exc.reason) from None
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a typed error
+        raise ExiEncodeError("", f"cannot encode value ({type(exc).__name__}: {exc})") from None
 
 
 # ------------------------------------------------------------------------------------------ error reporting

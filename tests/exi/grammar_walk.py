@@ -22,7 +22,7 @@ def fields_of(schema: str, key: str) -> dict[str, tuple[str, object]]:
     t = meta(schema)["types"][key]
     out: dict[str, tuple[str, object]] = {}
     for _w, prods, _n, _r in t["states"]:
-        for kind, name, _code, _target, ref in prods:
+        for kind, name, _code, _target, ref, *_uri in prods:
             if kind in ("SE", "AT"):
                 out[name] = (kind, ref)
     if t["simple"] is not None and not t["is_simple_type"]:

@@ -31,7 +31,7 @@ def _distance(schema: str, key: str) -> tuple[int, ...]:
         changed = False
         for i, (_w, prods, run_len, run_name) in enumerate(states):
             best = dist[i]
-            for kind, name, _code, target, _ref in prods:
+            for kind, name, _code, target, _ref, *_uri in prods:
                 if kind == "EE":
                     best = 0
                 elif kind in ("SE", "AT", "CH") and target >= 0:
@@ -81,7 +81,7 @@ def walk(schema: str, key: str, pick, value, depth: int = 0):  # type: ignore[no
         if events >= MAX_EVENTS or depth >= MAX_DEPTH:
             best = min(0 if p[0] == "EE" else dist[p[3]] for p in options)
             options = [p for p in options if (0 if p[0] == "EE" else dist[p[3]]) == best]
-        kind, name, _code, target, ref = pick(options)
+        kind, name, _code, target, ref, *_uri = pick(options)
         if kind == "EE":
             return out
         v = walk(schema, ref, pick, value, depth + 1) if kind == "SE" else value(ref)
@@ -136,7 +136,7 @@ def random_message(schema: str, name: str, rnd: random.Random, alphabet: str = s
 
 def _type_of(schema: str, owner_key: str, name: str) -> str:
     for _w, prods, _n, _r in meta(schema)["types"][owner_key]["states"]:
-        for kind, pname, _c, _t, ref in prods:
+        for kind, pname, _c, _t, ref, *_uri in prods:
             if kind == "SE" and pname == name:
                 return ref  # type: ignore[no-any-return]
     raise KeyError(name)

@@ -14,8 +14,17 @@ from __future__ import annotations
 import pprint
 from dataclasses import dataclass, field
 
-from .grammar import Datatype, GrammarBuilder, Production, TypeGrammar, code_width, free_order
-from .xsd import SimpleType
+from .grammar import (
+    Datatype,
+    GrammarBuilder,
+    GrammarError,
+    Production,
+    TypeGrammar,
+    code_width,
+    datatype_of,
+    free_order,
+)
+from .xsd import ComplexType, SimpleType, XsdError
 
 KEY_DRIVEN_MIN_FIELDS = 12  # encoders of types with more fields (e.g. Body) dispatch on the present keys
 TABLE_DISPATCH_MIN = 8  # decoder states with more productions dispatch through a tuple
@@ -794,8 +803,66 @@ class ModuleGenerator:
             e.qname[1] for e in doc if e.qname[0] == root_ns and e.qname[1].endswith(("Req", "Res")) and not e.abstract
         )
 
+    def _close_named_types(self) -> dict[str, str]:
+        """Build the grammars of every named type (and what they reach) that no element uses, so that
+        xsi:type can name any type of the schema set (and the XSD built-ins). Returns Clark name -> key."""
+        b = self.b
+        named: dict[str, str] = {}
+        candidates = list(b.schemas.named_types())
+        for name in _BUILTIN_TYPE_NAMES:
+            try:
+                t = b.schemas.type((XS_NS, name))
+                if isinstance(t, SimpleType) and datatype_of(t).kind not in _GENERIC_KINDS:
+                    continue
+            except XsdError:
+                continue
+            candidates.append(t)
+        for t in candidates:
+            if t.name is None or (isinstance(t, ComplexType) and t.name == (XS_NS, "anyType")):
+                continue
+            known = id(t) in b.grammars
+            try:
+                g = b.grammar_for(t, t.name[1])
+            except (GrammarError, XsdError):
+                if not known:
+                    b.grammars.pop(id(t), None)
+                continue
+            named[f"{{{t.name[0]}}}{t.name[1]}"] = g.key
+        pending = list(b.grammars.values())
+        while pending:
+            g = pending.pop()
+            for st in g.states:
+                for p in st.productions:
+                    if p.kind == "SE" and p.element is not None and id(p.element.type) not in b.grammars:
+                        pending.append(b.grammar_for(p.element.type, f"{g.label}.{p.name}"))
+        for g in list(b.grammars.values()):
+            if g.key not in self.compressed:
+                self.compressed[g.key] = compress(g)
+        return named
+
+    def _string_table(self) -> tuple:
+        """The initial URI and local-name partitions of the EXI string table (EXI 1.0 section 7.3.1 and
+        appendix D): the four fixed URIs, then the schema namespaces sorted; local names sorted per URI."""
+        names: dict[str, set[str]] = {"": set(), XML_NS: {"base", "id", "lang", "space"}, XSI_NS: {"nil", "type"},
+                                      XS_NS: set(_BUILTIN_TYPE_NAMES)}
+        sch = self.b.schemas
+        for table in (sch._el_defs, sch._ct_defs, sch._st_defs, sch._attr_defs):  # noqa: SLF001
+            for uri, local in table:
+                names.setdefault(uri, set()).add(local)
+        for g in self.b.grammars.values():
+            for st in g.states:
+                for p in st.productions:
+                    if p.kind in ("SE", "AT") and p.qname is not None:
+                        names.setdefault(p.qname[0], set()).add(p.qname[1])
+        fixed = ["", XML_NS, XSI_NS, XS_NS]
+        order = fixed + sorted(u for u in names if u not in fixed)
+        return tuple((u, tuple(sorted(names.get(u, ())))) for u in order)
+
     def meta(self) -> str:
-        """Plain-data description of the grammars (for error messages, tests, tooling)."""
+        """Plain-data description of the grammars: for error messages, tests, tooling, and the generic
+        (slow-path) codec of `stack.exi._generic`, which handles what the generated fast path does not:
+        xsi:type, xsi:nil, wildcard and undeclared content."""
+        named = self._close_named_types()
         types = {}
         for g in sorted(self.b.grammars.values(), key=lambda g: g.key):
             states = []
@@ -808,7 +875,7 @@ class ModuleGenerator:
                         ref = cg.key
                     elif p.dt is not None:
                         ref = _dt_tuple(p.dt)
-                    prods.append((p.kind, p.name, p.code, p.target, ref))
+                    prods.append((p.kind, p.name, p.code, p.target, ref, p.qname[0] if p.qname else ""))
                 states.append((st.width, tuple(prods), st.run_len, st.run_name))
             types[g.key] = {
                 "label": g.label,
@@ -822,14 +889,34 @@ class ModuleGenerator:
         roots = tuple(
             (e.qname[1], e.qname[0], self.b.grammar_for(e.type, e.qname[1]).key) for e in self.b.document_elements()
         )
-        body = pprint.pformat({"schema": self.schema, "roots": roots, "types": types}, width=120, sort_dicts=True)
+        body = pprint.pformat(
+            {"schema": self.schema, "roots": roots, "types": types, "type_names": named,
+             "string_table": self._string_table()},
+            width=120, sort_dicts=True,
+        )
         return (
             f'"""Grammar description for schema {self.schema!r} (generated; do not edit).\n\n'
             "TYPES[key]['states'][n] = (width, productions, run_length, run_element); a production is\n"
-            "(kind, name, code, target_state, child_type_key | datatype); datatype = (kind, nbits, offset, min, max,\n"
-            'values, min_length, max_length)."""\n'
+            "(kind, name, code, target_state, child_type_key | datatype, uri); datatype = (kind, nbits, offset,\n"
+            "min, max, values, min_length, max_length). TYPE_NAMES: Clark name of every named type -> key.\n"
+            'STRING_TABLE: the initial URI partition in order, each with its sorted local names."""\n'
             f"META = {body}\n"
         )
+
+
+XS_NS = "http://www.w3.org/2001/XMLSchema"
+_GENERIC_KINDS = ("bool", "nbit", "uint", "int", "enum", "string", "hex", "b64")  # value kinds stack.exi handles
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+# EXI 1.0 appendix D.3: the local names of the XML Schema namespace's initial string-table partition
+_BUILTIN_TYPE_NAMES = (
+    "ENTITIES", "ENTITY", "ID", "IDREF", "IDREFS", "NCName", "NMTOKEN", "NMTOKENS", "NOTATION", "Name", "QName",
+    "anySimpleType", "anyType", "anyURI", "base64Binary", "boolean", "byte", "date", "dateTime", "decimal",
+    "double", "duration", "float", "gDay", "gMonth", "gMonthDay", "gYear", "gYearMonth", "hexBinary", "int",
+    "integer", "language", "long", "negativeInteger", "nonNegativeInteger", "nonPositiveInteger",
+    "normalizedString", "positiveInteger", "short", "string", "time", "token", "unsignedByte", "unsignedInt",
+    "unsignedLong", "unsignedShort",
+)
 
 
 def _dt_tuple(dt: Datatype) -> tuple:
