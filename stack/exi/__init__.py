@@ -58,8 +58,9 @@ __all__ = [
 ]
 
 SCHEMAS: tuple[str, ...] = ("apphand", "din", "iso2", "iso20", "iso20_ac", "iso20_dc", "iso20_wpt", "iso20_acdp")
-_SENTINEL_HEADER = 0x180  # sentinel bit + EXI header byte 0x80
 _modules: dict[str, ModuleType] = {}
+_encoders: dict[str, object] = {}  # schema -> its module's encode_document / decode_document (once imported)
+_decoders: dict[str, object] = {}
 
 
 def _module(schema: str) -> ModuleType:
@@ -69,6 +70,8 @@ def _module(schema: str) -> ModuleType:
             raise KeyError(schema)
         mod = importlib.import_module(f"{__name__}._grammars.{schema}")
         _modules[schema] = mod
+        _encoders[schema] = mod.encode_document
+        _decoders[schema] = mod.decode_document
     return mod
 
 
@@ -78,61 +81,65 @@ def _meta(schema: str) -> dict:
 
 def encode(schema: str, message: dict) -> bytes:
     """Encode a message dict (see the module docstring) into an EXI stream, header byte included."""
-    mod = _modules.get(schema)
-    if mod is None:
+    enc = _encoders.get(schema)
+    if enc is None:
         try:
-            mod = _module(schema)
+            enc = _module(schema).encode_document
         except KeyError:
             raise ExiEncodeError("", f"unknown schema {schema!r}; known: {', '.join(SCHEMAS)}") from None
-    if not isinstance(message, dict) or len(message) != 1:
+    if message.__class__ is not dict and not isinstance(message, dict) or len(message) != 1:
         raise ExiEncodeError("", "message must be a dict with exactly one key, the document element")
-    item = next(iter(message.items()))
+    (name, body), = message.items()
     try:
-        a = mod.encode_document(_SENTINEL_HEADER, item)
+        # the header byte 0x80 is the accumulator's start: its top bit doubles as the sentinel that keeps
+        # leading zero bits countable
+        a = enc(0x80, name, body)  # type: ignore[operator]
     except Exception as exc:  # noqa: BLE001 - every failure becomes a typed error with the field path
         if _generic.needs_generic(message):
             return _encode_generic(schema, message)
-        raise _encode_error(exc, schema, mod, item[0]) from None
-    n = a.bit_length() - 1  # drop the sentinel bit, pad to whole bytes
-    return (a << (-n & 7)).to_bytes((n + 7 >> 3) + 1, "big")[1:]
+        raise _encode_error(exc, schema, _modules[schema], name) from None
+    n = a.bit_length()  # pad to whole bytes
+    return (a << (-n & 7)).to_bytes(n + 7 >> 3, "big")  # type: ignore[no-any-return]
 
 
 def decode(schema: str, data: bytes) -> dict:
     """Decode one EXI stream (V2GTP payload) into a message dict. Raises only ExiDecodeError."""
-    mod = _modules.get(schema)
-    if mod is None:
+    dec = _decoders.get(schema)
+    if dec is None:
         try:
-            mod = _module(schema)
+            dec = _module(schema).decode_document
         except KeyError:
             raise ExiDecodeError(f"unknown schema {schema!r}; known: {', '.join(SCHEMAS)}") from None
     if data.__class__ is not bytes and not isinstance(data, (bytes, bytearray, memoryview)):
         raise ExiDecodeError(f"expected bytes, got {type(data).__name__}")
-    n = len(data)
-    if n == 0:
-        raise ExiDecodeError("empty EXI stream", 0)
-    first = data[0]
-    if first != 0x80:
-        if data[:4] == b"$EXI":
-            reason = "EXI cookie '$EXI' present; V2G streams start directly with header byte 0x80"
-        elif first & 0xC0 != 0x80:
-            reason = f"not an EXI stream: header byte {first:#04x} lacks the distinguishing bits '10'"
-        elif first & 0x20:
-            reason = "EXI options in the header are not supported (V2G uses header byte 0x80)"
-        else:
-            reason = f"unsupported EXI version in header byte {first:#04x}"
-        raise ExiDecodeError(reason, 0)
-    total = n << 3
-    v = int.from_bytes(data, "big")
+    if not data or data[0] != 0x80:
+        raise _header_error(data)
+    total = len(data) << 3
     try:
-        out, r = mod.decode_document(v, total - 8)
+        out, r = dec(int.from_bytes(data, "big"), total - 8)  # type: ignore[operator]
     except Exception as exc:  # noqa: BLE001 - decode must only ever raise ExiDecodeError
         # a second-level event (or one the fast path read past the end): the grammar interpreter knows them
         # all; when it fails too, the fast path's error stands unless that was about an undeclared event
-        error = _decode_error(exc, schema, mod, total)
+        error = _decode_error(exc, schema, _modules[schema], total)
         return _decode_generic(schema, bytes(data), None if isinstance(exc, _runtime.Undeclared) else error)
     if r >= 8:
         raise ExiDecodeError(f"{r >> 3} trailing byte(s) after the end of the document", total - r)
     return out  # type: ignore[no-any-return]
+
+
+def _header_error(data: bytes) -> ExiDecodeError:
+    if not data:
+        return ExiDecodeError("empty EXI stream", 0)
+    first = data[0]
+    if data[:4] == b"$EXI":
+        reason = "EXI cookie '$EXI' present; V2G streams start directly with header byte 0x80"
+    elif first & 0xC0 != 0x80:
+        reason = f"not an EXI stream: header byte {first:#04x} lacks the distinguishing bits '10'"
+    elif first & 0x20:
+        reason = "EXI options in the header are not supported (V2G uses header byte 0x80)"
+    else:
+        reason = f"unsupported EXI version in header byte {first:#04x}"
+    return ExiDecodeError(reason, 0)
 
 
 def root_names(schema: str) -> tuple[str, ...]:

@@ -15,104 +15,116 @@ MESSAGE_NAMES = ('supportedAppProtocolReq', 'supportedAppProtocolRes')
 _K0 = frozenset(('Priority', 'ProtocolNamespace', 'SchemaID', 'VersionNumberMajor', 'VersionNumberMinor'))
 _K1 = frozenset(('AppProtocol',))
 _T2 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 19)}
-_T3 = {1: (1, 2), 2: (0, 1)}
-_E4 = ('OK_SuccessfulNegotiation', 'OK_SuccessfulNegotiationWithMinorDeviation', 'Failed_NoNegotiation')
-_I5 = {'OK_SuccessfulNegotiation': 0, 'OK_SuccessfulNegotiationWithMinorDeviation': 1, 'Failed_NoNegotiation': 2}
-_K6 = frozenset(('ResponseCode', 'SchemaID'))
+_Q3 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_T4 = {1: (1, 2), 2: (0, 1)}
+_E5 = ('OK_SuccessfulNegotiation', 'OK_SuccessfulNegotiationWithMinorDeviation', 'Failed_NoNegotiation')
+_I6 = {'OK_SuccessfulNegotiation': 0, 'OK_SuccessfulNegotiationWithMinorDeviation': 1, 'Failed_NoNegotiation': 2}
+_K7 = frozenset(('ResponseCode', 'SchemaID'))
 
 def d_AppProtocolType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['ProtocolNamespace'] = x
     st = 1
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
+    r -= 42
+    x = (v >> r) & 4398046511103
+    if x & 3852319064963:
+        r += 42
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['VersionNumberMajor'] = x
+        st = 2
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['VersionNumberMinor'] = x
+        st = 3
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1537:
+            und2()
+        x = ((x >> 1) & 255)
+        c = 0
+        o['SchemaID'] = x
+        st = 4
+        r -= 8
+        x = (v >> r) & 255
+        if x & 193:
+            und2()
+        x = ((x >> 1) & 31) + 1
+        c = 0
+        o['Priority'] = x
+        st = 5
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['VersionNumberMajor'] = x
-    st = 2
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
-    else:
-        x >>= 1
-    c = 0
-    o['VersionNumberMinor'] = x
-    st = 3
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1537:
-        und2()
-    x = ((x >> 1) & 255)
-    c = 0
-    o['SchemaID'] = x
-    st = 4
-    r -= 8
-    x = (v >> r) & 255
-    if x & 193:
-        und2()
-    x = ((x >> 1) & 31) + 1
-    c = 0
-    o['Priority'] = x
-    st = 5
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['VersionNumberMajor'] = (x >> 32) & 127
+        o['VersionNumberMinor'] = (x >> 21) & 127
+        o['SchemaID'] = ((x >> 10) & 255)
+        o['Priority'] = ((x >> 2) & 31) + 1
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_AppProtocolType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 5
     f = 'ProtocolNamespace'
     x = d.get('ProtocolNamespace')
     if x is not None:
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
-        st = 1
     else:
         missing()
     f = 'VersionNumberMajor'
     x = d.get('VersionNumberMajor')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 2
+            a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
     else:
         missing()
     f = 'VersionNumberMinor'
     x = d.get('VersionNumberMinor')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 3
+            a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
     else:
         missing()
     f = 'SchemaID'
@@ -121,7 +133,6 @@ def e_AppProtocolType(a, d):
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
         a = ((a << 11) | ((x) << 1))
-        st = 4
     else:
         missing()
     f = 'Priority'
@@ -130,7 +141,6 @@ def e_AppProtocolType(a, d):
         if x.__class__ is not int or x < 1 or x > 20:
             x = as_int(x, 1, 20)
         a = ((a << 8) | ((x - 1) << 1))
-        st = 5
     else:
         missing()
     f = None
@@ -154,9 +164,11 @@ def d_anon_supportedAppProtocolReq(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -191,31 +203,40 @@ def e_anon_supportedAppProtocolReq(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T2[st]
-            a = e_AppProtocolType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q3[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_AppProtocolType((a << 2), x)
+                else:
+                    a = e_AppProtocolType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T2[st]
+                a = e_AppProtocolType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T3[st]
+    c, wd = _T4[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K1)
@@ -228,7 +249,7 @@ def d_anon_supportedAppProtocolRes(v, r):
     x = (v >> r) & 31
     if x & 25:
         und2()
-    x = _E4[(x >> 1) & 3]
+    x = _E5[(x >> 1) & 3]
     c = 0
     o['ResponseCode'] = x
     st = 1
@@ -261,9 +282,9 @@ def e_anon_supportedAppProtocolRes(a, d):
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        j = _I5.get(x)
+        j = _I6.get(x)
         if j is None:
-            bad_enum(x, _I5)
+            bad_enum(x, _I6)
         a = ((a << 5) | (j << 1))
         st = 1
     else:
@@ -277,10 +298,10 @@ def e_anon_supportedAppProtocolRes(a, d):
         a = ((a << 12) | ((x) << 1))
         st = 2
     f = None
-    c, wd = _T3[st]
+    c, wd = _T4[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K6)
+        extra(d, _K7)
     return a
 
 _DOC_D = (('supportedAppProtocolReq', d_anon_supportedAppProtocolReq), ('supportedAppProtocolRes', d_anon_supportedAppProtocolRes),)
@@ -297,8 +318,8 @@ def decode_document(v, r):
     return {name: x}, r
 
 
-def encode_document(a, msg):
-    t = _DOC_E.get(msg[0])
+def encode_document(a, name, x):
+    t = _DOC_E.get(name)
     if t is None:
-        raise Invalid(f'{msg[0]!r} is not a global element of schema ' + SCHEMA)
-    return t[1]((a << 2) | t[0], msg[1])
+        raise Invalid(f'{name!r} is not a global element of schema ' + SCHEMA)
+    return t[1]((a << 2) | t[0], x)

@@ -88,200 +88,204 @@ _T72 = {3: (1, 2, 4)}
 _T73 = {3: (2, 2, 4)}
 _K74 = frozenset(('ProfileEntry', 'SAScheduleTupleID'))
 _T75 = {1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
-_K76 = frozenset(('AC_EVSEStatus', 'EVSEID', 'EVSEMaxCurrent', 'MeterInfo', 'ReceiptRequired', 'ResponseCode', 'SAScheduleTupleID'))
-_T77 = {3: (1, 2, 5), 4: (0, 2, 5)}
-_T78 = {3: (2, 2, 6), 4: (1, 2, 6), 5: (0, 1, 6)}
-_T79 = {6: (0, 1, 7)}
-_T80 = {7: (0, 1)}
-_K81 = frozenset(('Cost', 'startValue'))
-_T82 = {1: (0, 2, 1, 0)}
-_K83 = frozenset(('GenChallenge', 'Id'))
-_T84 = {0: (1, 2, 2), 1: (0, 2, 2)}
-_T85 = {0: (2, 2), 1: (1, 2), 2: (0, 1)}
-_K86 = frozenset(('EVSEProcessing', 'ResponseCode'))
-_E87 = ('relativePricePercentage', 'RenewableGenerationPercentage', 'CarbonDioxideEmission')
-_I88 = {'relativePricePercentage': 0, 'RenewableGenerationPercentage': 1, 'CarbonDioxideEmission': 2}
-_K89 = frozenset(('amount', 'amountMultiplier', 'costKind'))
-_T90 = {2: (1, 2), 3: (0, 1)}
-_K91 = frozenset(('BulkChargingComplete', 'ChargingComplete', 'DC_EVStatus', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'EVTargetCurrent', 'EVTargetVoltage', 'RemainingTimeToBulkSoC', 'RemainingTimeToFullSoC'))
-_T92 = {2: (1, 3, 4), 3: (0, 3, 4)}
-_T93 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
-_T94 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 2, 6), 5: (0, 2, 6)}
-_T95 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 2, 7), 5: (1, 2, 7), 6: (0, 1, 7)}
-_T96 = {7: (0, 2, 8)}
-_T97 = {7: (1, 2, 9), 8: (0, 2, 9)}
-_T98 = {7: (2, 2, 10), 8: (1, 2, 10), 9: (0, 1, 10)}
-_T99 = {10: (0, 1)}
-_K100 = frozenset(('DC_EVSEStatus', 'EVSECurrentLimitAchieved', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEPowerLimitAchieved', 'EVSEPresentCurrent', 'EVSEPresentVoltage', 'EVSEVoltageLimitAchieved', 'ResponseCode'))
-_T101 = {7: (1, 3, 9), 8: (0, 2, 9)}
-_T102 = {7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
-_T103 = {7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
-_K104 = frozenset(('BulkSOC', 'DC_EVStatus', 'EVEnergyCapacity', 'EVEnergyRequest', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'FullSOC'))
-_T105 = {2: (1, 2, 4), 3: (0, 1, 4)}
-_T106 = {4: (0, 3, 5)}
-_T107 = {4: (1, 3, 6), 5: (0, 3, 6)}
-_T108 = {4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
-_T109 = {4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
-_T110 = {4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_K111 = frozenset(('BulkChargingComplete', 'ChargingComplete', 'DC_EVStatus'))
-_T112 = {1: (1, 2, 3), 2: (0, 1, 3)}
-_T113 = {3: (0, 1)}
-_K114 = frozenset(('DC_EVSEStatus', 'EVSECurrentRegulationTolerance', 'EVSEEnergyToBeDelivered', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEMinimumCurrentLimit', 'EVSEMinimumVoltageLimit', 'EVSEPeakCurrentRipple'))
-_T115 = {5: (0, 1, 6)}
-_T116 = {6: (0, 2, 7)}
-_T117 = {6: (1, 2, 8), 7: (0, 1, 8)}
-_T118 = {8: (0, 2, 9)}
-_T119 = {8: (1, 2), 9: (0, 1)}
-_E120 = ('Invalid', 'Valid', 'Warning', 'Fault')
-_I121 = {'Invalid': 0, 'Valid': 1, 'Warning': 2, 'Fault': 3}
-_E122 = ('EVSE_NotReady', 'EVSE_Ready', 'EVSE_Shutdown', 'EVSE_UtilityInterruptEvent', 'EVSE_IsolationMonitoringActive', 'EVSE_EmergencyShutdown', 'EVSE_Malfunction', 'Reserved_8', 'Reserved_9', 'Reserved_A', 'Reserved_B', 'Reserved_C')
-_I123 = {'EVSE_NotReady': 0, 'EVSE_Ready': 1, 'EVSE_Shutdown': 2, 'EVSE_UtilityInterruptEvent': 3, 'EVSE_IsolationMonitoringActive': 4, 'EVSE_EmergencyShutdown': 5, 'EVSE_Malfunction': 6, 'Reserved_8': 7, 'Reserved_9': 8, 'Reserved_A': 9, 'Reserved_B': 10, 'Reserved_C': 11}
-_K124 = frozenset(('EVSEIsolationStatus', 'EVSENotification', 'EVSEStatusCode', 'NotificationMaxDelay'))
-_E125 = ('NO_ERROR', 'FAILED_RESSTemperatureInhibit', 'FAILED_EVShiftPosition', 'FAILED_ChargerConnectorLockFault', 'FAILED_EVRESSMalfunction', 'FAILED_ChargingCurrentdifferential', 'FAILED_ChargingVoltageOutOfRange', 'Reserved_A', 'Reserved_B', 'Reserved_C', 'FAILED_ChargingSystemIncompatibility', 'NoData')
-_I126 = {'NO_ERROR': 0, 'FAILED_RESSTemperatureInhibit': 1, 'FAILED_EVShiftPosition': 2, 'FAILED_ChargerConnectorLockFault': 3, 'FAILED_EVRESSMalfunction': 4, 'FAILED_ChargingCurrentdifferential': 5, 'FAILED_ChargingVoltageOutOfRange': 6, 'Reserved_A': 7, 'Reserved_B': 8, 'Reserved_C': 9, 'FAILED_ChargingSystemIncompatibility': 10, 'NoData': 11}
-_K127 = frozenset(('EVCabinConditioning', 'EVErrorCode', 'EVRESSConditioning', 'EVRESSSOC', 'EVReady'))
-_T128 = {1: (1, 2, 3), 2: (0, 2, 3)}
-_T129 = {1: (2, 2, 4), 2: (1, 2, 4), 3: (0, 1, 4)}
-_K130 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
-_T131 = {1: (0, 1, 4)}
-_T132 = {0: (1, 2, 2), 4: (0, 2, 2)}
-_T133 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
-_T134 = {3: (0, 2, 5)}
-_T135 = {3: (1, 2, 6), 5: (0, 2, 6)}
-_T136 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
-_K137 = frozenset(('RelativeTimeInterval', 'TimeInterval'))
-_T138 = {0: (1, 2, 1)}
-_T139 = {1: (0, 1)}
-_K140 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
-_O141 = {'Id': 0, 'KeyName': 1, 'KeyValue': 2, 'RetrievalMethod': 3, 'X509Data': 4, 'PGPData': 5, 'SPKIData': 6, 'MgmtData': 7}
-_T142 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
-_T143 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
-_T144 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
-_T145 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
-_T146 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
-_T147 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
-_T148 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
-_T149 = {2: (8, 4)}
-_K150 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
-_T151 = {0: (1, 3, 1)}
-_T152 = {1: (0, 2)}
-_K153 = frozenset(('RootCertificateID',))
-_T154 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
-_K155 = frozenset(('Id', 'Reference'))
-_T156 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
-_T157 = {2: (1, 2)}
-_K158 = frozenset(('Notification', 'SessionID', 'Signature'))
-_T159 = {1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K160 = frozenset(('MeterID', 'MeterReading', 'MeterStatus', 'SigMeterReading', 'TMeter'))
-_T161 = {1: (1, 3, 3), 2: (0, 3, 3)}
-_T162 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
-_T163 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
-_T164 = {1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_K165 = frozenset(('Id', 'MeterInfo', 'SAScheduleTupleID', 'SessionID'))
-_T166 = {2: (0, 2, 3)}
-_K167 = frozenset(('AC_EVSEStatus', 'ResponseCode'))
-_E168 = ('ParsingError', 'NoTLSRootCertificatAvailable', 'UnknownError')
-_I169 = {'ParsingError': 0, 'NoTLSRootCertificatAvailable': 1, 'UnknownError': 2}
-_K170 = frozenset(('FaultCode', 'FaultMsg'))
-_K171 = frozenset(('Encoding', 'Id', 'MimeType'))
-_T172 = {0: (1, 3, 2), 1: (0, 3, 2)}
-_T173 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
-_T174 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K175 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
-_T176 = {1: (2, 2), 2: (1, 2)}
-_K177 = frozenset(('PMax', 'RelativeTimeInterval', 'TimeInterval'))
-_T178 = {1: (0, 1, 2)}
-_K179 = frozenset(('PMaxScheduleEntry', 'PMaxScheduleID'))
-_K180 = frozenset(('Parameter', 'ParameterSetID'))
-_E181 = ('bool', 'byte', 'short', 'int', 'physicalValue', 'string')
-_I182 = {'bool': 0, 'byte': 1, 'short': 2, 'int': 3, 'physicalValue': 4, 'string': 5}
-_K183 = frozenset(('Name', 'ValueType', 'boolValue', 'byteValue', 'intValue', 'physicalValue', 'shortValue', 'stringValue'))
-_T184 = {2: (1, 3, 3)}
-_T185 = {2: (2, 3, 3)}
-_T186 = {2: (3, 3, 3)}
-_T187 = {2: (4, 3, 3)}
-_T188 = {2: (5, 3, 3)}
-_K189 = frozenset(('ContractID', 'ContractSignatureCertChain'))
-_K190 = frozenset(('DateTimeNow', 'GenChallenge', 'ResponseCode'))
-_E191 = ('Contract', 'ExternalPayment')
-_I192 = {'Contract': 0, 'ExternalPayment': 1}
-_K193 = frozenset(('PaymentOption',))
-_E194 = ('h', 'm', 's', 'A', 'Ah', 'V', 'VA', 'W', 'W/s', 'Wh')
-_I195 = {'h': 0, 'm': 1, 's': 2, 'A': 3, 'Ah': 4, 'V': 5, 'VA': 6, 'W': 7, 'W/s': 8, 'Wh': 9}
-_K196 = frozenset(('Multiplier', 'Unit', 'Value'))
-_K197 = frozenset(('ChargingProfile', 'DC_EVPowerDeliveryParameter', 'EVPowerDeliveryParameter', 'ReadyToChargeState'))
-_T198 = {1: (1, 3, 3), 2: (0, 2, 3)}
-_T199 = {1: (2, 3, 3), 2: (1, 2, 3)}
-_T200 = {1: (3, 3), 2: (2, 2), 3: (0, 1)}
-_K201 = frozenset(('AC_EVSEStatus', 'DC_EVSEStatus', 'EVSEStatus', 'ResponseCode'))
-_K202 = frozenset(('DC_EVStatus', 'EVTargetCurrent', 'EVTargetVoltage'))
-_K203 = frozenset(('DC_EVSEStatus', 'EVSEPresentVoltage', 'ResponseCode'))
-_K204 = frozenset(('ChargingProfileEntryMaxPower', 'ChargingProfileEntryStart'))
-_K205 = frozenset(('Exponent', 'Modulus'))
-_K206 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
-_T207 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
-_T208 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
-_T209 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
-_T210 = {6: (0, 1)}
-_K211 = frozenset(('duration', 'start'))
-_K212 = frozenset(('Transforms', 'Type', 'URI'))
-_T213 = {0: (1, 3, 2), 1: (0, 2, 2)}
-_T214 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
-_T215 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K216 = frozenset(('SAScheduleTuple',))
-_K217 = frozenset(('PMaxSchedule', 'SAScheduleTupleID', 'SalesTariff'))
-_K218 = frozenset(('SPKISexp',))
-_K219 = frozenset(('ConsumptionCost', 'EPriceLevel', 'RelativeTimeInterval', 'TimeInterval'))
-_T220 = {2: (0, 2, 2, 0)}
-_K221 = frozenset(('Id', 'NumEPriceLevels', 'SalesTariffDescription', 'SalesTariffEntry', 'SalesTariffID'))
-_T222 = {4: (0, 1, 5, 0), 5: (0, 2, 5, 0)}
-_T223 = {5: (1, 2)}
-_K224 = frozenset(('SelectedService',))
-_K225 = frozenset(('ParameterSetID', 'ServiceID'))
-_E226 = ('AC_single_phase_core', 'AC_three_phase_core', 'DC_core', 'DC_extended', 'DC_combo_core', 'DC_dual', 'AC_core1p_DC_extended', 'AC_single_DC_core', 'AC_single_phase_three_phase_core_DC_extended', 'AC_core3p_DC_extended')
-_I227 = {'AC_single_phase_core': 0, 'AC_three_phase_core': 1, 'DC_core': 2, 'DC_extended': 3, 'DC_combo_core': 4, 'DC_dual': 5, 'AC_core1p_DC_extended': 6, 'AC_single_DC_core': 7, 'AC_single_phase_three_phase_core_DC_extended': 8, 'AC_core3p_DC_extended': 9}
-_K228 = frozenset(('EnergyTransferType', 'FreeService', 'ServiceTag'))
-_K229 = frozenset(('ServiceID',))
-_K230 = frozenset(('ResponseCode', 'ServiceID', 'ServiceParameterList'))
-_E231 = ('EVCharging', 'Internet', 'ContractCertificate', 'OtherCustom')
-_I232 = {'EVCharging': 0, 'Internet': 1, 'ContractCertificate': 2, 'OtherCustom': 3}
-_K233 = frozenset(('ServiceCategory', 'ServiceScope'))
-_K234 = frozenset(('ChargeService', 'PaymentOptions', 'ResponseCode', 'ServiceList'))
-_T235 = {3: (1, 2), 4: (0, 1)}
-_K236 = frozenset(('ParameterSet',))
-_K237 = frozenset(('SelectedPaymentOption', 'SelectedServiceList'))
-_K238 = frozenset(('ResponseCode',))
-_K239 = frozenset(('Service',))
-_K240 = frozenset(('ServiceCategory', 'ServiceID', 'ServiceName', 'ServiceScope'))
-_K241 = frozenset(('FreeService', 'ServiceTag'))
-_K242 = frozenset(('EVCCID',))
-_K243 = frozenset(('DateTimeNow', 'EVSEID', 'ResponseCode'))
-_K244 = frozenset(('Algorithm', 'HMACOutputLength'))
-_T245 = {1: (2, 3), 2: (1, 2)}
-_K246 = frozenset(('Id', 'SignatureProperty'))
-_K247 = frozenset(('Id', 'Target'))
-_T248 = {}
-_K249 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
-_T250 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T251 = {3: (2, 2), 4: (1, 2)}
-_K252 = frozenset(('Id', 'value'))
-_K253 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
-_T254 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
-_T255 = {4: (1, 2)}
-_K256 = frozenset(('Certificate',))
-_K257 = frozenset(('Algorithm', 'XPath'))
-_T258 = {1: (0, 3, 1, 0)}
-_K259 = frozenset(('Transform',))
-_K260 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
-_O261 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
-_T262 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
-_T263 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T264 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T265 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T266 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T267 = {1: (6, 3)}
-_K268 = frozenset(('X509IssuerName', 'X509SerialNumber'))
-_K269 = frozenset(('Body', 'Header'))
+_Q76 = (1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2)
+_K77 = frozenset(('AC_EVSEStatus', 'EVSEID', 'EVSEMaxCurrent', 'MeterInfo', 'ReceiptRequired', 'ResponseCode', 'SAScheduleTupleID'))
+_T78 = {3: (1, 2, 5), 4: (0, 2, 5)}
+_T79 = {3: (2, 2, 6), 4: (1, 2, 6), 5: (0, 1, 6)}
+_T80 = {6: (0, 1, 7)}
+_T81 = {7: (0, 1)}
+_K82 = frozenset(('Cost', 'startValue'))
+_T83 = {1: (0, 2, 1, 0)}
+_Q84 = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_K85 = frozenset(('GenChallenge', 'Id'))
+_T86 = {0: (1, 2, 2), 1: (0, 2, 2)}
+_T87 = {0: (2, 2), 1: (1, 2), 2: (0, 1)}
+_K88 = frozenset(('EVSEProcessing', 'ResponseCode'))
+_E89 = ('relativePricePercentage', 'RenewableGenerationPercentage', 'CarbonDioxideEmission')
+_I90 = {'relativePricePercentage': 0, 'RenewableGenerationPercentage': 1, 'CarbonDioxideEmission': 2}
+_K91 = frozenset(('amount', 'amountMultiplier', 'costKind'))
+_T92 = {2: (1, 2), 3: (0, 1)}
+_K93 = frozenset(('BulkChargingComplete', 'ChargingComplete', 'DC_EVStatus', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'EVTargetCurrent', 'EVTargetVoltage', 'RemainingTimeToBulkSoC', 'RemainingTimeToFullSoC'))
+_T94 = {2: (1, 3, 4), 3: (0, 3, 4)}
+_T95 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
+_T96 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 2, 6), 5: (0, 2, 6)}
+_T97 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 2, 7), 5: (1, 2, 7), 6: (0, 1, 7)}
+_T98 = {7: (0, 2, 8)}
+_T99 = {7: (1, 2, 9), 8: (0, 2, 9)}
+_T100 = {7: (2, 2, 10), 8: (1, 2, 10), 9: (0, 1, 10)}
+_T101 = {10: (0, 1)}
+_K102 = frozenset(('DC_EVSEStatus', 'EVSECurrentLimitAchieved', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEPowerLimitAchieved', 'EVSEPresentCurrent', 'EVSEPresentVoltage', 'EVSEVoltageLimitAchieved', 'ResponseCode'))
+_T103 = {7: (1, 3, 9), 8: (0, 2, 9)}
+_T104 = {7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
+_T105 = {7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
+_K106 = frozenset(('BulkSOC', 'DC_EVStatus', 'EVEnergyCapacity', 'EVEnergyRequest', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'FullSOC'))
+_T107 = {2: (1, 2, 4), 3: (0, 1, 4)}
+_T108 = {4: (0, 3, 5)}
+_T109 = {4: (1, 3, 6), 5: (0, 3, 6)}
+_T110 = {4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
+_T111 = {4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
+_T112 = {4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_K113 = frozenset(('BulkChargingComplete', 'ChargingComplete', 'DC_EVStatus'))
+_T114 = {1: (1, 2, 3), 2: (0, 1, 3)}
+_T115 = {3: (0, 1)}
+_K116 = frozenset(('DC_EVSEStatus', 'EVSECurrentRegulationTolerance', 'EVSEEnergyToBeDelivered', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEMinimumCurrentLimit', 'EVSEMinimumVoltageLimit', 'EVSEPeakCurrentRipple'))
+_T117 = {5: (0, 1, 6)}
+_T118 = {6: (0, 2, 7)}
+_T119 = {6: (1, 2, 8), 7: (0, 1, 8)}
+_T120 = {8: (0, 2, 9)}
+_T121 = {8: (1, 2), 9: (0, 1)}
+_E122 = ('Invalid', 'Valid', 'Warning', 'Fault')
+_I123 = {'Invalid': 0, 'Valid': 1, 'Warning': 2, 'Fault': 3}
+_E124 = ('EVSE_NotReady', 'EVSE_Ready', 'EVSE_Shutdown', 'EVSE_UtilityInterruptEvent', 'EVSE_IsolationMonitoringActive', 'EVSE_EmergencyShutdown', 'EVSE_Malfunction', 'Reserved_8', 'Reserved_9', 'Reserved_A', 'Reserved_B', 'Reserved_C')
+_I125 = {'EVSE_NotReady': 0, 'EVSE_Ready': 1, 'EVSE_Shutdown': 2, 'EVSE_UtilityInterruptEvent': 3, 'EVSE_IsolationMonitoringActive': 4, 'EVSE_EmergencyShutdown': 5, 'EVSE_Malfunction': 6, 'Reserved_8': 7, 'Reserved_9': 8, 'Reserved_A': 9, 'Reserved_B': 10, 'Reserved_C': 11}
+_K126 = frozenset(('EVSEIsolationStatus', 'EVSENotification', 'EVSEStatusCode', 'NotificationMaxDelay'))
+_E127 = ('NO_ERROR', 'FAILED_RESSTemperatureInhibit', 'FAILED_EVShiftPosition', 'FAILED_ChargerConnectorLockFault', 'FAILED_EVRESSMalfunction', 'FAILED_ChargingCurrentdifferential', 'FAILED_ChargingVoltageOutOfRange', 'Reserved_A', 'Reserved_B', 'Reserved_C', 'FAILED_ChargingSystemIncompatibility', 'NoData')
+_I128 = {'NO_ERROR': 0, 'FAILED_RESSTemperatureInhibit': 1, 'FAILED_EVShiftPosition': 2, 'FAILED_ChargerConnectorLockFault': 3, 'FAILED_EVRESSMalfunction': 4, 'FAILED_ChargingCurrentdifferential': 5, 'FAILED_ChargingVoltageOutOfRange': 6, 'Reserved_A': 7, 'Reserved_B': 8, 'Reserved_C': 9, 'FAILED_ChargingSystemIncompatibility': 10, 'NoData': 11}
+_K129 = frozenset(('EVCabinConditioning', 'EVErrorCode', 'EVRESSConditioning', 'EVRESSSOC', 'EVReady'))
+_T130 = {1: (1, 2, 3), 2: (0, 2, 3)}
+_T131 = {1: (2, 2, 4), 2: (1, 2, 4), 3: (0, 1, 4)}
+_K132 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
+_T133 = {1: (0, 1, 4)}
+_T134 = {0: (1, 2, 2), 4: (0, 2, 2)}
+_T135 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
+_T136 = {3: (0, 2, 5)}
+_T137 = {3: (1, 2, 6), 5: (0, 2, 6)}
+_T138 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
+_K139 = frozenset(('RelativeTimeInterval', 'TimeInterval'))
+_T140 = {0: (1, 2, 1)}
+_T141 = {1: (0, 1)}
+_K142 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
+_O143 = {'Id': 0, 'KeyName': 1, 'KeyValue': 2, 'RetrievalMethod': 3, 'X509Data': 4, 'PGPData': 5, 'SPKIData': 6, 'MgmtData': 7}
+_T144 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
+_T145 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
+_T146 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
+_T147 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
+_T148 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
+_T149 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
+_T150 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
+_T151 = {2: (8, 4)}
+_K152 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
+_T153 = {0: (1, 3, 1)}
+_T154 = {1: (0, 2)}
+_K155 = frozenset(('RootCertificateID',))
+_T156 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_Q157 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_P158 = ((0, 1), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2))
+_K159 = frozenset(('Id', 'Reference'))
+_T160 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
+_T161 = {2: (1, 2)}
+_K162 = frozenset(('Notification', 'SessionID', 'Signature'))
+_T163 = {1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K164 = frozenset(('MeterID', 'MeterReading', 'MeterStatus', 'SigMeterReading', 'TMeter'))
+_T165 = {1: (1, 3, 3), 2: (0, 3, 3)}
+_T166 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
+_T167 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
+_T168 = {1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_K169 = frozenset(('Id', 'MeterInfo', 'SAScheduleTupleID', 'SessionID'))
+_T170 = {2: (0, 2, 3)}
+_K171 = frozenset(('AC_EVSEStatus', 'ResponseCode'))
+_E172 = ('ParsingError', 'NoTLSRootCertificatAvailable', 'UnknownError')
+_I173 = {'ParsingError': 0, 'NoTLSRootCertificatAvailable': 1, 'UnknownError': 2}
+_K174 = frozenset(('FaultCode', 'FaultMsg'))
+_K175 = frozenset(('Encoding', 'Id', 'MimeType'))
+_T176 = {0: (1, 3, 2), 1: (0, 3, 2)}
+_T177 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_T178 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_K179 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
+_T180 = {1: (2, 2), 2: (1, 2)}
+_K181 = frozenset(('PMax', 'RelativeTimeInterval', 'TimeInterval'))
+_T182 = {1: (0, 1, 2)}
+_K183 = frozenset(('PMaxScheduleEntry', 'PMaxScheduleID'))
+_K184 = frozenset(('Parameter', 'ParameterSetID'))
+_E185 = ('bool', 'byte', 'short', 'int', 'physicalValue', 'string')
+_I186 = {'bool': 0, 'byte': 1, 'short': 2, 'int': 3, 'physicalValue': 4, 'string': 5}
+_K187 = frozenset(('Name', 'ValueType', 'boolValue', 'byteValue', 'intValue', 'physicalValue', 'shortValue', 'stringValue'))
+_T188 = {2: (1, 3, 3)}
+_T189 = {2: (2, 3, 3)}
+_T190 = {2: (3, 3, 3)}
+_T191 = {2: (4, 3, 3)}
+_T192 = {2: (5, 3, 3)}
+_K193 = frozenset(('ContractID', 'ContractSignatureCertChain'))
+_K194 = frozenset(('DateTimeNow', 'GenChallenge', 'ResponseCode'))
+_E195 = ('Contract', 'ExternalPayment')
+_I196 = {'Contract': 0, 'ExternalPayment': 1}
+_K197 = frozenset(('PaymentOption',))
+_E198 = ('h', 'm', 's', 'A', 'Ah', 'V', 'VA', 'W', 'W/s', 'Wh')
+_I199 = {'h': 0, 'm': 1, 's': 2, 'A': 3, 'Ah': 4, 'V': 5, 'VA': 6, 'W': 7, 'W/s': 8, 'Wh': 9}
+_K200 = frozenset(('Multiplier', 'Unit', 'Value'))
+_K201 = frozenset(('ChargingProfile', 'DC_EVPowerDeliveryParameter', 'EVPowerDeliveryParameter', 'ReadyToChargeState'))
+_T202 = {1: (1, 3, 3), 2: (0, 2, 3)}
+_T203 = {1: (2, 3, 3), 2: (1, 2, 3)}
+_T204 = {1: (3, 3), 2: (2, 2), 3: (0, 1)}
+_K205 = frozenset(('AC_EVSEStatus', 'DC_EVSEStatus', 'EVSEStatus', 'ResponseCode'))
+_K206 = frozenset(('DC_EVStatus', 'EVTargetCurrent', 'EVTargetVoltage'))
+_K207 = frozenset(('DC_EVSEStatus', 'EVSEPresentVoltage', 'ResponseCode'))
+_K208 = frozenset(('ChargingProfileEntryMaxPower', 'ChargingProfileEntryStart'))
+_K209 = frozenset(('Exponent', 'Modulus'))
+_K210 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T211 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
+_T212 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
+_T213 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
+_T214 = {6: (0, 1)}
+_K215 = frozenset(('duration', 'start'))
+_K216 = frozenset(('Transforms', 'Type', 'URI'))
+_T217 = {0: (1, 3, 2), 1: (0, 2, 2)}
+_T218 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
+_T219 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K220 = frozenset(('SAScheduleTuple',))
+_K221 = frozenset(('PMaxSchedule', 'SAScheduleTupleID', 'SalesTariff'))
+_K222 = frozenset(('SPKISexp',))
+_K223 = frozenset(('ConsumptionCost', 'EPriceLevel', 'RelativeTimeInterval', 'TimeInterval'))
+_T224 = {2: (0, 2, 2, 0)}
+_K225 = frozenset(('Id', 'NumEPriceLevels', 'SalesTariffDescription', 'SalesTariffEntry', 'SalesTariffID'))
+_T226 = {4: (0, 1, 5, 0), 5: (0, 2, 5, 0)}
+_T227 = {5: (1, 2)}
+_K228 = frozenset(('SelectedService',))
+_K229 = frozenset(('ParameterSetID', 'ServiceID'))
+_E230 = ('AC_single_phase_core', 'AC_three_phase_core', 'DC_core', 'DC_extended', 'DC_combo_core', 'DC_dual', 'AC_core1p_DC_extended', 'AC_single_DC_core', 'AC_single_phase_three_phase_core_DC_extended', 'AC_core3p_DC_extended')
+_I231 = {'AC_single_phase_core': 0, 'AC_three_phase_core': 1, 'DC_core': 2, 'DC_extended': 3, 'DC_combo_core': 4, 'DC_dual': 5, 'AC_core1p_DC_extended': 6, 'AC_single_DC_core': 7, 'AC_single_phase_three_phase_core_DC_extended': 8, 'AC_core3p_DC_extended': 9}
+_K232 = frozenset(('EnergyTransferType', 'FreeService', 'ServiceTag'))
+_K233 = frozenset(('ServiceID',))
+_K234 = frozenset(('ResponseCode', 'ServiceID', 'ServiceParameterList'))
+_E235 = ('EVCharging', 'Internet', 'ContractCertificate', 'OtherCustom')
+_I236 = {'EVCharging': 0, 'Internet': 1, 'ContractCertificate': 2, 'OtherCustom': 3}
+_K237 = frozenset(('ServiceCategory', 'ServiceScope'))
+_K238 = frozenset(('ChargeService', 'PaymentOptions', 'ResponseCode', 'ServiceList'))
+_T239 = {3: (1, 2), 4: (0, 1)}
+_K240 = frozenset(('ParameterSet',))
+_K241 = frozenset(('SelectedPaymentOption', 'SelectedServiceList'))
+_K242 = frozenset(('ResponseCode',))
+_K243 = frozenset(('Service',))
+_K244 = frozenset(('ServiceCategory', 'ServiceID', 'ServiceName', 'ServiceScope'))
+_K245 = frozenset(('FreeService', 'ServiceTag'))
+_K246 = frozenset(('EVCCID',))
+_K247 = frozenset(('DateTimeNow', 'EVSEID', 'ResponseCode'))
+_K248 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T249 = {1: (2, 3), 2: (1, 2)}
+_K250 = frozenset(('Id', 'SignatureProperty'))
+_K251 = frozenset(('Id', 'Target'))
+_T252 = {}
+_K253 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T254 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T255 = {3: (2, 2), 4: (1, 2)}
+_K256 = frozenset(('Id', 'value'))
+_K257 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T258 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T259 = {4: (1, 2)}
+_K260 = frozenset(('Certificate',))
+_K261 = frozenset(('Algorithm', 'XPath'))
+_T262 = {1: (0, 3, 1, 0)}
+_K263 = frozenset(('Transform',))
+_K264 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_O265 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
+_T266 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T267 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T268 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T269 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T270 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T271 = {1: (6, 3)}
+_K272 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_K273 = frozenset(('Body', 'Header'))
 
 def d_AC_EVChargeParameterType(v, r):
     o = {}
@@ -335,46 +339,38 @@ def d_AC_EVChargeParameterType(v, r):
 def e_AC_EVChargeParameterType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 5
     f = 'DepartureTime'
     x = d.get('DepartureTime')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 1
+            a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
     else:
         missing()
     f = 'EAmount'
     x = d.get('EAmount')
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
-        st = 2
     else:
         missing()
     f = 'EVMaxVoltage'
     x = d.get('EVMaxVoltage')
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
-        st = 3
     else:
         missing()
     f = 'EVMaxCurrent'
     x = d.get('EVMaxCurrent')
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
-        st = 4
     else:
         missing()
     f = 'EVMinCurrent'
     x = d.get('EVMinCurrent')
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
-        st = 5
     else:
         missing()
     f = None
@@ -424,34 +420,29 @@ def d_AC_EVSEChargeParameterType(v, r):
 def e_AC_EVSEChargeParameterType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 4
     f = 'AC_EVSEStatus'
     x = d.get('AC_EVSEStatus')
     if x is not None:
         a = e_AC_EVSEStatusType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'EVSEMaxVoltage'
     x = d.get('EVSEMaxVoltage')
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
-        st = 2
     else:
         missing()
     f = 'EVSEMaxCurrent'
     x = d.get('EVSEMaxCurrent')
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
-        st = 3
     else:
         missing()
     f = 'EVSEMinCurrent'
     x = d.get('EVSEMinCurrent')
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
-        st = 4
     else:
         missing()
     f = None
@@ -463,52 +454,63 @@ def e_AC_EVSEChargeParameterType(a, d):
 def d_AC_EVSEStatusType(v, r):
     o = {}
     st = 0
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['PowerSwitchClosed'] = x
-    st = 1
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['RCD'] = x
-    st = 2
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
+    r -= 25
+    x = (v >> r) & 33554431
+    if x & 29081715:
+        r += 25
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['PowerSwitchClosed'] = x
+        st = 1
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['RCD'] = x
+        st = 2
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['NotificationMaxDelay'] = x
+        st = 3
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E2[(x >> 1) & 3]
+        c = 0
+        o['EVSENotification'] = x
+        st = 4
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['NotificationMaxDelay'] = x
-    st = 3
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E2[(x >> 1) & 3]
-    c = 0
-    o['EVSENotification'] = x
-    st = 4
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['PowerSwitchClosed'] = (x >> 22) & 1 == 1
+        o['RCD'] = (x >> 18) & 1 == 1
+        o['NotificationMaxDelay'] = (x >> 7) & 127
+        st = 3
+        c = 0
+        o['EVSENotification'] = _E2[(x >> 2) & 3]
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_AC_EVSEStatusType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 4
     f = 'PowerSwitchClosed'
     x = d.get('PowerSwitchClosed')
@@ -516,7 +518,6 @@ def e_AC_EVSEStatusType(a, d):
         if x is not True and x is not False:
             bad_bool(x)
         a = ((a << 4) | (2 if x else 0))
-        st = 1
     else:
         missing()
     f = 'RCD'
@@ -525,19 +526,15 @@ def e_AC_EVSEStatusType(a, d):
         if x is not True and x is not False:
             bad_bool(x)
         a = ((a << 4) | (2 if x else 0))
-        st = 2
     else:
         missing()
     f = 'NotificationMaxDelay'
     x = d.get('NotificationMaxDelay')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 3
+            a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
     else:
         missing()
     f = 'EVSENotification'
@@ -547,7 +544,6 @@ def e_AC_EVSEStatusType(a, d):
         if j is None:
             bad_enum(x, _I3)
         a = ((a << 5) | (j << 1))
-        st = 4
     else:
         missing()
     f = None
@@ -569,7 +565,6 @@ def d_BodyBaseType(v, r):
 def e_BodyBaseType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
@@ -634,13 +629,11 @@ def d_CableCheckReqType(v, r):
 def e_CableCheckReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'DC_EVStatus'
     x = d.get('DC_EVStatus')
     if x is not None:
         a = e_DC_EVStatusType((a << 1), x)
-        st = 1
     else:
         missing()
     f = None
@@ -667,25 +660,33 @@ def d_CableCheckResType(v, r):
     x, r = d_DC_EVSEStatusType(v, r)
     o['DC_EVSEStatus'] = x
     st = 2
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = _E47[(x >> 1) & 1]
-    c = 0
-    o['EVSEProcessing'] = x
-    st = 3
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+    r -= 5
+    x = (v >> r) & 31
+    if x & 27:
+        r += 5
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = _E47[(x >> 1) & 1]
+        c = 0
+        o['EVSEProcessing'] = x
+        st = 3
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
+    else:
+        st = 2
+        c = 0
+        o['EVSEProcessing'] = _E47[(x >> 2) & 1]
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_CableCheckResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 3
     f = 'ResponseCode'
     x = d.get('ResponseCode')
@@ -694,14 +695,12 @@ def e_CableCheckResType(a, d):
         if j is None:
             bad_enum(x, _I46)
         a = ((a << 8) | (j << 1))
-        st = 1
     else:
         missing()
     f = 'DC_EVSEStatus'
     x = d.get('DC_EVSEStatus')
     if x is not None:
         a = e_DC_EVSEStatusType((a << 1), x)
-        st = 2
     else:
         missing()
     f = 'EVSEProcessing'
@@ -711,7 +710,6 @@ def e_CableCheckResType(a, d):
         if j is None:
             bad_enum(x, _I48)
         a = ((a << 4) | (j << 1))
-        st = 3
     else:
         missing()
     f = None
@@ -730,9 +728,11 @@ def d_CanonicalizationMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -748,14 +748,12 @@ def d_CanonicalizationMethodType(v, r):
 def e_CanonicalizationMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
-        st = 1
     else:
         missing()
     f = None
@@ -936,11 +934,21 @@ def d_CertificateInstallationResType(v, r):
     x, r = eb(v, r)
     o['DHParams'] = x
     st = 5
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['ContractID'] = x
     st = 6
     r -= 1
@@ -953,14 +961,12 @@ def d_CertificateInstallationResType(v, r):
 def e_CertificateInstallationResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 6
     f = 'Id'
     x = d.get('Id')
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
-        st = 1
     else:
         missing()
     f = 'ResponseCode'
@@ -970,39 +976,33 @@ def e_CertificateInstallationResType(a, d):
         if j is None:
             bad_enum(x, _I46)
         a = ((a << 8) | (j << 1))
-        st = 2
     else:
         missing()
     f = 'ContractSignatureCertChain'
     x = d.get('ContractSignatureCertChain')
     if x is not None:
         a = e_CertificateChainType((a << 1), x)
-        st = 3
     else:
         missing()
     f = 'ContractSignatureEncryptedPrivateKey'
     x = d.get('ContractSignatureEncryptedPrivateKey')
     if x is not None:
         a = wb((a << 2), x) << 1
-        st = 4
     else:
         missing()
     f = 'DHParams'
     x = d.get('DHParams')
     if x is not None:
         a = wb((a << 2), x) << 1
-        st = 5
     else:
         missing()
     f = 'ContractID'
     x = d.get('ContractID')
     if x is not None:
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
-        st = 6
     else:
         missing()
     f = None
@@ -1034,11 +1034,21 @@ def d_CertificateUpdateReqType(v, r):
         x, r = d_CertificateChainType(v, r)
         o['ContractSignatureCertChain'] = x
         st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['ContractID'] = x
     st = 3
     r -= 1
@@ -1085,9 +1095,8 @@ def e_CertificateUpdateReqType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T55[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = 'ListOfRootCertificateIDs'
@@ -1148,42 +1157,57 @@ def d_CertificateUpdateResType(v, r):
     x, r = eb(v, r)
     o['DHParams'] = x
     st = 5
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['ContractID'] = x
     st = 6
-    r -= 12
-    x = (v >> r) & 4095
-    if x & 3841:
-        if x >> 11:
-            und(1, 1)
-        x, r = ei(v, r + 11)
+    r -= 13
+    x = (v >> r) & 8191
+    if x & 7683:
+        r += 13
+        r -= 12
+        x = (v >> r) & 4095
+        if x & 3841:
+            if x >> 11:
+                und(1, 1)
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        c = 0
+        o['RetryCounter'] = x
+        st = 7
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['RetryCounter'] = x
-    st = 7
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['RetryCounter'] = (x >> 2) & 127
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_CertificateUpdateResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 7
     f = 'Id'
     x = d.get('Id')
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
-        st = 1
     else:
         missing()
     f = 'ResponseCode'
@@ -1193,51 +1217,42 @@ def e_CertificateUpdateResType(a, d):
         if j is None:
             bad_enum(x, _I46)
         a = ((a << 8) | (j << 1))
-        st = 2
     else:
         missing()
     f = 'ContractSignatureCertChain'
     x = d.get('ContractSignatureCertChain')
     if x is not None:
         a = e_CertificateChainType((a << 1), x)
-        st = 3
     else:
         missing()
     f = 'ContractSignatureEncryptedPrivateKey'
     x = d.get('ContractSignatureEncryptedPrivateKey')
     if x is not None:
         a = wb((a << 2), x) << 1
-        st = 4
     else:
         missing()
     f = 'DHParams'
     x = d.get('DHParams')
     if x is not None:
         a = wb((a << 2), x) << 1
-        st = 5
     else:
         missing()
     f = 'ContractID'
     x = d.get('ContractID')
     if x is not None:
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
-        st = 6
     else:
         missing()
     f = 'RetryCounter'
     x = d.get('RetryCounter')
     if x is not None:
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
-        st = 7
+            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
     else:
         missing()
     f = None
@@ -1323,22 +1338,35 @@ def e_ChargeParameterDiscoveryReqType(a, d):
 def d_ChargeParameterDiscoveryResType(v, r):
     o = {}
     st = 0
-    r -= 8
-    x = (v >> r) & 255
-    if x & 193:
-        und2()
-    x = _E45[(x >> 1) & 31]
-    c = 0
-    o['ResponseCode'] = x
-    st = 1
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = _E47[(x >> 1) & 1]
-    c = 0
-    o['EVSEProcessing'] = x
-    st = 2
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3101:
+        r += 12
+        r -= 8
+        x = (v >> r) & 255
+        if x & 193:
+            und2()
+        x = _E45[(x >> 1) & 31]
+        c = 0
+        o['ResponseCode'] = x
+        st = 1
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = _E47[(x >> 1) & 1]
+        c = 0
+        o['EVSEProcessing'] = x
+        st = 2
+    else:
+        st = 0
+        c = 0
+        o['ResponseCode'] = _E45[(x >> 5) & 31]
+        st = 1
+        c = 0
+        o['EVSEProcessing'] = _E47[(x >> 1) & 1]
+        st = 2
+        c = 0
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1461,9 +1489,11 @@ def d_ChargingProfileType(v, r):
     else:
         l.append(x)
     st = 2
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1487,12 +1517,10 @@ def e_ChargingProfileType(a, d):
     f = 'SAScheduleTupleID'
     x = d.get('SAScheduleTupleID')
     if x is not None:
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
+            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
         st = 1
     else:
         missing()
@@ -1501,27 +1529,36 @@ def e_ChargingProfileType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T75[st]
-            a = e_ProfileEntryType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q76[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_ProfileEntryType((a << 2), x)
+                else:
+                    a = e_ProfileEntryType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T75[st]
+                a = e_ProfileEntryType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
@@ -1543,7 +1580,6 @@ def d_ChargingStatusReqType(v, r):
 def e_ChargingStatusReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
@@ -1665,12 +1701,10 @@ def e_ChargingStatusResType(a, d):
     f = 'SAScheduleTupleID'
     x = d.get('SAScheduleTupleID')
     if x is not None:
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
+            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
         st = 3
     else:
         missing()
@@ -1684,13 +1718,13 @@ def e_ChargingStatusResType(a, d):
     x = d.get('MeterInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T77[st]
+        c, wd, st = _T78[st]
         a = e_MeterInfoType(((a << wd) | c), x)
     f = 'ReceiptRequired'
     x = d.get('ReceiptRequired')
     if x is not None:
         u += 1
-        c, wd, st = _T78[st]
+        c, wd, st = _T79[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = (((((a << wd) | c) << 3)) | (2 if x else 0))
@@ -1698,13 +1732,13 @@ def e_ChargingStatusResType(a, d):
     x = d.get('AC_EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T79[st]
+        c, wd, st = _T80[st]
         a = e_AC_EVSEStatusType(((a << wd) | c), x)
     f = None
-    c, wd = _T80[st]
+    c, wd = _T81[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K76)
+        extra(d, _K77)
     return a
 
 def d_ConsumptionCostType(v, r):
@@ -1721,9 +1755,11 @@ def d_ConsumptionCostType(v, r):
     c = 0
     o['startValue'] = x
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1747,12 +1783,10 @@ def e_ConsumptionCostType(a, d):
     f = 'startValue'
     x = d.get('startValue')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
         st = 1
     else:
         missing()
@@ -1762,31 +1796,37 @@ def e_ConsumptionCostType(a, d):
         u += 1
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T82[st]
-            a = e_CostType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q84[len(x)]
+            for i, x in enumerate(x):
+                a = e_CostType((a << 2), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T83[st]
+                a = e_CostType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K81)
+        extra(d, _K82)
     return a
 
 def d_ContractAuthenticationReqType(v, r):
@@ -1799,7 +1839,18 @@ def d_ContractAuthenticationReqType(v, r):
         o['Id'] = x
         st = 1
     elif c == 1:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         o['GenChallenge'] = x
         st = 2
     elif c == 2:
@@ -1810,7 +1861,18 @@ def d_ContractAuthenticationReqType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             o['GenChallenge'] = x
             st = 2
         elif c == 1:
@@ -1840,49 +1902,59 @@ def e_ContractAuthenticationReqType(a, d):
     x = d.get('GenChallenge')
     if x is not None:
         u += 1
-        c, wd, st = _T84[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        c, wd, st = _T86[st]
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T85[st]
+    c, wd = _T87[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K83)
+        extra(d, _K85)
     return a
 
 def d_ContractAuthenticationResType(v, r):
     o = {}
     st = 0
-    r -= 8
-    x = (v >> r) & 255
-    if x & 193:
-        und2()
-    x = _E45[(x >> 1) & 31]
-    c = 0
-    o['ResponseCode'] = x
-    st = 1
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = _E47[(x >> 1) & 1]
-    c = 0
-    o['EVSEProcessing'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+    r -= 13
+    x = (v >> r) & 8191
+    if x & 6203:
+        r += 13
+        r -= 8
+        x = (v >> r) & 255
+        if x & 193:
+            und2()
+        x = _E45[(x >> 1) & 31]
+        c = 0
+        o['ResponseCode'] = x
+        st = 1
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = _E47[(x >> 1) & 1]
+        c = 0
+        o['EVSEProcessing'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
+    else:
+        st = 0
+        c = 0
+        o['ResponseCode'] = _E45[(x >> 6) & 31]
+        st = 1
+        c = 0
+        o['EVSEProcessing'] = _E47[(x >> 2) & 1]
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_ContractAuthenticationResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'ResponseCode'
     x = d.get('ResponseCode')
@@ -1891,7 +1963,6 @@ def e_ContractAuthenticationResType(a, d):
         if j is None:
             bad_enum(x, _I46)
         a = ((a << 8) | (j << 1))
-        st = 1
     else:
         missing()
     f = 'EVSEProcessing'
@@ -1901,37 +1972,47 @@ def e_ContractAuthenticationResType(a, d):
         if j is None:
             bad_enum(x, _I48)
         a = ((a << 4) | (j << 1))
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K86)
+        extra(d, _K88)
     return a
 
 def d_CostType(v, r):
     o = {}
     st = 0
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E87[(x >> 1) & 3]
-    c = 0
-    o['costKind'] = x
-    st = 1
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
+    r -= 16
+    x = (v >> r) & 65535
+    if x & 52993:
+        r += 16
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E89[(x >> 1) & 3]
+        c = 0
+        o['costKind'] = x
+        st = 1
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['amount'] = x
+        st = 2
     else:
-        x >>= 1
-    c = 0
-    o['amount'] = x
-    st = 2
+        st = 0
+        c = 0
+        o['costKind'] = _E89[(x >> 12) & 3]
+        o['amount'] = (x >> 1) & 127
+        st = 2
+        c = 0
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -1961,9 +2042,9 @@ def e_CostType(a, d):
     f = 'costKind'
     x = d.get('costKind')
     if x is not None:
-        j = _I88.get(x)
+        j = _I90.get(x)
         if j is None:
-            bad_enum(x, _I88)
+            bad_enum(x, _I90)
         a = ((a << 5) | (j << 1))
         st = 1
     else:
@@ -1971,12 +2052,10 @@ def e_CostType(a, d):
     f = 'amount'
     x = d.get('amount')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
         st = 2
     else:
         missing()
@@ -1989,10 +2068,10 @@ def e_CostType(a, d):
         a = ((a << 7) | ((x - -3) << 1))
         st = 3
     f = None
-    c, wd = _T90[st]
+    c, wd = _T92[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K89)
+        extra(d, _K91)
     return a
 
 def d_CurrentDemandReqType(v, r):
@@ -2201,19 +2280,19 @@ def e_CurrentDemandReqType(a, d):
     x = d.get('EVMaximumCurrentLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T92[st]
+        c, wd, st = _T94[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVMaximumPowerLimit'
     x = d.get('EVMaximumPowerLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T93[st]
+        c, wd, st = _T95[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'BulkChargingComplete'
     x = d.get('BulkChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T94[st]
+        c, wd, st = _T96[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = (((((a << wd) | c) << 3)) | (2 if x else 0))
@@ -2221,7 +2300,7 @@ def e_CurrentDemandReqType(a, d):
     x = d.get('ChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T95[st]
+        c, wd, st = _T97[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = (((((a << wd) | c) << 3)) | (2 if x else 0))
@@ -2229,25 +2308,25 @@ def e_CurrentDemandReqType(a, d):
     x = d.get('RemainingTimeToFullSoC')
     if x is not None:
         u += 1
-        c, wd, st = _T96[st]
+        c, wd, st = _T98[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'RemainingTimeToBulkSoC'
     x = d.get('RemainingTimeToBulkSoC')
     if x is not None:
         u += 1
-        c, wd, st = _T97[st]
+        c, wd, st = _T99[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVTargetVoltage'
     x = d.get('EVTargetVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T98[st]
+        c, wd, st = _T100[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T99[st]
+    c, wd = _T101[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K91)
+        extra(d, _K93)
     return a
 
 def d_CurrentDemandResType(v, r):
@@ -2282,30 +2361,40 @@ def d_CurrentDemandResType(v, r):
     x, r = d_PhysicalValueType(v, r)
     o['EVSEPresentCurrent'] = x
     st = 4
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['EVSECurrentLimitAchieved'] = x
-    st = 5
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['EVSEVoltageLimitAchieved'] = x
-    st = 6
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['EVSEPowerLimitAchieved'] = x
-    st = 7
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3549:
+        r += 12
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['EVSECurrentLimitAchieved'] = x
+        st = 5
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['EVSEVoltageLimitAchieved'] = x
+        st = 6
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['EVSEPowerLimitAchieved'] = x
+        st = 7
+    else:
+        o['EVSECurrentLimitAchieved'] = (x >> 9) & 1 == 1
+        o['EVSEVoltageLimitAchieved'] = (x >> 5) & 1 == 1
+        o['EVSEPowerLimitAchieved'] = (x >> 1) & 1 == 1
+        st = 7
+        c = 0
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -2430,19 +2519,19 @@ def e_CurrentDemandResType(a, d):
     x = d.get('EVSEMaximumCurrentLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T101[st]
+        c, wd, st = _T103[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVSEMaximumPowerLimit'
     x = d.get('EVSEMaximumPowerLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T102[st]
+        c, wd, st = _T104[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T103[st]
+    c, wd = _T105[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K100)
+        extra(d, _K102)
     return a
 
 def d_DC_EVChargeParameterType(v, r):
@@ -2613,25 +2702,25 @@ def e_DC_EVChargeParameterType(a, d):
     x = d.get('EVMaximumVoltageLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T105[st]
+        c, wd, st = _T107[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVEnergyCapacity'
     x = d.get('EVEnergyCapacity')
     if x is not None:
         u += 1
-        c, wd, st = _T106[st]
+        c, wd, st = _T108[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVEnergyRequest'
     x = d.get('EVEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T107[st]
+        c, wd, st = _T109[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'FullSOC'
     x = d.get('FullSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T108[st]
+        c, wd, st = _T110[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = (((((a << wd) | c) << 9)) | ((x) << 1))
@@ -2639,15 +2728,15 @@ def e_DC_EVChargeParameterType(a, d):
     x = d.get('BulkSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T109[st]
+        c, wd, st = _T111[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = (((((a << wd) | c) << 9)) | ((x) << 1))
     f = None
-    c, wd = _T110[st]
+    c, wd = _T112[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K104)
+        extra(d, _K106)
     return a
 
 def d_DC_EVPowerDeliveryParameterType(v, r):
@@ -2720,15 +2809,15 @@ def e_DC_EVPowerDeliveryParameterType(a, d):
     x = d.get('ChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T112[st]
+        c, wd, st = _T114[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     f = None
-    c, wd = _T113[st]
+    c, wd = _T115[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K111)
+        extra(d, _K113)
     return a
 
 def d_DC_EVSEChargeParameterType(v, r):
@@ -2848,7 +2937,7 @@ def e_DC_EVSEChargeParameterType(a, d):
     x = d.get('EVSEMaximumVoltageLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T105[st]
+        c, wd, st = _T107[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVSEMinimumCurrentLimit'
     x = d.get('EVSEMinimumCurrentLimit')
@@ -2860,31 +2949,31 @@ def e_DC_EVSEChargeParameterType(a, d):
     x = d.get('EVSEMinimumVoltageLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T115[st]
+        c, wd, st = _T117[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVSECurrentRegulationTolerance'
     x = d.get('EVSECurrentRegulationTolerance')
     if x is not None:
         u += 1
-        c, wd, st = _T116[st]
+        c, wd, st = _T118[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVSEPeakCurrentRipple'
     x = d.get('EVSEPeakCurrentRipple')
     if x is not None:
         u += 1
-        c, wd, st = _T117[st]
+        c, wd, st = _T119[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVSEEnergyToBeDelivered'
     x = d.get('EVSEEnergyToBeDelivered')
     if x is not None:
         u += 1
-        c, wd, st = _T118[st]
+        c, wd, st = _T120[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T119[st]
+    c, wd = _T121[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K114)
+        extra(d, _K116)
     return a
 
 def d_DC_EVSEStatusType(v, r):
@@ -2897,7 +2986,7 @@ def d_DC_EVSEStatusType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E120[(x >> 1) & 3]
+        x = _E122[(x >> 1) & 3]
         o['EVSEIsolationStatus'] = x
         st = 1
     elif c == 1:
@@ -2905,7 +2994,7 @@ def d_DC_EVSEStatusType(v, r):
         x = (v >> r) & 63
         if x & 33:
             und2()
-        x = _E122[(x >> 1) & 15]
+        x = _E124[(x >> 1) & 15]
         o['EVSEStatusCode'] = x
         st = 2
     else:
@@ -2915,34 +3004,44 @@ def d_DC_EVSEStatusType(v, r):
         x = (v >> r) & 127
         if x & 97:
             und2()
-        x = _E122[(x >> 1) & 15]
+        x = _E124[(x >> 1) & 15]
         c = 0
         o['EVSEStatusCode'] = x
         st = 2
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
+    r -= 17
+    x = (v >> r) & 131071
+    if x & 114803:
+        r += 17
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['NotificationMaxDelay'] = x
+        st = 3
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E2[(x >> 1) & 3]
+        c = 0
+        o['EVSENotification'] = x
+        st = 4
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['NotificationMaxDelay'] = x
-    st = 3
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E2[(x >> 1) & 3]
-    c = 0
-    o['EVSENotification'] = x
-    st = 4
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['NotificationMaxDelay'] = (x >> 7) & 127
+        st = 3
+        c = 0
+        o['EVSENotification'] = _E2[(x >> 2) & 3]
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_DC_EVSEStatusType(a, d):
@@ -2954,9 +3053,9 @@ def e_DC_EVSEStatusType(a, d):
     x = d.get('EVSEIsolationStatus')
     if x is not None:
         u += 1
-        j = _I121.get(x)
+        j = _I123.get(x)
         if j is None:
-            bad_enum(x, _I121)
+            bad_enum(x, _I123)
         a = ((a << 6) | (j << 1))
         st = 1
     f = 'EVSEStatusCode'
@@ -2964,21 +3063,19 @@ def e_DC_EVSEStatusType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T54[st]
-        j = _I123.get(x)
+        j = _I125.get(x)
         if j is None:
-            bad_enum(x, _I123)
+            bad_enum(x, _I125)
         a = (((((a << wd) | c) << 6)) | (j << 1))
     f = 'NotificationMaxDelay'
     x = d.get('NotificationMaxDelay')
     if x is not None:
         u += 1
         c, wd, st = _T55[st]
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 4294967295)) << 1
     f = 'EVSENotification'
     x = d.get('EVSENotification')
     if x is not None:
@@ -2992,7 +3089,7 @@ def e_DC_EVSEStatusType(a, d):
     c, wd = _T57[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K124)
+        extra(d, _K126)
     return a
 
 def d_DC_EVStatusType(v, r):
@@ -3029,7 +3126,7 @@ def d_DC_EVStatusType(v, r):
         x = (v >> r) & 63
         if x & 33:
             und2()
-        x = _E125[(x >> 1) & 15]
+        x = _E127[(x >> 1) & 15]
         o['EVErrorCode'] = x
         st = 4
     else:
@@ -3050,7 +3147,7 @@ def d_DC_EVStatusType(v, r):
             x = (v >> r) & 63
             if x & 33:
                 und2()
-            x = _E125[(x >> 1) & 15]
+            x = _E127[(x >> 1) & 15]
             o['EVErrorCode'] = x
             st = 4
         else:
@@ -3060,23 +3157,30 @@ def d_DC_EVStatusType(v, r):
         x = (v >> r) & 127
         if x & 97:
             und2()
-        x = _E125[(x >> 1) & 15]
+        x = _E127[(x >> 1) & 15]
         c = 0
         o['EVErrorCode'] = x
         st = 4
-    r -= 10
-    x = (v >> r) & 1023
-    if x & 769:
-        und2()
-    x = ((x >> 1) & 127)
-    c = 0
-    o['EVRESSSOC'] = x
-    st = 5
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+    r -= 11
+    x = (v >> r) & 2047
+    if x & 1539:
+        r += 11
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            und2()
+        x = ((x >> 1) & 127)
+        c = 0
+        o['EVRESSSOC'] = x
+        st = 5
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
+    else:
+        o['EVRESSSOC'] = ((x >> 2) & 127)
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_DC_EVStatusType(a, d):
@@ -3105,7 +3209,7 @@ def e_DC_EVStatusType(a, d):
     x = d.get('EVRESSConditioning')
     if x is not None:
         u += 1
-        c, wd, st = _T128[st]
+        c, wd, st = _T130[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = (((((a << wd) | c) << 3)) | (2 if x else 0))
@@ -3113,10 +3217,10 @@ def e_DC_EVStatusType(a, d):
     x = d.get('EVErrorCode')
     if x is not None:
         u += 1
-        c, wd, st = _T129[st]
-        j = _I126.get(x)
+        c, wd, st = _T131[st]
+        j = _I128.get(x)
         if j is None:
-            bad_enum(x, _I126)
+            bad_enum(x, _I128)
         a = (((((a << wd) | c) << 6)) | (j << 1))
     f = 'EVRESSSOC'
     x = d.get('EVRESSSOC')
@@ -3130,7 +3234,7 @@ def e_DC_EVStatusType(a, d):
     c, wd = _T61[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K127)
+        extra(d, _K129)
     return a
 
 def d_DSAKeyValueType(v, r):
@@ -3235,43 +3339,43 @@ def e_DSAKeyValueType(a, d):
     x = d.get('Q')
     if x is not None:
         u += 1
-        c, wd, st = _T131[st]
+        c, wd, st = _T133[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'G'
     x = d.get('G')
     if x is not None:
         u += 1
-        c, wd, st = _T132[st]
+        c, wd, st = _T134[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'Y'
     x = d.get('Y')
     if x is not None:
         u += 1
-        c, wd, st = _T133[st]
+        c, wd, st = _T135[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'J'
     x = d.get('J')
     if x is not None:
         u += 1
-        c, wd, st = _T134[st]
+        c, wd, st = _T136[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'Seed'
     x = d.get('Seed')
     if x is not None:
         u += 1
-        c, wd, st = _T135[st]
+        c, wd, st = _T137[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'PgenCounter'
     x = d.get('PgenCounter')
     if x is not None:
         u += 1
-        c, wd, st = _T79[st]
+        c, wd, st = _T80[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T136[st]
+    c, wd = _T138[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K130)
+        extra(d, _K132)
     return a
 
 def d_DigestMethodType(v, r):
@@ -3284,9 +3388,11 @@ def d_DigestMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3302,14 +3408,12 @@ def d_DigestMethodType(v, r):
 def e_DigestMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
-        st = 1
     else:
         missing()
     f = None
@@ -3331,7 +3435,6 @@ def d_EVChargeParameterType(v, r):
 def e_EVChargeParameterType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
@@ -3352,7 +3455,6 @@ def d_EVPowerDeliveryParameterType(v, r):
 def e_EVPowerDeliveryParameterType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
@@ -3373,7 +3475,6 @@ def d_EVSEChargeParameterType(v, r):
 def e_EVSEChargeParameterType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
@@ -3394,7 +3495,6 @@ def d_EVSEStatusType(v, r):
 def e_EVSEStatusType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
@@ -3415,7 +3515,6 @@ def d_EVStatusType(v, r):
 def e_EVStatusType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
@@ -3460,13 +3559,13 @@ def e_EntryType(a, d):
     x = d.get('TimeInterval')
     if x is not None:
         u += 1
-        c, wd, st = _T138[st]
+        c, wd, st = _T140[st]
         a = e_IntervalType(((a << wd) | c), x)
     f = None
-    c, wd = _T139[st]
+    c, wd = _T141[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K137)
+        extra(d, _K139)
     return a
 
 def d_IntervalType(v, r):
@@ -3482,7 +3581,6 @@ def d_IntervalType(v, r):
 def e_IntervalType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
@@ -3493,9 +3591,11 @@ def e_IntervalType(a, d):
 def d_KeyInfoType(v, r):
     o = {}
     st = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 4
         c = (v >> r) & 15
         if c == 0:
@@ -3504,7 +3604,18 @@ def d_KeyInfoType(v, r):
             st = 1
             break
         elif c == 1:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('KeyName')
             if l is None:
                 o['KeyName'] = [x]
@@ -3558,7 +3669,18 @@ def d_KeyInfoType(v, r):
             st = 2
             break
         elif c == 7:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('MgmtData')
             if l is None:
                 o['MgmtData'] = [x]
@@ -3575,13 +3697,26 @@ def d_KeyInfoType(v, r):
         else:
             und(c, 10)
     if st == 1:
+        lim = v.bit_length() - 32768
         while True:
-            if v.bit_length() - r > 32768:
+            if r < lim:
                 v &= (1 << r) - 1
+                lim = r - 32768
             r -= 4
             c = (v >> r) & 15
             if c == 0:
-                x, r = es(v, r)
+                r -= 9
+                x = (v >> r) & 511
+                if x & 384 or x < 2 or (x << 3) - 15 > r:
+                    x, r = es(v, r + 9)
+                else:
+                    r -= (x << 3) - 15
+                    y = v >> r
+                    raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                    if y & 1 or not raw.isascii():
+                        x, r = es(v, r + (x << 3) - 6)
+                    else:
+                        x = raw.decode()
                 l = o.get('KeyName')
                 if l is None:
                     o['KeyName'] = [x]
@@ -3635,7 +3770,18 @@ def d_KeyInfoType(v, r):
                 st = 2
                 break
             elif c == 6:
-                x, r = es(v, r)
+                r -= 9
+                x = (v >> r) & 511
+                if x & 384 or x < 2 or (x << 3) - 15 > r:
+                    x, r = es(v, r + 9)
+                else:
+                    r -= (x << 3) - 15
+                    y = v >> r
+                    raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                    if y & 1 or not raw.isascii():
+                        x, r = es(v, r + (x << 3) - 6)
+                    else:
+                        x = raw.decode()
                 l = o.get('MgmtData')
                 if l is None:
                     o['MgmtData'] = [x]
@@ -3651,13 +3797,26 @@ def d_KeyInfoType(v, r):
                 unsupported('mixed-content text')
             else:
                 und(c, 9)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 4
         c = (v >> r) & 15
         if c == 0:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('KeyName')
             if l is None:
                 o['KeyName'] = [x]
@@ -3699,7 +3858,18 @@ def d_KeyInfoType(v, r):
             else:
                 l.append(x)
         elif c == 6:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('MgmtData')
             if l is None:
                 o['MgmtData'] = [x]
@@ -3733,21 +3903,23 @@ def e_KeyInfoType(a, d):
             continue
         h = _H_KeyInfoType.get(f)
         if h is None:
-            extra(d, _K140)
+            extra(d, _K142)
         elif h is False:
             continue
         a, st = h(a, x, st)
     f = None
-    c, wd = _T149[st]
+    c, wd = _T151[st]
     a = (a << wd) | c
     return a
 
 def d_KeyValueType(v, r):
     o = {}
     st = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -3768,9 +3940,11 @@ def d_KeyValueType(v, r):
             unsupported('mixed-content text')
         else:
             und(c, 4)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3796,36 +3970,59 @@ def e_KeyValueType(a, d):
     x = d.get('RSAKeyValue')
     if x is not None:
         u += 1
-        c, wd, st = _T151[st]
+        c, wd, st = _T153[st]
         a = e_RSAKeyValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T152[st]
+    c, wd = _T154[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K150)
+        extra(d, _K152)
     return a
 
 def d_ListOfRootCertificateIDsType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     l = o.get('RootCertificateID')
     if l is None:
         o['RootCertificateID'] = [x]
     else:
         l.append(x)
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('RootCertificateID')
             if l is None:
                 o['RootCertificateID'] = [x]
@@ -3847,37 +4044,46 @@ def e_ListOfRootCertificateIDsType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T154[st]
-            if x.__class__ is str and len(x) < 126 and x.isascii():
-                ln = len(x)
-                a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
-            else:
-                a = ws(((((a << wd) | c) << 1)), x) << 1
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q157[len(x)]
+            for i, x in enumerate(x):
+                c, wd = _P158[i]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws(((((a << wd) | c) << 1)), x) << 1
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T156[st]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws(((((a << wd) | c) << 1)), x) << 1
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K153)
+        extra(d, _K155)
     return a
 
 def d_ManifestType(v, r):
@@ -3911,9 +4117,11 @@ def d_ManifestType(v, r):
         else:
             l.append(x)
         st = 2
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3951,7 +4159,7 @@ def e_ManifestType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T156[st]
+            c, wd, nx, n = _T160[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3969,10 +4177,10 @@ def e_ManifestType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T157[st]
+    c, wd = _T161[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K155)
+        extra(d, _K159)
     return a
 
 def d_MessageHeaderType(v, r):
@@ -4039,23 +4247,33 @@ def e_MessageHeaderType(a, d):
     x = d.get('Signature')
     if x is not None:
         u += 1
-        c, wd, st = _T128[st]
+        c, wd, st = _T130[st]
         a = e_SignatureType(((a << wd) | c), x)
     f = None
-    c, wd = _T159[st]
+    c, wd = _T163[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K158)
+        extra(d, _K162)
     return a
 
 def d_MeterInfoType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['MeterID'] = x
     st = 1
     r -= 3
@@ -4175,9 +4393,8 @@ def e_MeterInfoType(a, d):
     f = 'MeterID'
     x = d.get('MeterID')
     if x is not None:
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
         st = 1
@@ -4193,35 +4410,31 @@ def e_MeterInfoType(a, d):
     x = d.get('SigMeterReading')
     if x is not None:
         u += 1
-        c, wd, st = _T161[st]
+        c, wd, st = _T165[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'MeterStatus'
     x = d.get('MeterStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T162[st]
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        c, wd, st = _T166[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
-            a = wi(((((a << wd) | c) << 1)), x) << 1
+            a = wi(((((a << wd) | c) << 1)), as_int(x, -32768, 32767)) << 1
     f = 'TMeter'
     x = d.get('TMeter')
     if x is not None:
         u += 1
-        c, wd, st = _T163[st]
-        if x.__class__ is not int or x < -9223372036854775808 or x > 9223372036854775807:
-            x = as_int(x, -9223372036854775808, 9223372036854775807)
-        if 0 <= x < 128:
+        c, wd, st = _T167[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
-            a = wi(((((a << wd) | c) << 1)), x) << 1
+            a = wi(((((a << wd) | c) << 1)), as_int(x, -9223372036854775808, 9223372036854775807)) << 1
     f = None
-    c, wd = _T164[st]
+    c, wd = _T168[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K160)
+        extra(d, _K164)
     return a
 
 def d_MeteringReceiptReqType(v, r):
@@ -4301,24 +4514,22 @@ def e_MeteringReceiptReqType(a, d):
     x = d.get('SAScheduleTupleID')
     if x is not None:
         u += 1
-        c, wd, st = _T166[st]
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        c, wd, st = _T170[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
-            a = wi(((((a << wd) | c) << 1)), x) << 1
+            a = wi(((((a << wd) | c) << 1)), as_int(x, -32768, 32767)) << 1
     f = 'MeterInfo'
     x = d.get('MeterInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T105[st]
+        c, wd, st = _T107[st]
         a = e_MeterInfoType(((a << wd) | c), x)
     f = None
     c, wd = _T57[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K165)
+        extra(d, _K169)
     return a
 
 def d_MeteringReceiptResType(v, r):
@@ -4349,7 +4560,6 @@ def d_MeteringReceiptResType(v, r):
 def e_MeteringReceiptResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'ResponseCode'
     x = d.get('ResponseCode')
@@ -4358,20 +4568,18 @@ def e_MeteringReceiptResType(a, d):
         if j is None:
             bad_enum(x, _I46)
         a = ((a << 8) | (j << 1))
-        st = 1
     else:
         missing()
     f = 'AC_EVSEStatus'
     x = d.get('AC_EVSEStatus')
     if x is not None:
         a = e_AC_EVSEStatusType((a << 1), x)
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K167)
+        extra(d, _K171)
     return a
 
 def d_NotificationType(v, r):
@@ -4381,14 +4589,25 @@ def d_NotificationType(v, r):
     x = (v >> r) & 31
     if x & 25:
         und2()
-    x = _E168[(x >> 1) & 3]
+    x = _E172[(x >> 1) & 3]
     c = 0
     o['FaultCode'] = x
     st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         o['FaultMsg'] = x
         st = 2
     elif c == 1:
@@ -4410,9 +4629,9 @@ def e_NotificationType(a, d):
     f = 'FaultCode'
     x = d.get('FaultCode')
     if x is not None:
-        j = _I169.get(x)
+        j = _I173.get(x)
         if j is None:
-            bad_enum(x, _I169)
+            bad_enum(x, _I173)
         a = ((a << 5) | (j << 1))
         st = 1
     else:
@@ -4421,9 +4640,8 @@ def e_NotificationType(a, d):
     x = d.get('FaultMsg')
     if x is not None:
         u += 1
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 11) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 3), x) << 1
         st = 2
@@ -4431,15 +4649,17 @@ def e_NotificationType(a, d):
     c, wd = _T52[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K170)
+        extra(d, _K174)
     return a
 
 def d_ObjectType(v, r):
     o = {}
     st = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -4468,9 +4688,11 @@ def d_ObjectType(v, r):
         else:
             und(c, 6)
     if st == 1:
+        lim = v.bit_length() - 32768
         while True:
-            if v.bit_length() - r > 32768:
+            if r < lim:
                 v &= (1 << r) - 1
+                lim = r - 32768
             r -= 3
             c = (v >> r) & 7
             if c == 0:
@@ -4494,9 +4716,11 @@ def d_ObjectType(v, r):
             else:
                 und(c, 5)
     if st == 2:
+        lim = v.bit_length() - 32768
         while True:
-            if v.bit_length() - r > 32768:
+            if r < lim:
                 v &= (1 << r) - 1
+                lim = r - 32768
             r -= 3
             c = (v >> r) & 7
             if c == 0:
@@ -4514,9 +4738,11 @@ def d_ObjectType(v, r):
                 unsupported('mixed-content text')
             else:
                 und(c, 4)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4545,21 +4771,21 @@ def e_ObjectType(a, d):
     x = d.get('Id')
     if x is not None:
         u += 1
-        c, wd, st = _T172[st]
+        c, wd, st = _T176[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'MimeType'
     x = d.get('MimeType')
     if x is not None:
         u += 1
-        c, wd, st = _T173[st]
+        c, wd, st = _T177[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T174[st]
+    c, wd = _T178[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K171)
+        extra(d, _K175)
     return a
 
 def d_PGPDataType(v, r):
@@ -4591,9 +4817,11 @@ def d_PGPDataType(v, r):
             return o, r
         else:
             und(c, 3)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4619,13 +4847,13 @@ def e_PGPDataType(a, d):
     x = d.get('PGPKeyPacket')
     if x is not None:
         u += 1
-        c, wd, st = _T84[st]
+        c, wd, st = _T86[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T176[st]
+    c, wd = _T180[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K175)
+        extra(d, _K179)
     return a
 
 def d_PMaxScheduleEntryType(v, r):
@@ -4643,22 +4871,29 @@ def d_PMaxScheduleEntryType(v, r):
         st = 1
     else:
         und(c, 2)
-    r -= 12
-    x = (v >> r) & 4095
-    if x & 3841:
-        if x >> 11:
-            und(1, 1)
-        x, r = ei(v, r + 11)
+    r -= 13
+    x = (v >> r) & 8191
+    if x & 7683:
+        r += 13
+        r -= 12
+        x = (v >> r) & 4095
+        if x & 3841:
+            if x >> 11:
+                und(1, 1)
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        c = 0
+        o['PMax'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['PMax'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['PMax'] = (x >> 2) & 127
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_PMaxScheduleEntryType(a, d):
@@ -4676,24 +4911,22 @@ def e_PMaxScheduleEntryType(a, d):
     x = d.get('TimeInterval')
     if x is not None:
         u += 1
-        c, wd, st = _T138[st]
+        c, wd, st = _T140[st]
         a = e_IntervalType(((a << wd) | c), x)
     f = 'PMax'
     x = d.get('PMax')
     if x is not None:
         u += 1
-        c, wd, st = _T178[st]
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        c, wd, st = _T182[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
-            a = wi(((((a << wd) | c) << 1)), x) << 1
+            a = wi(((((a << wd) | c) << 1)), as_int(x, -32768, 32767)) << 1
     f = None
     c, wd = _T68[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K177)
+        extra(d, _K181)
     return a
 
 def d_PMaxScheduleType(v, r):
@@ -4721,9 +4954,11 @@ def d_PMaxScheduleType(v, r):
     else:
         l.append(x)
     st = 2
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4747,12 +4982,10 @@ def e_PMaxScheduleType(a, d):
     f = 'PMaxScheduleID'
     x = d.get('PMaxScheduleID')
     if x is not None:
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
+            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
         st = 1
     else:
         missing()
@@ -4761,33 +4994,42 @@ def e_PMaxScheduleType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T75[st]
-            a = e_PMaxScheduleEntryType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q76[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_PMaxScheduleEntryType((a << 2), x)
+                else:
+                    a = e_PMaxScheduleEntryType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T75[st]
+                a = e_PMaxScheduleEntryType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K179)
+        extra(d, _K183)
     return a
 
 def d_ParameterSetType(v, r):
@@ -4815,9 +5057,11 @@ def d_ParameterSetType(v, r):
     else:
         l.append(x)
     st = 2
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4841,12 +5085,10 @@ def e_ParameterSetType(a, d):
     f = 'ParameterSetID'
     x = d.get('ParameterSetID')
     if x is not None:
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
+            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
         st = 1
     else:
         missing()
@@ -4855,33 +5097,42 @@ def e_ParameterSetType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T75[st]
-            a = e_ParameterType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q76[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_ParameterType((a << 2), x)
+                else:
+                    a = e_ParameterType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T75[st]
+                a = e_ParameterType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K180)
+        extra(d, _K184)
     return a
 
 def d_ParameterType(v, r):
@@ -4899,7 +5150,7 @@ def d_ParameterType(v, r):
     if c:
         und(c, 1)
     r -= 3
-    x = _E181[(v >> r) & 7]
+    x = _E185[(v >> r) & 7]
     o['ValueType'] = x
     st = 2
     r -= 3
@@ -4943,7 +5194,18 @@ def d_ParameterType(v, r):
         o['physicalValue'] = x
         st = 3
     elif c == 5:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         o['stringValue'] = x
         st = 3
     else:
@@ -4972,9 +5234,9 @@ def e_ParameterType(a, d):
     x = d.get('ValueType')
     if x is not None:
         a = (a << 1)
-        j = _I182.get(x)
+        j = _I186.get(x)
         if j is None:
-            bad_enum(x, _I182)
+            bad_enum(x, _I186)
         a = (a << 3) | j
         st = 2
     else:
@@ -4991,7 +5253,7 @@ def e_ParameterType(a, d):
     x = d.get('byteValue')
     if x is not None:
         u += 1
-        c, wd, st = _T184[st]
+        c, wd, st = _T188[st]
         if x.__class__ is not int or x < -128 or x > 127:
             x = as_int(x, -128, 127)
         a = (((((a << wd) | c) << 10)) | ((x - -128) << 1))
@@ -4999,55 +5261,60 @@ def e_ParameterType(a, d):
     x = d.get('shortValue')
     if x is not None:
         u += 1
-        c, wd, st = _T185[st]
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        c, wd, st = _T189[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
-            a = wi(((((a << wd) | c) << 1)), x) << 1
+            a = wi(((((a << wd) | c) << 1)), as_int(x, -32768, 32767)) << 1
     f = 'intValue'
     x = d.get('intValue')
     if x is not None:
         u += 1
-        c, wd, st = _T186[st]
-        if x.__class__ is not int or x < -2147483648 or x > 2147483647:
-            x = as_int(x, -2147483648, 2147483647)
-        if 0 <= x < 128:
+        c, wd, st = _T190[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
-            a = wi(((((a << wd) | c) << 1)), x) << 1
+            a = wi(((((a << wd) | c) << 1)), as_int(x, -2147483648, 2147483647)) << 1
     f = 'physicalValue'
     x = d.get('physicalValue')
     if x is not None:
         u += 1
-        c, wd, st = _T187[st]
+        c, wd, st = _T191[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'stringValue'
     x = d.get('stringValue')
     if x is not None:
         u += 1
-        c, wd, st = _T188[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        c, wd, st = _T192[st]
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T113[st]
+    c, wd = _T115[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K183)
+        extra(d, _K187)
     return a
 
 def d_PaymentDetailsReqType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['ContractID'] = x
     st = 1
     r -= 1
@@ -5067,30 +5334,26 @@ def d_PaymentDetailsReqType(v, r):
 def e_PaymentDetailsReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'ContractID'
     x = d.get('ContractID')
     if x is not None:
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
-        st = 1
     else:
         missing()
     f = 'ContractSignatureCertChain'
     x = d.get('ContractSignatureCertChain')
     if x is not None:
         a = e_CertificateChainType((a << 1), x)
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K189)
+        extra(d, _K193)
     return a
 
 def d_PaymentDetailsResType(v, r):
@@ -5104,35 +5367,51 @@ def d_PaymentDetailsResType(v, r):
     c = 0
     o['ResponseCode'] = x
     st = 1
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['GenChallenge'] = x
     st = 2
-    r -= 12
-    x = (v >> r) & 4095
-    if x & 3841:
-        if x >> 11:
-            und(1, 1)
-        x, r = ei(v, r + 11)
+    r -= 13
+    x = (v >> r) & 8191
+    if x & 7683:
+        r += 13
+        r -= 12
+        x = (v >> r) & 4095
+        if x & 3841:
+            if x >> 11:
+                und(1, 1)
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        c = 0
+        o['DateTimeNow'] = x
+        st = 3
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['DateTimeNow'] = x
-    st = 3
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['DateTimeNow'] = (x >> 2) & 127
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_PaymentDetailsResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 3
     f = 'ResponseCode'
     x = d.get('ResponseCode')
@@ -5141,36 +5420,30 @@ def e_PaymentDetailsResType(a, d):
         if j is None:
             bad_enum(x, _I46)
         a = ((a << 8) | (j << 1))
-        st = 1
     else:
         missing()
     f = 'GenChallenge'
     x = d.get('GenChallenge')
     if x is not None:
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
-        st = 2
     else:
         missing()
     f = 'DateTimeNow'
     x = d.get('DateTimeNow')
     if x is not None:
-        if x.__class__ is not int or x < -9223372036854775808 or x > 9223372036854775807:
-            x = as_int(x, -9223372036854775808, 9223372036854775807)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
-        st = 3
+            a = wi((a << 2), as_int(x, -9223372036854775808, 9223372036854775807)) << 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K190)
+        extra(d, _K194)
     return a
 
 def d_PaymentOptionsType(v, r):
@@ -5180,7 +5453,7 @@ def d_PaymentOptionsType(v, r):
     x = (v >> r) & 15
     if x & 13:
         und2()
-    x = _E191[(x >> 1) & 1]
+    x = _E195[(x >> 1) & 1]
     c = 0
     l = o.get('PaymentOption')
     if l is None:
@@ -5188,9 +5461,11 @@ def d_PaymentOptionsType(v, r):
     else:
         l.append(x)
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5198,7 +5473,7 @@ def d_PaymentOptionsType(v, r):
             x = (v >> r) & 7
             if x & 5:
                 und2()
-            x = _E191[(x >> 1) & 1]
+            x = _E195[(x >> 1) & 1]
             l = o.get('PaymentOption')
             if l is None:
                 o['PaymentOption'] = [x]
@@ -5220,36 +5495,46 @@ def e_PaymentOptionsType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T154[st]
-            j = _I192.get(x)
-            if j is None:
-                bad_enum(x, _I192)
-            a = (((((a << wd) | c) << 3)) | (j << 1))
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q157[len(x)]
+            for i, x in enumerate(x):
+                c, wd = _P158[i]
+                j = _I196.get(x)
+                if j is None:
+                    bad_enum(x, _I196)
+                a = (((((a << wd) | c) << 3)) | (j << 1))
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T156[st]
+                j = _I196.get(x)
+                if j is None:
+                    bad_enum(x, _I196)
+                a = (((((a << wd) | c) << 3)) | (j << 1))
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K193)
+        extra(d, _K197)
     return a
 
 def d_PhysicalValueType(v, r):
@@ -5270,7 +5555,7 @@ def d_PhysicalValueType(v, r):
         x = (v >> r) & 63
         if x & 33:
             und2()
-        x = _E194[(x >> 1) & 15]
+        x = _E198[(x >> 1) & 15]
         o['Unit'] = x
         st = 2
     elif c == 1:
@@ -5321,27 +5606,25 @@ def e_PhysicalValueType(a, d):
     x = d.get('Unit')
     if x is not None:
         u += 1
-        j = _I195.get(x)
+        j = _I199.get(x)
         if j is None:
-            bad_enum(x, _I195)
+            bad_enum(x, _I199)
         a = ((a << 8) | (j << 1))
         st = 2
     f = 'Value'
     x = d.get('Value')
     if x is not None:
         u += 1
-        c, wd, st = _T112[st]
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        c, wd, st = _T114[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
-            a = wi(((((a << wd) | c) << 1)), x) << 1
+            a = wi(((((a << wd) | c) << 1)), as_int(x, -32768, 32767)) << 1
     f = None
-    c, wd = _T113[st]
+    c, wd = _T115[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K196)
+        extra(d, _K200)
     return a
 
 def d_PowerDeliveryReqType(v, r):
@@ -5419,19 +5702,19 @@ def e_PowerDeliveryReqType(a, d):
     x = d.get('DC_EVPowerDeliveryParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T198[st]
+        c, wd, st = _T202[st]
         a = e_DC_EVPowerDeliveryParameterType(((a << wd) | c), x)
     f = 'EVPowerDeliveryParameter'
     x = d.get('EVPowerDeliveryParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T199[st]
+        c, wd, st = _T203[st]
         a = e_EVPowerDeliveryParameterType(((a << wd) | c), x)
     f = None
-    c, wd = _T200[st]
+    c, wd = _T204[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K197)
+        extra(d, _K201)
     return a
 
 def d_PowerDeliveryResType(v, r):
@@ -5505,7 +5788,7 @@ def e_PowerDeliveryResType(a, d):
     c, wd = _T68[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K201)
+        extra(d, _K205)
     return a
 
 def d_PreChargeReqType(v, r):
@@ -5542,33 +5825,29 @@ def d_PreChargeReqType(v, r):
 def e_PreChargeReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 3
     f = 'DC_EVStatus'
     x = d.get('DC_EVStatus')
     if x is not None:
         a = e_DC_EVStatusType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'EVTargetVoltage'
     x = d.get('EVTargetVoltage')
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
-        st = 2
     else:
         missing()
     f = 'EVTargetCurrent'
     x = d.get('EVTargetCurrent')
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
-        st = 3
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K202)
+        extra(d, _K206)
     return a
 
 def d_PreChargeResType(v, r):
@@ -5606,7 +5885,6 @@ def d_PreChargeResType(v, r):
 def e_PreChargeResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 3
     f = 'ResponseCode'
     x = d.get('ResponseCode')
@@ -5615,94 +5893,92 @@ def e_PreChargeResType(a, d):
         if j is None:
             bad_enum(x, _I46)
         a = ((a << 8) | (j << 1))
-        st = 1
     else:
         missing()
     f = 'DC_EVSEStatus'
     x = d.get('DC_EVSEStatus')
     if x is not None:
         a = e_DC_EVSEStatusType((a << 1), x)
-        st = 2
     else:
         missing()
     f = 'EVSEPresentVoltage'
     x = d.get('EVSEPresentVoltage')
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
-        st = 3
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K203)
+        extra(d, _K207)
     return a
 
 def d_ProfileEntryType(v, r):
     o = {}
     st = 0
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
+    r -= 24
+    x = (v >> r) & 16777215
+    if x & 14695939:
+        r += 24
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['ChargingProfileEntryStart'] = x
+        st = 1
+        r -= 12
+        x = (v >> r) & 4095
+        if x & 3841:
+            if x >> 11:
+                und(1, 1)
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        c = 0
+        o['ChargingProfileEntryMaxPower'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['ChargingProfileEntryStart'] = x
-    st = 1
-    r -= 12
-    x = (v >> r) & 4095
-    if x & 3841:
-        if x >> 11:
-            und(1, 1)
-        x, r = ei(v, r + 11)
-    else:
-        x >>= 1
-    c = 0
-    o['ChargingProfileEntryMaxPower'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['ChargingProfileEntryStart'] = (x >> 14) & 127
+        o['ChargingProfileEntryMaxPower'] = (x >> 2) & 127
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_ProfileEntryType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'ChargingProfileEntryStart'
     x = d.get('ChargingProfileEntryStart')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 1
+            a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
     else:
         missing()
     f = 'ChargingProfileEntryMaxPower'
     x = d.get('ChargingProfileEntryMaxPower')
     if x is not None:
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
-        st = 2
+            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K204)
+        extra(d, _K208)
     return a
 
 def d_RSAKeyValueType(v, r):
@@ -5732,26 +6008,23 @@ def d_RSAKeyValueType(v, r):
 def e_RSAKeyValueType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Modulus'
     x = d.get('Modulus')
     if x is not None:
         a = wb((a << 2), x) << 1
-        st = 1
     else:
         missing()
     f = 'Exponent'
     x = d.get('Exponent')
     if x is not None:
         a = wb((a << 2), x) << 1
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K205)
+        extra(d, _K209)
     return a
 
 def d_ReferenceType(v, r):
@@ -5870,39 +6143,39 @@ def e_ReferenceType(a, d):
     x = d.get('Type')
     if x is not None:
         u += 1
-        c, wd, st = _T172[st]
+        c, wd, st = _T176[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'URI'
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T207[st]
+        c, wd, st = _T211[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T208[st]
+        c, wd, st = _T212[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = 'DigestMethod'
     x = d.get('DigestMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T209[st]
+        c, wd, st = _T213[st]
         a = e_DigestMethodType(((a << wd) | c), x)
     f = 'DigestValue'
     x = d.get('DigestValue')
     if x is not None:
         u += 1
-        c, wd, st = _T115[st]
+        c, wd, st = _T117[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T210[st]
+    c, wd = _T214[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K206)
+        extra(d, _K210)
     return a
 
 def d_RelativeTimeIntervalType(v, r):
@@ -5949,12 +6222,10 @@ def e_RelativeTimeIntervalType(a, d):
     f = 'start'
     x = d.get('start')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
         st = 1
     else:
         missing()
@@ -5962,18 +6233,16 @@ def e_RelativeTimeIntervalType(a, d):
     x = d.get('duration')
     if x is not None:
         u += 1
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wu((a << 3), x) << 1
+            a = wu((a << 3), as_int(x, 0, 4294967295)) << 1
         st = 2
     f = None
     c, wd = _T52[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K211)
+        extra(d, _K215)
     return a
 
 def d_RetrievalMethodType(v, r):
@@ -6046,20 +6315,20 @@ def e_RetrievalMethodType(a, d):
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T213[st]
+        c, wd, st = _T217[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T214[st]
+        c, wd, st = _T218[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T215[st]
+    c, wd = _T219[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K212)
+        extra(d, _K216)
     return a
 
 def d_SAScheduleListType(v, r):
@@ -6076,9 +6345,11 @@ def d_SAScheduleListType(v, r):
     else:
         l.append(x)
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6104,33 +6375,42 @@ def e_SAScheduleListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T154[st]
-            a = e_SAScheduleTupleType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q157[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_SAScheduleTupleType((a << 2), x)
+                else:
+                    a = e_SAScheduleTupleType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T156[st]
+                a = e_SAScheduleTupleType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K216)
+        extra(d, _K220)
     return a
 
 def d_SAScheduleTupleType(v, r):
@@ -6179,12 +6459,10 @@ def e_SAScheduleTupleType(a, d):
     f = 'SAScheduleTupleID'
     x = d.get('SAScheduleTupleID')
     if x is not None:
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
+            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
         st = 1
     else:
         missing()
@@ -6202,10 +6480,10 @@ def e_SAScheduleTupleType(a, d):
         a = e_SalesTariffType((a << 2), x)
         st = 3
     f = None
-    c, wd = _T90[st]
+    c, wd = _T92[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K217)
+        extra(d, _K221)
     return a
 
 def d_SASchedulesType(v, r):
@@ -6221,7 +6499,6 @@ def d_SASchedulesType(v, r):
 def e_SASchedulesType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
@@ -6232,9 +6509,11 @@ def e_SASchedulesType(a, d):
 def d_SPKIDataType(v, r):
     o = {}
     st = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         if st == 0:
             r -= 1
             c = (v >> r) & 1
@@ -6248,9 +6527,11 @@ def d_SPKIDataType(v, r):
                 l.append(x)
             st = 1
         elif st == 1:
+            lim = v.bit_length() - 32768
             while True:
-                if v.bit_length() - r > 32768:
+                if r < lim:
                     v &= (1 << r) - 1
+                    lim = r - 32768
                 r -= 2
                 c = (v >> r) & 3
                 if c == 0:
@@ -6296,33 +6577,42 @@ def e_SPKIDataType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T154[st]
-            a = wb(((((a << wd) | c) << 1)), x) << 1
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q157[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = wb((a << 3), x) << 1
+                else:
+                    a = wb((a << 2), x) << 1
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T156[st]
+                a = wb(((((a << wd) | c) << 1)), x) << 1
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
     a = (a << 2) | 2
     if u != len(d):
-        extra(d, _K218)
+        extra(d, _K222)
     return a
 
 def d_SalesTariffEntryType(v, r):
@@ -6348,9 +6638,11 @@ def d_SalesTariffEntryType(v, r):
     c = 0
     o['EPriceLevel'] = x
     st = 2
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6381,13 +6673,13 @@ def e_SalesTariffEntryType(a, d):
     x = d.get('TimeInterval')
     if x is not None:
         u += 1
-        c, wd, st = _T138[st]
+        c, wd, st = _T140[st]
         a = e_IntervalType(((a << wd) | c), x)
     f = 'EPriceLevel'
     x = d.get('EPriceLevel')
     if x is not None:
         u += 1
-        c, wd, st = _T178[st]
+        c, wd, st = _T182[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
         a = (((((a << wd) | c) << 10)) | ((x) << 1))
@@ -6401,7 +6693,7 @@ def e_SalesTariffEntryType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T220[st]
+            c, wd, nx, n = _T224[st]
             a = e_ConsumptionCostType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6419,10 +6711,10 @@ def e_SalesTariffEntryType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T157[st]
+    c, wd = _T161[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K219)
+        extra(d, _K223)
     return a
 
 def d_SalesTariffType(v, r):
@@ -6449,7 +6741,18 @@ def d_SalesTariffType(v, r):
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         o['SalesTariffDescription'] = x
         st = 3
     elif c == 1:
@@ -6482,9 +6785,11 @@ def d_SalesTariffType(v, r):
     else:
         l.append(x)
     st = 5
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6516,12 +6821,10 @@ def e_SalesTariffType(a, d):
     f = 'SalesTariffID'
     x = d.get('SalesTariffID')
     if x is not None:
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
+            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
         st = 2
     else:
         missing()
@@ -6529,9 +6832,8 @@ def e_SalesTariffType(a, d):
     x = d.get('SalesTariffDescription')
     if x is not None:
         u += 1
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 11) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 3), x) << 1
         st = 3
@@ -6539,7 +6841,7 @@ def e_SalesTariffType(a, d):
     x = d.get('NumEPriceLevels')
     if x is not None:
         u += 1
-        c, wd, st = _T105[st]
+        c, wd, st = _T107[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
         a = (((((a << wd) | c) << 10)) | ((x) << 1))
@@ -6553,7 +6855,7 @@ def e_SalesTariffType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T222[st]
+            c, wd, nx, n = _T226[st]
             a = e_SalesTariffEntryType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6571,10 +6873,10 @@ def e_SalesTariffType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T223[st]
+    c, wd = _T227[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K221)
+        extra(d, _K225)
     return a
 
 def d_SelectedServiceListType(v, r):
@@ -6591,9 +6893,11 @@ def d_SelectedServiceListType(v, r):
     else:
         l.append(x)
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6619,33 +6923,42 @@ def e_SelectedServiceListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T154[st]
-            a = e_SelectedServiceType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q157[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_SelectedServiceType((a << 2), x)
+                else:
+                    a = e_SelectedServiceType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T156[st]
+                a = e_SelectedServiceType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K224)
+        extra(d, _K228)
     return a
 
 def d_SelectedServiceType(v, r):
@@ -6692,12 +7005,10 @@ def e_SelectedServiceType(a, d):
     f = 'ServiceID'
     x = d.get('ServiceID')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 65535)) << 1
         st = 1
     else:
         missing()
@@ -6705,18 +7016,16 @@ def e_SelectedServiceType(a, d):
     x = d.get('ParameterSetID')
     if x is not None:
         u += 1
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 13) | (x << 1))
         else:
-            a = wi((a << 3), x) << 1
+            a = wi((a << 3), as_int(x, -32768, 32767)) << 1
         st = 2
     f = None
     c, wd = _T52[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K225)
+        extra(d, _K229)
     return a
 
 def d_ServiceChargeType(v, r):
@@ -6729,39 +7038,47 @@ def d_ServiceChargeType(v, r):
     x, r = d_ServiceTagType(v, r)
     o['ServiceTag'] = x
     st = 1
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['FreeService'] = x
-    st = 2
-    r -= 7
-    x = (v >> r) & 127
-    if x & 97:
-        und2()
-    x = _E226[(x >> 1) & 15]
-    c = 0
-    o['EnergyTransferType'] = x
-    st = 3
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3523:
+        r += 12
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['FreeService'] = x
+        st = 2
+        r -= 7
+        x = (v >> r) & 127
+        if x & 97:
+            und2()
+        x = _E230[(x >> 1) & 15]
+        c = 0
+        o['EnergyTransferType'] = x
+        st = 3
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
+    else:
+        o['FreeService'] = (x >> 9) & 1 == 1
+        st = 2
+        c = 0
+        o['EnergyTransferType'] = _E230[(x >> 2) & 15]
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceChargeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 3
     f = 'ServiceTag'
     x = d.get('ServiceTag')
     if x is not None:
         a = e_ServiceTagType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'FreeService'
@@ -6770,91 +7087,103 @@ def e_ServiceChargeType(a, d):
         if x is not True and x is not False:
             bad_bool(x)
         a = ((a << 4) | (2 if x else 0))
-        st = 2
     else:
         missing()
     f = 'EnergyTransferType'
     x = d.get('EnergyTransferType')
     if x is not None:
-        j = _I227.get(x)
+        j = _I231.get(x)
         if j is None:
-            bad_enum(x, _I227)
+            bad_enum(x, _I231)
         a = ((a << 7) | (j << 1))
-        st = 3
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K228)
+        extra(d, _K232)
     return a
 
 def d_ServiceDetailReqType(v, r):
     o = {}
     st = 0
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3587:
+        r += 12
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['ServiceID'] = x
+        st = 1
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['ServiceID'] = x
-    st = 1
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['ServiceID'] = (x >> 2) & 127
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceDetailReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'ServiceID'
     x = d.get('ServiceID')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 1
+            a = wu((a << 2), as_int(x, 0, 65535)) << 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K229)
+        extra(d, _K233)
     return a
 
 def d_ServiceDetailResType(v, r):
     o = {}
     st = 0
-    r -= 8
-    x = (v >> r) & 255
-    if x & 193:
-        und2()
-    x = _E45[(x >> 1) & 31]
-    c = 0
-    o['ResponseCode'] = x
-    st = 1
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
+    r -= 19
+    x = (v >> r) & 524287
+    if x & 397057:
+        r += 19
+        r -= 8
+        x = (v >> r) & 255
+        if x & 193:
+            und2()
+        x = _E45[(x >> 1) & 31]
+        c = 0
+        o['ResponseCode'] = x
+        st = 1
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['ServiceID'] = x
+        st = 2
     else:
-        x >>= 1
-    c = 0
-    o['ServiceID'] = x
-    st = 2
+        st = 0
+        c = 0
+        o['ResponseCode'] = _E45[(x >> 12) & 31]
+        o['ServiceID'] = (x >> 1) & 127
+        st = 2
+        c = 0
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -6890,12 +7219,10 @@ def e_ServiceDetailResType(a, d):
     f = 'ServiceID'
     x = d.get('ServiceID')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 65535)) << 1
         st = 2
     else:
         missing()
@@ -6906,10 +7233,10 @@ def e_ServiceDetailResType(a, d):
         a = e_ServiceParameterListType((a << 2), x)
         st = 3
     f = None
-    c, wd = _T90[st]
+    c, wd = _T92[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K230)
+        extra(d, _K234)
     return a
 
 def d_ServiceDiscoveryReqType(v, r):
@@ -6918,7 +7245,18 @@ def d_ServiceDiscoveryReqType(v, r):
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         o['ServiceScope'] = x
         st = 1
     elif c == 1:
@@ -6926,7 +7264,7 @@ def d_ServiceDiscoveryReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E231[(x >> 1) & 3]
+        x = _E235[(x >> 1) & 3]
         o['ServiceCategory'] = x
         st = 2
     elif c == 2:
@@ -6941,7 +7279,7 @@ def d_ServiceDiscoveryReqType(v, r):
             x = (v >> r) & 15
             if x & 9:
                 und2()
-            x = _E231[(x >> 1) & 3]
+            x = _E235[(x >> 1) & 3]
             o['ServiceCategory'] = x
             st = 2
         elif c == 1:
@@ -6964,9 +7302,8 @@ def e_ServiceDiscoveryReqType(a, d):
     x = d.get('ServiceScope')
     if x is not None:
         u += 1
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 11) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 3), x) << 1
         st = 1
@@ -6974,16 +7311,16 @@ def e_ServiceDiscoveryReqType(a, d):
     x = d.get('ServiceCategory')
     if x is not None:
         u += 1
-        c, wd, st = _T84[st]
-        j = _I232.get(x)
+        c, wd, st = _T86[st]
+        j = _I236.get(x)
         if j is None:
-            bad_enum(x, _I232)
+            bad_enum(x, _I236)
         a = (((((a << wd) | c) << 4)) | (j << 1))
     f = None
-    c, wd = _T85[st]
+    c, wd = _T87[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K233)
+        extra(d, _K237)
     return a
 
 def d_ServiceDiscoveryResType(v, r):
@@ -7064,10 +7401,10 @@ def e_ServiceDiscoveryResType(a, d):
         a = e_ServiceTagListType((a << 2), x)
         st = 4
     f = None
-    c, wd = _T235[st]
+    c, wd = _T239[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K234)
+        extra(d, _K238)
     return a
 
 def d_ServiceParameterListType(v, r):
@@ -7084,9 +7421,11 @@ def d_ServiceParameterListType(v, r):
     else:
         l.append(x)
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7112,33 +7451,42 @@ def e_ServiceParameterListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T154[st]
-            a = e_ParameterSetType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q157[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_ParameterSetType((a << 2), x)
+                else:
+                    a = e_ParameterSetType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T156[st]
+                a = e_ParameterSetType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K236)
+        extra(d, _K240)
     return a
 
 def d_ServicePaymentSelectionReqType(v, r):
@@ -7148,7 +7496,7 @@ def d_ServicePaymentSelectionReqType(v, r):
     x = (v >> r) & 15
     if x & 13:
         und2()
-    x = _E191[(x >> 1) & 1]
+    x = _E195[(x >> 1) & 1]
     c = 0
     o['SelectedPaymentOption'] = x
     st = 1
@@ -7169,53 +7517,58 @@ def d_ServicePaymentSelectionReqType(v, r):
 def e_ServicePaymentSelectionReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'SelectedPaymentOption'
     x = d.get('SelectedPaymentOption')
     if x is not None:
-        j = _I192.get(x)
+        j = _I196.get(x)
         if j is None:
-            bad_enum(x, _I192)
+            bad_enum(x, _I196)
         a = ((a << 4) | (j << 1))
-        st = 1
     else:
         missing()
     f = 'SelectedServiceList'
     x = d.get('SelectedServiceList')
     if x is not None:
         a = e_SelectedServiceListType((a << 1), x)
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K237)
+        extra(d, _K241)
     return a
 
 def d_ServicePaymentSelectionResType(v, r):
     o = {}
     st = 0
-    r -= 8
-    x = (v >> r) & 255
-    if x & 193:
-        und2()
-    x = _E45[(x >> 1) & 31]
-    c = 0
-    o['ResponseCode'] = x
-    st = 1
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+    r -= 9
+    x = (v >> r) & 511
+    if x & 387:
+        r += 9
+        r -= 8
+        x = (v >> r) & 255
+        if x & 193:
+            und2()
+        x = _E45[(x >> 1) & 31]
+        c = 0
+        o['ResponseCode'] = x
+        st = 1
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
+    else:
+        st = 0
+        c = 0
+        o['ResponseCode'] = _E45[(x >> 2) & 31]
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServicePaymentSelectionResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'ResponseCode'
     x = d.get('ResponseCode')
@@ -7224,13 +7577,12 @@ def e_ServicePaymentSelectionResType(a, d):
         if j is None:
             bad_enum(x, _I46)
         a = ((a << 8) | (j << 1))
-        st = 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K238)
+        extra(d, _K242)
     return a
 
 def d_ServiceTagListType(v, r):
@@ -7247,9 +7599,11 @@ def d_ServiceTagListType(v, r):
     else:
         l.append(x)
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7275,33 +7629,42 @@ def e_ServiceTagListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T154[st]
-            a = e_ServiceType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q157[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_ServiceType((a << 2), x)
+                else:
+                    a = e_ServiceType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T156[st]
+                a = e_ServiceType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K239)
+        extra(d, _K243)
     return a
 
 def d_ServiceTagType(v, r):
@@ -7321,7 +7684,18 @@ def d_ServiceTagType(v, r):
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         o['ServiceName'] = x
         st = 2
     elif c == 1:
@@ -7329,7 +7703,7 @@ def d_ServiceTagType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E231[(x >> 1) & 3]
+        x = _E235[(x >> 1) & 3]
         o['ServiceCategory'] = x
         st = 3
     else:
@@ -7339,14 +7713,25 @@ def d_ServiceTagType(v, r):
         x = (v >> r) & 31
         if x & 25:
             und2()
-        x = _E231[(x >> 1) & 3]
+        x = _E235[(x >> 1) & 3]
         c = 0
         o['ServiceCategory'] = x
         st = 3
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         o['ServiceScope'] = x
         st = 4
     elif c == 1:
@@ -7368,12 +7753,10 @@ def e_ServiceTagType(a, d):
     f = 'ServiceID'
     x = d.get('ServiceID')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 65535)) << 1
         st = 1
     else:
         missing()
@@ -7381,9 +7764,8 @@ def e_ServiceTagType(a, d):
     x = d.get('ServiceName')
     if x is not None:
         u += 1
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 11) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 3), x) << 1
         st = 2
@@ -7391,26 +7773,25 @@ def e_ServiceTagType(a, d):
     x = d.get('ServiceCategory')
     if x is not None:
         u += 1
-        c, wd, st = _T112[st]
-        j = _I232.get(x)
+        c, wd, st = _T114[st]
+        j = _I236.get(x)
         if j is None:
-            bad_enum(x, _I232)
+            bad_enum(x, _I236)
         a = (((((a << wd) | c) << 4)) | (j << 1))
     f = 'ServiceScope'
     x = d.get('ServiceScope')
     if x is not None:
         u += 1
         c, wd, st = _T71[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T235[st]
+    c, wd = _T239[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K240)
+        extra(d, _K244)
     return a
 
 def d_ServiceType(v, r):
@@ -7423,31 +7804,36 @@ def d_ServiceType(v, r):
     x, r = d_ServiceTagType(v, r)
     o['ServiceTag'] = x
     st = 1
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['FreeService'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+    r -= 5
+    x = (v >> r) & 31
+    if x & 27:
+        r += 5
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['FreeService'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
+    else:
+        o['FreeService'] = (x >> 2) & 1 == 1
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'ServiceTag'
     x = d.get('ServiceTag')
     if x is not None:
         a = e_ServiceTagType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'FreeService'
@@ -7456,13 +7842,12 @@ def e_ServiceType(a, d):
         if x is not True and x is not False:
             bad_bool(x)
         a = ((a << 4) | (2 if x else 0))
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K241)
+        extra(d, _K245)
     return a
 
 def d_SessionSetupReqType(v, r):
@@ -7485,19 +7870,17 @@ def d_SessionSetupReqType(v, r):
 def e_SessionSetupReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'EVCCID'
     x = d.get('EVCCID')
     if x is not None:
         a = wb((a << 2), x) << 1
-        st = 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K242)
+        extra(d, _K246)
     return a
 
 def d_SessionSetupResType(v, r):
@@ -7566,42 +7949,48 @@ def e_SessionSetupResType(a, d):
     x = d.get('DateTimeNow')
     if x is not None:
         u += 1
-        if x.__class__ is not int or x < -9223372036854775808 or x > 9223372036854775807:
-            x = as_int(x, -9223372036854775808, 9223372036854775807)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 13) | (x << 1))
         else:
-            a = wi((a << 3), x) << 1
+            a = wi((a << 3), as_int(x, -9223372036854775808, 9223372036854775807)) << 1
         st = 3
     f = None
-    c, wd = _T90[st]
+    c, wd = _T92[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K243)
+        extra(d, _K247)
     return a
 
 def d_SessionStopResType(v, r):
     o = {}
     st = 0
-    r -= 8
-    x = (v >> r) & 255
-    if x & 193:
-        und2()
-    x = _E45[(x >> 1) & 31]
-    c = 0
-    o['ResponseCode'] = x
-    st = 1
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+    r -= 9
+    x = (v >> r) & 511
+    if x & 387:
+        r += 9
+        r -= 8
+        x = (v >> r) & 255
+        if x & 193:
+            und2()
+        x = _E45[(x >> 1) & 31]
+        c = 0
+        o['ResponseCode'] = x
+        st = 1
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
+    else:
+        st = 0
+        c = 0
+        o['ResponseCode'] = _E45[(x >> 2) & 31]
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_SessionStopResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'ResponseCode'
     x = d.get('ResponseCode')
@@ -7610,13 +7999,12 @@ def e_SessionStopResType(a, d):
         if j is None:
             bad_enum(x, _I46)
         a = ((a << 8) | (j << 1))
-        st = 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K238)
+        extra(d, _K242)
     return a
 
 def d_SessionStopType(v, r):
@@ -7632,7 +8020,6 @@ def d_SessionStopType(v, r):
 def e_SessionStopType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
@@ -7650,9 +8037,11 @@ def d_SignatureMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -7675,9 +8064,11 @@ def d_SignatureMethodType(v, r):
             unsupported('mixed-content text')
         else:
             und(c, 4)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7707,18 +8098,16 @@ def e_SignatureMethodType(a, d):
     x = d.get('HMACOutputLength')
     if x is not None:
         u += 1
-        if x.__class__ is not int:
-            x = as_int(x, None, None)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 14) | (x << 1))
         else:
-            a = wi((a << 4), x) << 1
+            a = wi((a << 4), as_int(x, None, None)) << 1
         st = 2
     f = None
-    c, wd = _T245[st]
+    c, wd = _T249[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K244)
+        extra(d, _K248)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -7752,9 +8141,11 @@ def d_SignaturePropertiesType(v, r):
         else:
             l.append(x)
         st = 2
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7792,7 +8183,7 @@ def e_SignaturePropertiesType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T156[st]
+            c, wd, nx, n = _T160[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7810,10 +8201,10 @@ def e_SignaturePropertiesType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T157[st]
+    c, wd = _T161[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K246)
+        extra(d, _K250)
     return a
 
 def d_SignaturePropertyType(v, r):
@@ -7839,9 +8230,11 @@ def d_SignaturePropertyType(v, r):
         x, r = s(v, r)
         o['Target'] = x
         st = 2
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7852,9 +8245,11 @@ def d_SignaturePropertyType(v, r):
             unsupported('mixed-content text')
         else:
             und(c, 2)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7887,10 +8282,10 @@ def e_SignaturePropertyType(a, d):
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T248[st]
+    c, wd = _T252[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K247)
+        extra(d, _K251)
     return a
 
 def d_SignatureType(v, r):
@@ -7941,9 +8336,11 @@ def d_SignatureType(v, r):
         return o, r
     else:
         und(c, 3)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7999,7 +8396,7 @@ def e_SignatureType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T250[st]
+            c, wd, nx, n = _T254[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8017,10 +8414,10 @@ def e_SignatureType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T251[st]
+    c, wd = _T255[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K249)
+        extra(d, _K253)
     return a
 
 def d_SignatureValueType(v, r):
@@ -8076,7 +8473,7 @@ def e_SignatureValueType(a, d):
     c, wd = _T68[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K252)
+        extra(d, _K256)
     return a
 
 def d_SignedInfoType(v, r):
@@ -8120,9 +8517,11 @@ def d_SignedInfoType(v, r):
     else:
         l.append(x)
     st = 4
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -8172,7 +8571,7 @@ def e_SignedInfoType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T254[st]
+            c, wd, nx, n = _T258[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8190,10 +8589,10 @@ def e_SignedInfoType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T255[st]
+    c, wd = _T259[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K253)
+        extra(d, _K257)
     return a
 
 def d_SubCertificatesType(v, r):
@@ -8210,9 +8609,11 @@ def d_SubCertificatesType(v, r):
     else:
         l.append(x)
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -8238,33 +8639,42 @@ def e_SubCertificatesType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T154[st]
-            a = wb(((((a << wd) | c) << 1)), x) << 1
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q157[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = wb((a << 3), x) << 1
+                else:
+                    a = wb((a << 2), x) << 1
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T156[st]
+                a = wb(((((a << wd) | c) << 1)), x) << 1
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K256)
+        extra(d, _K260)
     return a
 
 def d_TransformType(v, r):
@@ -8277,13 +8687,26 @@ def d_TransformType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('XPath')
             if l is None:
                 o['XPath'] = [x]
@@ -8318,35 +8741,43 @@ def e_TransformType(a, d):
         u += 1
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T258[st]
-            if x.__class__ is str and len(x) < 126 and x.isascii():
-                ln = len(x)
-                a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
-            else:
-                a = ws(((((a << wd) | c) << 1)), x) << 1
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q84[len(x)]
+            for i, x in enumerate(x):
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T262[st]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws(((((a << wd) | c) << 1)), x) << 1
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     f = None
     a = (a << 3) | 2
     if u != len(d):
-        extra(d, _K257)
+        extra(d, _K261)
     return a
 
 def d_TransformsType(v, r):
@@ -8363,9 +8794,11 @@ def d_TransformsType(v, r):
     else:
         l.append(x)
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -8391,33 +8824,42 @@ def e_TransformsType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T154[st]
-            a = e_TransformType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q157[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_TransformType((a << 2), x)
+                else:
+                    a = e_TransformType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T156[st]
+                a = e_TransformType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K259)
+        extra(d, _K263)
     return a
 
 def d_WeldingDetectionReqType(v, r):
@@ -8440,13 +8882,11 @@ def d_WeldingDetectionReqType(v, r):
 def e_WeldingDetectionReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'DC_EVStatus'
     x = d.get('DC_EVStatus')
     if x is not None:
         a = e_DC_EVStatusType((a << 1), x)
-        st = 1
     else:
         missing()
     f = None
@@ -8490,7 +8930,6 @@ def d_WeldingDetectionResType(v, r):
 def e_WeldingDetectionResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 3
     f = 'ResponseCode'
     x = d.get('ResponseCode')
@@ -8499,27 +8938,24 @@ def e_WeldingDetectionResType(a, d):
         if j is None:
             bad_enum(x, _I46)
         a = ((a << 8) | (j << 1))
-        st = 1
     else:
         missing()
     f = 'DC_EVSEStatus'
     x = d.get('DC_EVSEStatus')
     if x is not None:
         a = e_DC_EVSEStatusType((a << 1), x)
-        st = 2
     else:
         missing()
     f = 'EVSEPresentVoltage'
     x = d.get('EVSEPresentVoltage')
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
-        st = 3
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K203)
+        extra(d, _K207)
     return a
 
 def d_X509DataType(v, r):
@@ -8544,7 +8980,18 @@ def d_X509DataType(v, r):
             l.append(x)
         st = 1
     elif c == 2:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         l = o.get('X509SubjectName')
         if l is None:
             o['X509SubjectName'] = [x]
@@ -8572,9 +9019,11 @@ def d_X509DataType(v, r):
         st = 1
     else:
         und(c, 6)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -8592,7 +9041,18 @@ def d_X509DataType(v, r):
             else:
                 l.append(x)
         elif c == 2:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('X509SubjectName')
             if l is None:
                 o['X509SubjectName'] = [x]
@@ -8630,73 +9090,84 @@ def e_X509DataType(a, d):
             continue
         h = _H_X509DataType.get(f)
         if h is None:
-            extra(d, _K260)
+            extra(d, _K264)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T267[st]
+    c, wd = _T271[st]
     a = (a << wd) | c
     return a
 
 def d_X509IssuerSerialType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['X509IssuerName'] = x
     st = 1
-    r -= 12
-    x = (v >> r) & 4095
-    if x & 3841:
-        if x >> 11:
-            und(1, 1)
-        x, r = ei(v, r + 11)
+    r -= 13
+    x = (v >> r) & 8191
+    if x & 7683:
+        r += 13
+        r -= 12
+        x = (v >> r) & 4095
+        if x & 3841:
+            if x >> 11:
+                und(1, 1)
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        c = 0
+        o['X509SerialNumber'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['X509SerialNumber'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['X509SerialNumber'] = (x >> 2) & 127
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_X509IssuerSerialType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'X509IssuerName'
     x = d.get('X509IssuerName')
     if x is not None:
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
-        st = 1
     else:
         missing()
     f = 'X509SerialNumber'
     x = d.get('X509SerialNumber')
     if x is not None:
-        if x.__class__ is not int:
-            x = as_int(x, None, None)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
-        st = 2
+            a = wi((a << 2), as_int(x, None, None)) << 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K268)
+        extra(d, _K272)
     return a
 
 def d_anon_V2G_Message(v, r):
@@ -8726,26 +9197,23 @@ def d_anon_V2G_Message(v, r):
 def e_anon_V2G_Message(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'Body'
     x = d.get('Body')
     if x is not None:
         a = e_BodyType((a << 1), x)
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K269)
+        extra(d, _K273)
     return a
 
 def h_BodyType_0(a, x, st):
@@ -8930,10 +9398,9 @@ def h_KeyInfoType_1(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T142[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        c, wd, nx, n = _T144[st]
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -8960,7 +9427,7 @@ def h_KeyInfoType_2(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T143[st]
+        c, wd, nx, n = _T145[st]
         a = e_KeyValueType(((a << wd) | c), x)
         if n:
             k += 1
@@ -8986,7 +9453,7 @@ def h_KeyInfoType_3(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T144[st]
+        c, wd, nx, n = _T146[st]
         a = e_RetrievalMethodType(((a << wd) | c), x)
         if n:
             k += 1
@@ -9012,7 +9479,7 @@ def h_KeyInfoType_4(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T145[st]
+        c, wd, nx, n = _T147[st]
         a = e_X509DataType(((a << wd) | c), x)
         if n:
             k += 1
@@ -9038,7 +9505,7 @@ def h_KeyInfoType_5(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T146[st]
+        c, wd, nx, n = _T148[st]
         a = e_PGPDataType(((a << wd) | c), x)
         if n:
             k += 1
@@ -9064,7 +9531,7 @@ def h_KeyInfoType_6(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T147[st]
+        c, wd, nx, n = _T149[st]
         a = e_SPKIDataType(((a << wd) | c), x)
         if n:
             k += 1
@@ -9090,10 +9557,9 @@ def h_KeyInfoType_7(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T148[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        c, wd, nx, n = _T150[st]
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -9120,7 +9586,7 @@ def h_X509DataType_0(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T262[st]
+        c, wd, nx, n = _T266[st]
         a = e_X509IssuerSerialType(((a << wd) | c), x)
         if n:
             k += 1
@@ -9146,7 +9612,7 @@ def h_X509DataType_1(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T263[st]
+        c, wd, nx, n = _T267[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -9172,10 +9638,9 @@ def h_X509DataType_2(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T264[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        c, wd, nx, n = _T268[st]
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -9202,7 +9667,7 @@ def h_X509DataType_3(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T265[st]
+        c, wd, nx, n = _T269[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -9228,7 +9693,7 @@ def h_X509DataType_4(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T266[st]
+        c, wd, nx, n = _T270[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -9256,13 +9721,23 @@ def e_simple0(a, x):
     return a
 
 def d_simple1(v, r):
-    x, r = es(v, r)
+    r -= 9
+    x = (v >> r) & 511
+    if x & 384 or x < 2 or (x << 3) - 15 > r:
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
     return x, r
 
 def e_simple1(a, x):
-    if x.__class__ is str and len(x) < 126 and x.isascii():
-        ln = len(x)
-        a = ((((a << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+        a = (a << ((ln << 3) + 10)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
     else:
         a = ws((a << 1), x) << 1
     return a
@@ -9285,8 +9760,8 @@ def decode_document(v, r):
     return {name: x}, r
 
 
-def encode_document(a, msg):
-    t = _DOC_E.get(msg[0])
+def encode_document(a, name, x):
+    t = _DOC_E.get(name)
     if t is None:
-        raise Invalid(f'{msg[0]!r} is not a global element of schema ' + SCHEMA)
-    return t[1]((a << 7) | t[0], msg[1])
+        raise Invalid(f'{name!r} is not a global element of schema ' + SCHEMA)
+    return t[1]((a << 7) | t[0], x)

@@ -102,213 +102,225 @@ _T86 = {5: (0, 1, 6)}
 _T87 = {6: (0, 1)}
 _K88 = frozenset(('ProfileEntry',))
 _T89 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 23)}
-_T90 = {1: (1, 2), 2: (0, 1)}
-_K91 = frozenset(('AC_EVSEStatus', 'EVSEID', 'EVSEMaxCurrent', 'MeterInfo', 'ReceiptRequired', 'ResponseCode', 'SAScheduleTupleID'))
-_T92 = {3: (1, 3, 5), 4: (0, 2, 5)}
-_T93 = {3: (2, 3, 6), 4: (1, 2, 6), 5: (0, 2, 6)}
-_T94 = {3: (3, 3, 7), 4: (2, 2, 7), 5: (1, 2, 7), 6: (0, 1, 7)}
-_T95 = {7: (0, 1)}
-_K96 = frozenset(('Cost', 'startValue'))
-_T97 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 2)}
-_K98 = frozenset(('Id', 'value'))
-_T99 = {1: (0, 1, 2)}
-_T100 = {2: (0, 1)}
-_E101 = ('relativePricePercentage', 'RenewableGenerationPercentage', 'CarbonDioxideEmission')
-_I102 = {'relativePricePercentage': 0, 'RenewableGenerationPercentage': 1, 'CarbonDioxideEmission': 2}
-_K103 = frozenset(('amount', 'amountMultiplier', 'costKind'))
-_K104 = frozenset(('BulkChargingComplete', 'ChargingComplete', 'DC_EVStatus', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'EVTargetCurrent', 'EVTargetVoltage', 'RemainingTimeToBulkSoC', 'RemainingTimeToFullSoC'))
-_T105 = {2: (1, 3, 4), 3: (0, 3, 4)}
-_T106 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
-_T107 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 2, 6), 5: (0, 2, 6)}
-_T108 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 2, 7), 5: (1, 2, 7), 6: (0, 1, 7)}
-_T109 = {7: (0, 2, 8)}
-_T110 = {7: (1, 2, 9), 8: (0, 2, 9)}
-_T111 = {7: (2, 2, 10), 8: (1, 2, 10), 9: (0, 1, 10)}
-_T112 = {10: (0, 1)}
-_K113 = frozenset(('DC_EVSEStatus', 'EVSECurrentLimitAchieved', 'EVSEID', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEPowerLimitAchieved', 'EVSEPresentCurrent', 'EVSEPresentVoltage', 'EVSEVoltageLimitAchieved', 'MeterInfo', 'ReceiptRequired', 'ResponseCode', 'SAScheduleTupleID'))
-_O114 = {'ResponseCode': 0, 'DC_EVSEStatus': 1, 'EVSEPresentVoltage': 2, 'EVSEPresentCurrent': 3, 'EVSECurrentLimitAchieved': 4, 'EVSEVoltageLimitAchieved': 5, 'EVSEPowerLimitAchieved': 6, 'EVSEMaximumVoltageLimit': 7, 'EVSEMaximumCurrentLimit': 8, 'EVSEMaximumPowerLimit': 9, 'EVSEID': 10, 'SAScheduleTupleID': 11, 'MeterInfo': 12, 'ReceiptRequired': 13}
-_T115 = {0: (0, 1, 1)}
-_T116 = {6: (0, 1, 7)}
-_T117 = {7: (0, 3, 8)}
-_T118 = {7: (1, 3, 9), 8: (0, 2, 9)}
-_T119 = {7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
-_T120 = {7: (3, 3, 11), 8: (2, 2, 11), 9: (1, 2, 11), 10: (0, 1, 11)}
-_T121 = {11: (0, 1, 12)}
-_T122 = {12: (0, 2, 13)}
-_T123 = {12: (1, 2, 14), 13: (0, 2, 14)}
-_T124 = {12: (2, 2), 13: (1, 2), 14: (0, 1)}
-_K125 = frozenset(('BulkSOC', 'DC_EVStatus', 'DepartureTime', 'EVEnergyCapacity', 'EVEnergyRequest', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'FullSOC'))
-_T126 = {5: (0, 3, 6)}
-_T127 = {5: (1, 3, 7), 6: (0, 3, 7)}
-_T128 = {5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 2, 8)}
-_T129 = {5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 2, 9), 8: (0, 2, 9)}
-_T130 = {5: (4, 3), 6: (3, 3), 7: (2, 2), 8: (1, 2), 9: (0, 1)}
-_K131 = frozenset(('BulkChargingComplete', 'ChargingComplete', 'DC_EVStatus'))
-_K132 = frozenset(('DC_EVSEStatus', 'EVSECurrentRegulationTolerance', 'EVSEEnergyToBeDelivered', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEMinimumCurrentLimit', 'EVSEMinimumVoltageLimit', 'EVSEPeakCurrentRipple'))
-_T133 = {6: (1, 2, 8), 7: (0, 1, 8)}
-_T134 = {8: (0, 2, 9)}
-_T135 = {8: (1, 2), 9: (0, 1)}
-_E136 = ('Invalid', 'Valid', 'Warning', 'Fault', 'No_IMD')
-_I137 = {'Invalid': 0, 'Valid': 1, 'Warning': 2, 'Fault': 3, 'No_IMD': 4}
-_E138 = ('EVSE_NotReady', 'EVSE_Ready', 'EVSE_Shutdown', 'EVSE_UtilityInterruptEvent', 'EVSE_IsolationMonitoringActive', 'EVSE_EmergencyShutdown', 'EVSE_Malfunction', 'Reserved_8', 'Reserved_9', 'Reserved_A', 'Reserved_B', 'Reserved_C')
-_I139 = {'EVSE_NotReady': 0, 'EVSE_Ready': 1, 'EVSE_Shutdown': 2, 'EVSE_UtilityInterruptEvent': 3, 'EVSE_IsolationMonitoringActive': 4, 'EVSE_EmergencyShutdown': 5, 'EVSE_Malfunction': 6, 'Reserved_8': 7, 'Reserved_9': 8, 'Reserved_A': 9, 'Reserved_B': 10, 'Reserved_C': 11}
-_K140 = frozenset(('EVSEIsolationStatus', 'EVSENotification', 'EVSEStatusCode', 'NotificationMaxDelay'))
-_T141 = {2: (1, 2, 4), 3: (0, 1, 4)}
-_E142 = ('NO_ERROR', 'FAILED_RESSTemperatureInhibit', 'FAILED_EVShiftPosition', 'FAILED_ChargerConnectorLockFault', 'FAILED_EVRESSMalfunction', 'FAILED_ChargingCurrentdifferential', 'FAILED_ChargingVoltageOutOfRange', 'Reserved_A', 'Reserved_B', 'Reserved_C', 'FAILED_ChargingSystemIncompatibility', 'NoData')
-_I143 = {'NO_ERROR': 0, 'FAILED_RESSTemperatureInhibit': 1, 'FAILED_EVShiftPosition': 2, 'FAILED_ChargerConnectorLockFault': 3, 'FAILED_EVRESSMalfunction': 4, 'FAILED_ChargingCurrentdifferential': 5, 'FAILED_ChargingVoltageOutOfRange': 6, 'Reserved_A': 7, 'Reserved_B': 8, 'Reserved_C': 9, 'FAILED_ChargingSystemIncompatibility': 10, 'NoData': 11}
-_K144 = frozenset(('EVErrorCode', 'EVRESSSOC', 'EVReady'))
-_K145 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
-_T146 = {1: (0, 1, 4)}
-_T147 = {0: (1, 2, 2), 4: (0, 2, 2)}
-_T148 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
-_T149 = {3: (0, 2, 5)}
-_T150 = {3: (1, 2, 6), 5: (0, 2, 6)}
-_T151 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
-_K152 = frozenset(('DepartureTime',))
-_T153 = {0: (1, 2), 1: (0, 1)}
-_K154 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
-_K155 = frozenset(('RelativeTimeInterval', 'TimeInterval'))
-_T156 = {0: (1, 2, 1)}
-_T157 = {1: (0, 1)}
-_K158 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
-_O159 = {'Id': 0, 'KeyName': 1, 'KeyValue': 2, 'RetrievalMethod': 3, 'X509Data': 4, 'PGPData': 5, 'SPKIData': 6, 'MgmtData': 7}
-_T160 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
-_T161 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
-_T162 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
-_T163 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
-_T164 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
-_T165 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
-_T166 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
-_T167 = {2: (8, 4)}
-_K168 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
-_T169 = {0: (1, 3, 1)}
-_T170 = {1: (0, 2)}
-_K171 = frozenset(('RootCertificateID',))
-_T172 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 19)}
-_K173 = frozenset(('Id', 'Reference'))
-_T174 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
-_T175 = {2: (1, 2)}
-_K176 = frozenset(('Notification', 'SessionID', 'Signature'))
-_T177 = {1: (1, 2, 3), 2: (0, 2, 3)}
-_T178 = {1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K179 = frozenset(('MeterID', 'MeterReading', 'MeterStatus', 'SigMeterReading', 'TMeter'))
-_T180 = {1: (1, 3, 3), 2: (0, 3, 3)}
-_T181 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
-_T182 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
-_T183 = {1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_K184 = frozenset(('Id', 'MeterInfo', 'SAScheduleTupleID', 'SessionID'))
-_K185 = frozenset(('AC_EVSEStatus', 'DC_EVSEStatus', 'EVSEStatus', 'ResponseCode'))
-_T186 = {1: (1, 2, 2)}
-_T187 = {1: (2, 2, 2)}
-_E188 = ('ParsingError', 'NoTLSRootCertificatAvailable', 'UnknownError')
-_I189 = {'ParsingError': 0, 'NoTLSRootCertificatAvailable': 1, 'UnknownError': 2}
-_K190 = frozenset(('FaultCode', 'FaultMsg'))
-_K191 = frozenset(('Encoding', 'Id', 'MimeType'))
-_T192 = {0: (1, 3, 2), 1: (0, 3, 2)}
-_T193 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
-_T194 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K195 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
-_T196 = {1: (2, 2), 2: (1, 2)}
-_K197 = frozenset(('PMax', 'RelativeTimeInterval', 'TimeInterval'))
-_K198 = frozenset(('PMaxScheduleEntry',))
-_T199 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 1023)}
-_K200 = frozenset(('Parameter', 'ParameterSetID'))
-_T201 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 15)}
-_K202 = frozenset(('Name', 'boolValue', 'byteValue', 'intValue', 'physicalValue', 'shortValue', 'stringValue'))
-_T203 = {1: (1, 3, 2)}
-_T204 = {1: (2, 3, 2)}
-_T205 = {1: (3, 3, 2)}
-_T206 = {1: (4, 3, 2)}
-_T207 = {1: (5, 3, 2)}
-_K208 = frozenset(('ContractSignatureCertChain', 'eMAID'))
-_K209 = frozenset(('EVSETimeStamp', 'GenChallenge', 'ResponseCode'))
-_E210 = ('Contract', 'ExternalPayment')
-_I211 = {'Contract': 0, 'ExternalPayment': 1}
-_K212 = frozenset(('PaymentOption',))
-_T213 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 0)}
-_K214 = frozenset(('SelectedPaymentOption', 'SelectedServiceList'))
-_K215 = frozenset(('ResponseCode',))
-_E216 = ('h', 'm', 's', 'A', 'V', 'W', 'Wh')
-_I217 = {'h': 0, 'm': 1, 's': 2, 'A': 3, 'V': 4, 'W': 5, 'Wh': 6}
-_K218 = frozenset(('Multiplier', 'Unit', 'Value'))
-_E219 = ('Start', 'Stop', 'Renegotiate')
-_I220 = {'Start': 0, 'Stop': 1, 'Renegotiate': 2}
-_K221 = frozenset(('ChargeProgress', 'ChargingProfile', 'DC_EVPowerDeliveryParameter', 'EVPowerDeliveryParameter', 'SAScheduleTupleID'))
-_T222 = {2: (1, 3, 4), 3: (0, 2, 4)}
-_T223 = {2: (2, 3, 4), 3: (1, 2, 4)}
-_T224 = {2: (3, 3), 3: (2, 2), 4: (0, 1)}
-_K225 = frozenset(('DC_EVStatus', 'EVTargetCurrent', 'EVTargetVoltage'))
-_K226 = frozenset(('DC_EVSEStatus', 'EVSEPresentVoltage', 'ResponseCode'))
-_K227 = frozenset(('ChargingProfileEntryMaxNumberOfPhasesInUse', 'ChargingProfileEntryMaxPower', 'ChargingProfileEntryStart'))
-_K228 = frozenset(('Exponent', 'Modulus'))
-_K229 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
-_T230 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
-_T231 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
-_T232 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
-_K233 = frozenset(('duration', 'start'))
-_K234 = frozenset(('Transforms', 'Type', 'URI'))
-_T235 = {0: (1, 3, 2), 1: (0, 2, 2)}
-_T236 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
-_T237 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K238 = frozenset(('SAScheduleTuple',))
-_T239 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 2)}
-_K240 = frozenset(('PMaxSchedule', 'SAScheduleTupleID', 'SalesTariff'))
-_K241 = frozenset(('SPKISexp',))
-_T242 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
-_K243 = frozenset(('ConsumptionCost', 'EPriceLevel', 'RelativeTimeInterval', 'TimeInterval'))
-_T244 = {1: (0, 2, 2)}
-_T245 = {1: (1, 2, 3, 0), 2: (0, 2, 3, 0), 3: (0, 2, 4, 2)}
-_T246 = {1: (2, 2), 2: (1, 2), 3: (1, 2), 4: (0, 1)}
-_K247 = frozenset(('Id', 'NumEPriceLevels', 'SalesTariffDescription', 'SalesTariffEntry', 'SalesTariffID'))
-_T248 = {2: (1, 2, 4), 3: (0, 2, 4)}
-_T249 = {2: (2, 2, 5, 0), 3: (1, 2, 5, 0), 4: (0, 1, 5, 0), 5: (0, 2, 6, 1023)}
-_T250 = {5: (1, 2), 6: (0, 1)}
-_K251 = frozenset(('SelectedService',))
-_T252 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 15)}
-_K253 = frozenset(('ParameterSetID', 'ServiceID'))
-_K254 = frozenset(('ServiceID',))
-_K255 = frozenset(('ResponseCode', 'ServiceID', 'ServiceParameterList'))
-_K256 = frozenset(('ServiceCategory', 'ServiceScope'))
-_K257 = frozenset(('ChargeService', 'PaymentOptionList', 'ResponseCode', 'ServiceList'))
-_T258 = {3: (1, 2), 4: (0, 1)}
-_K259 = frozenset(('Service',))
-_T260 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 7)}
-_K261 = frozenset(('ParameterSet',))
-_T262 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 254)}
-_K263 = frozenset(('FreeService', 'ServiceCategory', 'ServiceID', 'ServiceName', 'ServiceScope'))
-_K264 = frozenset(('EVCCID',))
-_K265 = frozenset(('EVSEID', 'EVSETimeStamp', 'ResponseCode'))
-_E266 = ('Terminate', 'Pause')
-_I267 = {'Terminate': 0, 'Pause': 1}
-_K268 = frozenset(('ChargingSession',))
-_K269 = frozenset(('Algorithm', 'HMACOutputLength'))
-_T270 = {1: (2, 3), 2: (1, 2)}
-_K271 = frozenset(('Id', 'SignatureProperty'))
-_K272 = frozenset(('Id', 'Target'))
-_T273 = {}
-_K274 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
-_T275 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T276 = {3: (2, 2), 4: (1, 2)}
-_K277 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
-_T278 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
-_T279 = {4: (1, 2)}
-_K280 = frozenset(('Certificate',))
-_T281 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 3)}
-_K282 = frozenset(('EnergyTransferMode',))
-_T283 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 5)}
-_K284 = frozenset(('Algorithm', 'XPath'))
-_T285 = {1: (0, 3, 1, 0)}
-_K286 = frozenset(('Transform',))
-_K287 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
-_O288 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
-_T289 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
-_T290 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T291 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T292 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T293 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T294 = {1: (6, 3)}
-_K295 = frozenset(('X509IssuerName', 'X509SerialNumber'))
-_K296 = frozenset(('Body', 'Header'))
+_Q90 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_T91 = {1: (1, 2), 2: (0, 1)}
+_K92 = frozenset(('AC_EVSEStatus', 'EVSEID', 'EVSEMaxCurrent', 'MeterInfo', 'ReceiptRequired', 'ResponseCode', 'SAScheduleTupleID'))
+_T93 = {3: (1, 3, 5), 4: (0, 2, 5)}
+_T94 = {3: (2, 3, 6), 4: (1, 2, 6), 5: (0, 2, 6)}
+_T95 = {3: (3, 3, 7), 4: (2, 2, 7), 5: (1, 2, 7), 6: (0, 1, 7)}
+_T96 = {7: (0, 1)}
+_K97 = frozenset(('Cost', 'startValue'))
+_T98 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 2)}
+_Q99 = (1, 2, 2, 3)
+_K100 = frozenset(('Id', 'value'))
+_T101 = {1: (0, 1, 2)}
+_T102 = {2: (0, 1)}
+_E103 = ('relativePricePercentage', 'RenewableGenerationPercentage', 'CarbonDioxideEmission')
+_I104 = {'relativePricePercentage': 0, 'RenewableGenerationPercentage': 1, 'CarbonDioxideEmission': 2}
+_K105 = frozenset(('amount', 'amountMultiplier', 'costKind'))
+_K106 = frozenset(('BulkChargingComplete', 'ChargingComplete', 'DC_EVStatus', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'EVTargetCurrent', 'EVTargetVoltage', 'RemainingTimeToBulkSoC', 'RemainingTimeToFullSoC'))
+_T107 = {2: (1, 3, 4), 3: (0, 3, 4)}
+_T108 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
+_T109 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 2, 6), 5: (0, 2, 6)}
+_T110 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 2, 7), 5: (1, 2, 7), 6: (0, 1, 7)}
+_T111 = {7: (0, 2, 8)}
+_T112 = {7: (1, 2, 9), 8: (0, 2, 9)}
+_T113 = {7: (2, 2, 10), 8: (1, 2, 10), 9: (0, 1, 10)}
+_T114 = {10: (0, 1)}
+_K115 = frozenset(('DC_EVSEStatus', 'EVSECurrentLimitAchieved', 'EVSEID', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEPowerLimitAchieved', 'EVSEPresentCurrent', 'EVSEPresentVoltage', 'EVSEVoltageLimitAchieved', 'MeterInfo', 'ReceiptRequired', 'ResponseCode', 'SAScheduleTupleID'))
+_O116 = {'ResponseCode': 0, 'DC_EVSEStatus': 1, 'EVSEPresentVoltage': 2, 'EVSEPresentCurrent': 3, 'EVSECurrentLimitAchieved': 4, 'EVSEVoltageLimitAchieved': 5, 'EVSEPowerLimitAchieved': 6, 'EVSEMaximumVoltageLimit': 7, 'EVSEMaximumCurrentLimit': 8, 'EVSEMaximumPowerLimit': 9, 'EVSEID': 10, 'SAScheduleTupleID': 11, 'MeterInfo': 12, 'ReceiptRequired': 13}
+_T117 = {0: (0, 1, 1)}
+_T118 = {6: (0, 1, 7)}
+_T119 = {7: (0, 3, 8)}
+_T120 = {7: (1, 3, 9), 8: (0, 2, 9)}
+_T121 = {7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
+_T122 = {7: (3, 3, 11), 8: (2, 2, 11), 9: (1, 2, 11), 10: (0, 1, 11)}
+_T123 = {11: (0, 1, 12)}
+_T124 = {12: (0, 2, 13)}
+_T125 = {12: (1, 2, 14), 13: (0, 2, 14)}
+_T126 = {12: (2, 2), 13: (1, 2), 14: (0, 1)}
+_K127 = frozenset(('BulkSOC', 'DC_EVStatus', 'DepartureTime', 'EVEnergyCapacity', 'EVEnergyRequest', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'FullSOC'))
+_T128 = {5: (0, 3, 6)}
+_T129 = {5: (1, 3, 7), 6: (0, 3, 7)}
+_T130 = {5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 2, 8)}
+_T131 = {5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 2, 9), 8: (0, 2, 9)}
+_T132 = {5: (4, 3), 6: (3, 3), 7: (2, 2), 8: (1, 2), 9: (0, 1)}
+_K133 = frozenset(('BulkChargingComplete', 'ChargingComplete', 'DC_EVStatus'))
+_K134 = frozenset(('DC_EVSEStatus', 'EVSECurrentRegulationTolerance', 'EVSEEnergyToBeDelivered', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEMinimumCurrentLimit', 'EVSEMinimumVoltageLimit', 'EVSEPeakCurrentRipple'))
+_T135 = {6: (1, 2, 8), 7: (0, 1, 8)}
+_T136 = {8: (0, 2, 9)}
+_T137 = {8: (1, 2), 9: (0, 1)}
+_E138 = ('Invalid', 'Valid', 'Warning', 'Fault', 'No_IMD')
+_I139 = {'Invalid': 0, 'Valid': 1, 'Warning': 2, 'Fault': 3, 'No_IMD': 4}
+_E140 = ('EVSE_NotReady', 'EVSE_Ready', 'EVSE_Shutdown', 'EVSE_UtilityInterruptEvent', 'EVSE_IsolationMonitoringActive', 'EVSE_EmergencyShutdown', 'EVSE_Malfunction', 'Reserved_8', 'Reserved_9', 'Reserved_A', 'Reserved_B', 'Reserved_C')
+_I141 = {'EVSE_NotReady': 0, 'EVSE_Ready': 1, 'EVSE_Shutdown': 2, 'EVSE_UtilityInterruptEvent': 3, 'EVSE_IsolationMonitoringActive': 4, 'EVSE_EmergencyShutdown': 5, 'EVSE_Malfunction': 6, 'Reserved_8': 7, 'Reserved_9': 8, 'Reserved_A': 9, 'Reserved_B': 10, 'Reserved_C': 11}
+_K142 = frozenset(('EVSEIsolationStatus', 'EVSENotification', 'EVSEStatusCode', 'NotificationMaxDelay'))
+_T143 = {2: (1, 2, 4), 3: (0, 1, 4)}
+_E144 = ('NO_ERROR', 'FAILED_RESSTemperatureInhibit', 'FAILED_EVShiftPosition', 'FAILED_ChargerConnectorLockFault', 'FAILED_EVRESSMalfunction', 'FAILED_ChargingCurrentdifferential', 'FAILED_ChargingVoltageOutOfRange', 'Reserved_A', 'Reserved_B', 'Reserved_C', 'FAILED_ChargingSystemIncompatibility', 'NoData')
+_I145 = {'NO_ERROR': 0, 'FAILED_RESSTemperatureInhibit': 1, 'FAILED_EVShiftPosition': 2, 'FAILED_ChargerConnectorLockFault': 3, 'FAILED_EVRESSMalfunction': 4, 'FAILED_ChargingCurrentdifferential': 5, 'FAILED_ChargingVoltageOutOfRange': 6, 'Reserved_A': 7, 'Reserved_B': 8, 'Reserved_C': 9, 'FAILED_ChargingSystemIncompatibility': 10, 'NoData': 11}
+_K146 = frozenset(('EVErrorCode', 'EVRESSSOC', 'EVReady'))
+_K147 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
+_T148 = {1: (0, 1, 4)}
+_T149 = {0: (1, 2, 2), 4: (0, 2, 2)}
+_T150 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
+_T151 = {3: (0, 2, 5)}
+_T152 = {3: (1, 2, 6), 5: (0, 2, 6)}
+_T153 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
+_K154 = frozenset(('DepartureTime',))
+_T155 = {0: (1, 2), 1: (0, 1)}
+_K156 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
+_K157 = frozenset(('RelativeTimeInterval', 'TimeInterval'))
+_T158 = {0: (1, 2, 1)}
+_T159 = {1: (0, 1)}
+_K160 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
+_O161 = {'Id': 0, 'KeyName': 1, 'KeyValue': 2, 'RetrievalMethod': 3, 'X509Data': 4, 'PGPData': 5, 'SPKIData': 6, 'MgmtData': 7}
+_T162 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
+_T163 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
+_T164 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
+_T165 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
+_T166 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
+_T167 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
+_T168 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
+_T169 = {2: (8, 4)}
+_K170 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
+_T171 = {0: (1, 3, 1)}
+_T172 = {1: (0, 2)}
+_K173 = frozenset(('RootCertificateID',))
+_T174 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 19)}
+_K175 = frozenset(('Id', 'Reference'))
+_T176 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
+_T177 = {2: (1, 2)}
+_K178 = frozenset(('Notification', 'SessionID', 'Signature'))
+_T179 = {1: (1, 2, 3), 2: (0, 2, 3)}
+_T180 = {1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K181 = frozenset(('MeterID', 'MeterReading', 'MeterStatus', 'SigMeterReading', 'TMeter'))
+_T182 = {1: (1, 3, 3), 2: (0, 3, 3)}
+_T183 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
+_T184 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
+_T185 = {1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_K186 = frozenset(('Id', 'MeterInfo', 'SAScheduleTupleID', 'SessionID'))
+_K187 = frozenset(('AC_EVSEStatus', 'DC_EVSEStatus', 'EVSEStatus', 'ResponseCode'))
+_T188 = {1: (1, 2, 2)}
+_T189 = {1: (2, 2, 2)}
+_E190 = ('ParsingError', 'NoTLSRootCertificatAvailable', 'UnknownError')
+_I191 = {'ParsingError': 0, 'NoTLSRootCertificatAvailable': 1, 'UnknownError': 2}
+_K192 = frozenset(('FaultCode', 'FaultMsg'))
+_K193 = frozenset(('Encoding', 'Id', 'MimeType'))
+_T194 = {0: (1, 3, 2), 1: (0, 3, 2)}
+_T195 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_T196 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_K197 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
+_T198 = {1: (2, 2), 2: (1, 2)}
+_K199 = frozenset(('PMax', 'RelativeTimeInterval', 'TimeInterval'))
+_K200 = frozenset(('PMaxScheduleEntry',))
+_T201 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 1023)}
+_K202 = frozenset(('Parameter', 'ParameterSetID'))
+_T203 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 15)}
+_Q204 = (1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3)
+_K205 = frozenset(('Name', 'boolValue', 'byteValue', 'intValue', 'physicalValue', 'shortValue', 'stringValue'))
+_T206 = {1: (1, 3, 2)}
+_T207 = {1: (2, 3, 2)}
+_T208 = {1: (3, 3, 2)}
+_T209 = {1: (4, 3, 2)}
+_T210 = {1: (5, 3, 2)}
+_K211 = frozenset(('ContractSignatureCertChain', 'eMAID'))
+_K212 = frozenset(('EVSETimeStamp', 'GenChallenge', 'ResponseCode'))
+_E213 = ('Contract', 'ExternalPayment')
+_I214 = {'Contract': 0, 'ExternalPayment': 1}
+_K215 = frozenset(('PaymentOption',))
+_T216 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 0)}
+_Q217 = (0, 1, 2)
+_P218 = ((0, 1), (0, 2))
+_K219 = frozenset(('SelectedPaymentOption', 'SelectedServiceList'))
+_K220 = frozenset(('ResponseCode',))
+_E221 = ('h', 'm', 's', 'A', 'V', 'W', 'Wh')
+_I222 = {'h': 0, 'm': 1, 's': 2, 'A': 3, 'V': 4, 'W': 5, 'Wh': 6}
+_K223 = frozenset(('Multiplier', 'Unit', 'Value'))
+_E224 = ('Start', 'Stop', 'Renegotiate')
+_I225 = {'Start': 0, 'Stop': 1, 'Renegotiate': 2}
+_K226 = frozenset(('ChargeProgress', 'ChargingProfile', 'DC_EVPowerDeliveryParameter', 'EVPowerDeliveryParameter', 'SAScheduleTupleID'))
+_T227 = {2: (1, 3, 4), 3: (0, 2, 4)}
+_T228 = {2: (2, 3, 4), 3: (1, 2, 4)}
+_T229 = {2: (3, 3), 3: (2, 2), 4: (0, 1)}
+_K230 = frozenset(('DC_EVStatus', 'EVTargetCurrent', 'EVTargetVoltage'))
+_K231 = frozenset(('DC_EVSEStatus', 'EVSEPresentVoltage', 'ResponseCode'))
+_K232 = frozenset(('ChargingProfileEntryMaxNumberOfPhasesInUse', 'ChargingProfileEntryMaxPower', 'ChargingProfileEntryStart'))
+_K233 = frozenset(('Exponent', 'Modulus'))
+_K234 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T235 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
+_T236 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
+_T237 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
+_K238 = frozenset(('duration', 'start'))
+_K239 = frozenset(('Transforms', 'Type', 'URI'))
+_T240 = {0: (1, 3, 2), 1: (0, 2, 2)}
+_T241 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
+_T242 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K243 = frozenset(('SAScheduleTuple',))
+_T244 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 2)}
+_Q245 = (0, 1, 1, 2)
+_K246 = frozenset(('PMaxSchedule', 'SAScheduleTupleID', 'SalesTariff'))
+_K247 = frozenset(('SPKISexp',))
+_T248 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_K249 = frozenset(('ConsumptionCost', 'EPriceLevel', 'RelativeTimeInterval', 'TimeInterval'))
+_T250 = {1: (0, 2, 2)}
+_T251 = {1: (1, 2, 3, 0), 2: (0, 2, 3, 0), 3: (0, 2, 4, 2)}
+_T252 = {1: (2, 2), 2: (1, 2), 3: (1, 2), 4: (0, 1)}
+_K253 = frozenset(('Id', 'NumEPriceLevels', 'SalesTariffDescription', 'SalesTariffEntry', 'SalesTariffID'))
+_T254 = {2: (1, 2, 4), 3: (0, 2, 4)}
+_T255 = {2: (2, 2, 5, 0), 3: (1, 2, 5, 0), 4: (0, 1, 5, 0), 5: (0, 2, 6, 1023)}
+_T256 = {5: (1, 2), 6: (0, 1)}
+_K257 = frozenset(('SelectedService',))
+_T258 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 15)}
+_Q259 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2)
+_K260 = frozenset(('ParameterSetID', 'ServiceID'))
+_K261 = frozenset(('ServiceID',))
+_K262 = frozenset(('ResponseCode', 'ServiceID', 'ServiceParameterList'))
+_K263 = frozenset(('ServiceCategory', 'ServiceScope'))
+_K264 = frozenset(('ChargeService', 'PaymentOptionList', 'ResponseCode', 'ServiceList'))
+_T265 = {3: (1, 2), 4: (0, 1)}
+_K266 = frozenset(('Service',))
+_T267 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 7)}
+_Q268 = (0, 1, 1, 1, 1, 1, 1, 1, 2)
+_K269 = frozenset(('ParameterSet',))
+_T270 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 254)}
+_K271 = frozenset(('FreeService', 'ServiceCategory', 'ServiceID', 'ServiceName', 'ServiceScope'))
+_K272 = frozenset(('EVCCID',))
+_K273 = frozenset(('EVSEID', 'EVSETimeStamp', 'ResponseCode'))
+_E274 = ('Terminate', 'Pause')
+_I275 = {'Terminate': 0, 'Pause': 1}
+_K276 = frozenset(('ChargingSession',))
+_K277 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T278 = {1: (2, 3), 2: (1, 2)}
+_K279 = frozenset(('Id', 'SignatureProperty'))
+_K280 = frozenset(('Id', 'Target'))
+_T281 = {}
+_K282 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T283 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T284 = {3: (2, 2), 4: (1, 2)}
+_K285 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T286 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T287 = {4: (1, 2)}
+_K288 = frozenset(('Certificate',))
+_T289 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 3)}
+_Q290 = (0, 1, 1, 1, 2)
+_K291 = frozenset(('EnergyTransferMode',))
+_T292 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 5)}
+_Q293 = (0, 1, 1, 1, 1, 1, 2)
+_P294 = ((0, 1), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2))
+_K295 = frozenset(('Algorithm', 'XPath'))
+_T296 = {1: (0, 3, 1, 0)}
+_Q297 = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_K298 = frozenset(('Transform',))
+_K299 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_O300 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
+_T301 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T302 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T303 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T304 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T305 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T306 = {1: (6, 3)}
+_K307 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_K308 = frozenset(('Body', 'Header'))
 
 def d_AC_EVChargeParameterType(v, r):
     o = {}
@@ -375,12 +387,10 @@ def e_AC_EVChargeParameterType(a, d):
     x = d.get('DepartureTime')
     if x is not None:
         u += 1
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wu((a << 3), x) << 1
+            a = wu((a << 3), as_int(x, 0, 4294967295)) << 1
         st = 1
     f = 'EAmount'
     x = d.get('EAmount')
@@ -447,27 +457,23 @@ def d_AC_EVSEChargeParameterType(v, r):
 def e_AC_EVSEChargeParameterType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 3
     f = 'AC_EVSEStatus'
     x = d.get('AC_EVSEStatus')
     if x is not None:
         a = e_AC_EVSEStatusType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'EVSENominalVoltage'
     x = d.get('EVSENominalVoltage')
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
-        st = 2
     else:
         missing()
     f = 'EVSEMaxCurrent'
     x = d.get('EVSEMaxCurrent')
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
-        st = 3
     else:
         missing()
     f = None
@@ -479,55 +485,62 @@ def e_AC_EVSEChargeParameterType(a, d):
 def d_AC_EVSEStatusType(v, r):
     o = {}
     st = 0
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
+    r -= 21
+    x = (v >> r) & 2097151
+    if x & 1836859:
+        r += 21
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['NotificationMaxDelay'] = x
+        st = 1
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E7[(x >> 1) & 3]
+        c = 0
+        o['EVSENotification'] = x
+        st = 2
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['RCD'] = x
+        st = 3
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['NotificationMaxDelay'] = x
-    st = 1
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E7[(x >> 1) & 3]
-    c = 0
-    o['EVSENotification'] = x
-    st = 2
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['RCD'] = x
-    st = 3
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['NotificationMaxDelay'] = (x >> 11) & 127
+        st = 1
+        c = 0
+        o['EVSENotification'] = _E7[(x >> 6) & 3]
+        o['RCD'] = (x >> 2) & 1 == 1
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_AC_EVSEStatusType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 3
     f = 'NotificationMaxDelay'
     x = d.get('NotificationMaxDelay')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 1
+            a = wu((a << 2), as_int(x, 0, 65535)) << 1
     else:
         missing()
     f = 'EVSENotification'
@@ -537,7 +550,6 @@ def e_AC_EVSEStatusType(a, d):
         if j is None:
             bad_enum(x, _I8)
         a = ((a << 5) | (j << 1))
-        st = 2
     else:
         missing()
     f = 'RCD'
@@ -546,7 +558,6 @@ def e_AC_EVSEStatusType(a, d):
         if x is not True and x is not False:
             bad_bool(x)
         a = ((a << 4) | (2 if x else 0))
-        st = 3
     else:
         missing()
     f = None
@@ -618,33 +629,44 @@ def e_AuthorizationReqType(a, d):
 def d_AuthorizationResType(v, r):
     o = {}
     st = 0
-    r -= 8
-    x = (v >> r) & 255
-    if x & 193:
-        und2()
-    x = _E13[(x >> 1) & 31]
-    c = 0
-    o['ResponseCode'] = x
-    st = 1
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E15[(x >> 1) & 3]
-    c = 0
-    o['EVSEProcessing'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+    r -= 14
+    x = (v >> r) & 16383
+    if x & 12403:
+        r += 14
+        r -= 8
+        x = (v >> r) & 255
+        if x & 193:
+            und2()
+        x = _E13[(x >> 1) & 31]
+        c = 0
+        o['ResponseCode'] = x
+        st = 1
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E15[(x >> 1) & 3]
+        c = 0
+        o['EVSEProcessing'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
+    else:
+        st = 0
+        c = 0
+        o['ResponseCode'] = _E13[(x >> 7) & 31]
+        st = 1
+        c = 0
+        o['EVSEProcessing'] = _E15[(x >> 2) & 3]
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_AuthorizationResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'ResponseCode'
     x = d.get('ResponseCode')
@@ -653,7 +675,6 @@ def e_AuthorizationResType(a, d):
         if j is None:
             bad_enum(x, _I14)
         a = ((a << 8) | (j << 1))
-        st = 1
     else:
         missing()
     f = 'EVSEProcessing'
@@ -663,7 +684,6 @@ def e_AuthorizationResType(a, d):
         if j is None:
             bad_enum(x, _I16)
         a = ((a << 5) | (j << 1))
-        st = 2
     else:
         missing()
     f = None
@@ -685,7 +705,6 @@ def d_BodyBaseType(v, r):
 def e_BodyBaseType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
@@ -750,13 +769,11 @@ def d_CableCheckReqType(v, r):
 def e_CableCheckReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'DC_EVStatus'
     x = d.get('DC_EVStatus')
     if x is not None:
         a = e_DC_EVStatusType((a << 1), x)
-        st = 1
     else:
         missing()
     f = None
@@ -783,25 +800,33 @@ def d_CableCheckResType(v, r):
     x, r = d_DC_EVSEStatusType(v, r)
     o['DC_EVSEStatus'] = x
     st = 2
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E15[(x >> 1) & 3]
-    c = 0
-    o['EVSEProcessing'] = x
-    st = 3
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+    r -= 6
+    x = (v >> r) & 63
+    if x & 51:
+        r += 6
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E15[(x >> 1) & 3]
+        c = 0
+        o['EVSEProcessing'] = x
+        st = 3
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
+    else:
+        st = 2
+        c = 0
+        o['EVSEProcessing'] = _E15[(x >> 2) & 3]
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_CableCheckResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 3
     f = 'ResponseCode'
     x = d.get('ResponseCode')
@@ -810,14 +835,12 @@ def e_CableCheckResType(a, d):
         if j is None:
             bad_enum(x, _I14)
         a = ((a << 8) | (j << 1))
-        st = 1
     else:
         missing()
     f = 'DC_EVSEStatus'
     x = d.get('DC_EVSEStatus')
     if x is not None:
         a = e_DC_EVSEStatusType((a << 1), x)
-        st = 2
     else:
         missing()
     f = 'EVSEProcessing'
@@ -827,7 +850,6 @@ def e_CableCheckResType(a, d):
         if j is None:
             bad_enum(x, _I16)
         a = ((a << 5) | (j << 1))
-        st = 3
     else:
         missing()
     f = None
@@ -846,9 +868,11 @@ def d_CanonicalizationMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -864,14 +888,12 @@ def d_CanonicalizationMethodType(v, r):
 def e_CanonicalizationMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
-        st = 1
     else:
         missing()
     f = None
@@ -985,28 +1007,24 @@ def d_CertificateInstallationReqType(v, r):
 def e_CertificateInstallationReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 3
     f = 'Id'
     x = d.get('Id')
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
-        st = 1
     else:
         missing()
     f = 'OEMProvisioningCert'
     x = d.get('OEMProvisioningCert')
     if x is not None:
         a = wb((a << 2), x) << 1
-        st = 2
     else:
         missing()
     f = 'ListOfRootCertificateIDs'
     x = d.get('ListOfRootCertificateIDs')
     if x is not None:
         a = e_ListOfRootCertificateIDsType((a << 1), x)
-        st = 3
     else:
         missing()
     f = None
@@ -1071,7 +1089,6 @@ def d_CertificateInstallationResType(v, r):
 def e_CertificateInstallationResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 6
     f = 'ResponseCode'
     x = d.get('ResponseCode')
@@ -1080,42 +1097,36 @@ def e_CertificateInstallationResType(a, d):
         if j is None:
             bad_enum(x, _I14)
         a = ((a << 8) | (j << 1))
-        st = 1
     else:
         missing()
     f = 'SAProvisioningCertificateChain'
     x = d.get('SAProvisioningCertificateChain')
     if x is not None:
         a = e_CertificateChainType((a << 1), x)
-        st = 2
     else:
         missing()
     f = 'ContractSignatureCertChain'
     x = d.get('ContractSignatureCertChain')
     if x is not None:
         a = e_CertificateChainType((a << 1), x)
-        st = 3
     else:
         missing()
     f = 'ContractSignatureEncryptedPrivateKey'
     x = d.get('ContractSignatureEncryptedPrivateKey')
     if x is not None:
         a = e_ContractSignatureEncryptedPrivateKeyType((a << 1), x)
-        st = 4
     else:
         missing()
     f = 'DHpublickey'
     x = d.get('DHpublickey')
     if x is not None:
         a = e_DiffieHellmanPublickeyType((a << 1), x)
-        st = 5
     else:
         missing()
     f = 'eMAID'
     x = d.get('eMAID')
     if x is not None:
         a = e_EMAIDType((a << 1), x)
-        st = 6
     else:
         missing()
     f = None
@@ -1141,11 +1152,21 @@ def d_CertificateUpdateReqType(v, r):
     x, r = d_CertificateChainType(v, r)
     o['ContractSignatureCertChain'] = x
     st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['eMAID'] = x
     st = 3
     r -= 1
@@ -1165,39 +1186,33 @@ def d_CertificateUpdateReqType(v, r):
 def e_CertificateUpdateReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 4
     f = 'Id'
     x = d.get('Id')
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
-        st = 1
     else:
         missing()
     f = 'ContractSignatureCertChain'
     x = d.get('ContractSignatureCertChain')
     if x is not None:
         a = e_CertificateChainType((a << 1), x)
-        st = 2
     else:
         missing()
     f = 'eMAID'
     x = d.get('eMAID')
     if x is not None:
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
-        st = 3
     else:
         missing()
     f = 'ListOfRootCertificateIDs'
     x = d.get('ListOfRootCertificateIDs')
     if x is not None:
         a = e_ListOfRootCertificateIDsType((a << 1), x)
-        st = 4
     else:
         missing()
     f = None
@@ -1328,12 +1343,10 @@ def e_CertificateUpdateResType(a, d):
     x = d.get('RetryCounter')
     if x is not None:
         u += 1
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 13) | (x << 1))
         else:
-            a = wi((a << 3), x) << 1
+            a = wi((a << 3), as_int(x, -32768, 32767)) << 1
         st = 7
     f = None
     c, wd = _T67[st]
@@ -1407,12 +1420,10 @@ def e_ChargeParameterDiscoveryReqType(a, d):
     x = d.get('MaxEntriesSAScheduleTuple')
     if x is not None:
         u += 1
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wu((a << 3), x) << 1
+            a = wu((a << 3), as_int(x, 0, 65535)) << 1
         st = 1
     f = 'RequestedEnergyTransferMode'
     x = d.get('RequestedEnergyTransferMode')
@@ -1451,22 +1462,35 @@ def e_ChargeParameterDiscoveryReqType(a, d):
 def d_ChargeParameterDiscoveryResType(v, r):
     o = {}
     st = 0
-    r -= 8
-    x = (v >> r) & 255
-    if x & 193:
-        und2()
-    x = _E13[(x >> 1) & 31]
-    c = 0
-    o['ResponseCode'] = x
-    st = 1
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E15[(x >> 1) & 3]
-    c = 0
-    o['EVSEProcessing'] = x
-    st = 2
+    r -= 13
+    x = (v >> r) & 8191
+    if x & 6201:
+        r += 13
+        r -= 8
+        x = (v >> r) & 255
+        if x & 193:
+            und2()
+        x = _E13[(x >> 1) & 31]
+        c = 0
+        o['ResponseCode'] = x
+        st = 1
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E15[(x >> 1) & 3]
+        c = 0
+        o['EVSEProcessing'] = x
+        st = 2
+    else:
+        st = 0
+        c = 0
+        o['ResponseCode'] = _E13[(x >> 6) & 31]
+        st = 1
+        c = 0
+        o['EVSEProcessing'] = _E15[(x >> 1) & 3]
+        st = 2
+        c = 0
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -1594,7 +1618,18 @@ def d_ChargeServiceType(v, r):
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         o['ServiceName'] = x
         st = 2
     elif c == 1:
@@ -1619,7 +1654,18 @@ def d_ChargeServiceType(v, r):
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         o['ServiceScope'] = x
         st = 4
     elif c == 1:
@@ -1663,12 +1709,10 @@ def e_ChargeServiceType(a, d):
     f = 'ServiceID'
     x = d.get('ServiceID')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 65535)) << 1
         st = 1
     else:
         missing()
@@ -1676,9 +1720,8 @@ def e_ChargeServiceType(a, d):
     x = d.get('ServiceName')
     if x is not None:
         u += 1
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 11) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 3), x) << 1
         st = 2
@@ -1696,9 +1739,8 @@ def e_ChargeServiceType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T84[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = 'FreeService'
@@ -1737,9 +1779,11 @@ def d_ChargingProfileType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1774,31 +1818,40 @@ def e_ChargingProfileType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T89[st]
-            a = e_ProfileEntryType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q90[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_ProfileEntryType((a << 2), x)
+                else:
+                    a = e_ProfileEntryType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T89[st]
+                a = e_ProfileEntryType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T90[st]
+    c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K88)
@@ -1817,7 +1870,6 @@ def d_ChargingStatusReqType(v, r):
 def e_ChargingStatusReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
@@ -1836,11 +1888,21 @@ def d_ChargingStatusResType(v, r):
     c = 0
     o['ResponseCode'] = x
     st = 1
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['EVSEID'] = x
     st = 2
     r -= 11
@@ -1946,9 +2008,8 @@ def e_ChargingStatusResType(a, d):
     f = 'EVSEID'
     x = d.get('EVSEID')
     if x is not None:
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
         st = 2
@@ -1973,13 +2034,13 @@ def e_ChargingStatusResType(a, d):
     x = d.get('MeterInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T92[st]
+        c, wd, st = _T93[st]
         a = e_MeterInfoType(((a << wd) | c), x)
     f = 'ReceiptRequired'
     x = d.get('ReceiptRequired')
     if x is not None:
         u += 1
-        c, wd, st = _T93[st]
+        c, wd, st = _T94[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = (((((a << wd) | c) << 3)) | (2 if x else 0))
@@ -1987,13 +2048,13 @@ def e_ChargingStatusResType(a, d):
     x = d.get('AC_EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T94[st]
+        c, wd, st = _T95[st]
         a = e_AC_EVSEStatusType(((a << wd) | c), x)
     f = None
-    c, wd = _T95[st]
+    c, wd = _T96[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K91)
+        extra(d, _K92)
     return a
 
 def d_ConsumptionCostType(v, r):
@@ -2018,9 +2079,11 @@ def d_ConsumptionCostType(v, r):
         l.append(x)
     st = 2
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2062,34 +2125,43 @@ def e_ConsumptionCostType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T97[st]
-            a = e_CostType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 3:
+            st = _Q99[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_CostType((a << 2), x)
+                else:
+                    a = e_CostType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T98[st]
+                a = e_CostType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
     c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K96)
+        extra(d, _K97)
     return a
 
 def d_ContractSignatureEncryptedPrivateKeyType(v, r):
@@ -2133,38 +2205,49 @@ def e_ContractSignatureEncryptedPrivateKeyType(a, d):
     x = d.get('value')
     if x is not None:
         u += 1
-    c, wd, st = _T99[st]
+    c, wd, st = _T101[st]
     a = (a << wd) | c
     a = wb(a, x)
     f = None
-    c, wd = _T100[st]
+    c, wd = _T102[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K98)
+        extra(d, _K100)
     return a
 
 def d_CostType(v, r):
     o = {}
     st = 0
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E101[(x >> 1) & 3]
-    c = 0
-    o['costKind'] = x
-    st = 1
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
+    r -= 16
+    x = (v >> r) & 65535
+    if x & 52993:
+        r += 16
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E103[(x >> 1) & 3]
+        c = 0
+        o['costKind'] = x
+        st = 1
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['amount'] = x
+        st = 2
     else:
-        x >>= 1
-    c = 0
-    o['amount'] = x
-    st = 2
+        st = 0
+        c = 0
+        o['costKind'] = _E103[(x >> 12) & 3]
+        o['amount'] = (x >> 1) & 127
+        st = 2
+        c = 0
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -2194,9 +2277,9 @@ def e_CostType(a, d):
     f = 'costKind'
     x = d.get('costKind')
     if x is not None:
-        j = _I102.get(x)
+        j = _I104.get(x)
         if j is None:
-            bad_enum(x, _I102)
+            bad_enum(x, _I104)
         a = ((a << 5) | (j << 1))
         st = 1
     else:
@@ -2204,12 +2287,10 @@ def e_CostType(a, d):
     f = 'amount'
     x = d.get('amount')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
         st = 2
     else:
         missing()
@@ -2225,7 +2306,7 @@ def e_CostType(a, d):
     c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K103)
+        extra(d, _K105)
     return a
 
 def d_CurrentDemandReqType(v, r):
@@ -2434,19 +2515,19 @@ def e_CurrentDemandReqType(a, d):
     x = d.get('EVMaximumCurrentLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T105[st]
+        c, wd, st = _T107[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVMaximumPowerLimit'
     x = d.get('EVMaximumPowerLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T106[st]
+        c, wd, st = _T108[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'BulkChargingComplete'
     x = d.get('BulkChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T107[st]
+        c, wd, st = _T109[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = (((((a << wd) | c) << 3)) | (2 if x else 0))
@@ -2454,7 +2535,7 @@ def e_CurrentDemandReqType(a, d):
     x = d.get('ChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T108[st]
+        c, wd, st = _T110[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = (((((a << wd) | c) << 3)) | (2 if x else 0))
@@ -2462,25 +2543,25 @@ def e_CurrentDemandReqType(a, d):
     x = d.get('RemainingTimeToFullSoC')
     if x is not None:
         u += 1
-        c, wd, st = _T109[st]
+        c, wd, st = _T111[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'RemainingTimeToBulkSoC'
     x = d.get('RemainingTimeToBulkSoC')
     if x is not None:
         u += 1
-        c, wd, st = _T110[st]
+        c, wd, st = _T112[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVTargetVoltage'
     x = d.get('EVTargetVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T111[st]
+        c, wd, st = _T113[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T112[st]
+    c, wd = _T114[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K104)
+        extra(d, _K106)
     return a
 
 def d_CurrentDemandResType(v, r):
@@ -2515,30 +2596,40 @@ def d_CurrentDemandResType(v, r):
     x, r = d_PhysicalValueType(v, r)
     o['EVSEPresentCurrent'] = x
     st = 4
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['EVSECurrentLimitAchieved'] = x
-    st = 5
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['EVSEVoltageLimitAchieved'] = x
-    st = 6
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['EVSEPowerLimitAchieved'] = x
-    st = 7
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3549:
+        r += 12
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['EVSECurrentLimitAchieved'] = x
+        st = 5
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['EVSEVoltageLimitAchieved'] = x
+        st = 6
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['EVSEPowerLimitAchieved'] = x
+        st = 7
+    else:
+        o['EVSECurrentLimitAchieved'] = (x >> 9) & 1 == 1
+        o['EVSEVoltageLimitAchieved'] = (x >> 5) & 1 == 1
+        o['EVSEPowerLimitAchieved'] = (x >> 1) & 1 == 1
+        st = 7
+        c = 0
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -2554,7 +2645,18 @@ def d_CurrentDemandResType(v, r):
         o['EVSEMaximumPowerLimit'] = x
         st = 10
     elif c == 3:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         o['EVSEID'] = x
         st = 11
     else:
@@ -2571,7 +2673,18 @@ def d_CurrentDemandResType(v, r):
             o['EVSEMaximumPowerLimit'] = x
             st = 10
         elif c == 2:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             o['EVSEID'] = x
             st = 11
         else:
@@ -2584,17 +2697,38 @@ def d_CurrentDemandResType(v, r):
             o['EVSEMaximumPowerLimit'] = x
             st = 10
         elif c == 1:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             o['EVSEID'] = x
             st = 11
         else:
             und(c, 2)
     if st == 10:
-        r -= 1
-        c = (v >> r) & 1
-        if c:
-            und(c, 1)
-        x, r = es(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 896 or x < 2 or (x << 3) - 15 > r:
+            if x >> 9:
+                und(1, 1)
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
+        c = 0
         o['EVSEID'] = x
         st = 11
     r -= 11
@@ -2649,16 +2783,16 @@ def e_CurrentDemandResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O114.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O116.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_CurrentDemandResType.get(f)
         if h is None:
-            extra(d, _K113)
+            extra(d, _K115)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T124[st]
+    c, wd = _T126[st]
     a = (a << wd) | c
     return a
 
@@ -2828,12 +2962,10 @@ def e_DC_EVChargeParameterType(a, d):
     x = d.get('DepartureTime')
     if x is not None:
         u += 1
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wu((a << 3), x) << 1
+            a = wu((a << 3), as_int(x, 0, 4294967295)) << 1
         st = 1
     f = 'DC_EVStatus'
     x = d.get('DC_EVStatus')
@@ -2863,19 +2995,19 @@ def e_DC_EVChargeParameterType(a, d):
     x = d.get('EVEnergyCapacity')
     if x is not None:
         u += 1
-        c, wd, st = _T126[st]
+        c, wd, st = _T128[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVEnergyRequest'
     x = d.get('EVEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T127[st]
+        c, wd, st = _T129[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'FullSOC'
     x = d.get('FullSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T128[st]
+        c, wd, st = _T130[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = (((((a << wd) | c) << 9)) | ((x) << 1))
@@ -2883,15 +3015,15 @@ def e_DC_EVChargeParameterType(a, d):
     x = d.get('BulkSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T129[st]
+        c, wd, st = _T131[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = (((((a << wd) | c) << 9)) | ((x) << 1))
     f = None
-    c, wd = _T130[st]
+    c, wd = _T132[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K125)
+        extra(d, _K127)
     return a
 
 def d_DC_EVPowerDeliveryParameterType(v, r):
@@ -2972,7 +3104,7 @@ def e_DC_EVPowerDeliveryParameterType(a, d):
     c, wd = _T73[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K131)
+        extra(d, _K133)
     return a
 
 def d_DC_EVSEChargeParameterType(v, r):
@@ -3114,43 +3246,54 @@ def e_DC_EVSEChargeParameterType(a, d):
     x = d.get('EVSEPeakCurrentRipple')
     if x is not None:
         u += 1
-        c, wd, st = _T133[st]
+        c, wd, st = _T135[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVSEEnergyToBeDelivered'
     x = d.get('EVSEEnergyToBeDelivered')
     if x is not None:
         u += 1
-        c, wd, st = _T134[st]
+        c, wd, st = _T136[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T135[st]
+    c, wd = _T137[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K132)
+        extra(d, _K134)
     return a
 
 def d_DC_EVSEStatusType(v, r):
     o = {}
     st = 0
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
+    r -= 16
+    x = (v >> r) & 65535
+    if x & 57401:
+        r += 16
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['NotificationMaxDelay'] = x
+        st = 1
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E7[(x >> 1) & 3]
+        c = 0
+        o['EVSENotification'] = x
+        st = 2
     else:
-        x >>= 1
-    c = 0
-    o['NotificationMaxDelay'] = x
-    st = 1
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E7[(x >> 1) & 3]
-    c = 0
-    o['EVSENotification'] = x
-    st = 2
+        o['NotificationMaxDelay'] = (x >> 6) & 127
+        st = 1
+        c = 0
+        o['EVSENotification'] = _E7[(x >> 1) & 3]
+        st = 2
+        c = 0
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -3158,7 +3301,7 @@ def d_DC_EVSEStatusType(v, r):
         x = (v >> r) & 31
         if x & 17:
             und2()
-        x = _E136[(x >> 1) & 7]
+        x = _E138[(x >> 1) & 7]
         o['EVSEIsolationStatus'] = x
         st = 3
     elif c == 1:
@@ -3166,7 +3309,7 @@ def d_DC_EVSEStatusType(v, r):
         x = (v >> r) & 63
         if x & 33:
             und2()
-        x = _E138[(x >> 1) & 15]
+        x = _E140[(x >> 1) & 15]
         o['EVSEStatusCode'] = x
         st = 4
     else:
@@ -3176,7 +3319,7 @@ def d_DC_EVSEStatusType(v, r):
         x = (v >> r) & 127
         if x & 97:
             und2()
-        x = _E138[(x >> 1) & 15]
+        x = _E140[(x >> 1) & 15]
         c = 0
         o['EVSEStatusCode'] = x
         st = 4
@@ -3195,12 +3338,10 @@ def e_DC_EVSEStatusType(a, d):
     f = 'NotificationMaxDelay'
     x = d.get('NotificationMaxDelay')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 65535)) << 1
         st = 1
     else:
         missing()
@@ -3218,65 +3359,75 @@ def e_DC_EVSEStatusType(a, d):
     x = d.get('EVSEIsolationStatus')
     if x is not None:
         u += 1
-        j = _I137.get(x)
+        j = _I139.get(x)
         if j is None:
-            bad_enum(x, _I137)
+            bad_enum(x, _I139)
         a = ((a << 7) | (j << 1))
         st = 3
     f = 'EVSEStatusCode'
     x = d.get('EVSEStatusCode')
     if x is not None:
         u += 1
-        c, wd, st = _T141[st]
-        j = _I139.get(x)
+        c, wd, st = _T143[st]
+        j = _I141.get(x)
         if j is None:
-            bad_enum(x, _I139)
+            bad_enum(x, _I141)
         a = (((((a << wd) | c) << 6)) | (j << 1))
     f = None
     c, wd = _T79[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K140)
+        extra(d, _K142)
     return a
 
 def d_DC_EVStatusType(v, r):
     o = {}
     st = 0
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['EVReady'] = x
-    st = 1
-    r -= 7
-    x = (v >> r) & 127
-    if x & 97:
-        und2()
-    x = _E142[(x >> 1) & 15]
-    c = 0
-    o['EVErrorCode'] = x
-    st = 2
-    r -= 10
-    x = (v >> r) & 1023
-    if x & 769:
-        und2()
-    x = ((x >> 1) & 127)
-    c = 0
-    o['EVRESSSOC'] = x
-    st = 3
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+    r -= 22
+    x = (v >> r) & 4194303
+    if x & 3608067:
+        r += 22
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['EVReady'] = x
+        st = 1
+        r -= 7
+        x = (v >> r) & 127
+        if x & 97:
+            und2()
+        x = _E144[(x >> 1) & 15]
+        c = 0
+        o['EVErrorCode'] = x
+        st = 2
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            und2()
+        x = ((x >> 1) & 127)
+        c = 0
+        o['EVRESSSOC'] = x
+        st = 3
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
+    else:
+        o['EVReady'] = (x >> 19) & 1 == 1
+        st = 1
+        c = 0
+        o['EVErrorCode'] = _E144[(x >> 12) & 15]
+        o['EVRESSSOC'] = ((x >> 2) & 127)
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_DC_EVStatusType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 3
     f = 'EVReady'
     x = d.get('EVReady')
@@ -3284,17 +3435,15 @@ def e_DC_EVStatusType(a, d):
         if x is not True and x is not False:
             bad_bool(x)
         a = ((a << 4) | (2 if x else 0))
-        st = 1
     else:
         missing()
     f = 'EVErrorCode'
     x = d.get('EVErrorCode')
     if x is not None:
-        j = _I143.get(x)
+        j = _I145.get(x)
         if j is None:
-            bad_enum(x, _I143)
+            bad_enum(x, _I145)
         a = ((a << 7) | (j << 1))
-        st = 2
     else:
         missing()
     f = 'EVRESSSOC'
@@ -3303,13 +3452,12 @@ def e_DC_EVStatusType(a, d):
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = ((a << 10) | ((x) << 1))
-        st = 3
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K144)
+        extra(d, _K146)
     return a
 
 def d_DSAKeyValueType(v, r):
@@ -3414,43 +3562,43 @@ def e_DSAKeyValueType(a, d):
     x = d.get('Q')
     if x is not None:
         u += 1
-        c, wd, st = _T146[st]
+        c, wd, st = _T148[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'G'
     x = d.get('G')
     if x is not None:
         u += 1
-        c, wd, st = _T147[st]
+        c, wd, st = _T149[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'Y'
     x = d.get('Y')
     if x is not None:
         u += 1
-        c, wd, st = _T148[st]
+        c, wd, st = _T150[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'J'
     x = d.get('J')
     if x is not None:
         u += 1
-        c, wd, st = _T149[st]
+        c, wd, st = _T151[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'Seed'
     x = d.get('Seed')
     if x is not None:
         u += 1
-        c, wd, st = _T150[st]
+        c, wd, st = _T152[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'PgenCounter'
     x = d.get('PgenCounter')
     if x is not None:
         u += 1
-        c, wd, st = _T116[st]
+        c, wd, st = _T118[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T151[st]
+    c, wd = _T153[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K145)
+        extra(d, _K147)
     return a
 
 def d_DiffieHellmanPublickeyType(v, r):
@@ -3494,14 +3642,14 @@ def e_DiffieHellmanPublickeyType(a, d):
     x = d.get('value')
     if x is not None:
         u += 1
-    c, wd, st = _T99[st]
+    c, wd, st = _T101[st]
     a = (a << wd) | c
     a = wb(a, x)
     f = None
-    c, wd = _T100[st]
+    c, wd = _T102[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K98)
+        extra(d, _K100)
     return a
 
 def d_DigestMethodType(v, r):
@@ -3514,9 +3662,11 @@ def d_DigestMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3532,14 +3682,12 @@ def d_DigestMethodType(v, r):
 def e_DigestMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
-        st = 1
     else:
         missing()
     f = None
@@ -3589,14 +3737,14 @@ def e_EMAIDType(a, d):
     x = d.get('value')
     if x is not None:
         u += 1
-    c, wd, st = _T99[st]
+    c, wd, st = _T101[st]
     a = (a << wd) | c
     a = ws(a, x)
     f = None
-    c, wd = _T100[st]
+    c, wd = _T102[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K98)
+        extra(d, _K100)
     return a
 
 def d_EVChargeParameterType(v, r):
@@ -3633,18 +3781,16 @@ def e_EVChargeParameterType(a, d):
     x = d.get('DepartureTime')
     if x is not None:
         u += 1
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wu((a << 3), x) << 1
+            a = wu((a << 3), as_int(x, 0, 4294967295)) << 1
         st = 1
     f = None
-    c, wd = _T153[st]
+    c, wd = _T155[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K152)
+        extra(d, _K154)
     return a
 
 def d_EVPowerDeliveryParameterType(v, r):
@@ -3660,7 +3806,6 @@ def d_EVPowerDeliveryParameterType(v, r):
 def e_EVPowerDeliveryParameterType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
@@ -3681,7 +3826,6 @@ def d_EVSEChargeParameterType(v, r):
 def e_EVSEChargeParameterType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
@@ -3692,47 +3836,53 @@ def e_EVSEChargeParameterType(a, d):
 def d_EVSEStatusType(v, r):
     o = {}
     st = 0
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
+    r -= 17
+    x = (v >> r) & 131071
+    if x & 114803:
+        r += 17
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['NotificationMaxDelay'] = x
+        st = 1
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E7[(x >> 1) & 3]
+        c = 0
+        o['EVSENotification'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['NotificationMaxDelay'] = x
-    st = 1
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E7[(x >> 1) & 3]
-    c = 0
-    o['EVSENotification'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['NotificationMaxDelay'] = (x >> 7) & 127
+        st = 1
+        c = 0
+        o['EVSENotification'] = _E7[(x >> 2) & 3]
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVSEStatusType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'NotificationMaxDelay'
     x = d.get('NotificationMaxDelay')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 1
+            a = wu((a << 2), as_int(x, 0, 65535)) << 1
     else:
         missing()
     f = 'EVSENotification'
@@ -3742,13 +3892,12 @@ def e_EVSEStatusType(a, d):
         if j is None:
             bad_enum(x, _I8)
         a = ((a << 5) | (j << 1))
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K154)
+        extra(d, _K156)
     return a
 
 def d_EVStatusType(v, r):
@@ -3764,7 +3913,6 @@ def d_EVStatusType(v, r):
 def e_EVStatusType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
@@ -3809,13 +3957,13 @@ def e_EntryType(a, d):
     x = d.get('TimeInterval')
     if x is not None:
         u += 1
-        c, wd, st = _T156[st]
+        c, wd, st = _T158[st]
         a = e_IntervalType(((a << wd) | c), x)
     f = None
-    c, wd = _T157[st]
+    c, wd = _T159[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K155)
+        extra(d, _K157)
     return a
 
 def d_IntervalType(v, r):
@@ -3831,7 +3979,6 @@ def d_IntervalType(v, r):
 def e_IntervalType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
@@ -3842,9 +3989,11 @@ def e_IntervalType(a, d):
 def d_KeyInfoType(v, r):
     o = {}
     st = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 4
         c = (v >> r) & 15
         if c == 0:
@@ -3853,7 +4002,18 @@ def d_KeyInfoType(v, r):
             st = 1
             break
         elif c == 1:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('KeyName')
             if l is None:
                 o['KeyName'] = [x]
@@ -3907,7 +4067,18 @@ def d_KeyInfoType(v, r):
             st = 2
             break
         elif c == 7:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('MgmtData')
             if l is None:
                 o['MgmtData'] = [x]
@@ -3924,13 +4095,26 @@ def d_KeyInfoType(v, r):
         else:
             und(c, 10)
     if st == 1:
+        lim = v.bit_length() - 32768
         while True:
-            if v.bit_length() - r > 32768:
+            if r < lim:
                 v &= (1 << r) - 1
+                lim = r - 32768
             r -= 4
             c = (v >> r) & 15
             if c == 0:
-                x, r = es(v, r)
+                r -= 9
+                x = (v >> r) & 511
+                if x & 384 or x < 2 or (x << 3) - 15 > r:
+                    x, r = es(v, r + 9)
+                else:
+                    r -= (x << 3) - 15
+                    y = v >> r
+                    raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                    if y & 1 or not raw.isascii():
+                        x, r = es(v, r + (x << 3) - 6)
+                    else:
+                        x = raw.decode()
                 l = o.get('KeyName')
                 if l is None:
                     o['KeyName'] = [x]
@@ -3984,7 +4168,18 @@ def d_KeyInfoType(v, r):
                 st = 2
                 break
             elif c == 6:
-                x, r = es(v, r)
+                r -= 9
+                x = (v >> r) & 511
+                if x & 384 or x < 2 or (x << 3) - 15 > r:
+                    x, r = es(v, r + 9)
+                else:
+                    r -= (x << 3) - 15
+                    y = v >> r
+                    raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                    if y & 1 or not raw.isascii():
+                        x, r = es(v, r + (x << 3) - 6)
+                    else:
+                        x = raw.decode()
                 l = o.get('MgmtData')
                 if l is None:
                     o['MgmtData'] = [x]
@@ -4000,13 +4195,26 @@ def d_KeyInfoType(v, r):
                 unsupported('mixed-content text')
             else:
                 und(c, 9)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 4
         c = (v >> r) & 15
         if c == 0:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('KeyName')
             if l is None:
                 o['KeyName'] = [x]
@@ -4048,7 +4256,18 @@ def d_KeyInfoType(v, r):
             else:
                 l.append(x)
         elif c == 6:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('MgmtData')
             if l is None:
                 o['MgmtData'] = [x]
@@ -4082,21 +4301,23 @@ def e_KeyInfoType(a, d):
             continue
         h = _H_KeyInfoType.get(f)
         if h is None:
-            extra(d, _K158)
+            extra(d, _K160)
         elif h is False:
             continue
         a, st = h(a, x, st)
     f = None
-    c, wd = _T167[st]
+    c, wd = _T169[st]
     a = (a << wd) | c
     return a
 
 def d_KeyValueType(v, r):
     o = {}
     st = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -4117,9 +4338,11 @@ def d_KeyValueType(v, r):
             unsupported('mixed-content text')
         else:
             und(c, 4)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4145,13 +4368,13 @@ def e_KeyValueType(a, d):
     x = d.get('RSAKeyValue')
     if x is not None:
         u += 1
-        c, wd, st = _T169[st]
+        c, wd, st = _T171[st]
         a = e_RSAKeyValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T170[st]
+    c, wd = _T172[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K168)
+        extra(d, _K170)
     return a
 
 def d_ListOfRootCertificateIDsType(v, r):
@@ -4169,9 +4392,11 @@ def d_ListOfRootCertificateIDsType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4206,34 +4431,43 @@ def e_ListOfRootCertificateIDsType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T172[st]
-            a = e_X509IssuerSerialType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q90[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_X509IssuerSerialType((a << 2), x)
+                else:
+                    a = e_X509IssuerSerialType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T174[st]
+                a = e_X509IssuerSerialType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T90[st]
+    c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K171)
+        extra(d, _K173)
     return a
 
 def d_ManifestType(v, r):
@@ -4267,9 +4501,11 @@ def d_ManifestType(v, r):
         else:
             l.append(x)
         st = 2
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4307,7 +4543,7 @@ def e_ManifestType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T174[st]
+            c, wd, nx, n = _T176[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4325,10 +4561,10 @@ def e_ManifestType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T175[st]
+    c, wd = _T177[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K173)
+        extra(d, _K175)
     return a
 
 def d_MessageHeaderType(v, r):
@@ -4395,23 +4631,33 @@ def e_MessageHeaderType(a, d):
     x = d.get('Signature')
     if x is not None:
         u += 1
-        c, wd, st = _T177[st]
+        c, wd, st = _T179[st]
         a = e_SignatureType(((a << wd) | c), x)
     f = None
-    c, wd = _T178[st]
+    c, wd = _T180[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K176)
+        extra(d, _K178)
     return a
 
 def d_MeterInfoType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['MeterID'] = x
     st = 1
     r -= 3
@@ -4536,9 +4782,8 @@ def e_MeterInfoType(a, d):
     f = 'MeterID'
     x = d.get('MeterID')
     if x is not None:
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
         st = 1
@@ -4548,46 +4793,40 @@ def e_MeterInfoType(a, d):
     x = d.get('MeterReading')
     if x is not None:
         u += 1
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 13) | (x << 1))
         else:
-            a = wu((a << 4), x) << 1
+            a = wu((a << 4), as_int(x, 0, 18446744073709551615)) << 1
         st = 2
     f = 'SigMeterReading'
     x = d.get('SigMeterReading')
     if x is not None:
         u += 1
-        c, wd, st = _T180[st]
+        c, wd, st = _T182[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'MeterStatus'
     x = d.get('MeterStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T181[st]
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        c, wd, st = _T183[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
-            a = wi(((((a << wd) | c) << 1)), x) << 1
+            a = wi(((((a << wd) | c) << 1)), as_int(x, -32768, 32767)) << 1
     f = 'TMeter'
     x = d.get('TMeter')
     if x is not None:
         u += 1
-        c, wd, st = _T182[st]
-        if x.__class__ is not int or x < -9223372036854775808 or x > 9223372036854775807:
-            x = as_int(x, -9223372036854775808, 9223372036854775807)
-        if 0 <= x < 128:
+        c, wd, st = _T184[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
-            a = wi(((((a << wd) | c) << 1)), x) << 1
+            a = wi(((((a << wd) | c) << 1)), as_int(x, -9223372036854775808, 9223372036854775807)) << 1
     f = None
-    c, wd = _T183[st]
+    c, wd = _T185[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K179)
+        extra(d, _K181)
     return a
 
 def d_MeteringReceiptReqType(v, r):
@@ -4674,13 +4913,13 @@ def e_MeteringReceiptReqType(a, d):
     x = d.get('MeterInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T141[st]
+        c, wd, st = _T143[st]
         a = e_MeterInfoType(((a << wd) | c), x)
     f = None
     c, wd = _T79[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K184)
+        extra(d, _K186)
     return a
 
 def d_MeteringReceiptResType(v, r):
@@ -4742,19 +4981,19 @@ def e_MeteringReceiptResType(a, d):
     x = d.get('DC_EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T186[st]
+        c, wd, st = _T188[st]
         a = e_DC_EVSEStatusType(((a << wd) | c), x)
     f = 'EVSEStatus'
     x = d.get('EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T187[st]
+        c, wd, st = _T189[st]
         a = e_EVSEStatusType(((a << wd) | c), x)
     f = None
-    c, wd = _T100[st]
+    c, wd = _T102[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K185)
+        extra(d, _K187)
     return a
 
 def d_NotificationType(v, r):
@@ -4764,14 +5003,25 @@ def d_NotificationType(v, r):
     x = (v >> r) & 31
     if x & 25:
         und2()
-    x = _E188[(x >> 1) & 3]
+    x = _E190[(x >> 1) & 3]
     c = 0
     o['FaultCode'] = x
     st = 1
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         o['FaultMsg'] = x
         st = 2
     elif c == 1:
@@ -4793,9 +5043,9 @@ def e_NotificationType(a, d):
     f = 'FaultCode'
     x = d.get('FaultCode')
     if x is not None:
-        j = _I189.get(x)
+        j = _I191.get(x)
         if j is None:
-            bad_enum(x, _I189)
+            bad_enum(x, _I191)
         a = ((a << 5) | (j << 1))
         st = 1
     else:
@@ -4804,25 +5054,26 @@ def e_NotificationType(a, d):
     x = d.get('FaultMsg')
     if x is not None:
         u += 1
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 11) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 3), x) << 1
         st = 2
     f = None
-    c, wd = _T90[st]
+    c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K190)
+        extra(d, _K192)
     return a
 
 def d_ObjectType(v, r):
     o = {}
     st = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -4851,9 +5102,11 @@ def d_ObjectType(v, r):
         else:
             und(c, 6)
     if st == 1:
+        lim = v.bit_length() - 32768
         while True:
-            if v.bit_length() - r > 32768:
+            if r < lim:
                 v &= (1 << r) - 1
+                lim = r - 32768
             r -= 3
             c = (v >> r) & 7
             if c == 0:
@@ -4877,9 +5130,11 @@ def d_ObjectType(v, r):
             else:
                 und(c, 5)
     if st == 2:
+        lim = v.bit_length() - 32768
         while True:
-            if v.bit_length() - r > 32768:
+            if r < lim:
                 v &= (1 << r) - 1
+                lim = r - 32768
             r -= 3
             c = (v >> r) & 7
             if c == 0:
@@ -4897,9 +5152,11 @@ def d_ObjectType(v, r):
                 unsupported('mixed-content text')
             else:
                 und(c, 4)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4928,21 +5185,21 @@ def e_ObjectType(a, d):
     x = d.get('Id')
     if x is not None:
         u += 1
-        c, wd, st = _T192[st]
+        c, wd, st = _T194[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'MimeType'
     x = d.get('MimeType')
     if x is not None:
         u += 1
-        c, wd, st = _T193[st]
+        c, wd, st = _T195[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T194[st]
+    c, wd = _T196[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K191)
+        extra(d, _K193)
     return a
 
 def d_PGPDataType(v, r):
@@ -4974,9 +5231,11 @@ def d_PGPDataType(v, r):
             return o, r
         else:
             und(c, 3)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5005,10 +5264,10 @@ def e_PGPDataType(a, d):
         c, wd, st = _T11[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T196[st]
+    c, wd = _T198[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K195)
+        extra(d, _K197)
     return a
 
 def d_PMaxScheduleEntryType(v, r):
@@ -5055,19 +5314,19 @@ def e_PMaxScheduleEntryType(a, d):
     x = d.get('TimeInterval')
     if x is not None:
         u += 1
-        c, wd, st = _T156[st]
+        c, wd, st = _T158[st]
         a = e_IntervalType(((a << wd) | c), x)
     f = 'PMax'
     x = d.get('PMax')
     if x is not None:
         u += 1
-        c, wd, st = _T99[st]
+        c, wd, st = _T101[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T100[st]
+    c, wd = _T102[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K197)
+        extra(d, _K199)
     return a
 
 def d_PMaxScheduleType(v, r):
@@ -5085,9 +5344,11 @@ def d_PMaxScheduleType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5122,34 +5383,43 @@ def e_PMaxScheduleType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T199[st]
-            a = e_PMaxScheduleEntryType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q90[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_PMaxScheduleEntryType((a << 2), x)
+                else:
+                    a = e_PMaxScheduleEntryType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T201[st]
+                a = e_PMaxScheduleEntryType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T90[st]
+    c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K198)
+        extra(d, _K200)
     return a
 
 def d_ParameterSetType(v, r):
@@ -5178,9 +5448,11 @@ def d_ParameterSetType(v, r):
         l.append(x)
     st = 2
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5213,12 +5485,10 @@ def e_ParameterSetType(a, d):
     f = 'ParameterSetID'
     x = d.get('ParameterSetID')
     if x is not None:
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
+            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
         st = 1
     else:
         missing()
@@ -5227,34 +5497,43 @@ def e_ParameterSetType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T201[st]
-            a = e_ParameterType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q204[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_ParameterType((a << 2), x)
+                else:
+                    a = e_ParameterType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T203[st]
+                a = e_ParameterType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
     c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K200)
+        extra(d, _K202)
     return a
 
 def d_ParameterType(v, r):
@@ -5308,7 +5587,18 @@ def d_ParameterType(v, r):
         o['physicalValue'] = x
         st = 2
     elif c == 5:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         o['stringValue'] = x
         st = 2
     else:
@@ -5345,7 +5635,7 @@ def e_ParameterType(a, d):
     x = d.get('byteValue')
     if x is not None:
         u += 1
-        c, wd, st = _T203[st]
+        c, wd, st = _T206[st]
         if x.__class__ is not int or x < -128 or x > 127:
             x = as_int(x, -128, 127)
         a = (((((a << wd) | c) << 10)) | ((x - -128) << 1))
@@ -5353,55 +5643,60 @@ def e_ParameterType(a, d):
     x = d.get('shortValue')
     if x is not None:
         u += 1
-        c, wd, st = _T204[st]
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        c, wd, st = _T207[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
-            a = wi(((((a << wd) | c) << 1)), x) << 1
+            a = wi(((((a << wd) | c) << 1)), as_int(x, -32768, 32767)) << 1
     f = 'intValue'
     x = d.get('intValue')
     if x is not None:
         u += 1
-        c, wd, st = _T205[st]
-        if x.__class__ is not int or x < -2147483648 or x > 2147483647:
-            x = as_int(x, -2147483648, 2147483647)
-        if 0 <= x < 128:
+        c, wd, st = _T208[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
-            a = wi(((((a << wd) | c) << 1)), x) << 1
+            a = wi(((((a << wd) | c) << 1)), as_int(x, -2147483648, 2147483647)) << 1
     f = 'physicalValue'
     x = d.get('physicalValue')
     if x is not None:
         u += 1
-        c, wd, st = _T206[st]
+        c, wd, st = _T209[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'stringValue'
     x = d.get('stringValue')
     if x is not None:
         u += 1
-        c, wd, st = _T207[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        c, wd, st = _T210[st]
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T100[st]
+    c, wd = _T102[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K202)
+        extra(d, _K205)
     return a
 
 def d_PaymentDetailsReqType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['eMAID'] = x
     st = 1
     r -= 1
@@ -5421,30 +5716,26 @@ def d_PaymentDetailsReqType(v, r):
 def e_PaymentDetailsReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'eMAID'
     x = d.get('eMAID')
     if x is not None:
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
-        st = 1
     else:
         missing()
     f = 'ContractSignatureCertChain'
     x = d.get('ContractSignatureCertChain')
     if x is not None:
         a = e_CertificateChainType((a << 1), x)
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K208)
+        extra(d, _K211)
     return a
 
 def d_PaymentDetailsResType(v, r):
@@ -5465,28 +5756,34 @@ def d_PaymentDetailsResType(v, r):
     x, r = eb(v, r)
     o['GenChallenge'] = x
     st = 2
-    r -= 12
-    x = (v >> r) & 4095
-    if x & 3841:
-        if x >> 11:
-            und(1, 1)
-        x, r = ei(v, r + 11)
+    r -= 13
+    x = (v >> r) & 8191
+    if x & 7683:
+        r += 13
+        r -= 12
+        x = (v >> r) & 4095
+        if x & 3841:
+            if x >> 11:
+                und(1, 1)
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        c = 0
+        o['EVSETimeStamp'] = x
+        st = 3
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['EVSETimeStamp'] = x
-    st = 3
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['EVSETimeStamp'] = (x >> 2) & 127
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_PaymentDetailsResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 3
     f = 'ResponseCode'
     x = d.get('ResponseCode')
@@ -5495,32 +5792,27 @@ def e_PaymentDetailsResType(a, d):
         if j is None:
             bad_enum(x, _I14)
         a = ((a << 8) | (j << 1))
-        st = 1
     else:
         missing()
     f = 'GenChallenge'
     x = d.get('GenChallenge')
     if x is not None:
         a = wb((a << 2), x) << 1
-        st = 2
     else:
         missing()
     f = 'EVSETimeStamp'
     x = d.get('EVSETimeStamp')
     if x is not None:
-        if x.__class__ is not int or x < -9223372036854775808 or x > 9223372036854775807:
-            x = as_int(x, -9223372036854775808, 9223372036854775807)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
-        st = 3
+            a = wi((a << 2), as_int(x, -9223372036854775808, 9223372036854775807)) << 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K209)
+        extra(d, _K212)
     return a
 
 def d_PaymentOptionListType(v, r):
@@ -5530,7 +5822,7 @@ def d_PaymentOptionListType(v, r):
     x = (v >> r) & 15
     if x & 13:
         und2()
-    x = _E210[(x >> 1) & 1]
+    x = _E213[(x >> 1) & 1]
     c = 0
     l = o.get('PaymentOption')
     if l is None:
@@ -5545,7 +5837,7 @@ def d_PaymentOptionListType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E210[(x >> 1) & 1]
+        x = _E213[(x >> 1) & 1]
         l = o.get('PaymentOption')
         if l is None:
             o['PaymentOption'] = [x]
@@ -5573,37 +5865,47 @@ def e_PaymentOptionListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T213[st]
-            j = _I211.get(x)
-            if j is None:
-                bad_enum(x, _I211)
-            a = (((((a << wd) | c) << 3)) | (j << 1))
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 2:
+            st = _Q217[len(x)]
+            for i, x in enumerate(x):
+                c, wd = _P218[i]
+                j = _I214.get(x)
+                if j is None:
+                    bad_enum(x, _I214)
+                a = (((((a << wd) | c) << 3)) | (j << 1))
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T216[st]
+                j = _I214.get(x)
+                if j is None:
+                    bad_enum(x, _I214)
+                a = (((((a << wd) | c) << 3)) | (j << 1))
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T90[st]
+    c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K212)
+        extra(d, _K215)
     return a
 
 def d_PaymentServiceSelectionReqType(v, r):
@@ -5613,7 +5915,7 @@ def d_PaymentServiceSelectionReqType(v, r):
     x = (v >> r) & 15
     if x & 13:
         und2()
-    x = _E210[(x >> 1) & 1]
+    x = _E213[(x >> 1) & 1]
     c = 0
     o['SelectedPaymentOption'] = x
     st = 1
@@ -5634,53 +5936,58 @@ def d_PaymentServiceSelectionReqType(v, r):
 def e_PaymentServiceSelectionReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'SelectedPaymentOption'
     x = d.get('SelectedPaymentOption')
     if x is not None:
-        j = _I211.get(x)
+        j = _I214.get(x)
         if j is None:
-            bad_enum(x, _I211)
+            bad_enum(x, _I214)
         a = ((a << 4) | (j << 1))
-        st = 1
     else:
         missing()
     f = 'SelectedServiceList'
     x = d.get('SelectedServiceList')
     if x is not None:
         a = e_SelectedServiceListType((a << 1), x)
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K214)
+        extra(d, _K219)
     return a
 
 def d_PaymentServiceSelectionResType(v, r):
     o = {}
     st = 0
-    r -= 8
-    x = (v >> r) & 255
-    if x & 193:
-        und2()
-    x = _E13[(x >> 1) & 31]
-    c = 0
-    o['ResponseCode'] = x
-    st = 1
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+    r -= 9
+    x = (v >> r) & 511
+    if x & 387:
+        r += 9
+        r -= 8
+        x = (v >> r) & 255
+        if x & 193:
+            und2()
+        x = _E13[(x >> 1) & 31]
+        c = 0
+        o['ResponseCode'] = x
+        st = 1
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
+    else:
+        st = 0
+        c = 0
+        o['ResponseCode'] = _E13[(x >> 2) & 31]
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_PaymentServiceSelectionResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'ResponseCode'
     x = d.get('ResponseCode')
@@ -5689,56 +5996,65 @@ def e_PaymentServiceSelectionResType(a, d):
         if j is None:
             bad_enum(x, _I14)
         a = ((a << 8) | (j << 1))
-        st = 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K215)
+        extra(d, _K220)
     return a
 
 def d_PhysicalValueType(v, r):
     o = {}
     st = 0
-    r -= 6
-    x = (v >> r) & 63
-    if x & 49:
-        und2()
-    x = ((x >> 1) & 7) + -3
-    c = 0
-    o['Multiplier'] = x
-    st = 1
-    r -= 6
-    x = (v >> r) & 63
-    if x & 49:
-        und2()
-    x = _E216[(x >> 1) & 7]
-    c = 0
-    o['Unit'] = x
-    st = 2
-    r -= 12
-    x = (v >> r) & 4095
-    if x & 3841:
-        if x >> 11:
-            und(1, 1)
-        x, r = ei(v, r + 11)
+    r -= 25
+    x = (v >> r) & 33554431
+    if x & 26099203:
+        r += 25
+        r -= 6
+        x = (v >> r) & 63
+        if x & 49:
+            und2()
+        x = ((x >> 1) & 7) + -3
+        c = 0
+        o['Multiplier'] = x
+        st = 1
+        r -= 6
+        x = (v >> r) & 63
+        if x & 49:
+            und2()
+        x = _E221[(x >> 1) & 7]
+        c = 0
+        o['Unit'] = x
+        st = 2
+        r -= 12
+        x = (v >> r) & 4095
+        if x & 3841:
+            if x >> 11:
+                und(1, 1)
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        c = 0
+        o['Value'] = x
+        st = 3
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['Value'] = x
-    st = 3
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['Multiplier'] = ((x >> 20) & 7) + -3
+        st = 1
+        c = 0
+        o['Unit'] = _E221[(x >> 14) & 7]
+        o['Value'] = (x >> 2) & 127
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_PhysicalValueType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 3
     f = 'Multiplier'
     x = d.get('Multiplier')
@@ -5746,56 +6062,62 @@ def e_PhysicalValueType(a, d):
         if x.__class__ is not int or x < -3 or x > 3:
             x = as_int(x, -3, 3)
         a = ((a << 6) | ((x - -3) << 1))
-        st = 1
     else:
         missing()
     f = 'Unit'
     x = d.get('Unit')
     if x is not None:
-        j = _I217.get(x)
+        j = _I222.get(x)
         if j is None:
-            bad_enum(x, _I217)
+            bad_enum(x, _I222)
         a = ((a << 6) | (j << 1))
-        st = 2
     else:
         missing()
     f = 'Value'
     x = d.get('Value')
     if x is not None:
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
-        st = 3
+            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K218)
+        extra(d, _K223)
     return a
 
 def d_PowerDeliveryReqType(v, r):
     o = {}
     st = 0
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E219[(x >> 1) & 3]
-    c = 0
-    o['ChargeProgress'] = x
-    st = 1
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1537:
-        und2()
-    x = ((x >> 1) & 255) + 1
-    c = 0
-    o['SAScheduleTupleID'] = x
-    st = 2
+    r -= 16
+    x = (v >> r) & 65535
+    if x & 52737:
+        r += 16
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E224[(x >> 1) & 3]
+        c = 0
+        o['ChargeProgress'] = x
+        st = 1
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1537:
+            und2()
+        x = ((x >> 1) & 255) + 1
+        c = 0
+        o['SAScheduleTupleID'] = x
+        st = 2
+    else:
+        st = 0
+        c = 0
+        o['ChargeProgress'] = _E224[(x >> 12) & 3]
+        o['SAScheduleTupleID'] = ((x >> 1) & 255) + 1
+        st = 2
+        c = 0
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -5844,9 +6166,9 @@ def e_PowerDeliveryReqType(a, d):
     f = 'ChargeProgress'
     x = d.get('ChargeProgress')
     if x is not None:
-        j = _I220.get(x)
+        j = _I225.get(x)
         if j is None:
-            bad_enum(x, _I220)
+            bad_enum(x, _I225)
         a = ((a << 5) | (j << 1))
         st = 1
     else:
@@ -5870,19 +6192,19 @@ def e_PowerDeliveryReqType(a, d):
     x = d.get('DC_EVPowerDeliveryParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T222[st]
+        c, wd, st = _T227[st]
         a = e_DC_EVPowerDeliveryParameterType(((a << wd) | c), x)
     f = 'EVPowerDeliveryParameter'
     x = d.get('EVPowerDeliveryParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T223[st]
+        c, wd, st = _T228[st]
         a = e_EVPowerDeliveryParameterType(((a << wd) | c), x)
     f = None
-    c, wd = _T224[st]
+    c, wd = _T229[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K221)
+        extra(d, _K226)
     return a
 
 def d_PowerDeliveryResType(v, r):
@@ -5944,19 +6266,19 @@ def e_PowerDeliveryResType(a, d):
     x = d.get('DC_EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T186[st]
+        c, wd, st = _T188[st]
         a = e_DC_EVSEStatusType(((a << wd) | c), x)
     f = 'EVSEStatus'
     x = d.get('EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T187[st]
+        c, wd, st = _T189[st]
         a = e_EVSEStatusType(((a << wd) | c), x)
     f = None
-    c, wd = _T100[st]
+    c, wd = _T102[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K185)
+        extra(d, _K187)
     return a
 
 def d_PreChargeReqType(v, r):
@@ -5993,33 +6315,29 @@ def d_PreChargeReqType(v, r):
 def e_PreChargeReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 3
     f = 'DC_EVStatus'
     x = d.get('DC_EVStatus')
     if x is not None:
         a = e_DC_EVStatusType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'EVTargetVoltage'
     x = d.get('EVTargetVoltage')
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
-        st = 2
     else:
         missing()
     f = 'EVTargetCurrent'
     x = d.get('EVTargetCurrent')
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
-        st = 3
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K225)
+        extra(d, _K230)
     return a
 
 def d_PreChargeResType(v, r):
@@ -6057,7 +6375,6 @@ def d_PreChargeResType(v, r):
 def e_PreChargeResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 3
     f = 'ResponseCode'
     x = d.get('ResponseCode')
@@ -6066,27 +6383,24 @@ def e_PreChargeResType(a, d):
         if j is None:
             bad_enum(x, _I14)
         a = ((a << 8) | (j << 1))
-        st = 1
     else:
         missing()
     f = 'DC_EVSEStatus'
     x = d.get('DC_EVSEStatus')
     if x is not None:
         a = e_DC_EVSEStatusType((a << 1), x)
-        st = 2
     else:
         missing()
     f = 'EVSEPresentVoltage'
     x = d.get('EVSEPresentVoltage')
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
-        st = 3
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K226)
+        extra(d, _K231)
     return a
 
 def d_ProfileEntryType(v, r):
@@ -6139,12 +6453,10 @@ def e_ProfileEntryType(a, d):
     f = 'ChargingProfileEntryStart'
     x = d.get('ChargingProfileEntryStart')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
         st = 1
     else:
         missing()
@@ -6167,7 +6479,7 @@ def e_ProfileEntryType(a, d):
     c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K227)
+        extra(d, _K232)
     return a
 
 def d_RSAKeyValueType(v, r):
@@ -6197,26 +6509,23 @@ def d_RSAKeyValueType(v, r):
 def e_RSAKeyValueType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Modulus'
     x = d.get('Modulus')
     if x is not None:
         a = wb((a << 2), x) << 1
-        st = 1
     else:
         missing()
     f = 'Exponent'
     x = d.get('Exponent')
     if x is not None:
         a = wb((a << 2), x) << 1
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K228)
+        extra(d, _K233)
     return a
 
 def d_ReferenceType(v, r):
@@ -6335,27 +6644,27 @@ def e_ReferenceType(a, d):
     x = d.get('Type')
     if x is not None:
         u += 1
-        c, wd, st = _T192[st]
+        c, wd, st = _T194[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'URI'
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T230[st]
+        c, wd, st = _T235[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T231[st]
+        c, wd, st = _T236[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = 'DigestMethod'
     x = d.get('DigestMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T232[st]
+        c, wd, st = _T237[st]
         a = e_DigestMethodType(((a << wd) | c), x)
     f = 'DigestValue'
     x = d.get('DigestValue')
@@ -6367,7 +6676,7 @@ def e_ReferenceType(a, d):
     c, wd = _T87[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K229)
+        extra(d, _K234)
     return a
 
 def d_RelativeTimeIntervalType(v, r):
@@ -6414,12 +6723,10 @@ def e_RelativeTimeIntervalType(a, d):
     f = 'start'
     x = d.get('start')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 16777214:
-            x = as_int(x, 0, 16777214)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 16777214)) << 1
         st = 1
     else:
         missing()
@@ -6427,18 +6734,16 @@ def e_RelativeTimeIntervalType(a, d):
     x = d.get('duration')
     if x is not None:
         u += 1
-        if x.__class__ is not int or x < 0 or x > 86400:
-            x = as_int(x, 0, 86400)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wu((a << 3), x) << 1
+            a = wu((a << 3), as_int(x, 0, 86400)) << 1
         st = 2
     f = None
-    c, wd = _T90[st]
+    c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K233)
+        extra(d, _K238)
     return a
 
 def d_RetrievalMethodType(v, r):
@@ -6511,20 +6816,20 @@ def e_RetrievalMethodType(a, d):
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T235[st]
+        c, wd, st = _T240[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T236[st]
+        c, wd, st = _T241[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T237[st]
+    c, wd = _T242[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K234)
+        extra(d, _K239)
     return a
 
 def d_SAScheduleListType(v, r):
@@ -6542,9 +6847,11 @@ def d_SAScheduleListType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6579,34 +6886,43 @@ def e_SAScheduleListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T239[st]
-            a = e_SAScheduleTupleType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 3:
+            st = _Q245[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_SAScheduleTupleType((a << 2), x)
+                else:
+                    a = e_SAScheduleTupleType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T244[st]
+                a = e_SAScheduleTupleType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T90[st]
+    c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K238)
+        extra(d, _K243)
     return a
 
 def d_SAScheduleTupleType(v, r):
@@ -6675,7 +6991,7 @@ def e_SAScheduleTupleType(a, d):
     c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K240)
+        extra(d, _K246)
     return a
 
 def d_SASchedulesType(v, r):
@@ -6691,7 +7007,6 @@ def d_SASchedulesType(v, r):
 def e_SASchedulesType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
@@ -6702,9 +7017,11 @@ def e_SASchedulesType(a, d):
 def d_SPKIDataType(v, r):
     o = {}
     st = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         if st == 0:
             r -= 1
             c = (v >> r) & 1
@@ -6718,9 +7035,11 @@ def d_SPKIDataType(v, r):
                 l.append(x)
             st = 1
         elif st == 1:
+            lim = v.bit_length() - 32768
             while True:
-                if v.bit_length() - r > 32768:
+                if r < lim:
                     v &= (1 << r) - 1
+                    lim = r - 32768
                 r -= 2
                 c = (v >> r) & 3
                 if c == 0:
@@ -6766,33 +7085,42 @@ def e_SPKIDataType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T242[st]
-            a = wb(((((a << wd) | c) << 1)), x) << 1
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q90[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = wb((a << 3), x) << 1
+                else:
+                    a = wb((a << 2), x) << 1
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T248[st]
+                a = wb(((((a << wd) | c) << 1)), x) << 1
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
     a = (a << 2) | 2
     if u != len(d):
-        extra(d, _K241)
+        extra(d, _K247)
     return a
 
 def d_SalesTariffEntryType(v, r):
@@ -6848,9 +7176,11 @@ def d_SalesTariffEntryType(v, r):
         else:
             und(c, 2)
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6890,13 +7220,13 @@ def e_SalesTariffEntryType(a, d):
     x = d.get('TimeInterval')
     if x is not None:
         u += 1
-        c, wd, st = _T156[st]
+        c, wd, st = _T158[st]
         a = e_IntervalType(((a << wd) | c), x)
     f = 'EPriceLevel'
     x = d.get('EPriceLevel')
     if x is not None:
         u += 1
-        c, wd, st = _T244[st]
+        c, wd, st = _T250[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
         a = (((((a << wd) | c) << 10)) | ((x) << 1))
@@ -6910,7 +7240,7 @@ def e_SalesTariffEntryType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T245[st]
+            c, wd, nx, n = _T251[st]
             a = e_ConsumptionCostType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6928,10 +7258,10 @@ def e_SalesTariffEntryType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T246[st]
+    c, wd = _T252[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K243)
+        extra(d, _K249)
     return a
 
 def d_SalesTariffType(v, r):
@@ -6965,7 +7295,18 @@ def d_SalesTariffType(v, r):
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         o['SalesTariffDescription'] = x
         st = 3
     elif c == 1:
@@ -7020,9 +7361,11 @@ def d_SalesTariffType(v, r):
             l.append(x)
         st = 5
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7072,16 +7415,15 @@ def e_SalesTariffType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T61[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = 'NumEPriceLevels'
     x = d.get('NumEPriceLevels')
     if x is not None:
         u += 1
-        c, wd, st = _T248[st]
+        c, wd, st = _T254[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
         a = (((((a << wd) | c) << 10)) | ((x) << 1))
@@ -7095,7 +7437,7 @@ def e_SalesTariffType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T249[st]
+            c, wd, nx, n = _T255[st]
             a = e_SalesTariffEntryType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7113,10 +7455,10 @@ def e_SalesTariffType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T250[st]
+    c, wd = _T256[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K247)
+        extra(d, _K253)
     return a
 
 def d_SelectedServiceListType(v, r):
@@ -7134,9 +7476,11 @@ def d_SelectedServiceListType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7171,34 +7515,43 @@ def e_SelectedServiceListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T252[st]
-            a = e_SelectedServiceType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q259[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_SelectedServiceType((a << 2), x)
+                else:
+                    a = e_SelectedServiceType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T258[st]
+                a = e_SelectedServiceType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T90[st]
+    c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K251)
+        extra(d, _K257)
     return a
 
 def d_SelectedServiceType(v, r):
@@ -7245,12 +7598,10 @@ def e_SelectedServiceType(a, d):
     f = 'ServiceID'
     x = d.get('ServiceID')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 65535)) << 1
         st = 1
     else:
         missing()
@@ -7258,86 +7609,98 @@ def e_SelectedServiceType(a, d):
     x = d.get('ParameterSetID')
     if x is not None:
         u += 1
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 13) | (x << 1))
         else:
-            a = wi((a << 3), x) << 1
+            a = wi((a << 3), as_int(x, -32768, 32767)) << 1
         st = 2
     f = None
-    c, wd = _T90[st]
+    c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K253)
+        extra(d, _K260)
     return a
 
 def d_ServiceDetailReqType(v, r):
     o = {}
     st = 0
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3587:
+        r += 12
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['ServiceID'] = x
+        st = 1
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['ServiceID'] = x
-    st = 1
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['ServiceID'] = (x >> 2) & 127
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceDetailReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'ServiceID'
     x = d.get('ServiceID')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 1
+            a = wu((a << 2), as_int(x, 0, 65535)) << 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K254)
+        extra(d, _K261)
     return a
 
 def d_ServiceDetailResType(v, r):
     o = {}
     st = 0
-    r -= 8
-    x = (v >> r) & 255
-    if x & 193:
-        und2()
-    x = _E13[(x >> 1) & 31]
-    c = 0
-    o['ResponseCode'] = x
-    st = 1
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
+    r -= 19
+    x = (v >> r) & 524287
+    if x & 397057:
+        r += 19
+        r -= 8
+        x = (v >> r) & 255
+        if x & 193:
+            und2()
+        x = _E13[(x >> 1) & 31]
+        c = 0
+        o['ResponseCode'] = x
+        st = 1
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['ServiceID'] = x
+        st = 2
     else:
-        x >>= 1
-    c = 0
-    o['ServiceID'] = x
-    st = 2
+        st = 0
+        c = 0
+        o['ResponseCode'] = _E13[(x >> 12) & 31]
+        o['ServiceID'] = (x >> 1) & 127
+        st = 2
+        c = 0
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -7373,12 +7736,10 @@ def e_ServiceDetailResType(a, d):
     f = 'ServiceID'
     x = d.get('ServiceID')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 65535)) << 1
         st = 2
     else:
         missing()
@@ -7392,7 +7753,7 @@ def e_ServiceDetailResType(a, d):
     c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K255)
+        extra(d, _K262)
     return a
 
 def d_ServiceDiscoveryReqType(v, r):
@@ -7401,7 +7762,18 @@ def d_ServiceDiscoveryReqType(v, r):
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         o['ServiceScope'] = x
         st = 1
     elif c == 1:
@@ -7447,9 +7819,8 @@ def e_ServiceDiscoveryReqType(a, d):
     x = d.get('ServiceScope')
     if x is not None:
         u += 1
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 11) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 3), x) << 1
         st = 1
@@ -7466,7 +7837,7 @@ def e_ServiceDiscoveryReqType(a, d):
     c, wd = _T12[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K256)
+        extra(d, _K263)
     return a
 
 def d_ServiceDiscoveryResType(v, r):
@@ -7547,10 +7918,10 @@ def e_ServiceDiscoveryResType(a, d):
         a = e_ServiceListType((a << 2), x)
         st = 4
     f = None
-    c, wd = _T258[st]
+    c, wd = _T265[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K257)
+        extra(d, _K264)
     return a
 
 def d_ServiceListType(v, r):
@@ -7568,9 +7939,11 @@ def d_ServiceListType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7605,34 +7978,43 @@ def e_ServiceListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T260[st]
-            a = e_ServiceType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 8:
+            st = _Q268[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_ServiceType((a << 2), x)
+                else:
+                    a = e_ServiceType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T267[st]
+                a = e_ServiceType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T90[st]
+    c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K259)
+        extra(d, _K266)
     return a
 
 def d_ServiceParameterListType(v, r):
@@ -7650,9 +8032,11 @@ def d_ServiceParameterListType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7687,34 +8071,43 @@ def e_ServiceParameterListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T262[st]
-            a = e_ParameterSetType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q90[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_ParameterSetType((a << 2), x)
+                else:
+                    a = e_ParameterSetType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T270[st]
+                a = e_ParameterSetType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T90[st]
+    c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K261)
+        extra(d, _K269)
     return a
 
 def d_ServiceType(v, r):
@@ -7734,7 +8127,18 @@ def d_ServiceType(v, r):
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         o['ServiceName'] = x
         st = 2
     elif c == 1:
@@ -7759,7 +8163,18 @@ def d_ServiceType(v, r):
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         o['ServiceScope'] = x
         st = 4
     elif c == 1:
@@ -7796,12 +8211,10 @@ def e_ServiceType(a, d):
     f = 'ServiceID'
     x = d.get('ServiceID')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 65535)) << 1
         st = 1
     else:
         missing()
@@ -7809,9 +8222,8 @@ def e_ServiceType(a, d):
     x = d.get('ServiceName')
     if x is not None:
         u += 1
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 11) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 3), x) << 1
         st = 2
@@ -7829,9 +8241,8 @@ def e_ServiceType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T84[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = 'FreeService'
@@ -7846,7 +8257,7 @@ def e_ServiceType(a, d):
     c, wd = _T5[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K263)
+        extra(d, _K271)
     return a
 
 def d_SessionSetupReqType(v, r):
@@ -7869,19 +8280,17 @@ def d_SessionSetupReqType(v, r):
 def e_SessionSetupReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'EVCCID'
     x = d.get('EVCCID')
     if x is not None:
         a = wb((a << 2), x) << 1
-        st = 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K264)
+        extra(d, _K272)
     return a
 
 def d_SessionSetupResType(v, r):
@@ -7895,11 +8304,21 @@ def d_SessionSetupResType(v, r):
     c = 0
     o['ResponseCode'] = x
     st = 1
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['EVSEID'] = x
     st = 2
     r -= 2
@@ -7942,9 +8361,8 @@ def e_SessionSetupResType(a, d):
     f = 'EVSEID'
     x = d.get('EVSEID')
     if x is not None:
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
         st = 2
@@ -7954,81 +8372,94 @@ def e_SessionSetupResType(a, d):
     x = d.get('EVSETimeStamp')
     if x is not None:
         u += 1
-        if x.__class__ is not int or x < -9223372036854775808 or x > 9223372036854775807:
-            x = as_int(x, -9223372036854775808, 9223372036854775807)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 13) | (x << 1))
         else:
-            a = wi((a << 3), x) << 1
+            a = wi((a << 3), as_int(x, -9223372036854775808, 9223372036854775807)) << 1
         st = 3
     f = None
     c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K265)
+        extra(d, _K273)
     return a
 
 def d_SessionStopReqType(v, r):
     o = {}
     st = 0
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = _E266[(x >> 1) & 1]
-    c = 0
-    o['ChargingSession'] = x
-    st = 1
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+    r -= 5
+    x = (v >> r) & 31
+    if x & 27:
+        r += 5
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = _E274[(x >> 1) & 1]
+        c = 0
+        o['ChargingSession'] = x
+        st = 1
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
+    else:
+        st = 0
+        c = 0
+        o['ChargingSession'] = _E274[(x >> 2) & 1]
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_SessionStopReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'ChargingSession'
     x = d.get('ChargingSession')
     if x is not None:
-        j = _I267.get(x)
+        j = _I275.get(x)
         if j is None:
-            bad_enum(x, _I267)
+            bad_enum(x, _I275)
         a = ((a << 4) | (j << 1))
-        st = 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K268)
+        extra(d, _K276)
     return a
 
 def d_SessionStopResType(v, r):
     o = {}
     st = 0
-    r -= 8
-    x = (v >> r) & 255
-    if x & 193:
-        und2()
-    x = _E13[(x >> 1) & 31]
-    c = 0
-    o['ResponseCode'] = x
-    st = 1
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+    r -= 9
+    x = (v >> r) & 511
+    if x & 387:
+        r += 9
+        r -= 8
+        x = (v >> r) & 255
+        if x & 193:
+            und2()
+        x = _E13[(x >> 1) & 31]
+        c = 0
+        o['ResponseCode'] = x
+        st = 1
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
+    else:
+        st = 0
+        c = 0
+        o['ResponseCode'] = _E13[(x >> 2) & 31]
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_SessionStopResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'ResponseCode'
     x = d.get('ResponseCode')
@@ -8037,13 +8468,12 @@ def e_SessionStopResType(a, d):
         if j is None:
             bad_enum(x, _I14)
         a = ((a << 8) | (j << 1))
-        st = 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K215)
+        extra(d, _K220)
     return a
 
 def d_SignatureMethodType(v, r):
@@ -8056,9 +8486,11 @@ def d_SignatureMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -8081,9 +8513,11 @@ def d_SignatureMethodType(v, r):
             unsupported('mixed-content text')
         else:
             und(c, 4)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -8113,18 +8547,16 @@ def e_SignatureMethodType(a, d):
     x = d.get('HMACOutputLength')
     if x is not None:
         u += 1
-        if x.__class__ is not int:
-            x = as_int(x, None, None)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 14) | (x << 1))
         else:
-            a = wi((a << 4), x) << 1
+            a = wi((a << 4), as_int(x, None, None)) << 1
         st = 2
     f = None
-    c, wd = _T270[st]
+    c, wd = _T278[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K269)
+        extra(d, _K277)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -8158,9 +8590,11 @@ def d_SignaturePropertiesType(v, r):
         else:
             l.append(x)
         st = 2
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -8198,7 +8632,7 @@ def e_SignaturePropertiesType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T174[st]
+            c, wd, nx, n = _T176[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8216,10 +8650,10 @@ def e_SignaturePropertiesType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T175[st]
+    c, wd = _T177[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K271)
+        extra(d, _K279)
     return a
 
 def d_SignaturePropertyType(v, r):
@@ -8245,9 +8679,11 @@ def d_SignaturePropertyType(v, r):
         x, r = s(v, r)
         o['Target'] = x
         st = 2
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -8258,9 +8694,11 @@ def d_SignaturePropertyType(v, r):
             unsupported('mixed-content text')
         else:
             und(c, 2)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -8293,10 +8731,10 @@ def e_SignaturePropertyType(a, d):
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T273[st]
+    c, wd = _T281[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K272)
+        extra(d, _K280)
     return a
 
 def d_SignatureType(v, r):
@@ -8347,9 +8785,11 @@ def d_SignatureType(v, r):
         return o, r
     else:
         und(c, 3)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -8405,7 +8845,7 @@ def e_SignatureType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T275[st]
+            c, wd, nx, n = _T283[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8423,10 +8863,10 @@ def e_SignatureType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T276[st]
+    c, wd = _T284[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K274)
+        extra(d, _K282)
     return a
 
 def d_SignatureValueType(v, r):
@@ -8479,10 +8919,10 @@ def e_SignatureValueType(a, d):
     a = (a << wd) | c
     a = wb(a, x)
     f = None
-    c, wd = _T100[st]
+    c, wd = _T102[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K98)
+        extra(d, _K100)
     return a
 
 def d_SignedInfoType(v, r):
@@ -8526,9 +8966,11 @@ def d_SignedInfoType(v, r):
     else:
         l.append(x)
     st = 4
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -8578,7 +9020,7 @@ def e_SignedInfoType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T278[st]
+            c, wd, nx, n = _T286[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8596,10 +9038,10 @@ def e_SignedInfoType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T279[st]
+    c, wd = _T287[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K277)
+        extra(d, _K285)
     return a
 
 def d_SubCertificatesType(v, r):
@@ -8617,9 +9059,11 @@ def d_SubCertificatesType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -8654,34 +9098,43 @@ def e_SubCertificatesType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T281[st]
-            a = wb(((((a << wd) | c) << 1)), x) << 1
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 4:
+            st = _Q290[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = wb((a << 3), x) << 1
+                else:
+                    a = wb((a << 2), x) << 1
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T289[st]
+                a = wb(((((a << wd) | c) << 1)), x) << 1
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T90[st]
+    c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K280)
+        extra(d, _K288)
     return a
 
 def d_SupportedEnergyTransferModeType(v, r):
@@ -8700,9 +9153,11 @@ def d_SupportedEnergyTransferModeType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -8741,37 +9196,47 @@ def e_SupportedEnergyTransferModeType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T283[st]
-            j = _I69.get(x)
-            if j is None:
-                bad_enum(x, _I69)
-            a = (((((a << wd) | c) << 5)) | (j << 1))
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 6:
+            st = _Q293[len(x)]
+            for i, x in enumerate(x):
+                c, wd = _P294[i]
+                j = _I69.get(x)
+                if j is None:
+                    bad_enum(x, _I69)
+                a = (((((a << wd) | c) << 5)) | (j << 1))
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T292[st]
+                j = _I69.get(x)
+                if j is None:
+                    bad_enum(x, _I69)
+                a = (((((a << wd) | c) << 5)) | (j << 1))
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T90[st]
+    c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K282)
+        extra(d, _K291)
     return a
 
 def d_TransformType(v, r):
@@ -8784,13 +9249,26 @@ def d_TransformType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('XPath')
             if l is None:
                 o['XPath'] = [x]
@@ -8825,35 +9303,43 @@ def e_TransformType(a, d):
         u += 1
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T285[st]
-            if x.__class__ is str and len(x) < 126 and x.isascii():
-                ln = len(x)
-                a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
-            else:
-                a = ws(((((a << wd) | c) << 1)), x) << 1
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q297[len(x)]
+            for i, x in enumerate(x):
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T296[st]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws(((((a << wd) | c) << 1)), x) << 1
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     f = None
     a = (a << 3) | 2
     if u != len(d):
-        extra(d, _K284)
+        extra(d, _K295)
     return a
 
 def d_TransformsType(v, r):
@@ -8870,9 +9356,11 @@ def d_TransformsType(v, r):
     else:
         l.append(x)
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -8898,33 +9386,42 @@ def e_TransformsType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T242[st]
-            a = e_TransformType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q90[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_TransformType((a << 2), x)
+                else:
+                    a = e_TransformType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T248[st]
+                a = e_TransformType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K286)
+        extra(d, _K298)
     return a
 
 def d_WeldingDetectionReqType(v, r):
@@ -8947,13 +9444,11 @@ def d_WeldingDetectionReqType(v, r):
 def e_WeldingDetectionReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'DC_EVStatus'
     x = d.get('DC_EVStatus')
     if x is not None:
         a = e_DC_EVStatusType((a << 1), x)
-        st = 1
     else:
         missing()
     f = None
@@ -8997,7 +9492,6 @@ def d_WeldingDetectionResType(v, r):
 def e_WeldingDetectionResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 3
     f = 'ResponseCode'
     x = d.get('ResponseCode')
@@ -9006,27 +9500,24 @@ def e_WeldingDetectionResType(a, d):
         if j is None:
             bad_enum(x, _I14)
         a = ((a << 8) | (j << 1))
-        st = 1
     else:
         missing()
     f = 'DC_EVSEStatus'
     x = d.get('DC_EVSEStatus')
     if x is not None:
         a = e_DC_EVSEStatusType((a << 1), x)
-        st = 2
     else:
         missing()
     f = 'EVSEPresentVoltage'
     x = d.get('EVSEPresentVoltage')
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
-        st = 3
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K226)
+        extra(d, _K231)
     return a
 
 def d_X509DataType(v, r):
@@ -9051,7 +9542,18 @@ def d_X509DataType(v, r):
             l.append(x)
         st = 1
     elif c == 2:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         l = o.get('X509SubjectName')
         if l is None:
             o['X509SubjectName'] = [x]
@@ -9079,9 +9581,11 @@ def d_X509DataType(v, r):
         st = 1
     else:
         und(c, 6)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -9099,7 +9603,18 @@ def d_X509DataType(v, r):
             else:
                 l.append(x)
         elif c == 2:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('X509SubjectName')
             if l is None:
                 o['X509SubjectName'] = [x]
@@ -9137,73 +9652,84 @@ def e_X509DataType(a, d):
             continue
         h = _H_X509DataType.get(f)
         if h is None:
-            extra(d, _K287)
+            extra(d, _K299)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T294[st]
+    c, wd = _T306[st]
     a = (a << wd) | c
     return a
 
 def d_X509IssuerSerialType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['X509IssuerName'] = x
     st = 1
-    r -= 12
-    x = (v >> r) & 4095
-    if x & 3841:
-        if x >> 11:
-            und(1, 1)
-        x, r = ei(v, r + 11)
+    r -= 13
+    x = (v >> r) & 8191
+    if x & 7683:
+        r += 13
+        r -= 12
+        x = (v >> r) & 4095
+        if x & 3841:
+            if x >> 11:
+                und(1, 1)
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        c = 0
+        o['X509SerialNumber'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['X509SerialNumber'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['X509SerialNumber'] = (x >> 2) & 127
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_X509IssuerSerialType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'X509IssuerName'
     x = d.get('X509IssuerName')
     if x is not None:
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
-        st = 1
     else:
         missing()
     f = 'X509SerialNumber'
     x = d.get('X509SerialNumber')
     if x is not None:
-        if x.__class__ is not int:
-            x = as_int(x, None, None)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
-        st = 2
+            a = wi((a << 2), as_int(x, None, None)) << 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K295)
+        extra(d, _K307)
     return a
 
 def d_anon_V2G_Message(v, r):
@@ -9233,26 +9759,23 @@ def d_anon_V2G_Message(v, r):
 def e_anon_V2G_Message(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'Body'
     x = d.get('Body')
     if x is not None:
         a = e_BodyType((a << 1), x)
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K296)
+        extra(d, _K308)
     return a
 
 def h_BodyType_0(a, x, st):
@@ -9431,7 +9954,7 @@ def h_BodyType_34(a, x, st):
     return a, st
 
 def h_CurrentDemandResType_0(a, x, st):
-    c, wd, st = _T115[st]
+    c, wd, st = _T117[st]
     j = _I14.get(x)
     if j is None:
         bad_enum(x, _I14)
@@ -9439,7 +9962,7 @@ def h_CurrentDemandResType_0(a, x, st):
     return a, st
 
 def h_CurrentDemandResType_1(a, x, st):
-    c, wd, st = _T99[st]
+    c, wd, st = _T101[st]
     a = e_DC_EVSEStatusType(((a << wd) | c), x)
     return a, st
 
@@ -9468,50 +9991,49 @@ def h_CurrentDemandResType_5(a, x, st):
     return a, st
 
 def h_CurrentDemandResType_6(a, x, st):
-    c, wd, st = _T116[st]
+    c, wd, st = _T118[st]
     if x is not True and x is not False:
         bad_bool(x)
     a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     return a, st
 
 def h_CurrentDemandResType_7(a, x, st):
-    c, wd, st = _T117[st]
-    a = e_PhysicalValueType(((a << wd) | c), x)
-    return a, st
-
-def h_CurrentDemandResType_8(a, x, st):
-    c, wd, st = _T118[st]
-    a = e_PhysicalValueType(((a << wd) | c), x)
-    return a, st
-
-def h_CurrentDemandResType_9(a, x, st):
     c, wd, st = _T119[st]
     a = e_PhysicalValueType(((a << wd) | c), x)
     return a, st
 
-def h_CurrentDemandResType_10(a, x, st):
+def h_CurrentDemandResType_8(a, x, st):
     c, wd, st = _T120[st]
-    if x.__class__ is str and len(x) < 126 and x.isascii():
-        ln = len(x)
-        a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+    a = e_PhysicalValueType(((a << wd) | c), x)
+    return a, st
+
+def h_CurrentDemandResType_9(a, x, st):
+    c, wd, st = _T121[st]
+    a = e_PhysicalValueType(((a << wd) | c), x)
+    return a, st
+
+def h_CurrentDemandResType_10(a, x, st):
+    c, wd, st = _T122[st]
+    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+        a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
     else:
         a = ws(((((a << wd) | c) << 1)), x) << 1
     return a, st
 
 def h_CurrentDemandResType_11(a, x, st):
-    c, wd, st = _T121[st]
+    c, wd, st = _T123[st]
     if x.__class__ is not int or x < 1 or x > 255:
         x = as_int(x, 1, 255)
     a = (((((a << wd) | c) << 10)) | ((x - 1) << 1))
     return a, st
 
 def h_CurrentDemandResType_12(a, x, st):
-    c, wd, st = _T122[st]
+    c, wd, st = _T124[st]
     a = e_MeterInfoType(((a << wd) | c), x)
     return a, st
 
 def h_CurrentDemandResType_13(a, x, st):
-    c, wd, st = _T123[st]
+    c, wd, st = _T125[st]
     if x is not True and x is not False:
         bad_bool(x)
     a = (((((a << wd) | c) << 3)) | (2 if x else 0))
@@ -9524,10 +10046,9 @@ def h_KeyInfoType_1(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T160[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        c, wd, nx, n = _T162[st]
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -9554,7 +10075,7 @@ def h_KeyInfoType_2(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T161[st]
+        c, wd, nx, n = _T163[st]
         a = e_KeyValueType(((a << wd) | c), x)
         if n:
             k += 1
@@ -9580,7 +10101,7 @@ def h_KeyInfoType_3(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T162[st]
+        c, wd, nx, n = _T164[st]
         a = e_RetrievalMethodType(((a << wd) | c), x)
         if n:
             k += 1
@@ -9606,7 +10127,7 @@ def h_KeyInfoType_4(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T163[st]
+        c, wd, nx, n = _T165[st]
         a = e_X509DataType(((a << wd) | c), x)
         if n:
             k += 1
@@ -9632,7 +10153,7 @@ def h_KeyInfoType_5(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T164[st]
+        c, wd, nx, n = _T166[st]
         a = e_PGPDataType(((a << wd) | c), x)
         if n:
             k += 1
@@ -9658,7 +10179,7 @@ def h_KeyInfoType_6(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T165[st]
+        c, wd, nx, n = _T167[st]
         a = e_SPKIDataType(((a << wd) | c), x)
         if n:
             k += 1
@@ -9684,10 +10205,9 @@ def h_KeyInfoType_7(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T166[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        c, wd, nx, n = _T168[st]
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -9714,7 +10234,7 @@ def h_X509DataType_0(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T289[st]
+        c, wd, nx, n = _T301[st]
         a = e_X509IssuerSerialType(((a << wd) | c), x)
         if n:
             k += 1
@@ -9740,7 +10260,7 @@ def h_X509DataType_1(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T290[st]
+        c, wd, nx, n = _T302[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -9766,10 +10286,9 @@ def h_X509DataType_2(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T291[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        c, wd, nx, n = _T303[st]
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -9796,7 +10315,7 @@ def h_X509DataType_3(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T292[st]
+        c, wd, nx, n = _T304[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -9822,7 +10341,7 @@ def h_X509DataType_4(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T293[st]
+        c, wd, nx, n = _T305[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -9850,13 +10369,23 @@ def e_simple0(a, x):
     return a
 
 def d_simple1(v, r):
-    x, r = es(v, r)
+    r -= 9
+    x = (v >> r) & 511
+    if x & 384 or x < 2 or (x << 3) - 15 > r:
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
     return x, r
 
 def e_simple1(a, x):
-    if x.__class__ is str and len(x) < 126 and x.isascii():
-        ln = len(x)
-        a = ((((a << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+        a = (a << ((ln << 3) + 10)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
     else:
         a = ws((a << 1), x) << 1
     return a
@@ -9880,8 +10409,8 @@ def decode_document(v, r):
     return {name: x}, r
 
 
-def encode_document(a, msg):
-    t = _DOC_E.get(msg[0])
+def encode_document(a, name, x):
+    t = _DOC_E.get(name)
     if t is None:
-        raise Invalid(f'{msg[0]!r} is not a global element of schema ' + SCHEMA)
-    return t[1]((a << 7) | t[0], msg[1])
+        raise Invalid(f'{name!r} is not a global element of schema ' + SCHEMA)
+    return t[1]((a << 7) | t[0], x)

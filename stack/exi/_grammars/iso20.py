@@ -29,254 +29,267 @@ _T13 = {11: (1, 2, 13), 12: (0, 2, 13)}
 _T14 = {11: (2, 2), 12: (1, 2), 13: (0, 1)}
 _K15 = frozenset(('AdditionalService',))
 _T16 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 4)}
-_T17 = {1: (1, 2), 2: (0, 1)}
-_K18 = frozenset(('ServiceFee', 'ServiceName'))
-_E19 = ('EIM', 'PnC')
-_I20 = {'EIM': 0, 'PnC': 1}
-_K21 = frozenset(('EIM_AReqAuthorizationMode', 'Header', 'PnC_AReqAuthorizationMode', 'SelectedAuthorizationService'))
-_T22 = {2: (1, 2, 3)}
-_T23 = {3: (0, 1)}
-_E24 = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')
-_I25 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
-_E26 = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')
-_I27 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
-_K28 = frozenset(('EVSEProcessing', 'Header', 'ResponseCode'))
-_K29 = frozenset(('Header',))
-_K30 = frozenset(('AuthorizationServices', 'CertificateInstallationService', 'EIM_ASResAuthorizationMode', 'Header', 'PnC_ASResAuthorizationMode', 'ResponseCode'))
-_T31 = {2: (0, 1, 3, 0), 3: (0, 2, 4, 0)}
-_T32 = {5: (0, 2, 6)}
-_T33 = {5: (1, 2, 6)}
-_T34 = {6: (0, 1)}
-_K35 = frozenset(())
-_K36 = frozenset(('Algorithm',))
-_K37 = frozenset(('Certificate', 'SubCertificates'))
-_K38 = frozenset(('Header', 'ListOfRootCertificateIDs', 'MaximumContractCertificateChains', 'OEMProvisioningCertificateChain', 'PrioritizedEMAIDs'))
-_T39 = {4: (1, 2), 5: (0, 1)}
-_K40 = frozenset(('CPSCertificateChain', 'EVSEProcessing', 'Header', 'RemainingContractCertificateChains', 'ResponseCode', 'SignedInstallationData'))
-_K41 = frozenset(('AbsolutePriceSchedule', 'PowerSchedule', 'PriceLevelSchedule'))
-_T42 = {1: (1, 2, 2)}
-_T43 = {1: (2, 2), 2: (0, 1)}
-_K44 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
-_T45 = {1: (0, 1, 4)}
-_T46 = {0: (1, 2, 2), 4: (0, 2, 2)}
-_T47 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
-_T48 = {3: (0, 2, 5)}
-_T49 = {3: (1, 2, 6), 5: (0, 2, 6)}
-_T50 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
-_K51 = frozenset(('Amount', 'CostPerUnit'))
-_K52 = frozenset(('Amount', 'TaxRuleID'))
-_K53 = frozenset(('DepartureTime', 'EVMaximumEnergyRequest', 'EVMaximumV2XEnergyRequest', 'EVMinimumEnergyRequest', 'EVMinimumV2XEnergyRequest', 'EVTargetEnergyRequest', 'MinimumSOC', 'TargetSOC'))
-_T54 = {1: (1, 2, 3), 2: (0, 2, 3)}
-_T55 = {1: (2, 2, 4), 2: (1, 2, 4), 3: (0, 1, 4)}
-_T56 = {4: (0, 1, 5)}
-_T57 = {6: (0, 2, 7)}
-_T58 = {6: (1, 2, 8), 7: (0, 2, 8)}
-_T59 = {6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_K60 = frozenset(('AbsolutePriceSchedule', 'DepartureTime', 'MinimumSOC', 'PriceLevelSchedule', 'TargetSOC'))
-_T61 = {0: (1, 3, 2), 1: (0, 3, 2)}
-_T62 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
-_T63 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
-_T64 = {0: (4, 3, 4), 1: (3, 3, 4), 2: (2, 3, 4), 3: (1, 2, 4)}
-_T65 = {0: (5, 3), 1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (0, 1)}
-_K66 = frozenset(('EMAID',))
-_T67 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 7)}
-_K68 = frozenset(('Currency', 'EVPriceRuleStacks', 'PriceAlgorithm', 'TimeAnchor'))
-_K69 = frozenset(('EVAbsolutePriceSchedule', 'EVPowerSchedule'))
-_K70 = frozenset(('EVPowerProfileEntry',))
-_T71 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 2047)}
-_K72 = frozenset(('Dynamic_EVPPTControlMode', 'EVPowerProfileEntries', 'Scheduled_EVPPTControlMode', 'TimeAnchor'))
-_K73 = frozenset(('EVPowerScheduleEntry',))
-_T74 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 1023)}
-_K75 = frozenset(('Duration', 'Power'))
-_K76 = frozenset(('EVPowerScheduleEntries', 'TimeAnchor'))
-_K77 = frozenset(('EVPriceRuleStack',))
-_K78 = frozenset(('Duration', 'EVPriceRule'))
-_T79 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 7)}
-_T80 = {2: (1, 2), 3: (0, 1)}
-_K81 = frozenset(('EnergyFee', 'PowerRangeStart'))
-_E82 = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRenegotiation', 'MeteringConfirmation')
-_I83 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
-_K84 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
-_K85 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
-_O86 = {'Id': 0, 'KeyName': 1, 'KeyValue': 2, 'RetrievalMethod': 3, 'X509Data': 4, 'PGPData': 5, 'SPKIData': 6, 'MgmtData': 7}
-_T87 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
-_T88 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
-_T89 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
-_T90 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
-_T91 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
-_T92 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
-_T93 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
-_T94 = {2: (8, 4)}
-_K95 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
-_T96 = {0: (1, 3, 1)}
-_T97 = {1: (0, 2)}
-_K98 = frozenset(('RootCertificateID',))
-_T99 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 19)}
-_K100 = frozenset(('Id', 'Reference'))
-_T101 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
-_T102 = {2: (1, 2)}
-_K103 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
-_K104 = frozenset(('BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'CapacitiveEnergyReadingVARh', 'ChargedEnergyReadingWh', 'MeterID', 'MeterSignature', 'MeterStatus', 'MeterTimestamp'))
-_T105 = {2: (1, 3, 4), 3: (0, 3, 4)}
-_T106 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
-_T107 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
-_T108 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
-_T109 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
-_T110 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_K111 = frozenset(('Header', 'SignedMeteringData'))
-_K112 = frozenset(('Header', 'ResponseCode'))
-_K113 = frozenset(('Encoding', 'Id', 'MimeType'))
-_T114 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K115 = frozenset(('OverstayPowerThreshold', 'OverstayRule', 'OverstayTimeThreshold'))
-_T116 = {0: (1, 2, 2), 1: (0, 2, 2)}
-_T117 = {0: (2, 2, 3, 0), 1: (1, 2, 3, 0), 2: (0, 1, 3, 0), 3: (0, 2, 4, 4)}
-_T118 = {3: (1, 2), 4: (0, 1)}
-_K119 = frozenset(('OverstayFee', 'OverstayFeePeriod', 'OverstayRuleDescription', 'StartTime'))
-_T120 = {3: (0, 1, 4)}
-_T121 = {4: (0, 1)}
-_K122 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
-_T123 = {1: (2, 2), 2: (1, 2)}
-_K124 = frozenset(('Parameter', 'ParameterSetID'))
-_T125 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 31)}
-_K126 = frozenset(('Name', 'boolValue', 'byteValue', 'finiteString', 'intValue', 'rationalNumber', 'shortValue'))
-_T127 = {1: (1, 3, 2)}
-_T128 = {1: (2, 3, 2)}
-_T129 = {1: (3, 3, 2)}
-_T130 = {1: (4, 3, 2)}
-_T131 = {1: (5, 3, 2)}
-_T132 = {2: (0, 1)}
-_K133 = frozenset(('ContractCertificateChain', 'GenChallenge', 'Id'))
-_K134 = frozenset(('GenChallenge', 'SupportedProviders'))
-_E135 = ('Start', 'Stop', 'Standby', 'ScheduleRenegotiation')
-_I136 = {'Start': 0, 'Stop': 1, 'Standby': 2, 'ScheduleRenegotiation': 3}
-_E137 = ('Charge', 'Discharge')
-_I138 = {'Charge': 0, 'Discharge': 1}
-_K139 = frozenset(('BPT_ChannelSelection', 'ChargeProgress', 'EVPowerProfile', 'EVProcessing', 'Header'))
-_T140 = {3: (1, 2, 5), 4: (0, 2, 5)}
-_T141 = {3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_K142 = frozenset(('EVSEStatus', 'Header', 'ResponseCode'))
-_K143 = frozenset(('PowerScheduleEntry',))
-_K144 = frozenset(('Duration', 'Power', 'Power_L2', 'Power_L3'))
-_T145 = {2: (1, 2, 4), 3: (0, 2, 4)}
-_T146 = {2: (2, 2), 3: (1, 2), 4: (0, 1)}
-_K147 = frozenset(('AvailableEnergy', 'PowerScheduleEntries', 'PowerTolerance', 'TimeAnchor'))
-_K148 = frozenset(('PriceLevelScheduleEntry',))
-_K149 = frozenset(('Duration', 'PriceLevel'))
-_K150 = frozenset(('Id', 'NumberOfPriceLevels', 'PriceLevelScheduleEntries', 'PriceScheduleDescription', 'PriceScheduleID', 'TimeAnchor'))
-_K151 = frozenset(('PriceRuleStack',))
-_K152 = frozenset(('Duration', 'PriceRule'))
-_K153 = frozenset(('CarbonDioxideEmission', 'EnergyFee', 'ParkingFee', 'ParkingFeePeriod', 'PowerRangeStart', 'RenewableGenerationPercentage'))
-_T154 = {1: (1, 3, 3), 2: (0, 3, 3)}
-_T155 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
-_T156 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
-_T157 = {1: (4, 3, 6), 2: (3, 3, 6), 3: (2, 2, 6), 4: (1, 2, 6), 5: (0, 1, 6)}
-_K158 = frozenset(('Exponent', 'Modulus'))
-_K159 = frozenset(('Exponent', 'Value'))
-_K160 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
-_T161 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
-_T162 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
-_T163 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
-_T164 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
-_K165 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
-_T166 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
-_T167 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
-_T168 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
-_K169 = frozenset(('Transforms', 'Type', 'URI'))
-_T170 = {0: (1, 3, 2), 1: (0, 2, 2)}
-_T171 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
-_T172 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K173 = frozenset(('SPKISexp',))
-_T174 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
-_K175 = frozenset(('Dynamic_SEReqControlMode', 'Header', 'MaximumSupportingPoints', 'Scheduled_SEReqControlMode'))
-_K176 = frozenset(('Dynamic_SEResControlMode', 'EVSEProcessing', 'GoToPause', 'Header', 'ResponseCode', 'Scheduled_SEResControlMode'))
-_T177 = {3: (2, 2, 5), 4: (1, 2, 5)}
-_T178 = {5: (0, 1)}
-_K179 = frozenset(('ChargingSchedule', 'DischargingSchedule', 'ScheduleTupleID'))
-_E180 = ('PowerToleranceNotConfirmed', 'PowerToleranceConfirmed')
-_I181 = {'PowerToleranceNotConfirmed': 0, 'PowerToleranceConfirmed': 1}
-_K182 = frozenset(('PowerToleranceAcceptance', 'SelectedScheduleTupleID'))
-_K183 = frozenset(('DepartureTime', 'EVEnergyOffer', 'EVMaximumEnergyRequest', 'EVMinimumEnergyRequest', 'EVTargetEnergyRequest'))
-_T184 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
-_T185 = {0: (5, 3), 1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_K186 = frozenset(('ScheduleTuple',))
-_T187 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 2)}
-_K188 = frozenset(('SelectedScheduleTupleID',))
-_K189 = frozenset(('SelectedService',))
-_T190 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 15)}
-_K191 = frozenset(('ParameterSetID', 'ServiceID'))
-_K192 = frozenset(('Header', 'ServiceID'))
-_K193 = frozenset(('Header', 'ResponseCode', 'ServiceID', 'ServiceParameterList'))
-_K194 = frozenset(('Header', 'SupportedServiceIDs'))
-_K195 = frozenset(('EnergyTransferServiceList', 'Header', 'ResponseCode', 'ServiceRenegotiationSupported', 'VASList'))
-_K196 = frozenset(('ServiceID',))
-_K197 = frozenset(('Service',))
-_K198 = frozenset(('ParameterSet',))
-_T199 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 31)}
-_K200 = frozenset(('Header', 'SelectedEnergyTransferService', 'SelectedVASList'))
-_K201 = frozenset(('FreeService', 'ServiceID'))
-_K202 = frozenset(('EVCCID', 'Header'))
-_K203 = frozenset(('EVSEID', 'Header', 'ResponseCode'))
-_E204 = ('Pause', 'Terminate', 'ServiceRenegotiation')
-_I205 = {'Pause': 0, 'Terminate': 1, 'ServiceRenegotiation': 2}
-_K206 = frozenset(('ChargingSession', 'EVTerminationCode', 'EVTerminationExplanation', 'Header'))
-_K207 = frozenset(('Algorithm', 'HMACOutputLength'))
-_T208 = {1: (2, 3), 2: (1, 2)}
-_K209 = frozenset(('Id', 'SignatureProperty'))
-_K210 = frozenset(('Id', 'Target'))
-_T211 = {}
-_K212 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
-_T213 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T214 = {3: (2, 2), 4: (1, 2)}
-_K215 = frozenset(('Id', 'value'))
-_K216 = frozenset(('Certificate', 'Id', 'SubCertificates'))
-_K217 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
-_T218 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
-_T219 = {4: (1, 2)}
-_E220 = ('SECP521', 'X448')
-_I221 = {'SECP521': 0, 'X448': 1}
-_K222 = frozenset(('ContractCertificateChain', 'DHPublicKey', 'ECDHCurve', 'Id', 'SECP521_EncryptedPrivateKey', 'TPM_EncryptedPrivateKey', 'X448_EncryptedPrivateKey'))
-_T223 = {4: (1, 2, 5)}
-_T224 = {4: (2, 2, 5)}
-_K225 = frozenset(('Dynamic_SMDTControlMode', 'Id', 'MeterInfo', 'Receipt', 'Scheduled_SMDTControlMode', 'SessionID'))
-_K226 = frozenset(('Certificate',))
-_K227 = frozenset(('ProviderID',))
-_T228 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 127)}
-_K229 = frozenset(('TaxRule',))
-_T230 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 9)}
-_K231 = frozenset(('AppliesMinimumMaximumCost', 'AppliesToEnergyFee', 'AppliesToOverstayFee', 'AppliesToParkingFee', 'TaxIncludedInPrice', 'TaxRate', 'TaxRuleID', 'TaxRuleName'))
-_T232 = {1: (1, 2, 3), 2: (0, 1, 3)}
-_T233 = {7: (0, 1, 8)}
-_T234 = {8: (0, 1)}
-_K235 = frozenset(('Algorithm', 'XPath'))
-_T236 = {1: (0, 3, 1, 0)}
-_K237 = frozenset(('Transform',))
-_E238 = ('CheckIn', 'Processing', 'Completed')
-_I239 = {'CheckIn': 0, 'Processing': 1, 'Completed': 2}
-_E240 = ('AutoParking', 'MVGuideManual', 'Manual')
-_I241 = {'AutoParking': 0, 'MVGuideManual': 1, 'Manual': 2}
-_K242 = frozenset(('DeviceOffset', 'EVCheckInStatus', 'Header', 'ParkingMethod', 'VehicleFrame', 'VehicleTravel'))
-_T243 = {3: (1, 3, 5), 4: (0, 2, 5)}
-_T244 = {3: (2, 3, 6), 4: (1, 2, 6), 5: (0, 2, 6)}
-_T245 = {3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (0, 1)}
-_K246 = frozenset(('DeviceLocation', 'Header', 'ParkingSpace', 'ResponseCode', 'TargetDistance'))
-_T247 = {2: (1, 3, 4), 3: (0, 2, 4)}
-_T248 = {2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
-_T249 = {2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_E250 = ('CheckOut', 'Processing', 'Completed')
-_I251 = {'CheckOut': 0, 'Processing': 1, 'Completed': 2}
-_K252 = frozenset(('CheckOutTime', 'EVCheckOutStatus', 'Header'))
-_E253 = ('Scheduled', 'Completed')
-_I254 = {'Scheduled': 0, 'Completed': 1}
-_K255 = frozenset(('EVSECheckOutStatus', 'Header', 'ResponseCode'))
-_K256 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
-_O257 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
-_T258 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
-_T259 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T260 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T261 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T262 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T263 = {1: (6, 3)}
-_K264 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_Q17 = (0, 1, 1, 1, 1, 2)
+_T18 = {1: (1, 2), 2: (0, 1)}
+_K19 = frozenset(('ServiceFee', 'ServiceName'))
+_E20 = ('EIM', 'PnC')
+_I21 = {'EIM': 0, 'PnC': 1}
+_K22 = frozenset(('EIM_AReqAuthorizationMode', 'Header', 'PnC_AReqAuthorizationMode', 'SelectedAuthorizationService'))
+_T23 = {2: (1, 2, 3)}
+_T24 = {3: (0, 1)}
+_E25 = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')
+_I26 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
+_E27 = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')
+_I28 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
+_K29 = frozenset(('EVSEProcessing', 'Header', 'ResponseCode'))
+_K30 = frozenset(('Header',))
+_K31 = frozenset(('AuthorizationServices', 'CertificateInstallationService', 'EIM_ASResAuthorizationMode', 'Header', 'PnC_ASResAuthorizationMode', 'ResponseCode'))
+_T32 = {2: (0, 1, 3, 0), 3: (0, 2, 4, 0)}
+_Q33 = (2, 3, 4)
+_P34 = ((0, 1), (0, 2))
+_T35 = {5: (0, 2, 6)}
+_T36 = {5: (1, 2, 6)}
+_T37 = {6: (0, 1)}
+_K38 = frozenset(())
+_K39 = frozenset(('Algorithm',))
+_K40 = frozenset(('Certificate', 'SubCertificates'))
+_K41 = frozenset(('Header', 'ListOfRootCertificateIDs', 'MaximumContractCertificateChains', 'OEMProvisioningCertificateChain', 'PrioritizedEMAIDs'))
+_T42 = {4: (1, 2), 5: (0, 1)}
+_K43 = frozenset(('CPSCertificateChain', 'EVSEProcessing', 'Header', 'RemainingContractCertificateChains', 'ResponseCode', 'SignedInstallationData'))
+_K44 = frozenset(('AbsolutePriceSchedule', 'PowerSchedule', 'PriceLevelSchedule'))
+_T45 = {1: (1, 2, 2)}
+_T46 = {1: (2, 2), 2: (0, 1)}
+_K47 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
+_T48 = {1: (0, 1, 4)}
+_T49 = {0: (1, 2, 2), 4: (0, 2, 2)}
+_T50 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
+_T51 = {3: (0, 2, 5)}
+_T52 = {3: (1, 2, 6), 5: (0, 2, 6)}
+_T53 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
+_K54 = frozenset(('Amount', 'CostPerUnit'))
+_K55 = frozenset(('Amount', 'TaxRuleID'))
+_K56 = frozenset(('DepartureTime', 'EVMaximumEnergyRequest', 'EVMaximumV2XEnergyRequest', 'EVMinimumEnergyRequest', 'EVMinimumV2XEnergyRequest', 'EVTargetEnergyRequest', 'MinimumSOC', 'TargetSOC'))
+_T57 = {1: (1, 2, 3), 2: (0, 2, 3)}
+_T58 = {1: (2, 2, 4), 2: (1, 2, 4), 3: (0, 1, 4)}
+_T59 = {4: (0, 1, 5)}
+_T60 = {6: (0, 2, 7)}
+_T61 = {6: (1, 2, 8), 7: (0, 2, 8)}
+_T62 = {6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_K63 = frozenset(('AbsolutePriceSchedule', 'DepartureTime', 'MinimumSOC', 'PriceLevelSchedule', 'TargetSOC'))
+_T64 = {0: (1, 3, 2), 1: (0, 3, 2)}
+_T65 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_T66 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
+_T67 = {0: (4, 3, 4), 1: (3, 3, 4), 2: (2, 3, 4), 3: (1, 2, 4)}
+_T68 = {0: (5, 3), 1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (0, 1)}
+_K69 = frozenset(('EMAID',))
+_T70 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 7)}
+_Q71 = (0, 1, 1, 1, 1, 1, 1, 1, 2)
+_P72 = ((0, 1), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2))
+_K73 = frozenset(('Currency', 'EVPriceRuleStacks', 'PriceAlgorithm', 'TimeAnchor'))
+_K74 = frozenset(('EVAbsolutePriceSchedule', 'EVPowerSchedule'))
+_K75 = frozenset(('EVPowerProfileEntry',))
+_T76 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 2047)}
+_Q77 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_K78 = frozenset(('Dynamic_EVPPTControlMode', 'EVPowerProfileEntries', 'Scheduled_EVPPTControlMode', 'TimeAnchor'))
+_K79 = frozenset(('EVPowerScheduleEntry',))
+_T80 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 1023)}
+_K81 = frozenset(('Duration', 'Power'))
+_K82 = frozenset(('EVPowerScheduleEntries', 'TimeAnchor'))
+_K83 = frozenset(('EVPriceRuleStack',))
+_K84 = frozenset(('Duration', 'EVPriceRule'))
+_T85 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 7)}
+_Q86 = (1, 2, 2, 2, 2, 2, 2, 2, 3)
+_T87 = {2: (1, 2), 3: (0, 1)}
+_K88 = frozenset(('EnergyFee', 'PowerRangeStart'))
+_E89 = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRenegotiation', 'MeteringConfirmation')
+_I90 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
+_K91 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
+_K92 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
+_O93 = {'Id': 0, 'KeyName': 1, 'KeyValue': 2, 'RetrievalMethod': 3, 'X509Data': 4, 'PGPData': 5, 'SPKIData': 6, 'MgmtData': 7}
+_T94 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
+_T95 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
+_T96 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
+_T97 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
+_T98 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
+_T99 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
+_T100 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
+_T101 = {2: (8, 4)}
+_K102 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
+_T103 = {0: (1, 3, 1)}
+_T104 = {1: (0, 2)}
+_K105 = frozenset(('RootCertificateID',))
+_T106 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 19)}
+_K107 = frozenset(('Id', 'Reference'))
+_T108 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
+_T109 = {2: (1, 2)}
+_K110 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
+_K111 = frozenset(('BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'CapacitiveEnergyReadingVARh', 'ChargedEnergyReadingWh', 'MeterID', 'MeterSignature', 'MeterStatus', 'MeterTimestamp'))
+_T112 = {2: (1, 3, 4), 3: (0, 3, 4)}
+_T113 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
+_T114 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T115 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
+_T116 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
+_T117 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_K118 = frozenset(('Header', 'SignedMeteringData'))
+_K119 = frozenset(('Header', 'ResponseCode'))
+_K120 = frozenset(('Encoding', 'Id', 'MimeType'))
+_T121 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_K122 = frozenset(('OverstayPowerThreshold', 'OverstayRule', 'OverstayTimeThreshold'))
+_T123 = {0: (1, 2, 2), 1: (0, 2, 2)}
+_T124 = {0: (2, 2, 3, 0), 1: (1, 2, 3, 0), 2: (0, 1, 3, 0), 3: (0, 2, 4, 4)}
+_T125 = {3: (1, 2), 4: (0, 1)}
+_K126 = frozenset(('OverstayFee', 'OverstayFeePeriod', 'OverstayRuleDescription', 'StartTime'))
+_T127 = {3: (0, 1, 4)}
+_T128 = {4: (0, 1)}
+_K129 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
+_T130 = {1: (2, 2), 2: (1, 2)}
+_K131 = frozenset(('Parameter', 'ParameterSetID'))
+_T132 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 31)}
+_Q133 = (1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2)
+_K134 = frozenset(('Name', 'boolValue', 'byteValue', 'finiteString', 'intValue', 'rationalNumber', 'shortValue'))
+_T135 = {1: (1, 3, 2)}
+_T136 = {1: (2, 3, 2)}
+_T137 = {1: (3, 3, 2)}
+_T138 = {1: (4, 3, 2)}
+_T139 = {1: (5, 3, 2)}
+_T140 = {2: (0, 1)}
+_K141 = frozenset(('ContractCertificateChain', 'GenChallenge', 'Id'))
+_K142 = frozenset(('GenChallenge', 'SupportedProviders'))
+_E143 = ('Start', 'Stop', 'Standby', 'ScheduleRenegotiation')
+_I144 = {'Start': 0, 'Stop': 1, 'Standby': 2, 'ScheduleRenegotiation': 3}
+_E145 = ('Charge', 'Discharge')
+_I146 = {'Charge': 0, 'Discharge': 1}
+_K147 = frozenset(('BPT_ChannelSelection', 'ChargeProgress', 'EVPowerProfile', 'EVProcessing', 'Header'))
+_T148 = {3: (1, 2, 5), 4: (0, 2, 5)}
+_T149 = {3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_K150 = frozenset(('EVSEStatus', 'Header', 'ResponseCode'))
+_K151 = frozenset(('PowerScheduleEntry',))
+_K152 = frozenset(('Duration', 'Power', 'Power_L2', 'Power_L3'))
+_T153 = {2: (1, 2, 4), 3: (0, 2, 4)}
+_T154 = {2: (2, 2), 3: (1, 2), 4: (0, 1)}
+_K155 = frozenset(('AvailableEnergy', 'PowerScheduleEntries', 'PowerTolerance', 'TimeAnchor'))
+_K156 = frozenset(('PriceLevelScheduleEntry',))
+_K157 = frozenset(('Duration', 'PriceLevel'))
+_K158 = frozenset(('Id', 'NumberOfPriceLevels', 'PriceLevelScheduleEntries', 'PriceScheduleDescription', 'PriceScheduleID', 'TimeAnchor'))
+_K159 = frozenset(('PriceRuleStack',))
+_K160 = frozenset(('Duration', 'PriceRule'))
+_K161 = frozenset(('CarbonDioxideEmission', 'EnergyFee', 'ParkingFee', 'ParkingFeePeriod', 'PowerRangeStart', 'RenewableGenerationPercentage'))
+_T162 = {1: (1, 3, 3), 2: (0, 3, 3)}
+_T163 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
+_T164 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
+_T165 = {1: (4, 3, 6), 2: (3, 3, 6), 3: (2, 2, 6), 4: (1, 2, 6), 5: (0, 1, 6)}
+_K166 = frozenset(('Exponent', 'Modulus'))
+_K167 = frozenset(('Exponent', 'Value'))
+_K168 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
+_T169 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
+_T170 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
+_T171 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
+_T172 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_K173 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T174 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
+_T175 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
+_T176 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
+_K177 = frozenset(('Transforms', 'Type', 'URI'))
+_T178 = {0: (1, 3, 2), 1: (0, 2, 2)}
+_T179 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
+_T180 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K181 = frozenset(('SPKISexp',))
+_T182 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_K183 = frozenset(('Dynamic_SEReqControlMode', 'Header', 'MaximumSupportingPoints', 'Scheduled_SEReqControlMode'))
+_K184 = frozenset(('Dynamic_SEResControlMode', 'EVSEProcessing', 'GoToPause', 'Header', 'ResponseCode', 'Scheduled_SEResControlMode'))
+_T185 = {3: (2, 2, 5), 4: (1, 2, 5)}
+_T186 = {5: (0, 1)}
+_K187 = frozenset(('ChargingSchedule', 'DischargingSchedule', 'ScheduleTupleID'))
+_E188 = ('PowerToleranceNotConfirmed', 'PowerToleranceConfirmed')
+_I189 = {'PowerToleranceNotConfirmed': 0, 'PowerToleranceConfirmed': 1}
+_K190 = frozenset(('PowerToleranceAcceptance', 'SelectedScheduleTupleID'))
+_K191 = frozenset(('DepartureTime', 'EVEnergyOffer', 'EVMaximumEnergyRequest', 'EVMinimumEnergyRequest', 'EVTargetEnergyRequest'))
+_T192 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
+_T193 = {0: (5, 3), 1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_K194 = frozenset(('ScheduleTuple',))
+_T195 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 2)}
+_Q196 = (0, 1, 1, 2)
+_K197 = frozenset(('SelectedScheduleTupleID',))
+_K198 = frozenset(('SelectedService',))
+_T199 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 15)}
+_Q200 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2)
+_K201 = frozenset(('ParameterSetID', 'ServiceID'))
+_K202 = frozenset(('Header', 'ServiceID'))
+_K203 = frozenset(('Header', 'ResponseCode', 'ServiceID', 'ServiceParameterList'))
+_K204 = frozenset(('Header', 'SupportedServiceIDs'))
+_K205 = frozenset(('EnergyTransferServiceList', 'Header', 'ResponseCode', 'ServiceRenegotiationSupported', 'VASList'))
+_K206 = frozenset(('ServiceID',))
+_P207 = ((0, 1), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2))
+_K208 = frozenset(('Service',))
+_K209 = frozenset(('ParameterSet',))
+_T210 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 31)}
+_K211 = frozenset(('Header', 'SelectedEnergyTransferService', 'SelectedVASList'))
+_K212 = frozenset(('FreeService', 'ServiceID'))
+_K213 = frozenset(('EVCCID', 'Header'))
+_K214 = frozenset(('EVSEID', 'Header', 'ResponseCode'))
+_E215 = ('Pause', 'Terminate', 'ServiceRenegotiation')
+_I216 = {'Pause': 0, 'Terminate': 1, 'ServiceRenegotiation': 2}
+_K217 = frozenset(('ChargingSession', 'EVTerminationCode', 'EVTerminationExplanation', 'Header'))
+_K218 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T219 = {1: (2, 3), 2: (1, 2)}
+_K220 = frozenset(('Id', 'SignatureProperty'))
+_K221 = frozenset(('Id', 'Target'))
+_T222 = {}
+_K223 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T224 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T225 = {3: (2, 2), 4: (1, 2)}
+_K226 = frozenset(('Id', 'value'))
+_K227 = frozenset(('Certificate', 'Id', 'SubCertificates'))
+_K228 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T229 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T230 = {4: (1, 2)}
+_E231 = ('SECP521', 'X448')
+_I232 = {'SECP521': 0, 'X448': 1}
+_K233 = frozenset(('ContractCertificateChain', 'DHPublicKey', 'ECDHCurve', 'Id', 'SECP521_EncryptedPrivateKey', 'TPM_EncryptedPrivateKey', 'X448_EncryptedPrivateKey'))
+_T234 = {4: (1, 2, 5)}
+_T235 = {4: (2, 2, 5)}
+_K236 = frozenset(('Dynamic_SMDTControlMode', 'Id', 'MeterInfo', 'Receipt', 'Scheduled_SMDTControlMode', 'SessionID'))
+_K237 = frozenset(('Certificate',))
+_K238 = frozenset(('ProviderID',))
+_T239 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 127)}
+_K240 = frozenset(('TaxRule',))
+_T241 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 9)}
+_Q242 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2)
+_K243 = frozenset(('AppliesMinimumMaximumCost', 'AppliesToEnergyFee', 'AppliesToOverstayFee', 'AppliesToParkingFee', 'TaxIncludedInPrice', 'TaxRate', 'TaxRuleID', 'TaxRuleName'))
+_T244 = {1: (1, 2, 3), 2: (0, 1, 3)}
+_T245 = {7: (0, 1, 8)}
+_T246 = {8: (0, 1)}
+_K247 = frozenset(('Algorithm', 'XPath'))
+_T248 = {1: (0, 3, 1, 0)}
+_Q249 = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_K250 = frozenset(('Transform',))
+_E251 = ('CheckIn', 'Processing', 'Completed')
+_I252 = {'CheckIn': 0, 'Processing': 1, 'Completed': 2}
+_E253 = ('AutoParking', 'MVGuideManual', 'Manual')
+_I254 = {'AutoParking': 0, 'MVGuideManual': 1, 'Manual': 2}
+_K255 = frozenset(('DeviceOffset', 'EVCheckInStatus', 'Header', 'ParkingMethod', 'VehicleFrame', 'VehicleTravel'))
+_T256 = {3: (1, 3, 5), 4: (0, 2, 5)}
+_T257 = {3: (2, 3, 6), 4: (1, 2, 6), 5: (0, 2, 6)}
+_T258 = {3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (0, 1)}
+_K259 = frozenset(('DeviceLocation', 'Header', 'ParkingSpace', 'ResponseCode', 'TargetDistance'))
+_T260 = {2: (1, 3, 4), 3: (0, 2, 4)}
+_T261 = {2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
+_T262 = {2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_E263 = ('CheckOut', 'Processing', 'Completed')
+_I264 = {'CheckOut': 0, 'Processing': 1, 'Completed': 2}
+_K265 = frozenset(('CheckOutTime', 'EVCheckOutStatus', 'Header'))
+_E266 = ('Scheduled', 'Completed')
+_I267 = {'Scheduled': 0, 'Completed': 1}
+_K268 = frozenset(('EVSECheckOutStatus', 'Header', 'ResponseCode'))
+_K269 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_O270 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
+_T271 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T272 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T273 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T274 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T275 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T276 = {1: (6, 3)}
+_K277 = frozenset(('X509IssuerName', 'X509SerialNumber'))
 
 def d_AbsolutePriceScheduleType(v, r):
     o = {}
@@ -324,35 +337,87 @@ def d_AbsolutePriceScheduleType(v, r):
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         o['PriceScheduleDescription'] = x
         st = 4
     elif c == 1:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         o['Currency'] = x
         st = 5
     else:
         und(c, 2)
     if st == 4:
-        r -= 1
-        c = (v >> r) & 1
-        if c:
-            und(c, 1)
-        x, r = es(v, r)
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 896 or x < 2 or (x << 3) - 15 > r:
+            if x >> 9:
+                und(1, 1)
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
+        c = 0
         o['Currency'] = x
         st = 5
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['Language'] = x
     st = 6
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['PriceAlgorithm'] = x
     st = 7
     r -= 3
@@ -487,9 +552,11 @@ def d_AdditionalServiceListType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -524,31 +591,40 @@ def e_AdditionalServiceListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T16[st]
-            a = e_AdditionalServiceType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 5:
+            st = _Q17[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_AdditionalServiceType((a << 2), x)
+                else:
+                    a = e_AdditionalServiceType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T16[st]
+                a = e_AdditionalServiceType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T17[st]
+    c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K15)
@@ -557,11 +633,21 @@ def e_AdditionalServiceListType(a, d):
 def d_AdditionalServiceType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['ServiceName'] = x
     st = 1
     r -= 1
@@ -581,30 +667,26 @@ def d_AdditionalServiceType(v, r):
 def e_AdditionalServiceType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'ServiceName'
     x = d.get('ServiceName')
     if x is not None:
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
-        st = 1
     else:
         missing()
     f = 'ServiceFee'
     x = d.get('ServiceFee')
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K18)
+        extra(d, _K19)
     return a
 
 def d_AuthorizationReqType(v, r):
@@ -621,7 +703,7 @@ def d_AuthorizationReqType(v, r):
     x = (v >> r) & 15
     if x & 13:
         und2()
-    x = _E19[(x >> 1) & 1]
+    x = _E20[(x >> 1) & 1]
     c = 0
     o['SelectedAuthorizationService'] = x
     st = 2
@@ -659,9 +741,9 @@ def e_AuthorizationReqType(a, d):
     f = 'SelectedAuthorizationService'
     x = d.get('SelectedAuthorizationService')
     if x is not None:
-        j = _I20.get(x)
+        j = _I21.get(x)
         if j is None:
-            bad_enum(x, _I20)
+            bad_enum(x, _I21)
         a = ((a << 4) | (j << 1))
         st = 2
     else:
@@ -676,13 +758,13 @@ def e_AuthorizationReqType(a, d):
     x = d.get('PnC_AReqAuthorizationMode')
     if x is not None:
         u += 1
-        c, wd, st = _T22[st]
+        c, wd, st = _T23[st]
         a = e_PnC_AReqAuthorizationModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T23[st]
+    c, wd = _T24[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K21)
+        extra(d, _K22)
     return a
 
 def d_AuthorizationResType(v, r):
@@ -695,65 +777,73 @@ def d_AuthorizationResType(v, r):
     x, r = d_MessageHeaderType(v, r)
     o['Header'] = x
     st = 1
-    r -= 9
-    x = (v >> r) & 511
-    if x & 385:
-        und2()
-    x = _E24[(x >> 1) & 63]
-    c = 0
-    o['ResponseCode'] = x
-    st = 2
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E26[(x >> 1) & 3]
-    c = 0
-    o['EVSEProcessing'] = x
-    st = 3
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+    r -= 15
+    x = (v >> r) & 32767
+    if x & 24691:
+        r += 15
+        r -= 9
+        x = (v >> r) & 511
+        if x & 385:
+            und2()
+        x = _E25[(x >> 1) & 63]
+        c = 0
+        o['ResponseCode'] = x
+        st = 2
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E27[(x >> 1) & 3]
+        c = 0
+        o['EVSEProcessing'] = x
+        st = 3
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
+    else:
+        st = 1
+        c = 0
+        o['ResponseCode'] = _E25[(x >> 7) & 63]
+        st = 2
+        c = 0
+        o['EVSEProcessing'] = _E27[(x >> 2) & 3]
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_AuthorizationResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 3
     f = 'Header'
     x = d.get('Header')
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        j = _I25.get(x)
+        j = _I26.get(x)
         if j is None:
-            bad_enum(x, _I25)
+            bad_enum(x, _I26)
         a = ((a << 9) | (j << 1))
-        st = 2
     else:
         missing()
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
-        j = _I27.get(x)
+        j = _I28.get(x)
         if j is None:
-            bad_enum(x, _I27)
+            bad_enum(x, _I28)
         a = ((a << 5) | (j << 1))
-        st = 3
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K28)
+        extra(d, _K29)
     return a
 
 def d_AuthorizationSetupReqType(v, r):
@@ -776,19 +866,17 @@ def d_AuthorizationSetupReqType(v, r):
 def e_AuthorizationSetupReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'Header'
     x = d.get('Header')
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
-        st = 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K29)
+        extra(d, _K30)
     return a
 
 def d_AuthorizationSetupResType(v, r):
@@ -805,7 +893,7 @@ def d_AuthorizationSetupResType(v, r):
     x = (v >> r) & 511
     if x & 385:
         und2()
-    x = _E24[(x >> 1) & 63]
+    x = _E25[(x >> 1) & 63]
     c = 0
     o['ResponseCode'] = x
     st = 2
@@ -813,7 +901,7 @@ def d_AuthorizationSetupResType(v, r):
     x = (v >> r) & 15
     if x & 13:
         und2()
-    x = _E19[(x >> 1) & 1]
+    x = _E20[(x >> 1) & 1]
     c = 0
     l = o.get('AuthorizationServices')
     if l is None:
@@ -828,7 +916,7 @@ def d_AuthorizationSetupResType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E19[(x >> 1) & 1]
+        x = _E20[(x >> 1) & 1]
         l = o.get('AuthorizationServices')
         if l is None:
             o['AuthorizationServices'] = [x]
@@ -888,9 +976,9 @@ def e_AuthorizationSetupResType(a, d):
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        j = _I25.get(x)
+        j = _I26.get(x)
         if j is None:
-            bad_enum(x, _I25)
+            bad_enum(x, _I26)
         a = ((a << 9) | (j << 1))
         st = 2
     else:
@@ -900,30 +988,40 @@ def e_AuthorizationSetupResType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T31[st]
-            j = _I20.get(x)
-            if j is None:
-                bad_enum(x, _I20)
-            a = (((((a << wd) | c) << 3)) | (j << 1))
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 2:
+            st = _Q33[len(x)]
+            for i, x in enumerate(x):
+                c, wd = _P34[i]
+                j = _I21.get(x)
+                if j is None:
+                    bad_enum(x, _I21)
+                a = (((((a << wd) | c) << 3)) | (j << 1))
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T32[st]
+                j = _I21.get(x)
+                if j is None:
+                    bad_enum(x, _I21)
+                a = (((((a << wd) | c) << 3)) | (j << 1))
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = 'CertificateInstallationService'
@@ -938,19 +1036,19 @@ def e_AuthorizationSetupResType(a, d):
     x = d.get('EIM_ASResAuthorizationMode')
     if x is not None:
         u += 1
-        c, wd, st = _T32[st]
+        c, wd, st = _T35[st]
         a = e_EIM_ASResAuthorizationModeType(((a << wd) | c), x)
     f = 'PnC_ASResAuthorizationMode'
     x = d.get('PnC_ASResAuthorizationMode')
     if x is not None:
         u += 1
-        c, wd, st = _T33[st]
+        c, wd, st = _T36[st]
         a = e_PnC_ASResAuthorizationModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T34[st]
+    c, wd = _T37[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K30)
+        extra(d, _K31)
     return a
 
 def d_CLReqControlModeType(v, r):
@@ -966,12 +1064,11 @@ def d_CLReqControlModeType(v, r):
 def e_CLReqControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K35)
+        extra(d, _K38)
     return a
 
 def d_CLResControlModeType(v, r):
@@ -987,12 +1084,11 @@ def d_CLResControlModeType(v, r):
 def e_CLResControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K35)
+        extra(d, _K38)
     return a
 
 def d_CanonicalizationMethodType(v, r):
@@ -1005,9 +1101,11 @@ def d_CanonicalizationMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1023,20 +1121,18 @@ def d_CanonicalizationMethodType(v, r):
 def e_CanonicalizationMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
-        st = 1
     else:
         missing()
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K36)
+        extra(d, _K39)
     return a
 
 def d_CertificateChainType(v, r):
@@ -1085,10 +1181,10 @@ def e_CertificateChainType(a, d):
         a = e_SubCertificatesType((a << 2), x)
         st = 2
     f = None
-    c, wd = _T17[st]
+    c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K37)
+        extra(d, _K40)
     return a
 
 def d_CertificateInstallationReqType(v, r):
@@ -1182,10 +1278,10 @@ def e_CertificateInstallationReqType(a, d):
         a = e_EMAIDListType((a << 2), x)
         st = 5
     f = None
-    c, wd = _T39[st]
+    c, wd = _T42[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K38)
+        extra(d, _K41)
     return a
 
 def d_CertificateInstallationResType(v, r):
@@ -1198,22 +1294,35 @@ def d_CertificateInstallationResType(v, r):
     x, r = d_MessageHeaderType(v, r)
     o['Header'] = x
     st = 1
-    r -= 9
-    x = (v >> r) & 511
-    if x & 385:
-        und2()
-    x = _E24[(x >> 1) & 63]
-    c = 0
-    o['ResponseCode'] = x
-    st = 2
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E26[(x >> 1) & 3]
-    c = 0
-    o['EVSEProcessing'] = x
-    st = 3
+    r -= 14
+    x = (v >> r) & 16383
+    if x & 12345:
+        r += 14
+        r -= 9
+        x = (v >> r) & 511
+        if x & 385:
+            und2()
+        x = _E25[(x >> 1) & 63]
+        c = 0
+        o['ResponseCode'] = x
+        st = 2
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E27[(x >> 1) & 3]
+        c = 0
+        o['EVSEProcessing'] = x
+        st = 3
+    else:
+        st = 1
+        c = 0
+        o['ResponseCode'] = _E25[(x >> 6) & 63]
+        st = 2
+        c = 0
+        o['EVSEProcessing'] = _E27[(x >> 1) & 3]
+        st = 3
+        c = 0
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -1228,65 +1337,66 @@ def d_CertificateInstallationResType(v, r):
     x, r = d_SignedInstallationDataType(v, r)
     o['SignedInstallationData'] = x
     st = 5
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1537:
-        und2()
-    x = ((x >> 1) & 255)
-    c = 0
-    o['RemainingContractCertificateChains'] = x
-    st = 6
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3075:
+        r += 12
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1537:
+            und2()
+        x = ((x >> 1) & 255)
+        c = 0
+        o['RemainingContractCertificateChains'] = x
+        st = 6
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
+    else:
+        o['RemainingContractCertificateChains'] = ((x >> 2) & 255)
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_CertificateInstallationResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 6
     f = 'Header'
     x = d.get('Header')
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        j = _I25.get(x)
+        j = _I26.get(x)
         if j is None:
-            bad_enum(x, _I25)
+            bad_enum(x, _I26)
         a = ((a << 9) | (j << 1))
-        st = 2
     else:
         missing()
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
-        j = _I27.get(x)
+        j = _I28.get(x)
         if j is None:
-            bad_enum(x, _I27)
+            bad_enum(x, _I28)
         a = ((a << 5) | (j << 1))
-        st = 3
     else:
         missing()
     f = 'CPSCertificateChain'
     x = d.get('CPSCertificateChain')
     if x is not None:
         a = e_CertificateChainType((a << 1), x)
-        st = 4
     else:
         missing()
     f = 'SignedInstallationData'
     x = d.get('SignedInstallationData')
     if x is not None:
         a = e_SignedInstallationDataType((a << 1), x)
-        st = 5
     else:
         missing()
     f = 'RemainingContractCertificateChains'
@@ -1295,13 +1405,12 @@ def e_CertificateInstallationResType(a, d):
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
         a = ((a << 11) | ((x) << 1))
-        st = 6
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K40)
+        extra(d, _K43)
     return a
 
 def d_ChargingScheduleType(v, r):
@@ -1357,13 +1466,13 @@ def e_ChargingScheduleType(a, d):
     x = d.get('PriceLevelSchedule')
     if x is not None:
         u += 1
-        c, wd, st = _T42[st]
+        c, wd, st = _T45[st]
         a = e_PriceLevelScheduleType(((a << wd) | c), x)
     f = None
-    c, wd = _T43[st]
+    c, wd = _T46[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K41)
+        extra(d, _K44)
     return a
 
 def d_ContractCertificateChainType(v, r):
@@ -1393,26 +1502,23 @@ def d_ContractCertificateChainType(v, r):
 def e_ContractCertificateChainType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Certificate'
     x = d.get('Certificate')
     if x is not None:
         a = wb((a << 2), x) << 1
-        st = 1
     else:
         missing()
     f = 'SubCertificates'
     x = d.get('SubCertificates')
     if x is not None:
         a = e_SubCertificatesType((a << 1), x)
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K37)
+        extra(d, _K40)
     return a
 
 def d_DSAKeyValueType(v, r):
@@ -1517,31 +1623,31 @@ def e_DSAKeyValueType(a, d):
     x = d.get('Q')
     if x is not None:
         u += 1
-        c, wd, st = _T45[st]
+        c, wd, st = _T48[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'G'
     x = d.get('G')
     if x is not None:
         u += 1
-        c, wd, st = _T46[st]
+        c, wd, st = _T49[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'Y'
     x = d.get('Y')
     if x is not None:
         u += 1
-        c, wd, st = _T47[st]
+        c, wd, st = _T50[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'J'
     x = d.get('J')
     if x is not None:
         u += 1
-        c, wd, st = _T48[st]
+        c, wd, st = _T51[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'Seed'
     x = d.get('Seed')
     if x is not None:
         u += 1
-        c, wd, st = _T49[st]
+        c, wd, st = _T52[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'PgenCounter'
     x = d.get('PgenCounter')
@@ -1550,10 +1656,10 @@ def e_DSAKeyValueType(a, d):
         c, wd, st = _T7[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T50[st]
+    c, wd = _T53[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K44)
+        extra(d, _K47)
     return a
 
 def d_DetailedCostType(v, r):
@@ -1583,26 +1689,23 @@ def d_DetailedCostType(v, r):
 def e_DetailedCostType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Amount'
     x = d.get('Amount')
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'CostPerUnit'
     x = d.get('CostPerUnit')
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K51)
+        extra(d, _K54)
     return a
 
 def d_DetailedTaxType(v, r):
@@ -1636,31 +1739,26 @@ def d_DetailedTaxType(v, r):
 def e_DetailedTaxType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'TaxRuleID'
     x = d.get('TaxRuleID')
     if x is not None:
-        if x.__class__ is not int or x < 1 or x > 4294967295:
-            x = as_int(x, 1, 4294967295)
-        if x < 128:
+        if x.__class__ is int and 0 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 1
+            a = wu((a << 2), as_int(x, 1, 4294967295)) << 1
     else:
         missing()
     f = 'Amount'
     x = d.get('Amount')
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K52)
+        extra(d, _K55)
     return a
 
 def d_DigestMethodType(v, r):
@@ -1673,9 +1771,11 @@ def d_DigestMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1691,20 +1791,18 @@ def d_DigestMethodType(v, r):
 def e_DigestMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
-        st = 1
     else:
         missing()
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K36)
+        extra(d, _K39)
     return a
 
 def d_Dynamic_EVPPTControlModeType(v, r):
@@ -1720,12 +1818,11 @@ def d_Dynamic_EVPPTControlModeType(v, r):
 def e_Dynamic_EVPPTControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K35)
+        extra(d, _K38)
     return a
 
 def d_Dynamic_SEReqControlModeType(v, r):
@@ -1845,12 +1942,10 @@ def e_Dynamic_SEReqControlModeType(a, d):
     f = 'DepartureTime'
     x = d.get('DepartureTime')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
         st = 1
     else:
         missing()
@@ -1866,7 +1961,7 @@ def e_Dynamic_SEReqControlModeType(a, d):
     x = d.get('TargetSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T54[st]
+        c, wd, st = _T57[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = (((((a << wd) | c) << 9)) | ((x) << 1))
@@ -1874,13 +1969,13 @@ def e_Dynamic_SEReqControlModeType(a, d):
     x = d.get('EVTargetEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T55[st]
+        c, wd, st = _T58[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMaximumEnergyRequest'
     x = d.get('EVMaximumEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T56[st]
+        c, wd, st = _T59[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumEnergyRequest'
     x = d.get('EVMinimumEnergyRequest')
@@ -1892,19 +1987,19 @@ def e_Dynamic_SEReqControlModeType(a, d):
     x = d.get('EVMaximumV2XEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T57[st]
+        c, wd, st = _T60[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumV2XEnergyRequest'
     x = d.get('EVMinimumV2XEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T58[st]
+        c, wd, st = _T61[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T59[st]
+    c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K53)
+        extra(d, _K56)
     return a
 
 def d_Dynamic_SEResControlModeType(v, r):
@@ -2034,18 +2129,16 @@ def e_Dynamic_SEResControlModeType(a, d):
     x = d.get('DepartureTime')
     if x is not None:
         u += 1
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 13) | (x << 1))
         else:
-            a = wu((a << 4), x) << 1
+            a = wu((a << 4), as_int(x, 0, 4294967295)) << 1
         st = 1
     f = 'MinimumSOC'
     x = d.get('MinimumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T61[st]
+        c, wd, st = _T64[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = (((((a << wd) | c) << 9)) | ((x) << 1))
@@ -2053,7 +2146,7 @@ def e_Dynamic_SEResControlModeType(a, d):
     x = d.get('TargetSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T62[st]
+        c, wd, st = _T65[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = (((((a << wd) | c) << 9)) | ((x) << 1))
@@ -2061,19 +2154,19 @@ def e_Dynamic_SEResControlModeType(a, d):
     x = d.get('AbsolutePriceSchedule')
     if x is not None:
         u += 1
-        c, wd, st = _T63[st]
+        c, wd, st = _T66[st]
         a = e_AbsolutePriceScheduleType(((a << wd) | c), x)
     f = 'PriceLevelSchedule'
     x = d.get('PriceLevelSchedule')
     if x is not None:
         u += 1
-        c, wd, st = _T64[st]
+        c, wd, st = _T67[st]
         a = e_PriceLevelScheduleType(((a << wd) | c), x)
     f = None
-    c, wd = _T65[st]
+    c, wd = _T68[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K60)
+        extra(d, _K63)
     return a
 
 def d_Dynamic_SMDTControlModeType(v, r):
@@ -2089,12 +2182,11 @@ def d_Dynamic_SMDTControlModeType(v, r):
 def e_Dynamic_SMDTControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K35)
+        extra(d, _K38)
     return a
 
 def d_EIM_AReqAuthorizationModeType(v, r):
@@ -2110,12 +2202,11 @@ def d_EIM_AReqAuthorizationModeType(v, r):
 def e_EIM_AReqAuthorizationModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K35)
+        extra(d, _K38)
     return a
 
 def d_EIM_ASResAuthorizationModeType(v, r):
@@ -2131,22 +2222,31 @@ def d_EIM_ASResAuthorizationModeType(v, r):
 def e_EIM_ASResAuthorizationModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K35)
+        extra(d, _K38)
     return a
 
 def d_EMAIDListType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     l = o.get('EMAID')
     if l is None:
         o['EMAID'] = [x]
@@ -2154,13 +2254,26 @@ def d_EMAIDListType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('EMAID')
             if l is None:
                 o['EMAID'] = [x]
@@ -2191,38 +2304,47 @@ def e_EMAIDListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T67[st]
-            if x.__class__ is str and len(x) < 126 and x.isascii():
-                ln = len(x)
-                a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
-            else:
-                a = ws(((((a << wd) | c) << 1)), x) << 1
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 8:
+            st = _Q71[len(x)]
+            for i, x in enumerate(x):
+                c, wd = _P72[i]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws(((((a << wd) | c) << 1)), x) << 1
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T70[st]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws(((((a << wd) | c) << 1)), x) << 1
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T17[st]
+    c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K66)
+        extra(d, _K69)
     return a
 
 def d_EVAbsolutePriceScheduleType(v, r):
@@ -2239,18 +2361,38 @@ def d_EVAbsolutePriceScheduleType(v, r):
     c = 0
     o['TimeAnchor'] = x
     st = 1
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['Currency'] = x
     st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['PriceAlgorithm'] = x
     st = 3
     r -= 1
@@ -2270,53 +2412,44 @@ def d_EVAbsolutePriceScheduleType(v, r):
 def e_EVAbsolutePriceScheduleType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 4
     f = 'TimeAnchor'
     x = d.get('TimeAnchor')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 1
+            a = wu((a << 2), as_int(x, 0, 18446744073709551615)) << 1
     else:
         missing()
     f = 'Currency'
     x = d.get('Currency')
     if x is not None:
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
-        st = 2
     else:
         missing()
     f = 'PriceAlgorithm'
     x = d.get('PriceAlgorithm')
     if x is not None:
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
-        st = 3
     else:
         missing()
     f = 'EVPriceRuleStacks'
     x = d.get('EVPriceRuleStacks')
     if x is not None:
         a = e_EVPriceRuleStackListType((a << 1), x)
-        st = 4
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K68)
+        extra(d, _K73)
     return a
 
 def d_EVEnergyOfferType(v, r):
@@ -2346,26 +2479,23 @@ def d_EVEnergyOfferType(v, r):
 def e_EVEnergyOfferType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'EVPowerSchedule'
     x = d.get('EVPowerSchedule')
     if x is not None:
         a = e_EVPowerScheduleType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'EVAbsolutePriceSchedule'
     x = d.get('EVAbsolutePriceSchedule')
     if x is not None:
         a = e_EVAbsolutePriceScheduleType((a << 1), x)
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K69)
+        extra(d, _K74)
     return a
 
 def d_EVPowerProfileEntryListType(v, r):
@@ -2383,9 +2513,11 @@ def d_EVPowerProfileEntryListType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2420,34 +2552,43 @@ def e_EVPowerProfileEntryListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T71[st]
-            a = e_PowerScheduleEntryType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q77[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_PowerScheduleEntryType((a << 2), x)
+                else:
+                    a = e_PowerScheduleEntryType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T76[st]
+                a = e_PowerScheduleEntryType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T17[st]
+    c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K70)
+        extra(d, _K75)
     return a
 
 def d_EVPowerProfileType(v, r):
@@ -2498,12 +2639,10 @@ def e_EVPowerProfileType(a, d):
     f = 'TimeAnchor'
     x = d.get('TimeAnchor')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 18446744073709551615)) << 1
         st = 1
     else:
         missing()
@@ -2517,7 +2656,7 @@ def e_EVPowerProfileType(a, d):
     x = d.get('Scheduled_EVPPTControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T42[st]
+        c, wd, st = _T45[st]
         a = e_Scheduled_EVPPTControlModeType(((a << wd) | c), x)
     f = 'EVPowerProfileEntries'
     x = d.get('EVPowerProfileEntries')
@@ -2526,10 +2665,10 @@ def e_EVPowerProfileType(a, d):
         c, wd, st = _T3[st]
         a = e_EVPowerProfileEntryListType(((a << wd) | c), x)
     f = None
-    c, wd = _T23[st]
+    c, wd = _T24[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K72)
+        extra(d, _K78)
     return a
 
 def d_EVPowerScheduleEntryListType(v, r):
@@ -2547,9 +2686,11 @@ def d_EVPowerScheduleEntryListType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2584,34 +2725,43 @@ def e_EVPowerScheduleEntryListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T74[st]
-            a = e_EVPowerScheduleEntryType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q77[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_EVPowerScheduleEntryType((a << 2), x)
+                else:
+                    a = e_EVPowerScheduleEntryType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T80[st]
+                a = e_EVPowerScheduleEntryType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T17[st]
+    c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K73)
+        extra(d, _K79)
     return a
 
 def d_EVPowerScheduleEntryType(v, r):
@@ -2645,31 +2795,26 @@ def d_EVPowerScheduleEntryType(v, r):
 def e_EVPowerScheduleEntryType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Duration'
     x = d.get('Duration')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 1
+            a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
     else:
         missing()
     f = 'Power'
     x = d.get('Power')
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K75)
+        extra(d, _K81)
     return a
 
 def d_EVPowerScheduleType(v, r):
@@ -2703,31 +2848,26 @@ def d_EVPowerScheduleType(v, r):
 def e_EVPowerScheduleType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'TimeAnchor'
     x = d.get('TimeAnchor')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 1
+            a = wu((a << 2), as_int(x, 0, 18446744073709551615)) << 1
     else:
         missing()
     f = 'EVPowerScheduleEntries'
     x = d.get('EVPowerScheduleEntries')
     if x is not None:
         a = e_EVPowerScheduleEntryListType((a << 1), x)
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K76)
+        extra(d, _K82)
     return a
 
 def d_EVPriceRuleStackListType(v, r):
@@ -2745,9 +2885,11 @@ def d_EVPriceRuleStackListType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2782,34 +2924,43 @@ def e_EVPriceRuleStackListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T74[st]
-            a = e_EVPriceRuleStackType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q77[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_EVPriceRuleStackType((a << 2), x)
+                else:
+                    a = e_EVPriceRuleStackType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T80[st]
+                a = e_EVPriceRuleStackType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T17[st]
+    c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K77)
+        extra(d, _K83)
     return a
 
 def d_EVPriceRuleStackType(v, r):
@@ -2838,9 +2989,11 @@ def d_EVPriceRuleStackType(v, r):
         l.append(x)
     st = 2
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2873,12 +3026,10 @@ def e_EVPriceRuleStackType(a, d):
     f = 'Duration'
     x = d.get('Duration')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
         st = 1
     else:
         missing()
@@ -2887,34 +3038,43 @@ def e_EVPriceRuleStackType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T79[st]
-            a = e_EVPriceRuleType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 8:
+            st = _Q86[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_EVPriceRuleType((a << 2), x)
+                else:
+                    a = e_EVPriceRuleType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T85[st]
+                a = e_EVPriceRuleType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T80[st]
+    c, wd = _T87[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K78)
+        extra(d, _K84)
     return a
 
 def d_EVPriceRuleType(v, r):
@@ -2944,96 +3104,100 @@ def d_EVPriceRuleType(v, r):
 def e_EVPriceRuleType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'EnergyFee'
     x = d.get('EnergyFee')
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'PowerRangeStart'
     x = d.get('PowerRangeStart')
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K81)
+        extra(d, _K88)
     return a
 
 def d_EVSEStatusType(v, r):
     o = {}
     st = 0
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
+    r -= 18
+    x = (v >> r) & 262143
+    if x & 229603:
+        r += 18
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['NotificationMaxDelay'] = x
+        st = 1
+        r -= 6
+        x = (v >> r) & 63
+        if x & 49:
+            und2()
+        x = _E89[(x >> 1) & 7]
+        c = 0
+        o['EVSENotification'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['NotificationMaxDelay'] = x
-    st = 1
-    r -= 6
-    x = (v >> r) & 63
-    if x & 49:
-        und2()
-    x = _E82[(x >> 1) & 7]
-    c = 0
-    o['EVSENotification'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['NotificationMaxDelay'] = (x >> 8) & 127
+        st = 1
+        c = 0
+        o['EVSENotification'] = _E89[(x >> 2) & 7]
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVSEStatusType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'NotificationMaxDelay'
     x = d.get('NotificationMaxDelay')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 1
+            a = wu((a << 2), as_int(x, 0, 65535)) << 1
     else:
         missing()
     f = 'EVSENotification'
     x = d.get('EVSENotification')
     if x is not None:
-        j = _I83.get(x)
+        j = _I90.get(x)
         if j is None:
-            bad_enum(x, _I83)
+            bad_enum(x, _I90)
         a = ((a << 6) | (j << 1))
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K84)
+        extra(d, _K91)
     return a
 
 def d_KeyInfoType(v, r):
     o = {}
     st = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 4
         c = (v >> r) & 15
         if c == 0:
@@ -3042,7 +3206,18 @@ def d_KeyInfoType(v, r):
             st = 1
             break
         elif c == 1:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('KeyName')
             if l is None:
                 o['KeyName'] = [x]
@@ -3096,7 +3271,18 @@ def d_KeyInfoType(v, r):
             st = 2
             break
         elif c == 7:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('MgmtData')
             if l is None:
                 o['MgmtData'] = [x]
@@ -3113,13 +3299,26 @@ def d_KeyInfoType(v, r):
         else:
             und(c, 10)
     if st == 1:
+        lim = v.bit_length() - 32768
         while True:
-            if v.bit_length() - r > 32768:
+            if r < lim:
                 v &= (1 << r) - 1
+                lim = r - 32768
             r -= 4
             c = (v >> r) & 15
             if c == 0:
-                x, r = es(v, r)
+                r -= 9
+                x = (v >> r) & 511
+                if x & 384 or x < 2 or (x << 3) - 15 > r:
+                    x, r = es(v, r + 9)
+                else:
+                    r -= (x << 3) - 15
+                    y = v >> r
+                    raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                    if y & 1 or not raw.isascii():
+                        x, r = es(v, r + (x << 3) - 6)
+                    else:
+                        x = raw.decode()
                 l = o.get('KeyName')
                 if l is None:
                     o['KeyName'] = [x]
@@ -3173,7 +3372,18 @@ def d_KeyInfoType(v, r):
                 st = 2
                 break
             elif c == 6:
-                x, r = es(v, r)
+                r -= 9
+                x = (v >> r) & 511
+                if x & 384 or x < 2 or (x << 3) - 15 > r:
+                    x, r = es(v, r + 9)
+                else:
+                    r -= (x << 3) - 15
+                    y = v >> r
+                    raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                    if y & 1 or not raw.isascii():
+                        x, r = es(v, r + (x << 3) - 6)
+                    else:
+                        x = raw.decode()
                 l = o.get('MgmtData')
                 if l is None:
                     o['MgmtData'] = [x]
@@ -3189,13 +3399,26 @@ def d_KeyInfoType(v, r):
                 unsupported('mixed-content text')
             else:
                 und(c, 9)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 4
         c = (v >> r) & 15
         if c == 0:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('KeyName')
             if l is None:
                 o['KeyName'] = [x]
@@ -3237,7 +3460,18 @@ def d_KeyInfoType(v, r):
             else:
                 l.append(x)
         elif c == 6:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('MgmtData')
             if l is None:
                 o['MgmtData'] = [x]
@@ -3271,21 +3505,23 @@ def e_KeyInfoType(a, d):
             continue
         h = _H_KeyInfoType.get(f)
         if h is None:
-            extra(d, _K85)
+            extra(d, _K92)
         elif h is False:
             continue
         a, st = h(a, x, st)
     f = None
-    c, wd = _T94[st]
+    c, wd = _T101[st]
     a = (a << wd) | c
     return a
 
 def d_KeyValueType(v, r):
     o = {}
     st = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -3306,9 +3542,11 @@ def d_KeyValueType(v, r):
             unsupported('mixed-content text')
         else:
             und(c, 4)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3334,13 +3572,13 @@ def e_KeyValueType(a, d):
     x = d.get('RSAKeyValue')
     if x is not None:
         u += 1
-        c, wd, st = _T96[st]
+        c, wd, st = _T103[st]
         a = e_RSAKeyValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T97[st]
+    c, wd = _T104[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K95)
+        extra(d, _K102)
     return a
 
 def d_ListOfRootCertificateIDsType(v, r):
@@ -3358,9 +3596,11 @@ def d_ListOfRootCertificateIDsType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3395,34 +3635,43 @@ def e_ListOfRootCertificateIDsType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T99[st]
-            a = e_X509IssuerSerialType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q77[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_X509IssuerSerialType((a << 2), x)
+                else:
+                    a = e_X509IssuerSerialType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T106[st]
+                a = e_X509IssuerSerialType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T17[st]
+    c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K98)
+        extra(d, _K105)
     return a
 
 def d_ManifestType(v, r):
@@ -3456,9 +3705,11 @@ def d_ManifestType(v, r):
         else:
             l.append(x)
         st = 2
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3496,7 +3747,7 @@ def e_ManifestType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T101[st]
+            c, wd, nx, n = _T108[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3514,10 +3765,10 @@ def e_ManifestType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T102[st]
+    c, wd = _T109[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K100)
+        extra(d, _K107)
     return a
 
 def d_MessageHeaderType(v, r):
@@ -3573,12 +3824,10 @@ def e_MessageHeaderType(a, d):
     f = 'TimeStamp'
     x = d.get('TimeStamp')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 18446744073709551615)) << 1
         st = 2
     else:
         missing()
@@ -3589,20 +3838,30 @@ def e_MessageHeaderType(a, d):
         a = e_SignatureType((a << 2), x)
         st = 3
     f = None
-    c, wd = _T80[st]
+    c, wd = _T87[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K103)
+        extra(d, _K110)
     return a
 
 def d_MeterInfoType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['MeterID'] = x
     st = 1
     r -= 11
@@ -3841,9 +4100,8 @@ def e_MeterInfoType(a, d):
     f = 'MeterID'
     x = d.get('MeterID')
     if x is not None:
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
         st = 1
@@ -3852,12 +4110,10 @@ def e_MeterInfoType(a, d):
     f = 'ChargedEnergyReadingWh'
     x = d.get('ChargedEnergyReadingWh')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 18446744073709551615)) << 1
         st = 2
     else:
         missing()
@@ -3865,68 +4121,58 @@ def e_MeterInfoType(a, d):
     x = d.get('BPT_DischargedEnergyReadingWh')
     if x is not None:
         u += 1
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 13) | (x << 1))
         else:
-            a = wu((a << 4), x) << 1
+            a = wu((a << 4), as_int(x, 0, 18446744073709551615)) << 1
         st = 3
     f = 'CapacitiveEnergyReadingVARh'
     x = d.get('CapacitiveEnergyReadingVARh')
     if x is not None:
         u += 1
-        c, wd, st = _T105[st]
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        c, wd, st = _T112[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 18446744073709551615)) << 1
     f = 'BPT_InductiveEnergyReadingVARh'
     x = d.get('BPT_InductiveEnergyReadingVARh')
     if x is not None:
         u += 1
-        c, wd, st = _T106[st]
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        c, wd, st = _T113[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 18446744073709551615)) << 1
     f = 'MeterSignature'
     x = d.get('MeterSignature')
     if x is not None:
         u += 1
-        c, wd, st = _T107[st]
+        c, wd, st = _T114[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'MeterStatus'
     x = d.get('MeterStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T108[st]
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        c, wd, st = _T115[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
-            a = wi(((((a << wd) | c) << 1)), x) << 1
+            a = wi(((((a << wd) | c) << 1)), as_int(x, -32768, 32767)) << 1
     f = 'MeterTimestamp'
     x = d.get('MeterTimestamp')
     if x is not None:
         u += 1
-        c, wd, st = _T109[st]
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        c, wd, st = _T116[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 18446744073709551615)) << 1
     f = None
-    c, wd = _T110[st]
+    c, wd = _T117[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K104)
+        extra(d, _K111)
     return a
 
 def d_MeteringConfirmationReqType(v, r):
@@ -3956,26 +4202,23 @@ def d_MeteringConfirmationReqType(v, r):
 def e_MeteringConfirmationReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'SignedMeteringData'
     x = d.get('SignedMeteringData')
     if x is not None:
         a = e_SignedMeteringDataType((a << 1), x)
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K111)
+        extra(d, _K118)
     return a
 
 def d_MeteringConfirmationResType(v, r):
@@ -3988,55 +4231,63 @@ def d_MeteringConfirmationResType(v, r):
     x, r = d_MessageHeaderType(v, r)
     o['Header'] = x
     st = 1
-    r -= 9
-    x = (v >> r) & 511
-    if x & 385:
-        und2()
-    x = _E24[(x >> 1) & 63]
-    c = 0
-    o['ResponseCode'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 771:
+        r += 10
+        r -= 9
+        x = (v >> r) & 511
+        if x & 385:
+            und2()
+        x = _E25[(x >> 1) & 63]
+        c = 0
+        o['ResponseCode'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
+    else:
+        st = 1
+        c = 0
+        o['ResponseCode'] = _E25[(x >> 2) & 63]
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_MeteringConfirmationResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        j = _I25.get(x)
+        j = _I26.get(x)
         if j is None:
-            bad_enum(x, _I25)
+            bad_enum(x, _I26)
         a = ((a << 9) | (j << 1))
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K112)
+        extra(d, _K119)
     return a
 
 def d_ObjectType(v, r):
     o = {}
     st = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -4065,9 +4316,11 @@ def d_ObjectType(v, r):
         else:
             und(c, 6)
     if st == 1:
+        lim = v.bit_length() - 32768
         while True:
-            if v.bit_length() - r > 32768:
+            if r < lim:
                 v &= (1 << r) - 1
+                lim = r - 32768
             r -= 3
             c = (v >> r) & 7
             if c == 0:
@@ -4091,9 +4344,11 @@ def d_ObjectType(v, r):
             else:
                 und(c, 5)
     if st == 2:
+        lim = v.bit_length() - 32768
         while True:
-            if v.bit_length() - r > 32768:
+            if r < lim:
                 v &= (1 << r) - 1
+                lim = r - 32768
             r -= 3
             c = (v >> r) & 7
             if c == 0:
@@ -4111,9 +4366,11 @@ def d_ObjectType(v, r):
                 unsupported('mixed-content text')
             else:
                 und(c, 4)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4142,21 +4399,21 @@ def e_ObjectType(a, d):
     x = d.get('Id')
     if x is not None:
         u += 1
-        c, wd, st = _T61[st]
+        c, wd, st = _T64[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'MimeType'
     x = d.get('MimeType')
     if x is not None:
         u += 1
-        c, wd, st = _T62[st]
+        c, wd, st = _T65[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T114[st]
+    c, wd = _T121[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K113)
+        extra(d, _K120)
     return a
 
 def d_OverstayRuleListType(v, r):
@@ -4217,9 +4474,11 @@ def d_OverstayRuleListType(v, r):
             l.append(x)
         st = 3
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4253,18 +4512,16 @@ def e_OverstayRuleListType(a, d):
     x = d.get('OverstayTimeThreshold')
     if x is not None:
         u += 1
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wu((a << 3), x) << 1
+            a = wu((a << 3), as_int(x, 0, 4294967295)) << 1
         st = 1
     f = 'OverstayPowerThreshold'
     x = d.get('OverstayPowerThreshold')
     if x is not None:
         u += 1
-        c, wd, st = _T116[st]
+        c, wd, st = _T123[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'OverstayRule'
     x = d.get('OverstayRule')
@@ -4276,7 +4533,7 @@ def e_OverstayRuleListType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T117[st]
+            c, wd, nx, n = _T124[st]
             a = e_OverstayRuleType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4294,10 +4551,10 @@ def e_OverstayRuleListType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T118[st]
+    c, wd = _T125[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K115)
+        extra(d, _K122)
     return a
 
 def d_OverstayRuleType(v, r):
@@ -4306,7 +4563,18 @@ def d_OverstayRuleType(v, r):
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         o['OverstayRuleDescription'] = x
         st = 1
     elif c == 1:
@@ -4339,22 +4607,29 @@ def d_OverstayRuleType(v, r):
     x, r = d_RationalNumberType(v, r)
     o['OverstayFee'] = x
     st = 3
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3587:
+        r += 12
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['OverstayFeePeriod'] = x
+        st = 4
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['OverstayFeePeriod'] = x
-    st = 4
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['OverstayFeePeriod'] = (x >> 2) & 127
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_OverstayRuleType(a, d):
@@ -4366,9 +4641,8 @@ def e_OverstayRuleType(a, d):
     x = d.get('OverstayRuleDescription')
     if x is not None:
         u += 1
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 11) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 3), x) << 1
         st = 1
@@ -4377,12 +4651,10 @@ def e_OverstayRuleType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T2[st]
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 4294967295)) << 1
     f = 'OverstayFee'
     x = d.get('OverstayFee')
     if x is not None:
@@ -4393,18 +4665,16 @@ def e_OverstayRuleType(a, d):
     x = d.get('OverstayFeePeriod')
     if x is not None:
         u += 1
-        c, wd, st = _T120[st]
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        c, wd, st = _T127[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 4294967295)) << 1
     f = None
-    c, wd = _T121[st]
+    c, wd = _T128[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K119)
+        extra(d, _K126)
     return a
 
 def d_PGPDataType(v, r):
@@ -4436,9 +4706,11 @@ def d_PGPDataType(v, r):
             return o, r
         else:
             und(c, 3)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4464,13 +4736,13 @@ def e_PGPDataType(a, d):
     x = d.get('PGPKeyPacket')
     if x is not None:
         u += 1
-        c, wd, st = _T116[st]
+        c, wd, st = _T123[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T123[st]
+    c, wd = _T130[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K122)
+        extra(d, _K129)
     return a
 
 def d_ParameterSetType(v, r):
@@ -4499,9 +4771,11 @@ def d_ParameterSetType(v, r):
         l.append(x)
     st = 2
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4534,12 +4808,10 @@ def e_ParameterSetType(a, d):
     f = 'ParameterSetID'
     x = d.get('ParameterSetID')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 65535)) << 1
         st = 1
     else:
         missing()
@@ -4548,34 +4820,43 @@ def e_ParameterSetType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T125[st]
-            a = e_ParameterType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q133[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_ParameterType((a << 2), x)
+                else:
+                    a = e_ParameterType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T132[st]
+                a = e_ParameterType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T80[st]
+    c, wd = _T87[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K124)
+        extra(d, _K131)
     return a
 
 def d_ParameterType(v, r):
@@ -4629,7 +4910,18 @@ def d_ParameterType(v, r):
         o['rationalNumber'] = x
         st = 2
     elif c == 5:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         o['finiteString'] = x
         st = 2
     else:
@@ -4666,7 +4958,7 @@ def e_ParameterType(a, d):
     x = d.get('byteValue')
     if x is not None:
         u += 1
-        c, wd, st = _T127[st]
+        c, wd, st = _T135[st]
         if x.__class__ is not int or x < -128 or x > 127:
             x = as_int(x, -128, 127)
         a = (((((a << wd) | c) << 10)) | ((x - -128) << 1))
@@ -4674,45 +4966,40 @@ def e_ParameterType(a, d):
     x = d.get('shortValue')
     if x is not None:
         u += 1
-        c, wd, st = _T128[st]
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        c, wd, st = _T136[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
-            a = wi(((((a << wd) | c) << 1)), x) << 1
+            a = wi(((((a << wd) | c) << 1)), as_int(x, -32768, 32767)) << 1
     f = 'intValue'
     x = d.get('intValue')
     if x is not None:
         u += 1
-        c, wd, st = _T129[st]
-        if x.__class__ is not int or x < -2147483648 or x > 2147483647:
-            x = as_int(x, -2147483648, 2147483647)
-        if 0 <= x < 128:
+        c, wd, st = _T137[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
-            a = wi(((((a << wd) | c) << 1)), x) << 1
+            a = wi(((((a << wd) | c) << 1)), as_int(x, -2147483648, 2147483647)) << 1
     f = 'rationalNumber'
     x = d.get('rationalNumber')
     if x is not None:
         u += 1
-        c, wd, st = _T130[st]
+        c, wd, st = _T138[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'finiteString'
     x = d.get('finiteString')
     if x is not None:
         u += 1
-        c, wd, st = _T131[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        c, wd, st = _T139[st]
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T132[st]
+    c, wd = _T140[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K126)
+        extra(d, _K134)
     return a
 
 def d_PnC_AReqAuthorizationModeType(v, r):
@@ -4749,34 +5036,30 @@ def d_PnC_AReqAuthorizationModeType(v, r):
 def e_PnC_AReqAuthorizationModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 3
     f = 'Id'
     x = d.get('Id')
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
-        st = 1
     else:
         missing()
     f = 'GenChallenge'
     x = d.get('GenChallenge')
     if x is not None:
         a = wb((a << 2), x) << 1
-        st = 2
     else:
         missing()
     f = 'ContractCertificateChain'
     x = d.get('ContractCertificateChain')
     if x is not None:
         a = e_ContractCertificateChainType((a << 1), x)
-        st = 3
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K133)
+        extra(d, _K141)
     return a
 
 def d_PnC_ASResAuthorizationModeType(v, r):
@@ -4825,10 +5108,10 @@ def e_PnC_ASResAuthorizationModeType(a, d):
         a = e_SupportedProvidersListType((a << 2), x)
         st = 2
     f = None
-    c, wd = _T17[st]
+    c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K134)
+        extra(d, _K142)
     return a
 
 def d_PowerDeliveryReqType(v, r):
@@ -4841,22 +5124,35 @@ def d_PowerDeliveryReqType(v, r):
     x, r = d_MessageHeaderType(v, r)
     o['Header'] = x
     st = 1
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E26[(x >> 1) & 3]
-    c = 0
-    o['EVProcessing'] = x
-    st = 2
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E135[(x >> 1) & 3]
-    c = 0
-    o['ChargeProgress'] = x
-    st = 3
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 825:
+        r += 10
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E27[(x >> 1) & 3]
+        c = 0
+        o['EVProcessing'] = x
+        st = 2
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E143[(x >> 1) & 3]
+        c = 0
+        o['ChargeProgress'] = x
+        st = 3
+    else:
+        st = 1
+        c = 0
+        o['EVProcessing'] = _E27[(x >> 6) & 3]
+        st = 2
+        c = 0
+        o['ChargeProgress'] = _E143[(x >> 1) & 3]
+        st = 3
+        c = 0
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -4868,7 +5164,7 @@ def d_PowerDeliveryReqType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E137[(x >> 1) & 1]
+        x = _E145[(x >> 1) & 1]
         o['BPT_ChannelSelection'] = x
         st = 5
     elif c == 2:
@@ -4883,7 +5179,7 @@ def d_PowerDeliveryReqType(v, r):
             x = (v >> r) & 7
             if x & 5:
                 und2()
-            x = _E137[(x >> 1) & 1]
+            x = _E145[(x >> 1) & 1]
             o['BPT_ChannelSelection'] = x
             st = 5
         elif c == 1:
@@ -4912,9 +5208,9 @@ def e_PowerDeliveryReqType(a, d):
     f = 'EVProcessing'
     x = d.get('EVProcessing')
     if x is not None:
-        j = _I27.get(x)
+        j = _I28.get(x)
         if j is None:
-            bad_enum(x, _I27)
+            bad_enum(x, _I28)
         a = ((a << 5) | (j << 1))
         st = 2
     else:
@@ -4922,9 +5218,9 @@ def e_PowerDeliveryReqType(a, d):
     f = 'ChargeProgress'
     x = d.get('ChargeProgress')
     if x is not None:
-        j = _I136.get(x)
+        j = _I144.get(x)
         if j is None:
-            bad_enum(x, _I136)
+            bad_enum(x, _I144)
         a = ((a << 5) | (j << 1))
         st = 3
     else:
@@ -4939,16 +5235,16 @@ def e_PowerDeliveryReqType(a, d):
     x = d.get('BPT_ChannelSelection')
     if x is not None:
         u += 1
-        c, wd, st = _T140[st]
-        j = _I138.get(x)
+        c, wd, st = _T148[st]
+        j = _I146.get(x)
         if j is None:
-            bad_enum(x, _I138)
+            bad_enum(x, _I146)
         a = (((((a << wd) | c) << 3)) | (j << 1))
     f = None
-    c, wd = _T141[st]
+    c, wd = _T149[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K139)
+        extra(d, _K147)
     return a
 
 def d_PowerDeliveryResType(v, r):
@@ -4965,7 +5261,7 @@ def d_PowerDeliveryResType(v, r):
     x = (v >> r) & 511
     if x & 385:
         und2()
-    x = _E24[(x >> 1) & 63]
+    x = _E25[(x >> 1) & 63]
     c = 0
     o['ResponseCode'] = x
     st = 2
@@ -5001,9 +5297,9 @@ def e_PowerDeliveryResType(a, d):
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        j = _I25.get(x)
+        j = _I26.get(x)
         if j is None:
-            bad_enum(x, _I25)
+            bad_enum(x, _I26)
         a = ((a << 9) | (j << 1))
         st = 2
     else:
@@ -5015,10 +5311,10 @@ def e_PowerDeliveryResType(a, d):
         a = e_EVSEStatusType((a << 2), x)
         st = 3
     f = None
-    c, wd = _T80[st]
+    c, wd = _T87[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K142)
+        extra(d, _K150)
     return a
 
 def d_PowerScheduleEntryListType(v, r):
@@ -5036,9 +5332,11 @@ def d_PowerScheduleEntryListType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5073,34 +5371,43 @@ def e_PowerScheduleEntryListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T74[st]
-            a = e_PowerScheduleEntryType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q77[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_PowerScheduleEntryType((a << 2), x)
+                else:
+                    a = e_PowerScheduleEntryType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T80[st]
+                a = e_PowerScheduleEntryType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T17[st]
+    c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K143)
+        extra(d, _K151)
     return a
 
 def d_PowerScheduleEntryType(v, r):
@@ -5164,12 +5471,10 @@ def e_PowerScheduleEntryType(a, d):
     f = 'Duration'
     x = d.get('Duration')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
         st = 1
     else:
         missing()
@@ -5190,13 +5495,13 @@ def e_PowerScheduleEntryType(a, d):
     x = d.get('Power_L3')
     if x is not None:
         u += 1
-        c, wd, st = _T145[st]
+        c, wd, st = _T153[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T146[st]
+    c, wd = _T154[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K144)
+        extra(d, _K152)
     return a
 
 def d_PowerScheduleType(v, r):
@@ -5265,12 +5570,10 @@ def e_PowerScheduleType(a, d):
     f = 'TimeAnchor'
     x = d.get('TimeAnchor')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 18446744073709551615)) << 1
         st = 1
     else:
         missing()
@@ -5284,19 +5587,19 @@ def e_PowerScheduleType(a, d):
     x = d.get('PowerTolerance')
     if x is not None:
         u += 1
-        c, wd, st = _T54[st]
+        c, wd, st = _T57[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'PowerScheduleEntries'
     x = d.get('PowerScheduleEntries')
     if x is not None:
         u += 1
-        c, wd, st = _T55[st]
+        c, wd, st = _T58[st]
         a = e_PowerScheduleEntryListType(((a << wd) | c), x)
     f = None
-    c, wd = _T121[st]
+    c, wd = _T128[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K147)
+        extra(d, _K155)
     return a
 
 def d_PriceLevelScheduleEntryListType(v, r):
@@ -5314,9 +5617,11 @@ def d_PriceLevelScheduleEntryListType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5351,80 +5656,93 @@ def e_PriceLevelScheduleEntryListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T74[st]
-            a = e_PriceLevelScheduleEntryType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q77[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_PriceLevelScheduleEntryType((a << 2), x)
+                else:
+                    a = e_PriceLevelScheduleEntryType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T80[st]
+                a = e_PriceLevelScheduleEntryType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T17[st]
+    c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K148)
+        extra(d, _K156)
     return a
 
 def d_PriceLevelScheduleEntryType(v, r):
     o = {}
     st = 0
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
+    r -= 23
+    x = (v >> r) & 8388607
+    if x & 7347203:
+        r += 23
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['Duration'] = x
+        st = 1
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1537:
+            und2()
+        x = ((x >> 1) & 255)
+        c = 0
+        o['PriceLevel'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['Duration'] = x
-    st = 1
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1537:
-        und2()
-    x = ((x >> 1) & 255)
-    c = 0
-    o['PriceLevel'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['Duration'] = (x >> 13) & 127
+        o['PriceLevel'] = ((x >> 2) & 255)
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_PriceLevelScheduleEntryType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Duration'
     x = d.get('Duration')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 1
+            a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
     else:
         missing()
     f = 'PriceLevel'
@@ -5433,13 +5751,12 @@ def e_PriceLevelScheduleEntryType(a, d):
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
         a = ((a << 11) | ((x) << 1))
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K149)
+        extra(d, _K157)
     return a
 
 def d_PriceLevelScheduleType(v, r):
@@ -5488,7 +5805,18 @@ def d_PriceLevelScheduleType(v, r):
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         o['PriceScheduleDescription'] = x
         st = 4
     elif c == 1:
@@ -5541,31 +5869,26 @@ def e_PriceLevelScheduleType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T2[st]
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 18446744073709551615)) << 1
     f = 'PriceScheduleID'
     x = d.get('PriceScheduleID')
     if x is not None:
         u += 1
         c, wd, st = _T3[st]
-        if x.__class__ is not int or x < 1 or x > 4294967295:
-            x = as_int(x, 1, 4294967295)
-        if x < 128:
+        if x.__class__ is int and 0 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 1, 4294967295)) << 1
     f = 'PriceScheduleDescription'
     x = d.get('PriceScheduleDescription')
     if x is not None:
         u += 1
         c, wd, st = _T4[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = 'NumberOfPriceLevels'
@@ -5583,10 +5906,10 @@ def e_PriceLevelScheduleType(a, d):
         c, wd, st = _T6[st]
         a = e_PriceLevelScheduleEntryListType(((a << wd) | c), x)
     f = None
-    c, wd = _T34[st]
+    c, wd = _T37[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K150)
+        extra(d, _K158)
     return a
 
 def d_PriceRuleStackListType(v, r):
@@ -5604,9 +5927,11 @@ def d_PriceRuleStackListType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5641,34 +5966,43 @@ def e_PriceRuleStackListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T74[st]
-            a = e_PriceRuleStackType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q77[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_PriceRuleStackType((a << 2), x)
+                else:
+                    a = e_PriceRuleStackType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T80[st]
+                a = e_PriceRuleStackType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T17[st]
+    c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K151)
+        extra(d, _K159)
     return a
 
 def d_PriceRuleStackType(v, r):
@@ -5697,9 +6031,11 @@ def d_PriceRuleStackType(v, r):
         l.append(x)
     st = 2
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5732,12 +6068,10 @@ def e_PriceRuleStackType(a, d):
     f = 'Duration'
     x = d.get('Duration')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
         st = 1
     else:
         missing()
@@ -5746,34 +6080,43 @@ def e_PriceRuleStackType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T79[st]
-            a = e_PriceRuleType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 8:
+            st = _Q86[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_PriceRuleType((a << 2), x)
+                else:
+                    a = e_PriceRuleType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T85[st]
+                a = e_PriceRuleType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T80[st]
+    c, wd = _T87[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K152)
+        extra(d, _K160)
     return a
 
 def d_PriceRuleType(v, r):
@@ -5939,29 +6282,25 @@ def e_PriceRuleType(a, d):
     x = d.get('ParkingFeePeriod')
     if x is not None:
         u += 1
-        c, wd, st = _T154[st]
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        c, wd, st = _T162[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 4294967295)) << 1
     f = 'CarbonDioxideEmission'
     x = d.get('CarbonDioxideEmission')
     if x is not None:
         u += 1
-        c, wd, st = _T155[st]
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        c, wd, st = _T163[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 65535)) << 1
     f = 'RenewableGenerationPercentage'
     x = d.get('RenewableGenerationPercentage')
     if x is not None:
         u += 1
-        c, wd, st = _T156[st]
+        c, wd, st = _T164[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
         a = (((((a << wd) | c) << 10)) | ((x) << 1))
@@ -5969,13 +6308,13 @@ def e_PriceRuleType(a, d):
     x = d.get('PowerRangeStart')
     if x is not None:
         u += 1
-        c, wd, st = _T157[st]
+        c, wd, st = _T165[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T34[st]
+    c, wd = _T37[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K153)
+        extra(d, _K161)
     return a
 
 def d_RSAKeyValueType(v, r):
@@ -6005,61 +6344,65 @@ def d_RSAKeyValueType(v, r):
 def e_RSAKeyValueType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Modulus'
     x = d.get('Modulus')
     if x is not None:
         a = wb((a << 2), x) << 1
-        st = 1
     else:
         missing()
     f = 'Exponent'
     x = d.get('Exponent')
     if x is not None:
         a = wb((a << 2), x) << 1
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K158)
+        extra(d, _K166)
     return a
 
 def d_RationalNumberType(v, r):
     o = {}
     st = 0
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1537:
-        und2()
-    x = ((x >> 1) & 255) + -128
-    c = 0
-    o['Exponent'] = x
-    st = 1
-    r -= 12
-    x = (v >> r) & 4095
-    if x & 3841:
-        if x >> 11:
-            und(1, 1)
-        x, r = ei(v, r + 11)
+    r -= 24
+    x = (v >> r) & 16777215
+    if x & 12598787:
+        r += 24
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1537:
+            und2()
+        x = ((x >> 1) & 255) + -128
+        c = 0
+        o['Exponent'] = x
+        st = 1
+        r -= 12
+        x = (v >> r) & 4095
+        if x & 3841:
+            if x >> 11:
+                und(1, 1)
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        c = 0
+        o['Value'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['Value'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['Exponent'] = ((x >> 14) & 255) + -128
+        o['Value'] = (x >> 2) & 127
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_RationalNumberType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Exponent'
     x = d.get('Exponent')
@@ -6067,25 +6410,21 @@ def e_RationalNumberType(a, d):
         if x.__class__ is not int or x < -128 or x > 127:
             x = as_int(x, -128, 127)
         a = ((a << 11) | ((x - -128) << 1))
-        st = 1
     else:
         missing()
     f = 'Value'
     x = d.get('Value')
     if x is not None:
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
-        st = 2
+            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K159)
+        extra(d, _K167)
     return a
 
 def d_ReceiptType(v, r):
@@ -6217,9 +6556,11 @@ def d_ReceiptType(v, r):
         else:
             und(c, 2)
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6252,12 +6593,10 @@ def e_ReceiptType(a, d):
     f = 'TimeAnchor'
     x = d.get('TimeAnchor')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 18446744073709551615)) << 1
         st = 1
     else:
         missing()
@@ -6271,19 +6610,19 @@ def e_ReceiptType(a, d):
     x = d.get('OccupancyCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T154[st]
+        c, wd, st = _T162[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'AdditionalServicesCosts'
     x = d.get('AdditionalServicesCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T161[st]
+        c, wd, st = _T169[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'OverstayCosts'
     x = d.get('OverstayCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T162[st]
+        c, wd, st = _T170[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'TaxCosts'
     x = d.get('TaxCosts')
@@ -6295,7 +6634,7 @@ def e_ReceiptType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T163[st]
+            c, wd, nx, n = _T171[st]
             a = e_DetailedTaxType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6313,10 +6652,10 @@ def e_ReceiptType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T164[st]
+    c, wd = _T172[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K160)
+        extra(d, _K168)
     return a
 
 def d_ReferenceType(v, r):
@@ -6435,27 +6774,27 @@ def e_ReferenceType(a, d):
     x = d.get('Type')
     if x is not None:
         u += 1
-        c, wd, st = _T61[st]
+        c, wd, st = _T64[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'URI'
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T166[st]
+        c, wd, st = _T174[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T167[st]
+        c, wd, st = _T175[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = 'DigestMethod'
     x = d.get('DigestMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T168[st]
+        c, wd, st = _T176[st]
         a = e_DigestMethodType(((a << wd) | c), x)
     f = 'DigestValue'
     x = d.get('DigestValue')
@@ -6464,10 +6803,10 @@ def e_ReferenceType(a, d):
         c, wd, st = _T6[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T34[st]
+    c, wd = _T37[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K165)
+        extra(d, _K173)
     return a
 
 def d_RetrievalMethodType(v, r):
@@ -6540,28 +6879,30 @@ def e_RetrievalMethodType(a, d):
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T170[st]
+        c, wd, st = _T178[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T171[st]
+        c, wd, st = _T179[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T172[st]
+    c, wd = _T180[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K169)
+        extra(d, _K177)
     return a
 
 def d_SPKIDataType(v, r):
     o = {}
     st = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         if st == 0:
             r -= 1
             c = (v >> r) & 1
@@ -6575,9 +6916,11 @@ def d_SPKIDataType(v, r):
                 l.append(x)
             st = 1
         elif st == 1:
+            lim = v.bit_length() - 32768
             while True:
-                if v.bit_length() - r > 32768:
+                if r < lim:
                     v &= (1 << r) - 1
+                    lim = r - 32768
                 r -= 2
                 c = (v >> r) & 3
                 if c == 0:
@@ -6623,33 +6966,42 @@ def e_SPKIDataType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T174[st]
-            a = wb(((((a << wd) | c) << 1)), x) << 1
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q77[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = wb((a << 3), x) << 1
+                else:
+                    a = wb((a << 2), x) << 1
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T182[st]
+                a = wb(((((a << wd) | c) << 1)), x) << 1
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
     a = (a << 2) | 2
     if u != len(d):
-        extra(d, _K173)
+        extra(d, _K181)
     return a
 
 def d_ScheduleExchangeReqType(v, r):
@@ -6720,13 +7072,13 @@ def e_ScheduleExchangeReqType(a, d):
     x = d.get('Scheduled_SEReqControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T22[st]
+        c, wd, st = _T23[st]
         a = e_Scheduled_SEReqControlModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T23[st]
+    c, wd = _T24[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K175)
+        extra(d, _K183)
     return a
 
 def d_ScheduleExchangeResType(v, r):
@@ -6739,22 +7091,35 @@ def d_ScheduleExchangeResType(v, r):
     x, r = d_MessageHeaderType(v, r)
     o['Header'] = x
     st = 1
-    r -= 9
-    x = (v >> r) & 511
-    if x & 385:
-        und2()
-    x = _E24[(x >> 1) & 63]
-    c = 0
-    o['ResponseCode'] = x
-    st = 2
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E26[(x >> 1) & 3]
-    c = 0
-    o['EVSEProcessing'] = x
-    st = 3
+    r -= 14
+    x = (v >> r) & 16383
+    if x & 12345:
+        r += 14
+        r -= 9
+        x = (v >> r) & 511
+        if x & 385:
+            und2()
+        x = _E25[(x >> 1) & 63]
+        c = 0
+        o['ResponseCode'] = x
+        st = 2
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E27[(x >> 1) & 3]
+        c = 0
+        o['EVSEProcessing'] = x
+        st = 3
+    else:
+        st = 1
+        c = 0
+        o['ResponseCode'] = _E25[(x >> 6) & 63]
+        st = 2
+        c = 0
+        o['EVSEProcessing'] = _E27[(x >> 1) & 3]
+        st = 3
+        c = 0
     r -= 2
     c = (v >> r) & 3
     if c == 0:
@@ -6810,9 +7175,9 @@ def e_ScheduleExchangeResType(a, d):
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        j = _I25.get(x)
+        j = _I26.get(x)
         if j is None:
-            bad_enum(x, _I25)
+            bad_enum(x, _I26)
         a = ((a << 9) | (j << 1))
         st = 2
     else:
@@ -6820,9 +7185,9 @@ def e_ScheduleExchangeResType(a, d):
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
-        j = _I27.get(x)
+        j = _I28.get(x)
         if j is None:
-            bad_enum(x, _I27)
+            bad_enum(x, _I28)
         a = ((a << 5) | (j << 1))
         st = 3
     else:
@@ -6839,19 +7204,19 @@ def e_ScheduleExchangeResType(a, d):
     x = d.get('Dynamic_SEResControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T140[st]
+        c, wd, st = _T148[st]
         a = e_Dynamic_SEResControlModeType(((a << wd) | c), x)
     f = 'Scheduled_SEResControlMode'
     x = d.get('Scheduled_SEResControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T177[st]
+        c, wd, st = _T185[st]
         a = e_Scheduled_SEResControlModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T178[st]
+    c, wd = _T186[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K176)
+        extra(d, _K184)
     return a
 
 def d_ScheduleTupleType(v, r):
@@ -6900,12 +7265,10 @@ def e_ScheduleTupleType(a, d):
     f = 'ScheduleTupleID'
     x = d.get('ScheduleTupleID')
     if x is not None:
-        if x.__class__ is not int or x < 1 or x > 4294967295:
-            x = as_int(x, 1, 4294967295)
-        if x < 128:
+        if x.__class__ is int and 0 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 1, 4294967295)) << 1
         st = 1
     else:
         missing()
@@ -6923,10 +7286,10 @@ def e_ScheduleTupleType(a, d):
         a = e_ChargingScheduleType((a << 2), x)
         st = 3
     f = None
-    c, wd = _T80[st]
+    c, wd = _T87[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K179)
+        extra(d, _K187)
     return a
 
 def d_Scheduled_EVPPTControlModeType(v, r):
@@ -6950,7 +7313,7 @@ def d_Scheduled_EVPPTControlModeType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E180[(x >> 1) & 1]
+        x = _E188[(x >> 1) & 1]
         o['PowerToleranceAcceptance'] = x
         st = 2
     elif c == 1:
@@ -6972,12 +7335,10 @@ def e_Scheduled_EVPPTControlModeType(a, d):
     f = 'SelectedScheduleTupleID'
     x = d.get('SelectedScheduleTupleID')
     if x is not None:
-        if x.__class__ is not int or x < 1 or x > 4294967295:
-            x = as_int(x, 1, 4294967295)
-        if x < 128:
+        if x.__class__ is int and 0 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 1, 4294967295)) << 1
         st = 1
     else:
         missing()
@@ -6985,16 +7346,16 @@ def e_Scheduled_EVPPTControlModeType(a, d):
     x = d.get('PowerToleranceAcceptance')
     if x is not None:
         u += 1
-        j = _I181.get(x)
+        j = _I189.get(x)
         if j is None:
-            bad_enum(x, _I181)
+            bad_enum(x, _I189)
         a = ((a << 5) | (j << 1))
         st = 2
     f = None
-    c, wd = _T17[st]
+    c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K182)
+        extra(d, _K190)
     return a
 
 def d_Scheduled_SEReqControlModeType(v, r):
@@ -7115,42 +7476,40 @@ def e_Scheduled_SEReqControlModeType(a, d):
     x = d.get('DepartureTime')
     if x is not None:
         u += 1
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 13) | (x << 1))
         else:
-            a = wu((a << 4), x) << 1
+            a = wu((a << 4), as_int(x, 0, 4294967295)) << 1
         st = 1
     f = 'EVTargetEnergyRequest'
     x = d.get('EVTargetEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T61[st]
+        c, wd, st = _T64[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMaximumEnergyRequest'
     x = d.get('EVMaximumEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T62[st]
+        c, wd, st = _T65[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumEnergyRequest'
     x = d.get('EVMinimumEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T63[st]
+        c, wd, st = _T66[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVEnergyOffer'
     x = d.get('EVEnergyOffer')
     if x is not None:
         u += 1
-        c, wd, st = _T184[st]
+        c, wd, st = _T192[st]
         a = e_EVEnergyOfferType(((a << wd) | c), x)
     f = None
-    c, wd = _T185[st]
+    c, wd = _T193[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K183)
+        extra(d, _K191)
     return a
 
 def d_Scheduled_SEResControlModeType(v, r):
@@ -7168,9 +7527,11 @@ def d_Scheduled_SEResControlModeType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7205,78 +7566,90 @@ def e_Scheduled_SEResControlModeType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T187[st]
-            a = e_ScheduleTupleType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 3:
+            st = _Q196[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_ScheduleTupleType((a << 2), x)
+                else:
+                    a = e_ScheduleTupleType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T195[st]
+                a = e_ScheduleTupleType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T17[st]
+    c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K186)
+        extra(d, _K194)
     return a
 
 def d_Scheduled_SMDTControlModeType(v, r):
     o = {}
     st = 0
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3587:
+        r += 12
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['SelectedScheduleTupleID'] = x
+        st = 1
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['SelectedScheduleTupleID'] = x
-    st = 1
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['SelectedScheduleTupleID'] = (x >> 2) & 127
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_Scheduled_SMDTControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'SelectedScheduleTupleID'
     x = d.get('SelectedScheduleTupleID')
     if x is not None:
-        if x.__class__ is not int or x < 1 or x > 4294967295:
-            x = as_int(x, 1, 4294967295)
-        if x < 128:
+        if x.__class__ is int and 0 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 1
+            a = wu((a << 2), as_int(x, 1, 4294967295)) << 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K188)
+        extra(d, _K197)
     return a
 
 def d_SelectedServiceListType(v, r):
@@ -7294,9 +7667,11 @@ def d_SelectedServiceListType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7331,101 +7706,111 @@ def e_SelectedServiceListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T190[st]
-            a = e_SelectedServiceType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q200[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_SelectedServiceType((a << 2), x)
+                else:
+                    a = e_SelectedServiceType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T199[st]
+                a = e_SelectedServiceType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T17[st]
+    c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K189)
+        extra(d, _K198)
     return a
 
 def d_SelectedServiceType(v, r):
     o = {}
     st = 0
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
+    r -= 23
+    x = (v >> r) & 8388607
+    if x & 7347715:
+        r += 23
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['ServiceID'] = x
+        st = 1
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['ParameterSetID'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['ServiceID'] = x
-    st = 1
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
-    else:
-        x >>= 1
-    c = 0
-    o['ParameterSetID'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['ServiceID'] = (x >> 13) & 127
+        o['ParameterSetID'] = (x >> 2) & 127
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_SelectedServiceType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'ServiceID'
     x = d.get('ServiceID')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 1
+            a = wu((a << 2), as_int(x, 0, 65535)) << 1
     else:
         missing()
     f = 'ParameterSetID'
     x = d.get('ParameterSetID')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 2
+            a = wu((a << 2), as_int(x, 0, 65535)) << 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K191)
+        extra(d, _K201)
     return a
 
 def d_ServiceDetailReqType(v, r):
@@ -7438,52 +7823,54 @@ def d_ServiceDetailReqType(v, r):
     x, r = d_MessageHeaderType(v, r)
     o['Header'] = x
     st = 1
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3587:
+        r += 12
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['ServiceID'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['ServiceID'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['ServiceID'] = (x >> 2) & 127
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceDetailReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'ServiceID'
     x = d.get('ServiceID')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 2
+            a = wu((a << 2), as_int(x, 0, 65535)) << 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K192)
+        extra(d, _K202)
     return a
 
 def d_ServiceDetailResType(v, r):
@@ -7496,25 +7883,36 @@ def d_ServiceDetailResType(v, r):
     x, r = d_MessageHeaderType(v, r)
     o['Header'] = x
     st = 1
-    r -= 9
-    x = (v >> r) & 511
-    if x & 385:
-        und2()
-    x = _E24[(x >> 1) & 63]
-    c = 0
-    o['ResponseCode'] = x
-    st = 2
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
+    r -= 20
+    x = (v >> r) & 1048575
+    if x & 790273:
+        r += 20
+        r -= 9
+        x = (v >> r) & 511
+        if x & 385:
+            und2()
+        x = _E25[(x >> 1) & 63]
+        c = 0
+        o['ResponseCode'] = x
+        st = 2
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['ServiceID'] = x
+        st = 3
     else:
-        x >>= 1
-    c = 0
-    o['ServiceID'] = x
-    st = 3
+        st = 1
+        c = 0
+        o['ResponseCode'] = _E25[(x >> 12) & 63]
+        o['ServiceID'] = (x >> 1) & 127
+        st = 3
+        c = 0
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -7532,48 +7930,41 @@ def d_ServiceDetailResType(v, r):
 def e_ServiceDetailResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 4
     f = 'Header'
     x = d.get('Header')
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        j = _I25.get(x)
+        j = _I26.get(x)
         if j is None:
-            bad_enum(x, _I25)
+            bad_enum(x, _I26)
         a = ((a << 9) | (j << 1))
-        st = 2
     else:
         missing()
     f = 'ServiceID'
     x = d.get('ServiceID')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 3
+            a = wu((a << 2), as_int(x, 0, 65535)) << 1
     else:
         missing()
     f = 'ServiceParameterList'
     x = d.get('ServiceParameterList')
     if x is not None:
         a = e_ServiceParameterListType((a << 1), x)
-        st = 4
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K193)
+        extra(d, _K203)
     return a
 
 def d_ServiceDiscoveryReqType(v, r):
@@ -7622,10 +8013,10 @@ def e_ServiceDiscoveryReqType(a, d):
         a = e_ServiceIDListType((a << 2), x)
         st = 2
     f = None
-    c, wd = _T17[st]
+    c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K194)
+        extra(d, _K204)
     return a
 
 def d_ServiceDiscoveryResType(v, r):
@@ -7638,22 +8029,33 @@ def d_ServiceDiscoveryResType(v, r):
     x, r = d_MessageHeaderType(v, r)
     o['Header'] = x
     st = 1
-    r -= 9
-    x = (v >> r) & 511
-    if x & 385:
-        und2()
-    x = _E24[(x >> 1) & 63]
-    c = 0
-    o['ResponseCode'] = x
-    st = 2
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['ServiceRenegotiationSupported'] = x
-    st = 3
+    r -= 13
+    x = (v >> r) & 8191
+    if x & 6173:
+        r += 13
+        r -= 9
+        x = (v >> r) & 511
+        if x & 385:
+            und2()
+        x = _E25[(x >> 1) & 63]
+        c = 0
+        o['ResponseCode'] = x
+        st = 2
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['ServiceRenegotiationSupported'] = x
+        st = 3
+    else:
+        st = 1
+        c = 0
+        o['ResponseCode'] = _E25[(x >> 5) & 63]
+        o['ServiceRenegotiationSupported'] = (x >> 1) & 1 == 1
+        st = 3
+        c = 0
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -7693,9 +8095,9 @@ def e_ServiceDiscoveryResType(a, d):
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        j = _I25.get(x)
+        j = _I26.get(x)
         if j is None:
-            bad_enum(x, _I25)
+            bad_enum(x, _I26)
         a = ((a << 9) | (j << 1))
         st = 2
     else:
@@ -7723,10 +8125,10 @@ def e_ServiceDiscoveryResType(a, d):
         a = e_ServiceListType((a << 2), x)
         st = 5
     f = None
-    c, wd = _T39[st]
+    c, wd = _T42[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K195)
+        extra(d, _K205)
     return a
 
 def d_ServiceIDListType(v, r):
@@ -7748,9 +8150,11 @@ def d_ServiceIDListType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7790,39 +8194,47 @@ def e_ServiceIDListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T190[st]
-            if x.__class__ is not int or x < 0 or x > 65535:
-                x = as_int(x, 0, 65535)
-            if x < 128:
-                a = (((((a << wd) | c) << 10)) | (x << 1))
-            else:
-                a = wu(((((a << wd) | c) << 1)), x) << 1
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q200[len(x)]
+            for i, x in enumerate(x):
+                c, wd = _P207[i]
+                if x.__class__ is int and -1 < x < 128:
+                    a = (((((a << wd) | c) << 10)) | (x << 1))
+                else:
+                    a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 65535)) << 1
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T199[st]
+                if x.__class__ is int and -1 < x < 128:
+                    a = (((((a << wd) | c) << 10)) | (x << 1))
+                else:
+                    a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 65535)) << 1
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T17[st]
+    c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K196)
+        extra(d, _K206)
     return a
 
 def d_ServiceListType(v, r):
@@ -7840,9 +8252,11 @@ def d_ServiceListType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7877,34 +8291,43 @@ def e_ServiceListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T67[st]
-            a = e_ServiceType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 8:
+            st = _Q71[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_ServiceType((a << 2), x)
+                else:
+                    a = e_ServiceType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T70[st]
+                a = e_ServiceType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T17[st]
+    c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K197)
+        extra(d, _K208)
     return a
 
 def d_ServiceParameterListType(v, r):
@@ -7922,9 +8345,11 @@ def d_ServiceParameterListType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7959,34 +8384,43 @@ def e_ServiceParameterListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T199[st]
-            a = e_ParameterSetType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q77[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_ParameterSetType((a << 2), x)
+                else:
+                    a = e_ParameterSetType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T210[st]
+                a = e_ParameterSetType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T17[st]
+    c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K198)
+        extra(d, _K209)
     return a
 
 def d_ServiceSelectionReqType(v, r):
@@ -8049,10 +8483,10 @@ def e_ServiceSelectionReqType(a, d):
         a = e_SelectedServiceListType((a << 2), x)
         st = 3
     f = None
-    c, wd = _T80[st]
+    c, wd = _T87[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K200)
+        extra(d, _K211)
     return a
 
 def d_ServiceSelectionResType(v, r):
@@ -8065,93 +8499,103 @@ def d_ServiceSelectionResType(v, r):
     x, r = d_MessageHeaderType(v, r)
     o['Header'] = x
     st = 1
-    r -= 9
-    x = (v >> r) & 511
-    if x & 385:
-        und2()
-    x = _E24[(x >> 1) & 63]
-    c = 0
-    o['ResponseCode'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 771:
+        r += 10
+        r -= 9
+        x = (v >> r) & 511
+        if x & 385:
+            und2()
+        x = _E25[(x >> 1) & 63]
+        c = 0
+        o['ResponseCode'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
+    else:
+        st = 1
+        c = 0
+        o['ResponseCode'] = _E25[(x >> 2) & 63]
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceSelectionResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        j = _I25.get(x)
+        j = _I26.get(x)
         if j is None:
-            bad_enum(x, _I25)
+            bad_enum(x, _I26)
         a = ((a << 9) | (j << 1))
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K112)
+        extra(d, _K119)
     return a
 
 def d_ServiceType(v, r):
     o = {}
     st = 0
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
+    r -= 16
+    x = (v >> r) & 65535
+    if x & 57403:
+        r += 16
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['ServiceID'] = x
+        st = 1
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['FreeService'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['ServiceID'] = x
-    st = 1
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['FreeService'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['ServiceID'] = (x >> 6) & 127
+        o['FreeService'] = (x >> 2) & 1 == 1
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_ServiceType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'ServiceID'
     x = d.get('ServiceID')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 1
+            a = wu((a << 2), as_int(x, 0, 65535)) << 1
     else:
         missing()
     f = 'FreeService'
@@ -8160,13 +8604,12 @@ def e_ServiceType(a, d):
         if x is not True and x is not False:
             bad_bool(x)
         a = ((a << 4) | (2 if x else 0))
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K201)
+        extra(d, _K212)
     return a
 
 def d_SessionSetupReqType(v, r):
@@ -8179,11 +8622,21 @@ def d_SessionSetupReqType(v, r):
     x, r = d_MessageHeaderType(v, r)
     o['Header'] = x
     st = 1
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['EVCCID'] = x
     st = 2
     r -= 1
@@ -8196,30 +8649,26 @@ def d_SessionSetupReqType(v, r):
 def e_SessionSetupReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'EVCCID'
     x = d.get('EVCCID')
     if x is not None:
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K202)
+        extra(d, _K213)
     return a
 
 def d_SessionSetupResType(v, r):
@@ -8236,15 +8685,25 @@ def d_SessionSetupResType(v, r):
     x = (v >> r) & 511
     if x & 385:
         und2()
-    x = _E24[(x >> 1) & 63]
+    x = _E25[(x >> 1) & 63]
     c = 0
     o['ResponseCode'] = x
     st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['EVSEID'] = x
     st = 3
     r -= 1
@@ -8257,40 +8716,35 @@ def d_SessionSetupResType(v, r):
 def e_SessionSetupResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 3
     f = 'Header'
     x = d.get('Header')
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        j = _I25.get(x)
+        j = _I26.get(x)
         if j is None:
-            bad_enum(x, _I25)
+            bad_enum(x, _I26)
         a = ((a << 9) | (j << 1))
-        st = 2
     else:
         missing()
     f = 'EVSEID'
     x = d.get('EVSEID')
     if x is not None:
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
-        st = 3
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K203)
+        extra(d, _K214)
     return a
 
 def d_SessionStopReqType(v, r):
@@ -8307,18 +8761,40 @@ def d_SessionStopReqType(v, r):
     x = (v >> r) & 31
     if x & 25:
         und2()
-    x = _E204[(x >> 1) & 3]
+    x = _E215[(x >> 1) & 3]
     c = 0
     o['ChargingSession'] = x
     st = 2
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         o['EVTerminationCode'] = x
         st = 3
     elif c == 1:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         o['EVTerminationExplanation'] = x
         st = 4
     elif c == 2:
@@ -8329,7 +8805,18 @@ def d_SessionStopReqType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             o['EVTerminationExplanation'] = x
             st = 4
         elif c == 1:
@@ -8358,9 +8845,9 @@ def e_SessionStopReqType(a, d):
     f = 'ChargingSession'
     x = d.get('ChargingSession')
     if x is not None:
-        j = _I205.get(x)
+        j = _I216.get(x)
         if j is None:
-            bad_enum(x, _I205)
+            bad_enum(x, _I216)
         a = ((a << 5) | (j << 1))
         st = 2
     else:
@@ -8369,9 +8856,8 @@ def e_SessionStopReqType(a, d):
     x = d.get('EVTerminationCode')
     if x is not None:
         u += 1
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 11) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 3), x) << 1
         st = 3
@@ -8379,17 +8865,16 @@ def e_SessionStopReqType(a, d):
     x = d.get('EVTerminationExplanation')
     if x is not None:
         u += 1
-        c, wd, st = _T145[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        c, wd, st = _T153[st]
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T146[st]
+    c, wd = _T154[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K206)
+        extra(d, _K217)
     return a
 
 def d_SessionStopResType(v, r):
@@ -8402,47 +8887,53 @@ def d_SessionStopResType(v, r):
     x, r = d_MessageHeaderType(v, r)
     o['Header'] = x
     st = 1
-    r -= 9
-    x = (v >> r) & 511
-    if x & 385:
-        und2()
-    x = _E24[(x >> 1) & 63]
-    c = 0
-    o['ResponseCode'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 771:
+        r += 10
+        r -= 9
+        x = (v >> r) & 511
+        if x & 385:
+            und2()
+        x = _E25[(x >> 1) & 63]
+        c = 0
+        o['ResponseCode'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
+    else:
+        st = 1
+        c = 0
+        o['ResponseCode'] = _E25[(x >> 2) & 63]
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_SessionStopResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        j = _I25.get(x)
+        j = _I26.get(x)
         if j is None:
-            bad_enum(x, _I25)
+            bad_enum(x, _I26)
         a = ((a << 9) | (j << 1))
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K112)
+        extra(d, _K119)
     return a
 
 def d_SignatureMethodType(v, r):
@@ -8455,9 +8946,11 @@ def d_SignatureMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -8480,9 +8973,11 @@ def d_SignatureMethodType(v, r):
             unsupported('mixed-content text')
         else:
             und(c, 4)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -8512,18 +9007,16 @@ def e_SignatureMethodType(a, d):
     x = d.get('HMACOutputLength')
     if x is not None:
         u += 1
-        if x.__class__ is not int:
-            x = as_int(x, None, None)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 14) | (x << 1))
         else:
-            a = wi((a << 4), x) << 1
+            a = wi((a << 4), as_int(x, None, None)) << 1
         st = 2
     f = None
-    c, wd = _T208[st]
+    c, wd = _T219[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K207)
+        extra(d, _K218)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -8557,9 +9050,11 @@ def d_SignaturePropertiesType(v, r):
         else:
             l.append(x)
         st = 2
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -8597,7 +9092,7 @@ def e_SignaturePropertiesType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T101[st]
+            c, wd, nx, n = _T108[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8615,10 +9110,10 @@ def e_SignaturePropertiesType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T102[st]
+    c, wd = _T109[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K209)
+        extra(d, _K220)
     return a
 
 def d_SignaturePropertyType(v, r):
@@ -8644,9 +9139,11 @@ def d_SignaturePropertyType(v, r):
         x, r = s(v, r)
         o['Target'] = x
         st = 2
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -8657,9 +9154,11 @@ def d_SignaturePropertyType(v, r):
             unsupported('mixed-content text')
         else:
             und(c, 2)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -8692,10 +9191,10 @@ def e_SignaturePropertyType(a, d):
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T211[st]
+    c, wd = _T222[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K210)
+        extra(d, _K221)
     return a
 
 def d_SignatureType(v, r):
@@ -8746,9 +9245,11 @@ def d_SignatureType(v, r):
         return o, r
     else:
         und(c, 3)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -8804,7 +9305,7 @@ def e_SignatureType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T213[st]
+            c, wd, nx, n = _T224[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8822,10 +9323,10 @@ def e_SignatureType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T214[st]
+    c, wd = _T225[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K212)
+        extra(d, _K223)
     return a
 
 def d_SignatureValueType(v, r):
@@ -8878,10 +9379,10 @@ def e_SignatureValueType(a, d):
     a = (a << wd) | c
     a = wb(a, x)
     f = None
-    c, wd = _T132[st]
+    c, wd = _T140[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K215)
+        extra(d, _K226)
     return a
 
 def d_SignedCertificateChainType(v, r):
@@ -8945,10 +9446,10 @@ def e_SignedCertificateChainType(a, d):
         a = e_SubCertificatesType((a << 2), x)
         st = 3
     f = None
-    c, wd = _T80[st]
+    c, wd = _T87[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K216)
+        extra(d, _K227)
     return a
 
 def d_SignedInfoType(v, r):
@@ -8992,9 +9493,11 @@ def d_SignedInfoType(v, r):
     else:
         l.append(x)
     st = 4
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -9044,7 +9547,7 @@ def e_SignedInfoType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T218[st]
+            c, wd, nx, n = _T229[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -9062,10 +9565,10 @@ def e_SignedInfoType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T219[st]
+    c, wd = _T230[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K217)
+        extra(d, _K228)
     return a
 
 def d_SignedInstallationDataType(v, r):
@@ -9089,7 +9592,7 @@ def d_SignedInstallationDataType(v, r):
     x = (v >> r) & 15
     if x & 13:
         und2()
-    x = _E220[(x >> 1) & 1]
+    x = _E231[(x >> 1) & 1]
     c = 0
     o['ECDHCurve'] = x
     st = 3
@@ -9146,9 +9649,9 @@ def e_SignedInstallationDataType(a, d):
     f = 'ECDHCurve'
     x = d.get('ECDHCurve')
     if x is not None:
-        j = _I221.get(x)
+        j = _I232.get(x)
         if j is None:
-            bad_enum(x, _I221)
+            bad_enum(x, _I232)
         a = ((a << 4) | (j << 1))
         st = 3
     else:
@@ -9170,19 +9673,19 @@ def e_SignedInstallationDataType(a, d):
     x = d.get('X448_EncryptedPrivateKey')
     if x is not None:
         u += 1
-        c, wd, st = _T223[st]
+        c, wd, st = _T234[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'TPM_EncryptedPrivateKey'
     x = d.get('TPM_EncryptedPrivateKey')
     if x is not None:
         u += 1
-        c, wd, st = _T224[st]
+        c, wd, st = _T235[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T178[st]
+    c, wd = _T186[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K222)
+        extra(d, _K233)
     return a
 
 def d_SignedMeteringDataType(v, r):
@@ -9282,19 +9785,19 @@ def e_SignedMeteringDataType(a, d):
     x = d.get('Dynamic_SMDTControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T140[st]
+        c, wd, st = _T148[st]
         a = e_Dynamic_SMDTControlModeType(((a << wd) | c), x)
     f = 'Scheduled_SMDTControlMode'
     x = d.get('Scheduled_SMDTControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T177[st]
+        c, wd, st = _T185[st]
         a = e_Scheduled_SMDTControlModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T178[st]
+    c, wd = _T186[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K225)
+        extra(d, _K236)
     return a
 
 def d_SubCertificatesType(v, r):
@@ -9312,9 +9815,11 @@ def d_SubCertificatesType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -9349,44 +9854,63 @@ def e_SubCertificatesType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T187[st]
-            a = wb(((((a << wd) | c) << 1)), x) << 1
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 3:
+            st = _Q196[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = wb((a << 3), x) << 1
+                else:
+                    a = wb((a << 2), x) << 1
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T195[st]
+                a = wb(((((a << wd) | c) << 1)), x) << 1
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T17[st]
+    c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K226)
+        extra(d, _K237)
     return a
 
 def d_SupportedProvidersListType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     l = o.get('ProviderID')
     if l is None:
         o['ProviderID'] = [x]
@@ -9394,13 +9918,26 @@ def d_SupportedProvidersListType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('ProviderID')
             if l is None:
                 o['ProviderID'] = [x]
@@ -9431,38 +9968,47 @@ def e_SupportedProvidersListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T228[st]
-            if x.__class__ is str and len(x) < 126 and x.isascii():
-                ln = len(x)
-                a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
-            else:
-                a = ws(((((a << wd) | c) << 1)), x) << 1
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q77[len(x)]
+            for i, x in enumerate(x):
+                c, wd = _P207[i]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws(((((a << wd) | c) << 1)), x) << 1
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T239[st]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws(((((a << wd) | c) << 1)), x) << 1
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T17[st]
+    c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K227)
+        extra(d, _K238)
     return a
 
 def d_TaxRuleListType(v, r):
@@ -9480,9 +10026,11 @@ def d_TaxRuleListType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -9517,34 +10065,43 @@ def e_TaxRuleListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T230[st]
-            a = e_TaxRuleType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 10:
+            st = _Q242[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_TaxRuleType((a << 2), x)
+                else:
+                    a = e_TaxRuleType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T241[st]
+                a = e_TaxRuleType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T17[st]
+    c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K229)
+        extra(d, _K240)
     return a
 
 def d_TaxRuleType(v, r):
@@ -9564,7 +10121,18 @@ def d_TaxRuleType(v, r):
     r -= 2
     c = (v >> r) & 3
     if c == 0:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         o['TaxRuleName'] = x
         st = 2
     elif c == 1:
@@ -9610,35 +10178,44 @@ def d_TaxRuleType(v, r):
         c = 0
         o['AppliesToEnergyFee'] = x
         st = 5
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['AppliesToParkingFee'] = x
-    st = 6
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['AppliesToOverstayFee'] = x
-    st = 7
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['AppliesMinimumMaximumCost'] = x
-    st = 8
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+    r -= 13
+    x = (v >> r) & 8191
+    if x & 7099:
+        r += 13
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['AppliesToParkingFee'] = x
+        st = 6
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['AppliesToOverstayFee'] = x
+        st = 7
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['AppliesMinimumMaximumCost'] = x
+        st = 8
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
+    else:
+        o['AppliesToParkingFee'] = (x >> 10) & 1 == 1
+        o['AppliesToOverstayFee'] = (x >> 6) & 1 == 1
+        o['AppliesMinimumMaximumCost'] = (x >> 2) & 1 == 1
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_TaxRuleType(a, d):
@@ -9649,12 +10226,10 @@ def e_TaxRuleType(a, d):
     f = 'TaxRuleID'
     x = d.get('TaxRuleID')
     if x is not None:
-        if x.__class__ is not int or x < 1 or x > 4294967295:
-            x = as_int(x, 1, 4294967295)
-        if x < 128:
+        if x.__class__ is int and 0 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 1, 4294967295)) << 1
         st = 1
     else:
         missing()
@@ -9662,9 +10237,8 @@ def e_TaxRuleType(a, d):
     x = d.get('TaxRuleName')
     if x is not None:
         u += 1
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 11) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 3), x) << 1
         st = 2
@@ -9672,7 +10246,7 @@ def e_TaxRuleType(a, d):
     x = d.get('TaxRate')
     if x is not None:
         u += 1
-        c, wd, st = _T232[st]
+        c, wd, st = _T244[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'TaxIncludedInPrice'
     x = d.get('TaxIncludedInPrice')
@@ -9710,15 +10284,15 @@ def e_TaxRuleType(a, d):
     x = d.get('AppliesMinimumMaximumCost')
     if x is not None:
         u += 1
-        c, wd, st = _T233[st]
+        c, wd, st = _T245[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     f = None
-    c, wd = _T234[st]
+    c, wd = _T246[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K231)
+        extra(d, _K243)
     return a
 
 def d_TransformType(v, r):
@@ -9731,13 +10305,26 @@ def d_TransformType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('XPath')
             if l is None:
                 o['XPath'] = [x]
@@ -9772,35 +10359,43 @@ def e_TransformType(a, d):
         u += 1
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T236[st]
-            if x.__class__ is str and len(x) < 126 and x.isascii():
-                ln = len(x)
-                a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
-            else:
-                a = ws(((((a << wd) | c) << 1)), x) << 1
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q249[len(x)]
+            for i, x in enumerate(x):
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T248[st]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws(((((a << wd) | c) << 1)), x) << 1
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     f = None
     a = (a << 3) | 2
     if u != len(d):
-        extra(d, _K235)
+        extra(d, _K247)
     return a
 
 def d_TransformsType(v, r):
@@ -9817,9 +10412,11 @@ def d_TransformsType(v, r):
     else:
         l.append(x)
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -9845,33 +10442,42 @@ def e_TransformsType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T174[st]
-            a = e_TransformType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q77[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_TransformType((a << 2), x)
+                else:
+                    a = e_TransformType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T182[st]
+                a = e_TransformType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K237)
+        extra(d, _K250)
     return a
 
 def d_VehicleCheckInReqType(v, r):
@@ -9884,22 +10490,35 @@ def d_VehicleCheckInReqType(v, r):
     x, r = d_MessageHeaderType(v, r)
     o['Header'] = x
     st = 1
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E238[(x >> 1) & 3]
-    c = 0
-    o['EVCheckInStatus'] = x
-    st = 2
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E240[(x >> 1) & 3]
-    c = 0
-    o['ParkingMethod'] = x
-    st = 3
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 825:
+        r += 10
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E251[(x >> 1) & 3]
+        c = 0
+        o['EVCheckInStatus'] = x
+        st = 2
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E253[(x >> 1) & 3]
+        c = 0
+        o['ParkingMethod'] = x
+        st = 3
+    else:
+        st = 1
+        c = 0
+        o['EVCheckInStatus'] = _E251[(x >> 6) & 3]
+        st = 2
+        c = 0
+        o['ParkingMethod'] = _E253[(x >> 1) & 3]
+        st = 3
+        c = 0
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -9996,9 +10615,9 @@ def e_VehicleCheckInReqType(a, d):
     f = 'EVCheckInStatus'
     x = d.get('EVCheckInStatus')
     if x is not None:
-        j = _I239.get(x)
+        j = _I252.get(x)
         if j is None:
-            bad_enum(x, _I239)
+            bad_enum(x, _I252)
         a = ((a << 5) | (j << 1))
         st = 2
     else:
@@ -10006,9 +10625,9 @@ def e_VehicleCheckInReqType(a, d):
     f = 'ParkingMethod'
     x = d.get('ParkingMethod')
     if x is not None:
-        j = _I241.get(x)
+        j = _I254.get(x)
         if j is None:
-            bad_enum(x, _I241)
+            bad_enum(x, _I254)
         a = ((a << 5) | (j << 1))
         st = 3
     else:
@@ -10017,40 +10636,34 @@ def e_VehicleCheckInReqType(a, d):
     x = d.get('VehicleFrame')
     if x is not None:
         u += 1
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 14) | (x << 1))
         else:
-            a = wi((a << 4), x) << 1
+            a = wi((a << 4), as_int(x, -32768, 32767)) << 1
         st = 4
     f = 'DeviceOffset'
     x = d.get('DeviceOffset')
     if x is not None:
         u += 1
-        c, wd, st = _T243[st]
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        c, wd, st = _T256[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
-            a = wi(((((a << wd) | c) << 1)), x) << 1
+            a = wi(((((a << wd) | c) << 1)), as_int(x, -32768, 32767)) << 1
     f = 'VehicleTravel'
     x = d.get('VehicleTravel')
     if x is not None:
         u += 1
-        c, wd, st = _T244[st]
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        c, wd, st = _T257[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
-            a = wi(((((a << wd) | c) << 1)), x) << 1
+            a = wi(((((a << wd) | c) << 1)), as_int(x, -32768, 32767)) << 1
     f = None
-    c, wd = _T245[st]
+    c, wd = _T258[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K242)
+        extra(d, _K255)
     return a
 
 def d_VehicleCheckInResType(v, r):
@@ -10067,7 +10680,7 @@ def d_VehicleCheckInResType(v, r):
     x = (v >> r) & 511
     if x & 385:
         und2()
-    x = _E24[(x >> 1) & 63]
+    x = _E25[(x >> 1) & 63]
     c = 0
     o['ResponseCode'] = x
     st = 2
@@ -10167,9 +10780,9 @@ def e_VehicleCheckInResType(a, d):
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        j = _I25.get(x)
+        j = _I26.get(x)
         if j is None:
-            bad_enum(x, _I25)
+            bad_enum(x, _I26)
         a = ((a << 9) | (j << 1))
         st = 2
     else:
@@ -10178,40 +10791,34 @@ def e_VehicleCheckInResType(a, d):
     x = d.get('ParkingSpace')
     if x is not None:
         u += 1
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 14) | (x << 1))
         else:
-            a = wi((a << 4), x) << 1
+            a = wi((a << 4), as_int(x, -32768, 32767)) << 1
         st = 3
     f = 'DeviceLocation'
     x = d.get('DeviceLocation')
     if x is not None:
         u += 1
-        c, wd, st = _T247[st]
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        c, wd, st = _T260[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
-            a = wi(((((a << wd) | c) << 1)), x) << 1
+            a = wi(((((a << wd) | c) << 1)), as_int(x, -32768, 32767)) << 1
     f = 'TargetDistance'
     x = d.get('TargetDistance')
     if x is not None:
         u += 1
-        c, wd, st = _T248[st]
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        c, wd, st = _T261[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
-            a = wi(((((a << wd) | c) << 1)), x) << 1
+            a = wi(((((a << wd) | c) << 1)), as_int(x, -32768, 32767)) << 1
     f = None
-    c, wd = _T249[st]
+    c, wd = _T262[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K246)
+        extra(d, _K259)
     return a
 
 def d_VehicleCheckOutReqType(v, r):
@@ -10224,70 +10831,74 @@ def d_VehicleCheckOutReqType(v, r):
     x, r = d_MessageHeaderType(v, r)
     o['Header'] = x
     st = 1
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E250[(x >> 1) & 3]
-    c = 0
-    o['EVCheckOutStatus'] = x
-    st = 2
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
+    r -= 17
+    x = (v >> r) & 131071
+    if x & 105987:
+        r += 17
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E263[(x >> 1) & 3]
+        c = 0
+        o['EVCheckOutStatus'] = x
+        st = 2
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['CheckOutTime'] = x
+        st = 3
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['CheckOutTime'] = x
-    st = 3
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        st = 1
+        c = 0
+        o['EVCheckOutStatus'] = _E263[(x >> 13) & 3]
+        o['CheckOutTime'] = (x >> 2) & 127
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_VehicleCheckOutReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 3
     f = 'Header'
     x = d.get('Header')
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'EVCheckOutStatus'
     x = d.get('EVCheckOutStatus')
     if x is not None:
-        j = _I251.get(x)
+        j = _I264.get(x)
         if j is None:
-            bad_enum(x, _I251)
+            bad_enum(x, _I264)
         a = ((a << 5) | (j << 1))
-        st = 2
     else:
         missing()
     f = 'CheckOutTime'
     x = d.get('CheckOutTime')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 3
+            a = wu((a << 2), as_int(x, 0, 18446744073709551615)) << 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K252)
+        extra(d, _K265)
     return a
 
 def d_VehicleCheckOutResType(v, r):
@@ -10300,65 +10911,73 @@ def d_VehicleCheckOutResType(v, r):
     x, r = d_MessageHeaderType(v, r)
     o['Header'] = x
     st = 1
-    r -= 9
-    x = (v >> r) & 511
-    if x & 385:
-        und2()
-    x = _E24[(x >> 1) & 63]
-    c = 0
-    o['ResponseCode'] = x
-    st = 2
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = _E253[(x >> 1) & 1]
-    c = 0
-    o['EVSECheckOutStatus'] = x
-    st = 3
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+    r -= 14
+    x = (v >> r) & 16383
+    if x & 12347:
+        r += 14
+        r -= 9
+        x = (v >> r) & 511
+        if x & 385:
+            und2()
+        x = _E25[(x >> 1) & 63]
+        c = 0
+        o['ResponseCode'] = x
+        st = 2
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = _E266[(x >> 1) & 1]
+        c = 0
+        o['EVSECheckOutStatus'] = x
+        st = 3
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
+    else:
+        st = 1
+        c = 0
+        o['ResponseCode'] = _E25[(x >> 6) & 63]
+        st = 2
+        c = 0
+        o['EVSECheckOutStatus'] = _E266[(x >> 2) & 1]
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_VehicleCheckOutResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 3
     f = 'Header'
     x = d.get('Header')
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        j = _I25.get(x)
+        j = _I26.get(x)
         if j is None:
-            bad_enum(x, _I25)
+            bad_enum(x, _I26)
         a = ((a << 9) | (j << 1))
-        st = 2
     else:
         missing()
     f = 'EVSECheckOutStatus'
     x = d.get('EVSECheckOutStatus')
     if x is not None:
-        j = _I254.get(x)
+        j = _I267.get(x)
         if j is None:
-            bad_enum(x, _I254)
+            bad_enum(x, _I267)
         a = ((a << 4) | (j << 1))
-        st = 3
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K255)
+        extra(d, _K268)
     return a
 
 def d_X509DataType(v, r):
@@ -10383,7 +11002,18 @@ def d_X509DataType(v, r):
             l.append(x)
         st = 1
     elif c == 2:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         l = o.get('X509SubjectName')
         if l is None:
             o['X509SubjectName'] = [x]
@@ -10411,9 +11041,11 @@ def d_X509DataType(v, r):
         st = 1
     else:
         und(c, 6)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -10431,7 +11063,18 @@ def d_X509DataType(v, r):
             else:
                 l.append(x)
         elif c == 2:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('X509SubjectName')
             if l is None:
                 o['X509SubjectName'] = [x]
@@ -10469,127 +11112,130 @@ def e_X509DataType(a, d):
             continue
         h = _H_X509DataType.get(f)
         if h is None:
-            extra(d, _K256)
+            extra(d, _K269)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T263[st]
+    c, wd = _T276[st]
     a = (a << wd) | c
     return a
 
 def d_X509IssuerSerialType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['X509IssuerName'] = x
     st = 1
-    r -= 12
-    x = (v >> r) & 4095
-    if x & 3841:
-        if x >> 11:
-            und(1, 1)
-        x, r = ei(v, r + 11)
+    r -= 13
+    x = (v >> r) & 8191
+    if x & 7683:
+        r += 13
+        r -= 12
+        x = (v >> r) & 4095
+        if x & 3841:
+            if x >> 11:
+                und(1, 1)
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        c = 0
+        o['X509SerialNumber'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['X509SerialNumber'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['X509SerialNumber'] = (x >> 2) & 127
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_X509IssuerSerialType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'X509IssuerName'
     x = d.get('X509IssuerName')
     if x is not None:
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
-        st = 1
     else:
         missing()
     f = 'X509SerialNumber'
     x = d.get('X509SerialNumber')
     if x is not None:
-        if x.__class__ is not int:
-            x = as_int(x, None, None)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
-        st = 2
+            a = wi((a << 2), as_int(x, None, None)) << 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K264)
+        extra(d, _K277)
     return a
 
 def h_AbsolutePriceScheduleType_1(a, x, st):
     c, wd, st = _T2[st]
-    if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-        x = as_int(x, 0, 18446744073709551615)
-    if x < 128:
+    if x.__class__ is int and -1 < x < 128:
         a = (((((a << wd) | c) << 10)) | (x << 1))
     else:
-        a = wu(((((a << wd) | c) << 1)), x) << 1
+        a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 18446744073709551615)) << 1
     return a, st
 
 def h_AbsolutePriceScheduleType_2(a, x, st):
     c, wd, st = _T3[st]
-    if x.__class__ is not int or x < 1 or x > 4294967295:
-        x = as_int(x, 1, 4294967295)
-    if x < 128:
+    if x.__class__ is int and 0 < x < 128:
         a = (((((a << wd) | c) << 10)) | (x << 1))
     else:
-        a = wu(((((a << wd) | c) << 1)), x) << 1
+        a = wu(((((a << wd) | c) << 1)), as_int(x, 1, 4294967295)) << 1
     return a, st
 
 def h_AbsolutePriceScheduleType_3(a, x, st):
     c, wd, st = _T4[st]
-    if x.__class__ is str and len(x) < 126 and x.isascii():
-        ln = len(x)
-        a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+        a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
     else:
         a = ws(((((a << wd) | c) << 1)), x) << 1
     return a, st
 
 def h_AbsolutePriceScheduleType_4(a, x, st):
     c, wd, st = _T5[st]
-    if x.__class__ is str and len(x) < 126 and x.isascii():
-        ln = len(x)
-        a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+        a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
     else:
         a = ws(((((a << wd) | c) << 1)), x) << 1
     return a, st
 
 def h_AbsolutePriceScheduleType_5(a, x, st):
     c, wd, st = _T6[st]
-    if x.__class__ is str and len(x) < 126 and x.isascii():
-        ln = len(x)
-        a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+        a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
     else:
         a = ws(((((a << wd) | c) << 1)), x) << 1
     return a, st
 
 def h_AbsolutePriceScheduleType_6(a, x, st):
     c, wd, st = _T7[st]
-    if x.__class__ is str and len(x) < 126 and x.isascii():
-        ln = len(x)
-        a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+        a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
     else:
         a = ws(((((a << wd) | c) << 1)), x) << 1
     return a, st
@@ -10631,10 +11277,9 @@ def h_KeyInfoType_1(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T87[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        c, wd, nx, n = _T94[st]
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -10661,7 +11306,7 @@ def h_KeyInfoType_2(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T88[st]
+        c, wd, nx, n = _T95[st]
         a = e_KeyValueType(((a << wd) | c), x)
         if n:
             k += 1
@@ -10687,7 +11332,7 @@ def h_KeyInfoType_3(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T89[st]
+        c, wd, nx, n = _T96[st]
         a = e_RetrievalMethodType(((a << wd) | c), x)
         if n:
             k += 1
@@ -10713,7 +11358,7 @@ def h_KeyInfoType_4(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T90[st]
+        c, wd, nx, n = _T97[st]
         a = e_X509DataType(((a << wd) | c), x)
         if n:
             k += 1
@@ -10739,7 +11384,7 @@ def h_KeyInfoType_5(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T91[st]
+        c, wd, nx, n = _T98[st]
         a = e_PGPDataType(((a << wd) | c), x)
         if n:
             k += 1
@@ -10765,7 +11410,7 @@ def h_KeyInfoType_6(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T92[st]
+        c, wd, nx, n = _T99[st]
         a = e_SPKIDataType(((a << wd) | c), x)
         if n:
             k += 1
@@ -10791,10 +11436,9 @@ def h_KeyInfoType_7(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T93[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        c, wd, nx, n = _T100[st]
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -10821,7 +11465,7 @@ def h_X509DataType_0(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T258[st]
+        c, wd, nx, n = _T271[st]
         a = e_X509IssuerSerialType(((a << wd) | c), x)
         if n:
             k += 1
@@ -10847,7 +11491,7 @@ def h_X509DataType_1(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T259[st]
+        c, wd, nx, n = _T272[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -10873,10 +11517,9 @@ def h_X509DataType_2(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T260[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        c, wd, nx, n = _T273[st]
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -10903,7 +11546,7 @@ def h_X509DataType_3(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T261[st]
+        c, wd, nx, n = _T274[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -10929,7 +11572,7 @@ def h_X509DataType_4(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T262[st]
+        c, wd, nx, n = _T275[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -10957,13 +11600,23 @@ def e_simple0(a, x):
     return a
 
 def d_simple1(v, r):
-    x, r = es(v, r)
+    r -= 9
+    x = (v >> r) & 511
+    if x & 384 or x < 2 or (x << 3) - 15 > r:
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
     return x, r
 
 def e_simple1(a, x):
-    if x.__class__ is str and len(x) < 126 and x.isascii():
-        ln = len(x)
-        a = ((((a << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+        a = (a << ((ln << 3) + 10)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
     else:
         a = ws((a << 1), x) << 1
     return a
@@ -10985,8 +11638,8 @@ def decode_document(v, r):
     return {name: x}, r
 
 
-def encode_document(a, msg):
-    t = _DOC_E.get(msg[0])
+def encode_document(a, name, x):
+    t = _DOC_E.get(name)
     if t is None:
-        raise Invalid(f'{msg[0]!r} is not a global element of schema ' + SCHEMA)
-    return t[1]((a << 6) | t[0], msg[1])
+        raise Invalid(f'{name!r} is not a global element of schema ' + SCHEMA)
+    return t[1]((a << 6) | t[0], x)

@@ -216,39 +216,41 @@ _T200 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
 _T201 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
 _K202 = frozenset(('SPKISexp',))
 _T203 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
-_K204 = frozenset(('EVMaximumChargePower', 'EVMaximumChargePower_L2', 'EVMaximumChargePower_L3', 'EVMaximumEnergyRequest', 'EVMinimumChargePower', 'EVMinimumChargePower_L2', 'EVMinimumChargePower_L3', 'EVMinimumEnergyRequest', 'EVPresentActivePower', 'EVPresentActivePower_L2', 'EVPresentActivePower_L3', 'EVPresentReactivePower', 'EVPresentReactivePower_L2', 'EVPresentReactivePower_L3', 'EVTargetEnergyRequest'))
-_O205 = {'EVTargetEnergyRequest': 0, 'EVMaximumEnergyRequest': 1, 'EVMinimumEnergyRequest': 2, 'EVMaximumChargePower': 3, 'EVMaximumChargePower_L2': 4, 'EVMaximumChargePower_L3': 5, 'EVMinimumChargePower': 6, 'EVMinimumChargePower_L2': 7, 'EVMinimumChargePower_L3': 8, 'EVPresentActivePower': 9, 'EVPresentActivePower_L2': 10, 'EVPresentActivePower_L3': 11, 'EVPresentReactivePower': 12, 'EVPresentReactivePower_L2': 13, 'EVPresentReactivePower_L3': 14}
-_T206 = {10: (0, 3, 11)}
-_T207 = {10: (1, 3, 12), 11: (0, 3, 12)}
-_T208 = {10: (2, 3, 13), 11: (1, 3, 13), 12: (0, 3, 13)}
-_T209 = {10: (3, 3, 14), 11: (2, 3, 14), 12: (1, 3, 14), 13: (0, 2, 14)}
-_T210 = {10: (4, 3, 15), 11: (3, 3, 15), 12: (2, 3, 15), 13: (1, 2, 15), 14: (0, 2, 15)}
-_T211 = {10: (5, 3), 11: (4, 3), 12: (3, 3), 13: (2, 2), 14: (1, 2), 15: (0, 1)}
-_K212 = frozenset(('Algorithm', 'HMACOutputLength'))
-_T213 = {1: (2, 3), 2: (1, 2)}
-_K214 = frozenset(('Id', 'SignatureProperty'))
-_K215 = frozenset(('Id', 'Target'))
-_T216 = {}
-_K217 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
-_T218 = {3: (0, 2, 4)}
-_T219 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T220 = {3: (2, 2), 4: (1, 2)}
-_K221 = frozenset(('Id', 'value'))
-_K222 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
-_T223 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
-_T224 = {4: (1, 2)}
-_K225 = frozenset(('Algorithm', 'XPath'))
-_T226 = {1: (0, 3, 1, 0)}
-_K227 = frozenset(('Transform',))
-_K228 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
-_O229 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
-_T230 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
-_T231 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T232 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T233 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T234 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T235 = {1: (6, 3)}
-_K236 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_Q204 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_K205 = frozenset(('EVMaximumChargePower', 'EVMaximumChargePower_L2', 'EVMaximumChargePower_L3', 'EVMaximumEnergyRequest', 'EVMinimumChargePower', 'EVMinimumChargePower_L2', 'EVMinimumChargePower_L3', 'EVMinimumEnergyRequest', 'EVPresentActivePower', 'EVPresentActivePower_L2', 'EVPresentActivePower_L3', 'EVPresentReactivePower', 'EVPresentReactivePower_L2', 'EVPresentReactivePower_L3', 'EVTargetEnergyRequest'))
+_O206 = {'EVTargetEnergyRequest': 0, 'EVMaximumEnergyRequest': 1, 'EVMinimumEnergyRequest': 2, 'EVMaximumChargePower': 3, 'EVMaximumChargePower_L2': 4, 'EVMaximumChargePower_L3': 5, 'EVMinimumChargePower': 6, 'EVMinimumChargePower_L2': 7, 'EVMinimumChargePower_L3': 8, 'EVPresentActivePower': 9, 'EVPresentActivePower_L2': 10, 'EVPresentActivePower_L3': 11, 'EVPresentReactivePower': 12, 'EVPresentReactivePower_L2': 13, 'EVPresentReactivePower_L3': 14}
+_T207 = {10: (0, 3, 11)}
+_T208 = {10: (1, 3, 12), 11: (0, 3, 12)}
+_T209 = {10: (2, 3, 13), 11: (1, 3, 13), 12: (0, 3, 13)}
+_T210 = {10: (3, 3, 14), 11: (2, 3, 14), 12: (1, 3, 14), 13: (0, 2, 14)}
+_T211 = {10: (4, 3, 15), 11: (3, 3, 15), 12: (2, 3, 15), 13: (1, 2, 15), 14: (0, 2, 15)}
+_T212 = {10: (5, 3), 11: (4, 3), 12: (3, 3), 13: (2, 2), 14: (1, 2), 15: (0, 1)}
+_K213 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T214 = {1: (2, 3), 2: (1, 2)}
+_K215 = frozenset(('Id', 'SignatureProperty'))
+_K216 = frozenset(('Id', 'Target'))
+_T217 = {}
+_K218 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T219 = {3: (0, 2, 4)}
+_T220 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T221 = {3: (2, 2), 4: (1, 2)}
+_K222 = frozenset(('Id', 'value'))
+_K223 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T224 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T225 = {4: (1, 2)}
+_K226 = frozenset(('Algorithm', 'XPath'))
+_T227 = {1: (0, 3, 1, 0)}
+_Q228 = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_K229 = frozenset(('Transform',))
+_K230 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_O231 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
+_T232 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T233 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T234 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T235 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T236 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T237 = {1: (6, 3)}
+_K238 = frozenset(('X509IssuerName', 'X509SerialNumber'))
 
 def d_AC_CPDReqEnergyTransferModeType(v, r):
     o = {}
@@ -2774,7 +2776,6 @@ def d_CLReqControlModeType(v, r):
 def e_CLReqControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
@@ -2795,7 +2796,6 @@ def d_CLResControlModeType(v, r):
 def e_CLResControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
@@ -2813,9 +2813,11 @@ def d_CanonicalizationMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2831,14 +2833,12 @@ def d_CanonicalizationMethodType(v, r):
 def e_CanonicalizationMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
-        st = 1
     else:
         missing()
     f = None
@@ -3015,20 +3015,17 @@ def d_DetailedCostType(v, r):
 def e_DetailedCostType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Amount'
     x = d.get('Amount')
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'CostPerUnit'
     x = d.get('CostPerUnit')
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
-        st = 2
     else:
         missing()
     f = None
@@ -3068,25 +3065,20 @@ def d_DetailedTaxType(v, r):
 def e_DetailedTaxType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'TaxRuleID'
     x = d.get('TaxRuleID')
     if x is not None:
-        if x.__class__ is not int or x < 1 or x > 4294967295:
-            x = as_int(x, 1, 4294967295)
-        if x < 128:
+        if x.__class__ is int and 0 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 1
+            a = wu((a << 2), as_int(x, 1, 4294967295)) << 1
     else:
         missing()
     f = 'Amount'
     x = d.get('Amount')
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
-        st = 2
     else:
         missing()
     f = None
@@ -3105,9 +3097,11 @@ def d_DigestMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3123,14 +3117,12 @@ def d_DigestMethodType(v, r):
 def e_DigestMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
-        st = 1
     else:
         missing()
     f = None
@@ -3430,34 +3422,28 @@ def e_DisplayParametersType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T143[st]
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 4294967295)) << 1
     f = 'RemainingTimeToTargetSOC'
     x = d.get('RemainingTimeToTargetSOC')
     if x is not None:
         u += 1
         c, wd, st = _T144[st]
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 4294967295)) << 1
     f = 'RemainingTimeToMaximumSOC'
     x = d.get('RemainingTimeToMaximumSOC')
     if x is not None:
         u += 1
         c, wd, st = _T145[st]
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 4294967295)) << 1
     f = 'ChargingComplete'
     x = d.get('ChargingComplete')
     if x is not None:
@@ -4001,47 +3987,53 @@ def e_Dynamic_AC_CLResControlModeType(a, d):
 def d_EVSEStatusType(v, r):
     o = {}
     st = 0
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
+    r -= 18
+    x = (v >> r) & 262143
+    if x & 229603:
+        r += 18
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['NotificationMaxDelay'] = x
+        st = 1
+        r -= 6
+        x = (v >> r) & 63
+        if x & 49:
+            und2()
+        x = _E153[(x >> 1) & 7]
+        c = 0
+        o['EVSENotification'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['NotificationMaxDelay'] = x
-    st = 1
-    r -= 6
-    x = (v >> r) & 63
-    if x & 49:
-        und2()
-    x = _E153[(x >> 1) & 7]
-    c = 0
-    o['EVSENotification'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['NotificationMaxDelay'] = (x >> 8) & 127
+        st = 1
+        c = 0
+        o['EVSENotification'] = _E153[(x >> 2) & 7]
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVSEStatusType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'NotificationMaxDelay'
     x = d.get('NotificationMaxDelay')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 1
+            a = wu((a << 2), as_int(x, 0, 65535)) << 1
     else:
         missing()
     f = 'EVSENotification'
@@ -4051,7 +4043,6 @@ def e_EVSEStatusType(a, d):
         if j is None:
             bad_enum(x, _I154)
         a = ((a << 6) | (j << 1))
-        st = 2
     else:
         missing()
     f = None
@@ -4063,9 +4054,11 @@ def e_EVSEStatusType(a, d):
 def d_KeyInfoType(v, r):
     o = {}
     st = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 4
         c = (v >> r) & 15
         if c == 0:
@@ -4074,7 +4067,18 @@ def d_KeyInfoType(v, r):
             st = 1
             break
         elif c == 1:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('KeyName')
             if l is None:
                 o['KeyName'] = [x]
@@ -4128,7 +4132,18 @@ def d_KeyInfoType(v, r):
             st = 2
             break
         elif c == 7:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('MgmtData')
             if l is None:
                 o['MgmtData'] = [x]
@@ -4145,13 +4160,26 @@ def d_KeyInfoType(v, r):
         else:
             und(c, 10)
     if st == 1:
+        lim = v.bit_length() - 32768
         while True:
-            if v.bit_length() - r > 32768:
+            if r < lim:
                 v &= (1 << r) - 1
+                lim = r - 32768
             r -= 4
             c = (v >> r) & 15
             if c == 0:
-                x, r = es(v, r)
+                r -= 9
+                x = (v >> r) & 511
+                if x & 384 or x < 2 or (x << 3) - 15 > r:
+                    x, r = es(v, r + 9)
+                else:
+                    r -= (x << 3) - 15
+                    y = v >> r
+                    raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                    if y & 1 or not raw.isascii():
+                        x, r = es(v, r + (x << 3) - 6)
+                    else:
+                        x = raw.decode()
                 l = o.get('KeyName')
                 if l is None:
                     o['KeyName'] = [x]
@@ -4205,7 +4233,18 @@ def d_KeyInfoType(v, r):
                 st = 2
                 break
             elif c == 6:
-                x, r = es(v, r)
+                r -= 9
+                x = (v >> r) & 511
+                if x & 384 or x < 2 or (x << 3) - 15 > r:
+                    x, r = es(v, r + 9)
+                else:
+                    r -= (x << 3) - 15
+                    y = v >> r
+                    raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                    if y & 1 or not raw.isascii():
+                        x, r = es(v, r + (x << 3) - 6)
+                    else:
+                        x = raw.decode()
                 l = o.get('MgmtData')
                 if l is None:
                     o['MgmtData'] = [x]
@@ -4221,13 +4260,26 @@ def d_KeyInfoType(v, r):
                 unsupported('mixed-content text')
             else:
                 und(c, 9)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 4
         c = (v >> r) & 15
         if c == 0:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('KeyName')
             if l is None:
                 o['KeyName'] = [x]
@@ -4269,7 +4321,18 @@ def d_KeyInfoType(v, r):
             else:
                 l.append(x)
         elif c == 6:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('MgmtData')
             if l is None:
                 o['MgmtData'] = [x]
@@ -4315,9 +4378,11 @@ def e_KeyInfoType(a, d):
 def d_KeyValueType(v, r):
     o = {}
     st = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -4338,9 +4403,11 @@ def d_KeyValueType(v, r):
             unsupported('mixed-content text')
         else:
             und(c, 4)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4406,9 +4473,11 @@ def d_ManifestType(v, r):
         else:
             l.append(x)
         st = 2
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4523,12 +4592,10 @@ def e_MessageHeaderType(a, d):
     f = 'TimeStamp'
     x = d.get('TimeStamp')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 18446744073709551615)) << 1
         st = 2
     else:
         missing()
@@ -4548,11 +4615,21 @@ def e_MessageHeaderType(a, d):
 def d_MeterInfoType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['MeterID'] = x
     st = 1
     r -= 11
@@ -4791,9 +4868,8 @@ def e_MeterInfoType(a, d):
     f = 'MeterID'
     x = d.get('MeterID')
     if x is not None:
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
         st = 1
@@ -4802,12 +4878,10 @@ def e_MeterInfoType(a, d):
     f = 'ChargedEnergyReadingWh'
     x = d.get('ChargedEnergyReadingWh')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 18446744073709551615)) << 1
         st = 2
     else:
         missing()
@@ -4815,35 +4889,29 @@ def e_MeterInfoType(a, d):
     x = d.get('BPT_DischargedEnergyReadingWh')
     if x is not None:
         u += 1
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 13) | (x << 1))
         else:
-            a = wu((a << 4), x) << 1
+            a = wu((a << 4), as_int(x, 0, 18446744073709551615)) << 1
         st = 3
     f = 'CapacitiveEnergyReadingVARh'
     x = d.get('CapacitiveEnergyReadingVARh')
     if x is not None:
         u += 1
         c, wd, st = _T175[st]
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 18446744073709551615)) << 1
     f = 'BPT_InductiveEnergyReadingVARh'
     x = d.get('BPT_InductiveEnergyReadingVARh')
     if x is not None:
         u += 1
         c, wd, st = _T176[st]
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 18446744073709551615)) << 1
     f = 'MeterSignature'
     x = d.get('MeterSignature')
     if x is not None:
@@ -4855,23 +4923,19 @@ def e_MeterInfoType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T178[st]
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
-            a = wi(((((a << wd) | c) << 1)), x) << 1
+            a = wi(((((a << wd) | c) << 1)), as_int(x, -32768, 32767)) << 1
     f = 'MeterTimestamp'
     x = d.get('MeterTimestamp')
     if x is not None:
         u += 1
         c, wd, st = _T179[st]
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 18446744073709551615)) << 1
     f = None
     c, wd = _T180[st]
     a = (a << wd) | c
@@ -4882,9 +4946,11 @@ def e_MeterInfoType(a, d):
 def d_ObjectType(v, r):
     o = {}
     st = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -4913,9 +4979,11 @@ def d_ObjectType(v, r):
         else:
             und(c, 6)
     if st == 1:
+        lim = v.bit_length() - 32768
         while True:
-            if v.bit_length() - r > 32768:
+            if r < lim:
                 v &= (1 << r) - 1
+                lim = r - 32768
             r -= 3
             c = (v >> r) & 7
             if c == 0:
@@ -4939,9 +5007,11 @@ def d_ObjectType(v, r):
             else:
                 und(c, 5)
     if st == 2:
+        lim = v.bit_length() - 32768
         while True:
-            if v.bit_length() - r > 32768:
+            if r < lim:
                 v &= (1 << r) - 1
+                lim = r - 32768
             r -= 3
             c = (v >> r) & 7
             if c == 0:
@@ -4959,9 +5029,11 @@ def d_ObjectType(v, r):
                 unsupported('mixed-content text')
             else:
                 und(c, 4)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5036,9 +5108,11 @@ def d_PGPDataType(v, r):
             return o, r
         else:
             und(c, 3)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5100,20 +5174,17 @@ def d_RSAKeyValueType(v, r):
 def e_RSAKeyValueType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Modulus'
     x = d.get('Modulus')
     if x is not None:
         a = wb((a << 2), x) << 1
-        st = 1
     else:
         missing()
     f = 'Exponent'
     x = d.get('Exponent')
     if x is not None:
         a = wb((a << 2), x) << 1
-        st = 2
     else:
         missing()
     f = None
@@ -5125,36 +5196,43 @@ def e_RSAKeyValueType(a, d):
 def d_RationalNumberType(v, r):
     o = {}
     st = 0
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1537:
-        und2()
-    x = ((x >> 1) & 255) + -128
-    c = 0
-    o['Exponent'] = x
-    st = 1
-    r -= 12
-    x = (v >> r) & 4095
-    if x & 3841:
-        if x >> 11:
-            und(1, 1)
-        x, r = ei(v, r + 11)
+    r -= 24
+    x = (v >> r) & 16777215
+    if x & 12598787:
+        r += 24
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1537:
+            und2()
+        x = ((x >> 1) & 255) + -128
+        c = 0
+        o['Exponent'] = x
+        st = 1
+        r -= 12
+        x = (v >> r) & 4095
+        if x & 3841:
+            if x >> 11:
+                und(1, 1)
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        c = 0
+        o['Value'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['Value'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['Exponent'] = ((x >> 14) & 255) + -128
+        o['Value'] = (x >> 2) & 127
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_RationalNumberType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Exponent'
     x = d.get('Exponent')
@@ -5162,19 +5240,15 @@ def e_RationalNumberType(a, d):
         if x.__class__ is not int or x < -128 or x > 127:
             x = as_int(x, -128, 127)
         a = ((a << 11) | ((x - -128) << 1))
-        st = 1
     else:
         missing()
     f = 'Value'
     x = d.get('Value')
     if x is not None:
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
-        st = 2
+            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
     else:
         missing()
     f = None
@@ -5312,9 +5386,11 @@ def d_ReceiptType(v, r):
         else:
             und(c, 2)
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5347,12 +5423,10 @@ def e_ReceiptType(a, d):
     f = 'TimeAnchor'
     x = d.get('TimeAnchor')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 18446744073709551615)) << 1
         st = 1
     else:
         missing()
@@ -5654,9 +5728,11 @@ def e_RetrievalMethodType(a, d):
 def d_SPKIDataType(v, r):
     o = {}
     st = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         if st == 0:
             r -= 1
             c = (v >> r) & 1
@@ -5670,9 +5746,11 @@ def d_SPKIDataType(v, r):
                 l.append(x)
             st = 1
         elif st == 1:
+            lim = v.bit_length() - 32768
             while True:
-                if v.bit_length() - r > 32768:
+                if r < lim:
                     v &= (1 << r) - 1
+                    lim = r - 32768
                 r -= 2
                 c = (v >> r) & 3
                 if c == 0:
@@ -5718,27 +5796,36 @@ def e_SPKIDataType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T203[st]
-            a = wb(((((a << wd) | c) << 1)), x) << 1
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q204[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = wb((a << 3), x) << 1
+                else:
+                    a = wb((a << 2), x) << 1
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T203[st]
+                a = wb(((((a << wd) | c) << 1)), x) << 1
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
@@ -6033,16 +6120,16 @@ def e_Scheduled_AC_CLReqControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O205.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O206.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_Scheduled_AC_CLReqControlModeType.get(f)
         if h is None:
-            extra(d, _K204)
+            extra(d, _K205)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T211[st]
+    c, wd = _T212[st]
     a = (a << wd) | c
     return a
 
@@ -6290,9 +6377,11 @@ def d_SignatureMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -6315,9 +6404,11 @@ def d_SignatureMethodType(v, r):
             unsupported('mixed-content text')
         else:
             und(c, 4)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6347,18 +6438,16 @@ def e_SignatureMethodType(a, d):
     x = d.get('HMACOutputLength')
     if x is not None:
         u += 1
-        if x.__class__ is not int:
-            x = as_int(x, None, None)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 14) | (x << 1))
         else:
-            a = wi((a << 4), x) << 1
+            a = wi((a << 4), as_int(x, None, None)) << 1
         st = 2
     f = None
-    c, wd = _T213[st]
+    c, wd = _T214[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K212)
+        extra(d, _K213)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -6392,9 +6481,11 @@ def d_SignaturePropertiesType(v, r):
         else:
             l.append(x)
         st = 2
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6453,7 +6544,7 @@ def e_SignaturePropertiesType(a, d):
     c, wd = _T171[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K214)
+        extra(d, _K215)
     return a
 
 def d_SignaturePropertyType(v, r):
@@ -6479,9 +6570,11 @@ def d_SignaturePropertyType(v, r):
         x, r = s(v, r)
         o['Target'] = x
         st = 2
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6492,9 +6585,11 @@ def d_SignaturePropertyType(v, r):
             unsupported('mixed-content text')
         else:
             und(c, 2)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6527,10 +6622,10 @@ def e_SignaturePropertyType(a, d):
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T216[st]
+    c, wd = _T217[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K215)
+        extra(d, _K216)
     return a
 
 def d_SignatureType(v, r):
@@ -6581,9 +6676,11 @@ def d_SignatureType(v, r):
         return o, r
     else:
         und(c, 3)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6627,7 +6724,7 @@ def e_SignatureType(a, d):
     x = d.get('KeyInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T218[st]
+        c, wd, st = _T219[st]
         a = e_KeyInfoType(((a << wd) | c), x)
     f = 'Object'
     x = d.get('Object')
@@ -6639,7 +6736,7 @@ def e_SignatureType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T219[st]
+            c, wd, nx, n = _T220[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6657,10 +6754,10 @@ def e_SignatureType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T220[st]
+    c, wd = _T221[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K217)
+        extra(d, _K218)
     return a
 
 def d_SignatureValueType(v, r):
@@ -6716,7 +6813,7 @@ def e_SignatureValueType(a, d):
     c, wd = _T39[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K221)
+        extra(d, _K222)
     return a
 
 def d_SignedInfoType(v, r):
@@ -6760,9 +6857,11 @@ def d_SignedInfoType(v, r):
     else:
         l.append(x)
     st = 4
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6812,7 +6911,7 @@ def e_SignedInfoType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T223[st]
+            c, wd, nx, n = _T224[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6830,10 +6929,10 @@ def e_SignedInfoType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T224[st]
+    c, wd = _T225[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K222)
+        extra(d, _K223)
     return a
 
 def d_TransformType(v, r):
@@ -6846,13 +6945,26 @@ def d_TransformType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('XPath')
             if l is None:
                 o['XPath'] = [x]
@@ -6887,35 +6999,43 @@ def e_TransformType(a, d):
         u += 1
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T226[st]
-            if x.__class__ is str and len(x) < 126 and x.isascii():
-                ln = len(x)
-                a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
-            else:
-                a = ws(((((a << wd) | c) << 1)), x) << 1
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q228[len(x)]
+            for i, x in enumerate(x):
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T227[st]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws(((((a << wd) | c) << 1)), x) << 1
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     f = None
     a = (a << 3) | 2
     if u != len(d):
-        extra(d, _K225)
+        extra(d, _K226)
     return a
 
 def d_TransformsType(v, r):
@@ -6932,9 +7052,11 @@ def d_TransformsType(v, r):
     else:
         l.append(x)
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6960,33 +7082,42 @@ def e_TransformsType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T203[st]
-            a = e_TransformType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q204[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_TransformType((a << 2), x)
+                else:
+                    a = e_TransformType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T203[st]
+                a = e_TransformType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K227)
+        extra(d, _K229)
     return a
 
 def d_X509DataType(v, r):
@@ -7011,7 +7142,18 @@ def d_X509DataType(v, r):
             l.append(x)
         st = 1
     elif c == 2:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         l = o.get('X509SubjectName')
         if l is None:
             o['X509SubjectName'] = [x]
@@ -7039,9 +7181,11 @@ def d_X509DataType(v, r):
         st = 1
     else:
         und(c, 6)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -7059,7 +7203,18 @@ def d_X509DataType(v, r):
             else:
                 l.append(x)
         elif c == 2:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('X509SubjectName')
             if l is None:
                 o['X509SubjectName'] = [x]
@@ -7097,73 +7252,84 @@ def e_X509DataType(a, d):
             continue
         h = _H_X509DataType.get(f)
         if h is None:
-            extra(d, _K228)
+            extra(d, _K230)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T235[st]
+    c, wd = _T237[st]
     a = (a << wd) | c
     return a
 
 def d_X509IssuerSerialType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['X509IssuerName'] = x
     st = 1
-    r -= 12
-    x = (v >> r) & 4095
-    if x & 3841:
-        if x >> 11:
-            und(1, 1)
-        x, r = ei(v, r + 11)
+    r -= 13
+    x = (v >> r) & 8191
+    if x & 7683:
+        r += 13
+        r -= 12
+        x = (v >> r) & 4095
+        if x & 3841:
+            if x >> 11:
+                und(1, 1)
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        c = 0
+        o['X509SerialNumber'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['X509SerialNumber'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['X509SerialNumber'] = (x >> 2) & 127
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_X509IssuerSerialType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'X509IssuerName'
     x = d.get('X509IssuerName')
     if x is not None:
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
-        st = 1
     else:
         missing()
     f = 'X509SerialNumber'
     x = d.get('X509SerialNumber')
     if x is not None:
-        if x.__class__ is not int:
-            x = as_int(x, None, None)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
-        st = 2
+            a = wi((a << 2), as_int(x, None, None)) << 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K236)
+        extra(d, _K238)
     return a
 
 def h_AC_CPDResEnergyTransferModeType_0(a, x, st):
@@ -7378,12 +7544,10 @@ def h_BPT_AC_CPDResEnergyTransferModeType_17(a, x, st):
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_0(a, x, st):
     c, wd, st = _T62[st]
-    if x.__class__ is not int or x < 0 or x > 4294967295:
-        x = as_int(x, 0, 4294967295)
-    if x < 128:
+    if x.__class__ is int and -1 < x < 128:
         a = (((((a << wd) | c) << 10)) | (x << 1))
     else:
-        a = wu(((((a << wd) | c) << 1)), x) << 1
+        a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 4294967295)) << 1
     return a, st
 
 def h_BPT_Dynamic_AC_CLReqControlModeType_1(a, x, st):
@@ -7503,12 +7667,10 @@ def h_BPT_Dynamic_AC_CLReqControlModeType_23(a, x, st):
 
 def h_BPT_Dynamic_AC_CLResControlModeType_0(a, x, st):
     c, wd, st = _T89[st]
-    if x.__class__ is not int or x < 0 or x > 4294967295:
-        x = as_int(x, 0, 4294967295)
-    if x < 128:
+    if x.__class__ is int and -1 < x < 128:
         a = (((((a << wd) | c) << 10)) | (x << 1))
     else:
-        a = wu(((((a << wd) | c) << 1)), x) << 1
+        a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 4294967295)) << 1
     return a, st
 
 def h_BPT_Dynamic_AC_CLResControlModeType_1(a, x, st):
@@ -7527,12 +7689,10 @@ def h_BPT_Dynamic_AC_CLResControlModeType_2(a, x, st):
 
 def h_BPT_Dynamic_AC_CLResControlModeType_3(a, x, st):
     c, wd, st = _T92[st]
-    if x.__class__ is not int or x < 0 or x > 65535:
-        x = as_int(x, 0, 65535)
-    if x < 128:
+    if x.__class__ is int and -1 < x < 128:
         a = (((((a << wd) | c) << 10)) | (x << 1))
     else:
-        a = wu(((((a << wd) | c) << 1)), x) << 1
+        a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 65535)) << 1
     return a, st
 
 def h_BPT_Dynamic_AC_CLResControlModeType_4(a, x, st):
@@ -7709,12 +7869,10 @@ def d_simple1(v, r):
     return x, r
 
 def e_simple1(a, x):
-    if x.__class__ is not int or x < 0 or x > 4294967295:
-        x = as_int(x, 0, 4294967295)
-    if x < 128:
+    if x.__class__ is int and -1 < x < 128:
         a = ((a << 10) | (x << 1))
     else:
-        a = wu((a << 1), x) << 1
+        a = wu((a << 1), as_int(x, 0, 4294967295)) << 1
     return a
 
 def d_simple2(v, r):
@@ -7733,12 +7891,10 @@ def e_simple2(a, x):
 
 def h_Dynamic_AC_CLReqControlModeType_0(a, x, st):
     c, wd, st = _T62[st]
-    if x.__class__ is not int or x < 0 or x > 4294967295:
-        x = as_int(x, 0, 4294967295)
-    if x < 128:
+    if x.__class__ is int and -1 < x < 128:
         a = (((((a << wd) | c) << 10)) | (x << 1))
     else:
-        a = wu(((((a << wd) | c) << 1)), x) << 1
+        a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 4294967295)) << 1
     return a, st
 
 def h_Dynamic_AC_CLReqControlModeType_1(a, x, st):
@@ -7818,12 +7974,10 @@ def h_Dynamic_AC_CLReqControlModeType_15(a, x, st):
 
 def h_Dynamic_AC_CLResControlModeType_0(a, x, st):
     c, wd, st = _T89[st]
-    if x.__class__ is not int or x < 0 or x > 4294967295:
-        x = as_int(x, 0, 4294967295)
-    if x < 128:
+    if x.__class__ is int and -1 < x < 128:
         a = (((((a << wd) | c) << 10)) | (x << 1))
     else:
-        a = wu(((((a << wd) | c) << 1)), x) << 1
+        a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 4294967295)) << 1
     return a, st
 
 def h_Dynamic_AC_CLResControlModeType_1(a, x, st):
@@ -7842,12 +7996,10 @@ def h_Dynamic_AC_CLResControlModeType_2(a, x, st):
 
 def h_Dynamic_AC_CLResControlModeType_3(a, x, st):
     c, wd, st = _T92[st]
-    if x.__class__ is not int or x < 0 or x > 65535:
-        x = as_int(x, 0, 65535)
-    if x < 128:
+    if x.__class__ is int and -1 < x < 128:
         a = (((((a << wd) | c) << 10)) | (x << 1))
     else:
-        a = wu(((((a << wd) | c) << 1)), x) << 1
+        a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 65535)) << 1
     return a, st
 
 def h_Dynamic_AC_CLResControlModeType_4(a, x, st):
@@ -7903,9 +8055,8 @@ def h_KeyInfoType_1(a, x, st):
     a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T158[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -8063,9 +8214,8 @@ def h_KeyInfoType_7(a, x, st):
     a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T164[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -8136,27 +8286,27 @@ def h_Scheduled_AC_CLReqControlModeType_9(a, x, st):
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_10(a, x, st):
-    c, wd, st = _T206[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_Scheduled_AC_CLReqControlModeType_11(a, x, st):
     c, wd, st = _T207[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
-def h_Scheduled_AC_CLReqControlModeType_12(a, x, st):
+def h_Scheduled_AC_CLReqControlModeType_11(a, x, st):
     c, wd, st = _T208[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
-def h_Scheduled_AC_CLReqControlModeType_13(a, x, st):
+def h_Scheduled_AC_CLReqControlModeType_12(a, x, st):
     c, wd, st = _T209[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
-def h_Scheduled_AC_CLReqControlModeType_14(a, x, st):
+def h_Scheduled_AC_CLReqControlModeType_13(a, x, st):
     c, wd, st = _T210[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_Scheduled_AC_CLReqControlModeType_14(a, x, st):
+    c, wd, st = _T211[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
@@ -8167,7 +8317,7 @@ def h_X509DataType_0(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T230[st]
+        c, wd, nx, n = _T232[st]
         a = e_X509IssuerSerialType(((a << wd) | c), x)
         if n:
             k += 1
@@ -8193,7 +8343,7 @@ def h_X509DataType_1(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T231[st]
+        c, wd, nx, n = _T233[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -8219,10 +8369,9 @@ def h_X509DataType_2(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T232[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        c, wd, nx, n = _T234[st]
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -8249,7 +8398,7 @@ def h_X509DataType_3(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T233[st]
+        c, wd, nx, n = _T235[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -8275,7 +8424,7 @@ def h_X509DataType_4(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T234[st]
+        c, wd, nx, n = _T236[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -8303,13 +8452,23 @@ def e_simple3(a, x):
     return a
 
 def d_simple4(v, r):
-    x, r = es(v, r)
+    r -= 9
+    x = (v >> r) & 511
+    if x & 384 or x < 2 or (x << 3) - 15 > r:
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
     return x, r
 
 def e_simple4(a, x):
-    if x.__class__ is str and len(x) < 126 and x.isascii():
-        ln = len(x)
-        a = ((((a << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+        a = (a << ((ln << 3) + 10)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
     else:
         a = ws((a << 1), x) << 1
     return a
@@ -8366,8 +8525,8 @@ def decode_document(v, r):
     return {name: x}, r
 
 
-def encode_document(a, msg):
-    t = _DOC_E.get(msg[0])
+def encode_document(a, name, x):
+    t = _DOC_E.get(name)
     if t is None:
-        raise Invalid(f'{msg[0]!r} is not a global element of schema ' + SCHEMA)
-    return t[1]((a << 6) | t[0], msg[1])
+        raise Invalid(f'{name!r} is not a global element of schema ' + SCHEMA)
+    return t[1]((a << 6) | t[0], x)

@@ -88,34 +88,36 @@ _T72 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
 _T73 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
 _K74 = frozenset(('SPKISexp',))
 _T75 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
-_K76 = frozenset(('Algorithm', 'HMACOutputLength'))
-_T77 = {1: (2, 3), 2: (1, 2)}
-_K78 = frozenset(('Id', 'SignatureProperty'))
-_K79 = frozenset(('Id', 'Target'))
-_T80 = {0: (1, 2, 2), 1: (0, 1, 2)}
-_T81 = {}
-_K82 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
-_T83 = {2: (0, 1, 3)}
-_T84 = {3: (0, 2, 4)}
-_T85 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T86 = {3: (2, 2), 4: (1, 2)}
-_K87 = frozenset(('Id', 'value'))
-_T88 = {2: (0, 1)}
-_K89 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
-_T90 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
-_T91 = {4: (1, 2)}
-_K92 = frozenset(('Algorithm', 'XPath'))
-_T93 = {1: (0, 3, 1, 0)}
-_K94 = frozenset(('Transform',))
-_K95 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
-_O96 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
-_T97 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
-_T98 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T99 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T100 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T101 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T102 = {1: (6, 3)}
-_K103 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_Q76 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_K77 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T78 = {1: (2, 3), 2: (1, 2)}
+_K79 = frozenset(('Id', 'SignatureProperty'))
+_K80 = frozenset(('Id', 'Target'))
+_T81 = {0: (1, 2, 2), 1: (0, 1, 2)}
+_T82 = {}
+_K83 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T84 = {2: (0, 1, 3)}
+_T85 = {3: (0, 2, 4)}
+_T86 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T87 = {3: (2, 2), 4: (1, 2)}
+_K88 = frozenset(('Id', 'value'))
+_T89 = {2: (0, 1)}
+_K90 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T91 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T92 = {4: (1, 2)}
+_K93 = frozenset(('Algorithm', 'XPath'))
+_T94 = {1: (0, 3, 1, 0)}
+_Q95 = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_K96 = frozenset(('Transform',))
+_K97 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_O98 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
+_T99 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T100 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T101 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T102 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T103 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T104 = {1: (6, 3)}
+_K105 = frozenset(('X509IssuerName', 'X509SerialNumber'))
 
 def d_ACDP_ConnectReqType(v, r):
     o = {}
@@ -127,31 +129,38 @@ def d_ACDP_ConnectReqType(v, r):
     x, r = d_MessageHeaderType(v, r)
     o['Header'] = x
     st = 1
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E0[(x >> 1) & 3]
-    c = 0
-    o['EVElectricalChargingDeviceStatus'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+    r -= 6
+    x = (v >> r) & 63
+    if x & 51:
+        r += 6
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E0[(x >> 1) & 3]
+        c = 0
+        o['EVElectricalChargingDeviceStatus'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
+    else:
+        st = 1
+        c = 0
+        o['EVElectricalChargingDeviceStatus'] = _E0[(x >> 2) & 3]
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_ACDP_ConnectReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'EVElectricalChargingDeviceStatus'
@@ -161,7 +170,6 @@ def e_ACDP_ConnectReqType(a, d):
         if j is None:
             bad_enum(x, _I1)
         a = ((a << 5) | (j << 1))
-        st = 2
     else:
         missing()
     f = None
@@ -180,55 +188,71 @@ def d_ACDP_ConnectResType(v, r):
     x, r = d_MessageHeaderType(v, r)
     o['Header'] = x
     st = 1
-    r -= 9
-    x = (v >> r) & 511
-    if x & 385:
-        und2()
-    x = _E3[(x >> 1) & 63]
-    c = 0
-    o['ResponseCode'] = x
-    st = 2
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E5[(x >> 1) & 3]
-    c = 0
-    o['EVSEProcessing'] = x
-    st = 3
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E0[(x >> 1) & 3]
-    c = 0
-    o['EVSEElectricalChargingDeviceStatus'] = x
-    st = 4
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E7[(x >> 1) & 3]
-    c = 0
-    o['EVSEMechanicalChargingDeviceStatus'] = x
-    st = 5
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+    r -= 25
+    x = (v >> r) & 33554431
+    if x & 25284211:
+        r += 25
+        r -= 9
+        x = (v >> r) & 511
+        if x & 385:
+            und2()
+        x = _E3[(x >> 1) & 63]
+        c = 0
+        o['ResponseCode'] = x
+        st = 2
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E5[(x >> 1) & 3]
+        c = 0
+        o['EVSEProcessing'] = x
+        st = 3
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E0[(x >> 1) & 3]
+        c = 0
+        o['EVSEElectricalChargingDeviceStatus'] = x
+        st = 4
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E7[(x >> 1) & 3]
+        c = 0
+        o['EVSEMechanicalChargingDeviceStatus'] = x
+        st = 5
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
+    else:
+        st = 1
+        c = 0
+        o['ResponseCode'] = _E3[(x >> 17) & 63]
+        st = 2
+        c = 0
+        o['EVSEProcessing'] = _E5[(x >> 12) & 3]
+        st = 3
+        c = 0
+        o['EVSEElectricalChargingDeviceStatus'] = _E0[(x >> 7) & 3]
+        st = 4
+        c = 0
+        o['EVSEMechanicalChargingDeviceStatus'] = _E7[(x >> 2) & 3]
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_ACDP_ConnectResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 5
     f = 'Header'
     x = d.get('Header')
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'ResponseCode'
@@ -238,7 +262,6 @@ def e_ACDP_ConnectResType(a, d):
         if j is None:
             bad_enum(x, _I4)
         a = ((a << 9) | (j << 1))
-        st = 2
     else:
         missing()
     f = 'EVSEProcessing'
@@ -248,7 +271,6 @@ def e_ACDP_ConnectResType(a, d):
         if j is None:
             bad_enum(x, _I6)
         a = ((a << 5) | (j << 1))
-        st = 3
     else:
         missing()
     f = 'EVSEElectricalChargingDeviceStatus'
@@ -258,7 +280,6 @@ def e_ACDP_ConnectResType(a, d):
         if j is None:
             bad_enum(x, _I1)
         a = ((a << 5) | (j << 1))
-        st = 4
     else:
         missing()
     f = 'EVSEMechanicalChargingDeviceStatus'
@@ -268,7 +289,6 @@ def e_ACDP_ConnectResType(a, d):
         if j is None:
             bad_enum(x, _I8)
         a = ((a << 5) | (j << 1))
-        st = 5
     else:
         missing()
     f = None
@@ -304,20 +324,17 @@ def d_ACDP_SystemStatusReqType(v, r):
 def e_ACDP_SystemStatusReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'EVTechnicalStatus'
     x = d.get('EVTechnicalStatus')
     if x is not None:
         a = e_EVTechnicalStatusType((a << 1), x)
-        st = 2
     else:
         missing()
     f = None
@@ -336,103 +353,123 @@ def d_ACDP_SystemStatusResType(v, r):
     x, r = d_MessageHeaderType(v, r)
     o['Header'] = x
     st = 1
-    r -= 9
-    x = (v >> r) & 511
-    if x & 385:
-        und2()
-    x = _E3[(x >> 1) & 63]
-    c = 0
-    o['ResponseCode'] = x
-    st = 2
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E7[(x >> 1) & 3]
-    c = 0
-    o['EVSEMechanicalChargingDeviceStatus'] = x
-    st = 3
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['EVSEReadyToCharge'] = x
-    st = 4
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E11[(x >> 1) & 3]
-    c = 0
-    o['EVSEIsolationStatus'] = x
-    st = 5
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['EVSEDisabled'] = x
-    st = 6
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['EVSEUtilityInterruptEvent'] = x
-    st = 7
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['EVSEEmergencyShutdown'] = x
-    st = 8
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['EVSEMalfunction'] = x
-    st = 9
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['EVInChargePosition'] = x
-    st = 10
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['EVAssociationStatus'] = x
-    st = 11
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+    r -= 48
+    x = (v >> r) & 281474976710655
+    if x & 212100311661499:
+        r += 48
+        r -= 9
+        x = (v >> r) & 511
+        if x & 385:
+            und2()
+        x = _E3[(x >> 1) & 63]
+        c = 0
+        o['ResponseCode'] = x
+        st = 2
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E7[(x >> 1) & 3]
+        c = 0
+        o['EVSEMechanicalChargingDeviceStatus'] = x
+        st = 3
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['EVSEReadyToCharge'] = x
+        st = 4
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E11[(x >> 1) & 3]
+        c = 0
+        o['EVSEIsolationStatus'] = x
+        st = 5
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['EVSEDisabled'] = x
+        st = 6
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['EVSEUtilityInterruptEvent'] = x
+        st = 7
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['EVSEEmergencyShutdown'] = x
+        st = 8
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['EVSEMalfunction'] = x
+        st = 9
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['EVInChargePosition'] = x
+        st = 10
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['EVAssociationStatus'] = x
+        st = 11
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
+    else:
+        st = 1
+        c = 0
+        o['ResponseCode'] = _E3[(x >> 40) & 63]
+        st = 2
+        c = 0
+        o['EVSEMechanicalChargingDeviceStatus'] = _E7[(x >> 35) & 3]
+        o['EVSEReadyToCharge'] = (x >> 31) & 1 == 1
+        st = 4
+        c = 0
+        o['EVSEIsolationStatus'] = _E11[(x >> 26) & 3]
+        o['EVSEDisabled'] = (x >> 22) & 1 == 1
+        o['EVSEUtilityInterruptEvent'] = (x >> 18) & 1 == 1
+        o['EVSEEmergencyShutdown'] = (x >> 14) & 1 == 1
+        o['EVSEMalfunction'] = (x >> 10) & 1 == 1
+        o['EVInChargePosition'] = (x >> 6) & 1 == 1
+        o['EVAssociationStatus'] = (x >> 2) & 1 == 1
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_ACDP_SystemStatusResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 11
     f = 'Header'
     x = d.get('Header')
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'ResponseCode'
@@ -442,7 +479,6 @@ def e_ACDP_SystemStatusResType(a, d):
         if j is None:
             bad_enum(x, _I4)
         a = ((a << 9) | (j << 1))
-        st = 2
     else:
         missing()
     f = 'EVSEMechanicalChargingDeviceStatus'
@@ -452,7 +488,6 @@ def e_ACDP_SystemStatusResType(a, d):
         if j is None:
             bad_enum(x, _I8)
         a = ((a << 5) | (j << 1))
-        st = 3
     else:
         missing()
     f = 'EVSEReadyToCharge'
@@ -461,7 +496,6 @@ def e_ACDP_SystemStatusResType(a, d):
         if x is not True and x is not False:
             bad_bool(x)
         a = ((a << 4) | (2 if x else 0))
-        st = 4
     else:
         missing()
     f = 'EVSEIsolationStatus'
@@ -471,7 +505,6 @@ def e_ACDP_SystemStatusResType(a, d):
         if j is None:
             bad_enum(x, _I12)
         a = ((a << 5) | (j << 1))
-        st = 5
     else:
         missing()
     f = 'EVSEDisabled'
@@ -480,7 +513,6 @@ def e_ACDP_SystemStatusResType(a, d):
         if x is not True and x is not False:
             bad_bool(x)
         a = ((a << 4) | (2 if x else 0))
-        st = 6
     else:
         missing()
     f = 'EVSEUtilityInterruptEvent'
@@ -489,7 +521,6 @@ def e_ACDP_SystemStatusResType(a, d):
         if x is not True and x is not False:
             bad_bool(x)
         a = ((a << 4) | (2 if x else 0))
-        st = 7
     else:
         missing()
     f = 'EVSEEmergencyShutdown'
@@ -498,7 +529,6 @@ def e_ACDP_SystemStatusResType(a, d):
         if x is not True and x is not False:
             bad_bool(x)
         a = ((a << 4) | (2 if x else 0))
-        st = 8
     else:
         missing()
     f = 'EVSEMalfunction'
@@ -507,7 +537,6 @@ def e_ACDP_SystemStatusResType(a, d):
         if x is not True and x is not False:
             bad_bool(x)
         a = ((a << 4) | (2 if x else 0))
-        st = 9
     else:
         missing()
     f = 'EVInChargePosition'
@@ -516,7 +545,6 @@ def e_ACDP_SystemStatusResType(a, d):
         if x is not True and x is not False:
             bad_bool(x)
         a = ((a << 4) | (2 if x else 0))
-        st = 10
     else:
         missing()
     f = 'EVAssociationStatus'
@@ -525,7 +553,6 @@ def e_ACDP_SystemStatusResType(a, d):
         if x is not True and x is not False:
             bad_bool(x)
         a = ((a << 4) | (2 if x else 0))
-        st = 11
     else:
         missing()
     f = None
@@ -544,39 +571,45 @@ def d_ACDP_VehiclePositioningReqType(v, r):
     x, r = d_MessageHeaderType(v, r)
     o['Header'] = x
     st = 1
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['EVMobilityStatus'] = x
-    st = 2
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['EVPositioningSupport'] = x
-    st = 3
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+    r -= 9
+    x = (v >> r) & 511
+    if x & 443:
+        r += 9
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['EVMobilityStatus'] = x
+        st = 2
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['EVPositioningSupport'] = x
+        st = 3
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
+    else:
+        o['EVMobilityStatus'] = (x >> 6) & 1 == 1
+        o['EVPositioningSupport'] = (x >> 2) & 1 == 1
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_ACDP_VehiclePositioningReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 3
     f = 'Header'
     x = d.get('Header')
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'EVMobilityStatus'
@@ -585,7 +618,6 @@ def e_ACDP_VehiclePositioningReqType(a, d):
         if x is not True and x is not False:
             bad_bool(x)
         a = ((a << 4) | (2 if x else 0))
-        st = 2
     else:
         missing()
     f = 'EVPositioningSupport'
@@ -594,7 +626,6 @@ def e_ACDP_VehiclePositioningReqType(a, d):
         if x is not True and x is not False:
             bad_bool(x)
         a = ((a << 4) | (2 if x else 0))
-        st = 3
     else:
         missing()
     f = None
@@ -613,99 +644,115 @@ def d_ACDP_VehiclePositioningResType(v, r):
     x, r = d_MessageHeaderType(v, r)
     o['Header'] = x
     st = 1
-    r -= 9
-    x = (v >> r) & 511
-    if x & 385:
-        und2()
-    x = _E3[(x >> 1) & 63]
-    c = 0
-    o['ResponseCode'] = x
-    st = 2
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E5[(x >> 1) & 3]
-    c = 0
-    o['EVSEProcessing'] = x
-    st = 3
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['EVSEPositioningSupport'] = x
-    st = 4
-    r -= 12
-    x = (v >> r) & 4095
-    if x & 3841:
-        if x >> 11:
-            und(1, 1)
-        x, r = ei(v, r + 11)
+    r -= 71
+    x = (v >> r) & 2361183241434822606847
+    if x & 1779227538897701691451:
+        r += 71
+        r -= 9
+        x = (v >> r) & 511
+        if x & 385:
+            und2()
+        x = _E3[(x >> 1) & 63]
+        c = 0
+        o['ResponseCode'] = x
+        st = 2
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E5[(x >> 1) & 3]
+        c = 0
+        o['EVSEProcessing'] = x
+        st = 3
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['EVSEPositioningSupport'] = x
+        st = 4
+        r -= 12
+        x = (v >> r) & 4095
+        if x & 3841:
+            if x >> 11:
+                und(1, 1)
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        c = 0
+        o['EVRelativeXDeviation'] = x
+        st = 5
+        r -= 12
+        x = (v >> r) & 4095
+        if x & 3841:
+            if x >> 11:
+                und(1, 1)
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        c = 0
+        o['EVRelativeYDeviation'] = x
+        st = 6
+        r -= 12
+        x = (v >> r) & 4095
+        if x & 3841:
+            if x >> 11:
+                und(1, 1)
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        c = 0
+        o['ContactWindowXc'] = x
+        st = 7
+        r -= 12
+        x = (v >> r) & 4095
+        if x & 3841:
+            if x >> 11:
+                und(1, 1)
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        c = 0
+        o['ContactWindowYc'] = x
+        st = 8
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['EVInChargePosition'] = x
+        st = 9
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['EVRelativeXDeviation'] = x
-    st = 5
-    r -= 12
-    x = (v >> r) & 4095
-    if x & 3841:
-        if x >> 11:
-            und(1, 1)
-        x, r = ei(v, r + 11)
-    else:
-        x >>= 1
-    c = 0
-    o['EVRelativeYDeviation'] = x
-    st = 6
-    r -= 12
-    x = (v >> r) & 4095
-    if x & 3841:
-        if x >> 11:
-            und(1, 1)
-        x, r = ei(v, r + 11)
-    else:
-        x >>= 1
-    c = 0
-    o['ContactWindowXc'] = x
-    st = 7
-    r -= 12
-    x = (v >> r) & 4095
-    if x & 3841:
-        if x >> 11:
-            und(1, 1)
-        x, r = ei(v, r + 11)
-    else:
-        x >>= 1
-    c = 0
-    o['ContactWindowYc'] = x
-    st = 8
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['EVInChargePosition'] = x
-    st = 9
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        st = 1
+        c = 0
+        o['ResponseCode'] = _E3[(x >> 63) & 63]
+        st = 2
+        c = 0
+        o['EVSEProcessing'] = _E5[(x >> 58) & 3]
+        o['EVSEPositioningSupport'] = (x >> 54) & 1 == 1
+        o['EVRelativeXDeviation'] = (x >> 42) & 127
+        o['EVRelativeYDeviation'] = (x >> 30) & 127
+        o['ContactWindowXc'] = (x >> 18) & 127
+        o['ContactWindowYc'] = (x >> 6) & 127
+        o['EVInChargePosition'] = (x >> 2) & 1 == 1
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_ACDP_VehiclePositioningResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 9
     f = 'Header'
     x = d.get('Header')
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'ResponseCode'
@@ -715,7 +762,6 @@ def e_ACDP_VehiclePositioningResType(a, d):
         if j is None:
             bad_enum(x, _I4)
         a = ((a << 9) | (j << 1))
-        st = 2
     else:
         missing()
     f = 'EVSEProcessing'
@@ -725,7 +771,6 @@ def e_ACDP_VehiclePositioningResType(a, d):
         if j is None:
             bad_enum(x, _I6)
         a = ((a << 5) | (j << 1))
-        st = 3
     else:
         missing()
     f = 'EVSEPositioningSupport'
@@ -734,55 +779,42 @@ def e_ACDP_VehiclePositioningResType(a, d):
         if x is not True and x is not False:
             bad_bool(x)
         a = ((a << 4) | (2 if x else 0))
-        st = 4
     else:
         missing()
     f = 'EVRelativeXDeviation'
     x = d.get('EVRelativeXDeviation')
     if x is not None:
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
-        st = 5
+            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
     else:
         missing()
     f = 'EVRelativeYDeviation'
     x = d.get('EVRelativeYDeviation')
     if x is not None:
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
-        st = 6
+            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
     else:
         missing()
     f = 'ContactWindowXc'
     x = d.get('ContactWindowXc')
     if x is not None:
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
-        st = 7
+            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
     else:
         missing()
     f = 'ContactWindowYc'
     x = d.get('ContactWindowYc')
     if x is not None:
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
-        st = 8
+            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
     else:
         missing()
     f = 'EVInChargePosition'
@@ -791,7 +823,6 @@ def e_ACDP_VehiclePositioningResType(a, d):
         if x is not True and x is not False:
             bad_bool(x)
         a = ((a << 4) | (2 if x else 0))
-        st = 9
     else:
         missing()
     f = None
@@ -813,7 +844,6 @@ def d_CLReqControlModeType(v, r):
 def e_CLReqControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
@@ -834,7 +864,6 @@ def d_CLResControlModeType(v, r):
 def e_CLResControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
@@ -852,9 +881,11 @@ def d_CanonicalizationMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -870,14 +901,12 @@ def d_CanonicalizationMethodType(v, r):
 def e_CanonicalizationMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
-        st = 1
     else:
         missing()
     f = None
@@ -1037,9 +1066,11 @@ def d_DigestMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1055,14 +1086,12 @@ def d_DigestMethodType(v, r):
 def e_DigestMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
-        st = 1
     else:
         missing()
     f = None
@@ -1074,22 +1103,31 @@ def e_DigestMethodType(a, d):
 def d_EVTechnicalStatusType(v, r):
     o = {}
     st = 0
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['EVReadyToCharge'] = x
-    st = 1
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['EVImmobilizationRequest'] = x
-    st = 2
+    r -= 8
+    x = (v >> r) & 255
+    if x & 221:
+        r += 8
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['EVReadyToCharge'] = x
+        st = 1
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['EVImmobilizationRequest'] = x
+        st = 2
+    else:
+        o['EVReadyToCharge'] = (x >> 5) & 1 == 1
+        o['EVImmobilizationRequest'] = (x >> 1) & 1 == 1
+        st = 2
+        c = 0
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -1379,9 +1417,11 @@ def e_EVTechnicalStatusType(a, d):
 def d_KeyInfoType(v, r):
     o = {}
     st = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 4
         c = (v >> r) & 15
         if c == 0:
@@ -1390,7 +1430,18 @@ def d_KeyInfoType(v, r):
             st = 1
             break
         elif c == 1:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('KeyName')
             if l is None:
                 o['KeyName'] = [x]
@@ -1444,7 +1495,18 @@ def d_KeyInfoType(v, r):
             st = 2
             break
         elif c == 7:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('MgmtData')
             if l is None:
                 o['MgmtData'] = [x]
@@ -1461,13 +1523,26 @@ def d_KeyInfoType(v, r):
         else:
             und(c, 10)
     if st == 1:
+        lim = v.bit_length() - 32768
         while True:
-            if v.bit_length() - r > 32768:
+            if r < lim:
                 v &= (1 << r) - 1
+                lim = r - 32768
             r -= 4
             c = (v >> r) & 15
             if c == 0:
-                x, r = es(v, r)
+                r -= 9
+                x = (v >> r) & 511
+                if x & 384 or x < 2 or (x << 3) - 15 > r:
+                    x, r = es(v, r + 9)
+                else:
+                    r -= (x << 3) - 15
+                    y = v >> r
+                    raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                    if y & 1 or not raw.isascii():
+                        x, r = es(v, r + (x << 3) - 6)
+                    else:
+                        x = raw.decode()
                 l = o.get('KeyName')
                 if l is None:
                     o['KeyName'] = [x]
@@ -1521,7 +1596,18 @@ def d_KeyInfoType(v, r):
                 st = 2
                 break
             elif c == 6:
-                x, r = es(v, r)
+                r -= 9
+                x = (v >> r) & 511
+                if x & 384 or x < 2 or (x << 3) - 15 > r:
+                    x, r = es(v, r + 9)
+                else:
+                    r -= (x << 3) - 15
+                    y = v >> r
+                    raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                    if y & 1 or not raw.isascii():
+                        x, r = es(v, r + (x << 3) - 6)
+                    else:
+                        x = raw.decode()
                 l = o.get('MgmtData')
                 if l is None:
                     o['MgmtData'] = [x]
@@ -1537,13 +1623,26 @@ def d_KeyInfoType(v, r):
                 unsupported('mixed-content text')
             else:
                 und(c, 9)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 4
         c = (v >> r) & 15
         if c == 0:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('KeyName')
             if l is None:
                 o['KeyName'] = [x]
@@ -1585,7 +1684,18 @@ def d_KeyInfoType(v, r):
             else:
                 l.append(x)
         elif c == 6:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('MgmtData')
             if l is None:
                 o['MgmtData'] = [x]
@@ -1631,9 +1741,11 @@ def e_KeyInfoType(a, d):
 def d_KeyValueType(v, r):
     o = {}
     st = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -1654,9 +1766,11 @@ def d_KeyValueType(v, r):
             unsupported('mixed-content text')
         else:
             und(c, 4)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1722,9 +1836,11 @@ def d_ManifestType(v, r):
         else:
             l.append(x)
         st = 2
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1839,12 +1955,10 @@ def e_MessageHeaderType(a, d):
     f = 'TimeStamp'
     x = d.get('TimeStamp')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 18446744073709551615)) << 1
         st = 2
     else:
         missing()
@@ -1864,9 +1978,11 @@ def e_MessageHeaderType(a, d):
 def d_ObjectType(v, r):
     o = {}
     st = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -1895,9 +2011,11 @@ def d_ObjectType(v, r):
         else:
             und(c, 6)
     if st == 1:
+        lim = v.bit_length() - 32768
         while True:
-            if v.bit_length() - r > 32768:
+            if r < lim:
                 v &= (1 << r) - 1
+                lim = r - 32768
             r -= 3
             c = (v >> r) & 7
             if c == 0:
@@ -1921,9 +2039,11 @@ def d_ObjectType(v, r):
             else:
                 und(c, 5)
     if st == 2:
+        lim = v.bit_length() - 32768
         while True:
-            if v.bit_length() - r > 32768:
+            if r < lim:
                 v &= (1 << r) - 1
+                lim = r - 32768
             r -= 3
             c = (v >> r) & 7
             if c == 0:
@@ -1941,9 +2061,11 @@ def d_ObjectType(v, r):
                 unsupported('mixed-content text')
             else:
                 und(c, 4)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2018,9 +2140,11 @@ def d_PGPDataType(v, r):
             return o, r
         else:
             und(c, 3)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2082,20 +2206,17 @@ def d_RSAKeyValueType(v, r):
 def e_RSAKeyValueType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Modulus'
     x = d.get('Modulus')
     if x is not None:
         a = wb((a << 2), x) << 1
-        st = 1
     else:
         missing()
     f = 'Exponent'
     x = d.get('Exponent')
     if x is not None:
         a = wb((a << 2), x) << 1
-        st = 2
     else:
         missing()
     f = None
@@ -2107,36 +2228,43 @@ def e_RSAKeyValueType(a, d):
 def d_RationalNumberType(v, r):
     o = {}
     st = 0
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1537:
-        und2()
-    x = ((x >> 1) & 255) + -128
-    c = 0
-    o['Exponent'] = x
-    st = 1
-    r -= 12
-    x = (v >> r) & 4095
-    if x & 3841:
-        if x >> 11:
-            und(1, 1)
-        x, r = ei(v, r + 11)
+    r -= 24
+    x = (v >> r) & 16777215
+    if x & 12598787:
+        r += 24
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1537:
+            und2()
+        x = ((x >> 1) & 255) + -128
+        c = 0
+        o['Exponent'] = x
+        st = 1
+        r -= 12
+        x = (v >> r) & 4095
+        if x & 3841:
+            if x >> 11:
+                und(1, 1)
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        c = 0
+        o['Value'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['Value'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['Exponent'] = ((x >> 14) & 255) + -128
+        o['Value'] = (x >> 2) & 127
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_RationalNumberType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Exponent'
     x = d.get('Exponent')
@@ -2144,19 +2272,15 @@ def e_RationalNumberType(a, d):
         if x.__class__ is not int or x < -128 or x > 127:
             x = as_int(x, -128, 127)
         a = ((a << 11) | ((x - -128) << 1))
-        st = 1
     else:
         missing()
     f = 'Value'
     x = d.get('Value')
     if x is not None:
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
-        st = 2
+            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
     else:
         missing()
     f = None
@@ -2405,9 +2529,11 @@ def e_RetrievalMethodType(a, d):
 def d_SPKIDataType(v, r):
     o = {}
     st = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         if st == 0:
             r -= 1
             c = (v >> r) & 1
@@ -2421,9 +2547,11 @@ def d_SPKIDataType(v, r):
                 l.append(x)
             st = 1
         elif st == 1:
+            lim = v.bit_length() - 32768
             while True:
-                if v.bit_length() - r > 32768:
+                if r < lim:
                     v &= (1 << r) - 1
+                    lim = r - 32768
                 r -= 2
                 c = (v >> r) & 3
                 if c == 0:
@@ -2469,27 +2597,36 @@ def e_SPKIDataType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T75[st]
-            a = wb(((((a << wd) | c) << 1)), x) << 1
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q76[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = wb((a << 3), x) << 1
+                else:
+                    a = wb((a << 2), x) << 1
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T75[st]
+                a = wb(((((a << wd) | c) << 1)), x) << 1
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
@@ -2508,9 +2645,11 @@ def d_SignatureMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -2533,9 +2672,11 @@ def d_SignatureMethodType(v, r):
             unsupported('mixed-content text')
         else:
             und(c, 4)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2565,18 +2706,16 @@ def e_SignatureMethodType(a, d):
     x = d.get('HMACOutputLength')
     if x is not None:
         u += 1
-        if x.__class__ is not int:
-            x = as_int(x, None, None)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 14) | (x << 1))
         else:
-            a = wi((a << 4), x) << 1
+            a = wi((a << 4), as_int(x, None, None)) << 1
         st = 2
     f = None
-    c, wd = _T77[st]
+    c, wd = _T78[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K76)
+        extra(d, _K77)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -2610,9 +2749,11 @@ def d_SignaturePropertiesType(v, r):
         else:
             l.append(x)
         st = 2
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2671,7 +2812,7 @@ def e_SignaturePropertiesType(a, d):
     c, wd = _T52[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K78)
+        extra(d, _K79)
     return a
 
 def d_SignaturePropertyType(v, r):
@@ -2697,9 +2838,11 @@ def d_SignaturePropertyType(v, r):
         x, r = s(v, r)
         o['Target'] = x
         st = 2
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2710,9 +2853,11 @@ def d_SignaturePropertyType(v, r):
             unsupported('mixed-content text')
         else:
             und(c, 2)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2741,14 +2886,14 @@ def e_SignaturePropertyType(a, d):
     x = d.get('Target')
     if x is not None:
         u += 1
-        c, wd, st = _T80[st]
+        c, wd, st = _T81[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T81[st]
+    c, wd = _T82[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K79)
+        extra(d, _K80)
     return a
 
 def d_SignatureType(v, r):
@@ -2799,9 +2944,11 @@ def d_SignatureType(v, r):
         return o, r
     else:
         und(c, 3)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2833,19 +2980,19 @@ def e_SignatureType(a, d):
     x = d.get('SignedInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T80[st]
+        c, wd, st = _T81[st]
         a = e_SignedInfoType(((a << wd) | c), x)
     f = 'SignatureValue'
     x = d.get('SignatureValue')
     if x is not None:
         u += 1
-        c, wd, st = _T83[st]
+        c, wd, st = _T84[st]
         a = e_SignatureValueType(((a << wd) | c), x)
     f = 'KeyInfo'
     x = d.get('KeyInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T84[st]
+        c, wd, st = _T85[st]
         a = e_KeyInfoType(((a << wd) | c), x)
     f = 'Object'
     x = d.get('Object')
@@ -2857,7 +3004,7 @@ def e_SignatureType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T85[st]
+            c, wd, nx, n = _T86[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -2875,10 +3022,10 @@ def e_SignatureType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T86[st]
+    c, wd = _T87[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K82)
+        extra(d, _K83)
     return a
 
 def d_SignatureValueType(v, r):
@@ -2927,14 +3074,14 @@ def e_SignatureValueType(a, d):
     x = d.get('value')
     if x is not None:
         u += 1
-    c, wd, st = _T80[st]
+    c, wd, st = _T81[st]
     a = (a << wd) | c
     a = wb(a, x)
     f = None
-    c, wd = _T88[st]
+    c, wd = _T89[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K87)
+        extra(d, _K88)
     return a
 
 def d_SignedInfoType(v, r):
@@ -2978,9 +3125,11 @@ def d_SignedInfoType(v, r):
     else:
         l.append(x)
     st = 4
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3012,13 +3161,13 @@ def e_SignedInfoType(a, d):
     x = d.get('CanonicalizationMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T80[st]
+        c, wd, st = _T81[st]
         a = e_CanonicalizationMethodType(((a << wd) | c), x)
     f = 'SignatureMethod'
     x = d.get('SignatureMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T83[st]
+        c, wd, st = _T84[st]
         a = e_SignatureMethodType(((a << wd) | c), x)
     f = 'Reference'
     x = d.get('Reference')
@@ -3030,7 +3179,7 @@ def e_SignedInfoType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T90[st]
+            c, wd, nx, n = _T91[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3048,10 +3197,10 @@ def e_SignedInfoType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T91[st]
+    c, wd = _T92[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K89)
+        extra(d, _K90)
     return a
 
 def d_TransformType(v, r):
@@ -3064,13 +3213,26 @@ def d_TransformType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('XPath')
             if l is None:
                 o['XPath'] = [x]
@@ -3105,35 +3267,43 @@ def e_TransformType(a, d):
         u += 1
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T93[st]
-            if x.__class__ is str and len(x) < 126 and x.isascii():
-                ln = len(x)
-                a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
-            else:
-                a = ws(((((a << wd) | c) << 1)), x) << 1
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q95[len(x)]
+            for i, x in enumerate(x):
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T94[st]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws(((((a << wd) | c) << 1)), x) << 1
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     f = None
     a = (a << 3) | 2
     if u != len(d):
-        extra(d, _K92)
+        extra(d, _K93)
     return a
 
 def d_TransformsType(v, r):
@@ -3150,9 +3320,11 @@ def d_TransformsType(v, r):
     else:
         l.append(x)
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3178,33 +3350,42 @@ def e_TransformsType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T75[st]
-            a = e_TransformType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q76[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_TransformType((a << 2), x)
+                else:
+                    a = e_TransformType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T75[st]
+                a = e_TransformType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K94)
+        extra(d, _K96)
     return a
 
 def d_X509DataType(v, r):
@@ -3229,7 +3410,18 @@ def d_X509DataType(v, r):
             l.append(x)
         st = 1
     elif c == 2:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         l = o.get('X509SubjectName')
         if l is None:
             o['X509SubjectName'] = [x]
@@ -3257,9 +3449,11 @@ def d_X509DataType(v, r):
         st = 1
     else:
         und(c, 6)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -3277,7 +3471,18 @@ def d_X509DataType(v, r):
             else:
                 l.append(x)
         elif c == 2:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('X509SubjectName')
             if l is None:
                 o['X509SubjectName'] = [x]
@@ -3315,73 +3520,84 @@ def e_X509DataType(a, d):
             continue
         h = _H_X509DataType.get(f)
         if h is None:
-            extra(d, _K95)
+            extra(d, _K97)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T102[st]
+    c, wd = _T104[st]
     a = (a << wd) | c
     return a
 
 def d_X509IssuerSerialType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['X509IssuerName'] = x
     st = 1
-    r -= 12
-    x = (v >> r) & 4095
-    if x & 3841:
-        if x >> 11:
-            und(1, 1)
-        x, r = ei(v, r + 11)
+    r -= 13
+    x = (v >> r) & 8191
+    if x & 7683:
+        r += 13
+        r -= 12
+        x = (v >> r) & 4095
+        if x & 3841:
+            if x >> 11:
+                und(1, 1)
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        c = 0
+        o['X509SerialNumber'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['X509SerialNumber'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['X509SerialNumber'] = (x >> 2) & 127
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_X509IssuerSerialType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'X509IssuerName'
     x = d.get('X509IssuerName')
     if x is not None:
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
-        st = 1
     else:
         missing()
     f = 'X509SerialNumber'
     x = d.get('X509SerialNumber')
     if x is not None:
-        if x.__class__ is not int:
-            x = as_int(x, None, None)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
-        st = 2
+            a = wi((a << 2), as_int(x, None, None)) << 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K103)
+        extra(d, _K105)
     return a
 
 def h_KeyInfoType_1(a, x, st):
@@ -3392,9 +3608,8 @@ def h_KeyInfoType_1(a, x, st):
     a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T39[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -3552,9 +3767,8 @@ def h_KeyInfoType_7(a, x, st):
     a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T45[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -3581,7 +3795,7 @@ def h_X509DataType_0(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T97[st]
+        c, wd, nx, n = _T99[st]
         a = e_X509IssuerSerialType(((a << wd) | c), x)
         if n:
             k += 1
@@ -3607,7 +3821,7 @@ def h_X509DataType_1(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T98[st]
+        c, wd, nx, n = _T100[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -3633,10 +3847,9 @@ def h_X509DataType_2(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T99[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        c, wd, nx, n = _T101[st]
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -3663,7 +3876,7 @@ def h_X509DataType_3(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T100[st]
+        c, wd, nx, n = _T102[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -3689,7 +3902,7 @@ def h_X509DataType_4(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T101[st]
+        c, wd, nx, n = _T103[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -3717,13 +3930,23 @@ def e_simple0(a, x):
     return a
 
 def d_simple1(v, r):
-    x, r = es(v, r)
+    r -= 9
+    x = (v >> r) & 511
+    if x & 384 or x < 2 or (x << 3) - 15 > r:
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
     return x, r
 
 def e_simple1(a, x):
-    if x.__class__ is str and len(x) < 126 and x.isascii():
-        ln = len(x)
-        a = ((((a << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+        a = (a << ((ln << 3) + 10)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
     else:
         a = ws((a << 1), x) << 1
     return a
@@ -3744,8 +3967,8 @@ def decode_document(v, r):
     return {name: x}, r
 
 
-def encode_document(a, msg):
-    t = _DOC_E.get(msg[0])
+def encode_document(a, name, x):
+    t = _DOC_E.get(name)
     if t is None:
-        raise Invalid(f'{msg[0]!r} is not a global element of schema ' + SCHEMA)
-    return t[1]((a << 6) | t[0], msg[1])
+        raise Invalid(f'{name!r} is not a global element of schema ' + SCHEMA)
+    return t[1]((a << 6) | t[0], x)

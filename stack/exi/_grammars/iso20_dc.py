@@ -176,40 +176,42 @@ _K160 = frozenset(('Transforms', 'Type', 'URI'))
 _T161 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
 _K162 = frozenset(('SPKISexp',))
 _T163 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
-_K164 = frozenset(('EVMaximumChargeCurrent', 'EVMaximumChargePower', 'EVMaximumEnergyRequest', 'EVMaximumVoltage', 'EVMinimumChargePower', 'EVMinimumEnergyRequest', 'EVMinimumVoltage', 'EVTargetCurrent', 'EVTargetEnergyRequest', 'EVTargetVoltage'))
-_T165 = {5: (0, 3, 6)}
-_T166 = {5: (1, 3, 7), 6: (0, 3, 7)}
-_T167 = {5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 3, 8)}
-_T168 = {5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 3, 9), 8: (0, 2, 9)}
-_T169 = {5: (4, 3, 10), 6: (3, 3, 10), 7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
-_T170 = {5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
-_K171 = frozenset(('EVSEMaximumChargeCurrent', 'EVSEMaximumChargePower', 'EVSEMaximumVoltage', 'EVSEMinimumChargePower'))
-_T172 = {0: (4, 3), 1: (3, 3), 2: (2, 2), 3: (1, 2), 4: (0, 1)}
-_K173 = frozenset(('Algorithm', 'HMACOutputLength'))
-_T174 = {1: (2, 3), 2: (1, 2)}
-_K175 = frozenset(('Id', 'SignatureProperty'))
-_K176 = frozenset(('Id', 'Target'))
-_T177 = {}
-_K178 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
-_T179 = {3: (0, 2, 4)}
-_T180 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T181 = {3: (2, 2), 4: (1, 2)}
-_K182 = frozenset(('Id', 'value'))
-_K183 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
-_T184 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
-_T185 = {4: (1, 2)}
-_K186 = frozenset(('Algorithm', 'XPath'))
-_T187 = {1: (0, 3, 1, 0)}
-_K188 = frozenset(('Transform',))
-_K189 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
-_O190 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
-_T191 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
-_T192 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T193 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T194 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T195 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T196 = {1: (6, 3)}
-_K197 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_Q164 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_K165 = frozenset(('EVMaximumChargeCurrent', 'EVMaximumChargePower', 'EVMaximumEnergyRequest', 'EVMaximumVoltage', 'EVMinimumChargePower', 'EVMinimumEnergyRequest', 'EVMinimumVoltage', 'EVTargetCurrent', 'EVTargetEnergyRequest', 'EVTargetVoltage'))
+_T166 = {5: (0, 3, 6)}
+_T167 = {5: (1, 3, 7), 6: (0, 3, 7)}
+_T168 = {5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 3, 8)}
+_T169 = {5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 3, 9), 8: (0, 2, 9)}
+_T170 = {5: (4, 3, 10), 6: (3, 3, 10), 7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
+_T171 = {5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
+_K172 = frozenset(('EVSEMaximumChargeCurrent', 'EVSEMaximumChargePower', 'EVSEMaximumVoltage', 'EVSEMinimumChargePower'))
+_T173 = {0: (4, 3), 1: (3, 3), 2: (2, 2), 3: (1, 2), 4: (0, 1)}
+_K174 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T175 = {1: (2, 3), 2: (1, 2)}
+_K176 = frozenset(('Id', 'SignatureProperty'))
+_K177 = frozenset(('Id', 'Target'))
+_T178 = {}
+_K179 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T180 = {3: (0, 2, 4)}
+_T181 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T182 = {3: (2, 2), 4: (1, 2)}
+_K183 = frozenset(('Id', 'value'))
+_K184 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T185 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T186 = {4: (1, 2)}
+_K187 = frozenset(('Algorithm', 'XPath'))
+_T188 = {1: (0, 3, 1, 0)}
+_Q189 = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_K190 = frozenset(('Transform',))
+_K191 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_O192 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
+_T193 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T194 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T195 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T196 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T197 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T198 = {1: (6, 3)}
+_K199 = frozenset(('X509IssuerName', 'X509SerialNumber'))
 
 def d_BPT_DC_CPDReqEnergyTransferModeType(v, r):
     o = {}
@@ -1391,7 +1393,6 @@ def d_CLReqControlModeType(v, r):
 def e_CLReqControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
@@ -1412,7 +1413,6 @@ def d_CLResControlModeType(v, r):
 def e_CLResControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
@@ -1430,9 +1430,11 @@ def d_CanonicalizationMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1448,14 +1450,12 @@ def d_CanonicalizationMethodType(v, r):
 def e_CanonicalizationMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
-        st = 1
     else:
         missing()
     f = None
@@ -1734,13 +1734,11 @@ def d_DC_CableCheckReqType(v, r):
 def e_DC_CableCheckReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'Header'
     x = d.get('Header')
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
-        st = 1
     else:
         missing()
     f = None
@@ -1759,39 +1757,49 @@ def d_DC_CableCheckResType(v, r):
     x, r = d_MessageHeaderType(v, r)
     o['Header'] = x
     st = 1
-    r -= 9
-    x = (v >> r) & 511
-    if x & 385:
-        und2()
-    x = _E58[(x >> 1) & 63]
-    c = 0
-    o['ResponseCode'] = x
-    st = 2
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E60[(x >> 1) & 3]
-    c = 0
-    o['EVSEProcessing'] = x
-    st = 3
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+    r -= 15
+    x = (v >> r) & 32767
+    if x & 24691:
+        r += 15
+        r -= 9
+        x = (v >> r) & 511
+        if x & 385:
+            und2()
+        x = _E58[(x >> 1) & 63]
+        c = 0
+        o['ResponseCode'] = x
+        st = 2
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E60[(x >> 1) & 3]
+        c = 0
+        o['EVSEProcessing'] = x
+        st = 3
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
+    else:
+        st = 1
+        c = 0
+        o['ResponseCode'] = _E58[(x >> 7) & 63]
+        st = 2
+        c = 0
+        o['EVSEProcessing'] = _E60[(x >> 2) & 3]
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_DC_CableCheckResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 3
     f = 'Header'
     x = d.get('Header')
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'ResponseCode'
@@ -1801,7 +1809,6 @@ def e_DC_CableCheckResType(a, d):
         if j is None:
             bad_enum(x, _I59)
         a = ((a << 9) | (j << 1))
-        st = 2
     else:
         missing()
     f = 'EVSEProcessing'
@@ -1811,7 +1818,6 @@ def e_DC_CableCheckResType(a, d):
         if j is None:
             bad_enum(x, _I61)
         a = ((a << 5) | (j << 1))
-        st = 3
     else:
         missing()
     f = None
@@ -2045,30 +2051,40 @@ def d_DC_ChargeLoopResType(v, r):
     x, r = d_RationalNumberType(v, r)
     o['EVSEPresentVoltage'] = x
     st = 7
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['EVSEPowerLimitAchieved'] = x
-    st = 8
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['EVSECurrentLimitAchieved'] = x
-    st = 9
-    r -= 4
-    x = (v >> r) & 15
-    if x & 13:
-        und2()
-    x = x == 2
-    c = 0
-    o['EVSEVoltageLimitAchieved'] = x
-    st = 10
+    r -= 12
+    x = (v >> r) & 4095
+    if x & 3549:
+        r += 12
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['EVSEPowerLimitAchieved'] = x
+        st = 8
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['EVSECurrentLimitAchieved'] = x
+        st = 9
+        r -= 4
+        x = (v >> r) & 15
+        if x & 13:
+            und2()
+        x = x == 2
+        c = 0
+        o['EVSEVoltageLimitAchieved'] = x
+        st = 10
+    else:
+        o['EVSEPowerLimitAchieved'] = (x >> 9) & 1 == 1
+        o['EVSECurrentLimitAchieved'] = (x >> 5) & 1 == 1
+        o['EVSEVoltageLimitAchieved'] = (x >> 1) & 1 == 1
+        st = 10
+        c = 0
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -2297,13 +2313,11 @@ def d_DC_PreChargeReqType(v, r):
 def e_DC_PreChargeReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 4
     f = 'Header'
     x = d.get('Header')
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'EVProcessing'
@@ -2313,21 +2327,18 @@ def e_DC_PreChargeReqType(a, d):
         if j is None:
             bad_enum(x, _I61)
         a = ((a << 5) | (j << 1))
-        st = 2
     else:
         missing()
     f = 'EVPresentVoltage'
     x = d.get('EVPresentVoltage')
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
-        st = 3
     else:
         missing()
     f = 'EVTargetVoltage'
     x = d.get('EVTargetVoltage')
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
-        st = 4
     else:
         missing()
     f = None
@@ -2371,13 +2382,11 @@ def d_DC_PreChargeResType(v, r):
 def e_DC_PreChargeResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 3
     f = 'Header'
     x = d.get('Header')
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'ResponseCode'
@@ -2387,14 +2396,12 @@ def e_DC_PreChargeResType(a, d):
         if j is None:
             bad_enum(x, _I59)
         a = ((a << 9) | (j << 1))
-        st = 2
     else:
         missing()
     f = 'EVSEPresentVoltage'
     x = d.get('EVSEPresentVoltage')
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
-        st = 3
     else:
         missing()
     f = None
@@ -2413,31 +2420,38 @@ def d_DC_WeldingDetectionReqType(v, r):
     x, r = d_MessageHeaderType(v, r)
     o['Header'] = x
     st = 1
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E60[(x >> 1) & 3]
-    c = 0
-    o['EVProcessing'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+    r -= 6
+    x = (v >> r) & 63
+    if x & 51:
+        r += 6
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E60[(x >> 1) & 3]
+        c = 0
+        o['EVProcessing'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
+    else:
+        st = 1
+        c = 0
+        o['EVProcessing'] = _E60[(x >> 2) & 3]
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_DC_WeldingDetectionReqType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Header'
     x = d.get('Header')
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'EVProcessing'
@@ -2447,7 +2461,6 @@ def e_DC_WeldingDetectionReqType(a, d):
         if j is None:
             bad_enum(x, _I61)
         a = ((a << 5) | (j << 1))
-        st = 2
     else:
         missing()
     f = None
@@ -2491,13 +2504,11 @@ def d_DC_WeldingDetectionResType(v, r):
 def e_DC_WeldingDetectionResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 3
     f = 'Header'
     x = d.get('Header')
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'ResponseCode'
@@ -2507,14 +2518,12 @@ def e_DC_WeldingDetectionResType(a, d):
         if j is None:
             bad_enum(x, _I59)
         a = ((a << 9) | (j << 1))
-        st = 2
     else:
         missing()
     f = 'EVSEPresentVoltage'
     x = d.get('EVSEPresentVoltage')
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
-        st = 3
     else:
         missing()
     f = None
@@ -2691,20 +2700,17 @@ def d_DetailedCostType(v, r):
 def e_DetailedCostType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Amount'
     x = d.get('Amount')
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'CostPerUnit'
     x = d.get('CostPerUnit')
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
-        st = 2
     else:
         missing()
     f = None
@@ -2744,25 +2750,20 @@ def d_DetailedTaxType(v, r):
 def e_DetailedTaxType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'TaxRuleID'
     x = d.get('TaxRuleID')
     if x is not None:
-        if x.__class__ is not int or x < 1 or x > 4294967295:
-            x = as_int(x, 1, 4294967295)
-        if x < 128:
+        if x.__class__ is int and 0 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 1
+            a = wu((a << 2), as_int(x, 1, 4294967295)) << 1
     else:
         missing()
     f = 'Amount'
     x = d.get('Amount')
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
-        st = 2
     else:
         missing()
     f = None
@@ -2781,9 +2782,11 @@ def d_DigestMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2799,14 +2802,12 @@ def d_DigestMethodType(v, r):
 def e_DigestMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
-        st = 1
     else:
         missing()
     f = None
@@ -3106,34 +3107,28 @@ def e_DisplayParametersType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T105[st]
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 4294967295)) << 1
     f = 'RemainingTimeToTargetSOC'
     x = d.get('RemainingTimeToTargetSOC')
     if x is not None:
         u += 1
         c, wd, st = _T106[st]
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 4294967295)) << 1
     f = 'RemainingTimeToMaximumSOC'
     x = d.get('RemainingTimeToMaximumSOC')
     if x is not None:
         u += 1
         c, wd, st = _T107[st]
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 4294967295)) << 1
     f = 'ChargingComplete'
     x = d.get('ChargingComplete')
     if x is not None:
@@ -3256,12 +3251,10 @@ def e_Dynamic_DC_CLReqControlModeType(a, d):
     x = d.get('DepartureTime')
     if x is not None:
         u += 1
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wu((a << 3), x) << 1
+            a = wu((a << 3), as_int(x, 0, 4294967295)) << 1
         st = 1
     f = 'EVTargetEnergyRequest'
     x = d.get('EVTargetEnergyRequest')
@@ -3486,12 +3479,10 @@ def e_Dynamic_DC_CLResControlModeType(a, d):
     x = d.get('DepartureTime')
     if x is not None:
         u += 1
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 13) | (x << 1))
         else:
-            a = wu((a << 4), x) << 1
+            a = wu((a << 4), as_int(x, 0, 4294967295)) << 1
         st = 1
     f = 'MinimumSOC'
     x = d.get('MinimumSOC')
@@ -3514,12 +3505,10 @@ def e_Dynamic_DC_CLResControlModeType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T26[st]
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 65535)) << 1
     f = 'EVSEMaximumChargePower'
     x = d.get('EVSEMaximumChargePower')
     if x is not None:
@@ -3554,47 +3543,53 @@ def e_Dynamic_DC_CLResControlModeType(a, d):
 def d_EVSEStatusType(v, r):
     o = {}
     st = 0
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
+    r -= 18
+    x = (v >> r) & 262143
+    if x & 229603:
+        r += 18
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['NotificationMaxDelay'] = x
+        st = 1
+        r -= 6
+        x = (v >> r) & 63
+        if x & 49:
+            und2()
+        x = _E116[(x >> 1) & 7]
+        c = 0
+        o['EVSENotification'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['NotificationMaxDelay'] = x
-    st = 1
-    r -= 6
-    x = (v >> r) & 63
-    if x & 49:
-        und2()
-    x = _E116[(x >> 1) & 7]
-    c = 0
-    o['EVSENotification'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['NotificationMaxDelay'] = (x >> 8) & 127
+        st = 1
+        c = 0
+        o['EVSENotification'] = _E116[(x >> 2) & 7]
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVSEStatusType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'NotificationMaxDelay'
     x = d.get('NotificationMaxDelay')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 1
+            a = wu((a << 2), as_int(x, 0, 65535)) << 1
     else:
         missing()
     f = 'EVSENotification'
@@ -3604,7 +3599,6 @@ def e_EVSEStatusType(a, d):
         if j is None:
             bad_enum(x, _I117)
         a = ((a << 6) | (j << 1))
-        st = 2
     else:
         missing()
     f = None
@@ -3616,9 +3610,11 @@ def e_EVSEStatusType(a, d):
 def d_KeyInfoType(v, r):
     o = {}
     st = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 4
         c = (v >> r) & 15
         if c == 0:
@@ -3627,7 +3623,18 @@ def d_KeyInfoType(v, r):
             st = 1
             break
         elif c == 1:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('KeyName')
             if l is None:
                 o['KeyName'] = [x]
@@ -3681,7 +3688,18 @@ def d_KeyInfoType(v, r):
             st = 2
             break
         elif c == 7:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('MgmtData')
             if l is None:
                 o['MgmtData'] = [x]
@@ -3698,13 +3716,26 @@ def d_KeyInfoType(v, r):
         else:
             und(c, 10)
     if st == 1:
+        lim = v.bit_length() - 32768
         while True:
-            if v.bit_length() - r > 32768:
+            if r < lim:
                 v &= (1 << r) - 1
+                lim = r - 32768
             r -= 4
             c = (v >> r) & 15
             if c == 0:
-                x, r = es(v, r)
+                r -= 9
+                x = (v >> r) & 511
+                if x & 384 or x < 2 or (x << 3) - 15 > r:
+                    x, r = es(v, r + 9)
+                else:
+                    r -= (x << 3) - 15
+                    y = v >> r
+                    raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                    if y & 1 or not raw.isascii():
+                        x, r = es(v, r + (x << 3) - 6)
+                    else:
+                        x = raw.decode()
                 l = o.get('KeyName')
                 if l is None:
                     o['KeyName'] = [x]
@@ -3758,7 +3789,18 @@ def d_KeyInfoType(v, r):
                 st = 2
                 break
             elif c == 6:
-                x, r = es(v, r)
+                r -= 9
+                x = (v >> r) & 511
+                if x & 384 or x < 2 or (x << 3) - 15 > r:
+                    x, r = es(v, r + 9)
+                else:
+                    r -= (x << 3) - 15
+                    y = v >> r
+                    raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                    if y & 1 or not raw.isascii():
+                        x, r = es(v, r + (x << 3) - 6)
+                    else:
+                        x = raw.decode()
                 l = o.get('MgmtData')
                 if l is None:
                     o['MgmtData'] = [x]
@@ -3774,13 +3816,26 @@ def d_KeyInfoType(v, r):
                 unsupported('mixed-content text')
             else:
                 und(c, 9)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 4
         c = (v >> r) & 15
         if c == 0:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('KeyName')
             if l is None:
                 o['KeyName'] = [x]
@@ -3822,7 +3877,18 @@ def d_KeyInfoType(v, r):
             else:
                 l.append(x)
         elif c == 6:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('MgmtData')
             if l is None:
                 o['MgmtData'] = [x]
@@ -3868,9 +3934,11 @@ def e_KeyInfoType(a, d):
 def d_KeyValueType(v, r):
     o = {}
     st = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -3891,9 +3959,11 @@ def d_KeyValueType(v, r):
             unsupported('mixed-content text')
         else:
             und(c, 4)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3959,9 +4029,11 @@ def d_ManifestType(v, r):
         else:
             l.append(x)
         st = 2
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4076,12 +4148,10 @@ def e_MessageHeaderType(a, d):
     f = 'TimeStamp'
     x = d.get('TimeStamp')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 18446744073709551615)) << 1
         st = 2
     else:
         missing()
@@ -4101,11 +4171,21 @@ def e_MessageHeaderType(a, d):
 def d_MeterInfoType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['MeterID'] = x
     st = 1
     r -= 11
@@ -4344,9 +4424,8 @@ def e_MeterInfoType(a, d):
     f = 'MeterID'
     x = d.get('MeterID')
     if x is not None:
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
         st = 1
@@ -4355,12 +4434,10 @@ def e_MeterInfoType(a, d):
     f = 'ChargedEnergyReadingWh'
     x = d.get('ChargedEnergyReadingWh')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 18446744073709551615)) << 1
         st = 2
     else:
         missing()
@@ -4368,35 +4445,29 @@ def e_MeterInfoType(a, d):
     x = d.get('BPT_DischargedEnergyReadingWh')
     if x is not None:
         u += 1
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 13) | (x << 1))
         else:
-            a = wu((a << 4), x) << 1
+            a = wu((a << 4), as_int(x, 0, 18446744073709551615)) << 1
         st = 3
     f = 'CapacitiveEnergyReadingVARh'
     x = d.get('CapacitiveEnergyReadingVARh')
     if x is not None:
         u += 1
         c, wd, st = _T138[st]
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 18446744073709551615)) << 1
     f = 'BPT_InductiveEnergyReadingVARh'
     x = d.get('BPT_InductiveEnergyReadingVARh')
     if x is not None:
         u += 1
         c, wd, st = _T139[st]
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 18446744073709551615)) << 1
     f = 'MeterSignature'
     x = d.get('MeterSignature')
     if x is not None:
@@ -4408,23 +4479,19 @@ def e_MeterInfoType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T141[st]
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
-            a = wi(((((a << wd) | c) << 1)), x) << 1
+            a = wi(((((a << wd) | c) << 1)), as_int(x, -32768, 32767)) << 1
     f = 'MeterTimestamp'
     x = d.get('MeterTimestamp')
     if x is not None:
         u += 1
         c, wd, st = _T142[st]
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 18446744073709551615)) << 1
     f = None
     c, wd = _T143[st]
     a = (a << wd) | c
@@ -4435,9 +4502,11 @@ def e_MeterInfoType(a, d):
 def d_ObjectType(v, r):
     o = {}
     st = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -4466,9 +4535,11 @@ def d_ObjectType(v, r):
         else:
             und(c, 6)
     if st == 1:
+        lim = v.bit_length() - 32768
         while True:
-            if v.bit_length() - r > 32768:
+            if r < lim:
                 v &= (1 << r) - 1
+                lim = r - 32768
             r -= 3
             c = (v >> r) & 7
             if c == 0:
@@ -4492,9 +4563,11 @@ def d_ObjectType(v, r):
             else:
                 und(c, 5)
     if st == 2:
+        lim = v.bit_length() - 32768
         while True:
-            if v.bit_length() - r > 32768:
+            if r < lim:
                 v &= (1 << r) - 1
+                lim = r - 32768
             r -= 3
             c = (v >> r) & 7
             if c == 0:
@@ -4512,9 +4585,11 @@ def d_ObjectType(v, r):
                 unsupported('mixed-content text')
             else:
                 und(c, 4)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4589,9 +4664,11 @@ def d_PGPDataType(v, r):
             return o, r
         else:
             und(c, 3)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4653,20 +4730,17 @@ def d_RSAKeyValueType(v, r):
 def e_RSAKeyValueType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Modulus'
     x = d.get('Modulus')
     if x is not None:
         a = wb((a << 2), x) << 1
-        st = 1
     else:
         missing()
     f = 'Exponent'
     x = d.get('Exponent')
     if x is not None:
         a = wb((a << 2), x) << 1
-        st = 2
     else:
         missing()
     f = None
@@ -4678,36 +4752,43 @@ def e_RSAKeyValueType(a, d):
 def d_RationalNumberType(v, r):
     o = {}
     st = 0
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1537:
-        und2()
-    x = ((x >> 1) & 255) + -128
-    c = 0
-    o['Exponent'] = x
-    st = 1
-    r -= 12
-    x = (v >> r) & 4095
-    if x & 3841:
-        if x >> 11:
-            und(1, 1)
-        x, r = ei(v, r + 11)
+    r -= 24
+    x = (v >> r) & 16777215
+    if x & 12598787:
+        r += 24
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1537:
+            und2()
+        x = ((x >> 1) & 255) + -128
+        c = 0
+        o['Exponent'] = x
+        st = 1
+        r -= 12
+        x = (v >> r) & 4095
+        if x & 3841:
+            if x >> 11:
+                und(1, 1)
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        c = 0
+        o['Value'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['Value'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['Exponent'] = ((x >> 14) & 255) + -128
+        o['Value'] = (x >> 2) & 127
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_RationalNumberType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Exponent'
     x = d.get('Exponent')
@@ -4715,19 +4796,15 @@ def e_RationalNumberType(a, d):
         if x.__class__ is not int or x < -128 or x > 127:
             x = as_int(x, -128, 127)
         a = ((a << 11) | ((x - -128) << 1))
-        st = 1
     else:
         missing()
     f = 'Value'
     x = d.get('Value')
     if x is not None:
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
-        st = 2
+            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
     else:
         missing()
     f = None
@@ -4865,9 +4942,11 @@ def d_ReceiptType(v, r):
         else:
             und(c, 2)
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4900,12 +4979,10 @@ def e_ReceiptType(a, d):
     f = 'TimeAnchor'
     x = d.get('TimeAnchor')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 18446744073709551615)) << 1
         st = 1
     else:
         missing()
@@ -5207,9 +5284,11 @@ def e_RetrievalMethodType(a, d):
 def d_SPKIDataType(v, r):
     o = {}
     st = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         if st == 0:
             r -= 1
             c = (v >> r) & 1
@@ -5223,9 +5302,11 @@ def d_SPKIDataType(v, r):
                 l.append(x)
             st = 1
         elif st == 1:
+            lim = v.bit_length() - 32768
             while True:
-                if v.bit_length() - r > 32768:
+                if r < lim:
                     v &= (1 << r) - 1
+                    lim = r - 32768
                 r -= 2
                 c = (v >> r) & 3
                 if c == 0:
@@ -5271,27 +5352,36 @@ def e_SPKIDataType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T163[st]
-            a = wb(((((a << wd) | c) << 1)), x) << 1
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q164[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = wb((a << 3), x) << 1
+                else:
+                    a = wb((a << 2), x) << 1
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T163[st]
+                a = wb(((((a << wd) | c) << 1)), x) << 1
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
@@ -5508,37 +5598,37 @@ def e_Scheduled_DC_CLReqControlModeType(a, d):
     x = d.get('EVMaximumChargePower')
     if x is not None:
         u += 1
-        c, wd, st = _T165[st]
+        c, wd, st = _T166[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumChargePower'
     x = d.get('EVMinimumChargePower')
     if x is not None:
         u += 1
-        c, wd, st = _T166[st]
+        c, wd, st = _T167[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMaximumChargeCurrent'
     x = d.get('EVMaximumChargeCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T167[st]
+        c, wd, st = _T168[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMaximumVoltage'
     x = d.get('EVMaximumVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T168[st]
+        c, wd, st = _T169[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumVoltage'
     x = d.get('EVMinimumVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T169[st]
+        c, wd, st = _T170[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T170[st]
+    c, wd = _T171[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K164)
+        extra(d, _K165)
     return a
 
 def d_Scheduled_DC_CLResControlModeType(v, r):
@@ -5648,10 +5738,10 @@ def e_Scheduled_DC_CLResControlModeType(a, d):
         c, wd, st = _T26[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T172[st]
+    c, wd = _T173[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K171)
+        extra(d, _K172)
     return a
 
 def d_SignatureMethodType(v, r):
@@ -5664,9 +5754,11 @@ def d_SignatureMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -5689,9 +5781,11 @@ def d_SignatureMethodType(v, r):
             unsupported('mixed-content text')
         else:
             und(c, 4)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5721,18 +5815,16 @@ def e_SignatureMethodType(a, d):
     x = d.get('HMACOutputLength')
     if x is not None:
         u += 1
-        if x.__class__ is not int:
-            x = as_int(x, None, None)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 14) | (x << 1))
         else:
-            a = wi((a << 4), x) << 1
+            a = wi((a << 4), as_int(x, None, None)) << 1
         st = 2
     f = None
-    c, wd = _T174[st]
+    c, wd = _T175[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K173)
+        extra(d, _K174)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -5766,9 +5858,11 @@ def d_SignaturePropertiesType(v, r):
         else:
             l.append(x)
         st = 2
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5827,7 +5921,7 @@ def e_SignaturePropertiesType(a, d):
     c, wd = _T134[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K175)
+        extra(d, _K176)
     return a
 
 def d_SignaturePropertyType(v, r):
@@ -5853,9 +5947,11 @@ def d_SignaturePropertyType(v, r):
         x, r = s(v, r)
         o['Target'] = x
         st = 2
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5866,9 +5962,11 @@ def d_SignaturePropertyType(v, r):
             unsupported('mixed-content text')
         else:
             und(c, 2)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5901,10 +5999,10 @@ def e_SignaturePropertyType(a, d):
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T177[st]
+    c, wd = _T178[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K176)
+        extra(d, _K177)
     return a
 
 def d_SignatureType(v, r):
@@ -5955,9 +6053,11 @@ def d_SignatureType(v, r):
         return o, r
     else:
         und(c, 3)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6001,7 +6101,7 @@ def e_SignatureType(a, d):
     x = d.get('KeyInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T179[st]
+        c, wd, st = _T180[st]
         a = e_KeyInfoType(((a << wd) | c), x)
     f = 'Object'
     x = d.get('Object')
@@ -6013,7 +6113,7 @@ def e_SignatureType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T180[st]
+            c, wd, nx, n = _T181[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6031,10 +6131,10 @@ def e_SignatureType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T181[st]
+    c, wd = _T182[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K178)
+        extra(d, _K179)
     return a
 
 def d_SignatureValueType(v, r):
@@ -6090,7 +6190,7 @@ def e_SignatureValueType(a, d):
     c, wd = _T86[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K182)
+        extra(d, _K183)
     return a
 
 def d_SignedInfoType(v, r):
@@ -6134,9 +6234,11 @@ def d_SignedInfoType(v, r):
     else:
         l.append(x)
     st = 4
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6186,7 +6288,7 @@ def e_SignedInfoType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T184[st]
+            c, wd, nx, n = _T185[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6204,10 +6306,10 @@ def e_SignedInfoType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T185[st]
+    c, wd = _T186[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K183)
+        extra(d, _K184)
     return a
 
 def d_TransformType(v, r):
@@ -6220,13 +6322,26 @@ def d_TransformType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('XPath')
             if l is None:
                 o['XPath'] = [x]
@@ -6261,35 +6376,43 @@ def e_TransformType(a, d):
         u += 1
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T187[st]
-            if x.__class__ is str and len(x) < 126 and x.isascii():
-                ln = len(x)
-                a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
-            else:
-                a = ws(((((a << wd) | c) << 1)), x) << 1
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q189[len(x)]
+            for i, x in enumerate(x):
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T188[st]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws(((((a << wd) | c) << 1)), x) << 1
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     f = None
     a = (a << 3) | 2
     if u != len(d):
-        extra(d, _K186)
+        extra(d, _K187)
     return a
 
 def d_TransformsType(v, r):
@@ -6306,9 +6429,11 @@ def d_TransformsType(v, r):
     else:
         l.append(x)
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6334,33 +6459,42 @@ def e_TransformsType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T163[st]
-            a = e_TransformType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q164[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_TransformType((a << 2), x)
+                else:
+                    a = e_TransformType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T163[st]
+                a = e_TransformType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K188)
+        extra(d, _K190)
     return a
 
 def d_X509DataType(v, r):
@@ -6385,7 +6519,18 @@ def d_X509DataType(v, r):
             l.append(x)
         st = 1
     elif c == 2:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         l = o.get('X509SubjectName')
         if l is None:
             o['X509SubjectName'] = [x]
@@ -6413,9 +6558,11 @@ def d_X509DataType(v, r):
         st = 1
     else:
         und(c, 6)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -6433,7 +6580,18 @@ def d_X509DataType(v, r):
             else:
                 l.append(x)
         elif c == 2:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('X509SubjectName')
             if l is None:
                 o['X509SubjectName'] = [x]
@@ -6471,83 +6629,92 @@ def e_X509DataType(a, d):
             continue
         h = _H_X509DataType.get(f)
         if h is None:
-            extra(d, _K189)
+            extra(d, _K191)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T196[st]
+    c, wd = _T198[st]
     a = (a << wd) | c
     return a
 
 def d_X509IssuerSerialType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['X509IssuerName'] = x
     st = 1
-    r -= 12
-    x = (v >> r) & 4095
-    if x & 3841:
-        if x >> 11:
-            und(1, 1)
-        x, r = ei(v, r + 11)
+    r -= 13
+    x = (v >> r) & 8191
+    if x & 7683:
+        r += 13
+        r -= 12
+        x = (v >> r) & 4095
+        if x & 3841:
+            if x >> 11:
+                und(1, 1)
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        c = 0
+        o['X509SerialNumber'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['X509SerialNumber'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['X509SerialNumber'] = (x >> 2) & 127
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_X509IssuerSerialType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'X509IssuerName'
     x = d.get('X509IssuerName')
     if x is not None:
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
-        st = 1
     else:
         missing()
     f = 'X509SerialNumber'
     x = d.get('X509SerialNumber')
     if x is not None:
-        if x.__class__ is not int:
-            x = as_int(x, None, None)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
-        st = 2
+            a = wi((a << 2), as_int(x, None, None)) << 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K197)
+        extra(d, _K199)
     return a
 
 def h_BPT_Dynamic_DC_CLReqControlModeType_0(a, x, st):
     c, wd, st = _T9[st]
-    if x.__class__ is not int or x < 0 or x > 4294967295:
-        x = as_int(x, 0, 4294967295)
-    if x < 128:
+    if x.__class__ is int and -1 < x < 128:
         a = (((((a << wd) | c) << 10)) | (x << 1))
     else:
-        a = wu(((((a << wd) | c) << 1)), x) << 1
+        a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 4294967295)) << 1
     return a, st
 
 def h_BPT_Dynamic_DC_CLReqControlModeType_1(a, x, st):
@@ -6617,12 +6784,10 @@ def h_BPT_Dynamic_DC_CLReqControlModeType_13(a, x, st):
 
 def h_BPT_Dynamic_DC_CLResControlModeType_0(a, x, st):
     c, wd, st = _T23[st]
-    if x.__class__ is not int or x < 0 or x > 4294967295:
-        x = as_int(x, 0, 4294967295)
-    if x < 128:
+    if x.__class__ is int and -1 < x < 128:
         a = (((((a << wd) | c) << 10)) | (x << 1))
     else:
-        a = wu(((((a << wd) | c) << 1)), x) << 1
+        a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 4294967295)) << 1
     return a, st
 
 def h_BPT_Dynamic_DC_CLResControlModeType_1(a, x, st):
@@ -6641,12 +6806,10 @@ def h_BPT_Dynamic_DC_CLResControlModeType_2(a, x, st):
 
 def h_BPT_Dynamic_DC_CLResControlModeType_3(a, x, st):
     c, wd, st = _T26[st]
-    if x.__class__ is not int or x < 0 or x > 65535:
-        x = as_int(x, 0, 65535)
-    if x < 128:
+    if x.__class__ is int and -1 < x < 128:
         a = (((((a << wd) | c) << 10)) | (x << 1))
     else:
-        a = wu(((((a << wd) | c) << 1)), x) << 1
+        a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 65535)) << 1
     return a, st
 
 def h_BPT_Dynamic_DC_CLResControlModeType_4(a, x, st):
@@ -6862,12 +7025,10 @@ def d_simple1(v, r):
     return x, r
 
 def e_simple1(a, x):
-    if x.__class__ is not int or x < 0 or x > 4294967295:
-        x = as_int(x, 0, 4294967295)
-    if x < 128:
+    if x.__class__ is int and -1 < x < 128:
         a = ((a << 10) | (x << 1))
     else:
-        a = wu((a << 1), x) << 1
+        a = wu((a << 1), as_int(x, 0, 4294967295)) << 1
     return a
 
 def d_simple2(v, r):
@@ -6892,9 +7053,8 @@ def h_KeyInfoType_1(a, x, st):
     a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T121[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -7052,9 +7212,8 @@ def h_KeyInfoType_7(a, x, st):
     a = 1
     for i, x in enumerate(x):
         c, wd, nx, n = _T127[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -7081,7 +7240,7 @@ def h_X509DataType_0(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T191[st]
+        c, wd, nx, n = _T193[st]
         a = e_X509IssuerSerialType(((a << wd) | c), x)
         if n:
             k += 1
@@ -7107,7 +7266,7 @@ def h_X509DataType_1(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T192[st]
+        c, wd, nx, n = _T194[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -7133,10 +7292,9 @@ def h_X509DataType_2(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T193[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        c, wd, nx, n = _T195[st]
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -7163,7 +7321,7 @@ def h_X509DataType_3(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T194[st]
+        c, wd, nx, n = _T196[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -7189,7 +7347,7 @@ def h_X509DataType_4(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T195[st]
+        c, wd, nx, n = _T197[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -7217,13 +7375,23 @@ def e_simple3(a, x):
     return a
 
 def d_simple4(v, r):
-    x, r = es(v, r)
+    r -= 9
+    x = (v >> r) & 511
+    if x & 384 or x < 2 or (x << 3) - 15 > r:
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
     return x, r
 
 def e_simple4(a, x):
-    if x.__class__ is str and len(x) < 126 and x.isascii():
-        ln = len(x)
-        a = ((((a << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+        a = (a << ((ln << 3) + 10)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
     else:
         a = ws((a << 1), x) << 1
     return a
@@ -7256,8 +7424,8 @@ def decode_document(v, r):
     return {name: x}, r
 
 
-def encode_document(a, msg):
-    t = _DOC_E.get(msg[0])
+def encode_document(a, name, x):
+    t = _DOC_E.get(name)
     if t is None:
-        raise Invalid(f'{msg[0]!r} is not a global element of schema ' + SCHEMA)
-    return t[1]((a << 6) | t[0], msg[1])
+        raise Invalid(f'{name!r} is not a global element of schema ' + SCHEMA)
+    return t[1]((a << 6) | t[0], x)

@@ -14,211 +14,223 @@ MESSAGE_NAMES = ('WPT_AlignmentCheckReq', 'WPT_AlignmentCheckRes', 'WPT_ChargeLo
 
 _K0 = frozenset(('AlternativeSECC',))
 _T1 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 7)}
-_T2 = {1: (1, 2), 2: (0, 1)}
-_K3 = frozenset(('BSSID', 'IPAddress', 'Port', 'SSID'))
-_T4 = {0: (1, 3, 2), 1: (0, 3, 2)}
-_T5 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
-_T6 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
-_T7 = {0: (4, 3), 1: (3, 3), 2: (2, 2), 3: (1, 2), 4: (0, 1)}
-_K8 = frozenset(())
-_K9 = frozenset(('Algorithm',))
-_K10 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
-_T11 = {1: (0, 1, 4)}
-_T12 = {0: (1, 2, 2), 4: (0, 2, 2)}
-_T13 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
-_T14 = {3: (0, 2, 5)}
-_T15 = {3: (1, 2, 6), 5: (0, 2, 6)}
-_T16 = {6: (0, 1, 7)}
-_T17 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
-_K18 = frozenset(('Amount', 'CostPerUnit'))
-_K19 = frozenset(('Amount', 'TaxRuleID'))
-_K20 = frozenset(('BatteryEnergyCapacity', 'ChargingComplete', 'InletHot', 'MaximumSOC', 'MinimumSOC', 'PresentSOC', 'RemainingTimeToMaximumSOC', 'RemainingTimeToMinimumSOC', 'RemainingTimeToTargetSOC', 'TargetSOC'))
-_T21 = {0: (1, 4, 2), 1: (0, 4, 2)}
-_T22 = {0: (2, 4, 3), 1: (1, 4, 3), 2: (0, 4, 3)}
-_T23 = {0: (3, 4, 4), 1: (2, 4, 4), 2: (1, 4, 4), 3: (0, 4, 4)}
-_T24 = {0: (4, 4, 5), 1: (3, 4, 5), 2: (2, 4, 5), 3: (1, 4, 5), 4: (0, 3, 5)}
-_T25 = {0: (5, 4, 6), 1: (4, 4, 6), 2: (3, 4, 6), 3: (2, 4, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
-_T26 = {0: (6, 4, 7), 1: (5, 4, 7), 2: (4, 4, 7), 3: (3, 4, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 3, 7)}
-_T27 = {0: (7, 4, 8), 1: (6, 4, 8), 2: (5, 4, 8), 3: (4, 4, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 3, 8)}
-_T28 = {0: (8, 4, 9), 1: (7, 4, 9), 2: (6, 4, 9), 3: (5, 4, 9), 4: (4, 3, 9), 5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 3, 9), 8: (0, 2, 9)}
-_T29 = {0: (9, 4, 10), 1: (8, 4, 10), 2: (7, 4, 10), 3: (6, 4, 10), 4: (5, 3, 10), 5: (4, 3, 10), 6: (3, 3, 10), 7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
-_T30 = {0: (10, 4), 1: (9, 4), 2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
-_E31 = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRenegotiation', 'MeteringConfirmation')
-_I32 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
-_K33 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
-_K34 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
-_O35 = {'Id': 0, 'KeyName': 1, 'KeyValue': 2, 'RetrievalMethod': 3, 'X509Data': 4, 'PGPData': 5, 'SPKIData': 6, 'MgmtData': 7}
-_T36 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
-_T37 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
-_T38 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
-_T39 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
-_T40 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
-_T41 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
-_T42 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
-_T43 = {2: (8, 4)}
-_K44 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
-_T45 = {0: (1, 3, 1)}
-_T46 = {1: (0, 2)}
-_K47 = frozenset(('Id', 'Reference'))
-_T48 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
-_T49 = {2: (1, 2)}
-_K50 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
-_T51 = {2: (1, 2), 3: (0, 1)}
-_K52 = frozenset(('BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'CapacitiveEnergyReadingVARh', 'ChargedEnergyReadingWh', 'MeterID', 'MeterSignature', 'MeterStatus', 'MeterTimestamp'))
-_T53 = {2: (1, 3, 4), 3: (0, 3, 4)}
-_T54 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
-_T55 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
-_T56 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
-_T57 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
-_T58 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_K59 = frozenset(('Encoding', 'Id', 'MimeType'))
-_T60 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
-_T61 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K62 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
-_T63 = {0: (1, 2, 2), 1: (0, 2, 2)}
-_T64 = {1: (2, 2), 2: (1, 2)}
-_K65 = frozenset(('Exponent', 'Modulus'))
-_K66 = frozenset(('Exponent', 'Value'))
-_K67 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
-_T68 = {1: (1, 3, 3), 2: (0, 3, 3)}
-_T69 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
-_T70 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
-_T71 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
-_T72 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
-_K73 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
-_T74 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
-_T75 = {5: (0, 1, 6)}
-_T76 = {6: (0, 1)}
-_K77 = frozenset(('Transforms', 'Type', 'URI'))
-_T78 = {0: (1, 3, 2), 1: (0, 2, 2)}
-_T79 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
-_T80 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K81 = frozenset(('SPKISexp',))
-_T82 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
-_K83 = frozenset(('Algorithm', 'HMACOutputLength'))
-_T84 = {1: (2, 3), 2: (1, 2)}
-_K85 = frozenset(('Id', 'SignatureProperty'))
-_K86 = frozenset(('Id', 'Target'))
-_T87 = {0: (1, 2, 2), 1: (0, 1, 2)}
-_T88 = {}
-_K89 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
-_T90 = {2: (0, 1, 3)}
-_T91 = {3: (0, 2, 4)}
-_T92 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T93 = {3: (2, 2), 4: (1, 2)}
-_K94 = frozenset(('Id', 'value'))
-_T95 = {2: (0, 1)}
-_K96 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
-_T97 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
-_T98 = {4: (1, 2)}
-_K99 = frozenset(('Algorithm', 'XPath'))
-_T100 = {1: (0, 3, 1, 0)}
-_K101 = frozenset(('Transform',))
-_E102 = ('PowerCheck', 'LPE', 'Proprietary')
-_I103 = {'PowerCheck': 0, 'LPE': 1, 'Proprietary': 2}
-_K104 = frozenset(('WPT_AlignmentCheckMethod',))
-_E105 = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')
-_I106 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
-_E107 = ('EVResultUnknown', 'EVResultSuccess', 'EVResultFailed')
-_I108 = {'EVResultUnknown': 0, 'EVResultSuccess': 1, 'EVResultFailed': 2}
-_K109 = frozenset(('EVProcessing', 'EVResultCode', 'Header', 'TargetCoilCurrent', 'VendorSpecificDataContainer'))
-_T110 = {2: (1, 2, 4), 3: (0, 1, 4)}
-_T111 = {4: (0, 2, 5, 16)}
-_T112 = {4: (1, 2), 5: (0, 1)}
-_E113 = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')
-_I114 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
-_K115 = frozenset(('EVSEProcessing', 'Header', 'PowerTransmitted', 'ResponseCode', 'SupplyDeviceCurrent', 'VendorSpecificDataContainer'))
-_T116 = {3: (1, 3, 5), 4: (0, 2, 5)}
-_T117 = {3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 15)}
-_T118 = {3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
-_E119 = ('EVPCNoIssue', 'EVPCTempOverheatDetected', 'EVPCPowerTransferAnomalyDetected', 'EVPCAnomalyDetected')
-_I120 = {'EVPCNoIssue': 0, 'EVPCTempOverheatDetected': 1, 'EVPCPowerTransferAnomalyDetected': 2, 'EVPCAnomalyDetected': 3}
-_K121 = frozenset(('DisplayParameters', 'EVPCChargeDiagnostics', 'EVPCOperatingFrequency', 'EVPCPowerControlParameter', 'EVPCPowerOutput', 'EVPCPowerRequest', 'Header', 'ManufacturerSpecificDataContainer', 'MeterInfoRequested'))
-_T122 = {1: (1, 2, 3), 2: (0, 1, 3)}
-_T123 = {3: (0, 1, 4)}
-_T124 = {4: (0, 1, 5)}
-_T125 = {6: (0, 3, 7)}
-_T126 = {6: (1, 3, 8), 7: (0, 2, 8)}
-_T127 = {6: (2, 3, 9, 0), 7: (1, 2, 9, 0), 8: (0, 2, 9, 0), 9: (0, 2, 10, 15)}
-_T128 = {6: (3, 3), 7: (2, 2), 8: (1, 2), 9: (1, 2), 10: (0, 1)}
-_E129 = ('SPCNoIssue', 'SPCFODDetected', 'SPCLOPDetected', 'SPCTempOverheatDetected', 'SPCPowerTransferAnomalyDetected', 'SPCAnomalyDetected')
-_I130 = {'SPCNoIssue': 0, 'SPCFODDetected': 1, 'SPCLOPDetected': 2, 'SPCTempOverheatDetected': 3, 'SPCPowerTransferAnomalyDetected': 4, 'SPCAnomalyDetected': 5}
-_K131 = frozenset(('EVPCPowerRequest', 'EVSEStatus', 'Header', 'ManufacturerSpecificDataContainer', 'MeterInfo', 'Receipt', 'ResponseCode', 'SDPowerInput', 'SPCChargeDiagnostics', 'SPCMaxOutputPowerLimit', 'SPCMinOutputPowerLimit', 'SPCOperatingFrequency', 'SPCPowerControlParameter'))
-_O132 = {'Header': 0, 'ResponseCode': 1, 'EVSEStatus': 2, 'MeterInfo': 3, 'Receipt': 4, 'EVPCPowerRequest': 5, 'SDPowerInput': 6, 'SPCMaxOutputPowerLimit': 7, 'SPCMinOutputPowerLimit': 8, 'SPCChargeDiagnostics': 9, 'SPCOperatingFrequency': 10, 'SPCPowerControlParameter': 11, 'ManufacturerSpecificDataContainer': 12}
-_T133 = {0: (0, 1, 1)}
-_T134 = {1: (0, 1, 2)}
-_T135 = {2: (0, 3, 3)}
-_T136 = {2: (1, 3, 4), 3: (0, 2, 4)}
-_T137 = {2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
-_T138 = {2: (3, 3, 6), 3: (2, 2, 6), 4: (1, 2, 6), 5: (0, 1, 6)}
-_T139 = {6: (0, 2, 7)}
-_T140 = {6: (1, 2, 8), 7: (0, 1, 8)}
-_T141 = {8: (0, 1, 9)}
-_T142 = {9: (0, 1, 10)}
-_T143 = {10: (0, 3, 11)}
-_T144 = {10: (1, 3, 12), 11: (0, 2, 12)}
-_T145 = {10: (2, 3, 13, 0), 11: (1, 2, 13, 0), 12: (0, 2, 13, 0), 13: (0, 2, 14, 15)}
-_T146 = {10: (3, 3), 11: (2, 2), 12: (1, 2), 13: (1, 2), 14: (0, 1)}
-_K147 = frozenset(('EVPCDeviceLocalControl', 'EVPCMaxReceivablePower', 'EVPCNaturalFrequency', 'Header', 'SDMaxGroundClearence', 'SDMinGroundClearence', 'VendorSpecificDataContainer'))
-_T148 = {6: (0, 2, 7, 16)}
-_T149 = {6: (1, 2), 7: (0, 1)}
-_E150 = ('MF-WPT1', 'MF-WPT2', 'MF-WPT3', 'MF-WPT4')
-_I151 = {'MF-WPT1': 0, 'MF-WPT2': 1, 'MF-WPT3': 2, 'MF-WPT4': 3}
-_K152 = frozenset(('Header', 'PDInputPowerClass', 'PDMaxCoilCurrent', 'PDMinCoilCurrent', 'ResponseCode', 'SDManufacturerSpecificDataContainer', 'SDMaxGroundClearanceSupport', 'SDMaxOutputPower', 'SDMinGroundClearanceSupport', 'SDMinOutputPower'))
-_T153 = {9: (0, 2, 10, 16)}
-_T154 = {9: (1, 2), 10: (0, 1)}
-_K155 = frozenset(('Coord_X', 'Coord_Y', 'Coord_Z'))
-_K156 = frozenset(('EVPCCoilCurrentInformation', 'EVPCCoilCurrentRequest', 'EVPCCurrentOutputInformation', 'EVPCVoltageOutputInformation'))
-_E157 = ('Manual', 'LF_TxEV', 'LF_TxPrimaryDevice', 'LPE', 'Proprietary')
-_I158 = {'Manual': 0, 'LF_TxEV': 1, 'LF_TxPrimaryDevice': 2, 'LPE': 3, 'Proprietary': 4}
-_K159 = frozenset(('WPT_FinePositioningMethod',))
-_K160 = frozenset(('EVProcessing', 'EVResultCode', 'Header', 'VendorSpecificDataContainer', 'WPT_LF_DataPackageList'))
-_T161 = {3: (0, 2, 5, 16)}
-_T162 = {3: (1, 2, 4), 5: (0, 2, 4)}
-_T163 = {3: (2, 2), 4: (0, 1), 5: (1, 2)}
-_K164 = frozenset(('EVSEProcessing', 'Header', 'ResponseCode', 'VendorSpecificDataContainer', 'WPT_LF_DataPackageList'))
-_K165 = frozenset(('EVDeviceAlignmentCheckMethodList', 'EVDeviceFinePositioningMethodList', 'EVDevicePairingMethodList', 'EVProcessing', 'Header', 'LF_SystemSetupData', 'NaturalOffset', 'VendorSpecificDataContainer'))
-_T166 = {6: (0, 2, 8, 16)}
-_T167 = {6: (1, 2, 7), 8: (0, 2, 7)}
-_T168 = {6: (2, 2), 7: (0, 1), 8: (1, 2)}
-_K169 = frozenset(('Header', 'LF_SystemSetupData', 'NaturalOffset', 'PrimaryDeviceAlignmentCheckMethodList', 'PrimaryDeviceFinePositioningMethodList', 'PrimaryDevicePairingMethodList', 'ResponseCode', 'VendorSpecificDataContainer'))
-_K170 = frozenset(('NumPackages', 'WPT_LF_DataPackage'))
-_K171 = frozenset(('LF_RxData', 'LF_TxData', 'PackageIndex'))
-_T172 = {1: (1, 2, 2)}
-_K173 = frozenset(('NumberOfReceivers', 'RxSpecData'))
-_T174 = {1: (0, 1, 2, 2), 2: (0, 2, 3, 253)}
-_K175 = frozenset(('WPT_LF_RxDataList',))
-_K176 = frozenset(('RSSIData', 'RxIdentifier'))
-_K177 = frozenset(('RSSIDataList',))
-_K178 = frozenset(('RSSI', 'TxIdentifier'))
-_K179 = frozenset(('LF_ReceiverSetupData', 'LF_TransmitterSetupData'))
-_T180 = {0: (1, 2, 1)}
-_T181 = {1: (0, 1)}
-_K182 = frozenset(('NumberOfTransmitters', 'SignalFrequency', 'TxPackageSpecData', 'TxSpecData'))
-_T183 = {2: (0, 1, 3, 2), 3: (0, 2, 5, 253)}
-_K184 = frozenset(('WPT_LF_TxDataList',))
-_K185 = frozenset(('EIRP', 'TxIdentifier'))
-_E186 = ('External confirmation', 'LPE', 'LF_TxEV', 'LF_TxPrimaryDevice', 'Optical', 'Proprietary')
-_I187 = {'External confirmation': 0, 'LPE': 1, 'LF_TxEV': 2, 'LF_TxPrimaryDevice': 3, 'Optical': 4, 'Proprietary': 5}
-_K188 = frozenset(('WPT_PairingMethod',))
-_K189 = frozenset(('EVProcessing', 'EVResultCode', 'Header', 'ObservedIDCode', 'VendorSpecificDataContainer'))
-_K190 = frozenset(('AlternativeSECCList', 'EVSEProcessing', 'Header', 'ObservedIDCode', 'ResponseCode', 'VendorSpecificDataContainer'))
-_K191 = frozenset(('SPCPrimaryDeviceCoilCurrentInformation',))
-_K192 = frozenset(('PackageSeparationTime', 'PulseDuration', 'PulseSeparationTime', 'PulseSequenceOrder'))
-_T193 = {0: (0, 1, 1, 2), 1: (0, 2, 5, 253)}
-_T194 = {1: (1, 2, 2), 5: (0, 1, 2)}
-_T195 = {4: (0, 1)}
-_K196 = frozenset(('IndexNumber', 'TxRxIdentifier'))
-_K197 = frozenset(('TxRxIdentifier', 'TxRxOrientation', 'TxRxPosition'))
-_K198 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
-_O199 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
-_T200 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
-_T201 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T202 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T203 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T204 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T205 = {1: (6, 3)}
-_K206 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_Q2 = (0, 1, 1, 1, 1, 1, 1, 1, 2)
+_T3 = {1: (1, 2), 2: (0, 1)}
+_K4 = frozenset(('BSSID', 'IPAddress', 'Port', 'SSID'))
+_T5 = {0: (1, 3, 2), 1: (0, 3, 2)}
+_T6 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
+_T7 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
+_T8 = {0: (4, 3), 1: (3, 3), 2: (2, 2), 3: (1, 2), 4: (0, 1)}
+_K9 = frozenset(())
+_K10 = frozenset(('Algorithm',))
+_K11 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
+_T12 = {1: (0, 1, 4)}
+_T13 = {0: (1, 2, 2), 4: (0, 2, 2)}
+_T14 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
+_T15 = {3: (0, 2, 5)}
+_T16 = {3: (1, 2, 6), 5: (0, 2, 6)}
+_T17 = {6: (0, 1, 7)}
+_T18 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
+_K19 = frozenset(('Amount', 'CostPerUnit'))
+_K20 = frozenset(('Amount', 'TaxRuleID'))
+_K21 = frozenset(('BatteryEnergyCapacity', 'ChargingComplete', 'InletHot', 'MaximumSOC', 'MinimumSOC', 'PresentSOC', 'RemainingTimeToMaximumSOC', 'RemainingTimeToMinimumSOC', 'RemainingTimeToTargetSOC', 'TargetSOC'))
+_T22 = {0: (1, 4, 2), 1: (0, 4, 2)}
+_T23 = {0: (2, 4, 3), 1: (1, 4, 3), 2: (0, 4, 3)}
+_T24 = {0: (3, 4, 4), 1: (2, 4, 4), 2: (1, 4, 4), 3: (0, 4, 4)}
+_T25 = {0: (4, 4, 5), 1: (3, 4, 5), 2: (2, 4, 5), 3: (1, 4, 5), 4: (0, 3, 5)}
+_T26 = {0: (5, 4, 6), 1: (4, 4, 6), 2: (3, 4, 6), 3: (2, 4, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T27 = {0: (6, 4, 7), 1: (5, 4, 7), 2: (4, 4, 7), 3: (3, 4, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 3, 7)}
+_T28 = {0: (7, 4, 8), 1: (6, 4, 8), 2: (5, 4, 8), 3: (4, 4, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 3, 8)}
+_T29 = {0: (8, 4, 9), 1: (7, 4, 9), 2: (6, 4, 9), 3: (5, 4, 9), 4: (4, 3, 9), 5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 3, 9), 8: (0, 2, 9)}
+_T30 = {0: (9, 4, 10), 1: (8, 4, 10), 2: (7, 4, 10), 3: (6, 4, 10), 4: (5, 3, 10), 5: (4, 3, 10), 6: (3, 3, 10), 7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
+_T31 = {0: (10, 4), 1: (9, 4), 2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
+_E32 = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRenegotiation', 'MeteringConfirmation')
+_I33 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
+_K34 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
+_K35 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
+_O36 = {'Id': 0, 'KeyName': 1, 'KeyValue': 2, 'RetrievalMethod': 3, 'X509Data': 4, 'PGPData': 5, 'SPKIData': 6, 'MgmtData': 7}
+_T37 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
+_T38 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
+_T39 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
+_T40 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
+_T41 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
+_T42 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
+_T43 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
+_T44 = {2: (8, 4)}
+_K45 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
+_T46 = {0: (1, 3, 1)}
+_T47 = {1: (0, 2)}
+_K48 = frozenset(('Id', 'Reference'))
+_T49 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
+_T50 = {2: (1, 2)}
+_K51 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
+_T52 = {2: (1, 2), 3: (0, 1)}
+_K53 = frozenset(('BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'CapacitiveEnergyReadingVARh', 'ChargedEnergyReadingWh', 'MeterID', 'MeterSignature', 'MeterStatus', 'MeterTimestamp'))
+_T54 = {2: (1, 3, 4), 3: (0, 3, 4)}
+_T55 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
+_T56 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T57 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
+_T58 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
+_T59 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_K60 = frozenset(('Encoding', 'Id', 'MimeType'))
+_T61 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_T62 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_K63 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
+_T64 = {0: (1, 2, 2), 1: (0, 2, 2)}
+_T65 = {1: (2, 2), 2: (1, 2)}
+_K66 = frozenset(('Exponent', 'Modulus'))
+_K67 = frozenset(('Exponent', 'Value'))
+_K68 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
+_T69 = {1: (1, 3, 3), 2: (0, 3, 3)}
+_T70 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
+_T71 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
+_T72 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
+_T73 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_K74 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T75 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
+_T76 = {5: (0, 1, 6)}
+_T77 = {6: (0, 1)}
+_K78 = frozenset(('Transforms', 'Type', 'URI'))
+_T79 = {0: (1, 3, 2), 1: (0, 2, 2)}
+_T80 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
+_T81 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K82 = frozenset(('SPKISexp',))
+_T83 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_Q84 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_K85 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T86 = {1: (2, 3), 2: (1, 2)}
+_K87 = frozenset(('Id', 'SignatureProperty'))
+_K88 = frozenset(('Id', 'Target'))
+_T89 = {0: (1, 2, 2), 1: (0, 1, 2)}
+_T90 = {}
+_K91 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T92 = {2: (0, 1, 3)}
+_T93 = {3: (0, 2, 4)}
+_T94 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T95 = {3: (2, 2), 4: (1, 2)}
+_K96 = frozenset(('Id', 'value'))
+_T97 = {2: (0, 1)}
+_K98 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T99 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T100 = {4: (1, 2)}
+_K101 = frozenset(('Algorithm', 'XPath'))
+_T102 = {1: (0, 3, 1, 0)}
+_Q103 = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_K104 = frozenset(('Transform',))
+_E105 = ('PowerCheck', 'LPE', 'Proprietary')
+_I106 = {'PowerCheck': 0, 'LPE': 1, 'Proprietary': 2}
+_K107 = frozenset(('WPT_AlignmentCheckMethod',))
+_P108 = ((0, 1), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2))
+_E109 = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')
+_I110 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
+_E111 = ('EVResultUnknown', 'EVResultSuccess', 'EVResultFailed')
+_I112 = {'EVResultUnknown': 0, 'EVResultSuccess': 1, 'EVResultFailed': 2}
+_K113 = frozenset(('EVProcessing', 'EVResultCode', 'Header', 'TargetCoilCurrent', 'VendorSpecificDataContainer'))
+_T114 = {2: (1, 2, 4), 3: (0, 1, 4)}
+_T115 = {4: (0, 2, 5, 16)}
+_T116 = {4: (1, 2), 5: (0, 1)}
+_E117 = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')
+_I118 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
+_K119 = frozenset(('EVSEProcessing', 'Header', 'PowerTransmitted', 'ResponseCode', 'SupplyDeviceCurrent', 'VendorSpecificDataContainer'))
+_T120 = {3: (1, 3, 5), 4: (0, 2, 5)}
+_T121 = {3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 15)}
+_T122 = {3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_E123 = ('EVPCNoIssue', 'EVPCTempOverheatDetected', 'EVPCPowerTransferAnomalyDetected', 'EVPCAnomalyDetected')
+_I124 = {'EVPCNoIssue': 0, 'EVPCTempOverheatDetected': 1, 'EVPCPowerTransferAnomalyDetected': 2, 'EVPCAnomalyDetected': 3}
+_K125 = frozenset(('DisplayParameters', 'EVPCChargeDiagnostics', 'EVPCOperatingFrequency', 'EVPCPowerControlParameter', 'EVPCPowerOutput', 'EVPCPowerRequest', 'Header', 'ManufacturerSpecificDataContainer', 'MeterInfoRequested'))
+_T126 = {1: (1, 2, 3), 2: (0, 1, 3)}
+_T127 = {3: (0, 1, 4)}
+_T128 = {4: (0, 1, 5)}
+_T129 = {6: (0, 3, 7)}
+_T130 = {6: (1, 3, 8), 7: (0, 2, 8)}
+_T131 = {6: (2, 3, 9, 0), 7: (1, 2, 9, 0), 8: (0, 2, 9, 0), 9: (0, 2, 10, 15)}
+_T132 = {6: (3, 3), 7: (2, 2), 8: (1, 2), 9: (1, 2), 10: (0, 1)}
+_E133 = ('SPCNoIssue', 'SPCFODDetected', 'SPCLOPDetected', 'SPCTempOverheatDetected', 'SPCPowerTransferAnomalyDetected', 'SPCAnomalyDetected')
+_I134 = {'SPCNoIssue': 0, 'SPCFODDetected': 1, 'SPCLOPDetected': 2, 'SPCTempOverheatDetected': 3, 'SPCPowerTransferAnomalyDetected': 4, 'SPCAnomalyDetected': 5}
+_K135 = frozenset(('EVPCPowerRequest', 'EVSEStatus', 'Header', 'ManufacturerSpecificDataContainer', 'MeterInfo', 'Receipt', 'ResponseCode', 'SDPowerInput', 'SPCChargeDiagnostics', 'SPCMaxOutputPowerLimit', 'SPCMinOutputPowerLimit', 'SPCOperatingFrequency', 'SPCPowerControlParameter'))
+_O136 = {'Header': 0, 'ResponseCode': 1, 'EVSEStatus': 2, 'MeterInfo': 3, 'Receipt': 4, 'EVPCPowerRequest': 5, 'SDPowerInput': 6, 'SPCMaxOutputPowerLimit': 7, 'SPCMinOutputPowerLimit': 8, 'SPCChargeDiagnostics': 9, 'SPCOperatingFrequency': 10, 'SPCPowerControlParameter': 11, 'ManufacturerSpecificDataContainer': 12}
+_T137 = {0: (0, 1, 1)}
+_T138 = {1: (0, 1, 2)}
+_T139 = {2: (0, 3, 3)}
+_T140 = {2: (1, 3, 4), 3: (0, 2, 4)}
+_T141 = {2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
+_T142 = {2: (3, 3, 6), 3: (2, 2, 6), 4: (1, 2, 6), 5: (0, 1, 6)}
+_T143 = {6: (0, 2, 7)}
+_T144 = {6: (1, 2, 8), 7: (0, 1, 8)}
+_T145 = {8: (0, 1, 9)}
+_T146 = {9: (0, 1, 10)}
+_T147 = {10: (0, 3, 11)}
+_T148 = {10: (1, 3, 12), 11: (0, 2, 12)}
+_T149 = {10: (2, 3, 13, 0), 11: (1, 2, 13, 0), 12: (0, 2, 13, 0), 13: (0, 2, 14, 15)}
+_T150 = {10: (3, 3), 11: (2, 2), 12: (1, 2), 13: (1, 2), 14: (0, 1)}
+_K151 = frozenset(('EVPCDeviceLocalControl', 'EVPCMaxReceivablePower', 'EVPCNaturalFrequency', 'Header', 'SDMaxGroundClearence', 'SDMinGroundClearence', 'VendorSpecificDataContainer'))
+_T152 = {6: (0, 2, 7, 16)}
+_Q153 = (6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7)
+_T154 = {6: (1, 2), 7: (0, 1)}
+_E155 = ('MF-WPT1', 'MF-WPT2', 'MF-WPT3', 'MF-WPT4')
+_I156 = {'MF-WPT1': 0, 'MF-WPT2': 1, 'MF-WPT3': 2, 'MF-WPT4': 3}
+_K157 = frozenset(('Header', 'PDInputPowerClass', 'PDMaxCoilCurrent', 'PDMinCoilCurrent', 'ResponseCode', 'SDManufacturerSpecificDataContainer', 'SDMaxGroundClearanceSupport', 'SDMaxOutputPower', 'SDMinGroundClearanceSupport', 'SDMinOutputPower'))
+_T158 = {9: (0, 2, 10, 16)}
+_Q159 = (9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 10)
+_T160 = {9: (1, 2), 10: (0, 1)}
+_K161 = frozenset(('Coord_X', 'Coord_Y', 'Coord_Z'))
+_K162 = frozenset(('EVPCCoilCurrentInformation', 'EVPCCoilCurrentRequest', 'EVPCCurrentOutputInformation', 'EVPCVoltageOutputInformation'))
+_E163 = ('Manual', 'LF_TxEV', 'LF_TxPrimaryDevice', 'LPE', 'Proprietary')
+_I164 = {'Manual': 0, 'LF_TxEV': 1, 'LF_TxPrimaryDevice': 2, 'LPE': 3, 'Proprietary': 4}
+_K165 = frozenset(('WPT_FinePositioningMethod',))
+_K166 = frozenset(('EVProcessing', 'EVResultCode', 'Header', 'VendorSpecificDataContainer', 'WPT_LF_DataPackageList'))
+_T167 = {3: (0, 2, 5, 16)}
+_Q168 = (3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 5)
+_T169 = {3: (1, 2, 4), 5: (0, 2, 4)}
+_T170 = {3: (2, 2), 4: (0, 1), 5: (1, 2)}
+_K171 = frozenset(('EVSEProcessing', 'Header', 'ResponseCode', 'VendorSpecificDataContainer', 'WPT_LF_DataPackageList'))
+_K172 = frozenset(('EVDeviceAlignmentCheckMethodList', 'EVDeviceFinePositioningMethodList', 'EVDevicePairingMethodList', 'EVProcessing', 'Header', 'LF_SystemSetupData', 'NaturalOffset', 'VendorSpecificDataContainer'))
+_T173 = {6: (0, 2, 8, 16)}
+_Q174 = (6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 8)
+_T175 = {6: (1, 2, 7), 8: (0, 2, 7)}
+_T176 = {6: (2, 2), 7: (0, 1), 8: (1, 2)}
+_K177 = frozenset(('Header', 'LF_SystemSetupData', 'NaturalOffset', 'PrimaryDeviceAlignmentCheckMethodList', 'PrimaryDeviceFinePositioningMethodList', 'PrimaryDevicePairingMethodList', 'ResponseCode', 'VendorSpecificDataContainer'))
+_K178 = frozenset(('NumPackages', 'WPT_LF_DataPackage'))
+_K179 = frozenset(('LF_RxData', 'LF_TxData', 'PackageIndex'))
+_T180 = {1: (1, 2, 2)}
+_K181 = frozenset(('NumberOfReceivers', 'RxSpecData'))
+_T182 = {1: (0, 1, 2, 2), 2: (0, 2, 3, 253)}
+_Q183 = (1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2)
+_P184 = ((0, 1), (0, 1), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2))
+_K185 = frozenset(('WPT_LF_RxDataList',))
+_K186 = frozenset(('RSSIData', 'RxIdentifier'))
+_K187 = frozenset(('RSSIDataList',))
+_K188 = frozenset(('RSSI', 'TxIdentifier'))
+_K189 = frozenset(('LF_ReceiverSetupData', 'LF_TransmitterSetupData'))
+_T190 = {0: (1, 2, 1)}
+_T191 = {1: (0, 1)}
+_K192 = frozenset(('NumberOfTransmitters', 'SignalFrequency', 'TxPackageSpecData', 'TxSpecData'))
+_T193 = {2: (0, 1, 3, 2), 3: (0, 2, 5, 253)}
+_Q194 = (2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3)
+_K195 = frozenset(('WPT_LF_TxDataList',))
+_K196 = frozenset(('EIRP', 'TxIdentifier'))
+_E197 = ('External confirmation', 'LPE', 'LF_TxEV', 'LF_TxPrimaryDevice', 'Optical', 'Proprietary')
+_I198 = {'External confirmation': 0, 'LPE': 1, 'LF_TxEV': 2, 'LF_TxPrimaryDevice': 3, 'Optical': 4, 'Proprietary': 5}
+_K199 = frozenset(('WPT_PairingMethod',))
+_K200 = frozenset(('EVProcessing', 'EVResultCode', 'Header', 'ObservedIDCode', 'VendorSpecificDataContainer'))
+_K201 = frozenset(('AlternativeSECCList', 'EVSEProcessing', 'Header', 'ObservedIDCode', 'ResponseCode', 'VendorSpecificDataContainer'))
+_K202 = frozenset(('SPCPrimaryDeviceCoilCurrentInformation',))
+_K203 = frozenset(('PackageSeparationTime', 'PulseDuration', 'PulseSeparationTime', 'PulseSequenceOrder'))
+_T204 = {0: (0, 1, 1, 2), 1: (0, 2, 5, 253)}
+_Q205 = (0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_T206 = {1: (1, 2, 2), 5: (0, 1, 2)}
+_T207 = {4: (0, 1)}
+_K208 = frozenset(('IndexNumber', 'TxRxIdentifier'))
+_K209 = frozenset(('TxRxIdentifier', 'TxRxOrientation', 'TxRxPosition'))
+_K210 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_O211 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
+_T212 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T213 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T214 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T215 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T216 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T217 = {1: (6, 3)}
+_K218 = frozenset(('X509IssuerName', 'X509SerialNumber'))
 
 def d_AlternativeSECCListType(v, r):
     o = {}
@@ -235,9 +247,11 @@ def d_AlternativeSECCListType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -272,31 +286,40 @@ def e_AlternativeSECCListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T1[st]
-            a = e_AlternativeSECCType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 8:
+            st = _Q2[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_AlternativeSECCType((a << 2), x)
+                else:
+                    a = e_AlternativeSECCType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T1[st]
+                a = e_AlternativeSECCType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T2[st]
+    c, wd = _T3[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K0)
@@ -308,15 +331,48 @@ def d_AlternativeSECCType(v, r):
     r -= 3
     c = (v >> r) & 7
     if c == 0:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         o['SSID'] = x
         st = 1
     elif c == 1:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         o['BSSID'] = x
         st = 2
     elif c == 2:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         o['IPAddress'] = x
         st = 3
     elif c == 3:
@@ -336,11 +392,33 @@ def d_AlternativeSECCType(v, r):
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             o['BSSID'] = x
             st = 2
         elif c == 1:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             o['IPAddress'] = x
             st = 3
         elif c == 2:
@@ -360,7 +438,18 @@ def d_AlternativeSECCType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             o['IPAddress'] = x
             st = 3
         elif c == 1:
@@ -408,9 +497,8 @@ def e_AlternativeSECCType(a, d):
     x = d.get('SSID')
     if x is not None:
         u += 1
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 12) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 4), x) << 1
         st = 1
@@ -418,38 +506,34 @@ def e_AlternativeSECCType(a, d):
     x = d.get('BSSID')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        c, wd, st = _T5[st]
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = 'IPAddress'
     x = d.get('IPAddress')
     if x is not None:
         u += 1
-        c, wd, st = _T5[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        c, wd, st = _T6[st]
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = 'Port'
     x = d.get('Port')
     if x is not None:
         u += 1
-        c, wd, st = _T6[st]
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        c, wd, st = _T7[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 65535)) << 1
     f = None
-    c, wd = _T7[st]
+    c, wd = _T8[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K3)
+        extra(d, _K4)
     return a
 
 def d_CLReqControlModeType(v, r):
@@ -465,12 +549,11 @@ def d_CLReqControlModeType(v, r):
 def e_CLReqControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K8)
+        extra(d, _K9)
     return a
 
 def d_CLResControlModeType(v, r):
@@ -486,12 +569,11 @@ def d_CLResControlModeType(v, r):
 def e_CLResControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 0
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K8)
+        extra(d, _K9)
     return a
 
 def d_CanonicalizationMethodType(v, r):
@@ -504,9 +586,11 @@ def d_CanonicalizationMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -522,20 +606,18 @@ def d_CanonicalizationMethodType(v, r):
 def e_CanonicalizationMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
-        st = 1
     else:
         missing()
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K9)
+        extra(d, _K10)
     return a
 
 def d_DSAKeyValueType(v, r):
@@ -640,43 +722,43 @@ def e_DSAKeyValueType(a, d):
     x = d.get('Q')
     if x is not None:
         u += 1
-        c, wd, st = _T11[st]
+        c, wd, st = _T12[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'G'
     x = d.get('G')
     if x is not None:
         u += 1
-        c, wd, st = _T12[st]
+        c, wd, st = _T13[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'Y'
     x = d.get('Y')
     if x is not None:
         u += 1
-        c, wd, st = _T13[st]
+        c, wd, st = _T14[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'J'
     x = d.get('J')
     if x is not None:
         u += 1
-        c, wd, st = _T14[st]
+        c, wd, st = _T15[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'Seed'
     x = d.get('Seed')
     if x is not None:
         u += 1
-        c, wd, st = _T15[st]
+        c, wd, st = _T16[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'PgenCounter'
     x = d.get('PgenCounter')
     if x is not None:
         u += 1
-        c, wd, st = _T16[st]
+        c, wd, st = _T17[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T17[st]
+    c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K10)
+        extra(d, _K11)
     return a
 
 def d_DetailedCostType(v, r):
@@ -706,26 +788,23 @@ def d_DetailedCostType(v, r):
 def e_DetailedCostType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Amount'
     x = d.get('Amount')
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'CostPerUnit'
     x = d.get('CostPerUnit')
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K18)
+        extra(d, _K19)
     return a
 
 def d_DetailedTaxType(v, r):
@@ -759,31 +838,26 @@ def d_DetailedTaxType(v, r):
 def e_DetailedTaxType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'TaxRuleID'
     x = d.get('TaxRuleID')
     if x is not None:
-        if x.__class__ is not int or x < 1 or x > 4294967295:
-            x = as_int(x, 1, 4294967295)
-        if x < 128:
+        if x.__class__ is int and 0 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 1
+            a = wu((a << 2), as_int(x, 1, 4294967295)) << 1
     else:
         missing()
     f = 'Amount'
     x = d.get('Amount')
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K19)
+        extra(d, _K20)
     return a
 
 def d_DigestMethodType(v, r):
@@ -796,9 +870,11 @@ def d_DigestMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -814,20 +890,18 @@ def d_DigestMethodType(v, r):
 def e_DigestMethodType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'Algorithm'
     x = d.get('Algorithm')
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
-        st = 1
     else:
         missing()
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K9)
+        extra(d, _K10)
     return a
 
 def d_DisplayParametersType(v, r):
@@ -1096,7 +1170,7 @@ def e_DisplayParametersType(a, d):
     x = d.get('MinimumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T21[st]
+        c, wd, st = _T22[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = (((((a << wd) | c) << 9)) | ((x) << 1))
@@ -1104,7 +1178,7 @@ def e_DisplayParametersType(a, d):
     x = d.get('TargetSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T22[st]
+        c, wd, st = _T23[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = (((((a << wd) | c) << 9)) | ((x) << 1))
@@ -1112,7 +1186,7 @@ def e_DisplayParametersType(a, d):
     x = d.get('MaximumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T23[st]
+        c, wd, st = _T24[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = (((((a << wd) | c) << 9)) | ((x) << 1))
@@ -1120,40 +1194,34 @@ def e_DisplayParametersType(a, d):
     x = d.get('RemainingTimeToMinimumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T24[st]
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        c, wd, st = _T25[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 4294967295)) << 1
     f = 'RemainingTimeToTargetSOC'
     x = d.get('RemainingTimeToTargetSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T25[st]
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        c, wd, st = _T26[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 4294967295)) << 1
     f = 'RemainingTimeToMaximumSOC'
     x = d.get('RemainingTimeToMaximumSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T26[st]
-        if x.__class__ is not int or x < 0 or x > 4294967295:
-            x = as_int(x, 0, 4294967295)
-        if x < 128:
+        c, wd, st = _T27[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 4294967295)) << 1
     f = 'ChargingComplete'
     x = d.get('ChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T27[st]
+        c, wd, st = _T28[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = (((((a << wd) | c) << 3)) | (2 if x else 0))
@@ -1161,91 +1229,98 @@ def e_DisplayParametersType(a, d):
     x = d.get('BatteryEnergyCapacity')
     if x is not None:
         u += 1
-        c, wd, st = _T28[st]
+        c, wd, st = _T29[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'InletHot'
     x = d.get('InletHot')
     if x is not None:
         u += 1
-        c, wd, st = _T29[st]
+        c, wd, st = _T30[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     f = None
-    c, wd = _T30[st]
+    c, wd = _T31[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K20)
+        extra(d, _K21)
     return a
 
 def d_EVSEStatusType(v, r):
     o = {}
     st = 0
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
+    r -= 18
+    x = (v >> r) & 262143
+    if x & 229603:
+        r += 18
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['NotificationMaxDelay'] = x
+        st = 1
+        r -= 6
+        x = (v >> r) & 63
+        if x & 49:
+            und2()
+        x = _E32[(x >> 1) & 7]
+        c = 0
+        o['EVSENotification'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['NotificationMaxDelay'] = x
-    st = 1
-    r -= 6
-    x = (v >> r) & 63
-    if x & 49:
-        und2()
-    x = _E31[(x >> 1) & 7]
-    c = 0
-    o['EVSENotification'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['NotificationMaxDelay'] = (x >> 8) & 127
+        st = 1
+        c = 0
+        o['EVSENotification'] = _E32[(x >> 2) & 7]
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_EVSEStatusType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'NotificationMaxDelay'
     x = d.get('NotificationMaxDelay')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 1
+            a = wu((a << 2), as_int(x, 0, 65535)) << 1
     else:
         missing()
     f = 'EVSENotification'
     x = d.get('EVSENotification')
     if x is not None:
-        j = _I32.get(x)
+        j = _I33.get(x)
         if j is None:
-            bad_enum(x, _I32)
+            bad_enum(x, _I33)
         a = ((a << 6) | (j << 1))
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K33)
+        extra(d, _K34)
     return a
 
 def d_KeyInfoType(v, r):
     o = {}
     st = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 4
         c = (v >> r) & 15
         if c == 0:
@@ -1254,7 +1329,18 @@ def d_KeyInfoType(v, r):
             st = 1
             break
         elif c == 1:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('KeyName')
             if l is None:
                 o['KeyName'] = [x]
@@ -1308,7 +1394,18 @@ def d_KeyInfoType(v, r):
             st = 2
             break
         elif c == 7:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('MgmtData')
             if l is None:
                 o['MgmtData'] = [x]
@@ -1325,13 +1422,26 @@ def d_KeyInfoType(v, r):
         else:
             und(c, 10)
     if st == 1:
+        lim = v.bit_length() - 32768
         while True:
-            if v.bit_length() - r > 32768:
+            if r < lim:
                 v &= (1 << r) - 1
+                lim = r - 32768
             r -= 4
             c = (v >> r) & 15
             if c == 0:
-                x, r = es(v, r)
+                r -= 9
+                x = (v >> r) & 511
+                if x & 384 or x < 2 or (x << 3) - 15 > r:
+                    x, r = es(v, r + 9)
+                else:
+                    r -= (x << 3) - 15
+                    y = v >> r
+                    raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                    if y & 1 or not raw.isascii():
+                        x, r = es(v, r + (x << 3) - 6)
+                    else:
+                        x = raw.decode()
                 l = o.get('KeyName')
                 if l is None:
                     o['KeyName'] = [x]
@@ -1385,7 +1495,18 @@ def d_KeyInfoType(v, r):
                 st = 2
                 break
             elif c == 6:
-                x, r = es(v, r)
+                r -= 9
+                x = (v >> r) & 511
+                if x & 384 or x < 2 or (x << 3) - 15 > r:
+                    x, r = es(v, r + 9)
+                else:
+                    r -= (x << 3) - 15
+                    y = v >> r
+                    raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                    if y & 1 or not raw.isascii():
+                        x, r = es(v, r + (x << 3) - 6)
+                    else:
+                        x = raw.decode()
                 l = o.get('MgmtData')
                 if l is None:
                     o['MgmtData'] = [x]
@@ -1401,13 +1522,26 @@ def d_KeyInfoType(v, r):
                 unsupported('mixed-content text')
             else:
                 und(c, 9)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 4
         c = (v >> r) & 15
         if c == 0:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('KeyName')
             if l is None:
                 o['KeyName'] = [x]
@@ -1449,7 +1583,18 @@ def d_KeyInfoType(v, r):
             else:
                 l.append(x)
         elif c == 6:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('MgmtData')
             if l is None:
                 o['MgmtData'] = [x]
@@ -1483,21 +1628,23 @@ def e_KeyInfoType(a, d):
             continue
         h = _H_KeyInfoType.get(f)
         if h is None:
-            extra(d, _K34)
+            extra(d, _K35)
         elif h is False:
             continue
         a, st = h(a, x, st)
     f = None
-    c, wd = _T43[st]
+    c, wd = _T44[st]
     a = (a << wd) | c
     return a
 
 def d_KeyValueType(v, r):
     o = {}
     st = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -1518,9 +1665,11 @@ def d_KeyValueType(v, r):
             unsupported('mixed-content text')
         else:
             und(c, 4)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1546,13 +1695,13 @@ def e_KeyValueType(a, d):
     x = d.get('RSAKeyValue')
     if x is not None:
         u += 1
-        c, wd, st = _T45[st]
+        c, wd, st = _T46[st]
         a = e_RSAKeyValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T46[st]
+    c, wd = _T47[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K44)
+        extra(d, _K45)
     return a
 
 def d_ManifestType(v, r):
@@ -1586,9 +1735,11 @@ def d_ManifestType(v, r):
         else:
             l.append(x)
         st = 2
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1626,7 +1777,7 @@ def e_ManifestType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T48[st]
+            c, wd, nx, n = _T49[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -1644,10 +1795,10 @@ def e_ManifestType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T49[st]
+    c, wd = _T50[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K47)
+        extra(d, _K48)
     return a
 
 def d_MessageHeaderType(v, r):
@@ -1703,12 +1854,10 @@ def e_MessageHeaderType(a, d):
     f = 'TimeStamp'
     x = d.get('TimeStamp')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 18446744073709551615)) << 1
         st = 2
     else:
         missing()
@@ -1719,20 +1868,30 @@ def e_MessageHeaderType(a, d):
         a = e_SignatureType((a << 2), x)
         st = 3
     f = None
-    c, wd = _T51[st]
+    c, wd = _T52[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K50)
+        extra(d, _K51)
     return a
 
 def d_MeterInfoType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['MeterID'] = x
     st = 1
     r -= 11
@@ -1971,9 +2130,8 @@ def e_MeterInfoType(a, d):
     f = 'MeterID'
     x = d.get('MeterID')
     if x is not None:
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
         st = 1
@@ -1982,12 +2140,10 @@ def e_MeterInfoType(a, d):
     f = 'ChargedEnergyReadingWh'
     x = d.get('ChargedEnergyReadingWh')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 18446744073709551615)) << 1
         st = 2
     else:
         missing()
@@ -1995,76 +2151,68 @@ def e_MeterInfoType(a, d):
     x = d.get('BPT_DischargedEnergyReadingWh')
     if x is not None:
         u += 1
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 13) | (x << 1))
         else:
-            a = wu((a << 4), x) << 1
+            a = wu((a << 4), as_int(x, 0, 18446744073709551615)) << 1
         st = 3
     f = 'CapacitiveEnergyReadingVARh'
     x = d.get('CapacitiveEnergyReadingVARh')
     if x is not None:
         u += 1
-        c, wd, st = _T53[st]
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        c, wd, st = _T54[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 18446744073709551615)) << 1
     f = 'BPT_InductiveEnergyReadingVARh'
     x = d.get('BPT_InductiveEnergyReadingVARh')
     if x is not None:
         u += 1
-        c, wd, st = _T54[st]
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        c, wd, st = _T55[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 18446744073709551615)) << 1
     f = 'MeterSignature'
     x = d.get('MeterSignature')
     if x is not None:
         u += 1
-        c, wd, st = _T55[st]
+        c, wd, st = _T56[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'MeterStatus'
     x = d.get('MeterStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T56[st]
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        c, wd, st = _T57[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
-            a = wi(((((a << wd) | c) << 1)), x) << 1
+            a = wi(((((a << wd) | c) << 1)), as_int(x, -32768, 32767)) << 1
     f = 'MeterTimestamp'
     x = d.get('MeterTimestamp')
     if x is not None:
         u += 1
-        c, wd, st = _T57[st]
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        c, wd, st = _T58[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 18446744073709551615)) << 1
     f = None
-    c, wd = _T58[st]
+    c, wd = _T59[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K52)
+        extra(d, _K53)
     return a
 
 def d_ObjectType(v, r):
     o = {}
     st = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -2093,9 +2241,11 @@ def d_ObjectType(v, r):
         else:
             und(c, 6)
     if st == 1:
+        lim = v.bit_length() - 32768
         while True:
-            if v.bit_length() - r > 32768:
+            if r < lim:
                 v &= (1 << r) - 1
+                lim = r - 32768
             r -= 3
             c = (v >> r) & 7
             if c == 0:
@@ -2119,9 +2269,11 @@ def d_ObjectType(v, r):
             else:
                 und(c, 5)
     if st == 2:
+        lim = v.bit_length() - 32768
         while True:
-            if v.bit_length() - r > 32768:
+            if r < lim:
                 v &= (1 << r) - 1
+                lim = r - 32768
             r -= 3
             c = (v >> r) & 7
             if c == 0:
@@ -2139,9 +2291,11 @@ def d_ObjectType(v, r):
                 unsupported('mixed-content text')
             else:
                 und(c, 4)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2170,21 +2324,21 @@ def e_ObjectType(a, d):
     x = d.get('Id')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
+        c, wd, st = _T5[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'MimeType'
     x = d.get('MimeType')
     if x is not None:
         u += 1
-        c, wd, st = _T60[st]
+        c, wd, st = _T61[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T61[st]
+    c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K59)
+        extra(d, _K60)
     return a
 
 def d_PGPDataType(v, r):
@@ -2216,9 +2370,11 @@ def d_PGPDataType(v, r):
             return o, r
         else:
             und(c, 3)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2244,13 +2400,13 @@ def e_PGPDataType(a, d):
     x = d.get('PGPKeyPacket')
     if x is not None:
         u += 1
-        c, wd, st = _T63[st]
+        c, wd, st = _T64[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T64[st]
+    c, wd = _T65[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K62)
+        extra(d, _K63)
     return a
 
 def d_RSAKeyValueType(v, r):
@@ -2280,61 +2436,65 @@ def d_RSAKeyValueType(v, r):
 def e_RSAKeyValueType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Modulus'
     x = d.get('Modulus')
     if x is not None:
         a = wb((a << 2), x) << 1
-        st = 1
     else:
         missing()
     f = 'Exponent'
     x = d.get('Exponent')
     if x is not None:
         a = wb((a << 2), x) << 1
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K65)
+        extra(d, _K66)
     return a
 
 def d_RationalNumberType(v, r):
     o = {}
     st = 0
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1537:
-        und2()
-    x = ((x >> 1) & 255) + -128
-    c = 0
-    o['Exponent'] = x
-    st = 1
-    r -= 12
-    x = (v >> r) & 4095
-    if x & 3841:
-        if x >> 11:
-            und(1, 1)
-        x, r = ei(v, r + 11)
+    r -= 24
+    x = (v >> r) & 16777215
+    if x & 12598787:
+        r += 24
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1537:
+            und2()
+        x = ((x >> 1) & 255) + -128
+        c = 0
+        o['Exponent'] = x
+        st = 1
+        r -= 12
+        x = (v >> r) & 4095
+        if x & 3841:
+            if x >> 11:
+                und(1, 1)
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        c = 0
+        o['Value'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['Value'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['Exponent'] = ((x >> 14) & 255) + -128
+        o['Value'] = (x >> 2) & 127
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_RationalNumberType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'Exponent'
     x = d.get('Exponent')
@@ -2342,25 +2502,21 @@ def e_RationalNumberType(a, d):
         if x.__class__ is not int or x < -128 or x > 127:
             x = as_int(x, -128, 127)
         a = ((a << 11) | ((x - -128) << 1))
-        st = 1
     else:
         missing()
     f = 'Value'
     x = d.get('Value')
     if x is not None:
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
-        st = 2
+            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K66)
+        extra(d, _K67)
     return a
 
 def d_ReceiptType(v, r):
@@ -2492,9 +2648,11 @@ def d_ReceiptType(v, r):
         else:
             und(c, 2)
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2527,12 +2685,10 @@ def e_ReceiptType(a, d):
     f = 'TimeAnchor'
     x = d.get('TimeAnchor')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 18446744073709551615:
-            x = as_int(x, 0, 18446744073709551615)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 18446744073709551615)) << 1
         st = 1
     else:
         missing()
@@ -2546,19 +2702,19 @@ def e_ReceiptType(a, d):
     x = d.get('OccupancyCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T68[st]
+        c, wd, st = _T69[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'AdditionalServicesCosts'
     x = d.get('AdditionalServicesCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T69[st]
+        c, wd, st = _T70[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'OverstayCosts'
     x = d.get('OverstayCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T70[st]
+        c, wd, st = _T71[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'TaxCosts'
     x = d.get('TaxCosts')
@@ -2570,7 +2726,7 @@ def e_ReceiptType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T71[st]
+            c, wd, nx, n = _T72[st]
             a = e_DetailedTaxType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -2588,10 +2744,10 @@ def e_ReceiptType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T72[st]
+    c, wd = _T73[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K67)
+        extra(d, _K68)
     return a
 
 def d_ReferenceType(v, r):
@@ -2710,39 +2866,39 @@ def e_ReferenceType(a, d):
     x = d.get('Type')
     if x is not None:
         u += 1
-        c, wd, st = _T4[st]
+        c, wd, st = _T5[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'URI'
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T5[st]
+        c, wd, st = _T6[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T6[st]
+        c, wd, st = _T7[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = 'DigestMethod'
     x = d.get('DigestMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T74[st]
+        c, wd, st = _T75[st]
         a = e_DigestMethodType(((a << wd) | c), x)
     f = 'DigestValue'
     x = d.get('DigestValue')
     if x is not None:
         u += 1
-        c, wd, st = _T75[st]
+        c, wd, st = _T76[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T76[st]
+    c, wd = _T77[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K73)
+        extra(d, _K74)
     return a
 
 def d_RetrievalMethodType(v, r):
@@ -2815,28 +2971,30 @@ def e_RetrievalMethodType(a, d):
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T78[st]
+        c, wd, st = _T79[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T79[st]
+        c, wd, st = _T80[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T80[st]
+    c, wd = _T81[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K77)
+        extra(d, _K78)
     return a
 
 def d_SPKIDataType(v, r):
     o = {}
     st = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         if st == 0:
             r -= 1
             c = (v >> r) & 1
@@ -2850,9 +3008,11 @@ def d_SPKIDataType(v, r):
                 l.append(x)
             st = 1
         elif st == 1:
+            lim = v.bit_length() - 32768
             while True:
-                if v.bit_length() - r > 32768:
+                if r < lim:
                     v &= (1 << r) - 1
+                    lim = r - 32768
                 r -= 2
                 c = (v >> r) & 3
                 if c == 0:
@@ -2898,33 +3058,42 @@ def e_SPKIDataType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T82[st]
-            a = wb(((((a << wd) | c) << 1)), x) << 1
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q84[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = wb((a << 3), x) << 1
+                else:
+                    a = wb((a << 2), x) << 1
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T83[st]
+                a = wb(((((a << wd) | c) << 1)), x) << 1
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
     a = (a << 2) | 2
     if u != len(d):
-        extra(d, _K81)
+        extra(d, _K82)
     return a
 
 def d_SignatureMethodType(v, r):
@@ -2937,9 +3106,11 @@ def d_SignatureMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -2962,9 +3133,11 @@ def d_SignatureMethodType(v, r):
             unsupported('mixed-content text')
         else:
             und(c, 4)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2994,18 +3167,16 @@ def e_SignatureMethodType(a, d):
     x = d.get('HMACOutputLength')
     if x is not None:
         u += 1
-        if x.__class__ is not int:
-            x = as_int(x, None, None)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 14) | (x << 1))
         else:
-            a = wi((a << 4), x) << 1
+            a = wi((a << 4), as_int(x, None, None)) << 1
         st = 2
     f = None
-    c, wd = _T84[st]
+    c, wd = _T86[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K83)
+        extra(d, _K85)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -3039,9 +3210,11 @@ def d_SignaturePropertiesType(v, r):
         else:
             l.append(x)
         st = 2
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3079,7 +3252,7 @@ def e_SignaturePropertiesType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T48[st]
+            c, wd, nx, n = _T49[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3097,10 +3270,10 @@ def e_SignaturePropertiesType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T49[st]
+    c, wd = _T50[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K85)
+        extra(d, _K87)
     return a
 
 def d_SignaturePropertyType(v, r):
@@ -3126,9 +3299,11 @@ def d_SignaturePropertyType(v, r):
         x, r = s(v, r)
         o['Target'] = x
         st = 2
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3139,9 +3314,11 @@ def d_SignaturePropertyType(v, r):
             unsupported('mixed-content text')
         else:
             und(c, 2)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3170,14 +3347,14 @@ def e_SignaturePropertyType(a, d):
     x = d.get('Target')
     if x is not None:
         u += 1
-        c, wd, st = _T87[st]
+        c, wd, st = _T89[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T88[st]
+    c, wd = _T90[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K86)
+        extra(d, _K88)
     return a
 
 def d_SignatureType(v, r):
@@ -3228,9 +3405,11 @@ def d_SignatureType(v, r):
         return o, r
     else:
         und(c, 3)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3262,19 +3441,19 @@ def e_SignatureType(a, d):
     x = d.get('SignedInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T87[st]
+        c, wd, st = _T89[st]
         a = e_SignedInfoType(((a << wd) | c), x)
     f = 'SignatureValue'
     x = d.get('SignatureValue')
     if x is not None:
         u += 1
-        c, wd, st = _T90[st]
+        c, wd, st = _T92[st]
         a = e_SignatureValueType(((a << wd) | c), x)
     f = 'KeyInfo'
     x = d.get('KeyInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T91[st]
+        c, wd, st = _T93[st]
         a = e_KeyInfoType(((a << wd) | c), x)
     f = 'Object'
     x = d.get('Object')
@@ -3286,7 +3465,7 @@ def e_SignatureType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T92[st]
+            c, wd, nx, n = _T94[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3304,10 +3483,10 @@ def e_SignatureType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T93[st]
+    c, wd = _T95[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K89)
+        extra(d, _K91)
     return a
 
 def d_SignatureValueType(v, r):
@@ -3356,14 +3535,14 @@ def e_SignatureValueType(a, d):
     x = d.get('value')
     if x is not None:
         u += 1
-    c, wd, st = _T87[st]
+    c, wd, st = _T89[st]
     a = (a << wd) | c
     a = wb(a, x)
     f = None
-    c, wd = _T95[st]
+    c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K94)
+        extra(d, _K96)
     return a
 
 def d_SignedInfoType(v, r):
@@ -3407,9 +3586,11 @@ def d_SignedInfoType(v, r):
     else:
         l.append(x)
     st = 4
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3441,13 +3622,13 @@ def e_SignedInfoType(a, d):
     x = d.get('CanonicalizationMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T87[st]
+        c, wd, st = _T89[st]
         a = e_CanonicalizationMethodType(((a << wd) | c), x)
     f = 'SignatureMethod'
     x = d.get('SignatureMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T90[st]
+        c, wd, st = _T92[st]
         a = e_SignatureMethodType(((a << wd) | c), x)
     f = 'Reference'
     x = d.get('Reference')
@@ -3459,7 +3640,7 @@ def e_SignedInfoType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T97[st]
+            c, wd, nx, n = _T99[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3477,10 +3658,10 @@ def e_SignedInfoType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T98[st]
+    c, wd = _T100[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K96)
+        extra(d, _K98)
     return a
 
 def d_TransformType(v, r):
@@ -3493,13 +3674,26 @@ def d_TransformType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('XPath')
             if l is None:
                 o['XPath'] = [x]
@@ -3534,35 +3728,43 @@ def e_TransformType(a, d):
         u += 1
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T100[st]
-            if x.__class__ is str and len(x) < 126 and x.isascii():
-                ln = len(x)
-                a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
-            else:
-                a = ws(((((a << wd) | c) << 1)), x) << 1
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q103[len(x)]
+            for i, x in enumerate(x):
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T102[st]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws(((((a << wd) | c) << 1)), x) << 1
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     f = None
     a = (a << 3) | 2
     if u != len(d):
-        extra(d, _K99)
+        extra(d, _K101)
     return a
 
 def d_TransformsType(v, r):
@@ -3579,9 +3781,11 @@ def d_TransformsType(v, r):
     else:
         l.append(x)
     st = 1
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3607,33 +3811,42 @@ def e_TransformsType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T82[st]
-            a = e_TransformType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q84[len(x)]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_TransformType((a << 2), x)
+                else:
+                    a = e_TransformType((a << 1), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T83[st]
+                a = e_TransformType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K101)
+        extra(d, _K104)
     return a
 
 def d_WPT_AlignmentCheckMethodListType(v, r):
@@ -3643,7 +3856,7 @@ def d_WPT_AlignmentCheckMethodListType(v, r):
     x = (v >> r) & 31
     if x & 25:
         und2()
-    x = _E102[(x >> 1) & 3]
+    x = _E105[(x >> 1) & 3]
     c = 0
     l = o.get('WPT_AlignmentCheckMethod')
     if l is None:
@@ -3652,9 +3865,11 @@ def d_WPT_AlignmentCheckMethodListType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3662,7 +3877,7 @@ def d_WPT_AlignmentCheckMethodListType(v, r):
             x = (v >> r) & 15
             if x & 9:
                 und2()
-            x = _E102[(x >> 1) & 3]
+            x = _E105[(x >> 1) & 3]
             l = o.get('WPT_AlignmentCheckMethod')
             if l is None:
                 o['WPT_AlignmentCheckMethod'] = [x]
@@ -3693,37 +3908,47 @@ def e_WPT_AlignmentCheckMethodListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T1[st]
-            j = _I103.get(x)
-            if j is None:
-                bad_enum(x, _I103)
-            a = (((((a << wd) | c) << 4)) | (j << 1))
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 8:
+            st = _Q2[len(x)]
+            for i, x in enumerate(x):
+                c, wd = _P108[i]
+                j = _I106.get(x)
+                if j is None:
+                    bad_enum(x, _I106)
+                a = (((((a << wd) | c) << 4)) | (j << 1))
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T1[st]
+                j = _I106.get(x)
+                if j is None:
+                    bad_enum(x, _I106)
+                a = (((((a << wd) | c) << 4)) | (j << 1))
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T2[st]
+    c, wd = _T3[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K104)
+        extra(d, _K107)
     return a
 
 def d_WPT_AlignmentCheckReqType(v, r):
@@ -3740,7 +3965,7 @@ def d_WPT_AlignmentCheckReqType(v, r):
     x = (v >> r) & 31
     if x & 25:
         und2()
-    x = _E105[(x >> 1) & 3]
+    x = _E109[(x >> 1) & 3]
     c = 0
     o['EVProcessing'] = x
     st = 2
@@ -3755,7 +3980,7 @@ def d_WPT_AlignmentCheckReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E107[(x >> 1) & 3]
+        x = _E111[(x >> 1) & 3]
         o['EVResultCode'] = x
         st = 4
     else:
@@ -3765,14 +3990,16 @@ def d_WPT_AlignmentCheckReqType(v, r):
         x = (v >> r) & 31
         if x & 25:
             und2()
-        x = _E107[(x >> 1) & 3]
+        x = _E111[(x >> 1) & 3]
         c = 0
         o['EVResultCode'] = x
         st = 4
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3812,9 +4039,9 @@ def e_WPT_AlignmentCheckReqType(a, d):
     f = 'EVProcessing'
     x = d.get('EVProcessing')
     if x is not None:
-        j = _I106.get(x)
+        j = _I110.get(x)
         if j is None:
-            bad_enum(x, _I106)
+            bad_enum(x, _I110)
         a = ((a << 5) | (j << 1))
         st = 2
     else:
@@ -3829,10 +4056,10 @@ def e_WPT_AlignmentCheckReqType(a, d):
     x = d.get('EVResultCode')
     if x is not None:
         u += 1
-        c, wd, st = _T110[st]
-        j = _I108.get(x)
+        c, wd, st = _T114[st]
+        j = _I112.get(x)
         if j is None:
-            bad_enum(x, _I108)
+            bad_enum(x, _I112)
         a = (((((a << wd) | c) << 4)) | (j << 1))
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
@@ -3844,7 +4071,7 @@ def e_WPT_AlignmentCheckReqType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T111[st]
+            c, wd, nx, n = _T115[st]
             a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
@@ -3862,10 +4089,10 @@ def e_WPT_AlignmentCheckReqType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T112[st]
+    c, wd = _T116[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K109)
+        extra(d, _K113)
     return a
 
 def d_WPT_AlignmentCheckResType(v, r):
@@ -3878,22 +4105,35 @@ def d_WPT_AlignmentCheckResType(v, r):
     x, r = d_MessageHeaderType(v, r)
     o['Header'] = x
     st = 1
-    r -= 9
-    x = (v >> r) & 511
-    if x & 385:
-        und2()
-    x = _E113[(x >> 1) & 63]
-    c = 0
-    o['ResponseCode'] = x
-    st = 2
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E105[(x >> 1) & 3]
-    c = 0
-    o['EVSEProcessing'] = x
-    st = 3
+    r -= 14
+    x = (v >> r) & 16383
+    if x & 12345:
+        r += 14
+        r -= 9
+        x = (v >> r) & 511
+        if x & 385:
+            und2()
+        x = _E117[(x >> 1) & 63]
+        c = 0
+        o['ResponseCode'] = x
+        st = 2
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E109[(x >> 1) & 3]
+        c = 0
+        o['EVSEProcessing'] = x
+        st = 3
+    else:
+        st = 1
+        c = 0
+        o['ResponseCode'] = _E117[(x >> 6) & 63]
+        st = 2
+        c = 0
+        o['EVSEProcessing'] = _E109[(x >> 1) & 3]
+        st = 3
+        c = 0
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -3951,9 +4191,11 @@ def d_WPT_AlignmentCheckResType(v, r):
         else:
             und(c, 2)
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3993,9 +4235,9 @@ def e_WPT_AlignmentCheckResType(a, d):
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        j = _I114.get(x)
+        j = _I118.get(x)
         if j is None:
-            bad_enum(x, _I114)
+            bad_enum(x, _I118)
         a = ((a << 9) | (j << 1))
         st = 2
     else:
@@ -4003,9 +4245,9 @@ def e_WPT_AlignmentCheckResType(a, d):
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
-        j = _I106.get(x)
+        j = _I110.get(x)
         if j is None:
-            bad_enum(x, _I106)
+            bad_enum(x, _I110)
         a = ((a << 5) | (j << 1))
         st = 3
     else:
@@ -4020,7 +4262,7 @@ def e_WPT_AlignmentCheckResType(a, d):
     x = d.get('SupplyDeviceCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T116[st]
+        c, wd, st = _T120[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
@@ -4032,7 +4274,7 @@ def e_WPT_AlignmentCheckResType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T117[st]
+            c, wd, nx, n = _T121[st]
             a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
@@ -4050,10 +4292,10 @@ def e_WPT_AlignmentCheckResType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T118[st]
+    c, wd = _T122[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K115)
+        extra(d, _K119)
     return a
 
 def d_WPT_ChargeLoopReqType(v, r):
@@ -4109,7 +4351,7 @@ def d_WPT_ChargeLoopReqType(v, r):
     x = (v >> r) & 31
     if x & 25:
         und2()
-    x = _E119[(x >> 1) & 3]
+    x = _E123[(x >> 1) & 3]
     c = 0
     o['EVPCChargeDiagnostics'] = x
     st = 6
@@ -4170,9 +4412,11 @@ def d_WPT_ChargeLoopReqType(v, r):
         else:
             und(c, 2)
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4219,7 +4463,7 @@ def e_WPT_ChargeLoopReqType(a, d):
     x = d.get('MeterInfoRequested')
     if x is not None:
         u += 1
-        c, wd, st = _T122[st]
+        c, wd, st = _T126[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = (((((a << wd) | c) << 3)) | (2 if x else 0))
@@ -4227,34 +4471,34 @@ def e_WPT_ChargeLoopReqType(a, d):
     x = d.get('EVPCPowerRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T123[st]
+        c, wd, st = _T127[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVPCPowerOutput'
     x = d.get('EVPCPowerOutput')
     if x is not None:
         u += 1
-        c, wd, st = _T124[st]
+        c, wd, st = _T128[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVPCChargeDiagnostics'
     x = d.get('EVPCChargeDiagnostics')
     if x is not None:
         u += 1
-        c, wd, st = _T75[st]
-        j = _I120.get(x)
+        c, wd, st = _T76[st]
+        j = _I124.get(x)
         if j is None:
-            bad_enum(x, _I120)
+            bad_enum(x, _I124)
         a = (((((a << wd) | c) << 4)) | (j << 1))
     f = 'EVPCOperatingFrequency'
     x = d.get('EVPCOperatingFrequency')
     if x is not None:
         u += 1
-        c, wd, st = _T125[st]
+        c, wd, st = _T129[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVPCPowerControlParameter'
     x = d.get('EVPCPowerControlParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T126[st]
+        c, wd, st = _T130[st]
         a = e_WPT_EVPCPowerControlParameterType(((a << wd) | c), x)
     f = 'ManufacturerSpecificDataContainer'
     x = d.get('ManufacturerSpecificDataContainer')
@@ -4266,7 +4510,7 @@ def e_WPT_ChargeLoopReqType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T127[st]
+            c, wd, nx, n = _T131[st]
             a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
@@ -4284,10 +4528,10 @@ def e_WPT_ChargeLoopReqType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T128[st]
+    c, wd = _T132[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K121)
+        extra(d, _K125)
     return a
 
 def d_WPT_ChargeLoopResType(v, r):
@@ -4304,7 +4548,7 @@ def d_WPT_ChargeLoopResType(v, r):
     x = (v >> r) & 511
     if x & 385:
         und2()
-    x = _E113[(x >> 1) & 63]
+    x = _E117[(x >> 1) & 63]
     c = 0
     o['ResponseCode'] = x
     st = 2
@@ -4397,7 +4641,7 @@ def d_WPT_ChargeLoopResType(v, r):
     x = (v >> r) & 63
     if x & 49:
         und2()
-    x = _E129[(x >> 1) & 7]
+    x = _E133[(x >> 1) & 7]
     c = 0
     o['SPCChargeDiagnostics'] = x
     st = 10
@@ -4458,9 +4702,11 @@ def d_WPT_ChargeLoopResType(v, r):
         else:
             und(c, 2)
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4489,16 +4735,16 @@ def e_WPT_ChargeLoopResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O132.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O136.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_WPT_ChargeLoopResType.get(f)
         if h is None:
-            extra(d, _K131)
+            extra(d, _K135)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T146[st]
+    c, wd = _T150[st]
     a = (a << wd) | c
     return a
 
@@ -4519,28 +4765,37 @@ def d_WPT_ChargeParameterDiscoveryReqType(v, r):
     x, r = d_RationalNumberType(v, r)
     o['EVPCMaxReceivablePower'] = x
     st = 2
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
+    r -= 22
+    x = (v >> r) & 4194303
+    if x & 3673857:
+        r += 22
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['SDMaxGroundClearence'] = x
+        st = 3
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['SDMinGroundClearence'] = x
+        st = 4
     else:
-        x >>= 1
-    c = 0
-    o['SDMaxGroundClearence'] = x
-    st = 3
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
-    else:
-        x >>= 1
-    c = 0
-    o['SDMinGroundClearence'] = x
-    st = 4
+        o['SDMaxGroundClearence'] = (x >> 12) & 127
+        o['SDMinGroundClearence'] = (x >> 1) & 127
+        st = 4
+        c = 0
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -4557,9 +4812,11 @@ def d_WPT_ChargeParameterDiscoveryReqType(v, r):
     o['EVPCDeviceLocalControl'] = x
     st = 6
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4606,24 +4863,20 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
     f = 'SDMaxGroundClearence'
     x = d.get('SDMaxGroundClearence')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 65535)) << 1
         st = 3
     else:
         missing()
     f = 'SDMinGroundClearence'
     x = d.get('SDMinGroundClearence')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 65535)) << 1
         st = 4
     else:
         missing()
@@ -4649,32 +4902,38 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
         u += 1
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T148[st]
-            a = wb(((((a << wd) | c) << 1)), x) << 1
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q153[len(x)]
+            for i, x in enumerate(x):
+                a = wb((a << 3), x) << 1
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T152[st]
+                a = wb(((((a << wd) | c) << 1)), x) << 1
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     f = None
-    c, wd = _T149[st]
+    c, wd = _T154[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K147)
+        extra(d, _K151)
     return a
 
 def d_WPT_ChargeParameterDiscoveryResType(v, r):
@@ -4687,22 +4946,35 @@ def d_WPT_ChargeParameterDiscoveryResType(v, r):
     x, r = d_MessageHeaderType(v, r)
     o['Header'] = x
     st = 1
-    r -= 9
-    x = (v >> r) & 511
-    if x & 385:
-        und2()
-    x = _E113[(x >> 1) & 63]
-    c = 0
-    o['ResponseCode'] = x
-    st = 2
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E150[(x >> 1) & 3]
-    c = 0
-    o['PDInputPowerClass'] = x
-    st = 3
+    r -= 14
+    x = (v >> r) & 16383
+    if x & 12345:
+        r += 14
+        r -= 9
+        x = (v >> r) & 511
+        if x & 385:
+            und2()
+        x = _E117[(x >> 1) & 63]
+        c = 0
+        o['ResponseCode'] = x
+        st = 2
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E155[(x >> 1) & 3]
+        c = 0
+        o['PDInputPowerClass'] = x
+        st = 3
+    else:
+        st = 1
+        c = 0
+        o['ResponseCode'] = _E117[(x >> 6) & 63]
+        st = 2
+        c = 0
+        o['PDInputPowerClass'] = _E155[(x >> 1) & 3]
+        st = 3
+        c = 0
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -4717,28 +4989,37 @@ def d_WPT_ChargeParameterDiscoveryResType(v, r):
     x, r = d_RationalNumberType(v, r)
     o['SDMaxOutputPower'] = x
     st = 5
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
+    r -= 22
+    x = (v >> r) & 4194303
+    if x & 3673857:
+        r += 22
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['SDMaxGroundClearanceSupport'] = x
+        st = 6
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['SDMinGroundClearanceSupport'] = x
+        st = 7
     else:
-        x >>= 1
-    c = 0
-    o['SDMaxGroundClearanceSupport'] = x
-    st = 6
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
-    else:
-        x >>= 1
-    c = 0
-    o['SDMinGroundClearanceSupport'] = x
-    st = 7
+        o['SDMaxGroundClearanceSupport'] = (x >> 12) & 127
+        o['SDMinGroundClearanceSupport'] = (x >> 1) & 127
+        st = 7
+        c = 0
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -4754,9 +5035,11 @@ def d_WPT_ChargeParameterDiscoveryResType(v, r):
     o['PDMaxCoilCurrent'] = x
     st = 9
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4796,9 +5079,9 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        j = _I114.get(x)
+        j = _I118.get(x)
         if j is None:
-            bad_enum(x, _I114)
+            bad_enum(x, _I118)
         a = ((a << 9) | (j << 1))
         st = 2
     else:
@@ -4806,9 +5089,9 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
     f = 'PDInputPowerClass'
     x = d.get('PDInputPowerClass')
     if x is not None:
-        j = _I151.get(x)
+        j = _I156.get(x)
         if j is None:
-            bad_enum(x, _I151)
+            bad_enum(x, _I156)
         a = ((a << 5) | (j << 1))
         st = 3
     else:
@@ -4830,24 +5113,20 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
     f = 'SDMaxGroundClearanceSupport'
     x = d.get('SDMaxGroundClearanceSupport')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 65535)) << 1
         st = 6
     else:
         missing()
     f = 'SDMinGroundClearanceSupport'
     x = d.get('SDMinGroundClearanceSupport')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 65535)) << 1
         st = 7
     else:
         missing()
@@ -4871,122 +5150,127 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
         u += 1
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T153[st]
-            a = wb(((((a << wd) | c) << 1)), x) << 1
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q159[len(x)]
+            for i, x in enumerate(x):
+                a = wb((a << 3), x) << 1
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T158[st]
+                a = wb(((((a << wd) | c) << 1)), x) << 1
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     f = None
-    c, wd = _T154[st]
+    c, wd = _T160[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K152)
+        extra(d, _K157)
     return a
 
 def d_WPT_CoordinateXYZType(v, r):
     o = {}
     st = 0
-    r -= 12
-    x = (v >> r) & 4095
-    if x & 3841:
-        if x >> 11:
-            und(1, 1)
-        x, r = ei(v, r + 11)
+    r -= 37
+    x = (v >> r) & 137438953471
+    if x & 128914046467:
+        r += 37
+        r -= 12
+        x = (v >> r) & 4095
+        if x & 3841:
+            if x >> 11:
+                und(1, 1)
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        c = 0
+        o['Coord_X'] = x
+        st = 1
+        r -= 12
+        x = (v >> r) & 4095
+        if x & 3841:
+            if x >> 11:
+                und(1, 1)
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        c = 0
+        o['Coord_Y'] = x
+        st = 2
+        r -= 12
+        x = (v >> r) & 4095
+        if x & 3841:
+            if x >> 11:
+                und(1, 1)
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        c = 0
+        o['Coord_Z'] = x
+        st = 3
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['Coord_X'] = x
-    st = 1
-    r -= 12
-    x = (v >> r) & 4095
-    if x & 3841:
-        if x >> 11:
-            und(1, 1)
-        x, r = ei(v, r + 11)
-    else:
-        x >>= 1
-    c = 0
-    o['Coord_Y'] = x
-    st = 2
-    r -= 12
-    x = (v >> r) & 4095
-    if x & 3841:
-        if x >> 11:
-            und(1, 1)
-        x, r = ei(v, r + 11)
-    else:
-        x >>= 1
-    c = 0
-    o['Coord_Z'] = x
-    st = 3
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['Coord_X'] = (x >> 26) & 127
+        o['Coord_Y'] = (x >> 14) & 127
+        o['Coord_Z'] = (x >> 2) & 127
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_CoordinateXYZType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 3
     f = 'Coord_X'
     x = d.get('Coord_X')
     if x is not None:
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
-        st = 1
+            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
     else:
         missing()
     f = 'Coord_Y'
     x = d.get('Coord_Y')
     if x is not None:
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
-        st = 2
+            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
     else:
         missing()
     f = 'Coord_Z'
     x = d.get('Coord_Z')
     if x is not None:
-        if x.__class__ is not int or x < -32768 or x > 32767:
-            x = as_int(x, -32768, 32767)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
-        st = 3
+            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K155)
+        extra(d, _K161)
     return a
 
 def d_WPT_EVPCPowerControlParameterType(v, r):
@@ -5030,40 +5314,35 @@ def d_WPT_EVPCPowerControlParameterType(v, r):
 def e_WPT_EVPCPowerControlParameterType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 4
     f = 'EVPCCoilCurrentRequest'
     x = d.get('EVPCCoilCurrentRequest')
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
-        st = 1
     else:
         missing()
     f = 'EVPCCoilCurrentInformation'
     x = d.get('EVPCCoilCurrentInformation')
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
-        st = 2
     else:
         missing()
     f = 'EVPCCurrentOutputInformation'
     x = d.get('EVPCCurrentOutputInformation')
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
-        st = 3
     else:
         missing()
     f = 'EVPCVoltageOutputInformation'
     x = d.get('EVPCVoltageOutputInformation')
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
-        st = 4
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K156)
+        extra(d, _K162)
     return a
 
 def d_WPT_FinePositioningMethodListType(v, r):
@@ -5073,7 +5352,7 @@ def d_WPT_FinePositioningMethodListType(v, r):
     x = (v >> r) & 63
     if x & 49:
         und2()
-    x = _E157[(x >> 1) & 7]
+    x = _E163[(x >> 1) & 7]
     c = 0
     l = o.get('WPT_FinePositioningMethod')
     if l is None:
@@ -5082,9 +5361,11 @@ def d_WPT_FinePositioningMethodListType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5092,7 +5373,7 @@ def d_WPT_FinePositioningMethodListType(v, r):
             x = (v >> r) & 31
             if x & 17:
                 und2()
-            x = _E157[(x >> 1) & 7]
+            x = _E163[(x >> 1) & 7]
             l = o.get('WPT_FinePositioningMethod')
             if l is None:
                 o['WPT_FinePositioningMethod'] = [x]
@@ -5123,37 +5404,47 @@ def e_WPT_FinePositioningMethodListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T1[st]
-            j = _I158.get(x)
-            if j is None:
-                bad_enum(x, _I158)
-            a = (((((a << wd) | c) << 5)) | (j << 1))
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 8:
+            st = _Q2[len(x)]
+            for i, x in enumerate(x):
+                c, wd = _P108[i]
+                j = _I164.get(x)
+                if j is None:
+                    bad_enum(x, _I164)
+                a = (((((a << wd) | c) << 5)) | (j << 1))
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T1[st]
+                j = _I164.get(x)
+                if j is None:
+                    bad_enum(x, _I164)
+                a = (((((a << wd) | c) << 5)) | (j << 1))
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T2[st]
+    c, wd = _T3[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K159)
+        extra(d, _K165)
     return a
 
 def d_WPT_FinePositioningReqType(v, r):
@@ -5166,26 +5457,41 @@ def d_WPT_FinePositioningReqType(v, r):
     x, r = d_MessageHeaderType(v, r)
     o['Header'] = x
     st = 1
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E105[(x >> 1) & 3]
-    c = 0
-    o['EVProcessing'] = x
-    st = 2
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E107[(x >> 1) & 3]
-    c = 0
-    o['EVResultCode'] = x
-    st = 3
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 825:
+        r += 10
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E109[(x >> 1) & 3]
+        c = 0
+        o['EVProcessing'] = x
+        st = 2
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E111[(x >> 1) & 3]
+        c = 0
+        o['EVResultCode'] = x
+        st = 3
+    else:
+        st = 1
+        c = 0
+        o['EVProcessing'] = _E109[(x >> 6) & 3]
+        st = 2
+        c = 0
+        o['EVResultCode'] = _E111[(x >> 1) & 3]
+        st = 3
+        c = 0
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5241,9 +5547,9 @@ def e_WPT_FinePositioningReqType(a, d):
     f = 'EVProcessing'
     x = d.get('EVProcessing')
     if x is not None:
-        j = _I106.get(x)
+        j = _I110.get(x)
         if j is None:
-            bad_enum(x, _I106)
+            bad_enum(x, _I110)
         a = ((a << 5) | (j << 1))
         st = 2
     else:
@@ -5251,9 +5557,9 @@ def e_WPT_FinePositioningReqType(a, d):
     f = 'EVResultCode'
     x = d.get('EVResultCode')
     if x is not None:
-        j = _I108.get(x)
+        j = _I112.get(x)
         if j is None:
-            bad_enum(x, _I108)
+            bad_enum(x, _I112)
         a = ((a << 5) | (j << 1))
         st = 3
     else:
@@ -5264,38 +5570,44 @@ def e_WPT_FinePositioningReqType(a, d):
         u += 1
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T161[st]
-            a = wb(((((a << wd) | c) << 1)), x) << 1
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q168[len(x)]
+            for i, x in enumerate(x):
+                a = wb((a << 3), x) << 1
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T167[st]
+                a = wb(((((a << wd) | c) << 1)), x) << 1
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     f = 'WPT_LF_DataPackageList'
     x = d.get('WPT_LF_DataPackageList')
     if x is not None:
         u += 1
-        c, wd, st = _T162[st]
+        c, wd, st = _T169[st]
         a = e_WPT_LF_DataPackageListType(((a << wd) | c), x)
     f = None
-    c, wd = _T163[st]
+    c, wd = _T170[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K160)
+        extra(d, _K166)
     return a
 
 def d_WPT_FinePositioningResType(v, r):
@@ -5308,26 +5620,41 @@ def d_WPT_FinePositioningResType(v, r):
     x, r = d_MessageHeaderType(v, r)
     o['Header'] = x
     st = 1
-    r -= 9
-    x = (v >> r) & 511
-    if x & 385:
-        und2()
-    x = _E113[(x >> 1) & 63]
-    c = 0
-    o['ResponseCode'] = x
-    st = 2
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E105[(x >> 1) & 3]
-    c = 0
-    o['EVSEProcessing'] = x
-    st = 3
+    r -= 14
+    x = (v >> r) & 16383
+    if x & 12345:
+        r += 14
+        r -= 9
+        x = (v >> r) & 511
+        if x & 385:
+            und2()
+        x = _E117[(x >> 1) & 63]
+        c = 0
+        o['ResponseCode'] = x
+        st = 2
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E109[(x >> 1) & 3]
+        c = 0
+        o['EVSEProcessing'] = x
+        st = 3
+    else:
+        st = 1
+        c = 0
+        o['ResponseCode'] = _E117[(x >> 6) & 63]
+        st = 2
+        c = 0
+        o['EVSEProcessing'] = _E109[(x >> 1) & 3]
+        st = 3
+        c = 0
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5383,9 +5710,9 @@ def e_WPT_FinePositioningResType(a, d):
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        j = _I114.get(x)
+        j = _I118.get(x)
         if j is None:
-            bad_enum(x, _I114)
+            bad_enum(x, _I118)
         a = ((a << 9) | (j << 1))
         st = 2
     else:
@@ -5393,9 +5720,9 @@ def e_WPT_FinePositioningResType(a, d):
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
-        j = _I106.get(x)
+        j = _I110.get(x)
         if j is None:
-            bad_enum(x, _I106)
+            bad_enum(x, _I110)
         a = ((a << 5) | (j << 1))
         st = 3
     else:
@@ -5406,38 +5733,44 @@ def e_WPT_FinePositioningResType(a, d):
         u += 1
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T161[st]
-            a = wb(((((a << wd) | c) << 1)), x) << 1
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q168[len(x)]
+            for i, x in enumerate(x):
+                a = wb((a << 3), x) << 1
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T167[st]
+                a = wb(((((a << wd) | c) << 1)), x) << 1
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     f = 'WPT_LF_DataPackageList'
     x = d.get('WPT_LF_DataPackageList')
     if x is not None:
         u += 1
-        c, wd, st = _T162[st]
+        c, wd, st = _T169[st]
         a = e_WPT_LF_DataPackageListType(((a << wd) | c), x)
     f = None
-    c, wd = _T163[st]
+    c, wd = _T170[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K164)
+        extra(d, _K171)
     return a
 
 def d_WPT_FinePositioningSetupReqType(v, r):
@@ -5454,7 +5787,7 @@ def d_WPT_FinePositioningSetupReqType(v, r):
     x = (v >> r) & 31
     if x & 25:
         und2()
-    x = _E105[(x >> 1) & 3]
+    x = _E109[(x >> 1) & 3]
     c = 0
     o['EVProcessing'] = x
     st = 2
@@ -5491,9 +5824,11 @@ def d_WPT_FinePositioningSetupReqType(v, r):
     o['NaturalOffset'] = x
     st = 6
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5549,9 +5884,9 @@ def e_WPT_FinePositioningSetupReqType(a, d):
     f = 'EVProcessing'
     x = d.get('EVProcessing')
     if x is not None:
-        j = _I106.get(x)
+        j = _I110.get(x)
         if j is None:
-            bad_enum(x, _I106)
+            bad_enum(x, _I110)
         a = ((a << 5) | (j << 1))
         st = 2
     else:
@@ -5580,12 +5915,10 @@ def e_WPT_FinePositioningSetupReqType(a, d):
     f = 'NaturalOffset'
     x = d.get('NaturalOffset')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 65535)) << 1
         st = 6
     else:
         missing()
@@ -5595,38 +5928,44 @@ def e_WPT_FinePositioningSetupReqType(a, d):
         u += 1
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T166[st]
-            a = wb(((((a << wd) | c) << 1)), x) << 1
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q174[len(x)]
+            for i, x in enumerate(x):
+                a = wb((a << 3), x) << 1
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T173[st]
+                a = wb(((((a << wd) | c) << 1)), x) << 1
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     f = 'LF_SystemSetupData'
     x = d.get('LF_SystemSetupData')
     if x is not None:
         u += 1
-        c, wd, st = _T167[st]
+        c, wd, st = _T175[st]
         a = e_WPT_LF_SystemSetupDataType(((a << wd) | c), x)
     f = None
-    c, wd = _T168[st]
+    c, wd = _T176[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K165)
+        extra(d, _K172)
     return a
 
 def d_WPT_FinePositioningSetupResType(v, r):
@@ -5643,7 +5982,7 @@ def d_WPT_FinePositioningSetupResType(v, r):
     x = (v >> r) & 511
     if x & 385:
         und2()
-    x = _E113[(x >> 1) & 63]
+    x = _E117[(x >> 1) & 63]
     c = 0
     o['ResponseCode'] = x
     st = 2
@@ -5680,9 +6019,11 @@ def d_WPT_FinePositioningSetupResType(v, r):
     o['NaturalOffset'] = x
     st = 6
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5738,9 +6079,9 @@ def e_WPT_FinePositioningSetupResType(a, d):
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        j = _I114.get(x)
+        j = _I118.get(x)
         if j is None:
-            bad_enum(x, _I114)
+            bad_enum(x, _I118)
         a = ((a << 9) | (j << 1))
         st = 2
     else:
@@ -5769,12 +6110,10 @@ def e_WPT_FinePositioningSetupResType(a, d):
     f = 'NaturalOffset'
     x = d.get('NaturalOffset')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
+            a = wu((a << 2), as_int(x, 0, 65535)) << 1
         st = 6
     else:
         missing()
@@ -5784,38 +6123,44 @@ def e_WPT_FinePositioningSetupResType(a, d):
         u += 1
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T166[st]
-            a = wb(((((a << wd) | c) << 1)), x) << 1
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q174[len(x)]
+            for i, x in enumerate(x):
+                a = wb((a << 3), x) << 1
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T173[st]
+                a = wb(((((a << wd) | c) << 1)), x) << 1
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     f = 'LF_SystemSetupData'
     x = d.get('LF_SystemSetupData')
     if x is not None:
         u += 1
-        c, wd, st = _T167[st]
+        c, wd, st = _T175[st]
         a = e_WPT_LF_SystemSetupDataType(((a << wd) | c), x)
     f = None
-    c, wd = _T168[st]
+    c, wd = _T176[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K169)
+        extra(d, _K177)
     return a
 
 def d_WPT_LF_DataPackageListType(v, r):
@@ -5846,7 +6191,6 @@ def d_WPT_LF_DataPackageListType(v, r):
 def e_WPT_LF_DataPackageListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'NumPackages'
     x = d.get('NumPackages')
@@ -5854,20 +6198,18 @@ def e_WPT_LF_DataPackageListType(a, d):
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
         a = ((a << 11) | ((x) << 1))
-        st = 1
     else:
         missing()
     f = 'WPT_LF_DataPackage'
     x = d.get('WPT_LF_DataPackage')
     if x is not None:
         a = e_WPT_LF_DataPackageType((a << 1), x)
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K170)
+        extra(d, _K178)
     return a
 
 def d_WPT_LF_DataPackageType(v, r):
@@ -5924,13 +6266,13 @@ def e_WPT_LF_DataPackageType(a, d):
     x = d.get('LF_RxData')
     if x is not None:
         u += 1
-        c, wd, st = _T172[st]
+        c, wd, st = _T180[st]
         a = e_WPT_LF_RxDataListType(((a << wd) | c), x)
     f = None
-    c, wd = _T95[st]
+    c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K171)
+        extra(d, _K179)
     return a
 
 def d_WPT_LF_ReceiverDataType(v, r):
@@ -5945,9 +6287,11 @@ def d_WPT_LF_ReceiverDataType(v, r):
     o['NumberOfReceivers'] = x
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 1
         c = (v >> r) & 1
         if c == 0:
@@ -5964,9 +6308,11 @@ def d_WPT_LF_ReceiverDataType(v, r):
         else:
             und(c, 1)
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6010,34 +6356,41 @@ def e_WPT_LF_ReceiverDataType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T174[st]
-            a = e_WPT_TxRxSpecDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q183[len(x)]
+            for i, x in enumerate(x):
+                c, wd = _P184[i]
+                a = e_WPT_TxRxSpecDataType(((a << wd) | c), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T182[st]
+                a = e_WPT_TxRxSpecDataType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T51[st]
+    c, wd = _T52[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K173)
+        extra(d, _K181)
     return a
 
 def d_WPT_LF_RxDataListType(v, r):
@@ -6060,19 +6413,17 @@ def d_WPT_LF_RxDataListType(v, r):
 def e_WPT_LF_RxDataListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'WPT_LF_RxDataList'
     x = d.get('WPT_LF_RxDataList')
     if x is not None:
         a = e_WPT_LF_RxDataType((a << 1), x)
-        st = 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K175)
+        extra(d, _K185)
     return a
 
 def d_WPT_LF_RxDataType(v, r):
@@ -6106,31 +6457,26 @@ def d_WPT_LF_RxDataType(v, r):
 def e_WPT_LF_RxDataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'RxIdentifier'
     x = d.get('RxIdentifier')
     if x is not None:
-        if x.__class__ is not int or x < 1 or x > 4294967295:
-            x = as_int(x, 1, 4294967295)
-        if x < 128:
+        if x.__class__ is int and 0 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 1
+            a = wu((a << 2), as_int(x, 1, 4294967295)) << 1
     else:
         missing()
     f = 'RSSIData'
     x = d.get('RSSIData')
     if x is not None:
         a = e_WPT_LF_RxRSSIListType((a << 1), x)
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K176)
+        extra(d, _K186)
     return a
 
 def d_WPT_LF_RxRSSIListType(v, r):
@@ -6153,19 +6499,17 @@ def d_WPT_LF_RxRSSIListType(v, r):
 def e_WPT_LF_RxRSSIListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'RSSIDataList'
     x = d.get('RSSIDataList')
     if x is not None:
         a = e_WPT_LF_RxRSSIType((a << 1), x)
-        st = 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K177)
+        extra(d, _K187)
     return a
 
 def d_WPT_LF_RxRSSIType(v, r):
@@ -6199,31 +6543,26 @@ def d_WPT_LF_RxRSSIType(v, r):
 def e_WPT_LF_RxRSSIType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'TxIdentifier'
     x = d.get('TxIdentifier')
     if x is not None:
-        if x.__class__ is not int or x < 1 or x > 4294967295:
-            x = as_int(x, 1, 4294967295)
-        if x < 128:
+        if x.__class__ is int and 0 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 1
+            a = wu((a << 2), as_int(x, 1, 4294967295)) << 1
     else:
         missing()
     f = 'RSSI'
     x = d.get('RSSI')
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K178)
+        extra(d, _K188)
     return a
 
 def d_WPT_LF_SystemSetupDataType(v, r):
@@ -6263,13 +6602,13 @@ def e_WPT_LF_SystemSetupDataType(a, d):
     x = d.get('LF_ReceiverSetupData')
     if x is not None:
         u += 1
-        c, wd, st = _T180[st]
+        c, wd, st = _T190[st]
         a = e_WPT_LF_ReceiverDataType(((a << wd) | c), x)
     f = None
-    c, wd = _T181[st]
+    c, wd = _T191[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K179)
+        extra(d, _K189)
     return a
 
 def d_WPT_LF_TransmitterDataType(v, r):
@@ -6291,9 +6630,11 @@ def d_WPT_LF_TransmitterDataType(v, r):
     o['SignalFrequency'] = x
     st = 2
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 1
         c = (v >> r) & 1
         if c == 0:
@@ -6310,9 +6651,11 @@ def d_WPT_LF_TransmitterDataType(v, r):
         else:
             und(c, 1)
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6379,40 +6722,47 @@ def e_WPT_LF_TransmitterDataType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T183[st]
-            a = e_WPT_TxRxSpecDataType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q194[len(x)]
+            for i, x in enumerate(x):
+                c, wd = _P184[i]
+                a = e_WPT_TxRxSpecDataType(((a << wd) | c), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T193[st]
+                a = e_WPT_TxRxSpecDataType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = 'TxPackageSpecData'
     x = d.get('TxPackageSpecData')
     if x is not None:
         u += 1
-        c, wd, st = _T162[st]
+        c, wd, st = _T169[st]
         a = e_WPT_TxRxPackageSpecDataType(((a << wd) | c), x)
     f = None
-    c, wd = _T163[st]
+    c, wd = _T170[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K182)
+        extra(d, _K192)
     return a
 
 def d_WPT_LF_TxDataListType(v, r):
@@ -6435,19 +6785,17 @@ def d_WPT_LF_TxDataListType(v, r):
 def e_WPT_LF_TxDataListType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'WPT_LF_TxDataList'
     x = d.get('WPT_LF_TxDataList')
     if x is not None:
         a = e_WPT_LF_TxDataType((a << 1), x)
-        st = 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K184)
+        extra(d, _K195)
     return a
 
 def d_WPT_LF_TxDataType(v, r):
@@ -6481,31 +6829,26 @@ def d_WPT_LF_TxDataType(v, r):
 def e_WPT_LF_TxDataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'TxIdentifier'
     x = d.get('TxIdentifier')
     if x is not None:
-        if x.__class__ is not int or x < 1 or x > 4294967295:
-            x = as_int(x, 1, 4294967295)
-        if x < 128:
+        if x.__class__ is int and 0 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 1
+            a = wu((a << 2), as_int(x, 1, 4294967295)) << 1
     else:
         missing()
     f = 'EIRP'
     x = d.get('EIRP')
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
-        st = 2
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K185)
+        extra(d, _K196)
     return a
 
 def d_WPT_PairingMethodListType(v, r):
@@ -6515,7 +6858,7 @@ def d_WPT_PairingMethodListType(v, r):
     x = (v >> r) & 63
     if x & 49:
         und2()
-    x = _E186[(x >> 1) & 7]
+    x = _E197[(x >> 1) & 7]
     c = 0
     l = o.get('WPT_PairingMethod')
     if l is None:
@@ -6524,9 +6867,11 @@ def d_WPT_PairingMethodListType(v, r):
         l.append(x)
     st = 1
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6534,7 +6879,7 @@ def d_WPT_PairingMethodListType(v, r):
             x = (v >> r) & 31
             if x & 17:
                 und2()
-            x = _E186[(x >> 1) & 7]
+            x = _E197[(x >> 1) & 7]
             l = o.get('WPT_PairingMethod')
             if l is None:
                 o['WPT_PairingMethod'] = [x]
@@ -6565,37 +6910,47 @@ def e_WPT_PairingMethodListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T1[st]
-            j = _I187.get(x)
-            if j is None:
-                bad_enum(x, _I187)
-            a = (((((a << wd) | c) << 5)) | (j << 1))
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 8:
+            st = _Q2[len(x)]
+            for i, x in enumerate(x):
+                c, wd = _P108[i]
+                j = _I198.get(x)
+                if j is None:
+                    bad_enum(x, _I198)
+                a = (((((a << wd) | c) << 5)) | (j << 1))
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T1[st]
+                j = _I198.get(x)
+                if j is None:
+                    bad_enum(x, _I198)
+                a = (((((a << wd) | c) << 5)) | (j << 1))
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = None
-    c, wd = _T2[st]
+    c, wd = _T3[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K188)
+        extra(d, _K199)
     return a
 
 def d_WPT_PairingReqType(v, r):
@@ -6612,7 +6967,7 @@ def d_WPT_PairingReqType(v, r):
     x = (v >> r) & 31
     if x & 25:
         und2()
-    x = _E105[(x >> 1) & 3]
+    x = _E109[(x >> 1) & 3]
     c = 0
     o['EVProcessing'] = x
     st = 2
@@ -6632,7 +6987,7 @@ def d_WPT_PairingReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E107[(x >> 1) & 3]
+        x = _E111[(x >> 1) & 3]
         o['EVResultCode'] = x
         st = 4
     else:
@@ -6642,14 +6997,16 @@ def d_WPT_PairingReqType(v, r):
         x = (v >> r) & 31
         if x & 25:
             und2()
-        x = _E107[(x >> 1) & 3]
+        x = _E111[(x >> 1) & 3]
         c = 0
         o['EVResultCode'] = x
         st = 4
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6689,9 +7046,9 @@ def e_WPT_PairingReqType(a, d):
     f = 'EVProcessing'
     x = d.get('EVProcessing')
     if x is not None:
-        j = _I106.get(x)
+        j = _I110.get(x)
         if j is None:
-            bad_enum(x, _I106)
+            bad_enum(x, _I110)
         a = ((a << 5) | (j << 1))
         st = 2
     else:
@@ -6700,21 +7057,19 @@ def e_WPT_PairingReqType(a, d):
     x = d.get('ObservedIDCode')
     if x is not None:
         u += 1
-        if x.__class__ is not int or x < 1 or x > 4294967295:
-            x = as_int(x, 1, 4294967295)
-        if x < 128:
+        if x.__class__ is int and 0 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wu((a << 3), x) << 1
+            a = wu((a << 3), as_int(x, 1, 4294967295)) << 1
         st = 3
     f = 'EVResultCode'
     x = d.get('EVResultCode')
     if x is not None:
         u += 1
-        c, wd, st = _T110[st]
-        j = _I108.get(x)
+        c, wd, st = _T114[st]
+        j = _I112.get(x)
         if j is None:
-            bad_enum(x, _I108)
+            bad_enum(x, _I112)
         a = (((((a << wd) | c) << 4)) | (j << 1))
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
@@ -6726,7 +7081,7 @@ def e_WPT_PairingReqType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T111[st]
+            c, wd, nx, n = _T115[st]
             a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
@@ -6744,10 +7099,10 @@ def e_WPT_PairingReqType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T112[st]
+    c, wd = _T116[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K189)
+        extra(d, _K200)
     return a
 
 def d_WPT_PairingResType(v, r):
@@ -6760,22 +7115,35 @@ def d_WPT_PairingResType(v, r):
     x, r = d_MessageHeaderType(v, r)
     o['Header'] = x
     st = 1
-    r -= 9
-    x = (v >> r) & 511
-    if x & 385:
-        und2()
-    x = _E113[(x >> 1) & 63]
-    c = 0
-    o['ResponseCode'] = x
-    st = 2
-    r -= 5
-    x = (v >> r) & 31
-    if x & 25:
-        und2()
-    x = _E105[(x >> 1) & 3]
-    c = 0
-    o['EVSEProcessing'] = x
-    st = 3
+    r -= 14
+    x = (v >> r) & 16383
+    if x & 12345:
+        r += 14
+        r -= 9
+        x = (v >> r) & 511
+        if x & 385:
+            und2()
+        x = _E117[(x >> 1) & 63]
+        c = 0
+        o['ResponseCode'] = x
+        st = 2
+        r -= 5
+        x = (v >> r) & 31
+        if x & 25:
+            und2()
+        x = _E109[(x >> 1) & 3]
+        c = 0
+        o['EVSEProcessing'] = x
+        st = 3
+    else:
+        st = 1
+        c = 0
+        o['ResponseCode'] = _E117[(x >> 6) & 63]
+        st = 2
+        c = 0
+        o['EVSEProcessing'] = _E109[(x >> 1) & 3]
+        st = 3
+        c = 0
     r -= 3
     c = (v >> r) & 7
     if c == 0:
@@ -6838,9 +7206,11 @@ def d_WPT_PairingResType(v, r):
         else:
             und(c, 2)
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6880,9 +7250,9 @@ def e_WPT_PairingResType(a, d):
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        j = _I114.get(x)
+        j = _I118.get(x)
         if j is None:
-            bad_enum(x, _I114)
+            bad_enum(x, _I118)
         a = ((a << 9) | (j << 1))
         st = 2
     else:
@@ -6890,9 +7260,9 @@ def e_WPT_PairingResType(a, d):
     f = 'EVSEProcessing'
     x = d.get('EVSEProcessing')
     if x is not None:
-        j = _I106.get(x)
+        j = _I110.get(x)
         if j is None:
-            bad_enum(x, _I106)
+            bad_enum(x, _I110)
         a = ((a << 5) | (j << 1))
         st = 3
     else:
@@ -6901,18 +7271,16 @@ def e_WPT_PairingResType(a, d):
     x = d.get('ObservedIDCode')
     if x is not None:
         u += 1
-        if x.__class__ is not int or x < 1 or x > 4294967295:
-            x = as_int(x, 1, 4294967295)
-        if x < 128:
+        if x.__class__ is int and 0 < x < 128:
             a = ((a << 13) | (x << 1))
         else:
-            a = wu((a << 4), x) << 1
+            a = wu((a << 4), as_int(x, 1, 4294967295)) << 1
         st = 4
     f = 'AlternativeSECCList'
     x = d.get('AlternativeSECCList')
     if x is not None:
         u += 1
-        c, wd, st = _T116[st]
+        c, wd, st = _T120[st]
         a = e_AlternativeSECCListType(((a << wd) | c), x)
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
@@ -6924,7 +7292,7 @@ def e_WPT_PairingResType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T117[st]
+            c, wd, nx, n = _T121[st]
             a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
@@ -6942,10 +7310,10 @@ def e_WPT_PairingResType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T118[st]
+    c, wd = _T122[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K190)
+        extra(d, _K201)
     return a
 
 def d_WPT_SPCPowerControlParameterType(v, r):
@@ -6968,28 +7336,28 @@ def d_WPT_SPCPowerControlParameterType(v, r):
 def e_WPT_SPCPowerControlParameterType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 1
     f = 'SPCPrimaryDeviceCoilCurrentInformation'
     x = d.get('SPCPrimaryDeviceCoilCurrentInformation')
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
-        st = 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K191)
+        extra(d, _K202)
     return a
 
 def d_WPT_TxRxPackageSpecDataType(v, r):
     o = {}
     st = 0
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 1
         c = (v >> r) & 1
         if c == 0:
@@ -7006,9 +7374,11 @@ def d_WPT_TxRxPackageSpecDataType(v, r):
         else:
             und(c, 1)
     k = 0
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7046,33 +7416,41 @@ def d_WPT_TxRxPackageSpecDataType(v, r):
         c = 0
         o['PulseSeparationTime'] = x
         st = 2
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
+    r -= 23
+    x = (v >> r) & 8388607
+    if x & 7347715:
+        r += 23
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['PulseDuration'] = x
+        st = 3
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['PackageSeparationTime'] = x
+        st = 4
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['PulseDuration'] = x
-    st = 3
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
-    else:
-        x >>= 1
-    c = 0
-    o['PackageSeparationTime'] = x
-    st = 4
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['PulseDuration'] = (x >> 13) & 127
+        o['PackageSeparationTime'] = (x >> 2) & 127
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_TxRxPackageSpecDataType(a, d):
@@ -7085,134 +7463,136 @@ def e_WPT_TxRxPackageSpecDataType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        k = 0
-        a0 = a
-        a = 1
-        for i, x in enumerate(x):
-            c, wd, nx, n = _T193[st]
-            a = e_WPT_TxRxPulseOrderType(((a << wd) | c), x)
-            if n:
-                k += 1
-                if k == n:
+        if len(x) <= 16:
+            st = _Q205[len(x)]
+            for i, x in enumerate(x):
+                c, wd = _P184[i]
+                a = e_WPT_TxRxPulseOrderType(((a << wd) | c), x)
+            i = -1
+        else:
+            k = 0
+            a0 = a
+            a = 1
+            for i, x in enumerate(x):
+                c, wd, nx, n = _T204[st]
+                a = e_WPT_TxRxPulseOrderType(((a << wd) | c), x)
+                if n:
+                    k += 1
+                    if k == n:
+                        st = nx
+                        k = 0
+                else:
                     st = nx
                     k = 0
-            else:
-                st = nx
-                k = 0
-            if a.bit_length() > 32768:
-                nb = a.bit_length() - 1
-                a0 = (a0 << nb) | (a ^ (1 << nb))
-                a = 1
-        nb = a.bit_length() - 1
-        a = (a0 << nb) | (a ^ (1 << nb))
-        i = -1
+                if a.bit_length() > 32768:
+                    nb = a.bit_length() - 1
+                    a0 = (a0 << nb) | (a ^ (1 << nb))
+                    a = 1
+            nb = a.bit_length() - 1
+            a = (a0 << nb) | (a ^ (1 << nb))
+            i = -1
     else:
         missing()
     f = 'PulseSeparationTime'
     x = d.get('PulseSeparationTime')
     if x is not None:
         u += 1
-        c, wd, st = _T194[st]
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        c, wd, st = _T206[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 65535)) << 1
     f = 'PulseDuration'
     x = d.get('PulseDuration')
     if x is not None:
         u += 1
-        c, wd, st = _T90[st]
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        c, wd, st = _T92[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 65535)) << 1
     f = 'PackageSeparationTime'
     x = d.get('PackageSeparationTime')
     if x is not None:
         u += 1
-        c, wd, st = _T123[st]
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        c, wd, st = _T127[st]
+        if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
-            a = wu(((((a << wd) | c) << 1)), x) << 1
+            a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 65535)) << 1
     f = None
-    c, wd = _T195[st]
+    c, wd = _T207[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K192)
+        extra(d, _K203)
     return a
 
 def d_WPT_TxRxPulseOrderType(v, r):
     o = {}
     st = 0
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
+    r -= 23
+    x = (v >> r) & 8388607
+    if x & 7347715:
+        r += 23
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['IndexNumber'] = x
+        st = 1
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            if x >> 10:
+                und(1, 1)
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        c = 0
+        o['TxRxIdentifier'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['IndexNumber'] = x
-    st = 1
-    r -= 11
-    x = (v >> r) & 2047
-    if x & 1793:
-        if x >> 10:
-            und(1, 1)
-        x, r = eu(v, r + 10)
-    else:
-        x >>= 1
-    c = 0
-    o['TxRxIdentifier'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['IndexNumber'] = (x >> 13) & 127
+        o['TxRxIdentifier'] = (x >> 2) & 127
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_WPT_TxRxPulseOrderType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'IndexNumber'
     x = d.get('IndexNumber')
     if x is not None:
-        if x.__class__ is not int or x < 0 or x > 65535:
-            x = as_int(x, 0, 65535)
-        if x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 1
+            a = wu((a << 2), as_int(x, 0, 65535)) << 1
     else:
         missing()
     f = 'TxRxIdentifier'
     x = d.get('TxRxIdentifier')
     if x is not None:
-        if x.__class__ is not int or x < 1 or x > 4294967295:
-            x = as_int(x, 1, 4294967295)
-        if x < 128:
+        if x.__class__ is int and 0 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 2
+            a = wu((a << 2), as_int(x, 1, 4294967295)) << 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K196)
+        extra(d, _K208)
     return a
 
 def d_WPT_TxRxSpecDataType(v, r):
@@ -7253,38 +7633,32 @@ def d_WPT_TxRxSpecDataType(v, r):
 def e_WPT_TxRxSpecDataType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 3
     f = 'TxRxIdentifier'
     x = d.get('TxRxIdentifier')
     if x is not None:
-        if x.__class__ is not int or x < 1 or x > 4294967295:
-            x = as_int(x, 1, 4294967295)
-        if x < 128:
+        if x.__class__ is int and 0 < x < 128:
             a = ((a << 11) | (x << 1))
         else:
-            a = wu((a << 2), x) << 1
-        st = 1
+            a = wu((a << 2), as_int(x, 1, 4294967295)) << 1
     else:
         missing()
     f = 'TxRxPosition'
     x = d.get('TxRxPosition')
     if x is not None:
         a = e_WPT_CoordinateXYZType((a << 1), x)
-        st = 2
     else:
         missing()
     f = 'TxRxOrientation'
     x = d.get('TxRxOrientation')
     if x is not None:
         a = e_WPT_CoordinateXYZType((a << 1), x)
-        st = 3
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K197)
+        extra(d, _K209)
     return a
 
 def d_X509DataType(v, r):
@@ -7309,7 +7683,18 @@ def d_X509DataType(v, r):
             l.append(x)
         st = 1
     elif c == 2:
-        x, r = es(v, r)
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
         l = o.get('X509SubjectName')
         if l is None:
             o['X509SubjectName'] = [x]
@@ -7337,9 +7722,11 @@ def d_X509DataType(v, r):
         st = 1
     else:
         und(c, 6)
+    lim = v.bit_length() - 32768
     while True:
-        if v.bit_length() - r > 32768:
+        if r < lim:
             v &= (1 << r) - 1
+            lim = r - 32768
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -7357,7 +7744,18 @@ def d_X509DataType(v, r):
             else:
                 l.append(x)
         elif c == 2:
-            x, r = es(v, r)
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
             l = o.get('X509SubjectName')
             if l is None:
                 o['X509SubjectName'] = [x]
@@ -7395,73 +7793,84 @@ def e_X509DataType(a, d):
             continue
         h = _H_X509DataType.get(f)
         if h is None:
-            extra(d, _K198)
+            extra(d, _K210)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T205[st]
+    c, wd = _T217[st]
     a = (a << wd) | c
     return a
 
 def d_X509IssuerSerialType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    x, r = es(v, r)
+    r -= 10
+    x = (v >> r) & 1023
+    if x & 896 or x < 2 or (x << 3) - 15 > r:
+        if x >> 9:
+            und(1, 1)
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
+    c = 0
     o['X509IssuerName'] = x
     st = 1
-    r -= 12
-    x = (v >> r) & 4095
-    if x & 3841:
-        if x >> 11:
-            und(1, 1)
-        x, r = ei(v, r + 11)
+    r -= 13
+    x = (v >> r) & 8191
+    if x & 7683:
+        r += 13
+        r -= 12
+        x = (v >> r) & 4095
+        if x & 3841:
+            if x >> 11:
+                und(1, 1)
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        c = 0
+        o['X509SerialNumber'] = x
+        st = 2
+        r -= 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        return o, r
     else:
-        x >>= 1
-    c = 0
-    o['X509SerialNumber'] = x
-    st = 2
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
-    return o, r
+        o['X509SerialNumber'] = (x >> 2) & 127
+        return o, r
     raise AssertionError('grammar fell through')
 
 def e_X509IssuerSerialType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
-    st = 0
     u = 2
     f = 'X509IssuerName'
     x = d.get('X509IssuerName')
     if x is not None:
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = ((((a << 10) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
-        st = 1
     else:
         missing()
     f = 'X509SerialNumber'
     x = d.get('X509SerialNumber')
     if x is not None:
-        if x.__class__ is not int:
-            x = as_int(x, None, None)
-        if 0 <= x < 128:
+        if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
         else:
-            a = wi((a << 2), x) << 1
-        st = 2
+            a = wi((a << 2), as_int(x, None, None)) << 1
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K206)
+        extra(d, _K218)
     return a
 
 def d_simple0(v, r):
@@ -7488,12 +7897,10 @@ def d_simple1(v, r):
     return x, r
 
 def e_simple1(a, x):
-    if x.__class__ is not int or x < 0 or x > 4294967295:
-        x = as_int(x, 0, 4294967295)
-    if x < 128:
+    if x.__class__ is int and -1 < x < 128:
         a = ((a << 10) | (x << 1))
     else:
-        a = wu((a << 1), x) << 1
+        a = wu((a << 1), as_int(x, 0, 4294967295)) << 1
     return a
 
 def d_simple2(v, r):
@@ -7517,10 +7924,9 @@ def h_KeyInfoType_1(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T36[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        c, wd, nx, n = _T37[st]
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -7547,7 +7953,7 @@ def h_KeyInfoType_2(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T37[st]
+        c, wd, nx, n = _T38[st]
         a = e_KeyValueType(((a << wd) | c), x)
         if n:
             k += 1
@@ -7573,7 +7979,7 @@ def h_KeyInfoType_3(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T38[st]
+        c, wd, nx, n = _T39[st]
         a = e_RetrievalMethodType(((a << wd) | c), x)
         if n:
             k += 1
@@ -7599,7 +8005,7 @@ def h_KeyInfoType_4(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T39[st]
+        c, wd, nx, n = _T40[st]
         a = e_X509DataType(((a << wd) | c), x)
         if n:
             k += 1
@@ -7625,7 +8031,7 @@ def h_KeyInfoType_5(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T40[st]
+        c, wd, nx, n = _T41[st]
         a = e_PGPDataType(((a << wd) | c), x)
         if n:
             k += 1
@@ -7651,7 +8057,7 @@ def h_KeyInfoType_6(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T41[st]
+        c, wd, nx, n = _T42[st]
         a = e_SPKIDataType(((a << wd) | c), x)
         if n:
             k += 1
@@ -7677,10 +8083,9 @@ def h_KeyInfoType_7(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T42[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        c, wd, nx, n = _T43[st]
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -7701,68 +8106,68 @@ def h_KeyInfoType_7(a, x, st):
     return a, st
 
 def h_WPT_ChargeLoopResType_0(a, x, st):
-    c, wd, st = _T133[st]
+    c, wd, st = _T137[st]
     a = e_MessageHeaderType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_1(a, x, st):
-    c, wd, st = _T134[st]
-    j = _I114.get(x)
+    c, wd, st = _T138[st]
+    j = _I118.get(x)
     if j is None:
-        bad_enum(x, _I114)
+        bad_enum(x, _I118)
     a = (((((a << wd) | c) << 8)) | (j << 1))
     return a, st
 
 def h_WPT_ChargeLoopResType_2(a, x, st):
-    c, wd, st = _T135[st]
+    c, wd, st = _T139[st]
     a = e_EVSEStatusType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_3(a, x, st):
-    c, wd, st = _T136[st]
+    c, wd, st = _T140[st]
     a = e_MeterInfoType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_4(a, x, st):
-    c, wd, st = _T137[st]
+    c, wd, st = _T141[st]
     a = e_ReceiptType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_5(a, x, st):
-    c, wd, st = _T138[st]
+    c, wd, st = _T142[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_6(a, x, st):
-    c, wd, st = _T139[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_WPT_ChargeLoopResType_7(a, x, st):
-    c, wd, st = _T140[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_WPT_ChargeLoopResType_8(a, x, st):
-    c, wd, st = _T141[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_WPT_ChargeLoopResType_9(a, x, st):
-    c, wd, st = _T142[st]
-    j = _I130.get(x)
-    if j is None:
-        bad_enum(x, _I130)
-    a = (((((a << wd) | c) << 5)) | (j << 1))
-    return a, st
-
-def h_WPT_ChargeLoopResType_10(a, x, st):
     c, wd, st = _T143[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
-def h_WPT_ChargeLoopResType_11(a, x, st):
+def h_WPT_ChargeLoopResType_7(a, x, st):
     c, wd, st = _T144[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_WPT_ChargeLoopResType_8(a, x, st):
+    c, wd, st = _T145[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_WPT_ChargeLoopResType_9(a, x, st):
+    c, wd, st = _T146[st]
+    j = _I134.get(x)
+    if j is None:
+        bad_enum(x, _I134)
+    a = (((((a << wd) | c) << 5)) | (j << 1))
+    return a, st
+
+def h_WPT_ChargeLoopResType_10(a, x, st):
+    c, wd, st = _T147[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_WPT_ChargeLoopResType_11(a, x, st):
+    c, wd, st = _T148[st]
     a = e_WPT_SPCPowerControlParameterType(((a << wd) | c), x)
     return a, st
 
@@ -7773,7 +8178,7 @@ def h_WPT_ChargeLoopResType_12(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T145[st]
+        c, wd, nx, n = _T149[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -7799,7 +8204,7 @@ def h_X509DataType_0(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T200[st]
+        c, wd, nx, n = _T212[st]
         a = e_X509IssuerSerialType(((a << wd) | c), x)
         if n:
             k += 1
@@ -7825,7 +8230,7 @@ def h_X509DataType_1(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T201[st]
+        c, wd, nx, n = _T213[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -7851,10 +8256,9 @@ def h_X509DataType_2(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T202[st]
-        if x.__class__ is str and len(x) < 126 and x.isascii():
-            ln = len(x)
-            a = (((((((a << wd) | c) << 9)) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+        c, wd, nx, n = _T214[st]
+        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -7881,7 +8285,7 @@ def h_X509DataType_3(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T203[st]
+        c, wd, nx, n = _T215[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -7907,7 +8311,7 @@ def h_X509DataType_4(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T204[st]
+        c, wd, nx, n = _T216[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -7935,13 +8339,23 @@ def e_simple3(a, x):
     return a
 
 def d_simple4(v, r):
-    x, r = es(v, r)
+    r -= 9
+    x = (v >> r) & 511
+    if x & 384 or x < 2 or (x << 3) - 15 > r:
+        x, r = es(v, r + 9)
+    else:
+        r -= (x << 3) - 15
+        y = v >> r
+        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+        if y & 1 or not raw.isascii():
+            x, r = es(v, r + (x << 3) - 6)
+        else:
+            x = raw.decode()
     return x, r
 
 def e_simple4(a, x):
-    if x.__class__ is str and len(x) < 126 and x.isascii():
-        ln = len(x)
-        a = ((((a << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1
+    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+        a = (a << ((ln << 3) + 10)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
     else:
         a = ws((a << 1), x) << 1
     return a
@@ -7967,8 +8381,8 @@ def decode_document(v, r):
     return {name: x}, r
 
 
-def encode_document(a, msg):
-    t = _DOC_E.get(msg[0])
+def encode_document(a, name, x):
+    t = _DOC_E.get(name)
     if t is None:
-        raise Invalid(f'{msg[0]!r} is not a global element of schema ' + SCHEMA)
-    return t[1]((a << 6) | t[0], msg[1])
+        raise Invalid(f'{name!r} is not a global element of schema ' + SCHEMA)
+    return t[1]((a << 6) | t[0], x)

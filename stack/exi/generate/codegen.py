@@ -12,6 +12,7 @@ plain-data copy of the grammars for error messages, tests and tooling; the codec
 from __future__ import annotations
 
 import pprint
+import re
 from dataclasses import dataclass, field
 
 from .grammar import (
@@ -29,6 +30,7 @@ from .xsd import ComplexType, SimpleType, XsdError
 KEY_DRIVEN_MIN_FIELDS = 12  # encoders of types with more fields (e.g. Body) dispatch on the present keys
 TABLE_DISPATCH_MIN = 8  # decoder states with more productions dispatch through a tuple
 TRIM_BITS = 1 << 15  # decoder loops mask consumed bits off the stream int after this many
+SHORT_LIST = 16  # encoders append lists of up to this many items without per-item state bookkeeping
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -208,7 +210,7 @@ class ModuleGenerator:
             return None
         cg = self.child(p)
         if isinstance(cg.type, SimpleType) and cg.simple is not None and cg.simple.kind in (
-            "bool", "nbit", "enum", "uint", "int"
+            "bool", "nbit", "enum", "uint", "int", "string"
         ):
             return cg.simple
         return None
@@ -245,9 +247,27 @@ class ModuleGenerator:
             w(ind + 1, f"x, r = {'eu' if k == 'uint' else 'ei'}(v, r + {width})")
             w(ind, "else:")
             w(ind + 1, "x >>= 1")
-        elif k in ("string", "hex", "b64"):
-            fn = {"string": "es", "hex": "eb", "b64": "eb"}[k]
-            w(ind, f"x, r = {fn}(v, r)")
+        elif k == "string":
+            # fast path inline: CH 0, a one-byte length (< 126 characters), ASCII characters, EE 0; anything else
+            # (also a stream too short for the length) goes to the helper from the CH bit on
+            width = 9 + extra_bits
+            w(ind, f"r -= {width}")
+            w(ind, f"x = (v >> r) & {_mask(width)}")
+            w(ind, f"if x & {(((1 << extra_bits) - 1) << 9) | 0x180} or x < 2 or (x << 3) - 15 > r:")
+            if extra_bits:
+                w(ind + 1, "if x >> 9:")
+                w(ind + 2, "und(1, 1)")
+            w(ind + 1, "x, r = es(v, r + 9)")
+            w(ind, "else:")
+            w(ind + 1, "r -= (x << 3) - 15")
+            w(ind + 1, "y = v >> r")
+            w(ind + 1, "raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')")
+            w(ind + 1, "if y & 1 or not raw.isascii():")
+            w(ind + 2, "x, r = es(v, r + (x << 3) - 6)")
+            w(ind + 1, "else:")
+            w(ind + 2, "x = raw.decode()")
+        elif k in ("hex", "b64"):
+            w(ind, "x, r = eb(v, r)")
         else:
             w(ind, f"unsupported('values of type {k}')")
 
@@ -366,6 +386,7 @@ class ModuleGenerator:
         order = _topo(states)
         if order is None:
             w(1, "st = 0")
+            self.trim_init(w, 1)
             w(1, "while True:")
             self.trim(w, 2)
             for j, sid in enumerate(range(len(states))):
@@ -376,31 +397,122 @@ class ModuleGenerator:
             return "\n".join(w.lines)
         possible = {0}
         w(1, "st = 0")
+        plan: list[tuple[int, bool]] = []
         for sid in order:
             st = states[sid]
             if sid not in possible:
                 continue  # unreachable
-            guarded = possible != {sid}
+            plan.append((sid, possible != {sid}))
+            possible = (possible - {sid}) | {p.target for p in st.prods if p.target >= 0 and p.target != sid}
+        j = 0
+        while j < len(plan):
+            sid, guarded = plan[j]
+            group = [] if guarded else self.fusable_run(g, states, [s for s, gd in plan[j:]], [gd for _, gd in plan[j:]])
+            if len(group) >= 2:
+                self.fused_block(w, g, states, group)
+                j += len(group)
+                continue
             ind = 1
             if guarded:
                 w(1, f"if st == {sid}:")
                 ind = 2
-            self.state_block(w, ind, g, st)
-            possible = (possible - {sid}) | {p.target for p in st.prods if p.target >= 0 and p.target != sid}
+            self.state_block(w, ind, g, states[sid])
+            j += 1
         w(1, "raise AssertionError('grammar fell through')")
         return "\n".join(w.lines)
+
+    def segment(self, g: TypeGrammar, st: CState) -> tuple[int, int, Datatype | None] | None:
+        """(width, must-be-zero bits, datatype) of a state that reads a fixed number of bits in the common case:
+        one declared production (a 1-bit code) that is EE or a simple element of fixed width (integers: one
+        7-bit group). None for any other state."""
+        if len(st.prods) != 1 or st.width != 1 or st.run_len or st.prods[0].target == st.id:
+            return None
+        p = st.prods[0]
+        if p.kind == "EE":
+            return 1, 1, None
+        dt = self.fixed_element(g, p)
+        if dt is None or p.name in g.list_fields:
+            return None
+        if dt.kind in ("bool", "nbit", "enum"):
+            n = 1 if dt.kind == "bool" else dt.nbits
+            return n + 3, (1 << (n + 2)) | (1 << (n + 1)) | 1, dt
+        if dt.kind == "uint":
+            return 11, 0x400 | 0x301, dt
+        if dt.kind == "int":
+            return 12, 0x800 | 0x701, dt
+        return None
+
+    def fusable_run(self, g: TypeGrammar, states: list[CState], sids: list[int], guarded: list[bool]) -> list[int]:
+        """The longest prefix of `sids` (in decoding order) that follows one path of fixed-width states."""
+        out: list[int] = []
+        for sid, gd in zip(sids, guarded, strict=True):
+            st = states[sid]
+            if gd or (out and states[out[-1]].prods[0].target != sid) or self.segment(g, st) is None:
+                break
+            out.append(sid)
+            if st.prods[0].kind == "EE":
+                break
+        return out
+
+    def fused_block(self, w: Writer, g: TypeGrammar, states: list[CState], group: list[int]) -> None:
+        """Consecutive fixed-width states read with one shift and mask; if any event code, CH/EE code or
+        integer continuation bit is not the common one, the states are decoded one by one instead."""
+        segs = [self.segment(g, states[sid]) for sid in group]
+        total = sum(sg[0] for sg in segs)  # type: ignore[index]
+        check = 0
+        pos = total
+        fast: list[str] = []
+        for sid, sg in zip(group, segs, strict=True):
+            width, bits, dt = sg  # type: ignore[misc]
+            pos -= width
+            check |= bits << pos
+            p = states[sid].prods[0]
+            if dt is None:
+                fast.append("return o, r")
+                continue
+            sh = pos + 1  # value bits sit above the EE bit
+            if dt.kind == "bool":
+                val = f"(x >> {sh}) & 1 == 1"
+            elif dt.kind == "nbit":
+                val = str(dt.offset) if dt.nbits == 0 else f"((x >> {sh}) & {_mask(dt.nbits)}){f' + {dt.offset}' if dt.offset else ''}"
+            elif dt.kind == "enum":
+                e, _ = self.enum_tables(dt)
+                val = f"{e}[0]" if dt.nbits == 0 else f"{e}[(x >> {sh}) & {_mask(dt.nbits)}]"
+                fast += [f"st = {sid}", "c = 0"]  # an index beyond the table is reported at this field
+            else:
+                val = f"(x >> {sh}) & 127"
+            fast.append(f"o[{p.name!r}] = {val}")
+        if fast[-1] != "return o, r":
+            fast += [f"st = {states[group[-1]].prods[0].target}", "c = 0"]
+        w(1, f"r -= {total}")
+        w(1, f"x = (v >> r) & {_mask(total)}")
+        w(1, f"if x & {check}:")
+        w(2, f"r += {total}")
+        for sid in group:
+            self.state_block(w, 2, g, states[sid])
+        w(1, "else:")
+        for line in fast:
+            w(2, line)
+
+    @staticmethod
+    def trim_init(w: Writer, ind: int) -> None:
+        """Before a loop: the position below which the consumed bits exceed TRIM_BITS (see `trim`)."""
+        w(ind, f"lim = v.bit_length() - {TRIM_BITS}")
 
     @staticmethod
     def trim(w: Writer, ind: int) -> None:
         """In loops (the only way to long streams): drop consumed high bits now and then, so that `v >> r`
-        stays cheap and decoding time grows linearly with the stream length."""
-        w(ind, f"if v.bit_length() - r > {TRIM_BITS}:")
+        stays cheap and decoding time grows linearly with the stream length. One comparison per iteration;
+        after a trim `v` has at most `r` bits."""
+        w(ind, "if r < lim:")
         w(ind + 1, "v &= (1 << r) - 1")
+        w(ind + 1, f"lim = r - {TRIM_BITS}")
 
     def state_block(self, w: Writer, ind: int, g: TypeGrammar, st: CState) -> None:
         self_loop = any(p.target == st.id for p in st.prods)
         if st.run_len:
             w(ind, "k = 0")
+            self.trim_init(w, ind)
             w(ind, "while True:")
             self.trim(w, ind + 1)
 
@@ -420,6 +532,7 @@ class ModuleGenerator:
             self.dispatch(w, ind + 1, g, st, body)
             return
         if self_loop:
+            self.trim_init(w, ind)
             w(ind, "while True:")
             self.trim(w, ind + 1)
 
@@ -501,23 +614,30 @@ class ModuleGenerator:
             w(ind, "if j is None:")
             w(ind + 1, f"bad_enum(x, {idx})")
             w(ind, f"a = {_append(c, wd, dt.nbits + 2, '(j << 1)')}")
-        elif k == "uint":
-            self.check_int(w, ind, dt)
-            w(ind, "if x < 128:")
-            w(ind + 1, f"a = {_append(c, wd, 10, '(x << 1)')}")
-            w(ind, "else:")
-            w(ind + 1, f"a = wu({_append(c, wd, 1, '')}, x) << 1")
-        elif k == "int":
-            self.check_int(w, ind, dt)
-            w(ind, "if 0 <= x < 128:")
-            w(ind + 1, f"a = {_append(c, wd, 11, '(x << 1)')}")
-            w(ind, "else:")
-            w(ind + 1, f"a = wi({_append(c, wd, 1, '')}, x) << 1")
+        elif k in ("uint", "int"):
+            # fast path inline: a plain int in range and below 128 is one 7-bit group; anything else is checked
+            # (as_int raises) and written by the helper
+            lo, hi = dt.minimum, dt.maximum
+            lo_fast = 0 if lo is None else max(lo, 0)
+            hi_fast = 127 if hi is None else min(hi, 127)
+            if lo_fast <= hi_fast:
+                w(ind, f"if x.__class__ is int and {lo_fast - 1} < x < {hi_fast + 1}:")
+                w(ind + 1, f"a = {_append(c, wd, 10 if k == 'uint' else 11, '(x << 1)')}")
+                w(ind, "else:")
+                ind += 1
+            w(ind, f"a = {'wu' if k == 'uint' else 'wi'}({_append(c, wd, 1, '')}, as_int(x, {lo}, {hi})) << 1")
         elif k == "string":
-            # inline fast path: short ASCII string = CH 0, one length byte, one byte per character, EE 0
-            w(ind, "if x.__class__ is str and len(x) < 126 and x.isascii():")
-            w(ind + 1, "ln = len(x)")
-            w(ind + 1, f"a = ((({_append(c, wd, 9, '')} | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1")
+            # inline fast path: short ASCII string = CH 0, one length byte, one byte per character, EE 0; the
+            # bits after the event code are put together in a small int first, then appended in one go
+            w(ind, "if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:")
+            if c == "0" or wd == "0":
+                head = "(ln + 2)"
+            elif c.isdigit():
+                head = f"({int(c) << 9} | (ln + 2))"
+            else:
+                head = f"(({c} << 9) | (ln + 2))"
+            shift = str(int(wd) + 10) if wd.isdigit() else f"{wd} + 10"
+            w(ind + 1, f"a = (a << ((ln << 3) + {shift})) | ((({head} << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)")
             w(ind, "else:")
             w(ind + 1, f"a = ws({_append(c, wd, 1, '')}, x) << 1")
         elif k in ("hex", "b64"):
@@ -586,6 +706,29 @@ class ModuleGenerator:
         tname = self.const("T", repr(table))
         w(ind, "if x.__class__ is not list:")
         w(ind + 1, "x = as_list(x)")
+        if len(possible) == 1:
+            # the common short list from a known state: the event code of item i and the state after n items are
+            # known in advance (tables), so items are appended straight to `a` without any per-item bookkeeping
+            codes, after = _walk(table, next(iter(possible)), SHORT_LIST)
+            if codes:
+                w(ind, f"if len(x) <= {len(codes)}:")
+                w(ind + 1, f"st = {self.const('Q', repr(tuple(after)))}[len(x)]")
+                w(ind + 1, "for i, x in enumerate(x):")
+                sub = Writer()
+                self.emit_item(sub, 0, g, name, "0", "0")
+                if len(set(codes)) == 1:
+                    self.emit_item(w, ind + 2, g, name, *map(str, codes[0]))
+                elif len(set(codes[1:])) == 1 and len(sub.lines) == 1:  # one call: first item apart
+                    w(ind + 2, "if i:")
+                    self.emit_item(w, ind + 3, g, name, *map(str, codes[1]))
+                    w(ind + 2, "else:")
+                    self.emit_item(w, ind + 3, g, name, *map(str, codes[0]))
+                else:
+                    w(ind + 2, f"c, wd = {self.const('P', repr(tuple(codes)))}[i]")
+                    self.emit_item(w, ind + 2, g, name, "c", "wd")
+                w(ind + 1, "i = -1")
+                w(ind, "else:")
+                ind += 1
         # items go to a fresh accumulator that is joined into `a` every TRIM_BITS bits, so long lists cost
         # linear time (appending to one huge int copies it every time)
         w(ind, "k = 0")
@@ -716,6 +859,10 @@ class ModuleGenerator:
             w(1, "if u != len(d):")
             w(2, f"extra(d, {known})")
         w(1, "return a")
+        if not any("[st]" in ln or "st)" in ln for ln in w.lines):
+            # nothing reads the state (no table lookup, no handler): its bookkeeping would be dead stores; error
+            # reports only use `st` for a KeyError, which only a table lookup raises
+            w.lines = [ln for ln in w.lines if not _ST_STORE.match(ln)]
         return "\n".join(w.lines)
 
     # -- whole module ----------------------------------------------------------------------------------
@@ -783,11 +930,11 @@ class ModuleGenerator:
             "    return {name: x}, r",
             "",
             "",
-            "def encode_document(a, msg):",
-            "    t = _DOC_E.get(msg[0])",
+            "def encode_document(a, name, x):",
+            "    t = _DOC_E.get(name)",
             "    if t is None:",
-            "        raise Invalid(f'{msg[0]!r} is not a global element of schema ' + SCHEMA)",
-            f"    return t[1]((a << {width}) | t[0], msg[1])",
+            "        raise Invalid(f'{name!r} is not a global element of schema ' + SCHEMA)",
+            f"    return t[1]((a << {width}) | t[0], x)",
             "",
         ]
         return "\n".join(out), self.meta()
@@ -917,6 +1064,25 @@ _BUILTIN_TYPE_NAMES = (
     "normalizedString", "positiveInteger", "short", "string", "time", "token", "unsignedByte", "unsignedInt",
     "unsignedLong", "unsignedShort",
 )
+
+
+_ST_STORE = re.compile(r"\s*st = (\d+|_Q\d+\[len\(x\)\])$")
+
+
+def _walk(table: dict[int, tuple], st: int, limit: int) -> tuple[list[tuple[int, int]], list[int]]:
+    """Event codes (code, width) of the first `limit` items of a list field starting in state `st` (fewer when
+    the grammar allows fewer), and the state after 0, 1, ... of them (as the generic loop counts them)."""
+    codes: list[tuple[int, int]] = []
+    after = [st]
+    k = 0
+    while len(codes) < limit and st in table:
+        c, wd, nx, n = table[st]
+        codes.append((c, wd))
+        k += 1
+        if not n or k == n:
+            st, k = nx, 0
+        after.append(st)
+    return codes, after
 
 
 def _dt_tuple(dt: Datatype) -> tuple:
