@@ -59,7 +59,7 @@ __all__ = [
 
 SCHEMAS: tuple[str, ...] = ("apphand", "din", "iso2", "iso20", "iso20_ac", "iso20_dc", "iso20_wpt", "iso20_acdp")
 _modules: dict[str, ModuleType] = {}
-_encoders: dict[str, object] = {}  # schema -> its module's encode_document / decode_document (once imported)
+_encoders: dict[str, dict] = {}  # schema -> {document element: (header byte + its event code, encoder)}
 _decoders: dict[str, object] = {}
 
 
@@ -70,7 +70,7 @@ def _module(schema: str) -> ModuleType:
             raise KeyError(schema)
         mod = importlib.import_module(f"{__name__}._grammars.{schema}")
         _modules[schema] = mod
-        _encoders[schema] = mod.encode_document
+        _encoders[schema] = {name: ((0x80 << mod.DOC_WIDTH) | code, fn) for name, (code, fn) in mod._DOC_E.items()}
         _decoders[schema] = mod.decode_document
     return mod
 
@@ -81,25 +81,36 @@ def _meta(schema: str) -> dict:
 
 def encode(schema: str, message: dict) -> bytes:
     """Encode a message dict (see the module docstring) into an EXI stream, header byte included."""
-    enc = _encoders.get(schema)
-    if enc is None:
+    doc = _encoders.get(schema)
+    if doc is None:
         try:
-            enc = _module(schema).encode_document
+            _module(schema)
         except KeyError:
             raise ExiEncodeError("", f"unknown schema {schema!r}; known: {', '.join(SCHEMAS)}") from None
+        doc = _encoders[schema]
     if message.__class__ is not dict and not isinstance(message, dict) or len(message) != 1:
         raise ExiEncodeError("", "message must be a dict with exactly one key, the document element")
     (name, body), = message.items()
+    # the document element's event code and encoder (what the module's encode_document does, one call less);
+    # the header byte 0x80 is the accumulator's start: its top bit doubles as the sentinel that keeps leading
+    # zero bits countable
+    t = doc.get(name)
+    if t is None:
+        return _not_a_root(schema, message, name)
     try:
-        # the header byte 0x80 is the accumulator's start: its top bit doubles as the sentinel that keeps
-        # leading zero bits countable
-        a = enc(0x80, name, body)  # type: ignore[operator]
+        a = t[1](t[0], body)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a typed error with the field path
         if _generic.needs_generic(message):
             return _encode_generic(schema, message)
         raise _encode_error(exc, schema, _modules[schema], name) from None
     n = a.bit_length()  # pad to whole bytes
     return (a << (-n & 7)).to_bytes(n + 7 >> 3, "big")  # type: ignore[no-any-return]
+
+
+def _not_a_root(schema: str, message: dict, name: object) -> bytes:
+    if _generic.needs_generic(message):  # e.g. a document element named "{uri}local"
+        return _encode_generic(schema, message)
+    raise ExiEncodeError(str(name), f"{name!r} is not a global element of schema {schema}")
 
 
 def decode(schema: str, data: bytes) -> dict:

@@ -100,49 +100,60 @@ def e_AppProtocolType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     u = 5
-    f = 'ProtocolNamespace'
-    x = d.get('ProtocolNamespace')
-    if x is not None:
-        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+    try:
+        y0 = d['ProtocolNamespace']
+        y1 = d['VersionNumberMajor']
+        y2 = d['VersionNumberMinor']
+        y3 = d['SchemaID']
+        y4 = d['Priority']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128 and y2.__class__ is int and -1 < y2 < 128 and y3.__class__ is int and 0 <= y3 <= 255 and y4.__class__ is int and 1 <= y4 <= 20:
+        a = (a << ((ln0 << 3) + 52)) | ((((ln0 + 2) << (ln0 << 3)) | int.from_bytes(y0.encode(), 'big')) << 42) | (y1 << 31) | (y2 << 20) | (y3 << 9) | ((y4 - 1) << 1)
+    else:
+        f = 'ProtocolNamespace'
+        x = d.get('ProtocolNamespace')
+        if x is not None:
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 2), x) << 1
         else:
-            a = ws((a << 2), x) << 1
-    else:
-        missing()
-    f = 'VersionNumberMajor'
-    x = d.get('VersionNumberMajor')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 11) | (x << 1))
+            missing()
+        f = 'VersionNumberMajor'
+        x = d.get('VersionNumberMajor')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
         else:
-            a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
-    else:
-        missing()
-    f = 'VersionNumberMinor'
-    x = d.get('VersionNumberMinor')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 11) | (x << 1))
+            missing()
+        f = 'VersionNumberMinor'
+        x = d.get('VersionNumberMinor')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
         else:
-            a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
-    else:
-        missing()
-    f = 'SchemaID'
-    x = d.get('SchemaID')
-    if x is not None:
-        if x.__class__ is not int or x < 0 or x > 255:
-            x = as_int(x, 0, 255)
-        a = ((a << 11) | ((x) << 1))
-    else:
-        missing()
-    f = 'Priority'
-    x = d.get('Priority')
-    if x is not None:
-        if x.__class__ is not int or x < 1 or x > 20:
-            x = as_int(x, 1, 20)
-        a = ((a << 8) | ((x - 1) << 1))
-    else:
-        missing()
+            missing()
+        f = 'SchemaID'
+        x = d.get('SchemaID')
+        if x is not None:
+            if x.__class__ is not int or x < 0 or x > 255:
+                x = as_int(x, 0, 255)
+            a = ((a << 11) | ((x) << 1))
+        else:
+            missing()
+        f = 'Priority'
+        x = d.get('Priority')
+        if x is not None:
+            if x.__class__ is not int or x < 1 or x > 20:
+                x = as_int(x, 1, 20)
+            a = ((a << 8) | ((x - 1) << 1))
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -203,13 +214,53 @@ def e_anon_supportedAppProtocolReq(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q3[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_AppProtocolType((a << 2), x)
-                else:
-                    a = e_AppProtocolType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q3[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_AppProtocolType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_AppProtocolType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_AppProtocolType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_AppProtocolType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_AppProtocolType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_AppProtocolType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_AppProtocolType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_AppProtocolType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_AppProtocolType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_AppProtocolType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_AppProtocolType((a << 2), x)
+                    else:
+                        a = e_AppProtocolType((a << 1), x)
             i = -1
         else:
             k = 0

@@ -512,40 +512,50 @@ def e_AC_EVSEStatusType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     u = 4
-    f = 'PowerSwitchClosed'
-    x = d.get('PowerSwitchClosed')
-    if x is not None:
-        if x is not True and x is not False:
-            bad_bool(x)
-        a = ((a << 4) | (2 if x else 0))
+    try:
+        y0 = d['PowerSwitchClosed']
+        y1 = d['RCD']
+        y2 = d['NotificationMaxDelay']
+        y3 = d['EVSENotification']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (y0 is True or y0 is False) and (y1 is True or y1 is False) and y2.__class__ is int and -1 < y2 < 128 and (j3 := _I3.get(y3)) is not None:
+        a = (a << (24)) | (y0 << 21) | (y1 << 17) | (y2 << 6) | (j3 << 1)
     else:
-        missing()
-    f = 'RCD'
-    x = d.get('RCD')
-    if x is not None:
-        if x is not True and x is not False:
-            bad_bool(x)
-        a = ((a << 4) | (2 if x else 0))
-    else:
-        missing()
-    f = 'NotificationMaxDelay'
-    x = d.get('NotificationMaxDelay')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 11) | (x << 1))
+        f = 'PowerSwitchClosed'
+        x = d.get('PowerSwitchClosed')
+        if x is not None:
+            if x is not True and x is not False:
+                bad_bool(x)
+            a = ((a << 4) | (2 if x else 0))
         else:
-            a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
-    else:
-        missing()
-    f = 'EVSENotification'
-    x = d.get('EVSENotification')
-    if x is not None:
-        j = _I3.get(x)
-        if j is None:
-            bad_enum(x, _I3)
-        a = ((a << 5) | (j << 1))
-    else:
-        missing()
+            missing()
+        f = 'RCD'
+        x = d.get('RCD')
+        if x is not None:
+            if x is not True and x is not False:
+                bad_bool(x)
+            a = ((a << 4) | (2 if x else 0))
+        else:
+            missing()
+        f = 'NotificationMaxDelay'
+        x = d.get('NotificationMaxDelay')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
+        else:
+            missing()
+        f = 'EVSENotification'
+        x = d.get('EVSENotification')
+        if x is not None:
+            j = _I3.get(x)
+            if j is None:
+                bad_enum(x, _I3)
+            a = ((a << 5) | (j << 1))
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -1237,24 +1247,32 @@ def e_CertificateUpdateResType(a, d):
         a = wb((a << 2), x) << 1
     else:
         missing()
-    f = 'ContractID'
-    x = d.get('ContractID')
-    if x is not None:
-        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
-        else:
-            a = ws((a << 2), x) << 1
+    try:
+        y0 = d['ContractID']
+        y1 = d['RetryCounter']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
+        a = (a << ((ln0 << 3) + 23)) | ((((ln0 + 2) << (ln0 << 3)) | int.from_bytes(y0.encode(), 'big')) << 13) | (y1 << 1)
     else:
-        missing()
-    f = 'RetryCounter'
-    x = d.get('RetryCounter')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 12) | (x << 1))
+        f = 'ContractID'
+        x = d.get('ContractID')
+        if x is not None:
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 2), x) << 1
         else:
-            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
-    else:
-        missing()
+            missing()
+        f = 'RetryCounter'
+        x = d.get('RetryCounter')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 12) | (x << 1))
+            else:
+                a = wi((a << 2), as_int(x, -32768, 32767)) << 1
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -1407,26 +1425,35 @@ def e_ChargeParameterDiscoveryResType(a, d):
         d = as_map(d)
     st = 0
     u = 2
-    f = 'ResponseCode'
-    x = d.get('ResponseCode')
-    if x is not None:
-        j = _I46.get(x)
-        if j is None:
-            bad_enum(x, _I46)
-        a = ((a << 8) | (j << 1))
-        st = 1
-    else:
-        missing()
-    f = 'EVSEProcessing'
-    x = d.get('EVSEProcessing')
-    if x is not None:
-        j = _I48.get(x)
-        if j is None:
-            bad_enum(x, _I48)
-        a = ((a << 4) | (j << 1))
+    try:
+        y0 = d['ResponseCode']
+        y1 = d['EVSEProcessing']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I46.get(y0)) is not None and (j1 := _I48.get(y1)) is not None:
+        a = (a << (12)) | (j0 << 5) | (j1 << 1)
         st = 2
     else:
-        missing()
+        f = 'ResponseCode'
+        x = d.get('ResponseCode')
+        if x is not None:
+            j = _I46.get(x)
+            if j is None:
+                bad_enum(x, _I46)
+            a = ((a << 8) | (j << 1))
+            st = 1
+        else:
+            missing()
+        f = 'EVSEProcessing'
+        x = d.get('EVSEProcessing')
+        if x is not None:
+            j = _I48.get(x)
+            if j is None:
+                bad_enum(x, _I48)
+            a = ((a << 4) | (j << 1))
+            st = 2
+        else:
+            missing()
     f = 'SAScheduleList'
     x = d.get('SAScheduleList')
     if x is not None:
@@ -1529,13 +1556,53 @@ def e_ChargingProfileType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q76[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_ProfileEntryType((a << 2), x)
-                else:
-                    a = e_ProfileEntryType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q76[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ProfileEntryType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ProfileEntryType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ProfileEntryType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ProfileEntryType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ProfileEntryType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_ProfileEntryType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ProfileEntryType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ProfileEntryType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_ProfileEntryType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_ProfileEntryType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_ProfileEntryType((a << 2), x)
+                    else:
+                        a = e_ProfileEntryType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -1796,10 +1863,50 @@ def e_ConsumptionCostType(a, d):
         u += 1
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q84[len(x)]
-            for i, x in enumerate(x):
+        m = len(x)
+        if m <= 16:
+            st = _Q84[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
                 a = e_CostType((a << 2), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_CostType((a << 2), x)
+                i = 1
+                x = xs[1]
+                a = e_CostType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_CostType((a << 2), x)
+                i = 1
+                x = xs[1]
+                a = e_CostType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_CostType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_CostType((a << 2), x)
+                i = 1
+                x = xs[1]
+                a = e_CostType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_CostType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_CostType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    a = e_CostType((a << 2), x)
             i = -1
         else:
             k = 0
@@ -1956,24 +2063,32 @@ def e_ContractAuthenticationResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     u = 2
-    f = 'ResponseCode'
-    x = d.get('ResponseCode')
-    if x is not None:
-        j = _I46.get(x)
-        if j is None:
-            bad_enum(x, _I46)
-        a = ((a << 8) | (j << 1))
+    try:
+        y0 = d['ResponseCode']
+        y1 = d['EVSEProcessing']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I46.get(y0)) is not None and (j1 := _I48.get(y1)) is not None:
+        a = (a << (12)) | (j0 << 5) | (j1 << 1)
     else:
-        missing()
-    f = 'EVSEProcessing'
-    x = d.get('EVSEProcessing')
-    if x is not None:
-        j = _I48.get(x)
-        if j is None:
-            bad_enum(x, _I48)
-        a = ((a << 4) | (j << 1))
-    else:
-        missing()
+        f = 'ResponseCode'
+        x = d.get('ResponseCode')
+        if x is not None:
+            j = _I46.get(x)
+            if j is None:
+                bad_enum(x, _I46)
+            a = ((a << 8) | (j << 1))
+        else:
+            missing()
+        f = 'EVSEProcessing'
+        x = d.get('EVSEProcessing')
+        if x is not None:
+            j = _I48.get(x)
+            if j is None:
+                bad_enum(x, _I48)
+            a = ((a << 4) | (j << 1))
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -2039,26 +2154,35 @@ def e_CostType(a, d):
         d = as_map(d)
     st = 0
     u = 2
-    f = 'costKind'
-    x = d.get('costKind')
-    if x is not None:
-        j = _I90.get(x)
-        if j is None:
-            bad_enum(x, _I90)
-        a = ((a << 5) | (j << 1))
-        st = 1
-    else:
-        missing()
-    f = 'amount'
-    x = d.get('amount')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 11) | (x << 1))
-        else:
-            a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
+    try:
+        y0 = d['costKind']
+        y1 = d['amount']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I90.get(y0)) is not None and y1.__class__ is int and -1 < y1 < 128:
+        a = (a << (16)) | (j0 << 12) | (y1 << 1)
         st = 2
     else:
-        missing()
+        f = 'costKind'
+        x = d.get('costKind')
+        if x is not None:
+            j = _I90.get(x)
+            if j is None:
+                bad_enum(x, _I90)
+            a = ((a << 5) | (j << 1))
+            st = 1
+        else:
+            missing()
+        f = 'amount'
+        x = d.get('amount')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
+            st = 2
+        else:
+            missing()
     f = 'amountMultiplier'
     x = d.get('amountMultiplier')
     if x is not None:
@@ -2482,33 +2606,43 @@ def e_CurrentDemandResType(a, d):
         st = 4
     else:
         missing()
-    f = 'EVSECurrentLimitAchieved'
-    x = d.get('EVSECurrentLimitAchieved')
-    if x is not None:
-        if x is not True and x is not False:
-            bad_bool(x)
-        a = ((a << 4) | (2 if x else 0))
-        st = 5
-    else:
-        missing()
-    f = 'EVSEVoltageLimitAchieved'
-    x = d.get('EVSEVoltageLimitAchieved')
-    if x is not None:
-        if x is not True and x is not False:
-            bad_bool(x)
-        a = ((a << 4) | (2 if x else 0))
-        st = 6
-    else:
-        missing()
-    f = 'EVSEPowerLimitAchieved'
-    x = d.get('EVSEPowerLimitAchieved')
-    if x is not None:
-        if x is not True and x is not False:
-            bad_bool(x)
-        a = ((a << 4) | (2 if x else 0))
+    try:
+        y0 = d['EVSECurrentLimitAchieved']
+        y1 = d['EVSEVoltageLimitAchieved']
+        y2 = d['EVSEPowerLimitAchieved']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (y0 is True or y0 is False) and (y1 is True or y1 is False) and (y2 is True or y2 is False):
+        a = (a << (12)) | (y0 << 9) | (y1 << 5) | (y2 << 1)
         st = 7
     else:
-        missing()
+        f = 'EVSECurrentLimitAchieved'
+        x = d.get('EVSECurrentLimitAchieved')
+        if x is not None:
+            if x is not True and x is not False:
+                bad_bool(x)
+            a = ((a << 4) | (2 if x else 0))
+            st = 5
+        else:
+            missing()
+        f = 'EVSEVoltageLimitAchieved'
+        x = d.get('EVSEVoltageLimitAchieved')
+        if x is not None:
+            if x is not True and x is not False:
+                bad_bool(x)
+            a = ((a << 4) | (2 if x else 0))
+            st = 6
+        else:
+            missing()
+        f = 'EVSEPowerLimitAchieved'
+        x = d.get('EVSEPowerLimitAchieved')
+        if x is not None:
+            if x is not True and x is not False:
+                bad_bool(x)
+            a = ((a << 4) | (2 if x else 0))
+            st = 7
+        else:
+            missing()
     f = 'EVSEMaximumVoltageLimit'
     x = d.get('EVSEMaximumVoltageLimit')
     if x is not None:
@@ -4044,14 +4178,84 @@ def e_ListOfRootCertificateIDsType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q157[len(x)]
-            for i, x in enumerate(x):
-                c, wd = _P158[i]
+        m = len(x)
+        if m <= 16:
+            st = _Q157[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
                 else:
-                    a = ws(((((a << wd) | c) << 1)), x) << 1
+                    a = ws((a << 2), x) << 1
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 3), x) << 1
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 3), x) << 1
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 3), x) << 1
+                i = 3
+                x = xs[3]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 3), x) << 1
+            else:
+                for i, x in enumerate(x):
+                    c, wd = _P158[i]
+                    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                        a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    else:
+                        a = ws(((((a << wd) | c) << 1)), x) << 1
             i = -1
         else:
             k = 0
@@ -4994,13 +5198,53 @@ def e_PMaxScheduleType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q76[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_PMaxScheduleEntryType((a << 2), x)
-                else:
-                    a = e_PMaxScheduleEntryType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q76[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_PMaxScheduleEntryType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_PMaxScheduleEntryType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_PMaxScheduleEntryType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_PMaxScheduleEntryType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_PMaxScheduleEntryType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_PMaxScheduleEntryType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_PMaxScheduleEntryType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_PMaxScheduleEntryType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_PMaxScheduleEntryType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_PMaxScheduleEntryType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_PMaxScheduleEntryType((a << 2), x)
+                    else:
+                        a = e_PMaxScheduleEntryType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -5097,13 +5341,53 @@ def e_ParameterSetType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q76[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_ParameterType((a << 2), x)
-                else:
-                    a = e_ParameterType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q76[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ParameterType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ParameterType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ParameterType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ParameterType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ParameterType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_ParameterType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ParameterType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ParameterType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_ParameterType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_ParameterType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_ParameterType((a << 2), x)
+                    else:
+                        a = e_ParameterType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -5413,33 +5697,42 @@ def e_PaymentDetailsResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     u = 3
-    f = 'ResponseCode'
-    x = d.get('ResponseCode')
-    if x is not None:
-        j = _I46.get(x)
-        if j is None:
-            bad_enum(x, _I46)
-        a = ((a << 8) | (j << 1))
+    try:
+        y0 = d['ResponseCode']
+        y1 = d['GenChallenge']
+        y2 = d['DateTimeNow']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I46.get(y0)) is not None and y1.__class__ is str and y1.isascii() and (ln1 := len(y1)) < 126 and y2.__class__ is int and -1 < y2 < 128:
+        a = (a << ((ln1 << 3) + 31)) | ((j0 << 1) << ((ln1 << 3) + 23)) | ((((ln1 + 2) << (ln1 << 3)) | int.from_bytes(y1.encode(), 'big')) << 13) | (y2 << 1)
     else:
-        missing()
-    f = 'GenChallenge'
-    x = d.get('GenChallenge')
-    if x is not None:
-        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+        f = 'ResponseCode'
+        x = d.get('ResponseCode')
+        if x is not None:
+            j = _I46.get(x)
+            if j is None:
+                bad_enum(x, _I46)
+            a = ((a << 8) | (j << 1))
         else:
-            a = ws((a << 2), x) << 1
-    else:
-        missing()
-    f = 'DateTimeNow'
-    x = d.get('DateTimeNow')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 12) | (x << 1))
+            missing()
+        f = 'GenChallenge'
+        x = d.get('GenChallenge')
+        if x is not None:
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 2), x) << 1
         else:
-            a = wi((a << 2), as_int(x, -9223372036854775808, 9223372036854775807)) << 1
-    else:
-        missing()
+            missing()
+        f = 'DateTimeNow'
+        x = d.get('DateTimeNow')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 12) | (x << 1))
+            else:
+                a = wi((a << 2), as_int(x, -9223372036854775808, 9223372036854775807)) << 1
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -5495,14 +5788,84 @@ def e_PaymentOptionsType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q157[len(x)]
-            for i, x in enumerate(x):
-                c, wd = _P158[i]
+        m = len(x)
+        if m <= 16:
+            st = _Q157[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
                 j = _I196.get(x)
                 if j is None:
                     bad_enum(x, _I196)
-                a = (((((a << wd) | c) << 3)) | (j << 1))
+                a = ((a << 4) | (j << 1))
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                j = _I196.get(x)
+                if j is None:
+                    bad_enum(x, _I196)
+                a = ((a << 4) | (j << 1))
+                i = 1
+                x = xs[1]
+                j = _I196.get(x)
+                if j is None:
+                    bad_enum(x, _I196)
+                a = ((a << 5) | (j << 1))
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                j = _I196.get(x)
+                if j is None:
+                    bad_enum(x, _I196)
+                a = ((a << 4) | (j << 1))
+                i = 1
+                x = xs[1]
+                j = _I196.get(x)
+                if j is None:
+                    bad_enum(x, _I196)
+                a = ((a << 5) | (j << 1))
+                i = 2
+                x = xs[2]
+                j = _I196.get(x)
+                if j is None:
+                    bad_enum(x, _I196)
+                a = ((a << 5) | (j << 1))
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                j = _I196.get(x)
+                if j is None:
+                    bad_enum(x, _I196)
+                a = ((a << 4) | (j << 1))
+                i = 1
+                x = xs[1]
+                j = _I196.get(x)
+                if j is None:
+                    bad_enum(x, _I196)
+                a = ((a << 5) | (j << 1))
+                i = 2
+                x = xs[2]
+                j = _I196.get(x)
+                if j is None:
+                    bad_enum(x, _I196)
+                a = ((a << 5) | (j << 1))
+                i = 3
+                x = xs[3]
+                j = _I196.get(x)
+                if j is None:
+                    bad_enum(x, _I196)
+                a = ((a << 5) | (j << 1))
+            else:
+                for i, x in enumerate(x):
+                    c, wd = _P158[i]
+                    j = _I196.get(x)
+                    if j is None:
+                        bad_enum(x, _I196)
+                    a = (((((a << wd) | c) << 3)) | (j << 1))
             i = -1
         else:
             k = 0
@@ -5957,24 +6320,32 @@ def e_ProfileEntryType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     u = 2
-    f = 'ChargingProfileEntryStart'
-    x = d.get('ChargingProfileEntryStart')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 11) | (x << 1))
-        else:
-            a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
+    try:
+        y0 = d['ChargingProfileEntryStart']
+        y1 = d['ChargingProfileEntryMaxPower']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is int and -1 < y0 < 128 and y1.__class__ is int and -1 < y1 < 128:
+        a = (a << (23)) | (y0 << 13) | (y1 << 1)
     else:
-        missing()
-    f = 'ChargingProfileEntryMaxPower'
-    x = d.get('ChargingProfileEntryMaxPower')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 12) | (x << 1))
+        f = 'ChargingProfileEntryStart'
+        x = d.get('ChargingProfileEntryStart')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
         else:
-            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
-    else:
-        missing()
+            missing()
+        f = 'ChargingProfileEntryMaxPower'
+        x = d.get('ChargingProfileEntryMaxPower')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 12) | (x << 1))
+            else:
+                a = wi((a << 2), as_int(x, -32768, 32767)) << 1
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -6375,13 +6746,53 @@ def e_SAScheduleListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q157[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_SAScheduleTupleType((a << 2), x)
-                else:
-                    a = e_SAScheduleTupleType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q157[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_SAScheduleTupleType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_SAScheduleTupleType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_SAScheduleTupleType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_SAScheduleTupleType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_SAScheduleTupleType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_SAScheduleTupleType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_SAScheduleTupleType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_SAScheduleTupleType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_SAScheduleTupleType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_SAScheduleTupleType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_SAScheduleTupleType((a << 2), x)
+                    else:
+                        a = e_SAScheduleTupleType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -6577,13 +6988,53 @@ def e_SPKIDataType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q157[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = wb((a << 3), x) << 1
-                else:
-                    a = wb((a << 2), x) << 1
+        m = len(x)
+        if m <= 16:
+            st = _Q157[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                a = wb((a << 3), x) << 1
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                a = wb((a << 3), x) << 1
+                i = 3
+                x = xs[3]
+                a = wb((a << 3), x) << 1
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = wb((a << 3), x) << 1
+                    else:
+                        a = wb((a << 2), x) << 1
             i = -1
         else:
             k = 0
@@ -6923,13 +7374,53 @@ def e_SelectedServiceListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q157[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_SelectedServiceType((a << 2), x)
-                else:
-                    a = e_SelectedServiceType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q157[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_SelectedServiceType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_SelectedServiceType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_SelectedServiceType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_SelectedServiceType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_SelectedServiceType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_SelectedServiceType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_SelectedServiceType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_SelectedServiceType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_SelectedServiceType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_SelectedServiceType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_SelectedServiceType((a << 2), x)
+                    else:
+                        a = e_SelectedServiceType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -7081,23 +7572,31 @@ def e_ServiceChargeType(a, d):
         a = e_ServiceTagType((a << 1), x)
     else:
         missing()
-    f = 'FreeService'
-    x = d.get('FreeService')
-    if x is not None:
-        if x is not True and x is not False:
-            bad_bool(x)
-        a = ((a << 4) | (2 if x else 0))
+    try:
+        y0 = d['FreeService']
+        y1 = d['EnergyTransferType']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (y0 is True or y0 is False) and (j1 := _I231.get(y1)) is not None:
+        a = (a << (11)) | (y0 << 8) | (j1 << 1)
     else:
-        missing()
-    f = 'EnergyTransferType'
-    x = d.get('EnergyTransferType')
-    if x is not None:
-        j = _I231.get(x)
-        if j is None:
-            bad_enum(x, _I231)
-        a = ((a << 7) | (j << 1))
-    else:
-        missing()
+        f = 'FreeService'
+        x = d.get('FreeService')
+        if x is not None:
+            if x is not True and x is not False:
+                bad_bool(x)
+            a = ((a << 4) | (2 if x else 0))
+        else:
+            missing()
+        f = 'EnergyTransferType'
+        x = d.get('EnergyTransferType')
+        if x is not None:
+            j = _I231.get(x)
+            if j is None:
+                bad_enum(x, _I231)
+            a = ((a << 7) | (j << 1))
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -7206,26 +7705,35 @@ def e_ServiceDetailResType(a, d):
         d = as_map(d)
     st = 0
     u = 2
-    f = 'ResponseCode'
-    x = d.get('ResponseCode')
-    if x is not None:
-        j = _I46.get(x)
-        if j is None:
-            bad_enum(x, _I46)
-        a = ((a << 8) | (j << 1))
-        st = 1
-    else:
-        missing()
-    f = 'ServiceID'
-    x = d.get('ServiceID')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 11) | (x << 1))
-        else:
-            a = wu((a << 2), as_int(x, 0, 65535)) << 1
+    try:
+        y0 = d['ResponseCode']
+        y1 = d['ServiceID']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I46.get(y0)) is not None and y1.__class__ is int and -1 < y1 < 128:
+        a = (a << (19)) | (j0 << 12) | (y1 << 1)
         st = 2
     else:
-        missing()
+        f = 'ResponseCode'
+        x = d.get('ResponseCode')
+        if x is not None:
+            j = _I46.get(x)
+            if j is None:
+                bad_enum(x, _I46)
+            a = ((a << 8) | (j << 1))
+            st = 1
+        else:
+            missing()
+        f = 'ServiceID'
+        x = d.get('ServiceID')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 65535)) << 1
+            st = 2
+        else:
+            missing()
     f = 'ServiceParameterList'
     x = d.get('ServiceParameterList')
     if x is not None:
@@ -7451,13 +7959,53 @@ def e_ServiceParameterListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q157[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_ParameterSetType((a << 2), x)
-                else:
-                    a = e_ParameterSetType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q157[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ParameterSetType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ParameterSetType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ParameterSetType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ParameterSetType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ParameterSetType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_ParameterSetType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ParameterSetType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ParameterSetType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_ParameterSetType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_ParameterSetType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_ParameterSetType((a << 2), x)
+                    else:
+                        a = e_ParameterSetType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -7629,13 +8177,53 @@ def e_ServiceTagListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q157[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_ServiceType((a << 2), x)
-                else:
-                    a = e_ServiceType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q157[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ServiceType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ServiceType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ServiceType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ServiceType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ServiceType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_ServiceType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ServiceType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ServiceType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_ServiceType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_ServiceType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_ServiceType((a << 2), x)
+                    else:
+                        a = e_ServiceType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -8639,13 +9227,53 @@ def e_SubCertificatesType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q157[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = wb((a << 3), x) << 1
-                else:
-                    a = wb((a << 2), x) << 1
+        m = len(x)
+        if m <= 16:
+            st = _Q157[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                a = wb((a << 3), x) << 1
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                a = wb((a << 3), x) << 1
+                i = 3
+                x = xs[3]
+                a = wb((a << 3), x) << 1
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = wb((a << 3), x) << 1
+                    else:
+                        a = wb((a << 2), x) << 1
             i = -1
         else:
             k = 0
@@ -8741,13 +9369,83 @@ def e_TransformType(a, d):
         u += 1
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q84[len(x)]
-            for i, x in enumerate(x):
+        m = len(x)
+        if m <= 16:
+            st = _Q84[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                     a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 2
+                x = xs[2]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 2
+                x = xs[2]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 3
+                x = xs[3]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+            else:
+                for i, x in enumerate(x):
+                    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                        a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    else:
+                        a = ws((a << 4), x) << 1
             i = -1
         else:
             k = 0
@@ -8824,13 +9522,53 @@ def e_TransformsType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q157[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_TransformType((a << 2), x)
-                else:
-                    a = e_TransformType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q157[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_TransformType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_TransformType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_TransformType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_TransformType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_TransformType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_TransformType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_TransformType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_TransformType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_TransformType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_TransformType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_TransformType((a << 2), x)
+                    else:
+                        a = e_TransformType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -9146,24 +9884,32 @@ def e_X509IssuerSerialType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     u = 2
-    f = 'X509IssuerName'
-    x = d.get('X509IssuerName')
-    if x is not None:
-        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
-        else:
-            a = ws((a << 2), x) << 1
+    try:
+        y0 = d['X509IssuerName']
+        y1 = d['X509SerialNumber']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
+        a = (a << ((ln0 << 3) + 23)) | ((((ln0 + 2) << (ln0 << 3)) | int.from_bytes(y0.encode(), 'big')) << 13) | (y1 << 1)
     else:
-        missing()
-    f = 'X509SerialNumber'
-    x = d.get('X509SerialNumber')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 12) | (x << 1))
+        f = 'X509IssuerName'
+        x = d.get('X509IssuerName')
+        if x is not None:
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 2), x) << 1
         else:
-            a = wi((a << 2), as_int(x, None, None)) << 1
-    else:
-        missing()
+            missing()
+        f = 'X509SerialNumber'
+        x = d.get('X509SerialNumber')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 12) | (x << 1))
+            else:
+                a = wi((a << 2), as_int(x, None, None)) << 1
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):

@@ -534,32 +534,41 @@ def e_AC_EVSEStatusType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     u = 3
-    f = 'NotificationMaxDelay'
-    x = d.get('NotificationMaxDelay')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 11) | (x << 1))
+    try:
+        y0 = d['NotificationMaxDelay']
+        y1 = d['EVSENotification']
+        y2 = d['RCD']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is int and -1 < y0 < 128 and (j1 := _I8.get(y1)) is not None and (y2 is True or y2 is False):
+        a = (a << (20)) | (y0 << 10) | (j1 << 5) | (y2 << 1)
+    else:
+        f = 'NotificationMaxDelay'
+        x = d.get('NotificationMaxDelay')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 65535)) << 1
         else:
-            a = wu((a << 2), as_int(x, 0, 65535)) << 1
-    else:
-        missing()
-    f = 'EVSENotification'
-    x = d.get('EVSENotification')
-    if x is not None:
-        j = _I8.get(x)
-        if j is None:
-            bad_enum(x, _I8)
-        a = ((a << 5) | (j << 1))
-    else:
-        missing()
-    f = 'RCD'
-    x = d.get('RCD')
-    if x is not None:
-        if x is not True and x is not False:
-            bad_bool(x)
-        a = ((a << 4) | (2 if x else 0))
-    else:
-        missing()
+            missing()
+        f = 'EVSENotification'
+        x = d.get('EVSENotification')
+        if x is not None:
+            j = _I8.get(x)
+            if j is None:
+                bad_enum(x, _I8)
+            a = ((a << 5) | (j << 1))
+        else:
+            missing()
+        f = 'RCD'
+        x = d.get('RCD')
+        if x is not None:
+            if x is not True and x is not False:
+                bad_bool(x)
+            a = ((a << 4) | (2 if x else 0))
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -668,24 +677,32 @@ def e_AuthorizationResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     u = 2
-    f = 'ResponseCode'
-    x = d.get('ResponseCode')
-    if x is not None:
-        j = _I14.get(x)
-        if j is None:
-            bad_enum(x, _I14)
-        a = ((a << 8) | (j << 1))
+    try:
+        y0 = d['ResponseCode']
+        y1 = d['EVSEProcessing']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I14.get(y0)) is not None and (j1 := _I16.get(y1)) is not None:
+        a = (a << (13)) | (j0 << 6) | (j1 << 1)
     else:
-        missing()
-    f = 'EVSEProcessing'
-    x = d.get('EVSEProcessing')
-    if x is not None:
-        j = _I16.get(x)
-        if j is None:
-            bad_enum(x, _I16)
-        a = ((a << 5) | (j << 1))
-    else:
-        missing()
+        f = 'ResponseCode'
+        x = d.get('ResponseCode')
+        if x is not None:
+            j = _I14.get(x)
+            if j is None:
+                bad_enum(x, _I14)
+            a = ((a << 8) | (j << 1))
+        else:
+            missing()
+        f = 'EVSEProcessing'
+        x = d.get('EVSEProcessing')
+        if x is not None:
+            j = _I16.get(x)
+            if j is None:
+                bad_enum(x, _I16)
+            a = ((a << 5) | (j << 1))
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -1544,26 +1561,35 @@ def e_ChargeParameterDiscoveryResType(a, d):
         d = as_map(d)
     st = 0
     u = 2
-    f = 'ResponseCode'
-    x = d.get('ResponseCode')
-    if x is not None:
-        j = _I14.get(x)
-        if j is None:
-            bad_enum(x, _I14)
-        a = ((a << 8) | (j << 1))
-        st = 1
-    else:
-        missing()
-    f = 'EVSEProcessing'
-    x = d.get('EVSEProcessing')
-    if x is not None:
-        j = _I16.get(x)
-        if j is None:
-            bad_enum(x, _I16)
-        a = ((a << 5) | (j << 1))
+    try:
+        y0 = d['ResponseCode']
+        y1 = d['EVSEProcessing']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I14.get(y0)) is not None and (j1 := _I16.get(y1)) is not None:
+        a = (a << (13)) | (j0 << 6) | (j1 << 1)
         st = 2
     else:
-        missing()
+        f = 'ResponseCode'
+        x = d.get('ResponseCode')
+        if x is not None:
+            j = _I14.get(x)
+            if j is None:
+                bad_enum(x, _I14)
+            a = ((a << 8) | (j << 1))
+            st = 1
+        else:
+            missing()
+        f = 'EVSEProcessing'
+        x = d.get('EVSEProcessing')
+        if x is not None:
+            j = _I16.get(x)
+            if j is None:
+                bad_enum(x, _I16)
+            a = ((a << 5) | (j << 1))
+            st = 2
+        else:
+            missing()
     f = 'SAScheduleList'
     x = d.get('SAScheduleList')
     if x is not None:
@@ -1818,13 +1844,53 @@ def e_ChargingProfileType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q90[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_ProfileEntryType((a << 2), x)
-                else:
-                    a = e_ProfileEntryType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q90[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ProfileEntryType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ProfileEntryType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ProfileEntryType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ProfileEntryType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ProfileEntryType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_ProfileEntryType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ProfileEntryType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ProfileEntryType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_ProfileEntryType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_ProfileEntryType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_ProfileEntryType((a << 2), x)
+                    else:
+                        a = e_ProfileEntryType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -1995,35 +2061,45 @@ def e_ChargingStatusResType(a, d):
         d = as_map(d)
     st = 0
     u = 3
-    f = 'ResponseCode'
-    x = d.get('ResponseCode')
-    if x is not None:
-        j = _I14.get(x)
-        if j is None:
-            bad_enum(x, _I14)
-        a = ((a << 8) | (j << 1))
-        st = 1
-    else:
-        missing()
-    f = 'EVSEID'
-    x = d.get('EVSEID')
-    if x is not None:
-        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
-        else:
-            a = ws((a << 2), x) << 1
-        st = 2
-    else:
-        missing()
-    f = 'SAScheduleTupleID'
-    x = d.get('SAScheduleTupleID')
-    if x is not None:
-        if x.__class__ is not int or x < 1 or x > 255:
-            x = as_int(x, 1, 255)
-        a = ((a << 11) | ((x - 1) << 1))
+    try:
+        y0 = d['ResponseCode']
+        y1 = d['EVSEID']
+        y2 = d['SAScheduleTupleID']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I14.get(y0)) is not None and y1.__class__ is str and y1.isascii() and (ln1 := len(y1)) < 126 and y2.__class__ is int and 1 <= y2 <= 255:
+        a = (a << ((ln1 << 3) + 30)) | ((j0 << 1) << ((ln1 << 3) + 22)) | ((((ln1 + 2) << (ln1 << 3)) | int.from_bytes(y1.encode(), 'big')) << 12) | ((y2 - 1) << 1)
         st = 3
     else:
-        missing()
+        f = 'ResponseCode'
+        x = d.get('ResponseCode')
+        if x is not None:
+            j = _I14.get(x)
+            if j is None:
+                bad_enum(x, _I14)
+            a = ((a << 8) | (j << 1))
+            st = 1
+        else:
+            missing()
+        f = 'EVSEID'
+        x = d.get('EVSEID')
+        if x is not None:
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 2), x) << 1
+            st = 2
+        else:
+            missing()
+        f = 'SAScheduleTupleID'
+        x = d.get('SAScheduleTupleID')
+        if x is not None:
+            if x.__class__ is not int or x < 1 or x > 255:
+                x = as_int(x, 1, 255)
+            a = ((a << 11) | ((x - 1) << 1))
+            st = 3
+        else:
+            missing()
     f = 'EVSEMaxCurrent'
     x = d.get('EVSEMaxCurrent')
     if x is not None:
@@ -2125,13 +2201,39 @@ def e_ConsumptionCostType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 3:
-            st = _Q99[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_CostType((a << 2), x)
-                else:
-                    a = e_CostType((a << 1), x)
+        m = len(x)
+        if m <= 3:
+            st = _Q99[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_CostType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_CostType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_CostType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_CostType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_CostType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_CostType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_CostType((a << 2), x)
+                    else:
+                        a = e_CostType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -2274,26 +2376,35 @@ def e_CostType(a, d):
         d = as_map(d)
     st = 0
     u = 2
-    f = 'costKind'
-    x = d.get('costKind')
-    if x is not None:
-        j = _I104.get(x)
-        if j is None:
-            bad_enum(x, _I104)
-        a = ((a << 5) | (j << 1))
-        st = 1
-    else:
-        missing()
-    f = 'amount'
-    x = d.get('amount')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 11) | (x << 1))
-        else:
-            a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
+    try:
+        y0 = d['costKind']
+        y1 = d['amount']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I104.get(y0)) is not None and y1.__class__ is int and -1 < y1 < 128:
+        a = (a << (16)) | (j0 << 12) | (y1 << 1)
         st = 2
     else:
-        missing()
+        f = 'costKind'
+        x = d.get('costKind')
+        if x is not None:
+            j = _I104.get(x)
+            if j is None:
+                bad_enum(x, _I104)
+            a = ((a << 5) | (j << 1))
+            st = 1
+        else:
+            missing()
+        f = 'amount'
+        x = d.get('amount')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
+            st = 2
+        else:
+            missing()
     f = 'amountMultiplier'
     x = d.get('amountMultiplier')
     if x is not None:
@@ -3335,26 +3446,35 @@ def e_DC_EVSEStatusType(a, d):
         d = as_map(d)
     st = 0
     u = 2
-    f = 'NotificationMaxDelay'
-    x = d.get('NotificationMaxDelay')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 11) | (x << 1))
-        else:
-            a = wu((a << 2), as_int(x, 0, 65535)) << 1
-        st = 1
-    else:
-        missing()
-    f = 'EVSENotification'
-    x = d.get('EVSENotification')
-    if x is not None:
-        j = _I8.get(x)
-        if j is None:
-            bad_enum(x, _I8)
-        a = ((a << 5) | (j << 1))
+    try:
+        y0 = d['NotificationMaxDelay']
+        y1 = d['EVSENotification']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is int and -1 < y0 < 128 and (j1 := _I8.get(y1)) is not None:
+        a = (a << (16)) | (y0 << 6) | (j1 << 1)
         st = 2
     else:
-        missing()
+        f = 'NotificationMaxDelay'
+        x = d.get('NotificationMaxDelay')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 65535)) << 1
+            st = 1
+        else:
+            missing()
+        f = 'EVSENotification'
+        x = d.get('EVSENotification')
+        if x is not None:
+            j = _I8.get(x)
+            if j is None:
+                bad_enum(x, _I8)
+            a = ((a << 5) | (j << 1))
+            st = 2
+        else:
+            missing()
     f = 'EVSEIsolationStatus'
     x = d.get('EVSEIsolationStatus')
     if x is not None:
@@ -3429,31 +3549,40 @@ def e_DC_EVStatusType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     u = 3
-    f = 'EVReady'
-    x = d.get('EVReady')
-    if x is not None:
-        if x is not True and x is not False:
-            bad_bool(x)
-        a = ((a << 4) | (2 if x else 0))
+    try:
+        y0 = d['EVReady']
+        y1 = d['EVErrorCode']
+        y2 = d['EVRESSSOC']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (y0 is True or y0 is False) and (j1 := _I145.get(y1)) is not None and y2.__class__ is int and 0 <= y2 <= 100:
+        a = (a << (21)) | (y0 << 18) | (j1 << 11) | (y2 << 1)
     else:
-        missing()
-    f = 'EVErrorCode'
-    x = d.get('EVErrorCode')
-    if x is not None:
-        j = _I145.get(x)
-        if j is None:
-            bad_enum(x, _I145)
-        a = ((a << 7) | (j << 1))
-    else:
-        missing()
-    f = 'EVRESSSOC'
-    x = d.get('EVRESSSOC')
-    if x is not None:
-        if x.__class__ is not int or x < 0 or x > 100:
-            x = as_int(x, 0, 100)
-        a = ((a << 10) | ((x) << 1))
-    else:
-        missing()
+        f = 'EVReady'
+        x = d.get('EVReady')
+        if x is not None:
+            if x is not True and x is not False:
+                bad_bool(x)
+            a = ((a << 4) | (2 if x else 0))
+        else:
+            missing()
+        f = 'EVErrorCode'
+        x = d.get('EVErrorCode')
+        if x is not None:
+            j = _I145.get(x)
+            if j is None:
+                bad_enum(x, _I145)
+            a = ((a << 7) | (j << 1))
+        else:
+            missing()
+        f = 'EVRESSSOC'
+        x = d.get('EVRESSSOC')
+        if x is not None:
+            if x.__class__ is not int or x < 0 or x > 100:
+                x = as_int(x, 0, 100)
+            a = ((a << 10) | ((x) << 1))
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -3876,24 +4005,32 @@ def e_EVSEStatusType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     u = 2
-    f = 'NotificationMaxDelay'
-    x = d.get('NotificationMaxDelay')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 11) | (x << 1))
+    try:
+        y0 = d['NotificationMaxDelay']
+        y1 = d['EVSENotification']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is int and -1 < y0 < 128 and (j1 := _I8.get(y1)) is not None:
+        a = (a << (16)) | (y0 << 6) | (j1 << 1)
+    else:
+        f = 'NotificationMaxDelay'
+        x = d.get('NotificationMaxDelay')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 65535)) << 1
         else:
-            a = wu((a << 2), as_int(x, 0, 65535)) << 1
-    else:
-        missing()
-    f = 'EVSENotification'
-    x = d.get('EVSENotification')
-    if x is not None:
-        j = _I8.get(x)
-        if j is None:
-            bad_enum(x, _I8)
-        a = ((a << 5) | (j << 1))
-    else:
-        missing()
+            missing()
+        f = 'EVSENotification'
+        x = d.get('EVSENotification')
+        if x is not None:
+            j = _I8.get(x)
+            if j is None:
+                bad_enum(x, _I8)
+            a = ((a << 5) | (j << 1))
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -4431,13 +4568,53 @@ def e_ListOfRootCertificateIDsType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q90[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_X509IssuerSerialType((a << 2), x)
-                else:
-                    a = e_X509IssuerSerialType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q90[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_X509IssuerSerialType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_X509IssuerSerialType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_X509IssuerSerialType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_X509IssuerSerialType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_X509IssuerSerialType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_X509IssuerSerialType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_X509IssuerSerialType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_X509IssuerSerialType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_X509IssuerSerialType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_X509IssuerSerialType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_X509IssuerSerialType((a << 2), x)
+                    else:
+                        a = e_X509IssuerSerialType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -5383,13 +5560,53 @@ def e_PMaxScheduleType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q90[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_PMaxScheduleEntryType((a << 2), x)
-                else:
-                    a = e_PMaxScheduleEntryType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q90[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_PMaxScheduleEntryType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_PMaxScheduleEntryType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_PMaxScheduleEntryType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_PMaxScheduleEntryType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_PMaxScheduleEntryType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_PMaxScheduleEntryType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_PMaxScheduleEntryType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_PMaxScheduleEntryType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_PMaxScheduleEntryType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_PMaxScheduleEntryType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_PMaxScheduleEntryType((a << 2), x)
+                    else:
+                        a = e_PMaxScheduleEntryType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -5497,13 +5714,53 @@ def e_ParameterSetType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q204[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_ParameterType((a << 2), x)
-                else:
-                    a = e_ParameterType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q204[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ParameterType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ParameterType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ParameterType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ParameterType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ParameterType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_ParameterType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ParameterType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ParameterType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_ParameterType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_ParameterType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_ParameterType((a << 2), x)
+                    else:
+                        a = e_ParameterType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -5865,14 +6122,38 @@ def e_PaymentOptionListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 2:
-            st = _Q217[len(x)]
-            for i, x in enumerate(x):
-                c, wd = _P218[i]
+        m = len(x)
+        if m <= 2:
+            st = _Q217[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
                 j = _I214.get(x)
                 if j is None:
                     bad_enum(x, _I214)
-                a = (((((a << wd) | c) << 3)) | (j << 1))
+                a = ((a << 4) | (j << 1))
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                j = _I214.get(x)
+                if j is None:
+                    bad_enum(x, _I214)
+                a = ((a << 4) | (j << 1))
+                i = 1
+                x = xs[1]
+                j = _I214.get(x)
+                if j is None:
+                    bad_enum(x, _I214)
+                a = ((a << 5) | (j << 1))
+            else:
+                for i, x in enumerate(x):
+                    c, wd = _P218[i]
+                    j = _I214.get(x)
+                    if j is None:
+                        bad_enum(x, _I214)
+                    a = (((((a << wd) | c) << 3)) | (j << 1))
             i = -1
         else:
             k = 0
@@ -6056,32 +6337,41 @@ def e_PhysicalValueType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     u = 3
-    f = 'Multiplier'
-    x = d.get('Multiplier')
-    if x is not None:
-        if x.__class__ is not int or x < -3 or x > 3:
-            x = as_int(x, -3, 3)
-        a = ((a << 6) | ((x - -3) << 1))
+    try:
+        y0 = d['Multiplier']
+        y1 = d['Unit']
+        y2 = d['Value']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is int and -3 <= y0 <= 3 and (j1 := _I222.get(y1)) is not None and y2.__class__ is int and -1 < y2 < 128:
+        a = (a << (24)) | ((y0 - -3) << 19) | (j1 << 13) | (y2 << 1)
     else:
-        missing()
-    f = 'Unit'
-    x = d.get('Unit')
-    if x is not None:
-        j = _I222.get(x)
-        if j is None:
-            bad_enum(x, _I222)
-        a = ((a << 6) | (j << 1))
-    else:
-        missing()
-    f = 'Value'
-    x = d.get('Value')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 12) | (x << 1))
+        f = 'Multiplier'
+        x = d.get('Multiplier')
+        if x is not None:
+            if x.__class__ is not int or x < -3 or x > 3:
+                x = as_int(x, -3, 3)
+            a = ((a << 6) | ((x - -3) << 1))
         else:
-            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
-    else:
-        missing()
+            missing()
+        f = 'Unit'
+        x = d.get('Unit')
+        if x is not None:
+            j = _I222.get(x)
+            if j is None:
+                bad_enum(x, _I222)
+            a = ((a << 6) | (j << 1))
+        else:
+            missing()
+        f = 'Value'
+        x = d.get('Value')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 12) | (x << 1))
+            else:
+                a = wi((a << 2), as_int(x, -32768, 32767)) << 1
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -6163,25 +6453,34 @@ def e_PowerDeliveryReqType(a, d):
         d = as_map(d)
     st = 0
     u = 2
-    f = 'ChargeProgress'
-    x = d.get('ChargeProgress')
-    if x is not None:
-        j = _I225.get(x)
-        if j is None:
-            bad_enum(x, _I225)
-        a = ((a << 5) | (j << 1))
-        st = 1
-    else:
-        missing()
-    f = 'SAScheduleTupleID'
-    x = d.get('SAScheduleTupleID')
-    if x is not None:
-        if x.__class__ is not int or x < 1 or x > 255:
-            x = as_int(x, 1, 255)
-        a = ((a << 11) | ((x - 1) << 1))
+    try:
+        y0 = d['ChargeProgress']
+        y1 = d['SAScheduleTupleID']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I225.get(y0)) is not None and y1.__class__ is int and 1 <= y1 <= 255:
+        a = (a << (16)) | (j0 << 12) | ((y1 - 1) << 1)
         st = 2
     else:
-        missing()
+        f = 'ChargeProgress'
+        x = d.get('ChargeProgress')
+        if x is not None:
+            j = _I225.get(x)
+            if j is None:
+                bad_enum(x, _I225)
+            a = ((a << 5) | (j << 1))
+            st = 1
+        else:
+            missing()
+        f = 'SAScheduleTupleID'
+        x = d.get('SAScheduleTupleID')
+        if x is not None:
+            if x.__class__ is not int or x < 1 or x > 255:
+                x = as_int(x, 1, 255)
+            a = ((a << 11) | ((x - 1) << 1))
+            st = 2
+        else:
+            missing()
     f = 'ChargingProfile'
     x = d.get('ChargingProfile')
     if x is not None:
@@ -6886,13 +7185,39 @@ def e_SAScheduleListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 3:
-            st = _Q245[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_SAScheduleTupleType((a << 2), x)
-                else:
-                    a = e_SAScheduleTupleType((a << 1), x)
+        m = len(x)
+        if m <= 3:
+            st = _Q245[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_SAScheduleTupleType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_SAScheduleTupleType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_SAScheduleTupleType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_SAScheduleTupleType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_SAScheduleTupleType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_SAScheduleTupleType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_SAScheduleTupleType((a << 2), x)
+                    else:
+                        a = e_SAScheduleTupleType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -7085,13 +7410,53 @@ def e_SPKIDataType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q90[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = wb((a << 3), x) << 1
-                else:
-                    a = wb((a << 2), x) << 1
+        m = len(x)
+        if m <= 16:
+            st = _Q90[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                a = wb((a << 3), x) << 1
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                a = wb((a << 3), x) << 1
+                i = 3
+                x = xs[3]
+                a = wb((a << 3), x) << 1
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = wb((a << 3), x) << 1
+                    else:
+                        a = wb((a << 2), x) << 1
             i = -1
         else:
             k = 0
@@ -7515,13 +7880,53 @@ def e_SelectedServiceListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q259[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_SelectedServiceType((a << 2), x)
-                else:
-                    a = e_SelectedServiceType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q259[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_SelectedServiceType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_SelectedServiceType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_SelectedServiceType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_SelectedServiceType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_SelectedServiceType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_SelectedServiceType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_SelectedServiceType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_SelectedServiceType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_SelectedServiceType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_SelectedServiceType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_SelectedServiceType((a << 2), x)
+                    else:
+                        a = e_SelectedServiceType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -7723,26 +8128,35 @@ def e_ServiceDetailResType(a, d):
         d = as_map(d)
     st = 0
     u = 2
-    f = 'ResponseCode'
-    x = d.get('ResponseCode')
-    if x is not None:
-        j = _I14.get(x)
-        if j is None:
-            bad_enum(x, _I14)
-        a = ((a << 8) | (j << 1))
-        st = 1
-    else:
-        missing()
-    f = 'ServiceID'
-    x = d.get('ServiceID')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 11) | (x << 1))
-        else:
-            a = wu((a << 2), as_int(x, 0, 65535)) << 1
+    try:
+        y0 = d['ResponseCode']
+        y1 = d['ServiceID']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I14.get(y0)) is not None and y1.__class__ is int and -1 < y1 < 128:
+        a = (a << (19)) | (j0 << 12) | (y1 << 1)
         st = 2
     else:
-        missing()
+        f = 'ResponseCode'
+        x = d.get('ResponseCode')
+        if x is not None:
+            j = _I14.get(x)
+            if j is None:
+                bad_enum(x, _I14)
+            a = ((a << 8) | (j << 1))
+            st = 1
+        else:
+            missing()
+        f = 'ServiceID'
+        x = d.get('ServiceID')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 65535)) << 1
+            st = 2
+        else:
+            missing()
     f = 'ServiceParameterList'
     x = d.get('ServiceParameterList')
     if x is not None:
@@ -7978,13 +8392,53 @@ def e_ServiceListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 8:
-            st = _Q268[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_ServiceType((a << 2), x)
-                else:
-                    a = e_ServiceType((a << 1), x)
+        m = len(x)
+        if m <= 8:
+            st = _Q268[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ServiceType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ServiceType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ServiceType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ServiceType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ServiceType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_ServiceType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ServiceType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ServiceType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_ServiceType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_ServiceType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_ServiceType((a << 2), x)
+                    else:
+                        a = e_ServiceType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -8071,13 +8525,53 @@ def e_ServiceParameterListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q90[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_ParameterSetType((a << 2), x)
-                else:
-                    a = e_ParameterSetType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q90[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ParameterSetType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ParameterSetType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ParameterSetType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ParameterSetType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ParameterSetType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_ParameterSetType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ParameterSetType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ParameterSetType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_ParameterSetType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_ParameterSetType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_ParameterSetType((a << 2), x)
+                    else:
+                        a = e_ParameterSetType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -8348,26 +8842,35 @@ def e_SessionSetupResType(a, d):
         d = as_map(d)
     st = 0
     u = 2
-    f = 'ResponseCode'
-    x = d.get('ResponseCode')
-    if x is not None:
-        j = _I14.get(x)
-        if j is None:
-            bad_enum(x, _I14)
-        a = ((a << 8) | (j << 1))
-        st = 1
-    else:
-        missing()
-    f = 'EVSEID'
-    x = d.get('EVSEID')
-    if x is not None:
-        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
-        else:
-            a = ws((a << 2), x) << 1
+    try:
+        y0 = d['ResponseCode']
+        y1 = d['EVSEID']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I14.get(y0)) is not None and y1.__class__ is str and y1.isascii() and (ln1 := len(y1)) < 126:
+        a = (a << ((ln1 << 3) + 19)) | ((j0 << 1) << ((ln1 << 3) + 11)) | ((((ln1 + 2) << (ln1 << 3)) | int.from_bytes(y1.encode(), 'big')) << 1)
         st = 2
     else:
-        missing()
+        f = 'ResponseCode'
+        x = d.get('ResponseCode')
+        if x is not None:
+            j = _I14.get(x)
+            if j is None:
+                bad_enum(x, _I14)
+            a = ((a << 8) | (j << 1))
+            st = 1
+        else:
+            missing()
+        f = 'EVSEID'
+        x = d.get('EVSEID')
+        if x is not None:
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 2), x) << 1
+            st = 2
+        else:
+            missing()
     f = 'EVSETimeStamp'
     x = d.get('EVSETimeStamp')
     if x is not None:
@@ -9098,13 +9601,53 @@ def e_SubCertificatesType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 4:
-            st = _Q290[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = wb((a << 3), x) << 1
-                else:
-                    a = wb((a << 2), x) << 1
+        m = len(x)
+        if m <= 4:
+            st = _Q290[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                a = wb((a << 3), x) << 1
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                a = wb((a << 3), x) << 1
+                i = 3
+                x = xs[3]
+                a = wb((a << 3), x) << 1
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = wb((a << 3), x) << 1
+                    else:
+                        a = wb((a << 2), x) << 1
             i = -1
         else:
             k = 0
@@ -9196,14 +9739,84 @@ def e_SupportedEnergyTransferModeType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 6:
-            st = _Q293[len(x)]
-            for i, x in enumerate(x):
-                c, wd = _P294[i]
+        m = len(x)
+        if m <= 6:
+            st = _Q293[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
                 j = _I69.get(x)
                 if j is None:
                     bad_enum(x, _I69)
-                a = (((((a << wd) | c) << 5)) | (j << 1))
+                a = ((a << 6) | (j << 1))
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                j = _I69.get(x)
+                if j is None:
+                    bad_enum(x, _I69)
+                a = ((a << 6) | (j << 1))
+                i = 1
+                x = xs[1]
+                j = _I69.get(x)
+                if j is None:
+                    bad_enum(x, _I69)
+                a = ((a << 7) | (j << 1))
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                j = _I69.get(x)
+                if j is None:
+                    bad_enum(x, _I69)
+                a = ((a << 6) | (j << 1))
+                i = 1
+                x = xs[1]
+                j = _I69.get(x)
+                if j is None:
+                    bad_enum(x, _I69)
+                a = ((a << 7) | (j << 1))
+                i = 2
+                x = xs[2]
+                j = _I69.get(x)
+                if j is None:
+                    bad_enum(x, _I69)
+                a = ((a << 7) | (j << 1))
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                j = _I69.get(x)
+                if j is None:
+                    bad_enum(x, _I69)
+                a = ((a << 6) | (j << 1))
+                i = 1
+                x = xs[1]
+                j = _I69.get(x)
+                if j is None:
+                    bad_enum(x, _I69)
+                a = ((a << 7) | (j << 1))
+                i = 2
+                x = xs[2]
+                j = _I69.get(x)
+                if j is None:
+                    bad_enum(x, _I69)
+                a = ((a << 7) | (j << 1))
+                i = 3
+                x = xs[3]
+                j = _I69.get(x)
+                if j is None:
+                    bad_enum(x, _I69)
+                a = ((a << 7) | (j << 1))
+            else:
+                for i, x in enumerate(x):
+                    c, wd = _P294[i]
+                    j = _I69.get(x)
+                    if j is None:
+                        bad_enum(x, _I69)
+                    a = (((((a << wd) | c) << 5)) | (j << 1))
             i = -1
         else:
             k = 0
@@ -9303,13 +9916,83 @@ def e_TransformType(a, d):
         u += 1
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q297[len(x)]
-            for i, x in enumerate(x):
+        m = len(x)
+        if m <= 16:
+            st = _Q297[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                     a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 2
+                x = xs[2]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 2
+                x = xs[2]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 3
+                x = xs[3]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+            else:
+                for i, x in enumerate(x):
+                    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                        a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    else:
+                        a = ws((a << 4), x) << 1
             i = -1
         else:
             k = 0
@@ -9386,13 +10069,53 @@ def e_TransformsType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q90[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_TransformType((a << 2), x)
-                else:
-                    a = e_TransformType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q90[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_TransformType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_TransformType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_TransformType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_TransformType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_TransformType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_TransformType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_TransformType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_TransformType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_TransformType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_TransformType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_TransformType((a << 2), x)
+                    else:
+                        a = e_TransformType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -9708,24 +10431,32 @@ def e_X509IssuerSerialType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     u = 2
-    f = 'X509IssuerName'
-    x = d.get('X509IssuerName')
-    if x is not None:
-        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
-        else:
-            a = ws((a << 2), x) << 1
+    try:
+        y0 = d['X509IssuerName']
+        y1 = d['X509SerialNumber']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
+        a = (a << ((ln0 << 3) + 23)) | ((((ln0 + 2) << (ln0 << 3)) | int.from_bytes(y0.encode(), 'big')) << 13) | (y1 << 1)
     else:
-        missing()
-    f = 'X509SerialNumber'
-    x = d.get('X509SerialNumber')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 12) | (x << 1))
+        f = 'X509IssuerName'
+        x = d.get('X509IssuerName')
+        if x is not None:
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 2), x) << 1
         else:
-            a = wi((a << 2), as_int(x, None, None)) << 1
-    else:
-        missing()
+            missing()
+        f = 'X509SerialNumber'
+        x = d.get('X509SerialNumber')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 12) | (x << 1))
+            else:
+                a = wi((a << 2), as_int(x, None, None)) << 1
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):

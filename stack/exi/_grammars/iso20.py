@@ -591,13 +591,53 @@ def e_AdditionalServiceListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 5:
-            st = _Q17[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_AdditionalServiceType((a << 2), x)
-                else:
-                    a = e_AdditionalServiceType((a << 1), x)
+        m = len(x)
+        if m <= 5:
+            st = _Q17[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_AdditionalServiceType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_AdditionalServiceType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_AdditionalServiceType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_AdditionalServiceType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_AdditionalServiceType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_AdditionalServiceType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_AdditionalServiceType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_AdditionalServiceType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_AdditionalServiceType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_AdditionalServiceType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_AdditionalServiceType((a << 2), x)
+                    else:
+                        a = e_AdditionalServiceType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -822,24 +862,32 @@ def e_AuthorizationResType(a, d):
         a = e_MessageHeaderType((a << 1), x)
     else:
         missing()
-    f = 'ResponseCode'
-    x = d.get('ResponseCode')
-    if x is not None:
-        j = _I26.get(x)
-        if j is None:
-            bad_enum(x, _I26)
-        a = ((a << 9) | (j << 1))
+    try:
+        y0 = d['ResponseCode']
+        y1 = d['EVSEProcessing']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I26.get(y0)) is not None and (j1 := _I28.get(y1)) is not None:
+        a = (a << (14)) | (j0 << 6) | (j1 << 1)
     else:
-        missing()
-    f = 'EVSEProcessing'
-    x = d.get('EVSEProcessing')
-    if x is not None:
-        j = _I28.get(x)
-        if j is None:
-            bad_enum(x, _I28)
-        a = ((a << 5) | (j << 1))
-    else:
-        missing()
+        f = 'ResponseCode'
+        x = d.get('ResponseCode')
+        if x is not None:
+            j = _I26.get(x)
+            if j is None:
+                bad_enum(x, _I26)
+            a = ((a << 9) | (j << 1))
+        else:
+            missing()
+        f = 'EVSEProcessing'
+        x = d.get('EVSEProcessing')
+        if x is not None:
+            j = _I28.get(x)
+            if j is None:
+                bad_enum(x, _I28)
+            a = ((a << 5) | (j << 1))
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -988,14 +1036,38 @@ def e_AuthorizationSetupResType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 2:
-            st = _Q33[len(x)]
-            for i, x in enumerate(x):
-                c, wd = _P34[i]
+        m = len(x)
+        if m <= 2:
+            st = _Q33[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
                 j = _I21.get(x)
                 if j is None:
                     bad_enum(x, _I21)
-                a = (((((a << wd) | c) << 3)) | (j << 1))
+                a = ((a << 4) | (j << 1))
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                j = _I21.get(x)
+                if j is None:
+                    bad_enum(x, _I21)
+                a = ((a << 4) | (j << 1))
+                i = 1
+                x = xs[1]
+                j = _I21.get(x)
+                if j is None:
+                    bad_enum(x, _I21)
+                a = ((a << 5) | (j << 1))
+            else:
+                for i, x in enumerate(x):
+                    c, wd = _P34[i]
+                    j = _I21.get(x)
+                    if j is None:
+                        bad_enum(x, _I21)
+                    a = (((((a << wd) | c) << 3)) | (j << 1))
             i = -1
         else:
             k = 0
@@ -1369,24 +1441,32 @@ def e_CertificateInstallationResType(a, d):
         a = e_MessageHeaderType((a << 1), x)
     else:
         missing()
-    f = 'ResponseCode'
-    x = d.get('ResponseCode')
-    if x is not None:
-        j = _I26.get(x)
-        if j is None:
-            bad_enum(x, _I26)
-        a = ((a << 9) | (j << 1))
+    try:
+        y0 = d['ResponseCode']
+        y1 = d['EVSEProcessing']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I26.get(y0)) is not None and (j1 := _I28.get(y1)) is not None:
+        a = (a << (14)) | (j0 << 6) | (j1 << 1)
     else:
-        missing()
-    f = 'EVSEProcessing'
-    x = d.get('EVSEProcessing')
-    if x is not None:
-        j = _I28.get(x)
-        if j is None:
-            bad_enum(x, _I28)
-        a = ((a << 5) | (j << 1))
-    else:
-        missing()
+        f = 'ResponseCode'
+        x = d.get('ResponseCode')
+        if x is not None:
+            j = _I26.get(x)
+            if j is None:
+                bad_enum(x, _I26)
+            a = ((a << 9) | (j << 1))
+        else:
+            missing()
+        f = 'EVSEProcessing'
+        x = d.get('EVSEProcessing')
+        if x is not None:
+            j = _I28.get(x)
+            if j is None:
+                bad_enum(x, _I28)
+            a = ((a << 5) | (j << 1))
+        else:
+            missing()
     f = 'CPSCertificateChain'
     x = d.get('CPSCertificateChain')
     if x is not None:
@@ -2304,14 +2384,84 @@ def e_EMAIDListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 8:
-            st = _Q71[len(x)]
-            for i, x in enumerate(x):
-                c, wd = _P72[i]
+        m = len(x)
+        if m <= 8:
+            st = _Q71[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
                 else:
-                    a = ws(((((a << wd) | c) << 1)), x) << 1
+                    a = ws((a << 2), x) << 1
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 3), x) << 1
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 3), x) << 1
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 3), x) << 1
+                i = 3
+                x = xs[3]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 3), x) << 1
+            else:
+                for i, x in enumerate(x):
+                    c, wd = _P72[i]
+                    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                        a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    else:
+                        a = ws(((((a << wd) | c) << 1)), x) << 1
             i = -1
         else:
             k = 0
@@ -2413,33 +2563,42 @@ def e_EVAbsolutePriceScheduleType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     u = 4
-    f = 'TimeAnchor'
-    x = d.get('TimeAnchor')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 11) | (x << 1))
-        else:
-            a = wu((a << 2), as_int(x, 0, 18446744073709551615)) << 1
+    try:
+        y0 = d['TimeAnchor']
+        y1 = d['Currency']
+        y2 = d['PriceAlgorithm']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is int and -1 < y0 < 128 and y1.__class__ is str and y1.isascii() and (ln1 := len(y1)) < 126 and y2.__class__ is str and y2.isascii() and (ln2 := len(y2)) < 126:
+        a = (a << ((ln1 << 3) + (ln2 << 3) + 33)) | ((y0 << 1) << ((ln1 << 3) + (ln2 << 3) + 22)) | (((((ln1 + 2) << (ln1 << 3)) | int.from_bytes(y1.encode(), 'big')) << 1) << ((ln2 << 3) + 11)) | ((((ln2 + 2) << (ln2 << 3)) | int.from_bytes(y2.encode(), 'big')) << 1)
     else:
-        missing()
-    f = 'Currency'
-    x = d.get('Currency')
-    if x is not None:
-        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+        f = 'TimeAnchor'
+        x = d.get('TimeAnchor')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 18446744073709551615)) << 1
         else:
-            a = ws((a << 2), x) << 1
-    else:
-        missing()
-    f = 'PriceAlgorithm'
-    x = d.get('PriceAlgorithm')
-    if x is not None:
-        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            missing()
+        f = 'Currency'
+        x = d.get('Currency')
+        if x is not None:
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 2), x) << 1
         else:
-            a = ws((a << 2), x) << 1
-    else:
-        missing()
+            missing()
+        f = 'PriceAlgorithm'
+        x = d.get('PriceAlgorithm')
+        if x is not None:
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 2), x) << 1
+        else:
+            missing()
     f = 'EVPriceRuleStacks'
     x = d.get('EVPriceRuleStacks')
     if x is not None:
@@ -2552,13 +2711,53 @@ def e_EVPowerProfileEntryListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q77[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_PowerScheduleEntryType((a << 2), x)
-                else:
-                    a = e_PowerScheduleEntryType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q77[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_PowerScheduleEntryType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_PowerScheduleEntryType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_PowerScheduleEntryType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_PowerScheduleEntryType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_PowerScheduleEntryType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_PowerScheduleEntryType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_PowerScheduleEntryType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_PowerScheduleEntryType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_PowerScheduleEntryType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_PowerScheduleEntryType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_PowerScheduleEntryType((a << 2), x)
+                    else:
+                        a = e_PowerScheduleEntryType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -2725,13 +2924,53 @@ def e_EVPowerScheduleEntryListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q77[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_EVPowerScheduleEntryType((a << 2), x)
-                else:
-                    a = e_EVPowerScheduleEntryType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q77[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_EVPowerScheduleEntryType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_EVPowerScheduleEntryType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_EVPowerScheduleEntryType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_EVPowerScheduleEntryType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_EVPowerScheduleEntryType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_EVPowerScheduleEntryType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_EVPowerScheduleEntryType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_EVPowerScheduleEntryType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_EVPowerScheduleEntryType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_EVPowerScheduleEntryType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_EVPowerScheduleEntryType((a << 2), x)
+                    else:
+                        a = e_EVPowerScheduleEntryType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -2924,13 +3163,53 @@ def e_EVPriceRuleStackListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q77[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_EVPriceRuleStackType((a << 2), x)
-                else:
-                    a = e_EVPriceRuleStackType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q77[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_EVPriceRuleStackType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_EVPriceRuleStackType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_EVPriceRuleStackType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_EVPriceRuleStackType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_EVPriceRuleStackType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_EVPriceRuleStackType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_EVPriceRuleStackType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_EVPriceRuleStackType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_EVPriceRuleStackType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_EVPriceRuleStackType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_EVPriceRuleStackType((a << 2), x)
+                    else:
+                        a = e_EVPriceRuleStackType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -3038,13 +3317,53 @@ def e_EVPriceRuleStackType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 8:
-            st = _Q86[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_EVPriceRuleType((a << 2), x)
-                else:
-                    a = e_EVPriceRuleType((a << 1), x)
+        m = len(x)
+        if m <= 8:
+            st = _Q86[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_EVPriceRuleType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_EVPriceRuleType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_EVPriceRuleType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_EVPriceRuleType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_EVPriceRuleType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_EVPriceRuleType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_EVPriceRuleType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_EVPriceRuleType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_EVPriceRuleType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_EVPriceRuleType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_EVPriceRuleType((a << 2), x)
+                    else:
+                        a = e_EVPriceRuleType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -3166,24 +3485,32 @@ def e_EVSEStatusType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     u = 2
-    f = 'NotificationMaxDelay'
-    x = d.get('NotificationMaxDelay')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 11) | (x << 1))
+    try:
+        y0 = d['NotificationMaxDelay']
+        y1 = d['EVSENotification']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is int and -1 < y0 < 128 and (j1 := _I90.get(y1)) is not None:
+        a = (a << (17)) | (y0 << 7) | (j1 << 1)
+    else:
+        f = 'NotificationMaxDelay'
+        x = d.get('NotificationMaxDelay')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 65535)) << 1
         else:
-            a = wu((a << 2), as_int(x, 0, 65535)) << 1
-    else:
-        missing()
-    f = 'EVSENotification'
-    x = d.get('EVSENotification')
-    if x is not None:
-        j = _I90.get(x)
-        if j is None:
-            bad_enum(x, _I90)
-        a = ((a << 6) | (j << 1))
-    else:
-        missing()
+            missing()
+        f = 'EVSENotification'
+        x = d.get('EVSENotification')
+        if x is not None:
+            j = _I90.get(x)
+            if j is None:
+                bad_enum(x, _I90)
+            a = ((a << 6) | (j << 1))
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -3635,13 +3962,53 @@ def e_ListOfRootCertificateIDsType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q77[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_X509IssuerSerialType((a << 2), x)
-                else:
-                    a = e_X509IssuerSerialType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q77[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_X509IssuerSerialType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_X509IssuerSerialType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_X509IssuerSerialType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_X509IssuerSerialType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_X509IssuerSerialType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_X509IssuerSerialType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_X509IssuerSerialType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_X509IssuerSerialType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_X509IssuerSerialType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_X509IssuerSerialType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_X509IssuerSerialType((a << 2), x)
+                    else:
+                        a = e_X509IssuerSerialType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -4097,26 +4464,35 @@ def e_MeterInfoType(a, d):
         d = as_map(d)
     st = 0
     u = 2
-    f = 'MeterID'
-    x = d.get('MeterID')
-    if x is not None:
-        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
-        else:
-            a = ws((a << 2), x) << 1
-        st = 1
-    else:
-        missing()
-    f = 'ChargedEnergyReadingWh'
-    x = d.get('ChargedEnergyReadingWh')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 11) | (x << 1))
-        else:
-            a = wu((a << 2), as_int(x, 0, 18446744073709551615)) << 1
+    try:
+        y0 = d['MeterID']
+        y1 = d['ChargedEnergyReadingWh']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
+        a = (a << ((ln0 << 3) + 22)) | ((((ln0 + 2) << (ln0 << 3)) | int.from_bytes(y0.encode(), 'big')) << 12) | (y1 << 1)
         st = 2
     else:
-        missing()
+        f = 'MeterID'
+        x = d.get('MeterID')
+        if x is not None:
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 2), x) << 1
+            st = 1
+        else:
+            missing()
+        f = 'ChargedEnergyReadingWh'
+        x = d.get('ChargedEnergyReadingWh')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 18446744073709551615)) << 1
+            st = 2
+        else:
+            missing()
     f = 'BPT_DischargedEnergyReadingWh'
     x = d.get('BPT_DischargedEnergyReadingWh')
     if x is not None:
@@ -4820,13 +5196,53 @@ def e_ParameterSetType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q133[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_ParameterType((a << 2), x)
-                else:
-                    a = e_ParameterType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q133[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ParameterType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ParameterType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ParameterType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ParameterType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ParameterType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_ParameterType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ParameterType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ParameterType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_ParameterType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_ParameterType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_ParameterType((a << 2), x)
+                    else:
+                        a = e_ParameterType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -5205,26 +5621,35 @@ def e_PowerDeliveryReqType(a, d):
         st = 1
     else:
         missing()
-    f = 'EVProcessing'
-    x = d.get('EVProcessing')
-    if x is not None:
-        j = _I28.get(x)
-        if j is None:
-            bad_enum(x, _I28)
-        a = ((a << 5) | (j << 1))
-        st = 2
-    else:
-        missing()
-    f = 'ChargeProgress'
-    x = d.get('ChargeProgress')
-    if x is not None:
-        j = _I144.get(x)
-        if j is None:
-            bad_enum(x, _I144)
-        a = ((a << 5) | (j << 1))
+    try:
+        y0 = d['EVProcessing']
+        y1 = d['ChargeProgress']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I28.get(y0)) is not None and (j1 := _I144.get(y1)) is not None:
+        a = (a << (10)) | (j0 << 6) | (j1 << 1)
         st = 3
     else:
-        missing()
+        f = 'EVProcessing'
+        x = d.get('EVProcessing')
+        if x is not None:
+            j = _I28.get(x)
+            if j is None:
+                bad_enum(x, _I28)
+            a = ((a << 5) | (j << 1))
+            st = 2
+        else:
+            missing()
+        f = 'ChargeProgress'
+        x = d.get('ChargeProgress')
+        if x is not None:
+            j = _I144.get(x)
+            if j is None:
+                bad_enum(x, _I144)
+            a = ((a << 5) | (j << 1))
+            st = 3
+        else:
+            missing()
     f = 'EVPowerProfile'
     x = d.get('EVPowerProfile')
     if x is not None:
@@ -5371,13 +5796,53 @@ def e_PowerScheduleEntryListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q77[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_PowerScheduleEntryType((a << 2), x)
-                else:
-                    a = e_PowerScheduleEntryType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q77[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_PowerScheduleEntryType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_PowerScheduleEntryType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_PowerScheduleEntryType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_PowerScheduleEntryType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_PowerScheduleEntryType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_PowerScheduleEntryType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_PowerScheduleEntryType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_PowerScheduleEntryType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_PowerScheduleEntryType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_PowerScheduleEntryType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_PowerScheduleEntryType((a << 2), x)
+                    else:
+                        a = e_PowerScheduleEntryType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -5656,13 +6121,53 @@ def e_PriceLevelScheduleEntryListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q77[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_PriceLevelScheduleEntryType((a << 2), x)
-                else:
-                    a = e_PriceLevelScheduleEntryType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q77[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_PriceLevelScheduleEntryType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_PriceLevelScheduleEntryType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_PriceLevelScheduleEntryType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_PriceLevelScheduleEntryType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_PriceLevelScheduleEntryType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_PriceLevelScheduleEntryType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_PriceLevelScheduleEntryType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_PriceLevelScheduleEntryType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_PriceLevelScheduleEntryType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_PriceLevelScheduleEntryType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_PriceLevelScheduleEntryType((a << 2), x)
+                    else:
+                        a = e_PriceLevelScheduleEntryType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -5736,23 +6241,31 @@ def e_PriceLevelScheduleEntryType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     u = 2
-    f = 'Duration'
-    x = d.get('Duration')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 11) | (x << 1))
+    try:
+        y0 = d['Duration']
+        y1 = d['PriceLevel']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is int and -1 < y0 < 128 and y1.__class__ is int and 0 <= y1 <= 255:
+        a = (a << (22)) | (y0 << 12) | (y1 << 1)
+    else:
+        f = 'Duration'
+        x = d.get('Duration')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
         else:
-            a = wu((a << 2), as_int(x, 0, 4294967295)) << 1
-    else:
-        missing()
-    f = 'PriceLevel'
-    x = d.get('PriceLevel')
-    if x is not None:
-        if x.__class__ is not int or x < 0 or x > 255:
-            x = as_int(x, 0, 255)
-        a = ((a << 11) | ((x) << 1))
-    else:
-        missing()
+            missing()
+        f = 'PriceLevel'
+        x = d.get('PriceLevel')
+        if x is not None:
+            if x.__class__ is not int or x < 0 or x > 255:
+                x = as_int(x, 0, 255)
+            a = ((a << 11) | ((x) << 1))
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -5966,13 +6479,53 @@ def e_PriceRuleStackListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q77[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_PriceRuleStackType((a << 2), x)
-                else:
-                    a = e_PriceRuleStackType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q77[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_PriceRuleStackType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_PriceRuleStackType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_PriceRuleStackType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_PriceRuleStackType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_PriceRuleStackType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_PriceRuleStackType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_PriceRuleStackType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_PriceRuleStackType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_PriceRuleStackType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_PriceRuleStackType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_PriceRuleStackType((a << 2), x)
+                    else:
+                        a = e_PriceRuleStackType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -6080,13 +6633,53 @@ def e_PriceRuleStackType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 8:
-            st = _Q86[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_PriceRuleType((a << 2), x)
-                else:
-                    a = e_PriceRuleType((a << 1), x)
+        m = len(x)
+        if m <= 8:
+            st = _Q86[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_PriceRuleType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_PriceRuleType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_PriceRuleType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_PriceRuleType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_PriceRuleType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_PriceRuleType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_PriceRuleType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_PriceRuleType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_PriceRuleType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_PriceRuleType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_PriceRuleType((a << 2), x)
+                    else:
+                        a = e_PriceRuleType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -6404,23 +6997,31 @@ def e_RationalNumberType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     u = 2
-    f = 'Exponent'
-    x = d.get('Exponent')
-    if x is not None:
-        if x.__class__ is not int or x < -128 or x > 127:
-            x = as_int(x, -128, 127)
-        a = ((a << 11) | ((x - -128) << 1))
+    try:
+        y0 = d['Exponent']
+        y1 = d['Value']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is int and -128 <= y0 <= 127 and y1.__class__ is int and -1 < y1 < 128:
+        a = (a << (23)) | ((y0 - -128) << 13) | (y1 << 1)
     else:
-        missing()
-    f = 'Value'
-    x = d.get('Value')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 12) | (x << 1))
+        f = 'Exponent'
+        x = d.get('Exponent')
+        if x is not None:
+            if x.__class__ is not int or x < -128 or x > 127:
+                x = as_int(x, -128, 127)
+            a = ((a << 11) | ((x - -128) << 1))
         else:
-            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
-    else:
-        missing()
+            missing()
+        f = 'Value'
+        x = d.get('Value')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 12) | (x << 1))
+            else:
+                a = wi((a << 2), as_int(x, -32768, 32767)) << 1
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -6966,13 +7567,53 @@ def e_SPKIDataType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q77[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = wb((a << 3), x) << 1
-                else:
-                    a = wb((a << 2), x) << 1
+        m = len(x)
+        if m <= 16:
+            st = _Q77[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                a = wb((a << 3), x) << 1
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                a = wb((a << 3), x) << 1
+                i = 3
+                x = xs[3]
+                a = wb((a << 3), x) << 1
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = wb((a << 3), x) << 1
+                    else:
+                        a = wb((a << 2), x) << 1
             i = -1
         else:
             k = 0
@@ -7172,26 +7813,35 @@ def e_ScheduleExchangeResType(a, d):
         st = 1
     else:
         missing()
-    f = 'ResponseCode'
-    x = d.get('ResponseCode')
-    if x is not None:
-        j = _I26.get(x)
-        if j is None:
-            bad_enum(x, _I26)
-        a = ((a << 9) | (j << 1))
-        st = 2
-    else:
-        missing()
-    f = 'EVSEProcessing'
-    x = d.get('EVSEProcessing')
-    if x is not None:
-        j = _I28.get(x)
-        if j is None:
-            bad_enum(x, _I28)
-        a = ((a << 5) | (j << 1))
+    try:
+        y0 = d['ResponseCode']
+        y1 = d['EVSEProcessing']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I26.get(y0)) is not None and (j1 := _I28.get(y1)) is not None:
+        a = (a << (14)) | (j0 << 6) | (j1 << 1)
         st = 3
     else:
-        missing()
+        f = 'ResponseCode'
+        x = d.get('ResponseCode')
+        if x is not None:
+            j = _I26.get(x)
+            if j is None:
+                bad_enum(x, _I26)
+            a = ((a << 9) | (j << 1))
+            st = 2
+        else:
+            missing()
+        f = 'EVSEProcessing'
+        x = d.get('EVSEProcessing')
+        if x is not None:
+            j = _I28.get(x)
+            if j is None:
+                bad_enum(x, _I28)
+            a = ((a << 5) | (j << 1))
+            st = 3
+        else:
+            missing()
     f = 'GoToPause'
     x = d.get('GoToPause')
     if x is not None:
@@ -7566,13 +8216,39 @@ def e_Scheduled_SEResControlModeType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 3:
-            st = _Q196[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_ScheduleTupleType((a << 2), x)
-                else:
-                    a = e_ScheduleTupleType((a << 1), x)
+        m = len(x)
+        if m <= 3:
+            st = _Q196[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ScheduleTupleType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ScheduleTupleType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ScheduleTupleType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ScheduleTupleType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ScheduleTupleType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_ScheduleTupleType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_ScheduleTupleType((a << 2), x)
+                    else:
+                        a = e_ScheduleTupleType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -7706,13 +8382,53 @@ def e_SelectedServiceListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q200[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_SelectedServiceType((a << 2), x)
-                else:
-                    a = e_SelectedServiceType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q200[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_SelectedServiceType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_SelectedServiceType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_SelectedServiceType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_SelectedServiceType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_SelectedServiceType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_SelectedServiceType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_SelectedServiceType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_SelectedServiceType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_SelectedServiceType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_SelectedServiceType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_SelectedServiceType((a << 2), x)
+                    else:
+                        a = e_SelectedServiceType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -7789,24 +8505,32 @@ def e_SelectedServiceType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     u = 2
-    f = 'ServiceID'
-    x = d.get('ServiceID')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 11) | (x << 1))
-        else:
-            a = wu((a << 2), as_int(x, 0, 65535)) << 1
+    try:
+        y0 = d['ServiceID']
+        y1 = d['ParameterSetID']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is int and -1 < y0 < 128 and y1.__class__ is int and -1 < y1 < 128:
+        a = (a << (22)) | (y0 << 12) | (y1 << 1)
     else:
-        missing()
-    f = 'ParameterSetID'
-    x = d.get('ParameterSetID')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 11) | (x << 1))
+        f = 'ServiceID'
+        x = d.get('ServiceID')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 65535)) << 1
         else:
-            a = wu((a << 2), as_int(x, 0, 65535)) << 1
-    else:
-        missing()
+            missing()
+        f = 'ParameterSetID'
+        x = d.get('ParameterSetID')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 65535)) << 1
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -7937,24 +8661,32 @@ def e_ServiceDetailResType(a, d):
         a = e_MessageHeaderType((a << 1), x)
     else:
         missing()
-    f = 'ResponseCode'
-    x = d.get('ResponseCode')
-    if x is not None:
-        j = _I26.get(x)
-        if j is None:
-            bad_enum(x, _I26)
-        a = ((a << 9) | (j << 1))
+    try:
+        y0 = d['ResponseCode']
+        y1 = d['ServiceID']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I26.get(y0)) is not None and y1.__class__ is int and -1 < y1 < 128:
+        a = (a << (20)) | (j0 << 12) | (y1 << 1)
     else:
-        missing()
-    f = 'ServiceID'
-    x = d.get('ServiceID')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 11) | (x << 1))
+        f = 'ResponseCode'
+        x = d.get('ResponseCode')
+        if x is not None:
+            j = _I26.get(x)
+            if j is None:
+                bad_enum(x, _I26)
+            a = ((a << 9) | (j << 1))
         else:
-            a = wu((a << 2), as_int(x, 0, 65535)) << 1
-    else:
-        missing()
+            missing()
+        f = 'ServiceID'
+        x = d.get('ServiceID')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 65535)) << 1
+        else:
+            missing()
     f = 'ServiceParameterList'
     x = d.get('ServiceParameterList')
     if x is not None:
@@ -8092,25 +8824,34 @@ def e_ServiceDiscoveryResType(a, d):
         st = 1
     else:
         missing()
-    f = 'ResponseCode'
-    x = d.get('ResponseCode')
-    if x is not None:
-        j = _I26.get(x)
-        if j is None:
-            bad_enum(x, _I26)
-        a = ((a << 9) | (j << 1))
-        st = 2
-    else:
-        missing()
-    f = 'ServiceRenegotiationSupported'
-    x = d.get('ServiceRenegotiationSupported')
-    if x is not None:
-        if x is not True and x is not False:
-            bad_bool(x)
-        a = ((a << 4) | (2 if x else 0))
+    try:
+        y0 = d['ResponseCode']
+        y1 = d['ServiceRenegotiationSupported']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I26.get(y0)) is not None and (y1 is True or y1 is False):
+        a = (a << (13)) | (j0 << 5) | (y1 << 1)
         st = 3
     else:
-        missing()
+        f = 'ResponseCode'
+        x = d.get('ResponseCode')
+        if x is not None:
+            j = _I26.get(x)
+            if j is None:
+                bad_enum(x, _I26)
+            a = ((a << 9) | (j << 1))
+            st = 2
+        else:
+            missing()
+        f = 'ServiceRenegotiationSupported'
+        x = d.get('ServiceRenegotiationSupported')
+        if x is not None:
+            if x is not True and x is not False:
+                bad_bool(x)
+            a = ((a << 4) | (2 if x else 0))
+            st = 3
+        else:
+            missing()
     f = 'EnergyTransferServiceList'
     x = d.get('EnergyTransferServiceList')
     if x is not None:
@@ -8194,14 +8935,84 @@ def e_ServiceIDListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q200[len(x)]
-            for i, x in enumerate(x):
-                c, wd = _P207[i]
+        m = len(x)
+        if m <= 16:
+            st = _Q200[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
                 if x.__class__ is int and -1 < x < 128:
-                    a = (((((a << wd) | c) << 10)) | (x << 1))
+                    a = ((a << 11) | (x << 1))
                 else:
-                    a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 65535)) << 1
+                    a = wu((a << 2), as_int(x, 0, 65535)) << 1
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is int and -1 < x < 128:
+                    a = ((a << 11) | (x << 1))
+                else:
+                    a = wu((a << 2), as_int(x, 0, 65535)) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is int and -1 < x < 128:
+                    a = ((a << 12) | (x << 1))
+                else:
+                    a = wu((a << 3), as_int(x, 0, 65535)) << 1
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is int and -1 < x < 128:
+                    a = ((a << 11) | (x << 1))
+                else:
+                    a = wu((a << 2), as_int(x, 0, 65535)) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is int and -1 < x < 128:
+                    a = ((a << 12) | (x << 1))
+                else:
+                    a = wu((a << 3), as_int(x, 0, 65535)) << 1
+                i = 2
+                x = xs[2]
+                if x.__class__ is int and -1 < x < 128:
+                    a = ((a << 12) | (x << 1))
+                else:
+                    a = wu((a << 3), as_int(x, 0, 65535)) << 1
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is int and -1 < x < 128:
+                    a = ((a << 11) | (x << 1))
+                else:
+                    a = wu((a << 2), as_int(x, 0, 65535)) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is int and -1 < x < 128:
+                    a = ((a << 12) | (x << 1))
+                else:
+                    a = wu((a << 3), as_int(x, 0, 65535)) << 1
+                i = 2
+                x = xs[2]
+                if x.__class__ is int and -1 < x < 128:
+                    a = ((a << 12) | (x << 1))
+                else:
+                    a = wu((a << 3), as_int(x, 0, 65535)) << 1
+                i = 3
+                x = xs[3]
+                if x.__class__ is int and -1 < x < 128:
+                    a = ((a << 12) | (x << 1))
+                else:
+                    a = wu((a << 3), as_int(x, 0, 65535)) << 1
+            else:
+                for i, x in enumerate(x):
+                    c, wd = _P207[i]
+                    if x.__class__ is int and -1 < x < 128:
+                        a = (((((a << wd) | c) << 10)) | (x << 1))
+                    else:
+                        a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 65535)) << 1
             i = -1
         else:
             k = 0
@@ -8291,13 +9102,53 @@ def e_ServiceListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 8:
-            st = _Q71[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_ServiceType((a << 2), x)
-                else:
-                    a = e_ServiceType((a << 1), x)
+        m = len(x)
+        if m <= 8:
+            st = _Q71[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ServiceType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ServiceType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ServiceType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ServiceType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ServiceType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_ServiceType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ServiceType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ServiceType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_ServiceType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_ServiceType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_ServiceType((a << 2), x)
+                    else:
+                        a = e_ServiceType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -8384,13 +9235,53 @@ def e_ServiceParameterListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q77[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_ParameterSetType((a << 2), x)
-                else:
-                    a = e_ParameterSetType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q77[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ParameterSetType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ParameterSetType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ParameterSetType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ParameterSetType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ParameterSetType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_ParameterSetType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_ParameterSetType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_ParameterSetType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_ParameterSetType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_ParameterSetType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_ParameterSetType((a << 2), x)
+                    else:
+                        a = e_ParameterSetType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -8589,23 +9480,31 @@ def e_ServiceType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     u = 2
-    f = 'ServiceID'
-    x = d.get('ServiceID')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 11) | (x << 1))
+    try:
+        y0 = d['ServiceID']
+        y1 = d['FreeService']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is int and -1 < y0 < 128 and (y1 is True or y1 is False):
+        a = (a << (15)) | (y0 << 5) | (y1 << 1)
+    else:
+        f = 'ServiceID'
+        x = d.get('ServiceID')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 65535)) << 1
         else:
-            a = wu((a << 2), as_int(x, 0, 65535)) << 1
-    else:
-        missing()
-    f = 'FreeService'
-    x = d.get('FreeService')
-    if x is not None:
-        if x is not True and x is not False:
-            bad_bool(x)
-        a = ((a << 4) | (2 if x else 0))
-    else:
-        missing()
+            missing()
+        f = 'FreeService'
+        x = d.get('FreeService')
+        if x is not None:
+            if x is not True and x is not False:
+                bad_bool(x)
+            a = ((a << 4) | (2 if x else 0))
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -8723,24 +9622,32 @@ def e_SessionSetupResType(a, d):
         a = e_MessageHeaderType((a << 1), x)
     else:
         missing()
-    f = 'ResponseCode'
-    x = d.get('ResponseCode')
-    if x is not None:
-        j = _I26.get(x)
-        if j is None:
-            bad_enum(x, _I26)
-        a = ((a << 9) | (j << 1))
+    try:
+        y0 = d['ResponseCode']
+        y1 = d['EVSEID']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I26.get(y0)) is not None and y1.__class__ is str and y1.isascii() and (ln1 := len(y1)) < 126:
+        a = (a << ((ln1 << 3) + 20)) | ((j0 << 1) << ((ln1 << 3) + 11)) | ((((ln1 + 2) << (ln1 << 3)) | int.from_bytes(y1.encode(), 'big')) << 1)
     else:
-        missing()
-    f = 'EVSEID'
-    x = d.get('EVSEID')
-    if x is not None:
-        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+        f = 'ResponseCode'
+        x = d.get('ResponseCode')
+        if x is not None:
+            j = _I26.get(x)
+            if j is None:
+                bad_enum(x, _I26)
+            a = ((a << 9) | (j << 1))
         else:
-            a = ws((a << 2), x) << 1
-    else:
-        missing()
+            missing()
+        f = 'EVSEID'
+        x = d.get('EVSEID')
+        if x is not None:
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 2), x) << 1
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -9854,13 +10761,39 @@ def e_SubCertificatesType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 3:
-            st = _Q196[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = wb((a << 3), x) << 1
-                else:
-                    a = wb((a << 2), x) << 1
+        m = len(x)
+        if m <= 3:
+            st = _Q196[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                a = wb((a << 3), x) << 1
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = wb((a << 3), x) << 1
+                    else:
+                        a = wb((a << 2), x) << 1
             i = -1
         else:
             k = 0
@@ -9968,14 +10901,84 @@ def e_SupportedProvidersListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q77[len(x)]
-            for i, x in enumerate(x):
-                c, wd = _P207[i]
+        m = len(x)
+        if m <= 16:
+            st = _Q77[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
                 else:
-                    a = ws(((((a << wd) | c) << 1)), x) << 1
+                    a = ws((a << 2), x) << 1
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 3), x) << 1
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 3), x) << 1
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 3), x) << 1
+                i = 3
+                x = xs[3]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 3), x) << 1
+            else:
+                for i, x in enumerate(x):
+                    c, wd = _P207[i]
+                    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                        a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    else:
+                        a = ws(((((a << wd) | c) << 1)), x) << 1
             i = -1
         else:
             k = 0
@@ -10065,13 +11068,53 @@ def e_TaxRuleListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 10:
-            st = _Q242[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_TaxRuleType((a << 2), x)
-                else:
-                    a = e_TaxRuleType((a << 1), x)
+        m = len(x)
+        if m <= 10:
+            st = _Q242[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_TaxRuleType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_TaxRuleType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_TaxRuleType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_TaxRuleType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_TaxRuleType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_TaxRuleType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_TaxRuleType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_TaxRuleType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_TaxRuleType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_TaxRuleType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_TaxRuleType((a << 2), x)
+                    else:
+                        a = e_TaxRuleType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -10359,13 +11402,83 @@ def e_TransformType(a, d):
         u += 1
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q249[len(x)]
-            for i, x in enumerate(x):
+        m = len(x)
+        if m <= 16:
+            st = _Q249[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                     a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 2
+                x = xs[2]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 2
+                x = xs[2]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 3
+                x = xs[3]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+            else:
+                for i, x in enumerate(x):
+                    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                        a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    else:
+                        a = ws((a << 4), x) << 1
             i = -1
         else:
             k = 0
@@ -10442,13 +11555,53 @@ def e_TransformsType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q77[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_TransformType((a << 2), x)
-                else:
-                    a = e_TransformType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q77[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_TransformType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_TransformType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_TransformType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_TransformType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_TransformType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_TransformType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_TransformType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_TransformType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_TransformType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_TransformType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_TransformType((a << 2), x)
+                    else:
+                        a = e_TransformType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -10612,26 +11765,35 @@ def e_VehicleCheckInReqType(a, d):
         st = 1
     else:
         missing()
-    f = 'EVCheckInStatus'
-    x = d.get('EVCheckInStatus')
-    if x is not None:
-        j = _I252.get(x)
-        if j is None:
-            bad_enum(x, _I252)
-        a = ((a << 5) | (j << 1))
-        st = 2
-    else:
-        missing()
-    f = 'ParkingMethod'
-    x = d.get('ParkingMethod')
-    if x is not None:
-        j = _I254.get(x)
-        if j is None:
-            bad_enum(x, _I254)
-        a = ((a << 5) | (j << 1))
+    try:
+        y0 = d['EVCheckInStatus']
+        y1 = d['ParkingMethod']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I252.get(y0)) is not None and (j1 := _I254.get(y1)) is not None:
+        a = (a << (10)) | (j0 << 6) | (j1 << 1)
         st = 3
     else:
-        missing()
+        f = 'EVCheckInStatus'
+        x = d.get('EVCheckInStatus')
+        if x is not None:
+            j = _I252.get(x)
+            if j is None:
+                bad_enum(x, _I252)
+            a = ((a << 5) | (j << 1))
+            st = 2
+        else:
+            missing()
+        f = 'ParkingMethod'
+        x = d.get('ParkingMethod')
+        if x is not None:
+            j = _I254.get(x)
+            if j is None:
+                bad_enum(x, _I254)
+            a = ((a << 5) | (j << 1))
+            st = 3
+        else:
+            missing()
     f = 'VehicleFrame'
     x = d.get('VehicleFrame')
     if x is not None:
@@ -10877,24 +12039,32 @@ def e_VehicleCheckOutReqType(a, d):
         a = e_MessageHeaderType((a << 1), x)
     else:
         missing()
-    f = 'EVCheckOutStatus'
-    x = d.get('EVCheckOutStatus')
-    if x is not None:
-        j = _I264.get(x)
-        if j is None:
-            bad_enum(x, _I264)
-        a = ((a << 5) | (j << 1))
+    try:
+        y0 = d['EVCheckOutStatus']
+        y1 = d['CheckOutTime']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I264.get(y0)) is not None and y1.__class__ is int and -1 < y1 < 128:
+        a = (a << (16)) | (j0 << 12) | (y1 << 1)
     else:
-        missing()
-    f = 'CheckOutTime'
-    x = d.get('CheckOutTime')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 11) | (x << 1))
+        f = 'EVCheckOutStatus'
+        x = d.get('EVCheckOutStatus')
+        if x is not None:
+            j = _I264.get(x)
+            if j is None:
+                bad_enum(x, _I264)
+            a = ((a << 5) | (j << 1))
         else:
-            a = wu((a << 2), as_int(x, 0, 18446744073709551615)) << 1
-    else:
-        missing()
+            missing()
+        f = 'CheckOutTime'
+        x = d.get('CheckOutTime')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 18446744073709551615)) << 1
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -10956,24 +12126,32 @@ def e_VehicleCheckOutResType(a, d):
         a = e_MessageHeaderType((a << 1), x)
     else:
         missing()
-    f = 'ResponseCode'
-    x = d.get('ResponseCode')
-    if x is not None:
-        j = _I26.get(x)
-        if j is None:
-            bad_enum(x, _I26)
-        a = ((a << 9) | (j << 1))
+    try:
+        y0 = d['ResponseCode']
+        y1 = d['EVSECheckOutStatus']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I26.get(y0)) is not None and (j1 := _I267.get(y1)) is not None:
+        a = (a << (13)) | (j0 << 5) | (j1 << 1)
     else:
-        missing()
-    f = 'EVSECheckOutStatus'
-    x = d.get('EVSECheckOutStatus')
-    if x is not None:
-        j = _I267.get(x)
-        if j is None:
-            bad_enum(x, _I267)
-        a = ((a << 4) | (j << 1))
-    else:
-        missing()
+        f = 'ResponseCode'
+        x = d.get('ResponseCode')
+        if x is not None:
+            j = _I26.get(x)
+            if j is None:
+                bad_enum(x, _I26)
+            a = ((a << 9) | (j << 1))
+        else:
+            missing()
+        f = 'EVSECheckOutStatus'
+        x = d.get('EVSECheckOutStatus')
+        if x is not None:
+            j = _I267.get(x)
+            if j is None:
+                bad_enum(x, _I267)
+            a = ((a << 4) | (j << 1))
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -11168,24 +12346,32 @@ def e_X509IssuerSerialType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     u = 2
-    f = 'X509IssuerName'
-    x = d.get('X509IssuerName')
-    if x is not None:
-        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
-        else:
-            a = ws((a << 2), x) << 1
+    try:
+        y0 = d['X509IssuerName']
+        y1 = d['X509SerialNumber']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
+        a = (a << ((ln0 << 3) + 23)) | ((((ln0 + 2) << (ln0 << 3)) | int.from_bytes(y0.encode(), 'big')) << 13) | (y1 << 1)
     else:
-        missing()
-    f = 'X509SerialNumber'
-    x = d.get('X509SerialNumber')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 12) | (x << 1))
+        f = 'X509IssuerName'
+        x = d.get('X509IssuerName')
+        if x is not None:
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 2), x) << 1
         else:
-            a = wi((a << 2), as_int(x, None, None)) << 1
-    else:
-        missing()
+            missing()
+        f = 'X509SerialNumber'
+        x = d.get('X509SerialNumber')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 12) | (x << 1))
+            else:
+                a = wi((a << 2), as_int(x, None, None)) << 1
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):

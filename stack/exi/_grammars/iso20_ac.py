@@ -4027,24 +4027,32 @@ def e_EVSEStatusType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     u = 2
-    f = 'NotificationMaxDelay'
-    x = d.get('NotificationMaxDelay')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 11) | (x << 1))
+    try:
+        y0 = d['NotificationMaxDelay']
+        y1 = d['EVSENotification']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is int and -1 < y0 < 128 and (j1 := _I154.get(y1)) is not None:
+        a = (a << (17)) | (y0 << 7) | (j1 << 1)
+    else:
+        f = 'NotificationMaxDelay'
+        x = d.get('NotificationMaxDelay')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 65535)) << 1
         else:
-            a = wu((a << 2), as_int(x, 0, 65535)) << 1
-    else:
-        missing()
-    f = 'EVSENotification'
-    x = d.get('EVSENotification')
-    if x is not None:
-        j = _I154.get(x)
-        if j is None:
-            bad_enum(x, _I154)
-        a = ((a << 6) | (j << 1))
-    else:
-        missing()
+            missing()
+        f = 'EVSENotification'
+        x = d.get('EVSENotification')
+        if x is not None:
+            j = _I154.get(x)
+            if j is None:
+                bad_enum(x, _I154)
+            a = ((a << 6) | (j << 1))
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -4865,26 +4873,35 @@ def e_MeterInfoType(a, d):
         d = as_map(d)
     st = 0
     u = 2
-    f = 'MeterID'
-    x = d.get('MeterID')
-    if x is not None:
-        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
-        else:
-            a = ws((a << 2), x) << 1
-        st = 1
-    else:
-        missing()
-    f = 'ChargedEnergyReadingWh'
-    x = d.get('ChargedEnergyReadingWh')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 11) | (x << 1))
-        else:
-            a = wu((a << 2), as_int(x, 0, 18446744073709551615)) << 1
+    try:
+        y0 = d['MeterID']
+        y1 = d['ChargedEnergyReadingWh']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
+        a = (a << ((ln0 << 3) + 22)) | ((((ln0 + 2) << (ln0 << 3)) | int.from_bytes(y0.encode(), 'big')) << 12) | (y1 << 1)
         st = 2
     else:
-        missing()
+        f = 'MeterID'
+        x = d.get('MeterID')
+        if x is not None:
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 2), x) << 1
+            st = 1
+        else:
+            missing()
+        f = 'ChargedEnergyReadingWh'
+        x = d.get('ChargedEnergyReadingWh')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 18446744073709551615)) << 1
+            st = 2
+        else:
+            missing()
     f = 'BPT_DischargedEnergyReadingWh'
     x = d.get('BPT_DischargedEnergyReadingWh')
     if x is not None:
@@ -5234,23 +5251,31 @@ def e_RationalNumberType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     u = 2
-    f = 'Exponent'
-    x = d.get('Exponent')
-    if x is not None:
-        if x.__class__ is not int or x < -128 or x > 127:
-            x = as_int(x, -128, 127)
-        a = ((a << 11) | ((x - -128) << 1))
+    try:
+        y0 = d['Exponent']
+        y1 = d['Value']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is int and -128 <= y0 <= 127 and y1.__class__ is int and -1 < y1 < 128:
+        a = (a << (23)) | ((y0 - -128) << 13) | (y1 << 1)
     else:
-        missing()
-    f = 'Value'
-    x = d.get('Value')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 12) | (x << 1))
+        f = 'Exponent'
+        x = d.get('Exponent')
+        if x is not None:
+            if x.__class__ is not int or x < -128 or x > 127:
+                x = as_int(x, -128, 127)
+            a = ((a << 11) | ((x - -128) << 1))
         else:
-            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
-    else:
-        missing()
+            missing()
+        f = 'Value'
+        x = d.get('Value')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 12) | (x << 1))
+            else:
+                a = wi((a << 2), as_int(x, -32768, 32767)) << 1
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -5796,13 +5821,53 @@ def e_SPKIDataType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q204[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = wb((a << 3), x) << 1
-                else:
-                    a = wb((a << 2), x) << 1
+        m = len(x)
+        if m <= 16:
+            st = _Q204[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                a = wb((a << 3), x) << 1
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                a = wb((a << 3), x) << 1
+                i = 3
+                x = xs[3]
+                a = wb((a << 3), x) << 1
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = wb((a << 3), x) << 1
+                    else:
+                        a = wb((a << 2), x) << 1
             i = -1
         else:
             k = 0
@@ -6999,13 +7064,83 @@ def e_TransformType(a, d):
         u += 1
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q228[len(x)]
-            for i, x in enumerate(x):
+        m = len(x)
+        if m <= 16:
+            st = _Q228[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                     a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 2
+                x = xs[2]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 2
+                x = xs[2]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 3
+                x = xs[3]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+            else:
+                for i, x in enumerate(x):
+                    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                        a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    else:
+                        a = ws((a << 4), x) << 1
             i = -1
         else:
             k = 0
@@ -7082,13 +7217,53 @@ def e_TransformsType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q204[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_TransformType((a << 2), x)
-                else:
-                    a = e_TransformType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q204[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_TransformType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_TransformType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_TransformType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_TransformType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_TransformType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_TransformType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_TransformType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_TransformType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_TransformType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_TransformType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_TransformType((a << 2), x)
+                    else:
+                        a = e_TransformType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -7308,24 +7483,32 @@ def e_X509IssuerSerialType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     u = 2
-    f = 'X509IssuerName'
-    x = d.get('X509IssuerName')
-    if x is not None:
-        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
-        else:
-            a = ws((a << 2), x) << 1
+    try:
+        y0 = d['X509IssuerName']
+        y1 = d['X509SerialNumber']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
+        a = (a << ((ln0 << 3) + 23)) | ((((ln0 + 2) << (ln0 << 3)) | int.from_bytes(y0.encode(), 'big')) << 13) | (y1 << 1)
     else:
-        missing()
-    f = 'X509SerialNumber'
-    x = d.get('X509SerialNumber')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 12) | (x << 1))
+        f = 'X509IssuerName'
+        x = d.get('X509IssuerName')
+        if x is not None:
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 2), x) << 1
         else:
-            a = wi((a << 2), as_int(x, None, None)) << 1
-    else:
-        missing()
+            missing()
+        f = 'X509SerialNumber'
+        x = d.get('X509SerialNumber')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 12) | (x << 1))
+            else:
+                a = wi((a << 2), as_int(x, None, None)) << 1
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):

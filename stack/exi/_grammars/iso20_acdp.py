@@ -255,42 +255,52 @@ def e_ACDP_ConnectResType(a, d):
         a = e_MessageHeaderType((a << 1), x)
     else:
         missing()
-    f = 'ResponseCode'
-    x = d.get('ResponseCode')
-    if x is not None:
-        j = _I4.get(x)
-        if j is None:
-            bad_enum(x, _I4)
-        a = ((a << 9) | (j << 1))
+    try:
+        y0 = d['ResponseCode']
+        y1 = d['EVSEProcessing']
+        y2 = d['EVSEElectricalChargingDeviceStatus']
+        y3 = d['EVSEMechanicalChargingDeviceStatus']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I4.get(y0)) is not None and (j1 := _I6.get(y1)) is not None and (j2 := _I1.get(y2)) is not None and (j3 := _I8.get(y3)) is not None:
+        a = (a << (24)) | (j0 << 16) | (j1 << 11) | (j2 << 6) | (j3 << 1)
     else:
-        missing()
-    f = 'EVSEProcessing'
-    x = d.get('EVSEProcessing')
-    if x is not None:
-        j = _I6.get(x)
-        if j is None:
-            bad_enum(x, _I6)
-        a = ((a << 5) | (j << 1))
-    else:
-        missing()
-    f = 'EVSEElectricalChargingDeviceStatus'
-    x = d.get('EVSEElectricalChargingDeviceStatus')
-    if x is not None:
-        j = _I1.get(x)
-        if j is None:
-            bad_enum(x, _I1)
-        a = ((a << 5) | (j << 1))
-    else:
-        missing()
-    f = 'EVSEMechanicalChargingDeviceStatus'
-    x = d.get('EVSEMechanicalChargingDeviceStatus')
-    if x is not None:
-        j = _I8.get(x)
-        if j is None:
-            bad_enum(x, _I8)
-        a = ((a << 5) | (j << 1))
-    else:
-        missing()
+        f = 'ResponseCode'
+        x = d.get('ResponseCode')
+        if x is not None:
+            j = _I4.get(x)
+            if j is None:
+                bad_enum(x, _I4)
+            a = ((a << 9) | (j << 1))
+        else:
+            missing()
+        f = 'EVSEProcessing'
+        x = d.get('EVSEProcessing')
+        if x is not None:
+            j = _I6.get(x)
+            if j is None:
+                bad_enum(x, _I6)
+            a = ((a << 5) | (j << 1))
+        else:
+            missing()
+        f = 'EVSEElectricalChargingDeviceStatus'
+        x = d.get('EVSEElectricalChargingDeviceStatus')
+        if x is not None:
+            j = _I1.get(x)
+            if j is None:
+                bad_enum(x, _I1)
+            a = ((a << 5) | (j << 1))
+        else:
+            missing()
+        f = 'EVSEMechanicalChargingDeviceStatus'
+        x = d.get('EVSEMechanicalChargingDeviceStatus')
+        if x is not None:
+            j = _I8.get(x)
+            if j is None:
+                bad_enum(x, _I8)
+            a = ((a << 5) | (j << 1))
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -472,89 +482,105 @@ def e_ACDP_SystemStatusResType(a, d):
         a = e_MessageHeaderType((a << 1), x)
     else:
         missing()
-    f = 'ResponseCode'
-    x = d.get('ResponseCode')
-    if x is not None:
-        j = _I4.get(x)
-        if j is None:
-            bad_enum(x, _I4)
-        a = ((a << 9) | (j << 1))
+    try:
+        y0 = d['ResponseCode']
+        y1 = d['EVSEMechanicalChargingDeviceStatus']
+        y2 = d['EVSEReadyToCharge']
+        y3 = d['EVSEIsolationStatus']
+        y4 = d['EVSEDisabled']
+        y5 = d['EVSEUtilityInterruptEvent']
+        y6 = d['EVSEEmergencyShutdown']
+        y7 = d['EVSEMalfunction']
+        y8 = d['EVInChargePosition']
+        y9 = d['EVAssociationStatus']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I4.get(y0)) is not None and (j1 := _I8.get(y1)) is not None and (y2 is True or y2 is False) and (j3 := _I12.get(y3)) is not None and (y4 is True or y4 is False) and (y5 is True or y5 is False) and (y6 is True or y6 is False) and (y7 is True or y7 is False) and (y8 is True or y8 is False) and (y9 is True or y9 is False):
+        a = (a << (47)) | (j0 << 39) | (j1 << 34) | (y2 << 30) | (j3 << 25) | (y4 << 21) | (y5 << 17) | (y6 << 13) | (y7 << 9) | (y8 << 5) | (y9 << 1)
     else:
-        missing()
-    f = 'EVSEMechanicalChargingDeviceStatus'
-    x = d.get('EVSEMechanicalChargingDeviceStatus')
-    if x is not None:
-        j = _I8.get(x)
-        if j is None:
-            bad_enum(x, _I8)
-        a = ((a << 5) | (j << 1))
-    else:
-        missing()
-    f = 'EVSEReadyToCharge'
-    x = d.get('EVSEReadyToCharge')
-    if x is not None:
-        if x is not True and x is not False:
-            bad_bool(x)
-        a = ((a << 4) | (2 if x else 0))
-    else:
-        missing()
-    f = 'EVSEIsolationStatus'
-    x = d.get('EVSEIsolationStatus')
-    if x is not None:
-        j = _I12.get(x)
-        if j is None:
-            bad_enum(x, _I12)
-        a = ((a << 5) | (j << 1))
-    else:
-        missing()
-    f = 'EVSEDisabled'
-    x = d.get('EVSEDisabled')
-    if x is not None:
-        if x is not True and x is not False:
-            bad_bool(x)
-        a = ((a << 4) | (2 if x else 0))
-    else:
-        missing()
-    f = 'EVSEUtilityInterruptEvent'
-    x = d.get('EVSEUtilityInterruptEvent')
-    if x is not None:
-        if x is not True and x is not False:
-            bad_bool(x)
-        a = ((a << 4) | (2 if x else 0))
-    else:
-        missing()
-    f = 'EVSEEmergencyShutdown'
-    x = d.get('EVSEEmergencyShutdown')
-    if x is not None:
-        if x is not True and x is not False:
-            bad_bool(x)
-        a = ((a << 4) | (2 if x else 0))
-    else:
-        missing()
-    f = 'EVSEMalfunction'
-    x = d.get('EVSEMalfunction')
-    if x is not None:
-        if x is not True and x is not False:
-            bad_bool(x)
-        a = ((a << 4) | (2 if x else 0))
-    else:
-        missing()
-    f = 'EVInChargePosition'
-    x = d.get('EVInChargePosition')
-    if x is not None:
-        if x is not True and x is not False:
-            bad_bool(x)
-        a = ((a << 4) | (2 if x else 0))
-    else:
-        missing()
-    f = 'EVAssociationStatus'
-    x = d.get('EVAssociationStatus')
-    if x is not None:
-        if x is not True and x is not False:
-            bad_bool(x)
-        a = ((a << 4) | (2 if x else 0))
-    else:
-        missing()
+        f = 'ResponseCode'
+        x = d.get('ResponseCode')
+        if x is not None:
+            j = _I4.get(x)
+            if j is None:
+                bad_enum(x, _I4)
+            a = ((a << 9) | (j << 1))
+        else:
+            missing()
+        f = 'EVSEMechanicalChargingDeviceStatus'
+        x = d.get('EVSEMechanicalChargingDeviceStatus')
+        if x is not None:
+            j = _I8.get(x)
+            if j is None:
+                bad_enum(x, _I8)
+            a = ((a << 5) | (j << 1))
+        else:
+            missing()
+        f = 'EVSEReadyToCharge'
+        x = d.get('EVSEReadyToCharge')
+        if x is not None:
+            if x is not True and x is not False:
+                bad_bool(x)
+            a = ((a << 4) | (2 if x else 0))
+        else:
+            missing()
+        f = 'EVSEIsolationStatus'
+        x = d.get('EVSEIsolationStatus')
+        if x is not None:
+            j = _I12.get(x)
+            if j is None:
+                bad_enum(x, _I12)
+            a = ((a << 5) | (j << 1))
+        else:
+            missing()
+        f = 'EVSEDisabled'
+        x = d.get('EVSEDisabled')
+        if x is not None:
+            if x is not True and x is not False:
+                bad_bool(x)
+            a = ((a << 4) | (2 if x else 0))
+        else:
+            missing()
+        f = 'EVSEUtilityInterruptEvent'
+        x = d.get('EVSEUtilityInterruptEvent')
+        if x is not None:
+            if x is not True and x is not False:
+                bad_bool(x)
+            a = ((a << 4) | (2 if x else 0))
+        else:
+            missing()
+        f = 'EVSEEmergencyShutdown'
+        x = d.get('EVSEEmergencyShutdown')
+        if x is not None:
+            if x is not True and x is not False:
+                bad_bool(x)
+            a = ((a << 4) | (2 if x else 0))
+        else:
+            missing()
+        f = 'EVSEMalfunction'
+        x = d.get('EVSEMalfunction')
+        if x is not None:
+            if x is not True and x is not False:
+                bad_bool(x)
+            a = ((a << 4) | (2 if x else 0))
+        else:
+            missing()
+        f = 'EVInChargePosition'
+        x = d.get('EVInChargePosition')
+        if x is not None:
+            if x is not True and x is not False:
+                bad_bool(x)
+            a = ((a << 4) | (2 if x else 0))
+        else:
+            missing()
+        f = 'EVAssociationStatus'
+        x = d.get('EVAssociationStatus')
+        if x is not None:
+            if x is not True and x is not False:
+                bad_bool(x)
+            a = ((a << 4) | (2 if x else 0))
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -612,22 +638,30 @@ def e_ACDP_VehiclePositioningReqType(a, d):
         a = e_MessageHeaderType((a << 1), x)
     else:
         missing()
-    f = 'EVMobilityStatus'
-    x = d.get('EVMobilityStatus')
-    if x is not None:
-        if x is not True and x is not False:
-            bad_bool(x)
-        a = ((a << 4) | (2 if x else 0))
+    try:
+        y0 = d['EVMobilityStatus']
+        y1 = d['EVPositioningSupport']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (y0 is True or y0 is False) and (y1 is True or y1 is False):
+        a = (a << (8)) | (y0 << 5) | (y1 << 1)
     else:
-        missing()
-    f = 'EVPositioningSupport'
-    x = d.get('EVPositioningSupport')
-    if x is not None:
-        if x is not True and x is not False:
-            bad_bool(x)
-        a = ((a << 4) | (2 if x else 0))
-    else:
-        missing()
+        f = 'EVMobilityStatus'
+        x = d.get('EVMobilityStatus')
+        if x is not None:
+            if x is not True and x is not False:
+                bad_bool(x)
+            a = ((a << 4) | (2 if x else 0))
+        else:
+            missing()
+        f = 'EVPositioningSupport'
+        x = d.get('EVPositioningSupport')
+        if x is not None:
+            if x is not True and x is not False:
+                bad_bool(x)
+            a = ((a << 4) | (2 if x else 0))
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -755,76 +789,90 @@ def e_ACDP_VehiclePositioningResType(a, d):
         a = e_MessageHeaderType((a << 1), x)
     else:
         missing()
-    f = 'ResponseCode'
-    x = d.get('ResponseCode')
-    if x is not None:
-        j = _I4.get(x)
-        if j is None:
-            bad_enum(x, _I4)
-        a = ((a << 9) | (j << 1))
+    try:
+        y0 = d['ResponseCode']
+        y1 = d['EVSEProcessing']
+        y2 = d['EVSEPositioningSupport']
+        y3 = d['EVRelativeXDeviation']
+        y4 = d['EVRelativeYDeviation']
+        y5 = d['ContactWindowXc']
+        y6 = d['ContactWindowYc']
+        y7 = d['EVInChargePosition']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I4.get(y0)) is not None and (j1 := _I6.get(y1)) is not None and (y2 is True or y2 is False) and y3.__class__ is int and -1 < y3 < 128 and y4.__class__ is int and -1 < y4 < 128 and y5.__class__ is int and -1 < y5 < 128 and y6.__class__ is int and -1 < y6 < 128 and (y7 is True or y7 is False):
+        a = (a << (70)) | (j0 << 62) | (j1 << 57) | (y2 << 53) | (y3 << 41) | (y4 << 29) | (y5 << 17) | (y6 << 5) | (y7 << 1)
     else:
-        missing()
-    f = 'EVSEProcessing'
-    x = d.get('EVSEProcessing')
-    if x is not None:
-        j = _I6.get(x)
-        if j is None:
-            bad_enum(x, _I6)
-        a = ((a << 5) | (j << 1))
-    else:
-        missing()
-    f = 'EVSEPositioningSupport'
-    x = d.get('EVSEPositioningSupport')
-    if x is not None:
-        if x is not True and x is not False:
-            bad_bool(x)
-        a = ((a << 4) | (2 if x else 0))
-    else:
-        missing()
-    f = 'EVRelativeXDeviation'
-    x = d.get('EVRelativeXDeviation')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 12) | (x << 1))
+        f = 'ResponseCode'
+        x = d.get('ResponseCode')
+        if x is not None:
+            j = _I4.get(x)
+            if j is None:
+                bad_enum(x, _I4)
+            a = ((a << 9) | (j << 1))
         else:
-            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
-    else:
-        missing()
-    f = 'EVRelativeYDeviation'
-    x = d.get('EVRelativeYDeviation')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 12) | (x << 1))
+            missing()
+        f = 'EVSEProcessing'
+        x = d.get('EVSEProcessing')
+        if x is not None:
+            j = _I6.get(x)
+            if j is None:
+                bad_enum(x, _I6)
+            a = ((a << 5) | (j << 1))
         else:
-            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
-    else:
-        missing()
-    f = 'ContactWindowXc'
-    x = d.get('ContactWindowXc')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 12) | (x << 1))
+            missing()
+        f = 'EVSEPositioningSupport'
+        x = d.get('EVSEPositioningSupport')
+        if x is not None:
+            if x is not True and x is not False:
+                bad_bool(x)
+            a = ((a << 4) | (2 if x else 0))
         else:
-            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
-    else:
-        missing()
-    f = 'ContactWindowYc'
-    x = d.get('ContactWindowYc')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 12) | (x << 1))
+            missing()
+        f = 'EVRelativeXDeviation'
+        x = d.get('EVRelativeXDeviation')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 12) | (x << 1))
+            else:
+                a = wi((a << 2), as_int(x, -32768, 32767)) << 1
         else:
-            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
-    else:
-        missing()
-    f = 'EVInChargePosition'
-    x = d.get('EVInChargePosition')
-    if x is not None:
-        if x is not True and x is not False:
-            bad_bool(x)
-        a = ((a << 4) | (2 if x else 0))
-    else:
-        missing()
+            missing()
+        f = 'EVRelativeYDeviation'
+        x = d.get('EVRelativeYDeviation')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 12) | (x << 1))
+            else:
+                a = wi((a << 2), as_int(x, -32768, 32767)) << 1
+        else:
+            missing()
+        f = 'ContactWindowXc'
+        x = d.get('ContactWindowXc')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 12) | (x << 1))
+            else:
+                a = wi((a << 2), as_int(x, -32768, 32767)) << 1
+        else:
+            missing()
+        f = 'ContactWindowYc'
+        x = d.get('ContactWindowYc')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 12) | (x << 1))
+            else:
+                a = wi((a << 2), as_int(x, -32768, 32767)) << 1
+        else:
+            missing()
+        f = 'EVInChargePosition'
+        x = d.get('EVInChargePosition')
+        if x is not None:
+            if x is not True and x is not False:
+                bad_bool(x)
+            a = ((a << 4) | (2 if x else 0))
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -1341,24 +1389,33 @@ def e_EVTechnicalStatusType(a, d):
         d = as_map(d)
     st = 0
     u = 2
-    f = 'EVReadyToCharge'
-    x = d.get('EVReadyToCharge')
-    if x is not None:
-        if x is not True and x is not False:
-            bad_bool(x)
-        a = ((a << 4) | (2 if x else 0))
-        st = 1
-    else:
-        missing()
-    f = 'EVImmobilizationRequest'
-    x = d.get('EVImmobilizationRequest')
-    if x is not None:
-        if x is not True and x is not False:
-            bad_bool(x)
-        a = ((a << 4) | (2 if x else 0))
+    try:
+        y0 = d['EVReadyToCharge']
+        y1 = d['EVImmobilizationRequest']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (y0 is True or y0 is False) and (y1 is True or y1 is False):
+        a = (a << (8)) | (y0 << 5) | (y1 << 1)
         st = 2
     else:
-        missing()
+        f = 'EVReadyToCharge'
+        x = d.get('EVReadyToCharge')
+        if x is not None:
+            if x is not True and x is not False:
+                bad_bool(x)
+            a = ((a << 4) | (2 if x else 0))
+            st = 1
+        else:
+            missing()
+        f = 'EVImmobilizationRequest'
+        x = d.get('EVImmobilizationRequest')
+        if x is not None:
+            if x is not True and x is not False:
+                bad_bool(x)
+            a = ((a << 4) | (2 if x else 0))
+            st = 2
+        else:
+            missing()
     f = 'EVImmobilized'
     x = d.get('EVImmobilized')
     if x is not None:
@@ -2266,23 +2323,31 @@ def e_RationalNumberType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     u = 2
-    f = 'Exponent'
-    x = d.get('Exponent')
-    if x is not None:
-        if x.__class__ is not int or x < -128 or x > 127:
-            x = as_int(x, -128, 127)
-        a = ((a << 11) | ((x - -128) << 1))
+    try:
+        y0 = d['Exponent']
+        y1 = d['Value']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is int and -128 <= y0 <= 127 and y1.__class__ is int and -1 < y1 < 128:
+        a = (a << (23)) | ((y0 - -128) << 13) | (y1 << 1)
     else:
-        missing()
-    f = 'Value'
-    x = d.get('Value')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 12) | (x << 1))
+        f = 'Exponent'
+        x = d.get('Exponent')
+        if x is not None:
+            if x.__class__ is not int or x < -128 or x > 127:
+                x = as_int(x, -128, 127)
+            a = ((a << 11) | ((x - -128) << 1))
         else:
-            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
-    else:
-        missing()
+            missing()
+        f = 'Value'
+        x = d.get('Value')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 12) | (x << 1))
+            else:
+                a = wi((a << 2), as_int(x, -32768, 32767)) << 1
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -2597,13 +2662,53 @@ def e_SPKIDataType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q76[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = wb((a << 3), x) << 1
-                else:
-                    a = wb((a << 2), x) << 1
+        m = len(x)
+        if m <= 16:
+            st = _Q76[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                a = wb((a << 3), x) << 1
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                a = wb((a << 3), x) << 1
+                i = 3
+                x = xs[3]
+                a = wb((a << 3), x) << 1
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = wb((a << 3), x) << 1
+                    else:
+                        a = wb((a << 2), x) << 1
             i = -1
         else:
             k = 0
@@ -3267,13 +3372,83 @@ def e_TransformType(a, d):
         u += 1
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q95[len(x)]
-            for i, x in enumerate(x):
+        m = len(x)
+        if m <= 16:
+            st = _Q95[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                     a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 2
+                x = xs[2]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 2
+                x = xs[2]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 3
+                x = xs[3]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+            else:
+                for i, x in enumerate(x):
+                    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                        a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    else:
+                        a = ws((a << 4), x) << 1
             i = -1
         else:
             k = 0
@@ -3350,13 +3525,53 @@ def e_TransformsType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q76[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_TransformType((a << 2), x)
-                else:
-                    a = e_TransformType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q76[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_TransformType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_TransformType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_TransformType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_TransformType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_TransformType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_TransformType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_TransformType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_TransformType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_TransformType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_TransformType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_TransformType((a << 2), x)
+                    else:
+                        a = e_TransformType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -3576,24 +3791,32 @@ def e_X509IssuerSerialType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     u = 2
-    f = 'X509IssuerName'
-    x = d.get('X509IssuerName')
-    if x is not None:
-        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
-        else:
-            a = ws((a << 2), x) << 1
+    try:
+        y0 = d['X509IssuerName']
+        y1 = d['X509SerialNumber']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
+        a = (a << ((ln0 << 3) + 23)) | ((((ln0 + 2) << (ln0 << 3)) | int.from_bytes(y0.encode(), 'big')) << 13) | (y1 << 1)
     else:
-        missing()
-    f = 'X509SerialNumber'
-    x = d.get('X509SerialNumber')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 12) | (x << 1))
+        f = 'X509IssuerName'
+        x = d.get('X509IssuerName')
+        if x is not None:
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 2), x) << 1
         else:
-            a = wi((a << 2), as_int(x, None, None)) << 1
-    else:
-        missing()
+            missing()
+        f = 'X509SerialNumber'
+        x = d.get('X509SerialNumber')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 12) | (x << 1))
+            else:
+                a = wi((a << 2), as_int(x, None, None)) << 1
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):

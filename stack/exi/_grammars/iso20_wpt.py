@@ -286,13 +286,53 @@ def e_AlternativeSECCListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 8:
-            st = _Q2[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_AlternativeSECCType((a << 2), x)
-                else:
-                    a = e_AlternativeSECCType((a << 1), x)
+        m = len(x)
+        if m <= 8:
+            st = _Q2[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_AlternativeSECCType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_AlternativeSECCType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_AlternativeSECCType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_AlternativeSECCType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_AlternativeSECCType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_AlternativeSECCType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_AlternativeSECCType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_AlternativeSECCType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_AlternativeSECCType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_AlternativeSECCType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_AlternativeSECCType((a << 2), x)
+                    else:
+                        a = e_AlternativeSECCType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -1289,24 +1329,32 @@ def e_EVSEStatusType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     u = 2
-    f = 'NotificationMaxDelay'
-    x = d.get('NotificationMaxDelay')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 11) | (x << 1))
+    try:
+        y0 = d['NotificationMaxDelay']
+        y1 = d['EVSENotification']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is int and -1 < y0 < 128 and (j1 := _I33.get(y1)) is not None:
+        a = (a << (17)) | (y0 << 7) | (j1 << 1)
+    else:
+        f = 'NotificationMaxDelay'
+        x = d.get('NotificationMaxDelay')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 65535)) << 1
         else:
-            a = wu((a << 2), as_int(x, 0, 65535)) << 1
-    else:
-        missing()
-    f = 'EVSENotification'
-    x = d.get('EVSENotification')
-    if x is not None:
-        j = _I33.get(x)
-        if j is None:
-            bad_enum(x, _I33)
-        a = ((a << 6) | (j << 1))
-    else:
-        missing()
+            missing()
+        f = 'EVSENotification'
+        x = d.get('EVSENotification')
+        if x is not None:
+            j = _I33.get(x)
+            if j is None:
+                bad_enum(x, _I33)
+            a = ((a << 6) | (j << 1))
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -2127,26 +2175,35 @@ def e_MeterInfoType(a, d):
         d = as_map(d)
     st = 0
     u = 2
-    f = 'MeterID'
-    x = d.get('MeterID')
-    if x is not None:
-        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
-        else:
-            a = ws((a << 2), x) << 1
-        st = 1
-    else:
-        missing()
-    f = 'ChargedEnergyReadingWh'
-    x = d.get('ChargedEnergyReadingWh')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 11) | (x << 1))
-        else:
-            a = wu((a << 2), as_int(x, 0, 18446744073709551615)) << 1
+    try:
+        y0 = d['MeterID']
+        y1 = d['ChargedEnergyReadingWh']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
+        a = (a << ((ln0 << 3) + 22)) | ((((ln0 + 2) << (ln0 << 3)) | int.from_bytes(y0.encode(), 'big')) << 12) | (y1 << 1)
         st = 2
     else:
-        missing()
+        f = 'MeterID'
+        x = d.get('MeterID')
+        if x is not None:
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 2), x) << 1
+            st = 1
+        else:
+            missing()
+        f = 'ChargedEnergyReadingWh'
+        x = d.get('ChargedEnergyReadingWh')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 18446744073709551615)) << 1
+            st = 2
+        else:
+            missing()
     f = 'BPT_DischargedEnergyReadingWh'
     x = d.get('BPT_DischargedEnergyReadingWh')
     if x is not None:
@@ -2496,23 +2553,31 @@ def e_RationalNumberType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     u = 2
-    f = 'Exponent'
-    x = d.get('Exponent')
-    if x is not None:
-        if x.__class__ is not int or x < -128 or x > 127:
-            x = as_int(x, -128, 127)
-        a = ((a << 11) | ((x - -128) << 1))
+    try:
+        y0 = d['Exponent']
+        y1 = d['Value']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is int and -128 <= y0 <= 127 and y1.__class__ is int and -1 < y1 < 128:
+        a = (a << (23)) | ((y0 - -128) << 13) | (y1 << 1)
     else:
-        missing()
-    f = 'Value'
-    x = d.get('Value')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 12) | (x << 1))
+        f = 'Exponent'
+        x = d.get('Exponent')
+        if x is not None:
+            if x.__class__ is not int or x < -128 or x > 127:
+                x = as_int(x, -128, 127)
+            a = ((a << 11) | ((x - -128) << 1))
         else:
-            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
-    else:
-        missing()
+            missing()
+        f = 'Value'
+        x = d.get('Value')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 12) | (x << 1))
+            else:
+                a = wi((a << 2), as_int(x, -32768, 32767)) << 1
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -3058,13 +3123,53 @@ def e_SPKIDataType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q84[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = wb((a << 3), x) << 1
-                else:
-                    a = wb((a << 2), x) << 1
+        m = len(x)
+        if m <= 16:
+            st = _Q84[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                a = wb((a << 3), x) << 1
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 2), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                a = wb((a << 3), x) << 1
+                i = 3
+                x = xs[3]
+                a = wb((a << 3), x) << 1
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = wb((a << 3), x) << 1
+                    else:
+                        a = wb((a << 2), x) << 1
             i = -1
         else:
             k = 0
@@ -3728,13 +3833,83 @@ def e_TransformType(a, d):
         u += 1
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q103[len(x)]
-            for i, x in enumerate(x):
+        m = len(x)
+        if m <= 16:
+            st = _Q103[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                     a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 2
+                x = xs[2]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 1
+                x = xs[1]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 2
+                x = xs[2]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+                i = 3
+                x = xs[3]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
+            else:
+                for i, x in enumerate(x):
+                    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                        a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    else:
+                        a = ws((a << 4), x) << 1
             i = -1
         else:
             k = 0
@@ -3811,13 +3986,53 @@ def e_TransformsType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q84[len(x)]
-            for i, x in enumerate(x):
-                if i:
-                    a = e_TransformType((a << 2), x)
-                else:
-                    a = e_TransformType((a << 1), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q84[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_TransformType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_TransformType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_TransformType((a << 2), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_TransformType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_TransformType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_TransformType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_TransformType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_TransformType((a << 2), x)
+                i = 2
+                x = xs[2]
+                a = e_TransformType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_TransformType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    if i:
+                        a = e_TransformType((a << 2), x)
+                    else:
+                        a = e_TransformType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -3908,14 +4123,84 @@ def e_WPT_AlignmentCheckMethodListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 8:
-            st = _Q2[len(x)]
-            for i, x in enumerate(x):
-                c, wd = _P108[i]
+        m = len(x)
+        if m <= 8:
+            st = _Q2[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
                 j = _I106.get(x)
                 if j is None:
                     bad_enum(x, _I106)
-                a = (((((a << wd) | c) << 4)) | (j << 1))
+                a = ((a << 5) | (j << 1))
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                j = _I106.get(x)
+                if j is None:
+                    bad_enum(x, _I106)
+                a = ((a << 5) | (j << 1))
+                i = 1
+                x = xs[1]
+                j = _I106.get(x)
+                if j is None:
+                    bad_enum(x, _I106)
+                a = ((a << 6) | (j << 1))
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                j = _I106.get(x)
+                if j is None:
+                    bad_enum(x, _I106)
+                a = ((a << 5) | (j << 1))
+                i = 1
+                x = xs[1]
+                j = _I106.get(x)
+                if j is None:
+                    bad_enum(x, _I106)
+                a = ((a << 6) | (j << 1))
+                i = 2
+                x = xs[2]
+                j = _I106.get(x)
+                if j is None:
+                    bad_enum(x, _I106)
+                a = ((a << 6) | (j << 1))
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                j = _I106.get(x)
+                if j is None:
+                    bad_enum(x, _I106)
+                a = ((a << 5) | (j << 1))
+                i = 1
+                x = xs[1]
+                j = _I106.get(x)
+                if j is None:
+                    bad_enum(x, _I106)
+                a = ((a << 6) | (j << 1))
+                i = 2
+                x = xs[2]
+                j = _I106.get(x)
+                if j is None:
+                    bad_enum(x, _I106)
+                a = ((a << 6) | (j << 1))
+                i = 3
+                x = xs[3]
+                j = _I106.get(x)
+                if j is None:
+                    bad_enum(x, _I106)
+                a = ((a << 6) | (j << 1))
+            else:
+                for i, x in enumerate(x):
+                    c, wd = _P108[i]
+                    j = _I106.get(x)
+                    if j is None:
+                        bad_enum(x, _I106)
+                    a = (((((a << wd) | c) << 4)) | (j << 1))
             i = -1
         else:
             k = 0
@@ -4232,26 +4517,35 @@ def e_WPT_AlignmentCheckResType(a, d):
         st = 1
     else:
         missing()
-    f = 'ResponseCode'
-    x = d.get('ResponseCode')
-    if x is not None:
-        j = _I118.get(x)
-        if j is None:
-            bad_enum(x, _I118)
-        a = ((a << 9) | (j << 1))
-        st = 2
-    else:
-        missing()
-    f = 'EVSEProcessing'
-    x = d.get('EVSEProcessing')
-    if x is not None:
-        j = _I110.get(x)
-        if j is None:
-            bad_enum(x, _I110)
-        a = ((a << 5) | (j << 1))
+    try:
+        y0 = d['ResponseCode']
+        y1 = d['EVSEProcessing']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I118.get(y0)) is not None and (j1 := _I110.get(y1)) is not None:
+        a = (a << (14)) | (j0 << 6) | (j1 << 1)
         st = 3
     else:
-        missing()
+        f = 'ResponseCode'
+        x = d.get('ResponseCode')
+        if x is not None:
+            j = _I118.get(x)
+            if j is None:
+                bad_enum(x, _I118)
+            a = ((a << 9) | (j << 1))
+            st = 2
+        else:
+            missing()
+        f = 'EVSEProcessing'
+        x = d.get('EVSEProcessing')
+        if x is not None:
+            j = _I110.get(x)
+            if j is None:
+                bad_enum(x, _I110)
+            a = ((a << 5) | (j << 1))
+            st = 3
+        else:
+            missing()
     f = 'PowerTransmitted'
     x = d.get('PowerTransmitted')
     if x is not None:
@@ -4860,26 +5154,35 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
         st = 2
     else:
         missing()
-    f = 'SDMaxGroundClearence'
-    x = d.get('SDMaxGroundClearence')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 11) | (x << 1))
-        else:
-            a = wu((a << 2), as_int(x, 0, 65535)) << 1
-        st = 3
-    else:
-        missing()
-    f = 'SDMinGroundClearence'
-    x = d.get('SDMinGroundClearence')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 11) | (x << 1))
-        else:
-            a = wu((a << 2), as_int(x, 0, 65535)) << 1
+    try:
+        y0 = d['SDMaxGroundClearence']
+        y1 = d['SDMinGroundClearence']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is int and -1 < y0 < 128 and y1.__class__ is int and -1 < y1 < 128:
+        a = (a << (22)) | (y0 << 12) | (y1 << 1)
         st = 4
     else:
-        missing()
+        f = 'SDMaxGroundClearence'
+        x = d.get('SDMaxGroundClearence')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 65535)) << 1
+            st = 3
+        else:
+            missing()
+        f = 'SDMinGroundClearence'
+        x = d.get('SDMinGroundClearence')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 65535)) << 1
+            st = 4
+        else:
+            missing()
     f = 'EVPCNaturalFrequency'
     x = d.get('EVPCNaturalFrequency')
     if x is not None:
@@ -4902,10 +5205,50 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
         u += 1
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q153[len(x)]
-            for i, x in enumerate(x):
+        m = len(x)
+        if m <= 16:
+            st = _Q153[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
                 a = wb((a << 3), x) << 1
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 3), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 3), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                a = wb((a << 3), x) << 1
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 3), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                a = wb((a << 3), x) << 1
+                i = 3
+                x = xs[3]
+                a = wb((a << 3), x) << 1
+            else:
+                for i, x in enumerate(x):
+                    a = wb((a << 3), x) << 1
             i = -1
         else:
             k = 0
@@ -5076,26 +5419,35 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
         st = 1
     else:
         missing()
-    f = 'ResponseCode'
-    x = d.get('ResponseCode')
-    if x is not None:
-        j = _I118.get(x)
-        if j is None:
-            bad_enum(x, _I118)
-        a = ((a << 9) | (j << 1))
-        st = 2
-    else:
-        missing()
-    f = 'PDInputPowerClass'
-    x = d.get('PDInputPowerClass')
-    if x is not None:
-        j = _I156.get(x)
-        if j is None:
-            bad_enum(x, _I156)
-        a = ((a << 5) | (j << 1))
+    try:
+        y0 = d['ResponseCode']
+        y1 = d['PDInputPowerClass']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I118.get(y0)) is not None and (j1 := _I156.get(y1)) is not None:
+        a = (a << (14)) | (j0 << 6) | (j1 << 1)
         st = 3
     else:
-        missing()
+        f = 'ResponseCode'
+        x = d.get('ResponseCode')
+        if x is not None:
+            j = _I118.get(x)
+            if j is None:
+                bad_enum(x, _I118)
+            a = ((a << 9) | (j << 1))
+            st = 2
+        else:
+            missing()
+        f = 'PDInputPowerClass'
+        x = d.get('PDInputPowerClass')
+        if x is not None:
+            j = _I156.get(x)
+            if j is None:
+                bad_enum(x, _I156)
+            a = ((a << 5) | (j << 1))
+            st = 3
+        else:
+            missing()
     f = 'SDMinOutputPower'
     x = d.get('SDMinOutputPower')
     if x is not None:
@@ -5110,26 +5462,35 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
         st = 5
     else:
         missing()
-    f = 'SDMaxGroundClearanceSupport'
-    x = d.get('SDMaxGroundClearanceSupport')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 11) | (x << 1))
-        else:
-            a = wu((a << 2), as_int(x, 0, 65535)) << 1
-        st = 6
-    else:
-        missing()
-    f = 'SDMinGroundClearanceSupport'
-    x = d.get('SDMinGroundClearanceSupport')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 11) | (x << 1))
-        else:
-            a = wu((a << 2), as_int(x, 0, 65535)) << 1
+    try:
+        y0 = d['SDMaxGroundClearanceSupport']
+        y1 = d['SDMinGroundClearanceSupport']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is int and -1 < y0 < 128 and y1.__class__ is int and -1 < y1 < 128:
+        a = (a << (22)) | (y0 << 12) | (y1 << 1)
         st = 7
     else:
-        missing()
+        f = 'SDMaxGroundClearanceSupport'
+        x = d.get('SDMaxGroundClearanceSupport')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 65535)) << 1
+            st = 6
+        else:
+            missing()
+        f = 'SDMinGroundClearanceSupport'
+        x = d.get('SDMinGroundClearanceSupport')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 65535)) << 1
+            st = 7
+        else:
+            missing()
     f = 'PDMinCoilCurrent'
     x = d.get('PDMinCoilCurrent')
     if x is not None:
@@ -5150,10 +5511,50 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
         u += 1
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q159[len(x)]
-            for i, x in enumerate(x):
+        m = len(x)
+        if m <= 16:
+            st = _Q159[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
                 a = wb((a << 3), x) << 1
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 3), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 3), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                a = wb((a << 3), x) << 1
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 3), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                a = wb((a << 3), x) << 1
+                i = 3
+                x = xs[3]
+                a = wb((a << 3), x) << 1
+            else:
+                for i, x in enumerate(x):
+                    a = wb((a << 3), x) << 1
             i = -1
         else:
             k = 0
@@ -5240,33 +5641,42 @@ def e_WPT_CoordinateXYZType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     u = 3
-    f = 'Coord_X'
-    x = d.get('Coord_X')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 12) | (x << 1))
-        else:
-            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
+    try:
+        y0 = d['Coord_X']
+        y1 = d['Coord_Y']
+        y2 = d['Coord_Z']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is int and -1 < y0 < 128 and y1.__class__ is int and -1 < y1 < 128 and y2.__class__ is int and -1 < y2 < 128:
+        a = (a << (36)) | (y0 << 25) | (y1 << 13) | (y2 << 1)
     else:
-        missing()
-    f = 'Coord_Y'
-    x = d.get('Coord_Y')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 12) | (x << 1))
+        f = 'Coord_X'
+        x = d.get('Coord_X')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 12) | (x << 1))
+            else:
+                a = wi((a << 2), as_int(x, -32768, 32767)) << 1
         else:
-            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
-    else:
-        missing()
-    f = 'Coord_Z'
-    x = d.get('Coord_Z')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 12) | (x << 1))
+            missing()
+        f = 'Coord_Y'
+        x = d.get('Coord_Y')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 12) | (x << 1))
+            else:
+                a = wi((a << 2), as_int(x, -32768, 32767)) << 1
         else:
-            a = wi((a << 2), as_int(x, -32768, 32767)) << 1
-    else:
-        missing()
+            missing()
+        f = 'Coord_Z'
+        x = d.get('Coord_Z')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 12) | (x << 1))
+            else:
+                a = wi((a << 2), as_int(x, -32768, 32767)) << 1
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -5404,14 +5814,84 @@ def e_WPT_FinePositioningMethodListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 8:
-            st = _Q2[len(x)]
-            for i, x in enumerate(x):
-                c, wd = _P108[i]
+        m = len(x)
+        if m <= 8:
+            st = _Q2[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
                 j = _I164.get(x)
                 if j is None:
                     bad_enum(x, _I164)
-                a = (((((a << wd) | c) << 5)) | (j << 1))
+                a = ((a << 6) | (j << 1))
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                j = _I164.get(x)
+                if j is None:
+                    bad_enum(x, _I164)
+                a = ((a << 6) | (j << 1))
+                i = 1
+                x = xs[1]
+                j = _I164.get(x)
+                if j is None:
+                    bad_enum(x, _I164)
+                a = ((a << 7) | (j << 1))
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                j = _I164.get(x)
+                if j is None:
+                    bad_enum(x, _I164)
+                a = ((a << 6) | (j << 1))
+                i = 1
+                x = xs[1]
+                j = _I164.get(x)
+                if j is None:
+                    bad_enum(x, _I164)
+                a = ((a << 7) | (j << 1))
+                i = 2
+                x = xs[2]
+                j = _I164.get(x)
+                if j is None:
+                    bad_enum(x, _I164)
+                a = ((a << 7) | (j << 1))
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                j = _I164.get(x)
+                if j is None:
+                    bad_enum(x, _I164)
+                a = ((a << 6) | (j << 1))
+                i = 1
+                x = xs[1]
+                j = _I164.get(x)
+                if j is None:
+                    bad_enum(x, _I164)
+                a = ((a << 7) | (j << 1))
+                i = 2
+                x = xs[2]
+                j = _I164.get(x)
+                if j is None:
+                    bad_enum(x, _I164)
+                a = ((a << 7) | (j << 1))
+                i = 3
+                x = xs[3]
+                j = _I164.get(x)
+                if j is None:
+                    bad_enum(x, _I164)
+                a = ((a << 7) | (j << 1))
+            else:
+                for i, x in enumerate(x):
+                    c, wd = _P108[i]
+                    j = _I164.get(x)
+                    if j is None:
+                        bad_enum(x, _I164)
+                    a = (((((a << wd) | c) << 5)) | (j << 1))
             i = -1
         else:
             k = 0
@@ -5544,36 +6024,85 @@ def e_WPT_FinePositioningReqType(a, d):
         st = 1
     else:
         missing()
-    f = 'EVProcessing'
-    x = d.get('EVProcessing')
-    if x is not None:
-        j = _I110.get(x)
-        if j is None:
-            bad_enum(x, _I110)
-        a = ((a << 5) | (j << 1))
-        st = 2
-    else:
-        missing()
-    f = 'EVResultCode'
-    x = d.get('EVResultCode')
-    if x is not None:
-        j = _I112.get(x)
-        if j is None:
-            bad_enum(x, _I112)
-        a = ((a << 5) | (j << 1))
+    try:
+        y0 = d['EVProcessing']
+        y1 = d['EVResultCode']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I110.get(y0)) is not None and (j1 := _I112.get(y1)) is not None:
+        a = (a << (10)) | (j0 << 6) | (j1 << 1)
         st = 3
     else:
-        missing()
+        f = 'EVProcessing'
+        x = d.get('EVProcessing')
+        if x is not None:
+            j = _I110.get(x)
+            if j is None:
+                bad_enum(x, _I110)
+            a = ((a << 5) | (j << 1))
+            st = 2
+        else:
+            missing()
+        f = 'EVResultCode'
+        x = d.get('EVResultCode')
+        if x is not None:
+            j = _I112.get(x)
+            if j is None:
+                bad_enum(x, _I112)
+            a = ((a << 5) | (j << 1))
+            st = 3
+        else:
+            missing()
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
     if x is not None:
         u += 1
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q168[len(x)]
-            for i, x in enumerate(x):
+        m = len(x)
+        if m <= 16:
+            st = _Q168[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
                 a = wb((a << 3), x) << 1
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 3), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 3), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                a = wb((a << 3), x) << 1
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 3), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                a = wb((a << 3), x) << 1
+                i = 3
+                x = xs[3]
+                a = wb((a << 3), x) << 1
+            else:
+                for i, x in enumerate(x):
+                    a = wb((a << 3), x) << 1
             i = -1
         else:
             k = 0
@@ -5707,36 +6236,85 @@ def e_WPT_FinePositioningResType(a, d):
         st = 1
     else:
         missing()
-    f = 'ResponseCode'
-    x = d.get('ResponseCode')
-    if x is not None:
-        j = _I118.get(x)
-        if j is None:
-            bad_enum(x, _I118)
-        a = ((a << 9) | (j << 1))
-        st = 2
-    else:
-        missing()
-    f = 'EVSEProcessing'
-    x = d.get('EVSEProcessing')
-    if x is not None:
-        j = _I110.get(x)
-        if j is None:
-            bad_enum(x, _I110)
-        a = ((a << 5) | (j << 1))
+    try:
+        y0 = d['ResponseCode']
+        y1 = d['EVSEProcessing']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I118.get(y0)) is not None and (j1 := _I110.get(y1)) is not None:
+        a = (a << (14)) | (j0 << 6) | (j1 << 1)
         st = 3
     else:
-        missing()
+        f = 'ResponseCode'
+        x = d.get('ResponseCode')
+        if x is not None:
+            j = _I118.get(x)
+            if j is None:
+                bad_enum(x, _I118)
+            a = ((a << 9) | (j << 1))
+            st = 2
+        else:
+            missing()
+        f = 'EVSEProcessing'
+        x = d.get('EVSEProcessing')
+        if x is not None:
+            j = _I110.get(x)
+            if j is None:
+                bad_enum(x, _I110)
+            a = ((a << 5) | (j << 1))
+            st = 3
+        else:
+            missing()
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
     if x is not None:
         u += 1
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q168[len(x)]
-            for i, x in enumerate(x):
+        m = len(x)
+        if m <= 16:
+            st = _Q168[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
                 a = wb((a << 3), x) << 1
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 3), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 3), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                a = wb((a << 3), x) << 1
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 3), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                a = wb((a << 3), x) << 1
+                i = 3
+                x = xs[3]
+                a = wb((a << 3), x) << 1
+            else:
+                for i, x in enumerate(x):
+                    a = wb((a << 3), x) << 1
             i = -1
         else:
             k = 0
@@ -5928,10 +6506,50 @@ def e_WPT_FinePositioningSetupReqType(a, d):
         u += 1
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q174[len(x)]
-            for i, x in enumerate(x):
+        m = len(x)
+        if m <= 16:
+            st = _Q174[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
                 a = wb((a << 3), x) << 1
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 3), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 3), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                a = wb((a << 3), x) << 1
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 3), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                a = wb((a << 3), x) << 1
+                i = 3
+                x = xs[3]
+                a = wb((a << 3), x) << 1
+            else:
+                for i, x in enumerate(x):
+                    a = wb((a << 3), x) << 1
             i = -1
         else:
             k = 0
@@ -6123,10 +6741,50 @@ def e_WPT_FinePositioningSetupResType(a, d):
         u += 1
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q174[len(x)]
-            for i, x in enumerate(x):
+        m = len(x)
+        if m <= 16:
+            st = _Q174[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
                 a = wb((a << 3), x) << 1
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 3), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 3), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                a = wb((a << 3), x) << 1
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = wb((a << 3), x) << 1
+                i = 1
+                x = xs[1]
+                a = wb((a << 3), x) << 1
+                i = 2
+                x = xs[2]
+                a = wb((a << 3), x) << 1
+                i = 3
+                x = xs[3]
+                a = wb((a << 3), x) << 1
+            else:
+                for i, x in enumerate(x):
+                    a = wb((a << 3), x) << 1
             i = -1
         else:
             k = 0
@@ -6356,11 +7014,51 @@ def e_WPT_LF_ReceiverDataType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q183[len(x)]
-            for i, x in enumerate(x):
-                c, wd = _P184[i]
-                a = e_WPT_TxRxSpecDataType(((a << wd) | c), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q183[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_WPT_TxRxSpecDataType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_WPT_TxRxSpecDataType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_WPT_TxRxSpecDataType((a << 1), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_WPT_TxRxSpecDataType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_WPT_TxRxSpecDataType((a << 1), x)
+                i = 2
+                x = xs[2]
+                a = e_WPT_TxRxSpecDataType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_WPT_TxRxSpecDataType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_WPT_TxRxSpecDataType((a << 1), x)
+                i = 2
+                x = xs[2]
+                a = e_WPT_TxRxSpecDataType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_WPT_TxRxSpecDataType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    c, wd = _P184[i]
+                    a = e_WPT_TxRxSpecDataType(((a << wd) | c), x)
             i = -1
         else:
             k = 0
@@ -6722,11 +7420,51 @@ def e_WPT_LF_TransmitterDataType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q194[len(x)]
-            for i, x in enumerate(x):
-                c, wd = _P184[i]
-                a = e_WPT_TxRxSpecDataType(((a << wd) | c), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q194[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_WPT_TxRxSpecDataType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_WPT_TxRxSpecDataType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_WPT_TxRxSpecDataType((a << 1), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_WPT_TxRxSpecDataType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_WPT_TxRxSpecDataType((a << 1), x)
+                i = 2
+                x = xs[2]
+                a = e_WPT_TxRxSpecDataType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_WPT_TxRxSpecDataType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_WPT_TxRxSpecDataType((a << 1), x)
+                i = 2
+                x = xs[2]
+                a = e_WPT_TxRxSpecDataType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_WPT_TxRxSpecDataType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    c, wd = _P184[i]
+                    a = e_WPT_TxRxSpecDataType(((a << wd) | c), x)
             i = -1
         else:
             k = 0
@@ -6910,14 +7648,84 @@ def e_WPT_PairingMethodListType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 8:
-            st = _Q2[len(x)]
-            for i, x in enumerate(x):
-                c, wd = _P108[i]
+        m = len(x)
+        if m <= 8:
+            st = _Q2[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
                 j = _I198.get(x)
                 if j is None:
                     bad_enum(x, _I198)
-                a = (((((a << wd) | c) << 5)) | (j << 1))
+                a = ((a << 6) | (j << 1))
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                j = _I198.get(x)
+                if j is None:
+                    bad_enum(x, _I198)
+                a = ((a << 6) | (j << 1))
+                i = 1
+                x = xs[1]
+                j = _I198.get(x)
+                if j is None:
+                    bad_enum(x, _I198)
+                a = ((a << 7) | (j << 1))
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                j = _I198.get(x)
+                if j is None:
+                    bad_enum(x, _I198)
+                a = ((a << 6) | (j << 1))
+                i = 1
+                x = xs[1]
+                j = _I198.get(x)
+                if j is None:
+                    bad_enum(x, _I198)
+                a = ((a << 7) | (j << 1))
+                i = 2
+                x = xs[2]
+                j = _I198.get(x)
+                if j is None:
+                    bad_enum(x, _I198)
+                a = ((a << 7) | (j << 1))
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                j = _I198.get(x)
+                if j is None:
+                    bad_enum(x, _I198)
+                a = ((a << 6) | (j << 1))
+                i = 1
+                x = xs[1]
+                j = _I198.get(x)
+                if j is None:
+                    bad_enum(x, _I198)
+                a = ((a << 7) | (j << 1))
+                i = 2
+                x = xs[2]
+                j = _I198.get(x)
+                if j is None:
+                    bad_enum(x, _I198)
+                a = ((a << 7) | (j << 1))
+                i = 3
+                x = xs[3]
+                j = _I198.get(x)
+                if j is None:
+                    bad_enum(x, _I198)
+                a = ((a << 7) | (j << 1))
+            else:
+                for i, x in enumerate(x):
+                    c, wd = _P108[i]
+                    j = _I198.get(x)
+                    if j is None:
+                        bad_enum(x, _I198)
+                    a = (((((a << wd) | c) << 5)) | (j << 1))
             i = -1
         else:
             k = 0
@@ -7247,26 +8055,35 @@ def e_WPT_PairingResType(a, d):
         st = 1
     else:
         missing()
-    f = 'ResponseCode'
-    x = d.get('ResponseCode')
-    if x is not None:
-        j = _I118.get(x)
-        if j is None:
-            bad_enum(x, _I118)
-        a = ((a << 9) | (j << 1))
-        st = 2
-    else:
-        missing()
-    f = 'EVSEProcessing'
-    x = d.get('EVSEProcessing')
-    if x is not None:
-        j = _I110.get(x)
-        if j is None:
-            bad_enum(x, _I110)
-        a = ((a << 5) | (j << 1))
+    try:
+        y0 = d['ResponseCode']
+        y1 = d['EVSEProcessing']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if (j0 := _I118.get(y0)) is not None and (j1 := _I110.get(y1)) is not None:
+        a = (a << (14)) | (j0 << 6) | (j1 << 1)
         st = 3
     else:
-        missing()
+        f = 'ResponseCode'
+        x = d.get('ResponseCode')
+        if x is not None:
+            j = _I118.get(x)
+            if j is None:
+                bad_enum(x, _I118)
+            a = ((a << 9) | (j << 1))
+            st = 2
+        else:
+            missing()
+        f = 'EVSEProcessing'
+        x = d.get('EVSEProcessing')
+        if x is not None:
+            j = _I110.get(x)
+            if j is None:
+                bad_enum(x, _I110)
+            a = ((a << 5) | (j << 1))
+            st = 3
+        else:
+            missing()
     f = 'ObservedIDCode'
     x = d.get('ObservedIDCode')
     if x is not None:
@@ -7463,11 +8280,51 @@ def e_WPT_TxRxPackageSpecDataType(a, d):
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
-        if len(x) <= 16:
-            st = _Q205[len(x)]
-            for i, x in enumerate(x):
-                c, wd = _P184[i]
-                a = e_WPT_TxRxPulseOrderType(((a << wd) | c), x)
+        m = len(x)
+        if m <= 16:
+            st = _Q205[m]
+            if m == 1:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_WPT_TxRxPulseOrderType((a << 1), x)
+            elif m == 2:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_WPT_TxRxPulseOrderType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_WPT_TxRxPulseOrderType((a << 1), x)
+            elif m == 3:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_WPT_TxRxPulseOrderType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_WPT_TxRxPulseOrderType((a << 1), x)
+                i = 2
+                x = xs[2]
+                a = e_WPT_TxRxPulseOrderType((a << 2), x)
+            elif m == 4:
+                xs = x
+                i = 0
+                x = xs[0]
+                a = e_WPT_TxRxPulseOrderType((a << 1), x)
+                i = 1
+                x = xs[1]
+                a = e_WPT_TxRxPulseOrderType((a << 1), x)
+                i = 2
+                x = xs[2]
+                a = e_WPT_TxRxPulseOrderType((a << 2), x)
+                i = 3
+                x = xs[3]
+                a = e_WPT_TxRxPulseOrderType((a << 2), x)
+            else:
+                for i, x in enumerate(x):
+                    c, wd = _P184[i]
+                    a = e_WPT_TxRxPulseOrderType(((a << wd) | c), x)
             i = -1
         else:
             k = 0
@@ -7571,24 +8428,32 @@ def e_WPT_TxRxPulseOrderType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     u = 2
-    f = 'IndexNumber'
-    x = d.get('IndexNumber')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 11) | (x << 1))
-        else:
-            a = wu((a << 2), as_int(x, 0, 65535)) << 1
+    try:
+        y0 = d['IndexNumber']
+        y1 = d['TxRxIdentifier']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is int and -1 < y0 < 128 and y1.__class__ is int and 0 < y1 < 128:
+        a = (a << (22)) | (y0 << 12) | (y1 << 1)
     else:
-        missing()
-    f = 'TxRxIdentifier'
-    x = d.get('TxRxIdentifier')
-    if x is not None:
-        if x.__class__ is int and 0 < x < 128:
-            a = ((a << 11) | (x << 1))
+        f = 'IndexNumber'
+        x = d.get('IndexNumber')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 65535)) << 1
         else:
-            a = wu((a << 2), as_int(x, 1, 4294967295)) << 1
-    else:
-        missing()
+            missing()
+        f = 'TxRxIdentifier'
+        x = d.get('TxRxIdentifier')
+        if x is not None:
+            if x.__class__ is int and 0 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 1, 4294967295)) << 1
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):
@@ -7849,24 +8714,32 @@ def e_X509IssuerSerialType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     u = 2
-    f = 'X509IssuerName'
-    x = d.get('X509IssuerName')
-    if x is not None:
-        if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
-        else:
-            a = ws((a << 2), x) << 1
+    try:
+        y0 = d['X509IssuerName']
+        y1 = d['X509SerialNumber']
+    except KeyError:
+        y0 = None  # a field is missing: the per-field code below says which
+    if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
+        a = (a << ((ln0 << 3) + 23)) | ((((ln0 + 2) << (ln0 << 3)) | int.from_bytes(y0.encode(), 'big')) << 13) | (y1 << 1)
     else:
-        missing()
-    f = 'X509SerialNumber'
-    x = d.get('X509SerialNumber')
-    if x is not None:
-        if x.__class__ is int and -1 < x < 128:
-            a = ((a << 12) | (x << 1))
+        f = 'X509IssuerName'
+        x = d.get('X509IssuerName')
+        if x is not None:
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 2), x) << 1
         else:
-            a = wi((a << 2), as_int(x, None, None)) << 1
-    else:
-        missing()
+            missing()
+        f = 'X509SerialNumber'
+        x = d.get('X509SerialNumber')
+        if x is not None:
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 12) | (x << 1))
+            else:
+                a = wi((a << 2), as_int(x, None, None)) << 1
+        else:
+            missing()
     f = None
     a <<= 1
     if u != len(d):

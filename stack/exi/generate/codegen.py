@@ -31,6 +31,7 @@ KEY_DRIVEN_MIN_FIELDS = 12  # encoders of types with more fields (e.g. Body) dis
 TABLE_DISPATCH_MIN = 8  # decoder states with more productions dispatch through a tuple
 TRIM_BITS = 1 << 15  # decoder loops mask consumed bits off the stream int after this many
 SHORT_LIST = 16  # encoders append lists of up to this many items without per-item state bookkeeping
+UNROLL = 4  # ... and lists of up to this many items without a loop
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -711,8 +712,19 @@ class ModuleGenerator:
             # known in advance (tables), so items are appended straight to `a` without any per-item bookkeeping
             codes, after = _walk(table, next(iter(possible)), SHORT_LIST)
             if codes:
-                w(ind, f"if len(x) <= {len(codes)}:")
-                w(ind + 1, f"st = {self.const('Q', repr(tuple(after)))}[len(x)]")
+                w(ind, "m = len(x)")
+                w(ind, f"if m <= {len(codes)}:")
+                w(ind + 1, f"st = {self.const('Q', repr(tuple(after)))}[m]")
+                # one, two, ... UNROLL items: straight-line code (no loop, no per-item branch)
+                for m in range(1, min(UNROLL, len(codes)) + 1):
+                    w(ind + 1, f"{'if' if m == 1 else 'elif'} m == {m}:")
+                    w(ind + 2, "xs = x")
+                    for i in range(m):
+                        w(ind + 2, f"i = {i}")
+                        w(ind + 2, f"x = xs[{i}]")
+                        self.emit_item(w, ind + 2, g, name, *map(str, codes[i]))
+                w(ind + 1, "else:")
+                ind += 1
                 w(ind + 1, "for i, x in enumerate(x):")
                 sub = Writer()
                 self.emit_item(sub, 0, g, name, "0", "0")
@@ -726,6 +738,7 @@ class ModuleGenerator:
                 else:
                     w(ind + 2, f"c, wd = {self.const('P', repr(tuple(codes)))}[i]")
                     self.emit_item(w, ind + 2, g, name, "c", "wd")
+                ind -= 1
                 w(ind + 1, "i = -1")
                 w(ind, "else:")
                 ind += 1
@@ -753,6 +766,82 @@ class ModuleGenerator:
         w(ind, "a = (a0 << nb) | (a ^ (1 << nb))")
         w(ind, "i = -1")
         return possible | reach
+
+    def fused_run(self, g: TypeGrammar, states: list[CState], fields: list[str], possible: set[int]) -> list[tuple]:
+        """The leading fields that are required simple elements with a statically known event code and a value
+        kind with a fixed common form: (name, datatype, code, width, target) each."""
+        run: list[tuple] = []
+        for n in fields:
+            if len(possible) != 1 or n in g.list_fields or n not in g.field_elements:
+                break
+            st = states[next(iter(possible))]
+            if len(st.prods) != 1 or st.prods[0].name != n or st.prods[0].kind != "SE" or st.run_len:
+                break
+            decl = g.field_elements[n][0]
+            cg = self.b.grammar_for(decl.type, decl.qname[1])
+            dt = cg.simple
+            if not isinstance(cg.type, SimpleType) or dt is None or dt.kind not in _FUSABLE:
+                break
+            if dt.kind in ("uint", "int") and not _small_int_range(dt):
+                break
+            p = st.prods[0]
+            run.append((n, dt, p.code, st.width, p.target))
+            possible = {p.target}
+        return run
+
+    def fused_append(self, w: Writer, run: list[tuple]) -> None:
+        """`if <every value has its common form>: a = <all fields at once>`: one big-int shift instead of one
+        per field (the per-field code follows as the `else`, which also reports what is wrong)."""
+        conds, parts = [], []  # parts: (bit count expression, value expression)
+        w(1, "try:")
+        for j, (n, _dt, _code, _width, _target) in enumerate(run):
+            w(2, f"y{j} = d[{n!r}]")
+        w(1, "except KeyError:")
+        w(2, "y0 = None  # a field is missing: the per-field code below says which")
+        for j, (_n, dt, code, width, _target) in enumerate(run):
+            y = f"y{j}"
+            k = dt.kind
+            if k == "nbit":
+                conds.append(f"{y}.__class__ is int and {dt.minimum} <= {y} <= {dt.maximum}")
+                val = f"(({y} - {dt.offset}) << 1)" if dt.offset else f"({y} << 1)"
+                parts.append((str(width + dt.nbits + 2), f"({code << (dt.nbits + 2)} | {val})" if code else val))
+            elif k in ("uint", "int"):
+                lo, hi = _small_int_range(dt)  # type: ignore[misc]
+                conds.append(f"{y}.__class__ is int and {lo - 1} < {y} < {hi + 1}")
+                bits = 10 if k == "uint" else 11
+                parts.append((str(width + bits), f"({code << bits} | ({y} << 1))" if code else f"({y} << 1)"))
+            elif k == "enum":
+                _, idx = self.enum_tables(dt)
+                conds.append(f"(j{j} := {idx}.get({y})) is not None")
+                val = f"(j{j} << 1)"
+                parts.append((str(width + dt.nbits + 2), f"({code << (dt.nbits + 2)} | {val})" if code else val))
+            elif k == "bool":
+                conds.append(f"({y} is True or {y} is False)")
+                parts.append((str(width + 3), f"({code << 3} | ({y} << 1))" if code else f"({y} << 1)"))
+            else:  # string: CH, length + 2 in one byte, one byte per ASCII character, EE
+                conds.append(f"{y}.__class__ is str and {y}.isascii() and (ln{j} := len({y})) < 126")
+                head = f"({code << 9} | (ln{j} + 2))" if code else f"(ln{j} + 2)"
+                parts.append((f"(ln{j} << 3) + {width + 10}",
+                              f"((({head} << (ln{j} << 3)) | int.from_bytes({y}.encode(), 'big')) << 1)"))
+        terms = []
+        for j, (_bits, val) in enumerate(parts):
+            rest = [b for b, _ in parts[j + 1:]]
+            const = sum(int(b) for b in rest if b.isdigit())
+            var = [b.split(" + ")[0] for b in rest if not b.isdigit()]
+            const += sum(int(b.split(" + ")[1]) for b in rest if not b.isdigit())
+            if val.endswith(" << 1)") and val.count("(") == val.count(")") and not var:
+                # "(x << 1)" shifted by a constant: one shift ("(((...) << 1)" and "(y0 << 1)" alike)
+                inner = val[1:-len(" << 1)")]
+                terms.append(f"({inner} << {const + 1})")
+                continue
+            shift = " + ".join(var + ([str(const)] if const else []))
+            terms.append(f"({val} << ({shift}))" if shift else val)
+        total = [b.split(" + ")[0] for b, _ in parts if not b.isdigit()]
+        tconst = sum(int(b) for b, _ in parts if b.isdigit()) + sum(int(b.split(" + ")[1]) for b, _ in parts
+                                                                    if not b.isdigit())
+        w(1, f"if {' and '.join(conds)}:")
+        w(2, f"a = (a << ({' + '.join(total + [str(tconst)])})) | {' | '.join(terms)}")
+        w(2, f"st = {run[-1][4]}")
 
     def gen_encoder(self, g: TypeGrammar) -> str:
         states = self.compressed[g.key]
@@ -817,21 +906,31 @@ class ModuleGenerator:
             possible = {0}
             u_line = len(w.lines)
             n_required = 0
-            for n in g.fields:
-                w(1, f"f = {n!r}")
-                w(1, f"x = d.get({n!r})")
-                w(1, "if x is not None:")
-                required = all(len(states[s].prods) == 1 and states[s].prods[0].name == n for s in possible)
-                if required:
-                    n_required += 1
-                else:
-                    w(2, "u += 1")
-                after = self.field_code(w, 2, g, states, n, possible)
-                if required:  # absent: nothing else can follow, so report it here (and keep `st` static)
+            fields = list(g.fields)
+            i = 0
+            while i < len(fields):
+                run = self.fused_run(g, states, fields[i:], possible)
+                out = Writer() if len(run) > 1 else w
+                for n in fields[i:i + max(1, len(run))]:
+                    out(1, f"f = {n!r}")
+                    out(1, f"x = d.get({n!r})")
+                    out(1, "if x is not None:")
+                    required = all(len(states[s].prods) == 1 and states[s].prods[0].name == n for s in possible)
+                    if required:
+                        n_required += 1
+                    else:
+                        out(2, "u += 1")
+                    after = self.field_code(out, 2, g, states, n, possible)
+                    if required:  # absent: nothing else can follow, so report it here (and keep `st` static)
+                        out(1, "else:")
+                        out(2, "missing()")
+                        after = after - possible
+                    possible = after
+                if len(run) > 1:  # the whole run in one append when every value takes its common form
+                    self.fused_append(w, run)
                     w(1, "else:")
-                    w(2, "missing()")
-                    after = after - possible
-                possible = after
+                    w.lines += ["    " + ln for ln in out.lines]
+                i += max(1, len(run))
             w.lines[u_line - 1] = f"    u = {n_required}"
         if g.simple is not None:
             w(1, "f = 'value'")
@@ -1067,6 +1166,16 @@ _BUILTIN_TYPE_NAMES = (
 
 
 _ST_STORE = re.compile(r"\s*st = (\d+|_Q\d+\[len\(x\)\])$")
+
+
+_FUSABLE = ("nbit", "uint", "int", "enum", "bool", "string")
+
+
+def _small_int_range(dt: Datatype) -> tuple[int, int] | None:
+    """The values of an (unsigned) integer type that take one 7-bit group: its common form, if it has one."""
+    lo = 0 if dt.minimum is None else max(dt.minimum, 0)
+    hi = 127 if dt.maximum is None else min(dt.maximum, 127)
+    return (lo, hi) if lo <= hi else None
 
 
 def _walk(table: dict[int, tuple], st: int, limit: int) -> tuple[list[tuple[int, int]], list[int]]:
