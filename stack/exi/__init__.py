@@ -42,7 +42,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from . import _generic, _runtime
+from . import _runtime
 from .errors import ExiDecodeError, ExiEncodeError, ExiError
 
 __all__ = [
@@ -60,7 +60,7 @@ __all__ = [
 SCHEMAS: tuple[str, ...] = ("apphand", "din", "iso2", "iso20", "iso20_ac", "iso20_dc", "iso20_wpt", "iso20_acdp")
 _modules: dict[str, ModuleType] = {}
 _encoders: dict[str, dict] = {}  # schema -> {document element: (header byte + its event code, encoder)}
-_decoders: dict[str, object] = {}
+_decoders: dict[str, tuple] = {}  # schema -> (document event-code width, ((name, decoder), ...))
 
 
 def _module(schema: str) -> ModuleType:
@@ -71,7 +71,7 @@ def _module(schema: str) -> ModuleType:
         mod = importlib.import_module(f"{__name__}._grammars.{schema}")
         _modules[schema] = mod
         _encoders[schema] = {name: ((0x80 << mod.DOC_WIDTH) | code, fn) for name, (code, fn) in mod._DOC_E.items()}
-        _decoders[schema] = mod.decode_document
+        _decoders[schema] = (mod.DOC_WIDTH, mod._DOC_D)
     return mod
 
 
@@ -100,7 +100,7 @@ def encode(schema: str, message: dict) -> bytes:
     try:
         a = t[1](t[0], body)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a typed error with the field path
-        if _generic.needs_generic(message):
+        if _needs_generic(message):
             return _encode_generic(schema, message)
         raise _encode_error(exc, schema, _modules[schema], name) from None
     n = a.bit_length()  # pad to whole bytes
@@ -108,7 +108,7 @@ def encode(schema: str, message: dict) -> bytes:
 
 
 def _not_a_root(schema: str, message: dict, name: object) -> bytes:
-    if _generic.needs_generic(message):  # e.g. a document element named "{uri}local"
+    if _needs_generic(message):  # e.g. a document element named "{uri}local"
         return _encode_generic(schema, message)
     raise ExiEncodeError(str(name), f"{name!r} is not a global element of schema {schema}")
 
@@ -118,7 +118,8 @@ def decode(schema: str, data: bytes) -> dict:
     dec = _decoders.get(schema)
     if dec is None:
         try:
-            dec = _module(schema).decode_document
+            _module(schema)
+            dec = _decoders[schema]
         except KeyError:
             raise ExiDecodeError(f"unknown schema {schema!r}; known: {', '.join(SCHEMAS)}") from None
     if data.__class__ is not bytes and not isinstance(data, (bytes, bytearray, memoryview)):
@@ -126,12 +127,22 @@ def decode(schema: str, data: bytes) -> dict:
     if not data or data[0] != 0x80:
         raise _header_error(data)
     total = len(data) << 3
+    v = int.from_bytes(data, "big")
+    # the document element's event code and decoder (what the module's decode_document does, one call less)
+    width, docs = dec  # type: ignore[misc]
+    r = total - 8 - width
+    c = (v >> r) & ((1 << width) - 1) if r >= 0 else len(docs)
     try:
-        out, r = dec(int.from_bytes(data, "big"), total - 8)  # type: ignore[operator]
+        if c >= len(docs):  # SE(*) or too short: the module says which
+            out, r = _modules[schema].decode_document(v, total - 8)
+        else:
+            name, fn = docs[c]
+            x, r = fn(v, r)
+            out = {name: x}
     except Exception as exc:  # noqa: BLE001 - decode must only ever raise ExiDecodeError
         # a second-level event (or one the fast path read past the end): the grammar interpreter knows them
         # all; when it fails too, the fast path's error stands unless that was about an undeclared event
-        error = _decode_error(exc, schema, _modules[schema], total)
+        error = _decode_error(exc, schema, _modules[schema], total, docs[c][0] if c < len(docs) else "")
         return _decode_generic(schema, bytes(data), None if isinstance(exc, _runtime.Undeclared) else error)
     if r >= 8:
         raise ExiDecodeError(f"{r >> 3} trailing byte(s) after the end of the document", total - r)
@@ -180,7 +191,15 @@ def detect(data: bytes, schemas: tuple[str, ...] = SCHEMAS) -> tuple[str, dict]:
 
 
 # ------------------------------------------------------------------------------------------------ slow path
+def _needs_generic(message: dict) -> bool:
+    from . import _generic  # imported on first use: most programs never need the slow path
+
+    return _generic.needs_generic(message)
+
+
 def _decode_generic(schema: str, data: bytes, fast_error: ExiDecodeError | None) -> dict:
+    from . import _generic
+
     try:
         return _generic.decode(schema, data)
     except _generic.Problem as exc:
@@ -194,6 +213,8 @@ def _decode_generic(schema: str, data: bytes, fast_error: ExiDecodeError | None)
 
 
 def _encode_generic(schema: str, message: dict) -> bytes:
+    from . import _generic
+
     try:
         return _generic.encode(schema, message)
     except _generic.Problem as exc:
@@ -212,7 +233,7 @@ def _frames(exc: BaseException) -> list:
     return out
 
 
-def _decode_error(exc: Exception, schema: str, mod: ModuleType, total: int) -> ExiDecodeError:
+def _decode_error(exc: Exception, schema: str, mod: ModuleType, total: int, root: str = "") -> ExiDecodeError:
     files = {mod.__file__, _runtime.__file__}
     frames = [f for f in _frames(exc) if f.f_code.co_filename in files]
     r = None
@@ -233,6 +254,8 @@ def _decode_error(exc: Exception, schema: str, mod: ModuleType, total: int) -> E
     else:
         reason = f"malformed stream ({type(exc).__name__}: {exc})"
     path, state = _decode_path(schema, [f for f in frames if f.f_code.co_filename == mod.__file__])
+    if root:
+        path = f"{root}.{path}" if path else root
     return ExiDecodeError(reason, offset, state, path)
 
 

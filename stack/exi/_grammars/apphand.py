@@ -168,11 +168,7 @@ def d_anon_supportedAppProtocolReq(v, r):
     if c:
         und(c, 1)
     x, r = d_AppProtocolType(v, r)
-    l = o.get('AppProtocol')
-    if l is None:
-        o['AppProtocol'] = [x]
-    else:
-        l.append(x)
+    o['AppProtocol'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -184,11 +180,7 @@ def d_anon_supportedAppProtocolReq(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_AppProtocolType(v, r)
-            l = o.get('AppProtocol')
-            if l is None:
-                o['AppProtocol'] = [x]
-            else:
-                l.append(x)
+            o['AppProtocol'].append(x)
             k += 1
             if k == 19:
                 st = 2

@@ -1510,11 +1510,7 @@ def d_ChargingProfileType(v, r):
     if c:
         und(c, 1)
     x, r = d_ProfileEntryType(v, r)
-    l = o.get('ProfileEntry')
-    if l is None:
-        o['ProfileEntry'] = [x]
-    else:
-        l.append(x)
+    o['ProfileEntry'] = [x]
     st = 2
     lim = v.bit_length() - 32768
     while True:
@@ -1525,11 +1521,7 @@ def d_ChargingProfileType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ProfileEntryType(v, r)
-            l = o.get('ProfileEntry')
-            if l is None:
-                o['ProfileEntry'] = [x]
-            else:
-                l.append(x)
+            o['ProfileEntry'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -3750,56 +3742,32 @@ def d_KeyInfoType(v, r):
                     x, r = es(v, r + (x << 3) - 6)
                 else:
                     x = raw.decode()
-            l = o.get('KeyName')
-            if l is None:
-                o['KeyName'] = [x]
-            else:
-                l.append(x)
+            o['KeyName'] = [x]
             st = 2
             break
         elif c == 2:
             x, r = d_KeyValueType(v, r)
-            l = o.get('KeyValue')
-            if l is None:
-                o['KeyValue'] = [x]
-            else:
-                l.append(x)
+            o['KeyValue'] = [x]
             st = 2
             break
         elif c == 3:
             x, r = d_RetrievalMethodType(v, r)
-            l = o.get('RetrievalMethod')
-            if l is None:
-                o['RetrievalMethod'] = [x]
-            else:
-                l.append(x)
+            o['RetrievalMethod'] = [x]
             st = 2
             break
         elif c == 4:
             x, r = d_X509DataType(v, r)
-            l = o.get('X509Data')
-            if l is None:
-                o['X509Data'] = [x]
-            else:
-                l.append(x)
+            o['X509Data'] = [x]
             st = 2
             break
         elif c == 5:
             x, r = d_PGPDataType(v, r)
-            l = o.get('PGPData')
-            if l is None:
-                o['PGPData'] = [x]
-            else:
-                l.append(x)
+            o['PGPData'] = [x]
             st = 2
             break
         elif c == 6:
             x, r = d_SPKIDataType(v, r)
-            l = o.get('SPKIData')
-            if l is None:
-                o['SPKIData'] = [x]
-            else:
-                l.append(x)
+            o['SPKIData'] = [x]
             st = 2
             break
         elif c == 7:
@@ -3815,11 +3783,7 @@ def d_KeyInfoType(v, r):
                     x, r = es(v, r + (x << 3) - 6)
                 else:
                     x = raw.decode()
-            l = o.get('MgmtData')
-            if l is None:
-                o['MgmtData'] = [x]
-            else:
-                l.append(x)
+            o['MgmtData'] = [x]
             st = 2
             break
         elif c == 8:
@@ -3851,56 +3815,32 @@ def d_KeyInfoType(v, r):
                         x, r = es(v, r + (x << 3) - 6)
                     else:
                         x = raw.decode()
-                l = o.get('KeyName')
-                if l is None:
-                    o['KeyName'] = [x]
-                else:
-                    l.append(x)
+                o['KeyName'] = [x]
                 st = 2
                 break
             elif c == 1:
                 x, r = d_KeyValueType(v, r)
-                l = o.get('KeyValue')
-                if l is None:
-                    o['KeyValue'] = [x]
-                else:
-                    l.append(x)
+                o['KeyValue'] = [x]
                 st = 2
                 break
             elif c == 2:
                 x, r = d_RetrievalMethodType(v, r)
-                l = o.get('RetrievalMethod')
-                if l is None:
-                    o['RetrievalMethod'] = [x]
-                else:
-                    l.append(x)
+                o['RetrievalMethod'] = [x]
                 st = 2
                 break
             elif c == 3:
                 x, r = d_X509DataType(v, r)
-                l = o.get('X509Data')
-                if l is None:
-                    o['X509Data'] = [x]
-                else:
-                    l.append(x)
+                o['X509Data'] = [x]
                 st = 2
                 break
             elif c == 4:
                 x, r = d_PGPDataType(v, r)
-                l = o.get('PGPData')
-                if l is None:
-                    o['PGPData'] = [x]
-                else:
-                    l.append(x)
+                o['PGPData'] = [x]
                 st = 2
                 break
             elif c == 5:
                 x, r = d_SPKIDataType(v, r)
-                l = o.get('SPKIData')
-                if l is None:
-                    o['SPKIData'] = [x]
-                else:
-                    l.append(x)
+                o['SPKIData'] = [x]
                 st = 2
                 break
             elif c == 6:
@@ -3916,11 +3856,7 @@ def d_KeyInfoType(v, r):
                         x, r = es(v, r + (x << 3) - 6)
                     else:
                         x = raw.decode()
-                l = o.get('MgmtData')
-                if l is None:
-                    o['MgmtData'] = [x]
-                else:
-                    l.append(x)
+                o['MgmtData'] = [x]
                 st = 2
                 break
             elif c == 7:
@@ -4131,11 +4067,7 @@ def d_ListOfRootCertificateIDsType(v, r):
         else:
             x = raw.decode()
     c = 0
-    l = o.get('RootCertificateID')
-    if l is None:
-        o['RootCertificateID'] = [x]
-    else:
-        l.append(x)
+    o['RootCertificateID'] = [x]
     st = 1
     lim = v.bit_length() - 32768
     while True:
@@ -4157,11 +4089,7 @@ def d_ListOfRootCertificateIDsType(v, r):
                     x, r = es(v, r + (x << 3) - 6)
                 else:
                     x = raw.decode()
-            l = o.get('RootCertificateID')
-            if l is None:
-                o['RootCertificateID'] = [x]
-            else:
-                l.append(x)
+            o['RootCertificateID'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -4301,11 +4229,7 @@ def d_ManifestType(v, r):
         st = 1
     elif c == 1:
         x, r = d_ReferenceType(v, r)
-        l = o.get('Reference')
-        if l is None:
-            o['Reference'] = [x]
-        else:
-            l.append(x)
+        o['Reference'] = [x]
         st = 2
     else:
         und(c, 2)
@@ -4315,11 +4239,7 @@ def d_ManifestType(v, r):
         if c:
             und(c, 1)
         x, r = d_ReferenceType(v, r)
-        l = o.get('Reference')
-        if l is None:
-            o['Reference'] = [x]
-        else:
-            l.append(x)
+        o['Reference'] = [x]
         st = 2
     lim = v.bit_length() - 32768
     while True:
@@ -4330,11 +4250,7 @@ def d_ManifestType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ReferenceType(v, r)
-            l = o.get('Reference')
-            if l is None:
-                o['Reference'] = [x]
-            else:
-                l.append(x)
+            o['Reference'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -5152,11 +5068,7 @@ def d_PMaxScheduleType(v, r):
     if c:
         und(c, 1)
     x, r = d_PMaxScheduleEntryType(v, r)
-    l = o.get('PMaxScheduleEntry')
-    if l is None:
-        o['PMaxScheduleEntry'] = [x]
-    else:
-        l.append(x)
+    o['PMaxScheduleEntry'] = [x]
     st = 2
     lim = v.bit_length() - 32768
     while True:
@@ -5167,11 +5079,7 @@ def d_PMaxScheduleType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_PMaxScheduleEntryType(v, r)
-            l = o.get('PMaxScheduleEntry')
-            if l is None:
-                o['PMaxScheduleEntry'] = [x]
-            else:
-                l.append(x)
+            o['PMaxScheduleEntry'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -5295,11 +5203,7 @@ def d_ParameterSetType(v, r):
     if c:
         und(c, 1)
     x, r = d_ParameterType(v, r)
-    l = o.get('Parameter')
-    if l is None:
-        o['Parameter'] = [x]
-    else:
-        l.append(x)
+    o['Parameter'] = [x]
     st = 2
     lim = v.bit_length() - 32768
     while True:
@@ -5310,11 +5214,7 @@ def d_ParameterSetType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ParameterType(v, r)
-            l = o.get('Parameter')
-            if l is None:
-                o['Parameter'] = [x]
-            else:
-                l.append(x)
+            o['Parameter'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -5748,11 +5648,7 @@ def d_PaymentOptionsType(v, r):
         und2()
     x = _E195[(x >> 1) & 1]
     c = 0
-    l = o.get('PaymentOption')
-    if l is None:
-        o['PaymentOption'] = [x]
-    else:
-        l.append(x)
+    o['PaymentOption'] = [x]
     st = 1
     lim = v.bit_length() - 32768
     while True:
@@ -5767,11 +5663,7 @@ def d_PaymentOptionsType(v, r):
             if x & 5:
                 und2()
             x = _E195[(x >> 1) & 1]
-            l = o.get('PaymentOption')
-            if l is None:
-                o['PaymentOption'] = [x]
-            else:
-                l.append(x)
+            o['PaymentOption'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -6710,11 +6602,7 @@ def d_SAScheduleListType(v, r):
     if c:
         und(c, 1)
     x, r = d_SAScheduleTupleType(v, r)
-    l = o.get('SAScheduleTuple')
-    if l is None:
-        o['SAScheduleTuple'] = [x]
-    else:
-        l.append(x)
+    o['SAScheduleTuple'] = [x]
     st = 1
     lim = v.bit_length() - 32768
     while True:
@@ -6725,11 +6613,7 @@ def d_SAScheduleListType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_SAScheduleTupleType(v, r)
-            l = o.get('SAScheduleTuple')
-            if l is None:
-                o['SAScheduleTuple'] = [x]
-            else:
-                l.append(x)
+            o['SAScheduleTuple'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -6931,11 +6815,7 @@ def d_SPKIDataType(v, r):
             if c:
                 und(c, 1)
             x, r = eb(v, r)
-            l = o.get('SPKISexp')
-            if l is None:
-                o['SPKISexp'] = [x]
-            else:
-                l.append(x)
+            o['SPKISexp'] = [x]
             st = 1
         elif st == 1:
             lim = v.bit_length() - 32768
@@ -6947,11 +6827,7 @@ def d_SPKIDataType(v, r):
                 c = (v >> r) & 3
                 if c == 0:
                     x, r = eb(v, r)
-                    l = o.get('SPKISexp')
-                    if l is None:
-                        o['SPKISexp'] = [x]
-                    else:
-                        l.append(x)
+                    o['SPKISexp'].append(x)
                 elif c == 1:
                     unsupported('wildcard (xs:any) content')
                     st = 2
@@ -6965,11 +6841,7 @@ def d_SPKIDataType(v, r):
             c = (v >> r) & 3
             if c == 0:
                 x, r = eb(v, r)
-                l = o.get('SPKISexp')
-                if l is None:
-                    o['SPKISexp'] = [x]
-                else:
-                    l.append(x)
+                o['SPKISexp'].append(x)
                 st = 1
             elif c == 1:
                 return o, r
@@ -7230,11 +7102,7 @@ def d_SalesTariffType(v, r):
     if c:
         und(c, 1)
     x, r = d_SalesTariffEntryType(v, r)
-    l = o.get('SalesTariffEntry')
-    if l is None:
-        o['SalesTariffEntry'] = [x]
-    else:
-        l.append(x)
+    o['SalesTariffEntry'] = [x]
     st = 5
     lim = v.bit_length() - 32768
     while True:
@@ -7245,11 +7113,7 @@ def d_SalesTariffType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_SalesTariffEntryType(v, r)
-            l = o.get('SalesTariffEntry')
-            if l is None:
-                o['SalesTariffEntry'] = [x]
-            else:
-                l.append(x)
+            o['SalesTariffEntry'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -7338,11 +7202,7 @@ def d_SelectedServiceListType(v, r):
     if c:
         und(c, 1)
     x, r = d_SelectedServiceType(v, r)
-    l = o.get('SelectedService')
-    if l is None:
-        o['SelectedService'] = [x]
-    else:
-        l.append(x)
+    o['SelectedService'] = [x]
     st = 1
     lim = v.bit_length() - 32768
     while True:
@@ -7353,11 +7213,7 @@ def d_SelectedServiceListType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_SelectedServiceType(v, r)
-            l = o.get('SelectedService')
-            if l is None:
-                o['SelectedService'] = [x]
-            else:
-                l.append(x)
+            o['SelectedService'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -7923,11 +7779,7 @@ def d_ServiceParameterListType(v, r):
     if c:
         und(c, 1)
     x, r = d_ParameterSetType(v, r)
-    l = o.get('ParameterSet')
-    if l is None:
-        o['ParameterSet'] = [x]
-    else:
-        l.append(x)
+    o['ParameterSet'] = [x]
     st = 1
     lim = v.bit_length() - 32768
     while True:
@@ -7938,11 +7790,7 @@ def d_ServiceParameterListType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ParameterSetType(v, r)
-            l = o.get('ParameterSet')
-            if l is None:
-                o['ParameterSet'] = [x]
-            else:
-                l.append(x)
+            o['ParameterSet'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -8141,11 +7989,7 @@ def d_ServiceTagListType(v, r):
     if c:
         und(c, 1)
     x, r = d_ServiceType(v, r)
-    l = o.get('Service')
-    if l is None:
-        o['Service'] = [x]
-    else:
-        l.append(x)
+    o['Service'] = [x]
     st = 1
     lim = v.bit_length() - 32768
     while True:
@@ -8156,11 +8000,7 @@ def d_ServiceTagListType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ServiceType(v, r)
-            l = o.get('Service')
-            if l is None:
-                o['Service'] = [x]
-            else:
-                l.append(x)
+            o['Service'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -8709,11 +8549,7 @@ def d_SignaturePropertiesType(v, r):
         st = 1
     elif c == 1:
         x, r = d_SignaturePropertyType(v, r)
-        l = o.get('SignatureProperty')
-        if l is None:
-            o['SignatureProperty'] = [x]
-        else:
-            l.append(x)
+        o['SignatureProperty'] = [x]
         st = 2
     else:
         und(c, 2)
@@ -8723,11 +8559,7 @@ def d_SignaturePropertiesType(v, r):
         if c:
             und(c, 1)
         x, r = d_SignaturePropertyType(v, r)
-        l = o.get('SignatureProperty')
-        if l is None:
-            o['SignatureProperty'] = [x]
-        else:
-            l.append(x)
+        o['SignatureProperty'] = [x]
         st = 2
     lim = v.bit_length() - 32768
     while True:
@@ -8738,11 +8570,7 @@ def d_SignaturePropertiesType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_SignaturePropertyType(v, r)
-            l = o.get('SignatureProperty')
-            if l is None:
-                o['SignatureProperty'] = [x]
-            else:
-                l.append(x)
+            o['SignatureProperty'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -8914,11 +8742,7 @@ def d_SignatureType(v, r):
         st = 4
     elif c == 1:
         x, r = d_ObjectType(v, r)
-        l = o.get('Object')
-        if l is None:
-            o['Object'] = [x]
-        else:
-            l.append(x)
+        o['Object'] = [x]
         st = 4
     elif c == 2:
         return o, r
@@ -9099,11 +8923,7 @@ def d_SignedInfoType(v, r):
     if c:
         und(c, 1)
     x, r = d_ReferenceType(v, r)
-    l = o.get('Reference')
-    if l is None:
-        o['Reference'] = [x]
-    else:
-        l.append(x)
+    o['Reference'] = [x]
     st = 4
     lim = v.bit_length() - 32768
     while True:
@@ -9114,11 +8934,7 @@ def d_SignedInfoType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ReferenceType(v, r)
-            l = o.get('Reference')
-            if l is None:
-                o['Reference'] = [x]
-            else:
-                l.append(x)
+            o['Reference'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -9191,11 +9007,7 @@ def d_SubCertificatesType(v, r):
     if c:
         und(c, 1)
     x, r = eb(v, r)
-    l = o.get('Certificate')
-    if l is None:
-        o['Certificate'] = [x]
-    else:
-        l.append(x)
+    o['Certificate'] = [x]
     st = 1
     lim = v.bit_length() - 32768
     while True:
@@ -9206,11 +9018,7 @@ def d_SubCertificatesType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = eb(v, r)
-            l = o.get('Certificate')
-            if l is None:
-                o['Certificate'] = [x]
-            else:
-                l.append(x)
+            o['Certificate'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -9486,11 +9294,7 @@ def d_TransformsType(v, r):
     if c:
         und(c, 1)
     x, r = d_TransformType(v, r)
-    l = o.get('Transform')
-    if l is None:
-        o['Transform'] = [x]
-    else:
-        l.append(x)
+    o['Transform'] = [x]
     st = 1
     lim = v.bit_length() - 32768
     while True:
@@ -9501,11 +9305,7 @@ def d_TransformsType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_TransformType(v, r)
-            l = o.get('Transform')
-            if l is None:
-                o['Transform'] = [x]
-            else:
-                l.append(x)
+            o['Transform'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -9703,19 +9503,11 @@ def d_X509DataType(v, r):
     c = (v >> r) & 7
     if c == 0:
         x, r = d_X509IssuerSerialType(v, r)
-        l = o.get('X509IssuerSerial')
-        if l is None:
-            o['X509IssuerSerial'] = [x]
-        else:
-            l.append(x)
+        o['X509IssuerSerial'] = [x]
         st = 1
     elif c == 1:
         x, r = eb(v, r)
-        l = o.get('X509SKI')
-        if l is None:
-            o['X509SKI'] = [x]
-        else:
-            l.append(x)
+        o['X509SKI'] = [x]
         st = 1
     elif c == 2:
         r -= 9
@@ -9730,27 +9522,15 @@ def d_X509DataType(v, r):
                 x, r = es(v, r + (x << 3) - 6)
             else:
                 x = raw.decode()
-        l = o.get('X509SubjectName')
-        if l is None:
-            o['X509SubjectName'] = [x]
-        else:
-            l.append(x)
+        o['X509SubjectName'] = [x]
         st = 1
     elif c == 3:
         x, r = eb(v, r)
-        l = o.get('X509Certificate')
-        if l is None:
-            o['X509Certificate'] = [x]
-        else:
-            l.append(x)
+        o['X509Certificate'] = [x]
         st = 1
     elif c == 4:
         x, r = eb(v, r)
-        l = o.get('X509CRL')
-        if l is None:
-            o['X509CRL'] = [x]
-        else:
-            l.append(x)
+        o['X509CRL'] = [x]
         st = 1
     elif c == 5:
         unsupported('wildcard (xs:any) content')

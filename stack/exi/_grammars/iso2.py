@@ -1798,11 +1798,7 @@ def d_ChargingProfileType(v, r):
     if c:
         und(c, 1)
     x, r = d_ProfileEntryType(v, r)
-    l = o.get('ProfileEntry')
-    if l is None:
-        o['ProfileEntry'] = [x]
-    else:
-        l.append(x)
+    o['ProfileEntry'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -1814,11 +1810,7 @@ def d_ChargingProfileType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ProfileEntryType(v, r)
-            l = o.get('ProfileEntry')
-            if l is None:
-                o['ProfileEntry'] = [x]
-            else:
-                l.append(x)
+            o['ProfileEntry'].append(x)
             k += 1
             if k == 23:
                 st = 2
@@ -2148,11 +2140,7 @@ def d_ConsumptionCostType(v, r):
     if c:
         und(c, 1)
     x, r = d_CostType(v, r)
-    l = o.get('Cost')
-    if l is None:
-        o['Cost'] = [x]
-    else:
-        l.append(x)
+    o['Cost'] = [x]
     st = 2
     k = 0
     lim = v.bit_length() - 32768
@@ -2164,11 +2152,7 @@ def d_ConsumptionCostType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_CostType(v, r)
-            l = o.get('Cost')
-            if l is None:
-                o['Cost'] = [x]
-            else:
-                l.append(x)
+            o['Cost'].append(x)
             k += 1
             if k == 2:
                 st = 3
@@ -4151,56 +4135,32 @@ def d_KeyInfoType(v, r):
                     x, r = es(v, r + (x << 3) - 6)
                 else:
                     x = raw.decode()
-            l = o.get('KeyName')
-            if l is None:
-                o['KeyName'] = [x]
-            else:
-                l.append(x)
+            o['KeyName'] = [x]
             st = 2
             break
         elif c == 2:
             x, r = d_KeyValueType(v, r)
-            l = o.get('KeyValue')
-            if l is None:
-                o['KeyValue'] = [x]
-            else:
-                l.append(x)
+            o['KeyValue'] = [x]
             st = 2
             break
         elif c == 3:
             x, r = d_RetrievalMethodType(v, r)
-            l = o.get('RetrievalMethod')
-            if l is None:
-                o['RetrievalMethod'] = [x]
-            else:
-                l.append(x)
+            o['RetrievalMethod'] = [x]
             st = 2
             break
         elif c == 4:
             x, r = d_X509DataType(v, r)
-            l = o.get('X509Data')
-            if l is None:
-                o['X509Data'] = [x]
-            else:
-                l.append(x)
+            o['X509Data'] = [x]
             st = 2
             break
         elif c == 5:
             x, r = d_PGPDataType(v, r)
-            l = o.get('PGPData')
-            if l is None:
-                o['PGPData'] = [x]
-            else:
-                l.append(x)
+            o['PGPData'] = [x]
             st = 2
             break
         elif c == 6:
             x, r = d_SPKIDataType(v, r)
-            l = o.get('SPKIData')
-            if l is None:
-                o['SPKIData'] = [x]
-            else:
-                l.append(x)
+            o['SPKIData'] = [x]
             st = 2
             break
         elif c == 7:
@@ -4216,11 +4176,7 @@ def d_KeyInfoType(v, r):
                     x, r = es(v, r + (x << 3) - 6)
                 else:
                     x = raw.decode()
-            l = o.get('MgmtData')
-            if l is None:
-                o['MgmtData'] = [x]
-            else:
-                l.append(x)
+            o['MgmtData'] = [x]
             st = 2
             break
         elif c == 8:
@@ -4252,56 +4208,32 @@ def d_KeyInfoType(v, r):
                         x, r = es(v, r + (x << 3) - 6)
                     else:
                         x = raw.decode()
-                l = o.get('KeyName')
-                if l is None:
-                    o['KeyName'] = [x]
-                else:
-                    l.append(x)
+                o['KeyName'] = [x]
                 st = 2
                 break
             elif c == 1:
                 x, r = d_KeyValueType(v, r)
-                l = o.get('KeyValue')
-                if l is None:
-                    o['KeyValue'] = [x]
-                else:
-                    l.append(x)
+                o['KeyValue'] = [x]
                 st = 2
                 break
             elif c == 2:
                 x, r = d_RetrievalMethodType(v, r)
-                l = o.get('RetrievalMethod')
-                if l is None:
-                    o['RetrievalMethod'] = [x]
-                else:
-                    l.append(x)
+                o['RetrievalMethod'] = [x]
                 st = 2
                 break
             elif c == 3:
                 x, r = d_X509DataType(v, r)
-                l = o.get('X509Data')
-                if l is None:
-                    o['X509Data'] = [x]
-                else:
-                    l.append(x)
+                o['X509Data'] = [x]
                 st = 2
                 break
             elif c == 4:
                 x, r = d_PGPDataType(v, r)
-                l = o.get('PGPData')
-                if l is None:
-                    o['PGPData'] = [x]
-                else:
-                    l.append(x)
+                o['PGPData'] = [x]
                 st = 2
                 break
             elif c == 5:
                 x, r = d_SPKIDataType(v, r)
-                l = o.get('SPKIData')
-                if l is None:
-                    o['SPKIData'] = [x]
-                else:
-                    l.append(x)
+                o['SPKIData'] = [x]
                 st = 2
                 break
             elif c == 6:
@@ -4317,11 +4249,7 @@ def d_KeyInfoType(v, r):
                         x, r = es(v, r + (x << 3) - 6)
                     else:
                         x = raw.decode()
-                l = o.get('MgmtData')
-                if l is None:
-                    o['MgmtData'] = [x]
-                else:
-                    l.append(x)
+                o['MgmtData'] = [x]
                 st = 2
                 break
             elif c == 7:
@@ -4522,11 +4450,7 @@ def d_ListOfRootCertificateIDsType(v, r):
     if c:
         und(c, 1)
     x, r = d_X509IssuerSerialType(v, r)
-    l = o.get('RootCertificateID')
-    if l is None:
-        o['RootCertificateID'] = [x]
-    else:
-        l.append(x)
+    o['RootCertificateID'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -4538,11 +4462,7 @@ def d_ListOfRootCertificateIDsType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_X509IssuerSerialType(v, r)
-            l = o.get('RootCertificateID')
-            if l is None:
-                o['RootCertificateID'] = [x]
-            else:
-                l.append(x)
+            o['RootCertificateID'].append(x)
             k += 1
             if k == 19:
                 st = 2
@@ -4658,11 +4578,7 @@ def d_ManifestType(v, r):
         st = 1
     elif c == 1:
         x, r = d_ReferenceType(v, r)
-        l = o.get('Reference')
-        if l is None:
-            o['Reference'] = [x]
-        else:
-            l.append(x)
+        o['Reference'] = [x]
         st = 2
     else:
         und(c, 2)
@@ -4672,11 +4588,7 @@ def d_ManifestType(v, r):
         if c:
             und(c, 1)
         x, r = d_ReferenceType(v, r)
-        l = o.get('Reference')
-        if l is None:
-            o['Reference'] = [x]
-        else:
-            l.append(x)
+        o['Reference'] = [x]
         st = 2
     lim = v.bit_length() - 32768
     while True:
@@ -4687,11 +4599,7 @@ def d_ManifestType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ReferenceType(v, r)
-            l = o.get('Reference')
-            if l is None:
-                o['Reference'] = [x]
-            else:
-                l.append(x)
+            o['Reference'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -5514,11 +5422,7 @@ def d_PMaxScheduleType(v, r):
     if c:
         und(c, 1)
     x, r = d_PMaxScheduleEntryType(v, r)
-    l = o.get('PMaxScheduleEntry')
-    if l is None:
-        o['PMaxScheduleEntry'] = [x]
-    else:
-        l.append(x)
+    o['PMaxScheduleEntry'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -5530,11 +5434,7 @@ def d_PMaxScheduleType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_PMaxScheduleEntryType(v, r)
-            l = o.get('PMaxScheduleEntry')
-            if l is None:
-                o['PMaxScheduleEntry'] = [x]
-            else:
-                l.append(x)
+            o['PMaxScheduleEntry'].append(x)
             k += 1
             if k == 1023:
                 st = 2
@@ -5658,11 +5558,7 @@ def d_ParameterSetType(v, r):
     if c:
         und(c, 1)
     x, r = d_ParameterType(v, r)
-    l = o.get('Parameter')
-    if l is None:
-        o['Parameter'] = [x]
-    else:
-        l.append(x)
+    o['Parameter'] = [x]
     st = 2
     k = 0
     lim = v.bit_length() - 32768
@@ -5674,11 +5570,7 @@ def d_ParameterSetType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ParameterType(v, r)
-            l = o.get('Parameter')
-            if l is None:
-                o['Parameter'] = [x]
-            else:
-                l.append(x)
+            o['Parameter'].append(x)
             k += 1
             if k == 15:
                 st = 3
@@ -6081,11 +5973,7 @@ def d_PaymentOptionListType(v, r):
         und2()
     x = _E213[(x >> 1) & 1]
     c = 0
-    l = o.get('PaymentOption')
-    if l is None:
-        o['PaymentOption'] = [x]
-    else:
-        l.append(x)
+    o['PaymentOption'] = [x]
     st = 1
     r -= 2
     c = (v >> r) & 3
@@ -6095,11 +5983,7 @@ def d_PaymentOptionListType(v, r):
         if x & 5:
             und2()
         x = _E213[(x >> 1) & 1]
-        l = o.get('PaymentOption')
-        if l is None:
-            o['PaymentOption'] = [x]
-        else:
-            l.append(x)
+        o['PaymentOption'].append(x)
         st = 2
     elif c == 1:
         return o, r
@@ -7139,11 +7023,7 @@ def d_SAScheduleListType(v, r):
     if c:
         und(c, 1)
     x, r = d_SAScheduleTupleType(v, r)
-    l = o.get('SAScheduleTuple')
-    if l is None:
-        o['SAScheduleTuple'] = [x]
-    else:
-        l.append(x)
+    o['SAScheduleTuple'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -7155,11 +7035,7 @@ def d_SAScheduleListType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_SAScheduleTupleType(v, r)
-            l = o.get('SAScheduleTuple')
-            if l is None:
-                o['SAScheduleTuple'] = [x]
-            else:
-                l.append(x)
+            o['SAScheduleTuple'].append(x)
             k += 1
             if k == 2:
                 st = 2
@@ -7353,11 +7229,7 @@ def d_SPKIDataType(v, r):
             if c:
                 und(c, 1)
             x, r = eb(v, r)
-            l = o.get('SPKISexp')
-            if l is None:
-                o['SPKISexp'] = [x]
-            else:
-                l.append(x)
+            o['SPKISexp'] = [x]
             st = 1
         elif st == 1:
             lim = v.bit_length() - 32768
@@ -7369,11 +7241,7 @@ def d_SPKIDataType(v, r):
                 c = (v >> r) & 3
                 if c == 0:
                     x, r = eb(v, r)
-                    l = o.get('SPKISexp')
-                    if l is None:
-                        o['SPKISexp'] = [x]
-                    else:
-                        l.append(x)
+                    o['SPKISexp'].append(x)
                 elif c == 1:
                     unsupported('wildcard (xs:any) content')
                     st = 2
@@ -7387,11 +7255,7 @@ def d_SPKIDataType(v, r):
             c = (v >> r) & 3
             if c == 0:
                 x, r = eb(v, r)
-                l = o.get('SPKISexp')
-                if l is None:
-                    o['SPKISexp'] = [x]
-                else:
-                    l.append(x)
+                o['SPKISexp'].append(x)
                 st = 1
             elif c == 1:
                 return o, r
@@ -7515,11 +7379,7 @@ def d_SalesTariffEntryType(v, r):
         st = 2
     elif c == 1:
         x, r = d_ConsumptionCostType(v, r)
-        l = o.get('ConsumptionCost')
-        if l is None:
-            o['ConsumptionCost'] = [x]
-        else:
-            l.append(x)
+        o['ConsumptionCost'] = [x]
         st = 3
     elif c == 2:
         return o, r
@@ -7530,11 +7390,7 @@ def d_SalesTariffEntryType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ConsumptionCostType(v, r)
-            l = o.get('ConsumptionCost')
-            if l is None:
-                o['ConsumptionCost'] = [x]
-            else:
-                l.append(x)
+            o['ConsumptionCost'] = [x]
             st = 3
         elif c == 1:
             return o, r
@@ -7550,11 +7406,7 @@ def d_SalesTariffEntryType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ConsumptionCostType(v, r)
-            l = o.get('ConsumptionCost')
-            if l is None:
-                o['ConsumptionCost'] = [x]
-            else:
-                l.append(x)
+            o['ConsumptionCost'].append(x)
             k += 1
             if k == 2:
                 st = 4
@@ -7684,11 +7536,7 @@ def d_SalesTariffType(v, r):
         st = 4
     elif c == 2:
         x, r = d_SalesTariffEntryType(v, r)
-        l = o.get('SalesTariffEntry')
-        if l is None:
-            o['SalesTariffEntry'] = [x]
-        else:
-            l.append(x)
+        o['SalesTariffEntry'] = [x]
         st = 5
     else:
         und(c, 3)
@@ -7705,11 +7553,7 @@ def d_SalesTariffType(v, r):
             st = 4
         elif c == 1:
             x, r = d_SalesTariffEntryType(v, r)
-            l = o.get('SalesTariffEntry')
-            if l is None:
-                o['SalesTariffEntry'] = [x]
-            else:
-                l.append(x)
+            o['SalesTariffEntry'] = [x]
             st = 5
         else:
             und(c, 2)
@@ -7719,11 +7563,7 @@ def d_SalesTariffType(v, r):
         if c:
             und(c, 1)
         x, r = d_SalesTariffEntryType(v, r)
-        l = o.get('SalesTariffEntry')
-        if l is None:
-            o['SalesTariffEntry'] = [x]
-        else:
-            l.append(x)
+        o['SalesTariffEntry'] = [x]
         st = 5
     k = 0
     lim = v.bit_length() - 32768
@@ -7735,11 +7575,7 @@ def d_SalesTariffType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_SalesTariffEntryType(v, r)
-            l = o.get('SalesTariffEntry')
-            if l is None:
-                o['SalesTariffEntry'] = [x]
-            else:
-                l.append(x)
+            o['SalesTariffEntry'].append(x)
             k += 1
             if k == 1023:
                 st = 6
@@ -7834,11 +7670,7 @@ def d_SelectedServiceListType(v, r):
     if c:
         und(c, 1)
     x, r = d_SelectedServiceType(v, r)
-    l = o.get('SelectedService')
-    if l is None:
-        o['SelectedService'] = [x]
-    else:
-        l.append(x)
+    o['SelectedService'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -7850,11 +7682,7 @@ def d_SelectedServiceListType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_SelectedServiceType(v, r)
-            l = o.get('SelectedService')
-            if l is None:
-                o['SelectedService'] = [x]
-            else:
-                l.append(x)
+            o['SelectedService'].append(x)
             k += 1
             if k == 15:
                 st = 2
@@ -8346,11 +8174,7 @@ def d_ServiceListType(v, r):
     if c:
         und(c, 1)
     x, r = d_ServiceType(v, r)
-    l = o.get('Service')
-    if l is None:
-        o['Service'] = [x]
-    else:
-        l.append(x)
+    o['Service'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -8362,11 +8186,7 @@ def d_ServiceListType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ServiceType(v, r)
-            l = o.get('Service')
-            if l is None:
-                o['Service'] = [x]
-            else:
-                l.append(x)
+            o['Service'].append(x)
             k += 1
             if k == 7:
                 st = 2
@@ -8479,11 +8299,7 @@ def d_ServiceParameterListType(v, r):
     if c:
         und(c, 1)
     x, r = d_ParameterSetType(v, r)
-    l = o.get('ParameterSet')
-    if l is None:
-        o['ParameterSet'] = [x]
-    else:
-        l.append(x)
+    o['ParameterSet'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -8495,11 +8311,7 @@ def d_ServiceParameterListType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ParameterSetType(v, r)
-            l = o.get('ParameterSet')
-            if l is None:
-                o['ParameterSet'] = [x]
-            else:
-                l.append(x)
+            o['ParameterSet'].append(x)
             k += 1
             if k == 254:
                 st = 2
@@ -9073,11 +8885,7 @@ def d_SignaturePropertiesType(v, r):
         st = 1
     elif c == 1:
         x, r = d_SignaturePropertyType(v, r)
-        l = o.get('SignatureProperty')
-        if l is None:
-            o['SignatureProperty'] = [x]
-        else:
-            l.append(x)
+        o['SignatureProperty'] = [x]
         st = 2
     else:
         und(c, 2)
@@ -9087,11 +8895,7 @@ def d_SignaturePropertiesType(v, r):
         if c:
             und(c, 1)
         x, r = d_SignaturePropertyType(v, r)
-        l = o.get('SignatureProperty')
-        if l is None:
-            o['SignatureProperty'] = [x]
-        else:
-            l.append(x)
+        o['SignatureProperty'] = [x]
         st = 2
     lim = v.bit_length() - 32768
     while True:
@@ -9102,11 +8906,7 @@ def d_SignaturePropertiesType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_SignaturePropertyType(v, r)
-            l = o.get('SignatureProperty')
-            if l is None:
-                o['SignatureProperty'] = [x]
-            else:
-                l.append(x)
+            o['SignatureProperty'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -9278,11 +9078,7 @@ def d_SignatureType(v, r):
         st = 4
     elif c == 1:
         x, r = d_ObjectType(v, r)
-        l = o.get('Object')
-        if l is None:
-            o['Object'] = [x]
-        else:
-            l.append(x)
+        o['Object'] = [x]
         st = 4
     elif c == 2:
         return o, r
@@ -9463,11 +9259,7 @@ def d_SignedInfoType(v, r):
     if c:
         und(c, 1)
     x, r = d_ReferenceType(v, r)
-    l = o.get('Reference')
-    if l is None:
-        o['Reference'] = [x]
-    else:
-        l.append(x)
+    o['Reference'] = [x]
     st = 4
     lim = v.bit_length() - 32768
     while True:
@@ -9478,11 +9270,7 @@ def d_SignedInfoType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ReferenceType(v, r)
-            l = o.get('Reference')
-            if l is None:
-                o['Reference'] = [x]
-            else:
-                l.append(x)
+            o['Reference'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -9555,11 +9343,7 @@ def d_SubCertificatesType(v, r):
     if c:
         und(c, 1)
     x, r = eb(v, r)
-    l = o.get('Certificate')
-    if l is None:
-        o['Certificate'] = [x]
-    else:
-        l.append(x)
+    o['Certificate'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -9571,11 +9355,7 @@ def d_SubCertificatesType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = eb(v, r)
-            l = o.get('Certificate')
-            if l is None:
-                o['Certificate'] = [x]
-            else:
-                l.append(x)
+            o['Certificate'].append(x)
             k += 1
             if k == 3:
                 st = 2
@@ -9689,11 +9469,7 @@ def d_SupportedEnergyTransferModeType(v, r):
         und2()
     x = _E68[(x >> 1) & 7]
     c = 0
-    l = o.get('EnergyTransferMode')
-    if l is None:
-        o['EnergyTransferMode'] = [x]
-    else:
-        l.append(x)
+    o['EnergyTransferMode'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -9709,11 +9485,7 @@ def d_SupportedEnergyTransferModeType(v, r):
             if x & 17:
                 und2()
             x = _E68[(x >> 1) & 7]
-            l = o.get('EnergyTransferMode')
-            if l is None:
-                o['EnergyTransferMode'] = [x]
-            else:
-                l.append(x)
+            o['EnergyTransferMode'].append(x)
             k += 1
             if k == 5:
                 st = 2
@@ -10033,11 +9805,7 @@ def d_TransformsType(v, r):
     if c:
         und(c, 1)
     x, r = d_TransformType(v, r)
-    l = o.get('Transform')
-    if l is None:
-        o['Transform'] = [x]
-    else:
-        l.append(x)
+    o['Transform'] = [x]
     st = 1
     lim = v.bit_length() - 32768
     while True:
@@ -10048,11 +9816,7 @@ def d_TransformsType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_TransformType(v, r)
-            l = o.get('Transform')
-            if l is None:
-                o['Transform'] = [x]
-            else:
-                l.append(x)
+            o['Transform'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -10250,19 +10014,11 @@ def d_X509DataType(v, r):
     c = (v >> r) & 7
     if c == 0:
         x, r = d_X509IssuerSerialType(v, r)
-        l = o.get('X509IssuerSerial')
-        if l is None:
-            o['X509IssuerSerial'] = [x]
-        else:
-            l.append(x)
+        o['X509IssuerSerial'] = [x]
         st = 1
     elif c == 1:
         x, r = eb(v, r)
-        l = o.get('X509SKI')
-        if l is None:
-            o['X509SKI'] = [x]
-        else:
-            l.append(x)
+        o['X509SKI'] = [x]
         st = 1
     elif c == 2:
         r -= 9
@@ -10277,27 +10033,15 @@ def d_X509DataType(v, r):
                 x, r = es(v, r + (x << 3) - 6)
             else:
                 x = raw.decode()
-        l = o.get('X509SubjectName')
-        if l is None:
-            o['X509SubjectName'] = [x]
-        else:
-            l.append(x)
+        o['X509SubjectName'] = [x]
         st = 1
     elif c == 3:
         x, r = eb(v, r)
-        l = o.get('X509Certificate')
-        if l is None:
-            o['X509Certificate'] = [x]
-        else:
-            l.append(x)
+        o['X509Certificate'] = [x]
         st = 1
     elif c == 4:
         x, r = eb(v, r)
-        l = o.get('X509CRL')
-        if l is None:
-            o['X509CRL'] = [x]
-        else:
-            l.append(x)
+        o['X509CRL'] = [x]
         st = 1
     elif c == 5:
         unsupported('wildcard (xs:any) content')

@@ -545,11 +545,7 @@ def d_AdditionalServiceListType(v, r):
     if c:
         und(c, 1)
     x, r = d_AdditionalServiceType(v, r)
-    l = o.get('AdditionalService')
-    if l is None:
-        o['AdditionalService'] = [x]
-    else:
-        l.append(x)
+    o['AdditionalService'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -561,11 +557,7 @@ def d_AdditionalServiceListType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_AdditionalServiceType(v, r)
-            l = o.get('AdditionalService')
-            if l is None:
-                o['AdditionalService'] = [x]
-            else:
-                l.append(x)
+            o['AdditionalService'].append(x)
             k += 1
             if k == 4:
                 st = 2
@@ -951,11 +943,7 @@ def d_AuthorizationSetupResType(v, r):
         und2()
     x = _E20[(x >> 1) & 1]
     c = 0
-    l = o.get('AuthorizationServices')
-    if l is None:
-        o['AuthorizationServices'] = [x]
-    else:
-        l.append(x)
+    o['AuthorizationServices'] = [x]
     st = 3
     r -= 2
     c = (v >> r) & 3
@@ -965,11 +953,7 @@ def d_AuthorizationSetupResType(v, r):
         if x & 5:
             und2()
         x = _E20[(x >> 1) & 1]
-        l = o.get('AuthorizationServices')
-        if l is None:
-            o['AuthorizationServices'] = [x]
-        else:
-            l.append(x)
+        o['AuthorizationServices'].append(x)
         st = 4
     elif c == 1:
         r -= 3
@@ -2327,11 +2311,7 @@ def d_EMAIDListType(v, r):
         else:
             x = raw.decode()
     c = 0
-    l = o.get('EMAID')
-    if l is None:
-        o['EMAID'] = [x]
-    else:
-        l.append(x)
+    o['EMAID'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -2354,11 +2334,7 @@ def d_EMAIDListType(v, r):
                     x, r = es(v, r + (x << 3) - 6)
                 else:
                     x = raw.decode()
-            l = o.get('EMAID')
-            if l is None:
-                o['EMAID'] = [x]
-            else:
-                l.append(x)
+            o['EMAID'].append(x)
             k += 1
             if k == 7:
                 st = 2
@@ -2665,11 +2641,7 @@ def d_EVPowerProfileEntryListType(v, r):
     if c:
         und(c, 1)
     x, r = d_PowerScheduleEntryType(v, r)
-    l = o.get('EVPowerProfileEntry')
-    if l is None:
-        o['EVPowerProfileEntry'] = [x]
-    else:
-        l.append(x)
+    o['EVPowerProfileEntry'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -2681,11 +2653,7 @@ def d_EVPowerProfileEntryListType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_PowerScheduleEntryType(v, r)
-            l = o.get('EVPowerProfileEntry')
-            if l is None:
-                o['EVPowerProfileEntry'] = [x]
-            else:
-                l.append(x)
+            o['EVPowerProfileEntry'].append(x)
             k += 1
             if k == 2047:
                 st = 2
@@ -2878,11 +2846,7 @@ def d_EVPowerScheduleEntryListType(v, r):
     if c:
         und(c, 1)
     x, r = d_EVPowerScheduleEntryType(v, r)
-    l = o.get('EVPowerScheduleEntry')
-    if l is None:
-        o['EVPowerScheduleEntry'] = [x]
-    else:
-        l.append(x)
+    o['EVPowerScheduleEntry'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -2894,11 +2858,7 @@ def d_EVPowerScheduleEntryListType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_EVPowerScheduleEntryType(v, r)
-            l = o.get('EVPowerScheduleEntry')
-            if l is None:
-                o['EVPowerScheduleEntry'] = [x]
-            else:
-                l.append(x)
+            o['EVPowerScheduleEntry'].append(x)
             k += 1
             if k == 1023:
                 st = 2
@@ -3117,11 +3077,7 @@ def d_EVPriceRuleStackListType(v, r):
     if c:
         und(c, 1)
     x, r = d_EVPriceRuleStackType(v, r)
-    l = o.get('EVPriceRuleStack')
-    if l is None:
-        o['EVPriceRuleStack'] = [x]
-    else:
-        l.append(x)
+    o['EVPriceRuleStack'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -3133,11 +3089,7 @@ def d_EVPriceRuleStackListType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_EVPriceRuleStackType(v, r)
-            l = o.get('EVPriceRuleStack')
-            if l is None:
-                o['EVPriceRuleStack'] = [x]
-            else:
-                l.append(x)
+            o['EVPriceRuleStack'].append(x)
             k += 1
             if k == 1023:
                 st = 2
@@ -3261,11 +3213,7 @@ def d_EVPriceRuleStackType(v, r):
     if c:
         und(c, 1)
     x, r = d_EVPriceRuleType(v, r)
-    l = o.get('EVPriceRule')
-    if l is None:
-        o['EVPriceRule'] = [x]
-    else:
-        l.append(x)
+    o['EVPriceRule'] = [x]
     st = 2
     k = 0
     lim = v.bit_length() - 32768
@@ -3277,11 +3225,7 @@ def d_EVPriceRuleStackType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_EVPriceRuleType(v, r)
-            l = o.get('EVPriceRule')
-            if l is None:
-                o['EVPriceRule'] = [x]
-            else:
-                l.append(x)
+            o['EVPriceRule'].append(x)
             k += 1
             if k == 7:
                 st = 3
@@ -3545,56 +3489,32 @@ def d_KeyInfoType(v, r):
                     x, r = es(v, r + (x << 3) - 6)
                 else:
                     x = raw.decode()
-            l = o.get('KeyName')
-            if l is None:
-                o['KeyName'] = [x]
-            else:
-                l.append(x)
+            o['KeyName'] = [x]
             st = 2
             break
         elif c == 2:
             x, r = d_KeyValueType(v, r)
-            l = o.get('KeyValue')
-            if l is None:
-                o['KeyValue'] = [x]
-            else:
-                l.append(x)
+            o['KeyValue'] = [x]
             st = 2
             break
         elif c == 3:
             x, r = d_RetrievalMethodType(v, r)
-            l = o.get('RetrievalMethod')
-            if l is None:
-                o['RetrievalMethod'] = [x]
-            else:
-                l.append(x)
+            o['RetrievalMethod'] = [x]
             st = 2
             break
         elif c == 4:
             x, r = d_X509DataType(v, r)
-            l = o.get('X509Data')
-            if l is None:
-                o['X509Data'] = [x]
-            else:
-                l.append(x)
+            o['X509Data'] = [x]
             st = 2
             break
         elif c == 5:
             x, r = d_PGPDataType(v, r)
-            l = o.get('PGPData')
-            if l is None:
-                o['PGPData'] = [x]
-            else:
-                l.append(x)
+            o['PGPData'] = [x]
             st = 2
             break
         elif c == 6:
             x, r = d_SPKIDataType(v, r)
-            l = o.get('SPKIData')
-            if l is None:
-                o['SPKIData'] = [x]
-            else:
-                l.append(x)
+            o['SPKIData'] = [x]
             st = 2
             break
         elif c == 7:
@@ -3610,11 +3530,7 @@ def d_KeyInfoType(v, r):
                     x, r = es(v, r + (x << 3) - 6)
                 else:
                     x = raw.decode()
-            l = o.get('MgmtData')
-            if l is None:
-                o['MgmtData'] = [x]
-            else:
-                l.append(x)
+            o['MgmtData'] = [x]
             st = 2
             break
         elif c == 8:
@@ -3646,56 +3562,32 @@ def d_KeyInfoType(v, r):
                         x, r = es(v, r + (x << 3) - 6)
                     else:
                         x = raw.decode()
-                l = o.get('KeyName')
-                if l is None:
-                    o['KeyName'] = [x]
-                else:
-                    l.append(x)
+                o['KeyName'] = [x]
                 st = 2
                 break
             elif c == 1:
                 x, r = d_KeyValueType(v, r)
-                l = o.get('KeyValue')
-                if l is None:
-                    o['KeyValue'] = [x]
-                else:
-                    l.append(x)
+                o['KeyValue'] = [x]
                 st = 2
                 break
             elif c == 2:
                 x, r = d_RetrievalMethodType(v, r)
-                l = o.get('RetrievalMethod')
-                if l is None:
-                    o['RetrievalMethod'] = [x]
-                else:
-                    l.append(x)
+                o['RetrievalMethod'] = [x]
                 st = 2
                 break
             elif c == 3:
                 x, r = d_X509DataType(v, r)
-                l = o.get('X509Data')
-                if l is None:
-                    o['X509Data'] = [x]
-                else:
-                    l.append(x)
+                o['X509Data'] = [x]
                 st = 2
                 break
             elif c == 4:
                 x, r = d_PGPDataType(v, r)
-                l = o.get('PGPData')
-                if l is None:
-                    o['PGPData'] = [x]
-                else:
-                    l.append(x)
+                o['PGPData'] = [x]
                 st = 2
                 break
             elif c == 5:
                 x, r = d_SPKIDataType(v, r)
-                l = o.get('SPKIData')
-                if l is None:
-                    o['SPKIData'] = [x]
-                else:
-                    l.append(x)
+                o['SPKIData'] = [x]
                 st = 2
                 break
             elif c == 6:
@@ -3711,11 +3603,7 @@ def d_KeyInfoType(v, r):
                         x, r = es(v, r + (x << 3) - 6)
                     else:
                         x = raw.decode()
-                l = o.get('MgmtData')
-                if l is None:
-                    o['MgmtData'] = [x]
-                else:
-                    l.append(x)
+                o['MgmtData'] = [x]
                 st = 2
                 break
             elif c == 7:
@@ -3916,11 +3804,7 @@ def d_ListOfRootCertificateIDsType(v, r):
     if c:
         und(c, 1)
     x, r = d_X509IssuerSerialType(v, r)
-    l = o.get('RootCertificateID')
-    if l is None:
-        o['RootCertificateID'] = [x]
-    else:
-        l.append(x)
+    o['RootCertificateID'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -3932,11 +3816,7 @@ def d_ListOfRootCertificateIDsType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_X509IssuerSerialType(v, r)
-            l = o.get('RootCertificateID')
-            if l is None:
-                o['RootCertificateID'] = [x]
-            else:
-                l.append(x)
+            o['RootCertificateID'].append(x)
             k += 1
             if k == 19:
                 st = 2
@@ -4052,11 +3932,7 @@ def d_ManifestType(v, r):
         st = 1
     elif c == 1:
         x, r = d_ReferenceType(v, r)
-        l = o.get('Reference')
-        if l is None:
-            o['Reference'] = [x]
-        else:
-            l.append(x)
+        o['Reference'] = [x]
         st = 2
     else:
         und(c, 2)
@@ -4066,11 +3942,7 @@ def d_ManifestType(v, r):
         if c:
             und(c, 1)
         x, r = d_ReferenceType(v, r)
-        l = o.get('Reference')
-        if l is None:
-            o['Reference'] = [x]
-        else:
-            l.append(x)
+        o['Reference'] = [x]
         st = 2
     lim = v.bit_length() - 32768
     while True:
@@ -4081,11 +3953,7 @@ def d_ManifestType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ReferenceType(v, r)
-            l = o.get('Reference')
-            if l is None:
-                o['Reference'] = [x]
-            else:
-                l.append(x)
+            o['Reference'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -4812,11 +4680,7 @@ def d_OverstayRuleListType(v, r):
         st = 2
     elif c == 2:
         x, r = d_OverstayRuleType(v, r)
-        l = o.get('OverstayRule')
-        if l is None:
-            o['OverstayRule'] = [x]
-        else:
-            l.append(x)
+        o['OverstayRule'] = [x]
         st = 3
     else:
         und(c, 3)
@@ -4829,11 +4693,7 @@ def d_OverstayRuleListType(v, r):
             st = 2
         elif c == 1:
             x, r = d_OverstayRuleType(v, r)
-            l = o.get('OverstayRule')
-            if l is None:
-                o['OverstayRule'] = [x]
-            else:
-                l.append(x)
+            o['OverstayRule'] = [x]
             st = 3
         else:
             und(c, 2)
@@ -4843,11 +4703,7 @@ def d_OverstayRuleListType(v, r):
         if c:
             und(c, 1)
         x, r = d_OverstayRuleType(v, r)
-        l = o.get('OverstayRule')
-        if l is None:
-            o['OverstayRule'] = [x]
-        else:
-            l.append(x)
+        o['OverstayRule'] = [x]
         st = 3
     k = 0
     lim = v.bit_length() - 32768
@@ -4859,11 +4715,7 @@ def d_OverstayRuleListType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_OverstayRuleType(v, r)
-            l = o.get('OverstayRule')
-            if l is None:
-                o['OverstayRule'] = [x]
-            else:
-                l.append(x)
+            o['OverstayRule'].append(x)
             k += 1
             if k == 4:
                 st = 4
@@ -5140,11 +4992,7 @@ def d_ParameterSetType(v, r):
     if c:
         und(c, 1)
     x, r = d_ParameterType(v, r)
-    l = o.get('Parameter')
-    if l is None:
-        o['Parameter'] = [x]
-    else:
-        l.append(x)
+    o['Parameter'] = [x]
     st = 2
     k = 0
     lim = v.bit_length() - 32768
@@ -5156,11 +5004,7 @@ def d_ParameterSetType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ParameterType(v, r)
-            l = o.get('Parameter')
-            if l is None:
-                o['Parameter'] = [x]
-            else:
-                l.append(x)
+            o['Parameter'].append(x)
             k += 1
             if k == 31:
                 st = 3
@@ -5750,11 +5594,7 @@ def d_PowerScheduleEntryListType(v, r):
     if c:
         und(c, 1)
     x, r = d_PowerScheduleEntryType(v, r)
-    l = o.get('PowerScheduleEntry')
-    if l is None:
-        o['PowerScheduleEntry'] = [x]
-    else:
-        l.append(x)
+    o['PowerScheduleEntry'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -5766,11 +5606,7 @@ def d_PowerScheduleEntryListType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_PowerScheduleEntryType(v, r)
-            l = o.get('PowerScheduleEntry')
-            if l is None:
-                o['PowerScheduleEntry'] = [x]
-            else:
-                l.append(x)
+            o['PowerScheduleEntry'].append(x)
             k += 1
             if k == 1023:
                 st = 2
@@ -6075,11 +5911,7 @@ def d_PriceLevelScheduleEntryListType(v, r):
     if c:
         und(c, 1)
     x, r = d_PriceLevelScheduleEntryType(v, r)
-    l = o.get('PriceLevelScheduleEntry')
-    if l is None:
-        o['PriceLevelScheduleEntry'] = [x]
-    else:
-        l.append(x)
+    o['PriceLevelScheduleEntry'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -6091,11 +5923,7 @@ def d_PriceLevelScheduleEntryListType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_PriceLevelScheduleEntryType(v, r)
-            l = o.get('PriceLevelScheduleEntry')
-            if l is None:
-                o['PriceLevelScheduleEntry'] = [x]
-            else:
-                l.append(x)
+            o['PriceLevelScheduleEntry'].append(x)
             k += 1
             if k == 1023:
                 st = 2
@@ -6433,11 +6261,7 @@ def d_PriceRuleStackListType(v, r):
     if c:
         und(c, 1)
     x, r = d_PriceRuleStackType(v, r)
-    l = o.get('PriceRuleStack')
-    if l is None:
-        o['PriceRuleStack'] = [x]
-    else:
-        l.append(x)
+    o['PriceRuleStack'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -6449,11 +6273,7 @@ def d_PriceRuleStackListType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_PriceRuleStackType(v, r)
-            l = o.get('PriceRuleStack')
-            if l is None:
-                o['PriceRuleStack'] = [x]
-            else:
-                l.append(x)
+            o['PriceRuleStack'].append(x)
             k += 1
             if k == 1023:
                 st = 2
@@ -6577,11 +6397,7 @@ def d_PriceRuleStackType(v, r):
     if c:
         und(c, 1)
     x, r = d_PriceRuleType(v, r)
-    l = o.get('PriceRule')
-    if l is None:
-        o['PriceRule'] = [x]
-    else:
-        l.append(x)
+    o['PriceRule'] = [x]
     st = 2
     k = 0
     lim = v.bit_length() - 32768
@@ -6593,11 +6409,7 @@ def d_PriceRuleStackType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_PriceRuleType(v, r)
-            l = o.get('PriceRule')
-            if l is None:
-                o['PriceRule'] = [x]
-            else:
-                l.append(x)
+            o['PriceRule'].append(x)
             k += 1
             if k == 7:
                 st = 3
@@ -7062,11 +6874,7 @@ def d_ReceiptType(v, r):
         st = 5
     elif c == 4:
         x, r = d_DetailedTaxType(v, r)
-        l = o.get('TaxCosts')
-        if l is None:
-            o['TaxCosts'] = [x]
-        else:
-            l.append(x)
+        o['TaxCosts'] = [x]
         st = 6
     elif c == 5:
         return o, r
@@ -7089,11 +6897,7 @@ def d_ReceiptType(v, r):
             st = 5
         elif c == 3:
             x, r = d_DetailedTaxType(v, r)
-            l = o.get('TaxCosts')
-            if l is None:
-                o['TaxCosts'] = [x]
-            else:
-                l.append(x)
+            o['TaxCosts'] = [x]
             st = 6
         elif c == 4:
             return o, r
@@ -7112,11 +6916,7 @@ def d_ReceiptType(v, r):
             st = 5
         elif c == 2:
             x, r = d_DetailedTaxType(v, r)
-            l = o.get('TaxCosts')
-            if l is None:
-                o['TaxCosts'] = [x]
-            else:
-                l.append(x)
+            o['TaxCosts'] = [x]
             st = 6
         elif c == 3:
             return o, r
@@ -7131,11 +6931,7 @@ def d_ReceiptType(v, r):
             st = 5
         elif c == 1:
             x, r = d_DetailedTaxType(v, r)
-            l = o.get('TaxCosts')
-            if l is None:
-                o['TaxCosts'] = [x]
-            else:
-                l.append(x)
+            o['TaxCosts'] = [x]
             st = 6
         elif c == 2:
             return o, r
@@ -7146,11 +6942,7 @@ def d_ReceiptType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_DetailedTaxType(v, r)
-            l = o.get('TaxCosts')
-            if l is None:
-                o['TaxCosts'] = [x]
-            else:
-                l.append(x)
+            o['TaxCosts'] = [x]
             st = 6
         elif c == 1:
             return o, r
@@ -7166,11 +6958,7 @@ def d_ReceiptType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_DetailedTaxType(v, r)
-            l = o.get('TaxCosts')
-            if l is None:
-                o['TaxCosts'] = [x]
-            else:
-                l.append(x)
+            o['TaxCosts'].append(x)
             k += 1
             if k == 9:
                 st = 7
@@ -7510,11 +7298,7 @@ def d_SPKIDataType(v, r):
             if c:
                 und(c, 1)
             x, r = eb(v, r)
-            l = o.get('SPKISexp')
-            if l is None:
-                o['SPKISexp'] = [x]
-            else:
-                l.append(x)
+            o['SPKISexp'] = [x]
             st = 1
         elif st == 1:
             lim = v.bit_length() - 32768
@@ -7526,11 +7310,7 @@ def d_SPKIDataType(v, r):
                 c = (v >> r) & 3
                 if c == 0:
                     x, r = eb(v, r)
-                    l = o.get('SPKISexp')
-                    if l is None:
-                        o['SPKISexp'] = [x]
-                    else:
-                        l.append(x)
+                    o['SPKISexp'].append(x)
                 elif c == 1:
                     unsupported('wildcard (xs:any) content')
                     st = 2
@@ -7544,11 +7324,7 @@ def d_SPKIDataType(v, r):
             c = (v >> r) & 3
             if c == 0:
                 x, r = eb(v, r)
-                l = o.get('SPKISexp')
-                if l is None:
-                    o['SPKISexp'] = [x]
-                else:
-                    l.append(x)
+                o['SPKISexp'].append(x)
                 st = 1
             elif c == 1:
                 return o, r
@@ -8170,11 +7946,7 @@ def d_Scheduled_SEResControlModeType(v, r):
     if c:
         und(c, 1)
     x, r = d_ScheduleTupleType(v, r)
-    l = o.get('ScheduleTuple')
-    if l is None:
-        o['ScheduleTuple'] = [x]
-    else:
-        l.append(x)
+    o['ScheduleTuple'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -8186,11 +7958,7 @@ def d_Scheduled_SEResControlModeType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ScheduleTupleType(v, r)
-            l = o.get('ScheduleTuple')
-            if l is None:
-                o['ScheduleTuple'] = [x]
-            else:
-                l.append(x)
+            o['ScheduleTuple'].append(x)
             k += 1
             if k == 2:
                 st = 2
@@ -8336,11 +8104,7 @@ def d_SelectedServiceListType(v, r):
     if c:
         und(c, 1)
     x, r = d_SelectedServiceType(v, r)
-    l = o.get('SelectedService')
-    if l is None:
-        o['SelectedService'] = [x]
-    else:
-        l.append(x)
+    o['SelectedService'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -8352,11 +8116,7 @@ def d_SelectedServiceListType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_SelectedServiceType(v, r)
-            l = o.get('SelectedService')
-            if l is None:
-                o['SelectedService'] = [x]
-            else:
-                l.append(x)
+            o['SelectedService'].append(x)
             k += 1
             if k == 15:
                 st = 2
@@ -8884,11 +8644,7 @@ def d_ServiceIDListType(v, r):
     else:
         x >>= 1
     c = 0
-    l = o.get('ServiceID')
-    if l is None:
-        o['ServiceID'] = [x]
-    else:
-        l.append(x)
+    o['ServiceID'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -8905,11 +8661,7 @@ def d_ServiceIDListType(v, r):
                 x, r = eu(v, r + 10)
             else:
                 x >>= 1
-            l = o.get('ServiceID')
-            if l is None:
-                o['ServiceID'] = [x]
-            else:
-                l.append(x)
+            o['ServiceID'].append(x)
             k += 1
             if k == 15:
                 st = 2
@@ -9056,11 +8808,7 @@ def d_ServiceListType(v, r):
     if c:
         und(c, 1)
     x, r = d_ServiceType(v, r)
-    l = o.get('Service')
-    if l is None:
-        o['Service'] = [x]
-    else:
-        l.append(x)
+    o['Service'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -9072,11 +8820,7 @@ def d_ServiceListType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ServiceType(v, r)
-            l = o.get('Service')
-            if l is None:
-                o['Service'] = [x]
-            else:
-                l.append(x)
+            o['Service'].append(x)
             k += 1
             if k == 7:
                 st = 2
@@ -9189,11 +8933,7 @@ def d_ServiceParameterListType(v, r):
     if c:
         und(c, 1)
     x, r = d_ParameterSetType(v, r)
-    l = o.get('ParameterSet')
-    if l is None:
-        o['ParameterSet'] = [x]
-    else:
-        l.append(x)
+    o['ParameterSet'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -9205,11 +8945,7 @@ def d_ServiceParameterListType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ParameterSetType(v, r)
-            l = o.get('ParameterSet')
-            if l is None:
-                o['ParameterSet'] = [x]
-            else:
-                l.append(x)
+            o['ParameterSet'].append(x)
             k += 1
             if k == 31:
                 st = 2
@@ -9937,11 +9673,7 @@ def d_SignaturePropertiesType(v, r):
         st = 1
     elif c == 1:
         x, r = d_SignaturePropertyType(v, r)
-        l = o.get('SignatureProperty')
-        if l is None:
-            o['SignatureProperty'] = [x]
-        else:
-            l.append(x)
+        o['SignatureProperty'] = [x]
         st = 2
     else:
         und(c, 2)
@@ -9951,11 +9683,7 @@ def d_SignaturePropertiesType(v, r):
         if c:
             und(c, 1)
         x, r = d_SignaturePropertyType(v, r)
-        l = o.get('SignatureProperty')
-        if l is None:
-            o['SignatureProperty'] = [x]
-        else:
-            l.append(x)
+        o['SignatureProperty'] = [x]
         st = 2
     lim = v.bit_length() - 32768
     while True:
@@ -9966,11 +9694,7 @@ def d_SignaturePropertiesType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_SignaturePropertyType(v, r)
-            l = o.get('SignatureProperty')
-            if l is None:
-                o['SignatureProperty'] = [x]
-            else:
-                l.append(x)
+            o['SignatureProperty'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -10142,11 +9866,7 @@ def d_SignatureType(v, r):
         st = 4
     elif c == 1:
         x, r = d_ObjectType(v, r)
-        l = o.get('Object')
-        if l is None:
-            o['Object'] = [x]
-        else:
-            l.append(x)
+        o['Object'] = [x]
         st = 4
     elif c == 2:
         return o, r
@@ -10394,11 +10114,7 @@ def d_SignedInfoType(v, r):
     if c:
         und(c, 1)
     x, r = d_ReferenceType(v, r)
-    l = o.get('Reference')
-    if l is None:
-        o['Reference'] = [x]
-    else:
-        l.append(x)
+    o['Reference'] = [x]
     st = 4
     lim = v.bit_length() - 32768
     while True:
@@ -10409,11 +10125,7 @@ def d_SignedInfoType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ReferenceType(v, r)
-            l = o.get('Reference')
-            if l is None:
-                o['Reference'] = [x]
-            else:
-                l.append(x)
+            o['Reference'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -10715,11 +10427,7 @@ def d_SubCertificatesType(v, r):
     if c:
         und(c, 1)
     x, r = eb(v, r)
-    l = o.get('Certificate')
-    if l is None:
-        o['Certificate'] = [x]
-    else:
-        l.append(x)
+    o['Certificate'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -10731,11 +10439,7 @@ def d_SubCertificatesType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = eb(v, r)
-            l = o.get('Certificate')
-            if l is None:
-                o['Certificate'] = [x]
-            else:
-                l.append(x)
+            o['Certificate'].append(x)
             k += 1
             if k == 2:
                 st = 2
@@ -10844,11 +10548,7 @@ def d_SupportedProvidersListType(v, r):
         else:
             x = raw.decode()
     c = 0
-    l = o.get('ProviderID')
-    if l is None:
-        o['ProviderID'] = [x]
-    else:
-        l.append(x)
+    o['ProviderID'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -10871,11 +10571,7 @@ def d_SupportedProvidersListType(v, r):
                     x, r = es(v, r + (x << 3) - 6)
                 else:
                     x = raw.decode()
-            l = o.get('ProviderID')
-            if l is None:
-                o['ProviderID'] = [x]
-            else:
-                l.append(x)
+            o['ProviderID'].append(x)
             k += 1
             if k == 127:
                 st = 2
@@ -11022,11 +10718,7 @@ def d_TaxRuleListType(v, r):
     if c:
         und(c, 1)
     x, r = d_TaxRuleType(v, r)
-    l = o.get('TaxRule')
-    if l is None:
-        o['TaxRule'] = [x]
-    else:
-        l.append(x)
+    o['TaxRule'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -11038,11 +10730,7 @@ def d_TaxRuleListType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_TaxRuleType(v, r)
-            l = o.get('TaxRule')
-            if l is None:
-                o['TaxRule'] = [x]
-            else:
-                l.append(x)
+            o['TaxRule'].append(x)
             k += 1
             if k == 9:
                 st = 2
@@ -11519,11 +11207,7 @@ def d_TransformsType(v, r):
     if c:
         und(c, 1)
     x, r = d_TransformType(v, r)
-    l = o.get('Transform')
-    if l is None:
-        o['Transform'] = [x]
-    else:
-        l.append(x)
+    o['Transform'] = [x]
     st = 1
     lim = v.bit_length() - 32768
     while True:
@@ -11534,11 +11218,7 @@ def d_TransformsType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_TransformType(v, r)
-            l = o.get('Transform')
-            if l is None:
-                o['Transform'] = [x]
-            else:
-                l.append(x)
+            o['Transform'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -12165,19 +11845,11 @@ def d_X509DataType(v, r):
     c = (v >> r) & 7
     if c == 0:
         x, r = d_X509IssuerSerialType(v, r)
-        l = o.get('X509IssuerSerial')
-        if l is None:
-            o['X509IssuerSerial'] = [x]
-        else:
-            l.append(x)
+        o['X509IssuerSerial'] = [x]
         st = 1
     elif c == 1:
         x, r = eb(v, r)
-        l = o.get('X509SKI')
-        if l is None:
-            o['X509SKI'] = [x]
-        else:
-            l.append(x)
+        o['X509SKI'] = [x]
         st = 1
     elif c == 2:
         r -= 9
@@ -12192,27 +11864,15 @@ def d_X509DataType(v, r):
                 x, r = es(v, r + (x << 3) - 6)
             else:
                 x = raw.decode()
-        l = o.get('X509SubjectName')
-        if l is None:
-            o['X509SubjectName'] = [x]
-        else:
-            l.append(x)
+        o['X509SubjectName'] = [x]
         st = 1
     elif c == 3:
         x, r = eb(v, r)
-        l = o.get('X509Certificate')
-        if l is None:
-            o['X509Certificate'] = [x]
-        else:
-            l.append(x)
+        o['X509Certificate'] = [x]
         st = 1
     elif c == 4:
         x, r = eb(v, r)
-        l = o.get('X509CRL')
-        if l is None:
-            o['X509CRL'] = [x]
-        else:
-            l.append(x)
+        o['X509CRL'] = [x]
         st = 1
     elif c == 5:
         unsupported('wildcard (xs:any) content')

@@ -3651,56 +3651,32 @@ def d_KeyInfoType(v, r):
                     x, r = es(v, r + (x << 3) - 6)
                 else:
                     x = raw.decode()
-            l = o.get('KeyName')
-            if l is None:
-                o['KeyName'] = [x]
-            else:
-                l.append(x)
+            o['KeyName'] = [x]
             st = 2
             break
         elif c == 2:
             x, r = d_KeyValueType(v, r)
-            l = o.get('KeyValue')
-            if l is None:
-                o['KeyValue'] = [x]
-            else:
-                l.append(x)
+            o['KeyValue'] = [x]
             st = 2
             break
         elif c == 3:
             x, r = d_RetrievalMethodType(v, r)
-            l = o.get('RetrievalMethod')
-            if l is None:
-                o['RetrievalMethod'] = [x]
-            else:
-                l.append(x)
+            o['RetrievalMethod'] = [x]
             st = 2
             break
         elif c == 4:
             x, r = d_X509DataType(v, r)
-            l = o.get('X509Data')
-            if l is None:
-                o['X509Data'] = [x]
-            else:
-                l.append(x)
+            o['X509Data'] = [x]
             st = 2
             break
         elif c == 5:
             x, r = d_PGPDataType(v, r)
-            l = o.get('PGPData')
-            if l is None:
-                o['PGPData'] = [x]
-            else:
-                l.append(x)
+            o['PGPData'] = [x]
             st = 2
             break
         elif c == 6:
             x, r = d_SPKIDataType(v, r)
-            l = o.get('SPKIData')
-            if l is None:
-                o['SPKIData'] = [x]
-            else:
-                l.append(x)
+            o['SPKIData'] = [x]
             st = 2
             break
         elif c == 7:
@@ -3716,11 +3692,7 @@ def d_KeyInfoType(v, r):
                     x, r = es(v, r + (x << 3) - 6)
                 else:
                     x = raw.decode()
-            l = o.get('MgmtData')
-            if l is None:
-                o['MgmtData'] = [x]
-            else:
-                l.append(x)
+            o['MgmtData'] = [x]
             st = 2
             break
         elif c == 8:
@@ -3752,56 +3724,32 @@ def d_KeyInfoType(v, r):
                         x, r = es(v, r + (x << 3) - 6)
                     else:
                         x = raw.decode()
-                l = o.get('KeyName')
-                if l is None:
-                    o['KeyName'] = [x]
-                else:
-                    l.append(x)
+                o['KeyName'] = [x]
                 st = 2
                 break
             elif c == 1:
                 x, r = d_KeyValueType(v, r)
-                l = o.get('KeyValue')
-                if l is None:
-                    o['KeyValue'] = [x]
-                else:
-                    l.append(x)
+                o['KeyValue'] = [x]
                 st = 2
                 break
             elif c == 2:
                 x, r = d_RetrievalMethodType(v, r)
-                l = o.get('RetrievalMethod')
-                if l is None:
-                    o['RetrievalMethod'] = [x]
-                else:
-                    l.append(x)
+                o['RetrievalMethod'] = [x]
                 st = 2
                 break
             elif c == 3:
                 x, r = d_X509DataType(v, r)
-                l = o.get('X509Data')
-                if l is None:
-                    o['X509Data'] = [x]
-                else:
-                    l.append(x)
+                o['X509Data'] = [x]
                 st = 2
                 break
             elif c == 4:
                 x, r = d_PGPDataType(v, r)
-                l = o.get('PGPData')
-                if l is None:
-                    o['PGPData'] = [x]
-                else:
-                    l.append(x)
+                o['PGPData'] = [x]
                 st = 2
                 break
             elif c == 5:
                 x, r = d_SPKIDataType(v, r)
-                l = o.get('SPKIData')
-                if l is None:
-                    o['SPKIData'] = [x]
-                else:
-                    l.append(x)
+                o['SPKIData'] = [x]
                 st = 2
                 break
             elif c == 6:
@@ -3817,11 +3765,7 @@ def d_KeyInfoType(v, r):
                         x, r = es(v, r + (x << 3) - 6)
                     else:
                         x = raw.decode()
-                l = o.get('MgmtData')
-                if l is None:
-                    o['MgmtData'] = [x]
-                else:
-                    l.append(x)
+                o['MgmtData'] = [x]
                 st = 2
                 break
             elif c == 7:
@@ -4025,11 +3969,7 @@ def d_ManifestType(v, r):
         st = 1
     elif c == 1:
         x, r = d_ReferenceType(v, r)
-        l = o.get('Reference')
-        if l is None:
-            o['Reference'] = [x]
-        else:
-            l.append(x)
+        o['Reference'] = [x]
         st = 2
     else:
         und(c, 2)
@@ -4039,11 +3979,7 @@ def d_ManifestType(v, r):
         if c:
             und(c, 1)
         x, r = d_ReferenceType(v, r)
-        l = o.get('Reference')
-        if l is None:
-            o['Reference'] = [x]
-        else:
-            l.append(x)
+        o['Reference'] = [x]
         st = 2
     lim = v.bit_length() - 32768
     while True:
@@ -4054,11 +3990,7 @@ def d_ManifestType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ReferenceType(v, r)
-            l = o.get('Reference')
-            if l is None:
-                o['Reference'] = [x]
-            else:
-                l.append(x)
+            o['Reference'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -4880,11 +4812,7 @@ def d_ReceiptType(v, r):
         st = 5
     elif c == 4:
         x, r = d_DetailedTaxType(v, r)
-        l = o.get('TaxCosts')
-        if l is None:
-            o['TaxCosts'] = [x]
-        else:
-            l.append(x)
+        o['TaxCosts'] = [x]
         st = 6
     elif c == 5:
         return o, r
@@ -4907,11 +4835,7 @@ def d_ReceiptType(v, r):
             st = 5
         elif c == 3:
             x, r = d_DetailedTaxType(v, r)
-            l = o.get('TaxCosts')
-            if l is None:
-                o['TaxCosts'] = [x]
-            else:
-                l.append(x)
+            o['TaxCosts'] = [x]
             st = 6
         elif c == 4:
             return o, r
@@ -4930,11 +4854,7 @@ def d_ReceiptType(v, r):
             st = 5
         elif c == 2:
             x, r = d_DetailedTaxType(v, r)
-            l = o.get('TaxCosts')
-            if l is None:
-                o['TaxCosts'] = [x]
-            else:
-                l.append(x)
+            o['TaxCosts'] = [x]
             st = 6
         elif c == 3:
             return o, r
@@ -4949,11 +4869,7 @@ def d_ReceiptType(v, r):
             st = 5
         elif c == 1:
             x, r = d_DetailedTaxType(v, r)
-            l = o.get('TaxCosts')
-            if l is None:
-                o['TaxCosts'] = [x]
-            else:
-                l.append(x)
+            o['TaxCosts'] = [x]
             st = 6
         elif c == 2:
             return o, r
@@ -4964,11 +4880,7 @@ def d_ReceiptType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_DetailedTaxType(v, r)
-            l = o.get('TaxCosts')
-            if l is None:
-                o['TaxCosts'] = [x]
-            else:
-                l.append(x)
+            o['TaxCosts'] = [x]
             st = 6
         elif c == 1:
             return o, r
@@ -4984,11 +4896,7 @@ def d_ReceiptType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_DetailedTaxType(v, r)
-            l = o.get('TaxCosts')
-            if l is None:
-                o['TaxCosts'] = [x]
-            else:
-                l.append(x)
+            o['TaxCosts'].append(x)
             k += 1
             if k == 9:
                 st = 7
@@ -5328,11 +5236,7 @@ def d_SPKIDataType(v, r):
             if c:
                 und(c, 1)
             x, r = eb(v, r)
-            l = o.get('SPKISexp')
-            if l is None:
-                o['SPKISexp'] = [x]
-            else:
-                l.append(x)
+            o['SPKISexp'] = [x]
             st = 1
         elif st == 1:
             lim = v.bit_length() - 32768
@@ -5344,11 +5248,7 @@ def d_SPKIDataType(v, r):
                 c = (v >> r) & 3
                 if c == 0:
                     x, r = eb(v, r)
-                    l = o.get('SPKISexp')
-                    if l is None:
-                        o['SPKISexp'] = [x]
-                    else:
-                        l.append(x)
+                    o['SPKISexp'].append(x)
                 elif c == 1:
                     unsupported('wildcard (xs:any) content')
                     st = 2
@@ -5362,11 +5262,7 @@ def d_SPKIDataType(v, r):
             c = (v >> r) & 3
             if c == 0:
                 x, r = eb(v, r)
-                l = o.get('SPKISexp')
-                if l is None:
-                    o['SPKISexp'] = [x]
-                else:
-                    l.append(x)
+                o['SPKISexp'].append(x)
                 st = 1
             elif c == 1:
                 return o, r
@@ -5911,11 +5807,7 @@ def d_SignaturePropertiesType(v, r):
         st = 1
     elif c == 1:
         x, r = d_SignaturePropertyType(v, r)
-        l = o.get('SignatureProperty')
-        if l is None:
-            o['SignatureProperty'] = [x]
-        else:
-            l.append(x)
+        o['SignatureProperty'] = [x]
         st = 2
     else:
         und(c, 2)
@@ -5925,11 +5817,7 @@ def d_SignaturePropertiesType(v, r):
         if c:
             und(c, 1)
         x, r = d_SignaturePropertyType(v, r)
-        l = o.get('SignatureProperty')
-        if l is None:
-            o['SignatureProperty'] = [x]
-        else:
-            l.append(x)
+        o['SignatureProperty'] = [x]
         st = 2
     lim = v.bit_length() - 32768
     while True:
@@ -5940,11 +5828,7 @@ def d_SignaturePropertiesType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_SignaturePropertyType(v, r)
-            l = o.get('SignatureProperty')
-            if l is None:
-                o['SignatureProperty'] = [x]
-            else:
-                l.append(x)
+            o['SignatureProperty'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -6116,11 +6000,7 @@ def d_SignatureType(v, r):
         st = 4
     elif c == 1:
         x, r = d_ObjectType(v, r)
-        l = o.get('Object')
-        if l is None:
-            o['Object'] = [x]
-        else:
-            l.append(x)
+        o['Object'] = [x]
         st = 4
     elif c == 2:
         return o, r
@@ -6301,11 +6181,7 @@ def d_SignedInfoType(v, r):
     if c:
         und(c, 1)
     x, r = d_ReferenceType(v, r)
-    l = o.get('Reference')
-    if l is None:
-        o['Reference'] = [x]
-    else:
-        l.append(x)
+    o['Reference'] = [x]
     st = 4
     lim = v.bit_length() - 32768
     while True:
@@ -6316,11 +6192,7 @@ def d_SignedInfoType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ReferenceType(v, r)
-            l = o.get('Reference')
-            if l is None:
-                o['Reference'] = [x]
-            else:
-                l.append(x)
+            o['Reference'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -6566,11 +6438,7 @@ def d_TransformsType(v, r):
     if c:
         und(c, 1)
     x, r = d_TransformType(v, r)
-    l = o.get('Transform')
-    if l is None:
-        o['Transform'] = [x]
-    else:
-        l.append(x)
+    o['Transform'] = [x]
     st = 1
     lim = v.bit_length() - 32768
     while True:
@@ -6581,11 +6449,7 @@ def d_TransformsType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_TransformType(v, r)
-            l = o.get('Transform')
-            if l is None:
-                o['Transform'] = [x]
-            else:
-                l.append(x)
+            o['Transform'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -6687,19 +6551,11 @@ def d_X509DataType(v, r):
     c = (v >> r) & 7
     if c == 0:
         x, r = d_X509IssuerSerialType(v, r)
-        l = o.get('X509IssuerSerial')
-        if l is None:
-            o['X509IssuerSerial'] = [x]
-        else:
-            l.append(x)
+        o['X509IssuerSerial'] = [x]
         st = 1
     elif c == 1:
         x, r = eb(v, r)
-        l = o.get('X509SKI')
-        if l is None:
-            o['X509SKI'] = [x]
-        else:
-            l.append(x)
+        o['X509SKI'] = [x]
         st = 1
     elif c == 2:
         r -= 9
@@ -6714,27 +6570,15 @@ def d_X509DataType(v, r):
                 x, r = es(v, r + (x << 3) - 6)
             else:
                 x = raw.decode()
-        l = o.get('X509SubjectName')
-        if l is None:
-            o['X509SubjectName'] = [x]
-        else:
-            l.append(x)
+        o['X509SubjectName'] = [x]
         st = 1
     elif c == 3:
         x, r = eb(v, r)
-        l = o.get('X509Certificate')
-        if l is None:
-            o['X509Certificate'] = [x]
-        else:
-            l.append(x)
+        o['X509Certificate'] = [x]
         st = 1
     elif c == 4:
         x, r = eb(v, r)
-        l = o.get('X509CRL')
-        if l is None:
-            o['X509CRL'] = [x]
-        else:
-            l.append(x)
+        o['X509CRL'] = [x]
         st = 1
     elif c == 5:
         unsupported('wildcard (xs:any) content')

@@ -240,11 +240,7 @@ def d_AlternativeSECCListType(v, r):
     if c:
         und(c, 1)
     x, r = d_AlternativeSECCType(v, r)
-    l = o.get('AlternativeSECC')
-    if l is None:
-        o['AlternativeSECC'] = [x]
-    else:
-        l.append(x)
+    o['AlternativeSECC'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -256,11 +252,7 @@ def d_AlternativeSECCListType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_AlternativeSECCType(v, r)
-            l = o.get('AlternativeSECC')
-            if l is None:
-                o['AlternativeSECC'] = [x]
-            else:
-                l.append(x)
+            o['AlternativeSECC'].append(x)
             k += 1
             if k == 7:
                 st = 2
@@ -1389,56 +1381,32 @@ def d_KeyInfoType(v, r):
                     x, r = es(v, r + (x << 3) - 6)
                 else:
                     x = raw.decode()
-            l = o.get('KeyName')
-            if l is None:
-                o['KeyName'] = [x]
-            else:
-                l.append(x)
+            o['KeyName'] = [x]
             st = 2
             break
         elif c == 2:
             x, r = d_KeyValueType(v, r)
-            l = o.get('KeyValue')
-            if l is None:
-                o['KeyValue'] = [x]
-            else:
-                l.append(x)
+            o['KeyValue'] = [x]
             st = 2
             break
         elif c == 3:
             x, r = d_RetrievalMethodType(v, r)
-            l = o.get('RetrievalMethod')
-            if l is None:
-                o['RetrievalMethod'] = [x]
-            else:
-                l.append(x)
+            o['RetrievalMethod'] = [x]
             st = 2
             break
         elif c == 4:
             x, r = d_X509DataType(v, r)
-            l = o.get('X509Data')
-            if l is None:
-                o['X509Data'] = [x]
-            else:
-                l.append(x)
+            o['X509Data'] = [x]
             st = 2
             break
         elif c == 5:
             x, r = d_PGPDataType(v, r)
-            l = o.get('PGPData')
-            if l is None:
-                o['PGPData'] = [x]
-            else:
-                l.append(x)
+            o['PGPData'] = [x]
             st = 2
             break
         elif c == 6:
             x, r = d_SPKIDataType(v, r)
-            l = o.get('SPKIData')
-            if l is None:
-                o['SPKIData'] = [x]
-            else:
-                l.append(x)
+            o['SPKIData'] = [x]
             st = 2
             break
         elif c == 7:
@@ -1454,11 +1422,7 @@ def d_KeyInfoType(v, r):
                     x, r = es(v, r + (x << 3) - 6)
                 else:
                     x = raw.decode()
-            l = o.get('MgmtData')
-            if l is None:
-                o['MgmtData'] = [x]
-            else:
-                l.append(x)
+            o['MgmtData'] = [x]
             st = 2
             break
         elif c == 8:
@@ -1490,56 +1454,32 @@ def d_KeyInfoType(v, r):
                         x, r = es(v, r + (x << 3) - 6)
                     else:
                         x = raw.decode()
-                l = o.get('KeyName')
-                if l is None:
-                    o['KeyName'] = [x]
-                else:
-                    l.append(x)
+                o['KeyName'] = [x]
                 st = 2
                 break
             elif c == 1:
                 x, r = d_KeyValueType(v, r)
-                l = o.get('KeyValue')
-                if l is None:
-                    o['KeyValue'] = [x]
-                else:
-                    l.append(x)
+                o['KeyValue'] = [x]
                 st = 2
                 break
             elif c == 2:
                 x, r = d_RetrievalMethodType(v, r)
-                l = o.get('RetrievalMethod')
-                if l is None:
-                    o['RetrievalMethod'] = [x]
-                else:
-                    l.append(x)
+                o['RetrievalMethod'] = [x]
                 st = 2
                 break
             elif c == 3:
                 x, r = d_X509DataType(v, r)
-                l = o.get('X509Data')
-                if l is None:
-                    o['X509Data'] = [x]
-                else:
-                    l.append(x)
+                o['X509Data'] = [x]
                 st = 2
                 break
             elif c == 4:
                 x, r = d_PGPDataType(v, r)
-                l = o.get('PGPData')
-                if l is None:
-                    o['PGPData'] = [x]
-                else:
-                    l.append(x)
+                o['PGPData'] = [x]
                 st = 2
                 break
             elif c == 5:
                 x, r = d_SPKIDataType(v, r)
-                l = o.get('SPKIData')
-                if l is None:
-                    o['SPKIData'] = [x]
-                else:
-                    l.append(x)
+                o['SPKIData'] = [x]
                 st = 2
                 break
             elif c == 6:
@@ -1555,11 +1495,7 @@ def d_KeyInfoType(v, r):
                         x, r = es(v, r + (x << 3) - 6)
                     else:
                         x = raw.decode()
-                l = o.get('MgmtData')
-                if l is None:
-                    o['MgmtData'] = [x]
-                else:
-                    l.append(x)
+                o['MgmtData'] = [x]
                 st = 2
                 break
             elif c == 7:
@@ -1763,11 +1699,7 @@ def d_ManifestType(v, r):
         st = 1
     elif c == 1:
         x, r = d_ReferenceType(v, r)
-        l = o.get('Reference')
-        if l is None:
-            o['Reference'] = [x]
-        else:
-            l.append(x)
+        o['Reference'] = [x]
         st = 2
     else:
         und(c, 2)
@@ -1777,11 +1709,7 @@ def d_ManifestType(v, r):
         if c:
             und(c, 1)
         x, r = d_ReferenceType(v, r)
-        l = o.get('Reference')
-        if l is None:
-            o['Reference'] = [x]
-        else:
-            l.append(x)
+        o['Reference'] = [x]
         st = 2
     lim = v.bit_length() - 32768
     while True:
@@ -1792,11 +1720,7 @@ def d_ManifestType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ReferenceType(v, r)
-            l = o.get('Reference')
-            if l is None:
-                o['Reference'] = [x]
-            else:
-                l.append(x)
+            o['Reference'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -2618,11 +2542,7 @@ def d_ReceiptType(v, r):
         st = 5
     elif c == 4:
         x, r = d_DetailedTaxType(v, r)
-        l = o.get('TaxCosts')
-        if l is None:
-            o['TaxCosts'] = [x]
-        else:
-            l.append(x)
+        o['TaxCosts'] = [x]
         st = 6
     elif c == 5:
         return o, r
@@ -2645,11 +2565,7 @@ def d_ReceiptType(v, r):
             st = 5
         elif c == 3:
             x, r = d_DetailedTaxType(v, r)
-            l = o.get('TaxCosts')
-            if l is None:
-                o['TaxCosts'] = [x]
-            else:
-                l.append(x)
+            o['TaxCosts'] = [x]
             st = 6
         elif c == 4:
             return o, r
@@ -2668,11 +2584,7 @@ def d_ReceiptType(v, r):
             st = 5
         elif c == 2:
             x, r = d_DetailedTaxType(v, r)
-            l = o.get('TaxCosts')
-            if l is None:
-                o['TaxCosts'] = [x]
-            else:
-                l.append(x)
+            o['TaxCosts'] = [x]
             st = 6
         elif c == 3:
             return o, r
@@ -2687,11 +2599,7 @@ def d_ReceiptType(v, r):
             st = 5
         elif c == 1:
             x, r = d_DetailedTaxType(v, r)
-            l = o.get('TaxCosts')
-            if l is None:
-                o['TaxCosts'] = [x]
-            else:
-                l.append(x)
+            o['TaxCosts'] = [x]
             st = 6
         elif c == 2:
             return o, r
@@ -2702,11 +2610,7 @@ def d_ReceiptType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_DetailedTaxType(v, r)
-            l = o.get('TaxCosts')
-            if l is None:
-                o['TaxCosts'] = [x]
-            else:
-                l.append(x)
+            o['TaxCosts'] = [x]
             st = 6
         elif c == 1:
             return o, r
@@ -2722,11 +2626,7 @@ def d_ReceiptType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_DetailedTaxType(v, r)
-            l = o.get('TaxCosts')
-            if l is None:
-                o['TaxCosts'] = [x]
-            else:
-                l.append(x)
+            o['TaxCosts'].append(x)
             k += 1
             if k == 9:
                 st = 7
@@ -3066,11 +2966,7 @@ def d_SPKIDataType(v, r):
             if c:
                 und(c, 1)
             x, r = eb(v, r)
-            l = o.get('SPKISexp')
-            if l is None:
-                o['SPKISexp'] = [x]
-            else:
-                l.append(x)
+            o['SPKISexp'] = [x]
             st = 1
         elif st == 1:
             lim = v.bit_length() - 32768
@@ -3082,11 +2978,7 @@ def d_SPKIDataType(v, r):
                 c = (v >> r) & 3
                 if c == 0:
                     x, r = eb(v, r)
-                    l = o.get('SPKISexp')
-                    if l is None:
-                        o['SPKISexp'] = [x]
-                    else:
-                        l.append(x)
+                    o['SPKISexp'].append(x)
                 elif c == 1:
                     unsupported('wildcard (xs:any) content')
                     st = 2
@@ -3100,11 +2992,7 @@ def d_SPKIDataType(v, r):
             c = (v >> r) & 3
             if c == 0:
                 x, r = eb(v, r)
-                l = o.get('SPKISexp')
-                if l is None:
-                    o['SPKISexp'] = [x]
-                else:
-                    l.append(x)
+                o['SPKISexp'].append(x)
                 st = 1
             elif c == 1:
                 return o, r
@@ -3295,11 +3183,7 @@ def d_SignaturePropertiesType(v, r):
         st = 1
     elif c == 1:
         x, r = d_SignaturePropertyType(v, r)
-        l = o.get('SignatureProperty')
-        if l is None:
-            o['SignatureProperty'] = [x]
-        else:
-            l.append(x)
+        o['SignatureProperty'] = [x]
         st = 2
     else:
         und(c, 2)
@@ -3309,11 +3193,7 @@ def d_SignaturePropertiesType(v, r):
         if c:
             und(c, 1)
         x, r = d_SignaturePropertyType(v, r)
-        l = o.get('SignatureProperty')
-        if l is None:
-            o['SignatureProperty'] = [x]
-        else:
-            l.append(x)
+        o['SignatureProperty'] = [x]
         st = 2
     lim = v.bit_length() - 32768
     while True:
@@ -3324,11 +3204,7 @@ def d_SignaturePropertiesType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_SignaturePropertyType(v, r)
-            l = o.get('SignatureProperty')
-            if l is None:
-                o['SignatureProperty'] = [x]
-            else:
-                l.append(x)
+            o['SignatureProperty'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -3500,11 +3376,7 @@ def d_SignatureType(v, r):
         st = 4
     elif c == 1:
         x, r = d_ObjectType(v, r)
-        l = o.get('Object')
-        if l is None:
-            o['Object'] = [x]
-        else:
-            l.append(x)
+        o['Object'] = [x]
         st = 4
     elif c == 2:
         return o, r
@@ -3685,11 +3557,7 @@ def d_SignedInfoType(v, r):
     if c:
         und(c, 1)
     x, r = d_ReferenceType(v, r)
-    l = o.get('Reference')
-    if l is None:
-        o['Reference'] = [x]
-    else:
-        l.append(x)
+    o['Reference'] = [x]
     st = 4
     lim = v.bit_length() - 32768
     while True:
@@ -3700,11 +3568,7 @@ def d_SignedInfoType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ReferenceType(v, r)
-            l = o.get('Reference')
-            if l is None:
-                o['Reference'] = [x]
-            else:
-                l.append(x)
+            o['Reference'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -3950,11 +3814,7 @@ def d_TransformsType(v, r):
     if c:
         und(c, 1)
     x, r = d_TransformType(v, r)
-    l = o.get('Transform')
-    if l is None:
-        o['Transform'] = [x]
-    else:
-        l.append(x)
+    o['Transform'] = [x]
     st = 1
     lim = v.bit_length() - 32768
     while True:
@@ -3965,11 +3825,7 @@ def d_TransformsType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_TransformType(v, r)
-            l = o.get('Transform')
-            if l is None:
-                o['Transform'] = [x]
-            else:
-                l.append(x)
+            o['Transform'].append(x)
         elif c == 1:
             return o, r
         else:
@@ -4073,11 +3929,7 @@ def d_WPT_AlignmentCheckMethodListType(v, r):
         und2()
     x = _E105[(x >> 1) & 3]
     c = 0
-    l = o.get('WPT_AlignmentCheckMethod')
-    if l is None:
-        o['WPT_AlignmentCheckMethod'] = [x]
-    else:
-        l.append(x)
+    o['WPT_AlignmentCheckMethod'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -4093,11 +3945,7 @@ def d_WPT_AlignmentCheckMethodListType(v, r):
             if x & 9:
                 und2()
             x = _E105[(x >> 1) & 3]
-            l = o.get('WPT_AlignmentCheckMethod')
-            if l is None:
-                o['WPT_AlignmentCheckMethod'] = [x]
-            else:
-                l.append(x)
+            o['WPT_AlignmentCheckMethod'].append(x)
             k += 1
             if k == 7:
                 st = 2
@@ -4431,11 +4279,7 @@ def d_WPT_AlignmentCheckResType(v, r):
         st = 5
     elif c == 2:
         x, r = eb(v, r)
-        l = o.get('VendorSpecificDataContainer')
-        if l is None:
-            o['VendorSpecificDataContainer'] = [x]
-        else:
-            l.append(x)
+        o['VendorSpecificDataContainer'] = [x]
         st = 6
     elif c == 3:
         return o, r
@@ -4450,11 +4294,7 @@ def d_WPT_AlignmentCheckResType(v, r):
             st = 5
         elif c == 1:
             x, r = eb(v, r)
-            l = o.get('VendorSpecificDataContainer')
-            if l is None:
-                o['VendorSpecificDataContainer'] = [x]
-            else:
-                l.append(x)
+            o['VendorSpecificDataContainer'] = [x]
             st = 6
         elif c == 2:
             return o, r
@@ -4465,11 +4305,7 @@ def d_WPT_AlignmentCheckResType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = eb(v, r)
-            l = o.get('VendorSpecificDataContainer')
-            if l is None:
-                o['VendorSpecificDataContainer'] = [x]
-            else:
-                l.append(x)
+            o['VendorSpecificDataContainer'] = [x]
             st = 6
         elif c == 1:
             return o, r
@@ -4485,11 +4321,7 @@ def d_WPT_AlignmentCheckResType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = eb(v, r)
-            l = o.get('VendorSpecificDataContainer')
-            if l is None:
-                o['VendorSpecificDataContainer'] = [x]
-            else:
-                l.append(x)
+            o['VendorSpecificDataContainer'].append(x)
             k += 1
             if k == 15:
                 st = 7
@@ -4661,11 +4493,7 @@ def d_WPT_ChargeLoopReqType(v, r):
         st = 8
     elif c == 2:
         x, r = eb(v, r)
-        l = o.get('ManufacturerSpecificDataContainer')
-        if l is None:
-            o['ManufacturerSpecificDataContainer'] = [x]
-        else:
-            l.append(x)
+        o['ManufacturerSpecificDataContainer'] = [x]
         st = 9
     elif c == 3:
         return o, r
@@ -4680,11 +4508,7 @@ def d_WPT_ChargeLoopReqType(v, r):
             st = 8
         elif c == 1:
             x, r = eb(v, r)
-            l = o.get('ManufacturerSpecificDataContainer')
-            if l is None:
-                o['ManufacturerSpecificDataContainer'] = [x]
-            else:
-                l.append(x)
+            o['ManufacturerSpecificDataContainer'] = [x]
             st = 9
         elif c == 2:
             return o, r
@@ -4695,11 +4519,7 @@ def d_WPT_ChargeLoopReqType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = eb(v, r)
-            l = o.get('ManufacturerSpecificDataContainer')
-            if l is None:
-                o['ManufacturerSpecificDataContainer'] = [x]
-            else:
-                l.append(x)
+            o['ManufacturerSpecificDataContainer'] = [x]
             st = 9
         elif c == 1:
             return o, r
@@ -4715,11 +4535,7 @@ def d_WPT_ChargeLoopReqType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = eb(v, r)
-            l = o.get('ManufacturerSpecificDataContainer')
-            if l is None:
-                o['ManufacturerSpecificDataContainer'] = [x]
-            else:
-                l.append(x)
+            o['ManufacturerSpecificDataContainer'].append(x)
             k += 1
             if k == 15:
                 st = 10
@@ -4951,11 +4767,7 @@ def d_WPT_ChargeLoopResType(v, r):
         st = 12
     elif c == 2:
         x, r = eb(v, r)
-        l = o.get('ManufacturerSpecificDataContainer')
-        if l is None:
-            o['ManufacturerSpecificDataContainer'] = [x]
-        else:
-            l.append(x)
+        o['ManufacturerSpecificDataContainer'] = [x]
         st = 13
     elif c == 3:
         return o, r
@@ -4970,11 +4782,7 @@ def d_WPT_ChargeLoopResType(v, r):
             st = 12
         elif c == 1:
             x, r = eb(v, r)
-            l = o.get('ManufacturerSpecificDataContainer')
-            if l is None:
-                o['ManufacturerSpecificDataContainer'] = [x]
-            else:
-                l.append(x)
+            o['ManufacturerSpecificDataContainer'] = [x]
             st = 13
         elif c == 2:
             return o, r
@@ -4985,11 +4793,7 @@ def d_WPT_ChargeLoopResType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = eb(v, r)
-            l = o.get('ManufacturerSpecificDataContainer')
-            if l is None:
-                o['ManufacturerSpecificDataContainer'] = [x]
-            else:
-                l.append(x)
+            o['ManufacturerSpecificDataContainer'] = [x]
             st = 13
         elif c == 1:
             return o, r
@@ -5005,11 +4809,7 @@ def d_WPT_ChargeLoopResType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = eb(v, r)
-            l = o.get('ManufacturerSpecificDataContainer')
-            if l is None:
-                o['ManufacturerSpecificDataContainer'] = [x]
-            else:
-                l.append(x)
+            o['ManufacturerSpecificDataContainer'].append(x)
             k += 1
             if k == 15:
                 st = 14
@@ -5764,11 +5564,7 @@ def d_WPT_FinePositioningMethodListType(v, r):
         und2()
     x = _E163[(x >> 1) & 7]
     c = 0
-    l = o.get('WPT_FinePositioningMethod')
-    if l is None:
-        o['WPT_FinePositioningMethod'] = [x]
-    else:
-        l.append(x)
+    o['WPT_FinePositioningMethod'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -5784,11 +5580,7 @@ def d_WPT_FinePositioningMethodListType(v, r):
             if x & 17:
                 und2()
             x = _E163[(x >> 1) & 7]
-            l = o.get('WPT_FinePositioningMethod')
-            if l is None:
-                o['WPT_FinePositioningMethod'] = [x]
-            else:
-                l.append(x)
+            o['WPT_FinePositioningMethod'].append(x)
             k += 1
             if k == 7:
                 st = 2
@@ -6975,11 +6767,7 @@ def d_WPT_LF_ReceiverDataType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_WPT_TxRxSpecDataType(v, r)
-            l = o.get('RxSpecData')
-            if l is None:
-                o['RxSpecData'] = [x]
-            else:
-                l.append(x)
+            o['RxSpecData'].append(x)
             k += 1
             if k == 253:
                 st = 3
@@ -7358,11 +7146,7 @@ def d_WPT_LF_TransmitterDataType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_WPT_TxRxSpecDataType(v, r)
-            l = o.get('TxSpecData')
-            if l is None:
-                o['TxSpecData'] = [x]
-            else:
-                l.append(x)
+            o['TxSpecData'].append(x)
             k += 1
             if k == 253:
                 st = 5
@@ -7598,11 +7382,7 @@ def d_WPT_PairingMethodListType(v, r):
         und2()
     x = _E197[(x >> 1) & 7]
     c = 0
-    l = o.get('WPT_PairingMethod')
-    if l is None:
-        o['WPT_PairingMethod'] = [x]
-    else:
-        l.append(x)
+    o['WPT_PairingMethod'] = [x]
     st = 1
     k = 0
     lim = v.bit_length() - 32768
@@ -7618,11 +7398,7 @@ def d_WPT_PairingMethodListType(v, r):
             if x & 17:
                 und2()
             x = _E197[(x >> 1) & 7]
-            l = o.get('WPT_PairingMethod')
-            if l is None:
-                o['WPT_PairingMethod'] = [x]
-            else:
-                l.append(x)
+            o['WPT_PairingMethod'].append(x)
             k += 1
             if k == 7:
                 st = 2
@@ -7969,11 +7745,7 @@ def d_WPT_PairingResType(v, r):
         st = 5
     elif c == 2:
         x, r = eb(v, r)
-        l = o.get('VendorSpecificDataContainer')
-        if l is None:
-            o['VendorSpecificDataContainer'] = [x]
-        else:
-            l.append(x)
+        o['VendorSpecificDataContainer'] = [x]
         st = 6
     elif c == 3:
         return o, r
@@ -7988,11 +7760,7 @@ def d_WPT_PairingResType(v, r):
             st = 5
         elif c == 1:
             x, r = eb(v, r)
-            l = o.get('VendorSpecificDataContainer')
-            if l is None:
-                o['VendorSpecificDataContainer'] = [x]
-            else:
-                l.append(x)
+            o['VendorSpecificDataContainer'] = [x]
             st = 6
         elif c == 2:
             return o, r
@@ -8003,11 +7771,7 @@ def d_WPT_PairingResType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = eb(v, r)
-            l = o.get('VendorSpecificDataContainer')
-            if l is None:
-                o['VendorSpecificDataContainer'] = [x]
-            else:
-                l.append(x)
+            o['VendorSpecificDataContainer'] = [x]
             st = 6
         elif c == 1:
             return o, r
@@ -8023,11 +7787,7 @@ def d_WPT_PairingResType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = eb(v, r)
-            l = o.get('VendorSpecificDataContainer')
-            if l is None:
-                o['VendorSpecificDataContainer'] = [x]
-            else:
-                l.append(x)
+            o['VendorSpecificDataContainer'].append(x)
             k += 1
             if k == 15:
                 st = 7
@@ -8200,11 +7960,7 @@ def d_WPT_TxRxPackageSpecDataType(v, r):
         c = (v >> r) & 3
         if c == 0:
             x, r = d_WPT_TxRxPulseOrderType(v, r)
-            l = o.get('PulseSequenceOrder')
-            if l is None:
-                o['PulseSequenceOrder'] = [x]
-            else:
-                l.append(x)
+            o['PulseSequenceOrder'].append(x)
             k += 1
             if k == 253:
                 st = 5
@@ -8533,19 +8289,11 @@ def d_X509DataType(v, r):
     c = (v >> r) & 7
     if c == 0:
         x, r = d_X509IssuerSerialType(v, r)
-        l = o.get('X509IssuerSerial')
-        if l is None:
-            o['X509IssuerSerial'] = [x]
-        else:
-            l.append(x)
+        o['X509IssuerSerial'] = [x]
         st = 1
     elif c == 1:
         x, r = eb(v, r)
-        l = o.get('X509SKI')
-        if l is None:
-            o['X509SKI'] = [x]
-        else:
-            l.append(x)
+        o['X509SKI'] = [x]
         st = 1
     elif c == 2:
         r -= 9
@@ -8560,27 +8308,15 @@ def d_X509DataType(v, r):
                 x, r = es(v, r + (x << 3) - 6)
             else:
                 x = raw.decode()
-        l = o.get('X509SubjectName')
-        if l is None:
-            o['X509SubjectName'] = [x]
-        else:
-            l.append(x)
+        o['X509SubjectName'] = [x]
         st = 1
     elif c == 3:
         x, r = eb(v, r)
-        l = o.get('X509Certificate')
-        if l is None:
-            o['X509Certificate'] = [x]
-        else:
-            l.append(x)
+        o['X509Certificate'] = [x]
         st = 1
     elif c == 4:
         x, r = eb(v, r)
-        l = o.get('X509CRL')
-        if l is None:
-            o['X509CRL'] = [x]
-        else:
-            l.append(x)
+        o['X509CRL'] = [x]
         st = 1
     elif c == 5:
         unsupported('wildcard (xs:any) content')

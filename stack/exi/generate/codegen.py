@@ -320,11 +320,17 @@ class ModuleGenerator:
         else:
             w(ind, f"x, r = d_{cg.key}(v, r)")
         if p.name in g.list_fields:
-            w(ind, f"l = o.get({p.name!r})")
-            w(ind, "if l is None:")
-            w(ind + 1, f"o[{p.name!r}] = [x]")
-            w(ind, "else:")
-            w(ind + 1, "l.append(x)")
+            may, must = self._presence[0][self._sid], self._presence[1][self._sid]
+            if p.name not in may:  # the first item on every path here
+                w(ind, f"o[{p.name!r}] = [x]")
+            elif p.name in must:  # an item came before on every path here
+                w(ind, f"o[{p.name!r}].append(x)")
+            else:
+                w(ind, f"l = o.get({p.name!r})")
+                w(ind, "if l is None:")
+                w(ind + 1, f"o[{p.name!r}] = [x]")
+                w(ind, "else:")
+                w(ind + 1, "l.append(x)")
         else:
             w(ind, f"o[{p.name!r}] = x")
 
@@ -379,11 +385,47 @@ class ModuleGenerator:
         w(ind, "else:")
         w(ind + 1, f"und(c, {n})")
 
+    @staticmethod
+    def list_presence(g: TypeGrammar, states: list[CState]) -> tuple[list[set[str]], list[set[str]]]:
+        """Per state: the list fields that may already hold an item, and those that must (dataflow over the
+        state graph from the empty dict of state 0): the decoder creates or appends without looking first."""
+        lists = set(g.list_fields)
+        n = len(states)
+        may: list[set[str]] = [set() for _ in range(n)]
+        must: list[set[str] | None] = [None] * n  # None: no path seen yet (top)
+        must[0] = set()
+        changed = True
+        while changed:
+            changed = False
+            for s, st in enumerate(states):
+                if must[s] is None:
+                    continue
+                edges = [(p, p.target) for p in st.prods]
+                # a run (compressed repetition) loops on its element before it leaves: an edge to itself
+                edges += [(p, s) for p in st.prods if st.run_len and p.kind == "SE" and p.name == st.run_name]
+                for p, t in edges:
+                    if t < 0:
+                        continue
+                    add = {p.name} if p.kind == "SE" and p.name in lists else set()
+                    m = may[s] | add
+                    if not m <= may[t]:
+                        may[t] |= m
+                        changed = True
+                    k = must[s] | add  # type: ignore[operator]
+                    new = k if must[t] is None else (must[t] & k)  # type: ignore[operator]
+                    if t == 0:
+                        new = set()
+                    if new != must[t]:
+                        must[t] = new
+                        changed = True
+        return may, [m if m is not None else set() for m in must]
+
     def gen_decoder(self, g: TypeGrammar) -> str:
         w = Writer()
         w(0, f"def d_{g.key}(v, r):")
         w(1, "o = {}")
         states = self.compressed[g.key]
+        self._presence = self.list_presence(g, states)
         order = _topo(states)
         if order is None:
             w(1, "st = 0")
@@ -510,6 +552,7 @@ class ModuleGenerator:
         w(ind + 1, f"lim = r - {TRIM_BITS}")
 
     def state_block(self, w: Writer, ind: int, g: TypeGrammar, st: CState) -> None:
+        self._sid = st.id  # for decode_action: which list fields exist on entry
         self_loop = any(p.target == st.id for p in st.prods)
         if st.run_len:
             w(ind, "k = 0")
