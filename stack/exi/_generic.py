@@ -275,12 +275,7 @@ class Decoder:
         empty = False  # xsi:nil="true": only attributes and EE are left (TypeEmpty)
         content2 = False  # after undeclared content in a start tag: no attribute events any more
         while True:
-            width, prods, run_len, run_name = states[s]
-            start_tag = k == 0 and not content2 and s in g.start_tag_states(key)
-            first = start_tag and s == 0  # the state AT(xsi:type) and AT(xsi:nil) belong to
-            if empty:
-                prods = _empty_prods(prods)
-                width = _width(len(prods) + 1)
+            width, prods, run_len, run_name, start_tag, first = _state(g, key, states, s, k, content2, empty)
             self.where = f"{t['label']} state {s}"
             c = self.bits(width)
             if c < len(prods):
@@ -354,41 +349,23 @@ class Decoder:
                 s, content2 = _content_state(states, s, g.start_tag_states(key)), True
 
 
-@cache
-def _free_order(states: tuple) -> bool:
-    """True when two element names can occur in either order (as stack.exi.generate.grammar.free_order, on
-    the plain-data states): the fast path then keeps the dict's order, and so does this encoder."""
-    after: list[set[str]] = [set() for _ in states]
-    changed = True
-    while changed:
-        changed = False
-        for i, (_w, prods, _n, _r) in enumerate(states):
-            acc = set(after[i])
-            for p in prods:
-                if p[0] in ("AT", "SE"):
-                    acc.add(p[1])
-                    if p[3] >= 0:
-                        acc |= after[p[3]]
-            if acc != after[i]:
-                after[i] = acc
-                changed = True
-    before: set[tuple[str, str]] = set()
-    for _w, prods, _n, _r in states:
-        for p in prods:
-            if p[0] in ("AT", "SE") and p[3] >= 0:
-                for later in after[p[3]]:
-                    if later != p[1]:
-                        if (later, p[1]) in before:
-                            return True
-                        before.add((p[1], later))
-    return False
-
-
 def _builtin_states(st: StringTable, name: str) -> tuple:
     if name in st.builtin_seen:
         return ((1, (("?", "", 0, 0, None, ""),), 0, ""), _BUILTIN_STATES[1])
     st.builtin_seen.add(name)
     return _BUILTIN_STATES
+
+
+def _state(g: Grammars, key: str, states: tuple, s: int, k: int, content2: bool, empty: bool) -> tuple:
+    """State `s` as the walk sees it: (width, productions, run length, run element, start tag?, first state?).
+    k: items of a run so far; content2: undeclared content has ended the start tag; empty: after xsi:nil."""
+    width, prods, run_len, run_name = states[s]
+    start_tag = k == 0 and not content2 and s in g.start_tag_states(key)
+    first = start_tag and s == 0  # the state AT(xsi:type) and AT(xsi:nil) belong to
+    if empty:
+        prods = _empty_prods(prods)
+        width = _width(len(prods) + 1)
+    return width, prods, run_len, run_name, start_tag, first
 
 
 def second_level(prods: tuple, first: bool, start_tag: bool) -> tuple:
@@ -627,12 +604,7 @@ class Encoder:
                 queue.append((name, v))
         idx: dict[str, int] = {}
         while True:
-            width, prods, run_len, run_name = states[s]
-            start_tag = k == 0 and not content2 and s in g.start_tag_states(key)
-            first = start_tag and s == 0  # the state AT(xsi:type) and AT(xsi:nil) belong to
-            if empty:
-                prods = _empty_prods(prods)
-                width = _width(len(prods) + 1)
+            width, prods, run_len, run_name, start_tag, first = _state(g, key, states, s, k, content2, empty)
             if not queue:
                 ee = next((p for p in prods if p[0] == "EE"), None)
                 if ee is None:
@@ -728,7 +700,7 @@ class Encoder:
             with contextlib.suppress(Problem, KeyError):
                 t = self.g.type(self.g.type_names[self.type_name(typ)])
         # a repeated choice (xmldsig KeyInfo) keeps the dict's order, the order a decoder saw
-        rank = {} if _free_order(t["states"]) else {name: i for i, name in enumerate(t.get("fields", ()))}
+        rank = {} if t.get("free_order") else {name: i for i, name in enumerate(t.get("fields", ()))}
         keyed = []
         anchor = -1
         for pos, (name, v) in enumerate(items):

@@ -1173,6 +1173,7 @@ class ModuleGenerator:
                 "fields": tuple(g.fields),
                 "lists": tuple(sorted(g.list_fields)),
                 "attributes": tuple(a[0] for a in g.attributes),
+                "free_order": free_order([st.prods for st in self.compressed[g.key]]),
                 "states": tuple(states),
             }
         roots = tuple(
