@@ -302,14 +302,7 @@ class Decoder:
                     out.add("#text", self.string(), None)
                 else:
                     raise Problem(f"production {kind!r} (learned by a built-in grammar) is not supported")
-                if run_len and kind == "SE" and name == run_name and k + 1 < run_len:
-                    k += 1
-                elif kind == "CHM" and start_tag:  # mixed text ends the start tag (EXI 8.5.4.2 normalisation)
-                    s, k = _content_state(states, s, g.start_tag_states(key)), 0
-                else:
-                    s, k, content2 = target, 0, content2 and target == s
-                    if s < 0:
-                        raise Problem(f"production {kind} without a target")
+                s, k, content2 = _after(g, key, states, (s, k, content2, start_tag), prods[c])
                 continue
             if c > len(prods):
                 raise Problem(f"event code {c} is outside the {len(prods)} declared production(s)")
@@ -366,6 +359,21 @@ def _state(g: Grammars, key: str, states: tuple, s: int, k: int, content2: bool,
         prods = _empty_prods(prods)
         width = _width(len(prods) + 1)
     return width, prods, run_len, run_name, start_tag, first
+
+
+def _after(g: Grammars, key: str, states: tuple, where: tuple, prod: tuple) -> tuple[int, int, bool]:
+    """(state, run count, content2) after the declared production `prod` taken at `where` = (state, run count,
+    content2, start tag?)."""
+    s, k, content2, start_tag = where
+    kind, name, _code, target = prod[:4]
+    _w, _prods, run_len, run_name = states[s]
+    if run_len and kind == "SE" and name == run_name and k + 1 < run_len:
+        return s, k + 1, content2
+    if kind == "CHM" and start_tag:  # mixed text ends the start tag (EXI 8.5.4.2 normalisation)
+        return _content_state(states, s, g.start_tag_states(key)), 0, content2
+    if target < 0:
+        raise Problem(f"production {kind} without a target")
+    return target, 0, content2 and target == s
 
 
 def second_level(prods: tuple, first: bool, start_tag: bool) -> tuple:
@@ -657,12 +665,7 @@ class Encoder:
                 else:  # CHM, CH*
                     self.a = rt.ws(self.a, v)
                 self.path.pop()
-                if run_len and kind == "SE" and pname == run_name and k + 1 < run_len:
-                    k += 1
-                elif kind == "CHM" and start_tag:  # mixed text ends the start tag (EXI 8.5.4.2 normalisation)
-                    s, k = _content_state(states, s, g.start_tag_states(key)), 0
-                else:
-                    s, k, content2 = target, 0, content2 and target == s
+                s, k, content2 = _after(g, key, states, (s, k, content2, start_tag), prod)
                 continue
             # undeclared: only for names that say so (Clark, "@", "#text"); a bare unknown name is a mistake
             events = second_level(prods, first, start_tag)
