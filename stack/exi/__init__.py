@@ -60,7 +60,8 @@ __all__ = [
 SCHEMAS: tuple[str, ...] = ("apphand", "din", "iso2", "iso20", "iso20_ac", "iso20_dc", "iso20_wpt", "iso20_acdp")
 _modules: dict[str, ModuleType] = {}
 _encoders: dict[str, dict] = {}  # schema -> {document element: (header byte + its event code, encoder)}
-_decoders: dict[str, tuple] = {}  # schema -> (document event-code width, ((name, decoder), ...))
+_decoders: dict[str, tuple] = {}  # schema -> (document event-code width, its mask, ((name, decoder), ...), count)
+_from_bytes = int.from_bytes  # a global name: cheaper than the attribute lookup on `int` per call
 
 
 def _module(schema: str) -> ModuleType:
@@ -71,7 +72,7 @@ def _module(schema: str) -> ModuleType:
         mod = importlib.import_module(f"{__name__}._grammars.{schema}")
         _modules[schema] = mod
         _encoders[schema] = {name: ((0x80 << mod.DOC_WIDTH) | code, fn) for name, (code, fn) in mod._DOC_E.items()}
-        _decoders[schema] = (mod.DOC_WIDTH, mod._DOC_D)
+        _decoders[schema] = (mod.DOC_WIDTH, (1 << mod.DOC_WIDTH) - 1, mod._DOC_D, len(mod._DOC_D))
     return mod
 
 
@@ -127,13 +128,13 @@ def decode(schema: str, data: bytes) -> dict:
     if not data or data[0] != 0x80:
         raise _header_error(data)
     total = len(data) << 3
-    v = int.from_bytes(data, "big")
+    v = _from_bytes(data, "big")
     # the document element's event code and decoder (what the module's decode_document does, one call less)
-    width, docs = dec  # type: ignore[misc]
+    width, mask, docs, ndocs = dec  # type: ignore[misc]
     r = total - 8 - width
-    c = (v >> r) & ((1 << width) - 1) if r >= 0 else len(docs)
+    c = (v >> r) & mask if r >= 0 else ndocs
     try:
-        if c >= len(docs):  # SE(*) or too short: the module says which
+        if c >= ndocs:  # SE(*) or too short: the module says which
             out, r = _modules[schema].decode_document(v, total - 8)
         else:
             name, fn = docs[c]

@@ -7,6 +7,7 @@ from stack.exi._runtime import (
     bad_bool, bad_enum, extra, missing, Invalid,
 )
 
+_fb = int.from_bytes  # bound once: a global name instead of an attribute lookup on `int` per string
 SCHEMA = 'apphand'
 DOC_WIDTH = 2
 ROOT_NAMES = ('supportedAppProtocolReq', 'supportedAppProtocolRes')
@@ -109,13 +110,13 @@ def e_AppProtocolType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128 and y2.__class__ is int and -1 < y2 < 128 and y3.__class__ is int and 0 <= y3 <= 255 and y4.__class__ is int and 1 <= y4 <= 20:
-        a = (a << ((ln0 << 3) + 52)) | ((((ln0 + 2) << (ln0 << 3)) | int.from_bytes(y0.encode(), 'big')) << 42) | (y1 << 31) | (y2 << 20) | (y3 << 9) | ((y4 - 1) << 1)
+        a = (a << ((ln0 << 3) + 52)) | ((((ln0 + 2) << (ln0 << 3)) | _fb(y0.encode(), 'big')) << 42) | (y1 << 31) | (y2 << 20) | (y3 << 9) | ((y4 - 1) << 1)
     else:
         f = 'ProtocolNamespace'
         x = d.get('ProtocolNamespace')
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
             else:
                 a = ws((a << 2), x) << 1
         else:
@@ -167,7 +168,17 @@ def d_anon_supportedAppProtocolReq(v, r):
     c = (v >> r) & 1
     if c:
         und(c, 1)
-    x, r = d_AppProtocolType(v, r)
+    r0 = r
+    if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + 27) <= r - 10:
+        r -= n + 10
+        y = (v >> r) & ((1 << n) - 1)
+        s0 = (y >> 43).to_bytes(x - 2, 'big')
+        if not y & 8250365576067 and s0.isascii():
+            x = {'ProtocolNamespace': s0.decode(), 'VersionNumberMajor': (y >> 32) & 127, 'VersionNumberMinor': (y >> 21) & 127, 'SchemaID': ((y >> 10) & 255), 'Priority': ((y >> 2) & 31) + 1}
+        else:
+            x, r = d_AppProtocolType(v, r0)
+    else:
+        x, r = d_AppProtocolType(v, r0)
     o['AppProtocol'] = [x]
     st = 1
     k = 0
@@ -179,7 +190,17 @@ def d_anon_supportedAppProtocolReq(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = d_AppProtocolType(v, r)
+            r0 = r
+            if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + 27) <= r - 10:
+                r -= n + 10
+                y = (v >> r) & ((1 << n) - 1)
+                s0 = (y >> 43).to_bytes(x - 2, 'big')
+                if not y & 8250365576067 and s0.isascii():
+                    x = {'ProtocolNamespace': s0.decode(), 'VersionNumberMajor': (y >> 32) & 127, 'VersionNumberMinor': (y >> 21) & 127, 'SchemaID': ((y >> 10) & 255), 'Priority': ((y >> 2) & 31) + 1}
+                else:
+                    x, r = d_AppProtocolType(v, r0)
+            else:
+                x, r = d_AppProtocolType(v, r0)
             o['AppProtocol'].append(x)
             k += 1
             if k == 19:
@@ -211,42 +232,138 @@ def e_anon_supportedAppProtocolReq(a, d):
             st = _Q3[m]
             if m == 1:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_AppProtocolType((a << 1), x)
+                x0 = xs[0]
+                if x0.__class__ is dict and len(x0) == 5:
+                    try:
+                        z0 = x0['ProtocolNamespace']
+                        z1 = x0['VersionNumberMajor']
+                        z2 = x0['VersionNumberMinor']
+                        z3 = x0['SchemaID']
+                        z4 = x0['Priority']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255 and z4.__class__ is int and 1 <= z4 <= 20:
+                    a = (a << ((lz0 << 3) + 54)) | ((((lz0 + 2) << (lz0 << 3)) | _fb(z0.encode(), 'big')) << 43) | (z1 << 32) | (z2 << 21) | (z3 << 10) | ((z4 - 1) << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_AppProtocolType((a << 1), x)
             elif m == 2:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_AppProtocolType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_AppProtocolType((a << 2), x)
+                x0 = xs[0]
+                x1 = xs[1]
+                if x0.__class__ is dict and len(x0) == 5 and x1.__class__ is dict and len(x1) == 5:
+                    try:
+                        z0 = x0['ProtocolNamespace']
+                        z1 = x0['VersionNumberMajor']
+                        z2 = x0['VersionNumberMinor']
+                        z3 = x0['SchemaID']
+                        z4 = x0['Priority']
+                        z5 = x1['ProtocolNamespace']
+                        z6 = x1['VersionNumberMajor']
+                        z7 = x1['VersionNumberMinor']
+                        z8 = x1['SchemaID']
+                        z9 = x1['Priority']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255 and z4.__class__ is int and 1 <= z4 <= 20 and z5.__class__ is str and z5.isascii() and (lz5 := len(z5)) < 126 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and -1 < z7 < 128 and z8.__class__ is int and 0 <= z8 <= 255 and z9.__class__ is int and 1 <= z9 <= 20:
+                    a = (((a << ((lz0 << 3) + 54)) | ((((lz0 + 2) << (lz0 << 3)) | _fb(z0.encode(), 'big')) << 43) | (z1 << 32) | (z2 << 21) | (z3 << 10) | ((z4 - 1) << 2)) << ((lz5 << 3) + 55)) | ((((lz5 + 2) << (lz5 << 3)) | _fb(z5.encode(), 'big')) << 43) | (z6 << 32) | (z7 << 21) | (z8 << 10) | ((z9 - 1) << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_AppProtocolType((a << 1), x)
+                    i = 1
+                    x = x1
+                    a = e_AppProtocolType((a << 2), x)
             elif m == 3:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_AppProtocolType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_AppProtocolType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_AppProtocolType((a << 2), x)
+                x0 = xs[0]
+                x1 = xs[1]
+                x2 = xs[2]
+                if x0.__class__ is dict and len(x0) == 5 and x1.__class__ is dict and len(x1) == 5 and x2.__class__ is dict and len(x2) == 5:
+                    try:
+                        z0 = x0['ProtocolNamespace']
+                        z1 = x0['VersionNumberMajor']
+                        z2 = x0['VersionNumberMinor']
+                        z3 = x0['SchemaID']
+                        z4 = x0['Priority']
+                        z5 = x1['ProtocolNamespace']
+                        z6 = x1['VersionNumberMajor']
+                        z7 = x1['VersionNumberMinor']
+                        z8 = x1['SchemaID']
+                        z9 = x1['Priority']
+                        z10 = x2['ProtocolNamespace']
+                        z11 = x2['VersionNumberMajor']
+                        z12 = x2['VersionNumberMinor']
+                        z13 = x2['SchemaID']
+                        z14 = x2['Priority']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255 and z4.__class__ is int and 1 <= z4 <= 20 and z5.__class__ is str and z5.isascii() and (lz5 := len(z5)) < 126 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and -1 < z7 < 128 and z8.__class__ is int and 0 <= z8 <= 255 and z9.__class__ is int and 1 <= z9 <= 20 and z10.__class__ is str and z10.isascii() and (lz10 := len(z10)) < 126 and z11.__class__ is int and -1 < z11 < 128 and z12.__class__ is int and -1 < z12 < 128 and z13.__class__ is int and 0 <= z13 <= 255 and z14.__class__ is int and 1 <= z14 <= 20:
+                    a = (((((a << ((lz0 << 3) + 54)) | ((((lz0 + 2) << (lz0 << 3)) | _fb(z0.encode(), 'big')) << 43) | (z1 << 32) | (z2 << 21) | (z3 << 10) | ((z4 - 1) << 2)) << ((lz5 << 3) + 55)) | ((((lz5 + 2) << (lz5 << 3)) | _fb(z5.encode(), 'big')) << 43) | (z6 << 32) | (z7 << 21) | (z8 << 10) | ((z9 - 1) << 2)) << ((lz10 << 3) + 55)) | ((((lz10 + 2) << (lz10 << 3)) | _fb(z10.encode(), 'big')) << 43) | (z11 << 32) | (z12 << 21) | (z13 << 10) | ((z14 - 1) << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_AppProtocolType((a << 1), x)
+                    i = 1
+                    x = x1
+                    a = e_AppProtocolType((a << 2), x)
+                    i = 2
+                    x = x2
+                    a = e_AppProtocolType((a << 2), x)
             elif m == 4:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_AppProtocolType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_AppProtocolType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_AppProtocolType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_AppProtocolType((a << 2), x)
+                x0 = xs[0]
+                x1 = xs[1]
+                x2 = xs[2]
+                x3 = xs[3]
+                if x0.__class__ is dict and len(x0) == 5 and x1.__class__ is dict and len(x1) == 5 and x2.__class__ is dict and len(x2) == 5 and x3.__class__ is dict and len(x3) == 5:
+                    try:
+                        z0 = x0['ProtocolNamespace']
+                        z1 = x0['VersionNumberMajor']
+                        z2 = x0['VersionNumberMinor']
+                        z3 = x0['SchemaID']
+                        z4 = x0['Priority']
+                        z5 = x1['ProtocolNamespace']
+                        z6 = x1['VersionNumberMajor']
+                        z7 = x1['VersionNumberMinor']
+                        z8 = x1['SchemaID']
+                        z9 = x1['Priority']
+                        z10 = x2['ProtocolNamespace']
+                        z11 = x2['VersionNumberMajor']
+                        z12 = x2['VersionNumberMinor']
+                        z13 = x2['SchemaID']
+                        z14 = x2['Priority']
+                        z15 = x3['ProtocolNamespace']
+                        z16 = x3['VersionNumberMajor']
+                        z17 = x3['VersionNumberMinor']
+                        z18 = x3['SchemaID']
+                        z19 = x3['Priority']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255 and z4.__class__ is int and 1 <= z4 <= 20 and z5.__class__ is str and z5.isascii() and (lz5 := len(z5)) < 126 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and -1 < z7 < 128 and z8.__class__ is int and 0 <= z8 <= 255 and z9.__class__ is int and 1 <= z9 <= 20 and z10.__class__ is str and z10.isascii() and (lz10 := len(z10)) < 126 and z11.__class__ is int and -1 < z11 < 128 and z12.__class__ is int and -1 < z12 < 128 and z13.__class__ is int and 0 <= z13 <= 255 and z14.__class__ is int and 1 <= z14 <= 20 and z15.__class__ is str and z15.isascii() and (lz15 := len(z15)) < 126 and z16.__class__ is int and -1 < z16 < 128 and z17.__class__ is int and -1 < z17 < 128 and z18.__class__ is int and 0 <= z18 <= 255 and z19.__class__ is int and 1 <= z19 <= 20:
+                    a = (((((((a << ((lz0 << 3) + 54)) | ((((lz0 + 2) << (lz0 << 3)) | _fb(z0.encode(), 'big')) << 43) | (z1 << 32) | (z2 << 21) | (z3 << 10) | ((z4 - 1) << 2)) << ((lz5 << 3) + 55)) | ((((lz5 + 2) << (lz5 << 3)) | _fb(z5.encode(), 'big')) << 43) | (z6 << 32) | (z7 << 21) | (z8 << 10) | ((z9 - 1) << 2)) << ((lz10 << 3) + 55)) | ((((lz10 + 2) << (lz10 << 3)) | _fb(z10.encode(), 'big')) << 43) | (z11 << 32) | (z12 << 21) | (z13 << 10) | ((z14 - 1) << 2)) << ((lz15 << 3) + 55)) | ((((lz15 + 2) << (lz15 << 3)) | _fb(z15.encode(), 'big')) << 43) | (z16 << 32) | (z17 << 21) | (z18 << 10) | ((z19 - 1) << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_AppProtocolType((a << 1), x)
+                    i = 1
+                    x = x1
+                    a = e_AppProtocolType((a << 2), x)
+                    i = 2
+                    x = x2
+                    a = e_AppProtocolType((a << 2), x)
+                    i = 3
+                    x = x3
+                    a = e_AppProtocolType((a << 2), x)
             else:
                 for i, x in enumerate(x):
                     if i:

@@ -7,6 +7,7 @@ from stack.exi._runtime import (
     bad_bool, bad_enum, extra, missing, Invalid,
 )
 
+_fb = int.from_bytes  # bound once: a global name instead of an attribute lookup on `int` per string
 SCHEMA = 'din'
 DOC_WIDTH = 7
 ROOT_NAMES = ('AC_EVChargeParameter', 'AC_EVSEChargeParameter', 'AC_EVSEStatus', 'BodyElement', 'CableCheckReq', 'CableCheckRes', 'CanonicalizationMethod', 'CertificateInstallationReq', 'CertificateInstallationRes', 'CertificateUpdateReq', 'CertificateUpdateRes', 'ChargeParameterDiscoveryReq', 'ChargeParameterDiscoveryRes', 'ChargingStatusReq', 'ChargingStatusRes', 'ContractAuthenticationReq', 'ContractAuthenticationRes', 'CurrentDemandReq', 'CurrentDemandRes', 'DC_EVChargeParameter', 'DC_EVPowerDeliveryParameter', 'DC_EVSEChargeParameter', 'DC_EVSEStatus', 'DC_EVStatus', 'DSAKeyValue', 'DigestMethod', 'DigestValue', 'EVChargeParameter', 'EVPowerDeliveryParameter', 'EVSEChargeParameter', 'EVSEStatus', 'EVStatus', 'Entry', 'KeyInfo', 'KeyName', 'KeyValue', 'Manifest', 'MeteringReceiptReq', 'MeteringReceiptRes', 'MgmtData', 'Object', 'PGPData', 'PMaxScheduleEntry', 'PaymentDetailsReq', 'PaymentDetailsRes', 'PowerDeliveryReq', 'PowerDeliveryRes', 'PreChargeReq', 'PreChargeRes', 'RSAKeyValue', 'Reference', 'RelativeTimeInterval', 'RetrievalMethod', 'SAScheduleList', 'SASchedules', 'SPKIData', 'SalesTariffEntry', 'ServiceCharge', 'ServiceDetailReq', 'ServiceDetailRes', 'ServiceDiscoveryReq', 'ServiceDiscoveryRes', 'ServicePaymentSelectionReq', 'ServicePaymentSelectionRes', 'SessionSetupReq', 'SessionSetupRes', 'SessionStopReq', 'SessionStopRes', 'Signature', 'SignatureMethod', 'SignatureProperties', 'SignatureProperty', 'SignatureValue', 'SignedInfo', 'TimeInterval', 'Transform', 'Transforms', 'V2G_Message', 'WeldingDetectionReq', 'WeldingDetectionRes', 'X509Data')
@@ -1010,7 +1011,7 @@ def e_CertificateInstallationResType(a, d):
     x = d.get('ContractID')
     if x is not None:
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
     else:
@@ -1106,7 +1107,7 @@ def e_CertificateUpdateReqType(a, d):
         u += 1
         c, wd, st = _T55[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = 'ListOfRootCertificateIDs'
@@ -1253,13 +1254,13 @@ def e_CertificateUpdateResType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
-        a = (a << ((ln0 << 3) + 23)) | ((((ln0 + 2) << (ln0 << 3)) | int.from_bytes(y0.encode(), 'big')) << 13) | (y1 << 1)
+        a = (a << ((ln0 << 3) + 23)) | ((((ln0 + 2) << (ln0 << 3)) | _fb(y0.encode(), 'big')) << 13) | (y1 << 1)
     else:
         f = 'ContractID'
         x = d.get('ContractID')
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
             else:
                 a = ws((a << 2), x) << 1
         else:
@@ -1509,7 +1510,12 @@ def d_ChargingProfileType(v, r):
     c = (v >> r) & 1
     if c:
         und(c, 1)
-    x, r = d_ProfileEntryType(v, r)
+    r0 = r
+    if r >= 24 and not (g0 := (v >> (r - 24)) & 16777215) & 14695939:
+        r -= 24
+        x = {'ChargingProfileEntryStart': (g0 >> 14) & 127, 'ChargingProfileEntryMaxPower': (g0 >> 2) & 127}
+    else:
+        x, r = d_ProfileEntryType(v, r0)
     o['ProfileEntry'] = [x]
     st = 2
     lim = v.bit_length() - 32768
@@ -1520,7 +1526,12 @@ def d_ChargingProfileType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = d_ProfileEntryType(v, r)
+            r0 = r
+            if r >= 24 and not (g0 := (v >> (r - 24)) & 16777215) & 14695939:
+                r -= 24
+                x = {'ChargingProfileEntryStart': (g0 >> 14) & 127, 'ChargingProfileEntryMaxPower': (g0 >> 2) & 127}
+            else:
+                x, r = d_ProfileEntryType(v, r0)
             o['ProfileEntry'].append(x)
         elif c == 1:
             return o, r
@@ -1553,42 +1564,108 @@ def e_ChargingProfileType(a, d):
             st = _Q76[m]
             if m == 1:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_ProfileEntryType((a << 1), x)
+                x0 = xs[0]
+                if x0.__class__ is dict and len(x0) == 2:
+                    try:
+                        z0 = x0['ChargingProfileEntryStart']
+                        z1 = x0['ChargingProfileEntryMaxPower']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128:
+                    a = (a << (25)) | (z0 << 14) | (z1 << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_ProfileEntryType((a << 1), x)
             elif m == 2:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_ProfileEntryType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ProfileEntryType((a << 2), x)
+                x0 = xs[0]
+                x1 = xs[1]
+                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2:
+                    try:
+                        z0 = x0['ChargingProfileEntryStart']
+                        z1 = x0['ChargingProfileEntryMaxPower']
+                        z2 = x1['ChargingProfileEntryStart']
+                        z3 = x1['ChargingProfileEntryMaxPower']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and -1 < z3 < 128:
+                    a = (((a << (25)) | (z0 << 14) | (z1 << 2)) << (26)) | (z2 << 14) | (z3 << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_ProfileEntryType((a << 1), x)
+                    i = 1
+                    x = x1
+                    a = e_ProfileEntryType((a << 2), x)
             elif m == 3:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_ProfileEntryType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ProfileEntryType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_ProfileEntryType((a << 2), x)
+                x0 = xs[0]
+                x1 = xs[1]
+                x2 = xs[2]
+                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2 and x2.__class__ is dict and len(x2) == 2:
+                    try:
+                        z0 = x0['ChargingProfileEntryStart']
+                        z1 = x0['ChargingProfileEntryMaxPower']
+                        z2 = x1['ChargingProfileEntryStart']
+                        z3 = x1['ChargingProfileEntryMaxPower']
+                        z4 = x2['ChargingProfileEntryStart']
+                        z5 = x2['ChargingProfileEntryMaxPower']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and -1 < z5 < 128:
+                    a = (((((a << (25)) | (z0 << 14) | (z1 << 2)) << (26)) | (z2 << 14) | (z3 << 2)) << (26)) | (z4 << 14) | (z5 << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_ProfileEntryType((a << 1), x)
+                    i = 1
+                    x = x1
+                    a = e_ProfileEntryType((a << 2), x)
+                    i = 2
+                    x = x2
+                    a = e_ProfileEntryType((a << 2), x)
             elif m == 4:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_ProfileEntryType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ProfileEntryType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_ProfileEntryType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_ProfileEntryType((a << 2), x)
+                x0 = xs[0]
+                x1 = xs[1]
+                x2 = xs[2]
+                x3 = xs[3]
+                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2 and x2.__class__ is dict and len(x2) == 2 and x3.__class__ is dict and len(x3) == 2:
+                    try:
+                        z0 = x0['ChargingProfileEntryStart']
+                        z1 = x0['ChargingProfileEntryMaxPower']
+                        z2 = x1['ChargingProfileEntryStart']
+                        z3 = x1['ChargingProfileEntryMaxPower']
+                        z4 = x2['ChargingProfileEntryStart']
+                        z5 = x2['ChargingProfileEntryMaxPower']
+                        z6 = x3['ChargingProfileEntryStart']
+                        z7 = x3['ChargingProfileEntryMaxPower']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and -1 < z5 < 128 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and -1 < z7 < 128:
+                    a = (((((((a << (25)) | (z0 << 14) | (z1 << 2)) << (26)) | (z2 << 14) | (z3 << 2)) << (26)) | (z4 << 14) | (z5 << 2)) << (26)) | (z6 << 14) | (z7 << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_ProfileEntryType((a << 1), x)
+                    i = 1
+                    x = x1
+                    a = e_ProfileEntryType((a << 2), x)
+                    i = 2
+                    x = x2
+                    a = e_ProfileEntryType((a << 2), x)
+                    i = 3
+                    x = x3
+                    a = e_ProfileEntryType((a << 2), x)
             else:
                 for i, x in enumerate(x):
                     if i:
@@ -2003,7 +2080,7 @@ def e_ContractAuthenticationReqType(a, d):
         u += 1
         c, wd, st = _T86[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = None
@@ -4114,7 +4191,7 @@ def e_ListOfRootCertificateIDsType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 2), x) << 1
             elif m == 2:
@@ -4122,13 +4199,13 @@ def e_ListOfRootCertificateIDsType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 2), x) << 1
                 i = 1
                 x = xs[1]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 3), x) << 1
             elif m == 3:
@@ -4136,19 +4213,19 @@ def e_ListOfRootCertificateIDsType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 2), x) << 1
                 i = 1
                 x = xs[1]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 3), x) << 1
                 i = 2
                 x = xs[2]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 3), x) << 1
             elif m == 4:
@@ -4156,32 +4233,32 @@ def e_ListOfRootCertificateIDsType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 2), x) << 1
                 i = 1
                 x = xs[1]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 3), x) << 1
                 i = 2
                 x = xs[2]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 3), x) << 1
                 i = 3
                 x = xs[3]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 3), x) << 1
             else:
                 for i, x in enumerate(x):
                     c, wd = _P158[i]
                     if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                        a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                        a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                     else:
                         a = ws(((((a << wd) | c) << 1)), x) << 1
             i = -1
@@ -4192,7 +4269,7 @@ def e_ListOfRootCertificateIDsType(a, d):
             for i, x in enumerate(x):
                 c, wd, nx, n = _T156[st]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws(((((a << wd) | c) << 1)), x) << 1
                 if n:
@@ -4514,7 +4591,7 @@ def e_MeterInfoType(a, d):
     x = d.get('MeterID')
     if x is not None:
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
         st = 1
@@ -4761,7 +4838,7 @@ def e_NotificationType(a, d):
     if x is not None:
         u += 1
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 3), x) << 1
         st = 2
@@ -5471,7 +5548,7 @@ def e_ParameterType(a, d):
         u += 1
         c, wd, st = _T192[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = None
@@ -5523,7 +5600,7 @@ def e_PaymentDetailsReqType(a, d):
     x = d.get('ContractID')
     if x is not None:
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
     else:
@@ -5604,7 +5681,7 @@ def e_PaymentDetailsResType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if (j0 := _I46.get(y0)) is not None and y1.__class__ is str and y1.isascii() and (ln1 := len(y1)) < 126 and y2.__class__ is int and -1 < y2 < 128:
-        a = (a << ((ln1 << 3) + 31)) | ((j0 << 1) << ((ln1 << 3) + 23)) | ((((ln1 + 2) << (ln1 << 3)) | int.from_bytes(y1.encode(), 'big')) << 13) | (y2 << 1)
+        a = (a << ((ln1 << 3) + 31)) | (j0 << ((ln1 << 3) + 24)) | ((((ln1 + 2) << (ln1 << 3)) | _fb(y1.encode(), 'big')) << 13) | (y2 << 1)
     else:
         f = 'ResponseCode'
         x = d.get('ResponseCode')
@@ -5619,7 +5696,7 @@ def e_PaymentDetailsResType(a, d):
         x = d.get('GenChallenge')
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
             else:
                 a = ws((a << 2), x) << 1
         else:
@@ -7148,7 +7225,7 @@ def e_SalesTariffType(a, d):
     if x is not None:
         u += 1
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 3), x) << 1
         st = 3
@@ -7667,7 +7744,7 @@ def e_ServiceDiscoveryReqType(a, d):
     if x is not None:
         u += 1
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 3), x) << 1
         st = 1
@@ -8193,7 +8270,7 @@ def e_ServiceTagType(a, d):
     if x is not None:
         u += 1
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 3), x) << 1
         st = 2
@@ -8212,7 +8289,7 @@ def e_ServiceTagType(a, d):
         u += 1
         c, wd, st = _T71[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = None
@@ -9185,7 +9262,7 @@ def e_TransformType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
             elif m == 2:
@@ -9193,13 +9270,13 @@ def e_TransformType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 1
                 x = xs[1]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
             elif m == 3:
@@ -9207,19 +9284,19 @@ def e_TransformType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 1
                 x = xs[1]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 2
                 x = xs[2]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
             elif m == 4:
@@ -9227,31 +9304,31 @@ def e_TransformType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 1
                 x = xs[1]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 2
                 x = xs[2]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 3
                 x = xs[3]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
             else:
                 for i, x in enumerate(x):
                     if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                        a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                        a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                     else:
                         a = ws((a << 4), x) << 1
             i = -1
@@ -9262,7 +9339,7 @@ def e_TransformType(a, d):
             for i, x in enumerate(x):
                 c, wd, nx, n = _T262[st]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws(((((a << wd) | c) << 1)), x) << 1
                 if n:
@@ -9502,7 +9579,17 @@ def d_X509DataType(v, r):
     r -= 3
     c = (v >> r) & 7
     if c == 0:
-        x, r = d_X509IssuerSerialType(v, r)
+        r0 = r
+        if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
+            r -= n + 10
+            y = (v >> r) & ((1 << n) - 1)
+            s0 = (y >> 14).to_bytes(x - 2, 'big')
+            if not y & 15875 and s0.isascii():
+                x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
+            else:
+                x, r = d_X509IssuerSerialType(v, r0)
+        else:
+            x, r = d_X509IssuerSerialType(v, r0)
         o['X509IssuerSerial'] = [x]
         st = 1
     elif c == 1:
@@ -9545,7 +9632,17 @@ def d_X509DataType(v, r):
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = d_X509IssuerSerialType(v, r)
+            r0 = r
+            if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
+                r -= n + 10
+                y = (v >> r) & ((1 << n) - 1)
+                s0 = (y >> 14).to_bytes(x - 2, 'big')
+                if not y & 15875 and s0.isascii():
+                    x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
+                else:
+                    x, r = d_X509IssuerSerialType(v, r0)
+            else:
+                x, r = d_X509IssuerSerialType(v, r0)
             l = o.get('X509IssuerSerial')
             if l is None:
                 o['X509IssuerSerial'] = [x]
@@ -9670,13 +9767,13 @@ def e_X509IssuerSerialType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
-        a = (a << ((ln0 << 3) + 23)) | ((((ln0 + 2) << (ln0 << 3)) | int.from_bytes(y0.encode(), 'big')) << 13) | (y1 << 1)
+        a = (a << ((ln0 << 3) + 23)) | ((((ln0 + 2) << (ln0 << 3)) | _fb(y0.encode(), 'big')) << 13) | (y1 << 1)
     else:
         f = 'X509IssuerName'
         x = d.get('X509IssuerName')
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
             else:
                 a = ws((a << 2), x) << 1
         else:
@@ -9926,7 +10023,7 @@ def h_KeyInfoType_1(a, x, st):
     for i, x in enumerate(x):
         c, wd, nx, n = _T144[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -10085,7 +10182,7 @@ def h_KeyInfoType_7(a, x, st):
     for i, x in enumerate(x):
         c, wd, nx, n = _T150[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -10166,7 +10263,7 @@ def h_X509DataType_2(a, x, st):
     for i, x in enumerate(x):
         c, wd, nx, n = _T268[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -10263,7 +10360,7 @@ def d_simple1(v, r):
 
 def e_simple1(a, x):
     if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-        a = (a << ((ln << 3) + 10)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+        a = (a << ((ln << 3) + 10)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
     else:
         a = ws((a << 1), x) << 1
     return a

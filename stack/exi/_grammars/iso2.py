@@ -7,6 +7,7 @@ from stack.exi._runtime import (
     bad_bool, bad_enum, extra, missing, Invalid,
 )
 
+_fb = int.from_bytes  # bound once: a global name instead of an attribute lookup on `int` per string
 SCHEMA = 'iso2'
 DOC_WIDTH = 7
 ROOT_NAMES = ('AC_EVChargeParameter', 'AC_EVSEChargeParameter', 'AC_EVSEStatus', 'AuthorizationReq', 'AuthorizationRes', 'BodyElement', 'CableCheckReq', 'CableCheckRes', 'CanonicalizationMethod', 'CertificateInstallationReq', 'CertificateInstallationRes', 'CertificateUpdateReq', 'CertificateUpdateRes', 'ChargeParameterDiscoveryReq', 'ChargeParameterDiscoveryRes', 'ChargingStatusReq', 'ChargingStatusRes', 'CurrentDemandReq', 'CurrentDemandRes', 'DC_EVChargeParameter', 'DC_EVPowerDeliveryParameter', 'DC_EVSEChargeParameter', 'DC_EVSEStatus', 'DC_EVStatus', 'DSAKeyValue', 'DigestMethod', 'DigestValue', 'EVChargeParameter', 'EVPowerDeliveryParameter', 'EVSEChargeParameter', 'EVSEStatus', 'EVStatus', 'Entry', 'KeyInfo', 'KeyName', 'KeyValue', 'Manifest', 'MeteringReceiptReq', 'MeteringReceiptRes', 'MgmtData', 'Object', 'PGPData', 'PMaxScheduleEntry', 'PaymentDetailsReq', 'PaymentDetailsRes', 'PaymentServiceSelectionReq', 'PaymentServiceSelectionRes', 'PowerDeliveryReq', 'PowerDeliveryRes', 'PreChargeReq', 'PreChargeRes', 'RSAKeyValue', 'Reference', 'RelativeTimeInterval', 'RetrievalMethod', 'SAScheduleList', 'SASchedules', 'SPKIData', 'SalesTariffEntry', 'ServiceDetailReq', 'ServiceDetailRes', 'ServiceDiscoveryReq', 'ServiceDiscoveryRes', 'SessionSetupReq', 'SessionSetupRes', 'SessionStopReq', 'SessionStopRes', 'Signature', 'SignatureMethod', 'SignatureProperties', 'SignatureProperty', 'SignatureValue', 'SignedInfo', 'TimeInterval', 'Transform', 'Transforms', 'V2G_Message', 'WeldingDetectionReq', 'WeldingDetectionRes', 'X509Data')
@@ -1221,7 +1222,7 @@ def e_CertificateUpdateReqType(a, d):
     x = d.get('eMAID')
     if x is not None:
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
     else:
@@ -1747,7 +1748,7 @@ def e_ChargeServiceType(a, d):
     if x is not None:
         u += 1
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 3), x) << 1
         st = 2
@@ -1766,7 +1767,7 @@ def e_ChargeServiceType(a, d):
         u += 1
         c, wd, st = _T84[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = 'FreeService'
@@ -2060,7 +2061,7 @@ def e_ChargingStatusResType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if (j0 := _I14.get(y0)) is not None and y1.__class__ is str and y1.isascii() and (ln1 := len(y1)) < 126 and y2.__class__ is int and 1 <= y2 <= 255:
-        a = (a << ((ln1 << 3) + 30)) | ((j0 << 1) << ((ln1 << 3) + 22)) | ((((ln1 + 2) << (ln1 << 3)) | int.from_bytes(y1.encode(), 'big')) << 12) | ((y2 - 1) << 1)
+        a = (a << ((ln1 << 3) + 30)) | (j0 << ((ln1 << 3) + 23)) | ((((ln1 + 2) << (ln1 << 3)) | _fb(y1.encode(), 'big')) << 12) | ((y2 - 1) << 1)
         st = 3
     else:
         f = 'ResponseCode'
@@ -2077,7 +2078,7 @@ def e_ChargingStatusResType(a, d):
         x = d.get('EVSEID')
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
             else:
                 a = ws((a << 2), x) << 1
             st = 2
@@ -4449,7 +4450,17 @@ def d_ListOfRootCertificateIDsType(v, r):
     c = (v >> r) & 1
     if c:
         und(c, 1)
-    x, r = d_X509IssuerSerialType(v, r)
+    r0 = r
+    if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
+        r -= n + 10
+        y = (v >> r) & ((1 << n) - 1)
+        s0 = (y >> 14).to_bytes(x - 2, 'big')
+        if not y & 15875 and s0.isascii():
+            x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
+        else:
+            x, r = d_X509IssuerSerialType(v, r0)
+    else:
+        x, r = d_X509IssuerSerialType(v, r0)
     o['RootCertificateID'] = [x]
     st = 1
     k = 0
@@ -4461,7 +4472,17 @@ def d_ListOfRootCertificateIDsType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = d_X509IssuerSerialType(v, r)
+            r0 = r
+            if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
+                r -= n + 10
+                y = (v >> r) & ((1 << n) - 1)
+                s0 = (y >> 14).to_bytes(x - 2, 'big')
+                if not y & 15875 and s0.isascii():
+                    x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
+                else:
+                    x, r = d_X509IssuerSerialType(v, r0)
+            else:
+                x, r = d_X509IssuerSerialType(v, r0)
             o['RootCertificateID'].append(x)
             k += 1
             if k == 19:
@@ -4493,42 +4514,108 @@ def e_ListOfRootCertificateIDsType(a, d):
             st = _Q90[m]
             if m == 1:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_X509IssuerSerialType((a << 1), x)
+                x0 = xs[0]
+                if x0.__class__ is dict and len(x0) == 2:
+                    try:
+                        z0 = x0['X509IssuerName']
+                        z1 = x0['X509SerialNumber']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128:
+                    a = (a << ((lz0 << 3) + 25)) | ((((lz0 + 2) << (lz0 << 3)) | _fb(z0.encode(), 'big')) << 14) | (z1 << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_X509IssuerSerialType((a << 1), x)
             elif m == 2:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_X509IssuerSerialType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_X509IssuerSerialType((a << 2), x)
+                x0 = xs[0]
+                x1 = xs[1]
+                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2:
+                    try:
+                        z0 = x0['X509IssuerName']
+                        z1 = x0['X509SerialNumber']
+                        z2 = x1['X509IssuerName']
+                        z3 = x1['X509SerialNumber']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128:
+                    a = (((a << ((lz0 << 3) + 25)) | ((((lz0 + 2) << (lz0 << 3)) | _fb(z0.encode(), 'big')) << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | ((((lz2 + 2) << (lz2 << 3)) | _fb(z2.encode(), 'big')) << 14) | (z3 << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_X509IssuerSerialType((a << 1), x)
+                    i = 1
+                    x = x1
+                    a = e_X509IssuerSerialType((a << 2), x)
             elif m == 3:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_X509IssuerSerialType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_X509IssuerSerialType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_X509IssuerSerialType((a << 2), x)
+                x0 = xs[0]
+                x1 = xs[1]
+                x2 = xs[2]
+                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2 and x2.__class__ is dict and len(x2) == 2:
+                    try:
+                        z0 = x0['X509IssuerName']
+                        z1 = x0['X509SerialNumber']
+                        z2 = x1['X509IssuerName']
+                        z3 = x1['X509SerialNumber']
+                        z4 = x2['X509IssuerName']
+                        z5 = x2['X509SerialNumber']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is str and z4.isascii() and (lz4 := len(z4)) < 126 and z5.__class__ is int and -1 < z5 < 128:
+                    a = (((((a << ((lz0 << 3) + 25)) | ((((lz0 + 2) << (lz0 << 3)) | _fb(z0.encode(), 'big')) << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | ((((lz2 + 2) << (lz2 << 3)) | _fb(z2.encode(), 'big')) << 14) | (z3 << 2)) << ((lz4 << 3) + 26)) | ((((lz4 + 2) << (lz4 << 3)) | _fb(z4.encode(), 'big')) << 14) | (z5 << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_X509IssuerSerialType((a << 1), x)
+                    i = 1
+                    x = x1
+                    a = e_X509IssuerSerialType((a << 2), x)
+                    i = 2
+                    x = x2
+                    a = e_X509IssuerSerialType((a << 2), x)
             elif m == 4:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_X509IssuerSerialType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_X509IssuerSerialType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_X509IssuerSerialType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_X509IssuerSerialType((a << 2), x)
+                x0 = xs[0]
+                x1 = xs[1]
+                x2 = xs[2]
+                x3 = xs[3]
+                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2 and x2.__class__ is dict and len(x2) == 2 and x3.__class__ is dict and len(x3) == 2:
+                    try:
+                        z0 = x0['X509IssuerName']
+                        z1 = x0['X509SerialNumber']
+                        z2 = x1['X509IssuerName']
+                        z3 = x1['X509SerialNumber']
+                        z4 = x2['X509IssuerName']
+                        z5 = x2['X509SerialNumber']
+                        z6 = x3['X509IssuerName']
+                        z7 = x3['X509SerialNumber']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is str and z4.isascii() and (lz4 := len(z4)) < 126 and z5.__class__ is int and -1 < z5 < 128 and z6.__class__ is str and z6.isascii() and (lz6 := len(z6)) < 126 and z7.__class__ is int and -1 < z7 < 128:
+                    a = (((((((a << ((lz0 << 3) + 25)) | ((((lz0 + 2) << (lz0 << 3)) | _fb(z0.encode(), 'big')) << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | ((((lz2 + 2) << (lz2 << 3)) | _fb(z2.encode(), 'big')) << 14) | (z3 << 2)) << ((lz4 << 3) + 26)) | ((((lz4 + 2) << (lz4 << 3)) | _fb(z4.encode(), 'big')) << 14) | (z5 << 2)) << ((lz6 << 3) + 26)) | ((((lz6 + 2) << (lz6 << 3)) | _fb(z6.encode(), 'big')) << 14) | (z7 << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_X509IssuerSerialType((a << 1), x)
+                    i = 1
+                    x = x1
+                    a = e_X509IssuerSerialType((a << 2), x)
+                    i = 2
+                    x = x2
+                    a = e_X509IssuerSerialType((a << 2), x)
+                    i = 3
+                    x = x3
+                    a = e_X509IssuerSerialType((a << 2), x)
             else:
                 for i, x in enumerate(x):
                     if i:
@@ -4868,7 +4955,7 @@ def e_MeterInfoType(a, d):
     x = d.get('MeterID')
     if x is not None:
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
         st = 1
@@ -5140,7 +5227,7 @@ def e_NotificationType(a, d):
     if x is not None:
         u += 1
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 3), x) << 1
         st = 2
@@ -5818,7 +5905,7 @@ def e_ParameterType(a, d):
         u += 1
         c, wd, st = _T210[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = None
@@ -5870,7 +5957,7 @@ def e_PaymentDetailsReqType(a, d):
     x = d.get('eMAID')
     if x is not None:
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
     else:
@@ -7617,7 +7704,7 @@ def e_SalesTariffType(a, d):
         u += 1
         c, wd, st = _T61[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = 'NumEPriceLevels'
@@ -8062,7 +8149,7 @@ def e_ServiceDiscoveryReqType(a, d):
     if x is not None:
         u += 1
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 3), x) << 1
         st = 1
@@ -8529,7 +8616,7 @@ def e_ServiceType(a, d):
     if x is not None:
         u += 1
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 3), x) << 1
         st = 2
@@ -8548,7 +8635,7 @@ def e_ServiceType(a, d):
         u += 1
         c, wd, st = _T84[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = 'FreeService'
@@ -8660,7 +8747,7 @@ def e_SessionSetupResType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if (j0 := _I14.get(y0)) is not None and y1.__class__ is str and y1.isascii() and (ln1 := len(y1)) < 126:
-        a = (a << ((ln1 << 3) + 19)) | ((j0 << 1) << ((ln1 << 3) + 11)) | ((((ln1 + 2) << (ln1 << 3)) | int.from_bytes(y1.encode(), 'big')) << 1)
+        a = (a << ((ln1 << 3) + 19)) | (j0 << ((ln1 << 3) + 12)) | ((((ln1 + 2) << (ln1 << 3)) | _fb(y1.encode(), 'big')) << 1)
         st = 2
     else:
         f = 'ResponseCode'
@@ -8677,7 +8764,7 @@ def e_SessionSetupResType(a, d):
         x = d.get('EVSEID')
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
             else:
                 a = ws((a << 2), x) << 1
             st = 2
@@ -9696,7 +9783,7 @@ def e_TransformType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
             elif m == 2:
@@ -9704,13 +9791,13 @@ def e_TransformType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 1
                 x = xs[1]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
             elif m == 3:
@@ -9718,19 +9805,19 @@ def e_TransformType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 1
                 x = xs[1]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 2
                 x = xs[2]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
             elif m == 4:
@@ -9738,31 +9825,31 @@ def e_TransformType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 1
                 x = xs[1]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 2
                 x = xs[2]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 3
                 x = xs[3]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
             else:
                 for i, x in enumerate(x):
                     if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                        a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                        a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                     else:
                         a = ws((a << 4), x) << 1
             i = -1
@@ -9773,7 +9860,7 @@ def e_TransformType(a, d):
             for i, x in enumerate(x):
                 c, wd, nx, n = _T296[st]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws(((((a << wd) | c) << 1)), x) << 1
                 if n:
@@ -10013,7 +10100,17 @@ def d_X509DataType(v, r):
     r -= 3
     c = (v >> r) & 7
     if c == 0:
-        x, r = d_X509IssuerSerialType(v, r)
+        r0 = r
+        if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
+            r -= n + 10
+            y = (v >> r) & ((1 << n) - 1)
+            s0 = (y >> 14).to_bytes(x - 2, 'big')
+            if not y & 15875 and s0.isascii():
+                x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
+            else:
+                x, r = d_X509IssuerSerialType(v, r0)
+        else:
+            x, r = d_X509IssuerSerialType(v, r0)
         o['X509IssuerSerial'] = [x]
         st = 1
     elif c == 1:
@@ -10056,7 +10153,17 @@ def d_X509DataType(v, r):
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = d_X509IssuerSerialType(v, r)
+            r0 = r
+            if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
+                r -= n + 10
+                y = (v >> r) & ((1 << n) - 1)
+                s0 = (y >> 14).to_bytes(x - 2, 'big')
+                if not y & 15875 and s0.isascii():
+                    x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
+                else:
+                    x, r = d_X509IssuerSerialType(v, r0)
+            else:
+                x, r = d_X509IssuerSerialType(v, r0)
             l = o.get('X509IssuerSerial')
             if l is None:
                 o['X509IssuerSerial'] = [x]
@@ -10181,13 +10288,13 @@ def e_X509IssuerSerialType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
-        a = (a << ((ln0 << 3) + 23)) | ((((ln0 + 2) << (ln0 << 3)) | int.from_bytes(y0.encode(), 'big')) << 13) | (y1 << 1)
+        a = (a << ((ln0 << 3) + 23)) | ((((ln0 + 2) << (ln0 << 3)) | _fb(y0.encode(), 'big')) << 13) | (y1 << 1)
     else:
         f = 'X509IssuerName'
         x = d.get('X509IssuerName')
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
             else:
                 a = ws((a << 2), x) << 1
         else:
@@ -10490,7 +10597,7 @@ def h_CurrentDemandResType_9(a, x, st):
 def h_CurrentDemandResType_10(a, x, st):
     c, wd, st = _T122[st]
     if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-        a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+        a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
     else:
         a = ws(((((a << wd) | c) << 1)), x) << 1
     return a, st
@@ -10523,7 +10630,7 @@ def h_KeyInfoType_1(a, x, st):
     for i, x in enumerate(x):
         c, wd, nx, n = _T162[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -10682,7 +10789,7 @@ def h_KeyInfoType_7(a, x, st):
     for i, x in enumerate(x):
         c, wd, nx, n = _T168[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -10763,7 +10870,7 @@ def h_X509DataType_2(a, x, st):
     for i, x in enumerate(x):
         c, wd, nx, n = _T303[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -10860,7 +10967,7 @@ def d_simple1(v, r):
 
 def e_simple1(a, x):
     if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-        a = (a << ((ln << 3) + 10)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+        a = (a << ((ln << 3) + 10)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
     else:
         a = ws((a << 1), x) << 1
     return a

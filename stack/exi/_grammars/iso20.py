@@ -7,6 +7,7 @@ from stack.exi._runtime import (
     bad_bool, bad_enum, extra, missing, Invalid,
 )
 
+_fb = int.from_bytes  # bound once: a global name instead of an attribute lookup on `int` per string
 SCHEMA = 'iso20'
 DOC_WIDTH = 6
 ROOT_NAMES = ('AuthorizationReq', 'AuthorizationRes', 'AuthorizationSetupReq', 'AuthorizationSetupRes', 'CLReqControlMode', 'CLResControlMode', 'CanonicalizationMethod', 'CertificateInstallationReq', 'CertificateInstallationRes', 'DSAKeyValue', 'DigestMethod', 'DigestValue', 'KeyInfo', 'KeyName', 'KeyValue', 'Manifest', 'MeteringConfirmationReq', 'MeteringConfirmationRes', 'MgmtData', 'Object', 'PGPData', 'PowerDeliveryReq', 'PowerDeliveryRes', 'RSAKeyValue', 'Reference', 'RetrievalMethod', 'SPKIData', 'ScheduleExchangeReq', 'ScheduleExchangeRes', 'ServiceDetailReq', 'ServiceDetailRes', 'ServiceDiscoveryReq', 'ServiceDiscoveryRes', 'ServiceSelectionReq', 'ServiceSelectionRes', 'SessionSetupReq', 'SessionSetupRes', 'SessionStopReq', 'SessionStopRes', 'Signature', 'SignatureMethod', 'SignatureProperties', 'SignatureProperty', 'SignatureValue', 'SignedInfo', 'SignedInstallationData', 'SignedMeteringData', 'Transform', 'Transforms', 'VehicleCheckInReq', 'VehicleCheckInRes', 'VehicleCheckOutReq', 'VehicleCheckOutRes', 'X509Data')
@@ -704,7 +705,7 @@ def e_AdditionalServiceType(a, d):
     x = d.get('ServiceName')
     if x is not None:
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
     else:
@@ -2368,7 +2369,7 @@ def e_EMAIDListType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 2), x) << 1
             elif m == 2:
@@ -2376,13 +2377,13 @@ def e_EMAIDListType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 2), x) << 1
                 i = 1
                 x = xs[1]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 3), x) << 1
             elif m == 3:
@@ -2390,19 +2391,19 @@ def e_EMAIDListType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 2), x) << 1
                 i = 1
                 x = xs[1]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 3), x) << 1
                 i = 2
                 x = xs[2]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 3), x) << 1
             elif m == 4:
@@ -2410,32 +2411,32 @@ def e_EMAIDListType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 2), x) << 1
                 i = 1
                 x = xs[1]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 3), x) << 1
                 i = 2
                 x = xs[2]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 3), x) << 1
                 i = 3
                 x = xs[3]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 3), x) << 1
             else:
                 for i, x in enumerate(x):
                     c, wd = _P72[i]
                     if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                        a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                        a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                     else:
                         a = ws(((((a << wd) | c) << 1)), x) << 1
             i = -1
@@ -2446,7 +2447,7 @@ def e_EMAIDListType(a, d):
             for i, x in enumerate(x):
                 c, wd, nx, n = _T70[st]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws(((((a << wd) | c) << 1)), x) << 1
                 if n:
@@ -2546,7 +2547,7 @@ def e_EVAbsolutePriceScheduleType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if y0.__class__ is int and -1 < y0 < 128 and y1.__class__ is str and y1.isascii() and (ln1 := len(y1)) < 126 and y2.__class__ is str and y2.isascii() and (ln2 := len(y2)) < 126:
-        a = (a << ((ln1 << 3) + (ln2 << 3) + 33)) | ((y0 << 1) << ((ln1 << 3) + (ln2 << 3) + 22)) | (((((ln1 + 2) << (ln1 << 3)) | int.from_bytes(y1.encode(), 'big')) << 1) << ((ln2 << 3) + 11)) | ((((ln2 + 2) << (ln2 << 3)) | int.from_bytes(y2.encode(), 'big')) << 1)
+        a = (a << ((ln1 << 3) + (ln2 << 3) + 33)) | (y0 << ((ln1 << 3) + (ln2 << 3) + 23)) | ((((ln1 + 2) << (ln1 << 3)) | _fb(y1.encode(), 'big')) << ((ln2 << 3) + 12)) | ((((ln2 + 2) << (ln2 << 3)) | _fb(y2.encode(), 'big')) << 1)
     else:
         f = 'TimeAnchor'
         x = d.get('TimeAnchor')
@@ -2561,7 +2562,7 @@ def e_EVAbsolutePriceScheduleType(a, d):
         x = d.get('Currency')
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
             else:
                 a = ws((a << 2), x) << 1
         else:
@@ -2570,7 +2571,7 @@ def e_EVAbsolutePriceScheduleType(a, d):
         x = d.get('PriceAlgorithm')
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
             else:
                 a = ws((a << 2), x) << 1
         else:
@@ -3803,7 +3804,17 @@ def d_ListOfRootCertificateIDsType(v, r):
     c = (v >> r) & 1
     if c:
         und(c, 1)
-    x, r = d_X509IssuerSerialType(v, r)
+    r0 = r
+    if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
+        r -= n + 10
+        y = (v >> r) & ((1 << n) - 1)
+        s0 = (y >> 14).to_bytes(x - 2, 'big')
+        if not y & 15875 and s0.isascii():
+            x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
+        else:
+            x, r = d_X509IssuerSerialType(v, r0)
+    else:
+        x, r = d_X509IssuerSerialType(v, r0)
     o['RootCertificateID'] = [x]
     st = 1
     k = 0
@@ -3815,7 +3826,17 @@ def d_ListOfRootCertificateIDsType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = d_X509IssuerSerialType(v, r)
+            r0 = r
+            if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
+                r -= n + 10
+                y = (v >> r) & ((1 << n) - 1)
+                s0 = (y >> 14).to_bytes(x - 2, 'big')
+                if not y & 15875 and s0.isascii():
+                    x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
+                else:
+                    x, r = d_X509IssuerSerialType(v, r0)
+            else:
+                x, r = d_X509IssuerSerialType(v, r0)
             o['RootCertificateID'].append(x)
             k += 1
             if k == 19:
@@ -3847,42 +3868,108 @@ def e_ListOfRootCertificateIDsType(a, d):
             st = _Q77[m]
             if m == 1:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_X509IssuerSerialType((a << 1), x)
+                x0 = xs[0]
+                if x0.__class__ is dict and len(x0) == 2:
+                    try:
+                        z0 = x0['X509IssuerName']
+                        z1 = x0['X509SerialNumber']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128:
+                    a = (a << ((lz0 << 3) + 25)) | ((((lz0 + 2) << (lz0 << 3)) | _fb(z0.encode(), 'big')) << 14) | (z1 << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_X509IssuerSerialType((a << 1), x)
             elif m == 2:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_X509IssuerSerialType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_X509IssuerSerialType((a << 2), x)
+                x0 = xs[0]
+                x1 = xs[1]
+                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2:
+                    try:
+                        z0 = x0['X509IssuerName']
+                        z1 = x0['X509SerialNumber']
+                        z2 = x1['X509IssuerName']
+                        z3 = x1['X509SerialNumber']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128:
+                    a = (((a << ((lz0 << 3) + 25)) | ((((lz0 + 2) << (lz0 << 3)) | _fb(z0.encode(), 'big')) << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | ((((lz2 + 2) << (lz2 << 3)) | _fb(z2.encode(), 'big')) << 14) | (z3 << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_X509IssuerSerialType((a << 1), x)
+                    i = 1
+                    x = x1
+                    a = e_X509IssuerSerialType((a << 2), x)
             elif m == 3:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_X509IssuerSerialType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_X509IssuerSerialType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_X509IssuerSerialType((a << 2), x)
+                x0 = xs[0]
+                x1 = xs[1]
+                x2 = xs[2]
+                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2 and x2.__class__ is dict and len(x2) == 2:
+                    try:
+                        z0 = x0['X509IssuerName']
+                        z1 = x0['X509SerialNumber']
+                        z2 = x1['X509IssuerName']
+                        z3 = x1['X509SerialNumber']
+                        z4 = x2['X509IssuerName']
+                        z5 = x2['X509SerialNumber']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is str and z4.isascii() and (lz4 := len(z4)) < 126 and z5.__class__ is int and -1 < z5 < 128:
+                    a = (((((a << ((lz0 << 3) + 25)) | ((((lz0 + 2) << (lz0 << 3)) | _fb(z0.encode(), 'big')) << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | ((((lz2 + 2) << (lz2 << 3)) | _fb(z2.encode(), 'big')) << 14) | (z3 << 2)) << ((lz4 << 3) + 26)) | ((((lz4 + 2) << (lz4 << 3)) | _fb(z4.encode(), 'big')) << 14) | (z5 << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_X509IssuerSerialType((a << 1), x)
+                    i = 1
+                    x = x1
+                    a = e_X509IssuerSerialType((a << 2), x)
+                    i = 2
+                    x = x2
+                    a = e_X509IssuerSerialType((a << 2), x)
             elif m == 4:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_X509IssuerSerialType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_X509IssuerSerialType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_X509IssuerSerialType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_X509IssuerSerialType((a << 2), x)
+                x0 = xs[0]
+                x1 = xs[1]
+                x2 = xs[2]
+                x3 = xs[3]
+                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2 and x2.__class__ is dict and len(x2) == 2 and x3.__class__ is dict and len(x3) == 2:
+                    try:
+                        z0 = x0['X509IssuerName']
+                        z1 = x0['X509SerialNumber']
+                        z2 = x1['X509IssuerName']
+                        z3 = x1['X509SerialNumber']
+                        z4 = x2['X509IssuerName']
+                        z5 = x2['X509SerialNumber']
+                        z6 = x3['X509IssuerName']
+                        z7 = x3['X509SerialNumber']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is str and z4.isascii() and (lz4 := len(z4)) < 126 and z5.__class__ is int and -1 < z5 < 128 and z6.__class__ is str and z6.isascii() and (lz6 := len(z6)) < 126 and z7.__class__ is int and -1 < z7 < 128:
+                    a = (((((((a << ((lz0 << 3) + 25)) | ((((lz0 + 2) << (lz0 << 3)) | _fb(z0.encode(), 'big')) << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | ((((lz2 + 2) << (lz2 << 3)) | _fb(z2.encode(), 'big')) << 14) | (z3 << 2)) << ((lz4 << 3) + 26)) | ((((lz4 + 2) << (lz4 << 3)) | _fb(z4.encode(), 'big')) << 14) | (z5 << 2)) << ((lz6 << 3) + 26)) | ((((lz6 + 2) << (lz6 << 3)) | _fb(z6.encode(), 'big')) << 14) | (z7 << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_X509IssuerSerialType((a << 1), x)
+                    i = 1
+                    x = x1
+                    a = e_X509IssuerSerialType((a << 2), x)
+                    i = 2
+                    x = x2
+                    a = e_X509IssuerSerialType((a << 2), x)
+                    i = 3
+                    x = x3
+                    a = e_X509IssuerSerialType((a << 2), x)
             else:
                 for i, x in enumerate(x):
                     if i:
@@ -4338,14 +4425,14 @@ def e_MeterInfoType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
-        a = (a << ((ln0 << 3) + 22)) | ((((ln0 + 2) << (ln0 << 3)) | int.from_bytes(y0.encode(), 'big')) << 12) | (y1 << 1)
+        a = (a << ((ln0 << 3) + 22)) | ((((ln0 + 2) << (ln0 << 3)) | _fb(y0.encode(), 'big')) << 12) | (y1 << 1)
         st = 2
     else:
         f = 'MeterID'
         x = d.get('MeterID')
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
             else:
                 a = ws((a << 2), x) << 1
             st = 1
@@ -4870,7 +4957,7 @@ def e_OverstayRuleType(a, d):
     if x is not None:
         u += 1
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 3), x) << 1
         st = 1
@@ -5252,7 +5339,7 @@ def e_ParameterType(a, d):
         u += 1
         c, wd, st = _T139[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = None
@@ -5910,7 +5997,12 @@ def d_PriceLevelScheduleEntryListType(v, r):
     c = (v >> r) & 1
     if c:
         und(c, 1)
-    x, r = d_PriceLevelScheduleEntryType(v, r)
+    r0 = r
+    if r >= 23 and not (g0 := (v >> (r - 23)) & 8388607) & 7347203:
+        r -= 23
+        x = {'Duration': (g0 >> 13) & 127, 'PriceLevel': ((g0 >> 2) & 255)}
+    else:
+        x, r = d_PriceLevelScheduleEntryType(v, r0)
     o['PriceLevelScheduleEntry'] = [x]
     st = 1
     k = 0
@@ -5922,7 +6014,12 @@ def d_PriceLevelScheduleEntryListType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = d_PriceLevelScheduleEntryType(v, r)
+            r0 = r
+            if r >= 23 and not (g0 := (v >> (r - 23)) & 8388607) & 7347203:
+                r -= 23
+                x = {'Duration': (g0 >> 13) & 127, 'PriceLevel': ((g0 >> 2) & 255)}
+            else:
+                x, r = d_PriceLevelScheduleEntryType(v, r0)
             o['PriceLevelScheduleEntry'].append(x)
             k += 1
             if k == 1023:
@@ -5954,42 +6051,108 @@ def e_PriceLevelScheduleEntryListType(a, d):
             st = _Q77[m]
             if m == 1:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_PriceLevelScheduleEntryType((a << 1), x)
+                x0 = xs[0]
+                if x0.__class__ is dict and len(x0) == 2:
+                    try:
+                        z0 = x0['Duration']
+                        z1 = x0['PriceLevel']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and 0 <= z1 <= 255:
+                    a = (a << (24)) | (z0 << 13) | (z1 << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_PriceLevelScheduleEntryType((a << 1), x)
             elif m == 2:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_PriceLevelScheduleEntryType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_PriceLevelScheduleEntryType((a << 2), x)
+                x0 = xs[0]
+                x1 = xs[1]
+                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2:
+                    try:
+                        z0 = x0['Duration']
+                        z1 = x0['PriceLevel']
+                        z2 = x1['Duration']
+                        z3 = x1['PriceLevel']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and 0 <= z1 <= 255 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255:
+                    a = (((a << (24)) | (z0 << 13) | (z1 << 2)) << (25)) | (z2 << 13) | (z3 << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_PriceLevelScheduleEntryType((a << 1), x)
+                    i = 1
+                    x = x1
+                    a = e_PriceLevelScheduleEntryType((a << 2), x)
             elif m == 3:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_PriceLevelScheduleEntryType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_PriceLevelScheduleEntryType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_PriceLevelScheduleEntryType((a << 2), x)
+                x0 = xs[0]
+                x1 = xs[1]
+                x2 = xs[2]
+                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2 and x2.__class__ is dict and len(x2) == 2:
+                    try:
+                        z0 = x0['Duration']
+                        z1 = x0['PriceLevel']
+                        z2 = x1['Duration']
+                        z3 = x1['PriceLevel']
+                        z4 = x2['Duration']
+                        z5 = x2['PriceLevel']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and 0 <= z1 <= 255 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and 0 <= z5 <= 255:
+                    a = (((((a << (24)) | (z0 << 13) | (z1 << 2)) << (25)) | (z2 << 13) | (z3 << 2)) << (25)) | (z4 << 13) | (z5 << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_PriceLevelScheduleEntryType((a << 1), x)
+                    i = 1
+                    x = x1
+                    a = e_PriceLevelScheduleEntryType((a << 2), x)
+                    i = 2
+                    x = x2
+                    a = e_PriceLevelScheduleEntryType((a << 2), x)
             elif m == 4:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_PriceLevelScheduleEntryType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_PriceLevelScheduleEntryType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_PriceLevelScheduleEntryType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_PriceLevelScheduleEntryType((a << 2), x)
+                x0 = xs[0]
+                x1 = xs[1]
+                x2 = xs[2]
+                x3 = xs[3]
+                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2 and x2.__class__ is dict and len(x2) == 2 and x3.__class__ is dict and len(x3) == 2:
+                    try:
+                        z0 = x0['Duration']
+                        z1 = x0['PriceLevel']
+                        z2 = x1['Duration']
+                        z3 = x1['PriceLevel']
+                        z4 = x2['Duration']
+                        z5 = x2['PriceLevel']
+                        z6 = x3['Duration']
+                        z7 = x3['PriceLevel']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and 0 <= z1 <= 255 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and 0 <= z5 <= 255 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and 0 <= z7 <= 255:
+                    a = (((((((a << (24)) | (z0 << 13) | (z1 << 2)) << (25)) | (z2 << 13) | (z3 << 2)) << (25)) | (z4 << 13) | (z5 << 2)) << (25)) | (z6 << 13) | (z7 << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_PriceLevelScheduleEntryType((a << 1), x)
+                    i = 1
+                    x = x1
+                    a = e_PriceLevelScheduleEntryType((a << 2), x)
+                    i = 2
+                    x = x2
+                    a = e_PriceLevelScheduleEntryType((a << 2), x)
+                    i = 3
+                    x = x3
+                    a = e_PriceLevelScheduleEntryType((a << 2), x)
             else:
                 for i, x in enumerate(x):
                     if i:
@@ -6229,7 +6392,7 @@ def e_PriceLevelScheduleType(a, d):
         u += 1
         c, wd, st = _T4[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = 'NumberOfPriceLevels'
@@ -8103,7 +8266,12 @@ def d_SelectedServiceListType(v, r):
     c = (v >> r) & 1
     if c:
         und(c, 1)
-    x, r = d_SelectedServiceType(v, r)
+    r0 = r
+    if r >= 23 and not (g0 := (v >> (r - 23)) & 8388607) & 7347715:
+        r -= 23
+        x = {'ServiceID': (g0 >> 13) & 127, 'ParameterSetID': (g0 >> 2) & 127}
+    else:
+        x, r = d_SelectedServiceType(v, r0)
     o['SelectedService'] = [x]
     st = 1
     k = 0
@@ -8115,7 +8283,12 @@ def d_SelectedServiceListType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = d_SelectedServiceType(v, r)
+            r0 = r
+            if r >= 23 and not (g0 := (v >> (r - 23)) & 8388607) & 7347715:
+                r -= 23
+                x = {'ServiceID': (g0 >> 13) & 127, 'ParameterSetID': (g0 >> 2) & 127}
+            else:
+                x, r = d_SelectedServiceType(v, r0)
             o['SelectedService'].append(x)
             k += 1
             if k == 15:
@@ -8147,42 +8320,108 @@ def e_SelectedServiceListType(a, d):
             st = _Q200[m]
             if m == 1:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_SelectedServiceType((a << 1), x)
+                x0 = xs[0]
+                if x0.__class__ is dict and len(x0) == 2:
+                    try:
+                        z0 = x0['ServiceID']
+                        z1 = x0['ParameterSetID']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128:
+                    a = (a << (24)) | (z0 << 13) | (z1 << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_SelectedServiceType((a << 1), x)
             elif m == 2:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_SelectedServiceType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_SelectedServiceType((a << 2), x)
+                x0 = xs[0]
+                x1 = xs[1]
+                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2:
+                    try:
+                        z0 = x0['ServiceID']
+                        z1 = x0['ParameterSetID']
+                        z2 = x1['ServiceID']
+                        z3 = x1['ParameterSetID']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and -1 < z3 < 128:
+                    a = (((a << (24)) | (z0 << 13) | (z1 << 2)) << (25)) | (z2 << 13) | (z3 << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_SelectedServiceType((a << 1), x)
+                    i = 1
+                    x = x1
+                    a = e_SelectedServiceType((a << 2), x)
             elif m == 3:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_SelectedServiceType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_SelectedServiceType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_SelectedServiceType((a << 2), x)
+                x0 = xs[0]
+                x1 = xs[1]
+                x2 = xs[2]
+                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2 and x2.__class__ is dict and len(x2) == 2:
+                    try:
+                        z0 = x0['ServiceID']
+                        z1 = x0['ParameterSetID']
+                        z2 = x1['ServiceID']
+                        z3 = x1['ParameterSetID']
+                        z4 = x2['ServiceID']
+                        z5 = x2['ParameterSetID']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and -1 < z5 < 128:
+                    a = (((((a << (24)) | (z0 << 13) | (z1 << 2)) << (25)) | (z2 << 13) | (z3 << 2)) << (25)) | (z4 << 13) | (z5 << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_SelectedServiceType((a << 1), x)
+                    i = 1
+                    x = x1
+                    a = e_SelectedServiceType((a << 2), x)
+                    i = 2
+                    x = x2
+                    a = e_SelectedServiceType((a << 2), x)
             elif m == 4:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_SelectedServiceType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_SelectedServiceType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_SelectedServiceType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_SelectedServiceType((a << 2), x)
+                x0 = xs[0]
+                x1 = xs[1]
+                x2 = xs[2]
+                x3 = xs[3]
+                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2 and x2.__class__ is dict and len(x2) == 2 and x3.__class__ is dict and len(x3) == 2:
+                    try:
+                        z0 = x0['ServiceID']
+                        z1 = x0['ParameterSetID']
+                        z2 = x1['ServiceID']
+                        z3 = x1['ParameterSetID']
+                        z4 = x2['ServiceID']
+                        z5 = x2['ParameterSetID']
+                        z6 = x3['ServiceID']
+                        z7 = x3['ParameterSetID']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and -1 < z5 < 128 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and -1 < z7 < 128:
+                    a = (((((((a << (24)) | (z0 << 13) | (z1 << 2)) << (25)) | (z2 << 13) | (z3 << 2)) << (25)) | (z4 << 13) | (z5 << 2)) << (25)) | (z6 << 13) | (z7 << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_SelectedServiceType((a << 1), x)
+                    i = 1
+                    x = x1
+                    a = e_SelectedServiceType((a << 2), x)
+                    i = 2
+                    x = x2
+                    a = e_SelectedServiceType((a << 2), x)
+                    i = 3
+                    x = x3
+                    a = e_SelectedServiceType((a << 2), x)
             else:
                 for i, x in enumerate(x):
                     if i:
@@ -8807,7 +9046,12 @@ def d_ServiceListType(v, r):
     c = (v >> r) & 1
     if c:
         und(c, 1)
-    x, r = d_ServiceType(v, r)
+    r0 = r
+    if r >= 16 and not (g0 := (v >> (r - 16)) & 65535) & 57403:
+        r -= 16
+        x = {'ServiceID': (g0 >> 6) & 127, 'FreeService': (g0 >> 2) & 1 == 1}
+    else:
+        x, r = d_ServiceType(v, r0)
     o['Service'] = [x]
     st = 1
     k = 0
@@ -8819,7 +9063,12 @@ def d_ServiceListType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = d_ServiceType(v, r)
+            r0 = r
+            if r >= 16 and not (g0 := (v >> (r - 16)) & 65535) & 57403:
+                r -= 16
+                x = {'ServiceID': (g0 >> 6) & 127, 'FreeService': (g0 >> 2) & 1 == 1}
+            else:
+                x, r = d_ServiceType(v, r0)
             o['Service'].append(x)
             k += 1
             if k == 7:
@@ -8851,42 +9100,108 @@ def e_ServiceListType(a, d):
             st = _Q71[m]
             if m == 1:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_ServiceType((a << 1), x)
+                x0 = xs[0]
+                if x0.__class__ is dict and len(x0) == 2:
+                    try:
+                        z0 = x0['ServiceID']
+                        z1 = x0['FreeService']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is int and -1 < z0 < 128 and (z1 is True or z1 is False):
+                    a = (a << (17)) | (z0 << 6) | (z1 << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_ServiceType((a << 1), x)
             elif m == 2:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_ServiceType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ServiceType((a << 2), x)
+                x0 = xs[0]
+                x1 = xs[1]
+                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2:
+                    try:
+                        z0 = x0['ServiceID']
+                        z1 = x0['FreeService']
+                        z2 = x1['ServiceID']
+                        z3 = x1['FreeService']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is int and -1 < z0 < 128 and (z1 is True or z1 is False) and z2.__class__ is int and -1 < z2 < 128 and (z3 is True or z3 is False):
+                    a = (((a << (17)) | (z0 << 6) | (z1 << 2)) << (18)) | (z2 << 6) | (z3 << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_ServiceType((a << 1), x)
+                    i = 1
+                    x = x1
+                    a = e_ServiceType((a << 2), x)
             elif m == 3:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_ServiceType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ServiceType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_ServiceType((a << 2), x)
+                x0 = xs[0]
+                x1 = xs[1]
+                x2 = xs[2]
+                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2 and x2.__class__ is dict and len(x2) == 2:
+                    try:
+                        z0 = x0['ServiceID']
+                        z1 = x0['FreeService']
+                        z2 = x1['ServiceID']
+                        z3 = x1['FreeService']
+                        z4 = x2['ServiceID']
+                        z5 = x2['FreeService']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is int and -1 < z0 < 128 and (z1 is True or z1 is False) and z2.__class__ is int and -1 < z2 < 128 and (z3 is True or z3 is False) and z4.__class__ is int and -1 < z4 < 128 and (z5 is True or z5 is False):
+                    a = (((((a << (17)) | (z0 << 6) | (z1 << 2)) << (18)) | (z2 << 6) | (z3 << 2)) << (18)) | (z4 << 6) | (z5 << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_ServiceType((a << 1), x)
+                    i = 1
+                    x = x1
+                    a = e_ServiceType((a << 2), x)
+                    i = 2
+                    x = x2
+                    a = e_ServiceType((a << 2), x)
             elif m == 4:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_ServiceType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ServiceType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_ServiceType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_ServiceType((a << 2), x)
+                x0 = xs[0]
+                x1 = xs[1]
+                x2 = xs[2]
+                x3 = xs[3]
+                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2 and x2.__class__ is dict and len(x2) == 2 and x3.__class__ is dict and len(x3) == 2:
+                    try:
+                        z0 = x0['ServiceID']
+                        z1 = x0['FreeService']
+                        z2 = x1['ServiceID']
+                        z3 = x1['FreeService']
+                        z4 = x2['ServiceID']
+                        z5 = x2['FreeService']
+                        z6 = x3['ServiceID']
+                        z7 = x3['FreeService']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is int and -1 < z0 < 128 and (z1 is True or z1 is False) and z2.__class__ is int and -1 < z2 < 128 and (z3 is True or z3 is False) and z4.__class__ is int and -1 < z4 < 128 and (z5 is True or z5 is False) and z6.__class__ is int and -1 < z6 < 128 and (z7 is True or z7 is False):
+                    a = (((((((a << (17)) | (z0 << 6) | (z1 << 2)) << (18)) | (z2 << 6) | (z3 << 2)) << (18)) | (z4 << 6) | (z5 << 2)) << (18)) | (z6 << 6) | (z7 << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_ServiceType((a << 1), x)
+                    i = 1
+                    x = x1
+                    a = e_ServiceType((a << 2), x)
+                    i = 2
+                    x = x2
+                    a = e_ServiceType((a << 2), x)
+                    i = 3
+                    x = x3
+                    a = e_ServiceType((a << 2), x)
             else:
                 for i, x in enumerate(x):
                     if i:
@@ -9295,7 +9610,7 @@ def e_SessionSetupReqType(a, d):
     x = d.get('EVCCID')
     if x is not None:
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 2), x) << 1
     else:
@@ -9364,7 +9679,7 @@ def e_SessionSetupResType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if (j0 := _I26.get(y0)) is not None and y1.__class__ is str and y1.isascii() and (ln1 := len(y1)) < 126:
-        a = (a << ((ln1 << 3) + 20)) | ((j0 << 1) << ((ln1 << 3) + 11)) | ((((ln1 + 2) << (ln1 << 3)) | int.from_bytes(y1.encode(), 'big')) << 1)
+        a = (a << ((ln1 << 3) + 20)) | (j0 << ((ln1 << 3) + 12)) | ((((ln1 + 2) << (ln1 << 3)) | _fb(y1.encode(), 'big')) << 1)
     else:
         f = 'ResponseCode'
         x = d.get('ResponseCode')
@@ -9379,7 +9694,7 @@ def e_SessionSetupResType(a, d):
         x = d.get('EVSEID')
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
             else:
                 a = ws((a << 2), x) << 1
         else:
@@ -9500,7 +9815,7 @@ def e_SessionStopReqType(a, d):
     if x is not None:
         u += 1
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 3), x) << 1
         st = 3
@@ -9510,7 +9825,7 @@ def e_SessionStopReqType(a, d):
         u += 1
         c, wd, st = _T153[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = None
@@ -10605,7 +10920,7 @@ def e_SupportedProvidersListType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 2), x) << 1
             elif m == 2:
@@ -10613,13 +10928,13 @@ def e_SupportedProvidersListType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 2), x) << 1
                 i = 1
                 x = xs[1]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 3), x) << 1
             elif m == 3:
@@ -10627,19 +10942,19 @@ def e_SupportedProvidersListType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 2), x) << 1
                 i = 1
                 x = xs[1]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 3), x) << 1
                 i = 2
                 x = xs[2]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 3), x) << 1
             elif m == 4:
@@ -10647,32 +10962,32 @@ def e_SupportedProvidersListType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 2), x) << 1
                 i = 1
                 x = xs[1]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 3), x) << 1
                 i = 2
                 x = xs[2]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 3), x) << 1
                 i = 3
                 x = xs[3]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 3), x) << 1
             else:
                 for i, x in enumerate(x):
                     c, wd = _P207[i]
                     if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                        a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                        a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                     else:
                         a = ws(((((a << wd) | c) << 1)), x) << 1
             i = -1
@@ -10683,7 +10998,7 @@ def e_SupportedProvidersListType(a, d):
             for i, x in enumerate(x):
                 c, wd, nx, n = _T239[st]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws(((((a << wd) | c) << 1)), x) << 1
                 if n:
@@ -10969,7 +11284,7 @@ def e_TaxRuleType(a, d):
     if x is not None:
         u += 1
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 3), x) << 1
         st = 2
@@ -11098,7 +11413,7 @@ def e_TransformType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
             elif m == 2:
@@ -11106,13 +11421,13 @@ def e_TransformType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 1
                 x = xs[1]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
             elif m == 3:
@@ -11120,19 +11435,19 @@ def e_TransformType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 1
                 x = xs[1]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 2
                 x = xs[2]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
             elif m == 4:
@@ -11140,31 +11455,31 @@ def e_TransformType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 1
                 x = xs[1]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 2
                 x = xs[2]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 3
                 x = xs[3]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
             else:
                 for i, x in enumerate(x):
                     if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                        a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                        a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                     else:
                         a = ws((a << 4), x) << 1
             i = -1
@@ -11175,7 +11490,7 @@ def e_TransformType(a, d):
             for i, x in enumerate(x):
                 c, wd, nx, n = _T248[st]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws(((((a << wd) | c) << 1)), x) << 1
                 if n:
@@ -11844,7 +12159,17 @@ def d_X509DataType(v, r):
     r -= 3
     c = (v >> r) & 7
     if c == 0:
-        x, r = d_X509IssuerSerialType(v, r)
+        r0 = r
+        if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
+            r -= n + 10
+            y = (v >> r) & ((1 << n) - 1)
+            s0 = (y >> 14).to_bytes(x - 2, 'big')
+            if not y & 15875 and s0.isascii():
+                x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
+            else:
+                x, r = d_X509IssuerSerialType(v, r0)
+        else:
+            x, r = d_X509IssuerSerialType(v, r0)
         o['X509IssuerSerial'] = [x]
         st = 1
     elif c == 1:
@@ -11887,7 +12212,17 @@ def d_X509DataType(v, r):
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = d_X509IssuerSerialType(v, r)
+            r0 = r
+            if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
+                r -= n + 10
+                y = (v >> r) & ((1 << n) - 1)
+                s0 = (y >> 14).to_bytes(x - 2, 'big')
+                if not y & 15875 and s0.isascii():
+                    x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
+                else:
+                    x, r = d_X509IssuerSerialType(v, r0)
+            else:
+                x, r = d_X509IssuerSerialType(v, r0)
             l = o.get('X509IssuerSerial')
             if l is None:
                 o['X509IssuerSerial'] = [x]
@@ -12012,13 +12347,13 @@ def e_X509IssuerSerialType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
-        a = (a << ((ln0 << 3) + 23)) | ((((ln0 + 2) << (ln0 << 3)) | int.from_bytes(y0.encode(), 'big')) << 13) | (y1 << 1)
+        a = (a << ((ln0 << 3) + 23)) | ((((ln0 + 2) << (ln0 << 3)) | _fb(y0.encode(), 'big')) << 13) | (y1 << 1)
     else:
         f = 'X509IssuerName'
         x = d.get('X509IssuerName')
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
             else:
                 a = ws((a << 2), x) << 1
         else:
@@ -12057,7 +12392,7 @@ def h_AbsolutePriceScheduleType_2(a, x, st):
 def h_AbsolutePriceScheduleType_3(a, x, st):
     c, wd, st = _T4[st]
     if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-        a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+        a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
     else:
         a = ws(((((a << wd) | c) << 1)), x) << 1
     return a, st
@@ -12065,7 +12400,7 @@ def h_AbsolutePriceScheduleType_3(a, x, st):
 def h_AbsolutePriceScheduleType_4(a, x, st):
     c, wd, st = _T5[st]
     if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-        a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+        a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
     else:
         a = ws(((((a << wd) | c) << 1)), x) << 1
     return a, st
@@ -12073,7 +12408,7 @@ def h_AbsolutePriceScheduleType_4(a, x, st):
 def h_AbsolutePriceScheduleType_5(a, x, st):
     c, wd, st = _T6[st]
     if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-        a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+        a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
     else:
         a = ws(((((a << wd) | c) << 1)), x) << 1
     return a, st
@@ -12081,7 +12416,7 @@ def h_AbsolutePriceScheduleType_5(a, x, st):
 def h_AbsolutePriceScheduleType_6(a, x, st):
     c, wd, st = _T7[st]
     if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-        a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+        a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
     else:
         a = ws(((((a << wd) | c) << 1)), x) << 1
     return a, st
@@ -12125,7 +12460,7 @@ def h_KeyInfoType_1(a, x, st):
     for i, x in enumerate(x):
         c, wd, nx, n = _T94[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -12284,7 +12619,7 @@ def h_KeyInfoType_7(a, x, st):
     for i, x in enumerate(x):
         c, wd, nx, n = _T100[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -12365,7 +12700,7 @@ def h_X509DataType_2(a, x, st):
     for i, x in enumerate(x):
         c, wd, nx, n = _T273[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -12462,7 +12797,7 @@ def d_simple1(v, r):
 
 def e_simple1(a, x):
     if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-        a = (a << ((ln << 3) + 10)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+        a = (a << ((ln << 3) + 10)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
     else:
         a = ws((a << 1), x) << 1
     return a

@@ -7,6 +7,7 @@ from stack.exi._runtime import (
     bad_bool, bad_enum, extra, missing, Invalid,
 )
 
+_fb = int.from_bytes  # bound once: a global name instead of an attribute lookup on `int` per string
 SCHEMA = 'iso20_acdp'
 DOC_WIDTH = 6
 ROOT_NAMES = ('ACDP_ConnectReq', 'ACDP_ConnectRes', 'ACDP_DisconnectReq', 'ACDP_DisconnectRes', 'ACDP_SystemStatusReq', 'ACDP_SystemStatusRes', 'ACDP_VehiclePositioningReq', 'ACDP_VehiclePositioningRes', 'CLReqControlMode', 'CLResControlMode', 'CanonicalizationMethod', 'DSAKeyValue', 'DigestMethod', 'DigestValue', 'KeyInfo', 'KeyName', 'KeyValue', 'Manifest', 'MgmtData', 'Object', 'PGPData', 'RSAKeyValue', 'Reference', 'RetrievalMethod', 'SPKIData', 'Signature', 'SignatureMethod', 'SignatureProperties', 'SignatureProperty', 'SignatureValue', 'SignedInfo', 'Transform', 'Transforms', 'X509Data')
@@ -3276,7 +3277,7 @@ def e_TransformType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
             elif m == 2:
@@ -3284,13 +3285,13 @@ def e_TransformType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 1
                 x = xs[1]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
             elif m == 3:
@@ -3298,19 +3299,19 @@ def e_TransformType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 1
                 x = xs[1]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 2
                 x = xs[2]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
             elif m == 4:
@@ -3318,31 +3319,31 @@ def e_TransformType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 1
                 x = xs[1]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 2
                 x = xs[2]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 3
                 x = xs[3]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
             else:
                 for i, x in enumerate(x):
                     if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                        a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                        a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                     else:
                         a = ws((a << 4), x) << 1
             i = -1
@@ -3353,7 +3354,7 @@ def e_TransformType(a, d):
             for i, x in enumerate(x):
                 c, wd, nx, n = _T94[st]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws(((((a << wd) | c) << 1)), x) << 1
                 if n:
@@ -3497,7 +3498,17 @@ def d_X509DataType(v, r):
     r -= 3
     c = (v >> r) & 7
     if c == 0:
-        x, r = d_X509IssuerSerialType(v, r)
+        r0 = r
+        if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
+            r -= n + 10
+            y = (v >> r) & ((1 << n) - 1)
+            s0 = (y >> 14).to_bytes(x - 2, 'big')
+            if not y & 15875 and s0.isascii():
+                x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
+            else:
+                x, r = d_X509IssuerSerialType(v, r0)
+        else:
+            x, r = d_X509IssuerSerialType(v, r0)
         o['X509IssuerSerial'] = [x]
         st = 1
     elif c == 1:
@@ -3540,7 +3551,17 @@ def d_X509DataType(v, r):
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = d_X509IssuerSerialType(v, r)
+            r0 = r
+            if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
+                r -= n + 10
+                y = (v >> r) & ((1 << n) - 1)
+                s0 = (y >> 14).to_bytes(x - 2, 'big')
+                if not y & 15875 and s0.isascii():
+                    x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
+                else:
+                    x, r = d_X509IssuerSerialType(v, r0)
+            else:
+                x, r = d_X509IssuerSerialType(v, r0)
             l = o.get('X509IssuerSerial')
             if l is None:
                 o['X509IssuerSerial'] = [x]
@@ -3665,13 +3686,13 @@ def e_X509IssuerSerialType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
-        a = (a << ((ln0 << 3) + 23)) | ((((ln0 + 2) << (ln0 << 3)) | int.from_bytes(y0.encode(), 'big')) << 13) | (y1 << 1)
+        a = (a << ((ln0 << 3) + 23)) | ((((ln0 + 2) << (ln0 << 3)) | _fb(y0.encode(), 'big')) << 13) | (y1 << 1)
     else:
         f = 'X509IssuerName'
         x = d.get('X509IssuerName')
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
             else:
                 a = ws((a << 2), x) << 1
         else:
@@ -3700,7 +3721,7 @@ def h_KeyInfoType_1(a, x, st):
     for i, x in enumerate(x):
         c, wd, nx, n = _T39[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -3859,7 +3880,7 @@ def h_KeyInfoType_7(a, x, st):
     for i, x in enumerate(x):
         c, wd, nx, n = _T45[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -3940,7 +3961,7 @@ def h_X509DataType_2(a, x, st):
     for i, x in enumerate(x):
         c, wd, nx, n = _T101[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -4037,7 +4058,7 @@ def d_simple1(v, r):
 
 def e_simple1(a, x):
     if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-        a = (a << ((ln << 3) + 10)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+        a = (a << ((ln << 3) + 10)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
     else:
         a = ws((a << 1), x) << 1
     return a

@@ -7,6 +7,7 @@ from stack.exi._runtime import (
     bad_bool, bad_enum, extra, missing, Invalid,
 )
 
+_fb = int.from_bytes  # bound once: a global name instead of an attribute lookup on `int` per string
 SCHEMA = 'iso20_wpt'
 DOC_WIDTH = 6
 ROOT_NAMES = ('CLReqControlMode', 'CLResControlMode', 'CanonicalizationMethod', 'DSAKeyValue', 'DigestMethod', 'DigestValue', 'KeyInfo', 'KeyName', 'KeyValue', 'Manifest', 'MgmtData', 'Object', 'PGPData', 'RSAKeyValue', 'Reference', 'RetrievalMethod', 'SPKIData', 'Signature', 'SignatureMethod', 'SignatureProperties', 'SignatureProperty', 'SignatureValue', 'SignedInfo', 'Transform', 'Transforms', 'WPT_AlignmentCheckReq', 'WPT_AlignmentCheckRes', 'WPT_ChargeLoopReq', 'WPT_ChargeLoopRes', 'WPT_ChargeParameterDiscoveryReq', 'WPT_ChargeParameterDiscoveryRes', 'WPT_FinePositioningReq', 'WPT_FinePositioningRes', 'WPT_FinePositioningSetupReq', 'WPT_FinePositioningSetupRes', 'WPT_PairingReq', 'WPT_PairingRes', 'X509Data')
@@ -530,7 +531,7 @@ def e_AlternativeSECCType(a, d):
     if x is not None:
         u += 1
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws((a << 4), x) << 1
         st = 1
@@ -540,7 +541,7 @@ def e_AlternativeSECCType(a, d):
         u += 1
         c, wd, st = _T5[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = 'IPAddress'
@@ -549,7 +550,7 @@ def e_AlternativeSECCType(a, d):
         u += 1
         c, wd, st = _T6[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = 'Port'
@@ -2105,14 +2106,14 @@ def e_MeterInfoType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
-        a = (a << ((ln0 << 3) + 22)) | ((((ln0 + 2) << (ln0 << 3)) | int.from_bytes(y0.encode(), 'big')) << 12) | (y1 << 1)
+        a = (a << ((ln0 << 3) + 22)) | ((((ln0 + 2) << (ln0 << 3)) | _fb(y0.encode(), 'big')) << 12) | (y1 << 1)
         st = 2
     else:
         f = 'MeterID'
         x = d.get('MeterID')
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
             else:
                 a = ws((a << 2), x) << 1
             st = 1
@@ -3705,7 +3706,7 @@ def e_TransformType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
             elif m == 2:
@@ -3713,13 +3714,13 @@ def e_TransformType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 1
                 x = xs[1]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
             elif m == 3:
@@ -3727,19 +3728,19 @@ def e_TransformType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 1
                 x = xs[1]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 2
                 x = xs[2]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
             elif m == 4:
@@ -3747,31 +3748,31 @@ def e_TransformType(a, d):
                 i = 0
                 x = xs[0]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 1
                 x = xs[1]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 2
                 x = xs[2]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
                 i = 3
                 x = xs[3]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
             else:
                 for i, x in enumerate(x):
                     if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                        a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                        a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                     else:
                         a = ws((a << 4), x) << 1
             i = -1
@@ -3782,7 +3783,7 @@ def e_TransformType(a, d):
             for i, x in enumerate(x):
                 c, wd, nx, n = _T102[st]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws(((((a << wd) | c) << 1)), x) << 1
                 if n:
@@ -7938,7 +7939,12 @@ def d_WPT_TxRxPackageSpecDataType(v, r):
         r -= 1
         c = (v >> r) & 1
         if c == 0:
-            x, r = d_WPT_TxRxPulseOrderType(v, r)
+            r0 = r
+            if r >= 23 and not (g0 := (v >> (r - 23)) & 8388607) & 7347715:
+                r -= 23
+                x = {'IndexNumber': (g0 >> 13) & 127, 'TxRxIdentifier': (g0 >> 2) & 127}
+            else:
+                x, r = d_WPT_TxRxPulseOrderType(v, r0)
             l = o.get('PulseSequenceOrder')
             if l is None:
                 o['PulseSequenceOrder'] = [x]
@@ -7959,7 +7965,12 @@ def d_WPT_TxRxPackageSpecDataType(v, r):
         r -= 2
         c = (v >> r) & 3
         if c == 0:
-            x, r = d_WPT_TxRxPulseOrderType(v, r)
+            r0 = r
+            if r >= 23 and not (g0 := (v >> (r - 23)) & 8388607) & 7347715:
+                r -= 23
+                x = {'IndexNumber': (g0 >> 13) & 127, 'TxRxIdentifier': (g0 >> 2) & 127}
+            else:
+                x, r = d_WPT_TxRxPulseOrderType(v, r0)
             o['PulseSequenceOrder'].append(x)
             k += 1
             if k == 253:
@@ -8041,42 +8052,108 @@ def e_WPT_TxRxPackageSpecDataType(a, d):
             st = _Q205[m]
             if m == 1:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_WPT_TxRxPulseOrderType((a << 1), x)
+                x0 = xs[0]
+                if x0.__class__ is dict and len(x0) == 2:
+                    try:
+                        z0 = x0['IndexNumber']
+                        z1 = x0['TxRxIdentifier']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and 0 < z1 < 128:
+                    a = (a << (24)) | (z0 << 13) | (z1 << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_WPT_TxRxPulseOrderType((a << 1), x)
             elif m == 2:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_WPT_TxRxPulseOrderType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_WPT_TxRxPulseOrderType((a << 1), x)
+                x0 = xs[0]
+                x1 = xs[1]
+                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2:
+                    try:
+                        z0 = x0['IndexNumber']
+                        z1 = x0['TxRxIdentifier']
+                        z2 = x1['IndexNumber']
+                        z3 = x1['TxRxIdentifier']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and 0 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 < z3 < 128:
+                    a = (((a << (24)) | (z0 << 13) | (z1 << 2)) << (24)) | (z2 << 13) | (z3 << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_WPT_TxRxPulseOrderType((a << 1), x)
+                    i = 1
+                    x = x1
+                    a = e_WPT_TxRxPulseOrderType((a << 1), x)
             elif m == 3:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_WPT_TxRxPulseOrderType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_WPT_TxRxPulseOrderType((a << 1), x)
-                i = 2
-                x = xs[2]
-                a = e_WPT_TxRxPulseOrderType((a << 2), x)
+                x0 = xs[0]
+                x1 = xs[1]
+                x2 = xs[2]
+                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2 and x2.__class__ is dict and len(x2) == 2:
+                    try:
+                        z0 = x0['IndexNumber']
+                        z1 = x0['TxRxIdentifier']
+                        z2 = x1['IndexNumber']
+                        z3 = x1['TxRxIdentifier']
+                        z4 = x2['IndexNumber']
+                        z5 = x2['TxRxIdentifier']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and 0 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 < z3 < 128 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and 0 < z5 < 128:
+                    a = (((((a << (24)) | (z0 << 13) | (z1 << 2)) << (24)) | (z2 << 13) | (z3 << 2)) << (25)) | (z4 << 13) | (z5 << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_WPT_TxRxPulseOrderType((a << 1), x)
+                    i = 1
+                    x = x1
+                    a = e_WPT_TxRxPulseOrderType((a << 1), x)
+                    i = 2
+                    x = x2
+                    a = e_WPT_TxRxPulseOrderType((a << 2), x)
             elif m == 4:
                 xs = x
-                i = 0
-                x = xs[0]
-                a = e_WPT_TxRxPulseOrderType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_WPT_TxRxPulseOrderType((a << 1), x)
-                i = 2
-                x = xs[2]
-                a = e_WPT_TxRxPulseOrderType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_WPT_TxRxPulseOrderType((a << 2), x)
+                x0 = xs[0]
+                x1 = xs[1]
+                x2 = xs[2]
+                x3 = xs[3]
+                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2 and x2.__class__ is dict and len(x2) == 2 and x3.__class__ is dict and len(x3) == 2:
+                    try:
+                        z0 = x0['IndexNumber']
+                        z1 = x0['TxRxIdentifier']
+                        z2 = x1['IndexNumber']
+                        z3 = x1['TxRxIdentifier']
+                        z4 = x2['IndexNumber']
+                        z5 = x2['TxRxIdentifier']
+                        z6 = x3['IndexNumber']
+                        z7 = x3['TxRxIdentifier']
+                    except KeyError:
+                        z0 = None
+                else:
+                    z0 = None
+                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and 0 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 < z3 < 128 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and 0 < z5 < 128 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and 0 < z7 < 128:
+                    a = (((((((a << (24)) | (z0 << 13) | (z1 << 2)) << (24)) | (z2 << 13) | (z3 << 2)) << (25)) | (z4 << 13) | (z5 << 2)) << (25)) | (z6 << 13) | (z7 << 2)
+                else:
+                    i = 0
+                    x = x0
+                    a = e_WPT_TxRxPulseOrderType((a << 1), x)
+                    i = 1
+                    x = x1
+                    a = e_WPT_TxRxPulseOrderType((a << 1), x)
+                    i = 2
+                    x = x2
+                    a = e_WPT_TxRxPulseOrderType((a << 2), x)
+                    i = 3
+                    x = x3
+                    a = e_WPT_TxRxPulseOrderType((a << 2), x)
             else:
                 for i, x in enumerate(x):
                     c, wd = _P184[i]
@@ -8288,7 +8365,17 @@ def d_X509DataType(v, r):
     r -= 3
     c = (v >> r) & 7
     if c == 0:
-        x, r = d_X509IssuerSerialType(v, r)
+        r0 = r
+        if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
+            r -= n + 10
+            y = (v >> r) & ((1 << n) - 1)
+            s0 = (y >> 14).to_bytes(x - 2, 'big')
+            if not y & 15875 and s0.isascii():
+                x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
+            else:
+                x, r = d_X509IssuerSerialType(v, r0)
+        else:
+            x, r = d_X509IssuerSerialType(v, r0)
         o['X509IssuerSerial'] = [x]
         st = 1
     elif c == 1:
@@ -8331,7 +8418,17 @@ def d_X509DataType(v, r):
         r -= 3
         c = (v >> r) & 7
         if c == 0:
-            x, r = d_X509IssuerSerialType(v, r)
+            r0 = r
+            if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
+                r -= n + 10
+                y = (v >> r) & ((1 << n) - 1)
+                s0 = (y >> 14).to_bytes(x - 2, 'big')
+                if not y & 15875 and s0.isascii():
+                    x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
+                else:
+                    x, r = d_X509IssuerSerialType(v, r0)
+            else:
+                x, r = d_X509IssuerSerialType(v, r0)
             l = o.get('X509IssuerSerial')
             if l is None:
                 o['X509IssuerSerial'] = [x]
@@ -8456,13 +8553,13 @@ def e_X509IssuerSerialType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
-        a = (a << ((ln0 << 3) + 23)) | ((((ln0 + 2) << (ln0 << 3)) | int.from_bytes(y0.encode(), 'big')) << 13) | (y1 << 1)
+        a = (a << ((ln0 << 3) + 23)) | ((((ln0 + 2) << (ln0 << 3)) | _fb(y0.encode(), 'big')) << 13) | (y1 << 1)
     else:
         f = 'X509IssuerName'
         x = d.get('X509IssuerName')
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
             else:
                 a = ws((a << 2), x) << 1
         else:
@@ -8535,7 +8632,7 @@ def h_KeyInfoType_1(a, x, st):
     for i, x in enumerate(x):
         c, wd, nx, n = _T37[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -8694,7 +8791,7 @@ def h_KeyInfoType_7(a, x, st):
     for i, x in enumerate(x):
         c, wd, nx, n = _T43[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -8867,7 +8964,7 @@ def h_X509DataType_2(a, x, st):
     for i, x in enumerate(x):
         c, wd, nx, n = _T214[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+            a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
         if n:
@@ -8964,7 +9061,7 @@ def d_simple4(v, r):
 
 def e_simple4(a, x):
     if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-        a = (a << ((ln << 3) + 10)) | ((((ln + 2) << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)
+        a = (a << ((ln << 3) + 10)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
     else:
         a = ws((a << 1), x) << 1
     return a

@@ -317,6 +317,8 @@ class ModuleGenerator:
         elif isinstance(cg.type, SimpleType):
             assert cg.simple is not None
             self.read_element(w, ind, cg.simple)
+        elif p.name in g.list_fields and (plan := self.item_plan(cg)) is not None:
+            self.inline_item(w, ind, cg, plan)
         else:
             w(ind, f"x, r = d_{cg.key}(v, r)")
         if p.name in g.list_fields:
@@ -333,6 +335,108 @@ class ModuleGenerator:
                 w(ind + 1, "l.append(x)")
         else:
             w(ind, f"o[{p.name!r}] = x")
+
+    def item_plan(self, cg: TypeGrammar) -> list[tuple] | None:
+        """The decoder of complex type `cg` as a list of steps, when it is one path of required simple elements
+        in their common form: ("s", name) a short ASCII string element, ("f", [(sid, segment), ...]) consecutive
+        fixed-width states (see `segment`), the last one ending with EE. None for any other type."""
+        states = self.compressed[cg.key]
+        plan: list[tuple] = []
+        sid = 0
+        seen = set()
+        while sid not in seen:
+            seen.add(sid)
+            st = states[sid]
+            if len(st.prods) != 1 or st.width != 1 or st.run_len or st.prods[0].target == sid:
+                return None
+            p = st.prods[0]
+            if p.kind == "SE" and p.name not in cg.list_fields and (dt := self.fixed_element(cg, p)) is not None \
+                    and dt.kind == "string":
+                plan.append(("s", p.name))
+                sid = p.target
+                continue
+            seg = self.segment(cg, st)
+            if seg is None:
+                return None
+            dt = seg[2]
+            if dt is not None and dt.kind == "enum" and len(dt.values) < (1 << dt.nbits):
+                return None  # an index beyond the table would raise here instead of in `d_<type>`
+            if not plan or plan[-1][0] != "f":
+                plan.append(("f", []))
+            plan[-1][1].append((sid, seg))
+            if p.kind == "EE":
+                return plan
+            sid = p.target
+        return None
+
+    def seg_value(self, dt: Datatype, sh: int, x: str) -> str:
+        """Expression for the value of a fixed-width segment whose value bits end `sh` bits above bit 0 of `x`."""
+        if dt.kind == "bool":
+            return f"({x} >> {sh}) & 1 == 1"
+        if dt.kind == "nbit":
+            return str(dt.offset) if dt.nbits == 0 else f"(({x} >> {sh}) & {_mask(dt.nbits)}){f' + {dt.offset}' if dt.offset else ''}"
+        if dt.kind == "enum":
+            e, _ = self.enum_tables(dt)
+            return f"{e}[0]" if dt.nbits == 0 else f"{e}[({x} >> {sh}) & {_mask(dt.nbits)}]"
+        return f"({x} >> {sh}) & 127"
+
+    def seg_values(self, states: list[CState], segs: list[tuple], total: int, var: str) -> tuple[int, list[str]]:
+        """Must-be-zero mask and dict-display entries of consecutive fixed-width segments in the low `total`
+        bits of `var`."""
+        check = 0
+        pos = total
+        vals = []
+        for sid, (width, bits, dt) in segs:
+            pos -= width
+            check |= bits << pos
+            if dt is not None:
+                vals.append(f"{states[sid].prods[0].name!r}: {self.seg_value(dt, pos + 1, var)}")
+        return check, vals
+
+    def inline_item(self, w: Writer, ind: int, cg: TypeGrammar, plan: list[tuple]) -> None:
+        """Read a list item of type `cg` (see `item_plan`) into `x` without calling `d_<type>`: step by step, and
+        when any event code, length or character is not in its common form, `d_<type>` decodes the item from its
+        start instead (and reports what is wrong). The item dict is built in one display at the end."""
+        states = self.compressed[cg.key]
+        w(ind, "r0 = r")
+        items: list[str] = []
+        closers: list[int] = []  # indents of the `if`s still waiting for their `else: <fallback>`
+        d = ind
+        k = 0
+        while k < len(plan):
+            step = plan[k]
+            if step[0] == "s":
+                # header (event code, CH, one length byte), then the characters, EE and the fixed-width states
+                # that follow (if any) in one read
+                segs = plan[k + 1][1] if k + 1 < len(plan) else []
+                total = sum(sg[0] for _, sg in segs)
+                check, vals = self.seg_values(states, segs, total, "y")
+                sv = f"s{k}"
+                w(d, f"if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + {total - 15}) <= r - 10:")
+                w(d + 1, "r -= n + 10")
+                w(d + 1, "y = (v >> r) & ((1 << n) - 1)")
+                w(d + 1, f"{sv} = (y >> {total + 1}).to_bytes(x - 2, 'big')")
+                w(d + 1, f"if not y & {check | (1 << total)} and {sv}.isascii():")
+                items.append(f"{step[1]!r}: {sv}.decode()")
+                items += vals
+                closers += [d, d + 1]
+                d += 2
+                k += 2 if segs else 1
+                continue
+            segs = step[1]
+            total = sum(sg[0] for _, sg in segs)
+            gv = f"g{k}"
+            check, vals = self.seg_values(states, segs, total, gv)
+            items += vals
+            w(d, f"if r >= {total} and not ({gv} := (v >> (r - {total})) & {_mask(total)}) & {check}:")
+            w(d + 1, f"r -= {total}")
+            closers.append(d)
+            d += 1
+            k += 1
+        w(d, f"x = {{{', '.join(items)}}}")
+        for c in reversed(closers):
+            w(c, "else:")
+            w(c + 1, f"x, r = d_{cg.key}(v, r0)")
 
     def dispatch(self, w: Writer, ind: int, g: TypeGrammar, st: CState, body) -> None:  # type: ignore[no-untyped-def]
         """Read the event code of state `st` and run `body(prod, indent)` for the matching production."""
@@ -681,7 +785,7 @@ class ModuleGenerator:
             else:
                 head = f"(({c} << 9) | (ln + 2))"
             shift = str(int(wd) + 10) if wd.isdigit() else f"{wd} + 10"
-            w(ind + 1, f"a = (a << ((ln << 3) + {shift})) | ((({head} << (ln << 3)) | int.from_bytes(x.encode(), 'big')) << 1)")
+            w(ind + 1, f"a = (a << ((ln << 3) + {shift})) | ((({head} << (ln << 3)) | _fb(x.encode(), 'big')) << 1)")
             w(ind, "else:")
             w(ind + 1, f"a = ws({_append(c, wd, 1, '')}, x) << 1")
         elif k in ("hex", "b64"):
@@ -759,9 +863,15 @@ class ModuleGenerator:
                 w(ind, f"if m <= {len(codes)}:")
                 w(ind + 1, f"st = {self.const('Q', repr(tuple(after)))}[m]")
                 # one, two, ... UNROLL items: straight-line code (no loop, no per-item branch)
+                decls = g.field_elements.get(name)
+                cg = self.b.grammar_for(decls[0].type, decls[0].qname[1]) if decls else None
+                whole = self.whole_run(cg) if cg is not None and not isinstance(cg.type, SimpleType) else None
                 for m in range(1, min(UNROLL, len(codes)) + 1):
                     w(ind + 1, f"{'if' if m == 1 else 'elif'} m == {m}:")
                     w(ind + 2, "xs = x")
+                    if whole is not None:
+                        self.inline_items(w, ind + 2, cg, whole, codes[:m])  # type: ignore[arg-type]
+                        continue
                     for i in range(m):
                         w(ind + 2, f"i = {i}")
                         w(ind + 2, f"x = xs[{i}]")
@@ -832,59 +942,134 @@ class ModuleGenerator:
             possible = {p.target}
         return run
 
+    def fused_terms(self, run: list[tuple], y: str = "y", ln: str = "ln", j0: int = 0) -> tuple[list[str], list[tuple]]:
+        """Conditions (every value of `run`, held in variables y<j0>, y<j0+1>, ..., has its common form) and
+        parts (bit count expression, value expression) appending them all; see `fused_append`."""
+        conds, parts = [], []
+        for j, (_n, dt, code, width, _target) in enumerate(run, j0):
+            yj, lj = f"{y}{j}", f"{ln}{j}"
+            k = dt.kind
+            if k == "nbit":
+                conds.append(f"{yj}.__class__ is int and {dt.minimum} <= {yj} <= {dt.maximum}")
+                val = f"(({yj} - {dt.offset}) << 1)" if dt.offset else f"({yj} << 1)"
+                parts.append((str(width + dt.nbits + 2), f"({code << (dt.nbits + 2)} | {val})" if code else val))
+            elif k in ("uint", "int"):
+                lo, hi = _small_int_range(dt)  # type: ignore[misc]
+                conds.append(f"{yj}.__class__ is int and {lo - 1} < {yj} < {hi + 1}")
+                bits = 10 if k == "uint" else 11
+                parts.append((str(width + bits), f"({code << bits} | ({yj} << 1))" if code else f"({yj} << 1)"))
+            elif k == "enum":
+                _, idx = self.enum_tables(dt)
+                conds.append(f"(j{j} := {idx}.get({yj})) is not None")
+                val = f"(j{j} << 1)"
+                parts.append((str(width + dt.nbits + 2), f"({code << (dt.nbits + 2)} | {val})" if code else val))
+            elif k == "bool":
+                conds.append(f"({yj} is True or {yj} is False)")
+                parts.append((str(width + 3), f"({code << 3} | ({yj} << 1))" if code else f"({yj} << 1)"))
+            else:  # string: CH, length + 2 in one byte, one byte per ASCII character, EE
+                conds.append(f"{yj}.__class__ is str and {yj}.isascii() and ({lj} := len({yj})) < 126")
+                head = f"({code << 9} | ({lj} + 2))" if code else f"({lj} + 2)"
+                parts.append((f"({lj} << 3) + {width + 10}",
+                              f"((({head} << ({lj} << 3)) | _fb({yj}.encode(), 'big')) << 1)"))
+        return conds, parts
+
+    @staticmethod
+    def join_parts(parts: list[tuple], base: str = "a") -> str:
+        """`a` followed by all parts (bit count expression, value expression; value "0" = zero bits), in one
+        shift: `(a << total) | term | term ...`."""
+        def split(b: str) -> tuple[list[str], int]:
+            return ([], int(b)) if b.isdigit() else ([b.split(" + ")[0]], int(b.split(" + ")[1]))
+
+        terms = []
+        for j, (_bits, val) in enumerate(parts):
+            if val == "0":
+                continue
+            var: list[str] = []
+            const = 0
+            for b, _ in parts[j + 1:]:
+                v, k = split(b)
+                var += v
+                const += k
+            if val.endswith(" << 1)"):
+                # "(x << 1)" shifted further: one shift ("(((...) << 1)" and "(y0 << 1)" alike)
+                inner = val[1:-len(" << 1)")]
+                terms.append(f"({inner} << ({' + '.join(var + [str(const + 1)])}))" if var else
+                             f"({inner} << {const + 1})")
+                continue
+            shift = " + ".join(var + ([str(const)] if const else []))
+            terms.append(f"({val} << ({shift}))" if shift else val)
+        total: list[str] = []
+        tconst = 0
+        for b, _ in parts:
+            v, k = split(b)
+            total += v
+            tconst += k
+        shift = " + ".join(total + ([str(tconst)] if tconst else []))
+        head = f"({base} << ({shift}))" if shift else base
+        return f"{head} | {' | '.join(terms)}" if terms else head
+
     def fused_append(self, w: Writer, run: list[tuple]) -> None:
         """`if <every value has its common form>: a = <all fields at once>`: one big-int shift instead of one
         per field (the per-field code follows as the `else`, which also reports what is wrong)."""
-        conds, parts = [], []  # parts: (bit count expression, value expression)
         w(1, "try:")
         for j, (n, _dt, _code, _width, _target) in enumerate(run):
             w(2, f"y{j} = d[{n!r}]")
         w(1, "except KeyError:")
         w(2, "y0 = None  # a field is missing: the per-field code below says which")
-        for j, (_n, dt, code, width, _target) in enumerate(run):
-            y = f"y{j}"
-            k = dt.kind
-            if k == "nbit":
-                conds.append(f"{y}.__class__ is int and {dt.minimum} <= {y} <= {dt.maximum}")
-                val = f"(({y} - {dt.offset}) << 1)" if dt.offset else f"({y} << 1)"
-                parts.append((str(width + dt.nbits + 2), f"({code << (dt.nbits + 2)} | {val})" if code else val))
-            elif k in ("uint", "int"):
-                lo, hi = _small_int_range(dt)  # type: ignore[misc]
-                conds.append(f"{y}.__class__ is int and {lo - 1} < {y} < {hi + 1}")
-                bits = 10 if k == "uint" else 11
-                parts.append((str(width + bits), f"({code << bits} | ({y} << 1))" if code else f"({y} << 1)"))
-            elif k == "enum":
-                _, idx = self.enum_tables(dt)
-                conds.append(f"(j{j} := {idx}.get({y})) is not None")
-                val = f"(j{j} << 1)"
-                parts.append((str(width + dt.nbits + 2), f"({code << (dt.nbits + 2)} | {val})" if code else val))
-            elif k == "bool":
-                conds.append(f"({y} is True or {y} is False)")
-                parts.append((str(width + 3), f"({code << 3} | ({y} << 1))" if code else f"({y} << 1)"))
-            else:  # string: CH, length + 2 in one byte, one byte per ASCII character, EE
-                conds.append(f"{y}.__class__ is str and {y}.isascii() and (ln{j} := len({y})) < 126")
-                head = f"({code << 9} | (ln{j} + 2))" if code else f"(ln{j} + 2)"
-                parts.append((f"(ln{j} << 3) + {width + 10}",
-                              f"((({head} << (ln{j} << 3)) | int.from_bytes({y}.encode(), 'big')) << 1)"))
-        terms = []
-        for j, (_bits, val) in enumerate(parts):
-            rest = [b for b, _ in parts[j + 1:]]
-            const = sum(int(b) for b in rest if b.isdigit())
-            var = [b.split(" + ")[0] for b in rest if not b.isdigit()]
-            const += sum(int(b.split(" + ")[1]) for b in rest if not b.isdigit())
-            if val.endswith(" << 1)") and val.count("(") == val.count(")") and not var:
-                # "(x << 1)" shifted by a constant: one shift ("(((...) << 1)" and "(y0 << 1)" alike)
-                inner = val[1:-len(" << 1)")]
-                terms.append(f"({inner} << {const + 1})")
-                continue
-            shift = " + ".join(var + ([str(const)] if const else []))
-            terms.append(f"({val} << ({shift}))" if shift else val)
-        total = [b.split(" + ")[0] for b, _ in parts if not b.isdigit()]
-        tconst = sum(int(b) for b, _ in parts if b.isdigit()) + sum(int(b.split(" + ")[1]) for b, _ in parts
-                                                                    if not b.isdigit())
+        conds, parts = self.fused_terms(run)
         w(1, f"if {' and '.join(conds)}:")
-        w(2, f"a = (a << ({' + '.join(total + [str(tconst)])})) | {' | '.join(terms)}")
+        w(2, f"a = {self.join_parts(parts)}")
         w(2, f"st = {run[-1][4]}")
+
+    def whole_run(self, cg: TypeGrammar) -> tuple[list[tuple], tuple[int, int]] | None:
+        """(fused run, (EE code, width)) when the whole encoder of complex type `cg` is one fused run followed by
+        a statically known EE: a list of such items can be appended inline, without calling `e_<type>`."""
+        if cg.simple is not None or cg.attributes or not cg.fields or len(cg.fields) >= KEY_DRIVEN_MIN_FIELDS:
+            return None
+        states = self.compressed[cg.key]
+        if free_order([st.prods for st in states]):
+            return None
+        run = self.fused_run(cg, states, list(cg.fields), {0})
+        if len(run) != len(cg.fields):
+            return None
+        ee = [p for p in states[run[-1][4]].prods]
+        if len(ee) != 1 or ee[0].kind != "EE":
+            return None
+        return run, (ee[0].code, states[run[-1][4]].width)
+
+    def inline_items(self, w: Writer, ind: int, cg: TypeGrammar, whole: tuple, codes: list[tuple[int, int]]) -> None:
+        """Items xs[0], xs[1], ... (one per entry of `codes`, their event codes) of a list of type `cg` (see
+        `whole_run`) in one append when every item is a dict of exactly its fields in their common form;
+        otherwise the items are encoded one by one through `e_<type>` (which also reports what is wrong)."""
+        run, (ee_code, ee_width) = whole
+        nf = len(run)
+        m = len(codes)
+        for q in range(m):
+            w(ind, f"x{q} = xs[{q}]")
+        w(ind, "if " + " and ".join(f"x{q}.__class__ is dict and len(x{q}) == {nf}" for q in range(m)) + ":")
+        w(ind + 1, "try:")
+        for q in range(m):
+            for j, (n, *_rest) in enumerate(run):
+                w(ind + 2, f"z{q * nf + j} = x{q}[{n!r}]")
+        w(ind + 1, "except KeyError:")
+        w(ind + 2, "z0 = None")
+        w(ind, "else:")
+        w(ind + 1, "z0 = None")
+        conds: list[str] = []
+        expr = "a"
+        for q, (c, wd) in enumerate(codes):
+            cs, ps = self.fused_terms(run, "z", "lz", q * nf)
+            conds += cs
+            # item by item (Horner): every shift inside an item is a constant
+            expr = self.join_parts([(str(wd), str(c))] + ps + [(str(ee_width), str(ee_code))], expr)
+            expr = f"({expr})" if q < len(codes) - 1 else expr
+        w(ind, f"if {' and '.join(conds)}:")
+        w(ind + 1, f"a = {expr}")
+        w(ind, "else:")
+        for q, (c, wd) in enumerate(codes):
+            w(ind + 1, f"i = {q}")
+            w(ind + 1, f"x = x{q}")
+            w(ind + 1, f"a = e_{cg.key}({_head(str(c), str(wd))}, x)")
 
     def gen_encoder(self, g: TypeGrammar) -> str:
         states = self.compressed[g.key]
@@ -1045,6 +1230,7 @@ class ModuleGenerator:
             "    bad_bool, bad_enum, extra, missing, Invalid,",
             ")",
             "",
+            "_fb = int.from_bytes  # bound once: a global name instead of an attribute lookup on `int` per string",
             f"SCHEMA = {self.schema!r}",
             f"DOC_WIDTH = {width}",
             f"ROOT_NAMES = {tuple(names)!r}",
