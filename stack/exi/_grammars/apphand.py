@@ -14,13 +14,15 @@ ROOT_NAMES = ('supportedAppProtocolReq', 'supportedAppProtocolRes')
 MESSAGE_NAMES = ('supportedAppProtocolReq', 'supportedAppProtocolRes')
 
 _K0 = frozenset(('Priority', 'ProtocolNamespace', 'SchemaID', 'VersionNumberMajor', 'VersionNumberMinor'))
-_K1 = frozenset(('AppProtocol',))
-_T2 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 19)}
-_Q3 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
-_T4 = {1: (1, 2), 2: (0, 1)}
-_E5 = ('OK_SuccessfulNegotiation', 'OK_SuccessfulNegotiationWithMinorDeviation', 'Failed_NoNegotiation')
-_I6 = {'OK_SuccessfulNegotiation': 0, 'OK_SuccessfulNegotiationWithMinorDeviation': 1, 'Failed_NoNegotiation': 2}
-_K7 = frozenset(('ResponseCode', 'SchemaID'))
+_C1 = tuple(map(chr, range(128)))
+_M2 = tuple((1 << max(0, (x << 3) + 27)) - 1 for x in range(128))
+_K3 = frozenset(('AppProtocol',))
+_T4 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 19)}
+_Q5 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_T6 = {1: (1, 2), 2: (0, 1)}
+_E7 = ('OK_SuccessfulNegotiation', 'OK_SuccessfulNegotiationWithMinorDeviation', 'Failed_NoNegotiation')
+_I8 = {'OK_SuccessfulNegotiation': 0, 'OK_SuccessfulNegotiationWithMinorDeviation': 1, 'Failed_NoNegotiation': 2}
+_K9 = frozenset(('ResponseCode', 'SchemaID'))
 
 def d_AppProtocolType(v, r):
     o = {}
@@ -110,7 +112,7 @@ def e_AppProtocolType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128 and y2.__class__ is int and -1 < y2 < 128 and y3.__class__ is int and 0 <= y3 <= 255 and y4.__class__ is int and 1 <= y4 <= 20:
-        a = (a << ((ln0 << 3) + 52)) | ((((ln0 + 2) << (ln0 << 3)) | _fb(y0.encode(), 'big')) << 42) | (y1 << 31) | (y2 << 20) | (y3 << 9) | ((y4 - 1) << 1)
+        a = (a << ((ln0 << 3) + 52)) | (_fb((_C1[ln0 + 2] + y0).encode(), 'big') << 42) | (y1 << 31) | (y2 << 20) | (y3 << 9) | ((y4 - 1) << 1)
     else:
         f = 'ProtocolNamespace'
         x = d.get('ProtocolNamespace')
@@ -171,7 +173,7 @@ def d_anon_supportedAppProtocolReq(v, r):
     r0 = r
     if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + 27) <= r - 10:
         r -= n + 10
-        y = (v >> r) & ((1 << n) - 1)
+        y = (v >> r) & _M2[x]
         s0 = (y >> 43).to_bytes(x - 2, 'big')
         if not y & 8250365576067 and s0.isascii():
             x = {'ProtocolNamespace': s0.decode(), 'VersionNumberMajor': (y >> 32) & 127, 'VersionNumberMinor': (y >> 21) & 127, 'SchemaID': ((y >> 10) & 255), 'Priority': ((y >> 2) & 31) + 1}
@@ -193,7 +195,7 @@ def d_anon_supportedAppProtocolReq(v, r):
             r0 = r
             if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + 27) <= r - 10:
                 r -= n + 10
-                y = (v >> r) & ((1 << n) - 1)
+                y = (v >> r) & _M2[x]
                 s0 = (y >> 43).to_bytes(x - 2, 'big')
                 if not y & 8250365576067 and s0.isascii():
                     x = {'ProtocolNamespace': s0.decode(), 'VersionNumberMajor': (y >> 32) & 127, 'VersionNumberMinor': (y >> 21) & 127, 'SchemaID': ((y >> 10) & 255), 'Priority': ((y >> 2) & 31) + 1}
@@ -229,7 +231,7 @@ def e_anon_supportedAppProtocolReq(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q3[m]
+            st = _Q5[m]
             if m == 1:
                 xs = x
                 x0 = xs[0]
@@ -245,7 +247,7 @@ def e_anon_supportedAppProtocolReq(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255 and z4.__class__ is int and 1 <= z4 <= 20:
-                    a = (a << ((lz0 << 3) + 54)) | ((((lz0 + 2) << (lz0 << 3)) | _fb(z0.encode(), 'big')) << 43) | (z1 << 32) | (z2 << 21) | (z3 << 10) | ((z4 - 1) << 2)
+                    a = (a << ((lz0 << 3) + 54)) | (_fb((_C1[lz0 + 2] + z0).encode(), 'big') << 43) | (z1 << 32) | (z2 << 21) | (z3 << 10) | ((z4 - 1) << 2)
                 else:
                     i = 0
                     x = x0
@@ -271,7 +273,7 @@ def e_anon_supportedAppProtocolReq(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255 and z4.__class__ is int and 1 <= z4 <= 20 and z5.__class__ is str and z5.isascii() and (lz5 := len(z5)) < 126 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and -1 < z7 < 128 and z8.__class__ is int and 0 <= z8 <= 255 and z9.__class__ is int and 1 <= z9 <= 20:
-                    a = (((a << ((lz0 << 3) + 54)) | ((((lz0 + 2) << (lz0 << 3)) | _fb(z0.encode(), 'big')) << 43) | (z1 << 32) | (z2 << 21) | (z3 << 10) | ((z4 - 1) << 2)) << ((lz5 << 3) + 55)) | ((((lz5 + 2) << (lz5 << 3)) | _fb(z5.encode(), 'big')) << 43) | (z6 << 32) | (z7 << 21) | (z8 << 10) | ((z9 - 1) << 2)
+                    a = (((a << ((lz0 << 3) + 54)) | (_fb((_C1[lz0 + 2] + z0).encode(), 'big') << 43) | (z1 << 32) | (z2 << 21) | (z3 << 10) | ((z4 - 1) << 2)) << ((lz5 << 3) + 55)) | (_fb((_C1[lz5 + 2] + z5).encode(), 'big') << 43) | (z6 << 32) | (z7 << 21) | (z8 << 10) | ((z9 - 1) << 2)
                 else:
                     i = 0
                     x = x0
@@ -306,7 +308,7 @@ def e_anon_supportedAppProtocolReq(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255 and z4.__class__ is int and 1 <= z4 <= 20 and z5.__class__ is str and z5.isascii() and (lz5 := len(z5)) < 126 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and -1 < z7 < 128 and z8.__class__ is int and 0 <= z8 <= 255 and z9.__class__ is int and 1 <= z9 <= 20 and z10.__class__ is str and z10.isascii() and (lz10 := len(z10)) < 126 and z11.__class__ is int and -1 < z11 < 128 and z12.__class__ is int and -1 < z12 < 128 and z13.__class__ is int and 0 <= z13 <= 255 and z14.__class__ is int and 1 <= z14 <= 20:
-                    a = (((((a << ((lz0 << 3) + 54)) | ((((lz0 + 2) << (lz0 << 3)) | _fb(z0.encode(), 'big')) << 43) | (z1 << 32) | (z2 << 21) | (z3 << 10) | ((z4 - 1) << 2)) << ((lz5 << 3) + 55)) | ((((lz5 + 2) << (lz5 << 3)) | _fb(z5.encode(), 'big')) << 43) | (z6 << 32) | (z7 << 21) | (z8 << 10) | ((z9 - 1) << 2)) << ((lz10 << 3) + 55)) | ((((lz10 + 2) << (lz10 << 3)) | _fb(z10.encode(), 'big')) << 43) | (z11 << 32) | (z12 << 21) | (z13 << 10) | ((z14 - 1) << 2)
+                    a = (((((a << ((lz0 << 3) + 54)) | (_fb((_C1[lz0 + 2] + z0).encode(), 'big') << 43) | (z1 << 32) | (z2 << 21) | (z3 << 10) | ((z4 - 1) << 2)) << ((lz5 << 3) + 55)) | (_fb((_C1[lz5 + 2] + z5).encode(), 'big') << 43) | (z6 << 32) | (z7 << 21) | (z8 << 10) | ((z9 - 1) << 2)) << ((lz10 << 3) + 55)) | (_fb((_C1[lz10 + 2] + z10).encode(), 'big') << 43) | (z11 << 32) | (z12 << 21) | (z13 << 10) | ((z14 - 1) << 2)
                 else:
                     i = 0
                     x = x0
@@ -350,7 +352,7 @@ def e_anon_supportedAppProtocolReq(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255 and z4.__class__ is int and 1 <= z4 <= 20 and z5.__class__ is str and z5.isascii() and (lz5 := len(z5)) < 126 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and -1 < z7 < 128 and z8.__class__ is int and 0 <= z8 <= 255 and z9.__class__ is int and 1 <= z9 <= 20 and z10.__class__ is str and z10.isascii() and (lz10 := len(z10)) < 126 and z11.__class__ is int and -1 < z11 < 128 and z12.__class__ is int and -1 < z12 < 128 and z13.__class__ is int and 0 <= z13 <= 255 and z14.__class__ is int and 1 <= z14 <= 20 and z15.__class__ is str and z15.isascii() and (lz15 := len(z15)) < 126 and z16.__class__ is int and -1 < z16 < 128 and z17.__class__ is int and -1 < z17 < 128 and z18.__class__ is int and 0 <= z18 <= 255 and z19.__class__ is int and 1 <= z19 <= 20:
-                    a = (((((((a << ((lz0 << 3) + 54)) | ((((lz0 + 2) << (lz0 << 3)) | _fb(z0.encode(), 'big')) << 43) | (z1 << 32) | (z2 << 21) | (z3 << 10) | ((z4 - 1) << 2)) << ((lz5 << 3) + 55)) | ((((lz5 + 2) << (lz5 << 3)) | _fb(z5.encode(), 'big')) << 43) | (z6 << 32) | (z7 << 21) | (z8 << 10) | ((z9 - 1) << 2)) << ((lz10 << 3) + 55)) | ((((lz10 + 2) << (lz10 << 3)) | _fb(z10.encode(), 'big')) << 43) | (z11 << 32) | (z12 << 21) | (z13 << 10) | ((z14 - 1) << 2)) << ((lz15 << 3) + 55)) | ((((lz15 + 2) << (lz15 << 3)) | _fb(z15.encode(), 'big')) << 43) | (z16 << 32) | (z17 << 21) | (z18 << 10) | ((z19 - 1) << 2)
+                    a = (((((((a << ((lz0 << 3) + 54)) | (_fb((_C1[lz0 + 2] + z0).encode(), 'big') << 43) | (z1 << 32) | (z2 << 21) | (z3 << 10) | ((z4 - 1) << 2)) << ((lz5 << 3) + 55)) | (_fb((_C1[lz5 + 2] + z5).encode(), 'big') << 43) | (z6 << 32) | (z7 << 21) | (z8 << 10) | ((z9 - 1) << 2)) << ((lz10 << 3) + 55)) | (_fb((_C1[lz10 + 2] + z10).encode(), 'big') << 43) | (z11 << 32) | (z12 << 21) | (z13 << 10) | ((z14 - 1) << 2)) << ((lz15 << 3) + 55)) | (_fb((_C1[lz15 + 2] + z15).encode(), 'big') << 43) | (z16 << 32) | (z17 << 21) | (z18 << 10) | ((z19 - 1) << 2)
                 else:
                     i = 0
                     x = x0
@@ -376,7 +378,7 @@ def e_anon_supportedAppProtocolReq(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T2[st]
+                c, wd, nx, n = _T4[st]
                 a = e_AppProtocolType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -396,10 +398,10 @@ def e_anon_supportedAppProtocolReq(a, d):
     else:
         missing()
     f = None
-    c, wd = _T4[st]
+    c, wd = _T6[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K1)
+        extra(d, _K3)
     return a
 
 def d_anon_supportedAppProtocolRes(v, r):
@@ -409,7 +411,7 @@ def d_anon_supportedAppProtocolRes(v, r):
     x = (v >> r) & 31
     if x & 25:
         und2()
-    x = _E5[(x >> 1) & 3]
+    x = _E7[(x >> 1) & 3]
     c = 0
     o['ResponseCode'] = x
     st = 1
@@ -442,9 +444,9 @@ def e_anon_supportedAppProtocolRes(a, d):
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        j = _I6.get(x)
+        j = _I8.get(x)
         if j is None:
-            bad_enum(x, _I6)
+            bad_enum(x, _I8)
         a = ((a << 5) | (j << 1))
         st = 1
     else:
@@ -458,10 +460,10 @@ def e_anon_supportedAppProtocolRes(a, d):
         a = ((a << 12) | ((x) << 1))
         st = 2
     f = None
-    c, wd = _T4[st]
+    c, wd = _T6[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K7)
+        extra(d, _K9)
     return a
 
 _DOC_D = (('supportedAppProtocolReq', d_anon_supportedAppProtocolReq), ('supportedAppProtocolRes', d_anon_supportedAppProtocolRes),)

@@ -76,217 +76,219 @@ _K59 = frozenset(('ContractID', 'ContractSignatureCertChain', 'DHParams', 'Id', 
 _T60 = {4: (0, 1, 5)}
 _T61 = {5: (0, 1)}
 _K62 = frozenset(('ContractID', 'ContractSignatureCertChain', 'ContractSignatureEncryptedPrivateKey', 'DHParams', 'Id', 'ResponseCode', 'RetryCounter'))
-_E63 = ('AC_single_phase_core', 'AC_three_phase_core', 'DC_core', 'DC_extended', 'DC_combo_core', 'DC_unique')
-_I64 = {'AC_single_phase_core': 0, 'AC_three_phase_core': 1, 'DC_core': 2, 'DC_extended': 3, 'DC_combo_core': 4, 'DC_unique': 5}
-_K65 = frozenset(('AC_EVChargeParameter', 'DC_EVChargeParameter', 'EVChargeParameter', 'EVRequestedEnergyTransferType'))
-_T66 = {1: (1, 2, 2)}
-_T67 = {1: (2, 2, 2)}
-_T68 = {2: (0, 1)}
-_K69 = frozenset(('AC_EVSEChargeParameter', 'DC_EVSEChargeParameter', 'EVSEChargeParameter', 'EVSEProcessing', 'ResponseCode', 'SAScheduleList', 'SASchedules'))
-_T70 = {2: (1, 2, 3)}
-_T71 = {3: (0, 2, 4)}
-_T72 = {3: (1, 2, 4)}
-_T73 = {3: (2, 2, 4)}
-_K74 = frozenset(('ProfileEntry', 'SAScheduleTupleID'))
-_T75 = {1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
-_Q76 = (1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2)
-_K77 = frozenset(('AC_EVSEStatus', 'EVSEID', 'EVSEMaxCurrent', 'MeterInfo', 'ReceiptRequired', 'ResponseCode', 'SAScheduleTupleID'))
-_T78 = {3: (1, 2, 5), 4: (0, 2, 5)}
-_T79 = {3: (2, 2, 6), 4: (1, 2, 6), 5: (0, 1, 6)}
-_T80 = {6: (0, 1, 7)}
-_T81 = {7: (0, 1)}
-_K82 = frozenset(('Cost', 'startValue'))
-_T83 = {1: (0, 2, 1, 0)}
-_Q84 = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
-_K85 = frozenset(('GenChallenge', 'Id'))
-_T86 = {0: (1, 2, 2), 1: (0, 2, 2)}
-_T87 = {0: (2, 2), 1: (1, 2), 2: (0, 1)}
-_K88 = frozenset(('EVSEProcessing', 'ResponseCode'))
-_E89 = ('relativePricePercentage', 'RenewableGenerationPercentage', 'CarbonDioxideEmission')
-_I90 = {'relativePricePercentage': 0, 'RenewableGenerationPercentage': 1, 'CarbonDioxideEmission': 2}
-_K91 = frozenset(('amount', 'amountMultiplier', 'costKind'))
-_T92 = {2: (1, 2), 3: (0, 1)}
-_K93 = frozenset(('BulkChargingComplete', 'ChargingComplete', 'DC_EVStatus', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'EVTargetCurrent', 'EVTargetVoltage', 'RemainingTimeToBulkSoC', 'RemainingTimeToFullSoC'))
-_T94 = {2: (1, 3, 4), 3: (0, 3, 4)}
-_T95 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
-_T96 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 2, 6), 5: (0, 2, 6)}
-_T97 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 2, 7), 5: (1, 2, 7), 6: (0, 1, 7)}
-_T98 = {7: (0, 2, 8)}
-_T99 = {7: (1, 2, 9), 8: (0, 2, 9)}
-_T100 = {7: (2, 2, 10), 8: (1, 2, 10), 9: (0, 1, 10)}
-_T101 = {10: (0, 1)}
-_K102 = frozenset(('DC_EVSEStatus', 'EVSECurrentLimitAchieved', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEPowerLimitAchieved', 'EVSEPresentCurrent', 'EVSEPresentVoltage', 'EVSEVoltageLimitAchieved', 'ResponseCode'))
-_T103 = {7: (1, 3, 9), 8: (0, 2, 9)}
-_T104 = {7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
-_T105 = {7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
-_K106 = frozenset(('BulkSOC', 'DC_EVStatus', 'EVEnergyCapacity', 'EVEnergyRequest', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'FullSOC'))
-_T107 = {2: (1, 2, 4), 3: (0, 1, 4)}
-_T108 = {4: (0, 3, 5)}
-_T109 = {4: (1, 3, 6), 5: (0, 3, 6)}
-_T110 = {4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
-_T111 = {4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
-_T112 = {4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_K113 = frozenset(('BulkChargingComplete', 'ChargingComplete', 'DC_EVStatus'))
-_T114 = {1: (1, 2, 3), 2: (0, 1, 3)}
-_T115 = {3: (0, 1)}
-_K116 = frozenset(('DC_EVSEStatus', 'EVSECurrentRegulationTolerance', 'EVSEEnergyToBeDelivered', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEMinimumCurrentLimit', 'EVSEMinimumVoltageLimit', 'EVSEPeakCurrentRipple'))
-_T117 = {5: (0, 1, 6)}
-_T118 = {6: (0, 2, 7)}
-_T119 = {6: (1, 2, 8), 7: (0, 1, 8)}
-_T120 = {8: (0, 2, 9)}
-_T121 = {8: (1, 2), 9: (0, 1)}
-_E122 = ('Invalid', 'Valid', 'Warning', 'Fault')
-_I123 = {'Invalid': 0, 'Valid': 1, 'Warning': 2, 'Fault': 3}
-_E124 = ('EVSE_NotReady', 'EVSE_Ready', 'EVSE_Shutdown', 'EVSE_UtilityInterruptEvent', 'EVSE_IsolationMonitoringActive', 'EVSE_EmergencyShutdown', 'EVSE_Malfunction', 'Reserved_8', 'Reserved_9', 'Reserved_A', 'Reserved_B', 'Reserved_C')
-_I125 = {'EVSE_NotReady': 0, 'EVSE_Ready': 1, 'EVSE_Shutdown': 2, 'EVSE_UtilityInterruptEvent': 3, 'EVSE_IsolationMonitoringActive': 4, 'EVSE_EmergencyShutdown': 5, 'EVSE_Malfunction': 6, 'Reserved_8': 7, 'Reserved_9': 8, 'Reserved_A': 9, 'Reserved_B': 10, 'Reserved_C': 11}
-_K126 = frozenset(('EVSEIsolationStatus', 'EVSENotification', 'EVSEStatusCode', 'NotificationMaxDelay'))
-_E127 = ('NO_ERROR', 'FAILED_RESSTemperatureInhibit', 'FAILED_EVShiftPosition', 'FAILED_ChargerConnectorLockFault', 'FAILED_EVRESSMalfunction', 'FAILED_ChargingCurrentdifferential', 'FAILED_ChargingVoltageOutOfRange', 'Reserved_A', 'Reserved_B', 'Reserved_C', 'FAILED_ChargingSystemIncompatibility', 'NoData')
-_I128 = {'NO_ERROR': 0, 'FAILED_RESSTemperatureInhibit': 1, 'FAILED_EVShiftPosition': 2, 'FAILED_ChargerConnectorLockFault': 3, 'FAILED_EVRESSMalfunction': 4, 'FAILED_ChargingCurrentdifferential': 5, 'FAILED_ChargingVoltageOutOfRange': 6, 'Reserved_A': 7, 'Reserved_B': 8, 'Reserved_C': 9, 'FAILED_ChargingSystemIncompatibility': 10, 'NoData': 11}
-_K129 = frozenset(('EVCabinConditioning', 'EVErrorCode', 'EVRESSConditioning', 'EVRESSSOC', 'EVReady'))
-_T130 = {1: (1, 2, 3), 2: (0, 2, 3)}
-_T131 = {1: (2, 2, 4), 2: (1, 2, 4), 3: (0, 1, 4)}
-_K132 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
-_T133 = {1: (0, 1, 4)}
-_T134 = {0: (1, 2, 2), 4: (0, 2, 2)}
-_T135 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
-_T136 = {3: (0, 2, 5)}
-_T137 = {3: (1, 2, 6), 5: (0, 2, 6)}
-_T138 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
-_K139 = frozenset(('RelativeTimeInterval', 'TimeInterval'))
-_T140 = {0: (1, 2, 1)}
-_T141 = {1: (0, 1)}
-_K142 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
-_O143 = {'Id': 0, 'KeyName': 1, 'KeyValue': 2, 'RetrievalMethod': 3, 'X509Data': 4, 'PGPData': 5, 'SPKIData': 6, 'MgmtData': 7}
-_T144 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
-_T145 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
-_T146 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
-_T147 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
-_T148 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
-_T149 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
-_T150 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
-_T151 = {2: (8, 4)}
-_K152 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
-_T153 = {0: (1, 3, 1)}
-_T154 = {1: (0, 2)}
-_K155 = frozenset(('RootCertificateID',))
-_T156 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
-_Q157 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
-_P158 = ((0, 1), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2))
-_K159 = frozenset(('Id', 'Reference'))
-_T160 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
-_T161 = {2: (1, 2)}
-_K162 = frozenset(('Notification', 'SessionID', 'Signature'))
-_T163 = {1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K164 = frozenset(('MeterID', 'MeterReading', 'MeterStatus', 'SigMeterReading', 'TMeter'))
-_T165 = {1: (1, 3, 3), 2: (0, 3, 3)}
-_T166 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
-_T167 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
-_T168 = {1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_K169 = frozenset(('Id', 'MeterInfo', 'SAScheduleTupleID', 'SessionID'))
-_T170 = {2: (0, 2, 3)}
-_K171 = frozenset(('AC_EVSEStatus', 'ResponseCode'))
-_E172 = ('ParsingError', 'NoTLSRootCertificatAvailable', 'UnknownError')
-_I173 = {'ParsingError': 0, 'NoTLSRootCertificatAvailable': 1, 'UnknownError': 2}
-_K174 = frozenset(('FaultCode', 'FaultMsg'))
-_K175 = frozenset(('Encoding', 'Id', 'MimeType'))
-_T176 = {0: (1, 3, 2), 1: (0, 3, 2)}
-_T177 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
-_T178 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K179 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
-_T180 = {1: (2, 2), 2: (1, 2)}
-_K181 = frozenset(('PMax', 'RelativeTimeInterval', 'TimeInterval'))
-_T182 = {1: (0, 1, 2)}
-_K183 = frozenset(('PMaxScheduleEntry', 'PMaxScheduleID'))
-_K184 = frozenset(('Parameter', 'ParameterSetID'))
-_E185 = ('bool', 'byte', 'short', 'int', 'physicalValue', 'string')
-_I186 = {'bool': 0, 'byte': 1, 'short': 2, 'int': 3, 'physicalValue': 4, 'string': 5}
-_K187 = frozenset(('Name', 'ValueType', 'boolValue', 'byteValue', 'intValue', 'physicalValue', 'shortValue', 'stringValue'))
-_T188 = {2: (1, 3, 3)}
-_T189 = {2: (2, 3, 3)}
-_T190 = {2: (3, 3, 3)}
-_T191 = {2: (4, 3, 3)}
-_T192 = {2: (5, 3, 3)}
-_K193 = frozenset(('ContractID', 'ContractSignatureCertChain'))
-_K194 = frozenset(('DateTimeNow', 'GenChallenge', 'ResponseCode'))
-_E195 = ('Contract', 'ExternalPayment')
-_I196 = {'Contract': 0, 'ExternalPayment': 1}
-_K197 = frozenset(('PaymentOption',))
-_E198 = ('h', 'm', 's', 'A', 'Ah', 'V', 'VA', 'W', 'W/s', 'Wh')
-_I199 = {'h': 0, 'm': 1, 's': 2, 'A': 3, 'Ah': 4, 'V': 5, 'VA': 6, 'W': 7, 'W/s': 8, 'Wh': 9}
-_K200 = frozenset(('Multiplier', 'Unit', 'Value'))
-_K201 = frozenset(('ChargingProfile', 'DC_EVPowerDeliveryParameter', 'EVPowerDeliveryParameter', 'ReadyToChargeState'))
-_T202 = {1: (1, 3, 3), 2: (0, 2, 3)}
-_T203 = {1: (2, 3, 3), 2: (1, 2, 3)}
-_T204 = {1: (3, 3), 2: (2, 2), 3: (0, 1)}
-_K205 = frozenset(('AC_EVSEStatus', 'DC_EVSEStatus', 'EVSEStatus', 'ResponseCode'))
-_K206 = frozenset(('DC_EVStatus', 'EVTargetCurrent', 'EVTargetVoltage'))
-_K207 = frozenset(('DC_EVSEStatus', 'EVSEPresentVoltage', 'ResponseCode'))
-_K208 = frozenset(('ChargingProfileEntryMaxPower', 'ChargingProfileEntryStart'))
-_K209 = frozenset(('Exponent', 'Modulus'))
-_K210 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
-_T211 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
-_T212 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
-_T213 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
-_T214 = {6: (0, 1)}
-_K215 = frozenset(('duration', 'start'))
-_K216 = frozenset(('Transforms', 'Type', 'URI'))
-_T217 = {0: (1, 3, 2), 1: (0, 2, 2)}
-_T218 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
-_T219 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K220 = frozenset(('SAScheduleTuple',))
-_K221 = frozenset(('PMaxSchedule', 'SAScheduleTupleID', 'SalesTariff'))
-_K222 = frozenset(('SPKISexp',))
-_K223 = frozenset(('ConsumptionCost', 'EPriceLevel', 'RelativeTimeInterval', 'TimeInterval'))
-_T224 = {2: (0, 2, 2, 0)}
-_K225 = frozenset(('Id', 'NumEPriceLevels', 'SalesTariffDescription', 'SalesTariffEntry', 'SalesTariffID'))
-_T226 = {4: (0, 1, 5, 0), 5: (0, 2, 5, 0)}
-_T227 = {5: (1, 2)}
-_K228 = frozenset(('SelectedService',))
-_K229 = frozenset(('ParameterSetID', 'ServiceID'))
-_E230 = ('AC_single_phase_core', 'AC_three_phase_core', 'DC_core', 'DC_extended', 'DC_combo_core', 'DC_dual', 'AC_core1p_DC_extended', 'AC_single_DC_core', 'AC_single_phase_three_phase_core_DC_extended', 'AC_core3p_DC_extended')
-_I231 = {'AC_single_phase_core': 0, 'AC_three_phase_core': 1, 'DC_core': 2, 'DC_extended': 3, 'DC_combo_core': 4, 'DC_dual': 5, 'AC_core1p_DC_extended': 6, 'AC_single_DC_core': 7, 'AC_single_phase_three_phase_core_DC_extended': 8, 'AC_core3p_DC_extended': 9}
-_K232 = frozenset(('EnergyTransferType', 'FreeService', 'ServiceTag'))
-_K233 = frozenset(('ServiceID',))
-_K234 = frozenset(('ResponseCode', 'ServiceID', 'ServiceParameterList'))
-_E235 = ('EVCharging', 'Internet', 'ContractCertificate', 'OtherCustom')
-_I236 = {'EVCharging': 0, 'Internet': 1, 'ContractCertificate': 2, 'OtherCustom': 3}
-_K237 = frozenset(('ServiceCategory', 'ServiceScope'))
-_K238 = frozenset(('ChargeService', 'PaymentOptions', 'ResponseCode', 'ServiceList'))
-_T239 = {3: (1, 2), 4: (0, 1)}
-_K240 = frozenset(('ParameterSet',))
-_K241 = frozenset(('SelectedPaymentOption', 'SelectedServiceList'))
-_K242 = frozenset(('ResponseCode',))
-_K243 = frozenset(('Service',))
-_K244 = frozenset(('ServiceCategory', 'ServiceID', 'ServiceName', 'ServiceScope'))
-_K245 = frozenset(('FreeService', 'ServiceTag'))
-_K246 = frozenset(('EVCCID',))
-_K247 = frozenset(('DateTimeNow', 'EVSEID', 'ResponseCode'))
-_K248 = frozenset(('Algorithm', 'HMACOutputLength'))
-_T249 = {1: (2, 3), 2: (1, 2)}
-_K250 = frozenset(('Id', 'SignatureProperty'))
-_K251 = frozenset(('Id', 'Target'))
-_T252 = {}
-_K253 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
-_T254 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T255 = {3: (2, 2), 4: (1, 2)}
-_K256 = frozenset(('Id', 'value'))
-_K257 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
-_T258 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
-_T259 = {4: (1, 2)}
-_K260 = frozenset(('Certificate',))
-_K261 = frozenset(('Algorithm', 'XPath'))
-_T262 = {1: (0, 3, 1, 0)}
-_K263 = frozenset(('Transform',))
-_K264 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
-_O265 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
-_T266 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
-_T267 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T268 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T269 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T270 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T271 = {1: (6, 3)}
-_K272 = frozenset(('X509IssuerName', 'X509SerialNumber'))
-_K273 = frozenset(('Body', 'Header'))
+_C63 = tuple(map(chr, range(128)))
+_E64 = ('AC_single_phase_core', 'AC_three_phase_core', 'DC_core', 'DC_extended', 'DC_combo_core', 'DC_unique')
+_I65 = {'AC_single_phase_core': 0, 'AC_three_phase_core': 1, 'DC_core': 2, 'DC_extended': 3, 'DC_combo_core': 4, 'DC_unique': 5}
+_K66 = frozenset(('AC_EVChargeParameter', 'DC_EVChargeParameter', 'EVChargeParameter', 'EVRequestedEnergyTransferType'))
+_T67 = {1: (1, 2, 2)}
+_T68 = {1: (2, 2, 2)}
+_T69 = {2: (0, 1)}
+_K70 = frozenset(('AC_EVSEChargeParameter', 'DC_EVSEChargeParameter', 'EVSEChargeParameter', 'EVSEProcessing', 'ResponseCode', 'SAScheduleList', 'SASchedules'))
+_T71 = {2: (1, 2, 3)}
+_T72 = {3: (0, 2, 4)}
+_T73 = {3: (1, 2, 4)}
+_T74 = {3: (2, 2, 4)}
+_K75 = frozenset(('ProfileEntry', 'SAScheduleTupleID'))
+_T76 = {1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
+_Q77 = (1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2)
+_K78 = frozenset(('AC_EVSEStatus', 'EVSEID', 'EVSEMaxCurrent', 'MeterInfo', 'ReceiptRequired', 'ResponseCode', 'SAScheduleTupleID'))
+_T79 = {3: (1, 2, 5), 4: (0, 2, 5)}
+_T80 = {3: (2, 2, 6), 4: (1, 2, 6), 5: (0, 1, 6)}
+_T81 = {6: (0, 1, 7)}
+_T82 = {7: (0, 1)}
+_K83 = frozenset(('Cost', 'startValue'))
+_T84 = {1: (0, 2, 1, 0)}
+_Q85 = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_K86 = frozenset(('GenChallenge', 'Id'))
+_T87 = {0: (1, 2, 2), 1: (0, 2, 2)}
+_T88 = {0: (2, 2), 1: (1, 2), 2: (0, 1)}
+_K89 = frozenset(('EVSEProcessing', 'ResponseCode'))
+_E90 = ('relativePricePercentage', 'RenewableGenerationPercentage', 'CarbonDioxideEmission')
+_I91 = {'relativePricePercentage': 0, 'RenewableGenerationPercentage': 1, 'CarbonDioxideEmission': 2}
+_K92 = frozenset(('amount', 'amountMultiplier', 'costKind'))
+_T93 = {2: (1, 2), 3: (0, 1)}
+_K94 = frozenset(('BulkChargingComplete', 'ChargingComplete', 'DC_EVStatus', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'EVTargetCurrent', 'EVTargetVoltage', 'RemainingTimeToBulkSoC', 'RemainingTimeToFullSoC'))
+_T95 = {2: (1, 3, 4), 3: (0, 3, 4)}
+_T96 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
+_T97 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 2, 6), 5: (0, 2, 6)}
+_T98 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 2, 7), 5: (1, 2, 7), 6: (0, 1, 7)}
+_T99 = {7: (0, 2, 8)}
+_T100 = {7: (1, 2, 9), 8: (0, 2, 9)}
+_T101 = {7: (2, 2, 10), 8: (1, 2, 10), 9: (0, 1, 10)}
+_T102 = {10: (0, 1)}
+_K103 = frozenset(('DC_EVSEStatus', 'EVSECurrentLimitAchieved', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEPowerLimitAchieved', 'EVSEPresentCurrent', 'EVSEPresentVoltage', 'EVSEVoltageLimitAchieved', 'ResponseCode'))
+_T104 = {7: (1, 3, 9), 8: (0, 2, 9)}
+_T105 = {7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
+_T106 = {7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
+_K107 = frozenset(('BulkSOC', 'DC_EVStatus', 'EVEnergyCapacity', 'EVEnergyRequest', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'FullSOC'))
+_T108 = {2: (1, 2, 4), 3: (0, 1, 4)}
+_T109 = {4: (0, 3, 5)}
+_T110 = {4: (1, 3, 6), 5: (0, 3, 6)}
+_T111 = {4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
+_T112 = {4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
+_T113 = {4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_K114 = frozenset(('BulkChargingComplete', 'ChargingComplete', 'DC_EVStatus'))
+_T115 = {1: (1, 2, 3), 2: (0, 1, 3)}
+_T116 = {3: (0, 1)}
+_K117 = frozenset(('DC_EVSEStatus', 'EVSECurrentRegulationTolerance', 'EVSEEnergyToBeDelivered', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEMinimumCurrentLimit', 'EVSEMinimumVoltageLimit', 'EVSEPeakCurrentRipple'))
+_T118 = {5: (0, 1, 6)}
+_T119 = {6: (0, 2, 7)}
+_T120 = {6: (1, 2, 8), 7: (0, 1, 8)}
+_T121 = {8: (0, 2, 9)}
+_T122 = {8: (1, 2), 9: (0, 1)}
+_E123 = ('Invalid', 'Valid', 'Warning', 'Fault')
+_I124 = {'Invalid': 0, 'Valid': 1, 'Warning': 2, 'Fault': 3}
+_E125 = ('EVSE_NotReady', 'EVSE_Ready', 'EVSE_Shutdown', 'EVSE_UtilityInterruptEvent', 'EVSE_IsolationMonitoringActive', 'EVSE_EmergencyShutdown', 'EVSE_Malfunction', 'Reserved_8', 'Reserved_9', 'Reserved_A', 'Reserved_B', 'Reserved_C')
+_I126 = {'EVSE_NotReady': 0, 'EVSE_Ready': 1, 'EVSE_Shutdown': 2, 'EVSE_UtilityInterruptEvent': 3, 'EVSE_IsolationMonitoringActive': 4, 'EVSE_EmergencyShutdown': 5, 'EVSE_Malfunction': 6, 'Reserved_8': 7, 'Reserved_9': 8, 'Reserved_A': 9, 'Reserved_B': 10, 'Reserved_C': 11}
+_K127 = frozenset(('EVSEIsolationStatus', 'EVSENotification', 'EVSEStatusCode', 'NotificationMaxDelay'))
+_E128 = ('NO_ERROR', 'FAILED_RESSTemperatureInhibit', 'FAILED_EVShiftPosition', 'FAILED_ChargerConnectorLockFault', 'FAILED_EVRESSMalfunction', 'FAILED_ChargingCurrentdifferential', 'FAILED_ChargingVoltageOutOfRange', 'Reserved_A', 'Reserved_B', 'Reserved_C', 'FAILED_ChargingSystemIncompatibility', 'NoData')
+_I129 = {'NO_ERROR': 0, 'FAILED_RESSTemperatureInhibit': 1, 'FAILED_EVShiftPosition': 2, 'FAILED_ChargerConnectorLockFault': 3, 'FAILED_EVRESSMalfunction': 4, 'FAILED_ChargingCurrentdifferential': 5, 'FAILED_ChargingVoltageOutOfRange': 6, 'Reserved_A': 7, 'Reserved_B': 8, 'Reserved_C': 9, 'FAILED_ChargingSystemIncompatibility': 10, 'NoData': 11}
+_K130 = frozenset(('EVCabinConditioning', 'EVErrorCode', 'EVRESSConditioning', 'EVRESSSOC', 'EVReady'))
+_T131 = {1: (1, 2, 3), 2: (0, 2, 3)}
+_T132 = {1: (2, 2, 4), 2: (1, 2, 4), 3: (0, 1, 4)}
+_K133 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
+_T134 = {1: (0, 1, 4)}
+_T135 = {0: (1, 2, 2), 4: (0, 2, 2)}
+_T136 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
+_T137 = {3: (0, 2, 5)}
+_T138 = {3: (1, 2, 6), 5: (0, 2, 6)}
+_T139 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
+_K140 = frozenset(('RelativeTimeInterval', 'TimeInterval'))
+_T141 = {0: (1, 2, 1)}
+_T142 = {1: (0, 1)}
+_K143 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
+_O144 = {'Id': 0, 'KeyName': 1, 'KeyValue': 2, 'RetrievalMethod': 3, 'X509Data': 4, 'PGPData': 5, 'SPKIData': 6, 'MgmtData': 7}
+_T145 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
+_T146 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
+_T147 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
+_T148 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
+_T149 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
+_T150 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
+_T151 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
+_T152 = {2: (8, 4)}
+_K153 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
+_T154 = {0: (1, 3, 1)}
+_T155 = {1: (0, 2)}
+_K156 = frozenset(('RootCertificateID',))
+_T157 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_Q158 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_P159 = ((0, 1), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2))
+_K160 = frozenset(('Id', 'Reference'))
+_T161 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
+_T162 = {2: (1, 2)}
+_K163 = frozenset(('Notification', 'SessionID', 'Signature'))
+_T164 = {1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K165 = frozenset(('MeterID', 'MeterReading', 'MeterStatus', 'SigMeterReading', 'TMeter'))
+_T166 = {1: (1, 3, 3), 2: (0, 3, 3)}
+_T167 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
+_T168 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
+_T169 = {1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_K170 = frozenset(('Id', 'MeterInfo', 'SAScheduleTupleID', 'SessionID'))
+_T171 = {2: (0, 2, 3)}
+_K172 = frozenset(('AC_EVSEStatus', 'ResponseCode'))
+_E173 = ('ParsingError', 'NoTLSRootCertificatAvailable', 'UnknownError')
+_I174 = {'ParsingError': 0, 'NoTLSRootCertificatAvailable': 1, 'UnknownError': 2}
+_K175 = frozenset(('FaultCode', 'FaultMsg'))
+_K176 = frozenset(('Encoding', 'Id', 'MimeType'))
+_T177 = {0: (1, 3, 2), 1: (0, 3, 2)}
+_T178 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_T179 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_K180 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
+_T181 = {1: (2, 2), 2: (1, 2)}
+_K182 = frozenset(('PMax', 'RelativeTimeInterval', 'TimeInterval'))
+_T183 = {1: (0, 1, 2)}
+_K184 = frozenset(('PMaxScheduleEntry', 'PMaxScheduleID'))
+_K185 = frozenset(('Parameter', 'ParameterSetID'))
+_E186 = ('bool', 'byte', 'short', 'int', 'physicalValue', 'string')
+_I187 = {'bool': 0, 'byte': 1, 'short': 2, 'int': 3, 'physicalValue': 4, 'string': 5}
+_K188 = frozenset(('Name', 'ValueType', 'boolValue', 'byteValue', 'intValue', 'physicalValue', 'shortValue', 'stringValue'))
+_T189 = {2: (1, 3, 3)}
+_T190 = {2: (2, 3, 3)}
+_T191 = {2: (3, 3, 3)}
+_T192 = {2: (4, 3, 3)}
+_T193 = {2: (5, 3, 3)}
+_K194 = frozenset(('ContractID', 'ContractSignatureCertChain'))
+_K195 = frozenset(('DateTimeNow', 'GenChallenge', 'ResponseCode'))
+_E196 = ('Contract', 'ExternalPayment')
+_I197 = {'Contract': 0, 'ExternalPayment': 1}
+_K198 = frozenset(('PaymentOption',))
+_E199 = ('h', 'm', 's', 'A', 'Ah', 'V', 'VA', 'W', 'W/s', 'Wh')
+_I200 = {'h': 0, 'm': 1, 's': 2, 'A': 3, 'Ah': 4, 'V': 5, 'VA': 6, 'W': 7, 'W/s': 8, 'Wh': 9}
+_K201 = frozenset(('Multiplier', 'Unit', 'Value'))
+_K202 = frozenset(('ChargingProfile', 'DC_EVPowerDeliveryParameter', 'EVPowerDeliveryParameter', 'ReadyToChargeState'))
+_T203 = {1: (1, 3, 3), 2: (0, 2, 3)}
+_T204 = {1: (2, 3, 3), 2: (1, 2, 3)}
+_T205 = {1: (3, 3), 2: (2, 2), 3: (0, 1)}
+_K206 = frozenset(('AC_EVSEStatus', 'DC_EVSEStatus', 'EVSEStatus', 'ResponseCode'))
+_K207 = frozenset(('DC_EVStatus', 'EVTargetCurrent', 'EVTargetVoltage'))
+_K208 = frozenset(('DC_EVSEStatus', 'EVSEPresentVoltage', 'ResponseCode'))
+_K209 = frozenset(('ChargingProfileEntryMaxPower', 'ChargingProfileEntryStart'))
+_K210 = frozenset(('Exponent', 'Modulus'))
+_K211 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T212 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
+_T213 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
+_T214 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
+_T215 = {6: (0, 1)}
+_K216 = frozenset(('duration', 'start'))
+_K217 = frozenset(('Transforms', 'Type', 'URI'))
+_T218 = {0: (1, 3, 2), 1: (0, 2, 2)}
+_T219 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
+_T220 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K221 = frozenset(('SAScheduleTuple',))
+_K222 = frozenset(('PMaxSchedule', 'SAScheduleTupleID', 'SalesTariff'))
+_K223 = frozenset(('SPKISexp',))
+_K224 = frozenset(('ConsumptionCost', 'EPriceLevel', 'RelativeTimeInterval', 'TimeInterval'))
+_T225 = {2: (0, 2, 2, 0)}
+_K226 = frozenset(('Id', 'NumEPriceLevels', 'SalesTariffDescription', 'SalesTariffEntry', 'SalesTariffID'))
+_T227 = {4: (0, 1, 5, 0), 5: (0, 2, 5, 0)}
+_T228 = {5: (1, 2)}
+_K229 = frozenset(('SelectedService',))
+_K230 = frozenset(('ParameterSetID', 'ServiceID'))
+_E231 = ('AC_single_phase_core', 'AC_three_phase_core', 'DC_core', 'DC_extended', 'DC_combo_core', 'DC_dual', 'AC_core1p_DC_extended', 'AC_single_DC_core', 'AC_single_phase_three_phase_core_DC_extended', 'AC_core3p_DC_extended')
+_I232 = {'AC_single_phase_core': 0, 'AC_three_phase_core': 1, 'DC_core': 2, 'DC_extended': 3, 'DC_combo_core': 4, 'DC_dual': 5, 'AC_core1p_DC_extended': 6, 'AC_single_DC_core': 7, 'AC_single_phase_three_phase_core_DC_extended': 8, 'AC_core3p_DC_extended': 9}
+_K233 = frozenset(('EnergyTransferType', 'FreeService', 'ServiceTag'))
+_K234 = frozenset(('ServiceID',))
+_K235 = frozenset(('ResponseCode', 'ServiceID', 'ServiceParameterList'))
+_E236 = ('EVCharging', 'Internet', 'ContractCertificate', 'OtherCustom')
+_I237 = {'EVCharging': 0, 'Internet': 1, 'ContractCertificate': 2, 'OtherCustom': 3}
+_K238 = frozenset(('ServiceCategory', 'ServiceScope'))
+_K239 = frozenset(('ChargeService', 'PaymentOptions', 'ResponseCode', 'ServiceList'))
+_T240 = {3: (1, 2), 4: (0, 1)}
+_K241 = frozenset(('ParameterSet',))
+_K242 = frozenset(('SelectedPaymentOption', 'SelectedServiceList'))
+_K243 = frozenset(('ResponseCode',))
+_K244 = frozenset(('Service',))
+_K245 = frozenset(('ServiceCategory', 'ServiceID', 'ServiceName', 'ServiceScope'))
+_K246 = frozenset(('FreeService', 'ServiceTag'))
+_K247 = frozenset(('EVCCID',))
+_K248 = frozenset(('DateTimeNow', 'EVSEID', 'ResponseCode'))
+_K249 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T250 = {1: (2, 3), 2: (1, 2)}
+_K251 = frozenset(('Id', 'SignatureProperty'))
+_K252 = frozenset(('Id', 'Target'))
+_T253 = {}
+_K254 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T255 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T256 = {3: (2, 2), 4: (1, 2)}
+_K257 = frozenset(('Id', 'value'))
+_K258 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T259 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T260 = {4: (1, 2)}
+_K261 = frozenset(('Certificate',))
+_K262 = frozenset(('Algorithm', 'XPath'))
+_T263 = {1: (0, 3, 1, 0)}
+_K264 = frozenset(('Transform',))
+_M265 = tuple((1 << max(0, (x << 3) + -2)) - 1 for x in range(128))
+_K266 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_O267 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
+_T268 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T269 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T270 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T271 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T272 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T273 = {1: (6, 3)}
+_K274 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_K275 = frozenset(('Body', 'Header'))
 
 def d_AC_EVChargeParameterType(v, r):
     o = {}
@@ -1254,7 +1256,7 @@ def e_CertificateUpdateResType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
-        a = (a << ((ln0 << 3) + 23)) | ((((ln0 + 2) << (ln0 << 3)) | _fb(y0.encode(), 'big')) << 13) | (y1 << 1)
+        a = (a << ((ln0 << 3) + 23)) | (_fb((_C63[ln0 + 2] + y0).encode(), 'big') << 13) | (y1 << 1)
     else:
         f = 'ContractID'
         x = d.get('ContractID')
@@ -1287,7 +1289,7 @@ def d_ChargeParameterDiscoveryReqType(v, r):
     x = (v >> r) & 63
     if x & 49:
         und2()
-    x = _E63[(x >> 1) & 7]
+    x = _E64[(x >> 1) & 7]
     c = 0
     o['EVRequestedEnergyTransferType'] = x
     st = 1
@@ -1322,9 +1324,9 @@ def e_ChargeParameterDiscoveryReqType(a, d):
     f = 'EVRequestedEnergyTransferType'
     x = d.get('EVRequestedEnergyTransferType')
     if x is not None:
-        j = _I64.get(x)
+        j = _I65.get(x)
         if j is None:
-            bad_enum(x, _I64)
+            bad_enum(x, _I65)
         a = ((a << 6) | (j << 1))
         st = 1
     else:
@@ -1339,19 +1341,19 @@ def e_ChargeParameterDiscoveryReqType(a, d):
     x = d.get('DC_EVChargeParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T66[st]
+        c, wd, st = _T67[st]
         a = e_DC_EVChargeParameterType(((a << wd) | c), x)
     f = 'EVChargeParameter'
     x = d.get('EVChargeParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T67[st]
+        c, wd, st = _T68[st]
         a = e_EVChargeParameterType(((a << wd) | c), x)
     f = None
-    c, wd = _T68[st]
+    c, wd = _T69[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K65)
+        extra(d, _K66)
     return a
 
 def d_ChargeParameterDiscoveryResType(v, r):
@@ -1465,31 +1467,31 @@ def e_ChargeParameterDiscoveryResType(a, d):
     x = d.get('SASchedules')
     if x is not None:
         u += 1
-        c, wd, st = _T70[st]
+        c, wd, st = _T71[st]
         a = e_SASchedulesType(((a << wd) | c), x)
     f = 'AC_EVSEChargeParameter'
     x = d.get('AC_EVSEChargeParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T71[st]
+        c, wd, st = _T72[st]
         a = e_AC_EVSEChargeParameterType(((a << wd) | c), x)
     f = 'DC_EVSEChargeParameter'
     x = d.get('DC_EVSEChargeParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T72[st]
+        c, wd, st = _T73[st]
         a = e_DC_EVSEChargeParameterType(((a << wd) | c), x)
     f = 'EVSEChargeParameter'
     x = d.get('EVSEChargeParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T73[st]
+        c, wd, st = _T74[st]
         a = e_EVSEChargeParameterType(((a << wd) | c), x)
     f = None
     c, wd = _T57[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K69)
+        extra(d, _K70)
     return a
 
 def d_ChargingProfileType(v, r):
@@ -1561,7 +1563,7 @@ def e_ChargingProfileType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q76[m]
+            st = _Q77[m]
             if m == 1:
                 xs = x
                 x0 = xs[0]
@@ -1678,7 +1680,7 @@ def e_ChargingProfileType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T75[st]
+                c, wd, nx, n = _T76[st]
                 a = e_ProfileEntryType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -1700,7 +1702,7 @@ def e_ChargingProfileType(a, d):
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K74)
+        extra(d, _K75)
     return a
 
 def d_ChargingStatusReqType(v, r):
@@ -1854,13 +1856,13 @@ def e_ChargingStatusResType(a, d):
     x = d.get('MeterInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T78[st]
+        c, wd, st = _T79[st]
         a = e_MeterInfoType(((a << wd) | c), x)
     f = 'ReceiptRequired'
     x = d.get('ReceiptRequired')
     if x is not None:
         u += 1
-        c, wd, st = _T79[st]
+        c, wd, st = _T80[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = (((((a << wd) | c) << 3)) | (2 if x else 0))
@@ -1868,13 +1870,13 @@ def e_ChargingStatusResType(a, d):
     x = d.get('AC_EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T80[st]
+        c, wd, st = _T81[st]
         a = e_AC_EVSEStatusType(((a << wd) | c), x)
     f = None
-    c, wd = _T81[st]
+    c, wd = _T82[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K77)
+        extra(d, _K78)
     return a
 
 def d_ConsumptionCostType(v, r):
@@ -1934,7 +1936,7 @@ def e_ConsumptionCostType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q84[m]
+            st = _Q85[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -1982,7 +1984,7 @@ def e_ConsumptionCostType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T83[st]
+                c, wd, nx, n = _T84[st]
                 a = e_CostType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -2002,7 +2004,7 @@ def e_ConsumptionCostType(a, d):
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K82)
+        extra(d, _K83)
     return a
 
 def d_ContractAuthenticationReqType(v, r):
@@ -2078,16 +2080,16 @@ def e_ContractAuthenticationReqType(a, d):
     x = d.get('GenChallenge')
     if x is not None:
         u += 1
-        c, wd, st = _T86[st]
+        c, wd, st = _T87[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
             a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T87[st]
+    c, wd = _T88[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K85)
+        extra(d, _K86)
     return a
 
 def d_ContractAuthenticationResType(v, r):
@@ -2161,7 +2163,7 @@ def e_ContractAuthenticationResType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K88)
+        extra(d, _K89)
     return a
 
 def d_CostType(v, r):
@@ -2175,7 +2177,7 @@ def d_CostType(v, r):
         x = (v >> r) & 31
         if x & 25:
             und2()
-        x = _E89[(x >> 1) & 3]
+        x = _E90[(x >> 1) & 3]
         c = 0
         o['costKind'] = x
         st = 1
@@ -2193,7 +2195,7 @@ def d_CostType(v, r):
     else:
         st = 0
         c = 0
-        o['costKind'] = _E89[(x >> 12) & 3]
+        o['costKind'] = _E90[(x >> 12) & 3]
         o['amount'] = (x >> 1) & 127
         st = 2
         c = 0
@@ -2228,16 +2230,16 @@ def e_CostType(a, d):
         y1 = d['amount']
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
-    if (j0 := _I90.get(y0)) is not None and y1.__class__ is int and -1 < y1 < 128:
+    if (j0 := _I91.get(y0)) is not None and y1.__class__ is int and -1 < y1 < 128:
         a = (a << (16)) | (j0 << 12) | (y1 << 1)
         st = 2
     else:
         f = 'costKind'
         x = d.get('costKind')
         if x is not None:
-            j = _I90.get(x)
+            j = _I91.get(x)
             if j is None:
-                bad_enum(x, _I90)
+                bad_enum(x, _I91)
             a = ((a << 5) | (j << 1))
             st = 1
         else:
@@ -2261,10 +2263,10 @@ def e_CostType(a, d):
         a = ((a << 7) | ((x - -3) << 1))
         st = 3
     f = None
-    c, wd = _T92[st]
+    c, wd = _T93[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K91)
+        extra(d, _K92)
     return a
 
 def d_CurrentDemandReqType(v, r):
@@ -2473,19 +2475,19 @@ def e_CurrentDemandReqType(a, d):
     x = d.get('EVMaximumCurrentLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T94[st]
+        c, wd, st = _T95[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVMaximumPowerLimit'
     x = d.get('EVMaximumPowerLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T95[st]
+        c, wd, st = _T96[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'BulkChargingComplete'
     x = d.get('BulkChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T96[st]
+        c, wd, st = _T97[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = (((((a << wd) | c) << 3)) | (2 if x else 0))
@@ -2493,7 +2495,7 @@ def e_CurrentDemandReqType(a, d):
     x = d.get('ChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T97[st]
+        c, wd, st = _T98[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = (((((a << wd) | c) << 3)) | (2 if x else 0))
@@ -2501,25 +2503,25 @@ def e_CurrentDemandReqType(a, d):
     x = d.get('RemainingTimeToFullSoC')
     if x is not None:
         u += 1
-        c, wd, st = _T98[st]
+        c, wd, st = _T99[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'RemainingTimeToBulkSoC'
     x = d.get('RemainingTimeToBulkSoC')
     if x is not None:
         u += 1
-        c, wd, st = _T99[st]
+        c, wd, st = _T100[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVTargetVoltage'
     x = d.get('EVTargetVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T100[st]
+        c, wd, st = _T101[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T101[st]
+    c, wd = _T102[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K93)
+        extra(d, _K94)
     return a
 
 def d_CurrentDemandResType(v, r):
@@ -2722,19 +2724,19 @@ def e_CurrentDemandResType(a, d):
     x = d.get('EVSEMaximumCurrentLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T103[st]
+        c, wd, st = _T104[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVSEMaximumPowerLimit'
     x = d.get('EVSEMaximumPowerLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T104[st]
+        c, wd, st = _T105[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T105[st]
+    c, wd = _T106[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K102)
+        extra(d, _K103)
     return a
 
 def d_DC_EVChargeParameterType(v, r):
@@ -2905,25 +2907,25 @@ def e_DC_EVChargeParameterType(a, d):
     x = d.get('EVMaximumVoltageLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T107[st]
+        c, wd, st = _T108[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVEnergyCapacity'
     x = d.get('EVEnergyCapacity')
     if x is not None:
         u += 1
-        c, wd, st = _T108[st]
+        c, wd, st = _T109[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVEnergyRequest'
     x = d.get('EVEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T109[st]
+        c, wd, st = _T110[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'FullSOC'
     x = d.get('FullSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T110[st]
+        c, wd, st = _T111[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = (((((a << wd) | c) << 9)) | ((x) << 1))
@@ -2931,15 +2933,15 @@ def e_DC_EVChargeParameterType(a, d):
     x = d.get('BulkSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T111[st]
+        c, wd, st = _T112[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = (((((a << wd) | c) << 9)) | ((x) << 1))
     f = None
-    c, wd = _T112[st]
+    c, wd = _T113[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K106)
+        extra(d, _K107)
     return a
 
 def d_DC_EVPowerDeliveryParameterType(v, r):
@@ -3012,15 +3014,15 @@ def e_DC_EVPowerDeliveryParameterType(a, d):
     x = d.get('ChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T114[st]
+        c, wd, st = _T115[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     f = None
-    c, wd = _T115[st]
+    c, wd = _T116[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K113)
+        extra(d, _K114)
     return a
 
 def d_DC_EVSEChargeParameterType(v, r):
@@ -3140,7 +3142,7 @@ def e_DC_EVSEChargeParameterType(a, d):
     x = d.get('EVSEMaximumVoltageLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T107[st]
+        c, wd, st = _T108[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVSEMinimumCurrentLimit'
     x = d.get('EVSEMinimumCurrentLimit')
@@ -3152,31 +3154,31 @@ def e_DC_EVSEChargeParameterType(a, d):
     x = d.get('EVSEMinimumVoltageLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T117[st]
+        c, wd, st = _T118[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVSECurrentRegulationTolerance'
     x = d.get('EVSECurrentRegulationTolerance')
     if x is not None:
         u += 1
-        c, wd, st = _T118[st]
+        c, wd, st = _T119[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVSEPeakCurrentRipple'
     x = d.get('EVSEPeakCurrentRipple')
     if x is not None:
         u += 1
-        c, wd, st = _T119[st]
+        c, wd, st = _T120[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVSEEnergyToBeDelivered'
     x = d.get('EVSEEnergyToBeDelivered')
     if x is not None:
         u += 1
-        c, wd, st = _T120[st]
+        c, wd, st = _T121[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T121[st]
+    c, wd = _T122[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K116)
+        extra(d, _K117)
     return a
 
 def d_DC_EVSEStatusType(v, r):
@@ -3189,7 +3191,7 @@ def d_DC_EVSEStatusType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E122[(x >> 1) & 3]
+        x = _E123[(x >> 1) & 3]
         o['EVSEIsolationStatus'] = x
         st = 1
     elif c == 1:
@@ -3197,7 +3199,7 @@ def d_DC_EVSEStatusType(v, r):
         x = (v >> r) & 63
         if x & 33:
             und2()
-        x = _E124[(x >> 1) & 15]
+        x = _E125[(x >> 1) & 15]
         o['EVSEStatusCode'] = x
         st = 2
     else:
@@ -3207,7 +3209,7 @@ def d_DC_EVSEStatusType(v, r):
         x = (v >> r) & 127
         if x & 97:
             und2()
-        x = _E124[(x >> 1) & 15]
+        x = _E125[(x >> 1) & 15]
         c = 0
         o['EVSEStatusCode'] = x
         st = 2
@@ -3256,9 +3258,9 @@ def e_DC_EVSEStatusType(a, d):
     x = d.get('EVSEIsolationStatus')
     if x is not None:
         u += 1
-        j = _I123.get(x)
+        j = _I124.get(x)
         if j is None:
-            bad_enum(x, _I123)
+            bad_enum(x, _I124)
         a = ((a << 6) | (j << 1))
         st = 1
     f = 'EVSEStatusCode'
@@ -3266,9 +3268,9 @@ def e_DC_EVSEStatusType(a, d):
     if x is not None:
         u += 1
         c, wd, st = _T54[st]
-        j = _I125.get(x)
+        j = _I126.get(x)
         if j is None:
-            bad_enum(x, _I125)
+            bad_enum(x, _I126)
         a = (((((a << wd) | c) << 6)) | (j << 1))
     f = 'NotificationMaxDelay'
     x = d.get('NotificationMaxDelay')
@@ -3292,7 +3294,7 @@ def e_DC_EVSEStatusType(a, d):
     c, wd = _T57[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K126)
+        extra(d, _K127)
     return a
 
 def d_DC_EVStatusType(v, r):
@@ -3329,7 +3331,7 @@ def d_DC_EVStatusType(v, r):
         x = (v >> r) & 63
         if x & 33:
             und2()
-        x = _E127[(x >> 1) & 15]
+        x = _E128[(x >> 1) & 15]
         o['EVErrorCode'] = x
         st = 4
     else:
@@ -3350,7 +3352,7 @@ def d_DC_EVStatusType(v, r):
             x = (v >> r) & 63
             if x & 33:
                 und2()
-            x = _E127[(x >> 1) & 15]
+            x = _E128[(x >> 1) & 15]
             o['EVErrorCode'] = x
             st = 4
         else:
@@ -3360,7 +3362,7 @@ def d_DC_EVStatusType(v, r):
         x = (v >> r) & 127
         if x & 97:
             und2()
-        x = _E127[(x >> 1) & 15]
+        x = _E128[(x >> 1) & 15]
         c = 0
         o['EVErrorCode'] = x
         st = 4
@@ -3412,7 +3414,7 @@ def e_DC_EVStatusType(a, d):
     x = d.get('EVRESSConditioning')
     if x is not None:
         u += 1
-        c, wd, st = _T130[st]
+        c, wd, st = _T131[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = (((((a << wd) | c) << 3)) | (2 if x else 0))
@@ -3420,10 +3422,10 @@ def e_DC_EVStatusType(a, d):
     x = d.get('EVErrorCode')
     if x is not None:
         u += 1
-        c, wd, st = _T131[st]
-        j = _I128.get(x)
+        c, wd, st = _T132[st]
+        j = _I129.get(x)
         if j is None:
-            bad_enum(x, _I128)
+            bad_enum(x, _I129)
         a = (((((a << wd) | c) << 6)) | (j << 1))
     f = 'EVRESSSOC'
     x = d.get('EVRESSSOC')
@@ -3437,7 +3439,7 @@ def e_DC_EVStatusType(a, d):
     c, wd = _T61[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K129)
+        extra(d, _K130)
     return a
 
 def d_DSAKeyValueType(v, r):
@@ -3542,43 +3544,43 @@ def e_DSAKeyValueType(a, d):
     x = d.get('Q')
     if x is not None:
         u += 1
-        c, wd, st = _T133[st]
+        c, wd, st = _T134[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'G'
     x = d.get('G')
     if x is not None:
         u += 1
-        c, wd, st = _T134[st]
+        c, wd, st = _T135[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'Y'
     x = d.get('Y')
     if x is not None:
         u += 1
-        c, wd, st = _T135[st]
+        c, wd, st = _T136[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'J'
     x = d.get('J')
     if x is not None:
         u += 1
-        c, wd, st = _T136[st]
+        c, wd, st = _T137[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'Seed'
     x = d.get('Seed')
     if x is not None:
         u += 1
-        c, wd, st = _T137[st]
+        c, wd, st = _T138[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'PgenCounter'
     x = d.get('PgenCounter')
     if x is not None:
         u += 1
-        c, wd, st = _T80[st]
+        c, wd, st = _T81[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T138[st]
+    c, wd = _T139[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K132)
+        extra(d, _K133)
     return a
 
 def d_DigestMethodType(v, r):
@@ -3762,13 +3764,13 @@ def e_EntryType(a, d):
     x = d.get('TimeInterval')
     if x is not None:
         u += 1
-        c, wd, st = _T140[st]
+        c, wd, st = _T141[st]
         a = e_IntervalType(((a << wd) | c), x)
     f = None
-    c, wd = _T141[st]
+    c, wd = _T142[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K139)
+        extra(d, _K140)
     return a
 
 def d_IntervalType(v, r):
@@ -4050,12 +4052,12 @@ def e_KeyInfoType(a, d):
             continue
         h = _H_KeyInfoType.get(f)
         if h is None:
-            extra(d, _K142)
+            extra(d, _K143)
         elif h is False:
             continue
         a, st = h(a, x, st)
     f = None
-    c, wd = _T151[st]
+    c, wd = _T152[st]
     a = (a << wd) | c
     return a
 
@@ -4117,13 +4119,13 @@ def e_KeyValueType(a, d):
     x = d.get('RSAKeyValue')
     if x is not None:
         u += 1
-        c, wd, st = _T153[st]
+        c, wd, st = _T154[st]
         a = e_RSAKeyValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T154[st]
+    c, wd = _T155[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K152)
+        extra(d, _K153)
     return a
 
 def d_ListOfRootCertificateIDsType(v, r):
@@ -4185,7 +4187,7 @@ def e_ListOfRootCertificateIDsType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q157[m]
+            st = _Q158[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -4256,7 +4258,7 @@ def e_ListOfRootCertificateIDsType(a, d):
                     a = ws((a << 3), x) << 1
             else:
                 for i, x in enumerate(x):
-                    c, wd = _P158[i]
+                    c, wd = _P159[i]
                     if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                         a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                     else:
@@ -4267,7 +4269,7 @@ def e_ListOfRootCertificateIDsType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T156[st]
+                c, wd, nx, n = _T157[st]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                     a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
@@ -4292,7 +4294,7 @@ def e_ListOfRootCertificateIDsType(a, d):
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K155)
+        extra(d, _K156)
     return a
 
 def d_ManifestType(v, r):
@@ -4356,7 +4358,7 @@ def e_ManifestType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T160[st]
+            c, wd, nx, n = _T161[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4374,10 +4376,10 @@ def e_ManifestType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T161[st]
+    c, wd = _T162[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K159)
+        extra(d, _K160)
     return a
 
 def d_MessageHeaderType(v, r):
@@ -4444,13 +4446,13 @@ def e_MessageHeaderType(a, d):
     x = d.get('Signature')
     if x is not None:
         u += 1
-        c, wd, st = _T130[st]
+        c, wd, st = _T131[st]
         a = e_SignatureType(((a << wd) | c), x)
     f = None
-    c, wd = _T163[st]
+    c, wd = _T164[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K162)
+        extra(d, _K163)
     return a
 
 def d_MeterInfoType(v, r):
@@ -4607,13 +4609,13 @@ def e_MeterInfoType(a, d):
     x = d.get('SigMeterReading')
     if x is not None:
         u += 1
-        c, wd, st = _T165[st]
+        c, wd, st = _T166[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'MeterStatus'
     x = d.get('MeterStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T166[st]
+        c, wd, st = _T167[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
@@ -4622,16 +4624,16 @@ def e_MeterInfoType(a, d):
     x = d.get('TMeter')
     if x is not None:
         u += 1
-        c, wd, st = _T167[st]
+        c, wd, st = _T168[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
             a = wi(((((a << wd) | c) << 1)), as_int(x, -9223372036854775808, 9223372036854775807)) << 1
     f = None
-    c, wd = _T168[st]
+    c, wd = _T169[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K164)
+        extra(d, _K165)
     return a
 
 def d_MeteringReceiptReqType(v, r):
@@ -4711,7 +4713,7 @@ def e_MeteringReceiptReqType(a, d):
     x = d.get('SAScheduleTupleID')
     if x is not None:
         u += 1
-        c, wd, st = _T170[st]
+        c, wd, st = _T171[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
@@ -4720,13 +4722,13 @@ def e_MeteringReceiptReqType(a, d):
     x = d.get('MeterInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T107[st]
+        c, wd, st = _T108[st]
         a = e_MeterInfoType(((a << wd) | c), x)
     f = None
     c, wd = _T57[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K169)
+        extra(d, _K170)
     return a
 
 def d_MeteringReceiptResType(v, r):
@@ -4776,7 +4778,7 @@ def e_MeteringReceiptResType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K171)
+        extra(d, _K172)
     return a
 
 def d_NotificationType(v, r):
@@ -4786,7 +4788,7 @@ def d_NotificationType(v, r):
     x = (v >> r) & 31
     if x & 25:
         und2()
-    x = _E172[(x >> 1) & 3]
+    x = _E173[(x >> 1) & 3]
     c = 0
     o['FaultCode'] = x
     st = 1
@@ -4826,9 +4828,9 @@ def e_NotificationType(a, d):
     f = 'FaultCode'
     x = d.get('FaultCode')
     if x is not None:
-        j = _I173.get(x)
+        j = _I174.get(x)
         if j is None:
-            bad_enum(x, _I173)
+            bad_enum(x, _I174)
         a = ((a << 5) | (j << 1))
         st = 1
     else:
@@ -4846,7 +4848,7 @@ def e_NotificationType(a, d):
     c, wd = _T52[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K174)
+        extra(d, _K175)
     return a
 
 def d_ObjectType(v, r):
@@ -4968,21 +4970,21 @@ def e_ObjectType(a, d):
     x = d.get('Id')
     if x is not None:
         u += 1
-        c, wd, st = _T176[st]
+        c, wd, st = _T177[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'MimeType'
     x = d.get('MimeType')
     if x is not None:
         u += 1
-        c, wd, st = _T177[st]
+        c, wd, st = _T178[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T178[st]
+    c, wd = _T179[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K175)
+        extra(d, _K176)
     return a
 
 def d_PGPDataType(v, r):
@@ -5044,13 +5046,13 @@ def e_PGPDataType(a, d):
     x = d.get('PGPKeyPacket')
     if x is not None:
         u += 1
-        c, wd, st = _T86[st]
+        c, wd, st = _T87[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T180[st]
+    c, wd = _T181[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K179)
+        extra(d, _K180)
     return a
 
 def d_PMaxScheduleEntryType(v, r):
@@ -5108,22 +5110,22 @@ def e_PMaxScheduleEntryType(a, d):
     x = d.get('TimeInterval')
     if x is not None:
         u += 1
-        c, wd, st = _T140[st]
+        c, wd, st = _T141[st]
         a = e_IntervalType(((a << wd) | c), x)
     f = 'PMax'
     x = d.get('PMax')
     if x is not None:
         u += 1
-        c, wd, st = _T182[st]
+        c, wd, st = _T183[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
             a = wi(((((a << wd) | c) << 1)), as_int(x, -32768, 32767)) << 1
     f = None
-    c, wd = _T68[st]
+    c, wd = _T69[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K181)
+        extra(d, _K182)
     return a
 
 def d_PMaxScheduleType(v, r):
@@ -5185,7 +5187,7 @@ def e_PMaxScheduleType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q76[m]
+            st = _Q77[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -5236,7 +5238,7 @@ def e_PMaxScheduleType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T75[st]
+                c, wd, nx, n = _T76[st]
                 a = e_PMaxScheduleEntryType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -5258,7 +5260,7 @@ def e_PMaxScheduleType(a, d):
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K183)
+        extra(d, _K184)
     return a
 
 def d_ParameterSetType(v, r):
@@ -5320,7 +5322,7 @@ def e_ParameterSetType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q76[m]
+            st = _Q77[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -5371,7 +5373,7 @@ def e_ParameterSetType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T75[st]
+                c, wd, nx, n = _T76[st]
                 a = e_ParameterType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -5393,7 +5395,7 @@ def e_ParameterSetType(a, d):
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K184)
+        extra(d, _K185)
     return a
 
 def d_ParameterType(v, r):
@@ -5411,7 +5413,7 @@ def d_ParameterType(v, r):
     if c:
         und(c, 1)
     r -= 3
-    x = _E185[(v >> r) & 7]
+    x = _E186[(v >> r) & 7]
     o['ValueType'] = x
     st = 2
     r -= 3
@@ -5495,9 +5497,9 @@ def e_ParameterType(a, d):
     x = d.get('ValueType')
     if x is not None:
         a = (a << 1)
-        j = _I186.get(x)
+        j = _I187.get(x)
         if j is None:
-            bad_enum(x, _I186)
+            bad_enum(x, _I187)
         a = (a << 3) | j
         st = 2
     else:
@@ -5514,7 +5516,7 @@ def e_ParameterType(a, d):
     x = d.get('byteValue')
     if x is not None:
         u += 1
-        c, wd, st = _T188[st]
+        c, wd, st = _T189[st]
         if x.__class__ is not int or x < -128 or x > 127:
             x = as_int(x, -128, 127)
         a = (((((a << wd) | c) << 10)) | ((x - -128) << 1))
@@ -5522,7 +5524,7 @@ def e_ParameterType(a, d):
     x = d.get('shortValue')
     if x is not None:
         u += 1
-        c, wd, st = _T189[st]
+        c, wd, st = _T190[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
@@ -5531,7 +5533,7 @@ def e_ParameterType(a, d):
     x = d.get('intValue')
     if x is not None:
         u += 1
-        c, wd, st = _T190[st]
+        c, wd, st = _T191[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
@@ -5540,22 +5542,22 @@ def e_ParameterType(a, d):
     x = d.get('physicalValue')
     if x is not None:
         u += 1
-        c, wd, st = _T191[st]
+        c, wd, st = _T192[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'stringValue'
     x = d.get('stringValue')
     if x is not None:
         u += 1
-        c, wd, st = _T192[st]
+        c, wd, st = _T193[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
             a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T115[st]
+    c, wd = _T116[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K187)
+        extra(d, _K188)
     return a
 
 def d_PaymentDetailsReqType(v, r):
@@ -5614,7 +5616,7 @@ def e_PaymentDetailsReqType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K193)
+        extra(d, _K194)
     return a
 
 def d_PaymentDetailsResType(v, r):
@@ -5681,7 +5683,7 @@ def e_PaymentDetailsResType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if (j0 := _I46.get(y0)) is not None and y1.__class__ is str and y1.isascii() and (ln1 := len(y1)) < 126 and y2.__class__ is int and -1 < y2 < 128:
-        a = (a << ((ln1 << 3) + 31)) | (j0 << ((ln1 << 3) + 24)) | ((((ln1 + 2) << (ln1 << 3)) | _fb(y1.encode(), 'big')) << 13) | (y2 << 1)
+        a = (a << ((ln1 << 3) + 31)) | (j0 << ((ln1 << 3) + 24)) | (_fb((_C63[ln1 + 2] + y1).encode(), 'big') << 13) | (y2 << 1)
     else:
         f = 'ResponseCode'
         x = d.get('ResponseCode')
@@ -5713,7 +5715,7 @@ def e_PaymentDetailsResType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K194)
+        extra(d, _K195)
     return a
 
 def d_PaymentOptionsType(v, r):
@@ -5723,7 +5725,7 @@ def d_PaymentOptionsType(v, r):
     x = (v >> r) & 15
     if x & 13:
         und2()
-    x = _E195[(x >> 1) & 1]
+    x = _E196[(x >> 1) & 1]
     c = 0
     o['PaymentOption'] = [x]
     st = 1
@@ -5739,7 +5741,7 @@ def d_PaymentOptionsType(v, r):
             x = (v >> r) & 7
             if x & 5:
                 und2()
-            x = _E195[(x >> 1) & 1]
+            x = _E196[(x >> 1) & 1]
             o['PaymentOption'].append(x)
         elif c == 1:
             return o, r
@@ -5759,81 +5761,81 @@ def e_PaymentOptionsType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q157[m]
+            st = _Q158[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
-                j = _I196.get(x)
+                j = _I197.get(x)
                 if j is None:
-                    bad_enum(x, _I196)
+                    bad_enum(x, _I197)
                 a = ((a << 4) | (j << 1))
             elif m == 2:
                 xs = x
                 i = 0
                 x = xs[0]
-                j = _I196.get(x)
+                j = _I197.get(x)
                 if j is None:
-                    bad_enum(x, _I196)
+                    bad_enum(x, _I197)
                 a = ((a << 4) | (j << 1))
                 i = 1
                 x = xs[1]
-                j = _I196.get(x)
+                j = _I197.get(x)
                 if j is None:
-                    bad_enum(x, _I196)
+                    bad_enum(x, _I197)
                 a = ((a << 5) | (j << 1))
             elif m == 3:
                 xs = x
                 i = 0
                 x = xs[0]
-                j = _I196.get(x)
+                j = _I197.get(x)
                 if j is None:
-                    bad_enum(x, _I196)
+                    bad_enum(x, _I197)
                 a = ((a << 4) | (j << 1))
                 i = 1
                 x = xs[1]
-                j = _I196.get(x)
+                j = _I197.get(x)
                 if j is None:
-                    bad_enum(x, _I196)
+                    bad_enum(x, _I197)
                 a = ((a << 5) | (j << 1))
                 i = 2
                 x = xs[2]
-                j = _I196.get(x)
+                j = _I197.get(x)
                 if j is None:
-                    bad_enum(x, _I196)
+                    bad_enum(x, _I197)
                 a = ((a << 5) | (j << 1))
             elif m == 4:
                 xs = x
                 i = 0
                 x = xs[0]
-                j = _I196.get(x)
+                j = _I197.get(x)
                 if j is None:
-                    bad_enum(x, _I196)
+                    bad_enum(x, _I197)
                 a = ((a << 4) | (j << 1))
                 i = 1
                 x = xs[1]
-                j = _I196.get(x)
+                j = _I197.get(x)
                 if j is None:
-                    bad_enum(x, _I196)
+                    bad_enum(x, _I197)
                 a = ((a << 5) | (j << 1))
                 i = 2
                 x = xs[2]
-                j = _I196.get(x)
+                j = _I197.get(x)
                 if j is None:
-                    bad_enum(x, _I196)
+                    bad_enum(x, _I197)
                 a = ((a << 5) | (j << 1))
                 i = 3
                 x = xs[3]
-                j = _I196.get(x)
+                j = _I197.get(x)
                 if j is None:
-                    bad_enum(x, _I196)
+                    bad_enum(x, _I197)
                 a = ((a << 5) | (j << 1))
             else:
                 for i, x in enumerate(x):
-                    c, wd = _P158[i]
-                    j = _I196.get(x)
+                    c, wd = _P159[i]
+                    j = _I197.get(x)
                     if j is None:
-                        bad_enum(x, _I196)
+                        bad_enum(x, _I197)
                     a = (((((a << wd) | c) << 3)) | (j << 1))
             i = -1
         else:
@@ -5841,10 +5843,10 @@ def e_PaymentOptionsType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T156[st]
-                j = _I196.get(x)
+                c, wd, nx, n = _T157[st]
+                j = _I197.get(x)
                 if j is None:
-                    bad_enum(x, _I196)
+                    bad_enum(x, _I197)
                 a = (((((a << wd) | c) << 3)) | (j << 1))
                 if n:
                     k += 1
@@ -5866,7 +5868,7 @@ def e_PaymentOptionsType(a, d):
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K197)
+        extra(d, _K198)
     return a
 
 def d_PhysicalValueType(v, r):
@@ -5887,7 +5889,7 @@ def d_PhysicalValueType(v, r):
         x = (v >> r) & 63
         if x & 33:
             und2()
-        x = _E198[(x >> 1) & 15]
+        x = _E199[(x >> 1) & 15]
         o['Unit'] = x
         st = 2
     elif c == 1:
@@ -5938,25 +5940,25 @@ def e_PhysicalValueType(a, d):
     x = d.get('Unit')
     if x is not None:
         u += 1
-        j = _I199.get(x)
+        j = _I200.get(x)
         if j is None:
-            bad_enum(x, _I199)
+            bad_enum(x, _I200)
         a = ((a << 8) | (j << 1))
         st = 2
     f = 'Value'
     x = d.get('Value')
     if x is not None:
         u += 1
-        c, wd, st = _T114[st]
+        c, wd, st = _T115[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
             a = wi(((((a << wd) | c) << 1)), as_int(x, -32768, 32767)) << 1
     f = None
-    c, wd = _T115[st]
+    c, wd = _T116[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K200)
+        extra(d, _K201)
     return a
 
 def d_PowerDeliveryReqType(v, r):
@@ -6034,19 +6036,19 @@ def e_PowerDeliveryReqType(a, d):
     x = d.get('DC_EVPowerDeliveryParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T202[st]
+        c, wd, st = _T203[st]
         a = e_DC_EVPowerDeliveryParameterType(((a << wd) | c), x)
     f = 'EVPowerDeliveryParameter'
     x = d.get('EVPowerDeliveryParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T203[st]
+        c, wd, st = _T204[st]
         a = e_EVPowerDeliveryParameterType(((a << wd) | c), x)
     f = None
-    c, wd = _T204[st]
+    c, wd = _T205[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K201)
+        extra(d, _K202)
     return a
 
 def d_PowerDeliveryResType(v, r):
@@ -6108,19 +6110,19 @@ def e_PowerDeliveryResType(a, d):
     x = d.get('DC_EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T66[st]
+        c, wd, st = _T67[st]
         a = e_DC_EVSEStatusType(((a << wd) | c), x)
     f = 'EVSEStatus'
     x = d.get('EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T67[st]
+        c, wd, st = _T68[st]
         a = e_EVSEStatusType(((a << wd) | c), x)
     f = None
-    c, wd = _T68[st]
+    c, wd = _T69[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K205)
+        extra(d, _K206)
     return a
 
 def d_PreChargeReqType(v, r):
@@ -6179,7 +6181,7 @@ def e_PreChargeReqType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K206)
+        extra(d, _K207)
     return a
 
 def d_PreChargeResType(v, r):
@@ -6242,7 +6244,7 @@ def e_PreChargeResType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K207)
+        extra(d, _K208)
     return a
 
 def d_ProfileEntryType(v, r):
@@ -6318,7 +6320,7 @@ def e_ProfileEntryType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K208)
+        extra(d, _K209)
     return a
 
 def d_RSAKeyValueType(v, r):
@@ -6364,7 +6366,7 @@ def e_RSAKeyValueType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K209)
+        extra(d, _K210)
     return a
 
 def d_ReferenceType(v, r):
@@ -6483,39 +6485,39 @@ def e_ReferenceType(a, d):
     x = d.get('Type')
     if x is not None:
         u += 1
-        c, wd, st = _T176[st]
+        c, wd, st = _T177[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'URI'
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T211[st]
+        c, wd, st = _T212[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T212[st]
+        c, wd, st = _T213[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = 'DigestMethod'
     x = d.get('DigestMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T213[st]
+        c, wd, st = _T214[st]
         a = e_DigestMethodType(((a << wd) | c), x)
     f = 'DigestValue'
     x = d.get('DigestValue')
     if x is not None:
         u += 1
-        c, wd, st = _T117[st]
+        c, wd, st = _T118[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T214[st]
+    c, wd = _T215[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K210)
+        extra(d, _K211)
     return a
 
 def d_RelativeTimeIntervalType(v, r):
@@ -6582,7 +6584,7 @@ def e_RelativeTimeIntervalType(a, d):
     c, wd = _T52[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K215)
+        extra(d, _K216)
     return a
 
 def d_RetrievalMethodType(v, r):
@@ -6655,20 +6657,20 @@ def e_RetrievalMethodType(a, d):
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T217[st]
+        c, wd, st = _T218[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T218[st]
+        c, wd, st = _T219[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T219[st]
+    c, wd = _T220[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K216)
+        extra(d, _K217)
     return a
 
 def d_SAScheduleListType(v, r):
@@ -6709,7 +6711,7 @@ def e_SAScheduleListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q157[m]
+            st = _Q158[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -6760,7 +6762,7 @@ def e_SAScheduleListType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T156[st]
+                c, wd, nx, n = _T157[st]
                 a = e_SAScheduleTupleType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -6782,7 +6784,7 @@ def e_SAScheduleListType(a, d):
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K220)
+        extra(d, _K221)
     return a
 
 def d_SAScheduleTupleType(v, r):
@@ -6852,10 +6854,10 @@ def e_SAScheduleTupleType(a, d):
         a = e_SalesTariffType((a << 2), x)
         st = 3
     f = None
-    c, wd = _T92[st]
+    c, wd = _T93[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K221)
+        extra(d, _K222)
     return a
 
 def d_SASchedulesType(v, r):
@@ -6939,7 +6941,7 @@ def e_SPKIDataType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q157[m]
+            st = _Q158[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -6990,7 +6992,7 @@ def e_SPKIDataType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T156[st]
+                c, wd, nx, n = _T157[st]
                 a = wb(((((a << wd) | c) << 1)), x) << 1
                 if n:
                     k += 1
@@ -7012,7 +7014,7 @@ def e_SPKIDataType(a, d):
     f = None
     a = (a << 2) | 2
     if u != len(d):
-        extra(d, _K222)
+        extra(d, _K223)
     return a
 
 def d_SalesTariffEntryType(v, r):
@@ -7073,13 +7075,13 @@ def e_SalesTariffEntryType(a, d):
     x = d.get('TimeInterval')
     if x is not None:
         u += 1
-        c, wd, st = _T140[st]
+        c, wd, st = _T141[st]
         a = e_IntervalType(((a << wd) | c), x)
     f = 'EPriceLevel'
     x = d.get('EPriceLevel')
     if x is not None:
         u += 1
-        c, wd, st = _T182[st]
+        c, wd, st = _T183[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
         a = (((((a << wd) | c) << 10)) | ((x) << 1))
@@ -7093,7 +7095,7 @@ def e_SalesTariffEntryType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T224[st]
+            c, wd, nx, n = _T225[st]
             a = e_ConsumptionCostType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7111,10 +7113,10 @@ def e_SalesTariffEntryType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T161[st]
+    c, wd = _T162[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K223)
+        extra(d, _K224)
     return a
 
 def d_SalesTariffType(v, r):
@@ -7233,7 +7235,7 @@ def e_SalesTariffType(a, d):
     x = d.get('NumEPriceLevels')
     if x is not None:
         u += 1
-        c, wd, st = _T107[st]
+        c, wd, st = _T108[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
         a = (((((a << wd) | c) << 10)) | ((x) << 1))
@@ -7247,7 +7249,7 @@ def e_SalesTariffType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T226[st]
+            c, wd, nx, n = _T227[st]
             a = e_SalesTariffEntryType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7265,10 +7267,10 @@ def e_SalesTariffType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T227[st]
+    c, wd = _T228[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K225)
+        extra(d, _K226)
     return a
 
 def d_SelectedServiceListType(v, r):
@@ -7309,7 +7311,7 @@ def e_SelectedServiceListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q157[m]
+            st = _Q158[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -7360,7 +7362,7 @@ def e_SelectedServiceListType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T156[st]
+                c, wd, nx, n = _T157[st]
                 a = e_SelectedServiceType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -7382,7 +7384,7 @@ def e_SelectedServiceListType(a, d):
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K228)
+        extra(d, _K229)
     return a
 
 def d_SelectedServiceType(v, r):
@@ -7449,7 +7451,7 @@ def e_SelectedServiceType(a, d):
     c, wd = _T52[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K229)
+        extra(d, _K230)
     return a
 
 def d_ServiceChargeType(v, r):
@@ -7478,7 +7480,7 @@ def d_ServiceChargeType(v, r):
         x = (v >> r) & 127
         if x & 97:
             und2()
-        x = _E230[(x >> 1) & 15]
+        x = _E231[(x >> 1) & 15]
         c = 0
         o['EnergyTransferType'] = x
         st = 3
@@ -7491,7 +7493,7 @@ def d_ServiceChargeType(v, r):
         o['FreeService'] = (x >> 9) & 1 == 1
         st = 2
         c = 0
-        o['EnergyTransferType'] = _E230[(x >> 2) & 15]
+        o['EnergyTransferType'] = _E231[(x >> 2) & 15]
         return o, r
     raise AssertionError('grammar fell through')
 
@@ -7510,7 +7512,7 @@ def e_ServiceChargeType(a, d):
         y1 = d['EnergyTransferType']
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
-    if (y0 is True or y0 is False) and (j1 := _I231.get(y1)) is not None:
+    if (y0 is True or y0 is False) and (j1 := _I232.get(y1)) is not None:
         a = (a << (11)) | (y0 << 8) | (j1 << 1)
     else:
         f = 'FreeService'
@@ -7524,16 +7526,16 @@ def e_ServiceChargeType(a, d):
         f = 'EnergyTransferType'
         x = d.get('EnergyTransferType')
         if x is not None:
-            j = _I231.get(x)
+            j = _I232.get(x)
             if j is None:
-                bad_enum(x, _I231)
+                bad_enum(x, _I232)
             a = ((a << 7) | (j << 1))
         else:
             missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K232)
+        extra(d, _K233)
     return a
 
 def d_ServiceDetailReqType(v, r):
@@ -7580,7 +7582,7 @@ def e_ServiceDetailReqType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K233)
+        extra(d, _K234)
     return a
 
 def d_ServiceDetailResType(v, r):
@@ -7674,10 +7676,10 @@ def e_ServiceDetailResType(a, d):
         a = e_ServiceParameterListType((a << 2), x)
         st = 3
     f = None
-    c, wd = _T92[st]
+    c, wd = _T93[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K234)
+        extra(d, _K235)
     return a
 
 def d_ServiceDiscoveryReqType(v, r):
@@ -7705,7 +7707,7 @@ def d_ServiceDiscoveryReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E235[(x >> 1) & 3]
+        x = _E236[(x >> 1) & 3]
         o['ServiceCategory'] = x
         st = 2
     elif c == 2:
@@ -7720,7 +7722,7 @@ def d_ServiceDiscoveryReqType(v, r):
             x = (v >> r) & 15
             if x & 9:
                 und2()
-            x = _E235[(x >> 1) & 3]
+            x = _E236[(x >> 1) & 3]
             o['ServiceCategory'] = x
             st = 2
         elif c == 1:
@@ -7752,16 +7754,16 @@ def e_ServiceDiscoveryReqType(a, d):
     x = d.get('ServiceCategory')
     if x is not None:
         u += 1
-        c, wd, st = _T86[st]
-        j = _I236.get(x)
+        c, wd, st = _T87[st]
+        j = _I237.get(x)
         if j is None:
-            bad_enum(x, _I236)
+            bad_enum(x, _I237)
         a = (((((a << wd) | c) << 4)) | (j << 1))
     f = None
-    c, wd = _T87[st]
+    c, wd = _T88[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K237)
+        extra(d, _K238)
     return a
 
 def d_ServiceDiscoveryResType(v, r):
@@ -7842,10 +7844,10 @@ def e_ServiceDiscoveryResType(a, d):
         a = e_ServiceTagListType((a << 2), x)
         st = 4
     f = None
-    c, wd = _T239[st]
+    c, wd = _T240[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K238)
+        extra(d, _K239)
     return a
 
 def d_ServiceParameterListType(v, r):
@@ -7886,7 +7888,7 @@ def e_ServiceParameterListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q157[m]
+            st = _Q158[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -7937,7 +7939,7 @@ def e_ServiceParameterListType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T156[st]
+                c, wd, nx, n = _T157[st]
                 a = e_ParameterSetType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -7959,7 +7961,7 @@ def e_ServiceParameterListType(a, d):
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K240)
+        extra(d, _K241)
     return a
 
 def d_ServicePaymentSelectionReqType(v, r):
@@ -7969,7 +7971,7 @@ def d_ServicePaymentSelectionReqType(v, r):
     x = (v >> r) & 15
     if x & 13:
         und2()
-    x = _E195[(x >> 1) & 1]
+    x = _E196[(x >> 1) & 1]
     c = 0
     o['SelectedPaymentOption'] = x
     st = 1
@@ -7994,9 +7996,9 @@ def e_ServicePaymentSelectionReqType(a, d):
     f = 'SelectedPaymentOption'
     x = d.get('SelectedPaymentOption')
     if x is not None:
-        j = _I196.get(x)
+        j = _I197.get(x)
         if j is None:
-            bad_enum(x, _I196)
+            bad_enum(x, _I197)
         a = ((a << 4) | (j << 1))
     else:
         missing()
@@ -8009,7 +8011,7 @@ def e_ServicePaymentSelectionReqType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K241)
+        extra(d, _K242)
     return a
 
 def d_ServicePaymentSelectionResType(v, r):
@@ -8055,7 +8057,7 @@ def e_ServicePaymentSelectionResType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K242)
+        extra(d, _K243)
     return a
 
 def d_ServiceTagListType(v, r):
@@ -8096,7 +8098,7 @@ def e_ServiceTagListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q157[m]
+            st = _Q158[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -8147,7 +8149,7 @@ def e_ServiceTagListType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T156[st]
+                c, wd, nx, n = _T157[st]
                 a = e_ServiceType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -8169,7 +8171,7 @@ def e_ServiceTagListType(a, d):
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K243)
+        extra(d, _K244)
     return a
 
 def d_ServiceTagType(v, r):
@@ -8208,7 +8210,7 @@ def d_ServiceTagType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E235[(x >> 1) & 3]
+        x = _E236[(x >> 1) & 3]
         o['ServiceCategory'] = x
         st = 3
     else:
@@ -8218,7 +8220,7 @@ def d_ServiceTagType(v, r):
         x = (v >> r) & 31
         if x & 25:
             und2()
-        x = _E235[(x >> 1) & 3]
+        x = _E236[(x >> 1) & 3]
         c = 0
         o['ServiceCategory'] = x
         st = 3
@@ -8278,25 +8280,25 @@ def e_ServiceTagType(a, d):
     x = d.get('ServiceCategory')
     if x is not None:
         u += 1
-        c, wd, st = _T114[st]
-        j = _I236.get(x)
+        c, wd, st = _T115[st]
+        j = _I237.get(x)
         if j is None:
-            bad_enum(x, _I236)
+            bad_enum(x, _I237)
         a = (((((a << wd) | c) << 4)) | (j << 1))
     f = 'ServiceScope'
     x = d.get('ServiceScope')
     if x is not None:
         u += 1
-        c, wd, st = _T71[st]
+        c, wd, st = _T72[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
             a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T239[st]
+    c, wd = _T240[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K244)
+        extra(d, _K245)
     return a
 
 def d_ServiceType(v, r):
@@ -8352,7 +8354,7 @@ def e_ServiceType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K245)
+        extra(d, _K246)
     return a
 
 def d_SessionSetupReqType(v, r):
@@ -8385,7 +8387,7 @@ def e_SessionSetupReqType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K246)
+        extra(d, _K247)
     return a
 
 def d_SessionSetupResType(v, r):
@@ -8460,10 +8462,10 @@ def e_SessionSetupResType(a, d):
             a = wi((a << 3), as_int(x, -9223372036854775808, 9223372036854775807)) << 1
         st = 3
     f = None
-    c, wd = _T92[st]
+    c, wd = _T93[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K247)
+        extra(d, _K248)
     return a
 
 def d_SessionStopResType(v, r):
@@ -8509,7 +8511,7 @@ def e_SessionStopResType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K242)
+        extra(d, _K243)
     return a
 
 def d_SessionStopType(v, r):
@@ -8609,10 +8611,10 @@ def e_SignatureMethodType(a, d):
             a = wi((a << 4), as_int(x, None, None)) << 1
         st = 2
     f = None
-    c, wd = _T249[st]
+    c, wd = _T250[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K248)
+        extra(d, _K249)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -8676,7 +8678,7 @@ def e_SignaturePropertiesType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T160[st]
+            c, wd, nx, n = _T161[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8694,10 +8696,10 @@ def e_SignaturePropertiesType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T161[st]
+    c, wd = _T162[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K250)
+        extra(d, _K251)
     return a
 
 def d_SignaturePropertyType(v, r):
@@ -8775,10 +8777,10 @@ def e_SignaturePropertyType(a, d):
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T252[st]
+    c, wd = _T253[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K251)
+        extra(d, _K252)
     return a
 
 def d_SignatureType(v, r):
@@ -8873,7 +8875,7 @@ def e_SignatureType(a, d):
     x = d.get('KeyInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T71[st]
+        c, wd, st = _T72[st]
         a = e_KeyInfoType(((a << wd) | c), x)
     f = 'Object'
     x = d.get('Object')
@@ -8885,7 +8887,7 @@ def e_SignatureType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T254[st]
+            c, wd, nx, n = _T255[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -8903,10 +8905,10 @@ def e_SignatureType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T255[st]
+    c, wd = _T256[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K253)
+        extra(d, _K254)
     return a
 
 def d_SignatureValueType(v, r):
@@ -8959,10 +8961,10 @@ def e_SignatureValueType(a, d):
     a = (a << wd) | c
     a = wb(a, x)
     f = None
-    c, wd = _T68[st]
+    c, wd = _T69[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K256)
+        extra(d, _K257)
     return a
 
 def d_SignedInfoType(v, r):
@@ -9052,7 +9054,7 @@ def e_SignedInfoType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T258[st]
+            c, wd, nx, n = _T259[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -9070,10 +9072,10 @@ def e_SignedInfoType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T259[st]
+    c, wd = _T260[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K257)
+        extra(d, _K258)
     return a
 
 def d_SubCertificatesType(v, r):
@@ -9114,7 +9116,7 @@ def e_SubCertificatesType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q157[m]
+            st = _Q158[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -9165,7 +9167,7 @@ def e_SubCertificatesType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T156[st]
+                c, wd, nx, n = _T157[st]
                 a = wb(((((a << wd) | c) << 1)), x) << 1
                 if n:
                     k += 1
@@ -9187,7 +9189,7 @@ def e_SubCertificatesType(a, d):
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K260)
+        extra(d, _K261)
     return a
 
 def d_TransformType(v, r):
@@ -9256,7 +9258,7 @@ def e_TransformType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q84[m]
+            st = _Q85[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -9337,7 +9339,7 @@ def e_TransformType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T262[st]
+                c, wd, nx, n = _T263[st]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                     a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
@@ -9360,7 +9362,7 @@ def e_TransformType(a, d):
     f = None
     a = (a << 3) | 2
     if u != len(d):
-        extra(d, _K261)
+        extra(d, _K262)
     return a
 
 def d_TransformsType(v, r):
@@ -9401,7 +9403,7 @@ def e_TransformsType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q157[m]
+            st = _Q158[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -9452,7 +9454,7 @@ def e_TransformsType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T156[st]
+                c, wd, nx, n = _T157[st]
                 a = e_TransformType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -9474,7 +9476,7 @@ def e_TransformsType(a, d):
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K263)
+        extra(d, _K264)
     return a
 
 def d_WeldingDetectionReqType(v, r):
@@ -9570,7 +9572,7 @@ def e_WeldingDetectionResType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K207)
+        extra(d, _K208)
     return a
 
 def d_X509DataType(v, r):
@@ -9582,7 +9584,7 @@ def d_X509DataType(v, r):
         r0 = r
         if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
             r -= n + 10
-            y = (v >> r) & ((1 << n) - 1)
+            y = (v >> r) & _M265[x]
             s0 = (y >> 14).to_bytes(x - 2, 'big')
             if not y & 15875 and s0.isascii():
                 x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
@@ -9635,7 +9637,7 @@ def d_X509DataType(v, r):
             r0 = r
             if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
                 r -= n + 10
-                y = (v >> r) & ((1 << n) - 1)
+                y = (v >> r) & _M265[x]
                 s0 = (y >> 14).to_bytes(x - 2, 'big')
                 if not y & 15875 and s0.isascii():
                     x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
@@ -9705,10 +9707,10 @@ def e_X509DataType(a, d):
             continue
         h = _H_X509DataType.get(f)
         if h is None:
-            extra(d, _K264)
+            extra(d, _K266)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T271[st]
+    c, wd = _T273[st]
     a = (a << wd) | c
     return a
 
@@ -9767,7 +9769,7 @@ def e_X509IssuerSerialType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
-        a = (a << ((ln0 << 3) + 23)) | ((((ln0 + 2) << (ln0 << 3)) | _fb(y0.encode(), 'big')) << 13) | (y1 << 1)
+        a = (a << ((ln0 << 3) + 23)) | (_fb((_C63[ln0 + 2] + y0).encode(), 'big') << 13) | (y1 << 1)
     else:
         f = 'X509IssuerName'
         x = d.get('X509IssuerName')
@@ -9790,7 +9792,7 @@ def e_X509IssuerSerialType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K272)
+        extra(d, _K274)
     return a
 
 def d_anon_V2G_Message(v, r):
@@ -9836,7 +9838,7 @@ def e_anon_V2G_Message(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K273)
+        extra(d, _K275)
     return a
 
 def h_BodyType_0(a, x, st):
@@ -10021,7 +10023,7 @@ def h_KeyInfoType_1(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T144[st]
+        c, wd, nx, n = _T145[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
             a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
@@ -10050,7 +10052,7 @@ def h_KeyInfoType_2(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T145[st]
+        c, wd, nx, n = _T146[st]
         a = e_KeyValueType(((a << wd) | c), x)
         if n:
             k += 1
@@ -10076,7 +10078,7 @@ def h_KeyInfoType_3(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T146[st]
+        c, wd, nx, n = _T147[st]
         a = e_RetrievalMethodType(((a << wd) | c), x)
         if n:
             k += 1
@@ -10102,7 +10104,7 @@ def h_KeyInfoType_4(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T147[st]
+        c, wd, nx, n = _T148[st]
         a = e_X509DataType(((a << wd) | c), x)
         if n:
             k += 1
@@ -10128,7 +10130,7 @@ def h_KeyInfoType_5(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T148[st]
+        c, wd, nx, n = _T149[st]
         a = e_PGPDataType(((a << wd) | c), x)
         if n:
             k += 1
@@ -10154,7 +10156,7 @@ def h_KeyInfoType_6(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T149[st]
+        c, wd, nx, n = _T150[st]
         a = e_SPKIDataType(((a << wd) | c), x)
         if n:
             k += 1
@@ -10180,7 +10182,7 @@ def h_KeyInfoType_7(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T150[st]
+        c, wd, nx, n = _T151[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
             a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
@@ -10209,7 +10211,7 @@ def h_X509DataType_0(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T266[st]
+        c, wd, nx, n = _T268[st]
         a = e_X509IssuerSerialType(((a << wd) | c), x)
         if n:
             k += 1
@@ -10235,7 +10237,7 @@ def h_X509DataType_1(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T267[st]
+        c, wd, nx, n = _T269[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -10261,7 +10263,7 @@ def h_X509DataType_2(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T268[st]
+        c, wd, nx, n = _T270[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
             a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
@@ -10290,7 +10292,7 @@ def h_X509DataType_3(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T269[st]
+        c, wd, nx, n = _T271[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -10316,7 +10318,7 @@ def h_X509DataType_4(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T270[st]
+        c, wd, nx, n = _T272[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1

@@ -106,222 +106,224 @@ _T89 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 23)}
 _Q90 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
 _T91 = {1: (1, 2), 2: (0, 1)}
 _K92 = frozenset(('AC_EVSEStatus', 'EVSEID', 'EVSEMaxCurrent', 'MeterInfo', 'ReceiptRequired', 'ResponseCode', 'SAScheduleTupleID'))
-_T93 = {3: (1, 3, 5), 4: (0, 2, 5)}
-_T94 = {3: (2, 3, 6), 4: (1, 2, 6), 5: (0, 2, 6)}
-_T95 = {3: (3, 3, 7), 4: (2, 2, 7), 5: (1, 2, 7), 6: (0, 1, 7)}
-_T96 = {7: (0, 1)}
-_K97 = frozenset(('Cost', 'startValue'))
-_T98 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 2)}
-_Q99 = (1, 2, 2, 3)
-_K100 = frozenset(('Id', 'value'))
-_T101 = {1: (0, 1, 2)}
-_T102 = {2: (0, 1)}
-_E103 = ('relativePricePercentage', 'RenewableGenerationPercentage', 'CarbonDioxideEmission')
-_I104 = {'relativePricePercentage': 0, 'RenewableGenerationPercentage': 1, 'CarbonDioxideEmission': 2}
-_K105 = frozenset(('amount', 'amountMultiplier', 'costKind'))
-_K106 = frozenset(('BulkChargingComplete', 'ChargingComplete', 'DC_EVStatus', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'EVTargetCurrent', 'EVTargetVoltage', 'RemainingTimeToBulkSoC', 'RemainingTimeToFullSoC'))
-_T107 = {2: (1, 3, 4), 3: (0, 3, 4)}
-_T108 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
-_T109 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 2, 6), 5: (0, 2, 6)}
-_T110 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 2, 7), 5: (1, 2, 7), 6: (0, 1, 7)}
-_T111 = {7: (0, 2, 8)}
-_T112 = {7: (1, 2, 9), 8: (0, 2, 9)}
-_T113 = {7: (2, 2, 10), 8: (1, 2, 10), 9: (0, 1, 10)}
-_T114 = {10: (0, 1)}
-_K115 = frozenset(('DC_EVSEStatus', 'EVSECurrentLimitAchieved', 'EVSEID', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEPowerLimitAchieved', 'EVSEPresentCurrent', 'EVSEPresentVoltage', 'EVSEVoltageLimitAchieved', 'MeterInfo', 'ReceiptRequired', 'ResponseCode', 'SAScheduleTupleID'))
-_O116 = {'ResponseCode': 0, 'DC_EVSEStatus': 1, 'EVSEPresentVoltage': 2, 'EVSEPresentCurrent': 3, 'EVSECurrentLimitAchieved': 4, 'EVSEVoltageLimitAchieved': 5, 'EVSEPowerLimitAchieved': 6, 'EVSEMaximumVoltageLimit': 7, 'EVSEMaximumCurrentLimit': 8, 'EVSEMaximumPowerLimit': 9, 'EVSEID': 10, 'SAScheduleTupleID': 11, 'MeterInfo': 12, 'ReceiptRequired': 13}
-_T117 = {0: (0, 1, 1)}
-_T118 = {6: (0, 1, 7)}
-_T119 = {7: (0, 3, 8)}
-_T120 = {7: (1, 3, 9), 8: (0, 2, 9)}
-_T121 = {7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
-_T122 = {7: (3, 3, 11), 8: (2, 2, 11), 9: (1, 2, 11), 10: (0, 1, 11)}
-_T123 = {11: (0, 1, 12)}
-_T124 = {12: (0, 2, 13)}
-_T125 = {12: (1, 2, 14), 13: (0, 2, 14)}
-_T126 = {12: (2, 2), 13: (1, 2), 14: (0, 1)}
-_K127 = frozenset(('BulkSOC', 'DC_EVStatus', 'DepartureTime', 'EVEnergyCapacity', 'EVEnergyRequest', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'FullSOC'))
-_T128 = {5: (0, 3, 6)}
-_T129 = {5: (1, 3, 7), 6: (0, 3, 7)}
-_T130 = {5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 2, 8)}
-_T131 = {5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 2, 9), 8: (0, 2, 9)}
-_T132 = {5: (4, 3), 6: (3, 3), 7: (2, 2), 8: (1, 2), 9: (0, 1)}
-_K133 = frozenset(('BulkChargingComplete', 'ChargingComplete', 'DC_EVStatus'))
-_K134 = frozenset(('DC_EVSEStatus', 'EVSECurrentRegulationTolerance', 'EVSEEnergyToBeDelivered', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEMinimumCurrentLimit', 'EVSEMinimumVoltageLimit', 'EVSEPeakCurrentRipple'))
-_T135 = {6: (1, 2, 8), 7: (0, 1, 8)}
-_T136 = {8: (0, 2, 9)}
-_T137 = {8: (1, 2), 9: (0, 1)}
-_E138 = ('Invalid', 'Valid', 'Warning', 'Fault', 'No_IMD')
-_I139 = {'Invalid': 0, 'Valid': 1, 'Warning': 2, 'Fault': 3, 'No_IMD': 4}
-_E140 = ('EVSE_NotReady', 'EVSE_Ready', 'EVSE_Shutdown', 'EVSE_UtilityInterruptEvent', 'EVSE_IsolationMonitoringActive', 'EVSE_EmergencyShutdown', 'EVSE_Malfunction', 'Reserved_8', 'Reserved_9', 'Reserved_A', 'Reserved_B', 'Reserved_C')
-_I141 = {'EVSE_NotReady': 0, 'EVSE_Ready': 1, 'EVSE_Shutdown': 2, 'EVSE_UtilityInterruptEvent': 3, 'EVSE_IsolationMonitoringActive': 4, 'EVSE_EmergencyShutdown': 5, 'EVSE_Malfunction': 6, 'Reserved_8': 7, 'Reserved_9': 8, 'Reserved_A': 9, 'Reserved_B': 10, 'Reserved_C': 11}
-_K142 = frozenset(('EVSEIsolationStatus', 'EVSENotification', 'EVSEStatusCode', 'NotificationMaxDelay'))
-_T143 = {2: (1, 2, 4), 3: (0, 1, 4)}
-_E144 = ('NO_ERROR', 'FAILED_RESSTemperatureInhibit', 'FAILED_EVShiftPosition', 'FAILED_ChargerConnectorLockFault', 'FAILED_EVRESSMalfunction', 'FAILED_ChargingCurrentdifferential', 'FAILED_ChargingVoltageOutOfRange', 'Reserved_A', 'Reserved_B', 'Reserved_C', 'FAILED_ChargingSystemIncompatibility', 'NoData')
-_I145 = {'NO_ERROR': 0, 'FAILED_RESSTemperatureInhibit': 1, 'FAILED_EVShiftPosition': 2, 'FAILED_ChargerConnectorLockFault': 3, 'FAILED_EVRESSMalfunction': 4, 'FAILED_ChargingCurrentdifferential': 5, 'FAILED_ChargingVoltageOutOfRange': 6, 'Reserved_A': 7, 'Reserved_B': 8, 'Reserved_C': 9, 'FAILED_ChargingSystemIncompatibility': 10, 'NoData': 11}
-_K146 = frozenset(('EVErrorCode', 'EVRESSSOC', 'EVReady'))
-_K147 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
-_T148 = {1: (0, 1, 4)}
-_T149 = {0: (1, 2, 2), 4: (0, 2, 2)}
-_T150 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
-_T151 = {3: (0, 2, 5)}
-_T152 = {3: (1, 2, 6), 5: (0, 2, 6)}
-_T153 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
-_K154 = frozenset(('DepartureTime',))
-_T155 = {0: (1, 2), 1: (0, 1)}
-_K156 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
-_K157 = frozenset(('RelativeTimeInterval', 'TimeInterval'))
-_T158 = {0: (1, 2, 1)}
-_T159 = {1: (0, 1)}
-_K160 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
-_O161 = {'Id': 0, 'KeyName': 1, 'KeyValue': 2, 'RetrievalMethod': 3, 'X509Data': 4, 'PGPData': 5, 'SPKIData': 6, 'MgmtData': 7}
-_T162 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
-_T163 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
-_T164 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
-_T165 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
-_T166 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
-_T167 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
-_T168 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
-_T169 = {2: (8, 4)}
-_K170 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
-_T171 = {0: (1, 3, 1)}
-_T172 = {1: (0, 2)}
-_K173 = frozenset(('RootCertificateID',))
-_T174 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 19)}
-_K175 = frozenset(('Id', 'Reference'))
-_T176 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
-_T177 = {2: (1, 2)}
-_K178 = frozenset(('Notification', 'SessionID', 'Signature'))
-_T179 = {1: (1, 2, 3), 2: (0, 2, 3)}
-_T180 = {1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K181 = frozenset(('MeterID', 'MeterReading', 'MeterStatus', 'SigMeterReading', 'TMeter'))
-_T182 = {1: (1, 3, 3), 2: (0, 3, 3)}
-_T183 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
-_T184 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
-_T185 = {1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_K186 = frozenset(('Id', 'MeterInfo', 'SAScheduleTupleID', 'SessionID'))
-_K187 = frozenset(('AC_EVSEStatus', 'DC_EVSEStatus', 'EVSEStatus', 'ResponseCode'))
-_T188 = {1: (1, 2, 2)}
-_T189 = {1: (2, 2, 2)}
-_E190 = ('ParsingError', 'NoTLSRootCertificatAvailable', 'UnknownError')
-_I191 = {'ParsingError': 0, 'NoTLSRootCertificatAvailable': 1, 'UnknownError': 2}
-_K192 = frozenset(('FaultCode', 'FaultMsg'))
-_K193 = frozenset(('Encoding', 'Id', 'MimeType'))
-_T194 = {0: (1, 3, 2), 1: (0, 3, 2)}
-_T195 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
-_T196 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K197 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
-_T198 = {1: (2, 2), 2: (1, 2)}
-_K199 = frozenset(('PMax', 'RelativeTimeInterval', 'TimeInterval'))
-_K200 = frozenset(('PMaxScheduleEntry',))
-_T201 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 1023)}
-_K202 = frozenset(('Parameter', 'ParameterSetID'))
-_T203 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 15)}
-_Q204 = (1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3)
-_K205 = frozenset(('Name', 'boolValue', 'byteValue', 'intValue', 'physicalValue', 'shortValue', 'stringValue'))
-_T206 = {1: (1, 3, 2)}
-_T207 = {1: (2, 3, 2)}
-_T208 = {1: (3, 3, 2)}
-_T209 = {1: (4, 3, 2)}
-_T210 = {1: (5, 3, 2)}
-_K211 = frozenset(('ContractSignatureCertChain', 'eMAID'))
-_K212 = frozenset(('EVSETimeStamp', 'GenChallenge', 'ResponseCode'))
-_E213 = ('Contract', 'ExternalPayment')
-_I214 = {'Contract': 0, 'ExternalPayment': 1}
-_K215 = frozenset(('PaymentOption',))
-_T216 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 0)}
-_Q217 = (0, 1, 2)
-_P218 = ((0, 1), (0, 2))
-_K219 = frozenset(('SelectedPaymentOption', 'SelectedServiceList'))
-_K220 = frozenset(('ResponseCode',))
-_E221 = ('h', 'm', 's', 'A', 'V', 'W', 'Wh')
-_I222 = {'h': 0, 'm': 1, 's': 2, 'A': 3, 'V': 4, 'W': 5, 'Wh': 6}
-_K223 = frozenset(('Multiplier', 'Unit', 'Value'))
-_E224 = ('Start', 'Stop', 'Renegotiate')
-_I225 = {'Start': 0, 'Stop': 1, 'Renegotiate': 2}
-_K226 = frozenset(('ChargeProgress', 'ChargingProfile', 'DC_EVPowerDeliveryParameter', 'EVPowerDeliveryParameter', 'SAScheduleTupleID'))
-_T227 = {2: (1, 3, 4), 3: (0, 2, 4)}
-_T228 = {2: (2, 3, 4), 3: (1, 2, 4)}
-_T229 = {2: (3, 3), 3: (2, 2), 4: (0, 1)}
-_K230 = frozenset(('DC_EVStatus', 'EVTargetCurrent', 'EVTargetVoltage'))
-_K231 = frozenset(('DC_EVSEStatus', 'EVSEPresentVoltage', 'ResponseCode'))
-_K232 = frozenset(('ChargingProfileEntryMaxNumberOfPhasesInUse', 'ChargingProfileEntryMaxPower', 'ChargingProfileEntryStart'))
-_K233 = frozenset(('Exponent', 'Modulus'))
-_K234 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
-_T235 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
-_T236 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
-_T237 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
-_K238 = frozenset(('duration', 'start'))
-_K239 = frozenset(('Transforms', 'Type', 'URI'))
-_T240 = {0: (1, 3, 2), 1: (0, 2, 2)}
-_T241 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
-_T242 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K243 = frozenset(('SAScheduleTuple',))
-_T244 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 2)}
-_Q245 = (0, 1, 1, 2)
-_K246 = frozenset(('PMaxSchedule', 'SAScheduleTupleID', 'SalesTariff'))
-_K247 = frozenset(('SPKISexp',))
-_T248 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
-_K249 = frozenset(('ConsumptionCost', 'EPriceLevel', 'RelativeTimeInterval', 'TimeInterval'))
-_T250 = {1: (0, 2, 2)}
-_T251 = {1: (1, 2, 3, 0), 2: (0, 2, 3, 0), 3: (0, 2, 4, 2)}
-_T252 = {1: (2, 2), 2: (1, 2), 3: (1, 2), 4: (0, 1)}
-_K253 = frozenset(('Id', 'NumEPriceLevels', 'SalesTariffDescription', 'SalesTariffEntry', 'SalesTariffID'))
-_T254 = {2: (1, 2, 4), 3: (0, 2, 4)}
-_T255 = {2: (2, 2, 5, 0), 3: (1, 2, 5, 0), 4: (0, 1, 5, 0), 5: (0, 2, 6, 1023)}
-_T256 = {5: (1, 2), 6: (0, 1)}
-_K257 = frozenset(('SelectedService',))
-_T258 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 15)}
-_Q259 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2)
-_K260 = frozenset(('ParameterSetID', 'ServiceID'))
-_K261 = frozenset(('ServiceID',))
-_K262 = frozenset(('ResponseCode', 'ServiceID', 'ServiceParameterList'))
-_K263 = frozenset(('ServiceCategory', 'ServiceScope'))
-_K264 = frozenset(('ChargeService', 'PaymentOptionList', 'ResponseCode', 'ServiceList'))
-_T265 = {3: (1, 2), 4: (0, 1)}
-_K266 = frozenset(('Service',))
-_T267 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 7)}
-_Q268 = (0, 1, 1, 1, 1, 1, 1, 1, 2)
-_K269 = frozenset(('ParameterSet',))
-_T270 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 254)}
-_K271 = frozenset(('FreeService', 'ServiceCategory', 'ServiceID', 'ServiceName', 'ServiceScope'))
-_K272 = frozenset(('EVCCID',))
-_K273 = frozenset(('EVSEID', 'EVSETimeStamp', 'ResponseCode'))
-_E274 = ('Terminate', 'Pause')
-_I275 = {'Terminate': 0, 'Pause': 1}
-_K276 = frozenset(('ChargingSession',))
-_K277 = frozenset(('Algorithm', 'HMACOutputLength'))
-_T278 = {1: (2, 3), 2: (1, 2)}
-_K279 = frozenset(('Id', 'SignatureProperty'))
-_K280 = frozenset(('Id', 'Target'))
-_T281 = {}
-_K282 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
-_T283 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T284 = {3: (2, 2), 4: (1, 2)}
-_K285 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
-_T286 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
-_T287 = {4: (1, 2)}
-_K288 = frozenset(('Certificate',))
-_T289 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 3)}
-_Q290 = (0, 1, 1, 1, 2)
-_K291 = frozenset(('EnergyTransferMode',))
-_T292 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 5)}
-_Q293 = (0, 1, 1, 1, 1, 1, 2)
-_P294 = ((0, 1), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2))
-_K295 = frozenset(('Algorithm', 'XPath'))
-_T296 = {1: (0, 3, 1, 0)}
-_Q297 = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
-_K298 = frozenset(('Transform',))
-_K299 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
-_O300 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
-_T301 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
-_T302 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T303 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T304 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T305 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T306 = {1: (6, 3)}
-_K307 = frozenset(('X509IssuerName', 'X509SerialNumber'))
-_K308 = frozenset(('Body', 'Header'))
+_C93 = tuple(map(chr, range(128)))
+_T94 = {3: (1, 3, 5), 4: (0, 2, 5)}
+_T95 = {3: (2, 3, 6), 4: (1, 2, 6), 5: (0, 2, 6)}
+_T96 = {3: (3, 3, 7), 4: (2, 2, 7), 5: (1, 2, 7), 6: (0, 1, 7)}
+_T97 = {7: (0, 1)}
+_K98 = frozenset(('Cost', 'startValue'))
+_T99 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 2)}
+_Q100 = (1, 2, 2, 3)
+_K101 = frozenset(('Id', 'value'))
+_T102 = {1: (0, 1, 2)}
+_T103 = {2: (0, 1)}
+_E104 = ('relativePricePercentage', 'RenewableGenerationPercentage', 'CarbonDioxideEmission')
+_I105 = {'relativePricePercentage': 0, 'RenewableGenerationPercentage': 1, 'CarbonDioxideEmission': 2}
+_K106 = frozenset(('amount', 'amountMultiplier', 'costKind'))
+_K107 = frozenset(('BulkChargingComplete', 'ChargingComplete', 'DC_EVStatus', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'EVTargetCurrent', 'EVTargetVoltage', 'RemainingTimeToBulkSoC', 'RemainingTimeToFullSoC'))
+_T108 = {2: (1, 3, 4), 3: (0, 3, 4)}
+_T109 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
+_T110 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 2, 6), 5: (0, 2, 6)}
+_T111 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 2, 7), 5: (1, 2, 7), 6: (0, 1, 7)}
+_T112 = {7: (0, 2, 8)}
+_T113 = {7: (1, 2, 9), 8: (0, 2, 9)}
+_T114 = {7: (2, 2, 10), 8: (1, 2, 10), 9: (0, 1, 10)}
+_T115 = {10: (0, 1)}
+_K116 = frozenset(('DC_EVSEStatus', 'EVSECurrentLimitAchieved', 'EVSEID', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEPowerLimitAchieved', 'EVSEPresentCurrent', 'EVSEPresentVoltage', 'EVSEVoltageLimitAchieved', 'MeterInfo', 'ReceiptRequired', 'ResponseCode', 'SAScheduleTupleID'))
+_O117 = {'ResponseCode': 0, 'DC_EVSEStatus': 1, 'EVSEPresentVoltage': 2, 'EVSEPresentCurrent': 3, 'EVSECurrentLimitAchieved': 4, 'EVSEVoltageLimitAchieved': 5, 'EVSEPowerLimitAchieved': 6, 'EVSEMaximumVoltageLimit': 7, 'EVSEMaximumCurrentLimit': 8, 'EVSEMaximumPowerLimit': 9, 'EVSEID': 10, 'SAScheduleTupleID': 11, 'MeterInfo': 12, 'ReceiptRequired': 13}
+_T118 = {0: (0, 1, 1)}
+_T119 = {6: (0, 1, 7)}
+_T120 = {7: (0, 3, 8)}
+_T121 = {7: (1, 3, 9), 8: (0, 2, 9)}
+_T122 = {7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
+_T123 = {7: (3, 3, 11), 8: (2, 2, 11), 9: (1, 2, 11), 10: (0, 1, 11)}
+_T124 = {11: (0, 1, 12)}
+_T125 = {12: (0, 2, 13)}
+_T126 = {12: (1, 2, 14), 13: (0, 2, 14)}
+_T127 = {12: (2, 2), 13: (1, 2), 14: (0, 1)}
+_K128 = frozenset(('BulkSOC', 'DC_EVStatus', 'DepartureTime', 'EVEnergyCapacity', 'EVEnergyRequest', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'FullSOC'))
+_T129 = {5: (0, 3, 6)}
+_T130 = {5: (1, 3, 7), 6: (0, 3, 7)}
+_T131 = {5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 2, 8)}
+_T132 = {5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 2, 9), 8: (0, 2, 9)}
+_T133 = {5: (4, 3), 6: (3, 3), 7: (2, 2), 8: (1, 2), 9: (0, 1)}
+_K134 = frozenset(('BulkChargingComplete', 'ChargingComplete', 'DC_EVStatus'))
+_K135 = frozenset(('DC_EVSEStatus', 'EVSECurrentRegulationTolerance', 'EVSEEnergyToBeDelivered', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEMinimumCurrentLimit', 'EVSEMinimumVoltageLimit', 'EVSEPeakCurrentRipple'))
+_T136 = {6: (1, 2, 8), 7: (0, 1, 8)}
+_T137 = {8: (0, 2, 9)}
+_T138 = {8: (1, 2), 9: (0, 1)}
+_E139 = ('Invalid', 'Valid', 'Warning', 'Fault', 'No_IMD')
+_I140 = {'Invalid': 0, 'Valid': 1, 'Warning': 2, 'Fault': 3, 'No_IMD': 4}
+_E141 = ('EVSE_NotReady', 'EVSE_Ready', 'EVSE_Shutdown', 'EVSE_UtilityInterruptEvent', 'EVSE_IsolationMonitoringActive', 'EVSE_EmergencyShutdown', 'EVSE_Malfunction', 'Reserved_8', 'Reserved_9', 'Reserved_A', 'Reserved_B', 'Reserved_C')
+_I142 = {'EVSE_NotReady': 0, 'EVSE_Ready': 1, 'EVSE_Shutdown': 2, 'EVSE_UtilityInterruptEvent': 3, 'EVSE_IsolationMonitoringActive': 4, 'EVSE_EmergencyShutdown': 5, 'EVSE_Malfunction': 6, 'Reserved_8': 7, 'Reserved_9': 8, 'Reserved_A': 9, 'Reserved_B': 10, 'Reserved_C': 11}
+_K143 = frozenset(('EVSEIsolationStatus', 'EVSENotification', 'EVSEStatusCode', 'NotificationMaxDelay'))
+_T144 = {2: (1, 2, 4), 3: (0, 1, 4)}
+_E145 = ('NO_ERROR', 'FAILED_RESSTemperatureInhibit', 'FAILED_EVShiftPosition', 'FAILED_ChargerConnectorLockFault', 'FAILED_EVRESSMalfunction', 'FAILED_ChargingCurrentdifferential', 'FAILED_ChargingVoltageOutOfRange', 'Reserved_A', 'Reserved_B', 'Reserved_C', 'FAILED_ChargingSystemIncompatibility', 'NoData')
+_I146 = {'NO_ERROR': 0, 'FAILED_RESSTemperatureInhibit': 1, 'FAILED_EVShiftPosition': 2, 'FAILED_ChargerConnectorLockFault': 3, 'FAILED_EVRESSMalfunction': 4, 'FAILED_ChargingCurrentdifferential': 5, 'FAILED_ChargingVoltageOutOfRange': 6, 'Reserved_A': 7, 'Reserved_B': 8, 'Reserved_C': 9, 'FAILED_ChargingSystemIncompatibility': 10, 'NoData': 11}
+_K147 = frozenset(('EVErrorCode', 'EVRESSSOC', 'EVReady'))
+_K148 = frozenset(('G', 'J', 'P', 'PgenCounter', 'Q', 'Seed', 'Y'))
+_T149 = {1: (0, 1, 4)}
+_T150 = {0: (1, 2, 2), 4: (0, 2, 2)}
+_T151 = {0: (2, 2, 3), 2: (0, 1, 3), 4: (1, 2, 3)}
+_T152 = {3: (0, 2, 5)}
+_T153 = {3: (1, 2, 6), 5: (0, 2, 6)}
+_T154 = {3: (2, 2), 5: (1, 2), 7: (0, 1)}
+_K155 = frozenset(('DepartureTime',))
+_T156 = {0: (1, 2), 1: (0, 1)}
+_K157 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
+_K158 = frozenset(('RelativeTimeInterval', 'TimeInterval'))
+_T159 = {0: (1, 2, 1)}
+_T160 = {1: (0, 1)}
+_K161 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
+_O162 = {'Id': 0, 'KeyName': 1, 'KeyValue': 2, 'RetrievalMethod': 3, 'X509Data': 4, 'PGPData': 5, 'SPKIData': 6, 'MgmtData': 7}
+_T163 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
+_T164 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
+_T165 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
+_T166 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
+_T167 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
+_T168 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
+_T169 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
+_T170 = {2: (8, 4)}
+_K171 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
+_T172 = {0: (1, 3, 1)}
+_T173 = {1: (0, 2)}
+_M174 = tuple((1 << max(0, (x << 3) + -2)) - 1 for x in range(128))
+_K175 = frozenset(('RootCertificateID',))
+_T176 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 19)}
+_K177 = frozenset(('Id', 'Reference'))
+_T178 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
+_T179 = {2: (1, 2)}
+_K180 = frozenset(('Notification', 'SessionID', 'Signature'))
+_T181 = {1: (1, 2, 3), 2: (0, 2, 3)}
+_T182 = {1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K183 = frozenset(('MeterID', 'MeterReading', 'MeterStatus', 'SigMeterReading', 'TMeter'))
+_T184 = {1: (1, 3, 3), 2: (0, 3, 3)}
+_T185 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
+_T186 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
+_T187 = {1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_K188 = frozenset(('Id', 'MeterInfo', 'SAScheduleTupleID', 'SessionID'))
+_K189 = frozenset(('AC_EVSEStatus', 'DC_EVSEStatus', 'EVSEStatus', 'ResponseCode'))
+_T190 = {1: (1, 2, 2)}
+_T191 = {1: (2, 2, 2)}
+_E192 = ('ParsingError', 'NoTLSRootCertificatAvailable', 'UnknownError')
+_I193 = {'ParsingError': 0, 'NoTLSRootCertificatAvailable': 1, 'UnknownError': 2}
+_K194 = frozenset(('FaultCode', 'FaultMsg'))
+_K195 = frozenset(('Encoding', 'Id', 'MimeType'))
+_T196 = {0: (1, 3, 2), 1: (0, 3, 2)}
+_T197 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_T198 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_K199 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
+_T200 = {1: (2, 2), 2: (1, 2)}
+_K201 = frozenset(('PMax', 'RelativeTimeInterval', 'TimeInterval'))
+_K202 = frozenset(('PMaxScheduleEntry',))
+_T203 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 1023)}
+_K204 = frozenset(('Parameter', 'ParameterSetID'))
+_T205 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 15)}
+_Q206 = (1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3)
+_K207 = frozenset(('Name', 'boolValue', 'byteValue', 'intValue', 'physicalValue', 'shortValue', 'stringValue'))
+_T208 = {1: (1, 3, 2)}
+_T209 = {1: (2, 3, 2)}
+_T210 = {1: (3, 3, 2)}
+_T211 = {1: (4, 3, 2)}
+_T212 = {1: (5, 3, 2)}
+_K213 = frozenset(('ContractSignatureCertChain', 'eMAID'))
+_K214 = frozenset(('EVSETimeStamp', 'GenChallenge', 'ResponseCode'))
+_E215 = ('Contract', 'ExternalPayment')
+_I216 = {'Contract': 0, 'ExternalPayment': 1}
+_K217 = frozenset(('PaymentOption',))
+_T218 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 0)}
+_Q219 = (0, 1, 2)
+_P220 = ((0, 1), (0, 2))
+_K221 = frozenset(('SelectedPaymentOption', 'SelectedServiceList'))
+_K222 = frozenset(('ResponseCode',))
+_E223 = ('h', 'm', 's', 'A', 'V', 'W', 'Wh')
+_I224 = {'h': 0, 'm': 1, 's': 2, 'A': 3, 'V': 4, 'W': 5, 'Wh': 6}
+_K225 = frozenset(('Multiplier', 'Unit', 'Value'))
+_E226 = ('Start', 'Stop', 'Renegotiate')
+_I227 = {'Start': 0, 'Stop': 1, 'Renegotiate': 2}
+_K228 = frozenset(('ChargeProgress', 'ChargingProfile', 'DC_EVPowerDeliveryParameter', 'EVPowerDeliveryParameter', 'SAScheduleTupleID'))
+_T229 = {2: (1, 3, 4), 3: (0, 2, 4)}
+_T230 = {2: (2, 3, 4), 3: (1, 2, 4)}
+_T231 = {2: (3, 3), 3: (2, 2), 4: (0, 1)}
+_K232 = frozenset(('DC_EVStatus', 'EVTargetCurrent', 'EVTargetVoltage'))
+_K233 = frozenset(('DC_EVSEStatus', 'EVSEPresentVoltage', 'ResponseCode'))
+_K234 = frozenset(('ChargingProfileEntryMaxNumberOfPhasesInUse', 'ChargingProfileEntryMaxPower', 'ChargingProfileEntryStart'))
+_K235 = frozenset(('Exponent', 'Modulus'))
+_K236 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T237 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
+_T238 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
+_T239 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
+_K240 = frozenset(('duration', 'start'))
+_K241 = frozenset(('Transforms', 'Type', 'URI'))
+_T242 = {0: (1, 3, 2), 1: (0, 2, 2)}
+_T243 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
+_T244 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K245 = frozenset(('SAScheduleTuple',))
+_T246 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 2)}
+_Q247 = (0, 1, 1, 2)
+_K248 = frozenset(('PMaxSchedule', 'SAScheduleTupleID', 'SalesTariff'))
+_K249 = frozenset(('SPKISexp',))
+_T250 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_K251 = frozenset(('ConsumptionCost', 'EPriceLevel', 'RelativeTimeInterval', 'TimeInterval'))
+_T252 = {1: (0, 2, 2)}
+_T253 = {1: (1, 2, 3, 0), 2: (0, 2, 3, 0), 3: (0, 2, 4, 2)}
+_T254 = {1: (2, 2), 2: (1, 2), 3: (1, 2), 4: (0, 1)}
+_K255 = frozenset(('Id', 'NumEPriceLevels', 'SalesTariffDescription', 'SalesTariffEntry', 'SalesTariffID'))
+_T256 = {2: (1, 2, 4), 3: (0, 2, 4)}
+_T257 = {2: (2, 2, 5, 0), 3: (1, 2, 5, 0), 4: (0, 1, 5, 0), 5: (0, 2, 6, 1023)}
+_T258 = {5: (1, 2), 6: (0, 1)}
+_K259 = frozenset(('SelectedService',))
+_T260 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 15)}
+_Q261 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2)
+_K262 = frozenset(('ParameterSetID', 'ServiceID'))
+_K263 = frozenset(('ServiceID',))
+_K264 = frozenset(('ResponseCode', 'ServiceID', 'ServiceParameterList'))
+_K265 = frozenset(('ServiceCategory', 'ServiceScope'))
+_K266 = frozenset(('ChargeService', 'PaymentOptionList', 'ResponseCode', 'ServiceList'))
+_T267 = {3: (1, 2), 4: (0, 1)}
+_K268 = frozenset(('Service',))
+_T269 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 7)}
+_Q270 = (0, 1, 1, 1, 1, 1, 1, 1, 2)
+_K271 = frozenset(('ParameterSet',))
+_T272 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 254)}
+_K273 = frozenset(('FreeService', 'ServiceCategory', 'ServiceID', 'ServiceName', 'ServiceScope'))
+_K274 = frozenset(('EVCCID',))
+_K275 = frozenset(('EVSEID', 'EVSETimeStamp', 'ResponseCode'))
+_E276 = ('Terminate', 'Pause')
+_I277 = {'Terminate': 0, 'Pause': 1}
+_K278 = frozenset(('ChargingSession',))
+_K279 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T280 = {1: (2, 3), 2: (1, 2)}
+_K281 = frozenset(('Id', 'SignatureProperty'))
+_K282 = frozenset(('Id', 'Target'))
+_T283 = {}
+_K284 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T285 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T286 = {3: (2, 2), 4: (1, 2)}
+_K287 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T288 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T289 = {4: (1, 2)}
+_K290 = frozenset(('Certificate',))
+_T291 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 3)}
+_Q292 = (0, 1, 1, 1, 2)
+_K293 = frozenset(('EnergyTransferMode',))
+_T294 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 5)}
+_Q295 = (0, 1, 1, 1, 1, 1, 2)
+_P296 = ((0, 1), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2))
+_K297 = frozenset(('Algorithm', 'XPath'))
+_T298 = {1: (0, 3, 1, 0)}
+_Q299 = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_K300 = frozenset(('Transform',))
+_K301 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_O302 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
+_T303 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T304 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T305 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T306 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T307 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T308 = {1: (6, 3)}
+_K309 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_K310 = frozenset(('Body', 'Header'))
 
 def d_AC_EVChargeParameterType(v, r):
     o = {}
@@ -2061,7 +2063,7 @@ def e_ChargingStatusResType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if (j0 := _I14.get(y0)) is not None and y1.__class__ is str and y1.isascii() and (ln1 := len(y1)) < 126 and y2.__class__ is int and 1 <= y2 <= 255:
-        a = (a << ((ln1 << 3) + 30)) | (j0 << ((ln1 << 3) + 23)) | ((((ln1 + 2) << (ln1 << 3)) | _fb(y1.encode(), 'big')) << 12) | ((y2 - 1) << 1)
+        a = (a << ((ln1 << 3) + 30)) | (j0 << ((ln1 << 3) + 23)) | (_fb((_C93[ln1 + 2] + y1).encode(), 'big') << 12) | ((y2 - 1) << 1)
         st = 3
     else:
         f = 'ResponseCode'
@@ -2103,13 +2105,13 @@ def e_ChargingStatusResType(a, d):
     x = d.get('MeterInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T93[st]
+        c, wd, st = _T94[st]
         a = e_MeterInfoType(((a << wd) | c), x)
     f = 'ReceiptRequired'
     x = d.get('ReceiptRequired')
     if x is not None:
         u += 1
-        c, wd, st = _T94[st]
+        c, wd, st = _T95[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = (((((a << wd) | c) << 3)) | (2 if x else 0))
@@ -2117,10 +2119,10 @@ def e_ChargingStatusResType(a, d):
     x = d.get('AC_EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T95[st]
+        c, wd, st = _T96[st]
         a = e_AC_EVSEStatusType(((a << wd) | c), x)
     f = None
-    c, wd = _T96[st]
+    c, wd = _T97[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K92)
@@ -2188,7 +2190,7 @@ def e_ConsumptionCostType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 3:
-            st = _Q99[m]
+            st = _Q100[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -2225,7 +2227,7 @@ def e_ConsumptionCostType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T98[st]
+                c, wd, nx, n = _T99[st]
                 a = e_CostType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -2248,7 +2250,7 @@ def e_ConsumptionCostType(a, d):
     c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K97)
+        extra(d, _K98)
     return a
 
 def d_ContractSignatureEncryptedPrivateKeyType(v, r):
@@ -2292,14 +2294,14 @@ def e_ContractSignatureEncryptedPrivateKeyType(a, d):
     x = d.get('value')
     if x is not None:
         u += 1
-    c, wd, st = _T101[st]
+    c, wd, st = _T102[st]
     a = (a << wd) | c
     a = wb(a, x)
     f = None
-    c, wd = _T102[st]
+    c, wd = _T103[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K100)
+        extra(d, _K101)
     return a
 
 def d_CostType(v, r):
@@ -2313,7 +2315,7 @@ def d_CostType(v, r):
         x = (v >> r) & 31
         if x & 25:
             und2()
-        x = _E103[(x >> 1) & 3]
+        x = _E104[(x >> 1) & 3]
         c = 0
         o['costKind'] = x
         st = 1
@@ -2331,7 +2333,7 @@ def d_CostType(v, r):
     else:
         st = 0
         c = 0
-        o['costKind'] = _E103[(x >> 12) & 3]
+        o['costKind'] = _E104[(x >> 12) & 3]
         o['amount'] = (x >> 1) & 127
         st = 2
         c = 0
@@ -2366,16 +2368,16 @@ def e_CostType(a, d):
         y1 = d['amount']
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
-    if (j0 := _I104.get(y0)) is not None and y1.__class__ is int and -1 < y1 < 128:
+    if (j0 := _I105.get(y0)) is not None and y1.__class__ is int and -1 < y1 < 128:
         a = (a << (16)) | (j0 << 12) | (y1 << 1)
         st = 2
     else:
         f = 'costKind'
         x = d.get('costKind')
         if x is not None:
-            j = _I104.get(x)
+            j = _I105.get(x)
             if j is None:
-                bad_enum(x, _I104)
+                bad_enum(x, _I105)
             a = ((a << 5) | (j << 1))
             st = 1
         else:
@@ -2402,7 +2404,7 @@ def e_CostType(a, d):
     c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K105)
+        extra(d, _K106)
     return a
 
 def d_CurrentDemandReqType(v, r):
@@ -2611,19 +2613,19 @@ def e_CurrentDemandReqType(a, d):
     x = d.get('EVMaximumCurrentLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T107[st]
+        c, wd, st = _T108[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVMaximumPowerLimit'
     x = d.get('EVMaximumPowerLimit')
     if x is not None:
         u += 1
-        c, wd, st = _T108[st]
+        c, wd, st = _T109[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'BulkChargingComplete'
     x = d.get('BulkChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T109[st]
+        c, wd, st = _T110[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = (((((a << wd) | c) << 3)) | (2 if x else 0))
@@ -2631,7 +2633,7 @@ def e_CurrentDemandReqType(a, d):
     x = d.get('ChargingComplete')
     if x is not None:
         u += 1
-        c, wd, st = _T110[st]
+        c, wd, st = _T111[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = (((((a << wd) | c) << 3)) | (2 if x else 0))
@@ -2639,25 +2641,25 @@ def e_CurrentDemandReqType(a, d):
     x = d.get('RemainingTimeToFullSoC')
     if x is not None:
         u += 1
-        c, wd, st = _T111[st]
+        c, wd, st = _T112[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'RemainingTimeToBulkSoC'
     x = d.get('RemainingTimeToBulkSoC')
     if x is not None:
         u += 1
-        c, wd, st = _T112[st]
+        c, wd, st = _T113[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVTargetVoltage'
     x = d.get('EVTargetVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T113[st]
+        c, wd, st = _T114[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T114[st]
+    c, wd = _T115[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K106)
+        extra(d, _K107)
     return a
 
 def d_CurrentDemandResType(v, r):
@@ -2879,16 +2881,16 @@ def e_CurrentDemandResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O116.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O117.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_CurrentDemandResType.get(f)
         if h is None:
-            extra(d, _K115)
+            extra(d, _K116)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T126[st]
+    c, wd = _T127[st]
     a = (a << wd) | c
     return a
 
@@ -3091,19 +3093,19 @@ def e_DC_EVChargeParameterType(a, d):
     x = d.get('EVEnergyCapacity')
     if x is not None:
         u += 1
-        c, wd, st = _T128[st]
+        c, wd, st = _T129[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVEnergyRequest'
     x = d.get('EVEnergyRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T129[st]
+        c, wd, st = _T130[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'FullSOC'
     x = d.get('FullSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T130[st]
+        c, wd, st = _T131[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = (((((a << wd) | c) << 9)) | ((x) << 1))
@@ -3111,15 +3113,15 @@ def e_DC_EVChargeParameterType(a, d):
     x = d.get('BulkSOC')
     if x is not None:
         u += 1
-        c, wd, st = _T131[st]
+        c, wd, st = _T132[st]
         if x.__class__ is not int or x < 0 or x > 100:
             x = as_int(x, 0, 100)
         a = (((((a << wd) | c) << 9)) | ((x) << 1))
     f = None
-    c, wd = _T132[st]
+    c, wd = _T133[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K127)
+        extra(d, _K128)
     return a
 
 def d_DC_EVPowerDeliveryParameterType(v, r):
@@ -3200,7 +3202,7 @@ def e_DC_EVPowerDeliveryParameterType(a, d):
     c, wd = _T73[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K133)
+        extra(d, _K134)
     return a
 
 def d_DC_EVSEChargeParameterType(v, r):
@@ -3342,19 +3344,19 @@ def e_DC_EVSEChargeParameterType(a, d):
     x = d.get('EVSEPeakCurrentRipple')
     if x is not None:
         u += 1
-        c, wd, st = _T135[st]
+        c, wd, st = _T136[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'EVSEEnergyToBeDelivered'
     x = d.get('EVSEEnergyToBeDelivered')
     if x is not None:
         u += 1
-        c, wd, st = _T136[st]
+        c, wd, st = _T137[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T137[st]
+    c, wd = _T138[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K134)
+        extra(d, _K135)
     return a
 
 def d_DC_EVSEStatusType(v, r):
@@ -3397,7 +3399,7 @@ def d_DC_EVSEStatusType(v, r):
         x = (v >> r) & 31
         if x & 17:
             und2()
-        x = _E138[(x >> 1) & 7]
+        x = _E139[(x >> 1) & 7]
         o['EVSEIsolationStatus'] = x
         st = 3
     elif c == 1:
@@ -3405,7 +3407,7 @@ def d_DC_EVSEStatusType(v, r):
         x = (v >> r) & 63
         if x & 33:
             und2()
-        x = _E140[(x >> 1) & 15]
+        x = _E141[(x >> 1) & 15]
         o['EVSEStatusCode'] = x
         st = 4
     else:
@@ -3415,7 +3417,7 @@ def d_DC_EVSEStatusType(v, r):
         x = (v >> r) & 127
         if x & 97:
             und2()
-        x = _E140[(x >> 1) & 15]
+        x = _E141[(x >> 1) & 15]
         c = 0
         o['EVSEStatusCode'] = x
         st = 4
@@ -3464,25 +3466,25 @@ def e_DC_EVSEStatusType(a, d):
     x = d.get('EVSEIsolationStatus')
     if x is not None:
         u += 1
-        j = _I139.get(x)
+        j = _I140.get(x)
         if j is None:
-            bad_enum(x, _I139)
+            bad_enum(x, _I140)
         a = ((a << 7) | (j << 1))
         st = 3
     f = 'EVSEStatusCode'
     x = d.get('EVSEStatusCode')
     if x is not None:
         u += 1
-        c, wd, st = _T143[st]
-        j = _I141.get(x)
+        c, wd, st = _T144[st]
+        j = _I142.get(x)
         if j is None:
-            bad_enum(x, _I141)
+            bad_enum(x, _I142)
         a = (((((a << wd) | c) << 6)) | (j << 1))
     f = None
     c, wd = _T79[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K142)
+        extra(d, _K143)
     return a
 
 def d_DC_EVStatusType(v, r):
@@ -3504,7 +3506,7 @@ def d_DC_EVStatusType(v, r):
         x = (v >> r) & 127
         if x & 97:
             und2()
-        x = _E144[(x >> 1) & 15]
+        x = _E145[(x >> 1) & 15]
         c = 0
         o['EVErrorCode'] = x
         st = 2
@@ -3525,7 +3527,7 @@ def d_DC_EVStatusType(v, r):
         o['EVReady'] = (x >> 19) & 1 == 1
         st = 1
         c = 0
-        o['EVErrorCode'] = _E144[(x >> 12) & 15]
+        o['EVErrorCode'] = _E145[(x >> 12) & 15]
         o['EVRESSSOC'] = ((x >> 2) & 127)
         return o, r
     raise AssertionError('grammar fell through')
@@ -3540,7 +3542,7 @@ def e_DC_EVStatusType(a, d):
         y2 = d['EVRESSSOC']
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
-    if (y0 is True or y0 is False) and (j1 := _I145.get(y1)) is not None and y2.__class__ is int and 0 <= y2 <= 100:
+    if (y0 is True or y0 is False) and (j1 := _I146.get(y1)) is not None and y2.__class__ is int and 0 <= y2 <= 100:
         a = (a << (21)) | (y0 << 18) | (j1 << 11) | (y2 << 1)
     else:
         f = 'EVReady'
@@ -3554,9 +3556,9 @@ def e_DC_EVStatusType(a, d):
         f = 'EVErrorCode'
         x = d.get('EVErrorCode')
         if x is not None:
-            j = _I145.get(x)
+            j = _I146.get(x)
             if j is None:
-                bad_enum(x, _I145)
+                bad_enum(x, _I146)
             a = ((a << 7) | (j << 1))
         else:
             missing()
@@ -3571,7 +3573,7 @@ def e_DC_EVStatusType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K146)
+        extra(d, _K147)
     return a
 
 def d_DSAKeyValueType(v, r):
@@ -3676,43 +3678,43 @@ def e_DSAKeyValueType(a, d):
     x = d.get('Q')
     if x is not None:
         u += 1
-        c, wd, st = _T148[st]
+        c, wd, st = _T149[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'G'
     x = d.get('G')
     if x is not None:
         u += 1
-        c, wd, st = _T149[st]
+        c, wd, st = _T150[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'Y'
     x = d.get('Y')
     if x is not None:
         u += 1
-        c, wd, st = _T150[st]
+        c, wd, st = _T151[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'J'
     x = d.get('J')
     if x is not None:
         u += 1
-        c, wd, st = _T151[st]
+        c, wd, st = _T152[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'Seed'
     x = d.get('Seed')
     if x is not None:
         u += 1
-        c, wd, st = _T152[st]
+        c, wd, st = _T153[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'PgenCounter'
     x = d.get('PgenCounter')
     if x is not None:
         u += 1
-        c, wd, st = _T118[st]
+        c, wd, st = _T119[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T153[st]
+    c, wd = _T154[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K147)
+        extra(d, _K148)
     return a
 
 def d_DiffieHellmanPublickeyType(v, r):
@@ -3756,14 +3758,14 @@ def e_DiffieHellmanPublickeyType(a, d):
     x = d.get('value')
     if x is not None:
         u += 1
-    c, wd, st = _T101[st]
+    c, wd, st = _T102[st]
     a = (a << wd) | c
     a = wb(a, x)
     f = None
-    c, wd = _T102[st]
+    c, wd = _T103[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K100)
+        extra(d, _K101)
     return a
 
 def d_DigestMethodType(v, r):
@@ -3851,14 +3853,14 @@ def e_EMAIDType(a, d):
     x = d.get('value')
     if x is not None:
         u += 1
-    c, wd, st = _T101[st]
+    c, wd, st = _T102[st]
     a = (a << wd) | c
     a = ws(a, x)
     f = None
-    c, wd = _T102[st]
+    c, wd = _T103[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K100)
+        extra(d, _K101)
     return a
 
 def d_EVChargeParameterType(v, r):
@@ -3901,10 +3903,10 @@ def e_EVChargeParameterType(a, d):
             a = wu((a << 3), as_int(x, 0, 4294967295)) << 1
         st = 1
     f = None
-    c, wd = _T155[st]
+    c, wd = _T156[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K154)
+        extra(d, _K155)
     return a
 
 def d_EVPowerDeliveryParameterType(v, r):
@@ -4019,7 +4021,7 @@ def e_EVSEStatusType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K156)
+        extra(d, _K157)
     return a
 
 def d_EVStatusType(v, r):
@@ -4079,13 +4081,13 @@ def e_EntryType(a, d):
     x = d.get('TimeInterval')
     if x is not None:
         u += 1
-        c, wd, st = _T158[st]
+        c, wd, st = _T159[st]
         a = e_IntervalType(((a << wd) | c), x)
     f = None
-    c, wd = _T159[st]
+    c, wd = _T160[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K157)
+        extra(d, _K158)
     return a
 
 def d_IntervalType(v, r):
@@ -4367,12 +4369,12 @@ def e_KeyInfoType(a, d):
             continue
         h = _H_KeyInfoType.get(f)
         if h is None:
-            extra(d, _K160)
+            extra(d, _K161)
         elif h is False:
             continue
         a, st = h(a, x, st)
     f = None
-    c, wd = _T169[st]
+    c, wd = _T170[st]
     a = (a << wd) | c
     return a
 
@@ -4434,13 +4436,13 @@ def e_KeyValueType(a, d):
     x = d.get('RSAKeyValue')
     if x is not None:
         u += 1
-        c, wd, st = _T171[st]
+        c, wd, st = _T172[st]
         a = e_RSAKeyValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T172[st]
+    c, wd = _T173[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K170)
+        extra(d, _K171)
     return a
 
 def d_ListOfRootCertificateIDsType(v, r):
@@ -4453,7 +4455,7 @@ def d_ListOfRootCertificateIDsType(v, r):
     r0 = r
     if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
         r -= n + 10
-        y = (v >> r) & ((1 << n) - 1)
+        y = (v >> r) & _M174[x]
         s0 = (y >> 14).to_bytes(x - 2, 'big')
         if not y & 15875 and s0.isascii():
             x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
@@ -4475,7 +4477,7 @@ def d_ListOfRootCertificateIDsType(v, r):
             r0 = r
             if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
                 r -= n + 10
-                y = (v >> r) & ((1 << n) - 1)
+                y = (v >> r) & _M174[x]
                 s0 = (y >> 14).to_bytes(x - 2, 'big')
                 if not y & 15875 and s0.isascii():
                     x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
@@ -4524,7 +4526,7 @@ def e_ListOfRootCertificateIDsType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128:
-                    a = (a << ((lz0 << 3) + 25)) | ((((lz0 + 2) << (lz0 << 3)) | _fb(z0.encode(), 'big')) << 14) | (z1 << 2)
+                    a = (a << ((lz0 << 3) + 25)) | (_fb((_C93[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)
                 else:
                     i = 0
                     x = x0
@@ -4544,7 +4546,7 @@ def e_ListOfRootCertificateIDsType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128:
-                    a = (((a << ((lz0 << 3) + 25)) | ((((lz0 + 2) << (lz0 << 3)) | _fb(z0.encode(), 'big')) << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | ((((lz2 + 2) << (lz2 << 3)) | _fb(z2.encode(), 'big')) << 14) | (z3 << 2)
+                    a = (((a << ((lz0 << 3) + 25)) | (_fb((_C93[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | (_fb((_C93[lz2 + 2] + z2).encode(), 'big') << 14) | (z3 << 2)
                 else:
                     i = 0
                     x = x0
@@ -4570,7 +4572,7 @@ def e_ListOfRootCertificateIDsType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is str and z4.isascii() and (lz4 := len(z4)) < 126 and z5.__class__ is int and -1 < z5 < 128:
-                    a = (((((a << ((lz0 << 3) + 25)) | ((((lz0 + 2) << (lz0 << 3)) | _fb(z0.encode(), 'big')) << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | ((((lz2 + 2) << (lz2 << 3)) | _fb(z2.encode(), 'big')) << 14) | (z3 << 2)) << ((lz4 << 3) + 26)) | ((((lz4 + 2) << (lz4 << 3)) | _fb(z4.encode(), 'big')) << 14) | (z5 << 2)
+                    a = (((((a << ((lz0 << 3) + 25)) | (_fb((_C93[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | (_fb((_C93[lz2 + 2] + z2).encode(), 'big') << 14) | (z3 << 2)) << ((lz4 << 3) + 26)) | (_fb((_C93[lz4 + 2] + z4).encode(), 'big') << 14) | (z5 << 2)
                 else:
                     i = 0
                     x = x0
@@ -4602,7 +4604,7 @@ def e_ListOfRootCertificateIDsType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is str and z4.isascii() and (lz4 := len(z4)) < 126 and z5.__class__ is int and -1 < z5 < 128 and z6.__class__ is str and z6.isascii() and (lz6 := len(z6)) < 126 and z7.__class__ is int and -1 < z7 < 128:
-                    a = (((((((a << ((lz0 << 3) + 25)) | ((((lz0 + 2) << (lz0 << 3)) | _fb(z0.encode(), 'big')) << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | ((((lz2 + 2) << (lz2 << 3)) | _fb(z2.encode(), 'big')) << 14) | (z3 << 2)) << ((lz4 << 3) + 26)) | ((((lz4 + 2) << (lz4 << 3)) | _fb(z4.encode(), 'big')) << 14) | (z5 << 2)) << ((lz6 << 3) + 26)) | ((((lz6 + 2) << (lz6 << 3)) | _fb(z6.encode(), 'big')) << 14) | (z7 << 2)
+                    a = (((((((a << ((lz0 << 3) + 25)) | (_fb((_C93[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | (_fb((_C93[lz2 + 2] + z2).encode(), 'big') << 14) | (z3 << 2)) << ((lz4 << 3) + 26)) | (_fb((_C93[lz4 + 2] + z4).encode(), 'big') << 14) | (z5 << 2)) << ((lz6 << 3) + 26)) | (_fb((_C93[lz6 + 2] + z6).encode(), 'big') << 14) | (z7 << 2)
                 else:
                     i = 0
                     x = x0
@@ -4628,7 +4630,7 @@ def e_ListOfRootCertificateIDsType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T174[st]
+                c, wd, nx, n = _T176[st]
                 a = e_X509IssuerSerialType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -4651,7 +4653,7 @@ def e_ListOfRootCertificateIDsType(a, d):
     c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K173)
+        extra(d, _K175)
     return a
 
 def d_ManifestType(v, r):
@@ -4715,7 +4717,7 @@ def e_ManifestType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T176[st]
+            c, wd, nx, n = _T178[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4733,10 +4735,10 @@ def e_ManifestType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T177[st]
+    c, wd = _T179[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K175)
+        extra(d, _K177)
     return a
 
 def d_MessageHeaderType(v, r):
@@ -4803,13 +4805,13 @@ def e_MessageHeaderType(a, d):
     x = d.get('Signature')
     if x is not None:
         u += 1
-        c, wd, st = _T179[st]
+        c, wd, st = _T181[st]
         a = e_SignatureType(((a << wd) | c), x)
     f = None
-    c, wd = _T180[st]
+    c, wd = _T182[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K178)
+        extra(d, _K180)
     return a
 
 def d_MeterInfoType(v, r):
@@ -4974,13 +4976,13 @@ def e_MeterInfoType(a, d):
     x = d.get('SigMeterReading')
     if x is not None:
         u += 1
-        c, wd, st = _T182[st]
+        c, wd, st = _T184[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'MeterStatus'
     x = d.get('MeterStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T183[st]
+        c, wd, st = _T185[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
@@ -4989,16 +4991,16 @@ def e_MeterInfoType(a, d):
     x = d.get('TMeter')
     if x is not None:
         u += 1
-        c, wd, st = _T184[st]
+        c, wd, st = _T186[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
             a = wi(((((a << wd) | c) << 1)), as_int(x, -9223372036854775808, 9223372036854775807)) << 1
     f = None
-    c, wd = _T185[st]
+    c, wd = _T187[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K181)
+        extra(d, _K183)
     return a
 
 def d_MeteringReceiptReqType(v, r):
@@ -5085,13 +5087,13 @@ def e_MeteringReceiptReqType(a, d):
     x = d.get('MeterInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T143[st]
+        c, wd, st = _T144[st]
         a = e_MeterInfoType(((a << wd) | c), x)
     f = None
     c, wd = _T79[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K186)
+        extra(d, _K188)
     return a
 
 def d_MeteringReceiptResType(v, r):
@@ -5153,19 +5155,19 @@ def e_MeteringReceiptResType(a, d):
     x = d.get('DC_EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T188[st]
+        c, wd, st = _T190[st]
         a = e_DC_EVSEStatusType(((a << wd) | c), x)
     f = 'EVSEStatus'
     x = d.get('EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T189[st]
+        c, wd, st = _T191[st]
         a = e_EVSEStatusType(((a << wd) | c), x)
     f = None
-    c, wd = _T102[st]
+    c, wd = _T103[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K187)
+        extra(d, _K189)
     return a
 
 def d_NotificationType(v, r):
@@ -5175,7 +5177,7 @@ def d_NotificationType(v, r):
     x = (v >> r) & 31
     if x & 25:
         und2()
-    x = _E190[(x >> 1) & 3]
+    x = _E192[(x >> 1) & 3]
     c = 0
     o['FaultCode'] = x
     st = 1
@@ -5215,9 +5217,9 @@ def e_NotificationType(a, d):
     f = 'FaultCode'
     x = d.get('FaultCode')
     if x is not None:
-        j = _I191.get(x)
+        j = _I193.get(x)
         if j is None:
-            bad_enum(x, _I191)
+            bad_enum(x, _I193)
         a = ((a << 5) | (j << 1))
         st = 1
     else:
@@ -5235,7 +5237,7 @@ def e_NotificationType(a, d):
     c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K192)
+        extra(d, _K194)
     return a
 
 def d_ObjectType(v, r):
@@ -5357,21 +5359,21 @@ def e_ObjectType(a, d):
     x = d.get('Id')
     if x is not None:
         u += 1
-        c, wd, st = _T194[st]
+        c, wd, st = _T196[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'MimeType'
     x = d.get('MimeType')
     if x is not None:
         u += 1
-        c, wd, st = _T195[st]
+        c, wd, st = _T197[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T196[st]
+    c, wd = _T198[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K193)
+        extra(d, _K195)
     return a
 
 def d_PGPDataType(v, r):
@@ -5436,10 +5438,10 @@ def e_PGPDataType(a, d):
         c, wd, st = _T11[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T198[st]
+    c, wd = _T200[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K197)
+        extra(d, _K199)
     return a
 
 def d_PMaxScheduleEntryType(v, r):
@@ -5486,19 +5488,19 @@ def e_PMaxScheduleEntryType(a, d):
     x = d.get('TimeInterval')
     if x is not None:
         u += 1
-        c, wd, st = _T158[st]
+        c, wd, st = _T159[st]
         a = e_IntervalType(((a << wd) | c), x)
     f = 'PMax'
     x = d.get('PMax')
     if x is not None:
         u += 1
-        c, wd, st = _T101[st]
+        c, wd, st = _T102[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T102[st]
+    c, wd = _T103[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K199)
+        extra(d, _K201)
     return a
 
 def d_PMaxScheduleType(v, r):
@@ -5600,7 +5602,7 @@ def e_PMaxScheduleType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T201[st]
+                c, wd, nx, n = _T203[st]
                 a = e_PMaxScheduleEntryType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -5623,7 +5625,7 @@ def e_PMaxScheduleType(a, d):
     c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K200)
+        extra(d, _K202)
     return a
 
 def d_ParameterSetType(v, r):
@@ -5695,7 +5697,7 @@ def e_ParameterSetType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q204[m]
+            st = _Q206[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -5746,7 +5748,7 @@ def e_ParameterSetType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T203[st]
+                c, wd, nx, n = _T205[st]
                 a = e_ParameterType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -5769,7 +5771,7 @@ def e_ParameterSetType(a, d):
     c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K202)
+        extra(d, _K204)
     return a
 
 def d_ParameterType(v, r):
@@ -5871,7 +5873,7 @@ def e_ParameterType(a, d):
     x = d.get('byteValue')
     if x is not None:
         u += 1
-        c, wd, st = _T206[st]
+        c, wd, st = _T208[st]
         if x.__class__ is not int or x < -128 or x > 127:
             x = as_int(x, -128, 127)
         a = (((((a << wd) | c) << 10)) | ((x - -128) << 1))
@@ -5879,7 +5881,7 @@ def e_ParameterType(a, d):
     x = d.get('shortValue')
     if x is not None:
         u += 1
-        c, wd, st = _T207[st]
+        c, wd, st = _T209[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
@@ -5888,7 +5890,7 @@ def e_ParameterType(a, d):
     x = d.get('intValue')
     if x is not None:
         u += 1
-        c, wd, st = _T208[st]
+        c, wd, st = _T210[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
@@ -5897,22 +5899,22 @@ def e_ParameterType(a, d):
     x = d.get('physicalValue')
     if x is not None:
         u += 1
-        c, wd, st = _T209[st]
+        c, wd, st = _T211[st]
         a = e_PhysicalValueType(((a << wd) | c), x)
     f = 'stringValue'
     x = d.get('stringValue')
     if x is not None:
         u += 1
-        c, wd, st = _T210[st]
+        c, wd, st = _T212[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
             a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T102[st]
+    c, wd = _T103[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K205)
+        extra(d, _K207)
     return a
 
 def d_PaymentDetailsReqType(v, r):
@@ -5971,7 +5973,7 @@ def e_PaymentDetailsReqType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K211)
+        extra(d, _K213)
     return a
 
 def d_PaymentDetailsResType(v, r):
@@ -6048,7 +6050,7 @@ def e_PaymentDetailsResType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K212)
+        extra(d, _K214)
     return a
 
 def d_PaymentOptionListType(v, r):
@@ -6058,7 +6060,7 @@ def d_PaymentOptionListType(v, r):
     x = (v >> r) & 15
     if x & 13:
         und2()
-    x = _E213[(x >> 1) & 1]
+    x = _E215[(x >> 1) & 1]
     c = 0
     o['PaymentOption'] = [x]
     st = 1
@@ -6069,7 +6071,7 @@ def d_PaymentOptionListType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E213[(x >> 1) & 1]
+        x = _E215[(x >> 1) & 1]
         o['PaymentOption'].append(x)
         st = 2
     elif c == 1:
@@ -6095,35 +6097,35 @@ def e_PaymentOptionListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 2:
-            st = _Q217[m]
+            st = _Q219[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
-                j = _I214.get(x)
+                j = _I216.get(x)
                 if j is None:
-                    bad_enum(x, _I214)
+                    bad_enum(x, _I216)
                 a = ((a << 4) | (j << 1))
             elif m == 2:
                 xs = x
                 i = 0
                 x = xs[0]
-                j = _I214.get(x)
+                j = _I216.get(x)
                 if j is None:
-                    bad_enum(x, _I214)
+                    bad_enum(x, _I216)
                 a = ((a << 4) | (j << 1))
                 i = 1
                 x = xs[1]
-                j = _I214.get(x)
+                j = _I216.get(x)
                 if j is None:
-                    bad_enum(x, _I214)
+                    bad_enum(x, _I216)
                 a = ((a << 5) | (j << 1))
             else:
                 for i, x in enumerate(x):
-                    c, wd = _P218[i]
-                    j = _I214.get(x)
+                    c, wd = _P220[i]
+                    j = _I216.get(x)
                     if j is None:
-                        bad_enum(x, _I214)
+                        bad_enum(x, _I216)
                     a = (((((a << wd) | c) << 3)) | (j << 1))
             i = -1
         else:
@@ -6131,10 +6133,10 @@ def e_PaymentOptionListType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T216[st]
-                j = _I214.get(x)
+                c, wd, nx, n = _T218[st]
+                j = _I216.get(x)
                 if j is None:
-                    bad_enum(x, _I214)
+                    bad_enum(x, _I216)
                 a = (((((a << wd) | c) << 3)) | (j << 1))
                 if n:
                     k += 1
@@ -6157,7 +6159,7 @@ def e_PaymentOptionListType(a, d):
     c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K215)
+        extra(d, _K217)
     return a
 
 def d_PaymentServiceSelectionReqType(v, r):
@@ -6167,7 +6169,7 @@ def d_PaymentServiceSelectionReqType(v, r):
     x = (v >> r) & 15
     if x & 13:
         und2()
-    x = _E213[(x >> 1) & 1]
+    x = _E215[(x >> 1) & 1]
     c = 0
     o['SelectedPaymentOption'] = x
     st = 1
@@ -6192,9 +6194,9 @@ def e_PaymentServiceSelectionReqType(a, d):
     f = 'SelectedPaymentOption'
     x = d.get('SelectedPaymentOption')
     if x is not None:
-        j = _I214.get(x)
+        j = _I216.get(x)
         if j is None:
-            bad_enum(x, _I214)
+            bad_enum(x, _I216)
         a = ((a << 4) | (j << 1))
     else:
         missing()
@@ -6207,7 +6209,7 @@ def e_PaymentServiceSelectionReqType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K219)
+        extra(d, _K221)
     return a
 
 def d_PaymentServiceSelectionResType(v, r):
@@ -6253,7 +6255,7 @@ def e_PaymentServiceSelectionResType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K220)
+        extra(d, _K222)
     return a
 
 def d_PhysicalValueType(v, r):
@@ -6275,7 +6277,7 @@ def d_PhysicalValueType(v, r):
         x = (v >> r) & 63
         if x & 49:
             und2()
-        x = _E221[(x >> 1) & 7]
+        x = _E223[(x >> 1) & 7]
         c = 0
         o['Unit'] = x
         st = 2
@@ -6299,7 +6301,7 @@ def d_PhysicalValueType(v, r):
         o['Multiplier'] = ((x >> 20) & 7) + -3
         st = 1
         c = 0
-        o['Unit'] = _E221[(x >> 14) & 7]
+        o['Unit'] = _E223[(x >> 14) & 7]
         o['Value'] = (x >> 2) & 127
         return o, r
     raise AssertionError('grammar fell through')
@@ -6314,7 +6316,7 @@ def e_PhysicalValueType(a, d):
         y2 = d['Value']
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
-    if y0.__class__ is int and -3 <= y0 <= 3 and (j1 := _I222.get(y1)) is not None and y2.__class__ is int and -1 < y2 < 128:
+    if y0.__class__ is int and -3 <= y0 <= 3 and (j1 := _I224.get(y1)) is not None and y2.__class__ is int and -1 < y2 < 128:
         a = (a << (24)) | ((y0 - -3) << 19) | (j1 << 13) | (y2 << 1)
     else:
         f = 'Multiplier'
@@ -6328,9 +6330,9 @@ def e_PhysicalValueType(a, d):
         f = 'Unit'
         x = d.get('Unit')
         if x is not None:
-            j = _I222.get(x)
+            j = _I224.get(x)
             if j is None:
-                bad_enum(x, _I222)
+                bad_enum(x, _I224)
             a = ((a << 6) | (j << 1))
         else:
             missing()
@@ -6346,7 +6348,7 @@ def e_PhysicalValueType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K223)
+        extra(d, _K225)
     return a
 
 def d_PowerDeliveryReqType(v, r):
@@ -6360,7 +6362,7 @@ def d_PowerDeliveryReqType(v, r):
         x = (v >> r) & 31
         if x & 25:
             und2()
-        x = _E224[(x >> 1) & 3]
+        x = _E226[(x >> 1) & 3]
         c = 0
         o['ChargeProgress'] = x
         st = 1
@@ -6375,7 +6377,7 @@ def d_PowerDeliveryReqType(v, r):
     else:
         st = 0
         c = 0
-        o['ChargeProgress'] = _E224[(x >> 12) & 3]
+        o['ChargeProgress'] = _E226[(x >> 12) & 3]
         o['SAScheduleTupleID'] = ((x >> 1) & 255) + 1
         st = 2
         c = 0
@@ -6429,16 +6431,16 @@ def e_PowerDeliveryReqType(a, d):
         y1 = d['SAScheduleTupleID']
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
-    if (j0 := _I225.get(y0)) is not None and y1.__class__ is int and 1 <= y1 <= 255:
+    if (j0 := _I227.get(y0)) is not None and y1.__class__ is int and 1 <= y1 <= 255:
         a = (a << (16)) | (j0 << 12) | ((y1 - 1) << 1)
         st = 2
     else:
         f = 'ChargeProgress'
         x = d.get('ChargeProgress')
         if x is not None:
-            j = _I225.get(x)
+            j = _I227.get(x)
             if j is None:
-                bad_enum(x, _I225)
+                bad_enum(x, _I227)
             a = ((a << 5) | (j << 1))
             st = 1
         else:
@@ -6462,19 +6464,19 @@ def e_PowerDeliveryReqType(a, d):
     x = d.get('DC_EVPowerDeliveryParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T227[st]
+        c, wd, st = _T229[st]
         a = e_DC_EVPowerDeliveryParameterType(((a << wd) | c), x)
     f = 'EVPowerDeliveryParameter'
     x = d.get('EVPowerDeliveryParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T228[st]
+        c, wd, st = _T230[st]
         a = e_EVPowerDeliveryParameterType(((a << wd) | c), x)
     f = None
-    c, wd = _T229[st]
+    c, wd = _T231[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K226)
+        extra(d, _K228)
     return a
 
 def d_PowerDeliveryResType(v, r):
@@ -6536,19 +6538,19 @@ def e_PowerDeliveryResType(a, d):
     x = d.get('DC_EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T188[st]
+        c, wd, st = _T190[st]
         a = e_DC_EVSEStatusType(((a << wd) | c), x)
     f = 'EVSEStatus'
     x = d.get('EVSEStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T189[st]
+        c, wd, st = _T191[st]
         a = e_EVSEStatusType(((a << wd) | c), x)
     f = None
-    c, wd = _T102[st]
+    c, wd = _T103[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K187)
+        extra(d, _K189)
     return a
 
 def d_PreChargeReqType(v, r):
@@ -6607,7 +6609,7 @@ def e_PreChargeReqType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K230)
+        extra(d, _K232)
     return a
 
 def d_PreChargeResType(v, r):
@@ -6670,7 +6672,7 @@ def e_PreChargeResType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K231)
+        extra(d, _K233)
     return a
 
 def d_ProfileEntryType(v, r):
@@ -6749,7 +6751,7 @@ def e_ProfileEntryType(a, d):
     c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K232)
+        extra(d, _K234)
     return a
 
 def d_RSAKeyValueType(v, r):
@@ -6795,7 +6797,7 @@ def e_RSAKeyValueType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K233)
+        extra(d, _K235)
     return a
 
 def d_ReferenceType(v, r):
@@ -6914,27 +6916,27 @@ def e_ReferenceType(a, d):
     x = d.get('Type')
     if x is not None:
         u += 1
-        c, wd, st = _T194[st]
+        c, wd, st = _T196[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'URI'
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T235[st]
+        c, wd, st = _T237[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T236[st]
+        c, wd, st = _T238[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = 'DigestMethod'
     x = d.get('DigestMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T237[st]
+        c, wd, st = _T239[st]
         a = e_DigestMethodType(((a << wd) | c), x)
     f = 'DigestValue'
     x = d.get('DigestValue')
@@ -6946,7 +6948,7 @@ def e_ReferenceType(a, d):
     c, wd = _T87[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K234)
+        extra(d, _K236)
     return a
 
 def d_RelativeTimeIntervalType(v, r):
@@ -7013,7 +7015,7 @@ def e_RelativeTimeIntervalType(a, d):
     c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K238)
+        extra(d, _K240)
     return a
 
 def d_RetrievalMethodType(v, r):
@@ -7086,20 +7088,20 @@ def e_RetrievalMethodType(a, d):
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T240[st]
+        c, wd, st = _T242[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T241[st]
+        c, wd, st = _T243[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T242[st]
+    c, wd = _T244[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K239)
+        extra(d, _K241)
     return a
 
 def d_SAScheduleListType(v, r):
@@ -7150,7 +7152,7 @@ def e_SAScheduleListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 3:
-            st = _Q245[m]
+            st = _Q247[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -7187,7 +7189,7 @@ def e_SAScheduleListType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T244[st]
+                c, wd, nx, n = _T246[st]
                 a = e_SAScheduleTupleType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -7210,7 +7212,7 @@ def e_SAScheduleListType(a, d):
     c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K243)
+        extra(d, _K245)
     return a
 
 def d_SAScheduleTupleType(v, r):
@@ -7279,7 +7281,7 @@ def e_SAScheduleTupleType(a, d):
     c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K246)
+        extra(d, _K248)
     return a
 
 def d_SASchedulesType(v, r):
@@ -7414,7 +7416,7 @@ def e_SPKIDataType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T248[st]
+                c, wd, nx, n = _T250[st]
                 a = wb(((((a << wd) | c) << 1)), x) << 1
                 if n:
                     k += 1
@@ -7436,7 +7438,7 @@ def e_SPKIDataType(a, d):
     f = None
     a = (a << 2) | 2
     if u != len(d):
-        extra(d, _K247)
+        extra(d, _K249)
     return a
 
 def d_SalesTariffEntryType(v, r):
@@ -7524,13 +7526,13 @@ def e_SalesTariffEntryType(a, d):
     x = d.get('TimeInterval')
     if x is not None:
         u += 1
-        c, wd, st = _T158[st]
+        c, wd, st = _T159[st]
         a = e_IntervalType(((a << wd) | c), x)
     f = 'EPriceLevel'
     x = d.get('EPriceLevel')
     if x is not None:
         u += 1
-        c, wd, st = _T250[st]
+        c, wd, st = _T252[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
         a = (((((a << wd) | c) << 10)) | ((x) << 1))
@@ -7544,7 +7546,7 @@ def e_SalesTariffEntryType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T251[st]
+            c, wd, nx, n = _T253[st]
             a = e_ConsumptionCostType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7562,10 +7564,10 @@ def e_SalesTariffEntryType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T252[st]
+    c, wd = _T254[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K249)
+        extra(d, _K251)
     return a
 
 def d_SalesTariffType(v, r):
@@ -7711,7 +7713,7 @@ def e_SalesTariffType(a, d):
     x = d.get('NumEPriceLevels')
     if x is not None:
         u += 1
-        c, wd, st = _T254[st]
+        c, wd, st = _T256[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
         a = (((((a << wd) | c) << 10)) | ((x) << 1))
@@ -7725,7 +7727,7 @@ def e_SalesTariffType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T255[st]
+            c, wd, nx, n = _T257[st]
             a = e_SalesTariffEntryType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7743,10 +7745,10 @@ def e_SalesTariffType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T256[st]
+    c, wd = _T258[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K253)
+        extra(d, _K255)
     return a
 
 def d_SelectedServiceListType(v, r):
@@ -7797,7 +7799,7 @@ def e_SelectedServiceListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q259[m]
+            st = _Q261[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -7848,7 +7850,7 @@ def e_SelectedServiceListType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T258[st]
+                c, wd, nx, n = _T260[st]
                 a = e_SelectedServiceType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -7871,7 +7873,7 @@ def e_SelectedServiceListType(a, d):
     c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K257)
+        extra(d, _K259)
     return a
 
 def d_SelectedServiceType(v, r):
@@ -7938,7 +7940,7 @@ def e_SelectedServiceType(a, d):
     c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K260)
+        extra(d, _K262)
     return a
 
 def d_ServiceDetailReqType(v, r):
@@ -7985,7 +7987,7 @@ def e_ServiceDetailReqType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K261)
+        extra(d, _K263)
     return a
 
 def d_ServiceDetailResType(v, r):
@@ -8082,7 +8084,7 @@ def e_ServiceDetailResType(a, d):
     c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K262)
+        extra(d, _K264)
     return a
 
 def d_ServiceDiscoveryReqType(v, r):
@@ -8166,7 +8168,7 @@ def e_ServiceDiscoveryReqType(a, d):
     c, wd = _T12[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K263)
+        extra(d, _K265)
     return a
 
 def d_ServiceDiscoveryResType(v, r):
@@ -8247,10 +8249,10 @@ def e_ServiceDiscoveryResType(a, d):
         a = e_ServiceListType((a << 2), x)
         st = 4
     f = None
-    c, wd = _T265[st]
+    c, wd = _T267[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K264)
+        extra(d, _K266)
     return a
 
 def d_ServiceListType(v, r):
@@ -8301,7 +8303,7 @@ def e_ServiceListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 8:
-            st = _Q268[m]
+            st = _Q270[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -8352,7 +8354,7 @@ def e_ServiceListType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T267[st]
+                c, wd, nx, n = _T269[st]
                 a = e_ServiceType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -8375,7 +8377,7 @@ def e_ServiceListType(a, d):
     c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K266)
+        extra(d, _K268)
     return a
 
 def d_ServiceParameterListType(v, r):
@@ -8477,7 +8479,7 @@ def e_ServiceParameterListType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T270[st]
+                c, wd, nx, n = _T272[st]
                 a = e_ParameterSetType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -8500,7 +8502,7 @@ def e_ServiceParameterListType(a, d):
     c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K269)
+        extra(d, _K271)
     return a
 
 def d_ServiceType(v, r):
@@ -8650,7 +8652,7 @@ def e_ServiceType(a, d):
     c, wd = _T5[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K271)
+        extra(d, _K273)
     return a
 
 def d_SessionSetupReqType(v, r):
@@ -8683,7 +8685,7 @@ def e_SessionSetupReqType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K272)
+        extra(d, _K274)
     return a
 
 def d_SessionSetupResType(v, r):
@@ -8747,7 +8749,7 @@ def e_SessionSetupResType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if (j0 := _I14.get(y0)) is not None and y1.__class__ is str and y1.isascii() and (ln1 := len(y1)) < 126:
-        a = (a << ((ln1 << 3) + 19)) | (j0 << ((ln1 << 3) + 12)) | ((((ln1 + 2) << (ln1 << 3)) | _fb(y1.encode(), 'big')) << 1)
+        a = (a << ((ln1 << 3) + 19)) | (j0 << ((ln1 << 3) + 12)) | (_fb((_C93[ln1 + 2] + y1).encode(), 'big') << 1)
         st = 2
     else:
         f = 'ResponseCode'
@@ -8783,7 +8785,7 @@ def e_SessionSetupResType(a, d):
     c, wd = _T62[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K273)
+        extra(d, _K275)
     return a
 
 def d_SessionStopReqType(v, r):
@@ -8797,7 +8799,7 @@ def d_SessionStopReqType(v, r):
         x = (v >> r) & 15
         if x & 13:
             und2()
-        x = _E274[(x >> 1) & 1]
+        x = _E276[(x >> 1) & 1]
         c = 0
         o['ChargingSession'] = x
         st = 1
@@ -8809,7 +8811,7 @@ def d_SessionStopReqType(v, r):
     else:
         st = 0
         c = 0
-        o['ChargingSession'] = _E274[(x >> 2) & 1]
+        o['ChargingSession'] = _E276[(x >> 2) & 1]
         return o, r
     raise AssertionError('grammar fell through')
 
@@ -8820,16 +8822,16 @@ def e_SessionStopReqType(a, d):
     f = 'ChargingSession'
     x = d.get('ChargingSession')
     if x is not None:
-        j = _I275.get(x)
+        j = _I277.get(x)
         if j is None:
-            bad_enum(x, _I275)
+            bad_enum(x, _I277)
         a = ((a << 4) | (j << 1))
     else:
         missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K276)
+        extra(d, _K278)
     return a
 
 def d_SessionStopResType(v, r):
@@ -8875,7 +8877,7 @@ def e_SessionStopResType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K220)
+        extra(d, _K222)
     return a
 
 def d_SignatureMethodType(v, r):
@@ -8955,10 +8957,10 @@ def e_SignatureMethodType(a, d):
             a = wi((a << 4), as_int(x, None, None)) << 1
         st = 2
     f = None
-    c, wd = _T278[st]
+    c, wd = _T280[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K277)
+        extra(d, _K279)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -9022,7 +9024,7 @@ def e_SignaturePropertiesType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T176[st]
+            c, wd, nx, n = _T178[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -9040,10 +9042,10 @@ def e_SignaturePropertiesType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T177[st]
+    c, wd = _T179[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K279)
+        extra(d, _K281)
     return a
 
 def d_SignaturePropertyType(v, r):
@@ -9121,10 +9123,10 @@ def e_SignaturePropertyType(a, d):
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T281[st]
+    c, wd = _T283[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K280)
+        extra(d, _K282)
     return a
 
 def d_SignatureType(v, r):
@@ -9231,7 +9233,7 @@ def e_SignatureType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T283[st]
+            c, wd, nx, n = _T285[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -9249,10 +9251,10 @@ def e_SignatureType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T284[st]
+    c, wd = _T286[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K282)
+        extra(d, _K284)
     return a
 
 def d_SignatureValueType(v, r):
@@ -9305,10 +9307,10 @@ def e_SignatureValueType(a, d):
     a = (a << wd) | c
     a = wb(a, x)
     f = None
-    c, wd = _T102[st]
+    c, wd = _T103[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K100)
+        extra(d, _K101)
     return a
 
 def d_SignedInfoType(v, r):
@@ -9398,7 +9400,7 @@ def e_SignedInfoType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T286[st]
+            c, wd, nx, n = _T288[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -9416,10 +9418,10 @@ def e_SignedInfoType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T287[st]
+    c, wd = _T289[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K285)
+        extra(d, _K287)
     return a
 
 def d_SubCertificatesType(v, r):
@@ -9470,7 +9472,7 @@ def e_SubCertificatesType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 4:
-            st = _Q290[m]
+            st = _Q292[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -9521,7 +9523,7 @@ def e_SubCertificatesType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T289[st]
+                c, wd, nx, n = _T291[st]
                 a = wb(((((a << wd) | c) << 1)), x) << 1
                 if n:
                     k += 1
@@ -9544,7 +9546,7 @@ def e_SubCertificatesType(a, d):
     c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K288)
+        extra(d, _K290)
     return a
 
 def d_SupportedEnergyTransferModeType(v, r):
@@ -9600,7 +9602,7 @@ def e_SupportedEnergyTransferModeType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 6:
-            st = _Q293[m]
+            st = _Q295[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -9671,7 +9673,7 @@ def e_SupportedEnergyTransferModeType(a, d):
                 a = ((a << 7) | (j << 1))
             else:
                 for i, x in enumerate(x):
-                    c, wd = _P294[i]
+                    c, wd = _P296[i]
                     j = _I69.get(x)
                     if j is None:
                         bad_enum(x, _I69)
@@ -9682,7 +9684,7 @@ def e_SupportedEnergyTransferModeType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T292[st]
+                c, wd, nx, n = _T294[st]
                 j = _I69.get(x)
                 if j is None:
                     bad_enum(x, _I69)
@@ -9708,7 +9710,7 @@ def e_SupportedEnergyTransferModeType(a, d):
     c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K291)
+        extra(d, _K293)
     return a
 
 def d_TransformType(v, r):
@@ -9777,7 +9779,7 @@ def e_TransformType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q297[m]
+            st = _Q299[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -9858,7 +9860,7 @@ def e_TransformType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T296[st]
+                c, wd, nx, n = _T298[st]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                     a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
@@ -9881,7 +9883,7 @@ def e_TransformType(a, d):
     f = None
     a = (a << 3) | 2
     if u != len(d):
-        extra(d, _K295)
+        extra(d, _K297)
     return a
 
 def d_TransformsType(v, r):
@@ -9973,7 +9975,7 @@ def e_TransformsType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T248[st]
+                c, wd, nx, n = _T250[st]
                 a = e_TransformType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -9995,7 +9997,7 @@ def e_TransformsType(a, d):
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K298)
+        extra(d, _K300)
     return a
 
 def d_WeldingDetectionReqType(v, r):
@@ -10091,7 +10093,7 @@ def e_WeldingDetectionResType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K231)
+        extra(d, _K233)
     return a
 
 def d_X509DataType(v, r):
@@ -10103,7 +10105,7 @@ def d_X509DataType(v, r):
         r0 = r
         if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
             r -= n + 10
-            y = (v >> r) & ((1 << n) - 1)
+            y = (v >> r) & _M174[x]
             s0 = (y >> 14).to_bytes(x - 2, 'big')
             if not y & 15875 and s0.isascii():
                 x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
@@ -10156,7 +10158,7 @@ def d_X509DataType(v, r):
             r0 = r
             if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
                 r -= n + 10
-                y = (v >> r) & ((1 << n) - 1)
+                y = (v >> r) & _M174[x]
                 s0 = (y >> 14).to_bytes(x - 2, 'big')
                 if not y & 15875 and s0.isascii():
                     x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
@@ -10226,10 +10228,10 @@ def e_X509DataType(a, d):
             continue
         h = _H_X509DataType.get(f)
         if h is None:
-            extra(d, _K299)
+            extra(d, _K301)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T306[st]
+    c, wd = _T308[st]
     a = (a << wd) | c
     return a
 
@@ -10288,7 +10290,7 @@ def e_X509IssuerSerialType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
-        a = (a << ((ln0 << 3) + 23)) | ((((ln0 + 2) << (ln0 << 3)) | _fb(y0.encode(), 'big')) << 13) | (y1 << 1)
+        a = (a << ((ln0 << 3) + 23)) | (_fb((_C93[ln0 + 2] + y0).encode(), 'big') << 13) | (y1 << 1)
     else:
         f = 'X509IssuerName'
         x = d.get('X509IssuerName')
@@ -10311,7 +10313,7 @@ def e_X509IssuerSerialType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K307)
+        extra(d, _K309)
     return a
 
 def d_anon_V2G_Message(v, r):
@@ -10357,7 +10359,7 @@ def e_anon_V2G_Message(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K308)
+        extra(d, _K310)
     return a
 
 def h_BodyType_0(a, x, st):
@@ -10536,7 +10538,7 @@ def h_BodyType_34(a, x, st):
     return a, st
 
 def h_CurrentDemandResType_0(a, x, st):
-    c, wd, st = _T117[st]
+    c, wd, st = _T118[st]
     j = _I14.get(x)
     if j is None:
         bad_enum(x, _I14)
@@ -10544,7 +10546,7 @@ def h_CurrentDemandResType_0(a, x, st):
     return a, st
 
 def h_CurrentDemandResType_1(a, x, st):
-    c, wd, st = _T101[st]
+    c, wd, st = _T102[st]
     a = e_DC_EVSEStatusType(((a << wd) | c), x)
     return a, st
 
@@ -10573,29 +10575,29 @@ def h_CurrentDemandResType_5(a, x, st):
     return a, st
 
 def h_CurrentDemandResType_6(a, x, st):
-    c, wd, st = _T118[st]
+    c, wd, st = _T119[st]
     if x is not True and x is not False:
         bad_bool(x)
     a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     return a, st
 
 def h_CurrentDemandResType_7(a, x, st):
-    c, wd, st = _T119[st]
-    a = e_PhysicalValueType(((a << wd) | c), x)
-    return a, st
-
-def h_CurrentDemandResType_8(a, x, st):
     c, wd, st = _T120[st]
     a = e_PhysicalValueType(((a << wd) | c), x)
     return a, st
 
-def h_CurrentDemandResType_9(a, x, st):
+def h_CurrentDemandResType_8(a, x, st):
     c, wd, st = _T121[st]
     a = e_PhysicalValueType(((a << wd) | c), x)
     return a, st
 
-def h_CurrentDemandResType_10(a, x, st):
+def h_CurrentDemandResType_9(a, x, st):
     c, wd, st = _T122[st]
+    a = e_PhysicalValueType(((a << wd) | c), x)
+    return a, st
+
+def h_CurrentDemandResType_10(a, x, st):
+    c, wd, st = _T123[st]
     if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
         a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
     else:
@@ -10603,19 +10605,19 @@ def h_CurrentDemandResType_10(a, x, st):
     return a, st
 
 def h_CurrentDemandResType_11(a, x, st):
-    c, wd, st = _T123[st]
+    c, wd, st = _T124[st]
     if x.__class__ is not int or x < 1 or x > 255:
         x = as_int(x, 1, 255)
     a = (((((a << wd) | c) << 10)) | ((x - 1) << 1))
     return a, st
 
 def h_CurrentDemandResType_12(a, x, st):
-    c, wd, st = _T124[st]
+    c, wd, st = _T125[st]
     a = e_MeterInfoType(((a << wd) | c), x)
     return a, st
 
 def h_CurrentDemandResType_13(a, x, st):
-    c, wd, st = _T125[st]
+    c, wd, st = _T126[st]
     if x is not True and x is not False:
         bad_bool(x)
     a = (((((a << wd) | c) << 3)) | (2 if x else 0))
@@ -10628,7 +10630,7 @@ def h_KeyInfoType_1(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T162[st]
+        c, wd, nx, n = _T163[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
             a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
@@ -10657,7 +10659,7 @@ def h_KeyInfoType_2(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T163[st]
+        c, wd, nx, n = _T164[st]
         a = e_KeyValueType(((a << wd) | c), x)
         if n:
             k += 1
@@ -10683,7 +10685,7 @@ def h_KeyInfoType_3(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T164[st]
+        c, wd, nx, n = _T165[st]
         a = e_RetrievalMethodType(((a << wd) | c), x)
         if n:
             k += 1
@@ -10709,7 +10711,7 @@ def h_KeyInfoType_4(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T165[st]
+        c, wd, nx, n = _T166[st]
         a = e_X509DataType(((a << wd) | c), x)
         if n:
             k += 1
@@ -10735,7 +10737,7 @@ def h_KeyInfoType_5(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T166[st]
+        c, wd, nx, n = _T167[st]
         a = e_PGPDataType(((a << wd) | c), x)
         if n:
             k += 1
@@ -10761,7 +10763,7 @@ def h_KeyInfoType_6(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T167[st]
+        c, wd, nx, n = _T168[st]
         a = e_SPKIDataType(((a << wd) | c), x)
         if n:
             k += 1
@@ -10787,7 +10789,7 @@ def h_KeyInfoType_7(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T168[st]
+        c, wd, nx, n = _T169[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
             a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
@@ -10816,7 +10818,7 @@ def h_X509DataType_0(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T301[st]
+        c, wd, nx, n = _T303[st]
         a = e_X509IssuerSerialType(((a << wd) | c), x)
         if n:
             k += 1
@@ -10842,7 +10844,7 @@ def h_X509DataType_1(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T302[st]
+        c, wd, nx, n = _T304[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -10868,7 +10870,7 @@ def h_X509DataType_2(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T303[st]
+        c, wd, nx, n = _T305[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
             a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
@@ -10897,7 +10899,7 @@ def h_X509DataType_3(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T304[st]
+        c, wd, nx, n = _T306[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -10923,7 +10925,7 @@ def h_X509DataType_4(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T305[st]
+        c, wd, nx, n = _T307[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1

@@ -87,210 +87,212 @@ _T70 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 7)}
 _Q71 = (0, 1, 1, 1, 1, 1, 1, 1, 2)
 _P72 = ((0, 1), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2))
 _K73 = frozenset(('Currency', 'EVPriceRuleStacks', 'PriceAlgorithm', 'TimeAnchor'))
-_K74 = frozenset(('EVAbsolutePriceSchedule', 'EVPowerSchedule'))
-_K75 = frozenset(('EVPowerProfileEntry',))
-_T76 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 2047)}
-_Q77 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
-_K78 = frozenset(('Dynamic_EVPPTControlMode', 'EVPowerProfileEntries', 'Scheduled_EVPPTControlMode', 'TimeAnchor'))
-_K79 = frozenset(('EVPowerScheduleEntry',))
-_T80 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 1023)}
-_K81 = frozenset(('Duration', 'Power'))
-_K82 = frozenset(('EVPowerScheduleEntries', 'TimeAnchor'))
-_K83 = frozenset(('EVPriceRuleStack',))
-_K84 = frozenset(('Duration', 'EVPriceRule'))
-_T85 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 7)}
-_Q86 = (1, 2, 2, 2, 2, 2, 2, 2, 3)
-_T87 = {2: (1, 2), 3: (0, 1)}
-_K88 = frozenset(('EnergyFee', 'PowerRangeStart'))
-_E89 = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRenegotiation', 'MeteringConfirmation')
-_I90 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
-_K91 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
-_K92 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
-_O93 = {'Id': 0, 'KeyName': 1, 'KeyValue': 2, 'RetrievalMethod': 3, 'X509Data': 4, 'PGPData': 5, 'SPKIData': 6, 'MgmtData': 7}
-_T94 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
-_T95 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
-_T96 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
-_T97 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
-_T98 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
-_T99 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
-_T100 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
-_T101 = {2: (8, 4)}
-_K102 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
-_T103 = {0: (1, 3, 1)}
-_T104 = {1: (0, 2)}
-_K105 = frozenset(('RootCertificateID',))
-_T106 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 19)}
-_K107 = frozenset(('Id', 'Reference'))
-_T108 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
-_T109 = {2: (1, 2)}
-_K110 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
-_K111 = frozenset(('BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'CapacitiveEnergyReadingVARh', 'ChargedEnergyReadingWh', 'MeterID', 'MeterSignature', 'MeterStatus', 'MeterTimestamp'))
-_T112 = {2: (1, 3, 4), 3: (0, 3, 4)}
-_T113 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
-_T114 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
-_T115 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
-_T116 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
-_T117 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_K118 = frozenset(('Header', 'SignedMeteringData'))
-_K119 = frozenset(('Header', 'ResponseCode'))
-_K120 = frozenset(('Encoding', 'Id', 'MimeType'))
-_T121 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K122 = frozenset(('OverstayPowerThreshold', 'OverstayRule', 'OverstayTimeThreshold'))
-_T123 = {0: (1, 2, 2), 1: (0, 2, 2)}
-_T124 = {0: (2, 2, 3, 0), 1: (1, 2, 3, 0), 2: (0, 1, 3, 0), 3: (0, 2, 4, 4)}
-_T125 = {3: (1, 2), 4: (0, 1)}
-_K126 = frozenset(('OverstayFee', 'OverstayFeePeriod', 'OverstayRuleDescription', 'StartTime'))
-_T127 = {3: (0, 1, 4)}
-_T128 = {4: (0, 1)}
-_K129 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
-_T130 = {1: (2, 2), 2: (1, 2)}
-_K131 = frozenset(('Parameter', 'ParameterSetID'))
-_T132 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 31)}
-_Q133 = (1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2)
-_K134 = frozenset(('Name', 'boolValue', 'byteValue', 'finiteString', 'intValue', 'rationalNumber', 'shortValue'))
-_T135 = {1: (1, 3, 2)}
-_T136 = {1: (2, 3, 2)}
-_T137 = {1: (3, 3, 2)}
-_T138 = {1: (4, 3, 2)}
-_T139 = {1: (5, 3, 2)}
-_T140 = {2: (0, 1)}
-_K141 = frozenset(('ContractCertificateChain', 'GenChallenge', 'Id'))
-_K142 = frozenset(('GenChallenge', 'SupportedProviders'))
-_E143 = ('Start', 'Stop', 'Standby', 'ScheduleRenegotiation')
-_I144 = {'Start': 0, 'Stop': 1, 'Standby': 2, 'ScheduleRenegotiation': 3}
-_E145 = ('Charge', 'Discharge')
-_I146 = {'Charge': 0, 'Discharge': 1}
-_K147 = frozenset(('BPT_ChannelSelection', 'ChargeProgress', 'EVPowerProfile', 'EVProcessing', 'Header'))
-_T148 = {3: (1, 2, 5), 4: (0, 2, 5)}
-_T149 = {3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_K150 = frozenset(('EVSEStatus', 'Header', 'ResponseCode'))
-_K151 = frozenset(('PowerScheduleEntry',))
-_K152 = frozenset(('Duration', 'Power', 'Power_L2', 'Power_L3'))
-_T153 = {2: (1, 2, 4), 3: (0, 2, 4)}
-_T154 = {2: (2, 2), 3: (1, 2), 4: (0, 1)}
-_K155 = frozenset(('AvailableEnergy', 'PowerScheduleEntries', 'PowerTolerance', 'TimeAnchor'))
-_K156 = frozenset(('PriceLevelScheduleEntry',))
-_K157 = frozenset(('Duration', 'PriceLevel'))
-_K158 = frozenset(('Id', 'NumberOfPriceLevels', 'PriceLevelScheduleEntries', 'PriceScheduleDescription', 'PriceScheduleID', 'TimeAnchor'))
-_K159 = frozenset(('PriceRuleStack',))
-_K160 = frozenset(('Duration', 'PriceRule'))
-_K161 = frozenset(('CarbonDioxideEmission', 'EnergyFee', 'ParkingFee', 'ParkingFeePeriod', 'PowerRangeStart', 'RenewableGenerationPercentage'))
-_T162 = {1: (1, 3, 3), 2: (0, 3, 3)}
-_T163 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
-_T164 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
-_T165 = {1: (4, 3, 6), 2: (3, 3, 6), 3: (2, 2, 6), 4: (1, 2, 6), 5: (0, 1, 6)}
-_K166 = frozenset(('Exponent', 'Modulus'))
-_K167 = frozenset(('Exponent', 'Value'))
-_K168 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
-_T169 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
-_T170 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
-_T171 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
-_T172 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
-_K173 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
-_T174 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
-_T175 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
-_T176 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
-_K177 = frozenset(('Transforms', 'Type', 'URI'))
-_T178 = {0: (1, 3, 2), 1: (0, 2, 2)}
-_T179 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
-_T180 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K181 = frozenset(('SPKISexp',))
-_T182 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
-_K183 = frozenset(('Dynamic_SEReqControlMode', 'Header', 'MaximumSupportingPoints', 'Scheduled_SEReqControlMode'))
-_K184 = frozenset(('Dynamic_SEResControlMode', 'EVSEProcessing', 'GoToPause', 'Header', 'ResponseCode', 'Scheduled_SEResControlMode'))
-_T185 = {3: (2, 2, 5), 4: (1, 2, 5)}
-_T186 = {5: (0, 1)}
-_K187 = frozenset(('ChargingSchedule', 'DischargingSchedule', 'ScheduleTupleID'))
-_E188 = ('PowerToleranceNotConfirmed', 'PowerToleranceConfirmed')
-_I189 = {'PowerToleranceNotConfirmed': 0, 'PowerToleranceConfirmed': 1}
-_K190 = frozenset(('PowerToleranceAcceptance', 'SelectedScheduleTupleID'))
-_K191 = frozenset(('DepartureTime', 'EVEnergyOffer', 'EVMaximumEnergyRequest', 'EVMinimumEnergyRequest', 'EVTargetEnergyRequest'))
-_T192 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
-_T193 = {0: (5, 3), 1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_K194 = frozenset(('ScheduleTuple',))
-_T195 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 2)}
-_Q196 = (0, 1, 1, 2)
-_K197 = frozenset(('SelectedScheduleTupleID',))
-_K198 = frozenset(('SelectedService',))
-_T199 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 15)}
-_Q200 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2)
-_K201 = frozenset(('ParameterSetID', 'ServiceID'))
-_K202 = frozenset(('Header', 'ServiceID'))
-_K203 = frozenset(('Header', 'ResponseCode', 'ServiceID', 'ServiceParameterList'))
-_K204 = frozenset(('Header', 'SupportedServiceIDs'))
-_K205 = frozenset(('EnergyTransferServiceList', 'Header', 'ResponseCode', 'ServiceRenegotiationSupported', 'VASList'))
-_K206 = frozenset(('ServiceID',))
-_P207 = ((0, 1), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2))
-_K208 = frozenset(('Service',))
-_K209 = frozenset(('ParameterSet',))
-_T210 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 31)}
-_K211 = frozenset(('Header', 'SelectedEnergyTransferService', 'SelectedVASList'))
-_K212 = frozenset(('FreeService', 'ServiceID'))
-_K213 = frozenset(('EVCCID', 'Header'))
-_K214 = frozenset(('EVSEID', 'Header', 'ResponseCode'))
-_E215 = ('Pause', 'Terminate', 'ServiceRenegotiation')
-_I216 = {'Pause': 0, 'Terminate': 1, 'ServiceRenegotiation': 2}
-_K217 = frozenset(('ChargingSession', 'EVTerminationCode', 'EVTerminationExplanation', 'Header'))
-_K218 = frozenset(('Algorithm', 'HMACOutputLength'))
-_T219 = {1: (2, 3), 2: (1, 2)}
-_K220 = frozenset(('Id', 'SignatureProperty'))
-_K221 = frozenset(('Id', 'Target'))
-_T222 = {}
-_K223 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
-_T224 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T225 = {3: (2, 2), 4: (1, 2)}
-_K226 = frozenset(('Id', 'value'))
-_K227 = frozenset(('Certificate', 'Id', 'SubCertificates'))
-_K228 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
-_T229 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
-_T230 = {4: (1, 2)}
-_E231 = ('SECP521', 'X448')
-_I232 = {'SECP521': 0, 'X448': 1}
-_K233 = frozenset(('ContractCertificateChain', 'DHPublicKey', 'ECDHCurve', 'Id', 'SECP521_EncryptedPrivateKey', 'TPM_EncryptedPrivateKey', 'X448_EncryptedPrivateKey'))
-_T234 = {4: (1, 2, 5)}
-_T235 = {4: (2, 2, 5)}
-_K236 = frozenset(('Dynamic_SMDTControlMode', 'Id', 'MeterInfo', 'Receipt', 'Scheduled_SMDTControlMode', 'SessionID'))
-_K237 = frozenset(('Certificate',))
-_K238 = frozenset(('ProviderID',))
-_T239 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 127)}
-_K240 = frozenset(('TaxRule',))
-_T241 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 9)}
-_Q242 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2)
-_K243 = frozenset(('AppliesMinimumMaximumCost', 'AppliesToEnergyFee', 'AppliesToOverstayFee', 'AppliesToParkingFee', 'TaxIncludedInPrice', 'TaxRate', 'TaxRuleID', 'TaxRuleName'))
-_T244 = {1: (1, 2, 3), 2: (0, 1, 3)}
-_T245 = {7: (0, 1, 8)}
-_T246 = {8: (0, 1)}
-_K247 = frozenset(('Algorithm', 'XPath'))
-_T248 = {1: (0, 3, 1, 0)}
-_Q249 = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
-_K250 = frozenset(('Transform',))
-_E251 = ('CheckIn', 'Processing', 'Completed')
-_I252 = {'CheckIn': 0, 'Processing': 1, 'Completed': 2}
-_E253 = ('AutoParking', 'MVGuideManual', 'Manual')
-_I254 = {'AutoParking': 0, 'MVGuideManual': 1, 'Manual': 2}
-_K255 = frozenset(('DeviceOffset', 'EVCheckInStatus', 'Header', 'ParkingMethod', 'VehicleFrame', 'VehicleTravel'))
-_T256 = {3: (1, 3, 5), 4: (0, 2, 5)}
-_T257 = {3: (2, 3, 6), 4: (1, 2, 6), 5: (0, 2, 6)}
-_T258 = {3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (0, 1)}
-_K259 = frozenset(('DeviceLocation', 'Header', 'ParkingSpace', 'ResponseCode', 'TargetDistance'))
-_T260 = {2: (1, 3, 4), 3: (0, 2, 4)}
-_T261 = {2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
-_T262 = {2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_E263 = ('CheckOut', 'Processing', 'Completed')
-_I264 = {'CheckOut': 0, 'Processing': 1, 'Completed': 2}
-_K265 = frozenset(('CheckOutTime', 'EVCheckOutStatus', 'Header'))
-_E266 = ('Scheduled', 'Completed')
-_I267 = {'Scheduled': 0, 'Completed': 1}
-_K268 = frozenset(('EVSECheckOutStatus', 'Header', 'ResponseCode'))
-_K269 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
-_O270 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
-_T271 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
-_T272 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T273 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T274 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T275 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T276 = {1: (6, 3)}
-_K277 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_C74 = tuple(map(chr, range(128)))
+_K75 = frozenset(('EVAbsolutePriceSchedule', 'EVPowerSchedule'))
+_K76 = frozenset(('EVPowerProfileEntry',))
+_T77 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 2047)}
+_Q78 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_K79 = frozenset(('Dynamic_EVPPTControlMode', 'EVPowerProfileEntries', 'Scheduled_EVPPTControlMode', 'TimeAnchor'))
+_K80 = frozenset(('EVPowerScheduleEntry',))
+_T81 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 1023)}
+_K82 = frozenset(('Duration', 'Power'))
+_K83 = frozenset(('EVPowerScheduleEntries', 'TimeAnchor'))
+_K84 = frozenset(('EVPriceRuleStack',))
+_K85 = frozenset(('Duration', 'EVPriceRule'))
+_T86 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 7)}
+_Q87 = (1, 2, 2, 2, 2, 2, 2, 2, 3)
+_T88 = {2: (1, 2), 3: (0, 1)}
+_K89 = frozenset(('EnergyFee', 'PowerRangeStart'))
+_E90 = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRenegotiation', 'MeteringConfirmation')
+_I91 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
+_K92 = frozenset(('EVSENotification', 'NotificationMaxDelay'))
+_K93 = frozenset(('Id', 'KeyName', 'KeyValue', 'MgmtData', 'PGPData', 'RetrievalMethod', 'SPKIData', 'X509Data'))
+_O94 = {'Id': 0, 'KeyName': 1, 'KeyValue': 2, 'RetrievalMethod': 3, 'X509Data': 4, 'PGPData': 5, 'SPKIData': 6, 'MgmtData': 7}
+_T95 = {0: (1, 4, 2, 0), 1: (0, 4, 2, 0), 2: (0, 4, 2, 0)}
+_T96 = {0: (2, 4, 2, 0), 1: (1, 4, 2, 0), 2: (1, 4, 2, 0)}
+_T97 = {0: (3, 4, 2, 0), 1: (2, 4, 2, 0), 2: (2, 4, 2, 0)}
+_T98 = {0: (4, 4, 2, 0), 1: (3, 4, 2, 0), 2: (3, 4, 2, 0)}
+_T99 = {0: (5, 4, 2, 0), 1: (4, 4, 2, 0), 2: (4, 4, 2, 0)}
+_T100 = {0: (6, 4, 2, 0), 1: (5, 4, 2, 0), 2: (5, 4, 2, 0)}
+_T101 = {0: (7, 4, 2, 0), 1: (6, 4, 2, 0), 2: (6, 4, 2, 0)}
+_T102 = {2: (8, 4)}
+_K103 = frozenset(('DSAKeyValue', 'RSAKeyValue'))
+_T104 = {0: (1, 3, 1)}
+_T105 = {1: (0, 2)}
+_M106 = tuple((1 << max(0, (x << 3) + -2)) - 1 for x in range(128))
+_K107 = frozenset(('RootCertificateID',))
+_T108 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 19)}
+_K109 = frozenset(('Id', 'Reference'))
+_T110 = {0: (1, 2, 2, 0), 1: (0, 1, 2, 0), 2: (0, 2, 2, 0)}
+_T111 = {2: (1, 2)}
+_K112 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
+_K113 = frozenset(('BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'CapacitiveEnergyReadingVARh', 'ChargedEnergyReadingWh', 'MeterID', 'MeterSignature', 'MeterStatus', 'MeterTimestamp'))
+_T114 = {2: (1, 3, 4), 3: (0, 3, 4)}
+_T115 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
+_T116 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T117 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
+_T118 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
+_T119 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_K120 = frozenset(('Header', 'SignedMeteringData'))
+_K121 = frozenset(('Header', 'ResponseCode'))
+_K122 = frozenset(('Encoding', 'Id', 'MimeType'))
+_T123 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_K124 = frozenset(('OverstayPowerThreshold', 'OverstayRule', 'OverstayTimeThreshold'))
+_T125 = {0: (1, 2, 2), 1: (0, 2, 2)}
+_T126 = {0: (2, 2, 3, 0), 1: (1, 2, 3, 0), 2: (0, 1, 3, 0), 3: (0, 2, 4, 4)}
+_T127 = {3: (1, 2), 4: (0, 1)}
+_K128 = frozenset(('OverstayFee', 'OverstayFeePeriod', 'OverstayRuleDescription', 'StartTime'))
+_T129 = {3: (0, 1, 4)}
+_T130 = {4: (0, 1)}
+_K131 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
+_T132 = {1: (2, 2), 2: (1, 2)}
+_K133 = frozenset(('Parameter', 'ParameterSetID'))
+_T134 = {1: (0, 1, 2, 0), 2: (0, 2, 3, 31)}
+_Q135 = (1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2)
+_K136 = frozenset(('Name', 'boolValue', 'byteValue', 'finiteString', 'intValue', 'rationalNumber', 'shortValue'))
+_T137 = {1: (1, 3, 2)}
+_T138 = {1: (2, 3, 2)}
+_T139 = {1: (3, 3, 2)}
+_T140 = {1: (4, 3, 2)}
+_T141 = {1: (5, 3, 2)}
+_T142 = {2: (0, 1)}
+_K143 = frozenset(('ContractCertificateChain', 'GenChallenge', 'Id'))
+_K144 = frozenset(('GenChallenge', 'SupportedProviders'))
+_E145 = ('Start', 'Stop', 'Standby', 'ScheduleRenegotiation')
+_I146 = {'Start': 0, 'Stop': 1, 'Standby': 2, 'ScheduleRenegotiation': 3}
+_E147 = ('Charge', 'Discharge')
+_I148 = {'Charge': 0, 'Discharge': 1}
+_K149 = frozenset(('BPT_ChannelSelection', 'ChargeProgress', 'EVPowerProfile', 'EVProcessing', 'Header'))
+_T150 = {3: (1, 2, 5), 4: (0, 2, 5)}
+_T151 = {3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_K152 = frozenset(('EVSEStatus', 'Header', 'ResponseCode'))
+_K153 = frozenset(('PowerScheduleEntry',))
+_K154 = frozenset(('Duration', 'Power', 'Power_L2', 'Power_L3'))
+_T155 = {2: (1, 2, 4), 3: (0, 2, 4)}
+_T156 = {2: (2, 2), 3: (1, 2), 4: (0, 1)}
+_K157 = frozenset(('AvailableEnergy', 'PowerScheduleEntries', 'PowerTolerance', 'TimeAnchor'))
+_K158 = frozenset(('PriceLevelScheduleEntry',))
+_K159 = frozenset(('Duration', 'PriceLevel'))
+_K160 = frozenset(('Id', 'NumberOfPriceLevels', 'PriceLevelScheduleEntries', 'PriceScheduleDescription', 'PriceScheduleID', 'TimeAnchor'))
+_K161 = frozenset(('PriceRuleStack',))
+_K162 = frozenset(('Duration', 'PriceRule'))
+_K163 = frozenset(('CarbonDioxideEmission', 'EnergyFee', 'ParkingFee', 'ParkingFeePeriod', 'PowerRangeStart', 'RenewableGenerationPercentage'))
+_T164 = {1: (1, 3, 3), 2: (0, 3, 3)}
+_T165 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 2, 4)}
+_T166 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
+_T167 = {1: (4, 3, 6), 2: (3, 3, 6), 3: (2, 2, 6), 4: (1, 2, 6), 5: (0, 1, 6)}
+_K168 = frozenset(('Exponent', 'Modulus'))
+_K169 = frozenset(('Exponent', 'Value'))
+_K170 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
+_T171 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
+_T172 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
+_T173 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
+_T174 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_K175 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T176 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 2, 3)}
+_T177 = {0: (3, 3, 4), 1: (2, 3, 4), 2: (1, 2, 4), 3: (0, 2, 4)}
+_T178 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
+_K179 = frozenset(('Transforms', 'Type', 'URI'))
+_T180 = {0: (1, 3, 2), 1: (0, 2, 2)}
+_T181 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
+_T182 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K183 = frozenset(('SPKISexp',))
+_T184 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_K185 = frozenset(('Dynamic_SEReqControlMode', 'Header', 'MaximumSupportingPoints', 'Scheduled_SEReqControlMode'))
+_K186 = frozenset(('Dynamic_SEResControlMode', 'EVSEProcessing', 'GoToPause', 'Header', 'ResponseCode', 'Scheduled_SEResControlMode'))
+_T187 = {3: (2, 2, 5), 4: (1, 2, 5)}
+_T188 = {5: (0, 1)}
+_K189 = frozenset(('ChargingSchedule', 'DischargingSchedule', 'ScheduleTupleID'))
+_E190 = ('PowerToleranceNotConfirmed', 'PowerToleranceConfirmed')
+_I191 = {'PowerToleranceNotConfirmed': 0, 'PowerToleranceConfirmed': 1}
+_K192 = frozenset(('PowerToleranceAcceptance', 'SelectedScheduleTupleID'))
+_K193 = frozenset(('DepartureTime', 'EVEnergyOffer', 'EVMaximumEnergyRequest', 'EVMinimumEnergyRequest', 'EVTargetEnergyRequest'))
+_T194 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
+_T195 = {0: (5, 3), 1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_K196 = frozenset(('ScheduleTuple',))
+_T197 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 2)}
+_Q198 = (0, 1, 1, 2)
+_K199 = frozenset(('SelectedScheduleTupleID',))
+_K200 = frozenset(('SelectedService',))
+_T201 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 15)}
+_Q202 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2)
+_K203 = frozenset(('ParameterSetID', 'ServiceID'))
+_K204 = frozenset(('Header', 'ServiceID'))
+_K205 = frozenset(('Header', 'ResponseCode', 'ServiceID', 'ServiceParameterList'))
+_K206 = frozenset(('Header', 'SupportedServiceIDs'))
+_K207 = frozenset(('EnergyTransferServiceList', 'Header', 'ResponseCode', 'ServiceRenegotiationSupported', 'VASList'))
+_K208 = frozenset(('ServiceID',))
+_P209 = ((0, 1), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2))
+_K210 = frozenset(('Service',))
+_K211 = frozenset(('ParameterSet',))
+_T212 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 31)}
+_K213 = frozenset(('Header', 'SelectedEnergyTransferService', 'SelectedVASList'))
+_K214 = frozenset(('FreeService', 'ServiceID'))
+_K215 = frozenset(('EVCCID', 'Header'))
+_K216 = frozenset(('EVSEID', 'Header', 'ResponseCode'))
+_E217 = ('Pause', 'Terminate', 'ServiceRenegotiation')
+_I218 = {'Pause': 0, 'Terminate': 1, 'ServiceRenegotiation': 2}
+_K219 = frozenset(('ChargingSession', 'EVTerminationCode', 'EVTerminationExplanation', 'Header'))
+_K220 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T221 = {1: (2, 3), 2: (1, 2)}
+_K222 = frozenset(('Id', 'SignatureProperty'))
+_K223 = frozenset(('Id', 'Target'))
+_T224 = {}
+_K225 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T226 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T227 = {3: (2, 2), 4: (1, 2)}
+_K228 = frozenset(('Id', 'value'))
+_K229 = frozenset(('Certificate', 'Id', 'SubCertificates'))
+_K230 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T231 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T232 = {4: (1, 2)}
+_E233 = ('SECP521', 'X448')
+_I234 = {'SECP521': 0, 'X448': 1}
+_K235 = frozenset(('ContractCertificateChain', 'DHPublicKey', 'ECDHCurve', 'Id', 'SECP521_EncryptedPrivateKey', 'TPM_EncryptedPrivateKey', 'X448_EncryptedPrivateKey'))
+_T236 = {4: (1, 2, 5)}
+_T237 = {4: (2, 2, 5)}
+_K238 = frozenset(('Dynamic_SMDTControlMode', 'Id', 'MeterInfo', 'Receipt', 'Scheduled_SMDTControlMode', 'SessionID'))
+_K239 = frozenset(('Certificate',))
+_K240 = frozenset(('ProviderID',))
+_T241 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 127)}
+_K242 = frozenset(('TaxRule',))
+_T243 = {0: (0, 1, 1, 0), 1: (0, 2, 2, 9)}
+_Q244 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2)
+_K245 = frozenset(('AppliesMinimumMaximumCost', 'AppliesToEnergyFee', 'AppliesToOverstayFee', 'AppliesToParkingFee', 'TaxIncludedInPrice', 'TaxRate', 'TaxRuleID', 'TaxRuleName'))
+_T246 = {1: (1, 2, 3), 2: (0, 1, 3)}
+_T247 = {7: (0, 1, 8)}
+_T248 = {8: (0, 1)}
+_K249 = frozenset(('Algorithm', 'XPath'))
+_T250 = {1: (0, 3, 1, 0)}
+_Q251 = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_K252 = frozenset(('Transform',))
+_E253 = ('CheckIn', 'Processing', 'Completed')
+_I254 = {'CheckIn': 0, 'Processing': 1, 'Completed': 2}
+_E255 = ('AutoParking', 'MVGuideManual', 'Manual')
+_I256 = {'AutoParking': 0, 'MVGuideManual': 1, 'Manual': 2}
+_K257 = frozenset(('DeviceOffset', 'EVCheckInStatus', 'Header', 'ParkingMethod', 'VehicleFrame', 'VehicleTravel'))
+_T258 = {3: (1, 3, 5), 4: (0, 2, 5)}
+_T259 = {3: (2, 3, 6), 4: (1, 2, 6), 5: (0, 2, 6)}
+_T260 = {3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (0, 1)}
+_K261 = frozenset(('DeviceLocation', 'Header', 'ParkingSpace', 'ResponseCode', 'TargetDistance'))
+_T262 = {2: (1, 3, 4), 3: (0, 2, 4)}
+_T263 = {2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
+_T264 = {2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_E265 = ('CheckOut', 'Processing', 'Completed')
+_I266 = {'CheckOut': 0, 'Processing': 1, 'Completed': 2}
+_K267 = frozenset(('CheckOutTime', 'EVCheckOutStatus', 'Header'))
+_E268 = ('Scheduled', 'Completed')
+_I269 = {'Scheduled': 0, 'Completed': 1}
+_K270 = frozenset(('EVSECheckOutStatus', 'Header', 'ResponseCode'))
+_K271 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_O272 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
+_T273 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T274 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T275 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T276 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T277 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T278 = {1: (6, 3)}
+_K279 = frozenset(('X509IssuerName', 'X509SerialNumber'))
 
 def d_AbsolutePriceScheduleType(v, r):
     o = {}
@@ -2547,7 +2549,7 @@ def e_EVAbsolutePriceScheduleType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if y0.__class__ is int and -1 < y0 < 128 and y1.__class__ is str and y1.isascii() and (ln1 := len(y1)) < 126 and y2.__class__ is str and y2.isascii() and (ln2 := len(y2)) < 126:
-        a = (a << ((ln1 << 3) + (ln2 << 3) + 33)) | (y0 << ((ln1 << 3) + (ln2 << 3) + 23)) | ((((ln1 + 2) << (ln1 << 3)) | _fb(y1.encode(), 'big')) << ((ln2 << 3) + 12)) | ((((ln2 + 2) << (ln2 << 3)) | _fb(y2.encode(), 'big')) << 1)
+        a = (a << ((ln1 << 3) + (ln2 << 3) + 33)) | (y0 << ((ln1 << 3) + (ln2 << 3) + 23)) | (_fb((_C74[ln1 + 2] + y1).encode(), 'big') << ((ln2 << 3) + 12)) | (_fb((_C74[ln2 + 2] + y2).encode(), 'big') << 1)
     else:
         f = 'TimeAnchor'
         x = d.get('TimeAnchor')
@@ -2631,7 +2633,7 @@ def e_EVEnergyOfferType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K74)
+        extra(d, _K75)
     return a
 
 def d_EVPowerProfileEntryListType(v, r):
@@ -2682,7 +2684,7 @@ def e_EVPowerProfileEntryListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q77[m]
+            st = _Q78[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -2733,7 +2735,7 @@ def e_EVPowerProfileEntryListType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T76[st]
+                c, wd, nx, n = _T77[st]
                 a = e_PowerScheduleEntryType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -2756,7 +2758,7 @@ def e_EVPowerProfileEntryListType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K75)
+        extra(d, _K76)
     return a
 
 def d_EVPowerProfileType(v, r):
@@ -2836,7 +2838,7 @@ def e_EVPowerProfileType(a, d):
     c, wd = _T24[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K78)
+        extra(d, _K79)
     return a
 
 def d_EVPowerScheduleEntryListType(v, r):
@@ -2887,7 +2889,7 @@ def e_EVPowerScheduleEntryListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q77[m]
+            st = _Q78[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -2938,7 +2940,7 @@ def e_EVPowerScheduleEntryListType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T80[st]
+                c, wd, nx, n = _T81[st]
                 a = e_EVPowerScheduleEntryType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -2961,7 +2963,7 @@ def e_EVPowerScheduleEntryListType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K79)
+        extra(d, _K80)
     return a
 
 def d_EVPowerScheduleEntryType(v, r):
@@ -3014,7 +3016,7 @@ def e_EVPowerScheduleEntryType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K81)
+        extra(d, _K82)
     return a
 
 def d_EVPowerScheduleType(v, r):
@@ -3067,7 +3069,7 @@ def e_EVPowerScheduleType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K82)
+        extra(d, _K83)
     return a
 
 def d_EVPriceRuleStackListType(v, r):
@@ -3118,7 +3120,7 @@ def e_EVPriceRuleStackListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q77[m]
+            st = _Q78[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -3169,7 +3171,7 @@ def e_EVPriceRuleStackListType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T80[st]
+                c, wd, nx, n = _T81[st]
                 a = e_EVPriceRuleStackType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -3192,7 +3194,7 @@ def e_EVPriceRuleStackListType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K83)
+        extra(d, _K84)
     return a
 
 def d_EVPriceRuleStackType(v, r):
@@ -3264,7 +3266,7 @@ def e_EVPriceRuleStackType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 8:
-            st = _Q86[m]
+            st = _Q87[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -3315,7 +3317,7 @@ def e_EVPriceRuleStackType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T85[st]
+                c, wd, nx, n = _T86[st]
                 a = e_EVPriceRuleType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -3335,10 +3337,10 @@ def e_EVPriceRuleStackType(a, d):
     else:
         missing()
     f = None
-    c, wd = _T87[st]
+    c, wd = _T88[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K84)
+        extra(d, _K85)
     return a
 
 def d_EVPriceRuleType(v, r):
@@ -3384,7 +3386,7 @@ def e_EVPriceRuleType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K88)
+        extra(d, _K89)
     return a
 
 def d_EVSEStatusType(v, r):
@@ -3409,7 +3411,7 @@ def d_EVSEStatusType(v, r):
         x = (v >> r) & 63
         if x & 49:
             und2()
-        x = _E89[(x >> 1) & 7]
+        x = _E90[(x >> 1) & 7]
         c = 0
         o['EVSENotification'] = x
         st = 2
@@ -3422,7 +3424,7 @@ def d_EVSEStatusType(v, r):
         o['NotificationMaxDelay'] = (x >> 8) & 127
         st = 1
         c = 0
-        o['EVSENotification'] = _E89[(x >> 2) & 7]
+        o['EVSENotification'] = _E90[(x >> 2) & 7]
         return o, r
     raise AssertionError('grammar fell through')
 
@@ -3435,7 +3437,7 @@ def e_EVSEStatusType(a, d):
         y1 = d['EVSENotification']
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
-    if y0.__class__ is int and -1 < y0 < 128 and (j1 := _I90.get(y1)) is not None:
+    if y0.__class__ is int and -1 < y0 < 128 and (j1 := _I91.get(y1)) is not None:
         a = (a << (17)) | (y0 << 7) | (j1 << 1)
     else:
         f = 'NotificationMaxDelay'
@@ -3450,16 +3452,16 @@ def e_EVSEStatusType(a, d):
         f = 'EVSENotification'
         x = d.get('EVSENotification')
         if x is not None:
-            j = _I90.get(x)
+            j = _I91.get(x)
             if j is None:
-                bad_enum(x, _I90)
+                bad_enum(x, _I91)
             a = ((a << 6) | (j << 1))
         else:
             missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K91)
+        extra(d, _K92)
     return a
 
 def d_KeyInfoType(v, r):
@@ -3721,12 +3723,12 @@ def e_KeyInfoType(a, d):
             continue
         h = _H_KeyInfoType.get(f)
         if h is None:
-            extra(d, _K92)
+            extra(d, _K93)
         elif h is False:
             continue
         a, st = h(a, x, st)
     f = None
-    c, wd = _T101[st]
+    c, wd = _T102[st]
     a = (a << wd) | c
     return a
 
@@ -3788,13 +3790,13 @@ def e_KeyValueType(a, d):
     x = d.get('RSAKeyValue')
     if x is not None:
         u += 1
-        c, wd, st = _T103[st]
+        c, wd, st = _T104[st]
         a = e_RSAKeyValueType(((a << wd) | c), x)
     f = None
-    c, wd = _T104[st]
+    c, wd = _T105[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K102)
+        extra(d, _K103)
     return a
 
 def d_ListOfRootCertificateIDsType(v, r):
@@ -3807,7 +3809,7 @@ def d_ListOfRootCertificateIDsType(v, r):
     r0 = r
     if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
         r -= n + 10
-        y = (v >> r) & ((1 << n) - 1)
+        y = (v >> r) & _M106[x]
         s0 = (y >> 14).to_bytes(x - 2, 'big')
         if not y & 15875 and s0.isascii():
             x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
@@ -3829,7 +3831,7 @@ def d_ListOfRootCertificateIDsType(v, r):
             r0 = r
             if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
                 r -= n + 10
-                y = (v >> r) & ((1 << n) - 1)
+                y = (v >> r) & _M106[x]
                 s0 = (y >> 14).to_bytes(x - 2, 'big')
                 if not y & 15875 and s0.isascii():
                     x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
@@ -3865,7 +3867,7 @@ def e_ListOfRootCertificateIDsType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q77[m]
+            st = _Q78[m]
             if m == 1:
                 xs = x
                 x0 = xs[0]
@@ -3878,7 +3880,7 @@ def e_ListOfRootCertificateIDsType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128:
-                    a = (a << ((lz0 << 3) + 25)) | ((((lz0 + 2) << (lz0 << 3)) | _fb(z0.encode(), 'big')) << 14) | (z1 << 2)
+                    a = (a << ((lz0 << 3) + 25)) | (_fb((_C74[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)
                 else:
                     i = 0
                     x = x0
@@ -3898,7 +3900,7 @@ def e_ListOfRootCertificateIDsType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128:
-                    a = (((a << ((lz0 << 3) + 25)) | ((((lz0 + 2) << (lz0 << 3)) | _fb(z0.encode(), 'big')) << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | ((((lz2 + 2) << (lz2 << 3)) | _fb(z2.encode(), 'big')) << 14) | (z3 << 2)
+                    a = (((a << ((lz0 << 3) + 25)) | (_fb((_C74[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | (_fb((_C74[lz2 + 2] + z2).encode(), 'big') << 14) | (z3 << 2)
                 else:
                     i = 0
                     x = x0
@@ -3924,7 +3926,7 @@ def e_ListOfRootCertificateIDsType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is str and z4.isascii() and (lz4 := len(z4)) < 126 and z5.__class__ is int and -1 < z5 < 128:
-                    a = (((((a << ((lz0 << 3) + 25)) | ((((lz0 + 2) << (lz0 << 3)) | _fb(z0.encode(), 'big')) << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | ((((lz2 + 2) << (lz2 << 3)) | _fb(z2.encode(), 'big')) << 14) | (z3 << 2)) << ((lz4 << 3) + 26)) | ((((lz4 + 2) << (lz4 << 3)) | _fb(z4.encode(), 'big')) << 14) | (z5 << 2)
+                    a = (((((a << ((lz0 << 3) + 25)) | (_fb((_C74[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | (_fb((_C74[lz2 + 2] + z2).encode(), 'big') << 14) | (z3 << 2)) << ((lz4 << 3) + 26)) | (_fb((_C74[lz4 + 2] + z4).encode(), 'big') << 14) | (z5 << 2)
                 else:
                     i = 0
                     x = x0
@@ -3956,7 +3958,7 @@ def e_ListOfRootCertificateIDsType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is str and z4.isascii() and (lz4 := len(z4)) < 126 and z5.__class__ is int and -1 < z5 < 128 and z6.__class__ is str and z6.isascii() and (lz6 := len(z6)) < 126 and z7.__class__ is int and -1 < z7 < 128:
-                    a = (((((((a << ((lz0 << 3) + 25)) | ((((lz0 + 2) << (lz0 << 3)) | _fb(z0.encode(), 'big')) << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | ((((lz2 + 2) << (lz2 << 3)) | _fb(z2.encode(), 'big')) << 14) | (z3 << 2)) << ((lz4 << 3) + 26)) | ((((lz4 + 2) << (lz4 << 3)) | _fb(z4.encode(), 'big')) << 14) | (z5 << 2)) << ((lz6 << 3) + 26)) | ((((lz6 + 2) << (lz6 << 3)) | _fb(z6.encode(), 'big')) << 14) | (z7 << 2)
+                    a = (((((((a << ((lz0 << 3) + 25)) | (_fb((_C74[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | (_fb((_C74[lz2 + 2] + z2).encode(), 'big') << 14) | (z3 << 2)) << ((lz4 << 3) + 26)) | (_fb((_C74[lz4 + 2] + z4).encode(), 'big') << 14) | (z5 << 2)) << ((lz6 << 3) + 26)) | (_fb((_C74[lz6 + 2] + z6).encode(), 'big') << 14) | (z7 << 2)
                 else:
                     i = 0
                     x = x0
@@ -3982,7 +3984,7 @@ def e_ListOfRootCertificateIDsType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T106[st]
+                c, wd, nx, n = _T108[st]
                 a = e_X509IssuerSerialType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -4005,7 +4007,7 @@ def e_ListOfRootCertificateIDsType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K105)
+        extra(d, _K107)
     return a
 
 def d_ManifestType(v, r):
@@ -4069,7 +4071,7 @@ def e_ManifestType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T108[st]
+            c, wd, nx, n = _T110[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4087,10 +4089,10 @@ def e_ManifestType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T109[st]
+    c, wd = _T111[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K107)
+        extra(d, _K109)
     return a
 
 def d_MessageHeaderType(v, r):
@@ -4160,10 +4162,10 @@ def e_MessageHeaderType(a, d):
         a = e_SignatureType((a << 2), x)
         st = 3
     f = None
-    c, wd = _T87[st]
+    c, wd = _T88[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K110)
+        extra(d, _K112)
     return a
 
 def d_MeterInfoType(v, r):
@@ -4425,7 +4427,7 @@ def e_MeterInfoType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
-        a = (a << ((ln0 << 3) + 22)) | ((((ln0 + 2) << (ln0 << 3)) | _fb(y0.encode(), 'big')) << 12) | (y1 << 1)
+        a = (a << ((ln0 << 3) + 22)) | (_fb((_C74[ln0 + 2] + y0).encode(), 'big') << 12) | (y1 << 1)
         st = 2
     else:
         f = 'MeterID'
@@ -4461,7 +4463,7 @@ def e_MeterInfoType(a, d):
     x = d.get('CapacitiveEnergyReadingVARh')
     if x is not None:
         u += 1
-        c, wd, st = _T112[st]
+        c, wd, st = _T114[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
@@ -4470,7 +4472,7 @@ def e_MeterInfoType(a, d):
     x = d.get('BPT_InductiveEnergyReadingVARh')
     if x is not None:
         u += 1
-        c, wd, st = _T113[st]
+        c, wd, st = _T115[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
@@ -4479,13 +4481,13 @@ def e_MeterInfoType(a, d):
     x = d.get('MeterSignature')
     if x is not None:
         u += 1
-        c, wd, st = _T114[st]
+        c, wd, st = _T116[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'MeterStatus'
     x = d.get('MeterStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T115[st]
+        c, wd, st = _T117[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
@@ -4494,16 +4496,16 @@ def e_MeterInfoType(a, d):
     x = d.get('MeterTimestamp')
     if x is not None:
         u += 1
-        c, wd, st = _T116[st]
+        c, wd, st = _T118[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
             a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 18446744073709551615)) << 1
     f = None
-    c, wd = _T117[st]
+    c, wd = _T119[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K111)
+        extra(d, _K113)
     return a
 
 def d_MeteringConfirmationReqType(v, r):
@@ -4549,7 +4551,7 @@ def e_MeteringConfirmationReqType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K118)
+        extra(d, _K120)
     return a
 
 def d_MeteringConfirmationResType(v, r):
@@ -4608,7 +4610,7 @@ def e_MeteringConfirmationResType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K119)
+        extra(d, _K121)
     return a
 
 def d_ObjectType(v, r):
@@ -4741,10 +4743,10 @@ def e_ObjectType(a, d):
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T121[st]
+    c, wd = _T123[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K120)
+        extra(d, _K122)
     return a
 
 def d_OverstayRuleListType(v, r):
@@ -4836,7 +4838,7 @@ def e_OverstayRuleListType(a, d):
     x = d.get('OverstayPowerThreshold')
     if x is not None:
         u += 1
-        c, wd, st = _T123[st]
+        c, wd, st = _T125[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'OverstayRule'
     x = d.get('OverstayRule')
@@ -4848,7 +4850,7 @@ def e_OverstayRuleListType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T124[st]
+            c, wd, nx, n = _T126[st]
             a = e_OverstayRuleType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4866,10 +4868,10 @@ def e_OverstayRuleListType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T125[st]
+    c, wd = _T127[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K122)
+        extra(d, _K124)
     return a
 
 def d_OverstayRuleType(v, r):
@@ -4980,16 +4982,16 @@ def e_OverstayRuleType(a, d):
     x = d.get('OverstayFeePeriod')
     if x is not None:
         u += 1
-        c, wd, st = _T127[st]
+        c, wd, st = _T129[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
             a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 4294967295)) << 1
     f = None
-    c, wd = _T128[st]
+    c, wd = _T130[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K126)
+        extra(d, _K128)
     return a
 
 def d_PGPDataType(v, r):
@@ -5051,13 +5053,13 @@ def e_PGPDataType(a, d):
     x = d.get('PGPKeyPacket')
     if x is not None:
         u += 1
-        c, wd, st = _T123[st]
+        c, wd, st = _T125[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T130[st]
+    c, wd = _T132[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K129)
+        extra(d, _K131)
     return a
 
 def d_ParameterSetType(v, r):
@@ -5129,7 +5131,7 @@ def e_ParameterSetType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q133[m]
+            st = _Q135[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -5180,7 +5182,7 @@ def e_ParameterSetType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T132[st]
+                c, wd, nx, n = _T134[st]
                 a = e_ParameterType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -5200,10 +5202,10 @@ def e_ParameterSetType(a, d):
     else:
         missing()
     f = None
-    c, wd = _T87[st]
+    c, wd = _T88[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K131)
+        extra(d, _K133)
     return a
 
 def d_ParameterType(v, r):
@@ -5305,7 +5307,7 @@ def e_ParameterType(a, d):
     x = d.get('byteValue')
     if x is not None:
         u += 1
-        c, wd, st = _T135[st]
+        c, wd, st = _T137[st]
         if x.__class__ is not int or x < -128 or x > 127:
             x = as_int(x, -128, 127)
         a = (((((a << wd) | c) << 10)) | ((x - -128) << 1))
@@ -5313,7 +5315,7 @@ def e_ParameterType(a, d):
     x = d.get('shortValue')
     if x is not None:
         u += 1
-        c, wd, st = _T136[st]
+        c, wd, st = _T138[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
@@ -5322,7 +5324,7 @@ def e_ParameterType(a, d):
     x = d.get('intValue')
     if x is not None:
         u += 1
-        c, wd, st = _T137[st]
+        c, wd, st = _T139[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
@@ -5331,22 +5333,22 @@ def e_ParameterType(a, d):
     x = d.get('rationalNumber')
     if x is not None:
         u += 1
-        c, wd, st = _T138[st]
+        c, wd, st = _T140[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'finiteString'
     x = d.get('finiteString')
     if x is not None:
         u += 1
-        c, wd, st = _T139[st]
+        c, wd, st = _T141[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
             a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T140[st]
+    c, wd = _T142[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K134)
+        extra(d, _K136)
     return a
 
 def d_PnC_AReqAuthorizationModeType(v, r):
@@ -5406,7 +5408,7 @@ def e_PnC_AReqAuthorizationModeType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K141)
+        extra(d, _K143)
     return a
 
 def d_PnC_ASResAuthorizationModeType(v, r):
@@ -5458,7 +5460,7 @@ def e_PnC_ASResAuthorizationModeType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K142)
+        extra(d, _K144)
     return a
 
 def d_PowerDeliveryReqType(v, r):
@@ -5487,7 +5489,7 @@ def d_PowerDeliveryReqType(v, r):
         x = (v >> r) & 31
         if x & 25:
             und2()
-        x = _E143[(x >> 1) & 3]
+        x = _E145[(x >> 1) & 3]
         c = 0
         o['ChargeProgress'] = x
         st = 3
@@ -5497,7 +5499,7 @@ def d_PowerDeliveryReqType(v, r):
         o['EVProcessing'] = _E27[(x >> 6) & 3]
         st = 2
         c = 0
-        o['ChargeProgress'] = _E143[(x >> 1) & 3]
+        o['ChargeProgress'] = _E145[(x >> 1) & 3]
         st = 3
         c = 0
     r -= 2
@@ -5511,7 +5513,7 @@ def d_PowerDeliveryReqType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E145[(x >> 1) & 1]
+        x = _E147[(x >> 1) & 1]
         o['BPT_ChannelSelection'] = x
         st = 5
     elif c == 2:
@@ -5526,7 +5528,7 @@ def d_PowerDeliveryReqType(v, r):
             x = (v >> r) & 7
             if x & 5:
                 und2()
-            x = _E145[(x >> 1) & 1]
+            x = _E147[(x >> 1) & 1]
             o['BPT_ChannelSelection'] = x
             st = 5
         elif c == 1:
@@ -5557,7 +5559,7 @@ def e_PowerDeliveryReqType(a, d):
         y1 = d['ChargeProgress']
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
-    if (j0 := _I28.get(y0)) is not None and (j1 := _I144.get(y1)) is not None:
+    if (j0 := _I28.get(y0)) is not None and (j1 := _I146.get(y1)) is not None:
         a = (a << (10)) | (j0 << 6) | (j1 << 1)
         st = 3
     else:
@@ -5574,9 +5576,9 @@ def e_PowerDeliveryReqType(a, d):
         f = 'ChargeProgress'
         x = d.get('ChargeProgress')
         if x is not None:
-            j = _I144.get(x)
+            j = _I146.get(x)
             if j is None:
-                bad_enum(x, _I144)
+                bad_enum(x, _I146)
             a = ((a << 5) | (j << 1))
             st = 3
         else:
@@ -5591,16 +5593,16 @@ def e_PowerDeliveryReqType(a, d):
     x = d.get('BPT_ChannelSelection')
     if x is not None:
         u += 1
-        c, wd, st = _T148[st]
-        j = _I146.get(x)
+        c, wd, st = _T150[st]
+        j = _I148.get(x)
         if j is None:
-            bad_enum(x, _I146)
+            bad_enum(x, _I148)
         a = (((((a << wd) | c) << 3)) | (j << 1))
     f = None
-    c, wd = _T149[st]
+    c, wd = _T151[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K147)
+        extra(d, _K149)
     return a
 
 def d_PowerDeliveryResType(v, r):
@@ -5667,10 +5669,10 @@ def e_PowerDeliveryResType(a, d):
         a = e_EVSEStatusType((a << 2), x)
         st = 3
     f = None
-    c, wd = _T87[st]
+    c, wd = _T88[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K150)
+        extra(d, _K152)
     return a
 
 def d_PowerScheduleEntryListType(v, r):
@@ -5721,7 +5723,7 @@ def e_PowerScheduleEntryListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q77[m]
+            st = _Q78[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -5772,7 +5774,7 @@ def e_PowerScheduleEntryListType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T80[st]
+                c, wd, nx, n = _T81[st]
                 a = e_PowerScheduleEntryType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -5795,7 +5797,7 @@ def e_PowerScheduleEntryListType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K151)
+        extra(d, _K153)
     return a
 
 def d_PowerScheduleEntryType(v, r):
@@ -5883,13 +5885,13 @@ def e_PowerScheduleEntryType(a, d):
     x = d.get('Power_L3')
     if x is not None:
         u += 1
-        c, wd, st = _T153[st]
+        c, wd, st = _T155[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T154[st]
+    c, wd = _T156[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K152)
+        extra(d, _K154)
     return a
 
 def d_PowerScheduleType(v, r):
@@ -5984,10 +5986,10 @@ def e_PowerScheduleType(a, d):
         c, wd, st = _T58[st]
         a = e_PowerScheduleEntryListType(((a << wd) | c), x)
     f = None
-    c, wd = _T128[st]
+    c, wd = _T130[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K155)
+        extra(d, _K157)
     return a
 
 def d_PriceLevelScheduleEntryListType(v, r):
@@ -6048,7 +6050,7 @@ def e_PriceLevelScheduleEntryListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q77[m]
+            st = _Q78[m]
             if m == 1:
                 xs = x
                 x0 = xs[0]
@@ -6165,7 +6167,7 @@ def e_PriceLevelScheduleEntryListType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T80[st]
+                c, wd, nx, n = _T81[st]
                 a = e_PriceLevelScheduleEntryType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -6188,7 +6190,7 @@ def e_PriceLevelScheduleEntryListType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K156)
+        extra(d, _K158)
     return a
 
 def d_PriceLevelScheduleEntryType(v, r):
@@ -6260,7 +6262,7 @@ def e_PriceLevelScheduleEntryType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K157)
+        extra(d, _K159)
     return a
 
 def d_PriceLevelScheduleType(v, r):
@@ -6413,7 +6415,7 @@ def e_PriceLevelScheduleType(a, d):
     c, wd = _T37[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K158)
+        extra(d, _K160)
     return a
 
 def d_PriceRuleStackListType(v, r):
@@ -6464,7 +6466,7 @@ def e_PriceRuleStackListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q77[m]
+            st = _Q78[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -6515,7 +6517,7 @@ def e_PriceRuleStackListType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T80[st]
+                c, wd, nx, n = _T81[st]
                 a = e_PriceRuleStackType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -6538,7 +6540,7 @@ def e_PriceRuleStackListType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K159)
+        extra(d, _K161)
     return a
 
 def d_PriceRuleStackType(v, r):
@@ -6610,7 +6612,7 @@ def e_PriceRuleStackType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 8:
-            st = _Q86[m]
+            st = _Q87[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -6661,7 +6663,7 @@ def e_PriceRuleStackType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T85[st]
+                c, wd, nx, n = _T86[st]
                 a = e_PriceRuleType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -6681,10 +6683,10 @@ def e_PriceRuleStackType(a, d):
     else:
         missing()
     f = None
-    c, wd = _T87[st]
+    c, wd = _T88[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K160)
+        extra(d, _K162)
     return a
 
 def d_PriceRuleType(v, r):
@@ -6850,7 +6852,7 @@ def e_PriceRuleType(a, d):
     x = d.get('ParkingFeePeriod')
     if x is not None:
         u += 1
-        c, wd, st = _T162[st]
+        c, wd, st = _T164[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
@@ -6859,7 +6861,7 @@ def e_PriceRuleType(a, d):
     x = d.get('CarbonDioxideEmission')
     if x is not None:
         u += 1
-        c, wd, st = _T163[st]
+        c, wd, st = _T165[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
@@ -6868,7 +6870,7 @@ def e_PriceRuleType(a, d):
     x = d.get('RenewableGenerationPercentage')
     if x is not None:
         u += 1
-        c, wd, st = _T164[st]
+        c, wd, st = _T166[st]
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
         a = (((((a << wd) | c) << 10)) | ((x) << 1))
@@ -6876,13 +6878,13 @@ def e_PriceRuleType(a, d):
     x = d.get('PowerRangeStart')
     if x is not None:
         u += 1
-        c, wd, st = _T165[st]
+        c, wd, st = _T167[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
     c, wd = _T37[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K161)
+        extra(d, _K163)
     return a
 
 def d_RSAKeyValueType(v, r):
@@ -6928,7 +6930,7 @@ def e_RSAKeyValueType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K166)
+        extra(d, _K168)
     return a
 
 def d_RationalNumberType(v, r):
@@ -7000,7 +7002,7 @@ def e_RationalNumberType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K167)
+        extra(d, _K169)
     return a
 
 def d_ReceiptType(v, r):
@@ -7162,19 +7164,19 @@ def e_ReceiptType(a, d):
     x = d.get('OccupancyCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T162[st]
+        c, wd, st = _T164[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'AdditionalServicesCosts'
     x = d.get('AdditionalServicesCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T169[st]
+        c, wd, st = _T171[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'OverstayCosts'
     x = d.get('OverstayCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T170[st]
+        c, wd, st = _T172[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'TaxCosts'
     x = d.get('TaxCosts')
@@ -7186,7 +7188,7 @@ def e_ReceiptType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T171[st]
+            c, wd, nx, n = _T173[st]
             a = e_DetailedTaxType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -7204,10 +7206,10 @@ def e_ReceiptType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T172[st]
+    c, wd = _T174[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K168)
+        extra(d, _K170)
     return a
 
 def d_ReferenceType(v, r):
@@ -7333,20 +7335,20 @@ def e_ReferenceType(a, d):
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T174[st]
+        c, wd, st = _T176[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T175[st]
+        c, wd, st = _T177[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = 'DigestMethod'
     x = d.get('DigestMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T176[st]
+        c, wd, st = _T178[st]
         a = e_DigestMethodType(((a << wd) | c), x)
     f = 'DigestValue'
     x = d.get('DigestValue')
@@ -7358,7 +7360,7 @@ def e_ReferenceType(a, d):
     c, wd = _T37[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K173)
+        extra(d, _K175)
     return a
 
 def d_RetrievalMethodType(v, r):
@@ -7431,20 +7433,20 @@ def e_RetrievalMethodType(a, d):
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T178[st]
+        c, wd, st = _T180[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T179[st]
+        c, wd, st = _T181[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T180[st]
+    c, wd = _T182[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K177)
+        extra(d, _K179)
     return a
 
 def d_SPKIDataType(v, r):
@@ -7508,7 +7510,7 @@ def e_SPKIDataType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q77[m]
+            st = _Q78[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -7559,7 +7561,7 @@ def e_SPKIDataType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T182[st]
+                c, wd, nx, n = _T184[st]
                 a = wb(((((a << wd) | c) << 1)), x) << 1
                 if n:
                     k += 1
@@ -7581,7 +7583,7 @@ def e_SPKIDataType(a, d):
     f = None
     a = (a << 2) | 2
     if u != len(d):
-        extra(d, _K181)
+        extra(d, _K183)
     return a
 
 def d_ScheduleExchangeReqType(v, r):
@@ -7658,7 +7660,7 @@ def e_ScheduleExchangeReqType(a, d):
     c, wd = _T24[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K183)
+        extra(d, _K185)
     return a
 
 def d_ScheduleExchangeResType(v, r):
@@ -7793,19 +7795,19 @@ def e_ScheduleExchangeResType(a, d):
     x = d.get('Dynamic_SEResControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T148[st]
+        c, wd, st = _T150[st]
         a = e_Dynamic_SEResControlModeType(((a << wd) | c), x)
     f = 'Scheduled_SEResControlMode'
     x = d.get('Scheduled_SEResControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T185[st]
+        c, wd, st = _T187[st]
         a = e_Scheduled_SEResControlModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T186[st]
+    c, wd = _T188[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K184)
+        extra(d, _K186)
     return a
 
 def d_ScheduleTupleType(v, r):
@@ -7875,10 +7877,10 @@ def e_ScheduleTupleType(a, d):
         a = e_ChargingScheduleType((a << 2), x)
         st = 3
     f = None
-    c, wd = _T87[st]
+    c, wd = _T88[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K187)
+        extra(d, _K189)
     return a
 
 def d_Scheduled_EVPPTControlModeType(v, r):
@@ -7902,7 +7904,7 @@ def d_Scheduled_EVPPTControlModeType(v, r):
         x = (v >> r) & 7
         if x & 5:
             und2()
-        x = _E188[(x >> 1) & 1]
+        x = _E190[(x >> 1) & 1]
         o['PowerToleranceAcceptance'] = x
         st = 2
     elif c == 1:
@@ -7935,16 +7937,16 @@ def e_Scheduled_EVPPTControlModeType(a, d):
     x = d.get('PowerToleranceAcceptance')
     if x is not None:
         u += 1
-        j = _I189.get(x)
+        j = _I191.get(x)
         if j is None:
-            bad_enum(x, _I189)
+            bad_enum(x, _I191)
         a = ((a << 5) | (j << 1))
         st = 2
     f = None
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K190)
+        extra(d, _K192)
     return a
 
 def d_Scheduled_SEReqControlModeType(v, r):
@@ -8092,13 +8094,13 @@ def e_Scheduled_SEReqControlModeType(a, d):
     x = d.get('EVEnergyOffer')
     if x is not None:
         u += 1
-        c, wd, st = _T192[st]
+        c, wd, st = _T194[st]
         a = e_EVEnergyOfferType(((a << wd) | c), x)
     f = None
-    c, wd = _T193[st]
+    c, wd = _T195[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K191)
+        extra(d, _K193)
     return a
 
 def d_Scheduled_SEResControlModeType(v, r):
@@ -8149,7 +8151,7 @@ def e_Scheduled_SEResControlModeType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 3:
-            st = _Q196[m]
+            st = _Q198[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -8186,7 +8188,7 @@ def e_Scheduled_SEResControlModeType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T195[st]
+                c, wd, nx, n = _T197[st]
                 a = e_ScheduleTupleType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -8209,7 +8211,7 @@ def e_Scheduled_SEResControlModeType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K194)
+        extra(d, _K196)
     return a
 
 def d_Scheduled_SMDTControlModeType(v, r):
@@ -8256,7 +8258,7 @@ def e_Scheduled_SMDTControlModeType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K197)
+        extra(d, _K199)
     return a
 
 def d_SelectedServiceListType(v, r):
@@ -8317,7 +8319,7 @@ def e_SelectedServiceListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q200[m]
+            st = _Q202[m]
             if m == 1:
                 xs = x
                 x0 = xs[0]
@@ -8434,7 +8436,7 @@ def e_SelectedServiceListType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T199[st]
+                c, wd, nx, n = _T201[st]
                 a = e_SelectedServiceType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -8457,7 +8459,7 @@ def e_SelectedServiceListType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K198)
+        extra(d, _K200)
     return a
 
 def d_SelectedServiceType(v, r):
@@ -8533,7 +8535,7 @@ def e_SelectedServiceType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K201)
+        extra(d, _K203)
     return a
 
 def d_ServiceDetailReqType(v, r):
@@ -8593,7 +8595,7 @@ def e_ServiceDetailReqType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K202)
+        extra(d, _K204)
     return a
 
 def d_ServiceDetailResType(v, r):
@@ -8695,7 +8697,7 @@ def e_ServiceDetailResType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K203)
+        extra(d, _K205)
     return a
 
 def d_ServiceDiscoveryReqType(v, r):
@@ -8747,7 +8749,7 @@ def e_ServiceDiscoveryReqType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K204)
+        extra(d, _K206)
     return a
 
 def d_ServiceDiscoveryResType(v, r):
@@ -8868,7 +8870,7 @@ def e_ServiceDiscoveryResType(a, d):
     c, wd = _T42[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K205)
+        extra(d, _K207)
     return a
 
 def d_ServiceIDListType(v, r):
@@ -8928,7 +8930,7 @@ def e_ServiceIDListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q200[m]
+            st = _Q202[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -8999,7 +9001,7 @@ def e_ServiceIDListType(a, d):
                     a = wu((a << 3), as_int(x, 0, 65535)) << 1
             else:
                 for i, x in enumerate(x):
-                    c, wd = _P207[i]
+                    c, wd = _P209[i]
                     if x.__class__ is int and -1 < x < 128:
                         a = (((((a << wd) | c) << 10)) | (x << 1))
                     else:
@@ -9010,7 +9012,7 @@ def e_ServiceIDListType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T199[st]
+                c, wd, nx, n = _T201[st]
                 if x.__class__ is int and -1 < x < 128:
                     a = (((((a << wd) | c) << 10)) | (x << 1))
                 else:
@@ -9036,7 +9038,7 @@ def e_ServiceIDListType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K206)
+        extra(d, _K208)
     return a
 
 def d_ServiceListType(v, r):
@@ -9237,7 +9239,7 @@ def e_ServiceListType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K208)
+        extra(d, _K210)
     return a
 
 def d_ServiceParameterListType(v, r):
@@ -9288,7 +9290,7 @@ def e_ServiceParameterListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q77[m]
+            st = _Q78[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -9339,7 +9341,7 @@ def e_ServiceParameterListType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T210[st]
+                c, wd, nx, n = _T212[st]
                 a = e_ParameterSetType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -9362,7 +9364,7 @@ def e_ServiceParameterListType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K209)
+        extra(d, _K211)
     return a
 
 def d_ServiceSelectionReqType(v, r):
@@ -9425,10 +9427,10 @@ def e_ServiceSelectionReqType(a, d):
         a = e_SelectedServiceListType((a << 2), x)
         st = 3
     f = None
-    c, wd = _T87[st]
+    c, wd = _T88[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K211)
+        extra(d, _K213)
     return a
 
 def d_ServiceSelectionResType(v, r):
@@ -9487,7 +9489,7 @@ def e_ServiceSelectionResType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K119)
+        extra(d, _K121)
     return a
 
 def d_ServiceType(v, r):
@@ -9559,7 +9561,7 @@ def e_ServiceType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K212)
+        extra(d, _K214)
     return a
 
 def d_SessionSetupReqType(v, r):
@@ -9618,7 +9620,7 @@ def e_SessionSetupReqType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K213)
+        extra(d, _K215)
     return a
 
 def d_SessionSetupResType(v, r):
@@ -9679,7 +9681,7 @@ def e_SessionSetupResType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if (j0 := _I26.get(y0)) is not None and y1.__class__ is str and y1.isascii() and (ln1 := len(y1)) < 126:
-        a = (a << ((ln1 << 3) + 20)) | (j0 << ((ln1 << 3) + 12)) | ((((ln1 + 2) << (ln1 << 3)) | _fb(y1.encode(), 'big')) << 1)
+        a = (a << ((ln1 << 3) + 20)) | (j0 << ((ln1 << 3) + 12)) | (_fb((_C74[ln1 + 2] + y1).encode(), 'big') << 1)
     else:
         f = 'ResponseCode'
         x = d.get('ResponseCode')
@@ -9702,7 +9704,7 @@ def e_SessionSetupResType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K214)
+        extra(d, _K216)
     return a
 
 def d_SessionStopReqType(v, r):
@@ -9719,7 +9721,7 @@ def d_SessionStopReqType(v, r):
     x = (v >> r) & 31
     if x & 25:
         und2()
-    x = _E215[(x >> 1) & 3]
+    x = _E217[(x >> 1) & 3]
     c = 0
     o['ChargingSession'] = x
     st = 2
@@ -9803,9 +9805,9 @@ def e_SessionStopReqType(a, d):
     f = 'ChargingSession'
     x = d.get('ChargingSession')
     if x is not None:
-        j = _I216.get(x)
+        j = _I218.get(x)
         if j is None:
-            bad_enum(x, _I216)
+            bad_enum(x, _I218)
         a = ((a << 5) | (j << 1))
         st = 2
     else:
@@ -9823,16 +9825,16 @@ def e_SessionStopReqType(a, d):
     x = d.get('EVTerminationExplanation')
     if x is not None:
         u += 1
-        c, wd, st = _T153[st]
+        c, wd, st = _T155[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
             a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
             a = ws(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T154[st]
+    c, wd = _T156[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K217)
+        extra(d, _K219)
     return a
 
 def d_SessionStopResType(v, r):
@@ -9891,7 +9893,7 @@ def e_SessionStopResType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K119)
+        extra(d, _K121)
     return a
 
 def d_SignatureMethodType(v, r):
@@ -9971,10 +9973,10 @@ def e_SignatureMethodType(a, d):
             a = wi((a << 4), as_int(x, None, None)) << 1
         st = 2
     f = None
-    c, wd = _T219[st]
+    c, wd = _T221[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K218)
+        extra(d, _K220)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -10038,7 +10040,7 @@ def e_SignaturePropertiesType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T108[st]
+            c, wd, nx, n = _T110[st]
             a = e_SignaturePropertyType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -10056,10 +10058,10 @@ def e_SignaturePropertiesType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T109[st]
+    c, wd = _T111[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K220)
+        extra(d, _K222)
     return a
 
 def d_SignaturePropertyType(v, r):
@@ -10137,10 +10139,10 @@ def e_SignaturePropertyType(a, d):
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T222[st]
+    c, wd = _T224[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K221)
+        extra(d, _K223)
     return a
 
 def d_SignatureType(v, r):
@@ -10247,7 +10249,7 @@ def e_SignatureType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T224[st]
+            c, wd, nx, n = _T226[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -10265,10 +10267,10 @@ def e_SignatureType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T225[st]
+    c, wd = _T227[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K223)
+        extra(d, _K225)
     return a
 
 def d_SignatureValueType(v, r):
@@ -10321,10 +10323,10 @@ def e_SignatureValueType(a, d):
     a = (a << wd) | c
     a = wb(a, x)
     f = None
-    c, wd = _T140[st]
+    c, wd = _T142[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K226)
+        extra(d, _K228)
     return a
 
 def d_SignedCertificateChainType(v, r):
@@ -10388,10 +10390,10 @@ def e_SignedCertificateChainType(a, d):
         a = e_SubCertificatesType((a << 2), x)
         st = 3
     f = None
-    c, wd = _T87[st]
+    c, wd = _T88[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K227)
+        extra(d, _K229)
     return a
 
 def d_SignedInfoType(v, r):
@@ -10481,7 +10483,7 @@ def e_SignedInfoType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T229[st]
+            c, wd, nx, n = _T231[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -10499,10 +10501,10 @@ def e_SignedInfoType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T230[st]
+    c, wd = _T232[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K228)
+        extra(d, _K230)
     return a
 
 def d_SignedInstallationDataType(v, r):
@@ -10526,7 +10528,7 @@ def d_SignedInstallationDataType(v, r):
     x = (v >> r) & 15
     if x & 13:
         und2()
-    x = _E231[(x >> 1) & 1]
+    x = _E233[(x >> 1) & 1]
     c = 0
     o['ECDHCurve'] = x
     st = 3
@@ -10583,9 +10585,9 @@ def e_SignedInstallationDataType(a, d):
     f = 'ECDHCurve'
     x = d.get('ECDHCurve')
     if x is not None:
-        j = _I232.get(x)
+        j = _I234.get(x)
         if j is None:
-            bad_enum(x, _I232)
+            bad_enum(x, _I234)
         a = ((a << 4) | (j << 1))
         st = 3
     else:
@@ -10607,19 +10609,19 @@ def e_SignedInstallationDataType(a, d):
     x = d.get('X448_EncryptedPrivateKey')
     if x is not None:
         u += 1
-        c, wd, st = _T234[st]
+        c, wd, st = _T236[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'TPM_EncryptedPrivateKey'
     x = d.get('TPM_EncryptedPrivateKey')
     if x is not None:
         u += 1
-        c, wd, st = _T235[st]
+        c, wd, st = _T237[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T186[st]
+    c, wd = _T188[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K233)
+        extra(d, _K235)
     return a
 
 def d_SignedMeteringDataType(v, r):
@@ -10719,19 +10721,19 @@ def e_SignedMeteringDataType(a, d):
     x = d.get('Dynamic_SMDTControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T148[st]
+        c, wd, st = _T150[st]
         a = e_Dynamic_SMDTControlModeType(((a << wd) | c), x)
     f = 'Scheduled_SMDTControlMode'
     x = d.get('Scheduled_SMDTControlMode')
     if x is not None:
         u += 1
-        c, wd, st = _T185[st]
+        c, wd, st = _T187[st]
         a = e_Scheduled_SMDTControlModeType(((a << wd) | c), x)
     f = None
-    c, wd = _T186[st]
+    c, wd = _T188[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K236)
+        extra(d, _K238)
     return a
 
 def d_SubCertificatesType(v, r):
@@ -10782,7 +10784,7 @@ def e_SubCertificatesType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 3:
-            st = _Q196[m]
+            st = _Q198[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -10819,7 +10821,7 @@ def e_SubCertificatesType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T195[st]
+                c, wd, nx, n = _T197[st]
                 a = wb(((((a << wd) | c) << 1)), x) << 1
                 if n:
                     k += 1
@@ -10842,7 +10844,7 @@ def e_SubCertificatesType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K237)
+        extra(d, _K239)
     return a
 
 def d_SupportedProvidersListType(v, r):
@@ -10914,7 +10916,7 @@ def e_SupportedProvidersListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q77[m]
+            st = _Q78[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -10985,7 +10987,7 @@ def e_SupportedProvidersListType(a, d):
                     a = ws((a << 3), x) << 1
             else:
                 for i, x in enumerate(x):
-                    c, wd = _P207[i]
+                    c, wd = _P209[i]
                     if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                         a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                     else:
@@ -10996,7 +10998,7 @@ def e_SupportedProvidersListType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T239[st]
+                c, wd, nx, n = _T241[st]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                     a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
@@ -11022,7 +11024,7 @@ def e_SupportedProvidersListType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K238)
+        extra(d, _K240)
     return a
 
 def d_TaxRuleListType(v, r):
@@ -11073,7 +11075,7 @@ def e_TaxRuleListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 10:
-            st = _Q242[m]
+            st = _Q244[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -11124,7 +11126,7 @@ def e_TaxRuleListType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T241[st]
+                c, wd, nx, n = _T243[st]
                 a = e_TaxRuleType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -11147,7 +11149,7 @@ def e_TaxRuleListType(a, d):
     c, wd = _T18[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K240)
+        extra(d, _K242)
     return a
 
 def d_TaxRuleType(v, r):
@@ -11292,7 +11294,7 @@ def e_TaxRuleType(a, d):
     x = d.get('TaxRate')
     if x is not None:
         u += 1
-        c, wd, st = _T244[st]
+        c, wd, st = _T246[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'TaxIncludedInPrice'
     x = d.get('TaxIncludedInPrice')
@@ -11330,15 +11332,15 @@ def e_TaxRuleType(a, d):
     x = d.get('AppliesMinimumMaximumCost')
     if x is not None:
         u += 1
-        c, wd, st = _T245[st]
+        c, wd, st = _T247[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = (((((a << wd) | c) << 3)) | (2 if x else 0))
     f = None
-    c, wd = _T246[st]
+    c, wd = _T248[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K243)
+        extra(d, _K245)
     return a
 
 def d_TransformType(v, r):
@@ -11407,7 +11409,7 @@ def e_TransformType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q249[m]
+            st = _Q251[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -11488,7 +11490,7 @@ def e_TransformType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T248[st]
+                c, wd, nx, n = _T250[st]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                     a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
@@ -11511,7 +11513,7 @@ def e_TransformType(a, d):
     f = None
     a = (a << 3) | 2
     if u != len(d):
-        extra(d, _K247)
+        extra(d, _K249)
     return a
 
 def d_TransformsType(v, r):
@@ -11552,7 +11554,7 @@ def e_TransformsType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q77[m]
+            st = _Q78[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -11603,7 +11605,7 @@ def e_TransformsType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T182[st]
+                c, wd, nx, n = _T184[st]
                 a = e_TransformType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -11625,7 +11627,7 @@ def e_TransformsType(a, d):
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K250)
+        extra(d, _K252)
     return a
 
 def d_VehicleCheckInReqType(v, r):
@@ -11646,7 +11648,7 @@ def d_VehicleCheckInReqType(v, r):
         x = (v >> r) & 31
         if x & 25:
             und2()
-        x = _E251[(x >> 1) & 3]
+        x = _E253[(x >> 1) & 3]
         c = 0
         o['EVCheckInStatus'] = x
         st = 2
@@ -11654,17 +11656,17 @@ def d_VehicleCheckInReqType(v, r):
         x = (v >> r) & 31
         if x & 25:
             und2()
-        x = _E253[(x >> 1) & 3]
+        x = _E255[(x >> 1) & 3]
         c = 0
         o['ParkingMethod'] = x
         st = 3
     else:
         st = 1
         c = 0
-        o['EVCheckInStatus'] = _E251[(x >> 6) & 3]
+        o['EVCheckInStatus'] = _E253[(x >> 6) & 3]
         st = 2
         c = 0
-        o['ParkingMethod'] = _E253[(x >> 1) & 3]
+        o['ParkingMethod'] = _E255[(x >> 1) & 3]
         st = 3
         c = 0
     r -= 3
@@ -11765,16 +11767,16 @@ def e_VehicleCheckInReqType(a, d):
         y1 = d['ParkingMethod']
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
-    if (j0 := _I252.get(y0)) is not None and (j1 := _I254.get(y1)) is not None:
+    if (j0 := _I254.get(y0)) is not None and (j1 := _I256.get(y1)) is not None:
         a = (a << (10)) | (j0 << 6) | (j1 << 1)
         st = 3
     else:
         f = 'EVCheckInStatus'
         x = d.get('EVCheckInStatus')
         if x is not None:
-            j = _I252.get(x)
+            j = _I254.get(x)
             if j is None:
-                bad_enum(x, _I252)
+                bad_enum(x, _I254)
             a = ((a << 5) | (j << 1))
             st = 2
         else:
@@ -11782,9 +11784,9 @@ def e_VehicleCheckInReqType(a, d):
         f = 'ParkingMethod'
         x = d.get('ParkingMethod')
         if x is not None:
-            j = _I254.get(x)
+            j = _I256.get(x)
             if j is None:
-                bad_enum(x, _I254)
+                bad_enum(x, _I256)
             a = ((a << 5) | (j << 1))
             st = 3
         else:
@@ -11802,7 +11804,7 @@ def e_VehicleCheckInReqType(a, d):
     x = d.get('DeviceOffset')
     if x is not None:
         u += 1
-        c, wd, st = _T256[st]
+        c, wd, st = _T258[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
@@ -11811,16 +11813,16 @@ def e_VehicleCheckInReqType(a, d):
     x = d.get('VehicleTravel')
     if x is not None:
         u += 1
-        c, wd, st = _T257[st]
+        c, wd, st = _T259[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
             a = wi(((((a << wd) | c) << 1)), as_int(x, -32768, 32767)) << 1
     f = None
-    c, wd = _T258[st]
+    c, wd = _T260[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K255)
+        extra(d, _K257)
     return a
 
 def d_VehicleCheckInResType(v, r):
@@ -11957,7 +11959,7 @@ def e_VehicleCheckInResType(a, d):
     x = d.get('DeviceLocation')
     if x is not None:
         u += 1
-        c, wd, st = _T260[st]
+        c, wd, st = _T262[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
@@ -11966,16 +11968,16 @@ def e_VehicleCheckInResType(a, d):
     x = d.get('TargetDistance')
     if x is not None:
         u += 1
-        c, wd, st = _T261[st]
+        c, wd, st = _T263[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
             a = wi(((((a << wd) | c) << 1)), as_int(x, -32768, 32767)) << 1
     f = None
-    c, wd = _T262[st]
+    c, wd = _T264[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K259)
+        extra(d, _K261)
     return a
 
 def d_VehicleCheckOutReqType(v, r):
@@ -11996,7 +11998,7 @@ def d_VehicleCheckOutReqType(v, r):
         x = (v >> r) & 31
         if x & 25:
             und2()
-        x = _E263[(x >> 1) & 3]
+        x = _E265[(x >> 1) & 3]
         c = 0
         o['EVCheckOutStatus'] = x
         st = 2
@@ -12019,7 +12021,7 @@ def d_VehicleCheckOutReqType(v, r):
     else:
         st = 1
         c = 0
-        o['EVCheckOutStatus'] = _E263[(x >> 13) & 3]
+        o['EVCheckOutStatus'] = _E265[(x >> 13) & 3]
         o['CheckOutTime'] = (x >> 2) & 127
         return o, r
     raise AssertionError('grammar fell through')
@@ -12039,15 +12041,15 @@ def e_VehicleCheckOutReqType(a, d):
         y1 = d['CheckOutTime']
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
-    if (j0 := _I264.get(y0)) is not None and y1.__class__ is int and -1 < y1 < 128:
+    if (j0 := _I266.get(y0)) is not None and y1.__class__ is int and -1 < y1 < 128:
         a = (a << (16)) | (j0 << 12) | (y1 << 1)
     else:
         f = 'EVCheckOutStatus'
         x = d.get('EVCheckOutStatus')
         if x is not None:
-            j = _I264.get(x)
+            j = _I266.get(x)
             if j is None:
-                bad_enum(x, _I264)
+                bad_enum(x, _I266)
             a = ((a << 5) | (j << 1))
         else:
             missing()
@@ -12063,7 +12065,7 @@ def e_VehicleCheckOutReqType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K265)
+        extra(d, _K267)
     return a
 
 def d_VehicleCheckOutResType(v, r):
@@ -12092,7 +12094,7 @@ def d_VehicleCheckOutResType(v, r):
         x = (v >> r) & 15
         if x & 13:
             und2()
-        x = _E266[(x >> 1) & 1]
+        x = _E268[(x >> 1) & 1]
         c = 0
         o['EVSECheckOutStatus'] = x
         st = 3
@@ -12107,7 +12109,7 @@ def d_VehicleCheckOutResType(v, r):
         o['ResponseCode'] = _E25[(x >> 6) & 63]
         st = 2
         c = 0
-        o['EVSECheckOutStatus'] = _E266[(x >> 2) & 1]
+        o['EVSECheckOutStatus'] = _E268[(x >> 2) & 1]
         return o, r
     raise AssertionError('grammar fell through')
 
@@ -12126,7 +12128,7 @@ def e_VehicleCheckOutResType(a, d):
         y1 = d['EVSECheckOutStatus']
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
-    if (j0 := _I26.get(y0)) is not None and (j1 := _I267.get(y1)) is not None:
+    if (j0 := _I26.get(y0)) is not None and (j1 := _I269.get(y1)) is not None:
         a = (a << (13)) | (j0 << 5) | (j1 << 1)
     else:
         f = 'ResponseCode'
@@ -12141,16 +12143,16 @@ def e_VehicleCheckOutResType(a, d):
         f = 'EVSECheckOutStatus'
         x = d.get('EVSECheckOutStatus')
         if x is not None:
-            j = _I267.get(x)
+            j = _I269.get(x)
             if j is None:
-                bad_enum(x, _I267)
+                bad_enum(x, _I269)
             a = ((a << 4) | (j << 1))
         else:
             missing()
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K268)
+        extra(d, _K270)
     return a
 
 def d_X509DataType(v, r):
@@ -12162,7 +12164,7 @@ def d_X509DataType(v, r):
         r0 = r
         if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
             r -= n + 10
-            y = (v >> r) & ((1 << n) - 1)
+            y = (v >> r) & _M106[x]
             s0 = (y >> 14).to_bytes(x - 2, 'big')
             if not y & 15875 and s0.isascii():
                 x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
@@ -12215,7 +12217,7 @@ def d_X509DataType(v, r):
             r0 = r
             if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
                 r -= n + 10
-                y = (v >> r) & ((1 << n) - 1)
+                y = (v >> r) & _M106[x]
                 s0 = (y >> 14).to_bytes(x - 2, 'big')
                 if not y & 15875 and s0.isascii():
                     x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
@@ -12285,10 +12287,10 @@ def e_X509DataType(a, d):
             continue
         h = _H_X509DataType.get(f)
         if h is None:
-            extra(d, _K269)
+            extra(d, _K271)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T276[st]
+    c, wd = _T278[st]
     a = (a << wd) | c
     return a
 
@@ -12347,7 +12349,7 @@ def e_X509IssuerSerialType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
-        a = (a << ((ln0 << 3) + 23)) | ((((ln0 + 2) << (ln0 << 3)) | _fb(y0.encode(), 'big')) << 13) | (y1 << 1)
+        a = (a << ((ln0 << 3) + 23)) | (_fb((_C74[ln0 + 2] + y0).encode(), 'big') << 13) | (y1 << 1)
     else:
         f = 'X509IssuerName'
         x = d.get('X509IssuerName')
@@ -12370,7 +12372,7 @@ def e_X509IssuerSerialType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K277)
+        extra(d, _K279)
     return a
 
 def h_AbsolutePriceScheduleType_1(a, x, st):
@@ -12458,7 +12460,7 @@ def h_KeyInfoType_1(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T94[st]
+        c, wd, nx, n = _T95[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
             a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
@@ -12487,7 +12489,7 @@ def h_KeyInfoType_2(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T95[st]
+        c, wd, nx, n = _T96[st]
         a = e_KeyValueType(((a << wd) | c), x)
         if n:
             k += 1
@@ -12513,7 +12515,7 @@ def h_KeyInfoType_3(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T96[st]
+        c, wd, nx, n = _T97[st]
         a = e_RetrievalMethodType(((a << wd) | c), x)
         if n:
             k += 1
@@ -12539,7 +12541,7 @@ def h_KeyInfoType_4(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T97[st]
+        c, wd, nx, n = _T98[st]
         a = e_X509DataType(((a << wd) | c), x)
         if n:
             k += 1
@@ -12565,7 +12567,7 @@ def h_KeyInfoType_5(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T98[st]
+        c, wd, nx, n = _T99[st]
         a = e_PGPDataType(((a << wd) | c), x)
         if n:
             k += 1
@@ -12591,7 +12593,7 @@ def h_KeyInfoType_6(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T99[st]
+        c, wd, nx, n = _T100[st]
         a = e_SPKIDataType(((a << wd) | c), x)
         if n:
             k += 1
@@ -12617,7 +12619,7 @@ def h_KeyInfoType_7(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T100[st]
+        c, wd, nx, n = _T101[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
             a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
@@ -12646,7 +12648,7 @@ def h_X509DataType_0(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T271[st]
+        c, wd, nx, n = _T273[st]
         a = e_X509IssuerSerialType(((a << wd) | c), x)
         if n:
             k += 1
@@ -12672,7 +12674,7 @@ def h_X509DataType_1(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T272[st]
+        c, wd, nx, n = _T274[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -12698,7 +12700,7 @@ def h_X509DataType_2(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T273[st]
+        c, wd, nx, n = _T275[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
             a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
@@ -12727,7 +12729,7 @@ def h_X509DataType_3(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T274[st]
+        c, wd, nx, n = _T276[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -12753,7 +12755,7 @@ def h_X509DataType_4(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T275[st]
+        c, wd, nx, n = _T277[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1

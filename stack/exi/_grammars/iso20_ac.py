@@ -188,70 +188,72 @@ _T171 = {2: (1, 2)}
 _K172 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
 _T173 = {2: (1, 2), 3: (0, 1)}
 _K174 = frozenset(('BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'CapacitiveEnergyReadingVARh', 'ChargedEnergyReadingWh', 'MeterID', 'MeterSignature', 'MeterStatus', 'MeterTimestamp'))
-_T175 = {2: (1, 3, 4), 3: (0, 3, 4)}
-_T176 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
-_T177 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
-_T178 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
-_T179 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
-_T180 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_K181 = frozenset(('Encoding', 'Id', 'MimeType'))
-_T182 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
-_T183 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K184 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
-_T185 = {0: (1, 2, 2), 1: (0, 2, 2)}
-_T186 = {1: (2, 2), 2: (1, 2)}
-_K187 = frozenset(('Exponent', 'Modulus'))
-_K188 = frozenset(('Exponent', 'Value'))
-_K189 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
-_T190 = {1: (1, 3, 3), 2: (0, 3, 3)}
-_T191 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
-_T192 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
-_T193 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
-_T194 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
-_K195 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
-_T196 = {5: (0, 1, 6)}
-_T197 = {6: (0, 1)}
-_K198 = frozenset(('Transforms', 'Type', 'URI'))
-_T199 = {0: (1, 3, 2), 1: (0, 2, 2)}
-_T200 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
-_T201 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K202 = frozenset(('SPKISexp',))
-_T203 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
-_Q204 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
-_K205 = frozenset(('EVMaximumChargePower', 'EVMaximumChargePower_L2', 'EVMaximumChargePower_L3', 'EVMaximumEnergyRequest', 'EVMinimumChargePower', 'EVMinimumChargePower_L2', 'EVMinimumChargePower_L3', 'EVMinimumEnergyRequest', 'EVPresentActivePower', 'EVPresentActivePower_L2', 'EVPresentActivePower_L3', 'EVPresentReactivePower', 'EVPresentReactivePower_L2', 'EVPresentReactivePower_L3', 'EVTargetEnergyRequest'))
-_O206 = {'EVTargetEnergyRequest': 0, 'EVMaximumEnergyRequest': 1, 'EVMinimumEnergyRequest': 2, 'EVMaximumChargePower': 3, 'EVMaximumChargePower_L2': 4, 'EVMaximumChargePower_L3': 5, 'EVMinimumChargePower': 6, 'EVMinimumChargePower_L2': 7, 'EVMinimumChargePower_L3': 8, 'EVPresentActivePower': 9, 'EVPresentActivePower_L2': 10, 'EVPresentActivePower_L3': 11, 'EVPresentReactivePower': 12, 'EVPresentReactivePower_L2': 13, 'EVPresentReactivePower_L3': 14}
-_T207 = {10: (0, 3, 11)}
-_T208 = {10: (1, 3, 12), 11: (0, 3, 12)}
-_T209 = {10: (2, 3, 13), 11: (1, 3, 13), 12: (0, 3, 13)}
-_T210 = {10: (3, 3, 14), 11: (2, 3, 14), 12: (1, 3, 14), 13: (0, 2, 14)}
-_T211 = {10: (4, 3, 15), 11: (3, 3, 15), 12: (2, 3, 15), 13: (1, 2, 15), 14: (0, 2, 15)}
-_T212 = {10: (5, 3), 11: (4, 3), 12: (3, 3), 13: (2, 2), 14: (1, 2), 15: (0, 1)}
-_K213 = frozenset(('Algorithm', 'HMACOutputLength'))
-_T214 = {1: (2, 3), 2: (1, 2)}
-_K215 = frozenset(('Id', 'SignatureProperty'))
-_K216 = frozenset(('Id', 'Target'))
-_T217 = {}
-_K218 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
-_T219 = {3: (0, 2, 4)}
-_T220 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T221 = {3: (2, 2), 4: (1, 2)}
-_K222 = frozenset(('Id', 'value'))
-_K223 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
-_T224 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
-_T225 = {4: (1, 2)}
-_K226 = frozenset(('Algorithm', 'XPath'))
-_T227 = {1: (0, 3, 1, 0)}
-_Q228 = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
-_K229 = frozenset(('Transform',))
-_K230 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
-_O231 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
-_T232 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
-_T233 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T234 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T235 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T236 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T237 = {1: (6, 3)}
-_K238 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_C175 = tuple(map(chr, range(128)))
+_T176 = {2: (1, 3, 4), 3: (0, 3, 4)}
+_T177 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
+_T178 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T179 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
+_T180 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
+_T181 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_K182 = frozenset(('Encoding', 'Id', 'MimeType'))
+_T183 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_T184 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_K185 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
+_T186 = {0: (1, 2, 2), 1: (0, 2, 2)}
+_T187 = {1: (2, 2), 2: (1, 2)}
+_K188 = frozenset(('Exponent', 'Modulus'))
+_K189 = frozenset(('Exponent', 'Value'))
+_K190 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
+_T191 = {1: (1, 3, 3), 2: (0, 3, 3)}
+_T192 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
+_T193 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
+_T194 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
+_T195 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_K196 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T197 = {5: (0, 1, 6)}
+_T198 = {6: (0, 1)}
+_K199 = frozenset(('Transforms', 'Type', 'URI'))
+_T200 = {0: (1, 3, 2), 1: (0, 2, 2)}
+_T201 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
+_T202 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K203 = frozenset(('SPKISexp',))
+_T204 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_Q205 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_K206 = frozenset(('EVMaximumChargePower', 'EVMaximumChargePower_L2', 'EVMaximumChargePower_L3', 'EVMaximumEnergyRequest', 'EVMinimumChargePower', 'EVMinimumChargePower_L2', 'EVMinimumChargePower_L3', 'EVMinimumEnergyRequest', 'EVPresentActivePower', 'EVPresentActivePower_L2', 'EVPresentActivePower_L3', 'EVPresentReactivePower', 'EVPresentReactivePower_L2', 'EVPresentReactivePower_L3', 'EVTargetEnergyRequest'))
+_O207 = {'EVTargetEnergyRequest': 0, 'EVMaximumEnergyRequest': 1, 'EVMinimumEnergyRequest': 2, 'EVMaximumChargePower': 3, 'EVMaximumChargePower_L2': 4, 'EVMaximumChargePower_L3': 5, 'EVMinimumChargePower': 6, 'EVMinimumChargePower_L2': 7, 'EVMinimumChargePower_L3': 8, 'EVPresentActivePower': 9, 'EVPresentActivePower_L2': 10, 'EVPresentActivePower_L3': 11, 'EVPresentReactivePower': 12, 'EVPresentReactivePower_L2': 13, 'EVPresentReactivePower_L3': 14}
+_T208 = {10: (0, 3, 11)}
+_T209 = {10: (1, 3, 12), 11: (0, 3, 12)}
+_T210 = {10: (2, 3, 13), 11: (1, 3, 13), 12: (0, 3, 13)}
+_T211 = {10: (3, 3, 14), 11: (2, 3, 14), 12: (1, 3, 14), 13: (0, 2, 14)}
+_T212 = {10: (4, 3, 15), 11: (3, 3, 15), 12: (2, 3, 15), 13: (1, 2, 15), 14: (0, 2, 15)}
+_T213 = {10: (5, 3), 11: (4, 3), 12: (3, 3), 13: (2, 2), 14: (1, 2), 15: (0, 1)}
+_K214 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T215 = {1: (2, 3), 2: (1, 2)}
+_K216 = frozenset(('Id', 'SignatureProperty'))
+_K217 = frozenset(('Id', 'Target'))
+_T218 = {}
+_K219 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T220 = {3: (0, 2, 4)}
+_T221 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T222 = {3: (2, 2), 4: (1, 2)}
+_K223 = frozenset(('Id', 'value'))
+_K224 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T225 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T226 = {4: (1, 2)}
+_K227 = frozenset(('Algorithm', 'XPath'))
+_T228 = {1: (0, 3, 1, 0)}
+_Q229 = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_K230 = frozenset(('Transform',))
+_M231 = tuple((1 << max(0, (x << 3) + -2)) - 1 for x in range(128))
+_K232 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_O233 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
+_T234 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T235 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T236 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T237 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T238 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T239 = {1: (6, 3)}
+_K240 = frozenset(('X509IssuerName', 'X509SerialNumber'))
 
 def d_AC_CPDReqEnergyTransferModeType(v, r):
     o = {}
@@ -4812,7 +4814,7 @@ def e_MeterInfoType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
-        a = (a << ((ln0 << 3) + 22)) | ((((ln0 + 2) << (ln0 << 3)) | _fb(y0.encode(), 'big')) << 12) | (y1 << 1)
+        a = (a << ((ln0 << 3) + 22)) | (_fb((_C175[ln0 + 2] + y0).encode(), 'big') << 12) | (y1 << 1)
         st = 2
     else:
         f = 'MeterID'
@@ -4848,7 +4850,7 @@ def e_MeterInfoType(a, d):
     x = d.get('CapacitiveEnergyReadingVARh')
     if x is not None:
         u += 1
-        c, wd, st = _T175[st]
+        c, wd, st = _T176[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
@@ -4857,7 +4859,7 @@ def e_MeterInfoType(a, d):
     x = d.get('BPT_InductiveEnergyReadingVARh')
     if x is not None:
         u += 1
-        c, wd, st = _T176[st]
+        c, wd, st = _T177[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
@@ -4866,13 +4868,13 @@ def e_MeterInfoType(a, d):
     x = d.get('MeterSignature')
     if x is not None:
         u += 1
-        c, wd, st = _T177[st]
+        c, wd, st = _T178[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'MeterStatus'
     x = d.get('MeterStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T178[st]
+        c, wd, st = _T179[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
@@ -4881,13 +4883,13 @@ def e_MeterInfoType(a, d):
     x = d.get('MeterTimestamp')
     if x is not None:
         u += 1
-        c, wd, st = _T179[st]
+        c, wd, st = _T180[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
             a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 18446744073709551615)) << 1
     f = None
-    c, wd = _T180[st]
+    c, wd = _T181[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K174)
@@ -5019,14 +5021,14 @@ def e_ObjectType(a, d):
     x = d.get('MimeType')
     if x is not None:
         u += 1
-        c, wd, st = _T182[st]
+        c, wd, st = _T183[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T183[st]
+    c, wd = _T184[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K181)
+        extra(d, _K182)
     return a
 
 def d_PGPDataType(v, r):
@@ -5088,13 +5090,13 @@ def e_PGPDataType(a, d):
     x = d.get('PGPKeyPacket')
     if x is not None:
         u += 1
-        c, wd, st = _T185[st]
+        c, wd, st = _T186[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T186[st]
+    c, wd = _T187[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K184)
+        extra(d, _K185)
     return a
 
 def d_RSAKeyValueType(v, r):
@@ -5140,7 +5142,7 @@ def e_RSAKeyValueType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K187)
+        extra(d, _K188)
     return a
 
 def d_RationalNumberType(v, r):
@@ -5212,7 +5214,7 @@ def e_RationalNumberType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K188)
+        extra(d, _K189)
     return a
 
 def d_ReceiptType(v, r):
@@ -5374,19 +5376,19 @@ def e_ReceiptType(a, d):
     x = d.get('OccupancyCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T190[st]
+        c, wd, st = _T191[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'AdditionalServicesCosts'
     x = d.get('AdditionalServicesCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T191[st]
+        c, wd, st = _T192[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'OverstayCosts'
     x = d.get('OverstayCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T192[st]
+        c, wd, st = _T193[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'TaxCosts'
     x = d.get('TaxCosts')
@@ -5398,7 +5400,7 @@ def e_ReceiptType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T193[st]
+            c, wd, nx, n = _T194[st]
             a = e_DetailedTaxType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -5416,10 +5418,10 @@ def e_ReceiptType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T194[st]
+    c, wd = _T195[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K189)
+        extra(d, _K190)
     return a
 
 def d_ReferenceType(v, r):
@@ -5564,13 +5566,13 @@ def e_ReferenceType(a, d):
     x = d.get('DigestValue')
     if x is not None:
         u += 1
-        c, wd, st = _T196[st]
+        c, wd, st = _T197[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T197[st]
+    c, wd = _T198[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K195)
+        extra(d, _K196)
     return a
 
 def d_RetrievalMethodType(v, r):
@@ -5643,20 +5645,20 @@ def e_RetrievalMethodType(a, d):
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T199[st]
+        c, wd, st = _T200[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T200[st]
+        c, wd, st = _T201[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T201[st]
+    c, wd = _T202[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K198)
+        extra(d, _K199)
     return a
 
 def d_SPKIDataType(v, r):
@@ -5720,7 +5722,7 @@ def e_SPKIDataType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q204[m]
+            st = _Q205[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -5771,7 +5773,7 @@ def e_SPKIDataType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T203[st]
+                c, wd, nx, n = _T204[st]
                 a = wb(((((a << wd) | c) << 1)), x) << 1
                 if n:
                     k += 1
@@ -5793,7 +5795,7 @@ def e_SPKIDataType(a, d):
     f = None
     a = (a << 2) | 2
     if u != len(d):
-        extra(d, _K202)
+        extra(d, _K203)
     return a
 
 def d_Scheduled_AC_CLReqControlModeType(v, r):
@@ -6082,16 +6084,16 @@ def e_Scheduled_AC_CLReqControlModeType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O206.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O207.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_Scheduled_AC_CLReqControlModeType.get(f)
         if h is None:
-            extra(d, _K205)
+            extra(d, _K206)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T212[st]
+    c, wd = _T213[st]
     a = (a << wd) | c
     return a
 
@@ -6406,10 +6408,10 @@ def e_SignatureMethodType(a, d):
             a = wi((a << 4), as_int(x, None, None)) << 1
         st = 2
     f = None
-    c, wd = _T214[st]
+    c, wd = _T215[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K213)
+        extra(d, _K214)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -6494,7 +6496,7 @@ def e_SignaturePropertiesType(a, d):
     c, wd = _T171[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K215)
+        extra(d, _K216)
     return a
 
 def d_SignaturePropertyType(v, r):
@@ -6572,10 +6574,10 @@ def e_SignaturePropertyType(a, d):
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T217[st]
+    c, wd = _T218[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K216)
+        extra(d, _K217)
     return a
 
 def d_SignatureType(v, r):
@@ -6670,7 +6672,7 @@ def e_SignatureType(a, d):
     x = d.get('KeyInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T219[st]
+        c, wd, st = _T220[st]
         a = e_KeyInfoType(((a << wd) | c), x)
     f = 'Object'
     x = d.get('Object')
@@ -6682,7 +6684,7 @@ def e_SignatureType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T220[st]
+            c, wd, nx, n = _T221[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6700,10 +6702,10 @@ def e_SignatureType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T221[st]
+    c, wd = _T222[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K218)
+        extra(d, _K219)
     return a
 
 def d_SignatureValueType(v, r):
@@ -6759,7 +6761,7 @@ def e_SignatureValueType(a, d):
     c, wd = _T39[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K222)
+        extra(d, _K223)
     return a
 
 def d_SignedInfoType(v, r):
@@ -6849,7 +6851,7 @@ def e_SignedInfoType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T224[st]
+            c, wd, nx, n = _T225[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6867,10 +6869,10 @@ def e_SignedInfoType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T225[st]
+    c, wd = _T226[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K223)
+        extra(d, _K224)
     return a
 
 def d_TransformType(v, r):
@@ -6939,7 +6941,7 @@ def e_TransformType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q228[m]
+            st = _Q229[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -7020,7 +7022,7 @@ def e_TransformType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T227[st]
+                c, wd, nx, n = _T228[st]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                     a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
@@ -7043,7 +7045,7 @@ def e_TransformType(a, d):
     f = None
     a = (a << 3) | 2
     if u != len(d):
-        extra(d, _K226)
+        extra(d, _K227)
     return a
 
 def d_TransformsType(v, r):
@@ -7084,7 +7086,7 @@ def e_TransformsType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q204[m]
+            st = _Q205[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -7135,7 +7137,7 @@ def e_TransformsType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T203[st]
+                c, wd, nx, n = _T204[st]
                 a = e_TransformType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -7157,7 +7159,7 @@ def e_TransformsType(a, d):
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K229)
+        extra(d, _K230)
     return a
 
 def d_X509DataType(v, r):
@@ -7169,7 +7171,7 @@ def d_X509DataType(v, r):
         r0 = r
         if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
             r -= n + 10
-            y = (v >> r) & ((1 << n) - 1)
+            y = (v >> r) & _M231[x]
             s0 = (y >> 14).to_bytes(x - 2, 'big')
             if not y & 15875 and s0.isascii():
                 x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
@@ -7222,7 +7224,7 @@ def d_X509DataType(v, r):
             r0 = r
             if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
                 r -= n + 10
-                y = (v >> r) & ((1 << n) - 1)
+                y = (v >> r) & _M231[x]
                 s0 = (y >> 14).to_bytes(x - 2, 'big')
                 if not y & 15875 and s0.isascii():
                     x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
@@ -7292,10 +7294,10 @@ def e_X509DataType(a, d):
             continue
         h = _H_X509DataType.get(f)
         if h is None:
-            extra(d, _K230)
+            extra(d, _K232)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T237[st]
+    c, wd = _T239[st]
     a = (a << wd) | c
     return a
 
@@ -7354,7 +7356,7 @@ def e_X509IssuerSerialType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
-        a = (a << ((ln0 << 3) + 23)) | ((((ln0 + 2) << (ln0 << 3)) | _fb(y0.encode(), 'big')) << 13) | (y1 << 1)
+        a = (a << ((ln0 << 3) + 23)) | (_fb((_C175[ln0 + 2] + y0).encode(), 'big') << 13) | (y1 << 1)
     else:
         f = 'X509IssuerName'
         x = d.get('X509IssuerName')
@@ -7377,7 +7379,7 @@ def e_X509IssuerSerialType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K238)
+        extra(d, _K240)
     return a
 
 def h_AC_CPDResEnergyTransferModeType_0(a, x, st):
@@ -8334,27 +8336,27 @@ def h_Scheduled_AC_CLReqControlModeType_9(a, x, st):
     return a, st
 
 def h_Scheduled_AC_CLReqControlModeType_10(a, x, st):
-    c, wd, st = _T207[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_Scheduled_AC_CLReqControlModeType_11(a, x, st):
     c, wd, st = _T208[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
-def h_Scheduled_AC_CLReqControlModeType_12(a, x, st):
+def h_Scheduled_AC_CLReqControlModeType_11(a, x, st):
     c, wd, st = _T209[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
-def h_Scheduled_AC_CLReqControlModeType_13(a, x, st):
+def h_Scheduled_AC_CLReqControlModeType_12(a, x, st):
     c, wd, st = _T210[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
-def h_Scheduled_AC_CLReqControlModeType_14(a, x, st):
+def h_Scheduled_AC_CLReqControlModeType_13(a, x, st):
     c, wd, st = _T211[st]
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_Scheduled_AC_CLReqControlModeType_14(a, x, st):
+    c, wd, st = _T212[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
@@ -8365,7 +8367,7 @@ def h_X509DataType_0(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T232[st]
+        c, wd, nx, n = _T234[st]
         a = e_X509IssuerSerialType(((a << wd) | c), x)
         if n:
             k += 1
@@ -8391,7 +8393,7 @@ def h_X509DataType_1(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T233[st]
+        c, wd, nx, n = _T235[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -8417,7 +8419,7 @@ def h_X509DataType_2(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T234[st]
+        c, wd, nx, n = _T236[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
             a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
@@ -8446,7 +8448,7 @@ def h_X509DataType_3(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T235[st]
+        c, wd, nx, n = _T237[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -8472,7 +8474,7 @@ def h_X509DataType_4(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T236[st]
+        c, wd, nx, n = _T238[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1

@@ -110,15 +110,17 @@ _K93 = frozenset(('Algorithm', 'XPath'))
 _T94 = {1: (0, 3, 1, 0)}
 _Q95 = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
 _K96 = frozenset(('Transform',))
-_K97 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
-_O98 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
-_T99 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
-_T100 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T101 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T102 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T103 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T104 = {1: (6, 3)}
-_K105 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_M97 = tuple((1 << max(0, (x << 3) + -2)) - 1 for x in range(128))
+_K98 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_O99 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
+_T100 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T101 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T102 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T103 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T104 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T105 = {1: (6, 3)}
+_K106 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_C107 = tuple(map(chr, range(128)))
 
 def d_ACDP_ConnectReqType(v, r):
     o = {}
@@ -3501,7 +3503,7 @@ def d_X509DataType(v, r):
         r0 = r
         if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
             r -= n + 10
-            y = (v >> r) & ((1 << n) - 1)
+            y = (v >> r) & _M97[x]
             s0 = (y >> 14).to_bytes(x - 2, 'big')
             if not y & 15875 and s0.isascii():
                 x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
@@ -3554,7 +3556,7 @@ def d_X509DataType(v, r):
             r0 = r
             if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
                 r -= n + 10
-                y = (v >> r) & ((1 << n) - 1)
+                y = (v >> r) & _M97[x]
                 s0 = (y >> 14).to_bytes(x - 2, 'big')
                 if not y & 15875 and s0.isascii():
                     x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
@@ -3624,10 +3626,10 @@ def e_X509DataType(a, d):
             continue
         h = _H_X509DataType.get(f)
         if h is None:
-            extra(d, _K97)
+            extra(d, _K98)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T104[st]
+    c, wd = _T105[st]
     a = (a << wd) | c
     return a
 
@@ -3686,7 +3688,7 @@ def e_X509IssuerSerialType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
-        a = (a << ((ln0 << 3) + 23)) | ((((ln0 + 2) << (ln0 << 3)) | _fb(y0.encode(), 'big')) << 13) | (y1 << 1)
+        a = (a << ((ln0 << 3) + 23)) | (_fb((_C107[ln0 + 2] + y0).encode(), 'big') << 13) | (y1 << 1)
     else:
         f = 'X509IssuerName'
         x = d.get('X509IssuerName')
@@ -3709,7 +3711,7 @@ def e_X509IssuerSerialType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K105)
+        extra(d, _K106)
     return a
 
 def h_KeyInfoType_1(a, x, st):
@@ -3907,7 +3909,7 @@ def h_X509DataType_0(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T99[st]
+        c, wd, nx, n = _T100[st]
         a = e_X509IssuerSerialType(((a << wd) | c), x)
         if n:
             k += 1
@@ -3933,7 +3935,7 @@ def h_X509DataType_1(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T100[st]
+        c, wd, nx, n = _T101[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -3959,7 +3961,7 @@ def h_X509DataType_2(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T101[st]
+        c, wd, nx, n = _T102[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
             a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
@@ -3988,7 +3990,7 @@ def h_X509DataType_3(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T102[st]
+        c, wd, nx, n = _T103[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -4014,7 +4016,7 @@ def h_X509DataType_4(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T103[st]
+        c, wd, nx, n = _T104[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1

@@ -151,68 +151,70 @@ _T134 = {2: (1, 2)}
 _K135 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
 _T136 = {2: (1, 2), 3: (0, 1)}
 _K137 = frozenset(('BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'CapacitiveEnergyReadingVARh', 'ChargedEnergyReadingWh', 'MeterID', 'MeterSignature', 'MeterStatus', 'MeterTimestamp'))
-_T138 = {2: (1, 3, 4), 3: (0, 3, 4)}
-_T139 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
-_T140 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
-_T141 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
-_T142 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
-_T143 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_K144 = frozenset(('Encoding', 'Id', 'MimeType'))
-_T145 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
-_T146 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K147 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
-_T148 = {0: (1, 2, 2), 1: (0, 2, 2)}
-_T149 = {1: (2, 2), 2: (1, 2)}
-_K150 = frozenset(('Exponent', 'Modulus'))
-_K151 = frozenset(('Exponent', 'Value'))
-_K152 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
-_T153 = {1: (1, 3, 3), 2: (0, 3, 3)}
-_T154 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
-_T155 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
-_T156 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
-_T157 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
-_K158 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
-_T159 = {6: (0, 1)}
-_K160 = frozenset(('Transforms', 'Type', 'URI'))
-_T161 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K162 = frozenset(('SPKISexp',))
-_T163 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
-_Q164 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
-_K165 = frozenset(('EVMaximumChargeCurrent', 'EVMaximumChargePower', 'EVMaximumEnergyRequest', 'EVMaximumVoltage', 'EVMinimumChargePower', 'EVMinimumEnergyRequest', 'EVMinimumVoltage', 'EVTargetCurrent', 'EVTargetEnergyRequest', 'EVTargetVoltage'))
-_T166 = {5: (0, 3, 6)}
-_T167 = {5: (1, 3, 7), 6: (0, 3, 7)}
-_T168 = {5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 3, 8)}
-_T169 = {5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 3, 9), 8: (0, 2, 9)}
-_T170 = {5: (4, 3, 10), 6: (3, 3, 10), 7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
-_T171 = {5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
-_K172 = frozenset(('EVSEMaximumChargeCurrent', 'EVSEMaximumChargePower', 'EVSEMaximumVoltage', 'EVSEMinimumChargePower'))
-_T173 = {0: (4, 3), 1: (3, 3), 2: (2, 2), 3: (1, 2), 4: (0, 1)}
-_K174 = frozenset(('Algorithm', 'HMACOutputLength'))
-_T175 = {1: (2, 3), 2: (1, 2)}
-_K176 = frozenset(('Id', 'SignatureProperty'))
-_K177 = frozenset(('Id', 'Target'))
-_T178 = {}
-_K179 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
-_T180 = {3: (0, 2, 4)}
-_T181 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T182 = {3: (2, 2), 4: (1, 2)}
-_K183 = frozenset(('Id', 'value'))
-_K184 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
-_T185 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
-_T186 = {4: (1, 2)}
-_K187 = frozenset(('Algorithm', 'XPath'))
-_T188 = {1: (0, 3, 1, 0)}
-_Q189 = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
-_K190 = frozenset(('Transform',))
-_K191 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
-_O192 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
-_T193 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
-_T194 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T195 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T196 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T197 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T198 = {1: (6, 3)}
-_K199 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_C138 = tuple(map(chr, range(128)))
+_T139 = {2: (1, 3, 4), 3: (0, 3, 4)}
+_T140 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
+_T141 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T142 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
+_T143 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
+_T144 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_K145 = frozenset(('Encoding', 'Id', 'MimeType'))
+_T146 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_T147 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_K148 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
+_T149 = {0: (1, 2, 2), 1: (0, 2, 2)}
+_T150 = {1: (2, 2), 2: (1, 2)}
+_K151 = frozenset(('Exponent', 'Modulus'))
+_K152 = frozenset(('Exponent', 'Value'))
+_K153 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
+_T154 = {1: (1, 3, 3), 2: (0, 3, 3)}
+_T155 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
+_T156 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
+_T157 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
+_T158 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_K159 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T160 = {6: (0, 1)}
+_K161 = frozenset(('Transforms', 'Type', 'URI'))
+_T162 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K163 = frozenset(('SPKISexp',))
+_T164 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_Q165 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_K166 = frozenset(('EVMaximumChargeCurrent', 'EVMaximumChargePower', 'EVMaximumEnergyRequest', 'EVMaximumVoltage', 'EVMinimumChargePower', 'EVMinimumEnergyRequest', 'EVMinimumVoltage', 'EVTargetCurrent', 'EVTargetEnergyRequest', 'EVTargetVoltage'))
+_T167 = {5: (0, 3, 6)}
+_T168 = {5: (1, 3, 7), 6: (0, 3, 7)}
+_T169 = {5: (2, 3, 8), 6: (1, 3, 8), 7: (0, 3, 8)}
+_T170 = {5: (3, 3, 9), 6: (2, 3, 9), 7: (1, 3, 9), 8: (0, 2, 9)}
+_T171 = {5: (4, 3, 10), 6: (3, 3, 10), 7: (2, 3, 10), 8: (1, 2, 10), 9: (0, 2, 10)}
+_T172 = {5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
+_K173 = frozenset(('EVSEMaximumChargeCurrent', 'EVSEMaximumChargePower', 'EVSEMaximumVoltage', 'EVSEMinimumChargePower'))
+_T174 = {0: (4, 3), 1: (3, 3), 2: (2, 2), 3: (1, 2), 4: (0, 1)}
+_K175 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T176 = {1: (2, 3), 2: (1, 2)}
+_K177 = frozenset(('Id', 'SignatureProperty'))
+_K178 = frozenset(('Id', 'Target'))
+_T179 = {}
+_K180 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T181 = {3: (0, 2, 4)}
+_T182 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T183 = {3: (2, 2), 4: (1, 2)}
+_K184 = frozenset(('Id', 'value'))
+_K185 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T186 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T187 = {4: (1, 2)}
+_K188 = frozenset(('Algorithm', 'XPath'))
+_T189 = {1: (0, 3, 1, 0)}
+_Q190 = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_K191 = frozenset(('Transform',))
+_M192 = tuple((1 << max(0, (x << 3) + -2)) - 1 for x in range(128))
+_K193 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_O194 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
+_T195 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T196 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T197 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T198 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T199 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T200 = {1: (6, 3)}
+_K201 = frozenset(('X509IssuerName', 'X509SerialNumber'))
 
 def d_BPT_DC_CPDReqEnergyTransferModeType(v, r):
     o = {}
@@ -4376,7 +4378,7 @@ def e_MeterInfoType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
-        a = (a << ((ln0 << 3) + 22)) | ((((ln0 + 2) << (ln0 << 3)) | _fb(y0.encode(), 'big')) << 12) | (y1 << 1)
+        a = (a << ((ln0 << 3) + 22)) | (_fb((_C138[ln0 + 2] + y0).encode(), 'big') << 12) | (y1 << 1)
         st = 2
     else:
         f = 'MeterID'
@@ -4412,7 +4414,7 @@ def e_MeterInfoType(a, d):
     x = d.get('CapacitiveEnergyReadingVARh')
     if x is not None:
         u += 1
-        c, wd, st = _T138[st]
+        c, wd, st = _T139[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
@@ -4421,7 +4423,7 @@ def e_MeterInfoType(a, d):
     x = d.get('BPT_InductiveEnergyReadingVARh')
     if x is not None:
         u += 1
-        c, wd, st = _T139[st]
+        c, wd, st = _T140[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
@@ -4430,13 +4432,13 @@ def e_MeterInfoType(a, d):
     x = d.get('MeterSignature')
     if x is not None:
         u += 1
-        c, wd, st = _T140[st]
+        c, wd, st = _T141[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'MeterStatus'
     x = d.get('MeterStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T141[st]
+        c, wd, st = _T142[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
@@ -4445,13 +4447,13 @@ def e_MeterInfoType(a, d):
     x = d.get('MeterTimestamp')
     if x is not None:
         u += 1
-        c, wd, st = _T142[st]
+        c, wd, st = _T143[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
             a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 18446744073709551615)) << 1
     f = None
-    c, wd = _T143[st]
+    c, wd = _T144[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K137)
@@ -4583,14 +4585,14 @@ def e_ObjectType(a, d):
     x = d.get('MimeType')
     if x is not None:
         u += 1
-        c, wd, st = _T145[st]
+        c, wd, st = _T146[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T146[st]
+    c, wd = _T147[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K144)
+        extra(d, _K145)
     return a
 
 def d_PGPDataType(v, r):
@@ -4652,13 +4654,13 @@ def e_PGPDataType(a, d):
     x = d.get('PGPKeyPacket')
     if x is not None:
         u += 1
-        c, wd, st = _T148[st]
+        c, wd, st = _T149[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T149[st]
+    c, wd = _T150[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K147)
+        extra(d, _K148)
     return a
 
 def d_RSAKeyValueType(v, r):
@@ -4704,7 +4706,7 @@ def e_RSAKeyValueType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K150)
+        extra(d, _K151)
     return a
 
 def d_RationalNumberType(v, r):
@@ -4776,7 +4778,7 @@ def e_RationalNumberType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K151)
+        extra(d, _K152)
     return a
 
 def d_ReceiptType(v, r):
@@ -4938,19 +4940,19 @@ def e_ReceiptType(a, d):
     x = d.get('OccupancyCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T153[st]
+        c, wd, st = _T154[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'AdditionalServicesCosts'
     x = d.get('AdditionalServicesCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T154[st]
+        c, wd, st = _T155[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'OverstayCosts'
     x = d.get('OverstayCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T155[st]
+        c, wd, st = _T156[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'TaxCosts'
     x = d.get('TaxCosts')
@@ -4962,7 +4964,7 @@ def e_ReceiptType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T156[st]
+            c, wd, nx, n = _T157[st]
             a = e_DetailedTaxType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -4980,10 +4982,10 @@ def e_ReceiptType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T157[st]
+    c, wd = _T158[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K152)
+        extra(d, _K153)
     return a
 
 def d_ReferenceType(v, r):
@@ -5131,10 +5133,10 @@ def e_ReferenceType(a, d):
         c, wd, st = _T14[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T159[st]
+    c, wd = _T160[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K158)
+        extra(d, _K159)
     return a
 
 def d_RetrievalMethodType(v, r):
@@ -5217,10 +5219,10 @@ def e_RetrievalMethodType(a, d):
         c, wd, st = _T32[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T161[st]
+    c, wd = _T162[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K160)
+        extra(d, _K161)
     return a
 
 def d_SPKIDataType(v, r):
@@ -5284,7 +5286,7 @@ def e_SPKIDataType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q164[m]
+            st = _Q165[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -5335,7 +5337,7 @@ def e_SPKIDataType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T163[st]
+                c, wd, nx, n = _T164[st]
                 a = wb(((((a << wd) | c) << 1)), x) << 1
                 if n:
                     k += 1
@@ -5357,7 +5359,7 @@ def e_SPKIDataType(a, d):
     f = None
     a = (a << 2) | 2
     if u != len(d):
-        extra(d, _K162)
+        extra(d, _K163)
     return a
 
 def d_Scheduled_DC_CLReqControlModeType(v, r):
@@ -5568,37 +5570,37 @@ def e_Scheduled_DC_CLReqControlModeType(a, d):
     x = d.get('EVMaximumChargePower')
     if x is not None:
         u += 1
-        c, wd, st = _T166[st]
+        c, wd, st = _T167[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumChargePower'
     x = d.get('EVMinimumChargePower')
     if x is not None:
         u += 1
-        c, wd, st = _T167[st]
+        c, wd, st = _T168[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMaximumChargeCurrent'
     x = d.get('EVMaximumChargeCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T168[st]
+        c, wd, st = _T169[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMaximumVoltage'
     x = d.get('EVMaximumVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T169[st]
+        c, wd, st = _T170[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVMinimumVoltage'
     x = d.get('EVMinimumVoltage')
     if x is not None:
         u += 1
-        c, wd, st = _T170[st]
+        c, wd, st = _T171[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T171[st]
+    c, wd = _T172[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K165)
+        extra(d, _K166)
     return a
 
 def d_Scheduled_DC_CLResControlModeType(v, r):
@@ -5708,10 +5710,10 @@ def e_Scheduled_DC_CLResControlModeType(a, d):
         c, wd, st = _T26[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = None
-    c, wd = _T173[st]
+    c, wd = _T174[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K172)
+        extra(d, _K173)
     return a
 
 def d_SignatureMethodType(v, r):
@@ -5791,10 +5793,10 @@ def e_SignatureMethodType(a, d):
             a = wi((a << 4), as_int(x, None, None)) << 1
         st = 2
     f = None
-    c, wd = _T175[st]
+    c, wd = _T176[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K174)
+        extra(d, _K175)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -5879,7 +5881,7 @@ def e_SignaturePropertiesType(a, d):
     c, wd = _T134[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K176)
+        extra(d, _K177)
     return a
 
 def d_SignaturePropertyType(v, r):
@@ -5957,10 +5959,10 @@ def e_SignaturePropertyType(a, d):
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T178[st]
+    c, wd = _T179[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K177)
+        extra(d, _K178)
     return a
 
 def d_SignatureType(v, r):
@@ -6055,7 +6057,7 @@ def e_SignatureType(a, d):
     x = d.get('KeyInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T180[st]
+        c, wd, st = _T181[st]
         a = e_KeyInfoType(((a << wd) | c), x)
     f = 'Object'
     x = d.get('Object')
@@ -6067,7 +6069,7 @@ def e_SignatureType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T181[st]
+            c, wd, nx, n = _T182[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6085,10 +6087,10 @@ def e_SignatureType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T182[st]
+    c, wd = _T183[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K179)
+        extra(d, _K180)
     return a
 
 def d_SignatureValueType(v, r):
@@ -6144,7 +6146,7 @@ def e_SignatureValueType(a, d):
     c, wd = _T86[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K183)
+        extra(d, _K184)
     return a
 
 def d_SignedInfoType(v, r):
@@ -6234,7 +6236,7 @@ def e_SignedInfoType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T185[st]
+            c, wd, nx, n = _T186[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -6252,10 +6254,10 @@ def e_SignedInfoType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T186[st]
+    c, wd = _T187[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K184)
+        extra(d, _K185)
     return a
 
 def d_TransformType(v, r):
@@ -6324,7 +6326,7 @@ def e_TransformType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q189[m]
+            st = _Q190[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -6405,7 +6407,7 @@ def e_TransformType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T188[st]
+                c, wd, nx, n = _T189[st]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                     a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
@@ -6428,7 +6430,7 @@ def e_TransformType(a, d):
     f = None
     a = (a << 3) | 2
     if u != len(d):
-        extra(d, _K187)
+        extra(d, _K188)
     return a
 
 def d_TransformsType(v, r):
@@ -6469,7 +6471,7 @@ def e_TransformsType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q164[m]
+            st = _Q165[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -6520,7 +6522,7 @@ def e_TransformsType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T163[st]
+                c, wd, nx, n = _T164[st]
                 a = e_TransformType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -6542,7 +6544,7 @@ def e_TransformsType(a, d):
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K190)
+        extra(d, _K191)
     return a
 
 def d_X509DataType(v, r):
@@ -6554,7 +6556,7 @@ def d_X509DataType(v, r):
         r0 = r
         if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
             r -= n + 10
-            y = (v >> r) & ((1 << n) - 1)
+            y = (v >> r) & _M192[x]
             s0 = (y >> 14).to_bytes(x - 2, 'big')
             if not y & 15875 and s0.isascii():
                 x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
@@ -6607,7 +6609,7 @@ def d_X509DataType(v, r):
             r0 = r
             if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
                 r -= n + 10
-                y = (v >> r) & ((1 << n) - 1)
+                y = (v >> r) & _M192[x]
                 s0 = (y >> 14).to_bytes(x - 2, 'big')
                 if not y & 15875 and s0.isascii():
                     x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
@@ -6677,10 +6679,10 @@ def e_X509DataType(a, d):
             continue
         h = _H_X509DataType.get(f)
         if h is None:
-            extra(d, _K191)
+            extra(d, _K193)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T198[st]
+    c, wd = _T200[st]
     a = (a << wd) | c
     return a
 
@@ -6739,7 +6741,7 @@ def e_X509IssuerSerialType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
-        a = (a << ((ln0 << 3) + 23)) | ((((ln0 + 2) << (ln0 << 3)) | _fb(y0.encode(), 'big')) << 13) | (y1 << 1)
+        a = (a << ((ln0 << 3) + 23)) | (_fb((_C138[ln0 + 2] + y0).encode(), 'big') << 13) | (y1 << 1)
     else:
         f = 'X509IssuerName'
         x = d.get('X509IssuerName')
@@ -6762,7 +6764,7 @@ def e_X509IssuerSerialType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K199)
+        extra(d, _K201)
     return a
 
 def h_BPT_Dynamic_DC_CLReqControlModeType_0(a, x, st):
@@ -7296,7 +7298,7 @@ def h_X509DataType_0(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T193[st]
+        c, wd, nx, n = _T195[st]
         a = e_X509IssuerSerialType(((a << wd) | c), x)
         if n:
             k += 1
@@ -7322,7 +7324,7 @@ def h_X509DataType_1(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T194[st]
+        c, wd, nx, n = _T196[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -7348,7 +7350,7 @@ def h_X509DataType_2(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T195[st]
+        c, wd, nx, n = _T197[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
             a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
@@ -7377,7 +7379,7 @@ def h_X509DataType_3(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T196[st]
+        c, wd, nx, n = _T198[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -7403,7 +7405,7 @@ def h_X509DataType_4(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T197[st]
+        c, wd, nx, n = _T199[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1

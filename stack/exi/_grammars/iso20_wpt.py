@@ -67,171 +67,173 @@ _T50 = {2: (1, 2)}
 _K51 = frozenset(('SessionID', 'Signature', 'TimeStamp'))
 _T52 = {2: (1, 2), 3: (0, 1)}
 _K53 = frozenset(('BPT_DischargedEnergyReadingWh', 'BPT_InductiveEnergyReadingVARh', 'CapacitiveEnergyReadingVARh', 'ChargedEnergyReadingWh', 'MeterID', 'MeterSignature', 'MeterStatus', 'MeterTimestamp'))
-_T54 = {2: (1, 3, 4), 3: (0, 3, 4)}
-_T55 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
-_T56 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
-_T57 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
-_T58 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
-_T59 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_K60 = frozenset(('Encoding', 'Id', 'MimeType'))
-_T61 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
-_T62 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_K63 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
-_T64 = {0: (1, 2, 2), 1: (0, 2, 2)}
-_T65 = {1: (2, 2), 2: (1, 2)}
-_K66 = frozenset(('Exponent', 'Modulus'))
-_K67 = frozenset(('Exponent', 'Value'))
-_K68 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
-_T69 = {1: (1, 3, 3), 2: (0, 3, 3)}
-_T70 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
-_T71 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
-_T72 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
-_T73 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
-_K74 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
-_T75 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
-_T76 = {5: (0, 1, 6)}
-_T77 = {6: (0, 1)}
-_K78 = frozenset(('Transforms', 'Type', 'URI'))
-_T79 = {0: (1, 3, 2), 1: (0, 2, 2)}
-_T80 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
-_T81 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_K82 = frozenset(('SPKISexp',))
-_T83 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
-_Q84 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
-_K85 = frozenset(('Algorithm', 'HMACOutputLength'))
-_T86 = {1: (2, 3), 2: (1, 2)}
-_K87 = frozenset(('Id', 'SignatureProperty'))
-_K88 = frozenset(('Id', 'Target'))
-_T89 = {0: (1, 2, 2), 1: (0, 1, 2)}
-_T90 = {}
-_K91 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
-_T92 = {2: (0, 1, 3)}
-_T93 = {3: (0, 2, 4)}
-_T94 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
-_T95 = {3: (2, 2), 4: (1, 2)}
-_K96 = frozenset(('Id', 'value'))
-_T97 = {2: (0, 1)}
-_K98 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
-_T99 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
-_T100 = {4: (1, 2)}
-_K101 = frozenset(('Algorithm', 'XPath'))
-_T102 = {1: (0, 3, 1, 0)}
-_Q103 = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
-_K104 = frozenset(('Transform',))
-_E105 = ('PowerCheck', 'LPE', 'Proprietary')
-_I106 = {'PowerCheck': 0, 'LPE': 1, 'Proprietary': 2}
-_K107 = frozenset(('WPT_AlignmentCheckMethod',))
-_P108 = ((0, 1), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2))
-_E109 = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')
-_I110 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
-_E111 = ('EVResultUnknown', 'EVResultSuccess', 'EVResultFailed')
-_I112 = {'EVResultUnknown': 0, 'EVResultSuccess': 1, 'EVResultFailed': 2}
-_K113 = frozenset(('EVProcessing', 'EVResultCode', 'Header', 'TargetCoilCurrent', 'VendorSpecificDataContainer'))
-_T114 = {2: (1, 2, 4), 3: (0, 1, 4)}
-_T115 = {4: (0, 2, 5, 16)}
-_T116 = {4: (1, 2), 5: (0, 1)}
-_E117 = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')
-_I118 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
-_K119 = frozenset(('EVSEProcessing', 'Header', 'PowerTransmitted', 'ResponseCode', 'SupplyDeviceCurrent', 'VendorSpecificDataContainer'))
-_T120 = {3: (1, 3, 5), 4: (0, 2, 5)}
-_T121 = {3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 15)}
-_T122 = {3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
-_E123 = ('EVPCNoIssue', 'EVPCTempOverheatDetected', 'EVPCPowerTransferAnomalyDetected', 'EVPCAnomalyDetected')
-_I124 = {'EVPCNoIssue': 0, 'EVPCTempOverheatDetected': 1, 'EVPCPowerTransferAnomalyDetected': 2, 'EVPCAnomalyDetected': 3}
-_K125 = frozenset(('DisplayParameters', 'EVPCChargeDiagnostics', 'EVPCOperatingFrequency', 'EVPCPowerControlParameter', 'EVPCPowerOutput', 'EVPCPowerRequest', 'Header', 'ManufacturerSpecificDataContainer', 'MeterInfoRequested'))
-_T126 = {1: (1, 2, 3), 2: (0, 1, 3)}
-_T127 = {3: (0, 1, 4)}
-_T128 = {4: (0, 1, 5)}
-_T129 = {6: (0, 3, 7)}
-_T130 = {6: (1, 3, 8), 7: (0, 2, 8)}
-_T131 = {6: (2, 3, 9, 0), 7: (1, 2, 9, 0), 8: (0, 2, 9, 0), 9: (0, 2, 10, 15)}
-_T132 = {6: (3, 3), 7: (2, 2), 8: (1, 2), 9: (1, 2), 10: (0, 1)}
-_E133 = ('SPCNoIssue', 'SPCFODDetected', 'SPCLOPDetected', 'SPCTempOverheatDetected', 'SPCPowerTransferAnomalyDetected', 'SPCAnomalyDetected')
-_I134 = {'SPCNoIssue': 0, 'SPCFODDetected': 1, 'SPCLOPDetected': 2, 'SPCTempOverheatDetected': 3, 'SPCPowerTransferAnomalyDetected': 4, 'SPCAnomalyDetected': 5}
-_K135 = frozenset(('EVPCPowerRequest', 'EVSEStatus', 'Header', 'ManufacturerSpecificDataContainer', 'MeterInfo', 'Receipt', 'ResponseCode', 'SDPowerInput', 'SPCChargeDiagnostics', 'SPCMaxOutputPowerLimit', 'SPCMinOutputPowerLimit', 'SPCOperatingFrequency', 'SPCPowerControlParameter'))
-_O136 = {'Header': 0, 'ResponseCode': 1, 'EVSEStatus': 2, 'MeterInfo': 3, 'Receipt': 4, 'EVPCPowerRequest': 5, 'SDPowerInput': 6, 'SPCMaxOutputPowerLimit': 7, 'SPCMinOutputPowerLimit': 8, 'SPCChargeDiagnostics': 9, 'SPCOperatingFrequency': 10, 'SPCPowerControlParameter': 11, 'ManufacturerSpecificDataContainer': 12}
-_T137 = {0: (0, 1, 1)}
-_T138 = {1: (0, 1, 2)}
-_T139 = {2: (0, 3, 3)}
-_T140 = {2: (1, 3, 4), 3: (0, 2, 4)}
-_T141 = {2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
-_T142 = {2: (3, 3, 6), 3: (2, 2, 6), 4: (1, 2, 6), 5: (0, 1, 6)}
-_T143 = {6: (0, 2, 7)}
-_T144 = {6: (1, 2, 8), 7: (0, 1, 8)}
-_T145 = {8: (0, 1, 9)}
-_T146 = {9: (0, 1, 10)}
-_T147 = {10: (0, 3, 11)}
-_T148 = {10: (1, 3, 12), 11: (0, 2, 12)}
-_T149 = {10: (2, 3, 13, 0), 11: (1, 2, 13, 0), 12: (0, 2, 13, 0), 13: (0, 2, 14, 15)}
-_T150 = {10: (3, 3), 11: (2, 2), 12: (1, 2), 13: (1, 2), 14: (0, 1)}
-_K151 = frozenset(('EVPCDeviceLocalControl', 'EVPCMaxReceivablePower', 'EVPCNaturalFrequency', 'Header', 'SDMaxGroundClearence', 'SDMinGroundClearence', 'VendorSpecificDataContainer'))
-_T152 = {6: (0, 2, 7, 16)}
-_Q153 = (6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7)
-_T154 = {6: (1, 2), 7: (0, 1)}
-_E155 = ('MF-WPT1', 'MF-WPT2', 'MF-WPT3', 'MF-WPT4')
-_I156 = {'MF-WPT1': 0, 'MF-WPT2': 1, 'MF-WPT3': 2, 'MF-WPT4': 3}
-_K157 = frozenset(('Header', 'PDInputPowerClass', 'PDMaxCoilCurrent', 'PDMinCoilCurrent', 'ResponseCode', 'SDManufacturerSpecificDataContainer', 'SDMaxGroundClearanceSupport', 'SDMaxOutputPower', 'SDMinGroundClearanceSupport', 'SDMinOutputPower'))
-_T158 = {9: (0, 2, 10, 16)}
-_Q159 = (9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 10)
-_T160 = {9: (1, 2), 10: (0, 1)}
-_K161 = frozenset(('Coord_X', 'Coord_Y', 'Coord_Z'))
-_K162 = frozenset(('EVPCCoilCurrentInformation', 'EVPCCoilCurrentRequest', 'EVPCCurrentOutputInformation', 'EVPCVoltageOutputInformation'))
-_E163 = ('Manual', 'LF_TxEV', 'LF_TxPrimaryDevice', 'LPE', 'Proprietary')
-_I164 = {'Manual': 0, 'LF_TxEV': 1, 'LF_TxPrimaryDevice': 2, 'LPE': 3, 'Proprietary': 4}
-_K165 = frozenset(('WPT_FinePositioningMethod',))
-_K166 = frozenset(('EVProcessing', 'EVResultCode', 'Header', 'VendorSpecificDataContainer', 'WPT_LF_DataPackageList'))
-_T167 = {3: (0, 2, 5, 16)}
-_Q168 = (3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 5)
-_T169 = {3: (1, 2, 4), 5: (0, 2, 4)}
-_T170 = {3: (2, 2), 4: (0, 1), 5: (1, 2)}
-_K171 = frozenset(('EVSEProcessing', 'Header', 'ResponseCode', 'VendorSpecificDataContainer', 'WPT_LF_DataPackageList'))
-_K172 = frozenset(('EVDeviceAlignmentCheckMethodList', 'EVDeviceFinePositioningMethodList', 'EVDevicePairingMethodList', 'EVProcessing', 'Header', 'LF_SystemSetupData', 'NaturalOffset', 'VendorSpecificDataContainer'))
-_T173 = {6: (0, 2, 8, 16)}
-_Q174 = (6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 8)
-_T175 = {6: (1, 2, 7), 8: (0, 2, 7)}
-_T176 = {6: (2, 2), 7: (0, 1), 8: (1, 2)}
-_K177 = frozenset(('Header', 'LF_SystemSetupData', 'NaturalOffset', 'PrimaryDeviceAlignmentCheckMethodList', 'PrimaryDeviceFinePositioningMethodList', 'PrimaryDevicePairingMethodList', 'ResponseCode', 'VendorSpecificDataContainer'))
-_K178 = frozenset(('NumPackages', 'WPT_LF_DataPackage'))
-_K179 = frozenset(('LF_RxData', 'LF_TxData', 'PackageIndex'))
-_T180 = {1: (1, 2, 2)}
-_K181 = frozenset(('NumberOfReceivers', 'RxSpecData'))
-_T182 = {1: (0, 1, 2, 2), 2: (0, 2, 3, 253)}
-_Q183 = (1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2)
-_P184 = ((0, 1), (0, 1), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2))
-_K185 = frozenset(('WPT_LF_RxDataList',))
-_K186 = frozenset(('RSSIData', 'RxIdentifier'))
-_K187 = frozenset(('RSSIDataList',))
-_K188 = frozenset(('RSSI', 'TxIdentifier'))
-_K189 = frozenset(('LF_ReceiverSetupData', 'LF_TransmitterSetupData'))
-_T190 = {0: (1, 2, 1)}
-_T191 = {1: (0, 1)}
-_K192 = frozenset(('NumberOfTransmitters', 'SignalFrequency', 'TxPackageSpecData', 'TxSpecData'))
-_T193 = {2: (0, 1, 3, 2), 3: (0, 2, 5, 253)}
-_Q194 = (2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3)
-_K195 = frozenset(('WPT_LF_TxDataList',))
-_K196 = frozenset(('EIRP', 'TxIdentifier'))
-_E197 = ('External confirmation', 'LPE', 'LF_TxEV', 'LF_TxPrimaryDevice', 'Optical', 'Proprietary')
-_I198 = {'External confirmation': 0, 'LPE': 1, 'LF_TxEV': 2, 'LF_TxPrimaryDevice': 3, 'Optical': 4, 'Proprietary': 5}
-_K199 = frozenset(('WPT_PairingMethod',))
-_K200 = frozenset(('EVProcessing', 'EVResultCode', 'Header', 'ObservedIDCode', 'VendorSpecificDataContainer'))
-_K201 = frozenset(('AlternativeSECCList', 'EVSEProcessing', 'Header', 'ObservedIDCode', 'ResponseCode', 'VendorSpecificDataContainer'))
-_K202 = frozenset(('SPCPrimaryDeviceCoilCurrentInformation',))
-_K203 = frozenset(('PackageSeparationTime', 'PulseDuration', 'PulseSeparationTime', 'PulseSequenceOrder'))
-_T204 = {0: (0, 1, 1, 2), 1: (0, 2, 5, 253)}
-_Q205 = (0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
-_T206 = {1: (1, 2, 2), 5: (0, 1, 2)}
-_T207 = {4: (0, 1)}
-_K208 = frozenset(('IndexNumber', 'TxRxIdentifier'))
-_K209 = frozenset(('TxRxIdentifier', 'TxRxOrientation', 'TxRxPosition'))
-_K210 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
-_O211 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
-_T212 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
-_T213 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
-_T214 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
-_T215 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
-_T216 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
-_T217 = {1: (6, 3)}
-_K218 = frozenset(('X509IssuerName', 'X509SerialNumber'))
+_C54 = tuple(map(chr, range(128)))
+_T55 = {2: (1, 3, 4), 3: (0, 3, 4)}
+_T56 = {2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 3, 5)}
+_T57 = {2: (3, 3, 6), 3: (2, 3, 6), 4: (1, 3, 6), 5: (0, 3, 6)}
+_T58 = {2: (4, 3, 7), 3: (3, 3, 7), 4: (2, 3, 7), 5: (1, 3, 7), 6: (0, 2, 7)}
+_T59 = {2: (5, 3, 8), 3: (4, 3, 8), 4: (3, 3, 8), 5: (2, 3, 8), 6: (1, 2, 8), 7: (0, 2, 8)}
+_T60 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_K61 = frozenset(('Encoding', 'Id', 'MimeType'))
+_T62 = {0: (2, 3, 3), 1: (1, 3, 3), 2: (0, 3, 3)}
+_T63 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_K64 = frozenset(('PGPKeyID', 'PGPKeyPacket'))
+_T65 = {0: (1, 2, 2), 1: (0, 2, 2)}
+_T66 = {1: (2, 2), 2: (1, 2)}
+_K67 = frozenset(('Exponent', 'Modulus'))
+_K68 = frozenset(('Exponent', 'Value'))
+_K69 = frozenset(('AdditionalServicesCosts', 'EnergyCosts', 'OccupancyCosts', 'OverstayCosts', 'TaxCosts', 'TimeAnchor'))
+_T70 = {1: (1, 3, 3), 2: (0, 3, 3)}
+_T71 = {1: (2, 3, 4), 2: (1, 3, 4), 3: (0, 3, 4)}
+_T72 = {1: (3, 3, 5), 2: (2, 3, 5), 3: (1, 3, 5), 4: (0, 2, 5)}
+_T73 = {1: (4, 3, 6, 0), 2: (3, 3, 6, 0), 3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 9)}
+_T74 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_K75 = frozenset(('DigestMethod', 'DigestValue', 'Id', 'Transforms', 'Type', 'URI'))
+_T76 = {0: (4, 3, 5), 1: (3, 3, 5), 2: (2, 2, 5), 3: (1, 2, 5), 4: (0, 1, 5)}
+_T77 = {5: (0, 1, 6)}
+_T78 = {6: (0, 1)}
+_K79 = frozenset(('Transforms', 'Type', 'URI'))
+_T80 = {0: (1, 3, 2), 1: (0, 2, 2)}
+_T81 = {0: (2, 3, 3), 1: (1, 2, 3), 2: (0, 2, 3)}
+_T82 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_K83 = frozenset(('SPKISexp',))
+_T84 = {0: (0, 1, 1, 0), 1: (0, 2, 1, 0)}
+_Q85 = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_K86 = frozenset(('Algorithm', 'HMACOutputLength'))
+_T87 = {1: (2, 3), 2: (1, 2)}
+_K88 = frozenset(('Id', 'SignatureProperty'))
+_K89 = frozenset(('Id', 'Target'))
+_T90 = {0: (1, 2, 2), 1: (0, 1, 2)}
+_T91 = {}
+_K92 = frozenset(('Id', 'KeyInfo', 'Object', 'SignatureValue', 'SignedInfo'))
+_T93 = {2: (0, 1, 3)}
+_T94 = {3: (0, 2, 4)}
+_T95 = {3: (1, 2, 4, 0), 4: (0, 2, 4, 0)}
+_T96 = {3: (2, 2), 4: (1, 2)}
+_K97 = frozenset(('Id', 'value'))
+_T98 = {2: (0, 1)}
+_K99 = frozenset(('CanonicalizationMethod', 'Id', 'Reference', 'SignatureMethod'))
+_T100 = {3: (0, 1, 4, 0), 4: (0, 2, 4, 0)}
+_T101 = {4: (1, 2)}
+_K102 = frozenset(('Algorithm', 'XPath'))
+_T103 = {1: (0, 3, 1, 0)}
+_Q104 = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_K105 = frozenset(('Transform',))
+_E106 = ('PowerCheck', 'LPE', 'Proprietary')
+_I107 = {'PowerCheck': 0, 'LPE': 1, 'Proprietary': 2}
+_K108 = frozenset(('WPT_AlignmentCheckMethod',))
+_P109 = ((0, 1), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2))
+_E110 = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')
+_I111 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
+_E112 = ('EVResultUnknown', 'EVResultSuccess', 'EVResultFailed')
+_I113 = {'EVResultUnknown': 0, 'EVResultSuccess': 1, 'EVResultFailed': 2}
+_K114 = frozenset(('EVProcessing', 'EVResultCode', 'Header', 'TargetCoilCurrent', 'VendorSpecificDataContainer'))
+_T115 = {2: (1, 2, 4), 3: (0, 1, 4)}
+_T116 = {4: (0, 2, 5, 16)}
+_T117 = {4: (1, 2), 5: (0, 1)}
+_E118 = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')
+_I119 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
+_K120 = frozenset(('EVSEProcessing', 'Header', 'PowerTransmitted', 'ResponseCode', 'SupplyDeviceCurrent', 'VendorSpecificDataContainer'))
+_T121 = {3: (1, 3, 5), 4: (0, 2, 5)}
+_T122 = {3: (2, 3, 6, 0), 4: (1, 2, 6, 0), 5: (0, 2, 6, 0), 6: (0, 2, 7, 15)}
+_T123 = {3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_E124 = ('EVPCNoIssue', 'EVPCTempOverheatDetected', 'EVPCPowerTransferAnomalyDetected', 'EVPCAnomalyDetected')
+_I125 = {'EVPCNoIssue': 0, 'EVPCTempOverheatDetected': 1, 'EVPCPowerTransferAnomalyDetected': 2, 'EVPCAnomalyDetected': 3}
+_K126 = frozenset(('DisplayParameters', 'EVPCChargeDiagnostics', 'EVPCOperatingFrequency', 'EVPCPowerControlParameter', 'EVPCPowerOutput', 'EVPCPowerRequest', 'Header', 'ManufacturerSpecificDataContainer', 'MeterInfoRequested'))
+_T127 = {1: (1, 2, 3), 2: (0, 1, 3)}
+_T128 = {3: (0, 1, 4)}
+_T129 = {4: (0, 1, 5)}
+_T130 = {6: (0, 3, 7)}
+_T131 = {6: (1, 3, 8), 7: (0, 2, 8)}
+_T132 = {6: (2, 3, 9, 0), 7: (1, 2, 9, 0), 8: (0, 2, 9, 0), 9: (0, 2, 10, 15)}
+_T133 = {6: (3, 3), 7: (2, 2), 8: (1, 2), 9: (1, 2), 10: (0, 1)}
+_E134 = ('SPCNoIssue', 'SPCFODDetected', 'SPCLOPDetected', 'SPCTempOverheatDetected', 'SPCPowerTransferAnomalyDetected', 'SPCAnomalyDetected')
+_I135 = {'SPCNoIssue': 0, 'SPCFODDetected': 1, 'SPCLOPDetected': 2, 'SPCTempOverheatDetected': 3, 'SPCPowerTransferAnomalyDetected': 4, 'SPCAnomalyDetected': 5}
+_K136 = frozenset(('EVPCPowerRequest', 'EVSEStatus', 'Header', 'ManufacturerSpecificDataContainer', 'MeterInfo', 'Receipt', 'ResponseCode', 'SDPowerInput', 'SPCChargeDiagnostics', 'SPCMaxOutputPowerLimit', 'SPCMinOutputPowerLimit', 'SPCOperatingFrequency', 'SPCPowerControlParameter'))
+_O137 = {'Header': 0, 'ResponseCode': 1, 'EVSEStatus': 2, 'MeterInfo': 3, 'Receipt': 4, 'EVPCPowerRequest': 5, 'SDPowerInput': 6, 'SPCMaxOutputPowerLimit': 7, 'SPCMinOutputPowerLimit': 8, 'SPCChargeDiagnostics': 9, 'SPCOperatingFrequency': 10, 'SPCPowerControlParameter': 11, 'ManufacturerSpecificDataContainer': 12}
+_T138 = {0: (0, 1, 1)}
+_T139 = {1: (0, 1, 2)}
+_T140 = {2: (0, 3, 3)}
+_T141 = {2: (1, 3, 4), 3: (0, 2, 4)}
+_T142 = {2: (2, 3, 5), 3: (1, 2, 5), 4: (0, 2, 5)}
+_T143 = {2: (3, 3, 6), 3: (2, 2, 6), 4: (1, 2, 6), 5: (0, 1, 6)}
+_T144 = {6: (0, 2, 7)}
+_T145 = {6: (1, 2, 8), 7: (0, 1, 8)}
+_T146 = {8: (0, 1, 9)}
+_T147 = {9: (0, 1, 10)}
+_T148 = {10: (0, 3, 11)}
+_T149 = {10: (1, 3, 12), 11: (0, 2, 12)}
+_T150 = {10: (2, 3, 13, 0), 11: (1, 2, 13, 0), 12: (0, 2, 13, 0), 13: (0, 2, 14, 15)}
+_T151 = {10: (3, 3), 11: (2, 2), 12: (1, 2), 13: (1, 2), 14: (0, 1)}
+_K152 = frozenset(('EVPCDeviceLocalControl', 'EVPCMaxReceivablePower', 'EVPCNaturalFrequency', 'Header', 'SDMaxGroundClearence', 'SDMinGroundClearence', 'VendorSpecificDataContainer'))
+_T153 = {6: (0, 2, 7, 16)}
+_Q154 = (6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7)
+_T155 = {6: (1, 2), 7: (0, 1)}
+_E156 = ('MF-WPT1', 'MF-WPT2', 'MF-WPT3', 'MF-WPT4')
+_I157 = {'MF-WPT1': 0, 'MF-WPT2': 1, 'MF-WPT3': 2, 'MF-WPT4': 3}
+_K158 = frozenset(('Header', 'PDInputPowerClass', 'PDMaxCoilCurrent', 'PDMinCoilCurrent', 'ResponseCode', 'SDManufacturerSpecificDataContainer', 'SDMaxGroundClearanceSupport', 'SDMaxOutputPower', 'SDMinGroundClearanceSupport', 'SDMinOutputPower'))
+_T159 = {9: (0, 2, 10, 16)}
+_Q160 = (9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 10)
+_T161 = {9: (1, 2), 10: (0, 1)}
+_K162 = frozenset(('Coord_X', 'Coord_Y', 'Coord_Z'))
+_K163 = frozenset(('EVPCCoilCurrentInformation', 'EVPCCoilCurrentRequest', 'EVPCCurrentOutputInformation', 'EVPCVoltageOutputInformation'))
+_E164 = ('Manual', 'LF_TxEV', 'LF_TxPrimaryDevice', 'LPE', 'Proprietary')
+_I165 = {'Manual': 0, 'LF_TxEV': 1, 'LF_TxPrimaryDevice': 2, 'LPE': 3, 'Proprietary': 4}
+_K166 = frozenset(('WPT_FinePositioningMethod',))
+_K167 = frozenset(('EVProcessing', 'EVResultCode', 'Header', 'VendorSpecificDataContainer', 'WPT_LF_DataPackageList'))
+_T168 = {3: (0, 2, 5, 16)}
+_Q169 = (3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 5)
+_T170 = {3: (1, 2, 4), 5: (0, 2, 4)}
+_T171 = {3: (2, 2), 4: (0, 1), 5: (1, 2)}
+_K172 = frozenset(('EVSEProcessing', 'Header', 'ResponseCode', 'VendorSpecificDataContainer', 'WPT_LF_DataPackageList'))
+_K173 = frozenset(('EVDeviceAlignmentCheckMethodList', 'EVDeviceFinePositioningMethodList', 'EVDevicePairingMethodList', 'EVProcessing', 'Header', 'LF_SystemSetupData', 'NaturalOffset', 'VendorSpecificDataContainer'))
+_T174 = {6: (0, 2, 8, 16)}
+_Q175 = (6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 8)
+_T176 = {6: (1, 2, 7), 8: (0, 2, 7)}
+_T177 = {6: (2, 2), 7: (0, 1), 8: (1, 2)}
+_K178 = frozenset(('Header', 'LF_SystemSetupData', 'NaturalOffset', 'PrimaryDeviceAlignmentCheckMethodList', 'PrimaryDeviceFinePositioningMethodList', 'PrimaryDevicePairingMethodList', 'ResponseCode', 'VendorSpecificDataContainer'))
+_K179 = frozenset(('NumPackages', 'WPT_LF_DataPackage'))
+_K180 = frozenset(('LF_RxData', 'LF_TxData', 'PackageIndex'))
+_T181 = {1: (1, 2, 2)}
+_K182 = frozenset(('NumberOfReceivers', 'RxSpecData'))
+_T183 = {1: (0, 1, 2, 2), 2: (0, 2, 3, 253)}
+_Q184 = (1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2)
+_P185 = ((0, 1), (0, 1), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2), (0, 2))
+_K186 = frozenset(('WPT_LF_RxDataList',))
+_K187 = frozenset(('RSSIData', 'RxIdentifier'))
+_K188 = frozenset(('RSSIDataList',))
+_K189 = frozenset(('RSSI', 'TxIdentifier'))
+_K190 = frozenset(('LF_ReceiverSetupData', 'LF_TransmitterSetupData'))
+_T191 = {0: (1, 2, 1)}
+_T192 = {1: (0, 1)}
+_K193 = frozenset(('NumberOfTransmitters', 'SignalFrequency', 'TxPackageSpecData', 'TxSpecData'))
+_T194 = {2: (0, 1, 3, 2), 3: (0, 2, 5, 253)}
+_Q195 = (2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3)
+_K196 = frozenset(('WPT_LF_TxDataList',))
+_K197 = frozenset(('EIRP', 'TxIdentifier'))
+_E198 = ('External confirmation', 'LPE', 'LF_TxEV', 'LF_TxPrimaryDevice', 'Optical', 'Proprietary')
+_I199 = {'External confirmation': 0, 'LPE': 1, 'LF_TxEV': 2, 'LF_TxPrimaryDevice': 3, 'Optical': 4, 'Proprietary': 5}
+_K200 = frozenset(('WPT_PairingMethod',))
+_K201 = frozenset(('EVProcessing', 'EVResultCode', 'Header', 'ObservedIDCode', 'VendorSpecificDataContainer'))
+_K202 = frozenset(('AlternativeSECCList', 'EVSEProcessing', 'Header', 'ObservedIDCode', 'ResponseCode', 'VendorSpecificDataContainer'))
+_K203 = frozenset(('SPCPrimaryDeviceCoilCurrentInformation',))
+_K204 = frozenset(('PackageSeparationTime', 'PulseDuration', 'PulseSeparationTime', 'PulseSequenceOrder'))
+_T205 = {0: (0, 1, 1, 2), 1: (0, 2, 5, 253)}
+_Q206 = (0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_T207 = {1: (1, 2, 2), 5: (0, 1, 2)}
+_T208 = {4: (0, 1)}
+_K209 = frozenset(('IndexNumber', 'TxRxIdentifier'))
+_K210 = frozenset(('TxRxIdentifier', 'TxRxOrientation', 'TxRxPosition'))
+_M211 = tuple((1 << max(0, (x << 3) + -2)) - 1 for x in range(128))
+_K212 = frozenset(('X509CRL', 'X509Certificate', 'X509IssuerSerial', 'X509SKI', 'X509SubjectName'))
+_O213 = {'X509IssuerSerial': 0, 'X509SKI': 1, 'X509SubjectName': 2, 'X509Certificate': 3, 'X509CRL': 4}
+_T214 = {0: (0, 3, 1, 0), 1: (0, 3, 1, 0)}
+_T215 = {0: (1, 3, 1, 0), 1: (1, 3, 1, 0)}
+_T216 = {0: (2, 3, 1, 0), 1: (2, 3, 1, 0)}
+_T217 = {0: (3, 3, 1, 0), 1: (3, 3, 1, 0)}
+_T218 = {0: (4, 3, 1, 0), 1: (4, 3, 1, 0)}
+_T219 = {1: (6, 3)}
+_K220 = frozenset(('X509IssuerName', 'X509SerialNumber'))
 
 def d_AlternativeSECCListType(v, r):
     o = {}
@@ -2106,7 +2108,7 @@ def e_MeterInfoType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
-        a = (a << ((ln0 << 3) + 22)) | ((((ln0 + 2) << (ln0 << 3)) | _fb(y0.encode(), 'big')) << 12) | (y1 << 1)
+        a = (a << ((ln0 << 3) + 22)) | (_fb((_C54[ln0 + 2] + y0).encode(), 'big') << 12) | (y1 << 1)
         st = 2
     else:
         f = 'MeterID'
@@ -2142,7 +2144,7 @@ def e_MeterInfoType(a, d):
     x = d.get('CapacitiveEnergyReadingVARh')
     if x is not None:
         u += 1
-        c, wd, st = _T54[st]
+        c, wd, st = _T55[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
@@ -2151,7 +2153,7 @@ def e_MeterInfoType(a, d):
     x = d.get('BPT_InductiveEnergyReadingVARh')
     if x is not None:
         u += 1
-        c, wd, st = _T55[st]
+        c, wd, st = _T56[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
@@ -2160,13 +2162,13 @@ def e_MeterInfoType(a, d):
     x = d.get('MeterSignature')
     if x is not None:
         u += 1
-        c, wd, st = _T56[st]
+        c, wd, st = _T57[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = 'MeterStatus'
     x = d.get('MeterStatus')
     if x is not None:
         u += 1
-        c, wd, st = _T57[st]
+        c, wd, st = _T58[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 11)) | (x << 1))
         else:
@@ -2175,13 +2177,13 @@ def e_MeterInfoType(a, d):
     x = d.get('MeterTimestamp')
     if x is not None:
         u += 1
-        c, wd, st = _T58[st]
+        c, wd, st = _T59[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
             a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 18446744073709551615)) << 1
     f = None
-    c, wd = _T59[st]
+    c, wd = _T60[st]
     a = (a << wd) | c
     if u != len(d):
         extra(d, _K53)
@@ -2313,14 +2315,14 @@ def e_ObjectType(a, d):
     x = d.get('MimeType')
     if x is not None:
         u += 1
-        c, wd, st = _T61[st]
+        c, wd, st = _T62[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T62[st]
+    c, wd = _T63[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K60)
+        extra(d, _K61)
     return a
 
 def d_PGPDataType(v, r):
@@ -2382,13 +2384,13 @@ def e_PGPDataType(a, d):
     x = d.get('PGPKeyPacket')
     if x is not None:
         u += 1
-        c, wd, st = _T64[st]
+        c, wd, st = _T65[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T65[st]
+    c, wd = _T66[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K63)
+        extra(d, _K64)
     return a
 
 def d_RSAKeyValueType(v, r):
@@ -2434,7 +2436,7 @@ def e_RSAKeyValueType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K66)
+        extra(d, _K67)
     return a
 
 def d_RationalNumberType(v, r):
@@ -2506,7 +2508,7 @@ def e_RationalNumberType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K67)
+        extra(d, _K68)
     return a
 
 def d_ReceiptType(v, r):
@@ -2668,19 +2670,19 @@ def e_ReceiptType(a, d):
     x = d.get('OccupancyCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T69[st]
+        c, wd, st = _T70[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'AdditionalServicesCosts'
     x = d.get('AdditionalServicesCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T70[st]
+        c, wd, st = _T71[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'OverstayCosts'
     x = d.get('OverstayCosts')
     if x is not None:
         u += 1
-        c, wd, st = _T71[st]
+        c, wd, st = _T72[st]
         a = e_DetailedCostType(((a << wd) | c), x)
     f = 'TaxCosts'
     x = d.get('TaxCosts')
@@ -2692,7 +2694,7 @@ def e_ReceiptType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T72[st]
+            c, wd, nx, n = _T73[st]
             a = e_DetailedTaxType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -2710,10 +2712,10 @@ def e_ReceiptType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T73[st]
+    c, wd = _T74[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K68)
+        extra(d, _K69)
     return a
 
 def d_ReferenceType(v, r):
@@ -2852,19 +2854,19 @@ def e_ReferenceType(a, d):
     x = d.get('DigestMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T75[st]
+        c, wd, st = _T76[st]
         a = e_DigestMethodType(((a << wd) | c), x)
     f = 'DigestValue'
     x = d.get('DigestValue')
     if x is not None:
         u += 1
-        c, wd, st = _T76[st]
+        c, wd, st = _T77[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
     f = None
-    c, wd = _T77[st]
+    c, wd = _T78[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K74)
+        extra(d, _K75)
     return a
 
 def d_RetrievalMethodType(v, r):
@@ -2937,20 +2939,20 @@ def e_RetrievalMethodType(a, d):
     x = d.get('URI')
     if x is not None:
         u += 1
-        c, wd, st = _T79[st]
+        c, wd, st = _T80[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = 'Transforms'
     x = d.get('Transforms')
     if x is not None:
         u += 1
-        c, wd, st = _T80[st]
+        c, wd, st = _T81[st]
         a = e_TransformsType(((a << wd) | c), x)
     f = None
-    c, wd = _T81[st]
+    c, wd = _T82[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K78)
+        extra(d, _K79)
     return a
 
 def d_SPKIDataType(v, r):
@@ -3014,7 +3016,7 @@ def e_SPKIDataType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q84[m]
+            st = _Q85[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -3065,7 +3067,7 @@ def e_SPKIDataType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T83[st]
+                c, wd, nx, n = _T84[st]
                 a = wb(((((a << wd) | c) << 1)), x) << 1
                 if n:
                     k += 1
@@ -3087,7 +3089,7 @@ def e_SPKIDataType(a, d):
     f = None
     a = (a << 2) | 2
     if u != len(d):
-        extra(d, _K82)
+        extra(d, _K83)
     return a
 
 def d_SignatureMethodType(v, r):
@@ -3167,10 +3169,10 @@ def e_SignatureMethodType(a, d):
             a = wi((a << 4), as_int(x, None, None)) << 1
         st = 2
     f = None
-    c, wd = _T86[st]
+    c, wd = _T87[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K85)
+        extra(d, _K86)
     return a
 
 def d_SignaturePropertiesType(v, r):
@@ -3255,7 +3257,7 @@ def e_SignaturePropertiesType(a, d):
     c, wd = _T50[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K87)
+        extra(d, _K88)
     return a
 
 def d_SignaturePropertyType(v, r):
@@ -3329,14 +3331,14 @@ def e_SignaturePropertyType(a, d):
     x = d.get('Target')
     if x is not None:
         u += 1
-        c, wd, st = _T89[st]
+        c, wd, st = _T90[st]
         a = ((a << wd) | c)
         a = ws(a, x)
     f = None
-    c, wd = _T90[st]
+    c, wd = _T91[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K88)
+        extra(d, _K89)
     return a
 
 def d_SignatureType(v, r):
@@ -3419,19 +3421,19 @@ def e_SignatureType(a, d):
     x = d.get('SignedInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T89[st]
+        c, wd, st = _T90[st]
         a = e_SignedInfoType(((a << wd) | c), x)
     f = 'SignatureValue'
     x = d.get('SignatureValue')
     if x is not None:
         u += 1
-        c, wd, st = _T92[st]
+        c, wd, st = _T93[st]
         a = e_SignatureValueType(((a << wd) | c), x)
     f = 'KeyInfo'
     x = d.get('KeyInfo')
     if x is not None:
         u += 1
-        c, wd, st = _T93[st]
+        c, wd, st = _T94[st]
         a = e_KeyInfoType(((a << wd) | c), x)
     f = 'Object'
     x = d.get('Object')
@@ -3443,7 +3445,7 @@ def e_SignatureType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T94[st]
+            c, wd, nx, n = _T95[st]
             a = e_ObjectType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3461,10 +3463,10 @@ def e_SignatureType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T95[st]
+    c, wd = _T96[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K91)
+        extra(d, _K92)
     return a
 
 def d_SignatureValueType(v, r):
@@ -3513,14 +3515,14 @@ def e_SignatureValueType(a, d):
     x = d.get('value')
     if x is not None:
         u += 1
-    c, wd, st = _T89[st]
+    c, wd, st = _T90[st]
     a = (a << wd) | c
     a = wb(a, x)
     f = None
-    c, wd = _T97[st]
+    c, wd = _T98[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K96)
+        extra(d, _K97)
     return a
 
 def d_SignedInfoType(v, r):
@@ -3592,13 +3594,13 @@ def e_SignedInfoType(a, d):
     x = d.get('CanonicalizationMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T89[st]
+        c, wd, st = _T90[st]
         a = e_CanonicalizationMethodType(((a << wd) | c), x)
     f = 'SignatureMethod'
     x = d.get('SignatureMethod')
     if x is not None:
         u += 1
-        c, wd, st = _T92[st]
+        c, wd, st = _T93[st]
         a = e_SignatureMethodType(((a << wd) | c), x)
     f = 'Reference'
     x = d.get('Reference')
@@ -3610,7 +3612,7 @@ def e_SignedInfoType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T99[st]
+            c, wd, nx, n = _T100[st]
             a = e_ReferenceType(((a << wd) | c), x)
             if n:
                 k += 1
@@ -3628,10 +3630,10 @@ def e_SignedInfoType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T100[st]
+    c, wd = _T101[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K98)
+        extra(d, _K99)
     return a
 
 def d_TransformType(v, r):
@@ -3700,7 +3702,7 @@ def e_TransformType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q103[m]
+            st = _Q104[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -3781,7 +3783,7 @@ def e_TransformType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T102[st]
+                c, wd, nx, n = _T103[st]
                 if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                     a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
@@ -3804,7 +3806,7 @@ def e_TransformType(a, d):
     f = None
     a = (a << 3) | 2
     if u != len(d):
-        extra(d, _K101)
+        extra(d, _K102)
     return a
 
 def d_TransformsType(v, r):
@@ -3845,7 +3847,7 @@ def e_TransformsType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q84[m]
+            st = _Q85[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -3896,7 +3898,7 @@ def e_TransformsType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T83[st]
+                c, wd, nx, n = _T84[st]
                 a = e_TransformType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -3918,7 +3920,7 @@ def e_TransformsType(a, d):
     f = None
     a = (a << 2) | 1
     if u != len(d):
-        extra(d, _K104)
+        extra(d, _K105)
     return a
 
 def d_WPT_AlignmentCheckMethodListType(v, r):
@@ -3928,7 +3930,7 @@ def d_WPT_AlignmentCheckMethodListType(v, r):
     x = (v >> r) & 31
     if x & 25:
         und2()
-    x = _E105[(x >> 1) & 3]
+    x = _E106[(x >> 1) & 3]
     c = 0
     o['WPT_AlignmentCheckMethod'] = [x]
     st = 1
@@ -3945,7 +3947,7 @@ def d_WPT_AlignmentCheckMethodListType(v, r):
             x = (v >> r) & 15
             if x & 9:
                 und2()
-            x = _E105[(x >> 1) & 3]
+            x = _E106[(x >> 1) & 3]
             o['WPT_AlignmentCheckMethod'].append(x)
             k += 1
             if k == 7:
@@ -3979,76 +3981,76 @@ def e_WPT_AlignmentCheckMethodListType(a, d):
                 xs = x
                 i = 0
                 x = xs[0]
-                j = _I106.get(x)
+                j = _I107.get(x)
                 if j is None:
-                    bad_enum(x, _I106)
+                    bad_enum(x, _I107)
                 a = ((a << 5) | (j << 1))
             elif m == 2:
                 xs = x
                 i = 0
                 x = xs[0]
-                j = _I106.get(x)
+                j = _I107.get(x)
                 if j is None:
-                    bad_enum(x, _I106)
+                    bad_enum(x, _I107)
                 a = ((a << 5) | (j << 1))
                 i = 1
                 x = xs[1]
-                j = _I106.get(x)
+                j = _I107.get(x)
                 if j is None:
-                    bad_enum(x, _I106)
+                    bad_enum(x, _I107)
                 a = ((a << 6) | (j << 1))
             elif m == 3:
                 xs = x
                 i = 0
                 x = xs[0]
-                j = _I106.get(x)
+                j = _I107.get(x)
                 if j is None:
-                    bad_enum(x, _I106)
+                    bad_enum(x, _I107)
                 a = ((a << 5) | (j << 1))
                 i = 1
                 x = xs[1]
-                j = _I106.get(x)
+                j = _I107.get(x)
                 if j is None:
-                    bad_enum(x, _I106)
+                    bad_enum(x, _I107)
                 a = ((a << 6) | (j << 1))
                 i = 2
                 x = xs[2]
-                j = _I106.get(x)
+                j = _I107.get(x)
                 if j is None:
-                    bad_enum(x, _I106)
+                    bad_enum(x, _I107)
                 a = ((a << 6) | (j << 1))
             elif m == 4:
                 xs = x
                 i = 0
                 x = xs[0]
-                j = _I106.get(x)
+                j = _I107.get(x)
                 if j is None:
-                    bad_enum(x, _I106)
+                    bad_enum(x, _I107)
                 a = ((a << 5) | (j << 1))
                 i = 1
                 x = xs[1]
-                j = _I106.get(x)
+                j = _I107.get(x)
                 if j is None:
-                    bad_enum(x, _I106)
+                    bad_enum(x, _I107)
                 a = ((a << 6) | (j << 1))
                 i = 2
                 x = xs[2]
-                j = _I106.get(x)
+                j = _I107.get(x)
                 if j is None:
-                    bad_enum(x, _I106)
+                    bad_enum(x, _I107)
                 a = ((a << 6) | (j << 1))
                 i = 3
                 x = xs[3]
-                j = _I106.get(x)
+                j = _I107.get(x)
                 if j is None:
-                    bad_enum(x, _I106)
+                    bad_enum(x, _I107)
                 a = ((a << 6) | (j << 1))
             else:
                 for i, x in enumerate(x):
-                    c, wd = _P108[i]
-                    j = _I106.get(x)
+                    c, wd = _P109[i]
+                    j = _I107.get(x)
                     if j is None:
-                        bad_enum(x, _I106)
+                        bad_enum(x, _I107)
                     a = (((((a << wd) | c) << 4)) | (j << 1))
             i = -1
         else:
@@ -4057,9 +4059,9 @@ def e_WPT_AlignmentCheckMethodListType(a, d):
             a = 1
             for i, x in enumerate(x):
                 c, wd, nx, n = _T1[st]
-                j = _I106.get(x)
+                j = _I107.get(x)
                 if j is None:
-                    bad_enum(x, _I106)
+                    bad_enum(x, _I107)
                 a = (((((a << wd) | c) << 4)) | (j << 1))
                 if n:
                     k += 1
@@ -4082,7 +4084,7 @@ def e_WPT_AlignmentCheckMethodListType(a, d):
     c, wd = _T3[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K107)
+        extra(d, _K108)
     return a
 
 def d_WPT_AlignmentCheckReqType(v, r):
@@ -4099,7 +4101,7 @@ def d_WPT_AlignmentCheckReqType(v, r):
     x = (v >> r) & 31
     if x & 25:
         und2()
-    x = _E109[(x >> 1) & 3]
+    x = _E110[(x >> 1) & 3]
     c = 0
     o['EVProcessing'] = x
     st = 2
@@ -4114,7 +4116,7 @@ def d_WPT_AlignmentCheckReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E111[(x >> 1) & 3]
+        x = _E112[(x >> 1) & 3]
         o['EVResultCode'] = x
         st = 4
     else:
@@ -4124,7 +4126,7 @@ def d_WPT_AlignmentCheckReqType(v, r):
         x = (v >> r) & 31
         if x & 25:
             und2()
-        x = _E111[(x >> 1) & 3]
+        x = _E112[(x >> 1) & 3]
         c = 0
         o['EVResultCode'] = x
         st = 4
@@ -4173,9 +4175,9 @@ def e_WPT_AlignmentCheckReqType(a, d):
     f = 'EVProcessing'
     x = d.get('EVProcessing')
     if x is not None:
-        j = _I110.get(x)
+        j = _I111.get(x)
         if j is None:
-            bad_enum(x, _I110)
+            bad_enum(x, _I111)
         a = ((a << 5) | (j << 1))
         st = 2
     else:
@@ -4190,10 +4192,10 @@ def e_WPT_AlignmentCheckReqType(a, d):
     x = d.get('EVResultCode')
     if x is not None:
         u += 1
-        c, wd, st = _T114[st]
-        j = _I112.get(x)
+        c, wd, st = _T115[st]
+        j = _I113.get(x)
         if j is None:
-            bad_enum(x, _I112)
+            bad_enum(x, _I113)
         a = (((((a << wd) | c) << 4)) | (j << 1))
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
@@ -4205,7 +4207,7 @@ def e_WPT_AlignmentCheckReqType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T115[st]
+            c, wd, nx, n = _T116[st]
             a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
@@ -4223,10 +4225,10 @@ def e_WPT_AlignmentCheckReqType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T116[st]
+    c, wd = _T117[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K113)
+        extra(d, _K114)
     return a
 
 def d_WPT_AlignmentCheckResType(v, r):
@@ -4247,7 +4249,7 @@ def d_WPT_AlignmentCheckResType(v, r):
         x = (v >> r) & 511
         if x & 385:
             und2()
-        x = _E117[(x >> 1) & 63]
+        x = _E118[(x >> 1) & 63]
         c = 0
         o['ResponseCode'] = x
         st = 2
@@ -4255,17 +4257,17 @@ def d_WPT_AlignmentCheckResType(v, r):
         x = (v >> r) & 31
         if x & 25:
             und2()
-        x = _E109[(x >> 1) & 3]
+        x = _E110[(x >> 1) & 3]
         c = 0
         o['EVSEProcessing'] = x
         st = 3
     else:
         st = 1
         c = 0
-        o['ResponseCode'] = _E117[(x >> 6) & 63]
+        o['ResponseCode'] = _E118[(x >> 6) & 63]
         st = 2
         c = 0
-        o['EVSEProcessing'] = _E109[(x >> 1) & 3]
+        o['EVSEProcessing'] = _E110[(x >> 1) & 3]
         st = 3
         c = 0
     r -= 3
@@ -4355,16 +4357,16 @@ def e_WPT_AlignmentCheckResType(a, d):
         y1 = d['EVSEProcessing']
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
-    if (j0 := _I118.get(y0)) is not None and (j1 := _I110.get(y1)) is not None:
+    if (j0 := _I119.get(y0)) is not None and (j1 := _I111.get(y1)) is not None:
         a = (a << (14)) | (j0 << 6) | (j1 << 1)
         st = 3
     else:
         f = 'ResponseCode'
         x = d.get('ResponseCode')
         if x is not None:
-            j = _I118.get(x)
+            j = _I119.get(x)
             if j is None:
-                bad_enum(x, _I118)
+                bad_enum(x, _I119)
             a = ((a << 9) | (j << 1))
             st = 2
         else:
@@ -4372,9 +4374,9 @@ def e_WPT_AlignmentCheckResType(a, d):
         f = 'EVSEProcessing'
         x = d.get('EVSEProcessing')
         if x is not None:
-            j = _I110.get(x)
+            j = _I111.get(x)
             if j is None:
-                bad_enum(x, _I110)
+                bad_enum(x, _I111)
             a = ((a << 5) | (j << 1))
             st = 3
         else:
@@ -4389,7 +4391,7 @@ def e_WPT_AlignmentCheckResType(a, d):
     x = d.get('SupplyDeviceCurrent')
     if x is not None:
         u += 1
-        c, wd, st = _T120[st]
+        c, wd, st = _T121[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
@@ -4401,7 +4403,7 @@ def e_WPT_AlignmentCheckResType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T121[st]
+            c, wd, nx, n = _T122[st]
             a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
@@ -4419,10 +4421,10 @@ def e_WPT_AlignmentCheckResType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T122[st]
+    c, wd = _T123[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K119)
+        extra(d, _K120)
     return a
 
 def d_WPT_ChargeLoopReqType(v, r):
@@ -4478,7 +4480,7 @@ def d_WPT_ChargeLoopReqType(v, r):
     x = (v >> r) & 31
     if x & 25:
         und2()
-    x = _E123[(x >> 1) & 3]
+    x = _E124[(x >> 1) & 3]
     c = 0
     o['EVPCChargeDiagnostics'] = x
     st = 6
@@ -4574,7 +4576,7 @@ def e_WPT_ChargeLoopReqType(a, d):
     x = d.get('MeterInfoRequested')
     if x is not None:
         u += 1
-        c, wd, st = _T126[st]
+        c, wd, st = _T127[st]
         if x is not True and x is not False:
             bad_bool(x)
         a = (((((a << wd) | c) << 3)) | (2 if x else 0))
@@ -4582,34 +4584,34 @@ def e_WPT_ChargeLoopReqType(a, d):
     x = d.get('EVPCPowerRequest')
     if x is not None:
         u += 1
-        c, wd, st = _T127[st]
+        c, wd, st = _T128[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVPCPowerOutput'
     x = d.get('EVPCPowerOutput')
     if x is not None:
         u += 1
-        c, wd, st = _T128[st]
+        c, wd, st = _T129[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVPCChargeDiagnostics'
     x = d.get('EVPCChargeDiagnostics')
     if x is not None:
         u += 1
-        c, wd, st = _T76[st]
-        j = _I124.get(x)
+        c, wd, st = _T77[st]
+        j = _I125.get(x)
         if j is None:
-            bad_enum(x, _I124)
+            bad_enum(x, _I125)
         a = (((((a << wd) | c) << 4)) | (j << 1))
     f = 'EVPCOperatingFrequency'
     x = d.get('EVPCOperatingFrequency')
     if x is not None:
         u += 1
-        c, wd, st = _T129[st]
+        c, wd, st = _T130[st]
         a = e_RationalNumberType(((a << wd) | c), x)
     f = 'EVPCPowerControlParameter'
     x = d.get('EVPCPowerControlParameter')
     if x is not None:
         u += 1
-        c, wd, st = _T130[st]
+        c, wd, st = _T131[st]
         a = e_WPT_EVPCPowerControlParameterType(((a << wd) | c), x)
     f = 'ManufacturerSpecificDataContainer'
     x = d.get('ManufacturerSpecificDataContainer')
@@ -4621,7 +4623,7 @@ def e_WPT_ChargeLoopReqType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T131[st]
+            c, wd, nx, n = _T132[st]
             a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
@@ -4639,10 +4641,10 @@ def e_WPT_ChargeLoopReqType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T132[st]
+    c, wd = _T133[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K125)
+        extra(d, _K126)
     return a
 
 def d_WPT_ChargeLoopResType(v, r):
@@ -4659,7 +4661,7 @@ def d_WPT_ChargeLoopResType(v, r):
     x = (v >> r) & 511
     if x & 385:
         und2()
-    x = _E117[(x >> 1) & 63]
+    x = _E118[(x >> 1) & 63]
     c = 0
     o['ResponseCode'] = x
     st = 2
@@ -4752,7 +4754,7 @@ def d_WPT_ChargeLoopResType(v, r):
     x = (v >> r) & 63
     if x & 49:
         und2()
-    x = _E133[(x >> 1) & 7]
+    x = _E134[(x >> 1) & 7]
     c = 0
     o['SPCChargeDiagnostics'] = x
     st = 10
@@ -4830,16 +4832,16 @@ def e_WPT_ChargeLoopResType(a, d):
     if d.__class__ is not dict:
         d = as_map(d)
     st = 0
-    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O136.get(q, 1 << 30))):
+    for f in (d if len(d) < 2 else sorted(d, key=lambda q: _O137.get(q, 1 << 30))):
         x = d[f]
         if x is None:
             continue
         h = _H_WPT_ChargeLoopResType.get(f)
         if h is None:
-            extra(d, _K135)
+            extra(d, _K136)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T150[st]
+    c, wd = _T151[st]
     a = (a << wd) | c
     return a
 
@@ -5008,7 +5010,7 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q153[m]
+            st = _Q154[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -5056,7 +5058,7 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T152[st]
+                c, wd, nx, n = _T153[st]
                 a = wb(((((a << wd) | c) << 1)), x) << 1
                 if n:
                     k += 1
@@ -5074,10 +5076,10 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
             a = (a0 << nb) | (a ^ (1 << nb))
             i = -1
     f = None
-    c, wd = _T154[st]
+    c, wd = _T155[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K151)
+        extra(d, _K152)
     return a
 
 def d_WPT_ChargeParameterDiscoveryResType(v, r):
@@ -5098,7 +5100,7 @@ def d_WPT_ChargeParameterDiscoveryResType(v, r):
         x = (v >> r) & 511
         if x & 385:
             und2()
-        x = _E117[(x >> 1) & 63]
+        x = _E118[(x >> 1) & 63]
         c = 0
         o['ResponseCode'] = x
         st = 2
@@ -5106,17 +5108,17 @@ def d_WPT_ChargeParameterDiscoveryResType(v, r):
         x = (v >> r) & 31
         if x & 25:
             und2()
-        x = _E155[(x >> 1) & 3]
+        x = _E156[(x >> 1) & 3]
         c = 0
         o['PDInputPowerClass'] = x
         st = 3
     else:
         st = 1
         c = 0
-        o['ResponseCode'] = _E117[(x >> 6) & 63]
+        o['ResponseCode'] = _E118[(x >> 6) & 63]
         st = 2
         c = 0
-        o['PDInputPowerClass'] = _E155[(x >> 1) & 3]
+        o['PDInputPowerClass'] = _E156[(x >> 1) & 3]
         st = 3
         c = 0
     r -= 1
@@ -5225,16 +5227,16 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
         y1 = d['PDInputPowerClass']
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
-    if (j0 := _I118.get(y0)) is not None and (j1 := _I156.get(y1)) is not None:
+    if (j0 := _I119.get(y0)) is not None and (j1 := _I157.get(y1)) is not None:
         a = (a << (14)) | (j0 << 6) | (j1 << 1)
         st = 3
     else:
         f = 'ResponseCode'
         x = d.get('ResponseCode')
         if x is not None:
-            j = _I118.get(x)
+            j = _I119.get(x)
             if j is None:
-                bad_enum(x, _I118)
+                bad_enum(x, _I119)
             a = ((a << 9) | (j << 1))
             st = 2
         else:
@@ -5242,9 +5244,9 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
         f = 'PDInputPowerClass'
         x = d.get('PDInputPowerClass')
         if x is not None:
-            j = _I156.get(x)
+            j = _I157.get(x)
             if j is None:
-                bad_enum(x, _I156)
+                bad_enum(x, _I157)
             a = ((a << 5) | (j << 1))
             st = 3
         else:
@@ -5314,7 +5316,7 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q159[m]
+            st = _Q160[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -5362,7 +5364,7 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T158[st]
+                c, wd, nx, n = _T159[st]
                 a = wb(((((a << wd) | c) << 1)), x) << 1
                 if n:
                     k += 1
@@ -5380,10 +5382,10 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
             a = (a0 << nb) | (a ^ (1 << nb))
             i = -1
     f = None
-    c, wd = _T160[st]
+    c, wd = _T161[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K157)
+        extra(d, _K158)
     return a
 
 def d_WPT_CoordinateXYZType(v, r):
@@ -5481,7 +5483,7 @@ def e_WPT_CoordinateXYZType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K161)
+        extra(d, _K162)
     return a
 
 def d_WPT_EVPCPowerControlParameterType(v, r):
@@ -5553,7 +5555,7 @@ def e_WPT_EVPCPowerControlParameterType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K162)
+        extra(d, _K163)
     return a
 
 def d_WPT_FinePositioningMethodListType(v, r):
@@ -5563,7 +5565,7 @@ def d_WPT_FinePositioningMethodListType(v, r):
     x = (v >> r) & 63
     if x & 49:
         und2()
-    x = _E163[(x >> 1) & 7]
+    x = _E164[(x >> 1) & 7]
     c = 0
     o['WPT_FinePositioningMethod'] = [x]
     st = 1
@@ -5580,7 +5582,7 @@ def d_WPT_FinePositioningMethodListType(v, r):
             x = (v >> r) & 31
             if x & 17:
                 und2()
-            x = _E163[(x >> 1) & 7]
+            x = _E164[(x >> 1) & 7]
             o['WPT_FinePositioningMethod'].append(x)
             k += 1
             if k == 7:
@@ -5614,76 +5616,76 @@ def e_WPT_FinePositioningMethodListType(a, d):
                 xs = x
                 i = 0
                 x = xs[0]
-                j = _I164.get(x)
+                j = _I165.get(x)
                 if j is None:
-                    bad_enum(x, _I164)
+                    bad_enum(x, _I165)
                 a = ((a << 6) | (j << 1))
             elif m == 2:
                 xs = x
                 i = 0
                 x = xs[0]
-                j = _I164.get(x)
+                j = _I165.get(x)
                 if j is None:
-                    bad_enum(x, _I164)
+                    bad_enum(x, _I165)
                 a = ((a << 6) | (j << 1))
                 i = 1
                 x = xs[1]
-                j = _I164.get(x)
+                j = _I165.get(x)
                 if j is None:
-                    bad_enum(x, _I164)
+                    bad_enum(x, _I165)
                 a = ((a << 7) | (j << 1))
             elif m == 3:
                 xs = x
                 i = 0
                 x = xs[0]
-                j = _I164.get(x)
+                j = _I165.get(x)
                 if j is None:
-                    bad_enum(x, _I164)
+                    bad_enum(x, _I165)
                 a = ((a << 6) | (j << 1))
                 i = 1
                 x = xs[1]
-                j = _I164.get(x)
+                j = _I165.get(x)
                 if j is None:
-                    bad_enum(x, _I164)
+                    bad_enum(x, _I165)
                 a = ((a << 7) | (j << 1))
                 i = 2
                 x = xs[2]
-                j = _I164.get(x)
+                j = _I165.get(x)
                 if j is None:
-                    bad_enum(x, _I164)
+                    bad_enum(x, _I165)
                 a = ((a << 7) | (j << 1))
             elif m == 4:
                 xs = x
                 i = 0
                 x = xs[0]
-                j = _I164.get(x)
+                j = _I165.get(x)
                 if j is None:
-                    bad_enum(x, _I164)
+                    bad_enum(x, _I165)
                 a = ((a << 6) | (j << 1))
                 i = 1
                 x = xs[1]
-                j = _I164.get(x)
+                j = _I165.get(x)
                 if j is None:
-                    bad_enum(x, _I164)
+                    bad_enum(x, _I165)
                 a = ((a << 7) | (j << 1))
                 i = 2
                 x = xs[2]
-                j = _I164.get(x)
+                j = _I165.get(x)
                 if j is None:
-                    bad_enum(x, _I164)
+                    bad_enum(x, _I165)
                 a = ((a << 7) | (j << 1))
                 i = 3
                 x = xs[3]
-                j = _I164.get(x)
+                j = _I165.get(x)
                 if j is None:
-                    bad_enum(x, _I164)
+                    bad_enum(x, _I165)
                 a = ((a << 7) | (j << 1))
             else:
                 for i, x in enumerate(x):
-                    c, wd = _P108[i]
-                    j = _I164.get(x)
+                    c, wd = _P109[i]
+                    j = _I165.get(x)
                     if j is None:
-                        bad_enum(x, _I164)
+                        bad_enum(x, _I165)
                     a = (((((a << wd) | c) << 5)) | (j << 1))
             i = -1
         else:
@@ -5692,9 +5694,9 @@ def e_WPT_FinePositioningMethodListType(a, d):
             a = 1
             for i, x in enumerate(x):
                 c, wd, nx, n = _T1[st]
-                j = _I164.get(x)
+                j = _I165.get(x)
                 if j is None:
-                    bad_enum(x, _I164)
+                    bad_enum(x, _I165)
                 a = (((((a << wd) | c) << 5)) | (j << 1))
                 if n:
                     k += 1
@@ -5717,7 +5719,7 @@ def e_WPT_FinePositioningMethodListType(a, d):
     c, wd = _T3[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K165)
+        extra(d, _K166)
     return a
 
 def d_WPT_FinePositioningReqType(v, r):
@@ -5738,7 +5740,7 @@ def d_WPT_FinePositioningReqType(v, r):
         x = (v >> r) & 31
         if x & 25:
             und2()
-        x = _E109[(x >> 1) & 3]
+        x = _E110[(x >> 1) & 3]
         c = 0
         o['EVProcessing'] = x
         st = 2
@@ -5746,17 +5748,17 @@ def d_WPT_FinePositioningReqType(v, r):
         x = (v >> r) & 31
         if x & 25:
             und2()
-        x = _E111[(x >> 1) & 3]
+        x = _E112[(x >> 1) & 3]
         c = 0
         o['EVResultCode'] = x
         st = 3
     else:
         st = 1
         c = 0
-        o['EVProcessing'] = _E109[(x >> 6) & 3]
+        o['EVProcessing'] = _E110[(x >> 6) & 3]
         st = 2
         c = 0
-        o['EVResultCode'] = _E111[(x >> 1) & 3]
+        o['EVResultCode'] = _E112[(x >> 1) & 3]
         st = 3
         c = 0
     k = 0
@@ -5822,16 +5824,16 @@ def e_WPT_FinePositioningReqType(a, d):
         y1 = d['EVResultCode']
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
-    if (j0 := _I110.get(y0)) is not None and (j1 := _I112.get(y1)) is not None:
+    if (j0 := _I111.get(y0)) is not None and (j1 := _I113.get(y1)) is not None:
         a = (a << (10)) | (j0 << 6) | (j1 << 1)
         st = 3
     else:
         f = 'EVProcessing'
         x = d.get('EVProcessing')
         if x is not None:
-            j = _I110.get(x)
+            j = _I111.get(x)
             if j is None:
-                bad_enum(x, _I110)
+                bad_enum(x, _I111)
             a = ((a << 5) | (j << 1))
             st = 2
         else:
@@ -5839,9 +5841,9 @@ def e_WPT_FinePositioningReqType(a, d):
         f = 'EVResultCode'
         x = d.get('EVResultCode')
         if x is not None:
-            j = _I112.get(x)
+            j = _I113.get(x)
             if j is None:
-                bad_enum(x, _I112)
+                bad_enum(x, _I113)
             a = ((a << 5) | (j << 1))
             st = 3
         else:
@@ -5854,7 +5856,7 @@ def e_WPT_FinePositioningReqType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q168[m]
+            st = _Q169[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -5902,7 +5904,7 @@ def e_WPT_FinePositioningReqType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T167[st]
+                c, wd, nx, n = _T168[st]
                 a = wb(((((a << wd) | c) << 1)), x) << 1
                 if n:
                     k += 1
@@ -5923,13 +5925,13 @@ def e_WPT_FinePositioningReqType(a, d):
     x = d.get('WPT_LF_DataPackageList')
     if x is not None:
         u += 1
-        c, wd, st = _T169[st]
+        c, wd, st = _T170[st]
         a = e_WPT_LF_DataPackageListType(((a << wd) | c), x)
     f = None
-    c, wd = _T170[st]
+    c, wd = _T171[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K166)
+        extra(d, _K167)
     return a
 
 def d_WPT_FinePositioningResType(v, r):
@@ -5950,7 +5952,7 @@ def d_WPT_FinePositioningResType(v, r):
         x = (v >> r) & 511
         if x & 385:
             und2()
-        x = _E117[(x >> 1) & 63]
+        x = _E118[(x >> 1) & 63]
         c = 0
         o['ResponseCode'] = x
         st = 2
@@ -5958,17 +5960,17 @@ def d_WPT_FinePositioningResType(v, r):
         x = (v >> r) & 31
         if x & 25:
             und2()
-        x = _E109[(x >> 1) & 3]
+        x = _E110[(x >> 1) & 3]
         c = 0
         o['EVSEProcessing'] = x
         st = 3
     else:
         st = 1
         c = 0
-        o['ResponseCode'] = _E117[(x >> 6) & 63]
+        o['ResponseCode'] = _E118[(x >> 6) & 63]
         st = 2
         c = 0
-        o['EVSEProcessing'] = _E109[(x >> 1) & 3]
+        o['EVSEProcessing'] = _E110[(x >> 1) & 3]
         st = 3
         c = 0
     k = 0
@@ -6034,16 +6036,16 @@ def e_WPT_FinePositioningResType(a, d):
         y1 = d['EVSEProcessing']
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
-    if (j0 := _I118.get(y0)) is not None and (j1 := _I110.get(y1)) is not None:
+    if (j0 := _I119.get(y0)) is not None and (j1 := _I111.get(y1)) is not None:
         a = (a << (14)) | (j0 << 6) | (j1 << 1)
         st = 3
     else:
         f = 'ResponseCode'
         x = d.get('ResponseCode')
         if x is not None:
-            j = _I118.get(x)
+            j = _I119.get(x)
             if j is None:
-                bad_enum(x, _I118)
+                bad_enum(x, _I119)
             a = ((a << 9) | (j << 1))
             st = 2
         else:
@@ -6051,9 +6053,9 @@ def e_WPT_FinePositioningResType(a, d):
         f = 'EVSEProcessing'
         x = d.get('EVSEProcessing')
         if x is not None:
-            j = _I110.get(x)
+            j = _I111.get(x)
             if j is None:
-                bad_enum(x, _I110)
+                bad_enum(x, _I111)
             a = ((a << 5) | (j << 1))
             st = 3
         else:
@@ -6066,7 +6068,7 @@ def e_WPT_FinePositioningResType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q168[m]
+            st = _Q169[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -6114,7 +6116,7 @@ def e_WPT_FinePositioningResType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T167[st]
+                c, wd, nx, n = _T168[st]
                 a = wb(((((a << wd) | c) << 1)), x) << 1
                 if n:
                     k += 1
@@ -6135,13 +6137,13 @@ def e_WPT_FinePositioningResType(a, d):
     x = d.get('WPT_LF_DataPackageList')
     if x is not None:
         u += 1
-        c, wd, st = _T169[st]
+        c, wd, st = _T170[st]
         a = e_WPT_LF_DataPackageListType(((a << wd) | c), x)
     f = None
-    c, wd = _T170[st]
+    c, wd = _T171[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K171)
+        extra(d, _K172)
     return a
 
 def d_WPT_FinePositioningSetupReqType(v, r):
@@ -6158,7 +6160,7 @@ def d_WPT_FinePositioningSetupReqType(v, r):
     x = (v >> r) & 31
     if x & 25:
         und2()
-    x = _E109[(x >> 1) & 3]
+    x = _E110[(x >> 1) & 3]
     c = 0
     o['EVProcessing'] = x
     st = 2
@@ -6255,9 +6257,9 @@ def e_WPT_FinePositioningSetupReqType(a, d):
     f = 'EVProcessing'
     x = d.get('EVProcessing')
     if x is not None:
-        j = _I110.get(x)
+        j = _I111.get(x)
         if j is None:
-            bad_enum(x, _I110)
+            bad_enum(x, _I111)
         a = ((a << 5) | (j << 1))
         st = 2
     else:
@@ -6301,7 +6303,7 @@ def e_WPT_FinePositioningSetupReqType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q174[m]
+            st = _Q175[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -6349,7 +6351,7 @@ def e_WPT_FinePositioningSetupReqType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T173[st]
+                c, wd, nx, n = _T174[st]
                 a = wb(((((a << wd) | c) << 1)), x) << 1
                 if n:
                     k += 1
@@ -6370,13 +6372,13 @@ def e_WPT_FinePositioningSetupReqType(a, d):
     x = d.get('LF_SystemSetupData')
     if x is not None:
         u += 1
-        c, wd, st = _T175[st]
+        c, wd, st = _T176[st]
         a = e_WPT_LF_SystemSetupDataType(((a << wd) | c), x)
     f = None
-    c, wd = _T176[st]
+    c, wd = _T177[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K172)
+        extra(d, _K173)
     return a
 
 def d_WPT_FinePositioningSetupResType(v, r):
@@ -6393,7 +6395,7 @@ def d_WPT_FinePositioningSetupResType(v, r):
     x = (v >> r) & 511
     if x & 385:
         und2()
-    x = _E117[(x >> 1) & 63]
+    x = _E118[(x >> 1) & 63]
     c = 0
     o['ResponseCode'] = x
     st = 2
@@ -6490,9 +6492,9 @@ def e_WPT_FinePositioningSetupResType(a, d):
     f = 'ResponseCode'
     x = d.get('ResponseCode')
     if x is not None:
-        j = _I118.get(x)
+        j = _I119.get(x)
         if j is None:
-            bad_enum(x, _I118)
+            bad_enum(x, _I119)
         a = ((a << 9) | (j << 1))
         st = 2
     else:
@@ -6536,7 +6538,7 @@ def e_WPT_FinePositioningSetupResType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q174[m]
+            st = _Q175[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -6584,7 +6586,7 @@ def e_WPT_FinePositioningSetupResType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T173[st]
+                c, wd, nx, n = _T174[st]
                 a = wb(((((a << wd) | c) << 1)), x) << 1
                 if n:
                     k += 1
@@ -6605,13 +6607,13 @@ def e_WPT_FinePositioningSetupResType(a, d):
     x = d.get('LF_SystemSetupData')
     if x is not None:
         u += 1
-        c, wd, st = _T175[st]
+        c, wd, st = _T176[st]
         a = e_WPT_LF_SystemSetupDataType(((a << wd) | c), x)
     f = None
-    c, wd = _T176[st]
+    c, wd = _T177[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K177)
+        extra(d, _K178)
     return a
 
 def d_WPT_LF_DataPackageListType(v, r):
@@ -6660,7 +6662,7 @@ def e_WPT_LF_DataPackageListType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K178)
+        extra(d, _K179)
     return a
 
 def d_WPT_LF_DataPackageType(v, r):
@@ -6717,13 +6719,13 @@ def e_WPT_LF_DataPackageType(a, d):
     x = d.get('LF_RxData')
     if x is not None:
         u += 1
-        c, wd, st = _T180[st]
+        c, wd, st = _T181[st]
         a = e_WPT_LF_RxDataListType(((a << wd) | c), x)
     f = None
-    c, wd = _T97[st]
+    c, wd = _T98[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K179)
+        extra(d, _K180)
     return a
 
 def d_WPT_LF_ReceiverDataType(v, r):
@@ -6805,7 +6807,7 @@ def e_WPT_LF_ReceiverDataType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q183[m]
+            st = _Q184[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -6846,7 +6848,7 @@ def e_WPT_LF_ReceiverDataType(a, d):
                 a = e_WPT_TxRxSpecDataType((a << 2), x)
             else:
                 for i, x in enumerate(x):
-                    c, wd = _P184[i]
+                    c, wd = _P185[i]
                     a = e_WPT_TxRxSpecDataType(((a << wd) | c), x)
             i = -1
         else:
@@ -6854,7 +6856,7 @@ def e_WPT_LF_ReceiverDataType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T182[st]
+                c, wd, nx, n = _T183[st]
                 a = e_WPT_TxRxSpecDataType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -6877,7 +6879,7 @@ def e_WPT_LF_ReceiverDataType(a, d):
     c, wd = _T52[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K181)
+        extra(d, _K182)
     return a
 
 def d_WPT_LF_RxDataListType(v, r):
@@ -6910,7 +6912,7 @@ def e_WPT_LF_RxDataListType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K185)
+        extra(d, _K186)
     return a
 
 def d_WPT_LF_RxDataType(v, r):
@@ -6963,7 +6965,7 @@ def e_WPT_LF_RxDataType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K186)
+        extra(d, _K187)
     return a
 
 def d_WPT_LF_RxRSSIListType(v, r):
@@ -6996,7 +6998,7 @@ def e_WPT_LF_RxRSSIListType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K187)
+        extra(d, _K188)
     return a
 
 def d_WPT_LF_RxRSSIType(v, r):
@@ -7049,7 +7051,7 @@ def e_WPT_LF_RxRSSIType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K188)
+        extra(d, _K189)
     return a
 
 def d_WPT_LF_SystemSetupDataType(v, r):
@@ -7089,13 +7091,13 @@ def e_WPT_LF_SystemSetupDataType(a, d):
     x = d.get('LF_ReceiverSetupData')
     if x is not None:
         u += 1
-        c, wd, st = _T190[st]
+        c, wd, st = _T191[st]
         a = e_WPT_LF_ReceiverDataType(((a << wd) | c), x)
     f = None
-    c, wd = _T191[st]
+    c, wd = _T192[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K189)
+        extra(d, _K190)
     return a
 
 def d_WPT_LF_TransmitterDataType(v, r):
@@ -7207,7 +7209,7 @@ def e_WPT_LF_TransmitterDataType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q194[m]
+            st = _Q195[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -7248,7 +7250,7 @@ def e_WPT_LF_TransmitterDataType(a, d):
                 a = e_WPT_TxRxSpecDataType((a << 2), x)
             else:
                 for i, x in enumerate(x):
-                    c, wd = _P184[i]
+                    c, wd = _P185[i]
                     a = e_WPT_TxRxSpecDataType(((a << wd) | c), x)
             i = -1
         else:
@@ -7256,7 +7258,7 @@ def e_WPT_LF_TransmitterDataType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T193[st]
+                c, wd, nx, n = _T194[st]
                 a = e_WPT_TxRxSpecDataType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -7279,13 +7281,13 @@ def e_WPT_LF_TransmitterDataType(a, d):
     x = d.get('TxPackageSpecData')
     if x is not None:
         u += 1
-        c, wd, st = _T169[st]
+        c, wd, st = _T170[st]
         a = e_WPT_TxRxPackageSpecDataType(((a << wd) | c), x)
     f = None
-    c, wd = _T170[st]
+    c, wd = _T171[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K192)
+        extra(d, _K193)
     return a
 
 def d_WPT_LF_TxDataListType(v, r):
@@ -7318,7 +7320,7 @@ def e_WPT_LF_TxDataListType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K195)
+        extra(d, _K196)
     return a
 
 def d_WPT_LF_TxDataType(v, r):
@@ -7371,7 +7373,7 @@ def e_WPT_LF_TxDataType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K196)
+        extra(d, _K197)
     return a
 
 def d_WPT_PairingMethodListType(v, r):
@@ -7381,7 +7383,7 @@ def d_WPT_PairingMethodListType(v, r):
     x = (v >> r) & 63
     if x & 49:
         und2()
-    x = _E197[(x >> 1) & 7]
+    x = _E198[(x >> 1) & 7]
     c = 0
     o['WPT_PairingMethod'] = [x]
     st = 1
@@ -7398,7 +7400,7 @@ def d_WPT_PairingMethodListType(v, r):
             x = (v >> r) & 31
             if x & 17:
                 und2()
-            x = _E197[(x >> 1) & 7]
+            x = _E198[(x >> 1) & 7]
             o['WPT_PairingMethod'].append(x)
             k += 1
             if k == 7:
@@ -7432,76 +7434,76 @@ def e_WPT_PairingMethodListType(a, d):
                 xs = x
                 i = 0
                 x = xs[0]
-                j = _I198.get(x)
+                j = _I199.get(x)
                 if j is None:
-                    bad_enum(x, _I198)
+                    bad_enum(x, _I199)
                 a = ((a << 6) | (j << 1))
             elif m == 2:
                 xs = x
                 i = 0
                 x = xs[0]
-                j = _I198.get(x)
+                j = _I199.get(x)
                 if j is None:
-                    bad_enum(x, _I198)
+                    bad_enum(x, _I199)
                 a = ((a << 6) | (j << 1))
                 i = 1
                 x = xs[1]
-                j = _I198.get(x)
+                j = _I199.get(x)
                 if j is None:
-                    bad_enum(x, _I198)
+                    bad_enum(x, _I199)
                 a = ((a << 7) | (j << 1))
             elif m == 3:
                 xs = x
                 i = 0
                 x = xs[0]
-                j = _I198.get(x)
+                j = _I199.get(x)
                 if j is None:
-                    bad_enum(x, _I198)
+                    bad_enum(x, _I199)
                 a = ((a << 6) | (j << 1))
                 i = 1
                 x = xs[1]
-                j = _I198.get(x)
+                j = _I199.get(x)
                 if j is None:
-                    bad_enum(x, _I198)
+                    bad_enum(x, _I199)
                 a = ((a << 7) | (j << 1))
                 i = 2
                 x = xs[2]
-                j = _I198.get(x)
+                j = _I199.get(x)
                 if j is None:
-                    bad_enum(x, _I198)
+                    bad_enum(x, _I199)
                 a = ((a << 7) | (j << 1))
             elif m == 4:
                 xs = x
                 i = 0
                 x = xs[0]
-                j = _I198.get(x)
+                j = _I199.get(x)
                 if j is None:
-                    bad_enum(x, _I198)
+                    bad_enum(x, _I199)
                 a = ((a << 6) | (j << 1))
                 i = 1
                 x = xs[1]
-                j = _I198.get(x)
+                j = _I199.get(x)
                 if j is None:
-                    bad_enum(x, _I198)
+                    bad_enum(x, _I199)
                 a = ((a << 7) | (j << 1))
                 i = 2
                 x = xs[2]
-                j = _I198.get(x)
+                j = _I199.get(x)
                 if j is None:
-                    bad_enum(x, _I198)
+                    bad_enum(x, _I199)
                 a = ((a << 7) | (j << 1))
                 i = 3
                 x = xs[3]
-                j = _I198.get(x)
+                j = _I199.get(x)
                 if j is None:
-                    bad_enum(x, _I198)
+                    bad_enum(x, _I199)
                 a = ((a << 7) | (j << 1))
             else:
                 for i, x in enumerate(x):
-                    c, wd = _P108[i]
-                    j = _I198.get(x)
+                    c, wd = _P109[i]
+                    j = _I199.get(x)
                     if j is None:
-                        bad_enum(x, _I198)
+                        bad_enum(x, _I199)
                     a = (((((a << wd) | c) << 5)) | (j << 1))
             i = -1
         else:
@@ -7510,9 +7512,9 @@ def e_WPT_PairingMethodListType(a, d):
             a = 1
             for i, x in enumerate(x):
                 c, wd, nx, n = _T1[st]
-                j = _I198.get(x)
+                j = _I199.get(x)
                 if j is None:
-                    bad_enum(x, _I198)
+                    bad_enum(x, _I199)
                 a = (((((a << wd) | c) << 5)) | (j << 1))
                 if n:
                     k += 1
@@ -7535,7 +7537,7 @@ def e_WPT_PairingMethodListType(a, d):
     c, wd = _T3[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K199)
+        extra(d, _K200)
     return a
 
 def d_WPT_PairingReqType(v, r):
@@ -7552,7 +7554,7 @@ def d_WPT_PairingReqType(v, r):
     x = (v >> r) & 31
     if x & 25:
         und2()
-    x = _E109[(x >> 1) & 3]
+    x = _E110[(x >> 1) & 3]
     c = 0
     o['EVProcessing'] = x
     st = 2
@@ -7572,7 +7574,7 @@ def d_WPT_PairingReqType(v, r):
         x = (v >> r) & 15
         if x & 9:
             und2()
-        x = _E111[(x >> 1) & 3]
+        x = _E112[(x >> 1) & 3]
         o['EVResultCode'] = x
         st = 4
     else:
@@ -7582,7 +7584,7 @@ def d_WPT_PairingReqType(v, r):
         x = (v >> r) & 31
         if x & 25:
             und2()
-        x = _E111[(x >> 1) & 3]
+        x = _E112[(x >> 1) & 3]
         c = 0
         o['EVResultCode'] = x
         st = 4
@@ -7631,9 +7633,9 @@ def e_WPT_PairingReqType(a, d):
     f = 'EVProcessing'
     x = d.get('EVProcessing')
     if x is not None:
-        j = _I110.get(x)
+        j = _I111.get(x)
         if j is None:
-            bad_enum(x, _I110)
+            bad_enum(x, _I111)
         a = ((a << 5) | (j << 1))
         st = 2
     else:
@@ -7651,10 +7653,10 @@ def e_WPT_PairingReqType(a, d):
     x = d.get('EVResultCode')
     if x is not None:
         u += 1
-        c, wd, st = _T114[st]
-        j = _I112.get(x)
+        c, wd, st = _T115[st]
+        j = _I113.get(x)
         if j is None:
-            bad_enum(x, _I112)
+            bad_enum(x, _I113)
         a = (((((a << wd) | c) << 4)) | (j << 1))
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
@@ -7666,7 +7668,7 @@ def e_WPT_PairingReqType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T115[st]
+            c, wd, nx, n = _T116[st]
             a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
@@ -7684,10 +7686,10 @@ def e_WPT_PairingReqType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T116[st]
+    c, wd = _T117[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K200)
+        extra(d, _K201)
     return a
 
 def d_WPT_PairingResType(v, r):
@@ -7708,7 +7710,7 @@ def d_WPT_PairingResType(v, r):
         x = (v >> r) & 511
         if x & 385:
             und2()
-        x = _E117[(x >> 1) & 63]
+        x = _E118[(x >> 1) & 63]
         c = 0
         o['ResponseCode'] = x
         st = 2
@@ -7716,17 +7718,17 @@ def d_WPT_PairingResType(v, r):
         x = (v >> r) & 31
         if x & 25:
             und2()
-        x = _E109[(x >> 1) & 3]
+        x = _E110[(x >> 1) & 3]
         c = 0
         o['EVSEProcessing'] = x
         st = 3
     else:
         st = 1
         c = 0
-        o['ResponseCode'] = _E117[(x >> 6) & 63]
+        o['ResponseCode'] = _E118[(x >> 6) & 63]
         st = 2
         c = 0
-        o['EVSEProcessing'] = _E109[(x >> 1) & 3]
+        o['EVSEProcessing'] = _E110[(x >> 1) & 3]
         st = 3
         c = 0
     r -= 3
@@ -7821,16 +7823,16 @@ def e_WPT_PairingResType(a, d):
         y1 = d['EVSEProcessing']
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
-    if (j0 := _I118.get(y0)) is not None and (j1 := _I110.get(y1)) is not None:
+    if (j0 := _I119.get(y0)) is not None and (j1 := _I111.get(y1)) is not None:
         a = (a << (14)) | (j0 << 6) | (j1 << 1)
         st = 3
     else:
         f = 'ResponseCode'
         x = d.get('ResponseCode')
         if x is not None:
-            j = _I118.get(x)
+            j = _I119.get(x)
             if j is None:
-                bad_enum(x, _I118)
+                bad_enum(x, _I119)
             a = ((a << 9) | (j << 1))
             st = 2
         else:
@@ -7838,9 +7840,9 @@ def e_WPT_PairingResType(a, d):
         f = 'EVSEProcessing'
         x = d.get('EVSEProcessing')
         if x is not None:
-            j = _I110.get(x)
+            j = _I111.get(x)
             if j is None:
-                bad_enum(x, _I110)
+                bad_enum(x, _I111)
             a = ((a << 5) | (j << 1))
             st = 3
         else:
@@ -7858,7 +7860,7 @@ def e_WPT_PairingResType(a, d):
     x = d.get('AlternativeSECCList')
     if x is not None:
         u += 1
-        c, wd, st = _T120[st]
+        c, wd, st = _T121[st]
         a = e_AlternativeSECCListType(((a << wd) | c), x)
     f = 'VendorSpecificDataContainer'
     x = d.get('VendorSpecificDataContainer')
@@ -7870,7 +7872,7 @@ def e_WPT_PairingResType(a, d):
         a0 = a
         a = 1
         for i, x in enumerate(x):
-            c, wd, nx, n = _T121[st]
+            c, wd, nx, n = _T122[st]
             a = wb(((((a << wd) | c) << 1)), x) << 1
             if n:
                 k += 1
@@ -7888,10 +7890,10 @@ def e_WPT_PairingResType(a, d):
         a = (a0 << nb) | (a ^ (1 << nb))
         i = -1
     f = None
-    c, wd = _T122[st]
+    c, wd = _T123[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K201)
+        extra(d, _K202)
     return a
 
 def d_WPT_SPCPowerControlParameterType(v, r):
@@ -7924,7 +7926,7 @@ def e_WPT_SPCPowerControlParameterType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K202)
+        extra(d, _K203)
     return a
 
 def d_WPT_TxRxPackageSpecDataType(v, r):
@@ -8049,7 +8051,7 @@ def e_WPT_TxRxPackageSpecDataType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q205[m]
+            st = _Q206[m]
             if m == 1:
                 xs = x
                 x0 = xs[0]
@@ -8156,7 +8158,7 @@ def e_WPT_TxRxPackageSpecDataType(a, d):
                     a = e_WPT_TxRxPulseOrderType((a << 2), x)
             else:
                 for i, x in enumerate(x):
-                    c, wd = _P184[i]
+                    c, wd = _P185[i]
                     a = e_WPT_TxRxPulseOrderType(((a << wd) | c), x)
             i = -1
         else:
@@ -8164,7 +8166,7 @@ def e_WPT_TxRxPackageSpecDataType(a, d):
             a0 = a
             a = 1
             for i, x in enumerate(x):
-                c, wd, nx, n = _T204[st]
+                c, wd, nx, n = _T205[st]
                 a = e_WPT_TxRxPulseOrderType(((a << wd) | c), x)
                 if n:
                     k += 1
@@ -8187,7 +8189,7 @@ def e_WPT_TxRxPackageSpecDataType(a, d):
     x = d.get('PulseSeparationTime')
     if x is not None:
         u += 1
-        c, wd, st = _T206[st]
+        c, wd, st = _T207[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
@@ -8196,7 +8198,7 @@ def e_WPT_TxRxPackageSpecDataType(a, d):
     x = d.get('PulseDuration')
     if x is not None:
         u += 1
-        c, wd, st = _T92[st]
+        c, wd, st = _T93[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
@@ -8205,16 +8207,16 @@ def e_WPT_TxRxPackageSpecDataType(a, d):
     x = d.get('PackageSeparationTime')
     if x is not None:
         u += 1
-        c, wd, st = _T127[st]
+        c, wd, st = _T128[st]
         if x.__class__ is int and -1 < x < 128:
             a = (((((a << wd) | c) << 10)) | (x << 1))
         else:
             a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 65535)) << 1
     f = None
-    c, wd = _T207[st]
+    c, wd = _T208[st]
     a = (a << wd) | c
     if u != len(d):
-        extra(d, _K203)
+        extra(d, _K204)
     return a
 
 def d_WPT_TxRxPulseOrderType(v, r):
@@ -8290,7 +8292,7 @@ def e_WPT_TxRxPulseOrderType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K208)
+        extra(d, _K209)
     return a
 
 def d_WPT_TxRxSpecDataType(v, r):
@@ -8356,7 +8358,7 @@ def e_WPT_TxRxSpecDataType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K209)
+        extra(d, _K210)
     return a
 
 def d_X509DataType(v, r):
@@ -8368,7 +8370,7 @@ def d_X509DataType(v, r):
         r0 = r
         if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
             r -= n + 10
-            y = (v >> r) & ((1 << n) - 1)
+            y = (v >> r) & _M211[x]
             s0 = (y >> 14).to_bytes(x - 2, 'big')
             if not y & 15875 and s0.isascii():
                 x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
@@ -8421,7 +8423,7 @@ def d_X509DataType(v, r):
             r0 = r
             if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
                 r -= n + 10
-                y = (v >> r) & ((1 << n) - 1)
+                y = (v >> r) & _M211[x]
                 s0 = (y >> 14).to_bytes(x - 2, 'big')
                 if not y & 15875 and s0.isascii():
                     x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
@@ -8491,10 +8493,10 @@ def e_X509DataType(a, d):
             continue
         h = _H_X509DataType.get(f)
         if h is None:
-            extra(d, _K210)
+            extra(d, _K212)
         a, st = h(a, x, st)
     f = None
-    c, wd = _T217[st]
+    c, wd = _T219[st]
     a = (a << wd) | c
     return a
 
@@ -8553,7 +8555,7 @@ def e_X509IssuerSerialType(a, d):
     except KeyError:
         y0 = None  # a field is missing: the per-field code below says which
     if y0.__class__ is str and y0.isascii() and (ln0 := len(y0)) < 126 and y1.__class__ is int and -1 < y1 < 128:
-        a = (a << ((ln0 << 3) + 23)) | ((((ln0 + 2) << (ln0 << 3)) | _fb(y0.encode(), 'big')) << 13) | (y1 << 1)
+        a = (a << ((ln0 << 3) + 23)) | (_fb((_C54[ln0 + 2] + y0).encode(), 'big') << 13) | (y1 << 1)
     else:
         f = 'X509IssuerName'
         x = d.get('X509IssuerName')
@@ -8576,7 +8578,7 @@ def e_X509IssuerSerialType(a, d):
     f = None
     a <<= 1
     if u != len(d):
-        extra(d, _K218)
+        extra(d, _K220)
     return a
 
 def d_simple0(v, r):
@@ -8812,68 +8814,68 @@ def h_KeyInfoType_7(a, x, st):
     return a, st
 
 def h_WPT_ChargeLoopResType_0(a, x, st):
-    c, wd, st = _T137[st]
+    c, wd, st = _T138[st]
     a = e_MessageHeaderType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_1(a, x, st):
-    c, wd, st = _T138[st]
-    j = _I118.get(x)
+    c, wd, st = _T139[st]
+    j = _I119.get(x)
     if j is None:
-        bad_enum(x, _I118)
+        bad_enum(x, _I119)
     a = (((((a << wd) | c) << 8)) | (j << 1))
     return a, st
 
 def h_WPT_ChargeLoopResType_2(a, x, st):
-    c, wd, st = _T139[st]
+    c, wd, st = _T140[st]
     a = e_EVSEStatusType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_3(a, x, st):
-    c, wd, st = _T140[st]
+    c, wd, st = _T141[st]
     a = e_MeterInfoType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_4(a, x, st):
-    c, wd, st = _T141[st]
+    c, wd, st = _T142[st]
     a = e_ReceiptType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_5(a, x, st):
-    c, wd, st = _T142[st]
-    a = e_RationalNumberType(((a << wd) | c), x)
-    return a, st
-
-def h_WPT_ChargeLoopResType_6(a, x, st):
     c, wd, st = _T143[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
-def h_WPT_ChargeLoopResType_7(a, x, st):
+def h_WPT_ChargeLoopResType_6(a, x, st):
     c, wd, st = _T144[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
-def h_WPT_ChargeLoopResType_8(a, x, st):
+def h_WPT_ChargeLoopResType_7(a, x, st):
     c, wd, st = _T145[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
-def h_WPT_ChargeLoopResType_9(a, x, st):
+def h_WPT_ChargeLoopResType_8(a, x, st):
     c, wd, st = _T146[st]
-    j = _I134.get(x)
+    a = e_RationalNumberType(((a << wd) | c), x)
+    return a, st
+
+def h_WPT_ChargeLoopResType_9(a, x, st):
+    c, wd, st = _T147[st]
+    j = _I135.get(x)
     if j is None:
-        bad_enum(x, _I134)
+        bad_enum(x, _I135)
     a = (((((a << wd) | c) << 5)) | (j << 1))
     return a, st
 
 def h_WPT_ChargeLoopResType_10(a, x, st):
-    c, wd, st = _T147[st]
+    c, wd, st = _T148[st]
     a = e_RationalNumberType(((a << wd) | c), x)
     return a, st
 
 def h_WPT_ChargeLoopResType_11(a, x, st):
-    c, wd, st = _T148[st]
+    c, wd, st = _T149[st]
     a = e_WPT_SPCPowerControlParameterType(((a << wd) | c), x)
     return a, st
 
@@ -8884,7 +8886,7 @@ def h_WPT_ChargeLoopResType_12(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T149[st]
+        c, wd, nx, n = _T150[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -8910,7 +8912,7 @@ def h_X509DataType_0(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T212[st]
+        c, wd, nx, n = _T214[st]
         a = e_X509IssuerSerialType(((a << wd) | c), x)
         if n:
             k += 1
@@ -8936,7 +8938,7 @@ def h_X509DataType_1(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T213[st]
+        c, wd, nx, n = _T215[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -8962,7 +8964,7 @@ def h_X509DataType_2(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T214[st]
+        c, wd, nx, n = _T216[st]
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
             a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
         else:
@@ -8991,7 +8993,7 @@ def h_X509DataType_3(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T215[st]
+        c, wd, nx, n = _T217[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1
@@ -9017,7 +9019,7 @@ def h_X509DataType_4(a, x, st):
     a0 = a
     a = 1
     for i, x in enumerate(x):
-        c, wd, nx, n = _T216[st]
+        c, wd, nx, n = _T218[st]
         a = wb(((((a << wd) | c) << 1)), x) << 1
         if n:
             k += 1

@@ -414,7 +414,9 @@ class ModuleGenerator:
                 sv = f"s{k}"
                 w(d, f"if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + {total - 15}) <= r - 10:")
                 w(d + 1, "r -= n + 10")
-                w(d + 1, "y = (v >> r) & ((1 << n) - 1)")
+                # the mask of the item's n bits from a table indexed by the length byte (no `(1 << n) - 1`)
+                mk = self.const("M", f"tuple((1 << max(0, (x << 3) + {total - 15})) - 1 for x in range(128))")
+                w(d + 1, f"y = (v >> r) & {mk}[x]")
                 w(d + 1, f"{sv} = (y >> {total + 1}).to_bytes(x - 2, 'big')")
                 w(d + 1, f"if not y & {check | (1 << total)} and {sv}.isascii():")
                 items.append(f"{step[1]!r}: {sv}.decode()")
@@ -968,9 +970,13 @@ class ModuleGenerator:
                 parts.append((str(width + 3), f"({code << 3} | ({yj} << 1))" if code else f"({yj} << 1)"))
             else:  # string: CH, length + 2 in one byte, one byte per ASCII character, EE
                 conds.append(f"{yj}.__class__ is str and {yj}.isascii() and ({lj} := len({yj})) < 126")
-                head = f"({code << 9} | ({lj} + 2))" if code else f"({lj} + 2)"
-                parts.append((f"({lj} << 3) + {width + 10}",
-                              f"((({head} << ({lj} << 3)) | _fb({yj}.encode(), 'big')) << 1)"))
+                if code:
+                    head = f"({code << 9} | ({lj} + 2))"
+                    val = f"((({head} << ({lj} << 3)) | _fb({yj}.encode(), 'big')) << 1)"
+                else:  # the length byte as a character in front: one conversion for both
+                    chars = self.const("C", "tuple(map(chr, range(128)))")
+                    val = f"(_fb(({chars}[{lj} + 2] + {yj}).encode(), 'big') << 1)"
+                parts.append((f"({lj} << 3) + {width + 10}", val))
         return conds, parts
 
     @staticmethod
