@@ -92,7 +92,7 @@ def encode(schema: str, message: dict) -> bytes:
     if message.__class__ is not dict and not isinstance(message, dict) or len(message) != 1:
         raise ExiEncodeError("", "message must be a dict with exactly one key, the document element")
     (name, body), = message.items()
-    # the document element's event code and encoder (what the module's encode_document does, one call less);
+    # the document element's event code and encoder (the module's _DOC_E, looked up here: no call for it);
     # the header byte 0x80 is the accumulator's start: its top bit doubles as the sentinel that keeps leading
     # zero bits countable
     t = doc.get(name)

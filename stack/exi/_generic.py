@@ -138,10 +138,6 @@ class StringTable:
         self.builtin_seen: set[str] = set()
 
 
-def _dt_label(dt: tuple) -> str:
-    return dt[0]
-
-
 # ------------------------------------------------------------------------------------------------ decoding
 class Decoder:
     def __init__(self, schema: str, data: bytes) -> None:

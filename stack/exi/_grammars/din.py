@@ -10383,10 +10383,3 @@ def decode_document(v, r):
     name, fn = _DOC_D[c]
     x, r = fn(v, r)
     return {name: x}, r
-
-
-def encode_document(a, name, x):
-    t = _DOC_E.get(name)
-    if t is None:
-        raise Invalid(f'{name!r} is not a global element of schema ' + SCHEMA)
-    return t[1]((a << 7) | t[0], x)

@@ -1263,13 +1263,6 @@ class ModuleGenerator:
             "    x, r = fn(v, r)",
             "    return {name: x}, r",
             "",
-            "",
-            "def encode_document(a, name, x):",
-            "    t = _DOC_E.get(name)",
-            "    if t is None:",
-            "        raise Invalid(f'{name!r} is not a global element of schema ' + SCHEMA)",
-            f"    return t[1]((a << {width}) | t[0], x)",
-            "",
         ]
         return "\n".join(out), self.meta()
 
