@@ -487,7 +487,7 @@ def needs_generic(x: object, depth: int = 0) -> bool:
 class Encoder:
     def __init__(self, schema: str) -> None:
         self.g = grammars(schema)
-        self.a = 0x180  # sentinel bit + header byte 0x80
+        self.a = 0x80  # header byte; its top bit is the sentinel that keeps leading zero bits countable
         self.st = StringTable(self.g.string_table)
         self.path: list[str] = []
 
@@ -644,22 +644,8 @@ class Encoder:
             if prod is not None:
                 queue.pop(0)
                 idx[name] = n
-                kind, pname, code, target, ref, _uri = prod
-                self.bits(width, code)
-                if kind == "SE":
-                    self.element(ref, v)
-                elif kind == "SEW" or kind == "SE*":
-                    self.qname(name)
-                    self.element(g.globals.get(name, BUILTIN), v)
-                elif kind == "AT":
-                    self.value(ref, v)
-                elif kind == "AT*":
-                    self.qname(name[1:])
-                    self.a = rt.ws(self.a, v)
-                elif kind == "CH":
-                    self.value(ref, v)
-                else:  # CHM, CH*
-                    self.a = rt.ws(self.a, v)
+                self.bits(width, prod[2])
+                self.content(prod[0], name, prod[4], v)
                 self.path.pop()
                 s, k, content2 = _after(g, key, states, (s, k, content2, start_tag), prod)
                 continue
@@ -679,17 +665,25 @@ class Encoder:
             idx[name] = n
             self.bits(width, len(prods))
             self.bits(_width(len(events)), events.index(ev))
-            if ev == "SE*":
-                self.qname(name)
-                self.element(g.globals.get(name, BUILTIN), v)
-            elif ev == "AT*":
-                self.qname(name[1:])
-                self.a = rt.ws(self.a, v)
-            else:
-                self.a = rt.ws(self.a, v)
+            self.content("CH*" if ev == "CH" else ev, name, None, v)  # second-level CH is untyped
             self.path.pop()
             if start_tag and ev != "AT*":
                 s, content2 = _content_state(states, s, g.start_tag_states(key)), True
+
+    def content(self, kind: str, name: str, ref: object, v: object) -> None:
+        """What follows the event code of a production of `kind` (declared or undeclared) for item (name, v)."""
+        if kind == "SE":
+            self.element(ref, v)  # type: ignore[arg-type]
+        elif kind in ("SEW", "SE*"):
+            self.qname(name)
+            self.element(self.g.globals.get(name, BUILTIN), v)
+        elif kind in ("AT", "CH"):
+            self.value(ref, v)  # type: ignore[arg-type]
+        elif kind == "AT*":
+            self.qname(name[1:])
+            self.a = rt.ws(self.a, v)
+        else:  # CHM, CH*: untyped text
+            self.a = rt.ws(self.a, v)
 
     def schema_order(self, t: dict, items: list) -> list:
         """Declared fields in schema order (dicts may come in any order, as on the fast path); xsi:* first;

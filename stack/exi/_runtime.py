@@ -3,8 +3,9 @@
 Bit streams are Python ints. Decoding reads `n` bits as ``r -= n; x = (v >> r) & mask`` where `v` holds the
 whole stream and `r` counts the bits not yet consumed; running off the end makes the shift count negative and
 Python raises ValueError, which the API turns into ExiDecodeError (with the offset taken from the frame).
-Encoding appends with ``a = (a << n) | x`` onto an int that starts with a sentinel 1-bit, so no separate bit
-counter has to be threaded through the generated functions.
+Encoding appends with ``a = (a << n) | x`` onto an int that starts as the header byte 0x80, whose top bit is a
+sentinel that keeps leading zero bits countable, so no separate bit counter has to be threaded through the
+generated functions.
 """
 
 from __future__ import annotations
@@ -307,7 +308,7 @@ def extra(d: object, known: frozenset) -> None:
 
 
 def finish(a: int) -> bytes:
-    """Pad to whole bytes and drop the sentinel bit."""
-    n = a.bit_length() - 1
-    pad = -n & 7
-    return (a << pad).to_bytes((n + pad >> 3) + 1, "big")[1:]
+    """Pad to whole bytes. `a` started as the header byte 0x80, whose top bit keeps leading zeros countable (the
+    encode wrapper in stack.exi does the same inline, on the hot path)."""
+    n = a.bit_length()
+    return (a << (-n & 7)).to_bytes(n + 7 >> 3, "big")
