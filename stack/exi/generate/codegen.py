@@ -1302,13 +1302,8 @@ class ModuleGenerator:
                     b.grammars.pop(id(t), None)
                 continue
             named[f"{{{t.name[0]}}}{t.name[1]}"] = g.key
-        pending = list(b.grammars.values())
-        while pending:
-            g = pending.pop()
-            for st in g.states:
-                for p in st.productions:
-                    if p.kind == "SE" and p.element is not None and id(p.element.type) not in b.grammars:
-                        pending.append(b.grammar_for(p.element.type, f"{g.label}.{p.name}"))
+        b.build_reachable([(p.element.type, f"{g.label}.{p.name}") for g in list(b.grammars.values())
+                           for st in g.states for p in st.productions if p.kind == "SE" and p.element is not None])
         for g in list(b.grammars.values()):
             if g.key not in self.compressed:
                 self.compressed[g.key] = compress(g)

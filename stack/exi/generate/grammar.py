@@ -368,7 +368,10 @@ class GrammarBuilder:
         return g
 
     def build_all(self) -> None:
-        pending = [(e.type, e.qname[1]) for e in self.document_elements()]
+        self.build_reachable([(e.type, e.qname[1]) for e in self.document_elements()])
+
+    def build_reachable(self, pending: list[tuple]) -> None:
+        """Build the grammars of the (type, label) pairs in `pending` and of every type their elements use."""
         while pending:
             t, label = pending.pop()
             if id(t) in self.grammars:
