@@ -74,14 +74,20 @@ def run_bridge(requests: list[dict], timeout: float = 900, processes: int = 1, q
     return {"version": parts[0]["version"], "results": [r for part in parts for r in part["results"]]}
 
 
-def _bridge(requests: list[dict], timeout: float, env: dict[str, str]) -> dict:
+def _bridge(requests: list[dict], timeout: float, env: dict[str, str] | None, script: Path = BRIDGE) -> dict:
+    """Run a bridge script in Josev's venv on one batch of requests (JSON in, JSON out)."""
     proc = subprocess.run(
-        [josev_python(), str(BRIDGE)], input=json.dumps({"requests": requests}), capture_output=True, text=True,
+        [josev_python(), str(script)], input=json.dumps({"requests": requests}), capture_output=True, text=True,
         timeout=timeout, env=env,
     )
     if proc.returncode != 0:
-        raise RuntimeError(f"Josev bridge failed ({proc.returncode}): {proc.stderr[-2000:]}")
+        raise RuntimeError(f"{script.name} failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return json.loads(proc.stdout)  # type: ignore[no-any-return]
+
+
+def run_exificient(requests: list[dict], timeout: float = 600) -> list[dict]:
+    """XML <-> EXI through the EXIficient inside Josev's jar (see exificient_bridge.py)."""
+    return _bridge(requests, timeout, None, Path(__file__).with_name("exificient_bridge.py"))["results"]  # type: ignore[no-any-return]
 
 
 def _to_josev(value: object, dt: tuple) -> object:

@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 import random
-import subprocess
 from functools import cache
 
 import pytest
@@ -17,11 +15,10 @@ import stack.exi as exi
 from stack.exi import _generic
 
 from .grammar_walk import fields_of, meta, root_key
-from .josev import josev_python, unavailable_reason
+from .josev import run_exificient, unavailable_reason
 from .strategies import message_strategy
 from .undeclared_vectors import GOLDEN, INVALID, XML
 
-BRIDGE = os.path.join(os.path.dirname(__file__), "exificient_bridge.py")
 NAMES = sorted(GOLDEN)
 EXAMPLES = int(os.environ.get("EXI_HYPOTHESIS_EXAMPLES", "15"))
 CASES = [(schema, name) for schema in exi.SCHEMAS for name in exi.message_names(schema)]
@@ -188,13 +185,6 @@ def test_interpreter_agrees_with_fast_path_and_round_trips_xsi(schema, name, dat
 
 
 # ------------------------------------------------------------------------------------- EXIficient live
-def exificient(requests: list[dict]) -> list[dict]:
-    proc = subprocess.run([josev_python(), BRIDGE], input=json.dumps({"requests": requests}),
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return json.loads(proc.stdout)["results"]  # type: ignore[no-any-return]
-
-
 needs_exificient = pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
 
 
@@ -204,13 +194,13 @@ def test_exificient_still_writes_these_bytes_and_reads_ours():
     ours = {n: exi.encode(XML[n][0], exi.decode(XML[n][0], bytes.fromhex(GOLDEN[n])))
             for n in NAMES if n not in INVALID}
     requests += [{"op": "exi2xml", "schema": XML[n][0], "hex": ours[n].hex()} for n in ours]
-    results = exificient(requests)
+    results = run_exificient(requests)
     for n, r in zip(NAMES, results, strict=False):
         assert r["ok"], (n, r)
         assert r["hex"] == GOLDEN[n], n
     back = results[len(NAMES):]
     # EXIficient reads every stream we write, and writes the same bytes for the XML it reads from it
-    again = exificient([{"op": "xml2exi", "schema": XML[n][0], "xml": r["xml"]}
+    again = run_exificient([{"op": "xml2exi", "schema": XML[n][0], "xml": r["xml"]}
                         for n, r in zip(ours, back, strict=True) if r["ok"]])
     assert all(r["ok"] for r in back), [r for r in back if not r["ok"]][:3]
     for n, r in zip(ours, again, strict=True):
@@ -231,9 +221,9 @@ def test_exificient_decodes_decorated_messages_like_we_do():
             (root, value), = msg.items()
             decorated = {root: decorate(schema, root_key(schema, root), value, rnd)}
             vectors.append((schema, exi.encode(schema, decorated)))
-    read = exificient([{"op": "exi2xml", "schema": s, "hex": d.hex()} for s, d in vectors])
+    read = run_exificient([{"op": "exi2xml", "schema": s, "hex": d.hex()} for s, d in vectors])
     assert all(r["ok"] for r in read), [r for r in read if not r["ok"]][:3]
-    written = exificient([{"op": "xml2exi", "schema": s, "xml": r["xml"]} for (s, _), r in zip(vectors, read, strict=True)])
+    written = run_exificient([{"op": "xml2exi", "schema": s, "xml": r["xml"]} for (s, _), r in zip(vectors, read, strict=True)])
     mismatches = [(s, d.hex(), w.get("hex")) for (s, d), w in zip(vectors, written, strict=True)
                   if bytes.fromhex(w.get("hex", "")) != d]
     assert not mismatches, mismatches[:3]
