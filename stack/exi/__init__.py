@@ -60,7 +60,8 @@ __all__ = [
 SCHEMAS: tuple[str, ...] = ("apphand", "din", "iso2", "iso20", "iso20_ac", "iso20_dc", "iso20_wpt", "iso20_acdp")
 _modules: dict[str, ModuleType] = {}
 _encoders: dict[str, dict] = {}  # schema -> {document element: (header byte + its event code, encoder)}
-_decoders: dict[str, tuple] = {}  # schema -> (document event-code width, its mask, ((name, decoder), ...), count)
+_decoders: dict[str, tuple] = {}  # schema -> (document event-code width, header byte 0x80 above it,
+#                                             ((name, decoder), ...), count)
 _from_bytes = int.from_bytes  # a global name: cheaper than the attribute lookup on `int` per call
 
 
@@ -72,7 +73,7 @@ def _module(schema: str) -> ModuleType:
         mod = importlib.import_module(f"{__name__}._grammars.{schema}")
         _modules[schema] = mod
         _encoders[schema] = {name: ((0x80 << mod.DOC_WIDTH) | code, fn) for name, (code, fn) in mod._DOC_E.items()}
-        _decoders[schema] = (mod.DOC_WIDTH, (1 << mod.DOC_WIDTH) - 1, mod._DOC_D, len(mod._DOC_D))
+        _decoders[schema] = (mod.DOC_WIDTH, 0x80 << mod.DOC_WIDTH, mod._DOC_D, len(mod._DOC_D))
     return mod
 
 
@@ -89,9 +90,13 @@ def encode(schema: str, message: dict) -> bytes:
         except KeyError:
             raise ExiEncodeError("", f"unknown schema {schema!r}; known: {', '.join(SCHEMAS)}") from None
         doc = _encoders[schema]
-    if message.__class__ is not dict and not isinstance(message, dict) or len(message) != 1:
+    try:  # exactly one key (unpacking checks the count), and a mapping
+        name, = message
+        body = message[name]
+    except Exception:  # noqa: BLE001 - not a one-key mapping, whatever it is
+        raise ExiEncodeError("", "message must be a dict with exactly one key, the document element") from None
+    if message.__class__ is not dict and not isinstance(message, dict):
         raise ExiEncodeError("", "message must be a dict with exactly one key, the document element")
-    (name, body), = message.items()
     # the document element's event code and encoder (the module's _DOC_E, looked up here: no call for it);
     # the header byte 0x80 is the accumulator's start: its top bit doubles as the sentinel that keeps leading
     # zero bits countable
@@ -125,29 +130,43 @@ def decode(schema: str, data: bytes) -> dict:
             raise ExiDecodeError(f"unknown schema {schema!r}; known: {', '.join(SCHEMAS)}") from None
     if data.__class__ is not bytes and not isinstance(data, (bytes, bytearray, memoryview)):
         raise ExiDecodeError(f"expected bytes, got {type(data).__name__}")
-    if not data or data[0] != 0x80:
-        raise _header_error(data)
     total = len(data) << 3
     v = _from_bytes(data, "big")
-    # the document element's event code and decoder (what the module's decode_document does, one call less)
-    width, mask, docs, ndocs = dec  # type: ignore[misc]
+    # the header byte and the document element's event code in one read (what the module's decode_document
+    # does, one call less); anything but 0x80 and a declared element lands outside 0..ndocs-1
+    width, base, docs, ndocs = dec  # type: ignore[misc]
     r = total - 8 - width
-    c = (v >> r) & mask if r >= 0 else ndocs
+    c = (v >> r) - base if r >= 0 else -1
+    if not 0 <= c < ndocs:
+        return _decode_document(schema, data, v, total)
+    name, fn = docs[c]
     try:
-        if c >= ndocs:  # SE(*) or too short: the module says which
-            out, r = _modules[schema].decode_document(v, total - 8)
-        else:
-            name, fn = docs[c]
-            x, r = fn(v, r)
-            out = {name: x}
+        x, r = fn(v, r)
     except Exception as exc:  # noqa: BLE001 - decode must only ever raise ExiDecodeError
-        # a second-level event (or one the fast path read past the end): the grammar interpreter knows them
-        # all; when it fails too, the fast path's error stands unless that was about an undeclared event
-        error = _decode_error(exc, schema, _modules[schema], total, docs[c][0] if c < len(docs) else "")
-        return _decode_generic(schema, bytes(data), None if isinstance(exc, _runtime.Undeclared) else error)
+        return _decode_fallback(exc, schema, data, total, name)
+    if r >= 8:
+        raise ExiDecodeError(f"{r >> 3} trailing byte(s) after the end of the document", total - r)
+    return {name: x}
+
+
+def _decode_document(schema: str, data: bytes, v: int, total: int) -> dict:
+    """A stream the fast dispatch in `decode` does not take: a wrong header, SE(*) or too short."""
+    if not data or data[0] != 0x80:
+        raise _header_error(data)
+    try:
+        out, r = _modules[schema].decode_document(v, total - 8)
+    except Exception as exc:  # noqa: BLE001 - decode must only ever raise ExiDecodeError
+        return _decode_fallback(exc, schema, data, total, "")
     if r >= 8:
         raise ExiDecodeError(f"{r >> 3} trailing byte(s) after the end of the document", total - r)
     return out  # type: ignore[no-any-return]
+
+
+def _decode_fallback(exc: Exception, schema: str, data: bytes, total: int, root: str) -> dict:
+    """The fast path failed: a second-level event (or one it read past the end). The grammar interpreter knows
+    them all; when it fails too, the fast path's error stands unless that was about an undeclared event."""
+    error = _decode_error(exc, schema, _modules[schema], total, root)
+    return _decode_generic(schema, bytes(data), None if isinstance(exc, _runtime.Undeclared) else error)
 
 
 def _header_error(data: bytes) -> ExiDecodeError:

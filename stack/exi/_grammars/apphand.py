@@ -166,52 +166,98 @@ def e_AppProtocolType(a, d):
 def d_anon_supportedAppProtocolReq(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
     r0 = r
-    if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + 27) <= r - 10:
-        r -= n + 10
-        y = (v >> r) & _M2[x]
-        s0 = (y >> 43).to_bytes(x - 2, 'big')
-        if not y & 8250365576067 and s0.isascii():
-            x = {'ProtocolNamespace': s0.decode(), 'VersionNumberMajor': (y >> 32) & 127, 'VersionNumberMinor': (y >> 21) & 127, 'SchemaID': ((y >> 10) & 255), 'Priority': ((y >> 2) & 31) + 1}
-        else:
-            x, r = d_AppProtocolType(v, r0)
-    else:
-        x, r = d_AppProtocolType(v, r0)
+    x = None
+    if r > 10 and (n := (v >> (r - 11)) & 2047) < 128:
+        try:
+            r -= (n << 3) + 38
+            y = (v >> r) & _M2[n]
+            s0 = (y >> 43).to_bytes(n - 2, 'big')
+            if not y & 8250365576067 and s0.isascii():
+                x = {'ProtocolNamespace': s0.decode(), 'VersionNumberMajor': (y >> 32) & 127, 'VersionNumberMinor': (y >> 21) & 127, 'SchemaID': ((y >> 10) & 255), 'Priority': ((y >> 2) & 31) + 1}
+        except (ValueError, IndexError):
+            pass
+    if x is None:
+        r = r0 - 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        x, r = d_AppProtocolType(v, r)
     o['AppProtocol'] = [x]
     st = 1
-    k = 0
+    r0 = r
+    x = None
+    if r > 11 and (n := (v >> (r - 12)) & 4095) < 128:
+        try:
+            r -= (n << 3) + 39
+            y = (v >> r) & _M2[n]
+            s0 = (y >> 43).to_bytes(n - 2, 'big')
+            if not y & 8250365576067 and s0.isascii():
+                x = {'ProtocolNamespace': s0.decode(), 'VersionNumberMajor': (y >> 32) & 127, 'VersionNumberMinor': (y >> 21) & 127, 'SchemaID': ((y >> 10) & 255), 'Priority': ((y >> 2) & 31) + 1}
+        except (ValueError, IndexError):
+            pass
+    if x is None:
+        r = r0 - 2
+        c = (v >> r) & 3
+        if c == 0:
+            x, r = d_AppProtocolType(v, r)
+        elif c == 1:
+            return o, r
+        else:
+            und(c, 2)
+    o['AppProtocol'].append(x)
+    r0 = r
+    x = None
+    if r > 11 and (n := (v >> (r - 12)) & 4095) < 128:
+        try:
+            r -= (n << 3) + 39
+            y = (v >> r) & _M2[n]
+            s0 = (y >> 43).to_bytes(n - 2, 'big')
+            if not y & 8250365576067 and s0.isascii():
+                x = {'ProtocolNamespace': s0.decode(), 'VersionNumberMajor': (y >> 32) & 127, 'VersionNumberMinor': (y >> 21) & 127, 'SchemaID': ((y >> 10) & 255), 'Priority': ((y >> 2) & 31) + 1}
+        except (ValueError, IndexError):
+            pass
+    if x is None:
+        r = r0 - 2
+        c = (v >> r) & 3
+        if c == 0:
+            x, r = d_AppProtocolType(v, r)
+        elif c == 1:
+            return o, r
+        else:
+            und(c, 2)
+    o['AppProtocol'].append(x)
+    k = 2
     lim = v.bit_length() - 32768
     while True:
         if r < lim:
             v &= (1 << r) - 1
             lim = r - 32768
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            r0 = r
-            if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + 27) <= r - 10:
-                r -= n + 10
-                y = (v >> r) & _M2[x]
-                s0 = (y >> 43).to_bytes(x - 2, 'big')
+        r0 = r
+        x = None
+        if r > 11 and (n := (v >> (r - 12)) & 4095) < 128:
+            try:
+                r -= (n << 3) + 39
+                y = (v >> r) & _M2[n]
+                s0 = (y >> 43).to_bytes(n - 2, 'big')
                 if not y & 8250365576067 and s0.isascii():
                     x = {'ProtocolNamespace': s0.decode(), 'VersionNumberMajor': (y >> 32) & 127, 'VersionNumberMinor': (y >> 21) & 127, 'SchemaID': ((y >> 10) & 255), 'Priority': ((y >> 2) & 31) + 1}
-                else:
-                    x, r = d_AppProtocolType(v, r0)
+            except (ValueError, IndexError):
+                pass
+        if x is None:
+            r = r0 - 2
+            c = (v >> r) & 3
+            if c == 0:
+                x, r = d_AppProtocolType(v, r)
+            elif c == 1:
+                return o, r
             else:
-                x, r = d_AppProtocolType(v, r0)
-            o['AppProtocol'].append(x)
-            k += 1
-            if k == 19:
-                st = 2
-                break
-        elif c == 1:
-            return o, r
-        else:
-            und(c, 2)
+                und(c, 2)
+        o['AppProtocol'].append(x)
+        k += 1
+        if k == 19:
+            st = 2
+            break
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -231,7 +277,6 @@ def e_anon_supportedAppProtocolReq(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q5[m]
             if m == 1:
                 xs = x
                 x0 = xs[0]
@@ -247,11 +292,16 @@ def e_anon_supportedAppProtocolReq(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255 and z4.__class__ is int and 1 <= z4 <= 20:
-                    a = (a << ((lz0 << 3) + 54)) | (_fb((_C1[lz0 + 2] + z0).encode(), 'big') << 43) | (z1 << 32) | (z2 << 21) | (z3 << 10) | ((z4 - 1) << 2)
+                    a = (a << ((lz0 << 3) + 56)) | (_fb((_C1[lz0 + 2] + z0).encode(), 'big') << 45) | (z1 << 34) | (z2 << 23) | (z3 << 12) | ((z4 - 1) << 4) | 1
                 else:
                     i = 0
                     x = x0
                     a = e_AppProtocolType((a << 1), x)
+                    a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K3)
+                return a
             elif m == 2:
                 xs = x
                 x0 = xs[0]
@@ -273,7 +323,7 @@ def e_anon_supportedAppProtocolReq(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255 and z4.__class__ is int and 1 <= z4 <= 20 and z5.__class__ is str and z5.isascii() and (lz5 := len(z5)) < 126 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and -1 < z7 < 128 and z8.__class__ is int and 0 <= z8 <= 255 and z9.__class__ is int and 1 <= z9 <= 20:
-                    a = (((a << ((lz0 << 3) + 54)) | (_fb((_C1[lz0 + 2] + z0).encode(), 'big') << 43) | (z1 << 32) | (z2 << 21) | (z3 << 10) | ((z4 - 1) << 2)) << ((lz5 << 3) + 55)) | (_fb((_C1[lz5 + 2] + z5).encode(), 'big') << 43) | (z6 << 32) | (z7 << 21) | (z8 << 10) | ((z9 - 1) << 2)
+                    a = (((a << ((lz0 << 3) + 54)) | (_fb((_C1[lz0 + 2] + z0).encode(), 'big') << 43) | (z1 << 32) | (z2 << 21) | (z3 << 10) | ((z4 - 1) << 2)) << ((lz5 << 3) + 57)) | (_fb((_C1[lz5 + 2] + z5).encode(), 'big') << 45) | (z6 << 34) | (z7 << 23) | (z8 << 12) | ((z9 - 1) << 4) | 1
                 else:
                     i = 0
                     x = x0
@@ -281,6 +331,11 @@ def e_anon_supportedAppProtocolReq(a, d):
                     i = 1
                     x = x1
                     a = e_AppProtocolType((a << 2), x)
+                    a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K3)
+                return a
             elif m == 3:
                 xs = x
                 x0 = xs[0]
@@ -308,7 +363,7 @@ def e_anon_supportedAppProtocolReq(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255 and z4.__class__ is int and 1 <= z4 <= 20 and z5.__class__ is str and z5.isascii() and (lz5 := len(z5)) < 126 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and -1 < z7 < 128 and z8.__class__ is int and 0 <= z8 <= 255 and z9.__class__ is int and 1 <= z9 <= 20 and z10.__class__ is str and z10.isascii() and (lz10 := len(z10)) < 126 and z11.__class__ is int and -1 < z11 < 128 and z12.__class__ is int and -1 < z12 < 128 and z13.__class__ is int and 0 <= z13 <= 255 and z14.__class__ is int and 1 <= z14 <= 20:
-                    a = (((((a << ((lz0 << 3) + 54)) | (_fb((_C1[lz0 + 2] + z0).encode(), 'big') << 43) | (z1 << 32) | (z2 << 21) | (z3 << 10) | ((z4 - 1) << 2)) << ((lz5 << 3) + 55)) | (_fb((_C1[lz5 + 2] + z5).encode(), 'big') << 43) | (z6 << 32) | (z7 << 21) | (z8 << 10) | ((z9 - 1) << 2)) << ((lz10 << 3) + 55)) | (_fb((_C1[lz10 + 2] + z10).encode(), 'big') << 43) | (z11 << 32) | (z12 << 21) | (z13 << 10) | ((z14 - 1) << 2)
+                    a = (((((a << ((lz0 << 3) + 54)) | (_fb((_C1[lz0 + 2] + z0).encode(), 'big') << 43) | (z1 << 32) | (z2 << 21) | (z3 << 10) | ((z4 - 1) << 2)) << ((lz5 << 3) + 55)) | (_fb((_C1[lz5 + 2] + z5).encode(), 'big') << 43) | (z6 << 32) | (z7 << 21) | (z8 << 10) | ((z9 - 1) << 2)) << ((lz10 << 3) + 57)) | (_fb((_C1[lz10 + 2] + z10).encode(), 'big') << 45) | (z11 << 34) | (z12 << 23) | (z13 << 12) | ((z14 - 1) << 4) | 1
                 else:
                     i = 0
                     x = x0
@@ -319,6 +374,11 @@ def e_anon_supportedAppProtocolReq(a, d):
                     i = 2
                     x = x2
                     a = e_AppProtocolType((a << 2), x)
+                    a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K3)
+                return a
             elif m == 4:
                 xs = x
                 x0 = xs[0]
@@ -352,7 +412,7 @@ def e_anon_supportedAppProtocolReq(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255 and z4.__class__ is int and 1 <= z4 <= 20 and z5.__class__ is str and z5.isascii() and (lz5 := len(z5)) < 126 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and -1 < z7 < 128 and z8.__class__ is int and 0 <= z8 <= 255 and z9.__class__ is int and 1 <= z9 <= 20 and z10.__class__ is str and z10.isascii() and (lz10 := len(z10)) < 126 and z11.__class__ is int and -1 < z11 < 128 and z12.__class__ is int and -1 < z12 < 128 and z13.__class__ is int and 0 <= z13 <= 255 and z14.__class__ is int and 1 <= z14 <= 20 and z15.__class__ is str and z15.isascii() and (lz15 := len(z15)) < 126 and z16.__class__ is int and -1 < z16 < 128 and z17.__class__ is int and -1 < z17 < 128 and z18.__class__ is int and 0 <= z18 <= 255 and z19.__class__ is int and 1 <= z19 <= 20:
-                    a = (((((((a << ((lz0 << 3) + 54)) | (_fb((_C1[lz0 + 2] + z0).encode(), 'big') << 43) | (z1 << 32) | (z2 << 21) | (z3 << 10) | ((z4 - 1) << 2)) << ((lz5 << 3) + 55)) | (_fb((_C1[lz5 + 2] + z5).encode(), 'big') << 43) | (z6 << 32) | (z7 << 21) | (z8 << 10) | ((z9 - 1) << 2)) << ((lz10 << 3) + 55)) | (_fb((_C1[lz10 + 2] + z10).encode(), 'big') << 43) | (z11 << 32) | (z12 << 21) | (z13 << 10) | ((z14 - 1) << 2)) << ((lz15 << 3) + 55)) | (_fb((_C1[lz15 + 2] + z15).encode(), 'big') << 43) | (z16 << 32) | (z17 << 21) | (z18 << 10) | ((z19 - 1) << 2)
+                    a = (((((((a << ((lz0 << 3) + 54)) | (_fb((_C1[lz0 + 2] + z0).encode(), 'big') << 43) | (z1 << 32) | (z2 << 21) | (z3 << 10) | ((z4 - 1) << 2)) << ((lz5 << 3) + 55)) | (_fb((_C1[lz5 + 2] + z5).encode(), 'big') << 43) | (z6 << 32) | (z7 << 21) | (z8 << 10) | ((z9 - 1) << 2)) << ((lz10 << 3) + 55)) | (_fb((_C1[lz10 + 2] + z10).encode(), 'big') << 43) | (z11 << 32) | (z12 << 21) | (z13 << 10) | ((z14 - 1) << 2)) << ((lz15 << 3) + 57)) | (_fb((_C1[lz15 + 2] + z15).encode(), 'big') << 45) | (z16 << 34) | (z17 << 23) | (z18 << 12) | ((z19 - 1) << 4) | 1
                 else:
                     i = 0
                     x = x0
@@ -366,7 +426,13 @@ def e_anon_supportedAppProtocolReq(a, d):
                     i = 3
                     x = x3
                     a = e_AppProtocolType((a << 2), x)
+                    a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K3)
+                return a
             else:
+                st = _Q5[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_AppProtocolType((a << 2), x)

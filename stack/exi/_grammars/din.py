@@ -741,21 +741,96 @@ def d_CanonicalizationMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         elif c == 1:
             return o, r
         elif c == 2:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         else:
             und(c, 3)
+    elif c == 1:
+        return o, r
+    elif c == 2:
+        unsupported('mixed-content text')
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        elif c == 1:
+            return o, r
+        elif c == 2:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        else:
+            und(c, 3)
+    else:
+        und(c, 3)
     raise AssertionError('grammar fell through')
 
 def e_CanonicalizationMethodType(a, d):
@@ -1513,32 +1588,76 @@ def d_ChargingProfileType(v, r):
     if c:
         und(c, 1)
     r0 = r
-    if r >= 24 and not (g0 := (v >> (r - 24)) & 16777215) & 14695939:
+    x = None
+    try:
         r -= 24
-        x = {'ChargingProfileEntryStart': (g0 >> 14) & 127, 'ChargingProfileEntryMaxPower': (g0 >> 2) & 127}
-    else:
+        if not (g0 := (v >> r) & 16777215) & 14695939:
+            x = {'ChargingProfileEntryStart': (g0 >> 14) & 127, 'ChargingProfileEntryMaxPower': (g0 >> 2) & 127}
+    except (ValueError, IndexError):
+        pass
+    if x is None:
         x, r = d_ProfileEntryType(v, r0)
     o['ProfileEntry'] = [x]
     st = 2
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        r0 = r
+        x = None
+        try:
+            r -= 24
+            if not (g0 := (v >> r) & 16777215) & 14695939:
+                x = {'ChargingProfileEntryStart': (g0 >> 14) & 127, 'ChargingProfileEntryMaxPower': (g0 >> 2) & 127}
+        except (ValueError, IndexError):
+            pass
+        if x is None:
+            x, r = d_ProfileEntryType(v, r0)
+        o['ProfileEntry'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             r0 = r
-            if r >= 24 and not (g0 := (v >> (r - 24)) & 16777215) & 14695939:
+            x = None
+            try:
                 r -= 24
-                x = {'ChargingProfileEntryStart': (g0 >> 14) & 127, 'ChargingProfileEntryMaxPower': (g0 >> 2) & 127}
-            else:
+                if not (g0 := (v >> r) & 16777215) & 14695939:
+                    x = {'ChargingProfileEntryStart': (g0 >> 14) & 127, 'ChargingProfileEntryMaxPower': (g0 >> 2) & 127}
+            except (ValueError, IndexError):
+                pass
+            if x is None:
                 x, r = d_ProfileEntryType(v, r0)
             o['ProfileEntry'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    r0 = r
+                    x = None
+                    try:
+                        r -= 24
+                        if not (g0 := (v >> r) & 16777215) & 14695939:
+                            x = {'ChargingProfileEntryStart': (g0 >> 14) & 127, 'ChargingProfileEntryMaxPower': (g0 >> 2) & 127}
+                    except (ValueError, IndexError):
+                        pass
+                    if x is None:
+                        x, r = d_ProfileEntryType(v, r0)
+                    o['ProfileEntry'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_ChargingProfileType(a, d):
@@ -1563,7 +1682,6 @@ def e_ChargingProfileType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q77[m]
             if m == 1:
                 xs = x
                 x0 = xs[0]
@@ -1576,11 +1694,16 @@ def e_ChargingProfileType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128:
-                    a = (a << (25)) | (z0 << 14) | (z1 << 2)
+                    a = (a << (27)) | (z0 << 16) | (z1 << 4) | 1
                 else:
                     i = 0
                     x = x0
                     a = e_ProfileEntryType((a << 1), x)
+                    a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K75)
+                return a
             elif m == 2:
                 xs = x
                 x0 = xs[0]
@@ -1596,7 +1719,7 @@ def e_ChargingProfileType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and -1 < z3 < 128:
-                    a = (((a << (25)) | (z0 << 14) | (z1 << 2)) << (26)) | (z2 << 14) | (z3 << 2)
+                    a = (((a << (25)) | (z0 << 14) | (z1 << 2)) << (28)) | (z2 << 16) | (z3 << 4) | 1
                 else:
                     i = 0
                     x = x0
@@ -1604,6 +1727,11 @@ def e_ChargingProfileType(a, d):
                     i = 1
                     x = x1
                     a = e_ProfileEntryType((a << 2), x)
+                    a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K75)
+                return a
             elif m == 3:
                 xs = x
                 x0 = xs[0]
@@ -1622,7 +1750,7 @@ def e_ChargingProfileType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and -1 < z5 < 128:
-                    a = (((((a << (25)) | (z0 << 14) | (z1 << 2)) << (26)) | (z2 << 14) | (z3 << 2)) << (26)) | (z4 << 14) | (z5 << 2)
+                    a = (((((a << (25)) | (z0 << 14) | (z1 << 2)) << (26)) | (z2 << 14) | (z3 << 2)) << (28)) | (z4 << 16) | (z5 << 4) | 1
                 else:
                     i = 0
                     x = x0
@@ -1633,6 +1761,11 @@ def e_ChargingProfileType(a, d):
                     i = 2
                     x = x2
                     a = e_ProfileEntryType((a << 2), x)
+                    a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K75)
+                return a
             elif m == 4:
                 xs = x
                 x0 = xs[0]
@@ -1654,7 +1787,7 @@ def e_ChargingProfileType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and -1 < z5 < 128 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and -1 < z7 < 128:
-                    a = (((((((a << (25)) | (z0 << 14) | (z1 << 2)) << (26)) | (z2 << 14) | (z3 << 2)) << (26)) | (z4 << 14) | (z5 << 2)) << (26)) | (z6 << 14) | (z7 << 2)
+                    a = (((((((a << (25)) | (z0 << 14) | (z1 << 2)) << (26)) | (z2 << 14) | (z3 << 2)) << (26)) | (z4 << 14) | (z5 << 2)) << (28)) | (z6 << 16) | (z7 << 4) | 1
                 else:
                     i = 0
                     x = x0
@@ -1668,7 +1801,13 @@ def e_ChargingProfileType(a, d):
                     i = 3
                     x = x3
                     a = e_ProfileEntryType((a << 2), x)
+                    a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K75)
+                return a
             else:
+                st = _Q77[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_ProfileEntryType((a << 2), x)
@@ -1893,11 +2032,15 @@ def d_ConsumptionCostType(v, r):
     c = 0
     o['startValue'] = x
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_CostType(v, r)
+        l = o.get('Cost')
+        if l is None:
+            o['Cost'] = [x]
+        else:
+            l.append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -1907,10 +2050,32 @@ def d_ConsumptionCostType(v, r):
                 o['Cost'] = [x]
             else:
                 l.append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_CostType(v, r)
+                    l = o.get('Cost')
+                    if l is None:
+                        o['Cost'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_ConsumptionCostType(a, d):
@@ -1936,12 +2101,16 @@ def e_ConsumptionCostType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q85[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_CostType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K83)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -1950,6 +2119,11 @@ def e_ConsumptionCostType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_CostType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K83)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -1961,6 +2135,11 @@ def e_ConsumptionCostType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_CostType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K83)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -1975,7 +2154,13 @@ def e_ConsumptionCostType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_CostType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K83)
+                return a
             else:
+                st = _Q85[m]
                 for i, x in enumerate(x):
                     a = e_CostType((a << 2), x)
             i = -1
@@ -3593,21 +3778,96 @@ def d_DigestMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         elif c == 1:
             return o, r
         elif c == 2:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         else:
             und(c, 3)
+    elif c == 1:
+        return o, r
+    elif c == 2:
+        unsupported('mixed-content text')
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        elif c == 1:
+            return o, r
+        elif c == 2:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        else:
+            und(c, 3)
+    else:
+        und(c, 3)
     raise AssertionError('grammar fell through')
 
 def e_DigestMethodType(a, d):
@@ -4064,44 +4324,94 @@ def e_KeyInfoType(a, d):
 def d_KeyValueType(v, r):
     o = {}
     st = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 3
+    c = (v >> r) & 7
+    if c == 0:
+        x, r = d_DSAKeyValueType(v, r)
+        o['DSAKeyValue'] = x
+        st = 1
+    elif c == 1:
+        x, r = d_RSAKeyValueType(v, r)
+        o['RSAKeyValue'] = x
+        st = 1
+    elif c == 2:
+        unsupported('wildcard (xs:any) content')
+        st = 1
+    elif c == 3:
+        unsupported('mixed-content text')
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_DSAKeyValueType(v, r)
             o['DSAKeyValue'] = x
             st = 1
-            break
         elif c == 1:
             x, r = d_RSAKeyValueType(v, r)
             o['RSAKeyValue'] = x
             st = 1
-            break
         elif c == 2:
             unsupported('wildcard (xs:any) content')
             st = 1
-            break
         elif c == 3:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    x, r = d_DSAKeyValueType(v, r)
+                    o['DSAKeyValue'] = x
+                    st = 1
+                    break
+                elif c == 1:
+                    x, r = d_RSAKeyValueType(v, r)
+                    o['RSAKeyValue'] = x
+                    st = 1
+                    break
+                elif c == 2:
+                    unsupported('wildcard (xs:any) content')
+                    st = 1
+                    break
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
         else:
             und(c, 4)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    else:
+        und(c, 4)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        return o, r
+    elif c == 1:
+        unsupported('mixed-content text')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             return o, r
         elif c == 1:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    return o, r
+                elif c == 1:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 2)
         else:
             und(c, 2)
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_KeyValueType(a, d):
@@ -4148,11 +4458,22 @@ def d_ListOfRootCertificateIDsType(v, r):
     c = 0
     o['RootCertificateID'] = [x]
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
+        o['RootCertificateID'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4169,10 +4490,39 @@ def d_ListOfRootCertificateIDsType(v, r):
                 else:
                     x = raw.decode()
             o['RootCertificateID'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    o['RootCertificateID'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_ListOfRootCertificateIDsType(a, d):
@@ -4187,7 +4537,6 @@ def e_ListOfRootCertificateIDsType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q158[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -4196,6 +4545,11 @@ def e_ListOfRootCertificateIDsType(a, d):
                     a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 2), x) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K156)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -4210,6 +4564,11 @@ def e_ListOfRootCertificateIDsType(a, d):
                     a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 3), x) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K156)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -4230,6 +4589,11 @@ def e_ListOfRootCertificateIDsType(a, d):
                     a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 3), x) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K156)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -4256,7 +4620,13 @@ def e_ListOfRootCertificateIDsType(a, d):
                     a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 3), x) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K156)
+                return a
             else:
+                st = _Q158[m]
                 for i, x in enumerate(x):
                     c, wd = _P159[i]
                     if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
@@ -4320,20 +4690,38 @@ def d_ManifestType(v, r):
         x, r = d_ReferenceType(v, r)
         o['Reference'] = [x]
         st = 2
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_ReferenceType(v, r)
+        o['Reference'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ReferenceType(v, r)
             o['Reference'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_ReferenceType(v, r)
+                    o['Reference'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_ManifestType(a, d):
@@ -4915,43 +5303,148 @@ def d_ObjectType(v, r):
             else:
                 und(c, 5)
     if st == 2:
-        lim = v.bit_length() - 32768
-        while True:
-            if r < lim:
-                v &= (1 << r) - 1
-                lim = r - 32768
+        r -= 3
+        c = (v >> r) & 7
+        if c == 0:
+            x, r = s(v, r)
+            o['MimeType'] = x
+            st = 3
+        elif c == 1:
+            unsupported('wildcard (xs:any) content')
+            st = 3
+        elif c == 2:
+            return o, r
+        elif c == 3:
+            unsupported('mixed-content text')
             r -= 3
             c = (v >> r) & 7
             if c == 0:
                 x, r = s(v, r)
                 o['MimeType'] = x
                 st = 3
-                break
             elif c == 1:
                 unsupported('wildcard (xs:any) content')
                 st = 3
-                break
             elif c == 2:
                 return o, r
             elif c == 3:
                 unsupported('mixed-content text')
+                lim = v.bit_length() - 32768
+                while True:
+                    if r < lim:
+                        v &= (1 << r) - 1
+                        lim = r - 32768
+                    r -= 3
+                    c = (v >> r) & 7
+                    if c == 0:
+                        x, r = s(v, r)
+                        o['MimeType'] = x
+                        st = 3
+                        break
+                    elif c == 1:
+                        unsupported('wildcard (xs:any) content')
+                        st = 3
+                        break
+                    elif c == 2:
+                        return o, r
+                    elif c == 3:
+                        unsupported('mixed-content text')
+                    else:
+                        und(c, 4)
             else:
                 und(c, 4)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+        else:
+            und(c, 4)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         elif c == 1:
             return o, r
         elif c == 2:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         else:
             und(c, 3)
+    elif c == 1:
+        return o, r
+    elif c == 2:
+        unsupported('mixed-content text')
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        elif c == 1:
+            return o, r
+        elif c == 2:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        else:
+            und(c, 3)
+    else:
+        und(c, 3)
     raise AssertionError('grammar fell through')
 
 def e_ObjectType(a, d):
@@ -5016,19 +5509,35 @@ def d_PGPDataType(v, r):
             return o, r
         else:
             und(c, 3)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_PGPDataType(a, d):
@@ -5149,20 +5658,38 @@ def d_PMaxScheduleType(v, r):
     x, r = d_PMaxScheduleEntryType(v, r)
     o['PMaxScheduleEntry'] = [x]
     st = 2
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_PMaxScheduleEntryType(v, r)
+        o['PMaxScheduleEntry'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_PMaxScheduleEntryType(v, r)
             o['PMaxScheduleEntry'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_PMaxScheduleEntryType(v, r)
+                    o['PMaxScheduleEntry'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_PMaxScheduleType(a, d):
@@ -5187,12 +5714,16 @@ def e_PMaxScheduleType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q77[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_PMaxScheduleEntryType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K184)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -5201,6 +5732,11 @@ def e_PMaxScheduleType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_PMaxScheduleEntryType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K184)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -5212,6 +5748,11 @@ def e_PMaxScheduleType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_PMaxScheduleEntryType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K184)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -5226,7 +5767,13 @@ def e_PMaxScheduleType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_PMaxScheduleEntryType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K184)
+                return a
             else:
+                st = _Q77[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_PMaxScheduleEntryType((a << 2), x)
@@ -5284,20 +5831,38 @@ def d_ParameterSetType(v, r):
     x, r = d_ParameterType(v, r)
     o['Parameter'] = [x]
     st = 2
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_ParameterType(v, r)
+        o['Parameter'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ParameterType(v, r)
             o['Parameter'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_ParameterType(v, r)
+                    o['Parameter'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_ParameterSetType(a, d):
@@ -5322,12 +5887,16 @@ def e_ParameterSetType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q77[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_ParameterType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K185)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -5336,6 +5905,11 @@ def e_ParameterSetType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_ParameterType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K185)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -5347,6 +5921,11 @@ def e_ParameterSetType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_ParameterType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K185)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -5361,7 +5940,13 @@ def e_ParameterSetType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_ParameterType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K185)
+                return a
             else:
+                st = _Q77[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_ParameterType((a << 2), x)
@@ -5729,11 +6314,15 @@ def d_PaymentOptionsType(v, r):
     c = 0
     o['PaymentOption'] = [x]
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        r -= 3
+        x = (v >> r) & 7
+        if x & 5:
+            und2()
+        x = _E196[(x >> 1) & 1]
+        o['PaymentOption'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5743,10 +6332,32 @@ def d_PaymentOptionsType(v, r):
                 und2()
             x = _E196[(x >> 1) & 1]
             o['PaymentOption'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    r -= 3
+                    x = (v >> r) & 7
+                    if x & 5:
+                        und2()
+                    x = _E196[(x >> 1) & 1]
+                    o['PaymentOption'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_PaymentOptionsType(a, d):
@@ -5761,7 +6372,6 @@ def e_PaymentOptionsType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q158[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -5770,6 +6380,11 @@ def e_PaymentOptionsType(a, d):
                 if j is None:
                     bad_enum(x, _I197)
                 a = ((a << 4) | (j << 1))
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K198)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -5784,6 +6399,11 @@ def e_PaymentOptionsType(a, d):
                 if j is None:
                     bad_enum(x, _I197)
                 a = ((a << 5) | (j << 1))
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K198)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -5804,6 +6424,11 @@ def e_PaymentOptionsType(a, d):
                 if j is None:
                     bad_enum(x, _I197)
                 a = ((a << 5) | (j << 1))
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K198)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -5830,7 +6455,13 @@ def e_PaymentOptionsType(a, d):
                 if j is None:
                     bad_enum(x, _I197)
                 a = ((a << 5) | (j << 1))
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K198)
+                return a
             else:
+                st = _Q158[m]
                 for i, x in enumerate(x):
                     c, wd = _P159[i]
                     j = _I197.get(x)
@@ -6683,20 +7314,38 @@ def d_SAScheduleListType(v, r):
     x, r = d_SAScheduleTupleType(v, r)
     o['SAScheduleTuple'] = [x]
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_SAScheduleTupleType(v, r)
+        o['SAScheduleTuple'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_SAScheduleTupleType(v, r)
             o['SAScheduleTuple'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_SAScheduleTupleType(v, r)
+                    o['SAScheduleTuple'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_SAScheduleListType(a, d):
@@ -6711,12 +7360,16 @@ def e_SAScheduleListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q158[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_SAScheduleTupleType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K221)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -6725,6 +7378,11 @@ def e_SAScheduleListType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_SAScheduleTupleType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K221)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -6736,6 +7394,11 @@ def e_SAScheduleListType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_SAScheduleTupleType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K221)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -6750,7 +7413,13 @@ def e_SAScheduleListType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_SAScheduleTupleType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K221)
+                return a
             else:
+                st = _Q158[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_SAScheduleTupleType((a << 2), x)
@@ -6897,24 +7566,48 @@ def d_SPKIDataType(v, r):
             o['SPKISexp'] = [x]
             st = 1
         elif st == 1:
-            lim = v.bit_length() - 32768
-            while True:
-                if r < lim:
-                    v &= (1 << r) - 1
-                    lim = r - 32768
+            r -= 2
+            c = (v >> r) & 3
+            if c == 0:
+                x, r = eb(v, r)
+                o['SPKISexp'].append(x)
                 r -= 2
                 c = (v >> r) & 3
                 if c == 0:
                     x, r = eb(v, r)
                     o['SPKISexp'].append(x)
+                    lim = v.bit_length() - 32768
+                    while True:
+                        if r < lim:
+                            v &= (1 << r) - 1
+                            lim = r - 32768
+                        r -= 2
+                        c = (v >> r) & 3
+                        if c == 0:
+                            x, r = eb(v, r)
+                            o['SPKISexp'].append(x)
+                        elif c == 1:
+                            unsupported('wildcard (xs:any) content')
+                            st = 2
+                            break
+                        elif c == 2:
+                            return o, r
+                        else:
+                            und(c, 3)
                 elif c == 1:
                     unsupported('wildcard (xs:any) content')
                     st = 2
-                    break
                 elif c == 2:
                     return o, r
                 else:
                     und(c, 3)
+            elif c == 1:
+                unsupported('wildcard (xs:any) content')
+                st = 2
+            elif c == 2:
+                return o, r
+            else:
+                und(c, 3)
         elif st == 2:
             r -= 2
             c = (v >> r) & 3
@@ -6941,12 +7634,16 @@ def e_SPKIDataType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q158[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = wb((a << 2), x) << 1
+                a = (a << 2) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K223)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -6955,6 +7652,11 @@ def e_SPKIDataType(a, d):
                 i = 1
                 x = xs[1]
                 a = wb((a << 3), x) << 1
+                a = (a << 2) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K223)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -6966,6 +7668,11 @@ def e_SPKIDataType(a, d):
                 i = 2
                 x = xs[2]
                 a = wb((a << 3), x) << 1
+                a = (a << 2) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K223)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -6980,7 +7687,13 @@ def e_SPKIDataType(a, d):
                 i = 3
                 x = xs[3]
                 a = wb((a << 3), x) << 1
+                a = (a << 2) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K223)
+                return a
             else:
+                st = _Q158[m]
                 for i, x in enumerate(x):
                     if i:
                         a = wb((a << 3), x) << 1
@@ -7040,11 +7753,15 @@ def d_SalesTariffEntryType(v, r):
     c = 0
     o['EPriceLevel'] = x
     st = 2
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_ConsumptionCostType(v, r)
+        l = o.get('ConsumptionCost')
+        if l is None:
+            o['ConsumptionCost'] = [x]
+        else:
+            l.append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7054,10 +7771,32 @@ def d_SalesTariffEntryType(v, r):
                 o['ConsumptionCost'] = [x]
             else:
                 l.append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_ConsumptionCostType(v, r)
+                    l = o.get('ConsumptionCost')
+                    if l is None:
+                        o['ConsumptionCost'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_SalesTariffEntryType(a, d):
@@ -7183,20 +7922,38 @@ def d_SalesTariffType(v, r):
     x, r = d_SalesTariffEntryType(v, r)
     o['SalesTariffEntry'] = [x]
     st = 5
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_SalesTariffEntryType(v, r)
+        o['SalesTariffEntry'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_SalesTariffEntryType(v, r)
             o['SalesTariffEntry'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_SalesTariffEntryType(v, r)
+                    o['SalesTariffEntry'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_SalesTariffType(a, d):
@@ -7283,20 +8040,38 @@ def d_SelectedServiceListType(v, r):
     x, r = d_SelectedServiceType(v, r)
     o['SelectedService'] = [x]
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_SelectedServiceType(v, r)
+        o['SelectedService'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_SelectedServiceType(v, r)
             o['SelectedService'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_SelectedServiceType(v, r)
+                    o['SelectedService'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_SelectedServiceListType(a, d):
@@ -7311,12 +8086,16 @@ def e_SelectedServiceListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q158[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_SelectedServiceType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K229)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -7325,6 +8104,11 @@ def e_SelectedServiceListType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_SelectedServiceType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K229)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -7336,6 +8120,11 @@ def e_SelectedServiceListType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_SelectedServiceType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K229)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -7350,7 +8139,13 @@ def e_SelectedServiceListType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_SelectedServiceType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K229)
+                return a
             else:
+                st = _Q158[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_SelectedServiceType((a << 2), x)
@@ -7860,20 +8655,38 @@ def d_ServiceParameterListType(v, r):
     x, r = d_ParameterSetType(v, r)
     o['ParameterSet'] = [x]
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_ParameterSetType(v, r)
+        o['ParameterSet'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ParameterSetType(v, r)
             o['ParameterSet'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_ParameterSetType(v, r)
+                    o['ParameterSet'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_ServiceParameterListType(a, d):
@@ -7888,12 +8701,16 @@ def e_ServiceParameterListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q158[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_ParameterSetType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K241)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -7902,6 +8719,11 @@ def e_ServiceParameterListType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_ParameterSetType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K241)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -7913,6 +8735,11 @@ def e_ServiceParameterListType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_ParameterSetType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K241)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -7927,7 +8754,13 @@ def e_ServiceParameterListType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_ParameterSetType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K241)
+                return a
             else:
+                st = _Q158[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_ParameterSetType((a << 2), x)
@@ -8070,20 +8903,38 @@ def d_ServiceTagListType(v, r):
     x, r = d_ServiceType(v, r)
     o['Service'] = [x]
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_ServiceType(v, r)
+        o['Service'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ServiceType(v, r)
             o['Service'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_ServiceType(v, r)
+                    o['Service'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_ServiceTagListType(a, d):
@@ -8098,12 +8949,16 @@ def e_ServiceTagListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q158[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_ServiceType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K244)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -8112,6 +8967,11 @@ def e_ServiceTagListType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_ServiceType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K244)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -8123,6 +8983,11 @@ def e_ServiceTagListType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_ServiceType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K244)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -8137,7 +9002,13 @@ def e_ServiceTagListType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_ServiceType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K244)
+                return a
             else:
+                st = _Q158[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_ServiceType((a << 2), x)
@@ -8544,11 +9415,24 @@ def d_SignatureMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 3
+    c = (v >> r) & 7
+    if c == 0:
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        o['HMACOutputLength'] = x
+        st = 2
+    elif c == 1:
+        unsupported('wildcard (xs:any) content')
+        st = 2
+    elif c == 2:
+        return o, r
+    elif c == 3:
+        unsupported('mixed-content text')
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -8560,32 +9444,134 @@ def d_SignatureMethodType(v, r):
                 x >>= 1
             o['HMACOutputLength'] = x
             st = 2
-            break
         elif c == 1:
             unsupported('wildcard (xs:any) content')
             st = 2
-            break
         elif c == 2:
             return o, r
         elif c == 3:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 11
+                    x = (v >> r) & 2047
+                    if x & 1793:
+                        x, r = ei(v, r + 11)
+                    else:
+                        x >>= 1
+                    o['HMACOutputLength'] = x
+                    st = 2
+                    break
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                    st = 2
+                    break
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
         else:
             und(c, 4)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    else:
+        und(c, 4)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         elif c == 1:
             return o, r
         elif c == 2:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         else:
             und(c, 3)
+    elif c == 1:
+        return o, r
+    elif c == 2:
+        unsupported('mixed-content text')
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        elif c == 1:
+            return o, r
+        elif c == 2:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        else:
+            und(c, 3)
+    else:
+        und(c, 3)
     raise AssertionError('grammar fell through')
 
 def e_SignatureMethodType(a, d):
@@ -8640,20 +9626,38 @@ def d_SignaturePropertiesType(v, r):
         x, r = d_SignaturePropertyType(v, r)
         o['SignatureProperty'] = [x]
         st = 2
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_SignaturePropertyType(v, r)
+        o['SignatureProperty'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_SignaturePropertyType(v, r)
             o['SignatureProperty'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_SignaturePropertyType(v, r)
+                    o['SignatureProperty'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_SignaturePropertiesType(a, d):
@@ -8725,36 +9729,129 @@ def d_SignaturePropertyType(v, r):
         x, r = s(v, r)
         o['Target'] = x
         st = 2
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
+        st = 3
+    elif c == 1:
+        unsupported('mixed-content text')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
             st = 3
-            break
         elif c == 1:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                    st = 3
+                    break
+                elif c == 1:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 2)
         else:
             und(c, 2)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    else:
+        und(c, 2)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         elif c == 1:
             return o, r
         elif c == 2:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         else:
             und(c, 3)
+    elif c == 1:
+        return o, r
+    elif c == 2:
+        unsupported('mixed-content text')
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        elif c == 1:
+            return o, r
+        elif c == 2:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        else:
+            und(c, 3)
+    else:
+        und(c, 3)
     raise AssertionError('grammar fell through')
 
 def e_SignaturePropertyType(a, d):
@@ -8827,11 +9924,15 @@ def d_SignatureType(v, r):
         return o, r
     else:
         und(c, 3)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_ObjectType(v, r)
+        l = o.get('Object')
+        if l is None:
+            o['Object'] = [x]
+        else:
+            l.append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -8841,10 +9942,32 @@ def d_SignatureType(v, r):
                 o['Object'] = [x]
             else:
                 l.append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_ObjectType(v, r)
+                    l = o.get('Object')
+                    if l is None:
+                        o['Object'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_SignatureType(a, d):
@@ -9004,20 +10127,38 @@ def d_SignedInfoType(v, r):
     x, r = d_ReferenceType(v, r)
     o['Reference'] = [x]
     st = 4
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_ReferenceType(v, r)
+        o['Reference'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ReferenceType(v, r)
             o['Reference'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_ReferenceType(v, r)
+                    o['Reference'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_SignedInfoType(a, d):
@@ -9088,20 +10229,38 @@ def d_SubCertificatesType(v, r):
     x, r = eb(v, r)
     o['Certificate'] = [x]
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = eb(v, r)
+        o['Certificate'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = eb(v, r)
             o['Certificate'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = eb(v, r)
+                    o['Certificate'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_SubCertificatesType(a, d):
@@ -9116,12 +10275,16 @@ def e_SubCertificatesType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q158[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = wb((a << 2), x) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K261)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -9130,6 +10293,11 @@ def e_SubCertificatesType(a, d):
                 i = 1
                 x = xs[1]
                 a = wb((a << 3), x) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K261)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -9141,6 +10309,11 @@ def e_SubCertificatesType(a, d):
                 i = 2
                 x = xs[2]
                 a = wb((a << 3), x) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K261)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -9155,7 +10328,13 @@ def e_SubCertificatesType(a, d):
                 i = 3
                 x = xs[3]
                 a = wb((a << 3), x) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K261)
+                return a
             else:
+                st = _Q158[m]
                 for i, x in enumerate(x):
                     if i:
                         a = wb((a << 3), x) << 1
@@ -9202,11 +10381,26 @@ def d_TransformType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 3
+    c = (v >> r) & 7
+    if c == 0:
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
+        l = o.get('XPath')
+        if l is None:
+            o['XPath'] = [x]
+        else:
+            l.append(x)
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -9227,14 +10421,375 @@ def d_TransformType(v, r):
                 o['XPath'] = [x]
             else:
                 l.append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
         elif c == 1:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
         elif c == 2:
             return o, r
         elif c == 3:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
         else:
             und(c, 4)
+    elif c == 1:
+        unsupported('wildcard (xs:any) content')
+        r -= 3
+        c = (v >> r) & 7
+        if c == 0:
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
+            l = o.get('XPath')
+            if l is None:
+                o['XPath'] = [x]
+            else:
+                l.append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        elif c == 1:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        elif c == 2:
+            return o, r
+        elif c == 3:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        else:
+            und(c, 4)
+    elif c == 2:
+        return o, r
+    elif c == 3:
+        unsupported('mixed-content text')
+        r -= 3
+        c = (v >> r) & 7
+        if c == 0:
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
+            l = o.get('XPath')
+            if l is None:
+                o['XPath'] = [x]
+            else:
+                l.append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        elif c == 1:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        elif c == 2:
+            return o, r
+        elif c == 3:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        else:
+            und(c, 4)
+    else:
+        und(c, 4)
     raise AssertionError('grammar fell through')
 
 def e_TransformType(a, d):
@@ -9258,7 +10813,6 @@ def e_TransformType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q85[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -9267,6 +10821,11 @@ def e_TransformType(a, d):
                     a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
+                a = (a << 3) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K262)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -9281,6 +10840,11 @@ def e_TransformType(a, d):
                     a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
+                a = (a << 3) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K262)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -9301,6 +10865,11 @@ def e_TransformType(a, d):
                     a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
+                a = (a << 3) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K262)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -9327,7 +10896,13 @@ def e_TransformType(a, d):
                     a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
+                a = (a << 3) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K262)
+                return a
             else:
+                st = _Q85[m]
                 for i, x in enumerate(x):
                     if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                         a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -9375,20 +10950,38 @@ def d_TransformsType(v, r):
     x, r = d_TransformType(v, r)
     o['Transform'] = [x]
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_TransformType(v, r)
+        o['Transform'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_TransformType(v, r)
             o['Transform'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_TransformType(v, r)
+                    o['Transform'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_TransformsType(a, d):
@@ -9403,12 +10996,16 @@ def e_TransformsType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q158[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_TransformType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K264)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -9417,6 +11014,11 @@ def e_TransformsType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_TransformType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K264)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -9428,6 +11030,11 @@ def e_TransformsType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_TransformType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K264)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -9442,7 +11049,13 @@ def e_TransformsType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_TransformType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K264)
+                return a
             else:
+                st = _Q158[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_TransformType((a << 2), x)
@@ -9582,15 +11195,17 @@ def d_X509DataType(v, r):
     c = (v >> r) & 7
     if c == 0:
         r0 = r
-        if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
-            r -= n + 10
-            y = (v >> r) & _M265[x]
-            s0 = (y >> 14).to_bytes(x - 2, 'big')
+        x = None
+        try:
+            n = (v >> (r - 10)) & 1023
+            r -= (n << 3) + 8
+            y = (v >> r) & _M265[n]
+            s0 = (y >> 14).to_bytes(n - 2, 'big')
             if not y & 15875 and s0.isascii():
                 x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
-            else:
-                x, r = d_X509IssuerSerialType(v, r0)
-        else:
+        except (ValueError, IndexError):
+            pass
+        if x is None:
             x, r = d_X509IssuerSerialType(v, r0)
         o['X509IssuerSerial'] = [x]
         st = 1
@@ -9635,15 +11250,17 @@ def d_X509DataType(v, r):
         c = (v >> r) & 7
         if c == 0:
             r0 = r
-            if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
-                r -= n + 10
-                y = (v >> r) & _M265[x]
-                s0 = (y >> 14).to_bytes(x - 2, 'big')
+            x = None
+            try:
+                n = (v >> (r - 10)) & 1023
+                r -= (n << 3) + 8
+                y = (v >> r) & _M265[n]
+                s0 = (y >> 14).to_bytes(n - 2, 'big')
                 if not y & 15875 and s0.isascii():
                     x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
-                else:
-                    x, r = d_X509IssuerSerialType(v, r0)
-            else:
+            except (ValueError, IndexError):
+                pass
+            if x is None:
                 x, r = d_X509IssuerSerialType(v, r0)
             l = o.get('X509IssuerSerial')
             if l is None:

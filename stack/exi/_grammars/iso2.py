@@ -888,21 +888,96 @@ def d_CanonicalizationMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         elif c == 1:
             return o, r
         elif c == 2:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         else:
             und(c, 3)
+    elif c == 1:
+        return o, r
+    elif c == 2:
+        unsupported('mixed-content text')
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        elif c == 1:
+            return o, r
+        elif c == 2:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        else:
+            und(c, 3)
+    else:
+        und(c, 3)
     raise AssertionError('grammar fell through')
 
 def e_CanonicalizationMethodType(a, d):
@@ -1803,25 +1878,43 @@ def d_ChargingProfileType(v, r):
     x, r = d_ProfileEntryType(v, r)
     o['ProfileEntry'] = [x]
     st = 1
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_ProfileEntryType(v, r)
+        o['ProfileEntry'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ProfileEntryType(v, r)
             o['ProfileEntry'].append(x)
-            k += 1
-            if k == 23:
-                st = 2
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_ProfileEntryType(v, r)
+                    o['ProfileEntry'].append(x)
+                    k += 1
+                    if k == 23:
+                        st = 2
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -1841,12 +1934,16 @@ def e_ChargingProfileType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q90[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_ProfileEntryType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K88)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -1855,6 +1952,11 @@ def e_ChargingProfileType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_ProfileEntryType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K88)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -1866,6 +1968,11 @@ def e_ChargingProfileType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_ProfileEntryType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K88)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -1880,7 +1987,13 @@ def e_ChargingProfileType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_ProfileEntryType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K88)
+                return a
             else:
+                st = _Q90[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_ProfileEntryType((a << 2), x)
@@ -2145,25 +2258,25 @@ def d_ConsumptionCostType(v, r):
     x, r = d_CostType(v, r)
     o['Cost'] = [x]
     st = 2
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_CostType(v, r)
+        o['Cost'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_CostType(v, r)
             o['Cost'].append(x)
-            k += 1
-            if k == 2:
-                st = 3
-                break
+            st = 3
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -2190,12 +2303,16 @@ def e_ConsumptionCostType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 3:
-            st = _Q100[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_CostType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K98)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -2204,6 +2321,11 @@ def e_ConsumptionCostType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_CostType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K98)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -2215,7 +2337,13 @@ def e_ConsumptionCostType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_CostType((a << 2), x)
+                a <<= 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K98)
+                return a
             else:
+                st = _Q100[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_CostType((a << 2), x)
@@ -3778,21 +3906,96 @@ def d_DigestMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         elif c == 1:
             return o, r
         elif c == 2:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         else:
             und(c, 3)
+    elif c == 1:
+        return o, r
+    elif c == 2:
+        unsupported('mixed-content text')
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        elif c == 1:
+            return o, r
+        elif c == 2:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        else:
+            und(c, 3)
+    else:
+        und(c, 3)
     raise AssertionError('grammar fell through')
 
 def e_DigestMethodType(a, d):
@@ -4381,44 +4584,94 @@ def e_KeyInfoType(a, d):
 def d_KeyValueType(v, r):
     o = {}
     st = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 3
+    c = (v >> r) & 7
+    if c == 0:
+        x, r = d_DSAKeyValueType(v, r)
+        o['DSAKeyValue'] = x
+        st = 1
+    elif c == 1:
+        x, r = d_RSAKeyValueType(v, r)
+        o['RSAKeyValue'] = x
+        st = 1
+    elif c == 2:
+        unsupported('wildcard (xs:any) content')
+        st = 1
+    elif c == 3:
+        unsupported('mixed-content text')
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_DSAKeyValueType(v, r)
             o['DSAKeyValue'] = x
             st = 1
-            break
         elif c == 1:
             x, r = d_RSAKeyValueType(v, r)
             o['RSAKeyValue'] = x
             st = 1
-            break
         elif c == 2:
             unsupported('wildcard (xs:any) content')
             st = 1
-            break
         elif c == 3:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    x, r = d_DSAKeyValueType(v, r)
+                    o['DSAKeyValue'] = x
+                    st = 1
+                    break
+                elif c == 1:
+                    x, r = d_RSAKeyValueType(v, r)
+                    o['RSAKeyValue'] = x
+                    st = 1
+                    break
+                elif c == 2:
+                    unsupported('wildcard (xs:any) content')
+                    st = 1
+                    break
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
         else:
             und(c, 4)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    else:
+        und(c, 4)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        return o, r
+    elif c == 1:
+        unsupported('mixed-content text')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             return o, r
         elif c == 1:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    return o, r
+                elif c == 1:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 2)
         else:
             und(c, 2)
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_KeyValueType(a, d):
@@ -4448,52 +4701,98 @@ def e_KeyValueType(a, d):
 def d_ListOfRootCertificateIDsType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
     r0 = r
-    if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
-        r -= n + 10
-        y = (v >> r) & _M174[x]
-        s0 = (y >> 14).to_bytes(x - 2, 'big')
-        if not y & 15875 and s0.isascii():
-            x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
-        else:
-            x, r = d_X509IssuerSerialType(v, r0)
-    else:
-        x, r = d_X509IssuerSerialType(v, r0)
+    x = None
+    if r > 10 and (n := (v >> (r - 11)) & 2047) < 128:
+        try:
+            r -= (n << 3) + 9
+            y = (v >> r) & _M174[n]
+            s0 = (y >> 14).to_bytes(n - 2, 'big')
+            if not y & 15875 and s0.isascii():
+                x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
+        except (ValueError, IndexError):
+            pass
+    if x is None:
+        r = r0 - 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        x, r = d_X509IssuerSerialType(v, r)
     o['RootCertificateID'] = [x]
     st = 1
-    k = 0
+    r0 = r
+    x = None
+    if r > 11 and (n := (v >> (r - 12)) & 4095) < 128:
+        try:
+            r -= (n << 3) + 10
+            y = (v >> r) & _M174[n]
+            s0 = (y >> 14).to_bytes(n - 2, 'big')
+            if not y & 15875 and s0.isascii():
+                x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
+        except (ValueError, IndexError):
+            pass
+    if x is None:
+        r = r0 - 2
+        c = (v >> r) & 3
+        if c == 0:
+            x, r = d_X509IssuerSerialType(v, r)
+        elif c == 1:
+            return o, r
+        else:
+            und(c, 2)
+    o['RootCertificateID'].append(x)
+    r0 = r
+    x = None
+    if r > 11 and (n := (v >> (r - 12)) & 4095) < 128:
+        try:
+            r -= (n << 3) + 10
+            y = (v >> r) & _M174[n]
+            s0 = (y >> 14).to_bytes(n - 2, 'big')
+            if not y & 15875 and s0.isascii():
+                x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
+        except (ValueError, IndexError):
+            pass
+    if x is None:
+        r = r0 - 2
+        c = (v >> r) & 3
+        if c == 0:
+            x, r = d_X509IssuerSerialType(v, r)
+        elif c == 1:
+            return o, r
+        else:
+            und(c, 2)
+    o['RootCertificateID'].append(x)
+    k = 2
     lim = v.bit_length() - 32768
     while True:
         if r < lim:
             v &= (1 << r) - 1
             lim = r - 32768
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            r0 = r
-            if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
-                r -= n + 10
-                y = (v >> r) & _M174[x]
-                s0 = (y >> 14).to_bytes(x - 2, 'big')
+        r0 = r
+        x = None
+        if r > 11 and (n := (v >> (r - 12)) & 4095) < 128:
+            try:
+                r -= (n << 3) + 10
+                y = (v >> r) & _M174[n]
+                s0 = (y >> 14).to_bytes(n - 2, 'big')
                 if not y & 15875 and s0.isascii():
                     x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
-                else:
-                    x, r = d_X509IssuerSerialType(v, r0)
+            except (ValueError, IndexError):
+                pass
+        if x is None:
+            r = r0 - 2
+            c = (v >> r) & 3
+            if c == 0:
+                x, r = d_X509IssuerSerialType(v, r)
+            elif c == 1:
+                return o, r
             else:
-                x, r = d_X509IssuerSerialType(v, r0)
-            o['RootCertificateID'].append(x)
-            k += 1
-            if k == 19:
-                st = 2
-                break
-        elif c == 1:
-            return o, r
-        else:
-            und(c, 2)
+                und(c, 2)
+        o['RootCertificateID'].append(x)
+        k += 1
+        if k == 19:
+            st = 2
+            break
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -4513,7 +4812,6 @@ def e_ListOfRootCertificateIDsType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q90[m]
             if m == 1:
                 xs = x
                 x0 = xs[0]
@@ -4526,11 +4824,16 @@ def e_ListOfRootCertificateIDsType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128:
-                    a = (a << ((lz0 << 3) + 25)) | (_fb((_C93[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)
+                    a = (a << ((lz0 << 3) + 27)) | (_fb((_C93[lz0 + 2] + z0).encode(), 'big') << 16) | (z1 << 4) | 1
                 else:
                     i = 0
                     x = x0
                     a = e_X509IssuerSerialType((a << 1), x)
+                    a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K175)
+                return a
             elif m == 2:
                 xs = x
                 x0 = xs[0]
@@ -4546,7 +4849,7 @@ def e_ListOfRootCertificateIDsType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128:
-                    a = (((a << ((lz0 << 3) + 25)) | (_fb((_C93[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | (_fb((_C93[lz2 + 2] + z2).encode(), 'big') << 14) | (z3 << 2)
+                    a = (((a << ((lz0 << 3) + 25)) | (_fb((_C93[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 28)) | (_fb((_C93[lz2 + 2] + z2).encode(), 'big') << 16) | (z3 << 4) | 1
                 else:
                     i = 0
                     x = x0
@@ -4554,6 +4857,11 @@ def e_ListOfRootCertificateIDsType(a, d):
                     i = 1
                     x = x1
                     a = e_X509IssuerSerialType((a << 2), x)
+                    a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K175)
+                return a
             elif m == 3:
                 xs = x
                 x0 = xs[0]
@@ -4572,7 +4880,7 @@ def e_ListOfRootCertificateIDsType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is str and z4.isascii() and (lz4 := len(z4)) < 126 and z5.__class__ is int and -1 < z5 < 128:
-                    a = (((((a << ((lz0 << 3) + 25)) | (_fb((_C93[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | (_fb((_C93[lz2 + 2] + z2).encode(), 'big') << 14) | (z3 << 2)) << ((lz4 << 3) + 26)) | (_fb((_C93[lz4 + 2] + z4).encode(), 'big') << 14) | (z5 << 2)
+                    a = (((((a << ((lz0 << 3) + 25)) | (_fb((_C93[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | (_fb((_C93[lz2 + 2] + z2).encode(), 'big') << 14) | (z3 << 2)) << ((lz4 << 3) + 28)) | (_fb((_C93[lz4 + 2] + z4).encode(), 'big') << 16) | (z5 << 4) | 1
                 else:
                     i = 0
                     x = x0
@@ -4583,6 +4891,11 @@ def e_ListOfRootCertificateIDsType(a, d):
                     i = 2
                     x = x2
                     a = e_X509IssuerSerialType((a << 2), x)
+                    a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K175)
+                return a
             elif m == 4:
                 xs = x
                 x0 = xs[0]
@@ -4604,7 +4917,7 @@ def e_ListOfRootCertificateIDsType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is str and z4.isascii() and (lz4 := len(z4)) < 126 and z5.__class__ is int and -1 < z5 < 128 and z6.__class__ is str and z6.isascii() and (lz6 := len(z6)) < 126 and z7.__class__ is int and -1 < z7 < 128:
-                    a = (((((((a << ((lz0 << 3) + 25)) | (_fb((_C93[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | (_fb((_C93[lz2 + 2] + z2).encode(), 'big') << 14) | (z3 << 2)) << ((lz4 << 3) + 26)) | (_fb((_C93[lz4 + 2] + z4).encode(), 'big') << 14) | (z5 << 2)) << ((lz6 << 3) + 26)) | (_fb((_C93[lz6 + 2] + z6).encode(), 'big') << 14) | (z7 << 2)
+                    a = (((((((a << ((lz0 << 3) + 25)) | (_fb((_C93[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | (_fb((_C93[lz2 + 2] + z2).encode(), 'big') << 14) | (z3 << 2)) << ((lz4 << 3) + 26)) | (_fb((_C93[lz4 + 2] + z4).encode(), 'big') << 14) | (z5 << 2)) << ((lz6 << 3) + 28)) | (_fb((_C93[lz6 + 2] + z6).encode(), 'big') << 16) | (z7 << 4) | 1
                 else:
                     i = 0
                     x = x0
@@ -4618,7 +4931,13 @@ def e_ListOfRootCertificateIDsType(a, d):
                     i = 3
                     x = x3
                     a = e_X509IssuerSerialType((a << 2), x)
+                    a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K175)
+                return a
             else:
+                st = _Q90[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_X509IssuerSerialType((a << 2), x)
@@ -4679,20 +4998,38 @@ def d_ManifestType(v, r):
         x, r = d_ReferenceType(v, r)
         o['Reference'] = [x]
         st = 2
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_ReferenceType(v, r)
+        o['Reference'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ReferenceType(v, r)
             o['Reference'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_ReferenceType(v, r)
+                    o['Reference'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_ManifestType(a, d):
@@ -5304,43 +5641,148 @@ def d_ObjectType(v, r):
             else:
                 und(c, 5)
     if st == 2:
-        lim = v.bit_length() - 32768
-        while True:
-            if r < lim:
-                v &= (1 << r) - 1
-                lim = r - 32768
+        r -= 3
+        c = (v >> r) & 7
+        if c == 0:
+            x, r = s(v, r)
+            o['MimeType'] = x
+            st = 3
+        elif c == 1:
+            unsupported('wildcard (xs:any) content')
+            st = 3
+        elif c == 2:
+            return o, r
+        elif c == 3:
+            unsupported('mixed-content text')
             r -= 3
             c = (v >> r) & 7
             if c == 0:
                 x, r = s(v, r)
                 o['MimeType'] = x
                 st = 3
-                break
             elif c == 1:
                 unsupported('wildcard (xs:any) content')
                 st = 3
-                break
             elif c == 2:
                 return o, r
             elif c == 3:
                 unsupported('mixed-content text')
+                lim = v.bit_length() - 32768
+                while True:
+                    if r < lim:
+                        v &= (1 << r) - 1
+                        lim = r - 32768
+                    r -= 3
+                    c = (v >> r) & 7
+                    if c == 0:
+                        x, r = s(v, r)
+                        o['MimeType'] = x
+                        st = 3
+                        break
+                    elif c == 1:
+                        unsupported('wildcard (xs:any) content')
+                        st = 3
+                        break
+                    elif c == 2:
+                        return o, r
+                    elif c == 3:
+                        unsupported('mixed-content text')
+                    else:
+                        und(c, 4)
             else:
                 und(c, 4)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+        else:
+            und(c, 4)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         elif c == 1:
             return o, r
         elif c == 2:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         else:
             und(c, 3)
+    elif c == 1:
+        return o, r
+    elif c == 2:
+        unsupported('mixed-content text')
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        elif c == 1:
+            return o, r
+        elif c == 2:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        else:
+            und(c, 3)
+    else:
+        und(c, 3)
     raise AssertionError('grammar fell through')
 
 def e_ObjectType(a, d):
@@ -5405,19 +5847,35 @@ def d_PGPDataType(v, r):
             return o, r
         else:
             und(c, 3)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_PGPDataType(a, d):
@@ -5513,25 +5971,43 @@ def d_PMaxScheduleType(v, r):
     x, r = d_PMaxScheduleEntryType(v, r)
     o['PMaxScheduleEntry'] = [x]
     st = 1
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_PMaxScheduleEntryType(v, r)
+        o['PMaxScheduleEntry'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_PMaxScheduleEntryType(v, r)
             o['PMaxScheduleEntry'].append(x)
-            k += 1
-            if k == 1023:
-                st = 2
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_PMaxScheduleEntryType(v, r)
+                    o['PMaxScheduleEntry'].append(x)
+                    k += 1
+                    if k == 1023:
+                        st = 2
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -5551,12 +6027,16 @@ def e_PMaxScheduleType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q90[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_PMaxScheduleEntryType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K202)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -5565,6 +6045,11 @@ def e_PMaxScheduleType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_PMaxScheduleEntryType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K202)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -5576,6 +6061,11 @@ def e_PMaxScheduleType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_PMaxScheduleEntryType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K202)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -5590,7 +6080,13 @@ def e_PMaxScheduleType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_PMaxScheduleEntryType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K202)
+                return a
             else:
+                st = _Q90[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_PMaxScheduleEntryType((a << 2), x)
@@ -5649,25 +6145,43 @@ def d_ParameterSetType(v, r):
     x, r = d_ParameterType(v, r)
     o['Parameter'] = [x]
     st = 2
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_ParameterType(v, r)
+        o['Parameter'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ParameterType(v, r)
             o['Parameter'].append(x)
-            k += 1
-            if k == 15:
-                st = 3
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_ParameterType(v, r)
+                    o['Parameter'].append(x)
+                    k += 1
+                    if k == 15:
+                        st = 3
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -5697,12 +6211,16 @@ def e_ParameterSetType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q206[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_ParameterType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K204)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -5711,6 +6229,11 @@ def e_ParameterSetType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_ParameterType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K204)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -5722,6 +6245,11 @@ def e_ParameterSetType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_ParameterType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K204)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -5736,7 +6264,13 @@ def e_ParameterSetType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_ParameterType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K204)
+                return a
             else:
+                st = _Q206[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_ParameterType((a << 2), x)
@@ -6097,7 +6631,6 @@ def e_PaymentOptionListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 2:
-            st = _Q219[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -6106,6 +6639,11 @@ def e_PaymentOptionListType(a, d):
                 if j is None:
                     bad_enum(x, _I216)
                 a = ((a << 4) | (j << 1))
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K217)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -6120,7 +6658,13 @@ def e_PaymentOptionListType(a, d):
                 if j is None:
                     bad_enum(x, _I216)
                 a = ((a << 5) | (j << 1))
+                a <<= 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K217)
+                return a
             else:
+                st = _Q219[m]
                 for i, x in enumerate(x):
                     c, wd = _P220[i]
                     j = _I216.get(x)
@@ -7114,25 +7658,25 @@ def d_SAScheduleListType(v, r):
     x, r = d_SAScheduleTupleType(v, r)
     o['SAScheduleTuple'] = [x]
     st = 1
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_SAScheduleTupleType(v, r)
+        o['SAScheduleTuple'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_SAScheduleTupleType(v, r)
             o['SAScheduleTuple'].append(x)
-            k += 1
-            if k == 2:
-                st = 2
-                break
+            st = 2
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -7152,12 +7696,16 @@ def e_SAScheduleListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 3:
-            st = _Q247[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_SAScheduleTupleType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K245)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -7166,6 +7714,11 @@ def e_SAScheduleListType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_SAScheduleTupleType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K245)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -7177,7 +7730,13 @@ def e_SAScheduleListType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_SAScheduleTupleType((a << 2), x)
+                a <<= 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K245)
+                return a
             else:
+                st = _Q247[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_SAScheduleTupleType((a << 2), x)
@@ -7321,24 +7880,48 @@ def d_SPKIDataType(v, r):
             o['SPKISexp'] = [x]
             st = 1
         elif st == 1:
-            lim = v.bit_length() - 32768
-            while True:
-                if r < lim:
-                    v &= (1 << r) - 1
-                    lim = r - 32768
+            r -= 2
+            c = (v >> r) & 3
+            if c == 0:
+                x, r = eb(v, r)
+                o['SPKISexp'].append(x)
                 r -= 2
                 c = (v >> r) & 3
                 if c == 0:
                     x, r = eb(v, r)
                     o['SPKISexp'].append(x)
+                    lim = v.bit_length() - 32768
+                    while True:
+                        if r < lim:
+                            v &= (1 << r) - 1
+                            lim = r - 32768
+                        r -= 2
+                        c = (v >> r) & 3
+                        if c == 0:
+                            x, r = eb(v, r)
+                            o['SPKISexp'].append(x)
+                        elif c == 1:
+                            unsupported('wildcard (xs:any) content')
+                            st = 2
+                            break
+                        elif c == 2:
+                            return o, r
+                        else:
+                            und(c, 3)
                 elif c == 1:
                     unsupported('wildcard (xs:any) content')
                     st = 2
-                    break
                 elif c == 2:
                     return o, r
                 else:
                     und(c, 3)
+            elif c == 1:
+                unsupported('wildcard (xs:any) content')
+                st = 2
+            elif c == 2:
+                return o, r
+            else:
+                und(c, 3)
         elif st == 2:
             r -= 2
             c = (v >> r) & 3
@@ -7365,12 +7948,16 @@ def e_SPKIDataType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q90[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = wb((a << 2), x) << 1
+                a = (a << 2) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K249)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -7379,6 +7966,11 @@ def e_SPKIDataType(a, d):
                 i = 1
                 x = xs[1]
                 a = wb((a << 3), x) << 1
+                a = (a << 2) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K249)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -7390,6 +7982,11 @@ def e_SPKIDataType(a, d):
                 i = 2
                 x = xs[2]
                 a = wb((a << 3), x) << 1
+                a = (a << 2) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K249)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -7404,7 +8001,13 @@ def e_SPKIDataType(a, d):
                 i = 3
                 x = xs[3]
                 a = wb((a << 3), x) << 1
+                a = (a << 2) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K249)
+                return a
             else:
+                st = _Q90[m]
                 for i, x in enumerate(x):
                     if i:
                         a = wb((a << 3), x) << 1
@@ -7485,25 +8088,25 @@ def d_SalesTariffEntryType(v, r):
             return o, r
         else:
             und(c, 2)
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_ConsumptionCostType(v, r)
+        o['ConsumptionCost'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ConsumptionCostType(v, r)
             o['ConsumptionCost'].append(x)
-            k += 1
-            if k == 2:
-                st = 4
-                break
+            st = 4
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -7654,25 +8257,43 @@ def d_SalesTariffType(v, r):
         x, r = d_SalesTariffEntryType(v, r)
         o['SalesTariffEntry'] = [x]
         st = 5
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_SalesTariffEntryType(v, r)
+        o['SalesTariffEntry'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_SalesTariffEntryType(v, r)
             o['SalesTariffEntry'].append(x)
-            k += 1
-            if k == 1023:
-                st = 6
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_SalesTariffEntryType(v, r)
+                    o['SalesTariffEntry'].append(x)
+                    k += 1
+                    if k == 1023:
+                        st = 6
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -7761,25 +8382,43 @@ def d_SelectedServiceListType(v, r):
     x, r = d_SelectedServiceType(v, r)
     o['SelectedService'] = [x]
     st = 1
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_SelectedServiceType(v, r)
+        o['SelectedService'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_SelectedServiceType(v, r)
             o['SelectedService'].append(x)
-            k += 1
-            if k == 15:
-                st = 2
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_SelectedServiceType(v, r)
+                    o['SelectedService'].append(x)
+                    k += 1
+                    if k == 15:
+                        st = 2
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -7799,12 +8438,16 @@ def e_SelectedServiceListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q261[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_SelectedServiceType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K259)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -7813,6 +8456,11 @@ def e_SelectedServiceListType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_SelectedServiceType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K259)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -7824,6 +8472,11 @@ def e_SelectedServiceListType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_SelectedServiceType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K259)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -7838,7 +8491,13 @@ def e_SelectedServiceListType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_SelectedServiceType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K259)
+                return a
             else:
+                st = _Q261[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_SelectedServiceType((a << 2), x)
@@ -8265,25 +8924,43 @@ def d_ServiceListType(v, r):
     x, r = d_ServiceType(v, r)
     o['Service'] = [x]
     st = 1
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_ServiceType(v, r)
+        o['Service'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ServiceType(v, r)
             o['Service'].append(x)
-            k += 1
-            if k == 7:
-                st = 2
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_ServiceType(v, r)
+                    o['Service'].append(x)
+                    k += 1
+                    if k == 7:
+                        st = 2
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -8303,12 +8980,16 @@ def e_ServiceListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 8:
-            st = _Q270[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_ServiceType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K268)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -8317,6 +8998,11 @@ def e_ServiceListType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_ServiceType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K268)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -8328,6 +9014,11 @@ def e_ServiceListType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_ServiceType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K268)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -8342,7 +9033,13 @@ def e_ServiceListType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_ServiceType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K268)
+                return a
             else:
+                st = _Q270[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_ServiceType((a << 2), x)
@@ -8390,25 +9087,43 @@ def d_ServiceParameterListType(v, r):
     x, r = d_ParameterSetType(v, r)
     o['ParameterSet'] = [x]
     st = 1
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_ParameterSetType(v, r)
+        o['ParameterSet'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ParameterSetType(v, r)
             o['ParameterSet'].append(x)
-            k += 1
-            if k == 254:
-                st = 2
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_ParameterSetType(v, r)
+                    o['ParameterSet'].append(x)
+                    k += 1
+                    if k == 254:
+                        st = 2
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -8428,12 +9143,16 @@ def e_ServiceParameterListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q90[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_ParameterSetType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K271)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -8442,6 +9161,11 @@ def e_ServiceParameterListType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_ParameterSetType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K271)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -8453,6 +9177,11 @@ def e_ServiceParameterListType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_ParameterSetType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K271)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -8467,7 +9196,13 @@ def e_ServiceParameterListType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_ParameterSetType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K271)
+                return a
             else:
+                st = _Q90[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_ParameterSetType((a << 2), x)
@@ -8890,11 +9625,24 @@ def d_SignatureMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 3
+    c = (v >> r) & 7
+    if c == 0:
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        o['HMACOutputLength'] = x
+        st = 2
+    elif c == 1:
+        unsupported('wildcard (xs:any) content')
+        st = 2
+    elif c == 2:
+        return o, r
+    elif c == 3:
+        unsupported('mixed-content text')
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -8906,32 +9654,134 @@ def d_SignatureMethodType(v, r):
                 x >>= 1
             o['HMACOutputLength'] = x
             st = 2
-            break
         elif c == 1:
             unsupported('wildcard (xs:any) content')
             st = 2
-            break
         elif c == 2:
             return o, r
         elif c == 3:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 11
+                    x = (v >> r) & 2047
+                    if x & 1793:
+                        x, r = ei(v, r + 11)
+                    else:
+                        x >>= 1
+                    o['HMACOutputLength'] = x
+                    st = 2
+                    break
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                    st = 2
+                    break
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
         else:
             und(c, 4)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    else:
+        und(c, 4)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         elif c == 1:
             return o, r
         elif c == 2:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         else:
             und(c, 3)
+    elif c == 1:
+        return o, r
+    elif c == 2:
+        unsupported('mixed-content text')
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        elif c == 1:
+            return o, r
+        elif c == 2:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        else:
+            und(c, 3)
+    else:
+        und(c, 3)
     raise AssertionError('grammar fell through')
 
 def e_SignatureMethodType(a, d):
@@ -8986,20 +9836,38 @@ def d_SignaturePropertiesType(v, r):
         x, r = d_SignaturePropertyType(v, r)
         o['SignatureProperty'] = [x]
         st = 2
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_SignaturePropertyType(v, r)
+        o['SignatureProperty'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_SignaturePropertyType(v, r)
             o['SignatureProperty'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_SignaturePropertyType(v, r)
+                    o['SignatureProperty'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_SignaturePropertiesType(a, d):
@@ -9071,36 +9939,129 @@ def d_SignaturePropertyType(v, r):
         x, r = s(v, r)
         o['Target'] = x
         st = 2
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
+        st = 3
+    elif c == 1:
+        unsupported('mixed-content text')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
             st = 3
-            break
         elif c == 1:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                    st = 3
+                    break
+                elif c == 1:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 2)
         else:
             und(c, 2)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    else:
+        und(c, 2)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         elif c == 1:
             return o, r
         elif c == 2:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         else:
             und(c, 3)
+    elif c == 1:
+        return o, r
+    elif c == 2:
+        unsupported('mixed-content text')
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        elif c == 1:
+            return o, r
+        elif c == 2:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        else:
+            und(c, 3)
+    else:
+        und(c, 3)
     raise AssertionError('grammar fell through')
 
 def e_SignaturePropertyType(a, d):
@@ -9173,11 +10134,15 @@ def d_SignatureType(v, r):
         return o, r
     else:
         und(c, 3)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_ObjectType(v, r)
+        l = o.get('Object')
+        if l is None:
+            o['Object'] = [x]
+        else:
+            l.append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -9187,10 +10152,32 @@ def d_SignatureType(v, r):
                 o['Object'] = [x]
             else:
                 l.append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_ObjectType(v, r)
+                    l = o.get('Object')
+                    if l is None:
+                        o['Object'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_SignatureType(a, d):
@@ -9350,20 +10337,38 @@ def d_SignedInfoType(v, r):
     x, r = d_ReferenceType(v, r)
     o['Reference'] = [x]
     st = 4
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_ReferenceType(v, r)
+        o['Reference'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ReferenceType(v, r)
             o['Reference'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_ReferenceType(v, r)
+                    o['Reference'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_SignedInfoType(a, d):
@@ -9434,25 +10439,43 @@ def d_SubCertificatesType(v, r):
     x, r = eb(v, r)
     o['Certificate'] = [x]
     st = 1
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = eb(v, r)
+        o['Certificate'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = eb(v, r)
             o['Certificate'].append(x)
-            k += 1
-            if k == 3:
-                st = 2
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = eb(v, r)
+                    o['Certificate'].append(x)
+                    k += 1
+                    if k == 3:
+                        st = 2
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -9472,12 +10495,16 @@ def e_SubCertificatesType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 4:
-            st = _Q292[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = wb((a << 2), x) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K290)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -9486,6 +10513,11 @@ def e_SubCertificatesType(a, d):
                 i = 1
                 x = xs[1]
                 a = wb((a << 3), x) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K290)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -9497,6 +10529,11 @@ def e_SubCertificatesType(a, d):
                 i = 2
                 x = xs[2]
                 a = wb((a << 3), x) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K290)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -9511,7 +10548,13 @@ def e_SubCertificatesType(a, d):
                 i = 3
                 x = xs[3]
                 a = wb((a << 3), x) << 1
+                a <<= 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K290)
+                return a
             else:
+                st = _Q292[m]
                 for i, x in enumerate(x):
                     if i:
                         a = wb((a << 3), x) << 1
@@ -9560,12 +10603,15 @@ def d_SupportedEnergyTransferModeType(v, r):
     c = 0
     o['EnergyTransferMode'] = [x]
     st = 1
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        r -= 5
+        x = (v >> r) & 31
+        if x & 17:
+            und2()
+        x = _E68[(x >> 1) & 7]
+        o['EnergyTransferMode'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -9575,14 +10621,37 @@ def d_SupportedEnergyTransferModeType(v, r):
                 und2()
             x = _E68[(x >> 1) & 7]
             o['EnergyTransferMode'].append(x)
-            k += 1
-            if k == 5:
-                st = 2
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    r -= 5
+                    x = (v >> r) & 31
+                    if x & 17:
+                        und2()
+                    x = _E68[(x >> 1) & 7]
+                    o['EnergyTransferMode'].append(x)
+                    k += 1
+                    if k == 5:
+                        st = 2
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -9602,7 +10671,6 @@ def e_SupportedEnergyTransferModeType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 6:
-            st = _Q295[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -9611,6 +10679,11 @@ def e_SupportedEnergyTransferModeType(a, d):
                 if j is None:
                     bad_enum(x, _I69)
                 a = ((a << 6) | (j << 1))
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K293)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -9625,6 +10698,11 @@ def e_SupportedEnergyTransferModeType(a, d):
                 if j is None:
                     bad_enum(x, _I69)
                 a = ((a << 7) | (j << 1))
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K293)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -9645,6 +10723,11 @@ def e_SupportedEnergyTransferModeType(a, d):
                 if j is None:
                     bad_enum(x, _I69)
                 a = ((a << 7) | (j << 1))
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K293)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -9671,7 +10754,13 @@ def e_SupportedEnergyTransferModeType(a, d):
                 if j is None:
                     bad_enum(x, _I69)
                 a = ((a << 7) | (j << 1))
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K293)
+                return a
             else:
+                st = _Q295[m]
                 for i, x in enumerate(x):
                     c, wd = _P296[i]
                     j = _I69.get(x)
@@ -9723,11 +10812,26 @@ def d_TransformType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 3
+    c = (v >> r) & 7
+    if c == 0:
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
+        l = o.get('XPath')
+        if l is None:
+            o['XPath'] = [x]
+        else:
+            l.append(x)
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -9748,14 +10852,375 @@ def d_TransformType(v, r):
                 o['XPath'] = [x]
             else:
                 l.append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
         elif c == 1:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
         elif c == 2:
             return o, r
         elif c == 3:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
         else:
             und(c, 4)
+    elif c == 1:
+        unsupported('wildcard (xs:any) content')
+        r -= 3
+        c = (v >> r) & 7
+        if c == 0:
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
+            l = o.get('XPath')
+            if l is None:
+                o['XPath'] = [x]
+            else:
+                l.append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        elif c == 1:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        elif c == 2:
+            return o, r
+        elif c == 3:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        else:
+            und(c, 4)
+    elif c == 2:
+        return o, r
+    elif c == 3:
+        unsupported('mixed-content text')
+        r -= 3
+        c = (v >> r) & 7
+        if c == 0:
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
+            l = o.get('XPath')
+            if l is None:
+                o['XPath'] = [x]
+            else:
+                l.append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        elif c == 1:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        elif c == 2:
+            return o, r
+        elif c == 3:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        else:
+            und(c, 4)
+    else:
+        und(c, 4)
     raise AssertionError('grammar fell through')
 
 def e_TransformType(a, d):
@@ -9779,7 +11244,6 @@ def e_TransformType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q299[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -9788,6 +11252,11 @@ def e_TransformType(a, d):
                     a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
+                a = (a << 3) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K297)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -9802,6 +11271,11 @@ def e_TransformType(a, d):
                     a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
+                a = (a << 3) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K297)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -9822,6 +11296,11 @@ def e_TransformType(a, d):
                     a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
+                a = (a << 3) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K297)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -9848,7 +11327,13 @@ def e_TransformType(a, d):
                     a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
+                a = (a << 3) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K297)
+                return a
             else:
+                st = _Q299[m]
                 for i, x in enumerate(x):
                     if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                         a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -9896,20 +11381,38 @@ def d_TransformsType(v, r):
     x, r = d_TransformType(v, r)
     o['Transform'] = [x]
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_TransformType(v, r)
+        o['Transform'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_TransformType(v, r)
             o['Transform'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_TransformType(v, r)
+                    o['Transform'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_TransformsType(a, d):
@@ -9924,12 +11427,16 @@ def e_TransformsType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q90[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_TransformType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K300)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -9938,6 +11445,11 @@ def e_TransformsType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_TransformType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K300)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -9949,6 +11461,11 @@ def e_TransformsType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_TransformType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K300)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -9963,7 +11480,13 @@ def e_TransformsType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_TransformType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K300)
+                return a
             else:
+                st = _Q90[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_TransformType((a << 2), x)
@@ -10103,15 +11626,17 @@ def d_X509DataType(v, r):
     c = (v >> r) & 7
     if c == 0:
         r0 = r
-        if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
-            r -= n + 10
-            y = (v >> r) & _M174[x]
-            s0 = (y >> 14).to_bytes(x - 2, 'big')
+        x = None
+        try:
+            n = (v >> (r - 10)) & 1023
+            r -= (n << 3) + 8
+            y = (v >> r) & _M174[n]
+            s0 = (y >> 14).to_bytes(n - 2, 'big')
             if not y & 15875 and s0.isascii():
                 x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
-            else:
-                x, r = d_X509IssuerSerialType(v, r0)
-        else:
+        except (ValueError, IndexError):
+            pass
+        if x is None:
             x, r = d_X509IssuerSerialType(v, r0)
         o['X509IssuerSerial'] = [x]
         st = 1
@@ -10156,15 +11681,17 @@ def d_X509DataType(v, r):
         c = (v >> r) & 7
         if c == 0:
             r0 = r
-            if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
-                r -= n + 10
-                y = (v >> r) & _M174[x]
-                s0 = (y >> 14).to_bytes(x - 2, 'big')
+            x = None
+            try:
+                n = (v >> (r - 10)) & 1023
+                r -= (n << 3) + 8
+                y = (v >> r) & _M174[n]
+                s0 = (y >> 14).to_bytes(n - 2, 'big')
                 if not y & 15875 and s0.isascii():
                     x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
-                else:
-                    x, r = d_X509IssuerSerialType(v, r0)
-            else:
+            except (ValueError, IndexError):
+                pass
+            if x is None:
                 x, r = d_X509IssuerSerialType(v, r0)
             l = o.get('X509IssuerSerial')
             if l is None:

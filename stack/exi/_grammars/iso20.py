@@ -550,25 +550,43 @@ def d_AdditionalServiceListType(v, r):
     x, r = d_AdditionalServiceType(v, r)
     o['AdditionalService'] = [x]
     st = 1
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_AdditionalServiceType(v, r)
+        o['AdditionalService'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_AdditionalServiceType(v, r)
             o['AdditionalService'].append(x)
-            k += 1
-            if k == 4:
-                st = 2
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_AdditionalServiceType(v, r)
+                    o['AdditionalService'].append(x)
+                    k += 1
+                    if k == 4:
+                        st = 2
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -588,12 +606,16 @@ def e_AdditionalServiceListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 5:
-            st = _Q17[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_AdditionalServiceType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K15)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -602,6 +624,11 @@ def e_AdditionalServiceListType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_AdditionalServiceType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K15)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -613,6 +640,11 @@ def e_AdditionalServiceListType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_AdditionalServiceType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K15)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -627,7 +659,13 @@ def e_AdditionalServiceListType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_AdditionalServiceType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K15)
+                return a
             else:
+                st = _Q17[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_AdditionalServiceType((a << 2), x)
@@ -1025,7 +1063,6 @@ def e_AuthorizationSetupResType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 2:
-            st = _Q33[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -1034,6 +1071,7 @@ def e_AuthorizationSetupResType(a, d):
                 if j is None:
                     bad_enum(x, _I21)
                 a = ((a << 4) | (j << 1))
+                st = 3
             elif m == 2:
                 xs = x
                 i = 0
@@ -1048,7 +1086,9 @@ def e_AuthorizationSetupResType(a, d):
                 if j is None:
                     bad_enum(x, _I21)
                 a = ((a << 5) | (j << 1))
+                st = 4
             else:
+                st = _Q33[m]
                 for i, x in enumerate(x):
                     c, wd = _P34[i]
                     j = _I21.get(x)
@@ -1160,21 +1200,96 @@ def d_CanonicalizationMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         elif c == 1:
             return o, r
         elif c == 2:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         else:
             und(c, 3)
+    elif c == 1:
+        return o, r
+    elif c == 2:
+        unsupported('mixed-content text')
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        elif c == 1:
+            return o, r
+        elif c == 2:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        else:
+            und(c, 3)
+    else:
+        und(c, 3)
     raise AssertionError('grammar fell through')
 
 def e_CanonicalizationMethodType(a, d):
@@ -1838,21 +1953,96 @@ def d_DigestMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         elif c == 1:
             return o, r
         elif c == 2:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         else:
             und(c, 3)
+    elif c == 1:
+        return o, r
+    elif c == 2:
+        unsupported('mixed-content text')
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        elif c == 1:
+            return o, r
+        elif c == 2:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        else:
+            und(c, 3)
+    else:
+        und(c, 3)
     raise AssertionError('grammar fell through')
 
 def e_DigestMethodType(a, d):
@@ -2316,12 +2506,22 @@ def d_EMAIDListType(v, r):
     c = 0
     o['EMAID'] = [x]
     st = 1
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
+        o['EMAID'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2338,14 +2538,44 @@ def d_EMAIDListType(v, r):
                 else:
                     x = raw.decode()
             o['EMAID'].append(x)
-            k += 1
-            if k == 7:
-                st = 2
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    o['EMAID'].append(x)
+                    k += 1
+                    if k == 7:
+                        st = 2
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -2365,7 +2595,6 @@ def e_EMAIDListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 8:
-            st = _Q71[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -2374,6 +2603,11 @@ def e_EMAIDListType(a, d):
                     a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 2), x) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K69)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -2388,6 +2622,11 @@ def e_EMAIDListType(a, d):
                     a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 3), x) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K69)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -2408,6 +2647,11 @@ def e_EMAIDListType(a, d):
                     a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 3), x) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K69)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -2434,7 +2678,13 @@ def e_EMAIDListType(a, d):
                     a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 3), x) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K69)
+                return a
             else:
+                st = _Q71[m]
                 for i, x in enumerate(x):
                     c, wd = _P72[i]
                     if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
@@ -2646,25 +2896,43 @@ def d_EVPowerProfileEntryListType(v, r):
     x, r = d_PowerScheduleEntryType(v, r)
     o['EVPowerProfileEntry'] = [x]
     st = 1
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_PowerScheduleEntryType(v, r)
+        o['EVPowerProfileEntry'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_PowerScheduleEntryType(v, r)
             o['EVPowerProfileEntry'].append(x)
-            k += 1
-            if k == 2047:
-                st = 2
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_PowerScheduleEntryType(v, r)
+                    o['EVPowerProfileEntry'].append(x)
+                    k += 1
+                    if k == 2047:
+                        st = 2
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -2684,12 +2952,16 @@ def e_EVPowerProfileEntryListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q78[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_PowerScheduleEntryType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K76)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -2698,6 +2970,11 @@ def e_EVPowerProfileEntryListType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_PowerScheduleEntryType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K76)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -2709,6 +2986,11 @@ def e_EVPowerProfileEntryListType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_PowerScheduleEntryType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K76)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -2723,7 +3005,13 @@ def e_EVPowerProfileEntryListType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_PowerScheduleEntryType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K76)
+                return a
             else:
+                st = _Q78[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_PowerScheduleEntryType((a << 2), x)
@@ -2851,25 +3139,43 @@ def d_EVPowerScheduleEntryListType(v, r):
     x, r = d_EVPowerScheduleEntryType(v, r)
     o['EVPowerScheduleEntry'] = [x]
     st = 1
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_EVPowerScheduleEntryType(v, r)
+        o['EVPowerScheduleEntry'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_EVPowerScheduleEntryType(v, r)
             o['EVPowerScheduleEntry'].append(x)
-            k += 1
-            if k == 1023:
-                st = 2
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_EVPowerScheduleEntryType(v, r)
+                    o['EVPowerScheduleEntry'].append(x)
+                    k += 1
+                    if k == 1023:
+                        st = 2
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -2889,12 +3195,16 @@ def e_EVPowerScheduleEntryListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q78[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_EVPowerScheduleEntryType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K80)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -2903,6 +3213,11 @@ def e_EVPowerScheduleEntryListType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_EVPowerScheduleEntryType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K80)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -2914,6 +3229,11 @@ def e_EVPowerScheduleEntryListType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_EVPowerScheduleEntryType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K80)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -2928,7 +3248,13 @@ def e_EVPowerScheduleEntryListType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_EVPowerScheduleEntryType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K80)
+                return a
             else:
+                st = _Q78[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_EVPowerScheduleEntryType((a << 2), x)
@@ -3082,25 +3408,43 @@ def d_EVPriceRuleStackListType(v, r):
     x, r = d_EVPriceRuleStackType(v, r)
     o['EVPriceRuleStack'] = [x]
     st = 1
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_EVPriceRuleStackType(v, r)
+        o['EVPriceRuleStack'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_EVPriceRuleStackType(v, r)
             o['EVPriceRuleStack'].append(x)
-            k += 1
-            if k == 1023:
-                st = 2
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_EVPriceRuleStackType(v, r)
+                    o['EVPriceRuleStack'].append(x)
+                    k += 1
+                    if k == 1023:
+                        st = 2
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -3120,12 +3464,16 @@ def e_EVPriceRuleStackListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q78[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_EVPriceRuleStackType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K84)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -3134,6 +3482,11 @@ def e_EVPriceRuleStackListType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_EVPriceRuleStackType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K84)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -3145,6 +3498,11 @@ def e_EVPriceRuleStackListType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_EVPriceRuleStackType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K84)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -3159,7 +3517,13 @@ def e_EVPriceRuleStackListType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_EVPriceRuleStackType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K84)
+                return a
             else:
+                st = _Q78[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_EVPriceRuleStackType((a << 2), x)
@@ -3218,25 +3582,43 @@ def d_EVPriceRuleStackType(v, r):
     x, r = d_EVPriceRuleType(v, r)
     o['EVPriceRule'] = [x]
     st = 2
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_EVPriceRuleType(v, r)
+        o['EVPriceRule'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_EVPriceRuleType(v, r)
             o['EVPriceRule'].append(x)
-            k += 1
-            if k == 7:
-                st = 3
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_EVPriceRuleType(v, r)
+                    o['EVPriceRule'].append(x)
+                    k += 1
+                    if k == 7:
+                        st = 3
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -3266,12 +3648,16 @@ def e_EVPriceRuleStackType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 8:
-            st = _Q87[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_EVPriceRuleType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K85)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -3280,6 +3666,11 @@ def e_EVPriceRuleStackType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_EVPriceRuleType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K85)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -3291,6 +3682,11 @@ def e_EVPriceRuleStackType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_EVPriceRuleType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K85)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -3305,7 +3701,13 @@ def e_EVPriceRuleStackType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_EVPriceRuleType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K85)
+                return a
             else:
+                st = _Q87[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_EVPriceRuleType((a << 2), x)
@@ -3735,44 +4137,94 @@ def e_KeyInfoType(a, d):
 def d_KeyValueType(v, r):
     o = {}
     st = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 3
+    c = (v >> r) & 7
+    if c == 0:
+        x, r = d_DSAKeyValueType(v, r)
+        o['DSAKeyValue'] = x
+        st = 1
+    elif c == 1:
+        x, r = d_RSAKeyValueType(v, r)
+        o['RSAKeyValue'] = x
+        st = 1
+    elif c == 2:
+        unsupported('wildcard (xs:any) content')
+        st = 1
+    elif c == 3:
+        unsupported('mixed-content text')
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_DSAKeyValueType(v, r)
             o['DSAKeyValue'] = x
             st = 1
-            break
         elif c == 1:
             x, r = d_RSAKeyValueType(v, r)
             o['RSAKeyValue'] = x
             st = 1
-            break
         elif c == 2:
             unsupported('wildcard (xs:any) content')
             st = 1
-            break
         elif c == 3:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    x, r = d_DSAKeyValueType(v, r)
+                    o['DSAKeyValue'] = x
+                    st = 1
+                    break
+                elif c == 1:
+                    x, r = d_RSAKeyValueType(v, r)
+                    o['RSAKeyValue'] = x
+                    st = 1
+                    break
+                elif c == 2:
+                    unsupported('wildcard (xs:any) content')
+                    st = 1
+                    break
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
         else:
             und(c, 4)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    else:
+        und(c, 4)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        return o, r
+    elif c == 1:
+        unsupported('mixed-content text')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             return o, r
         elif c == 1:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    return o, r
+                elif c == 1:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 2)
         else:
             und(c, 2)
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_KeyValueType(a, d):
@@ -3802,52 +4254,98 @@ def e_KeyValueType(a, d):
 def d_ListOfRootCertificateIDsType(v, r):
     o = {}
     st = 0
-    r -= 1
-    c = (v >> r) & 1
-    if c:
-        und(c, 1)
     r0 = r
-    if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
-        r -= n + 10
-        y = (v >> r) & _M106[x]
-        s0 = (y >> 14).to_bytes(x - 2, 'big')
-        if not y & 15875 and s0.isascii():
-            x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
-        else:
-            x, r = d_X509IssuerSerialType(v, r0)
-    else:
-        x, r = d_X509IssuerSerialType(v, r0)
+    x = None
+    if r > 10 and (n := (v >> (r - 11)) & 2047) < 128:
+        try:
+            r -= (n << 3) + 9
+            y = (v >> r) & _M106[n]
+            s0 = (y >> 14).to_bytes(n - 2, 'big')
+            if not y & 15875 and s0.isascii():
+                x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
+        except (ValueError, IndexError):
+            pass
+    if x is None:
+        r = r0 - 1
+        c = (v >> r) & 1
+        if c:
+            und(c, 1)
+        x, r = d_X509IssuerSerialType(v, r)
     o['RootCertificateID'] = [x]
     st = 1
-    k = 0
+    r0 = r
+    x = None
+    if r > 11 and (n := (v >> (r - 12)) & 4095) < 128:
+        try:
+            r -= (n << 3) + 10
+            y = (v >> r) & _M106[n]
+            s0 = (y >> 14).to_bytes(n - 2, 'big')
+            if not y & 15875 and s0.isascii():
+                x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
+        except (ValueError, IndexError):
+            pass
+    if x is None:
+        r = r0 - 2
+        c = (v >> r) & 3
+        if c == 0:
+            x, r = d_X509IssuerSerialType(v, r)
+        elif c == 1:
+            return o, r
+        else:
+            und(c, 2)
+    o['RootCertificateID'].append(x)
+    r0 = r
+    x = None
+    if r > 11 and (n := (v >> (r - 12)) & 4095) < 128:
+        try:
+            r -= (n << 3) + 10
+            y = (v >> r) & _M106[n]
+            s0 = (y >> 14).to_bytes(n - 2, 'big')
+            if not y & 15875 and s0.isascii():
+                x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
+        except (ValueError, IndexError):
+            pass
+    if x is None:
+        r = r0 - 2
+        c = (v >> r) & 3
+        if c == 0:
+            x, r = d_X509IssuerSerialType(v, r)
+        elif c == 1:
+            return o, r
+        else:
+            und(c, 2)
+    o['RootCertificateID'].append(x)
+    k = 2
     lim = v.bit_length() - 32768
     while True:
         if r < lim:
             v &= (1 << r) - 1
             lim = r - 32768
-        r -= 2
-        c = (v >> r) & 3
-        if c == 0:
-            r0 = r
-            if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
-                r -= n + 10
-                y = (v >> r) & _M106[x]
-                s0 = (y >> 14).to_bytes(x - 2, 'big')
+        r0 = r
+        x = None
+        if r > 11 and (n := (v >> (r - 12)) & 4095) < 128:
+            try:
+                r -= (n << 3) + 10
+                y = (v >> r) & _M106[n]
+                s0 = (y >> 14).to_bytes(n - 2, 'big')
                 if not y & 15875 and s0.isascii():
                     x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
-                else:
-                    x, r = d_X509IssuerSerialType(v, r0)
+            except (ValueError, IndexError):
+                pass
+        if x is None:
+            r = r0 - 2
+            c = (v >> r) & 3
+            if c == 0:
+                x, r = d_X509IssuerSerialType(v, r)
+            elif c == 1:
+                return o, r
             else:
-                x, r = d_X509IssuerSerialType(v, r0)
-            o['RootCertificateID'].append(x)
-            k += 1
-            if k == 19:
-                st = 2
-                break
-        elif c == 1:
-            return o, r
-        else:
-            und(c, 2)
+                und(c, 2)
+        o['RootCertificateID'].append(x)
+        k += 1
+        if k == 19:
+            st = 2
+            break
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -3867,7 +4365,6 @@ def e_ListOfRootCertificateIDsType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q78[m]
             if m == 1:
                 xs = x
                 x0 = xs[0]
@@ -3880,11 +4377,16 @@ def e_ListOfRootCertificateIDsType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128:
-                    a = (a << ((lz0 << 3) + 25)) | (_fb((_C74[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)
+                    a = (a << ((lz0 << 3) + 27)) | (_fb((_C74[lz0 + 2] + z0).encode(), 'big') << 16) | (z1 << 4) | 1
                 else:
                     i = 0
                     x = x0
                     a = e_X509IssuerSerialType((a << 1), x)
+                    a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K107)
+                return a
             elif m == 2:
                 xs = x
                 x0 = xs[0]
@@ -3900,7 +4402,7 @@ def e_ListOfRootCertificateIDsType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128:
-                    a = (((a << ((lz0 << 3) + 25)) | (_fb((_C74[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | (_fb((_C74[lz2 + 2] + z2).encode(), 'big') << 14) | (z3 << 2)
+                    a = (((a << ((lz0 << 3) + 25)) | (_fb((_C74[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 28)) | (_fb((_C74[lz2 + 2] + z2).encode(), 'big') << 16) | (z3 << 4) | 1
                 else:
                     i = 0
                     x = x0
@@ -3908,6 +4410,11 @@ def e_ListOfRootCertificateIDsType(a, d):
                     i = 1
                     x = x1
                     a = e_X509IssuerSerialType((a << 2), x)
+                    a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K107)
+                return a
             elif m == 3:
                 xs = x
                 x0 = xs[0]
@@ -3926,7 +4433,7 @@ def e_ListOfRootCertificateIDsType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is str and z4.isascii() and (lz4 := len(z4)) < 126 and z5.__class__ is int and -1 < z5 < 128:
-                    a = (((((a << ((lz0 << 3) + 25)) | (_fb((_C74[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | (_fb((_C74[lz2 + 2] + z2).encode(), 'big') << 14) | (z3 << 2)) << ((lz4 << 3) + 26)) | (_fb((_C74[lz4 + 2] + z4).encode(), 'big') << 14) | (z5 << 2)
+                    a = (((((a << ((lz0 << 3) + 25)) | (_fb((_C74[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | (_fb((_C74[lz2 + 2] + z2).encode(), 'big') << 14) | (z3 << 2)) << ((lz4 << 3) + 28)) | (_fb((_C74[lz4 + 2] + z4).encode(), 'big') << 16) | (z5 << 4) | 1
                 else:
                     i = 0
                     x = x0
@@ -3937,6 +4444,11 @@ def e_ListOfRootCertificateIDsType(a, d):
                     i = 2
                     x = x2
                     a = e_X509IssuerSerialType((a << 2), x)
+                    a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K107)
+                return a
             elif m == 4:
                 xs = x
                 x0 = xs[0]
@@ -3958,7 +4470,7 @@ def e_ListOfRootCertificateIDsType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is str and z4.isascii() and (lz4 := len(z4)) < 126 and z5.__class__ is int and -1 < z5 < 128 and z6.__class__ is str and z6.isascii() and (lz6 := len(z6)) < 126 and z7.__class__ is int and -1 < z7 < 128:
-                    a = (((((((a << ((lz0 << 3) + 25)) | (_fb((_C74[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | (_fb((_C74[lz2 + 2] + z2).encode(), 'big') << 14) | (z3 << 2)) << ((lz4 << 3) + 26)) | (_fb((_C74[lz4 + 2] + z4).encode(), 'big') << 14) | (z5 << 2)) << ((lz6 << 3) + 26)) | (_fb((_C74[lz6 + 2] + z6).encode(), 'big') << 14) | (z7 << 2)
+                    a = (((((((a << ((lz0 << 3) + 25)) | (_fb((_C74[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | (_fb((_C74[lz2 + 2] + z2).encode(), 'big') << 14) | (z3 << 2)) << ((lz4 << 3) + 26)) | (_fb((_C74[lz4 + 2] + z4).encode(), 'big') << 14) | (z5 << 2)) << ((lz6 << 3) + 28)) | (_fb((_C74[lz6 + 2] + z6).encode(), 'big') << 16) | (z7 << 4) | 1
                 else:
                     i = 0
                     x = x0
@@ -3972,7 +4484,13 @@ def e_ListOfRootCertificateIDsType(a, d):
                     i = 3
                     x = x3
                     a = e_X509IssuerSerialType((a << 2), x)
+                    a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K107)
+                return a
             else:
+                st = _Q78[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_X509IssuerSerialType((a << 2), x)
@@ -4033,20 +4551,38 @@ def d_ManifestType(v, r):
         x, r = d_ReferenceType(v, r)
         o['Reference'] = [x]
         st = 2
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_ReferenceType(v, r)
+        o['Reference'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ReferenceType(v, r)
             o['Reference'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_ReferenceType(v, r)
+                    o['Reference'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_ManifestType(a, d):
@@ -4677,43 +5213,148 @@ def d_ObjectType(v, r):
             else:
                 und(c, 5)
     if st == 2:
-        lim = v.bit_length() - 32768
-        while True:
-            if r < lim:
-                v &= (1 << r) - 1
-                lim = r - 32768
+        r -= 3
+        c = (v >> r) & 7
+        if c == 0:
+            x, r = s(v, r)
+            o['MimeType'] = x
+            st = 3
+        elif c == 1:
+            unsupported('wildcard (xs:any) content')
+            st = 3
+        elif c == 2:
+            return o, r
+        elif c == 3:
+            unsupported('mixed-content text')
             r -= 3
             c = (v >> r) & 7
             if c == 0:
                 x, r = s(v, r)
                 o['MimeType'] = x
                 st = 3
-                break
             elif c == 1:
                 unsupported('wildcard (xs:any) content')
                 st = 3
-                break
             elif c == 2:
                 return o, r
             elif c == 3:
                 unsupported('mixed-content text')
+                lim = v.bit_length() - 32768
+                while True:
+                    if r < lim:
+                        v &= (1 << r) - 1
+                        lim = r - 32768
+                    r -= 3
+                    c = (v >> r) & 7
+                    if c == 0:
+                        x, r = s(v, r)
+                        o['MimeType'] = x
+                        st = 3
+                        break
+                    elif c == 1:
+                        unsupported('wildcard (xs:any) content')
+                        st = 3
+                        break
+                    elif c == 2:
+                        return o, r
+                    elif c == 3:
+                        unsupported('mixed-content text')
+                    else:
+                        und(c, 4)
             else:
                 und(c, 4)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+        else:
+            und(c, 4)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         elif c == 1:
             return o, r
         elif c == 2:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         else:
             und(c, 3)
+    elif c == 1:
+        return o, r
+    elif c == 2:
+        unsupported('mixed-content text')
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        elif c == 1:
+            return o, r
+        elif c == 2:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        else:
+            und(c, 3)
+    else:
+        und(c, 3)
     raise AssertionError('grammar fell through')
 
 def e_ObjectType(a, d):
@@ -4794,25 +5435,43 @@ def d_OverstayRuleListType(v, r):
         x, r = d_OverstayRuleType(v, r)
         o['OverstayRule'] = [x]
         st = 3
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_OverstayRuleType(v, r)
+        o['OverstayRule'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_OverstayRuleType(v, r)
             o['OverstayRule'].append(x)
-            k += 1
-            if k == 4:
-                st = 4
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_OverstayRuleType(v, r)
+                    o['OverstayRule'].append(x)
+                    k += 1
+                    if k == 4:
+                        st = 4
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -5023,19 +5682,35 @@ def d_PGPDataType(v, r):
             return o, r
         else:
             und(c, 3)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_PGPDataType(a, d):
@@ -5083,25 +5758,43 @@ def d_ParameterSetType(v, r):
     x, r = d_ParameterType(v, r)
     o['Parameter'] = [x]
     st = 2
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_ParameterType(v, r)
+        o['Parameter'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ParameterType(v, r)
             o['Parameter'].append(x)
-            k += 1
-            if k == 31:
-                st = 3
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_ParameterType(v, r)
+                    o['Parameter'].append(x)
+                    k += 1
+                    if k == 31:
+                        st = 3
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -5131,12 +5824,16 @@ def e_ParameterSetType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q135[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_ParameterType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K133)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -5145,6 +5842,11 @@ def e_ParameterSetType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_ParameterType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K133)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -5156,6 +5858,11 @@ def e_ParameterSetType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_ParameterType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K133)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -5170,7 +5877,13 @@ def e_ParameterSetType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_ParameterType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K133)
+                return a
             else:
+                st = _Q135[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_ParameterType((a << 2), x)
@@ -5685,25 +6398,43 @@ def d_PowerScheduleEntryListType(v, r):
     x, r = d_PowerScheduleEntryType(v, r)
     o['PowerScheduleEntry'] = [x]
     st = 1
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_PowerScheduleEntryType(v, r)
+        o['PowerScheduleEntry'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_PowerScheduleEntryType(v, r)
             o['PowerScheduleEntry'].append(x)
-            k += 1
-            if k == 1023:
-                st = 2
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_PowerScheduleEntryType(v, r)
+                    o['PowerScheduleEntry'].append(x)
+                    k += 1
+                    if k == 1023:
+                        st = 2
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -5723,12 +6454,16 @@ def e_PowerScheduleEntryListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q78[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_PowerScheduleEntryType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K153)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -5737,6 +6472,11 @@ def e_PowerScheduleEntryListType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_PowerScheduleEntryType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K153)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -5748,6 +6488,11 @@ def e_PowerScheduleEntryListType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_PowerScheduleEntryType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K153)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -5762,7 +6507,13 @@ def e_PowerScheduleEntryListType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_PowerScheduleEntryType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K153)
+                return a
             else:
+                st = _Q78[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_PowerScheduleEntryType((a << 2), x)
@@ -6000,37 +6751,81 @@ def d_PriceLevelScheduleEntryListType(v, r):
     if c:
         und(c, 1)
     r0 = r
-    if r >= 23 and not (g0 := (v >> (r - 23)) & 8388607) & 7347203:
+    x = None
+    try:
         r -= 23
-        x = {'Duration': (g0 >> 13) & 127, 'PriceLevel': ((g0 >> 2) & 255)}
-    else:
+        if not (g0 := (v >> r) & 8388607) & 7347203:
+            x = {'Duration': (g0 >> 13) & 127, 'PriceLevel': ((g0 >> 2) & 255)}
+    except (ValueError, IndexError):
+        pass
+    if x is None:
         x, r = d_PriceLevelScheduleEntryType(v, r0)
     o['PriceLevelScheduleEntry'] = [x]
     st = 1
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        r0 = r
+        x = None
+        try:
+            r -= 23
+            if not (g0 := (v >> r) & 8388607) & 7347203:
+                x = {'Duration': (g0 >> 13) & 127, 'PriceLevel': ((g0 >> 2) & 255)}
+        except (ValueError, IndexError):
+            pass
+        if x is None:
+            x, r = d_PriceLevelScheduleEntryType(v, r0)
+        o['PriceLevelScheduleEntry'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             r0 = r
-            if r >= 23 and not (g0 := (v >> (r - 23)) & 8388607) & 7347203:
+            x = None
+            try:
                 r -= 23
-                x = {'Duration': (g0 >> 13) & 127, 'PriceLevel': ((g0 >> 2) & 255)}
-            else:
+                if not (g0 := (v >> r) & 8388607) & 7347203:
+                    x = {'Duration': (g0 >> 13) & 127, 'PriceLevel': ((g0 >> 2) & 255)}
+            except (ValueError, IndexError):
+                pass
+            if x is None:
                 x, r = d_PriceLevelScheduleEntryType(v, r0)
             o['PriceLevelScheduleEntry'].append(x)
-            k += 1
-            if k == 1023:
-                st = 2
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    r0 = r
+                    x = None
+                    try:
+                        r -= 23
+                        if not (g0 := (v >> r) & 8388607) & 7347203:
+                            x = {'Duration': (g0 >> 13) & 127, 'PriceLevel': ((g0 >> 2) & 255)}
+                    except (ValueError, IndexError):
+                        pass
+                    if x is None:
+                        x, r = d_PriceLevelScheduleEntryType(v, r0)
+                    o['PriceLevelScheduleEntry'].append(x)
+                    k += 1
+                    if k == 1023:
+                        st = 2
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -6050,7 +6845,6 @@ def e_PriceLevelScheduleEntryListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q78[m]
             if m == 1:
                 xs = x
                 x0 = xs[0]
@@ -6063,11 +6857,16 @@ def e_PriceLevelScheduleEntryListType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and 0 <= z1 <= 255:
-                    a = (a << (24)) | (z0 << 13) | (z1 << 2)
+                    a = (a << (26)) | (z0 << 15) | (z1 << 4) | 1
                 else:
                     i = 0
                     x = x0
                     a = e_PriceLevelScheduleEntryType((a << 1), x)
+                    a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K158)
+                return a
             elif m == 2:
                 xs = x
                 x0 = xs[0]
@@ -6083,7 +6882,7 @@ def e_PriceLevelScheduleEntryListType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and 0 <= z1 <= 255 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255:
-                    a = (((a << (24)) | (z0 << 13) | (z1 << 2)) << (25)) | (z2 << 13) | (z3 << 2)
+                    a = (((a << (24)) | (z0 << 13) | (z1 << 2)) << (27)) | (z2 << 15) | (z3 << 4) | 1
                 else:
                     i = 0
                     x = x0
@@ -6091,6 +6890,11 @@ def e_PriceLevelScheduleEntryListType(a, d):
                     i = 1
                     x = x1
                     a = e_PriceLevelScheduleEntryType((a << 2), x)
+                    a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K158)
+                return a
             elif m == 3:
                 xs = x
                 x0 = xs[0]
@@ -6109,7 +6913,7 @@ def e_PriceLevelScheduleEntryListType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and 0 <= z1 <= 255 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and 0 <= z5 <= 255:
-                    a = (((((a << (24)) | (z0 << 13) | (z1 << 2)) << (25)) | (z2 << 13) | (z3 << 2)) << (25)) | (z4 << 13) | (z5 << 2)
+                    a = (((((a << (24)) | (z0 << 13) | (z1 << 2)) << (25)) | (z2 << 13) | (z3 << 2)) << (27)) | (z4 << 15) | (z5 << 4) | 1
                 else:
                     i = 0
                     x = x0
@@ -6120,6 +6924,11 @@ def e_PriceLevelScheduleEntryListType(a, d):
                     i = 2
                     x = x2
                     a = e_PriceLevelScheduleEntryType((a << 2), x)
+                    a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K158)
+                return a
             elif m == 4:
                 xs = x
                 x0 = xs[0]
@@ -6141,7 +6950,7 @@ def e_PriceLevelScheduleEntryListType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and 0 <= z1 <= 255 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and 0 <= z5 <= 255 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and 0 <= z7 <= 255:
-                    a = (((((((a << (24)) | (z0 << 13) | (z1 << 2)) << (25)) | (z2 << 13) | (z3 << 2)) << (25)) | (z4 << 13) | (z5 << 2)) << (25)) | (z6 << 13) | (z7 << 2)
+                    a = (((((((a << (24)) | (z0 << 13) | (z1 << 2)) << (25)) | (z2 << 13) | (z3 << 2)) << (25)) | (z4 << 13) | (z5 << 2)) << (27)) | (z6 << 15) | (z7 << 4) | 1
                 else:
                     i = 0
                     x = x0
@@ -6155,7 +6964,13 @@ def e_PriceLevelScheduleEntryListType(a, d):
                     i = 3
                     x = x3
                     a = e_PriceLevelScheduleEntryType((a << 2), x)
+                    a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K158)
+                return a
             else:
+                st = _Q78[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_PriceLevelScheduleEntryType((a << 2), x)
@@ -6428,25 +7243,43 @@ def d_PriceRuleStackListType(v, r):
     x, r = d_PriceRuleStackType(v, r)
     o['PriceRuleStack'] = [x]
     st = 1
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_PriceRuleStackType(v, r)
+        o['PriceRuleStack'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_PriceRuleStackType(v, r)
             o['PriceRuleStack'].append(x)
-            k += 1
-            if k == 1023:
-                st = 2
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_PriceRuleStackType(v, r)
+                    o['PriceRuleStack'].append(x)
+                    k += 1
+                    if k == 1023:
+                        st = 2
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -6466,12 +7299,16 @@ def e_PriceRuleStackListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q78[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_PriceRuleStackType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K161)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -6480,6 +7317,11 @@ def e_PriceRuleStackListType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_PriceRuleStackType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K161)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -6491,6 +7333,11 @@ def e_PriceRuleStackListType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_PriceRuleStackType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K161)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -6505,7 +7352,13 @@ def e_PriceRuleStackListType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_PriceRuleStackType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K161)
+                return a
             else:
+                st = _Q78[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_PriceRuleStackType((a << 2), x)
@@ -6564,25 +7417,43 @@ def d_PriceRuleStackType(v, r):
     x, r = d_PriceRuleType(v, r)
     o['PriceRule'] = [x]
     st = 2
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_PriceRuleType(v, r)
+        o['PriceRule'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_PriceRuleType(v, r)
             o['PriceRule'].append(x)
-            k += 1
-            if k == 7:
-                st = 3
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_PriceRuleType(v, r)
+                    o['PriceRule'].append(x)
+                    k += 1
+                    if k == 7:
+                        st = 3
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -6612,12 +7483,16 @@ def e_PriceRuleStackType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 8:
-            st = _Q87[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_PriceRuleType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K162)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -6626,6 +7501,11 @@ def e_PriceRuleStackType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_PriceRuleType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K162)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -6637,6 +7517,11 @@ def e_PriceRuleStackType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_PriceRuleType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K162)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -6651,7 +7536,13 @@ def e_PriceRuleStackType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_PriceRuleType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K162)
+                return a
             else:
+                st = _Q87[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_PriceRuleType((a << 2), x)
@@ -7113,25 +8004,43 @@ def d_ReceiptType(v, r):
             return o, r
         else:
             und(c, 2)
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_DetailedTaxType(v, r)
+        o['TaxCosts'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_DetailedTaxType(v, r)
             o['TaxCosts'].append(x)
-            k += 1
-            if k == 9:
-                st = 7
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_DetailedTaxType(v, r)
+                    o['TaxCosts'].append(x)
+                    k += 1
+                    if k == 9:
+                        st = 7
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -7466,24 +8375,48 @@ def d_SPKIDataType(v, r):
             o['SPKISexp'] = [x]
             st = 1
         elif st == 1:
-            lim = v.bit_length() - 32768
-            while True:
-                if r < lim:
-                    v &= (1 << r) - 1
-                    lim = r - 32768
+            r -= 2
+            c = (v >> r) & 3
+            if c == 0:
+                x, r = eb(v, r)
+                o['SPKISexp'].append(x)
                 r -= 2
                 c = (v >> r) & 3
                 if c == 0:
                     x, r = eb(v, r)
                     o['SPKISexp'].append(x)
+                    lim = v.bit_length() - 32768
+                    while True:
+                        if r < lim:
+                            v &= (1 << r) - 1
+                            lim = r - 32768
+                        r -= 2
+                        c = (v >> r) & 3
+                        if c == 0:
+                            x, r = eb(v, r)
+                            o['SPKISexp'].append(x)
+                        elif c == 1:
+                            unsupported('wildcard (xs:any) content')
+                            st = 2
+                            break
+                        elif c == 2:
+                            return o, r
+                        else:
+                            und(c, 3)
                 elif c == 1:
                     unsupported('wildcard (xs:any) content')
                     st = 2
-                    break
                 elif c == 2:
                     return o, r
                 else:
                     und(c, 3)
+            elif c == 1:
+                unsupported('wildcard (xs:any) content')
+                st = 2
+            elif c == 2:
+                return o, r
+            else:
+                und(c, 3)
         elif st == 2:
             r -= 2
             c = (v >> r) & 3
@@ -7510,12 +8443,16 @@ def e_SPKIDataType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q78[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = wb((a << 2), x) << 1
+                a = (a << 2) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K183)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -7524,6 +8461,11 @@ def e_SPKIDataType(a, d):
                 i = 1
                 x = xs[1]
                 a = wb((a << 3), x) << 1
+                a = (a << 2) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K183)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -7535,6 +8477,11 @@ def e_SPKIDataType(a, d):
                 i = 2
                 x = xs[2]
                 a = wb((a << 3), x) << 1
+                a = (a << 2) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K183)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -7549,7 +8496,13 @@ def e_SPKIDataType(a, d):
                 i = 3
                 x = xs[3]
                 a = wb((a << 3), x) << 1
+                a = (a << 2) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K183)
+                return a
             else:
+                st = _Q78[m]
                 for i, x in enumerate(x):
                     if i:
                         a = wb((a << 3), x) << 1
@@ -8113,25 +9066,25 @@ def d_Scheduled_SEResControlModeType(v, r):
     x, r = d_ScheduleTupleType(v, r)
     o['ScheduleTuple'] = [x]
     st = 1
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_ScheduleTupleType(v, r)
+        o['ScheduleTuple'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ScheduleTupleType(v, r)
             o['ScheduleTuple'].append(x)
-            k += 1
-            if k == 2:
-                st = 2
-                break
+            st = 2
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -8151,12 +9104,16 @@ def e_Scheduled_SEResControlModeType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 3:
-            st = _Q198[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_ScheduleTupleType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K196)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -8165,6 +9122,11 @@ def e_Scheduled_SEResControlModeType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_ScheduleTupleType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K196)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -8176,7 +9138,13 @@ def e_Scheduled_SEResControlModeType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_ScheduleTupleType((a << 2), x)
+                a <<= 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K196)
+                return a
             else:
+                st = _Q198[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_ScheduleTupleType((a << 2), x)
@@ -8269,37 +9237,81 @@ def d_SelectedServiceListType(v, r):
     if c:
         und(c, 1)
     r0 = r
-    if r >= 23 and not (g0 := (v >> (r - 23)) & 8388607) & 7347715:
+    x = None
+    try:
         r -= 23
-        x = {'ServiceID': (g0 >> 13) & 127, 'ParameterSetID': (g0 >> 2) & 127}
-    else:
+        if not (g0 := (v >> r) & 8388607) & 7347715:
+            x = {'ServiceID': (g0 >> 13) & 127, 'ParameterSetID': (g0 >> 2) & 127}
+    except (ValueError, IndexError):
+        pass
+    if x is None:
         x, r = d_SelectedServiceType(v, r0)
     o['SelectedService'] = [x]
     st = 1
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        r0 = r
+        x = None
+        try:
+            r -= 23
+            if not (g0 := (v >> r) & 8388607) & 7347715:
+                x = {'ServiceID': (g0 >> 13) & 127, 'ParameterSetID': (g0 >> 2) & 127}
+        except (ValueError, IndexError):
+            pass
+        if x is None:
+            x, r = d_SelectedServiceType(v, r0)
+        o['SelectedService'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             r0 = r
-            if r >= 23 and not (g0 := (v >> (r - 23)) & 8388607) & 7347715:
+            x = None
+            try:
                 r -= 23
-                x = {'ServiceID': (g0 >> 13) & 127, 'ParameterSetID': (g0 >> 2) & 127}
-            else:
+                if not (g0 := (v >> r) & 8388607) & 7347715:
+                    x = {'ServiceID': (g0 >> 13) & 127, 'ParameterSetID': (g0 >> 2) & 127}
+            except (ValueError, IndexError):
+                pass
+            if x is None:
                 x, r = d_SelectedServiceType(v, r0)
             o['SelectedService'].append(x)
-            k += 1
-            if k == 15:
-                st = 2
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    r0 = r
+                    x = None
+                    try:
+                        r -= 23
+                        if not (g0 := (v >> r) & 8388607) & 7347715:
+                            x = {'ServiceID': (g0 >> 13) & 127, 'ParameterSetID': (g0 >> 2) & 127}
+                    except (ValueError, IndexError):
+                        pass
+                    if x is None:
+                        x, r = d_SelectedServiceType(v, r0)
+                    o['SelectedService'].append(x)
+                    k += 1
+                    if k == 15:
+                        st = 2
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -8319,7 +9331,6 @@ def e_SelectedServiceListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q202[m]
             if m == 1:
                 xs = x
                 x0 = xs[0]
@@ -8332,11 +9343,16 @@ def e_SelectedServiceListType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128:
-                    a = (a << (24)) | (z0 << 13) | (z1 << 2)
+                    a = (a << (26)) | (z0 << 15) | (z1 << 4) | 1
                 else:
                     i = 0
                     x = x0
                     a = e_SelectedServiceType((a << 1), x)
+                    a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K200)
+                return a
             elif m == 2:
                 xs = x
                 x0 = xs[0]
@@ -8352,7 +9368,7 @@ def e_SelectedServiceListType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and -1 < z3 < 128:
-                    a = (((a << (24)) | (z0 << 13) | (z1 << 2)) << (25)) | (z2 << 13) | (z3 << 2)
+                    a = (((a << (24)) | (z0 << 13) | (z1 << 2)) << (27)) | (z2 << 15) | (z3 << 4) | 1
                 else:
                     i = 0
                     x = x0
@@ -8360,6 +9376,11 @@ def e_SelectedServiceListType(a, d):
                     i = 1
                     x = x1
                     a = e_SelectedServiceType((a << 2), x)
+                    a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K200)
+                return a
             elif m == 3:
                 xs = x
                 x0 = xs[0]
@@ -8378,7 +9399,7 @@ def e_SelectedServiceListType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and -1 < z5 < 128:
-                    a = (((((a << (24)) | (z0 << 13) | (z1 << 2)) << (25)) | (z2 << 13) | (z3 << 2)) << (25)) | (z4 << 13) | (z5 << 2)
+                    a = (((((a << (24)) | (z0 << 13) | (z1 << 2)) << (25)) | (z2 << 13) | (z3 << 2)) << (27)) | (z4 << 15) | (z5 << 4) | 1
                 else:
                     i = 0
                     x = x0
@@ -8389,6 +9410,11 @@ def e_SelectedServiceListType(a, d):
                     i = 2
                     x = x2
                     a = e_SelectedServiceType((a << 2), x)
+                    a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K200)
+                return a
             elif m == 4:
                 xs = x
                 x0 = xs[0]
@@ -8410,7 +9436,7 @@ def e_SelectedServiceListType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and -1 < z5 < 128 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and -1 < z7 < 128:
-                    a = (((((((a << (24)) | (z0 << 13) | (z1 << 2)) << (25)) | (z2 << 13) | (z3 << 2)) << (25)) | (z4 << 13) | (z5 << 2)) << (25)) | (z6 << 13) | (z7 << 2)
+                    a = (((((((a << (24)) | (z0 << 13) | (z1 << 2)) << (25)) | (z2 << 13) | (z3 << 2)) << (25)) | (z4 << 13) | (z5 << 2)) << (27)) | (z6 << 15) | (z7 << 4) | 1
                 else:
                     i = 0
                     x = x0
@@ -8424,7 +9450,13 @@ def e_SelectedServiceListType(a, d):
                     i = 3
                     x = x3
                     a = e_SelectedServiceType((a << 2), x)
+                    a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K200)
+                return a
             else:
+                st = _Q202[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_SelectedServiceType((a << 2), x)
@@ -8887,12 +9919,16 @@ def d_ServiceIDListType(v, r):
     c = 0
     o['ServiceID'] = [x]
     st = 1
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        o['ServiceID'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -8903,14 +9939,38 @@ def d_ServiceIDListType(v, r):
             else:
                 x >>= 1
             o['ServiceID'].append(x)
-            k += 1
-            if k == 15:
-                st = 2
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    r -= 10
+                    x = (v >> r) & 1023
+                    if x & 769:
+                        x, r = eu(v, r + 10)
+                    else:
+                        x >>= 1
+                    o['ServiceID'].append(x)
+                    k += 1
+                    if k == 15:
+                        st = 2
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -8930,7 +9990,6 @@ def e_ServiceIDListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q202[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -8939,6 +9998,11 @@ def e_ServiceIDListType(a, d):
                     a = ((a << 11) | (x << 1))
                 else:
                     a = wu((a << 2), as_int(x, 0, 65535)) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K208)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -8953,6 +10017,11 @@ def e_ServiceIDListType(a, d):
                     a = ((a << 12) | (x << 1))
                 else:
                     a = wu((a << 3), as_int(x, 0, 65535)) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K208)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -8973,6 +10042,11 @@ def e_ServiceIDListType(a, d):
                     a = ((a << 12) | (x << 1))
                 else:
                     a = wu((a << 3), as_int(x, 0, 65535)) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K208)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -8999,7 +10073,13 @@ def e_ServiceIDListType(a, d):
                     a = ((a << 12) | (x << 1))
                 else:
                     a = wu((a << 3), as_int(x, 0, 65535)) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K208)
+                return a
             else:
+                st = _Q202[m]
                 for i, x in enumerate(x):
                     c, wd = _P209[i]
                     if x.__class__ is int and -1 < x < 128:
@@ -9049,37 +10129,81 @@ def d_ServiceListType(v, r):
     if c:
         und(c, 1)
     r0 = r
-    if r >= 16 and not (g0 := (v >> (r - 16)) & 65535) & 57403:
+    x = None
+    try:
         r -= 16
-        x = {'ServiceID': (g0 >> 6) & 127, 'FreeService': (g0 >> 2) & 1 == 1}
-    else:
+        if not (g0 := (v >> r) & 65535) & 57403:
+            x = {'ServiceID': (g0 >> 6) & 127, 'FreeService': (g0 >> 2) & 1 == 1}
+    except (ValueError, IndexError):
+        pass
+    if x is None:
         x, r = d_ServiceType(v, r0)
     o['Service'] = [x]
     st = 1
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        r0 = r
+        x = None
+        try:
+            r -= 16
+            if not (g0 := (v >> r) & 65535) & 57403:
+                x = {'ServiceID': (g0 >> 6) & 127, 'FreeService': (g0 >> 2) & 1 == 1}
+        except (ValueError, IndexError):
+            pass
+        if x is None:
+            x, r = d_ServiceType(v, r0)
+        o['Service'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             r0 = r
-            if r >= 16 and not (g0 := (v >> (r - 16)) & 65535) & 57403:
+            x = None
+            try:
                 r -= 16
-                x = {'ServiceID': (g0 >> 6) & 127, 'FreeService': (g0 >> 2) & 1 == 1}
-            else:
+                if not (g0 := (v >> r) & 65535) & 57403:
+                    x = {'ServiceID': (g0 >> 6) & 127, 'FreeService': (g0 >> 2) & 1 == 1}
+            except (ValueError, IndexError):
+                pass
+            if x is None:
                 x, r = d_ServiceType(v, r0)
             o['Service'].append(x)
-            k += 1
-            if k == 7:
-                st = 2
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    r0 = r
+                    x = None
+                    try:
+                        r -= 16
+                        if not (g0 := (v >> r) & 65535) & 57403:
+                            x = {'ServiceID': (g0 >> 6) & 127, 'FreeService': (g0 >> 2) & 1 == 1}
+                    except (ValueError, IndexError):
+                        pass
+                    if x is None:
+                        x, r = d_ServiceType(v, r0)
+                    o['Service'].append(x)
+                    k += 1
+                    if k == 7:
+                        st = 2
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -9099,7 +10223,6 @@ def e_ServiceListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 8:
-            st = _Q71[m]
             if m == 1:
                 xs = x
                 x0 = xs[0]
@@ -9112,11 +10235,16 @@ def e_ServiceListType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is int and -1 < z0 < 128 and (z1 is True or z1 is False):
-                    a = (a << (17)) | (z0 << 6) | (z1 << 2)
+                    a = (a << (19)) | (z0 << 8) | (z1 << 4) | 1
                 else:
                     i = 0
                     x = x0
                     a = e_ServiceType((a << 1), x)
+                    a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K210)
+                return a
             elif m == 2:
                 xs = x
                 x0 = xs[0]
@@ -9132,7 +10260,7 @@ def e_ServiceListType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is int and -1 < z0 < 128 and (z1 is True or z1 is False) and z2.__class__ is int and -1 < z2 < 128 and (z3 is True or z3 is False):
-                    a = (((a << (17)) | (z0 << 6) | (z1 << 2)) << (18)) | (z2 << 6) | (z3 << 2)
+                    a = (((a << (17)) | (z0 << 6) | (z1 << 2)) << (20)) | (z2 << 8) | (z3 << 4) | 1
                 else:
                     i = 0
                     x = x0
@@ -9140,6 +10268,11 @@ def e_ServiceListType(a, d):
                     i = 1
                     x = x1
                     a = e_ServiceType((a << 2), x)
+                    a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K210)
+                return a
             elif m == 3:
                 xs = x
                 x0 = xs[0]
@@ -9158,7 +10291,7 @@ def e_ServiceListType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is int and -1 < z0 < 128 and (z1 is True or z1 is False) and z2.__class__ is int and -1 < z2 < 128 and (z3 is True or z3 is False) and z4.__class__ is int and -1 < z4 < 128 and (z5 is True or z5 is False):
-                    a = (((((a << (17)) | (z0 << 6) | (z1 << 2)) << (18)) | (z2 << 6) | (z3 << 2)) << (18)) | (z4 << 6) | (z5 << 2)
+                    a = (((((a << (17)) | (z0 << 6) | (z1 << 2)) << (18)) | (z2 << 6) | (z3 << 2)) << (20)) | (z4 << 8) | (z5 << 4) | 1
                 else:
                     i = 0
                     x = x0
@@ -9169,6 +10302,11 @@ def e_ServiceListType(a, d):
                     i = 2
                     x = x2
                     a = e_ServiceType((a << 2), x)
+                    a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K210)
+                return a
             elif m == 4:
                 xs = x
                 x0 = xs[0]
@@ -9190,7 +10328,7 @@ def e_ServiceListType(a, d):
                 else:
                     z0 = None
                 if z0.__class__ is int and -1 < z0 < 128 and (z1 is True or z1 is False) and z2.__class__ is int and -1 < z2 < 128 and (z3 is True or z3 is False) and z4.__class__ is int and -1 < z4 < 128 and (z5 is True or z5 is False) and z6.__class__ is int and -1 < z6 < 128 and (z7 is True or z7 is False):
-                    a = (((((((a << (17)) | (z0 << 6) | (z1 << 2)) << (18)) | (z2 << 6) | (z3 << 2)) << (18)) | (z4 << 6) | (z5 << 2)) << (18)) | (z6 << 6) | (z7 << 2)
+                    a = (((((((a << (17)) | (z0 << 6) | (z1 << 2)) << (18)) | (z2 << 6) | (z3 << 2)) << (18)) | (z4 << 6) | (z5 << 2)) << (20)) | (z6 << 8) | (z7 << 4) | 1
                 else:
                     i = 0
                     x = x0
@@ -9204,7 +10342,13 @@ def e_ServiceListType(a, d):
                     i = 3
                     x = x3
                     a = e_ServiceType((a << 2), x)
+                    a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K210)
+                return a
             else:
+                st = _Q71[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_ServiceType((a << 2), x)
@@ -9252,25 +10396,43 @@ def d_ServiceParameterListType(v, r):
     x, r = d_ParameterSetType(v, r)
     o['ParameterSet'] = [x]
     st = 1
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_ParameterSetType(v, r)
+        o['ParameterSet'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ParameterSetType(v, r)
             o['ParameterSet'].append(x)
-            k += 1
-            if k == 31:
-                st = 2
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_ParameterSetType(v, r)
+                    o['ParameterSet'].append(x)
+                    k += 1
+                    if k == 31:
+                        st = 2
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -9290,12 +10452,16 @@ def e_ServiceParameterListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q78[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_ParameterSetType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K211)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -9304,6 +10470,11 @@ def e_ServiceParameterListType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_ParameterSetType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K211)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -9315,6 +10486,11 @@ def e_ServiceParameterListType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_ParameterSetType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K211)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -9329,7 +10505,13 @@ def e_ServiceParameterListType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_ParameterSetType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K211)
+                return a
             else:
+                st = _Q78[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_ParameterSetType((a << 2), x)
@@ -9906,11 +11088,24 @@ def d_SignatureMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 3
+    c = (v >> r) & 7
+    if c == 0:
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        o['HMACOutputLength'] = x
+        st = 2
+    elif c == 1:
+        unsupported('wildcard (xs:any) content')
+        st = 2
+    elif c == 2:
+        return o, r
+    elif c == 3:
+        unsupported('mixed-content text')
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -9922,32 +11117,134 @@ def d_SignatureMethodType(v, r):
                 x >>= 1
             o['HMACOutputLength'] = x
             st = 2
-            break
         elif c == 1:
             unsupported('wildcard (xs:any) content')
             st = 2
-            break
         elif c == 2:
             return o, r
         elif c == 3:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 11
+                    x = (v >> r) & 2047
+                    if x & 1793:
+                        x, r = ei(v, r + 11)
+                    else:
+                        x >>= 1
+                    o['HMACOutputLength'] = x
+                    st = 2
+                    break
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                    st = 2
+                    break
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
         else:
             und(c, 4)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    else:
+        und(c, 4)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         elif c == 1:
             return o, r
         elif c == 2:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         else:
             und(c, 3)
+    elif c == 1:
+        return o, r
+    elif c == 2:
+        unsupported('mixed-content text')
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        elif c == 1:
+            return o, r
+        elif c == 2:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        else:
+            und(c, 3)
+    else:
+        und(c, 3)
     raise AssertionError('grammar fell through')
 
 def e_SignatureMethodType(a, d):
@@ -10002,20 +11299,38 @@ def d_SignaturePropertiesType(v, r):
         x, r = d_SignaturePropertyType(v, r)
         o['SignatureProperty'] = [x]
         st = 2
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_SignaturePropertyType(v, r)
+        o['SignatureProperty'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_SignaturePropertyType(v, r)
             o['SignatureProperty'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_SignaturePropertyType(v, r)
+                    o['SignatureProperty'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_SignaturePropertiesType(a, d):
@@ -10087,36 +11402,129 @@ def d_SignaturePropertyType(v, r):
         x, r = s(v, r)
         o['Target'] = x
         st = 2
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
+        st = 3
+    elif c == 1:
+        unsupported('mixed-content text')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
             st = 3
-            break
         elif c == 1:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                    st = 3
+                    break
+                elif c == 1:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 2)
         else:
             und(c, 2)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    else:
+        und(c, 2)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         elif c == 1:
             return o, r
         elif c == 2:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         else:
             und(c, 3)
+    elif c == 1:
+        return o, r
+    elif c == 2:
+        unsupported('mixed-content text')
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        elif c == 1:
+            return o, r
+        elif c == 2:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        else:
+            und(c, 3)
+    else:
+        und(c, 3)
     raise AssertionError('grammar fell through')
 
 def e_SignaturePropertyType(a, d):
@@ -10189,11 +11597,15 @@ def d_SignatureType(v, r):
         return o, r
     else:
         und(c, 3)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_ObjectType(v, r)
+        l = o.get('Object')
+        if l is None:
+            o['Object'] = [x]
+        else:
+            l.append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -10203,10 +11615,32 @@ def d_SignatureType(v, r):
                 o['Object'] = [x]
             else:
                 l.append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_ObjectType(v, r)
+                    l = o.get('Object')
+                    if l is None:
+                        o['Object'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_SignatureType(a, d):
@@ -10433,20 +11867,38 @@ def d_SignedInfoType(v, r):
     x, r = d_ReferenceType(v, r)
     o['Reference'] = [x]
     st = 4
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_ReferenceType(v, r)
+        o['Reference'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ReferenceType(v, r)
             o['Reference'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_ReferenceType(v, r)
+                    o['Reference'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_SignedInfoType(a, d):
@@ -10746,25 +12198,25 @@ def d_SubCertificatesType(v, r):
     x, r = eb(v, r)
     o['Certificate'] = [x]
     st = 1
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = eb(v, r)
+        o['Certificate'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = eb(v, r)
             o['Certificate'].append(x)
-            k += 1
-            if k == 2:
-                st = 2
-                break
+            st = 2
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -10784,12 +12236,16 @@ def e_SubCertificatesType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 3:
-            st = _Q198[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = wb((a << 2), x) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K239)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -10798,6 +12254,11 @@ def e_SubCertificatesType(a, d):
                 i = 1
                 x = xs[1]
                 a = wb((a << 3), x) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K239)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -10809,7 +12270,13 @@ def e_SubCertificatesType(a, d):
                 i = 2
                 x = xs[2]
                 a = wb((a << 3), x) << 1
+                a <<= 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K239)
+                return a
             else:
+                st = _Q198[m]
                 for i, x in enumerate(x):
                     if i:
                         a = wb((a << 3), x) << 1
@@ -10867,12 +12334,22 @@ def d_SupportedProvidersListType(v, r):
     c = 0
     o['ProviderID'] = [x]
     st = 1
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
+        o['ProviderID'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -10889,14 +12366,44 @@ def d_SupportedProvidersListType(v, r):
                 else:
                     x = raw.decode()
             o['ProviderID'].append(x)
-            k += 1
-            if k == 127:
-                st = 2
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    o['ProviderID'].append(x)
+                    k += 1
+                    if k == 127:
+                        st = 2
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -10916,7 +12423,6 @@ def e_SupportedProvidersListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q78[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -10925,6 +12431,11 @@ def e_SupportedProvidersListType(a, d):
                     a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 2), x) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K240)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -10939,6 +12450,11 @@ def e_SupportedProvidersListType(a, d):
                     a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 3), x) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K240)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -10959,6 +12475,11 @@ def e_SupportedProvidersListType(a, d):
                     a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 3), x) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K240)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -10985,7 +12506,13 @@ def e_SupportedProvidersListType(a, d):
                     a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 3), x) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K240)
+                return a
             else:
+                st = _Q78[m]
                 for i, x in enumerate(x):
                     c, wd = _P209[i]
                     if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
@@ -11037,25 +12564,43 @@ def d_TaxRuleListType(v, r):
     x, r = d_TaxRuleType(v, r)
     o['TaxRule'] = [x]
     st = 1
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_TaxRuleType(v, r)
+        o['TaxRule'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_TaxRuleType(v, r)
             o['TaxRule'].append(x)
-            k += 1
-            if k == 9:
-                st = 2
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_TaxRuleType(v, r)
+                    o['TaxRule'].append(x)
+                    k += 1
+                    if k == 9:
+                        st = 2
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -11075,12 +12620,16 @@ def e_TaxRuleListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 10:
-            st = _Q244[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_TaxRuleType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K242)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -11089,6 +12638,11 @@ def e_TaxRuleListType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_TaxRuleType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K242)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -11100,6 +12654,11 @@ def e_TaxRuleListType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_TaxRuleType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K242)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -11114,7 +12673,13 @@ def e_TaxRuleListType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_TaxRuleType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K242)
+                return a
             else:
+                st = _Q244[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_TaxRuleType((a << 2), x)
@@ -11353,11 +12918,26 @@ def d_TransformType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 3
+    c = (v >> r) & 7
+    if c == 0:
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
+        l = o.get('XPath')
+        if l is None:
+            o['XPath'] = [x]
+        else:
+            l.append(x)
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -11378,14 +12958,375 @@ def d_TransformType(v, r):
                 o['XPath'] = [x]
             else:
                 l.append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
         elif c == 1:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
         elif c == 2:
             return o, r
         elif c == 3:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
         else:
             und(c, 4)
+    elif c == 1:
+        unsupported('wildcard (xs:any) content')
+        r -= 3
+        c = (v >> r) & 7
+        if c == 0:
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
+            l = o.get('XPath')
+            if l is None:
+                o['XPath'] = [x]
+            else:
+                l.append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        elif c == 1:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        elif c == 2:
+            return o, r
+        elif c == 3:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        else:
+            und(c, 4)
+    elif c == 2:
+        return o, r
+    elif c == 3:
+        unsupported('mixed-content text')
+        r -= 3
+        c = (v >> r) & 7
+        if c == 0:
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
+            l = o.get('XPath')
+            if l is None:
+                o['XPath'] = [x]
+            else:
+                l.append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        elif c == 1:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        elif c == 2:
+            return o, r
+        elif c == 3:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        else:
+            und(c, 4)
+    else:
+        und(c, 4)
     raise AssertionError('grammar fell through')
 
 def e_TransformType(a, d):
@@ -11409,7 +13350,6 @@ def e_TransformType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q251[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -11418,6 +13358,11 @@ def e_TransformType(a, d):
                     a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
+                a = (a << 3) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K249)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -11432,6 +13377,11 @@ def e_TransformType(a, d):
                     a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
+                a = (a << 3) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K249)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -11452,6 +13402,11 @@ def e_TransformType(a, d):
                     a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
+                a = (a << 3) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K249)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -11478,7 +13433,13 @@ def e_TransformType(a, d):
                     a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
+                a = (a << 3) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K249)
+                return a
             else:
+                st = _Q251[m]
                 for i, x in enumerate(x):
                     if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                         a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -11526,20 +13487,38 @@ def d_TransformsType(v, r):
     x, r = d_TransformType(v, r)
     o['Transform'] = [x]
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_TransformType(v, r)
+        o['Transform'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_TransformType(v, r)
             o['Transform'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_TransformType(v, r)
+                    o['Transform'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_TransformsType(a, d):
@@ -11554,12 +13533,16 @@ def e_TransformsType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q78[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_TransformType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K252)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -11568,6 +13551,11 @@ def e_TransformsType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_TransformType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K252)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -11579,6 +13567,11 @@ def e_TransformsType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_TransformType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K252)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -11593,7 +13586,13 @@ def e_TransformsType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_TransformType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K252)
+                return a
             else:
+                st = _Q78[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_TransformType((a << 2), x)
@@ -12162,15 +14161,17 @@ def d_X509DataType(v, r):
     c = (v >> r) & 7
     if c == 0:
         r0 = r
-        if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
-            r -= n + 10
-            y = (v >> r) & _M106[x]
-            s0 = (y >> 14).to_bytes(x - 2, 'big')
+        x = None
+        try:
+            n = (v >> (r - 10)) & 1023
+            r -= (n << 3) + 8
+            y = (v >> r) & _M106[n]
+            s0 = (y >> 14).to_bytes(n - 2, 'big')
             if not y & 15875 and s0.isascii():
                 x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
-            else:
-                x, r = d_X509IssuerSerialType(v, r0)
-        else:
+        except (ValueError, IndexError):
+            pass
+        if x is None:
             x, r = d_X509IssuerSerialType(v, r0)
         o['X509IssuerSerial'] = [x]
         st = 1
@@ -12215,15 +14216,17 @@ def d_X509DataType(v, r):
         c = (v >> r) & 7
         if c == 0:
             r0 = r
-            if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
-                r -= n + 10
-                y = (v >> r) & _M106[x]
-                s0 = (y >> 14).to_bytes(x - 2, 'big')
+            x = None
+            try:
+                n = (v >> (r - 10)) & 1023
+                r -= (n << 3) + 8
+                y = (v >> r) & _M106[n]
+                s0 = (y >> 14).to_bytes(n - 2, 'big')
                 if not y & 15875 and s0.isascii():
                     x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
-                else:
-                    x, r = d_X509IssuerSerialType(v, r0)
-            else:
+            except (ValueError, IndexError):
+                pass
+            if x is None:
                 x, r = d_X509IssuerSerialType(v, r0)
             l = o.get('X509IssuerSerial')
             if l is None:

@@ -932,21 +932,96 @@ def d_CanonicalizationMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         elif c == 1:
             return o, r
         elif c == 2:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         else:
             und(c, 3)
+    elif c == 1:
+        return o, r
+    elif c == 2:
+        unsupported('mixed-content text')
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        elif c == 1:
+            return o, r
+        elif c == 2:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        else:
+            und(c, 3)
+    else:
+        und(c, 3)
     raise AssertionError('grammar fell through')
 
 def e_CanonicalizationMethodType(a, d):
@@ -1117,21 +1192,96 @@ def d_DigestMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         elif c == 1:
             return o, r
         elif c == 2:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         else:
             und(c, 3)
+    elif c == 1:
+        return o, r
+    elif c == 2:
+        unsupported('mixed-content text')
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        elif c == 1:
+            return o, r
+        elif c == 2:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        else:
+            und(c, 3)
+    else:
+        und(c, 3)
     raise AssertionError('grammar fell through')
 
 def e_DigestMethodType(a, d):
@@ -1745,44 +1895,94 @@ def e_KeyInfoType(a, d):
 def d_KeyValueType(v, r):
     o = {}
     st = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 3
+    c = (v >> r) & 7
+    if c == 0:
+        x, r = d_DSAKeyValueType(v, r)
+        o['DSAKeyValue'] = x
+        st = 1
+    elif c == 1:
+        x, r = d_RSAKeyValueType(v, r)
+        o['RSAKeyValue'] = x
+        st = 1
+    elif c == 2:
+        unsupported('wildcard (xs:any) content')
+        st = 1
+    elif c == 3:
+        unsupported('mixed-content text')
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_DSAKeyValueType(v, r)
             o['DSAKeyValue'] = x
             st = 1
-            break
         elif c == 1:
             x, r = d_RSAKeyValueType(v, r)
             o['RSAKeyValue'] = x
             st = 1
-            break
         elif c == 2:
             unsupported('wildcard (xs:any) content')
             st = 1
-            break
         elif c == 3:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    x, r = d_DSAKeyValueType(v, r)
+                    o['DSAKeyValue'] = x
+                    st = 1
+                    break
+                elif c == 1:
+                    x, r = d_RSAKeyValueType(v, r)
+                    o['RSAKeyValue'] = x
+                    st = 1
+                    break
+                elif c == 2:
+                    unsupported('wildcard (xs:any) content')
+                    st = 1
+                    break
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
         else:
             und(c, 4)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    else:
+        und(c, 4)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        return o, r
+    elif c == 1:
+        unsupported('mixed-content text')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             return o, r
         elif c == 1:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    return o, r
+                elif c == 1:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 2)
         else:
             und(c, 2)
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_KeyValueType(a, d):
@@ -1832,20 +2032,38 @@ def d_ManifestType(v, r):
         x, r = d_ReferenceType(v, r)
         o['Reference'] = [x]
         st = 2
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_ReferenceType(v, r)
+        o['Reference'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ReferenceType(v, r)
             o['Reference'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_ReferenceType(v, r)
+                    o['Reference'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_ManifestType(a, d):
@@ -2031,43 +2249,148 @@ def d_ObjectType(v, r):
             else:
                 und(c, 5)
     if st == 2:
-        lim = v.bit_length() - 32768
-        while True:
-            if r < lim:
-                v &= (1 << r) - 1
-                lim = r - 32768
+        r -= 3
+        c = (v >> r) & 7
+        if c == 0:
+            x, r = s(v, r)
+            o['MimeType'] = x
+            st = 3
+        elif c == 1:
+            unsupported('wildcard (xs:any) content')
+            st = 3
+        elif c == 2:
+            return o, r
+        elif c == 3:
+            unsupported('mixed-content text')
             r -= 3
             c = (v >> r) & 7
             if c == 0:
                 x, r = s(v, r)
                 o['MimeType'] = x
                 st = 3
-                break
             elif c == 1:
                 unsupported('wildcard (xs:any) content')
                 st = 3
-                break
             elif c == 2:
                 return o, r
             elif c == 3:
                 unsupported('mixed-content text')
+                lim = v.bit_length() - 32768
+                while True:
+                    if r < lim:
+                        v &= (1 << r) - 1
+                        lim = r - 32768
+                    r -= 3
+                    c = (v >> r) & 7
+                    if c == 0:
+                        x, r = s(v, r)
+                        o['MimeType'] = x
+                        st = 3
+                        break
+                    elif c == 1:
+                        unsupported('wildcard (xs:any) content')
+                        st = 3
+                        break
+                    elif c == 2:
+                        return o, r
+                    elif c == 3:
+                        unsupported('mixed-content text')
+                    else:
+                        und(c, 4)
             else:
                 und(c, 4)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+        else:
+            und(c, 4)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         elif c == 1:
             return o, r
         elif c == 2:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         else:
             und(c, 3)
+    elif c == 1:
+        return o, r
+    elif c == 2:
+        unsupported('mixed-content text')
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        elif c == 1:
+            return o, r
+        elif c == 2:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        else:
+            und(c, 3)
+    else:
+        und(c, 3)
     raise AssertionError('grammar fell through')
 
 def e_ObjectType(a, d):
@@ -2132,19 +2455,35 @@ def d_PGPDataType(v, r):
             return o, r
         else:
             und(c, 3)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_PGPDataType(a, d):
@@ -2543,24 +2882,48 @@ def d_SPKIDataType(v, r):
             o['SPKISexp'] = [x]
             st = 1
         elif st == 1:
-            lim = v.bit_length() - 32768
-            while True:
-                if r < lim:
-                    v &= (1 << r) - 1
-                    lim = r - 32768
+            r -= 2
+            c = (v >> r) & 3
+            if c == 0:
+                x, r = eb(v, r)
+                o['SPKISexp'].append(x)
                 r -= 2
                 c = (v >> r) & 3
                 if c == 0:
                     x, r = eb(v, r)
                     o['SPKISexp'].append(x)
+                    lim = v.bit_length() - 32768
+                    while True:
+                        if r < lim:
+                            v &= (1 << r) - 1
+                            lim = r - 32768
+                        r -= 2
+                        c = (v >> r) & 3
+                        if c == 0:
+                            x, r = eb(v, r)
+                            o['SPKISexp'].append(x)
+                        elif c == 1:
+                            unsupported('wildcard (xs:any) content')
+                            st = 2
+                            break
+                        elif c == 2:
+                            return o, r
+                        else:
+                            und(c, 3)
                 elif c == 1:
                     unsupported('wildcard (xs:any) content')
                     st = 2
-                    break
                 elif c == 2:
                     return o, r
                 else:
                     und(c, 3)
+            elif c == 1:
+                unsupported('wildcard (xs:any) content')
+                st = 2
+            elif c == 2:
+                return o, r
+            else:
+                und(c, 3)
         elif st == 2:
             r -= 2
             c = (v >> r) & 3
@@ -2587,12 +2950,16 @@ def e_SPKIDataType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q76[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = wb((a << 2), x) << 1
+                a = (a << 2) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K74)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -2601,6 +2968,11 @@ def e_SPKIDataType(a, d):
                 i = 1
                 x = xs[1]
                 a = wb((a << 3), x) << 1
+                a = (a << 2) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K74)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -2612,6 +2984,11 @@ def e_SPKIDataType(a, d):
                 i = 2
                 x = xs[2]
                 a = wb((a << 3), x) << 1
+                a = (a << 2) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K74)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -2626,7 +3003,13 @@ def e_SPKIDataType(a, d):
                 i = 3
                 x = xs[3]
                 a = wb((a << 3), x) << 1
+                a = (a << 2) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K74)
+                return a
             else:
+                st = _Q76[m]
                 for i, x in enumerate(x):
                     if i:
                         a = wb((a << 3), x) << 1
@@ -2673,11 +3056,24 @@ def d_SignatureMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 3
+    c = (v >> r) & 7
+    if c == 0:
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        o['HMACOutputLength'] = x
+        st = 2
+    elif c == 1:
+        unsupported('wildcard (xs:any) content')
+        st = 2
+    elif c == 2:
+        return o, r
+    elif c == 3:
+        unsupported('mixed-content text')
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -2689,32 +3085,134 @@ def d_SignatureMethodType(v, r):
                 x >>= 1
             o['HMACOutputLength'] = x
             st = 2
-            break
         elif c == 1:
             unsupported('wildcard (xs:any) content')
             st = 2
-            break
         elif c == 2:
             return o, r
         elif c == 3:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 11
+                    x = (v >> r) & 2047
+                    if x & 1793:
+                        x, r = ei(v, r + 11)
+                    else:
+                        x >>= 1
+                    o['HMACOutputLength'] = x
+                    st = 2
+                    break
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                    st = 2
+                    break
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
         else:
             und(c, 4)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    else:
+        und(c, 4)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         elif c == 1:
             return o, r
         elif c == 2:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         else:
             und(c, 3)
+    elif c == 1:
+        return o, r
+    elif c == 2:
+        unsupported('mixed-content text')
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        elif c == 1:
+            return o, r
+        elif c == 2:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        else:
+            und(c, 3)
+    else:
+        und(c, 3)
     raise AssertionError('grammar fell through')
 
 def e_SignatureMethodType(a, d):
@@ -2769,20 +3267,38 @@ def d_SignaturePropertiesType(v, r):
         x, r = d_SignaturePropertyType(v, r)
         o['SignatureProperty'] = [x]
         st = 2
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_SignaturePropertyType(v, r)
+        o['SignatureProperty'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_SignaturePropertyType(v, r)
             o['SignatureProperty'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_SignaturePropertyType(v, r)
+                    o['SignatureProperty'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_SignaturePropertiesType(a, d):
@@ -2854,36 +3370,129 @@ def d_SignaturePropertyType(v, r):
         x, r = s(v, r)
         o['Target'] = x
         st = 2
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
+        st = 3
+    elif c == 1:
+        unsupported('mixed-content text')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
             st = 3
-            break
         elif c == 1:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                    st = 3
+                    break
+                elif c == 1:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 2)
         else:
             und(c, 2)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    else:
+        und(c, 2)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         elif c == 1:
             return o, r
         elif c == 2:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         else:
             und(c, 3)
+    elif c == 1:
+        return o, r
+    elif c == 2:
+        unsupported('mixed-content text')
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        elif c == 1:
+            return o, r
+        elif c == 2:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        else:
+            und(c, 3)
+    else:
+        und(c, 3)
     raise AssertionError('grammar fell through')
 
 def e_SignaturePropertyType(a, d):
@@ -2956,11 +3565,15 @@ def d_SignatureType(v, r):
         return o, r
     else:
         und(c, 3)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_ObjectType(v, r)
+        l = o.get('Object')
+        if l is None:
+            o['Object'] = [x]
+        else:
+            l.append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -2970,10 +3583,32 @@ def d_SignatureType(v, r):
                 o['Object'] = [x]
             else:
                 l.append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_ObjectType(v, r)
+                    l = o.get('Object')
+                    if l is None:
+                        o['Object'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_SignatureType(a, d):
@@ -3133,20 +3768,38 @@ def d_SignedInfoType(v, r):
     x, r = d_ReferenceType(v, r)
     o['Reference'] = [x]
     st = 4
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_ReferenceType(v, r)
+        o['Reference'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ReferenceType(v, r)
             o['Reference'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_ReferenceType(v, r)
+                    o['Reference'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_SignedInfoType(a, d):
@@ -3217,11 +3870,26 @@ def d_TransformType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 3
+    c = (v >> r) & 7
+    if c == 0:
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
+        l = o.get('XPath')
+        if l is None:
+            o['XPath'] = [x]
+        else:
+            l.append(x)
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -3242,14 +3910,375 @@ def d_TransformType(v, r):
                 o['XPath'] = [x]
             else:
                 l.append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
         elif c == 1:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
         elif c == 2:
             return o, r
         elif c == 3:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
         else:
             und(c, 4)
+    elif c == 1:
+        unsupported('wildcard (xs:any) content')
+        r -= 3
+        c = (v >> r) & 7
+        if c == 0:
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
+            l = o.get('XPath')
+            if l is None:
+                o['XPath'] = [x]
+            else:
+                l.append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        elif c == 1:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        elif c == 2:
+            return o, r
+        elif c == 3:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        else:
+            und(c, 4)
+    elif c == 2:
+        return o, r
+    elif c == 3:
+        unsupported('mixed-content text')
+        r -= 3
+        c = (v >> r) & 7
+        if c == 0:
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
+            l = o.get('XPath')
+            if l is None:
+                o['XPath'] = [x]
+            else:
+                l.append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        elif c == 1:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        elif c == 2:
+            return o, r
+        elif c == 3:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        else:
+            und(c, 4)
+    else:
+        und(c, 4)
     raise AssertionError('grammar fell through')
 
 def e_TransformType(a, d):
@@ -3273,7 +4302,6 @@ def e_TransformType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q95[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -3282,6 +4310,11 @@ def e_TransformType(a, d):
                     a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
+                a = (a << 3) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K93)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -3296,6 +4329,11 @@ def e_TransformType(a, d):
                     a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
+                a = (a << 3) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K93)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -3316,6 +4354,11 @@ def e_TransformType(a, d):
                     a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
+                a = (a << 3) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K93)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -3342,7 +4385,13 @@ def e_TransformType(a, d):
                     a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
+                a = (a << 3) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K93)
+                return a
             else:
+                st = _Q95[m]
                 for i, x in enumerate(x):
                     if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                         a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -3390,20 +4439,38 @@ def d_TransformsType(v, r):
     x, r = d_TransformType(v, r)
     o['Transform'] = [x]
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_TransformType(v, r)
+        o['Transform'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_TransformType(v, r)
             o['Transform'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_TransformType(v, r)
+                    o['Transform'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_TransformsType(a, d):
@@ -3418,12 +4485,16 @@ def e_TransformsType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q76[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_TransformType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K96)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -3432,6 +4503,11 @@ def e_TransformsType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_TransformType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K96)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -3443,6 +4519,11 @@ def e_TransformsType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_TransformType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K96)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -3457,7 +4538,13 @@ def e_TransformsType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_TransformType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K96)
+                return a
             else:
+                st = _Q76[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_TransformType((a << 2), x)
@@ -3501,15 +4588,17 @@ def d_X509DataType(v, r):
     c = (v >> r) & 7
     if c == 0:
         r0 = r
-        if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
-            r -= n + 10
-            y = (v >> r) & _M97[x]
-            s0 = (y >> 14).to_bytes(x - 2, 'big')
+        x = None
+        try:
+            n = (v >> (r - 10)) & 1023
+            r -= (n << 3) + 8
+            y = (v >> r) & _M97[n]
+            s0 = (y >> 14).to_bytes(n - 2, 'big')
             if not y & 15875 and s0.isascii():
                 x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
-            else:
-                x, r = d_X509IssuerSerialType(v, r0)
-        else:
+        except (ValueError, IndexError):
+            pass
+        if x is None:
             x, r = d_X509IssuerSerialType(v, r0)
         o['X509IssuerSerial'] = [x]
         st = 1
@@ -3554,15 +4643,17 @@ def d_X509DataType(v, r):
         c = (v >> r) & 7
         if c == 0:
             r0 = r
-            if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
-                r -= n + 10
-                y = (v >> r) & _M97[x]
-                s0 = (y >> 14).to_bytes(x - 2, 'big')
+            x = None
+            try:
+                n = (v >> (r - 10)) & 1023
+                r -= (n << 3) + 8
+                y = (v >> r) & _M97[n]
+                s0 = (y >> 14).to_bytes(n - 2, 'big')
                 if not y & 15875 and s0.isascii():
                     x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
-                else:
-                    x, r = d_X509IssuerSerialType(v, r0)
-            else:
+            except (ValueError, IndexError):
+                pass
+            if x is None:
                 x, r = d_X509IssuerSerialType(v, r0)
             l = o.get('X509IssuerSerial')
             if l is None:

@@ -245,25 +245,43 @@ def d_AlternativeSECCListType(v, r):
     x, r = d_AlternativeSECCType(v, r)
     o['AlternativeSECC'] = [x]
     st = 1
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_AlternativeSECCType(v, r)
+        o['AlternativeSECC'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_AlternativeSECCType(v, r)
             o['AlternativeSECC'].append(x)
-            k += 1
-            if k == 7:
-                st = 2
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_AlternativeSECCType(v, r)
+                    o['AlternativeSECC'].append(x)
+                    k += 1
+                    if k == 7:
+                        st = 2
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -283,12 +301,16 @@ def e_AlternativeSECCListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 8:
-            st = _Q2[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_AlternativeSECCType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K0)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -297,6 +319,11 @@ def e_AlternativeSECCListType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_AlternativeSECCType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K0)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -308,6 +335,11 @@ def e_AlternativeSECCListType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_AlternativeSECCType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K0)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -322,7 +354,13 @@ def e_AlternativeSECCListType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_AlternativeSECCType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K0)
+                return a
             else:
+                st = _Q2[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_AlternativeSECCType((a << 2), x)
@@ -621,21 +659,96 @@ def d_CanonicalizationMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         elif c == 1:
             return o, r
         elif c == 2:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         else:
             und(c, 3)
+    elif c == 1:
+        return o, r
+    elif c == 2:
+        unsupported('mixed-content text')
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        elif c == 1:
+            return o, r
+        elif c == 2:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        else:
+            und(c, 3)
+    else:
+        und(c, 3)
     raise AssertionError('grammar fell through')
 
 def e_CanonicalizationMethodType(a, d):
@@ -905,21 +1018,96 @@ def d_DigestMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         elif c == 1:
             return o, r
         elif c == 2:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         else:
             und(c, 3)
+    elif c == 1:
+        return o, r
+    elif c == 2:
+        unsupported('mixed-content text')
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        elif c == 1:
+            return o, r
+        elif c == 2:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        else:
+            und(c, 3)
+    else:
+        und(c, 3)
     raise AssertionError('grammar fell through')
 
 def e_DigestMethodType(a, d):
@@ -1627,44 +1815,94 @@ def e_KeyInfoType(a, d):
 def d_KeyValueType(v, r):
     o = {}
     st = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 3
+    c = (v >> r) & 7
+    if c == 0:
+        x, r = d_DSAKeyValueType(v, r)
+        o['DSAKeyValue'] = x
+        st = 1
+    elif c == 1:
+        x, r = d_RSAKeyValueType(v, r)
+        o['RSAKeyValue'] = x
+        st = 1
+    elif c == 2:
+        unsupported('wildcard (xs:any) content')
+        st = 1
+    elif c == 3:
+        unsupported('mixed-content text')
         r -= 3
         c = (v >> r) & 7
         if c == 0:
             x, r = d_DSAKeyValueType(v, r)
             o['DSAKeyValue'] = x
             st = 1
-            break
         elif c == 1:
             x, r = d_RSAKeyValueType(v, r)
             o['RSAKeyValue'] = x
             st = 1
-            break
         elif c == 2:
             unsupported('wildcard (xs:any) content')
             st = 1
-            break
         elif c == 3:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    x, r = d_DSAKeyValueType(v, r)
+                    o['DSAKeyValue'] = x
+                    st = 1
+                    break
+                elif c == 1:
+                    x, r = d_RSAKeyValueType(v, r)
+                    o['RSAKeyValue'] = x
+                    st = 1
+                    break
+                elif c == 2:
+                    unsupported('wildcard (xs:any) content')
+                    st = 1
+                    break
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
         else:
             und(c, 4)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    else:
+        und(c, 4)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        return o, r
+    elif c == 1:
+        unsupported('mixed-content text')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             return o, r
         elif c == 1:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    return o, r
+                elif c == 1:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 2)
         else:
             und(c, 2)
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_KeyValueType(a, d):
@@ -1714,20 +1952,38 @@ def d_ManifestType(v, r):
         x, r = d_ReferenceType(v, r)
         o['Reference'] = [x]
         st = 2
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_ReferenceType(v, r)
+        o['Reference'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ReferenceType(v, r)
             o['Reference'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_ReferenceType(v, r)
+                    o['Reference'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_ManifestType(a, d):
@@ -2253,43 +2509,148 @@ def d_ObjectType(v, r):
             else:
                 und(c, 5)
     if st == 2:
-        lim = v.bit_length() - 32768
-        while True:
-            if r < lim:
-                v &= (1 << r) - 1
-                lim = r - 32768
+        r -= 3
+        c = (v >> r) & 7
+        if c == 0:
+            x, r = s(v, r)
+            o['MimeType'] = x
+            st = 3
+        elif c == 1:
+            unsupported('wildcard (xs:any) content')
+            st = 3
+        elif c == 2:
+            return o, r
+        elif c == 3:
+            unsupported('mixed-content text')
             r -= 3
             c = (v >> r) & 7
             if c == 0:
                 x, r = s(v, r)
                 o['MimeType'] = x
                 st = 3
-                break
             elif c == 1:
                 unsupported('wildcard (xs:any) content')
                 st = 3
-                break
             elif c == 2:
                 return o, r
             elif c == 3:
                 unsupported('mixed-content text')
+                lim = v.bit_length() - 32768
+                while True:
+                    if r < lim:
+                        v &= (1 << r) - 1
+                        lim = r - 32768
+                    r -= 3
+                    c = (v >> r) & 7
+                    if c == 0:
+                        x, r = s(v, r)
+                        o['MimeType'] = x
+                        st = 3
+                        break
+                    elif c == 1:
+                        unsupported('wildcard (xs:any) content')
+                        st = 3
+                        break
+                    elif c == 2:
+                        return o, r
+                    elif c == 3:
+                        unsupported('mixed-content text')
+                    else:
+                        und(c, 4)
             else:
                 und(c, 4)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+        else:
+            und(c, 4)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         elif c == 1:
             return o, r
         elif c == 2:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         else:
             und(c, 3)
+    elif c == 1:
+        return o, r
+    elif c == 2:
+        unsupported('mixed-content text')
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        elif c == 1:
+            return o, r
+        elif c == 2:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        else:
+            und(c, 3)
+    else:
+        und(c, 3)
     raise AssertionError('grammar fell through')
 
 def e_ObjectType(a, d):
@@ -2354,19 +2715,35 @@ def d_PGPDataType(v, r):
             return o, r
         else:
             und(c, 3)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_PGPDataType(a, d):
@@ -2619,25 +2996,43 @@ def d_ReceiptType(v, r):
             return o, r
         else:
             und(c, 2)
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_DetailedTaxType(v, r)
+        o['TaxCosts'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_DetailedTaxType(v, r)
             o['TaxCosts'].append(x)
-            k += 1
-            if k == 9:
-                st = 7
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_DetailedTaxType(v, r)
+                    o['TaxCosts'].append(x)
+                    k += 1
+                    if k == 9:
+                        st = 7
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -2972,24 +3367,48 @@ def d_SPKIDataType(v, r):
             o['SPKISexp'] = [x]
             st = 1
         elif st == 1:
-            lim = v.bit_length() - 32768
-            while True:
-                if r < lim:
-                    v &= (1 << r) - 1
-                    lim = r - 32768
+            r -= 2
+            c = (v >> r) & 3
+            if c == 0:
+                x, r = eb(v, r)
+                o['SPKISexp'].append(x)
                 r -= 2
                 c = (v >> r) & 3
                 if c == 0:
                     x, r = eb(v, r)
                     o['SPKISexp'].append(x)
+                    lim = v.bit_length() - 32768
+                    while True:
+                        if r < lim:
+                            v &= (1 << r) - 1
+                            lim = r - 32768
+                        r -= 2
+                        c = (v >> r) & 3
+                        if c == 0:
+                            x, r = eb(v, r)
+                            o['SPKISexp'].append(x)
+                        elif c == 1:
+                            unsupported('wildcard (xs:any) content')
+                            st = 2
+                            break
+                        elif c == 2:
+                            return o, r
+                        else:
+                            und(c, 3)
                 elif c == 1:
                     unsupported('wildcard (xs:any) content')
                     st = 2
-                    break
                 elif c == 2:
                     return o, r
                 else:
                     und(c, 3)
+            elif c == 1:
+                unsupported('wildcard (xs:any) content')
+                st = 2
+            elif c == 2:
+                return o, r
+            else:
+                und(c, 3)
         elif st == 2:
             r -= 2
             c = (v >> r) & 3
@@ -3016,12 +3435,16 @@ def e_SPKIDataType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q85[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = wb((a << 2), x) << 1
+                a = (a << 2) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K83)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -3030,6 +3453,11 @@ def e_SPKIDataType(a, d):
                 i = 1
                 x = xs[1]
                 a = wb((a << 3), x) << 1
+                a = (a << 2) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K83)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -3041,6 +3469,11 @@ def e_SPKIDataType(a, d):
                 i = 2
                 x = xs[2]
                 a = wb((a << 3), x) << 1
+                a = (a << 2) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K83)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -3055,7 +3488,13 @@ def e_SPKIDataType(a, d):
                 i = 3
                 x = xs[3]
                 a = wb((a << 3), x) << 1
+                a = (a << 2) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K83)
+                return a
             else:
+                st = _Q85[m]
                 for i, x in enumerate(x):
                     if i:
                         a = wb((a << 3), x) << 1
@@ -3102,11 +3541,24 @@ def d_SignatureMethodType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 3
+    c = (v >> r) & 7
+    if c == 0:
+        r -= 11
+        x = (v >> r) & 2047
+        if x & 1793:
+            x, r = ei(v, r + 11)
+        else:
+            x >>= 1
+        o['HMACOutputLength'] = x
+        st = 2
+    elif c == 1:
+        unsupported('wildcard (xs:any) content')
+        st = 2
+    elif c == 2:
+        return o, r
+    elif c == 3:
+        unsupported('mixed-content text')
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -3118,32 +3570,134 @@ def d_SignatureMethodType(v, r):
                 x >>= 1
             o['HMACOutputLength'] = x
             st = 2
-            break
         elif c == 1:
             unsupported('wildcard (xs:any) content')
             st = 2
-            break
         elif c == 2:
             return o, r
         elif c == 3:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 11
+                    x = (v >> r) & 2047
+                    if x & 1793:
+                        x, r = ei(v, r + 11)
+                    else:
+                        x >>= 1
+                    o['HMACOutputLength'] = x
+                    st = 2
+                    break
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                    st = 2
+                    break
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
         else:
             und(c, 4)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    else:
+        und(c, 4)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         elif c == 1:
             return o, r
         elif c == 2:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         else:
             und(c, 3)
+    elif c == 1:
+        return o, r
+    elif c == 2:
+        unsupported('mixed-content text')
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        elif c == 1:
+            return o, r
+        elif c == 2:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        else:
+            und(c, 3)
+    else:
+        und(c, 3)
     raise AssertionError('grammar fell through')
 
 def e_SignatureMethodType(a, d):
@@ -3198,20 +3752,38 @@ def d_SignaturePropertiesType(v, r):
         x, r = d_SignaturePropertyType(v, r)
         o['SignatureProperty'] = [x]
         st = 2
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_SignaturePropertyType(v, r)
+        o['SignatureProperty'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_SignaturePropertyType(v, r)
             o['SignatureProperty'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_SignaturePropertyType(v, r)
+                    o['SignatureProperty'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_SignaturePropertiesType(a, d):
@@ -3283,36 +3855,129 @@ def d_SignaturePropertyType(v, r):
         x, r = s(v, r)
         o['Target'] = x
         st = 2
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
+        st = 3
+    elif c == 1:
+        unsupported('mixed-content text')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
             st = 3
-            break
         elif c == 1:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                    st = 3
+                    break
+                elif c == 1:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 2)
         else:
             und(c, 2)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    else:
+        und(c, 2)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        unsupported('wildcard (xs:any) content')
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         elif c == 1:
             return o, r
         elif c == 2:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
         else:
             und(c, 3)
+    elif c == 1:
+        return o, r
+    elif c == 2:
+        unsupported('mixed-content text')
+        r -= 2
+        c = (v >> r) & 3
+        if c == 0:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        elif c == 1:
+            return o, r
+        elif c == 2:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 1:
+                    return o, r
+                elif c == 2:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 3)
+        else:
+            und(c, 3)
+    else:
+        und(c, 3)
     raise AssertionError('grammar fell through')
 
 def e_SignaturePropertyType(a, d):
@@ -3385,11 +4050,15 @@ def d_SignatureType(v, r):
         return o, r
     else:
         und(c, 3)
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_ObjectType(v, r)
+        l = o.get('Object')
+        if l is None:
+            o['Object'] = [x]
+        else:
+            l.append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3399,10 +4068,32 @@ def d_SignatureType(v, r):
                 o['Object'] = [x]
             else:
                 l.append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_ObjectType(v, r)
+                    l = o.get('Object')
+                    if l is None:
+                        o['Object'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_SignatureType(a, d):
@@ -3562,20 +4253,38 @@ def d_SignedInfoType(v, r):
     x, r = d_ReferenceType(v, r)
     o['Reference'] = [x]
     st = 4
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_ReferenceType(v, r)
+        o['Reference'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_ReferenceType(v, r)
             o['Reference'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_ReferenceType(v, r)
+                    o['Reference'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_SignedInfoType(a, d):
@@ -3646,11 +4355,26 @@ def d_TransformType(v, r):
     x, r = s(v, r)
     o['Algorithm'] = x
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 3
+    c = (v >> r) & 7
+    if c == 0:
+        r -= 9
+        x = (v >> r) & 511
+        if x & 384 or x < 2 or (x << 3) - 15 > r:
+            x, r = es(v, r + 9)
+        else:
+            r -= (x << 3) - 15
+            y = v >> r
+            raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+            if y & 1 or not raw.isascii():
+                x, r = es(v, r + (x << 3) - 6)
+            else:
+                x = raw.decode()
+        l = o.get('XPath')
+        if l is None:
+            o['XPath'] = [x]
+        else:
+            l.append(x)
         r -= 3
         c = (v >> r) & 7
         if c == 0:
@@ -3671,14 +4395,375 @@ def d_TransformType(v, r):
                 o['XPath'] = [x]
             else:
                 l.append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
         elif c == 1:
             unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
         elif c == 2:
             return o, r
         elif c == 3:
             unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
         else:
             und(c, 4)
+    elif c == 1:
+        unsupported('wildcard (xs:any) content')
+        r -= 3
+        c = (v >> r) & 7
+        if c == 0:
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
+            l = o.get('XPath')
+            if l is None:
+                o['XPath'] = [x]
+            else:
+                l.append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        elif c == 1:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        elif c == 2:
+            return o, r
+        elif c == 3:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        else:
+            und(c, 4)
+    elif c == 2:
+        return o, r
+    elif c == 3:
+        unsupported('mixed-content text')
+        r -= 3
+        c = (v >> r) & 7
+        if c == 0:
+            r -= 9
+            x = (v >> r) & 511
+            if x & 384 or x < 2 or (x << 3) - 15 > r:
+                x, r = es(v, r + 9)
+            else:
+                r -= (x << 3) - 15
+                y = v >> r
+                raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                if y & 1 or not raw.isascii():
+                    x, r = es(v, r + (x << 3) - 6)
+                else:
+                    x = raw.decode()
+            l = o.get('XPath')
+            if l is None:
+                o['XPath'] = [x]
+            else:
+                l.append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        elif c == 1:
+            unsupported('wildcard (xs:any) content')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        elif c == 2:
+            return o, r
+        elif c == 3:
+            unsupported('mixed-content text')
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 3
+                c = (v >> r) & 7
+                if c == 0:
+                    r -= 9
+                    x = (v >> r) & 511
+                    if x & 384 or x < 2 or (x << 3) - 15 > r:
+                        x, r = es(v, r + 9)
+                    else:
+                        r -= (x << 3) - 15
+                        y = v >> r
+                        raw = ((y >> 1) & ((1 << ((x << 3) - 16)) - 1)).to_bytes(x - 2, 'big')
+                        if y & 1 or not raw.isascii():
+                            x, r = es(v, r + (x << 3) - 6)
+                        else:
+                            x = raw.decode()
+                    l = o.get('XPath')
+                    if l is None:
+                        o['XPath'] = [x]
+                    else:
+                        l.append(x)
+                elif c == 1:
+                    unsupported('wildcard (xs:any) content')
+                elif c == 2:
+                    return o, r
+                elif c == 3:
+                    unsupported('mixed-content text')
+                else:
+                    und(c, 4)
+        else:
+            und(c, 4)
+    else:
+        und(c, 4)
     raise AssertionError('grammar fell through')
 
 def e_TransformType(a, d):
@@ -3702,7 +4787,6 @@ def e_TransformType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q104[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -3711,6 +4795,11 @@ def e_TransformType(a, d):
                     a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
+                a = (a << 3) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K102)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -3725,6 +4814,11 @@ def e_TransformType(a, d):
                     a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
+                a = (a << 3) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K102)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -3745,6 +4839,11 @@ def e_TransformType(a, d):
                     a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
+                a = (a << 3) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K102)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -3771,7 +4870,13 @@ def e_TransformType(a, d):
                     a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
                 else:
                     a = ws((a << 4), x) << 1
+                a = (a << 3) | 2
+                if u != len(d):
+                    f = None
+                    extra(d, _K102)
+                return a
             else:
+                st = _Q104[m]
                 for i, x in enumerate(x):
                     if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                         a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -3819,20 +4924,38 @@ def d_TransformsType(v, r):
     x, r = d_TransformType(v, r)
     o['Transform'] = [x]
     st = 1
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_TransformType(v, r)
+        o['Transform'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_TransformType(v, r)
             o['Transform'].append(x)
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_TransformType(v, r)
+                    o['Transform'].append(x)
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     raise AssertionError('grammar fell through')
 
 def e_TransformsType(a, d):
@@ -3847,12 +4970,16 @@ def e_TransformsType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q85[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_TransformType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K105)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -3861,6 +4988,11 @@ def e_TransformsType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_TransformType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K105)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -3872,6 +5004,11 @@ def e_TransformsType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_TransformType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K105)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -3886,7 +5023,13 @@ def e_TransformsType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_TransformType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K105)
+                return a
             else:
+                st = _Q85[m]
                 for i, x in enumerate(x):
                     if i:
                         a = e_TransformType((a << 2), x)
@@ -3934,12 +5077,15 @@ def d_WPT_AlignmentCheckMethodListType(v, r):
     c = 0
     o['WPT_AlignmentCheckMethod'] = [x]
     st = 1
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        r -= 4
+        x = (v >> r) & 15
+        if x & 9:
+            und2()
+        x = _E106[(x >> 1) & 3]
+        o['WPT_AlignmentCheckMethod'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -3949,14 +5095,37 @@ def d_WPT_AlignmentCheckMethodListType(v, r):
                 und2()
             x = _E106[(x >> 1) & 3]
             o['WPT_AlignmentCheckMethod'].append(x)
-            k += 1
-            if k == 7:
-                st = 2
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    r -= 4
+                    x = (v >> r) & 15
+                    if x & 9:
+                        und2()
+                    x = _E106[(x >> 1) & 3]
+                    o['WPT_AlignmentCheckMethod'].append(x)
+                    k += 1
+                    if k == 7:
+                        st = 2
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -3976,7 +5145,6 @@ def e_WPT_AlignmentCheckMethodListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 8:
-            st = _Q2[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -3985,6 +5153,11 @@ def e_WPT_AlignmentCheckMethodListType(a, d):
                 if j is None:
                     bad_enum(x, _I107)
                 a = ((a << 5) | (j << 1))
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K108)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -3999,6 +5172,11 @@ def e_WPT_AlignmentCheckMethodListType(a, d):
                 if j is None:
                     bad_enum(x, _I107)
                 a = ((a << 6) | (j << 1))
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K108)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -4019,6 +5197,11 @@ def e_WPT_AlignmentCheckMethodListType(a, d):
                 if j is None:
                     bad_enum(x, _I107)
                 a = ((a << 6) | (j << 1))
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K108)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -4045,7 +5228,13 @@ def e_WPT_AlignmentCheckMethodListType(a, d):
                 if j is None:
                     bad_enum(x, _I107)
                 a = ((a << 6) | (j << 1))
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K108)
+                return a
             else:
+                st = _Q2[m]
                 for i, x in enumerate(x):
                     c, wd = _P109[i]
                     j = _I107.get(x)
@@ -4130,12 +5319,15 @@ def d_WPT_AlignmentCheckReqType(v, r):
         c = 0
         o['EVResultCode'] = x
         st = 4
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = eb(v, r)
+        l = o.get('VendorSpecificDataContainer')
+        if l is None:
+            o['VendorSpecificDataContainer'] = [x]
+        else:
+            l.append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4145,14 +5337,37 @@ def d_WPT_AlignmentCheckReqType(v, r):
                 o['VendorSpecificDataContainer'] = [x]
             else:
                 l.append(x)
-            k += 1
-            if k == 16:
-                st = 5
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = eb(v, r)
+                    l = o.get('VendorSpecificDataContainer')
+                    if l is None:
+                        o['VendorSpecificDataContainer'] = [x]
+                    else:
+                        l.append(x)
+                    k += 1
+                    if k == 16:
+                        st = 5
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -4314,25 +5529,43 @@ def d_WPT_AlignmentCheckResType(v, r):
             return o, r
         else:
             und(c, 2)
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = eb(v, r)
+        o['VendorSpecificDataContainer'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = eb(v, r)
             o['VendorSpecificDataContainer'].append(x)
-            k += 1
-            if k == 15:
-                st = 7
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = eb(v, r)
+                    o['VendorSpecificDataContainer'].append(x)
+                    k += 1
+                    if k == 15:
+                        st = 7
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -4528,25 +5761,43 @@ def d_WPT_ChargeLoopReqType(v, r):
             return o, r
         else:
             und(c, 2)
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = eb(v, r)
+        o['ManufacturerSpecificDataContainer'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = eb(v, r)
             o['ManufacturerSpecificDataContainer'].append(x)
-            k += 1
-            if k == 15:
-                st = 10
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = eb(v, r)
+                    o['ManufacturerSpecificDataContainer'].append(x)
+                    k += 1
+                    if k == 15:
+                        st = 10
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -4802,25 +6053,43 @@ def d_WPT_ChargeLoopResType(v, r):
             return o, r
         else:
             und(c, 2)
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = eb(v, r)
+        o['ManufacturerSpecificDataContainer'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = eb(v, r)
             o['ManufacturerSpecificDataContainer'].append(x)
-            k += 1
-            if k == 15:
-                st = 14
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = eb(v, r)
+                    o['ManufacturerSpecificDataContainer'].append(x)
+                    k += 1
+                    if k == 15:
+                        st = 14
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -4908,12 +6177,15 @@ def d_WPT_ChargeParameterDiscoveryReqType(v, r):
     c = 0
     o['EVPCDeviceLocalControl'] = x
     st = 6
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = eb(v, r)
+        l = o.get('VendorSpecificDataContainer')
+        if l is None:
+            o['VendorSpecificDataContainer'] = [x]
+        else:
+            l.append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -4923,14 +6195,37 @@ def d_WPT_ChargeParameterDiscoveryReqType(v, r):
                 o['VendorSpecificDataContainer'] = [x]
             else:
                 l.append(x)
-            k += 1
-            if k == 16:
-                st = 7
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = eb(v, r)
+                    l = o.get('VendorSpecificDataContainer')
+                    if l is None:
+                        o['VendorSpecificDataContainer'] = [x]
+                    else:
+                        l.append(x)
+                    k += 1
+                    if k == 16:
+                        st = 7
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -5010,12 +6305,16 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q154[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = wb((a << 3), x) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K152)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -5024,6 +6323,11 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
                 i = 1
                 x = xs[1]
                 a = wb((a << 3), x) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K152)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -5035,6 +6339,11 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
                 i = 2
                 x = xs[2]
                 a = wb((a << 3), x) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K152)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -5049,7 +6358,13 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
                 i = 3
                 x = xs[3]
                 a = wb((a << 3), x) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K152)
+                return a
             else:
+                st = _Q154[m]
                 for i, x in enumerate(x):
                     a = wb((a << 3), x) << 1
             i = -1
@@ -5180,12 +6495,15 @@ def d_WPT_ChargeParameterDiscoveryResType(v, r):
     x, r = d_RationalNumberType(v, r)
     o['PDMaxCoilCurrent'] = x
     st = 9
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = eb(v, r)
+        l = o.get('SDManufacturerSpecificDataContainer')
+        if l is None:
+            o['SDManufacturerSpecificDataContainer'] = [x]
+        else:
+            l.append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5195,14 +6513,37 @@ def d_WPT_ChargeParameterDiscoveryResType(v, r):
                 o['SDManufacturerSpecificDataContainer'] = [x]
             else:
                 l.append(x)
-            k += 1
-            if k == 16:
-                st = 10
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = eb(v, r)
+                    l = o.get('SDManufacturerSpecificDataContainer')
+                    if l is None:
+                        o['SDManufacturerSpecificDataContainer'] = [x]
+                    else:
+                        l.append(x)
+                    k += 1
+                    if k == 16:
+                        st = 10
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -5316,12 +6657,16 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q160[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = wb((a << 3), x) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K158)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -5330,6 +6675,11 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
                 i = 1
                 x = xs[1]
                 a = wb((a << 3), x) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K158)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -5341,6 +6691,11 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
                 i = 2
                 x = xs[2]
                 a = wb((a << 3), x) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K158)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -5355,7 +6710,13 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
                 i = 3
                 x = xs[3]
                 a = wb((a << 3), x) << 1
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K158)
+                return a
             else:
+                st = _Q160[m]
                 for i, x in enumerate(x):
                     a = wb((a << 3), x) << 1
             i = -1
@@ -5569,12 +6930,15 @@ def d_WPT_FinePositioningMethodListType(v, r):
     c = 0
     o['WPT_FinePositioningMethod'] = [x]
     st = 1
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        r -= 5
+        x = (v >> r) & 31
+        if x & 17:
+            und2()
+        x = _E164[(x >> 1) & 7]
+        o['WPT_FinePositioningMethod'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5584,14 +6948,37 @@ def d_WPT_FinePositioningMethodListType(v, r):
                 und2()
             x = _E164[(x >> 1) & 7]
             o['WPT_FinePositioningMethod'].append(x)
-            k += 1
-            if k == 7:
-                st = 2
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    r -= 5
+                    x = (v >> r) & 31
+                    if x & 17:
+                        und2()
+                    x = _E164[(x >> 1) & 7]
+                    o['WPT_FinePositioningMethod'].append(x)
+                    k += 1
+                    if k == 7:
+                        st = 2
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -5611,7 +6998,6 @@ def e_WPT_FinePositioningMethodListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 8:
-            st = _Q2[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -5620,6 +7006,11 @@ def e_WPT_FinePositioningMethodListType(a, d):
                 if j is None:
                     bad_enum(x, _I165)
                 a = ((a << 6) | (j << 1))
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K166)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -5634,6 +7025,11 @@ def e_WPT_FinePositioningMethodListType(a, d):
                 if j is None:
                     bad_enum(x, _I165)
                 a = ((a << 7) | (j << 1))
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K166)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -5654,6 +7050,11 @@ def e_WPT_FinePositioningMethodListType(a, d):
                 if j is None:
                     bad_enum(x, _I165)
                 a = ((a << 7) | (j << 1))
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K166)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -5680,7 +7081,13 @@ def e_WPT_FinePositioningMethodListType(a, d):
                 if j is None:
                     bad_enum(x, _I165)
                 a = ((a << 7) | (j << 1))
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K166)
+                return a
             else:
+                st = _Q2[m]
                 for i, x in enumerate(x):
                     c, wd = _P109[i]
                     j = _I165.get(x)
@@ -5761,12 +7168,15 @@ def d_WPT_FinePositioningReqType(v, r):
         o['EVResultCode'] = _E112[(x >> 1) & 3]
         st = 3
         c = 0
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = eb(v, r)
+        l = o.get('VendorSpecificDataContainer')
+        if l is None:
+            o['VendorSpecificDataContainer'] = [x]
+        else:
+            l.append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5776,19 +7186,50 @@ def d_WPT_FinePositioningReqType(v, r):
                 o['VendorSpecificDataContainer'] = [x]
             else:
                 l.append(x)
-            k += 1
-            if k == 16:
-                st = 5
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = eb(v, r)
+                    l = o.get('VendorSpecificDataContainer')
+                    if l is None:
+                        o['VendorSpecificDataContainer'] = [x]
+                    else:
+                        l.append(x)
+                    k += 1
+                    if k == 16:
+                        st = 5
+                        break
+                elif c == 1:
+                    x, r = d_WPT_LF_DataPackageListType(v, r)
+                    o['WPT_LF_DataPackageList'] = x
+                    st = 4
+                    break
+                elif c == 2:
+                    return o, r
+                else:
+                    und(c, 3)
         elif c == 1:
             x, r = d_WPT_LF_DataPackageListType(v, r)
             o['WPT_LF_DataPackageList'] = x
             st = 4
-            break
         elif c == 2:
             return o, r
         else:
             und(c, 3)
+    elif c == 1:
+        x, r = d_WPT_LF_DataPackageListType(v, r)
+        o['WPT_LF_DataPackageList'] = x
+        st = 4
+    elif c == 2:
+        return o, r
+    else:
+        und(c, 3)
     if st == 5:
         r -= 2
         c = (v >> r) & 3
@@ -5856,12 +7297,12 @@ def e_WPT_FinePositioningReqType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q169[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = wb((a << 3), x) << 1
+                st = 3
             elif m == 2:
                 xs = x
                 i = 0
@@ -5870,6 +7311,7 @@ def e_WPT_FinePositioningReqType(a, d):
                 i = 1
                 x = xs[1]
                 a = wb((a << 3), x) << 1
+                st = 3
             elif m == 3:
                 xs = x
                 i = 0
@@ -5881,6 +7323,7 @@ def e_WPT_FinePositioningReqType(a, d):
                 i = 2
                 x = xs[2]
                 a = wb((a << 3), x) << 1
+                st = 3
             elif m == 4:
                 xs = x
                 i = 0
@@ -5895,7 +7338,9 @@ def e_WPT_FinePositioningReqType(a, d):
                 i = 3
                 x = xs[3]
                 a = wb((a << 3), x) << 1
+                st = 3
             else:
+                st = _Q169[m]
                 for i, x in enumerate(x):
                     a = wb((a << 3), x) << 1
             i = -1
@@ -5973,12 +7418,15 @@ def d_WPT_FinePositioningResType(v, r):
         o['EVSEProcessing'] = _E110[(x >> 1) & 3]
         st = 3
         c = 0
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = eb(v, r)
+        l = o.get('VendorSpecificDataContainer')
+        if l is None:
+            o['VendorSpecificDataContainer'] = [x]
+        else:
+            l.append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -5988,19 +7436,50 @@ def d_WPT_FinePositioningResType(v, r):
                 o['VendorSpecificDataContainer'] = [x]
             else:
                 l.append(x)
-            k += 1
-            if k == 16:
-                st = 5
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = eb(v, r)
+                    l = o.get('VendorSpecificDataContainer')
+                    if l is None:
+                        o['VendorSpecificDataContainer'] = [x]
+                    else:
+                        l.append(x)
+                    k += 1
+                    if k == 16:
+                        st = 5
+                        break
+                elif c == 1:
+                    x, r = d_WPT_LF_DataPackageListType(v, r)
+                    o['WPT_LF_DataPackageList'] = x
+                    st = 4
+                    break
+                elif c == 2:
+                    return o, r
+                else:
+                    und(c, 3)
         elif c == 1:
             x, r = d_WPT_LF_DataPackageListType(v, r)
             o['WPT_LF_DataPackageList'] = x
             st = 4
-            break
         elif c == 2:
             return o, r
         else:
             und(c, 3)
+    elif c == 1:
+        x, r = d_WPT_LF_DataPackageListType(v, r)
+        o['WPT_LF_DataPackageList'] = x
+        st = 4
+    elif c == 2:
+        return o, r
+    else:
+        und(c, 3)
     if st == 5:
         r -= 2
         c = (v >> r) & 3
@@ -6068,12 +7547,12 @@ def e_WPT_FinePositioningResType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q169[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = wb((a << 3), x) << 1
+                st = 3
             elif m == 2:
                 xs = x
                 i = 0
@@ -6082,6 +7561,7 @@ def e_WPT_FinePositioningResType(a, d):
                 i = 1
                 x = xs[1]
                 a = wb((a << 3), x) << 1
+                st = 3
             elif m == 3:
                 xs = x
                 i = 0
@@ -6093,6 +7573,7 @@ def e_WPT_FinePositioningResType(a, d):
                 i = 2
                 x = xs[2]
                 a = wb((a << 3), x) << 1
+                st = 3
             elif m == 4:
                 xs = x
                 i = 0
@@ -6107,7 +7588,9 @@ def e_WPT_FinePositioningResType(a, d):
                 i = 3
                 x = xs[3]
                 a = wb((a << 3), x) << 1
+                st = 3
             else:
+                st = _Q169[m]
                 for i, x in enumerate(x):
                     a = wb((a << 3), x) << 1
             i = -1
@@ -6196,12 +7679,15 @@ def d_WPT_FinePositioningSetupReqType(v, r):
     c = 0
     o['NaturalOffset'] = x
     st = 6
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = eb(v, r)
+        l = o.get('VendorSpecificDataContainer')
+        if l is None:
+            o['VendorSpecificDataContainer'] = [x]
+        else:
+            l.append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6211,19 +7697,50 @@ def d_WPT_FinePositioningSetupReqType(v, r):
                 o['VendorSpecificDataContainer'] = [x]
             else:
                 l.append(x)
-            k += 1
-            if k == 16:
-                st = 8
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = eb(v, r)
+                    l = o.get('VendorSpecificDataContainer')
+                    if l is None:
+                        o['VendorSpecificDataContainer'] = [x]
+                    else:
+                        l.append(x)
+                    k += 1
+                    if k == 16:
+                        st = 8
+                        break
+                elif c == 1:
+                    x, r = d_WPT_LF_SystemSetupDataType(v, r)
+                    o['LF_SystemSetupData'] = x
+                    st = 7
+                    break
+                elif c == 2:
+                    return o, r
+                else:
+                    und(c, 3)
         elif c == 1:
             x, r = d_WPT_LF_SystemSetupDataType(v, r)
             o['LF_SystemSetupData'] = x
             st = 7
-            break
         elif c == 2:
             return o, r
         else:
             und(c, 3)
+    elif c == 1:
+        x, r = d_WPT_LF_SystemSetupDataType(v, r)
+        o['LF_SystemSetupData'] = x
+        st = 7
+    elif c == 2:
+        return o, r
+    else:
+        und(c, 3)
     if st == 8:
         r -= 2
         c = (v >> r) & 3
@@ -6303,12 +7820,12 @@ def e_WPT_FinePositioningSetupReqType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q175[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = wb((a << 3), x) << 1
+                st = 6
             elif m == 2:
                 xs = x
                 i = 0
@@ -6317,6 +7834,7 @@ def e_WPT_FinePositioningSetupReqType(a, d):
                 i = 1
                 x = xs[1]
                 a = wb((a << 3), x) << 1
+                st = 6
             elif m == 3:
                 xs = x
                 i = 0
@@ -6328,6 +7846,7 @@ def e_WPT_FinePositioningSetupReqType(a, d):
                 i = 2
                 x = xs[2]
                 a = wb((a << 3), x) << 1
+                st = 6
             elif m == 4:
                 xs = x
                 i = 0
@@ -6342,7 +7861,9 @@ def e_WPT_FinePositioningSetupReqType(a, d):
                 i = 3
                 x = xs[3]
                 a = wb((a << 3), x) << 1
+                st = 6
             else:
+                st = _Q175[m]
                 for i, x in enumerate(x):
                     a = wb((a << 3), x) << 1
             i = -1
@@ -6431,12 +7952,15 @@ def d_WPT_FinePositioningSetupResType(v, r):
     c = 0
     o['NaturalOffset'] = x
     st = 6
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = eb(v, r)
+        l = o.get('VendorSpecificDataContainer')
+        if l is None:
+            o['VendorSpecificDataContainer'] = [x]
+        else:
+            l.append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -6446,19 +7970,50 @@ def d_WPT_FinePositioningSetupResType(v, r):
                 o['VendorSpecificDataContainer'] = [x]
             else:
                 l.append(x)
-            k += 1
-            if k == 16:
-                st = 8
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = eb(v, r)
+                    l = o.get('VendorSpecificDataContainer')
+                    if l is None:
+                        o['VendorSpecificDataContainer'] = [x]
+                    else:
+                        l.append(x)
+                    k += 1
+                    if k == 16:
+                        st = 8
+                        break
+                elif c == 1:
+                    x, r = d_WPT_LF_SystemSetupDataType(v, r)
+                    o['LF_SystemSetupData'] = x
+                    st = 7
+                    break
+                elif c == 2:
+                    return o, r
+                else:
+                    und(c, 3)
         elif c == 1:
             x, r = d_WPT_LF_SystemSetupDataType(v, r)
             o['LF_SystemSetupData'] = x
             st = 7
-            break
         elif c == 2:
             return o, r
         else:
             und(c, 3)
+    elif c == 1:
+        x, r = d_WPT_LF_SystemSetupDataType(v, r)
+        o['LF_SystemSetupData'] = x
+        st = 7
+    elif c == 2:
+        return o, r
+    else:
+        und(c, 3)
     if st == 8:
         r -= 2
         c = (v >> r) & 3
@@ -6538,12 +8093,12 @@ def e_WPT_FinePositioningSetupResType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q175[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = wb((a << 3), x) << 1
+                st = 6
             elif m == 2:
                 xs = x
                 i = 0
@@ -6552,6 +8107,7 @@ def e_WPT_FinePositioningSetupResType(a, d):
                 i = 1
                 x = xs[1]
                 a = wb((a << 3), x) << 1
+                st = 6
             elif m == 3:
                 xs = x
                 i = 0
@@ -6563,6 +8119,7 @@ def e_WPT_FinePositioningSetupResType(a, d):
                 i = 2
                 x = xs[2]
                 a = wb((a << 3), x) << 1
+                st = 6
             elif m == 4:
                 xs = x
                 i = 0
@@ -6577,7 +8134,9 @@ def e_WPT_FinePositioningSetupResType(a, d):
                 i = 3
                 x = xs[3]
                 a = wb((a << 3), x) << 1
+                st = 6
             else:
+                st = _Q175[m]
                 for i, x in enumerate(x):
                     a = wb((a << 3), x) << 1
             i = -1
@@ -6739,12 +8298,15 @@ def d_WPT_LF_ReceiverDataType(v, r):
     c = 0
     o['NumberOfReceivers'] = x
     st = 1
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = d_WPT_TxRxSpecDataType(v, r)
+        l = o.get('RxSpecData')
+        if l is None:
+            o['RxSpecData'] = [x]
+        else:
+            l.append(x)
         r -= 1
         c = (v >> r) & 1
         if c == 0:
@@ -6754,31 +8316,48 @@ def d_WPT_LF_ReceiverDataType(v, r):
                 o['RxSpecData'] = [x]
             else:
                 l.append(x)
-            k += 1
-            if k == 2:
-                st = 2
-                break
+            st = 2
         else:
             und(c, 1)
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    else:
+        und(c, 1)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_WPT_TxRxSpecDataType(v, r)
+        o['RxSpecData'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_WPT_TxRxSpecDataType(v, r)
             o['RxSpecData'].append(x)
-            k += 1
-            if k == 253:
-                st = 3
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_WPT_TxRxSpecDataType(v, r)
+                    o['RxSpecData'].append(x)
+                    k += 1
+                    if k == 253:
+                        st = 3
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -6807,12 +8386,12 @@ def e_WPT_LF_ReceiverDataType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q184[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_WPT_TxRxSpecDataType((a << 1), x)
+                st = 1
             elif m == 2:
                 xs = x
                 i = 0
@@ -6821,6 +8400,11 @@ def e_WPT_LF_ReceiverDataType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_WPT_TxRxSpecDataType((a << 1), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K182)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -6832,6 +8416,11 @@ def e_WPT_LF_ReceiverDataType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_WPT_TxRxSpecDataType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K182)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -6846,7 +8435,13 @@ def e_WPT_LF_ReceiverDataType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_WPT_TxRxSpecDataType((a << 2), x)
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K182)
+                return a
             else:
+                st = _Q184[m]
                 for i, x in enumerate(x):
                     c, wd = _P185[i]
                     a = e_WPT_TxRxSpecDataType(((a << wd) | c), x)
@@ -7118,12 +8713,15 @@ def d_WPT_LF_TransmitterDataType(v, r):
     x, r = d_RationalNumberType(v, r)
     o['SignalFrequency'] = x
     st = 2
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        x, r = d_WPT_TxRxSpecDataType(v, r)
+        l = o.get('TxSpecData')
+        if l is None:
+            o['TxSpecData'] = [x]
+        else:
+            l.append(x)
         r -= 1
         c = (v >> r) & 1
         if c == 0:
@@ -7133,36 +8731,61 @@ def d_WPT_LF_TransmitterDataType(v, r):
                 o['TxSpecData'] = [x]
             else:
                 l.append(x)
-            k += 1
-            if k == 2:
-                st = 3
-                break
+            st = 3
         else:
             und(c, 1)
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    else:
+        und(c, 1)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = d_WPT_TxRxSpecDataType(v, r)
+        o['TxSpecData'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = d_WPT_TxRxSpecDataType(v, r)
             o['TxSpecData'].append(x)
-            k += 1
-            if k == 253:
-                st = 5
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = d_WPT_TxRxSpecDataType(v, r)
+                    o['TxSpecData'].append(x)
+                    k += 1
+                    if k == 253:
+                        st = 5
+                        break
+                elif c == 1:
+                    x, r = d_WPT_TxRxPackageSpecDataType(v, r)
+                    o['TxPackageSpecData'] = x
+                    st = 4
+                    break
+                elif c == 2:
+                    return o, r
+                else:
+                    und(c, 3)
         elif c == 1:
             x, r = d_WPT_TxRxPackageSpecDataType(v, r)
             o['TxPackageSpecData'] = x
             st = 4
-            break
         elif c == 2:
             return o, r
         else:
             und(c, 3)
+    elif c == 1:
+        x, r = d_WPT_TxRxPackageSpecDataType(v, r)
+        o['TxPackageSpecData'] = x
+        st = 4
+    elif c == 2:
+        return o, r
+    else:
+        und(c, 3)
     if st == 5:
         r -= 2
         c = (v >> r) & 3
@@ -7209,12 +8832,12 @@ def e_WPT_LF_TransmitterDataType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q195[m]
             if m == 1:
                 xs = x
                 i = 0
                 x = xs[0]
                 a = e_WPT_TxRxSpecDataType((a << 1), x)
+                st = 2
             elif m == 2:
                 xs = x
                 i = 0
@@ -7223,6 +8846,7 @@ def e_WPT_LF_TransmitterDataType(a, d):
                 i = 1
                 x = xs[1]
                 a = e_WPT_TxRxSpecDataType((a << 1), x)
+                st = 3
             elif m == 3:
                 xs = x
                 i = 0
@@ -7234,6 +8858,7 @@ def e_WPT_LF_TransmitterDataType(a, d):
                 i = 2
                 x = xs[2]
                 a = e_WPT_TxRxSpecDataType((a << 2), x)
+                st = 3
             elif m == 4:
                 xs = x
                 i = 0
@@ -7248,7 +8873,9 @@ def e_WPT_LF_TransmitterDataType(a, d):
                 i = 3
                 x = xs[3]
                 a = e_WPT_TxRxSpecDataType((a << 2), x)
+                st = 3
             else:
+                st = _Q195[m]
                 for i, x in enumerate(x):
                     c, wd = _P185[i]
                     a = e_WPT_TxRxSpecDataType(((a << wd) | c), x)
@@ -7387,12 +9014,15 @@ def d_WPT_PairingMethodListType(v, r):
     c = 0
     o['WPT_PairingMethod'] = [x]
     st = 1
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        r -= 5
+        x = (v >> r) & 31
+        if x & 17:
+            und2()
+        x = _E198[(x >> 1) & 7]
+        o['WPT_PairingMethod'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7402,14 +9032,37 @@ def d_WPT_PairingMethodListType(v, r):
                 und2()
             x = _E198[(x >> 1) & 7]
             o['WPT_PairingMethod'].append(x)
-            k += 1
-            if k == 7:
-                st = 2
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    r -= 5
+                    x = (v >> r) & 31
+                    if x & 17:
+                        und2()
+                    x = _E198[(x >> 1) & 7]
+                    o['WPT_PairingMethod'].append(x)
+                    k += 1
+                    if k == 7:
+                        st = 2
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -7429,7 +9082,6 @@ def e_WPT_PairingMethodListType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 8:
-            st = _Q2[m]
             if m == 1:
                 xs = x
                 i = 0
@@ -7438,6 +9090,11 @@ def e_WPT_PairingMethodListType(a, d):
                 if j is None:
                     bad_enum(x, _I199)
                 a = ((a << 6) | (j << 1))
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K200)
+                return a
             elif m == 2:
                 xs = x
                 i = 0
@@ -7452,6 +9109,11 @@ def e_WPT_PairingMethodListType(a, d):
                 if j is None:
                     bad_enum(x, _I199)
                 a = ((a << 7) | (j << 1))
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K200)
+                return a
             elif m == 3:
                 xs = x
                 i = 0
@@ -7472,6 +9134,11 @@ def e_WPT_PairingMethodListType(a, d):
                 if j is None:
                     bad_enum(x, _I199)
                 a = ((a << 7) | (j << 1))
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K200)
+                return a
             elif m == 4:
                 xs = x
                 i = 0
@@ -7498,7 +9165,13 @@ def e_WPT_PairingMethodListType(a, d):
                 if j is None:
                     bad_enum(x, _I199)
                 a = ((a << 7) | (j << 1))
+                a = (a << 2) | 1
+                if u != len(d):
+                    f = None
+                    extra(d, _K200)
+                return a
             else:
+                st = _Q2[m]
                 for i, x in enumerate(x):
                     c, wd = _P109[i]
                     j = _I199.get(x)
@@ -7588,12 +9261,15 @@ def d_WPT_PairingReqType(v, r):
         c = 0
         o['EVResultCode'] = x
         st = 4
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = eb(v, r)
+        l = o.get('VendorSpecificDataContainer')
+        if l is None:
+            o['VendorSpecificDataContainer'] = [x]
+        else:
+            l.append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
@@ -7603,14 +9279,37 @@ def d_WPT_PairingReqType(v, r):
                 o['VendorSpecificDataContainer'] = [x]
             else:
                 l.append(x)
-            k += 1
-            if k == 16:
-                st = 5
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = eb(v, r)
+                    l = o.get('VendorSpecificDataContainer')
+                    if l is None:
+                        o['VendorSpecificDataContainer'] = [x]
+                    else:
+                        l.append(x)
+                    k += 1
+                    if k == 16:
+                        st = 5
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -7780,25 +9479,43 @@ def d_WPT_PairingResType(v, r):
             return o, r
         else:
             und(c, 2)
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        x, r = eb(v, r)
+        o['VendorSpecificDataContainer'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             x, r = eb(v, r)
             o['VendorSpecificDataContainer'].append(x)
-            k += 1
-            if k == 15:
-                st = 7
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    x, r = eb(v, r)
+                    o['VendorSpecificDataContainer'].append(x)
+                    k += 1
+                    if k == 15:
+                        st = 7
+                        break
+                elif c == 1:
+                    return o, r
+                else:
+                    und(c, 2)
         elif c == 1:
             return o, r
         else:
             und(c, 2)
+    elif c == 1:
+        return o, r
+    else:
+        und(c, 2)
     r -= 1
     c = (v >> r) & 1
     if c:
@@ -7932,52 +9649,111 @@ def e_WPT_SPCPowerControlParameterType(a, d):
 def d_WPT_TxRxPackageSpecDataType(v, r):
     o = {}
     st = 0
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    r -= 1
+    c = (v >> r) & 1
+    if c == 0:
+        r0 = r
+        x = None
+        try:
+            r -= 23
+            if not (g0 := (v >> r) & 8388607) & 7347715:
+                x = {'IndexNumber': (g0 >> 13) & 127, 'TxRxIdentifier': (g0 >> 2) & 127}
+        except (ValueError, IndexError):
+            pass
+        if x is None:
+            x, r = d_WPT_TxRxPulseOrderType(v, r0)
+        l = o.get('PulseSequenceOrder')
+        if l is None:
+            o['PulseSequenceOrder'] = [x]
+        else:
+            l.append(x)
         r -= 1
         c = (v >> r) & 1
         if c == 0:
             r0 = r
-            if r >= 23 and not (g0 := (v >> (r - 23)) & 8388607) & 7347715:
+            x = None
+            try:
                 r -= 23
-                x = {'IndexNumber': (g0 >> 13) & 127, 'TxRxIdentifier': (g0 >> 2) & 127}
-            else:
+                if not (g0 := (v >> r) & 8388607) & 7347715:
+                    x = {'IndexNumber': (g0 >> 13) & 127, 'TxRxIdentifier': (g0 >> 2) & 127}
+            except (ValueError, IndexError):
+                pass
+            if x is None:
                 x, r = d_WPT_TxRxPulseOrderType(v, r0)
             l = o.get('PulseSequenceOrder')
             if l is None:
                 o['PulseSequenceOrder'] = [x]
             else:
                 l.append(x)
-            k += 1
-            if k == 2:
-                st = 1
-                break
+            st = 1
         else:
             und(c, 1)
-    k = 0
-    lim = v.bit_length() - 32768
-    while True:
-        if r < lim:
-            v &= (1 << r) - 1
-            lim = r - 32768
+    else:
+        und(c, 1)
+    r -= 2
+    c = (v >> r) & 3
+    if c == 0:
+        r0 = r
+        x = None
+        try:
+            r -= 23
+            if not (g0 := (v >> r) & 8388607) & 7347715:
+                x = {'IndexNumber': (g0 >> 13) & 127, 'TxRxIdentifier': (g0 >> 2) & 127}
+        except (ValueError, IndexError):
+            pass
+        if x is None:
+            x, r = d_WPT_TxRxPulseOrderType(v, r0)
+        o['PulseSequenceOrder'].append(x)
         r -= 2
         c = (v >> r) & 3
         if c == 0:
             r0 = r
-            if r >= 23 and not (g0 := (v >> (r - 23)) & 8388607) & 7347715:
+            x = None
+            try:
                 r -= 23
-                x = {'IndexNumber': (g0 >> 13) & 127, 'TxRxIdentifier': (g0 >> 2) & 127}
-            else:
+                if not (g0 := (v >> r) & 8388607) & 7347715:
+                    x = {'IndexNumber': (g0 >> 13) & 127, 'TxRxIdentifier': (g0 >> 2) & 127}
+            except (ValueError, IndexError):
+                pass
+            if x is None:
                 x, r = d_WPT_TxRxPulseOrderType(v, r0)
             o['PulseSequenceOrder'].append(x)
-            k += 1
-            if k == 253:
-                st = 5
-                break
+            k = 2
+            lim = v.bit_length() - 32768
+            while True:
+                if r < lim:
+                    v &= (1 << r) - 1
+                    lim = r - 32768
+                r -= 2
+                c = (v >> r) & 3
+                if c == 0:
+                    r0 = r
+                    x = None
+                    try:
+                        r -= 23
+                        if not (g0 := (v >> r) & 8388607) & 7347715:
+                            x = {'IndexNumber': (g0 >> 13) & 127, 'TxRxIdentifier': (g0 >> 2) & 127}
+                    except (ValueError, IndexError):
+                        pass
+                    if x is None:
+                        x, r = d_WPT_TxRxPulseOrderType(v, r0)
+                    o['PulseSequenceOrder'].append(x)
+                    k += 1
+                    if k == 253:
+                        st = 5
+                        break
+                elif c == 1:
+                    r -= 10
+                    x = (v >> r) & 1023
+                    if x & 769:
+                        x, r = eu(v, r + 10)
+                    else:
+                        x >>= 1
+                    o['PulseSeparationTime'] = x
+                    st = 2
+                    break
+                else:
+                    und(c, 2)
         elif c == 1:
             r -= 10
             x = (v >> r) & 1023
@@ -7987,9 +9763,19 @@ def d_WPT_TxRxPackageSpecDataType(v, r):
                 x >>= 1
             o['PulseSeparationTime'] = x
             st = 2
-            break
         else:
             und(c, 2)
+    elif c == 1:
+        r -= 10
+        x = (v >> r) & 1023
+        if x & 769:
+            x, r = eu(v, r + 10)
+        else:
+            x >>= 1
+        o['PulseSeparationTime'] = x
+        st = 2
+    else:
+        und(c, 2)
     if st == 5:
         r -= 11
         x = (v >> r) & 2047
@@ -8051,7 +9837,6 @@ def e_WPT_TxRxPackageSpecDataType(a, d):
             x = as_list(x)
         m = len(x)
         if m <= 16:
-            st = _Q206[m]
             if m == 1:
                 xs = x
                 x0 = xs[0]
@@ -8069,6 +9854,7 @@ def e_WPT_TxRxPackageSpecDataType(a, d):
                     i = 0
                     x = x0
                     a = e_WPT_TxRxPulseOrderType((a << 1), x)
+                st = 0
             elif m == 2:
                 xs = x
                 x0 = xs[0]
@@ -8092,6 +9878,7 @@ def e_WPT_TxRxPackageSpecDataType(a, d):
                     i = 1
                     x = x1
                     a = e_WPT_TxRxPulseOrderType((a << 1), x)
+                st = 1
             elif m == 3:
                 xs = x
                 x0 = xs[0]
@@ -8121,6 +9908,7 @@ def e_WPT_TxRxPackageSpecDataType(a, d):
                     i = 2
                     x = x2
                     a = e_WPT_TxRxPulseOrderType((a << 2), x)
+                st = 1
             elif m == 4:
                 xs = x
                 x0 = xs[0]
@@ -8156,7 +9944,9 @@ def e_WPT_TxRxPackageSpecDataType(a, d):
                     i = 3
                     x = x3
                     a = e_WPT_TxRxPulseOrderType((a << 2), x)
+                st = 1
             else:
+                st = _Q206[m]
                 for i, x in enumerate(x):
                     c, wd = _P185[i]
                     a = e_WPT_TxRxPulseOrderType(((a << wd) | c), x)
@@ -8368,15 +10158,17 @@ def d_X509DataType(v, r):
     c = (v >> r) & 7
     if c == 0:
         r0 = r
-        if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
-            r -= n + 10
-            y = (v >> r) & _M211[x]
-            s0 = (y >> 14).to_bytes(x - 2, 'big')
+        x = None
+        try:
+            n = (v >> (r - 10)) & 1023
+            r -= (n << 3) + 8
+            y = (v >> r) & _M211[n]
+            s0 = (y >> 14).to_bytes(n - 2, 'big')
             if not y & 15875 and s0.isascii():
                 x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
-            else:
-                x, r = d_X509IssuerSerialType(v, r0)
-        else:
+        except (ValueError, IndexError):
+            pass
+        if x is None:
             x, r = d_X509IssuerSerialType(v, r0)
         o['X509IssuerSerial'] = [x]
         st = 1
@@ -8421,15 +10213,17 @@ def d_X509DataType(v, r):
         c = (v >> r) & 7
         if c == 0:
             r0 = r
-            if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + -2) <= r - 10:
-                r -= n + 10
-                y = (v >> r) & _M211[x]
-                s0 = (y >> 14).to_bytes(x - 2, 'big')
+            x = None
+            try:
+                n = (v >> (r - 10)) & 1023
+                r -= (n << 3) + 8
+                y = (v >> r) & _M211[n]
+                s0 = (y >> 14).to_bytes(n - 2, 'big')
                 if not y & 15875 and s0.isascii():
                     x = {'X509IssuerName': s0.decode(), 'X509SerialNumber': (y >> 2) & 127}
-                else:
-                    x, r = d_X509IssuerSerialType(v, r0)
-            else:
+            except (ValueError, IndexError):
+                pass
+            if x is None:
                 x, r = d_X509IssuerSerialType(v, r0)
             l = o.get('X509IssuerSerial')
             if l is None:

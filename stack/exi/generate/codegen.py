@@ -32,6 +32,8 @@ TABLE_DISPATCH_MIN = 8  # decoder states with more productions dispatch through 
 TRIM_BITS = 1 << 15  # decoder loops mask consumed bits off the stream int after this many
 SHORT_LIST = 16  # encoders append lists of up to this many items without per-item state bookkeeping
 UNROLL = 4  # ... and lists of up to this many items without a loop
+PEEL = 2  # decoders read the first items of a repetition without a loop ...
+PEEL_MAX_PRODS = 4  # ... when its state has at most this many productions (each peel copies them all)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -393,15 +395,31 @@ class ModuleGenerator:
                 vals.append(f"{states[sid].prods[0].name!r}: {self.seg_value(dt, pos + 1, var)}")
         return check, vals
 
-    def inline_item(self, w: Writer, ind: int, cg: TypeGrammar, plan: list[tuple]) -> None:
+    def inline_item(self, w: Writer, ind: int, cg: TypeGrammar, plan: list[tuple],
+                    code: CState | None = None) -> None:
         """Read a list item of type `cg` (see `item_plan`) into `x` without calling `d_<type>`: step by step, and
         when any event code, length or character is not in its common form, `d_<type>` decodes the item from its
-        start instead (and reports what is wrong). The item dict is built in one display at the end."""
+        start instead (and reports what is wrong). The item dict is built in one display at the end.
+
+        Bounds are not compared: running off the stream (a negative shift count), a length byte outside 2..127
+        (an index past the mask table, a negative byte count) or a non-ASCII character raise ValueError or
+        IndexError inside the `try` (no cost in CPython 3.11 unless raised), which also means the fallback.
+
+        `code`: the item's event code is still to be read, in this state (see `speculation`): its bits are read
+        with the length byte and must be 0 (anything else makes the length too long). That is compared before
+        the `try`, since the other codes (the list's end) are common and an exception is not cheap; the
+        fallback reads the code and dispatches on it."""
         states = self.compressed[cg.key]
+        cw = code.width if code is not None else 0
         w(ind, "r0 = r")
+        w(ind, "x = None")
+        t = ind
+        if code is not None:
+            w(ind, f"if r > {9 + cw} and (n := (v >> (r - {10 + cw})) & {_mask(10 + cw)}) < 128:")
+            t += 1
+        w(t, "try:")
         items: list[str] = []
-        closers: list[int] = []  # indents of the `if`s still waiting for their `else: <fallback>`
-        d = ind
+        d = t + 1
         k = 0
         while k < len(plan):
             step = plan[k]
@@ -412,17 +430,17 @@ class ModuleGenerator:
                 total = sum(sg[0] for _, sg in segs)
                 check, vals = self.seg_values(states, segs, total, "y")
                 sv = f"s{k}"
-                w(d, f"if r > 9 and 1 < (x := (v >> (r - 10)) & 1023) < 128 and (n := (x << 3) + {total - 15}) <= r - 10:")
-                w(d + 1, "r -= n + 10")
+                if k or code is None:
+                    w(d, "n = (v >> (r - 10)) & 1023")
+                w(d, f"r -= (n << 3) + {total - 5 + (cw if k == 0 else 0)}")
                 # the mask of the item's n bits from a table indexed by the length byte (no `(1 << n) - 1`)
                 mk = self.const("M", f"tuple((1 << max(0, (x << 3) + {total - 15})) - 1 for x in range(128))")
-                w(d + 1, f"y = (v >> r) & {mk}[x]")
-                w(d + 1, f"{sv} = (y >> {total + 1}).to_bytes(x - 2, 'big')")
-                w(d + 1, f"if not y & {check | (1 << total)} and {sv}.isascii():")
+                w(d, f"y = (v >> r) & {mk}[n]")
+                w(d, f"{sv} = (y >> {total + 1}).to_bytes(n - 2, 'big')")
+                w(d, f"if not y & {check | (1 << total)} and {sv}.isascii():")
                 items.append(f"{step[1]!r}: {sv}.decode()")
                 items += vals
-                closers += [d, d + 1]
-                d += 2
+                d += 1
                 k += 2 if segs else 1
                 continue
             segs = step[1]
@@ -430,18 +448,58 @@ class ModuleGenerator:
             gv = f"g{k}"
             check, vals = self.seg_values(states, segs, total, gv)
             items += vals
-            w(d, f"if r >= {total} and not ({gv} := (v >> (r - {total})) & {_mask(total)}) & {check}:")
-            w(d + 1, f"r -= {total}")
-            closers.append(d)
+            w(d, f"r -= {total}")
+            w(d, f"if not ({gv} := (v >> r) & {_mask(total)}) & {check}:")
             d += 1
             k += 1
         w(d, f"x = {{{', '.join(items)}}}")
-        for c in reversed(closers):
-            w(c, "else:")
-            w(c + 1, f"x, r = d_{cg.key}(v, r0)")
+        w(t, "except (ValueError, IndexError):")
+        w(t + 1, "pass")
+        w(ind, "if x is None:")
+        if code is None:
+            w(ind + 1, f"x, r = d_{cg.key}(v, r0)")
+            return
+        w(ind + 1, f"r = r0 - {cw}")
+        w(ind + 1, f"c = (v >> r) & {_mask(cw)}")
+        if len(code.prods) == 1:
+            w(ind + 1, "if c:")
+            w(ind + 2, "und(c, 1)")
+        else:
+            w(ind + 1, "if c == 0:")
+            w(ind + 2, f"x, r = d_{cg.key}(v, r)")
+            for p in code.prods:
+                if p.kind == "EE":
+                    w(ind + 1, f"elif c == {p.code}:")
+                    w(ind + 2, "return o, r")
+            w(ind + 1, "else:")
+            w(ind + 2, f"und(c, {len(code.prods)})")
+            return
+        w(ind + 1, f"x, r = d_{cg.key}(v, r)")
+
+    def speculation(self, g: TypeGrammar, st: CState) -> tuple[Production, TypeGrammar, list[tuple]] | None:
+        """A state whose code-0 production is an item of a list that `inline_item` reads, and whose other
+        productions are EE: the item is read together with its event code (one read less per item); the
+        other productions only come up in the fallback."""
+        if st.run_len and not any(p.kind == "SE" and p.name == st.run_name and p.code == 0 for p in st.prods):
+            return None
+        p0 = next((p for p in st.prods if p.code == 0), None)
+        if p0 is None or p0.kind != "SE" or p0.name not in g.list_fields:
+            return None
+        if any(p.kind != "EE" for p in st.prods if p is not p0):
+            return None
+        cg = self.child(p0)
+        if isinstance(cg.type, SimpleType) or (plan := self.item_plan(cg)) is None or plan[0][0] != "s":
+            return None
+        return p0, cg, plan
 
     def dispatch(self, w: Writer, ind: int, g: TypeGrammar, st: CState, body) -> None:  # type: ignore[no-untyped-def]
         """Read the event code of state `st` and run `body(prod, indent)` for the matching production."""
+        spec = self.speculation(g, st)
+        if spec is not None:
+            p0, cg, plan = spec
+            self.inline_item(w, ind, cg, plan, st)
+            body(p0, ind, True)
+            return
         n = len(st.prods)
         if n == 1 and st.width == 1 and not st.run_len and st.prods[0].target != st.id:
             # a single declared production: its code is one 0 bit, anything else is an undeclared event
@@ -659,50 +717,59 @@ class ModuleGenerator:
 
     def state_block(self, w: Writer, ind: int, g: TypeGrammar, st: CState) -> None:
         self._sid = st.id  # for decode_action: which list fields exist on entry
-        self_loop = any(p.target == st.id for p in st.prods)
-        if st.run_len:
-            w(ind, "k = 0")
-            self.trim_init(w, ind)
-            w(ind, "while True:")
-            self.trim(w, ind + 1)
-
-            def body(p: Production, i: int, have_x: bool = False) -> None:
-                self.decode_action(w, i, g, p, have_x)
-                if p.kind == "EE":
-                    return
-                if p.kind == "SE" and p.name == st.run_name:
-                    w(i, "k += 1")
-                    w(i, f"if k == {st.run_len}:")
-                    w(i + 1, f"st = {p.target}")
-                    w(i + 1, "break")
-                else:
-                    w(i, f"st = {p.target}")
-                    w(i, "break")
-
-            self.dispatch(w, ind + 1, g, st, body)
-            return
-        if self_loop:
-            self.trim_init(w, ind)
-            w(ind, "while True:")
-            self.trim(w, ind + 1)
-
-            def body2(p: Production, i: int, have_x: bool = False) -> None:
-                self.decode_action(w, i, g, p, have_x)
-                if p.kind == "EE":
-                    return
-                if p.target != st.id:
-                    w(i, f"st = {p.target}")
-                    w(i, "break")
-
-            self.dispatch(w, ind + 1, g, st, body2)
+        if st.run_len or any(p.target == st.id for p in st.prods):
+            self.repetition(w, ind, g, st, 0)
             return
 
-        def body3(p: Production, i: int, have_x: bool = False) -> None:
+        def body(p: Production, i: int, have_x: bool = False) -> None:
             self.decode_action(w, i, g, p, have_x)
             if p.kind != "EE":
                 w(i, f"st = {p.target}")
 
-        self.dispatch(w, ind, g, st, body3)
+        self.dispatch(w, ind, g, st, body)
+
+    def repetition(self, w: Writer, ind: int, g: TypeGrammar, st: CState, done: int) -> None:
+        """A state that repeats an element: a run of `st.run_len` (compressed maxOccurs) or a self-loop
+        (unbounded). The first PEEL repetitions are straight-line code nested in each other (most lists are
+        short); the rest loop, with the trim that keeps long streams linear. Leaving the state sets `st` and
+        falls through (after the loop: `break`)."""
+        def again(p: Production) -> bool:
+            return p.kind == "SE" and p.name == st.run_name if st.run_len else p.target == st.id
+
+        if done < PEEL and len(st.prods) <= PEEL_MAX_PRODS:
+            def peeled(p: Production, i: int, have_x: bool = False) -> None:
+                self.decode_action(w, i, g, p, have_x)
+                if p.kind == "EE":
+                    return
+                if not again(p):
+                    w(i, f"st = {p.target}")
+                elif st.run_len and done + 1 == st.run_len:
+                    w(i, f"st = {p.target}")  # the run is complete
+                else:
+                    self.repetition(w, i, g, st, done + 1)
+
+            self.dispatch(w, ind, g, st, peeled)
+            return
+        if st.run_len:
+            w(ind, f"k = {done}")
+        self.trim_init(w, ind)
+        w(ind, "while True:")
+        self.trim(w, ind + 1)
+
+        def looped(p: Production, i: int, have_x: bool = False) -> None:
+            self.decode_action(w, i, g, p, have_x)
+            if p.kind == "EE":
+                return
+            if not again(p):
+                w(i, f"st = {p.target}")
+                w(i, "break")
+            elif st.run_len:
+                w(i, "k += 1")
+                w(i, f"if k == {st.run_len}:")
+                w(i + 1, f"st = {p.target}")
+                w(i + 1, "break")
+
+        self.dispatch(w, ind + 1, g, st, looped)
 
     # -- encoding snippets -----------------------------------------------------------------------------
     def check_int(self, w: Writer, ind: int, dt: Datatype) -> None:
@@ -834,8 +901,11 @@ class ModuleGenerator:
         return out
 
     def field_code(self, w: Writer, ind: int, g: TypeGrammar, states: list[CState], name: str,
-                   possible: set[int]) -> set[int]:
-        """Emit the encoding of field `name` (value already in `x`, not None); return the new possible set."""
+                   possible: set[int], tail: str | None = None) -> set[int]:
+        """Emit the encoding of field `name` (value already in `x`, not None); return the new possible set.
+
+        `tail` (the known-keys constant) says that the field is the type's last: a short list then also
+        appends the closing EE, whose code is known per item count, and returns."""
         table = self.field_table(g, states, name, possible)
         is_list = name in g.list_fields
         reach = self.closure(states, name, possible) if is_list else {t[2] for t in table.values()}
@@ -863,7 +933,6 @@ class ModuleGenerator:
             if codes:
                 w(ind, "m = len(x)")
                 w(ind, f"if m <= {len(codes)}:")
-                w(ind + 1, f"st = {self.const('Q', repr(tuple(after)))}[m]")
                 # one, two, ... UNROLL items: straight-line code (no loop, no per-item branch)
                 decls = g.field_elements.get(name)
                 cg = self.b.grammar_for(decls[0].type, decls[0].qname[1]) if decls else None
@@ -871,15 +940,26 @@ class ModuleGenerator:
                 for m in range(1, min(UNROLL, len(codes)) + 1):
                     w(ind + 1, f"{'if' if m == 1 else 'elif'} m == {m}:")
                     w(ind + 2, "xs = x")
+                    ee = self.ee_of(states[after[m]]) if tail else None
                     if whole is not None:
-                        self.inline_items(w, ind + 2, cg, whole, codes[:m])  # type: ignore[arg-type]
+                        self.inline_items(w, ind + 2, cg, whole, codes[:m], ee)  # type: ignore[arg-type]
+                    else:
+                        for i in range(m):
+                            w(ind + 2, f"i = {i}")
+                            w(ind + 2, f"x = xs[{i}]")
+                            self.emit_item(w, ind + 2, g, name, *map(str, codes[i]))
+                        if ee is not None:
+                            w(ind + 2, f"a = (a << {ee[1]}) | {ee[0]}" if ee[0] else f"a <<= {ee[1]}")
+                    if ee is None:
+                        w(ind + 2, f"st = {after[m]}")
                         continue
-                    for i in range(m):
-                        w(ind + 2, f"i = {i}")
-                        w(ind + 2, f"x = xs[{i}]")
-                        self.emit_item(w, ind + 2, g, name, *map(str, codes[i]))
+                    w(ind + 2, "if u != len(d):")  # what the function's end does, which this branch skips
+                    w(ind + 3, "f = None")
+                    w(ind + 3, f"extra(d, {tail})")
+                    w(ind + 2, "return a")
                 w(ind + 1, "else:")
                 ind += 1
+                w(ind + 1, f"st = {self.const('Q', repr(tuple(after)))}[m]")
                 w(ind + 1, "for i, x in enumerate(x):")
                 sub = Writer()
                 self.emit_item(sub, 0, g, name, "0", "0")
@@ -1027,6 +1107,11 @@ class ModuleGenerator:
         w(2, f"a = {self.join_parts(parts)}")
         w(2, f"st = {run[-1][4]}")
 
+    @staticmethod
+    def ee_of(st: CState) -> tuple[int, int] | None:
+        """(code, width) of state `st`'s EE production, None when the element cannot end there."""
+        return next(((p.code, st.width) for p in st.prods if p.kind == "EE"), None)
+
     def whole_run(self, cg: TypeGrammar) -> tuple[list[tuple], tuple[int, int]] | None:
         """(fused run, (EE code, width)) when the whole encoder of complex type `cg` is one fused run followed by
         a statically known EE: a list of such items can be appended inline, without calling `e_<type>`."""
@@ -1043,10 +1128,12 @@ class ModuleGenerator:
             return None
         return run, (ee[0].code, states[run[-1][4]].width)
 
-    def inline_items(self, w: Writer, ind: int, cg: TypeGrammar, whole: tuple, codes: list[tuple[int, int]]) -> None:
+    def inline_items(self, w: Writer, ind: int, cg: TypeGrammar, whole: tuple, codes: list[tuple[int, int]],
+                     tail: tuple[int, int] | None = None) -> None:
         """Items xs[0], xs[1], ... (one per entry of `codes`, their event codes) of a list of type `cg` (see
         `whole_run`) in one append when every item is a dict of exactly its fields in their common form;
-        otherwise the items are encoded one by one through `e_<type>` (which also reports what is wrong)."""
+        otherwise the items are encoded one by one through `e_<type>` (which also reports what is wrong).
+        `tail`: the (code, width) of an event that follows the items (the parent's EE), appended with them."""
         run, (ee_code, ee_width) = whole
         nf = len(run)
         m = len(codes)
@@ -1067,7 +1154,8 @@ class ModuleGenerator:
             cs, ps = self.fused_terms(run, "z", "lz", q * nf)
             conds += cs
             # item by item (Horner): every shift inside an item is a constant
-            expr = self.join_parts([(str(wd), str(c))] + ps + [(str(ee_width), str(ee_code))], expr)
+            last = [(str(tail[1]), str(tail[0]))] if tail is not None and q == len(codes) - 1 else []
+            expr = self.join_parts([(str(wd), str(c))] + ps + [(str(ee_width), str(ee_code))] + last, expr)
             expr = f"({expr})" if q < len(codes) - 1 else expr
         w(ind, f"if {' and '.join(conds)}:")
         w(ind + 1, f"a = {expr}")
@@ -1076,6 +1164,8 @@ class ModuleGenerator:
             w(ind + 1, f"i = {q}")
             w(ind + 1, f"x = x{q}")
             w(ind + 1, f"a = e_{cg.key}({_head(str(c), str(wd))}, x)")
+        if tail is not None:
+            w(ind + 1, f"a = (a << {tail[1]}) | {tail[0]}" if tail[0] else f"a <<= {tail[1]}")
 
     def gen_encoder(self, g: TypeGrammar) -> str:
         states = self.compressed[g.key]
@@ -1154,7 +1244,8 @@ class ModuleGenerator:
                         n_required += 1
                     else:
                         out(2, "u += 1")
-                    after = self.field_code(out, 2, g, states, n, possible)
+                    last = g.simple is None and n == fields[-1]
+                    after = self.field_code(out, 2, g, states, n, possible, known if last else None)
                     if required:  # absent: nothing else can follow, so report it here (and keep `st` static)
                         out(1, "else:")
                         out(2, "missing()")
@@ -1389,7 +1480,7 @@ _BUILTIN_TYPE_NAMES = (
 )
 
 
-_ST_STORE = re.compile(r"\s*st = (\d+|_Q\d+\[len\(x\)\])$")
+_ST_STORE = re.compile(r"\s*st = (\d+|_Q\d+\[(len\(x\)|m)\])$")
 
 
 _FUSABLE = ("nbit", "uint", "int", "enum", "bool", "string")
