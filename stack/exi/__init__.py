@@ -83,26 +83,23 @@ def _meta(schema: str) -> dict:
 
 def encode(schema: str, message: dict) -> bytes:
     """Encode a message dict (see the module docstring) into an EXI stream, header byte included."""
-    doc = _encoders.get(schema)
-    if doc is None:
-        try:
-            _module(schema)
-        except KeyError:
-            raise ExiEncodeError("", f"unknown schema {schema!r}; known: {', '.join(SCHEMAS)}") from None
+    try:  # subscripts, not .get: no method call on the hot path
         doc = _encoders[schema]
-    try:  # exactly one key (unpacking checks the count), and a mapping
-        name, = message
-        body = message[name]
-    except Exception:  # noqa: BLE001 - not a one-key mapping, whatever it is
-        raise ExiEncodeError("", "message must be a dict with exactly one key, the document element") from None
+    except KeyError:
+        doc = _encoders_of(schema)
     if message.__class__ is not dict and not isinstance(message, dict):
         raise ExiEncodeError("", "message must be a dict with exactly one key, the document element")
-    # the document element's event code and encoder (the module's _DOC_E, looked up here: no call for it);
-    # the header byte 0x80 is the accumulator's start: its top bit doubles as the sentinel that keeps leading
-    # zero bits countable
-    t = doc.get(name)
-    if t is None:
+    try:
+        name, = message  # exactly one key: unpacking checks the count
+        # the document element's event code and encoder (the module's _DOC_E, looked up here: no call for
+        # it); the header byte 0x80 is the accumulator's start: its top bit doubles as the sentinel that keeps
+        # leading zero bits countable
+        t = doc[name]
+    except ValueError:
+        raise ExiEncodeError("", "message must be a dict with exactly one key, the document element") from None
+    except KeyError:
         return _not_a_root(schema, message, name)
+    body = message[name]
     try:
         a = t[1](t[0], body)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a typed error with the field path
@@ -113,6 +110,14 @@ def encode(schema: str, message: dict) -> bytes:
     return (a << (-n & 7)).to_bytes(n + 7 >> 3, "big")  # type: ignore[no-any-return]
 
 
+def _encoders_of(schema: str) -> dict:
+    try:
+        _module(schema)
+    except KeyError:
+        raise ExiEncodeError("", f"unknown schema {schema!r}; known: {', '.join(SCHEMAS)}") from None
+    return _encoders[schema]
+
+
 def _not_a_root(schema: str, message: dict, name: object) -> bytes:
     if _needs_generic(message):  # e.g. a document element named "{uri}local"
         return _encode_generic(schema, message)
@@ -121,8 +126,9 @@ def _not_a_root(schema: str, message: dict, name: object) -> bytes:
 
 def decode(schema: str, data: bytes) -> dict:
     """Decode one EXI stream (V2GTP payload) into a message dict. Raises only ExiDecodeError."""
-    dec = _decoders.get(schema)
-    if dec is None:
+    try:
+        dec = _decoders[schema]
+    except KeyError:
         try:
             _module(schema)
             dec = _decoders[schema]
