@@ -112,6 +112,10 @@ def main() -> int:
                 seen.add(key)
                 rows.append((session, schema, msg, exi.encode(schema, msg)))
 
+    for _ in range(200):  # warm-up: the first rows must not pay for a cold interpreter (caches, specialisation)
+        for _session, schema, msg, data in rows:
+            exi.encode(schema, msg)
+            exi.decode(schema, data)
     results = []
     for session, schema, msg, data in rows:
         enc = median_us(exi.encode, schema, msg, args.repeat)
