@@ -87,19 +87,19 @@ def encode(schema: str, message: dict) -> bytes:
         doc = _encoders[schema]
     except KeyError:
         doc = _encoders_of(schema)
-    if message.__class__ is not dict and not isinstance(message, dict):
-        raise ExiEncodeError("", "message must be a dict with exactly one key, the document element")
     try:
         name, = message  # exactly one key: unpacking checks the count
         # the document element's event code and encoder (the module's _DOC_E, looked up here: no call for
         # it); the header byte 0x80 is the accumulator's start: its top bit doubles as the sentinel that keeps
         # leading zero bits countable
         t = doc[name]
-    except ValueError:
-        raise ExiEncodeError("", "message must be a dict with exactly one key, the document element") from None
+        body = message[name]  # a TypeError for anything but a mapping (a list, a string, a set ...)
     except KeyError:
-        return _not_a_root(schema, message, name)
-    body = message[name]
+        if isinstance(message, dict):
+            return _not_a_root(schema, message, name)
+        raise _not_a_message() from None
+    except Exception:  # noqa: BLE001 - not a one-key mapping, whatever it is
+        raise _not_a_message() from None
     try:
         a = t[1](t[0], body)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a typed error with the field path
@@ -108,6 +108,10 @@ def encode(schema: str, message: dict) -> bytes:
         raise _encode_error(exc, schema, _modules[schema], name) from None
     n = a.bit_length()  # pad to whole bytes
     return (a << (-n & 7)).to_bytes(n + 7 >> 3, "big")  # type: ignore[no-any-return]
+
+
+def _not_a_message() -> ExiEncodeError:
+    return ExiEncodeError("", "message must be a dict with exactly one key, the document element")
 
 
 def _encoders_of(schema: str) -> dict:
@@ -338,6 +342,8 @@ def _encode_error(exc: Exception, schema: str, mod: ModuleType, root: str) -> Ex
     path = ".".join(parts)
     if isinstance(exc, _runtime.Invalid):
         return ExiEncodeError(path, str(exc))
+    if isinstance(exc, KeyError) and last_field is not None and exc.args == (last_field,):
+        return ExiEncodeError(path, "missing required element")  # a required key subscripted (tables have int keys)
     if isinstance(exc, KeyError) and last is not None:
         expected = _expected(schema, last[0], last[1])
         if last_field is None:

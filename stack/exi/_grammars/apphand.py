@@ -115,7 +115,7 @@ def e_AppProtocolType(a, d):
         a = (a << ((ln0 << 3) + 52)) | (_fb((_C1[ln0 + 2] + y0).encode(), 'big') << 42) | (y1 << 31) | (y2 << 20) | (y3 << 9) | ((y4 - 1) << 1)
     else:
         f = 'ProtocolNamespace'
-        x = d.get('ProtocolNamespace')
+        x = d['ProtocolNamespace']
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                 a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -124,7 +124,7 @@ def e_AppProtocolType(a, d):
         else:
             missing()
         f = 'VersionNumberMajor'
-        x = d.get('VersionNumberMajor')
+        x = d['VersionNumberMajor']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -133,7 +133,7 @@ def e_AppProtocolType(a, d):
         else:
             missing()
         f = 'VersionNumberMinor'
-        x = d.get('VersionNumberMinor')
+        x = d['VersionNumberMinor']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -142,7 +142,7 @@ def e_AppProtocolType(a, d):
         else:
             missing()
         f = 'SchemaID'
-        x = d.get('SchemaID')
+        x = d['SchemaID']
         if x is not None:
             if x.__class__ is not int or x < 0 or x > 255:
                 x = as_int(x, 0, 255)
@@ -150,7 +150,7 @@ def e_AppProtocolType(a, d):
         else:
             missing()
         f = 'Priority'
-        x = d.get('Priority')
+        x = d['Priority']
         if x is not None:
             if x.__class__ is not int or x < 1 or x > 20:
                 x = as_int(x, 1, 20)
@@ -271,173 +271,166 @@ def e_anon_supportedAppProtocolReq(a, d):
     st = 0
     u = 1
     f = 'AppProtocol'
-    x = d.get('AppProtocol')
+    x = d['AppProtocol']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                x0 = xs[0]
-                if x0.__class__ is dict and len(x0) == 5:
-                    try:
-                        z0 = x0['ProtocolNamespace']
-                        z1 = x0['VersionNumberMajor']
-                        z2 = x0['VersionNumberMinor']
-                        z3 = x0['SchemaID']
-                        z4 = x0['Priority']
-                    except KeyError:
-                        z0 = None
+        if m == 1:
+            xs = x
+            x0, = xs
+            try:
+                if len(x0) == 5:
+                    z0 = x0['ProtocolNamespace']
+                    z1 = x0['VersionNumberMajor']
+                    z2 = x0['VersionNumberMinor']
+                    z3 = x0['SchemaID']
+                    z4 = x0['Priority']
                 else:
                     z0 = None
-                if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255 and z4.__class__ is int and 1 <= z4 <= 20:
-                    a = (a << ((lz0 << 3) + 56)) | (_fb((_C1[lz0 + 2] + z0).encode(), 'big') << 45) | (z1 << 34) | (z2 << 23) | (z3 << 12) | ((z4 - 1) << 4) | 1
-                else:
-                    i = 0
-                    x = x0
-                    a = e_AppProtocolType((a << 1), x)
-                    a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K3)
-                return a
-            elif m == 2:
-                xs = x
-                x0 = xs[0]
-                x1 = xs[1]
-                if x0.__class__ is dict and len(x0) == 5 and x1.__class__ is dict and len(x1) == 5:
-                    try:
-                        z0 = x0['ProtocolNamespace']
-                        z1 = x0['VersionNumberMajor']
-                        z2 = x0['VersionNumberMinor']
-                        z3 = x0['SchemaID']
-                        z4 = x0['Priority']
-                        z5 = x1['ProtocolNamespace']
-                        z6 = x1['VersionNumberMajor']
-                        z7 = x1['VersionNumberMinor']
-                        z8 = x1['SchemaID']
-                        z9 = x1['Priority']
-                    except KeyError:
-                        z0 = None
-                else:
-                    z0 = None
-                if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255 and z4.__class__ is int and 1 <= z4 <= 20 and z5.__class__ is str and z5.isascii() and (lz5 := len(z5)) < 126 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and -1 < z7 < 128 and z8.__class__ is int and 0 <= z8 <= 255 and z9.__class__ is int and 1 <= z9 <= 20:
-                    a = (((a << ((lz0 << 3) + 54)) | (_fb((_C1[lz0 + 2] + z0).encode(), 'big') << 43) | (z1 << 32) | (z2 << 21) | (z3 << 10) | ((z4 - 1) << 2)) << ((lz5 << 3) + 57)) | (_fb((_C1[lz5 + 2] + z5).encode(), 'big') << 45) | (z6 << 34) | (z7 << 23) | (z8 << 12) | ((z9 - 1) << 4) | 1
-                else:
-                    i = 0
-                    x = x0
-                    a = e_AppProtocolType((a << 1), x)
-                    i = 1
-                    x = x1
-                    a = e_AppProtocolType((a << 2), x)
-                    a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K3)
-                return a
-            elif m == 3:
-                xs = x
-                x0 = xs[0]
-                x1 = xs[1]
-                x2 = xs[2]
-                if x0.__class__ is dict and len(x0) == 5 and x1.__class__ is dict and len(x1) == 5 and x2.__class__ is dict and len(x2) == 5:
-                    try:
-                        z0 = x0['ProtocolNamespace']
-                        z1 = x0['VersionNumberMajor']
-                        z2 = x0['VersionNumberMinor']
-                        z3 = x0['SchemaID']
-                        z4 = x0['Priority']
-                        z5 = x1['ProtocolNamespace']
-                        z6 = x1['VersionNumberMajor']
-                        z7 = x1['VersionNumberMinor']
-                        z8 = x1['SchemaID']
-                        z9 = x1['Priority']
-                        z10 = x2['ProtocolNamespace']
-                        z11 = x2['VersionNumberMajor']
-                        z12 = x2['VersionNumberMinor']
-                        z13 = x2['SchemaID']
-                        z14 = x2['Priority']
-                    except KeyError:
-                        z0 = None
-                else:
-                    z0 = None
-                if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255 and z4.__class__ is int and 1 <= z4 <= 20 and z5.__class__ is str and z5.isascii() and (lz5 := len(z5)) < 126 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and -1 < z7 < 128 and z8.__class__ is int and 0 <= z8 <= 255 and z9.__class__ is int and 1 <= z9 <= 20 and z10.__class__ is str and z10.isascii() and (lz10 := len(z10)) < 126 and z11.__class__ is int and -1 < z11 < 128 and z12.__class__ is int and -1 < z12 < 128 and z13.__class__ is int and 0 <= z13 <= 255 and z14.__class__ is int and 1 <= z14 <= 20:
-                    a = (((((a << ((lz0 << 3) + 54)) | (_fb((_C1[lz0 + 2] + z0).encode(), 'big') << 43) | (z1 << 32) | (z2 << 21) | (z3 << 10) | ((z4 - 1) << 2)) << ((lz5 << 3) + 55)) | (_fb((_C1[lz5 + 2] + z5).encode(), 'big') << 43) | (z6 << 32) | (z7 << 21) | (z8 << 10) | ((z9 - 1) << 2)) << ((lz10 << 3) + 57)) | (_fb((_C1[lz10 + 2] + z10).encode(), 'big') << 45) | (z11 << 34) | (z12 << 23) | (z13 << 12) | ((z14 - 1) << 4) | 1
-                else:
-                    i = 0
-                    x = x0
-                    a = e_AppProtocolType((a << 1), x)
-                    i = 1
-                    x = x1
-                    a = e_AppProtocolType((a << 2), x)
-                    i = 2
-                    x = x2
-                    a = e_AppProtocolType((a << 2), x)
-                    a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K3)
-                return a
-            elif m == 4:
-                xs = x
-                x0 = xs[0]
-                x1 = xs[1]
-                x2 = xs[2]
-                x3 = xs[3]
-                if x0.__class__ is dict and len(x0) == 5 and x1.__class__ is dict and len(x1) == 5 and x2.__class__ is dict and len(x2) == 5 and x3.__class__ is dict and len(x3) == 5:
-                    try:
-                        z0 = x0['ProtocolNamespace']
-                        z1 = x0['VersionNumberMajor']
-                        z2 = x0['VersionNumberMinor']
-                        z3 = x0['SchemaID']
-                        z4 = x0['Priority']
-                        z5 = x1['ProtocolNamespace']
-                        z6 = x1['VersionNumberMajor']
-                        z7 = x1['VersionNumberMinor']
-                        z8 = x1['SchemaID']
-                        z9 = x1['Priority']
-                        z10 = x2['ProtocolNamespace']
-                        z11 = x2['VersionNumberMajor']
-                        z12 = x2['VersionNumberMinor']
-                        z13 = x2['SchemaID']
-                        z14 = x2['Priority']
-                        z15 = x3['ProtocolNamespace']
-                        z16 = x3['VersionNumberMajor']
-                        z17 = x3['VersionNumberMinor']
-                        z18 = x3['SchemaID']
-                        z19 = x3['Priority']
-                    except KeyError:
-                        z0 = None
-                else:
-                    z0 = None
-                if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255 and z4.__class__ is int and 1 <= z4 <= 20 and z5.__class__ is str and z5.isascii() and (lz5 := len(z5)) < 126 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and -1 < z7 < 128 and z8.__class__ is int and 0 <= z8 <= 255 and z9.__class__ is int and 1 <= z9 <= 20 and z10.__class__ is str and z10.isascii() and (lz10 := len(z10)) < 126 and z11.__class__ is int and -1 < z11 < 128 and z12.__class__ is int and -1 < z12 < 128 and z13.__class__ is int and 0 <= z13 <= 255 and z14.__class__ is int and 1 <= z14 <= 20 and z15.__class__ is str and z15.isascii() and (lz15 := len(z15)) < 126 and z16.__class__ is int and -1 < z16 < 128 and z17.__class__ is int and -1 < z17 < 128 and z18.__class__ is int and 0 <= z18 <= 255 and z19.__class__ is int and 1 <= z19 <= 20:
-                    a = (((((((a << ((lz0 << 3) + 54)) | (_fb((_C1[lz0 + 2] + z0).encode(), 'big') << 43) | (z1 << 32) | (z2 << 21) | (z3 << 10) | ((z4 - 1) << 2)) << ((lz5 << 3) + 55)) | (_fb((_C1[lz5 + 2] + z5).encode(), 'big') << 43) | (z6 << 32) | (z7 << 21) | (z8 << 10) | ((z9 - 1) << 2)) << ((lz10 << 3) + 55)) | (_fb((_C1[lz10 + 2] + z10).encode(), 'big') << 43) | (z11 << 32) | (z12 << 21) | (z13 << 10) | ((z14 - 1) << 2)) << ((lz15 << 3) + 57)) | (_fb((_C1[lz15 + 2] + z15).encode(), 'big') << 45) | (z16 << 34) | (z17 << 23) | (z18 << 12) | ((z19 - 1) << 4) | 1
-                else:
-                    i = 0
-                    x = x0
-                    a = e_AppProtocolType((a << 1), x)
-                    i = 1
-                    x = x1
-                    a = e_AppProtocolType((a << 2), x)
-                    i = 2
-                    x = x2
-                    a = e_AppProtocolType((a << 2), x)
-                    i = 3
-                    x = x3
-                    a = e_AppProtocolType((a << 2), x)
-                    a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K3)
-                return a
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255 and z4.__class__ is int and 1 <= z4 <= 20:
+                a = (a << ((lz0 << 3) + 56)) | (_fb((_C1[lz0 + 2] + z0).encode(), 'big') << 45) | (z1 << 34) | (z2 << 23) | (z3 << 12) | ((z4 - 1) << 4) | 1
             else:
-                st = _Q5[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_AppProtocolType((a << 2), x)
-                    else:
-                        a = e_AppProtocolType((a << 1), x)
+                i = 0
+                x = x0
+                a = e_AppProtocolType((a << 1), x)
+                a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K3)
+            return a
+        elif m == 2:
+            xs = x
+            x0, x1, = xs
+            try:
+                if len(x0) == 5 and len(x1) == 5:
+                    z0 = x0['ProtocolNamespace']
+                    z1 = x0['VersionNumberMajor']
+                    z2 = x0['VersionNumberMinor']
+                    z3 = x0['SchemaID']
+                    z4 = x0['Priority']
+                    z5 = x1['ProtocolNamespace']
+                    z6 = x1['VersionNumberMajor']
+                    z7 = x1['VersionNumberMinor']
+                    z8 = x1['SchemaID']
+                    z9 = x1['Priority']
+                else:
+                    z0 = None
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255 and z4.__class__ is int and 1 <= z4 <= 20 and z5.__class__ is str and z5.isascii() and (lz5 := len(z5)) < 126 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and -1 < z7 < 128 and z8.__class__ is int and 0 <= z8 <= 255 and z9.__class__ is int and 1 <= z9 <= 20:
+                a = (((a << ((lz0 << 3) + 54)) | (_fb((_C1[lz0 + 2] + z0).encode(), 'big') << 43) | (z1 << 32) | (z2 << 21) | (z3 << 10) | ((z4 - 1) << 2)) << ((lz5 << 3) + 57)) | (_fb((_C1[lz5 + 2] + z5).encode(), 'big') << 45) | (z6 << 34) | (z7 << 23) | (z8 << 12) | ((z9 - 1) << 4) | 1
+            else:
+                i = 0
+                x = x0
+                a = e_AppProtocolType((a << 1), x)
+                i = 1
+                x = x1
+                a = e_AppProtocolType((a << 2), x)
+                a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K3)
+            return a
+        elif m == 3:
+            xs = x
+            x0, x1, x2, = xs
+            try:
+                if len(x0) == 5 and len(x1) == 5 and len(x2) == 5:
+                    z0 = x0['ProtocolNamespace']
+                    z1 = x0['VersionNumberMajor']
+                    z2 = x0['VersionNumberMinor']
+                    z3 = x0['SchemaID']
+                    z4 = x0['Priority']
+                    z5 = x1['ProtocolNamespace']
+                    z6 = x1['VersionNumberMajor']
+                    z7 = x1['VersionNumberMinor']
+                    z8 = x1['SchemaID']
+                    z9 = x1['Priority']
+                    z10 = x2['ProtocolNamespace']
+                    z11 = x2['VersionNumberMajor']
+                    z12 = x2['VersionNumberMinor']
+                    z13 = x2['SchemaID']
+                    z14 = x2['Priority']
+                else:
+                    z0 = None
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255 and z4.__class__ is int and 1 <= z4 <= 20 and z5.__class__ is str and z5.isascii() and (lz5 := len(z5)) < 126 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and -1 < z7 < 128 and z8.__class__ is int and 0 <= z8 <= 255 and z9.__class__ is int and 1 <= z9 <= 20 and z10.__class__ is str and z10.isascii() and (lz10 := len(z10)) < 126 and z11.__class__ is int and -1 < z11 < 128 and z12.__class__ is int and -1 < z12 < 128 and z13.__class__ is int and 0 <= z13 <= 255 and z14.__class__ is int and 1 <= z14 <= 20:
+                a = (((((a << ((lz0 << 3) + 54)) | (_fb((_C1[lz0 + 2] + z0).encode(), 'big') << 43) | (z1 << 32) | (z2 << 21) | (z3 << 10) | ((z4 - 1) << 2)) << ((lz5 << 3) + 55)) | (_fb((_C1[lz5 + 2] + z5).encode(), 'big') << 43) | (z6 << 32) | (z7 << 21) | (z8 << 10) | ((z9 - 1) << 2)) << ((lz10 << 3) + 57)) | (_fb((_C1[lz10 + 2] + z10).encode(), 'big') << 45) | (z11 << 34) | (z12 << 23) | (z13 << 12) | ((z14 - 1) << 4) | 1
+            else:
+                i = 0
+                x = x0
+                a = e_AppProtocolType((a << 1), x)
+                i = 1
+                x = x1
+                a = e_AppProtocolType((a << 2), x)
+                i = 2
+                x = x2
+                a = e_AppProtocolType((a << 2), x)
+                a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K3)
+            return a
+        elif m == 4:
+            xs = x
+            x0, x1, x2, x3, = xs
+            try:
+                if len(x0) == 5 and len(x1) == 5 and len(x2) == 5 and len(x3) == 5:
+                    z0 = x0['ProtocolNamespace']
+                    z1 = x0['VersionNumberMajor']
+                    z2 = x0['VersionNumberMinor']
+                    z3 = x0['SchemaID']
+                    z4 = x0['Priority']
+                    z5 = x1['ProtocolNamespace']
+                    z6 = x1['VersionNumberMajor']
+                    z7 = x1['VersionNumberMinor']
+                    z8 = x1['SchemaID']
+                    z9 = x1['Priority']
+                    z10 = x2['ProtocolNamespace']
+                    z11 = x2['VersionNumberMajor']
+                    z12 = x2['VersionNumberMinor']
+                    z13 = x2['SchemaID']
+                    z14 = x2['Priority']
+                    z15 = x3['ProtocolNamespace']
+                    z16 = x3['VersionNumberMajor']
+                    z17 = x3['VersionNumberMinor']
+                    z18 = x3['SchemaID']
+                    z19 = x3['Priority']
+                else:
+                    z0 = None
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255 and z4.__class__ is int and 1 <= z4 <= 20 and z5.__class__ is str and z5.isascii() and (lz5 := len(z5)) < 126 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and -1 < z7 < 128 and z8.__class__ is int and 0 <= z8 <= 255 and z9.__class__ is int and 1 <= z9 <= 20 and z10.__class__ is str and z10.isascii() and (lz10 := len(z10)) < 126 and z11.__class__ is int and -1 < z11 < 128 and z12.__class__ is int and -1 < z12 < 128 and z13.__class__ is int and 0 <= z13 <= 255 and z14.__class__ is int and 1 <= z14 <= 20 and z15.__class__ is str and z15.isascii() and (lz15 := len(z15)) < 126 and z16.__class__ is int and -1 < z16 < 128 and z17.__class__ is int and -1 < z17 < 128 and z18.__class__ is int and 0 <= z18 <= 255 and z19.__class__ is int and 1 <= z19 <= 20:
+                a = (((((((a << ((lz0 << 3) + 54)) | (_fb((_C1[lz0 + 2] + z0).encode(), 'big') << 43) | (z1 << 32) | (z2 << 21) | (z3 << 10) | ((z4 - 1) << 2)) << ((lz5 << 3) + 55)) | (_fb((_C1[lz5 + 2] + z5).encode(), 'big') << 43) | (z6 << 32) | (z7 << 21) | (z8 << 10) | ((z9 - 1) << 2)) << ((lz10 << 3) + 55)) | (_fb((_C1[lz10 + 2] + z10).encode(), 'big') << 43) | (z11 << 32) | (z12 << 21) | (z13 << 10) | ((z14 - 1) << 2)) << ((lz15 << 3) + 57)) | (_fb((_C1[lz15 + 2] + z15).encode(), 'big') << 45) | (z16 << 34) | (z17 << 23) | (z18 << 12) | ((z19 - 1) << 4) | 1
+            else:
+                i = 0
+                x = x0
+                a = e_AppProtocolType((a << 1), x)
+                i = 1
+                x = x1
+                a = e_AppProtocolType((a << 2), x)
+                i = 2
+                x = x2
+                a = e_AppProtocolType((a << 2), x)
+                i = 3
+                x = x3
+                a = e_AppProtocolType((a << 2), x)
+                a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K3)
+            return a
+        elif m <= 16:
+            st = _Q5[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_AppProtocolType((a << 2), x)
+                else:
+                    a = e_AppProtocolType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -508,7 +501,7 @@ def e_anon_supportedAppProtocolRes(a, d):
     st = 0
     u = 1
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I8.get(x)
         if j is None:

@@ -344,7 +344,7 @@ def e_AC_EVChargeParameterType(a, d):
         d = as_map(d)
     u = 5
     f = 'DepartureTime'
-    x = d.get('DepartureTime')
+    x = d['DepartureTime']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -353,25 +353,25 @@ def e_AC_EVChargeParameterType(a, d):
     else:
         missing()
     f = 'EAmount'
-    x = d.get('EAmount')
+    x = d['EAmount']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
     else:
         missing()
     f = 'EVMaxVoltage'
-    x = d.get('EVMaxVoltage')
+    x = d['EVMaxVoltage']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
     else:
         missing()
     f = 'EVMaxCurrent'
-    x = d.get('EVMaxCurrent')
+    x = d['EVMaxCurrent']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
     else:
         missing()
     f = 'EVMinCurrent'
-    x = d.get('EVMinCurrent')
+    x = d['EVMinCurrent']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
     else:
@@ -425,25 +425,25 @@ def e_AC_EVSEChargeParameterType(a, d):
         d = as_map(d)
     u = 4
     f = 'AC_EVSEStatus'
-    x = d.get('AC_EVSEStatus')
+    x = d['AC_EVSEStatus']
     if x is not None:
         a = e_AC_EVSEStatusType((a << 1), x)
     else:
         missing()
     f = 'EVSEMaxVoltage'
-    x = d.get('EVSEMaxVoltage')
+    x = d['EVSEMaxVoltage']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
     else:
         missing()
     f = 'EVSEMaxCurrent'
-    x = d.get('EVSEMaxCurrent')
+    x = d['EVSEMaxCurrent']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
     else:
         missing()
     f = 'EVSEMinCurrent'
-    x = d.get('EVSEMinCurrent')
+    x = d['EVSEMinCurrent']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
     else:
@@ -526,7 +526,7 @@ def e_AC_EVSEStatusType(a, d):
         a = (a << (24)) | (y0 << 21) | (y1 << 17) | (y2 << 6) | (j3 << 1)
     else:
         f = 'PowerSwitchClosed'
-        x = d.get('PowerSwitchClosed')
+        x = d['PowerSwitchClosed']
         if x is not None:
             if x is not True and x is not False:
                 bad_bool(x)
@@ -534,7 +534,7 @@ def e_AC_EVSEStatusType(a, d):
         else:
             missing()
         f = 'RCD'
-        x = d.get('RCD')
+        x = d['RCD']
         if x is not None:
             if x is not True and x is not False:
                 bad_bool(x)
@@ -542,7 +542,7 @@ def e_AC_EVSEStatusType(a, d):
         else:
             missing()
         f = 'NotificationMaxDelay'
-        x = d.get('NotificationMaxDelay')
+        x = d['NotificationMaxDelay']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -551,7 +551,7 @@ def e_AC_EVSEStatusType(a, d):
         else:
             missing()
         f = 'EVSENotification'
-        x = d.get('EVSENotification')
+        x = d['EVSENotification']
         if x is not None:
             j = _I3.get(x)
             if j is None:
@@ -644,7 +644,7 @@ def e_CableCheckReqType(a, d):
         d = as_map(d)
     u = 1
     f = 'DC_EVStatus'
-    x = d.get('DC_EVStatus')
+    x = d['DC_EVStatus']
     if x is not None:
         a = e_DC_EVStatusType((a << 1), x)
     else:
@@ -702,7 +702,7 @@ def e_CableCheckResType(a, d):
         d = as_map(d)
     u = 3
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I46.get(x)
         if j is None:
@@ -711,13 +711,13 @@ def e_CableCheckResType(a, d):
     else:
         missing()
     f = 'DC_EVSEStatus'
-    x = d.get('DC_EVSEStatus')
+    x = d['DC_EVSEStatus']
     if x is not None:
         a = e_DC_EVSEStatusType((a << 1), x)
     else:
         missing()
     f = 'EVSEProcessing'
-    x = d.get('EVSEProcessing')
+    x = d['EVSEProcessing']
     if x is not None:
         j = _I48.get(x)
         if j is None:
@@ -838,7 +838,7 @@ def e_CanonicalizationMethodType(a, d):
         d = as_map(d)
     u = 1
     f = 'Algorithm'
-    x = d.get('Algorithm')
+    x = d['Algorithm']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -883,7 +883,7 @@ def e_CertificateChainType(a, d):
     st = 0
     u = 1
     f = 'Certificate'
-    x = d.get('Certificate')
+    x = d['Certificate']
     if x is not None:
         a = wb((a << 2), x) << 1
         st = 1
@@ -1051,14 +1051,14 @@ def e_CertificateInstallationResType(a, d):
         d = as_map(d)
     u = 6
     f = 'Id'
-    x = d.get('Id')
+    x = d['Id']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
     else:
         missing()
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I46.get(x)
         if j is None:
@@ -1067,25 +1067,25 @@ def e_CertificateInstallationResType(a, d):
     else:
         missing()
     f = 'ContractSignatureCertChain'
-    x = d.get('ContractSignatureCertChain')
+    x = d['ContractSignatureCertChain']
     if x is not None:
         a = e_CertificateChainType((a << 1), x)
     else:
         missing()
     f = 'ContractSignatureEncryptedPrivateKey'
-    x = d.get('ContractSignatureEncryptedPrivateKey')
+    x = d['ContractSignatureEncryptedPrivateKey']
     if x is not None:
         a = wb((a << 2), x) << 1
     else:
         missing()
     f = 'DHParams'
-    x = d.get('DHParams')
+    x = d['DHParams']
     if x is not None:
         a = wb((a << 2), x) << 1
     else:
         missing()
     f = 'ContractID'
-    x = d.get('ContractID')
+    x = d['ContractID']
     if x is not None:
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
             a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -1292,14 +1292,14 @@ def e_CertificateUpdateResType(a, d):
         d = as_map(d)
     u = 7
     f = 'Id'
-    x = d.get('Id')
+    x = d['Id']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
     else:
         missing()
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I46.get(x)
         if j is None:
@@ -1308,19 +1308,19 @@ def e_CertificateUpdateResType(a, d):
     else:
         missing()
     f = 'ContractSignatureCertChain'
-    x = d.get('ContractSignatureCertChain')
+    x = d['ContractSignatureCertChain']
     if x is not None:
         a = e_CertificateChainType((a << 1), x)
     else:
         missing()
     f = 'ContractSignatureEncryptedPrivateKey'
-    x = d.get('ContractSignatureEncryptedPrivateKey')
+    x = d['ContractSignatureEncryptedPrivateKey']
     if x is not None:
         a = wb((a << 2), x) << 1
     else:
         missing()
     f = 'DHParams'
-    x = d.get('DHParams')
+    x = d['DHParams']
     if x is not None:
         a = wb((a << 2), x) << 1
     else:
@@ -1334,7 +1334,7 @@ def e_CertificateUpdateResType(a, d):
         a = (a << ((ln0 << 3) + 23)) | (_fb((_C63[ln0 + 2] + y0).encode(), 'big') << 13) | (y1 << 1)
     else:
         f = 'ContractID'
-        x = d.get('ContractID')
+        x = d['ContractID']
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                 a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -1343,7 +1343,7 @@ def e_CertificateUpdateResType(a, d):
         else:
             missing()
         f = 'RetryCounter'
-        x = d.get('RetryCounter')
+        x = d['RetryCounter']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 12) | (x << 1))
@@ -1397,7 +1397,7 @@ def e_ChargeParameterDiscoveryReqType(a, d):
     st = 0
     u = 1
     f = 'EVRequestedEnergyTransferType'
-    x = d.get('EVRequestedEnergyTransferType')
+    x = d['EVRequestedEnergyTransferType']
     if x is not None:
         j = _I65.get(x)
         if j is None:
@@ -1513,7 +1513,7 @@ def e_ChargeParameterDiscoveryResType(a, d):
         st = 2
     else:
         f = 'ResponseCode'
-        x = d.get('ResponseCode')
+        x = d['ResponseCode']
         if x is not None:
             j = _I46.get(x)
             if j is None:
@@ -1523,7 +1523,7 @@ def e_ChargeParameterDiscoveryResType(a, d):
         else:
             missing()
         f = 'EVSEProcessing'
-        x = d.get('EVSEProcessing')
+        x = d['EVSEProcessing']
         if x is not None:
             j = _I48.get(x)
             if j is None:
@@ -1666,7 +1666,7 @@ def e_ChargingProfileType(a, d):
     st = 0
     u = 2
     f = 'SAScheduleTupleID'
-    x = d.get('SAScheduleTupleID')
+    x = d['SAScheduleTupleID']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
@@ -1676,143 +1676,136 @@ def e_ChargingProfileType(a, d):
     else:
         missing()
     f = 'ProfileEntry'
-    x = d.get('ProfileEntry')
+    x = d['ProfileEntry']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                x0 = xs[0]
-                if x0.__class__ is dict and len(x0) == 2:
-                    try:
-                        z0 = x0['ChargingProfileEntryStart']
-                        z1 = x0['ChargingProfileEntryMaxPower']
-                    except KeyError:
-                        z0 = None
+        if m == 1:
+            xs = x
+            x0, = xs
+            try:
+                if len(x0) == 2:
+                    z0 = x0['ChargingProfileEntryStart']
+                    z1 = x0['ChargingProfileEntryMaxPower']
                 else:
                     z0 = None
-                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128:
-                    a = (a << (27)) | (z0 << 16) | (z1 << 4) | 1
-                else:
-                    i = 0
-                    x = x0
-                    a = e_ProfileEntryType((a << 1), x)
-                    a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K75)
-                return a
-            elif m == 2:
-                xs = x
-                x0 = xs[0]
-                x1 = xs[1]
-                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2:
-                    try:
-                        z0 = x0['ChargingProfileEntryStart']
-                        z1 = x0['ChargingProfileEntryMaxPower']
-                        z2 = x1['ChargingProfileEntryStart']
-                        z3 = x1['ChargingProfileEntryMaxPower']
-                    except KeyError:
-                        z0 = None
-                else:
-                    z0 = None
-                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and -1 < z3 < 128:
-                    a = (((a << (25)) | (z0 << 14) | (z1 << 2)) << (28)) | (z2 << 16) | (z3 << 4) | 1
-                else:
-                    i = 0
-                    x = x0
-                    a = e_ProfileEntryType((a << 1), x)
-                    i = 1
-                    x = x1
-                    a = e_ProfileEntryType((a << 2), x)
-                    a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K75)
-                return a
-            elif m == 3:
-                xs = x
-                x0 = xs[0]
-                x1 = xs[1]
-                x2 = xs[2]
-                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2 and x2.__class__ is dict and len(x2) == 2:
-                    try:
-                        z0 = x0['ChargingProfileEntryStart']
-                        z1 = x0['ChargingProfileEntryMaxPower']
-                        z2 = x1['ChargingProfileEntryStart']
-                        z3 = x1['ChargingProfileEntryMaxPower']
-                        z4 = x2['ChargingProfileEntryStart']
-                        z5 = x2['ChargingProfileEntryMaxPower']
-                    except KeyError:
-                        z0 = None
-                else:
-                    z0 = None
-                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and -1 < z5 < 128:
-                    a = (((((a << (25)) | (z0 << 14) | (z1 << 2)) << (26)) | (z2 << 14) | (z3 << 2)) << (28)) | (z4 << 16) | (z5 << 4) | 1
-                else:
-                    i = 0
-                    x = x0
-                    a = e_ProfileEntryType((a << 1), x)
-                    i = 1
-                    x = x1
-                    a = e_ProfileEntryType((a << 2), x)
-                    i = 2
-                    x = x2
-                    a = e_ProfileEntryType((a << 2), x)
-                    a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K75)
-                return a
-            elif m == 4:
-                xs = x
-                x0 = xs[0]
-                x1 = xs[1]
-                x2 = xs[2]
-                x3 = xs[3]
-                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2 and x2.__class__ is dict and len(x2) == 2 and x3.__class__ is dict and len(x3) == 2:
-                    try:
-                        z0 = x0['ChargingProfileEntryStart']
-                        z1 = x0['ChargingProfileEntryMaxPower']
-                        z2 = x1['ChargingProfileEntryStart']
-                        z3 = x1['ChargingProfileEntryMaxPower']
-                        z4 = x2['ChargingProfileEntryStart']
-                        z5 = x2['ChargingProfileEntryMaxPower']
-                        z6 = x3['ChargingProfileEntryStart']
-                        z7 = x3['ChargingProfileEntryMaxPower']
-                    except KeyError:
-                        z0 = None
-                else:
-                    z0 = None
-                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and -1 < z5 < 128 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and -1 < z7 < 128:
-                    a = (((((((a << (25)) | (z0 << 14) | (z1 << 2)) << (26)) | (z2 << 14) | (z3 << 2)) << (26)) | (z4 << 14) | (z5 << 2)) << (28)) | (z6 << 16) | (z7 << 4) | 1
-                else:
-                    i = 0
-                    x = x0
-                    a = e_ProfileEntryType((a << 1), x)
-                    i = 1
-                    x = x1
-                    a = e_ProfileEntryType((a << 2), x)
-                    i = 2
-                    x = x2
-                    a = e_ProfileEntryType((a << 2), x)
-                    i = 3
-                    x = x3
-                    a = e_ProfileEntryType((a << 2), x)
-                    a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K75)
-                return a
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128:
+                a = (a << (27)) | (z0 << 16) | (z1 << 4) | 1
             else:
-                st = _Q77[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_ProfileEntryType((a << 2), x)
-                    else:
-                        a = e_ProfileEntryType((a << 1), x)
+                i = 0
+                x = x0
+                a = e_ProfileEntryType((a << 1), x)
+                a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K75)
+            return a
+        elif m == 2:
+            xs = x
+            x0, x1, = xs
+            try:
+                if len(x0) == 2 and len(x1) == 2:
+                    z0 = x0['ChargingProfileEntryStart']
+                    z1 = x0['ChargingProfileEntryMaxPower']
+                    z2 = x1['ChargingProfileEntryStart']
+                    z3 = x1['ChargingProfileEntryMaxPower']
+                else:
+                    z0 = None
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and -1 < z3 < 128:
+                a = (((a << (25)) | (z0 << 14) | (z1 << 2)) << (28)) | (z2 << 16) | (z3 << 4) | 1
+            else:
+                i = 0
+                x = x0
+                a = e_ProfileEntryType((a << 1), x)
+                i = 1
+                x = x1
+                a = e_ProfileEntryType((a << 2), x)
+                a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K75)
+            return a
+        elif m == 3:
+            xs = x
+            x0, x1, x2, = xs
+            try:
+                if len(x0) == 2 and len(x1) == 2 and len(x2) == 2:
+                    z0 = x0['ChargingProfileEntryStart']
+                    z1 = x0['ChargingProfileEntryMaxPower']
+                    z2 = x1['ChargingProfileEntryStart']
+                    z3 = x1['ChargingProfileEntryMaxPower']
+                    z4 = x2['ChargingProfileEntryStart']
+                    z5 = x2['ChargingProfileEntryMaxPower']
+                else:
+                    z0 = None
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and -1 < z5 < 128:
+                a = (((((a << (25)) | (z0 << 14) | (z1 << 2)) << (26)) | (z2 << 14) | (z3 << 2)) << (28)) | (z4 << 16) | (z5 << 4) | 1
+            else:
+                i = 0
+                x = x0
+                a = e_ProfileEntryType((a << 1), x)
+                i = 1
+                x = x1
+                a = e_ProfileEntryType((a << 2), x)
+                i = 2
+                x = x2
+                a = e_ProfileEntryType((a << 2), x)
+                a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K75)
+            return a
+        elif m == 4:
+            xs = x
+            x0, x1, x2, x3, = xs
+            try:
+                if len(x0) == 2 and len(x1) == 2 and len(x2) == 2 and len(x3) == 2:
+                    z0 = x0['ChargingProfileEntryStart']
+                    z1 = x0['ChargingProfileEntryMaxPower']
+                    z2 = x1['ChargingProfileEntryStart']
+                    z3 = x1['ChargingProfileEntryMaxPower']
+                    z4 = x2['ChargingProfileEntryStart']
+                    z5 = x2['ChargingProfileEntryMaxPower']
+                    z6 = x3['ChargingProfileEntryStart']
+                    z7 = x3['ChargingProfileEntryMaxPower']
+                else:
+                    z0 = None
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and -1 < z5 < 128 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and -1 < z7 < 128:
+                a = (((((((a << (25)) | (z0 << 14) | (z1 << 2)) << (26)) | (z2 << 14) | (z3 << 2)) << (26)) | (z4 << 14) | (z5 << 2)) << (28)) | (z6 << 16) | (z7 << 4) | 1
+            else:
+                i = 0
+                x = x0
+                a = e_ProfileEntryType((a << 1), x)
+                i = 1
+                x = x1
+                a = e_ProfileEntryType((a << 2), x)
+                i = 2
+                x = x2
+                a = e_ProfileEntryType((a << 2), x)
+                i = 3
+                x = x3
+                a = e_ProfileEntryType((a << 2), x)
+                a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K75)
+            return a
+        elif m <= 16:
+            st = _Q77[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_ProfileEntryType((a << 2), x)
+                else:
+                    a = e_ProfileEntryType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -1959,7 +1952,7 @@ def e_ChargingStatusResType(a, d):
     st = 0
     u = 3
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I46.get(x)
         if j is None:
@@ -1969,14 +1962,14 @@ def e_ChargingStatusResType(a, d):
     else:
         missing()
     f = 'EVSEID'
-    x = d.get('EVSEID')
+    x = d['EVSEID']
     if x is not None:
         a = wb((a << 2), x) << 1
         st = 2
     else:
         missing()
     f = 'SAScheduleTupleID'
-    x = d.get('SAScheduleTupleID')
+    x = d['SAScheduleTupleID']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
@@ -2084,7 +2077,7 @@ def e_ConsumptionCostType(a, d):
     st = 0
     u = 1
     f = 'startValue'
-    x = d.get('startValue')
+    x = d['startValue']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -2100,69 +2093,68 @@ def e_ConsumptionCostType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_CostType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K83)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_CostType((a << 2), x)
+            i = 1
+            x = xs[1]
+            a = e_CostType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K83)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_CostType((a << 2), x)
+            i = 1
+            x = xs[1]
+            a = e_CostType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_CostType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K83)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_CostType((a << 2), x)
+            i = 1
+            x = xs[1]
+            a = e_CostType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_CostType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_CostType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K83)
+            return a
+        elif m <= 16:
+            st = _Q85[m]
+            for i, x in enumerate(x):
                 a = e_CostType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K83)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_CostType((a << 2), x)
-                i = 1
-                x = xs[1]
-                a = e_CostType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K83)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_CostType((a << 2), x)
-                i = 1
-                x = xs[1]
-                a = e_CostType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_CostType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K83)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_CostType((a << 2), x)
-                i = 1
-                x = xs[1]
-                a = e_CostType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_CostType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_CostType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K83)
-                return a
-            else:
-                st = _Q85[m]
-                for i, x in enumerate(x):
-                    a = e_CostType((a << 2), x)
             i = -1
         else:
             k = 0
@@ -2328,7 +2320,7 @@ def e_ContractAuthenticationResType(a, d):
         a = (a << (12)) | (j0 << 5) | (j1 << 1)
     else:
         f = 'ResponseCode'
-        x = d.get('ResponseCode')
+        x = d['ResponseCode']
         if x is not None:
             j = _I46.get(x)
             if j is None:
@@ -2337,7 +2329,7 @@ def e_ContractAuthenticationResType(a, d):
         else:
             missing()
         f = 'EVSEProcessing'
-        x = d.get('EVSEProcessing')
+        x = d['EVSEProcessing']
         if x is not None:
             j = _I48.get(x)
             if j is None:
@@ -2420,7 +2412,7 @@ def e_CostType(a, d):
         st = 2
     else:
         f = 'costKind'
-        x = d.get('costKind')
+        x = d['costKind']
         if x is not None:
             j = _I91.get(x)
             if j is None:
@@ -2430,7 +2422,7 @@ def e_CostType(a, d):
         else:
             missing()
         f = 'amount'
-        x = d.get('amount')
+        x = d['amount']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -2637,14 +2629,14 @@ def e_CurrentDemandReqType(a, d):
     st = 0
     u = 2
     f = 'DC_EVStatus'
-    x = d.get('DC_EVStatus')
+    x = d['DC_EVStatus']
     if x is not None:
         a = e_DC_EVStatusType((a << 1), x)
         st = 1
     else:
         missing()
     f = 'EVTargetCurrent'
-    x = d.get('EVTargetCurrent')
+    x = d['EVTargetCurrent']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
         st = 2
@@ -2832,7 +2824,7 @@ def e_CurrentDemandResType(a, d):
     st = 0
     u = 7
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I46.get(x)
         if j is None:
@@ -2842,21 +2834,21 @@ def e_CurrentDemandResType(a, d):
     else:
         missing()
     f = 'DC_EVSEStatus'
-    x = d.get('DC_EVSEStatus')
+    x = d['DC_EVSEStatus']
     if x is not None:
         a = e_DC_EVSEStatusType((a << 1), x)
         st = 2
     else:
         missing()
     f = 'EVSEPresentVoltage'
-    x = d.get('EVSEPresentVoltage')
+    x = d['EVSEPresentVoltage']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
         st = 3
     else:
         missing()
     f = 'EVSEPresentCurrent'
-    x = d.get('EVSEPresentCurrent')
+    x = d['EVSEPresentCurrent']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
         st = 4
@@ -2873,7 +2865,7 @@ def e_CurrentDemandResType(a, d):
         st = 7
     else:
         f = 'EVSECurrentLimitAchieved'
-        x = d.get('EVSECurrentLimitAchieved')
+        x = d['EVSECurrentLimitAchieved']
         if x is not None:
             if x is not True and x is not False:
                 bad_bool(x)
@@ -2882,7 +2874,7 @@ def e_CurrentDemandResType(a, d):
         else:
             missing()
         f = 'EVSEVoltageLimitAchieved'
-        x = d.get('EVSEVoltageLimitAchieved')
+        x = d['EVSEVoltageLimitAchieved']
         if x is not None:
             if x is not True and x is not False:
                 bad_bool(x)
@@ -2891,7 +2883,7 @@ def e_CurrentDemandResType(a, d):
         else:
             missing()
         f = 'EVSEPowerLimitAchieved'
-        x = d.get('EVSEPowerLimitAchieved')
+        x = d['EVSEPowerLimitAchieved']
         if x is not None:
             if x is not True and x is not False:
                 bad_bool(x)
@@ -3069,14 +3061,14 @@ def e_DC_EVChargeParameterType(a, d):
     st = 0
     u = 2
     f = 'DC_EVStatus'
-    x = d.get('DC_EVStatus')
+    x = d['DC_EVStatus']
     if x is not None:
         a = e_DC_EVStatusType((a << 1), x)
         st = 1
     else:
         missing()
     f = 'EVMaximumCurrentLimit'
-    x = d.get('EVMaximumCurrentLimit')
+    x = d['EVMaximumCurrentLimit']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
         st = 2
@@ -3181,7 +3173,7 @@ def e_DC_EVPowerDeliveryParameterType(a, d):
     st = 0
     u = 1
     f = 'DC_EVStatus'
-    x = d.get('DC_EVStatus')
+    x = d['DC_EVStatus']
     if x is not None:
         a = e_DC_EVStatusType((a << 1), x)
         st = 1
@@ -3304,14 +3296,14 @@ def e_DC_EVSEChargeParameterType(a, d):
     st = 0
     u = 2
     f = 'DC_EVSEStatus'
-    x = d.get('DC_EVSEStatus')
+    x = d['DC_EVSEStatus']
     if x is not None:
         a = e_DC_EVSEStatusType((a << 1), x)
         st = 1
     else:
         missing()
     f = 'EVSEMaximumCurrentLimit'
-    x = d.get('EVSEMaximumCurrentLimit')
+    x = d['EVSEMaximumCurrentLimit']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
         st = 2
@@ -3579,7 +3571,7 @@ def e_DC_EVStatusType(a, d):
     st = 0
     u = 1
     f = 'EVReady'
-    x = d.get('EVReady')
+    x = d['EVReady']
     if x is not None:
         if x is not True and x is not False:
             bad_bool(x)
@@ -3875,7 +3867,7 @@ def e_DigestMethodType(a, d):
         d = as_map(d)
     u = 1
     f = 'Algorithm'
-    x = d.get('Algorithm')
+    x = d['Algorithm']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -4531,108 +4523,107 @@ def e_ListOfRootCertificateIDsType(a, d):
     st = 0
     u = 1
     f = 'RootCertificateID'
-    x = d.get('RootCertificateID')
+    x = d['RootCertificateID']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 2), x) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K156)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 3), x) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K156)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 3), x) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K156)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 3), x) << 1
-                i = 3
-                x = xs[3]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 3), x) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K156)
-                return a
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
             else:
-                st = _Q158[m]
-                for i, x in enumerate(x):
-                    c, wd = _P159[i]
-                    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                        a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                    else:
-                        a = ws(((((a << wd) | c) << 1)), x) << 1
+                a = ws((a << 2), x) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K156)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 3), x) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K156)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 3), x) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K156)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 3), x) << 1
+            i = 3
+            x = xs[3]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 3), x) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K156)
+            return a
+        elif m <= 16:
+            st = _Q158[m]
+            for i, x in enumerate(x):
+                c, wd = _P159[i]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+                else:
+                    a = ws(((((a << wd) | c) << 1)), x) << 1
             i = -1
         else:
             k = 0
@@ -4818,7 +4809,7 @@ def e_MessageHeaderType(a, d):
     st = 0
     u = 1
     f = 'SessionID'
-    x = d.get('SessionID')
+    x = d['SessionID']
     if x is not None:
         a = wb((a << 2), x) << 1
         st = 1
@@ -4978,7 +4969,7 @@ def e_MeterInfoType(a, d):
     st = 0
     u = 1
     f = 'MeterID'
-    x = d.get('MeterID')
+    x = d['MeterID']
     if x is not None:
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
             a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -5149,7 +5140,7 @@ def e_MeteringReceiptResType(a, d):
         d = as_map(d)
     u = 2
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I46.get(x)
         if j is None:
@@ -5158,7 +5149,7 @@ def e_MeteringReceiptResType(a, d):
     else:
         missing()
     f = 'AC_EVSEStatus'
-    x = d.get('AC_EVSEStatus')
+    x = d['AC_EVSEStatus']
     if x is not None:
         a = e_AC_EVSEStatusType((a << 1), x)
     else:
@@ -5214,7 +5205,7 @@ def e_NotificationType(a, d):
     st = 0
     u = 1
     f = 'FaultCode'
-    x = d.get('FaultCode')
+    x = d['FaultCode']
     if x is not None:
         j = _I174.get(x)
         if j is None:
@@ -5698,7 +5689,7 @@ def e_PMaxScheduleType(a, d):
     st = 0
     u = 2
     f = 'PMaxScheduleID'
-    x = d.get('PMaxScheduleID')
+    x = d['PMaxScheduleID']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
@@ -5708,77 +5699,76 @@ def e_PMaxScheduleType(a, d):
     else:
         missing()
     f = 'PMaxScheduleEntry'
-    x = d.get('PMaxScheduleEntry')
+    x = d['PMaxScheduleEntry']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_PMaxScheduleEntryType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K184)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_PMaxScheduleEntryType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_PMaxScheduleEntryType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K184)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_PMaxScheduleEntryType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_PMaxScheduleEntryType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_PMaxScheduleEntryType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K184)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_PMaxScheduleEntryType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_PMaxScheduleEntryType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_PMaxScheduleEntryType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_PMaxScheduleEntryType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K184)
-                return a
-            else:
-                st = _Q77[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_PMaxScheduleEntryType((a << 2), x)
-                    else:
-                        a = e_PMaxScheduleEntryType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_PMaxScheduleEntryType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K184)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_PMaxScheduleEntryType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_PMaxScheduleEntryType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K184)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_PMaxScheduleEntryType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_PMaxScheduleEntryType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_PMaxScheduleEntryType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K184)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_PMaxScheduleEntryType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_PMaxScheduleEntryType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_PMaxScheduleEntryType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_PMaxScheduleEntryType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K184)
+            return a
+        elif m <= 16:
+            st = _Q77[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_PMaxScheduleEntryType((a << 2), x)
+                else:
+                    a = e_PMaxScheduleEntryType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -5871,7 +5861,7 @@ def e_ParameterSetType(a, d):
     st = 0
     u = 2
     f = 'ParameterSetID'
-    x = d.get('ParameterSetID')
+    x = d['ParameterSetID']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
@@ -5881,77 +5871,76 @@ def e_ParameterSetType(a, d):
     else:
         missing()
     f = 'Parameter'
-    x = d.get('Parameter')
+    x = d['Parameter']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ParameterType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K185)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ParameterType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ParameterType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K185)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ParameterType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ParameterType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_ParameterType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K185)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ParameterType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ParameterType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_ParameterType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_ParameterType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K185)
-                return a
-            else:
-                st = _Q77[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_ParameterType((a << 2), x)
-                    else:
-                        a = e_ParameterType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ParameterType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K185)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ParameterType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_ParameterType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K185)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ParameterType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_ParameterType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_ParameterType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K185)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ParameterType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_ParameterType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_ParameterType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_ParameterType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K185)
+            return a
+        elif m <= 16:
+            st = _Q77[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_ParameterType((a << 2), x)
+                else:
+                    a = e_ParameterType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -6071,7 +6060,7 @@ def e_ParameterType(a, d):
     st = 0
     u = 2
     f = 'Name'
-    x = d.get('Name')
+    x = d['Name']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -6079,7 +6068,7 @@ def e_ParameterType(a, d):
     else:
         missing()
     f = 'ValueType'
-    x = d.get('ValueType')
+    x = d['ValueType']
     if x is not None:
         a = (a << 1)
         j = _I187.get(x)
@@ -6184,7 +6173,7 @@ def e_PaymentDetailsReqType(a, d):
         d = as_map(d)
     u = 2
     f = 'ContractID'
-    x = d.get('ContractID')
+    x = d['ContractID']
     if x is not None:
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
             a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -6193,7 +6182,7 @@ def e_PaymentDetailsReqType(a, d):
     else:
         missing()
     f = 'ContractSignatureCertChain'
-    x = d.get('ContractSignatureCertChain')
+    x = d['ContractSignatureCertChain']
     if x is not None:
         a = e_CertificateChainType((a << 1), x)
     else:
@@ -6271,7 +6260,7 @@ def e_PaymentDetailsResType(a, d):
         a = (a << ((ln1 << 3) + 31)) | (j0 << ((ln1 << 3) + 24)) | (_fb((_C63[ln1 + 2] + y1).encode(), 'big') << 13) | (y2 << 1)
     else:
         f = 'ResponseCode'
-        x = d.get('ResponseCode')
+        x = d['ResponseCode']
         if x is not None:
             j = _I46.get(x)
             if j is None:
@@ -6280,7 +6269,7 @@ def e_PaymentDetailsResType(a, d):
         else:
             missing()
         f = 'GenChallenge'
-        x = d.get('GenChallenge')
+        x = d['GenChallenge']
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                 a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -6289,7 +6278,7 @@ def e_PaymentDetailsResType(a, d):
         else:
             missing()
         f = 'DateTimeNow'
-        x = d.get('DateTimeNow')
+        x = d['DateTimeNow']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 12) | (x << 1))
@@ -6366,108 +6355,107 @@ def e_PaymentOptionsType(a, d):
     st = 0
     u = 1
     f = 'PaymentOption'
-    x = d.get('PaymentOption')
+    x = d['PaymentOption']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            j = _I197.get(x)
+            if j is None:
+                bad_enum(x, _I197)
+            a = ((a << 4) | (j << 1))
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K198)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            j = _I197.get(x)
+            if j is None:
+                bad_enum(x, _I197)
+            a = ((a << 4) | (j << 1))
+            i = 1
+            x = xs[1]
+            j = _I197.get(x)
+            if j is None:
+                bad_enum(x, _I197)
+            a = ((a << 5) | (j << 1))
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K198)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            j = _I197.get(x)
+            if j is None:
+                bad_enum(x, _I197)
+            a = ((a << 4) | (j << 1))
+            i = 1
+            x = xs[1]
+            j = _I197.get(x)
+            if j is None:
+                bad_enum(x, _I197)
+            a = ((a << 5) | (j << 1))
+            i = 2
+            x = xs[2]
+            j = _I197.get(x)
+            if j is None:
+                bad_enum(x, _I197)
+            a = ((a << 5) | (j << 1))
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K198)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            j = _I197.get(x)
+            if j is None:
+                bad_enum(x, _I197)
+            a = ((a << 4) | (j << 1))
+            i = 1
+            x = xs[1]
+            j = _I197.get(x)
+            if j is None:
+                bad_enum(x, _I197)
+            a = ((a << 5) | (j << 1))
+            i = 2
+            x = xs[2]
+            j = _I197.get(x)
+            if j is None:
+                bad_enum(x, _I197)
+            a = ((a << 5) | (j << 1))
+            i = 3
+            x = xs[3]
+            j = _I197.get(x)
+            if j is None:
+                bad_enum(x, _I197)
+            a = ((a << 5) | (j << 1))
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K198)
+            return a
+        elif m <= 16:
+            st = _Q158[m]
+            for i, x in enumerate(x):
+                c, wd = _P159[i]
                 j = _I197.get(x)
                 if j is None:
                     bad_enum(x, _I197)
-                a = ((a << 4) | (j << 1))
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K198)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                j = _I197.get(x)
-                if j is None:
-                    bad_enum(x, _I197)
-                a = ((a << 4) | (j << 1))
-                i = 1
-                x = xs[1]
-                j = _I197.get(x)
-                if j is None:
-                    bad_enum(x, _I197)
-                a = ((a << 5) | (j << 1))
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K198)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                j = _I197.get(x)
-                if j is None:
-                    bad_enum(x, _I197)
-                a = ((a << 4) | (j << 1))
-                i = 1
-                x = xs[1]
-                j = _I197.get(x)
-                if j is None:
-                    bad_enum(x, _I197)
-                a = ((a << 5) | (j << 1))
-                i = 2
-                x = xs[2]
-                j = _I197.get(x)
-                if j is None:
-                    bad_enum(x, _I197)
-                a = ((a << 5) | (j << 1))
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K198)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                j = _I197.get(x)
-                if j is None:
-                    bad_enum(x, _I197)
-                a = ((a << 4) | (j << 1))
-                i = 1
-                x = xs[1]
-                j = _I197.get(x)
-                if j is None:
-                    bad_enum(x, _I197)
-                a = ((a << 5) | (j << 1))
-                i = 2
-                x = xs[2]
-                j = _I197.get(x)
-                if j is None:
-                    bad_enum(x, _I197)
-                a = ((a << 5) | (j << 1))
-                i = 3
-                x = xs[3]
-                j = _I197.get(x)
-                if j is None:
-                    bad_enum(x, _I197)
-                a = ((a << 5) | (j << 1))
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K198)
-                return a
-            else:
-                st = _Q158[m]
-                for i, x in enumerate(x):
-                    c, wd = _P159[i]
-                    j = _I197.get(x)
-                    if j is None:
-                        bad_enum(x, _I197)
-                    a = (((((a << wd) | c) << 3)) | (j << 1))
+                a = (((((a << wd) | c) << 3)) | (j << 1))
             i = -1
         else:
             k = 0
@@ -6559,7 +6547,7 @@ def e_PhysicalValueType(a, d):
     st = 0
     u = 1
     f = 'Multiplier'
-    x = d.get('Multiplier')
+    x = d['Multiplier']
     if x is not None:
         if x.__class__ is not int or x < -3 or x > 3:
             x = as_int(x, -3, 3)
@@ -6649,7 +6637,7 @@ def e_PowerDeliveryReqType(a, d):
     st = 0
     u = 1
     f = 'ReadyToChargeState'
-    x = d.get('ReadyToChargeState')
+    x = d['ReadyToChargeState']
     if x is not None:
         if x is not True and x is not False:
             bad_bool(x)
@@ -6722,7 +6710,7 @@ def e_PowerDeliveryResType(a, d):
     st = 0
     u = 1
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I46.get(x)
         if j is None:
@@ -6792,19 +6780,19 @@ def e_PreChargeReqType(a, d):
         d = as_map(d)
     u = 3
     f = 'DC_EVStatus'
-    x = d.get('DC_EVStatus')
+    x = d['DC_EVStatus']
     if x is not None:
         a = e_DC_EVStatusType((a << 1), x)
     else:
         missing()
     f = 'EVTargetVoltage'
-    x = d.get('EVTargetVoltage')
+    x = d['EVTargetVoltage']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
     else:
         missing()
     f = 'EVTargetCurrent'
-    x = d.get('EVTargetCurrent')
+    x = d['EVTargetCurrent']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
     else:
@@ -6852,7 +6840,7 @@ def e_PreChargeResType(a, d):
         d = as_map(d)
     u = 3
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I46.get(x)
         if j is None:
@@ -6861,13 +6849,13 @@ def e_PreChargeResType(a, d):
     else:
         missing()
     f = 'DC_EVSEStatus'
-    x = d.get('DC_EVSEStatus')
+    x = d['DC_EVSEStatus']
     if x is not None:
         a = e_DC_EVSEStatusType((a << 1), x)
     else:
         missing()
     f = 'EVSEPresentVoltage'
-    x = d.get('EVSEPresentVoltage')
+    x = d['EVSEPresentVoltage']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
     else:
@@ -6931,7 +6919,7 @@ def e_ProfileEntryType(a, d):
         a = (a << (23)) | (y0 << 13) | (y1 << 1)
     else:
         f = 'ChargingProfileEntryStart'
-        x = d.get('ChargingProfileEntryStart')
+        x = d['ChargingProfileEntryStart']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -6940,7 +6928,7 @@ def e_ProfileEntryType(a, d):
         else:
             missing()
         f = 'ChargingProfileEntryMaxPower'
-        x = d.get('ChargingProfileEntryMaxPower')
+        x = d['ChargingProfileEntryMaxPower']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 12) | (x << 1))
@@ -6983,13 +6971,13 @@ def e_RSAKeyValueType(a, d):
         d = as_map(d)
     u = 2
     f = 'Modulus'
-    x = d.get('Modulus')
+    x = d['Modulus']
     if x is not None:
         a = wb((a << 2), x) << 1
     else:
         missing()
     f = 'Exponent'
-    x = d.get('Exponent')
+    x = d['Exponent']
     if x is not None:
         a = wb((a << 2), x) << 1
     else:
@@ -7193,7 +7181,7 @@ def e_RelativeTimeIntervalType(a, d):
     st = 0
     u = 1
     f = 'start'
-    x = d.get('start')
+    x = d['start']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -7354,77 +7342,76 @@ def e_SAScheduleListType(a, d):
     st = 0
     u = 1
     f = 'SAScheduleTuple'
-    x = d.get('SAScheduleTuple')
+    x = d['SAScheduleTuple']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_SAScheduleTupleType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K221)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_SAScheduleTupleType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_SAScheduleTupleType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K221)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_SAScheduleTupleType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_SAScheduleTupleType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_SAScheduleTupleType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K221)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_SAScheduleTupleType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_SAScheduleTupleType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_SAScheduleTupleType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_SAScheduleTupleType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K221)
-                return a
-            else:
-                st = _Q158[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_SAScheduleTupleType((a << 2), x)
-                    else:
-                        a = e_SAScheduleTupleType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_SAScheduleTupleType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K221)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_SAScheduleTupleType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_SAScheduleTupleType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K221)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_SAScheduleTupleType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_SAScheduleTupleType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_SAScheduleTupleType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K221)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_SAScheduleTupleType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_SAScheduleTupleType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_SAScheduleTupleType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_SAScheduleTupleType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K221)
+            return a
+        elif m <= 16:
+            st = _Q158[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_SAScheduleTupleType((a << 2), x)
+                else:
+                    a = e_SAScheduleTupleType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -7500,7 +7487,7 @@ def e_SAScheduleTupleType(a, d):
     st = 0
     u = 2
     f = 'SAScheduleTupleID'
-    x = d.get('SAScheduleTupleID')
+    x = d['SAScheduleTupleID']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
@@ -7510,7 +7497,7 @@ def e_SAScheduleTupleType(a, d):
     else:
         missing()
     f = 'PMaxSchedule'
-    x = d.get('PMaxSchedule')
+    x = d['PMaxSchedule']
     if x is not None:
         a = e_PMaxScheduleType((a << 1), x)
         st = 2
@@ -7628,77 +7615,76 @@ def e_SPKIDataType(a, d):
     st = 0
     u = 1
     f = 'SPKISexp'
-    x = d.get('SPKISexp')
+    x = d['SPKISexp']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                a = (a << 2) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K223)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K223)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K223)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                i = 3
-                x = xs[3]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K223)
-                return a
-            else:
-                st = _Q158[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = wb((a << 3), x) << 1
-                    else:
-                        a = wb((a << 2), x) << 1
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            a = (a << 2) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K223)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K223)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K223)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            i = 3
+            x = xs[3]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K223)
+            return a
+        elif m <= 16:
+            st = _Q158[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = wb((a << 3), x) << 1
+                else:
+                    a = wb((a << 2), x) << 1
             i = -1
         else:
             k = 0
@@ -7962,7 +7948,7 @@ def e_SalesTariffType(a, d):
     st = 0
     u = 2
     f = 'Id'
-    x = d.get('Id')
+    x = d['Id']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -7970,7 +7956,7 @@ def e_SalesTariffType(a, d):
     else:
         missing()
     f = 'SalesTariffID'
-    x = d.get('SalesTariffID')
+    x = d['SalesTariffID']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
@@ -8080,77 +8066,76 @@ def e_SelectedServiceListType(a, d):
     st = 0
     u = 1
     f = 'SelectedService'
-    x = d.get('SelectedService')
+    x = d['SelectedService']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_SelectedServiceType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K229)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_SelectedServiceType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_SelectedServiceType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K229)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_SelectedServiceType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_SelectedServiceType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_SelectedServiceType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K229)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_SelectedServiceType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_SelectedServiceType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_SelectedServiceType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_SelectedServiceType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K229)
-                return a
-            else:
-                st = _Q158[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_SelectedServiceType((a << 2), x)
-                    else:
-                        a = e_SelectedServiceType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_SelectedServiceType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K229)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_SelectedServiceType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_SelectedServiceType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K229)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_SelectedServiceType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_SelectedServiceType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_SelectedServiceType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K229)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_SelectedServiceType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_SelectedServiceType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_SelectedServiceType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_SelectedServiceType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K229)
+            return a
+        elif m <= 16:
+            st = _Q158[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_SelectedServiceType((a << 2), x)
+                else:
+                    a = e_SelectedServiceType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -8224,7 +8209,7 @@ def e_SelectedServiceType(a, d):
     st = 0
     u = 1
     f = 'ServiceID'
-    x = d.get('ServiceID')
+    x = d['ServiceID']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -8297,7 +8282,7 @@ def e_ServiceChargeType(a, d):
         d = as_map(d)
     u = 3
     f = 'ServiceTag'
-    x = d.get('ServiceTag')
+    x = d['ServiceTag']
     if x is not None:
         a = e_ServiceTagType((a << 1), x)
     else:
@@ -8311,7 +8296,7 @@ def e_ServiceChargeType(a, d):
         a = (a << (11)) | (y0 << 8) | (j1 << 1)
     else:
         f = 'FreeService'
-        x = d.get('FreeService')
+        x = d['FreeService']
         if x is not None:
             if x is not True and x is not False:
                 bad_bool(x)
@@ -8319,7 +8304,7 @@ def e_ServiceChargeType(a, d):
         else:
             missing()
         f = 'EnergyTransferType'
-        x = d.get('EnergyTransferType')
+        x = d['EnergyTransferType']
         if x is not None:
             j = _I232.get(x)
             if j is None:
@@ -8366,7 +8351,7 @@ def e_ServiceDetailReqType(a, d):
         d = as_map(d)
     u = 1
     f = 'ServiceID'
-    x = d.get('ServiceID')
+    x = d['ServiceID']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -8445,7 +8430,7 @@ def e_ServiceDetailResType(a, d):
         st = 2
     else:
         f = 'ResponseCode'
-        x = d.get('ResponseCode')
+        x = d['ResponseCode']
         if x is not None:
             j = _I46.get(x)
             if j is None:
@@ -8455,7 +8440,7 @@ def e_ServiceDetailResType(a, d):
         else:
             missing()
         f = 'ServiceID'
-        x = d.get('ServiceID')
+        x = d['ServiceID']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -8609,7 +8594,7 @@ def e_ServiceDiscoveryResType(a, d):
     st = 0
     u = 3
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I46.get(x)
         if j is None:
@@ -8619,14 +8604,14 @@ def e_ServiceDiscoveryResType(a, d):
     else:
         missing()
     f = 'PaymentOptions'
-    x = d.get('PaymentOptions')
+    x = d['PaymentOptions']
     if x is not None:
         a = e_PaymentOptionsType((a << 1), x)
         st = 2
     else:
         missing()
     f = 'ChargeService'
-    x = d.get('ChargeService')
+    x = d['ChargeService']
     if x is not None:
         a = e_ServiceChargeType((a << 1), x)
         st = 3
@@ -8695,77 +8680,76 @@ def e_ServiceParameterListType(a, d):
     st = 0
     u = 1
     f = 'ParameterSet'
-    x = d.get('ParameterSet')
+    x = d['ParameterSet']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ParameterSetType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K241)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ParameterSetType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ParameterSetType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K241)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ParameterSetType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ParameterSetType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_ParameterSetType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K241)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ParameterSetType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ParameterSetType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_ParameterSetType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_ParameterSetType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K241)
-                return a
-            else:
-                st = _Q158[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_ParameterSetType((a << 2), x)
-                    else:
-                        a = e_ParameterSetType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ParameterSetType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K241)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ParameterSetType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_ParameterSetType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K241)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ParameterSetType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_ParameterSetType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_ParameterSetType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K241)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ParameterSetType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_ParameterSetType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_ParameterSetType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_ParameterSetType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K241)
+            return a
+        elif m <= 16:
+            st = _Q158[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_ParameterSetType((a << 2), x)
+                else:
+                    a = e_ParameterSetType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -8827,7 +8811,7 @@ def e_ServicePaymentSelectionReqType(a, d):
         d = as_map(d)
     u = 2
     f = 'SelectedPaymentOption'
-    x = d.get('SelectedPaymentOption')
+    x = d['SelectedPaymentOption']
     if x is not None:
         j = _I197.get(x)
         if j is None:
@@ -8836,7 +8820,7 @@ def e_ServicePaymentSelectionReqType(a, d):
     else:
         missing()
     f = 'SelectedServiceList'
-    x = d.get('SelectedServiceList')
+    x = d['SelectedServiceList']
     if x is not None:
         a = e_SelectedServiceListType((a << 1), x)
     else:
@@ -8879,7 +8863,7 @@ def e_ServicePaymentSelectionResType(a, d):
         d = as_map(d)
     u = 1
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I46.get(x)
         if j is None:
@@ -8943,77 +8927,76 @@ def e_ServiceTagListType(a, d):
     st = 0
     u = 1
     f = 'Service'
-    x = d.get('Service')
+    x = d['Service']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ServiceType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K244)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ServiceType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ServiceType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K244)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ServiceType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ServiceType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_ServiceType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K244)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ServiceType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ServiceType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_ServiceType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_ServiceType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K244)
-                return a
-            else:
-                st = _Q158[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_ServiceType((a << 2), x)
-                    else:
-                        a = e_ServiceType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ServiceType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K244)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ServiceType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_ServiceType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K244)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ServiceType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_ServiceType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_ServiceType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K244)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ServiceType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_ServiceType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_ServiceType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_ServiceType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K244)
+            return a
+        elif m <= 16:
+            st = _Q158[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_ServiceType((a << 2), x)
+                else:
+                    a = e_ServiceType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -9129,7 +9112,7 @@ def e_ServiceTagType(a, d):
     st = 0
     u = 1
     f = 'ServiceID'
-    x = d.get('ServiceID')
+    x = d['ServiceID']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -9209,13 +9192,13 @@ def e_ServiceType(a, d):
         d = as_map(d)
     u = 2
     f = 'ServiceTag'
-    x = d.get('ServiceTag')
+    x = d['ServiceTag']
     if x is not None:
         a = e_ServiceTagType((a << 1), x)
     else:
         missing()
     f = 'FreeService'
-    x = d.get('FreeService')
+    x = d['FreeService']
     if x is not None:
         if x is not True and x is not False:
             bad_bool(x)
@@ -9250,7 +9233,7 @@ def e_SessionSetupReqType(a, d):
         d = as_map(d)
     u = 1
     f = 'EVCCID'
-    x = d.get('EVCCID')
+    x = d['EVCCID']
     if x is not None:
         a = wb((a << 2), x) << 1
     else:
@@ -9307,7 +9290,7 @@ def e_SessionSetupResType(a, d):
     st = 0
     u = 2
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I46.get(x)
         if j is None:
@@ -9317,7 +9300,7 @@ def e_SessionSetupResType(a, d):
     else:
         missing()
     f = 'EVSEID'
-    x = d.get('EVSEID')
+    x = d['EVSEID']
     if x is not None:
         a = wb((a << 2), x) << 1
         st = 2
@@ -9371,7 +9354,7 @@ def e_SessionStopResType(a, d):
         d = as_map(d)
     u = 1
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I46.get(x)
         if j is None:
@@ -9580,7 +9563,7 @@ def e_SignatureMethodType(a, d):
     st = 0
     u = 1
     f = 'Algorithm'
-    x = d.get('Algorithm')
+    x = d['Algorithm']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -10269,77 +10252,76 @@ def e_SubCertificatesType(a, d):
     st = 0
     u = 1
     f = 'Certificate'
-    x = d.get('Certificate')
+    x = d['Certificate']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K261)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K261)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K261)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                i = 3
-                x = xs[3]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K261)
-                return a
-            else:
-                st = _Q158[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = wb((a << 3), x) << 1
-                    else:
-                        a = wb((a << 2), x) << 1
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K261)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K261)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K261)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            i = 3
+            x = xs[3]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K261)
+            return a
+        elif m <= 16:
+            st = _Q158[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = wb((a << 3), x) << 1
+                else:
+                    a = wb((a << 2), x) << 1
             i = -1
         else:
             k = 0
@@ -10798,7 +10780,7 @@ def e_TransformType(a, d):
     st = 0
     u = 1
     f = 'Algorithm'
-    x = d.get('Algorithm')
+    x = d['Algorithm']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -10812,102 +10794,101 @@ def e_TransformType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                a = (a << 3) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K262)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                a = (a << 3) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K262)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 2
-                x = xs[2]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                a = (a << 3) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K262)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 2
-                x = xs[2]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 3
-                x = xs[3]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                a = (a << 3) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K262)
-                return a
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
             else:
-                st = _Q85[m]
-                for i, x in enumerate(x):
-                    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                        a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                    else:
-                        a = ws((a << 4), x) << 1
+                a = ws((a << 4), x) << 1
+            a = (a << 3) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K262)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            a = (a << 3) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K262)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 2
+            x = xs[2]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            a = (a << 3) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K262)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 2
+            x = xs[2]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 3
+            x = xs[3]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            a = (a << 3) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K262)
+            return a
+        elif m <= 16:
+            st = _Q85[m]
+            for i, x in enumerate(x):
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
             i = -1
         else:
             k = 0
@@ -10990,77 +10971,76 @@ def e_TransformsType(a, d):
     st = 0
     u = 1
     f = 'Transform'
-    x = d.get('Transform')
+    x = d['Transform']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TransformType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K264)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TransformType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_TransformType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K264)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TransformType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_TransformType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_TransformType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K264)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TransformType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_TransformType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_TransformType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_TransformType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K264)
-                return a
-            else:
-                st = _Q158[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_TransformType((a << 2), x)
-                    else:
-                        a = e_TransformType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TransformType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K264)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TransformType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_TransformType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K264)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TransformType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_TransformType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_TransformType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K264)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TransformType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_TransformType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_TransformType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_TransformType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K264)
+            return a
+        elif m <= 16:
+            st = _Q158[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_TransformType((a << 2), x)
+                else:
+                    a = e_TransformType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -11114,7 +11094,7 @@ def e_WeldingDetectionReqType(a, d):
         d = as_map(d)
     u = 1
     f = 'DC_EVStatus'
-    x = d.get('DC_EVStatus')
+    x = d['DC_EVStatus']
     if x is not None:
         a = e_DC_EVStatusType((a << 1), x)
     else:
@@ -11162,7 +11142,7 @@ def e_WeldingDetectionResType(a, d):
         d = as_map(d)
     u = 3
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I46.get(x)
         if j is None:
@@ -11171,13 +11151,13 @@ def e_WeldingDetectionResType(a, d):
     else:
         missing()
     f = 'DC_EVSEStatus'
-    x = d.get('DC_EVSEStatus')
+    x = d['DC_EVSEStatus']
     if x is not None:
         a = e_DC_EVSEStatusType((a << 1), x)
     else:
         missing()
     f = 'EVSEPresentVoltage'
-    x = d.get('EVSEPresentVoltage')
+    x = d['EVSEPresentVoltage']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
     else:
@@ -11389,7 +11369,7 @@ def e_X509IssuerSerialType(a, d):
         a = (a << ((ln0 << 3) + 23)) | (_fb((_C63[ln0 + 2] + y0).encode(), 'big') << 13) | (y1 << 1)
     else:
         f = 'X509IssuerName'
-        x = d.get('X509IssuerName')
+        x = d['X509IssuerName']
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                 a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -11398,7 +11378,7 @@ def e_X509IssuerSerialType(a, d):
         else:
             missing()
         f = 'X509SerialNumber'
-        x = d.get('X509SerialNumber')
+        x = d['X509SerialNumber']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 12) | (x << 1))
@@ -11441,13 +11421,13 @@ def e_anon_V2G_Message(a, d):
         d = as_map(d)
     u = 2
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
     else:
         missing()
     f = 'Body'
-    x = d.get('Body')
+    x = d['Body']
     if x is not None:
         a = e_BodyType((a << 1), x)
     else:

@@ -462,19 +462,19 @@ def e_AC_EVSEChargeParameterType(a, d):
         d = as_map(d)
     u = 3
     f = 'AC_EVSEStatus'
-    x = d.get('AC_EVSEStatus')
+    x = d['AC_EVSEStatus']
     if x is not None:
         a = e_AC_EVSEStatusType((a << 1), x)
     else:
         missing()
     f = 'EVSENominalVoltage'
-    x = d.get('EVSENominalVoltage')
+    x = d['EVSENominalVoltage']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
     else:
         missing()
     f = 'EVSEMaxCurrent'
-    x = d.get('EVSEMaxCurrent')
+    x = d['EVSEMaxCurrent']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
     else:
@@ -547,7 +547,7 @@ def e_AC_EVSEStatusType(a, d):
         a = (a << (20)) | (y0 << 10) | (j1 << 5) | (y2 << 1)
     else:
         f = 'NotificationMaxDelay'
-        x = d.get('NotificationMaxDelay')
+        x = d['NotificationMaxDelay']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -556,7 +556,7 @@ def e_AC_EVSEStatusType(a, d):
         else:
             missing()
         f = 'EVSENotification'
-        x = d.get('EVSENotification')
+        x = d['EVSENotification']
         if x is not None:
             j = _I8.get(x)
             if j is None:
@@ -565,7 +565,7 @@ def e_AC_EVSEStatusType(a, d):
         else:
             missing()
         f = 'RCD'
-        x = d.get('RCD')
+        x = d['RCD']
         if x is not None:
             if x is not True and x is not False:
                 bad_bool(x)
@@ -689,7 +689,7 @@ def e_AuthorizationResType(a, d):
         a = (a << (13)) | (j0 << 6) | (j1 << 1)
     else:
         f = 'ResponseCode'
-        x = d.get('ResponseCode')
+        x = d['ResponseCode']
         if x is not None:
             j = _I14.get(x)
             if j is None:
@@ -698,7 +698,7 @@ def e_AuthorizationResType(a, d):
         else:
             missing()
         f = 'EVSEProcessing'
-        x = d.get('EVSEProcessing')
+        x = d['EVSEProcessing']
         if x is not None:
             j = _I16.get(x)
             if j is None:
@@ -791,7 +791,7 @@ def e_CableCheckReqType(a, d):
         d = as_map(d)
     u = 1
     f = 'DC_EVStatus'
-    x = d.get('DC_EVStatus')
+    x = d['DC_EVStatus']
     if x is not None:
         a = e_DC_EVStatusType((a << 1), x)
     else:
@@ -849,7 +849,7 @@ def e_CableCheckResType(a, d):
         d = as_map(d)
     u = 3
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I14.get(x)
         if j is None:
@@ -858,13 +858,13 @@ def e_CableCheckResType(a, d):
     else:
         missing()
     f = 'DC_EVSEStatus'
-    x = d.get('DC_EVSEStatus')
+    x = d['DC_EVSEStatus']
     if x is not None:
         a = e_DC_EVSEStatusType((a << 1), x)
     else:
         missing()
     f = 'EVSEProcessing'
-    x = d.get('EVSEProcessing')
+    x = d['EVSEProcessing']
     if x is not None:
         j = _I16.get(x)
         if j is None:
@@ -985,7 +985,7 @@ def e_CanonicalizationMethodType(a, d):
         d = as_map(d)
     u = 1
     f = 'Algorithm'
-    x = d.get('Algorithm')
+    x = d['Algorithm']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -1104,20 +1104,20 @@ def e_CertificateInstallationReqType(a, d):
         d = as_map(d)
     u = 3
     f = 'Id'
-    x = d.get('Id')
+    x = d['Id']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
     else:
         missing()
     f = 'OEMProvisioningCert'
-    x = d.get('OEMProvisioningCert')
+    x = d['OEMProvisioningCert']
     if x is not None:
         a = wb((a << 2), x) << 1
     else:
         missing()
     f = 'ListOfRootCertificateIDs'
-    x = d.get('ListOfRootCertificateIDs')
+    x = d['ListOfRootCertificateIDs']
     if x is not None:
         a = e_ListOfRootCertificateIDsType((a << 1), x)
     else:
@@ -1186,7 +1186,7 @@ def e_CertificateInstallationResType(a, d):
         d = as_map(d)
     u = 6
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I14.get(x)
         if j is None:
@@ -1195,31 +1195,31 @@ def e_CertificateInstallationResType(a, d):
     else:
         missing()
     f = 'SAProvisioningCertificateChain'
-    x = d.get('SAProvisioningCertificateChain')
+    x = d['SAProvisioningCertificateChain']
     if x is not None:
         a = e_CertificateChainType((a << 1), x)
     else:
         missing()
     f = 'ContractSignatureCertChain'
-    x = d.get('ContractSignatureCertChain')
+    x = d['ContractSignatureCertChain']
     if x is not None:
         a = e_CertificateChainType((a << 1), x)
     else:
         missing()
     f = 'ContractSignatureEncryptedPrivateKey'
-    x = d.get('ContractSignatureEncryptedPrivateKey')
+    x = d['ContractSignatureEncryptedPrivateKey']
     if x is not None:
         a = e_ContractSignatureEncryptedPrivateKeyType((a << 1), x)
     else:
         missing()
     f = 'DHpublickey'
-    x = d.get('DHpublickey')
+    x = d['DHpublickey']
     if x is not None:
         a = e_DiffieHellmanPublickeyType((a << 1), x)
     else:
         missing()
     f = 'eMAID'
-    x = d.get('eMAID')
+    x = d['eMAID']
     if x is not None:
         a = e_EMAIDType((a << 1), x)
     else:
@@ -1283,20 +1283,20 @@ def e_CertificateUpdateReqType(a, d):
         d = as_map(d)
     u = 4
     f = 'Id'
-    x = d.get('Id')
+    x = d['Id']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
     else:
         missing()
     f = 'ContractSignatureCertChain'
-    x = d.get('ContractSignatureCertChain')
+    x = d['ContractSignatureCertChain']
     if x is not None:
         a = e_CertificateChainType((a << 1), x)
     else:
         missing()
     f = 'eMAID'
-    x = d.get('eMAID')
+    x = d['eMAID']
     if x is not None:
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
             a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -1305,7 +1305,7 @@ def e_CertificateUpdateReqType(a, d):
     else:
         missing()
     f = 'ListOfRootCertificateIDs'
-    x = d.get('ListOfRootCertificateIDs')
+    x = d['ListOfRootCertificateIDs']
     if x is not None:
         a = e_ListOfRootCertificateIDsType((a << 1), x)
     else:
@@ -1390,7 +1390,7 @@ def e_CertificateUpdateResType(a, d):
     st = 0
     u = 6
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I14.get(x)
         if j is None:
@@ -1400,35 +1400,35 @@ def e_CertificateUpdateResType(a, d):
     else:
         missing()
     f = 'SAProvisioningCertificateChain'
-    x = d.get('SAProvisioningCertificateChain')
+    x = d['SAProvisioningCertificateChain']
     if x is not None:
         a = e_CertificateChainType((a << 1), x)
         st = 2
     else:
         missing()
     f = 'ContractSignatureCertChain'
-    x = d.get('ContractSignatureCertChain')
+    x = d['ContractSignatureCertChain']
     if x is not None:
         a = e_CertificateChainType((a << 1), x)
         st = 3
     else:
         missing()
     f = 'ContractSignatureEncryptedPrivateKey'
-    x = d.get('ContractSignatureEncryptedPrivateKey')
+    x = d['ContractSignatureEncryptedPrivateKey']
     if x is not None:
         a = e_ContractSignatureEncryptedPrivateKeyType((a << 1), x)
         st = 4
     else:
         missing()
     f = 'DHpublickey'
-    x = d.get('DHpublickey')
+    x = d['DHpublickey']
     if x is not None:
         a = e_DiffieHellmanPublickeyType((a << 1), x)
         st = 5
     else:
         missing()
     f = 'eMAID'
-    x = d.get('eMAID')
+    x = d['eMAID']
     if x is not None:
         a = e_EMAIDType((a << 1), x)
         st = 6
@@ -1649,7 +1649,7 @@ def e_ChargeParameterDiscoveryResType(a, d):
         st = 2
     else:
         f = 'ResponseCode'
-        x = d.get('ResponseCode')
+        x = d['ResponseCode']
         if x is not None:
             j = _I14.get(x)
             if j is None:
@@ -1659,7 +1659,7 @@ def e_ChargeParameterDiscoveryResType(a, d):
         else:
             missing()
         f = 'EVSEProcessing'
-        x = d.get('EVSEProcessing')
+        x = d['EVSEProcessing']
         if x is not None:
             j = _I16.get(x)
             if j is None:
@@ -1811,7 +1811,7 @@ def e_ChargeServiceType(a, d):
     st = 0
     u = 1
     f = 'ServiceID'
-    x = d.get('ServiceID')
+    x = d['ServiceID']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -1928,77 +1928,76 @@ def e_ChargingProfileType(a, d):
     st = 0
     u = 1
     f = 'ProfileEntry'
-    x = d.get('ProfileEntry')
+    x = d['ProfileEntry']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ProfileEntryType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K88)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ProfileEntryType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ProfileEntryType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K88)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ProfileEntryType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ProfileEntryType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_ProfileEntryType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K88)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ProfileEntryType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ProfileEntryType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_ProfileEntryType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_ProfileEntryType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K88)
-                return a
-            else:
-                st = _Q90[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_ProfileEntryType((a << 2), x)
-                    else:
-                        a = e_ProfileEntryType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ProfileEntryType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K88)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ProfileEntryType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_ProfileEntryType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K88)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ProfileEntryType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_ProfileEntryType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_ProfileEntryType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K88)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ProfileEntryType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_ProfileEntryType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_ProfileEntryType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_ProfileEntryType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K88)
+            return a
+        elif m <= 16:
+            st = _Q90[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_ProfileEntryType((a << 2), x)
+                else:
+                    a = e_ProfileEntryType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -2180,7 +2179,7 @@ def e_ChargingStatusResType(a, d):
         st = 3
     else:
         f = 'ResponseCode'
-        x = d.get('ResponseCode')
+        x = d['ResponseCode']
         if x is not None:
             j = _I14.get(x)
             if j is None:
@@ -2190,7 +2189,7 @@ def e_ChargingStatusResType(a, d):
         else:
             missing()
         f = 'EVSEID'
-        x = d.get('EVSEID')
+        x = d['EVSEID']
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                 a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -2200,7 +2199,7 @@ def e_ChargingStatusResType(a, d):
         else:
             missing()
         f = 'SAScheduleTupleID'
-        x = d.get('SAScheduleTupleID')
+        x = d['SAScheduleTupleID']
         if x is not None:
             if x.__class__ is not int or x < 1 or x > 255:
                 x = as_int(x, 1, 255)
@@ -2290,65 +2289,64 @@ def e_ConsumptionCostType(a, d):
     st = 0
     u = 2
     f = 'startValue'
-    x = d.get('startValue')
+    x = d['startValue']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
         st = 1
     else:
         missing()
     f = 'Cost'
-    x = d.get('Cost')
+    x = d['Cost']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 3:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_CostType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K98)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_CostType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_CostType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K98)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_CostType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_CostType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_CostType((a << 2), x)
-                a <<= 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K98)
-                return a
-            else:
-                st = _Q100[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_CostType((a << 2), x)
-                    else:
-                        a = e_CostType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_CostType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K98)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_CostType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_CostType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K98)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_CostType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_CostType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_CostType((a << 2), x)
+            a <<= 1
+            if u != len(d):
+                f = None
+                extra(d, _K98)
+            return a
+        elif m <= 3:
+            st = _Q100[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_CostType((a << 2), x)
+                else:
+                    a = e_CostType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -2411,7 +2409,7 @@ def e_ContractSignatureEncryptedPrivateKeyType(a, d):
     st = 0
     u = 1
     f = 'Id'
-    x = d.get('Id')
+    x = d['Id']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -2501,7 +2499,7 @@ def e_CostType(a, d):
         st = 2
     else:
         f = 'costKind'
-        x = d.get('costKind')
+        x = d['costKind']
         if x is not None:
             j = _I105.get(x)
             if j is None:
@@ -2511,7 +2509,7 @@ def e_CostType(a, d):
         else:
             missing()
         f = 'amount'
-        x = d.get('amount')
+        x = d['amount']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -2718,14 +2716,14 @@ def e_CurrentDemandReqType(a, d):
     st = 0
     u = 2
     f = 'DC_EVStatus'
-    x = d.get('DC_EVStatus')
+    x = d['DC_EVStatus']
     if x is not None:
         a = e_DC_EVStatusType((a << 1), x)
         st = 1
     else:
         missing()
     f = 'EVTargetCurrent'
-    x = d.get('EVTargetCurrent')
+    x = d['EVTargetCurrent']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
         st = 2
@@ -3304,7 +3302,7 @@ def e_DC_EVPowerDeliveryParameterType(a, d):
     st = 0
     u = 1
     f = 'DC_EVStatus'
-    x = d.get('DC_EVStatus')
+    x = d['DC_EVStatus']
     if x is not None:
         a = e_DC_EVStatusType((a << 1), x)
         st = 1
@@ -3421,42 +3419,42 @@ def e_DC_EVSEChargeParameterType(a, d):
     st = 0
     u = 6
     f = 'DC_EVSEStatus'
-    x = d.get('DC_EVSEStatus')
+    x = d['DC_EVSEStatus']
     if x is not None:
         a = e_DC_EVSEStatusType((a << 1), x)
         st = 1
     else:
         missing()
     f = 'EVSEMaximumCurrentLimit'
-    x = d.get('EVSEMaximumCurrentLimit')
+    x = d['EVSEMaximumCurrentLimit']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
         st = 2
     else:
         missing()
     f = 'EVSEMaximumPowerLimit'
-    x = d.get('EVSEMaximumPowerLimit')
+    x = d['EVSEMaximumPowerLimit']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
         st = 3
     else:
         missing()
     f = 'EVSEMaximumVoltageLimit'
-    x = d.get('EVSEMaximumVoltageLimit')
+    x = d['EVSEMaximumVoltageLimit']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
         st = 4
     else:
         missing()
     f = 'EVSEMinimumCurrentLimit'
-    x = d.get('EVSEMinimumCurrentLimit')
+    x = d['EVSEMinimumCurrentLimit']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
         st = 5
     else:
         missing()
     f = 'EVSEMinimumVoltageLimit'
-    x = d.get('EVSEMinimumVoltageLimit')
+    x = d['EVSEMinimumVoltageLimit']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
         st = 6
@@ -3571,7 +3569,7 @@ def e_DC_EVSEStatusType(a, d):
         st = 2
     else:
         f = 'NotificationMaxDelay'
-        x = d.get('NotificationMaxDelay')
+        x = d['NotificationMaxDelay']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -3581,7 +3579,7 @@ def e_DC_EVSEStatusType(a, d):
         else:
             missing()
         f = 'EVSENotification'
-        x = d.get('EVSENotification')
+        x = d['EVSENotification']
         if x is not None:
             j = _I8.get(x)
             if j is None:
@@ -3674,7 +3672,7 @@ def e_DC_EVStatusType(a, d):
         a = (a << (21)) | (y0 << 18) | (j1 << 11) | (y2 << 1)
     else:
         f = 'EVReady'
-        x = d.get('EVReady')
+        x = d['EVReady']
         if x is not None:
             if x is not True and x is not False:
                 bad_bool(x)
@@ -3682,7 +3680,7 @@ def e_DC_EVStatusType(a, d):
         else:
             missing()
         f = 'EVErrorCode'
-        x = d.get('EVErrorCode')
+        x = d['EVErrorCode']
         if x is not None:
             j = _I146.get(x)
             if j is None:
@@ -3691,7 +3689,7 @@ def e_DC_EVStatusType(a, d):
         else:
             missing()
         f = 'EVRESSSOC'
-        x = d.get('EVRESSSOC')
+        x = d['EVRESSSOC']
         if x is not None:
             if x.__class__ is not int or x < 0 or x > 100:
                 x = as_int(x, 0, 100)
@@ -3875,7 +3873,7 @@ def e_DiffieHellmanPublickeyType(a, d):
     st = 0
     u = 1
     f = 'Id'
-    x = d.get('Id')
+    x = d['Id']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -4003,7 +4001,7 @@ def e_DigestMethodType(a, d):
         d = as_map(d)
     u = 1
     f = 'Algorithm'
-    x = d.get('Algorithm')
+    x = d['Algorithm']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -4045,7 +4043,7 @@ def e_EMAIDType(a, d):
     st = 0
     u = 1
     f = 'Id'
-    x = d.get('Id')
+    x = d['Id']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -4204,7 +4202,7 @@ def e_EVSEStatusType(a, d):
         a = (a << (16)) | (y0 << 6) | (j1 << 1)
     else:
         f = 'NotificationMaxDelay'
-        x = d.get('NotificationMaxDelay')
+        x = d['NotificationMaxDelay']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -4213,7 +4211,7 @@ def e_EVSEStatusType(a, d):
         else:
             missing()
         f = 'EVSENotification'
-        x = d.get('EVSENotification')
+        x = d['EVSENotification']
         if x is not None:
             j = _I8.get(x)
             if j is None:
@@ -4806,143 +4804,136 @@ def e_ListOfRootCertificateIDsType(a, d):
     st = 0
     u = 1
     f = 'RootCertificateID'
-    x = d.get('RootCertificateID')
+    x = d['RootCertificateID']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                x0 = xs[0]
-                if x0.__class__ is dict and len(x0) == 2:
-                    try:
-                        z0 = x0['X509IssuerName']
-                        z1 = x0['X509SerialNumber']
-                    except KeyError:
-                        z0 = None
+        if m == 1:
+            xs = x
+            x0, = xs
+            try:
+                if len(x0) == 2:
+                    z0 = x0['X509IssuerName']
+                    z1 = x0['X509SerialNumber']
                 else:
                     z0 = None
-                if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128:
-                    a = (a << ((lz0 << 3) + 27)) | (_fb((_C93[lz0 + 2] + z0).encode(), 'big') << 16) | (z1 << 4) | 1
-                else:
-                    i = 0
-                    x = x0
-                    a = e_X509IssuerSerialType((a << 1), x)
-                    a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K175)
-                return a
-            elif m == 2:
-                xs = x
-                x0 = xs[0]
-                x1 = xs[1]
-                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2:
-                    try:
-                        z0 = x0['X509IssuerName']
-                        z1 = x0['X509SerialNumber']
-                        z2 = x1['X509IssuerName']
-                        z3 = x1['X509SerialNumber']
-                    except KeyError:
-                        z0 = None
-                else:
-                    z0 = None
-                if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128:
-                    a = (((a << ((lz0 << 3) + 25)) | (_fb((_C93[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 28)) | (_fb((_C93[lz2 + 2] + z2).encode(), 'big') << 16) | (z3 << 4) | 1
-                else:
-                    i = 0
-                    x = x0
-                    a = e_X509IssuerSerialType((a << 1), x)
-                    i = 1
-                    x = x1
-                    a = e_X509IssuerSerialType((a << 2), x)
-                    a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K175)
-                return a
-            elif m == 3:
-                xs = x
-                x0 = xs[0]
-                x1 = xs[1]
-                x2 = xs[2]
-                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2 and x2.__class__ is dict and len(x2) == 2:
-                    try:
-                        z0 = x0['X509IssuerName']
-                        z1 = x0['X509SerialNumber']
-                        z2 = x1['X509IssuerName']
-                        z3 = x1['X509SerialNumber']
-                        z4 = x2['X509IssuerName']
-                        z5 = x2['X509SerialNumber']
-                    except KeyError:
-                        z0 = None
-                else:
-                    z0 = None
-                if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is str and z4.isascii() and (lz4 := len(z4)) < 126 and z5.__class__ is int and -1 < z5 < 128:
-                    a = (((((a << ((lz0 << 3) + 25)) | (_fb((_C93[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | (_fb((_C93[lz2 + 2] + z2).encode(), 'big') << 14) | (z3 << 2)) << ((lz4 << 3) + 28)) | (_fb((_C93[lz4 + 2] + z4).encode(), 'big') << 16) | (z5 << 4) | 1
-                else:
-                    i = 0
-                    x = x0
-                    a = e_X509IssuerSerialType((a << 1), x)
-                    i = 1
-                    x = x1
-                    a = e_X509IssuerSerialType((a << 2), x)
-                    i = 2
-                    x = x2
-                    a = e_X509IssuerSerialType((a << 2), x)
-                    a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K175)
-                return a
-            elif m == 4:
-                xs = x
-                x0 = xs[0]
-                x1 = xs[1]
-                x2 = xs[2]
-                x3 = xs[3]
-                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2 and x2.__class__ is dict and len(x2) == 2 and x3.__class__ is dict and len(x3) == 2:
-                    try:
-                        z0 = x0['X509IssuerName']
-                        z1 = x0['X509SerialNumber']
-                        z2 = x1['X509IssuerName']
-                        z3 = x1['X509SerialNumber']
-                        z4 = x2['X509IssuerName']
-                        z5 = x2['X509SerialNumber']
-                        z6 = x3['X509IssuerName']
-                        z7 = x3['X509SerialNumber']
-                    except KeyError:
-                        z0 = None
-                else:
-                    z0 = None
-                if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is str and z4.isascii() and (lz4 := len(z4)) < 126 and z5.__class__ is int and -1 < z5 < 128 and z6.__class__ is str and z6.isascii() and (lz6 := len(z6)) < 126 and z7.__class__ is int and -1 < z7 < 128:
-                    a = (((((((a << ((lz0 << 3) + 25)) | (_fb((_C93[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | (_fb((_C93[lz2 + 2] + z2).encode(), 'big') << 14) | (z3 << 2)) << ((lz4 << 3) + 26)) | (_fb((_C93[lz4 + 2] + z4).encode(), 'big') << 14) | (z5 << 2)) << ((lz6 << 3) + 28)) | (_fb((_C93[lz6 + 2] + z6).encode(), 'big') << 16) | (z7 << 4) | 1
-                else:
-                    i = 0
-                    x = x0
-                    a = e_X509IssuerSerialType((a << 1), x)
-                    i = 1
-                    x = x1
-                    a = e_X509IssuerSerialType((a << 2), x)
-                    i = 2
-                    x = x2
-                    a = e_X509IssuerSerialType((a << 2), x)
-                    i = 3
-                    x = x3
-                    a = e_X509IssuerSerialType((a << 2), x)
-                    a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K175)
-                return a
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128:
+                a = (a << ((lz0 << 3) + 27)) | (_fb((_C93[lz0 + 2] + z0).encode(), 'big') << 16) | (z1 << 4) | 1
             else:
-                st = _Q90[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_X509IssuerSerialType((a << 2), x)
-                    else:
-                        a = e_X509IssuerSerialType((a << 1), x)
+                i = 0
+                x = x0
+                a = e_X509IssuerSerialType((a << 1), x)
+                a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K175)
+            return a
+        elif m == 2:
+            xs = x
+            x0, x1, = xs
+            try:
+                if len(x0) == 2 and len(x1) == 2:
+                    z0 = x0['X509IssuerName']
+                    z1 = x0['X509SerialNumber']
+                    z2 = x1['X509IssuerName']
+                    z3 = x1['X509SerialNumber']
+                else:
+                    z0 = None
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128:
+                a = (((a << ((lz0 << 3) + 25)) | (_fb((_C93[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 28)) | (_fb((_C93[lz2 + 2] + z2).encode(), 'big') << 16) | (z3 << 4) | 1
+            else:
+                i = 0
+                x = x0
+                a = e_X509IssuerSerialType((a << 1), x)
+                i = 1
+                x = x1
+                a = e_X509IssuerSerialType((a << 2), x)
+                a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K175)
+            return a
+        elif m == 3:
+            xs = x
+            x0, x1, x2, = xs
+            try:
+                if len(x0) == 2 and len(x1) == 2 and len(x2) == 2:
+                    z0 = x0['X509IssuerName']
+                    z1 = x0['X509SerialNumber']
+                    z2 = x1['X509IssuerName']
+                    z3 = x1['X509SerialNumber']
+                    z4 = x2['X509IssuerName']
+                    z5 = x2['X509SerialNumber']
+                else:
+                    z0 = None
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is str and z4.isascii() and (lz4 := len(z4)) < 126 and z5.__class__ is int and -1 < z5 < 128:
+                a = (((((a << ((lz0 << 3) + 25)) | (_fb((_C93[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | (_fb((_C93[lz2 + 2] + z2).encode(), 'big') << 14) | (z3 << 2)) << ((lz4 << 3) + 28)) | (_fb((_C93[lz4 + 2] + z4).encode(), 'big') << 16) | (z5 << 4) | 1
+            else:
+                i = 0
+                x = x0
+                a = e_X509IssuerSerialType((a << 1), x)
+                i = 1
+                x = x1
+                a = e_X509IssuerSerialType((a << 2), x)
+                i = 2
+                x = x2
+                a = e_X509IssuerSerialType((a << 2), x)
+                a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K175)
+            return a
+        elif m == 4:
+            xs = x
+            x0, x1, x2, x3, = xs
+            try:
+                if len(x0) == 2 and len(x1) == 2 and len(x2) == 2 and len(x3) == 2:
+                    z0 = x0['X509IssuerName']
+                    z1 = x0['X509SerialNumber']
+                    z2 = x1['X509IssuerName']
+                    z3 = x1['X509SerialNumber']
+                    z4 = x2['X509IssuerName']
+                    z5 = x2['X509SerialNumber']
+                    z6 = x3['X509IssuerName']
+                    z7 = x3['X509SerialNumber']
+                else:
+                    z0 = None
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is str and z4.isascii() and (lz4 := len(z4)) < 126 and z5.__class__ is int and -1 < z5 < 128 and z6.__class__ is str and z6.isascii() and (lz6 := len(z6)) < 126 and z7.__class__ is int and -1 < z7 < 128:
+                a = (((((((a << ((lz0 << 3) + 25)) | (_fb((_C93[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | (_fb((_C93[lz2 + 2] + z2).encode(), 'big') << 14) | (z3 << 2)) << ((lz4 << 3) + 26)) | (_fb((_C93[lz4 + 2] + z4).encode(), 'big') << 14) | (z5 << 2)) << ((lz6 << 3) + 28)) | (_fb((_C93[lz6 + 2] + z6).encode(), 'big') << 16) | (z7 << 4) | 1
+            else:
+                i = 0
+                x = x0
+                a = e_X509IssuerSerialType((a << 1), x)
+                i = 1
+                x = x1
+                a = e_X509IssuerSerialType((a << 2), x)
+                i = 2
+                x = x2
+                a = e_X509IssuerSerialType((a << 2), x)
+                i = 3
+                x = x3
+                a = e_X509IssuerSerialType((a << 2), x)
+                a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K175)
+            return a
+        elif m <= 16:
+            st = _Q90[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_X509IssuerSerialType((a << 2), x)
+                else:
+                    a = e_X509IssuerSerialType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -5126,7 +5117,7 @@ def e_MessageHeaderType(a, d):
     st = 0
     u = 1
     f = 'SessionID'
-    x = d.get('SessionID')
+    x = d['SessionID']
     if x is not None:
         a = wb((a << 2), x) << 1
         st = 1
@@ -5291,7 +5282,7 @@ def e_MeterInfoType(a, d):
     st = 0
     u = 1
     f = 'MeterID'
-    x = d.get('MeterID')
+    x = d['MeterID']
     if x is not None:
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
             a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -5473,7 +5464,7 @@ def e_MeteringReceiptResType(a, d):
     st = 0
     u = 1
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I14.get(x)
         if j is None:
@@ -5552,7 +5543,7 @@ def e_NotificationType(a, d):
     st = 0
     u = 1
     f = 'FaultCode'
-    x = d.get('FaultCode')
+    x = d['FaultCode']
     if x is not None:
         j = _I193.get(x)
         if j is None:
@@ -6021,77 +6012,76 @@ def e_PMaxScheduleType(a, d):
     st = 0
     u = 1
     f = 'PMaxScheduleEntry'
-    x = d.get('PMaxScheduleEntry')
+    x = d['PMaxScheduleEntry']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_PMaxScheduleEntryType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K202)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_PMaxScheduleEntryType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_PMaxScheduleEntryType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K202)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_PMaxScheduleEntryType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_PMaxScheduleEntryType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_PMaxScheduleEntryType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K202)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_PMaxScheduleEntryType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_PMaxScheduleEntryType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_PMaxScheduleEntryType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_PMaxScheduleEntryType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K202)
-                return a
-            else:
-                st = _Q90[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_PMaxScheduleEntryType((a << 2), x)
-                    else:
-                        a = e_PMaxScheduleEntryType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_PMaxScheduleEntryType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K202)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_PMaxScheduleEntryType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_PMaxScheduleEntryType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K202)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_PMaxScheduleEntryType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_PMaxScheduleEntryType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_PMaxScheduleEntryType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K202)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_PMaxScheduleEntryType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_PMaxScheduleEntryType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_PMaxScheduleEntryType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_PMaxScheduleEntryType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K202)
+            return a
+        elif m <= 16:
+            st = _Q90[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_PMaxScheduleEntryType((a << 2), x)
+                else:
+                    a = e_PMaxScheduleEntryType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -6195,7 +6185,7 @@ def e_ParameterSetType(a, d):
     st = 0
     u = 2
     f = 'ParameterSetID'
-    x = d.get('ParameterSetID')
+    x = d['ParameterSetID']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
@@ -6205,77 +6195,76 @@ def e_ParameterSetType(a, d):
     else:
         missing()
     f = 'Parameter'
-    x = d.get('Parameter')
+    x = d['Parameter']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ParameterType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K204)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ParameterType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ParameterType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K204)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ParameterType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ParameterType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_ParameterType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K204)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ParameterType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ParameterType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_ParameterType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_ParameterType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K204)
-                return a
-            else:
-                st = _Q206[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_ParameterType((a << 2), x)
-                    else:
-                        a = e_ParameterType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ParameterType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K204)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ParameterType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_ParameterType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K204)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ParameterType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_ParameterType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_ParameterType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K204)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ParameterType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_ParameterType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_ParameterType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_ParameterType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K204)
+            return a
+        elif m <= 16:
+            st = _Q206[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_ParameterType((a << 2), x)
+                else:
+                    a = e_ParameterType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -6388,7 +6377,7 @@ def e_ParameterType(a, d):
     st = 0
     u = 1
     f = 'Name'
-    x = d.get('Name')
+    x = d['Name']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -6490,7 +6479,7 @@ def e_PaymentDetailsReqType(a, d):
         d = as_map(d)
     u = 2
     f = 'eMAID'
-    x = d.get('eMAID')
+    x = d['eMAID']
     if x is not None:
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
             a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -6499,7 +6488,7 @@ def e_PaymentDetailsReqType(a, d):
     else:
         missing()
     f = 'ContractSignatureCertChain'
-    x = d.get('ContractSignatureCertChain')
+    x = d['ContractSignatureCertChain']
     if x is not None:
         a = e_CertificateChainType((a << 1), x)
     else:
@@ -6558,7 +6547,7 @@ def e_PaymentDetailsResType(a, d):
         d = as_map(d)
     u = 3
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I14.get(x)
         if j is None:
@@ -6567,13 +6556,13 @@ def e_PaymentDetailsResType(a, d):
     else:
         missing()
     f = 'GenChallenge'
-    x = d.get('GenChallenge')
+    x = d['GenChallenge']
     if x is not None:
         a = wb((a << 2), x) << 1
     else:
         missing()
     f = 'EVSETimeStamp'
-    x = d.get('EVSETimeStamp')
+    x = d['EVSETimeStamp']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 12) | (x << 1))
@@ -6625,52 +6614,51 @@ def e_PaymentOptionListType(a, d):
     st = 0
     u = 1
     f = 'PaymentOption'
-    x = d.get('PaymentOption')
+    x = d['PaymentOption']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 2:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            j = _I216.get(x)
+            if j is None:
+                bad_enum(x, _I216)
+            a = ((a << 4) | (j << 1))
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K217)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            j = _I216.get(x)
+            if j is None:
+                bad_enum(x, _I216)
+            a = ((a << 4) | (j << 1))
+            i = 1
+            x = xs[1]
+            j = _I216.get(x)
+            if j is None:
+                bad_enum(x, _I216)
+            a = ((a << 5) | (j << 1))
+            a <<= 1
+            if u != len(d):
+                f = None
+                extra(d, _K217)
+            return a
+        elif m <= 2:
+            st = _Q219[m]
+            for i, x in enumerate(x):
+                c, wd = _P220[i]
                 j = _I216.get(x)
                 if j is None:
                     bad_enum(x, _I216)
-                a = ((a << 4) | (j << 1))
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K217)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                j = _I216.get(x)
-                if j is None:
-                    bad_enum(x, _I216)
-                a = ((a << 4) | (j << 1))
-                i = 1
-                x = xs[1]
-                j = _I216.get(x)
-                if j is None:
-                    bad_enum(x, _I216)
-                a = ((a << 5) | (j << 1))
-                a <<= 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K217)
-                return a
-            else:
-                st = _Q219[m]
-                for i, x in enumerate(x):
-                    c, wd = _P220[i]
-                    j = _I216.get(x)
-                    if j is None:
-                        bad_enum(x, _I216)
-                    a = (((((a << wd) | c) << 3)) | (j << 1))
+                a = (((((a << wd) | c) << 3)) | (j << 1))
             i = -1
         else:
             k = 0
@@ -6736,7 +6724,7 @@ def e_PaymentServiceSelectionReqType(a, d):
         d = as_map(d)
     u = 2
     f = 'SelectedPaymentOption'
-    x = d.get('SelectedPaymentOption')
+    x = d['SelectedPaymentOption']
     if x is not None:
         j = _I216.get(x)
         if j is None:
@@ -6745,7 +6733,7 @@ def e_PaymentServiceSelectionReqType(a, d):
     else:
         missing()
     f = 'SelectedServiceList'
-    x = d.get('SelectedServiceList')
+    x = d['SelectedServiceList']
     if x is not None:
         a = e_SelectedServiceListType((a << 1), x)
     else:
@@ -6788,7 +6776,7 @@ def e_PaymentServiceSelectionResType(a, d):
         d = as_map(d)
     u = 1
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I14.get(x)
         if j is None:
@@ -6864,7 +6852,7 @@ def e_PhysicalValueType(a, d):
         a = (a << (24)) | ((y0 - -3) << 19) | (j1 << 13) | (y2 << 1)
     else:
         f = 'Multiplier'
-        x = d.get('Multiplier')
+        x = d['Multiplier']
         if x is not None:
             if x.__class__ is not int or x < -3 or x > 3:
                 x = as_int(x, -3, 3)
@@ -6872,7 +6860,7 @@ def e_PhysicalValueType(a, d):
         else:
             missing()
         f = 'Unit'
-        x = d.get('Unit')
+        x = d['Unit']
         if x is not None:
             j = _I224.get(x)
             if j is None:
@@ -6881,7 +6869,7 @@ def e_PhysicalValueType(a, d):
         else:
             missing()
         f = 'Value'
-        x = d.get('Value')
+        x = d['Value']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 12) | (x << 1))
@@ -6980,7 +6968,7 @@ def e_PowerDeliveryReqType(a, d):
         st = 2
     else:
         f = 'ChargeProgress'
-        x = d.get('ChargeProgress')
+        x = d['ChargeProgress']
         if x is not None:
             j = _I227.get(x)
             if j is None:
@@ -6990,7 +6978,7 @@ def e_PowerDeliveryReqType(a, d):
         else:
             missing()
         f = 'SAScheduleTupleID'
-        x = d.get('SAScheduleTupleID')
+        x = d['SAScheduleTupleID']
         if x is not None:
             if x.__class__ is not int or x < 1 or x > 255:
                 x = as_int(x, 1, 255)
@@ -7063,7 +7051,7 @@ def e_PowerDeliveryResType(a, d):
     st = 0
     u = 1
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I14.get(x)
         if j is None:
@@ -7133,19 +7121,19 @@ def e_PreChargeReqType(a, d):
         d = as_map(d)
     u = 3
     f = 'DC_EVStatus'
-    x = d.get('DC_EVStatus')
+    x = d['DC_EVStatus']
     if x is not None:
         a = e_DC_EVStatusType((a << 1), x)
     else:
         missing()
     f = 'EVTargetVoltage'
-    x = d.get('EVTargetVoltage')
+    x = d['EVTargetVoltage']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
     else:
         missing()
     f = 'EVTargetCurrent'
-    x = d.get('EVTargetCurrent')
+    x = d['EVTargetCurrent']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
     else:
@@ -7193,7 +7181,7 @@ def e_PreChargeResType(a, d):
         d = as_map(d)
     u = 3
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I14.get(x)
         if j is None:
@@ -7202,13 +7190,13 @@ def e_PreChargeResType(a, d):
     else:
         missing()
     f = 'DC_EVSEStatus'
-    x = d.get('DC_EVSEStatus')
+    x = d['DC_EVSEStatus']
     if x is not None:
         a = e_DC_EVSEStatusType((a << 1), x)
     else:
         missing()
     f = 'EVSEPresentVoltage'
-    x = d.get('EVSEPresentVoltage')
+    x = d['EVSEPresentVoltage']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
     else:
@@ -7267,7 +7255,7 @@ def e_ProfileEntryType(a, d):
     st = 0
     u = 2
     f = 'ChargingProfileEntryStart'
-    x = d.get('ChargingProfileEntryStart')
+    x = d['ChargingProfileEntryStart']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -7277,7 +7265,7 @@ def e_ProfileEntryType(a, d):
     else:
         missing()
     f = 'ChargingProfileEntryMaxPower'
-    x = d.get('ChargingProfileEntryMaxPower')
+    x = d['ChargingProfileEntryMaxPower']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
         st = 2
@@ -7327,13 +7315,13 @@ def e_RSAKeyValueType(a, d):
         d = as_map(d)
     u = 2
     f = 'Modulus'
-    x = d.get('Modulus')
+    x = d['Modulus']
     if x is not None:
         a = wb((a << 2), x) << 1
     else:
         missing()
     f = 'Exponent'
-    x = d.get('Exponent')
+    x = d['Exponent']
     if x is not None:
         a = wb((a << 2), x) << 1
     else:
@@ -7537,7 +7525,7 @@ def e_RelativeTimeIntervalType(a, d):
     st = 0
     u = 1
     f = 'start'
-    x = d.get('start')
+    x = d['start']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -7690,58 +7678,57 @@ def e_SAScheduleListType(a, d):
     st = 0
     u = 1
     f = 'SAScheduleTuple'
-    x = d.get('SAScheduleTuple')
+    x = d['SAScheduleTuple']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 3:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_SAScheduleTupleType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K245)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_SAScheduleTupleType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_SAScheduleTupleType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K245)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_SAScheduleTupleType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_SAScheduleTupleType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_SAScheduleTupleType((a << 2), x)
-                a <<= 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K245)
-                return a
-            else:
-                st = _Q247[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_SAScheduleTupleType((a << 2), x)
-                    else:
-                        a = e_SAScheduleTupleType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_SAScheduleTupleType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K245)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_SAScheduleTupleType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_SAScheduleTupleType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K245)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_SAScheduleTupleType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_SAScheduleTupleType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_SAScheduleTupleType((a << 2), x)
+            a <<= 1
+            if u != len(d):
+                f = None
+                extra(d, _K245)
+            return a
+        elif m <= 3:
+            st = _Q247[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_SAScheduleTupleType((a << 2), x)
+                else:
+                    a = e_SAScheduleTupleType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -7815,7 +7802,7 @@ def e_SAScheduleTupleType(a, d):
     st = 0
     u = 2
     f = 'SAScheduleTupleID'
-    x = d.get('SAScheduleTupleID')
+    x = d['SAScheduleTupleID']
     if x is not None:
         if x.__class__ is not int or x < 1 or x > 255:
             x = as_int(x, 1, 255)
@@ -7824,7 +7811,7 @@ def e_SAScheduleTupleType(a, d):
     else:
         missing()
     f = 'PMaxSchedule'
-    x = d.get('PMaxSchedule')
+    x = d['PMaxSchedule']
     if x is not None:
         a = e_PMaxScheduleType((a << 1), x)
         st = 2
@@ -7942,77 +7929,76 @@ def e_SPKIDataType(a, d):
     st = 0
     u = 1
     f = 'SPKISexp'
-    x = d.get('SPKISexp')
+    x = d['SPKISexp']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                a = (a << 2) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K249)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K249)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K249)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                i = 3
-                x = xs[3]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K249)
-                return a
-            else:
-                st = _Q90[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = wb((a << 3), x) << 1
-                    else:
-                        a = wb((a << 2), x) << 1
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            a = (a << 2) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K249)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K249)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K249)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            i = 3
+            x = xs[3]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K249)
+            return a
+        elif m <= 16:
+            st = _Q90[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = wb((a << 3), x) << 1
+                else:
+                    a = wb((a << 2), x) << 1
             i = -1
         else:
             k = 0
@@ -8432,77 +8418,76 @@ def e_SelectedServiceListType(a, d):
     st = 0
     u = 1
     f = 'SelectedService'
-    x = d.get('SelectedService')
+    x = d['SelectedService']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_SelectedServiceType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K259)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_SelectedServiceType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_SelectedServiceType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K259)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_SelectedServiceType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_SelectedServiceType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_SelectedServiceType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K259)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_SelectedServiceType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_SelectedServiceType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_SelectedServiceType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_SelectedServiceType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K259)
-                return a
-            else:
-                st = _Q261[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_SelectedServiceType((a << 2), x)
-                    else:
-                        a = e_SelectedServiceType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_SelectedServiceType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K259)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_SelectedServiceType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_SelectedServiceType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K259)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_SelectedServiceType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_SelectedServiceType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_SelectedServiceType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K259)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_SelectedServiceType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_SelectedServiceType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_SelectedServiceType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_SelectedServiceType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K259)
+            return a
+        elif m <= 16:
+            st = _Q261[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_SelectedServiceType((a << 2), x)
+                else:
+                    a = e_SelectedServiceType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -8577,7 +8562,7 @@ def e_SelectedServiceType(a, d):
     st = 0
     u = 1
     f = 'ServiceID'
-    x = d.get('ServiceID')
+    x = d['ServiceID']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -8635,7 +8620,7 @@ def e_ServiceDetailReqType(a, d):
         d = as_map(d)
     u = 1
     f = 'ServiceID'
-    x = d.get('ServiceID')
+    x = d['ServiceID']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -8714,7 +8699,7 @@ def e_ServiceDetailResType(a, d):
         st = 2
     else:
         f = 'ResponseCode'
-        x = d.get('ResponseCode')
+        x = d['ResponseCode']
         if x is not None:
             j = _I14.get(x)
             if j is None:
@@ -8724,7 +8709,7 @@ def e_ServiceDetailResType(a, d):
         else:
             missing()
         f = 'ServiceID'
-        x = d.get('ServiceID')
+        x = d['ServiceID']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -8878,7 +8863,7 @@ def e_ServiceDiscoveryResType(a, d):
     st = 0
     u = 3
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I14.get(x)
         if j is None:
@@ -8888,14 +8873,14 @@ def e_ServiceDiscoveryResType(a, d):
     else:
         missing()
     f = 'PaymentOptionList'
-    x = d.get('PaymentOptionList')
+    x = d['PaymentOptionList']
     if x is not None:
         a = e_PaymentOptionListType((a << 1), x)
         st = 2
     else:
         missing()
     f = 'ChargeService'
-    x = d.get('ChargeService')
+    x = d['ChargeService']
     if x is not None:
         a = e_ChargeServiceType((a << 1), x)
         st = 3
@@ -8974,77 +8959,76 @@ def e_ServiceListType(a, d):
     st = 0
     u = 1
     f = 'Service'
-    x = d.get('Service')
+    x = d['Service']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 8:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ServiceType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K268)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ServiceType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ServiceType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K268)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ServiceType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ServiceType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_ServiceType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K268)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ServiceType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ServiceType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_ServiceType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_ServiceType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K268)
-                return a
-            else:
-                st = _Q270[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_ServiceType((a << 2), x)
-                    else:
-                        a = e_ServiceType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ServiceType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K268)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ServiceType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_ServiceType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K268)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ServiceType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_ServiceType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_ServiceType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K268)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ServiceType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_ServiceType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_ServiceType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_ServiceType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K268)
+            return a
+        elif m <= 8:
+            st = _Q270[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_ServiceType((a << 2), x)
+                else:
+                    a = e_ServiceType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -9137,77 +9121,76 @@ def e_ServiceParameterListType(a, d):
     st = 0
     u = 1
     f = 'ParameterSet'
-    x = d.get('ParameterSet')
+    x = d['ParameterSet']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ParameterSetType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K271)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ParameterSetType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ParameterSetType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K271)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ParameterSetType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ParameterSetType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_ParameterSetType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K271)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ParameterSetType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ParameterSetType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_ParameterSetType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_ParameterSetType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K271)
-                return a
-            else:
-                st = _Q90[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_ParameterSetType((a << 2), x)
-                    else:
-                        a = e_ParameterSetType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ParameterSetType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K271)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ParameterSetType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_ParameterSetType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K271)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ParameterSetType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_ParameterSetType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_ParameterSetType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K271)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ParameterSetType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_ParameterSetType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_ParameterSetType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_ParameterSetType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K271)
+            return a
+        elif m <= 16:
+            st = _Q90[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_ParameterSetType((a << 2), x)
+                else:
+                    a = e_ParameterSetType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -9339,7 +9322,7 @@ def e_ServiceType(a, d):
     st = 0
     u = 1
     f = 'ServiceID'
-    x = d.get('ServiceID')
+    x = d['ServiceID']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -9412,7 +9395,7 @@ def e_SessionSetupReqType(a, d):
         d = as_map(d)
     u = 1
     f = 'EVCCID'
-    x = d.get('EVCCID')
+    x = d['EVCCID']
     if x is not None:
         a = wb((a << 2), x) << 1
     else:
@@ -9488,7 +9471,7 @@ def e_SessionSetupResType(a, d):
         st = 2
     else:
         f = 'ResponseCode'
-        x = d.get('ResponseCode')
+        x = d['ResponseCode']
         if x is not None:
             j = _I14.get(x)
             if j is None:
@@ -9498,7 +9481,7 @@ def e_SessionSetupResType(a, d):
         else:
             missing()
         f = 'EVSEID'
-        x = d.get('EVSEID')
+        x = d['EVSEID']
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                 a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -9555,7 +9538,7 @@ def e_SessionStopReqType(a, d):
         d = as_map(d)
     u = 1
     f = 'ChargingSession'
-    x = d.get('ChargingSession')
+    x = d['ChargingSession']
     if x is not None:
         j = _I277.get(x)
         if j is None:
@@ -9601,7 +9584,7 @@ def e_SessionStopResType(a, d):
         d = as_map(d)
     u = 1
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I14.get(x)
         if j is None:
@@ -9790,7 +9773,7 @@ def e_SignatureMethodType(a, d):
     st = 0
     u = 1
     f = 'Algorithm'
-    x = d.get('Algorithm')
+    x = d['Algorithm']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -10489,77 +10472,76 @@ def e_SubCertificatesType(a, d):
     st = 0
     u = 1
     f = 'Certificate'
-    x = d.get('Certificate')
+    x = d['Certificate']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 4:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K290)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K290)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K290)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                i = 3
-                x = xs[3]
-                a = wb((a << 3), x) << 1
-                a <<= 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K290)
-                return a
-            else:
-                st = _Q292[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = wb((a << 3), x) << 1
-                    else:
-                        a = wb((a << 2), x) << 1
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K290)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K290)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K290)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            i = 3
+            x = xs[3]
+            a = wb((a << 3), x) << 1
+            a <<= 1
+            if u != len(d):
+                f = None
+                extra(d, _K290)
+            return a
+        elif m <= 4:
+            st = _Q292[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = wb((a << 3), x) << 1
+                else:
+                    a = wb((a << 2), x) << 1
             i = -1
         else:
             k = 0
@@ -10665,108 +10647,107 @@ def e_SupportedEnergyTransferModeType(a, d):
     st = 0
     u = 1
     f = 'EnergyTransferMode'
-    x = d.get('EnergyTransferMode')
+    x = d['EnergyTransferMode']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 6:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            j = _I69.get(x)
+            if j is None:
+                bad_enum(x, _I69)
+            a = ((a << 6) | (j << 1))
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K293)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            j = _I69.get(x)
+            if j is None:
+                bad_enum(x, _I69)
+            a = ((a << 6) | (j << 1))
+            i = 1
+            x = xs[1]
+            j = _I69.get(x)
+            if j is None:
+                bad_enum(x, _I69)
+            a = ((a << 7) | (j << 1))
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K293)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            j = _I69.get(x)
+            if j is None:
+                bad_enum(x, _I69)
+            a = ((a << 6) | (j << 1))
+            i = 1
+            x = xs[1]
+            j = _I69.get(x)
+            if j is None:
+                bad_enum(x, _I69)
+            a = ((a << 7) | (j << 1))
+            i = 2
+            x = xs[2]
+            j = _I69.get(x)
+            if j is None:
+                bad_enum(x, _I69)
+            a = ((a << 7) | (j << 1))
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K293)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            j = _I69.get(x)
+            if j is None:
+                bad_enum(x, _I69)
+            a = ((a << 6) | (j << 1))
+            i = 1
+            x = xs[1]
+            j = _I69.get(x)
+            if j is None:
+                bad_enum(x, _I69)
+            a = ((a << 7) | (j << 1))
+            i = 2
+            x = xs[2]
+            j = _I69.get(x)
+            if j is None:
+                bad_enum(x, _I69)
+            a = ((a << 7) | (j << 1))
+            i = 3
+            x = xs[3]
+            j = _I69.get(x)
+            if j is None:
+                bad_enum(x, _I69)
+            a = ((a << 7) | (j << 1))
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K293)
+            return a
+        elif m <= 6:
+            st = _Q295[m]
+            for i, x in enumerate(x):
+                c, wd = _P296[i]
                 j = _I69.get(x)
                 if j is None:
                     bad_enum(x, _I69)
-                a = ((a << 6) | (j << 1))
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K293)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                j = _I69.get(x)
-                if j is None:
-                    bad_enum(x, _I69)
-                a = ((a << 6) | (j << 1))
-                i = 1
-                x = xs[1]
-                j = _I69.get(x)
-                if j is None:
-                    bad_enum(x, _I69)
-                a = ((a << 7) | (j << 1))
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K293)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                j = _I69.get(x)
-                if j is None:
-                    bad_enum(x, _I69)
-                a = ((a << 6) | (j << 1))
-                i = 1
-                x = xs[1]
-                j = _I69.get(x)
-                if j is None:
-                    bad_enum(x, _I69)
-                a = ((a << 7) | (j << 1))
-                i = 2
-                x = xs[2]
-                j = _I69.get(x)
-                if j is None:
-                    bad_enum(x, _I69)
-                a = ((a << 7) | (j << 1))
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K293)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                j = _I69.get(x)
-                if j is None:
-                    bad_enum(x, _I69)
-                a = ((a << 6) | (j << 1))
-                i = 1
-                x = xs[1]
-                j = _I69.get(x)
-                if j is None:
-                    bad_enum(x, _I69)
-                a = ((a << 7) | (j << 1))
-                i = 2
-                x = xs[2]
-                j = _I69.get(x)
-                if j is None:
-                    bad_enum(x, _I69)
-                a = ((a << 7) | (j << 1))
-                i = 3
-                x = xs[3]
-                j = _I69.get(x)
-                if j is None:
-                    bad_enum(x, _I69)
-                a = ((a << 7) | (j << 1))
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K293)
-                return a
-            else:
-                st = _Q295[m]
-                for i, x in enumerate(x):
-                    c, wd = _P296[i]
-                    j = _I69.get(x)
-                    if j is None:
-                        bad_enum(x, _I69)
-                    a = (((((a << wd) | c) << 5)) | (j << 1))
+                a = (((((a << wd) | c) << 5)) | (j << 1))
             i = -1
         else:
             k = 0
@@ -11229,7 +11210,7 @@ def e_TransformType(a, d):
     st = 0
     u = 1
     f = 'Algorithm'
-    x = d.get('Algorithm')
+    x = d['Algorithm']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -11243,102 +11224,101 @@ def e_TransformType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                a = (a << 3) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K297)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                a = (a << 3) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K297)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 2
-                x = xs[2]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                a = (a << 3) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K297)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 2
-                x = xs[2]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 3
-                x = xs[3]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                a = (a << 3) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K297)
-                return a
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
             else:
-                st = _Q299[m]
-                for i, x in enumerate(x):
-                    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                        a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                    else:
-                        a = ws((a << 4), x) << 1
+                a = ws((a << 4), x) << 1
+            a = (a << 3) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K297)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            a = (a << 3) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K297)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 2
+            x = xs[2]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            a = (a << 3) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K297)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 2
+            x = xs[2]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 3
+            x = xs[3]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            a = (a << 3) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K297)
+            return a
+        elif m <= 16:
+            st = _Q299[m]
+            for i, x in enumerate(x):
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
             i = -1
         else:
             k = 0
@@ -11421,77 +11401,76 @@ def e_TransformsType(a, d):
     st = 0
     u = 1
     f = 'Transform'
-    x = d.get('Transform')
+    x = d['Transform']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TransformType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K300)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TransformType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_TransformType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K300)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TransformType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_TransformType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_TransformType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K300)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TransformType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_TransformType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_TransformType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_TransformType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K300)
-                return a
-            else:
-                st = _Q90[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_TransformType((a << 2), x)
-                    else:
-                        a = e_TransformType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TransformType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K300)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TransformType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_TransformType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K300)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TransformType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_TransformType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_TransformType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K300)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TransformType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_TransformType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_TransformType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_TransformType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K300)
+            return a
+        elif m <= 16:
+            st = _Q90[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_TransformType((a << 2), x)
+                else:
+                    a = e_TransformType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -11545,7 +11524,7 @@ def e_WeldingDetectionReqType(a, d):
         d = as_map(d)
     u = 1
     f = 'DC_EVStatus'
-    x = d.get('DC_EVStatus')
+    x = d['DC_EVStatus']
     if x is not None:
         a = e_DC_EVStatusType((a << 1), x)
     else:
@@ -11593,7 +11572,7 @@ def e_WeldingDetectionResType(a, d):
         d = as_map(d)
     u = 3
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I14.get(x)
         if j is None:
@@ -11602,13 +11581,13 @@ def e_WeldingDetectionResType(a, d):
     else:
         missing()
     f = 'DC_EVSEStatus'
-    x = d.get('DC_EVSEStatus')
+    x = d['DC_EVSEStatus']
     if x is not None:
         a = e_DC_EVSEStatusType((a << 1), x)
     else:
         missing()
     f = 'EVSEPresentVoltage'
-    x = d.get('EVSEPresentVoltage')
+    x = d['EVSEPresentVoltage']
     if x is not None:
         a = e_PhysicalValueType((a << 1), x)
     else:
@@ -11820,7 +11799,7 @@ def e_X509IssuerSerialType(a, d):
         a = (a << ((ln0 << 3) + 23)) | (_fb((_C93[ln0 + 2] + y0).encode(), 'big') << 13) | (y1 << 1)
     else:
         f = 'X509IssuerName'
-        x = d.get('X509IssuerName')
+        x = d['X509IssuerName']
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                 a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -11829,7 +11808,7 @@ def e_X509IssuerSerialType(a, d):
         else:
             missing()
         f = 'X509SerialNumber'
-        x = d.get('X509SerialNumber')
+        x = d['X509SerialNumber']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 12) | (x << 1))
@@ -11872,13 +11851,13 @@ def e_anon_V2G_Message(a, d):
         d = as_map(d)
     u = 2
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
     else:
         missing()
     f = 'Body'
-    x = d.get('Body')
+    x = d['Body']
     if x is not None:
         a = e_BodyType((a << 1), x)
     else:

@@ -600,77 +600,76 @@ def e_AdditionalServiceListType(a, d):
     st = 0
     u = 1
     f = 'AdditionalService'
-    x = d.get('AdditionalService')
+    x = d['AdditionalService']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 5:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_AdditionalServiceType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K15)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_AdditionalServiceType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_AdditionalServiceType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K15)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_AdditionalServiceType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_AdditionalServiceType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_AdditionalServiceType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K15)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_AdditionalServiceType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_AdditionalServiceType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_AdditionalServiceType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_AdditionalServiceType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K15)
-                return a
-            else:
-                st = _Q17[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_AdditionalServiceType((a << 2), x)
-                    else:
-                        a = e_AdditionalServiceType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_AdditionalServiceType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K15)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_AdditionalServiceType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_AdditionalServiceType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K15)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_AdditionalServiceType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_AdditionalServiceType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_AdditionalServiceType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K15)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_AdditionalServiceType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_AdditionalServiceType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_AdditionalServiceType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_AdditionalServiceType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K15)
+            return a
+        elif m <= 5:
+            st = _Q17[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_AdditionalServiceType((a << 2), x)
+                else:
+                    a = e_AdditionalServiceType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -742,7 +741,7 @@ def e_AdditionalServiceType(a, d):
         d = as_map(d)
     u = 2
     f = 'ServiceName'
-    x = d.get('ServiceName')
+    x = d['ServiceName']
     if x is not None:
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
             a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -751,7 +750,7 @@ def e_AdditionalServiceType(a, d):
     else:
         missing()
     f = 'ServiceFee'
-    x = d.get('ServiceFee')
+    x = d['ServiceFee']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
     else:
@@ -805,14 +804,14 @@ def e_AuthorizationReqType(a, d):
     st = 0
     u = 2
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
     else:
         missing()
     f = 'SelectedAuthorizationService'
-    x = d.get('SelectedAuthorizationService')
+    x = d['SelectedAuthorizationService']
     if x is not None:
         j = _I21.get(x)
         if j is None:
@@ -890,7 +889,7 @@ def e_AuthorizationResType(a, d):
         d = as_map(d)
     u = 3
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
     else:
@@ -904,7 +903,7 @@ def e_AuthorizationResType(a, d):
         a = (a << (14)) | (j0 << 6) | (j1 << 1)
     else:
         f = 'ResponseCode'
-        x = d.get('ResponseCode')
+        x = d['ResponseCode']
         if x is not None:
             j = _I26.get(x)
             if j is None:
@@ -913,7 +912,7 @@ def e_AuthorizationResType(a, d):
         else:
             missing()
         f = 'EVSEProcessing'
-        x = d.get('EVSEProcessing')
+        x = d['EVSEProcessing']
         if x is not None:
             j = _I28.get(x)
             if j is None:
@@ -949,7 +948,7 @@ def e_AuthorizationSetupReqType(a, d):
         d = as_map(d)
     u = 1
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
     else:
@@ -1040,14 +1039,14 @@ def e_AuthorizationSetupResType(a, d):
     st = 0
     u = 3
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
     else:
         missing()
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I26.get(x)
         if j is None:
@@ -1057,44 +1056,43 @@ def e_AuthorizationSetupResType(a, d):
     else:
         missing()
     f = 'AuthorizationServices'
-    x = d.get('AuthorizationServices')
+    x = d['AuthorizationServices']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 2:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            j = _I21.get(x)
+            if j is None:
+                bad_enum(x, _I21)
+            a = ((a << 4) | (j << 1))
+            st = 3
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            j = _I21.get(x)
+            if j is None:
+                bad_enum(x, _I21)
+            a = ((a << 4) | (j << 1))
+            i = 1
+            x = xs[1]
+            j = _I21.get(x)
+            if j is None:
+                bad_enum(x, _I21)
+            a = ((a << 5) | (j << 1))
+            st = 4
+        elif m <= 2:
+            st = _Q33[m]
+            for i, x in enumerate(x):
+                c, wd = _P34[i]
                 j = _I21.get(x)
                 if j is None:
                     bad_enum(x, _I21)
-                a = ((a << 4) | (j << 1))
-                st = 3
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                j = _I21.get(x)
-                if j is None:
-                    bad_enum(x, _I21)
-                a = ((a << 4) | (j << 1))
-                i = 1
-                x = xs[1]
-                j = _I21.get(x)
-                if j is None:
-                    bad_enum(x, _I21)
-                a = ((a << 5) | (j << 1))
-                st = 4
-            else:
-                st = _Q33[m]
-                for i, x in enumerate(x):
-                    c, wd = _P34[i]
-                    j = _I21.get(x)
-                    if j is None:
-                        bad_enum(x, _I21)
-                    a = (((((a << wd) | c) << 3)) | (j << 1))
+                a = (((((a << wd) | c) << 3)) | (j << 1))
             i = -1
         else:
             k = 0
@@ -1297,7 +1295,7 @@ def e_CanonicalizationMethodType(a, d):
         d = as_map(d)
     u = 1
     f = 'Algorithm'
-    x = d.get('Algorithm')
+    x = d['Algorithm']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -1342,7 +1340,7 @@ def e_CertificateChainType(a, d):
     st = 0
     u = 1
     f = 'Certificate'
-    x = d.get('Certificate')
+    x = d['Certificate']
     if x is not None:
         a = wb((a << 2), x) << 1
         st = 1
@@ -1416,28 +1414,28 @@ def e_CertificateInstallationReqType(a, d):
     st = 0
     u = 4
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
     else:
         missing()
     f = 'OEMProvisioningCertificateChain'
-    x = d.get('OEMProvisioningCertificateChain')
+    x = d['OEMProvisioningCertificateChain']
     if x is not None:
         a = e_SignedCertificateChainType((a << 1), x)
         st = 2
     else:
         missing()
     f = 'ListOfRootCertificateIDs'
-    x = d.get('ListOfRootCertificateIDs')
+    x = d['ListOfRootCertificateIDs']
     if x is not None:
         a = e_ListOfRootCertificateIDsType((a << 1), x)
         st = 3
     else:
         missing()
     f = 'MaximumContractCertificateChains'
-    x = d.get('MaximumContractCertificateChains')
+    x = d['MaximumContractCertificateChains']
     if x is not None:
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
@@ -1538,7 +1536,7 @@ def e_CertificateInstallationResType(a, d):
         d = as_map(d)
     u = 6
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
     else:
@@ -1552,7 +1550,7 @@ def e_CertificateInstallationResType(a, d):
         a = (a << (14)) | (j0 << 6) | (j1 << 1)
     else:
         f = 'ResponseCode'
-        x = d.get('ResponseCode')
+        x = d['ResponseCode']
         if x is not None:
             j = _I26.get(x)
             if j is None:
@@ -1561,7 +1559,7 @@ def e_CertificateInstallationResType(a, d):
         else:
             missing()
         f = 'EVSEProcessing'
-        x = d.get('EVSEProcessing')
+        x = d['EVSEProcessing']
         if x is not None:
             j = _I28.get(x)
             if j is None:
@@ -1570,19 +1568,19 @@ def e_CertificateInstallationResType(a, d):
         else:
             missing()
     f = 'CPSCertificateChain'
-    x = d.get('CPSCertificateChain')
+    x = d['CPSCertificateChain']
     if x is not None:
         a = e_CertificateChainType((a << 1), x)
     else:
         missing()
     f = 'SignedInstallationData'
-    x = d.get('SignedInstallationData')
+    x = d['SignedInstallationData']
     if x is not None:
         a = e_SignedInstallationDataType((a << 1), x)
     else:
         missing()
     f = 'RemainingContractCertificateChains'
-    x = d.get('RemainingContractCertificateChains')
+    x = d['RemainingContractCertificateChains']
     if x is not None:
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
@@ -1632,7 +1630,7 @@ def e_ChargingScheduleType(a, d):
     st = 0
     u = 1
     f = 'PowerSchedule'
-    x = d.get('PowerSchedule')
+    x = d['PowerSchedule']
     if x is not None:
         a = e_PowerScheduleType((a << 1), x)
         st = 1
@@ -1686,13 +1684,13 @@ def e_ContractCertificateChainType(a, d):
         d = as_map(d)
     u = 2
     f = 'Certificate'
-    x = d.get('Certificate')
+    x = d['Certificate']
     if x is not None:
         a = wb((a << 2), x) << 1
     else:
         missing()
     f = 'SubCertificates'
-    x = d.get('SubCertificates')
+    x = d['SubCertificates']
     if x is not None:
         a = e_SubCertificatesType((a << 1), x)
     else:
@@ -1873,13 +1871,13 @@ def e_DetailedCostType(a, d):
         d = as_map(d)
     u = 2
     f = 'Amount'
-    x = d.get('Amount')
+    x = d['Amount']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
     else:
         missing()
     f = 'CostPerUnit'
-    x = d.get('CostPerUnit')
+    x = d['CostPerUnit']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
     else:
@@ -1923,7 +1921,7 @@ def e_DetailedTaxType(a, d):
         d = as_map(d)
     u = 2
     f = 'TaxRuleID'
-    x = d.get('TaxRuleID')
+    x = d['TaxRuleID']
     if x is not None:
         if x.__class__ is int and 0 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -1932,7 +1930,7 @@ def e_DetailedTaxType(a, d):
     else:
         missing()
     f = 'Amount'
-    x = d.get('Amount')
+    x = d['Amount']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
     else:
@@ -2050,7 +2048,7 @@ def e_DigestMethodType(a, d):
         d = as_map(d)
     u = 1
     f = 'Algorithm'
-    x = d.get('Algorithm')
+    x = d['Algorithm']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -2197,7 +2195,7 @@ def e_Dynamic_SEReqControlModeType(a, d):
     st = 0
     u = 1
     f = 'DepartureTime'
-    x = d.get('DepartureTime')
+    x = d['DepartureTime']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -2589,108 +2587,107 @@ def e_EMAIDListType(a, d):
     st = 0
     u = 1
     f = 'EMAID'
-    x = d.get('EMAID')
+    x = d['EMAID']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 8:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 2), x) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K69)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 3), x) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K69)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 3), x) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K69)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 3), x) << 1
-                i = 3
-                x = xs[3]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 3), x) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K69)
-                return a
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
             else:
-                st = _Q71[m]
-                for i, x in enumerate(x):
-                    c, wd = _P72[i]
-                    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                        a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                    else:
-                        a = ws(((((a << wd) | c) << 1)), x) << 1
+                a = ws((a << 2), x) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K69)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 3), x) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K69)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 3), x) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K69)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 3), x) << 1
+            i = 3
+            x = xs[3]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 3), x) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K69)
+            return a
+        elif m <= 8:
+            st = _Q71[m]
+            for i, x in enumerate(x):
+                c, wd = _P72[i]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+                else:
+                    a = ws(((((a << wd) | c) << 1)), x) << 1
             i = -1
         else:
             k = 0
@@ -2802,7 +2799,7 @@ def e_EVAbsolutePriceScheduleType(a, d):
         a = (a << ((ln1 << 3) + (ln2 << 3) + 33)) | (y0 << ((ln1 << 3) + (ln2 << 3) + 23)) | (_fb((_C74[ln1 + 2] + y1).encode(), 'big') << ((ln2 << 3) + 12)) | (_fb((_C74[ln2 + 2] + y2).encode(), 'big') << 1)
     else:
         f = 'TimeAnchor'
-        x = d.get('TimeAnchor')
+        x = d['TimeAnchor']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -2811,7 +2808,7 @@ def e_EVAbsolutePriceScheduleType(a, d):
         else:
             missing()
         f = 'Currency'
-        x = d.get('Currency')
+        x = d['Currency']
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                 a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -2820,7 +2817,7 @@ def e_EVAbsolutePriceScheduleType(a, d):
         else:
             missing()
         f = 'PriceAlgorithm'
-        x = d.get('PriceAlgorithm')
+        x = d['PriceAlgorithm']
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                 a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -2829,7 +2826,7 @@ def e_EVAbsolutePriceScheduleType(a, d):
         else:
             missing()
     f = 'EVPriceRuleStacks'
-    x = d.get('EVPriceRuleStacks')
+    x = d['EVPriceRuleStacks']
     if x is not None:
         a = e_EVPriceRuleStackListType((a << 1), x)
     else:
@@ -2869,13 +2866,13 @@ def e_EVEnergyOfferType(a, d):
         d = as_map(d)
     u = 2
     f = 'EVPowerSchedule'
-    x = d.get('EVPowerSchedule')
+    x = d['EVPowerSchedule']
     if x is not None:
         a = e_EVPowerScheduleType((a << 1), x)
     else:
         missing()
     f = 'EVAbsolutePriceSchedule'
-    x = d.get('EVAbsolutePriceSchedule')
+    x = d['EVAbsolutePriceSchedule']
     if x is not None:
         a = e_EVAbsolutePriceScheduleType((a << 1), x)
     else:
@@ -2946,77 +2943,76 @@ def e_EVPowerProfileEntryListType(a, d):
     st = 0
     u = 1
     f = 'EVPowerProfileEntry'
-    x = d.get('EVPowerProfileEntry')
+    x = d['EVPowerProfileEntry']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_PowerScheduleEntryType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K76)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_PowerScheduleEntryType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_PowerScheduleEntryType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K76)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_PowerScheduleEntryType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_PowerScheduleEntryType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_PowerScheduleEntryType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K76)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_PowerScheduleEntryType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_PowerScheduleEntryType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_PowerScheduleEntryType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_PowerScheduleEntryType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K76)
-                return a
-            else:
-                st = _Q78[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_PowerScheduleEntryType((a << 2), x)
-                    else:
-                        a = e_PowerScheduleEntryType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_PowerScheduleEntryType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K76)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_PowerScheduleEntryType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_PowerScheduleEntryType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K76)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_PowerScheduleEntryType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_PowerScheduleEntryType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_PowerScheduleEntryType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K76)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_PowerScheduleEntryType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_PowerScheduleEntryType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_PowerScheduleEntryType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_PowerScheduleEntryType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K76)
+            return a
+        elif m <= 16:
+            st = _Q78[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_PowerScheduleEntryType((a << 2), x)
+                else:
+                    a = e_PowerScheduleEntryType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -3095,7 +3091,7 @@ def e_EVPowerProfileType(a, d):
     st = 0
     u = 1
     f = 'TimeAnchor'
-    x = d.get('TimeAnchor')
+    x = d['TimeAnchor']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -3189,77 +3185,76 @@ def e_EVPowerScheduleEntryListType(a, d):
     st = 0
     u = 1
     f = 'EVPowerScheduleEntry'
-    x = d.get('EVPowerScheduleEntry')
+    x = d['EVPowerScheduleEntry']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_EVPowerScheduleEntryType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K80)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_EVPowerScheduleEntryType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_EVPowerScheduleEntryType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K80)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_EVPowerScheduleEntryType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_EVPowerScheduleEntryType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_EVPowerScheduleEntryType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K80)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_EVPowerScheduleEntryType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_EVPowerScheduleEntryType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_EVPowerScheduleEntryType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_EVPowerScheduleEntryType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K80)
-                return a
-            else:
-                st = _Q78[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_EVPowerScheduleEntryType((a << 2), x)
-                    else:
-                        a = e_EVPowerScheduleEntryType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_EVPowerScheduleEntryType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K80)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_EVPowerScheduleEntryType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_EVPowerScheduleEntryType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K80)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_EVPowerScheduleEntryType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_EVPowerScheduleEntryType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_EVPowerScheduleEntryType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K80)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_EVPowerScheduleEntryType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_EVPowerScheduleEntryType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_EVPowerScheduleEntryType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_EVPowerScheduleEntryType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K80)
+            return a
+        elif m <= 16:
+            st = _Q78[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_EVPowerScheduleEntryType((a << 2), x)
+                else:
+                    a = e_EVPowerScheduleEntryType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -3325,7 +3320,7 @@ def e_EVPowerScheduleEntryType(a, d):
         d = as_map(d)
     u = 2
     f = 'Duration'
-    x = d.get('Duration')
+    x = d['Duration']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -3334,7 +3329,7 @@ def e_EVPowerScheduleEntryType(a, d):
     else:
         missing()
     f = 'Power'
-    x = d.get('Power')
+    x = d['Power']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
     else:
@@ -3378,7 +3373,7 @@ def e_EVPowerScheduleType(a, d):
         d = as_map(d)
     u = 2
     f = 'TimeAnchor'
-    x = d.get('TimeAnchor')
+    x = d['TimeAnchor']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -3387,7 +3382,7 @@ def e_EVPowerScheduleType(a, d):
     else:
         missing()
     f = 'EVPowerScheduleEntries'
-    x = d.get('EVPowerScheduleEntries')
+    x = d['EVPowerScheduleEntries']
     if x is not None:
         a = e_EVPowerScheduleEntryListType((a << 1), x)
     else:
@@ -3458,77 +3453,76 @@ def e_EVPriceRuleStackListType(a, d):
     st = 0
     u = 1
     f = 'EVPriceRuleStack'
-    x = d.get('EVPriceRuleStack')
+    x = d['EVPriceRuleStack']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_EVPriceRuleStackType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K84)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_EVPriceRuleStackType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_EVPriceRuleStackType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K84)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_EVPriceRuleStackType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_EVPriceRuleStackType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_EVPriceRuleStackType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K84)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_EVPriceRuleStackType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_EVPriceRuleStackType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_EVPriceRuleStackType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_EVPriceRuleStackType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K84)
-                return a
-            else:
-                st = _Q78[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_EVPriceRuleStackType((a << 2), x)
-                    else:
-                        a = e_EVPriceRuleStackType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_EVPriceRuleStackType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K84)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_EVPriceRuleStackType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_EVPriceRuleStackType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K84)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_EVPriceRuleStackType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_EVPriceRuleStackType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_EVPriceRuleStackType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K84)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_EVPriceRuleStackType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_EVPriceRuleStackType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_EVPriceRuleStackType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_EVPriceRuleStackType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K84)
+            return a
+        elif m <= 16:
+            st = _Q78[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_EVPriceRuleStackType((a << 2), x)
+                else:
+                    a = e_EVPriceRuleStackType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -3632,7 +3626,7 @@ def e_EVPriceRuleStackType(a, d):
     st = 0
     u = 2
     f = 'Duration'
-    x = d.get('Duration')
+    x = d['Duration']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -3642,77 +3636,76 @@ def e_EVPriceRuleStackType(a, d):
     else:
         missing()
     f = 'EVPriceRule'
-    x = d.get('EVPriceRule')
+    x = d['EVPriceRule']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 8:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_EVPriceRuleType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K85)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_EVPriceRuleType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_EVPriceRuleType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K85)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_EVPriceRuleType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_EVPriceRuleType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_EVPriceRuleType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K85)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_EVPriceRuleType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_EVPriceRuleType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_EVPriceRuleType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_EVPriceRuleType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K85)
-                return a
-            else:
-                st = _Q87[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_EVPriceRuleType((a << 2), x)
-                    else:
-                        a = e_EVPriceRuleType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_EVPriceRuleType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K85)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_EVPriceRuleType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_EVPriceRuleType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K85)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_EVPriceRuleType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_EVPriceRuleType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_EVPriceRuleType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K85)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_EVPriceRuleType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_EVPriceRuleType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_EVPriceRuleType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_EVPriceRuleType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K85)
+            return a
+        elif m <= 8:
+            st = _Q87[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_EVPriceRuleType((a << 2), x)
+                else:
+                    a = e_EVPriceRuleType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -3774,13 +3767,13 @@ def e_EVPriceRuleType(a, d):
         d = as_map(d)
     u = 2
     f = 'EnergyFee'
-    x = d.get('EnergyFee')
+    x = d['EnergyFee']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
     else:
         missing()
     f = 'PowerRangeStart'
-    x = d.get('PowerRangeStart')
+    x = d['PowerRangeStart']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
     else:
@@ -3843,7 +3836,7 @@ def e_EVSEStatusType(a, d):
         a = (a << (17)) | (y0 << 7) | (j1 << 1)
     else:
         f = 'NotificationMaxDelay'
-        x = d.get('NotificationMaxDelay')
+        x = d['NotificationMaxDelay']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -3852,7 +3845,7 @@ def e_EVSEStatusType(a, d):
         else:
             missing()
         f = 'EVSENotification'
-        x = d.get('EVSENotification')
+        x = d['EVSENotification']
         if x is not None:
             j = _I91.get(x)
             if j is None:
@@ -4359,143 +4352,136 @@ def e_ListOfRootCertificateIDsType(a, d):
     st = 0
     u = 1
     f = 'RootCertificateID'
-    x = d.get('RootCertificateID')
+    x = d['RootCertificateID']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                x0 = xs[0]
-                if x0.__class__ is dict and len(x0) == 2:
-                    try:
-                        z0 = x0['X509IssuerName']
-                        z1 = x0['X509SerialNumber']
-                    except KeyError:
-                        z0 = None
+        if m == 1:
+            xs = x
+            x0, = xs
+            try:
+                if len(x0) == 2:
+                    z0 = x0['X509IssuerName']
+                    z1 = x0['X509SerialNumber']
                 else:
                     z0 = None
-                if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128:
-                    a = (a << ((lz0 << 3) + 27)) | (_fb((_C74[lz0 + 2] + z0).encode(), 'big') << 16) | (z1 << 4) | 1
-                else:
-                    i = 0
-                    x = x0
-                    a = e_X509IssuerSerialType((a << 1), x)
-                    a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K107)
-                return a
-            elif m == 2:
-                xs = x
-                x0 = xs[0]
-                x1 = xs[1]
-                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2:
-                    try:
-                        z0 = x0['X509IssuerName']
-                        z1 = x0['X509SerialNumber']
-                        z2 = x1['X509IssuerName']
-                        z3 = x1['X509SerialNumber']
-                    except KeyError:
-                        z0 = None
-                else:
-                    z0 = None
-                if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128:
-                    a = (((a << ((lz0 << 3) + 25)) | (_fb((_C74[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 28)) | (_fb((_C74[lz2 + 2] + z2).encode(), 'big') << 16) | (z3 << 4) | 1
-                else:
-                    i = 0
-                    x = x0
-                    a = e_X509IssuerSerialType((a << 1), x)
-                    i = 1
-                    x = x1
-                    a = e_X509IssuerSerialType((a << 2), x)
-                    a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K107)
-                return a
-            elif m == 3:
-                xs = x
-                x0 = xs[0]
-                x1 = xs[1]
-                x2 = xs[2]
-                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2 and x2.__class__ is dict and len(x2) == 2:
-                    try:
-                        z0 = x0['X509IssuerName']
-                        z1 = x0['X509SerialNumber']
-                        z2 = x1['X509IssuerName']
-                        z3 = x1['X509SerialNumber']
-                        z4 = x2['X509IssuerName']
-                        z5 = x2['X509SerialNumber']
-                    except KeyError:
-                        z0 = None
-                else:
-                    z0 = None
-                if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is str and z4.isascii() and (lz4 := len(z4)) < 126 and z5.__class__ is int and -1 < z5 < 128:
-                    a = (((((a << ((lz0 << 3) + 25)) | (_fb((_C74[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | (_fb((_C74[lz2 + 2] + z2).encode(), 'big') << 14) | (z3 << 2)) << ((lz4 << 3) + 28)) | (_fb((_C74[lz4 + 2] + z4).encode(), 'big') << 16) | (z5 << 4) | 1
-                else:
-                    i = 0
-                    x = x0
-                    a = e_X509IssuerSerialType((a << 1), x)
-                    i = 1
-                    x = x1
-                    a = e_X509IssuerSerialType((a << 2), x)
-                    i = 2
-                    x = x2
-                    a = e_X509IssuerSerialType((a << 2), x)
-                    a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K107)
-                return a
-            elif m == 4:
-                xs = x
-                x0 = xs[0]
-                x1 = xs[1]
-                x2 = xs[2]
-                x3 = xs[3]
-                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2 and x2.__class__ is dict and len(x2) == 2 and x3.__class__ is dict and len(x3) == 2:
-                    try:
-                        z0 = x0['X509IssuerName']
-                        z1 = x0['X509SerialNumber']
-                        z2 = x1['X509IssuerName']
-                        z3 = x1['X509SerialNumber']
-                        z4 = x2['X509IssuerName']
-                        z5 = x2['X509SerialNumber']
-                        z6 = x3['X509IssuerName']
-                        z7 = x3['X509SerialNumber']
-                    except KeyError:
-                        z0 = None
-                else:
-                    z0 = None
-                if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is str and z4.isascii() and (lz4 := len(z4)) < 126 and z5.__class__ is int and -1 < z5 < 128 and z6.__class__ is str and z6.isascii() and (lz6 := len(z6)) < 126 and z7.__class__ is int and -1 < z7 < 128:
-                    a = (((((((a << ((lz0 << 3) + 25)) | (_fb((_C74[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | (_fb((_C74[lz2 + 2] + z2).encode(), 'big') << 14) | (z3 << 2)) << ((lz4 << 3) + 26)) | (_fb((_C74[lz4 + 2] + z4).encode(), 'big') << 14) | (z5 << 2)) << ((lz6 << 3) + 28)) | (_fb((_C74[lz6 + 2] + z6).encode(), 'big') << 16) | (z7 << 4) | 1
-                else:
-                    i = 0
-                    x = x0
-                    a = e_X509IssuerSerialType((a << 1), x)
-                    i = 1
-                    x = x1
-                    a = e_X509IssuerSerialType((a << 2), x)
-                    i = 2
-                    x = x2
-                    a = e_X509IssuerSerialType((a << 2), x)
-                    i = 3
-                    x = x3
-                    a = e_X509IssuerSerialType((a << 2), x)
-                    a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K107)
-                return a
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128:
+                a = (a << ((lz0 << 3) + 27)) | (_fb((_C74[lz0 + 2] + z0).encode(), 'big') << 16) | (z1 << 4) | 1
             else:
-                st = _Q78[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_X509IssuerSerialType((a << 2), x)
-                    else:
-                        a = e_X509IssuerSerialType((a << 1), x)
+                i = 0
+                x = x0
+                a = e_X509IssuerSerialType((a << 1), x)
+                a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K107)
+            return a
+        elif m == 2:
+            xs = x
+            x0, x1, = xs
+            try:
+                if len(x0) == 2 and len(x1) == 2:
+                    z0 = x0['X509IssuerName']
+                    z1 = x0['X509SerialNumber']
+                    z2 = x1['X509IssuerName']
+                    z3 = x1['X509SerialNumber']
+                else:
+                    z0 = None
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128:
+                a = (((a << ((lz0 << 3) + 25)) | (_fb((_C74[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 28)) | (_fb((_C74[lz2 + 2] + z2).encode(), 'big') << 16) | (z3 << 4) | 1
+            else:
+                i = 0
+                x = x0
+                a = e_X509IssuerSerialType((a << 1), x)
+                i = 1
+                x = x1
+                a = e_X509IssuerSerialType((a << 2), x)
+                a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K107)
+            return a
+        elif m == 3:
+            xs = x
+            x0, x1, x2, = xs
+            try:
+                if len(x0) == 2 and len(x1) == 2 and len(x2) == 2:
+                    z0 = x0['X509IssuerName']
+                    z1 = x0['X509SerialNumber']
+                    z2 = x1['X509IssuerName']
+                    z3 = x1['X509SerialNumber']
+                    z4 = x2['X509IssuerName']
+                    z5 = x2['X509SerialNumber']
+                else:
+                    z0 = None
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is str and z4.isascii() and (lz4 := len(z4)) < 126 and z5.__class__ is int and -1 < z5 < 128:
+                a = (((((a << ((lz0 << 3) + 25)) | (_fb((_C74[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | (_fb((_C74[lz2 + 2] + z2).encode(), 'big') << 14) | (z3 << 2)) << ((lz4 << 3) + 28)) | (_fb((_C74[lz4 + 2] + z4).encode(), 'big') << 16) | (z5 << 4) | 1
+            else:
+                i = 0
+                x = x0
+                a = e_X509IssuerSerialType((a << 1), x)
+                i = 1
+                x = x1
+                a = e_X509IssuerSerialType((a << 2), x)
+                i = 2
+                x = x2
+                a = e_X509IssuerSerialType((a << 2), x)
+                a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K107)
+            return a
+        elif m == 4:
+            xs = x
+            x0, x1, x2, x3, = xs
+            try:
+                if len(x0) == 2 and len(x1) == 2 and len(x2) == 2 and len(x3) == 2:
+                    z0 = x0['X509IssuerName']
+                    z1 = x0['X509SerialNumber']
+                    z2 = x1['X509IssuerName']
+                    z3 = x1['X509SerialNumber']
+                    z4 = x2['X509IssuerName']
+                    z5 = x2['X509SerialNumber']
+                    z6 = x3['X509IssuerName']
+                    z7 = x3['X509SerialNumber']
+                else:
+                    z0 = None
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is str and z0.isascii() and (lz0 := len(z0)) < 126 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is str and z2.isascii() and (lz2 := len(z2)) < 126 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is str and z4.isascii() and (lz4 := len(z4)) < 126 and z5.__class__ is int and -1 < z5 < 128 and z6.__class__ is str and z6.isascii() and (lz6 := len(z6)) < 126 and z7.__class__ is int and -1 < z7 < 128:
+                a = (((((((a << ((lz0 << 3) + 25)) | (_fb((_C74[lz0 + 2] + z0).encode(), 'big') << 14) | (z1 << 2)) << ((lz2 << 3) + 26)) | (_fb((_C74[lz2 + 2] + z2).encode(), 'big') << 14) | (z3 << 2)) << ((lz4 << 3) + 26)) | (_fb((_C74[lz4 + 2] + z4).encode(), 'big') << 14) | (z5 << 2)) << ((lz6 << 3) + 28)) | (_fb((_C74[lz6 + 2] + z6).encode(), 'big') << 16) | (z7 << 4) | 1
+            else:
+                i = 0
+                x = x0
+                a = e_X509IssuerSerialType((a << 1), x)
+                i = 1
+                x = x1
+                a = e_X509IssuerSerialType((a << 2), x)
+                i = 2
+                x = x2
+                a = e_X509IssuerSerialType((a << 2), x)
+                i = 3
+                x = x3
+                a = e_X509IssuerSerialType((a << 2), x)
+                a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K107)
+            return a
+        elif m <= 16:
+            st = _Q78[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_X509IssuerSerialType((a << 2), x)
+                else:
+                    a = e_X509IssuerSerialType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -4675,14 +4661,14 @@ def e_MessageHeaderType(a, d):
     st = 0
     u = 2
     f = 'SessionID'
-    x = d.get('SessionID')
+    x = d['SessionID']
     if x is not None:
         a = wb((a << 2), x) << 1
         st = 1
     else:
         missing()
     f = 'TimeStamp'
-    x = d.get('TimeStamp')
+    x = d['TimeStamp']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -4967,7 +4953,7 @@ def e_MeterInfoType(a, d):
         st = 2
     else:
         f = 'MeterID'
-        x = d.get('MeterID')
+        x = d['MeterID']
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                 a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -4977,7 +4963,7 @@ def e_MeterInfoType(a, d):
         else:
             missing()
         f = 'ChargedEnergyReadingWh'
-        x = d.get('ChargedEnergyReadingWh')
+        x = d['ChargedEnergyReadingWh']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -5073,13 +5059,13 @@ def e_MeteringConfirmationReqType(a, d):
         d = as_map(d)
     u = 2
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
     else:
         missing()
     f = 'SignedMeteringData'
-    x = d.get('SignedMeteringData')
+    x = d['SignedMeteringData']
     if x is not None:
         a = e_SignedMeteringDataType((a << 1), x)
     else:
@@ -5129,13 +5115,13 @@ def e_MeteringConfirmationResType(a, d):
         d = as_map(d)
     u = 2
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
     else:
         missing()
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I26.get(x)
         if j is None:
@@ -5808,7 +5794,7 @@ def e_ParameterSetType(a, d):
     st = 0
     u = 2
     f = 'ParameterSetID'
-    x = d.get('ParameterSetID')
+    x = d['ParameterSetID']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -5818,77 +5804,76 @@ def e_ParameterSetType(a, d):
     else:
         missing()
     f = 'Parameter'
-    x = d.get('Parameter')
+    x = d['Parameter']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ParameterType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K133)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ParameterType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ParameterType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K133)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ParameterType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ParameterType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_ParameterType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K133)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ParameterType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ParameterType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_ParameterType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_ParameterType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K133)
-                return a
-            else:
-                st = _Q135[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_ParameterType((a << 2), x)
-                    else:
-                        a = e_ParameterType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ParameterType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K133)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ParameterType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_ParameterType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K133)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ParameterType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_ParameterType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_ParameterType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K133)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ParameterType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_ParameterType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_ParameterType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_ParameterType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K133)
+            return a
+        elif m <= 16:
+            st = _Q135[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_ParameterType((a << 2), x)
+                else:
+                    a = e_ParameterType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -6001,7 +5986,7 @@ def e_ParameterType(a, d):
     st = 0
     u = 1
     f = 'Name'
-    x = d.get('Name')
+    x = d['Name']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -6100,20 +6085,20 @@ def e_PnC_AReqAuthorizationModeType(a, d):
         d = as_map(d)
     u = 3
     f = 'Id'
-    x = d.get('Id')
+    x = d['Id']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
     else:
         missing()
     f = 'GenChallenge'
-    x = d.get('GenChallenge')
+    x = d['GenChallenge']
     if x is not None:
         a = wb((a << 2), x) << 1
     else:
         missing()
     f = 'ContractCertificateChain'
-    x = d.get('ContractCertificateChain')
+    x = d['ContractCertificateChain']
     if x is not None:
         a = e_ContractCertificateChainType((a << 1), x)
     else:
@@ -6157,7 +6142,7 @@ def e_PnC_ASResAuthorizationModeType(a, d):
     st = 0
     u = 1
     f = 'GenChallenge'
-    x = d.get('GenChallenge')
+    x = d['GenChallenge']
     if x is not None:
         a = wb((a << 2), x) << 1
         st = 1
@@ -6261,7 +6246,7 @@ def e_PowerDeliveryReqType(a, d):
     st = 0
     u = 3
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
@@ -6277,7 +6262,7 @@ def e_PowerDeliveryReqType(a, d):
         st = 3
     else:
         f = 'EVProcessing'
-        x = d.get('EVProcessing')
+        x = d['EVProcessing']
         if x is not None:
             j = _I28.get(x)
             if j is None:
@@ -6287,7 +6272,7 @@ def e_PowerDeliveryReqType(a, d):
         else:
             missing()
         f = 'ChargeProgress'
-        x = d.get('ChargeProgress')
+        x = d['ChargeProgress']
         if x is not None:
             j = _I146.get(x)
             if j is None:
@@ -6359,14 +6344,14 @@ def e_PowerDeliveryResType(a, d):
     st = 0
     u = 2
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
     else:
         missing()
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I26.get(x)
         if j is None:
@@ -6448,77 +6433,76 @@ def e_PowerScheduleEntryListType(a, d):
     st = 0
     u = 1
     f = 'PowerScheduleEntry'
-    x = d.get('PowerScheduleEntry')
+    x = d['PowerScheduleEntry']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_PowerScheduleEntryType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K153)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_PowerScheduleEntryType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_PowerScheduleEntryType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K153)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_PowerScheduleEntryType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_PowerScheduleEntryType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_PowerScheduleEntryType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K153)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_PowerScheduleEntryType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_PowerScheduleEntryType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_PowerScheduleEntryType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_PowerScheduleEntryType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K153)
-                return a
-            else:
-                st = _Q78[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_PowerScheduleEntryType((a << 2), x)
-                    else:
-                        a = e_PowerScheduleEntryType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_PowerScheduleEntryType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K153)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_PowerScheduleEntryType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_PowerScheduleEntryType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K153)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_PowerScheduleEntryType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_PowerScheduleEntryType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_PowerScheduleEntryType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K153)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_PowerScheduleEntryType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_PowerScheduleEntryType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_PowerScheduleEntryType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_PowerScheduleEntryType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K153)
+            return a
+        elif m <= 16:
+            st = _Q78[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_PowerScheduleEntryType((a << 2), x)
+                else:
+                    a = e_PowerScheduleEntryType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -6610,7 +6594,7 @@ def e_PowerScheduleEntryType(a, d):
     st = 0
     u = 2
     f = 'Duration'
-    x = d.get('Duration')
+    x = d['Duration']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -6620,7 +6604,7 @@ def e_PowerScheduleEntryType(a, d):
     else:
         missing()
     f = 'Power'
-    x = d.get('Power')
+    x = d['Power']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 2
@@ -6709,7 +6693,7 @@ def e_PowerScheduleType(a, d):
     st = 0
     u = 1
     f = 'TimeAnchor'
-    x = d.get('TimeAnchor')
+    x = d['TimeAnchor']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -6839,143 +6823,136 @@ def e_PriceLevelScheduleEntryListType(a, d):
     st = 0
     u = 1
     f = 'PriceLevelScheduleEntry'
-    x = d.get('PriceLevelScheduleEntry')
+    x = d['PriceLevelScheduleEntry']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                x0 = xs[0]
-                if x0.__class__ is dict and len(x0) == 2:
-                    try:
-                        z0 = x0['Duration']
-                        z1 = x0['PriceLevel']
-                    except KeyError:
-                        z0 = None
+        if m == 1:
+            xs = x
+            x0, = xs
+            try:
+                if len(x0) == 2:
+                    z0 = x0['Duration']
+                    z1 = x0['PriceLevel']
                 else:
                     z0 = None
-                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and 0 <= z1 <= 255:
-                    a = (a << (26)) | (z0 << 15) | (z1 << 4) | 1
-                else:
-                    i = 0
-                    x = x0
-                    a = e_PriceLevelScheduleEntryType((a << 1), x)
-                    a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K158)
-                return a
-            elif m == 2:
-                xs = x
-                x0 = xs[0]
-                x1 = xs[1]
-                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2:
-                    try:
-                        z0 = x0['Duration']
-                        z1 = x0['PriceLevel']
-                        z2 = x1['Duration']
-                        z3 = x1['PriceLevel']
-                    except KeyError:
-                        z0 = None
-                else:
-                    z0 = None
-                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and 0 <= z1 <= 255 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255:
-                    a = (((a << (24)) | (z0 << 13) | (z1 << 2)) << (27)) | (z2 << 15) | (z3 << 4) | 1
-                else:
-                    i = 0
-                    x = x0
-                    a = e_PriceLevelScheduleEntryType((a << 1), x)
-                    i = 1
-                    x = x1
-                    a = e_PriceLevelScheduleEntryType((a << 2), x)
-                    a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K158)
-                return a
-            elif m == 3:
-                xs = x
-                x0 = xs[0]
-                x1 = xs[1]
-                x2 = xs[2]
-                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2 and x2.__class__ is dict and len(x2) == 2:
-                    try:
-                        z0 = x0['Duration']
-                        z1 = x0['PriceLevel']
-                        z2 = x1['Duration']
-                        z3 = x1['PriceLevel']
-                        z4 = x2['Duration']
-                        z5 = x2['PriceLevel']
-                    except KeyError:
-                        z0 = None
-                else:
-                    z0 = None
-                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and 0 <= z1 <= 255 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and 0 <= z5 <= 255:
-                    a = (((((a << (24)) | (z0 << 13) | (z1 << 2)) << (25)) | (z2 << 13) | (z3 << 2)) << (27)) | (z4 << 15) | (z5 << 4) | 1
-                else:
-                    i = 0
-                    x = x0
-                    a = e_PriceLevelScheduleEntryType((a << 1), x)
-                    i = 1
-                    x = x1
-                    a = e_PriceLevelScheduleEntryType((a << 2), x)
-                    i = 2
-                    x = x2
-                    a = e_PriceLevelScheduleEntryType((a << 2), x)
-                    a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K158)
-                return a
-            elif m == 4:
-                xs = x
-                x0 = xs[0]
-                x1 = xs[1]
-                x2 = xs[2]
-                x3 = xs[3]
-                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2 and x2.__class__ is dict and len(x2) == 2 and x3.__class__ is dict and len(x3) == 2:
-                    try:
-                        z0 = x0['Duration']
-                        z1 = x0['PriceLevel']
-                        z2 = x1['Duration']
-                        z3 = x1['PriceLevel']
-                        z4 = x2['Duration']
-                        z5 = x2['PriceLevel']
-                        z6 = x3['Duration']
-                        z7 = x3['PriceLevel']
-                    except KeyError:
-                        z0 = None
-                else:
-                    z0 = None
-                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and 0 <= z1 <= 255 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and 0 <= z5 <= 255 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and 0 <= z7 <= 255:
-                    a = (((((((a << (24)) | (z0 << 13) | (z1 << 2)) << (25)) | (z2 << 13) | (z3 << 2)) << (25)) | (z4 << 13) | (z5 << 2)) << (27)) | (z6 << 15) | (z7 << 4) | 1
-                else:
-                    i = 0
-                    x = x0
-                    a = e_PriceLevelScheduleEntryType((a << 1), x)
-                    i = 1
-                    x = x1
-                    a = e_PriceLevelScheduleEntryType((a << 2), x)
-                    i = 2
-                    x = x2
-                    a = e_PriceLevelScheduleEntryType((a << 2), x)
-                    i = 3
-                    x = x3
-                    a = e_PriceLevelScheduleEntryType((a << 2), x)
-                    a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K158)
-                return a
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and 0 <= z1 <= 255:
+                a = (a << (26)) | (z0 << 15) | (z1 << 4) | 1
             else:
-                st = _Q78[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_PriceLevelScheduleEntryType((a << 2), x)
-                    else:
-                        a = e_PriceLevelScheduleEntryType((a << 1), x)
+                i = 0
+                x = x0
+                a = e_PriceLevelScheduleEntryType((a << 1), x)
+                a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K158)
+            return a
+        elif m == 2:
+            xs = x
+            x0, x1, = xs
+            try:
+                if len(x0) == 2 and len(x1) == 2:
+                    z0 = x0['Duration']
+                    z1 = x0['PriceLevel']
+                    z2 = x1['Duration']
+                    z3 = x1['PriceLevel']
+                else:
+                    z0 = None
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and 0 <= z1 <= 255 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255:
+                a = (((a << (24)) | (z0 << 13) | (z1 << 2)) << (27)) | (z2 << 15) | (z3 << 4) | 1
+            else:
+                i = 0
+                x = x0
+                a = e_PriceLevelScheduleEntryType((a << 1), x)
+                i = 1
+                x = x1
+                a = e_PriceLevelScheduleEntryType((a << 2), x)
+                a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K158)
+            return a
+        elif m == 3:
+            xs = x
+            x0, x1, x2, = xs
+            try:
+                if len(x0) == 2 and len(x1) == 2 and len(x2) == 2:
+                    z0 = x0['Duration']
+                    z1 = x0['PriceLevel']
+                    z2 = x1['Duration']
+                    z3 = x1['PriceLevel']
+                    z4 = x2['Duration']
+                    z5 = x2['PriceLevel']
+                else:
+                    z0 = None
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and 0 <= z1 <= 255 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and 0 <= z5 <= 255:
+                a = (((((a << (24)) | (z0 << 13) | (z1 << 2)) << (25)) | (z2 << 13) | (z3 << 2)) << (27)) | (z4 << 15) | (z5 << 4) | 1
+            else:
+                i = 0
+                x = x0
+                a = e_PriceLevelScheduleEntryType((a << 1), x)
+                i = 1
+                x = x1
+                a = e_PriceLevelScheduleEntryType((a << 2), x)
+                i = 2
+                x = x2
+                a = e_PriceLevelScheduleEntryType((a << 2), x)
+                a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K158)
+            return a
+        elif m == 4:
+            xs = x
+            x0, x1, x2, x3, = xs
+            try:
+                if len(x0) == 2 and len(x1) == 2 and len(x2) == 2 and len(x3) == 2:
+                    z0 = x0['Duration']
+                    z1 = x0['PriceLevel']
+                    z2 = x1['Duration']
+                    z3 = x1['PriceLevel']
+                    z4 = x2['Duration']
+                    z5 = x2['PriceLevel']
+                    z6 = x3['Duration']
+                    z7 = x3['PriceLevel']
+                else:
+                    z0 = None
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and 0 <= z1 <= 255 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 <= z3 <= 255 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and 0 <= z5 <= 255 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and 0 <= z7 <= 255:
+                a = (((((((a << (24)) | (z0 << 13) | (z1 << 2)) << (25)) | (z2 << 13) | (z3 << 2)) << (25)) | (z4 << 13) | (z5 << 2)) << (27)) | (z6 << 15) | (z7 << 4) | 1
+            else:
+                i = 0
+                x = x0
+                a = e_PriceLevelScheduleEntryType((a << 1), x)
+                i = 1
+                x = x1
+                a = e_PriceLevelScheduleEntryType((a << 2), x)
+                i = 2
+                x = x2
+                a = e_PriceLevelScheduleEntryType((a << 2), x)
+                i = 3
+                x = x3
+                a = e_PriceLevelScheduleEntryType((a << 2), x)
+                a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K158)
+            return a
+        elif m <= 16:
+            st = _Q78[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_PriceLevelScheduleEntryType((a << 2), x)
+                else:
+                    a = e_PriceLevelScheduleEntryType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -7058,7 +7035,7 @@ def e_PriceLevelScheduleEntryType(a, d):
         a = (a << (22)) | (y0 << 12) | (y1 << 1)
     else:
         f = 'Duration'
-        x = d.get('Duration')
+        x = d['Duration']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -7067,7 +7044,7 @@ def e_PriceLevelScheduleEntryType(a, d):
         else:
             missing()
         f = 'PriceLevel'
-        x = d.get('PriceLevel')
+        x = d['PriceLevel']
         if x is not None:
             if x.__class__ is not int or x < 0 or x > 255:
                 x = as_int(x, 0, 255)
@@ -7293,77 +7270,76 @@ def e_PriceRuleStackListType(a, d):
     st = 0
     u = 1
     f = 'PriceRuleStack'
-    x = d.get('PriceRuleStack')
+    x = d['PriceRuleStack']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_PriceRuleStackType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K161)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_PriceRuleStackType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_PriceRuleStackType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K161)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_PriceRuleStackType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_PriceRuleStackType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_PriceRuleStackType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K161)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_PriceRuleStackType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_PriceRuleStackType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_PriceRuleStackType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_PriceRuleStackType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K161)
-                return a
-            else:
-                st = _Q78[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_PriceRuleStackType((a << 2), x)
-                    else:
-                        a = e_PriceRuleStackType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_PriceRuleStackType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K161)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_PriceRuleStackType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_PriceRuleStackType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K161)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_PriceRuleStackType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_PriceRuleStackType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_PriceRuleStackType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K161)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_PriceRuleStackType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_PriceRuleStackType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_PriceRuleStackType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_PriceRuleStackType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K161)
+            return a
+        elif m <= 16:
+            st = _Q78[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_PriceRuleStackType((a << 2), x)
+                else:
+                    a = e_PriceRuleStackType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -7467,7 +7443,7 @@ def e_PriceRuleStackType(a, d):
     st = 0
     u = 2
     f = 'Duration'
-    x = d.get('Duration')
+    x = d['Duration']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -7477,77 +7453,76 @@ def e_PriceRuleStackType(a, d):
     else:
         missing()
     f = 'PriceRule'
-    x = d.get('PriceRule')
+    x = d['PriceRule']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 8:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_PriceRuleType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K162)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_PriceRuleType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_PriceRuleType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K162)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_PriceRuleType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_PriceRuleType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_PriceRuleType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K162)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_PriceRuleType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_PriceRuleType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_PriceRuleType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_PriceRuleType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K162)
-                return a
-            else:
-                st = _Q87[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_PriceRuleType((a << 2), x)
-                    else:
-                        a = e_PriceRuleType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_PriceRuleType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K162)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_PriceRuleType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_PriceRuleType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K162)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_PriceRuleType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_PriceRuleType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_PriceRuleType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K162)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_PriceRuleType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_PriceRuleType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_PriceRuleType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_PriceRuleType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K162)
+            return a
+        elif m <= 8:
+            st = _Q87[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_PriceRuleType((a << 2), x)
+                else:
+                    a = e_PriceRuleType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -7727,7 +7702,7 @@ def e_PriceRuleType(a, d):
     st = 0
     u = 1
     f = 'EnergyFee'
-    x = d.get('EnergyFee')
+    x = d['EnergyFee']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 1
@@ -7807,13 +7782,13 @@ def e_RSAKeyValueType(a, d):
         d = as_map(d)
     u = 2
     f = 'Modulus'
-    x = d.get('Modulus')
+    x = d['Modulus']
     if x is not None:
         a = wb((a << 2), x) << 1
     else:
         missing()
     f = 'Exponent'
-    x = d.get('Exponent')
+    x = d['Exponent']
     if x is not None:
         a = wb((a << 2), x) << 1
     else:
@@ -7874,7 +7849,7 @@ def e_RationalNumberType(a, d):
         a = (a << (23)) | ((y0 - -128) << 13) | (y1 << 1)
     else:
         f = 'Exponent'
-        x = d.get('Exponent')
+        x = d['Exponent']
         if x is not None:
             if x.__class__ is not int or x < -128 or x > 127:
                 x = as_int(x, -128, 127)
@@ -7882,7 +7857,7 @@ def e_RationalNumberType(a, d):
         else:
             missing()
         f = 'Value'
-        x = d.get('Value')
+        x = d['Value']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 12) | (x << 1))
@@ -8054,7 +8029,7 @@ def e_ReceiptType(a, d):
     st = 0
     u = 1
     f = 'TimeAnchor'
-    x = d.get('TimeAnchor')
+    x = d['TimeAnchor']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -8437,77 +8412,76 @@ def e_SPKIDataType(a, d):
     st = 0
     u = 1
     f = 'SPKISexp'
-    x = d.get('SPKISexp')
+    x = d['SPKISexp']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                a = (a << 2) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K183)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K183)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K183)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                i = 3
-                x = xs[3]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K183)
-                return a
-            else:
-                st = _Q78[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = wb((a << 3), x) << 1
-                    else:
-                        a = wb((a << 2), x) << 1
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            a = (a << 2) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K183)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K183)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K183)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            i = 3
+            x = xs[3]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K183)
+            return a
+        elif m <= 16:
+            st = _Q78[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = wb((a << 3), x) << 1
+                else:
+                    a = wb((a << 2), x) << 1
             i = -1
         else:
             k = 0
@@ -8582,14 +8556,14 @@ def e_ScheduleExchangeReqType(a, d):
     st = 0
     u = 2
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
     else:
         missing()
     f = 'MaximumSupportingPoints'
-    x = d.get('MaximumSupportingPoints')
+    x = d['MaximumSupportingPoints']
     if x is not None:
         if x.__class__ is not int or x < 12 or x > 1024:
             x = as_int(x, 12, 1024)
@@ -8701,7 +8675,7 @@ def e_ScheduleExchangeResType(a, d):
     st = 0
     u = 3
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
@@ -8717,7 +8691,7 @@ def e_ScheduleExchangeResType(a, d):
         st = 3
     else:
         f = 'ResponseCode'
-        x = d.get('ResponseCode')
+        x = d['ResponseCode']
         if x is not None:
             j = _I26.get(x)
             if j is None:
@@ -8727,7 +8701,7 @@ def e_ScheduleExchangeResType(a, d):
         else:
             missing()
         f = 'EVSEProcessing'
-        x = d.get('EVSEProcessing')
+        x = d['EVSEProcessing']
         if x is not None:
             j = _I28.get(x)
             if j is None:
@@ -8807,7 +8781,7 @@ def e_ScheduleTupleType(a, d):
     st = 0
     u = 2
     f = 'ScheduleTupleID'
-    x = d.get('ScheduleTupleID')
+    x = d['ScheduleTupleID']
     if x is not None:
         if x.__class__ is int and 0 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -8817,7 +8791,7 @@ def e_ScheduleTupleType(a, d):
     else:
         missing()
     f = 'ChargingSchedule'
-    x = d.get('ChargingSchedule')
+    x = d['ChargingSchedule']
     if x is not None:
         a = e_ChargingScheduleType((a << 1), x)
         st = 2
@@ -8877,7 +8851,7 @@ def e_Scheduled_EVPPTControlModeType(a, d):
     st = 0
     u = 1
     f = 'SelectedScheduleTupleID'
-    x = d.get('SelectedScheduleTupleID')
+    x = d['SelectedScheduleTupleID']
     if x is not None:
         if x.__class__ is int and 0 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -9098,58 +9072,57 @@ def e_Scheduled_SEResControlModeType(a, d):
     st = 0
     u = 1
     f = 'ScheduleTuple'
-    x = d.get('ScheduleTuple')
+    x = d['ScheduleTuple']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 3:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ScheduleTupleType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K196)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ScheduleTupleType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ScheduleTupleType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K196)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ScheduleTupleType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ScheduleTupleType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_ScheduleTupleType((a << 2), x)
-                a <<= 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K196)
-                return a
-            else:
-                st = _Q198[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_ScheduleTupleType((a << 2), x)
-                    else:
-                        a = e_ScheduleTupleType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ScheduleTupleType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K196)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ScheduleTupleType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_ScheduleTupleType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K196)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ScheduleTupleType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_ScheduleTupleType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_ScheduleTupleType((a << 2), x)
+            a <<= 1
+            if u != len(d):
+                f = None
+                extra(d, _K196)
+            return a
+        elif m <= 3:
+            st = _Q198[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_ScheduleTupleType((a << 2), x)
+                else:
+                    a = e_ScheduleTupleType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -9215,7 +9188,7 @@ def e_Scheduled_SMDTControlModeType(a, d):
         d = as_map(d)
     u = 1
     f = 'SelectedScheduleTupleID'
-    x = d.get('SelectedScheduleTupleID')
+    x = d['SelectedScheduleTupleID']
     if x is not None:
         if x.__class__ is int and 0 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -9325,143 +9298,136 @@ def e_SelectedServiceListType(a, d):
     st = 0
     u = 1
     f = 'SelectedService'
-    x = d.get('SelectedService')
+    x = d['SelectedService']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                x0 = xs[0]
-                if x0.__class__ is dict and len(x0) == 2:
-                    try:
-                        z0 = x0['ServiceID']
-                        z1 = x0['ParameterSetID']
-                    except KeyError:
-                        z0 = None
+        if m == 1:
+            xs = x
+            x0, = xs
+            try:
+                if len(x0) == 2:
+                    z0 = x0['ServiceID']
+                    z1 = x0['ParameterSetID']
                 else:
                     z0 = None
-                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128:
-                    a = (a << (26)) | (z0 << 15) | (z1 << 4) | 1
-                else:
-                    i = 0
-                    x = x0
-                    a = e_SelectedServiceType((a << 1), x)
-                    a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K200)
-                return a
-            elif m == 2:
-                xs = x
-                x0 = xs[0]
-                x1 = xs[1]
-                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2:
-                    try:
-                        z0 = x0['ServiceID']
-                        z1 = x0['ParameterSetID']
-                        z2 = x1['ServiceID']
-                        z3 = x1['ParameterSetID']
-                    except KeyError:
-                        z0 = None
-                else:
-                    z0 = None
-                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and -1 < z3 < 128:
-                    a = (((a << (24)) | (z0 << 13) | (z1 << 2)) << (27)) | (z2 << 15) | (z3 << 4) | 1
-                else:
-                    i = 0
-                    x = x0
-                    a = e_SelectedServiceType((a << 1), x)
-                    i = 1
-                    x = x1
-                    a = e_SelectedServiceType((a << 2), x)
-                    a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K200)
-                return a
-            elif m == 3:
-                xs = x
-                x0 = xs[0]
-                x1 = xs[1]
-                x2 = xs[2]
-                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2 and x2.__class__ is dict and len(x2) == 2:
-                    try:
-                        z0 = x0['ServiceID']
-                        z1 = x0['ParameterSetID']
-                        z2 = x1['ServiceID']
-                        z3 = x1['ParameterSetID']
-                        z4 = x2['ServiceID']
-                        z5 = x2['ParameterSetID']
-                    except KeyError:
-                        z0 = None
-                else:
-                    z0 = None
-                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and -1 < z5 < 128:
-                    a = (((((a << (24)) | (z0 << 13) | (z1 << 2)) << (25)) | (z2 << 13) | (z3 << 2)) << (27)) | (z4 << 15) | (z5 << 4) | 1
-                else:
-                    i = 0
-                    x = x0
-                    a = e_SelectedServiceType((a << 1), x)
-                    i = 1
-                    x = x1
-                    a = e_SelectedServiceType((a << 2), x)
-                    i = 2
-                    x = x2
-                    a = e_SelectedServiceType((a << 2), x)
-                    a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K200)
-                return a
-            elif m == 4:
-                xs = x
-                x0 = xs[0]
-                x1 = xs[1]
-                x2 = xs[2]
-                x3 = xs[3]
-                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2 and x2.__class__ is dict and len(x2) == 2 and x3.__class__ is dict and len(x3) == 2:
-                    try:
-                        z0 = x0['ServiceID']
-                        z1 = x0['ParameterSetID']
-                        z2 = x1['ServiceID']
-                        z3 = x1['ParameterSetID']
-                        z4 = x2['ServiceID']
-                        z5 = x2['ParameterSetID']
-                        z6 = x3['ServiceID']
-                        z7 = x3['ParameterSetID']
-                    except KeyError:
-                        z0 = None
-                else:
-                    z0 = None
-                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and -1 < z5 < 128 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and -1 < z7 < 128:
-                    a = (((((((a << (24)) | (z0 << 13) | (z1 << 2)) << (25)) | (z2 << 13) | (z3 << 2)) << (25)) | (z4 << 13) | (z5 << 2)) << (27)) | (z6 << 15) | (z7 << 4) | 1
-                else:
-                    i = 0
-                    x = x0
-                    a = e_SelectedServiceType((a << 1), x)
-                    i = 1
-                    x = x1
-                    a = e_SelectedServiceType((a << 2), x)
-                    i = 2
-                    x = x2
-                    a = e_SelectedServiceType((a << 2), x)
-                    i = 3
-                    x = x3
-                    a = e_SelectedServiceType((a << 2), x)
-                    a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K200)
-                return a
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128:
+                a = (a << (26)) | (z0 << 15) | (z1 << 4) | 1
             else:
-                st = _Q202[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_SelectedServiceType((a << 2), x)
-                    else:
-                        a = e_SelectedServiceType((a << 1), x)
+                i = 0
+                x = x0
+                a = e_SelectedServiceType((a << 1), x)
+                a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K200)
+            return a
+        elif m == 2:
+            xs = x
+            x0, x1, = xs
+            try:
+                if len(x0) == 2 and len(x1) == 2:
+                    z0 = x0['ServiceID']
+                    z1 = x0['ParameterSetID']
+                    z2 = x1['ServiceID']
+                    z3 = x1['ParameterSetID']
+                else:
+                    z0 = None
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and -1 < z3 < 128:
+                a = (((a << (24)) | (z0 << 13) | (z1 << 2)) << (27)) | (z2 << 15) | (z3 << 4) | 1
+            else:
+                i = 0
+                x = x0
+                a = e_SelectedServiceType((a << 1), x)
+                i = 1
+                x = x1
+                a = e_SelectedServiceType((a << 2), x)
+                a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K200)
+            return a
+        elif m == 3:
+            xs = x
+            x0, x1, x2, = xs
+            try:
+                if len(x0) == 2 and len(x1) == 2 and len(x2) == 2:
+                    z0 = x0['ServiceID']
+                    z1 = x0['ParameterSetID']
+                    z2 = x1['ServiceID']
+                    z3 = x1['ParameterSetID']
+                    z4 = x2['ServiceID']
+                    z5 = x2['ParameterSetID']
+                else:
+                    z0 = None
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and -1 < z5 < 128:
+                a = (((((a << (24)) | (z0 << 13) | (z1 << 2)) << (25)) | (z2 << 13) | (z3 << 2)) << (27)) | (z4 << 15) | (z5 << 4) | 1
+            else:
+                i = 0
+                x = x0
+                a = e_SelectedServiceType((a << 1), x)
+                i = 1
+                x = x1
+                a = e_SelectedServiceType((a << 2), x)
+                i = 2
+                x = x2
+                a = e_SelectedServiceType((a << 2), x)
+                a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K200)
+            return a
+        elif m == 4:
+            xs = x
+            x0, x1, x2, x3, = xs
+            try:
+                if len(x0) == 2 and len(x1) == 2 and len(x2) == 2 and len(x3) == 2:
+                    z0 = x0['ServiceID']
+                    z1 = x0['ParameterSetID']
+                    z2 = x1['ServiceID']
+                    z3 = x1['ParameterSetID']
+                    z4 = x2['ServiceID']
+                    z5 = x2['ParameterSetID']
+                    z6 = x3['ServiceID']
+                    z7 = x3['ParameterSetID']
+                else:
+                    z0 = None
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and -1 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and -1 < z3 < 128 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and -1 < z5 < 128 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and -1 < z7 < 128:
+                a = (((((((a << (24)) | (z0 << 13) | (z1 << 2)) << (25)) | (z2 << 13) | (z3 << 2)) << (25)) | (z4 << 13) | (z5 << 2)) << (27)) | (z6 << 15) | (z7 << 4) | 1
+            else:
+                i = 0
+                x = x0
+                a = e_SelectedServiceType((a << 1), x)
+                i = 1
+                x = x1
+                a = e_SelectedServiceType((a << 2), x)
+                i = 2
+                x = x2
+                a = e_SelectedServiceType((a << 2), x)
+                i = 3
+                x = x3
+                a = e_SelectedServiceType((a << 2), x)
+                a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K200)
+            return a
+        elif m <= 16:
+            st = _Q202[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_SelectedServiceType((a << 2), x)
+                else:
+                    a = e_SelectedServiceType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -9547,7 +9513,7 @@ def e_SelectedServiceType(a, d):
         a = (a << (22)) | (y0 << 12) | (y1 << 1)
     else:
         f = 'ServiceID'
-        x = d.get('ServiceID')
+        x = d['ServiceID']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -9556,7 +9522,7 @@ def e_SelectedServiceType(a, d):
         else:
             missing()
         f = 'ParameterSetID'
-        x = d.get('ParameterSetID')
+        x = d['ParameterSetID']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -9610,13 +9576,13 @@ def e_ServiceDetailReqType(a, d):
         d = as_map(d)
     u = 2
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
     else:
         missing()
     f = 'ServiceID'
-    x = d.get('ServiceID')
+    x = d['ServiceID']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -9689,7 +9655,7 @@ def e_ServiceDetailResType(a, d):
         d = as_map(d)
     u = 4
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
     else:
@@ -9703,7 +9669,7 @@ def e_ServiceDetailResType(a, d):
         a = (a << (20)) | (j0 << 12) | (y1 << 1)
     else:
         f = 'ResponseCode'
-        x = d.get('ResponseCode')
+        x = d['ResponseCode']
         if x is not None:
             j = _I26.get(x)
             if j is None:
@@ -9712,7 +9678,7 @@ def e_ServiceDetailResType(a, d):
         else:
             missing()
         f = 'ServiceID'
-        x = d.get('ServiceID')
+        x = d['ServiceID']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -9721,7 +9687,7 @@ def e_ServiceDetailResType(a, d):
         else:
             missing()
     f = 'ServiceParameterList'
-    x = d.get('ServiceParameterList')
+    x = d['ServiceParameterList']
     if x is not None:
         a = e_ServiceParameterListType((a << 1), x)
     else:
@@ -9765,7 +9731,7 @@ def e_ServiceDiscoveryReqType(a, d):
     st = 0
     u = 1
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
@@ -9851,7 +9817,7 @@ def e_ServiceDiscoveryResType(a, d):
     st = 0
     u = 4
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
@@ -9867,7 +9833,7 @@ def e_ServiceDiscoveryResType(a, d):
         st = 3
     else:
         f = 'ResponseCode'
-        x = d.get('ResponseCode')
+        x = d['ResponseCode']
         if x is not None:
             j = _I26.get(x)
             if j is None:
@@ -9877,7 +9843,7 @@ def e_ServiceDiscoveryResType(a, d):
         else:
             missing()
         f = 'ServiceRenegotiationSupported'
-        x = d.get('ServiceRenegotiationSupported')
+        x = d['ServiceRenegotiationSupported']
         if x is not None:
             if x is not True and x is not False:
                 bad_bool(x)
@@ -9886,7 +9852,7 @@ def e_ServiceDiscoveryResType(a, d):
         else:
             missing()
     f = 'EnergyTransferServiceList'
-    x = d.get('EnergyTransferServiceList')
+    x = d['EnergyTransferServiceList']
     if x is not None:
         a = e_ServiceListType((a << 1), x)
         st = 4
@@ -9984,108 +9950,107 @@ def e_ServiceIDListType(a, d):
     st = 0
     u = 1
     f = 'ServiceID'
-    x = d.get('ServiceID')
+    x = d['ServiceID']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is int and -1 < x < 128:
-                    a = ((a << 11) | (x << 1))
-                else:
-                    a = wu((a << 2), as_int(x, 0, 65535)) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K208)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is int and -1 < x < 128:
-                    a = ((a << 11) | (x << 1))
-                else:
-                    a = wu((a << 2), as_int(x, 0, 65535)) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is int and -1 < x < 128:
-                    a = ((a << 12) | (x << 1))
-                else:
-                    a = wu((a << 3), as_int(x, 0, 65535)) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K208)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is int and -1 < x < 128:
-                    a = ((a << 11) | (x << 1))
-                else:
-                    a = wu((a << 2), as_int(x, 0, 65535)) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is int and -1 < x < 128:
-                    a = ((a << 12) | (x << 1))
-                else:
-                    a = wu((a << 3), as_int(x, 0, 65535)) << 1
-                i = 2
-                x = xs[2]
-                if x.__class__ is int and -1 < x < 128:
-                    a = ((a << 12) | (x << 1))
-                else:
-                    a = wu((a << 3), as_int(x, 0, 65535)) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K208)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is int and -1 < x < 128:
-                    a = ((a << 11) | (x << 1))
-                else:
-                    a = wu((a << 2), as_int(x, 0, 65535)) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is int and -1 < x < 128:
-                    a = ((a << 12) | (x << 1))
-                else:
-                    a = wu((a << 3), as_int(x, 0, 65535)) << 1
-                i = 2
-                x = xs[2]
-                if x.__class__ is int and -1 < x < 128:
-                    a = ((a << 12) | (x << 1))
-                else:
-                    a = wu((a << 3), as_int(x, 0, 65535)) << 1
-                i = 3
-                x = xs[3]
-                if x.__class__ is int and -1 < x < 128:
-                    a = ((a << 12) | (x << 1))
-                else:
-                    a = wu((a << 3), as_int(x, 0, 65535)) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K208)
-                return a
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
             else:
-                st = _Q202[m]
-                for i, x in enumerate(x):
-                    c, wd = _P209[i]
-                    if x.__class__ is int and -1 < x < 128:
-                        a = (((((a << wd) | c) << 10)) | (x << 1))
-                    else:
-                        a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 65535)) << 1
+                a = wu((a << 2), as_int(x, 0, 65535)) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K208)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 65535)) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 12) | (x << 1))
+            else:
+                a = wu((a << 3), as_int(x, 0, 65535)) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K208)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 65535)) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 12) | (x << 1))
+            else:
+                a = wu((a << 3), as_int(x, 0, 65535)) << 1
+            i = 2
+            x = xs[2]
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 12) | (x << 1))
+            else:
+                a = wu((a << 3), as_int(x, 0, 65535)) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K208)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 11) | (x << 1))
+            else:
+                a = wu((a << 2), as_int(x, 0, 65535)) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 12) | (x << 1))
+            else:
+                a = wu((a << 3), as_int(x, 0, 65535)) << 1
+            i = 2
+            x = xs[2]
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 12) | (x << 1))
+            else:
+                a = wu((a << 3), as_int(x, 0, 65535)) << 1
+            i = 3
+            x = xs[3]
+            if x.__class__ is int and -1 < x < 128:
+                a = ((a << 12) | (x << 1))
+            else:
+                a = wu((a << 3), as_int(x, 0, 65535)) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K208)
+            return a
+        elif m <= 16:
+            st = _Q202[m]
+            for i, x in enumerate(x):
+                c, wd = _P209[i]
+                if x.__class__ is int and -1 < x < 128:
+                    a = (((((a << wd) | c) << 10)) | (x << 1))
+                else:
+                    a = wu(((((a << wd) | c) << 1)), as_int(x, 0, 65535)) << 1
             i = -1
         else:
             k = 0
@@ -10217,143 +10182,136 @@ def e_ServiceListType(a, d):
     st = 0
     u = 1
     f = 'Service'
-    x = d.get('Service')
+    x = d['Service']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 8:
-            if m == 1:
-                xs = x
-                x0 = xs[0]
-                if x0.__class__ is dict and len(x0) == 2:
-                    try:
-                        z0 = x0['ServiceID']
-                        z1 = x0['FreeService']
-                    except KeyError:
-                        z0 = None
+        if m == 1:
+            xs = x
+            x0, = xs
+            try:
+                if len(x0) == 2:
+                    z0 = x0['ServiceID']
+                    z1 = x0['FreeService']
                 else:
                     z0 = None
-                if z0.__class__ is int and -1 < z0 < 128 and (z1 is True or z1 is False):
-                    a = (a << (19)) | (z0 << 8) | (z1 << 4) | 1
-                else:
-                    i = 0
-                    x = x0
-                    a = e_ServiceType((a << 1), x)
-                    a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K210)
-                return a
-            elif m == 2:
-                xs = x
-                x0 = xs[0]
-                x1 = xs[1]
-                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2:
-                    try:
-                        z0 = x0['ServiceID']
-                        z1 = x0['FreeService']
-                        z2 = x1['ServiceID']
-                        z3 = x1['FreeService']
-                    except KeyError:
-                        z0 = None
-                else:
-                    z0 = None
-                if z0.__class__ is int and -1 < z0 < 128 and (z1 is True or z1 is False) and z2.__class__ is int and -1 < z2 < 128 and (z3 is True or z3 is False):
-                    a = (((a << (17)) | (z0 << 6) | (z1 << 2)) << (20)) | (z2 << 8) | (z3 << 4) | 1
-                else:
-                    i = 0
-                    x = x0
-                    a = e_ServiceType((a << 1), x)
-                    i = 1
-                    x = x1
-                    a = e_ServiceType((a << 2), x)
-                    a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K210)
-                return a
-            elif m == 3:
-                xs = x
-                x0 = xs[0]
-                x1 = xs[1]
-                x2 = xs[2]
-                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2 and x2.__class__ is dict and len(x2) == 2:
-                    try:
-                        z0 = x0['ServiceID']
-                        z1 = x0['FreeService']
-                        z2 = x1['ServiceID']
-                        z3 = x1['FreeService']
-                        z4 = x2['ServiceID']
-                        z5 = x2['FreeService']
-                    except KeyError:
-                        z0 = None
-                else:
-                    z0 = None
-                if z0.__class__ is int and -1 < z0 < 128 and (z1 is True or z1 is False) and z2.__class__ is int and -1 < z2 < 128 and (z3 is True or z3 is False) and z4.__class__ is int and -1 < z4 < 128 and (z5 is True or z5 is False):
-                    a = (((((a << (17)) | (z0 << 6) | (z1 << 2)) << (18)) | (z2 << 6) | (z3 << 2)) << (20)) | (z4 << 8) | (z5 << 4) | 1
-                else:
-                    i = 0
-                    x = x0
-                    a = e_ServiceType((a << 1), x)
-                    i = 1
-                    x = x1
-                    a = e_ServiceType((a << 2), x)
-                    i = 2
-                    x = x2
-                    a = e_ServiceType((a << 2), x)
-                    a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K210)
-                return a
-            elif m == 4:
-                xs = x
-                x0 = xs[0]
-                x1 = xs[1]
-                x2 = xs[2]
-                x3 = xs[3]
-                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2 and x2.__class__ is dict and len(x2) == 2 and x3.__class__ is dict and len(x3) == 2:
-                    try:
-                        z0 = x0['ServiceID']
-                        z1 = x0['FreeService']
-                        z2 = x1['ServiceID']
-                        z3 = x1['FreeService']
-                        z4 = x2['ServiceID']
-                        z5 = x2['FreeService']
-                        z6 = x3['ServiceID']
-                        z7 = x3['FreeService']
-                    except KeyError:
-                        z0 = None
-                else:
-                    z0 = None
-                if z0.__class__ is int and -1 < z0 < 128 and (z1 is True or z1 is False) and z2.__class__ is int and -1 < z2 < 128 and (z3 is True or z3 is False) and z4.__class__ is int and -1 < z4 < 128 and (z5 is True or z5 is False) and z6.__class__ is int and -1 < z6 < 128 and (z7 is True or z7 is False):
-                    a = (((((((a << (17)) | (z0 << 6) | (z1 << 2)) << (18)) | (z2 << 6) | (z3 << 2)) << (18)) | (z4 << 6) | (z5 << 2)) << (20)) | (z6 << 8) | (z7 << 4) | 1
-                else:
-                    i = 0
-                    x = x0
-                    a = e_ServiceType((a << 1), x)
-                    i = 1
-                    x = x1
-                    a = e_ServiceType((a << 2), x)
-                    i = 2
-                    x = x2
-                    a = e_ServiceType((a << 2), x)
-                    i = 3
-                    x = x3
-                    a = e_ServiceType((a << 2), x)
-                    a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K210)
-                return a
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is int and -1 < z0 < 128 and (z1 is True or z1 is False):
+                a = (a << (19)) | (z0 << 8) | (z1 << 4) | 1
             else:
-                st = _Q71[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_ServiceType((a << 2), x)
-                    else:
-                        a = e_ServiceType((a << 1), x)
+                i = 0
+                x = x0
+                a = e_ServiceType((a << 1), x)
+                a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K210)
+            return a
+        elif m == 2:
+            xs = x
+            x0, x1, = xs
+            try:
+                if len(x0) == 2 and len(x1) == 2:
+                    z0 = x0['ServiceID']
+                    z1 = x0['FreeService']
+                    z2 = x1['ServiceID']
+                    z3 = x1['FreeService']
+                else:
+                    z0 = None
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is int and -1 < z0 < 128 and (z1 is True or z1 is False) and z2.__class__ is int and -1 < z2 < 128 and (z3 is True or z3 is False):
+                a = (((a << (17)) | (z0 << 6) | (z1 << 2)) << (20)) | (z2 << 8) | (z3 << 4) | 1
+            else:
+                i = 0
+                x = x0
+                a = e_ServiceType((a << 1), x)
+                i = 1
+                x = x1
+                a = e_ServiceType((a << 2), x)
+                a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K210)
+            return a
+        elif m == 3:
+            xs = x
+            x0, x1, x2, = xs
+            try:
+                if len(x0) == 2 and len(x1) == 2 and len(x2) == 2:
+                    z0 = x0['ServiceID']
+                    z1 = x0['FreeService']
+                    z2 = x1['ServiceID']
+                    z3 = x1['FreeService']
+                    z4 = x2['ServiceID']
+                    z5 = x2['FreeService']
+                else:
+                    z0 = None
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is int and -1 < z0 < 128 and (z1 is True or z1 is False) and z2.__class__ is int and -1 < z2 < 128 and (z3 is True or z3 is False) and z4.__class__ is int and -1 < z4 < 128 and (z5 is True or z5 is False):
+                a = (((((a << (17)) | (z0 << 6) | (z1 << 2)) << (18)) | (z2 << 6) | (z3 << 2)) << (20)) | (z4 << 8) | (z5 << 4) | 1
+            else:
+                i = 0
+                x = x0
+                a = e_ServiceType((a << 1), x)
+                i = 1
+                x = x1
+                a = e_ServiceType((a << 2), x)
+                i = 2
+                x = x2
+                a = e_ServiceType((a << 2), x)
+                a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K210)
+            return a
+        elif m == 4:
+            xs = x
+            x0, x1, x2, x3, = xs
+            try:
+                if len(x0) == 2 and len(x1) == 2 and len(x2) == 2 and len(x3) == 2:
+                    z0 = x0['ServiceID']
+                    z1 = x0['FreeService']
+                    z2 = x1['ServiceID']
+                    z3 = x1['FreeService']
+                    z4 = x2['ServiceID']
+                    z5 = x2['FreeService']
+                    z6 = x3['ServiceID']
+                    z7 = x3['FreeService']
+                else:
+                    z0 = None
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is int and -1 < z0 < 128 and (z1 is True or z1 is False) and z2.__class__ is int and -1 < z2 < 128 and (z3 is True or z3 is False) and z4.__class__ is int and -1 < z4 < 128 and (z5 is True or z5 is False) and z6.__class__ is int and -1 < z6 < 128 and (z7 is True or z7 is False):
+                a = (((((((a << (17)) | (z0 << 6) | (z1 << 2)) << (18)) | (z2 << 6) | (z3 << 2)) << (18)) | (z4 << 6) | (z5 << 2)) << (20)) | (z6 << 8) | (z7 << 4) | 1
+            else:
+                i = 0
+                x = x0
+                a = e_ServiceType((a << 1), x)
+                i = 1
+                x = x1
+                a = e_ServiceType((a << 2), x)
+                i = 2
+                x = x2
+                a = e_ServiceType((a << 2), x)
+                i = 3
+                x = x3
+                a = e_ServiceType((a << 2), x)
+                a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K210)
+            return a
+        elif m <= 8:
+            st = _Q71[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_ServiceType((a << 2), x)
+                else:
+                    a = e_ServiceType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -10446,77 +10404,76 @@ def e_ServiceParameterListType(a, d):
     st = 0
     u = 1
     f = 'ParameterSet'
-    x = d.get('ParameterSet')
+    x = d['ParameterSet']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ParameterSetType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K211)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ParameterSetType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ParameterSetType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K211)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ParameterSetType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ParameterSetType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_ParameterSetType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K211)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_ParameterSetType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_ParameterSetType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_ParameterSetType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_ParameterSetType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K211)
-                return a
-            else:
-                st = _Q78[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_ParameterSetType((a << 2), x)
-                    else:
-                        a = e_ParameterSetType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ParameterSetType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K211)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ParameterSetType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_ParameterSetType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K211)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ParameterSetType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_ParameterSetType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_ParameterSetType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K211)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_ParameterSetType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_ParameterSetType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_ParameterSetType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_ParameterSetType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K211)
+            return a
+        elif m <= 16:
+            st = _Q78[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_ParameterSetType((a << 2), x)
+                else:
+                    a = e_ParameterSetType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -10589,14 +10546,14 @@ def e_ServiceSelectionReqType(a, d):
     st = 0
     u = 2
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
     else:
         missing()
     f = 'SelectedEnergyTransferService'
-    x = d.get('SelectedEnergyTransferService')
+    x = d['SelectedEnergyTransferService']
     if x is not None:
         a = e_SelectedServiceType((a << 1), x)
         st = 2
@@ -10654,13 +10611,13 @@ def e_ServiceSelectionResType(a, d):
         d = as_map(d)
     u = 2
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
     else:
         missing()
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I26.get(x)
         if j is None:
@@ -10724,7 +10681,7 @@ def e_ServiceType(a, d):
         a = (a << (15)) | (y0 << 5) | (y1 << 1)
     else:
         f = 'ServiceID'
-        x = d.get('ServiceID')
+        x = d['ServiceID']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -10733,7 +10690,7 @@ def e_ServiceType(a, d):
         else:
             missing()
         f = 'FreeService'
-        x = d.get('FreeService')
+        x = d['FreeService']
         if x is not None:
             if x is not True and x is not False:
                 bad_bool(x)
@@ -10785,13 +10742,13 @@ def e_SessionSetupReqType(a, d):
         d = as_map(d)
     u = 2
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
     else:
         missing()
     f = 'EVCCID'
-    x = d.get('EVCCID')
+    x = d['EVCCID']
     if x is not None:
         if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
             a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -10852,7 +10809,7 @@ def e_SessionSetupResType(a, d):
         d = as_map(d)
     u = 3
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
     else:
@@ -10866,7 +10823,7 @@ def e_SessionSetupResType(a, d):
         a = (a << ((ln1 << 3) + 20)) | (j0 << ((ln1 << 3) + 12)) | (_fb((_C74[ln1 + 2] + y1).encode(), 'big') << 1)
     else:
         f = 'ResponseCode'
-        x = d.get('ResponseCode')
+        x = d['ResponseCode']
         if x is not None:
             j = _I26.get(x)
             if j is None:
@@ -10875,7 +10832,7 @@ def e_SessionSetupResType(a, d):
         else:
             missing()
         f = 'EVSEID'
-        x = d.get('EVSEID')
+        x = d['EVSEID']
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                 a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -10978,14 +10935,14 @@ def e_SessionStopReqType(a, d):
     st = 0
     u = 2
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
     else:
         missing()
     f = 'ChargingSession'
-    x = d.get('ChargingSession')
+    x = d['ChargingSession']
     if x is not None:
         j = _I218.get(x)
         if j is None:
@@ -11058,13 +11015,13 @@ def e_SessionStopResType(a, d):
         d = as_map(d)
     u = 2
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
     else:
         missing()
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I26.get(x)
         if j is None:
@@ -11253,7 +11210,7 @@ def e_SignatureMethodType(a, d):
     st = 0
     u = 1
     f = 'Algorithm'
-    x = d.get('Algorithm')
+    x = d['Algorithm']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -11803,7 +11760,7 @@ def e_SignedCertificateChainType(a, d):
     st = 0
     u = 2
     f = 'Id'
-    x = d.get('Id')
+    x = d['Id']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -11811,7 +11768,7 @@ def e_SignedCertificateChainType(a, d):
     else:
         missing()
     f = 'Certificate'
-    x = d.get('Certificate')
+    x = d['Certificate']
     if x is not None:
         a = wb((a << 2), x) << 1
         st = 2
@@ -12020,7 +11977,7 @@ def e_SignedInstallationDataType(a, d):
     st = 0
     u = 4
     f = 'Id'
-    x = d.get('Id')
+    x = d['Id']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -12028,14 +11985,14 @@ def e_SignedInstallationDataType(a, d):
     else:
         missing()
     f = 'ContractCertificateChain'
-    x = d.get('ContractCertificateChain')
+    x = d['ContractCertificateChain']
     if x is not None:
         a = e_ContractCertificateChainType((a << 1), x)
         st = 2
     else:
         missing()
     f = 'ECDHCurve'
-    x = d.get('ECDHCurve')
+    x = d['ECDHCurve']
     if x is not None:
         j = _I234.get(x)
         if j is None:
@@ -12045,7 +12002,7 @@ def e_SignedInstallationDataType(a, d):
     else:
         missing()
     f = 'DHPublicKey'
-    x = d.get('DHPublicKey')
+    x = d['DHPublicKey']
     if x is not None:
         a = wb((a << 2), x) << 1
         st = 4
@@ -12142,7 +12099,7 @@ def e_SignedMeteringDataType(a, d):
     st = 0
     u = 3
     f = 'Id'
-    x = d.get('Id')
+    x = d['Id']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -12150,14 +12107,14 @@ def e_SignedMeteringDataType(a, d):
     else:
         missing()
     f = 'SessionID'
-    x = d.get('SessionID')
+    x = d['SessionID']
     if x is not None:
         a = wb((a << 2), x) << 1
         st = 2
     else:
         missing()
     f = 'MeterInfo'
-    x = d.get('MeterInfo')
+    x = d['MeterInfo']
     if x is not None:
         a = e_MeterInfoType((a << 1), x)
         st = 3
@@ -12230,58 +12187,57 @@ def e_SubCertificatesType(a, d):
     st = 0
     u = 1
     f = 'Certificate'
-    x = d.get('Certificate')
+    x = d['Certificate']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 3:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K239)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K239)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                a <<= 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K239)
-                return a
-            else:
-                st = _Q198[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = wb((a << 3), x) << 1
-                    else:
-                        a = wb((a << 2), x) << 1
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K239)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K239)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            a <<= 1
+            if u != len(d):
+                f = None
+                extra(d, _K239)
+            return a
+        elif m <= 3:
+            st = _Q198[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = wb((a << 3), x) << 1
+                else:
+                    a = wb((a << 2), x) << 1
             i = -1
         else:
             k = 0
@@ -12417,108 +12373,107 @@ def e_SupportedProvidersListType(a, d):
     st = 0
     u = 1
     f = 'ProviderID'
-    x = d.get('ProviderID')
+    x = d['ProviderID']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 2), x) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K240)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 3), x) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K240)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 3), x) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K240)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 3), x) << 1
-                i = 3
-                x = xs[3]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 3), x) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K240)
-                return a
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
             else:
-                st = _Q78[m]
-                for i, x in enumerate(x):
-                    c, wd = _P209[i]
-                    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                        a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                    else:
-                        a = ws(((((a << wd) | c) << 1)), x) << 1
+                a = ws((a << 2), x) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K240)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 3), x) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K240)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 3), x) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K240)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 3), x) << 1
+            i = 3
+            x = xs[3]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 12)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 3), x) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K240)
+            return a
+        elif m <= 16:
+            st = _Q78[m]
+            for i, x in enumerate(x):
+                c, wd = _P209[i]
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + wd + 10)) | (((((c << 9) | (ln + 2)) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+                else:
+                    a = ws(((((a << wd) | c) << 1)), x) << 1
             i = -1
         else:
             k = 0
@@ -12614,77 +12569,76 @@ def e_TaxRuleListType(a, d):
     st = 0
     u = 1
     f = 'TaxRule'
-    x = d.get('TaxRule')
+    x = d['TaxRule']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 10:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TaxRuleType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K242)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TaxRuleType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_TaxRuleType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K242)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TaxRuleType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_TaxRuleType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_TaxRuleType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K242)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TaxRuleType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_TaxRuleType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_TaxRuleType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_TaxRuleType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K242)
-                return a
-            else:
-                st = _Q244[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_TaxRuleType((a << 2), x)
-                    else:
-                        a = e_TaxRuleType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TaxRuleType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K242)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TaxRuleType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_TaxRuleType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K242)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TaxRuleType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_TaxRuleType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_TaxRuleType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K242)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TaxRuleType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_TaxRuleType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_TaxRuleType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_TaxRuleType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K242)
+            return a
+        elif m <= 10:
+            st = _Q244[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_TaxRuleType((a << 2), x)
+                else:
+                    a = e_TaxRuleType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -12837,7 +12791,7 @@ def e_TaxRuleType(a, d):
     st = 0
     u = 1
     f = 'TaxRuleID'
-    x = d.get('TaxRuleID')
+    x = d['TaxRuleID']
     if x is not None:
         if x.__class__ is int and 0 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -13335,7 +13289,7 @@ def e_TransformType(a, d):
     st = 0
     u = 1
     f = 'Algorithm'
-    x = d.get('Algorithm')
+    x = d['Algorithm']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -13349,102 +13303,101 @@ def e_TransformType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                a = (a << 3) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K249)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                a = (a << 3) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K249)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 2
-                x = xs[2]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                a = (a << 3) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K249)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 2
-                x = xs[2]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 3
-                x = xs[3]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                a = (a << 3) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K249)
-                return a
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
             else:
-                st = _Q251[m]
-                for i, x in enumerate(x):
-                    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                        a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                    else:
-                        a = ws((a << 4), x) << 1
+                a = ws((a << 4), x) << 1
+            a = (a << 3) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K249)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            a = (a << 3) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K249)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 2
+            x = xs[2]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            a = (a << 3) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K249)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 2
+            x = xs[2]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 3
+            x = xs[3]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            a = (a << 3) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K249)
+            return a
+        elif m <= 16:
+            st = _Q251[m]
+            for i, x in enumerate(x):
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
             i = -1
         else:
             k = 0
@@ -13527,77 +13480,76 @@ def e_TransformsType(a, d):
     st = 0
     u = 1
     f = 'Transform'
-    x = d.get('Transform')
+    x = d['Transform']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TransformType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K252)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TransformType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_TransformType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K252)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TransformType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_TransformType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_TransformType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K252)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TransformType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_TransformType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_TransformType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_TransformType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K252)
-                return a
-            else:
-                st = _Q78[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_TransformType((a << 2), x)
-                    else:
-                        a = e_TransformType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TransformType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K252)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TransformType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_TransformType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K252)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TransformType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_TransformType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_TransformType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K252)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TransformType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_TransformType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_TransformType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_TransformType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K252)
+            return a
+        elif m <= 16:
+            st = _Q78[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_TransformType((a << 2), x)
+                else:
+                    a = e_TransformType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -13755,7 +13707,7 @@ def e_VehicleCheckInReqType(a, d):
     st = 0
     u = 3
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
@@ -13771,7 +13723,7 @@ def e_VehicleCheckInReqType(a, d):
         st = 3
     else:
         f = 'EVCheckInStatus'
-        x = d.get('EVCheckInStatus')
+        x = d['EVCheckInStatus']
         if x is not None:
             j = _I254.get(x)
             if j is None:
@@ -13781,7 +13733,7 @@ def e_VehicleCheckInReqType(a, d):
         else:
             missing()
         f = 'ParkingMethod'
-        x = d.get('ParkingMethod')
+        x = d['ParkingMethod']
         if x is not None:
             j = _I256.get(x)
             if j is None:
@@ -13929,14 +13881,14 @@ def e_VehicleCheckInResType(a, d):
     st = 0
     u = 2
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
     else:
         missing()
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I26.get(x)
         if j is None:
@@ -14030,7 +13982,7 @@ def e_VehicleCheckOutReqType(a, d):
         d = as_map(d)
     u = 3
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
     else:
@@ -14044,7 +13996,7 @@ def e_VehicleCheckOutReqType(a, d):
         a = (a << (16)) | (j0 << 12) | (y1 << 1)
     else:
         f = 'EVCheckOutStatus'
-        x = d.get('EVCheckOutStatus')
+        x = d['EVCheckOutStatus']
         if x is not None:
             j = _I266.get(x)
             if j is None:
@@ -14053,7 +14005,7 @@ def e_VehicleCheckOutReqType(a, d):
         else:
             missing()
         f = 'CheckOutTime'
-        x = d.get('CheckOutTime')
+        x = d['CheckOutTime']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -14117,7 +14069,7 @@ def e_VehicleCheckOutResType(a, d):
         d = as_map(d)
     u = 3
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
     else:
@@ -14131,7 +14083,7 @@ def e_VehicleCheckOutResType(a, d):
         a = (a << (13)) | (j0 << 5) | (j1 << 1)
     else:
         f = 'ResponseCode'
-        x = d.get('ResponseCode')
+        x = d['ResponseCode']
         if x is not None:
             j = _I26.get(x)
             if j is None:
@@ -14140,7 +14092,7 @@ def e_VehicleCheckOutResType(a, d):
         else:
             missing()
         f = 'EVSECheckOutStatus'
-        x = d.get('EVSECheckOutStatus')
+        x = d['EVSECheckOutStatus']
         if x is not None:
             j = _I269.get(x)
             if j is None:
@@ -14355,7 +14307,7 @@ def e_X509IssuerSerialType(a, d):
         a = (a << ((ln0 << 3) + 23)) | (_fb((_C74[ln0 + 2] + y0).encode(), 'big') << 13) | (y1 << 1)
     else:
         f = 'X509IssuerName'
-        x = d.get('X509IssuerName')
+        x = d['X509IssuerName']
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                 a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -14364,7 +14316,7 @@ def e_X509IssuerSerialType(a, d):
         else:
             missing()
         f = 'X509SerialNumber'
-        x = d.get('X509SerialNumber')
+        x = d['X509SerialNumber']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 12) | (x << 1))

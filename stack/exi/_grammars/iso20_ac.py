@@ -340,7 +340,7 @@ def e_AC_CPDReqEnergyTransferModeType(a, d):
     st = 0
     u = 1
     f = 'EVMaximumChargePower'
-    x = d.get('EVMaximumChargePower')
+    x = d['EVMaximumChargePower']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 1
@@ -657,7 +657,7 @@ def e_AC_ChargeLoopReqType(a, d):
     st = 0
     u = 1
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
@@ -853,14 +853,14 @@ def e_AC_ChargeLoopResType(a, d):
     st = 0
     u = 2
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
     else:
         missing()
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I26.get(x)
         if j is None:
@@ -965,7 +965,7 @@ def e_AC_ChargeParameterDiscoveryReqType(a, d):
     st = 0
     u = 1
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
@@ -1033,14 +1033,14 @@ def e_AC_ChargeParameterDiscoveryResType(a, d):
     st = 0
     u = 2
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
     else:
         missing()
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I26.get(x)
         if j is None:
@@ -2913,7 +2913,7 @@ def e_CanonicalizationMethodType(a, d):
         d = as_map(d)
     u = 1
     f = 'Algorithm'
-    x = d.get('Algorithm')
+    x = d['Algorithm']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -3095,13 +3095,13 @@ def e_DetailedCostType(a, d):
         d = as_map(d)
     u = 2
     f = 'Amount'
-    x = d.get('Amount')
+    x = d['Amount']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
     else:
         missing()
     f = 'CostPerUnit'
-    x = d.get('CostPerUnit')
+    x = d['CostPerUnit']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
     else:
@@ -3145,7 +3145,7 @@ def e_DetailedTaxType(a, d):
         d = as_map(d)
     u = 2
     f = 'TaxRuleID'
-    x = d.get('TaxRuleID')
+    x = d['TaxRuleID']
     if x is not None:
         if x.__class__ is int and 0 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -3154,7 +3154,7 @@ def e_DetailedTaxType(a, d):
     else:
         missing()
     f = 'Amount'
-    x = d.get('Amount')
+    x = d['Amount']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
     else:
@@ -3272,7 +3272,7 @@ def e_DigestMethodType(a, d):
         d = as_map(d)
     u = 1
     f = 'Algorithm'
-    x = d.get('Algorithm')
+    x = d['Algorithm']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -4189,7 +4189,7 @@ def e_EVSEStatusType(a, d):
         a = (a << (17)) | (y0 << 7) | (j1 << 1)
     else:
         f = 'NotificationMaxDelay'
-        x = d.get('NotificationMaxDelay')
+        x = d['NotificationMaxDelay']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -4198,7 +4198,7 @@ def e_EVSEStatusType(a, d):
         else:
             missing()
         f = 'EVSENotification'
-        x = d.get('EVSENotification')
+        x = d['EVSENotification']
         if x is not None:
             j = _I154.get(x)
             if j is None:
@@ -4744,14 +4744,14 @@ def e_MessageHeaderType(a, d):
     st = 0
     u = 2
     f = 'SessionID'
-    x = d.get('SessionID')
+    x = d['SessionID']
     if x is not None:
         a = wb((a << 2), x) << 1
         st = 1
     else:
         missing()
     f = 'TimeStamp'
-    x = d.get('TimeStamp')
+    x = d['TimeStamp']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -5036,7 +5036,7 @@ def e_MeterInfoType(a, d):
         st = 2
     else:
         f = 'MeterID'
-        x = d.get('MeterID')
+        x = d['MeterID']
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                 a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -5046,7 +5046,7 @@ def e_MeterInfoType(a, d):
         else:
             missing()
         f = 'ChargedEnergyReadingWh'
-        x = d.get('ChargedEnergyReadingWh')
+        x = d['ChargedEnergyReadingWh']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -5467,13 +5467,13 @@ def e_RSAKeyValueType(a, d):
         d = as_map(d)
     u = 2
     f = 'Modulus'
-    x = d.get('Modulus')
+    x = d['Modulus']
     if x is not None:
         a = wb((a << 2), x) << 1
     else:
         missing()
     f = 'Exponent'
-    x = d.get('Exponent')
+    x = d['Exponent']
     if x is not None:
         a = wb((a << 2), x) << 1
     else:
@@ -5534,7 +5534,7 @@ def e_RationalNumberType(a, d):
         a = (a << (23)) | ((y0 - -128) << 13) | (y1 << 1)
     else:
         f = 'Exponent'
-        x = d.get('Exponent')
+        x = d['Exponent']
         if x is not None:
             if x.__class__ is not int or x < -128 or x > 127:
                 x = as_int(x, -128, 127)
@@ -5542,7 +5542,7 @@ def e_RationalNumberType(a, d):
         else:
             missing()
         f = 'Value'
-        x = d.get('Value')
+        x = d['Value']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 12) | (x << 1))
@@ -5714,7 +5714,7 @@ def e_ReceiptType(a, d):
     st = 0
     u = 1
     f = 'TimeAnchor'
-    x = d.get('TimeAnchor')
+    x = d['TimeAnchor']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -6097,77 +6097,76 @@ def e_SPKIDataType(a, d):
     st = 0
     u = 1
     f = 'SPKISexp'
-    x = d.get('SPKISexp')
+    x = d['SPKISexp']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                a = (a << 2) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K203)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K203)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K203)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                i = 3
-                x = xs[3]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K203)
-                return a
-            else:
-                st = _Q205[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = wb((a << 3), x) << 1
-                    else:
-                        a = wb((a << 2), x) << 1
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            a = (a << 2) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K203)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K203)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K203)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            i = 3
+            x = xs[3]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K203)
+            return a
+        elif m <= 16:
+            st = _Q205[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = wb((a << 3), x) << 1
+                else:
+                    a = wb((a << 2), x) << 1
             i = -1
         else:
             k = 0
@@ -6907,7 +6906,7 @@ def e_SignatureMethodType(a, d):
     st = 0
     u = 1
     f = 'Algorithm'
-    x = d.get('Algorithm')
+    x = d['Algorithm']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -7973,7 +7972,7 @@ def e_TransformType(a, d):
     st = 0
     u = 1
     f = 'Algorithm'
-    x = d.get('Algorithm')
+    x = d['Algorithm']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -7987,102 +7986,101 @@ def e_TransformType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                a = (a << 3) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K227)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                a = (a << 3) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K227)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 2
-                x = xs[2]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                a = (a << 3) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K227)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 2
-                x = xs[2]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 3
-                x = xs[3]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                a = (a << 3) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K227)
-                return a
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
             else:
-                st = _Q229[m]
-                for i, x in enumerate(x):
-                    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                        a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                    else:
-                        a = ws((a << 4), x) << 1
+                a = ws((a << 4), x) << 1
+            a = (a << 3) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K227)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            a = (a << 3) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K227)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 2
+            x = xs[2]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            a = (a << 3) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K227)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 2
+            x = xs[2]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 3
+            x = xs[3]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            a = (a << 3) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K227)
+            return a
+        elif m <= 16:
+            st = _Q229[m]
+            for i, x in enumerate(x):
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
             i = -1
         else:
             k = 0
@@ -8165,77 +8163,76 @@ def e_TransformsType(a, d):
     st = 0
     u = 1
     f = 'Transform'
-    x = d.get('Transform')
+    x = d['Transform']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TransformType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K230)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TransformType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_TransformType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K230)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TransformType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_TransformType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_TransformType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K230)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TransformType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_TransformType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_TransformType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_TransformType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K230)
-                return a
-            else:
-                st = _Q205[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_TransformType((a << 2), x)
-                    else:
-                        a = e_TransformType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TransformType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K230)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TransformType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_TransformType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K230)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TransformType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_TransformType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_TransformType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K230)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TransformType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_TransformType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_TransformType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_TransformType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K230)
+            return a
+        elif m <= 16:
+            st = _Q205[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_TransformType((a << 2), x)
+                else:
+                    a = e_TransformType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -8468,7 +8465,7 @@ def e_X509IssuerSerialType(a, d):
         a = (a << ((ln0 << 3) + 23)) | (_fb((_C175[ln0 + 2] + y0).encode(), 'big') << 13) | (y1 << 1)
     else:
         f = 'X509IssuerName'
-        x = d.get('X509IssuerName')
+        x = d['X509IssuerName']
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                 a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -8477,7 +8474,7 @@ def e_X509IssuerSerialType(a, d):
         else:
             missing()
         f = 'X509SerialNumber'
-        x = d.get('X509SerialNumber')
+        x = d['X509SerialNumber']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 12) | (x << 1))

@@ -161,13 +161,13 @@ def e_ACDP_ConnectReqType(a, d):
         d = as_map(d)
     u = 2
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
     else:
         missing()
     f = 'EVElectricalChargingDeviceStatus'
-    x = d.get('EVElectricalChargingDeviceStatus')
+    x = d['EVElectricalChargingDeviceStatus']
     if x is not None:
         j = _I1.get(x)
         if j is None:
@@ -253,7 +253,7 @@ def e_ACDP_ConnectResType(a, d):
         d = as_map(d)
     u = 5
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
     else:
@@ -269,7 +269,7 @@ def e_ACDP_ConnectResType(a, d):
         a = (a << (24)) | (j0 << 16) | (j1 << 11) | (j2 << 6) | (j3 << 1)
     else:
         f = 'ResponseCode'
-        x = d.get('ResponseCode')
+        x = d['ResponseCode']
         if x is not None:
             j = _I4.get(x)
             if j is None:
@@ -278,7 +278,7 @@ def e_ACDP_ConnectResType(a, d):
         else:
             missing()
         f = 'EVSEProcessing'
-        x = d.get('EVSEProcessing')
+        x = d['EVSEProcessing']
         if x is not None:
             j = _I6.get(x)
             if j is None:
@@ -287,7 +287,7 @@ def e_ACDP_ConnectResType(a, d):
         else:
             missing()
         f = 'EVSEElectricalChargingDeviceStatus'
-        x = d.get('EVSEElectricalChargingDeviceStatus')
+        x = d['EVSEElectricalChargingDeviceStatus']
         if x is not None:
             j = _I1.get(x)
             if j is None:
@@ -296,7 +296,7 @@ def e_ACDP_ConnectResType(a, d):
         else:
             missing()
         f = 'EVSEMechanicalChargingDeviceStatus'
-        x = d.get('EVSEMechanicalChargingDeviceStatus')
+        x = d['EVSEMechanicalChargingDeviceStatus']
         if x is not None:
             j = _I8.get(x)
             if j is None:
@@ -339,13 +339,13 @@ def e_ACDP_SystemStatusReqType(a, d):
         d = as_map(d)
     u = 2
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
     else:
         missing()
     f = 'EVTechnicalStatus'
-    x = d.get('EVTechnicalStatus')
+    x = d['EVTechnicalStatus']
     if x is not None:
         a = e_EVTechnicalStatusType((a << 1), x)
     else:
@@ -480,7 +480,7 @@ def e_ACDP_SystemStatusResType(a, d):
         d = as_map(d)
     u = 11
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
     else:
@@ -502,7 +502,7 @@ def e_ACDP_SystemStatusResType(a, d):
         a = (a << (47)) | (j0 << 39) | (j1 << 34) | (y2 << 30) | (j3 << 25) | (y4 << 21) | (y5 << 17) | (y6 << 13) | (y7 << 9) | (y8 << 5) | (y9 << 1)
     else:
         f = 'ResponseCode'
-        x = d.get('ResponseCode')
+        x = d['ResponseCode']
         if x is not None:
             j = _I4.get(x)
             if j is None:
@@ -511,7 +511,7 @@ def e_ACDP_SystemStatusResType(a, d):
         else:
             missing()
         f = 'EVSEMechanicalChargingDeviceStatus'
-        x = d.get('EVSEMechanicalChargingDeviceStatus')
+        x = d['EVSEMechanicalChargingDeviceStatus']
         if x is not None:
             j = _I8.get(x)
             if j is None:
@@ -520,7 +520,7 @@ def e_ACDP_SystemStatusResType(a, d):
         else:
             missing()
         f = 'EVSEReadyToCharge'
-        x = d.get('EVSEReadyToCharge')
+        x = d['EVSEReadyToCharge']
         if x is not None:
             if x is not True and x is not False:
                 bad_bool(x)
@@ -528,7 +528,7 @@ def e_ACDP_SystemStatusResType(a, d):
         else:
             missing()
         f = 'EVSEIsolationStatus'
-        x = d.get('EVSEIsolationStatus')
+        x = d['EVSEIsolationStatus']
         if x is not None:
             j = _I12.get(x)
             if j is None:
@@ -537,7 +537,7 @@ def e_ACDP_SystemStatusResType(a, d):
         else:
             missing()
         f = 'EVSEDisabled'
-        x = d.get('EVSEDisabled')
+        x = d['EVSEDisabled']
         if x is not None:
             if x is not True and x is not False:
                 bad_bool(x)
@@ -545,7 +545,7 @@ def e_ACDP_SystemStatusResType(a, d):
         else:
             missing()
         f = 'EVSEUtilityInterruptEvent'
-        x = d.get('EVSEUtilityInterruptEvent')
+        x = d['EVSEUtilityInterruptEvent']
         if x is not None:
             if x is not True and x is not False:
                 bad_bool(x)
@@ -553,7 +553,7 @@ def e_ACDP_SystemStatusResType(a, d):
         else:
             missing()
         f = 'EVSEEmergencyShutdown'
-        x = d.get('EVSEEmergencyShutdown')
+        x = d['EVSEEmergencyShutdown']
         if x is not None:
             if x is not True and x is not False:
                 bad_bool(x)
@@ -561,7 +561,7 @@ def e_ACDP_SystemStatusResType(a, d):
         else:
             missing()
         f = 'EVSEMalfunction'
-        x = d.get('EVSEMalfunction')
+        x = d['EVSEMalfunction']
         if x is not None:
             if x is not True and x is not False:
                 bad_bool(x)
@@ -569,7 +569,7 @@ def e_ACDP_SystemStatusResType(a, d):
         else:
             missing()
         f = 'EVInChargePosition'
-        x = d.get('EVInChargePosition')
+        x = d['EVInChargePosition']
         if x is not None:
             if x is not True and x is not False:
                 bad_bool(x)
@@ -577,7 +577,7 @@ def e_ACDP_SystemStatusResType(a, d):
         else:
             missing()
         f = 'EVAssociationStatus'
-        x = d.get('EVAssociationStatus')
+        x = d['EVAssociationStatus']
         if x is not None:
             if x is not True and x is not False:
                 bad_bool(x)
@@ -636,7 +636,7 @@ def e_ACDP_VehiclePositioningReqType(a, d):
         d = as_map(d)
     u = 3
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
     else:
@@ -650,7 +650,7 @@ def e_ACDP_VehiclePositioningReqType(a, d):
         a = (a << (8)) | (y0 << 5) | (y1 << 1)
     else:
         f = 'EVMobilityStatus'
-        x = d.get('EVMobilityStatus')
+        x = d['EVMobilityStatus']
         if x is not None:
             if x is not True and x is not False:
                 bad_bool(x)
@@ -658,7 +658,7 @@ def e_ACDP_VehiclePositioningReqType(a, d):
         else:
             missing()
         f = 'EVPositioningSupport'
-        x = d.get('EVPositioningSupport')
+        x = d['EVPositioningSupport']
         if x is not None:
             if x is not True and x is not False:
                 bad_bool(x)
@@ -787,7 +787,7 @@ def e_ACDP_VehiclePositioningResType(a, d):
         d = as_map(d)
     u = 9
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
     else:
@@ -807,7 +807,7 @@ def e_ACDP_VehiclePositioningResType(a, d):
         a = (a << (70)) | (j0 << 62) | (j1 << 57) | (y2 << 53) | (y3 << 41) | (y4 << 29) | (y5 << 17) | (y6 << 5) | (y7 << 1)
     else:
         f = 'ResponseCode'
-        x = d.get('ResponseCode')
+        x = d['ResponseCode']
         if x is not None:
             j = _I4.get(x)
             if j is None:
@@ -816,7 +816,7 @@ def e_ACDP_VehiclePositioningResType(a, d):
         else:
             missing()
         f = 'EVSEProcessing'
-        x = d.get('EVSEProcessing')
+        x = d['EVSEProcessing']
         if x is not None:
             j = _I6.get(x)
             if j is None:
@@ -825,7 +825,7 @@ def e_ACDP_VehiclePositioningResType(a, d):
         else:
             missing()
         f = 'EVSEPositioningSupport'
-        x = d.get('EVSEPositioningSupport')
+        x = d['EVSEPositioningSupport']
         if x is not None:
             if x is not True and x is not False:
                 bad_bool(x)
@@ -833,7 +833,7 @@ def e_ACDP_VehiclePositioningResType(a, d):
         else:
             missing()
         f = 'EVRelativeXDeviation'
-        x = d.get('EVRelativeXDeviation')
+        x = d['EVRelativeXDeviation']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 12) | (x << 1))
@@ -842,7 +842,7 @@ def e_ACDP_VehiclePositioningResType(a, d):
         else:
             missing()
         f = 'EVRelativeYDeviation'
-        x = d.get('EVRelativeYDeviation')
+        x = d['EVRelativeYDeviation']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 12) | (x << 1))
@@ -851,7 +851,7 @@ def e_ACDP_VehiclePositioningResType(a, d):
         else:
             missing()
         f = 'ContactWindowXc'
-        x = d.get('ContactWindowXc')
+        x = d['ContactWindowXc']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 12) | (x << 1))
@@ -860,7 +860,7 @@ def e_ACDP_VehiclePositioningResType(a, d):
         else:
             missing()
         f = 'ContactWindowYc'
-        x = d.get('ContactWindowYc')
+        x = d['ContactWindowYc']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 12) | (x << 1))
@@ -869,7 +869,7 @@ def e_ACDP_VehiclePositioningResType(a, d):
         else:
             missing()
         f = 'EVInChargePosition'
-        x = d.get('EVInChargePosition')
+        x = d['EVInChargePosition']
         if x is not None:
             if x is not True and x is not False:
                 bad_bool(x)
@@ -1029,7 +1029,7 @@ def e_CanonicalizationMethodType(a, d):
         d = as_map(d)
     u = 1
     f = 'Algorithm'
-    x = d.get('Algorithm')
+    x = d['Algorithm']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -1289,7 +1289,7 @@ def e_DigestMethodType(a, d):
         d = as_map(d)
     u = 1
     f = 'Algorithm'
-    x = d.get('Algorithm')
+    x = d['Algorithm']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -1552,7 +1552,7 @@ def e_EVTechnicalStatusType(a, d):
         st = 2
     else:
         f = 'EVReadyToCharge'
-        x = d.get('EVReadyToCharge')
+        x = d['EVReadyToCharge']
         if x is not None:
             if x is not True and x is not False:
                 bad_bool(x)
@@ -1561,7 +1561,7 @@ def e_EVTechnicalStatusType(a, d):
         else:
             missing()
         f = 'EVImmobilizationRequest'
-        x = d.get('EVImmobilizationRequest')
+        x = d['EVImmobilizationRequest']
         if x is not None:
             if x is not True and x is not False:
                 bad_bool(x)
@@ -2156,14 +2156,14 @@ def e_MessageHeaderType(a, d):
     st = 0
     u = 2
     f = 'SessionID'
-    x = d.get('SessionID')
+    x = d['SessionID']
     if x is not None:
         a = wb((a << 2), x) << 1
         st = 1
     else:
         missing()
     f = 'TimeStamp'
-    x = d.get('TimeStamp')
+    x = d['TimeStamp']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -2539,13 +2539,13 @@ def e_RSAKeyValueType(a, d):
         d = as_map(d)
     u = 2
     f = 'Modulus'
-    x = d.get('Modulus')
+    x = d['Modulus']
     if x is not None:
         a = wb((a << 2), x) << 1
     else:
         missing()
     f = 'Exponent'
-    x = d.get('Exponent')
+    x = d['Exponent']
     if x is not None:
         a = wb((a << 2), x) << 1
     else:
@@ -2606,7 +2606,7 @@ def e_RationalNumberType(a, d):
         a = (a << (23)) | ((y0 - -128) << 13) | (y1 << 1)
     else:
         f = 'Exponent'
-        x = d.get('Exponent')
+        x = d['Exponent']
         if x is not None:
             if x.__class__ is not int or x < -128 or x > 127:
                 x = as_int(x, -128, 127)
@@ -2614,7 +2614,7 @@ def e_RationalNumberType(a, d):
         else:
             missing()
         f = 'Value'
-        x = d.get('Value')
+        x = d['Value']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 12) | (x << 1))
@@ -2944,77 +2944,76 @@ def e_SPKIDataType(a, d):
     st = 0
     u = 1
     f = 'SPKISexp'
-    x = d.get('SPKISexp')
+    x = d['SPKISexp']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                a = (a << 2) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K74)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K74)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K74)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                i = 3
-                x = xs[3]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K74)
-                return a
-            else:
-                st = _Q76[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = wb((a << 3), x) << 1
-                    else:
-                        a = wb((a << 2), x) << 1
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            a = (a << 2) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K74)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K74)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K74)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            i = 3
+            x = xs[3]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K74)
+            return a
+        elif m <= 16:
+            st = _Q76[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = wb((a << 3), x) << 1
+                else:
+                    a = wb((a << 2), x) << 1
             i = -1
         else:
             k = 0
@@ -3221,7 +3220,7 @@ def e_SignatureMethodType(a, d):
     st = 0
     u = 1
     f = 'Algorithm'
-    x = d.get('Algorithm')
+    x = d['Algorithm']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -4287,7 +4286,7 @@ def e_TransformType(a, d):
     st = 0
     u = 1
     f = 'Algorithm'
-    x = d.get('Algorithm')
+    x = d['Algorithm']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -4301,102 +4300,101 @@ def e_TransformType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                a = (a << 3) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K93)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                a = (a << 3) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K93)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 2
-                x = xs[2]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                a = (a << 3) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K93)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 2
-                x = xs[2]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 3
-                x = xs[3]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                a = (a << 3) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K93)
-                return a
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
             else:
-                st = _Q95[m]
-                for i, x in enumerate(x):
-                    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                        a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                    else:
-                        a = ws((a << 4), x) << 1
+                a = ws((a << 4), x) << 1
+            a = (a << 3) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K93)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            a = (a << 3) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K93)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 2
+            x = xs[2]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            a = (a << 3) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K93)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 2
+            x = xs[2]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 3
+            x = xs[3]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            a = (a << 3) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K93)
+            return a
+        elif m <= 16:
+            st = _Q95[m]
+            for i, x in enumerate(x):
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
             i = -1
         else:
             k = 0
@@ -4479,77 +4477,76 @@ def e_TransformsType(a, d):
     st = 0
     u = 1
     f = 'Transform'
-    x = d.get('Transform')
+    x = d['Transform']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TransformType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K96)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TransformType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_TransformType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K96)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TransformType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_TransformType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_TransformType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K96)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TransformType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_TransformType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_TransformType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_TransformType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K96)
-                return a
-            else:
-                st = _Q76[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_TransformType((a << 2), x)
-                    else:
-                        a = e_TransformType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TransformType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K96)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TransformType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_TransformType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K96)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TransformType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_TransformType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_TransformType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K96)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TransformType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_TransformType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_TransformType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_TransformType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K96)
+            return a
+        elif m <= 16:
+            st = _Q76[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_TransformType((a << 2), x)
+                else:
+                    a = e_TransformType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -4782,7 +4779,7 @@ def e_X509IssuerSerialType(a, d):
         a = (a << ((ln0 << 3) + 23)) | (_fb((_C107[ln0 + 2] + y0).encode(), 'big') << 13) | (y1 << 1)
     else:
         f = 'X509IssuerName'
-        x = d.get('X509IssuerName')
+        x = d['X509IssuerName']
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                 a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -4791,7 +4788,7 @@ def e_X509IssuerSerialType(a, d):
         else:
             missing()
         f = 'X509SerialNumber'
-        x = d.get('X509SerialNumber')
+        x = d['X509SerialNumber']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 12) | (x << 1))

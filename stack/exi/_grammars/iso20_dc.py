@@ -319,42 +319,42 @@ def e_BPT_DC_CPDReqEnergyTransferModeType(a, d):
     st = 0
     u = 6
     f = 'EVMaximumChargePower'
-    x = d.get('EVMaximumChargePower')
+    x = d['EVMaximumChargePower']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 1
     else:
         missing()
     f = 'EVMinimumChargePower'
-    x = d.get('EVMinimumChargePower')
+    x = d['EVMinimumChargePower']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 2
     else:
         missing()
     f = 'EVMaximumChargeCurrent'
-    x = d.get('EVMaximumChargeCurrent')
+    x = d['EVMaximumChargeCurrent']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 3
     else:
         missing()
     f = 'EVMinimumChargeCurrent'
-    x = d.get('EVMinimumChargeCurrent')
+    x = d['EVMinimumChargeCurrent']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 4
     else:
         missing()
     f = 'EVMaximumVoltage'
-    x = d.get('EVMaximumVoltage')
+    x = d['EVMaximumVoltage']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 5
     else:
         missing()
     f = 'EVMinimumVoltage'
-    x = d.get('EVMinimumVoltage')
+    x = d['EVMinimumVoltage']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 6
@@ -498,42 +498,42 @@ def e_BPT_DC_CPDResEnergyTransferModeType(a, d):
     st = 0
     u = 6
     f = 'EVSEMaximumChargePower'
-    x = d.get('EVSEMaximumChargePower')
+    x = d['EVSEMaximumChargePower']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 1
     else:
         missing()
     f = 'EVSEMinimumChargePower'
-    x = d.get('EVSEMinimumChargePower')
+    x = d['EVSEMinimumChargePower']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 2
     else:
         missing()
     f = 'EVSEMaximumChargeCurrent'
-    x = d.get('EVSEMaximumChargeCurrent')
+    x = d['EVSEMaximumChargeCurrent']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 3
     else:
         missing()
     f = 'EVSEMinimumChargeCurrent'
-    x = d.get('EVSEMinimumChargeCurrent')
+    x = d['EVSEMinimumChargeCurrent']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 4
     else:
         missing()
     f = 'EVSEMaximumVoltage'
-    x = d.get('EVSEMaximumVoltage')
+    x = d['EVSEMaximumVoltage']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 5
     else:
         missing()
     f = 'EVSEMinimumVoltage'
-    x = d.get('EVSEMinimumVoltage')
+    x = d['EVSEMinimumVoltage']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 6
@@ -1530,7 +1530,7 @@ def e_CanonicalizationMethodType(a, d):
         d = as_map(d)
     u = 1
     f = 'Algorithm'
-    x = d.get('Algorithm')
+    x = d['Algorithm']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -1614,42 +1614,42 @@ def e_DC_CPDReqEnergyTransferModeType(a, d):
     st = 0
     u = 6
     f = 'EVMaximumChargePower'
-    x = d.get('EVMaximumChargePower')
+    x = d['EVMaximumChargePower']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 1
     else:
         missing()
     f = 'EVMinimumChargePower'
-    x = d.get('EVMinimumChargePower')
+    x = d['EVMinimumChargePower']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 2
     else:
         missing()
     f = 'EVMaximumChargeCurrent'
-    x = d.get('EVMaximumChargeCurrent')
+    x = d['EVMaximumChargeCurrent']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 3
     else:
         missing()
     f = 'EVMinimumChargeCurrent'
-    x = d.get('EVMinimumChargeCurrent')
+    x = d['EVMinimumChargeCurrent']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 4
     else:
         missing()
     f = 'EVMaximumVoltage'
-    x = d.get('EVMaximumVoltage')
+    x = d['EVMaximumVoltage']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 5
     else:
         missing()
     f = 'EVMinimumVoltage'
-    x = d.get('EVMinimumVoltage')
+    x = d['EVMinimumVoltage']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 6
@@ -1738,42 +1738,42 @@ def e_DC_CPDResEnergyTransferModeType(a, d):
     st = 0
     u = 6
     f = 'EVSEMaximumChargePower'
-    x = d.get('EVSEMaximumChargePower')
+    x = d['EVSEMaximumChargePower']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 1
     else:
         missing()
     f = 'EVSEMinimumChargePower'
-    x = d.get('EVSEMinimumChargePower')
+    x = d['EVSEMinimumChargePower']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 2
     else:
         missing()
     f = 'EVSEMaximumChargeCurrent'
-    x = d.get('EVSEMaximumChargeCurrent')
+    x = d['EVSEMaximumChargeCurrent']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 3
     else:
         missing()
     f = 'EVSEMinimumChargeCurrent'
-    x = d.get('EVSEMinimumChargeCurrent')
+    x = d['EVSEMinimumChargeCurrent']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 4
     else:
         missing()
     f = 'EVSEMaximumVoltage'
-    x = d.get('EVSEMaximumVoltage')
+    x = d['EVSEMaximumVoltage']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 5
     else:
         missing()
     f = 'EVSEMinimumVoltage'
-    x = d.get('EVSEMinimumVoltage')
+    x = d['EVSEMinimumVoltage']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 6
@@ -1814,7 +1814,7 @@ def e_DC_CableCheckReqType(a, d):
         d = as_map(d)
     u = 1
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
     else:
@@ -1875,7 +1875,7 @@ def e_DC_CableCheckResType(a, d):
         d = as_map(d)
     u = 3
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
     else:
@@ -1889,7 +1889,7 @@ def e_DC_CableCheckResType(a, d):
         a = (a << (14)) | (j0 << 6) | (j1 << 1)
     else:
         f = 'ResponseCode'
-        x = d.get('ResponseCode')
+        x = d['ResponseCode']
         if x is not None:
             j = _I59.get(x)
             if j is None:
@@ -1898,7 +1898,7 @@ def e_DC_CableCheckResType(a, d):
         else:
             missing()
         f = 'EVSEProcessing'
-        x = d.get('EVSEProcessing')
+        x = d['EVSEProcessing']
         if x is not None:
             j = _I61.get(x)
             if j is None:
@@ -1991,7 +1991,7 @@ def e_DC_ChargeLoopReqType(a, d):
     st = 0
     u = 1
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
@@ -2254,7 +2254,7 @@ def e_DC_ChargeParameterDiscoveryReqType(a, d):
     st = 0
     u = 1
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
@@ -2322,14 +2322,14 @@ def e_DC_ChargeParameterDiscoveryResType(a, d):
     st = 0
     u = 2
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
     else:
         missing()
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I59.get(x)
         if j is None:
@@ -2401,13 +2401,13 @@ def e_DC_PreChargeReqType(a, d):
         d = as_map(d)
     u = 4
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
     else:
         missing()
     f = 'EVProcessing'
-    x = d.get('EVProcessing')
+    x = d['EVProcessing']
     if x is not None:
         j = _I61.get(x)
         if j is None:
@@ -2416,13 +2416,13 @@ def e_DC_PreChargeReqType(a, d):
     else:
         missing()
     f = 'EVPresentVoltage'
-    x = d.get('EVPresentVoltage')
+    x = d['EVPresentVoltage']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
     else:
         missing()
     f = 'EVTargetVoltage'
-    x = d.get('EVTargetVoltage')
+    x = d['EVTargetVoltage']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
     else:
@@ -2470,13 +2470,13 @@ def e_DC_PreChargeResType(a, d):
         d = as_map(d)
     u = 3
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
     else:
         missing()
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I59.get(x)
         if j is None:
@@ -2485,7 +2485,7 @@ def e_DC_PreChargeResType(a, d):
     else:
         missing()
     f = 'EVSEPresentVoltage'
-    x = d.get('EVSEPresentVoltage')
+    x = d['EVSEPresentVoltage']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
     else:
@@ -2535,13 +2535,13 @@ def e_DC_WeldingDetectionReqType(a, d):
         d = as_map(d)
     u = 2
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
     else:
         missing()
     f = 'EVProcessing'
-    x = d.get('EVProcessing')
+    x = d['EVProcessing']
     if x is not None:
         j = _I61.get(x)
         if j is None:
@@ -2592,13 +2592,13 @@ def e_DC_WeldingDetectionResType(a, d):
         d = as_map(d)
     u = 3
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
     else:
         missing()
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I59.get(x)
         if j is None:
@@ -2607,7 +2607,7 @@ def e_DC_WeldingDetectionResType(a, d):
     else:
         missing()
     f = 'EVSEPresentVoltage'
-    x = d.get('EVSEPresentVoltage')
+    x = d['EVSEPresentVoltage']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
     else:
@@ -2788,13 +2788,13 @@ def e_DetailedCostType(a, d):
         d = as_map(d)
     u = 2
     f = 'Amount'
-    x = d.get('Amount')
+    x = d['Amount']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
     else:
         missing()
     f = 'CostPerUnit'
-    x = d.get('CostPerUnit')
+    x = d['CostPerUnit']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
     else:
@@ -2838,7 +2838,7 @@ def e_DetailedTaxType(a, d):
         d = as_map(d)
     u = 2
     f = 'TaxRuleID'
-    x = d.get('TaxRuleID')
+    x = d['TaxRuleID']
     if x is not None:
         if x.__class__ is int and 0 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -2847,7 +2847,7 @@ def e_DetailedTaxType(a, d):
     else:
         missing()
     f = 'Amount'
-    x = d.get('Amount')
+    x = d['Amount']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
     else:
@@ -2965,7 +2965,7 @@ def e_DigestMethodType(a, d):
         d = as_map(d)
     u = 1
     f = 'Algorithm'
-    x = d.get('Algorithm')
+    x = d['Algorithm']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -3753,7 +3753,7 @@ def e_EVSEStatusType(a, d):
         a = (a << (17)) | (y0 << 7) | (j1 << 1)
     else:
         f = 'NotificationMaxDelay'
-        x = d.get('NotificationMaxDelay')
+        x = d['NotificationMaxDelay']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -3762,7 +3762,7 @@ def e_EVSEStatusType(a, d):
         else:
             missing()
         f = 'EVSENotification'
-        x = d.get('EVSENotification')
+        x = d['EVSENotification']
         if x is not None:
             j = _I117.get(x)
             if j is None:
@@ -4308,14 +4308,14 @@ def e_MessageHeaderType(a, d):
     st = 0
     u = 2
     f = 'SessionID'
-    x = d.get('SessionID')
+    x = d['SessionID']
     if x is not None:
         a = wb((a << 2), x) << 1
         st = 1
     else:
         missing()
     f = 'TimeStamp'
-    x = d.get('TimeStamp')
+    x = d['TimeStamp']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -4600,7 +4600,7 @@ def e_MeterInfoType(a, d):
         st = 2
     else:
         f = 'MeterID'
-        x = d.get('MeterID')
+        x = d['MeterID']
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                 a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -4610,7 +4610,7 @@ def e_MeterInfoType(a, d):
         else:
             missing()
         f = 'ChargedEnergyReadingWh'
-        x = d.get('ChargedEnergyReadingWh')
+        x = d['ChargedEnergyReadingWh']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -5031,13 +5031,13 @@ def e_RSAKeyValueType(a, d):
         d = as_map(d)
     u = 2
     f = 'Modulus'
-    x = d.get('Modulus')
+    x = d['Modulus']
     if x is not None:
         a = wb((a << 2), x) << 1
     else:
         missing()
     f = 'Exponent'
-    x = d.get('Exponent')
+    x = d['Exponent']
     if x is not None:
         a = wb((a << 2), x) << 1
     else:
@@ -5098,7 +5098,7 @@ def e_RationalNumberType(a, d):
         a = (a << (23)) | ((y0 - -128) << 13) | (y1 << 1)
     else:
         f = 'Exponent'
-        x = d.get('Exponent')
+        x = d['Exponent']
         if x is not None:
             if x.__class__ is not int or x < -128 or x > 127:
                 x = as_int(x, -128, 127)
@@ -5106,7 +5106,7 @@ def e_RationalNumberType(a, d):
         else:
             missing()
         f = 'Value'
-        x = d.get('Value')
+        x = d['Value']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 12) | (x << 1))
@@ -5278,7 +5278,7 @@ def e_ReceiptType(a, d):
     st = 0
     u = 1
     f = 'TimeAnchor'
-    x = d.get('TimeAnchor')
+    x = d['TimeAnchor']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -5661,77 +5661,76 @@ def e_SPKIDataType(a, d):
     st = 0
     u = 1
     f = 'SPKISexp'
-    x = d.get('SPKISexp')
+    x = d['SPKISexp']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                a = (a << 2) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K163)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K163)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K163)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                i = 3
-                x = xs[3]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K163)
-                return a
-            else:
-                st = _Q165[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = wb((a << 3), x) << 1
-                    else:
-                        a = wb((a << 2), x) << 1
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            a = (a << 2) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K163)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K163)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K163)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            i = 3
+            x = xs[3]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K163)
+            return a
+        elif m <= 16:
+            st = _Q165[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = wb((a << 3), x) << 1
+                else:
+                    a = wb((a << 2), x) << 1
             i = -1
         else:
             k = 0
@@ -6292,7 +6291,7 @@ def e_SignatureMethodType(a, d):
     st = 0
     u = 1
     f = 'Algorithm'
-    x = d.get('Algorithm')
+    x = d['Algorithm']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -7358,7 +7357,7 @@ def e_TransformType(a, d):
     st = 0
     u = 1
     f = 'Algorithm'
-    x = d.get('Algorithm')
+    x = d['Algorithm']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -7372,102 +7371,101 @@ def e_TransformType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                a = (a << 3) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K188)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                a = (a << 3) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K188)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 2
-                x = xs[2]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                a = (a << 3) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K188)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 2
-                x = xs[2]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 3
-                x = xs[3]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                a = (a << 3) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K188)
-                return a
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
             else:
-                st = _Q190[m]
-                for i, x in enumerate(x):
-                    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                        a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                    else:
-                        a = ws((a << 4), x) << 1
+                a = ws((a << 4), x) << 1
+            a = (a << 3) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K188)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            a = (a << 3) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K188)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 2
+            x = xs[2]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            a = (a << 3) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K188)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 2
+            x = xs[2]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 3
+            x = xs[3]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            a = (a << 3) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K188)
+            return a
+        elif m <= 16:
+            st = _Q190[m]
+            for i, x in enumerate(x):
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
             i = -1
         else:
             k = 0
@@ -7550,77 +7548,76 @@ def e_TransformsType(a, d):
     st = 0
     u = 1
     f = 'Transform'
-    x = d.get('Transform')
+    x = d['Transform']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TransformType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K191)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TransformType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_TransformType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K191)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TransformType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_TransformType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_TransformType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K191)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TransformType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_TransformType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_TransformType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_TransformType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K191)
-                return a
-            else:
-                st = _Q165[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_TransformType((a << 2), x)
-                    else:
-                        a = e_TransformType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TransformType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K191)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TransformType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_TransformType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K191)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TransformType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_TransformType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_TransformType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K191)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TransformType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_TransformType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_TransformType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_TransformType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K191)
+            return a
+        elif m <= 16:
+            st = _Q165[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_TransformType((a << 2), x)
+                else:
+                    a = e_TransformType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -7853,7 +7850,7 @@ def e_X509IssuerSerialType(a, d):
         a = (a << ((ln0 << 3) + 23)) | (_fb((_C138[ln0 + 2] + y0).encode(), 'big') << 13) | (y1 << 1)
     else:
         f = 'X509IssuerName'
-        x = d.get('X509IssuerName')
+        x = d['X509IssuerName']
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                 a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -7862,7 +7859,7 @@ def e_X509IssuerSerialType(a, d):
         else:
             missing()
         f = 'X509SerialNumber'
-        x = d.get('X509SerialNumber')
+        x = d['X509SerialNumber']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 12) | (x << 1))

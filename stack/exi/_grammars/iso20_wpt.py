@@ -295,77 +295,76 @@ def e_AlternativeSECCListType(a, d):
     st = 0
     u = 1
     f = 'AlternativeSECC'
-    x = d.get('AlternativeSECC')
+    x = d['AlternativeSECC']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 8:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_AlternativeSECCType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K0)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_AlternativeSECCType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_AlternativeSECCType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K0)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_AlternativeSECCType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_AlternativeSECCType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_AlternativeSECCType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K0)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_AlternativeSECCType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_AlternativeSECCType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_AlternativeSECCType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_AlternativeSECCType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K0)
-                return a
-            else:
-                st = _Q2[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_AlternativeSECCType((a << 2), x)
-                    else:
-                        a = e_AlternativeSECCType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_AlternativeSECCType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K0)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_AlternativeSECCType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_AlternativeSECCType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K0)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_AlternativeSECCType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_AlternativeSECCType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_AlternativeSECCType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K0)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_AlternativeSECCType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_AlternativeSECCType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_AlternativeSECCType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_AlternativeSECCType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K0)
+            return a
+        elif m <= 8:
+            st = _Q2[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_AlternativeSECCType((a << 2), x)
+                else:
+                    a = e_AlternativeSECCType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -756,7 +755,7 @@ def e_CanonicalizationMethodType(a, d):
         d = as_map(d)
     u = 1
     f = 'Algorithm'
-    x = d.get('Algorithm')
+    x = d['Algorithm']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -938,13 +937,13 @@ def e_DetailedCostType(a, d):
         d = as_map(d)
     u = 2
     f = 'Amount'
-    x = d.get('Amount')
+    x = d['Amount']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
     else:
         missing()
     f = 'CostPerUnit'
-    x = d.get('CostPerUnit')
+    x = d['CostPerUnit']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
     else:
@@ -988,7 +987,7 @@ def e_DetailedTaxType(a, d):
         d = as_map(d)
     u = 2
     f = 'TaxRuleID'
-    x = d.get('TaxRuleID')
+    x = d['TaxRuleID']
     if x is not None:
         if x.__class__ is int and 0 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -997,7 +996,7 @@ def e_DetailedTaxType(a, d):
     else:
         missing()
     f = 'Amount'
-    x = d.get('Amount')
+    x = d['Amount']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
     else:
@@ -1115,7 +1114,7 @@ def e_DigestMethodType(a, d):
         d = as_map(d)
     u = 1
     f = 'Algorithm'
-    x = d.get('Algorithm')
+    x = d['Algorithm']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -1521,7 +1520,7 @@ def e_EVSEStatusType(a, d):
         a = (a << (17)) | (y0 << 7) | (j1 << 1)
     else:
         f = 'NotificationMaxDelay'
-        x = d.get('NotificationMaxDelay')
+        x = d['NotificationMaxDelay']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -1530,7 +1529,7 @@ def e_EVSEStatusType(a, d):
         else:
             missing()
         f = 'EVSENotification'
-        x = d.get('EVSENotification')
+        x = d['EVSENotification']
         if x is not None:
             j = _I33.get(x)
             if j is None:
@@ -2076,14 +2075,14 @@ def e_MessageHeaderType(a, d):
     st = 0
     u = 2
     f = 'SessionID'
-    x = d.get('SessionID')
+    x = d['SessionID']
     if x is not None:
         a = wb((a << 2), x) << 1
         st = 1
     else:
         missing()
     f = 'TimeStamp'
-    x = d.get('TimeStamp')
+    x = d['TimeStamp']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -2368,7 +2367,7 @@ def e_MeterInfoType(a, d):
         st = 2
     else:
         f = 'MeterID'
-        x = d.get('MeterID')
+        x = d['MeterID']
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                 a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -2378,7 +2377,7 @@ def e_MeterInfoType(a, d):
         else:
             missing()
         f = 'ChargedEnergyReadingWh'
-        x = d.get('ChargedEnergyReadingWh')
+        x = d['ChargedEnergyReadingWh']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -2799,13 +2798,13 @@ def e_RSAKeyValueType(a, d):
         d = as_map(d)
     u = 2
     f = 'Modulus'
-    x = d.get('Modulus')
+    x = d['Modulus']
     if x is not None:
         a = wb((a << 2), x) << 1
     else:
         missing()
     f = 'Exponent'
-    x = d.get('Exponent')
+    x = d['Exponent']
     if x is not None:
         a = wb((a << 2), x) << 1
     else:
@@ -2866,7 +2865,7 @@ def e_RationalNumberType(a, d):
         a = (a << (23)) | ((y0 - -128) << 13) | (y1 << 1)
     else:
         f = 'Exponent'
-        x = d.get('Exponent')
+        x = d['Exponent']
         if x is not None:
             if x.__class__ is not int or x < -128 or x > 127:
                 x = as_int(x, -128, 127)
@@ -2874,7 +2873,7 @@ def e_RationalNumberType(a, d):
         else:
             missing()
         f = 'Value'
-        x = d.get('Value')
+        x = d['Value']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 12) | (x << 1))
@@ -3046,7 +3045,7 @@ def e_ReceiptType(a, d):
     st = 0
     u = 1
     f = 'TimeAnchor'
-    x = d.get('TimeAnchor')
+    x = d['TimeAnchor']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -3429,77 +3428,76 @@ def e_SPKIDataType(a, d):
     st = 0
     u = 1
     f = 'SPKISexp'
-    x = d.get('SPKISexp')
+    x = d['SPKISexp']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                a = (a << 2) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K83)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K83)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K83)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 2), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                i = 3
-                x = xs[3]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K83)
-                return a
-            else:
-                st = _Q85[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = wb((a << 3), x) << 1
-                    else:
-                        a = wb((a << 2), x) << 1
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            a = (a << 2) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K83)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K83)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K83)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 2), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            i = 3
+            x = xs[3]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K83)
+            return a
+        elif m <= 16:
+            st = _Q85[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = wb((a << 3), x) << 1
+                else:
+                    a = wb((a << 2), x) << 1
             i = -1
         else:
             k = 0
@@ -3706,7 +3704,7 @@ def e_SignatureMethodType(a, d):
     st = 0
     u = 1
     f = 'Algorithm'
-    x = d.get('Algorithm')
+    x = d['Algorithm']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -4772,7 +4770,7 @@ def e_TransformType(a, d):
     st = 0
     u = 1
     f = 'Algorithm'
-    x = d.get('Algorithm')
+    x = d['Algorithm']
     if x is not None:
         a = (a << 1)
         a = ws(a, x)
@@ -4786,102 +4784,101 @@ def e_TransformType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                a = (a << 3) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K102)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                a = (a << 3) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K102)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 2
-                x = xs[2]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                a = (a << 3) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K102)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 1
-                x = xs[1]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 2
-                x = xs[2]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                i = 3
-                x = xs[3]
-                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                else:
-                    a = ws((a << 4), x) << 1
-                a = (a << 3) | 2
-                if u != len(d):
-                    f = None
-                    extra(d, _K102)
-                return a
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
             else:
-                st = _Q104[m]
-                for i, x in enumerate(x):
-                    if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
-                        a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
-                    else:
-                        a = ws((a << 4), x) << 1
+                a = ws((a << 4), x) << 1
+            a = (a << 3) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K102)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            a = (a << 3) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K102)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 2
+            x = xs[2]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            a = (a << 3) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K102)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 1
+            x = xs[1]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 2
+            x = xs[2]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            i = 3
+            x = xs[3]
+            if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+            else:
+                a = ws((a << 4), x) << 1
+            a = (a << 3) | 2
+            if u != len(d):
+                f = None
+                extra(d, _K102)
+            return a
+        elif m <= 16:
+            st = _Q104[m]
+            for i, x in enumerate(x):
+                if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
+                    a = (a << ((ln << 3) + 13)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
+                else:
+                    a = ws((a << 4), x) << 1
             i = -1
         else:
             k = 0
@@ -4964,77 +4961,76 @@ def e_TransformsType(a, d):
     st = 0
     u = 1
     f = 'Transform'
-    x = d.get('Transform')
+    x = d['Transform']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TransformType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K105)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TransformType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_TransformType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K105)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TransformType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_TransformType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_TransformType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K105)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_TransformType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_TransformType((a << 2), x)
-                i = 2
-                x = xs[2]
-                a = e_TransformType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_TransformType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K105)
-                return a
-            else:
-                st = _Q85[m]
-                for i, x in enumerate(x):
-                    if i:
-                        a = e_TransformType((a << 2), x)
-                    else:
-                        a = e_TransformType((a << 1), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TransformType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K105)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TransformType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_TransformType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K105)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TransformType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_TransformType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_TransformType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K105)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_TransformType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_TransformType((a << 2), x)
+            i = 2
+            x = xs[2]
+            a = e_TransformType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_TransformType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K105)
+            return a
+        elif m <= 16:
+            st = _Q85[m]
+            for i, x in enumerate(x):
+                if i:
+                    a = e_TransformType((a << 2), x)
+                else:
+                    a = e_TransformType((a << 1), x)
             i = -1
         else:
             k = 0
@@ -5139,108 +5135,107 @@ def e_WPT_AlignmentCheckMethodListType(a, d):
     st = 0
     u = 1
     f = 'WPT_AlignmentCheckMethod'
-    x = d.get('WPT_AlignmentCheckMethod')
+    x = d['WPT_AlignmentCheckMethod']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 8:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            j = _I107.get(x)
+            if j is None:
+                bad_enum(x, _I107)
+            a = ((a << 5) | (j << 1))
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K108)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            j = _I107.get(x)
+            if j is None:
+                bad_enum(x, _I107)
+            a = ((a << 5) | (j << 1))
+            i = 1
+            x = xs[1]
+            j = _I107.get(x)
+            if j is None:
+                bad_enum(x, _I107)
+            a = ((a << 6) | (j << 1))
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K108)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            j = _I107.get(x)
+            if j is None:
+                bad_enum(x, _I107)
+            a = ((a << 5) | (j << 1))
+            i = 1
+            x = xs[1]
+            j = _I107.get(x)
+            if j is None:
+                bad_enum(x, _I107)
+            a = ((a << 6) | (j << 1))
+            i = 2
+            x = xs[2]
+            j = _I107.get(x)
+            if j is None:
+                bad_enum(x, _I107)
+            a = ((a << 6) | (j << 1))
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K108)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            j = _I107.get(x)
+            if j is None:
+                bad_enum(x, _I107)
+            a = ((a << 5) | (j << 1))
+            i = 1
+            x = xs[1]
+            j = _I107.get(x)
+            if j is None:
+                bad_enum(x, _I107)
+            a = ((a << 6) | (j << 1))
+            i = 2
+            x = xs[2]
+            j = _I107.get(x)
+            if j is None:
+                bad_enum(x, _I107)
+            a = ((a << 6) | (j << 1))
+            i = 3
+            x = xs[3]
+            j = _I107.get(x)
+            if j is None:
+                bad_enum(x, _I107)
+            a = ((a << 6) | (j << 1))
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K108)
+            return a
+        elif m <= 8:
+            st = _Q2[m]
+            for i, x in enumerate(x):
+                c, wd = _P109[i]
                 j = _I107.get(x)
                 if j is None:
                     bad_enum(x, _I107)
-                a = ((a << 5) | (j << 1))
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K108)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                j = _I107.get(x)
-                if j is None:
-                    bad_enum(x, _I107)
-                a = ((a << 5) | (j << 1))
-                i = 1
-                x = xs[1]
-                j = _I107.get(x)
-                if j is None:
-                    bad_enum(x, _I107)
-                a = ((a << 6) | (j << 1))
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K108)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                j = _I107.get(x)
-                if j is None:
-                    bad_enum(x, _I107)
-                a = ((a << 5) | (j << 1))
-                i = 1
-                x = xs[1]
-                j = _I107.get(x)
-                if j is None:
-                    bad_enum(x, _I107)
-                a = ((a << 6) | (j << 1))
-                i = 2
-                x = xs[2]
-                j = _I107.get(x)
-                if j is None:
-                    bad_enum(x, _I107)
-                a = ((a << 6) | (j << 1))
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K108)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                j = _I107.get(x)
-                if j is None:
-                    bad_enum(x, _I107)
-                a = ((a << 5) | (j << 1))
-                i = 1
-                x = xs[1]
-                j = _I107.get(x)
-                if j is None:
-                    bad_enum(x, _I107)
-                a = ((a << 6) | (j << 1))
-                i = 2
-                x = xs[2]
-                j = _I107.get(x)
-                if j is None:
-                    bad_enum(x, _I107)
-                a = ((a << 6) | (j << 1))
-                i = 3
-                x = xs[3]
-                j = _I107.get(x)
-                if j is None:
-                    bad_enum(x, _I107)
-                a = ((a << 6) | (j << 1))
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K108)
-                return a
-            else:
-                st = _Q2[m]
-                for i, x in enumerate(x):
-                    c, wd = _P109[i]
-                    j = _I107.get(x)
-                    if j is None:
-                        bad_enum(x, _I107)
-                    a = (((((a << wd) | c) << 4)) | (j << 1))
+                a = (((((a << wd) | c) << 4)) | (j << 1))
             i = -1
         else:
             k = 0
@@ -5381,14 +5376,14 @@ def e_WPT_AlignmentCheckReqType(a, d):
     st = 0
     u = 2
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
     else:
         missing()
     f = 'EVProcessing'
-    x = d.get('EVProcessing')
+    x = d['EVProcessing']
     if x is not None:
         j = _I111.get(x)
         if j is None:
@@ -5579,7 +5574,7 @@ def e_WPT_AlignmentCheckResType(a, d):
     st = 0
     u = 3
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
@@ -5595,7 +5590,7 @@ def e_WPT_AlignmentCheckResType(a, d):
         st = 3
     else:
         f = 'ResponseCode'
-        x = d.get('ResponseCode')
+        x = d['ResponseCode']
         if x is not None:
             j = _I119.get(x)
             if j is None:
@@ -5605,7 +5600,7 @@ def e_WPT_AlignmentCheckResType(a, d):
         else:
             missing()
         f = 'EVSEProcessing'
-        x = d.get('EVSEProcessing')
+        x = d['EVSEProcessing']
         if x is not None:
             j = _I111.get(x)
             if j is None:
@@ -5811,7 +5806,7 @@ def e_WPT_ChargeLoopReqType(a, d):
     st = 0
     u = 1
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
@@ -6239,14 +6234,14 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
     st = 0
     u = 6
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
     else:
         missing()
     f = 'EVPCMaxReceivablePower'
-    x = d.get('EVPCMaxReceivablePower')
+    x = d['EVPCMaxReceivablePower']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 2
@@ -6262,7 +6257,7 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
         st = 4
     else:
         f = 'SDMaxGroundClearence'
-        x = d.get('SDMaxGroundClearence')
+        x = d['SDMaxGroundClearence']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -6272,7 +6267,7 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
         else:
             missing()
         f = 'SDMinGroundClearence'
-        x = d.get('SDMinGroundClearence')
+        x = d['SDMinGroundClearence']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -6282,14 +6277,14 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
         else:
             missing()
     f = 'EVPCNaturalFrequency'
-    x = d.get('EVPCNaturalFrequency')
+    x = d['EVPCNaturalFrequency']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 5
     else:
         missing()
     f = 'EVPCDeviceLocalControl'
-    x = d.get('EVPCDeviceLocalControl')
+    x = d['EVPCDeviceLocalControl']
     if x is not None:
         if x is not True and x is not False:
             bad_bool(x)
@@ -6304,69 +6299,68 @@ def e_WPT_ChargeParameterDiscoveryReqType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K152)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 3), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K152)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 3), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K152)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 3), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            i = 3
+            x = xs[3]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K152)
+            return a
+        elif m <= 16:
+            st = _Q154[m]
+            for i, x in enumerate(x):
                 a = wb((a << 3), x) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K152)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 3), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K152)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 3), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K152)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 3), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                i = 3
-                x = xs[3]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K152)
-                return a
-            else:
-                st = _Q154[m]
-                for i, x in enumerate(x):
-                    a = wb((a << 3), x) << 1
             i = -1
         else:
             k = 0
@@ -6557,7 +6551,7 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
     st = 0
     u = 9
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
@@ -6573,7 +6567,7 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
         st = 3
     else:
         f = 'ResponseCode'
-        x = d.get('ResponseCode')
+        x = d['ResponseCode']
         if x is not None:
             j = _I119.get(x)
             if j is None:
@@ -6583,7 +6577,7 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
         else:
             missing()
         f = 'PDInputPowerClass'
-        x = d.get('PDInputPowerClass')
+        x = d['PDInputPowerClass']
         if x is not None:
             j = _I157.get(x)
             if j is None:
@@ -6593,14 +6587,14 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
         else:
             missing()
     f = 'SDMinOutputPower'
-    x = d.get('SDMinOutputPower')
+    x = d['SDMinOutputPower']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 4
     else:
         missing()
     f = 'SDMaxOutputPower'
-    x = d.get('SDMaxOutputPower')
+    x = d['SDMaxOutputPower']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 5
@@ -6616,7 +6610,7 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
         st = 7
     else:
         f = 'SDMaxGroundClearanceSupport'
-        x = d.get('SDMaxGroundClearanceSupport')
+        x = d['SDMaxGroundClearanceSupport']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -6626,7 +6620,7 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
         else:
             missing()
         f = 'SDMinGroundClearanceSupport'
-        x = d.get('SDMinGroundClearanceSupport')
+        x = d['SDMinGroundClearanceSupport']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -6636,14 +6630,14 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
         else:
             missing()
     f = 'PDMinCoilCurrent'
-    x = d.get('PDMinCoilCurrent')
+    x = d['PDMinCoilCurrent']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 8
     else:
         missing()
     f = 'PDMaxCoilCurrent'
-    x = d.get('PDMaxCoilCurrent')
+    x = d['PDMaxCoilCurrent']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 9
@@ -6656,69 +6650,68 @@ def e_WPT_ChargeParameterDiscoveryResType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K158)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 3), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K158)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 3), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K158)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 3), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            i = 3
+            x = xs[3]
+            a = wb((a << 3), x) << 1
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K158)
+            return a
+        elif m <= 16:
+            st = _Q160[m]
+            for i, x in enumerate(x):
                 a = wb((a << 3), x) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K158)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 3), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K158)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 3), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K158)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 3), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                i = 3
-                x = xs[3]
-                a = wb((a << 3), x) << 1
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K158)
-                return a
-            else:
-                st = _Q160[m]
-                for i, x in enumerate(x):
-                    a = wb((a << 3), x) << 1
             i = -1
         else:
             k = 0
@@ -6815,7 +6808,7 @@ def e_WPT_CoordinateXYZType(a, d):
         a = (a << (36)) | (y0 << 25) | (y1 << 13) | (y2 << 1)
     else:
         f = 'Coord_X'
-        x = d.get('Coord_X')
+        x = d['Coord_X']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 12) | (x << 1))
@@ -6824,7 +6817,7 @@ def e_WPT_CoordinateXYZType(a, d):
         else:
             missing()
         f = 'Coord_Y'
-        x = d.get('Coord_Y')
+        x = d['Coord_Y']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 12) | (x << 1))
@@ -6833,7 +6826,7 @@ def e_WPT_CoordinateXYZType(a, d):
         else:
             missing()
         f = 'Coord_Z'
-        x = d.get('Coord_Z')
+        x = d['Coord_Z']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 12) | (x << 1))
@@ -6890,25 +6883,25 @@ def e_WPT_EVPCPowerControlParameterType(a, d):
         d = as_map(d)
     u = 4
     f = 'EVPCCoilCurrentRequest'
-    x = d.get('EVPCCoilCurrentRequest')
+    x = d['EVPCCoilCurrentRequest']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
     else:
         missing()
     f = 'EVPCCoilCurrentInformation'
-    x = d.get('EVPCCoilCurrentInformation')
+    x = d['EVPCCoilCurrentInformation']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
     else:
         missing()
     f = 'EVPCCurrentOutputInformation'
-    x = d.get('EVPCCurrentOutputInformation')
+    x = d['EVPCCurrentOutputInformation']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
     else:
         missing()
     f = 'EVPCVoltageOutputInformation'
-    x = d.get('EVPCVoltageOutputInformation')
+    x = d['EVPCVoltageOutputInformation']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
     else:
@@ -6992,108 +6985,107 @@ def e_WPT_FinePositioningMethodListType(a, d):
     st = 0
     u = 1
     f = 'WPT_FinePositioningMethod'
-    x = d.get('WPT_FinePositioningMethod')
+    x = d['WPT_FinePositioningMethod']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 8:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            j = _I165.get(x)
+            if j is None:
+                bad_enum(x, _I165)
+            a = ((a << 6) | (j << 1))
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K166)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            j = _I165.get(x)
+            if j is None:
+                bad_enum(x, _I165)
+            a = ((a << 6) | (j << 1))
+            i = 1
+            x = xs[1]
+            j = _I165.get(x)
+            if j is None:
+                bad_enum(x, _I165)
+            a = ((a << 7) | (j << 1))
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K166)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            j = _I165.get(x)
+            if j is None:
+                bad_enum(x, _I165)
+            a = ((a << 6) | (j << 1))
+            i = 1
+            x = xs[1]
+            j = _I165.get(x)
+            if j is None:
+                bad_enum(x, _I165)
+            a = ((a << 7) | (j << 1))
+            i = 2
+            x = xs[2]
+            j = _I165.get(x)
+            if j is None:
+                bad_enum(x, _I165)
+            a = ((a << 7) | (j << 1))
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K166)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            j = _I165.get(x)
+            if j is None:
+                bad_enum(x, _I165)
+            a = ((a << 6) | (j << 1))
+            i = 1
+            x = xs[1]
+            j = _I165.get(x)
+            if j is None:
+                bad_enum(x, _I165)
+            a = ((a << 7) | (j << 1))
+            i = 2
+            x = xs[2]
+            j = _I165.get(x)
+            if j is None:
+                bad_enum(x, _I165)
+            a = ((a << 7) | (j << 1))
+            i = 3
+            x = xs[3]
+            j = _I165.get(x)
+            if j is None:
+                bad_enum(x, _I165)
+            a = ((a << 7) | (j << 1))
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K166)
+            return a
+        elif m <= 8:
+            st = _Q2[m]
+            for i, x in enumerate(x):
+                c, wd = _P109[i]
                 j = _I165.get(x)
                 if j is None:
                     bad_enum(x, _I165)
-                a = ((a << 6) | (j << 1))
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K166)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                j = _I165.get(x)
-                if j is None:
-                    bad_enum(x, _I165)
-                a = ((a << 6) | (j << 1))
-                i = 1
-                x = xs[1]
-                j = _I165.get(x)
-                if j is None:
-                    bad_enum(x, _I165)
-                a = ((a << 7) | (j << 1))
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K166)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                j = _I165.get(x)
-                if j is None:
-                    bad_enum(x, _I165)
-                a = ((a << 6) | (j << 1))
-                i = 1
-                x = xs[1]
-                j = _I165.get(x)
-                if j is None:
-                    bad_enum(x, _I165)
-                a = ((a << 7) | (j << 1))
-                i = 2
-                x = xs[2]
-                j = _I165.get(x)
-                if j is None:
-                    bad_enum(x, _I165)
-                a = ((a << 7) | (j << 1))
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K166)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                j = _I165.get(x)
-                if j is None:
-                    bad_enum(x, _I165)
-                a = ((a << 6) | (j << 1))
-                i = 1
-                x = xs[1]
-                j = _I165.get(x)
-                if j is None:
-                    bad_enum(x, _I165)
-                a = ((a << 7) | (j << 1))
-                i = 2
-                x = xs[2]
-                j = _I165.get(x)
-                if j is None:
-                    bad_enum(x, _I165)
-                a = ((a << 7) | (j << 1))
-                i = 3
-                x = xs[3]
-                j = _I165.get(x)
-                if j is None:
-                    bad_enum(x, _I165)
-                a = ((a << 7) | (j << 1))
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K166)
-                return a
-            else:
-                st = _Q2[m]
-                for i, x in enumerate(x):
-                    c, wd = _P109[i]
-                    j = _I165.get(x)
-                    if j is None:
-                        bad_enum(x, _I165)
-                    a = (((((a << wd) | c) << 5)) | (j << 1))
+                a = (((((a << wd) | c) << 5)) | (j << 1))
             i = -1
         else:
             k = 0
@@ -7254,7 +7246,7 @@ def e_WPT_FinePositioningReqType(a, d):
     st = 0
     u = 3
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
@@ -7270,7 +7262,7 @@ def e_WPT_FinePositioningReqType(a, d):
         st = 3
     else:
         f = 'EVProcessing'
-        x = d.get('EVProcessing')
+        x = d['EVProcessing']
         if x is not None:
             j = _I111.get(x)
             if j is None:
@@ -7280,7 +7272,7 @@ def e_WPT_FinePositioningReqType(a, d):
         else:
             missing()
         f = 'EVResultCode'
-        x = d.get('EVResultCode')
+        x = d['EVResultCode']
         if x is not None:
             j = _I113.get(x)
             if j is None:
@@ -7296,53 +7288,52 @@ def e_WPT_FinePositioningReqType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 3), x) << 1
+            st = 3
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 3), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            st = 3
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 3), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            st = 3
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 3), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            i = 3
+            x = xs[3]
+            a = wb((a << 3), x) << 1
+            st = 3
+        elif m <= 16:
+            st = _Q169[m]
+            for i, x in enumerate(x):
                 a = wb((a << 3), x) << 1
-                st = 3
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 3), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                st = 3
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 3), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                st = 3
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 3), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                i = 3
-                x = xs[3]
-                a = wb((a << 3), x) << 1
-                st = 3
-            else:
-                st = _Q169[m]
-                for i, x in enumerate(x):
-                    a = wb((a << 3), x) << 1
             i = -1
         else:
             k = 0
@@ -7504,7 +7495,7 @@ def e_WPT_FinePositioningResType(a, d):
     st = 0
     u = 3
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
@@ -7520,7 +7511,7 @@ def e_WPT_FinePositioningResType(a, d):
         st = 3
     else:
         f = 'ResponseCode'
-        x = d.get('ResponseCode')
+        x = d['ResponseCode']
         if x is not None:
             j = _I119.get(x)
             if j is None:
@@ -7530,7 +7521,7 @@ def e_WPT_FinePositioningResType(a, d):
         else:
             missing()
         f = 'EVSEProcessing'
-        x = d.get('EVSEProcessing')
+        x = d['EVSEProcessing']
         if x is not None:
             j = _I111.get(x)
             if j is None:
@@ -7546,53 +7537,52 @@ def e_WPT_FinePositioningResType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 3), x) << 1
+            st = 3
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 3), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            st = 3
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 3), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            st = 3
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 3), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            i = 3
+            x = xs[3]
+            a = wb((a << 3), x) << 1
+            st = 3
+        elif m <= 16:
+            st = _Q169[m]
+            for i, x in enumerate(x):
                 a = wb((a << 3), x) << 1
-                st = 3
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 3), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                st = 3
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 3), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                st = 3
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 3), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                i = 3
-                x = xs[3]
-                a = wb((a << 3), x) << 1
-                st = 3
-            else:
-                st = _Q169[m]
-                for i, x in enumerate(x):
-                    a = wb((a << 3), x) << 1
             i = -1
         else:
             k = 0
@@ -7765,14 +7755,14 @@ def e_WPT_FinePositioningSetupReqType(a, d):
     st = 0
     u = 6
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
     else:
         missing()
     f = 'EVProcessing'
-    x = d.get('EVProcessing')
+    x = d['EVProcessing']
     if x is not None:
         j = _I111.get(x)
         if j is None:
@@ -7782,28 +7772,28 @@ def e_WPT_FinePositioningSetupReqType(a, d):
     else:
         missing()
     f = 'EVDeviceFinePositioningMethodList'
-    x = d.get('EVDeviceFinePositioningMethodList')
+    x = d['EVDeviceFinePositioningMethodList']
     if x is not None:
         a = e_WPT_FinePositioningMethodListType((a << 1), x)
         st = 3
     else:
         missing()
     f = 'EVDevicePairingMethodList'
-    x = d.get('EVDevicePairingMethodList')
+    x = d['EVDevicePairingMethodList']
     if x is not None:
         a = e_WPT_PairingMethodListType((a << 1), x)
         st = 4
     else:
         missing()
     f = 'EVDeviceAlignmentCheckMethodList'
-    x = d.get('EVDeviceAlignmentCheckMethodList')
+    x = d['EVDeviceAlignmentCheckMethodList']
     if x is not None:
         a = e_WPT_AlignmentCheckMethodListType((a << 1), x)
         st = 5
     else:
         missing()
     f = 'NaturalOffset'
-    x = d.get('NaturalOffset')
+    x = d['NaturalOffset']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -7819,53 +7809,52 @@ def e_WPT_FinePositioningSetupReqType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 3), x) << 1
+            st = 6
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 3), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            st = 6
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 3), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            st = 6
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 3), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            i = 3
+            x = xs[3]
+            a = wb((a << 3), x) << 1
+            st = 6
+        elif m <= 16:
+            st = _Q175[m]
+            for i, x in enumerate(x):
                 a = wb((a << 3), x) << 1
-                st = 6
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 3), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                st = 6
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 3), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                st = 6
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 3), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                i = 3
-                x = xs[3]
-                a = wb((a << 3), x) << 1
-                st = 6
-            else:
-                st = _Q175[m]
-                for i, x in enumerate(x):
-                    a = wb((a << 3), x) << 1
             i = -1
         else:
             k = 0
@@ -8038,14 +8027,14 @@ def e_WPT_FinePositioningSetupResType(a, d):
     st = 0
     u = 6
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
     else:
         missing()
     f = 'ResponseCode'
-    x = d.get('ResponseCode')
+    x = d['ResponseCode']
     if x is not None:
         j = _I119.get(x)
         if j is None:
@@ -8055,28 +8044,28 @@ def e_WPT_FinePositioningSetupResType(a, d):
     else:
         missing()
     f = 'PrimaryDeviceFinePositioningMethodList'
-    x = d.get('PrimaryDeviceFinePositioningMethodList')
+    x = d['PrimaryDeviceFinePositioningMethodList']
     if x is not None:
         a = e_WPT_FinePositioningMethodListType((a << 1), x)
         st = 3
     else:
         missing()
     f = 'PrimaryDevicePairingMethodList'
-    x = d.get('PrimaryDevicePairingMethodList')
+    x = d['PrimaryDevicePairingMethodList']
     if x is not None:
         a = e_WPT_PairingMethodListType((a << 1), x)
         st = 4
     else:
         missing()
     f = 'PrimaryDeviceAlignmentCheckMethodList'
-    x = d.get('PrimaryDeviceAlignmentCheckMethodList')
+    x = d['PrimaryDeviceAlignmentCheckMethodList']
     if x is not None:
         a = e_WPT_AlignmentCheckMethodListType((a << 1), x)
         st = 5
     else:
         missing()
     f = 'NaturalOffset'
-    x = d.get('NaturalOffset')
+    x = d['NaturalOffset']
     if x is not None:
         if x.__class__ is int and -1 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -8092,53 +8081,52 @@ def e_WPT_FinePositioningSetupResType(a, d):
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 3), x) << 1
+            st = 6
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 3), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            st = 6
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 3), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            st = 6
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = wb((a << 3), x) << 1
+            i = 1
+            x = xs[1]
+            a = wb((a << 3), x) << 1
+            i = 2
+            x = xs[2]
+            a = wb((a << 3), x) << 1
+            i = 3
+            x = xs[3]
+            a = wb((a << 3), x) << 1
+            st = 6
+        elif m <= 16:
+            st = _Q175[m]
+            for i, x in enumerate(x):
                 a = wb((a << 3), x) << 1
-                st = 6
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 3), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                st = 6
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 3), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                st = 6
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = wb((a << 3), x) << 1
-                i = 1
-                x = xs[1]
-                a = wb((a << 3), x) << 1
-                i = 2
-                x = xs[2]
-                a = wb((a << 3), x) << 1
-                i = 3
-                x = xs[3]
-                a = wb((a << 3), x) << 1
-                st = 6
-            else:
-                st = _Q175[m]
-                for i, x in enumerate(x):
-                    a = wb((a << 3), x) << 1
             i = -1
         else:
             k = 0
@@ -8205,7 +8193,7 @@ def e_WPT_LF_DataPackageListType(a, d):
         d = as_map(d)
     u = 2
     f = 'NumPackages'
-    x = d.get('NumPackages')
+    x = d['NumPackages']
     if x is not None:
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
@@ -8213,7 +8201,7 @@ def e_WPT_LF_DataPackageListType(a, d):
     else:
         missing()
     f = 'WPT_LF_DataPackage'
-    x = d.get('WPT_LF_DataPackage')
+    x = d['WPT_LF_DataPackage']
     if x is not None:
         a = e_WPT_LF_DataPackageType((a << 1), x)
     else:
@@ -8260,7 +8248,7 @@ def e_WPT_LF_DataPackageType(a, d):
     st = 0
     u = 1
     f = 'PackageIndex'
-    x = d.get('PackageIndex')
+    x = d['PackageIndex']
     if x is not None:
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
@@ -8371,7 +8359,7 @@ def e_WPT_LF_ReceiverDataType(a, d):
     st = 0
     u = 2
     f = 'NumberOfReceivers'
-    x = d.get('NumberOfReceivers')
+    x = d['NumberOfReceivers']
     if x is not None:
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
@@ -8380,71 +8368,70 @@ def e_WPT_LF_ReceiverDataType(a, d):
     else:
         missing()
     f = 'RxSpecData'
-    x = d.get('RxSpecData')
+    x = d['RxSpecData']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_WPT_TxRxSpecDataType((a << 1), x)
-                st = 1
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_WPT_TxRxSpecDataType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_WPT_TxRxSpecDataType((a << 1), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K182)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_WPT_TxRxSpecDataType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_WPT_TxRxSpecDataType((a << 1), x)
-                i = 2
-                x = xs[2]
-                a = e_WPT_TxRxSpecDataType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K182)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_WPT_TxRxSpecDataType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_WPT_TxRxSpecDataType((a << 1), x)
-                i = 2
-                x = xs[2]
-                a = e_WPT_TxRxSpecDataType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_WPT_TxRxSpecDataType((a << 2), x)
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K182)
-                return a
-            else:
-                st = _Q184[m]
-                for i, x in enumerate(x):
-                    c, wd = _P185[i]
-                    a = e_WPT_TxRxSpecDataType(((a << wd) | c), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_WPT_TxRxSpecDataType((a << 1), x)
+            st = 1
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_WPT_TxRxSpecDataType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_WPT_TxRxSpecDataType((a << 1), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K182)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_WPT_TxRxSpecDataType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_WPT_TxRxSpecDataType((a << 1), x)
+            i = 2
+            x = xs[2]
+            a = e_WPT_TxRxSpecDataType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K182)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_WPT_TxRxSpecDataType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_WPT_TxRxSpecDataType((a << 1), x)
+            i = 2
+            x = xs[2]
+            a = e_WPT_TxRxSpecDataType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_WPT_TxRxSpecDataType((a << 2), x)
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K182)
+            return a
+        elif m <= 16:
+            st = _Q184[m]
+            for i, x in enumerate(x):
+                c, wd = _P185[i]
+                a = e_WPT_TxRxSpecDataType(((a << wd) | c), x)
             i = -1
         else:
             k = 0
@@ -8499,7 +8486,7 @@ def e_WPT_LF_RxDataListType(a, d):
         d = as_map(d)
     u = 1
     f = 'WPT_LF_RxDataList'
-    x = d.get('WPT_LF_RxDataList')
+    x = d['WPT_LF_RxDataList']
     if x is not None:
         a = e_WPT_LF_RxDataType((a << 1), x)
     else:
@@ -8543,7 +8530,7 @@ def e_WPT_LF_RxDataType(a, d):
         d = as_map(d)
     u = 2
     f = 'RxIdentifier'
-    x = d.get('RxIdentifier')
+    x = d['RxIdentifier']
     if x is not None:
         if x.__class__ is int and 0 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -8552,7 +8539,7 @@ def e_WPT_LF_RxDataType(a, d):
     else:
         missing()
     f = 'RSSIData'
-    x = d.get('RSSIData')
+    x = d['RSSIData']
     if x is not None:
         a = e_WPT_LF_RxRSSIListType((a << 1), x)
     else:
@@ -8585,7 +8572,7 @@ def e_WPT_LF_RxRSSIListType(a, d):
         d = as_map(d)
     u = 1
     f = 'RSSIDataList'
-    x = d.get('RSSIDataList')
+    x = d['RSSIDataList']
     if x is not None:
         a = e_WPT_LF_RxRSSIType((a << 1), x)
     else:
@@ -8629,7 +8616,7 @@ def e_WPT_LF_RxRSSIType(a, d):
         d = as_map(d)
     u = 2
     f = 'TxIdentifier'
-    x = d.get('TxIdentifier')
+    x = d['TxIdentifier']
     if x is not None:
         if x.__class__ is int and 0 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -8638,7 +8625,7 @@ def e_WPT_LF_RxRSSIType(a, d):
     else:
         missing()
     f = 'RSSI'
-    x = d.get('RSSI')
+    x = d['RSSI']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
     else:
@@ -8810,7 +8797,7 @@ def e_WPT_LF_TransmitterDataType(a, d):
     st = 0
     u = 3
     f = 'NumberOfTransmitters'
-    x = d.get('NumberOfTransmitters')
+    x = d['NumberOfTransmitters']
     if x is not None:
         if x.__class__ is not int or x < 0 or x > 255:
             x = as_int(x, 0, 255)
@@ -8819,66 +8806,65 @@ def e_WPT_LF_TransmitterDataType(a, d):
     else:
         missing()
     f = 'SignalFrequency'
-    x = d.get('SignalFrequency')
+    x = d['SignalFrequency']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
         st = 2
     else:
         missing()
     f = 'TxSpecData'
-    x = d.get('TxSpecData')
+    x = d['TxSpecData']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_WPT_TxRxSpecDataType((a << 1), x)
-                st = 2
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_WPT_TxRxSpecDataType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_WPT_TxRxSpecDataType((a << 1), x)
-                st = 3
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_WPT_TxRxSpecDataType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_WPT_TxRxSpecDataType((a << 1), x)
-                i = 2
-                x = xs[2]
-                a = e_WPT_TxRxSpecDataType((a << 2), x)
-                st = 3
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                a = e_WPT_TxRxSpecDataType((a << 1), x)
-                i = 1
-                x = xs[1]
-                a = e_WPT_TxRxSpecDataType((a << 1), x)
-                i = 2
-                x = xs[2]
-                a = e_WPT_TxRxSpecDataType((a << 2), x)
-                i = 3
-                x = xs[3]
-                a = e_WPT_TxRxSpecDataType((a << 2), x)
-                st = 3
-            else:
-                st = _Q195[m]
-                for i, x in enumerate(x):
-                    c, wd = _P185[i]
-                    a = e_WPT_TxRxSpecDataType(((a << wd) | c), x)
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_WPT_TxRxSpecDataType((a << 1), x)
+            st = 2
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_WPT_TxRxSpecDataType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_WPT_TxRxSpecDataType((a << 1), x)
+            st = 3
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_WPT_TxRxSpecDataType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_WPT_TxRxSpecDataType((a << 1), x)
+            i = 2
+            x = xs[2]
+            a = e_WPT_TxRxSpecDataType((a << 2), x)
+            st = 3
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            a = e_WPT_TxRxSpecDataType((a << 1), x)
+            i = 1
+            x = xs[1]
+            a = e_WPT_TxRxSpecDataType((a << 1), x)
+            i = 2
+            x = xs[2]
+            a = e_WPT_TxRxSpecDataType((a << 2), x)
+            i = 3
+            x = xs[3]
+            a = e_WPT_TxRxSpecDataType((a << 2), x)
+            st = 3
+        elif m <= 16:
+            st = _Q195[m]
+            for i, x in enumerate(x):
+                c, wd = _P185[i]
+                a = e_WPT_TxRxSpecDataType(((a << wd) | c), x)
             i = -1
         else:
             k = 0
@@ -8939,7 +8925,7 @@ def e_WPT_LF_TxDataListType(a, d):
         d = as_map(d)
     u = 1
     f = 'WPT_LF_TxDataList'
-    x = d.get('WPT_LF_TxDataList')
+    x = d['WPT_LF_TxDataList']
     if x is not None:
         a = e_WPT_LF_TxDataType((a << 1), x)
     else:
@@ -8983,7 +8969,7 @@ def e_WPT_LF_TxDataType(a, d):
         d = as_map(d)
     u = 2
     f = 'TxIdentifier'
-    x = d.get('TxIdentifier')
+    x = d['TxIdentifier']
     if x is not None:
         if x.__class__ is int and 0 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -8992,7 +8978,7 @@ def e_WPT_LF_TxDataType(a, d):
     else:
         missing()
     f = 'EIRP'
-    x = d.get('EIRP')
+    x = d['EIRP']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
     else:
@@ -9076,108 +9062,107 @@ def e_WPT_PairingMethodListType(a, d):
     st = 0
     u = 1
     f = 'WPT_PairingMethod'
-    x = d.get('WPT_PairingMethod')
+    x = d['WPT_PairingMethod']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 8:
-            if m == 1:
-                xs = x
-                i = 0
-                x = xs[0]
+        if m == 1:
+            xs = x
+            i = 0
+            x = xs[0]
+            j = _I199.get(x)
+            if j is None:
+                bad_enum(x, _I199)
+            a = ((a << 6) | (j << 1))
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K200)
+            return a
+        elif m == 2:
+            xs = x
+            i = 0
+            x = xs[0]
+            j = _I199.get(x)
+            if j is None:
+                bad_enum(x, _I199)
+            a = ((a << 6) | (j << 1))
+            i = 1
+            x = xs[1]
+            j = _I199.get(x)
+            if j is None:
+                bad_enum(x, _I199)
+            a = ((a << 7) | (j << 1))
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K200)
+            return a
+        elif m == 3:
+            xs = x
+            i = 0
+            x = xs[0]
+            j = _I199.get(x)
+            if j is None:
+                bad_enum(x, _I199)
+            a = ((a << 6) | (j << 1))
+            i = 1
+            x = xs[1]
+            j = _I199.get(x)
+            if j is None:
+                bad_enum(x, _I199)
+            a = ((a << 7) | (j << 1))
+            i = 2
+            x = xs[2]
+            j = _I199.get(x)
+            if j is None:
+                bad_enum(x, _I199)
+            a = ((a << 7) | (j << 1))
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K200)
+            return a
+        elif m == 4:
+            xs = x
+            i = 0
+            x = xs[0]
+            j = _I199.get(x)
+            if j is None:
+                bad_enum(x, _I199)
+            a = ((a << 6) | (j << 1))
+            i = 1
+            x = xs[1]
+            j = _I199.get(x)
+            if j is None:
+                bad_enum(x, _I199)
+            a = ((a << 7) | (j << 1))
+            i = 2
+            x = xs[2]
+            j = _I199.get(x)
+            if j is None:
+                bad_enum(x, _I199)
+            a = ((a << 7) | (j << 1))
+            i = 3
+            x = xs[3]
+            j = _I199.get(x)
+            if j is None:
+                bad_enum(x, _I199)
+            a = ((a << 7) | (j << 1))
+            a = (a << 2) | 1
+            if u != len(d):
+                f = None
+                extra(d, _K200)
+            return a
+        elif m <= 8:
+            st = _Q2[m]
+            for i, x in enumerate(x):
+                c, wd = _P109[i]
                 j = _I199.get(x)
                 if j is None:
                     bad_enum(x, _I199)
-                a = ((a << 6) | (j << 1))
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K200)
-                return a
-            elif m == 2:
-                xs = x
-                i = 0
-                x = xs[0]
-                j = _I199.get(x)
-                if j is None:
-                    bad_enum(x, _I199)
-                a = ((a << 6) | (j << 1))
-                i = 1
-                x = xs[1]
-                j = _I199.get(x)
-                if j is None:
-                    bad_enum(x, _I199)
-                a = ((a << 7) | (j << 1))
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K200)
-                return a
-            elif m == 3:
-                xs = x
-                i = 0
-                x = xs[0]
-                j = _I199.get(x)
-                if j is None:
-                    bad_enum(x, _I199)
-                a = ((a << 6) | (j << 1))
-                i = 1
-                x = xs[1]
-                j = _I199.get(x)
-                if j is None:
-                    bad_enum(x, _I199)
-                a = ((a << 7) | (j << 1))
-                i = 2
-                x = xs[2]
-                j = _I199.get(x)
-                if j is None:
-                    bad_enum(x, _I199)
-                a = ((a << 7) | (j << 1))
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K200)
-                return a
-            elif m == 4:
-                xs = x
-                i = 0
-                x = xs[0]
-                j = _I199.get(x)
-                if j is None:
-                    bad_enum(x, _I199)
-                a = ((a << 6) | (j << 1))
-                i = 1
-                x = xs[1]
-                j = _I199.get(x)
-                if j is None:
-                    bad_enum(x, _I199)
-                a = ((a << 7) | (j << 1))
-                i = 2
-                x = xs[2]
-                j = _I199.get(x)
-                if j is None:
-                    bad_enum(x, _I199)
-                a = ((a << 7) | (j << 1))
-                i = 3
-                x = xs[3]
-                j = _I199.get(x)
-                if j is None:
-                    bad_enum(x, _I199)
-                a = ((a << 7) | (j << 1))
-                a = (a << 2) | 1
-                if u != len(d):
-                    f = None
-                    extra(d, _K200)
-                return a
-            else:
-                st = _Q2[m]
-                for i, x in enumerate(x):
-                    c, wd = _P109[i]
-                    j = _I199.get(x)
-                    if j is None:
-                        bad_enum(x, _I199)
-                    a = (((((a << wd) | c) << 5)) | (j << 1))
+                a = (((((a << wd) | c) << 5)) | (j << 1))
             i = -1
         else:
             k = 0
@@ -9323,14 +9308,14 @@ def e_WPT_PairingReqType(a, d):
     st = 0
     u = 2
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
     else:
         missing()
     f = 'EVProcessing'
-    x = d.get('EVProcessing')
+    x = d['EVProcessing']
     if x is not None:
         j = _I111.get(x)
         if j is None:
@@ -9529,7 +9514,7 @@ def e_WPT_PairingResType(a, d):
     st = 0
     u = 3
     f = 'Header'
-    x = d.get('Header')
+    x = d['Header']
     if x is not None:
         a = e_MessageHeaderType((a << 1), x)
         st = 1
@@ -9545,7 +9530,7 @@ def e_WPT_PairingResType(a, d):
         st = 3
     else:
         f = 'ResponseCode'
-        x = d.get('ResponseCode')
+        x = d['ResponseCode']
         if x is not None:
             j = _I119.get(x)
             if j is None:
@@ -9555,7 +9540,7 @@ def e_WPT_PairingResType(a, d):
         else:
             missing()
         f = 'EVSEProcessing'
-        x = d.get('EVSEProcessing')
+        x = d['EVSEProcessing']
         if x is not None:
             j = _I111.get(x)
             if j is None:
@@ -9635,7 +9620,7 @@ def e_WPT_SPCPowerControlParameterType(a, d):
         d = as_map(d)
     u = 1
     f = 'SPCPrimaryDeviceCoilCurrentInformation'
-    x = d.get('SPCPrimaryDeviceCoilCurrentInformation')
+    x = d['SPCPrimaryDeviceCoilCurrentInformation']
     if x is not None:
         a = e_RationalNumberType((a << 1), x)
     else:
@@ -9831,125 +9816,118 @@ def e_WPT_TxRxPackageSpecDataType(a, d):
     st = 0
     u = 1
     f = 'PulseSequenceOrder'
-    x = d.get('PulseSequenceOrder')
+    x = d['PulseSequenceOrder']
     if x is not None:
         if x.__class__ is not list:
             x = as_list(x)
         m = len(x)
-        if m <= 16:
-            if m == 1:
-                xs = x
-                x0 = xs[0]
-                if x0.__class__ is dict and len(x0) == 2:
-                    try:
-                        z0 = x0['IndexNumber']
-                        z1 = x0['TxRxIdentifier']
-                    except KeyError:
-                        z0 = None
+        if m == 1:
+            xs = x
+            x0, = xs
+            try:
+                if len(x0) == 2:
+                    z0 = x0['IndexNumber']
+                    z1 = x0['TxRxIdentifier']
                 else:
                     z0 = None
-                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and 0 < z1 < 128:
-                    a = (a << (24)) | (z0 << 13) | (z1 << 2)
-                else:
-                    i = 0
-                    x = x0
-                    a = e_WPT_TxRxPulseOrderType((a << 1), x)
-                st = 0
-            elif m == 2:
-                xs = x
-                x0 = xs[0]
-                x1 = xs[1]
-                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2:
-                    try:
-                        z0 = x0['IndexNumber']
-                        z1 = x0['TxRxIdentifier']
-                        z2 = x1['IndexNumber']
-                        z3 = x1['TxRxIdentifier']
-                    except KeyError:
-                        z0 = None
-                else:
-                    z0 = None
-                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and 0 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 < z3 < 128:
-                    a = (((a << (24)) | (z0 << 13) | (z1 << 2)) << (24)) | (z2 << 13) | (z3 << 2)
-                else:
-                    i = 0
-                    x = x0
-                    a = e_WPT_TxRxPulseOrderType((a << 1), x)
-                    i = 1
-                    x = x1
-                    a = e_WPT_TxRxPulseOrderType((a << 1), x)
-                st = 1
-            elif m == 3:
-                xs = x
-                x0 = xs[0]
-                x1 = xs[1]
-                x2 = xs[2]
-                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2 and x2.__class__ is dict and len(x2) == 2:
-                    try:
-                        z0 = x0['IndexNumber']
-                        z1 = x0['TxRxIdentifier']
-                        z2 = x1['IndexNumber']
-                        z3 = x1['TxRxIdentifier']
-                        z4 = x2['IndexNumber']
-                        z5 = x2['TxRxIdentifier']
-                    except KeyError:
-                        z0 = None
-                else:
-                    z0 = None
-                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and 0 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 < z3 < 128 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and 0 < z5 < 128:
-                    a = (((((a << (24)) | (z0 << 13) | (z1 << 2)) << (24)) | (z2 << 13) | (z3 << 2)) << (25)) | (z4 << 13) | (z5 << 2)
-                else:
-                    i = 0
-                    x = x0
-                    a = e_WPT_TxRxPulseOrderType((a << 1), x)
-                    i = 1
-                    x = x1
-                    a = e_WPT_TxRxPulseOrderType((a << 1), x)
-                    i = 2
-                    x = x2
-                    a = e_WPT_TxRxPulseOrderType((a << 2), x)
-                st = 1
-            elif m == 4:
-                xs = x
-                x0 = xs[0]
-                x1 = xs[1]
-                x2 = xs[2]
-                x3 = xs[3]
-                if x0.__class__ is dict and len(x0) == 2 and x1.__class__ is dict and len(x1) == 2 and x2.__class__ is dict and len(x2) == 2 and x3.__class__ is dict and len(x3) == 2:
-                    try:
-                        z0 = x0['IndexNumber']
-                        z1 = x0['TxRxIdentifier']
-                        z2 = x1['IndexNumber']
-                        z3 = x1['TxRxIdentifier']
-                        z4 = x2['IndexNumber']
-                        z5 = x2['TxRxIdentifier']
-                        z6 = x3['IndexNumber']
-                        z7 = x3['TxRxIdentifier']
-                    except KeyError:
-                        z0 = None
-                else:
-                    z0 = None
-                if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and 0 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 < z3 < 128 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and 0 < z5 < 128 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and 0 < z7 < 128:
-                    a = (((((((a << (24)) | (z0 << 13) | (z1 << 2)) << (24)) | (z2 << 13) | (z3 << 2)) << (25)) | (z4 << 13) | (z5 << 2)) << (25)) | (z6 << 13) | (z7 << 2)
-                else:
-                    i = 0
-                    x = x0
-                    a = e_WPT_TxRxPulseOrderType((a << 1), x)
-                    i = 1
-                    x = x1
-                    a = e_WPT_TxRxPulseOrderType((a << 1), x)
-                    i = 2
-                    x = x2
-                    a = e_WPT_TxRxPulseOrderType((a << 2), x)
-                    i = 3
-                    x = x3
-                    a = e_WPT_TxRxPulseOrderType((a << 2), x)
-                st = 1
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and 0 < z1 < 128:
+                a = (a << (24)) | (z0 << 13) | (z1 << 2)
             else:
-                st = _Q206[m]
-                for i, x in enumerate(x):
-                    c, wd = _P185[i]
-                    a = e_WPT_TxRxPulseOrderType(((a << wd) | c), x)
+                i = 0
+                x = x0
+                a = e_WPT_TxRxPulseOrderType((a << 1), x)
+            st = 0
+        elif m == 2:
+            xs = x
+            x0, x1, = xs
+            try:
+                if len(x0) == 2 and len(x1) == 2:
+                    z0 = x0['IndexNumber']
+                    z1 = x0['TxRxIdentifier']
+                    z2 = x1['IndexNumber']
+                    z3 = x1['TxRxIdentifier']
+                else:
+                    z0 = None
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and 0 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 < z3 < 128:
+                a = (((a << (24)) | (z0 << 13) | (z1 << 2)) << (24)) | (z2 << 13) | (z3 << 2)
+            else:
+                i = 0
+                x = x0
+                a = e_WPT_TxRxPulseOrderType((a << 1), x)
+                i = 1
+                x = x1
+                a = e_WPT_TxRxPulseOrderType((a << 1), x)
+            st = 1
+        elif m == 3:
+            xs = x
+            x0, x1, x2, = xs
+            try:
+                if len(x0) == 2 and len(x1) == 2 and len(x2) == 2:
+                    z0 = x0['IndexNumber']
+                    z1 = x0['TxRxIdentifier']
+                    z2 = x1['IndexNumber']
+                    z3 = x1['TxRxIdentifier']
+                    z4 = x2['IndexNumber']
+                    z5 = x2['TxRxIdentifier']
+                else:
+                    z0 = None
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and 0 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 < z3 < 128 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and 0 < z5 < 128:
+                a = (((((a << (24)) | (z0 << 13) | (z1 << 2)) << (24)) | (z2 << 13) | (z3 << 2)) << (25)) | (z4 << 13) | (z5 << 2)
+            else:
+                i = 0
+                x = x0
+                a = e_WPT_TxRxPulseOrderType((a << 1), x)
+                i = 1
+                x = x1
+                a = e_WPT_TxRxPulseOrderType((a << 1), x)
+                i = 2
+                x = x2
+                a = e_WPT_TxRxPulseOrderType((a << 2), x)
+            st = 1
+        elif m == 4:
+            xs = x
+            x0, x1, x2, x3, = xs
+            try:
+                if len(x0) == 2 and len(x1) == 2 and len(x2) == 2 and len(x3) == 2:
+                    z0 = x0['IndexNumber']
+                    z1 = x0['TxRxIdentifier']
+                    z2 = x1['IndexNumber']
+                    z3 = x1['TxRxIdentifier']
+                    z4 = x2['IndexNumber']
+                    z5 = x2['TxRxIdentifier']
+                    z6 = x3['IndexNumber']
+                    z7 = x3['TxRxIdentifier']
+                else:
+                    z0 = None
+            except (KeyError, TypeError):
+                z0 = None
+            if z0.__class__ is int and -1 < z0 < 128 and z1.__class__ is int and 0 < z1 < 128 and z2.__class__ is int and -1 < z2 < 128 and z3.__class__ is int and 0 < z3 < 128 and z4.__class__ is int and -1 < z4 < 128 and z5.__class__ is int and 0 < z5 < 128 and z6.__class__ is int and -1 < z6 < 128 and z7.__class__ is int and 0 < z7 < 128:
+                a = (((((((a << (24)) | (z0 << 13) | (z1 << 2)) << (24)) | (z2 << 13) | (z3 << 2)) << (25)) | (z4 << 13) | (z5 << 2)) << (25)) | (z6 << 13) | (z7 << 2)
+            else:
+                i = 0
+                x = x0
+                a = e_WPT_TxRxPulseOrderType((a << 1), x)
+                i = 1
+                x = x1
+                a = e_WPT_TxRxPulseOrderType((a << 1), x)
+                i = 2
+                x = x2
+                a = e_WPT_TxRxPulseOrderType((a << 2), x)
+                i = 3
+                x = x3
+                a = e_WPT_TxRxPulseOrderType((a << 2), x)
+            st = 1
+        elif m <= 16:
+            st = _Q206[m]
+            for i, x in enumerate(x):
+                c, wd = _P185[i]
+                a = e_WPT_TxRxPulseOrderType(((a << wd) | c), x)
             i = -1
         else:
             k = 0
@@ -10062,7 +10040,7 @@ def e_WPT_TxRxPulseOrderType(a, d):
         a = (a << (22)) | (y0 << 12) | (y1 << 1)
     else:
         f = 'IndexNumber'
-        x = d.get('IndexNumber')
+        x = d['IndexNumber']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -10071,7 +10049,7 @@ def e_WPT_TxRxPulseOrderType(a, d):
         else:
             missing()
         f = 'TxRxIdentifier'
-        x = d.get('TxRxIdentifier')
+        x = d['TxRxIdentifier']
         if x is not None:
             if x.__class__ is int and 0 < x < 128:
                 a = ((a << 11) | (x << 1))
@@ -10125,7 +10103,7 @@ def e_WPT_TxRxSpecDataType(a, d):
         d = as_map(d)
     u = 3
     f = 'TxRxIdentifier'
-    x = d.get('TxRxIdentifier')
+    x = d['TxRxIdentifier']
     if x is not None:
         if x.__class__ is int and 0 < x < 128:
             a = ((a << 11) | (x << 1))
@@ -10134,13 +10112,13 @@ def e_WPT_TxRxSpecDataType(a, d):
     else:
         missing()
     f = 'TxRxPosition'
-    x = d.get('TxRxPosition')
+    x = d['TxRxPosition']
     if x is not None:
         a = e_WPT_CoordinateXYZType((a << 1), x)
     else:
         missing()
     f = 'TxRxOrientation'
-    x = d.get('TxRxOrientation')
+    x = d['TxRxOrientation']
     if x is not None:
         a = e_WPT_CoordinateXYZType((a << 1), x)
     else:
@@ -10352,7 +10330,7 @@ def e_X509IssuerSerialType(a, d):
         a = (a << ((ln0 << 3) + 23)) | (_fb((_C54[ln0 + 2] + y0).encode(), 'big') << 13) | (y1 << 1)
     else:
         f = 'X509IssuerName'
-        x = d.get('X509IssuerName')
+        x = d['X509IssuerName']
         if x is not None:
             if x.__class__ is str and x.isascii() and (ln := len(x)) < 126:
                 a = (a << ((ln << 3) + 11)) | ((((ln + 2) << (ln << 3)) | _fb(x.encode(), 'big')) << 1)
@@ -10361,7 +10339,7 @@ def e_X509IssuerSerialType(a, d):
         else:
             missing()
         f = 'X509SerialNumber'
-        x = d.get('X509SerialNumber')
+        x = d['X509SerialNumber']
         if x is not None:
             if x.__class__ is int and -1 < x < 128:
                 a = ((a << 12) | (x << 1))

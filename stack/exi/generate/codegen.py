@@ -932,33 +932,32 @@ class ModuleGenerator:
             codes, after = _walk(table, next(iter(possible)), SHORT_LIST)
             if codes:
                 w(ind, "m = len(x)")
-                w(ind, f"if m <= {len(codes)}:")
                 # one, two, ... UNROLL items: straight-line code (no loop, no per-item branch)
                 decls = g.field_elements.get(name)
                 cg = self.b.grammar_for(decls[0].type, decls[0].qname[1]) if decls else None
                 whole = self.whole_run(cg) if cg is not None and not isinstance(cg.type, SimpleType) else None
                 for m in range(1, min(UNROLL, len(codes)) + 1):
-                    w(ind + 1, f"{'if' if m == 1 else 'elif'} m == {m}:")
-                    w(ind + 2, "xs = x")
+                    w(ind, f"{'if' if m == 1 else 'elif'} m == {m}:")
+                    w(ind + 1, "xs = x")
                     ee = self.ee_of(states[after[m]]) if tail else None
                     if whole is not None:
-                        self.inline_items(w, ind + 2, cg, whole, codes[:m], ee)  # type: ignore[arg-type]
+                        self.inline_items(w, ind + 1, cg, whole, codes[:m], ee)  # type: ignore[arg-type]
                     else:
                         for i in range(m):
-                            w(ind + 2, f"i = {i}")
-                            w(ind + 2, f"x = xs[{i}]")
-                            self.emit_item(w, ind + 2, g, name, *map(str, codes[i]))
+                            w(ind + 1, f"i = {i}")
+                            w(ind + 1, f"x = xs[{i}]")
+                            self.emit_item(w, ind + 1, g, name, *map(str, codes[i]))
                         if ee is not None:
-                            w(ind + 2, f"a = (a << {ee[1]}) | {ee[0]}" if ee[0] else f"a <<= {ee[1]}")
+                            w(ind + 1, f"a = (a << {ee[1]}) | {ee[0]}" if ee[0] else f"a <<= {ee[1]}")
                     if ee is None:
-                        w(ind + 2, f"st = {after[m]}")
+                        w(ind + 1, f"st = {after[m]}")
                         continue
-                    w(ind + 2, "if u != len(d):")  # what the function's end does, which this branch skips
-                    w(ind + 3, "f = None")
-                    w(ind + 3, f"extra(d, {tail})")
-                    w(ind + 2, "return a")
-                w(ind + 1, "else:")
-                ind += 1
+                    w(ind + 1, "if u != len(d):")  # what the function's end does, which this branch skips
+                    w(ind + 2, "f = None")
+                    w(ind + 2, f"extra(d, {tail})")
+                    w(ind + 1, "return a")
+                # the rest of the short lists (and the empty list) in a loop without bookkeeping
+                w(ind, f"elif m <= {len(codes)}:")
                 w(ind + 1, f"st = {self.const('Q', repr(tuple(after)))}[m]")
                 w(ind + 1, "for i, x in enumerate(x):")
                 sub = Writer()
@@ -973,7 +972,6 @@ class ModuleGenerator:
                 else:
                     w(ind + 2, f"c, wd = {self.const('P', repr(tuple(codes)))}[i]")
                     self.emit_item(w, ind + 2, g, name, "c", "wd")
-                ind -= 1
                 w(ind + 1, "i = -1")
                 w(ind, "else:")
                 ind += 1
@@ -1137,16 +1135,16 @@ class ModuleGenerator:
         run, (ee_code, ee_width) = whole
         nf = len(run)
         m = len(codes)
-        for q in range(m):
-            w(ind, f"x{q} = xs[{q}]")
-        w(ind, "if " + " and ".join(f"x{q}.__class__ is dict and len(x{q}) == {nf}" for q in range(m)) + ":")
-        w(ind + 1, "try:")
+        w(ind, f"{', '.join(f'x{q}' for q in range(m))}, = xs")  # len(xs) == m: one unpack, no subscripts
+        # exactly the fields (len) of a mapping (anything else raises TypeError); otherwise `e_<type>` says why
+        w(ind, "try:")
+        w(ind + 1, "if " + " and ".join(f"len(x{q}) == {nf}" for q in range(m)) + ":")
         for q in range(m):
             for j, (n, *_rest) in enumerate(run):
                 w(ind + 2, f"z{q * nf + j} = x{q}[{n!r}]")
-        w(ind + 1, "except KeyError:")
+        w(ind + 1, "else:")
         w(ind + 2, "z0 = None")
-        w(ind, "else:")
+        w(ind, "except (KeyError, TypeError):")
         w(ind + 1, "z0 = None")
         conds: list[str] = []
         expr = "a"
@@ -1237,9 +1235,11 @@ class ModuleGenerator:
                 out = Writer() if len(run) > 1 else w
                 for n in fields[i:i + max(1, len(run))]:
                     out(1, f"f = {n!r}")
-                    out(1, f"x = d.get({n!r})")
-                    out(1, "if x is not None:")
                     required = all(len(states[s].prods) == 1 and states[s].prods[0].name == n for s in possible)
+                    # a required key is subscripted (no .get call): if it is absent, the KeyError names the
+                    # field `f`, which the API reports as a missing element
+                    out(1, f"x = d[{n!r}]" if required else f"x = d.get({n!r})")
+                    out(1, "if x is not None:")
                     if required:
                         n_required += 1
                     else:
