@@ -5,9 +5,10 @@ same vectors through Josev's EXIficient codec in the same run, printed as a rati
     python benchmarks/exi_bench.py [--repeat 200] [--josev-repeat 30] [--no-josev]
 
 Josev is found like the tests find it: $CCS_HIL_JOSEV_PYTHON or <repo>/.venvs/josev/bin/python.
-Both sides are measured in ROUNDS rounds and keep their quietest round's median (the VM is shared: a
-neighbour's burst in one round would otherwise decide a ratio); Josev's first fifth of calls (JIT warm-up) is
-dropped before its rounds are cut.
+Both sides are measured in ROUNDS rounds, each a pass over all message types, and keep each type's quietest
+round median (the VM is shared: a neighbour's burst in one round would otherwise decide a ratio). Josev's
+rounds run in one JVM, one after the other, and drop their first fifth of calls (JIT warm-up); its later
+rounds come from an ever warmer JVM, which favours Josev if anything.
 """
 
 from __future__ import annotations
@@ -33,31 +34,27 @@ def msg_type(msg: dict) -> str:
 
 
 ROUNDS = 3  # each side is measured in rounds and keeps its quietest one: this 2-core VM is shared
+# A round is one pass over all message types, so the rounds of one type lie far apart in time: a neighbour's
+# burst of load cannot hit all three (ours take milliseconds per type, and back-to-back rounds once did).
 
 
-def median_us(fn, schema: str, arg, repeat: int) -> float:  # type: ignore[no-untyped-def]
-    """Lowest of ROUNDS medians of `repeat` samples, each the mean of a small batch (perf_counter resolution).
-    `fn(schema, arg)` is called directly, as a user calls it (Josev's codec is timed the same way: one call
-    between two clock reads), not through a lambda that would add a frame to every sample."""
+def round_median_us(fn, schema: str, arg, repeat: int) -> float:  # type: ignore[no-untyped-def]
+    """Median of `repeat` samples, each the mean of a small batch (perf_counter resolution). `fn(schema, arg)`
+    is called directly, as a user calls it (Josev's codec is timed the same way: one call between two clock
+    reads), not through a lambda that would add a frame to every sample."""
     batch = 20
-    medians = []
-    for _ in range(ROUNDS):
-        samples = []
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            for _ in range(batch):
-                fn(schema, arg)
-            samples.append((time.perf_counter() - t0) / batch * 1e6)
-        medians.append(statistics.median(samples))
-    return min(medians)
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(batch):
+            fn(schema, arg)
+        samples.append((time.perf_counter() - t0) / batch * 1e6)
+    return statistics.median(samples)
 
 
-def best_round_median(samples: list[float]) -> float:
-    """Josev's samples after JIT warm-up (the first fifth) cut into ROUNDS rounds: the lowest round median,
-    the same rule as ours (later rounds are the warmer JVM's, so this favours Josev if anything)."""
-    warm = samples[len(samples) // 5:]
-    size = max(1, len(warm) // ROUNDS)
-    return min(statistics.median(warm[i:i + size]) for i in range(0, len(warm) - size + 1, size))
+def warm_median(samples: list[float]) -> float:
+    """Median of one Josev round after its first fifth (JIT warm-up within the round)."""
+    return statistics.median(samples[len(samples) // 5:])
 
 
 def import_times() -> tuple[float, float]:
@@ -80,13 +77,15 @@ def josev_bench(vectors: list[tuple[str, str, dict]], repeat: int) -> dict[tuple
     reason = unavailable_reason()
     if reason:
         return reason
-    reqs = [{"op": "bench", "ns": NAMESPACES[schema], "msg": to_josev(schema, msg), "n": repeat * ROUNDS}
+    reqs = [{"op": "bench", "ns": NAMESPACES[schema], "msg": to_josev(schema, msg), "n": repeat}
             for _s, schema, msg in vectors]
-    res = run_bridge(reqs, timeout=3600)["results"]
+    res = run_bridge(reqs * ROUNDS, timeout=3600)["results"]  # one JVM, ROUNDS passes over all messages
     out: dict[tuple[str, str], tuple[float, float]] = {}
-    for (session, _schema, msg), r in zip(vectors, res, strict=True):
-        if r["ok"]:
-            out[(session, msg_type(msg))] = (best_round_median(r["encode_us"]), best_round_median(r["decode_us"]))
+    for i, (session, _schema, msg) in enumerate(vectors):
+        rounds = [res[p * len(vectors) + i] for p in range(ROUNDS)]
+        if all(r["ok"] for r in rounds):
+            out[(session, msg_type(msg))] = (min(warm_median(r["encode_us"]) for r in rounds),
+                                             min(warm_median(r["decode_us"]) for r in rounds))
     return out
 
 
@@ -116,11 +115,14 @@ def main() -> int:
         for _session, schema, msg, data in rows:
             exi.encode(schema, msg)
             exi.decode(schema, data)
-    results = []
-    for session, schema, msg, data in rows:
-        enc = median_us(exi.encode, schema, msg, args.repeat)
-        dec = median_us(exi.decode, schema, data, args.repeat)
-        results.append((session, msg_type(msg), len(data), enc, dec))
+    enc_rounds: list[list[float]] = [[] for _ in rows]
+    dec_rounds: list[list[float]] = [[] for _ in rows]
+    for _ in range(ROUNDS):
+        for i, (_session, schema, msg, data) in enumerate(rows):
+            enc_rounds[i].append(round_median_us(exi.encode, schema, msg, args.repeat))
+            dec_rounds[i].append(round_median_us(exi.decode, schema, data, args.repeat))
+    results = [(session, msg_type(msg), len(data), min(enc_rounds[i]), min(dec_rounds[i]))
+               for i, (session, _schema, msg, data) in enumerate(rows)]
 
     josev: dict | str = "skipped (--no-josev)"
     if not args.no_josev:
