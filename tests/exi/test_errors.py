@@ -7,7 +7,7 @@ import random
 import pytest
 
 import stack.exi as exi
-from stack.exi import ExiDecodeError, ExiEncodeError, ExiError
+from stack.exi import ExiDecodeError, ExiEncodeError, ExiError, _generic
 
 from .session_vectors import SESSIONS, schema_of
 
@@ -115,6 +115,10 @@ def _din(body_name: str, body: object) -> dict:
     return {"V2G_Message": {"Header": {"SessionID": "0102030405060708"}, "Body": {body_name: body}}}
 
 
+_AP = {"ProtocolNamespace": "urn:din:70121:2012:MsgDef", "VersionNumberMajor": 2, "VersionNumberMinor": 0,
+       "SchemaID": 1, "Priority": 1}
+
+
 def _cd(**over: object) -> dict:
     m = {"DC_EVStatus": {"EVReady": True, "EVErrorCode": "NO_ERROR", "EVRESSSOC": 50},
          "EVTargetCurrent": {"Multiplier": 0, "Unit": "A", "Value": 10}, "ChargingComplete": False,
@@ -145,6 +149,16 @@ def _cd(**over: object) -> dict:
         ("din", _din("NoSuchReq", {}), "V2G_Message.Body.NoSuchReq", "unknown key"),
         ("din", _din("SessionSetupReq", {"EVCCID": "01"}) | {"Extra": {}}, "", "exactly one key"),
         ("din", {"NotARoot": {}}, "NotARoot", "not a global element"),
+        ("apphand", ["supportedAppProtocolReq"], "", "exactly one key"),  # unpacks, then cannot be subscripted
+        ("apphand", "supportedAppProtocolReq", "", "exactly one key"),
+        ("apphand", {"supportedAppProtocolReq"}, "", "exactly one key"),
+        ("apphand", {"supportedAppProtocolReq": {"AppProtocol": [_AP, "abcde"]}},
+         "supportedAppProtocolReq.AppProtocol[1]", "mapping"),  # len 5 like an item: the inline path's TypeError
+        ("apphand", {"supportedAppProtocolReq": {"AppProtocol": [[1, 2, 3, 4, 5], _AP]}},
+         "supportedAppProtocolReq.AppProtocol[0]", "mapping"),
+        ("apphand", {"supportedAppProtocolReq": {"AppProtocol": [_AP, {k: v for k, v in _AP.items() if k != "SchemaID"}]}},
+         "supportedAppProtocolReq.AppProtocol[1].SchemaID", "missing required"),
+        ("apphand", {"supportedAppProtocolReq": {}}, "supportedAppProtocolReq.AppProtocol", "missing required"),
         ("apphand", {"supportedAppProtocolReq": {"AppProtocol": [
             {"ProtocolNamespace": "a", "VersionNumberMajor": 1, "VersionNumberMinor": 0, "SchemaID": 1, "Priority": 1},
             {"ProtocolNamespace": "b", "VersionNumberMajor": 1, "VersionNumberMinor": 0, "SchemaID": 2,
@@ -210,3 +224,24 @@ def test_unsupported_second_level_event_is_named():
     with pytest.raises(ExiDecodeError, match="schema-invalid value is not supported") as info:
         exi.decode("din", bad)
     assert info.value.path.endswith("SessionSetupRes.EVSEID")
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4, 5, 19, 20])
+@pytest.mark.parametrize("odd", [None, 0, 1, 2])
+def test_short_lists_decode_on_every_path(count, odd):
+    """Lists of every length around the generated straight-line code (unrolled encode, peeled decode that reads
+    an item's event code with its length byte), with one item that is not in the common form (a non-ASCII
+    namespace, a long one, an integer of two 7-bit groups) at different positions: it takes the fallback in the
+    middle of the fast path. The fast path must agree with the grammar interpreter on bytes and dict."""
+    items = [dict(_AP, SchemaID=i, Priority=1 + i % 20) for i in range(count)]
+    if odd is not None and odd < count:
+        items[odd] = dict(items[odd], ProtocolNamespace=["urn:dïn:70121", "u" * 200, "urn:x"][odd % 3],
+                          VersionNumberMajor=300 if odd == 2 else 2)
+    msg = {"supportedAppProtocolReq": {"AppProtocol": items}}
+    data = exi.encode("apphand", msg)
+    assert exi.decode("apphand", data) == msg
+    assert _generic.encode("apphand", msg) == data
+    assert _generic.decode("apphand", data) == msg
+    for cut in range(1, len(data)):  # every truncation: only ExiDecodeError
+        with pytest.raises(ExiDecodeError):
+            exi.decode("apphand", data[:cut])
