@@ -677,18 +677,9 @@ class ModuleGenerator:
             if dt is None:
                 fast.append("return o, r")
                 continue
-            sh = pos + 1  # value bits sit above the EE bit
-            if dt.kind == "bool":
-                val = f"(x >> {sh}) & 1 == 1"
-            elif dt.kind == "nbit":
-                val = str(dt.offset) if dt.nbits == 0 else f"((x >> {sh}) & {_mask(dt.nbits)}){f' + {dt.offset}' if dt.offset else ''}"
-            elif dt.kind == "enum":
-                e, _ = self.enum_tables(dt)
-                val = f"{e}[0]" if dt.nbits == 0 else f"{e}[(x >> {sh}) & {_mask(dt.nbits)}]"
+            if dt.kind == "enum":
                 fast += [f"st = {sid}", "c = 0"]  # an index beyond the table is reported at this field
-            else:
-                val = f"(x >> {sh}) & 127"
-            fast.append(f"o[{p.name!r}] = {val}")
+            fast.append(f"o[{p.name!r}] = {self.seg_value(dt, pos + 1, 'x')}")  # value bits sit above the EE bit
         if fast[-1] != "return o, r":
             fast += [f"st = {states[group[-1]].prods[0].target}", "c = 0"]
         w(1, f"r -= {total}")
@@ -948,7 +939,7 @@ class ModuleGenerator:
                             w(ind + 1, f"x = xs[{i}]")
                             self.emit_item(w, ind + 1, g, name, *map(str, codes[i]))
                         if ee is not None:
-                            w(ind + 1, f"a = (a << {ee[1]}) | {ee[0]}" if ee[0] else f"a <<= {ee[1]}")
+                            w(ind + 1, _close(*ee))
                     if ee is None:
                         w(ind + 1, f"st = {after[m]}")
                         continue
@@ -1163,7 +1154,7 @@ class ModuleGenerator:
             w(ind + 1, f"x = x{q}")
             w(ind + 1, f"a = e_{cg.key}({_head(str(c), str(wd))}, x)")
         if tail is not None:
-            w(ind + 1, f"a = (a << {tail[1]}) | {tail[0]}" if tail[0] else f"a <<= {tail[1]}")
+            w(ind + 1, _close(*tail))
 
     def gen_encoder(self, g: TypeGrammar) -> str:
         states = self.compressed[g.key]
@@ -1274,7 +1265,7 @@ class ModuleGenerator:
         ee = {s: (p.code, states[s].width) for s in sorted(possible) for p in states[s].prods if p.kind == "EE"}
         if len(possible) == 1 and len(ee) == 1:
             (code, width), = ee.values()
-            w(1, f"a = (a << {width}) | {code}" if code else f"a <<= {width}")
+            w(1, _close(code, width))
         else:
             tname = self.const("T", repr(ee))
             w(1, f"c, wd = {tname}[st]")
@@ -1511,6 +1502,11 @@ def _walk(table: dict[int, tuple], st: int, limit: int) -> tuple[list[tuple[int,
 
 def _dt_tuple(dt: Datatype) -> tuple:
     return (dt.kind, dt.nbits, dt.offset, dt.minimum, dt.maximum, tuple(dt.values), dt.min_length, dt.max_length)
+
+
+def _close(code: int, width: int) -> str:
+    """Statement appending a statically known event code (the closing EE) to `a`."""
+    return f"a = (a << {width}) | {code}" if code else f"a <<= {width}"
 
 
 def _head(c: str, wd: str) -> str:
